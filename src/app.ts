@@ -1,0 +1,51 @@
+import { createRefusalRecorder, type RefusalRecorder } from './audit/refusals.js';
+import { defaultClientAuthMethods } from './client-auth/authenticate.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { silentLogger, type Logger } from './core/logger.js';
+import { createTokenEndpoint, type TokenEndpoint } from './endpoints/token.js';
+import { defaultGrants } from './grants/index.js';
+import { RegistryCache } from './registry/cache.js';
+import { PasswordLockout } from './registry/lockout.js';
+import type { Storage, TokenFormat } from './storage/types.js';
+import { createMinter, opaqueFormat, type AccessTokenFormat } from './tokens/issuer.js';
+
+export interface LatchkeyOptions {
+  readonly storage: Storage;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** How often to look for registry changes made elsewhere (ms). */
+  readonly pollMs?: number;
+}
+
+/** The framework-free instance: everything a host needs to serve requests. */
+export interface Latchkey {
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly cache: RegistryCache;
+  readonly refusals: RefusalRecorder;
+  readonly tokenEndpoint: TokenEndpoint;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createLatchkey(options: LatchkeyOptions): Latchkey {
+  const { storage } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  const cache = new RegistryCache({ storage });
+  const refusals = createRefusalRecorder({ storage, logger, clock });
+  const formats = new Map<TokenFormat, AccessTokenFormat>([[opaqueFormat.format, opaqueFormat]]);
+  const grants = defaultGrants({ cache, storage, clock, mint: createMinter(formats), lockout: new PasswordLockout() });
+  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods: defaultClientAuthMethods(), refusals, logger });
+  return {
+    storage,
+    clock,
+    logger,
+    cache,
+    refusals,
+    tokenEndpoint,
+    start: () => cache.start(options.pollMs),
+    stop: async () => cache.stop(),
+  };
+}

@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { createLatchkey } from '../../app.js';
+import { loadConfig, parseDbLocation } from '../../config/config.js';
+import { buildHttpServer } from '../../http/server.js';
+import { bootstrap } from '../../registry/bootstrap.js';
+import { openStorage } from '../../storage/open.js';
+import type { IO } from '../context.js';
+
+interface ServeOptions {
+  port?: string;
+  host?: string;
+  db?: string;
+}
+
+function nextSteps(url: string): string {
+  return [
+    '',
+    `Latchkey is listening on ${url}`,
+    '',
+    'Next steps (in another terminal, from this folder):',
+    '  npx latchkey users create svc-integration --roles itil',
+    '  npx latchkey apps create --name "Nightly export" --grants client_credentials --app-user svc-integration',
+    '  npx latchkey properties set glide.oauth.inbound.client.credential.grant_type.enabled true',
+    `  curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${url}/oauth_token.do`,
+    '',
+  ].join('\n');
+}
+
+export async function serve(opts: ServeOptions, io: IO): Promise<number> {
+  const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db });
+  const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
+  const storage = await openStorage(config.db);
+  const boot = await bootstrap({ storage, clock: { now: () => Date.now() } }, config.adminPassword);
+  const latchkey = createLatchkey({ storage, logger });
+  await latchkey.start();
+  const http = await buildHttpServer(latchkey, { bodyLimit: config.bodyLimit });
+  let address: string;
+  try {
+    address = await http.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await storage.close();
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE') throw new Error(`Port ${config.port} on ${config.host} is already in use. Choose another with --port or LATCHKEY_PORT.`);
+    throw error;
+  }
+  const location = parseDbLocation(config.db);
+  logger.info({ address, db: location.kind === 'sqlite' ? location.path : 'postgres' }, 'latchkey started');
+  if (boot.generatedAdminPassword !== undefined) {
+    io.err(`\nCreated the admin user. Its generated password, shown only this once:\n\n    ${boot.generatedAdminPassword}\n\nSet LATCHKEY_ADMIN_PASSWORD before the first start to choose it instead.\n`);
+  }
+  io.err(nextSteps(address.replace('127.0.0.1', 'localhost')));
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down: draining in-flight requests');
+      void (async () => {
+        await http.close();
+        await latchkey.stop();
+        await storage.close();
+        logger.info({}, 'stopped');
+        resolve();
+      })();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+export function registerServe(program: Command, io: IO, run: (p: Promise<number>) => void): void {
+  program
+    .command('serve')
+    .description('Start the server (SQLite in ./data by default)')
+    .option('--port <port>', 'port to listen on (env LATCHKEY_PORT, default 8080)')
+    .option('--host <host>', 'address to listen on (env LATCHKEY_HOST, default 127.0.0.1)')
+    .option('--db <location>', 'SQLite file (env LATCHKEY_DB, default ./data/latchkey.db)')
+    .addHelpText('after', '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384).\n')
+    .action((opts: ServeOptions) => run(serve(opts, io)));
+}

@@ -1,0 +1,86 @@
+import { systemClock, type Clock } from '../core/clock.js';
+import { resolveDb } from '../config/config.js';
+import { bootstrap } from '../registry/bootstrap.js';
+import { openStorage } from '../storage/open.js';
+import type { Storage } from '../storage/types.js';
+
+/** What a CLI command works with. */
+export interface CliContext {
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+export interface IO {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** Reads all of standard input (for --password-stdin). */
+  readonly readStdin: () => Promise<string>;
+}
+
+export const processIO: IO = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};
+
+/** A failure the CLI reports as `latchkey: <message>` with exit code 1 (2 for usage errors). */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/**
+ * Opens the database named by --db / LATCHKEY_DB (default ./data/latchkey.db), puts the built-ins
+ * in place, runs the command, and closes the database. Commands write to the same database the
+ * server reads; the server sees the change within one poll interval.
+ */
+export async function withStorage<T>(db: string | undefined, io: IO, run: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const storage = await openStorage(resolveDb(db));
+  try {
+    const ctx: CliContext = { storage, clock: systemClock, out: io.out, err: io.err };
+    await bootstrap(ctx, process.env.LATCHKEY_ADMIN_PASSWORD || undefined).then((r) => {
+      if (r.generatedAdminPassword !== undefined) {
+        io.err(`Created the admin user with the generated password: ${r.generatedAdminPassword}\n(shown once; change it with \`latchkey users update admin --password-stdin\`)\n`);
+      }
+    });
+    return await run(ctx);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Reads a password from standard input (first line, without the newline). */
+export async function readPassword(io: IO): Promise<string> {
+  const text = await io.readStdin();
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (line === '') throw new CliError('--password-stdin was given but standard input was empty. Pipe the password in, for example: printf %s "$PW" | latchkey …');
+  return line;
+}
+
+export function parseBool(name: string, raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (v === 'true' || v === 'yes' || v === '1') return true;
+  if (v === 'false' || v === 'no' || v === '0') return false;
+  throw new CliError(`${name} takes true or false (got "${raw}").`, 2);
+}
+
+export function parseList(raw: string | undefined): string[] | undefined {
+  return raw === undefined ? undefined : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+export function parseSeconds(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw.trim())) throw new CliError(`${name} takes a whole number of seconds (got "${raw}").`, 2);
+  return Number(raw);
+}

@@ -1,0 +1,26 @@
+import type { NeutralRequest } from '../core/request.js';
+import type { Application } from '../storage/types.js';
+
+export type ClientAuthMethodName = 'client_secret_basic' | 'client_secret_post' | 'none';
+
+/** What a request presented, before anything is checked against the registry. */
+export interface PresentedClient {
+  readonly method: ClientAuthMethodName;
+  readonly clientId: string;
+  readonly clientSecret?: string;
+}
+
+/**
+ * One client-authentication method (RFC 6749 §2.3, RFC 7591 §2 names). `presentIn` only looks;
+ * `extract` parses and throws an OAuthError when the credential is malformed.
+ */
+export interface ClientAuthMethod {
+  readonly name: ClientAuthMethodName;
+  presentIn(req: NeutralRequest, params: Readonly<Record<string, string>>): boolean;
+  extract(req: NeutralRequest, params: Readonly<Record<string, string>>): PresentedClient;
+}
+
+export interface AuthenticatedClient {
+  readonly application: Application;
+  readonly method: ClientAuthMethodName;
+}

@@ -1,0 +1,91 @@
+import type { ReasonCode } from './reasons.js';
+
+/** RFC 6749 §5.2 error codes, plus the two from §4.1.2.1 and RFC 6750 §3.1 that share the registry. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'access_denied'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'server_error'
+  | 'temporarily_unavailable';
+
+export interface OAuthErrorInit {
+  readonly error: OAuthErrorCode;
+  readonly status: number;
+  /** Client-safe text: ASCII, no `"` or `\` (RFC 6749 §5.2 error_description character set). */
+  readonly description: string;
+  readonly reason: ReasonCode;
+  /** Administrator-facing detail, recorded with the refusal, never sent to the caller. */
+  readonly hint?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * An error as data. Protocol code, status and client-safe description for the caller; reason code
+ * and hint for the administrator. Copy-refine with `with…` so shared constants are never mutated.
+ */
+export class OAuthError extends Error {
+  readonly error: OAuthErrorCode;
+  readonly status: number;
+  readonly description: string;
+  readonly reason: ReasonCode;
+  readonly hint: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(init: OAuthErrorInit, cause?: unknown) {
+    super(`${init.error}: ${init.description}`, cause === undefined ? undefined : { cause });
+    this.name = 'OAuthError';
+    this.error = init.error;
+    this.status = init.status;
+    this.description = sanitizeDescription(init.description);
+    this.reason = init.reason;
+    this.hint = init.hint;
+    this.headers = init.headers ?? {};
+  }
+
+  private init(): OAuthErrorInit {
+    return {
+      error: this.error,
+      status: this.status,
+      description: this.description,
+      reason: this.reason,
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+      headers: this.headers,
+    };
+  }
+
+  withReason(reason: ReasonCode): OAuthError {
+    return new OAuthError({ ...this.init(), reason });
+  }
+
+  withDescription(description: string): OAuthError {
+    return new OAuthError({ ...this.init(), description });
+  }
+
+  withHint(hint: string): OAuthError {
+    return new OAuthError({ ...this.init(), hint });
+  }
+
+  withHeaders(headers: Record<string, string>): OAuthError {
+    return new OAuthError({ ...this.init(), headers: { ...this.headers, ...headers } });
+  }
+
+  /** The RFC 6749 §5.2 JSON body. */
+  toBody(): { error: OAuthErrorCode; error_description: string } {
+    return { error: this.error, error_description: this.description };
+  }
+}
+
+/** RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. */
+export function sanitizeDescription(text: string): string {
+  return text.replace(/[^\x20-\x7e]|["\\]/g, (ch) => (ch === '"' ? "'" : '?'));
+}
+
+export function isOAuthError(value: unknown): value is OAuthError {
+  return value instanceof OAuthError;
+}

@@ -1,0 +1,11 @@
+import type { GrantType } from '../storage/types.js';
+import { clientCredentialsGrant } from './client-credentials.js';
+import { passwordGrant } from './password.js';
+import { refreshTokenGrant } from './refresh-token.js';
+import type { Grant, GrantDeps } from './types.js';
+
+/** The built-in grants, keyed by grant_type. */
+export function defaultGrants(deps: GrantDeps): Map<GrantType, Grant> {
+  const grants: Grant[] = [clientCredentialsGrant(deps), passwordGrant(deps), refreshTokenGrant(deps)] as Grant[];
+  return new Map(grants.map((g) => [g.grantType, g]));
+}

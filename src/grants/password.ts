@@ -1,0 +1,63 @@
+import { verifyPassword } from '../core/crypto.js';
+import { invalidGrant, invalidRequest, unauthorizedClient } from '../errors/errors.js';
+import type { Application, User } from '../storage/types.js';
+import { parseScopeParam, resolveRequestedScopes } from './scope.js';
+import type { Grant, GrantDeps } from './types.js';
+
+const PROPERTY = 'glide.oauth.inbound.ropc.grant_type.disabled';
+const BAD_CREDENTIALS = 'The user name or password is wrong.';
+
+interface Plan {
+  readonly application: Application;
+  readonly user: User;
+  readonly scopes: string[];
+}
+
+/**
+ * Resource owner password credentials: the token acts as the user.
+ * @see RFC 6749 §4.3
+ */
+export function passwordGrant(deps: GrantDeps): Grant<Plan> {
+  return {
+    grantType: 'password',
+    parameters: ['username', 'password'],
+    publicClients: true,
+    async validate(ctx) {
+      const app = ctx.client.application;
+      if (ctx.properties[PROPERTY]) {
+        throw unauthorizedClient
+          .withReason('grant.ropc_disabled')
+          .withDescription(`The password grant is disabled on this instance. An administrator must set the property ${PROPERTY} to false.`);
+      }
+      const { username, password } = ctx.params;
+      // RFC 6749 §4.3.2: username and password are REQUIRED.
+      if (username === undefined || password === undefined) {
+        throw invalidRequest.withReason('request.missing_parameter').withDescription('The password grant needs the username and password parameters.');
+      }
+      ctx.refusal.userName = username.slice(0, 200);
+      const now = deps.clock.now();
+      if (deps.lockout.isLocked(username, now)) {
+        throw invalidGrant.withReason('user.locked_out').withDescription('Too many failed attempts for this user. Try again later.');
+      }
+      const user = await deps.cache.userByName(username);
+      // RFC 6749 §10.10 / §4.3.2: protect against brute force; the same work whether or not the user exists.
+      const ok = await verifyPassword(password, user?.passwordHash ?? null);
+      if (user === undefined || !ok) {
+        if (user !== undefined) deps.lockout.recordFailure(username, now, ctx.properties);
+        throw invalidGrant.withReason('user.bad_credentials').withDescription(BAD_CREDENTIALS);
+      }
+      deps.lockout.reset(username);
+      if (!user.active) {
+        throw invalidGrant.withReason('user.inactive').withDescription(`The user ${user.userName} is inactive. An administrator must activate it.`);
+      }
+      return { application: app, user, scopes: resolveRequestedScopes(app, parseScopeParam(ctx.params.scope)) };
+    },
+    async issue(plan) {
+      const now = deps.clock.now();
+      const withRefreshToken = plan.application.grantTypes.includes('refresh_token');
+      const minted = deps.mint({ application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'password', withRefreshToken, now });
+      await deps.storage.tokens.insert(minted.records);
+      return minted.body;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { hashSecret } from '../core/crypto.js';
+import { invalidGrant, invalidRequest, invalidScope } from '../errors/errors.js';
+import type { Application, TokenRecord } from '../storage/types.js';
+import { effectiveScopes, parseScopeParam } from './scope.js';
+import type { Grant, GrantContext, GrantDeps } from './types.js';
+
+interface Plan {
+  readonly application: Application;
+  readonly hash: string;
+  readonly record: TokenRecord;
+  readonly scopes: string[];
+}
+
+const INVALID = 'The refresh token is invalid, expired or revoked. Obtain a new token with the original grant.';
+
+/**
+ * Refresh tokens rotate on every use; presenting one that was already exchanged revokes the whole
+ * family, since either the client or an attacker holds a stolen copy.
+ * @see RFC 6749 §6, OAuth 2.0 Security BCP (RFC 9700) §4.14.2
+ */
+export function refreshTokenGrant(deps: GrantDeps): Grant<Plan> {
+  async function reused(record: TokenRecord): Promise<never> {
+    await deps.storage.tokens.revokeFamily(record.familyId, deps.clock.now());
+    throw invalidGrant
+      .withReason('refresh_token.reused')
+      .withDescription(INVALID)
+      .withHint(`Refresh token family ${record.familyId} revoked after reuse.`);
+  }
+
+  async function checkUser(record: TokenRecord, ctx: GrantContext): Promise<void> {
+    if (record.userId === null) return;
+    const user = await deps.cache.userById(record.userId);
+    if (user !== undefined) ctx.refusal.userName = user.userName;
+    if (user === undefined || !user.active) {
+      throw invalidGrant.withReason('user.inactive').withDescription('The user of this refresh token is inactive. An administrator must activate it.');
+    }
+  }
+
+  return {
+    grantType: 'refresh_token',
+    parameters: ['refresh_token'],
+    publicClients: true,
+    async validate(ctx) {
+      const app = ctx.client.application;
+      const presented = ctx.params.refresh_token;
+      if (presented === undefined) {
+        throw invalidRequest.withReason('request.missing_parameter').withDescription('The refresh_token parameter is required.');
+      }
+      const hash = hashSecret(presented);
+      const record = await deps.storage.tokens.byHash(hash);
+      if (record === undefined || record.kind !== 'refresh') {
+        throw invalidGrant.withReason('refresh_token.unknown').withDescription(INVALID);
+      }
+      // RFC 6749 §6: the refresh token must have been issued to the authenticated client.
+      if (record.applicationId !== app.id) {
+        throw invalidGrant.withReason('refresh_token.wrong_client').withDescription('The refresh token was issued to another client.');
+      }
+      if (record.status === 'rotated') return reused(record);
+      if (record.status === 'revoked') throw invalidGrant.withReason('refresh_token.revoked').withDescription(INVALID);
+      if (record.expiresAt <= deps.clock.now()) throw invalidGrant.withReason('refresh_token.expired').withDescription(INVALID);
+      await checkUser(record, ctx);
+      // RFC 6749 §6: the requested scope MUST NOT include any scope not originally granted.
+      const requested = parseScopeParam(ctx.params.scope);
+      if (requested !== undefined) {
+        const broader = requested.filter((s) => !record.scopes.includes(s));
+        if (broader.length > 0) {
+          throw invalidScope
+            .withReason('scope.broader_than_grant')
+            .withDescription(`The scope ${broader.join(', ')} was not part of the original grant.`);
+        }
+        const notAllowed = requested.filter((s) => !app.scopes.includes(s));
+        if (notAllowed.length > 0) {
+          throw invalidScope
+            .withReason('scope.not_allowed')
+            .withDescription(`The application ${app.name} is no longer allowed the scope ${notAllowed.join(', ')}.`);
+        }
+      }
+      return { application: app, hash, record, scopes: requested ?? effectiveScopes(record.scopes, app) };
+    },
+    async issue(plan) {
+      const now = deps.clock.now();
+      const minted = deps.mint({
+        application: plan.application,
+        userId: plan.record.userId,
+        scopes: plan.scopes,
+        grantType: plan.record.grantType,
+        familyId: plan.record.familyId,
+        withRefreshToken: true,
+        // The family keeps the lifetime of the first refresh token: rotation does not extend it.
+        refreshExpiresAt: plan.record.expiresAt,
+        now,
+      });
+      const result = await deps.storage.tokens.consumeRefresh(plan.hash, now, minted.records);
+      if (result.outcome === 'consumed') return minted.body;
+      // Lost a race with a concurrent use of the same token: that is reuse.
+      if (result.outcome === 'not_active') return reused(result.token);
+      throw invalidGrant.withReason('refresh_token.unknown').withDescription(INVALID);
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Latchkey } from '../app.js';
+import type { NeutralRequest, NeutralResponse } from '../core/request.js';
+import { errorResponse } from '../endpoints/token.js';
+import { invalidRequest } from '../errors/errors.js';
+
+export interface HttpOptions {
+  readonly bodyLimit: number;
+}
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** Builds the neutral request the core works with. */
+export function toNeutral(req: FastifyRequest): NeutralRequest {
+  const q = req.url.indexOf('?');
+  return {
+    method: req.method,
+    path: q === -1 ? req.url : req.url.slice(0, q),
+    query: new URLSearchParams(q === -1 ? '' : req.url.slice(q + 1)),
+    headers: req.headers,
+    body: typeof req.body === 'string' ? req.body : undefined,
+    contentType: req.headers['content-type'],
+    remoteAddress: req.ip,
+    requestId: req.id,
+  };
+}
+
+export function send(reply: FastifyReply, res: NeutralResponse): FastifyReply {
+  return reply.code(res.status).headers(res.headers).send(res.body);
+}
+
+/**
+ * The Fastify host around the protocol core. It owns transport concerns only: body size limit,
+ * reading the body as text, the request id header, and turning framework errors into OAuth errors.
+ */
+export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit,
+    // Never trust an incoming id: ours key the refusal records.
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+  });
+
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+    done();
+  });
+
+  // Every body is read as text and handed to the core, which decides what it accepts. Fastify's
+  // default 415 for unknown types would bypass our error format and refusal records.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  const token = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.tokenEndpoint.handle(toNeutral(req)));
+  for (const path of ['/oauth_token.do', '/oauth/token']) {
+    app.route({ method: ['POST', 'GET', 'PUT', 'DELETE', 'PATCH'], url: path, handler: token });
+  }
+
+  app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const isOAuth = req.url.startsWith('/oauth');
+    const status = error.statusCode ?? 500;
+    if (status >= 500) latchkey.logger.error({ requestId: req.id, err: error }, 'request failed');
+    if (isOAuth && status < 500) {
+      const oauthError =
+        error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? invalidRequest.withReason('request.body_too_large').withDescription(`The request body is larger than ${options.bodyLimit} bytes.`)
+          : invalidRequest.withReason('request.invalid_content_type').withDescription('The request body could not be read.');
+      await latchkey.refusals.record({ requestId: req.id, endpoint: 'token', remoteAddress: req.ip, error: oauthError });
+      return send(reply, errorResponse(oauthError));
+    }
+    const code = status >= 500 ? 500 : status;
+    return reply.code(code).send({ error: code >= 500 ? 'server_error' : 'invalid_request', error_description: code >= 500 ? `Internal error. Quote request id ${req.id}.` : 'The request could not be processed.' });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: 'not_found', error_description: `No route for ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  return app;
+}

@@ -1,0 +1,100 @@
+import type { Application, Storage, User } from '../storage/types.js';
+import { resolveProperties, type PropertyValues } from './properties.js';
+
+type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'properties' | 'changes'> };
+
+/** How often the change version is checked. Changes made anywhere (CLI, another instance) are
+ * seen within this interval, well inside the one-second promise. */
+export const DEFAULT_POLL_MS = 250;
+
+/**
+ * A read-through cache of the registry for the hot path: applications by client id, users by id
+ * and name, and the typed properties. The whole cache is dropped whenever the storage change
+ * version moves, so a deactivation, a scope removal or a property change is in force within one
+ * poll interval without a restart. Only hits are cached (a flood of unknown client ids cannot
+ * grow it), and size is bounded.
+ */
+export class RegistryCache {
+  private apps = new Map<string, Application>();
+  private usersById = new Map<string, User>();
+  private props: PropertyValues | undefined;
+  private version = -1;
+  /** Bumped on every clear, so a read that started before a clear cannot store a stale record. */
+  private generation = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly maxEntries = 10_000;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(private readonly deps: Deps) {}
+
+  /** Loads the current version and starts polling. */
+  async start(pollMs = DEFAULT_POLL_MS): Promise<void> {
+    await this.check();
+    this.timer = setInterval(() => {
+      this.check().catch(() => {
+        // Storage unavailable: drop everything so nothing stale is trusted while it is down.
+        this.clear();
+      });
+    }, pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Subscribe to invalidations (other caches, such as token validation, hang off this one). */
+  onInvalidate(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Checks the change version now; clears the cache when it moved. */
+  async check(): Promise<void> {
+    const v = await this.deps.storage.changes.version();
+    if (v !== this.version) {
+      this.version = v;
+      this.clear();
+    }
+  }
+
+  clear(): void {
+    this.generation++;
+    this.apps = new Map();
+    this.usersById = new Map();
+    this.props = undefined;
+    for (const l of this.listeners) l();
+  }
+
+  async applicationByClientId(clientId: string): Promise<Application | undefined> {
+    const hit = this.apps.get(clientId);
+    if (hit !== undefined) return hit;
+    const gen = this.generation;
+    const app = await this.deps.storage.applications.byClientId(clientId);
+    if (app !== undefined && gen === this.generation && this.apps.size < this.maxEntries) this.apps.set(clientId, app);
+    return app;
+  }
+
+  async userById(id: string): Promise<User | undefined> {
+    const hit = this.usersById.get(id);
+    if (hit !== undefined) return hit;
+    const gen = this.generation;
+    const user = await this.deps.storage.users.byId(id);
+    if (user !== undefined && gen === this.generation && this.usersById.size < this.maxEntries) this.usersById.set(id, user);
+    return user;
+  }
+
+  /** Users by name are not cached: the password grant reads the current hash every time. */
+  userByName(userName: string): Promise<User | undefined> {
+    return this.deps.storage.users.byName(userName);
+  }
+
+  async properties(): Promise<PropertyValues> {
+    if (this.props !== undefined) return this.props;
+    const gen = this.generation;
+    const props = resolveProperties(await this.deps.storage.properties.list());
+    if (gen === this.generation) this.props = props;
+    return props;
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * A refused registry change (from the CLI, and later the admin API). `code` is stable for scripts;
+ * the message says what is wrong and how to fix it.
+ */
+export type RegistryErrorCode =
+  | 'invalid_input'
+  | 'user_exists'
+  | 'user_not_found'
+  | 'scope_exists'
+  | 'scope_not_found'
+  | 'application_not_found'
+  | 'property_unknown'
+  | 'property_invalid';
+
+export class RegistryError extends Error {
+  constructor(
+    readonly code: RegistryErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}

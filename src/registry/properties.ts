@@ -1,0 +1,97 @@
+import { RegistryError } from './errors.js';
+
+/**
+ * Instance properties, under the platform's names where one exists (sys_properties). Each has a
+ * type, a default and a one-line meaning; values are stored as strings and parsed here, so a bad
+ * value is refused when it is set, never discovered on a request.
+ */
+export interface PropertyDefinition<T extends boolean | number = boolean | number> {
+  readonly type: T extends boolean ? 'boolean' : 'integer';
+  readonly default: T;
+  readonly description: string;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export const PROPERTY_DEFINITIONS = {
+  'com.snc.platform.security.oauth.is.active': {
+    type: 'boolean',
+    default: true,
+    description: 'OAuth is active on this instance: when false, the token endpoint refuses every request.',
+  },
+  'glide.oauth.inbound.client.credential.grant_type.enabled': {
+    type: 'boolean',
+    default: false,
+    description: 'Allow the client_credentials grant on this instance (off by default, as on the platform).',
+  },
+  'glide.oauth.inbound.ropc.grant_type.disabled': {
+    type: 'boolean',
+    default: false,
+    description: 'Switch off the password grant (resource owner password credentials) on this instance.',
+  },
+  'latchkey.password.lockout.threshold': {
+    type: 'integer',
+    default: 5,
+    min: 1,
+    max: 1000,
+    description: 'Failed password attempts for one user within the lockout window before further attempts are refused.',
+  },
+  'latchkey.password.lockout.window_seconds': {
+    type: 'integer',
+    default: 900,
+    min: 1,
+    max: 86400,
+    description: 'How long failed attempts are counted, and how long a locked-out user stays locked, in seconds.',
+  },
+} as const satisfies Record<string, PropertyDefinition>;
+
+export type PropertyName = keyof typeof PROPERTY_DEFINITIONS;
+type Def<N extends PropertyName> = (typeof PROPERTY_DEFINITIONS)[N];
+export type PropertyValue<N extends PropertyName> = Def<N>['type'] extends 'boolean' ? boolean : number;
+export type PropertyValues = { readonly [N in PropertyName]: PropertyValue<N> };
+
+export const PROPERTY_NAMES = Object.keys(PROPERTY_DEFINITIONS) as PropertyName[];
+
+export function isPropertyName(name: string): name is PropertyName {
+  return Object.prototype.hasOwnProperty.call(PROPERTY_DEFINITIONS, name);
+}
+
+/** Parses a raw value for a property; throws a RegistryError that says what is accepted. */
+export function parsePropertyValue(name: string, raw: string): boolean | number {
+  if (!isPropertyName(name)) {
+    throw new RegistryError(
+      'property_unknown',
+      `Unknown property "${name}". Known properties: ${PROPERTY_NAMES.join(', ')}.`,
+    );
+  }
+  const def: PropertyDefinition = PROPERTY_DEFINITIONS[name];
+  const value = raw.trim().toLowerCase();
+  if (def.type === 'boolean') {
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+    throw new RegistryError('property_invalid', `Property ${name} is a boolean: use true or false (got "${raw}").`);
+  }
+  if (!/^-?\d+$/.test(value)) {
+    throw new RegistryError('property_invalid', `Property ${name} is an integer (got "${raw}").`);
+  }
+  const n = Number(value);
+  if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) {
+    throw new RegistryError('property_invalid', `Property ${name} must be between ${def.min} and ${def.max} (got ${n}).`);
+  }
+  return n;
+}
+
+/** Builds the full typed set from stored rows; unknown or unparsable stored rows fall back to defaults. */
+export function resolveProperties(rows: readonly { name: string; value: string }[]): PropertyValues {
+  const values: Record<string, boolean | number> = {};
+  for (const name of PROPERTY_NAMES) values[name] = PROPERTY_DEFINITIONS[name].default;
+  for (const row of rows) {
+    if (!isPropertyName(row.name)) continue;
+    try {
+      values[row.name] = parsePropertyValue(row.name, row.value);
+    } catch {
+      // A value written by a newer or broken writer: keep the default rather than fail requests.
+    }
+  }
+  return values as PropertyValues;
+}

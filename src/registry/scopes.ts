@@ -1,0 +1,27 @@
+import type { Scope, Storage } from '../storage/types.js';
+import { RegistryError } from './errors.js';
+
+/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/** The built-in all-access scope, as on the platform. */
+export const ALL_ACCESS_SCOPE = 'useraccount';
+
+export async function createScope(
+  deps: { storage: Pick<Storage, 'scopes'> },
+  name: string,
+  description = '',
+): Promise<Scope> {
+  if (!SCOPE_TOKEN.test(name) || name.length > 100) {
+    throw new RegistryError(
+      'invalid_input',
+      `"${name}" is not a valid scope name: 1-100 printable ASCII characters without spaces, '"' or '\\' (RFC 6749 §3.3).`,
+    );
+  }
+  if ((await deps.storage.scopes.byName(name)) !== undefined) {
+    throw new RegistryError('scope_exists', `An auth scope named "${name}" already exists.`);
+  }
+  const scope: Scope = { name, description, builtIn: false };
+  await deps.storage.scopes.create(scope);
+  return scope;
+}

@@ -1,0 +1,31 @@
+import type { Clock } from '../core/clock.js';
+import type { Storage } from '../storage/types.js';
+import { parsePropertyValue, PROPERTY_DEFINITIONS, PROPERTY_NAMES, resolveProperties, type PropertyName } from './properties.js';
+
+export interface PropertyView {
+  readonly name: PropertyName;
+  readonly value: boolean | number;
+  readonly default: boolean | number;
+  readonly isDefault: boolean;
+  readonly type: string;
+  readonly description: string;
+}
+
+/** Validates and stores a property; returns the typed value. */
+export async function setProperty(
+  deps: { storage: Pick<Storage, 'properties'>; clock: Clock },
+  name: string,
+  raw: string,
+): Promise<boolean | number> {
+  const value = parsePropertyValue(name, raw);
+  await deps.storage.properties.set(name, String(value), deps.clock.now());
+  return value;
+}
+
+export async function listProperties(deps: { storage: Pick<Storage, 'properties'> }): Promise<PropertyView[]> {
+  const values = resolveProperties(await deps.storage.properties.list());
+  return PROPERTY_NAMES.map((name) => {
+    const def = PROPERTY_DEFINITIONS[name];
+    return { name, value: values[name], default: def.default, isDefault: values[name] === def.default, type: def.type, description: def.description };
+  });
+}

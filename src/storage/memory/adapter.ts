@@ -1,0 +1,279 @@
+/**
+ * In-memory storage adapter. Implements the whole {@link Storage} interface with plain maps; used by
+ * unit tests and as the reference behaviour for the contract suite. Every method body runs
+ * synchronously before its promise resolves, so compare-and-set operations are naturally atomic.
+ */
+import {
+  StorageError,
+  type Application,
+  type ConsumeResult,
+  type NewTokenRecord,
+  type PropertyRow,
+  type Refusal,
+  type RefusalQuery,
+  type Role,
+  type Scope,
+  type Storage,
+  type TokenQuery,
+  type TokenRecord,
+  type User,
+} from '../types.js';
+
+const DEFAULT_LIMIT = 100;
+
+const copyUser = (u: User): User => ({ ...u, roles: [...u.roles] });
+const copyApp = (a: Application): Application => ({
+  ...a,
+  grantTypes: [...a.grantTypes],
+  redirectUris: [...a.redirectUris],
+  scopes: [...a.scopes],
+});
+const copyToken = (t: TokenRecord): TokenRecord => ({ ...t, scopes: [...t.scopes] });
+const copyNamed = <T extends Role | Scope | PropertyRow | Refusal>(r: T): T => ({ ...r });
+const byName = (a: { name: string }, b: { name: string }): number =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+const limitOf = (limit: number | undefined): number =>
+  limit === undefined ? DEFAULT_LIMIT : Math.max(0, Math.floor(limit));
+
+export function createMemoryStorage(): Storage {
+  const users = new Map<string, User>();
+  const roles = new Map<string, Role>();
+  const scopes = new Map<string, Scope>();
+  const applications = new Map<string, Application>();
+  const properties = new Map<string, PropertyRow>();
+  const tokens = new Map<string, TokenRecord>();
+  const refusals = new Map<string, Refusal>();
+  let version = 0;
+  const bump = (): void => {
+    version += 1;
+  };
+
+  const findUserByName = (userName: string): User | undefined => {
+    for (const u of users.values()) if (u.userName === userName) return u;
+    return undefined;
+  };
+  const findAppByClientId = (clientId: string): Application | undefined => {
+    for (const a of applications.values()) if (a.clientId === clientId) return a;
+    return undefined;
+  };
+
+  /** Throws `conflict` if any hash is already stored or repeated within the batch. */
+  const checkNewTokens = (batch: readonly NewTokenRecord[], alsoTaken?: string): void => {
+    const seen = new Set<string>();
+    for (const t of batch) {
+      if (tokens.has(t.hash) || seen.has(t.hash) || t.hash === alsoTaken) {
+        throw new StorageError('conflict', `token hash already exists`);
+      }
+      seen.add(t.hash);
+    }
+  };
+  const storeNewTokens = (batch: readonly NewTokenRecord[]): void => {
+    for (const t of batch) {
+      tokens.set(t.hash, { ...t, scopes: [...t.scopes], status: 'active', revokedAt: null });
+    }
+  };
+
+  return {
+    kind: 'memory',
+
+    users: {
+      async create(user) {
+        if (users.has(user.id)) throw new StorageError('conflict', `user id ${user.id} already exists`);
+        if (findUserByName(user.userName)) {
+          throw new StorageError('conflict', `user name ${user.userName} already exists`);
+        }
+        users.set(user.id, copyUser(user));
+        bump();
+      },
+      async update(user) {
+        if (!users.has(user.id)) throw new StorageError('not_found', `user ${user.id} not found`);
+        const other = findUserByName(user.userName);
+        if (other && other.id !== user.id) {
+          throw new StorageError('conflict', `user name ${user.userName} already exists`);
+        }
+        users.set(user.id, copyUser(user));
+        bump();
+      },
+      async byId(id) {
+        const u = users.get(id);
+        return u && copyUser(u);
+      },
+      async byName(userName) {
+        const u = findUserByName(userName);
+        return u && copyUser(u);
+      },
+      async list() {
+        return [...users.values()]
+          .sort((a, b) => byName({ name: a.userName }, { name: b.userName }))
+          .map(copyUser);
+      },
+    },
+
+    roles: {
+      async create(role) {
+        if (roles.has(role.name)) throw new StorageError('conflict', `role ${role.name} already exists`);
+        roles.set(role.name, copyNamed(role));
+        bump();
+      },
+      async byName(name) {
+        const r = roles.get(name);
+        return r && copyNamed(r);
+      },
+      async list() {
+        return [...roles.values()].sort(byName).map(copyNamed);
+      },
+    },
+
+    scopes: {
+      async create(scope) {
+        if (scopes.has(scope.name)) throw new StorageError('conflict', `scope ${scope.name} already exists`);
+        scopes.set(scope.name, copyNamed(scope));
+        bump();
+      },
+      async byName(name) {
+        const s = scopes.get(name);
+        return s && copyNamed(s);
+      },
+      async list() {
+        return [...scopes.values()].sort(byName).map(copyNamed);
+      },
+    },
+
+    applications: {
+      async create(app) {
+        if (applications.has(app.id)) {
+          throw new StorageError('conflict', `application id ${app.id} already exists`);
+        }
+        if (findAppByClientId(app.clientId)) {
+          throw new StorageError('conflict', `client id ${app.clientId} already exists`);
+        }
+        applications.set(app.id, copyApp(app));
+        bump();
+      },
+      async update(app) {
+        if (!applications.has(app.id)) throw new StorageError('not_found', `application ${app.id} not found`);
+        const other = findAppByClientId(app.clientId);
+        if (other && other.id !== app.id) {
+          throw new StorageError('conflict', `client id ${app.clientId} already exists`);
+        }
+        applications.set(app.id, copyApp(app));
+        bump();
+      },
+      async byId(id) {
+        const a = applications.get(id);
+        return a && copyApp(a);
+      },
+      async byClientId(clientId) {
+        const a = findAppByClientId(clientId);
+        return a && copyApp(a);
+      },
+      async list() {
+        return [...applications.values()].sort(byName).map(copyApp);
+      },
+    },
+
+    properties: {
+      async set(name, value, at) {
+        properties.set(name, { name, value, updatedAt: at });
+        bump();
+      },
+      async list() {
+        return [...properties.values()].sort(byName).map(copyNamed);
+      },
+    },
+
+    tokens: {
+      async insert(batch) {
+        checkNewTokens(batch);
+        storeNewTokens(batch);
+      },
+      async byHash(hash) {
+        const t = tokens.get(hash);
+        return t && copyToken(t);
+      },
+      async consumeRefresh(hash, _at, replacements): Promise<ConsumeResult> {
+        const t = tokens.get(hash);
+        if (!t) return { outcome: 'not_found' };
+        if (t.kind !== 'refresh' || t.status !== 'active') return { outcome: 'not_active', token: copyToken(t) };
+        checkNewTokens(replacements, hash);
+        // A rotated token is not revoked, so revokedAt stays null.
+        const rotated: TokenRecord = { ...t, status: 'rotated' };
+        tokens.set(hash, rotated);
+        storeNewTokens(replacements);
+        bump();
+        return { outcome: 'consumed', token: copyToken(rotated) };
+      },
+      async revoke(hash, at) {
+        const t = tokens.get(hash);
+        if (!t || t.status !== 'active') return false;
+        tokens.set(hash, { ...t, status: 'revoked', revokedAt: at });
+        bump();
+        return true;
+      },
+      async revokeFamily(familyId, at) {
+        let count = 0;
+        for (const t of tokens.values()) {
+          if (t.familyId === familyId && (t.status === 'active' || t.status === 'rotated')) {
+            tokens.set(t.hash, { ...t, status: 'revoked', revokedAt: at });
+            count += 1;
+          }
+        }
+        if (count > 0) bump();
+        return count;
+      },
+      async list(query: TokenQuery) {
+        const now = query.now ?? Date.now();
+        return [...tokens.values()]
+          .filter(
+            (t) =>
+              (query.applicationId === undefined || t.applicationId === query.applicationId) &&
+              (query.userId === undefined || t.userId === query.userId) &&
+              (!query.activeOnly || (t.status === 'active' && t.expiresAt > now)),
+          )
+          .sort((a, b) => b.issuedAt - a.issuedAt || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
+          .slice(0, limitOf(query.limit))
+          .map(copyToken);
+      },
+      async deleteExpired(before) {
+        let count = 0;
+        for (const t of [...tokens.values()]) {
+          if (t.expiresAt < before) {
+            tokens.delete(t.hash);
+            count += 1;
+          }
+        }
+        return count;
+      },
+    },
+
+    refusals: {
+      async record(refusal) {
+        refusals.set(refusal.requestId, copyNamed(refusal));
+      },
+      async byRequestId(requestId) {
+        const r = refusals.get(requestId);
+        return r && copyNamed(r);
+      },
+      async list(query: RefusalQuery) {
+        return [...refusals.values()]
+          .filter(
+            (r) =>
+              (query.reason === undefined || r.reason === query.reason) &&
+              (query.since === undefined || r.at >= query.since),
+          )
+          .sort((a, b) => b.at - a.at)
+          .slice(0, limitOf(query.limit))
+          .map(copyNamed);
+      },
+    },
+
+    changes: {
+      async version() {
+        return version;
+      },
+    },
+
+    async ping() {},
+    async close() {},
+  };
+}

@@ -1,0 +1,224 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
+import {
+  StorageError,
+  type Application,
+  type ConsumeResult,
+  type NewTokenRecord,
+  type PropertyRow,
+  type Refusal,
+  type Role,
+  type Scope,
+  type Storage,
+  type TokenQuery,
+  type User,
+} from '../types.js';
+import { WriteBatcher } from './batcher.js';
+import { migrateSqlite } from './migrations.js';
+import {
+  applicationFromRow,
+  applicationParams,
+  refusalFromRow,
+  refusalParams,
+  tokenFromRow,
+  userFromRow,
+  userParams,
+  type ApplicationRow,
+  type RefusalRow,
+  type TokenRow,
+  type UserRow,
+} from './rows.js';
+
+export interface SqliteOptions {
+  /** File path, or ':memory:'. */
+  readonly path: string;
+}
+
+/** Turns driver errors into storage errors; everything else is rethrown untouched. */
+function translate(error: unknown, what: string): never {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (code.startsWith('SQLITE_CONSTRAINT')) throw new StorageError('conflict', `${what} already exists`, { cause: error });
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_IOERR' || code === 'SQLITE_CANTOPEN') {
+      throw new StorageError('unavailable', `database unavailable (${code})`, { cause: error });
+    }
+  }
+  throw error;
+}
+
+function guard<T>(what: string, fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(safeTranslate(error, what));
+  }
+}
+
+function safeTranslate(error: unknown, what: string): unknown {
+  try {
+    translate(error, what);
+  } catch (e) {
+    return e;
+  }
+}
+
+const TOKEN_COLUMNS = 'hash, kind, application_id, user_id, scopes, grant_type, issued_at, expires_at, family_id, status, revoked_at';
+
+/** Opens (creating if needed) a SQLite database and applies pending migrations. */
+export function openSqliteStorage(options: SqliteOptions): Storage {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const db: Database = new BetterSqlite3(options.path);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a commit survives a process crash; only an OS crash may lose the last ones.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrateSqlite(db);
+  const batcher = new WriteBatcher(db);
+
+  const prep = (sql: string): Statement => db.prepare(sql);
+  const s = {
+    bump: prep("UPDATE meta SET value = value + 1 WHERE key = 'change_version'"),
+    version: prep("SELECT value FROM meta WHERE key = 'change_version'").pluck(),
+    userInsert: prep('INSERT INTO users (id, user_name, password_hash, active, roles, created_at, updated_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    userUpdate: prep('UPDATE users SET user_name = ?, password_hash = ?, active = ?, roles = ?, created_at = ?, updated_at = ?, password_changed_at = ? WHERE id = ?'),
+    userById: prep('SELECT * FROM users WHERE id = ?'),
+    userByName: prep('SELECT * FROM users WHERE user_name = ?'),
+    userList: prep('SELECT * FROM users ORDER BY user_name'),
+    roleInsert: prep('INSERT INTO roles (name, description, built_in) VALUES (?, ?, ?)'),
+    roleByName: prep('SELECT * FROM roles WHERE name = ?'),
+    roleList: prep('SELECT * FROM roles ORDER BY name'),
+    scopeInsert: prep('INSERT INTO scopes (name, description, built_in) VALUES (?, ?, ?)'),
+    scopeByName: prep('SELECT * FROM scopes WHERE name = ?'),
+    scopeList: prep('SELECT * FROM scopes ORDER BY name'),
+    appInsert: prep('INSERT INTO applications (id, client_id, name, secret_hash, secret_rotated_at, active, public, grant_types, redirect_uris, scopes, access_token_lifespan, refresh_token_lifespan, token_format, app_user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+    appUpdate: prep('UPDATE applications SET client_id = ?, name = ?, secret_hash = ?, secret_rotated_at = ?, active = ?, public = ?, grant_types = ?, redirect_uris = ?, scopes = ?, access_token_lifespan = ?, refresh_token_lifespan = ?, token_format = ?, app_user_id = ?, created_at = ?, updated_at = ? WHERE id = ?'),
+    appById: prep('SELECT * FROM applications WHERE id = ?'),
+    appByClientId: prep('SELECT * FROM applications WHERE client_id = ?'),
+    appList: prep('SELECT * FROM applications ORDER BY name, client_id'),
+    propSet: prep('INSERT INTO properties (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at'),
+    propList: prep('SELECT name, value, updated_at AS updatedAt FROM properties ORDER BY name'),
+    tokenInsert: prep(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL)`),
+    tokenByHash: prep('SELECT * FROM tokens WHERE hash = ?'),
+    tokenConsume: prep("UPDATE tokens SET status = 'rotated' WHERE hash = ? AND kind = 'refresh' AND status = 'active'"),
+    tokenRevoke: prep("UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE hash = ? AND status = 'active'"),
+    tokenRevokeFamily: prep("UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE family_id = ? AND status IN ('active', 'rotated')"),
+    tokenDeleteExpired: prep('DELETE FROM tokens WHERE expires_at < ?'),
+    refusalInsert: prep('INSERT INTO refusals (request_id, at, endpoint, status, error, reason, description, hint, client_id, application_name, user_name, remote_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+    refusalById: prep('SELECT * FROM refusals WHERE request_id = ?'),
+  };
+
+  /** Runs a registry mutation and bumps the change version in the same transaction. */
+  const mutate = (what: string, fn: () => number | void): Promise<void> =>
+    guard(what, () => {
+      db.transaction(() => {
+        const changed = fn();
+        if (changed === 0) throw new StorageError('not_found', `${what} not found`);
+        s.bump.run();
+      }).immediate();
+    });
+
+  const insertToken = (t: NewTokenRecord): void => {
+    s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, t.scopes.join(' '), t.grantType, t.issuedAt, t.expiresAt, t.familyId);
+  };
+
+  const consume = db.transaction((hash: string, replacements: readonly NewTokenRecord[]): ConsumeResult => {
+    const row = s.tokenByHash.get(hash) as TokenRow | undefined;
+    if (row === undefined) return { outcome: 'not_found' };
+    if (s.tokenConsume.run(hash).changes !== 1) return { outcome: 'not_active', token: tokenFromRow(row) };
+    for (const t of replacements) insertToken(t);
+    s.bump.run();
+    return { outcome: 'consumed', token: tokenFromRow(row) };
+  });
+
+  return {
+    kind: 'sqlite',
+    users: {
+      create: (u: User) => mutate('user', () => void s.userInsert.run(...userParams(u))),
+      update: (u: User) => mutate('user', () => s.userUpdate.run(...userParams(u).slice(1), u.id).changes),
+      byId: (id) => guard('user', () => mapOpt(s.userById.get(id) as UserRow | undefined, userFromRow)),
+      byName: (name) => guard('user', () => mapOpt(s.userByName.get(name) as UserRow | undefined, userFromRow)),
+      list: () => guard('user', () => (s.userList.all() as UserRow[]).map(userFromRow)),
+    },
+    roles: {
+      create: (r: Role) => mutate('role', () => void s.roleInsert.run(r.name, r.description, r.builtIn ? 1 : 0)),
+      byName: (name) => guard('role', () => mapOpt(s.roleByName.get(name) as NamedRow | undefined, namedFromRow)),
+      list: () => guard('role', () => (s.roleList.all() as NamedRow[]).map(namedFromRow)),
+    },
+    scopes: {
+      create: (sc: Scope) => mutate('scope', () => void s.scopeInsert.run(sc.name, sc.description, sc.builtIn ? 1 : 0)),
+      byName: (name) => guard('scope', () => mapOpt(s.scopeByName.get(name) as NamedRow | undefined, namedFromRow)),
+      list: () => guard('scope', () => (s.scopeList.all() as NamedRow[]).map(namedFromRow)),
+    },
+    applications: {
+      create: (a: Application) => mutate('application', () => void s.appInsert.run(...applicationParams(a))),
+      update: (a: Application) => mutate('application', () => s.appUpdate.run(...applicationParams(a).slice(1), a.id).changes),
+      byId: (id) => guard('application', () => mapOpt(s.appById.get(id) as ApplicationRow | undefined, applicationFromRow)),
+      byClientId: (cid) => guard('application', () => mapOpt(s.appByClientId.get(cid) as ApplicationRow | undefined, applicationFromRow)),
+      list: () => guard('application', () => (s.appList.all() as ApplicationRow[]).map(applicationFromRow)),
+    },
+    properties: {
+      set: (name, value, at) => mutate('property', () => void s.propSet.run(name, value, at)),
+      list: () => guard('property', () => s.propList.all() as PropertyRow[]),
+    },
+    tokens: {
+      insert: (tokens) => batcher.enqueue(() => tokens.forEach(insertToken)).catch((e: unknown) => Promise.reject(safeTranslate(e, 'token'))),
+      byHash: (hash) => guard('token', () => mapOpt(s.tokenByHash.get(hash) as TokenRow | undefined, tokenFromRow)),
+      consumeRefresh: (hash, _at, replacements) => guard('token', () => consume.immediate(hash, replacements)),
+      revoke: (hash, at) =>
+        guard('token', () => db.transaction(() => {
+          const changed = s.tokenRevoke.run(at, hash).changes === 1;
+          if (changed) s.bump.run();
+          return changed;
+        }).immediate()),
+      revokeFamily: (familyId, at) =>
+        guard('token', () => db.transaction(() => {
+          const n = s.tokenRevokeFamily.run(at, familyId).changes;
+          if (n > 0) s.bump.run();
+          return n;
+        }).immediate()),
+      list: (q: TokenQuery) => guard('token', () => listTokens(db, q)),
+      deleteExpired: (before) => guard('token', () => s.tokenDeleteExpired.run(before).changes),
+    },
+    refusals: {
+      record: (f: Refusal) => batcher.enqueue(() => void s.refusalInsert.run(...refusalParams(f))).catch((e: unknown) => Promise.reject(safeTranslate(e, 'refusal'))),
+      byRequestId: (id) => guard('refusal', () => mapOpt(s.refusalById.get(id) as RefusalRow | undefined, refusalFromRow)),
+      list: (q) => guard('refusal', () => {
+        const where: string[] = [];
+        const params: unknown[] = [];
+        if (q.reason !== undefined) { where.push('reason = ?'); params.push(q.reason); }
+        if (q.since !== undefined) { where.push('at >= ?'); params.push(q.since); }
+        const sql = `SELECT * FROM refusals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, request_id DESC LIMIT ?`;
+        return (db.prepare(sql).all(...params, q.limit ?? 100) as RefusalRow[]).map(refusalFromRow);
+      }),
+    },
+    changes: {
+      version: () => guard('change version', () => Number(s.version.get())),
+    },
+    ping: () => guard('ping', () => void db.prepare('SELECT 1').get()),
+    close: async () => {
+      batcher.flush();
+      db.close();
+    },
+  };
+}
+
+interface NamedRow { name: string; description: string; built_in: number }
+function namedFromRow(r: NamedRow): Role & Scope {
+  return { name: r.name, description: r.description, builtIn: r.built_in === 1 };
+}
+
+function mapOpt<R, T>(row: R | undefined, map: (r: R) => T): T | undefined {
+  return row === undefined ? undefined : map(row);
+}
+
+function listTokens(db: Database, q: TokenQuery) {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (q.applicationId !== undefined) { where.push('application_id = ?'); params.push(q.applicationId); }
+  if (q.userId !== undefined) { where.push('user_id = ?'); params.push(q.userId); }
+  if (q.activeOnly) { where.push("status = 'active' AND expires_at > ?"); params.push(q.now ?? Date.now()); }
+  const sql = `SELECT ${TOKEN_COLUMNS} FROM tokens ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY issued_at DESC LIMIT ?`;
+  return (db.prepare(sql).all(...params, q.limit ?? 100) as TokenRow[]).map(tokenFromRow);
+}

@@ -1,0 +1,54 @@
+import type { Database } from 'better-sqlite3';
+
+interface Pending {
+  readonly write: () => void;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit. Writes queued during one turn of the event loop are committed together in one
+ * transaction, and every caller's promise resolves only after that commit. Under load this turns
+ * ~30 µs per autocommitted row into ~15 µs per batched row (shared/bench/README.md), while keeping
+ * "committed before answered". If a batch fails, each write is retried alone so one bad row cannot
+ * fail its neighbours.
+ */
+export class WriteBatcher {
+  private queue: Pending[] = [];
+  private scheduled = false;
+
+  constructor(private readonly db: Database) {}
+
+  enqueue(write: () => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ write, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits everything queued so far. Safe to call at any time (for example before close). */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    try {
+      this.db.transaction(() => {
+        for (const p of batch) p.write();
+      })();
+      for (const p of batch) p.resolve();
+    } catch {
+      for (const p of batch) {
+        try {
+          this.db.transaction(p.write)();
+          p.resolve();
+        } catch (error) {
+          p.reject(error);
+        }
+      }
+    }
+  }
+}

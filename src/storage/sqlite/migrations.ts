@@ -1,0 +1,105 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Versioned schema migrations, applied in order at open time inside one IMMEDIATE transaction, so
+ * two processes opening the same file at once cannot both apply a step. Never edit a released
+ * migration: add a new one.
+ */
+export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+  {
+    version: 1,
+    name: 'registry, tokens, refusals',
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO meta (key, value) VALUES ('change_version', 1);
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL UNIQUE,
+        password_hash TEXT,
+        active INTEGER NOT NULL,
+        roles TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        password_changed_at INTEGER
+      );
+      CREATE TABLE roles (name TEXT PRIMARY KEY, description TEXT NOT NULL, built_in INTEGER NOT NULL);
+      CREATE TABLE scopes (name TEXT PRIMARY KEY, description TEXT NOT NULL, built_in INTEGER NOT NULL);
+      CREATE TABLE applications (
+        id TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        secret_hash TEXT,
+        secret_rotated_at INTEGER,
+        active INTEGER NOT NULL,
+        public INTEGER NOT NULL,
+        grant_types TEXT NOT NULL,
+        redirect_uris TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        access_token_lifespan INTEGER NOT NULL,
+        refresh_token_lifespan INTEGER NOT NULL,
+        token_format TEXT NOT NULL,
+        app_user_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE properties (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        application_id TEXT NOT NULL,
+        user_id TEXT,
+        scopes TEXT NOT NULL,
+        grant_type TEXT NOT NULL,
+        issued_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        family_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        revoked_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX tokens_family ON tokens (family_id);
+      CREATE INDEX tokens_application ON tokens (application_id, issued_at);
+      CREATE INDEX tokens_user ON tokens (user_id, issued_at);
+      CREATE INDEX tokens_expires ON tokens (expires_at);
+      CREATE TABLE refusals (
+        request_id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        endpoint TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        description TEXT NOT NULL,
+        hint TEXT,
+        client_id TEXT,
+        application_name TEXT,
+        user_name TEXT,
+        remote_address TEXT
+      );
+      CREATE INDEX refusals_at ON refusals (at);
+      CREATE INDEX refusals_reason ON refusals (reason, at);
+    `,
+  },
+];
+
+export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
+
+/** Applies pending migrations; returns the versions applied. */
+export function migrateSqlite(db: Database): number[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied: number[] = [];
+  const run = db.transaction(() => {
+    const current = (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+    if (current > SQLITE_SCHEMA_VERSION) {
+      throw new Error(
+        `The database schema is version ${current}, newer than this Latchkey (${SQLITE_SCHEMA_VERSION}). Upgrade Latchkey.`,
+      );
+    }
+    for (const m of SQLITE_MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      applied.push(m.version);
+    }
+  });
+  run.immediate();
+  return applied;
+}

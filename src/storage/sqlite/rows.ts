@@ -1,0 +1,145 @@
+import type { Application, GrantType, Refusal, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../types.js';
+
+/** Row shapes as SQLite returns them, and their mapping to domain records. */
+
+export interface UserRow {
+  id: string;
+  user_name: string;
+  password_hash: string | null;
+  active: number;
+  roles: string;
+  created_at: number;
+  updated_at: number;
+  password_changed_at: number | null;
+}
+
+export function userFromRow(r: UserRow): User {
+  return {
+    id: r.id,
+    userName: r.user_name,
+    passwordHash: r.password_hash,
+    active: r.active === 1,
+    roles: JSON.parse(r.roles) as string[],
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    passwordChangedAt: r.password_changed_at,
+  };
+}
+
+export function userParams(u: User): unknown[] {
+  return [u.id, u.userName, u.passwordHash, u.active ? 1 : 0, JSON.stringify(u.roles), u.createdAt, u.updatedAt, u.passwordChangedAt];
+}
+
+export interface ApplicationRow {
+  id: string;
+  client_id: string;
+  name: string;
+  secret_hash: string | null;
+  secret_rotated_at: number | null;
+  active: number;
+  public: number;
+  grant_types: string;
+  redirect_uris: string;
+  scopes: string;
+  access_token_lifespan: number;
+  refresh_token_lifespan: number;
+  token_format: string;
+  app_user_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function applicationFromRow(r: ApplicationRow): Application {
+  return {
+    id: r.id,
+    clientId: r.client_id,
+    name: r.name,
+    secretHash: r.secret_hash,
+    secretRotatedAt: r.secret_rotated_at,
+    active: r.active === 1,
+    public: r.public === 1,
+    grantTypes: JSON.parse(r.grant_types) as GrantType[],
+    redirectUris: JSON.parse(r.redirect_uris) as string[],
+    scopes: JSON.parse(r.scopes) as string[],
+    accessTokenLifespan: r.access_token_lifespan,
+    refreshTokenLifespan: r.refresh_token_lifespan,
+    tokenFormat: r.token_format as TokenFormat,
+    appUserId: r.app_user_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function applicationParams(a: Application): unknown[] {
+  return [
+    a.id, a.clientId, a.name, a.secretHash, a.secretRotatedAt, a.active ? 1 : 0, a.public ? 1 : 0,
+    JSON.stringify(a.grantTypes), JSON.stringify(a.redirectUris), JSON.stringify(a.scopes),
+    a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
+  ];
+}
+
+export interface TokenRow {
+  hash: string;
+  kind: string;
+  application_id: string;
+  user_id: string | null;
+  scopes: string;
+  grant_type: string;
+  issued_at: number;
+  expires_at: number;
+  family_id: string;
+  status: string;
+  revoked_at: number | null;
+}
+
+export function tokenFromRow(r: TokenRow): TokenRecord {
+  return {
+    hash: r.hash,
+    kind: r.kind as TokenKind,
+    applicationId: r.application_id,
+    userId: r.user_id,
+    scopes: r.scopes === '' ? [] : r.scopes.split(' '),
+    grantType: r.grant_type,
+    issuedAt: r.issued_at,
+    expiresAt: r.expires_at,
+    familyId: r.family_id,
+    status: r.status as TokenStatus,
+    revokedAt: r.revoked_at,
+  };
+}
+
+export interface RefusalRow {
+  request_id: string;
+  at: number;
+  endpoint: string;
+  status: number;
+  error: string;
+  reason: string;
+  description: string;
+  hint: string | null;
+  client_id: string | null;
+  application_name: string | null;
+  user_name: string | null;
+  remote_address: string | null;
+}
+
+export function refusalFromRow(r: RefusalRow): Refusal {
+  return {
+    requestId: r.request_id,
+    at: r.at,
+    endpoint: r.endpoint,
+    status: r.status,
+    error: r.error,
+    reason: r.reason,
+    description: r.description,
+    hint: r.hint,
+    clientId: r.client_id,
+    applicationName: r.application_name,
+    userName: r.user_name,
+    remoteAddress: r.remote_address,
+  };
+}
+
+export function refusalParams(f: Refusal): unknown[] {
+  return [f.requestId, f.at, f.endpoint, f.status, f.error, f.reason, f.description, f.hint, f.clientId, f.applicationName, f.userName, f.remoteAddress];
+}

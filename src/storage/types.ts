@@ -1,0 +1,220 @@
+/**
+ * The one storage interface. Every adapter (SQLite, PostgreSQL, in-memory) implements it and passes
+ * the contract suite in test/storage/contract.ts.
+ *
+ * Rules every adapter keeps:
+ * - It throws only {@link StorageError} (codes: not_found, conflict, unavailable) for expected
+ *   conditions; protocol meaning (a reused refresh token, an inactive user) is decided by the grants.
+ * - Operations that must be atomic across instances are single methods with compare-and-set
+ *   semantics (`tokens.consumeRefresh`, `tokens.revokeFamily`), rather than an open transaction
+ *   handed to the caller: that keeps SQLite (synchronous) and a PostgreSQL pool (asynchronous)
+ *   equally race-free without holding a connection across awaits.
+ * - A promise returned by a write resolves only after the write is committed, so a token is never
+ *   handed to a client before it is durable.
+ * - Every change to the registry or to a token's state bumps the change version, which instances
+ *   poll (or are notified of) to drop their caches within one second.
+ * - Times are integer milliseconds since the epoch.
+ */
+
+export type GrantType = 'client_credentials' | 'password' | 'refresh_token';
+export const GRANT_TYPES: readonly GrantType[] = ['client_credentials', 'password', 'refresh_token'];
+
+export type TokenFormat = 'opaque' | 'jwt';
+
+export interface User {
+  readonly id: string;
+  readonly userName: string;
+  /** scrypt hash in PHC-like form, or null for a user that cannot sign in with a password. */
+  readonly passwordHash: string | null;
+  readonly active: boolean;
+  readonly roles: readonly string[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly passwordChangedAt: number | null;
+}
+
+export interface Role {
+  readonly name: string;
+  readonly description: string;
+  readonly builtIn: boolean;
+}
+
+export interface Scope {
+  readonly name: string;
+  readonly description: string;
+  readonly builtIn: boolean;
+}
+
+export interface Application {
+  readonly id: string;
+  readonly clientId: string;
+  readonly name: string;
+  /** SHA-256 (base64url) of the generated 256-bit secret; null for public applications. */
+  readonly secretHash: string | null;
+  readonly secretRotatedAt: number | null;
+  readonly active: boolean;
+  readonly public: boolean;
+  readonly grantTypes: readonly GrantType[];
+  readonly redirectUris: readonly string[];
+  readonly scopes: readonly string[];
+  readonly accessTokenLifespan: number;
+  readonly refreshTokenLifespan: number;
+  readonly tokenFormat: TokenFormat;
+  /** The user that client-credentials tokens act as ("OAuth Application User"). */
+  readonly appUserId: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface PropertyRow {
+  readonly name: string;
+  readonly value: string;
+  readonly updatedAt: number;
+}
+
+export type TokenKind = 'access' | 'refresh';
+export type TokenStatus = 'active' | 'revoked' | 'rotated';
+
+export interface TokenRecord {
+  /** SHA-256 (base64url) of the token string; the token itself is never stored. */
+  readonly hash: string;
+  readonly kind: TokenKind;
+  readonly applicationId: string;
+  readonly userId: string | null;
+  readonly scopes: readonly string[];
+  readonly grantType: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  /** All tokens descending from one grant share a family; reuse of a rotated refresh token revokes it. */
+  readonly familyId: string;
+  readonly status: TokenStatus;
+  readonly revokedAt: number | null;
+}
+
+export type NewTokenRecord = Omit<TokenRecord, 'status' | 'revokedAt'>;
+
+export interface Refusal {
+  readonly requestId: string;
+  readonly at: number;
+  readonly endpoint: string;
+  readonly status: number;
+  readonly error: string;
+  readonly reason: string;
+  readonly description: string;
+  readonly hint: string | null;
+  readonly clientId: string | null;
+  readonly applicationName: string | null;
+  readonly userName: string | null;
+  readonly remoteAddress: string | null;
+}
+
+export interface TokenQuery {
+  readonly applicationId?: string;
+  readonly userId?: string;
+  readonly activeOnly?: boolean;
+  readonly now?: number;
+  readonly limit?: number;
+}
+
+export interface RefusalQuery {
+  readonly reason?: string;
+  readonly since?: number;
+  readonly limit?: number;
+}
+
+export type StorageErrorCode = 'not_found' | 'conflict' | 'unavailable';
+
+export class StorageError extends Error {
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+}
+
+export interface UserStore {
+  create(user: User): Promise<void>;
+  update(user: User): Promise<void>;
+  byId(id: string): Promise<User | undefined>;
+  byName(userName: string): Promise<User | undefined>;
+  list(): Promise<User[]>;
+}
+
+export interface RoleStore {
+  create(role: Role): Promise<void>;
+  byName(name: string): Promise<Role | undefined>;
+  list(): Promise<Role[]>;
+}
+
+export interface ScopeStore {
+  create(scope: Scope): Promise<void>;
+  byName(name: string): Promise<Scope | undefined>;
+  list(): Promise<Scope[]>;
+}
+
+export interface ApplicationStore {
+  create(app: Application): Promise<void>;
+  update(app: Application): Promise<void>;
+  byId(id: string): Promise<Application | undefined>;
+  byClientId(clientId: string): Promise<Application | undefined>;
+  list(): Promise<Application[]>;
+}
+
+export interface PropertyStore {
+  /** Values as stored (strings); typing and defaults live in registry/properties.ts. */
+  set(name: string, value: string, at: number): Promise<void>;
+  list(): Promise<PropertyRow[]>;
+}
+
+/** The outcome of trying to consume a refresh token exactly once. */
+export type ConsumeResult =
+  | { readonly outcome: 'consumed'; readonly token: TokenRecord }
+  | { readonly outcome: 'not_found' }
+  | { readonly outcome: 'not_active'; readonly token: TokenRecord };
+
+export interface TokenStore {
+  /** Stores tokens; resolves once they are committed. */
+  insert(tokens: readonly NewTokenRecord[]): Promise<void>;
+  byHash(hash: string): Promise<TokenRecord | undefined>;
+  /**
+   * Atomically marks an active refresh token `rotated` and inserts its replacements. Exactly one of
+   * any number of concurrent calls for the same hash gets `consumed`.
+   */
+  consumeRefresh(hash: string, at: number, replacements: readonly NewTokenRecord[]): Promise<ConsumeResult>;
+  /** Revokes one token; returns false when no active token has this hash. */
+  revoke(hash: string, at: number): Promise<boolean>;
+  /** Revokes every active or rotated token of a family; returns how many changed. */
+  revokeFamily(familyId: string, at: number): Promise<number>;
+  list(query: TokenQuery): Promise<TokenRecord[]>;
+  /** Deletes tokens that expired before `before`; returns how many. */
+  deleteExpired(before: number): Promise<number>;
+}
+
+export interface RefusalStore {
+  record(refusal: Refusal): Promise<void>;
+  byRequestId(requestId: string): Promise<Refusal | undefined>;
+  list(query: RefusalQuery): Promise<Refusal[]>;
+}
+
+export interface ChangeFeed {
+  /** A number that grows whenever the registry, properties or a token's state change. */
+  version(): Promise<number>;
+}
+
+export interface Storage {
+  readonly kind: 'sqlite' | 'postgres' | 'memory';
+  readonly users: UserStore;
+  readonly roles: RoleStore;
+  readonly scopes: ScopeStore;
+  readonly applications: ApplicationStore;
+  readonly properties: PropertyStore;
+  readonly tokens: TokenStore;
+  readonly refusals: RefusalStore;
+  readonly changes: ChangeFeed;
+  /** Cheap round trip used by readiness checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,74 @@
+import { hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
+import type { Application, NewTokenRecord, TokenFormat } from '../storage/types.js';
+
+/** The RFC 6749 §5.1 success body. */
+export interface TokenResponseBody {
+  readonly access_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+  readonly scope: string;
+  readonly refresh_token?: string;
+}
+
+export interface MintInput {
+  readonly application: Application;
+  readonly userId: string | null;
+  readonly scopes: readonly string[];
+  readonly grantType: string;
+  /** Continue an existing family (refresh); a new grant starts a new one. */
+  readonly familyId?: string;
+  readonly withRefreshToken: boolean;
+  /** Absolute expiry for the refresh token; defaults to now + the application's lifespan. */
+  readonly refreshExpiresAt?: number;
+  readonly now: number;
+}
+
+export interface Minted {
+  readonly body: TokenResponseBody;
+  /** Records to store (hashes only) before the body is sent. */
+  readonly records: NewTokenRecord[];
+}
+
+/** An access-token format: opaque now; JWT (RFC 9068) registers the same way. */
+export interface AccessTokenFormat {
+  readonly format: TokenFormat;
+  mint(input: MintInput): { token: string; hash: string };
+}
+
+/** Opaque tokens: a prefix and 256 random bits; the database holds only the SHA-256. */
+export const opaqueFormat: AccessTokenFormat = {
+  format: 'opaque',
+  mint() {
+    const token = randomToken(TOKEN_PREFIX.access);
+    return { token, hash: hashSecret(token) };
+  },
+};
+
+export function createMinter(formats: ReadonlyMap<TokenFormat, AccessTokenFormat>) {
+  return function mint(input: MintInput): Minted {
+    const app = input.application;
+    const format = formats.get(app.tokenFormat) ?? opaqueFormat;
+    const familyId = input.familyId ?? newId();
+    const access = format.mint(input);
+    const base = { applicationId: app.id, userId: input.userId, scopes: input.scopes, grantType: input.grantType, issuedAt: input.now, familyId };
+    const records: NewTokenRecord[] = [
+      { ...base, hash: access.hash, kind: 'access', expiresAt: input.now + app.accessTokenLifespan * 1000 },
+    ];
+    let refreshToken: string | undefined;
+    if (input.withRefreshToken) {
+      refreshToken = randomToken(TOKEN_PREFIX.refresh);
+      const expiresAt = input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000;
+      records.push({ ...base, hash: hashSecret(refreshToken), kind: 'refresh', expiresAt });
+    }
+    const body: TokenResponseBody = {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: app.accessTokenLifespan,
+      scope: input.scopes.join(' '),
+      ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
+    };
+    return { body, records };
+  };
+}
+
+export type Mint = ReturnType<typeof createMinter>;

@@ -1,0 +1,538 @@
+/**
+ * The storage contract: every adapter (memory, SQLite, PostgreSQL) must pass this suite.
+ * Each test gets fresh storage from `open()` and releases it with the returned `cleanup()`.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import {
+  StorageError,
+  type Application,
+  type NewTokenRecord,
+  type Refusal,
+  type Storage,
+  type StorageErrorCode,
+  type User,
+} from '../../src/storage/types.js';
+
+const T0 = 1_700_000_000_000;
+const uid = (): string => randomUUID();
+
+export function makeUser(over: Partial<User> = {}): User {
+  return {
+    id: uid(),
+    userName: `user-${uid()}`,
+    passwordHash: '$scrypt$ln=15,r=8,p=1$c2FsdA$aGFzaA',
+    active: true,
+    roles: ['admin', 'reader'],
+    createdAt: T0,
+    updatedAt: T0 + 1,
+    passwordChangedAt: null,
+    ...over,
+  };
+}
+
+export function makeApp(over: Partial<Application> = {}): Application {
+  return {
+    id: uid(),
+    clientId: `client-${uid()}`,
+    name: `app-${uid()}`,
+    secretHash: 'c2VjcmV0LWhhc2g',
+    secretRotatedAt: null,
+    active: true,
+    public: false,
+    grantTypes: ['client_credentials', 'refresh_token'],
+    redirectUris: ['https://example.test/cb', 'https://example.test/cb2'],
+    scopes: ['read', 'write'],
+    accessTokenLifespan: 3600,
+    refreshTokenLifespan: 86_400,
+    tokenFormat: 'jwt',
+    appUserId: null,
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+
+export function makeToken(over: Partial<NewTokenRecord> = {}): NewTokenRecord {
+  return {
+    hash: `h-${uid()}`,
+    kind: 'refresh',
+    applicationId: uid(),
+    userId: uid(),
+    scopes: ['read', 'write'],
+    grantType: 'password',
+    issuedAt: T0,
+    expiresAt: T0 + 60_000,
+    familyId: uid(),
+    ...over,
+  };
+}
+
+export function makeRefusal(over: Partial<Refusal> = {}): Refusal {
+  return {
+    requestId: uid(),
+    at: T0,
+    endpoint: '/oauth/token',
+    status: 400,
+    error: 'invalid_grant',
+    reason: 'refresh_token_reused',
+    description: 'The refresh token was already used.',
+    hint: null,
+    clientId: null,
+    applicationName: null,
+    userName: null,
+    remoteAddress: null,
+    ...over,
+  };
+}
+
+export async function rejectsWith(promise: Promise<unknown>, code: StorageErrorCode): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof StorageError, `expected StorageError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  });
+}
+
+const names = (rows: readonly { name: string }[]): string[] => rows.map((r) => r.name).sort();
+
+export function runStorageContract(
+  name: string,
+  open: () => Promise<{ storage: Storage; cleanup: () => Promise<void> }>,
+): void {
+  describe(`storage contract: ${name}`, () => {
+    let s: Storage;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ storage: s, cleanup } = await open());
+    });
+    afterEach(async () => {
+      await s.close();
+      await cleanup();
+    });
+
+    describe('lifecycle', () => {
+      it('pings and reports its kind', async () => {
+        await s.ping();
+        assert.ok(['sqlite', 'postgres', 'memory'].includes(s.kind));
+      });
+    });
+
+    describe('users', () => {
+      it('round trips every field', async () => {
+        const a = makeUser();
+        const b = makeUser({ passwordHash: null, active: false, roles: [], passwordChangedAt: T0 + 5 });
+        await s.users.create(a);
+        await s.users.create(b);
+        assert.deepEqual(await s.users.byId(a.id), a);
+        assert.deepEqual(await s.users.byName(b.userName), b);
+        assert.deepEqual(await s.users.byId(b.id), b);
+        const all = await s.users.list();
+        assert.deepEqual(all.map((u) => u.id).sort(), [a.id, b.id].sort());
+        assert.deepEqual(all.find((u) => u.id === b.id), b);
+      });
+
+      it('returns undefined for unknown users', async () => {
+        assert.equal(await s.users.byId(uid()), undefined);
+        assert.equal(await s.users.byName(uid()), undefined);
+        assert.deepEqual(await s.users.list(), []);
+      });
+
+      it('rejects a duplicate id or user name with conflict', async () => {
+        const a = makeUser();
+        await s.users.create(a);
+        await rejectsWith(s.users.create(makeUser({ id: a.id })), 'conflict');
+        await rejectsWith(s.users.create(makeUser({ userName: a.userName })), 'conflict');
+        assert.equal((await s.users.list()).length, 1);
+      });
+
+      it('updates an existing user and keeps the name unique', async () => {
+        const a = makeUser();
+        const b = makeUser();
+        await s.users.create(a);
+        await s.users.create(b);
+        const changed: User = { ...a, userName: `renamed-${uid()}`, active: false, roles: ['x'], updatedAt: T0 + 9 };
+        await s.users.update(changed);
+        assert.deepEqual(await s.users.byId(a.id), changed);
+        assert.equal(await s.users.byName(a.userName), undefined);
+        await rejectsWith(s.users.update({ ...b, userName: changed.userName }), 'conflict');
+      });
+
+      it('rejects update of a missing user with not_found', async () => {
+        await rejectsWith(s.users.update(makeUser()), 'not_found');
+        assert.deepEqual(await s.users.list(), []);
+      });
+
+      it('does not share arrays with callers', async () => {
+        const roles = ['a', 'b'];
+        const u = makeUser({ roles });
+        await s.users.create(u);
+        roles.push('mutated-input');
+        const read = await s.users.byId(u.id);
+        assert.ok(read);
+        (read.roles as string[]).push('mutated-output');
+        assert.deepEqual((await s.users.byId(u.id))?.roles, ['a', 'b']);
+      });
+    });
+
+    describe('roles and scopes', () => {
+      it('round trip roles and reject duplicates', async () => {
+        const r1 = { name: `role-${uid()}`, description: 'Admins', builtIn: true };
+        const r2 = { name: `role-${uid()}`, description: '', builtIn: false };
+        await s.roles.create(r1);
+        await s.roles.create(r2);
+        assert.deepEqual(await s.roles.byName(r1.name), r1);
+        assert.deepEqual(await s.roles.byName(r2.name), r2);
+        assert.equal(await s.roles.byName(uid()), undefined);
+        assert.deepEqual(names(await s.roles.list()), [r1.name, r2.name].sort());
+        await rejectsWith(s.roles.create({ ...r1, description: 'again' }), 'conflict');
+        assert.deepEqual(await s.roles.byName(r1.name), r1);
+      });
+
+      it('round trip scopes and reject duplicates', async () => {
+        const s1 = { name: `scope-${uid()}`, description: 'Read things', builtIn: true };
+        const s2 = { name: `scope-${uid()}`, description: 'Write things', builtIn: false };
+        await s.scopes.create(s1);
+        await s.scopes.create(s2);
+        assert.deepEqual(await s.scopes.byName(s1.name), s1);
+        assert.deepEqual(await s.scopes.byName(s2.name), s2);
+        assert.equal(await s.scopes.byName(uid()), undefined);
+        assert.deepEqual(names(await s.scopes.list()), [s1.name, s2.name].sort());
+        await rejectsWith(s.scopes.create({ ...s2 }), 'conflict');
+        assert.equal((await s.scopes.list()).length, 2);
+      });
+    });
+
+    describe('applications', () => {
+      it('round trips every field', async () => {
+        const a = makeApp();
+        const b = makeApp({
+          secretHash: null,
+          secretRotatedAt: T0 + 3,
+          active: false,
+          public: true,
+          grantTypes: ['password'],
+          redirectUris: [],
+          scopes: [],
+          accessTokenLifespan: 1,
+          refreshTokenLifespan: 2_592_000,
+          tokenFormat: 'opaque',
+          appUserId: uid(),
+        });
+        await s.applications.create(a);
+        await s.applications.create(b);
+        assert.deepEqual(await s.applications.byId(a.id), a);
+        assert.deepEqual(await s.applications.byClientId(b.clientId), b);
+        assert.deepEqual(await s.applications.byId(b.id), b);
+        assert.equal(await s.applications.byId(uid()), undefined);
+        assert.equal(await s.applications.byClientId(uid()), undefined);
+        const all = await s.applications.list();
+        assert.deepEqual(all.map((x) => x.id).sort(), [a.id, b.id].sort());
+        assert.deepEqual(all.find((x) => x.id === a.id), a);
+      });
+
+      it('rejects a duplicate id or client id with conflict', async () => {
+        const a = makeApp();
+        await s.applications.create(a);
+        await rejectsWith(s.applications.create(makeApp({ id: a.id })), 'conflict');
+        await rejectsWith(s.applications.create(makeApp({ clientId: a.clientId })), 'conflict');
+        assert.equal((await s.applications.list()).length, 1);
+      });
+
+      it('updates an existing application and keeps the client id unique', async () => {
+        const a = makeApp();
+        const b = makeApp();
+        await s.applications.create(a);
+        await s.applications.create(b);
+        const changed: Application = { ...a, name: 'New name', scopes: ['only'], secretHash: null, updatedAt: T0 + 7 };
+        await s.applications.update(changed);
+        assert.deepEqual(await s.applications.byId(a.id), changed);
+        await rejectsWith(s.applications.update({ ...b, clientId: a.clientId }), 'conflict');
+        assert.deepEqual(await s.applications.byId(b.id), b);
+      });
+
+      it('rejects update of a missing application with not_found', async () => {
+        await rejectsWith(s.applications.update(makeApp()), 'not_found');
+      });
+
+      it('does not share arrays with callers', async () => {
+        const a = makeApp();
+        await s.applications.create(a);
+        const read = await s.applications.byId(a.id);
+        assert.ok(read);
+        (read.scopes as string[]).push('x');
+        (read.redirectUris as string[]).push('x');
+        assert.deepEqual(await s.applications.byId(a.id), a);
+      });
+    });
+
+    describe('properties', () => {
+      it('sets, lists and upserts', async () => {
+        assert.deepEqual(await s.properties.list(), []);
+        await s.properties.set('a.b', '1', T0);
+        await s.properties.set('c', 'true', T0 + 1);
+        await s.properties.set('a.b', '', T0 + 2);
+        const rows = [...(await s.properties.list())].sort((x, y) => x.name.localeCompare(y.name));
+        assert.deepEqual(rows, [
+          { name: 'a.b', value: '', updatedAt: T0 + 2 },
+          { name: 'c', value: 'true', updatedAt: T0 + 1 },
+        ]);
+      });
+    });
+
+    describeTokens(() => s);
+    describeRefusalsAndChanges(() => s);
+  });
+}
+
+function describeTokens(get: () => Storage): void {
+  describe('tokens', () => {
+    it('round trips inserted tokens as active', async () => {
+      const s = get();
+      const a = makeToken({ kind: 'access', userId: null, scopes: [], grantType: 'client_credentials' });
+      const b = makeToken();
+      await s.tokens.insert([a, b]);
+      await s.tokens.insert([]);
+      assert.deepEqual(await s.tokens.byHash(a.hash), { ...a, status: 'active', revokedAt: null });
+      assert.deepEqual(await s.tokens.byHash(b.hash), { ...b, status: 'active', revokedAt: null });
+      assert.equal(await s.tokens.byHash(uid()), undefined);
+    });
+
+    it('rejects a duplicate hash with conflict', async () => {
+      const s = get();
+      const a = makeToken();
+      await s.tokens.insert([a]);
+      await rejectsWith(s.tokens.insert([makeToken({ hash: a.hash })]), 'conflict');
+      const dup = makeToken();
+      await rejectsWith(s.tokens.insert([dup, { ...dup }]), 'conflict');
+      assert.deepEqual(await s.tokens.byHash(a.hash), { ...a, status: 'active', revokedAt: null });
+    });
+
+    it('consumes a refresh token once and inserts its replacements', async () => {
+      const s = get();
+      const old = makeToken();
+      await s.tokens.insert([old]);
+      const access = makeToken({ kind: 'access', familyId: old.familyId, issuedAt: T0 + 10 });
+      const refresh = makeToken({ familyId: old.familyId, issuedAt: T0 + 10 });
+      const res = await s.tokens.consumeRefresh(old.hash, T0 + 10, [access, refresh]);
+      assert.equal(res.outcome, 'consumed');
+      assert.ok(res.outcome === 'consumed');
+      assert.deepEqual(res.token, { ...old, status: 'rotated', revokedAt: null });
+      assert.equal((await s.tokens.byHash(old.hash))?.status, 'rotated');
+      assert.deepEqual(await s.tokens.byHash(access.hash), { ...access, status: 'active', revokedAt: null });
+      assert.deepEqual(await s.tokens.byHash(refresh.hash), { ...refresh, status: 'active', revokedAt: null });
+      const again = await s.tokens.consumeRefresh(old.hash, T0 + 11, [makeToken()]);
+      assert.equal(again.outcome, 'not_active');
+      assert.ok(again.outcome === 'not_active');
+      assert.equal(again.token.status, 'rotated');
+      assert.equal(again.token.hash, old.hash);
+    });
+
+    it('reports not_found and not_active without inserting replacements', async () => {
+      const s = get();
+      const spare = makeToken();
+      assert.deepEqual(await s.tokens.consumeRefresh(uid(), T0, [spare]), { outcome: 'not_found' });
+      const access = makeToken({ kind: 'access' });
+      const revoked = makeToken();
+      await s.tokens.insert([access, revoked]);
+      await s.tokens.revoke(revoked.hash, T0 + 1);
+      const r1 = await s.tokens.consumeRefresh(access.hash, T0 + 2, [spare]);
+      assert.deepEqual(r1, { outcome: 'not_active', token: { ...access, status: 'active', revokedAt: null } });
+      const r2 = await s.tokens.consumeRefresh(revoked.hash, T0 + 2, [spare]);
+      assert.deepEqual(r2, { outcome: 'not_active', token: { ...revoked, status: 'revoked', revokedAt: T0 + 1 } });
+      assert.equal(await s.tokens.byHash(spare.hash), undefined);
+    });
+
+    it('lets exactly one of 20 concurrent consumers win', async () => {
+      const s = get();
+      const old = makeToken();
+      await s.tokens.insert([old]);
+      const replacements = Array.from({ length: 20 }, () => makeToken({ familyId: old.familyId }));
+      const results = await Promise.all(
+        replacements.map((r, i) => s.tokens.consumeRefresh(old.hash, T0 + i, [r])),
+      );
+      assert.equal(results.filter((r) => r.outcome === 'consumed').length, 1);
+      assert.equal(results.filter((r) => r.outcome === 'not_active').length, 19);
+      const winner = results.findIndex((r) => r.outcome === 'consumed');
+      const stored = await Promise.all(replacements.map((r) => s.tokens.byHash(r.hash)));
+      assert.deepEqual(stored.map((t, i) => (t === undefined) !== (i === winner)), replacements.map(() => true));
+    });
+
+    it('revokes one active token', async () => {
+      const s = get();
+      const t = makeToken({ kind: 'access' });
+      await s.tokens.insert([t]);
+      assert.equal(await s.tokens.revoke(t.hash, T0 + 5), true);
+      assert.deepEqual(await s.tokens.byHash(t.hash), { ...t, status: 'revoked', revokedAt: T0 + 5 });
+      assert.equal(await s.tokens.revoke(t.hash, T0 + 6), false);
+      assert.equal((await s.tokens.byHash(t.hash))?.revokedAt, T0 + 5);
+      assert.equal(await s.tokens.revoke(uid(), T0), false);
+    });
+
+    it('revokes active and rotated tokens of a family and counts them', async () => {
+      const s = get();
+      const fam = uid();
+      const first = makeToken({ familyId: fam });
+      const alreadyRevoked = makeToken({ familyId: fam, kind: 'access' });
+      const other = makeToken();
+      await s.tokens.insert([first, alreadyRevoked, other]);
+      await s.tokens.revoke(alreadyRevoked.hash, T0 + 1);
+      const next = makeToken({ familyId: fam });
+      const nextAccess = makeToken({ familyId: fam, kind: 'access' });
+      await s.tokens.consumeRefresh(first.hash, T0 + 2, [next, nextAccess]);
+      assert.equal(await s.tokens.revokeFamily(fam, T0 + 3), 3);
+      for (const h of [first.hash, next.hash, nextAccess.hash]) {
+        const t = await s.tokens.byHash(h);
+        assert.equal(t?.status, 'revoked');
+        assert.equal(t?.revokedAt, T0 + 3);
+      }
+      assert.equal((await s.tokens.byHash(alreadyRevoked.hash))?.revokedAt, T0 + 1);
+      assert.equal((await s.tokens.byHash(other.hash))?.status, 'active');
+      assert.equal(await s.tokens.revokeFamily(fam, T0 + 4), 0);
+      assert.equal(await s.tokens.revokeFamily(uid(), T0 + 4), 0);
+    });
+
+    it('lists with filters, newest first, and a limit', async () => {
+      const s = get();
+      const app1 = uid();
+      const app2 = uid();
+      const user1 = uid();
+      const a = makeToken({ applicationId: app1, userId: user1, issuedAt: T0 + 1, expiresAt: T0 + 100 });
+      const b = makeToken({ applicationId: app1, userId: null, issuedAt: T0 + 3, expiresAt: T0 + 100 });
+      const c = makeToken({ applicationId: app2, userId: user1, issuedAt: T0 + 2, expiresAt: T0 + 100 });
+      const d = makeToken({ applicationId: app1, userId: user1, issuedAt: T0 + 4, expiresAt: T0 + 50 });
+      const e = makeToken({ applicationId: app1, userId: user1, issuedAt: T0 + 5, expiresAt: T0 + 100 });
+      await s.tokens.insert([a, b, c, d, e]);
+      await s.tokens.revoke(e.hash, T0 + 6);
+      const hashes = async (q: Parameters<Storage['tokens']['list']>[0]): Promise<string[]> =>
+        (await s.tokens.list(q)).map((t) => t.hash);
+      assert.deepEqual(await hashes({}), [e, d, b, c, a].map((t) => t.hash));
+      assert.deepEqual(await hashes({ applicationId: app1 }), [e, d, b, a].map((t) => t.hash));
+      assert.deepEqual(await hashes({ userId: user1 }), [e, d, c, a].map((t) => t.hash));
+      assert.deepEqual(await hashes({ applicationId: app1, userId: user1 }), [e, d, a].map((t) => t.hash));
+      assert.deepEqual(await hashes({ activeOnly: true, now: T0 + 10 }), [d, b, c, a].map((t) => t.hash));
+      assert.deepEqual(await hashes({ activeOnly: true, now: T0 + 50 }), [b, c, a].map((t) => t.hash));
+      assert.deepEqual(await hashes({ activeOnly: true, userId: user1, now: T0 + 60 }), [c.hash, a.hash]);
+      assert.deepEqual(await hashes({ limit: 2 }), [e.hash, d.hash]);
+      assert.deepEqual((await s.tokens.list({ applicationId: app2 }))[0], { ...c, status: 'active', revokedAt: null });
+    });
+
+    it('applies the default limit of 100 and uses the clock when now is omitted', async () => {
+      const s = get();
+      const many = Array.from({ length: 105 }, (_, i) => makeToken({ issuedAt: T0 + i }));
+      await s.tokens.insert(many);
+      assert.equal((await s.tokens.list({})).length, 100);
+      assert.equal((await s.tokens.list({})).at(-1)?.hash, many[5]?.hash);
+      assert.deepEqual(await s.tokens.list({ activeOnly: true }), []);
+      const live = makeToken({ issuedAt: Date.now(), expiresAt: Date.now() + 3_600_000 });
+      await s.tokens.insert([live]);
+      assert.deepEqual((await s.tokens.list({ activeOnly: true })).map((t) => t.hash), [live.hash]);
+    });
+
+    it('deletes tokens that expired before a time', async () => {
+      const s = get();
+      const old = makeToken({ expiresAt: T0 + 10 });
+      const edge = makeToken({ expiresAt: T0 + 20 });
+      const fresh = makeToken({ expiresAt: T0 + 30 });
+      const revokedOld = makeToken({ expiresAt: T0 + 5 });
+      await s.tokens.insert([old, edge, fresh, revokedOld]);
+      await s.tokens.revoke(revokedOld.hash, T0);
+      assert.equal(await s.tokens.deleteExpired(T0 + 20), 2);
+      assert.equal(await s.tokens.byHash(old.hash), undefined);
+      assert.equal(await s.tokens.byHash(revokedOld.hash), undefined);
+      assert.ok(await s.tokens.byHash(edge.hash));
+      assert.ok(await s.tokens.byHash(fresh.hash));
+      assert.equal(await s.tokens.deleteExpired(T0 + 20), 0);
+    });
+  });
+}
+
+function describeRefusalsAndChanges(get: () => Storage): void {
+  describe('refusals', () => {
+    it('round trips every field', async () => {
+      const s = get();
+      const a = makeRefusal();
+      const b = makeRefusal({
+        at: T0 + 1,
+        endpoint: '/api/users',
+        status: 401,
+        error: 'invalid_token',
+        reason: 'token_expired',
+        hint: 'Request a new token.',
+        clientId: 'client-1',
+        applicationName: 'My app',
+        userName: 'alice',
+        remoteAddress: '::1',
+      });
+      await s.refusals.record(a);
+      await s.refusals.record(b);
+      assert.deepEqual(await s.refusals.byRequestId(a.requestId), a);
+      assert.deepEqual(await s.refusals.byRequestId(b.requestId), b);
+      assert.equal(await s.refusals.byRequestId(uid()), undefined);
+    });
+
+    it('lists newest first with reason, since and limit', async () => {
+      const s = get();
+      const r1 = makeRefusal({ at: T0 + 1, reason: 'x' });
+      const r2 = makeRefusal({ at: T0 + 3, reason: 'y' });
+      const r3 = makeRefusal({ at: T0 + 2, reason: 'x' });
+      const r4 = makeRefusal({ at: T0 + 4, reason: 'x' });
+      for (const r of [r1, r2, r3, r4]) await s.refusals.record(r);
+      const ids = async (q: Parameters<Storage['refusals']['list']>[0]): Promise<string[]> =>
+        (await s.refusals.list(q)).map((r) => r.requestId);
+      assert.deepEqual(await ids({}), [r4, r2, r3, r1].map((r) => r.requestId));
+      assert.deepEqual(await ids({ reason: 'x' }), [r4, r3, r1].map((r) => r.requestId));
+      assert.deepEqual(await ids({ since: T0 + 2 }), [r4, r2, r3].map((r) => r.requestId));
+      assert.deepEqual(await ids({ reason: 'x', since: T0 + 3 }), [r4.requestId]);
+      assert.deepEqual(await ids({ limit: 2 }), [r4.requestId, r2.requestId]);
+      assert.deepEqual(await ids({ reason: 'none' }), []);
+      assert.deepEqual((await s.refusals.list({ reason: 'y' }))[0], r2);
+    });
+
+    it('applies the default limit of 100', async () => {
+      const s = get();
+      for (let i = 0; i < 103; i++) await s.refusals.record(makeRefusal({ at: T0 + i }));
+      const rows = await s.refusals.list({});
+      assert.equal(rows.length, 100);
+      assert.equal(rows[0]?.at, T0 + 102);
+    });
+  });
+
+  describe('change version', () => {
+    it('grows after every registry and token-state mutation, and not on inserts', async () => {
+      const s = get();
+      let last = await s.changes.version();
+      assert.equal(typeof last, 'number');
+      const expectBump = async (what: string, op: () => Promise<unknown>): Promise<void> => {
+        await op();
+        const v = await s.changes.version();
+        assert.ok(v > last, `version should grow after ${what} (${last} -> ${v})`);
+        last = v;
+      };
+      const expectSame = async (what: string, op: () => Promise<unknown>): Promise<void> => {
+        await op();
+        assert.equal(await s.changes.version(), last, `version should not change after ${what}`);
+      };
+      const user = makeUser();
+      const app = makeApp();
+      const fam = uid();
+      const t1 = makeToken({ familyId: fam });
+      const t2 = makeToken({ familyId: fam });
+      const t3 = makeToken({ kind: 'access' });
+      await expectBump('users.create', () => s.users.create(user));
+      await expectBump('users.update', () => s.users.update({ ...user, active: false }));
+      await expectBump('roles.create', () => s.roles.create({ name: uid(), description: '', builtIn: false }));
+      await expectBump('scopes.create', () => s.scopes.create({ name: uid(), description: '', builtIn: false }));
+      await expectBump('applications.create', () => s.applications.create(app));
+      await expectBump('applications.update', () => s.applications.update({ ...app, name: 'renamed' }));
+      await expectBump('properties.set', () => s.properties.set('p', '1', T0));
+      await expectBump('properties.set (upsert)', () => s.properties.set('p', '2', T0 + 1));
+      await expectSame('tokens.insert', () => s.tokens.insert([t1, t3]));
+      await expectSame('refusals.record', () => s.refusals.record(makeRefusal()));
+      await expectBump('tokens.consumeRefresh', () => s.tokens.consumeRefresh(t1.hash, T0, [t2]));
+      await expectBump('tokens.revoke', () => s.tokens.revoke(t3.hash, T0));
+      await expectBump('tokens.revokeFamily', () => s.tokens.revokeFamily(fam, T0));
+    });
+  });
+}
