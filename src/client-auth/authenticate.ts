@@ -22,6 +22,8 @@ const UNKNOWN_CLIENT_HASH = hashSecret('latchkey-unknown-client');
 /** Partial knowledge about the caller, for the refusal record, filled in as authentication goes. */
 export interface ClientContext {
   clientId?: string;
+  /** Known once the client id matched an application, even if authentication then failed. */
+  applicationName?: string;
   application?: AuthenticatedClient['application'];
 }
 
@@ -68,6 +70,7 @@ export async function authenticateClient(
     if (presented.clientSecret !== undefined) verifySecret(presented.clientSecret, UNKNOWN_CLIENT_HASH);
     throw invalidClient.withReason('client_auth.unknown_client').withHint(`No application has client id ${presented.clientId}.`);
   }
+  context.applicationName = app.name;
   if (presented.method === 'none') {
     if (!app.public) {
       throw invalidClient.withReason('client_auth.secret_required').withHint(`Confidential application "${app.name}" sent no secret.`);

@@ -104,7 +104,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       return success(await grant.issue(plan, ctx));
     } finally {
       if (context.clientId !== undefined) refusal.clientId = context.clientId;
-      if (context.application !== undefined) refusal.applicationName = context.application.name;
+      if (context.applicationName !== undefined) refusal.applicationName = context.applicationName;
     }
   }
 

@@ -1,7 +1,84 @@
 import type { Command } from 'commander';
-import type { IO } from '../context.js';
+import { withStorage, type CliContext, type IO } from '../context.js';
+import { registerApps } from './apps.js';
+import { registerExplain } from './explain.js';
+import { registerProperties } from './properties.js';
+import { registerReasons } from './reasons.js';
+import { registerRoles } from './roles.js';
+import { registerScopes } from './scopes.js';
+import { registerTokens } from './tokens.js';
+import { registerUsers } from './users.js';
+
+/** Options every data command takes. */
+export interface CommonOptions {
+  readonly json?: boolean;
+  readonly db?: string;
+}
+
+/** How a command writes: results to stdout (JSON with --json), warnings to stderr. */
+export interface Output {
+  readonly json: boolean;
+  /** With --json, `value` as JSON and nothing else; otherwise the text. */
+  result(value: unknown, text: string | (() => string)): void;
+  /** Human guidance (next steps); suppressed with --json so stdout stays machine-readable. */
+  note(text: string): void;
+  /** A non-fatal problem, always on stderr. */
+  warn(text: string): void;
+}
+
+/** What the command modules get from the registry: the IO and the way to run an action. */
+export interface Kit {
+  readonly io: IO;
+  /** Adds --json and --db to a command. */
+  common(cmd: Command): Command;
+  /** Opens the database named by --db, runs `body`, and hands its exit code (default 0) to main. */
+  withDb(opts: CommonOptions, body: (ctx: CliContext, out: Output) => Promise<number | void>): void;
+  /** Runs `body` without a database. */
+  plain(opts: CommonOptions, body: (out: Output) => Promise<number | void>): void;
+}
+
+const DB_HELP = 'SQLite file (env LATCHKEY_DB, default ./data/latchkey.db)';
+
+function makeOutput(io: IO, json: boolean): Output {
+  return {
+    json,
+    result(value, text) {
+      if (json) io.out(`${JSON.stringify(value, null, 2)}\n`);
+      else io.out(typeof text === 'function' ? text() : text);
+    },
+    note(text) {
+      if (!json) io.out(text);
+    },
+    warn(text) {
+      io.err(`warning: ${text}\n`);
+    },
+  };
+}
+
+function makeKit(io: IO, run: (p: Promise<number>) => void): Kit {
+  return {
+    io,
+    common: (cmd) => cmd.option('--json', 'print machine-readable JSON').option('--db <location>', DB_HELP),
+    withDb(opts, body) {
+      const out = makeOutput(io, opts.json === true);
+      run(withStorage(opts.db, io, async (ctx) => (await body(ctx, out)) ?? 0));
+    },
+    plain(opts, body) {
+      const out = makeOutput(io, opts.json === true);
+      run(body(out).then((code) => code ?? 0));
+    },
+  };
+}
 
 /** Registers the registry, token and diagnostics commands. */
-export function registerCommands(_program: Command, _io: IO, _run: (p: Promise<number>) => void): void {
-  // Filled in by the command modules.
+export function registerCommands(program: Command, io: IO, run: (p: Promise<number>) => void): void {
+  const kit = makeKit(io, run);
+  registerUsers(program, kit);
+  registerRoles(program, kit);
+  registerScopes(program, kit);
+  registerApps(program, kit);
+  registerProperties(program, kit);
+  registerTokens(program, kit);
+  registerExplain(program, kit);
+  registerReasons(program, kit);
 }

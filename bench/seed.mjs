@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Seeds a fresh database for benchmarks: an application user, a client-credentials application,
+// the instance property switched on. Prints {"clientId","clientSecret","accessToken"?} as JSON.
+// Usage: node bench/seed.mjs <db-file> [--format opaque]
+import { openStorage } from '../dist/src/storage/open.js';
+import { bootstrap } from '../dist/src/registry/bootstrap.js';
+import { createUser } from '../dist/src/registry/users.js';
+import { createApplication } from '../dist/src/registry/applications.js';
+import { setProperty } from '../dist/src/registry/settings.js';
+
+const db = process.argv[2];
+if (!db) {
+  console.error('usage: node bench/seed.mjs <db-file>');
+  process.exit(2);
+}
+const storage = await openStorage(db);
+const deps = { storage, clock: { now: () => Date.now() } };
+await bootstrap(deps, 'bench-admin-password');
+await createUser(deps, { userName: 'svc-bench', roles: ['itil'] });
+const { application, clientSecret } = await createApplication(deps, {
+  name: 'Benchmark client',
+  grantTypes: ['client_credentials'],
+  appUser: 'svc-bench',
+});
+await setProperty(deps, 'glide.oauth.inbound.client.credential.grant_type.enabled', 'true');
+await storage.close();
+process.stdout.write(JSON.stringify({ clientId: application.clientId, clientSecret }) + '\n');

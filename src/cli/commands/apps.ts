@@ -1,0 +1,260 @@
+import type { Command } from 'commander';
+import { createApplication, findApplication, rotateSecret, updateApplication, type ApplicationInput } from '../../registry/applications.js';
+import { listProperties } from '../../registry/settings.js';
+import type { Application } from '../../storage/types.js';
+import { CliError, parseBool, parseList, parseSeconds, type CliContext } from '../context.js';
+import { isoTime, renderRecord, renderTable } from '../table.js';
+import type { CommonOptions, Kit, Output } from './index.js';
+
+const TOKEN_URL = 'http://localhost:8080/oauth_token.do';
+const CC_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
+const ROPC_PROPERTY = 'glide.oauth.inbound.ropc.grant_type.disabled';
+
+interface SharedOptions extends CommonOptions {
+  readonly name?: string;
+  readonly grants?: string;
+  readonly scopes?: string;
+  readonly redirectUris?: string;
+  readonly accessTokenLifespan?: string;
+  readonly refreshTokenLifespan?: string;
+}
+interface CreateOptions extends SharedOptions {
+  readonly appUser?: string;
+  readonly public?: boolean;
+  readonly inactive?: boolean;
+}
+interface UpdateOptions extends SharedOptions {
+  /** A user name, or false for --no-app-user. */
+  readonly appUser?: string | false;
+  readonly active?: string;
+  readonly public?: string;
+}
+
+function sharedInput(opts: SharedOptions): ApplicationInput {
+  return {
+    name: opts.name,
+    grantTypes: parseList(opts.grants),
+    scopes: parseList(opts.scopes),
+    redirectUris: parseList(opts.redirectUris),
+    accessTokenLifespan: parseSeconds('--access-token-lifespan', opts.accessTokenLifespan),
+    refreshTokenLifespan: parseSeconds('--refresh-token-lifespan', opts.refreshTokenLifespan),
+  };
+}
+
+function updateInput(opts: UpdateOptions): ApplicationInput {
+  const input: ApplicationInput = {
+    ...sharedInput(opts),
+    appUser: opts.appUser === false ? null : opts.appUser,
+    active: opts.active === undefined ? undefined : parseBool('--active', opts.active),
+    public: opts.public === undefined ? undefined : parseBool('--public', opts.public),
+  };
+  if (Object.values(input).every((v) => v === undefined)) {
+    throw new CliError('Nothing to change: give at least one option (see `latchkey apps update --help`).', 2);
+  }
+  return input;
+}
+
+async function appUserName(ctx: CliContext, app: Application): Promise<string | null> {
+  if (app.appUserId === null) return null;
+  return (await ctx.storage.users.byId(app.appUserId))?.userName ?? `(deleted user ${app.appUserId})`;
+}
+
+/** An application as the CLI shows it: the application user by name, never the secret hash. */
+export function appView(app: Application, appUser: string | null) {
+  return {
+    id: app.id,
+    clientId: app.clientId,
+    name: app.name,
+    active: app.active,
+    public: app.public,
+    grantTypes: [...app.grantTypes],
+    appUser,
+    scopes: [...app.scopes],
+    redirectUris: [...app.redirectUris],
+    accessTokenLifespan: app.accessTokenLifespan,
+    refreshTokenLifespan: app.refreshTokenLifespan,
+    tokenFormat: app.tokenFormat,
+    secretRotatedAt: isoTime(app.secretRotatedAt),
+    createdAt: isoTime(app.createdAt),
+    updatedAt: isoTime(app.updatedAt),
+  };
+}
+
+function appRecord(v: ReturnType<typeof appView>): string {
+  return renderRecord([
+    ['Name', v.name],
+    ['Client id', v.clientId],
+    ['Active', v.active],
+    ['Client type', v.public ? 'public (no secret)' : 'confidential'],
+    ['Grant types', v.grantTypes],
+    ['Application user', v.appUser],
+    ['Scopes', v.scopes],
+    ['Redirect URIs', v.redirectUris],
+    ['Access token lifespan', `${v.accessTokenLifespan} s`],
+    ['Refresh token lifespan', `${v.refreshTokenLifespan} s`],
+    ['Token format', v.tokenFormat],
+    ['Secret rotated', v.secretRotatedAt],
+    ['Created', v.createdAt],
+    ['Updated', v.updatedAt],
+  ]);
+}
+
+function secretBlock(clientId: string, secret: string): string {
+  return `\nClient secret (shown only this once; Latchkey stores only its hash):\n\n    ${secret}\n\nIf it is lost, replace it with: latchkey apps rotate-secret ${clientId}\n`;
+}
+
+/** Copy-pasteable token requests for the grants the application allows. */
+function nextSteps(app: Application, secret: string | null): string {
+  const auth = app.public ? `-d client_id=${app.clientId}` : `-u "${app.clientId}:${secret ?? '<client-secret>'}"`;
+  const lines: string[] = [];
+  if (app.grantTypes.includes('client_credentials')) lines.push(`  curl ${auth} -d grant_type=client_credentials ${TOKEN_URL}`);
+  if (app.grantTypes.includes('password')) {
+    lines.push(`  curl ${auth} -d grant_type=password -d "username=<user-name>" -d "password=<password>" ${TOKEN_URL}`);
+  }
+  return lines.length === 0 ? '' : `\nNext step: request a token (server started with \`npm start\`):\n${lines.join('\n')}\n`;
+}
+
+/** Configuration that will make token requests fail, each with the command that fixes it. */
+async function configWarnings(ctx: CliContext, app: Application): Promise<string[]> {
+  const warnings: string[] = [];
+  const props = new Map((await listProperties(ctx)).map((p) => [p.name as string, p.value]));
+  const id = app.clientId;
+  if (app.grantTypes.includes('client_credentials')) {
+    if (app.public) warnings.push(`the application is public, and public clients cannot use client_credentials. Fix: latchkey apps update ${id} --public false`);
+    if (app.appUserId === null) {
+      warnings.push(`the application allows client_credentials but has no application user, so token requests will be refused (application_user.missing). Fix: latchkey apps update ${id} --app-user <user-name>`);
+    } else {
+      const user = await ctx.storage.users.byId(app.appUserId);
+      if (user !== undefined && !user.active) warnings.push(`the application user ${user.userName} is inactive (application_user.inactive). Fix: latchkey users update ${user.userName} --active true`);
+    }
+    if (props.get(CC_PROPERTY) === false) {
+      warnings.push(`the client_credentials grant is switched off for this instance (${CC_PROPERTY} is false, the default). Fix: latchkey properties set ${CC_PROPERTY} true`);
+    }
+  }
+  if (app.grantTypes.includes('password') && props.get(ROPC_PROPERTY) === true) {
+    warnings.push(`the password grant is switched off for this instance (${ROPC_PROPERTY} is true). Fix: latchkey properties set ${ROPC_PROPERTY} false`);
+  }
+  if (!app.active) warnings.push(`the application is inactive, so every token request is refused. Fix: latchkey apps update ${id} --active true`);
+  return warnings;
+}
+
+/** Prints the application (and a new secret), then any next step, then warnings last where they are seen. */
+async function report(ctx: CliContext, out: Output, app: Application, secret: string | null, headline: string, next = ''): Promise<void> {
+  const view = appView(app, await appUserName(ctx, app));
+  const warnings = await configWarnings(ctx, app);
+  out.result({ ...view, clientSecret: secret, warnings }, () => `${headline}\n\n${appRecord(view)}${secret === null ? '' : secretBlock(app.clientId, secret)}`);
+  out.note(next);
+  for (const w of warnings) out.warn(w);
+}
+
+function lifespanOptions(cmd: Command): Command {
+  return cmd
+    .option('--access-token-lifespan <seconds>', 'access token lifespan in seconds (default 1800)')
+    .option('--refresh-token-lifespan <seconds>', 'refresh token lifespan in seconds (default 8640000)');
+}
+
+function registerCreate(apps: Command, kit: Kit): void {
+  const cmd = apps
+    .command('create')
+    .description('Register an application (OAuth client); prints its client id and, once, its secret')
+    .requiredOption('--name <name>', 'display name')
+    .requiredOption('--grants <list>', 'comma-separated grant types: client_credentials, password, refresh_token')
+    .option('--app-user <user>', 'user that client_credentials tokens act as (the "OAuth Application User")')
+    .option('--scopes <list>', 'comma-separated auth scopes the application may request')
+    .option('--redirect-uris <list>', 'comma-separated absolute redirect URIs');
+  lifespanOptions(cmd)
+    .option('--public', 'a public client: no secret (cannot use client_credentials)')
+    .option('--inactive', 'create the application inactive')
+    .addHelpText('after', `
+Example:
+  latchkey apps create --name "Nightly export" --grants client_credentials --app-user svc-integration --json
+`);
+  kit.common(cmd).action((opts: CreateOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const input: ApplicationInput = { ...sharedInput(opts), appUser: opts.appUser, public: opts.public === true, active: !opts.inactive };
+      const { application, clientSecret } = await createApplication(ctx, input);
+      await report(ctx, out, application, clientSecret, `Created application "${application.name}".`, nextSteps(application, clientSecret));
+    }),
+  );
+}
+
+function registerUpdate(apps: Command, kit: Kit): void {
+  const cmd = apps
+    .command('update')
+    .argument('<client-id>', 'the application\'s client id')
+    .description('Change an application; lists replace the current values')
+    .option('--name <name>', 'display name')
+    .option('--grants <list>', 'comma-separated grant types')
+    .option('--app-user <user>', 'user that client_credentials tokens act as')
+    .option('--no-app-user', 'remove the application user')
+    .option('--scopes <list>', 'comma-separated auth scopes ("" for none)')
+    .option('--redirect-uris <list>', 'comma-separated redirect URIs ("" for none)');
+  lifespanOptions(cmd)
+    .option('--active <true|false>', 'activate or deactivate the application')
+    .option('--public <true|false>', 'public (no secret) or confidential; becoming confidential generates a secret')
+    .addHelpText('after', `
+Examples:
+  latchkey apps update <client-id> --app-user svc-integration
+  latchkey apps update <client-id> --grants client_credentials,password --scopes export.read
+`);
+  kit.common(cmd).action((clientId: string, opts: UpdateOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const { application, clientSecret } = await updateApplication(ctx, clientId, updateInput(opts));
+      const next = clientSecret === null ? '' : nextSteps(application, clientSecret);
+      await report(ctx, out, application, clientSecret, `Updated application "${application.name}".`, next);
+    }),
+  );
+}
+
+function registerRotate(apps: Command, kit: Kit): void {
+  const cmd = apps
+    .command('rotate-secret')
+    .argument('<client-id>', 'the application\'s client id')
+    .description('Replace the client secret; the old one stops working at once. Prints the new one once');
+  kit.common(cmd).action((clientId: string, opts: CommonOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const { application: app, clientSecret } = await rotateSecret(ctx, clientId);
+      const value = { clientId: app.clientId, name: app.name, clientSecret, secretRotatedAt: isoTime(app.secretRotatedAt) };
+      out.result(value, () => `New secret for "${app.name}" (client id ${app.clientId}). The old secret no longer works.\n${secretBlock(app.clientId, clientSecret ?? '')}`);
+    }),
+  );
+}
+
+function registerList(apps: Command, kit: Kit): void {
+  const cmd = apps.command('list').description('List applications');
+  kit.common(cmd).action((opts: CommonOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const [list, users] = await Promise.all([ctx.storage.applications.list(), ctx.storage.users.list()]);
+      const names = new Map(users.map((u) => [u.id, u.userName]));
+      const views = list.map((a) => appView(a, a.appUserId === null ? null : (names.get(a.appUserId) ?? `(deleted user ${a.appUserId})`)));
+      out.result(views, () =>
+        renderTable(
+          ['NAME', 'CLIENT ID', 'ACTIVE', 'TYPE', 'GRANTS', 'APP USER', 'SCOPES'],
+          views.map((v) => [v.name, v.clientId, v.active, v.public ? 'public' : 'confidential', v.grantTypes, v.appUser, v.scopes]),
+        ),
+      );
+    }),
+  );
+}
+
+function registerShow(apps: Command, kit: Kit): void {
+  const cmd = apps.command('show').argument('<client-id>', 'the application\'s client id').description('Show one application and any configuration problems');
+  kit.common(cmd).action((clientId: string, opts: CommonOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const app = await findApplication(ctx, clientId);
+      const view = appView(app, await appUserName(ctx, app));
+      const warnings = await configWarnings(ctx, app);
+      out.result({ ...view, warnings }, () => appRecord(view));
+      for (const w of warnings) out.warn(w);
+    }),
+  );
+}
+
+export function registerApps(program: Command, kit: Kit): void {
+  const apps = program.command('apps').description('Manage applications (OAuth clients) in the registry');
+  registerCreate(apps, kit);
+  registerUpdate(apps, kit);
+  registerRotate(apps, kit);
+  registerList(apps, kit);
+  registerShow(apps, kit);
+}

@@ -1,0 +1,124 @@
+import type { Command } from 'commander';
+import { createUser, updateUser } from '../../registry/users.js';
+import type { User } from '../../storage/types.js';
+import { CliError, parseBool, parseList, readPassword } from '../context.js';
+import { isoTime, renderRecord, renderTable } from '../table.js';
+import type { CommonOptions, Kit } from './index.js';
+
+interface CreateOptions extends CommonOptions {
+  readonly passwordStdin?: boolean;
+  readonly roles?: string;
+  readonly inactive?: boolean;
+}
+
+interface UpdateOptions extends CommonOptions {
+  readonly passwordStdin?: boolean;
+  readonly roles?: string;
+  readonly active?: string;
+}
+
+/** A user as the CLI shows it: never the password or its hash, only whether one is set. */
+export function userView(user: User) {
+  return {
+    id: user.id,
+    userName: user.userName,
+    active: user.active,
+    roles: [...user.roles],
+    hasPassword: user.passwordHash !== null,
+    createdAt: isoTime(user.createdAt),
+    updatedAt: isoTime(user.updatedAt),
+    passwordChangedAt: isoTime(user.passwordChangedAt),
+  };
+}
+
+function userRecord(user: User): string {
+  const v = userView(user);
+  return renderRecord([
+    ['User name', v.userName],
+    ['Active', v.active],
+    ['Roles', v.roles],
+    ['Password set', v.hasPassword],
+    ['Password changed', v.passwordChangedAt],
+    ['Created', v.createdAt],
+    ['Updated', v.updatedAt],
+    ['Id', v.id],
+  ]);
+}
+
+function createdRolesNote(created: readonly string[]): string {
+  return created.length === 0 ? '' : `Created role${created.length === 1 ? '' : 's'}: ${created.join(', ')}\n`;
+}
+
+function registerCreate(users: Command, kit: Kit): void {
+  const cmd = users
+    .command('create')
+    .argument('<name>', 'user name (letters, digits and . _ @ + -)')
+    .description('Create a user (a person, or a service identity for client-credentials applications)')
+    .option('--password-stdin', 'read the password from standard input (first line); without it the user has no password')
+    .option('--roles <list>', 'comma-separated roles; roles that do not exist yet are created')
+    .option('--inactive', 'create the user inactive')
+    .addHelpText('after', `
+Examples:
+  latchkey users create svc-integration --roles itil
+  printf %s "$PW" | latchkey users create alice --password-stdin --roles itil,admin
+`);
+  kit.common(cmd).action((name: string, opts: CreateOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const password = opts.passwordStdin ? await readPassword(kit.io) : undefined;
+      const { user, createdRoles } = await createUser(ctx, { userName: name, password, roles: parseList(opts.roles), active: !opts.inactive });
+      out.result({ user: userView(user), createdRoles }, () => `Created user ${user.userName}.\n${createdRolesNote(createdRoles)}\n${userRecord(user)}`);
+      if (password === undefined) {
+        out.note(`\nNo password set: ${name} cannot use the password grant, but can be an application user (--app-user).\nSet one with: printf %s "$PW" | latchkey users update ${name} --password-stdin\n`);
+      }
+    }),
+  );
+}
+
+function registerUpdate(users: Command, kit: Kit): void {
+  const cmd = users
+    .command('update')
+    .argument('<name>', 'user name')
+    .description("Change a user's active flag, roles or password")
+    .option('--active <true|false>', 'activate or deactivate the user')
+    .option('--roles <list>', 'replace the roles with this comma-separated list ("" for none)')
+    .option('--password-stdin', 'read a new password from standard input (first line)')
+    .addHelpText('after', `
+Examples:
+  latchkey users update svc-integration --active true
+  printf %s "$PW" | latchkey users update admin --password-stdin
+`);
+  kit.common(cmd).action((name: string, opts: UpdateOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      if (opts.active === undefined && opts.roles === undefined && !opts.passwordStdin) {
+        throw new CliError('Nothing to change: give --active, --roles or --password-stdin.', 2);
+      }
+      const active = opts.active === undefined ? undefined : parseBool('--active', opts.active);
+      const password = opts.passwordStdin ? await readPassword(kit.io) : undefined;
+      const { user, createdRoles } = await updateUser(ctx, name, { active, roles: parseList(opts.roles), password });
+      const changed = password === undefined ? '' : ' (password changed)';
+      out.result({ user: userView(user), createdRoles }, () => `Updated user ${user.userName}${changed}.\n${createdRolesNote(createdRoles)}\n${userRecord(user)}`);
+    }),
+  );
+}
+
+function registerList(users: Command, kit: Kit): void {
+  const cmd = users.command('list').description('List users with their active flag and roles');
+  kit.common(cmd).action((opts: CommonOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const list = await ctx.storage.users.list();
+      out.result(list.map(userView), () =>
+        renderTable(
+          ['USER NAME', 'ACTIVE', 'ROLES', 'PASSWORD', 'CREATED'],
+          list.map((u) => [u.userName, u.active, u.roles, u.passwordHash !== null ? 'set' : 'none', isoTime(u.createdAt)]),
+        ),
+      );
+    }),
+  );
+}
+
+export function registerUsers(program: Command, kit: Kit): void {
+  const users = program.command('users').description('Manage users (people and service identities)');
+  registerCreate(users, kit);
+  registerUpdate(users, kit);
+  registerList(users, kit);
+}

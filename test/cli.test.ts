@@ -1,0 +1,303 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { IO } from '../src/cli/context.js';
+import { main } from '../src/cli/main.js';
+import { hashSecret } from '../src/core/crypto.js';
+import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
+import type { Storage } from '../src/storage/types.js';
+
+const CC_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Result {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+let dir: string;
+let db: string;
+
+/** Runs the CLI in-process against the test database with a capturing IO. */
+async function cli(args: readonly string[], stdin = ''): Promise<Result> {
+  let out = '';
+  let err = '';
+  const io: IO = {
+    out: (t) => void (out += t),
+    err: (t) => void (err += t),
+    readStdin: async () => stdin,
+  };
+  const code = await main(['node', 'latchkey', ...args, '--db', db], io);
+  return { code, out, err };
+}
+
+async function json<T>(args: readonly string[], stdin = ''): Promise<T> {
+  const r = await cli([...args, '--json'], stdin);
+  assert.equal(r.code, 0, r.err);
+  return JSON.parse(r.out) as T;
+}
+
+async function withDb<T>(fn: (storage: Storage) => Promise<T>): Promise<T> {
+  const storage = openSqliteStorage({ path: db });
+  try {
+    return await fn(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'latchkey-cli-'));
+  db = join(dir, 't.db');
+  process.env.LATCHKEY_ADMIN_PASSWORD = 'admin-password-for-tests';
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('latchkey CLI', () => {
+  let clientId = '';
+
+  it('creates a user with roles and a password from stdin, never printing it', async () => {
+    const r = await cli(['users', 'create', 'svc-integration', '--roles', 'itil,reporting', '--password-stdin'], 'correct-horse-battery\n');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Created user svc-integration/);
+    assert.match(r.out, /Created roles: itil, reporting/);
+    assert.doesNotMatch(r.out + r.err, /correct-horse|scrypt\$/);
+  });
+
+  it('lists users as JSON without password hashes', async () => {
+    const users = await json<{ userName: string; roles: string[]; hasPassword: boolean; active: boolean }[]>(['users', 'list']);
+    const svc = users.find((u) => u.userName === 'svc-integration');
+    assert.deepEqual(svc?.roles, ['itil', 'reporting']);
+    assert.equal(svc?.hasPassword, true);
+    assert.ok(users.some((u) => u.userName === 'admin'));
+    assert.ok(users.every((u) => !('passwordHash' in u)));
+  });
+
+  it('refuses a duplicate user with exit 1 and a message', async () => {
+    const r = await cli(['users', 'create', 'svc-integration']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^latchkey: A user named "svc-integration" already exists/);
+    assert.equal(r.out, '');
+  });
+
+  it('updates a user and rejects a bad boolean as a usage error', async () => {
+    const ok = await json<{ user: { active: boolean } }>(['users', 'update', 'svc-integration', '--active', 'false']);
+    assert.equal(ok.user.active, false);
+    await json(['users', 'update', 'svc-integration', '--active', 'true']);
+    const bad = await cli(['users', 'update', 'svc-integration', '--active', 'maybe']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--active takes true or false/);
+    const empty = await cli(['users', 'update', 'svc-integration', '--password-stdin'], '');
+    assert.equal(empty.code, 1);
+    assert.match(empty.err, /standard input was empty/);
+  });
+
+  it('creates and lists scopes; lists roles', async () => {
+    const created = await json<{ name: string; description: string }>(['scopes', 'create', 'export.read', '--description', 'Read the export']);
+    assert.deepEqual(created, { name: 'export.read', description: 'Read the export', builtIn: false });
+    const scopes = await json<{ name: string }[]>(['scopes', 'list']);
+    assert.deepEqual(scopes.map((s) => s.name), ['export.read', 'useraccount']);
+    const roles = await json<{ name: string; users: number }[]>(['roles', 'list']);
+    assert.equal(roles.find((r) => r.name === 'itil')?.users, 1);
+    const text = await cli(['scopes', 'list']);
+    assert.match(text.out, /NAME\s+BUILT-IN\s+DESCRIPTION/);
+  });
+
+  it('creates an application: JSON has the client id and the secret; warnings on stderr', async () => {
+    const r = await cli(['apps', 'create', '--name', 'Nightly export', '--grants', 'client_credentials', '--scopes', 'export.read', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const app = JSON.parse(r.out) as { clientId: string; clientSecret: string; appUser: string | null };
+    assert.match(app.clientId, /^[0-9a-f]{32}$/);
+    assert.ok(app.clientSecret.startsWith('lk_cs_'));
+    assert.equal(app.appUser, null);
+    assert.match(r.err, /no application user/);
+    assert.match(r.err, new RegExp(`latchkey apps update ${app.clientId} --app-user`));
+    assert.match(r.err, new RegExp(`latchkey properties set ${CC_PROPERTY.replace(/\./g, '\\.')} true`));
+    const stored = await withDb((s) => s.applications.byClientId(app.clientId));
+    assert.equal(stored?.secretHash, hashSecret(app.clientSecret));
+    clientId = app.clientId;
+  });
+
+  it('prints the secret once and a curl next step in text mode', async () => {
+    const r = await cli(['apps', 'create', '--name', 'Reports', '--grants', 'password,client_credentials', '--app-user', 'svc-integration']);
+    assert.equal(r.code, 0, r.err);
+    const secret = /(lk_cs_[A-Za-z0-9_-]{43})/.exec(r.out)?.[1];
+    assert.ok(secret !== undefined);
+    assert.match(r.out, /curl -u "[0-9a-f]{32}:lk_cs_[^"]+" -d grant_type=client_credentials http:\/\/localhost:8080\/oauth_token\.do/);
+    assert.match(r.out, /-d grant_type=password -d "username=/);
+    assert.doesNotMatch(r.err, /no application user/);
+  });
+
+  it('updates an application (app user by name, no secret unless it becomes confidential)', async () => {
+    const updated = await json<{ appUser: string; clientSecret: string | null; warnings: string[] }>(['apps', 'update', clientId, '--app-user', 'svc-integration', '--access-token-lifespan', '600']);
+    assert.equal(updated.appUser, 'svc-integration');
+    assert.equal(updated.clientSecret, null);
+    assert.ok(updated.warnings.every((w) => !w.includes('no application user')));
+    await json(['apps', 'update', clientId, '--public', 'true']);
+    const back = await json<{ clientSecret: string | null; public: boolean }>(['apps', 'update', clientId, '--public', 'false']);
+    assert.equal(back.public, false);
+    assert.ok(back.clientSecret?.startsWith('lk_cs_'));
+    const none = await cli(['apps', 'update', clientId]);
+    assert.equal(none.code, 2);
+    const badUser = await cli(['apps', 'update', clientId, '--app-user', 'nobody']);
+    assert.equal(badUser.code, 1);
+    assert.match(badUser.err, /No user named "nobody"/);
+  });
+
+  it('rotates the secret: new secret printed once, stored hash changes', async () => {
+    const before = await withDb((s) => s.applications.byClientId(clientId));
+    const r = await json<{ clientSecret: string }>(['apps', 'rotate-secret', clientId]);
+    const afterRotate = await withDb((s) => s.applications.byClientId(clientId));
+    assert.ok(r.clientSecret.startsWith('lk_cs_'));
+    assert.notEqual(afterRotate?.secretHash, before?.secretHash);
+    assert.equal(afterRotate?.secretHash, hashSecret(r.clientSecret));
+  });
+
+  it('lists and shows applications with the app user by name', async () => {
+    const list = await json<{ clientId: string; appUser: string | null }[]>(['apps', 'list']);
+    assert.equal(list.length, 2);
+    const shown = await json<{ appUser: string; accessTokenLifespan: number }>(['apps', 'show', clientId]);
+    assert.equal(shown.appUser, 'svc-integration');
+    assert.equal(shown.accessTokenLifespan, 600);
+    const text = await cli(['apps', 'show', clientId]);
+    assert.match(text.out, /Application user\s+svc-integration/);
+    assert.doesNotMatch(text.out, /secretHash|lk_cs_/);
+    const unknown = await cli(['apps', 'show', 'nope']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /No application has client id "nope"/);
+  });
+
+  it('sets and lists properties; refuses invalid values', async () => {
+    const set = await json<{ value: boolean; previous: boolean }>(['properties', 'set', CC_PROPERTY, 'true']);
+    assert.deepEqual([set.value, set.previous], [true, false]);
+    const list = await json<{ name: string; value: unknown; isDefault: boolean }[]>(['properties', 'list']);
+    const cc = list.find((p) => p.name === CC_PROPERTY);
+    assert.deepEqual([cc?.value, cc?.isDefault], [true, false]);
+    const text = await cli(['properties', 'list']);
+    assert.match(text.out, new RegExp(`${CC_PROPERTY.replace(/\./g, '\\.')}\\s+true \\*`));
+    const bad = await cli(['properties', 'set', 'latchkey.password.lockout.threshold', 'lots']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /is an integer/);
+    const unknown = await cli(['properties', 'set', 'no.such.property', 'true']);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.err, /Unknown property "no\.such\.property"/);
+    const app = await cli(['apps', 'show', clientId]);
+    assert.doesNotMatch(app.err, /switched off/);
+  });
+
+  it('lists tokens without revealing them and revokes by token (refresh: whole family)', async () => {
+    const now = Date.now();
+    await withDb(async (s) => {
+      const app = await s.applications.byClientId(clientId);
+      const user = await s.users.byName('svc-integration');
+      assert.ok(app !== undefined && user !== undefined);
+      const base = { applicationId: app.id, userId: user.id, scopes: ['export.read'], issuedAt: now, expiresAt: now + 600_000 };
+      await s.tokens.insert([
+        { ...base, hash: hashSecret('lk_at_cli_test_access'), kind: 'access', grantType: 'client_credentials', familyId: 'fam-a' },
+        { ...base, hash: hashSecret('lk_rt_cli_test_refresh'), kind: 'refresh', grantType: 'password', familyId: 'fam-b' },
+        { ...base, hash: hashSecret('lk_at_cli_test_family'), kind: 'access', grantType: 'password', familyId: 'fam-b' },
+      ]);
+    });
+    const tokens = await json<{ id: string; kind: string; user: string; clientId: string; status: string }[]>(['tokens', 'list', '--app', clientId]);
+    assert.equal(tokens.length, 3);
+    assert.ok(tokens.every((t) => t.id.length === 12 && t.user === 'svc-integration' && t.clientId === clientId && t.status === 'active'));
+    const text = await cli(['tokens', 'list', '--user', 'svc-integration']);
+    assert.doesNotMatch(text.out, /lk_at_|lk_rt_/);
+    assert.ok(text.out.includes(hashSecret('lk_at_cli_test_access').slice(0, 12)));
+
+    const family = await json<{ revoked: number; kind: string }>(['tokens', 'revoke', 'lk_rt_cli_test_refresh']);
+    assert.deepEqual([family.kind, family.revoked], ['refresh', 2]);
+    const single = await cli(['tokens', 'revoke', '-'], 'lk_at_cli_test_access\n');
+    assert.equal(single.code, 0, single.err);
+    assert.match(single.out, /Revoked the access token/);
+    const again = await cli(['tokens', 'revoke', 'lk_at_cli_test_access']);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /already revoked/);
+    const unknown = await cli(['tokens', 'revoke', 'lk_at_not_a_token']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /No token issued by this instance matches/);
+    assert.equal((await json<unknown[]>(['tokens', 'list'])).length, 0);
+    const all = await json<{ status: string }[]>(['tokens', 'list', '--all']);
+    assert.deepEqual(all.map((t) => t.status), ['revoked', 'revoked', 'revoked']);
+  });
+
+  it('explains a recorded refusal and refuses an unknown request id', async () => {
+    await withDb(async (s) => {
+      await s.refusals.record({
+        requestId: 'req-cli-1',
+        at: Date.UTC(2025, 0, 2, 3, 4, 5),
+        endpoint: 'token',
+        status: 400,
+        error: 'unauthorized_client',
+        reason: 'application_user.missing',
+        description: 'This application cannot use client_credentials.',
+        hint: 'Application "Nightly export" has no application user.',
+        clientId,
+        applicationName: 'Nightly export',
+        userName: null,
+        remoteAddress: '203.0.113.7',
+      });
+    });
+    const r = await cli(['explain', 'req-cli-1']);
+    assert.equal(r.code, 0, r.err);
+    for (const expected of ['2025-01-02T03:04:05Z', 'application_user.missing', 'unauthorized_client', '203.0.113.7', 'This application cannot use client_credentials.', 'has no application user', '--app-user <user-name>', 'application.app_user']) {
+      assert.ok(r.out.includes(expected), `explain output lacks ${expected}:\n${r.out}`);
+    }
+    const j = await json<{ reason: string; fix: string; setting: string; at: string }>(['explain', 'req-cli-1']);
+    assert.equal(j.setting, 'application.app_user');
+    assert.equal(j.at, '2025-01-02T03:04:05Z');
+    const unknown = await cli(['explain', 'req-nope']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /No refusal was recorded with request id "req-nope"/);
+  });
+
+  it('prints the reason catalogue as text, JSON and Markdown', async () => {
+    const md = await main(['node', 'latchkey', 'reasons', '--markdown'], captureOnly());
+    assert.equal(md, 0);
+    const r = await cli(['reasons']);
+    assert.match(r.out, /grant\.client_credentials_disabled\n {2}What happened:/);
+    const list = await json<{ code: string; fix: string }[]>(['reasons']);
+    assert.ok(list.some((e) => e.code === 'user.locked_out'));
+    const markdown = await cli(['reasons', '--markdown']);
+    assert.match(markdown.out, /^# Refusal reasons/);
+    assert.match(markdown.out, /\| `client_auth\.secret_mismatch` \|/);
+  });
+
+  it('answers --help for every command with exit 0', async () => {
+    const commands = [
+      [], ['users'], ['users', 'create'], ['users', 'update'], ['users', 'list'], ['scopes'], ['scopes', 'create'], ['scopes', 'list'],
+      ['roles'], ['roles', 'list'], ['apps'], ['apps', 'create'], ['apps', 'update'], ['apps', 'rotate-secret'], ['apps', 'list'],
+      ['apps', 'show'], ['properties'], ['properties', 'set'], ['properties', 'list'], ['tokens'], ['tokens', 'list'],
+      ['tokens', 'revoke'], ['explain'], ['reasons'], ['serve'],
+    ];
+    for (const c of commands) {
+      let out = '';
+      const code = await main(['node', 'latchkey', ...c, '--help'], { ...captureOnly(), out: (t) => void (out += t) });
+      assert.equal(code, 0, c.join(' '));
+      assert.match(out, /Usage: latchkey/, c.join(' '));
+    }
+  });
+
+  it('reports a usage error with exit 2', async () => {
+    const r = await cli(['apps', 'create', '--grants', 'password']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /required option '--name <name>'/);
+  });
+
+  it('runs the real binary', async () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'latchkey.js'), 'users', 'list', '--db', db, '--json'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const users = JSON.parse(r.stdout) as { userName: string }[];
+    assert.ok(users.some((u) => u.userName === 'svc-integration'));
+  });
+});
+
+function captureOnly(): IO {
+  return { out: () => undefined, err: () => undefined, readStdin: async () => '' };
+}
