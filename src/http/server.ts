@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Latchkey } from '../app.js';
 import type { NeutralRequest, NeutralResponse } from '../core/request.js';
 import { errorResponse } from '../endpoints/token.js';
 import { invalidRequest } from '../errors/errors.js';
+import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
 
 export interface HttpOptions {
   readonly bodyLimit: number;
 }
 
-export const REQUEST_ID_HEADER = 'x-request-id';
+export { REQUEST_ID_HEADER } from './raw-token.js';
+import { REQUEST_ID_HEADER } from './raw-token.js';
 
 /** Builds the neutral request the core works with. */
 export function toNeutral(req: FastifyRequest): NeutralRequest {
@@ -35,7 +38,18 @@ export function send(reply: FastifyReply, res: NeutralResponse): FastifyReply {
  * reading the body as text, the request id header, and turning framework errors into OAuth errors.
  */
 export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions): Promise<FastifyInstance> {
+  const rawToken = createRawTokenHandler(latchkey, options.bodyLimit);
   const app = Fastify({
+    // The token endpoint is answered before Fastify's router (see raw-token.ts); everything else
+    // goes through Fastify.
+    serverFactory: (handler) =>
+      createServer((req, res) => {
+        const url = req.url ?? '/';
+        const q = url.indexOf('?');
+        const path = q === -1 ? url : url.slice(0, q);
+        if (TOKEN_PATHS.has(path)) rawToken(req, res, path, q === -1 ? '' : url.slice(q + 1));
+        else handler(req, res);
+      }),
     logger: false,
     bodyLimit: options.bodyLimit,
     // Never trust an incoming id: ours key the refusal records.
@@ -54,10 +68,6 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
-  const token = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.tokenEndpoint.handle(toNeutral(req)));
-  for (const path of ['/oauth_token.do', '/oauth/token']) {
-    app.route({ method: ['POST', 'GET', 'PUT', 'DELETE', 'PATCH'], url: path, handler: token });
-  }
 
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, req, reply) => {
     const isOAuth = req.url.startsWith('/oauth');

@@ -1,4 +1,4 @@
-import { hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
+import { newOpaqueToken, tokenKey, TOKEN_PREFIX } from '../core/crypto.js';
 import type { Application, NewTokenRecord, TokenFormat } from '../storage/types.js';
 
 /** The RFC 6749 §5.1 success body. */
@@ -35,12 +35,12 @@ export interface AccessTokenFormat {
   mint(input: MintInput): { token: string; hash: string };
 }
 
-/** Opaque tokens: a prefix and 256 random bits; the database holds only the SHA-256. */
+/** Opaque tokens: prefix, issue time, 256 random bits; the database holds only the key from tokenKey(). */
 export const opaqueFormat: AccessTokenFormat = {
   format: 'opaque',
-  mint() {
-    const token = randomToken(TOKEN_PREFIX.access);
-    return { token, hash: hashSecret(token) };
+  mint(input) {
+    const token = newOpaqueToken(TOKEN_PREFIX.access, input.now);
+    return { token, hash: tokenKey(token) };
   },
 };
 
@@ -48,17 +48,19 @@ export function createMinter(formats: ReadonlyMap<TokenFormat, AccessTokenFormat
   return function mint(input: MintInput): Minted {
     const app = input.application;
     const format = formats.get(app.tokenFormat) ?? opaqueFormat;
-    const familyId = input.familyId ?? newId();
     const access = format.mint(input);
+    // A new grant's family is named after its first access token's key: unique, time-ordered (so
+    // the family index appends), and free to compute.
+    const familyId = input.familyId ?? access.hash;
     const base = { applicationId: app.id, userId: input.userId, scopes: input.scopes, grantType: input.grantType, issuedAt: input.now, familyId };
     const records: NewTokenRecord[] = [
       { ...base, hash: access.hash, kind: 'access', expiresAt: input.now + app.accessTokenLifespan * 1000 },
     ];
     let refreshToken: string | undefined;
     if (input.withRefreshToken) {
-      refreshToken = randomToken(TOKEN_PREFIX.refresh);
+      refreshToken = newOpaqueToken(TOKEN_PREFIX.refresh, input.now);
       const expiresAt = input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000;
-      records.push({ ...base, hash: hashSecret(refreshToken), kind: 'refresh', expiresAt });
+      records.push({ ...base, hash: tokenKey(refreshToken), kind: 'refresh', expiresAt });
     }
     const body: TokenResponseBody = {
       access_token: access.token,

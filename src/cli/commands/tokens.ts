@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { hashSecret } from '../../core/crypto.js';
+import { tokenHandle, tokenKey } from '../../core/crypto.js';
 import { findApplication } from '../../registry/applications.js';
 import { findUser } from '../../registry/users.js';
 import type { TokenRecord } from '../../storage/types.js';
@@ -15,7 +15,6 @@ interface ListOptions extends CommonOptions {
 }
 
 /** Tokens are identified by the start of their hash: enough to tell them apart, useless to an attacker. */
-const ID_LENGTH = 12;
 
 function status(token: TokenRecord, now: number): string {
   return token.status === 'active' && token.expiresAt <= now ? 'expired' : token.status;
@@ -48,7 +47,7 @@ function registerList(tokens: Command, kit: Kit): void {
       const list = await ctx.storage.tokens.list({ applicationId, userId, activeOnly: !opts.all, now, limit: parseLimit(opts.limit) });
       const n = await names(ctx);
       const views = list.map((t) => ({
-        id: t.hash.slice(0, ID_LENGTH),
+        id: tokenHandle(t.hash),
         kind: t.kind,
         application: n.apps.get(t.applicationId)?.name ?? null,
         clientId: n.apps.get(t.applicationId)?.clientId ?? null,
@@ -71,7 +70,7 @@ function registerList(tokens: Command, kit: Kit): void {
 }
 
 async function revoke(ctx: CliContext, token: string) {
-  const record = await ctx.storage.tokens.byHash(hashSecret(token));
+  const record = await ctx.storage.tokens.byHash(tokenKey(token));
   if (record === undefined) {
     throw new CliError('No token issued by this instance matches. Check that the whole token was given (it starts with lk_at_ or lk_rt_).');
   }
@@ -80,7 +79,7 @@ async function revoke(ctx: CliContext, token: string) {
   if (revoked === 0) {
     throw new CliError(`That ${record.kind} token is already revoked${record.kind === 'refresh' ? ', with its whole family' : ''} (status: ${record.status}).`);
   }
-  return { id: record.hash.slice(0, ID_LENGTH), kind: record.kind, revoked, family: record.kind === 'refresh' ? record.familyId : null };
+  return { id: tokenHandle(record.hash), kind: record.kind, revoked, family: record.kind === 'refresh' ? record.familyId : null };
 }
 
 function registerRevoke(tokens: Command, kit: Kit): void {

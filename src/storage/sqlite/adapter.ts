@@ -33,6 +33,7 @@ import {
 export interface SqliteOptions {
   /** File path, or ':memory:'. */
   readonly path: string;
+
 }
 
 /** Turns driver errors into storage errors; everything else is rethrown untouched. */
@@ -76,6 +77,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   db.pragma('foreign_keys = ON');
   migrateSqlite(db);
   const batcher = new WriteBatcher(db);
+  const fileBacked = options.path !== ':memory:';
 
   const prep = (sql: string): Statement => db.prepare(sql);
   const s = {
@@ -129,7 +131,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     if (s.tokenConsume.run(hash).changes !== 1) return { outcome: 'not_active', token: tokenFromRow(row) };
     for (const t of replacements) insertToken(t);
     s.bump.run();
-    return { outcome: 'consumed', token: tokenFromRow(row) };
+    return { outcome: 'consumed', token: tokenFromRow({ ...row, status: 'rotated' }) };
   });
 
   return {
@@ -199,6 +201,14 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     ping: () => guard('ping', () => void db.prepare('SELECT 1').get()),
     close: async () => {
       batcher.flush();
+      // Leave a single, complete database file behind.
+      if (fileBacked) {
+        try {
+          db.pragma('wal_checkpoint(TRUNCATE)');
+        } catch {
+          // Another process holds the database: it will checkpoint.
+        }
+      }
       db.close();
     },
   };

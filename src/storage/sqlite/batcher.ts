@@ -17,21 +17,32 @@ export class WriteBatcher {
   private queue: Pending[] = [];
   private scheduled = false;
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** Commit at once when this many writes are waiting: bounds the latency one burst can add
+     * to the requests at its front. */
+    private readonly maxBatch = 256,
+  ) {}
 
   enqueue(write: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ write, resolve, reject });
+      if (this.queue.length >= this.maxBatch) {
+        this.flush();
+        return;
+      }
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => {
+          this.scheduled = false;
+          this.flush();
+        });
       }
     });
   }
 
   /** Commits everything queued so far. Safe to call at any time (for example before close). */
   flush(): void {
-    this.scheduled = false;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];

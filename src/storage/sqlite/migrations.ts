@@ -43,6 +43,9 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
         updated_at INTEGER NOT NULL
       );
       CREATE TABLE properties (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      -- Keyed by the time-ordered token key (core/crypto.ts tokenKey) so inserts append at the
+      -- right edge; only the indexes the security reactions and clean-up need, both time-ordered
+      -- too. Every index on a random key would cost a page write per token.
       CREATE TABLE tokens (
         hash TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
@@ -57,8 +60,6 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
         revoked_at INTEGER
       ) WITHOUT ROWID;
       CREATE INDEX tokens_family ON tokens (family_id);
-      CREATE INDEX tokens_application ON tokens (application_id, issued_at);
-      CREATE INDEX tokens_user ON tokens (user_id, issued_at);
       CREATE INDEX tokens_expires ON tokens (expires_at);
       CREATE TABLE refusals (
         request_id TEXT PRIMARY KEY,
