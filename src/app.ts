@@ -8,6 +8,9 @@ import { RegistryCache } from './registry/cache.js';
 import { PasswordLockout } from './registry/lockout.js';
 import type { Storage, TokenFormat } from './storage/types.js';
 import { createMinter, opaqueFormat, type AccessTokenFormat } from './tokens/issuer.js';
+import { BearerValidator } from './resource-server/bearer.js';
+import { createApiProvider } from './resource-server/provider.js';
+import { ApiRouter } from './resource-server/router.js';
 
 export interface LatchkeyOptions {
   readonly storage: Storage;
@@ -15,6 +18,8 @@ export interface LatchkeyOptions {
   readonly logger?: Logger;
   /** How often to look for registry changes made elsewhere (ms). */
   readonly pollMs?: number;
+  /** The loaded REST APIs (resource-server/load.ts); none when omitted. */
+  readonly router?: ApiRouter;
 }
 
 /** The framework-free instance: everything a host needs to serve requests. */
@@ -25,6 +30,9 @@ export interface Latchkey {
   readonly cache: RegistryCache;
   readonly refusals: RefusalRecorder;
   readonly tokenEndpoint: TokenEndpoint;
+  readonly router: ApiRouter;
+  readonly bearer: BearerValidator;
+  readonly apis: ReturnType<typeof createApiProvider>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -36,8 +44,12 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const cache = new RegistryCache({ storage });
   const refusals = createRefusalRecorder({ storage, logger, clock });
   const formats = new Map<TokenFormat, AccessTokenFormat>([[opaqueFormat.format, opaqueFormat]]);
-  const grants = defaultGrants({ cache, storage, clock, mint: createMinter(formats), lockout: new PasswordLockout() });
+  const lockout = new PasswordLockout();
+  const grants = defaultGrants({ cache, storage, clock, mint: createMinter(formats), lockout });
   const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods: defaultClientAuthMethods(), refusals, logger });
+  const router = options.router ?? new ApiRouter([]);
+  const bearer = new BearerValidator({ storage, cache, clock });
+  const apis = createApiProvider({ router, bearer, cache, lockout, clock, refusals, logger });
   return {
     storage,
     clock,
@@ -45,6 +57,9 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     cache,
     refusals,
     tokenEndpoint,
+    router,
+    bearer,
+    apis,
     start: () => cache.start(options.pollMs),
     stop: async () => cache.stop(),
   };

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';
+import { ApiDefinitionError } from '../resource-server/compile.js';
 import { CliError, processIO, type IO } from './context.js';
 import { registerCommands } from './commands/index.js';
 import { registerServe } from './commands/serve.js';
@@ -29,6 +30,7 @@ function describe(error: unknown): { message: string; code: number } {
   if (error instanceof CliError) return { message: error.message, code: error.exitCode };
   if (error instanceof RegistryError) return { message: error.message, code: 1 };
   if (error instanceof ConfigError) return { message: error.message, code: 1 };
+  if (error instanceof ApiDefinitionError) return { message: `cannot start: API module ${error.message}`, code: 1 };
   return { message: error instanceof Error ? error.message : String(error), code: 1 };
 }
 

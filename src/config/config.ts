@@ -12,6 +12,9 @@ export interface Config {
   readonly bodyLimit: number;
   readonly logLevel: string;
   readonly adminPassword: string | undefined;
+  /** Folder of API modules, and whether it was chosen explicitly (then it must exist). */
+  readonly apis: string;
+  readonly apisExplicit: boolean;
 }
 
 export class ConfigError extends Error {
@@ -25,6 +28,7 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_DB = './data/latchkey.db';
+export const DEFAULT_APIS = './apis';
 export const DEFAULTS = { host: '127.0.0.1', port: 8080, bodyLimit: 16 * 1024, logLevel: 'info' } as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -34,6 +38,7 @@ export interface ConfigInput {
   db?: string | undefined;
   bodyLimit?: string | number | undefined;
   logLevel?: string | undefined;
+  apis?: string | undefined;
 }
 
 function integer(name: string, raw: string | number, min: number, max: number): number {
@@ -63,6 +68,8 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     bodyLimit: integer('The body limit (LATCHKEY_BODY_LIMIT)', input.bodyLimit ?? env.LATCHKEY_BODY_LIMIT ?? DEFAULTS.bodyLimit, 1024, 10 * 1024 * 1024),
     logLevel,
     adminPassword: env.LATCHKEY_ADMIN_PASSWORD === '' ? undefined : env.LATCHKEY_ADMIN_PASSWORD,
+    apis: input.apis ?? env.LATCHKEY_APIS ?? DEFAULT_APIS,
+    apisExplicit: (input.apis ?? env.LATCHKEY_APIS) !== undefined,
   };
 }
 

@@ -172,6 +172,66 @@ export const REASONS = {
     explanation: 'The refresh token was issued to another application (RFC 6749 §6).',
     fix: 'Refresh with the application that obtained the token.',
   },
+  // ---- APIs (resource server) ---------------------------------------------------------------
+  'api.credentials_missing': {
+    explanation: 'A request to an API that requires authentication carried no credentials (RFC 6750 §3.1).',
+    fix: 'Send Authorization: Bearer <access token> (obtain one at /oauth_token.do).',
+  },
+  'api.malformed_authorization': {
+    explanation: 'The Authorization header was not a well-formed credential for an accepted scheme.',
+    fix: 'Send exactly one credential: Authorization: Bearer <token> (or Basic, where the API accepts it).',
+  },
+  'api.multiple_credentials': {
+    explanation: 'The access token was sent in more than one place (header, query, body) (RFC 6750 §2).',
+    fix: 'Send the token only in the Authorization header.',
+  },
+  'api.method_not_accepted': {
+    explanation: 'The caller authenticated with a method this API does not accept (for example Basic on a bearer-only API).',
+    fix: 'Use a bearer token, or allow Basic for this API with security.authMethods in its module.',
+    setting: 'api.security.authMethods',
+  },
+  'api.basic_bad_credentials': {
+    explanation: 'Basic user credentials sent to an API were wrong, or the user is inactive or locked out.',
+    fix: 'Check the user name and password; see the user with `latchkey users list`.',
+    setting: 'user.password',
+  },
+  'token.unknown': {
+    explanation: 'The bearer token is not one this instance issued (mistyped, from another instance or identity provider, or deleted after expiry).',
+    fix: 'Obtain a token from this instance\'s /oauth_token.do.',
+  },
+  'token.not_access_token': {
+    explanation: 'A refresh token was sent as a bearer token.',
+    fix: 'Exchange the refresh token at /oauth_token.do (grant_type=refresh_token) and send the access token.',
+  },
+  'token.expired': {
+    explanation: 'The access token has expired.',
+    fix: 'Obtain a new token; the lifespan is the application\'s access token lifespan.',
+    setting: 'application.access_token_lifespan',
+  },
+  'token.revoked': {
+    explanation: 'The access token was revoked.',
+    fix: 'Obtain a new token.',
+  },
+  'token.application_inactive': {
+    explanation: 'The application the token was issued to is inactive.',
+    fix: 'Activate it with `latchkey apps update <client-id> --active true`.',
+    setting: 'application.active',
+  },
+  'token.user_inactive': {
+    explanation: 'The user the token acts as is inactive.',
+    fix: 'Activate the user with `latchkey users update <user-name> --active true`.',
+    setting: 'user.active',
+  },
+  'api.scope_missing': {
+    explanation: 'The token does not carry any of the auth scopes the API requires (scopes in effect are those granted, intersected with what the application allows now).',
+    fix: 'Add one of the required scopes to the application (`latchkey apps update <client-id> --scopes …`) and request it.',
+    setting: 'application.scopes',
+  },
+  'api.role_missing': {
+    explanation: 'The user the caller acts as has none of the roles the API requires.',
+    fix: 'Give the user one of the roles with `latchkey users update <user-name> --roles …`.',
+    setting: 'user.roles',
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASONS;

@@ -90,7 +90,8 @@ export function refreshTokenGrant(deps: GrantDeps): Grant<Plan> {
         refreshExpiresAt: plan.record.expiresAt,
         now,
       });
-      const result = await deps.storage.tokens.consumeRefresh(plan.hash, now, minted.records);
+      // RFC 6749 §6: the new refresh token keeps the scope of the one presented, even when the access token was narrowed.
+      const result = await deps.storage.tokens.consumeRefresh(plan.hash, now, minted.records.map((r) => (r.kind === 'refresh' ? { ...r, scopes: plan.record.scopes } : r)));
       if (result.outcome === 'consumed') return minted.body;
       // Lost a race with a concurrent use of the same token: that is reuse.
       if (result.outcome === 'not_active') return reused(result.token);

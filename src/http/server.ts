@@ -69,6 +69,9 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
 
+  const api = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.apis.handle(toNeutral(req)));
+  app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/api/*', handler: api });
+
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, req, reply) => {
     const isOAuth = req.url.startsWith('/oauth');
     const status = error.statusCode ?? 500;

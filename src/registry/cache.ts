@@ -16,6 +16,7 @@ export const DEFAULT_POLL_MS = 250;
  */
 export class RegistryCache {
   private apps = new Map<string, Application>();
+  private appsById = new Map<string, Application>();
   private usersById = new Map<string, User>();
   private props: PropertyValues | undefined;
   private version = -1;
@@ -62,6 +63,7 @@ export class RegistryCache {
   clear(): void {
     this.generation++;
     this.apps = new Map();
+    this.appsById = new Map();
     this.usersById = new Map();
     this.props = undefined;
     for (const l of this.listeners) l();
@@ -73,6 +75,15 @@ export class RegistryCache {
     const gen = this.generation;
     const app = await this.deps.storage.applications.byClientId(clientId);
     if (app !== undefined && gen === this.generation && this.apps.size < this.maxEntries) this.apps.set(clientId, app);
+    return app;
+  }
+
+  async applicationById(id: string): Promise<Application | undefined> {
+    const hit = this.appsById.get(id);
+    if (hit !== undefined) return hit;
+    const gen = this.generation;
+    const app = await this.deps.storage.applications.byId(id);
+    if (app !== undefined && gen === this.generation && this.appsById.size < this.maxEntries) this.appsById.set(id, app);
     return app;
   }
 

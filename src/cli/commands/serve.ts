@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { createLatchkey } from '../../app.js';
 import { loadConfig, parseDbLocation } from '../../config/config.js';
 import { buildHttpServer } from '../../http/server.js';
+import { loadApis } from '../../resource-server/load.js';
 import { bootstrap } from '../../registry/bootstrap.js';
 import { openStorage } from '../../storage/open.js';
 import type { IO } from '../context.js';
@@ -11,6 +12,7 @@ interface ServeOptions {
   port?: string;
   host?: string;
   db?: string;
+  apis?: string;
 }
 
 function nextSteps(url: string): string {
@@ -23,16 +25,19 @@ function nextSteps(url: string): string {
     '  npx latchkey apps create --name "Nightly export" --grants client_credentials --app-user svc-integration',
     '  npx latchkey properties set glide.oauth.inbound.client.credential.grant_type.enabled true',
     `  curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${url}/oauth_token.do`,
+    `  curl -H "Authorization: Bearer $TOKEN" ${url}/api/now/v1/whoami`,
     '',
   ].join('\n');
 }
 
 export async function serve(opts: ServeOptions, io: IO): Promise<number> {
-  const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db });
+  const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, apis: opts.apis });
   const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
+  // APIs are loaded before anything else: a broken module stops the start, nothing half-starts.
+  const router = await loadApis(config.apis, { required: config.apisExplicit });
   const storage = await openStorage(config.db);
   const boot = await bootstrap({ storage, clock: { now: () => Date.now() } }, config.adminPassword);
-  const latchkey = createLatchkey({ storage, logger });
+  const latchkey = createLatchkey({ storage, logger, router });
   await latchkey.start();
   const http = await buildHttpServer(latchkey, { bodyLimit: config.bodyLimit });
   let address: string;
@@ -45,7 +50,7 @@ export async function serve(opts: ServeOptions, io: IO): Promise<number> {
     throw error;
   }
   const location = parseDbLocation(config.db);
-  logger.info({ address, db: location.kind === 'sqlite' ? location.path : 'postgres' }, 'latchkey started');
+  logger.info({ address, db: location.kind === 'sqlite' ? location.path : 'postgres', apis: router.list().map((a) => `${a.namespace}/${a.id}`) }, 'latchkey started');
   if (boot.generatedAdminPassword !== undefined) {
     io.err(`\nCreated the admin user. Its generated password, shown only this once:\n\n    ${boot.generatedAdminPassword}\n\nSet LATCHKEY_ADMIN_PASSWORD before the first start to choose it instead.\n`);
   }
@@ -78,6 +83,7 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
     .option('--port <port>', 'port to listen on (env LATCHKEY_PORT, default 8080)')
     .option('--host <host>', 'address to listen on (env LATCHKEY_HOST, default 127.0.0.1)')
     .option('--db <location>', 'SQLite file (env LATCHKEY_DB, default ./data/latchkey.db)')
+    .option('--apis <folder>', 'folder of REST API modules (env LATCHKEY_APIS, default ./apis)')
     .addHelpText('after', '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384).\n')
     .action((opts: ServeOptions) => run(serve(opts, io)));
 }

@@ -1,0 +1,102 @@
+import type { Clock } from '../core/clock.js';
+import { verifyPassword } from '../core/crypto.js';
+import { header, type NeutralRequest } from '../core/request.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import type { ReasonCode } from '../errors/reasons.js';
+import type { RegistryCache } from '../registry/cache.js';
+import type { PasswordLockout } from '../registry/lockout.js';
+import { BearerValidator, REALM } from './bearer.js';
+import type { EffectiveSecurity } from './compile.js';
+import type { AuthMethod, Caller } from './define.js';
+
+const SCHEME_NAMES: Record<AuthMethod, string> = { bearer: 'Bearer', basic: 'Basic' };
+
+function challenge(methods: readonly AuthMethod[]): string {
+  return methods.map((m) => `${SCHEME_NAMES[m]} realm="${REALM}"`).join(', ');
+}
+
+/** A 401 or 400 refusal on an API, with the challenge for the methods the API accepts. */
+function refuse(status: 400 | 401, reason: ReasonCode, description: string, methods: readonly AuthMethod[], error: 'invalid_request' | 'invalid_token' = 'invalid_request'): OAuthError {
+  const www: Record<string, string> = status === 401 ? { 'www-authenticate': challenge(methods) } : {};
+  return new OAuthError({ error, status, description, reason, headers: www });
+}
+
+export interface ApiAuthDeps {
+  readonly bearer: BearerValidator;
+  readonly cache: Pick<RegistryCache, 'userByName' | 'properties'>;
+  readonly lockout: PasswordLockout;
+  readonly clock: Clock;
+}
+
+/** What the caller presented, found in exactly one place. */
+type Presented = { method: 'bearer'; token: string } | { method: 'basic'; userName: string; password: string } | { method: 'none' };
+
+/**
+ * Finds the caller's credential. RFC 6750 §2: a token in the query or body is refused here (it
+ * leaks into logs and caches), and so is more than one credential.
+ */
+export function presented(req: NeutralRequest, body: unknown, methods: readonly AuthMethod[]): Presented {
+  const authorization = header(req, 'authorization');
+  const inQuery = req.query.has('access_token');
+  const inBody = typeof body === 'object' && body !== null && !Array.isArray(body) && 'access_token' in body && req.contentType?.startsWith('application/x-www-form-urlencoded') === true;
+  if (inQuery || inBody) {
+    if (authorization !== undefined || (inQuery && inBody)) {
+      throw refuse(400, 'api.multiple_credentials', 'Send the access token in one place only: the Authorization header.', methods);
+    }
+    throw refuse(400, 'api.malformed_authorization', 'Send the access token in the Authorization header, not in the URL or the body.', methods);
+  }
+  if (authorization === undefined) return { method: 'none' };
+  const space = authorization.indexOf(' ');
+  const scheme = (space === -1 ? authorization : authorization.slice(0, space)).toLowerCase();
+  const credential = space === -1 ? '' : authorization.slice(space + 1).trim();
+  if (scheme === 'bearer') {
+    // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+    if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(credential)) {
+      throw refuse(400, 'api.malformed_authorization', 'The Authorization header must be Bearer followed by one token.', methods);
+    }
+    return { method: 'bearer', token: credential };
+  }
+  if (scheme === 'basic') {
+    const decoded = /^[A-Za-z0-9+/]+=*$/.test(credential) ? Buffer.from(credential, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) throw refuse(400, 'api.malformed_authorization', 'The Basic credentials must be user:password, base64-encoded.', methods);
+    return { method: 'basic', userName: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  throw refuse(401, 'api.malformed_authorization', 'The Authorization scheme is not supported here.', methods);
+}
+
+/** Authenticates the caller for a resource's security settings; throws an OAuthError refusal. */
+export async function authenticateCaller(deps: ApiAuthDeps, req: NeutralRequest, body: unknown, security: EffectiveSecurity, context: { userName?: string; clientId?: string; applicationName?: string }): Promise<Caller> {
+  const methods = security.authMethods;
+  const p = presented(req, body, methods);
+  if (p.method === 'none') {
+    // RFC 6750 §3.1: no error code when the request lacked any authentication information.
+    throw new OAuthError({ error: 'invalid_request', status: 401, description: 'This API requires authentication: send Authorization: Bearer <access token>.', reason: 'api.credentials_missing', headers: { 'www-authenticate': challenge(methods) } });
+  }
+  if (!methods.includes(p.method)) {
+    throw refuse(401, 'api.method_not_accepted', `This API does not accept ${SCHEME_NAMES[p.method]} credentials. Accepted: ${methods.map((m) => SCHEME_NAMES[m]).join(', ')}.`, methods);
+  }
+  if (p.method === 'bearer') {
+    const caller = await deps.bearer.validate(p.token);
+    if (caller.user !== null) context.userName = caller.user.name;
+    if (caller.application !== null) {
+      context.clientId = caller.application.clientId;
+      context.applicationName = caller.application.name;
+    }
+    return caller;
+  }
+  context.userName = p.userName.slice(0, 200);
+  const now = deps.clock.now();
+  const bad = refuse(401, 'api.basic_bad_credentials', 'The user name or password is wrong.', methods);
+  if (deps.lockout.isLocked(p.userName, now)) throw bad.withHint('User is locked out after failed attempts.');
+  const user = await deps.cache.userByName(p.userName);
+  const ok = await verifyPassword(p.password, user?.passwordHash ?? null);
+  if (user === undefined || !ok) {
+    if (user !== undefined) deps.lockout.recordFailure(p.userName, now, await deps.cache.properties());
+    throw bad;
+  }
+  deps.lockout.reset(p.userName);
+  if (!user.active) throw bad.withHint(`User ${user.userName} is inactive.`);
+  // Basic credentials act as the user with all of the user's access; auth scopes restrict tokens.
+  return { authenticated: true, method: 'basic', user: { id: user.id, name: user.userName, roles: user.roles }, application: null, scopes: [] };
+}

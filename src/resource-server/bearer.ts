@@ -1,0 +1,83 @@
+import type { Clock } from '../core/clock.js';
+import { tokenKey } from '../core/crypto.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import type { ReasonCode } from '../errors/reasons.js';
+import { effectiveScopes } from '../grants/scope.js';
+import type { RegistryCache } from '../registry/cache.js';
+import type { Storage, TokenRecord } from '../storage/types.js';
+import type { Caller } from './define.js';
+
+export const REALM = 'latchkey';
+
+/** An RFC 6750 §3.1 invalid_token refusal: 401 with the error in WWW-Authenticate. */
+export function invalidToken(reason: ReasonCode, description: string): OAuthError {
+  return new OAuthError({
+    error: 'invalid_token',
+    status: 401,
+    description,
+    reason,
+    headers: { 'www-authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"` },
+  });
+}
+
+/**
+ * Validates opaque access tokens for our APIs. A token is valid only while it is unexpired,
+ * unrevoked, its application active and its user active; its scopes in effect are those granted,
+ * intersected with what the application allows now.
+ *
+ * Token records are cached; every revocation, deactivation or scope change bumps the storage
+ * change version, which clears this cache (through the registry cache) within one poll interval.
+ * Expiry is checked against the clock on every call, so the cache never extends a token's life.
+ */
+export class BearerValidator {
+  private records = new Map<string, TokenRecord>();
+  private generation = 0;
+  private readonly maxEntries = 100_000;
+
+  constructor(
+    private readonly deps: {
+      readonly storage: Pick<Storage, 'tokens'>;
+      readonly cache: Pick<RegistryCache, 'applicationById' | 'userById' | 'onInvalidate'>;
+      readonly clock: Clock;
+    },
+  ) {
+    deps.cache.onInvalidate(() => {
+      this.generation++;
+      this.records = new Map();
+    });
+  }
+
+  private async record(key: string): Promise<TokenRecord | undefined> {
+    const hit = this.records.get(key);
+    if (hit !== undefined) return hit;
+    const gen = this.generation;
+    const record = await this.deps.storage.tokens.byHash(key);
+    if (record !== undefined && gen === this.generation) {
+      if (this.records.size >= this.maxEntries) this.records = new Map();
+      this.records.set(key, record);
+    }
+    return record;
+  }
+
+  /** Returns the caller a token stands for, or throws an invalid_token OAuthError. */
+  async validate(token: string): Promise<Caller> {
+    const record = await this.record(tokenKey(token));
+    if (record === undefined) throw invalidToken('token.unknown', 'The access token is not valid on this instance.');
+    if (record.kind !== 'access') throw invalidToken('token.not_access_token', 'A refresh token cannot be used as an access token.');
+    if (record.status !== 'active') throw invalidToken('token.revoked', 'The access token has been revoked.');
+    if (record.expiresAt <= this.deps.clock.now()) throw invalidToken('token.expired', 'The access token has expired.');
+    const app = await this.deps.cache.applicationById(record.applicationId);
+    if (app === undefined || !app.active) throw invalidToken('token.application_inactive', 'The application of this token is inactive.');
+    const user = record.userId === null ? undefined : await this.deps.cache.userById(record.userId);
+    if (record.userId !== null && (user === undefined || !user.active)) {
+      throw invalidToken('token.user_inactive', 'The user of this token is inactive.');
+    }
+    return {
+      authenticated: true,
+      method: 'bearer',
+      user: user === undefined ? null : { id: user.id, name: user.userName, roles: user.roles },
+      application: { clientId: app.clientId, name: app.name },
+      scopes: effectiveScopes(record.scopes, app),
+    };
+  }
+}

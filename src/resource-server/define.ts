@@ -1,0 +1,99 @@
+/**
+ * Scripted REST APIs as code. An API module in the APIs folder default-exports `defineApi({...})`:
+ *
+ *   export default defineApi({
+ *     namespace: 'acme', id: 'orders', versions: ['v1'],
+ *     security: { scopes: ['orders.read'] },
+ *     resources: [{ method: 'GET', path: '/{id}', handler: ({ params, caller }) => ({ body: { id: params.id } }) }],
+ *   });
+ *
+ * Served at /api/<namespace>/<version>/<id>/<path> and, for the default version, /api/<namespace>/<id>/<path>.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** How a caller may authenticate to an API. */
+export type AuthMethod = 'bearer' | 'basic';
+
+export interface SecuritySettings {
+  /** Requires authentication (default true, as on the platform). */
+  readonly requiresAuthentication?: boolean;
+  /** The caller must hold at least one of these roles (none listed: no role needed). */
+  readonly roles?: readonly string[];
+  /** The token must carry at least one of these scopes (`useraccount` satisfies any). */
+  readonly scopes?: readonly string[];
+  /** Accepted methods; default bearer only. Basic user credentials only where an API opts in. */
+  readonly authMethods?: readonly AuthMethod[];
+}
+
+/** Who is calling, as a handler sees it. */
+export interface Caller {
+  readonly authenticated: boolean;
+  readonly method: AuthMethod | 'none';
+  readonly user: { readonly id: string; readonly name: string; readonly roles: readonly string[] } | null;
+  readonly application: { readonly clientId: string; readonly name: string } | null;
+  /** Scopes in effect now: granted, intersected with what the application allows today. */
+  readonly scopes: readonly string[];
+}
+
+export interface ApiRequest {
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  /** Query values as arrays (a name may repeat). */
+  readonly query: Readonly<Record<string, readonly string[]>>;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Parsed body: JSON value, form fields (as arrays), or the raw text for other types. */
+  readonly body: unknown;
+  readonly caller: Caller;
+  readonly requestId: string;
+}
+
+export interface ApiResponse {
+  readonly status?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Objects and arrays are sent as JSON; strings as text/plain unless a content-type is set. */
+  readonly body?: unknown;
+}
+
+export type Handler = (request: ApiRequest) => ApiResponse | Promise<ApiResponse>;
+
+export interface ResourceDefinition {
+  readonly method: HttpMethod;
+  /** Path template relative to the API: '/', '/{id}', '/user/{id}/orders'. */
+  readonly path: string;
+  readonly handler: Handler;
+  /** Overrides the API's settings for this resource, field by field. */
+  readonly security?: SecuritySettings;
+  readonly description?: string;
+}
+
+export interface ApiDefinition {
+  readonly namespace: string;
+  readonly id: string;
+  readonly name?: string;
+  readonly description?: string;
+  /** Versions served, for example ['v1', 'v2']; the default is the last one unless `defaultVersion` is set. */
+  readonly versions?: readonly string[];
+  readonly defaultVersion?: string;
+  readonly security?: SecuritySettings;
+  readonly resources: readonly ResourceDefinition[];
+}
+
+/** Marks a module's export as an API definition (typed helper; validation happens at load). */
+export function defineApi(definition: ApiDefinition): ApiDefinition {
+  return definition;
+}
+
+/** Raised by a handler to answer with a specific status and the platform's error shape. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly detail = '',
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}

@@ -1,0 +1,130 @@
+import type { RefusalRecorder } from '../audit/refusals.js';
+import type { Logger } from '../core/logger.js';
+import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
+import { StorageError } from '../storage/types.js';
+import { authenticateCaller, type ApiAuthDeps } from './authenticate.js';
+import { REALM } from './bearer.js';
+import type { CompiledResource } from './compile.js';
+import { ApiError, type ApiRequest, type ApiResponse, type Caller, type HttpMethod } from './define.js';
+import type { ApiRouter } from './router.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const ANONYMOUS: Caller = { authenticated: false, method: 'none', user: null, application: null, scopes: [] };
+const ADMIN_ROLE = 'admin';
+
+/** The platform's error shape: {"error":{"message","detail"},"status":"failure"}. */
+export function failure(status: number, message: string, detail = '', headers: Record<string, string> = {}): NeutralResponse {
+  return { status, headers: { 'content-type': JSON_TYPE, ...headers }, body: JSON.stringify({ error: { message, detail }, status: 'failure' }) };
+}
+
+class BadBody extends Error {}
+
+function parseBody(req: NeutralRequest): unknown {
+  if (req.body === undefined || req.body === '') return undefined;
+  const type = mediaType(req.contentType);
+  if (type === 'application/json' || type?.endsWith('+json') === true) {
+    try {
+      return JSON.parse(req.body) as unknown;
+    } catch {
+      throw new BadBody('The request body is not valid JSON.');
+    }
+  }
+  if (type === 'application/x-www-form-urlencoded') {
+    const fields: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
+    for (const [k, v] of new URLSearchParams(req.body)) (fields[k] ??= []).push(v);
+    return fields;
+  }
+  return req.body;
+}
+
+function queryOf(req: NeutralRequest): Record<string, string[]> {
+  const out: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
+  for (const [k, v] of req.query) (out[k] ??= []).push(v);
+  return out;
+}
+
+/** Scope and role checks for an authenticated caller. */
+function authorize(caller: Caller, resource: CompiledResource): OAuthError | undefined {
+  const { scopes, roles } = resource.security;
+  if (caller.method === 'bearer' && scopes.length > 0 && !caller.scopes.includes(ALL_ACCESS_SCOPE) && !scopes.some((s) => caller.scopes.includes(s))) {
+    const needed = scopes.join(' ');
+    return new OAuthError({
+      error: 'insufficient_scope',
+      status: 403,
+      description: `The token needs one of the scopes: ${needed}.`,
+      reason: 'api.scope_missing',
+      headers: { 'www-authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${needed}", error_description="The token needs one of the scopes: ${needed}."` },
+    });
+  }
+  const userRoles = caller.user?.roles ?? [];
+  if (roles.length > 0 && !userRoles.includes(ADMIN_ROLE) && !roles.some((r) => userRoles.includes(r))) {
+    return new OAuthError({ error: 'access_denied', status: 403, description: `The caller needs one of the roles: ${roles.join(', ')}.`, reason: 'api.role_missing' });
+  }
+  return undefined;
+}
+
+function render(result: ApiResponse): NeutralResponse {
+  const status = result.status ?? 200;
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k.toLowerCase()] = v;
+  if (result.body === undefined || result.body === null) return { status, headers, body: '' };
+  if (typeof result.body === 'string' || Buffer.isBuffer(result.body)) {
+    headers['content-type'] ??= 'text/plain; charset=utf-8';
+    return { status, headers, body: String(result.body) };
+  }
+  headers['content-type'] ??= JSON_TYPE;
+  return { status, headers, body: JSON.stringify({ result: result.body }) };
+}
+
+export interface ApiProviderDeps extends ApiAuthDeps {
+  readonly router: ApiRouter;
+  readonly refusals: RefusalRecorder;
+  readonly logger: Logger;
+}
+
+/** Serves /api/...: routing, authentication, scope and role checks, the handler, the response. */
+export function createApiProvider(deps: ApiProviderDeps) {
+  async function refused(req: NeutralRequest, endpoint: string, error: OAuthError, context: { userName?: string; clientId?: string; applicationName?: string }): Promise<NeutralResponse> {
+    await deps.refusals.record({ requestId: req.requestId, endpoint, remoteAddress: req.remoteAddress, error, ...context });
+    // The reason code is safe to show (it describes the caller's own credential); the request id
+    // lets an administrator run `latchkey explain` on it.
+    return failure(error.status, error.description, `reason ${error.reason}; request id ${req.requestId}`, error.headers);
+  }
+
+  return {
+    async handle(req: NeutralRequest): Promise<NeutralResponse> {
+      const match = deps.router.match(req.method, req.path);
+      if (match.kind === 'not_found') return failure(404, 'Requested URI does not represent any resource', req.path.slice(0, 200));
+      if (match.kind === 'bad_path') return failure(400, 'The request path is not valid', 'A path segment has invalid percent-encoding.');
+      if (match.kind === 'method_not_allowed') return failure(405, 'Method not supported for this resource', `Allowed: ${match.allowed.join(', ')}`, { allow: match.allowed.join(', ') });
+      const { api, resource } = match;
+      const endpoint = `api ${api.namespace}/${api.id}`;
+      const context: { userName?: string; clientId?: string; applicationName?: string } = {};
+      try {
+        let body: unknown;
+        try {
+          body = parseBody(req);
+        } catch (error) {
+          if (error instanceof BadBody) return failure(400, error.message);
+          throw error;
+        }
+        let caller = ANONYMOUS;
+        if (resource.security.requiresAuthentication) {
+          caller = await authenticateCaller(deps, req, body, resource.security, context);
+          const denied = authorize(caller, resource);
+          if (denied !== undefined) return await refused(req, endpoint, denied, context);
+        }
+        const apiRequest: ApiRequest = { method: req.method as HttpMethod, path: req.path, params: match.params, query: queryOf(req), headers: req.headers, body, caller, requestId: req.requestId };
+        return render(await resource.handler(apiRequest));
+      } catch (error) {
+        if (error instanceof OAuthError) return refused(req, endpoint, error, context);
+        if (error instanceof ApiError) return failure(error.status >= 400 && error.status <= 599 ? error.status : 500, error.message, error.detail);
+        if (error instanceof StorageError && error.code === 'unavailable') return failure(503, 'Service temporarily unavailable', 'Retry shortly.', { 'retry-after': '1' });
+        deps.logger.error({ requestId: req.requestId, api: `${api.namespace}/${api.id}`, err: error }, 'API handler failed');
+        return failure(500, 'Internal error in the API handler', `Quote request id ${req.requestId}.`);
+      }
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import type { HttpMethod } from './define.js';
+import { ApiDefinitionError, type CompiledApi, type CompiledResource } from './compile.js';
+
+const VERSION = /^v\d+(\.\d+)*$/;
+
+export type RouteMatch =
+  | { readonly kind: 'found'; readonly api: CompiledApi; readonly version: string; readonly resource: CompiledResource; readonly params: Record<string, string> }
+  | { readonly kind: 'method_not_allowed'; readonly api: CompiledApi; readonly allowed: readonly HttpMethod[] }
+  | { readonly kind: 'bad_path' }
+  | { readonly kind: 'not_found' };
+
+/**
+ * The route table, built once at start-up: APIs by namespace and id, resources matched segment by
+ * segment (no regex per request).
+ */
+export class ApiRouter {
+  private readonly apis = new Map<string, CompiledApi>();
+
+  constructor(apis: readonly CompiledApi[]) {
+    for (const api of apis) {
+      const key = `${api.namespace}/${api.id}`;
+      const other = this.apis.get(key);
+      if (other !== undefined) throw new ApiDefinitionError(api.file, `API ${key} is also defined in ${other.file}`);
+      this.apis.set(key, api);
+    }
+  }
+
+  list(): CompiledApi[] {
+    return [...this.apis.values()];
+  }
+
+  /** Matches a path below /api/ (without the query string). */
+  match(method: string, path: string): RouteMatch {
+    if (!path.startsWith('/api/')) return { kind: 'not_found' };
+    const raw = path.slice(5).split('/');
+    if (raw.length > 1 && raw[raw.length - 1] === '') raw.pop();
+    let segments: string[];
+    try {
+      segments = raw.map((s) => decodeURIComponent(s));
+    } catch {
+      return { kind: 'bad_path' };
+    }
+    const [ns, second, third] = segments;
+    if (ns === undefined || second === undefined) return { kind: 'not_found' };
+    let api: CompiledApi | undefined;
+    let version: string;
+    let rest: string[];
+    const versioned = third !== undefined && VERSION.test(second) ? this.apis.get(`${ns}/${third}`) : undefined;
+    if (versioned !== undefined && versioned.versions.includes(second)) {
+      api = versioned;
+      version = second;
+      rest = segments.slice(3);
+    } else {
+      api = this.apis.get(`${ns}/${second}`);
+      if (api === undefined) return { kind: 'not_found' };
+      version = api.defaultVersion;
+      rest = segments.slice(2);
+    }
+    const allowed: HttpMethod[] = [];
+    let best: { resource: CompiledResource; params: Record<string, string>; literals: number } | undefined;
+    for (const resource of api.resources) {
+      const params = matchSegments(resource, rest);
+      if (params === undefined) continue;
+      if (resource.method !== method) {
+        allowed.push(resource.method);
+        continue;
+      }
+      // A literal segment beats a parameter: /user/me wins over /user/{id}.
+      const literals = resource.segments.length - Object.keys(params).length;
+      if (best === undefined || literals > best.literals) best = { resource, params, literals };
+    }
+    if (best !== undefined) return { kind: 'found', api, version, resource: best.resource, params: best.params };
+    return allowed.length > 0 ? { kind: 'method_not_allowed', api, allowed: [...new Set(allowed)] } : { kind: 'not_found' };
+  }
+}
+
+function matchSegments(resource: CompiledResource, rest: readonly string[]): Record<string, string> | undefined {
+  if (rest.length !== resource.segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < rest.length; i++) {
+    const seg = resource.segments[i];
+    const value = rest[i] as string;
+    if (seg === undefined) return undefined;
+    if ('literal' in seg) {
+      if (seg.literal !== value) return undefined;
+    } else {
+      if (value === '') return undefined;
+      params[seg.param] = value;
+    }
+  }
+  return params;
+}
