@@ -30,7 +30,7 @@ function describe(error: unknown): { message: string; code: number } {
   if (error instanceof CliError) return { message: error.message, code: error.exitCode };
   if (error instanceof RegistryError) return { message: error.message, code: 1 };
   if (error instanceof ConfigError) return { message: error.message, code: 1 };
-  if (error instanceof ApiDefinitionError) return { message: `cannot start: API module ${error.message}`, code: 1 };
+  if (error instanceof ApiDefinitionError) return { message: `cannot start: ${error.message}`, code: 1 };
   return { message: error instanceof Error ? error.message : String(error), code: 1 };
 }
 

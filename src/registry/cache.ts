@@ -78,6 +78,15 @@ export class RegistryCache {
     return app;
   }
 
+  /** Cached lookups without a promise, for the bearer hot path; undefined on a miss. */
+  peekApplicationById(id: string): Application | undefined {
+    return this.appsById.get(id);
+  }
+
+  peekUserById(id: string): User | undefined {
+    return this.usersById.get(id);
+  }
+
   async applicationById(id: string): Promise<Application | undefined> {
     const hit = this.appsById.get(id);
     if (hit !== undefined) return hit;

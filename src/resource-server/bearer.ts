@@ -37,7 +37,7 @@ export class BearerValidator {
   constructor(
     private readonly deps: {
       readonly storage: Pick<Storage, 'tokens'>;
-      readonly cache: Pick<RegistryCache, 'applicationById' | 'userById' | 'onInvalidate'>;
+      readonly cache: Pick<RegistryCache, 'applicationById' | 'userById' | 'peekApplicationById' | 'peekUserById' | 'onInvalidate'>;
       readonly clock: Clock;
     },
   ) {
@@ -47,9 +47,7 @@ export class BearerValidator {
     });
   }
 
-  private async record(key: string): Promise<TokenRecord | undefined> {
-    const hit = this.records.get(key);
-    if (hit !== undefined) return hit;
+  private async load(key: string): Promise<TokenRecord | undefined> {
     const gen = this.generation;
     const record = await this.deps.storage.tokens.byHash(key);
     if (record !== undefined && gen === this.generation) {
@@ -61,14 +59,16 @@ export class BearerValidator {
 
   /** Returns the caller a token stands for, or throws an invalid_token OAuthError. */
   async validate(token: string): Promise<Caller> {
-    const record = await this.record(tokenKey(token));
+    // Hits are read without awaiting: this runs on every API call.
+    const key = tokenKey(token);
+    const record = this.records.get(key) ?? (await this.load(key));
     if (record === undefined) throw invalidToken('token.unknown', 'The access token is not valid on this instance.');
     if (record.kind !== 'access') throw invalidToken('token.not_access_token', 'A refresh token cannot be used as an access token.');
     if (record.status !== 'active') throw invalidToken('token.revoked', 'The access token has been revoked.');
     if (record.expiresAt <= this.deps.clock.now()) throw invalidToken('token.expired', 'The access token has expired.');
-    const app = await this.deps.cache.applicationById(record.applicationId);
+    const app = this.deps.cache.peekApplicationById(record.applicationId) ?? (await this.deps.cache.applicationById(record.applicationId));
     if (app === undefined || !app.active) throw invalidToken('token.application_inactive', 'The application of this token is inactive.');
-    const user = record.userId === null ? undefined : await this.deps.cache.userById(record.userId);
+    const user = record.userId === null ? undefined : (this.deps.cache.peekUserById(record.userId) ?? (await this.deps.cache.userById(record.userId)));
     if (record.userId !== null && (user === undefined || !user.active)) {
       throw invalidToken('token.user_inactive', 'The user of this token is inactive.');
     }

@@ -7,6 +7,7 @@ import { buildHttpServer } from '../../src/http/server.js';
 import { bootstrap } from '../../src/registry/bootstrap.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/adapter.js';
 import type { FastifyInstance } from 'fastify';
+import { loadApis } from '../../src/resource-server/load.js';
 
 export interface TestServer {
   readonly url: string;
@@ -18,13 +19,15 @@ export interface TestServer {
 }
 
 /** A real Latchkey on a loopback port over a fresh SQLite file. */
-export async function startTestServer(options: { clock?: Clock; pollMs?: number; bodyLimit?: number } = {}): Promise<TestServer> {
+/** `apisDir`: a folder of API modules to serve (loaded exactly as `latchkey serve --apis` does). */
+export async function startTestServer(options: { clock?: Clock; pollMs?: number; bodyLimit?: number; apisDir?: string } = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
   const dbPath = join(dir, 'latchkey.db');
   const storage = openSqliteStorage({ path: dbPath });
   const clock = options.clock ?? { now: () => Date.now() };
   await bootstrap({ storage, clock }, 'admin-password-for-tests');
-  const latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100 });
+  const router = options.apisDir === undefined ? undefined : await loadApis(options.apisDir, { required: true });
+  const latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }) });
   await latchkey.start();
   const http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });
   const address = await http.listen({ port: 0, host: '127.0.0.1' });

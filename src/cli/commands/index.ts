@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withStorage, type CliContext, type IO } from '../context.js';
+import { registerApis } from './apis.js';
 import { registerApps } from './apps.js';
 import { registerExplain } from './explain.js';
 import { registerProperties } from './properties.js';
@@ -78,6 +79,7 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerScopes(program, kit);
   registerApps(program, kit);
   registerProperties(program, kit);
+  registerApis(program, kit);
   registerTokens(program, kit);
   registerExplain(program, kit);
   registerReasons(program, kit);
