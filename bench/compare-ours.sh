@@ -31,7 +31,23 @@ export OURS_URL="http://127.0.0.1:$PORT/oauth_token.do"
 export OURS_CLIENT_ID="$CLIENT_ID"
 export OURS_CLIENT_SECRET="$CLIENT_SECRET"
 export OURS_CMD="cd '$ROOT' && LATCHKEY_LOG_LEVEL=warn LATCHKEY_DB='$DB' exec node bin/latchkey.js serve --port $PORT"
+# Peak memory: sample the server's high-water RSS (VmHWM) once a second while the run lasts.
+PEAK_FILE="$WORK/peak-rss-$$.txt"
+: > "$PEAK_FILE"
+(
+  while sleep 1; do
+    pid="$(pgrep -f "latchkey.js serve --port $PORT" | head -1 || true)"
+    [ -n "$pid" ] && awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null >> "$PEAK_FILE"
+  done
+) &
+SAMPLER=$!
+set +e
 "$WORK/harness/compare.sh" "$@"
 status=$?
+set -e
+kill "$SAMPLER" 2>/dev/null || true
+peak_kb="$(sort -n "$PEAK_FILE" | tail -1)"
+[ -n "$peak_kb" ] && echo "ours: peak RSS $((peak_kb / 1024)) MiB (VmHWM)"
+rm -f "$PEAK_FILE"
 rm -f "$DB" "$DB-wal" "$DB-shm"
 exit $status

@@ -3,8 +3,7 @@ import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Latchkey } from '../app.js';
 import type { NeutralRequest, NeutralResponse } from '../core/request.js';
-import { errorResponse } from '../endpoints/token.js';
-import { invalidRequest } from '../errors/errors.js';
+import { failure } from '../resource-server/provider.js';
 import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
 
 export interface HttpOptions {
@@ -72,20 +71,19 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   const api = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.apis.handle(toNeutral(req)));
   app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/api/*', handler: api });
 
+  // Errors Fastify raises before a handler runs (body too large, unreadable body): a clear 4xx in
+  // the shape of the surface that was called; anything else is logged and answered without detail.
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, req, reply) => {
-    const isOAuth = req.url.startsWith('/oauth');
-    const status = error.statusCode ?? 500;
-    if (status >= 500) latchkey.logger.error({ requestId: req.id, err: error }, 'request failed');
-    if (isOAuth && status < 500) {
-      const oauthError =
-        error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-          ? invalidRequest.withReason('request.body_too_large').withDescription(`The request body is larger than ${options.bodyLimit} bytes.`)
-          : invalidRequest.withReason('request.invalid_content_type').withDescription('The request body could not be read.');
-      await latchkey.refusals.record({ requestId: req.id, endpoint: 'token', remoteAddress: req.ip, error: oauthError });
-      return send(reply, errorResponse(oauthError));
-    }
-    const code = status >= 500 ? 500 : status;
-    return reply.code(code).send({ error: code >= 500 ? 'server_error' : 'invalid_request', error_description: code >= 500 ? `Internal error. Quote request id ${req.id}.` : 'The request could not be processed.' });
+    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) latchkey.logger.error({ requestId: req.id, err: error }, 'request failed');
+    const message =
+      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? `The request body is larger than ${options.bodyLimit} bytes.`
+        : status === 500
+          ? `Internal error. Quote request id ${req.id}.`
+          : 'The request could not be read.';
+    if (req.url.startsWith('/api/')) return send(reply, failure(status, message, `request id ${req.id}`));
+    return reply.code(status).send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: message });
   });
 
   app.setNotFoundHandler((req, reply) => {

@@ -86,8 +86,21 @@ export function defineApi(definition: ApiDefinition): ApiDefinition {
   return definition;
 }
 
+/**
+ * Marks ApiErrors from every copy of this module. TypeScript API modules are imported through tsx
+ * in their own namespace, so their `latchkey/api` is a separate copy of this module and a plain
+ * prototype check would not recognise their ApiError (a 409 would become a 500).
+ */
+const API_ERROR_BRAND = Symbol.for('latchkey.api.ApiError');
+
 /** Raised by a handler to answer with a specific status and the platform's error shape. */
 export class ApiError extends Error {
+  /** `x instanceof ApiError` holds for an ApiError created by any copy of this module. */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== ApiError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[API_ERROR_BRAND] === true;
+  }
+
   constructor(
     readonly status: number,
     message: string,
@@ -95,5 +108,6 @@ export class ApiError extends Error {
   ) {
     super(message);
     this.name = 'ApiError';
+    Object.defineProperty(this, API_ERROR_BRAND, { value: true });
   }
 }

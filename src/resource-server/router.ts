@@ -56,12 +56,14 @@ export class ApiRouter {
       version = api.defaultVersion;
       rest = segments.slice(2);
     }
+    // HEAD is served by the GET resource (RFC 9110 §9.3.2; the host sends no body for HEAD).
+    const wanted = method === 'HEAD' ? 'GET' : method;
     const allowed: HttpMethod[] = [];
     let best: { resource: CompiledResource; params: Record<string, string>; literals: number } | undefined;
     for (const resource of api.resources) {
       const params = matchSegments(resource, rest);
       if (params === undefined) continue;
-      if (resource.method !== method) {
+      if (resource.method !== wanted) {
         allowed.push(resource.method);
         continue;
       }
