@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { REASON_CODES, type ReasonCode } from '../src/errors/reasons.js';
-import { createApplication, type ApplicationInput } from '../src/registry/applications.js';
+import { createApplication, updateApplication, type ApplicationInput } from '../src/registry/applications.js';
 import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
-import { createUser } from '../src/registry/users.js';
+import { createUser, updateUser } from '../src/registry/users.js';
 import type { Refusal } from '../src/storage/types.js';
-import { assertOAuthError, ManualClock, refreshCache, registryDeps, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
+import { apiCall, assertApiRefusal, FIXTURE_APIS, type ApiCall, type ApiReply } from './helpers/api.js';
+import { assertOAuthError, ManualClock, refreshCache, registryDeps, storedTokenKey, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
@@ -138,11 +139,128 @@ const CASES: Case[] = [
   },
 ];
 
+/** A refusal by a REST API (the fixture APIs in test/fixtures/apis): platform error shape, not RFC 6749 §5.2. */
+interface ApiCase {
+  readonly code: ReasonCode;
+  readonly status: number;
+  readonly error: string;
+  /** `api <namespace>/<id>` */
+  readonly endpoint: string;
+  /** The WWW-Authenticate header: exact value, pattern, or null for none. */
+  readonly wwwAuthenticate: string | RegExp | null;
+  readonly record?: (r: Refusal) => void;
+  readonly run: () => Promise<ApiReply>;
+}
+
+const api = (c: ApiCall) => apiCall(server.url, c);
+async function accessToken(res: TokenResponse): Promise<string> {
+  assert.equal(res.status, 200, res.text);
+  return String(res.json?.access_token);
+}
+const BEARER_ONLY = 'Bearer realm="latchkey"';
+const INVALID_TOKEN = /^Bearer realm="latchkey", error="invalid_token", error_description="[^"]+"$/;
+
+const API_CASES: ApiCase[] = [
+  { code: 'api.credentials_missing', status: 401, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: BEARER_ONLY, run: () => api({ path: '/api/test/echo' }) },
+  { code: 'api.malformed_authorization', status: 400, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: null, run: () => api({ path: '/api/test/echo', headers: { authorization: 'Bearer two tokens' } }) },
+  {
+    code: 'api.multiple_credentials', status: 400, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: null,
+    run: async () => {
+      const t = await accessToken(await cc('api'));
+      return api({ path: `/api/test/echo?access_token=${encodeURIComponent(t)}`, bearer: t });
+    },
+  },
+  {
+    code: 'api.method_not_accepted', status: 401, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: BEARER_ONLY,
+    record: (r) => assert.equal(r.userName, null),
+    run: () => api({ path: '/api/test/echo', basic: ['dora', PW] }),
+  },
+  {
+    code: 'api.basic_bad_credentials', status: 401, error: 'invalid_request', endpoint: 'api acme/reports', wwwAuthenticate: 'Bearer realm="latchkey", Basic realm="latchkey"',
+    record: (r) => assert.equal(r.userName, 'dora'),
+    run: () => api({ path: '/api/acme/reports', basic: ['dora', 'not-the-password'] }),
+  },
+  {
+    code: 'token.unknown', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      // A real, well-formed token, issued by another instance.
+      const other = await startTestServer();
+      let foreign: string;
+      try {
+        const deps = registryDeps(other);
+        await createUser(deps, { userName: 'svc' });
+        await setProperty(deps, CC, 'true');
+        const app = await createApplication(deps, { name: 'Elsewhere', grantTypes: ['client_credentials'], appUser: 'svc' });
+        await refreshCache(other);
+        foreign = await accessToken(await tokenRequest(other.url, { form: { grant_type: 'client_credentials' }, basic: [app.application.clientId, app.clientSecret ?? ''] }));
+      } finally {
+        await other.close();
+      }
+      assert.match(foreign, /^lk_at_/);
+      return api({ path: '/api/test/echo', bearer: foreign });
+    },
+  },
+  {
+    code: 'token.not_access_token', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => api({ path: '/api/test/echo', bearer: await refreshTokenOf(await password('conf', 'alice', PW)) }),
+  },
+  {
+    code: 'token.expired', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const t = await accessToken(await cc('apiShort'));
+      clock.advance(2000);
+      return api({ path: '/api/test/echo', bearer: t });
+    },
+  },
+  {
+    code: 'token.revoked', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const t = await accessToken(await cc('api'));
+      assert.equal((await api({ path: '/api/test/echo', bearer: t })).status, 200);
+      assert.ok(await server.latchkey.storage.tokens.revoke(storedTokenKey(t), clock.now()));
+      await refreshCache(server);
+      return api({ path: '/api/test/echo', bearer: t });
+    },
+  },
+  {
+    code: 'token.application_inactive', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const t = await accessToken(await cc('apiDoomed'));
+      await updateApplication(registryDeps(server, clock), apps.apiDoomed!.clientId, { active: false });
+      await refreshCache(server);
+      return api({ path: '/api/test/echo', bearer: t });
+    },
+  },
+  {
+    code: 'token.user_inactive', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const t = await accessToken(await cc('apiTemp'));
+      await updateUser(registryDeps(server, clock), 'svc-temp', { active: false });
+      await refreshCache(server);
+      return api({ path: '/api/test/echo', bearer: t });
+    },
+  },
+  {
+    code: 'api.scope_missing', status: 403, error: 'insufficient_scope', endpoint: 'api acme/orders', wwwAuthenticate: /^Bearer realm="latchkey", error="insufficient_scope", scope="orders\.read", error_description="[^"]+"$/,
+    record: (r) => {
+      assert.equal(r.clientId, apps.conf!.clientId);
+      assert.equal(r.applicationName, 'Confidential');
+      assert.equal(r.userName, 'svc');
+    },
+    run: async () => api({ path: '/api/acme/orders/1', bearer: await accessToken(await cc('conf')) }),
+  },
+  {
+    code: 'api.role_missing', status: 403, error: 'access_denied', endpoint: 'api acme/desk', wwwAuthenticate: null,
+    record: (r) => assert.equal(r.userName, 'svc'),
+    run: async () => api({ path: '/api/acme/desk/tickets', bearer: await accessToken(await cc('conf')) }),
+  },
+];
+
 describe('every refusal reason is produced over HTTP and recorded', () => {
   const produced = new Set<string>();
 
   before(async () => {
-    server = await startTestServer({ clock });
+    server = await startTestServer({ clock, apisDir: FIXTURE_APIS });
     const deps = registryDeps(server, clock);
     for (const s of ['export.read', 'export.write', 'admin.all']) await createScope(deps, s);
     await createUser(deps, { userName: 'svc' });
@@ -150,6 +268,10 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
     await createUser(deps, { userName: 'alice', password: PW });
     await createUser(deps, { userName: 'bob', password: PW, active: false });
     await createUser(deps, { userName: 'carol', password: PW });
+    await createScope(deps, 'orders.read');
+    await createUser(deps, { userName: 'svc-itil', roles: ['itil'] });
+    await createUser(deps, { userName: 'svc-temp', roles: ['itil'] });
+    await createUser(deps, { userName: 'dora', password: PW });
     await setProperty(deps, CC, 'true');
     const scopes = ['export.read', 'export.write'];
     const make = async (key: string, input: ApplicationInput) => {
@@ -164,6 +286,10 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
     await make('inactive', { name: 'Inactive', grantTypes: ['client_credentials'], appUser: 'svc', active: false });
     await make('pwOnly', { name: 'Password only', grantTypes: ['password'] });
     await make('short', { name: 'Short refresh', grantTypes: ['password'], refreshTokenLifespan: 1 });
+    await make('api', { name: 'API caller', grantTypes: ['client_credentials'], appUser: 'svc-itil', scopes: ['orders.read'] });
+    await make('apiShort', { name: 'API short-lived', grantTypes: ['client_credentials'], appUser: 'svc-itil', scopes: ['orders.read'], accessTokenLifespan: 1 });
+    await make('apiDoomed', { name: 'API to deactivate', grantTypes: ['client_credentials'], appUser: 'svc-itil' });
+    await make('apiTemp', { name: 'API user to deactivate', grantTypes: ['client_credentials'], appUser: 'svc-temp' });
     await refreshCache(server);
   });
   after(async () => server.close());
@@ -191,8 +317,24 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
     });
   }
 
+  it('the API setup serves a token (so API refusals below are caused by the case)', async () => {
+    const r = await api({ path: '/api/acme/orders/1', bearer: await accessToken(await cc('api')) });
+    assert.equal(r.status, 200, r.text);
+  });
+
+  for (const c of API_CASES) {
+    it(`${c.code} -> ${c.status} ${c.error} (API)`, async () => {
+      const res = await c.run();
+      const refusal = await assertApiRefusal(server.latchkey.storage, res, { status: c.status, reason: c.code, error: c.error, endpoint: c.endpoint, wwwAuthenticate: c.wwwAuthenticate });
+      assert.equal(refusal.remoteAddress, '127.0.0.1');
+      c.record?.(refusal);
+      produced.add(refusal.reason);
+    });
+  }
+
   it('covers the whole reason catalogue, and nothing outside it', () => {
-    assert.equal(new Set(CASES.map((c) => c.code)).size, CASES.length, 'a reason is listed twice');
+    const all = [...CASES, ...API_CASES].map((c) => c.code);
+    assert.equal(new Set(all).size, all.length, 'a reason is listed twice');
     const missing = REASON_CODES.filter((code) => !produced.has(code));
     const unknown = [...produced].filter((code) => !(REASON_CODES as readonly string[]).includes(code));
     // A reason added to the catalogue needs a case above that produces it over HTTP.

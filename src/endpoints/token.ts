@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from '../errors/errors.js';
 import { OAuthError } from '../errors/oauth-error.js';
+import { CACHE_DERIVED_REASONS } from '../errors/reasons.js';
 import type { Grant, GrantContext, RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
 import { StorageError, type GrantType } from '../storage/types.js';
@@ -17,7 +18,7 @@ const TOKEN_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cach
 const SENSITIVE_QUERY = ['client_secret', 'client_id', 'password', 'username', 'refresh_token', 'grant_type', 'code', 'code_verifier', 'client_assertion', 'scope'];
 
 export interface TokenEndpointDeps {
-  readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'properties'>;
+  readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'properties' | 'check'>;
   readonly grants: ReadonlyMap<GrantType, Grant>;
   readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>;
   readonly refusals: RefusalRecorder;
@@ -110,9 +111,18 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
 
   return {
     async handle(req) {
-      const refusal: RefusalContext = {};
+      let refusal: RefusalContext = {};
       try {
-        return await process(req, refusal);
+        try {
+          return await process(req, refusal);
+        } catch (error) {
+          // Before refusing on cached state, make sure it is current: a setting changed a moment
+          // ago (the property an administrator just switched on) must not refuse this request.
+          // Successes keep using the cache; only refusals pay the one version check.
+          if (!(error instanceof OAuthError) || !CACHE_DERIVED_REASONS.has(error.reason) || !(await deps.cache.check())) throw error;
+          refusal = {};
+          return await process(req, refusal);
+        }
       } catch (error) {
         if (error instanceof OAuthError) {
           await deps.refusals.record({ requestId: req.requestId, endpoint: 'token', remoteAddress: req.remoteAddress, error, ...refusal });

@@ -245,3 +245,29 @@ export function isReasonCode(value: string): value is ReasonCode {
 export function reasonInfo(code: ReasonCode): ReasonInfo {
   return REASONS[code];
 }
+
+/**
+ * Refusals decided from cached registry state (settings, applications, users). Before one of these
+ * is returned, the instance re-checks that its cache is current and, if it was not, decides again:
+ * a setting changed a moment ago must not refuse the next request. Refusals that change state
+ * themselves (refresh reuse, password failures) are never decided twice.
+ */
+export const CACHE_DERIVED_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
+  'instance.oauth_inactive',
+  'grant.not_allowed_for_application',
+  'grant.client_credentials_disabled',
+  'grant.client_credentials_public_client',
+  'grant.ropc_disabled',
+  'application_user.missing',
+  'application_user.inactive',
+  'client_auth.unknown_client',
+  'client_auth.secret_mismatch',
+  'client_auth.secret_required',
+  'client_auth.public_client_secret',
+  'client_auth.application_inactive',
+  'scope.not_allowed',
+  'token.application_inactive',
+  'token.user_inactive',
+  'api.scope_missing',
+  'api.role_missing',
+]);

@@ -51,13 +51,13 @@ export class RegistryCache {
     return () => this.listeners.delete(listener);
   }
 
-  /** Checks the change version now; clears the cache when it moved. */
-  async check(): Promise<void> {
+  /** Checks the change version now; clears the cache and returns true when it moved. */
+  async check(): Promise<boolean> {
     const v = await this.deps.storage.changes.version();
-    if (v !== this.version) {
-      this.version = v;
-      this.clear();
-    }
+    if (v === this.version) return false;
+    this.version = v;
+    this.clear();
+    return true;
   }
 
   clear(): void {

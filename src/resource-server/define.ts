@@ -96,7 +96,7 @@ const API_ERROR_BRAND = Symbol.for('latchkey.api.ApiError');
 /** Raised by a handler to answer with a specific status and the platform's error shape. */
 export class ApiError extends Error {
   /** `x instanceof ApiError` holds for an ApiError created by any copy of this module. */
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     if (this !== ApiError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[API_ERROR_BRAND] === true;
   }

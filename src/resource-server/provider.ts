@@ -2,6 +2,7 @@ import type { RefusalRecorder } from '../audit/refusals.js';
 import type { Logger } from '../core/logger.js';
 import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
 import { OAuthError } from '../errors/oauth-error.js';
+import { CACHE_DERIVED_REASONS } from '../errors/reasons.js';
 import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import { StorageError } from '../storage/types.js';
 import { authenticateCaller, type ApiAuthDeps } from './authenticate.js';
@@ -9,6 +10,7 @@ import { REALM } from './bearer.js';
 import type { CompiledResource } from './compile.js';
 import { ApiError, type ApiRequest, type ApiResponse, type Caller, type HttpMethod } from './define.js';
 import type { ApiRouter } from './router.js';
+import type { RegistryCache } from '../registry/cache.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const ANONYMOUS: Caller = { authenticated: false, method: 'none', user: null, application: null, scopes: [] };
@@ -79,6 +81,7 @@ function render(result: ApiResponse): NeutralResponse {
 }
 
 export interface ApiProviderDeps extends ApiAuthDeps {
+  readonly cache: ApiAuthDeps['cache'] & Pick<RegistryCache, 'check'>;
   readonly router: ApiRouter;
   readonly refusals: RefusalRecorder;
   readonly logger: Logger;
@@ -112,9 +115,20 @@ export function createApiProvider(deps: ApiProviderDeps) {
         }
         let caller = ANONYMOUS;
         if (resource.security.requiresAuthentication) {
-          caller = await authenticateCaller(deps, req, body, resource.security, context);
-          const denied = authorize(caller, resource);
-          if (denied !== undefined) return await refused(req, endpoint, denied, context);
+          const admit = async (): Promise<Caller> => {
+            const who = await authenticateCaller(deps, req, body, resource.security, context);
+            const denied = authorize(who, resource);
+            if (denied !== undefined) throw denied;
+            return who;
+          };
+          try {
+            caller = await admit();
+          } catch (error) {
+            // Refusals on cached state re-check it first: a scope added or a user activated a
+            // moment ago must not refuse this call. Successes keep using the cache.
+            if (!(error instanceof OAuthError) || !CACHE_DERIVED_REASONS.has(error.reason) || !(await deps.cache.check())) throw error;
+            caller = await admit();
+          }
         }
         const apiRequest: ApiRequest = { method: req.method as HttpMethod, path: req.path, params: match.params, query: queryOf(req), headers: req.headers, body, caller, requestId: req.requestId };
         return render(await resource.handler(apiRequest));

@@ -43,7 +43,7 @@ export async function apiCall(baseUrl: string, call: ApiCall): Promise<ApiReply>
   const headers: Record<string, string> = {};
   if (call.bearer !== undefined) headers.authorization = bearerHeader(call.bearer);
   if (call.basic !== undefined) headers.authorization = basicUserHeader(call.basic[0], call.basic[1]);
-  let body: string | Uint8Array | undefined;
+  let body: string | Uint8Array<ArrayBuffer> | undefined;
   if (call.json !== undefined) {
     body = JSON.stringify(call.json);
     headers['content-type'] = 'application/json';
