@@ -69,13 +69,27 @@ export class RegistryCache {
     for (const l of this.listeners) l();
   }
 
-  async applicationByClientId(clientId: string): Promise<Application | undefined> {
-    const hit = this.apps.get(clientId);
+  /** Reads through one map: a hit is returned, a miss loaded and kept unless a clear intervened. */
+  private async through<T>(map: () => Map<string, T>, key: string, load: (key: string) => Promise<T | undefined>): Promise<T | undefined> {
+    const hit = map().get(key);
     if (hit !== undefined) return hit;
     const gen = this.generation;
-    const app = await this.deps.storage.applications.byClientId(clientId);
-    if (app !== undefined && gen === this.generation && this.apps.size < this.maxEntries) this.apps.set(clientId, app);
-    return app;
+    const value = await load(key);
+    const current = map();
+    if (value !== undefined && gen === this.generation && current.size < this.maxEntries) current.set(key, value);
+    return value;
+  }
+
+  applicationByClientId(clientId: string): Promise<Application | undefined> {
+    return this.through(() => this.apps, clientId, (k) => this.deps.storage.applications.byClientId(k));
+  }
+
+  applicationById(id: string): Promise<Application | undefined> {
+    return this.through(() => this.appsById, id, (k) => this.deps.storage.applications.byId(k));
+  }
+
+  userById(id: string): Promise<User | undefined> {
+    return this.through(() => this.usersById, id, (k) => this.deps.storage.users.byId(k));
   }
 
   /** Cached lookups without a promise, for the bearer hot path; undefined on a miss. */
@@ -85,24 +99,6 @@ export class RegistryCache {
 
   peekUserById(id: string): User | undefined {
     return this.usersById.get(id);
-  }
-
-  async applicationById(id: string): Promise<Application | undefined> {
-    const hit = this.appsById.get(id);
-    if (hit !== undefined) return hit;
-    const gen = this.generation;
-    const app = await this.deps.storage.applications.byId(id);
-    if (app !== undefined && gen === this.generation && this.appsById.size < this.maxEntries) this.appsById.set(id, app);
-    return app;
-  }
-
-  async userById(id: string): Promise<User | undefined> {
-    const hit = this.usersById.get(id);
-    if (hit !== undefined) return hit;
-    const gen = this.generation;
-    const user = await this.deps.storage.users.byId(id);
-    if (user !== undefined && gen === this.generation && this.usersById.size < this.maxEntries) this.usersById.set(id, user);
-    return user;
   }
 
   /** Users by name are not cached: the password grant reads the current hash every time. */
