@@ -232,9 +232,6 @@ describe('REST APIs over HTTP with tokens from the real token endpoint', () => {
 
     it(
       'answers a path with bad percent-encoding with 400 in the platform shape',
-      // Fastify rejects the URL (FST_ERR_BAD_URL) before the /api/* route runs, in its own shape;
-      // see the report: src/http/server.ts needs a frameworkErrors handler for /api/ paths.
-      { todo: 'src/http/server.ts: FST_ERR_BAD_URL answers in Fastify\'s shape, not the platform\'s' },
       async () => {
         for (const path of ['/api/test/echo/items/%zz', '/api/test/echo/items/%E0%A4%A', '/api/%ff/x', '/api/test/echo/items/%']) {
           assertFailure(await call({ path, bearer: t }), 400);

@@ -55,6 +55,17 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     return503OnClosing: true,
+    // Requests Fastify refuses before routing (a URL with bad percent-encoding, an unparsable
+    // Content-Type) still get a request id and the shape of the surface that was called.
+    frameworkErrors: (error, req, reply) => {
+      reply.header(REQUEST_ID_HEADER, req.id);
+      const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      const message = error.code === 'FST_ERR_BAD_URL' ? 'The request path is not valid' : 'The request could not be read';
+      const body = req.url.startsWith('/api/')
+        ? failure(status, message, `request id ${req.id}`)
+        : { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: 'invalid_request', error_description: `${message}.` }) };
+      void send(reply as unknown as FastifyReply, body);
+    },
   });
 
   app.addHook('onRequest', (req, reply, done) => {
@@ -69,7 +80,7 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
 
 
   const api = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.apis.handle(toNeutral(req)));
-  app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/api/*', handler: api });
+  app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/api/*', handler: api });
 
   // Errors Fastify raises before a handler runs (body too large, unreadable body): a clear 4xx in
   // the shape of the surface that was called; anything else is logged and answered without detail.
@@ -87,7 +98,9 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: 'not_found', error_description: `No route for ${req.method} ${req.url.split('?')[0]}` });
+    const path = req.url.split('?')[0] ?? '/';
+    if (path === '/api' || path.startsWith('/api/')) return send(reply, failure(404, 'Requested URI does not represent any resource', path.slice(0, 200)));
+    return reply.code(404).send({ error: 'not_found', error_description: `No route for ${req.method} ${path.slice(0, 200)}` });
   });
 
   return app;
