@@ -1,16 +1,57 @@
 import { ConfigError, parseDbLocation } from '../config/config.js';
+import { describePostgresUrl } from './postgres/errors.js';
+import { openPostgresStorage } from './postgres/adapter.js';
 import { openSqliteStorage } from './sqlite/adapter.js';
-import type { Storage } from './types.js';
+import { StorageError, type Storage } from './types.js';
 
 /** Opens the storage a `db` location names, applying migrations. */
 export async function openStorage(db: string): Promise<Storage> {
   const location = parseDbLocation(db);
-  if (location.kind === 'postgres') {
-    throw new ConfigError('config.postgres_unavailable', 'PostgreSQL storage is not available in this version of Latchkey; use a SQLite file path.');
-  }
+  if (location.kind === 'postgres') return openPostgres(location.url);
   try {
     return openSqliteStorage({ path: location.path });
   } catch (error) {
     throw new ConfigError('config.db_open_failed', `Could not open the SQLite database at ${location.path}: ${(error as Error).message}`);
+  }
+}
+
+/** Opens PostgreSQL, turning failures into messages that name the server (never the password) and what to check. */
+async function openPostgres(url: string): Promise<Storage> {
+  try {
+    return await openPostgresStorage({ url });
+  } catch (error) {
+    const where = describePostgresUrl(url);
+    if ((error as { code?: unknown }).code === 'ERR_INVALID_URL') {
+      // The URL is not echoed: it may hold a password.
+      throw new ConfigError('config.invalid_db', 'The PostgreSQL URL could not be parsed. Use postgres://user:password@host:5432/database, with special characters in the password percent-encoded.');
+    }
+    if (error instanceof StorageError && error.code === 'unavailable') {
+      throw new ConfigError('config.db_unreachable', `Could not connect to PostgreSQL at ${where}: ${reasonOf(error)}. ${hintFor(error)}`);
+    }
+    throw new ConfigError('config.db_open_failed', `Could not open the PostgreSQL database at ${where}: ${(error as Error).message}`);
+  }
+}
+
+/** The driver's own words, without our "could not connect to …" prefix (the URL is named once). */
+function reasonOf(error: StorageError): string {
+  const cause = error.cause as { message?: unknown; code?: unknown } | undefined;
+  const message = typeof cause?.message === 'string' && cause.message !== '' ? cause.message : typeof cause?.code === 'string' ? cause.code : error.message;
+  return message.replace(/\.$/, '');
+}
+
+function hintFor(error: StorageError): string {
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  switch (code) {
+    case '28P01':
+    case '28000':
+      return 'Check the user name and password in the URL, and that pg_hba.conf lets this user connect from this host.';
+    case '3D000':
+      return 'Check the database name in the URL; create the database first (createdb), Latchkey creates only its tables.';
+    case '57P03':
+      return 'The server is starting up or in recovery; try again in a moment.';
+    case '53300':
+      return 'The server has no free connections; raise max_connections or lower the number of Latchkey instances.';
+    default:
+      return 'Check that PostgreSQL is running and accepts TCP connections at that host and port (pg_isready), and that the URL is right (postgres://user:password@host:5432/database).';
   }
 }

@@ -1,0 +1,347 @@
+/**
+ * PostgreSQL storage adapter: the {@link Storage} interface over a `pg` connection pool.
+ *
+ * Every write is one SQL statement, so it is its own transaction (atomic, committed before its
+ * promise resolves) and holds no connection across awaits. A registry or token-state change and the
+ * change-version bump it implies travel in one statement as data-modifying CTEs; the bump runs last,
+ * so the counter row it locks (one of several, see migrations.ts) is held only from the end of the
+ * statement to its commit. Compare-and-set operations (`consumeRefresh`, `revoke`, `revokeFamily`) are single
+ * conditional UPDATEs: under READ COMMITTED a concurrent writer waits for the row lock and then
+ * re-checks the WHERE clause against the committed row, so across any number of instances exactly
+ * one caller wins.
+ */
+import pg from 'pg';
+import type { CustomTypesConfig, QueryResultRow } from 'pg';
+import {
+  StorageError,
+  type Application,
+  type ConsumeResult,
+  type NewTokenRecord,
+  type PropertyRow,
+  type Refusal,
+  type RefusalQuery,
+  type Storage,
+  type TokenQuery,
+  type User,
+} from '../types.js';
+import { PgWriteBatcher } from './batcher.js';
+import { describePostgresUrl, isUnavailable, translatePg } from './errors.js';
+import { CHANGE_VERSION_SHARDS, migratePostgres } from './migrations.js';
+import {
+  APPLICATION_COLUMNS,
+  REFUSAL_COLUMNS,
+  TOKEN_COLUMNS,
+  USER_COLUMNS,
+  applicationFromRow,
+  applicationParams,
+  namedFromRow,
+  refusalColumns,
+  refusalFromRow,
+  refusalRowsFrom,
+  tokenColumns,
+  tokenFromRow,
+  tokenRowsFrom,
+  userFromRow,
+  userParams,
+  type ApplicationRow,
+  type NamedRow,
+  type RefusalRow,
+  type TokenRow,
+  type UserRow,
+} from './rows.js';
+
+export interface PostgresOptions {
+  /** postgres://user:password@host:port/database?… (libpq-style parameters as `pg` understands them). */
+  readonly url: string;
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number;
+  /** How long to wait for a connection, new or from the pool, before failing `unavailable` (default 3000). */
+  readonly connectTimeoutMs?: number;
+  /** Server-side statement_timeout (default 5000); the client gives up 1 s later if no answer comes. */
+  readonly statementTimeoutMs?: number;
+}
+
+const DEFAULT_LIMIT = 100;
+const DELETE_CHUNK = 10_000;
+const INT8_OID = 20;
+
+/**
+ * BIGINT columns (millisecond times, lifespans, the change version) as numbers: every value we store
+ * is far below 2^53. Per pool rather than through pg.types, so other pg users in the process keep
+ * the driver's defaults.
+ */
+const TYPES: CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
+};
+
+const limitOf = (limit: number | undefined): number =>
+  limit === undefined || !Number.isFinite(limit) ? DEFAULT_LIMIT : Math.max(0, Math.floor(limit));
+
+/**
+ * Wraps a statement that modifies rows (it must end where `RETURNING` may follow) so that it bumps
+ * the change version when it touched at least one row, and answers how many it touched as `n`.
+ */
+const withBump = (statement: string): string =>
+  `WITH w AS (${statement} RETURNING 1),
+     b AS (${bumpWhen('EXISTS (SELECT 1 FROM w)')})
+   SELECT count(*)::int AS n FROM w`;
+
+/** Increments this connection's change-version counter when `condition` holds (see migrations.ts). */
+function bumpWhen(condition: string): string {
+  return `UPDATE meta SET value = value + 1 WHERE key = 'change_version' AND shard = pg_backend_pid() % ${CHANGE_VERSION_SHARDS} AND ${condition}`;
+}
+
+const placeholders = (n: number, from = 1): string => Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');
+
+const SQL = {
+  version: "SELECT sum(value)::bigint AS value FROM meta WHERE key = 'change_version'",
+  userInsert: withBump(`INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(8)})`),
+  userUpdate: withBump('UPDATE users SET user_name = $2, password_hash = $3, active = $4, roles = $5, created_at = $6, updated_at = $7, password_changed_at = $8 WHERE id = $1'),
+  userById: `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`,
+  userByName: `SELECT ${USER_COLUMNS} FROM users WHERE user_name = $1`,
+  userList: `SELECT ${USER_COLUMNS} FROM users ORDER BY user_name`,
+  roleInsert: withBump('INSERT INTO roles (name, description, built_in) VALUES ($1, $2, $3)'),
+  roleByName: 'SELECT name, description, built_in FROM roles WHERE name = $1',
+  roleList: 'SELECT name, description, built_in FROM roles ORDER BY name',
+  scopeInsert: withBump('INSERT INTO scopes (name, description, built_in) VALUES ($1, $2, $3)'),
+  scopeByName: 'SELECT name, description, built_in FROM scopes WHERE name = $1',
+  scopeList: 'SELECT name, description, built_in FROM scopes ORDER BY name',
+  appInsert: withBump(`INSERT INTO applications (${APPLICATION_COLUMNS}) VALUES (${placeholders(16)})`),
+  appUpdate: withBump(
+    `UPDATE applications SET client_id = $2, name = $3, secret_hash = $4, secret_rotated_at = $5, active = $6, public = $7,
+       grant_types = $8, redirect_uris = $9, scopes = $10, access_token_lifespan = $11, refresh_token_lifespan = $12,
+       token_format = $13, app_user_id = $14, created_at = $15, updated_at = $16 WHERE id = $1`,
+  ),
+  appById: `SELECT ${APPLICATION_COLUMNS} FROM applications WHERE id = $1`,
+  appByClientId: `SELECT ${APPLICATION_COLUMNS} FROM applications WHERE client_id = $1`,
+  appList: `SELECT ${APPLICATION_COLUMNS} FROM applications ORDER BY name, client_id`,
+  propSet: withBump(
+    'INSERT INTO properties (name, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+  ),
+  propList: 'SELECT name, value, updated_at AS "updatedAt" FROM properties ORDER BY name',
+  tokenInsert: `INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
+  refusalInsert: `INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(1)}`,
+  tokensAndRefusalsInsert: `WITH r AS (INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(10)})
+    INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
+  tokenByHash: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = $1`,
+  // The rotation, the replacements and the bump are one statement: all or nothing. A replacement
+  // whose hash exists fails the whole statement (conflict) and leaves the old token active.
+  tokenConsume: `WITH c AS (
+      UPDATE tokens SET status = 'rotated' WHERE hash = $1 AND kind = 'refresh' AND status = 'active'
+      RETURNING ${TOKEN_COLUMNS}),
+    ins AS (INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(2)} WHERE EXISTS (SELECT 1 FROM c)),
+    b AS (${bumpWhen('EXISTS (SELECT 1 FROM c)')})
+    SELECT * FROM c`,
+  tokenRevoke: withBump("UPDATE tokens SET status = 'revoked', revoked_at = $1 WHERE hash = $2 AND status = 'active'"),
+  tokenRevokeFamily: withBump("UPDATE tokens SET status = 'revoked', revoked_at = $1 WHERE family_id = $2 AND status IN ('active', 'rotated')"),
+  // In chunks, so clearing a large backlog never runs into statement_timeout or holds many locks.
+  tokenDeleteExpired: `WITH d AS (DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
+    SELECT count(*)::int AS n FROM d`,
+  refusalById: `SELECT ${REFUSAL_COLUMNS} FROM refusals WHERE request_id = $1`,
+} as const;
+
+type StatementName = keyof typeof SQL;
+
+/**
+ * Opens a pool to the database at `options.url`, checks that it answers, and applies pending
+ * migrations. Rejects with StorageError('unavailable') when the server cannot be reached, and with
+ * the migration's error (for example a schema newer than this Latchkey) otherwise.
+ */
+export async function openPostgresStorage(options: PostgresOptions): Promise<Storage> {
+  const statementTimeout = options.statementTimeoutMs ?? 5_000;
+  const poolSize = Math.max(1, options.poolSize ?? 10);
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: poolSize,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: 'latchkey',
+    statement_timeout: statementTimeout,
+    // The client-side backstop: a server that stops answering altogether cannot hang a request.
+    query_timeout: statementTimeout + 1_000,
+    idle_in_transaction_session_timeout: 10_000,
+    types: TYPES,
+  });
+  // An idle connection that breaks (server restart, network) is dropped by the pool, which emits the
+  // error here; without a listener it would crash the process. The next query connects anew.
+  pool.on('error', () => undefined);
+
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    if (!isUnavailable(error)) throw error; // not a connection problem: a malformed URL, say
+    const reason = error instanceof Error ? error.message || (error as { code?: string }).code || error.name : String(error);
+    throw new StorageError('unavailable', `could not connect to PostgreSQL at ${describePostgresUrl(options.url)}: ${reason}`, { cause: error });
+  }
+  try {
+    await migratePostgres(client);
+    client.release();
+  } catch (error) {
+    client.release(error instanceof Error ? error : true);
+    await pool.end().catch(() => undefined);
+    throw translatePg(error, 'schema');
+  }
+  return createPostgresStorage(pool, poolSize);
+}
+
+function createPostgresStorage(pool: pg.Pool, poolSize: number): Storage {
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  const closedError = (): StorageError => new StorageError('unavailable', 'the PostgreSQL storage is closed');
+
+  /** Runs one fixed statement, prepared once per connection under its name. */
+  const run = async <R extends QueryResultRow>(what: string, name: StatementName, values: unknown[]): Promise<R[]> => {
+    if (closed) throw closedError();
+    try {
+      const res = await pool.query<R>({ name: `latchkey_${name}`, text: SQL[name], values });
+      return res.rows;
+    } catch (error) {
+      throw translatePg(error, what);
+    }
+  };
+
+  /** Runs a statement built per call (list filters). */
+  const runDynamic = async <R extends QueryResultRow>(what: string, text: string, values: unknown[]): Promise<R[]> => {
+    if (closed) throw closedError();
+    try {
+      return (await pool.query<R>(text, values)).rows;
+    } catch (error) {
+      throw translatePg(error, what);
+    }
+  };
+
+  const one = async <R extends QueryResultRow, T>(what: string, name: StatementName, values: unknown[], map: (r: R) => T): Promise<T | undefined> => {
+    const rows = await run<R>(what, name, values);
+    return rows[0] === undefined ? undefined : map(rows[0]);
+  };
+
+  /** A registry mutation (with its bump); a statement that touched no row means not_found. */
+  const mutate = async (what: string, name: StatementName, values: unknown[]): Promise<void> => {
+    const rows = await run<{ n: number }>(what, name, values);
+    if ((rows[0]?.n ?? 0) === 0) throw new StorageError('not_found', `${what} not found`);
+  };
+
+  const touched = async (what: string, name: StatementName, values: unknown[]): Promise<number> =>
+    (await run<{ n: number }>(what, name, values))[0]?.n ?? 0;
+
+  const commitBatch = async (tokens: readonly NewTokenRecord[], refusals: readonly Refusal[]): Promise<void> => {
+    if (tokens.length > 0 && refusals.length > 0) {
+      await pool.query({ name: 'latchkey_tokensAndRefusalsInsert', text: SQL.tokensAndRefusalsInsert, values: [...tokenColumns(tokens), ...refusalColumns(refusals)] });
+    } else if (tokens.length > 0) {
+      await pool.query({ name: 'latchkey_tokenInsert', text: SQL.tokenInsert, values: tokenColumns(tokens) });
+    } else if (refusals.length > 0) {
+      await pool.query({ name: 'latchkey_refusalInsert', text: SQL.refusalInsert, values: refusalColumns(refusals) });
+    }
+  };
+  // Half the pool at most for group commits; the rest stays free for reads and single writes.
+  const maxInFlight = Math.max(1, Math.ceil(poolSize / 2));
+  const batcher = new PgWriteBatcher(commitBatch, (error, write) => translatePg(error, write.tokens.length > 0 ? 'token' : 'refusal'), maxInFlight);
+
+  const enqueue = (tokens: readonly NewTokenRecord[], refusals: readonly Refusal[]): Promise<void> => {
+    if (closed) return Promise.reject(closedError());
+    // Copy now: the caller may reuse its arrays before the batch is committed.
+    return batcher.enqueue({ tokens: tokens.map((t) => ({ ...t, scopes: [...t.scopes] })), refusals: refusals.map((r) => ({ ...r })) });
+  };
+
+  const consumeRefresh = async (hash: string, replacements: readonly NewTokenRecord[]): Promise<ConsumeResult> => {
+    const rows = await run<TokenRow>('token', 'tokenConsume', [hash, ...tokenColumns(replacements)]);
+    if (rows[0] !== undefined) return { outcome: 'consumed', token: tokenFromRow(rows[0]) };
+    // Lost (or nothing to consume): read the row as now committed, in a fresh snapshot, to say why.
+    const current = await one('token', 'tokenByHash', [hash], tokenFromRow);
+    return current === undefined ? { outcome: 'not_found' } : { outcome: 'not_active', token: current };
+  };
+
+  const listTokens = (q: TokenQuery) => {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.applicationId !== undefined) { params.push(q.applicationId); where.push(`application_id = $${params.length}`); }
+    if (q.userId !== undefined) { params.push(q.userId); where.push(`user_id = $${params.length}`); }
+    if (q.activeOnly) { params.push(q.now ?? Date.now()); where.push(`status = 'active' AND expires_at > $${params.length}`); }
+    params.push(limitOf(q.limit));
+    const sql = `SELECT ${TOKEN_COLUMNS} FROM tokens ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY issued_at DESC, hash LIMIT $${params.length}`;
+    return runDynamic<TokenRow>('token', sql, params).then((rows) => rows.map(tokenFromRow));
+  };
+
+  const listRefusals = (q: RefusalQuery) => {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.reason !== undefined) { params.push(q.reason); where.push(`reason = $${params.length}`); }
+    if (q.since !== undefined) { params.push(q.since); where.push(`at >= $${params.length}`); }
+    params.push(limitOf(q.limit));
+    const sql = `SELECT ${REFUSAL_COLUMNS} FROM refusals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, request_id DESC LIMIT $${params.length}`;
+    return runDynamic<RefusalRow>('refusal', sql, params).then((rows) => rows.map(refusalFromRow));
+  };
+
+  return {
+    kind: 'postgres',
+    users: {
+      create: (u: User) => mutate('user', 'userInsert', userParams(u)),
+      update: (u: User) => mutate('user', 'userUpdate', userParams(u)),
+      byId: (id) => one('user', 'userById', [id], userFromRow),
+      byName: (name) => one('user', 'userByName', [name], userFromRow),
+      list: async () => (await run<UserRow>('user', 'userList', [])).map(userFromRow),
+    },
+    roles: {
+      create: (r) => mutate('role', 'roleInsert', [r.name, r.description, r.builtIn]),
+      byName: (name) => one('role', 'roleByName', [name], namedFromRow),
+      list: async () => (await run<NamedRow>('role', 'roleList', [])).map(namedFromRow),
+    },
+    scopes: {
+      create: (sc) => mutate('scope', 'scopeInsert', [sc.name, sc.description, sc.builtIn]),
+      byName: (name) => one('scope', 'scopeByName', [name], namedFromRow),
+      list: async () => (await run<NamedRow>('scope', 'scopeList', [])).map(namedFromRow),
+    },
+    applications: {
+      create: (a: Application) => mutate('application', 'appInsert', applicationParams(a)),
+      update: (a: Application) => mutate('application', 'appUpdate', applicationParams(a)),
+      byId: (id) => one('application', 'appById', [id], applicationFromRow),
+      byClientId: (cid) => one('application', 'appByClientId', [cid], applicationFromRow),
+      list: async () => (await run<ApplicationRow>('application', 'appList', [])).map(applicationFromRow),
+    },
+    properties: {
+      set: (name, value, at) => mutate('property', 'propSet', [name, value, at]),
+      list: () => run<PropertyRow>('property', 'propList', []),
+    },
+    tokens: {
+      insert: (tokens) => (tokens.length === 0 ? (closed ? Promise.reject(closedError()) : Promise.resolve()) : enqueue(tokens, [])),
+      byHash: (hash) => one('token', 'tokenByHash', [hash], tokenFromRow),
+      consumeRefresh: (hash, _at, replacements) => consumeRefresh(hash, replacements),
+      revoke: async (hash, at) => (await touched('token', 'tokenRevoke', [at, hash])) > 0,
+      revokeFamily: (familyId, at) => touched('token', 'tokenRevokeFamily', [at, familyId]),
+      list: listTokens,
+      deleteExpired: async (before) => {
+        let total = 0;
+        for (;;) {
+          const n = await touched('token', 'tokenDeleteExpired', [before]);
+          total += n;
+          if (n < DELETE_CHUNK) return total;
+        }
+      },
+    },
+    refusals: {
+      record: (f: Refusal) => enqueue([], [f]),
+      byRequestId: (id) => one('refusal', 'refusalById', [id], refusalFromRow),
+      list: listRefusals,
+    },
+    changes: {
+      version: async () => (await run<{ value: number }>('change version', 'version', []))[0]?.value ?? 0,
+    },
+    ping: async () => {
+      await runDynamic('ping', 'SELECT 1', []);
+    },
+    close: () => {
+      closing ??= (async () => {
+        closed = true;
+        // Writes already accepted are committed before the pool goes.
+        await batcher.flush();
+        await pool.end();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import type { NewTokenRecord, Refusal } from '../types.js';
+import { isUnavailable } from './errors.js';
+
+/** One caller's write: its tokens (all or nothing) or one refusal. */
+export interface BatchWrite {
+  readonly tokens: readonly NewTokenRecord[];
+  readonly refusals: readonly Refusal[];
+}
+
+interface Pending extends BatchWrite {
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit for PostgreSQL, the asynchronous counterpart of the SQLite WriteBatcher. Writes queued
+ * during one turn of the event loop are committed together by `commit` (one statement, so one
+ * transaction and one WAL flush), and every caller's promise resolves only after that commit.
+ *
+ * At most `maxInFlight` batches are committing at once, so token writes never take the whole pool
+ * from readers; writes arriving while all slots are busy wait and join the next batch, which is how
+ * batches grow with load. If a batch fails for a reason other than the database being unavailable,
+ * each caller's write is retried alone, so one bad row (a duplicate key) cannot fail its neighbours
+ * while a caller's own tokens stay all-or-nothing.
+ */
+export class PgWriteBatcher {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private readonly active = new Set<Promise<void>>();
+
+  constructor(
+    /** Commits the given rows atomically; rejects with the driver's error. */
+    private readonly commit: (tokens: readonly NewTokenRecord[], refusals: readonly Refusal[]) => Promise<void>,
+    /** Translates a driver error for the caller of `write`. */
+    private readonly translate: (error: unknown, write: BatchWrite) => unknown,
+    private readonly maxInFlight = 4,
+    /** Start a commit at once when this many writes are waiting: bounds one burst's added latency. */
+    private readonly maxBatch = 256,
+  ) {}
+
+  enqueue(write: BatchWrite): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ ...write, resolve, reject });
+      if (this.queue.length >= this.maxBatch) {
+        this.drain();
+        return;
+      }
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.drain();
+        });
+      }
+    });
+  }
+
+  /** Commits everything queued so far and waits for every commit in flight (for close). */
+  async flush(): Promise<void> {
+    for (;;) {
+      this.drain();
+      if (this.active.size === 0 && this.queue.length === 0) return;
+      await Promise.allSettled([...this.active]);
+    }
+  }
+
+  /** Starts commits for queued writes while slots are free. */
+  private drain(): void {
+    while (this.queue.length > 0 && this.active.size < this.maxInFlight) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      const done: Promise<void> = this.run(batch).finally(() => {
+        this.active.delete(done);
+        if (this.queue.length > 0) this.drain();
+      });
+      this.active.add(done);
+    }
+  }
+
+  private async run(batch: readonly Pending[]): Promise<void> {
+    try {
+      await this.commit(batch.flatMap((p) => p.tokens), batch.flatMap((p) => p.refusals));
+      for (const p of batch) p.resolve();
+      return;
+    } catch (error) {
+      if (batch.length === 1 || isUnavailable(error)) {
+        for (const p of batch) p.reject(this.translate(error, p));
+        return;
+      }
+    }
+    // One at a time: the retries hold this batch's slot rather than flooding the pool's queue.
+    for (const p of batch) {
+      try {
+        await this.commit(p.tokens, p.refusals);
+        p.resolve();
+      } catch (error) {
+        p.reject(this.translate(error, p));
+      }
+    }
+  }
+}

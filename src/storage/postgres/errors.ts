@@ -1,0 +1,89 @@
+import { StorageError } from '../types.js';
+
+/** Node socket errors that mean "the server cannot be reached right now". */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN',
+  'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'ENOENT', /* a Unix socket that is not there */
+]);
+
+/**
+ * SQLSTATEs that mean the server is unavailable, shutting down, overloaded, or could not finish in
+ * time — conditions a caller can retry later rather than bugs.
+ */
+const UNAVAILABLE_SQLSTATES = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, in recovery)
+  '57P05', // idle_session_timeout
+  '57014', // query_canceled (statement_timeout)
+  '55P03', // lock_not_available (lock_timeout)
+  '53300', // too_many_connections
+  '53000', '53100', '53200', // insufficient resources, disk full, out of memory
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '25P03', // idle_in_transaction_session_timeout
+  '3D000', // invalid_catalog_name: the database does not exist (dropped under us)
+  '28000', '28P01', // authorization: the credentials stopped working
+]);
+
+/** Messages pg and pg-pool use for connection trouble (they carry no code). */
+const UNAVAILABLE_MESSAGES = [
+  'timeout exceeded when trying to connect',
+  'Connection terminated',
+  'Query read timeout',
+  'Client has encountered a connection error',
+  'Client was closed and is not queryable',
+  'Cannot use a pool after calling end on the pool',
+  'connection timeout',
+];
+
+/** True when `error` says the database could not be reached or could not answer in time. */
+export function isUnavailable(error: unknown): boolean {
+  if (error instanceof StorageError) return error.code === 'unavailable';
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
+  }
+  const message = (error as { message?: unknown }).message;
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((m) => message.includes(m))) return true;
+  const cause = (error as { cause?: unknown }).cause;
+  return cause !== undefined && cause !== error && isUnavailable(cause);
+}
+
+/** Turns a driver error into a {@link StorageError} where one applies; anything else is returned as is. */
+export function translatePg(error: unknown, what: string): unknown {
+  if (error instanceof StorageError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === '23505') return new StorageError('conflict', `${what} already exists`, { cause: error });
+  if (isUnavailable(error)) {
+    const detail = typeof code === 'string' ? code : (error as Error).message;
+    return new StorageError('unavailable', `database unavailable (${detail})`, { cause: error });
+  }
+  return error;
+}
+
+/**
+ * Where a connection URL points, for messages: `user@host:port/database`, never the password
+ * (nor any other query parameter, which may hold one).
+ */
+export function describePostgresUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'the PostgreSQL server (the URL could not be parsed)';
+  }
+  const decode = (s: string): string => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  const host = decode(u.hostname) || u.searchParams.get('host') || 'localhost';
+  const port = u.port || '5432';
+  const database = decode(u.pathname.replace(/^\//, '')) || decode(u.username) || '(default database)';
+  const user = u.username ? `${decode(u.username)}@` : '';
+  return `${user}${host}:${port}/${database}`;
+}

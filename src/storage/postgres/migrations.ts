@@ -1,0 +1,156 @@
+import type { ClientBase, QueryConfig, QueryResult } from 'pg';
+
+/**
+ * Versioned schema migrations for PostgreSQL, semantically the same schema as SQLite's
+ * (src/storage/sqlite/migrations.ts) with native types: BOOLEAN flags, BIGINT millisecond times and
+ * TEXT[] lists. Never edit a released migration: add a new one.
+ *
+ * Keys and ordered names use COLLATE "C" (byte order), whatever the database's default collation:
+ * listings then sort as SQLite and the in-memory adapter sort them, and the time-ordered token keys
+ * (core/crypto.ts tokenKey) really do land at the right edge of the primary key index.
+ *
+ * Tables are created in the connection's current schema (the first on its search_path), so one
+ * database can hold several installations by giving each URL its own `options=-c search_path=…`.
+ */
+export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+  {
+    version: 1,
+    name: 'registry, tokens, refusals',
+    sql: `
+      -- The change version is the sum of CHANGE_VERSION_SHARDS counters. Every registry or
+      -- token-state change increments one of them in its own transaction, chosen by the backend
+      -- process, so concurrent changes (every refresh-token rotation is one) lock different rows
+      -- instead of queueing on a single one until each commit is flushed. Counters only grow, so the
+      -- sum grows with each commit and only on commit: a reader can never see a new version before
+      -- the change it stands for.
+      CREATE TABLE meta (key TEXT COLLATE "C" NOT NULL, shard SMALLINT NOT NULL, value BIGINT NOT NULL, PRIMARY KEY (key, shard));
+      INSERT INTO meta (key, shard, value) SELECT 'change_version', s, CASE WHEN s = 0 THEN 1 ELSE 0 END FROM generate_series(0, 15) AS s;
+      CREATE TABLE users (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        user_name TEXT COLLATE "C" NOT NULL UNIQUE,
+        password_hash TEXT,
+        active BOOLEAN NOT NULL,
+        roles TEXT[] NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        password_changed_at BIGINT
+      );
+      CREATE TABLE roles (name TEXT COLLATE "C" PRIMARY KEY, description TEXT NOT NULL, built_in BOOLEAN NOT NULL);
+      CREATE TABLE scopes (name TEXT COLLATE "C" PRIMARY KEY, description TEXT NOT NULL, built_in BOOLEAN NOT NULL);
+      CREATE TABLE applications (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        client_id TEXT COLLATE "C" NOT NULL UNIQUE,
+        name TEXT COLLATE "C" NOT NULL,
+        secret_hash TEXT,
+        secret_rotated_at BIGINT,
+        active BOOLEAN NOT NULL,
+        public BOOLEAN NOT NULL,
+        grant_types TEXT[] NOT NULL,
+        redirect_uris TEXT[] NOT NULL,
+        scopes TEXT[] NOT NULL,
+        access_token_lifespan BIGINT NOT NULL,
+        refresh_token_lifespan BIGINT NOT NULL,
+        token_format TEXT NOT NULL,
+        app_user_id TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE TABLE properties (name TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT NULL);
+      -- Keyed by the time-ordered token key so inserts append at the right edge of the index; only
+      -- the indexes the security reactions and clean-up need. Every index on a random key would
+      -- cost a page write per token.
+      CREATE TABLE tokens (
+        hash TEXT COLLATE "C" PRIMARY KEY,
+        kind TEXT NOT NULL,
+        application_id TEXT NOT NULL,
+        user_id TEXT,
+        scopes TEXT[] NOT NULL,
+        grant_type TEXT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        family_id TEXT COLLATE "C" NOT NULL,
+        status TEXT NOT NULL,
+        revoked_at BIGINT
+      );
+      CREATE INDEX tokens_family ON tokens (family_id);
+      CREATE INDEX tokens_expires ON tokens (expires_at);
+      CREATE TABLE refusals (
+        request_id TEXT COLLATE "C" PRIMARY KEY,
+        at BIGINT NOT NULL,
+        endpoint TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        reason TEXT COLLATE "C" NOT NULL,
+        description TEXT NOT NULL,
+        hint TEXT,
+        client_id TEXT,
+        application_name TEXT,
+        user_name TEXT,
+        remote_address TEXT
+      );
+      CREATE INDEX refusals_at ON refusals (at);
+      CREATE INDEX refusals_reason ON refusals (reason, at);
+    `,
+  },
+];
+
+/** How many rows the change version is spread over (see migration 1). */
+export const CHANGE_VERSION_SHARDS = 16;
+
+export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]?.version ?? 0;
+
+/**
+ * Key of the transaction-level advisory lock that serialises migrations ("Latchkey" in ASCII, as a
+ * bigint). Advisory locks are per database, so instances migrating different schemas of one database
+ * merely take turns.
+ */
+export const MIGRATION_LOCK_KEY = '5503808189925909881';
+
+/** Thrown when the database was migrated by a newer Latchkey than this one. */
+export class SchemaTooNewError extends Error {
+  constructor(
+    readonly found: number,
+    readonly supported: number,
+  ) {
+    super(`The database schema is version ${found}, newer than this Latchkey (${supported}). Upgrade Latchkey.`);
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+/** Migrations wait for each other; give them more room than ordinary statements. */
+const MIGRATION_TIMEOUT_MS = 60_000;
+
+/**
+ * Applies pending migrations in one transaction on `client`, under an advisory lock, so instances
+ * starting together apply each step exactly once (the others wait, then find nothing to do).
+ * Returns the versions this call applied.
+ */
+export async function migratePostgres(client: ClientBase): Promise<number[]> {
+  const q = (text: string, values?: unknown[]): Promise<QueryResult> => {
+    // query_timeout is pg's client-side read timeout; the typings know it only as a pool setting.
+    const config: QueryConfig & { query_timeout: number } = { text, values, query_timeout: MIGRATION_TIMEOUT_MS + 5_000 };
+    return client.query(config);
+  };
+  const applied: number[] = [];
+  await q('BEGIN');
+  try {
+    await q(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
+    await q(`SET LOCAL lock_timeout = ${MIGRATION_TIMEOUT_MS}`);
+    await q(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+    await q('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+    const res = await q('SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations');
+    const current = (res.rows[0] as { v: number } | undefined)?.v ?? 0;
+    if (current > POSTGRES_SCHEMA_VERSION) throw new SchemaTooNewError(current, POSTGRES_SCHEMA_VERSION);
+    for (const m of POSTGRES_MIGRATIONS) {
+      if (m.version <= current) continue;
+      await q(m.sql);
+      await q('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+      applied.push(m.version);
+    }
+    await q('COMMIT');
+    return applied;
+  } catch (error) {
+    await q('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

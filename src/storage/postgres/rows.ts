@@ -1,0 +1,209 @@
+import type { Application, GrantType, NewTokenRecord, Refusal, Role, Scope, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../types.js';
+
+/**
+ * Row shapes as the adapter's pg pool returns them (BIGINT parsed to number, BOOLEAN to boolean,
+ * TEXT[] to a fresh string array per query), and their mapping to domain records and parameters.
+ */
+
+export const USER_COLUMNS = 'id, user_name, password_hash, active, roles, created_at, updated_at, password_changed_at';
+export interface UserRow {
+  id: string;
+  user_name: string;
+  password_hash: string | null;
+  active: boolean;
+  roles: string[];
+  created_at: number;
+  updated_at: number;
+  password_changed_at: number | null;
+}
+
+export function userFromRow(r: UserRow): User {
+  return {
+    id: r.id,
+    userName: r.user_name,
+    passwordHash: r.password_hash,
+    active: r.active,
+    roles: r.roles,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    passwordChangedAt: r.password_changed_at,
+  };
+}
+
+/** In USER_COLUMNS order. */
+export function userParams(u: User): unknown[] {
+  return [u.id, u.userName, u.passwordHash, u.active, [...u.roles], u.createdAt, u.updatedAt, u.passwordChangedAt];
+}
+
+export interface NamedRow {
+  name: string;
+  description: string;
+  built_in: boolean;
+}
+
+export function namedFromRow(r: NamedRow): Role & Scope {
+  return { name: r.name, description: r.description, builtIn: r.built_in };
+}
+
+export const APPLICATION_COLUMNS =
+  'id, client_id, name, secret_hash, secret_rotated_at, active, public, grant_types, redirect_uris, scopes, access_token_lifespan, refresh_token_lifespan, token_format, app_user_id, created_at, updated_at';
+export interface ApplicationRow {
+  id: string;
+  client_id: string;
+  name: string;
+  secret_hash: string | null;
+  secret_rotated_at: number | null;
+  active: boolean;
+  public: boolean;
+  grant_types: string[];
+  redirect_uris: string[];
+  scopes: string[];
+  access_token_lifespan: number;
+  refresh_token_lifespan: number;
+  token_format: string;
+  app_user_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function applicationFromRow(r: ApplicationRow): Application {
+  return {
+    id: r.id,
+    clientId: r.client_id,
+    name: r.name,
+    secretHash: r.secret_hash,
+    secretRotatedAt: r.secret_rotated_at,
+    active: r.active,
+    public: r.public,
+    grantTypes: r.grant_types as GrantType[],
+    redirectUris: r.redirect_uris,
+    scopes: r.scopes,
+    accessTokenLifespan: r.access_token_lifespan,
+    refreshTokenLifespan: r.refresh_token_lifespan,
+    tokenFormat: r.token_format as TokenFormat,
+    appUserId: r.app_user_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** In APPLICATION_COLUMNS order. */
+export function applicationParams(a: Application): unknown[] {
+  return [
+    a.id, a.clientId, a.name, a.secretHash, a.secretRotatedAt, a.active, a.public,
+    [...a.grantTypes], [...a.redirectUris], [...a.scopes],
+    a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
+  ];
+}
+
+export const TOKEN_COLUMNS = 'hash, kind, application_id, user_id, scopes, grant_type, issued_at, expires_at, family_id, status, revoked_at';
+export interface TokenRow {
+  hash: string;
+  kind: string;
+  application_id: string;
+  user_id: string | null;
+  scopes: string[];
+  grant_type: string;
+  issued_at: number;
+  expires_at: number;
+  family_id: string;
+  status: string;
+  revoked_at: number | null;
+}
+
+export function tokenFromRow(r: TokenRow): TokenRecord {
+  return {
+    hash: r.hash,
+    kind: r.kind as TokenKind,
+    applicationId: r.application_id,
+    userId: r.user_id,
+    scopes: r.scopes,
+    grantType: r.grant_type,
+    issuedAt: r.issued_at,
+    expiresAt: r.expires_at,
+    familyId: r.family_id,
+    status: r.status as TokenStatus,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/**
+ * New tokens as nine column arrays for `unnest`, so one statement with a fixed text (prepared once
+ * per connection) inserts any number of rows. A token's scopes travel as a JSON array: PostgreSQL
+ * arrays must be rectangular, and scope lists differ in length.
+ */
+export function tokenColumns(tokens: readonly NewTokenRecord[]): unknown[][] {
+  const cols: unknown[][] = [[], [], [], [], [], [], [], [], []];
+  for (const t of tokens) {
+    cols[0]!.push(t.hash);
+    cols[1]!.push(t.kind);
+    cols[2]!.push(t.applicationId);
+    cols[3]!.push(t.userId);
+    cols[4]!.push(JSON.stringify(t.scopes));
+    cols[5]!.push(t.grantType);
+    cols[6]!.push(t.issuedAt);
+    cols[7]!.push(t.expiresAt);
+    cols[8]!.push(t.familyId);
+  }
+  return cols;
+}
+
+/**
+ * `SELECT` producing rows for `INSERT INTO tokens (TOKEN_COLUMNS)` from the tokenColumns arrays
+ * bound at $first…$first+8.
+ */
+export function tokenRowsFrom(first: number): string {
+  const p = (i: number): string => `$${first + i}`;
+  return `SELECT h, k, a, u, ARRAY(SELECT el.x FROM jsonb_array_elements_text(s) WITH ORDINALITY AS el(x, n) ORDER BY el.n), g, i, e, f, 'active', NULL::bigint
+    FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::jsonb[], ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::bigint[], ${p(8)}::text[])
+      AS t(h, k, a, u, s, g, i, e, f)`;
+}
+
+export const REFUSAL_COLUMNS = 'request_id, at, endpoint, status, error, reason, description, hint, client_id, application_name, user_name, remote_address';
+export interface RefusalRow {
+  request_id: string;
+  at: number;
+  endpoint: string;
+  status: number;
+  error: string;
+  reason: string;
+  description: string;
+  hint: string | null;
+  client_id: string | null;
+  application_name: string | null;
+  user_name: string | null;
+  remote_address: string | null;
+}
+
+export function refusalFromRow(r: RefusalRow): Refusal {
+  return {
+    requestId: r.request_id,
+    at: r.at,
+    endpoint: r.endpoint,
+    status: r.status,
+    error: r.error,
+    reason: r.reason,
+    description: r.description,
+    hint: r.hint,
+    clientId: r.client_id,
+    applicationName: r.application_name,
+    userName: r.user_name,
+    remoteAddress: r.remote_address,
+  };
+}
+
+/** Refusals as twelve column arrays for `unnest`, in REFUSAL_COLUMNS order. */
+export function refusalColumns(refusals: readonly Refusal[]): unknown[][] {
+  const cols: unknown[][] = Array.from({ length: 12 }, () => []);
+  for (const f of refusals) {
+    const values = [f.requestId, f.at, f.endpoint, f.status, f.error, f.reason, f.description, f.hint, f.clientId, f.applicationName, f.userName, f.remoteAddress];
+    values.forEach((v, i) => cols[i]!.push(v));
+  }
+  return cols;
+}
+
+/** `SELECT` producing refusal rows from the refusalColumns arrays bound at $first…$first+11. */
+export function refusalRowsFrom(first: number): string {
+  const types = ['text', 'bigint', 'text', 'integer', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
+  return `SELECT * FROM unnest(${types.map((t, i) => `$${first + i}::${t}[]`).join(', ')})`;
+}
