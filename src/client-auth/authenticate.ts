@@ -60,12 +60,12 @@ export function presentedClient(
 }
 
 export async function authenticateClient(
-  cache: Pick<RegistryCache, 'applicationByClientId'>,
+  cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId'>,
   presented: PresentedClient,
   context: ClientContext,
 ): Promise<AuthenticatedClient> {
   context.clientId = presented.clientId;
-  const app = await cache.applicationByClientId(presented.clientId);
+  const app = cache.peekApplicationByClientId(presented.clientId) ?? (await cache.applicationByClientId(presented.clientId));
   if (app === undefined) {
     if (presented.clientSecret !== undefined) verifySecret(presented.clientSecret, UNKNOWN_CLIENT_HASH);
     throw invalidClient.withReason('client_auth.unknown_client').withHint(`No application has client id ${presented.clientId}.`);

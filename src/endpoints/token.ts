@@ -18,7 +18,7 @@ const TOKEN_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cach
 const SENSITIVE_QUERY = ['client_secret', 'client_id', 'password', 'username', 'refresh_token', 'grant_type', 'code', 'code_verifier', 'client_assertion', 'scope'];
 
 export interface TokenEndpointDeps {
-  readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'properties' | 'check'>;
+  readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'properties' | 'peekProperties' | 'check'>;
   readonly grants: ReadonlyMap<GrantType, Grant>;
   readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>;
   readonly refusals: RefusalRecorder;
@@ -80,7 +80,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   async function process(req: NeutralRequest, refusal: RefusalContext): Promise<NeutralResponse> {
     checkTransport(req);
     const params = parseForm(req.body);
-    const properties = await deps.cache.properties();
+    const properties = deps.cache.peekProperties() ?? (await deps.cache.properties());
     if (!properties['com.snc.platform.security.oauth.is.active']) {
       throw invalidRequest
         .withReason('instance.oauth_inactive')

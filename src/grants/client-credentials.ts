@@ -32,7 +32,7 @@ export function clientCredentialsGrant(deps: GrantDeps): Grant<Plan> {
           .withReason('application_user.missing')
           .withDescription(`The application ${app.name} has no application user. An administrator must set one (OAuth Application User).`);
       }
-      const user = await deps.cache.userById(app.appUserId);
+      const user = deps.cache.peekUserById(app.appUserId) ?? (await deps.cache.userById(app.appUserId));
       if (user === undefined) {
         throw unauthorizedClient
           .withReason('application_user.missing')

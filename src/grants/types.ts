@@ -23,7 +23,7 @@ export interface GrantContext {
 }
 
 export interface GrantDeps {
-  readonly cache: Pick<RegistryCache, 'userById' | 'userByName'>;
+  readonly cache: Pick<RegistryCache, 'userById' | 'peekUserById' | 'userByName'>;
   readonly storage: Pick<Storage, 'tokens'>;
   readonly clock: Clock;
   readonly mint: Mint;

@@ -92,7 +92,15 @@ export class RegistryCache {
     return this.through(() => this.usersById, id, (k) => this.deps.storage.users.byId(k));
   }
 
-  /** Cached lookups without a promise, for the bearer hot path; undefined on a miss. */
+  /** Cached lookups without a promise, for the hot paths; undefined on a miss. */
+  peekApplicationByClientId(clientId: string): Application | undefined {
+    return this.apps.get(clientId);
+  }
+
+  peekProperties(): PropertyValues | undefined {
+    return this.props;
+  }
+
   peekApplicationById(id: string): Application | undefined {
     return this.appsById.get(id);
   }

@@ -52,23 +52,27 @@ export function createMinter(formats: ReadonlyMap<TokenFormat, AccessTokenFormat
     // A new grant's family is named after its first access token's key: unique, time-ordered (so
     // the family index appends), and free to compute.
     const familyId = input.familyId ?? access.hash;
-    const base = { applicationId: app.id, userId: input.userId, scopes: input.scopes, grantType: input.grantType, issuedAt: input.now, familyId };
-    const records: NewTokenRecord[] = [
-      { ...base, hash: access.hash, kind: 'access', expiresAt: input.now + app.accessTokenLifespan * 1000 },
-    ];
-    let refreshToken: string | undefined;
-    if (input.withRefreshToken) {
-      refreshToken = newOpaqueToken(TOKEN_PREFIX.refresh, input.now);
-      const expiresAt = input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000;
-      records.push({ ...base, hash: tokenKey(refreshToken), kind: 'refresh', expiresAt });
+    // Plain literals of one shape (no spreads): this runs on every token request.
+    const record = (hash: string, kind: 'access' | 'refresh', expiresAt: number): NewTokenRecord => ({
+      hash,
+      kind,
+      applicationId: app.id,
+      userId: input.userId,
+      scopes: input.scopes,
+      grantType: input.grantType,
+      issuedAt: input.now,
+      expiresAt,
+      familyId,
+    });
+    const expiresIn = app.accessTokenLifespan;
+    const records: NewTokenRecord[] = [record(access.hash, 'access', input.now + expiresIn * 1000)];
+    const scope = input.scopes.join(' ');
+    if (!input.withRefreshToken) {
+      return { body: { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope }, records };
     }
-    const body: TokenResponseBody = {
-      access_token: access.token,
-      token_type: 'Bearer',
-      expires_in: app.accessTokenLifespan,
-      scope: input.scopes.join(' '),
-      ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
-    };
+    const refreshToken = newOpaqueToken(TOKEN_PREFIX.refresh, input.now);
+    records.push(record(tokenKey(refreshToken), 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000));
+    const body: TokenResponseBody = { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope, refresh_token: refreshToken };
     return { body, records };
   };
 }

@@ -76,7 +76,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   migrateSqlite(db);
-  const batcher = new WriteBatcher(db);
+  const batcher = new WriteBatcher(db, 256, (e) => safeTranslate(e, 'record'));
   const fileBacked = options.path !== ':memory:';
 
   const prep = (sql: string): Statement => db.prepare(sql);
@@ -165,7 +165,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       list: () => guard('property', () => s.propList.all() as PropertyRow[]),
     },
     tokens: {
-      insert: (tokens) => batcher.enqueue(() => tokens.forEach(insertToken)).catch((e: unknown) => Promise.reject(safeTranslate(e, 'token'))),
+      insert: (tokens) => batcher.enqueue(() => { for (const t of tokens) insertToken(t); }),
       byHash: (hash) => guard('token', () => mapOpt(s.tokenByHash.get(hash) as TokenRow | undefined, tokenFromRow)),
       consumeRefresh: (hash, _at, replacements) => guard('token', () => consume.immediate(hash, replacements)),
       revoke: (hash, at) =>
@@ -184,7 +184,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       deleteExpired: (before) => guard('token', () => s.tokenDeleteExpired.run(before).changes),
     },
     refusals: {
-      record: (f: Refusal) => batcher.enqueue(() => void s.refusalInsert.run(...refusalParams(f))).catch((e: unknown) => Promise.reject(safeTranslate(e, 'refusal'))),
+      record: (f: Refusal) => batcher.enqueue(() => void s.refusalInsert.run(...refusalParams(f))),
       byRequestId: (id) => guard('refusal', () => mapOpt(s.refusalById.get(id) as RefusalRow | undefined, refusalFromRow)),
       list: (q) => guard('refusal', () => {
         const where: string[] = [];

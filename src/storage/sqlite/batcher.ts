@@ -16,13 +16,23 @@ interface Pending {
 export class WriteBatcher {
   private queue: Pending[] = [];
   private scheduled = false;
+  // Built once: better-sqlite3 compiles a wrapper per transaction() call.
+  private readonly commitAll: (batch: readonly Pending[]) => void;
+  private readonly commitOne: (write: () => void) => void;
 
   constructor(
     private readonly db: Database,
     /** Commit at once when this many writes are waiting: bounds the latency one burst can add
      * to the requests at its front. */
     private readonly maxBatch = 256,
-  ) {}
+    /** Turns a driver error into what callers should see (storage errors). */
+    private readonly translate: (error: unknown) => unknown = (e) => e,
+  ) {
+    this.commitAll = db.transaction((batch: readonly Pending[]) => {
+      for (const p of batch) p.write();
+    });
+    this.commitOne = db.transaction((write: () => void) => write());
+  }
 
   enqueue(write: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -47,17 +57,15 @@ export class WriteBatcher {
     if (batch.length === 0) return;
     this.queue = [];
     try {
-      this.db.transaction(() => {
-        for (const p of batch) p.write();
-      })();
+      this.commitAll(batch);
       for (const p of batch) p.resolve();
     } catch {
       for (const p of batch) {
         try {
-          this.db.transaction(p.write)();
+          this.commitOne(p.write);
           p.resolve();
         } catch (error) {
-          p.reject(error);
+          p.reject(this.translate(error));
         }
       }
     }
