@@ -65,8 +65,22 @@ export function presented(req: NeutralRequest, body: unknown, methods: readonly 
   throw refuse(401, 'api.malformed_authorization', 'The Authorization scheme is not supported here.', methods);
 }
 
-/** Authenticates the caller for a resource's security settings; throws an OAuthError refusal. */
-export async function authenticateCaller(deps: ApiAuthDeps, req: NeutralRequest, body: unknown, security: EffectiveSecurity, context: { userName?: string; clientId?: string; applicationName?: string }): Promise<Caller> {
+type RefusalContext = { userName?: string; clientId?: string; applicationName?: string };
+
+function noteBearer(caller: Caller, context: RefusalContext): Caller {
+  if (caller.user !== null) context.userName = caller.user.name;
+  if (caller.application !== null) {
+    context.clientId = caller.application.clientId;
+    context.applicationName = caller.application.name;
+  }
+  return caller;
+}
+
+/**
+ * Authenticates the caller for a resource's security settings; throws an OAuthError refusal. A
+ * bearer token seen before is answered synchronously (no promise on the hot path).
+ */
+export function authenticateCaller(deps: ApiAuthDeps, req: NeutralRequest, body: unknown, security: EffectiveSecurity, context: RefusalContext): Caller | Promise<Caller> {
   const methods = security.authMethods;
   const p = presented(req, body, methods);
   if (p.method === 'none') {
@@ -77,14 +91,13 @@ export async function authenticateCaller(deps: ApiAuthDeps, req: NeutralRequest,
     throw refuse(401, 'api.method_not_accepted', `This API does not accept ${SCHEME_NAMES[p.method]} credentials. Accepted: ${methods.map((m) => SCHEME_NAMES[m]).join(', ')}.`, methods);
   }
   if (p.method === 'bearer') {
-    const caller = await deps.bearer.validate(p.token);
-    if (caller.user !== null) context.userName = caller.user.name;
-    if (caller.application !== null) {
-      context.clientId = caller.application.clientId;
-      context.applicationName = caller.application.name;
-    }
-    return caller;
+    const caller = deps.bearer.validate(p.token);
+    return caller instanceof Promise ? caller.then((c) => noteBearer(c, context)) : noteBearer(caller, context);
   }
+  return basicCaller(deps, p, methods, context);
+}
+
+async function basicCaller(deps: ApiAuthDeps, p: { userName: string; password: string }, methods: readonly AuthMethod[], context: RefusalContext): Promise<Caller> {
   context.userName = p.userName.slice(0, 200);
   const now = deps.clock.now();
   const bad = refuse(401, 'api.basic_bad_credentials', 'The user name or password is wrong.', methods);

@@ -4,7 +4,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import { effectiveScopes } from '../grants/scope.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { Storage, TokenRecord } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
 import type { Caller } from './define.js';
 
 export const REALM = 'latchkey';
@@ -30,7 +30,13 @@ export function invalidToken(reason: ReasonCode, description: string): OAuthErro
  * Expiry is checked against the clock on every call, so the cache never extends a token's life.
  */
 export class BearerValidator {
-  private records = new Map<string, TokenRecord>();
+  /**
+   * Callers by token, with the token's expiry: the whole answer for a repeat token, found without
+   * hashing (a SHA-256 per call was the largest single cost of bearer validation). Held only in
+   * this process's memory, never logged or stored, and dropped on any registry or token change
+   * and when the token expires. The database keeps only hashes.
+   */
+  private callers = new Map<string, { readonly caller: Caller; readonly expiresAt: number }>();
   private generation = 0;
   private readonly maxEntries = 100_000;
 
@@ -41,27 +47,27 @@ export class BearerValidator {
       readonly clock: Clock;
     },
   ) {
+    // Any revocation, deactivation or scope change moves the change version, which clears this.
     deps.cache.onInvalidate(() => {
       this.generation++;
-      this.records = new Map();
+      this.callers = new Map();
     });
   }
 
-  private async load(key: string): Promise<TokenRecord | undefined> {
-    const gen = this.generation;
-    const record = await this.deps.storage.tokens.byHash(key);
-    if (record !== undefined && gen === this.generation) {
-      if (this.records.size >= this.maxEntries) this.records = new Map();
-      this.records.set(key, record);
-    }
-    return record;
+  /**
+   * Returns the caller a token stands for, or throws an invalid_token OAuthError. A token seen
+   * before answers synchronously from memory (expiry is still checked against the clock); this
+   * runs on every API call.
+   */
+  validate(token: string): Caller | Promise<Caller> {
+    const hit = this.callers.get(token);
+    if (hit !== undefined && hit.expiresAt > this.deps.clock.now()) return hit.caller;
+    return this.resolve(token);
   }
 
-  /** Returns the caller a token stands for, or throws an invalid_token OAuthError. */
-  async validate(token: string): Promise<Caller> {
-    // Hits are read without awaiting: this runs on every API call.
-    const key = tokenKey(token);
-    const record = this.records.get(key) ?? (await this.load(key));
+  private async resolve(token: string): Promise<Caller> {
+    const gen = this.generation;
+    const record = await this.deps.storage.tokens.byHash(tokenKey(token));
     if (record === undefined) throw invalidToken('token.unknown', 'The access token is not valid on this instance.');
     if (record.kind !== 'access') throw invalidToken('token.not_access_token', 'A refresh token cannot be used as an access token.');
     if (record.status !== 'active') throw invalidToken('token.revoked', 'The access token has been revoked.');
@@ -72,12 +78,18 @@ export class BearerValidator {
     if (record.userId !== null && (user === undefined || !user.active)) {
       throw invalidToken('token.user_inactive', 'The user of this token is inactive.');
     }
-    return {
+    // Shared by every request with this token: frozen so no handler can change what others see.
+    const caller: Caller = Object.freeze({
       authenticated: true,
       method: 'bearer',
-      user: user === undefined ? null : { id: user.id, name: user.userName, roles: user.roles },
-      application: { clientId: app.clientId, name: app.name },
-      scopes: effectiveScopes(record.scopes, app),
-    };
+      user: user === undefined ? null : Object.freeze({ id: user.id, name: user.userName, roles: Object.freeze([...user.roles]) }),
+      application: Object.freeze({ clientId: app.clientId, name: app.name }),
+      scopes: Object.freeze(effectiveScopes(record.scopes, app)),
+    });
+    if (gen === this.generation) {
+      if (this.callers.size >= this.maxEntries) this.callers = new Map();
+      this.callers.set(token, { caller, expiresAt: record.expiresAt });
+    }
+    return caller;
   }
 }

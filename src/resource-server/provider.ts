@@ -67,6 +67,13 @@ function authorize(caller: Caller, resource: CompiledResource): OAuthError | und
   return undefined;
 }
 
+/** The caller, if the resource's scope and role requirements admit them; else throws the refusal. */
+function admitted(caller: Caller, resource: CompiledResource): Caller {
+  const denied = authorize(caller, resource);
+  if (denied !== undefined) throw denied;
+  return caller;
+}
+
 function render(result: ApiResponse): NeutralResponse {
   const status = result.status ?? 200;
   const headers: Record<string, string> = {};
@@ -116,13 +123,13 @@ export function createApiProvider(deps: ApiProviderDeps) {
         let caller = ANONYMOUS;
         if (resource.security.requiresAuthentication) {
           const admit = async (): Promise<Caller> => {
-            const who = await authenticateCaller(deps, req, body, resource.security, context);
-            const denied = authorize(who, resource);
-            if (denied !== undefined) throw denied;
-            return who;
+            const found = authenticateCaller(deps, req, body, resource.security, context);
+            return admitted(found instanceof Promise ? await found : found, resource);
           };
           try {
-            caller = await admit();
+            // A token seen before is admitted without a promise; anything else takes admit().
+            const found = authenticateCaller(deps, req, body, resource.security, context);
+            caller = found instanceof Promise ? admitted(await found, resource) : admitted(found, resource);
           } catch (error) {
             // Refusals on cached state re-check it first: a scope added or a user activated a
             // moment ago must not refuse this call. Successes keep using the cache.
