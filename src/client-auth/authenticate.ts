@@ -1,4 +1,4 @@
-import { hashSecret, verifySecret } from '../core/crypto.js';
+import { constantTimeEqual, hashSecret, verifySecret } from '../core/crypto.js';
 import type { NeutralRequest } from '../core/request.js';
 import { invalidClient, invalidRequest } from '../errors/errors.js';
 import type { RegistryCache } from '../registry/cache.js';
@@ -59,8 +59,19 @@ export function presentedClient(
   return presented;
 }
 
+type SecretCache = Pick<RegistryCache, 'rememberVerifiedSecret' | 'verifiedSecret'>;
+
+/** Compares with a secret verified before (constant time), else with the stored hash. */
+function secretMatches(cache: SecretCache, clientId: string, presented: string, storedHash: string): boolean {
+  const known = cache.verifiedSecret(clientId);
+  if (known !== undefined) return constantTimeEqual(known, presented);
+  const ok = verifySecret(presented, storedHash);
+  if (ok) cache.rememberVerifiedSecret(clientId, presented);
+  return ok;
+}
+
 export async function authenticateClient(
-  cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId'>,
+  cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId'> & SecretCache,
   presented: PresentedClient,
   context: ClientContext,
 ): Promise<AuthenticatedClient> {
@@ -77,7 +88,7 @@ export async function authenticateClient(
     }
   } else if (app.public || app.secretHash === null) {
     throw invalidClient.withReason('client_auth.public_client_secret').withHint(`Application "${app.name}" is public and has no secret.`);
-  } else if (!verifySecret(presented.clientSecret ?? '', app.secretHash)) {
+  } else if (!secretMatches(cache, app.clientId, presented.clientSecret ?? '', app.secretHash)) {
     throw invalidClient.withReason('client_auth.secret_mismatch').withHint(`Wrong secret for application "${app.name}".`);
   }
   context.application = app;

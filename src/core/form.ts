@@ -1,20 +1,23 @@
+import { parse } from 'node:querystring';
 import { OAuthError } from '../errors/oauth-error.js';
 import { invalidRequest } from '../errors/errors.js';
 
 /**
- * Parses an application/x-www-form-urlencoded body with the platform's URLSearchParams
- * (WHATWG), refusing repeated parameters (RFC 6749 §3.1, §3.2: "Request and response parameters
+ * Parses an application/x-www-form-urlencoded body with Node's querystring (one pass, repeated
+ * names come back as arrays; measured cheaper than iterating URLSearchParams on the hot path),
+ * refusing repeated parameters (RFC 6749 §3.1, §3.2: "Request and response parameters
  * MUST NOT be included more than once"). Parameters sent without a value are treated as omitted
  * (RFC 6749 §3.1).
  */
 export function parseForm(body: string | undefined): Record<string, string> {
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
   if (body === undefined || body === '') return params;
-  const seen = new Set<string>();
-  for (const [name, value] of new URLSearchParams(body)) {
-    if (seen.has(name)) throw repeated(name);
-    seen.add(name);
-    if (value !== '') params[name] = value;
+  // maxKeys 0: no silent truncation; the body size limit bounds the work.
+  const parsed = parse(body, '&', '=', { maxKeys: 0 });
+  for (const name in parsed) {
+    const value = parsed[name];
+    if (Array.isArray(value)) throw repeated(name);
+    if (value !== undefined && value !== '') params[name] = value;
   }
   return params;
 }

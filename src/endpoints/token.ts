@@ -18,7 +18,7 @@ const TOKEN_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cach
 const SENSITIVE_QUERY = ['client_secret', 'client_id', 'password', 'username', 'refresh_token', 'grant_type', 'code', 'code_verifier', 'client_assertion', 'scope'];
 
 export interface TokenEndpointDeps {
-  readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'properties' | 'peekProperties' | 'check'>;
+  readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'properties' | 'peekProperties' | 'check' | 'rememberVerifiedSecret' | 'verifiedSecret'>;
   readonly grants: ReadonlyMap<GrantType, Grant>;
   readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>;
   readonly refusals: RefusalRecorder;

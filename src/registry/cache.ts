@@ -18,6 +18,7 @@ export class RegistryCache {
   private apps = new Map<string, Application>();
   private appsById = new Map<string, Application>();
   private usersById = new Map<string, User>();
+  private secrets = new Map<string, string>();
   private props: PropertyValues | undefined;
   private version = -1;
   /** Bumped on every clear, so a read that started before a clear cannot store a stale record. */
@@ -65,6 +66,7 @@ export class RegistryCache {
     this.apps = new Map();
     this.appsById = new Map();
     this.usersById = new Map();
+    this.secrets = new Map();
     this.props = undefined;
     for (const l of this.listeners) l();
   }
@@ -90,6 +92,20 @@ export class RegistryCache {
 
   userById(id: string): Promise<User | undefined> {
     return this.through(() => this.usersById, id, (k) => this.deps.storage.users.byId(k));
+  }
+
+  /**
+   * Client secrets that were verified against the stored hash, by client id, so a repeat request
+   * compares in constant time instead of hashing again (a SHA-256 per request was the largest
+   * single cost after HTTP and SQLite). Memory only, never logged or stored; dropped with the rest
+   * of the cache on any registry change, so a rotated secret stops working at once.
+   */
+  rememberVerifiedSecret(clientId: string, secret: string): void {
+    if (this.secrets.size < this.maxEntries) this.secrets.set(clientId, secret);
+  }
+
+  verifiedSecret(clientId: string): string | undefined {
+    return this.secrets.get(clientId);
   }
 
   /** Cached lookups without a promise, for the hot paths; undefined on a miss. */
