@@ -59,7 +59,14 @@ const TOKEN_SHAPE = /^lk_[a-z]{2}_([0-9a-f]{12})[A-Za-z0-9_-]{43}$/;
  * it makes the storage key below time-ordered.
  */
 export function newOpaqueToken(prefix: string, now: number): string {
-  return prefix + Math.max(0, Math.floor(now)).toString(16).padStart(12, '0').slice(-12) + pooledRandom(32).toString('base64url');
+  return mintOpaque(prefix, now).token;
+}
+
+/** A new opaque token and its storage key (the same as tokenKey(token), without re-parsing it). */
+export function mintOpaque(prefix: string, now: number): { token: string; key: string } {
+  const time = Math.max(0, Math.floor(now)).toString(16).padStart(12, '0').slice(-12);
+  const token = prefix + time + pooledRandom(32).toString('base64url');
+  return { token, key: `${time}.${hashSecret(token)}` };
 }
 
 /**

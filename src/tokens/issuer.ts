@@ -1,4 +1,4 @@
-import { newOpaqueToken, tokenKey, TOKEN_PREFIX } from '../core/crypto.js';
+import { mintOpaque, TOKEN_PREFIX } from '../core/crypto.js';
 import type { Application, NewTokenRecord, TokenFormat } from '../storage/types.js';
 
 /** The RFC 6749 §5.1 success body. */
@@ -39,8 +39,8 @@ export interface AccessTokenFormat {
 export const opaqueFormat: AccessTokenFormat = {
   format: 'opaque',
   mint(input) {
-    const token = newOpaqueToken(TOKEN_PREFIX.access, input.now);
-    return { token, hash: tokenKey(token) };
+    const { token, key } = mintOpaque(TOKEN_PREFIX.access, input.now);
+    return { token, hash: key };
   },
 };
 
@@ -70,8 +70,8 @@ export function createMinter(formats: ReadonlyMap<TokenFormat, AccessTokenFormat
     if (!input.withRefreshToken) {
       return { body: { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope }, records };
     }
-    const refreshToken = newOpaqueToken(TOKEN_PREFIX.refresh, input.now);
-    records.push(record(tokenKey(refreshToken), 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000));
+    const { token: refreshToken, key: refreshKey } = mintOpaque(TOKEN_PREFIX.refresh, input.now);
+    records.push(record(refreshKey, 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000));
     const body: TokenResponseBody = { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope, refresh_token: refreshToken };
     return { body, records };
   };
