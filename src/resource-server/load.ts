@@ -1,11 +1,23 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { ApiDefinitionError, compileApi, type CompiledApi } from './compile.js';
 import { ApiRouter } from './router.js';
 
 const MODULE = /\.(m?js|m?ts)$/;
 const SKIP = /(\.d\.m?ts|\.test\.m?[jt]s)$/;
+
+let hookRegistered = false;
+
+/** Makes `latchkey` and `latchkey/api` resolve to this running copy for every API module. */
+function registerSelfResolution(): void {
+  if (hookRegistered) return;
+  hookRegistered = true;
+  register(new URL('./resolve-hook.js', import.meta.url), {
+    data: { targets: { 'latchkey/api': new URL('./define.js', import.meta.url).href, latchkey: new URL('../index.js', import.meta.url).href } },
+  });
+}
 
 /** Imports one module: JavaScript natively, TypeScript through tsx (esbuild), loaded only when needed. */
 async function importModule(path: string): Promise<Record<string, unknown>> {
@@ -41,6 +53,7 @@ export async function loadApis(dir: string, options: { required: boolean }): Pro
     .filter((f) => MODULE.test(f) && !SKIP.test(f) && !f.split(/[\\/]/).includes('node_modules'))
     .sort();
   const apis: CompiledApi[] = [];
+  if (files.length > 0) registerSelfResolution();
   for (const file of files) {
     const path = join(root, file);
     const shown = relative(process.cwd(), path) || path;
@@ -48,7 +61,13 @@ export async function loadApis(dir: string, options: { required: boolean }): Pro
     try {
       mod = await importModule(path);
     } catch (error) {
-      throw new ApiDefinitionError(shown, `could not load the module: ${(error as Error).message.split('\n')[0]}`);
+      const first = (error as Error).message.split('\n')[0] ?? '';
+      // A .ts file in a folder without "type": "module" is compiled as CommonJS, whose require()
+      // does not see the resolution hook that serves 'latchkey/api'.
+      const hint = /Cannot find (module|package) 'latchkey/.test(first) && /\.ts$/.test(path)
+        ? ' (name the file .mts, or add a package.json with {"type": "module"} to the APIs folder, or install latchkey there)'
+        : '';
+      throw new ApiDefinitionError(shown, `could not load the module: ${first}${hint}`);
     }
     const definition = exportedDefinition(mod);
     if (definition === undefined) throw new ApiDefinitionError(shown, 'the module has no default export (export default defineApi({...}))');
