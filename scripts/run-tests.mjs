@@ -1,22 +1,97 @@
 #!/usr/bin/env node
 // Runs every compiled *.test.js under dist/test with Node's test runner, one file at a time
-// (integration tests start servers and share the machine's PostgreSQL and ports).
+// (integration tests start servers and share the machine's PostgreSQL and ports), in two passes:
+//
+//   1. sqlite:   the whole suite (LATCHKEY_TEST_STORAGE=sqlite). The storage contract suite runs
+//                here against SQLite, memory and the machine's PostgreSQL (test/storage/*), as do
+//                the PostgreSQL-only process tests (multi-instance, faults).
+//   2. postgres: the integration files that start servers with test/helpers/server.ts
+//                (startTestServer) again, with LATCHKEY_TEST_STORAGE=postgres: each test server on
+//                its own throwaway PostgreSQL database.
+//
 // Node 20's `node --test` has no glob support, and given a folder it would also run helpers.
-// Usage: node scripts/run-tests.mjs [filter]   (filter: substring of the file path)
-import { readdirSync } from 'node:fs';
+// Usage: node scripts/run-tests.mjs [--storage sqlite|postgres|both] [filter]
+//   filter: substring of the file path, applied to both passes. Exit status is non-zero when any
+//   pass that ran failed (or when nothing matched).
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
+const USAGE = 'Usage: node scripts/run-tests.mjs [--storage sqlite|postgres|both] [filter]';
 const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'dist', 'test');
-const filter = process.argv[2];
-const files = readdirSync(root, { recursive: true, encoding: 'utf8' })
-  .filter((f) => f.endsWith('.test.js'))
-  .filter((f) => filter === undefined || f.includes(filter))
-  .sort()
-  .map((f) => join(root, f));
-if (files.length === 0) {
-  console.error(`No test files found under ${relative(process.cwd(), root)}${filter ? ` matching "${filter}"` : ''}. Run npm run build first.`);
+
+let storage = 'both';
+let filter;
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i];
+  if (arg === '--storage' || arg.startsWith('--storage=')) {
+    storage = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
+    if (!['sqlite', 'postgres', 'both'].includes(storage ?? '')) {
+      console.error(`--storage must be sqlite, postgres or both (got ${storage === undefined ? 'nothing' : `"${storage}"`}).\n${USAGE}`);
+      process.exit(2);
+    }
+  } else if (arg === '--help' || arg === '-h') {
+    console.log(USAGE);
+    process.exit(0);
+  } else if (arg.startsWith('--')) {
+    console.error(`Unknown option ${arg}.\n${USAGE}`);
+    process.exit(2);
+  } else if (filter === undefined) {
+    filter = arg;
+  } else {
+    console.error(`Only one filter is supported (got "${filter}" and "${arg}").\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+let all;
+try {
+  all = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.test.js')).sort();
+} catch {
+  all = [];
+}
+const matching = all.filter((f) => filter === undefined || f.includes(filter));
+
+/**
+ * A test file belongs to the PostgreSQL pass when it starts servers through
+ * test/helpers/server.ts, whose storage follows LATCHKEY_TEST_STORAGE. Files that need SQLite
+ * itself (reading the database file) pass `storage: 'sqlite'` to startTestServer.
+ */
+const usesTestServer = (f) => /\bstartTestServer\s*\(/.test(readFileSync(join(root, f), 'utf8'));
+
+const passes = [];
+if (storage !== 'postgres') passes.push({ name: 'sqlite', files: matching, what: 'the whole suite' });
+if (storage !== 'sqlite') passes.push({ name: 'postgres', files: matching.filter(usesTestServer), what: 'the files that use startTestServer, each server on a throwaway PostgreSQL database' });
+
+if (passes.every((p) => p.files.length === 0)) {
+  console.error(`No test files found under ${relative(process.cwd(), root)}${filter ? ` matching "${filter}"` : ''}${storage === 'postgres' ? ' that use startTestServer' : ''}. Run npm run build first.`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+
+const banner = (lines) => {
+  const width = Math.max(...lines.map((l) => l.length)) + 4;
+  const rule = '='.repeat(width);
+  console.log(`\n${rule}\n${lines.map((l) => `  ${l}`).join('\n')}\n${rule}\n`);
+};
+
+const results = [];
+for (const pass of passes) {
+  if (pass.files.length === 0) {
+    banner([`Pass: LATCHKEY_TEST_STORAGE=${pass.name} — no matching files, skipped`]);
+    results.push({ name: pass.name, status: 'skipped', files: 0, ms: 0 });
+    continue;
+  }
+  banner([`Pass: LATCHKEY_TEST_STORAGE=${pass.name}`, `${pass.what}: ${pass.files.length} file(s)`]);
+  console.log(`${pass.files.map((f) => `  ${f}`).join('\n')}\n`);
+  const started = Date.now();
+  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...pass.files.map((f) => join(root, f))], {
+    stdio: 'inherit',
+    env: { ...process.env, LATCHKEY_TEST_STORAGE: pass.name },
+  });
+  const ok = result.status === 0;
+  results.push({ name: pass.name, status: ok ? 'passed' : `FAILED (exit ${result.status ?? result.signal})`, files: pass.files.length, ms: Date.now() - started });
+}
+
+banner(results.map((r) => `${r.name.padEnd(8)} ${r.status}${r.files ? ` — ${r.files} file(s) in ${(r.ms / 1000).toFixed(1)} s` : ''}`));
+process.exit(results.some((r) => r.status !== 'passed' && r.status !== 'skipped') ? 1 : 0);

@@ -7,7 +7,11 @@ import { resolve } from 'node:path';
 export interface Config {
   readonly host: string;
   readonly port: number;
-  /** A database location: a SQLite file path (`sqlite:` prefix optional) or, later, postgres://. */
+  /**
+   * A database location: a SQLite file path (`sqlite:` prefix optional), or a postgres:// (or
+   * postgresql://) URL for one or several instances sharing a PostgreSQL database
+   * (docs/multi-instance.md). Every CLI command takes the same values through --db / LATCHKEY_DB.
+   */
   readonly db: string;
   readonly bodyLimit: number;
   readonly logLevel: string;
@@ -49,7 +53,10 @@ function integer(name: string, raw: string | number, min: number, max: number): 
   return n;
 }
 
-/** The database location the CLI and the server use: --db, else LATCHKEY_DB, else ./data/latchkey.db. */
+/**
+ * The database location the CLI and the server use: --db, else LATCHKEY_DB, else
+ * ./data/latchkey.db. Either a SQLite file or a postgres:// URL (see parseDbLocation).
+ */
 export function resolveDb(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return flag ?? env.LATCHKEY_DB ?? DEFAULT_DB;
 }
@@ -73,7 +80,11 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
   };
 }
 
-/** Where a `db` value points: its kind and, for SQLite, the absolute file path. */
+/**
+ * Where a `db` value points: its kind and, for SQLite, the absolute file path. postgres:// and
+ * postgresql:// URLs (user, password, host, port, database, and `pg` connection parameters such as
+ * `?sslmode=require` or `options=-c search_path=…`) select PostgreSQL; anything else is a file.
+ */
 export function parseDbLocation(db: string): { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string } {
   if (/^postgres(ql)?:\/\//i.test(db)) return { kind: 'postgres', url: db };
   const path = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db;

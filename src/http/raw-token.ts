@@ -24,6 +24,10 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
     const headers: string[] = [];
     for (const name in response.headers) headers.push(name, response.headers[name] as string);
     headers.push(REQUEST_ID_HEADER, requestId, 'content-length', String(Buffer.byteLength(response.body)));
+    // Shutting down (SIGTERM: the server has stopped listening): the client must not reuse this
+    // connection. Node keeps a keep-alive connection open after close() until it idles out, so a
+    // client that keeps sending would otherwise hold the drain, and the process, open.
+    if ((res.socket as { server?: { listening?: boolean } } | null)?.server?.listening === false) headers.push('connection', 'close');
     res.writeHead(response.status, headers);
     res.end(response.body);
   }

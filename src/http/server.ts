@@ -10,6 +10,54 @@ export interface HttpOptions {
   readonly bodyLimit: number;
 }
 
+/** How long /readyz waits for the storage before answering 503. */
+export const READY_TIMEOUT_MS = 1_000;
+
+interface HostState {
+  draining: boolean;
+}
+const states = new WeakMap<FastifyInstance, HostState>();
+
+/**
+ * Marks the server as shutting down: from now on /readyz answers 503 (so a load balancer stops
+ * sending new requests) and every response closes its connection, while requests in flight are
+ * still answered. `close()` does the same by itself; call this first to announce a drain before it.
+ */
+export function markDraining(app: FastifyInstance): void {
+  const state = states.get(app);
+  if (state !== undefined) state.draining = true;
+}
+
+type Readiness = { readonly status: number; readonly body: Record<string, unknown> };
+
+/** Ready when the storage answers within READY_TIMEOUT_MS and its schema is the one this code expects. */
+async function readiness(storage: Latchkey['storage'], draining: boolean): Promise<Readiness> {
+  const unavailable = (reason: string): Readiness => ({ status: 503, body: { status: 'unavailable', reason } });
+  if (draining) return unavailable('shutting down');
+  const probe = Promise.all([storage.ping(), storage.schemaVersion()]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), READY_TIMEOUT_MS);
+  });
+  try {
+    const outcome = await Promise.race([probe, timeout]);
+    if (outcome === 'timeout') {
+      probe.catch(() => undefined); // settles later; nobody is waiting for it
+      return unavailable(`storage (${storage.kind}) did not answer within ${READY_TIMEOUT_MS} ms`);
+    }
+    const { current, expected } = outcome[1];
+    if (current !== expected) {
+      const fix = current > expected ? 'the database was migrated by a newer Latchkey: upgrade this instance' : 'restart this instance to apply the pending migrations';
+      return unavailable(`database schema is version ${current}, this Latchkey expects ${expected}; ${fix}`);
+    }
+    return { status: 200, body: { status: 'ready', storage: storage.kind, schema: current } };
+  } catch (error) {
+    return unavailable(`storage (${storage.kind}) unreachable: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export { REQUEST_ID_HEADER } from './raw-token.js';
 import { REQUEST_ID_HEADER } from './raw-token.js';
 
@@ -38,6 +86,7 @@ export function send(reply: FastifyReply, res: NeutralResponse): FastifyReply {
  */
 export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions): Promise<FastifyInstance> {
   const rawToken = createRawTokenHandler(latchkey, options.bodyLimit);
+  const state: HostState = { draining: false };
   const app = Fastify({
     // The token endpoint is answered before Fastify's router (see raw-token.ts); everything else
     // goes through Fastify.
@@ -46,6 +95,8 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
         const url = req.url ?? '/';
         const q = url.indexOf('?');
         const path = q === -1 ? url : url.slice(0, q);
+        // Draining: answer, then close the connection, so keep-alive clients reconnect elsewhere.
+        if (state.draining) res.shouldKeepAlive = false;
         if (TOKEN_PATHS.has(path)) rawToken(req, res, path, q === -1 ? '' : url.slice(q + 1));
         else handler(req, res);
       }),
@@ -68,9 +119,20 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
     },
   });
 
+  states.set(app, state);
+  app.addHook('preClose', (done) => {
+    state.draining = true;
+    done();
+  });
+
   app.addHook('onRequest', (req, reply, done) => {
     reply.header(REQUEST_ID_HEADER, req.id);
     done();
+  });
+  // A request already in flight when the drain starts must not hold its connection open either.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (state.draining) reply.raw.shouldKeepAlive = false;
+    done(null, payload);
   });
 
   // Every body is read as text and handed to the core, which decides what it accepts. Fastify's
@@ -78,6 +140,15 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
+
+  // For load balancers and orchestrators: /healthz says the process is alive (never touches the
+  // storage, so a database outage does not get healthy instances restarted); /readyz says whether
+  // this instance can serve now. HEAD works on both.
+  app.get('/healthz', async (_req, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = await readiness(latchkey.storage, state.draining);
+    return reply.code(r.status).header('cache-control', 'no-store').send(r.body);
+  });
 
   const api = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.apis.handle(toNeutral(req)));
   app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/api/*', handler: api });

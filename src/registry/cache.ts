@@ -4,8 +4,16 @@ import { resolveProperties, type PropertyValues } from './properties.js';
 type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'properties' | 'changes'> };
 
 /** How often the change version is checked. Changes made anywhere (CLI, another instance) are
- * seen within this interval, well inside the one-second promise. */
+ * seen within this interval, well inside the one-second promise. Where the storage pushes changes
+ * (PostgreSQL LISTEN/NOTIFY) they are seen sooner, and polling is the fallback that bounds
+ * staleness when a notification is missed; it costs one indexed read per interval. */
 export const DEFAULT_POLL_MS = 250;
+
+/** How long a change-version check may hang before the cache stops being trusted. */
+const STALE_AFTER_MS = 750;
+
+/** How long after a change-driven clear `check()` still reports a change (see check). */
+const RECENT_CHANGE_MS = 1_000;
 
 /**
  * A read-through cache of the registry for the hot path: applications by client id, users by id
@@ -21,29 +29,65 @@ export class RegistryCache {
   private secrets = new Map<string, string>();
   private props: PropertyValues | undefined;
   private version = -1;
+  /** When a version change last cleared the cache (performance.now()). */
+  private changedAt = -Infinity;
   /** Bumped on every clear, so a read that started before a clear cannot store a stale record. */
   private generation = 0;
   private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  /** The check in flight, and whether another was asked for meanwhile (see refresh). */
+  private checking = false;
+  private recheck = false;
+  /** When the check in flight started (performance.now()). */
+  private checkStarted = 0;
   private readonly maxEntries = 10_000;
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly deps: Deps) {}
 
-  /** Loads the current version and starts polling. */
+  /** Loads the current version, subscribes to change notifications where the storage has them, and starts polling. */
   async start(pollMs = DEFAULT_POLL_MS): Promise<void> {
     await this.check();
-    this.timer = setInterval(() => {
-      this.check().catch(() => {
-        // Storage unavailable: drop everything so nothing stale is trusted while it is down.
-        this.clear();
-      });
-    }, pollMs);
+    this.timer = setInterval(() => this.refresh(), pollMs);
     this.timer.unref();
+    this.unsubscribe = this.deps.storage.changes.subscribe?.(() => this.refresh());
   }
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  /**
+   * A check from the poll or a notification. One runs at a time; a poll or notification that
+   * arrives while one runs makes one more run after it, so a change committed during a check is
+   * never missed.
+   */
+  private refresh(): void {
+    if (this.checking) {
+      this.recheck = true;
+      // A check that hangs (database unreachable, waiting out a connection timeout) must not
+      // leave the cache trusted: past STALE_AFTER_MS, drop it, so requests go to storage and get
+      // a clear 503 instead of an answer that may be stale.
+      if (performance.now() - this.checkStarted > STALE_AFTER_MS) this.clear();
+      return;
+    }
+    this.checking = true;
+    this.checkStarted = performance.now();
+    this.check()
+      .catch(() => {
+        // Storage unavailable: drop everything so nothing stale is trusted while it is down.
+        this.clear();
+      })
+      .finally(() => {
+        this.checking = false;
+        if (this.recheck && this.timer !== undefined) {
+          this.recheck = false;
+          this.refresh();
+        }
+      });
   }
 
   /** Subscribe to invalidations (other caches, such as token validation, hang off this one). */
@@ -52,11 +96,19 @@ export class RegistryCache {
     return () => this.listeners.delete(listener);
   }
 
-  /** Checks the change version now; clears the cache and returns true when it moved. */
+  /**
+   * Checks the change version now; clears the cache and returns true when it moved. Also true when
+   * a poll or a notification cleared the cache for a change within the last RECENT_CHANGE_MS: a
+   * caller about to refuse on what it read from the cache may have read it just before that clear
+   * (with notifications, the clear for an administrator's change lands while their next request is
+   * in flight), and must re-read rather than refuse on stale data. Costs at most one re-read per
+   * refusal, and only shortly after a change.
+   */
   async check(): Promise<boolean> {
     const v = await this.deps.storage.changes.version();
-    if (v === this.version) return false;
+    if (v === this.version) return performance.now() - this.changedAt < RECENT_CHANGE_MS;
     this.version = v;
+    this.changedAt = performance.now();
     this.clear();
     return true;
   }

@@ -12,7 +12,9 @@
  * - A promise returned by a write resolves only after the write is committed, so a token is never
  *   handed to a client before it is durable.
  * - Every change to the registry or to a token's state bumps the change version, which instances
- *   poll (or are notified of) to drop their caches within one second.
+ *   poll (or are notified of) to drop their caches within one second. An adapter that can push
+ *   changes (PostgreSQL LISTEN/NOTIFY) offers `changes.subscribe`; polling stays as the fallback
+ *   that bounds staleness when a notification is missed.
  * - Times are integer milliseconds since the epoch.
  */
 
@@ -191,17 +193,48 @@ export interface TokenStore {
   list(query: TokenQuery): Promise<TokenRecord[]>;
   /** Deletes tokens that expired before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
+  /**
+   * Every stored token (any status, expired or not) in ascending byte order of hash, starting
+   * after `after` (exclusive), at most `limit` (default 1000) per page: call again with the last
+   * hash until a page comes back empty. For `latchkey migrate-db`.
+   */
+  exportAll(after?: string, limit?: number): Promise<TokenRecord[]>;
+  /**
+   * Stores tokens exactly as given, status and revocation time included (so rotated refresh
+   * tokens keep detecting reuse after a migration); all or nothing, `conflict` when a hash exists.
+   * Like `insert`, it does not bump the change version: nothing can have cached a token it adds.
+   */
+  importAll(tokens: readonly TokenRecord[]): Promise<void>;
 }
 
 export interface RefusalStore {
   record(refusal: Refusal): Promise<void>;
   byRequestId(requestId: string): Promise<Refusal | undefined>;
   list(query: RefusalQuery): Promise<Refusal[]>;
+  /** Deletes refusals recorded before `before`; returns how many. */
+  deleteOlderThan(before: number): Promise<number>;
+  /** Every refusal in ascending byte order of request id, paged like `tokens.exportAll`. */
+  exportAll(after?: string, limit?: number): Promise<Refusal[]>;
 }
 
 export interface ChangeFeed {
   /** A number that grows whenever the registry, properties or a token's state change. */
   version(): Promise<number>;
+  /**
+   * Calls `listener` soon after any instance commits a change that others may hold in a cache
+   * (every bump except a refresh-token rotation, which changes nothing cached elsewhere; see
+   * postgres/statements.ts). It may also call it spuriously, for example after reconnecting, when
+   * a notification may have been missed. Returns the unsubscribe function. The listener should re-read `version()`. Absent where changes cannot be
+   * pushed (SQLite, memory): callers poll `version()`, which they should do anyway as the bound on
+   * staleness when a notification is lost.
+   */
+  subscribe?(listener: () => void): () => void;
+}
+
+/** The schema version a database has and the one this code expects (equal when ready). */
+export interface SchemaVersion {
+  readonly current: number;
+  readonly expected: number;
 }
 
 export interface Storage {
@@ -216,5 +249,16 @@ export interface Storage {
   readonly changes: ChangeFeed;
   /** Cheap round trip used by readiness checks. */
   ping(): Promise<void>;
+  /** The applied schema version and the one this code expects (readiness: equal). */
+  schemaVersion(): Promise<SchemaVersion>;
+  /**
+   * Runs `fn` only if no other caller, in this process or any other instance on the same database,
+   * is running work under the same `name`; resolves to `fn`'s result, or to undefined without
+   * running it when another holds the name. Mutual exclusion only: a second call after the first
+   * finished runs again. PostgreSQL: a session advisory lock on a pooled connection (released when
+   * `fn` settles, or by the server if the connection dies). SQLite: a lease row that expires, so a
+   * crashed holder blocks the name for at most the lease time. Absent: run `fn` directly.
+   */
+  tryExclusive?<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;
   close(): Promise<void>;
 }

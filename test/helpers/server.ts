@@ -5,43 +5,100 @@ import { createLatchkey, type Latchkey } from '../../src/app.js';
 import type { Clock } from '../../src/core/clock.js';
 import { buildHttpServer } from '../../src/http/server.js';
 import { bootstrap } from '../../src/registry/bootstrap.js';
+import { openStorage } from '../../src/storage/open.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/adapter.js';
+import type { Storage } from '../../src/storage/types.js';
 import type { FastifyInstance } from 'fastify';
 import { loadApis } from '../../src/resource-server/load.js';
+import { createTestDatabase, type TestDatabase } from './postgres.js';
+
+export type TestStorageKind = 'sqlite' | 'postgres';
+
+/**
+ * The storage integration tests run on: LATCHKEY_TEST_STORAGE=postgres puts every test server on
+ * its own throwaway database on the machine's PostgreSQL (test/helpers/postgres.ts); anything else
+ * (or nothing) means a fresh SQLite file. scripts/run-tests.mjs runs the integration files once
+ * each way.
+ */
+export function testStorageKind(env: NodeJS.ProcessEnv = process.env): TestStorageKind {
+  const raw = (env.LATCHKEY_TEST_STORAGE ?? 'sqlite').trim().toLowerCase();
+  if (raw === '' || raw === 'sqlite') return 'sqlite';
+  if (raw === 'postgres' || raw === 'postgresql' || raw === 'pg') return 'postgres';
+  throw new Error(`LATCHKEY_TEST_STORAGE must be sqlite or postgres (got "${env.LATCHKEY_TEST_STORAGE}")`);
+}
 
 export interface TestServer {
   readonly url: string;
+  /** Which storage this server runs on (LATCHKEY_TEST_STORAGE). */
+  readonly storageKind: TestStorageKind;
+  /** The database location as `--db` takes it: the SQLite file path, or the PostgreSQL URL. */
+  readonly db: string;
+  /** The SQLite file, or the PostgreSQL URL on PostgreSQL (kept for older callers; prefer `db`). */
   readonly dbPath: string;
+  /** A temporary folder owned by this server, removed on close (exists on both storages). */
   readonly dir: string;
   readonly latchkey: Latchkey;
   readonly http: FastifyInstance;
   close(): Promise<void>;
 }
 
-/** A real Latchkey on a loopback port over a fresh SQLite file. */
-/** `apisDir`: a folder of API modules to serve (loaded exactly as `latchkey serve --apis` does). */
-export async function startTestServer(options: { clock?: Clock; pollMs?: number; bodyLimit?: number; apisDir?: string } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  clock?: Clock;
+  pollMs?: number;
+  bodyLimit?: number;
+  /** A folder of API modules to serve (loaded exactly as `latchkey serve --apis` does). */
+  apisDir?: string;
+  /** Overrides LATCHKEY_TEST_STORAGE for this server (tests that read the SQLite file pass 'sqlite'). */
+  storage?: TestStorageKind;
+}
+
+/**
+ * A real Latchkey on a loopback port over fresh storage: a new SQLite file, or (with
+ * LATCHKEY_TEST_STORAGE=postgres) a new PostgreSQL database that is dropped again on close.
+ */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const kind = options.storage ?? testStorageKind();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
-  const dbPath = join(dir, 'latchkey.db');
-  const storage = openSqliteStorage({ path: dbPath });
-  const clock = options.clock ?? { now: () => Date.now() };
-  await bootstrap({ storage, clock }, 'admin-password-for-tests');
-  const router = options.apisDir === undefined ? undefined : await loadApis(options.apisDir, { required: true });
-  const latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }) });
-  await latchkey.start();
-  const http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });
-  const address = await http.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    url: address,
-    dbPath,
-    dir,
-    latchkey,
-    http,
-    async close() {
-      await http.close();
-      await latchkey.stop();
-      await storage.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  let database: TestDatabase | undefined;
+  let storage: Storage | undefined;
+  let http: FastifyInstance | undefined;
+  let latchkey: Latchkey | undefined;
+  let db: string;
+  /** Undoes whatever was set up so far; safe to call twice. */
+  let closing: Promise<void> | undefined;
+  const teardown = () =>
+    (closing ??= (async () => {
+      try {
+        if (http !== undefined) await http.close();
+        if (latchkey !== undefined) await latchkey.stop();
+        if (storage !== undefined) await storage.close();
+      } finally {
+        try {
+          if (database !== undefined) await database.drop();
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    })());
+  try {
+    if (kind === 'postgres') {
+      database = await createTestDatabase();
+      db = database.url;
+      storage = await openStorage(db);
+    } else {
+      db = join(dir, 'latchkey.db');
+      storage = openSqliteStorage({ path: db });
+    }
+    const clock = options.clock ?? { now: () => Date.now() };
+    await bootstrap({ storage, clock }, 'admin-password-for-tests');
+    const router = options.apisDir === undefined ? undefined : await loadApis(options.apisDir, { required: true });
+    latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }) });
+    await latchkey.start();
+    http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });
+    const address = await http.listen({ port: 0, host: '127.0.0.1' });
+    return { url: address, storageKind: kind, db, dbPath: db, dir, latchkey, http, close: teardown };
+  } catch (error) {
+    await teardown().catch(() => undefined);
+    throw error;
+  }
 }

@@ -283,6 +283,7 @@ export function runStorageContract(
 
     describeTokens(() => s);
     describeRefusalsAndChanges(() => s);
+    describeExportAndJobs(() => s);
   });
 }
 
@@ -533,6 +534,97 @@ function describeRefusalsAndChanges(get: () => Storage): void {
       await expectBump('tokens.consumeRefresh', () => s.tokens.consumeRefresh(t1.hash, T0, [t2]));
       await expectBump('tokens.revoke', () => s.tokens.revoke(t3.hash, T0));
       await expectBump('tokens.revokeFamily', () => s.tokens.revokeFamily(fam, T0));
+    });
+  });
+}
+
+/** What migrate-db and the scheduled clean-up need: paging exports, importing as stored, deletes by age, exclusive runs. */
+function describeExportAndJobs(get: () => Storage): void {
+  describe('export, import, clean-up, schema, exclusive runs', () => {
+    it('exports every token in hash order, page by page, whatever its state or expiry', async () => {
+      const s = get();
+      const batch = Array.from({ length: 7 }, (_, i) => makeToken({ hash: `h-${String(i).padStart(2, '0')}-${uid()}`, expiresAt: i % 2 === 0 ? T0 - 1 : T0 + 1 }));
+      await s.tokens.insert(batch);
+      await s.tokens.revoke(batch[1]!.hash, T0 + 1);
+      await s.tokens.consumeRefresh(batch[3]!.hash, T0 + 2, []);
+      const pages: string[][] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await s.tokens.exportAll(after, 3);
+        if (page.length === 0) break;
+        pages.push(page.map((t) => t.hash));
+        after = page.at(-1)!.hash;
+      }
+      assert.deepEqual(pages.map((p) => p.length), [3, 3, 1]);
+      assert.deepEqual(pages.flat(), batch.map((t) => t.hash).sort());
+      const all = await s.tokens.exportAll();
+      assert.equal(all.length, 7);
+      assert.deepEqual(all.find((t) => t.hash === batch[1]!.hash), { ...batch[1], status: 'revoked', revokedAt: T0 + 1 });
+      assert.equal(all.find((t) => t.hash === batch[3]!.hash)?.status, 'rotated');
+      assert.deepEqual(await s.tokens.exportAll(pages.flat().at(-1)), []);
+    });
+
+    it('imports tokens with their status and revocation time, all or nothing', async () => {
+      const s = get();
+      const rotated = { ...makeToken(), status: 'rotated' as const, revokedAt: null };
+      const revoked = { ...makeToken({ kind: 'access', userId: null, scopes: [] }), status: 'revoked' as const, revokedAt: T0 + 3 };
+      const active = { ...makeToken({ familyId: rotated.familyId }), status: 'active' as const, revokedAt: null };
+      const before = await s.changes.version();
+      await s.tokens.importAll([rotated, revoked, active]);
+      await s.tokens.importAll([]);
+      assert.equal(await s.changes.version(), before, 'importing tokens does not bump the change version');
+      assert.deepEqual(await s.tokens.byHash(rotated.hash), rotated);
+      assert.deepEqual(await s.tokens.byHash(revoked.hash), revoked);
+      assert.deepEqual(await s.tokens.byHash(active.hash), active);
+      // Reuse detection works on imported state: the rotated one is not active.
+      assert.equal((await s.tokens.consumeRefresh(rotated.hash, T0 + 4, [])).outcome, 'not_active');
+      assert.equal(await s.tokens.revokeFamily(rotated.familyId, T0 + 5), 2);
+      const fresh = { ...makeToken(), status: 'active' as const, revokedAt: null };
+      await rejectsWith(s.tokens.importAll([fresh, { ...active }]), 'conflict');
+      assert.equal(await s.tokens.byHash(fresh.hash), undefined);
+    });
+
+    it('deletes refusals older than a time and exports the rest in request-id order', async () => {
+      const s = get();
+      const old = makeRefusal({ requestId: `b-${uid()}`, at: T0 - 10 });
+      const edge = makeRefusal({ requestId: `a-${uid()}`, at: T0 });
+      const recent = makeRefusal({ requestId: `c-${uid()}`, at: T0 + 10 });
+      for (const r of [old, edge, recent]) await s.refusals.record(r);
+      assert.deepEqual((await s.refusals.exportAll()).map((r) => r.requestId), [edge, old, recent].map((r) => r.requestId));
+      assert.deepEqual(await s.refusals.exportAll(edge.requestId, 1), [old]);
+      assert.equal(await s.refusals.deleteOlderThan(T0), 1);
+      assert.equal(await s.refusals.byRequestId(old.requestId), undefined);
+      assert.deepEqual(await s.refusals.byRequestId(edge.requestId), edge);
+      assert.equal(await s.refusals.deleteOlderThan(T0), 0);
+      assert.deepEqual((await s.refusals.exportAll()).map((r) => r.requestId), [edge.requestId, recent.requestId]);
+    });
+
+    it('reports a schema version equal to the one the code expects', async () => {
+      const v = await get().schemaVersion();
+      assert.ok(v.current >= 1, JSON.stringify(v));
+      assert.equal(v.current, v.expected);
+    });
+
+    it('runs exclusive work once at a time, and again after it finished', async () => {
+      const s = get();
+      if (s.tryExclusive === undefined) return;
+      let runs = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const first = s.tryExclusive('contract-job', async () => {
+        runs += 1;
+        await gate;
+        return 'first';
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await s.tryExclusive('contract-job', async () => (runs += 1, 'second')), undefined);
+      assert.equal(await s.tryExclusive('other-job', async () => 'other'), 'other');
+      release();
+      assert.equal(await first, 'first');
+      assert.equal(runs, 1);
+      assert.equal(await s.tryExclusive('contract-job', async () => 'again'), 'again');
+      await assert.rejects(s.tryExclusive('contract-job', async () => { throw new Error('job failed'); }), /job failed/);
+      assert.equal(await s.tryExclusive('contract-job', async () => 'after a failure'), 'after a failure');
     });
   });
 }

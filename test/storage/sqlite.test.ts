@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import BetterSqlite3 from 'better-sqlite3';
 import { openSqliteStorage } from '../../src/storage/sqlite/adapter.js';
-import { SQLITE_SCHEMA_VERSION } from '../../src/storage/sqlite/migrations.js';
+import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../../src/storage/sqlite/migrations.js';
 import { runStorageContract } from './contract.js';
 
 runStorageContract('sqlite', async () => {
@@ -24,6 +24,29 @@ describe('sqlite migrations', () => {
       const rows = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[];
       db.close();
       assert.deepEqual(rows.map((r) => r.version), Array.from({ length: SQLITE_SCHEMA_VERSION }, (_, i) => i + 1));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('upgrades a database from version 1 (job leases added), keeping its rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'));
+    const path = join(dir, 'v1.db');
+    try {
+      const db = new BetterSqlite3(path);
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      db.exec(SQLITE_MIGRATIONS[0]!.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, ?, 0)').run(SQLITE_MIGRATIONS[0]!.name);
+      db.prepare("INSERT INTO roles (name, description, built_in) VALUES ('admin', '', 1)").run();
+      db.close();
+      const s = openSqliteStorage({ path });
+      try {
+        assert.deepEqual(await s.schemaVersion(), { current: SQLITE_SCHEMA_VERSION, expected: SQLITE_SCHEMA_VERSION });
+        assert.equal((await s.roles.byName('admin'))?.builtIn, true);
+        assert.equal(await s.tryExclusive!('job', async () => 'ran'), 'ran');
+      } finally {
+        await s.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@ import { withStorage, type CliContext, type IO } from '../context.js';
 import { registerApis } from './apis.js';
 import { registerApps } from './apps.js';
 import { registerExplain } from './explain.js';
+import { registerMigrateDb } from './migrate-db.js';
 import { registerProperties } from './properties.js';
 import { registerReasons } from './reasons.js';
 import { registerRoles } from './roles.js';
@@ -38,7 +39,7 @@ export interface Kit {
   plain(opts: CommonOptions, body: (out: Output) => Promise<number | void>): void;
 }
 
-const DB_HELP = 'SQLite file (env LATCHKEY_DB, default ./data/latchkey.db)';
+const DB_HELP = 'SQLite file or postgres:// URL (env LATCHKEY_DB, default ./data/latchkey.db)';
 
 function makeOutput(io: IO, json: boolean): Output {
   return {
@@ -83,4 +84,5 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerTokens(program, kit);
   registerExplain(program, kit);
   registerReasons(program, kit);
+  registerMigrateDb(program, kit);
 }

@@ -2,11 +2,15 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { createLatchkey } from '../../app.js';
 import { loadConfig, parseDbLocation } from '../../config/config.js';
-import { buildHttpServer } from '../../http/server.js';
+import { buildHttpServer, markDraining } from '../../http/server.js';
+import { scheduleCleanup } from '../../jobs/cleanup.js';
 import { loadApis } from '../../resource-server/load.js';
 import { bootstrap } from '../../registry/bootstrap.js';
 import { openStorage } from '../../storage/open.js';
 import type { IO } from '../context.js';
+
+/** How long SIGTERM waits for requests in flight before closing their connections. */
+const DRAIN_TIMEOUT_MS = 20_000;
 
 interface ServeOptions {
   port?: string;
@@ -49,6 +53,7 @@ export async function serve(opts: ServeOptions, io: IO): Promise<number> {
     if (code === 'EADDRINUSE') throw new Error(`Port ${config.port} on ${config.host} is already in use. Choose another with --port or LATCHKEY_PORT.`);
     throw error;
   }
+  const cleanup = scheduleCleanup({ storage, clock: { now: () => Date.now() }, logger });
   const location = parseDbLocation(config.db);
   logger.info({ address, db: location.kind === 'sqlite' ? location.path : 'postgres', apis: router.list().map((a) => `${a.namespace}/${a.id}`) }, 'latchkey started');
   if (boot.generatedAdminPassword !== undefined) {
@@ -62,12 +67,24 @@ export async function serve(opts: ServeOptions, io: IO): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'shutting down: draining in-flight requests');
+      // /readyz answers 503 from here on; requests in flight are answered, then each connection closes.
+      markDraining(http);
+      // A client that keeps a request open for ever does not keep the process alive.
+      const force = setTimeout(() => http.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
+      force.unref();
       void (async () => {
-        await http.close();
-        await latchkey.stop();
-        await storage.close();
-        logger.info({}, 'stopped');
-        resolve();
+        try {
+          await http.close();
+          await cleanup.stop();
+          await latchkey.stop();
+          await storage.close();
+          logger.info({}, 'stopped');
+        } catch (error) {
+          logger.error({ err: error instanceof Error ? error.message : String(error) }, 'error while stopping');
+        } finally {
+          clearTimeout(force);
+          resolve();
+        }
       })();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -82,8 +99,12 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
     .description('Start the server (SQLite in ./data by default)')
     .option('--port <port>', 'port to listen on (env LATCHKEY_PORT, default 8080)')
     .option('--host <host>', 'address to listen on (env LATCHKEY_HOST, default 127.0.0.1)')
-    .option('--db <location>', 'SQLite file (env LATCHKEY_DB, default ./data/latchkey.db)')
+    .option('--db <location>', 'SQLite file or postgres:// URL (env LATCHKEY_DB, default ./data/latchkey.db)')
     .option('--apis <folder>', 'folder of REST API modules (env LATCHKEY_APIS, default ./apis)')
-    .addHelpText('after', '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384).\n')
+    .addHelpText(
+      'after',
+      '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384).\n' +
+        'Several instances: give them all the same postgres:// URL; see docs/multi-instance.md. GET /healthz and /readyz are for load balancers; SIGTERM drains.\n',
+    )
     .action((opts: ServeOptions) => run(serve(opts, io)));
 }

@@ -34,6 +34,15 @@ const byName = (a: { name: string }, b: { name: string }): number =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 const limitOf = (limit: number | undefined): number =>
   limit === undefined ? DEFAULT_LIMIT : Math.max(0, Math.floor(limit));
+const EXPORT_PAGE = 1000;
+
+/** One page of `values` in ascending byte order of `key`, after `after` (exclusive). */
+function page<T>(values: Iterable<T>, key: (v: T) => string, after: string | undefined, limit: number | undefined): T[] {
+  return [...values]
+    .filter((v) => after === undefined || key(v) > after)
+    .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+    .slice(0, limit ?? EXPORT_PAGE);
+}
 
 export function createMemoryStorage(): Storage {
   const users = new Map<string, User>();
@@ -44,6 +53,7 @@ export function createMemoryStorage(): Storage {
   const tokens = new Map<string, TokenRecord>();
   const refusals = new Map<string, Refusal>();
   let version = 0;
+  const running = new Set<string>();
   const bump = (): void => {
     version += 1;
   };
@@ -244,6 +254,13 @@ export function createMemoryStorage(): Storage {
         }
         return count;
       },
+      async exportAll(after, limit) {
+        return page(tokens.values(), (t) => t.hash, after, limit).map(copyToken);
+      },
+      async importAll(batch) {
+        checkNewTokens(batch);
+        for (const t of batch) tokens.set(t.hash, copyToken(t));
+      },
     },
 
     refusals: {
@@ -265,6 +282,19 @@ export function createMemoryStorage(): Storage {
           .slice(0, limitOf(query.limit))
           .map(copyNamed);
       },
+      async deleteOlderThan(before) {
+        let count = 0;
+        for (const r of [...refusals.values()]) {
+          if (r.at < before) {
+            refusals.delete(r.requestId);
+            count += 1;
+          }
+        }
+        return count;
+      },
+      async exportAll(after, limit) {
+        return page(refusals.values(), (r) => r.requestId, after, limit).map(copyNamed);
+      },
     },
 
     changes: {
@@ -274,6 +304,19 @@ export function createMemoryStorage(): Storage {
     },
 
     async ping() {},
+    async schemaVersion() {
+      return { current: 1, expected: 1 };
+    },
+    // One process, so exclusion within it is all there is to keep.
+    async tryExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+      if (running.has(name)) return undefined;
+      running.add(name);
+      try {
+        return await fn();
+      } finally {
+        running.delete(name);
+      }
+    },
     async close() {},
   };
 }

@@ -9,6 +9,11 @@
  * conditional UPDATEs: under READ COMMITTED a concurrent writer waits for the row lock and then
  * re-checks the WHERE clause against the committed row, so across any number of instances exactly
  * one caller wins.
+ *
+ * The statements are in statements.ts. A change other instances may have cached is also announced
+ * with NOTIFY in the statement that makes it; listener.ts holds the one connection that LISTENs
+ * (opened by the first `changes.subscribe`), and exclusive.ts the advisory lock behind
+ * `tryExclusive`.
  */
 import pg from 'pg';
 import type { CustomTypesConfig, QueryResultRow } from 'pg';
@@ -22,25 +27,25 @@ import {
   type RefusalQuery,
   type Storage,
   type TokenQuery,
+  type TokenRecord,
   type User,
 } from '../types.js';
 import { PgWriteBatcher } from './batcher.js';
 import { describePostgresUrl, isUnavailable, translatePg } from './errors.js';
-import { CHANGE_VERSION_SHARDS, migratePostgres } from './migrations.js';
+import { advisoryExclusive } from './exclusive.js';
+import { ChangeListener } from './listener.js';
+import { POSTGRES_SCHEMA_VERSION, migratePostgres } from './migrations.js';
 import {
-  APPLICATION_COLUMNS,
   REFUSAL_COLUMNS,
   TOKEN_COLUMNS,
-  USER_COLUMNS,
   applicationFromRow,
   applicationParams,
   namedFromRow,
   refusalColumns,
   refusalFromRow,
-  refusalRowsFrom,
   tokenColumns,
   tokenFromRow,
-  tokenRowsFrom,
+  tokenImportColumns,
   userFromRow,
   userParams,
   type ApplicationRow,
@@ -49,6 +54,7 @@ import {
   type TokenRow,
   type UserRow,
 } from './rows.js';
+import { DELETE_CHUNK, SQL, type StatementName } from './statements.js';
 
 export interface PostgresOptions {
   /** postgres://user:password@host:port/database?… (libpq-style parameters as `pg` understands them). */
@@ -62,7 +68,7 @@ export interface PostgresOptions {
 }
 
 const DEFAULT_LIMIT = 100;
-const DELETE_CHUNK = 10_000;
+const EXPORT_PAGE = 1000;
 const INT8_OID = 20;
 
 /**
@@ -79,82 +85,18 @@ const limitOf = (limit: number | undefined): number =>
   limit === undefined || !Number.isFinite(limit) ? DEFAULT_LIMIT : Math.max(0, Math.floor(limit));
 
 /**
- * Wraps a statement that modifies rows (it must end where `RETURNING` may follow) so that it bumps
- * the change version when it touched at least one row, and answers how many it touched as `n`.
- */
-const withBump = (statement: string): string =>
-  `WITH w AS (${statement} RETURNING 1),
-     b AS (${bumpWhen('EXISTS (SELECT 1 FROM w)')})
-   SELECT count(*)::int AS n FROM w`;
-
-/** Increments this connection's change-version counter when `condition` holds (see migrations.ts). */
-function bumpWhen(condition: string): string {
-  return `UPDATE meta SET value = value + 1 WHERE key = 'change_version' AND shard = pg_backend_pid() % ${CHANGE_VERSION_SHARDS} AND ${condition}`;
-}
-
-const placeholders = (n: number, from = 1): string => Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');
-
-const SQL = {
-  version: "SELECT sum(value)::bigint AS value FROM meta WHERE key = 'change_version'",
-  userInsert: withBump(`INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(8)})`),
-  userUpdate: withBump('UPDATE users SET user_name = $2, password_hash = $3, active = $4, roles = $5, created_at = $6, updated_at = $7, password_changed_at = $8 WHERE id = $1'),
-  userById: `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`,
-  userByName: `SELECT ${USER_COLUMNS} FROM users WHERE user_name = $1`,
-  userList: `SELECT ${USER_COLUMNS} FROM users ORDER BY user_name`,
-  roleInsert: withBump('INSERT INTO roles (name, description, built_in) VALUES ($1, $2, $3)'),
-  roleByName: 'SELECT name, description, built_in FROM roles WHERE name = $1',
-  roleList: 'SELECT name, description, built_in FROM roles ORDER BY name',
-  scopeInsert: withBump('INSERT INTO scopes (name, description, built_in) VALUES ($1, $2, $3)'),
-  scopeByName: 'SELECT name, description, built_in FROM scopes WHERE name = $1',
-  scopeList: 'SELECT name, description, built_in FROM scopes ORDER BY name',
-  appInsert: withBump(`INSERT INTO applications (${APPLICATION_COLUMNS}) VALUES (${placeholders(16)})`),
-  appUpdate: withBump(
-    `UPDATE applications SET client_id = $2, name = $3, secret_hash = $4, secret_rotated_at = $5, active = $6, public = $7,
-       grant_types = $8, redirect_uris = $9, scopes = $10, access_token_lifespan = $11, refresh_token_lifespan = $12,
-       token_format = $13, app_user_id = $14, created_at = $15, updated_at = $16 WHERE id = $1`,
-  ),
-  appById: `SELECT ${APPLICATION_COLUMNS} FROM applications WHERE id = $1`,
-  appByClientId: `SELECT ${APPLICATION_COLUMNS} FROM applications WHERE client_id = $1`,
-  appList: `SELECT ${APPLICATION_COLUMNS} FROM applications ORDER BY name, client_id`,
-  propSet: withBump(
-    'INSERT INTO properties (name, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
-  ),
-  propList: 'SELECT name, value, updated_at AS "updatedAt" FROM properties ORDER BY name',
-  tokenInsert: `INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
-  refusalInsert: `INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(1)}`,
-  tokensAndRefusalsInsert: `WITH r AS (INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(10)})
-    INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
-  tokenByHash: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = $1`,
-  // The rotation, the replacements and the bump are one statement: all or nothing. A replacement
-  // whose hash exists fails the whole statement (conflict) and leaves the old token active.
-  tokenConsume: `WITH c AS (
-      UPDATE tokens SET status = 'rotated' WHERE hash = $1 AND kind = 'refresh' AND status = 'active'
-      RETURNING ${TOKEN_COLUMNS}),
-    ins AS (INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(2)} WHERE EXISTS (SELECT 1 FROM c)),
-    b AS (${bumpWhen('EXISTS (SELECT 1 FROM c)')})
-    SELECT * FROM c`,
-  tokenRevoke: withBump("UPDATE tokens SET status = 'revoked', revoked_at = $1 WHERE hash = $2 AND status = 'active'"),
-  tokenRevokeFamily: withBump("UPDATE tokens SET status = 'revoked', revoked_at = $1 WHERE family_id = $2 AND status IN ('active', 'rotated')"),
-  // In chunks, so clearing a large backlog never runs into statement_timeout or holds many locks.
-  tokenDeleteExpired: `WITH d AS (DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
-    SELECT count(*)::int AS n FROM d`,
-  refusalById: `SELECT ${REFUSAL_COLUMNS} FROM refusals WHERE request_id = $1`,
-} as const;
-
-type StatementName = keyof typeof SQL;
-
-/**
  * Opens a pool to the database at `options.url`, checks that it answers, and applies pending
  * migrations. Rejects with StorageError('unavailable') when the server cannot be reached, and with
  * the migration's error (for example a schema newer than this Latchkey) otherwise.
  */
 export async function openPostgresStorage(options: PostgresOptions): Promise<Storage> {
   const statementTimeout = options.statementTimeoutMs ?? 5_000;
+  const connectTimeout = options.connectTimeoutMs ?? 3_000;
   const poolSize = Math.max(1, options.poolSize ?? 10);
   const pool = new pg.Pool({
     connectionString: options.url,
     max: poolSize,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
+    connectionTimeoutMillis: connectTimeout,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'latchkey',
@@ -185,10 +127,11 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
     await pool.end().catch(() => undefined);
     throw translatePg(error, 'schema');
   }
-  return createPostgresStorage(pool, poolSize);
+  const listener = new ChangeListener({ url: options.url, connectTimeoutMs: connectTimeout });
+  return createPostgresStorage(pool, poolSize, listener);
 }
 
-function createPostgresStorage(pool: pg.Pool, poolSize: number): Storage {
+function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: ChangeListener): Storage {
   let closed = false;
   let closing: Promise<void> | undefined;
 
@@ -256,6 +199,21 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number): Storage {
     return current === undefined ? { outcome: 'not_found' } : { outcome: 'not_active', token: current };
   };
 
+  /** Runs a chunked delete until a chunk comes back short; returns the total. */
+  const deleteInChunks = async (what: string, name: StatementName, before: number): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      const n = await touched(what, name, [before]);
+      total += n;
+      if (n < DELETE_CHUNK) return total;
+    }
+  };
+
+  const importTokens = async (tokens: readonly TokenRecord[]): Promise<void> => {
+    if (tokens.length > 0) await run('token', 'tokenImport', tokenImportColumns(tokens));
+    else if (closed) throw closedError();
+  };
+
   const listTokens = (q: TokenQuery) => {
     const where: string[] = [];
     const params: unknown[] = [];
@@ -314,31 +272,32 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number): Storage {
       revoke: async (hash, at) => (await touched('token', 'tokenRevoke', [at, hash])) > 0,
       revokeFamily: (familyId, at) => touched('token', 'tokenRevokeFamily', [at, familyId]),
       list: listTokens,
-      deleteExpired: async (before) => {
-        let total = 0;
-        for (;;) {
-          const n = await touched('token', 'tokenDeleteExpired', [before]);
-          total += n;
-          if (n < DELETE_CHUNK) return total;
-        }
-      },
+      deleteExpired: (before) => deleteInChunks('token', 'tokenDeleteExpired', before),
+      exportAll: async (after, limit) => (await run<TokenRow>('token', 'tokenExport', [after ?? '', limit ?? EXPORT_PAGE])).map(tokenFromRow),
+      importAll: importTokens,
     },
     refusals: {
       record: (f: Refusal) => enqueue([], [f]),
       byRequestId: (id) => one('refusal', 'refusalById', [id], refusalFromRow),
       list: listRefusals,
+      deleteOlderThan: (before) => deleteInChunks('refusal', 'refusalDeleteOlder', before),
+      exportAll: async (after, limit) => (await run<RefusalRow>('refusal', 'refusalExport', [after ?? '', limit ?? EXPORT_PAGE])).map(refusalFromRow),
     },
     changes: {
       version: async () => (await run<{ value: number }>('change version', 'version', []))[0]?.value ?? 0,
+      subscribe: (l) => (closed ? () => undefined : listener.subscribe(l)),
     },
     ping: async () => {
       await runDynamic('ping', 'SELECT 1', []);
     },
+    schemaVersion: async () => ({ current: (await run<{ v: number }>('schema', 'schemaVersion', []))[0]?.v ?? 0, expected: POSTGRES_SCHEMA_VERSION }),
+    tryExclusive: advisoryExclusive(pool, () => closed),
     close: () => {
       closing ??= (async () => {
         closed = true;
         // Writes already accepted are committed before the pool goes.
         await batcher.flush();
+        await listener.close();
         await pool.end();
       })();
       return closing;

@@ -150,13 +150,23 @@ export function tokenColumns(tokens: readonly NewTokenRecord[]): unknown[][] {
 
 /**
  * `SELECT` producing rows for `INSERT INTO tokens (TOKEN_COLUMNS)` from the tokenColumns arrays
- * bound at $first…$first+8.
+ * bound at $first…$first+8 (new tokens: active, not revoked), or with `stored`, from the
+ * tokenImportColumns arrays at $first…$first+10 (status and revocation time as given).
  */
-export function tokenRowsFrom(first: number): string {
+export function tokenRowsFrom(first: number, stored = false): string {
   const p = (i: number): string => `$${first + i}`;
-  return `SELECT h, k, a, u, ARRAY(SELECT el.x FROM jsonb_array_elements_text(s) WITH ORDINALITY AS el(x, n) ORDER BY el.n), g, i, e, f, 'active', NULL::bigint
-    FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::jsonb[], ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::bigint[], ${p(8)}::text[])
-      AS t(h, k, a, u, s, g, i, e, f)`;
+  const state = stored ? 'st, r' : "'active', NULL::bigint";
+  const extra = stored ? `, ${p(9)}::text[], ${p(10)}::bigint[]` : '';
+  return `SELECT h, k, a, u, ARRAY(SELECT el.x FROM jsonb_array_elements_text(s) WITH ORDINALITY AS el(x, n) ORDER BY el.n), g, i, e, f, ${state}
+    FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::jsonb[], ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::bigint[], ${p(8)}::text[]${extra})
+      AS t(h, k, a, u, s, g, i, e, f${stored ? ', st, r' : ''})`;
+}
+
+/** Stored tokens (status and revocation time as given) as eleven column arrays, for importing. */
+export function tokenImportColumns(tokens: readonly TokenRecord[]): unknown[][] {
+  const cols = tokenColumns(tokens);
+  cols.push(tokens.map((t) => t.status), tokens.map((t) => t.revokedAt));
+  return cols;
 }
 
 export const REFUSAL_COLUMNS = 'request_id, at, endpoint, status, error, reason, description, hint, client_id, application_name, user_name, remote_address';

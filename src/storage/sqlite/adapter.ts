@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
+import BetterSqlite3, { type Database } from 'better-sqlite3';
 import {
   StorageError,
   type Application,
@@ -12,10 +13,12 @@ import {
   type Scope,
   type Storage,
   type TokenQuery,
+  type TokenRecord,
   type User,
 } from '../types.js';
 import { WriteBatcher } from './batcher.js';
-import { migrateSqlite } from './migrations.js';
+import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.js';
+import { prepareStatements, TOKEN_COLUMNS } from './statements.js';
 import {
   applicationFromRow,
   applicationParams,
@@ -33,8 +36,11 @@ import {
 export interface SqliteOptions {
   /** File path, or ':memory:'. */
   readonly path: string;
-
 }
+
+const EXPORT_PAGE = 1000;
+/** How long a job lease lasts without renewal (Storage.tryExclusive). */
+const LEASE_MS = 10 * 60_000;
 
 /** Turns driver errors into storage errors; everything else is rethrown untouched. */
 function translate(error: unknown, what: string): never {
@@ -64,8 +70,6 @@ function safeTranslate(error: unknown, what: string): unknown {
   }
 }
 
-const TOKEN_COLUMNS = 'hash, kind, application_id, user_id, scopes, grant_type, issued_at, expires_at, family_id, status, revoked_at';
-
 /** Opens (creating if needed) a SQLite database and applies pending migrations. */
 export function openSqliteStorage(options: SqliteOptions): Storage {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -79,37 +83,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   const batcher = new WriteBatcher(db, 256, (e) => safeTranslate(e, 'record'));
   const fileBacked = options.path !== ':memory:';
 
-  const prep = (sql: string): Statement => db.prepare(sql);
-  const s = {
-    bump: prep("UPDATE meta SET value = value + 1 WHERE key = 'change_version'"),
-    version: prep("SELECT value FROM meta WHERE key = 'change_version'").pluck(),
-    userInsert: prep('INSERT INTO users (id, user_name, password_hash, active, roles, created_at, updated_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    userUpdate: prep('UPDATE users SET user_name = ?, password_hash = ?, active = ?, roles = ?, created_at = ?, updated_at = ?, password_changed_at = ? WHERE id = ?'),
-    userById: prep('SELECT * FROM users WHERE id = ?'),
-    userByName: prep('SELECT * FROM users WHERE user_name = ?'),
-    userList: prep('SELECT * FROM users ORDER BY user_name'),
-    roleInsert: prep('INSERT INTO roles (name, description, built_in) VALUES (?, ?, ?)'),
-    roleByName: prep('SELECT * FROM roles WHERE name = ?'),
-    roleList: prep('SELECT * FROM roles ORDER BY name'),
-    scopeInsert: prep('INSERT INTO scopes (name, description, built_in) VALUES (?, ?, ?)'),
-    scopeByName: prep('SELECT * FROM scopes WHERE name = ?'),
-    scopeList: prep('SELECT * FROM scopes ORDER BY name'),
-    appInsert: prep('INSERT INTO applications (id, client_id, name, secret_hash, secret_rotated_at, active, public, grant_types, redirect_uris, scopes, access_token_lifespan, refresh_token_lifespan, token_format, app_user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-    appUpdate: prep('UPDATE applications SET client_id = ?, name = ?, secret_hash = ?, secret_rotated_at = ?, active = ?, public = ?, grant_types = ?, redirect_uris = ?, scopes = ?, access_token_lifespan = ?, refresh_token_lifespan = ?, token_format = ?, app_user_id = ?, created_at = ?, updated_at = ? WHERE id = ?'),
-    appById: prep('SELECT * FROM applications WHERE id = ?'),
-    appByClientId: prep('SELECT * FROM applications WHERE client_id = ?'),
-    appList: prep('SELECT * FROM applications ORDER BY name, client_id'),
-    propSet: prep('INSERT INTO properties (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at'),
-    propList: prep('SELECT name, value, updated_at AS updatedAt FROM properties ORDER BY name'),
-    tokenInsert: prep(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL)`),
-    tokenByHash: prep('SELECT * FROM tokens WHERE hash = ?'),
-    tokenConsume: prep("UPDATE tokens SET status = 'rotated' WHERE hash = ? AND kind = 'refresh' AND status = 'active'"),
-    tokenRevoke: prep("UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE hash = ? AND status = 'active'"),
-    tokenRevokeFamily: prep("UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE family_id = ? AND status IN ('active', 'rotated')"),
-    tokenDeleteExpired: prep('DELETE FROM tokens WHERE expires_at < ?'),
-    refusalInsert: prep('INSERT INTO refusals (request_id, at, endpoint, status, error, reason, description, hint, client_id, application_name, user_name, remote_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-    refusalById: prep('SELECT * FROM refusals WHERE request_id = ?'),
-  };
+  const s = prepareStatements(db);
 
   /** Runs a registry mutation and bumps the change version in the same transaction. */
   const mutate = (what: string, fn: () => number | void): Promise<void> =>
@@ -123,6 +97,43 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
 
   const insertToken = (t: NewTokenRecord): void => {
     s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, t.scopes.join(' '), t.grantType, t.issuedAt, t.expiresAt, t.familyId);
+  };
+
+  const importTokens = db.transaction((tokens: readonly TokenRecord[]) => {
+    for (const t of tokens) {
+      s.tokenImport.run(t.hash, t.kind, t.applicationId, t.userId, t.scopes.join(' '), t.grantType, t.issuedAt, t.expiresAt, t.familyId, t.status, t.revokedAt);
+    }
+  });
+
+  /** Takes the lease on `name` when it is free or expired (see Storage.tryExclusive). */
+  const takeLease = db.transaction((name: string, holder: string): boolean => {
+    const now = Date.now();
+    s.jobEnsure.run(name);
+    return s.jobTake.run(holder, now + LEASE_MS, name, now).changes === 1;
+  });
+
+  const tryExclusive = async <T>(name: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    const holder = randomUUID();
+    if (!(await guard('job lease', () => takeLease.immediate(name, holder)))) return undefined;
+    // Renewed while the work runs, so only a holder that died lets the lease lapse.
+    const renew = setInterval(() => {
+      try {
+        s.jobRenew.run(Date.now() + LEASE_MS, name, holder);
+      } catch {
+        // Busy or closing: the next renewal (or the lease time) covers it.
+      }
+    }, LEASE_MS / 3);
+    renew.unref();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(renew);
+      try {
+        s.jobRelease.run(name, holder);
+      } catch {
+        // The lease lapses by itself.
+      }
+    }
   };
 
   const consume = db.transaction((hash: string, replacements: readonly NewTokenRecord[]): ConsumeResult => {
@@ -182,6 +193,8 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
         }).immediate()),
       list: (q: TokenQuery) => guard('token', () => listTokens(db, q)),
       deleteExpired: (before) => guard('token', () => s.tokenDeleteExpired.run(before).changes),
+      exportAll: (after, limit) => guard('token', () => (s.tokenExport.all(after ?? '', limit ?? EXPORT_PAGE) as TokenRow[]).map(tokenFromRow)),
+      importAll: (tokens) => guard('token', () => importTokens.immediate(tokens)),
     },
     refusals: {
       record: (f: Refusal) => batcher.enqueue(() => void s.refusalInsert.run(...refusalParams(f))),
@@ -194,11 +207,15 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
         const sql = `SELECT * FROM refusals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, request_id DESC LIMIT ?`;
         return (db.prepare(sql).all(...params, q.limit ?? 100) as RefusalRow[]).map(refusalFromRow);
       }),
+      deleteOlderThan: (before) => guard('refusal', () => s.refusalDeleteOlder.run(before).changes),
+      exportAll: (after, limit) => guard('refusal', () => (s.refusalExport.all(after ?? '', limit ?? EXPORT_PAGE) as RefusalRow[]).map(refusalFromRow)),
     },
     changes: {
       version: () => guard('change version', () => Number(s.version.get())),
     },
     ping: () => guard('ping', () => void db.prepare('SELECT 1').get()),
+    schemaVersion: () => guard('schema', () => ({ current: Number(s.schemaVersion.get() ?? 0), expected: SQLITE_SCHEMA_VERSION })),
+    tryExclusive,
     close: async () => {
       batcher.flush();
       // Leave a single, complete database file behind.

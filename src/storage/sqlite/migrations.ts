@@ -79,6 +79,15 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       CREATE INDEX refusals_reason ON refusals (reason, at);
     `,
   },
+  {
+    version: 2,
+    name: 'job leases',
+    sql: `
+      -- One row per named job (src/jobs): whoever moves its until time from the past into the future
+      -- holds the lease (Storage.tryExclusive); it expires, so a crashed holder blocks nobody long.
+      CREATE TABLE jobs (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,0 +1,114 @@
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Storage } from '../storage/types.js';
+
+/**
+ * Scheduled clean-up: deletes tokens that expired more than a grace period ago, and refusal records
+ * older than the retention. Every instance schedules it; `Storage.tryExclusive` makes sure only one
+ * instance at a time does the work (the others log that they skipped), and the deletes are
+ * idempotent, so an instance that runs just after another finds (almost) nothing left to delete.
+ */
+
+export const CLEANUP_JOB = 'latchkey.cleanup';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export interface CleanupOptions {
+  /** Time between runs (default one hour). */
+  readonly intervalMs?: number;
+  /** Delay before the first run (default one minute), so a start-up is not slowed by it. */
+  readonly firstRunMs?: number;
+  /** Each delay is stretched by up to this fraction, at random (default 0.1), so instances started together spread out. */
+  readonly jitter?: number;
+  /** Tokens are deleted this long after they expire (default one day): a token that just expired still explains itself as expired rather than unknown. */
+  readonly tokenGraceMs?: number;
+  /** Refusal records are kept this long (default 30 days) for `latchkey explain`. */
+  readonly refusalRetentionMs?: number;
+}
+
+export const CLEANUP_DEFAULTS = {
+  intervalMs: HOUR,
+  firstRunMs: MINUTE,
+  jitter: 0.1,
+  tokenGraceMs: DAY,
+  refusalRetentionMs: 30 * DAY,
+} as const satisfies Required<CleanupOptions>;
+
+export interface CleanupDeps {
+  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'tryExclusive'>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** What one attempt did: the counts when it ran, or `skipped` when another instance was running it. */
+export type CleanupResult =
+  | { readonly ran: true; readonly tokensDeleted: number; readonly refusalsDeleted: number; readonly durationMs: number }
+  | { readonly ran: false; readonly reason: 'running_elsewhere' };
+
+/** Runs the clean-up once (if no other instance is running it) and logs one JSON line about it. Rejects when storage fails. */
+export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}): Promise<CleanupResult> {
+  const tokenGraceMs = options.tokenGraceMs ?? CLEANUP_DEFAULTS.tokenGraceMs;
+  const refusalRetentionMs = options.refusalRetentionMs ?? CLEANUP_DEFAULTS.refusalRetentionMs;
+  const work = async (): Promise<CleanupResult> => {
+    const started = deps.clock.now();
+    const tokensDeleted = await deps.storage.tokens.deleteExpired(started - tokenGraceMs);
+    const refusalsDeleted = await deps.storage.refusals.deleteOlderThan(started - refusalRetentionMs);
+    return { ran: true, tokensDeleted, refusalsDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
+  };
+  const outcome = deps.storage.tryExclusive === undefined ? await work() : await deps.storage.tryExclusive(CLEANUP_JOB, work);
+  const result: CleanupResult = outcome ?? { ran: false, reason: 'running_elsewhere' };
+  if (result.ran) {
+    deps.logger.info({ job: 'cleanup', ...result, tokenGraceMs, refusalRetentionMs }, 'clean-up finished');
+  } else {
+    deps.logger.info({ job: 'cleanup', ...result }, 'clean-up skipped: another instance is running it');
+  }
+  return result;
+}
+
+export interface CleanupSchedule {
+  /** Stops scheduling and waits for a run in progress to finish. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the clean-up shortly after start and then on an interval, each delay jittered. A failed run
+ * (storage unavailable, say) is logged as a warning and retried at the next interval; it never
+ * throws into the process.
+ */
+export function scheduleCleanup(deps: CleanupDeps, options: CleanupOptions = {}): CleanupSchedule {
+  const intervalMs = options.intervalMs ?? CLEANUP_DEFAULTS.intervalMs;
+  const jitter = options.jitter ?? CLEANUP_DEFAULTS.jitter;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  const later = (ms: number): void => {
+    if (stopped) return;
+    timer = setTimeout(tick, Math.round(ms * (1 + Math.random() * jitter)));
+    timer.unref();
+  };
+  function tick(): void {
+    running = runCleanup(deps, options)
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          deps.logger.warn({ job: 'cleanup', err: error instanceof Error ? error.message : String(error) }, 'clean-up failed; retrying at the next interval');
+        },
+      )
+      .finally(() => {
+        running = undefined;
+        later(intervalMs);
+      });
+  }
+  later(options.firstRunMs ?? CLEANUP_DEFAULTS.firstRunMs);
+
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

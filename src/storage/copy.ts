@@ -1,0 +1,199 @@
+import type { Storage, TokenRecord, User } from './types.js';
+
+/**
+ * Copies one Latchkey database into another through the storage interface, so any direction works
+ * (SQLite → PostgreSQL is the main case): roles, scopes, users (with password hashes), applications
+ * (with secret hashes), properties, every token that has not expired — in whatever state, so token
+ * families and refresh-token reuse detection carry over — and the refusal records.
+ *
+ * The target must be empty, apart from what a first start of Latchkey puts there (see
+ * checkTarget), so nothing is ever merged or overwritten. The source is only read.
+ */
+
+export const BUILT_IN_ROLE = 'admin';
+export const BUILT_IN_SCOPE = 'useraccount';
+export const ADMIN_USER = 'admin';
+
+export interface TableCopy {
+  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'tokens' | 'refusals';
+  /** Rows read from the source. */
+  source: number;
+  /** Rows written to the target. */
+  copied: number;
+  /** Rows not written, and why (`note`). */
+  skipped: number;
+  note: string;
+}
+
+export interface CopyOptions {
+  /** Tokens that expire at or before this time are not copied. */
+  readonly now: number;
+  /** Rows per page when reading tokens and refusals (default 1000). */
+  readonly pageSize?: number;
+  /** Called after each table and each page of tokens or refusals. */
+  readonly onProgress?: (table: TableCopy, done: boolean) => void;
+}
+
+/** The target holds data of its own; the message lists it and says what to do. */
+export class TargetNotEmptyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetNotEmptyError';
+  }
+}
+
+/** A copy that stopped part-way: which table, what was copied so far, and the cause. */
+export class CopyFailedError extends Error {
+  constructor(
+    readonly table: TableCopy['table'],
+    readonly tables: readonly TableCopy[],
+    cause: unknown,
+  ) {
+    super(`copying ${table} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'CopyFailedError';
+  }
+}
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * Checks that `target` holds nothing but what a first start creates: the built-in role `admin`,
+ * the built-in scope `useraccount`, and the user `admin` — that last one only if the source has a
+ * user `admin` too, which then replaces it (password hash, roles, active flag). Returns the
+ * target's admin user to replace, if any. Throws TargetNotEmptyError otherwise.
+ */
+export async function checkTarget(source: Storage, target: Storage): Promise<User | undefined> {
+  const [apps, props, tokens, refusals, roles, scopes, users] = await Promise.all([
+    target.applications.list(),
+    target.properties.list(),
+    target.tokens.exportAll(undefined, 1),
+    target.refusals.exportAll(undefined, 1),
+    target.roles.list(),
+    target.scopes.list(),
+    target.users.list(),
+  ]);
+  const found: string[] = [];
+  if (apps.length > 0) found.push(plural(apps.length, 'application'));
+  if (props.length > 0) found.push(plural(props.length, 'property', 'properties'));
+  if (tokens.length > 0) found.push('tokens');
+  if (refusals.length > 0) found.push('refusal records');
+  const extraRoles = roles.filter((r) => !(r.name === BUILT_IN_ROLE && r.builtIn)).map((r) => r.name);
+  if (extraRoles.length > 0) found.push(`${extraRoles.length === 1 ? 'role' : 'roles'} ${extraRoles.join(', ')}`);
+  const extraScopes = scopes.filter((s) => !(s.name === BUILT_IN_SCOPE && s.builtIn)).map((s) => s.name);
+  if (extraScopes.length > 0) found.push(`${extraScopes.length === 1 ? 'scope' : 'scopes'} ${extraScopes.join(', ')}`);
+  const admin = users.find((u) => u.userName === ADMIN_USER);
+  const extraUsers = users.filter((u) => u !== admin).map((u) => u.userName);
+  if (extraUsers.length > 0) found.push(`${extraUsers.length === 1 ? 'user' : 'users'} ${extraUsers.join(', ')}`);
+  if (found.length > 0) {
+    throw new TargetNotEmptyError(
+      `The target database is not empty: it has ${found.join('; ')}. migrate-db copies into an empty database only, so that nothing is ` +
+        'merged or overwritten. Point --to at a new database (for PostgreSQL: createdb <name>). The only things a target may already hold ' +
+        `are those the first start of Latchkey creates: the built-in role ${BUILT_IN_ROLE}, the built-in scope ${BUILT_IN_SCOPE}, and the user ` +
+        `${ADMIN_USER} (replaced by the source's ${ADMIN_USER}, password included).`,
+    );
+  }
+  if (admin !== undefined && (await source.users.byName(ADMIN_USER)) === undefined) {
+    throw new TargetNotEmptyError(
+      `The target database has a user ${ADMIN_USER} (created when Latchkey first started on it) but the source has no user ${ADMIN_USER}: ` +
+        'the copy would keep a user the source does not have. Point --to at a database no Latchkey has started on (for PostgreSQL: createdb <name>).',
+    );
+  }
+  return admin;
+}
+
+/** Copies everything (see the module comment); returns what was copied, table by table. */
+export async function copyStorage(source: Storage, target: Storage, options: CopyOptions): Promise<TableCopy[]> {
+  const replaceAdmin = await checkTarget(source, target);
+  const pageSize = options.pageSize ?? 1000;
+  const tables: TableCopy[] = [];
+  /** Source user id → target user id; differs only for a replaced admin. */
+  const userIds = new Map<string, string>();
+  const mapUser = (id: string | null): string | null => (id === null ? null : (userIds.get(id) ?? id));
+
+  const step = async (table: TableCopy['table'], run: (t: TableCopy) => Promise<void>): Promise<void> => {
+    const t: TableCopy = { table, source: 0, copied: 0, skipped: 0, note: '' };
+    tables.push(t);
+    try {
+      await run(t);
+    } catch (error) {
+      throw new CopyFailedError(table, tables, error);
+    }
+    options.onProgress?.(t, true);
+  };
+
+  for (const [table, store, builtIn] of [['roles', target.roles, BUILT_IN_ROLE], ['scopes', target.scopes, BUILT_IN_SCOPE]] as const) {
+    await step(table, async (t) => {
+      const rows = table === 'roles' ? await source.roles.list() : await source.scopes.list();
+      t.source = rows.length;
+      for (const row of rows) {
+        if (row.name === builtIn && (await store.byName(row.name)) !== undefined) {
+          t.skipped += 1;
+          t.note = `built-in ${builtIn} already there`;
+          continue;
+        }
+        await store.create(row);
+        t.copied += 1;
+      }
+    });
+  }
+  await step('users', async (t) => {
+    const users = await source.users.list();
+    t.source = users.length;
+    for (const user of users) {
+      if (replaceAdmin !== undefined && user.userName === ADMIN_USER) {
+        // The target's own admin (from its first start) takes the source admin's place; its id
+        // stays, so tokens and applications of the source admin are pointed at it.
+        await target.users.update({ ...user, id: replaceAdmin.id });
+        userIds.set(user.id, replaceAdmin.id);
+        t.note = `the target's ${ADMIN_USER} replaced by the source's`;
+      } else {
+        await target.users.create(user);
+      }
+      t.copied += 1;
+    }
+  });
+  await step('applications', async (t) => {
+    const apps = await source.applications.list();
+    t.source = apps.length;
+    for (const app of apps) {
+      await target.applications.create({ ...app, appUserId: mapUser(app.appUserId) });
+      t.copied += 1;
+    }
+  });
+  await step('properties', async (t) => {
+    const props = await source.properties.list();
+    t.source = props.length;
+    for (const p of props) {
+      await target.properties.set(p.name, p.value, p.updatedAt);
+      t.copied += 1;
+    }
+  });
+  await step('tokens', async (t) => {
+    let after: string | undefined;
+    for (;;) {
+      const page = await source.tokens.exportAll(after, pageSize);
+      if (page.length === 0) break;
+      after = page[page.length - 1]?.hash;
+      const live: TokenRecord[] = page.filter((tok) => tok.expiresAt > options.now).map((tok) => ({ ...tok, userId: mapUser(tok.userId) }));
+      await target.tokens.importAll(live);
+      t.source += page.length;
+      t.copied += live.length;
+      t.skipped += page.length - live.length;
+      if (t.skipped > 0) t.note = 'expired tokens are not copied';
+      options.onProgress?.(t, false);
+    }
+  });
+  await step('refusals', async (t) => {
+    let after: string | undefined;
+    for (;;) {
+      const page = await source.refusals.exportAll(after, pageSize);
+      if (page.length === 0) break;
+      after = page[page.length - 1]?.requestId;
+      await Promise.all(page.map((r) => target.refusals.record(r)));
+      t.source += page.length;
+      t.copied += page.length;
+      options.onProgress?.(t, false);
+    }
+  });
+  return tables;
+}

@@ -1,0 +1,152 @@
+/**
+ * The scheduled clean-up: what it deletes, the JSON line it logs, and that instances sharing a
+ * database (two storages on one PostgreSQL database, two on one SQLite file) never run it at the
+ * same time.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { Logger } from '../src/core/logger.js';
+import { CLEANUP_JOB, runCleanup, scheduleCleanup, type CleanupResult } from '../src/jobs/cleanup.js';
+import { createMemoryStorage } from '../src/storage/memory/adapter.js';
+import { openPostgresStorage } from '../src/storage/postgres/adapter.js';
+import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
+import type { Storage } from '../src/storage/types.js';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { makeRefusal, makeToken } from './storage/contract.js';
+
+const DAY = 86_400_000;
+const NOW = 1_800_000_000_000;
+const clock = { now: () => NOW };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A logger that keeps every line as the JSON object pino would print. */
+function capture(): Logger & { lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = (level: string) => (obj: object, msg?: string) => void lines.push({ level, ...obj, msg });
+  return { lines, info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+/** The storage with a clean-up slow enough that a second instance surely tries while it runs. */
+function slow(s: Storage, ms = 300): Storage {
+  return {
+    ...s,
+    tokens: {
+      ...s.tokens,
+      deleteExpired: async (before) => {
+        await sleep(ms);
+        return s.tokens.deleteExpired(before);
+      },
+    },
+  };
+}
+
+async function seed(s: Storage): Promise<void> {
+  await s.tokens.insert([
+    makeToken({ expiresAt: NOW - 2 * DAY }), // expired two days ago: deleted
+    makeToken({ expiresAt: NOW - DAY / 2 }), // expired within the grace day: kept
+    makeToken({ expiresAt: NOW + DAY }),
+  ]);
+  for (const at of [NOW - 31 * DAY, NOW - 40 * DAY, NOW - 29 * DAY]) await s.refusals.record(makeRefusal({ at }));
+}
+
+describe('clean-up', () => {
+  it('deletes tokens expired more than a day ago and refusals older than 30 days, and logs one JSON line with the counts', async () => {
+    const storage = createMemoryStorage();
+    await seed(storage);
+    const logger = capture();
+    const result = await runCleanup({ storage, clock, logger });
+    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, durationMs: 0 });
+    assert.equal((await storage.tokens.exportAll()).length, 2);
+    assert.equal((await storage.refusals.exportAll()).length, 1);
+    assert.equal(logger.lines.length, 1);
+    assert.deepEqual(JSON.parse(JSON.stringify(logger.lines[0])), {
+      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, durationMs: 0, tokenGraceMs: DAY, refusalRetentionMs: 30 * DAY, msg: 'clean-up finished',
+    });
+    const custom = await runCleanup({ storage, clock, logger }, { tokenGraceMs: 0, refusalRetentionMs: 0 });
+    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, durationMs: 0 });
+  });
+
+  it('runs on its schedule, logs a failure as a warning without throwing, and stops cleanly', async () => {
+    const storage = createMemoryStorage();
+    const logger = capture();
+    let calls = 0;
+    const failing: Storage = {
+      ...storage,
+      refusals: {
+        ...storage.refusals,
+        deleteOlderThan: async () => {
+          calls += 1;
+          if (calls === 1) throw new Error('database unavailable (ECONNREFUSED)');
+          return 0;
+        },
+      },
+    };
+    const schedule = scheduleCleanup({ storage: failing, clock, logger }, { firstRunMs: 10, intervalMs: 30, jitter: 0.5 });
+    const until = Date.now() + 3_000;
+    while (calls < 3 && Date.now() < until) await sleep(10);
+    await schedule.stop();
+    const settled = calls;
+    await sleep(100);
+    assert.ok(settled >= 3, `ran ${settled} times`);
+    assert.equal(calls, settled, 'nothing runs after stop()');
+    assert.equal(logger.lines[0]?.level, 'warn');
+    assert.match(String(logger.lines[0]?.err), /ECONNREFUSED/);
+    assert.ok(logger.lines.slice(1).every((l) => l.level === 'info' && l.ran === true));
+  });
+
+  describe('across instances', () => {
+    const dirs: string[] = [];
+    const dbs: TestDatabase[] = [];
+    after(async () => {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      await Promise.all(dbs.map((d) => d.drop()));
+    });
+
+    const pairs: [string, () => Promise<[Storage, Storage]>][] = [
+      ['two storages on one PostgreSQL database', async () => {
+        const db = await createTestDatabase();
+        dbs.push(db);
+        return [await openPostgresStorage({ url: db.url }), await openPostgresStorage({ url: db.url })];
+      }],
+      ['two storages on one SQLite file', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'latchkey-jobs-'));
+        dirs.push(dir);
+        return [openSqliteStorage({ path: join(dir, 'l.db') }), openSqliteStorage({ path: join(dir, 'l.db') })];
+      }],
+    ];
+
+    for (const [name, open] of pairs) {
+      it(`${name}: two concurrent runs do the work once, and the lock is free again afterwards`, async () => {
+        const [a, b] = await open();
+        try {
+          await seed(a);
+          const logger = capture();
+          const results: CleanupResult[] = await Promise.all([runCleanup({ storage: slow(a), clock, logger }), runCleanup({ storage: slow(b), clock, logger })]);
+          const ran = results.filter((r) => r.ran);
+          assert.equal(ran.length, 1, JSON.stringify(results));
+          assert.deepEqual(results.find((r) => !r.ran), { ran: false, reason: 'running_elsewhere' });
+          assert.equal(ran[0]?.ran && ran[0].tokensDeleted, 1);
+          assert.equal(ran[0]?.ran && ran[0].refusalsDeleted, 2);
+          assert.deepEqual(logger.lines.map((l) => l.ran).sort(), [false, true]);
+          // Exclusion holds for any work under the name, and releases when the work is done.
+          let inside = 0;
+          const work = async () => {
+            inside += 1;
+            await sleep(200);
+            return 'done';
+          };
+          const both = await Promise.all([a.tryExclusive!(CLEANUP_JOB, work), b.tryExclusive!(CLEANUP_JOB, work)]);
+          assert.equal(inside, 1);
+          assert.deepEqual(both.filter((x) => x === 'done'), ['done']);
+          assert.equal(await b.tryExclusive!(CLEANUP_JOB, async () => 'b'), 'b');
+          assert.equal(await a.tryExclusive!(CLEANUP_JOB, async () => 'a'), 'a');
+        } finally {
+          await Promise.all([a.close(), b.close()]);
+        }
+      });
+    }
+  });
+});
