@@ -113,6 +113,14 @@ describe('quick start with the real CLI binary and curl', () => {
     assert.equal(r.json?.expires_in, 1800);
     assert.equal(r.json?.refresh_token, undefined);
     assert.equal(r.headers['cache-control'], 'no-store');
+    // The quick start ends with a call to the example API, with real curl, as the README shows.
+    const api = await curl(['-H', `Authorization: Bearer ${String(r.json?.access_token)}`, `${url}/api/now/v1/whoami`]);
+    assert.equal(api.status, 200, api.body);
+    const result = (api.json as { result?: { user?: string; roles?: string[]; application?: { name?: string }; authenticated_with?: string } } | undefined)?.result;
+    assert.equal(result?.user, 'svc-integration');
+    assert.deepEqual(result?.roles, ['itil']);
+    assert.equal(result?.application?.name, 'Nightly export');
+    assert.equal(result?.authenticated_with, 'bearer');
   });
 
   it('runs the password grant with refresh rotation and reuse detection', async () => {
