@@ -170,37 +170,6 @@ export function tokenImportColumns(tokens: readonly TokenRecord[]): unknown[][] 
 }
 
 export const REFUSAL_COLUMNS = 'request_id, at, endpoint, status, error, reason, description, hint, client_id, application_name, user_name, remote_address';
-export interface RefusalRow {
-  request_id: string;
-  at: number;
-  endpoint: string;
-  status: number;
-  error: string;
-  reason: string;
-  description: string;
-  hint: string | null;
-  client_id: string | null;
-  application_name: string | null;
-  user_name: string | null;
-  remote_address: string | null;
-}
-
-export function refusalFromRow(r: RefusalRow): Refusal {
-  return {
-    requestId: r.request_id,
-    at: r.at,
-    endpoint: r.endpoint,
-    status: r.status,
-    error: r.error,
-    reason: r.reason,
-    description: r.description,
-    hint: r.hint,
-    clientId: r.client_id,
-    applicationName: r.application_name,
-    userName: r.user_name,
-    remoteAddress: r.remote_address,
-  };
-}
 
 /** Refusals as twelve column arrays for `unnest`, in REFUSAL_COLUMNS order. */
 export function refusalColumns(refusals: readonly Refusal[]): unknown[][] {
@@ -217,3 +186,5 @@ export function refusalRowsFrom(first: number): string {
   const types = ['text', 'bigint', 'text', 'integer', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
   return `SELECT * FROM unnest(${types.map((t, i) => `$${first + i}::${t}[]`).join(', ')})`;
 }
+
+export { refusalFromRow, type RefusalRow } from '../sql-rows.js';

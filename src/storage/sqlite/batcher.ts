@@ -21,7 +21,7 @@ export class WriteBatcher {
   private readonly commitOne: (write: () => void) => void;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     /** Commit at once when this many writes are waiting: bounds the latency one burst can add
      * to the requests at its front. */
     private readonly maxBatch = 256,

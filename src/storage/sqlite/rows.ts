@@ -108,37 +108,8 @@ export function tokenFromRow(r: TokenRow): TokenRecord {
   };
 }
 
-export interface RefusalRow {
-  request_id: string;
-  at: number;
-  endpoint: string;
-  status: number;
-  error: string;
-  reason: string;
-  description: string;
-  hint: string | null;
-  client_id: string | null;
-  application_name: string | null;
-  user_name: string | null;
-  remote_address: string | null;
-}
 
-export function refusalFromRow(r: RefusalRow): Refusal {
-  return {
-    requestId: r.request_id,
-    at: r.at,
-    endpoint: r.endpoint,
-    status: r.status,
-    error: r.error,
-    reason: r.reason,
-    description: r.description,
-    hint: r.hint,
-    clientId: r.client_id,
-    applicationName: r.application_name,
-    userName: r.user_name,
-    remoteAddress: r.remote_address,
-  };
-}
+export { refusalFromRow, type RefusalRow } from '../sql-rows.js';
 
 export function refusalParams(f: Refusal): unknown[] {
   return [f.requestId, f.at, f.endpoint, f.status, f.error, f.reason, f.description, f.hint, f.clientId, f.applicationName, f.userName, f.remoteAddress];
