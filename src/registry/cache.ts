@@ -9,8 +9,9 @@ type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'properties' | '
  * staleness when a notification is missed; it costs one indexed read per interval. */
 export const DEFAULT_POLL_MS = 250;
 
-/** How long a change-version check may hang before the cache stops being trusted. */
-const STALE_AFTER_MS = 750;
+/** How long a change-version check may hang before the cache stops being trusted: with the
+ * 250 ms poll that notices it, a partitioned instance stops trusting cached state within ~850 ms. */
+const STALE_AFTER_MS = 600;
 
 /** How long after a change-driven clear `check()` still reports a change (see check). */
 const RECENT_CHANGE_MS = 1_000;
