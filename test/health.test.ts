@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { ForwardingProxy } from './helpers/forwarding-proxy.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -49,38 +49,6 @@ async function serve(storage: Storage, router?: ApiRouter) {
   };
 }
 
-/** A TCP proxy in front of PostgreSQL that can stop (refuse and cut) or go silent. */
-class Proxy {
-  private readonly sockets = new Set<Socket>();
-  private server: Server | undefined;
-  silent = false;
-  port = 0;
-  constructor(private readonly target: { host: string; port: number }) {}
-  async start(port = 0): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target.port, this.target.host);
-      for (const sock of [client, upstream]) {
-        this.sockets.add(sock);
-        sock.on('error', () => undefined);
-        sock.on('close', () => {
-          this.sockets.delete(sock);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.on('data', (d) => void (this.silent || upstream.write(d)));
-      upstream.on('data', (d) => void (this.silent || client.write(d)));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  async stop(): Promise<void> {
-    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    for (const sock of this.sockets) sock.destroy();
-    await closed;
-    this.server = undefined;
-  }
-}
 
 async function eventually<T>(what: string, ms: number, probe: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
   const until = Date.now() + ms;
@@ -163,7 +131,7 @@ describe('health and readiness', () => {
     const db = await createTestDatabase();
     dbs.push(db);
     const real = new URL(db.url);
-    const proxy = new Proxy({ host: real.hostname, port: Number(real.port || 5432) });
+    const proxy = new ForwardingProxy({ host: real.hostname, port: Number(real.port || 5432) });
     await proxy.start();
     const via = new URL(db.url);
     via.hostname = '127.0.0.1';

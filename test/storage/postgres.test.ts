@@ -4,7 +4,8 @@
  * database has to get right — migrations racing, group commit, connections failing.
  */
 import assert from 'node:assert/strict';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import { ForwardingProxy } from '../helpers/forwarding-proxy.js';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { ConfigError } from '../../src/config/config.js';
@@ -317,42 +318,6 @@ describe('postgres group commit (batcher alone)', () => {
   });
 });
 
-/** A TCP proxy to the test server that can drop its connections or stop forwarding. */
-class Proxy {
-  private readonly sockets = new Set<Socket>();
-  private server: Server | undefined;
-  blackhole = false;
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async start(port = 0): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target.port, this.target.host);
-      for (const sock of [client, upstream]) {
-        this.sockets.add(sock);
-        sock.on('error', () => undefined);
-        sock.on('close', () => {
-          this.sockets.delete(sock);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.on('data', (d) => void (this.blackhole || upstream.write(d)));
-      upstream.on('data', (d) => void (this.blackhole || client.write(d)));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  /** Refuses new connections and cuts the existing ones. */
-  async stop(): Promise<void> {
-    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    for (const sock of this.sockets) sock.destroy();
-    await closed;
-    this.server = undefined;
-  }
-}
 
 describe('postgres unreachable', () => {
   it('fails fast, as unavailable, when nothing listens (and openStorage names the host, not the password)', async () => {
@@ -417,7 +382,7 @@ describe('postgres unreachable', () => {
   it('answers unavailable when the server goes away after open, and recovers when it is back', async () => {
     const db = await freshDatabase();
     const admin = new URL(db.url);
-    const proxy = new Proxy({ host: admin.hostname, port: Number(admin.port || 5432) });
+    const proxy = new ForwardingProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
     await proxy.start();
     const via = new URL(db.url);
     via.hostname = '127.0.0.1';
@@ -427,10 +392,10 @@ describe('postgres unreachable', () => {
       const t = makeToken();
       await s.tokens.insert([t]);
       // Stops forwarding: queries on open connections get no answer.
-      proxy.blackhole = true;
+      proxy.silent = true;
       await rejectsWith(within(4_000, s.tokens.byHash(t.hash)), 'unavailable');
       await rejectsWith(within(4_000, s.tokens.insert([makeToken()])), 'unavailable');
-      proxy.blackhole = false;
+      proxy.silent = false;
       // Gone altogether: connections cut, new ones refused.
       await proxy.stop();
       await rejectsWith(within(4_000, s.ping()), 'unavailable');
