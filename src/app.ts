@@ -20,6 +20,11 @@ export interface LatchkeyOptions {
   readonly pollMs?: number;
   /** The loaded REST APIs (resource-server/load.ts); none when omitted. */
   readonly router?: ApiRouter;
+  /**
+   * The issuer identifier (RFC 8414 §2): --issuer / LATCHKEY_ISSUER. Never taken from a request's
+   * Host header. When omitted, the host sets it from the address it listens on (setDefaultIssuer).
+   */
+  readonly issuer?: string;
 }
 
 /** The framework-free instance: everything a host needs to serve requests. */
@@ -33,6 +38,10 @@ export interface Latchkey {
   readonly router: ApiRouter;
   readonly bearer: BearerValidator;
   readonly apis: ReturnType<typeof createApiProvider>;
+  /** The issuer identifier: the configured one, else the listening address the host gave. */
+  issuer(): string;
+  /** Sets the issuer from the listening address, unless one was configured (then a no-op). */
+  setDefaultIssuer(url: string): void;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -50,6 +59,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock });
   const apis = createApiProvider({ router, bearer, cache, lockout, clock, refusals, logger });
+  let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
+  const configuredIssuer = issuer !== undefined;
   return {
     storage,
     clock,
@@ -60,6 +71,13 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     router,
     bearer,
     apis,
+    issuer: () => {
+      if (issuer === undefined) throw new Error('The issuer is not known yet: configure it (--issuer) or call setDefaultIssuer after listening.');
+      return issuer;
+    },
+    setDefaultIssuer: (url) => {
+      if (!configuredIssuer) issuer = url.replace(/\/+$/, '');
+    },
     start: () => cache.start(options.pollMs),
     stop: async () => cache.stop(),
   };

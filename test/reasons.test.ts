@@ -137,6 +137,8 @@ const CASES: Case[] = [
       return post({ form: { grant_type: 'refresh_token', refresh_token: rt, client_id: apps.pub!.clientId } });
     },
   },
+  // --- token endpoint cases: authorization code (issue 4) ---
+  // --- token endpoint cases: JWT bearer grant and private_key_jwt (issue 4) ---
 ];
 
 /** A refusal by a REST API (the fixture APIs in test/fixtures/apis): platform error shape, not RFC 6749 §5.2. */
@@ -254,6 +256,27 @@ const API_CASES: ApiCase[] = [
     record: (r) => assert.equal(r.userName, 'svc'),
     run: async () => api({ path: '/api/acme/desk/tickets', bearer: await accessToken(await cc('conf')) }),
   },
+  // --- API cases: JWT access tokens (issue 4) ---
+  // --- API cases: external identity providers (issue 4) ---
+];
+
+/**
+ * Refusals of other endpoints (authorize, introspect, revoke, …) whose responses are not token-
+ * endpoint JSON: `run` makes the request, asserts the response itself, and returns the request id
+ * the refusal must be recorded under.
+ */
+interface OtherCase {
+  readonly code: ReasonCode;
+  /** The endpoint the refusal is recorded for. */
+  readonly endpoint: string;
+  readonly record?: (r: Refusal) => void;
+  readonly run: () => Promise<{ readonly requestId: string }>;
+}
+
+const OTHER_CASES: OtherCase[] = [
+  // --- authorization endpoint cases (issue 4) ---
+  // --- introspection and revocation cases (issue 4) ---
+  // --- JWKS, keys and metadata cases (issue 4) ---
 ];
 
 describe('every refusal reason is produced over HTTP and recorded', () => {
@@ -332,8 +355,21 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
     });
   }
 
+  for (const c of OTHER_CASES) {
+    it(`${c.code} (${c.endpoint})`, async () => {
+      const { requestId } = await c.run();
+      const refusal = await server.latchkey.storage.refusals.byRequestId(requestId);
+      assert.ok(refusal !== undefined, `no refusal recorded for ${requestId}`);
+      assert.equal(refusal.reason, c.code);
+      assert.equal(refusal.endpoint, c.endpoint);
+      assert.equal(refusal.remoteAddress, '127.0.0.1');
+      c.record?.(refusal);
+      produced.add(refusal.reason);
+    });
+  }
+
   it('covers the whole reason catalogue, and nothing outside it', () => {
-    const all = [...CASES, ...API_CASES].map((c) => c.code);
+    const all = [...CASES, ...API_CASES, ...OTHER_CASES].map((c) => c.code);
     assert.equal(new Set(all).size, all.length, 'a reason is listed twice');
     const missing = REASON_CODES.filter((code) => !produced.has(code));
     const unknown = [...produced].filter((code) => !(REASON_CODES as readonly string[]).includes(code));

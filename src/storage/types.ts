@@ -18,8 +18,10 @@
  * - Times are integer milliseconds since the epoch.
  */
 
-export type GrantType = 'client_credentials' | 'password' | 'refresh_token';
-export const GRANT_TYPES: readonly GrantType[] = ['client_credentials', 'password', 'refresh_token'];
+/** RFC 7523 §2.1: the JWT bearer authorization grant. */
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+export type GrantType = 'client_credentials' | 'password' | 'refresh_token' | 'authorization_code' | typeof JWT_BEARER_GRANT;
+export const GRANT_TYPES: readonly GrantType[] = ['client_credentials', 'password', 'refresh_token', 'authorization_code', JWT_BEARER_GRANT];
 
 export type TokenFormat = 'opaque' | 'jwt';
 
@@ -64,6 +66,84 @@ export interface Application {
   readonly tokenFormat: TokenFormat;
   /** The user that client-credentials tokens act as ("OAuth Application User"). */
   readonly appUserId: string | null;
+  /** Shown on the consent page (https, or http on localhost); null for none. */
+  readonly logoUri: string | null;
+  /** The `aud` of this application's JWT access tokens; null means the instance's issuer (our own APIs). */
+  readonly audience: string | null;
+  /** The application's public keys as a JWKS document (JSON text), for private_key_jwt and the JWT bearer grant. */
+  readonly jwks: string | null;
+  /** Or where to fetch them (fetched with a timeout, cached, refetched on an unknown kid). */
+  readonly jwksUri: string | null;
+  /** May call the introspection endpoint (RFC 7662) about any token: for resource servers. */
+  readonly canIntrospect: boolean;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export type SigningAlgorithm = 'ES256' | 'RS256';
+
+/**
+ * A signing key of the instance's keyring. Whether a key is published or signs at a time `t` is
+ * a pure function of its times, so every instance decides the same without coordinating:
+ * - it signs while `activatesAt <= t` and (`retiresAt` is null or `t < retiresAt`);
+ * - it is published in the JWKS while `publishUntil` is null or `t < publishUntil`.
+ * A rotation inserts the next key (published at once, signing from its `activatesAt`) and sets
+ * `retiresAt` (= the next key's `activatesAt`) and `publishUntil` (= that + the longest access
+ * token lifespan + skew) on every key that had no `retiresAt`, in one transaction.
+ */
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  /** The public JWK (JSON text, with kid, alg and use). */
+  readonly publicJwk: string;
+  /** The private JWK encrypted with the key-encryption key (keys/encryption.ts); never plain. */
+  readonly privateKeyEnc: string;
+  readonly createdAt: number;
+  readonly activatesAt: number;
+  readonly retiresAt: number | null;
+  readonly publishUntil: number | null;
+}
+
+/** A one-time authorization code (RFC 6749 §4.1.2): only a hash of the code is stored. */
+export interface AuthorizationCode {
+  /** tokenKey() of the code. Also the family id of every token issued from it, so a reused code revokes them. */
+  readonly hash: string;
+  readonly applicationId: string;
+  readonly userId: string;
+  /** The redirect_uri the authorization request carried (the token request must repeat it), or null when it was omitted. */
+  readonly redirectUri: string | null;
+  readonly scopes: readonly string[];
+  /** RFC 7636 S256 challenge, or null when the (confidential) client sent none. */
+  readonly codeChallenge: string | null;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  /** When it was redeemed; null while unused. */
+  readonly usedAt: number | null;
+}
+
+export type ConsumeCodeResult =
+  | { readonly outcome: 'consumed'; readonly code: AuthorizationCode }
+  | { readonly outcome: 'not_found' }
+  | { readonly outcome: 'used'; readonly code: AuthorizationCode };
+
+export type IdpUserField = 'user_name' | 'id';
+
+/** An external identity provider whose JWTs our APIs accept as bearer tokens. */
+export interface IdentityProvider {
+  readonly id: string;
+  readonly name: string;
+  /** Exact `iss` of its tokens. */
+  readonly issuer: string;
+  /** RFC 8414 / OpenID discovery document URL (its jwks_uri is used), or null when jwksUri is given. */
+  readonly metadataUrl: string | null;
+  readonly jwksUri: string | null;
+  /** The `aud` its tokens must carry for us. */
+  readonly audience: string;
+  /** The claim that names the user (for example `sub`, `preferred_username`, `email`). */
+  readonly userClaim: string;
+  /** The local user field that claim is matched against. */
+  readonly userField: IdpUserField;
+  readonly active: boolean;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -207,6 +287,50 @@ export interface TokenStore {
   importAll(tokens: readonly TokenRecord[]): Promise<void>;
 }
 
+/** The instance's signing keys (see SigningKey for the life of a key). Every change bumps the change version. */
+export interface KeyStore {
+  list(): Promise<SigningKey[]>;
+  /**
+   * In one transaction: sets `retiresAt` and `publishUntil` on every key whose `retiresAt` is
+   * null, then inserts `next`. The first key of a keyring is added the same way (nothing to retire).
+   */
+  rotate(next: SigningKey, retire: { readonly retiresAt: number; readonly publishUntil: number }): Promise<void>;
+  /** Deletes keys whose publishUntil is before `before`; returns how many. */
+  deleteUnpublished(before: number): Promise<number>;
+}
+
+export interface AuthorizationCodeStore {
+  insert(code: AuthorizationCode): Promise<void>;
+  /**
+   * Marks an unused code used (sets usedAt) and returns it; of any number of concurrent calls for
+   * one hash exactly one gets `consumed`. An already used code comes back as `used` (the caller
+   * revokes what it issued). Expiry is the caller's to check. Does not bump the change version.
+   */
+  consume(hash: string, at: number): Promise<ConsumeCodeResult>;
+  deleteExpired(before: number): Promise<number>;
+}
+
+/** One-time identifiers (the `jti` of client assertions and JWT bearer grants, RFC 7523 §3). */
+export interface ReplayStore {
+  /**
+   * Records `key` until `expiresAt`. Resolves true the first time, false when the key is already
+   * recorded and not yet expired (a replay); exactly one of concurrent calls for a key gets true.
+   * Does not bump the change version.
+   */
+  remember(key: string, expiresAt: number, now: number): Promise<boolean>;
+  deleteExpired(before: number): Promise<number>;
+}
+
+export interface IdentityProviderStore {
+  create(idp: IdentityProvider): Promise<void>;
+  update(idp: IdentityProvider): Promise<void>;
+  byId(id: string): Promise<IdentityProvider | undefined>;
+  byName(name: string): Promise<IdentityProvider | undefined>;
+  list(): Promise<IdentityProvider[]>;
+  /** Returns false when no provider has this id. */
+  delete(id: string): Promise<boolean>;
+}
+
 export interface RefusalStore {
   record(refusal: Refusal): Promise<void>;
   byRequestId(requestId: string): Promise<Refusal | undefined>;
@@ -246,6 +370,10 @@ export interface Storage {
   readonly properties: PropertyStore;
   readonly tokens: TokenStore;
   readonly refusals: RefusalStore;
+  readonly keys: KeyStore;
+  readonly codes: AuthorizationCodeStore;
+  readonly replay: ReplayStore;
+  readonly identityProviders: IdentityProviderStore;
   readonly changes: ChangeFeed;
   /** Cheap round trip used by readiness checks. */
   ping(): Promise<void>;

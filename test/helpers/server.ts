@@ -96,6 +96,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     await latchkey.start();
     http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });
     const address = await http.listen({ port: 0, host: '127.0.0.1' });
+    latchkey.setDefaultIssuer(address);
     return { url: address, storageKind: kind, db, dbPath: db, dir, latchkey, http, close: teardown };
   } catch (error) {
     await teardown().catch(() => undefined);

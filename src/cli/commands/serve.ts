@@ -53,6 +53,7 @@ export async function serve(opts: ServeOptions, io: IO): Promise<number> {
     if (code === 'EADDRINUSE') throw new Error(`Port ${config.port} on ${config.host} is already in use. Choose another with --port or LATCHKEY_PORT.`);
     throw error;
   }
+  latchkey.setDefaultIssuer(address);
   const cleanup = scheduleCleanup({ storage, clock: { now: () => Date.now() }, logger });
   const location = parseDbLocation(config.db);
   logger.info({ address, db: location.kind === 'sqlite' ? location.path : 'postgres', apis: router.list().map((a) => `${a.namespace}/${a.id}`) }, 'latchkey started');
