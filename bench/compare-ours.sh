@@ -6,6 +6,7 @@
 #   bash bench/compare-ours.sh                 # 3 rounds (about 3 minutes)
 #   ROUNDS=1 bash bench/compare-ours.sh        # quick look
 #   BENCH_DIR=/path/to/shared/bench bash bench/compare-ours.sh
+#   FORMAT=jwt TARGETS="jwt ours" bash bench/compare-ours.sh   # ours issuing ES256 JWT access tokens
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC_BENCH="${BENCH_DIR:-$ROOT/../shared/bench}"
@@ -23,7 +24,7 @@ fi
 
 DB="$WORK/bench-$$.db"
 rm -f "$DB" "$DB-wal" "$DB-shm"
-CREDS="$(node "$ROOT/bench/seed.mjs" "$DB")"
+CREDS="$(node "$ROOT/bench/seed.mjs" "$DB" --format "${FORMAT:-opaque}")"
 CLIENT_ID="$(node -e 'console.log(JSON.parse(process.argv[1]).clientId)' "$CREDS")"
 CLIENT_SECRET="$(node -e 'console.log(JSON.parse(process.argv[1]).clientSecret)' "$CREDS")"
 

@@ -1,0 +1,270 @@
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+
+/**
+ * Verifies Latchkey access tokens in another Node.js service (the resource server), framework-free;
+ * src/middleware/express.ts and fastify.ts wrap it.
+ *
+ * - JWT access tokens (RFC 9068) are verified locally against the instance's JWKS, fetched once
+ *   and cached; a token signed with a key the cache does not know (after a rotation) makes it
+ *   refetch, at most once per cooldown. No call to Latchkey per request.
+ * - Opaque tokens (and JWTs too, with `introspectJwts`) are checked by introspection (RFC 7662),
+ *   with the answer cached for a short time (never past the token's expiry).
+ *
+ * Endpoints come from the issuer's metadata (RFC 8414), unless given.
+ */
+export interface VerifierOptions {
+  /** Latchkey's issuer identifier, exactly as in its metadata (e.g. https://auth.example.com). */
+  readonly issuer: string;
+  /** The audience this service expects in JWTs (default: the issuer, which Latchkey uses unless the application sets one). */
+  readonly audience?: string | readonly string[];
+  /** Overrides the jwks_uri from the metadata. */
+  readonly jwksUri?: string;
+  /** Credentials of a Latchkey application allowed to introspect (`latchkey apps update <id> --introspect`). Needed for opaque tokens. */
+  readonly introspection?: { readonly clientId: string; readonly clientSecret: string; readonly endpoint?: string };
+  /** Also introspect JWTs, so a revocation reaches this service within `cacheTtlMs` (default false: JWTs are verified locally only). */
+  readonly introspectJwts?: boolean;
+  /** How long an introspection answer is reused (default 30 s; never past the token's expiry). */
+  readonly cacheTtlMs?: number;
+  /** Minimum time between two JWKS refetches caused by an unknown key id (default 30 s). */
+  readonly jwksCooldownMs?: number;
+  /** How long a fetched JWKS is used before it is fetched again (default 10 min). */
+  readonly jwksMaxAgeMs?: number;
+  /** Timeout for every call to Latchkey (default 5 s). */
+  readonly timeoutMs?: number;
+  /** Clock skew tolerated on exp/nbf/iat (default 30 s). */
+  readonly clockToleranceSec?: number;
+  /** JWT signature algorithms accepted (default ES256, RS256: what Latchkey signs with). */
+  readonly algorithms?: readonly string[];
+}
+
+/** The caller, as a handler of the protected service sees it. */
+export interface VerifiedToken {
+  readonly format: 'jwt' | 'opaque';
+  /** `sub`: the user name (or the client id for a token without a user). */
+  readonly subject: string | undefined;
+  readonly clientId: string | undefined;
+  readonly username: string | undefined;
+  readonly scopes: readonly string[];
+  /** Expiry in seconds since the epoch. */
+  readonly expiresAt: number | undefined;
+  /** Every claim (JWT) or introspection member (opaque). */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** Why a request is refused: maps straight to an RFC 6750 §3 response. */
+export class TokenRejected extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 503,
+    /** RFC 6750 §3.1 error code, or undefined when no credentials were sent (§3.1: no error then). */
+    readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable' | undefined,
+    readonly description: string,
+    /** For insufficient_scope: the scopes that would do. */
+    readonly scope?: string,
+  ) {
+    super(description);
+    this.name = 'TokenRejected';
+  }
+
+  /** The WWW-Authenticate header value (RFC 6750 §3). */
+  challenge(realm: string): string {
+    const parts = [`Bearer realm="${quote(realm)}"`];
+    if (this.error !== undefined && this.error !== 'temporarily_unavailable') parts.push(`error="${this.error}"`);
+    if (this.scope !== undefined) parts.push(`scope="${quote(this.scope)}"`);
+    if (this.error !== undefined) parts.push(`error_description="${quote(this.description)}"`);
+    return parts.join(', ');
+  }
+
+  /** The JSON body sent with the refusal. */
+  body(): Record<string, string> {
+    return this.error === undefined ? { error: 'invalid_request', error_description: this.description } : { error: this.error, error_description: this.description };
+  }
+}
+
+function quote(value: string): string {
+  return value.replace(/[\\"]/g, "'").replace(/[^\x20-\x7e]/g, '?');
+}
+
+interface Metadata {
+  readonly jwks_uri?: string;
+  readonly introspection_endpoint?: string;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+export interface TokenVerifier {
+  /** Verifies a raw access token; throws TokenRejected. */
+  verify(token: string): Promise<VerifiedToken>;
+  /** Reads the Authorization header (RFC 6750 §2.1 only), verifies, and checks that at least one of `anyOfScopes` is granted. */
+  authenticate(authorization: string | undefined, anyOfScopes?: readonly string[]): Promise<VerifiedToken>;
+}
+
+export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
+  const issuer = options.issuer.replace(/\/+$/, '');
+  try {
+    new URL(issuer);
+  } catch {
+    throw new TypeError(`issuer must be an absolute URL (got "${options.issuer}")`);
+  }
+  const audience = options.audience === undefined ? issuer : typeof options.audience === 'string' ? options.audience : [...options.audience];
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const cacheTtlMs = options.cacheTtlMs ?? 30_000;
+  const algorithms = [...(options.algorithms ?? ['ES256', 'RS256'])];
+  const clockTolerance = options.clockToleranceSec ?? 30;
+
+  let metadata: Promise<Metadata> | undefined;
+  function discover(): Promise<Metadata> {
+    const url = new URL(issuer);
+    // RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path.
+    const wellKnown = `${url.origin}/.well-known/oauth-authorization-server${url.pathname === '/' ? '' : url.pathname}`;
+    metadata ??= (async () => {
+      const res = await fetch(wellKnown, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+      if (!res.ok) throw new Error(`${wellKnown} answered ${res.status}`);
+      const body = (await res.json()) as Metadata & { issuer?: string };
+      if (body.issuer !== issuer) throw new Error(`the metadata at ${wellKnown} names issuer ${String(body.issuer)}, not ${issuer}`);
+      return body;
+    })();
+    // A failed discovery is retried by the next request rather than cached.
+    metadata.catch(() => (metadata = undefined));
+    return metadata;
+  }
+
+  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  async function keySet(): Promise<ReturnType<typeof createRemoteJWKSet>> {
+    if (jwks !== undefined) return jwks;
+    const uri = options.jwksUri ?? (await discover()).jwks_uri;
+    if (uri === undefined) throw new Error(`the metadata of ${issuer} has no jwks_uri`);
+    jwks = createRemoteJWKSet(new URL(uri), {
+      timeoutDuration: timeoutMs,
+      cooldownDuration: options.jwksCooldownMs ?? 30_000,
+      cacheMaxAge: options.jwksMaxAgeMs ?? 600_000,
+    });
+    return jwks;
+  }
+
+  /** Introspection answers by SHA-256 of the token (the token itself is never kept). */
+  const answers = new Map<string, { readonly until: number; readonly result: VerifiedToken | TokenRejected }>();
+  const MAX_CACHED = 10_000;
+
+  async function introspect(token: string, format: 'jwt' | 'opaque'): Promise<VerifiedToken> {
+    const creds = options.introspection;
+    if (creds === undefined) {
+      throw new TokenRejected(401, 'invalid_token', 'This service accepts only JWT access tokens (no introspection credentials configured).');
+    }
+    const key = createHash('sha256').update(token).digest('base64url');
+    const now = Date.now();
+    const cached = answers.get(key);
+    if (cached !== undefined && cached.until > now) {
+      if (cached.result instanceof TokenRejected) throw cached.result;
+      return cached.result;
+    }
+    let endpoint: string;
+    let res: Response;
+    try {
+      endpoint = creds.endpoint ?? (await discover()).introspection_endpoint ?? `${issuer}/oauth/introspect`;
+      const basic = Buffer.from(`${encodeURIComponent(creds.clientId)}:${encodeURIComponent(creds.clientSecret)}`).toString('base64');
+      res = await fetch(endpoint, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      throw new TokenRejected(503, 'temporarily_unavailable', `The token could not be checked: the authorization server did not answer (${error instanceof Error ? error.message : String(error)}).`);
+    }
+    if (!res.ok) {
+      // Not an answer about the token (our credentials are wrong, or the server is in trouble):
+      // never cached, never reported as an invalid token.
+      throw new TokenRejected(503, 'temporarily_unavailable', `The token could not be checked: introspection answered HTTP ${res.status}.`);
+    }
+    const body = (await res.json()) as Record<string, unknown>;
+    let result: VerifiedToken | TokenRejected;
+    let until = now + cacheTtlMs;
+    if (body.active !== true) {
+      result = new TokenRejected(401, 'invalid_token', 'The access token is not active (unknown, expired or revoked).');
+    } else if (body.token_type !== undefined && body.token_type !== 'Bearer') {
+      result = new TokenRejected(401, 'invalid_token', 'The token is not an access token.');
+    } else {
+      const exp = typeof body.exp === 'number' ? body.exp : undefined;
+      if (exp !== undefined) until = Math.min(until, exp * 1000);
+      result = {
+        format,
+        subject: typeof body.sub === 'string' ? body.sub : undefined,
+        clientId: typeof body.client_id === 'string' ? body.client_id : undefined,
+        username: typeof body.username === 'string' ? body.username : undefined,
+        scopes: typeof body.scope === 'string' ? body.scope.split(' ').filter((s) => s !== '') : [],
+        expiresAt: exp,
+        claims: Object.freeze({ ...body }),
+      };
+    }
+    if (answers.size >= MAX_CACHED) answers.clear();
+    answers.set(key, { until, result });
+    if (result instanceof TokenRejected) throw result;
+    return result;
+  }
+
+  async function verifyJwt(token: string): Promise<VerifiedToken> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, await keySet(), { issuer, audience, typ: 'at+jwt', algorithms, clockTolerance }));
+    } catch (error) {
+      throw jwtRejection(error);
+    }
+    const scope = typeof payload.scope === 'string' ? payload.scope : '';
+    return {
+      format: 'jwt',
+      subject: payload.sub,
+      clientId: typeof payload.client_id === 'string' ? payload.client_id : undefined,
+      username: payload.sub,
+      scopes: scope.split(' ').filter((s) => s !== ''),
+      expiresAt: payload.exp,
+      claims: Object.freeze({ ...payload }),
+    };
+  }
+
+  async function verify(token: string): Promise<VerifiedToken> {
+    if (!JWT_SHAPE.test(token)) return introspect(token, 'opaque');
+    // Not ours at all (another issuer): say so, rather than a signature error.
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      throw new TokenRejected(401, 'invalid_token', 'The access token is not a well-formed JWT.');
+    }
+    if (iss !== issuer) throw new TokenRejected(401, 'invalid_token', `The access token was issued by ${typeof iss === 'string' ? iss.slice(0, 200) : 'an unknown issuer'}, not ${issuer}.`);
+    const verified = await verifyJwt(token);
+    return options.introspectJwts === true ? introspect(token, 'jwt') : verified;
+  }
+
+  return {
+    verify,
+    async authenticate(authorization, anyOfScopes = []) {
+      if (authorization === undefined || authorization.trim() === '') {
+        throw new TokenRejected(401, undefined, 'This resource requires a bearer token: send Authorization: Bearer <access token>.');
+      }
+      const space = authorization.indexOf(' ');
+      const scheme = space === -1 ? authorization : authorization.slice(0, space);
+      const token = space === -1 ? '' : authorization.slice(space + 1).trim();
+      if (scheme.toLowerCase() !== 'bearer') throw new TokenRejected(401, undefined, 'This resource accepts only Bearer tokens.');
+      if (!B64TOKEN.test(token)) throw new TokenRejected(400, 'invalid_request', 'The Authorization header must be Bearer followed by one token.');
+      const verified = await verify(token);
+      if (anyOfScopes.length > 0 && !anyOfScopes.some((s) => verified.scopes.includes(s))) {
+        throw new TokenRejected(403, 'insufficient_scope', `The access token lacks a required scope: one of ${anyOfScopes.join(', ')}.`, anyOfScopes.join(' '));
+      }
+      return verified;
+    },
+  };
+}
+
+function jwtRejection(error: unknown): TokenRejected {
+  if (error instanceof joseErrors.JWTExpired) return new TokenRejected(401, 'invalid_token', 'The access token has expired.');
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return new TokenRejected(401, 'invalid_token', 'The access token was signed with a key the authorization server does not publish.');
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new TokenRejected(401, 'invalid_token', 'The access token signature is not valid.');
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return new TokenRejected(401, 'invalid_token', `The access token's ${error.claim} claim is not valid here (${error.reason}).`);
+  const aboutTheToken = [joseErrors.JWTInvalid, joseErrors.JWSInvalid, joseErrors.JOSEAlgNotAllowed, joseErrors.JOSENotSupported, joseErrors.JWKSMultipleMatchingKeys];
+  if (aboutTheToken.some((type) => error instanceof type)) return new TokenRejected(401, 'invalid_token', `The access token is not valid (${(error as joseErrors.JOSEError).code}).`);
+  // Anything else (a JWKS or metadata fetch that timed out, failed or answered an error) says
+  // nothing about the token: a 503, so the client retries instead of discarding a good token.
+  return new TokenRejected(503, 'temporarily_unavailable', `The token could not be checked: the authorization server's keys could not be fetched (${error instanceof Error ? error.message : String(error)}).`);
+}
