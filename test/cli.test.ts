@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +10,7 @@ import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
 import { hashSecret } from '../src/core/crypto.js';
 import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
-import type { Storage } from '../src/storage/types.js';
+import { JWT_BEARER_GRANT, type Storage } from '../src/storage/types.js';
 
 const CC_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -171,6 +172,88 @@ describe('latchkey CLI', () => {
     const unknown = await cli(['apps', 'show', 'nope']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.err, /No application has client id "nope"/);
+  });
+
+  it('creates an application with a token format, redirect URIs, logo, audience, keys and introspection, and shows them', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const priv = { ...privateKey.export({ format: 'jwk' }), kid: 'sync-1' };
+    const { d: _d, ...pub } = priv;
+    const jwksFile = join(dir, 'sync.jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [pub] }));
+    const created = await json<{ clientId: string; grantTypes: string[]; redirectUris: string[]; tokenFormat: string; audience: string; logoUri: string; jwks: { keys: { kid: string }[] }; jwksUri: null; canIntrospect: boolean; warnings: string[] }>([
+      'apps', 'create', '--name', 'Orders sync', '--grants', 'authorization_code,jwt_bearer,refresh_token',
+      '--redirect-uris', 'https://sync.example.com/cb', '--redirect-uri', 'https://sync.example.com/cb2?a=1,2',
+      '--token-format', 'jwt', '--audience', 'https://api.example.com', '--logo-uri', 'http://localhost:3000/logo.png',
+      '--jwks', jwksFile, '--can-introspect',
+    ]);
+    assert.deepEqual(created.grantTypes, ['authorization_code', JWT_BEARER_GRANT, 'refresh_token'], 'jwt_bearer is stored as the RFC 7523 URN');
+    assert.deepEqual(created.redirectUris, ['https://sync.example.com/cb', 'https://sync.example.com/cb2?a=1,2']);
+    assert.deepEqual([created.tokenFormat, created.audience, created.logoUri, created.jwksUri, created.canIntrospect], ['jwt', 'https://api.example.com', 'http://localhost:3000/logo.png', null, true]);
+    assert.deepEqual(created.jwks.keys.map((k) => k.kid), ['sync-1']);
+    assert.deepEqual(created.warnings, []);
+    const stored = await withDb((s) => s.applications.byClientId(created.clientId));
+    assert.deepEqual(JSON.parse(stored!.jwks!), { keys: [pub] });
+    const text = await cli(['apps', 'show', created.clientId]);
+    assert.match(text.out, /Token format\s+jwt\n/);
+    assert.match(text.out, /Audience\s+https:\/\/api\.example\.com\n/);
+    assert.match(text.out, /Logo\s+http:\/\/localhost:3000\/logo\.png\n/);
+    assert.match(text.out, /Public keys \(JWKS\)\s+1 key: sync-1 \(EC P-256\)\n/);
+    assert.match(text.out, /May introspect\s+yes\n/);
+
+    // Update: inline JSON, then keys by URL instead; clearing with ""; --can-introspect false.
+    const inline = await json<{ jwks: { keys: unknown[] } }>(['apps', 'update', created.clientId, '--jwks', JSON.stringify({ keys: [pub, { ...pub, kid: 'sync-2' }] })]);
+    assert.equal(inline.jwks.keys.length, 2);
+    const both = await cli(['apps', 'update', created.clientId, '--jwks-uri', 'https://sync.example.com/jwks']);
+    assert.equal(both.code, 1);
+    assert.match(both.err, /either a JWKS or a JWKS URI, not both\. Clear one \(--jwks '' or --jwks-uri ''\)/);
+    const switched = await json<{ jwks: null; jwksUri: string; audience: null; logoUri: null; canIntrospect: boolean; tokenFormat: string; warnings: string[] }>([
+      'apps', 'update', created.clientId, '--jwks', '', '--jwks-uri', 'https://sync.example.com/jwks', '--audience', '', '--logo-uri', '', '--can-introspect', 'false', '--token-format', 'opaque',
+    ]);
+    assert.deepEqual([switched.jwks, switched.jwksUri, switched.audience, switched.logoUri, switched.canIntrospect, switched.tokenFormat], [null, 'https://sync.example.com/jwks', null, null, false, 'opaque']);
+    const noKeys = await json<{ warnings: string[] }>(['apps', 'update', created.clientId, '--jwks-uri', '', '--redirect-uris', '']);
+    assert.ok(noKeys.warnings.some((w) => /JWT bearer grant but has no public keys.*--jwks <file>/.test(w)), noKeys.warnings.join('\n'));
+    assert.ok(noKeys.warnings.some((w) => /authorization_code but has no redirect URI.*--redirect-uri <uri>/.test(w)), noKeys.warnings.join('\n'));
+  });
+
+  it('refuses bad values for the new application options, saying exactly what is wrong', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rsaPrivate = { ...privateKey.export({ format: 'jwk' }), kid: 'leaked' };
+    const privateFile = join(dir, 'private.jwks.json');
+    writeFileSync(privateFile, JSON.stringify({ keys: [rsaPrivate] }));
+    const before = (await withDb((s) => s.applications.list())).length;
+    const cases: [string[], number, RegExp][] = [
+      [['--jwks', privateFile], 1, /^latchkey: JWKS key 1 \(kid "leaked"\) is a private key \(it has the private members "d", "p", "q", "dp", "dq", "qi"\); give only the public key\. Treat that private key as exposed and replace it\.\n$/],
+      [['--jwks', '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}'], 1, /JWKS key 1 is a symmetric \(shared secret\) key, member "k"; give only public keys/],
+      [['--jwks', '{"keys":[{"kty":"EC","crv":"P-256","x":"AAAA","y":"BBBB"}]}'], 1, /JWKS key 1 is not a usable ES256 public key: /],
+      [['--jwks', '{"keys":[]}'], 1, /The JWKS has no keys; add at least one public key\./],
+      [['--jwks', '{"kty":"EC"}'], 1, /The JWKS must be a JSON object with a "keys" array/],
+      [['--jwks', '{not json'], 1, /The JWKS is not valid JSON/],
+      [['--jwks', join(dir, 'missing.json')], 2, /--jwks: there is no file ".*missing\.json"\. Give the path of a JWKS file, or the JWKS itself as JSON/],
+      [['--jwks-uri', 'http://keys.example.com/jwks'], 1, /The JWKS URI "http:\/\/keys\.example\.com\/jwks" must use https \(http is accepted only on localhost, 127\.0\.0\.1 or \[::1\]\)\./],
+      [['--jwks-uri', 'jwks.json'], 1, /The JWKS URI "jwks\.json" is not an absolute URL\./],
+      [['--logo-uri', 'http://cdn.example.com/logo.png'], 1, /The logo URI "http:\/\/cdn\.example\.com\/logo\.png" must use https/],
+      [['--logo-uri', 'https://user:pw@cdn.example.com/logo.png'], 1, /must not contain a user name or password/],
+      [['--audience', 'x'.repeat(501)], 1, /An audience needs 1-500 printable characters\./],
+      [['--token-format', 'xml'], 1, /Unknown token format "xml"\. Supported: opaque, jwt\./],
+      [['--redirect-uri', 'https://a.example.com/cb#frag'], 1, /Redirect URI "https:\/\/a\.example\.com\/cb#frag" must not contain a fragment/],
+      [['--redirect-uri', '/relative/cb'], 1, /Redirect URI "\/relative\/cb" is not an absolute URL\./],
+    ];
+    for (const [options, code, message] of cases) {
+      const r = await cli(['apps', 'create', '--name', 'Refused', '--grants', 'client_credentials', ...options]);
+      assert.equal(r.code, code, `${options.join(' ')}: ${r.err}`);
+      assert.match(r.err, message, options.join(' '));
+      assert.doesNotMatch(r.err + r.out, new RegExp(String(rsaPrivate.d).slice(0, 20)), 'the private key is never echoed');
+    }
+    const grants = await cli(['apps', 'create', '--name', 'Refused', '--grants', 'jwt-bearer']);
+    assert.equal(grants.code, 1);
+    assert.match(grants.err, /Unknown grant type "jwt-bearer"\. Supported: client_credentials, password, refresh_token, authorization_code, jwt_bearer \(= urn:ietf:params:oauth:grant-type:jwt-bearer\)\./);
+    const urn = await json<{ clientId: string; grantTypes: string[] }>(['apps', 'create', '--name', 'By URN', '--grants', `${JWT_BEARER_GRANT},jwt_bearer`, '--jwks-uri', 'http://127.0.0.1:8081/jwks']);
+    assert.deepEqual(urn.grantTypes, [JWT_BEARER_GRANT], 'the URN and its alias are one grant');
+    assert.equal((await withDb((s) => s.applications.list())).length, before + 1, 'nothing refused was stored');
+    const update = await cli(['apps', 'update', urn.clientId, '--jwks', privateFile]);
+    assert.equal(update.code, 1);
+    assert.match(update.err, /is a private key/);
+    assert.equal((await withDb((s) => s.applications.byClientId(urn.clientId)))?.jwksUri, 'http://127.0.0.1:8081/jwks', 'a refused update changes nothing');
   });
 
   it('sets and lists properties; refuses invalid values', async () => {

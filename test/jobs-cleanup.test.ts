@@ -15,7 +15,7 @@ import { openPostgresStorage } from '../src/storage/postgres/adapter.js';
 import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
 import type { Storage } from '../src/storage/types.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { makeRefusal, makeToken } from './storage/contract.js';
+import { makeCode, makeRefusal, makeSigningKey, makeToken } from './storage/contract.js';
 
 const DAY = 86_400_000;
 const NOW = 1_800_000_000_000;
@@ -50,6 +50,24 @@ async function seed(s: Storage): Promise<void> {
     makeToken({ expiresAt: NOW + DAY }),
   ]);
   for (const at of [NOW - 31 * DAY, NOW - 40 * DAY, NOW - 29 * DAY]) await s.refusals.record(makeRefusal({ at }));
+  await s.codes.insert(makeCode({ hash: 'code-old', expiresAt: NOW - 2 * DAY })); // expired two days ago: deleted
+  await s.codes.insert(makeCode({ hash: 'code-grace', expiresAt: NOW - DAY / 2 })); // within the grace day: kept (reuse still detected)
+  await s.codes.consume('code-grace', NOW - DAY);
+  await s.replay.remember('jti-old', NOW - 1, NOW - 60_000); // expired: deleted
+  await s.replay.remember('jti-live', NOW + 60_000, NOW - 60_000);
+  // Three keys: one no longer published (deleted), one retired but still published, the current one.
+  await s.keys.rotate(makeSigningKey({ kid: 'k-old', activatesAt: NOW - 90 * DAY }), { retiresAt: 0, publishUntil: 0 });
+  await s.keys.rotate(makeSigningKey({ kid: 'k-retired', activatesAt: NOW - 30 * DAY }), { retiresAt: NOW - 30 * DAY, publishUntil: NOW - DAY });
+  await s.keys.rotate(makeSigningKey({ kid: 'k-current', activatesAt: NOW - 1_000 }), { retiresAt: NOW - 1_000, publishUntil: NOW + DAY });
+}
+
+/** What seed() leaves after one clean-up with the defaults. */
+async function assertSeedCleaned(s: Storage): Promise<void> {
+  assert.deepEqual(await s.codes.consume('code-old', NOW), { outcome: 'not_found' });
+  assert.equal((await s.codes.consume('code-grace', NOW)).outcome, 'used');
+  assert.equal(await s.replay.remember('jti-old', NOW + 1, NOW), true, 'a deleted one-time id is new again');
+  assert.equal(await s.replay.remember('jti-live', NOW + 1, NOW), false);
+  assert.deepEqual((await s.keys.list()).map((k) => k.kid), ['k-retired', 'k-current']);
 }
 
 describe('clean-up', () => {
@@ -58,15 +76,17 @@ describe('clean-up', () => {
     await seed(storage);
     const logger = capture();
     const result = await runCleanup({ storage, clock, logger });
-    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, durationMs: 0 });
+    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, durationMs: 0 });
     assert.equal((await storage.tokens.exportAll()).length, 2);
     assert.equal((await storage.refusals.exportAll()).length, 1);
     assert.equal(logger.lines.length, 1);
     assert.deepEqual(JSON.parse(JSON.stringify(logger.lines[0])), {
-      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, durationMs: 0, tokenGraceMs: DAY, refusalRetentionMs: 30 * DAY, msg: 'clean-up finished',
+      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, durationMs: 0,
+      tokenGraceMs: DAY, refusalRetentionMs: 30 * DAY, msg: 'clean-up finished',
     });
+    await assertSeedCleaned(storage);
     const custom = await runCleanup({ storage, clock, logger }, { tokenGraceMs: 0, refusalRetentionMs: 0 });
-    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, durationMs: 0 });
+    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, codesDeleted: 1, oneTimeIdsDeleted: 0, keysDeleted: 0, durationMs: 0 });
   });
 
   it('runs on its schedule, logs a failure as a warning without throwing, and stops cleanly', async () => {
@@ -130,6 +150,8 @@ describe('clean-up', () => {
           assert.deepEqual(results.find((r) => !r.ran), { ran: false, reason: 'running_elsewhere' });
           assert.equal(ran[0]?.ran && ran[0].tokensDeleted, 1);
           assert.equal(ran[0]?.ran && ran[0].refusalsDeleted, 2);
+          assert.deepEqual(ran[0]?.ran && [ran[0].codesDeleted, ran[0].oneTimeIdsDeleted, ran[0].keysDeleted], [1, 1, 1]);
+          await assertSeedCleaned(b);
           assert.deepEqual(logger.lines.map((l) => l.ran).sort(), [false, true]);
           // Exclusion holds for any work under the name, and releases when the work is done.
           let inside = 0;

@@ -26,9 +26,9 @@ import { copyStorage, CopyFailedError, TargetNotEmptyError } from '../src/storag
 import { createMemoryStorage } from '../src/storage/memory/adapter.js';
 import { openPostgresStorage } from '../src/storage/postgres/adapter.js';
 import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
-import type { Storage } from '../src/storage/types.js';
+import type { IdentityProvider, SigningKey, Storage } from '../src/storage/types.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { makeToken } from './storage/contract.js';
+import { makeIdentityProvider, makeSigningKey, makeToken } from './storage/contract.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const clock = { now: () => Date.now() };
@@ -67,6 +67,9 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
   let mobile: readonly [string, string];
   let refusalId: string;
   let sourceAdminHash: string | null;
+  let sourceKeys: SigningKey[];
+  let targetOwnKey: SigningKey;
+  let idp: IdentityProvider;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-migrate-'));
@@ -105,12 +108,24 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     await lk.stop();
     await storage.tokens.revoke(tokenKey(issued.revoked), Date.now());
     await storage.tokens.insert([makeToken({ issuedAt: Date.now() - 7_200_000, expiresAt: Date.now() - 3_600_000 })]); // expired: left behind
+    // Signing keys (one retired, one signing) and an identity provider; a code and a one-time id,
+    // which are short-lived and not copied.
+    const now = Date.now();
+    await storage.keys.rotate(makeSigningKey({ activatesAt: now - 86_400_000 }), { retiresAt: 0, publishUntil: 0 });
+    await storage.keys.rotate(makeSigningKey({ alg: 'RS256', activatesAt: now - 3_600_000 }), { retiresAt: now - 3_600_000, publishUntil: now + 3_600_000 });
+    sourceKeys = await storage.keys.list();
+    idp = makeIdentityProvider();
+    await storage.identityProviders.create(idp);
+    await storage.codes.insert({ hash: 'code-1', applicationId: 'a', userId: 'u', redirectUri: null, scopes: [], codeChallenge: null, issuedAt: now, expiresAt: now + 60_000, usedAt: null });
+    await storage.replay.remember('jti-1', now + 60_000, now);
     await storage.close();
 
     db = await createTestDatabase();
     // The target as a first `latchkey serve` on it leaves it: built-in role, scope and its own admin.
     const target = await openPostgresStorage({ url: db.url });
     await bootstrap({ storage: target, clock }, 'target-admin-password');
+    targetOwnKey = makeSigningKey({ activatesAt: Date.now() });
+    await target.keys.rotate(targetOwnKey, { retiresAt: 0, publishUntil: 0 }); // as the keyring's first start does
     await target.close();
   });
 
@@ -122,9 +137,13 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
   it('copies everything, reporting progress on stderr and a summary', async () => {
     const r = await cli(['migrate-db', '--from', sqlitePath, '--to', db.url, '--json']);
     assert.equal(r.code, 0, r.err);
-    const summary = JSON.parse(r.out) as { tables: { table: string; source: number; copied: number; skipped: number }[] };
+    const summary = JSON.parse(r.out) as { tables: { table: string; source: number; copied: number; skipped: number; note: string }[]; notCopied: { what: string }[] };
     const t = Object.fromEntries(summary.tables.map((x) => [x.table, x]));
-    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'tokens', 'refusals']);
+    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'tokens', 'refusals']);
+    assert.deepEqual([t.signing_keys?.source, t.signing_keys?.copied], [2, 2]);
+    assert.match(t.signing_keys?.note ?? '', /same key-encryption key.*the target's own key retired/);
+    assert.deepEqual([t.identity_providers?.source, t.identity_providers?.copied], [1, 1]);
+    assert.deepEqual(summary.notCopied.map((n) => n.what), ['authorization codes', 'one-time ids (jti) of client assertions and JWT bearer grants']);
     assert.deepEqual([t.roles?.copied, t.roles?.skipped], [2, 1]); // itil, reader; admin was there
     assert.deepEqual([t.scopes?.copied, t.scopes?.skipped], [1, 1]);
     assert.equal(t.users?.copied, 3);
@@ -159,6 +178,14 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
       assert.equal(admin?.passwordHash, sourceAdminHash, "the source's admin replaced the target's");
       assert.equal((await storage.refusals.byRequestId(refusalId))?.reason, 'client_auth.secret_mismatch');
       assert.equal(((await lk.cache.properties())['glide.oauth.inbound.client.credential.grant_type.enabled']), true);
+      // Signing keys as stored (still encrypted, same times); the target's own key retired unpublished.
+      const keys = await storage.keys.list();
+      for (const k of sourceKeys) assert.deepEqual(keys.find((x) => x.kid === k.kid), k);
+      const own = keys.find((k) => k.kid === targetOwnKey.kid)!;
+      assert.ok(own.retiresAt !== null && own.retiresAt <= Date.now() && own.publishUntil !== null && own.publishUntil <= Date.now(), JSON.stringify(own));
+      assert.equal(keys.filter((k) => k.retiresAt === null).length, 1);
+      assert.deepEqual(await storage.identityProviders.byId(idp.id), idp);
+      assert.deepEqual(await storage.codes.consume('code-1', Date.now()), { outcome: 'not_found' }, 'codes are not copied');
     } finally {
       await lk.stop();
       await storage.close();
@@ -168,7 +195,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
   it('refuses a target that is not empty, the same database twice, and a missing source', async () => {
     const again = await cli(['migrate-db', '--from', sqlitePath, '--to', db.url]);
     assert.equal(again.code, 1);
-    assert.match(again.err, /The target database is not empty: it has 2 applications; 1 property; tokens; refusal records; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
+    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; refusal records; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
     const same = await cli(['migrate-db', '--from', sqlitePath, '--to', sqlitePath]);
     assert.equal(same.code, 2);
     assert.match(same.err, /same database/);
@@ -179,6 +206,30 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
 });
 
 describe('copyStorage', () => {
+  it('copies signing keys as stored, the unretired one last, and retires the target\'s own', async () => {
+    const source = createMemoryStorage();
+    const target = createMemoryStorage();
+    const now = Date.now();
+    const retired = makeSigningKey({ kid: 'z-retired', activatesAt: now - 10_000 });
+    const current = makeSigningKey({ kid: 'a-current', activatesAt: now - 5_000 });
+    await source.keys.rotate(retired, { retiresAt: 0, publishUntil: 0 });
+    await source.keys.rotate(current, { retiresAt: now - 5_000, publishUntil: now + 60_000 });
+    const own = makeSigningKey({ activatesAt: now - 1_000 });
+    await target.keys.rotate(own, { retiresAt: 0, publishUntil: 0 });
+    const tables = await copyStorage(source, target, { now });
+    assert.deepEqual(tables.find((t) => t.table === 'signing_keys')?.copied, 2);
+    const copied = await target.keys.list();
+    assert.deepEqual(copied.filter((k) => k.kid !== own.kid), await source.keys.list());
+    assert.deepEqual(copied.find((k) => k.kid === own.kid), { ...own, retiresAt: now, publishUntil: now });
+
+    // A target whose only key came from its first start keeps it when the source has none.
+    const keyless = createMemoryStorage();
+    const target2 = createMemoryStorage();
+    await target2.keys.rotate(own, { retiresAt: 0, publishUntil: 0 });
+    await copyStorage(keyless, target2, { now });
+    assert.deepEqual(await target2.keys.list(), [own]);
+  });
+
   it("refuses a target admin the source does not have, and explains a failure part-way", async () => {
     const source = createMemoryStorage();
     const target = createMemoryStorage();

@@ -3,8 +3,9 @@ import type { Logger } from '../core/logger.js';
 import type { Storage } from '../storage/types.js';
 
 /**
- * Scheduled clean-up: deletes tokens that expired more than a grace period ago, and refusal records
- * older than the retention. Every instance schedules it; `Storage.tryExclusive` makes sure only one
+ * Scheduled clean-up: deletes tokens and authorization codes that expired more than a grace period
+ * ago, one-time ids (client-assertion jti) that expired, signing keys no longer published, and
+ * refusal records older than the retention. Every instance schedules it; `Storage.tryExclusive` makes sure only one
  * instance at a time does the work (the others log that they skipped), and the deletes are
  * idempotent, so an instance that runs just after another finds (almost) nothing left to delete.
  */
@@ -37,14 +38,22 @@ export const CLEANUP_DEFAULTS = {
 } as const satisfies Required<CleanupOptions>;
 
 export interface CleanupDeps {
-  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'tryExclusive'>;
+  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'>;
   readonly clock: Clock;
   readonly logger: Logger;
 }
 
 /** What one attempt did: the counts when it ran, or `skipped` when another instance was running it. */
 export type CleanupResult =
-  | { readonly ran: true; readonly tokensDeleted: number; readonly refusalsDeleted: number; readonly durationMs: number }
+  | {
+      readonly ran: true;
+      readonly tokensDeleted: number;
+      readonly refusalsDeleted: number;
+      readonly codesDeleted: number;
+      readonly oneTimeIdsDeleted: number;
+      readonly keysDeleted: number;
+      readonly durationMs: number;
+    }
   | { readonly ran: false; readonly reason: 'running_elsewhere' };
 
 /** Runs the clean-up once (if no other instance is running it) and logs one JSON line about it. Rejects when storage fails. */
@@ -55,7 +64,14 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     const started = deps.clock.now();
     const tokensDeleted = await deps.storage.tokens.deleteExpired(started - tokenGraceMs);
     const refusalsDeleted = await deps.storage.refusals.deleteOlderThan(started - refusalRetentionMs);
-    return { ran: true, tokensDeleted, refusalsDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
+    // Codes get the tokens' grace: while a used code is kept, presenting it again is still seen as a
+    // reuse (which revokes what it issued) rather than as an unknown code.
+    const codesDeleted = await deps.storage.codes.deleteExpired(started - tokenGraceMs);
+    // An expired one-time id protects nothing: its assertion is refused as expired anyway.
+    const oneTimeIdsDeleted = await deps.storage.replay.deleteExpired(started);
+    // Keys past their publication time verify nothing any more (see SigningKey).
+    const keysDeleted = await deps.storage.keys.deleteUnpublished(started);
+    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, keysDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
   };
   const outcome = deps.storage.tryExclusive === undefined ? await work() : await deps.storage.tryExclusive(CLEANUP_JOB, work);
   const result: CleanupResult = outcome ?? { ran: false, reason: 'running_elsewhere' };

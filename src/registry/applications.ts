@@ -1,6 +1,7 @@
+import { importJWK, type JWK } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { generateClientId, hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
-import { GRANT_TYPES, type Application, type GrantType, type Storage, type TokenFormat } from '../storage/types.js';
+import { GRANT_TYPES, JWT_BEARER_GRANT, type Application, type GrantType, type Storage, type TokenFormat } from '../storage/types.js';
 import { RegistryError } from './errors.js';
 import { findUser } from './users.js';
 
@@ -10,7 +11,16 @@ type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'scopes'>; clock
 export const DEFAULT_ACCESS_TOKEN_LIFESPAN = 1800;
 export const DEFAULT_REFRESH_TOKEN_LIFESPAN = 8_640_000;
 const MAX_LIFESPAN = 10 * 365 * 86400;
-const TOKEN_FORMATS: readonly TokenFormat[] = ['opaque'];
+const TOKEN_FORMATS: readonly TokenFormat[] = ['opaque', 'jwt'];
+/** Short names accepted for grant types whose registered name is a URN; the URN is what is stored. */
+export const GRANT_ALIASES: Readonly<Record<string, GrantType>> = { jwt_bearer: JWT_BEARER_GRANT };
+const MAX_AUDIENCE = 500;
+const MAX_URI = 2000;
+/** A JWKS larger than this is not a list of a few public keys. */
+const MAX_JWKS = 64 * 1024;
+/** JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2). */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export interface ApplicationInput {
   readonly name?: string | undefined;
@@ -24,6 +34,15 @@ export interface ApplicationInput {
   readonly public?: boolean | undefined;
   readonly active?: boolean | undefined;
   readonly tokenFormat?: string | undefined;
+  /** Logo for the consent page (https, or http on localhost); null or '' clears it. */
+  readonly logoUri?: string | null | undefined;
+  /** `aud` of its JWT access tokens; null or '' means the issuer. */
+  readonly audience?: string | null | undefined;
+  /** Public keys as JWKS JSON text; null or '' clears them. Exclusive with jwksUri. */
+  readonly jwks?: string | null | undefined;
+  /** Where its public keys are published (https, or http on loopback); null or '' clears it. */
+  readonly jwksUri?: string | null | undefined;
+  readonly canIntrospect?: boolean | undefined;
 }
 
 function checkName(name: string): string {
@@ -35,12 +54,14 @@ function checkName(name: string): string {
 }
 
 function checkGrants(grants: readonly string[]): GrantType[] {
-  const unique = [...new Set(grants.map((g) => g.trim()).filter((g) => g !== ''))];
-  for (const g of unique) {
-    if (!(GRANT_TYPES as readonly string[]).includes(g)) {
-      throw new RegistryError('invalid_input', `Unknown grant type "${g}". Supported: ${GRANT_TYPES.join(', ')}.`);
+  const names = grants.map((g) => g.trim()).filter((g) => g !== '');
+  for (const g of names) {
+    if (!(GRANT_TYPES as readonly string[]).includes(g) && GRANT_ALIASES[g] === undefined) {
+      const aliases = Object.entries(GRANT_ALIASES).map(([alias, urn]) => `${alias} (= ${urn})`);
+      throw new RegistryError('invalid_input', `Unknown grant type "${g}". Supported: ${[...GRANT_TYPES.filter((t) => !Object.values(GRANT_ALIASES).includes(t)), ...aliases].join(', ')}.`);
     }
   }
+  const unique = [...new Set(names.map((g) => GRANT_ALIASES[g] ?? g))];
   // As on the platform, the password grant always comes with refresh tokens (RFC 6749 §4.3.3).
   if (unique.includes('password') && !unique.includes('refresh_token')) unique.push('refresh_token');
   return unique as GrantType[];
@@ -93,6 +114,97 @@ function checkFormat(format: string): TokenFormat {
   return format as TokenFormat;
 }
 
+/** '' and null both clear an optional field; undefined keeps `current`. */
+function optional<T>(value: string | null | undefined, current: T | null, check: (v: string) => T | Promise<T>): T | null | Promise<T | null> {
+  if (value === undefined) return current;
+  if (value === null || value.trim() === '') return null;
+  return check(value.trim());
+}
+
+/**
+ * An absolute http(s) URL: https anywhere, http only on loopback (local development). No
+ * credentials, no fragment.
+ */
+function checkWebUrl(label: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new RegistryError('invalid_input', `${label} "${value}" is not an absolute URL.`);
+  }
+  if (value.length > MAX_URI) throw new RegistryError('invalid_input', `${label} is longer than ${MAX_URI} characters.`);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+    throw new RegistryError('invalid_input', `${label} "${value}" must use https (http is accepted only on localhost, 127.0.0.1 or [::1]).`);
+  }
+  if (url.username !== '' || url.password !== '') throw new RegistryError('invalid_input', `${label} "${value}" must not contain a user name or password.`);
+  if (url.hash !== '' || value.includes('#')) throw new RegistryError('invalid_input', `${label} "${value}" must not contain a fragment.`);
+  return value;
+}
+
+function checkAudience(value: string): string {
+  if (value.length > MAX_AUDIENCE || /[\x00-\x1f\x7f]/.test(value)) {
+    throw new RegistryError('invalid_input', `An audience needs 1-${MAX_AUDIENCE} printable characters.`);
+  }
+  return value;
+}
+
+/** The default algorithm for a public JWK that does not name one (importJWK needs one). */
+function defaultAlg(jwk: JWK): string | undefined {
+  if (jwk.kty === 'RSA') return 'RS256';
+  if (jwk.kty === 'EC') return ({ 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' } as Record<string, string>)[jwk.crv ?? ''];
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return 'EdDSA';
+  return undefined;
+}
+
+/**
+ * A JWKS document of public signing keys, each usable (jose imports it). Any private or symmetric
+ * key material is refused, naming the key and the member, so a leaked private key is not stored.
+ * Returns the document re-serialised compactly.
+ */
+async function checkJwks(text: string): Promise<string> {
+  if (text.length > MAX_JWKS) throw new RegistryError('invalid_input', `The JWKS is larger than ${MAX_JWKS / 1024} KiB; it should hold a few public keys.`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw new RegistryError('invalid_input', `The JWKS is not valid JSON (${(error as Error).message}).`);
+  }
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !Array.isArray(keys)) {
+    throw new RegistryError('invalid_input', 'The JWKS must be a JSON object with a "keys" array (RFC 7517 §5), for example {"keys":[{"kty":"EC",...}]}.');
+  }
+  if (keys.length === 0) throw new RegistryError('invalid_input', 'The JWKS has no keys; add at least one public key.');
+  for (const [i, key] of keys.entries()) {
+    if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new RegistryError('invalid_input', `JWKS key ${i + 1} is not a JSON object.`);
+    const jwk = key as JWK;
+    const name = `JWKS key ${i + 1}${typeof jwk.kid === 'string' ? ` (kid "${jwk.kid}")` : ''}`;
+    const secret = PRIVATE_JWK_MEMBERS.filter((m) => m in jwk);
+    if (secret.length > 0) {
+      throw new RegistryError(
+        'invalid_input',
+        jwk.kty === 'oct' || secret.includes('k')
+          ? `${name} is a symmetric (shared secret) key, member "k"; give only public keys. Treat that secret as exposed.`
+          : `${name} is a private key (it has the private member${secret.length > 1 ? 's' : ''} ${secret.map((m) => `"${m}"`).join(', ')}); give only the public key. Treat that private key as exposed and replace it.`,
+      );
+    }
+    if (jwk.use !== undefined && jwk.use !== 'sig') throw new RegistryError('invalid_input', `${name} has "use": "${String(jwk.use)}"; only signature keys ("sig") are used.`);
+    const alg = typeof jwk.alg === 'string' ? jwk.alg : defaultAlg(jwk);
+    if (alg === undefined) throw new RegistryError('invalid_input', `${name} has an unsupported key type "${String(jwk.kty)}"${jwk.crv ? ` (curve "${jwk.crv}")` : ''}; use an RSA, EC (P-256, P-384, P-521) or Ed25519 public key.`);
+    try {
+      await importJWK(jwk, alg);
+    } catch (error) {
+      throw new RegistryError('invalid_input', `${name} is not a usable ${alg} public key: ${(error as Error).message.replace(/\.$/, '')}.`);
+    }
+  }
+  return JSON.stringify(doc);
+}
+
+function checkKeySource(jwks: string | null, jwksUri: string | null): void {
+  if (jwks !== null && jwksUri !== null) {
+    throw new RegistryError('invalid_input', "An application has either a JWKS or a JWKS URI, not both. Clear one (--jwks '' or --jwks-uri '').");
+  }
+}
+
 export interface CreatedApplication {
   readonly application: Application;
   /** Shown once; only its hash is stored. Null for public applications. */
@@ -119,9 +231,15 @@ export async function createApplication(deps: Deps, input: ApplicationInput): Pr
     refreshTokenLifespan: checkLifespan('The refresh token lifespan', input.refreshTokenLifespan ?? DEFAULT_REFRESH_TOKEN_LIFESPAN),
     tokenFormat: checkFormat(input.tokenFormat ?? 'opaque'),
     appUserId: await resolveAppUser(deps, input.appUser, null),
+    logoUri: await optional(input.logoUri, null, (v) => checkWebUrl('The logo URI', v)),
+    audience: await optional(input.audience, null, checkAudience),
+    jwks: await optional(input.jwks, null, checkJwks),
+    jwksUri: await optional(input.jwksUri, null, (v) => checkWebUrl('The JWKS URI', v)),
+    canIntrospect: input.canIntrospect ?? false,
     createdAt: now,
     updatedAt: now,
   };
+  checkKeySource(application.jwks, application.jwksUri);
   await deps.storage.applications.create(application);
   return { application, clientSecret };
 }
@@ -154,8 +272,14 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     refreshTokenLifespan: checkLifespan('The refresh token lifespan', input.refreshTokenLifespan ?? current.refreshTokenLifespan),
     tokenFormat: input.tokenFormat === undefined ? current.tokenFormat : checkFormat(input.tokenFormat),
     appUserId: await resolveAppUser(deps, input.appUser, current.appUserId),
+    logoUri: await optional(input.logoUri, current.logoUri, (v) => checkWebUrl('The logo URI', v)),
+    audience: await optional(input.audience, current.audience, checkAudience),
+    jwks: await optional(input.jwks, current.jwks, checkJwks),
+    jwksUri: await optional(input.jwksUri, current.jwksUri, (v) => checkWebUrl('The JWKS URI', v)),
+    canIntrospect: input.canIntrospect ?? current.canIntrospect,
     updatedAt: now,
   };
+  checkKeySource(application.jwks, application.jwksUri);
   await deps.storage.applications.update(application);
   return { application, clientSecret };
 }

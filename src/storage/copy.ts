@@ -1,10 +1,16 @@
-import type { Storage, TokenRecord, User } from './types.js';
+import type { SigningKey, Storage, TokenRecord, User } from './types.js';
 
 /**
  * Copies one Latchkey database into another through the storage interface, so any direction works
  * (SQLite → PostgreSQL is the main case): roles, scopes, users (with password hashes), applications
- * (with secret hashes), properties, every token that has not expired — in whatever state, so token
- * families and refresh-token reuse detection carry over — and the refusal records.
+ * (with secret hashes and public keys), properties, the signing keys (still encrypted with the
+ * key-encryption key: the target's instances need the same one), the identity providers, every
+ * token that has not expired — in whatever state, so token families and refresh-token reuse
+ * detection carry over — and the refusal records.
+ *
+ * Not copied, being short-lived: authorization codes (minutes; a sign-in in progress starts over)
+ * and the one-time ids of client assertions and JWT bearer grants (kept only until the assertion
+ * expires). See NOT_COPIED.
  *
  * The target must be empty, apart from what a first start of Latchkey puts there (see
  * checkTarget), so nothing is ever merged or overwritten. The source is only read.
@@ -14,8 +20,14 @@ export const BUILT_IN_ROLE = 'admin';
 export const BUILT_IN_SCOPE = 'useraccount';
 export const ADMIN_USER = 'admin';
 
+/** What migrate-db leaves behind on purpose, and why (printed by the command). */
+export const NOT_COPIED: readonly { readonly what: string; readonly why: string }[] = [
+  { what: 'authorization codes', why: 'they live for minutes; a sign-in in progress during the migration starts over' },
+  { what: 'one-time ids (jti) of client assertions and JWT bearer grants', why: 'each is kept only until its assertion expires, minutes at most' },
+];
+
 export interface TableCopy {
-  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'tokens' | 'refusals';
+  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'tokens' | 'refusals';
   /** Rows read from the source. */
   source: number;
   /** Rows written to the target. */
@@ -63,7 +75,8 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
  * target's admin user to replace, if any. Throws TargetNotEmptyError otherwise.
  */
 export async function checkTarget(source: Storage, target: Storage): Promise<User | undefined> {
-  const [apps, props, tokens, refusals, roles, scopes, users] = await Promise.all([
+  const [idps, apps, props, tokens, refusals, roles, scopes, users] = await Promise.all([
+    target.identityProviders.list(),
     target.applications.list(),
     target.properties.list(),
     target.tokens.exportAll(undefined, 1),
@@ -73,6 +86,8 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
     target.users.list(),
   ]);
   const found: string[] = [];
+  // Signing keys are not checked: a first start creates one (see copyStorage, which retires it).
+  if (idps.length > 0) found.push(plural(idps.length, 'identity provider'));
   if (apps.length > 0) found.push(plural(apps.length, 'application'));
   if (props.length > 0) found.push(plural(props.length, 'property', 'properties'));
   if (tokens.length > 0) found.push('tokens');
@@ -88,8 +103,8 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
     throw new TargetNotEmptyError(
       `The target database is not empty: it has ${found.join('; ')}. migrate-db copies into an empty database only, so that nothing is ` +
         'merged or overwritten. Point --to at a new database (for PostgreSQL: createdb <name>). The only things a target may already hold ' +
-        `are those the first start of Latchkey creates: the built-in role ${BUILT_IN_ROLE}, the built-in scope ${BUILT_IN_SCOPE}, and the user ` +
-        `${ADMIN_USER} (replaced by the source's ${ADMIN_USER}, password included).`,
+        `are those the first start of Latchkey creates: the built-in role ${BUILT_IN_ROLE}, the built-in scope ${BUILT_IN_SCOPE}, the user ` +
+        `${ADMIN_USER} (replaced by the source's ${ADMIN_USER}, password included) and a signing key (retired in favour of the source's keys).`,
     );
   }
   if (admin !== undefined && (await source.users.byName(ADMIN_USER)) === undefined) {
@@ -165,6 +180,40 @@ export async function copyStorage(source: Storage, target: Storage, options: Cop
     t.source = props.length;
     for (const p of props) {
       await target.properties.set(p.name, p.value, p.updatedAt);
+      t.copied += 1;
+    }
+  });
+  await step('signing_keys', async (t) => {
+    const keys = await source.keys.list();
+    t.source = keys.length;
+    if (keys.length === 0) return;
+    // Every key goes in as stored (times and encrypted private key unchanged) through keys.rotate,
+    // which also retires any key without a retirement time already in the target. So the first
+    // insertion retires the target's own key from its first start, at once (it signed nothing:
+    // the target has no tokens), and the source's unretired key goes in last, retiring nothing.
+    const ordered = [...keys].sort((a, b) => Number(a.retiresAt === null) - Number(b.retiresAt === null) || a.activatesAt - b.activatesAt);
+    const own = (await target.keys.list()).filter((k) => k.retiresAt === null);
+    const sourceKids = new Set(keys.map((k) => k.kid));
+    let previous: SigningKey | undefined;
+    for (const key of ordered) {
+      // Only for a source holding several unretired keys: each retires the one before it when it
+      // activates (published as long as the source would have published it, or for a day).
+      const retire = previous === undefined || previous.retiresAt !== null
+        ? { retiresAt: options.now, publishUntil: options.now }
+        : { retiresAt: key.activatesAt, publishUntil: key.activatesAt + 86_400_000 };
+      await target.keys.rotate(key, retire);
+      previous = key;
+      t.copied += 1;
+    }
+    const retired = own.filter((k) => !sourceKids.has(k.kid)).length;
+    if (retired > 0) t.note = `copied encrypted (the target needs the same key-encryption key); the target's own ${retired === 1 ? 'key' : `${retired} keys`} retired`;
+    else t.note = 'copied encrypted (the target needs the same key-encryption key)';
+  });
+  await step('identity_providers', async (t) => {
+    const idps = await source.identityProviders.list();
+    t.source = idps.length;
+    for (const idp of idps) {
+      await target.identityProviders.create(idp);
       t.copied += 1;
     }
   });

@@ -6,10 +6,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
+  JWT_BEARER_GRANT,
   StorageError,
   type Application,
+  type AuthorizationCode,
+  type IdentityProvider,
   type NewTokenRecord,
   type Refusal,
+  type SigningKey,
   type Storage,
   type StorageErrorCode,
   type User,
@@ -48,6 +52,11 @@ export function makeApp(over: Partial<Application> = {}): Application {
     refreshTokenLifespan: 86_400,
     tokenFormat: 'jwt',
     appUserId: null,
+    logoUri: null,
+    audience: null,
+    jwks: null,
+    jwksUri: null,
+    canIntrospect: false,
     createdAt: T0,
     updatedAt: T0,
     ...over,
@@ -65,6 +74,54 @@ export function makeToken(over: Partial<NewTokenRecord> = {}): NewTokenRecord {
     issuedAt: T0,
     expiresAt: T0 + 60_000,
     familyId: uid(),
+    ...over,
+  };
+}
+
+export function makeSigningKey(over: Partial<SigningKey> = {}): SigningKey {
+  const kid = `kid-${uid()}`;
+  return {
+    kid,
+    alg: 'ES256',
+    publicJwk: JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid, alg: 'ES256', use: 'sig' }),
+    privateKeyEnc: `v1.${uid()}`,
+    createdAt: T0,
+    activatesAt: T0,
+    retiresAt: null,
+    publishUntil: null,
+    ...over,
+  };
+}
+
+export function makeCode(over: Partial<AuthorizationCode> = {}): AuthorizationCode {
+  return {
+    hash: `c-${uid()}`,
+    applicationId: uid(),
+    userId: uid(),
+    redirectUri: 'https://example.test/cb',
+    scopes: ['read', 'write'],
+    codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    issuedAt: T0,
+    expiresAt: T0 + 60_000,
+    usedAt: null,
+    ...over,
+  };
+}
+
+export function makeIdentityProvider(over: Partial<IdentityProvider> = {}): IdentityProvider {
+  const id = uid();
+  return {
+    id,
+    name: `idp-${id}`,
+    issuer: `https://idp.example.test/${id}`,
+    metadataUrl: `https://idp.example.test/${id}/.well-known/openid-configuration`,
+    jwksUri: null,
+    audience: 'api://latchkey',
+    userClaim: 'preferred_username',
+    userField: 'user_name',
+    active: true,
+    createdAt: T0,
+    updatedAt: T0,
     ...over,
   };
 }
@@ -219,17 +276,25 @@ export function runStorageContract(
           refreshTokenLifespan: 2_592_000,
           tokenFormat: 'opaque',
           appUserId: uid(),
+          logoUri: 'https://example.test/logo.png',
+          audience: 'https://api.example.test',
+          jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"x","y":"y"}]}',
+          canIntrospect: true,
         });
+        const c = makeApp({ grantTypes: ['authorization_code', JWT_BEARER_GRANT], jwksUri: 'https://example.test/jwks.json' });
         await s.applications.create(a);
         await s.applications.create(b);
+        await s.applications.create(c);
+        assert.deepEqual(await s.applications.byId(c.id), c);
         assert.deepEqual(await s.applications.byId(a.id), a);
         assert.deepEqual(await s.applications.byClientId(b.clientId), b);
         assert.deepEqual(await s.applications.byId(b.id), b);
         assert.equal(await s.applications.byId(uid()), undefined);
         assert.equal(await s.applications.byClientId(uid()), undefined);
         const all = await s.applications.list();
-        assert.deepEqual(all.map((x) => x.id).sort(), [a.id, b.id].sort());
+        assert.deepEqual(all.map((x) => x.id).sort(), [a.id, b.id, c.id].sort());
         assert.deepEqual(all.find((x) => x.id === a.id), a);
+        assert.deepEqual(all.find((x) => x.id === b.id), b);
       });
 
       it('rejects a duplicate id or client id with conflict', async () => {
@@ -248,6 +313,12 @@ export function runStorageContract(
         const changed: Application = { ...a, name: 'New name', scopes: ['only'], secretHash: null, updatedAt: T0 + 7 };
         await s.applications.update(changed);
         assert.deepEqual(await s.applications.byId(a.id), changed);
+        const keyed: Application = { ...changed, logoUri: 'http://localhost/logo.svg', audience: 'aud', jwksUri: 'https://example.test/keys', canIntrospect: true };
+        await s.applications.update(keyed);
+        assert.deepEqual(await s.applications.byId(a.id), keyed);
+        const cleared: Application = { ...keyed, logoUri: null, audience: null, jwksUri: null, jwks: '{"keys":[]}', canIntrospect: false };
+        await s.applications.update(cleared);
+        assert.deepEqual(await s.applications.byId(a.id), cleared);
         await rejectsWith(s.applications.update({ ...b, clientId: a.clientId }), 'conflict');
         assert.deepEqual(await s.applications.byId(b.id), b);
       });
@@ -284,6 +355,7 @@ export function runStorageContract(
     describeTokens(() => s);
     describeRefusalsAndChanges(() => s);
     describeExportAndJobs(() => s);
+    describeKeysCodesReplayProviders(() => s);
   });
 }
 
@@ -625,6 +697,231 @@ function describeExportAndJobs(get: () => Storage): void {
       assert.equal(await s.tryExclusive('contract-job', async () => 'again'), 'again');
       await assert.rejects(s.tryExclusive('contract-job', async () => { throw new Error('job failed'); }), /job failed/);
       assert.equal(await s.tryExclusive('contract-job', async () => 'after a failure'), 'after a failure');
+    });
+  });
+}
+
+/** Issue 4: signing keys, authorization codes, one-time ids and identity providers. */
+function describeKeysCodesReplayProviders(get: () => Storage): void {
+  describe('signing keys', () => {
+    it('adds the first key, then rotates: every unretired key retires, the next is inserted', async () => {
+      const s = get();
+      assert.deepEqual(await s.keys.list(), []);
+      const k1 = makeSigningKey({ kid: `a-${uid()}`, activatesAt: T0 });
+      await s.keys.rotate(k1, { retiresAt: T0 + 5, publishUntil: T0 + 10 });
+      assert.deepEqual(await s.keys.list(), [k1], 'nothing to retire: the first key is stored as given');
+
+      const k2 = makeSigningKey({ alg: 'RS256', activatesAt: T0 + 100, createdAt: T0 + 50 });
+      await s.keys.rotate(k2, { retiresAt: T0 + 100, publishUntil: T0 + 2_000 });
+      const k1Retired = { ...k1, retiresAt: T0 + 100, publishUntil: T0 + 2_000 };
+      assert.deepEqual(await s.keys.list(), [k1Retired, k2], 'listed in activation order');
+
+      // A key already retired keeps its times; the unretired next key (k2) is retired.
+      const k3 = makeSigningKey({ activatesAt: T0 + 300 });
+      await s.keys.rotate(k3, { retiresAt: T0 + 300, publishUntil: T0 + 5_000 });
+      assert.deepEqual(await s.keys.list(), [k1Retired, { ...k2, retiresAt: T0 + 300, publishUntil: T0 + 5_000 }, k3]);
+    });
+
+    it('rotates all or nothing: a duplicate kid is a conflict and retires nothing', async () => {
+      const s = get();
+      const k1 = makeSigningKey();
+      await s.keys.rotate(k1, { retiresAt: T0 + 1, publishUntil: T0 + 2 });
+      const before = await s.changes.version();
+      await rejectsWith(s.keys.rotate(makeSigningKey({ kid: k1.kid, activatesAt: T0 + 9 }), { retiresAt: T0 + 9, publishUntil: T0 + 99 }), 'conflict');
+      assert.deepEqual(await s.keys.list(), [k1]);
+      assert.equal(await s.changes.version(), before, 'a failed rotation changes nothing');
+    });
+
+    it('deletes keys whose publishUntil is before a time, never an unretired key', async () => {
+      const s = get();
+      const old = makeSigningKey({ activatesAt: T0 });
+      const mid = makeSigningKey({ activatesAt: T0 + 10 });
+      const current = makeSigningKey({ activatesAt: T0 + 20 });
+      await s.keys.rotate(old, { retiresAt: 0, publishUntil: 0 });
+      await s.keys.rotate(mid, { retiresAt: T0 + 10, publishUntil: T0 + 100 });
+      await s.keys.rotate(current, { retiresAt: T0 + 20, publishUntil: T0 + 200 });
+      // old: publishUntil T0+100, mid: T0+200, current: null
+      assert.equal(await s.keys.deleteUnpublished(T0 + 100), 0, 'publishUntil equal to the time is kept');
+      assert.equal(await s.keys.deleteUnpublished(T0 + 101), 1);
+      assert.deepEqual((await s.keys.list()).map((k) => k.kid), [mid.kid, current.kid]);
+      assert.equal(await s.keys.deleteUnpublished(Number.MAX_SAFE_INTEGER), 1);
+      assert.deepEqual((await s.keys.list()).map((k) => k.kid), [current.kid]);
+    });
+  });
+
+  describe('authorization codes', () => {
+    it('round trips a code and consumes it exactly once', async () => {
+      const s = get();
+      const code = makeCode();
+      const bare = makeCode({ redirectUri: null, codeChallenge: null, scopes: [] });
+      await s.codes.insert(code);
+      await s.codes.insert(bare);
+      await rejectsWith(s.codes.insert({ ...makeCode(), hash: code.hash }), 'conflict');
+      assert.deepEqual(await s.codes.consume(`c-${uid()}`, T0), { outcome: 'not_found' });
+      assert.deepEqual(await s.codes.consume(code.hash, T0 + 5), { outcome: 'consumed', code: { ...code, usedAt: T0 + 5 } });
+      assert.deepEqual(await s.codes.consume(code.hash, T0 + 6), { outcome: 'used', code: { ...code, usedAt: T0 + 5 } }, 'the first use time stays');
+      assert.deepEqual(await s.codes.consume(bare.hash, T0 + 7), { outcome: 'consumed', code: { ...bare, usedAt: T0 + 7 } });
+      // Expiry is the caller's to check: an expired unused code is still consumed.
+      const expired = makeCode({ expiresAt: T0 - 1 });
+      await s.codes.insert(expired);
+      assert.equal((await s.codes.consume(expired.hash, T0)).outcome, 'consumed');
+    });
+
+    it('lets exactly one of 20 concurrent consumers win', async () => {
+      const s = get();
+      const code = makeCode();
+      await s.codes.insert(code);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => s.codes.consume(code.hash, T0 + i)));
+      const winners = results.filter((r) => r.outcome === 'consumed');
+      assert.equal(winners.length, 1);
+      assert.equal(results.filter((r) => r.outcome === 'used').length, 19);
+      const usedAt = winners[0]!.outcome === 'consumed' ? winners[0]!.code.usedAt : -1;
+      for (const r of results) if (r.outcome === 'used') assert.equal(r.code.usedAt, usedAt, 'every loser sees the winner\'s use');
+    });
+
+    it('does not share arrays with callers', async () => {
+      const s = get();
+      const code = makeCode();
+      await s.codes.insert(code);
+      const r = await s.codes.consume(code.hash, T0);
+      assert.equal(r.outcome, 'consumed');
+      if (r.outcome === 'consumed') (r.code.scopes as string[]).push('x');
+      const again = await s.codes.consume(code.hash, T0);
+      assert.deepEqual(again.outcome === 'used' && again.code.scopes, ['read', 'write']);
+    });
+
+    it('deletes codes that expired before a time, used or not', async () => {
+      const s = get();
+      const gone = makeCode({ expiresAt: T0 - 1 });
+      const goneUsed = makeCode({ expiresAt: T0 - 2 });
+      const edge = makeCode({ expiresAt: T0 });
+      const live = makeCode({ expiresAt: T0 + 1 });
+      for (const c of [gone, goneUsed, edge, live]) await s.codes.insert(c);
+      await s.codes.consume(goneUsed.hash, T0 - 5);
+      assert.equal(await s.codes.deleteExpired(T0), 2);
+      assert.deepEqual(await s.codes.consume(gone.hash, T0), { outcome: 'not_found' });
+      assert.deepEqual(await s.codes.consume(goneUsed.hash, T0), { outcome: 'not_found' });
+      assert.equal((await s.codes.consume(edge.hash, T0)).outcome, 'consumed');
+      assert.equal((await s.codes.consume(live.hash, T0)).outcome, 'consumed');
+      assert.equal(await s.codes.deleteExpired(T0), 0);
+    });
+  });
+
+  describe('one-time ids', () => {
+    it('remembers a key until it expires, then accepts it again', async () => {
+      const s = get();
+      const key = `jti-${uid()}`;
+      assert.equal(await s.replay.remember(key, T0 + 100, T0), true);
+      assert.equal(await s.replay.remember(key, T0 + 200, T0 + 50), false, 'a replay within its lifetime');
+      assert.equal(await s.replay.remember(key, T0 + 200, T0 + 99), false);
+      assert.equal(await s.replay.remember(`jti-${uid()}`, T0 + 100, T0), true, 'other keys are independent');
+      // At its expiry time the old entry no longer counts; the new one runs to its own expiry.
+      assert.equal(await s.replay.remember(key, T0 + 300, T0 + 100), true);
+      assert.equal(await s.replay.remember(key, T0 + 400, T0 + 299), false);
+    });
+
+    it('lets exactly one of 20 concurrent callers win, also over an expired entry', async () => {
+      const s = get();
+      const fresh = `jti-${uid()}`;
+      const first = await Promise.all(Array.from({ length: 20 }, () => s.replay.remember(fresh, T0 + 100, T0)));
+      assert.equal(first.filter(Boolean).length, 1);
+      const stale = `jti-${uid()}`;
+      await s.replay.remember(stale, T0 + 10, T0);
+      const second = await Promise.all(Array.from({ length: 20 }, () => s.replay.remember(stale, T0 + 500, T0 + 20)));
+      assert.equal(second.filter(Boolean).length, 1);
+    });
+
+    it('deletes entries that expired before a time', async () => {
+      const s = get();
+      const old = `jti-${uid()}`;
+      const edge = `jti-${uid()}`;
+      await s.replay.remember(old, T0 - 1, T0 - 10);
+      await s.replay.remember(edge, T0, T0 - 10);
+      await s.replay.remember(`jti-${uid()}`, T0 + 1, T0 - 10);
+      assert.equal(await s.replay.deleteExpired(T0), 1);
+      assert.equal(await s.replay.deleteExpired(T0), 0);
+      assert.equal(await s.replay.remember(edge, T0 + 5, T0 - 1), false, 'the entry at the edge was kept');
+      assert.equal(await s.replay.deleteExpired(T0 + 10), 2);
+    });
+  });
+
+  describe('identity providers', () => {
+    it('round trips every field, by id, by name and in name order', async () => {
+      const s = get();
+      const a = makeIdentityProvider({ name: `b-${uid()}` });
+      const b = makeIdentityProvider({ name: `a-${uid()}`, metadataUrl: null, jwksUri: 'https://login.example.test/keys', userClaim: 'sub', userField: 'id', active: false, updatedAt: T0 + 9 });
+      await s.identityProviders.create(a);
+      await s.identityProviders.create(b);
+      assert.deepEqual(await s.identityProviders.byId(a.id), a);
+      assert.deepEqual(await s.identityProviders.byName(b.name), b);
+      assert.equal(await s.identityProviders.byId(uid()), undefined);
+      assert.equal(await s.identityProviders.byName(uid()), undefined);
+      assert.deepEqual(await s.identityProviders.list(), [b, a]);
+    });
+
+    it('keeps id, name and issuer unique', async () => {
+      const s = get();
+      const a = makeIdentityProvider();
+      const b = makeIdentityProvider();
+      await s.identityProviders.create(a);
+      await s.identityProviders.create(b);
+      await rejectsWith(s.identityProviders.create(makeIdentityProvider({ id: a.id })), 'conflict');
+      await rejectsWith(s.identityProviders.create(makeIdentityProvider({ name: a.name })), 'conflict');
+      await rejectsWith(s.identityProviders.create(makeIdentityProvider({ issuer: a.issuer })), 'conflict');
+      await rejectsWith(s.identityProviders.update({ ...b, name: a.name }), 'conflict');
+      await rejectsWith(s.identityProviders.update({ ...b, issuer: a.issuer }), 'conflict');
+      assert.deepEqual(await s.identityProviders.byId(b.id), b);
+      assert.equal((await s.identityProviders.list()).length, 2);
+    });
+
+    it('updates and deletes; a missing one is not_found or false', async () => {
+      const s = get();
+      const a = makeIdentityProvider();
+      await s.identityProviders.create(a);
+      const changed: IdentityProvider = { ...a, name: `renamed-${uid()}`, issuer: 'https://other.example.test', audience: 'x', active: false, metadataUrl: null, jwksUri: 'https://other.example.test/jwks', updatedAt: T0 + 3 };
+      await s.identityProviders.update(changed);
+      assert.deepEqual(await s.identityProviders.byId(a.id), changed);
+      assert.equal(await s.identityProviders.byName(a.name), undefined);
+      await rejectsWith(s.identityProviders.update(makeIdentityProvider()), 'not_found');
+      assert.equal(await s.identityProviders.delete(uid()), false);
+      assert.equal(await s.identityProviders.delete(a.id), true);
+      assert.equal(await s.identityProviders.byId(a.id), undefined);
+      assert.equal(await s.identityProviders.delete(a.id), false);
+      // The name and issuer are free again.
+      await s.identityProviders.create({ ...changed, id: uid() });
+    });
+  });
+
+  describe('change version (keys, codes, one-time ids, providers)', () => {
+    it('grows on key and provider changes, not on codes or one-time ids', async () => {
+      const s = get();
+      let last = await s.changes.version();
+      const expectBump = async (what: string, op: () => Promise<unknown>): Promise<void> => {
+        await op();
+        const v = await s.changes.version();
+        assert.ok(v > last, `version should grow after ${what} (${last} -> ${v})`);
+        last = v;
+      };
+      const expectSame = async (what: string, op: () => Promise<unknown>): Promise<void> => {
+        await op();
+        assert.equal(await s.changes.version(), last, `version should not change after ${what}`);
+      };
+      const idp = makeIdentityProvider();
+      const code = makeCode({ expiresAt: T0 - 1 });
+      await expectBump('keys.rotate (first key)', () => s.keys.rotate(makeSigningKey(), { retiresAt: T0, publishUntil: T0 + 1 }));
+      await expectBump('keys.rotate', () => s.keys.rotate(makeSigningKey(), { retiresAt: T0 + 1, publishUntil: T0 + 2 }));
+      await expectSame('keys.deleteUnpublished (nothing)', () => s.keys.deleteUnpublished(T0));
+      await expectBump('keys.deleteUnpublished', () => s.keys.deleteUnpublished(T0 + 3));
+      await expectBump('identityProviders.create', () => s.identityProviders.create(idp));
+      await expectBump('identityProviders.update', () => s.identityProviders.update({ ...idp, active: false }));
+      await expectSame('identityProviders.delete (missing)', () => s.identityProviders.delete(uid()));
+      await expectBump('identityProviders.delete', () => s.identityProviders.delete(idp.id));
+      await expectSame('codes.insert', () => s.codes.insert(code));
+      await expectSame('codes.consume', () => s.codes.consume(code.hash, T0));
+      await expectSame('codes.consume (used)', () => s.codes.consume(code.hash, T0));
+      await expectSame('codes.deleteExpired', () => s.codes.deleteExpired(T0));
+      await expectSame('replay.remember', () => s.replay.remember(uid(), T0 - 1, T0 - 2));
+      await expectSame('replay.deleteExpired', () => s.replay.deleteExpired(T0));
     });
   });
 }

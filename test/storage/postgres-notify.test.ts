@@ -10,7 +10,7 @@ import { RegistryCache } from '../../src/registry/cache.js';
 import { openPostgresStorage } from '../../src/storage/postgres/adapter.js';
 import type { Storage } from '../../src/storage/types.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/postgres.js';
-import { makeToken, makeUser } from './contract.js';
+import { makeCode, makeIdentityProvider, makeSigningKey, makeToken, makeUser } from './contract.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -111,6 +111,34 @@ describe('postgres change notifications between two storages on one database', (
       assert.equal(heard.count, seen, 'a rotation is not announced');
       assert.equal(await a.tokens.revokeFamily(refresh.familyId, 4), 2);
       await heard.after(seen, 1_000);
+    } finally {
+      heard.unsubscribe();
+    }
+  });
+
+  it('announces key and identity-provider changes, not authorization codes or one-time ids', async () => {
+    const heard = listen(b);
+    try {
+      await eventually('the listener connecting', 3_000, async () => (await listenerPids(db)).length === 1);
+      await sleep(100);
+      let seen = heard.count;
+      await a.keys.rotate(makeSigningKey(), { retiresAt: 1, publishUntil: 2 });
+      await heard.after(seen, 1_000);
+      seen = heard.count;
+      const idp = makeIdentityProvider();
+      await a.identityProviders.create(idp);
+      await heard.after(seen, 1_000);
+      seen = heard.count;
+      await a.identityProviders.delete(idp.id);
+      await heard.after(seen, 1_000);
+      seen = heard.count;
+      const code = makeCode();
+      await a.codes.insert(code);
+      await a.codes.consume(code.hash, 5);
+      await a.replay.remember('jti-notify', 10, 5);
+      await a.keys.deleteUnpublished(0);
+      await sleep(300);
+      assert.equal(heard.count, seen, 'codes, one-time ids and a delete that removed nothing announce nothing');
     } finally {
       heard.unsubscribe();
     }

@@ -12,10 +12,10 @@ import { ConfigError } from '../../src/config/config.js';
 import { openStorage } from '../../src/storage/open.js';
 import { openPostgresStorage } from '../../src/storage/postgres/adapter.js';
 import { PgWriteBatcher } from '../../src/storage/postgres/batcher.js';
-import { POSTGRES_SCHEMA_VERSION, SchemaTooNewError, migratePostgres } from '../../src/storage/postgres/migrations.js';
+import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION, SchemaTooNewError, migratePostgres } from '../../src/storage/postgres/migrations.js';
 import { StorageError, type NewTokenRecord, type Refusal, type Storage } from '../../src/storage/types.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/postgres.js';
-import { makeRefusal, makeToken, makeUser, rejectsWith, runStorageContract } from './contract.js';
+import { makeApp, makeCode, makeRefusal, makeSigningKey, makeToken, makeUser, rejectsWith, runStorageContract } from './contract.js';
 
 const ALL_VERSIONS = Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1);
 
@@ -113,6 +113,33 @@ describe('postgres migrations', () => {
     await assert.rejects(openStorage(db.url), (e: unknown) => e instanceof ConfigError && e.code === 'config.db_open_failed' && /newer than this Latchkey/.test(e.message));
   });
 
+  it('upgrades a version-1 database: applications keep their rows, with no keys, audience or logo and no introspection', async () => {
+    const db = await freshDatabase();
+    const app = makeApp({ tokenFormat: 'opaque' });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+      await client.query(POSTGRES_MIGRATIONS[0]!.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, $1, 0)', [POSTGRES_MIGRATIONS[0]!.name]);
+      await client.query(
+        `INSERT INTO applications (id, client_id, name, secret_hash, secret_rotated_at, active, public, grant_types, redirect_uris, scopes,
+           access_token_lifespan, refresh_token_lifespan, token_format, app_user_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+        [app.id, app.clientId, app.name, app.secretHash, app.secretRotatedAt, app.active, app.public, [...app.grantTypes], [...app.redirectUris], [...app.scopes],
+          app.accessTokenLifespan, app.refreshTokenLifespan, app.tokenFormat, app.appUserId, app.createdAt, app.updatedAt],
+      );
+    } finally {
+      await client.end();
+    }
+    await withStorage(db.url, async (s) => {
+      assert.deepEqual(await s.schemaVersion(), { current: POSTGRES_SCHEMA_VERSION, expected: POSTGRES_SCHEMA_VERSION });
+      assert.deepEqual(await s.applications.byId(app.id), app);
+      assert.deepEqual(await s.keys.list(), []);
+    });
+    assert.deepEqual(await appliedVersions(db), ALL_VERSIONS);
+  });
+
   it('is what openStorage opens for a postgres:// location', async () => {
     const db = await freshDatabase();
     const s = await openStorage(db.url);
@@ -191,6 +218,43 @@ describe('postgres group commit and instances', () => {
       assert.ok((await s.changes.version()) > v);
     } finally {
       await other.close();
+    }
+  });
+
+  it('consumes a code and remembers a one-time id exactly once across instances', async () => {
+    const other = await openPostgresStorage({ url: db.url, poolSize: 3 });
+    try {
+      const code = makeCode();
+      await s.codes.insert(code);
+      const consumed = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? s : other).codes.consume(code.hash, 1_000 + i)));
+      assert.equal(consumed.filter((r) => r.outcome === 'consumed').length, 1);
+      assert.equal(consumed.filter((r) => r.outcome === 'used').length, 29);
+      const key = `jti-${Math.random()}`;
+      const remembered = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? s : other).replay.remember(key, 2_000, 1_000)));
+      assert.equal(remembered.filter(Boolean).length, 1);
+      const takeover = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? s : other).replay.remember(key, 3_000, 2_000)));
+      assert.equal(takeover.filter(Boolean).length, 1, 'exactly one takes over the expired entry');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('serialises concurrent key rotations across instances: one unretired key, every other retired', async () => {
+    const fresh = await freshDatabase();
+    const [a, b] = await Promise.all([openPostgresStorage({ url: fresh.url }), openPostgresStorage({ url: fresh.url })]);
+    try {
+      const next = Array.from({ length: 12 }, (_, i) => makeSigningKey({ activatesAt: 100 + i }));
+      await Promise.all(next.map((k, i) => (i % 2 ? a : b).keys.rotate(k, { retiresAt: k.activatesAt, publishUntil: k.activatesAt + 10 })));
+      const keys = await a.keys.list();
+      assert.equal(keys.length, 12);
+      assert.equal(keys.filter((k) => k.retiresAt === null).length, 1, JSON.stringify(keys.map((k) => [k.kid, k.retiresAt])));
+      // A failed rotation (duplicate kid) leaves the current key unretired and the connection usable.
+      const current = keys.find((k) => k.retiresAt === null)!;
+      await rejectsWith(b.keys.rotate({ ...current }, { retiresAt: 999, publishUntil: 1_000 }), 'conflict');
+      assert.equal((await b.keys.list()).find((k) => k.kid === current.kid)?.retiresAt, null);
+      await Promise.all(Array.from({ length: 12 }, () => b.ping()));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
     }
   });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import BetterSqlite3 from 'better-sqlite3';
 import { openSqliteStorage } from '../../src/storage/sqlite/adapter.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../../src/storage/sqlite/migrations.js';
-import { runStorageContract } from './contract.js';
+import { makeApp, makeCode, makeSigningKey, runStorageContract } from './contract.js';
 
 runStorageContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'));
@@ -48,6 +48,58 @@ describe('sqlite migrations', () => {
         await s.close();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('upgrades a version-2 database: applications keep their rows, with no keys, audience or logo and no introspection', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'));
+    const path = join(dir, 'v2.db');
+    const app = makeApp({ tokenFormat: 'opaque' });
+    try {
+      const db = new BetterSqlite3(path);
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 2)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)').run(m.version, m.name);
+      }
+      db.prepare(
+        `INSERT INTO applications (id, client_id, name, secret_hash, secret_rotated_at, active, public, grant_types, redirect_uris, scopes,
+           access_token_lifespan, refresh_token_lifespan, token_format, app_user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(app.id, app.clientId, app.name, app.secretHash, app.secretRotatedAt, 1, 0, JSON.stringify(app.grantTypes), JSON.stringify(app.redirectUris),
+        JSON.stringify(app.scopes), app.accessTokenLifespan, app.refreshTokenLifespan, app.tokenFormat, app.appUserId, app.createdAt, app.updatedAt);
+      db.close();
+      const s = openSqliteStorage({ path });
+      try {
+        assert.deepEqual(await s.schemaVersion(), { current: SQLITE_SCHEMA_VERSION, expected: SQLITE_SCHEMA_VERSION });
+        assert.deepEqual(await s.applications.byId(app.id), app);
+        assert.deepEqual(await s.keys.list(), []);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('consumes a code, remembers a one-time id and rotates keys once across two connections to one file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'));
+    const path = join(dir, 'two.db');
+    const a = openSqliteStorage({ path });
+    const b = openSqliteStorage({ path });
+    try {
+      const code = makeCode();
+      await a.codes.insert(code);
+      const consumed = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).codes.consume(code.hash, i)));
+      assert.equal(consumed.filter((r) => r.outcome === 'consumed').length, 1);
+      const remembered = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).replay.remember('jti-1', 100, 0)));
+      assert.equal(remembered.filter(Boolean).length, 1);
+      const keys = Array.from({ length: 6 }, (_, i) => makeSigningKey({ activatesAt: i }));
+      await Promise.all(keys.map((k, i) => (i % 2 ? a : b).keys.rotate(k, { retiresAt: k.activatesAt, publishUntil: k.activatesAt + 1 })));
+      assert.equal((await b.keys.list()).filter((k) => k.retiresAt === null).length, 1);
+    } finally {
+      await a.close();
+      await b.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

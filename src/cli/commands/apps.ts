@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createApplication, findApplication, rotateSecret, updateApplication, type ApplicationInput } from '../../registry/applications.js';
+import { createApplication, findApplication, GRANT_ALIASES, rotateSecret, updateApplication, type ApplicationInput } from '../../registry/applications.js';
 import { listProperties } from '../../registry/settings.js';
-import type { Application } from '../../storage/types.js';
+import { JWT_BEARER_GRANT, type Application } from '../../storage/types.js';
 import { CliError, parseBool, parseList, parseSeconds, type CliContext } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit, Output } from './index.js';
@@ -15,19 +16,54 @@ interface SharedOptions extends CommonOptions {
   readonly grants?: string;
   readonly scopes?: string;
   readonly redirectUris?: string;
+  /** Repeatable --redirect-uri, one URI each (for URIs with commas). */
+  readonly redirectUri?: string[];
   readonly accessTokenLifespan?: string;
   readonly refreshTokenLifespan?: string;
+  readonly tokenFormat?: string;
+  readonly logoUri?: string;
+  readonly audience?: string;
+  readonly jwks?: string;
+  readonly jwksUri?: string;
 }
 interface CreateOptions extends SharedOptions {
   readonly appUser?: string;
   readonly public?: boolean;
   readonly inactive?: boolean;
+  readonly canIntrospect?: boolean;
 }
 interface UpdateOptions extends SharedOptions {
   /** A user name, or false for --no-app-user. */
   readonly appUser?: string | false;
   readonly active?: string;
   readonly public?: string;
+  readonly canIntrospect?: string;
+}
+
+/** --redirect-uris (comma-separated) and every --redirect-uri, together; undefined when neither was given. */
+function redirectUris(opts: SharedOptions): string[] | undefined {
+  const listed = parseList(opts.redirectUris);
+  if (listed === undefined && opts.redirectUri === undefined) return undefined;
+  return [...(listed ?? []), ...(opts.redirectUri ?? [])];
+}
+
+/**
+ * --jwks takes inline JSON (starting with "{") or the path of a file holding it; "" clears. The
+ * registry checks the content (public keys only).
+ */
+function readJwks(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '' || raw.trim().startsWith('{')) return raw;
+  try {
+    return readFileSync(raw.trim(), 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new CliError(
+      code === 'ENOENT'
+        ? `--jwks: there is no file "${raw}". Give the path of a JWKS file, or the JWKS itself as JSON ({"keys":[...]}).`
+        : `--jwks: could not read "${raw}" (${code ?? (error as Error).message}).`,
+      2,
+    );
+  }
 }
 
 function sharedInput(opts: SharedOptions): ApplicationInput {
@@ -35,9 +71,14 @@ function sharedInput(opts: SharedOptions): ApplicationInput {
     name: opts.name,
     grantTypes: parseList(opts.grants),
     scopes: parseList(opts.scopes),
-    redirectUris: parseList(opts.redirectUris),
+    redirectUris: redirectUris(opts),
     accessTokenLifespan: parseSeconds('--access-token-lifespan', opts.accessTokenLifespan),
     refreshTokenLifespan: parseSeconds('--refresh-token-lifespan', opts.refreshTokenLifespan),
+    tokenFormat: opts.tokenFormat,
+    logoUri: opts.logoUri,
+    audience: opts.audience,
+    jwks: readJwks(opts.jwks),
+    jwksUri: opts.jwksUri,
   };
 }
 
@@ -47,6 +88,7 @@ function updateInput(opts: UpdateOptions): ApplicationInput {
     appUser: opts.appUser === false ? null : opts.appUser,
     active: opts.active === undefined ? undefined : parseBool('--active', opts.active),
     public: opts.public === undefined ? undefined : parseBool('--public', opts.public),
+    canIntrospect: opts.canIntrospect === undefined ? undefined : parseBool('--can-introspect', opts.canIntrospect),
   };
   if (Object.values(input).every((v) => v === undefined)) {
     throw new CliError('Nothing to change: give at least one option (see `latchkey apps update --help`).', 2);
@@ -57,6 +99,17 @@ function updateInput(opts: UpdateOptions): ApplicationInput {
 async function appUserName(ctx: CliContext, app: Application): Promise<string | null> {
   if (app.appUserId === null) return null;
   return (await ctx.storage.users.byId(app.appUserId))?.userName ?? `(deleted user ${app.appUserId})`;
+}
+
+/** The stored JWKS (JSON text the registry checked); a row written otherwise shows as no keys rather than failing. */
+function parseJwks(jwks: string | null): { keys: Record<string, unknown>[] } | null {
+  if (jwks === null) return null;
+  try {
+    const doc = JSON.parse(jwks) as { keys?: unknown };
+    return { ...doc, keys: Array.isArray(doc.keys) ? (doc.keys as Record<string, unknown>[]) : [] };
+  } catch {
+    return { keys: [] };
+  }
 }
 
 /** An application as the CLI shows it: the application user by name, never the secret hash. */
@@ -74,10 +127,26 @@ export function appView(app: Application, appUser: string | null) {
     accessTokenLifespan: app.accessTokenLifespan,
     refreshTokenLifespan: app.refreshTokenLifespan,
     tokenFormat: app.tokenFormat,
+    audience: app.audience,
+    logoUri: app.logoUri,
+    /** The public keys (a JWKS document), as registered. */
+    jwks: parseJwks(app.jwks),
+    jwksUri: app.jwksUri,
+    canIntrospect: app.canIntrospect,
     secretRotatedAt: isoTime(app.secretRotatedAt),
     createdAt: isoTime(app.createdAt),
     updatedAt: isoTime(app.updatedAt),
   };
+}
+
+/** "2 keys: kid-a (EC P-256), RSA key 2" */
+function describeJwks(jwks: { keys: Record<string, unknown>[] } | null): string | null {
+  if (jwks === null) return null;
+  const keys = jwks.keys.map((k, i) => {
+    const type = [k.kty, k.crv].filter((x) => typeof x === 'string').join(' ');
+    return typeof k.kid === 'string' ? `${k.kid} (${type})` : `${type} key ${i + 1}`;
+  });
+  return `${keys.length} ${keys.length === 1 ? 'key' : 'keys'}: ${keys.join(', ')}`;
 }
 
 function appRecord(v: ReturnType<typeof appView>): string {
@@ -93,6 +162,11 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['Access token lifespan', `${v.accessTokenLifespan} s`],
     ['Refresh token lifespan', `${v.refreshTokenLifespan} s`],
     ['Token format', v.tokenFormat],
+    ['Audience', v.audience ?? (v.tokenFormat === 'jwt' ? '(the issuer)' : null)],
+    ['Logo', v.logoUri],
+    ['Public keys (JWKS)', describeJwks(v.jwks)],
+    ['JWKS URI', v.jwksUri],
+    ['May introspect', v.canIntrospect],
     ['Secret rotated', v.secretRotatedAt],
     ['Created', v.createdAt],
     ['Updated', v.updatedAt],
@@ -134,6 +208,12 @@ async function configWarnings(ctx: CliContext, app: Application): Promise<string
   if (app.grantTypes.includes('password') && props.get(ROPC_PROPERTY) === true) {
     warnings.push(`the password grant is switched off for this instance (${ROPC_PROPERTY} is true). Fix: latchkey properties set ${ROPC_PROPERTY} false`);
   }
+  if (app.grantTypes.includes('authorization_code') && app.redirectUris.length === 0) {
+    warnings.push(`the application allows authorization_code but has no redirect URI, so authorization requests will be refused. Fix: latchkey apps update ${id} --redirect-uri <uri>`);
+  }
+  if (app.grantTypes.includes(JWT_BEARER_GRANT) && app.jwks === null && app.jwksUri === null) {
+    warnings.push(`the application allows the JWT bearer grant but has no public keys to check its assertions with. Fix: latchkey apps update ${id} --jwks <file> (or --jwks-uri <url>)`);
+  }
   if (!app.active) warnings.push(`the application is inactive, so every token request is refused. Fix: latchkey apps update ${id} --active true`);
   return warnings;
 }
@@ -147,10 +227,25 @@ async function report(ctx: CliContext, out: Output, app: Application, secret: st
   for (const w of warnings) out.warn(w);
 }
 
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+const GRANTS_HELP = `comma-separated grant types: client_credentials, password, refresh_token, authorization_code, ${Object.keys(GRANT_ALIASES).join(', ')} (stored as ${Object.values(GRANT_ALIASES).join(', ')})`;
+
 function lifespanOptions(cmd: Command): Command {
   return cmd
     .option('--access-token-lifespan <seconds>', 'access token lifespan in seconds (default 1800)')
     .option('--refresh-token-lifespan <seconds>', 'refresh token lifespan in seconds (default 8640000)');
+}
+
+/** Options create and update share for token format, consent-page logo and the application's keys. */
+function tokenAndKeyOptions(cmd: Command, clear: string): Command {
+  return cmd
+    .option('--redirect-uri <uri>', 'one exact redirect URI; repeat for several (adds to --redirect-uris)', collect)
+    .option('--token-format <opaque|jwt>', 'access tokens as opaque strings (default) or signed JWTs (RFC 9068)')
+    .option('--audience <aud>', `the "aud" of its JWT access tokens (default: the issuer)${clear}`)
+    .option('--logo-uri <url>', `logo shown on the consent page (https, or http on localhost)${clear}`)
+    .option('--jwks <file-or-json>', `its public keys, for private_key_jwt and the JWT bearer grant: a JWKS file, or the JSON itself${clear}`)
+    .option('--jwks-uri <url>', `or where it publishes them (https, or http on localhost)${clear}`);
 }
 
 function registerCreate(apps: Command, kit: Kit): void {
@@ -158,20 +253,24 @@ function registerCreate(apps: Command, kit: Kit): void {
     .command('create')
     .description('Register an application (OAuth client); prints its client id and, once, its secret')
     .requiredOption('--name <name>', 'display name')
-    .requiredOption('--grants <list>', 'comma-separated grant types: client_credentials, password, refresh_token')
+    .requiredOption('--grants <list>', GRANTS_HELP)
     .option('--app-user <user>', 'user that client_credentials tokens act as (the "OAuth Application User")')
     .option('--scopes <list>', 'comma-separated auth scopes the application may request')
     .option('--redirect-uris <list>', 'comma-separated absolute redirect URIs');
-  lifespanOptions(cmd)
+  tokenAndKeyOptions(lifespanOptions(cmd), '')
     .option('--public', 'a public client: no secret (cannot use client_credentials)')
     .option('--inactive', 'create the application inactive')
+    .option('--can-introspect', 'may call the introspection endpoint (RFC 7662): for a resource server\'s application')
     .addHelpText('after', `
-Example:
+Examples:
   latchkey apps create --name "Nightly export" --grants client_credentials --app-user svc-integration --json
+  latchkey apps create --name "Portal" --grants authorization_code,refresh_token --redirect-uri https://portal.example.com/callback \\
+    --logo-uri https://portal.example.com/logo.png
+  latchkey apps create --name "Orders sync" --grants jwt_bearer --jwks ./orders-sync.jwks.json --token-format jwt
 `);
   kit.common(cmd).action((opts: CreateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
-      const input: ApplicationInput = { ...sharedInput(opts), appUser: opts.appUser, public: opts.public === true, active: !opts.inactive };
+      const input: ApplicationInput = { ...sharedInput(opts), appUser: opts.appUser, public: opts.public === true, active: !opts.inactive, canIntrospect: opts.canIntrospect === true };
       const { application, clientSecret } = await createApplication(ctx, input);
       await report(ctx, out, application, clientSecret, `Created application "${application.name}".`, nextSteps(application, clientSecret));
     }),
@@ -184,18 +283,21 @@ function registerUpdate(apps: Command, kit: Kit): void {
     .argument('<client-id>', 'the application\'s client id')
     .description('Change an application; lists replace the current values')
     .option('--name <name>', 'display name')
-    .option('--grants <list>', 'comma-separated grant types')
+    .option('--grants <list>', GRANTS_HELP)
     .option('--app-user <user>', 'user that client_credentials tokens act as')
     .option('--no-app-user', 'remove the application user')
     .option('--scopes <list>', 'comma-separated auth scopes ("" for none)')
     .option('--redirect-uris <list>', 'comma-separated redirect URIs ("" for none)');
-  lifespanOptions(cmd)
+  tokenAndKeyOptions(lifespanOptions(cmd), ' ("" to clear)')
     .option('--active <true|false>', 'activate or deactivate the application')
     .option('--public <true|false>', 'public (no secret) or confidential; becoming confidential generates a secret')
+    .option('--can-introspect <true|false>', 'allow or forbid calling the introspection endpoint (RFC 7662)')
     .addHelpText('after', `
 Examples:
   latchkey apps update <client-id> --app-user svc-integration
   latchkey apps update <client-id> --grants client_credentials,password --scopes export.read
+  latchkey apps update <client-id> --token-format jwt --audience https://api.example.com
+  latchkey apps update <client-id> --jwks ./new-keys.jwks.json
 `);
   kit.common(cmd).action((clientId: string, opts: UpdateOptions) =>
     kit.withDb(opts, async (ctx, out) => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseDbLocation } from '../../config/config.js';
-import { copyStorage, CopyFailedError, TargetNotEmptyError, type TableCopy } from '../../storage/copy.js';
+import { copyStorage, CopyFailedError, NOT_COPIED, TargetNotEmptyError, type TableCopy } from '../../storage/copy.js';
 import { openStorage } from '../../storage/open.js';
 import { describePostgresUrl } from '../../storage/postgres/errors.js';
 import type { Storage } from '../../storage/types.js';
@@ -87,11 +87,12 @@ async function migrate(opts: MigrateOptions, kit: Kit, json: boolean): Promise<n
   } finally {
     await Promise.allSettled([source.close(), target.close()]);
   }
-  const summary = { from: describe(opts.from), to: describe(opts.to), tables, durationMs: Date.now() - started };
+  const summary = { from: describe(opts.from), to: describe(opts.to), tables, notCopied: NOT_COPIED, durationMs: Date.now() - started };
   if (json) {
     kit.io.out(`${JSON.stringify(summary, null, 2)}\n`);
   } else {
     kit.io.out(renderTable(['TABLE', 'IN SOURCE', 'COPIED', 'SKIPPED', 'NOTE'], tables.map((t) => [t.table, t.source, t.copied, t.skipped, t.note || null])));
+    kit.io.out(`\nNot copied, being short-lived:\n${NOT_COPIED.map((n) => `  - ${n.what}: ${n.why}\n`).join('')}`);
     kit.io.out(`\nDone in ${(summary.durationMs / 1000).toFixed(1)} s. Start Latchkey with --db (or LATCHKEY_DB) set to the target; clients keep their secrets and tokens.\n`);
   }
   return 0;
@@ -105,14 +106,18 @@ export function registerMigrateDb(program: Command, kit: Kit): void {
     .requiredOption('--to <db>', 'the empty database to copy into: SQLite file or postgres:// URL')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', `
-Copies roles, scopes, users (with password hashes), applications (with secret hashes), properties,
-every token that has not expired (active, rotated and revoked, so refresh-token reuse detection
-survives) and the refusal records. Expired tokens are left behind. Progress goes to standard error.
+Copies roles, scopes, users (with password hashes), applications (with secret hashes and public
+keys), properties, signing keys (still encrypted: give the target's instances the same
+key-encryption key), identity providers, every token that has not expired (active, rotated and
+revoked, so refresh-token reuse detection survives) and the refusal records. Expired tokens are left
+behind, and so are the short-lived authorization codes (a sign-in in progress starts over) and the
+one-time ids of client assertions. Progress goes to standard error.
 
 Stop the instances that use the source first: tokens issued during the copy would be missed.
 The target must be empty. It may hold only what a first start of Latchkey creates there: the
-built-in role admin, the built-in scope useraccount, and the user admin if the source has a user
-admin too (the source's admin, with its password, then replaces it). If the copy fails part-way,
+built-in role admin, the built-in scope useraccount, the user admin if the source has a user
+admin too (the source's admin, with its password, then replaces it), and a signing key (retired:
+the source's keys take over). If the copy fails part-way,
 the source is unchanged; re-create the target and run the command again.
 
 Example:

@@ -6,13 +6,17 @@
 import {
   StorageError,
   type Application,
+  type AuthorizationCode,
+  type ConsumeCodeResult,
   type ConsumeResult,
+  type IdentityProvider,
   type NewTokenRecord,
   type PropertyRow,
   type Refusal,
   type RefusalQuery,
   type Role,
   type Scope,
+  type SigningKey,
   type Storage,
   type TokenQuery,
   type TokenRecord,
@@ -29,7 +33,8 @@ const copyApp = (a: Application): Application => ({
   scopes: [...a.scopes],
 });
 const copyToken = (t: TokenRecord): TokenRecord => ({ ...t, scopes: [...t.scopes] });
-const copyNamed = <T extends Role | Scope | PropertyRow | Refusal>(r: T): T => ({ ...r });
+const copyCode = (c: AuthorizationCode): AuthorizationCode => ({ ...c, scopes: [...c.scopes] });
+const copyNamed = <T extends Role | Scope | PropertyRow | Refusal | SigningKey | IdentityProvider>(r: T): T => ({ ...r });
 const byName = (a: { name: string }, b: { name: string }): number =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 const limitOf = (limit: number | undefined): number =>
@@ -52,6 +57,10 @@ export function createMemoryStorage(): Storage {
   const properties = new Map<string, PropertyRow>();
   const tokens = new Map<string, TokenRecord>();
   const refusals = new Map<string, Refusal>();
+  const signingKeys = new Map<string, SigningKey>();
+  const codes = new Map<string, AuthorizationCode>();
+  const replay = new Map<string, number>();
+  const identityProviders = new Map<string, IdentityProvider>();
   let version = 0;
   const running = new Set<string>();
   const bump = (): void => {
@@ -65,6 +74,26 @@ export function createMemoryStorage(): Storage {
   const findAppByClientId = (clientId: string): Application | undefined => {
     for (const a of applications.values()) if (a.clientId === clientId) return a;
     return undefined;
+  };
+
+  /** Throws `conflict` when another provider (not `id`) has this name or issuer. */
+  const checkIdpUnique = (idp: IdentityProvider): void => {
+    for (const p of identityProviders.values()) {
+      if (p.id === idp.id) continue;
+      if (p.name === idp.name) throw new StorageError('conflict', `identity provider name ${idp.name} already exists`);
+      if (p.issuer === idp.issuer) throw new StorageError('conflict', `identity provider issuer ${idp.issuer} already exists`);
+    }
+  };
+  /** Deletes the entries of `map` that `expired` picks; returns how many. */
+  const deleteWhere = <K, V>(map: Map<K, V>, expired: (v: V) => boolean): number => {
+    let count = 0;
+    for (const [k, v] of [...map]) {
+      if (expired(v)) {
+        map.delete(k);
+        count += 1;
+      }
+    }
+    return count;
   };
 
   /** Throws `conflict` if any hash is already stored or repeated within the batch. */
@@ -294,6 +323,88 @@ export function createMemoryStorage(): Storage {
       },
       async exportAll(after, limit) {
         return page(refusals.values(), (r) => r.requestId, after, limit).map(copyNamed);
+      },
+    },
+
+    keys: {
+      async list() {
+        return [...signingKeys.values()]
+          .sort((a, b) => a.activatesAt - b.activatesAt || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0))
+          .map(copyNamed);
+      },
+      async rotate(next, retire) {
+        if (signingKeys.has(next.kid)) throw new StorageError('conflict', `signing key ${next.kid} already exists`);
+        for (const k of [...signingKeys.values()]) {
+          if (k.retiresAt === null) signingKeys.set(k.kid, { ...k, retiresAt: retire.retiresAt, publishUntil: retire.publishUntil });
+        }
+        signingKeys.set(next.kid, copyNamed(next));
+        bump();
+      },
+      async deleteUnpublished(before) {
+        const count = deleteWhere(signingKeys, (k) => k.publishUntil !== null && k.publishUntil < before);
+        if (count > 0) bump();
+        return count;
+      },
+    },
+
+    codes: {
+      async insert(code) {
+        if (codes.has(code.hash)) throw new StorageError('conflict', 'authorization code already exists');
+        codes.set(code.hash, copyCode(code));
+      },
+      async consume(hash, at): Promise<ConsumeCodeResult> {
+        const c = codes.get(hash);
+        if (!c) return { outcome: 'not_found' };
+        if (c.usedAt !== null) return { outcome: 'used', code: copyCode(c) };
+        const used: AuthorizationCode = { ...c, usedAt: at };
+        codes.set(hash, used);
+        return { outcome: 'consumed', code: copyCode(used) };
+      },
+      async deleteExpired(before) {
+        return deleteWhere(codes, (c) => c.expiresAt < before);
+      },
+    },
+
+    replay: {
+      async remember(key, expiresAt, now) {
+        const current = replay.get(key);
+        if (current !== undefined && current > now) return false;
+        replay.set(key, expiresAt);
+        return true;
+      },
+      async deleteExpired(before) {
+        return deleteWhere(replay, (expiresAt) => expiresAt < before);
+      },
+    },
+
+    identityProviders: {
+      async create(idp) {
+        if (identityProviders.has(idp.id)) throw new StorageError('conflict', `identity provider id ${idp.id} already exists`);
+        checkIdpUnique(idp);
+        identityProviders.set(idp.id, copyNamed(idp));
+        bump();
+      },
+      async update(idp) {
+        if (!identityProviders.has(idp.id)) throw new StorageError('not_found', `identity provider ${idp.id} not found`);
+        checkIdpUnique(idp);
+        identityProviders.set(idp.id, copyNamed(idp));
+        bump();
+      },
+      async byId(id) {
+        const p = identityProviders.get(id);
+        return p && copyNamed(p);
+      },
+      async byName(name) {
+        for (const p of identityProviders.values()) if (p.name === name) return copyNamed(p);
+        return undefined;
+      },
+      async list() {
+        return [...identityProviders.values()].sort(byName).map(copyNamed);
+      },
+      async delete(id) {
+        if (!identityProviders.delete(id)) return false;
+        bump();
+        return true;
       },
     },
 

@@ -20,11 +20,13 @@ import type { CustomTypesConfig, QueryResultRow } from 'pg';
 import {
   StorageError,
   type Application,
+  type ConsumeCodeResult,
   type ConsumeResult,
   type NewTokenRecord,
   type PropertyRow,
   type Refusal,
   type RefusalQuery,
+  type SigningKey,
   type Storage,
   type TokenQuery,
   type TokenRecord,
@@ -40,17 +42,25 @@ import {
   TOKEN_COLUMNS,
   applicationFromRow,
   applicationParams,
+  codeFromRow,
+  codeParams,
+  identityProviderFromRow,
+  identityProviderParams,
   namedFromRow,
   refusalColumns,
   refusalFromRow,
+  signingKeyFromRow,
+  signingKeyParams,
   tokenColumns,
   tokenFromRow,
   tokenImportColumns,
   userFromRow,
   userParams,
   type ApplicationRow,
+  type IdentityProviderRow,
   type NamedRow,
   type RefusalRow,
+  type SigningKeyRow,
   type TokenRow,
   type UserRow,
 } from './rows.js';
@@ -214,6 +224,48 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     else if (closed) throw closedError();
   };
 
+  /**
+   * keys.rotate: one transaction on one pooled connection. The table lock (readers unaffected) makes
+   * concurrent rotations take turns, so the second one sees and retires the key the first added;
+   * a single statement could not, its snapshot being taken before the other commits.
+   */
+  const rotateKeys = async (next: SigningKey, retire: { readonly retiresAt: number; readonly publishUntil: number }): Promise<void> => {
+    if (closed) throw closedError();
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw translatePg(error, 'signing key');
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      try {
+        await client.query({ name: 'latchkey_keyLock', text: SQL.keyLock });
+        await client.query({ name: 'latchkey_keyRetire', text: SQL.keyRetire, values: [retire.retiresAt, retire.publishUntil] });
+        await client.query({ name: 'latchkey_keyInsert', text: SQL.keyInsert, values: signingKeyParams(next) });
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch((e: unknown) => {
+          broken = e instanceof Error ? e : new Error(String(e));
+        });
+        throw error;
+      }
+    } catch (error) {
+      broken ??= isUnavailable(error) ? (error as Error) : undefined;
+      throw translatePg(error, 'signing key');
+    } finally {
+      client.release(broken ?? false);
+    }
+  };
+
+  const consumeCode = async (hash: string, at: number): Promise<ConsumeCodeResult> => {
+    const won = await one('authorization code', 'codeConsume', [hash, at], codeFromRow);
+    if (won !== undefined) return { outcome: 'consumed', code: won };
+    const current = await one('authorization code', 'codeByHash', [hash], codeFromRow);
+    return current === undefined ? { outcome: 'not_found' } : { outcome: 'used', code: current };
+  };
+
   const listTokens = (q: TokenQuery) => {
     const where: string[] = [];
     const params: unknown[] = [];
@@ -282,6 +334,28 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       list: listRefusals,
       deleteOlderThan: (before) => deleteInChunks('refusal', 'refusalDeleteOlder', before),
       exportAll: async (after, limit) => (await run<RefusalRow>('refusal', 'refusalExport', [after ?? '', limit ?? EXPORT_PAGE])).map(refusalFromRow),
+    },
+    keys: {
+      list: async () => (await run<SigningKeyRow>('signing key', 'keyList', [])).map(signingKeyFromRow),
+      rotate: rotateKeys,
+      deleteUnpublished: (before) => touched('signing key', 'keyDeleteUnpublished', [before]),
+    },
+    codes: {
+      insert: async (c) => void (await run('authorization code', 'codeInsert', codeParams(c))),
+      consume: consumeCode,
+      deleteExpired: (before) => deleteInChunks('authorization code', 'codeDeleteExpired', before),
+    },
+    replay: {
+      remember: async (key, expiresAt, now) => (await run('one-time id', 'replayRemember', [key, expiresAt, now])).length === 1,
+      deleteExpired: (before) => deleteInChunks('one-time id', 'replayDeleteExpired', before),
+    },
+    identityProviders: {
+      create: (p) => mutate('identity provider', 'idpInsert', identityProviderParams(p)),
+      update: (p) => mutate('identity provider', 'idpUpdate', identityProviderParams(p)),
+      byId: (id) => one('identity provider', 'idpById', [id], identityProviderFromRow),
+      byName: (name) => one('identity provider', 'idpByName', [name], identityProviderFromRow),
+      list: async () => (await run<IdentityProviderRow>('identity provider', 'idpList', [])).map(identityProviderFromRow),
+      delete: async (id) => (await touched('identity provider', 'idpDelete', [id])) > 0,
     },
     changes: {
       version: async () => (await run<{ value: number }>('change version', 'version', []))[0]?.value ?? 0,

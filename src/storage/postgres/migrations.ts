@@ -92,6 +92,57 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       CREATE INDEX refusals_reason ON refusals (reason, at);
     `,
   },
+  {
+    version: 2,
+    name: 'signing keys, authorization codes, one-time ids, identity providers, application keys and audience',
+    sql: `
+      ALTER TABLE applications
+        ADD COLUMN logo_uri TEXT,
+        ADD COLUMN audience TEXT,
+        ADD COLUMN jwks TEXT,
+        ADD COLUMN jwks_uri TEXT,
+        ADD COLUMN can_introspect BOOLEAN NOT NULL DEFAULT false;
+      -- The private key is stored encrypted with the key-encryption key (keys/encryption.ts).
+      CREATE TABLE signing_keys (
+        kid TEXT COLLATE "C" PRIMARY KEY,
+        alg TEXT NOT NULL,
+        public_jwk TEXT NOT NULL,
+        private_key_enc TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        activates_at BIGINT NOT NULL,
+        retires_at BIGINT,
+        publish_until BIGINT
+      );
+      -- Keyed by tokenKey() of the code (time-ordered), like tokens: the code itself is never stored.
+      CREATE TABLE authorization_codes (
+        hash TEXT COLLATE "C" PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        redirect_uri TEXT,
+        scopes TEXT[] NOT NULL,
+        code_challenge TEXT,
+        issued_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT
+      );
+      CREATE INDEX authorization_codes_expires ON authorization_codes (expires_at);
+      CREATE TABLE replay (key TEXT COLLATE "C" PRIMARY KEY, expires_at BIGINT NOT NULL);
+      CREATE INDEX replay_expires ON replay (expires_at);
+      CREATE TABLE identity_providers (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT COLLATE "C" NOT NULL UNIQUE,
+        issuer TEXT COLLATE "C" NOT NULL UNIQUE,
+        metadata_url TEXT,
+        jwks_uri TEXT,
+        audience TEXT NOT NULL,
+        user_claim TEXT NOT NULL,
+        user_field TEXT NOT NULL,
+        active BOOLEAN NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -1,4 +1,21 @@
-import type { Application, GrantType, NewTokenRecord, Refusal, Role, Scope, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../types.js';
+import type {
+  Application,
+  AuthorizationCode,
+  GrantType,
+  IdentityProvider,
+  IdpUserField,
+  NewTokenRecord,
+  Refusal,
+  Role,
+  Scope,
+  SigningAlgorithm,
+  SigningKey,
+  TokenFormat,
+  TokenKind,
+  TokenRecord,
+  TokenStatus,
+  User,
+} from '../types.js';
 
 /**
  * Row shapes as the adapter's pg pool returns them (BIGINT parsed to number, BOOLEAN to boolean,
@@ -46,7 +63,7 @@ export function namedFromRow(r: NamedRow): Role & Scope {
 }
 
 export const APPLICATION_COLUMNS =
-  'id, client_id, name, secret_hash, secret_rotated_at, active, public, grant_types, redirect_uris, scopes, access_token_lifespan, refresh_token_lifespan, token_format, app_user_id, created_at, updated_at';
+  'id, client_id, name, secret_hash, secret_rotated_at, active, public, grant_types, redirect_uris, scopes, access_token_lifespan, refresh_token_lifespan, token_format, app_user_id, created_at, updated_at, logo_uri, audience, jwks, jwks_uri, can_introspect';
 export interface ApplicationRow {
   id: string;
   client_id: string;
@@ -64,6 +81,11 @@ export interface ApplicationRow {
   app_user_id: string | null;
   created_at: number;
   updated_at: number;
+  logo_uri: string | null;
+  audience: string | null;
+  jwks: string | null;
+  jwks_uri: string | null;
+  can_introspect: boolean;
 }
 
 export function applicationFromRow(r: ApplicationRow): Application {
@@ -82,6 +104,11 @@ export function applicationFromRow(r: ApplicationRow): Application {
     refreshTokenLifespan: r.refresh_token_lifespan,
     tokenFormat: r.token_format as TokenFormat,
     appUserId: r.app_user_id,
+    logoUri: r.logo_uri,
+    audience: r.audience,
+    jwks: r.jwks,
+    jwksUri: r.jwks_uri,
+    canIntrospect: r.can_introspect,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -93,7 +120,106 @@ export function applicationParams(a: Application): unknown[] {
     a.id, a.clientId, a.name, a.secretHash, a.secretRotatedAt, a.active, a.public,
     [...a.grantTypes], [...a.redirectUris], [...a.scopes],
     a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
+    a.logoUri, a.audience, a.jwks, a.jwksUri, a.canIntrospect,
   ];
+}
+
+export const SIGNING_KEY_COLUMNS = 'kid, alg, public_jwk, private_key_enc, created_at, activates_at, retires_at, publish_until';
+export interface SigningKeyRow {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_key_enc: string;
+  created_at: number;
+  activates_at: number;
+  retires_at: number | null;
+  publish_until: number | null;
+}
+
+export function signingKeyFromRow(r: SigningKeyRow): SigningKey {
+  return {
+    kid: r.kid,
+    alg: r.alg as SigningAlgorithm,
+    publicJwk: r.public_jwk,
+    privateKeyEnc: r.private_key_enc,
+    createdAt: r.created_at,
+    activatesAt: r.activates_at,
+    retiresAt: r.retires_at,
+    publishUntil: r.publish_until,
+  };
+}
+
+/** In SIGNING_KEY_COLUMNS order. */
+export function signingKeyParams(k: SigningKey): unknown[] {
+  return [k.kid, k.alg, k.publicJwk, k.privateKeyEnc, k.createdAt, k.activatesAt, k.retiresAt, k.publishUntil];
+}
+
+export const CODE_COLUMNS = 'hash, application_id, user_id, redirect_uri, scopes, code_challenge, issued_at, expires_at, used_at';
+export interface AuthorizationCodeRow {
+  hash: string;
+  application_id: string;
+  user_id: string;
+  redirect_uri: string | null;
+  scopes: string[];
+  code_challenge: string | null;
+  issued_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export function codeFromRow(r: AuthorizationCodeRow): AuthorizationCode {
+  return {
+    hash: r.hash,
+    applicationId: r.application_id,
+    userId: r.user_id,
+    redirectUri: r.redirect_uri,
+    scopes: r.scopes,
+    codeChallenge: r.code_challenge,
+    issuedAt: r.issued_at,
+    expiresAt: r.expires_at,
+    usedAt: r.used_at,
+  };
+}
+
+/** In CODE_COLUMNS order. */
+export function codeParams(c: AuthorizationCode): unknown[] {
+  return [c.hash, c.applicationId, c.userId, c.redirectUri, [...c.scopes], c.codeChallenge, c.issuedAt, c.expiresAt, c.usedAt];
+}
+
+export const IDP_COLUMNS = 'id, name, issuer, metadata_url, jwks_uri, audience, user_claim, user_field, active, created_at, updated_at';
+export interface IdentityProviderRow {
+  id: string;
+  name: string;
+  issuer: string;
+  metadata_url: string | null;
+  jwks_uri: string | null;
+  audience: string;
+  user_claim: string;
+  user_field: string;
+  active: boolean;
+  created_at: number;
+  updated_at: number;
+}
+
+export function identityProviderFromRow(r: IdentityProviderRow): IdentityProvider {
+  return {
+    id: r.id,
+    name: r.name,
+    issuer: r.issuer,
+    metadataUrl: r.metadata_url,
+    jwksUri: r.jwks_uri,
+    audience: r.audience,
+    userClaim: r.user_claim,
+    userField: r.user_field as IdpUserField,
+    active: r.active,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** In IDP_COLUMNS order. */
+export function identityProviderParams(p: IdentityProvider): unknown[] {
+  return [p.id, p.name, p.issuer, p.metadataUrl, p.jwksUri, p.audience, p.userClaim, p.userField, p.active, p.createdAt, p.updatedAt];
 }
 
 export const TOKEN_COLUMNS = 'hash, kind, application_id, user_id, scopes, grant_type, issued_at, expires_at, family_id, status, revoked_at';

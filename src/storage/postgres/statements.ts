@@ -1,5 +1,15 @@
 import { CHANGE_VERSION_SHARDS } from './migrations.js';
-import { APPLICATION_COLUMNS, REFUSAL_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, refusalRowsFrom, tokenRowsFrom } from './rows.js';
+import {
+  APPLICATION_COLUMNS,
+  CODE_COLUMNS,
+  IDP_COLUMNS,
+  REFUSAL_COLUMNS,
+  SIGNING_KEY_COLUMNS,
+  TOKEN_COLUMNS,
+  USER_COLUMNS,
+  refusalRowsFrom,
+  tokenRowsFrom,
+} from './rows.js';
 
 /**
  * Every fixed statement the PostgreSQL adapter runs (each prepared once per connection under its
@@ -58,11 +68,12 @@ export const SQL = {
   scopeInsert: withBump('INSERT INTO scopes (name, description, built_in) VALUES ($1, $2, $3)'),
   scopeByName: 'SELECT name, description, built_in FROM scopes WHERE name = $1',
   scopeList: 'SELECT name, description, built_in FROM scopes ORDER BY name',
-  appInsert: withBump(`INSERT INTO applications (${APPLICATION_COLUMNS}) VALUES (${placeholders(16)})`),
+  appInsert: withBump(`INSERT INTO applications (${APPLICATION_COLUMNS}) VALUES (${placeholders(21)})`),
   appUpdate: withBump(
     `UPDATE applications SET client_id = $2, name = $3, secret_hash = $4, secret_rotated_at = $5, active = $6, public = $7,
        grant_types = $8, redirect_uris = $9, scopes = $10, access_token_lifespan = $11, refresh_token_lifespan = $12,
-       token_format = $13, app_user_id = $14, created_at = $15, updated_at = $16 WHERE id = $1`,
+       token_format = $13, app_user_id = $14, created_at = $15, updated_at = $16,
+       logo_uri = $17, audience = $18, jwks = $19, jwks_uri = $20, can_introspect = $21 WHERE id = $1`,
   ),
   appById: `SELECT ${APPLICATION_COLUMNS} FROM applications WHERE id = $1`,
   appByClientId: `SELECT ${APPLICATION_COLUMNS} FROM applications WHERE client_id = $1`,
@@ -96,6 +107,33 @@ export const SQL = {
     SELECT count(*)::int AS n FROM d`,
   refusalExport: `SELECT ${REFUSAL_COLUMNS} FROM refusals WHERE request_id > $1 ORDER BY request_id LIMIT $2`,
   schemaVersion: 'SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations',
+  keyList: `SELECT ${SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY activates_at, kid`,
+  // keys.rotate runs these three in one transaction after LOCK TABLE (see adapter.ts).
+  keyLock: 'LOCK TABLE signing_keys IN EXCLUSIVE MODE',
+  keyRetire: 'UPDATE signing_keys SET retires_at = $1, publish_until = $2 WHERE retires_at IS NULL',
+  keyInsert: withBump(`INSERT INTO signing_keys (${SIGNING_KEY_COLUMNS}) VALUES (${placeholders(8)})`),
+  keyDeleteUnpublished: withBump('DELETE FROM signing_keys WHERE publish_until IS NOT NULL AND publish_until < $1'),
+  codeInsert: `INSERT INTO authorization_codes (${CODE_COLUMNS}) VALUES (${placeholders(9)})`,
+  codeByHash: `SELECT ${CODE_COLUMNS} FROM authorization_codes WHERE hash = $1`,
+  // Compare-and-set: a concurrent consumer waits for the row lock, re-checks used_at and finds it set.
+  codeConsume: `UPDATE authorization_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL RETURNING ${CODE_COLUMNS}`,
+  codeDeleteExpired: `WITH d AS (DELETE FROM authorization_codes WHERE hash IN (SELECT hash FROM authorization_codes WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
+    SELECT count(*)::int AS n FROM d`,
+  // Inserted, or taken over from an expired entry: a row comes back. A concurrent inserter of the
+  // same key waits for the first to commit, then takes the DO UPDATE path and finds it live.
+  replayRemember: `INSERT INTO replay (key, expires_at) VALUES ($1, $2)
+    ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3 RETURNING 1 AS won`,
+  replayDeleteExpired: `WITH d AS (DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
+    SELECT count(*)::int AS n FROM d`,
+  idpInsert: withBump(`INSERT INTO identity_providers (${IDP_COLUMNS}) VALUES (${placeholders(11)})`),
+  idpUpdate: withBump(
+    `UPDATE identity_providers SET name = $2, issuer = $3, metadata_url = $4, jwks_uri = $5, audience = $6, user_claim = $7,
+       user_field = $8, active = $9, created_at = $10, updated_at = $11 WHERE id = $1`,
+  ),
+  idpById: `SELECT ${IDP_COLUMNS} FROM identity_providers WHERE id = $1`,
+  idpByName: `SELECT ${IDP_COLUMNS} FROM identity_providers WHERE name = $1`,
+  idpList: `SELECT ${IDP_COLUMNS} FROM identity_providers ORDER BY name`,
+  idpDelete: withBump('DELETE FROM identity_providers WHERE id = $1'),
 } as const;
 
 export type StatementName = keyof typeof SQL;

@@ -5,12 +5,16 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import {
   StorageError,
   type Application,
+  type AuthorizationCode,
+  type ConsumeCodeResult,
   type ConsumeResult,
+  type IdentityProvider,
   type NewTokenRecord,
   type PropertyRow,
   type Refusal,
   type Role,
   type Scope,
+  type SigningKey,
   type Storage,
   type TokenQuery,
   type TokenRecord,
@@ -22,13 +26,22 @@ import { prepareStatements, TOKEN_COLUMNS } from './statements.js';
 import {
   applicationFromRow,
   applicationParams,
+  codeFromRow,
+  codeParams,
+  identityProviderFromRow,
+  identityProviderParams,
   refusalFromRow,
   refusalParams,
+  signingKeyFromRow,
+  signingKeyParams,
   tokenFromRow,
   userFromRow,
   userParams,
   type ApplicationRow,
+  type AuthorizationCodeRow,
+  type IdentityProviderRow,
   type RefusalRow,
+  type SigningKeyRow,
   type TokenRow,
   type UserRow,
 } from './rows.js';
@@ -145,6 +158,20 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     return { outcome: 'consumed', token: tokenFromRow({ ...row, status: 'rotated' }) };
   });
 
+  /** Retires every unretired key and adds the next, with the bump, in one IMMEDIATE transaction. */
+  const rotateKeys = db.transaction((next: SigningKey, retiresAt: number, publishUntil: number) => {
+    s.keyRetire.run(retiresAt, publishUntil);
+    s.keyInsert.run(...signingKeyParams(next));
+    s.bump.run();
+  });
+
+  const consumeCode = (hash: string, at: number): ConsumeCodeResult => {
+    const won = s.codeConsume.get(at, hash) as AuthorizationCodeRow | undefined;
+    if (won !== undefined) return { outcome: 'consumed', code: codeFromRow(won) };
+    const row = s.codeByHash.get(hash) as AuthorizationCodeRow | undefined;
+    return row === undefined ? { outcome: 'not_found' } : { outcome: 'used', code: codeFromRow(row) };
+  };
+
   return {
     kind: 'sqlite',
     users: {
@@ -209,6 +236,38 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       }),
       deleteOlderThan: (before) => guard('refusal', () => s.refusalDeleteOlder.run(before).changes),
       exportAll: (after, limit) => guard('refusal', () => (s.refusalExport.all(after ?? '', limit ?? EXPORT_PAGE) as RefusalRow[]).map(refusalFromRow)),
+    },
+    keys: {
+      list: () => guard('signing key', () => (s.keyList.all() as SigningKeyRow[]).map(signingKeyFromRow)),
+      rotate: (next, retire) => guard('signing key', () => rotateKeys.immediate(next, retire.retiresAt, retire.publishUntil)),
+      deleteUnpublished: (before) =>
+        guard('signing key', () => db.transaction(() => {
+          const n = s.keyDeleteUnpublished.run(before).changes;
+          if (n > 0) s.bump.run();
+          return n;
+        }).immediate()),
+    },
+    codes: {
+      insert: (c: AuthorizationCode) => guard('authorization code', () => void s.codeInsert.run(...codeParams(c))),
+      consume: (hash, at) => guard('authorization code', () => consumeCode(hash, at)),
+      deleteExpired: (before) => guard('authorization code', () => s.codeDeleteExpired.run(before).changes),
+    },
+    replay: {
+      remember: (key, expiresAt, now) => guard('one-time id', () => s.replayRemember.get(key, expiresAt, now) !== undefined),
+      deleteExpired: (before) => guard('one-time id', () => s.replayDeleteExpired.run(before).changes),
+    },
+    identityProviders: {
+      create: (p: IdentityProvider) => mutate('identity provider', () => void s.idpInsert.run(...identityProviderParams(p))),
+      update: (p: IdentityProvider) => mutate('identity provider', () => s.idpUpdate.run(...identityProviderParams(p).slice(1), p.id).changes),
+      byId: (id) => guard('identity provider', () => mapOpt(s.idpById.get(id) as IdentityProviderRow | undefined, identityProviderFromRow)),
+      byName: (name) => guard('identity provider', () => mapOpt(s.idpByName.get(name) as IdentityProviderRow | undefined, identityProviderFromRow)),
+      list: () => guard('identity provider', () => (s.idpList.all() as IdentityProviderRow[]).map(identityProviderFromRow)),
+      delete: (id) =>
+        guard('identity provider', () => db.transaction(() => {
+          const deleted = s.idpDelete.run(id).changes === 1;
+          if (deleted) s.bump.run();
+          return deleted;
+        }).immediate()),
     },
     changes: {
       version: () => guard('change version', () => Number(s.version.get())),

@@ -88,6 +88,56 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       CREATE TABLE jobs (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);
     `,
   },
+  {
+    version: 3,
+    name: 'signing keys, authorization codes, one-time ids, identity providers, application keys and audience',
+    sql: `
+      ALTER TABLE applications ADD COLUMN logo_uri TEXT;
+      ALTER TABLE applications ADD COLUMN audience TEXT;
+      ALTER TABLE applications ADD COLUMN jwks TEXT;
+      ALTER TABLE applications ADD COLUMN jwks_uri TEXT;
+      ALTER TABLE applications ADD COLUMN can_introspect INTEGER NOT NULL DEFAULT 0;
+      -- The private key is stored encrypted with the key-encryption key (keys/encryption.ts).
+      CREATE TABLE signing_keys (
+        kid TEXT PRIMARY KEY,
+        alg TEXT NOT NULL,
+        public_jwk TEXT NOT NULL,
+        private_key_enc TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        activates_at INTEGER NOT NULL,
+        retires_at INTEGER,
+        publish_until INTEGER
+      );
+      -- Keyed by tokenKey() of the code (time-ordered), like tokens: the code itself is never stored.
+      CREATE TABLE authorization_codes (
+        hash TEXT PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        redirect_uri TEXT,
+        scopes TEXT NOT NULL,
+        code_challenge TEXT,
+        issued_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX authorization_codes_expires ON authorization_codes (expires_at);
+      CREATE TABLE replay (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX replay_expires ON replay (expires_at);
+      CREATE TABLE identity_providers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        issuer TEXT NOT NULL UNIQUE,
+        metadata_url TEXT,
+        jwks_uri TEXT,
+        audience TEXT NOT NULL,
+        user_claim TEXT NOT NULL,
+        user_field TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

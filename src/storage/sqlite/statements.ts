@@ -1,6 +1,21 @@
 import type { Database, Statement } from 'better-sqlite3';
 
 export const TOKEN_COLUMNS = 'hash, kind, application_id, user_id, scopes, grant_type, issued_at, expires_at, family_id, status, revoked_at';
+const APPLICATION_COLUMNS = [
+  'id', 'client_id', 'name', 'secret_hash', 'secret_rotated_at', 'active', 'public', 'grant_types', 'redirect_uris', 'scopes',
+  'access_token_lifespan', 'refresh_token_lifespan', 'token_format', 'app_user_id', 'created_at', 'updated_at',
+  'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect',
+];
+const SIGNING_KEY_COLUMNS = 'kid, alg, public_jwk, private_key_enc, created_at, activates_at, retires_at, publish_until';
+const CODE_COLUMNS = 'hash, application_id, user_id, redirect_uri, scopes, code_challenge, issued_at, expires_at, used_at';
+const IDP_COLUMNS = ['id', 'name', 'issuer', 'metadata_url', 'jwks_uri', 'audience', 'user_claim', 'user_field', 'active', 'created_at', 'updated_at'];
+
+const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+/** `INSERT INTO table (columns) VALUES (?, …)`. */
+const insertInto = (table: string, columns: readonly string[]): string => `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${marks(columns.length)})`;
+/** `UPDATE table SET every column but the first = ? … WHERE first = ?` (parameters: the rest, then the key). */
+const updateAll = (table: string, columns: readonly string[]): string =>
+  `UPDATE ${table} SET ${columns.slice(1).map((c) => `${c} = ?`).join(', ')} WHERE ${columns[0]} = ?`;
 
 /** Every fixed statement the SQLite adapter runs. */
 const SQL = {
@@ -17,8 +32,8 @@ const SQL = {
   scopeInsert: 'INSERT INTO scopes (name, description, built_in) VALUES (?, ?, ?)',
   scopeByName: 'SELECT * FROM scopes WHERE name = ?',
   scopeList: 'SELECT * FROM scopes ORDER BY name',
-  appInsert: 'INSERT INTO applications (id, client_id, name, secret_hash, secret_rotated_at, active, public, grant_types, redirect_uris, scopes, access_token_lifespan, refresh_token_lifespan, token_format, app_user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  appUpdate: 'UPDATE applications SET client_id = ?, name = ?, secret_hash = ?, secret_rotated_at = ?, active = ?, public = ?, grant_types = ?, redirect_uris = ?, scopes = ?, access_token_lifespan = ?, refresh_token_lifespan = ?, token_format = ?, app_user_id = ?, created_at = ?, updated_at = ? WHERE id = ?',
+  appInsert: insertInto('applications', APPLICATION_COLUMNS),
+  appUpdate: updateAll('applications', APPLICATION_COLUMNS),
   appById: 'SELECT * FROM applications WHERE id = ?',
   appByClientId: 'SELECT * FROM applications WHERE client_id = ?',
   appList: 'SELECT * FROM applications ORDER BY name, client_id',
@@ -37,6 +52,25 @@ const SQL = {
   tokenExport: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash > ? ORDER BY hash LIMIT ?`,
   tokenImport: `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   schemaVersion: 'SELECT MAX(version) FROM schema_migrations',
+  keyList: `SELECT ${SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY activates_at, kid`,
+  keyRetire: 'UPDATE signing_keys SET retires_at = ?, publish_until = ? WHERE retires_at IS NULL',
+  keyInsert: `INSERT INTO signing_keys (${SIGNING_KEY_COLUMNS}) VALUES (${marks(8)})`,
+  keyDeleteUnpublished: 'DELETE FROM signing_keys WHERE publish_until IS NOT NULL AND publish_until < ?',
+  codeInsert: `INSERT INTO authorization_codes (${CODE_COLUMNS}) VALUES (${marks(9)})`,
+  codeByHash: `SELECT ${CODE_COLUMNS} FROM authorization_codes WHERE hash = ?`,
+  // One statement: of concurrent consumers (any process on the file) exactly one sees a row back.
+  codeConsume: `UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL RETURNING ${CODE_COLUMNS}`,
+  codeDeleteExpired: 'DELETE FROM authorization_codes WHERE expires_at < ?',
+  // Inserted, or taken over from an expired entry: a row comes back. A live entry: none.
+  replayRemember: `INSERT INTO replay (key, expires_at) VALUES (?, ?)
+    ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= ? RETURNING 1`,
+  replayDeleteExpired: 'DELETE FROM replay WHERE expires_at < ?',
+  idpInsert: insertInto('identity_providers', IDP_COLUMNS),
+  idpUpdate: updateAll('identity_providers', IDP_COLUMNS),
+  idpById: `SELECT ${IDP_COLUMNS.join(', ')} FROM identity_providers WHERE id = ?`,
+  idpByName: `SELECT ${IDP_COLUMNS.join(', ')} FROM identity_providers WHERE name = ?`,
+  idpList: `SELECT ${IDP_COLUMNS.join(', ')} FROM identity_providers ORDER BY name`,
+  idpDelete: 'DELETE FROM identity_providers WHERE id = ?',
   jobEnsure: "INSERT OR IGNORE INTO jobs (name, holder, until) VALUES (?, '', 0)",
   jobTake: 'UPDATE jobs SET holder = ?, until = ? WHERE name = ? AND until < ?',
   jobRenew: 'UPDATE jobs SET until = ? WHERE name = ? AND holder = ?',
