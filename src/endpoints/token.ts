@@ -1,21 +1,23 @@
 import type { RefusalRecorder } from '../audit/refusals.js';
-import { authenticateClient, presentedClient, type ClientContext } from '../client-auth/authenticate.js';
+import { authenticateClient, presentedClient, presentsCredentials, type ClientContext } from '../client-auth/authenticate.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from '../client-auth/types.js';
 import { parseForm } from '../core/form.js';
 import type { Logger } from '../core/logger.js';
-import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
+import type { NeutralRequest, NeutralResponse } from '../core/request.js';
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from '../errors/errors.js';
-import { OAuthError } from '../errors/oauth-error.js';
-import { CACHE_DERIVED_REASONS } from '../errors/reasons.js';
 import type { Grant, GrantContext, RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
-import { StorageError, type GrantType } from '../storage/types.js';
+import type { GrantType } from '../storage/types.js';
+import { answer, checkTransport, JSON_NO_STORE, type TransportRules } from './shared.js';
 
-/** RFC 6749 §5.1: "The authorization server MUST include ... Cache-Control: no-store". */
-const TOKEN_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+export { errorResponse } from './shared.js';
 
-/** Parameters that must never travel in a URL, where proxies and logs keep them. */
-const SENSITIVE_QUERY = ['client_secret', 'client_id', 'password', 'username', 'refresh_token', 'grant_type', 'code', 'code_verifier', 'client_assertion', 'scope'];
+const TRANSPORT: TransportRules = {
+  name: 'token endpoint',
+  section: 'RFC 6749 section 3.2',
+  // Parameters that must never travel in a URL, where proxies and logs keep them.
+  sensitiveQuery: ['client_secret', 'client_id', 'password', 'username', 'refresh_token', 'grant_type', 'code', 'code_verifier', 'client_assertion', 'scope'],
+};
 
 export interface TokenEndpointDeps {
   readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'properties' | 'peekProperties' | 'check' | 'rememberVerifiedSecret' | 'verifiedSecret'>;
@@ -27,28 +29,6 @@ export interface TokenEndpointDeps {
 
 export interface TokenEndpoint {
   handle(req: NeutralRequest): Promise<NeutralResponse>;
-}
-
-function checkTransport(req: NeutralRequest): void {
-  // RFC 6749 §3.2: "The client MUST use the HTTP POST method when making access token requests."
-  if (req.method !== 'POST') {
-    throw invalidRequest
-      .withReason('request.method_not_allowed')
-      .withDescription('The token endpoint accepts only POST.')
-      .withHeaders({ allow: 'POST' });
-  }
-  for (const name of SENSITIVE_QUERY) {
-    if (req.query.has(name)) {
-      throw invalidRequest
-        .withReason('request.credentials_in_query')
-        .withDescription(`The parameter ${name} was sent in the URL query. Send it in the form-encoded request body.`);
-    }
-  }
-  if (mediaType(req.contentType) !== 'application/x-www-form-urlencoded') {
-    throw invalidRequest
-      .withReason('request.invalid_content_type')
-      .withDescription('The request body must be application/x-www-form-urlencoded (RFC 6749 section 3.2).');
-  }
 }
 
 function grantFor(grants: TokenEndpointDeps['grants'], params: Record<string, string>): Grant {
@@ -65,11 +45,7 @@ function grantFor(grants: TokenEndpointDeps['grants'], params: Record<string, st
 }
 
 function success(body: object): NeutralResponse {
-  return { status: 200, headers: TOKEN_HEADERS, body: JSON.stringify(body) };
-}
-
-export function errorResponse(error: OAuthError): NeutralResponse {
-  return { status: error.status, headers: { ...TOKEN_HEADERS, ...error.headers }, body: JSON.stringify(error.toBody()) };
+  return { status: 200, headers: JSON_NO_STORE, body: JSON.stringify(body) };
 }
 
 /**
@@ -78,7 +54,8 @@ export function errorResponse(error: OAuthError): NeutralResponse {
  */
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   async function process(req: NeutralRequest, refusal: RefusalContext): Promise<NeutralResponse> {
-    checkTransport(req);
+    // RFC 6749 §3.2: "The client MUST use the HTTP POST method when making access token requests."
+    checkTransport(req, TRANSPORT);
     const params = parseForm(req.body);
     const properties = deps.cache.peekProperties() ?? (await deps.cache.properties());
     if (!properties['com.snc.platform.security.oauth.is.active']) {
@@ -89,7 +66,11 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     const grant = grantFor(deps.grants, params);
     const context: ClientContext = {};
     try {
-      const client = await authenticateClient(deps.cache, presentedClient(deps.clientAuthMethods, req, params), context);
+      // RFC 7523 §3.1: a grant that proves the client itself (JWT bearer) needs no separate client authentication.
+      const client =
+        grant.identifyClient !== undefined && !presentsCredentials(deps.clientAuthMethods, req, params)
+          ? await grant.identifyClient(req, params, context)
+          : await authenticateClient(deps.cache, presentedClient(deps.clientAuthMethods, req, params), context);
       refusal.applicationName = client.application.name;
       const app = client.application;
       if (app.public && !grant.publicClients) {
@@ -110,31 +91,6 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   }
 
   return {
-    async handle(req) {
-      let refusal: RefusalContext = {};
-      try {
-        try {
-          return await process(req, refusal);
-        } catch (error) {
-          // Before refusing on cached state, make sure it is current: a setting changed a moment
-          // ago (the property an administrator just switched on) must not refuse this request.
-          // Successes keep using the cache; only refusals pay the one version check.
-          if (!(error instanceof OAuthError) || !CACHE_DERIVED_REASONS.has(error.reason) || !(await deps.cache.check())) throw error;
-          refusal = {};
-          return await process(req, refusal);
-        }
-      } catch (error) {
-        if (error instanceof OAuthError) {
-          await deps.refusals.record({ requestId: req.requestId, endpoint: 'token', remoteAddress: req.remoteAddress, error, ...refusal });
-          return errorResponse(error);
-        }
-        if (error instanceof StorageError && error.code === 'unavailable') {
-          deps.logger.error({ requestId: req.requestId, err: error }, 'storage unavailable');
-          return { status: 503, headers: { ...TOKEN_HEADERS, 'retry-after': '1' }, body: JSON.stringify({ error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry shortly.' }) };
-        }
-        deps.logger.error({ requestId: req.requestId, err: error }, 'token endpoint failed');
-        return { status: 500, headers: TOKEN_HEADERS, body: JSON.stringify({ error: 'server_error', error_description: `Internal error. Quote request id ${req.requestId}.` }) };
-      }
-    },
+    handle: (req) => answer(deps, 'token', req, process),
   };
 }

@@ -20,7 +20,7 @@ export interface VerifierOptions {
   readonly audience?: string | readonly string[];
   /** Overrides the jwks_uri from the metadata. */
   readonly jwksUri?: string;
-  /** Credentials of a Latchkey application allowed to introspect (`latchkey apps update <id> --introspect`). Needed for opaque tokens. */
+  /** Credentials of a Latchkey application allowed to introspect (`latchkey apps update <client_id> --can-introspect true`). Needed for opaque tokens. */
   readonly introspection?: { readonly clientId: string; readonly clientSecret: string; readonly endpoint?: string };
   /** Also introspect JWTs, so a revocation reaches this service within `cacheTtlMs` (default false: JWTs are verified locally only). */
   readonly introspectJwts?: boolean;

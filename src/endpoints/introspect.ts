@@ -1,0 +1,184 @@
+import type { RefusalRecorder } from '../audit/refusals.js';
+import type { ClientAuthMethod, ClientAuthMethodName, PresentedClient } from '../client-auth/types.js';
+import type { Clock } from '../core/clock.js';
+import { parseForm } from '../core/form.js';
+import type { Logger } from '../core/logger.js';
+import type { NeutralRequest, NeutralResponse } from '../core/request.js';
+import { invalidClient, invalidRequest } from '../errors/errors.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import { effectiveScopes } from '../grants/scope.js';
+import type { RefusalContext } from '../grants/types.js';
+import type { RegistryCache } from '../registry/cache.js';
+import type { Application, Storage, TokenRecord, User } from '../storage/types.js';
+import { answer, authenticateCaller, checkTransport, jsonResponse, type TokenLocator, type TransportRules } from './shared.js';
+
+const TRANSPORT: TransportRules = {
+  name: 'introspection endpoint',
+  section: 'RFC 7662 section 2.1',
+  sensitiveQuery: ['token', 'client_id', 'client_secret', 'client_assertion'],
+};
+
+/**
+ * RFC 7662 §2.2: the one answer for every token that is not active, whatever the cause ("the
+ * authorization server SHOULD NOT include any additional information about an inactive token,
+ * including why the token is inactive"). The cause goes to the log, for the administrator.
+ */
+const INACTIVE: NeutralResponse = jsonResponse(200, { active: false });
+
+/** RFC 7662 §2.1: a client id alone (`none`) is not authentication; refused before any registry lookup. */
+const CLIENT_AUTHENTICATION_REQUIRED = invalidClient
+  .withReason('introspect.client_authentication_required')
+  .withDescription('The introspection endpoint requires client authentication: send the client id and secret of an application allowed to introspect.');
+const refuseUnauthenticated = (presented: PresentedClient): OAuthError | undefined => (presented.method === 'none' ? CLIENT_AUTHENTICATION_REQUIRED : undefined);
+
+/** Why a token is not active: logged, never sent. */
+type InactiveCause = 'token.unknown' | 'token.revoked' | 'token.rotated' | 'token.expired' | 'token.application_inactive' | 'token.user_inactive';
+
+export interface IntrospectionDeps {
+  readonly cache: Pick<
+    RegistryCache,
+    | 'applicationByClientId'
+    | 'peekApplicationByClientId'
+    | 'applicationById'
+    | 'peekApplicationById'
+    | 'userById'
+    | 'peekUserById'
+    | 'check'
+    | 'rememberVerifiedSecret'
+    | 'verifiedSecret'
+  >;
+  readonly storage: Pick<Storage, 'tokens'>;
+  readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>;
+  readonly locate: TokenLocator;
+  readonly issuer: () => string;
+  readonly clock: Clock;
+  readonly refusals: RefusalRecorder;
+  readonly logger: Logger;
+}
+
+export interface IntrospectionEndpoint {
+  handle(req: NeutralRequest): Promise<NeutralResponse>;
+}
+
+/** The RFC 7662 §2.2 members of an active token. */
+export interface IntrospectionBody {
+  readonly active: true;
+  readonly scope: string;
+  readonly client_id: string;
+  readonly username?: string;
+  readonly token_type: 'Bearer' | 'N_A';
+  readonly exp: number;
+  readonly iat: number;
+  readonly sub: string;
+  readonly aud?: string | readonly string[];
+  readonly iss: string;
+  readonly jti?: string;
+}
+
+type Verdict = { readonly active: false; readonly cause: InactiveCause; readonly cached: boolean } | { readonly active: true; readonly app: Application; readonly user: User | undefined };
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+/**
+ * POST /oauth/introspect: a resource server asks whether a token is active and what it stands for.
+ *
+ * - The caller must authenticate as an application (every registered client-authentication method
+ *   except `none`: RFC 7662 §2.1 "the endpoint MUST also require some form of authorization", and a
+ *   client id alone proves nothing), and that application must be allowed to introspect
+ *   (`canIntrospect`, for resource servers).
+ * - Any token of this instance can be asked about, access or refresh, opaque or JWT; the
+ *   `token_type_hint` is ignored (§2.1: the server "MUST extend its search across all of its
+ *   supported token types"; our lookup does not depend on the type).
+ * - A token is active exactly when our own APIs would accept it (resource-server/bearer.ts): stored,
+ *   not revoked or rotated, unexpired, its application and user active. Scopes are those in effect
+ *   (granted, intersected with what the application allows now).
+ * - Anything else is `{"active":false}` with no detail. But "cannot tell" is not "inactive": when
+ *   the storage is unreachable the answer is 503, so a resource server never drops a good token.
+ * @see RFC 7662 §2
+ */
+export function createIntrospectionEndpoint(deps: IntrospectionDeps): IntrospectionEndpoint {
+  /** Decides from the token's record and the registry (applications and users come from the cache). */
+  async function judge(record: TokenRecord): Promise<Verdict> {
+    if (record.status !== 'active') return { active: false, cause: record.status === 'rotated' ? 'token.rotated' : 'token.revoked', cached: false };
+    if (record.expiresAt <= deps.clock.now()) return { active: false, cause: 'token.expired', cached: false };
+    const app = deps.cache.peekApplicationById(record.applicationId) ?? (await deps.cache.applicationById(record.applicationId));
+    if (app === undefined || !app.active) return { active: false, cause: 'token.application_inactive', cached: true };
+    const user = record.userId === null ? undefined : (deps.cache.peekUserById(record.userId) ?? (await deps.cache.userById(record.userId)));
+    if (record.userId !== null && (user === undefined || !user.active)) return { active: false, cause: 'token.user_inactive', cached: true };
+    return { active: true, app, user };
+  }
+
+  function inactive(req: NeutralRequest, refusal: RefusalContext, cause: InactiveCause): NeutralResponse {
+    // Not a refusal (the caller's request succeeded), but the administrator of the resource server
+    // that then refuses its caller may want to know why: the cause, never the token.
+    deps.logger.info({ requestId: req.requestId, endpoint: 'introspect', clientId: refusal.clientId, cause }, 'introspected token is not active');
+    return INACTIVE;
+  }
+
+  async function process(req: NeutralRequest, refusal: RefusalContext): Promise<NeutralResponse> {
+    checkTransport(req, TRANSPORT);
+    const params = parseForm(req.body);
+    const client = await authenticateCaller(deps, req, params, refusal, refuseUnauthenticated);
+    const app = client.application;
+    if (!app.canIntrospect) {
+      // The credentials are good but not sufficient: RFC 9110 §15.5.4 (403: "the server considers
+      // them insufficient to grant access"). RFC 7662 §2.3 asks for 401 only when the credentials
+      // themselves are invalid, and keeps {"active":false} for a token the caller may not learn
+      // about; this application may not use the endpoint at all, and saying so is what lets its
+      // administrator fix it. unauthorized_client is RFC 6749 §5.2's "the authenticated client is
+      // not authorized" code.
+      throw new OAuthError({
+        error: 'unauthorized_client',
+        status: 403,
+        reason: 'introspect.not_allowed',
+        description: `The application ${app.name} is not allowed to introspect tokens. An administrator must allow it (can_introspect).`,
+        hint: `Application "${app.name}" (${app.clientId}) has canIntrospect false.`,
+      });
+    }
+    const token = params.token;
+    if (token === undefined) {
+      throw invalidRequest.withReason('request.missing_parameter').withDescription('The token parameter is required (RFC 7662 section 2.1).');
+    }
+    // token_type_hint: read by nobody (see above); unknown values are ignored, as §2.1 allows.
+
+    const located = await deps.locate(token);
+    if (located === undefined) return inactive(req, refusal, 'token.unknown');
+    const record = await deps.storage.tokens.byHash(located.key);
+    if (record === undefined || (located.claims !== undefined && record.kind !== 'access')) return inactive(req, refusal, 'token.unknown');
+    let verdict = await judge(record);
+    // Inactive because of cached registry state (an application or user just reactivated?): make
+    // sure the cache is current before saying so, as the token endpoint does before refusing.
+    if (!verdict.active && verdict.cached && (await deps.cache.check())) verdict = await judge(record);
+    if (!verdict.active) return inactive(req, refusal, verdict.cause);
+    return jsonResponse(200, describe(record, verdict.app, verdict.user, located.claims));
+  }
+
+  function describe(record: TokenRecord, app: Application, user: User | undefined, claims: Readonly<Record<string, unknown>> | undefined): IntrospectionBody {
+    const access = record.kind === 'access';
+    const body: Record<string, unknown> = {
+      active: true,
+      scope: effectiveScopes(record.scopes, app).join(' '),
+      client_id: app.clientId,
+    };
+    if (user !== undefined) body.username = user.userName;
+    // RFC 7662 §2.2: token_type is "as defined in Section 5.1 of OAuth 2.0", i.e. a value of the
+    // IANA "OAuth Access Token Types" registry. Access tokens are Bearer (RFC 6750). A refresh token
+    // has no access token type; the registry's N_A (RFC 8693 §2.2.1: "not an access token") says so,
+    // and a resource server that checks token_type === 'Bearer' will not accept it as one.
+    body.token_type = access ? 'Bearer' : 'N_A';
+    body.exp = seconds(record.expiresAt);
+    body.iat = seconds(record.issuedAt);
+    // sub: the user the token acts as, by name (as in our JWTs), or the client for a token without one.
+    body.sub = typeof claims?.sub === 'string' ? claims.sub : user !== undefined ? user.userName : app.clientId;
+    // aud: where an access token may be used: the application's audience, else our own APIs (the
+    // issuer), as in a JWT access token. A refresh token is only ever presented back to us.
+    if (access) body.aud = claims?.aud !== undefined ? claims.aud : (app.audience ?? deps.issuer());
+    body.iss = deps.issuer();
+    if (typeof claims?.jti === 'string') body.jti = claims.jti;
+    return body as unknown as IntrospectionBody;
+  }
+
+  return {
+    handle: (req) => answer(deps, 'introspect', req, process),
+  };
+}

@@ -1,0 +1,193 @@
+import type { RefusalRecorder } from '../audit/refusals.js';
+import { authenticateClient, presentedClient, type ClientContext } from '../client-auth/authenticate.js';
+import type { AuthenticatedClient, ClientAuthMethod, ClientAuthMethodName, PresentedClient } from '../client-auth/types.js';
+import { tokenKey } from '../core/crypto.js';
+import type { Logger } from '../core/logger.js';
+import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
+import { invalidRequest } from '../errors/errors.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import { CACHE_DERIVED_REASONS } from '../errors/reasons.js';
+import type { RefusalContext } from '../grants/types.js';
+import type { RegistryCache } from '../registry/cache.js';
+import { StorageError } from '../storage/types.js';
+import { isJwtShaped, jtiKey, JwtRejected, verifyAccessJwt, type JwtDeps } from '../tokens/jwt.js';
+
+/**
+ * What the form-posting OAuth endpoints (token, introspection, revocation) share: the transport
+ * checks, the JSON response shapes, and the refusal/outage handling around the protocol work.
+ */
+
+/** RFC 6749 §5.1: "The authorization server MUST include ... Cache-Control: no-store". */
+export const JSON_NO_STORE = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+
+export interface TransportRules {
+  /** How descriptions name the endpoint ("The token endpoint accepts only POST."). */
+  readonly name: string;
+  /** Where the form encoding is required, for the description ("RFC 6749 section 3.2"). */
+  readonly section: string;
+  /** Parameters that must never travel in a URL, where proxies and logs keep them. */
+  readonly sensitiveQuery: readonly string[];
+}
+
+/** POST, form-encoded, nothing sensitive in the query string. */
+export function checkTransport(req: NeutralRequest, rules: TransportRules): void {
+  // RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1: these endpoints are called with HTTP POST.
+  if (req.method !== 'POST') {
+    throw invalidRequest
+      .withReason('request.method_not_allowed')
+      .withDescription(`The ${rules.name} accepts only POST.`)
+      .withHeaders({ allow: 'POST' });
+  }
+  const sensitive = rules.sensitiveQuery;
+  for (let i = 0; i < sensitive.length; i++) {
+    const name = sensitive[i] as string;
+    if (req.query.has(name)) {
+      throw invalidRequest
+        .withReason('request.credentials_in_query')
+        .withDescription(`The parameter ${name} was sent in the URL query. Send it in the form-encoded request body.`);
+    }
+  }
+  if (mediaType(req.contentType) !== 'application/x-www-form-urlencoded') {
+    throw invalidRequest
+      .withReason('request.invalid_content_type')
+      .withDescription(`The request body must be application/x-www-form-urlencoded (${rules.section}).`);
+  }
+}
+
+export function jsonResponse(status: number, body: object): NeutralResponse {
+  return { status, headers: JSON_NO_STORE, body: JSON.stringify(body) };
+}
+
+/** An RFC 6749 §5.2 error response (with the error's own headers: WWW-Authenticate, Allow). */
+export function errorResponse(error: OAuthError): NeutralResponse {
+  return { status: error.status, headers: { ...JSON_NO_STORE, ...error.headers }, body: JSON.stringify(error.toBody()) };
+}
+
+/**
+ * The storage could not be reached: nothing was decided, so the caller must retry rather than
+ * conclude anything (RFC 7009 §2.2.1: after a 503 "the client must assume the token still exists").
+ */
+export function unavailableResponse(): NeutralResponse {
+  return {
+    status: 503,
+    headers: { ...JSON_NO_STORE, 'retry-after': '1' },
+    body: JSON.stringify({ error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry shortly.' }),
+  };
+}
+
+export interface AnswerDeps {
+  readonly cache: Pick<RegistryCache, 'check'>;
+  readonly refusals: RefusalRecorder;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs an endpoint's protocol work and turns what it throws into a response: an OAuthError is
+ * recorded as a refusal (under `endpoint`) and answered per RFC 6749 §5.2; an unreachable storage
+ * is a 503 with Retry-After; anything else a 500 that names the request id and nothing more.
+ * A refusal decided from cached registry state is decided once more after making sure the cache
+ * is current (a setting changed a moment ago must not refuse this request); successes keep using
+ * the cache, and only refusals pay the one version check.
+ */
+export async function answer(
+  deps: AnswerDeps,
+  endpoint: string,
+  req: NeutralRequest,
+  process: (req: NeutralRequest, refusal: RefusalContext) => Promise<NeutralResponse>,
+): Promise<NeutralResponse> {
+  let refusal: RefusalContext = {};
+  try {
+    try {
+      return await process(req, refusal);
+    } catch (error) {
+      if (!(error instanceof OAuthError) || !CACHE_DERIVED_REASONS.has(error.reason) || !(await deps.cache.check())) throw error;
+      refusal = {};
+      return await process(req, refusal);
+    }
+  } catch (error) {
+    if (error instanceof OAuthError) {
+      await deps.refusals.record({ requestId: req.requestId, endpoint, remoteAddress: req.remoteAddress, error, ...refusal });
+      return errorResponse(error);
+    }
+    if (error instanceof StorageError && error.code === 'unavailable') {
+      deps.logger.error({ requestId: req.requestId, err: error }, 'storage unavailable');
+      return unavailableResponse();
+    }
+    deps.logger.error({ requestId: req.requestId, err: error }, `${endpoint} endpoint failed`);
+    return jsonResponse(500, { error: 'server_error', error_description: `Internal error. Quote request id ${req.requestId}.` });
+  }
+}
+
+type ClientCache = Parameters<typeof authenticateClient>[0];
+
+/**
+ * Client authentication as at the token endpoint (every method in `methods`), noting in the
+ * refusal record who the caller is as far as it got. `refuse`, when given, may refuse a method
+ * before anything is looked up in the registry (the introspection endpoint refuses `none`).
+ * @see RFC 6749 §2.3
+ */
+export async function authenticateCaller(
+  deps: { readonly cache: ClientCache; readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod> },
+  req: NeutralRequest,
+  params: Readonly<Record<string, string>>,
+  refusal: RefusalContext,
+  refuse?: (presented: PresentedClient) => OAuthError | undefined,
+): Promise<AuthenticatedClient> {
+  const context: ClientContext = {};
+  try {
+    const presented = presentedClient(deps.clientAuthMethods, req, params);
+    context.clientId = presented.clientId;
+    const refused = refuse?.(presented);
+    if (refused !== undefined) throw refused;
+    return await authenticateClient(deps.cache, presented, context);
+  } finally {
+    if (context.clientId !== undefined) refusal.clientId = context.clientId;
+    if (context.applicationName !== undefined) refusal.applicationName = context.applicationName;
+  }
+}
+
+/** Where one of our tokens is stored, and, for a JWT access token, its verified claims. */
+export interface LocatedToken {
+  /** The key of its record (storage.tokens.byHash). */
+  readonly key: string;
+  readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Finds the record key of a presented token: undefined when it cannot be one of ours (a JWT whose
+ * signature is not ours). Throws only when it cannot tell (StorageError unavailable).
+ */
+export type TokenLocator = (token: string) => Promise<LocatedToken | undefined>;
+
+/** Opaque tokens only: the key is a function of the token. */
+export const opaqueLocator: TokenLocator = (token) => Promise.resolve({ key: tokenKey(token) });
+
+/**
+ * Opaque tokens and our JWT access tokens (tokens/jwt.ts): a JWT maps to its record (jtiKey of its
+ * jti) only when our published key signed it, expired or not; any other JWT-shaped string (another
+ * issuer's, a forged or mangled one) is not ours. A failure to read the keys is not a verdict about
+ * the token: it propagates (StorageError unavailable: 503) instead of becoming "not ours".
+ * @see recordKeyOf in tokens/jwt.ts, which this follows (and which answers the key only)
+ */
+export function createTokenLocator(jwt: JwtDeps): TokenLocator {
+  return async (token) => {
+    if (!isJwtShaped(token)) return { key: tokenKey(token) };
+    let keysFailed: { readonly error: unknown } | undefined;
+    const keyring: JwtDeps['keyring'] = {
+      verificationKey: (kid, now) =>
+        jwt.keyring.verificationKey(kid, now).catch((error: unknown) => {
+          keysFailed = { error };
+          throw error;
+        }),
+    };
+    try {
+      const claims = await verifyAccessJwt({ keyring, issuer: jwt.issuer, clock: jwt.clock }, token);
+      return { key: jtiKey(claims.jti), claims };
+    } catch (error) {
+      if (keysFailed !== undefined) throw keysFailed.error;
+      if (!(error instanceof JwtRejected)) throw error;
+      if (error.reason === 'expired' && error.claims !== undefined) return { key: jtiKey(error.claims.jti), claims: error.claims };
+      return undefined;
+    }
+  };
+}
