@@ -9,6 +9,7 @@ export type OAuthErrorCode =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   | 'access_denied'
+  | 'unsupported_response_type'
   | 'invalid_token'
   | 'insufficient_scope'
   | 'server_error'

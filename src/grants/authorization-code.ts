@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { constantTimeEqual, tokenKey } from '../core/crypto.js';
+import { invalidGrant, invalidRequest } from '../errors/errors.js';
+import type { Application, AuthorizationCode, User } from '../storage/types.js';
+import { effectiveScopes } from './scope.js';
+import type { Grant, GrantContext, GrantDeps } from './types.js';
+
+/** RFC 7636 §4.1: code-verifier = 43*128unreserved. */
+const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+const INVALID = 'The authorization code is invalid, expired or already used. Start a new authorization request.';
+
+interface Plan {
+  readonly application: Application;
+  readonly code: AuthorizationCode;
+  readonly user: User;
+  readonly scopes: string[];
+}
+
+/** RFC 7636 §4.6: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))) == code_challenge, compared in constant time. */
+export function s256Matches(verifier: string, challenge: string): boolean {
+  return constantTimeEqual(createHash('sha256').update(verifier, 'ascii').digest('base64url'), challenge);
+}
+
+/**
+ * The authorization code grant. A code is consumed (compare-and-set, single use) before anything
+ * else is checked, so a stolen code gets exactly one try at the verifier; a code presented again
+ * revokes every token issued from it (their family id is the code's hash).
+ * @see RFC 6749 §4.1.3, §10.5; RFC 7636 §4.5, §4.6; RFC 9700 §2.1.1, §4.5
+ */
+export function authorizationCodeGrant(deps: GrantDeps): Grant<Plan> {
+  function checkVerifier(code: AuthorizationCode, verifier: string | undefined, app: Application): void {
+    if (code.codeChallenge === null) {
+      // A verifier for a code issued without a challenge: a PKCE downgrade (RFC 9700 §4.8.2).
+      if (verifier !== undefined) throw invalidGrant.withReason('pkce.verifier_unexpected').withDescription('A code_verifier was sent, but the authorization request had no code_challenge.');
+      // Never issued (the authorization endpoint requires PKCE of public clients), but never honoured either.
+      if (app.public) throw invalidGrant.withReason('pkce.verifier_missing').withDescription('PKCE is required for public clients.');
+      return;
+    }
+    if (verifier === undefined) throw invalidGrant.withReason('pkce.verifier_missing').withDescription('The code_verifier parameter is required: the authorization request had a code_challenge.');
+    if (!s256Matches(verifier, code.codeChallenge)) throw invalidGrant.withReason('pkce.verifier_mismatch').withDescription('The code_verifier does not match the code_challenge.');
+  }
+
+  function checkRedirectUri(code: AuthorizationCode, sent: string | undefined, app: Application): void {
+    // RFC 6749 §4.1.3: REQUIRED, and identical, if it was in the authorization request.
+    if (code.redirectUri !== null) {
+      if (sent !== code.redirectUri) {
+        throw invalidGrant
+          .withReason('authorization_code.redirect_uri_mismatch')
+          .withDescription(sent === undefined ? 'The redirect_uri parameter is required: the authorization request had one.' : 'The redirect_uri differs from the one in the authorization request.');
+      }
+      return;
+    }
+    if (sent !== undefined && !app.redirectUris.includes(sent)) {
+      throw invalidGrant.withReason('authorization_code.redirect_uri_mismatch').withDescription('The redirect_uri is not registered for this application.');
+    }
+  }
+
+  return {
+    grantType: 'authorization_code',
+    parameters: ['code', 'redirect_uri', 'code_verifier'],
+    // RFC 6749 §4.1.3 with RFC 7636: public clients may redeem codes; PKCE is then mandatory.
+    publicClients: true,
+    async validate(ctx: GrantContext) {
+      const app = ctx.client.application;
+      const { code: presented, code_verifier: verifier, redirect_uri: redirectUri } = ctx.params;
+      if (presented === undefined) throw invalidRequest.withReason('request.missing_parameter').withDescription('The code parameter is required.');
+      if (verifier !== undefined && !VERIFIER.test(verifier)) {
+        throw invalidRequest.withReason('pkce.verifier_malformed').withDescription('The code_verifier must be 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.1).');
+      }
+      const now = deps.clock.now();
+      const result = await deps.storage.codes.consume(tokenKey(presented), now);
+      if (result.outcome === 'not_found') throw invalidGrant.withReason('authorization_code.unknown').withDescription(INVALID);
+      if (result.outcome === 'used') {
+        // RFC 6749 §4.1.2: "...the authorization server MUST deny the request and SHOULD revoke
+        // (when possible) all tokens previously issued based on that authorization code."
+        await deps.storage.replay.remember(reuseMarker(result.code.hash), markerExpiry(result.code, now), now);
+        const revoked = await deps.storage.tokens.revokeFamily(result.code.hash, now);
+        throw invalidGrant
+          .withReason('authorization_code.reused')
+          .withDescription(INVALID)
+          .withHint(`Code used again; ${revoked} token(s) issued from it revoked (family ${result.code.hash}).`);
+      }
+      const code = result.code;
+      if (code.expiresAt <= now) throw invalidGrant.withReason('authorization_code.expired').withDescription(INVALID);
+      if (code.applicationId !== app.id) {
+        throw invalidGrant.withReason('authorization_code.wrong_client').withDescription('The authorization code was issued to another client.');
+      }
+      checkRedirectUri(code, redirectUri, app);
+      checkVerifier(code, verifier, app);
+      const user = await deps.cache.userById(code.userId);
+      if (user !== undefined) ctx.refusal.userName = user.userName;
+      if (user === undefined || !user.active) {
+        throw invalidGrant.withReason('user.inactive').withDescription('The user who authorized this code is inactive. An administrator must activate it.');
+      }
+      // The scopes consented to, as far as the application is still allowed them now.
+      return { application: app, code, user, scopes: effectiveScopes(code.scopes, app) };
+    },
+    async issue(plan) {
+      const now = deps.clock.now();
+      const withRefreshToken = plan.application.grantTypes.includes('refresh_token');
+      // await: JWT formats sign asynchronously; opaque mints synchronously.
+      const minted = await deps.mint({
+        application: plan.application,
+        userId: plan.user.id,
+        scopes: plan.scopes,
+        grantType: 'authorization_code',
+        // Every token from this code (and every refresh of them) is one family, named by the code.
+        familyId: plan.code.hash,
+        withRefreshToken,
+        now,
+      });
+      await deps.storage.tokens.insert(minted.records);
+      // A concurrent second redemption lost the consume race and revoked the family, maybe before
+      // these tokens existed. Whichever of us marks the code first decides: if the other side got
+      // there first, the code was used twice, so these tokens go too.
+      if (!(await deps.storage.replay.remember(reuseMarker(plan.code.hash), markerExpiry(plan.code, now), now))) {
+        await deps.storage.tokens.revokeFamily(plan.code.hash, now);
+        throw invalidGrant.withReason('authorization_code.reused').withDescription(INVALID).withHint(`Code redeemed twice at once; tokens issued from it revoked (family ${plan.code.hash}).`);
+      }
+      return minted.body;
+    },
+  };
+}
+
+/** The one-time key both sides of a redemption race write (see issue and validate). */
+function reuseMarker(hash: string): string {
+  return `authorization_code:${hash}`;
+}
+
+function markerExpiry(code: AuthorizationCode, now: number): number {
+  return Math.max(code.expiresAt, now) + 5 * 60_000;
+}

@@ -1,0 +1,125 @@
+import { html, isDisplayableImageUrl, type SafeHtml } from './html.js';
+
+/**
+ * The pages of the authorization endpoint: sign-in, consent, and the error page shown when the
+ * request cannot be sent back to the application. Content only; the layout and the security
+ * headers come from page.ts. Every dynamic value goes through `html`, which escapes it.
+ */
+
+/** Form field names. `lk_` keeps them apart from OAuth parameters (a POSTed authorization request). */
+export const FIELD = {
+  action: 'lk_action',
+  request: 'lk_request',
+  csrf: 'lk_csrf',
+  decision: 'decision',
+  username: 'username',
+  password: 'password',
+} as const;
+
+export type FormAction = 'sign_in' | 'consent' | 'switch_user';
+
+export interface AppView {
+  readonly name: string;
+  readonly logoUri: string | null;
+}
+
+function hidden(name: string, value: string): SafeHtml {
+  return html`<input type="hidden" name="${name}" value="${value}">`;
+}
+
+function appHeader(app: AppView): SafeHtml {
+  const logo = isDisplayableImageUrl(app.logoUri) ? html`<img src="${app.logoUri}" alt="" width="48" height="48">` : '';
+  return html`<div class="app">${logo}<span class="name">${app.name}</span></div>`;
+}
+
+function alert(message: string | undefined): SafeHtml | '' {
+  return message === undefined ? '' : html`<p class="alert" role="alert">${message}</p>`;
+}
+
+export interface SignInView {
+  readonly app: AppView;
+  /** Where the form posts: the endpoint path, relative to the page. */
+  readonly action: string;
+  readonly request: string;
+  readonly csrf: string;
+  readonly error?: string;
+  readonly username?: string;
+}
+
+export function signInContent(view: SignInView): SafeHtml {
+  return html`${appHeader(view.app)}
+<h1>Sign in</h1>
+<p class="muted">to continue to ${view.app.name}</p>
+${alert(view.error)}
+<form method="post" action="${view.action}">
+${hidden(FIELD.action, 'sign_in')}${hidden(FIELD.request, view.request)}${hidden(FIELD.csrf, view.csrf)}
+<label for="username">User name</label>
+<input type="text" id="username" name="${FIELD.username}" value="${view.username ?? ''}" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="100"${view.username === undefined ? html` autofocus` : ''}>
+<label for="password">Password</label>
+<input type="password" id="password" name="${FIELD.password}" autocomplete="current-password" required maxlength="1024"${view.username === undefined ? '' : html` autofocus`}>
+<button type="submit" class="primary full">Sign in</button>
+</form>`;
+}
+
+export interface ScopeView {
+  readonly name: string;
+  readonly description: string;
+}
+
+export interface ConsentView {
+  readonly app: AppView;
+  readonly action: string;
+  readonly request: string;
+  readonly csrf: string;
+  readonly switchCsrf: string;
+  readonly userName: string;
+  readonly scopes: readonly ScopeView[];
+  /** Where the answer goes, shown so the user can tell a look-alike application. */
+  readonly redirectUri: string;
+}
+
+function returnTo(uri: string): string {
+  try {
+    const url = new URL(uri);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.host : `${url.protocol}${url.pathname}`;
+  } catch {
+    return uri;
+  }
+}
+
+export function consentContent(view: ConsentView): SafeHtml {
+  const scopes =
+    view.scopes.length === 0
+      ? html`<p>It asks for no particular permissions: only to know that you signed in.</p>`
+      : html`<p>It will be able to act as you with these permissions:</p>
+<ul class="scopes">${view.scopes.map((s) => html`<li><span class="scope">${s.name}</span>${s.description === '' ? '' : html`<br><span class="muted">${s.description}</span>`}</li>`)}</ul>`;
+  return html`${appHeader(view.app)}
+<h1 id="consent-title">Allow ${view.app.name} to access your account?</h1>
+<p class="muted">Signed in as <strong>${view.userName}</strong></p>
+${scopes}
+<p class="muted">You will be sent back to <code>${returnTo(view.redirectUri)}</code>.</p>
+<form method="post" action="${view.action}" aria-labelledby="consent-title">
+${hidden(FIELD.action, 'consent')}${hidden(FIELD.request, view.request)}${hidden(FIELD.csrf, view.csrf)}
+<div class="actions">
+<button type="submit" name="${FIELD.decision}" value="deny">Deny</button>
+<button type="submit" name="${FIELD.decision}" value="allow" class="primary">Allow</button>
+</div>
+</form>
+<form method="post" action="${view.action}">
+${hidden(FIELD.action, 'switch_user')}${hidden(FIELD.request, view.request)}${hidden(FIELD.csrf, view.switchCsrf)}
+<p class="muted">Not ${view.userName}? <button type="submit" class="link">Sign in as someone else</button></p>
+</form>`;
+}
+
+export interface ErrorView {
+  readonly title: string;
+  readonly message: string;
+  readonly requestId: string;
+}
+
+export function errorContent(view: ErrorView): SafeHtml {
+  return html`<h1>${view.title}</h1>
+${alert(view.message)}
+<p>You cannot continue to the application from here. Go back to it and try again; if this keeps happening, tell its administrator.</p>
+<p class="muted">Request id: <code>${view.requestId}</code></p>`;
+}
