@@ -1,3 +1,4 @@
+import type { AssertionDeps } from '../assertions/assertion.js';
 import { constantTimeEqual, hashSecret, verifySecret } from '../core/crypto.js';
 import type { NeutralRequest } from '../core/request.js';
 import { invalidClient, invalidRequest } from '../errors/errors.js';
@@ -5,15 +6,24 @@ import type { RegistryCache } from '../registry/cache.js';
 import { clientSecretBasic } from './client-secret-basic.js';
 import { clientSecretPost } from './client-secret-post.js';
 import { noClientAuth } from './none.js';
+import { privateKeyJwt } from './private-key-jwt.js';
 import type { AuthenticatedClient, ClientAuthMethod, ClientAuthMethodName, PresentedClient } from './types.js';
 
-/** Built-in methods, in detection order. Further methods (private_key_jwt) register the same way. */
-export function defaultClientAuthMethods(): Map<ClientAuthMethodName, ClientAuthMethod> {
-  return new Map<ClientAuthMethodName, ClientAuthMethod>([
+/**
+ * Built-in methods, in detection order. private_key_jwt (RFC 7523 §2.2) is registered when its
+ * dependencies (issuer, keys, one-time jti store) are given; further methods register the same way.
+ */
+export function defaultClientAuthMethods(assertions?: AssertionDeps): Map<ClientAuthMethodName, ClientAuthMethod> {
+  const methods = new Map<ClientAuthMethodName, ClientAuthMethod>([
     [clientSecretBasic.name, clientSecretBasic],
     [clientSecretPost.name, clientSecretPost],
     [noClientAuth.name, noClientAuth],
   ]);
+  if (assertions !== undefined) {
+    const method = privateKeyJwt(assertions);
+    methods.set(method.name, method);
+  }
+  return methods;
 }
 
 /** Hash compared when the client id is unknown, so both failures cost the same. */
@@ -59,6 +69,16 @@ export function presentedClient(
   return presented;
 }
 
+/** Whether the request carries client credentials of any method other than a bare client_id (`none`). */
+export function presentsCredentials(
+  methods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>,
+  req: NeutralRequest,
+  params: Readonly<Record<string, string>>,
+): boolean {
+  for (const m of methods.values()) if (m.name !== 'none' && m.presentIn(req, params)) return true;
+  return false;
+}
+
 type SecretCache = Pick<RegistryCache, 'rememberVerifiedSecret' | 'verifiedSecret'>;
 
 /** Compares with a secret verified before (constant time), else with the stored hash. */
@@ -86,6 +106,8 @@ export async function authenticateClient(
     if (!app.public) {
       throw invalidClient.withReason('client_auth.secret_required').withHint(`Confidential application "${app.name}" sent no secret.`);
     }
+  } else if (presented.verifyAssertion !== undefined) {
+    await presented.verifyAssertion(app);
   } else if (app.public || app.secretHash === null) {
     throw invalidClient.withReason('client_auth.public_client_secret').withHint(`Application "${app.name}" is public and has no secret.`);
   } else if (!secretMatches(cache, app.clientId, presented.clientSecret ?? '', app.secretHash)) {

@@ -6,6 +6,12 @@ import type { ClientAuthMethod } from './types.js';
  */
 export const noClientAuth: ClientAuthMethod = {
   name: 'none',
-  presentIn: (req, params) => params.client_id !== undefined && params.client_secret === undefined && req.headers.authorization === undefined,
+  presentIn: (req, params) =>
+    params.client_id !== undefined &&
+    params.client_secret === undefined &&
+    req.headers.authorization === undefined &&
+    // A client_id beside a client assertion belongs to private_key_jwt (RFC 7523 §3.2).
+    params.client_assertion === undefined &&
+    params.client_assertion_type === undefined,
   extract: (_req, params) => ({ method: 'none', clientId: params.client_id ?? '' }),
 };

@@ -1,13 +1,18 @@
 import type { NeutralRequest } from '../core/request.js';
 import type { Application } from '../storage/types.js';
 
-export type ClientAuthMethodName = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type ClientAuthMethodName = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt';
 
 /** What a request presented, before anything is checked against the registry. */
 export interface PresentedClient {
   readonly method: ClientAuthMethodName;
   readonly clientId: string;
   readonly clientSecret?: string;
+  /**
+   * private_key_jwt (RFC 7523 §2.2): verifies the client assertion against the keys the
+   * application registered and consumes its jti; throws an OAuthError refusal.
+   */
+  readonly verifyAssertion?: (application: Application) => Promise<void>;
 }
 
 /**

@@ -10,7 +10,10 @@ export type RegistryErrorCode =
   | 'scope_not_found'
   | 'application_not_found'
   | 'property_unknown'
-  | 'property_invalid';
+  | 'property_invalid'
+  | 'identity_provider_not_found'
+  | 'identity_provider_exists'
+  | 'identity_provider_unreachable';
 
 export class RegistryError extends Error {
   constructor(

@@ -1,0 +1,190 @@
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+import type { Clock } from '../core/clock.js';
+import { invalidClient, invalidGrant } from '../errors/errors.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import type { ReasonCode } from '../errors/reasons.js';
+import type { RegistryCache } from '../registry/cache.js';
+import type { PropertyValues } from '../registry/properties.js';
+import type { Application, Storage } from '../storage/types.js';
+import { InvalidKeySet, type KeySets } from './keys.js';
+import { JwtRejected, peekJwt, verifyJwt, type JwtFailure } from './verify.js';
+
+/**
+ * JWT assertions signed with an application's own key (RFC 7523): the client assertion of
+ * private_key_jwt client authentication (§2.2, OpenID Connect Core §9) and the authorization grant
+ * of the JWT bearer grant (§2.1). Both are checked the same way (§3): signature with a key the
+ * application registered (its `jwks`, or its `jwksUri`), iss, aud naming us, exp present and not
+ * too far ahead, nbf/iat not in the future beyond the allowed skew, and a jti used only once.
+ */
+
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+export interface AssertionDeps {
+  /** Our issuer identifier (RFC 8414): `aud` must be it or one of our endpoint URLs. */
+  readonly issuer: () => string;
+  readonly clock: Clock;
+  readonly storage: Pick<Storage, 'replay'>;
+  readonly cache: Pick<RegistryCache, 'properties' | 'peekProperties'>;
+  readonly keySets: KeySets;
+}
+
+/** A client assertion (refused with invalid_client) or a grant assertion (refused with invalid_grant). */
+export type AssertionUse = 'client' | 'grant';
+
+export interface VerifiedAssertion {
+  readonly claims: JWTPayload;
+  readonly iss: string;
+  readonly sub: string;
+  readonly jti: string;
+  /** Until when the jti must be remembered: exp plus the skew, in milliseconds. */
+  readonly rememberUntil: number;
+}
+
+const REASON: Record<JwtFailure, ReasonCode> = {
+  malformed: 'assertion.malformed',
+  missing_claim: 'assertion.missing_claim',
+  algorithm_not_allowed: 'assertion.algorithm_not_allowed',
+  unknown_key: 'assertion.unknown_key',
+  bad_signature: 'assertion.bad_signature',
+  wrong_issuer: 'assertion.wrong_client',
+  wrong_audience: 'assertion.wrong_audience',
+  expired: 'assertion.expired',
+  not_yet_valid: 'assertion.not_yet_valid',
+  lifetime_too_long: 'assertion.lifetime_too_long',
+  invalid_keys: 'assertion.no_keys',
+  keys_unavailable: 'assertion.jwks_unavailable',
+};
+
+/**
+ * Failures that depend on what is registered (whether the client exists, which keys it has) get
+ * the same description for every cause, so an unauthenticated caller learns nothing about the
+ * registry; the recorded reason and hint tell the administrator. Failures about the JWT itself are
+ * described, so a developer can fix the client.
+ */
+const REGISTRY_DEPENDENT: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['assertion.no_keys', 'assertion.unknown_key', 'assertion.bad_signature', 'assertion.unknown_issuer']);
+
+const GRANT_INVALID = 'The assertion is not valid.';
+const CLIENT_INVALID = 'Client authentication failed. Check the client id and the client assertion.';
+
+const DESCRIPTIONS: Partial<Record<ReasonCode, string>> = {
+  'assertion.malformed': 'The assertion is not a valid signed JWT.',
+  'assertion.missing_claim': 'The assertion lacks a required claim (RFC 7523 section 3).',
+  'assertion.algorithm_not_allowed': 'The assertion is signed with an algorithm that is not accepted. Use ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512 or EdDSA (never none or HMAC).',
+  'assertion.wrong_client': 'The assertion was issued for another client.',
+  'assertion.wrong_audience': 'The aud claim of the assertion must be the issuer identifier or the token endpoint URL of this server.',
+  'assertion.expired': 'The assertion has expired.',
+  'assertion.not_yet_valid': 'The assertion is not valid yet (nbf or iat is in the future). Check the clock of the client.',
+  'assertion.lifetime_too_long': 'The exp claim of the assertion is too far in the future.',
+  'assertion.replayed': 'The assertion was used before: each assertion needs a new jti.',
+};
+
+/** The OAuthError for an assertion refusal, shaped for the use (RFC 7523 §3.1, §3.2). */
+export function assertionError(use: AssertionUse, reason: ReasonCode, hint: string, description?: string): OAuthError {
+  if (reason === 'assertion.jwks_unavailable') {
+    // The registered keys could not be fetched: nothing about the request is known to be wrong,
+    // so it is an outage to retry, not a refusal the client should act on.
+    return new OAuthError({
+      error: 'temporarily_unavailable',
+      status: 503,
+      description: 'The keys of this client could not be fetched. Retry shortly.',
+      reason,
+      hint,
+      headers: { 'retry-after': '5' },
+    });
+  }
+  const known = description ?? (REGISTRY_DEPENDENT.has(reason) ? undefined : DESCRIPTIONS[reason]);
+  const base = use === 'client' ? invalidClient : invalidGrant;
+  const generic = use === 'client' ? CLIENT_INVALID : GRANT_INVALID;
+  const prefix = use === 'client' ? 'Client authentication failed. ' : '';
+  return base.withReason(reason).withDescription(known === undefined ? generic : `${prefix}${known}`).withHint(hint.slice(0, 500));
+}
+
+/** The claims before any verification, to find out which client the assertion names; throws assertion.malformed. */
+export function unverifiedClaims(use: AssertionUse, token: string): JWTPayload {
+  try {
+    return peekJwt(token).claims;
+  } catch (error) {
+    if (error instanceof JwtRejected) throw assertionError(use, 'assertion.malformed', error.detail);
+    throw error;
+  }
+}
+
+/** The key resolver for an application's registered keys; throws when it has none. */
+function keysOf(deps: AssertionDeps, use: AssertionUse, app: Application): JWTVerifyGetKey {
+  try {
+    if (app.jwks !== null) return deps.keySets.localSet(app.jwks);
+    if (app.jwksUri !== null) return deps.keySets.remoteSet(app.jwksUri);
+  } catch (error) {
+    if (error instanceof InvalidKeySet) throw assertionError(use, 'assertion.no_keys', `Application "${app.name}": ${error.message}`);
+    throw assertionError(use, 'assertion.no_keys', `Application "${app.name}" has an unusable JWKS URI: ${error instanceof Error ? error.message : String(error)}.`);
+  }
+  throw assertionError(
+    use,
+    'assertion.no_keys',
+    `Application "${app.name}" has no public keys registered; add them with \`latchkey apps update ${app.clientId} --jwks-uri <url>\` (or --jwks).`,
+  );
+}
+
+export async function assertionSettings(deps: Pick<AssertionDeps, 'cache'>): Promise<{ skew: number; maxLifetime: number }> {
+  const props: PropertyValues = deps.cache.peekProperties() ?? (await deps.cache.properties());
+  return { skew: props['latchkey.assertion.max_skew_seconds'], maxLifetime: props['latchkey.assertion.max_lifetime_seconds'] };
+}
+
+/**
+ * The audiences an assertion may name: our issuer identifier, our token endpoint URLs, and the
+ * URL of the endpoint it was sent to (introspection, revocation), as RFC 7523 §3 and OpenID
+ * Connect Core §9 allow.
+ */
+export function acceptedAudiences(issuer: string, path: string): string[] {
+  const audiences = [issuer, `${issuer}/oauth/token`, `${issuer}/oauth_token.do`];
+  if (/^\/[A-Za-z0-9._/-]{1,100}$/.test(path) && !audiences.includes(`${issuer}${path}`)) audiences.push(`${issuer}${path}`);
+  return audiences;
+}
+
+/**
+ * Verifies an assertion against the application's keys. `iss` must be the application's client id;
+ * for a client assertion `sub` must be too (RFC 7523 §3 items 1-2). Does not consume the jti: call
+ * `consumeJti` once everything else has passed.
+ */
+export async function verifyAssertion(deps: AssertionDeps, use: AssertionUse, token: string, app: Application, path: string): Promise<VerifiedAssertion> {
+  const getKey = keysOf(deps, use, app);
+  const { skew, maxLifetime } = await assertionSettings(deps);
+  let claims: JWTPayload;
+  try {
+    claims = await verifyJwt(token, {
+      getKey,
+      now: deps.clock.now(),
+      skewSeconds: skew,
+      required: ['iss', 'sub', 'aud', 'exp', 'jti'],
+      issuer: app.clientId,
+      audiences: acceptedAudiences(deps.issuer(), path),
+      maxLifetimeSeconds: maxLifetime,
+    });
+  } catch (error) {
+    if (error instanceof JwtRejected) throw assertionError(use, REASON[error.failure], `Application "${app.name}": ${error.detail}`);
+    throw error;
+  }
+  const sub = claims.sub as string;
+  if (use === 'client' && sub !== app.clientId) {
+    throw assertionError(use, 'assertion.wrong_client', `The client assertion's sub ${JSON.stringify(sub)} is not the client id ${app.clientId} (RFC 7523 section 3).`);
+  }
+  return { claims, iss: claims.iss as string, sub, jti: claims.jti as string, rememberUntil: ((claims.exp as number) + skew) * 1000 };
+}
+
+/** Keys this request already recorded, so a request decided twice (see endpoints/shared.ts) is not its own replay. */
+const recordedBy = new WeakMap<object, Set<string>>();
+
+/**
+ * Records the jti as used (RFC 7523 §3 item 7: the server MAY ensure single use); throws
+ * assertion.replayed when it was used before. `request` scopes the record: a request that is decided
+ * again after a cache check does not count as its own replay.
+ */
+export async function consumeJti(deps: Pick<AssertionDeps, 'storage' | 'clock'>, use: AssertionUse, request: object, clientId: string, verified: VerifiedAssertion): Promise<void> {
+  const key = `${use}:${clientId}:${verified.jti}`;
+  const mine = recordedBy.get(request);
+  if (mine?.has(key) === true) return;
+  const first = await deps.storage.replay.remember(key, verified.rememberUntil, deps.clock.now());
+  if (!first) throw assertionError(use, 'assertion.replayed', `jti ${JSON.stringify(verified.jti.slice(0, 100))} of client ${clientId} was already used.`);
+  if (mine === undefined) recordedBy.set(request, new Set([key]));
+  else mine.add(key);
+}

@@ -1,0 +1,118 @@
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTVerifyGetKey } from 'jose';
+
+/**
+ * Where the public keys that verify a JWT come from: a JWKS document registered inline, or a JWKS
+ * URI fetched with a timeout, cached, and refetched when a token names a key id the cached set does
+ * not have (at most once per cooldown, so a flood of unknown kids cannot turn into a flood of
+ * fetches). jose does the fetching and caching; this module only keeps one fetcher per URI, so the
+ * cache and the cooldown are shared by every request and every application naming that URI.
+ */
+
+/** Signature algorithms accepted on assertions and external tokens. Never `none`, never HMAC (HS*). */
+export const ALLOWED_ALGORITHMS: readonly string[] = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
+
+/** How long one JWKS (or metadata) fetch may take before the request is refused. */
+export const FETCH_TIMEOUT_MS = 3_000;
+/** At most one refetch per URI in this interval when tokens name an unknown key id. */
+export const REFETCH_COOLDOWN_MS = 30_000;
+/** A fetched key set is used for this long before it is fetched again. */
+export const KEY_SET_MAX_AGE_MS = 10 * 60_000;
+
+/**
+ * The key source could not be reached (timeout, connection refused, a non-200 answer, not a JWKS).
+ * Distinct from an unknown key id, which is the token's fault.
+ */
+export class KeySourceUnavailable extends Error {
+  constructor(
+    readonly uri: string,
+    cause: unknown,
+  ) {
+    super(`The key set at ${uri} could not be fetched: ${describeCause(cause)}`, { cause });
+    this.name = 'KeySourceUnavailable';
+  }
+}
+
+/** The registered JWKS document is not a valid key set (an administrator must fix it). */
+export class InvalidKeySet extends Error {
+  constructor(cause: unknown) {
+    super(`The registered JWKS is not a valid JSON Web Key Set: ${describeCause(cause)}`, { cause });
+    this.name = 'InvalidKeySet';
+  }
+}
+
+function describeCause(cause: unknown): string {
+  if (cause instanceof errors.JWKSTimeout) return 'timed out';
+  if (cause instanceof Error) {
+    const inner = (cause as { cause?: unknown }).cause;
+    const code = typeof inner === 'object' && inner !== null && 'code' in inner ? ` (${String((inner as { code: unknown }).code)})` : '';
+    return `${cause.message}${code}`;
+  }
+  return String(cause);
+}
+
+export interface KeySetOptions {
+  readonly timeoutMs?: number;
+  readonly cooldownMs?: number;
+  readonly maxAgeMs?: number;
+}
+
+/**
+ * Key sets by JWKS URI and by inline JWKS text, each created once and reused across requests.
+ * Bounded: a registry with more distinct sources than `maxEntries` starts over (rare; costs one
+ * fetch per source).
+ */
+export class KeySets {
+  private remote = new Map<string, JWTVerifyGetKey>();
+  private local = new Map<string, JWTVerifyGetKey>();
+  private readonly maxEntries = 1_000;
+
+  constructor(private readonly options: KeySetOptions = {}) {}
+
+  /** The key resolver for a JWKS URI; fetch failures become KeySourceUnavailable. */
+  remoteSet(uri: string): JWTVerifyGetKey {
+    const hit = this.remote.get(uri);
+    if (hit !== undefined) return hit;
+    const jwks = createRemoteJWKSet(new URL(uri), {
+      timeoutDuration: this.options.timeoutMs ?? FETCH_TIMEOUT_MS,
+      cooldownDuration: this.options.cooldownMs ?? REFETCH_COOLDOWN_MS,
+      cacheMaxAge: this.options.maxAgeMs ?? KEY_SET_MAX_AGE_MS,
+    });
+    const resolver: JWTVerifyGetKey = async (header, token) => {
+      try {
+        return await jwks(header, token);
+      } catch (error) {
+        // An unknown kid (after the refetch jose did, or while cooling down) and several candidate
+        // keys (jose then tries each) are about the token; anything else is about the source.
+        if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) throw error;
+        throw new KeySourceUnavailable(uri, error);
+      }
+    };
+    if (this.remote.size >= this.maxEntries) this.remote = new Map();
+    this.remote.set(uri, resolver);
+    return resolver;
+  }
+
+  /** The key resolver for a registered JWKS document (JSON text); throws InvalidKeySet. */
+  localSet(jwksText: string): JWTVerifyGetKey {
+    const hit = this.local.get(jwksText);
+    if (hit !== undefined) return hit;
+    let resolver: JWTVerifyGetKey;
+    try {
+      const local = createLocalJWKSet(JSON.parse(jwksText) as Parameters<typeof createLocalJWKSet>[0]);
+      resolver = async (header, token) => {
+        try {
+          return await local(header, token);
+        } catch (error) {
+          // A private key in the set, or a member that cannot be imported.
+          if (error instanceof errors.JWKSInvalid || error instanceof errors.JWKInvalid) throw new InvalidKeySet(error);
+          throw error;
+        }
+      };
+    } catch (error) {
+      throw new InvalidKeySet(error);
+    }
+    if (this.local.size >= this.maxEntries) this.local = new Map();
+    this.local.set(jwksText, resolver);
+    return resolver;
+  }
+}
