@@ -3,12 +3,26 @@ import { defaultClientAuthMethods } from './client-auth/authenticate.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { silentLogger, type Logger } from './core/logger.js';
 import { createTokenEndpoint, type TokenEndpoint } from './endpoints/token.js';
+import { createAuthorizeEndpoint, type AuthorizeEndpoint } from './endpoints/authorize.js';
+import { createIntrospectionEndpoint, type IntrospectionEndpoint } from './endpoints/introspect.js';
+import { createRevocationEndpoint, type RevocationEndpoint } from './endpoints/revoke.js';
+import { createTokenLocator } from './endpoints/shared.js';
 import { defaultGrants } from './grants/index.js';
 import { RegistryCache } from './registry/cache.js';
 import { PasswordLockout } from './registry/lockout.js';
-import type { Storage, TokenFormat } from './storage/types.js';
+import type { GrantType, Storage, TokenFormat } from './storage/types.js';
+import type { ClientAuthMethod, ClientAuthMethodName } from './client-auth/types.js';
 import { createMinter, opaqueFormat, type AccessTokenFormat } from './tokens/issuer.js';
 import { BearerValidator } from './resource-server/bearer.js';
+import { createJwksEndpoint, type JwksEndpoint } from './endpoints/jwks.js';
+import { createMetadataEndpoint, type MetadataEndpoint } from './endpoints/metadata.js';
+import { createKeyEncryption } from './keys/encryption.js';
+import { Keyring } from './keys/keyring.js';
+import { jwtFormat } from './tokens/jwt.js';
+import { createExternalTokenValidator, type ExternalTokenValidator } from './resource-server/external.js';
+import { KeySets } from './assertions/keys.js';
+import { jwtBearerGrant } from './grants/jwt-bearer.js';
+import type { Grant } from './grants/types.js';
 import { createApiProvider } from './resource-server/provider.js';
 import { ApiRouter } from './resource-server/router.js';
 
@@ -25,6 +39,14 @@ export interface LatchkeyOptions {
    * Host header. When omitted, the host sets it from the address it listens on (setDefaultIssuer).
    */
   readonly issuer?: string;
+  /**
+   * The key-encryption key (LATCHKEY_KEY_ENCRYPTION_KEY, or the key file beside a SQLite database:
+   * keys/kek.ts). It seals the private signing keys and derives session keys. Without it the
+   * instance publishes and verifies keys but cannot create one or sign (JWT access tokens fail).
+   */
+  readonly kek?: string;
+  /** Validates bearer JWTs of other issuers on our APIs; default: the registered identity providers (resource-server/external.ts). */
+  readonly external?: ExternalTokenValidator;
 }
 
 /** The framework-free instance: everything a host needs to serve requests. */
@@ -35,9 +57,26 @@ export interface Latchkey {
   readonly cache: RegistryCache;
   readonly refusals: RefusalRecorder;
   readonly tokenEndpoint: TokenEndpoint;
+  /** POST /oauth/introspect (RFC 7662). */
+  readonly introspectionEndpoint: IntrospectionEndpoint;
+  /** POST /oauth/revoke and /oauth_revoke_token.do (RFC 7009). */
+  readonly revocationEndpoint: RevocationEndpoint;
   readonly router: ApiRouter;
   readonly bearer: BearerValidator;
   readonly apis: ReturnType<typeof createApiProvider>;
+  /** The signing keys (JWT access tokens). */
+  readonly keyring: Keyring;
+  /** The registered grants by grant_type, and client authentication methods by name (metadata lists these). */
+  readonly grants: ReadonlyMap<GrantType, Grant>;
+  readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>;
+  /** Keys derived from the key-encryption key: derive('sessions') for session cookies, etc. Throws without a KEK. */
+  readonly secrets: { derive(purpose: string): Buffer };
+  /** GET and POST /oauth/authorize and /oauth_auth.do: sign-in, consent, authorization codes. */
+  readonly authorizeEndpoint: AuthorizeEndpoint;
+  /** GET /oauth/jwks and /api/now/oauth/jwks. */
+  readonly jwksEndpoint: JwksEndpoint;
+  /** GET /.well-known/oauth-authorization-server (RFC 8414). */
+  readonly metadataEndpoint: MetadataEndpoint;
   /** The issuer identifier: the configured one, else the listening address the host gave. */
   issuer(): string;
   /** Sets the issuer from the listening address, unless one was configured (then a no-op). */
@@ -54,13 +93,40 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const refusals = createRefusalRecorder({ storage, logger, clock });
   const formats = new Map<TokenFormat, AccessTokenFormat>([[opaqueFormat.format, opaqueFormat]]);
   const lockout = new PasswordLockout();
+  const encryption = options.kek === undefined ? undefined : createKeyEncryption(options.kek);
+  const keyring = new Keyring({ storage, clock, encryption, cache, logger });
+  // issuerOf is defined below; it is only called once requests arrive.
+  formats.set('jwt', jwtFormat({ keyring, issuer: () => issuerOf(), cache }));
   const grants = defaultGrants({ cache, storage, clock, mint: createMinter(formats), lockout });
-  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods: defaultClientAuthMethods(), refusals, logger });
+  // RFC 7523: one fetcher per JWKS URI, shared by private_key_jwt, the JWT bearer grant and identity providers.
+  const keySets = new KeySets();
+  const assertions = { issuer: () => issuerOf(), clock, storage, cache, keySets };
+  const jwtBearer = jwtBearerGrant({ ...assertions, mint: createMinter(formats) });
+  grants.set(jwtBearer.grantType, jwtBearer as Grant);
+  const clientAuthMethods = defaultClientAuthMethods(assertions);
+  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger });
   const router = options.router ?? new ApiRouter([]);
-  const bearer = new BearerValidator({ storage, cache, clock });
+  const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets }) });
   const apis = createApiProvider({ router, bearer, cache, lockout, clock, refusals, logger });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
+  const issuerOf = () => {
+    if (issuer === undefined) throw new Error('The issuer is not known yet: configure it (--issuer) or call setDefaultIssuer after listening.');
+    return issuer;
+  };
+  // Opaque tokens and our JWT access tokens, by their storage key (tokens/jwt.ts).
+  const locate = createTokenLocator({ keyring, issuer: issuerOf, clock });
+  const introspectionEndpoint = createIntrospectionEndpoint({ cache, storage, clientAuthMethods, locate, issuer: issuerOf, clock, refusals, logger });
+  const revocationEndpoint = createRevocationEndpoint({ cache, storage, clientAuthMethods, locate, clock, refusals, logger });
+  const jwksEndpoint = createJwksEndpoint({ keyring, clock });
+  const metadataEndpoint = createMetadataEndpoint({ issuer: issuerOf, grants, clientAuthMethods, storage, cache });
+  const secrets = {
+    derive(purpose: string): Buffer {
+      if (encryption === undefined) throw new Error('No key-encryption key: set LATCHKEY_KEY_ENCRYPTION_KEY (or give createLatchkey a kek).');
+      return encryption.derive(purpose);
+    },
+  };
+  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, lockout, refusals, logger, issuer: issuerOf, secrets });
   return {
     storage,
     clock,
@@ -68,17 +134,27 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     cache,
     refusals,
     tokenEndpoint,
+    introspectionEndpoint,
+    revocationEndpoint,
     router,
     bearer,
     apis,
-    issuer: () => {
-      if (issuer === undefined) throw new Error('The issuer is not known yet: configure it (--issuer) or call setDefaultIssuer after listening.');
-      return issuer;
-    },
+    keyring,
+    grants,
+    clientAuthMethods,
+    secrets,
+    jwksEndpoint,
+    metadataEndpoint,
+    authorizeEndpoint,
+    issuer: issuerOf,
     setDefaultIssuer: (url) => {
       if (!configuredIssuer) issuer = url.replace(/\/+$/, '');
     },
-    start: () => cache.start(options.pollMs),
+    start: async () => {
+      await cache.start(options.pollMs);
+      // The first start on a database creates the signing key; a wrong KEK stops the start here.
+      await keyring.ensureKey();
+    },
     stop: async () => cache.stop(),
   };
 }

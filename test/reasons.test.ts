@@ -9,6 +9,13 @@ import type { Refusal } from '../src/storage/types.js';
 import { apiCall, assertApiRefusal, FIXTURE_APIS, type ApiCall, type ApiReply } from './helpers/api.js';
 import { assertOAuthError, ManualClock, refreshCache, registryDeps, storedTokenKey, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { assertErrorPage, assertErrorRedirect, authorizeUrl, codeFixture, issueCode, pkcePair, redeemCode, requestParams, signInPage } from './helpers/authorize-flow.js';
+import { authorizeInBrowser, Browser, formFor } from './helpers/browser.js';
+import { SignJWT } from 'jose';
+import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
+import { createIdentityProvider } from '../src/idp/registry.js';
+import { JWT_BEARER_GRANT } from '../src/storage/types.js';
+import { generateTestKey, jwksOf, signAssertion, startIdpServer, type IdpKey, type IdpServer } from './helpers/idp-server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 const ROPC_OFF = 'glide.oauth.inbound.ropc.grant_type.disabled';
@@ -138,7 +145,177 @@ const CASES: Case[] = [
     },
   },
   // --- token endpoint cases: authorization code (issue 4) ---
+  {
+    code: 'authorization_code.unknown', status: 400, error: 'invalid_grant',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return redeemCode(server, fx, { code: `lk_ac_${'0'.repeat(12)}${'A'.repeat(43)}`, redirect_uri: fx.redirectUri, code_verifier: pkcePair().verifier });
+    },
+  },
+  {
+    code: 'authorization_code.expired', status: 400, error: 'invalid_grant',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const { code, verifier } = await issueCode(server, fx);
+      clock.advance(61_000);
+      try {
+        return await redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: verifier });
+      } finally {
+        clock.advance(-61_000); // the shared clock stays near real time for the cases after this one
+      }
+    },
+  },
+  {
+    code: 'authorization_code.reused', status: 400, error: 'invalid_grant',
+    record: (r) => assert.equal(r.applicationName, 'Code flow (confidential)'),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const { code, verifier } = await issueCode(server, fx);
+      const first = await redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: verifier });
+      assert.equal(first.status, 200, first.text);
+      const second = await redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: verifier });
+      assert.equal((await server.latchkey.storage.tokens.byHash(storedTokenKey(String(first.json?.access_token))))?.status, 'revoked');
+      return second;
+    },
+  },
+  {
+    code: 'authorization_code.wrong_client', status: 400, error: 'invalid_grant',
+    record: (r) => assert.equal(r.applicationName, 'Code flow (public)'),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const { code, verifier } = await issueCode(server, fx);
+      return redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: verifier }, 'public');
+    },
+  },
+  {
+    code: 'authorization_code.redirect_uri_mismatch', status: 400, error: 'invalid_grant',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const { code, verifier } = await issueCode(server, fx);
+      return redeemCode(server, fx, { code, redirect_uri: `${fx.redirectUri}/other`, code_verifier: verifier });
+    },
+  },
+  {
+    code: 'pkce.verifier_missing', status: 400, error: 'invalid_grant',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const { code } = await issueCode(server, fx);
+      return redeemCode(server, fx, { code, redirect_uri: fx.redirectUri });
+    },
+  },
+  {
+    code: 'pkce.verifier_mismatch', status: 400, error: 'invalid_grant',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const { code } = await issueCode(server, fx);
+      return redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: pkcePair().verifier });
+    },
+  },
+  {
+    code: 'pkce.verifier_unexpected', status: 400, error: 'invalid_grant',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const { code } = await issueCode(server, fx, { pkce: false });
+      return redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: pkcePair().verifier });
+    },
+  },
+  {
+    code: 'pkce.verifier_malformed', status: 400, error: 'invalid_request',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return redeemCode(server, fx, { code: 'lk_ac_whatever', redirect_uri: fx.redirectUri, code_verifier: 'too-short' });
+    },
+  },
   // --- token endpoint cases: JWT bearer grant and private_key_jwt (issue 4) ---
+  { code: 'assertion.malformed', status: 401, error: 'invalid_client', run: () => post({ path: '/oauth/token', form: { grant_type: 'client_credentials', client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: 'not-a-jwt' } }) },
+  {
+    code: 'assertion.missing_claim', status: 400, error: 'invalid_grant',
+    record: (r) => assert.equal(r.applicationName, 'Signs its assertions'),
+    run: async () => jwtBearer(await (await assertionFixture()).grant({ jti: undefined })),
+  },
+  {
+    code: 'assertion.wrong_client', status: 401, error: 'invalid_client',
+    run: async () => clientAssertion(await (await assertionFixture()).client({ iss: 'someone-else' })),
+  },
+  {
+    code: 'assertion.unknown_issuer', status: 400, error: 'invalid_grant',
+    record: (r) => assert.equal(r.clientId, 'no-such-client'),
+    run: async () => jwtBearer(await (await assertionFixture()).grant({ iss: 'no-such-client' })),
+  },
+  {
+    code: 'assertion.no_keys', status: 401, error: 'invalid_client',
+    record: (r) => assert.equal(r.applicationName, 'No keys registered'),
+    run: async () => {
+      const fx = await assertionFixture();
+      return clientAssertion(await fx.client({ iss: fx.bareClientId, sub: fx.bareClientId }));
+    },
+  },
+  {
+    code: 'assertion.algorithm_not_allowed', status: 400, error: 'invalid_grant',
+    run: async () => jwtBearer(await (await assertionFixture()).grant({}, { hmacSecret: 'a-shared-secret' })),
+  },
+  {
+    code: 'assertion.unknown_key', status: 401, error: 'invalid_client',
+    run: async () => clientAssertion(await (await assertionFixture()).client({}, {}, await generateTestKey('ES256'))),
+  },
+  {
+    code: 'assertion.bad_signature', status: 400, error: 'invalid_grant',
+    run: async () => {
+      const fx = await assertionFixture();
+      return jwtBearer(await fx.grant({}, { kid: fx.key.kid }, await generateTestKey('ES256')));
+    },
+  },
+  {
+    code: 'assertion.wrong_audience', status: 401, error: 'invalid_client',
+    run: async () => clientAssertion(await (await assertionFixture()).client({ aud: 'https://another-server.example/oauth/token' })),
+  },
+  {
+    code: 'assertion.expired', status: 400, error: 'invalid_grant',
+    run: async () => {
+      const t = Math.floor(clock.now() / 1000);
+      return jwtBearer(await (await assertionFixture()).grant({ iat: t - 3600, exp: t - 900 }));
+    },
+  },
+  {
+    code: 'assertion.not_yet_valid', status: 401, error: 'invalid_client',
+    run: async () => {
+      const t = Math.floor(clock.now() / 1000);
+      return clientAssertion(await (await assertionFixture()).client({ nbf: t + 900, exp: t + 1200 }));
+    },
+  },
+  {
+    code: 'assertion.lifetime_too_long', status: 400, error: 'invalid_grant',
+    run: async () => jwtBearer(await (await assertionFixture()).grant({ exp: Math.floor(clock.now() / 1000) + 30 * 86400 })),
+  },
+  {
+    code: 'assertion.replayed', status: 401, error: 'invalid_client',
+    run: async () => {
+      const once = await (await assertionFixture()).client();
+      assert.equal((await clientAssertion(once)).status, 200);
+      return clientAssertion(once);
+    },
+  },
+  {
+    code: 'assertion.unknown_user', status: 400, error: 'invalid_grant',
+    record: (r) => assert.equal(r.userName, 'nobody-by-that-name'),
+    run: async () => jwtBearer(await (await assertionFixture()).grant({ sub: 'nobody-by-that-name' })),
+  },
+  {
+    code: 'assertion.jwks_unavailable', status: 503, error: 'temporarily_unavailable',
+    run: async () => {
+      // The application's JWKS URI never answers: refused within the 3 s fetch timeout.
+      const hanging = await startIdpServer({ now: () => clock.now() });
+      try {
+        hanging.hang = true;
+        const fx = await assertionFixture();
+        const created = await createApplication(registryDeps(server, clock), { name: 'JWKS URI down', grantTypes: [JWT_BEARER_GRANT], jwksUri: hanging.jwksUri });
+        await refreshCache(server);
+        return jwtBearer(await fx.grant({ iss: created.application.clientId }, {}, hanging.current));
+      } finally {
+        await hanging.close();
+      }
+    },
+  },
 ];
 
 /** A refusal by a REST API (the fixture APIs in test/fixtures/apis): platform error shape, not RFC 6749 §5.2. */
@@ -257,7 +434,117 @@ const API_CASES: ApiCase[] = [
     run: async () => api({ path: '/api/acme/desk/tickets', bearer: await accessToken(await cc('conf')) }),
   },
   // --- API cases: JWT access tokens (issue 4) ---
+  {
+    code: 'token.signature_invalid', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const created = await createApplication(registryDeps(server, clock), { name: 'JWT caller (altered)', grantTypes: ['client_credentials'], appUser: 'svc-itil', tokenFormat: 'jwt' });
+      await refreshCache(server);
+      const t = await accessToken(await tokenRequest(server.url, { form: { grant_type: 'client_credentials' }, basic: [created.application.clientId, created.clientSecret ?? ''] }));
+      const [h, p, sig] = t.split('.') as [string, string, string];
+      // A wider scope written into the payload, our signature kept.
+      const widened = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString('utf8')), scope: 'useraccount' })).toString('base64url');
+      return api({ path: '/api/test/echo', bearer: `${h}.${widened}.${sig}` });
+    },
+  },
+  {
+    code: 'token.unknown_key', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      // Our issuer, a kid we never published (a key long unpublished, or another deployment's).
+      const part = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+      const now = Math.floor(clock.now() / 1000);
+      const claims = { iss: server.url, sub: 'svc-itil', aud: server.url, exp: now + 600, iat: now, jti: `${clock.now().toString(16).padStart(12, '0')}AAAAAAAAAAAAAAAAAAAAAA`, client_id: apps.api!.clientId };
+      return api({ path: '/api/test/echo', bearer: `${part({ alg: 'ES256', typ: 'at+jwt', kid: 'a-key-nobody-published' })}.${part(claims)}.${Buffer.alloc(64, 1).toString('base64url')}` });
+    },
+  },
+  {
+    code: 'token.malformed', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    // Three segments ({} . {} . {}): JWT-shaped, but no issuer to say whose it is.
+    run: () => api({ path: '/api/test/echo', bearer: 'e30.e30.e30' }),
+  },
+  {
+    code: 'token.wrong_audience', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    record: (r) => assert.equal(r.userName, null),
+    run: async () => {
+      const created = await createApplication(registryDeps(server, clock), { name: 'JWT for the reports API', grantTypes: ['client_credentials'], appUser: 'svc-itil', tokenFormat: 'jwt', audience: 'https://reports.example.com/api' });
+      await refreshCache(server);
+      const t = await accessToken(await tokenRequest(server.url, { form: { grant_type: 'client_credentials' }, basic: [created.application.clientId, created.clientSecret ?? ''] }));
+      return api({ path: '/api/test/echo', bearer: t });
+    },
+  },
   // --- API cases: external identity providers (issue 4) ---
+  {
+    code: 'token.unknown_issuer', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ iss: 'https://unregistered-idp.example' }) }),
+  },
+  {
+    code: 'idp.malformed', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ exp: 'next week' }) }),
+  },
+  {
+    code: 'idp.wrong_audience', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ aud: 'https://some-other-api.example' }) }),
+  },
+  {
+    code: 'idp.algorithm_not_allowed', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const fx = await idpFixture();
+      const t = Math.floor(clock.now() / 1000);
+      const hs = await new SignJWT({ iss: fx.idp.issuer, aud: IDP_AUDIENCE, sub: 'idp-user', exp: t + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('guessed-secret'));
+      return api({ path: '/api/test/echo', bearer: hs });
+    },
+  },
+  {
+    code: 'idp.unknown_key', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const fx = await idpFixture();
+      return api({ path: '/api/test/echo', bearer: await fx.token({}, { key: await fx.idp.newKey() }) });
+    },
+  },
+  {
+    code: 'idp.bad_signature', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const fx = await idpFixture();
+      return api({ path: '/api/test/echo', bearer: await fx.token({}, { key: await fx.idp.newKey(), kid: fx.idp.current.kid }) });
+    },
+  },
+  {
+    code: 'idp.token_expired', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const t = Math.floor(clock.now() / 1000);
+      return api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ iat: t - 7200, exp: t - 3600 }) });
+    },
+  },
+  {
+    code: 'idp.not_yet_valid', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const t = Math.floor(clock.now() / 1000);
+      return api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ nbf: t + 3600, exp: t + 7200 }) });
+    },
+  },
+  {
+    code: 'idp.claim_missing', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ sub: undefined }) }),
+  },
+  {
+    code: 'idp.unknown_user', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ sub: 'not-a-local-user' }) }),
+  },
+  {
+    code: 'idp.jwks_unavailable', status: 503, error: 'temporarily_unavailable', endpoint: 'api test/echo', wwwAuthenticate: null,
+    run: async () => {
+      // A registered provider whose JWKS URI never answers: refused within the 3 s fetch timeout.
+      await idpFixture();
+      const hanging = await startIdpServer({ issuerPath: '/hanging', now: () => clock.now() });
+      try {
+        await createIdentityProvider(registryDeps(server, clock), { name: 'Hanging provider', issuer: hanging.issuer, jwksUri: hanging.jwksUri, audience: IDP_AUDIENCE, check: false });
+        await refreshCache(server);
+        hanging.hang = true;
+        return await api({ path: '/api/test/echo', bearer: await hanging.mint({ aud: IDP_AUDIENCE, sub: 'idp-user' }) });
+      } finally {
+        await hanging.close();
+      }
+    },
+  },
 ];
 
 /**
@@ -275,7 +562,148 @@ interface OtherCase {
 
 const OTHER_CASES: OtherCase[] = [
   // --- authorization endpoint cases (issue 4) ---
+  {
+    code: 'authorize.client_id_missing', endpoint: 'authorize',
+    run: async () => assertErrorPage(await new Browser(server.url).get(`${server.url}/oauth/authorize?response_type=code`), 400),
+  },
+  {
+    code: 'authorize.redirect_uri_mismatch', endpoint: 'authorize',
+    record: (r) => assert.equal(r.applicationName, 'Code flow (confidential)'),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorPage(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), redirect_uri: `${fx.redirectUri}/` })), 400);
+    },
+  },
+  {
+    code: 'authorize.redirect_uri_missing', endpoint: 'authorize',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorPage(await new Browser(server.url).get(authorizeUrl(server, { response_type: 'code', client_id: fx.unregistered.clientId })), 400);
+    },
+  },
+  {
+    code: 'authorize.response_type_missing', endpoint: 'authorize',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const { response_type: _omitted, ...params } = requestParams(fx);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, params)), 'invalid_request', 'fixture-state');
+    },
+  },
+  {
+    code: 'authorize.unsupported_response_type', endpoint: 'authorize',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), response_type: 'token' })), 'unsupported_response_type', 'fixture-state');
+    },
+  },
+  {
+    code: 'authorize.state_too_long', endpoint: 'authorize',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const state = 's'.repeat(2049);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, requestParams(fx, { state }))), 'invalid_request', state);
+    },
+  },
+  {
+    code: 'authorize.request_invalid', endpoint: 'authorize',
+    run: async () => {
+      const { browser, url, page } = await signInPage(server, await codeFixture(server, clock));
+      const form = formFor(page, 'sign_in');
+      return assertErrorPage(await browser.submit(url, { ...form, fields: { ...form.fields, lk_request: `x${form.fields.lk_request ?? ''}` } }, { username: 'alice', password: PW }), 400);
+    },
+  },
+  {
+    code: 'authorize.request_expired', endpoint: 'authorize',
+    run: async () => {
+      const { browser, url, page } = await signInPage(server, await codeFixture(server, clock));
+      clock.advance(10 * 60_000 + 1);
+      try {
+        return assertErrorPage(await browser.submit(url, formFor(page, 'sign_in'), { username: 'alice', password: PW }), 400);
+      } finally {
+        clock.advance(-(10 * 60_000 + 1));
+      }
+    },
+  },
+  {
+    code: 'authorize.csrf_failed', endpoint: 'authorize',
+    record: (r) => assert.equal(r.status, 403),
+    run: async () => {
+      const { browser, url, page } = await signInPage(server, await codeFixture(server, clock));
+      const form = formFor(page, 'sign_in');
+      return assertErrorPage(await browser.submit(url, { ...form, fields: { ...form.fields, lk_csrf: 'forged' } }, { username: 'alice', password: PW }), 403);
+    },
+  },
+  {
+    code: 'authorize.consent_denied', endpoint: 'authorize',
+    record: (r) => assert.equal(r.userName, 'code-flow-user'),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const answer = await authorizeInBrowser(new Browser(server.url), authorizeUrl(server, requestParams(fx, { challenge: pkcePair().challenge })), { username: fx.user, password: fx.password }, 'deny');
+      return assertErrorRedirect(answer, 'access_denied', 'fixture-state');
+    },
+  },
+  {
+    code: 'pkce.challenge_missing', endpoint: 'authorize',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, requestParams(fx, { client: 'public' }))), 'invalid_request', 'fixture-state');
+    },
+  },
+  {
+    code: 'pkce.method_unsupported', endpoint: 'authorize',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const params = { ...requestParams(fx, { client: 'public', challenge: pkcePair().challenge }), code_challenge_method: 'plain' };
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, params)), 'invalid_request', 'fixture-state');
+    },
+  },
+  {
+    code: 'pkce.challenge_malformed', endpoint: 'authorize',
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, requestParams(fx, { client: 'public', challenge: 'not-a-challenge' }))), 'invalid_request', 'fixture-state');
+    },
+  },
   // --- introspection and revocation cases (issue 4) ---
+  {
+    code: 'introspect.client_authentication_required', endpoint: 'introspect',
+    record: (r) => assert.equal(r.status, 401),
+    run: async () => {
+      const deps = registryDeps(server, clock);
+      const rs = await createApplication(deps, { name: 'Public introspector', grantTypes: [], public: true, canIntrospect: true });
+      await refreshCache(server);
+      const res = await post({ path: '/oauth/introspect', form: { token: 'lk_at_anything', client_id: rs.application.clientId } });
+      assertOAuthError(res, 401, 'invalid_client');
+      return res;
+    },
+  },
+  {
+    code: 'introspect.not_allowed', endpoint: 'introspect',
+    record: (r) => { assert.equal(r.status, 403); assert.equal(r.applicationName, 'Not an introspector'); },
+    run: async () => {
+      const deps = registryDeps(server, clock);
+      const app = await createApplication(deps, { name: 'Not an introspector', grantTypes: [] });
+      await refreshCache(server);
+      const res = await post({ path: '/oauth/introspect', form: { token: 'lk_at_anything' }, basic: [app.application.clientId, app.clientSecret ?? ''] });
+      assertOAuthError(res, 403, 'unauthorized_client');
+      return res;
+    },
+  },
+  {
+    code: 'revoke.wrong_client', endpoint: 'revoke',
+    record: (r) => { assert.equal(r.status, 400); assert.equal(r.clientId, apps.conf!.clientId); },
+    run: async () => {
+      const deps = registryDeps(server, clock);
+      const owner = await createApplication(deps, { name: 'Token owner', grantTypes: ['client_credentials'], appUser: 'svc' });
+      await refreshCache(server);
+      const token = await accessToken(await post({ form: { grant_type: 'client_credentials' }, basic: [owner.application.clientId, owner.clientSecret ?? ''] }));
+      const res = await post({ path: '/oauth/revoke', form: { token }, basic: basic('conf') });
+      assertOAuthError(res, 400, 'unauthorized_client');
+      // Refused: the token still works.
+      assert.equal((await api({ path: '/api/test/echo', bearer: token })).status, 200);
+      return res;
+    },
+  },
   // --- JWKS, keys and metadata cases (issue 4) ---
 ];
 
@@ -377,4 +805,64 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
     assert.deepEqual({ missing, unknown }, { missing: [], unknown: [] });
     assert.equal(produced.size, REASON_CODES.length);
   });
+});
+
+// --- helpers: JWT bearer grant, private_key_jwt and identity providers (issue 4) ---
+const IDP_AUDIENCE = 'https://reasons.latchkey.test';
+
+const clientAssertion = (jwt: string) => post({ path: '/oauth/token', form: { grant_type: 'client_credentials', client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: jwt } });
+const jwtBearer = (jwt: string) => post({ path: '/oauth/token', form: { grant_type: JWT_BEARER_GRANT, assertion: jwt } });
+
+interface AssertionFixture {
+  readonly clientId: string;
+  readonly bareClientId: string;
+  readonly key: IdpKey;
+  /** A client assertion of the fixture application (claims override; undefined removes). */
+  client(claims?: Record<string, unknown>, options?: Parameters<typeof signAssertion>[2], key?: IdpKey): Promise<string>;
+  /** A JWT bearer grant assertion of the fixture application for user svc. */
+  grant(claims?: Record<string, unknown>, options?: Parameters<typeof signAssertion>[2], key?: IdpKey): Promise<string>;
+}
+let assertionSetup: Promise<AssertionFixture> | undefined;
+
+/** An application with a registered ES256 key (and one with none), created on first use. */
+function assertionFixture(): Promise<AssertionFixture> {
+  return (assertionSetup ??= (async () => {
+    const deps = registryDeps(server, clock);
+    const key = await generateTestKey('ES256');
+    const signed = await createApplication(deps, { name: 'Signs its assertions', grantTypes: ['client_credentials', JWT_BEARER_GRANT], appUser: 'svc', jwks: jwksOf(key) });
+    const bare = await createApplication(deps, { name: 'No keys registered', grantTypes: ['client_credentials', JWT_BEARER_GRANT], appUser: 'svc' });
+    await refreshCache(server);
+    const clientId = signed.application.clientId;
+    const aud = `${server.url}/oauth/token`;
+    return {
+      clientId,
+      bareClientId: bare.application.clientId,
+      key,
+      client: (claims = {}, options = {}, k = key) => signAssertion(k, { iss: clientId, sub: clientId, aud, ...claims }, options, clock.now()),
+      grant: (claims = {}, options = {}, k = key) => signAssertion(k, { iss: clientId, sub: 'svc', aud, ...claims }, options, clock.now()),
+    };
+  })());
+}
+
+interface IdpFixture {
+  readonly idp: IdpServer;
+  /** A token of the registered provider for user idp-user (claims override; undefined removes). */
+  token(claims?: Record<string, unknown>, options?: Parameters<IdpServer['mint']>[1]): Promise<string>;
+}
+let idpSetup: Promise<IdpFixture> | undefined;
+
+/** A running identity provider, registered, with a local user its tokens name; created on first use. */
+function idpFixture(): Promise<IdpFixture> {
+  return (idpSetup ??= (async () => {
+    const idp = await startIdpServer({ issuerPath: '/reasons', now: () => clock.now() });
+    const deps = registryDeps(server, clock);
+    await createUser(deps, { userName: 'idp-user', roles: ['itil'] });
+    await createIdentityProvider(deps, { name: 'Reasons IdP', issuer: idp.issuer, metadataUrl: idp.oidcMetadataUrl, audience: IDP_AUDIENCE });
+    await refreshCache(server);
+    return { idp, token: (claims = {}, options = {}) => idp.mint({ aud: IDP_AUDIENCE, sub: 'idp-user', ...claims }, options) };
+  })());
+}
+
+after(async () => {
+  if (idpSetup !== undefined) await (await idpSetup).idp.close();
 });

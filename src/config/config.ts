@@ -19,6 +19,17 @@ export interface Config {
   /** Folder of API modules, and whether it was chosen explicitly (then it must exist). */
   readonly apis: string;
   readonly apisExplicit: boolean;
+  /**
+   * The issuer identifier (RFC 8414 §2): --issuer / LATCHKEY_ISSUER, without a trailing slash.
+   * Undefined: the listening address (fine on one machine; set it behind a proxy or with several
+   * instances, so every token and the metadata name the public URL).
+   */
+  readonly issuer: string | undefined;
+  /**
+   * LATCHKEY_KEY_ENCRYPTION_KEY (at least 32 characters): encrypts the signing keys at rest.
+   * Undefined: a key file beside a SQLite database (keys/kek.ts); required with PostgreSQL.
+   */
+  readonly keyEncryptionKey: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -43,6 +54,7 @@ export interface ConfigInput {
   bodyLimit?: string | number | undefined;
   logLevel?: string | undefined;
   apis?: string | undefined;
+  issuer?: string | undefined;
 }
 
 function integer(name: string, raw: string | number, min: number, max: number): number {
@@ -61,6 +73,38 @@ export function resolveDb(flag: string | undefined, env: NodeJS.ProcessEnv = pro
   return flag ?? env.LATCHKEY_DB ?? DEFAULT_DB;
 }
 
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Checks an issuer identifier (RFC 8414 §2): an absolute http(s) URL without query, fragment or
+ * credentials; https unless the host is loopback (localhost, 127.0.0.1, ::1). Returns it without a
+ * trailing slash.
+ */
+export function parseIssuer(raw: string, source = 'The issuer (--issuer, LATCHKEY_ISSUER)'): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError('config.invalid_issuer', `${source} must be an absolute URL such as https://auth.example.com (got "${raw}").`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError('config.invalid_issuer', `${source} must be an https:// URL (got "${raw}").`);
+  }
+  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#')) {
+    throw new ConfigError('config.invalid_issuer', `${source} must not have a query or fragment (RFC 8414 section 2) (got "${raw}").`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError('config.invalid_issuer', `${source} must not contain a user name or password.`);
+  }
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    throw new ConfigError(
+      'config.invalid_issuer',
+      `${source} must use https (got "${raw}"); http is allowed only for localhost, 127.0.0.1 and ::1. Behind a TLS-terminating proxy, give the public https URL.`,
+    );
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
 export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = input.logLevel ?? env.LATCHKEY_LOG_LEVEL ?? DEFAULTS.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -77,6 +121,8 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     adminPassword: env.LATCHKEY_ADMIN_PASSWORD === '' ? undefined : env.LATCHKEY_ADMIN_PASSWORD,
     apis: input.apis ?? env.LATCHKEY_APIS ?? DEFAULT_APIS,
     apisExplicit: (input.apis ?? env.LATCHKEY_APIS) !== undefined,
+    issuer: issuerSetting(input.issuer ?? (env.LATCHKEY_ISSUER === '' ? undefined : env.LATCHKEY_ISSUER)),
+    keyEncryptionKey: kekSetting(env.LATCHKEY_KEY_ENCRYPTION_KEY),
   };
 }
 
@@ -90,4 +136,20 @@ export function parseDbLocation(db: string): { kind: 'sqlite'; path: string } | 
   const path = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db;
   if (path === '') throw new ConfigError('config.invalid_db', 'The database location is empty. Use a file path such as ./data/latchkey.db.');
   return { kind: 'sqlite', path: path === ':memory:' ? path : resolve(path) };
+}
+
+function issuerSetting(raw: string | undefined): string | undefined {
+  return raw === undefined ? undefined : parseIssuer(raw);
+}
+
+/** At least 32 characters (base64 of 32 random bytes is 44); the value is used as it is. */
+function kekSetting(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < 32) {
+    throw new ConfigError(
+      'config.invalid_kek',
+      `LATCHKEY_KEY_ENCRYPTION_KEY must be at least 32 characters (got ${raw.length}). Generate one with: openssl rand -base64 32`,
+    );
+  }
+  return raw;
 }

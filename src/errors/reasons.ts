@@ -17,7 +17,7 @@ export interface ReasonInfo {
 export const REASONS = {
   // ---- the request itself -------------------------------------------------------------------
   'request.invalid_content_type': {
-    explanation: 'The token request body was not application/x-www-form-urlencoded (RFC 6749 §3.2).',
+    explanation: 'The request body was not application/x-www-form-urlencoded (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1).',
     fix: 'Send the parameters form-encoded with Content-Type: application/x-www-form-urlencoded.',
   },
   'request.body_too_large': {
@@ -30,7 +30,7 @@ export const REASONS = {
     fix: 'Send each parameter at most once.',
   },
   'request.credentials_in_query': {
-    explanation: 'Client credentials or grant parameters were sent in the URL query string, where they leak into logs (RFC 6749 §2.3.1).',
+    explanation: 'Client credentials, grant parameters or a token were sent in the URL query string, where they leak into logs (RFC 6749 §2.3.1).',
     fix: 'Send parameters in the request body and client credentials in the Authorization header or body.',
   },
   'request.missing_grant_type': {
@@ -38,11 +38,11 @@ export const REASONS = {
     fix: 'Add grant_type (client_credentials, password or refresh_token).',
   },
   'request.missing_parameter': {
-    explanation: 'A parameter required by the grant was missing.',
+    explanation: 'A required parameter was missing (for example the grant\'s parameters, or token at the introspection and revocation endpoints).',
     fix: 'Add the parameter named in the error description.',
   },
   'request.method_not_allowed': {
-    explanation: 'The token endpoint accepts only POST (RFC 6749 §3.2).',
+    explanation: 'The token, introspection and revocation endpoints accept only POST (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1).',
     fix: 'Use POST.',
   },
   // ---- client authentication ----------------------------------------------------------------
@@ -172,6 +172,186 @@ export const REASONS = {
     explanation: 'The refresh token was issued to another application (RFC 6749 §6).',
     fix: 'Refresh with the application that obtained the token.',
   },
+  // ---- introspection (RFC 7662) and revocation (RFC 7009) --------------------------------
+  'introspect.client_authentication_required': {
+    explanation: 'The introspection endpoint was called with only a client id: it requires client authentication (RFC 7662 §2.1), which a public client cannot give.',
+    fix: 'Call it as a confidential application allowed to introspect, with its secret (HTTP Basic or client_secret_post).',
+    setting: 'application.public',
+  },
+  'introspect.not_allowed': {
+    explanation: 'The application authenticated, but it is not allowed to call the introspection endpoint (only resource servers are; RFC 7662 §2.1, §4).',
+    fix: 'Allow the application to introspect with `latchkey apps update <client-id> --can-introspect true`, or call with the resource server\'s application.',
+    setting: 'application.can_introspect',
+  },
+  'revoke.wrong_client': {
+    explanation: 'A client asked to revoke a token that was issued to another application (RFC 7009 §2.1); the token was left as it was.',
+    fix: 'Revoke a token with the application it was issued to; an administrator can revoke any token with `latchkey tokens revoke`.',
+    setting: 'latchkey tokens revoke',
+  },
+  // ---- authorization endpoint (RFC 6749 §4.1, RFC 7636, RFC 9207) ---------------------------
+  'authorize.client_id_missing': {
+    explanation: 'An authorization request had no client_id, so there was no application to send the user back to; an error page was shown instead of a redirect.',
+    fix: 'Send client_id in the authorization request.',
+  },
+  'authorize.redirect_uri_mismatch': {
+    explanation: 'The redirect_uri of an authorization request is not one of the application\'s registered redirect URIs. The comparison is exact (no prefix, case, trailing-slash or port variants, RFC 9700 §4.1.3); an error page was shown instead of a redirect.',
+    fix: 'Send a registered redirect URI character for character, or register this one with `latchkey apps update <client-id> --redirect-uris …`.',
+    setting: 'application.redirect_uris',
+  },
+  'authorize.redirect_uri_missing': {
+    explanation: 'An authorization request had no redirect_uri and the application does not have exactly one registered redirect URI, so there was nowhere safe to send the answer (RFC 6749 §3.1.2.3); an error page was shown.',
+    fix: 'Send redirect_uri, or register exactly one redirect URI for the application.',
+    setting: 'application.redirect_uris',
+  },
+  'authorize.response_type_missing': {
+    explanation: 'An authorization request had no response_type (RFC 6749 §4.1.1).',
+    fix: 'Send response_type=code.',
+  },
+  'authorize.unsupported_response_type': {
+    explanation: 'An authorization request asked for a response_type other than code: only the authorization code flow is supported (not the implicit flow, RFC 9700 §2.1.2).',
+    fix: 'Send response_type=code, with PKCE.',
+  },
+  'authorize.state_too_long': {
+    explanation: 'The state parameter of an authorization request was longer than 2048 characters.',
+    fix: 'Send a short state (a random value); keep the rest of the client\'s data on the client.',
+  },
+  'authorize.request_invalid': {
+    explanation: 'A sign-in or consent form came back with a pending request whose signature did not verify (altered, truncated, or signed with another key-encryption key), or with an unknown form action.',
+    fix: 'Start again from the application. If it happens every time behind several instances, give them all the same LATCHKEY_KEY_ENCRYPTION_KEY.',
+    setting: 'LATCHKEY_KEY_ENCRYPTION_KEY',
+  },
+  'authorize.request_expired': {
+    explanation: 'A sign-in or consent form was sent more than 10 minutes after the authorization request started.',
+    fix: 'Start again from the application.',
+  },
+  'authorize.csrf_failed': {
+    explanation: 'A sign-in or consent form was posted without a valid CSRF token for the browser\'s pre-session cookie: a forged cross-site request, a form copied to another browser, or cookies switched off.',
+    fix: 'Start again from the application, in one browser, with cookies allowed for this site.',
+  },
+  'authorize.consent_denied': {
+    explanation: 'The user chose Deny on the consent page; the application was sent error=access_denied.',
+    fix: 'Nothing, unless the user meant to allow access: they can start again from the application.',
+  },
+  'pkce.challenge_missing': {
+    explanation: 'An authorization request had no code_challenge although PKCE is required: always for public clients (RFC 9700 §2.1.1), or a code_challenge_method was sent without a challenge.',
+    fix: 'Send code_challenge = BASE64URL(SHA-256(code_verifier)) and code_challenge_method=S256.',
+    setting: 'application.public',
+  },
+  'pkce.method_unsupported': {
+    explanation: 'The code_challenge_method was not S256. The plain method (also what an omitted method means, RFC 7636 §4.3) is not supported.',
+    fix: 'Send code_challenge_method=S256 with an S256 challenge.',
+  },
+  'pkce.challenge_malformed': {
+    explanation: 'The code_challenge was not 43 base64url characters, the form of an S256 challenge (RFC 7636 §4.2).',
+    fix: 'Send BASE64URL(SHA-256(ASCII(code_verifier))) without padding.',
+  },
+  // ---- authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.5) ---------------------------
+  'authorization_code.unknown': {
+    explanation: 'The authorization code is not one this instance issued (mistyped, truncated, or deleted after it expired).',
+    fix: 'Exchange the code the authorization response delivered, within 60 seconds.',
+  },
+  'authorization_code.expired': {
+    explanation: 'The authorization code was redeemed more than 60 seconds after it was issued.',
+    fix: 'Exchange the code as soon as the authorization response arrives; start a new authorization request.',
+  },
+  'authorization_code.reused': {
+    explanation: 'An authorization code that had already been redeemed was presented again; every token issued from it was revoked as a precaution (RFC 6749 §4.1.2, RFC 9700 §4.5).',
+    fix: 'Redeem each code once; find out whether it leaked (browser history, logs, a proxy).',
+  },
+  'authorization_code.wrong_client': {
+    explanation: 'The authorization code was issued to another application (RFC 6749 §4.1.3); it cannot be redeemed any more.',
+    fix: 'Redeem a code with the application whose client_id was in the authorization request.',
+  },
+  'authorization_code.redirect_uri_mismatch': {
+    explanation: 'The redirect_uri of the token request differs from the one in the authorization request (RFC 6749 §4.1.3), or, when that had none, is not a registered redirect URI.',
+    fix: 'Send the same redirect_uri, character for character, as in the authorization request.',
+  },
+  'pkce.verifier_missing': {
+    explanation: 'The authorization code was issued for a code_challenge, but the token request had no code_verifier (RFC 7636 §4.5).',
+    fix: 'Send code_verifier: the secret the code_challenge was computed from.',
+  },
+  'pkce.verifier_mismatch': {
+    explanation: 'BASE64URL(SHA-256(code_verifier)) does not equal the code_challenge of the authorization request (RFC 7636 §4.6).',
+    fix: 'Send the code_verifier the challenge was computed from; use a new verifier for every authorization request.',
+  },
+  'pkce.verifier_unexpected': {
+    explanation: 'A code_verifier was sent for an authorization code issued without a code_challenge, which a PKCE downgrade attack would look like (RFC 9700 §4.8.2).',
+    fix: 'Send code_challenge in the authorization request too, or no code_verifier in the token request.',
+  },
+  'pkce.verifier_malformed': {
+    explanation: 'The code_verifier was not 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1).',
+    fix: 'Make the verifier 32 random bytes, base64url-encoded (43 characters).',
+  },
+  // ---- JWT assertions: private_key_jwt and the JWT bearer grant (RFC 7523) -----------------
+  'assertion.malformed': {
+    explanation: 'The client_assertion or the JWT bearer grant\'s assertion is not a signed JWT, a claim has the wrong type, or client_assertion_type is not urn:ietf:params:oauth:client-assertion-type:jwt-bearer (RFC 7523 §2).',
+    fix: 'Send a JWS compact-serialised JWT signed with the application\'s private key, and client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer.',
+  },
+  'assertion.missing_claim': {
+    explanation: 'The assertion lacks a claim RFC 7523 §3 requires here: iss, sub, aud, exp and jti.',
+    fix: 'Include iss and sub (the client id for a client assertion; the user name as sub for the JWT bearer grant), aud, exp and a fresh jti.',
+  },
+  'assertion.wrong_client': {
+    explanation: 'The assertion names another client: iss or sub is not the client id (client assertion), client_id differs from it, or the JWT bearer grant\'s iss is not the authenticated client.',
+    fix: 'Set iss (and, for client authentication, sub) to the application\'s client id; send client_id, if at all, with the same value.',
+  },
+  'assertion.unknown_issuer': {
+    explanation: 'The iss of a JWT bearer grant assertion sent without client authentication is not the client id of any application.',
+    fix: 'Set iss to the client id of the application whose key signs the assertion (see `latchkey apps list`).',
+    setting: 'latchkey apps list',
+  },
+  'assertion.no_keys': {
+    explanation: 'The application has no usable public keys registered (neither a JWKS nor a JWKS URI), so its assertions cannot be verified.',
+    fix: 'Register the public key: `latchkey apps update <client-id> --jwks-uri <url>` or `--jwks \'{"keys":[...]}\'`.',
+    setting: 'application.jwks / application.jwks_uri',
+  },
+  'assertion.algorithm_not_allowed': {
+    explanation: 'The assertion is signed with an algorithm that is not accepted (accepted: ES256/384/512, RS256/384/512, PS256/384/512, EdDSA; never none or HMAC).',
+    fix: 'Sign with an asymmetric algorithm: ES256 (recommended), ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512 or EdDSA.',
+  },
+  'assertion.unknown_key': {
+    explanation: 'No key registered for the application matches the assertion\'s kid and algorithm (a JWKS URI is refetched at most once per 30 s for an unknown kid).',
+    fix: 'Publish the new public key at the JWKS URI (or register it with `latchkey apps update <client-id> --jwks ...`), and send its kid in the JWT header.',
+    setting: 'application.jwks / application.jwks_uri',
+  },
+  'assertion.bad_signature': {
+    explanation: 'The assertion\'s signature does not verify with the application\'s registered key.',
+    fix: 'Sign with the private key whose public key is registered for the application; check that the kid names that key.',
+    setting: 'application.jwks / application.jwks_uri',
+  },
+  'assertion.wrong_audience': {
+    explanation: 'The assertion\'s aud names neither this server\'s issuer identifier nor its token endpoint URL (nor the endpoint the request was sent to) (RFC 7523 §3 item 3).',
+    fix: 'Set aud to the issuer identifier (see /.well-known/oauth-authorization-server) or to <issuer>/oauth/token.',
+  },
+  'assertion.expired': {
+    explanation: 'The assertion\'s exp is in the past, beyond the allowed clock skew (RFC 7523 §3 item 4).',
+    fix: 'Create a new assertion for every request, with exp a few minutes ahead; check the client\'s clock.',
+    setting: 'latchkey.assertion.max_skew_seconds',
+  },
+  'assertion.not_yet_valid': {
+    explanation: 'The assertion\'s nbf or iat is in the future, beyond the allowed clock skew (RFC 7523 §3 items 5-6).',
+    fix: 'Synchronise the client\'s clock (NTP), or raise the tolerated skew.',
+    setting: 'latchkey.assertion.max_skew_seconds',
+  },
+  'assertion.lifetime_too_long': {
+    explanation: 'The assertion\'s exp is further in the future than the accepted assertion lifetime: long-lived assertions are bearer credentials in all but name.',
+    fix: 'Set exp at most a few minutes ahead, or raise the accepted lifetime.',
+    setting: 'latchkey.assertion.max_lifetime_seconds',
+  },
+  'assertion.replayed': {
+    explanation: 'An assertion with this jti was already used by this client (RFC 7523 §3 item 7): each assertion is single-use.',
+    fix: 'Create a new assertion with a fresh random jti for every request.',
+  },
+  'assertion.unknown_user': {
+    explanation: 'The sub of a JWT bearer grant assertion names no user of this instance.',
+    fix: 'Set sub to the user name of an existing user, or create the user with `latchkey users create <user-name>`.',
+    setting: 'latchkey users create',
+  },
+  'assertion.jwks_unavailable': {
+    explanation: 'The application\'s JWKS URI could not be fetched within 3 s (unreachable, not 200, or not a JWKS), so the assertion could not be verified; the request was answered 503 so the client retries.',
+    fix: 'Make the JWKS URI reachable from this server, or register the keys inline with `latchkey apps update <client-id> --jwks ...`.',
+    setting: 'application.jwks_uri',
+  },
   // ---- APIs (resource server) ---------------------------------------------------------------
   'api.credentials_missing': {
     explanation: 'A request to an API that requires authentication carried no credentials (RFC 6750 §3.1).',
@@ -222,6 +402,25 @@ export const REASONS = {
     fix: 'Activate the user with `latchkey users update <user-name> --active true`.',
     setting: 'user.active',
   },
+  // ---- JWT access tokens of this instance (RFC 9068) ---------------------------------------
+  'token.signature_invalid': {
+    explanation: 'The bearer token is a JWT with this instance\'s issuer, but its signature does not verify with the key it names: it was altered or forged.',
+    fix: 'Obtain a new token from this instance\'s /oauth/token and send it unchanged.',
+  },
+  'token.unknown_key': {
+    explanation: 'The bearer token is a JWT with this instance\'s issuer, signed with a key (kid) this instance does not publish: a key that left the JWKS after a rotation (its tokens have expired by then), a token from another deployment configured with the same issuer, or a forgery.',
+    fix: 'Obtain a new token. Instances that share an issuer must share the database and LATCHKEY_KEY_ENCRYPTION_KEY; compare `latchkey keys list` with the token\'s kid.',
+    setting: 'latchkey keys list',
+  },
+  'token.malformed': {
+    explanation: 'The bearer token looks like a JWT (three dot-separated parts) but is not a well-formed JWT access token: unreadable, without iss, without kid, typ not at+jwt, or missing a claim RFC 9068 requires.',
+    fix: 'Send the access_token exactly as the token endpoint returned it.',
+  },
+  'token.wrong_audience': {
+    explanation: 'The bearer token is a JWT of this instance whose aud is not this instance: its application has an audience set for another resource server (RFC 9068 §4).',
+    fix: 'Call this instance\'s APIs with a token of an application that has no audience (its tokens are for this instance), or clear the application\'s audience.',
+    setting: 'application.audience',
+  },
   'api.scope_missing': {
     explanation: 'The token does not carry any of the auth scopes the API requires (scopes in effect are those granted, intersected with what the application allows now).',
     fix: 'Add one of the required scopes to the application (`latchkey apps update <client-id> --scopes …`) and request it.',
@@ -231,6 +430,59 @@ export const REASONS = {
     explanation: 'The user the caller acts as has none of the roles the API requires.',
     fix: 'Give the user one of the roles with `latchkey users update <user-name> --roles …`.',
     setting: 'user.roles',
+  },
+  // ---- bearer tokens from external identity providers --------------------------------------
+  'token.unknown_issuer': {
+    explanation: 'The bearer token is a JWT whose iss is neither this instance\'s issuer nor the issuer of an active identity provider.',
+    fix: 'Register the identity provider with `latchkey idps add --issuer <iss> ...` (its iss must match exactly), or activate it, or use a token from this instance.',
+    setting: 'latchkey idps add',
+  },
+  'idp.malformed': {
+    explanation: 'A token from an identity provider is not a well-formed JWT for this purpose: a claim has the wrong type (for example exp is not a number), or a header is not supported.',
+    fix: 'Check the token at the identity provider; the refusal hint names the claim.',
+  },
+  'idp.wrong_audience': {
+    explanation: 'A token from an identity provider does not name the audience registered for that provider in its aud claim.',
+    fix: 'Request the token for the registered audience at the identity provider, or change the provider\'s audience with `latchkey idps update <name> --audience <aud>`.',
+    setting: 'identity_provider.audience',
+  },
+  'idp.algorithm_not_allowed': {
+    explanation: 'A token from an identity provider is signed with an algorithm that is not accepted (accepted: ES256/384/512, RS256/384/512, PS256/384/512, EdDSA; never none or HMAC).',
+    fix: 'Configure the identity provider to sign access tokens with an asymmetric algorithm (RS256, ES256, PS256, EdDSA or their 384/512 variants).',
+  },
+  'idp.unknown_key': {
+    explanation: 'No key in the identity provider\'s JWKS matches the token\'s kid, even after refetching the JWKS (refetched at most once per 30 s).',
+    fix: 'Check that the token comes from the registered provider and that its JWKS publishes the signing key; after a key rotation, retry after 30 s.',
+    setting: 'identity_provider.jwks_uri',
+  },
+  'idp.bad_signature': {
+    explanation: 'The signature of a token from an identity provider does not verify with the provider\'s published key: the token was altered or forged.',
+    fix: 'Obtain a new token from the identity provider.',
+  },
+  'idp.token_expired': {
+    explanation: 'A token from an identity provider has expired (its exp is in the past, beyond the allowed clock skew).',
+    fix: 'Obtain a new token from the identity provider.',
+    setting: 'latchkey.assertion.max_skew_seconds',
+  },
+  'idp.not_yet_valid': {
+    explanation: 'A token from an identity provider is not valid yet (nbf or iat is in the future beyond the allowed clock skew).',
+    fix: 'Synchronise the clocks (NTP), or raise the tolerated skew.',
+    setting: 'latchkey.assertion.max_skew_seconds',
+  },
+  'idp.claim_missing': {
+    explanation: 'A token from an identity provider lacks a claim needed here: exp, or the claim that names the user (the provider\'s user claim, sub by default), or it is not a string.',
+    fix: 'Have the identity provider include the claim, or pick another claim with `latchkey idps update <name> --user-claim <claim>`.',
+    setting: 'identity_provider.user_claim',
+  },
+  'idp.unknown_user': {
+    explanation: 'The user claim of a token from an identity provider names no user of this instance (matched against the provider\'s user field: user name or id).',
+    fix: 'Create the user (`latchkey users create <user-name>`), or map another claim or field with `latchkey idps update <name> --user-claim <claim> --user-field user_name|id`.',
+    setting: 'identity_provider.user_claim',
+  },
+  'idp.jwks_unavailable': {
+    explanation: 'The identity provider\'s metadata or JWKS could not be fetched within 3 s, so its token could not be verified; the API answered 503 so the caller retries.',
+    fix: 'Make the provider\'s metadata URL and JWKS URI reachable from this server (see `latchkey idps show <name>`).',
+    setting: 'identity_provider.metadata_url / identity_provider.jwks_uri',
   },
 } as const satisfies Record<string, ReasonInfo>;
 
@@ -265,9 +517,22 @@ export const CACHE_DERIVED_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode
   'client_auth.secret_required',
   'client_auth.public_client_secret',
   'client_auth.application_inactive',
+  'authorize.redirect_uri_mismatch',
+  'authorize.redirect_uri_missing',
+  'introspect.not_allowed',
   'scope.not_allowed',
   'token.application_inactive',
   'token.user_inactive',
+  'token.unknown_key',
   'api.scope_missing',
   'api.role_missing',
+  'assertion.unknown_issuer',
+  'assertion.no_keys',
+  'assertion.unknown_key',
+  'assertion.bad_signature',
+  'assertion.unknown_user',
+  'token.unknown_issuer',
+  'idp.wrong_audience',
+  'idp.unknown_key',
+  'idp.unknown_user',
 ]);

@@ -49,7 +49,8 @@ export function clientCredentialsGrant(deps: GrantDeps): Grant<Plan> {
     async issue(plan) {
       const now = deps.clock.now();
       // RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
-      const minted = deps.mint({ application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'client_credentials', withRefreshToken: false, now });
+      const m = deps.mint({ application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'client_credentials', withRefreshToken: false, now });
+      const minted = m instanceof Promise ? await m : m; // JWT formats sign asynchronously; opaque is synchronous
       await deps.storage.tokens.insert(minted.records);
       return minted.body;
     },

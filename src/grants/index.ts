@@ -1,4 +1,5 @@
 import type { GrantType } from '../storage/types.js';
+import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { passwordGrant } from './password.js';
 import { refreshTokenGrant } from './refresh-token.js';
@@ -6,6 +7,6 @@ import type { Grant, GrantDeps } from './types.js';
 
 /** The built-in grants, keyed by grant_type. */
 export function defaultGrants(deps: GrantDeps): Map<GrantType, Grant> {
-  const grants: Grant[] = [clientCredentialsGrant(deps), passwordGrant(deps), refreshTokenGrant(deps)] as Grant[];
+  const grants: Grant[] = [clientCredentialsGrant(deps), passwordGrant(deps), refreshTokenGrant(deps), authorizationCodeGrant(deps)] as Grant[];
   return new Map(grants.map((g) => [g.grantType, g]));
 }

@@ -55,7 +55,8 @@ export function passwordGrant(deps: GrantDeps): Grant<Plan> {
     async issue(plan) {
       const now = deps.clock.now();
       const withRefreshToken = plan.application.grantTypes.includes('refresh_token');
-      const minted = deps.mint({ application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'password', withRefreshToken, now });
+      const m = deps.mint({ application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'password', withRefreshToken, now });
+      const minted = m instanceof Promise ? await m : m; // JWT formats sign asynchronously; opaque is synchronous
       await deps.storage.tokens.insert(minted.records);
       return minted.body;
     },

@@ -79,7 +79,7 @@ export function refreshTokenGrant(deps: GrantDeps): Grant<Plan> {
     },
     async issue(plan) {
       const now = deps.clock.now();
-      const minted = deps.mint({
+      const m = deps.mint({
         application: plan.application,
         userId: plan.record.userId,
         scopes: plan.scopes,
@@ -90,6 +90,7 @@ export function refreshTokenGrant(deps: GrantDeps): Grant<Plan> {
         refreshExpiresAt: plan.record.expiresAt,
         now,
       });
+      const minted = m instanceof Promise ? await m : m; // JWT formats sign asynchronously; opaque is synchronous
       // RFC 6749 §6: the new refresh token keeps the scope of the one presented, even when the access token was narrowed.
       const result = await deps.storage.tokens.consumeRefresh(plan.hash, now, minted.records.map((r) => (r.kind === 'refresh' ? { ...r, scopes: plan.record.scopes } : r)));
       if (result.outcome === 'consumed') return minted.body;

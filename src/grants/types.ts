@@ -1,3 +1,4 @@
+import type { ClientContext } from '../client-auth/authenticate.js';
 import type { AuthenticatedClient } from '../client-auth/types.js';
 import type { Clock } from '../core/clock.js';
 import type { NeutralRequest } from '../core/request.js';
@@ -24,7 +25,7 @@ export interface GrantContext {
 
 export interface GrantDeps {
   readonly cache: Pick<RegistryCache, 'userById' | 'peekUserById' | 'userByName'>;
-  readonly storage: Pick<Storage, 'tokens'>;
+  readonly storage: Pick<Storage, 'tokens' | 'codes' | 'replay'>;
   readonly clock: Clock;
   readonly mint: Mint;
   readonly lockout: PasswordLockout;
@@ -41,6 +42,13 @@ export interface Grant<Plan = unknown> {
   readonly parameters: readonly string[];
   /** RFC 6749 §4.4: client credentials is for confidential clients only. */
   readonly publicClients: boolean;
+  /**
+   * For a grant whose request itself identifies and proves the client, so that client
+   * authentication is optional (RFC 7523 §3.1, the JWT bearer grant): called instead of client
+   * authentication when the request carries no client credentials (a bare client_id does not
+   * count). Throws an OAuthError refusal; fills `context` as far as it gets, for the refusal record.
+   */
+  identifyClient?(req: NeutralRequest, params: Readonly<Record<string, string>>, context: ClientContext): Promise<AuthenticatedClient>;
   validate(ctx: GrantContext): Promise<Plan>;
   issue(plan: Plan, ctx: GrantContext): Promise<TokenResponseBody>;
 }

@@ -5,6 +5,8 @@ import type { Latchkey } from '../app.js';
 import type { NeutralRequest, NeutralResponse } from '../core/request.js';
 import { failure } from '../resource-server/provider.js';
 import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
+import { AUTHORIZE_PATHS } from '../endpoints/authorize.js';
+import { registerKeyRoutes } from './routes/keys.js';
 
 export interface HttpOptions {
   readonly bodyLimit: number;
@@ -149,6 +151,28 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
     const r = await readiness(latchkey.storage, state.draining);
     return reply.code(r.status).header('cache-control', 'no-store').send(r.body);
   });
+
+  // Introspection (RFC 7662) and revocation (RFC 7009) through Fastify. Every method is routed to
+  // the core, which answers anything but POST with invalid_request and Allow: POST (a 404 would
+  // hide that the endpoint exists).
+  const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+  const introspect = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.introspectionEndpoint.handle(toNeutral(req)));
+  app.route({ method: [...methods], url: '/oauth/introspect', handler: introspect });
+  const revoke = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.revocationEndpoint.handle(toNeutral(req)));
+  for (const url of ['/oauth/revoke', '/oauth_revoke_token.do']) app.route({ method: [...methods], url, handler: revoke });
+
+  // JWKS (/oauth/jwks, /api/now/oauth/jwks) and RFC 8414 metadata; static routes, so they win over /api/*.
+  registerKeyRoutes(app, latchkey);
+
+  // The authorization endpoint (RFC 6749 §3.1: GET, and POST too) with its sign-in and consent
+  // pages. Bodies are limited by bodyLimit like every Fastify route; cookies are set here because
+  // a neutral response's headers cannot hold several Set-Cookie values.
+  const authorize = async (req: FastifyRequest, reply: FastifyReply) => {
+    const res = await latchkey.authorizeEndpoint.handle(toNeutral(req));
+    if (res.cookies.length > 0) reply.header('set-cookie', [...res.cookies]);
+    return send(reply, res);
+  };
+  for (const url of AUTHORIZE_PATHS) app.route({ method: ['GET', 'POST'], url, handler: authorize });
 
   const api = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.apis.handle(toNeutral(req)));
   app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/api/*', handler: api });

@@ -43,6 +43,27 @@ export const PROPERTY_DEFINITIONS = {
     max: 86400,
     description: 'How long failed attempts are counted, and how long a locked-out user stays locked, in seconds.',
   },
+  'latchkey.assertion.max_skew_seconds': {
+    type: 'integer',
+    default: 300,
+    min: 0,
+    max: 3600,
+    description: 'Clock skew tolerated on the exp, nbf and iat of JWT assertions (private_key_jwt, JWT bearer grant) and of tokens from identity providers, in seconds.',
+  },
+  'latchkey.assertion.max_lifetime_seconds': {
+    type: 'integer',
+    default: 3600,
+    min: 1,
+    max: 86400,
+    description: 'How far in the future the exp of a JWT assertion (private_key_jwt, JWT bearer grant) may be, in seconds; a later exp is refused.',
+  },
+  'latchkey.keys.rotation_days': {
+    type: 'integer',
+    default: 90,
+    min: 0,
+    max: 3650,
+    description: 'Rotate the JWT signing key when it has been signing for this many days (checked hourly by every instance; the new key is published a day before it signs). 0 turns scheduled rotation off.',
+  },
 } as const satisfies Record<string, PropertyDefinition>;
 
 export type PropertyName = keyof typeof PROPERTY_DEFINITIONS;

@@ -1,11 +1,15 @@
+import { decodeJwt } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { tokenKey } from '../core/crypto.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import { effectiveScopes } from '../grants/scope.js';
+import type { Keyring } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { Storage } from '../storage/types.js';
+import type { Storage, TokenRecord } from '../storage/types.js';
+import { isJwtShaped, jtiKey, JwtRejected, verifyAccessJwt, type AccessJwtClaims, type JwtRejectReason } from '../tokens/jwt.js';
 import type { Caller } from './define.js';
+import type { ExternalTokenValidator } from './external.js';
 
 export const REALM = 'latchkey';
 
@@ -20,8 +24,20 @@ export function invalidToken(reason: ReasonCode, description: string): OAuthErro
   });
 }
 
+/** How each JwtRejected reason is refused. */
+const JWT_REFUSALS: Record<JwtRejectReason, readonly [ReasonCode, string]> = {
+  signature: ['token.signature_invalid', 'The signature of the access token is not valid.'],
+  unknown_kid: ['token.unknown_key', 'The access token is signed with a key this instance does not publish.'],
+  expired: ['token.expired', 'The access token has expired.'],
+  malformed: ['token.malformed', 'The access token is not a well-formed JWT access token of this instance.'],
+  issuer: ['token.unknown_issuer', 'The access token was issued by an issuer this instance does not accept.'],
+};
+
 /**
- * Validates opaque access tokens for our APIs. A token is valid only while it is unexpired,
+ * Validates access tokens for our APIs: opaque tokens by their stored record; our JWT access tokens
+ * (RFC 9068) by our published keys and then by their record (found by jti), so revocation and
+ * deactivation apply to them exactly as to opaque tokens; JWTs of other issuers by the external
+ * validator (registered identity providers). A token is valid only while it is unexpired,
  * unrevoked, its application active and its user active; its scopes in effect are those granted,
  * intersected with what the application allows now.
  *
@@ -45,6 +61,11 @@ export class BearerValidator {
       readonly storage: Pick<Storage, 'tokens'>;
       readonly cache: Pick<RegistryCache, 'applicationById' | 'userById' | 'peekApplicationById' | 'peekUserById' | 'onInvalidate'>;
       readonly clock: Clock;
+      /** Our signing keys and issuer: JWT access tokens of ours are verified with them. */
+      readonly keyring?: Pick<Keyring, 'verificationKey'>;
+      readonly issuer?: () => string;
+      /** JWTs whose iss is not ours (identity providers); absent: refused as token.unknown_issuer. */
+      readonly external?: ExternalTokenValidator;
     },
   ) {
     // Any revocation, deactivation or scope change moves the change version, which clears this.
@@ -66,12 +87,57 @@ export class BearerValidator {
   }
 
   private async resolve(token: string): Promise<Caller> {
+    if (isJwtShaped(token)) return this.resolveJwt(token);
     const gen = this.generation;
     const record = await this.deps.storage.tokens.byHash(tokenKey(token));
+    return this.callerOf(token, record, gen, Infinity);
+  }
+
+  /**
+   * A JWT: ours (iss is our issuer) is verified with our published keys, then checked against its
+   * record like an opaque token; any other iss goes to the external validator.
+   */
+  private async resolveJwt(token: string): Promise<Caller> {
+    const gen = this.generation;
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      throw invalidToken('token.malformed', JWT_REFUSALS.malformed[1]);
+    }
+    if (typeof iss !== 'string' || iss === '') throw invalidToken('token.malformed', 'The access token has no issuer (iss).');
+    const { keyring, issuer } = this.deps;
+    if (keyring === undefined || issuer === undefined || iss !== issuer()) {
+      const external = this.deps.external;
+      if (external === undefined) throw invalidToken('token.unknown_issuer', JWT_REFUSALS.issuer[1]).withHint(`iss ${iss.slice(0, 200)}`);
+      const { caller, expiresAt } = await external.validate(token, iss);
+      this.remember(gen, token, caller, expiresAt);
+      return caller;
+    }
+    let claims: AccessJwtClaims;
+    try {
+      claims = await verifyAccessJwt({ keyring, issuer, clock: this.deps.clock }, token);
+    } catch (error) {
+      if (!(error instanceof JwtRejected)) throw error;
+      const [reason, description] = JWT_REFUSALS[error.reason];
+      throw invalidToken(reason, description).withHint(error.message);
+    }
+    // RFC 9068 §4: a resource server accepts only tokens meant for it; our APIs are the issuer.
+    const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (!audiences.includes(issuer())) {
+      throw invalidToken('token.wrong_audience', 'The access token is meant for another audience.').withHint(`aud ${audiences.join(' ').slice(0, 200)}; this instance is ${issuer()}`);
+    }
+    const record = await this.deps.storage.tokens.byHash(jtiKey(claims.jti));
+    return this.callerOf(token, record, gen, claims.exp * 1000);
+  }
+
+  /** The caller a token's record stands for (opaque and our JWTs alike), remembered for repeat calls. */
+  private async callerOf(token: string, record: TokenRecord | undefined, gen: number, notAfter: number): Promise<Caller> {
     if (record === undefined) throw invalidToken('token.unknown', 'The access token is not valid on this instance.');
     if (record.kind !== 'access') throw invalidToken('token.not_access_token', 'A refresh token cannot be used as an access token.');
     if (record.status !== 'active') throw invalidToken('token.revoked', 'The access token has been revoked.');
-    if (record.expiresAt <= this.deps.clock.now()) throw invalidToken('token.expired', 'The access token has expired.');
+    const expiresAt = Math.min(record.expiresAt, notAfter);
+    if (expiresAt <= this.deps.clock.now()) throw invalidToken('token.expired', 'The access token has expired.');
     const app = this.deps.cache.peekApplicationById(record.applicationId) ?? (await this.deps.cache.applicationById(record.applicationId));
     if (app === undefined || !app.active) throw invalidToken('token.application_inactive', 'The application of this token is inactive.');
     const user = record.userId === null ? undefined : (this.deps.cache.peekUserById(record.userId) ?? (await this.deps.cache.userById(record.userId)));
@@ -86,10 +152,14 @@ export class BearerValidator {
       application: Object.freeze({ clientId: app.clientId, name: app.name }),
       scopes: Object.freeze(effectiveScopes(record.scopes, app)),
     });
+    this.remember(gen, token, caller, expiresAt);
+    return caller;
+  }
+
+  private remember(gen: number, token: string, caller: Caller, expiresAt: number): void {
     if (gen === this.generation) {
       if (this.callers.size >= this.maxEntries) this.callers = new Map();
-      this.callers.set(token, { caller, expiresAt: record.expiresAt });
+      this.callers.set(token, { caller, expiresAt });
     }
-    return caller;
   }
 }

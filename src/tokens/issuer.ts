@@ -29,10 +29,19 @@ export interface Minted {
   readonly records: NewTokenRecord[];
 }
 
-/** An access-token format: opaque now; JWT (RFC 9068) registers the same way. */
+/** The access token a format made, and the key its record is stored under. */
+export interface MintedAccessToken {
+  readonly token: string;
+  readonly hash: string;
+}
+
+/**
+ * An access-token format: opaque (synchronous: no promise on the hot path) or JWT (RFC 9068,
+ * tokens/jwt.ts: asynchronous, it signs). Formats register in a Map by name (app.ts).
+ */
 export interface AccessTokenFormat {
   readonly format: TokenFormat;
-  mint(input: MintInput): { token: string; hash: string };
+  mint(input: MintInput): MintedAccessToken | Promise<MintedAccessToken>;
 }
 
 /** Opaque tokens: prefix, issue time, 256 random bits; the database holds only the key from tokenKey(). */
@@ -44,37 +53,46 @@ export const opaqueFormat: AccessTokenFormat = {
   },
 };
 
+/**
+ * Mints the tokens of one grant. Returns synchronously for opaque access tokens (the hot path pays
+ * no promise) and a promise for signed ones: callers write
+ * `const m = mint(input); const minted = m instanceof Promise ? await m : m;`.
+ */
 export function createMinter(formats: ReadonlyMap<TokenFormat, AccessTokenFormat>) {
-  return function mint(input: MintInput): Minted {
-    const app = input.application;
-    const format = formats.get(app.tokenFormat) ?? opaqueFormat;
+  return function mint(input: MintInput): Minted | Promise<Minted> {
+    const format = formats.get(input.application.tokenFormat) ?? opaqueFormat;
     const access = format.mint(input);
-    // A new grant's family is named after its first access token's key: unique, time-ordered (so
-    // the family index appends), and free to compute.
-    const familyId = input.familyId ?? access.hash;
-    // Plain literals of one shape (no spreads): this runs on every token request.
-    const record = (hash: string, kind: 'access' | 'refresh', expiresAt: number): NewTokenRecord => ({
-      hash,
-      kind,
-      applicationId: app.id,
-      userId: input.userId,
-      scopes: input.scopes,
-      grantType: input.grantType,
-      issuedAt: input.now,
-      expiresAt,
-      familyId,
-    });
-    const expiresIn = app.accessTokenLifespan;
-    const records: NewTokenRecord[] = [record(access.hash, 'access', input.now + expiresIn * 1000)];
-    const scope = input.scopes.join(' ');
-    if (!input.withRefreshToken) {
-      return { body: { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope }, records };
-    }
-    const { token: refreshToken, key: refreshKey } = mintOpaque(TOKEN_PREFIX.refresh, input.now);
-    records.push(record(refreshKey, 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000));
-    const body: TokenResponseBody = { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope, refresh_token: refreshToken };
-    return { body, records };
+    return access instanceof Promise ? access.then((a) => complete(input, a)) : complete(input, access);
   };
+}
+
+function complete(input: MintInput, access: MintedAccessToken): Minted {
+  const app = input.application;
+  // A new grant's family is named after its first access token's key: unique, time-ordered (so
+  // the family index appends), and free to compute.
+  const familyId = input.familyId ?? access.hash;
+  // Plain literals of one shape (no spreads): this runs on every token request.
+  const record = (hash: string, kind: 'access' | 'refresh', expiresAt: number): NewTokenRecord => ({
+    hash,
+    kind,
+    applicationId: app.id,
+    userId: input.userId,
+    scopes: input.scopes,
+    grantType: input.grantType,
+    issuedAt: input.now,
+    expiresAt,
+    familyId,
+  });
+  const expiresIn = app.accessTokenLifespan;
+  const records: NewTokenRecord[] = [record(access.hash, 'access', input.now + expiresIn * 1000)];
+  const scope = input.scopes.join(' ');
+  if (!input.withRefreshToken) {
+    return { body: { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope }, records };
+  }
+  const { token: refreshToken, key: refreshKey } = mintOpaque(TOKEN_PREFIX.refresh, input.now);
+  records.push(record(refreshKey, 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000));
+  const body: TokenResponseBody = { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope, refresh_token: refreshToken };
+  return { body, records };
 }
 
 export type Mint = ReturnType<typeof createMinter>;

@@ -12,10 +12,12 @@ import { run, waitForOutput, type RunResult } from './processes.js';
 export const BIN = join(ROOT, 'bin', 'latchkey.js');
 export const CC_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 export const ADMIN_PASSWORD = 'instances-admin-password';
+export const INSTANCES_KEK = 'instances-key-encryption-key-0123456789';
 
 /** The environment for the CLI and servers on `db`: nothing inherited that would point elsewhere. */
 export function instanceEnv(db: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LATCHKEY_DB: db, LATCHKEY_ADMIN_PASSWORD: ADMIN_PASSWORD, LATCHKEY_LOG_LEVEL: 'info', ...extra };
+  // Instances on one database share the key-encryption key (PostgreSQL refuses to start without one).
+  const env: NodeJS.ProcessEnv = { ...process.env, LATCHKEY_DB: db, LATCHKEY_ADMIN_PASSWORD: ADMIN_PASSWORD, LATCHKEY_LOG_LEVEL: 'info', LATCHKEY_KEY_ENCRYPTION_KEY: INSTANCES_KEK, ...extra };
   for (const k of ['LATCHKEY_PORT', 'LATCHKEY_HOST', 'LATCHKEY_BODY_LIMIT', 'LATCHKEY_APIS', 'LATCHKEY_TEST_STORAGE']) delete env[k];
   return env;
 }

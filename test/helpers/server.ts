@@ -50,7 +50,14 @@ export interface TestServerOptions {
   apisDir?: string;
   /** Overrides LATCHKEY_TEST_STORAGE for this server (tests that read the SQLite file pass 'sqlite'). */
   storage?: TestStorageKind;
+  /** The key-encryption key (default TEST_KEK); null for an instance without one (cannot sign JWTs). */
+  kek?: string | null;
+  /** A configured issuer (as --issuer); default: the listening address. */
+  issuer?: string;
 }
+
+/** The key-encryption key test servers use unless told otherwise. */
+export const TEST_KEK = 'test-key-encryption-key-0123456789abcdef';
 
 /**
  * A real Latchkey on a loopback port over fresh storage: a new SQLite file, or (with
@@ -92,7 +99,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     const clock = options.clock ?? { now: () => Date.now() };
     await bootstrap({ storage, clock }, 'admin-password-for-tests');
     const router = options.apisDir === undefined ? undefined : await loadApis(options.apisDir, { required: true });
-    latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }) });
+    const kek = options.kek === undefined ? TEST_KEK : options.kek;
+    latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }), ...(kek === null ? {} : { kek }), ...(options.issuer === undefined ? {} : { issuer: options.issuer }) });
     await latchkey.start();
     http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });
     const address = await http.listen({ port: 0, host: '127.0.0.1' });

@@ -4,6 +4,8 @@ import { createLatchkey } from '../../app.js';
 import { loadConfig, parseDbLocation } from '../../config/config.js';
 import { buildHttpServer, markDraining } from '../../http/server.js';
 import { scheduleCleanup } from '../../jobs/cleanup.js';
+import { scheduleKeyRotation } from '../../jobs/rotate-keys.js';
+import { resolveKek } from '../../keys/kek.js';
 import { loadApis } from '../../resource-server/load.js';
 import { bootstrap } from '../../registry/bootstrap.js';
 import { openStorage } from '../../storage/open.js';
@@ -17,6 +19,7 @@ interface ServeOptions {
   host?: string;
   db?: string;
   apis?: string;
+  issuer?: string;
 }
 
 function nextSteps(url: string): string {
@@ -35,14 +38,23 @@ function nextSteps(url: string): string {
 }
 
 export async function serve(opts: ServeOptions, io: IO): Promise<number> {
-  const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, apis: opts.apis });
+  const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, apis: opts.apis, issuer: opts.issuer });
   const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
+  // Before anything opens: with PostgreSQL and no LATCHKEY_KEY_ENCRYPTION_KEY, refuse to start.
+  const kek = resolveKek(config.db, config.keyEncryptionKey);
+  if (kek.warning !== undefined) logger.warn({ kekSource: kek.source, kekFile: kek.file }, kek.warning);
   // APIs are loaded before anything else: a broken module stops the start, nothing half-starts.
   const router = await loadApis(config.apis, { required: config.apisExplicit });
   const storage = await openStorage(config.db);
   const boot = await bootstrap({ storage, clock: { now: () => Date.now() } }, config.adminPassword);
-  const latchkey = createLatchkey({ storage, logger, router });
-  await latchkey.start();
+  const latchkey = createLatchkey({ storage, logger, router, kek: kek.kek, ...(config.issuer === undefined ? {} : { issuer: config.issuer }) });
+  try {
+    await latchkey.start();
+  } catch (error) {
+    await latchkey.stop();
+    await storage.close();
+    throw error;
+  }
   const http = await buildHttpServer(latchkey, { bodyLimit: config.bodyLimit });
   let address: string;
   try {
@@ -55,8 +67,9 @@ export async function serve(opts: ServeOptions, io: IO): Promise<number> {
   }
   latchkey.setDefaultIssuer(address);
   const cleanup = scheduleCleanup({ storage, clock: { now: () => Date.now() }, logger });
+  const rotation = scheduleKeyRotation({ keyring: latchkey.keyring, cache: latchkey.cache, clock: latchkey.clock, logger });
   const location = parseDbLocation(config.db);
-  logger.info({ address, db: location.kind === 'sqlite' ? location.path : 'postgres', apis: router.list().map((a) => `${a.namespace}/${a.id}`) }, 'latchkey started');
+  logger.info({ address, issuer: latchkey.issuer(), db: location.kind === 'sqlite' ? location.path : 'postgres', kekSource: kek.source, apis: router.list().map((a) => `${a.namespace}/${a.id}`) }, 'latchkey started');
   if (boot.generatedAdminPassword !== undefined) {
     io.err(`\nCreated the admin user. Its generated password, shown only this once:\n\n    ${boot.generatedAdminPassword}\n\nSet LATCHKEY_ADMIN_PASSWORD before the first start to choose it instead.\n`);
   }
@@ -77,6 +90,7 @@ export async function serve(opts: ServeOptions, io: IO): Promise<number> {
         try {
           await http.close();
           await cleanup.stop();
+          await rotation.stop();
           await latchkey.stop();
           await storage.close();
           logger.info({}, 'stopped');
@@ -102,9 +116,11 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
     .option('--host <host>', 'address to listen on (env LATCHKEY_HOST, default 127.0.0.1)')
     .option('--db <location>', 'SQLite file or postgres:// URL (env LATCHKEY_DB, default ./data/latchkey.db)')
     .option('--apis <folder>', 'folder of REST API modules (env LATCHKEY_APIS, default ./apis)')
+    .option('--issuer <url>', 'public base URL, the issuer of tokens and metadata (env LATCHKEY_ISSUER, default the listening address)')
     .addHelpText(
       'after',
       '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384).\n' +
+        'LATCHKEY_KEY_ENCRYPTION_KEY (>= 32 characters) encrypts the JWT signing keys; without it a SQLite database gets a latchkey.kek file beside it, PostgreSQL refuses to start. See docs/jwt-and-keys.md.\n' +
         'Several instances: give them all the same postgres:// URL; see docs/multi-instance.md. GET /healthz and /readyz are for load balancers; SIGTERM drains.\n',
     )
     .action((opts: ServeOptions) => run(serve(opts, io)));

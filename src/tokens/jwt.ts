@@ -1,0 +1,176 @@
+import { CompactSign, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { Clock } from '../core/clock.js';
+import { randomToken, tokenKey } from '../core/crypto.js';
+import type { Keyring } from '../keys/keyring.js';
+import type { RegistryCache } from '../registry/cache.js';
+import type { AccessTokenFormat, MintInput } from './issuer.js';
+
+/**
+ * JWT access tokens (RFC 9068), signed with the instance's current key (keys/keyring.ts).
+ *
+ * Header `{ alg, typ: "at+jwt", kid }`; claims `iss`, `sub`, `aud`, `exp`, `iat`, `jti`,
+ * `client_id`, `scope`. `sub` is the user name of the user the token acts as (for client
+ * credentials, the application user) or, with no user, the client id. `aud` is the application's
+ * audience, or the issuer (our own APIs) when it has none.
+ *
+ * A JWT is stored like any token, so it can be revoked, introspected and listed: its record is
+ * keyed by jtiKey(jti). The token itself is not stored (neither is a hash of it: the jti is the
+ * handle, and only a token with our valid signature maps to it).
+ */
+
+export interface AccessJwtClaims extends JWTPayload {
+  readonly iss: string;
+  readonly sub: string;
+  readonly aud: string | string[];
+  readonly exp: number;
+  readonly iat: number;
+  readonly jti: string;
+  readonly client_id: string;
+  readonly scope?: string;
+}
+
+export type JwtRejectReason = 'signature' | 'issuer' | 'expired' | 'malformed' | 'unknown_kid';
+
+/** Why a JWT is not a valid access token of ours. `claims` is set when the signature was valid. */
+export class JwtRejected extends Error {
+  constructor(
+    readonly reason: JwtRejectReason,
+    message: string,
+    readonly claims?: AccessJwtClaims,
+  ) {
+    super(message);
+    this.name = 'JwtRejected';
+  }
+}
+
+export interface JwtDeps {
+  readonly keyring: Pick<Keyring, 'verificationKey'>;
+  readonly issuer: () => string;
+  readonly clock: Clock;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** 12 hex digits of issue time (ms) + 22 base64url characters. */
+const JTI_SHAPE = /^[0-9a-f]{12}[A-Za-z0-9_-]{22}$/;
+const REQUIRED_CLAIMS = ['sub', 'aud', 'exp', 'iat', 'jti', 'client_id'];
+
+/** Three base64url segments separated by dots (a JWS in compact form); opaque tokens have no dots. */
+export function isJwtShaped(token: string): boolean {
+  return token.indexOf('.') > 0 && JWT_SHAPE.test(token);
+}
+
+/**
+ * The storage key of a JWT's record: `<12 hex digits of time>.j<rest of the jti>`. Time-ordered
+ * like opaque token keys, and it cannot collide with one (a SHA-256 in base64url is 43 characters).
+ */
+export function jtiKey(jti: string): string {
+  return `${jti.slice(0, 12)}.j${jti.slice(12)}`;
+}
+
+/** A new jti: issue time in ms as 12 hex digits, then 22 random base64url characters (≥128 bits). */
+export function newJti(now: number): string {
+  const time = Math.max(0, Math.floor(now)).toString(16).padStart(12, '0').slice(-12);
+  return time + randomToken('').slice(0, 22);
+}
+
+function rejectionOf(error: unknown): JwtRejected {
+  if (error instanceof JwtRejected) return error;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new JwtRejected('signature', 'The signature is not valid.');
+  if (error instanceof joseErrors.JWTExpired) {
+    const claims = error.payload as AccessJwtClaims;
+    return new JwtRejected('expired', 'The token has expired.', typeof claims.jti === 'string' && JTI_SHAPE.test(claims.jti) ? claims : undefined);
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'iss') return new JwtRejected('issuer', 'The token was issued by another issuer.');
+  const detail = error instanceof Error ? error.message : String(error);
+  return new JwtRejected('malformed', `The token is not a well-formed access token of this instance (${detail.slice(0, 200)}).`);
+}
+
+/**
+ * Verifies one of our JWT access tokens: a published key of ours (by kid) signed it, `typ` is
+ * at+jwt, `iss` is our issuer, the required RFC 9068 claims are present and it has not expired (by
+ * the clock). Storage state (revocation, the application, the user) is the caller's to check.
+ * Throws JwtRejected.
+ */
+export async function verifyAccessJwt(deps: JwtDeps, token: string): Promise<AccessJwtClaims> {
+  const now = deps.clock.now();
+  try {
+    let header;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw new JwtRejected('malformed', 'The token is not a JWT.');
+    }
+    if (typeof header.kid !== 'string' || header.kid === '') throw new JwtRejected('malformed', 'The token header has no kid.');
+    const key = await deps.keyring.verificationKey(header.kid, now);
+    if (key === undefined) throw new JwtRejected('unknown_kid', `The token names a signing key (kid ${header.kid.slice(0, 64)}) this instance does not publish.`);
+    const { payload } = await jwtVerify(token, key.publicKey, {
+      issuer: deps.issuer(),
+      typ: 'at+jwt',
+      algorithms: [key.alg],
+      currentDate: new Date(now),
+      requiredClaims: REQUIRED_CLAIMS,
+    });
+    if (typeof payload.jti !== 'string' || !JTI_SHAPE.test(payload.jti) || typeof payload.client_id !== 'string' || typeof payload.sub !== 'string') {
+      throw new JwtRejected('malformed', 'The token claims are not those of an access token of this instance.');
+    }
+    return payload as AccessJwtClaims;
+  } catch (error) {
+    throw rejectionOf(error);
+  }
+}
+
+/**
+ * The storage key of any token of ours: an opaque token's tokenKey(), or for a JWT with our valid
+ * signature (expired or not) jtiKey(jti); undefined for anything else. Introspection and
+ * revocation look tokens up with it.
+ */
+export async function recordKeyOf(deps: JwtDeps, token: string): Promise<string | undefined> {
+  if (!isJwtShaped(token)) return tokenKey(token);
+  try {
+    return jtiKey((await verifyAccessJwt(deps, token)).jti);
+  } catch (error) {
+    if (error instanceof JwtRejected && error.reason === 'expired' && error.claims !== undefined) return jtiKey(error.claims.jti);
+    return undefined;
+  }
+}
+
+export interface JwtFormatDeps {
+  readonly keyring: Pick<Keyring, 'signingKey' | 'readySigner'>;
+  readonly issuer: () => string;
+  readonly cache: Pick<RegistryCache, 'peekUserById' | 'userById'>;
+}
+
+const encoder = new TextEncoder();
+
+/** The 'jwt' access-token format: signs with the current key (imported once, header object reused). */
+export function jwtFormat(deps: JwtFormatDeps): AccessTokenFormat {
+  return {
+    format: 'jwt',
+    async mint(input: MintInput) {
+      const app = input.application;
+      let sub = app.clientId;
+      if (input.userId !== null) {
+        // The grant has just read the user, so this is a cache hit.
+        const user = deps.cache.peekUserById(input.userId) ?? (await deps.cache.userById(input.userId));
+        sub = user?.userName ?? input.userId;
+      }
+      const signer = deps.keyring.readySigner(input.now) ?? (await deps.keyring.signingKey(input.now));
+      const issuer = deps.issuer();
+      const jti = newJti(input.now);
+      const iat = Math.floor(input.now / 1000);
+      // One literal of one shape, claims in RFC 9068 §2.2 order.
+      const claims = {
+        iss: issuer,
+        sub,
+        aud: app.audience ?? issuer,
+        exp: iat + app.accessTokenLifespan,
+        iat,
+        jti,
+        client_id: app.clientId,
+        scope: input.scopes.length === 0 ? undefined : input.scopes.join(' '),
+      };
+      const token = await new CompactSign(encoder.encode(JSON.stringify(claims))).setProtectedHeader(signer.header).sign(signer.privateKey);
+      return { token, hash: jtiKey(jti) };
+    },
+  };
+}
