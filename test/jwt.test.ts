@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import * as jose from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as openid from 'openid-client';
+import type { IO } from '../src/cli/context.js';
+import { main } from '../src/cli/main.js';
 import { createApplication } from '../src/registry/applications.js';
 import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
@@ -156,6 +158,23 @@ describe('JWT access tokens', () => {
     assert.ok(await server.latchkey.storage.tokens.revoke(jtiKey(jti), Date.now()));
     await refreshCache(server);
     await assertApiRefusal(server.latchkey.storage, await echo(token), { status: 401, reason: 'token.revoked', error: 'invalid_token' });
+  });
+
+  it('`latchkey tokens revoke <jwt>` revokes a JWT access token by its jti; our API then refuses it', async () => {
+    const token = await accessToken(await cc(jwtApp));
+    assert.equal((await echo(token)).status, 200);
+    let out = '';
+    let err = '';
+    const io: IO = { out: (t) => void (out += t), err: (t) => void (err += t), readStdin: async () => '' };
+    const code = await main(['node', 'latchkey', 'tokens', 'revoke', token, '--json', '--db', server.db], io);
+    assert.equal(code, 0, err);
+    assert.equal(JSON.parse(out).revoked, 1);
+    await refreshCache(server);
+    await assertApiRefusal(server.latchkey.storage, await echo(token), { status: 401, reason: 'token.revoked', error: 'invalid_token' });
+    // A JWT-shaped string that is not one of ours is not found, and says what to check.
+    const again = await main(['node', 'latchkey', 'tokens', 'revoke', 'eyJhbGciOiJub25lIn0.eyJ4IjoxfQ.c2ln', '--db', server.db], io);
+    assert.equal(again, 1);
+    assert.match(err, /No token issued by this instance matches/);
   });
 
   it('a JWT with an audience elsewhere verifies for that audience but is refused by our APIs (token.wrong_audience)', async () => {

@@ -292,7 +292,8 @@ export interface KeyStore {
   list(): Promise<SigningKey[]>;
   /**
    * In one transaction: sets `retiresAt` and `publishUntil` on every key whose `retiresAt` is
-   * null, then inserts `next`. The first key of a keyring is added the same way (nothing to retire).
+   * null or later than the new `retiresAt` (a rotation that activates sooner supersedes one still
+   * waiting, so no older key keeps signing past the new key's activation), then inserts `next`. The first key of a keyring is added the same way (nothing to retire).
    */
   rotate(next: SigningKey, retire: { readonly retiresAt: number; readonly publishUntil: number }): Promise<void>;
   /** Deletes keys whose publishUntil is before `before`; returns how many. */

@@ -1,8 +1,9 @@
-import { CompactSign, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { CompactSign, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { randomToken, tokenKey } from '../core/crypto.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
+import { StorageError } from '../storage/types.js';
 import type { AccessTokenFormat, MintInput } from './issuer.js';
 
 /**
@@ -115,6 +116,8 @@ export async function verifyAccessJwt(deps: JwtDeps, token: string): Promise<Acc
     }
     return payload as AccessJwtClaims;
   } catch (error) {
+    // The keys could not be read (database down): not a verdict on the token; callers answer 503.
+    if (error instanceof StorageError) throw error;
     throw rejectionOf(error);
   }
 }
@@ -129,7 +132,23 @@ export async function recordKeyOf(deps: JwtDeps, token: string): Promise<string 
   try {
     return jtiKey((await verifyAccessJwt(deps, token)).jti);
   } catch (error) {
+    if (error instanceof StorageError) throw error;
     if (error instanceof JwtRejected && error.reason === 'expired' && error.claims !== undefined) return jtiKey(error.claims.jti);
+    return undefined;
+  }
+}
+
+/**
+ * The storage key a token would be stored under, WITHOUT verifying a JWT's signature: for
+ * administrators' tools that already hold database access (`latchkey tokens revoke`), where a
+ * forged JWT can only name a jti the operator could revoke anyway. Never use it to accept a token.
+ */
+export function unverifiedRecordKey(token: string): string | undefined {
+  if (!isJwtShaped(token)) return tokenKey(token);
+  try {
+    const { jti } = decodeJwt(token);
+    return typeof jti === 'string' && JTI_SHAPE.test(jti) ? jtiKey(jti) : undefined;
+  } catch {
     return undefined;
   }
 }

@@ -722,6 +722,22 @@ function describeKeysCodesReplayProviders(get: () => Storage): void {
       assert.deepEqual(await s.keys.list(), [k1Retired, { ...k2, retiresAt: T0 + 300, publishUntil: T0 + 5_000 }, k3]);
     });
 
+    it('a rotation that activates sooner also retires keys due to retire later (overlapping rotations)', async () => {
+      const s = get();
+      const k1 = makeSigningKey({ activatesAt: T0 });
+      await s.keys.rotate(k1, { retiresAt: T0, publishUntil: T0 });
+      // k2 waits to sign at T0+600; k1 is due to retire then.
+      const k2 = makeSigningKey({ activatesAt: T0 + 600 });
+      await s.keys.rotate(k2, { retiresAt: T0 + 600, publishUntil: T0 + 3_000 });
+      // k3 signs at once (T0+100): k1 and the never-active k2 both retire at T0+100.
+      const k3 = makeSigningKey({ activatesAt: T0 + 100 });
+      await s.keys.rotate(k3, { retiresAt: T0 + 100, publishUntil: T0 + 2_000 });
+      const byKid = new Map((await s.keys.list()).map((k) => [k.kid, k]));
+      assert.deepEqual([byKid.get(k1.kid)?.retiresAt, byKid.get(k1.kid)?.publishUntil], [T0 + 100, T0 + 2_000]);
+      assert.deepEqual([byKid.get(k2.kid)?.retiresAt, byKid.get(k2.kid)?.publishUntil], [T0 + 100, T0 + 2_000]);
+      assert.equal(byKid.get(k3.kid)?.retiresAt, null);
+    });
+
     it('rotates all or nothing: a duplicate kid is a conflict and retires nothing', async () => {
       const s = get();
       const k1 = makeSigningKey();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { tokenHandle, tokenKey } from '../../core/crypto.js';
+import { tokenHandle } from '../../core/crypto.js';
+import { unverifiedRecordKey } from '../../tokens/jwt.js';
 import { findApplication } from '../../registry/applications.js';
 import { findUser } from '../../registry/users.js';
 import type { TokenRecord } from '../../storage/types.js';
@@ -70,9 +71,10 @@ function registerList(tokens: Command, kit: Kit): void {
 }
 
 async function revoke(ctx: CliContext, token: string) {
-  const record = await ctx.storage.tokens.byHash(tokenKey(token));
+  const key = unverifiedRecordKey(token);
+  const record = key === undefined ? undefined : await ctx.storage.tokens.byHash(key);
   if (record === undefined) {
-    throw new CliError('No token issued by this instance matches. Check that the whole token was given (it starts with lk_at_ or lk_rt_).');
+    throw new CliError('No token issued by this instance matches. Check that the whole token was given (opaque tokens start with lk_at_ or lk_rt_; JWT access tokens with eyJ).');
   }
   const now = ctx.clock.now();
   const revoked = record.kind === 'refresh' ? await ctx.storage.tokens.revokeFamily(record.familyId, now) : (await ctx.storage.tokens.revoke(record.hash, now)) ? 1 : 0;

@@ -110,7 +110,7 @@ export const SQL = {
   keyList: `SELECT ${SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY activates_at, kid`,
   // keys.rotate runs these three in one transaction after LOCK TABLE (see adapter.ts).
   keyLock: 'LOCK TABLE signing_keys IN EXCLUSIVE MODE',
-  keyRetire: 'UPDATE signing_keys SET retires_at = $1, publish_until = $2 WHERE retires_at IS NULL',
+  keyRetire: 'UPDATE signing_keys SET retires_at = $1, publish_until = $2 WHERE retires_at IS NULL OR retires_at > $1',
   keyInsert: withBump(`INSERT INTO signing_keys (${SIGNING_KEY_COLUMNS}) VALUES (${placeholders(8)})`),
   keyDeleteUnpublished: withBump('DELETE FROM signing_keys WHERE publish_until IS NOT NULL AND publish_until < $1'),
   codeInsert: `INSERT INTO authorization_codes (${CODE_COLUMNS}) VALUES (${placeholders(9)})`,

@@ -53,7 +53,7 @@ const SQL = {
   tokenImport: `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   schemaVersion: 'SELECT MAX(version) FROM schema_migrations',
   keyList: `SELECT ${SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY activates_at, kid`,
-  keyRetire: 'UPDATE signing_keys SET retires_at = ?, publish_until = ? WHERE retires_at IS NULL',
+  keyRetire: 'UPDATE signing_keys SET retires_at = ?, publish_until = ? WHERE retires_at IS NULL OR retires_at > ?',
   keyInsert: `INSERT INTO signing_keys (${SIGNING_KEY_COLUMNS}) VALUES (${marks(8)})`,
   keyDeleteUnpublished: 'DELETE FROM signing_keys WHERE publish_until IS NOT NULL AND publish_until < ?',
   codeInsert: `INSERT INTO authorization_codes (${CODE_COLUMNS}) VALUES (${marks(9)})`,
