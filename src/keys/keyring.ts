@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../core/logger.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { SigningAlgorithm, SigningKey, Storage } from '../storage/types.js';
 import type { KeyEncryption } from './encryption.js';
+import { createAccessTokenSigner } from './signer.js';
 
 /**
  * The instance's signing keys (JWT access tokens, RFC 9068): created, rotated, published.
@@ -78,12 +79,14 @@ export function isPublished(key: SigningKey, now: number): boolean {
   return key.publishUntil === null || now < key.publishUntil;
 }
 
-/** What a JWT is signed with: the imported private key and the constant protected header. */
+/**
+ * What a JWT is signed with: a synchronous signer for one key, producing a compact JWS with the
+ * protected header { alg, typ: 'at+jwt', kid } over the claims given (see keys/signer.ts).
+ */
 export interface SigningMaterial {
   readonly kid: string;
   readonly alg: SigningAlgorithm;
-  readonly privateKey: CryptoKey;
-  readonly header: { readonly alg: SigningAlgorithm; readonly typ: 'at+jwt'; readonly kid: string };
+  readonly sign: (claims: Readonly<Record<string, unknown>>) => string;
 }
 
 export interface VerificationKey {
@@ -203,8 +206,7 @@ export class Keyring {
       if (encryption === undefined) return Promise.reject(noKek());
       pending = (async () => {
         const jwk = JSON.parse(encryption.decrypt(key.kid, key.privateKeyEnc)) as JWK;
-        const privateKey = (await importJWK(jwk, key.alg)) as CryptoKey;
-        const material: SigningMaterial = { kid: key.kid, alg: key.alg, privateKey, header: Object.freeze({ alg: key.alg, typ: 'at+jwt' as const, kid: key.kid }) };
+        const material: SigningMaterial = { kid: key.kid, alg: key.alg, sign: await createAccessTokenSigner(jwk, key.kid, key.alg, this.publicJwk(key)) };
         this.ready.set(key.kid, material);
         return material;
       })();

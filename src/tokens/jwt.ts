@@ -1,10 +1,10 @@
-import { CompactSign, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { randomToken, tokenKey } from '../core/crypto.js';
-import type { Keyring } from '../keys/keyring.js';
+import type { Keyring, SigningMaterial } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
 import { StorageError } from '../storage/types.js';
-import type { AccessTokenFormat, MintInput } from './issuer.js';
+import type { AccessTokenFormat, MintedAccessToken, MintInput } from './issuer.js';
 
 /**
  * JWT access tokens (RFC 9068), signed with the instance's current key (keys/keyring.ts).
@@ -159,37 +159,45 @@ export interface JwtFormatDeps {
   readonly cache: Pick<RegistryCache, 'peekUserById' | 'userById'>;
 }
 
-const encoder = new TextEncoder();
-
-/** The 'jwt' access-token format: signs with the current key (imported once, header object reused). */
+/**
+ * The 'jwt' access-token format. Synchronous once warm (the signing key imported, the user in the
+ * registry cache, as on every request after the first): the token endpoint pays no promise for it.
+ */
 export function jwtFormat(deps: JwtFormatDeps): AccessTokenFormat {
+  function signWith(signer: SigningMaterial, input: MintInput, sub: string): MintedAccessToken {
+    const app = input.application;
+    const issuer = deps.issuer();
+    const jti = newJti(input.now);
+    const iat = Math.floor(input.now / 1000);
+    // One literal of one shape, claims in RFC 9068 §2.2 order; no scope claim for no scopes.
+    const claims = {
+      iss: issuer,
+      sub,
+      aud: app.audience ?? issuer,
+      exp: iat + app.accessTokenLifespan,
+      iat,
+      jti,
+      client_id: app.clientId,
+      scope: input.scopes.length === 0 ? undefined : input.scopes.join(' '),
+    };
+    return { token: signer.sign(claims), hash: jtiKey(jti) };
+  }
+
+  async function slow(input: MintInput): Promise<MintedAccessToken> {
+    const user = input.userId === null ? undefined : (deps.cache.peekUserById(input.userId) ?? (await deps.cache.userById(input.userId)));
+    const signer = deps.keyring.readySigner(input.now) ?? (await deps.keyring.signingKey(input.now));
+    return signWith(signer, input, input.userId === null ? input.application.clientId : (user?.userName ?? input.userId));
+  }
+
   return {
     format: 'jwt',
-    async mint(input: MintInput) {
-      const app = input.application;
-      let sub = app.clientId;
-      if (input.userId !== null) {
-        // The grant has just read the user, so this is a cache hit.
-        const user = deps.cache.peekUserById(input.userId) ?? (await deps.cache.userById(input.userId));
-        sub = user?.userName ?? input.userId;
-      }
-      const signer = deps.keyring.readySigner(input.now) ?? (await deps.keyring.signingKey(input.now));
-      const issuer = deps.issuer();
-      const jti = newJti(input.now);
-      const iat = Math.floor(input.now / 1000);
-      // One literal of one shape, claims in RFC 9068 §2.2 order.
-      const claims = {
-        iss: issuer,
-        sub,
-        aud: app.audience ?? issuer,
-        exp: iat + app.accessTokenLifespan,
-        iat,
-        jti,
-        client_id: app.clientId,
-        scope: input.scopes.length === 0 ? undefined : input.scopes.join(' '),
-      };
-      const token = await new CompactSign(encoder.encode(JSON.stringify(claims))).setProtectedHeader(signer.header).sign(signer.privateKey);
-      return { token, hash: jtiKey(jti) };
+    mint(input: MintInput) {
+      // sub: the user the token acts for (the application user for client credentials), else the client.
+      const signer = deps.keyring.readySigner(input.now);
+      if (signer === undefined) return slow(input);
+      if (input.userId === null) return signWith(signer, input, input.application.clientId);
+      const user = deps.cache.peekUserById(input.userId);
+      return user === undefined ? slow(input) : signWith(signer, input, user.userName);
     },
   };
 }
