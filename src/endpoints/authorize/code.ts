@@ -1,0 +1,33 @@
+import { mintOpaque } from '../../core/crypto.js';
+import type { Application, User } from '../../storage/types.js';
+import type { AuthorizeKit } from './context.js';
+import type { Pending } from './pending.js';
+
+/**
+ * Authorization code issuance (RFC 6749 §4.1.2). The code binds what the token request must match:
+ * the application, the user, the redirect URI if one was sent (RFC 6749 §4.1.3), the scopes and
+ * the PKCE challenge (RFC 7636 §4.4). src/grants/authorization-code.ts redeems it.
+ */
+
+/** RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED"; ours is much shorter. */
+export const CODE_LIFETIME_MS = 60_000;
+/** Prefix of authorization codes (the tokenKey shape: lk_xx_ + time + 256 random bits). */
+export const CODE_PREFIX = 'lk_ac_';
+
+/** Mints and stores a code for the user's consent to a pending request; returns the code to send. */
+export async function issueCode(kit: AuthorizeKit, app: Application, user: User, pending: Pending, now: number): Promise<string> {
+  // 256 random bits; only the hash is stored (RFC 6749 §10.5, §10.10).
+  const { token: code, key: hash } = mintOpaque(CODE_PREFIX, now);
+  await kit.deps.storage.codes.insert({
+    hash,
+    applicationId: app.id,
+    userId: user.id,
+    redirectUri: pending.rs ? pending.r : null,
+    scopes: pending.s,
+    codeChallenge: pending.cc,
+    issuedAt: now,
+    expiresAt: now + CODE_LIFETIME_MS,
+    usedAt: null,
+  });
+  return code;
+}

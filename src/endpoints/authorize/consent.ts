@@ -1,0 +1,47 @@
+import { OAuthError } from '../../errors/oauth-error.js';
+import type { Application } from '../../storage/types.js';
+import { FIELD } from '../../web/authorize-pages.js';
+import { record, type AuthorizeKit, type Ctx, type WebResponse } from './context.js';
+import { issueCode } from './code.js';
+import { signInPage } from './pages.js';
+import type { Pending } from './pending.js';
+import { redirect, withParams } from './redirect.js';
+import type { Target } from './refusals.js';
+import { sessionUser, type SessionUser } from './session-user.js';
+import { INACTIVE, inactiveUser } from './sign-in.js';
+
+/**
+ * The consent step: the user's decision posted from the consent page. Allow issues a code and
+ * redirects with it; deny redirects with access_denied (RFC 6749 §4.1.2.1). The session is read
+ * again, so a sign-out, password change or deactivation since the page was shown stops it.
+ */
+
+/** The consent form came without a usable session: back to the sign-in page, saying why. */
+async function signedOut(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, current: SessionUser): Promise<WebResponse> {
+  if (current.session !== undefined) ctx.cookies.push(kit.sessions.clear());
+  if ('inactive' in current && current.inactive !== undefined) {
+    ctx.refusal.userName = current.inactive.userName;
+    const error = inactiveUser();
+    await record(kit, ctx, error);
+    return signInPage(kit, ctx, app, pending, 403, INACTIVE);
+  }
+  return signInPage(kit, ctx, app, pending, 200, 'Your sign-in has expired. Sign in again.');
+}
+
+export async function consent(kit: AuthorizeKit, ctx: Ctx, app: Application, target: Target, pending: Pending, params: Record<string, string>): Promise<WebResponse> {
+  const current = await sessionUser(kit, ctx);
+  if (current.user === undefined) return signedOut(kit, ctx, app, pending, current);
+  const user = current.user;
+  ctx.refusal.userName = user.userName;
+  const iss = kit.deps.issuer();
+  if (params[FIELD.decision] !== 'allow') {
+    const error = new OAuthError({ error: 'access_denied', status: 303, reason: 'authorize.consent_denied', description: 'The user denied access.' });
+    await record(kit, ctx, error);
+    return redirect(ctx, withParams(target.redirectUri, { error: error.error, error_description: error.description, state: target.state, iss }));
+  }
+  const now = kit.deps.clock.now();
+  const code = await issueCode(kit, app, user, pending, now);
+  ctx.cookies.push(await kit.sessions.touch(current.session, now));
+  // RFC 9207: iss in every authorization response, so a client can tell which server answered.
+  return redirect(ctx, withParams(target.redirectUri, { code, state: target.state, iss }));
+}

@@ -1,0 +1,38 @@
+import { FIELD, type FormAction } from '../../web/authorize-pages.js';
+import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
+import { consent } from './consent.js';
+import { signInPage } from './pages.js';
+import { openPending } from './pending.js';
+import { pageError } from './refusals.js';
+import { signIn } from './sign-in.js';
+import { recheck } from './validate.js';
+
+/**
+ * A form posted from one of our pages: sign in, consent, or switch user. The form must be ours
+ * (CSRF token, RFC 6749 §10.12), its pending request signed by us and unexpired, and the client
+ * still good; then the action runs.
+ */
+
+export async function form(kit: AuthorizeKit, ctx: Ctx, params: Record<string, string>): Promise<WebResponse> {
+  const action = params[FIELD.action] as FormAction | undefined;
+  const pending = await openPending(kit, params[FIELD.request]);
+  if (pending !== undefined) ctx.refusal.clientId = pending.c;
+  if (action !== 'sign_in' && action !== 'consent' && action !== 'switch_user') {
+    throw pageError('authorize.request_invalid', 'The form sent is not one of ours. Go back to the application and start again.');
+  }
+  if (!(await kit.csrf.verify(ctx.req, action, params[FIELD.csrf]))) {
+    throw pageError('authorize.csrf_failed', 'The form could not be verified. Go back to the application and start again, with cookies allowed for this site.', 403, 'access_denied');
+  }
+  if (pending === undefined) throw pageError('authorize.request_invalid', 'The sign-in request was altered or is not one of ours. Go back to the application and start again.');
+  if (pending.exp <= kit.deps.clock.now()) throw pageError('authorize.request_expired', 'The sign-in request has expired. Go back to the application and start again.');
+  const { app, target } = await recheck(kit, ctx, pending);
+  switch (action) {
+    case 'sign_in':
+      return signIn(kit, ctx, app, pending, params);
+    case 'consent':
+      return consent(kit, ctx, app, target, pending, params);
+    case 'switch_user':
+      ctx.cookies.push(kit.sessions.clear());
+      return signInPage(kit, ctx, app, pending);
+  }
+}

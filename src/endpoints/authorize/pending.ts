@@ -1,0 +1,50 @@
+import { seal, unseal } from '../../web/signing.js';
+import type { AuthorizeKit } from './context.js';
+
+/**
+ * The validated authorization request as it travels between the sign-in and consent pages: a
+ * signed hidden field rather than server state, so any instance sharing the KEK can continue it.
+ * Signed, not encrypted: it holds nothing the browser did not send (RFC 6749 §4.1.1).
+ */
+
+/** How long the sign-in and consent pages of one request stay usable. */
+export const PENDING_REQUEST_LIFETIME_MS = 10 * 60_000;
+
+const LABEL = 'authorize-request';
+
+/** The authorization request, validated, as it travels between the pages (signed, not encrypted). */
+export interface Pending {
+  readonly v: 1;
+  /** client_id */
+  readonly c: string;
+  /** The redirect URI in effect (sent, or the single registered one). */
+  readonly r: string;
+  /** Whether redirect_uri was in the request (then the token request must repeat it). */
+  readonly rs: boolean;
+  readonly s: readonly string[];
+  readonly st: string | null;
+  /** S256 code_challenge, or null. */
+  readonly cc: string | null;
+  readonly exp: number;
+}
+
+function isPending(value: unknown): value is Pending {
+  const p = value as Partial<Pending> | null;
+  return (
+    typeof p === 'object' && p !== null && p.v === 1 &&
+    typeof p.c === 'string' && typeof p.r === 'string' && typeof p.rs === 'boolean' &&
+    Array.isArray(p.s) && p.s.every((x) => typeof x === 'string') &&
+    (p.st === null || typeof p.st === 'string') && (p.cc === null || typeof p.cc === 'string') &&
+    Number.isSafeInteger(p.exp)
+  );
+}
+
+export async function sealPending(kit: AuthorizeKit, pending: Pending): Promise<string> {
+  return seal(await kit.requestKey(), LABEL, pending);
+}
+
+/** The pending request of a form field whose signature verifies and whose shape is ours, else undefined. */
+export async function openPending(kit: AuthorizeKit, field: string | undefined): Promise<Pending | undefined> {
+  const sealed = unseal(await kit.requestKey(), LABEL, field);
+  return isPending(sealed) ? sealed : undefined;
+}

@@ -1,0 +1,165 @@
+import { invalidRequest, unauthorizedClient } from '../../errors/errors.js';
+import { OAuthError } from '../../errors/oauth-error.js';
+import { parseScopeParam, resolveRequestedScopes } from '../../grants/scope.js';
+import type { Application } from '../../storage/types.js';
+import { properties, type AuthorizeKit, type Ctx } from './context.js';
+import type { Pending } from './pending.js';
+import { pageError, refusedToClient, type Target } from './refusals.js';
+
+/**
+ * Validation of an authorization request (RFC 6749 §4.1.1): first the client and its redirect URI,
+ * whose failures are pages (never redirects, RFC 6749 §4.1.2.1), then the other parameters, whose
+ * failures go to the client. A pending request coming back in a form is checked again.
+ */
+
+export const MAX_STATE_LENGTH = 2048;
+
+const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+const OAUTH_ACTIVE = 'com.snc.platform.security.oauth.is.active';
+
+/** A known, active client and the redirect URI in effect. */
+export interface CheckedClient {
+  readonly app: Application;
+  readonly target: Target['redirectUri'];
+  /** Whether redirect_uri was in the request. */
+  readonly sent: boolean;
+}
+
+/** The parameters checked after the client: the scopes granted and the S256 challenge, if any. */
+export interface CheckedRequest {
+  readonly scopes: string[];
+  readonly challenge: string | null;
+}
+
+/** The query or form parameters; empty values count as omitted (RFC 6749 §3.1); repeated names are noted. */
+export function readParams(source: URLSearchParams): { params: Record<string, string>; repeated: Set<string> } {
+  const params: Record<string, string> = Object.create(null) as Record<string, string>;
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const [name, value] of source) {
+    if (seen.has(name)) repeated.add(name);
+    seen.add(name);
+    if (value !== '' && params[name] === undefined) params[name] = value;
+  }
+  return { params, repeated };
+}
+
+function clip(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}
+
+export async function requireOAuthActive(kit: AuthorizeKit): Promise<void> {
+  if (!(await properties(kit))[OAUTH_ACTIVE]) {
+    throw pageError('instance.oauth_inactive', 'OAuth is disabled on this server. An administrator must set com.snc.platform.security.oauth.is.active to true.');
+  }
+}
+
+async function application(kit: AuthorizeKit, clientId: string): Promise<Application | undefined> {
+  return kit.deps.cache.peekApplicationByClientId(clientId) ?? (await kit.deps.cache.applicationByClientId(clientId));
+}
+
+/** The redirect URI in effect: the one sent, compared as an exact string, or the only one registered. */
+function redirectTarget(app: Application, redirectUri: string | undefined): CheckedClient {
+  if (redirectUri !== undefined) {
+    // RFC 9700 §4.1.3: exact string matching, nothing else.
+    if (!app.redirectUris.includes(redirectUri)) {
+      throw pageError('authorize.redirect_uri_mismatch', `The redirect URI is not registered for the application ${app.name}, so you cannot be sent back to it.`)
+        .withHint(`redirect_uri ${clip(redirectUri, 500)} is not one of: ${app.redirectUris.join(' ') || '(none registered)'}`);
+    }
+    return { app, target: redirectUri, sent: true };
+  }
+  // RFC 6749 §3.1.2.3: it may be omitted only when a single one is registered.
+  const only = app.redirectUris.length === 1 ? app.redirectUris[0] : undefined;
+  if (only === undefined) {
+    throw pageError(
+      'authorize.redirect_uri_missing',
+      app.redirectUris.length === 0
+        ? `The application ${app.name} has no registered redirect URI, so you cannot be sent back to it.`
+        : `The request has no redirect_uri and the application ${app.name} has several registered, so you cannot be sent back to it.`,
+    );
+  }
+  return { app, target: only, sent: false };
+}
+
+/**
+ * Checks that allow redirecting at all: a known, active application and a redirect URI that is
+ * registered for it, compared as exact strings. Failures are pages, never redirects.
+ */
+export async function checkClient(kit: AuthorizeKit, ctx: Ctx, clientId: string | undefined, redirectUri: string | undefined, repeated: ReadonlySet<string>): Promise<CheckedClient> {
+  if (clientId === undefined) throw pageError('authorize.client_id_missing', 'The request has no client_id, so the application that sent you here is not known.');
+  if (repeated.has('client_id')) throw pageError('request.repeated_parameter', 'The parameter client_id was sent more than once.');
+  ctx.refusal.clientId = clientId;
+  const app = await application(kit, clientId);
+  if (app === undefined) {
+    throw pageError('client_auth.unknown_client', `The application that sent you here is not registered with this server (client id ${clip(clientId)}).`);
+  }
+  ctx.refusal.applicationName = app.name;
+  if (!app.active) throw pageError('client_auth.application_inactive', `The application ${app.name} is inactive. An administrator must activate it.`);
+  if (repeated.has('redirect_uri')) throw pageError('request.repeated_parameter', 'The parameter redirect_uri was sent more than once.');
+  return redirectTarget(app, redirectUri);
+}
+
+function requireCodeGrant(app: Application): void {
+  if (!app.grantTypes.includes('authorization_code')) {
+    throw unauthorizedClient
+      .withReason('grant.not_allowed_for_application')
+      .withDescription(`The application ${app.name} is not allowed the authorization_code grant. An administrator must add it to the application's grant types.`);
+  }
+}
+
+/** The PKCE challenge (RFC 7636 §4.2, §4.3): S256 only, required for public clients. */
+function checkChallenge(app: Application, challenge: string | undefined, method: string | undefined): string | null {
+  if (challenge === undefined) {
+    if (method !== undefined) throw invalidRequest.withReason('pkce.challenge_missing').withDescription('code_challenge_method was sent without code_challenge.');
+    if (app.public) {
+      throw invalidRequest
+        .withReason('pkce.challenge_missing')
+        .withDescription('PKCE is required for public clients: send code_challenge and code_challenge_method=S256.');
+    }
+    return null;
+  }
+  // RFC 7636 §4.3: an omitted method means plain, which we do not support (RFC 9700 §2.1.1).
+  if (method !== 'S256') {
+    throw invalidRequest
+      .withReason('pkce.method_unsupported')
+      .withDescription(method === undefined ? 'code_challenge_method is required and must be S256 (plain is not supported).' : 'Only code_challenge_method=S256 is supported.');
+  }
+  if (!S256_CHALLENGE.test(challenge)) {
+    throw invalidRequest.withReason('pkce.challenge_malformed').withDescription('code_challenge must be 43 base64url characters (an S256 challenge).');
+  }
+  return challenge;
+}
+
+/** The checks on a validated client that are answered by redirecting (RFC 6749 §4.1.2.1). */
+export function checkRequest(app: Application, params: Record<string, string>, repeated: ReadonlySet<string>): CheckedRequest {
+  requireCodeGrant(app);
+  const again = [...repeated][0];
+  if (again !== undefined) {
+    // Only a name that is safe to echo goes into the description.
+    const name = /^[A-Za-z0-9_.-]{1,64}$/.test(again) ? again : 'a parameter';
+    throw invalidRequest.withReason('request.repeated_parameter').withDescription(`The parameter ${name} was sent more than once.`);
+  }
+  if (params.state !== undefined && params.state.length > MAX_STATE_LENGTH) {
+    throw invalidRequest.withReason('authorize.state_too_long').withDescription(`The state parameter may have at most ${MAX_STATE_LENGTH} characters.`);
+  }
+  const responseType = params.response_type;
+  if (responseType === undefined) throw invalidRequest.withReason('authorize.response_type_missing').withDescription('The response_type parameter is required; send response_type=code.');
+  if (responseType !== 'code') {
+    throw new OAuthError({ error: 'unsupported_response_type', status: 400, reason: 'authorize.unsupported_response_type', description: 'Only response_type=code is supported.' });
+  }
+  const scopes = resolveRequestedScopes(app, parseScopeParam(params.scope));
+  return { scopes, challenge: checkChallenge(app, params.code_challenge, params.code_challenge_method) };
+}
+
+/** Re-checks a pending request's client when a form comes back: the registry may have changed. */
+export async function recheck(kit: AuthorizeKit, ctx: Ctx, pending: Pending): Promise<{ app: Application; target: Target }> {
+  await requireOAuthActive(kit);
+  const client = await checkClient(kit, ctx, pending.c, pending.rs ? pending.r : undefined, new Set());
+  if (client.target !== pending.r) throw pageError('authorize.redirect_uri_mismatch', `The redirect URI is no longer registered for the application ${client.app.name}.`);
+  const target: Target = { redirectUri: pending.r, state: pending.st };
+  refusedToClient(target, () => {
+    requireCodeGrant(client.app);
+    resolveRequestedScopes(client.app, pending.s);
+  });
+  return { app: client.app, target };
+}
