@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { resolveDb } from '../config/config.js';
+import { cliActor } from '../audit/log.js';
 import { bootstrap } from '../registry/bootstrap.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage } from '../storage/types.js';
@@ -8,6 +9,8 @@ import type { Storage } from '../storage/types.js';
 export interface CliContext {
   readonly storage: Storage;
   readonly clock: Clock;
+  /** Who the audit log says made the changes: `cli:<os user>` (src/audit/log.ts). */
+  readonly actor: string;
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
 }
@@ -48,7 +51,7 @@ export class CliError extends Error {
 export async function withStorage<T>(db: string | undefined, io: IO, run: (ctx: CliContext) => Promise<T>): Promise<T> {
   const storage = await openStorage(resolveDb(db));
   try {
-    const ctx: CliContext = { storage, clock: systemClock, out: io.out, err: io.err };
+    const ctx: CliContext = { storage, clock: systemClock, actor: cliActor(), out: io.out, err: io.err };
     await bootstrap(ctx, process.env.LATCHKEY_ADMIN_PASSWORD || undefined).then((r) => {
       if (r.generatedAdminPassword !== undefined) {
         io.err(`Created the admin user with the generated password: ${r.generatedAdminPassword}\n(shown once; change it with \`latchkey users update admin --password-stdin\`)\n`);

@@ -1,3 +1,4 @@
+import type { ActivityCounter } from '../audit/activity.js';
 import type { RefusalRecorder } from '../audit/refusals.js';
 import { authenticateClient, presentedClient, presentsCredentials, type ClientContext } from '../client-auth/authenticate.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from '../client-auth/types.js';
@@ -25,6 +26,8 @@ export interface TokenEndpointDeps {
   readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>;
   readonly refusals: RefusalRecorder;
   readonly logger: Logger;
+  /** Counts token.issued / token.refused (audit/activity.ts): a synchronous add, nothing awaited. */
+  readonly activity?: Pick<ActivityCounter, 'count'>;
 }
 
 export interface TokenEndpoint {
@@ -91,6 +94,15 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   }
 
   return {
-    handle: (req) => answer(deps, 'token', req, process),
+    handle: (req) => {
+      const activity = deps.activity;
+      const response = answer(deps, 'token', req, process);
+      if (activity === undefined) return response;
+      return response.then((r) => {
+        if (r.status === 200) activity.count('token.issued');
+        else if (r.status >= 400 && r.status < 500) activity.count('token.refused');
+        return r;
+      });
+    },
   };
 }

@@ -34,6 +34,7 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
 
   async function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const error = invalidRequest.withReason('request.body_too_large').withDescription(`The request body is larger than ${bodyLimit} bytes.`);
+    latchkey.activity.count('token.refused');
     await latchkey.refusals.record({ requestId, endpoint: 'token', remoteAddress: req.socket.remoteAddress ?? '', error });
     // Close the connection: the rest of the oversized body is not read.
     res.setHeader('connection', 'close');

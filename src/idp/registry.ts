@@ -1,4 +1,5 @@
-import type { Clock } from '../core/clock.js';
+import { recordChange } from '../audit/log.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { newId } from '../core/crypto.js';
 import { RegistryError } from '../registry/errors.js';
 import type { IdentityProvider, IdpUserField, Storage } from '../storage/types.js';
@@ -10,7 +11,12 @@ import { checkJwksUri, fetchProviderMetadata, LOOPBACK_HOSTS, ProviderFetchError
  * given directly or discovered from its metadata document.
  */
 
-export type IdpDeps = { readonly storage: Pick<Storage, 'identityProviders'>; readonly clock: Clock } & FetchOptions;
+/** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
+export type IdpDeps = {
+  readonly storage: Pick<Storage, 'identityProviders'> & Partial<Pick<Storage, 'audit'>>;
+  readonly clock: Clock;
+  readonly actor?: string | undefined;
+} & FetchOptions;
 
 export const IDP_USER_FIELDS: readonly IdpUserField[] = ['user_name', 'id'];
 const MAX_URL = 2000;
@@ -145,6 +151,7 @@ export async function createIdentityProvider(deps: IdpDeps, input: IdentityProvi
   await ensureUnique(deps, provider);
   const check = input.check === false ? undefined : await checkProvider(deps, provider);
   await deps.storage.identityProviders.create(provider);
+  await recordChange(deps, { action: 'idp.create', target: provider.name, before: null, after: provider });
   return { provider, check };
 }
 
@@ -173,14 +180,16 @@ export async function updateIdentityProvider(deps: IdpDeps, nameOrId: string, in
   const moved = provider.issuer !== current.issuer || provider.metadataUrl !== current.metadataUrl || provider.jwksUri !== current.jwksUri;
   const check = input.check === false || !moved ? undefined : await checkProvider(deps, provider);
   await deps.storage.identityProviders.update(provider);
+  await recordChange(deps, { action: 'idp.update', target: provider.name, before: current, after: provider });
   return { provider, check };
 }
 
-export async function removeIdentityProvider(deps: Pick<IdpDeps, 'storage'>, nameOrId: string): Promise<IdentityProvider> {
+export async function removeIdentityProvider(deps: Pick<IdpDeps, 'storage'> & { readonly clock?: Clock; readonly actor?: string | undefined }, nameOrId: string): Promise<IdentityProvider> {
   const provider = await findIdentityProvider(deps, nameOrId);
   if (!(await deps.storage.identityProviders.delete(provider.id))) {
     throw new RegistryError('identity_provider_not_found', `The identity provider "${nameOrId}" was removed meanwhile.`);
   }
+  await recordChange({ ...deps, clock: deps.clock ?? systemClock }, { action: 'idp.delete', target: provider.name, before: provider, after: null });
   return provider;
 }
 

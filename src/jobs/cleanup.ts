@@ -5,7 +5,8 @@ import type { Storage } from '../storage/types.js';
 /**
  * Scheduled clean-up: deletes tokens and authorization codes that expired more than a grace period
  * ago, one-time ids (client-assertion jti) that expired, signing keys no longer published, and
- * refusal records older than the retention. Every instance schedules it; `Storage.tryExclusive` makes sure only one
+ * refusal records older than the retention, audit entries older than a year and activity counters
+ * older than 30 days (the console charts show at most a week). Every instance schedules it; `Storage.tryExclusive` makes sure only one
  * instance at a time does the work (the others log that they skipped), and the deletes are
  * idempotent, so an instance that runs just after another finds (almost) nothing left to delete.
  */
@@ -27,6 +28,10 @@ export interface CleanupOptions {
   readonly tokenGraceMs?: number;
   /** Refusal records are kept this long (default 30 days) for `latchkey explain`. */
   readonly refusalRetentionMs?: number;
+  /** Audit log entries are kept this long (default 365 days): a year of who changed what. */
+  readonly auditRetentionMs?: number;
+  /** Per-minute activity counters are kept this long (default 30 days). */
+  readonly activityRetentionMs?: number;
 }
 
 export const CLEANUP_DEFAULTS = {
@@ -35,10 +40,12 @@ export const CLEANUP_DEFAULTS = {
   jitter: 0.1,
   tokenGraceMs: DAY,
   refusalRetentionMs: 30 * DAY,
+  auditRetentionMs: 365 * DAY,
+  activityRetentionMs: 30 * DAY,
 } as const satisfies Required<CleanupOptions>;
 
 export interface CleanupDeps {
-  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'>;
+  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'audit' | 'activity'>>;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -52,6 +59,8 @@ export type CleanupResult =
       readonly codesDeleted: number;
       readonly oneTimeIdsDeleted: number;
       readonly keysDeleted: number;
+      readonly auditDeleted: number;
+      readonly activityDeleted: number;
       readonly durationMs: number;
     }
   | { readonly ran: false; readonly reason: 'running_elsewhere' };
@@ -60,6 +69,8 @@ export type CleanupResult =
 export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}): Promise<CleanupResult> {
   const tokenGraceMs = options.tokenGraceMs ?? CLEANUP_DEFAULTS.tokenGraceMs;
   const refusalRetentionMs = options.refusalRetentionMs ?? CLEANUP_DEFAULTS.refusalRetentionMs;
+  const auditRetentionMs = options.auditRetentionMs ?? CLEANUP_DEFAULTS.auditRetentionMs;
+  const activityRetentionMs = options.activityRetentionMs ?? CLEANUP_DEFAULTS.activityRetentionMs;
   const work = async (): Promise<CleanupResult> => {
     const started = deps.clock.now();
     const tokensDeleted = await deps.storage.tokens.deleteExpired(started - tokenGraceMs);
@@ -71,12 +82,14 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     const oneTimeIdsDeleted = await deps.storage.replay.deleteExpired(started);
     // Keys past their publication time verify nothing any more (see SigningKey).
     const keysDeleted = await deps.storage.keys.deleteUnpublished(started);
-    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, keysDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
+    const auditDeleted = (await deps.storage.audit?.deleteOlderThan(started - auditRetentionMs)) ?? 0;
+    const activityDeleted = (await deps.storage.activity?.deleteOlderThan(started - activityRetentionMs)) ?? 0;
+    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, keysDeleted, auditDeleted, activityDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
   };
   const outcome = deps.storage.tryExclusive === undefined ? await work() : await deps.storage.tryExclusive(CLEANUP_JOB, work);
   const result: CleanupResult = outcome ?? { ran: false, reason: 'running_elsewhere' };
   if (result.ran) {
-    deps.logger.info({ job: 'cleanup', ...result, tokenGraceMs, refusalRetentionMs }, 'clean-up finished');
+    deps.logger.info({ job: 'cleanup', ...result, tokenGraceMs, refusalRetentionMs, auditRetentionMs, activityRetentionMs }, 'clean-up finished');
   } else {
     deps.logger.info({ job: 'cleanup', ...result }, 'clean-up skipped: another instance is running it');
   }

@@ -1,3 +1,4 @@
+import { recordChange } from '../audit/log.js';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -96,7 +97,7 @@ export interface VerificationKey {
 }
 
 export interface KeyringDeps {
-  readonly storage: Pick<Storage, 'keys' | 'applications' | 'tryExclusive'>;
+  readonly storage: Pick<Storage, 'keys' | 'applications' | 'tryExclusive'> & Partial<Pick<Storage, 'audit'>>;
   readonly clock: Clock;
   /** Absent when no key-encryption key was given: keys are published and verified, never created or used to sign. */
   readonly encryption?: KeyEncryption | undefined;
@@ -115,6 +116,8 @@ export interface RotateOptions {
    * uses it so two instances that both found the key due rotate once). Default: always.
    */
   readonly when?: (keys: readonly SigningKey[], now: number) => boolean;
+  /** Who rotates, for the audit log (default 'system'). */
+  readonly actor?: string | undefined;
 }
 
 export type RotateResult =
@@ -339,6 +342,13 @@ export class Keyring {
       return { rotated: true, key, retired: previous };
     });
     this.invalidate();
+    if (outcome?.rotated === true) {
+      const view = (k: SigningKey) => ({ kid: k.kid, alg: k.alg, activatesAt: k.activatesAt });
+      await recordChange(
+        { storage: this.deps.storage, clock: this.deps.clock, actor: options.actor },
+        { action: 'key.rotate', target: outcome.key.kid, before: { signing: outcome.retired.map(view) }, after: { signing: [view(outcome.key)] } },
+      );
+    }
     return outcome ?? { rotated: false, reason: 'running_elsewhere' };
   }
 

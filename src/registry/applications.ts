@@ -2,10 +2,12 @@ import { importJWK, type JWK } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { generateClientId, hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
 import { GRANT_TYPES, JWT_BEARER_GRANT, type Application, type GrantType, type Storage, type TokenFormat } from '../storage/types.js';
+import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
 import { findUser } from './users.js';
 
-type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'scopes'>; clock: Clock };
+/** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
+type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'scopes'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined };
 
 /** Platform defaults: 30 minutes for access tokens, 100 days for refresh tokens. */
 export const DEFAULT_ACCESS_TOKEN_LIFESPAN = 1800;
@@ -241,6 +243,7 @@ export async function createApplication(deps: Deps, input: ApplicationInput): Pr
   };
   checkKeySource(application.jwks, application.jwksUri);
   await deps.storage.applications.create(application);
+  await recordChange(deps, { action: 'application.create', target: application.clientId, before: null, after: application });
   return { application, clientSecret };
 }
 
@@ -281,6 +284,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
   };
   checkKeySource(application.jwks, application.jwksUri);
   await deps.storage.applications.update(application);
+  await recordChange(deps, { action: 'application.update', target: application.clientId, before: current, after: application });
   return { application, clientSecret };
 }
 
@@ -294,5 +298,7 @@ export async function rotateSecret(deps: Deps, clientId: string): Promise<Create
   const now = deps.clock.now();
   const application: Application = { ...current, secretHash: hashSecret(clientSecret), secretRotatedAt: now, updatedAt: now };
   await deps.storage.applications.update(application);
+  // The entry says "secret: rotated" (see audit/log.ts), never the secret or its hash.
+  await recordChange(deps, { action: 'application.rotate_secret', target: application.clientId, before: current, after: application });
   return { application, clientSecret };
 }

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { generatePassword } from '../core/crypto.js';
+import { generatePassword, newId } from '../core/crypto.js';
 import type { Storage } from '../storage/types.js';
 import { ALL_ACCESS_SCOPE } from './scopes.js';
 import { createUser } from './users.js';
@@ -30,7 +30,8 @@ export async function bootstrap(
   if ((await deps.storage.users.list()).length > 0) return { createdAdmin: false };
   const password = adminPassword ?? generatePassword();
   try {
-    await createUser(deps, { userName: ADMIN_USER, password, roles: [ADMIN_ROLE] });
+    // Audited as the instance itself (actor 'system'), whoever opened the database.
+    await createUser({ storage: deps.storage, clock: deps.clock }, { userName: ADMIN_USER, password, roles: [ADMIN_ROLE] });
   } catch (error) {
     if ((error as { code?: unknown }).code === 'user_exists' || (error as { code?: unknown }).code === 'conflict') return { createdAdmin: false };
     throw error;
@@ -40,4 +41,68 @@ export async function bootstrap(
 
 function ignoreConflict(error: unknown): void {
   if ((error as { code?: unknown }).code !== 'conflict') throw error;
+}
+
+/** The built-in public application the admin console signs in with (authorization code + PKCE). */
+export const CONSOLE_CLIENT_ID = 'latchkey-console';
+export const CONSOLE_APPLICATION_NAME = 'Latchkey Console';
+
+/** The console's redirect URI for an issuer. */
+export function consoleRedirectUri(issuer: string): string {
+  return `${issuer.replace(/\/+$/, '')}/console/callback`;
+}
+
+/**
+ * Creates or repairs the built-in "Latchkey Console" application (idempotent): public, the
+ * authorization_code grant only, redirect URI `${issuer}/console/callback`. Call once the issuer is
+ * known (after listening). An administrator's deactivation is kept; everything else is put back.
+ */
+export async function ensureConsoleApplication(deps: { storage: Pick<Storage, 'applications'>; clock: Clock }, issuer: string): Promise<void> {
+  const redirectUri = consoleRedirectUri(issuer);
+  const now = deps.clock.now();
+  const current = await deps.storage.applications.byClientId(CONSOLE_CLIENT_ID);
+  if (current === undefined) {
+    await deps.storage.applications
+      .create({
+        id: newId(),
+        clientId: CONSOLE_CLIENT_ID,
+        name: CONSOLE_APPLICATION_NAME,
+        secretHash: null,
+        secretRotatedAt: null,
+        active: true,
+        public: true,
+        grantTypes: ['authorization_code'],
+        redirectUris: [redirectUri],
+        scopes: [],
+        accessTokenLifespan: 300,
+        refreshTokenLifespan: 300,
+        tokenFormat: 'opaque',
+        appUserId: null,
+        logoUri: null,
+        audience: null,
+        jwks: null,
+        jwksUri: null,
+        canIntrospect: false,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .catch(ignoreConflict);
+    return;
+  }
+  const same =
+    current.public && current.secretHash === null && current.name === CONSOLE_APPLICATION_NAME && current.tokenFormat === 'opaque' &&
+    current.grantTypes.length === 1 && current.grantTypes[0] === 'authorization_code' &&
+    current.redirectUris.length === 1 && current.redirectUris[0] === redirectUri;
+  if (same) return;
+  await deps.storage.applications.update({
+    ...current,
+    name: CONSOLE_APPLICATION_NAME,
+    public: true,
+    secretHash: null,
+    secretRotatedAt: null,
+    grantTypes: ['authorization_code'],
+    redirectUris: [redirectUri],
+    tokenFormat: 'opaque',
+    updatedAt: now,
+  });
 }

@@ -64,6 +64,13 @@ export const PROPERTY_DEFINITIONS = {
     max: 3650,
     description: 'Rotate the JWT signing key when it has been signing for this many days (checked hourly by every instance; the new key is published a day before it signs). 0 turns scheduled rotation off.',
   },
+  'latchkey.secrets.rotation_days': {
+    type: 'integer',
+    default: 180,
+    min: 0,
+    max: 3650,
+    description: 'Client secrets older than this many days are reported by `latchkey doctor` (secret_rotation_due) until rotated. 0 turns the check off.',
+  },
 } as const satisfies Record<string, PropertyDefinition>;
 
 export type PropertyName = keyof typeof PROPERTY_DEFINITIONS;

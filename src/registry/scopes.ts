@@ -1,4 +1,6 @@
 import type { Scope, Storage } from '../storage/types.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
@@ -8,7 +10,7 @@ export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 export const ALL_ACCESS_SCOPE = 'useraccount';
 
 export async function createScope(
-  deps: { storage: Pick<Storage, 'scopes'> },
+  deps: { storage: Pick<Storage, 'scopes'> & Partial<Pick<Storage, 'audit'>>; clock?: Clock; actor?: string | undefined },
   name: string,
   description = '',
 ): Promise<Scope> {
@@ -23,5 +25,6 @@ export async function createScope(
   }
   const scope: Scope = { name, description, builtIn: false };
   await deps.storage.scopes.create(scope);
+  await recordChange({ ...deps, clock: deps.clock ?? systemClock }, { action: 'scope.create', target: name, before: null, after: scope });
   return scope;
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { recordChange } from '../audit/log.js';
 import type { Storage } from '../storage/types.js';
 import { parsePropertyValue, PROPERTY_DEFINITIONS, PROPERTY_NAMES, resolveProperties, type PropertyName } from './properties.js';
 
@@ -13,12 +14,19 @@ export interface PropertyView {
 
 /** Validates and stores a property; returns the typed value. */
 export async function setProperty(
-  deps: { storage: Pick<Storage, 'properties'>; clock: Clock },
+  deps: { storage: Pick<Storage, 'properties'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined },
   name: string,
   raw: string,
 ): Promise<boolean | number> {
   const value = parsePropertyValue(name, raw);
+  const previous = deps.storage.audit === undefined ? undefined : (await deps.storage.properties.list()).find((p) => p.name === name);
   await deps.storage.properties.set(name, String(value), deps.clock.now());
+  await recordChange(deps, {
+    action: 'property.set',
+    target: name,
+    before: previous === undefined ? null : { value: previous.value },
+    after: { value: String(value) },
+  });
   return value;
 }
 

@@ -1,9 +1,11 @@
 import type { Clock } from '../core/clock.js';
 import { hashPassword, newId } from '../core/crypto.js';
 import type { Storage, User } from '../storage/types.js';
+import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
 
-type Deps = { storage: Pick<Storage, 'users' | 'roles'>; clock: Clock };
+/** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
+type Deps = { storage: Pick<Storage, 'users' | 'roles'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$/;
 const ROLE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
@@ -35,7 +37,9 @@ async function ensureRoles(deps: Deps, roles: readonly string[]): Promise<{ role
       throw new RegistryError('invalid_input', `Role "${role}" is not a valid role name (letters, digits, '.', '_', '-').`);
     }
     if ((await deps.storage.roles.byName(role)) === undefined) {
-      await deps.storage.roles.create({ name: role, description: '', builtIn: false }).catch(ignoreConflict);
+      const record = { name: role, description: '', builtIn: false };
+      const made = await deps.storage.roles.create(record).then(() => true, (error: unknown) => (ignoreConflict(error), false));
+      if (made) await recordChange(deps, { action: 'role.create', target: role, before: null, after: record });
       created.push(role);
     }
   }
@@ -70,6 +74,7 @@ export async function createUser(deps: Deps, input: CreateUserInput): Promise<{ 
     passwordChangedAt: input.password === undefined ? null : now,
   };
   await deps.storage.users.create(user);
+  await recordChange(deps, { action: 'user.create', target: user.userName, before: null, after: user });
   return { user, createdRoles: created };
 }
 
@@ -95,5 +100,6 @@ export async function updateUser(deps: Deps, userName: string, input: UpdateUser
     updatedAt: now,
   };
   await deps.storage.users.update(user);
+  await recordChange(deps, { action: 'user.update', target: user.userName, before: current, after: user });
   return { user, createdRoles: ensured?.created ?? [] };
 }

@@ -1,3 +1,4 @@
+import type { ActivityCounter } from '../audit/activity.js';
 import type { RefusalRecorder } from '../audit/refusals.js';
 import type { Logger } from '../core/logger.js';
 import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
@@ -92,11 +93,14 @@ export interface ApiProviderDeps extends ApiAuthDeps {
   readonly router: ApiRouter;
   readonly refusals: RefusalRecorder;
   readonly logger: Logger;
+  /** Counts api.call / api.refused (audit/activity.ts): a synchronous add, nothing awaited. */
+  readonly activity?: Pick<ActivityCounter, 'count'>;
 }
 
 /** Serves /api/...: routing, authentication, scope and role checks, the handler, the response. */
 export function createApiProvider(deps: ApiProviderDeps) {
   async function refused(req: NeutralRequest, endpoint: string, error: OAuthError, context: { userName?: string; clientId?: string; applicationName?: string }): Promise<NeutralResponse> {
+    deps.activity?.count('api.refused');
     await deps.refusals.record({ requestId: req.requestId, endpoint, remoteAddress: req.remoteAddress, error, ...context });
     // The reason code is safe to show (it describes the caller's own credential); the request id
     // lets an administrator run `latchkey explain` on it.
@@ -110,6 +114,7 @@ export function createApiProvider(deps: ApiProviderDeps) {
       if (match.kind === 'bad_path') return failure(400, 'The request path is not valid', 'A path segment has invalid percent-encoding.');
       if (match.kind === 'method_not_allowed') return failure(405, 'Method not supported for this resource', `Allowed: ${match.allowed.join(', ')}`, { allow: match.allowed.join(', ') });
       const { api, resource } = match;
+      deps.activity?.count('api.call');
       const endpoint = `api ${api.namespace}/${api.id}`;
       const context: { userName?: string; clientId?: string; applicationName?: string } = {};
       try {

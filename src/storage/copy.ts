@@ -6,7 +6,7 @@ import type { SigningKey, Storage, TokenRecord, User } from './types.js';
  * (with secret hashes and public keys), properties, the signing keys (still encrypted with the
  * key-encryption key: the target's instances need the same one), the identity providers, every
  * token that has not expired — in whatever state, so token families and refresh-token reuse
- * detection carry over — and the refusal records.
+ * detection carry over — the refusal records and the audit log.
  *
  * Not copied, being short-lived: authorization codes (minutes; a sign-in in progress starts over)
  * and the one-time ids of client assertions and JWT bearer grants (kept only until the assertion
@@ -27,7 +27,7 @@ export const NOT_COPIED: readonly { readonly what: string; readonly why: string 
 ];
 
 export interface TableCopy {
-  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'tokens' | 'refusals';
+  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'tokens' | 'refusals' | 'audit';
   /** Rows read from the source. */
   source: number;
   /** Rows written to the target. */
@@ -239,6 +239,18 @@ export async function copyStorage(source: Storage, target: Storage, options: Cop
       if (page.length === 0) break;
       after = page[page.length - 1]?.requestId;
       await Promise.all(page.map((r) => target.refusals.record(r)));
+      t.source += page.length;
+      t.copied += page.length;
+      options.onProgress?.(t, false);
+    }
+  });
+  await step('audit', async (t) => {
+    let after: string | undefined;
+    for (;;) {
+      const page = await source.audit.exportAll(after, pageSize);
+      if (page.length === 0) break;
+      after = page[page.length - 1]?.id;
+      await Promise.all(page.map((e) => target.audit.record(e)));
       t.source += page.length;
       t.copied += page.length;
       options.onProgress?.(t, false);

@@ -342,6 +342,59 @@ export interface RefusalStore {
   exportAll(after?: string, limit?: number): Promise<Refusal[]>;
 }
 
+/**
+ * One audited change to the registry, settings, keys or tokens: who, what, before, after, when.
+ * `before`/`after` are JSON text of the record with secret-bearing fields removed (src/audit/log.ts).
+ */
+export interface AuditEntry {
+  /** Time-ordered (sorts by `at`), unique. */
+  readonly id: string;
+  readonly at: number;
+  /** 'admin' user name (console / admin API), 'cli:<os user>', or 'system'. */
+  readonly actor: string;
+  /** For example 'application.create', 'application.rotate_secret', 'property.set', 'token.revoke'. */
+  readonly action: string;
+  /** What changed: a client id, a user name, a property name, a token handle (never a token). */
+  readonly target: string;
+  readonly before: string | null;
+  readonly after: string | null;
+}
+
+export interface AuditQuery {
+  readonly since?: number;
+  readonly target?: string;
+  readonly action?: string;
+  readonly limit?: number;
+}
+
+/** The audit log. Writes do not bump the change version (nothing caches it). */
+export interface AuditStore {
+  record(entry: AuditEntry): Promise<void>;
+  /** Newest first (by `at`, then id), at most `limit` (default 100). */
+  list(query: AuditQuery): Promise<AuditEntry[]>;
+  /** Deletes entries recorded before `before`; returns how many. */
+  deleteOlderThan(before: number): Promise<number>;
+  /** Every entry in ascending byte order of id, paged like `tokens.exportAll` (for migrate-db). */
+  exportAll(after?: string, limit?: number): Promise<AuditEntry[]>;
+}
+
+export interface ActivityRow {
+  /** Start of the minute, ms since the epoch. */
+  readonly bucket: number;
+  readonly metric: string;
+  readonly count: number;
+}
+
+/** Per-minute activity counters (src/audit/activity.ts). Writes do not bump the change version. */
+export interface ActivityStore {
+  /** Adds counts to per-minute buckets; additive across calls and instances (an upsert adding to the stored count). */
+  add(rows: readonly ActivityRow[]): Promise<void>;
+  /** The buckets of `metric` at or after `since`, ascending. */
+  series(metric: string, since: number): Promise<{ bucket: number; count: number }[]>;
+  /** Deletes buckets before `before`; returns how many rows. */
+  deleteOlderThan(before: number): Promise<number>;
+}
+
 export interface ChangeFeed {
   /** A number that grows whenever the registry, properties or a token's state change. */
   version(): Promise<number>;
@@ -375,6 +428,8 @@ export interface Storage {
   readonly codes: AuthorizationCodeStore;
   readonly replay: ReplayStore;
   readonly identityProviders: IdentityProviderStore;
+  readonly audit: AuditStore;
+  readonly activity: ActivityStore;
   readonly changes: ChangeFeed;
   /** Cheap round trip used by readiness checks. */
   ping(): Promise<void>;

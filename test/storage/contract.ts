@@ -9,6 +9,7 @@ import {
   JWT_BEARER_GRANT,
   StorageError,
   type Application,
+  type AuditEntry,
   type AuthorizationCode,
   type IdentityProvider,
   type NewTokenRecord,
@@ -356,6 +357,7 @@ export function runStorageContract(
     describeRefusalsAndChanges(() => s);
     describeExportAndJobs(() => s);
     describeKeysCodesReplayProviders(() => s);
+    describeAuditAndActivity(() => s);
   });
 }
 
@@ -938,6 +940,93 @@ function describeKeysCodesReplayProviders(get: () => Storage): void {
       await expectSame('codes.deleteExpired', () => s.codes.deleteExpired(T0));
       await expectSame('replay.remember', () => s.replay.remember(uid(), T0 - 1, T0 - 2));
       await expectSame('replay.deleteExpired', () => s.replay.deleteExpired(T0));
+    });
+  });
+}
+
+export function makeAuditEntry(over: Partial<AuditEntry> = {}): AuditEntry {
+  const at = over.at ?? T0;
+  return {
+    id: `${at.toString(16).padStart(12, '0')}${randomUUID().replaceAll('-', '').slice(0, 20)}`,
+    at,
+    actor: 'cli:tester',
+    action: 'application.update',
+    target: 'client-1',
+    before: JSON.stringify({ name: 'old' }),
+    after: JSON.stringify({ name: 'new' }),
+    ...over,
+  };
+}
+
+/** The audit log and the per-minute activity counters (issue 6). */
+function describeAuditAndActivity(get: () => Storage): void {
+  describe('audit log', () => {
+    it('records, lists newest first with filters and limit, deletes by age, and does not bump the change version', async () => {
+      const s = get();
+      const v0 = await s.changes.version();
+      const a = makeAuditEntry({ at: T0, target: 'client-a', action: 'application.create', before: null });
+      const b = makeAuditEntry({ at: T0 + 1000, target: 'client-a', action: 'application.update' });
+      const c = makeAuditEntry({ at: T0 + 2000, target: 'prop.x', action: 'property.set', actor: 'system', after: null });
+      for (const e of [b, a, c]) await s.audit.record(e);
+      assert.equal(await s.changes.version(), v0, 'audit writes do not bump the change version');
+      assert.deepEqual(await s.audit.list({}), [c, b, a]);
+      assert.deepEqual(await s.audit.list({ target: 'client-a' }), [b, a]);
+      assert.deepEqual(await s.audit.list({ action: 'property.set' }), [c]);
+      assert.deepEqual(await s.audit.list({ since: T0 + 1000 }), [c, b]);
+      assert.deepEqual(await s.audit.list({ limit: 1 }), [c]);
+      assert.deepEqual(await s.audit.list({ target: 'client-a', action: 'application.create', since: T0 }), [a]);
+      assert.deepEqual(await s.audit.exportAll(), [a, b, c]);
+      assert.deepEqual(await s.audit.exportAll(a.id, 1), [b]);
+      await rejectsWith(s.audit.record(a), 'conflict');
+      assert.equal(await s.audit.deleteOlderThan(T0 + 1500), 2);
+      assert.deepEqual(await s.audit.list({}), [c]);
+      assert.equal(await s.audit.deleteOlderThan(T0), 0);
+    });
+  });
+
+  describe('activity counters', () => {
+    it('adds per bucket and metric, lists a series ascending from since, deletes by age', async () => {
+      const s = get();
+      const v0 = await s.changes.version();
+      const m0 = T0 - (T0 % 60_000);
+      await s.activity.add([
+        { bucket: m0 + 60_000, metric: 'token.issued', count: 2 },
+        { bucket: m0, metric: 'token.issued', count: 3 },
+        { bucket: m0, metric: 'api.call', count: 7 },
+      ]);
+      await s.activity.add([
+        { bucket: m0, metric: 'token.issued', count: 4 },
+        { bucket: m0, metric: 'token.issued', count: 1 },
+      ]);
+      await s.activity.add([]);
+      assert.equal(await s.changes.version(), v0, 'activity writes do not bump the change version');
+      assert.deepEqual(await s.activity.series('token.issued', 0), [
+        { bucket: m0, count: 8 },
+        { bucket: m0 + 60_000, count: 2 },
+      ]);
+      assert.deepEqual(await s.activity.series('token.issued', m0 + 1), [{ bucket: m0 + 60_000, count: 2 }]);
+      assert.deepEqual(await s.activity.series('api.call', 0), [{ bucket: m0, count: 7 }]);
+      assert.deepEqual(await s.activity.series('api.refused', 0), []);
+      assert.equal(await s.activity.deleteOlderThan(m0 + 60_000), 2);
+      assert.deepEqual(await s.activity.series('token.issued', 0), [{ bucket: m0 + 60_000, count: 2 }]);
+    });
+
+    it('sums concurrent adds to the same buckets', async () => {
+      const s = get();
+      const m0 = T0 - (T0 % 60_000);
+      const adds = Array.from({ length: 20 }, (_, i) =>
+        s.activity.add([
+          { bucket: m0, metric: 'api.call', count: 1 },
+          { bucket: m0 + 60_000, metric: 'api.call', count: i },
+          { bucket: m0, metric: 'token.refused', count: 2 },
+        ]),
+      );
+      await Promise.all(adds);
+      assert.deepEqual(await s.activity.series('api.call', 0), [
+        { bucket: m0, count: 20 },
+        { bucket: m0 + 60_000, count: 190 },
+      ]);
+      assert.deepEqual(await s.activity.series('token.refused', 0), [{ bucket: m0, count: 40 }]);
     });
   });
 }

@@ -105,7 +105,7 @@ Examples:
       const kek = resolveKek(resolveDb(opts.db), process.env.LATCHKEY_KEY_ENCRYPTION_KEY);
       if (kek.warning !== undefined) out.warn(kek.warning);
       const keyring = new Keyring({ storage: ctx.storage, clock: ctx.clock, encryption: createKeyEncryption(kek.kek) });
-      const result = await keyring.rotate({ ...(alg === undefined ? {} : { alg }), prepublishMs });
+      const result = await keyring.rotate({ ...(alg === undefined ? {} : { alg }), prepublishMs, actor: ctx.actor });
       if (!result.rotated) throw new CliError('Another rotation is running on this database right now. Try again in a moment.');
       const now = ctx.clock.now();
       const all = await ctx.storage.keys.list();

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { recordChange } from '../../audit/log.js';
 import { tokenHandle } from '../../core/crypto.js';
 import { unverifiedRecordKey } from '../../tokens/jwt.js';
 import { findApplication } from '../../registry/applications.js';
@@ -81,6 +82,13 @@ async function revoke(ctx: CliContext, token: string) {
   if (revoked === 0) {
     throw new CliError(`That ${record.kind} token is already revoked${record.kind === 'refresh' ? ', with its whole family' : ''} (status: ${record.status}).`);
   }
+  // Audited by handle (the start of the stored hash), never by the token.
+  await recordChange(ctx, {
+    action: 'token.revoke',
+    target: tokenHandle(record.hash),
+    before: { kind: record.kind, status: record.status },
+    after: { kind: record.kind, status: 'revoked', revoked },
+  });
   return { id: tokenHandle(record.hash), kind: record.kind, revoked, family: record.kind === 'refresh' ? record.familyId : null };
 }
 

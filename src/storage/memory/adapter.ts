@@ -6,6 +6,8 @@
 import {
   StorageError,
   type Application,
+  type ActivityRow,
+  type AuditEntry,
   type AuthorizationCode,
   type ConsumeCodeResult,
   type ConsumeResult,
@@ -61,6 +63,9 @@ export function createMemoryStorage(): Storage {
   const codes = new Map<string, AuthorizationCode>();
   const replay = new Map<string, number>();
   const identityProviders = new Map<string, IdentityProvider>();
+  const audit = new Map<string, AuditEntry>();
+  /** `${bucket} ${metric}` → count. */
+  const activity = new Map<string, ActivityRow>();
   let version = 0;
   const running = new Set<string>();
   const bump = (): void => {
@@ -405,6 +410,50 @@ export function createMemoryStorage(): Storage {
         if (!identityProviders.delete(id)) return false;
         bump();
         return true;
+      },
+    },
+
+    audit: {
+      async record(entry) {
+        if (audit.has(entry.id)) throw new StorageError('conflict', `audit entry ${entry.id} already exists`);
+        audit.set(entry.id, { ...entry });
+      },
+      async list(query) {
+        return [...audit.values()]
+          .filter(
+            (e) =>
+              (query.since === undefined || e.at >= query.since) &&
+              (query.target === undefined || e.target === query.target) &&
+              (query.action === undefined || e.action === query.action),
+          )
+          .sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+          .slice(0, limitOf(query.limit))
+          .map((e) => ({ ...e }));
+      },
+      async deleteOlderThan(before) {
+        return deleteWhere(audit, (e) => e.at < before);
+      },
+      async exportAll(after, limit) {
+        return page(audit.values(), (e) => e.id, after, limit).map((e) => ({ ...e }));
+      },
+    },
+
+    activity: {
+      async add(rows) {
+        for (const r of rows) {
+          const key = `${r.bucket} ${r.metric}`;
+          const current = activity.get(key);
+          activity.set(key, { bucket: r.bucket, metric: r.metric, count: (current?.count ?? 0) + r.count });
+        }
+      },
+      async series(metric, since) {
+        return [...activity.values()]
+          .filter((r) => r.metric === metric && r.bucket >= since)
+          .sort((a, b) => a.bucket - b.bucket)
+          .map((r) => ({ bucket: r.bucket, count: r.count }));
+      },
+      async deleteOlderThan(before) {
+        return deleteWhere(activity, (r) => r.bucket < before);
       },
     },
 

@@ -19,7 +19,10 @@ import pg from 'pg';
 import type { CustomTypesConfig, QueryResultRow } from 'pg';
 import {
   StorageError,
+  type ActivityRow,
   type Application,
+  type AuditEntry,
+  type AuditQuery,
   type ConsumeCodeResult,
   type ConsumeResult,
   type NewTokenRecord,
@@ -287,6 +290,31 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     return runDynamic<RefusalRow>('refusal', sql, params).then((rows) => rows.map(refusalFromRow));
   };
 
+  const listAudit = (q: AuditQuery) => {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.since !== undefined) { params.push(q.since); where.push(`at >= $${params.length}`); }
+    if (q.target !== undefined) { params.push(q.target); where.push(`target = $${params.length}`); }
+    if (q.action !== undefined) { params.push(q.action); where.push(`action = $${params.length}`); }
+    params.push(limitOf(q.limit));
+    const sql = `SELECT id, at, actor, action, target, before, after FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT $${params.length}`;
+    return runDynamic<AuditEntry>('audit entry', sql, params).then((rows) => rows.map((e) => ({ ...e })));
+  };
+
+  const addActivity = async (rows: readonly ActivityRow[]): Promise<void> => {
+    const sums = new Map<string, ActivityRow>();
+    for (const r of rows) {
+      const key = `${r.metric}\u0000${r.bucket}`;
+      sums.set(key, { bucket: r.bucket, metric: r.metric, count: (sums.get(key)?.count ?? 0) + r.count });
+    }
+    const sorted = [...sums.values()].sort((a, b) => (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : a.bucket - b.bucket));
+    if (sorted.length === 0) {
+      if (closed) throw closedError();
+      return;
+    }
+    await run('activity', 'activityAdd', [sorted.map((r) => r.bucket), sorted.map((r) => r.metric), sorted.map((r) => r.count)]);
+  };
+
   return {
     kind: 'postgres',
     users: {
@@ -356,6 +384,17 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       byName: (name) => one('identity provider', 'idpByName', [name], identityProviderFromRow),
       list: async () => (await run<IdentityProviderRow>('identity provider', 'idpList', [])).map(identityProviderFromRow),
       delete: async (id) => (await touched('identity provider', 'idpDelete', [id])) > 0,
+    },
+    audit: {
+      record: async (e: AuditEntry) => void (await run('audit entry', 'auditInsert', [e.id, e.at, e.actor, e.action, e.target, e.before, e.after])),
+      list: listAudit,
+      deleteOlderThan: (before) => deleteInChunks('audit entry', 'auditDeleteOlder', before),
+      exportAll: async (after, limit) => (await run<AuditEntry>('audit entry', 'auditExport', [after ?? '', limit ?? EXPORT_PAGE])).map((e) => ({ ...e })),
+    },
+    activity: {
+      add: addActivity,
+      series: (metric, since) => run<{ bucket: number; count: number }>('activity', 'activitySeries', [metric, since]),
+      deleteOlderThan: (before) => deleteInChunks('activity', 'activityDeleteOlder', before),
     },
     changes: {
       version: async () => (await run<{ value: number }>('change version', 'version', []))[0]?.value ?? 0,

@@ -143,6 +143,32 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       );
     `,
   },
+  {
+    version: 3,
+    name: 'audit log, activity counters',
+    sql: `
+      -- Keyed by a time-ordered id; before/after are JSON text without secret-bearing fields.
+      CREATE TABLE audit (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        at BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT COLLATE "C" NOT NULL,
+        target TEXT COLLATE "C" NOT NULL,
+        before TEXT,
+        after TEXT
+      );
+      CREATE INDEX audit_at ON audit (at);
+      CREATE INDEX audit_target ON audit (target, at);
+      -- Per-minute counters, added to by every instance (INSERT … ON CONFLICT DO UPDATE count + …).
+      CREATE TABLE activity (
+        bucket BIGINT NOT NULL,
+        metric TEXT COLLATE "C" NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (metric, bucket)
+      );
+      CREATE INDEX activity_bucket ON activity (bucket);
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -106,6 +106,17 @@ export const SQL = {
   refusalDeleteOlder: `WITH d AS (DELETE FROM refusals WHERE request_id IN (SELECT request_id FROM refusals WHERE at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
   refusalExport: `SELECT ${REFUSAL_COLUMNS} FROM refusals WHERE request_id > $1 ORDER BY request_id LIMIT $2`,
+  auditInsert: 'INSERT INTO audit (id, at, actor, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+  auditDeleteOlder: `WITH d AS (DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
+    SELECT count(*)::int AS n FROM d`,
+  auditExport: 'SELECT id, at, actor, action, target, before, after FROM audit WHERE id > $1 ORDER BY id LIMIT $2',
+  // Rows arrive aggregated (one per metric and bucket) and sorted, so concurrent adds lock rows in
+  // the same order and never deadlock; the stored count only ever grows by what each adds.
+  activityAdd: `INSERT INTO activity (bucket, metric, count) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[])
+    ON CONFLICT (metric, bucket) DO UPDATE SET count = activity.count + excluded.count`,
+  activitySeries: 'SELECT bucket, count FROM activity WHERE metric = $1 AND bucket >= $2 ORDER BY bucket',
+  activityDeleteOlder: `WITH d AS (DELETE FROM activity WHERE (metric, bucket) IN (SELECT metric, bucket FROM activity WHERE bucket < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
+    SELECT count(*)::int AS n FROM d`,
   schemaVersion: 'SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations',
   keyList: `SELECT ${SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY activates_at, kid`,
   // keys.rotate runs these three in one transaction after LOCK TABLE (see adapter.ts).

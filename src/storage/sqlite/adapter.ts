@@ -5,6 +5,8 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import {
   StorageError,
   type Application,
+  type ActivityRow,
+  type AuditEntry,
   type AuthorizationCode,
   type ConsumeCodeResult,
   type ConsumeResult,
@@ -52,6 +54,8 @@ export interface SqliteOptions {
 }
 
 const EXPORT_PAGE = 1000;
+const limitOf = (limit: number | undefined): number =>
+  limit === undefined || !Number.isFinite(limit) ? 100 : Math.max(0, Math.floor(limit));
 /** How long a job lease lasts without renewal (Storage.tryExclusive). */
 const LEASE_MS = 10 * 60_000;
 
@@ -165,6 +169,10 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     s.bump.run();
   });
 
+  const addActivity = db.transaction((rows: readonly ActivityRow[]) => {
+    for (const r of rows) s.activityAdd.run(r.bucket, r.metric, r.count);
+  });
+
   const consumeCode = (hash: string, at: number): ConsumeCodeResult => {
     const won = s.codeConsume.get(at, hash) as AuthorizationCodeRow | undefined;
     if (won !== undefined) return { outcome: 'consumed', code: codeFromRow(won) };
@@ -268,6 +276,25 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
           if (deleted) s.bump.run();
           return deleted;
         }).immediate()),
+    },
+    audit: {
+      record: (e: AuditEntry) => guard('audit entry', () => void s.auditInsert.run(e.id, e.at, e.actor, e.action, e.target, e.before, e.after)),
+      list: (q) => guard('audit entry', () => {
+        const where: string[] = [];
+        const params: unknown[] = [];
+        if (q.since !== undefined) { where.push('at >= ?'); params.push(q.since); }
+        if (q.target !== undefined) { where.push('target = ?'); params.push(q.target); }
+        if (q.action !== undefined) { where.push('action = ?'); params.push(q.action); }
+        const sql = `SELECT id, at, actor, action, target, before, after FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`;
+        return (db.prepare(sql).all(...params, limitOf(q.limit)) as AuditEntry[]).map((e) => ({ ...e }));
+      }),
+      deleteOlderThan: (before) => guard('audit entry', () => s.auditDeleteOlder.run(before).changes),
+      exportAll: (after, limit) => guard('audit entry', () => (s.auditExport.all(after ?? '', limit ?? EXPORT_PAGE) as AuditEntry[]).map((e) => ({ ...e }))),
+    },
+    activity: {
+      add: (rows) => guard('activity', () => void addActivity.immediate(rows)),
+      series: (metric, since) => guard('activity', () => s.activitySeries.all(metric, since) as { bucket: number; count: number }[]),
+      deleteOlderThan: (before) => guard('activity', () => s.activityDeleteOlder.run(before).changes),
     },
     changes: {
       version: () => guard('change version', () => Number(s.version.get())),

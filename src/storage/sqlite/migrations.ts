@@ -138,6 +138,32 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       );
     `,
   },
+  {
+    version: 4,
+    name: 'audit log, activity counters',
+    sql: `
+      -- Keyed by a time-ordered id; before/after are JSON text without secret-bearing fields.
+      CREATE TABLE audit (
+        id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        before TEXT,
+        after TEXT
+      ) WITHOUT ROWID;
+      CREATE INDEX audit_at ON audit (at);
+      CREATE INDEX audit_target ON audit (target, at);
+      -- Per-minute counters, added to by every instance (INSERT … ON CONFLICT DO UPDATE count + …).
+      CREATE TABLE activity (
+        bucket INTEGER NOT NULL,
+        metric TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (metric, bucket)
+      ) WITHOUT ROWID;
+      CREATE INDEX activity_bucket ON activity (bucket);
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
