@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { DEFAULT_APIS } from '../../config/config.js';
+import { runDoctor, type Finding } from '../../diagnostics/doctor.js';
+import { loadApis } from '../../resource-server/load.js';
+import type { ApiRouter } from '../../resource-server/router.js';
+import { renderTable } from '../table.js';
+import type { CommonOptions, Kit } from './index.js';
+
+interface DoctorOptions extends CommonOptions {
+  readonly apis?: string;
+}
+
+export const APIS_HELP = `folder of API modules (env LATCHKEY_APIS, default ${DEFAULT_APIS})`;
+
+/** The APIs folder as `serve` would load it: --apis, else LATCHKEY_APIS, else ./apis (optional then). */
+export async function loadApisFor(opts: { readonly apis?: string }): Promise<ApiRouter> {
+  const folder = opts.apis ?? process.env.LATCHKEY_APIS ?? DEFAULT_APIS;
+  return loadApis(folder, { required: opts.apis !== undefined || process.env.LATCHKEY_APIS !== undefined });
+}
+
+function render(findings: readonly Finding[]): string {
+  if (findings.length === 0) return 'No problems found.\n';
+  const table = renderTable(
+    ['SEVERITY', 'FINDING', 'DETAIL'],
+    findings.map((f) => [f.severity, f.id, f.detail]),
+    // The detail names the objects to change: never clipped (the last column is not padded).
+    100_000,
+  );
+  const fixes = findings.map((f, i) => `${i + 1}. ${f.id}${f.target === undefined ? '' : ` (${f.target})`}: ${f.fix}\n${f.command === undefined ? '' : `   ${f.command}\n`}`);
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  const summary = `${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'}.\n`;
+  return `${table}\nFixes:\n${fixes.join('')}\n${summary}`;
+}
+
+export function registerDoctor(program: Command, kit: Kit): void {
+  const cmd = program
+    .command('doctor')
+    .description('Check the configuration for problems that refuse requests or weaken security, each with the command that fixes it')
+    .option('--apis <folder>', APIS_HELP)
+    .addHelpText('after', `
+Checks: client_credentials_disabled, application_user_missing, application_user_inactive,
+redirect_uri_not_https, api_scope_unattainable, useraccount_scope_allowed, secret_rotation_due
+(latchkey.secrets.rotation_days), signing_key_rotation_due (latchkey.keys.rotation_days),
+admin_default_password. See docs/diagnostics.md.
+
+Exit status: 1 when any finding is an error, 0 otherwise (warnings only, or nothing found).
+
+Examples:
+  latchkey doctor
+  latchkey doctor --json | jq '.[] | select(.severity == "error")'
+`);
+  kit.common(cmd).action((opts: DoctorOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const router = await loadApisFor(opts);
+      const findings = await runDoctor({ storage: ctx.storage, router, clock: ctx.clock });
+      out.result(findings, () => render(findings));
+      return findings.some((f) => f.severity === 'error') ? 1 : 0;
+    }),
+  );
+}

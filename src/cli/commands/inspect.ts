@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { createLatchkey } from '../../app.js';
+import { inspectToken, type Inspection } from '../../diagnostics/inspect.js';
+import { CliError } from '../context.js';
+import { isoTime, renderRecord, renderTable } from '../table.js';
+import { APIS_HELP, loadApisFor } from './doctor.js';
+import type { CommonOptions, Kit } from './index.js';
+
+interface InspectOptions extends CommonOptions {
+  readonly apis?: string;
+  readonly issuer?: string;
+}
+
+function render(i: Inspection): string {
+  const status = i.valid ? 'valid' : `NOT valid: ${i.reason ?? ''}`;
+  const summary = renderRecord([
+    ['Token', `${i.token.preview} (${i.token.format}${i.token.kind === null ? '' : `, ${i.token.kind}`})`],
+    ['Status', status],
+    ...(i.explanation === null ? [] : ([['Why', i.explanation]] as const)),
+    ...(i.issuer === null ? [] : ([['Issuer', i.issuer]] as const)),
+    ['Handled by', i.handledBy],
+    ['Found', i.found ? 'yes (a token this instance issued)' : 'no record on this instance'],
+    ['Application', i.application === null ? null : `${i.application.name} (${i.application.clientId})${i.application.active ? '' : ' INACTIVE'}`],
+    ['User', i.user === null ? null : `${i.user.name}${i.user.active ? '' : ' INACTIVE'}${i.user.roles.length > 0 ? ` [roles ${i.user.roles.join(', ')}]` : ''}`],
+    ['Scopes granted', i.scopes],
+    ['Scopes in effect', i.effectiveScopes],
+    ['Issued', isoTime(i.issuedAt)],
+    ['Expires', isoTime(i.expiresAt)],
+  ]);
+  const apis =
+    i.apis.length === 0
+      ? 'No APIs loaded (give --apis <folder> or set LATCHKEY_APIS to check the token against them).\n'
+      : renderTable(
+          ['API', 'ROUTE', 'ACCEPTS', 'WHY'],
+          i.apis.map((a) => [`${a.namespace}/${a.id}`, `${a.method} ${a.path}`, a.accepted, a.why]),
+          160,
+        );
+  return `${summary}\n${apis}`;
+}
+
+export function registerInspect(program: Command, kit: Kit): void {
+  const cmd = program
+    .command('inspect')
+    .argument('<token>', 'an access or refresh token (opaque or JWT), or - to read it from standard input')
+    .description('Explain a token: its application, user, scopes, expiry, whether it is valid now and why not, and which API routes accept it')
+    .option('--apis <folder>', APIS_HELP)
+    .option('--issuer <url>', 'this instance\'s issuer (env LATCHKEY_ISSUER); default: the iss of a JWT signed with one of this instance\'s keys')
+    .addHelpText('after', `
+The token is never printed: only its first 10 characters. Prefer standard input, which keeps it out
+of the shell history:
+  printf %s "$TOKEN" | latchkey inspect -
+  printf %s "$TOKEN" | latchkey inspect - --json --apis ./apis
+
+JWTs are verified with the published keys in the database (no key-encryption key is needed).
+A JWT of an identity provider is validated with that provider's keys (fetched from it).
+Exit status: 0 when the inspection ran (valid or not), 1 on errors.
+`);
+  kit.common(cmd).action((token: string, opts: InspectOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const value = token === '-' ? (await kit.io.readStdin()).trim() : token.trim();
+      if (value === '') throw new CliError('No token given: pass it as the argument, or - and pipe it in.', 2);
+      const router = await loadApisFor(opts);
+      const issuer = opts.issuer ?? (process.env.LATCHKEY_ISSUER || undefined);
+      const latchkey = createLatchkey({ storage: ctx.storage, clock: ctx.clock, router, ...(issuer === undefined ? {} : { issuer }) });
+      try {
+        const inspection = await inspectToken(latchkey, value);
+        out.result(inspection, () => render(inspection));
+      } finally {
+        await latchkey.stop();
+      }
+    }),
+  );
+}

@@ -1,0 +1,217 @@
+import type { Clock } from '../core/clock.js';
+import type { Keyring } from '../keys/keyring.js';
+import { CONSOLE_CLIENT_ID } from '../registry/bootstrap.js';
+import { resolveProperties } from '../registry/properties.js';
+import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
+import type { CompiledApi } from '../resource-server/compile.js';
+import { defaultPasswords, secretRotation, signingKeyRotation } from './checks-credentials.js';
+import type { ApiRouter } from '../resource-server/router.js';
+import type { Application, Storage } from '../storage/types.js';
+import { appLabel, appLink, commandLine, sortFindings, type Finding, type Snapshot } from './findings.js';
+
+export { FINDING_IDS, type Finding, type FindingId, type FindingSeverity } from './findings.js';
+
+const usesClientCredentials = (app: Application) => app.grantTypes.includes('client_credentials');
+
+export const CC_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
+export { SECRET_ROTATION_PROPERTY } from './checks-credentials.js';
+
+export interface DoctorDeps {
+  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys'>;
+  readonly router: Pick<ApiRouter, 'list'>;
+  readonly clock: Clock;
+  /** Accepted for the contract; the keys are read from storage (the keyring adds nothing a check needs). */
+  readonly keyring?: Pick<Keyring, 'keys'>;
+}
+
+/**
+ * Runs every configuration check and returns the problems found, errors first. Reads only: a
+ * finding's `command` is for the operator to run.
+ */
+export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
+  const [apps, users, scopes, rows, keys] = await Promise.all([
+    deps.storage.applications.list(),
+    deps.storage.users.list(),
+    deps.storage.scopes.list(),
+    deps.storage.properties.list(),
+    deps.storage.keys.list(),
+  ]);
+  const s: Snapshot = {
+    now: deps.clock.now(),
+    apps,
+    active: apps.filter((a) => a.active),
+    users: new Map(users.map((u) => [u.id, u])),
+    usersByName: new Map(users.map((u) => [u.userName, u])),
+    scopes: new Set(scopes.map((x) => x.name)),
+    props: resolveProperties(rows),
+    apis: deps.router.list(),
+    keys,
+  };
+  return sortFindings([
+    ...clientCredentialsDisabled(s),
+    ...applicationUsers(s),
+    ...redirectUris(s),
+    ...unattainableScopes(s),
+    ...allAccessScope(s),
+    ...secretRotation(s),
+    ...signingKeyRotation(s),
+    ...defaultPasswords(s),
+  ]);
+}
+
+function clientCredentialsDisabled(s: Snapshot): Finding[] {
+  const apps = s.active.filter(usesClientCredentials);
+  if (apps.length === 0 || s.props[CC_PROPERTY]) return [];
+  return [
+    {
+      id: 'client_credentials_disabled',
+      severity: 'error',
+      title: 'The client_credentials grant is switched off on this instance',
+      detail: `${apps.length === 1 ? 'Application' : 'Applications'} ${apps.map(appLabel).join(', ')} ${apps.length === 1 ? 'is' : 'are'} allowed client_credentials, but the property ${CC_PROPERTY} is false, so every such token request is refused (grant.client_credentials_disabled).`,
+      fix: `Set ${CC_PROPERTY} to true (or remove client_credentials from the applications that should not use it).`,
+      command: commandLine(['properties', 'set', CC_PROPERTY, 'true']),
+      link: `#/properties/${CC_PROPERTY}`,
+      target: CC_PROPERTY,
+    },
+  ];
+}
+
+/** A user name for a new application user, from the application's name. */
+function serviceUserName(app: Application): string {
+  const slug = app.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
+  return `svc-${slug === '' ? app.clientId.slice(0, 12) : slug}`;
+}
+
+function applicationUsers(s: Snapshot): Finding[] {
+  const out: Finding[] = [];
+  for (const app of s.active.filter(usesClientCredentials)) {
+    const user = app.appUserId === null ? undefined : s.users.get(app.appUserId);
+    if (user === undefined) {
+      const name = serviceUserName(app);
+      const existing = s.usersByName.get(name);
+      const set = commandLine(['apps', 'update', app.clientId, '--app-user', name]);
+      const create = commandLine(['users', 'create', name]);
+      out.push({
+        id: 'application_user_missing',
+        severity: 'error',
+        title: 'An application using client_credentials has no application user',
+        detail:
+          app.appUserId === null
+            ? `Application ${appLabel(app)} is allowed client_credentials but has no application user, so its token requests are refused (application_user.missing).`
+            : `Application ${appLabel(app)} is allowed client_credentials but its application user (id ${app.appUserId}) no longer exists, so its token requests are refused (application_user.missing).`,
+        fix: `Give the application a user for its tokens to act as (a service user with just the roles it needs): create one, then set it with --app-user.`,
+        command: existing === undefined ? `${create} && ${set}` : set,
+        link: appLink(app),
+        target: app.clientId,
+      });
+    } else if (!user.active) {
+      out.push({
+        id: 'application_user_inactive',
+        severity: 'error',
+        title: 'An application using client_credentials acts as an inactive user',
+        detail: `Application ${appLabel(app)} is allowed client_credentials, but its application user ${user.userName} is inactive, so its token requests are refused (application_user.inactive) and its tokens are not accepted (token.user_inactive).`,
+        fix: `Activate the user ${user.userName} (or set another, active application user with \`latchkey apps update ${app.clientId} --app-user <user>\`).`,
+        command: commandLine(['users', 'update', user.userName, '--active', 'true']),
+        link: `#/users/${encodeURIComponent(user.userName)}`,
+        target: app.clientId,
+      });
+    }
+  }
+  return out;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** An http:// redirect URI off the loopback interface: codes travel in clear text to it. */
+function insecureRedirect(uri: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return false;
+  }
+  return url.protocol === 'http:' && !LOOPBACK.has(url.hostname);
+}
+
+function redirectUris(s: Snapshot): Finding[] {
+  const out: Finding[] = [];
+  for (const app of s.active) {
+    const bad = app.redirectUris.filter(insecureRedirect);
+    if (bad.length === 0) continue;
+    const fixed = app.redirectUris.map((u) => (insecureRedirect(u) ? `https://${u.slice('http://'.length)}` : u));
+    // The console's redirect URI follows the issuer and is put back at every start.
+    const isConsole = app.clientId === CONSOLE_CLIENT_ID;
+    out.push({
+      id: 'redirect_uri_not_https',
+      severity: 'warning',
+      title: 'A redirect URI is not https',
+      detail: `Application ${appLabel(app)} has the redirect URI${bad.length === 1 ? '' : 's'} ${bad.join(', ')}: authorization codes would travel unencrypted. Only localhost, 127.0.0.1 and [::1] may use http (native apps may use a custom scheme).`,
+      fix: isConsole
+        ? 'Serve the instance over https and make its issuer the https address (--issuer or LATCHKEY_ISSUER): the console redirect URI follows the issuer.'
+        : 'Register the https address instead (the command keeps the other redirect URIs).',
+      command: isConsole ? 'latchkey serve --issuer https://<public-host>' : commandLine(['apps', 'update', app.clientId, ...fixed.flatMap((u) => ['--redirect-uri', u])]),
+      link: appLink(app),
+      target: app.clientId,
+    });
+  }
+  return out;
+}
+
+function routeOf(api: CompiledApi, template: string): string {
+  return `/api/${api.namespace}/${api.id}${template === '/' ? '' : template}`;
+}
+
+function unattainableScopes(s: Snapshot): Finding[] {
+  if (s.active.some((a) => a.scopes.includes(ALL_ACCESS_SCOPE))) return [];
+  const granted = new Set(s.active.flatMap((a) => a.scopes));
+  const out: Finding[] = [];
+  for (const api of s.apis) {
+    // One finding per API and set of required scopes, naming the routes that need it.
+    const groups = new Map<string, string[]>();
+    for (const r of api.resources) {
+      const sec = r.security;
+      // Scopes apply to bearer tokens only (Basic callers act with all of the user's access).
+      if (!sec.requiresAuthentication || !sec.authMethods.includes('bearer') || sec.scopes.length === 0) continue;
+      if (sec.scopes.some((x) => granted.has(x))) continue;
+      const key = [...sec.scopes].sort().join(' ');
+      groups.set(key, [...(groups.get(key) ?? []), `${r.method} ${routeOf(api, r.template)}`]);
+    }
+    for (const [key, routes] of groups) {
+      const needed = key.split(' ');
+      const scope = needed[0] as string;
+      const missing = needed.filter((x) => !s.scopes.has(x));
+      const create = missing.includes(scope) ? `${commandLine(['scopes', 'create', scope])} && ` : '';
+      out.push({
+        id: 'api_scope_unattainable',
+        severity: 'warning',
+        title: 'No application can get a token this API accepts',
+        detail:
+          `API ${api.namespace}/${api.id} requires one of the scopes ${needed.join(', ')} on ${routes.join(', ')}, but no active application is allowed any of them (nor ${ALL_ACCESS_SCOPE}), so every bearer token is refused there (api.scope_missing).` +
+          (missing.length > 0 ? ` The scope${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${missing.length === 1 ? 'does' : 'do'} not exist in the registry.` : ''),
+        fix: `Allow the calling application the scope ${scope}: ${missing.includes(scope) ? 'create the scope, then ' : ''}add it to the application's scopes, keeping the ones it has (--scopes replaces the list).`,
+        command: `${create}latchkey apps update <client-id> --scopes <its-current-scopes>,${scope}`,
+        link: '#/apis',
+        target: `${api.namespace}/${api.id}`,
+      });
+    }
+  }
+  return out;
+}
+
+function allAccessScope(s: Snapshot): Finding[] {
+  return s.active
+    .filter((a) => a.scopes.includes(ALL_ACCESS_SCOPE))
+    .map((app) => {
+      const rest = app.scopes.filter((x) => x !== ALL_ACCESS_SCOPE);
+      return {
+        id: 'useraccount_scope_allowed',
+        severity: 'warning' as const,
+        title: `An application is allowed the all-access scope ${ALL_ACCESS_SCOPE}`,
+        detail: `Application ${appLabel(app)} is allowed ${ALL_ACCESS_SCOPE}, which satisfies every API's scope requirement: its tokens reach every API its user can.`,
+        fix: `Remove ${ALL_ACCESS_SCOPE} and allow only the scopes of the APIs the application calls.`,
+        command: commandLine(['apps', 'update', app.clientId, '--scopes', rest.join(',')]),
+        link: appLink(app),
+        target: app.clientId,
+      };
+    });
+}

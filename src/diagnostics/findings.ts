@@ -1,0 +1,75 @@
+import type { PropertyValues } from '../registry/properties.js';
+import type { CompiledApi } from '../resource-server/compile.js';
+import type { Application, SigningKey, User } from '../storage/types.js';
+
+/**
+ * Shared shapes and helpers of the diagnostics: the Finding every check reports, and the quoting
+ * that makes a suggested command safe to paste into a POSIX shell.
+ */
+
+export type FindingSeverity = 'error' | 'warning';
+
+/** One configuration problem `latchkey doctor` (and the console home page) reports. */
+export interface Finding {
+  /** Stable id of the kind of problem (see FINDING_IDS). */
+  readonly id: string;
+  readonly severity: FindingSeverity;
+  readonly title: string;
+  /** What is wrong, naming the exact objects (application names and client ids, users, properties, routes). */
+  readonly detail: string;
+  /** What to change, in words. */
+  readonly fix: string;
+  /** The CLI command that fixes it (placeholders in <angle brackets> where only the operator can choose). */
+  readonly command?: string;
+  /** The console route of the object to change, e.g. '#/properties/<name>' or '#/applications/<client id>'. */
+  readonly link?: string;
+  /** The object concerned: a client id, a user name, a property name, an API, a key id. */
+  readonly target?: string;
+}
+
+export const FINDING_IDS = [
+  'client_credentials_disabled',
+  'application_user_missing',
+  'application_user_inactive',
+  'redirect_uri_not_https',
+  'api_scope_unattainable',
+  'useraccount_scope_allowed',
+  'secret_rotation_due',
+  'signing_key_rotation_due',
+  'admin_default_password',
+] as const;
+
+export type FindingId = (typeof FINDING_IDS)[number];
+
+/** Quotes one shell word when it needs it (single quotes; an embedded ' becomes '\''). */
+export function shellWord(value: string): string {
+  if (value !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A command line from words: `latchkey` and its arguments, each quoted as needed. */
+export function commandLine(words: readonly string[]): string {
+  return ['latchkey', ...words.map(shellWord)].join(' ');
+}
+
+/** Errors first, then warnings; within a severity, by id then target, so output is stable. */
+export function sortFindings(findings: readonly Finding[]): Finding[] {
+  const rank = (f: Finding) => (f.severity === 'error' ? 0 : 1);
+  return [...findings].sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id) || (a.target ?? '').localeCompare(b.target ?? ''));
+}
+
+/** What every check reads, loaded once. */
+export interface Snapshot {
+  readonly now: number;
+  readonly apps: readonly Application[];
+  readonly active: readonly Application[];
+  readonly users: ReadonlyMap<string, User>;
+  readonly usersByName: ReadonlyMap<string, User>;
+  readonly scopes: ReadonlySet<string>;
+  readonly props: PropertyValues;
+  readonly apis: readonly CompiledApi[];
+  readonly keys: readonly SigningKey[];
+}
+
+export const appLabel = (app: Application) => `"${app.name}" (client id ${app.clientId})`;
+export const appLink = (app: Application) => `#/applications/${encodeURIComponent(app.clientId)}`;

@@ -1,0 +1,77 @@
+import { OAuthError } from '../errors/oauth-error.js';
+import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
+import { ADMIN_ROLE } from '../registry/bootstrap.js';
+import type { CompiledApi, CompiledResource } from '../resource-server/compile.js';
+import type { Caller } from '../resource-server/define.js';
+
+/** Whether one API route would accept the token, and why (what the API provider would decide). */
+export interface ApiVerdict {
+  readonly namespace: string;
+  readonly id: string;
+  /** The default version: the route is also served as /api/<namespace>/<version>/<id>/…. */
+  readonly version: string;
+  readonly method: string;
+  readonly path: string;
+  readonly accepted: boolean;
+  readonly why: string;
+  /** The refusal reason the API would record, or null when it accepts the token. */
+  readonly reason: string | null;
+}
+
+/** The bearer validation outcome, computed once per token (the same for every route). */
+export type BearerOutcome = { readonly caller: Caller } | { readonly error: OAuthError };
+
+function list(values: readonly string[]): string {
+  return values.length === 0 ? 'none' : values.join(', ');
+}
+
+/**
+ * The scope and role decision of the API provider (resource-server/provider.ts `authorize`) for an
+ * authenticated bearer caller, with the reason in words. Kept in step with it: a scope requirement
+ * is met by any listed scope or by `useraccount`; a role requirement by any listed role or `admin`.
+ */
+function authorizeBearer(caller: Caller, resource: CompiledResource): { accepted: boolean; why: string; reason: string | null } {
+  const { scopes, roles } = resource.security;
+  const reasons: string[] = [];
+  if (scopes.length > 0) {
+    const has = scopes.filter((s) => caller.scopes.includes(s));
+    if (has.length === 0 && !caller.scopes.includes(ALL_ACCESS_SCOPE)) {
+      return { accepted: false, reason: 'api.scope_missing', why: `needs one of the scopes ${scopes.join(', ')}; scopes in effect: ${list(caller.scopes)} (api.scope_missing)` };
+    }
+    reasons.push(has.length > 0 ? `scope ${has.join(', ')} in effect` : `all-access scope ${ALL_ACCESS_SCOPE} in effect`);
+  }
+  if (roles.length > 0) {
+    const userRoles = caller.user?.roles ?? [];
+    const has = roles.filter((r) => userRoles.includes(r));
+    if (has.length === 0 && !userRoles.includes(ADMIN_ROLE)) {
+      const who = caller.user === null ? 'the token acts as no user' : `user ${caller.user.name} has ${list(userRoles)}`;
+      return { accepted: false, reason: 'api.role_missing', why: `needs one of the roles ${roles.join(', ')}; ${who} (api.role_missing)` };
+    }
+    reasons.push(has.length > 0 ? `role ${has.join(', ')}` : `role ${ADMIN_ROLE}`);
+  }
+  return { accepted: true, reason: null, why: reasons.length > 0 ? `valid bearer token; ${reasons.join('; ')}` : 'valid bearer token; no scope or role required' };
+}
+
+function routeOf(api: CompiledApi, r: CompiledResource): string {
+  return `/api/${api.namespace}/${api.id}${r.template === '/' ? '' : r.template}`;
+}
+
+/**
+ * For every route of every loaded API, what the API provider would answer to a request carrying
+ * the token as `Authorization: Bearer`: open routes accept anything; routes that do not accept
+ * bearer tokens refuse with api.method_not_accepted; otherwise the bearer outcome, then scopes and roles.
+ */
+export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome): ApiVerdict[] {
+  return apis.flatMap((api) =>
+    api.resources.map((r): ApiVerdict => {
+      const base = { namespace: api.namespace, id: api.id, version: api.defaultVersion, method: r.method, path: routeOf(api, r) };
+      const sec = r.security;
+      if (!sec.requiresAuthentication) return { ...base, accepted: true, reason: null, why: 'open: no authentication required' };
+      if (!sec.authMethods.includes('bearer')) {
+        return { ...base, accepted: false, reason: 'api.method_not_accepted', why: `accepts ${sec.authMethods.join(', ')} credentials only, not bearer tokens (api.method_not_accepted)` };
+      }
+      if ('error' in outcome) return { ...base, accepted: false, reason: outcome.error.reason, why: `${outcome.error.description} (${outcome.error.reason})` };
+      return { ...base, ...authorizeBearer(outcome.caller, r) };
+    }),
+  );
+}

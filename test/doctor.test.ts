@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ManualClock, systemClock, type Clock } from '../src/core/clock.js';
+import { FINDING_IDS, runDoctor, type Finding } from '../src/diagnostics/doctor.js';
+import { createKeyEncryption } from '../src/keys/encryption.js';
+import { resolveKek } from '../src/keys/kek.js';
+import { Keyring } from '../src/keys/keyring.js';
+import { loadApis } from '../src/resource-server/load.js';
+import { ApiRouter } from '../src/resource-server/router.js';
+import { FIXTURE_APIS } from './helpers/api.js';
+import { freshDb, runFix, type CliDb } from './helpers/diagnostics.js';
+
+const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
+const DAY = 86_400_000;
+
+let dir: string;
+let fixtures: ApiRouter;
+const none = new ApiRouter([]);
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'latchkey-doctor-'));
+  process.env.LATCHKEY_ADMIN_PASSWORD = 'admin-password-for-tests';
+  delete process.env.LATCHKEY_APIS;
+  delete process.env.LATCHKEY_KEY_ENCRYPTION_KEY;
+  fixtures = await loadApis(FIXTURE_APIS, { required: true });
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A bootstrapped database whose admin password has been changed (so it reports nothing by itself). */
+async function setup(name: string): Promise<{ cli: CliDb; noApis: string }> {
+  const db = await freshDb(dir, name);
+  await sleep(3);
+  await db.cli.ok(['users', 'update', 'admin', '--password-stdin'], 'a-changed-admin-password\n');
+  return db;
+}
+
+async function doctor(cli: CliDb, router: ApiRouter = none, clock: Clock = systemClock): Promise<Finding[]> {
+  return cli.storage((storage) => runDoctor({ storage, router, clock }));
+}
+
+function only(findings: readonly Finding[], id: string, target?: string): Finding[] {
+  return findings.filter((f) => f.id === id && (target === undefined || f.target === target));
+}
+
+function one(findings: readonly Finding[], id: string, target?: string): Finding {
+  const found = only(findings, id, target);
+  assert.equal(found.length, 1, `expected one ${id}${target === undefined ? '' : ` for ${target}`}, got ${JSON.stringify(findings, null, 2)}`);
+  return found[0] as Finding;
+}
+
+/** The CLI's doctor --json: findings and the exit code. */
+async function cliDoctor(cli: CliDb, apis: string): Promise<{ code: number; findings: Finding[] }> {
+  const r = await cli.run(['doctor', '--json', '--apis', apis]);
+  return { code: r.code, findings: JSON.parse(r.out) as Finding[] };
+}
+
+async function createApp(cli: CliDb, args: readonly string[]): Promise<string> {
+  const created = await cli.json<{ clientId: string }>(['apps', 'create', ...args]);
+  return created.clientId;
+}
+
+describe('latchkey doctor', () => {
+  it('a clean database (admin password changed) reports nothing; with the fixture APIs only the unattainable scopes', async () => {
+    const { cli, noApis } = await setup('clean');
+    assert.deepEqual(await doctor(cli), []);
+    const r = await cli.run(['doctor', '--apis', noApis]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'No problems found.\n');
+    const withApis = await doctor(cli, fixtures);
+    assert.ok(withApis.length > 0);
+    assert.deepEqual([...new Set(withApis.map((f) => f.id))], ['api_scope_unattainable']);
+    assert.ok(withApis.every((f) => (FINDING_IDS as readonly string[]).includes(f.id)));
+    for (const command of [['doctor'], ['inspect']]) {
+      const help = await cli.run([...command, '--help']);
+      assert.equal(help.code, 0);
+      assert.match(help.out, /Usage: latchkey/);
+    }
+  });
+
+  it('client_credentials_disabled: reported with the property command; gone after running it', async () => {
+    const { cli, noApis } = await setup('cc');
+    await cli.ok(['users', 'create', 'svc-cc']);
+    const clientId = await createApp(cli, ['--name', 'Nightly export', '--grants', 'client_credentials', '--app-user', 'svc-cc']);
+    const f = one(await doctor(cli), 'client_credentials_disabled');
+    assert.equal(f.severity, 'error');
+    assert.match(f.detail, /"Nightly export"/);
+    assert.ok(f.detail.includes(clientId));
+    assert.equal(f.command, `latchkey properties set ${CC} true`);
+    assert.equal(f.link, `#/properties/${CC}`);
+    // The CLI, once with --json: the same finding, and exit status 1 for an error.
+    const viaCli = await cliDoctor(cli, noApis);
+    assert.equal(viaCli.code, 1);
+    assert.deepEqual(one(viaCli.findings, 'client_credentials_disabled'), f);
+    // Human output: the table, then the fix as a command.
+    const text = await cli.run(['doctor', '--apis', noApis]);
+    assert.equal(text.code, 1);
+    assert.match(text.out, /^SEVERITY\s+FINDING\s+DETAIL/);
+    assert.match(text.out, /error\s+client_credentials_disabled/);
+    assert.ok(text.out.includes(`   latchkey properties set ${CC} true\n`));
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(only(await doctor(cli), 'client_credentials_disabled'), []);
+    assert.equal((await cliDoctor(cli, noApis)).code, 0);
+  });
+
+  it('application_user_missing: reported; creating and setting the suggested user fixes it', async () => {
+    const { cli } = await setup('appuser');
+    await cli.ok(['properties', 'set', CC, 'true']);
+    const clientId = await createApp(cli, ['--name', 'Nightly export', '--grants', 'client_credentials']);
+    const f = one(await doctor(cli), 'application_user_missing', clientId);
+    assert.equal(f.severity, 'error');
+    assert.equal(f.command, `latchkey users create svc-nightly-export && latchkey apps update ${clientId} --app-user svc-nightly-export`);
+    assert.equal(f.link, `#/applications/${clientId}`);
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(only(await doctor(cli), 'application_user_missing'), []);
+    assert.deepEqual(only(await doctor(cli), 'application_user_inactive'), []);
+  });
+
+  it('application_user_inactive: reported; activating the user fixes it', async () => {
+    const { cli } = await setup('inactive');
+    await cli.ok(['properties', 'set', CC, 'true']);
+    await cli.ok(['users', 'create', 'svc-sync']);
+    const clientId = await createApp(cli, ['--name', 'Sync', '--grants', 'client_credentials', '--app-user', 'svc-sync']);
+    assert.deepEqual(await doctor(cli), []);
+    await cli.ok(['users', 'update', 'svc-sync', '--active', 'false']);
+    const f = one(await doctor(cli), 'application_user_inactive', clientId);
+    assert.equal(f.severity, 'error');
+    assert.match(f.detail, /svc-sync is inactive/);
+    assert.equal(f.command, 'latchkey users update svc-sync --active true');
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(await doctor(cli), []);
+  });
+
+  it('redirect_uri_not_https: only http off loopback; the fix keeps the other URIs', async () => {
+    const { cli } = await setup('redirect');
+    const uris = ['http://app.example.com/cb', 'http://localhost:3000/cb', 'http://127.0.0.1/cb', 'http://[::1]:8080/cb', 'com.example.app:/oauth', 'https://ok.example.com/cb'];
+    const clientId = await createApp(cli, ['--name', 'Web app', '--grants', 'authorization_code', ...uris.flatMap((u) => ['--redirect-uri', u])]);
+    const f = one(await doctor(cli), 'redirect_uri_not_https', clientId);
+    assert.equal(f.severity, 'warning');
+    assert.match(f.detail, /http:\/\/app\.example\.com\/cb/);
+    assert.doesNotMatch(f.detail, /localhost:3000|127\.0\.0\.1\/cb|\[::1\]:8080|com\.example\.app|ok\.example/);
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(await doctor(cli), []);
+    const app = await cli.json<{ redirectUris: string[] }>(['apps', 'show', clientId]);
+    assert.deepEqual(app.redirectUris, ['https://app.example.com/cb', ...uris.slice(1)]);
+  });
+
+  it('api_scope_unattainable: an API whose scopes no application may get; gone once an application is allowed them', async () => {
+    const { cli } = await setup('scopes');
+    const findings = only(await doctor(cli, fixtures), 'api_scope_unattainable', 'acme/orders');
+    assert.equal(findings.length, 2, JSON.stringify(findings));
+    const read = findings.find((f) => f.detail.includes('scopes orders.read '));
+    assert.ok(read !== undefined);
+    assert.equal(read.severity, 'warning');
+    assert.match(read.detail, /GET \/api\/acme\/orders\/\{id\}/);
+    assert.doesNotMatch(read.detail, /health\/check/);
+    assert.match(read.command ?? '', /^latchkey scopes create orders\.read && latchkey apps update <client-id> --scopes <its-current-scopes>,orders\.read$/);
+    const viaCli = await cliDoctor(cli, FIXTURE_APIS);
+    assert.equal(viaCli.code, 0);
+    assert.equal(only(viaCli.findings, 'api_scope_unattainable', 'acme/orders').length, 2);
+    const clientId = await createApp(cli, ['--name', 'Orders client', '--grants', 'client_credentials']);
+    for (const f of findings) await runFix(cli, f.command ?? '', { replace: { '<client-id>': clientId, '<its-current-scopes>': (await cli.json<{ scopes: string[] }>(['apps', 'show', clientId])).scopes.join(',') } });
+    assert.deepEqual(only(await doctor(cli, fixtures), 'api_scope_unattainable'), []);
+  });
+
+  it('useraccount_scope_allowed: reported; removing the scope fixes it (and useraccount makes every API attainable)', async () => {
+    const { cli } = await setup('useraccount');
+    const clientId = await createApp(cli, ['--name', 'Everything', '--grants', 'authorization_code', '--redirect-uri', 'https://e.example.com/cb', '--scopes', 'useraccount']);
+    const findings = await doctor(cli, fixtures);
+    const f = one(findings, 'useraccount_scope_allowed', clientId);
+    assert.equal(f.severity, 'warning');
+    assert.deepEqual(only(findings, 'api_scope_unattainable'), []);
+    assert.equal(f.command, `latchkey apps update ${clientId} --scopes ''`);
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(only(await doctor(cli), 'useraccount_scope_allowed'), []);
+  });
+
+  it('secret_rotation_due: an old client secret; rotating it fixes it; 0 turns the check off', async () => {
+    const { cli } = await setup('secret');
+    const clientId = await createApp(cli, ['--name', 'Old partner', '--grants', 'authorization_code', '--redirect-uri', 'https://p.example.com/cb']);
+    assert.deepEqual(await doctor(cli), []);
+    await cli.storage(async (s) => {
+      const app = await s.applications.byClientId(clientId);
+      assert.ok(app !== undefined);
+      await s.applications.update({ ...app, secretRotatedAt: Date.now() - 200 * DAY });
+    });
+    const f = one(await doctor(cli), 'secret_rotation_due', clientId);
+    assert.equal(f.severity, 'warning');
+    assert.match(f.detail, /200 days ago/);
+    assert.equal(f.command, `latchkey apps rotate-secret ${clientId}`);
+    await cli.ok(['properties', 'set', 'latchkey.secrets.rotation_days', '0']);
+    assert.deepEqual(await doctor(cli), []);
+    await cli.ok(['properties', 'set', 'latchkey.secrets.rotation_days', '180']);
+    assert.equal(only(await doctor(cli), 'secret_rotation_due').length, 1);
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(await doctor(cli), []);
+  });
+
+  it('signing_key_rotation_due: a key signing for longer than latchkey.keys.rotation_days; `keys rotate` fixes it', async () => {
+    const { cli } = await setup('keys');
+    const kek = resolveKek(cli.db, undefined);
+    await cli.storage(async (storage) => {
+      const keyring = new Keyring({ storage, clock: new ManualClock(Date.now() - 100 * DAY), encryption: createKeyEncryption(kek.kek) });
+      assert.equal((await keyring.rotate({ prepublishMs: 0 })).rotated, true);
+    });
+    const f = one(await doctor(cli), 'signing_key_rotation_due');
+    assert.equal(f.severity, 'warning');
+    assert.match(f.detail, /signing for 100 days/);
+    assert.equal(f.command, 'latchkey keys rotate');
+    assert.equal(f.link, '#/keys');
+    // Not due yet 89 days in (default 90).
+    assert.deepEqual(await doctor(cli, none, new ManualClock(Date.now() - 11 * DAY)), []);
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(await doctor(cli), []);
+  });
+
+  it('admin_default_password: an error for the built-in admin, a warning for another admin; changing the password fixes it', async () => {
+    const { cli, noApis } = await freshDb(dir, 'password');
+    await cli.ok(['users', 'create', 'ops', '--roles', 'admin', '--password-stdin'], 'ops-first-password\n');
+    await cli.ok(['users', 'create', 'nopass', '--roles', 'admin']);
+    const findings = await doctor(cli);
+    const admin = one(findings, 'admin_default_password', 'admin');
+    assert.equal(admin.severity, 'error');
+    assert.equal(admin.command, 'printf %s "$NEW_PASSWORD" | latchkey users update admin --password-stdin');
+    const ops = one(findings, 'admin_default_password', 'ops');
+    assert.equal(ops.severity, 'warning');
+    assert.deepEqual(only(findings, 'admin_default_password', 'nopass'), []);
+    const viaCli = await cliDoctor(cli, noApis);
+    assert.equal(viaCli.code, 1);
+    assert.equal(only(viaCli.findings, 'admin_default_password').length, 2);
+    await sleep(3);
+    await runFix(cli, admin.command ?? '', { stdin: 'a-brand-new-password\n' });
+    await runFix(cli, ops.command ?? '', { stdin: 'another-new-password\n' });
+    assert.deepEqual(await doctor(cli), []);
+    assert.equal((await cliDoctor(cli, noApis)).code, 0);
+  });
+});
