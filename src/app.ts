@@ -1,4 +1,5 @@
 import { createRefusalRecorder, type RefusalRecorder } from './audit/refusals.js';
+import { ActivityCounter } from './audit/activity.js';
 import { defaultClientAuthMethods } from './client-auth/authenticate.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { silentLogger, type Logger } from './core/logger.js';
@@ -56,6 +57,8 @@ export interface Latchkey {
   readonly logger: Logger;
   readonly cache: RegistryCache;
   readonly refusals: RefusalRecorder;
+  /** Per-minute activity counters (tokens issued/refused, API calls/refusals), flushed to storage.activity. */
+  readonly activity: ActivityCounter;
   readonly tokenEndpoint: TokenEndpoint;
   /** POST /oauth/introspect (RFC 7662). */
   readonly introspectionEndpoint: IntrospectionEndpoint;
@@ -91,6 +94,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const logger = options.logger ?? silentLogger;
   const cache = new RegistryCache({ storage });
   const refusals = createRefusalRecorder({ storage, logger, clock });
+  const activity = new ActivityCounter({ store: storage.activity, clock, logger });
   const formats = new Map<TokenFormat, AccessTokenFormat>([[opaqueFormat.format, opaqueFormat]]);
   const lockout = new PasswordLockout();
   const encryption = options.kek === undefined ? undefined : createKeyEncryption(options.kek);
@@ -104,10 +108,10 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const jwtBearer = jwtBearerGrant({ ...assertions, mint: createMinter(formats) });
   grants.set(jwtBearer.grantType, jwtBearer as Grant);
   const clientAuthMethods = defaultClientAuthMethods(assertions);
-  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger });
+  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity });
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets }) });
-  const apis = createApiProvider({ router, bearer, cache, lockout, clock, refusals, logger });
+  const apis = createApiProvider({ router, bearer, cache, lockout, clock, refusals, logger, activity });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {
@@ -133,6 +137,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     logger,
     cache,
     refusals,
+    activity,
     tokenEndpoint,
     introspectionEndpoint,
     revocationEndpoint,
@@ -152,9 +157,13 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     },
     start: async () => {
       await cache.start(options.pollMs);
+      activity.start();
       // The first start on a database creates the signing key; a wrong KEK stops the start here.
       await keyring.ensureKey();
     },
-    stop: async () => cache.stop(),
+    stop: async () => {
+      await activity.stop();
+      await cache.stop();
+    },
   };
 }

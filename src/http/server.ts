@@ -7,6 +7,7 @@ import { failure } from '../resource-server/provider.js';
 import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
 import { AUTHORIZE_PATHS } from '../endpoints/authorize.js';
 import { registerKeyRoutes } from './routes/keys.js';
+import { registerAdmin } from '../admin/register.js';
 
 export interface HttpOptions {
   readonly bodyLimit: number;
@@ -173,6 +174,9 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
     return send(reply, res);
   };
   for (const url of AUTHORIZE_PATHS) app.route({ method: ['GET', 'POST'], url, handler: authorize });
+
+  // The admin API (/admin/api/v1, OpenAPI at /admin/api/openapi.json) and the console (/console).
+  registerAdmin(app, latchkey);
 
   const api = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.apis.handle(toNeutral(req)));
   app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/api/*', handler: api });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createLatchkey, type Latchkey } from '../../src/app.js';
 import type { Clock } from '../../src/core/clock.js';
 import { buildHttpServer } from '../../src/http/server.js';
-import { bootstrap } from '../../src/registry/bootstrap.js';
+import { bootstrap, ensureConsoleApplication } from '../../src/registry/bootstrap.js';
 import { openStorage } from '../../src/storage/open.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/adapter.js';
 import type { Storage } from '../../src/storage/types.js';
@@ -105,6 +105,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });
     const address = await http.listen({ port: 0, host: '127.0.0.1' });
     latchkey.setDefaultIssuer(address);
+    await ensureConsoleApplication({ storage, clock }, latchkey.issuer());
     return { url: address, storageKind: kind, db, dbPath: db, dir, latchkey, http, close: teardown };
   } catch (error) {
     await teardown().catch(() => undefined);

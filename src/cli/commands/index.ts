@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { withStorage, type CliContext, type IO } from '../context.js';
 import { registerApis } from './apis.js';
 import { registerApps } from './apps.js';
+import { registerAudit } from './audit.js';
+import { registerDoctor } from './doctor.js';
+import { registerInspect } from './inspect.js';
 import { registerExplain } from './explain.js';
 import { registerKeys } from './keys.js';
 import { registerIdps } from './idps.js';
@@ -88,5 +91,8 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerKeys(program, kit);
   registerExplain(program, kit);
   registerReasons(program, kit);
+  registerDoctor(program, kit);
+  registerInspect(program, kit);
   registerMigrateDb(program, kit);
+  registerAudit(program, kit);
 }

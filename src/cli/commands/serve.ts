@@ -7,7 +7,7 @@ import { scheduleCleanup } from '../../jobs/cleanup.js';
 import { scheduleKeyRotation } from '../../jobs/rotate-keys.js';
 import { resolveKek } from '../../keys/kek.js';
 import { loadApis } from '../../resource-server/load.js';
-import { bootstrap } from '../../registry/bootstrap.js';
+import { bootstrap, ensureConsoleApplication } from '../../registry/bootstrap.js';
 import { openStorage } from '../../storage/open.js';
 import type { IO } from '../context.js';
 
@@ -66,6 +66,8 @@ export async function serve(opts: ServeOptions, io: IO): Promise<number> {
     throw error;
   }
   latchkey.setDefaultIssuer(address);
+  // The built-in "Latchkey Console" application signs administrators in to /console.
+  await ensureConsoleApplication({ storage, clock: { now: () => Date.now() } }, latchkey.issuer());
   const cleanup = scheduleCleanup({ storage, clock: { now: () => Date.now() }, logger });
   const rotation = scheduleKeyRotation({ keyring: latchkey.keyring, cache: latchkey.cache, clock: latchkey.clock, logger });
   const location = parseDbLocation(config.db);

@@ -1,0 +1,59 @@
+import type { NeutralResponse } from '../core/request.js';
+
+/**
+ * Response helpers of the admin API and the console: JSON in, JSON out, errors as
+ * `{"error": code, "message": text, "field"?: name}`, and the headers every response carries
+ * (no caching, no framing).
+ */
+
+/** Headers on every admin API response. */
+export const ADMIN_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  pragma: 'no-cache',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/** CSP of the console's static files (the single-page app). */
+export const CONSOLE_CSP =
+  "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+
+/** Headers on every console response (pages, assets, redirects). */
+export const CONSOLE_HEADERS: Readonly<Record<string, string>> = {
+  'x-frame-options': 'DENY',
+  'content-security-policy': CONSOLE_CSP,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/** A refusal of the admin API; `status` is the HTTP status. */
+export class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.name = 'AdminError';
+  }
+}
+
+export function json(status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): NeutralResponse {
+  return { status, headers: { ...ADMIN_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+export function errorJson(error: AdminError): NeutralResponse {
+  return json(error.status, { error: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }) }, error.headers);
+}
+
+export const unauthenticated = (message = 'Sign in to the console, or send Authorization: Bearer <access token of a user with the admin role>.') =>
+  new AdminError(401, 'unauthenticated', message, undefined, { 'www-authenticate': 'Bearer realm="latchkey-admin"' });
+export const forbidden = (message = 'This account lacks the admin role; ask an administrator: latchkey users update <name> --roles admin') =>
+  new AdminError(403, 'forbidden', message);
+export const notFound = (message: string) => new AdminError(404, 'not_found', message);
+export const badRequest = (message: string, field?: string) => new AdminError(400, 'invalid_input', message, field);

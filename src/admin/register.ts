@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Latchkey } from '../app.js';
+import type { NeutralRequest, NeutralResponse } from '../core/request.js';
+import { authenticateAdmin } from './auth.js';
+import { ConsoleAuth, type ConsoleResponse } from './console-auth.js';
+import { assetFile, defaultConsoleDir, indexFile, type StaticFile } from './console-static.js';
+import { AdminError, ADMIN_HEADERS, CONSOLE_HEADERS, errorJson, json, notFound } from './http.js';
+import { openApiDocument } from './openapi.js';
+import { ADMIN_API_PREFIX, ADMIN_ROUTES, mapError, type AdminRoute } from './routes.js';
+
+export interface AdminOptions {
+  /** Where the built console is (default dist/console, or LATCHKEY_CONSOLE_DIR). */
+  readonly consoleDir?: string;
+}
+
+export const OPENAPI_PATH = '/admin/api/openapi.json';
+
+const registered = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
+
+/**
+ * Every route the host registered below /admin/api/v1 (by anyone, after registerAdmin ran), as
+ * `METHOD /admin/api/v1/...`: the tests check each one is in the OpenAPI document.
+ */
+export function registeredAdminRoutes(app: FastifyInstance): { method: string; url: string }[] {
+  return [...(registered.get(app) ?? [])];
+}
+
+function neutral(req: FastifyRequest): NeutralRequest {
+  const q = req.url.indexOf('?');
+  return {
+    method: req.method,
+    path: q === -1 ? req.url : req.url.slice(0, q),
+    query: new URLSearchParams(q === -1 ? '' : req.url.slice(q + 1)),
+    headers: req.headers,
+    body: typeof req.body === 'string' ? req.body : undefined,
+    contentType: req.headers['content-type'],
+    remoteAddress: req.ip,
+    requestId: req.id,
+  };
+}
+
+function send(reply: FastifyReply, res: NeutralResponse | StaticFile, cookies: readonly string[] = []): FastifyReply {
+  if (cookies.length > 0) reply.header('set-cookie', [...cookies]);
+  return reply.code(res.status).headers(res.headers).send(res.body);
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * Registers the admin API (/admin/api/v1/*, its OpenAPI document) and the console
+ * (/console/login, /console/callback, /console/*) on the Fastify host.
+ */
+export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options: AdminOptions = {}): ConsoleAuth {
+  const auth = new ConsoleAuth(latchkey);
+  const seen: { method: string; url: string }[] = [];
+  registered.set(app, seen);
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith(`${ADMIN_API_PREFIX}/`)) return;
+    for (const method of [route.method].flat()) if (method !== 'HEAD') seen.push({ method, url: route.url });
+  });
+  const consoleDir = options.consoleDir ?? defaultConsoleDir();
+  let openapi: string | undefined;
+
+  app.get(OPENAPI_PATH, async (_req, reply) => send(reply, { status: 200, headers: { ...ADMIN_HEADERS, 'cache-control': 'no-cache' }, body: (openapi ??= JSON.stringify(openApiDocument(packageVersion()))) }));
+
+  const run = (route: AdminRoute) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const request = neutral(req);
+    const cookies: string[] = [];
+    try {
+      const caller = await authenticateAdmin(latchkey, auth, request);
+      if (caller.session !== undefined) cookies.push(await auth.touch(caller.session, latchkey.clock.now()));
+      let body: unknown;
+      if (route.body !== undefined) {
+        let parsed: unknown;
+        try {
+          parsed = request.body === undefined || request.body.trim() === '' ? {} : JSON.parse(request.body);
+        } catch {
+          throw new AdminError(400, 'invalid_json', 'The request body is not valid JSON.');
+        }
+        body = route.body.parse(parsed);
+      }
+      const result = await route.handler({ latchkey, auth, caller, params: (req.params ?? {}) as Record<string, string>, query: request.query, body, cookies });
+      // Logging out clears the cookie: do not set it again.
+      const out = cookies.some((c) => c.includes('Max-Age=0')) ? cookies.filter((c) => c.includes('Max-Age=0')) : cookies;
+      return send(reply, json(route.status ?? 200, result), out);
+    } catch (error) {
+      let mapped: AdminError;
+      try {
+        mapped = mapError(error);
+      } catch (unexpected) {
+        latchkey.logger.error({ requestId: req.id, err: unexpected }, 'admin API request failed');
+        mapped = new AdminError(500, 'server_error', `Internal error. Quote request id ${req.id}.`);
+      }
+      return send(reply, errorJson(mapped));
+    }
+  };
+  for (const route of ADMIN_ROUTES) app.route({ method: route.method, url: `${ADMIN_API_PREFIX}${route.path}`, handler: run(route) });
+
+  // Anything else below the API: 401 before 404, so the API's surface is not probed anonymously.
+  app.all(`${ADMIN_API_PREFIX}/*`, async (req, reply) => {
+    try {
+      await authenticateAdmin(latchkey, auth, { ...neutral(req), method: 'GET' });
+      return send(reply, errorJson(notFound(`No admin API route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}; see ${OPENAPI_PATH}.`)));
+    } catch (error) {
+      return send(reply, errorJson(mapError(error)));
+    }
+  });
+
+  const web = (handler: (req: NeutralRequest) => Promise<ConsoleResponse>) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const res = await handler(neutral(req));
+    return send(reply, { ...res, headers: { ...res.headers, ...CONSOLE_HEADERS, ...(res.headers['content-security-policy'] === undefined ? {} : { 'content-security-policy': res.headers['content-security-policy'] }) } }, res.cookies);
+  };
+  app.get('/console/login', web((req) => auth.login(req)));
+  app.get('/console/callback', web((req) => auth.callback(req)));
+  app.get('/console', async (_req, reply) => send(reply, { status: 303, headers: { ...CONSOLE_HEADERS, location: '/console/', 'cache-control': 'no-store' }, body: '' }));
+
+  /** The console page itself needs a signed-in admin; without one, off to sign in. */
+  const index = async (req: FastifyRequest, reply: FastifyReply) => {
+    const request = neutral(req);
+    const session = await auth.read(request, latchkey.clock.now());
+    const who = session === undefined ? undefined : await auth.userOf(session);
+    if (session === undefined || who?.user === undefined) {
+      return send(reply, { status: 303, headers: { ...CONSOLE_HEADERS, location: '/console/login', 'cache-control': 'no-store' }, body: '' }, session === undefined ? [] : [auth.clear()]);
+    }
+    if (!who.admin) {
+      const text = `This account lacks the admin role; ask an administrator: latchkey users update ${who.user.userName} --roles admin\n`;
+      return send(reply, { status: 403, headers: { ...CONSOLE_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, body: text }, [auth.clear()]);
+    }
+    return send(reply, indexFile(consoleDir), [await auth.touch(session, latchkey.clock.now())]);
+  };
+  app.get('/console/', index);
+  app.get('/console/index.html', index);
+  app.get('/console/*', async (req, reply) => {
+    const rest = (req.params as { '*'?: string })['*'] ?? '';
+    return send(reply, assetFile(consoleDir, rest));
+  });
+  return auth;
+}
