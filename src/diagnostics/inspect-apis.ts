@@ -3,6 +3,7 @@ import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import { ADMIN_ROLE } from '../registry/bootstrap.js';
 import type { CompiledApi, CompiledResource } from '../resource-server/compile.js';
 import type { Caller } from '../resource-server/define.js';
+import { authorizeCaller } from '../resource-server/provider.js';
 
 /** Whether one API route would accept the token, and why (what the API provider would decide). */
 export interface ApiVerdict {
@@ -26,27 +27,26 @@ function list(values: readonly string[]): string {
 }
 
 /**
- * The scope and role decision of the API provider (resource-server/provider.ts `authorize`) for an
- * authenticated bearer caller, with the reason in words. Kept in step with it: a scope requirement
- * is met by any listed scope or by `useraccount`; a role requirement by any listed role or `admin`.
+ * The API provider's own scope and role decision (resource-server/provider.ts authorizeCaller) for an
+ * authenticated bearer caller, explained in words: what is in effect, and what would be needed.
  */
 function authorizeBearer(caller: Caller, resource: CompiledResource): { accepted: boolean; why: string; reason: string | null } {
   const { scopes, roles } = resource.security;
+  const userRoles = caller.user?.roles ?? [];
+  const denied = authorizeCaller(caller, resource);
+  if (denied !== undefined) {
+    const held = denied.reason === 'api.scope_missing'
+      ? `scopes in effect: ${list(caller.scopes)}`
+      : caller.user === null ? 'the token acts as no user' : `user ${caller.user.name} has ${list(userRoles)}`;
+    return { accepted: false, reason: denied.reason, why: `${denied.description} ${held} (${denied.reason})` };
+  }
   const reasons: string[] = [];
   if (scopes.length > 0) {
     const has = scopes.filter((s) => caller.scopes.includes(s));
-    if (has.length === 0 && !caller.scopes.includes(ALL_ACCESS_SCOPE)) {
-      return { accepted: false, reason: 'api.scope_missing', why: `needs one of the scopes ${scopes.join(', ')}; scopes in effect: ${list(caller.scopes)} (api.scope_missing)` };
-    }
     reasons.push(has.length > 0 ? `scope ${has.join(', ')} in effect` : `all-access scope ${ALL_ACCESS_SCOPE} in effect`);
   }
   if (roles.length > 0) {
-    const userRoles = caller.user?.roles ?? [];
     const has = roles.filter((r) => userRoles.includes(r));
-    if (has.length === 0 && !userRoles.includes(ADMIN_ROLE)) {
-      const who = caller.user === null ? 'the token acts as no user' : `user ${caller.user.name} has ${list(userRoles)}`;
-      return { accepted: false, reason: 'api.role_missing', why: `needs one of the roles ${roles.join(', ')}; ${who} (api.role_missing)` };
-    }
     reasons.push(has.length > 0 ? `role ${has.join(', ')}` : `role ${ADMIN_ROLE}`);
   }
   return { accepted: true, reason: null, why: reasons.length > 0 ? `valid bearer token; ${reasons.join('; ')}` : 'valid bearer token; no scope or role required' };

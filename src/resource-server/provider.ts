@@ -49,7 +49,8 @@ function queryOf(req: NeutralRequest): Record<string, string[]> {
 }
 
 /** Scope and role checks for an authenticated caller. */
-function authorize(caller: Caller, resource: CompiledResource): OAuthError | undefined {
+/** The scope and role decision for an authenticated caller: the refusal, or undefined when admitted. Also used by `latchkey inspect`. */
+export function authorizeCaller(caller: Caller, resource: CompiledResource): OAuthError | undefined {
   const { scopes, roles } = resource.security;
   if (caller.method === 'bearer' && scopes.length > 0 && !caller.scopes.includes(ALL_ACCESS_SCOPE) && !scopes.some((s) => caller.scopes.includes(s))) {
     const needed = scopes.join(' ');
@@ -70,7 +71,7 @@ function authorize(caller: Caller, resource: CompiledResource): OAuthError | und
 
 /** The caller, if the resource's scope and role requirements admit them; else throws the refusal. */
 function admitted(caller: Caller, resource: CompiledResource): Caller {
-  const denied = authorize(caller, resource);
+  const denied = authorizeCaller(caller, resource);
   if (denied !== undefined) throw denied;
   return caller;
 }
