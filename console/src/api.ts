@@ -1,0 +1,289 @@
+/**
+ * The admin API client: every call goes to /admin/api/v1 with the session cookie; every
+ * state-changing call carries the CSRF token from GET /session. A 401 sends the browser to the
+ * console's sign-in.
+ */
+
+export const API_BASE = '/admin/api/v1';
+export const LOGIN_URL = '/console/login';
+
+export interface SessionInfo {
+  readonly user: { readonly name: string; readonly roles: readonly string[] };
+  readonly csrfToken: string;
+  readonly expiresAt: number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken: string | null = null;
+let redirecting = false;
+
+function toLogin(): never {
+  if (!redirecting) {
+    redirecting = true;
+    window.location.assign(LOGIN_URL);
+  }
+  throw new ApiError(401, 'unauthenticated', 'Your console session has ended. Signing in again…');
+}
+
+async function parse(res: Response): Promise<unknown> {
+  const text = await res.text();
+  if (text === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export async function loadSession(): Promise<SessionInfo> {
+  const res = await fetch(`${API_BASE}/session`, { credentials: 'same-origin', headers: { accept: 'application/json' }, cache: 'no-store' });
+  if (res.status === 401) toLogin();
+  const body = (await parse(res)) as SessionInfo & { error?: string; message?: string };
+  if (!res.ok) throw new ApiError(res.status, body?.error ?? 'error', body?.message ?? `The session could not be read (${res.status}).`);
+  csrfToken = body.csrfToken;
+  return body;
+}
+
+export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD') {
+    if (csrfToken === null) await loadSession();
+    headers['x-csrf-token'] = csrfToken ?? '';
+  }
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${API_BASE}${path}`, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    cache: 'no-store',
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (res.status === 401) toLogin();
+  const data = await parse(res);
+  if (!res.ok) {
+    const e = (data ?? {}) as { error?: string; message?: string; field?: string };
+    throw new ApiError(res.status, e.error ?? 'error', e.message ?? `The request failed (${res.status}).`, e.field);
+  }
+  return data as T;
+}
+
+export const get = <T>(path: string) => api<T>('GET', path);
+export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body ?? {});
+export const patch = <T>(path: string, body: unknown) => api<T>('PATCH', path, body);
+export const put = <T>(path: string, body: unknown) => api<T>('PUT', path, body);
+export const del = <T>(path: string) => api<T>('DELETE', path);
+
+export async function logout(): Promise<void> {
+  await api('POST', '/session/logout', {});
+  csrfToken = null;
+}
+
+/** Builds a query string from the non-empty values. */
+export function query(params: Record<string, string | number | boolean | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '' && v !== false) q.set(k, String(v));
+  const s = q.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+// ---- shapes (the contract in the design; fields the server may leave out are optional) --------
+
+export interface Finding {
+  readonly id: string;
+  readonly severity: 'error' | 'warning';
+  readonly title: string;
+  readonly detail: string;
+  readonly fix: string;
+  readonly command?: string;
+  readonly link?: string;
+  readonly target?: string;
+}
+
+export interface Overview {
+  readonly counts: { readonly applications: number; readonly users: number; readonly activeTokens: number; readonly refusals24h: number };
+  readonly findings: readonly Finding[];
+}
+
+export type AppKind = 'client_credentials' | 'password' | 'authorization_code' | 'jwt_bearer';
+
+export interface Application {
+  readonly id?: string;
+  readonly clientId: string;
+  readonly name: string;
+  readonly active: boolean;
+  readonly public: boolean;
+  readonly grantTypes: readonly string[];
+  readonly redirectUris: readonly string[];
+  readonly scopes: readonly string[];
+  readonly accessTokenLifespan: number;
+  readonly refreshTokenLifespan: number;
+  readonly tokenFormat: 'opaque' | 'jwt';
+  readonly appUserId?: string | null;
+  readonly appUser?: string | null;
+  readonly logoUri: string | null;
+  readonly audience: string | null;
+  readonly jwks: string | null;
+  readonly jwksUri: string | null;
+  readonly canIntrospect: boolean;
+  readonly secretRotatedAt?: number | null;
+  readonly createdAt?: number;
+  readonly updatedAt?: number;
+}
+
+export interface SecretAnswer {
+  readonly application: Application;
+  readonly clientSecret: string | null;
+  readonly curl?: string | null;
+}
+
+export interface User {
+  readonly id?: string;
+  readonly userName: string;
+  readonly active: boolean;
+  readonly roles: readonly string[];
+  readonly createdAt?: number;
+  readonly hasPassword?: boolean;
+}
+
+export interface Role {
+  readonly name: string;
+  readonly description: string;
+  readonly builtIn?: boolean;
+}
+
+export type Scope = Role;
+
+export interface PropertyView {
+  readonly name: string;
+  readonly value: boolean | number | string;
+  readonly default: boolean | number | string;
+  readonly type: string;
+  readonly description: string;
+  readonly isDefault?: boolean;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export interface ApiRouteView {
+  readonly method: string;
+  readonly path: string;
+  readonly version?: string | null;
+  readonly description?: string;
+  readonly security: { readonly requiresAuthentication: boolean; readonly roles: readonly string[]; readonly scopes: readonly string[]; readonly authMethods: readonly string[] };
+}
+
+export interface ApiView {
+  readonly namespace: string;
+  readonly id: string;
+  readonly name?: string;
+  readonly description?: string;
+  readonly versions?: readonly string[];
+  readonly routes: readonly ApiRouteView[];
+}
+
+export interface TokenRow {
+  readonly id: string;
+  readonly kind: string;
+  readonly format?: string;
+  readonly application: string | { readonly clientId: string; readonly name: string } | null;
+  readonly applicationName?: string | null;
+  readonly user: string | { readonly userName?: string; readonly name?: string } | null;
+  readonly scopes: readonly string[];
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  readonly status: string;
+}
+
+export interface RefusalRow {
+  readonly requestId: string;
+  readonly at: number;
+  readonly endpoint: string;
+  readonly status: number;
+  readonly error: string;
+  readonly reason: string;
+  readonly description: string;
+  readonly hint?: string | null;
+  readonly clientId?: string | null;
+  readonly applicationName?: string | null;
+  readonly userName?: string | null;
+  readonly remoteAddress?: string | null;
+  readonly explanation?: string | null;
+  readonly fix?: string | null;
+  readonly setting?: string | null;
+  readonly link?: string | null;
+}
+
+export interface Activity {
+  readonly bucketMs: number;
+  readonly series: { readonly tokenIssued: readonly (readonly [number, number])[]; readonly apiCalls: readonly (readonly [number, number])[]; readonly refusals: readonly (readonly [number, number])[] };
+  readonly refusalsByReason: readonly { readonly reason: string; readonly count: number }[];
+}
+
+export interface AuditEntry {
+  readonly id: string;
+  readonly at: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly target: string;
+  readonly before: unknown;
+  readonly after: unknown;
+}
+
+export interface Inspection {
+  readonly token: { readonly format: string; readonly kind: string | null };
+  readonly found: boolean;
+  readonly valid: boolean;
+  readonly reason: string | null;
+  readonly explanation: string | null;
+  readonly application: { readonly clientId: string; readonly name: string; readonly active: boolean } | null;
+  readonly user: { readonly name: string; readonly active: boolean; readonly roles: readonly string[] } | null;
+  readonly scopes: readonly string[];
+  readonly effectiveScopes: readonly string[];
+  readonly issuedAt: number | null;
+  readonly expiresAt: number | null;
+  readonly apis: readonly { readonly namespace: string; readonly id: string; readonly version?: string; readonly method: string; readonly path: string; readonly accepted: boolean; readonly why: string }[];
+}
+
+export interface KeyView {
+  readonly kid: string;
+  readonly alg: string;
+  readonly state?: string;
+  readonly createdAt: number;
+  readonly activatesAt: number;
+  readonly retiresAt: number | null;
+  readonly publishUntil: number | null;
+}
+
+export interface IdpView {
+  readonly id?: string;
+  readonly name: string;
+  readonly issuer: string;
+  readonly metadataUrl: string | null;
+  readonly jwksUri: string | null;
+  readonly audience: string;
+  readonly userClaim: string;
+  readonly userField: string;
+  readonly active: boolean;
+}
+
+/** Unwraps list answers that come either as an array or as `{ <key>: [...] }`. */
+export function list<T>(data: unknown, ...keys: string[]): T[] {
+  if (Array.isArray(data)) return data as T[];
+  if (data !== null && typeof data === 'object') {
+    for (const k of [...keys, 'items', 'rows', 'data']) {
+      const v = (data as Record<string, unknown>)[k];
+      if (Array.isArray(v)) return v as T[];
+    }
+  }
+  return [];
+}

@@ -1,0 +1,60 @@
+import { get, list, type ApiView } from '../api';
+import { Badge, Empty, Loading, PageHeader, useLoad } from '../ui';
+
+const none = <span class="muted">—</span>;
+
+export function Apis() {
+  const apis = useLoad(async () => list<ApiView>(await get('/apis'), 'apis'));
+  return (
+    <>
+      <PageHeader title="REST APIs" intro="Every API this instance serves, each route with the security it enforces." />
+      <Loading loaded={apis} />
+      {apis.data === undefined ? null : apis.data.length === 0 ? (
+        <Empty>No APIs are loaded. Start the instance with --apis &lt;folder&gt; to serve some.</Empty>
+      ) : (
+        apis.data.map((a) => {
+          const titleId = `api-${a.namespace}-${a.id}`;
+          return (
+            <section class="card" key={titleId} aria-labelledby={titleId}>
+              <h2 id={titleId}>
+                {a.name ?? a.id} <code class="muted">/api/{a.namespace}/{a.id}</code>
+              </h2>
+              {a.description === undefined || a.description === '' ? null : <p class="muted">{a.description}</p>}
+              {a.versions !== undefined && a.versions.length > 0 ? <p class="muted">Versions: {a.versions.join(', ')}</p> : null}
+              <div class="table-wrap">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Method</th>
+                      <th scope="col">Path</th>
+                      <th scope="col">Authentication</th>
+                      <th scope="col">Roles</th>
+                      <th scope="col">Scopes</th>
+                      <th scope="col">Methods accepted</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {a.routes.map((r) => (
+                      <tr key={`${r.version ?? ''}${r.method} ${r.path}`}>
+                        <td>
+                          <span class={`method method-${r.method.toLowerCase()}`}>{r.method}</span>
+                        </td>
+                        <td>
+                          <code>{r.path}</code>
+                        </td>
+                        <td>{r.security.requiresAuthentication ? <Badge kind="info">Required</Badge> : <Badge kind="warn">Open</Badge>}</td>
+                        <td>{r.security.roles.length === 0 ? none : r.security.roles.join(', ')}</td>
+                        <td>{r.security.scopes.length === 0 ? none : r.security.scopes.join(', ')}</td>
+                        <td>{r.security.requiresAuthentication ? r.security.authMethods.join(', ') : none}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </section>
+          );
+        })
+      )}
+    </>
+  );
+}

@@ -1,0 +1,449 @@
+import { useRef, useState } from 'preact/hooks';
+import { get, list, patch, post, query, type AppKind, type Application, type SecretAnswer, type User } from '../api';
+import { Alert, Badge, Card, Checkbox, ConfirmButton, CopyButton, Empty, Loading, NumberField, PageHeader, SelectField, TextArea, TextField, fmtDuration, fmtTime, lines, splitList, useAction, useId, useLoad } from '../ui';
+
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+
+const KINDS: readonly { readonly kind: AppKind; readonly title: string; readonly text: string }[] = [
+  { kind: 'client_credentials', title: 'Client credentials', text: 'A service calling APIs as itself (machine to machine). Tokens act as an application user.' },
+  { kind: 'password', title: 'Password', text: 'A trusted first-party client that sends the user name and password (resource owner password credentials).' },
+  { kind: 'authorization_code', title: 'Authorization code', text: 'A web, mobile or single-page application: users sign in on Latchkey and consent (with PKCE).' },
+  { kind: 'jwt_bearer', title: 'JWT bearer', text: 'A client that exchanges a signed JWT assertion for a token (RFC 7523); needs its public keys.' },
+];
+
+const GRANT_LABELS: readonly (readonly [string, string])[] = [
+  ['client_credentials', 'Client credentials'],
+  ['password', 'Password'],
+  ['authorization_code', 'Authorization code'],
+  ['refresh_token', 'Refresh token'],
+  [JWT_BEARER, 'JWT bearer'],
+];
+
+const grantLabel = (g: string) => GRANT_LABELS.find(([v]) => v === g)?.[1] ?? g;
+
+function appUserOf(a: Application): string {
+  return a.appUser ?? '';
+}
+
+export function SecretPanel(props: { answer: SecretAnswer; onDone?: () => void }) {
+  const secretRef = useRef<HTMLElement>(null);
+  const curlRef = useRef<HTMLElement>(null);
+  const { application, clientSecret, curl } = props.answer;
+  return (
+    <section class="card secret-panel" aria-labelledby="secret-title">
+      <h2 id="secret-title" tabIndex={-1} ref={(el) => el?.focus()}>
+        Client secret for {application.name}
+      </h2>
+      {clientSecret === null ? (
+        <p>This application is public: it has no client secret.</p>
+      ) : (
+        <>
+          <Alert kind="info">Copy the secret now: it is shown only this once and cannot be read again. If it is lost, rotate the secret.</Alert>
+          <dl class="kv">
+            <dt>Client ID</dt>
+            <dd>
+              <code data-testid="client-id">{application.clientId}</code>
+            </dd>
+            <dt>Client secret</dt>
+            <dd class="secret-row">
+              <code class="secret" data-testid="client-secret" ref={secretRef}>
+                {clientSecret}
+              </code>
+              <CopyButton text={clientSecret} target={() => secretRef.current} label="Copy secret" />
+            </dd>
+          </dl>
+        </>
+      )}
+      {curl === undefined || curl === null || curl === '' ? null : (
+        <>
+          <h3>Try it</h3>
+          <p class="muted">A ready-to-run request for a token:</p>
+          <pre class="code" data-testid="curl">
+            <code ref={curlRef}>{curl}</code>
+          </pre>
+          <CopyButton text={curl} target={() => curlRef.current} label="Copy curl command" />
+        </>
+      )}
+      {props.onDone === undefined ? null : (
+        <p>
+          <button type="button" class="primary" onClick={props.onDone}>
+            I have saved the secret
+          </button>
+        </p>
+      )}
+    </section>
+  );
+}
+
+export function Applications() {
+  const [q, setQ] = useState('');
+  const [applied, setApplied] = useState('');
+  const apps = useLoad(async () => list<Application>(await get(`/applications${query({ q: applied })}`), 'applications'), [applied]);
+  return (
+    <>
+      <PageHeader
+        title="Applications"
+        intro="The Application Registry: every client that may ask for tokens."
+        actions={
+          <a class="button primary" href="#/applications/new">
+            New application
+          </a>
+        }
+      />
+      <form
+        class="toolbar"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setApplied(q.trim());
+        }}
+      >
+        <TextField label="Search applications" value={q} onInput={setQ} type="search" placeholder="Name or client ID" />
+        <button type="submit">Search</button>
+      </form>
+      <Loading loaded={apps} />
+      {apps.data === undefined ? null : apps.data.length === 0 ? (
+        <Empty>{applied === '' ? 'No applications yet.' : `No application matches “${applied}”.`}</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <caption class="sr-only">Applications</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Client ID</th>
+                <th scope="col">Grants</th>
+                <th scope="col">Token</th>
+                <th scope="col">Status</th>
+              </tr>
+            </thead>
+            <tbody>
+              {apps.data.map((a) => (
+                <tr key={a.clientId}>
+                  <td>
+                    <a href={`#/applications/${encodeURIComponent(a.clientId)}`}>{a.name}</a>
+                  </td>
+                  <td>
+                    <code>{a.clientId}</code>
+                  </td>
+                  <td>{a.grantTypes.map(grantLabel).join(', ')}</td>
+                  <td>{a.tokenFormat === 'jwt' ? 'JWT' : 'Opaque'}</td>
+                  <td>{a.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+interface FormState {
+  name: string;
+  appUser: string;
+  scopes: string;
+  redirectUris: string;
+  public: boolean;
+  tokenFormat: string;
+  accessTokenLifespan: string;
+  refreshTokenLifespan: string;
+  logoUri: string;
+  audience: string;
+  jwks: string;
+  jwksUri: string;
+  canIntrospect: boolean;
+  grantTypes: string[];
+}
+
+function emptyForm(): FormState {
+  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, grantTypes: [] };
+}
+
+function formOf(a: Application): FormState {
+  return {
+    name: a.name,
+    appUser: appUserOf(a),
+    scopes: a.scopes.join(' '),
+    redirectUris: a.redirectUris.join('\n'),
+    public: a.public,
+    tokenFormat: a.tokenFormat,
+    accessTokenLifespan: String(a.accessTokenLifespan),
+    refreshTokenLifespan: String(a.refreshTokenLifespan),
+    logoUri: a.logoUri ?? '',
+    audience: a.audience ?? '',
+    jwks: a.jwks ?? '',
+    jwksUri: a.jwksUri ?? '',
+    canIntrospect: a.canIntrospect,
+    grantTypes: [...a.grantTypes],
+  };
+}
+
+function useUsers() {
+  return useLoad(async () => list<User>(await get('/users'), 'users'));
+}
+
+/** The fields shared by create and edit; which appear depends on the grants. */
+function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void; grants: readonly string[]; users: readonly User[]; editing: boolean }) {
+  const { f, set, grants } = props;
+  const has = (g: string) => grants.includes(g);
+  const userOptions: (readonly [string, string])[] = [['', '— None —'], ...props.users.map((u) => [u.userName, `${u.userName}${u.active ? '' : ' (inactive)'}`] as const)];
+  if (f.appUser !== '' && !props.users.some((u) => u.userName === f.appUser)) userOptions.push([f.appUser, f.appUser]);
+  return (
+    <>
+      <TextField label="Name" value={f.name} onInput={(v) => set({ name: v })} required maxLength={100} name="name" />
+      {has('client_credentials') ? (
+        <SelectField label="Application user" name="appUser" value={f.appUser} onChange={(v) => set({ appUser: v })} options={userOptions} hint="The user that client-credentials tokens act as: its roles decide what the application may call. Create a dedicated user on Users & roles." />
+      ) : null}
+      <TextField label="Scopes" name="scopes" value={f.scopes} onInput={(v) => set({ scopes: v })} hint="Space-separated scopes the application may ask for; empty for none." />
+      {has('authorization_code') ? (
+        <>
+          <TextArea label="Redirect URIs" name="redirectUris" value={f.redirectUris} onInput={(v) => set({ redirectUris: v })} hint="One per line, matched exactly. https, or http on localhost." mono />
+          {props.editing ? null : <Checkbox label="Public client (no secret; PKCE required)" checked={f.public} onChange={(v) => set({ public: v })} hint="For single-page and mobile applications that cannot keep a secret." />}
+          <TextField label="Logo URL" name="logoUri" value={f.logoUri} onInput={(v) => set({ logoUri: v })} hint="Shown on the consent page; https." />
+        </>
+      ) : null}
+      {has(JWT_BEARER) || props.editing ? (
+        <>
+          <TextArea label="Public keys (JWKS)" name="jwks" value={f.jwks} onInput={(v) => set({ jwks: v })} rows={4} mono hint="The application's JSON Web Key Set, for the JWT bearer grant and private_key_jwt. Or give a JWKS URL." />
+          <TextField label="JWKS URL" name="jwksUri" value={f.jwksUri} onInput={(v) => set({ jwksUri: v })} hint="Where to fetch the keys instead (https)." />
+        </>
+      ) : null}
+      <div class="grid2">
+        <SelectField
+          label="Access token format"
+          name="tokenFormat"
+          value={f.tokenFormat}
+          onChange={(v) => set({ tokenFormat: v })}
+          options={[
+            ['opaque', 'Opaque'],
+            ['jwt', 'JWT (RFC 9068)'],
+          ]}
+        />
+        <TextField label="Audience (JWT aud)" name="audience" value={f.audience} onInput={(v) => set({ audience: v })} hint="Empty: this instance's issuer (its own APIs)." />
+        <NumberField label="Access token lifespan (seconds)" name="accessTokenLifespan" value={f.accessTokenLifespan} onInput={(v) => set({ accessTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (1800).'} />
+        <NumberField label="Refresh token lifespan (seconds)" name="refreshTokenLifespan" value={f.refreshTokenLifespan} onInput={(v) => set({ refreshTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (8640000).'} />
+      </div>
+      <Checkbox label="May introspect tokens (resource server)" checked={f.canIntrospect} onChange={(v) => set({ canIntrospect: v })} />
+    </>
+  );
+}
+
+function body(f: FormState, includeEmpty: boolean): Record<string, unknown> {
+  const b: Record<string, unknown> = {
+    name: f.name.trim(),
+    scopes: splitList(f.scopes),
+    redirectUris: lines(f.redirectUris),
+    tokenFormat: f.tokenFormat,
+    canIntrospect: f.canIntrospect,
+  };
+  const optional: readonly (readonly [string, string])[] = [
+    ['logoUri', f.logoUri],
+    ['audience', f.audience],
+    ['jwks', f.jwks],
+    ['jwksUri', f.jwksUri],
+  ];
+  for (const [k, v] of optional) if (v.trim() !== '') b[k] = v.trim();
+  else if (includeEmpty) b[k] = null;
+  if (f.accessTokenLifespan.trim() !== '') b.accessTokenLifespan = Number(f.accessTokenLifespan);
+  if (f.refreshTokenLifespan.trim() !== '') b.refreshTokenLifespan = Number(f.refreshTokenLifespan);
+  return b;
+}
+
+export function NewApplication() {
+  const [kind, setKind] = useState<AppKind>('client_credentials');
+  const [f, setF] = useState<FormState>(emptyForm);
+  const [created, setCreated] = useState<SecretAnswer | null>(null);
+  const users = useUsers();
+  const action = useAction();
+  const set = (p: Partial<FormState>) => setF((old) => ({ ...old, ...p }));
+  const kindName = useId('kind');
+  const grants = kind === 'client_credentials' ? ['client_credentials'] : kind === 'password' ? ['password', 'refresh_token'] : kind === 'authorization_code' ? ['authorization_code', 'refresh_token'] : [JWT_BEARER];
+
+  if (created !== null)
+    return (
+      <>
+        <PageHeader title="Application created" intro={`${created.application.name} is registered.`} />
+        <SecretPanel answer={created} />
+        <p class="actions-row">
+          <a class="button primary" href={`#/applications/${encodeURIComponent(created.application.clientId)}`}>
+            Open the application
+          </a>
+          <a class="button" href="#/applications">
+            Back to applications
+          </a>
+        </p>
+      </>
+    );
+
+  return (
+    <>
+      <PageHeader title="New application" intro="Pick how the application gets its tokens, then fill in its details." />
+      <form
+        class="card form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void action.run(async () => {
+            const b = body(f, false);
+            b.kind = kind;
+            if (kind === 'client_credentials' && f.appUser !== '') b.appUser = f.appUser;
+            if (kind === 'authorization_code') b.public = f.public;
+            setCreated(await post<SecretAnswer>('/applications', b));
+          });
+        }}
+      >
+        <fieldset class="kinds">
+          <legend>Kind of application</legend>
+          <div class="kind-grid">
+            {KINDS.map((k) => (
+              <label class={`kind ${kind === k.kind ? 'selected' : ''}`} key={k.kind} for={`${kindName}-${k.kind}`}>
+                <input type="radio" id={`${kindName}-${k.kind}`} name="kind" value={k.kind} checked={kind === k.kind} onChange={() => setKind(k.kind)} />
+                <span class="kind-title">{k.title}</span>
+                <span class="kind-text">{k.text}</span>
+              </label>
+            ))}
+          </div>
+        </fieldset>
+        <Fields f={f} set={set} grants={grants} users={users.data ?? []} editing={false} />
+        {action.error === undefined ? null : <Alert>{action.error}</Alert>}
+        <div class="form-actions">
+          <button type="submit" class="primary" disabled={action.busy}>
+            Create application
+          </button>
+          <a class="button" href="#/applications">
+            Cancel
+          </a>
+        </div>
+      </form>
+    </>
+  );
+}
+
+export function ApplicationDetail(props: { clientId: string }) {
+  const path = `/applications/${encodeURIComponent(props.clientId)}`;
+  const app = useLoad(async () => {
+    const d = await get<{ application?: Application } & Application>(path);
+    return d.application ?? d;
+  });
+  const users = useUsers();
+  const [f, setF] = useState<FormState | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const [secret, setSecret] = useState<SecretAnswer | null>(null);
+  const action = useAction();
+  const a = app.data;
+  const form = f ?? (a === undefined ? null : formOf(a));
+  const set = (p: Partial<FormState>) => setF((old) => ({ ...(old ?? form ?? emptyForm()), ...p }));
+
+  const apply = async (change: Record<string, unknown>, message: string) => {
+    setSaved(null);
+    await action.run(async () => {
+      const r = await patch<{ application?: Application }>(path, change);
+      setF(r.application === undefined ? null : formOf(r.application));
+      app.reload();
+      setSaved(message);
+    });
+  };
+
+  return (
+    <>
+      <PageHeader
+        title={a === undefined ? 'Application' : a.name}
+        intro={a === undefined ? undefined : <>Client ID <code>{a.clientId}</code></>}
+        actions={
+          <a class="button" href="#/applications">
+            All applications
+          </a>
+        }
+      />
+      <Loading loaded={app} />
+      {saved === null ? null : <Alert kind="success">{saved}</Alert>}
+      {action.error === undefined ? null : <Alert>{action.error}</Alert>}
+      {secret === null ? null : <SecretPanel answer={secret} onDone={() => setSecret(null)} />}
+      {a === undefined || form === null ? null : (
+        <div class="detail-grid">
+          <form
+            class="card form"
+            aria-labelledby="edit-title"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const b = body(form, true);
+              b.grantTypes = form.grantTypes;
+              b.appUser = form.appUser === '' ? null : form.appUser;
+              void apply(b, 'Changes saved.');
+            }}
+          >
+            <h2 id="edit-title">Settings</h2>
+            <fieldset>
+              <legend>Grant types</legend>
+              <div class="checks">
+                {GRANT_LABELS.map(([g, label]) => (
+                  <Checkbox key={g} label={label} checked={form.grantTypes.includes(g)} onChange={(on) => set({ grantTypes: on ? [...form.grantTypes, g] : form.grantTypes.filter((x) => x !== g) })} />
+                ))}
+              </div>
+            </fieldset>
+            <Fields f={form} set={set} grants={form.grantTypes} users={users.data ?? []} editing />
+            <div class="form-actions">
+              <button type="submit" class="primary" disabled={action.busy}>
+                Save changes
+              </button>
+              <button type="button" onClick={() => setF(null)} disabled={f === null}>
+                Discard changes
+              </button>
+            </div>
+          </form>
+          <div class="side">
+            <Card title="Status" titleId="status-title">
+              <p>{a.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</p>
+              <p class="muted">{a.active ? 'Deactivating refuses its token requests and the tokens it already has.' : 'Inactive: its token requests and tokens are refused.'}</p>
+              {a.active ? (
+                <ConfirmButton label="Deactivate" confirmLabel="Yes, deactivate" danger onConfirm={() => apply({ active: false }, 'Application deactivated.')} />
+              ) : (
+                <button type="button" class="primary" onClick={() => void apply({ active: true }, 'Application activated.')}>
+                  Activate
+                </button>
+              )}
+            </Card>
+            <Card title="Client secret" titleId="secret-card-title">
+              {a.public ? (
+                <p class="muted">Public application: no secret.</p>
+              ) : (
+                <>
+                  <p class="muted">Last rotated: {fmtTime(a.secretRotatedAt ?? a.createdAt ?? null)}</p>
+                  <p class="muted">Rotating issues a new secret at once; the old one stops working.</p>
+                  <ConfirmButton
+                    label="Rotate secret"
+                    confirmLabel="Yes, rotate now"
+                    danger
+                    onConfirm={() =>
+                      action.run(async () => {
+                        setSecret(await post<SecretAnswer>(`${path}/rotate-secret`, {}));
+                        app.reload();
+                      })
+                    }
+                  />
+                </>
+              )}
+            </Card>
+            <Card title="Summary" titleId="summary-title">
+              <dl class="kv">
+                <dt>Grants</dt>
+                <dd>{a.grantTypes.map(grantLabel).join(', ') || '—'}</dd>
+                <dt>Access tokens</dt>
+                <dd>
+                  {a.tokenFormat === 'jwt' ? 'JWT' : 'Opaque'}, {fmtDuration(a.accessTokenLifespan)}
+                </dd>
+                <dt>Created</dt>
+                <dd>{fmtTime(a.createdAt ?? null)}</dd>
+                <dt>Updated</dt>
+                <dd>{fmtTime(a.updatedAt ?? null)}</dd>
+              </dl>
+              <p>
+                <a href={`#/tokens?application=${encodeURIComponent(a.clientId)}`}>Its tokens</a> · <a href={`#/refusals?client=${encodeURIComponent(a.clientId)}`}>Its refusals</a> · <a href={`#/audit?target=${encodeURIComponent(a.clientId)}`}>Its history</a>
+              </p>
+            </Card>
+          </div>
+        </div>
+      )}
+    </>
+  );
+}

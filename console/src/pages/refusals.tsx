@@ -1,0 +1,135 @@
+import { Fragment } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { get, list, query, type RefusalRow } from '../api';
+import { Checkbox, Empty, Loading, PageHeader, TextField, fmtTime, useLoad } from '../ui';
+
+export function Refusals(props: { params: URLSearchParams }) {
+  const [reason, setReason] = useState(props.params.get('reason') ?? '');
+  const [endpoint, setEndpoint] = useState(props.params.get('endpoint') ?? '');
+  const [filter, setFilter] = useState({ reason, endpoint });
+  const [live, setLive] = useState(true);
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const client = props.params.get('client') ?? '';
+  const refusals = useLoad(async () => list<RefusalRow>(await get(`/refusals${query({ reason: filter.reason.trim(), endpoint: filter.endpoint.trim(), limit: 200 })}`), 'refusals'), [filter]);
+  useEffect(() => {
+    if (!live) return;
+    const t = window.setInterval(refusals.reload, 2000);
+    return () => window.clearInterval(t);
+  }, [live, refusals.reload]);
+  const rows = (refusals.data ?? []).filter((r) => client === '' || r.clientId === client);
+  const toggle = (id: string) =>
+    setOpen((old) => {
+      const next = new Set(old);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  return (
+    <>
+      <PageHeader title="Refusals" intro="Every request this instance refused, newest first, with why and what fixes it." />
+      <form
+        class="toolbar card"
+        aria-label="Filter refusals"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setFilter({ reason, endpoint });
+        }}
+      >
+        <TextField label="Reason" name="reason" value={reason} onInput={setReason} placeholder="e.g. token.revoked" />
+        <TextField label="Endpoint" name="endpoint" value={endpoint} onInput={setEndpoint} placeholder="e.g. /oauth_token.do or api" />
+        <button type="submit">Apply filters</button>
+        <Checkbox label="Live (refresh every 2 s)" checked={live} onChange={setLive} />
+      </form>
+      {client === '' ? null : (
+        <p class="muted">
+          Showing the refusals of <code>{client}</code>. <a href="#/refusals">Show all</a>
+        </p>
+      )}
+      <Loading loaded={refusals} />
+      {refusals.data === undefined ? null : rows.length === 0 ? (
+        <Empty>No refusals match.</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table class="refusals">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Endpoint</th>
+                <th scope="col">Status</th>
+                <th scope="col">Reason</th>
+                <th scope="col">Application</th>
+                <th scope="col">User</th>
+                <th scope="col">
+                  <span class="sr-only">Details</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => {
+                const expanded = open.has(r.requestId);
+                const detailId = `refusal-${r.requestId}`;
+                return (
+                  <Fragment key={r.requestId}>
+                    <tr class={expanded ? 'expanded' : ''} data-reason={r.reason}>
+                      <td>{fmtTime(r.at)}</td>
+                      <td>
+                        <code>{r.endpoint}</code>
+                      </td>
+                      <td>{r.status}</td>
+                      <td>
+                        <code>{r.reason}</code>
+                      </td>
+                      <td>{r.applicationName ?? r.clientId ?? <span class="muted">—</span>}</td>
+                      <td>{r.userName ?? <span class="muted">—</span>}</td>
+                      <td class="actions-cell">
+                        <button type="button" class="small" aria-expanded={expanded} aria-controls={detailId} onClick={() => toggle(r.requestId)}>
+                          {expanded ? 'Hide' : 'Explain'}
+                          <span class="sr-only"> refusal {r.reason}</span>
+                        </button>
+                      </td>
+                    </tr>
+                    {expanded ? (
+                      <tr class="detail-row">
+                        <td colSpan={7} id={detailId}>
+                          <div class="refusal-detail">
+                            <p>
+                              <strong>What happened:</strong> {r.explanation ?? r.description}
+                            </p>
+                            {r.description === '' || r.description === r.explanation ? null : (
+                              <p>
+                                <strong>Told the caller:</strong> {r.description}
+                              </p>
+                            )}
+                            {r.fix === undefined || r.fix === null ? null : (
+                              <p>
+                                <strong>Fix:</strong> {r.fix}
+                              </p>
+                            )}
+                            {r.hint === undefined || r.hint === null || r.hint === '' ? null : (
+                              <p>
+                                <strong>Hint:</strong> {r.hint}
+                              </p>
+                            )}
+                            {r.setting === undefined || r.setting === null ? null : (
+                              <p>
+                                <strong>Setting:</strong> {r.link === undefined || r.link === null ? <code>{r.setting}</code> : <a href={r.link}>{r.setting}</a>}
+                              </p>
+                            )}
+                            <p class="muted small-text">
+                              Request id <code>{r.requestId}</code>
+                              {r.remoteAddress === undefined || r.remoteAddress === null ? '' : ` · from ${r.remoteAddress}`} · error <code>{r.error}</code>
+                            </p>
+                          </div>
+                        </td>
+                      </tr>
+                    ) : null}
+                  </Fragment>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}

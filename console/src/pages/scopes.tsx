@@ -1,0 +1,70 @@
+import { useState } from 'preact/hooks';
+import { get, list, post, type Scope } from '../api';
+import { Alert, Badge, Card, Empty, Loading, PageHeader, TextField, useAction, useLoad } from '../ui';
+
+export function Scopes() {
+  const scopes = useLoad(async () => list<Scope>(await get('/scopes'), 'scopes'));
+  const [name, setName] = useState('');
+  const [desc, setDesc] = useState('');
+  const [done, setDone] = useState<string | null>(null);
+  const create = useAction();
+  return (
+    <>
+      <PageHeader title="Scopes" intro="The permissions applications ask for and APIs require. Users see their descriptions on the consent page." />
+      <div class="grid2 wide-left">
+        <Card title="All scopes" titleId="scopes-title">
+          <Loading loaded={scopes} />
+          {scopes.data === undefined ? null : scopes.data.length === 0 ? (
+            <Empty>No scopes.</Empty>
+          ) : (
+            <div class="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Description</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {scopes.data.map((s) => (
+                    <tr key={s.name}>
+                      <th scope="row">
+                        <code>{s.name}</code> {s.builtIn === true ? <Badge>built in</Badge> : null}
+                      </th>
+                      <td>{s.description === '' ? <span class="muted">—</span> : s.description}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </Card>
+        <form
+          class="card form"
+          aria-labelledby="new-scope-title"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void create.run(async () => {
+              await post('/scopes', { name: name.trim(), description: desc.trim() });
+              setDone(`Scope ${name.trim()} created.`);
+              setName('');
+              setDesc('');
+              scopes.reload();
+            });
+          }}
+        >
+          <h2 id="new-scope-title">New scope</h2>
+          <TextField label="Scope name" name="name" value={name} onInput={setName} required hint="For example orders.read." />
+          <TextField label="Description" name="description" value={desc} onInput={setDesc} hint="What it lets an application do, in words a user understands." />
+          {create.error === undefined ? null : <Alert>{create.error}</Alert>}
+          {done === null ? null : <Alert kind="success">{done}</Alert>}
+          <div class="form-actions">
+            <button type="submit" class="primary" disabled={create.busy}>
+              Create scope
+            </button>
+          </div>
+        </form>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,158 @@
+import { useState } from 'preact/hooks';
+import { get, list, patch, post, type Role, type User } from '../api';
+import { Alert, Badge, Card, Checkbox, Empty, Loading, PageHeader, TextField, splitList, useAction, useLoad } from '../ui';
+
+function UserRow(props: { user: User; onChanged: () => void }) {
+  const u = props.user;
+  const [roles, setRoles] = useState(u.roles.join(' '));
+  const action = useAction();
+  const save = (change: Record<string, unknown>) => action.run(async () => {
+    await patch(`/users/${encodeURIComponent(u.userName)}`, change);
+    props.onChanged();
+  });
+  return (
+    <tr>
+      <th scope="row">{u.userName}</th>
+      <td>
+        <form
+          class="inline-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save({ roles: splitList(roles) });
+          }}
+        >
+          <label class="sr-only" for={`roles-${u.userName}`}>
+            Roles of {u.userName}
+          </label>
+          <input id={`roles-${u.userName}`} type="text" value={roles} onInput={(e) => setRoles((e.currentTarget as HTMLInputElement).value)} />
+          <button type="submit" class="small" disabled={action.busy}>
+            Save roles
+          </button>
+        </form>
+        {action.error === undefined ? null : <Alert>{action.error}</Alert>}
+      </td>
+      <td>{u.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</td>
+      <td class="actions-cell">
+        <button type="button" class="small" disabled={action.busy} onClick={() => void save({ active: !u.active })}>
+          {u.active ? 'Deactivate' : 'Activate'}
+          <span class="sr-only"> {u.userName}</span>
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+export function Users() {
+  const users = useLoad(async () => list<User>(await get('/users'), 'users'));
+  const roles = useLoad(async () => list<Role>(await get('/roles'), 'roles'));
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [userRoles, setUserRoles] = useState('');
+  const [active, setActive] = useState(true);
+  const [done, setDone] = useState<string | null>(null);
+  const create = useAction();
+  const [roleName, setRoleName] = useState('');
+  const [roleDesc, setRoleDesc] = useState('');
+  const createRole = useAction();
+  return (
+    <>
+      <PageHeader title="Users & roles" intro="Local users (people, and the application users that client-credentials tokens act as) and the roles APIs require." />
+      {done === null ? null : <Alert kind="success">{done}</Alert>}
+      <Card title="Users" titleId="users-title">
+        <Loading loaded={users} />
+        {users.data === undefined ? null : users.data.length === 0 ? (
+          <Empty>No users.</Empty>
+        ) : (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">User name</th>
+                  <th scope="col">Roles (space-separated)</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">
+                    <span class="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {users.data.map((u) => (
+                  <UserRow key={`${u.userName}:${u.roles.join(',')}:${u.active}`} user={u} onChanged={users.reload} />
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Card>
+      <div class="grid2">
+        <form
+          class="card form"
+          aria-labelledby="new-user-title"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void create.run(async () => {
+              const b: Record<string, unknown> = { userName: name.trim(), roles: splitList(userRoles), active };
+              if (password !== '') b.password = password;
+              await post('/users', b);
+              setDone(`User ${name.trim()} created.`);
+              setName('');
+              setPassword('');
+              setUserRoles('');
+              users.reload();
+            });
+          }}
+        >
+          <h2 id="new-user-title">New user</h2>
+          <TextField label="User name" name="userName" value={name} onInput={setName} required autoComplete="off" />
+          <TextField label="Password" name="password" type="password" value={password} onInput={setPassword} autoComplete="new-password" hint="Leave empty for an application user that never signs in with a password." />
+          <TextField label="Roles" name="roles" value={userRoles} onInput={setUserRoles} hint="Space-separated, for example itil admin." />
+          <Checkbox label="Active" checked={active} onChange={setActive} />
+          {create.error === undefined ? null : <Alert>{create.error}</Alert>}
+          <div class="form-actions">
+            <button type="submit" class="primary" disabled={create.busy}>
+              Create user
+            </button>
+          </div>
+        </form>
+        <section class="card" aria-labelledby="roles-title">
+          <h2 id="roles-title">Roles</h2>
+          <Loading loaded={roles} />
+          {roles.data === undefined ? null : (
+            <ul class="plain-list">
+              {roles.data.map((r) => (
+                <li key={r.name}>
+                  <code>{r.name}</code> {r.builtIn === true ? <Badge>built in</Badge> : null}
+                  {r.description === '' ? null : <span class="muted"> — {r.description}</span>}
+                </li>
+              ))}
+            </ul>
+          )}
+          <form
+            class="form"
+            aria-labelledby="new-role-title"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void createRole.run(async () => {
+                await post('/roles', { name: roleName.trim(), description: roleDesc.trim() });
+                setDone(`Role ${roleName.trim()} created.`);
+                setRoleName('');
+                setRoleDesc('');
+                roles.reload();
+              });
+            }}
+          >
+            <h3 id="new-role-title">New role</h3>
+            <TextField label="Role name" name="roleName" value={roleName} onInput={setRoleName} required />
+            <TextField label="Role description" name="roleDescription" value={roleDesc} onInput={setRoleDesc} />
+            {createRole.error === undefined ? null : <Alert>{createRole.error}</Alert>}
+            <div class="form-actions">
+              <button type="submit" disabled={createRole.busy}>
+                Create role
+              </button>
+            </div>
+          </form>
+        </section>
+      </div>
+    </>
+  );
+}
