@@ -393,6 +393,12 @@ const API_CASES: ApiCase[] = [
   },
   {
     code: 'token.revoked', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    // The refusal names whose token it was, so the Refusals list can say it.
+    record: (r) => {
+      assert.equal(r.clientId, apps.api!.clientId);
+      assert.equal(r.applicationName, 'API caller');
+      assert.equal(r.userName, 'svc-itil');
+    },
     run: async () => {
       const t = await accessToken(await cc('api'));
       assert.equal((await api({ path: '/api/test/echo', bearer: t })).status, 200);

@@ -24,6 +24,14 @@ export interface OAuthErrorInit {
   /** Administrator-facing detail, recorded with the refusal, never sent to the caller. */
   readonly hint?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Whose credential was refused, when known (recorded with the refusal, never sent to the caller). */
+  readonly subject?: RefusalSubject;
+}
+
+export interface RefusalSubject {
+  readonly clientId?: string;
+  readonly applicationName?: string;
+  readonly userName?: string;
 }
 
 /**
@@ -37,6 +45,7 @@ export class OAuthError extends Error {
   readonly reason: ReasonCode;
   readonly hint: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
+  readonly subject: RefusalSubject | undefined;
 
   constructor(init: OAuthErrorInit, cause?: unknown) {
     super(`${init.error}: ${init.description}`, cause === undefined ? undefined : { cause });
@@ -47,6 +56,7 @@ export class OAuthError extends Error {
     this.reason = init.reason;
     this.hint = init.hint;
     this.headers = init.headers ?? {};
+    this.subject = init.subject;
   }
 
   private init(): OAuthErrorInit {
@@ -57,6 +67,7 @@ export class OAuthError extends Error {
       reason: this.reason,
       ...(this.hint === undefined ? {} : { hint: this.hint }),
       headers: this.headers,
+      ...(this.subject === undefined ? {} : { subject: this.subject }),
     };
   }
 
@@ -70,6 +81,10 @@ export class OAuthError extends Error {
 
   withHint(hint: string): OAuthError {
     return new OAuthError({ ...this.init(), hint });
+  }
+
+  withSubject(subject: RefusalSubject): OAuthError {
+    return new OAuthError({ ...this.init(), subject });
   }
 
   withHeaders(headers: Record<string, string>): OAuthError {

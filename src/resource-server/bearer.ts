@@ -131,18 +131,36 @@ export class BearerValidator {
     return this.callerOf(token, record, gen, claims.exp * 1000);
   }
 
+  /**
+   * A refusal of a token we issued, naming its application and user for the refusal record (so the
+   * Refusals list says whose revoked or expired token was used). Looked up only when refusing.
+   */
+  private async refusal(record: TokenRecord, reason: ReasonCode, description: string): Promise<OAuthError> {
+    const error = invalidToken(reason, description);
+    try {
+      const app = this.deps.cache.peekApplicationById(record.applicationId) ?? (await this.deps.cache.applicationById(record.applicationId));
+      const user = record.userId === null ? undefined : (this.deps.cache.peekUserById(record.userId) ?? (await this.deps.cache.userById(record.userId)));
+      return error.withSubject({
+        ...(app === undefined ? {} : { clientId: app.clientId, applicationName: app.name }),
+        ...(user === undefined ? {} : { userName: user.userName }),
+      });
+    } catch {
+      return error; // the refusal stands without the names
+    }
+  }
+
   /** The caller a token's record stands for (opaque and our JWTs alike), remembered for repeat calls. */
   private async callerOf(token: string, record: TokenRecord | undefined, gen: number, notAfter: number): Promise<Caller> {
     if (record === undefined) throw invalidToken('token.unknown', 'The access token is not valid on this instance.');
-    if (record.kind !== 'access') throw invalidToken('token.not_access_token', 'A refresh token cannot be used as an access token.');
-    if (record.status !== 'active') throw invalidToken('token.revoked', 'The access token has been revoked.');
+    if (record.kind !== 'access') throw await this.refusal(record, 'token.not_access_token', 'A refresh token cannot be used as an access token.');
+    if (record.status !== 'active') throw await this.refusal(record, 'token.revoked', 'The access token has been revoked.');
     const expiresAt = Math.min(record.expiresAt, notAfter);
-    if (expiresAt <= this.deps.clock.now()) throw invalidToken('token.expired', 'The access token has expired.');
+    if (expiresAt <= this.deps.clock.now()) throw await this.refusal(record, 'token.expired', 'The access token has expired.');
     const app = this.deps.cache.peekApplicationById(record.applicationId) ?? (await this.deps.cache.applicationById(record.applicationId));
-    if (app === undefined || !app.active) throw invalidToken('token.application_inactive', 'The application of this token is inactive.');
+    if (app === undefined || !app.active) throw await this.refusal(record, 'token.application_inactive', 'The application of this token is inactive.');
     const user = record.userId === null ? undefined : (this.deps.cache.peekUserById(record.userId) ?? (await this.deps.cache.userById(record.userId)));
     if (record.userId !== null && (user === undefined || !user.active)) {
-      throw invalidToken('token.user_inactive', 'The user of this token is inactive.');
+      throw await this.refusal(record, 'token.user_inactive', 'The user of this token is inactive.');
     }
     // Shared by every request with this token: frozen so no handler can change what others see.
     const caller: Caller = Object.freeze({

@@ -102,7 +102,7 @@ export interface ApiProviderDeps extends ApiAuthDeps {
 export function createApiProvider(deps: ApiProviderDeps) {
   async function refused(req: NeutralRequest, endpoint: string, error: OAuthError, context: { userName?: string; clientId?: string; applicationName?: string }): Promise<NeutralResponse> {
     deps.activity?.count('api.refused');
-    await deps.refusals.record({ requestId: req.requestId, endpoint, remoteAddress: req.remoteAddress, error, ...context });
+    await deps.refusals.record({ requestId: req.requestId, endpoint, remoteAddress: req.remoteAddress, error, ...context, ...error.subject });
     // The reason code is safe to show (it describes the caller's own credential); the request id
     // lets an administrator run `latchkey explain` on it.
     return failure(error.status, error.description, `reason ${error.reason}; request id ${req.requestId}`, error.headers);
