@@ -119,7 +119,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     return issuer;
   };
   // Opaque tokens and our JWT access tokens, by their storage key (tokens/jwt.ts).
-  const locate = createTokenLocator({ keyring, issuer: issuerOf, clock });
+  const locate = createTokenLocator({ keyring, issuer: issuerOf, clock }, cache);
   const introspectionEndpoint = createIntrospectionEndpoint({ cache, storage, clientAuthMethods, locate, issuer: issuerOf, clock, refusals, logger });
   const revocationEndpoint = createRevocationEndpoint({ cache, storage, clientAuthMethods, locate, clock, refusals, logger });
   const jwksEndpoint = createJwksEndpoint({ keyring, clock });

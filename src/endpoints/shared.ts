@@ -10,7 +10,7 @@ import { CACHE_DERIVED_REASONS } from '../errors/reasons.js';
 import type { RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
 import { StorageError } from '../storage/types.js';
-import { isJwtShaped, jtiKey, JwtRejected, verifyAccessJwt, type JwtDeps } from '../tokens/jwt.js';
+import { isJwtShaped, jtiKey, JwtRejected, verifyAccessJwt, type AccessJwtClaims, type JwtDeps } from '../tokens/jwt.js';
 
 /**
  * What the form-posting OAuth endpoints (token, introspection, revocation) share: the transport
@@ -169,9 +169,21 @@ export const opaqueLocator: TokenLocator = (token) => Promise.resolve({ key: tok
  * the token: it propagates (StorageError unavailable: 503) instead of becoming "not ours".
  * @see recordKeyOf in tokens/jwt.ts, which this follows (and which answers the key only)
  */
-export function createTokenLocator(jwt: JwtDeps): TokenLocator {
+export function createTokenLocator(jwt: JwtDeps, cache?: Pick<RegistryCache, 'onInvalidate'>): TokenLocator {
+  /**
+   * Verified JWTs by token, until they expire: a signature is checked once (jose's ES256 verify is
+   * the largest cost of introspecting a JWT), then the token's record decides as for an opaque
+   * token. Memory only, never logged; dropped on any registry change (a key that stops being
+   * published), as the bearer validator's cache is.
+   */
+  let verified = new Map<string, { readonly located: { readonly key: string; readonly claims: AccessJwtClaims }; readonly until: number }>();
+  cache?.onInvalidate(() => {
+    verified = new Map();
+  });
   return async (token) => {
     if (!isJwtShaped(token)) return { key: tokenKey(token) };
+    const hit = verified.get(token);
+    if (hit !== undefined && hit.until > jwt.clock.now()) return hit.located;
     let keysFailed: { readonly error: unknown } | undefined;
     const keyring: JwtDeps['keyring'] = {
       verificationKey: (kid, now) =>
@@ -182,7 +194,10 @@ export function createTokenLocator(jwt: JwtDeps): TokenLocator {
     };
     try {
       const claims = await verifyAccessJwt({ keyring, issuer: jwt.issuer, clock: jwt.clock }, token);
-      return { key: jtiKey(claims.jti), claims };
+      const located = { key: jtiKey(claims.jti), claims };
+      if (verified.size >= 10_000) verified = new Map();
+      verified.set(token, { located, until: claims.exp * 1000 });
+      return located;
     } catch (error) {
       if (keysFailed !== undefined) throw keysFailed.error;
       if (!(error instanceof JwtRejected)) throw error;
