@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { createApplication, findApplication, rotateSecret, updateApplication, type CreatedApplication } from '../../registry/applications.js';
+import { JWT_BEARER_GRANT, type GrantType } from '../../storage/types.js';
+import { badRequest } from '../http.js';
+import { curlFor, deps, issuer, jwksText } from './helpers.js';
+import type { AdminRoute, RouteContext } from './types.js';
+import { applicationView, names } from './views.js';
+
+/** Applications: list, register from a kind preset, read, change, rotate the secret. */
+
+const KINDS = ['client_credentials', 'password', 'authorization_code', 'jwt_bearer'] as const;
+const PRESETS: Record<(typeof KINDS)[number], GrantType[]> = {
+  client_credentials: ['client_credentials'],
+  password: ['password', 'refresh_token'],
+  authorization_code: ['authorization_code', 'refresh_token'],
+  jwt_bearer: [JWT_BEARER_GRANT],
+};
+
+const applicationFields = {
+  name: z.string().min(1).max(200),
+  grantTypes: z.array(z.string()).max(10),
+  appUser: z.string().max(100).nullable(),
+  scopes: z.array(z.string().max(100)).max(200),
+  redirectUris: z.array(z.string().max(2000)).max(50),
+  public: z.boolean(),
+  tokenFormat: z.enum(['opaque', 'jwt']),
+  accessTokenLifespan: z.number().int(),
+  refreshTokenLifespan: z.number().int(),
+  logoUri: z.string().max(2000).nullable(),
+  audience: z.string().max(500).nullable(),
+  jwks: z.union([z.string(), z.record(z.string(), z.unknown())]).nullable(),
+  jwksUri: z.string().max(2000).nullable(),
+  canIntrospect: z.boolean(),
+};
+
+const CreateApplication = z.strictObject({
+  name: applicationFields.name,
+  kind: z.enum(KINDS),
+  grantTypes: applicationFields.grantTypes.optional(),
+  appUser: applicationFields.appUser.optional(),
+  scopes: applicationFields.scopes.optional(),
+  redirectUris: applicationFields.redirectUris.optional(),
+  public: applicationFields.public.optional(),
+  tokenFormat: applicationFields.tokenFormat.optional(),
+  accessTokenLifespan: applicationFields.accessTokenLifespan.optional(),
+  refreshTokenLifespan: applicationFields.refreshTokenLifespan.optional(),
+  logoUri: applicationFields.logoUri.optional(),
+  audience: applicationFields.audience.optional(),
+  jwks: applicationFields.jwks.optional(),
+  jwksUri: applicationFields.jwksUri.optional(),
+  canIntrospect: applicationFields.canIntrospect.optional(),
+});
+
+const UpdateApplication = z.strictObject({
+  ...Object.fromEntries(Object.entries(applicationFields).map(([k, v]) => [k, v.optional()])),
+  active: z.boolean().optional(),
+} as { [K in keyof typeof applicationFields]: z.ZodOptional<(typeof applicationFields)[K]> } & { active: z.ZodOptional<z.ZodBoolean> });
+
+/** Refuses a kind whose essentials are missing (redirect URIs, public keys). */
+function checkKind(body: z.infer<typeof CreateApplication>): void {
+  if (body.kind === 'authorization_code' && (body.redirectUris ?? []).filter((u) => u.trim() !== '').length === 0) {
+    throw badRequest('An authorization_code application needs at least one redirect URI.', 'redirectUris');
+  }
+  if (body.kind === 'jwt_bearer' && (body.jwks ?? null) === null && (body.jwksUri ?? null) === null) {
+    throw badRequest('A jwt_bearer application needs its public keys: jwks (a JWKS document) or jwksUri.', 'jwks');
+  }
+}
+
+/** After a change: has the cache pick it up, then answers the application's view and its new secret. */
+async function changed(ctx: RouteContext, result: CreatedApplication) {
+  await ctx.latchkey.cache.check();
+  const n = await names(ctx.latchkey.storage);
+  return { application: applicationView(result.application, n.users), clientSecret: result.clientSecret };
+}
+
+/** As changed(), plus a ready-to-run curl request carrying the new secret. */
+async function changedWithCurl(ctx: RouteContext, result: CreatedApplication) {
+  return { ...(await changed(ctx, result)), curl: curlFor(result.application, result.clientSecret, issuer(ctx)) };
+}
+
+export const APPLICATION_ROUTES: readonly AdminRoute[] = [
+  {
+    method: 'GET',
+    path: '/applications',
+    tag: 'applications',
+    summary: 'The registered applications; q filters by name or client id',
+    query: [{ name: 'q', description: 'case-insensitive substring of the name or client id' }],
+    async handler(ctx) {
+      const n = await names(ctx.latchkey.storage);
+      const q = (ctx.query.get('q') ?? '').trim().toLowerCase();
+      return [...n.apps.values()]
+        .filter((a) => q === '' || a.name.toLowerCase().includes(q) || a.clientId.toLowerCase().includes(q))
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((a) => applicationView(a, n.users));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/applications',
+    tag: 'applications',
+    status: 201,
+    summary: 'Registers an application from a kind preset; the client secret is in this answer only',
+    body: CreateApplication,
+    async handler(ctx) {
+      const body = ctx.body as z.infer<typeof CreateApplication>;
+      checkKind(body);
+      const { kind, jwks, ...rest } = body;
+      const created = await createApplication(deps(ctx), { ...rest, grantTypes: body.grantTypes ?? PRESETS[kind], jwks: jwksText(jwks) });
+      return changedWithCurl(ctx, created);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/applications/:clientId',
+    tag: 'applications',
+    summary: 'One application (never its secret)',
+    async handler(ctx) {
+      const app = await findApplication(ctx.latchkey, ctx.params.clientId ?? '');
+      return applicationView(app, (await names(ctx.latchkey.storage)).users);
+    },
+  },
+  {
+    method: 'PATCH',
+    path: '/applications/:clientId',
+    tag: 'applications',
+    summary: 'Changes any field of an application, active included',
+    body: UpdateApplication,
+    async handler(ctx) {
+      const body = ctx.body as { jwks?: string | Record<string, unknown> | null } & Record<string, unknown>;
+      const updated = await updateApplication(deps(ctx), ctx.params.clientId ?? '', { ...body, jwks: jwksText(body.jwks) });
+      return changed(ctx, updated);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/applications/:clientId/rotate-secret',
+    tag: 'applications',
+    summary: 'Replaces the client secret (the old one stops working at once); the new one is in this answer only',
+    async handler(ctx) {
+      return changedWithCurl(ctx, await rotateSecret(deps(ctx), ctx.params.clientId ?? ''));
+    },
+  },
+];

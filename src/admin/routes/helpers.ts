@@ -1,0 +1,71 @@
+import { recordChange } from '../../audit/log.js';
+import { JWT_BEARER_GRANT, type Application } from '../../storage/types.js';
+import { badRequest } from '../http.js';
+import type { RouteContext } from './types.js';
+
+/** Helpers the route handlers share: registry deps, auditing, query parameters, curl examples. */
+
+/** Registry deps carrying the actor, so the registry audits the change under the admin's name. */
+export function deps(ctx: RouteContext) {
+  const d = { storage: ctx.latchkey.storage, clock: ctx.latchkey.clock, actor: ctx.caller.userName };
+  return d;
+}
+
+/** Records an audit entry for changes made outside the registry functions (tokens, roles). */
+export async function audit(ctx: RouteContext, entry: { action: string; target: string; before?: object | null; after?: object | null }): Promise<void> {
+  await recordChange(deps(ctx), { action: entry.action, target: entry.target, before: entry.before ?? null, after: entry.after ?? null });
+}
+
+/** After a change: has the cache pick it up, then answers `value`. */
+export async function refreshed<T>(ctx: RouteContext, value: T): Promise<T> {
+  await ctx.latchkey.cache.check();
+  return value;
+}
+
+export function intParam(query: URLSearchParams, name: string, options: { min: number; max: number; fallback?: number }): number | undefined {
+  const raw = query.get(name);
+  if (raw === null || raw === '') return options.fallback;
+  if (!/^-?\d+$/.test(raw)) throw badRequest(`${name} must be a whole number (got "${raw.slice(0, 50)}").`, name);
+  const n = Number(raw);
+  if (n < options.min || n > options.max) throw badRequest(`${name} must be between ${options.min} and ${options.max}.`, name);
+  return n;
+}
+
+/** A text query parameter; missing and empty both read as undefined. */
+export function textParam(query: URLSearchParams, name: string): string | undefined {
+  return query.get(name) || undefined;
+}
+
+/** `since` as ms since the epoch, an ISO date, or a duration back from now (30m, 24h, 7d). */
+export function sinceParam(ctx: RouteContext): number | undefined {
+  const raw = ctx.query.get('since');
+  if (raw === null || raw === '') return undefined;
+  const m = /^(\d+)([smhd])$/.exec(raw);
+  if (m !== null) return ctx.latchkey.clock.now() - Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const t = Date.parse(raw);
+  if (Number.isNaN(t)) throw badRequest('since must be ms since the epoch, an ISO date or a duration such as 24h.', 'since');
+  return t;
+}
+
+export function issuer(ctx: RouteContext): string {
+  return ctx.latchkey.issuer();
+}
+
+/** A ready-to-run request for the application's main grant. */
+export function curlFor(app: Application, secret: string | null, issuerUrl: string): string {
+  const token = `${issuerUrl}/oauth_token.do`;
+  const auth = secret === null ? `-d client_id=${app.clientId}` : `-u "${app.clientId}:${secret}"`;
+  if (app.grantTypes.includes('client_credentials')) return `curl ${auth} -d grant_type=client_credentials ${token}`;
+  if (app.grantTypes.includes('password')) return `curl ${auth} -d grant_type=password --data-urlencode "username=<user>" --data-urlencode "password=<password>" ${token}`;
+  if (app.grantTypes.includes(JWT_BEARER_GRANT)) return `curl ${auth} -d grant_type=${encodeURIComponent(JWT_BEARER_GRANT)} -d assertion=<signed JWT> ${token}`;
+  if (app.grantTypes.includes('authorization_code')) {
+    return `curl ${auth} -d grant_type=authorization_code -d code=<code> -d code_verifier=<verifier>${app.redirectUris[0] === undefined ? '' : ` --data-urlencode "redirect_uri=${app.redirectUris[0]}"`} ${token}`;
+  }
+  return `curl ${auth} -d grant_type=<grant> ${token}`;
+}
+
+/** A JWKS given as a document or as text, stored as text. */
+export function jwksText(value: string | Record<string, unknown> | null | undefined): string | null | undefined {
+  return value === undefined || value === null || typeof value === 'string' ? value : JSON.stringify(value);
+}

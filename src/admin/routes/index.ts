@@ -1,0 +1,31 @@
+import { APPLICATION_ROUTES } from './applications.js';
+import { AUDIT_ROUTE, DIAGNOSTICS_ROUTES } from './diagnostics.js';
+import { KEY_IDP_ROUTES } from './keys-idps.js';
+import { REFUSAL_ACTIVITY_ROUTES } from './refusals-activity.js';
+import { SCOPE_PROPERTY_ROUTES } from './scopes-properties.js';
+import { SESSION_ROUTES } from './session.js';
+import type { AdminRoute } from './types.js';
+import { TOKEN_ROUTES } from './tokens.js';
+import { USER_ROUTES } from './users.js';
+
+/**
+ * The admin API's routes: one table that the HTTP host registers (src/admin/register.ts), the
+ * OpenAPI document describes (src/admin/openapi.ts) and the access tests walk, so a route cannot
+ * be added without being authenticated, documented and tested. Each file of this folder holds the
+ * routes of one area; the order here is the order of the OpenAPI document.
+ */
+export const ADMIN_ROUTES: readonly AdminRoute[] = [
+  ...SESSION_ROUTES,
+  ...DIAGNOSTICS_ROUTES,
+  ...APPLICATION_ROUTES,
+  ...USER_ROUTES,
+  ...SCOPE_PROPERTY_ROUTES,
+  ...TOKEN_ROUTES,
+  ...REFUSAL_ACTIVITY_ROUTES,
+  AUDIT_ROUTE,
+  ...KEY_IDP_ROUTES,
+];
+
+export { ADMIN_API_PREFIX, type AdminMethod, type AdminRoute, type QueryParam, type RouteContext } from './types.js';
+export { mapError } from './errors.js';
+export { curlFor } from './helpers.js';

@@ -1,0 +1,83 @@
+import type { Storage } from '../../storage/types.js';
+import { notFound } from '../http.js';
+import { intParam, sinceParam, textParam } from './helpers.js';
+import type { AdminRoute } from './types.js';
+import { refusalView } from './views.js';
+
+/** Refusals (why a request was turned away) and the activity charts. */
+
+type Series = [number, number][];
+
+/** Per-minute counts of one metric since `since`; none when the storage keeps no activity. */
+async function series(storage: Storage, metric: string, since: number): Promise<Series> {
+  const activity = (storage as Partial<Pick<Storage, 'activity'>>).activity;
+  return activity === undefined || typeof activity.series !== 'function' ? [] : (await activity.series(metric, since)).map((b) => [b.bucket, b.count]);
+}
+
+/** Sums series bucket by bucket. */
+function merge(...lists: Series[]): Series {
+  const sum = new Map<number, number>();
+  for (const list of lists) for (const [t, n] of list) sum.set(t, (sum.get(t) ?? 0) + n);
+  return [...sum].sort((a, b) => a[0] - b[0]);
+}
+
+/** Refusal counts by reason, most frequent first. */
+function countByReason(refusals: readonly { reason: string }[]) {
+  const byReason = new Map<string, number>();
+  for (const r of refusals) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + 1);
+  return [...byReason].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+}
+
+export const REFUSAL_ACTIVITY_ROUTES: readonly AdminRoute[] = [
+  {
+    method: 'GET',
+    path: '/refusals',
+    tag: 'refusals',
+    summary: 'Recent refusals, newest first, each with explanation, fix, setting and console link',
+    query: [
+      { name: 'reason', description: 'reason code, e.g. client_auth.secret_mismatch' },
+      { name: 'endpoint', description: 'token, authorize, introspect, revoke, api' },
+      { name: 'since', description: 'ms since the epoch, ISO date, or a duration such as 1h' },
+      { name: 'limit', description: '1-1000, default 100', type: 'integer' },
+    ],
+    async handler(ctx) {
+      const limit = intParam(ctx.query, 'limit', { min: 1, max: 1000, fallback: 100 }) ?? 100;
+      const reason = textParam(ctx.query, 'reason');
+      const endpoint = textParam(ctx.query, 'endpoint');
+      const since = sinceParam(ctx);
+      const rows = await ctx.latchkey.storage.refusals.list({ reason, since, limit: endpoint === undefined ? limit : 5000 });
+      return rows.filter((r) => endpoint === undefined || r.endpoint === endpoint).slice(0, limit).map(refusalView);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/refusals/:requestId',
+    tag: 'refusals',
+    summary: 'One refusal by the request id the client was given',
+    async handler(ctx) {
+      const r = await ctx.latchkey.storage.refusals.byRequestId(ctx.params.requestId ?? '');
+      if (r === undefined) throw notFound('No refusal was recorded for this request id (refusals are kept for a limited time).');
+      return refusalView(r);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/activity',
+    tag: 'activity',
+    summary: 'Per-minute counts of tokens issued, API calls and refusals, and refusals by reason',
+    query: [{ name: 'hours', description: '1-168, default 24', type: 'integer' }],
+    async handler(ctx) {
+      const hours = intParam(ctx.query, 'hours', { min: 1, max: 168, fallback: 24 }) ?? 24;
+      const { storage, clock } = ctx.latchkey;
+      const since = clock.now() - hours * 3_600_000;
+      const [tokenIssued, apiCalls, tokenRefused, apiRefused, refusals] = await Promise.all([
+        series(storage, 'token.issued', since),
+        series(storage, 'api.call', since),
+        series(storage, 'token.refused', since),
+        series(storage, 'api.refused', since),
+        storage.refusals.list({ since, limit: 100_000 }),
+      ]);
+      return { bucketMs: 60_000, since, series: { tokenIssued, apiCalls, refusals: merge(tokenRefused, apiRefused) }, refusalsByReason: countByReason(refusals) };
+    },
+  },
+];

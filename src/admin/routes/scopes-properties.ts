@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { createScope } from '../../registry/scopes.js';
+import { listProperties, setProperty } from '../../registry/settings.js';
+import { badRequest } from '../http.js';
+import { deps, refreshed } from './helpers.js';
+import type { AdminRoute, RouteContext } from './types.js';
+import { byName, propertyView } from './views.js';
+
+/** Auth scopes, instance properties and the loaded REST APIs. */
+
+const CreateScope = z.strictObject({ name: z.string().min(1).max(100), description: z.string().max(500).optional() });
+const SetProperty = z.strictObject({ value: z.union([z.boolean(), z.number(), z.string().max(100)]) });
+
+async function findProperty(ctx: RouteContext, name: string) {
+  return (await listProperties(ctx.latchkey)).find((p) => p.name === name);
+}
+
+/** A boolean or a number must match the property's type (strings are parsed by the registry). */
+async function checkPropertyType(ctx: RouteContext, name: string, value: z.infer<typeof SetProperty>['value']): Promise<void> {
+  const before = await findProperty(ctx, name);
+  if (before !== undefined && typeof value !== 'string' && typeof value !== (before.type === 'boolean' ? 'boolean' : 'number')) {
+    throw badRequest(`Property ${name} is ${before.type === 'boolean' ? 'a boolean: send true or false' : 'an integer: send a number'} (got ${JSON.stringify(value)}).`, 'value');
+  }
+}
+
+export const SCOPE_PROPERTY_ROUTES: readonly AdminRoute[] = [
+  {
+    method: 'GET',
+    path: '/scopes',
+    tag: 'scopes',
+    summary: 'The auth scopes',
+    handler: async (ctx) => byName(await ctx.latchkey.storage.scopes.list()),
+  },
+  {
+    method: 'POST',
+    path: '/scopes',
+    tag: 'scopes',
+    status: 201,
+    summary: 'Creates an auth scope',
+    body: CreateScope,
+    async handler(ctx) {
+      const body = ctx.body as z.infer<typeof CreateScope>;
+      return refreshed(ctx, await createScope(deps(ctx), body.name, body.description ?? ''));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/properties',
+    tag: 'properties',
+    summary: 'Every instance property with its value, default, type and meaning',
+    handler: async (ctx) => (await listProperties(ctx.latchkey)).map(propertyView),
+  },
+  {
+    method: 'PUT',
+    path: '/properties/:name',
+    tag: 'properties',
+    summary: 'Sets a property; the value is checked against its type and range',
+    body: SetProperty,
+    async handler(ctx) {
+      const name = ctx.params.name ?? '';
+      const { value } = ctx.body as z.infer<typeof SetProperty>;
+      await checkPropertyType(ctx, name, value);
+      await setProperty(deps(ctx), name, String(value));
+      await ctx.latchkey.cache.check();
+      const view = await findProperty(ctx, name);
+      return { property: view === undefined ? undefined : propertyView(view) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/apis',
+    tag: 'apis',
+    summary: 'Every loaded REST API with its routes and their effective security',
+    async handler(ctx) {
+      return ctx.latchkey.router.list().map((api) => ({
+        namespace: api.namespace,
+        id: api.id,
+        name: api.name,
+        versions: api.versions,
+        defaultVersion: api.defaultVersion,
+        routes: api.resources.map((r) => ({ method: r.method, path: r.template, ...(r.description === undefined ? {} : { description: r.description }), security: r.security })),
+      }));
+    },
+  },
+];

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { ADMIN_ROLE } from '../../registry/bootstrap.js';
+import { createUser, updateUser } from '../../registry/users.js';
+import { AdminError } from '../http.js';
+import { audit, deps, refreshed } from './helpers.js';
+import type { AdminRoute } from './types.js';
+import { byName, userView } from './views.js';
+
+/** Users and roles. */
+
+const CreateUser = z.strictObject({
+  userName: z.string().min(1).max(100),
+  password: z.string().max(1024).optional(),
+  roles: z.array(z.string().max(80)).max(100).optional(),
+  active: z.boolean().optional(),
+});
+const UpdateUser = z.strictObject({
+  password: z.string().max(1024).optional(),
+  roles: z.array(z.string().max(80)).max(100).optional(),
+  active: z.boolean().optional(),
+});
+const CreateRole = z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/, 'letters, digits, ".", "_", "-", at most 80'), description: z.string().max(500).optional() });
+
+/** An admin may not lock themself out: no deactivating yourself, no dropping your own admin role. */
+function checkSelfChange(callerName: string, name: string, body: z.infer<typeof UpdateUser>): void {
+  if (name === callerName && (body.active === false || (body.roles !== undefined && !body.roles.includes(ADMIN_ROLE)))) {
+    throw new AdminError(409, 'conflict', 'You cannot deactivate yourself or remove your own admin role here; another administrator must do it.', body.active === false ? 'active' : 'roles');
+  }
+}
+
+export const USER_ROUTES: readonly AdminRoute[] = [
+  {
+    method: 'GET',
+    path: '/users',
+    tag: 'users',
+    summary: 'The users (never their password hashes)',
+    async handler(ctx) {
+      return (await ctx.latchkey.storage.users.list()).sort((a, b) => a.userName.localeCompare(b.userName)).map(userView);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/users',
+    tag: 'users',
+    status: 201,
+    summary: 'Creates a user; roles are created on first use',
+    body: CreateUser,
+    async handler(ctx) {
+      const created = await refreshed(ctx, await createUser(deps(ctx), ctx.body as z.infer<typeof CreateUser>));
+      return { user: userView(created.user), createdRoles: created.createdRoles };
+    },
+  },
+  {
+    method: 'PATCH',
+    path: '/users/:userName',
+    tag: 'users',
+    summary: 'Changes a user: active, roles, password',
+    body: UpdateUser,
+    async handler(ctx) {
+      const name = ctx.params.userName ?? '';
+      const body = ctx.body as z.infer<typeof UpdateUser>;
+      checkSelfChange(ctx.caller.userName, name, body);
+      const updated = await refreshed(ctx, await updateUser(deps(ctx), name, body));
+      return { user: userView(updated.user), createdRoles: updated.createdRoles };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/roles',
+    tag: 'users',
+    summary: 'The roles',
+    handler: async (ctx) => byName(await ctx.latchkey.storage.roles.list()),
+  },
+  {
+    method: 'POST',
+    path: '/roles',
+    tag: 'users',
+    status: 201,
+    summary: 'Creates a role',
+    body: CreateRole,
+    async handler(ctx) {
+      const body = ctx.body as z.infer<typeof CreateRole>;
+      if ((await ctx.latchkey.storage.roles.byName(body.name)) !== undefined) throw new AdminError(409, 'role_exists', `A role named "${body.name}" already exists.`, 'name');
+      const role = { name: body.name, description: body.description ?? '', builtIn: false };
+      await ctx.latchkey.storage.roles.create(role);
+      await audit(ctx, { action: 'role.create', target: role.name, after: role });
+      return role;
+    },
+  },
+];
