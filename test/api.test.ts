@@ -356,7 +356,8 @@ describe('REST APIs over HTTP with tokens from the real token endpoint', () => {
       await updateUser(deps(), 'dave', { active: false });
       await refreshCache(server);
       const r = await refused(await call({ path: '/api/test/echo', bearer: t }), { status: 401, reason: 'token.user_inactive', wwwAuthenticate: /error="invalid_token"/ });
-      assert.equal(r.userName, null, 'the user is not named to an invalid token');
+      // The refusal record (for administrators, never the caller) names whose token it was.
+      assert.equal(r.userName, 'svc-temp', 'the refusal names the token\'s user');
       await refused(await call({ path: '/api/test/echo', bearer: p }), { status: 401, reason: 'token.user_inactive' });
       await updateUser(deps(), 'svc-temp', { active: true });
       await updateUser(deps(), 'dave', { active: true });
