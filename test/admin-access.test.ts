@@ -149,6 +149,22 @@ describe('admin access control', () => {
       assert.ok((url.searchParams.get('state') ?? '').length >= 16);
     });
 
+    it('/console/login reached under another host name (localhost for 127.0.0.1) moves to the issuer first, so its cookie comes back with the callback', async () => {
+      const { request } = await import('node:http');
+      const url = new URL(server.url);
+      const res = await new Promise<{ status: number; location: string | undefined; cookies: string[] }>((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, path: '/console/login', headers: { host: `localhost:${url.port}` } }, (r) => {
+          r.resume();
+          resolve({ status: r.statusCode ?? 0, location: r.headers.location, cookies: r.headers['set-cookie'] ?? [] });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(res.status, 303);
+      assert.equal(res.location, `${server.url}/console/login`);
+      assert.deepEqual(res.cookies, [], 'no sign-in cookie is set on the other host name');
+    });
+
     it('a non-admin signing in through the real flow gets the 403 page', async () => {
       const { callback } = await consoleSignIn(server, 'plain-user', 'plain-user-password');
       assert.equal(callback.status, 403, callback.text);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Latchkey } from '../app.js';
-import { type NeutralRequest, type NeutralResponse } from '../core/request.js';
+import { header, type NeutralRequest, type NeutralResponse } from '../core/request.js';
 import { CONSOLE_CLIENT_ID, consoleRedirectUri, ensureConsoleApplication, ADMIN_ROLE } from '../registry/bootstrap.js';
 import type { User } from '../storage/types.js';
 import { unverifiedRecordKey } from '../tokens/jwt.js';
@@ -176,9 +176,16 @@ export class ConsoleAuth {
   }
 
   /** GET /console/login: starts the authorization code flow with PKCE. */
-  async login(_req: NeutralRequest): Promise<ConsoleResponse> {
+  async login(req: NeutralRequest): Promise<ConsoleResponse> {
     await this.ensureApplication();
     const issuer = this.latchkey.issuer();
+    // The sign-in starts on the issuer's own origin: its cookie must come back with the callback,
+    // which goes to the issuer (http://localhost:8080 and http://127.0.0.1:8080 do not share
+    // cookies). The Host header only decides whether to move there; it never names the issuer.
+    const host = header(req, 'host');
+    if (host !== undefined && host.toLowerCase() !== new URL(issuer).host.toLowerCase()) {
+      return { status: 303, headers: { ...redirectHeaders(`${issuer}/console/login`), ...CONSOLE_HEADERS }, body: '', cookies: [] };
+    }
     const now = this.latchkey.clock.now();
     const verifier = randomBytes(32).toString('base64url');
     const state = randomBytes(16).toString('base64url');

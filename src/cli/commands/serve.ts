@@ -34,6 +34,8 @@ function nextSteps(url: string): string {
     `  curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${url}/oauth_token.do`,
     `  curl -H "Authorization: Bearer $TOKEN" ${url}/api/now/v1/whoami`,
     '',
+    `Admin console: ${url}/console/ (sign in as admin). Configuration problems: npx latchkey doctor`,
+    '',
   ].join('\n');
 }
 
