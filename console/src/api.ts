@@ -25,11 +25,13 @@ export class ApiError extends Error {
 }
 
 let csrfToken: string | null = null;
-let redirecting = false;
+/** When the last sign-in redirect was started: several 401s at once redirect once, but a redirect
+ * that another navigation cancelled (a hash change right after it) must not block the next one. */
+let redirectedAt = -Infinity;
 
 function toLogin(): never {
-  if (!redirecting) {
-    redirecting = true;
+  if (Date.now() - redirectedAt > 2_000) {
+    redirectedAt = Date.now();
     window.location.assign(LOGIN_URL);
   }
   throw new ApiError(401, 'unauthenticated', 'Your console session has ended. Signing in again…');
