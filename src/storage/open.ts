@@ -2,14 +2,20 @@ import { ConfigError, parseDbLocation } from '../config/config.js';
 import { describePostgresUrl } from './postgres/errors.js';
 import { openPostgresStorage } from './postgres/adapter.js';
 import { openSqliteStorage } from './sqlite/adapter.js';
+import type { CheckpointerOptions } from './sqlite/checkpointer.js';
 import { StorageError, type Storage } from './types.js';
 
+export interface OpenOptions {
+  /** For the long-running server: SQLite checkpoints its WAL in a worker thread, off the event loop. */
+  readonly backgroundCheckpoints?: CheckpointerOptions;
+}
+
 /** Opens the storage a `db` location names, applying migrations. */
-export async function openStorage(db: string): Promise<Storage> {
+export async function openStorage(db: string, options: OpenOptions = {}): Promise<Storage> {
   const location = parseDbLocation(db);
   if (location.kind === 'postgres') return openPostgres(location.url);
   try {
-    return openSqliteStorage({ path: location.path });
+    return openSqliteStorage({ path: location.path, ...(options.backgroundCheckpoints === undefined ? {} : { backgroundCheckpoints: options.backgroundCheckpoints }) });
   } catch (error) {
     throw new ConfigError('config.db_open_failed', `Could not open the SQLite database at ${location.path}: ${(error as Error).message}`);
   }

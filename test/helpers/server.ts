@@ -94,7 +94,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       storage = await openStorage(db);
     } else {
       db = join(dir, 'latchkey.db');
-      storage = openSqliteStorage({ path: db });
+      // As `latchkey serve` opens it: WAL checkpoints in a worker thread (storage/sqlite/checkpointer.ts).
+      storage = openSqliteStorage({ path: db, backgroundCheckpoints: {} });
     }
     const clock = options.clock ?? { now: () => Date.now() };
     await bootstrap({ storage, clock }, 'admin-password-for-tests');

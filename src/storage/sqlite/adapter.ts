@@ -23,6 +23,7 @@ import {
   type User,
 } from '../types.js';
 import { WriteBatcher } from './batcher.js';
+import { BackgroundCheckpointer, type CheckpointerOptions } from './checkpointer.js';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.js';
 import { prepareStatements, TOKEN_COLUMNS } from './statements.js';
 import {
@@ -51,6 +52,8 @@ import {
 export interface SqliteOptions {
   /** File path, or ':memory:'. */
   readonly path: string;
+  /** WAL checkpoints in a worker thread instead of inside commits (checkpointer.ts): for the server. */
+  readonly backgroundCheckpoints?: CheckpointerOptions;
 }
 
 const EXPORT_PAGE = 1000;
@@ -99,6 +102,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   migrateSqlite(db);
   const batcher = new WriteBatcher(db, 256, (e) => safeTranslate(e, 'record'));
   const fileBacked = options.path !== ':memory:';
+  const checkpointer = fileBacked && options.backgroundCheckpoints !== undefined ? new BackgroundCheckpointer(db, options.path, options.backgroundCheckpoints) : undefined;
 
   const s = prepareStatements(db);
 
@@ -304,6 +308,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     tryExclusive,
     close: async () => {
       batcher.flush();
+      await checkpointer?.close();
       // Leave a single, complete database file behind.
       if (fileBacked) {
         try {

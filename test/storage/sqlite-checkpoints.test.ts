@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { openSqliteStorage } from '../../src/storage/sqlite/adapter.js';
+import { BackgroundCheckpointer } from '../../src/storage/sqlite/checkpointer.js';
+import { makeApp, makeToken } from './contract.js';
+
+/** A WAL database with one table of 2 KiB rows: 500 rows are ~250 pages of WAL. */
+function walDatabase(dir: string): { db: Database; path: string; write: (rows: number) => void } {
+  const path = join(dir, 'wal.db');
+  const db = new BetterSqlite3(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)');
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  const blob = Buffer.alloc(2048, 7);
+  // One transaction per 50 rows, like the server's group commits.
+  const batch = db.transaction((n: number) => {
+    for (let i = 0; i < n; i++) insert.run(blob);
+  });
+  return { db, path, write: (rows) => { for (let done = 0; done < rows; done += 50) batch(Math.min(50, rows - done)); } };
+}
+
+async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('SQLite checkpoints in a worker thread (the server)', () => {
+  it('takes checkpoints out of commits: the WAL grows past SQLite\'s 1000 pages until the worker copies it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
+    const { db, path, write } = walDatabase(dir);
+    const checkpointer = new BackgroundCheckpointer(db, path, { intervalMs: 3_600_000 });
+    try {
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'the server connection no longer checkpoints on commit');
+      const before = statSync(path).size;
+      write(3000); // ~1500 WAL pages: SQLite alone would have checkpointed in a commit by now
+      assert.equal(statSync(path).size, before, 'no commit copied pages into the database file');
+      assert.ok(statSync(`${path}-wal`).size > 5_000_000);
+      await checkpointer.checkpointNow();
+      const stats = checkpointer.stats();
+      assert.equal(stats.active, true);
+      assert.ok(stats.lastLog > 1000, `WAL frames at the checkpoint: ${stats.lastLog}`);
+      assert.equal(stats.lastCheckpointed, stats.lastLog, 'a PASSIVE checkpoint with no reader in the way copies every frame');
+      assert.ok(statSync(path).size > 5_000_000, 'the pages are in the database file');
+      assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 3000);
+    } finally {
+      await checkpointer.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('checkpoints on its own schedule, while the connection keeps writing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
+    const { db, path, write } = walDatabase(dir);
+    const checkpointer = new BackgroundCheckpointer(db, path, { intervalMs: 20 });
+    try {
+      for (let round = 0; round < 5; round++) {
+        write(200);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await until('two scheduled checkpoints', () => checkpointer.stats().runs >= 2);
+      await until('a checkpoint that copied everything', () => checkpointer.stats().lastCheckpointed === checkpointer.stats().lastLog);
+      assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 1000);
+    } finally {
+      await checkpointer.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when the worker cannot run, says why once and gives checkpoints back to the connection', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
+    const { db, write } = walDatabase(dir);
+    const problems: string[] = [];
+    // The worker opens the file by path with fileMustExist: a path that does not exist fails it.
+    const checkpointer = new BackgroundCheckpointer(db, join(dir, 'missing.db'), { intervalMs: 20, onProblem: (m) => problems.push(m) });
+    try {
+      await until('the worker to fail', () => !checkpointer.stats().active);
+      assert.equal(problems.length, 1);
+      assert.match(problems[0]!, /WAL checkpoint worker .*SQLite checkpoints on commit again/);
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+      await checkpointer.checkpointNow(); // resolves: nothing to wait for
+      write(3000);
+      assert.ok(statSync(join(dir, 'wal.db')).size > 1_000_000, 'SQLite checkpointed by itself');
+    } finally {
+      await checkpointer.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('close() stops the worker cleanly and hands checkpoints back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
+    const { db, path, write } = walDatabase(dir);
+    const problems: string[] = [];
+    const checkpointer = new BackgroundCheckpointer(db, path, { intervalMs: 20, onProblem: (m) => problems.push(m) });
+    write(100);
+    await checkpointer.close();
+    await checkpointer.close(); // twice is fine
+    assert.equal(checkpointer.stats().active, false);
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+    assert.deepEqual(problems, [], 'a requested stop is not a problem');
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a storage opened for the server keeps every token, and leaves one complete file at close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
+    const path = join(dir, 'server.db');
+    try {
+      const storage = openSqliteStorage({ path, backgroundCheckpoints: { intervalMs: 20 } });
+      const app = makeApp();
+      await storage.applications.create(app);
+      const tokens = Array.from({ length: 400 }, () => makeToken({ kind: 'access', applicationId: app.id }));
+      for (let i = 0; i < tokens.length; i += 40) await storage.tokens.insert(tokens.slice(i, i + 40));
+      await new Promise((r) => setTimeout(r, 60));
+      await storage.close();
+      assert.equal(existsSync(`${path}-wal`), false, 'the WAL was folded into the database file');
+      const reopened = openSqliteStorage({ path });
+      try {
+        for (const t of [tokens[0]!, tokens[399]!]) assert.equal((await reopened.tokens.byHash(t.hash))?.hash, t.hash);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
