@@ -5,6 +5,7 @@ import type { Keyring, SigningMaterial } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
 import { StorageError } from '../storage/types.js';
 import type { AccessTokenFormat, MintedAccessToken, MintInput } from './issuer.js';
+import { SigningTurn } from './signing-turn.js';
 
 /**
  * JWT access tokens (RFC 9068), signed with the instance's current key (keys/keyring.ts).
@@ -157,14 +158,19 @@ export interface JwtFormatDeps {
   readonly keyring: Pick<Keyring, 'signingKey' | 'readySigner'>;
   readonly issuer: () => string;
   readonly cache: Pick<RegistryCache, 'peekUserById' | 'userById'>;
+  /** Where signatures are made: the tokens of one event-loop turn together (signing-turn.ts). */
+  readonly signing?: SigningTurn;
 }
 
 /**
- * The 'jwt' access-token format. Synchronous once warm (the signing key imported, the user in the
- * registry cache, as on every request after the first): the token endpoint pays no promise for it.
+ * The 'jwt' access-token format. Once warm (the signing key imported, the user in the registry
+ * cache, as on every request after the first) the claims are built at once and the signature is
+ * made with the rest of this event-loop turn's (signing-turn.ts).
  */
 export function jwtFormat(deps: JwtFormatDeps): AccessTokenFormat {
-  function signWith(signer: SigningMaterial, input: MintInput, sub: string): MintedAccessToken {
+  const signing = deps.signing ?? new SigningTurn();
+
+  function signWith(signer: SigningMaterial, input: MintInput, sub: string): Promise<MintedAccessToken> {
     const app = input.application;
     const issuer = deps.issuer();
     const jti = newJti(input.now);
@@ -180,7 +186,8 @@ export function jwtFormat(deps: JwtFormatDeps): AccessTokenFormat {
       client_id: app.clientId,
       scope: input.scopes.length === 0 ? undefined : input.scopes.join(' '),
     };
-    return { token: signer.sign(claims), hash: jtiKey(jti) };
+    const hash = jtiKey(jti);
+    return signing.sign(signer.sign, claims).then((token) => ({ token, hash }));
   }
 
   async function slow(input: MintInput): Promise<MintedAccessToken> {
