@@ -42,4 +42,3 @@ port.on('message', (message: { type: string }) => {
     port.close();
   }
 });
-port.postMessage({ type: 'ready' });
