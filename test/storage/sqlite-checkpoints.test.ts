@@ -24,6 +24,27 @@ function walDatabase(dir: string): { db: Database; path: string; write: (rows: n
   return { db, path, write: (rows) => { for (let done = 0; done < rows; done += 50) batch(Math.min(50, rows - done)); } };
 }
 
+interface Fixture {
+  readonly db: Database;
+  readonly path: string;
+  readonly dir: string;
+  readonly write: (rows: number) => void;
+}
+
+/** A WAL database in a fresh folder, with a checkpointer made by `start`; both closed and removed after `run`. */
+async function withCheckpointer(start: (f: Fixture) => BackgroundCheckpointer, run: (f: Fixture, checkpointer: BackgroundCheckpointer) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
+  const fixture = { ...walDatabase(dir), dir };
+  const checkpointer = start(fixture);
+  try {
+    await run(fixture, checkpointer);
+  } finally {
+    await checkpointer.close();
+    fixture.db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!ok()) {
@@ -33,11 +54,8 @@ async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> 
 }
 
 describe('SQLite checkpoints in a worker thread (the server)', () => {
-  it('takes checkpoints out of commits: the WAL grows past SQLite\'s 1000 pages until the worker copies it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
-    const { db, path, write } = walDatabase(dir);
-    const checkpointer = new BackgroundCheckpointer(db, path, { intervalMs: 3_600_000 });
-    try {
+  it('takes checkpoints out of commits: the WAL grows past SQLite\'s 1000 pages until the worker copies it', () =>
+    withCheckpointer(({ db, path }) => new BackgroundCheckpointer(db, path, { intervalMs: 3_600_000 }), async ({ db, path, write }, checkpointer) => {
       assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'the server connection no longer checkpoints on commit');
       const before = statSync(path).size;
       write(3000); // ~1500 WAL pages: SQLite alone would have checkpointed in a commit by now
@@ -50,18 +68,10 @@ describe('SQLite checkpoints in a worker thread (the server)', () => {
       assert.equal(stats.lastCheckpointed, stats.lastLog, 'a PASSIVE checkpoint with no reader in the way copies every frame');
       assert.ok(statSync(path).size > 5_000_000, 'the pages are in the database file');
       assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 3000);
-    } finally {
-      await checkpointer.close();
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('checkpoints on its own schedule, while the connection keeps writing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
-    const { db, path, write } = walDatabase(dir);
-    const checkpointer = new BackgroundCheckpointer(db, path, { intervalMs: 20 });
-    try {
+  it('checkpoints on its own schedule, while the connection keeps writing', () =>
+    withCheckpointer(({ db, path }) => new BackgroundCheckpointer(db, path, { intervalMs: 20 }), async ({ db, write }, checkpointer) => {
       for (let round = 0; round < 5; round++) {
         write(200);
         await new Promise((r) => setTimeout(r, 25));
@@ -69,32 +79,20 @@ describe('SQLite checkpoints in a worker thread (the server)', () => {
       await until('two scheduled checkpoints', () => checkpointer.stats().runs >= 2);
       await until('a checkpoint that copied everything', () => checkpointer.stats().lastCheckpointed === checkpointer.stats().lastLog);
       assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 1000);
-    } finally {
-      await checkpointer.close();
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('when the worker cannot run, says why once and gives checkpoints back to the connection', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
-    const { db, write } = walDatabase(dir);
+  it('when the worker cannot run, says why once and gives checkpoints back to the connection', () => {
     const problems: string[] = [];
     // The worker opens the file by path with fileMustExist: a path that does not exist fails it.
-    const checkpointer = new BackgroundCheckpointer(db, join(dir, 'missing.db'), { intervalMs: 20, onProblem: (m) => problems.push(m) });
-    try {
+    return withCheckpointer(({ db, dir }) => new BackgroundCheckpointer(db, join(dir, 'missing.db'), { intervalMs: 20, onProblem: (m) => problems.push(m) }), async ({ db, path, write }, checkpointer) => {
       await until('the worker to fail', () => !checkpointer.stats().active);
       assert.equal(problems.length, 1);
       assert.match(problems[0]!, /WAL checkpoint worker .*SQLite checkpoints on commit again/);
       assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000);
       await checkpointer.checkpointNow(); // resolves: nothing to wait for
       write(3000);
-      assert.ok(statSync(join(dir, 'wal.db')).size > 1_000_000, 'SQLite checkpointed by itself');
-    } finally {
-      await checkpointer.close();
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+      assert.ok(statSync(path).size > 1_000_000, 'SQLite checkpointed by itself');
+    });
   });
 
   it('close() stops the worker cleanly and hands checkpoints back', async () => {
