@@ -90,7 +90,7 @@ describe('middleware for other Node.js services (latchkey/express, latchkey/fast
     };
     await make('jwt', { name: 'JWT caller', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'], tokenFormat: 'jwt' });
     await make('opaque', { name: 'Opaque caller', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'] });
-    await make('shortJwt', { name: 'Short JWT', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read'], tokenFormat: 'jwt', accessTokenLifespan: 1 });
+    await make('shortJwt', { name: 'Short JWT', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read'], tokenFormat: 'jwt', accessTokenLifespan: 2 });
     await make('rs', { name: 'Orders service', grantTypes: [], canIntrospect: true });
     await refreshCache(server);
     const options: VerifierOptions = {
@@ -167,6 +167,8 @@ describe('middleware for other Node.js services (latchkey/express, latchkey/fast
       });
 
       it('refuses an expired JWT', async () => {
+        // exp is in whole seconds (iat rounded down + 2): the token lives between 1 and 2 s. A
+        // 1-second lifespan could expire within milliseconds of being issued, and did once in CI.
         const t = await token('shortJwt', 'orders.read');
         assert.equal((await call(svc(), '/orders', `Bearer ${t}`)).status, 200);
         await sleep(2100);
