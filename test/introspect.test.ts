@@ -254,6 +254,14 @@ describe('introspection endpoint (RFC 7662)', () => {
       await refused(await post({ path: INTROSPECT, form: { token } }), 401, 'invalid_client', 'client_auth.missing');
     });
 
+    it('an oversized body: 400 invalid_request, no-store, recorded (like the token endpoint)', async () => {
+      const token = await cc('client');
+      const res = await post({ path: INTROSPECT, form: { token, pad: 'x'.repeat(20_000) }, basic: [apps.rs!.clientId, apps.rs!.secret] });
+      await refused(res, 400, 'invalid_request', 'request.body_too_large');
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.match(res.json?.error_description as string, /larger than 16384 bytes/);
+    });
+
     it('a wrong secret: 401, and the token is not described', async () => {
       const token = await cc('client');
       await refused(await post({ path: INTROSPECT, form: { token }, basic: [apps.rs!.clientId, 'lk_cs_wrong'] }), 401, 'invalid_client', 'client_auth.secret_mismatch');

@@ -183,6 +183,16 @@ describe('revocation endpoint (RFC 7009)', () => {
       assert.equal((await server.latchkey.storage.refusals.byRequestId(res.requestId))?.endpoint, 'revoke');
     }
 
+    it('an oversized body, at both paths: 400 invalid_request, no-store, recorded; the token stays valid', async () => {
+      const token = await cc('client');
+      for (const path of ['/oauth/revoke', '/oauth_revoke_token.do']) {
+        const res = await revoke(token, 'client', { pad: 'x'.repeat(20_000) }, path);
+        await refused(res, 400, 'invalid_request', 'request.body_too_large');
+        assert.equal(res.headers.get('cache-control'), 'no-store');
+      }
+      await assertValid(token);
+    });
+
     it('a token issued to another client: 400 unauthorized_client, still valid at the API and at introspection', async () => {
       const token = await cc('other');
       await assertValid(token);

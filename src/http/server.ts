@@ -6,8 +6,17 @@ import type { NeutralRequest, NeutralResponse } from '../core/request.js';
 import { failure } from '../resource-server/provider.js';
 import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
 import { AUTHORIZE_PATHS } from '../endpoints/authorize.js';
+import { errorResponse } from '../endpoints/shared.js';
+import { invalidRequest } from '../errors/errors.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerAdmin } from '../admin/register.js';
+
+/** Fastify routes whose refusals are OAuth errors recorded under an endpoint name (the token endpoint has its own path: raw-token.ts). */
+const OAUTH_BODY_ENDPOINTS: ReadonlyMap<string, string> = new Map([
+  ['/oauth/introspect', 'introspect'],
+  ['/oauth/revoke', 'revoke'],
+  ['/oauth_revoke_token.do', 'revoke'],
+]);
 
 export interface HttpOptions {
   readonly bodyLimit: number;
@@ -157,6 +166,7 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   // the core, which answers anything but POST with invalid_request and Allow: POST (a 404 would
   // hide that the endpoint exists).
   const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+  // OAUTH_BODY_ENDPOINTS (top of this file) names these routes for the error handler.
   const introspect = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.introspectionEndpoint.handle(toNeutral(req)));
   app.route({ method: [...methods], url: '/oauth/introspect', handler: introspect });
   const revoke = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.revocationEndpoint.handle(toNeutral(req)));
@@ -193,6 +203,16 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
           ? `Internal error. Quote request id ${req.id}.`
           : 'The request could not be read.';
     if (req.url.startsWith('/api/')) return send(reply, failure(status, message, `request id ${req.id}`));
+    // Introspection and revocation answer an oversized body as the token endpoint does: 400
+    // invalid_request with no-store, recorded as a refusal (latchkey explain <request id>).
+    const endpoint = OAUTH_BODY_ENDPOINTS.get(req.url.split('?')[0] ?? '');
+    if (endpoint !== undefined && error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const refusal = invalidRequest.withReason('request.body_too_large').withDescription(message);
+      await latchkey.refusals.record({ requestId: req.id, endpoint, remoteAddress: req.socket.remoteAddress ?? '', error: refusal });
+      // The rest of the body is not read: the connection closes after this answer.
+      reply.header('connection', 'close');
+      return send(reply, errorResponse(refusal));
+    }
     return reply.code(status).send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: message });
   });
 
