@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Latchkey } from '../app.js';
-import type { NeutralRequest, NeutralResponse } from '../core/request.js';
+import type { NeutralRequest } from '../core/request.js';
 import { authenticateAdmin } from './auth.js';
 import { ConsoleAuth, type ConsoleResponse } from './console-auth.js';
-import { assetFile, defaultConsoleDir, indexFile, type StaticFile } from './console-static.js';
+import { assetFile, defaultConsoleDir, indexFile } from './console-static.js';
 import { AdminError, ADMIN_HEADERS, CONSOLE_HEADERS, errorJson, json, notFound } from './http.js';
 import { openApiDocument } from './openapi.js';
+import { send, toNeutral } from '../http/fastify-neutral.js';
 import { ADMIN_API_PREFIX, ADMIN_ROUTES, mapError, type AdminRoute } from './routes.js';
 
 export interface AdminOptions {
@@ -26,24 +27,6 @@ export function registeredAdminRoutes(app: FastifyInstance): { method: string; u
   return [...(registered.get(app) ?? [])];
 }
 
-function neutral(req: FastifyRequest): NeutralRequest {
-  const q = req.url.indexOf('?');
-  return {
-    method: req.method,
-    path: q === -1 ? req.url : req.url.slice(0, q),
-    query: new URLSearchParams(q === -1 ? '' : req.url.slice(q + 1)),
-    headers: req.headers,
-    body: typeof req.body === 'string' ? req.body : undefined,
-    contentType: req.headers['content-type'],
-    remoteAddress: req.ip,
-    requestId: req.id,
-  };
-}
-
-function send(reply: FastifyReply, res: NeutralResponse | StaticFile, cookies: readonly string[] = []): FastifyReply {
-  if (cookies.length > 0) reply.header('set-cookie', [...cookies]);
-  return reply.code(res.status).headers(res.headers).send(res.body);
-}
 
 function packageVersion(): string {
   try {
@@ -71,7 +54,7 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
   app.get(OPENAPI_PATH, async (_req, reply) => send(reply, { status: 200, headers: { ...ADMIN_HEADERS, 'cache-control': 'no-cache' }, body: (openapi ??= JSON.stringify(openApiDocument(packageVersion()))) }));
 
   const run = (route: AdminRoute) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const request = neutral(req);
+    const request = toNeutral(req);
     const cookies: string[] = [];
     try {
       const caller = await authenticateAdmin(latchkey, auth, request);
@@ -106,7 +89,7 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
   // Anything else below the API: 401 before 404, so the API's surface is not probed anonymously.
   app.all(`${ADMIN_API_PREFIX}/*`, async (req, reply) => {
     try {
-      await authenticateAdmin(latchkey, auth, { ...neutral(req), method: 'GET' });
+      await authenticateAdmin(latchkey, auth, { ...toNeutral(req), method: 'GET' });
       return send(reply, errorJson(notFound(`No admin API route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}; see ${OPENAPI_PATH}.`)));
     } catch (error) {
       return send(reply, errorJson(mapError(error)));
@@ -114,7 +97,7 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
   });
 
   const web = (handler: (req: NeutralRequest) => Promise<ConsoleResponse>) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const res = await handler(neutral(req));
+    const res = await handler(toNeutral(req));
     return send(reply, { ...res, headers: { ...res.headers, ...CONSOLE_HEADERS, ...(res.headers['content-security-policy'] === undefined ? {} : { 'content-security-policy': res.headers['content-security-policy'] }) } }, res.cookies);
   };
   app.get('/console/login', web((req) => auth.login(req)));
@@ -123,7 +106,7 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
 
   /** The console page itself needs a signed-in admin; without one, off to sign in. */
   const index = async (req: FastifyRequest, reply: FastifyReply) => {
-    const request = neutral(req);
+    const request = toNeutral(req);
     const session = await auth.read(request, latchkey.clock.now());
     const who = session === undefined ? undefined : await auth.userOf(session);
     if (session === undefined || who?.user === undefined) {

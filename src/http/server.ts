@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Latchkey } from '../app.js';
-import type { NeutralRequest, NeutralResponse } from '../core/request.js';
 import { failure } from '../resource-server/provider.js';
 import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
 import { AUTHORIZE_PATHS } from '../endpoints/authorize.js';
@@ -10,6 +9,7 @@ import { errorResponse } from '../endpoints/shared.js';
 import { invalidRequest } from '../errors/errors.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerAdmin } from '../admin/register.js';
+import { send, toNeutral } from './fastify-neutral.js';
 
 /** Fastify routes whose refusals are OAuth errors recorded under an endpoint name (the token endpoint has its own path: raw-token.ts). */
 const OAUTH_BODY_ENDPOINTS: ReadonlyMap<string, string> = new Map([
@@ -73,24 +73,6 @@ async function readiness(storage: Latchkey['storage'], draining: boolean): Promi
 export { REQUEST_ID_HEADER } from './raw-token.js';
 import { REQUEST_ID_HEADER } from './raw-token.js';
 
-/** Builds the neutral request the core works with. */
-export function toNeutral(req: FastifyRequest): NeutralRequest {
-  const q = req.url.indexOf('?');
-  return {
-    method: req.method,
-    path: q === -1 ? req.url : req.url.slice(0, q),
-    query: new URLSearchParams(q === -1 ? '' : req.url.slice(q + 1)),
-    headers: req.headers,
-    body: typeof req.body === 'string' ? req.body : undefined,
-    contentType: req.headers['content-type'],
-    remoteAddress: req.ip,
-    requestId: req.id,
-  };
-}
-
-export function send(reply: FastifyReply, res: NeutralResponse): FastifyReply {
-  return reply.code(res.status).headers(res.headers).send(res.body);
-}
 
 /**
  * The Fastify host around the protocol core. It owns transport concerns only: body size limit,
@@ -176,12 +158,11 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   registerKeyRoutes(app, latchkey);
 
   // The authorization endpoint (RFC 6749 §3.1: GET, and POST too) with its sign-in and consent
-  // pages. Bodies are limited by bodyLimit like every Fastify route; cookies are set here because
-  // a neutral response's headers cannot hold several Set-Cookie values.
+  // pages. Bodies are limited by bodyLimit like every Fastify route; its cookies go out as
+  // separate Set-Cookie headers.
   const authorize = async (req: FastifyRequest, reply: FastifyReply) => {
     const res = await latchkey.authorizeEndpoint.handle(toNeutral(req));
-    if (res.cookies.length > 0) reply.header('set-cookie', [...res.cookies]);
-    return send(reply, res);
+    return send(reply, res, res.cookies);
   };
   for (const url of AUTHORIZE_PATHS) app.route({ method: ['GET', 'POST'], url, handler: authorize });
 

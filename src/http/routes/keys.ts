@@ -1,14 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Latchkey } from '../../app.js';
-import type { NeutralResponse } from '../../core/request.js';
 import { METADATA_PATH } from '../../endpoints/metadata.js';
+import { send } from '../fastify-neutral.js';
 
 /** The JWKS paths: the OAuth one, and one under the platform's /api/now namespace. */
 export const JWKS_PATHS = ['/oauth/jwks', '/api/now/oauth/jwks'] as const;
-
-function send(reply: FastifyReply, res: NeutralResponse): FastifyReply {
-  return reply.code(res.status).headers(res.headers).send(res.body);
-}
 
 /**
  * GET (and HEAD) routes for the published keys and the authorization server metadata. Static
