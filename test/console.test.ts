@@ -403,6 +403,9 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
 
   test('a 401 from the admin API sends the browser to sign in', async () => {
     await go(page, '#/scopes', 'Scopes');
+    // Let the page's own requests finish first: each answer renews the session cookie, and one
+    // still in flight would put it back after clearCookies (seen once as a timeout below).
+    await page.waitForLoadState('networkidle');
     // The session ends (cookie gone); the next API call answers 401 and the app goes to sign in.
     await context.clearCookies();
     await page.evaluate(() => {
