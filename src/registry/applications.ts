@@ -5,6 +5,7 @@ import { GRANT_TYPES, JWT_BEARER_GRANT, type Application, type GrantType, type S
 import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
 import { findUser } from './users.js';
+import { ADMIN_SCOPE } from './scopes.js';
 
 /** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
 type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'scopes'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined };
@@ -45,6 +46,8 @@ export interface ApplicationInput {
   /** Where its public keys are published (https, or http on loopback); null or '' clears it. */
   readonly jwksUri?: string | null | undefined;
   readonly canIntrospect?: boolean | undefined;
+  /** May administer the instance (admin API); turning it on allows the scope latchkey.admin, off removes it. */
+  readonly adminApi?: boolean | undefined;
 }
 
 function checkName(name: string): string {
@@ -201,6 +204,22 @@ async function checkJwks(text: string): Promise<string> {
   return JSON.stringify(doc);
 }
 
+/**
+ * The scope latchkey.admin follows the admin API switch: allowed exactly when the application may
+ * administer the instance. Listing it without the switch is refused, so nobody grants it by
+ * accident with --scopes.
+ */
+function adminScopes(scopes: readonly string[], adminApi: boolean, explicit: boolean): string[] {
+  if (explicit && scopes.includes(ADMIN_SCOPE) && !adminApi) {
+    throw new RegistryError(
+      'invalid_input',
+      `The scope ${ADMIN_SCOPE} is reserved for applications allowed to administer this instance. Allow the admin API instead: --admin-api true (admin API field adminApi), which adds the scope.`,
+    );
+  }
+  const rest = scopes.filter((s) => s !== ADMIN_SCOPE);
+  return adminApi ? [...rest, ADMIN_SCOPE] : rest;
+}
+
 function checkKeySource(jwks: string | null, jwksUri: string | null): void {
   if (jwks !== null && jwksUri !== null) {
     throw new RegistryError('invalid_input', "An application has either a JWKS or a JWKS URI, not both. Clear one (--jwks '' or --jwks-uri '').");
@@ -228,7 +247,7 @@ export async function createApplication(deps: Deps, input: ApplicationInput): Pr
     public: isPublic,
     grantTypes: checkGrants(input.grantTypes ?? []),
     redirectUris: checkRedirectUris(input.redirectUris ?? []),
-    scopes: await checkScopes(deps, input.scopes ?? []),
+    scopes: adminScopes(await checkScopes(deps, input.scopes ?? []), input.adminApi ?? false, input.scopes !== undefined),
     accessTokenLifespan: checkLifespan('The access token lifespan', input.accessTokenLifespan ?? DEFAULT_ACCESS_TOKEN_LIFESPAN),
     refreshTokenLifespan: checkLifespan('The refresh token lifespan', input.refreshTokenLifespan ?? DEFAULT_REFRESH_TOKEN_LIFESPAN),
     tokenFormat: checkFormat(input.tokenFormat ?? 'opaque'),
@@ -238,6 +257,7 @@ export async function createApplication(deps: Deps, input: ApplicationInput): Pr
     jwks: await optional(input.jwks, null, checkJwks),
     jwksUri: await optional(input.jwksUri, null, (v) => checkWebUrl('The JWKS URI', v)),
     canIntrospect: input.canIntrospect ?? false,
+    adminApi: input.adminApi ?? false,
     createdAt: now,
     updatedAt: now,
   };
@@ -270,7 +290,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     active: input.active ?? current.active,
     grantTypes: input.grantTypes === undefined ? current.grantTypes : checkGrants(input.grantTypes),
     redirectUris: input.redirectUris === undefined ? current.redirectUris : checkRedirectUris(input.redirectUris),
-    scopes: input.scopes === undefined ? current.scopes : await checkScopes(deps, input.scopes),
+    scopes: adminScopes(input.scopes === undefined ? current.scopes : await checkScopes(deps, input.scopes), input.adminApi ?? current.adminApi, input.scopes !== undefined),
     accessTokenLifespan: checkLifespan('The access token lifespan', input.accessTokenLifespan ?? current.accessTokenLifespan),
     refreshTokenLifespan: checkLifespan('The refresh token lifespan', input.refreshTokenLifespan ?? current.refreshTokenLifespan),
     tokenFormat: input.tokenFormat === undefined ? current.tokenFormat : checkFormat(input.tokenFormat),
@@ -280,6 +300,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     jwks: await optional(input.jwks, current.jwks, checkJwks),
     jwksUri: await optional(input.jwksUri, current.jwksUri, (v) => checkWebUrl('The JWKS URI', v)),
     canIntrospect: input.canIntrospect ?? current.canIntrospect,
+    adminApi: input.adminApi ?? current.adminApi,
     updatedAt: now,
   };
   checkKeySource(application.jwks, application.jwksUri);

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { generatePassword, newId } from '../core/crypto.js';
 import type { Storage } from '../storage/types.js';
-import { ALL_ACCESS_SCOPE } from './scopes.js';
+import { ADMIN_SCOPE, ALL_ACCESS_SCOPE } from './scopes.js';
 import { createUser } from './users.js';
 
 export const ADMIN_ROLE = 'admin';
@@ -26,6 +26,10 @@ export async function bootstrap(
   }
   if ((await deps.storage.scopes.byName(ALL_ACCESS_SCOPE)) === undefined) {
     await deps.storage.scopes.create({ name: ALL_ACCESS_SCOPE, description: 'All access: satisfies every API scope requirement', builtIn: true }).catch(ignoreConflict);
+  }
+  if ((await deps.storage.scopes.byName(ADMIN_SCOPE)) === undefined) {
+    const description = 'The admin API: only for applications allowed to administer the instance (--admin-api); never granted on a consent page';
+    await deps.storage.scopes.create({ name: ADMIN_SCOPE, description, builtIn: true }).catch(ignoreConflict);
   }
   if ((await deps.storage.users.list()).length > 0) return { createdAdmin: false };
   const password = adminPassword ?? generatePassword();
@@ -54,7 +58,8 @@ export function consoleRedirectUri(issuer: string): string {
 
 /**
  * Creates or repairs the built-in "Latchkey Console" application (idempotent): public, the
- * authorization_code grant only, redirect URI `${issuer}/console/callback`. Call once the issuer is
+ * authorization_code grant only, redirect URI `${issuer}/console/callback`, allowed the admin API
+ * with the scope latchkey.admin only. Call once the issuer is
  * known (after listening). An administrator's deactivation is kept; everything else is put back.
  */
 export async function ensureConsoleApplication(deps: { storage: Pick<Storage, 'applications'>; clock: Clock }, issuer: string): Promise<void> {
@@ -73,7 +78,7 @@ export async function ensureConsoleApplication(deps: { storage: Pick<Storage, 'a
         public: true,
         grantTypes: ['authorization_code'],
         redirectUris: [redirectUri],
-        scopes: [],
+        scopes: [ADMIN_SCOPE],
         accessTokenLifespan: 300,
         refreshTokenLifespan: 300,
         tokenFormat: 'opaque',
@@ -83,6 +88,7 @@ export async function ensureConsoleApplication(deps: { storage: Pick<Storage, 'a
         jwks: null,
         jwksUri: null,
         canIntrospect: false,
+        adminApi: true,
         createdAt: now,
         updatedAt: now,
       })
@@ -92,7 +98,8 @@ export async function ensureConsoleApplication(deps: { storage: Pick<Storage, 'a
   const same =
     current.public && current.secretHash === null && current.name === CONSOLE_APPLICATION_NAME && current.tokenFormat === 'opaque' &&
     current.grantTypes.length === 1 && current.grantTypes[0] === 'authorization_code' &&
-    current.redirectUris.length === 1 && current.redirectUris[0] === redirectUri;
+    current.redirectUris.length === 1 && current.redirectUris[0] === redirectUri &&
+    current.adminApi && current.scopes.length === 1 && current.scopes[0] === ADMIN_SCOPE;
   if (same) return;
   await deps.storage.applications.update({
     ...current,
@@ -103,6 +110,9 @@ export async function ensureConsoleApplication(deps: { storage: Pick<Storage, 'a
     grantTypes: ['authorization_code'],
     redirectUris: [redirectUri],
     tokenFormat: 'opaque',
+    // The console signs administrators in: it needs the admin API scope, and nothing else.
+    adminApi: true,
+    scopes: [ADMIN_SCOPE],
     updatedAt: now,
   });
 }

@@ -9,6 +9,13 @@ export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 /** The built-in all-access scope, as on the platform. */
 export const ALL_ACCESS_SCOPE = 'useraccount';
 
+/**
+ * The built-in scope of the admin API. Only applications allowed to administer the instance
+ * (Application.adminApi) may hold it, and the all-access scope never stands in for it: the admin
+ * API accepts a bearer token only when it carries exactly this scope (src/admin/auth.ts).
+ */
+export const ADMIN_SCOPE = 'latchkey.admin';
+
 export async function createScope(
   deps: { storage: Pick<Storage, 'scopes'> & Partial<Pick<Storage, 'audit'>>; clock?: Clock; actor?: string | undefined },
   name: string,

@@ -76,6 +76,12 @@ export interface Application {
   readonly jwksUri: string | null;
   /** May call the introspection endpoint (RFC 7662) about any token: for resource servers. */
   readonly canIntrospect: boolean;
+  /**
+   * May administer the instance: its tokens that carry the scope `latchkey.admin` (and whose user
+   * has the admin role) are accepted by the admin API. Off for every application but the console
+   * unless an administrator turns it on (`latchkey apps update <id> --admin-api true`).
+   */
+  readonly adminApi: boolean;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -190,6 +196,14 @@ export interface Refusal {
   readonly remoteAddress: string | null;
 }
 
+/** What `tokens.revokeForUser` ended. */
+export interface UserRevocation {
+  /** Tokens (access and refresh) whose status changed to revoked. */
+  readonly tokens: number;
+  /** Grant families (one sign-in each) those tokens belonged to. */
+  readonly families: number;
+}
+
 export interface TokenQuery {
   readonly applicationId?: string;
   readonly userId?: string;
@@ -270,6 +284,14 @@ export interface TokenStore {
   revoke(hash: string, at: number): Promise<boolean>;
   /** Revokes every active or rotated token of a family; returns how many changed. */
   revokeFamily(familyId: string, at: number): Promise<number>;
+  /**
+   * Revokes, family by family, every family holding an active or rotated token of the user that
+   * was not issued by the client credentials grant (the user's own sign-ins: password,
+   * authorization code, refresh, JWT bearer); with `includeClientCredentials`, also the user's
+   * unexpired client-credentials access tokens (an application acting as this user). Bumps the
+   * change version when anything changed. For a password change or a deactivation.
+   */
+  revokeForUser(userId: string, at: number, options?: { readonly includeClientCredentials?: boolean }): Promise<UserRevocation>;
   list(query: TokenQuery): Promise<TokenRecord[]>;
   /** Deletes tokens that expired before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
@@ -391,9 +413,99 @@ export interface ActivityStore {
   add(rows: readonly ActivityRow[]): Promise<void>;
   /** The buckets of `metric` at or after `since`, ascending. */
   series(metric: string, since: number): Promise<{ bucket: number; count: number }[]>;
+  /** Every row whose metric starts with `prefix`, at or after `since`, by metric then bucket (for grouped counters). */
+  list(prefix: string, since: number): Promise<ActivityRow[]>;
   /** Deletes buckets before `before`; returns how many rows. */
   deleteOlderThan(before: number): Promise<number>;
 }
+
+export type SessionKind = 'signin' | 'console';
+
+/**
+ * A signed-in browser, kept on the server so that it can be ended there: sign-out, a password or
+ * role change and a deactivation end it on every instance at once. The cookie carries a random
+ * session id; only its tokenKey() is stored (`id`).
+ */
+export interface SessionRecord {
+  readonly id: string;
+  /** 'signin': the authorization server's sign-in (authorize pages); 'console': the admin console. */
+  readonly kind: SessionKind;
+  readonly userId: string;
+  readonly createdAt: number;
+  /** Last use, for the idle timeout (written at most about once a minute). */
+  readonly lastSeenAt: number;
+  /** The absolute end. */
+  readonly expiresAt: number;
+  /** A console session: the sign-in session it started from (signing out of the console ends both). */
+  readonly parentId: string | null;
+  readonly revokedAt: number | null;
+}
+
+/** Server-side sessions. Nothing caches them, so writes do not bump the change version. */
+export interface SessionStore {
+  /** `conflict` when the id exists. */
+  create(session: SessionRecord): Promise<void>;
+  byId(id: string): Promise<SessionRecord | undefined>;
+  /** Moves lastSeenAt forward (never back); false when no unrevoked session has this id. */
+  touch(id: string, at: number): Promise<boolean>;
+  /** Revokes one session; false when none unrevoked has this id. */
+  revoke(id: string, at: number): Promise<boolean>;
+  /** Revokes every unrevoked, unexpired session of the user; returns how many. */
+  revokeForUser(userId: string, at: number): Promise<number>;
+  /** The user's unrevoked sessions that have not expired at `now`, newest first. */
+  listForUser(userId: string, now: number): Promise<SessionRecord[]>;
+  /** Deletes sessions that expired (or were revoked) before `before`; returns how many. */
+  deleteExpired(before: number): Promise<number>;
+}
+
+/**
+ * Failed-password bookkeeping (registry/lockout.ts), shared by every instance on the database:
+ * - `pair`: failures of one user name from one source address;
+ * - `user`: failures of one user name from every source;
+ * - `known`: a source a user name signed in from successfully (failures is 0).
+ * User names are stored as presented (unknown names too, so they get the same answers).
+ */
+export type AttemptKind = 'pair' | 'user' | 'known';
+
+export interface AttemptKey {
+  readonly kind: AttemptKind;
+  readonly userName: string;
+  /** The source address (an IPv6 address by its /64); '' for `user`. */
+  readonly source: string;
+}
+
+export interface AttemptRecord extends AttemptKey {
+  readonly failures: number;
+  /** When the current counting window started. */
+  readonly windowStart: number;
+  /** The last failure (or, for `known`, the last success). */
+  readonly lastAt: number;
+  readonly expiresAt: number;
+}
+
+export interface AttemptStore {
+  /**
+   * Records one failure under each key, atomically per key across instances: within the window
+   * (windowStart > at - windowMs) failures grows by one, otherwise the window starts over at `at`
+   * with 1. Sets lastAt = at and expiresAt = at + ttlMs. Returns the records as stored, in key order.
+   */
+  fail(keys: readonly AttemptKey[], at: number, windowMs: number, ttlMs: number): Promise<AttemptRecord[]>;
+  /** The records of these keys that have not expired at `now` (absent keys are left out). */
+  get(keys: readonly AttemptKey[], now: number): Promise<AttemptRecord[]>;
+  /** Stores a `known` record (failures 0) for the user and source, expiring at `at + ttlMs`, and deletes that pair's failures. */
+  succeed(userName: string, source: string, at: number, ttlMs: number): Promise<void>;
+  /** Deletes the `pair` and `user` records of a user name (an administrator clears a lock); returns how many. */
+  clear(userName: string): Promise<number>;
+  /** Unexpired `pair` and `user` records, most recent failure first, at most `limit` (default 100). */
+  list(now: number, limit?: number): Promise<AttemptRecord[]>;
+  /** Deletes records that expired before `before`; returns how many. */
+  deleteExpired(before: number): Promise<number>;
+}
+
+/** Whether writes are failing (disk full, read-only database file), as the last write found. */
+export type WriteHealth =
+  | { readonly failing: false }
+  | { readonly failing: true; readonly since: number; readonly reason: string };
 
 export interface ChangeFeed {
   /** A number that grows whenever the registry, properties or a token's state change. */
@@ -430,11 +542,24 @@ export interface Storage {
   readonly identityProviders: IdentityProviderStore;
   readonly audit: AuditStore;
   readonly activity: ActivityStore;
+  readonly sessions: SessionStore;
+  readonly attempts: AttemptStore;
   readonly changes: ChangeFeed;
   /** Cheap round trip used by readiness checks. */
   ping(): Promise<void>;
   /** The applied schema version and the one this code expects (readiness: equal). */
   schemaVersion(): Promise<SchemaVersion>;
+  /**
+   * What the last write found: failing after a write was refused for lack of space or a read-only
+   * database (it answered `unavailable`), healthy again after the next write that succeeds.
+   */
+  writeHealth(): WriteHealth;
+  /**
+   * A small write that needs new space and is committed (then undone), to find out whether writes
+   * succeed again without waiting for traffic (readiness checks it while writes are failing).
+   * Resolves to the health after it; never rejects.
+   */
+  probeWrite(): Promise<WriteHealth>;
   /**
    * Runs `fn` only if no other caller, in this process or any other instance on the same database,
    * is running work under the same `name`; resolves to `fn`'s result, or to undefined without

@@ -14,6 +14,8 @@ import {
   type IdentityProvider,
   type NewTokenRecord,
   type Refusal,
+  type AttemptKey,
+  type SessionRecord,
   type SigningKey,
   type Storage,
   type StorageErrorCode,
@@ -58,6 +60,7 @@ export function makeApp(over: Partial<Application> = {}): Application {
     jwks: null,
     jwksUri: null,
     canIntrospect: false,
+    adminApi: false,
     createdAt: T0,
     updatedAt: T0,
     ...over,
@@ -358,6 +361,7 @@ export function runStorageContract(
     describeExportAndJobs(() => s);
     describeKeysCodesReplayProviders(() => s);
     describeAuditAndActivity(() => s);
+    describeSessionsAttemptsAndRevocation(() => s);
   });
 }
 
@@ -1027,6 +1031,157 @@ function describeAuditAndActivity(get: () => Storage): void {
         { bucket: m0 + 60_000, count: 190 },
       ]);
       assert.deepEqual(await s.activity.series('token.refused', 0), [{ bucket: m0, count: 40 }]);
+    });
+  });
+}
+
+export function makeSession(over: Partial<SessionRecord> = {}): SessionRecord {
+  return { id: `s-${uid()}`, kind: 'signin', userId: uid(), createdAt: T0, lastSeenAt: T0, expiresAt: T0 + 3_600_000, parentId: null, revokedAt: null, ...over };
+}
+
+function describeSessionsAttemptsAndRevocation(get: () => Storage): void {
+  describe('sessions', () => {
+    it('round trips, touches forward only, revokes one and all of a user, lists live ones newest first', async () => {
+      const s = get();
+      const v0 = await s.changes.version();
+      const user = uid();
+      const a = makeSession({ userId: user });
+      const b = makeSession({ userId: user, kind: 'console', parentId: a.id, createdAt: T0 + 10, lastSeenAt: T0 + 10 });
+      const expired = makeSession({ userId: user, expiresAt: T0 + 5 });
+      const other = makeSession();
+      for (const x of [a, b, expired, other]) await s.sessions.create(x);
+      await rejectsWith(s.sessions.create(a), 'conflict');
+      assert.deepEqual(await s.sessions.byId(b.id), b);
+      assert.equal(await s.sessions.byId(uid()), undefined);
+      assert.equal(await s.sessions.touch(a.id, T0 + 100), true);
+      assert.equal(await s.sessions.touch(a.id, T0 + 50), true);
+      assert.equal((await s.sessions.byId(a.id))?.lastSeenAt, T0 + 100, 'lastSeenAt never moves back');
+      assert.deepEqual((await s.sessions.listForUser(user, T0 + 20)).map((x) => x.id), [b.id, a.id]);
+      assert.equal(await s.sessions.revoke(b.id, T0 + 200), true);
+      assert.equal(await s.sessions.revoke(b.id, T0 + 201), false);
+      assert.equal(await s.sessions.touch(b.id, T0 + 300), false);
+      assert.equal((await s.sessions.byId(b.id))?.revokedAt, T0 + 200);
+      // expired is past its end at T0 + 20: not counted.
+      assert.equal(await s.sessions.revokeForUser(user, T0 + 20), 1);
+      assert.equal((await s.sessions.byId(a.id))?.revokedAt, T0 + 20);
+      assert.equal((await s.sessions.byId(other.id))?.revokedAt, null);
+      assert.deepEqual(await s.sessions.listForUser(user, T0 + 20), []);
+      assert.equal(await s.changes.version(), v0, 'sessions do not bump the change version');
+      // Revoked before T0 + 21 (a) or expired before it (expired): deleted; b (revoked later) and other stay.
+      assert.equal(await s.sessions.deleteExpired(T0 + 21), 2);
+      assert.deepEqual(await s.sessions.byId(other.id), other);
+      assert.equal((await s.sessions.byId(b.id))?.revokedAt, T0 + 200);
+    });
+  });
+
+  describe('login attempts', () => {
+    const W = 900_000;
+    it('counts failures per key within the window, starts over after it, and expires', async () => {
+      const s = get();
+      const name = `u-${uid()}`;
+      const pair: AttemptKey = { kind: 'pair', userName: name, source: '192.0.2.1' };
+      const user: AttemptKey = { kind: 'user', userName: name, source: '' };
+      const first = await s.attempts.fail([user, pair], T0, W, W);
+      assert.deepEqual(first.map((r) => [r.kind, r.failures, r.windowStart, r.lastAt, r.expiresAt]), [
+        ['pair', 1, T0, T0, T0 + W],
+        ['user', 1, T0, T0, T0 + W],
+      ]);
+      const second = await s.attempts.fail([pair, user], T0 + 10, W, W);
+      assert.deepEqual(second.map((r) => [r.kind, r.failures, r.windowStart, r.lastAt]), [
+        ['pair', 2, T0, T0 + 10],
+        ['user', 2, T0, T0 + 10],
+      ]);
+      // Past the window: the count starts over.
+      const later = await s.attempts.fail([pair], T0 + W + 1, W, W);
+      assert.deepEqual(later.map((r) => [r.failures, r.windowStart]), [[1, T0 + W + 1]]);
+      assert.deepEqual((await s.attempts.get([user, pair], T0 + 20)).map((r) => [r.kind, r.failures]), [['pair', 1], ['user', 2]]);
+      assert.deepEqual((await s.attempts.get([user], T0 + 10 + W)).map((r) => r.kind), [], 'expired records are not returned');
+    });
+
+    it('lets no concurrent failure be lost', async () => {
+      const s = get();
+      const key: AttemptKey = { kind: 'user', userName: `u-${uid()}`, source: '' };
+      await Promise.all(Array.from({ length: 20 }, () => s.attempts.fail([key], T0, W, W)));
+      assert.equal((await s.attempts.get([key], T0))[0]?.failures, 20);
+    });
+
+    it('a success clears the pair and remembers the source; clear and list serve the administrator', async () => {
+      const s = get();
+      const name = `u-${uid()}`;
+      const pair: AttemptKey = { kind: 'pair', userName: name, source: '198.51.100.7' };
+      const user: AttemptKey = { kind: 'user', userName: name, source: '' };
+      const known: AttemptKey = { kind: 'known', userName: name, source: '198.51.100.7' };
+      await s.attempts.fail([pair, user], T0, W, W);
+      await s.attempts.fail([{ kind: 'pair', userName: `other-${uid()}`, source: '203.0.113.9' }], T0 + 5, W, W);
+      await s.attempts.succeed(name, '198.51.100.7', T0 + 1, 30 * 86_400_000);
+      const after = await s.attempts.get([pair, user, known], T0 + 2);
+      assert.deepEqual(after.map((r) => [r.kind, r.failures]), [['known', 0], ['user', 1]]);
+      assert.equal(after[0]?.expiresAt, T0 + 1 + 30 * 86_400_000);
+      const listed = await s.attempts.list(T0 + 6);
+      assert.ok(listed.every((r) => r.kind !== 'known'), 'known sources are not listed as locks');
+      assert.deepEqual(listed.filter((r) => r.userName === name).map((r) => r.kind), ['user']);
+      assert.ok(listed[0]!.lastAt >= listed[listed.length - 1]!.lastAt, 'most recent first');
+      assert.equal((await s.attempts.list(T0 + 6, 1)).length, 1);
+      assert.equal(await s.attempts.clear(name), 1);
+      assert.deepEqual((await s.attempts.get([user, known], T0 + 2)).map((r) => r.kind), ['known'], 'clear keeps the known sources');
+      assert.equal(await s.attempts.deleteExpired(T0 + W + 10), 1);
+    });
+  });
+
+  describe('revocation by user', () => {
+    it('revokes the user\'s own sign-ins family by family, and client-credentials tokens only when asked', async () => {
+      const s = get();
+      const user = uid();
+      const famA = uid();
+      const famB = uid();
+      const a1 = makeToken({ userId: user, familyId: famA, grantType: 'password' });
+      const a2 = makeToken({ userId: user, familyId: famA, grantType: 'password', kind: 'access' });
+      // A token of the family acting for nobody (same family, other user id) still goes with it.
+      const b1 = makeToken({ userId: user, familyId: famB, grantType: 'authorization_code', kind: 'access' });
+      const cc = makeToken({ userId: user, grantType: 'client_credentials', kind: 'access', expiresAt: T0 + 60_000 });
+      const ccExpired = makeToken({ userId: user, grantType: 'client_credentials', kind: 'access', expiresAt: T0 + 1 });
+      const someoneElse = makeToken({ grantType: 'password' });
+      await s.tokens.insert([a1, a2, b1, cc, ccExpired, someoneElse]);
+      await s.tokens.consumeRefresh(a1.hash, T0 + 1, [makeToken({ userId: user, familyId: famA, grantType: 'refresh_token' })]);
+      const v0 = await s.changes.version();
+      assert.deepEqual(await s.tokens.revokeForUser(user, T0 + 10), { tokens: 4, families: 2 });
+      assert.ok((await s.changes.version()) > v0, 'a revocation bumps the change version');
+      for (const h of [a1.hash, a2.hash, b1.hash]) assert.equal((await s.tokens.byHash(h))?.status, 'revoked');
+      assert.equal((await s.tokens.byHash(cc.hash))?.status, 'active');
+      assert.equal((await s.tokens.byHash(someoneElse.hash))?.status, 'active');
+      assert.deepEqual(await s.tokens.revokeForUser(user, T0 + 20, { includeClientCredentials: true }), { tokens: 1, families: 1 });
+      assert.equal((await s.tokens.byHash(cc.hash))?.status, 'revoked');
+      assert.equal((await s.tokens.byHash(ccExpired.hash))?.status, 'active', 'expired tokens are left as they are');
+      const v1 = await s.changes.version();
+      assert.deepEqual(await s.tokens.revokeForUser(user, T0 + 30, { includeClientCredentials: true }), { tokens: 0, families: 0 });
+      assert.equal(await s.changes.version(), v1, 'nothing changed: no bump');
+    });
+  });
+
+  describe('grouped activity counters and write health', () => {
+    it('lists rows by metric prefix from since, by metric then bucket', async () => {
+      const s = get();
+      const m0 = T0 - (T0 % 60_000);
+      await s.activity.add([
+        { bucket: m0 + 60_000, metric: 'refusals|token|client_auth.unknown_client|192.0.2.1', count: 3 },
+        { bucket: m0, metric: 'refusals|token|client_auth.unknown_client|192.0.2.1', count: 2 },
+        { bucket: m0, metric: 'refusals|api now/x|token.unknown|192.0.2.2', count: 5 },
+        { bucket: m0, metric: 'refusals}', count: 9 },
+        { bucket: m0, metric: 'token.issued', count: 1 },
+      ]);
+      assert.deepEqual(await s.activity.list('refusals|', m0), [
+        { bucket: m0, metric: 'refusals|api now/x|token.unknown|192.0.2.2', count: 5 },
+        { bucket: m0, metric: 'refusals|token|client_auth.unknown_client|192.0.2.1', count: 2 },
+        { bucket: m0 + 60_000, metric: 'refusals|token|client_auth.unknown_client|192.0.2.1', count: 3 },
+      ]);
+      assert.deepEqual(await s.activity.list('refusals|', m0 + 1), [{ bucket: m0 + 60_000, metric: 'refusals|token|client_auth.unknown_client|192.0.2.1', count: 3 }]);
+    });
+
+    it('reports healthy writes, and a probe write succeeds and leaves nothing behind', async () => {
+      const s = get();
+      assert.deepEqual(s.writeHealth(), { failing: false });
+      assert.deepEqual(await s.probeWrite(), { failing: false });
+      assert.deepEqual(await s.probeWrite(), { failing: false });
     });
   });
 }

@@ -7,6 +7,8 @@ import {
   StorageError,
   type Application,
   type ActivityRow,
+  type AttemptKey,
+  type AttemptRecord,
   type AuditEntry,
   type AuthorizationCode,
   type ConsumeCodeResult,
@@ -18,11 +20,13 @@ import {
   type RefusalQuery,
   type Role,
   type Scope,
+  type SessionRecord,
   type SigningKey,
   type Storage,
   type TokenQuery,
   type TokenRecord,
   type User,
+  type UserRevocation,
 } from '../types.js';
 
 const DEFAULT_LIMIT = 100;
@@ -66,6 +70,15 @@ export function createMemoryStorage(): Storage {
   const audit = new Map<string, AuditEntry>();
   /** `${bucket} ${metric}` → count. */
   const activity = new Map<string, ActivityRow>();
+  const sessions = new Map<string, SessionRecord>();
+  /** `${kind}\u0000${userName}\u0000${source}` → record. */
+  const attempts = new Map<string, AttemptRecord>();
+  const attemptKey = (k: AttemptKey): string => `${k.kind}\u0000${k.userName}\u0000${k.source}`;
+  const compareAttemptKeys = (a: AttemptKey, b: AttemptKey): number => {
+    const x = attemptKey(a);
+    const y = attemptKey(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
   let version = 0;
   const running = new Set<string>();
   const bump = (): void => {
@@ -265,6 +278,25 @@ export function createMemoryStorage(): Storage {
         if (count > 0) bump();
         return count;
       },
+      async revokeForUser(userId, at, options): Promise<UserRevocation> {
+        const families = new Set<string>();
+        let count = 0;
+        const live = (t: TokenRecord) => t.status === 'active' || t.status === 'rotated';
+        for (const t of tokens.values()) {
+          if (t.userId === userId && t.grantType !== 'client_credentials' && live(t)) families.add(t.familyId);
+        }
+        for (const t of [...tokens.values()]) {
+          const own = families.has(t.familyId) && live(t);
+          const acting = options?.includeClientCredentials === true && t.userId === userId && t.grantType === 'client_credentials' && t.status === 'active' && t.expiresAt > at;
+          if (own || acting) {
+            tokens.set(t.hash, { ...t, status: 'revoked', revokedAt: at });
+            count += 1;
+            if (acting) families.add(t.familyId);
+          }
+        }
+        if (count > 0) bump();
+        return { tokens: count, families: count === 0 ? 0 : families.size };
+      },
       async list(query: TokenQuery) {
         const now = query.now ?? Date.now();
         return [...tokens.values()]
@@ -452,8 +484,101 @@ export function createMemoryStorage(): Storage {
           .sort((a, b) => a.bucket - b.bucket)
           .map((r) => ({ bucket: r.bucket, count: r.count }));
       },
+      async list(prefix, since) {
+        return [...activity.values()]
+          .filter((r) => r.metric.startsWith(prefix) && r.bucket >= since)
+          .sort((a, b) => (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : a.bucket - b.bucket))
+          .map((r) => ({ ...r }));
+      },
       async deleteOlderThan(before) {
         return deleteWhere(activity, (r) => r.bucket < before);
+      },
+    },
+
+    sessions: {
+      async create(session) {
+        if (sessions.has(session.id)) throw new StorageError('conflict', 'session already exists');
+        sessions.set(session.id, { ...session });
+      },
+      async byId(id) {
+        const s = sessions.get(id);
+        return s && { ...s };
+      },
+      async touch(id, at) {
+        const s = sessions.get(id);
+        if (s === undefined || s.revokedAt !== null) return false;
+        if (at > s.lastSeenAt) sessions.set(id, { ...s, lastSeenAt: at });
+        return true;
+      },
+      async revoke(id, at) {
+        const s = sessions.get(id);
+        if (s === undefined || s.revokedAt !== null) return false;
+        sessions.set(id, { ...s, revokedAt: at });
+        return true;
+      },
+      async revokeForUser(userId, at) {
+        let count = 0;
+        for (const s of [...sessions.values()]) {
+          if (s.userId === userId && s.revokedAt === null && s.expiresAt > at) {
+            sessions.set(s.id, { ...s, revokedAt: at });
+            count += 1;
+          }
+        }
+        return count;
+      },
+      async listForUser(userId, now) {
+        return [...sessions.values()]
+          .filter((s) => s.userId === userId && s.revokedAt === null && s.expiresAt > now)
+          .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+          .map((s) => ({ ...s }));
+      },
+      async deleteExpired(before) {
+        return deleteWhere(sessions, (s) => s.expiresAt < before || (s.revokedAt !== null && s.revokedAt < before));
+      },
+    },
+
+    attempts: {
+      async fail(keys, at, windowMs, ttlMs) {
+        return [...keys].sort(compareAttemptKeys).map((k) => {
+          const current = attempts.get(attemptKey(k));
+          const inWindow = current !== undefined && current.expiresAt > at && current.windowStart > at - windowMs;
+          const record: AttemptRecord = {
+            kind: k.kind,
+            userName: k.userName,
+            source: k.source,
+            failures: inWindow ? current.failures + 1 : 1,
+            windowStart: inWindow ? current.windowStart : at,
+            lastAt: at,
+            expiresAt: at + ttlMs,
+          };
+          attempts.set(attemptKey(k), record);
+          return { ...record };
+        });
+      },
+      async get(keys, now) {
+        const out: AttemptRecord[] = [];
+        for (const k of [...keys].sort(compareAttemptKeys)) {
+          const r = attempts.get(attemptKey(k));
+          if (r !== undefined && r.expiresAt > now) out.push({ ...r });
+        }
+        return out;
+      },
+      async succeed(userName, source, at, ttlMs) {
+        attempts.delete(attemptKey({ kind: 'pair', userName, source }));
+        attempts.set(attemptKey({ kind: 'known', userName, source }), { kind: 'known', userName, source, failures: 0, windowStart: at, lastAt: at, expiresAt: at + ttlMs });
+      },
+      async clear(userName) {
+        return deleteWhere(attempts, (r) => r.userName === userName && (r.kind === 'pair' || r.kind === 'user'));
+      },
+      async list(now, limit) {
+        return [...attempts.values()]
+          .filter((r) => (r.kind === 'pair' || r.kind === 'user') && r.expiresAt > now)
+          .sort((a, b) => b.lastAt - a.lastAt || compareAttemptKeys(a, b))
+          .slice(0, limitOf(limit))
+          .map((r) => ({ ...r }));
+      },
+      async deleteExpired(before) {
+        return deleteWhere(attempts, (r) => r.expiresAt < before);
       },
     },
 
@@ -467,6 +592,9 @@ export function createMemoryStorage(): Storage {
     async schemaVersion() {
       return { current: 1, expected: 1 };
     },
+    // Memory never runs out of disk; a full heap is not a condition to report.
+    writeHealth: () => ({ failing: false }),
+    probeWrite: async () => ({ failing: false }),
     // One process, so exclusion within it is all there is to keep.
     async tryExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
       if (running.has(name)) return undefined;

@@ -21,6 +21,7 @@ import {
   StorageError,
   type ActivityRow,
   type Application,
+  type AttemptKey,
   type AuditEntry,
   type AuditQuery,
   type ConsumeCodeResult,
@@ -34,9 +35,12 @@ import {
   type TokenQuery,
   type TokenRecord,
   type User,
+  type UserRevocation,
+  type WriteHealth,
 } from '../types.js';
+import { attemptFromRow, prefixEnd, sessionFromRow, sessionParams, sortedAttemptKeys, type AttemptRow, type SessionRow } from '../sql-rows.js';
 import { PgWriteBatcher } from './batcher.js';
-import { describePostgresUrl, isUnavailable, translatePg } from './errors.js';
+import { describePostgresUrl, isUnavailable, translatePg, writeFailureReason } from './errors.js';
 import { advisoryExclusive } from './exclusive.js';
 import { ChangeListener } from './listener.js';
 import { POSTGRES_SCHEMA_VERSION, migratePostgres } from './migrations.js';
@@ -81,6 +85,8 @@ export interface PostgresOptions {
 }
 
 const DEFAULT_LIMIT = 100;
+/** Statements that change the database (anything not a plain SELECT): their outcome is the write health. */
+const WRITES: ReadonlySet<StatementName> = new Set((Object.keys(SQL) as StatementName[]).filter((n) => !/^\s*SELECT\b/i.test(SQL[n])));
 const EXPORT_PAGE = 1000;
 const INT8_OID = 20;
 
@@ -150,13 +156,27 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
 
   const closedError = (): StorageError => new StorageError('unavailable', 'the PostgreSQL storage is closed');
 
+  let health: WriteHealth = { failing: false };
+  /** Notes what a write found: out of space or read-only marks writes failing; a success clears it. */
+  const noteWrite = (error?: unknown): void => {
+    if (error === undefined) {
+      if (health.failing) health = { failing: false };
+      return;
+    }
+    const reason = writeFailureReason(error);
+    if (reason !== undefined && !health.failing) health = { failing: true, since: Date.now(), reason };
+  };
+
   /** Runs one fixed statement, prepared once per connection under its name. */
   const run = async <R extends QueryResultRow>(what: string, name: StatementName, values: unknown[]): Promise<R[]> => {
     if (closed) throw closedError();
+    const write = WRITES.has(name);
     try {
       const res = await pool.query<R>({ name: `latchkey_${name}`, text: SQL[name], values });
+      if (write) noteWrite();
       return res.rows;
     } catch (error) {
+      if (write) noteWrite(error);
       throw translatePg(error, what);
     }
   };
@@ -185,7 +205,29 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
   const touched = async (what: string, name: StatementName, values: unknown[]): Promise<number> =>
     (await run<{ n: number }>(what, name, values))[0]?.n ?? 0;
 
+  /** Runs a plain UPDATE (no RETURNING) and answers how many rows it changed. */
+  const touchedRows = async (what: string, name: StatementName, values: unknown[]): Promise<number> => {
+    if (closed) throw closedError();
+    try {
+      const res = await pool.query({ name: `latchkey_${name}`, text: SQL[name], values });
+      noteWrite();
+      return res.rowCount ?? 0;
+    } catch (error) {
+      noteWrite(error);
+      throw translatePg(error, what);
+    }
+  };
+
   const commitBatch = async (tokens: readonly NewTokenRecord[], refusals: readonly Refusal[]): Promise<void> => {
+    try {
+      await commitRows(tokens, refusals);
+      noteWrite();
+    } catch (error) {
+      noteWrite(error);
+      throw error;
+    }
+  };
+  const commitRows = async (tokens: readonly NewTokenRecord[], refusals: readonly Refusal[]): Promise<void> => {
     if (tokens.length > 0 && refusals.length > 0) {
       await pool.query({ name: 'latchkey_tokensAndRefusalsInsert', text: SQL.tokensAndRefusalsInsert, values: [...tokenColumns(tokens), ...refusalColumns(refusals)] });
     } else if (tokens.length > 0) {
@@ -315,6 +357,28 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     await run('activity', 'activityAdd', [sorted.map((r) => r.bucket), sorted.map((r) => r.metric), sorted.map((r) => r.count)]);
   };
 
+  const revokeForUser = async (userId: string, at: number, includeClientCredentials: boolean): Promise<UserRevocation> => {
+    const row = (await run<{ tokens: number; families: number }>('token', 'tokenRevokeUser', [at, userId, includeClientCredentials]))[0];
+    return { tokens: row?.tokens ?? 0, families: row?.families ?? 0 };
+  };
+
+  /** Keys as three parallel arrays (unnest), sorted so concurrent writers lock rows in one order. */
+  const attemptArrays = (keys: readonly AttemptKey[]): [string[], string[], string[]] => {
+    const sorted = sortedAttemptKeys(keys);
+    return [sorted.map((k) => k.kind), sorted.map((k) => k.userName), sorted.map((k) => k.source)];
+  };
+  const byKeyOrder = (rows: AttemptRow[]) => sortedAttemptKeys(rows.map(attemptFromRow));
+
+  const probeWrite = async (): Promise<WriteHealth> => {
+    try {
+      const inserted = await run<{ id: string }>('write probe', 'writeProbeInsert', []);
+      if (inserted[0] !== undefined) await run('write probe', 'writeProbeDelete', [inserted[0].id]);
+    } catch {
+      // run() noted a space or read-only failure; anything else (unreachable) leaves the health as it was.
+    }
+    return health;
+  };
+
   return {
     kind: 'postgres',
     users: {
@@ -351,6 +415,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       consumeRefresh: (hash, _at, replacements) => consumeRefresh(hash, replacements),
       revoke: async (hash, at) => (await touched('token', 'tokenRevoke', [at, hash])) > 0,
       revokeFamily: (familyId, at) => touched('token', 'tokenRevokeFamily', [at, familyId]),
+      revokeForUser: (userId, at, options) => revokeForUser(userId, at, options?.includeClientCredentials === true),
       list: listTokens,
       deleteExpired: (before) => deleteInChunks('token', 'tokenDeleteExpired', before),
       exportAll: async (after, limit) => (await run<TokenRow>('token', 'tokenExport', [after ?? '', limit ?? EXPORT_PAGE])).map(tokenFromRow),
@@ -394,8 +459,29 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     activity: {
       add: addActivity,
       series: (metric, since) => run<{ bucket: number; count: number }>('activity', 'activitySeries', [metric, since]),
+      list: (prefix, since) => run<ActivityRow>('activity', 'activityList', [prefix, prefixEnd(prefix), since]),
       deleteOlderThan: (before) => deleteInChunks('activity', 'activityDeleteOlder', before),
     },
+    sessions: {
+      create: async (x) => void (await run('session', 'sessionInsert', sessionParams(x))),
+      byId: (id) => one('session', 'sessionById', [id], sessionFromRow),
+      touch: async (id, at) => (await touchedRows('session', 'sessionTouch', [id, at])) > 0,
+      revoke: async (id, at) => (await touchedRows('session', 'sessionRevoke', [id, at])) > 0,
+      revokeForUser: (userId, at) => touchedRows('session', 'sessionRevokeUser', [userId, at]),
+      listForUser: async (userId, now) => (await run<SessionRow>('session', 'sessionListUser', [userId, now])).map(sessionFromRow),
+      deleteExpired: (before) => deleteInChunks('session', 'sessionDeleteExpired', before),
+    },
+    attempts: {
+      fail: async (keys, at, windowMs, ttlMs) =>
+        keys.length === 0 ? [] : byKeyOrder(await run<AttemptRow>('login attempt', 'attemptFail', [...attemptArrays(keys), at, at + ttlMs, at - windowMs])),
+      get: async (keys, now) => (keys.length === 0 ? [] : byKeyOrder(await run<AttemptRow>('login attempt', 'attemptGet', [...attemptArrays(keys), now]))),
+      succeed: async (userName, source, at, ttlMs) => void (await run('login attempt', 'attemptSucceed', [userName, source, at, at + ttlMs])),
+      clear: (userName) => touched('login attempt', 'attemptClear', [userName]),
+      list: async (now, limit) => (await run<AttemptRow>('login attempt', 'attemptList', [now, limitOf(limit)])).map(attemptFromRow),
+      deleteExpired: (before) => deleteInChunks('login attempt', 'attemptDeleteExpired', before),
+    },
+    writeHealth: () => health,
+    probeWrite,
     changes: {
       version: async () => (await run<{ value: number }>('change version', 'version', []))[0]?.value ?? 0,
       subscribe: (l) => (closed ? () => undefined : listener.subscribe(l)),

@@ -19,6 +19,7 @@ const UNAVAILABLE_SQLSTATES = new Set([
   '55P03', // lock_not_available (lock_timeout)
   '53300', // too_many_connections
   '53000', '53100', '53200', // insufficient resources, disk full, out of memory
+  '25006', // read_only_sql_transaction: a standby, or default_transaction_read_only (writes only)
   '40001', // serialization_failure
   '40P01', // deadlock_detected
   '25P03', // idle_in_transaction_session_timeout
@@ -86,4 +87,18 @@ export function describePostgresUrl(url: string): string {
   const database = decode(u.pathname.replace(/^\//, '')) || decode(u.username) || '(default database)';
   const user = u.username ? `${decode(u.username)}@` : '';
   return `${user}${host}:${port}/${database}`;
+}
+
+/** SQLSTATEs that mean writes cannot be taken now, though reads may still work. */
+const WRITE_FAILURE_SQLSTATES: Readonly<Record<string, string>> = {
+  '53100': 'the PostgreSQL server is out of disk space (53100 disk_full): free space on its data volume',
+  '25006': 'the PostgreSQL server takes no writes (25006 read_only_sql_transaction): a standby or a read-only setting; point Latchkey at the primary',
+  '53000': 'the PostgreSQL server lacks resources to write (53000 insufficient_resources)',
+};
+
+/** For write health: what a failed write says about the server's ability to write, else undefined. */
+export function writeFailureReason(error: unknown): string | undefined {
+  const cause = error instanceof StorageError ? error.cause : error;
+  const code = (cause as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? WRITE_FAILURE_SQLSTATES[code] : undefined;
 }

@@ -169,6 +169,43 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       CREATE INDEX activity_bucket ON activity (bucket);
     `,
   },
+  {
+    version: 4,
+    name: 'admin API applications, server-side sessions, login attempts, tokens by user',
+    sql: `
+      ALTER TABLE applications ADD COLUMN admin_api BOOLEAN NOT NULL DEFAULT false;
+      -- Keyed by tokenKey() of the random session id the cookie carries (never the id itself).
+      CREATE TABLE sessions (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        kind TEXT NOT NULL,
+        user_id TEXT COLLATE "C" NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        parent_id TEXT,
+        revoked_at BIGINT
+      );
+      CREATE INDEX sessions_user ON sessions (user_id);
+      CREATE INDEX sessions_expires ON sessions (expires_at);
+      CREATE TABLE login_attempts (
+        kind TEXT COLLATE "C" NOT NULL,
+        user_name TEXT COLLATE "C" NOT NULL,
+        source TEXT COLLATE "C" NOT NULL,
+        failures INTEGER NOT NULL,
+        window_start BIGINT NOT NULL,
+        last_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (kind, user_name, source)
+      );
+      CREATE INDEX login_attempts_user ON login_attempts (user_name);
+      CREATE INDEX login_attempts_expires ON login_attempts (expires_at);
+      -- The user's own sign-ins, for revocation on a password change or deactivation. Partial: the
+      -- client credentials grant (the hot path, one user for many tokens) pays nothing for it.
+      CREATE INDEX tokens_user ON tokens (user_id, family_id) WHERE grant_type <> 'client_credentials';
+      -- Storage.probeWrite: readiness finds out whether writes succeed again (a full disk freed).
+      CREATE TABLE write_probe (id BIGSERIAL PRIMARY KEY, filler BYTEA NOT NULL);
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

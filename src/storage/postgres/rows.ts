@@ -63,7 +63,7 @@ export function namedFromRow(r: NamedRow): Role & Scope {
 }
 
 export const APPLICATION_COLUMNS =
-  'id, client_id, name, secret_hash, secret_rotated_at, active, public, grant_types, redirect_uris, scopes, access_token_lifespan, refresh_token_lifespan, token_format, app_user_id, created_at, updated_at, logo_uri, audience, jwks, jwks_uri, can_introspect';
+  'id, client_id, name, secret_hash, secret_rotated_at, active, public, grant_types, redirect_uris, scopes, access_token_lifespan, refresh_token_lifespan, token_format, app_user_id, created_at, updated_at, logo_uri, audience, jwks, jwks_uri, can_introspect, admin_api';
 export interface ApplicationRow {
   id: string;
   client_id: string;
@@ -86,6 +86,7 @@ export interface ApplicationRow {
   jwks: string | null;
   jwks_uri: string | null;
   can_introspect: boolean;
+  admin_api: boolean;
 }
 
 export function applicationFromRow(r: ApplicationRow): Application {
@@ -109,6 +110,7 @@ export function applicationFromRow(r: ApplicationRow): Application {
     jwks: r.jwks,
     jwksUri: r.jwks_uri,
     canIntrospect: r.can_introspect,
+    adminApi: r.admin_api,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -120,7 +122,7 @@ export function applicationParams(a: Application): unknown[] {
     a.id, a.clientId, a.name, a.secretHash, a.secretRotatedAt, a.active, a.public,
     [...a.grantTypes], [...a.redirectUris], [...a.scopes],
     a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
-    a.logoUri, a.audience, a.jwks, a.jwksUri, a.canIntrospect,
+    a.logoUri, a.audience, a.jwks, a.jwksUri, a.canIntrospect, a.adminApi,
   ];
 }
 

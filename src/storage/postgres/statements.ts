@@ -53,6 +53,9 @@ function bumpWhen(condition: string, notify = true): string {
   }`;
 }
 
+const SESSION_COLUMNS = 'id, kind, user_id, created_at, last_seen_at, expires_at, parent_id, revoked_at';
+const ATTEMPT_COLUMNS = 'kind, user_name, source, failures, window_start, last_at, expires_at';
+
 const placeholders = (n: number, from = 1): string => Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');
 
 export const SQL = {
@@ -68,12 +71,12 @@ export const SQL = {
   scopeInsert: withBump('INSERT INTO scopes (name, description, built_in) VALUES ($1, $2, $3)'),
   scopeByName: 'SELECT name, description, built_in FROM scopes WHERE name = $1',
   scopeList: 'SELECT name, description, built_in FROM scopes ORDER BY name',
-  appInsert: withBump(`INSERT INTO applications (${APPLICATION_COLUMNS}) VALUES (${placeholders(21)})`),
+  appInsert: withBump(`INSERT INTO applications (${APPLICATION_COLUMNS}) VALUES (${placeholders(22)})`),
   appUpdate: withBump(
     `UPDATE applications SET client_id = $2, name = $3, secret_hash = $4, secret_rotated_at = $5, active = $6, public = $7,
        grant_types = $8, redirect_uris = $9, scopes = $10, access_token_lifespan = $11, refresh_token_lifespan = $12,
        token_format = $13, app_user_id = $14, created_at = $15, updated_at = $16,
-       logo_uri = $17, audience = $18, jwks = $19, jwks_uri = $20, can_introspect = $21 WHERE id = $1`,
+       logo_uri = $17, audience = $18, jwks = $19, jwks_uri = $20, can_introspect = $21, admin_api = $22 WHERE id = $1`,
   ),
   appById: `SELECT ${APPLICATION_COLUMNS} FROM applications WHERE id = $1`,
   appByClientId: `SELECT ${APPLICATION_COLUMNS} FROM applications WHERE client_id = $1`,
@@ -97,6 +100,16 @@ export const SQL = {
     SELECT * FROM c`,
   tokenRevoke: withBump("UPDATE tokens SET status = 'revoked', revoked_at = $1 WHERE hash = $2 AND status = 'active'"),
   tokenRevokeFamily: withBump("UPDATE tokens SET status = 'revoked', revoked_at = $1 WHERE family_id = $2 AND status IN ('active', 'rotated')"),
+  // The user's own sign-ins (found by the partial index tokens_user) family by family, and with $3
+  // the user's unexpired client-credentials tokens (found by the expiry index), in one statement.
+  tokenRevokeUser: `WITH f AS (
+      SELECT DISTINCT family_id FROM tokens WHERE user_id = $2 AND grant_type <> 'client_credentials' AND status IN ('active', 'rotated')),
+    w AS (UPDATE tokens SET status = 'revoked', revoked_at = $1
+      WHERE (family_id IN (SELECT family_id FROM f) AND status IN ('active', 'rotated'))
+         OR ($3 AND expires_at > $1 AND user_id = $2 AND grant_type = 'client_credentials' AND status = 'active')
+      RETURNING family_id),
+    b AS (${bumpWhen('EXISTS (SELECT 1 FROM w)')})
+    SELECT count(*)::int AS tokens, count(DISTINCT family_id)::int AS families FROM w`,
   // In chunks, so clearing a large backlog never runs into statement_timeout or holds many locks.
   tokenDeleteExpired: `WITH d AS (DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
@@ -117,6 +130,37 @@ export const SQL = {
   activitySeries: 'SELECT bucket, count FROM activity WHERE metric = $1 AND bucket >= $2 ORDER BY bucket',
   activityDeleteOlder: `WITH d AS (DELETE FROM activity WHERE (metric, bucket) IN (SELECT metric, bucket FROM activity WHERE bucket < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
+  activityList: 'SELECT bucket, metric, count FROM activity WHERE metric >= $1 AND metric < $2 AND bucket >= $3 ORDER BY metric, bucket',
+  sessionInsert: `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${placeholders(8)})`,
+  sessionById: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`,
+  sessionTouch: 'UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1 AND revoked_at IS NULL',
+  sessionRevoke: 'UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
+  sessionRevokeUser: 'UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2',
+  sessionListUser: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id`,
+  sessionDeleteExpired: `WITH d AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
+    SELECT count(*)::int AS n FROM d`,
+  // Every key in one statement, in the caller's (sorted) order: concurrent failures on any instance
+  // wait for each other's row locks and none is lost.
+  attemptFail: `INSERT INTO login_attempts (${ATTEMPT_COLUMNS})
+      SELECT k, u, s, 1, $4, $4, $5 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, u, s)
+    ON CONFLICT (kind, user_name, source) DO UPDATE SET
+      failures = CASE WHEN login_attempts.expires_at > excluded.last_at AND login_attempts.window_start > $6 THEN login_attempts.failures + 1 ELSE 1 END,
+      window_start = CASE WHEN login_attempts.expires_at > excluded.last_at AND login_attempts.window_start > $6 THEN login_attempts.window_start ELSE excluded.window_start END,
+      last_at = excluded.last_at, expires_at = excluded.expires_at
+    RETURNING ${ATTEMPT_COLUMNS}`,
+  attemptGet: `SELECT a.kind, a.user_name, a.source, a.failures, a.window_start, a.last_at, a.expires_at
+    FROM login_attempts a JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(k, u, s) ON a.kind = t.k AND a.user_name = t.u AND a.source = t.s
+    WHERE a.expires_at > $4`,
+  attemptSucceed: `WITH d AS (DELETE FROM login_attempts WHERE kind = 'pair' AND user_name = $1 AND source = $2)
+    INSERT INTO login_attempts (${ATTEMPT_COLUMNS}) VALUES ('known', $1, $2, 0, $3, $3, $4)
+    ON CONFLICT (kind, user_name, source) DO UPDATE SET failures = 0, window_start = excluded.window_start, last_at = excluded.last_at, expires_at = excluded.expires_at`,
+  attemptClear: `WITH d AS (DELETE FROM login_attempts WHERE user_name = $1 AND kind IN ('pair', 'user') RETURNING 1) SELECT count(*)::int AS n FROM d`,
+  attemptList: `SELECT ${ATTEMPT_COLUMNS} FROM login_attempts WHERE kind IN ('pair', 'user') AND expires_at > $1 ORDER BY last_at DESC, kind, user_name, source LIMIT $2`,
+  attemptDeleteExpired: `WITH d AS (DELETE FROM login_attempts WHERE (kind, user_name, source) IN (SELECT kind, user_name, source FROM login_attempts WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
+    SELECT count(*)::int AS n FROM d`,
+  // A committed write that needs fresh space (an incompressible 4 KiB row), then its deletion.
+  writeProbeInsert: "INSERT INTO write_probe (filler) VALUES (decode(md5(random()::text) || repeat(md5(random()::text), 127), 'hex')) RETURNING id",
+  writeProbeDelete: 'DELETE FROM write_probe WHERE id = $1',
   schemaVersion: 'SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations',
   keyList: `SELECT ${SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY activates_at, kid`,
   // keys.rotate runs these three in one transaction after LOCK TABLE (see adapter.ts).

@@ -6,6 +6,7 @@ import {
   StorageError,
   type Application,
   type ActivityRow,
+  type AttemptKey,
   type AuditEntry,
   type AuthorizationCode,
   type ConsumeCodeResult,
@@ -21,7 +22,10 @@ import {
   type TokenQuery,
   type TokenRecord,
   type User,
+  type UserRevocation,
+  type WriteHealth,
 } from '../types.js';
+import { attemptFromRow, prefixEnd, sessionFromRow, sessionParams, sortedAttemptKeys, type AttemptRow, type SessionRow } from '../sql-rows.js';
 import { WriteBatcher } from './batcher.js';
 import { BackgroundCheckpointer, type CheckpointerOptions } from './checkpointer.js';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.js';
@@ -62,24 +66,24 @@ const limitOf = (limit: number | undefined): number =>
 /** How long a job lease lasts without renewal (Storage.tryExclusive). */
 const LEASE_MS = 10 * 60_000;
 
+/**
+ * Driver codes (extended codes included: SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED, …) that mean
+ * the database cannot take writes now: no space left (SQLITE_FULL, also a max_page_count limit),
+ * a read-only file or file system, an I/O error. Nothing about the request is wrong: callers answer
+ * 503 and retry.
+ */
+const WRITE_FAILURES = ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN'];
+
 /** Turns driver errors into storage errors; everything else is rethrown untouched. */
 function translate(error: unknown, what: string): never {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (code.startsWith('SQLITE_CONSTRAINT')) throw new StorageError('conflict', `${what} already exists`, { cause: error });
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_IOERR' || code === 'SQLITE_CANTOPEN') {
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || WRITE_FAILURES.some((c) => code.startsWith(c))) {
       throw new StorageError('unavailable', `database unavailable (${code})`, { cause: error });
     }
   }
   throw error;
-}
-
-function guard<T>(what: string, fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (error) {
-    return Promise.reject(safeTranslate(error, what));
-  }
 }
 
 function safeTranslate(error: unknown, what: string): unknown {
@@ -88,6 +92,13 @@ function safeTranslate(error: unknown, what: string): unknown {
   } catch (e) {
     return e;
   }
+}
+
+/** The driver code of a failure that means writes cannot be taken (see WRITE_FAILURES), else undefined. */
+function writeFailureCode(error: unknown): string | undefined {
+  const cause = error instanceof StorageError ? error.cause : error;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && WRITE_FAILURES.some((c) => code.startsWith(c)) ? code : undefined;
 }
 
 /** Opens (creating if needed) a SQLite database and applies pending migrations. */
@@ -100,7 +111,29 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   migrateSqlite(db);
-  const batcher = new WriteBatcher(db, 256, (e) => safeTranslate(e, 'record'));
+
+  let health: WriteHealth = { failing: false };
+  /** Notes what a write found: a refusal for space or a read-only file marks writes failing; a success clears it. */
+  const noteWrite = (error?: unknown): void => {
+    if (error === undefined) {
+      if (health.failing) health = { failing: false };
+      return;
+    }
+    const code = writeFailureCode(error);
+    if (code !== undefined && !health.failing) health = { failing: true, since: Date.now(), reason: describeWriteFailure(code) };
+  };
+  /** Runs fn; a driver error becomes a storage error. `write` marks operations that change the database. */
+  function guard<T>(what: string, fn: () => T, write = false): Promise<T> {
+    try {
+      const value = fn();
+      if (write) noteWrite();
+      return Promise.resolve(value);
+    } catch (error) {
+      if (write) noteWrite(error);
+      return Promise.reject(safeTranslate(error, what));
+    }
+  }
+  const batcher = new WriteBatcher(db, 256, (e) => safeTranslate(e, 'record'), noteWrite);
   const fileBacked = options.path !== ':memory:';
   const checkpointer = fileBacked && options.backgroundCheckpoints !== undefined ? new BackgroundCheckpointer(db, options.path, options.backgroundCheckpoints) : undefined;
 
@@ -114,7 +147,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
         if (changed === 0) throw new StorageError('not_found', `${what} not found`);
         s.bump.run();
       }).immediate();
-    });
+    }, true);
 
   const insertToken = (t: NewTokenRecord): void => {
     s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, t.scopes.join(' '), t.grantType, t.issuedAt, t.expiresAt, t.familyId);
@@ -177,6 +210,47 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     for (const r of rows) s.activityAdd.run(r.bucket, r.metric, r.count);
   });
 
+  /** Families of the user's own sign-ins, then each revoked (with the user's live client-credentials tokens, if asked), one transaction. */
+  const revokeForUser = db.transaction((userId: string, at: number, includeClientCredentials: boolean): UserRevocation => {
+    const families = new Set((s.tokenUserFamilies.all(userId) as { family_id: string }[]).map((r) => r.family_id));
+    let tokens = 0;
+    for (const family of families) tokens += s.tokenRevokeFamily.run(at, family).changes;
+    if (includeClientCredentials) {
+      for (const r of s.tokenRevokeUserCc.all(at, at, userId) as { family_id: string }[]) {
+        tokens += 1;
+        families.add(r.family_id);
+      }
+    }
+    if (tokens > 0) s.bump.run();
+    return { tokens, families: tokens === 0 ? 0 : families.size };
+  });
+
+  const attemptFail = db.transaction((keys: readonly AttemptKey[], at: number, windowMs: number, ttlMs: number) =>
+    sortedAttemptKeys(keys).map((k) => attemptFromRow(s.attemptFail.get(k.kind, k.userName, k.source, at, at, at + ttlMs, at - windowMs, at - windowMs) as AttemptRow)),
+  );
+  const attemptSucceed = db.transaction((userName: string, source: string, at: number, ttlMs: number) => {
+    s.attemptDeletePair.run(userName, source);
+    s.attemptKnown.run(userName, source, at, at, at + ttlMs);
+  });
+
+  /**
+   * A committed write that needs a fresh page (a 4 KiB row), then its deletion: on a full disk or
+   * a read-only file the first commit fails. Not a registry change: no version bump.
+   */
+  const probeInsert = db.prepare('INSERT INTO write_probe (filler) VALUES (randomblob(4096))');
+  const probeDelete = db.prepare('DELETE FROM write_probe');
+  const probeWrite = async (): Promise<WriteHealth> => {
+    try {
+      probeInsert.run();
+      probeDelete.run();
+      noteWrite();
+    } catch (error) {
+      noteWrite(error);
+      // Not a space or permission problem (busy, say): the health stays as the last real write left it.
+    }
+    return health;
+  };
+
   const consumeCode = (hash: string, at: number): ConsumeCodeResult => {
     const won = s.codeConsume.get(at, hash) as AuthorizationCodeRow | undefined;
     if (won !== undefined) return { outcome: 'consumed', code: codeFromRow(won) };
@@ -217,19 +291,20 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     tokens: {
       insert: (tokens) => batcher.enqueue(() => { for (const t of tokens) insertToken(t); }),
       byHash: (hash) => guard('token', () => mapOpt(s.tokenByHash.get(hash) as TokenRow | undefined, tokenFromRow)),
-      consumeRefresh: (hash, _at, replacements) => guard('token', () => consume.immediate(hash, replacements)),
+      consumeRefresh: (hash, _at, replacements) => guard('token', () => consume.immediate(hash, replacements), true),
       revoke: (hash, at) =>
         guard('token', () => db.transaction(() => {
           const changed = s.tokenRevoke.run(at, hash).changes === 1;
           if (changed) s.bump.run();
           return changed;
-        }).immediate()),
+        }).immediate(), true),
       revokeFamily: (familyId, at) =>
         guard('token', () => db.transaction(() => {
           const n = s.tokenRevokeFamily.run(at, familyId).changes;
           if (n > 0) s.bump.run();
           return n;
-        }).immediate()),
+        }).immediate(), true),
+      revokeForUser: (userId, at, options) => guard('token', () => revokeForUser.immediate(userId, at, options?.includeClientCredentials === true), true),
       list: (q: TokenQuery) => guard('token', () => listTokens(db, q)),
       deleteExpired: (before) => guard('token', () => s.tokenDeleteExpired.run(before).changes),
       exportAll: (after, limit) => guard('token', () => (s.tokenExport.all(after ?? '', limit ?? EXPORT_PAGE) as TokenRow[]).map(tokenFromRow)),
@@ -260,12 +335,12 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
         }).immediate()),
     },
     codes: {
-      insert: (c: AuthorizationCode) => guard('authorization code', () => void s.codeInsert.run(...codeParams(c))),
-      consume: (hash, at) => guard('authorization code', () => consumeCode(hash, at)),
+      insert: (c: AuthorizationCode) => guard('authorization code', () => void s.codeInsert.run(...codeParams(c)), true),
+      consume: (hash, at) => guard('authorization code', () => consumeCode(hash, at), true),
       deleteExpired: (before) => guard('authorization code', () => s.codeDeleteExpired.run(before).changes),
     },
     replay: {
-      remember: (key, expiresAt, now) => guard('one-time id', () => s.replayRemember.get(key, expiresAt, now) !== undefined),
+      remember: (key, expiresAt, now) => guard('one-time id', () => s.replayRemember.get(key, expiresAt, now) !== undefined, true),
       deleteExpired: (before) => guard('one-time id', () => s.replayDeleteExpired.run(before).changes),
     },
     identityProviders: {
@@ -282,7 +357,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
         }).immediate()),
     },
     audit: {
-      record: (e: AuditEntry) => guard('audit entry', () => void s.auditInsert.run(e.id, e.at, e.actor, e.action, e.target, e.before, e.after)),
+      record: (e: AuditEntry) => guard('audit entry', () => void s.auditInsert.run(e.id, e.at, e.actor, e.action, e.target, e.before, e.after), true),
       list: (q) => guard('audit entry', () => {
         const where: string[] = [];
         const params: unknown[] = [];
@@ -296,15 +371,41 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       exportAll: (after, limit) => guard('audit entry', () => (s.auditExport.all(after ?? '', limit ?? EXPORT_PAGE) as AuditEntry[]).map((e) => ({ ...e }))),
     },
     activity: {
-      add: (rows) => guard('activity', () => void addActivity.immediate(rows)),
+      add: (rows) => guard('activity', () => void addActivity.immediate(rows), true),
       series: (metric, since) => guard('activity', () => s.activitySeries.all(metric, since) as { bucket: number; count: number }[]),
+      list: (prefix, since) => guard('activity', () => s.activityList.all(prefix, prefixEnd(prefix), since) as ActivityRow[]),
       deleteOlderThan: (before) => guard('activity', () => s.activityDeleteOlder.run(before).changes),
+    },
+    sessions: {
+      create: (x) => guard('session', () => void s.sessionInsert.run(...sessionParams(x)), true),
+      byId: (id) => guard('session', () => mapOpt(s.sessionById.get(id) as SessionRow | undefined, sessionFromRow)),
+      touch: (id, at) => guard('session', () => s.sessionTouch.run(at, id).changes === 1, true),
+      revoke: (id, at) => guard('session', () => s.sessionRevoke.run(at, id).changes === 1, true),
+      revokeForUser: (userId, at) => guard('session', () => s.sessionRevokeUser.run(at, userId, at).changes, true),
+      listForUser: (userId, now) => guard('session', () => (s.sessionListUser.all(userId, now) as SessionRow[]).map(sessionFromRow)),
+      deleteExpired: (before) => guard('session', () => s.sessionDeleteExpired.run(before, before).changes),
+    },
+    attempts: {
+      fail: (keys, at, windowMs, ttlMs) => guard('login attempt', () => attemptFail.immediate(keys, at, windowMs, ttlMs), true),
+      get: (keys, now) =>
+        guard('login attempt', () =>
+          sortedAttemptKeys(keys).flatMap((k) => {
+            const row = s.attemptGet.get(k.kind, k.userName, k.source, now) as AttemptRow | undefined;
+            return row === undefined ? [] : [attemptFromRow(row)];
+          }),
+        ),
+      succeed: (userName, source, at, ttlMs) => guard('login attempt', () => attemptSucceed.immediate(userName, source, at, ttlMs), true),
+      clear: (userName) => guard('login attempt', () => s.attemptClear.run(userName).changes, true),
+      list: (now, limit) => guard('login attempt', () => (s.attemptList.all(now, limitOf(limit)) as AttemptRow[]).map(attemptFromRow)),
+      deleteExpired: (before) => guard('login attempt', () => s.attemptDeleteExpired.run(before).changes),
     },
     changes: {
       version: () => guard('change version', () => Number(s.version.get())),
     },
     ping: () => guard('ping', () => void db.prepare('SELECT 1').get()),
     schemaVersion: () => guard('schema', () => ({ current: Number(s.schemaVersion.get() ?? 0), expected: SQLITE_SCHEMA_VERSION })),
+    writeHealth: () => health,
+    probeWrite,
     tryExclusive,
     close: async () => {
       batcher.flush();
@@ -320,6 +421,13 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       db.close();
     },
   };
+}
+
+/** What the administrator reads in /readyz and the logs about a refused write. */
+function describeWriteFailure(code: string): string {
+  if (code.startsWith('SQLITE_FULL')) return `the database or its disk is full (${code}): free disk space`;
+  if (code.startsWith('SQLITE_READONLY')) return `the database file is read-only (${code}): check its permissions, its folder's and the file system's mount`;
+  return `the database file cannot be written (${code}): check the disk and the file system`;
 }
 
 interface NamedRow { name: string; description: string; built_in: number }

@@ -27,6 +27,8 @@ export class WriteBatcher {
     private readonly maxBatch = 256,
     /** Turns a driver error into what callers should see (storage errors). */
     private readonly translate: (error: unknown) => unknown = (e) => e,
+    /** Told what each commit found: nothing on success, the driver error on failure (write health). */
+    private readonly note: (error?: unknown) => void = () => undefined,
   ) {
     this.commitAll = db.transaction((batch: readonly Pending[]) => {
       for (const p of batch) p.write();
@@ -58,13 +60,16 @@ export class WriteBatcher {
     this.queue = [];
     try {
       this.commitAll(batch);
+      this.note();
       for (const p of batch) p.resolve();
     } catch {
       for (const p of batch) {
         try {
           this.commitOne(p.write);
+          this.note();
           p.resolve();
         } catch (error) {
+          this.note(error);
           p.reject(this.translate(error));
         }
       }

@@ -164,6 +164,43 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       CREATE INDEX activity_bucket ON activity (bucket);
     `,
   },
+  {
+    version: 5,
+    name: 'admin API applications, server-side sessions, login attempts, tokens by user',
+    sql: `
+      ALTER TABLE applications ADD COLUMN admin_api INTEGER NOT NULL DEFAULT 0;
+      -- Keyed by tokenKey() of the random session id the cookie carries (never the id itself).
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        parent_id TEXT,
+        revoked_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX sessions_user ON sessions (user_id);
+      CREATE INDEX sessions_expires ON sessions (expires_at);
+      CREATE TABLE login_attempts (
+        kind TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        failures INTEGER NOT NULL,
+        window_start INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, user_name, source)
+      ) WITHOUT ROWID;
+      CREATE INDEX login_attempts_user ON login_attempts (user_name);
+      CREATE INDEX login_attempts_expires ON login_attempts (expires_at);
+      -- The user's own sign-ins, for revocation on a password change or deactivation. Partial: the
+      -- client credentials grant (the hot path, one user for many tokens) pays nothing for it.
+      CREATE INDEX tokens_user ON tokens (user_id, family_id) WHERE grant_type <> 'client_credentials';
+      -- Storage.probeWrite: readiness finds out whether writes succeed again (a full disk freed).
+      CREATE TABLE write_probe (id INTEGER PRIMARY KEY, filler BLOB NOT NULL);
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

@@ -66,6 +66,7 @@ export interface ApplicationRow {
   jwks: string | null;
   jwks_uri: string | null;
   can_introspect: number;
+  admin_api: number;
 }
 
 export function applicationFromRow(r: ApplicationRow): Application {
@@ -89,6 +90,7 @@ export function applicationFromRow(r: ApplicationRow): Application {
     jwks: r.jwks,
     jwksUri: r.jwks_uri,
     canIntrospect: r.can_introspect === 1,
+    adminApi: r.admin_api === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -100,7 +102,7 @@ export function applicationParams(a: Application): unknown[] {
     a.id, a.clientId, a.name, a.secretHash, a.secretRotatedAt, a.active ? 1 : 0, a.public ? 1 : 0,
     JSON.stringify(a.grantTypes), JSON.stringify(a.redirectUris), JSON.stringify(a.scopes),
     a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
-    a.logoUri, a.audience, a.jwks, a.jwksUri, a.canIntrospect ? 1 : 0,
+    a.logoUri, a.audience, a.jwks, a.jwksUri, a.canIntrospect ? 1 : 0, a.adminApi ? 1 : 0,
   ];
 }
 

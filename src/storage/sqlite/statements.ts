@@ -4,10 +4,12 @@ export const TOKEN_COLUMNS = 'hash, kind, application_id, user_id, scopes, grant
 const APPLICATION_COLUMNS = [
   'id', 'client_id', 'name', 'secret_hash', 'secret_rotated_at', 'active', 'public', 'grant_types', 'redirect_uris', 'scopes',
   'access_token_lifespan', 'refresh_token_lifespan', 'token_format', 'app_user_id', 'created_at', 'updated_at',
-  'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect',
+  'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api',
 ];
 const SIGNING_KEY_COLUMNS = 'kid, alg, public_jwk, private_key_enc, created_at, activates_at, retires_at, publish_until';
 const CODE_COLUMNS = 'hash, application_id, user_id, redirect_uri, scopes, code_challenge, issued_at, expires_at, used_at';
+const SESSION_COLUMNS = 'id, kind, user_id, created_at, last_seen_at, expires_at, parent_id, revoked_at';
+const ATTEMPT_COLUMNS = 'kind, user_name, source, failures, window_start, last_at, expires_at';
 const IDP_COLUMNS = ['id', 'name', 'issuer', 'metadata_url', 'jwks_uri', 'audience', 'user_claim', 'user_field', 'active', 'created_at', 'updated_at'];
 
 const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
@@ -45,6 +47,10 @@ const SQL = {
   tokenRevoke: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE hash = ? AND status = 'active'",
   tokenRevokeFamily: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE family_id = ? AND status IN ('active', 'rotated')",
   tokenDeleteExpired: 'DELETE FROM tokens WHERE expires_at < ?',
+  // Both use the partial index tokens_user (the WHERE must repeat its condition to use it).
+  tokenUserFamilies: "SELECT DISTINCT family_id FROM tokens WHERE user_id = ? AND grant_type <> 'client_credentials' AND status IN ('active', 'rotated')",
+  // Unexpired tokens only, found by the expiry index: client-credentials tokens live minutes.
+  tokenRevokeUserCc: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE expires_at > ? AND user_id = ? AND grant_type = 'client_credentials' AND status = 'active' RETURNING family_id",
   refusalInsert: 'INSERT INTO refusals (request_id, at, endpoint, status, error, reason, description, hint, client_id, application_name, user_name, remote_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   refusalById: 'SELECT * FROM refusals WHERE request_id = ?',
   refusalDeleteOlder: 'DELETE FROM refusals WHERE at < ?',
@@ -77,6 +83,28 @@ const SQL = {
   activityAdd: 'INSERT INTO activity (bucket, metric, count) VALUES (?, ?, ?) ON CONFLICT (metric, bucket) DO UPDATE SET count = activity.count + excluded.count',
   activitySeries: 'SELECT bucket, count FROM activity WHERE metric = ? AND bucket >= ? ORDER BY bucket',
   activityDeleteOlder: 'DELETE FROM activity WHERE bucket < ?',
+  sessionInsert: `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${marks(8)})`,
+  sessionById: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ?`,
+  sessionTouch: 'UPDATE sessions SET last_seen_at = max(last_seen_at, ?) WHERE id = ? AND revoked_at IS NULL',
+  sessionRevoke: 'UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+  sessionRevokeUser: 'UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?',
+  sessionListUser: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id`,
+  sessionDeleteExpired: 'DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?',
+  // One statement per key: of concurrent failures (any process on the file) none is lost.
+  attemptFail: `INSERT INTO login_attempts (${ATTEMPT_COLUMNS}) VALUES (?, ?, ?, 1, ?, ?, ?)
+    ON CONFLICT (kind, user_name, source) DO UPDATE SET
+      failures = CASE WHEN login_attempts.expires_at > excluded.last_at AND login_attempts.window_start > ? THEN login_attempts.failures + 1 ELSE 1 END,
+      window_start = CASE WHEN login_attempts.expires_at > excluded.last_at AND login_attempts.window_start > ? THEN login_attempts.window_start ELSE excluded.window_start END,
+      last_at = excluded.last_at, expires_at = excluded.expires_at
+    RETURNING ${ATTEMPT_COLUMNS}`,
+  attemptGet: `SELECT ${ATTEMPT_COLUMNS} FROM login_attempts WHERE kind = ? AND user_name = ? AND source = ? AND expires_at > ?`,
+  attemptKnown: `INSERT INTO login_attempts (${ATTEMPT_COLUMNS}) VALUES ('known', ?, ?, 0, ?, ?, ?)
+    ON CONFLICT (kind, user_name, source) DO UPDATE SET failures = 0, window_start = excluded.window_start, last_at = excluded.last_at, expires_at = excluded.expires_at`,
+  attemptDeletePair: "DELETE FROM login_attempts WHERE kind = 'pair' AND user_name = ? AND source = ?",
+  attemptClear: "DELETE FROM login_attempts WHERE user_name = ? AND kind IN ('pair', 'user')",
+  attemptList: `SELECT ${ATTEMPT_COLUMNS} FROM login_attempts WHERE kind IN ('pair', 'user') AND expires_at > ? ORDER BY last_at DESC, kind, user_name, source LIMIT ?`,
+  attemptDeleteExpired: 'DELETE FROM login_attempts WHERE expires_at < ?',
+  activityList: 'SELECT bucket, metric, count FROM activity WHERE metric >= ? AND metric < ? AND bucket >= ? ORDER BY metric, bucket',
   jobEnsure: "INSERT OR IGNORE INTO jobs (name, holder, until) VALUES (?, '', 0)",
   jobTake: 'UPDATE jobs SET holder = ?, until = ? WHERE name = ? AND until < ?',
   jobRenew: 'UPDATE jobs SET until = ? WHERE name = ? AND holder = ?',
