@@ -8,7 +8,7 @@ import { registeredAdminRoutes } from '../src/admin/register.js';
 import { ADMIN_ROUTES, type AdminRoute } from '../src/admin/routes.js';
 import { ManualClock } from '../src/core/clock.js';
 import { updateUser } from '../src/registry/users.js';
-import { adminFetch, consoleSignIn, ensureUser, sessionClient, userToken } from './helpers/admin.js';
+import { adminFetch, adminToken, consoleSignIn, ensureUser, sessionClient } from './helpers/admin.js';
 import { registryDeps } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -36,7 +36,8 @@ describe('admin access control', () => {
     process.env.LATCHKEY_CONSOLE_DIR = consoleDir;
     server = await startTestServer();
     await ensureUser(server, 'plain-user', 'plain-user-password', ['reader']);
-    userBearer = await userToken(server, 'plain-user', 'plain-user-password');
+    // From an application allowed the admin API, with the scope: only the role is missing.
+    userBearer = await adminToken(server, 'plain-user', 'plain-user-password');
   });
   after(async () => {
     if (previousDir === undefined) delete process.env.LATCHKEY_CONSOLE_DIR;

@@ -4,7 +4,7 @@ import { ADMIN_ROUTES } from '../src/admin/routes.js';
 import { openApiPath } from '../src/admin/openapi.js';
 import { registeredAdminRoutes } from '../src/admin/register.js';
 import { JWT_BEARER_GRANT } from '../src/storage/types.js';
-import { ADMIN_PASSWORD, adminFetch, bearerClient, sessionClient, userToken, type AdminClient } from './helpers/admin.js';
+import { ADMIN_PASSWORD, adminFetch, adminToken, bearerClient, sessionClient, type AdminClient } from './helpers/admin.js';
 import { refreshCache, tokenRequest } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -17,7 +17,7 @@ describe('admin API', () => {
 
   before(async () => {
     server = await startTestServer();
-    bearer = bearerClient(server, await userToken(server, 'admin', ADMIN_PASSWORD));
+    bearer = bearerClient(server, await adminToken(server, 'admin', ADMIN_PASSWORD));
     session = await sessionClient(server);
   });
   after(async () => server?.close());
@@ -253,7 +253,7 @@ describe('admin API', () => {
     const rotated = await session.call('POST', '/keys/rotate', {});
     assert.equal(rotated.status, 200, rotated.text);
     assert.equal((await bearer.call('GET', '/idps')).status, 200);
-    const token = await userToken(server, 'admin', ADMIN_PASSWORD);
+    const token = await adminToken(server, 'admin', ADMIN_PASSWORD);
     const inspection = await bearer.call('POST', '/inspect', { token });
     assert.equal(inspection.status, 200, inspection.text);
     assert.equal(inspection.json.valid, true);

@@ -6,10 +6,11 @@ import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser, updateUser } from '../src/registry/users.js';
 import type { Refusal } from '../src/storage/types.js';
+import { adminFetch, sessionClient } from './helpers/admin.js';
 import { apiCall, assertApiRefusal, FIXTURE_APIS, type ApiCall, type ApiReply } from './helpers/api.js';
 import { assertOAuthError, ManualClock, refreshCache, registryDeps, storedTokenKey, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { assertErrorPage, assertErrorRedirect, authorizeUrl, codeFixture, issueCode, pkcePair, redeemCode, requestParams, signInPage } from './helpers/authorize-flow.js';
+import { FIXTURE_REDIRECT_URI, assertErrorPage, assertErrorRedirect, authorizeUrl, codeFixture, issueCode, pkcePair, redeemCode, requestParams, signInPage } from './helpers/authorize-flow.js';
 import { authorizeInBrowser, Browser, formFor } from './helpers/browser.js';
 import { SignJWT } from 'jose';
 import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
@@ -566,6 +567,54 @@ interface OtherCase {
   readonly run: () => Promise<{ readonly requestId: string }>;
 }
 
+/** An admin API call with a bearer token (or none), answered with its request id. */
+async function adminCall(bearer: string | undefined, method = 'GET', path = '/users', headers: Record<string, string> = {}): Promise<{ requestId: string }> {
+  const res = await adminFetch(server, method, path, { headers: { ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }), ...headers }, ...(method === 'GET' ? {} : { body: {} }) });
+  assert.ok(res.status === 401 || res.status === 403, res.text);
+  assert.equal(res.json.requestId, res.headers.get('x-request-id'));
+  return { requestId: res.json.requestId as string };
+}
+
+/** A client-credentials token of a new application allowed the admin API, acting as `appUser`, for `scope`. */
+async function adminAppToken(name: string, appUser: string, scope: string, scopes: string[] = []): Promise<string> {
+  const created = await createApplication(registryDeps(server, clock), { name, grantTypes: ['client_credentials'], appUser, scopes, adminApi: true });
+  await refreshCache(server);
+  return accessToken(await post({ form: { grant_type: 'client_credentials', scope }, basic: [created.application.clientId, created.clientSecret ?? ''] }));
+}
+
+/** The admin API's refusals (issue 11): each produced by its attack. */
+function ADMIN_CASES(): OtherCase[] {
+  return [
+    { code: 'admin.credentials_missing', endpoint: 'admin', run: () => adminCall(undefined) },
+    { code: 'admin.session_ended', endpoint: 'admin', run: () => adminCall(undefined, 'GET', '/users', { cookie: 'latchkey_console=forged.value' }) },
+    {
+      code: 'admin.csrf_failed', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'admin'),
+      run: async () => adminCall(undefined, 'POST', '/scopes', { cookie: (await sessionClient(server)).browserCookie() }),
+    },
+    {
+      code: 'admin.external_token', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'idp-user'),
+      run: async () => adminCall(await (await idpFixture()).token()),
+    },
+    {
+      code: 'admin.grant_not_allowed', endpoint: 'admin',
+      run: async () => adminCall(await accessToken(await jwtBearer(await (await assertionFixture()).grant()))),
+    },
+    { code: 'admin.application_not_allowed', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'alice'), run: async () => adminCall(await accessToken(await password('conf', 'alice', PW))) },
+    { code: 'admin.scope_missing', endpoint: 'admin', run: async () => adminCall(await adminAppToken('Admin app, other scope', 'svc', 'export.read', ['export.read'])) },
+    { code: 'admin.role_missing', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'svc'), run: async () => adminCall(await adminAppToken('Admin app, plain user', 'svc', 'latchkey.admin')) },
+    {
+      code: 'scope.admin_not_grantable', endpoint: 'authorize',
+      run: async () => {
+        const redirect = FIXTURE_REDIRECT_URI;
+        const app = await createApplication(registryDeps(server, clock), { name: 'Wants the admin scope', grantTypes: ['authorization_code'], redirectUris: [redirect], adminApi: true });
+        await refreshCache(server);
+        const url = authorizeUrl(server, { response_type: 'code', client_id: app.application.clientId, redirect_uri: redirect, scope: 'latchkey.admin', state: 'fixture-state', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' });
+        return assertErrorRedirect(await new Browser(server.url).get(url), 'invalid_scope', 'fixture-state');
+      },
+    },
+  ];
+}
+
 const OTHER_CASES: OtherCase[] = [
   // --- authorization endpoint cases (issue 4) ---
   {
@@ -711,6 +760,7 @@ const OTHER_CASES: OtherCase[] = [
     },
   },
   // --- JWKS, keys and metadata cases (issue 4) ---
+  ...ADMIN_CASES(),
 ];
 
 describe('every refusal reason is produced over HTTP and recorded', () => {

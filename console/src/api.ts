@@ -137,6 +137,8 @@ export interface Application {
   readonly jwks: string | null;
   readonly jwksUri: string | null;
   readonly canIntrospect: boolean;
+  /** May administer the instance (admin API, scope latchkey.admin). */
+  readonly adminApi: boolean;
   readonly secretRotatedAt?: number | null;
   readonly createdAt?: number;
   readonly updatedAt?: number;

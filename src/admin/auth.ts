@@ -1,9 +1,13 @@
 import type { Latchkey } from '../app.js';
 import { header, type NeutralRequest } from '../core/request.js';
 import { OAuthError } from '../errors/oauth-error.js';
+import type { ReasonCode } from '../errors/reasons.js';
 import { ADMIN_ROLE } from '../registry/bootstrap.js';
+import { ADMIN_SCOPE } from '../registry/scopes.js';
+import type { Caller } from '../resource-server/define.js';
+import type { TokenOrigin } from '../resource-server/bearer.js';
 import type { ConsoleAuth, ConsoleSession } from './console-auth.js';
-import { AdminError, forbidden, unauthenticated } from './http.js';
+import { AdminError } from './http.js';
 
 /** Who is calling the admin API, and how. */
 export interface AdminCaller {
@@ -15,43 +19,124 @@ export interface AdminCaller {
   readonly session?: ConsoleSession;
 }
 
-const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Whose request it was, as far as it is known, for the refusal record. */
+export interface AdminSubject {
+  readonly clientId?: string;
+  readonly applicationName?: string;
+  readonly userName?: string;
+}
 
 /**
- * Authenticates an admin API request: `Authorization: Bearer <access token>` (validated like any
- * API call; no CSRF token needed, a browser never adds that header by itself) or else the console
- * session cookie, with `x-csrf-token` on every state-changing method and, when the browser sends
- * Origin, an Origin equal to the issuer's. Throws AdminError 401 / 403.
+ * A refused admin API request: the answer (status, error code, message) and the refusal recorded
+ * for `latchkey explain` (its reason code, hint and whose request it was). `authenticated` says
+ * whether the caller proved a credential (a valid token or session) before being refused.
+ */
+export class AdminRefusal extends AdminError {
+  constructor(
+    status: 401 | 403,
+    code: 'unauthenticated' | 'forbidden' | 'csrf',
+    readonly refusal: OAuthError,
+    readonly subject: AdminSubject,
+    readonly authenticated: boolean,
+  ) {
+    super(status, code, refusal.description, undefined, status === 401 ? { 'www-authenticate': 'Bearer realm="latchkey-admin"' } : {});
+  }
+}
+
+/** The grants whose tokens may administer: never the JWT bearer grant (an application signs for whomever it names). */
+const ADMIN_GRANTS: ReadonlySet<string> = new Set(['client_credentials', 'password', 'refresh_token', 'authorization_code']);
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function refusal(status: 401 | 403, reason: ReasonCode, description: string, hint?: string): OAuthError {
+  return new OAuthError({ error: status === 401 ? 'invalid_token' : 'access_denied', status, reason, description, ...(hint === undefined ? {} : { hint }) });
+}
+
+function refuse(status: 401 | 403, reason: ReasonCode, description: string, subject: AdminSubject, authenticated: boolean, hint?: string): AdminRefusal {
+  const code = reason === 'admin.csrf_failed' ? 'csrf' : status === 401 ? 'unauthenticated' : 'forbidden';
+  return new AdminRefusal(status, code, refusal(status, reason, description, hint), subject, authenticated);
+}
+
+function subjectOf(caller: Caller): AdminSubject {
+  return {
+    ...(caller.application === null ? {} : { clientId: caller.application.clientId, applicationName: caller.application.name }),
+    ...(caller.user === null ? {} : { userName: caller.user.name }),
+  };
+}
+
+/**
+ * The decision on a valid bearer token (RFC 6750): it must come from this instance, from a grant
+ * that may administer, for an application allowed the admin API, carry the scope latchkey.admin
+ * (effective now: the application must still allow it), and act for a user with the admin role now.
+ */
+async function admitBearer(latchkey: Latchkey, caller: Caller, origin: TokenOrigin): Promise<AdminCaller> {
+  const who = subjectOf(caller);
+  if (origin.issuer === 'external') {
+    throw refuse(403, 'admin.external_token', 'Tokens of external identity providers cannot use the admin API.', who, true);
+  }
+  if (origin.grantType === null || !ADMIN_GRANTS.has(origin.grantType)) {
+    throw refuse(403, 'admin.grant_not_allowed', 'Tokens of this grant type cannot use the admin API.', who, true, `grant ${origin.grantType ?? '(none)'}`);
+  }
+  const app = origin.applicationId === null ? undefined : await latchkey.cache.applicationById(origin.applicationId);
+  if (app === undefined || !app.adminApi) {
+    const name = app === undefined ? 'its application' : `the application ${app.name}`;
+    throw refuse(403, 'admin.application_not_allowed', `This token was issued to ${name}, which is not allowed to use the admin API.`, who, true,
+      app === undefined ? undefined : `latchkey apps update ${app.clientId} --admin-api true`);
+  }
+  if (!caller.scopes.includes(ADMIN_SCOPE)) {
+    throw refuse(403, 'admin.scope_missing', `The token lacks the scope ${ADMIN_SCOPE}; request a token with scope=${ADMIN_SCOPE}.`, who, true, `scopes in effect: ${caller.scopes.join(' ') || '(none)'}`);
+  }
+  if (caller.user === null) {
+    throw refuse(403, 'admin.role_missing', 'This token acts for no user; the admin API needs a user with the admin role.', who, true);
+  }
+  if (!caller.user.roles.includes(ADMIN_ROLE)) {
+    throw refuse(403, 'admin.role_missing', `User ${caller.user.name} lacks the admin role.`, who, true, `latchkey users update ${caller.user.name} --roles ${[...caller.user.roles, ADMIN_ROLE].join(',')}`);
+  }
+  return { userId: caller.user.id, userName: caller.user.name, roles: caller.user.roles, via: 'bearer' };
+}
+
+async function authenticateBearer(latchkey: Latchkey, authorization: string): Promise<AdminCaller> {
+  const m = /^Bearer[ ]+([\x21-\x7e]+)\s*$/i.exec(authorization);
+  if (m === null) throw refuse(401, 'admin.credentials_missing', 'The Authorization header must be "Bearer <access token>".', {}, false);
+  let found: { caller: Caller; origin: TokenOrigin };
+  try {
+    found = await latchkey.bearer.validateWithOrigin(m[1] as string);
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error;
+    // The token's own refusal (expired, revoked, unknown …), recorded under the admin endpoint.
+    throw new AdminRefusal(401, 'unauthenticated', error.withDescription(`The access token was refused: ${error.description}`), error.subject ?? {}, false);
+  }
+  return admitBearer(latchkey, found.caller, found.origin);
+}
+
+/**
+ * Authenticates an admin API request: `Authorization: Bearer <access token>` (no CSRF token
+ * needed: a browser never adds that header by itself) or else the console session cookie, with
+ * `x-csrf-token` on every state-changing method and, when the browser sends Origin, an Origin equal
+ * to the issuer's. Throws AdminRefusal (401 / 403, with its reason code).
  */
 export async function authenticateAdmin(latchkey: Latchkey, auth: ConsoleAuth, req: NeutralRequest): Promise<AdminCaller> {
   const authorization = header(req, 'authorization');
-  if (authorization !== undefined) {
-    const m = /^Bearer[ ]+([\x21-\x7e]+)\s*$/i.exec(authorization);
-    if (m === null) throw unauthenticated('The Authorization header must be "Bearer <access token>".');
-    let caller;
-    try {
-      caller = await latchkey.bearer.validate(m[1] as string);
-    } catch (error) {
-      if (error instanceof OAuthError) throw unauthenticated(`The access token was refused: ${error.description}`);
-      throw error;
-    }
-    if (caller.user === null) throw forbidden('This token acts for no user (an application without an application user); the admin API needs a user with the admin role.');
-    if (!caller.user.roles.includes(ADMIN_ROLE)) throw forbidden(`User ${caller.user.name} lacks the admin role; ask an administrator: latchkey users update ${caller.user.name} --roles admin`);
-    return { userId: caller.user.id, userName: caller.user.name, roles: caller.user.roles, via: 'bearer' };
-  }
+  if (authorization !== undefined) return authenticateBearer(latchkey, authorization);
   const now = latchkey.clock.now();
   const session = await auth.read(req, now);
-  if (session === undefined) throw unauthenticated();
+  if (session === undefined) {
+    const sent = auth.presented(req);
+    throw sent
+      ? refuse(401, 'admin.session_ended', 'The console session has ended. Sign in again.', {}, false)
+      : refuse(401, 'admin.credentials_missing', 'Sign in to the console, or send Authorization: Bearer <access token with scope latchkey.admin>.', {}, false);
+  }
   const { user, admin } = await auth.userOf(session);
-  if (user === undefined) throw unauthenticated('The console session has ended (the account changed). Sign in again.');
-  if (!admin) throw forbidden(`User ${user.userName} lacks the admin role; ask an administrator: latchkey users update ${user.userName} --roles admin`);
+  if (user === undefined) throw refuse(401, 'admin.session_ended', 'The console session has ended (the account changed). Sign in again.', {}, false);
+  const who = { userName: user.userName };
+  if (!admin) throw refuse(403, 'admin.role_missing', `User ${user.userName} lacks the admin role; ask an administrator: latchkey users update ${user.userName} --roles admin`, who, true);
   if (STATE_CHANGING.has(req.method)) {
     const origin = header(req, 'origin');
     if (origin !== undefined && origin !== new URL(latchkey.issuer()).origin) {
-      throw new AdminError(403, 'csrf', `Cross-origin request refused: Origin ${origin.slice(0, 200)} is not this instance.`);
+      throw refuse(403, 'admin.csrf_failed', `Cross-origin request refused: Origin ${origin.slice(0, 200)} is not this instance.`, who, true);
     }
     if (!(await auth.csrfValid(session, header(req, 'x-csrf-token')))) {
-      throw new AdminError(403, 'csrf', 'The x-csrf-token header is missing or wrong; read the token from GET /admin/api/v1/session.');
+      throw refuse(403, 'admin.csrf_failed', 'The x-csrf-token header is missing or wrong; read the token from GET /admin/api/v1/session.', who, true);
     }
   }
   return { userId: user.id, userName: user.userName, roles: user.roles, via: 'session', session };

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Latchkey } from '../app.js';
 import { header, type NeutralRequest, type NeutralResponse } from '../core/request.js';
 import { CONSOLE_CLIENT_ID, consoleRedirectUri, ensureConsoleApplication, ADMIN_ROLE } from '../registry/bootstrap.js';
+import { ADMIN_SCOPE } from '../registry/scopes.js';
 import type { User } from '../storage/types.js';
 import { unverifiedRecordKey } from '../tokens/jwt.js';
 import { cookieName, readCookie } from '../web/cookies.js';
@@ -114,6 +115,11 @@ export class ConsoleAuth {
     return cookieName(LOGIN_COOKIE, this.secure());
   }
 
+  /** Whether the request carries a console session cookie at all (valid or not). */
+  presented(req: Pick<NeutralRequest, 'headers'>): boolean {
+    return readCookie(req, this.sessionCookieName()) !== undefined;
+  }
+
   /** The session the request carries, when its signature verifies and it has not expired. */
   async read(req: Pick<NeutralRequest, 'headers'>, now: number): Promise<ConsoleSession | undefined> {
     const value = readCookie(req, this.sessionCookieName());
@@ -195,6 +201,8 @@ export class ConsoleAuth {
       response_type: 'code',
       client_id: CONSOLE_CLIENT_ID,
       redirect_uri: consoleRedirectUri(issuer),
+      // The admin API scope: only the console is ever granted it on a consent page.
+      scope: ADMIN_SCOPE,
       state,
       code_challenge: challenge,
       code_challenge_method: 'S256',

@@ -47,13 +47,10 @@ export function json(status: number, body: unknown, headers: Readonly<Record<str
   return { status, headers: { ...ADMIN_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
-export function errorJson(error: AdminError): NeutralResponse {
-  return json(error.status, { error: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }) }, error.headers);
+/** `extra`: what a refusal adds for `latchkey explain` (its reason code and the request id). */
+export function errorJson(error: AdminError, extra: { readonly reason?: string; readonly requestId?: string } = {}): NeutralResponse {
+  return json(error.status, { error: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }), ...extra }, error.headers);
 }
 
-export const unauthenticated = (message = 'Sign in to the console, or send Authorization: Bearer <access token of a user with the admin role>.') =>
-  new AdminError(401, 'unauthenticated', message, undefined, { 'www-authenticate': 'Bearer realm="latchkey-admin"' });
-export const forbidden = (message = 'This account lacks the admin role; ask an administrator: latchkey users update <name> --roles admin') =>
-  new AdminError(403, 'forbidden', message);
 export const notFound = (message: string) => new AdminError(404, 'not_found', message);
 export const badRequest = (message: string, field?: string) => new AdminError(400, 'invalid_input', message, field);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Latchkey } from '../app.js';
 import type { NeutralRequest } from '../core/request.js';
-import { authenticateAdmin } from './auth.js';
+import { AdminRefusal, authenticateAdmin } from './auth.js';
 import { ConsoleAuth, type ConsoleResponse } from './console-auth.js';
 import { assetFile, defaultConsoleDir, indexFile } from './console-static.js';
 import { AdminError, ADMIN_HEADERS, CONSOLE_HEADERS, errorJson, json, notFound } from './http.js';
@@ -53,6 +53,13 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
 
   app.get(OPENAPI_PATH, async (_req, reply) => send(reply, { status: 200, headers: { ...ADMIN_HEADERS, 'cache-control': 'no-cache' }, body: (openapi ??= JSON.stringify(openApiDocument(packageVersion()))) }));
 
+  /** Records an authentication refusal (latchkey explain <request id>) and answers it with its reason code and request id. */
+  const refused = async (req: FastifyRequest, reply: FastifyReply, error: AdminRefusal) => {
+    const { refusal, subject } = error;
+    await latchkey.refusals.record({ requestId: req.id, endpoint: 'admin', remoteAddress: req.socket.remoteAddress ?? '', error: refusal, authenticated: error.authenticated, ...subject });
+    return send(reply, errorJson(error, { reason: refusal.reason, requestId: req.id }));
+  };
+
   const run = (route: AdminRoute) => async (req: FastifyRequest, reply: FastifyReply) => {
     const request = toNeutral(req);
     const cookies: string[] = [];
@@ -74,6 +81,7 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
       const out = cookies.some((c) => c.includes('Max-Age=0')) ? cookies.filter((c) => c.includes('Max-Age=0')) : cookies;
       return send(reply, json(route.status ?? 200, result), out);
     } catch (error) {
+      if (error instanceof AdminRefusal) return refused(req, reply, error);
       let mapped: AdminError;
       try {
         mapped = mapError(error);
@@ -92,6 +100,7 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
       await authenticateAdmin(latchkey, auth, { ...toNeutral(req), method: 'GET' });
       return send(reply, errorJson(notFound(`No admin API route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}; see ${OPENAPI_PATH}.`)));
     } catch (error) {
+      if (error instanceof AdminRefusal) return refused(req, reply, error);
       return send(reply, errorJson(mapError(error)));
     }
   });

@@ -10,6 +10,12 @@ export interface RefusalInput {
   readonly clientId?: string | undefined;
   readonly applicationName?: string | undefined;
   readonly userName?: string | undefined;
+  /**
+   * Whether the caller proved a credential before being refused (a client that authenticated, a
+   * valid token refused for its scope, a signed-in user). Refusals of callers that did not are
+   * kept one by one only up to a budget per minute (see createRefusalRecorder).
+   */
+  readonly authenticated?: boolean | undefined;
 }
 
 export interface RefusalRecorder {

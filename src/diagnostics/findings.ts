@@ -37,6 +37,9 @@ export const FINDING_IDS = [
   'secret_rotation_due',
   'signing_key_rotation_due',
   'admin_default_password',
+  'admin_api_application',
+  'jwt_bearer_can_act_as_admin',
+  'idp_user_claim_choosable',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

@@ -150,6 +150,11 @@ export const REASONS = {
     explanation: 'A refresh request asked for a scope the original grant did not include (RFC 6749 §6).',
     fix: 'Request the same or fewer scopes when refreshing.',
   },
+  'scope.admin_not_grantable': {
+    explanation: 'An authorization request asked for the admin API scope latchkey.admin for an application other than the built-in console. A consent page never grants it: a person clicking Allow must not hand an application the administration of the instance.',
+    fix: 'Drop latchkey.admin from the request. Scripts that administer the instance use an application allowed the admin API (`latchkey apps update <client-id> --admin-api true`) with the client credentials or password grant.',
+    setting: 'application.admin_api',
+  },
   // ---- refresh tokens -----------------------------------------------------------------------
   'refresh_token.unknown': {
     explanation: 'The refresh token is not one this instance issued.',
@@ -429,6 +434,43 @@ export const REASONS = {
   'api.role_missing': {
     explanation: 'The user the caller acts as has none of the roles the API requires.',
     fix: 'Give the user one of the roles with `latchkey users update <user-name> --roles …`.',
+    setting: 'user.roles',
+  },
+  // ---- the admin API (/admin/api/v1) ---------------------------------------------------------
+  'admin.credentials_missing': {
+    explanation: 'An admin API request carried neither a console session cookie nor a bearer token.',
+    fix: 'Sign in to the console, or send Authorization: Bearer <token of an application allowed the admin API, with scope latchkey.admin>.',
+  },
+  'admin.session_ended': {
+    explanation: 'The console session cookie names a session that has ended on the server: signed out, expired, or ended by a password change, a role change or a deactivation.',
+    fix: 'Sign in to the console again.',
+  },
+  'admin.csrf_failed': {
+    explanation: 'A state-changing admin API request with the console session cookie lacked the right x-csrf-token header, or came from another origin.',
+    fix: 'Send the CSRF token from GET /admin/api/v1/session in x-csrf-token; the console does this itself.',
+  },
+  'admin.external_token': {
+    explanation: 'The admin API was called with a token from an external identity provider. Such tokens name a user by a claim of another system; they never administer this instance.',
+    fix: 'Use a token this instance issued to an application allowed the admin API, or the console.',
+  },
+  'admin.grant_not_allowed': {
+    explanation: 'The admin API was called with a token of a grant that never administers the instance (the JWT bearer grant: an application signs for any user it names).',
+    fix: 'Use the client credentials or password grant of an application allowed the admin API, or the console.',
+    setting: 'application.admin_api',
+  },
+  'admin.application_not_allowed': {
+    explanation: 'The admin API was called with a token of an application that is not allowed to administer the instance, even if its user has the admin role.',
+    fix: 'Use an application allowed the admin API, or allow this one: `latchkey apps update <client-id> --admin-api true` (then request the scope latchkey.admin).',
+    setting: 'application.admin_api',
+  },
+  'admin.scope_missing': {
+    explanation: 'The admin API was called with a token that does not carry the scope latchkey.admin (the all-access scope useraccount does not stand in for it).',
+    fix: 'Request a token with scope=latchkey.admin from an application allowed the admin API.',
+    setting: 'application.scopes',
+  },
+  'admin.role_missing': {
+    explanation: 'The user of the console session or of the token lacks the admin role now (or the token acts for no user).',
+    fix: 'Grant the role if this user should administer the instance: `latchkey users update <name> --roles admin,…`.',
     setting: 'user.roles',
   },
   // ---- bearer tokens from external identity providers --------------------------------------

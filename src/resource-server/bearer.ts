@@ -13,6 +13,21 @@ import type { ExternalTokenValidator } from './external.js';
 
 export const REALM = 'latchkey';
 
+/**
+ * Where a validated token came from, for decisions beyond an API's scopes and roles (the admin API
+ * accepts only tokens of this instance, from some grants, of applications allowed to administer).
+ */
+export interface TokenOrigin {
+  /** 'self': issued by this instance (opaque or JWT); 'external': a registered identity provider's JWT. */
+  readonly issuer: 'self' | 'external';
+  /** The grant that issued the token (its record's grant type); null for external tokens. */
+  readonly grantType: string | null;
+  /** The application it was issued to; null for external tokens. */
+  readonly applicationId: string | null;
+}
+
+const EXTERNAL: TokenOrigin = Object.freeze({ issuer: 'external', grantType: null, applicationId: null });
+
 /** An RFC 6750 §3.1 invalid_token refusal: 401 with the error in WWW-Authenticate. */
 export function invalidToken(reason: ReasonCode, description: string): OAuthError {
   return new OAuthError({
@@ -52,7 +67,7 @@ export class BearerValidator {
    * this process's memory, never logged or stored, and dropped on any registry or token change
    * and when the token expires. The database keeps only hashes.
    */
-  private callers = new Map<string, { readonly caller: Caller; readonly expiresAt: number }>();
+  private callers = new Map<string, { readonly caller: Caller; readonly expiresAt: number; readonly origin: TokenOrigin }>();
   private generation = 0;
   private readonly maxEntries = 100_000;
 
@@ -83,10 +98,17 @@ export class BearerValidator {
   validate(token: string): Caller | Promise<Caller> {
     const hit = this.callers.get(token);
     if (hit !== undefined && hit.expiresAt > this.deps.clock.now()) return hit.caller;
+    return this.resolve(token).then((found) => found.caller);
+  }
+
+  /** As validate, with where the token came from (the admin API decides on it). */
+  async validateWithOrigin(token: string): Promise<{ readonly caller: Caller; readonly origin: TokenOrigin }> {
+    const hit = this.callers.get(token);
+    if (hit !== undefined && hit.expiresAt > this.deps.clock.now()) return hit;
     return this.resolve(token);
   }
 
-  private async resolve(token: string): Promise<Caller> {
+  private async resolve(token: string): Promise<{ readonly caller: Caller; readonly origin: TokenOrigin }> {
     if (isJwtShaped(token)) return this.resolveJwt(token);
     const gen = this.generation;
     const record = await this.deps.storage.tokens.byHash(tokenKey(token));
@@ -97,7 +119,7 @@ export class BearerValidator {
    * A JWT: ours (iss is our issuer) is verified with our published keys, then checked against its
    * record like an opaque token; any other iss goes to the external validator.
    */
-  private async resolveJwt(token: string): Promise<Caller> {
+  private async resolveJwt(token: string): Promise<{ readonly caller: Caller; readonly origin: TokenOrigin }> {
     const gen = this.generation;
     let iss: unknown;
     try {
@@ -111,8 +133,8 @@ export class BearerValidator {
       const external = this.deps.external;
       if (external === undefined) throw invalidToken('token.unknown_issuer', JWT_REFUSALS.issuer[1]).withHint(`iss ${iss.slice(0, 200)}`);
       const { caller, expiresAt } = await external.validate(token, iss);
-      this.remember(gen, token, caller, expiresAt);
-      return caller;
+      this.remember(gen, token, caller, expiresAt, EXTERNAL);
+      return { caller, origin: EXTERNAL };
     }
     let claims: AccessJwtClaims;
     try {
@@ -150,7 +172,7 @@ export class BearerValidator {
   }
 
   /** The caller a token's record stands for (opaque and our JWTs alike), remembered for repeat calls. */
-  private async callerOf(token: string, record: TokenRecord | undefined, gen: number, notAfter: number): Promise<Caller> {
+  private async callerOf(token: string, record: TokenRecord | undefined, gen: number, notAfter: number): Promise<{ readonly caller: Caller; readonly origin: TokenOrigin }> {
     if (record === undefined) throw invalidToken('token.unknown', 'The access token is not valid on this instance.');
     if (record.kind !== 'access') throw await this.refusal(record, 'token.not_access_token', 'A refresh token cannot be used as an access token.');
     if (record.status !== 'active') throw await this.refusal(record, 'token.revoked', 'The access token has been revoked.');
@@ -170,14 +192,15 @@ export class BearerValidator {
       application: Object.freeze({ clientId: app.clientId, name: app.name }),
       scopes: Object.freeze(effectiveScopes(record.scopes, app)),
     });
-    this.remember(gen, token, caller, expiresAt);
-    return caller;
+    const origin: TokenOrigin = Object.freeze({ issuer: 'self', grantType: record.grantType, applicationId: record.applicationId });
+    this.remember(gen, token, caller, expiresAt, origin);
+    return { caller, origin };
   }
 
-  private remember(gen: number, token: string, caller: Caller, expiresAt: number): void {
+  private remember(gen: number, token: string, caller: Caller, expiresAt: number, origin: TokenOrigin): void {
     if (gen === this.generation) {
       if (this.callers.size >= this.maxEntries) this.callers = new Map();
-      this.callers.set(token, { caller, expiresAt });
+      this.callers.set(token, { caller, expiresAt, origin });
     }
   }
 }

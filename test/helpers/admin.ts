@@ -39,23 +39,39 @@ export async function adminFetch(server: TestServer, method: string, path: strin
   return { status: res.status, headers: res.headers, json, text };
 }
 
-/** An application allowed the password grant, created once per server, for user tokens. */
-const passwordApps = new WeakMap<TestServer, Promise<{ clientId: string; secret: string }>>();
+/** Applications allowed the password grant, created once per server: an ordinary one, and one allowed the admin API. */
+const passwordApps = new WeakMap<TestServer, Map<boolean, Promise<{ clientId: string; secret: string }>>>();
 
-/** An access token of `user` (password grant). */
-export async function userToken(server: TestServer, user: string, password: string): Promise<string> {
-  let app = passwordApps.get(server);
+function passwordApp(server: TestServer, adminApi: boolean): Promise<{ clientId: string; secret: string }> {
+  let apps = passwordApps.get(server);
+  if (apps === undefined) passwordApps.set(server, (apps = new Map()));
+  let app = apps.get(adminApi);
   if (app === undefined) {
     app = (async () => {
-      const created = await createApplication(registryDeps(server), { name: 'Admin test password client', grantTypes: ['password'] });
+      const name = adminApi ? 'Admin scripts (password grant)' : 'Admin test password client';
+      const created = await createApplication(registryDeps(server), { name, grantTypes: ['password'], adminApi });
       await refreshCache(server);
       return { clientId: created.application.clientId, secret: created.clientSecret ?? '' };
     })();
-    passwordApps.set(server, app);
+    apps.set(adminApi, app);
   }
-  const { clientId, secret } = await app;
+  return app;
+}
+
+/** An access token of `user` (password grant) from an ordinary application: it cannot use the admin API. */
+export async function userToken(server: TestServer, user: string, password: string): Promise<string> {
+  const { clientId, secret } = await passwordApp(server, false);
   const res = await tokenRequest(server.url, { basic: [clientId, secret], form: { grant_type: 'password', username: user, password } });
   assert.equal(res.status, 200, res.text);
+  return res.json?.access_token as string;
+}
+
+/** An access token of `user` with the scope latchkey.admin, from an application allowed the admin API (password grant). */
+export async function adminToken(server: TestServer, user = 'admin', password = ADMIN_PASSWORD): Promise<string> {
+  const { clientId, secret } = await passwordApp(server, true);
+  const res = await tokenRequest(server.url, { basic: [clientId, secret], form: { grant_type: 'password', username: user, password, scope: 'latchkey.admin' } });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json?.scope, 'latchkey.admin');
   return res.json?.access_token as string;
 }
 
@@ -91,7 +107,7 @@ export async function consoleSignIn(server: TestServer, username: string, passwo
 }
 
 /** A console session of an admin, with its CSRF token; `call` sends the token unless told not to. */
-export async function sessionClient(server: TestServer, username = 'admin', password = ADMIN_PASSWORD): Promise<AdminClient & { browser: Browser; csrf: string; raw: AdminClient }> {
+export async function sessionClient(server: TestServer, username = 'admin', password = ADMIN_PASSWORD): Promise<AdminClient & { browser: Browser; csrf: string; raw: AdminClient; browserCookie: () => string }> {
   const { browser, callback } = await consoleSignIn(server, username, password);
   assert.equal(callback.status, 303, callback.text);
   assert.equal(callback.location, '/console/');
@@ -105,6 +121,7 @@ export async function sessionClient(server: TestServer, username = 'admin', pass
     browser,
     csrf,
     raw,
+    browserCookie: cookie,
     call: (method, path, body, headers) => raw.call(method, path, body, { 'x-csrf-token': csrf, ...(headers ?? {}) }),
   };
 }

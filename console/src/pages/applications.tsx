@@ -153,11 +153,12 @@ interface FormState {
   jwks: string;
   jwksUri: string;
   canIntrospect: boolean;
+  adminApi: boolean;
   grantTypes: string[];
 }
 
 function emptyForm(): FormState {
-  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, grantTypes: [] };
+  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, grantTypes: [] };
 }
 
 function formOf(a: Application): FormState {
@@ -175,6 +176,7 @@ function formOf(a: Application): FormState {
     jwks: a.jwks ?? '',
     jwksUri: a.jwksUri ?? '',
     canIntrospect: a.canIntrospect,
+    adminApi: a.adminApi,
     grantTypes: [...a.grantTypes],
   };
 }
@@ -225,6 +227,12 @@ function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void;
         <NumberField label="Refresh token lifespan (seconds)" name="refreshTokenLifespan" value={f.refreshTokenLifespan} onInput={(v) => set({ refreshTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (8640000).'} />
       </div>
       <Checkbox label="May introspect tokens (resource server)" checked={f.canIntrospect} onChange={(v) => set({ canIntrospect: v })} />
+      <Checkbox
+        label="May administer this instance (admin API)"
+        checked={f.adminApi}
+        onChange={(v) => set({ adminApi: v })}
+        hint="Its tokens with the scope latchkey.admin act on the admin API when their user has the admin role. Never granted on a consent page; JWT bearer and identity-provider tokens never qualify."
+      />
     </>
   );
 }
@@ -236,6 +244,7 @@ function body(f: FormState, includeEmpty: boolean): Record<string, unknown> {
     redirectUris: lines(f.redirectUris),
     tokenFormat: f.tokenFormat,
     canIntrospect: f.canIntrospect,
+    adminApi: f.adminApi,
   };
   const optional: readonly (readonly [string, string])[] = [
     ['logoUri', f.logoUri],
@@ -432,6 +441,8 @@ export function ApplicationDetail(props: { clientId: string }) {
                 <dd>
                   {a.tokenFormat === 'jwt' ? 'JWT' : 'Opaque'}, {fmtDuration(a.accessTokenLifespan)}
                 </dd>
+                <dt>Admin API</dt>
+                <dd>{a.adminApi ? 'Allowed (scope latchkey.admin)' : 'Not allowed'}</dd>
                 <dt>Created</dt>
                 <dd>{fmtTime(a.createdAt ?? null)}</dd>
                 <dt>Updated</dt>

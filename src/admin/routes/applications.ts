@@ -31,6 +31,7 @@ const applicationFields = {
   jwks: z.union([z.string(), z.record(z.string(), z.unknown())]).nullable(),
   jwksUri: z.string().max(2000).nullable(),
   canIntrospect: z.boolean(),
+  adminApi: z.boolean(),
 };
 
 const CreateApplication = z.strictObject({
@@ -49,6 +50,7 @@ const CreateApplication = z.strictObject({
   jwks: applicationFields.jwks.optional(),
   jwksUri: applicationFields.jwksUri.optional(),
   canIntrospect: applicationFields.canIntrospect.optional(),
+  adminApi: applicationFields.adminApi.optional(),
 });
 
 const UpdateApplication = z.strictObject({

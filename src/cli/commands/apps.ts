@@ -31,6 +31,7 @@ interface CreateOptions extends SharedOptions {
   readonly public?: boolean;
   readonly inactive?: boolean;
   readonly canIntrospect?: boolean;
+  readonly adminApi?: string;
 }
 interface UpdateOptions extends SharedOptions {
   /** A user name, or false for --no-app-user. */
@@ -38,6 +39,7 @@ interface UpdateOptions extends SharedOptions {
   readonly active?: string;
   readonly public?: string;
   readonly canIntrospect?: string;
+  readonly adminApi?: string;
 }
 
 /** --redirect-uris (comma-separated) and every --redirect-uri, together; undefined when neither was given. */
@@ -89,6 +91,7 @@ function updateInput(opts: UpdateOptions): ApplicationInput {
     active: opts.active === undefined ? undefined : parseBool('--active', opts.active),
     public: opts.public === undefined ? undefined : parseBool('--public', opts.public),
     canIntrospect: opts.canIntrospect === undefined ? undefined : parseBool('--can-introspect', opts.canIntrospect),
+    adminApi: opts.adminApi === undefined ? undefined : parseBool('--admin-api', opts.adminApi),
   };
   if (Object.values(input).every((v) => v === undefined)) {
     throw new CliError('Nothing to change: give at least one option (see `latchkey apps update --help`).', 2);
@@ -133,6 +136,7 @@ export function appView(app: Application, appUser: string | null) {
     jwks: parseJwks(app.jwks),
     jwksUri: app.jwksUri,
     canIntrospect: app.canIntrospect,
+    adminApi: app.adminApi,
     secretRotatedAt: isoTime(app.secretRotatedAt),
     createdAt: isoTime(app.createdAt),
     updatedAt: isoTime(app.updatedAt),
@@ -167,6 +171,7 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['Public keys (JWKS)', describeJwks(v.jwks)],
     ['JWKS URI', v.jwksUri],
     ['May introspect', v.canIntrospect],
+    ['Admin API', v.adminApi ? 'allowed (tokens with scope latchkey.admin whose user has the admin role)' : false],
     ['Secret rotated', v.secretRotatedAt],
     ['Created', v.createdAt],
     ['Updated', v.updatedAt],
@@ -261,16 +266,18 @@ function registerCreate(apps: Command, kit: Kit): void {
     .option('--public', 'a public client: no secret (cannot use client_credentials)')
     .option('--inactive', 'create the application inactive')
     .option('--can-introspect', 'may call the introspection endpoint (RFC 7662): for a resource server\'s application')
+    .option('--admin-api <true|false>', 'may administer this instance through the admin API (adds the scope latchkey.admin; default false)')
     .addHelpText('after', `
 Examples:
   latchkey apps create --name "Nightly export" --grants client_credentials --app-user svc-integration --json
   latchkey apps create --name "Portal" --grants authorization_code,refresh_token --redirect-uri https://portal.example.com/callback \\
     --logo-uri https://portal.example.com/logo.png
   latchkey apps create --name "Orders sync" --grants jwt_bearer --jwks ./orders-sync.jwks.json --token-format jwt
+  latchkey apps create --name "Admin scripts" --grants client_credentials --app-user svc-admin --admin-api true
 `);
   kit.common(cmd).action((opts: CreateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
-      const input: ApplicationInput = { ...sharedInput(opts), appUser: opts.appUser, public: opts.public === true, active: !opts.inactive, canIntrospect: opts.canIntrospect === true };
+      const input: ApplicationInput = { ...sharedInput(opts), appUser: opts.appUser, public: opts.public === true, active: !opts.inactive, canIntrospect: opts.canIntrospect === true, adminApi: opts.adminApi === undefined ? undefined : parseBool('--admin-api', opts.adminApi) };
       const { application, clientSecret } = await createApplication(ctx, input);
       await report(ctx, out, application, clientSecret, `Created application "${application.name}".`, nextSteps(application, clientSecret));
     }),
@@ -292,6 +299,7 @@ function registerUpdate(apps: Command, kit: Kit): void {
     .option('--active <true|false>', 'activate or deactivate the application')
     .option('--public <true|false>', 'public (no secret) or confidential; becoming confidential generates a secret')
     .option('--can-introspect <true|false>', 'allow or forbid calling the introspection endpoint (RFC 7662)')
+    .option('--admin-api <true|false>', 'allow or forbid administering this instance through the admin API (scope latchkey.admin)')
     .addHelpText('after', `
 Examples:
   latchkey apps update <client-id> --app-user svc-integration

@@ -1,4 +1,6 @@
-import { invalidRequest, unauthorizedClient } from '../../errors/errors.js';
+import { invalidRequest, invalidScope, unauthorizedClient } from '../../errors/errors.js';
+import { CONSOLE_CLIENT_ID } from '../../registry/bootstrap.js';
+import { ADMIN_SCOPE } from '../../registry/scopes.js';
 import { OAuthError } from '../../errors/oauth-error.js';
 import { parseScopeParam, resolveRequestedScopes } from '../../grants/scope.js';
 import type { Application } from '../../storage/types.js';
@@ -130,6 +132,22 @@ function checkChallenge(app: Application, challenge: string | undefined, method:
   return challenge;
 }
 
+/**
+ * The scopes a consent page may grant: those resolved for the application, never the admin API
+ * scope except to the built-in console (a person clicking Allow must not hand an application the
+ * administration of the instance). Requested: refused; by default: left out.
+ */
+export function consentScopes(app: Application, requested: readonly string[] | undefined): string[] {
+  const scopes = resolveRequestedScopes(app, requested);
+  if (app.clientId === CONSOLE_CLIENT_ID || !scopes.includes(ADMIN_SCOPE)) return scopes;
+  if (requested !== undefined) {
+    throw invalidScope
+      .withReason('scope.admin_not_grantable')
+      .withDescription(`The scope ${ADMIN_SCOPE} is never granted on a consent page; request it with the client credentials or password grant of an application allowed the admin API.`);
+  }
+  return scopes.filter((s) => s !== ADMIN_SCOPE);
+}
+
 /** The checks on a validated client that are answered by redirecting (RFC 6749 §4.1.2.1). */
 export function checkRequest(app: Application, params: Record<string, string>, repeated: ReadonlySet<string>): CheckedRequest {
   requireCodeGrant(app);
@@ -147,7 +165,7 @@ export function checkRequest(app: Application, params: Record<string, string>, r
   if (responseType !== 'code') {
     throw new OAuthError({ error: 'unsupported_response_type', status: 400, reason: 'authorize.unsupported_response_type', description: 'Only response_type=code is supported.' });
   }
-  const scopes = resolveRequestedScopes(app, parseScopeParam(params.scope));
+  const scopes = consentScopes(app, parseScopeParam(params.scope));
   return { scopes, challenge: checkChallenge(app, params.code_challenge, params.code_challenge_method) };
 }
 
@@ -159,7 +177,7 @@ export async function recheck(kit: AuthorizeKit, ctx: Ctx, pending: Pending): Pr
   const target: Target = { redirectUri: pending.r, state: pending.st };
   refusedToClient(target, () => {
     requireCodeGrant(client.app);
-    resolveRequestedScopes(client.app, pending.s);
+    consentScopes(client.app, pending.s);
   });
   return { app: client.app, target };
 }
