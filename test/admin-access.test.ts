@@ -116,13 +116,15 @@ describe('admin access control', () => {
     });
   });
 
-  it('a cookie session of a user who lost the admin role: 403 on every route', async () => {
+  it('a cookie session of a user who lost the admin role ends on the server: 401 on every route', async () => {
     await ensureUser(server, 'demoted', 'demoted-password', ['admin']);
     const session = await sessionClient(server, 'demoted', 'demoted-password');
-    await updateUser(registryDeps(server), 'demoted', { roles: ['reader'] });
+    const { ended } = await updateUser(registryDeps(server), 'demoted', { roles: ['reader'] });
+    assert.equal(ended.sessions, 2, 'the console session and the sign-in session it came from');
     for (const route of ADMIN_ROUTES) {
       const res = await session.call(route.method, pathOf(route), stateChanging(route) ? {} : undefined);
-      assert.equal(res.status, 403, `${label(route)}: ${res.text}`);
+      assert.equal(res.status, 401, `${label(route)}: ${res.text}`);
+      assert.equal(res.json.reason, 'admin.session_ended');
     }
   });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createMemoryStorage } from '../src/storage/memory/adapter.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CODE_LIFETIME_MS, PENDING_REQUEST_LIFETIME_MS } from '../src/endpoints/authorize.js';
@@ -436,13 +437,12 @@ describe('authorization code flow: security', () => {
       const consent = await browser.submit(url, formFor(page, 'sign_in'), { username: 'mallory', password: PW });
       const session = consent.setCookies.find((c) => c.startsWith('latchkey_session='));
       assert.ok(session !== undefined, consent.setCookies.join('\n'));
-      assert.match(session, /^latchkey_session=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
+      assert.match(session, /^latchkey_session=lk_ss_[0-9a-f]{12}[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
       assert.doesNotMatch(session, /Secure|Domain/);
-      // The cookie is signed: it does not name the user in a way anyone could change.
-      const [value = ''] = (browser.cookies.get('latchkey_session') ?? '').split('.');
-      const payload = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as Record<string, unknown>;
-      const erin = await server.latchkey.storage.users.byName('erin');
-      const forged = `${Buffer.from(JSON.stringify({ ...payload, u: erin?.id })).toString('base64url')}.${(browser.cookies.get('latchkey_session') ?? '').split('.')[1]}`;
+      // The cookie carries only a random id of a session kept on the server: nothing in it names the
+      // user, and any other value (one character changed) is no session.
+      const value = browser.cookies.get('latchkey_session') ?? '';
+      const forged = `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
       browser.cookies.set('latchkey_session', forged);
       const next = await browser.get(url);
       assert.ok(hasForm(next, 'sign_in'), 'a forged session is no session');
@@ -482,7 +482,7 @@ describe('authorization code flow: security', () => {
       assert.ok(hasForm(await browser.get(url), 'sign_in'));
     });
 
-    it('a user deactivated between sign-in and consent gets no code: 403, session ended, recorded', async () => {
+    it('a user deactivated between sign-in and consent gets no code: the session ended on the server, signing in again is refused and recorded', async () => {
       const deps = registryDeps(server, clock);
       await createUser(deps, { userName: 'ivan', password: PW });
       const browser = new Browser(server.url);
@@ -490,21 +490,22 @@ describe('authorization code flow: security', () => {
       const page = await browser.get(url);
       const consent = await browser.submit(url, formFor(page, 'sign_in'), { username: 'ivan', password: PW });
       assert.ok(hasForm(consent, 'consent'));
-      await updateUser(deps, 'ivan', { active: false });
+      const { ended } = await updateUser(deps, 'ivan', { active: false });
+      assert.equal(ended.sessions, 1);
       const answer = await browser.submit(url, formFor(consent, 'consent'), { decision: 'allow' });
-      assert.equal(answer.status, 403);
-      assert.equal(answer.location, undefined);
+      assert.equal(answer.location, undefined, 'no code');
       assert.ok(hasForm(answer, 'sign_in'));
-      assert.match(answer.text, /inactive/);
+      assert.match(answer.text, /expired/);
       assert.ok(answer.setCookies.some((c) => /^latchkey_session=;.*Max-Age=0/.test(c)));
-      const refusal = await refusalOf(answer);
+      // Signing in again as the inactive user is refused, after the password check.
+      const again = await browser.submit(url, formFor(answer, 'sign_in'), { username: 'ivan', password: PW });
+      assert.equal(again.status, 403);
+      assert.match(again.text, /inactive/);
+      assert.ok(!again.setCookies.some((c) => c.startsWith('latchkey_session=') && !c.includes('Max-Age=0')));
+      const refusal = await refusalOf(again);
       assert.equal(refusal.reason, 'user.inactive');
       assert.equal(refusal.endpoint, 'authorize');
       assert.equal(refusal.userName, 'ivan');
-      // Signing in again as the inactive user is refused too, after the password check.
-      const again = await browser.submit(url, formFor(answer, 'sign_in'), { username: 'ivan', password: PW });
-      assert.equal(again.status, 403);
-      assert.ok(!again.setCookies.some((c) => c.startsWith('latchkey_session=') && !c.includes('Max-Age=0')));
     });
 
     it('escapes every dynamic value: application name, scope description, user name', async () => {
@@ -633,31 +634,41 @@ describe('web building blocks', () => {
     assert.equal(unseal(key, 'label', 'x'.repeat(10_000)), undefined);
   });
 
-  it('session cookies: Secure with __Host- on https; idle and absolute expiry', async () => {
-    const key = randomBytes(32);
-    const sessions = new SessionCookies({ key: async () => key, secure: () => true });
+  it('session cookies: Secure with __Host- on https; only an id in the cookie; idle and absolute expiry; ended on the server', async () => {
+    const store = createMemoryStorage().sessions;
+    const sessions = new SessionCookies({ store, kind: 'signin', secure: () => true });
     const user = { id: 'u1', userName: 'u', passwordHash: null, active: true, roles: [], createdAt: 0, updatedAt: 0, passwordChangedAt: 5 };
     const t0 = 1_000_000_000_000;
-    const cookie = await sessions.start(user, t0);
-    assert.match(cookie, /^__Host-latchkey_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=28800$/);
+    const { cookie } = await sessions.start(user, t0);
+    assert.match(cookie, /^__Host-latchkey_session=lk_ss_[0-9a-f]{12}[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=28800$/);
     const req = (c: string) => ({ headers: { cookie: c.split(';')[0] } });
+    const value = cookie.split(';')[0]!.split('=')[1]!;
+    const stored = await store.listForUser('u1', t0);
+    assert.equal(stored.length, 1);
+    assert.ok(!JSON.stringify(stored).includes(value), 'the cookie value is not stored');
     const session = await sessions.read(req(cookie), t0 + 1000);
     assert.equal(session?.userId, 'u1');
     assert.equal(sessions.validFor(session!, user), true);
-    assert.equal(sessions.validFor(session!, { ...user, passwordChangedAt: 6 }), false);
     assert.equal(sessions.validFor(session!, { ...user, active: false }), false);
     assert.equal(await sessions.read(req(cookie), t0 + SESSION_IDLE_MS), undefined, 'idle');
     // Used every 50 minutes, it still ends 8 hours after sign-in.
-    let current = cookie;
     let t = t0;
     while (t + 50 * 60_000 < t0 + SESSION_ABSOLUTE_MS) {
       t += 50 * 60_000;
-      const s = await sessions.read(req(current), t);
+      const s = await sessions.read(req(cookie), t);
       assert.ok(s !== undefined, `alive at ${(t - t0) / 60_000} min`);
-      current = await sessions.touch(s, t);
+      await sessions.touch(s, t);
     }
-    assert.equal(await sessions.read(req(current), t0 + SESSION_ABSOLUTE_MS), undefined, 'absolute');
+    assert.equal(await sessions.read(req(cookie), t0 + SESSION_ABSOLUTE_MS), undefined, 'absolute');
     // The http cookie name is not read on https (and the other way round).
     assert.equal(await sessions.read({ headers: { cookie: cookie.split(';')[0]!.replace('__Host-', '') } }, t0 + 1000), undefined);
+    // Ended on the server: the same cookie no longer reads, wherever it is copied to.
+    const again = await sessions.start(user, t0);
+    const live = await sessions.read(req(again.cookie), t0 + 1);
+    await sessions.end(live!, t0 + 2);
+    assert.equal(await sessions.read(req(again.cookie), t0 + 3), undefined);
+    // Another kind of session is not accepted as this one.
+    const consoleSessions = new SessionCookies({ store, kind: 'console', secure: () => true });
+    assert.equal(await consoleSessions.read(req(cookie.replace('latchkey_session', 'latchkey_console')), t0 + 1), undefined);
   });
 });

@@ -8,6 +8,7 @@ import { unverifiedRecordKey } from '../tokens/jwt.js';
 import { cookieName, readCookie } from '../web/cookies.js';
 import { html } from '../web/html.js';
 import { htmlResponse, newNonce, redirectHeaders } from '../web/page.js';
+import { SessionCookies, type Session } from '../web/session.js';
 import { keyCache, mac, macEqual, seal, unseal } from '../web/signing.js';
 import { CONSOLE_HEADERS } from './http.js';
 
@@ -20,11 +21,12 @@ import { CONSOLE_HEADERS } from './http.js';
  *   GET /console/callback → state checked against the cookie, the code redeemed in process at the
  *                           token endpoint, the admin role required, the console session started
  *
- * The console session is a stateless HMAC-signed cookie (key: secrets.derive('console-session')):
- * HttpOnly, SameSite=Strict, Path=/, Secure and `__Host-` on https; 30 minutes idle, 8 hours
- * absolute, both checked on the server. It carries the user id, the user's passwordChangedAt (a
- * password change ends it) and a random CSRF seed; the CSRF token the console must send in
- * `x-csrf-token` is an HMAC of that seed, handed out by GET /admin/api/v1/session.
+ * The console session lives on the server (web/session.ts, kind 'console'); its cookie carries
+ * only a random id: HttpOnly, SameSite=Strict, Path=/, Secure and `__Host-` on https; 30 minutes
+ * idle, 8 hours absolute. It remembers the sign-in session it came from, so signing out of the
+ * console ends both, on every instance: a copied cookie stops working, and "Sign in again" asks
+ * for the password. The CSRF token the console sends in `x-csrf-token` is an HMAC of the session
+ * id (key: secrets.derive('console-session')), handed out by GET /admin/api/v1/session.
  */
 
 export const CONSOLE_IDLE_MS = 30 * 60_000;
@@ -32,44 +34,19 @@ export const CONSOLE_ABSOLUTE_MS = 8 * 60 * 60_000;
 const LOGIN_LIFETIME_MS = 10 * 60_000;
 const SESSION_COOKIE = 'latchkey_console';
 const LOGIN_COOKIE = 'latchkey_console_login';
-const SESSION_LABEL = 'console-session';
 const LOGIN_LABEL = 'console-login';
 
-export interface ConsoleSession {
-  readonly userId: string;
-  readonly issuedAt: number;
-  readonly lastSeen: number;
-  readonly passwordChangedAt: number | null;
-  /** Random per session; the CSRF token is an HMAC of it. */
-  readonly csrfSeed: string;
-}
+export type ConsoleSession = Session;
 
 /** A console response with the Set-Cookie values to send (several, so not a plain header). */
 export interface ConsoleResponse extends NeutralResponse {
   readonly cookies: readonly string[];
 }
 
-interface SessionPayload {
-  readonly u: string;
-  readonly iat: number;
-  readonly seen: number;
-  readonly pw: number | null;
-  readonly c: string;
-}
-
 interface LoginPayload {
   readonly v: string;
   readonly s: string;
   readonly exp: number;
-}
-
-function isSessionPayload(value: unknown): value is SessionPayload {
-  const p = value as Partial<SessionPayload> | null;
-  return (
-    typeof p === 'object' && p !== null && typeof p.u === 'string' && p.u.length > 0 && p.u.length <= 200 &&
-    Number.isSafeInteger(p.iat) && Number.isSafeInteger(p.seen) && (p.pw === null || Number.isSafeInteger(p.pw)) &&
-    typeof p.c === 'string' && p.c.length >= 16 && p.c.length <= 100
-  );
 }
 
 function isLoginPayload(value: unknown): value is LoginPayload {
@@ -89,10 +66,20 @@ export class ConsoleAuth {
   readonly idleMs = CONSOLE_IDLE_MS;
   readonly absoluteMs = CONSOLE_ABSOLUTE_MS;
   private readonly key: (purpose: string) => Promise<Uint8Array>;
+  private readonly sessions: SessionCookies;
   private ensured: string | undefined;
 
   constructor(private readonly latchkey: Latchkey) {
     this.key = keyCache({ derive: (purpose) => latchkey.secrets.derive(purpose) });
+    this.sessions = new SessionCookies({
+      store: latchkey.storage.sessions,
+      kind: 'console',
+      secure: () => this.secure(),
+      idleMs: CONSOLE_IDLE_MS,
+      absoluteMs: CONSOLE_ABSOLUTE_MS,
+      name: SESSION_COOKIE,
+      sameSite: 'Strict',
+    });
   }
 
   secure(): boolean {
@@ -108,7 +95,7 @@ export class ConsoleAuth {
   }
 
   sessionCookieName(): string {
-    return cookieName(SESSION_COOKIE, this.secure());
+    return this.sessions.name();
   }
 
   private loginCookieName(): string {
@@ -117,59 +104,55 @@ export class ConsoleAuth {
 
   /** Whether the request carries a console session cookie at all (valid or not). */
   presented(req: Pick<NeutralRequest, 'headers'>): boolean {
-    return readCookie(req, this.sessionCookieName()) !== undefined;
+    return this.sessions.presented(req);
   }
 
-  /** The session the request carries, when its signature verifies and it has not expired. */
-  async read(req: Pick<NeutralRequest, 'headers'>, now: number): Promise<ConsoleSession | undefined> {
-    const value = readCookie(req, this.sessionCookieName());
-    if (value === undefined) return undefined;
-    const p = unseal(await this.sessionKey(), SESSION_LABEL, value, 2048);
-    if (!isSessionPayload(p)) return undefined;
-    if (now - p.iat >= this.absoluteMs || now - p.seen >= this.idleMs || p.iat > now + 60_000) return undefined;
-    return { userId: p.u, issuedAt: p.iat, lastSeen: p.seen, passwordChangedAt: p.pw, csrfSeed: p.c };
+  /** The live console session the request's cookie names (stored, not ended, not expired). */
+  read(req: Pick<NeutralRequest, 'headers'>, now: number): Promise<ConsoleSession | undefined> {
+    return this.sessions.read(req, now);
   }
 
-  /** The session's user when the session still stands: active, same password, admin role. */
+  /** The session's user when the session still stands: active, admin role. */
   async userOf(session: ConsoleSession): Promise<{ user: User | undefined; admin: boolean }> {
     const user = await this.latchkey.storage.users.byId(session.userId);
-    if (user === undefined || !user.active || user.passwordChangedAt !== session.passwordChangedAt) return { user: undefined, admin: false };
-    return { user, admin: user.roles.includes(ADMIN_ROLE) };
+    if (!this.sessions.validFor(session, user)) return { user: undefined, admin: false };
+    return { user, admin: user?.roles.includes(ADMIN_ROLE) === true };
   }
 
-  async start(user: User, now: number): Promise<{ cookie: string; session: ConsoleSession }> {
-    const session: ConsoleSession = { userId: user.id, issuedAt: now, lastSeen: now, passwordChangedAt: user.passwordChangedAt, csrfSeed: randomBytes(24).toString('base64url') };
-    return { cookie: await this.write(session, now), session };
+  async start(user: User, now: number, parentId: string | null): Promise<{ cookie: string; session: ConsoleSession }> {
+    return this.sessions.start(user, now, parentId);
   }
 
-  /** Set-Cookie extending the idle timeout (never the absolute end). */
-  touch(session: ConsoleSession, now: number): Promise<string> {
-    return this.write({ ...session, lastSeen: now }, now);
+  /** Records use (extends the idle timeout, never the absolute end). */
+  touch(session: ConsoleSession, now: number): Promise<void> {
+    return this.sessions.touch(session, now);
+  }
+
+  /**
+   * Signs out: ends the console session and the sign-in session it came from on the server, and
+   * drops both cookies. Returns the Set-Cookie values.
+   */
+  async signOut(session: ConsoleSession, now: number): Promise<string[]> {
+    await this.sessions.end(session, now, true);
+    return [this.clear(), this.latchkey.authorizeEndpoint.sessions.clear()];
   }
 
   clear(): string {
-    return cookie(this.sessionCookieName(), '', { secure: this.secure(), maxAge: 0, sameSite: 'Strict' });
+    return this.sessions.clear();
   }
 
   /** When the session ends if unused: the idle end, capped by the absolute end. */
-  expiresAt(session: ConsoleSession): number {
-    return Math.min(session.lastSeen + this.idleMs, session.issuedAt + this.absoluteMs);
+  expiresAt(session: ConsoleSession, now: number): number {
+    return this.sessions.endsAt(session, now);
   }
 
   async csrfToken(session: ConsoleSession): Promise<string> {
-    return mac(await this.sessionKey(), `console-csrf.${session.userId}.${session.csrfSeed}`);
+    return mac(await this.sessionKey(), `console-csrf.${session.id}`);
   }
 
   async csrfValid(session: ConsoleSession, presented: string | undefined): Promise<boolean> {
     if (presented === undefined || presented.length > 200) return false;
     return macEqual(presented, await this.csrfToken(session));
-  }
-
-  private async write(session: ConsoleSession, now: number): Promise<string> {
-    const payload: SessionPayload = { u: session.userId, iat: session.issuedAt, seen: session.lastSeen, pw: session.passwordChangedAt, c: session.csrfSeed };
-    const value = seal(await this.sessionKey(), SESSION_LABEL, payload);
-    const maxAge = Math.ceil((session.issuedAt + this.absoluteMs - now) / 1000);
-    return cookie(this.sessionCookieName(), value, { secure: this.secure(), maxAge, sameSite: 'Strict' });
   }
 
   /** Makes sure the built-in console application exists for the current issuer (once per issuer). */
@@ -263,7 +246,9 @@ export class ConsoleAuth {
         false,
       );
     }
-    const started = await this.start(user, now);
+    // The browser's sign-in session (the one the code was issued in): signing out ends it too.
+    const signIn = await this.latchkey.authorizeEndpoint.sessions.read(req, now);
+    const started = await this.start(user, now, signIn?.id ?? null);
     return { status: 303, headers: { ...redirectHeaders('/console/'), ...CONSOLE_HEADERS }, body: '', cookies: [clearLogin, started.cookie] };
   }
 }

@@ -65,7 +65,7 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
     const cookies: string[] = [];
     try {
       const caller = await authenticateAdmin(latchkey, auth, request);
-      if (caller.session !== undefined) cookies.push(await auth.touch(caller.session, latchkey.clock.now()));
+      if (caller.session !== undefined) await auth.touch(caller.session, latchkey.clock.now());
       let body: unknown;
       if (route.body !== undefined) {
         let parsed: unknown;
@@ -77,9 +77,7 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
         body = route.body.parse(parsed);
       }
       const result = await route.handler({ latchkey, auth, caller, params: (req.params ?? {}) as Record<string, string>, query: request.query, body, cookies });
-      // Logging out clears the cookie: do not set it again.
-      const out = cookies.some((c) => c.includes('Max-Age=0')) ? cookies.filter((c) => c.includes('Max-Age=0')) : cookies;
-      return send(reply, json(route.status ?? 200, result), out);
+      return send(reply, json(route.status ?? 200, result), cookies);
     } catch (error) {
       if (error instanceof AdminRefusal) return refused(req, reply, error);
       let mapped: AdminError;
@@ -125,7 +123,8 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
       const text = `This account lacks the admin role; ask an administrator: latchkey users update ${who.user.userName} --roles admin\n`;
       return send(reply, { status: 403, headers: { ...CONSOLE_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, body: text }, [auth.clear()]);
     }
-    return send(reply, indexFile(consoleDir), [await auth.touch(session, latchkey.clock.now())]);
+    await auth.touch(session, latchkey.clock.now());
+    return send(reply, indexFile(consoleDir));
   };
   app.get('/console/', index);
   app.get('/console/index.html', index);

@@ -6,6 +6,17 @@ import { RegistryError } from './errors.js';
 
 /** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
 type Deps = { storage: Pick<Storage, 'users' | 'roles'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined };
+/** Updating a user also ends what the change must end: its sessions and, on a password change or deactivation, its tokens. */
+type UpdateDeps = Omit<Deps, 'storage'> & { storage: Deps['storage'] & Pick<Storage, 'sessions' | 'tokens'> };
+
+/** What a user update ended on the server, on every instance. */
+export interface EndedByUpdate {
+  /** Sign-in and console sessions (a password, role or active change ends them all). */
+  readonly sessions: number;
+  /** Access and refresh tokens revoked (a password change or a deactivation), and the sign-ins (families) they belonged to. */
+  readonly tokens: number;
+  readonly families: number;
+}
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$/;
 const ROLE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
@@ -86,7 +97,13 @@ export async function findUser(deps: { storage: Pick<Storage, 'users'> }, userNa
   return user;
 }
 
-export async function updateUser(deps: Deps, userName: string, input: UpdateUserInput): Promise<{ user: User; createdRoles: string[] }> {
+/**
+ * Changes a user. What the change takes away ends at once, on the server: a password change, a
+ * deactivation or any role change ends every session of the user (sign-in and console), and a
+ * password change or a deactivation revokes the user's tokens family by family (a deactivation also
+ * the client-credentials tokens of applications acting as the user). Returns what was ended.
+ */
+export async function updateUser(deps: UpdateDeps, userName: string, input: UpdateUserInput): Promise<{ user: User; createdRoles: string[]; ended: EndedByUpdate }> {
   const current = await findUser(deps, userName);
   if (input.password !== undefined) checkPassword(input.password);
   const ensured = input.roles === undefined ? undefined : await ensureRoles(deps, input.roles);
@@ -101,5 +118,22 @@ export async function updateUser(deps: Deps, userName: string, input: UpdateUser
   };
   await deps.storage.users.update(user);
   await recordChange(deps, { action: 'user.update', target: user.userName, before: current, after: user });
-  return { user, createdRoles: ensured?.created ?? [] };
+  const ended = await endWhatChanged(deps, current, user, now);
+  return { user, createdRoles: ensured?.created ?? [], ended };
+}
+
+const sameRoles = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((r) => b.includes(r));
+
+async function endWhatChanged(deps: UpdateDeps, before: User, after: User, now: number): Promise<EndedByUpdate> {
+  const passwordChanged = after.passwordChangedAt !== before.passwordChangedAt;
+  const deactivated = before.active && !after.active;
+  const rolesChanged = !sameRoles(before.roles, after.roles);
+  const sessions = passwordChanged || deactivated || rolesChanged ? await deps.storage.sessions.revokeForUser(after.id, now) : 0;
+  const revoked = passwordChanged || deactivated ? await deps.storage.tokens.revokeForUser(after.id, now, { includeClientCredentials: deactivated }) : { tokens: 0, families: 0 };
+  const ended = { sessions, tokens: revoked.tokens, families: revoked.families };
+  if (sessions > 0 || revoked.tokens > 0) {
+    const why = [passwordChanged ? 'password changed' : '', deactivated ? 'deactivated' : '', rolesChanged ? 'roles changed' : ''].filter((w) => w !== '').join(', ');
+    await recordChange(deps, { action: 'user.sessions_ended', target: after.userName, before: null, after: { reason: why, ...ended } });
+  }
+  return ended;
 }

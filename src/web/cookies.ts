@@ -23,14 +23,16 @@ export interface CookieOptions {
   /** Seconds; omitted: a browser-session cookie. 0 deletes it. */
   readonly maxAge?: number;
   readonly secure: boolean;
+  /** Default Lax: sent on top-level navigations from elsewhere (the sign-in redirects need that). */
+  readonly sameSite?: 'Lax' | 'Strict';
 }
 
 /**
- * A Set-Cookie value: always HttpOnly, SameSite=Lax and Path=/; Secure when the instance is
- * served over https. Names and values are ours (base64url and dots), never request data.
+ * A Set-Cookie value: always HttpOnly and Path=/, SameSite=Lax unless told Strict; Secure when the
+ * instance is served over https. Names and values are ours (base64url and dots), never request data.
  */
 export function serializeCookie(name: string, value: string, options: CookieOptions): string {
-  const parts = [`${name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax'];
+  const parts = [`${name}=${value}`, 'Path=/', 'HttpOnly', `SameSite=${options.sameSite ?? 'Lax'}`];
   if (options.secure) parts.push('Secure');
   if (options.maxAge !== undefined) parts.push(`Max-Age=${Math.max(0, Math.floor(options.maxAge))}`);
   return parts.join('; ');

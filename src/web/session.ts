@@ -1,67 +1,71 @@
+import { mintOpaque, tokenKey } from '../core/crypto.js';
 import type { NeutralRequest } from '../core/request.js';
-import type { User } from '../storage/types.js';
+import type { SessionKind, SessionRecord, SessionStore, User } from '../storage/types.js';
 import { cookieName, readCookie, serializeCookie } from './cookies.js';
-import { seal, unseal } from './signing.js';
 
 /** Idle timeout: a session not used for this long is over. */
 export const SESSION_IDLE_MS = 60 * 60 * 1000;
 /** Absolute lifetime: a session ends this long after sign-in however much it is used. */
 export const SESSION_ABSOLUTE_MS = 8 * 60 * 60 * 1000;
+/**
+ * Use is written back at most this often (one write a minute per active browser, not one per
+ * request); the idle timeout is therefore exact to within this much.
+ */
+export const TOUCH_INTERVAL_MS = 60_000;
+/** Prefix of session cookie values (the tokenKey shape: lk_xx_ + time + 256 random bits). */
+export const SESSION_PREFIX = 'lk_ss_';
 
-/** A signed-in browser. Stateless: everything is in the HMAC-signed cookie. */
+const COOKIE_VALUE = /^lk_ss_[0-9a-f]{12}[A-Za-z0-9_-]{43}$/;
+
+/** A signed-in browser, as the server keeps it. */
 export interface Session {
+  /** The stored id: tokenKey() of the cookie value (the value itself is never stored). */
+  readonly id: string;
   readonly userId: string;
   /** When the user signed in (absolute expiry counts from here). */
   readonly issuedAt: number;
-  /** When the session was last used (idle expiry counts from here). */
+  /** When the session was last used, as stored (idle expiry counts from here). */
   readonly lastSeen: number;
-  /** The user's passwordChangedAt at sign-in: a password change ends every session. */
-  readonly passwordChangedAt: number | null;
-}
-
-interface Payload {
-  readonly u: string;
-  readonly iat: number;
-  readonly seen: number;
-  readonly pw: number | null;
-}
-
-function isPayload(value: unknown): value is Payload {
-  const p = value as Partial<Payload> | null;
-  return (
-    typeof p === 'object' && p !== null &&
-    typeof p.u === 'string' && p.u.length > 0 && p.u.length <= 200 &&
-    Number.isSafeInteger(p.iat) && Number.isSafeInteger(p.seen) &&
-    (p.pw === null || Number.isSafeInteger(p.pw))
-  );
+  readonly expiresAt: number;
+  /** The session this one started from (a console session's sign-in session). */
+  readonly parentId: string | null;
 }
 
 export interface SessionCookieOptions {
-  /** The HMAC key (derived from the key-encryption key for this purpose only). */
-  readonly key: () => Promise<Uint8Array>;
+  /** Where sessions live: every instance on the database sees a sign-out at once. */
+  readonly store: SessionStore;
+  readonly kind: SessionKind;
   /** Whether cookies get Secure (and the __Host- name): the issuer is https. */
   readonly secure: () => boolean;
   readonly idleMs?: number;
   readonly absoluteMs?: number;
-  /** Base cookie name; other consoles can keep sessions apart by name. */
+  /** Base cookie name; other pages keep sessions apart by name. */
   readonly name?: string;
+  readonly sameSite?: 'Lax' | 'Strict';
 }
 
-const LABEL = 'session';
+function sessionOf(r: SessionRecord): Session {
+  return { id: r.id, userId: r.userId, issuedAt: r.createdAt, lastSeen: r.lastSeenAt, expiresAt: r.expiresAt, parentId: r.parentId };
+}
 
 /**
- * Stateless session cookies: HttpOnly, SameSite=Lax, Path=/, Secure on https, HMAC-signed, with
- * idle and absolute expiry checked on the server (Max-Age only tells the browser when to drop it).
- * Shared by the sign-in pages and, later, the admin console.
+ * Server-side sessions behind an HttpOnly cookie (Path=/, Secure and `__Host-` on https) that
+ * carries only a random id (256 bits). The record decides: a sign-out, a password or role change and
+ * a deactivation revoke it (registry/users.ts), and every instance sees that on the next request,
+ * so a copied cookie stops working when its session ends. Idle and absolute expiry are checked
+ * here; Max-Age only tells the browser when to drop the cookie.
+ * Shared by the sign-in pages ('signin') and the admin console ('console').
  */
 export class SessionCookies {
   readonly idleMs: number;
   readonly absoluteMs: number;
+  readonly kind: SessionKind;
   private readonly base: string;
 
   constructor(private readonly options: SessionCookieOptions) {
     this.idleMs = options.idleMs ?? SESSION_IDLE_MS;
     this.absoluteMs = options.absoluteMs ?? SESSION_ABSOLUTE_MS;
+    this.kind = options.kind;
     this.base = options.name ?? 'latchkey_session';
   }
 
@@ -69,39 +73,53 @@ export class SessionCookies {
     return cookieName(this.base, this.options.secure());
   }
 
-  /** The session the request carries, if its signature verifies and it has not expired. */
+  /** Whether the request carries this cookie at all (valid or not). */
+  presented(req: Pick<NeutralRequest, 'headers'>): boolean {
+    return readCookie(req, this.name()) !== undefined;
+  }
+
+  /** The live session the request's cookie names: stored, of this kind, not ended, not expired, not idle. */
   async read(req: Pick<NeutralRequest, 'headers'>, now: number): Promise<Session | undefined> {
     const value = readCookie(req, this.name());
-    if (value === undefined) return undefined;
-    const payload = unseal(await this.options.key(), LABEL, value, 2048);
-    if (!isPayload(payload)) return undefined;
-    if (now - payload.iat >= this.absoluteMs || now - payload.seen >= this.idleMs || payload.iat > now + 60_000) return undefined;
-    return { userId: payload.u, issuedAt: payload.iat, lastSeen: payload.seen, passwordChangedAt: payload.pw };
+    if (value === undefined || !COOKIE_VALUE.test(value)) return undefined;
+    const record = await this.options.store.byId(tokenKey(value));
+    if (record === undefined || record.kind !== this.kind || record.revokedAt !== null) return undefined;
+    if (now >= record.expiresAt || now - record.lastSeenAt >= this.idleMs || record.createdAt > now + 60_000) return undefined;
+    return sessionOf(record);
   }
 
-  /** Whether the session still stands for this user: it exists, is active, and kept its password. */
+  /** Whether the session still stands for this user: it exists and is active. */
   validFor(session: Session, user: User | undefined): boolean {
-    return user !== undefined && user.id === session.userId && user.active && user.passwordChangedAt === session.passwordChangedAt;
+    return user !== undefined && user.id === session.userId && user.active;
   }
 
-  /** Set-Cookie for a new session after a successful sign-in. */
-  async start(user: User, now: number): Promise<string> {
-    return this.write({ u: user.id, iat: now, seen: now, pw: user.passwordChangedAt }, now);
+  /** Stores a new session after a successful sign-in; returns it and the Set-Cookie that carries it. */
+  async start(user: User, now: number, parentId: string | null = null): Promise<{ cookie: string; session: Session }> {
+    const { token, key } = mintOpaque(SESSION_PREFIX, now);
+    const record: SessionRecord = { id: key, kind: this.kind, userId: user.id, createdAt: now, lastSeenAt: now, expiresAt: now + this.absoluteMs, parentId, revokedAt: null };
+    await this.options.store.create(record);
+    const cookie = serializeCookie(this.name(), token, { secure: this.options.secure(), maxAge: this.absoluteMs / 1000, sameSite: this.options.sameSite ?? 'Lax' });
+    return { cookie, session: sessionOf(record) };
   }
 
-  /** Set-Cookie that extends the idle timeout of a session in use (never its absolute end). */
-  async touch(session: Session, now: number): Promise<string> {
-    return this.write({ u: session.userId, iat: session.issuedAt, seen: now, pw: session.passwordChangedAt }, now);
+  /** Records use (extends the idle timeout, never the absolute end); at most one write per TOUCH_INTERVAL_MS. */
+  async touch(session: Session, now: number): Promise<void> {
+    if (now - session.lastSeen >= TOUCH_INTERVAL_MS) await this.options.store.touch(session.id, now);
   }
 
-  /** Set-Cookie that ends the session in the browser. */
+  /** Ends the session on the server (every instance), and its parent when asked. */
+  async end(session: Session, now: number, withParent = false): Promise<void> {
+    await this.options.store.revoke(session.id, now);
+    if (withParent && session.parentId !== null) await this.options.store.revoke(session.parentId, now);
+  }
+
+  /** When the session ends if unused: the idle end, capped by the absolute end. */
+  endsAt(session: Session, now: number): number {
+    return Math.min(Math.max(session.lastSeen, now) + this.idleMs, session.expiresAt);
+  }
+
+  /** Set-Cookie that drops the cookie in the browser. */
   clear(): string {
-    return serializeCookie(this.name(), '', { secure: this.options.secure(), maxAge: 0 });
-  }
-
-  private async write(payload: Payload, now: number): Promise<string> {
-    const value = seal(await this.options.key(), LABEL, payload);
-    const maxAge = Math.ceil((payload.iat + this.absoluteMs - now) / 1000);
-    return serializeCookie(this.name(), value, { secure: this.options.secure(), maxAge });
+    return serializeCookie(this.name(), '', { secure: this.options.secure(), maxAge: 0, sameSite: this.options.sameSite ?? 'Lax' });
   }
 }

@@ -54,6 +54,11 @@ export interface TestServerOptions {
   kek?: string | null;
   /** A configured issuer (as --issuer); default: the listening address. */
   issuer?: string;
+  /**
+   * Another instance on an existing database (a TestServer's `db`): nothing is created or dropped,
+   * the two share everything through the database, as instances behind a load balancer do.
+   */
+  shareDb?: { readonly db: string; readonly storageKind: TestStorageKind };
 }
 
 /** The key-encryption key test servers use unless told otherwise. */
@@ -64,7 +69,7 @@ export const TEST_KEK = 'test-key-encryption-key-0123456789abcdef';
  * LATCHKEY_TEST_STORAGE=postgres) a new PostgreSQL database that is dropped again on close.
  */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const kind = options.storage ?? testStorageKind();
+  const kind = options.shareDb?.storageKind ?? options.storage ?? testStorageKind();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
   let database: TestDatabase | undefined;
   let storage: Storage | undefined;
@@ -88,7 +93,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       }
     })());
   try {
-    if (kind === 'postgres') {
+    if (options.shareDb !== undefined) {
+      db = options.shareDb.db;
+      storage = kind === 'postgres' ? await openStorage(db) : openSqliteStorage({ path: db, backgroundCheckpoints: {} });
+    } else if (kind === 'postgres') {
       database = await createTestDatabase();
       db = database.url;
       storage = await openStorage(db);

@@ -2,12 +2,23 @@ import { useState } from 'preact/hooks';
 import { get, list, patch, post, type Role, type User } from '../api';
 import { Alert, Badge, Card, Checkbox, Empty, Loading, PageHeader, TextField, splitList, useAction, useLoad } from '../ui';
 
+/** What a change ended on the server (sessions; tokens on a password change or deactivation), or null for nothing. */
+function endedText(ended: { sessions: number; tokens: number; families: number } | undefined): string | null {
+  if (ended === undefined || (ended.sessions === 0 && ended.tokens === 0)) return null;
+  const parts: string[] = [];
+  if (ended.sessions > 0) parts.push(`ended ${ended.sessions} session${ended.sessions === 1 ? '' : 's'}`);
+  if (ended.tokens > 0) parts.push(`revoked ${ended.tokens} token${ended.tokens === 1 ? '' : 's'} of ${ended.families} sign-in${ended.families === 1 ? '' : 's'}`);
+  return `On every instance: ${parts.join('; ')}.`;
+}
+
 function UserRow(props: { user: User; onChanged: () => void }) {
   const u = props.user;
   const [roles, setRoles] = useState(u.roles.join(' '));
   const action = useAction();
+  const [ended, setEnded] = useState<string | null>(null);
   const save = (change: Record<string, unknown>) => action.run(async () => {
-    await patch(`/users/${encodeURIComponent(u.userName)}`, change);
+    const answer = (await patch(`/users/${encodeURIComponent(u.userName)}`, change)) as { ended?: { sessions: number; tokens: number; families: number } } | undefined;
+    setEnded(endedText(answer?.ended));
     props.onChanged();
   });
   return (
@@ -30,6 +41,7 @@ function UserRow(props: { user: User; onChanged: () => void }) {
           </button>
         </form>
         {action.error === undefined ? null : <Alert>{action.error}</Alert>}
+        {ended === null ? null : <Alert kind="success">{ended}</Alert>}
       </td>
       <td>{u.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</td>
       <td class="actions-cell">

@@ -13,7 +13,7 @@ export const SESSION_ROUTES: readonly AdminRoute[] = [
         user: { name: ctx.caller.userName, roles: ctx.caller.roles },
         via: ctx.caller.via,
         csrfToken: s === undefined ? null : await ctx.auth.csrfToken(s),
-        expiresAt: s === undefined ? null : ctx.auth.expiresAt({ ...s, lastSeen: ctx.latchkey.clock.now() }),
+        expiresAt: s === undefined ? null : ctx.auth.expiresAt(s, ctx.latchkey.clock.now()),
       };
     },
   },
@@ -21,9 +21,11 @@ export const SESSION_ROUTES: readonly AdminRoute[] = [
     method: 'POST',
     path: '/session/logout',
     tag: 'session',
-    summary: 'Ends the console session (clears the cookie)',
+    summary: 'Signs out: ends the console session and the sign-in session it came from, on the server (a copied cookie stops working), and clears both cookies',
     async handler(ctx) {
-      ctx.cookies.push(ctx.auth.clear());
+      const s = ctx.caller.session;
+      if (s === undefined) return { signedOut: false };
+      ctx.cookies.push(...(await ctx.auth.signOut(s, ctx.latchkey.clock.now())));
       return { signedOut: true };
     },
   },

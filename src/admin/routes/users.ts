@@ -54,14 +54,14 @@ export const USER_ROUTES: readonly AdminRoute[] = [
     method: 'PATCH',
     path: '/users/:userName',
     tag: 'users',
-    summary: 'Changes a user: active, roles, password',
+    summary: 'Changes a user: active, roles, password; ends its sessions (and, on a password change or deactivation, revokes its tokens) and says how many',
     body: UpdateUser,
     async handler(ctx) {
       const name = ctx.params.userName ?? '';
       const body = ctx.body as z.infer<typeof UpdateUser>;
       checkSelfChange(ctx.caller.userName, name, body);
       const updated = await refreshed(ctx, await updateUser(deps(ctx), name, body));
-      return { user: userView(updated.user), createdRoles: updated.createdRoles };
+      return { user: userView(updated.user), createdRoles: updated.createdRoles, ended: updated.ended };
     },
   },
   {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createUser, updateUser } from '../../registry/users.js';
+import { createUser, updateUser, type EndedByUpdate } from '../../registry/users.js';
 import type { User } from '../../storage/types.js';
 import { CliError, parseBool, parseList, readPassword } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
@@ -94,11 +94,21 @@ Examples:
       }
       const active = opts.active === undefined ? undefined : parseBool('--active', opts.active);
       const password = opts.passwordStdin ? await readPassword(kit.io) : undefined;
-      const { user, createdRoles } = await updateUser(ctx, name, { active, roles: parseList(opts.roles), password });
+      const { user, createdRoles, ended } = await updateUser(ctx, name, { active, roles: parseList(opts.roles), password });
       const changed = password === undefined ? '' : ' (password changed)';
-      out.result({ user: userView(user), createdRoles }, () => `Updated user ${user.userName}${changed}.\n${createdRolesNote(createdRoles)}\n${userRecord(user)}`);
+      out.result({ user: userView(user), createdRoles, ended }, () => `Updated user ${user.userName}${changed}.\n${createdRolesNote(createdRoles)}${endedNote(ended)}\n${userRecord(user)}`);
     }),
   );
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** What the change ended, on every instance at once (registry/users.ts updateUser). */
+export function endedNote(ended: EndedByUpdate): string {
+  const parts: string[] = [];
+  if (ended.sessions > 0) parts.push(`ended ${plural(ended.sessions, 'session', 'sessions')} (sign-in and console)`);
+  if (ended.tokens > 0) parts.push(`revoked ${plural(ended.tokens, 'token', 'tokens')} of ${plural(ended.families, 'sign-in', 'sign-ins')}`);
+  return parts.length === 0 ? '' : `On every instance: ${parts.join('; ')}.\n`;
 }
 
 function registerList(users: Command, kit: Kit): void {

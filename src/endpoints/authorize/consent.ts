@@ -18,7 +18,8 @@ import { INACTIVE, inactiveUser } from './sign-in.js';
 
 /** The consent form came without a usable session: back to the sign-in page, saying why. */
 async function signedOut(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, current: SessionUser): Promise<WebResponse> {
-  if (current.session !== undefined) ctx.cookies.push(kit.sessions.clear());
+  // A cookie whose session ended on the server (sign-out, deactivation …) is dropped too.
+  if (current.session !== undefined || kit.sessions.presented(ctx.req)) ctx.cookies.push(kit.sessions.clear());
   if ('inactive' in current && current.inactive !== undefined) {
     ctx.refusal.userName = current.inactive.userName;
     const error = inactiveUser();
@@ -41,7 +42,7 @@ export async function consent(kit: AuthorizeKit, ctx: Ctx, app: Application, tar
   }
   const now = kit.deps.clock.now();
   const code = await issueCode(kit, app, user, pending, now);
-  ctx.cookies.push(await kit.sessions.touch(current.session, now));
+  await kit.sessions.touch(current.session, now);
   // RFC 9207: iss in every authorization response, so a client can tell which server answered.
   return redirect(ctx, withParams(target.redirectUri, { code, state: target.state, iss }));
 }

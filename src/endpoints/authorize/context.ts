@@ -18,7 +18,7 @@ import type { SecretDeriver } from '../../web/signing.js';
 
 export interface AuthorizeEndpointDeps {
   readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'properties' | 'peekProperties' | 'check' | 'userByName'>;
-  readonly storage: Pick<Storage, 'codes' | 'scopes' | 'users'>;
+  readonly storage: Pick<Storage, 'codes' | 'scopes' | 'users' | 'sessions'>;
   readonly clock: Clock;
   readonly lockout: PasswordLockout;
   readonly refusals: RefusalRecorder;

@@ -37,7 +37,7 @@ function createKit(deps: AuthorizeEndpointDeps): AuthorizeKit {
       return false;
     }
   };
-  const sessions = new SessionCookies({ key: () => key(KEY_PURPOSE.session), secure });
+  const sessions = new SessionCookies({ store: deps.storage.sessions, kind: 'signin', secure });
   const csrf = new CsrfGuard({ key: () => key(KEY_PURPOSE.csrf), secure });
   return { deps, sessions, csrf, requestKey: () => key(KEY_PURPOSE.authorizeRequest) };
 }

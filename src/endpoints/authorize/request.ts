@@ -15,11 +15,11 @@ import { checkClient, checkRequest, readParams, requireOAuthActive } from './val
 async function nextPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending): Promise<WebResponse> {
   const current = await sessionUser(kit, ctx);
   if (current.user !== undefined) {
-    ctx.cookies.push(await kit.sessions.touch(current.session, kit.deps.clock.now()));
+    await kit.sessions.touch(current.session, kit.deps.clock.now());
     ctx.refusal.userName = current.user.userName;
     return consentPage(kit, ctx, app, pending, current.user);
   }
-  if (current.session !== undefined) ctx.cookies.push(kit.sessions.clear());
+  if (current.session !== undefined || kit.sessions.presented(ctx.req)) ctx.cookies.push(kit.sessions.clear());
   return signInPage(kit, ctx, app, pending);
 }
 

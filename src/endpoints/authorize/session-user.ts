@@ -4,7 +4,7 @@ import type { AuthorizeKit, Ctx } from './context.js';
 
 /**
  * Who the browser is signed in as, if anyone: the session cookie is only a claim until the user is
- * read back and found active, with the password unchanged since sign-in.
+ * read back and found active (a password change or a deactivation also ends the session itself).
  */
 
 /** A valid session and its user; or no user, with the session (to clear) and an inactive user (to say so). */
@@ -20,5 +20,5 @@ export async function sessionUser(kit: AuthorizeKit, ctx: Ctx): Promise<SessionU
   // Read from storage, not the cache: a deactivation must stop the next consent at once.
   const user = await kit.deps.storage.users.byId(session.userId);
   if (user !== undefined && sessions.validFor(session, user)) return { session, user };
-  return user !== undefined && !user.active && user.passwordChangedAt === session.passwordChangedAt ? { session, user: undefined, inactive: user } : { session, user: undefined };
+  return user !== undefined && user.id === session.userId && !user.active ? { session, user: undefined, inactive: user } : { session, user: undefined };
 }

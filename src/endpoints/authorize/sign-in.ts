@@ -50,6 +50,6 @@ export async function signIn(kit: AuthorizeKit, ctx: Ctx, app: Application, pend
   }
   deps.lockout.reset(username);
   if (!user.active) return again(inactiveUser(), INACTIVE, name);
-  ctx.cookies.push(await kit.sessions.start(user, now));
+  ctx.cookies.push((await kit.sessions.start(user, now)).cookie);
   return consentPage(kit, ctx, app, pending, user);
 }
