@@ -38,7 +38,7 @@ async function registryError(fn: () => Promise<unknown>, code: string, message?:
 }
 
 before(async () => {
-  server = await startTestServer({ apisDir: FIXTURE_APIS });
+  server = await startTestServer({ apisDir: FIXTURE_APIS, allowPrivateNetworks: true });
   corp = await startIdpServer({ alg: 'RS256', issuerPath: '/realms/corp' });
   const deps = registryDeps(server);
   await createScope(deps, 'orders.read');
@@ -300,7 +300,7 @@ describe('the external token validator: key rotation and refetch cooldown', () =
     try {
       await createIdentityProvider(deps, { name: 'rotating', issuer: rotating.issuer, jwksUri: rotating.jwksUri, audience: AUD, userClaim: 'preferred_username' });
       const cooldownMs = 400;
-      const validator = createExternalTokenValidator({ storage: server.latchkey.storage, cache: server.latchkey.cache, clock: server.latchkey.clock, keySets: new KeySets({ cooldownMs }) });
+      const validator = createExternalTokenValidator({ storage: server.latchkey.storage, cache: server.latchkey.cache, clock: server.latchkey.clock, keySets: new KeySets({ cooldownMs, fetcher: server.latchkey.outbound }), fetcher: server.latchkey.outbound });
       const validate = (token: string) => validator.validate(token, rotating.issuer);
       const claims = { aud: AUD, preferred_username: 'jdoe' };
       // The registration checked the JWKS once; count from here.
@@ -333,7 +333,7 @@ describe('the external token validator: key rotation and refetch cooldown', () =
   });
 
   it('expiresAt is the token\'s exp, so the bearer cache never outlives the token', async () => {
-    const validator = createExternalTokenValidator({ storage: server.latchkey.storage, cache: server.latchkey.cache, clock: server.latchkey.clock });
+    const validator = createExternalTokenValidator({ storage: server.latchkey.storage, cache: server.latchkey.cache, clock: server.latchkey.clock, fetcher: server.latchkey.outbound });
     const exp = Math.floor(Date.now() / 1000) + 120;
     const { expiresAt } = await validator.validate(await corp.mint({ aud: AUD, preferred_username: 'jdoe', exp }), corp.issuer);
     assert.equal(expiresAt, exp * 1000);

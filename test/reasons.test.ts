@@ -717,7 +717,7 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
   const produced = new Set<string>();
 
   before(async () => {
-    server = await startTestServer({ clock, apisDir: FIXTURE_APIS });
+    server = await startTestServer({ clock, apisDir: FIXTURE_APIS, allowPrivateNetworks: true });
     const deps = registryDeps(server, clock);
     for (const s of ['export.read', 'export.write', 'admin.all']) await createScope(deps, s);
     await createUser(deps, { userName: 'svc' });

@@ -5,6 +5,7 @@ import { resolveProperties } from '../registry/properties.js';
 import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import type { CompiledApi } from '../resource-server/compile.js';
 import { defaultPasswords, secretRotation, signingKeyRotation } from './checks-credentials.js';
+import { outboundUrls } from './checks-outbound.js';
 import type { ApiRouter } from '../resource-server/router.js';
 import type { Application, Storage } from '../storage/types.js';
 import { appLabel, appLink, commandLine, sortFindings, type Finding, type Snapshot } from './findings.js';
@@ -17,7 +18,7 @@ export const CC_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.ena
 export { SECRET_ROTATION_PROPERTY } from './checks-credentials.js';
 
 export interface DoctorDeps {
-  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys'>;
+  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'>;
   readonly router: Pick<ApiRouter, 'list'>;
   readonly clock: Clock;
   /** Accepted for the contract; the keys are read from storage (the keyring adds nothing a check needs). */
@@ -29,12 +30,13 @@ export interface DoctorDeps {
  * finding's `command` is for the operator to run.
  */
 export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
-  const [apps, users, scopes, rows, keys] = await Promise.all([
+  const [apps, users, scopes, rows, keys, providers] = await Promise.all([
     deps.storage.applications.list(),
     deps.storage.users.list(),
     deps.storage.scopes.list(),
     deps.storage.properties.list(),
     deps.storage.keys.list(),
+    deps.storage.identityProviders.list(),
   ]);
   const s: Snapshot = {
     now: deps.clock.now(),
@@ -56,6 +58,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...secretRotation(s),
     ...signingKeyRotation(s),
     ...defaultPasswords(s),
+    ...outboundUrls(s, providers),
   ]);
 }
 

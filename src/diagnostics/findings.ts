@@ -37,6 +37,7 @@ export const FINDING_IDS = [
   'secret_rotation_due',
   'signing_key_rotation_due',
   'admin_default_password',
+  'outbound_url_refused',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

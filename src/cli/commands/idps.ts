@@ -10,6 +10,7 @@ import {
   type IdentityProviderInput,
   type ProviderCheck,
 } from '../../idp/registry.js';
+import { storedFetcher } from '../../outbound/policy.js';
 import type { IdentityProvider } from '../../storage/types.js';
 import { CliError, parseBool } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
@@ -208,7 +209,7 @@ function registerCheck(idps: Command, kit: Kit): void {
   kit.common(cmd).action((name: string, opts: CommonOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const provider = await findIdentityProvider(ctx, name);
-      const check = await checkProvider({}, provider);
+      const check = await checkProvider({ fetcher: storedFetcher(ctx.storage) }, provider);
       out.result({ name: provider.name, ...check }, () => `Identity provider "${provider.name}" is reachable: ${check.keys} key(s) at ${check.jwksUri}.\n`);
     }),
   );
