@@ -15,6 +15,8 @@ import type { GrantType, Storage, TokenFormat } from './storage/types.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from './client-auth/types.js';
 import { createMinter, opaqueFormat, type AccessTokenFormat } from './tokens/issuer.js';
 import { BearerValidator } from './resource-server/bearer.js';
+import type { OutboundFetcher } from './outbound/fetch.js';
+import { cachedFetcher } from './outbound/policy.js';
 import { createJwksEndpoint, type JwksEndpoint } from './endpoints/jwks.js';
 import { createMetadataEndpoint, type MetadataEndpoint } from './endpoints/metadata.js';
 import { createKeyEncryption } from './keys/encryption.js';
@@ -66,6 +68,8 @@ export interface Latchkey {
   readonly revocationEndpoint: RevocationEndpoint;
   readonly router: ApiRouter;
   readonly bearer: BearerValidator;
+  /** The fetcher of every outbound request (src/outbound): the outbound rules, per the current properties. */
+  readonly outbound: OutboundFetcher;
   readonly apis: ReturnType<typeof createApiProvider>;
   /** The signing keys (JWT access tokens). */
   readonly keyring: Keyring;
@@ -102,15 +106,17 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   // issuerOf is defined below; it is only called once requests arrive.
   formats.set('jwt', jwtFormat({ keyring, issuer: () => issuerOf(), cache }));
   const grants = defaultGrants({ cache, storage, clock, mint: createMinter(formats), lockout });
-  // RFC 7523: one fetcher per JWKS URI, shared by private_key_jwt, the JWT bearer grant and identity providers.
-  const keySets = new KeySets();
+  // Every outbound request (JWKS URIs, identity-provider metadata) goes through this one fetcher.
+  const outbound = cachedFetcher(cache);
+  // RFC 7523: one key set per JWKS URI, shared by private_key_jwt, the JWT bearer grant and identity providers.
+  const keySets = new KeySets({ fetcher: outbound });
   const assertions = { issuer: () => issuerOf(), clock, storage, cache, keySets };
   const jwtBearer = jwtBearerGrant({ ...assertions, mint: createMinter(formats) });
   grants.set(jwtBearer.grantType, jwtBearer as Grant);
   const clientAuthMethods = defaultClientAuthMethods(assertions);
   const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity });
   const router = options.router ?? new ApiRouter([]);
-  const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets }) });
+  const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
   const apis = createApiProvider({ router, bearer, cache, lockout, clock, refusals, logger, activity });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
@@ -143,6 +149,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     revocationEndpoint,
     router,
     bearer,
+    outbound,
     apis,
     keyring,
     grants,

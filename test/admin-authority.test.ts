@@ -45,7 +45,8 @@ describe('admin authority', () => {
   }
 
   before(async () => {
-    server = await startTestServer();
+    // The stand-in identity provider listens on 127.0.0.1 over http (refused by default, src/outbound).
+    server = await startTestServer({ allowPrivateNetworks: true });
     const deps = registryDeps(server);
     await createScope(deps, 'orders.read');
     await setProperty(deps, 'glide.oauth.inbound.client.credential.grant_type.enabled', 'true');

@@ -229,7 +229,12 @@ describe('latchkey CLI', () => {
       [['--jwks', '{"kty":"EC"}'], 1, /The JWKS must be a JSON object with a "keys" array/],
       [['--jwks', '{not json'], 1, /The JWKS is not valid JSON/],
       [['--jwks', join(dir, 'missing.json')], 2, /--jwks: there is no file ".*missing\.json"\. Give the path of a JWKS file, or the JWKS itself as JSON/],
-      [['--jwks-uri', 'http://keys.example.com/jwks'], 1, /The JWKS URI "http:\/\/keys\.example\.com\/jwks" must use https \(http is accepted only on localhost, 127\.0\.0\.1 or \[::1\]\)\./],
+      [['--jwks-uri', 'http://keys.example.com/jwks'], 1, /The JWKS URI "http:\/\/keys\.example\.com\/jwks" is refused by the outbound rules: it uses http; the scheme must be https \(http only while latchkey\.outbound\.allow_private_networks is true, for test networks\)\./],
+      // Outbound rules (src/outbound): a JWKS URI is fetched on anonymous requests, so no internal address.
+      [['--jwks-uri', 'https://10.0.0.5/jwks'], 1, /The JWKS URI "https:\/\/10\.0\.0\.5\/jwks" is refused by the outbound rules: 10\.0\.0\.5 is a private address \(10\.0\.0\.0\/8\); set latchkey\.outbound\.allow_private_networks to true only for test networks\./],
+      [['--jwks-uri', 'https://169.254.169.254/latest/meta-data'], 1, /169\.254\.169\.254 is the cloud metadata address \(169\.254\.169\.254\/32\), which is never fetched/],
+      [['--jwks-uri', 'http://127.0.0.1:8081/jwks'], 1, /is refused by the outbound rules: it uses http/],
+      [['--jwks-uri', 'https://[::ffff:127.0.0.1]/jwks'], 1, /is refused by the outbound rules: ::ffff:7f00:1 is an IPv4-mapped form of 127\.0\.0\.1, a loopback address/],
       [['--jwks-uri', 'jwks.json'], 1, /The JWKS URI "jwks\.json" is not an absolute URL\./],
       [['--logo-uri', 'http://cdn.example.com/logo.png'], 1, /The logo URI "http:\/\/cdn\.example\.com\/logo\.png" must use https/],
       [['--logo-uri', 'https://user:pw@cdn.example.com/logo.png'], 1, /must not contain a user name or password/],
@@ -247,13 +252,13 @@ describe('latchkey CLI', () => {
     const grants = await cli(['apps', 'create', '--name', 'Refused', '--grants', 'jwt-bearer']);
     assert.equal(grants.code, 1);
     assert.match(grants.err, /Unknown grant type "jwt-bearer"\. Supported: client_credentials, password, refresh_token, authorization_code, jwt_bearer \(= urn:ietf:params:oauth:grant-type:jwt-bearer\)\./);
-    const urn = await json<{ clientId: string; grantTypes: string[] }>(['apps', 'create', '--name', 'By URN', '--grants', `${JWT_BEARER_GRANT},jwt_bearer`, '--jwks-uri', 'http://127.0.0.1:8081/jwks']);
+    const urn = await json<{ clientId: string; grantTypes: string[] }>(['apps', 'create', '--name', 'By URN', '--grants', `${JWT_BEARER_GRANT},jwt_bearer`, '--jwks-uri', 'https://keys.example.com/jwks']);
     assert.deepEqual(urn.grantTypes, [JWT_BEARER_GRANT], 'the URN and its alias are one grant');
     assert.equal((await withDb((s) => s.applications.list())).length, before + 1, 'nothing refused was stored');
     const update = await cli(['apps', 'update', urn.clientId, '--jwks', privateFile]);
     assert.equal(update.code, 1);
     assert.match(update.err, /is a private key/);
-    assert.equal((await withDb((s) => s.applications.byClientId(urn.clientId)))?.jwksUri, 'http://127.0.0.1:8081/jwks', 'a refused update changes nothing');
+    assert.equal((await withDb((s) => s.applications.byClientId(urn.clientId)))?.jwksUri, 'https://keys.example.com/jwks', 'a refused update changes nothing');
   });
 
   it('sets and lists properties; refuses invalid values', async () => {

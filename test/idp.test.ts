@@ -8,6 +8,7 @@ import { OAuthError } from '../src/errors/oauth-error.js';
 import { createIdentityProvider, findIdentityProvider, listIdentityProviders, removeIdentityProvider, updateIdentityProvider } from '../src/idp/registry.js';
 import { RegistryError } from '../src/registry/errors.js';
 import { createScope } from '../src/registry/scopes.js';
+import { setProperty } from '../src/registry/settings.js';
 import { createUser, updateUser } from '../src/registry/users.js';
 import { createExternalTokenValidator } from '../src/resource-server/external.js';
 import { apiCall, assertApiRefusal, FIXTURE_APIS, type ApiReply } from './helpers/api.js';
@@ -38,7 +39,7 @@ async function registryError(fn: () => Promise<unknown>, code: string, message?:
 }
 
 before(async () => {
-  server = await startTestServer({ apisDir: FIXTURE_APIS });
+  server = await startTestServer({ apisDir: FIXTURE_APIS, allowPrivateNetworks: true });
   corp = await startIdpServer({ alg: 'RS256', issuerPath: '/realms/corp' });
   const deps = registryDeps(server);
   await createScope(deps, 'orders.read');
@@ -204,6 +205,34 @@ describe('tokens from an identity provider on our APIs', () => {
     await refusedOnApi(await echo(hs), 'idp.algorithm_not_allowed');
   });
 
+  // Attack (issue 11 item 8b): a token a provider minted with an exp thousands of years ahead (or
+  // one forged with a leaked key) would stay usable for ever. Its lifetime is bounded.
+  it('refuses a token that lives longer than latchkey.idp.max_token_lifetime_seconds: idp.lifetime_too_long', async () => {
+    const t = Math.floor(Date.now() / 1000);
+    const mint = (claims: Record<string, unknown>) => corp.mint({ aud: AUD, preferred_username: 'jdoe', ...claims });
+    const year5138 = Math.floor(Date.UTC(5138, 0, 1) / 1000);
+    const forever = await echo(await mint({ iat: t, exp: year5138 }));
+    await refusedOnApi(forever, 'idp.lifetime_too_long');
+    const recorded = await server.latchkey.storage.refusals.byRequestId(forever.requestId);
+    assert.match(recorded?.hint ?? '', /^Identity provider "corp": The token lives \d+ s \(exp - iat\); at most 86400 s is accepted\.$/);
+    // Without iat, exp itself is bounded from now.
+    await refusedOnApi(await echo(await mint({ iat: undefined, exp: t + 2 * 86400 })), 'idp.lifetime_too_long');
+    // An old iat does not help: exp - iat is what counts.
+    await refusedOnApi(await echo(await mint({ iat: t - 86400, exp: t + 60 })), 'idp.lifetime_too_long');
+    assert.equal((await echo(await mint({ iat: t, exp: t + 86400 }))).status, 200, 'exactly the maximum is accepted');
+    assert.equal((await echo(await mint({ iat: undefined, exp: t + 3600 }))).status, 200);
+    // The bound is a property, in force at once.
+    await setProperty(registryDeps(server), 'latchkey.idp.max_token_lifetime_seconds', '600');
+    await refreshCache(server);
+    try {
+      await refusedOnApi(await echo(await mint({ iat: t, exp: t + 601 })), 'idp.lifetime_too_long');
+      assert.equal((await echo(await mint({ iat: t, exp: t + 600 }))).status, 200);
+    } finally {
+      await setProperty(registryDeps(server), 'latchkey.idp.max_token_lifetime_seconds', '86400');
+      await refreshCache(server);
+    }
+  });
+
   it('unknown key ids within the refetch cooldown cause no fetch storm', async () => {
     const before = corp.requests.jwks;
     const tokens = await Promise.all(Array.from({ length: 20 }, async () => corp.mint({ aud: AUD, preferred_username: 'jdoe' }, { key: await corp.newKey() })));
@@ -300,7 +329,7 @@ describe('the external token validator: key rotation and refetch cooldown', () =
     try {
       await createIdentityProvider(deps, { name: 'rotating', issuer: rotating.issuer, jwksUri: rotating.jwksUri, audience: AUD, userClaim: 'preferred_username' });
       const cooldownMs = 400;
-      const validator = createExternalTokenValidator({ storage: server.latchkey.storage, cache: server.latchkey.cache, clock: server.latchkey.clock, keySets: new KeySets({ cooldownMs }) });
+      const validator = createExternalTokenValidator({ storage: server.latchkey.storage, cache: server.latchkey.cache, clock: server.latchkey.clock, keySets: new KeySets({ cooldownMs, fetcher: server.latchkey.outbound }), fetcher: server.latchkey.outbound });
       const validate = (token: string) => validator.validate(token, rotating.issuer);
       const claims = { aud: AUD, preferred_username: 'jdoe' };
       // The registration checked the JWKS once; count from here.
@@ -333,7 +362,7 @@ describe('the external token validator: key rotation and refetch cooldown', () =
   });
 
   it('expiresAt is the token\'s exp, so the bearer cache never outlives the token', async () => {
-    const validator = createExternalTokenValidator({ storage: server.latchkey.storage, cache: server.latchkey.cache, clock: server.latchkey.clock });
+    const validator = createExternalTokenValidator({ storage: server.latchkey.storage, cache: server.latchkey.cache, clock: server.latchkey.clock, fetcher: server.latchkey.outbound });
     const exp = Math.floor(Date.now() / 1000) + 120;
     const { expiresAt } = await validator.validate(await corp.mint({ aud: AUD, preferred_username: 'jdoe', exp }), corp.issuer);
     assert.equal(expiresAt, exp * 1000);

@@ -55,7 +55,7 @@ async function assertNeverPrinted(token: string): Promise<Inspection> {
 }
 
 before(async () => {
-  server = await startTestServer({ apisDir: FIXTURE_APIS });
+  server = await startTestServer({ apisDir: FIXTURE_APIS, allowPrivateNetworks: true });
   const deps = registryDeps(server);
   await createScope(deps, 'orders.read');
   await createScope(deps, 'orders.write');

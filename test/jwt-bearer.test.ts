@@ -44,7 +44,7 @@ describe('JWT bearer grant (urn:ietf:params:oauth:grant-type:jwt-bearer)', () =>
   }
 
   before(async () => {
-    server = await startTestServer({ apisDir: FIXTURE_APIS });
+    server = await startTestServer({ apisDir: FIXTURE_APIS, allowPrivateNetworks: true });
     keyHost = await startIdpServer({ alg: 'RS256' });
     es = await generateTestKey('ES256');
     const deps = registryDeps(server);

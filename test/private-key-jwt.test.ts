@@ -47,7 +47,7 @@ describe('private_key_jwt client authentication', () => {
   }
 
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ allowPrivateNetworks: true });
     keyHost = await startIdpServer({ alg: 'RS256' });
     es = await generateTestKey('ES256');
     ed = await generateTestKey('EdDSA');
@@ -91,18 +91,18 @@ describe('private_key_jwt client authentication', () => {
       assert.equal(res.status, 200, res.text);
     });
 
-    it('aud may be the issuer, /oauth_token.do, or an array naming one of them; client_id may accompany it', async () => {
+    it('aud may be the issuer or the token endpoint URL, as one string, at any endpoint; client_id may accompany it', async () => {
       assert.equal((await cc(await assertion('es', es, { aud: server.url }))).status, 200);
-      assert.equal((await cc(await assertion('es', es, { aud: `${server.url}/oauth_token.do` }), {}, '/oauth_token.do')).status, 200);
-      assert.equal((await cc(await assertion('es', es, { aud: ['https://elsewhere.example', tokenUrl()] }))).status, 200);
+      // The aliased token endpoint takes the same audiences as the listed one.
+      assert.equal((await cc(await assertion('es', es, { aud: tokenUrl() }), {}, '/oauth_token.do')).status, 200);
+      assert.equal((await cc(await assertion('es', es, { aud: server.url }), {}, '/oauth_token.do')).status, 200);
       const res = await cc(await assertion('es', es), { client_id: apps.es!.clientId });
       assert.equal(res.status, 200, res.text);
     });
 
-    it('the same method authenticates at the introspection endpoint (aud = its URL)', async () => {
+    it('the same method authenticates at the introspection endpoint (aud = the issuer)', async () => {
       const token = String((await cc(await assertion('es', es))).json?.access_token);
-      const introspectUrl = `${server.url}/oauth/introspect`;
-      const form = { token, client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: await assertion('introspector', es, { aud: introspectUrl }) };
+      const form = { token, client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: await assertion('introspector', es, { aud: server.url }) };
       const res = await tokenRequest(server.url, { path: '/oauth/introspect', form });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json?.active, true);
@@ -185,8 +185,29 @@ describe('private_key_jwt client authentication', () => {
 
     it('aud naming another server -> assertion.wrong_audience', async () => {
       await refused(await cc(await assertion('es', es, { aud: 'https://other.example/oauth/token' })), 'assertion.wrong_audience');
-      // The introspection URL is accepted only at the introspection endpoint.
       await refused(await cc(await assertion('es', es, { aud: `${server.url}/oauth/introspect` })), 'assertion.wrong_audience');
+    });
+
+    // Attack (issue 11 item 8a): an assertion accepted with several audiences, or with any endpoint
+    // URL, can be made for one party and replayed at another. Only the issuer or the token endpoint
+    // URL, as one string, is accepted (draft-ietf-oauth-rfc7523bis).
+    it('aud as an array, an unlisted endpoint URL, or the introspection URL at introspection -> assertion.wrong_audience, naming what was sent and what is accepted', async () => {
+      const array = await cc(await assertion('es', es, { aud: ['https://elsewhere.example', tokenUrl()] }));
+      await refused(array, 'assertion.wrong_audience');
+      const recorded = await server.latchkey.storage.refusals.byRequestId(array.requestId);
+      assert.match(recorded?.hint ?? '', /is an array; it must be one string:/);
+      assert.ok(recorded?.hint?.includes(`${server.url} or ${tokenUrl()}`), recorded?.hint ?? '');
+      assert.match(String(array.json?.error_description), /must be one string/);
+      await refused(await cc(await assertion('es', es, { aud: [server.url] })), 'assertion.wrong_audience');
+      const alias = await cc(await assertion('es', es, { aud: `${server.url}/oauth_token.do` }), {}, '/oauth_token.do');
+      await refused(alias, 'assertion.wrong_audience');
+      const aliasHint = (await server.latchkey.storage.refusals.byRequestId(alias.requestId))?.hint ?? '';
+      assert.ok(aliasHint.includes(`"${server.url}/oauth_token.do" names none of the accepted audiences: ${server.url}, ${tokenUrl()}`), aliasHint);
+      const token = String((await cc(await assertion('es', es))).json?.access_token);
+      const form = { token, client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: await assertion('introspector', es, { aud: `${server.url}/oauth/introspect` }) };
+      const introspection = await tokenRequest(server.url, { path: '/oauth/introspect', form });
+      assertOAuthError(introspection, 401, 'invalid_client');
+      assert.equal((await server.latchkey.storage.refusals.byRequestId(introspection.requestId))?.reason, 'assertion.wrong_audience');
     });
 
     it('expired beyond the skew -> assertion.expired; within the skew -> accepted', async () => {

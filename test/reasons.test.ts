@@ -525,6 +525,13 @@ const API_CASES: ApiCase[] = [
     },
   },
   {
+    code: 'idp.lifetime_too_long', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    run: async () => {
+      const t = Math.floor(clock.now() / 1000);
+      return api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ iat: t, exp: t + 400 * 86400 }) });
+    },
+  },
+  {
     code: 'idp.claim_missing', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
     run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ sub: undefined }) }),
   },
@@ -545,6 +552,22 @@ const API_CASES: ApiCase[] = [
         return await api({ path: '/api/test/echo', bearer: await hanging.mint({ aud: IDP_AUDIENCE, sub: 'idp-user' }) });
       } finally {
         await hanging.close();
+      }
+    },
+  },
+  {
+    code: 'outbound.refused', status: 503, error: 'temporarily_unavailable', endpoint: 'api test/echo', wwwAuthenticate: null,
+    run: async () => {
+      // A provider registered on a loopback address while the property allowed it; once it is off,
+      // its metadata is not fetched.
+      await idpFixture();
+      const internal = await startIdpServer({ issuerPath: '/internal', now: () => clock.now() });
+      try {
+        await createIdentityProvider(registryDeps(server, clock), { name: 'Internal provider', issuer: internal.issuer, metadataUrl: internal.oidcMetadataUrl, audience: IDP_AUDIENCE, check: false });
+        const token = await internal.mint({ aud: IDP_AUDIENCE, sub: 'idp-user' });
+        return await withProperty('latchkey.outbound.allow_private_networks', 'false', 'true', () => api({ path: '/api/test/echo', bearer: token }));
+      } finally {
+        await internal.close();
       }
     },
   },
@@ -763,7 +786,7 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
   const produced = new Set<string>();
 
   before(async () => {
-    server = await startTestServer({ clock, apisDir: FIXTURE_APIS });
+    server = await startTestServer({ clock, apisDir: FIXTURE_APIS, allowPrivateNetworks: true });
     const deps = registryDeps(server, clock);
     for (const s of ['export.read', 'export.write', 'admin.all']) await createScope(deps, s);
     await createUser(deps, { userName: 'svc' });

@@ -13,14 +13,14 @@ import { JwtRejected, peekJwt, verifyJwt, type JwtFailure } from './verify.js';
  * JWT assertions signed with an application's own key (RFC 7523): the client assertion of
  * private_key_jwt client authentication (§2.2, OpenID Connect Core §9) and the authorization grant
  * of the JWT bearer grant (§2.1). Both are checked the same way (§3): signature with a key the
- * application registered (its `jwks`, or its `jwksUri`), iss, aud naming us, exp present and not
+ * application registered (its `jwks`, or its `jwksUri`), iss, aud naming exactly us, exp present and not
  * too far ahead, nbf/iat not in the future beyond the allowed skew, and a jti used only once.
  */
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 export interface AssertionDeps {
-  /** Our issuer identifier (RFC 8414): `aud` must be it or one of our endpoint URLs. */
+  /** Our issuer identifier (RFC 8414): `aud` must be it or our token endpoint URL. */
   readonly issuer: () => string;
   readonly clock: Clock;
   readonly storage: Pick<Storage, 'replay'>;
@@ -53,6 +53,7 @@ const REASON: Record<JwtFailure, ReasonCode> = {
   lifetime_too_long: 'assertion.lifetime_too_long',
   invalid_keys: 'assertion.no_keys',
   keys_unavailable: 'assertion.jwks_unavailable',
+  keys_refused: 'outbound.refused',
 };
 
 /**
@@ -71,7 +72,7 @@ const DESCRIPTIONS: Partial<Record<ReasonCode, string>> = {
   'assertion.missing_claim': 'The assertion lacks a required claim (RFC 7523 section 3).',
   'assertion.algorithm_not_allowed': 'The assertion is signed with an algorithm that is not accepted. Use ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512 or EdDSA (never none or HMAC).',
   'assertion.wrong_client': 'The assertion was issued for another client.',
-  'assertion.wrong_audience': 'The aud claim of the assertion must be the issuer identifier or the token endpoint URL of this server.',
+  'assertion.wrong_audience': 'The aud claim of the assertion must be one string: the issuer identifier of this server, or its token endpoint URL.',
   'assertion.expired': 'The assertion has expired.',
   'assertion.not_yet_valid': 'The assertion is not valid yet (nbf or iat is in the future). Check the clock of the client.',
   'assertion.lifetime_too_long': 'The exp claim of the assertion is too far in the future.',
@@ -80,16 +81,18 @@ const DESCRIPTIONS: Partial<Record<ReasonCode, string>> = {
 
 /** The OAuthError for an assertion refusal, shaped for the use (RFC 7523 §3.1, §3.2). */
 export function assertionError(use: AssertionUse, reason: ReasonCode, hint: string, description?: string): OAuthError {
-  if (reason === 'assertion.jwks_unavailable') {
+  if (reason === 'assertion.jwks_unavailable' || reason === 'outbound.refused') {
     // The registered keys could not be fetched: nothing about the request is known to be wrong,
-    // so it is an outage to retry, not a refusal the client should act on.
+    // so it is an outage, not a refusal the client should act on. An outage is worth retrying; a
+    // JWKS URI the outbound rules refuse is not, until an administrator changes it.
+    const outage = reason === 'assertion.jwks_unavailable';
     return new OAuthError({
       error: 'temporarily_unavailable',
       status: 503,
-      description: 'The keys of this client could not be fetched. Retry shortly.',
+      description: outage ? 'The keys of this client could not be fetched. Retry shortly.' : 'The keys of this client could not be fetched.',
       reason,
-      hint,
-      headers: { 'retry-after': '5' },
+      hint: hint.slice(0, 500),
+      ...(outage ? { headers: { 'retry-after': '5' } } : {}),
     });
   }
   const known = description ?? (REGISTRY_DEPENDENT.has(reason) ? undefined : DESCRIPTIONS[reason]);
@@ -131,14 +134,13 @@ export async function assertionSettings(deps: Pick<AssertionDeps, 'cache'>): Pro
 }
 
 /**
- * The audiences an assertion may name: our issuer identifier, our token endpoint URLs, and the
- * URL of the endpoint it was sent to (introspection, revocation), as RFC 7523 §3 and OpenID
- * Connect Core §9 allow.
+ * The audiences an assertion may name, whichever endpoint it is sent to: our issuer identifier,
+ * or the one token endpoint URL our metadata lists (endpoints/metadata.ts). Accepting any endpoint
+ * URL, or several values, lets an assertion made for one server or endpoint be replayed at another
+ * (draft-ietf-oauth-rfc7523bis §4: aud is the issuer identifier, a single string).
  */
-export function acceptedAudiences(issuer: string, path: string): string[] {
-  const audiences = [issuer, `${issuer}/oauth/token`, `${issuer}/oauth_token.do`];
-  if (/^\/[A-Za-z0-9._/-]{1,100}$/.test(path) && !audiences.includes(`${issuer}${path}`)) audiences.push(`${issuer}${path}`);
-  return audiences;
+export function acceptedAudiences(issuer: string): string[] {
+  return [issuer, `${issuer}/oauth/token`];
 }
 
 /**
@@ -146,7 +148,7 @@ export function acceptedAudiences(issuer: string, path: string): string[] {
  * for a client assertion `sub` must be too (RFC 7523 §3 items 1-2). Does not consume the jti: call
  * `consumeJti` once everything else has passed.
  */
-export async function verifyAssertion(deps: AssertionDeps, use: AssertionUse, token: string, app: Application, path: string): Promise<VerifiedAssertion> {
+export async function verifyAssertion(deps: AssertionDeps, use: AssertionUse, token: string, app: Application): Promise<VerifiedAssertion> {
   const getKey = keysOf(deps, use, app);
   const { skew, maxLifetime } = await assertionSettings(deps);
   let claims: JWTPayload;
@@ -157,7 +159,8 @@ export async function verifyAssertion(deps: AssertionDeps, use: AssertionUse, to
       skewSeconds: skew,
       required: ['iss', 'sub', 'aud', 'exp', 'jti'],
       issuer: app.clientId,
-      audiences: acceptedAudiences(deps.issuer(), path),
+      audiences: acceptedAudiences(deps.issuer()),
+      singleAudience: true,
       maxLifetimeSeconds: maxLifetime,
     });
   } catch (error) {

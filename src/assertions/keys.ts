@@ -1,18 +1,20 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey } from 'jose';
+import { FETCH_TIMEOUT_MS, joseFetch, type OutboundFetcher } from '../outbound/fetch.js';
 
 /**
  * Where the public keys that verify a JWT come from: a JWKS document registered inline, or a JWKS
  * URI fetched with a timeout, cached, and refetched when a token names a key id the cached set does
  * not have (at most once per cooldown, so a flood of unknown kids cannot turn into a flood of
- * fetches). jose does the fetching and caching; this module only keeps one fetcher per URI, so the
- * cache and the cooldown are shared by every request and every application naming that URI.
+ * fetches). jose does the caching; the fetching goes through the outbound fetcher (src/outbound),
+ * so a JWKS URI is held to the outbound rules. This module keeps one key set per URI, so the cache
+ * and the cooldown are shared by every request and every application naming that URI.
  */
 
 /** Signature algorithms accepted on assertions and external tokens. Never `none`, never HMAC (HS*). */
 export const ALLOWED_ALGORITHMS: readonly string[] = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
 
 /** How long one JWKS (or metadata) fetch may take before the request is refused. */
-export const FETCH_TIMEOUT_MS = 3_000;
+export { FETCH_TIMEOUT_MS };
 /** At most one refetch per URI in this interval when tokens name an unknown key id. */
 export const REFETCH_COOLDOWN_MS = 30_000;
 /** A fetched key set is used for this long before it is fetched again. */
@@ -51,6 +53,8 @@ function describeCause(cause: unknown): string {
 }
 
 export interface KeySetOptions {
+  /** Every JWKS fetch goes through it (the outbound rules). */
+  readonly fetcher: OutboundFetcher;
   readonly timeoutMs?: number;
   readonly cooldownMs?: number;
   readonly maxAgeMs?: number;
@@ -66,7 +70,7 @@ export class KeySets {
   private local = new Map<string, JWTVerifyGetKey>();
   private readonly maxEntries = 1_000;
 
-  constructor(private readonly options: KeySetOptions = {}) {}
+  constructor(private readonly options: KeySetOptions) {}
 
   /** The key resolver for a JWKS URI; fetch failures become KeySourceUnavailable. */
   remoteSet(uri: string): JWTVerifyGetKey {
@@ -76,6 +80,7 @@ export class KeySets {
       timeoutDuration: this.options.timeoutMs ?? FETCH_TIMEOUT_MS,
       cooldownDuration: this.options.cooldownMs ?? REFETCH_COOLDOWN_MS,
       cacheMaxAge: this.options.maxAgeMs ?? KEY_SET_MAX_AGE_MS,
+      [customFetch]: joseFetch(this.options.fetcher),
     });
     const resolver: JWTVerifyGetKey = async (header, token) => {
       try {

@@ -1,4 +1,5 @@
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type KeyObject } from 'jose';
+import { refusalIn } from '../outbound/fetch.js';
 import { ALLOWED_ALGORITHMS, InvalidKeySet, KeySourceUnavailable } from './keys.js';
 
 /**
@@ -28,7 +29,9 @@ export type JwtFailure =
   /** The registered key set is not a valid JWKS. */
   | 'invalid_keys'
   /** The JWKS URI (or metadata) could not be fetched in time. */
-  | 'keys_unavailable';
+  | 'keys_unavailable'
+  /** The JWKS URI was not fetched: the outbound rules refuse it (src/outbound). */
+  | 'keys_refused';
 
 /** A refused JWT: `failure` picks the reason code, `detail` is for the administrator (never secret). */
 export class JwtRejected extends Error {
@@ -52,8 +55,15 @@ export interface JwtCheck {
   readonly issuer?: string;
   /** When set, `aud` (a string or an array) must contain one of these. */
   readonly audiences?: readonly string[];
+  /** With `audiences`: `aud` must be one string, not an array. */
+  readonly singleAudience?: boolean;
   /** When set, exp may be at most this many seconds (plus skew) ahead of now. */
   readonly maxLifetimeSeconds?: number;
+  /**
+   * When set, the token's whole lifetime, exp - iat, may be at most this many seconds; a token
+   * without iat may have exp at most this far (plus skew) ahead of now.
+   */
+  readonly maxTotalLifetimeSeconds?: number;
 }
 
 const STRING_CLAIMS = new Set(['iss', 'sub', 'jti']);
@@ -92,7 +102,7 @@ async function joseVerify(token: string, check: JwtCheck): Promise<JWTPayload> {
 
 function classify(error: unknown, alg: string | undefined, kid: string | undefined): JwtRejected {
   if (error instanceof JwtRejected) return error;
-  if (error instanceof KeySourceUnavailable) return new JwtRejected('keys_unavailable', error.message);
+  if (error instanceof KeySourceUnavailable) return new JwtRejected(refusalIn(error) === undefined ? 'keys_unavailable' : 'keys_refused', error.message);
   if (error instanceof InvalidKeySet) return new JwtRejected('invalid_keys', error.message);
   if (error instanceof errors.JOSEAlgNotAllowed) return new JwtRejected('algorithm_not_allowed', `The JWT is signed with alg ${alg ?? '(none)'}; accepted: ${ALLOWED_ALGORITHMS.join(', ')}.`);
   if (error instanceof errors.JWKSNoMatchingKey) return new JwtRejected('unknown_key', `No registered key matches kid ${kid === undefined ? '(none)' : JSON.stringify(kid)} and alg ${alg ?? '(none)'}.`);
@@ -103,6 +113,16 @@ function classify(error: unknown, alg: string | undefined, kid: string | undefin
     return new JwtRejected('malformed', `The ${error.claim} claim is not valid: ${error.message}.`);
   }
   return new JwtRejected('malformed', `The JWT could not be verified: ${error instanceof Error ? error.message : String(error)}.`);
+}
+
+/** exp - iat (or, without iat, exp - now) within `max` seconds; throws lifetime_too_long. */
+function checkTotalLifetime(claims: JWTPayload, nowSeconds: number, skew: number, max: number): void {
+  if (typeof claims.exp !== 'number') return;
+  if (typeof claims.iat === 'number') {
+    if (claims.exp - claims.iat > max) throw new JwtRejected('lifetime_too_long', `The token lives ${Math.round(claims.exp - claims.iat)} s (exp - iat); at most ${max} s is accepted.`);
+  } else if (claims.exp > nowSeconds + max + skew) {
+    throw new JwtRejected('lifetime_too_long', `The token has no iat and its exp is ${Math.round(claims.exp - nowSeconds)} s ahead; at most ${max} s is accepted.`);
+  }
 }
 
 /**
@@ -141,12 +161,16 @@ export async function verifyJwt(token: string, check: JwtCheck): Promise<JWTPayl
     const aud = claims.aud;
     const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : undefined;
     if (values === undefined) throw new JwtRejected('missing_claim', 'The aud claim is missing.');
+    if (check.singleAudience === true && typeof aud !== 'string') {
+      throw new JwtRejected('wrong_audience', `The aud claim ${JSON.stringify(aud).slice(0, 300)} is an array; it must be one string: ${check.audiences.join(' or ')}.`);
+    }
     if (!values.some((v) => typeof v === 'string' && check.audiences!.includes(v))) {
-      throw new JwtRejected('wrong_audience', `The aud claim ${JSON.stringify(aud).slice(0, 300)} names none of: ${check.audiences.join(', ')}.`);
+      throw new JwtRejected('wrong_audience', `The aud claim ${JSON.stringify(aud).slice(0, 300)} names none of the accepted audiences: ${check.audiences.join(', ')}.`);
     }
   }
   if (check.maxLifetimeSeconds !== undefined && typeof claims.exp === 'number' && claims.exp > nowSeconds + check.maxLifetimeSeconds + check.skewSeconds) {
     throw new JwtRejected('lifetime_too_long', `The exp claim is ${Math.round(claims.exp - nowSeconds)} s ahead; at most ${check.maxLifetimeSeconds} s is accepted.`);
   }
+  if (check.maxTotalLifetimeSeconds !== undefined) checkTotalLifetime(claims, nowSeconds, check.skewSeconds, check.maxTotalLifetimeSeconds);
   return claims;
 }

@@ -41,7 +41,7 @@ export function privateKeyJwt(deps: AssertionDeps): ClientAuthMethod {
         method: 'private_key_jwt',
         clientId: sub,
         verifyAssertion: async (application) => {
-          const verified = await verifyAssertion(deps, 'client', assertion, application, req.path);
+          const verified = await verifyAssertion(deps, 'client', assertion, application);
           await consumeJti(deps, 'client', req, application.clientId, verified);
         },
       };

@@ -6,6 +6,7 @@ import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import type { CompiledApi } from '../resource-server/compile.js';
 import { adminApiApplications, jwtBearerForAdmins, userChosenIdpClaims } from './checks-authority.js';
 import { defaultPasswords, secretRotation, signingKeyRotation } from './checks-credentials.js';
+import { outboundUrls } from './checks-outbound.js';
 import type { ApiRouter } from '../resource-server/router.js';
 import type { Application, Storage } from '../storage/types.js';
 import { appLabel, appLink, commandLine, sortFindings, type Finding, type Snapshot } from './findings.js';
@@ -61,6 +62,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...adminApiApplications(s),
     ...jwtBearerForAdmins(s),
     ...userChosenIdpClaims(providers),
+    ...outboundUrls(s, providers),
   ]);
 }
 

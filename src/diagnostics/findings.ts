@@ -40,6 +40,7 @@ export const FINDING_IDS = [
   'admin_api_application',
   'jwt_bearer_can_act_as_admin',
   'idp_user_claim_choosable',
+  'outbound_url_refused',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

@@ -60,6 +60,15 @@ function explain(v: Verdict): string | null {
   return v.detail === undefined ? base : `${base} ${v.detail}`;
 }
 
+/** As the bearer validator: an access token of an application whose audience is another server is refused by our APIs. */
+function audienceVerdict(deps: InspectDeps, appName: string, audience: string | null): Verdict {
+  if (audience === null) return { reason: null };
+  const ours = knownIssuer(deps);
+  if (ours === audience) return { reason: null };
+  const issuer = ours === undefined ? 'this instance (no issuer is known to this run: pass --issuer to check)' : ours;
+  return { reason: 'token.wrong_audience', detail: `Application "${appName}" has the audience ${audience.slice(0, 200)}; our APIs accept only tokens for ${issuer}.` };
+}
+
 /** The validity of a stored token now, by kind: the checks of the bearer validator and the refresh grant. */
 async function recordVerdict(deps: InspectDeps, record: TokenRecord, now: number): Promise<{ verdict: Verdict; facts: Partial<Inspection> }> {
   const [app, user] = await Promise.all([deps.storage.applications.byId(record.applicationId), record.userId === null ? undefined : deps.storage.users.byId(record.userId)]);
@@ -78,6 +87,7 @@ async function recordVerdict(deps: InspectDeps, record: TokenRecord, now: number
   else if (record.expiresAt <= now) verdict = { reason: refresh ? 'refresh_token.expired' : 'token.expired', detail: `Expired at ${new Date(record.expiresAt).toISOString()}.` };
   else if (app === undefined || !app.active) verdict = { reason: 'token.application_inactive', ...(app === undefined ? {} : { detail: `Application "${app.name}" (${app.clientId}).` }) };
   else if (record.userId !== null && (user === undefined || !user.active)) verdict = { reason: 'token.user_inactive', ...(user === undefined ? {} : { detail: `User ${user.userName}.` }) };
+  else if (!refresh) verdict = audienceVerdict(deps, app.name, app.audience);
   return { verdict, facts };
 }
 

@@ -325,8 +325,8 @@ export const REASONS = {
     setting: 'application.jwks / application.jwks_uri',
   },
   'assertion.wrong_audience': {
-    explanation: 'The assertion\'s aud names neither this server\'s issuer identifier nor its token endpoint URL (nor the endpoint the request was sent to) (RFC 7523 §3 item 3).',
-    fix: 'Set aud to the issuer identifier (see /.well-known/oauth-authorization-server) or to <issuer>/oauth/token.',
+    explanation: 'The assertion\'s aud is not exactly this server\'s issuer identifier or its token endpoint URL, as one string (RFC 7523 §3 item 3, draft-ietf-oauth-rfc7523bis): an array, another endpoint\'s URL or another server\'s identifier is refused, whichever endpoint the assertion was sent to.',
+    fix: 'Set aud to the issuer identifier (the issuer in /.well-known/oauth-authorization-server), as a single string; <issuer>/oauth/token (the metadata\'s token_endpoint) is accepted too.',
   },
   'assertion.expired': {
     explanation: 'The assertion\'s exp is in the past, beyond the allowed clock skew (RFC 7523 §3 item 4).',
@@ -422,7 +422,7 @@ export const REASONS = {
     fix: 'Send the access_token exactly as the token endpoint returned it.',
   },
   'token.wrong_audience': {
-    explanation: 'The bearer token is a JWT of this instance whose aud is not this instance: its application has an audience set for another resource server (RFC 9068 §4).',
+    explanation: 'The bearer token was issued by this instance for another audience: a JWT whose aud is not this instance, or a token (opaque or JWT) of an application whose audience is now set to another resource server (RFC 9068 §4). Our APIs accept only tokens meant for this instance.',
     fix: 'Call this instance\'s APIs with a token of an application that has no audience (its tokens are for this instance), or clear the application\'s audience.',
     setting: 'application.audience',
   },
@@ -521,6 +521,16 @@ export const REASONS = {
     fix: 'Create the user (`latchkey users create <user-name>`), or map another claim or field with `latchkey idps update <name> --user-claim <claim> --user-field user_name|id`.',
     setting: 'identity_provider.user_claim',
   },
+  'idp.lifetime_too_long': {
+    explanation: 'A token from an identity provider lives longer than this instance accepts: exp - iat is more than the maximum, or (without iat) exp is further ahead than the maximum. A token valid for years would stay usable long after it leaked.',
+    fix: 'Have the identity provider issue shorter-lived access tokens (minutes to hours), or raise the maximum if its tokens are meant to live that long.',
+    setting: 'latchkey.idp.max_token_lifetime_seconds',
+  },
+  'outbound.refused': {
+    explanation: 'A JWKS URI or identity-provider metadata URL was not fetched because the outbound rules refuse it: not https, or its host is (or resolves to) a loopback, private, link-local, cloud metadata or other non-public address. Such a URL would let anonymous requests make this server probe its own network. The API answered 503; the hint names the URL and the address.',
+    fix: 'Register a public https URL for the keys (`latchkey apps update <client-id> --jwks-uri <url>`, `latchkey idps update <name> --jwks-uri <url>` or `--metadata-url <url>`); only on a test network set latchkey.outbound.allow_private_networks to true.',
+    setting: 'latchkey.outbound.allow_private_networks',
+  },
   'idp.jwks_unavailable': {
     explanation: 'The identity provider\'s metadata or JWKS could not be fetched within 3 s, so its token could not be verified; the API answered 503 so the caller retries.',
     fix: 'Make the provider\'s metadata URL and JWKS URI reachable from this server (see `latchkey idps show <name>`).',
@@ -577,4 +587,7 @@ export const CACHE_DERIVED_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode
   'idp.wrong_audience',
   'idp.unknown_key',
   'idp.unknown_user',
+  'idp.lifetime_too_long',
+  'outbound.refused',
+  'token.wrong_audience',
 ]);

@@ -38,8 +38,8 @@ function assertionOf(params: Readonly<Record<string, string>>): string {
  * @see RFC 7523 §2.1, §3, §3.1; RFC 7521 §4.1
  */
 export function jwtBearerGrant(deps: JwtBearerGrantDeps): Grant<Plan> {
-  async function verify(req: object & { path: string }, assertion: string, app: Application): Promise<VerifiedAssertion> {
-    return verifyAssertion(deps, 'grant', assertion, app, req.path);
+  async function verify(assertion: string, app: Application): Promise<VerifiedAssertion> {
+    return verifyAssertion(deps, 'grant', assertion, app);
   }
 
   return {
@@ -48,7 +48,7 @@ export function jwtBearerGrant(deps: JwtBearerGrantDeps): Grant<Plan> {
     // The assertion, signed with the application's registered key, is what proves the client.
     publicClients: true,
 
-    async identifyClient(req, params, context): Promise<AuthenticatedClient> {
+    async identifyClient(_req, params, context): Promise<AuthenticatedClient> {
       const assertion = assertionOf(params);
       const { iss } = unverifiedClaims('grant', assertion);
       if (typeof iss !== 'string' || iss === '') throw assertionError('grant', 'assertion.missing_claim', 'The assertion has no iss claim (the client id).');
@@ -59,7 +59,7 @@ export function jwtBearerGrant(deps: JwtBearerGrantDeps): Grant<Plan> {
       const app = deps.cache.peekApplicationByClientId(iss) ?? (await deps.cache.applicationByClientId(iss));
       if (app === undefined) throw assertionError('grant', 'assertion.unknown_issuer', `No application has client id ${JSON.stringify(iss.slice(0, 100))} (the assertion's iss).`);
       context.applicationName = app.name;
-      verifiedByParams.set(params, await verify(req, assertion, app));
+      verifiedByParams.set(params, await verify(assertion, app));
       context.application = app;
       if (!app.active) {
         throw invalidClient
@@ -79,7 +79,7 @@ export function jwtBearerGrant(deps: JwtBearerGrantDeps): Grant<Plan> {
         if (typeof iss === 'string' && iss !== app.clientId) {
           throw assertionError('grant', 'assertion.wrong_client', `The assertion's iss ${JSON.stringify(iss.slice(0, 100))} is not the authenticated client ${app.clientId}.`);
         }
-        verified = await verify(ctx.req, assertion, app);
+        verified = await verify(assertion, app);
       }
       if (verified.iss !== app.clientId) {
         throw assertionError('grant', 'assertion.wrong_client', `The assertion's iss ${JSON.stringify(verified.iss.slice(0, 100))} is not the authenticated client ${app.clientId}.`);

@@ -3,7 +3,10 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { newId } from '../core/crypto.js';
 import { RegistryError } from '../registry/errors.js';
 import type { IdentityProvider, IdpUserField, Storage } from '../storage/types.js';
-import { checkJwksUri, fetchProviderMetadata, LOOPBACK_HOSTS, ProviderFetchError, type FetchOptions } from './metadata.js';
+import { refusalIn, type OutboundFetcher } from '../outbound/fetch.js';
+import { storedFetcher, storedPolicy } from '../outbound/policy.js';
+import { outboundRefusalText, type OutboundPolicy } from '../outbound/url.js';
+import { checkJwksUri, fetchProviderMetadata, ProviderFetchError, type FetchOptions } from './metadata.js';
 
 /**
  * The registry of external identity providers whose JWT access tokens our APIs accept as bearer
@@ -13,10 +16,16 @@ import { checkJwksUri, fetchProviderMetadata, LOOPBACK_HOSTS, ProviderFetchError
 
 /** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
 export type IdpDeps = {
-  readonly storage: Pick<Storage, 'identityProviders'> & Partial<Pick<Storage, 'audit'>>;
+  /** `properties`: the outbound rules' setting (latchkey.outbound.allow_private_networks). */
+  readonly storage: Pick<Storage, 'identityProviders' | 'properties'> & Partial<Pick<Storage, 'audit'>>;
   readonly clock: Clock;
   readonly actor?: string | undefined;
-} & FetchOptions;
+  /** The fetcher for the network check; default: one reading the setting from storage. */
+  readonly fetcher?: OutboundFetcher | undefined;
+};
+
+/** Not fetched (an identifier), so it keeps the plain rule: https, or http on loopback. */
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export const IDP_USER_FIELDS: readonly IdpUserField[] = ['user_name', 'id'];
 const MAX_URL = 2000;
@@ -46,8 +55,11 @@ function checkName(name: string): string {
   return trimmed;
 }
 
-/** https anywhere, http only on loopback; no credentials, no fragment. */
-function checkUrl(label: string, value: string, options: { noQuery?: boolean } = {}): string {
+/**
+ * No credentials, no fragment; a URL the server fetches (`fetched`) must pass the outbound rules
+ * under the current setting, others are https (http only on loopback).
+ */
+function checkUrl(label: string, value: string, options: { noQuery?: boolean; fetched?: OutboundPolicy } = {}): string {
   const text = value.trim();
   let url: URL;
   try {
@@ -56,7 +68,10 @@ function checkUrl(label: string, value: string, options: { noQuery?: boolean } =
     throw invalid(`${label} "${text}" is not an absolute URL.`);
   }
   if (text.length > MAX_URL) throw invalid(`${label} is longer than ${MAX_URL} characters.`);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+  if (options.fetched !== undefined) {
+    const refused = outboundRefusalText(label, text, options.fetched);
+    if (refused !== undefined) throw new RegistryError('outbound_refused', refused);
+  } else if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
     throw invalid(`${label} "${text}" must use https (http is accepted only on localhost, 127.0.0.1 or [::1]).`);
   }
   if (url.username !== '' || url.password !== '') throw invalid(`${label} "${text}" must not contain a user name or password.`);
@@ -89,13 +104,21 @@ export interface ProviderCheck {
   readonly keys: number;
 }
 
-/** Fetches the metadata (its issuer must match) and the JWKS, as the validator will. */
+/**
+ * Fetches the metadata (its issuer must match) and the JWKS, as the validator will, through the
+ * same outbound fetcher: a URL the outbound rules refuse (a host that resolves to a private
+ * address, say) is reported as such.
+ */
 export async function checkProvider(deps: FetchOptions, provider: Pick<IdentityProvider, 'issuer' | 'metadataUrl' | 'jwksUri'>): Promise<ProviderCheck> {
   try {
     const jwksUri = provider.metadataUrl !== null ? (await fetchProviderMetadata(provider.metadataUrl, provider.issuer, deps)).jwksUri : (provider.jwksUri ?? '');
     const keys = await checkJwksUri(jwksUri, deps);
     return { jwksUri, keys };
   } catch (error) {
+    const refused = refusalIn(error);
+    if (refused !== undefined) {
+      throw new RegistryError('outbound_refused', `${refused.message}. Register a public https URL (tokens naming this provider are refused while it is refused).`);
+    }
     if (error instanceof ProviderFetchError) {
       throw new RegistryError('identity_provider_unreachable', `${error.message}. Fix the URL or the provider, or skip the check with --no-check (tokens are refused until it is reachable).`);
     }
@@ -113,12 +136,16 @@ async function ensureUnique(deps: IdpDeps, provider: IdentityProvider): Promise<
   }
 }
 
-function keySource(input: IdentityProviderInput, current: Pick<IdentityProvider, 'metadataUrl' | 'jwksUri'> | undefined): { metadataUrl: string | null; jwksUri: string | null } {
+function keySource(
+  input: IdentityProviderInput,
+  current: Pick<IdentityProvider, 'metadataUrl' | 'jwksUri'> | undefined,
+  policy: OutboundPolicy,
+): { metadataUrl: string | null; jwksUri: string | null } {
   const metadata = input.metadataUrl === undefined || input.metadataUrl.trim() === '' ? undefined : input.metadataUrl;
   const jwks = input.jwksUri === undefined || input.jwksUri.trim() === '' ? undefined : input.jwksUri;
   if (metadata !== undefined && jwks !== undefined) throw invalid('Give either a metadata URL (--metadata-url) or a JWKS URI (--jwks-uri), not both.');
-  if (metadata !== undefined) return { metadataUrl: checkUrl('The metadata URL', metadata), jwksUri: null };
-  if (jwks !== undefined) return { metadataUrl: null, jwksUri: checkUrl('The JWKS URI', jwks) };
+  if (metadata !== undefined) return { metadataUrl: checkUrl('The metadata URL', metadata, { fetched: policy }), jwksUri: null };
+  if (jwks !== undefined) return { metadataUrl: null, jwksUri: checkUrl('The JWKS URI', jwks, { fetched: policy }) };
   if (current === undefined) {
     throw invalid('An identity provider needs where its keys are: --metadata-url (its /.well-known/openid-configuration or /.well-known/oauth-authorization-server) or --jwks-uri.');
   }
@@ -140,7 +167,7 @@ export async function createIdentityProvider(deps: IdpDeps, input: IdentityProvi
     id: newId(),
     name: checkName(input.name),
     issuer: checkUrl('The issuer', input.issuer, { noQuery: true }),
-    ...keySource(input, undefined),
+    ...keySource(input, undefined, await storedPolicy(deps.storage)),
     audience: checkAudience(input.audience),
     userClaim: checkClaim(input.userClaim ?? 'sub'),
     userField: checkField(input.userField ?? 'user_name'),
@@ -149,7 +176,7 @@ export async function createIdentityProvider(deps: IdpDeps, input: IdentityProvi
     updatedAt: now,
   };
   await ensureUnique(deps, provider);
-  const check = input.check === false ? undefined : await checkProvider(deps, provider);
+  const check = input.check === false ? undefined : await checkProvider({ fetcher: deps.fetcher ?? storedFetcher(deps.storage) }, provider);
   await deps.storage.identityProviders.create(provider);
   await recordChange(deps, { action: 'idp.create', target: provider.name, before: null, after: provider });
   return { provider, check };
@@ -168,7 +195,7 @@ export async function updateIdentityProvider(deps: IdpDeps, nameOrId: string, in
     ...current,
     name: input.name === undefined ? current.name : checkName(input.name),
     issuer: input.issuer === undefined ? current.issuer : checkUrl('The issuer', input.issuer, { noQuery: true }),
-    ...keySource(input, current),
+    ...keySource(input, current, await storedPolicy(deps.storage)),
     audience: input.audience === undefined ? current.audience : checkAudience(input.audience),
     userClaim: input.userClaim === undefined ? current.userClaim : checkClaim(input.userClaim),
     userField: input.userField === undefined ? current.userField : checkField(input.userField),
@@ -178,7 +205,7 @@ export async function updateIdentityProvider(deps: IdpDeps, nameOrId: string, in
   await ensureUnique(deps, provider);
   // Where the keys come from changed: check the new source (a rename or a new audience needs no fetch).
   const moved = provider.issuer !== current.issuer || provider.metadataUrl !== current.metadataUrl || provider.jwksUri !== current.jwksUri;
-  const check = input.check === false || !moved ? undefined : await checkProvider(deps, provider);
+  const check = input.check === false || !moved ? undefined : await checkProvider({ fetcher: deps.fetcher ?? storedFetcher(deps.storage) }, provider);
   await deps.storage.identityProviders.update(provider);
   await recordChange(deps, { action: 'idp.update', target: provider.name, before: current, after: provider });
   return { provider, check };

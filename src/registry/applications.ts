@@ -3,12 +3,15 @@ import type { Clock } from '../core/clock.js';
 import { generateClientId, hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
 import { GRANT_TYPES, JWT_BEARER_GRANT, type Application, type GrantType, type Storage, type TokenFormat } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
+import { storedPolicy } from '../outbound/policy.js';
+import { outboundRefusalText, type OutboundPolicy } from '../outbound/url.js';
 import { RegistryError } from './errors.js';
 import { findUser } from './users.js';
 import { ADMIN_SCOPE } from './scopes.js';
 
 /** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
-type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'scopes'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined };
+/** `properties`: the outbound rules' setting, which a JWKS URI is checked against. */
+type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined };
 
 /** Platform defaults: 30 minutes for access tokens, 100 days for refresh tokens. */
 export const DEFAULT_ACCESS_TOKEN_LIFESPAN = 1800;
@@ -43,7 +46,7 @@ export interface ApplicationInput {
   readonly audience?: string | null | undefined;
   /** Public keys as JWKS JSON text; null or '' clears them. Exclusive with jwksUri. */
   readonly jwks?: string | null | undefined;
-  /** Where its public keys are published (https, or http on loopback); null or '' clears it. */
+  /** Where its public keys are published (a URL the outbound rules allow); null or '' clears it. */
   readonly jwksUri?: string | null | undefined;
   readonly canIntrospect?: boolean | undefined;
   /** May administer the instance (admin API); turning it on allows the scope latchkey.admin, off removes it. */
@@ -127,8 +130,8 @@ function optional<T>(value: string | null | undefined, current: T | null, check:
 }
 
 /**
- * An absolute http(s) URL: https anywhere, http only on loopback (local development). No
- * credentials, no fragment.
+ * An absolute http(s) URL that browsers load (the logo; the server never fetches it): https
+ * anywhere, http only on loopback (local development). No credentials, no fragment.
  */
 function checkWebUrl(label: string, value: string): string {
   let url: URL;
@@ -143,6 +146,20 @@ function checkWebUrl(label: string, value: string): string {
   }
   if (url.username !== '' || url.password !== '') throw new RegistryError('invalid_input', `${label} "${value}" must not contain a user name or password.`);
   if (url.hash !== '' || value.includes('#')) throw new RegistryError('invalid_input', `${label} "${value}" must not contain a fragment.`);
+  return value;
+}
+
+/**
+ * A JWKS URI is fetched by the server when a client assertion names the application, so it must
+ * pass the outbound rules (src/outbound) under the current setting: the administrator is told now,
+ * not on the first refused assertion. A host name is resolved and checked at fetch time.
+ */
+function checkJwksUri(value: string, policy: OutboundPolicy): string {
+  if (value.length > MAX_URI) throw new RegistryError('invalid_input', `The JWKS URI is longer than ${MAX_URI} characters.`);
+  if (!URL.canParse(value)) throw new RegistryError('invalid_input', `The JWKS URI "${value}" is not an absolute URL.`);
+  const refused = outboundRefusalText('The JWKS URI', value, policy);
+  if (refused !== undefined) throw new RegistryError('outbound_refused', refused);
+  if (value.includes('#')) throw new RegistryError('invalid_input', `The JWKS URI "${value}" must not contain a fragment.`);
   return value;
 }
 
@@ -255,7 +272,7 @@ export async function createApplication(deps: Deps, input: ApplicationInput): Pr
     logoUri: await optional(input.logoUri, null, (v) => checkWebUrl('The logo URI', v)),
     audience: await optional(input.audience, null, checkAudience),
     jwks: await optional(input.jwks, null, checkJwks),
-    jwksUri: await optional(input.jwksUri, null, (v) => checkWebUrl('The JWKS URI', v)),
+    jwksUri: await optional(input.jwksUri, null, async (v) => checkJwksUri(v, await storedPolicy(deps.storage))),
     canIntrospect: input.canIntrospect ?? false,
     adminApi: input.adminApi ?? false,
     createdAt: now,
@@ -298,7 +315,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     logoUri: await optional(input.logoUri, current.logoUri, (v) => checkWebUrl('The logo URI', v)),
     audience: await optional(input.audience, current.audience, checkAudience),
     jwks: await optional(input.jwks, current.jwks, checkJwks),
-    jwksUri: await optional(input.jwksUri, current.jwksUri, (v) => checkWebUrl('The JWKS URI', v)),
+    jwksUri: await optional(input.jwksUri, current.jwksUri, async (v) => checkJwksUri(v, await storedPolicy(deps.storage))),
     canIntrospect: input.canIntrospect ?? current.canIntrospect,
     adminApi: input.adminApi ?? current.adminApi,
     updatedAt: now,

@@ -13,7 +13,9 @@ export type RegistryErrorCode =
   | 'property_invalid'
   | 'identity_provider_not_found'
   | 'identity_provider_exists'
-  | 'identity_provider_unreachable';
+  | 'identity_provider_unreachable'
+  /** A URL the server would fetch (JWKS URI, metadata URL) is refused by the outbound rules (src/outbound). */
+  | 'outbound_refused';
 
 export class RegistryError extends Error {
   constructor(

@@ -57,6 +57,18 @@ export const PROPERTY_DEFINITIONS = {
     max: 86400,
     description: 'How far in the future the exp of a JWT assertion (private_key_jwt, JWT bearer grant) may be, in seconds; a later exp is refused.',
   },
+  'latchkey.outbound.allow_private_networks': {
+    type: 'boolean',
+    default: false,
+    description: 'Let outbound requests (application JWKS URIs, identity-provider metadata and keys) use http and reach loopback and private addresses. Only for test networks and labs: when false, only https to public addresses is fetched.',
+  },
+  'latchkey.idp.max_token_lifetime_seconds': {
+    type: 'integer',
+    default: 86400,
+    min: 60,
+    max: 31536000,
+    description: 'The longest lifetime accepted on a token from an identity provider, in seconds: refused when exp - iat exceeds it (or, without iat, when exp is further ahead than it).',
+  },
   'latchkey.keys.rotation_days': {
     type: 'integer',
     default: 90,

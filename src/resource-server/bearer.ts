@@ -180,6 +180,14 @@ export class BearerValidator {
     if (expiresAt <= this.deps.clock.now()) throw await this.refusal(record, 'token.expired', 'The access token has expired.');
     const app = this.deps.cache.peekApplicationById(record.applicationId) ?? (await this.deps.cache.applicationById(record.applicationId));
     if (app === undefined || !app.active) throw await this.refusal(record, 'token.application_inactive', 'The application of this token is inactive.');
+    // RFC 9068 §4 / RFC 8707: our APIs accept only tokens meant for this instance. An application
+    // whose audience is another resource server gets tokens for that server, opaque ones included;
+    // its current audience decides, so changing it applies to tokens already issued.
+    const ours = this.ourIssuer();
+    if (app.audience !== null && ours !== undefined && app.audience !== ours) {
+      const error = await this.refusal(record, 'token.wrong_audience', 'The access token is meant for another audience.');
+      throw error.withHint(`Application "${app.name}" has the audience ${app.audience.slice(0, 200)}; this instance is ${ours}.`);
+    }
     const user = record.userId === null ? undefined : (this.deps.cache.peekUserById(record.userId) ?? (await this.deps.cache.userById(record.userId)));
     if (record.userId !== null && (user === undefined || !user.active)) {
       throw await this.refusal(record, 'token.user_inactive', 'The user of this token is inactive.');
@@ -195,6 +203,15 @@ export class BearerValidator {
     const origin: TokenOrigin = Object.freeze({ issuer: 'self', grantType: record.grantType, applicationId: record.applicationId });
     this.remember(gen, token, caller, expiresAt, origin);
     return { caller, origin };
+  }
+
+  /** Our issuer, or undefined where none is known yet (a CLI run without --issuer). */
+  private ourIssuer(): string | undefined {
+    try {
+      return this.deps.issuer?.();
+    } catch {
+      return undefined;
+    }
   }
 
   private remember(gen: number, token: string, caller: Caller, expiresAt: number, origin: TokenOrigin): void {

@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import { fetchProviderMetadata, ProviderFetchError, type FetchOptions } from '../idp/metadata.js';
+import { refusalIn } from '../outbound/fetch.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { IdentityProvider, Storage, User } from '../storage/types.js';
 import { invalidToken } from './bearer.js';
@@ -27,7 +28,7 @@ export interface ExternalTokenDeps extends FetchOptions {
   readonly storage: Pick<Storage, 'identityProviders'>;
   readonly cache: Pick<RegistryCache, 'userByName' | 'userById' | 'peekUserById' | 'onInvalidate' | 'properties' | 'peekProperties'>;
   readonly clock: Clock;
-  /** Shared key sets (one fetcher per JWKS URI); a private one when omitted. */
+  /** Shared key sets (one key set per JWKS URI); a private one over `fetcher` when omitted. */
   readonly keySets?: KeySets;
   /** How long a provider's discovered jwks_uri is kept before its metadata is fetched again (default 1 hour). */
   readonly metadataMaxAgeMs?: number;
@@ -47,9 +48,10 @@ const REASONS: Record<JwtFailure, ReasonCode> = {
   wrong_audience: 'idp.wrong_audience',
   expired: 'idp.token_expired',
   not_yet_valid: 'idp.not_yet_valid',
-  lifetime_too_long: 'idp.malformed',
+  lifetime_too_long: 'idp.lifetime_too_long',
   invalid_keys: 'idp.jwks_unavailable',
   keys_unavailable: 'idp.jwks_unavailable',
+  keys_refused: 'outbound.refused',
 };
 
 const DESCRIPTIONS: Record<string, string> = {
@@ -62,23 +64,28 @@ const DESCRIPTIONS: Record<string, string> = {
   'idp.wrong_audience': 'The access token was issued for another audience.',
   'idp.token_expired': 'The access token has expired.',
   'idp.not_yet_valid': 'The access token is not valid yet.',
+  'idp.lifetime_too_long': 'The access token lives longer than this server accepts.',
   'idp.unknown_user': 'The user of this access token is not known here.',
 };
 
-/** The provider's keys could not be fetched: a 503 the caller should retry, not a verdict on the token. */
-function unavailable(hint: string): OAuthError {
+/**
+ * The provider's keys could not be fetched: a 503, not a verdict on the token. An outage is worth
+ * retrying; a URL the outbound rules refuse (outbound.refused) is not, until an administrator acts.
+ */
+function unavailable(hint: string, refused = false): OAuthError {
   return new OAuthError({
     error: 'temporarily_unavailable',
     status: 503,
-    description: 'The keys of the token issuer could not be fetched. Retry shortly.',
-    reason: 'idp.jwks_unavailable',
+    description: refused ? 'The keys of the token issuer could not be fetched.' : 'The keys of the token issuer could not be fetched. Retry shortly.',
+    reason: refused ? 'outbound.refused' : 'idp.jwks_unavailable',
     hint: hint.slice(0, 500),
-    headers: { 'retry-after': '5' },
+    ...(refused ? {} : { headers: { 'retry-after': '5' } }),
   });
 }
 
 function refusal(reason: ReasonCode, hint: string): OAuthError {
   if (reason === 'idp.jwks_unavailable') return unavailable(hint);
+  if (reason === 'outbound.refused') return unavailable(hint, true);
   return invalidToken(reason, DESCRIPTIONS[reason] ?? 'The access token is not valid.').withHint(hint.slice(0, 500));
 }
 
@@ -101,7 +108,7 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
   private readonly keySets: KeySets;
 
   constructor(private readonly deps: ExternalTokenDeps) {
-    this.keySets = deps.keySets ?? new KeySets({ ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }) });
+    this.keySets = deps.keySets ?? new KeySets({ fetcher: deps.fetcher });
     deps.cache.onInvalidate(() => {
       this.providers = undefined;
     });
@@ -137,7 +144,9 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
       },
       (error: unknown) => {
         const failure = error instanceof ProviderFetchError ? error : new ProviderFetchError(String(error));
-        this.metadata.set(key, { error: failure, at: performance.now() });
+        // A refusal by the outbound rules cost no wait, and must end as soon as the property changes.
+        if (refusalIn(failure) === undefined) this.metadata.set(key, { error: failure, at: performance.now() });
+        else this.metadata.delete(key);
         throw failure;
       },
     );
@@ -156,7 +165,7 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
     try {
       jwksUri = await this.jwksUriOf(provider);
     } catch (error) {
-      throw unavailable(`${label}: ${error instanceof Error ? error.message : String(error)}`);
+      throw unavailable(`${label}: ${error instanceof Error ? error.message : String(error)}`, refusalIn(error) !== undefined);
     }
     const props = this.deps.cache.peekProperties() ?? (await this.deps.cache.properties());
     let claims: JWTPayload;
@@ -168,6 +177,8 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
         required: ['exp'],
         issuer: provider.issuer,
         audiences: [provider.audience],
+        // A stolen token must not work for years: bound what a provider's exp may claim.
+        maxTotalLifetimeSeconds: props['latchkey.idp.max_token_lifetime_seconds'],
       });
     } catch (error) {
       if (error instanceof JwtRejected) throw refusal(REASONS[error.failure], `${label}: ${error.detail}`);

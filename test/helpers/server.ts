@@ -59,6 +59,12 @@ export interface TestServerOptions {
    * the two share everything through the database, as instances behind a load balancer do.
    */
   shareDb?: { readonly db: string; readonly storageKind: TestStorageKind };
+  /**
+   * Sets latchkey.outbound.allow_private_networks to true before the server starts. The stand-in
+   * identity providers and JWKS servers of the tests listen on 127.0.0.1 over http, which the
+   * outbound rules refuse by default (src/outbound); tests that fetch from them switch this on.
+   */
+  allowPrivateNetworks?: boolean;
 }
 
 /** The key-encryption key test servers use unless told otherwise. */
@@ -107,6 +113,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     }
     const clock = options.clock ?? { now: () => Date.now() };
     await bootstrap({ storage, clock }, 'admin-password-for-tests');
+    if (options.allowPrivateNetworks === true) await storage.properties.set('latchkey.outbound.allow_private_networks', 'true', clock.now());
     const router = options.apisDir === undefined ? undefined : await loadApis(options.apisDir, { required: true });
     const kek = options.kek === undefined ? TEST_KEK : options.kek;
     latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }), ...(kek === null ? {} : { kek }), ...(options.issuer === undefined ? {} : { issuer: options.issuer }) });

@@ -208,7 +208,7 @@ function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void;
       {has(JWT_BEARER) || props.editing ? (
         <>
           <TextArea label="Public keys (JWKS)" name="jwks" value={f.jwks} onInput={(v) => set({ jwks: v })} rows={4} mono hint="The application's JSON Web Key Set, for the JWT bearer grant and private_key_jwt. Or give a JWKS URL." />
-          <TextField label="JWKS URL" name="jwksUri" value={f.jwksUri} onInput={(v) => set({ jwksUri: v })} hint="Where to fetch the keys instead (https)." />
+          <TextField label="JWKS URL" name="jwksUri" value={f.jwksUri} onInput={(v) => set({ jwksUri: v })} hint="Where to fetch the keys instead: https on a public address (private and loopback addresses are refused unless latchkey.outbound.allow_private_networks is true)." />
         </>
       ) : null}
       <div class="grid2">

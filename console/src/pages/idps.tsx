@@ -103,7 +103,7 @@ export function Idps() {
         <div class="grid2">
           <TextField label="Name" name="name" value={f.name} onInput={(v) => set({ name: v })} required />
           <TextField label="Issuer (iss)" name="issuer" value={f.issuer} onInput={(v) => set({ issuer: v })} required hint="Exactly as its tokens carry it." />
-          <TextField label="Metadata URL" name="metadataUrl" value={f.metadataUrl} onInput={(v) => set({ metadataUrl: v })} hint="Its discovery document; or give a JWKS URL." />
+          <TextField label="Metadata URL" name="metadataUrl" value={f.metadataUrl} onInput={(v) => set({ metadataUrl: v })} hint="Its discovery document; or give a JWKS URL. Both https on a public address (see latchkey.outbound.allow_private_networks)." />
           <TextField label="JWKS URL" name="jwksUri" value={f.jwksUri} onInput={(v) => set({ jwksUri: v })} />
           <TextField label="Audience (aud)" name="audience" value={f.audience} onInput={(v) => set({ audience: v })} required hint="The aud its tokens must carry for this instance." />
           <TextField label="User claim" name="userClaim" value={f.userClaim} onInput={(v) => set({ userClaim: v })} required hint="For example sub, preferred_username or email." />

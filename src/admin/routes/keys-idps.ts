@@ -79,7 +79,7 @@ const IDP_ROUTES: readonly AdminRoute[] = [
     summary: 'Registers an identity provider (its metadata / JWKS are fetched to check them unless check: false)',
     body: CreateIdp,
     async handler(ctx) {
-      return refreshed(ctx, await createIdentityProvider(deps(ctx), ctx.body as z.infer<typeof CreateIdp>));
+      return refreshed(ctx, await createIdentityProvider({ ...deps(ctx), fetcher: ctx.latchkey.outbound }, ctx.body as z.infer<typeof CreateIdp>));
     },
   },
   {
@@ -89,7 +89,7 @@ const IDP_ROUTES: readonly AdminRoute[] = [
     summary: 'Changes an identity provider',
     body: UpdateIdp,
     async handler(ctx) {
-      return refreshed(ctx, await updateIdentityProvider(deps(ctx), ctx.params.name ?? '', ctx.body as z.infer<typeof UpdateIdp>));
+      return refreshed(ctx, await updateIdentityProvider({ ...deps(ctx), fetcher: ctx.latchkey.outbound }, ctx.params.name ?? '', ctx.body as z.infer<typeof UpdateIdp>));
     },
   },
   {

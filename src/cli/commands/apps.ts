@@ -250,7 +250,7 @@ function tokenAndKeyOptions(cmd: Command, clear: string): Command {
     .option('--audience <aud>', `the "aud" of its JWT access tokens (default: the issuer)${clear}`)
     .option('--logo-uri <url>', `logo shown on the consent page (https, or http on localhost)${clear}`)
     .option('--jwks <file-or-json>', `its public keys, for private_key_jwt and the JWT bearer grant: a JWKS file, or the JSON itself${clear}`)
-    .option('--jwks-uri <url>', `or where it publishes them (https, or http on localhost)${clear}`);
+    .option('--jwks-uri <url>', `or where it publishes them (https on a public address; http and private addresses only while latchkey.outbound.allow_private_networks is true)${clear}`);
 }
 
 function registerCreate(apps: Command, kit: Kit): void {

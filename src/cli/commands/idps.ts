@@ -10,6 +10,7 @@ import {
   type IdentityProviderInput,
   type ProviderCheck,
 } from '../../idp/registry.js';
+import { storedFetcher } from '../../outbound/policy.js';
 import type { IdentityProvider } from '../../storage/types.js';
 import { CliError, parseBool } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
@@ -124,6 +125,11 @@ verifies with a key the provider publishes, its aud includes the audience, it ha
 its user claim names an active local user. The call then acts as that user, with the user's roles;
 the token's scopes come from its "scope" (space-separated) or "scp" (array) claim.
 
+The metadata URL and JWKS URI must be https on a public address: the server fetches them when
+anonymous callers send tokens, so loopback, private and cloud metadata addresses are refused
+(http and private addresses only while latchkey.outbound.allow_private_networks is true, for test
+networks). Tokens that live longer than latchkey.idp.max_token_lifetime_seconds are refused.
+
 Example (an OpenID Connect provider; tokens name the user in preferred_username):
   latchkey idps add --name corp-sso \\
     --issuer https://login.example.com/realms/corp \\
@@ -208,7 +214,7 @@ function registerCheck(idps: Command, kit: Kit): void {
   kit.common(cmd).action((name: string, opts: CommonOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const provider = await findIdentityProvider(ctx, name);
-      const check = await checkProvider({}, provider);
+      const check = await checkProvider({ fetcher: storedFetcher(ctx.storage) }, provider);
       out.result({ name: provider.name, ...check }, () => `Identity provider "${provider.name}" is reachable: ${check.keys} key(s) at ${check.jwksUri}.\n`);
     }),
   );

@@ -1,0 +1,26 @@
+import type { RegistryCache } from '../registry/cache.js';
+import { resolveProperties, type PropertyValues } from '../registry/properties.js';
+import type { Storage } from '../storage/types.js';
+import { createOutboundFetcher, type OutboundFetcher } from './fetch.js';
+import type { OutboundPolicy } from './url.js';
+
+/** Where the outbound rules' setting comes from: the server's registry cache, or storage (CLI). */
+
+export function policyOf(props: PropertyValues): OutboundPolicy {
+  return { allowPrivateNetworks: props['latchkey.outbound.allow_private_networks'] };
+}
+
+/** The current policy as stored (CLI commands and registration, off the hot path). */
+export async function storedPolicy(storage: Pick<Storage, 'properties'>): Promise<OutboundPolicy> {
+  return policyOf(resolveProperties(await storage.properties.list()));
+}
+
+/** The server's fetcher: the property as the registry cache has it (a change applies within a poll). */
+export function cachedFetcher(cache: Pick<RegistryCache, 'properties' | 'peekProperties'>): OutboundFetcher {
+  return createOutboundFetcher({ policy: async () => policyOf(cache.peekProperties() ?? (await cache.properties())) });
+}
+
+/** A fetcher for a CLI command: the property read from storage on each fetch. */
+export function storedFetcher(storage: Pick<Storage, 'properties'>): OutboundFetcher {
+  return createOutboundFetcher({ policy: () => storedPolicy(storage) });
+}
