@@ -1,4 +1,5 @@
-import { createRefusalRecorder, type RefusalRecorder } from './audit/refusals.js';
+import { ANONYMOUS_BUDGET_PROPERTY, createRefusalRecorder, type RefusalRecorder } from './audit/refusals.js';
+import { PROPERTY_DEFINITIONS } from './registry/properties.js';
 import { ActivityCounter } from './audit/activity.js';
 import { defaultClientAuthMethods } from './client-auth/authenticate.js';
 import { systemClock, type Clock } from './core/clock.js';
@@ -97,8 +98,14 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
   const cache = new RegistryCache({ storage });
-  const refusals = createRefusalRecorder({ storage, logger, clock });
   const activity = new ActivityCounter({ store: storage.activity, clock, logger });
+  const refusals = createRefusalRecorder({
+    storage,
+    logger,
+    clock,
+    counts: activity,
+    budget: () => cache.peekProperties()?.[ANONYMOUS_BUDGET_PROPERTY] ?? PROPERTY_DEFINITIONS[ANONYMOUS_BUDGET_PROPERTY].default,
+  });
   const formats = new Map<TokenFormat, AccessTokenFormat>([[opaqueFormat.format, opaqueFormat]]);
   const lockout = new PasswordLockout();
   const encryption = options.kek === undefined ? undefined : createKeyEncryption(options.kek);

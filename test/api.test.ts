@@ -347,7 +347,7 @@ describe('REST APIs over HTTP with tokens from the real token endpoint', () => {
       resultOf(await call({ path: '/api/test/echo', bearer: t }));
     });
 
-    it('a token whose user is inactive: 401 invalid_token (client credentials and password tokens)', async () => {
+    it('a deactivated user: its tokens are revoked, 401 invalid_token (client credentials and password), and activating it again revives none', async () => {
       const t = await cc('temp');
       const p = await pw('portal', 'dave', PW);
       resultOf(await call({ path: '/api/test/echo', bearer: t }));
@@ -355,14 +355,15 @@ describe('REST APIs over HTTP with tokens from the real token endpoint', () => {
       await updateUser(deps(), 'svc-temp', { active: false });
       await updateUser(deps(), 'dave', { active: false });
       await refreshCache(server);
-      const r = await refused(await call({ path: '/api/test/echo', bearer: t }), { status: 401, reason: 'token.user_inactive', wwwAuthenticate: /error="invalid_token"/ });
+      const r = await refused(await call({ path: '/api/test/echo', bearer: t }), { status: 401, reason: 'token.revoked', wwwAuthenticate: /error="invalid_token"/ });
       // The refusal record (for administrators, never the caller) names whose token it was.
       assert.equal(r.userName, 'svc-temp', 'the refusal names the token\'s user');
-      await refused(await call({ path: '/api/test/echo', bearer: p }), { status: 401, reason: 'token.user_inactive' });
+      await refused(await call({ path: '/api/test/echo', bearer: p }), { status: 401, reason: 'token.revoked' });
       await updateUser(deps(), 'svc-temp', { active: true });
       await updateUser(deps(), 'dave', { active: true });
       await refreshCache(server);
-      resultOf(await call({ path: '/api/test/echo', bearer: t }));
+      await refused(await call({ path: '/api/test/echo', bearer: t }), { status: 401, reason: 'token.revoked' });
+      resultOf(await call({ path: '/api/test/echo', bearer: await cc('temp') }));
     });
   });
 

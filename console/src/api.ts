@@ -231,6 +231,8 @@ export interface Activity {
   readonly bucketMs: number;
   readonly series: { readonly tokenIssued: readonly (readonly [number, number])[]; readonly apiCalls: readonly (readonly [number, number])[]; readonly refusals: readonly (readonly [number, number])[] };
   readonly refusalsByReason: readonly { readonly reason: string; readonly count: number }[];
+  /** Unauthenticated refusals past the per-minute budget: counted, not recorded one by one. */
+  readonly unrecorded?: { readonly total: number; readonly top: readonly { readonly endpoint: string; readonly reason: string; readonly source: string; readonly count: number; readonly lastMinute: number }[] };
 }
 
 export interface AuditEntry {

@@ -47,6 +47,11 @@ export class ActivityCounter {
 
   /** Counts `n` (default 1) of `metric` in the current minute. Synchronous and allocation-light. */
   count(metric: ActivityMetric, n = 1): void {
+    this.countMetric(metric, n);
+  }
+
+  /** As count, for a grouped counter (audit/refusals.ts: refusals over the anonymous budget). */
+  countMetric(metric: string, n = 1): void {
     const bucket = bucketOf(this.deps.clock.now());
     let metrics = this.pending.get(bucket);
     if (metrics === undefined) {

@@ -30,6 +30,8 @@ export interface Config {
    * Undefined: a key file beside a SQLite database (keys/kek.ts); required with PostgreSQL.
    */
   readonly keyEncryptionKey: string | undefined;
+  /** LATCHKEY_WAL_LIMIT_MB: the most a SQLite WAL file may grow to while the server runs (bytes). */
+  readonly walLimitBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -44,7 +46,7 @@ export class ConfigError extends Error {
 
 export const DEFAULT_DB = './data/latchkey.db';
 export const DEFAULT_APIS = './apis';
-export const DEFAULTS = { host: '127.0.0.1', port: 8080, bodyLimit: 16 * 1024, logLevel: 'info' } as const;
+export const DEFAULTS = { host: '127.0.0.1', port: 8080, bodyLimit: 16 * 1024, logLevel: 'info', walLimitMb: 64 } as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export interface ConfigInput {
@@ -123,6 +125,7 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     apisExplicit: (input.apis ?? env.LATCHKEY_APIS) !== undefined,
     issuer: issuerSetting(input.issuer ?? (env.LATCHKEY_ISSUER === '' ? undefined : env.LATCHKEY_ISSUER)),
     keyEncryptionKey: kekSetting(env.LATCHKEY_KEY_ENCRYPTION_KEY),
+    walLimitBytes: integer('The WAL limit (LATCHKEY_WAL_LIMIT_MB)', env.LATCHKEY_WAL_LIMIT_MB ?? DEFAULTS.walLimitMb, 4, 4096) * 1024 * 1024,
   };
 }
 

@@ -139,7 +139,9 @@ export async function authenticateCaller(
     context.clientId = presented.clientId;
     const refused = refuse?.(presented);
     if (refused !== undefined) throw refused;
-    return await authenticateClient(deps.cache, presented, context);
+    const client = await authenticateClient(deps.cache, presented, context);
+    refusal.authenticated = true;
+    return client;
   } finally {
     if (context.clientId !== undefined) refusal.clientId = context.clientId;
     if (context.applicationName !== undefined) refusal.applicationName = context.applicationName;

@@ -75,6 +75,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
           ? await grant.identifyClient(req, params, context)
           : await authenticateClient(deps.cache, presentedClient(deps.clientAuthMethods, req, params), context);
       refusal.applicationName = client.application.name;
+      refusal.authenticated = true;
       const app = client.application;
       if (app.public && !grant.publicClients) {
         throw unauthorizedClient

@@ -13,6 +13,8 @@ export interface RefusalContext {
   clientId?: string;
   applicationName?: string;
   userName?: string;
+  /** The caller proved a credential (its refusal is always recorded: audit/refusals.ts). */
+  authenticated?: boolean;
 }
 
 export interface GrantContext {

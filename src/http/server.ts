@@ -62,6 +62,12 @@ async function readiness(storage: Latchkey['storage'], draining: boolean): Promi
       const fix = current > expected ? 'the database was migrated by a newer Latchkey: upgrade this instance' : 'restart this instance to apply the pending migrations';
       return unavailable(`database schema is version ${current}, this Latchkey expects ${expected}; ${fix}`);
     }
+    // Reads may work while writes do not (a full disk, a read-only file): not ready, since every
+    // token needs a write. A small probe write tells when writes succeed again, without traffic.
+    if (storage.writeHealth().failing) {
+      const health = await storage.probeWrite();
+      if (health.failing) return unavailable(`writes are failing since ${new Date(health.since).toISOString()}: ${health.reason}`);
+    }
     return { status: 200, body: { status: 'ready', storage: storage.kind, schema: current } };
   } catch (error) {
     return unavailable(`storage (${storage.kind}) unreachable: ${error instanceof Error ? error.message : String(error)}`);

@@ -76,6 +76,13 @@ export const PROPERTY_DEFINITIONS = {
     max: 3650,
     description: 'Rotate the JWT signing key when it has been signing for this many days (checked hourly by every instance; the new key is published a day before it signs). 0 turns scheduled rotation off.',
   },
+  'latchkey.refusals.anonymous_per_minute': {
+    type: 'integer',
+    default: 1000,
+    min: 0,
+    max: 1000000,
+    description: 'Refusals of callers that did not authenticate (unknown client ids, garbage tokens) recorded one by one per minute and instance; past it they are only counted per endpoint, reason and source, so anonymous traffic cannot fill the disk. Refusals of authenticated callers are always recorded.',
+  },
   'latchkey.secrets.rotation_days': {
     type: 'integer',
     default: 180,

@@ -65,9 +65,10 @@ export function presented(req: NeutralRequest, body: unknown, methods: readonly 
   throw refuse(401, 'api.malformed_authorization', 'The Authorization scheme is not supported here.', methods);
 }
 
-type RefusalContext = { userName?: string; clientId?: string; applicationName?: string };
+type RefusalContext = { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean };
 
 function noteBearer(caller: Caller, context: RefusalContext): Caller {
+  context.authenticated = true;
   if (caller.user !== null) context.userName = caller.user.name;
   if (caller.application !== null) {
     context.clientId = caller.application.clientId;
@@ -110,6 +111,7 @@ async function basicCaller(deps: ApiAuthDeps, p: { userName: string; password: s
   }
   deps.lockout.reset(p.userName);
   if (!user.active) throw bad.withHint(`User ${user.userName} is inactive.`);
+  context.authenticated = true;
   // Basic credentials act as the user with all of the user's access; auth scopes restrict tokens.
   return { authenticated: true, method: 'basic', user: { id: user.id, name: user.userName, roles: user.roles }, application: null, scopes: [] };
 }

@@ -100,7 +100,7 @@ export interface ApiProviderDeps extends ApiAuthDeps {
 
 /** Serves /api/...: routing, authentication, scope and role checks, the handler, the response. */
 export function createApiProvider(deps: ApiProviderDeps) {
-  async function refused(req: NeutralRequest, endpoint: string, error: OAuthError, context: { userName?: string; clientId?: string; applicationName?: string }): Promise<NeutralResponse> {
+  async function refused(req: NeutralRequest, endpoint: string, error: OAuthError, context: { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean }): Promise<NeutralResponse> {
     deps.activity?.count('api.refused');
     await deps.refusals.record({ requestId: req.requestId, endpoint, remoteAddress: req.remoteAddress, error, ...context, ...error.subject });
     // The reason code is safe to show (it describes the caller's own credential); the request id
@@ -117,7 +117,7 @@ export function createApiProvider(deps: ApiProviderDeps) {
       const { api, resource } = match;
       deps.activity?.count('api.call');
       const endpoint = `api ${api.namespace}/${api.id}`;
-      const context: { userName?: string; clientId?: string; applicationName?: string } = {};
+      const context: { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean } = {};
       try {
         let body: unknown;
         try {

@@ -108,6 +108,47 @@ function ReasonChart(props: { rows: readonly { reason: string; count: number }[]
   );
 }
 
+/**
+ * Refusals of callers that did not authenticate, past latchkey.refusals.anonymous_per_minute in
+ * their minute: only counted (by endpoint, reason and source), so a flood cannot fill the disk.
+ */
+function Unrecorded(props: { data: Activity['unrecorded'] }) {
+  const d = props.data;
+  if (d === undefined || d.total === 0) return null;
+  return (
+    <section class="card" aria-labelledby="unrecorded-title">
+      <h2 id="unrecorded-title">Unrecorded refusals</h2>
+      <p class="muted">
+        {d.total} refusals of callers that did not authenticate arrived past the per-minute budget (property <a href="#/properties/latchkey.refusals.anonymous_per_minute">latchkey.refusals.anonymous_per_minute</a>): they were counted, not recorded one by one, so <code>latchkey explain</code> does not find them. Refusals of authenticated callers are always recorded.
+      </p>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Endpoint</th>
+            <th scope="col">Reason</th>
+            <th scope="col">Source</th>
+            <th scope="col">Count</th>
+            <th scope="col">Last seen</th>
+          </tr>
+        </thead>
+        <tbody>
+          {d.top.map((u) => (
+            <tr key={`${u.endpoint}|${u.reason}|${u.source}`}>
+              <td>{u.endpoint}</td>
+              <td>
+                <code>{u.reason}</code>
+              </td>
+              <td>{u.source}</td>
+              <td>{u.count}</td>
+              <td>{hhmm(u.lastMinute)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
 export function ActivityPage() {
   const [hours, setHours] = useState('24');
   const activity = useLoad(async () => ({ at: Date.now(), data: await get<Activity>(`/activity?hours=${hours}`) }), [hours]);
@@ -145,6 +186,7 @@ export function ActivityPage() {
           <TimeChart title="API calls" id="chart-api" cls="c-api" points={a.data.series.apiCalls} since={since} until={until} bucketMs={a.data.bucketMs} />
           <TimeChart title="Refusals" id="chart-refusals" cls="c-refusals" points={a.data.series.refusals} since={since} until={until} bucketMs={a.data.bucketMs} />
           <ReasonChart rows={a.data.refusalsByReason} />
+          <Unrecorded data={a.data.unrecorded} />
         </div>
       )}
     </>

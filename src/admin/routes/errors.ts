@@ -17,5 +17,8 @@ export function mapError(error: unknown): AdminError {
   }
   if (error instanceof StorageError && error.code === 'conflict') return new AdminError(409, 'conflict', error.message);
   if (error instanceof StorageError && error.code === 'not_found') return new AdminError(404, 'not_found', error.message);
+  if (error instanceof StorageError && error.code === 'unavailable') {
+    return new AdminError(503, 'temporarily_unavailable', 'The database cannot be reached or written right now (see GET /readyz). Retry shortly.', undefined, { 'retry-after': '5' });
+  }
   throw error;
 }

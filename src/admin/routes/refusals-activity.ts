@@ -1,3 +1,4 @@
+import { parseUnrecordedMetric, UNRECORDED_PREFIX } from '../../audit/refusals.js';
 import type { Storage } from '../../storage/types.js';
 import { notFound } from '../http.js';
 import { intParam, sinceParam, textParam } from './helpers.js';
@@ -7,6 +8,10 @@ import { refusalView } from './views.js';
 /** Refusals (why a request was turned away) and the activity charts. */
 
 type Series = [number, number][];
+
+/** Why a refusal may not be found: retention, or the anonymous budget. */
+export const NOT_RECORDED =
+  'No refusal was recorded with this request id. Refusals are kept for 30 days; a request refused before it authenticated, while more than latchkey.refusals.anonymous_per_minute such refusals arrived in its minute, was counted (Activity: unrecorded refusals) but not recorded one by one.';
 
 /** Per-minute counts of one metric since `since`; none when the storage keeps no activity. */
 async function series(storage: Storage, metric: string, since: number): Promise<Series> {
@@ -21,11 +26,38 @@ function merge(...lists: Series[]): Series {
   return [...sum].sort((a, b) => a[0] - b[0]);
 }
 
-/** Refusal counts by reason, most frequent first. */
-function countByReason(refusals: readonly { reason: string }[]) {
+/** Refusal counts by reason, most frequent first: those recorded one by one, plus those only counted. */
+function countByReason(refusals: readonly { reason: string }[], unrecorded: readonly UnrecordedCount[] = []) {
   const byReason = new Map<string, number>();
   for (const r of refusals) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + 1);
+  for (const u of unrecorded) byReason.set(u.reason, (byReason.get(u.reason) ?? 0) + u.count);
   return [...byReason].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+}
+
+interface UnrecordedCount {
+  readonly endpoint: string;
+  readonly reason: string;
+  readonly source: string;
+  readonly count: number;
+  /** The last minute it was seen in (start, ms). */
+  readonly lastMinute: number;
+}
+
+/**
+ * Refusals of unauthenticated callers past the per-minute budget (audit/refusals.ts): counted per
+ * endpoint, reason and source address, not recorded one by one. Summed over the period, largest first.
+ */
+export async function unrecordedRefusals(storage: Storage, since: number): Promise<UnrecordedCount[]> {
+  const activity = (storage as Partial<Pick<Storage, 'activity'>>).activity;
+  if (activity === undefined || typeof activity.list !== 'function') return [];
+  const sums = new Map<string, UnrecordedCount>();
+  for (const row of await activity.list(UNRECORDED_PREFIX, since)) {
+    const parts = parseUnrecordedMetric(row.metric);
+    if (parts === undefined) continue;
+    const current = sums.get(row.metric);
+    sums.set(row.metric, { ...parts, count: (current?.count ?? 0) + row.count, lastMinute: Math.max(current?.lastMinute ?? 0, row.bucket) });
+  }
+  return [...sums.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason) || a.source.localeCompare(b.source));
 }
 
 export const REFUSAL_ACTIVITY_ROUTES: readonly AdminRoute[] = [
@@ -56,7 +88,7 @@ export const REFUSAL_ACTIVITY_ROUTES: readonly AdminRoute[] = [
     summary: 'One refusal by the request id the client was given',
     async handler(ctx) {
       const r = await ctx.latchkey.storage.refusals.byRequestId(ctx.params.requestId ?? '');
-      if (r === undefined) throw notFound('No refusal was recorded for this request id (refusals are kept for a limited time).');
+      if (r === undefined) throw notFound(NOT_RECORDED);
       return refusalView(r);
     },
   },
@@ -64,20 +96,27 @@ export const REFUSAL_ACTIVITY_ROUTES: readonly AdminRoute[] = [
     method: 'GET',
     path: '/activity',
     tag: 'activity',
-    summary: 'Per-minute counts of tokens issued, API calls and refusals, and refusals by reason',
+    summary: 'Per-minute counts of tokens issued, API calls and refusals, refusals by reason, and the unauthenticated refusals past the budget (counted by endpoint, reason and source, not recorded one by one)',
     query: [{ name: 'hours', description: '1-168, default 24', type: 'integer' }],
     async handler(ctx) {
       const hours = intParam(ctx.query, 'hours', { min: 1, max: 168, fallback: 24 }) ?? 24;
       const { storage, clock } = ctx.latchkey;
       const since = clock.now() - hours * 3_600_000;
-      const [tokenIssued, apiCalls, tokenRefused, apiRefused, refusals] = await Promise.all([
+      const [tokenIssued, apiCalls, tokenRefused, apiRefused, refusals, unrecorded] = await Promise.all([
         series(storage, 'token.issued', since),
         series(storage, 'api.call', since),
         series(storage, 'token.refused', since),
         series(storage, 'api.refused', since),
         storage.refusals.list({ since, limit: 100_000 }),
+        unrecordedRefusals(storage, since),
       ]);
-      return { bucketMs: 60_000, since, series: { tokenIssued, apiCalls, refusals: merge(tokenRefused, apiRefused) }, refusalsByReason: countByReason(refusals) };
+      return {
+        bucketMs: 60_000,
+        since,
+        series: { tokenIssued, apiCalls, refusals: merge(tokenRefused, apiRefused) },
+        refusalsByReason: countByReason(refusals, unrecorded),
+        unrecorded: { total: unrecorded.reduce((n, u) => n + u.count, 0), top: unrecorded.slice(0, 50) },
+      };
     },
   },
 ];

@@ -47,7 +47,10 @@ Example:
     kit.withDb(opts, async (ctx, out) => {
       const refusal = await ctx.storage.refusals.byRequestId(requestId);
       if (refusal === undefined) {
-        throw new CliError(`No refusal was recorded with request id "${requestId}". Take the id from the X-Request-Id header of a refused response, and use the same --db as the server.`);
+        throw new CliError(
+          `No refusal was recorded with request id "${requestId}". Take the id from the X-Request-Id header of a refused response, and use the same --db as the server. ` +
+            `Refusals are kept for 30 days; a request refused before it authenticated, while more than latchkey.refusals.anonymous_per_minute such refusals arrived in its minute, was only counted (console: Activity, unrecorded refusals).`,
+        );
       }
       const info = catalogueEntry(refusal.reason);
       const value = { ...refusal, at: isoTime(refusal.at), explanation: info?.explanation ?? null, fix: info?.fix ?? null, setting: info?.setting ?? null };

@@ -47,7 +47,7 @@ export async function serve(opts: ServeOptions, io: IO): Promise<number> {
   if (kek.warning !== undefined) logger.warn({ kekSource: kek.source, kekFile: kek.file }, kek.warning);
   // APIs are loaded before anything else: a broken module stops the start, nothing half-starts.
   const router = await loadApis(config.apis, { required: config.apisExplicit });
-  const storage = await openStorage(config.db, { backgroundCheckpoints: { onProblem: (message) => logger.warn(message) } });
+  const storage = await openStorage(config.db, { backgroundCheckpoints: { walLimitBytes: config.walLimitBytes, onProblem: (message) => logger.warn(message) } });
   const boot = await bootstrap({ storage, clock: { now: () => Date.now() } }, config.adminPassword);
   const latchkey = createLatchkey({ storage, logger, router, kek: kek.kek, ...(config.issuer === undefined ? {} : { issuer: config.issuer }) });
   try {

@@ -34,6 +34,7 @@ export async function consent(kit: AuthorizeKit, ctx: Ctx, app: Application, tar
   if (current.user === undefined) return signedOut(kit, ctx, app, pending, current);
   const user = current.user;
   ctx.refusal.userName = user.userName;
+  ctx.refusal.authenticated = true;
   const iss = kit.deps.issuer();
   if (params[FIELD.decision] !== 'allow') {
     const error = new OAuthError({ error: 'access_denied', status: 303, reason: 'authorize.consent_denied', description: 'The user denied access.' });

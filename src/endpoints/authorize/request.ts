@@ -17,6 +17,7 @@ async function nextPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: 
   if (current.user !== undefined) {
     await kit.sessions.touch(current.session, kit.deps.clock.now());
     ctx.refusal.userName = current.user.userName;
+    ctx.refusal.authenticated = true;
     return consentPage(kit, ctx, app, pending, current.user);
   }
   if (current.session !== undefined || kit.sessions.presented(ctx.req)) ctx.cookies.push(kit.sessions.clear());

@@ -17,11 +17,18 @@ import type { Database } from 'better-sqlite3';
  */
 export interface CheckpointerOptions {
   readonly intervalMs?: number;
+  /**
+   * The most the WAL file may grow to (default 64 MiB, LATCHKEY_WAL_LIMIT_MB). Past half of it the
+   * worker restarts the WAL (checkpoint-worker.ts), leaving the other half for what is written
+   * between two checks.
+   */
+  readonly walLimitBytes?: number;
   /** Told once when the worker fails, with what happened (the connection checkpoints itself again). */
   readonly onProblem?: (message: string) => void;
 }
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 250;
+export const DEFAULT_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 /** SQLite's own default, restored when the worker is gone. */
 const AUTOCHECKPOINT_PAGES = 1000;
 
@@ -33,6 +40,10 @@ export interface CheckpointerStats {
   readonly lastCheckpointed: number;
   /** Whether the worker is running (false: SQLite's own checkpoints are back on). */
   readonly active: boolean;
+  /** RESTART checkpoints that started the WAL over, the largest WAL file seen, and the longest restart (ms). */
+  readonly restarts: number;
+  readonly maxWalBytes: number;
+  readonly maxRestartMs: number;
 }
 
 export class BackgroundCheckpointer {
@@ -40,6 +51,9 @@ export class BackgroundCheckpointer {
   private runs = 0;
   private lastLog = 0;
   private lastCheckpointed = 0;
+  private restarts = 0;
+  private maxWalBytes = 0;
+  private maxRestartMs = 0;
   private active = true;
   private closing = false;
   private readonly exited: Promise<void>;
@@ -51,16 +65,24 @@ export class BackgroundCheckpointer {
     private readonly options: CheckpointerOptions = {},
   ) {
     db.pragma('wal_autocheckpoint = 0');
+    const limit = options.walLimitBytes ?? DEFAULT_WAL_LIMIT_BYTES;
+    // When a writer starts the WAL over, SQLite cuts the file back to this size.
+    db.pragma(`journal_size_limit = ${Math.floor(limit / 2)}`);
     this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
-      workerData: { path, intervalMs: options.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS },
+      workerData: { path, intervalMs: options.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS, restartAtBytes: Math.floor(limit / 2) },
     });
     // Never what keeps the process alive.
     this.worker.unref();
-    this.worker.on('message', (message: { type: string; log?: number; checkpointed?: number; message?: string; failures?: number }) => {
+    this.worker.on('message', (message: { type: string; log?: number; checkpointed?: number; message?: string; failures?: number; walBytes?: number; restarted?: boolean; ms?: number }) => {
       if (message.type === 'checkpointed') {
         this.runs++;
         this.lastLog = message.log ?? 0;
         this.lastCheckpointed = message.checkpointed ?? 0;
+        this.maxWalBytes = Math.max(this.maxWalBytes, message.walBytes ?? 0);
+        if (message.restarted === true) {
+          this.restarts++;
+          this.maxRestartMs = Math.max(this.maxRestartMs, message.ms ?? 0);
+        }
         this.flushWaiters();
       } else if (message.type === 'failed' && message.failures === 3) {
         this.fallBack(`background WAL checkpoints are failing (${message.message ?? 'unknown error'}); SQLite checkpoints on commit again`);
@@ -74,7 +96,7 @@ export class BackgroundCheckpointer {
   }
 
   stats(): CheckpointerStats {
-    return { runs: this.runs, lastLog: this.lastLog, lastCheckpointed: this.lastCheckpointed, active: this.active };
+    return { runs: this.runs, lastLog: this.lastLog, lastCheckpointed: this.lastCheckpointed, active: this.active, restarts: this.restarts, maxWalBytes: this.maxWalBytes, maxRestartMs: Math.round(this.maxRestartMs) };
   }
 
   /** Runs a checkpoint now and resolves when it is done (tests, diagnostics). */
