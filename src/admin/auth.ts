@@ -3,7 +3,7 @@ import { header, type NeutralRequest } from '../core/request.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { ADMIN_ROLE } from '../registry/bootstrap.js';
 import type { ConsoleAuth, ConsoleSession } from './console-auth.js';
-import { AdminError, forbidden, unauthenticated } from './http.js';
+import { AdminError, adminRoleCommand, forbidden, unauthenticated } from './http.js';
 
 /** Who is calling the admin API, and how. */
 export interface AdminCaller {
@@ -36,7 +36,7 @@ export async function authenticateAdmin(latchkey: Latchkey, auth: ConsoleAuth, r
       throw error;
     }
     if (caller.user === null) throw forbidden('This token acts for no user (an application without an application user); the admin API needs a user with the admin role.');
-    if (!caller.user.roles.includes(ADMIN_ROLE)) throw forbidden(`User ${caller.user.name} lacks the admin role; ask an administrator: latchkey users update ${caller.user.name} --roles admin`);
+    if (!caller.user.roles.includes(ADMIN_ROLE)) throw forbidden(`User ${caller.user.name} lacks the admin role; ask an administrator: ${adminRoleCommand(caller.user.name)}`);
     return { userId: caller.user.id, userName: caller.user.name, roles: caller.user.roles, via: 'bearer' };
   }
   const now = latchkey.clock.now();
@@ -44,7 +44,7 @@ export async function authenticateAdmin(latchkey: Latchkey, auth: ConsoleAuth, r
   if (session === undefined) throw unauthenticated();
   const { user, admin } = await auth.userOf(session);
   if (user === undefined) throw unauthenticated('The console session has ended (the account changed). Sign in again.');
-  if (!admin) throw forbidden(`User ${user.userName} lacks the admin role; ask an administrator: latchkey users update ${user.userName} --roles admin`);
+  if (!admin) throw forbidden(`User ${user.userName} lacks the admin role; ask an administrator: ${adminRoleCommand(user.userName)}`);
   if (STATE_CHANGING.has(req.method)) {
     const origin = header(req, 'origin');
     if (origin !== undefined && origin !== new URL(latchkey.issuer()).origin) {

@@ -8,7 +8,7 @@ import { cookieName, readCookie } from '../web/cookies.js';
 import { html } from '../web/html.js';
 import { htmlResponse, newNonce, redirectHeaders } from '../web/page.js';
 import { keyCache, mac, macEqual, seal, unseal } from '../web/signing.js';
-import { CONSOLE_HEADERS } from './http.js';
+import { adminRoleCommand, CONSOLE_HEADERS } from './http.js';
 
 /**
  * Sign-in to the admin console through the instance's own authorization code flow with PKCE, as
@@ -250,7 +250,7 @@ export class ConsoleAuth {
       return page(
         403,
         'The admin role is needed',
-        `This account lacks the admin role; ask an administrator: latchkey users update ${user.userName} --roles admin`,
+        `This account lacks the admin role; ask an administrator: ${adminRoleCommand(user.userName)}`,
         [clearLogin],
         false,
       );
