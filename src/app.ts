@@ -29,6 +29,7 @@ import { jwtBearerGrant } from './grants/jwt-bearer.js';
 import type { Grant } from './grants/types.js';
 import { createApiProvider } from './resource-server/provider.js';
 import { ApiRouter } from './resource-server/router.js';
+import type { FilesAtRest } from './diagnostics/checks-files.js';
 
 export interface LatchkeyOptions {
   readonly storage: Storage;
@@ -51,6 +52,12 @@ export interface LatchkeyOptions {
   readonly kek?: string;
   /** Validates bearer JWTs of other issuers on our APIs; default: the registered identity providers (resource-server/external.ts). */
   readonly external?: ExternalTokenValidator;
+  /**
+   * Where this instance's database and key-encryption key files are, when they are local files
+   * (`serve` passes what it opened), so `latchkey doctor`'s file checks also run in the admin API
+   * and on the console's home page.
+   */
+  readonly files?: FilesAtRest;
 }
 
 /** The framework-free instance: everything a host needs to serve requests. */
@@ -85,6 +92,8 @@ export interface Latchkey {
   readonly jwksEndpoint: JwksEndpoint;
   /** GET /.well-known/oauth-authorization-server (RFC 8414). */
   readonly metadataEndpoint: MetadataEndpoint;
+  /** The local files the doctor checks (LatchkeyOptions.files); undefined when none were given. */
+  readonly files: FilesAtRest | undefined;
   /** The issuer identifier: the configured one, else the listening address the host gave. */
   issuer(): string;
   /** Sets the issuer from the listening address, unless one was configured (then a no-op). */
@@ -165,6 +174,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     jwksEndpoint,
     metadataEndpoint,
     authorizeEndpoint,
+    files: options.files,
     issuer: issuerOf,
     setDefaultIssuer: (url) => {
       if (!configuredIssuer) issuer = url.replace(/\/+$/, '');

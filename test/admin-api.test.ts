@@ -73,7 +73,7 @@ describe('admin API', () => {
         assert.equal(cc.status, 201, cc.text);
         assert.deepEqual(cc.json.application.grantTypes, ['client_credentials']);
         assert.match(cc.json.clientSecret, /^lk_cs_/);
-        assert.equal(cc.json.curl, `curl -u "${cc.json.application.clientId}:${cc.json.clientSecret}" -d grant_type=client_credentials ${server.url}/oauth_token.do`);
+        assert.equal(cc.json.curl, `curl -u ${cc.json.application.clientId}:${cc.json.clientSecret} -d grant_type=client_credentials ${server.url}/oauth_token.do`);
         assert.equal(cc.json.application.secretHash, undefined);
         // Not retrievable again.
         const again = await client().call('GET', `/applications/${cc.json.application.clientId}`);

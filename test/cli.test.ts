@@ -130,8 +130,8 @@ describe('latchkey CLI', () => {
     assert.equal(r.code, 0, r.err);
     const secret = /(lk_cs_[A-Za-z0-9_-]{43})/.exec(r.out)?.[1];
     assert.ok(secret !== undefined);
-    assert.match(r.out, /curl -u "[0-9a-f]{32}:lk_cs_[^"]+" -d grant_type=client_credentials http:\/\/localhost:8080\/oauth_token\.do/);
-    assert.match(r.out, /-d grant_type=password -d "username=/);
+    assert.match(r.out, /curl -u [0-9a-f]{32}:lk_cs_[A-Za-z0-9_-]+ -d grant_type=client_credentials http:\/\/localhost:8080\/oauth_token\.do/);
+    assert.match(r.out, /-d grant_type=password --data-urlencode 'username=<user-name>' --data-urlencode 'password=<password>' /);
     assert.doesNotMatch(r.err, /no application user/);
   });
 

@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { apiCall, FIXTURE_APIS, ROOT } from './helpers/api.js';
 import { CHROMIUM_MISSING, CHROMIUM_PATH, launchChromium } from './helpers/chromium.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { paste } from './helpers/shell.js';
 
 /**
  * The admin console in real headless Chromium (Debian's package, see helpers/chromium.ts): the
@@ -395,6 +396,40 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     const before = await page.getByLabel('Active only', { exact: true }).isChecked();
     await page.keyboard.press('Space');
     assert.equal(await page.getByLabel('Active only', { exact: true }).isChecked(), !before);
+  });
+
+  test('a redirect URI outside the rules is refused next to its field; the curl of an accepted one pastes safely', async () => {
+    await go(page, '#/applications/new', 'New application');
+    await page.getByRole('radio', { name: /^Authorization code/ }).check();
+    await page.getByLabel('Name', { exact: true }).fill('Native app');
+    const uris = page.getByLabel('Redirect URIs', { exact: true });
+    await uris.fill('javascript:alert(document.domain)');
+    await page.getByRole('button', { name: 'Create application' }).click();
+    const error = page.locator('.field-error');
+    await error.waitFor();
+    assert.match(await error.innerText(), /uses the scheme javascript:/);
+    assert.match(await error.innerText(), /com\.example\.app:\/callback/);
+    assert.equal(await uris.getAttribute('aria-invalid'), 'true');
+    const errorId = (await error.getAttribute('id')) ?? '';
+    assert.ok(((await uris.getAttribute('aria-describedby')) ?? '').split(' ').includes(errorId), 'the error describes the field');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'redirectUris', 'the focus is on the refused field');
+    assert.equal(await page.locator('.alert-error').count(), 0, 'shown by the field, not in an alert');
+    await checkPage(page, 'application-redirect-refused');
+    // That refusal (HTTP 400) is the expected one; the page-error check stays on for everything else.
+    const refused = pageErrors.findIndex((e) => /^HTTP 400 POST .*\/admin\/api\/v1\/applications$/.test(e));
+    assert.ok(refused >= 0, pageErrors.join('\n'));
+    pageErrors.splice(refused, 1);
+
+    // A URI the rules accept may still hold shell syntax: the ready-to-run curl quotes it.
+    const hostile = "https://native.example.com/cb?next=$(touch$IFS'pwned')&x=1;y='2'";
+    await uris.fill(hostile);
+    await page.getByRole('button', { name: 'Create application' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Application created' }).waitFor();
+    const id = (await page.getByTestId('client-id').innerText()).trim();
+    const secret = (await page.getByTestId('client-secret').innerText()).trim();
+    const pasted = await paste(await page.getByTestId('curl').innerText());
+    assert.equal(pasted.pwned, false, 'pasting the console curl ran a command');
+    assert.deepEqual(pasted.calls, [['curl', '-u', `${id}:${secret}`, '-d', 'grant_type=authorization_code', '-d', 'code=<code>', '-d', 'code_verifier=<verifier>', '--data-urlencode', `redirect_uri=${hostile}`, `${server.url}/oauth_token.do`]]);
   });
 
   test('no script errors or CSP violations on any page', () => {

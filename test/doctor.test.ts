@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +10,7 @@ import { resolveKek } from '../src/keys/kek.js';
 import { Keyring } from '../src/keys/keyring.js';
 import { loadApis } from '../src/resource-server/load.js';
 import { ApiRouter } from '../src/resource-server/router.js';
-import { FIXTURE_APIS } from './helpers/api.js';
+import { FIXTURE_APIS, ROOT } from './helpers/api.js';
 import { freshDb, runFix, type CliDb } from './helpers/diagnostics.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
@@ -81,6 +81,13 @@ describe('latchkey doctor', () => {
       assert.equal(help.code, 0);
       assert.match(help.out, /Usage: latchkey/);
     }
+    // Every finding is listed in `doctor --help` and documented in docs/diagnostics.md.
+    const help = (await cli.run(['doctor', '--help'])).out;
+    const docs = readFileSync(join(ROOT, 'docs', 'diagnostics.md'), 'utf8');
+    for (const id of FINDING_IDS) {
+      assert.ok(help.includes(id), `doctor --help lists ${id}`);
+      assert.ok(docs.includes(`| \`${id}\` |`), `docs/diagnostics.md documents ${id}`);
+    }
   });
 
   it('client_credentials_disabled: reported with the property command; gone after running it', async () => {
@@ -136,18 +143,34 @@ describe('latchkey doctor', () => {
     assert.deepEqual(await doctor(cli), []);
   });
 
-  it('redirect_uri_not_https: only http off loopback; the fix keeps the other URIs', async () => {
+  it('redirect_uri_not_https and redirect_uri_invalid: stored URIs outside the rules; one fix keeps the valid ones', async () => {
     const { cli } = await setup('redirect');
-    const uris = ['http://app.example.com/cb', 'http://localhost:3000/cb', 'http://127.0.0.1/cb', 'http://[::1]:8080/cb', 'com.example.app:/oauth', 'https://ok.example.com/cb'];
-    const clientId = await createApp(cli, ['--name', 'Web app', '--grants', 'authorization_code', ...uris.flatMap((u) => ['--redirect-uri', u])]);
-    const f = one(await doctor(cli), 'redirect_uri_not_https', clientId);
-    assert.equal(f.severity, 'warning');
-    assert.match(f.detail, /http:\/\/app\.example\.com\/cb/);
-    assert.doesNotMatch(f.detail, /localhost:3000|127\.0\.0\.1\/cb|\[::1\]:8080|com\.example\.app|ok\.example/);
-    await runFix(cli, f.command ?? '');
+    const valid = ['http://localhost:3000/cb', 'http://127.0.0.1/cb', 'http://[::1]:8080/cb', 'com.example.app:/oauth', 'https://ok.example.com/cb'];
+    const clientId = await createApp(cli, ['--name', 'Web app', '--grants', 'authorization_code', ...valid.flatMap((u) => ['--redirect-uri', u])]);
+    assert.deepEqual(await doctor(cli), []);
+    // Registered before the rules (the registry refuses them now): written to the database directly.
+    const stored = ['http://app.example.com/cb', ...valid, 'javascript:alert(1)', 'https://x.example.com/cb\r\nSet-Cookie: a=b'];
+    await cli.storage(async (st) => {
+      const app = await st.applications.byClientId(clientId);
+      assert.ok(app !== undefined);
+      await st.applications.update({ ...app, redirectUris: stored });
+    });
+    const findings = await doctor(cli);
+    const http = one(findings, 'redirect_uri_not_https', clientId);
+    assert.equal(http.severity, 'warning');
+    assert.match(http.detail, /http:\/\/app\.example\.com\/cb/);
+    assert.doesNotMatch(http.detail, /localhost:3000|127\.0\.0\.1\/cb|\[::1\]:8080|com\.example\.app:\/oauth|ok\.example/);
+    const invalid = one(findings, 'redirect_uri_invalid', clientId);
+    assert.equal(invalid.severity, 'error');
+    assert.match(invalid.detail, /"javascript:alert\(1\)" uses the scheme javascript:/);
+    // The CR/LF is shown escaped, never raw.
+    assert.ok(invalid.detail.includes('"https://x.example.com/cb\\u000D\\u000ASet-Cookie: a=b" contains a control character (U+000D)'), invalid.detail);
+    assert.doesNotMatch(invalid.detail, /\r|\n/);
+    assert.equal(invalid.command, http.command);
+    await runFix(cli, invalid.command ?? '');
     assert.deepEqual(await doctor(cli), []);
     const app = await cli.json<{ redirectUris: string[] }>(['apps', 'show', clientId]);
-    assert.deepEqual(app.redirectUris, ['https://app.example.com/cb', ...uris.slice(1)]);
+    assert.deepEqual(app.redirectUris, ['https://app.example.com/cb', ...valid]);
   });
 
   it('api_scope_unattainable: an API whose scopes no application may get; gone once an application is allowed them', async () => {

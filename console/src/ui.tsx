@@ -47,22 +47,43 @@ export function useLoad<T>(fn: () => Promise<T>, deps: readonly unknown[] = []):
   return { data, error, loading, reload };
 }
 
-/** Runs an action, keeping its error and busy state for the form that started it. */
-export function useAction(): { busy: boolean; error: string | undefined; run: (fn: () => Promise<void>) => Promise<void>; clear: () => void } {
+/**
+ * Runs an action, keeping its error and busy state for the form that started it. `field` is the
+ * admin API field the error names (its `{error, message, field}` answer), for showing the message
+ * next to that field.
+ */
+export function useAction(): { busy: boolean; error: string | undefined; field: string | undefined; run: (fn: () => Promise<void>) => Promise<void>; clear: () => void } {
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
+  const [failure, setFailure] = useState<{ message: string; field: string | undefined } | undefined>(undefined);
   const run = useCallback(async (fn: () => Promise<void>) => {
     setBusy(true);
-    setError(undefined);
+    setFailure(undefined);
     try {
       await fn();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      const field = (e as { field?: unknown } | null)?.field;
+      setFailure({ message: e instanceof Error ? e.message : String(e), field: typeof field === 'string' ? field : undefined });
     } finally {
       setBusy(false);
     }
   }, []);
-  return { busy, error, run, clear: () => setError(undefined) };
+  return { busy, error: failure?.message, field: failure?.field, run, clear: () => setFailure(undefined) };
+}
+
+/** The ids a field's control is described by: its hint and its error, when present. */
+function describedBy(id: string, hint: string | undefined, error: string | undefined): string | undefined {
+  const ids = [hint === undefined ? '' : `${id}-hint`, error === undefined ? '' : `${id}-error`].filter((x) => x !== '');
+  return ids.length === 0 ? undefined : ids.join(' ');
+}
+
+/** A field's error, under the control; announced when it appears. */
+function FieldError(props: { id: string; error: string | undefined }) {
+  if (props.error === undefined) return null;
+  return (
+    <p class="field-error" id={`${props.id}-error`} role="alert">
+      {props.error}
+    </p>
+  );
 }
 
 export function PageHeader(props: { title: string; intro?: ComponentChildren; actions?: ComponentChildren }) {
@@ -114,27 +135,30 @@ type InputProps = {
   value: string;
   onInput: (v: string) => void;
   hint?: string;
+  /** The server's refusal of this field's value, shown under it. */
+  error?: string | undefined;
 };
 
-export function TextField({ label, value, onInput, hint, ...rest }: InputProps) {
+export function TextField({ label, value, onInput, hint, error, ...rest }: InputProps) {
   const id = useId();
   return (
-    <div class="field">
+    <div class={error === undefined ? 'field' : 'field invalid'}>
       <label for={id}>{label}</label>
-      <input id={id} type="text" value={value} onInput={(e) => onInput((e.currentTarget as HTMLInputElement).value)} aria-describedby={hint === undefined ? undefined : `${id}-hint`} {...rest} />
+      <input id={id} type="text" value={value} onInput={(e) => onInput((e.currentTarget as HTMLInputElement).value)} aria-describedby={describedBy(id, hint, error)} aria-invalid={error === undefined ? undefined : true} {...rest} />
       {hint === undefined ? null : (
         <p class="hint" id={`${id}-hint`}>
           {hint}
         </p>
       )}
+      <FieldError id={id} error={error} />
     </div>
   );
 }
 
-export function TextArea(props: { label: string; value: string; onInput: (v: string) => void; hint?: string; rows?: number; name?: string; placeholder?: string; mono?: boolean }) {
+export function TextArea(props: { label: string; value: string; onInput: (v: string) => void; hint?: string; rows?: number; name?: string; placeholder?: string; mono?: boolean; error?: string | undefined }) {
   const id = useId();
   return (
-    <div class="field">
+    <div class={props.error === undefined ? 'field' : 'field invalid'}>
       <label for={id}>{props.label}</label>
       <textarea
         id={id}
@@ -145,13 +169,15 @@ export function TextArea(props: { label: string; value: string; onInput: (v: str
         placeholder={props.placeholder}
         spellcheck={false}
         onInput={(e) => props.onInput((e.currentTarget as HTMLTextAreaElement).value)}
-        aria-describedby={props.hint === undefined ? undefined : `${id}-hint`}
+        aria-describedby={describedBy(id, props.hint, props.error)}
+        aria-invalid={props.error === undefined ? undefined : true}
       />
       {props.hint === undefined ? null : (
         <p class="hint" id={`${id}-hint`}>
           {props.hint}
         </p>
       )}
+      <FieldError id={id} error={props.error} />
     </div>
   );
 }
@@ -192,17 +218,18 @@ export function Checkbox(props: { label: string; checked: boolean; onChange: (v:
   );
 }
 
-export function NumberField(props: { label: string; value: string; onInput: (v: string) => void; min?: number; max?: number; hint?: string; name?: string }) {
+export function NumberField(props: { label: string; value: string; onInput: (v: string) => void; min?: number; max?: number; hint?: string; name?: string; error?: string | undefined }) {
   const id = useId();
   return (
-    <div class="field">
+    <div class={props.error === undefined ? 'field' : 'field invalid'}>
       <label for={id}>{props.label}</label>
-      <input id={id} type="number" inputMode="numeric" step={1} name={props.name} min={props.min} max={props.max} value={props.value} onInput={(e) => props.onInput((e.currentTarget as HTMLInputElement).value)} aria-describedby={props.hint === undefined ? undefined : `${id}-hint`} />
+      <input id={id} type="number" inputMode="numeric" step={1} name={props.name} min={props.min} max={props.max} value={props.value} onInput={(e) => props.onInput((e.currentTarget as HTMLInputElement).value)} aria-describedby={describedBy(id, props.hint, props.error)} aria-invalid={props.error === undefined ? undefined : true} />
       {props.hint === undefined ? null : (
         <p class="hint" id={`${id}-hint`}>
           {props.hint}
         </p>
       )}
+      <FieldError id={id} error={props.error} />
     </div>
   );
 }

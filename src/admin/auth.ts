@@ -1,5 +1,6 @@
 import type { Latchkey } from '../app.js';
 import { header, type NeutralRequest } from '../core/request.js';
+import { commandLine } from '../core/shell.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import { ADMIN_ROLE } from '../registry/bootstrap.js';
@@ -7,7 +8,7 @@ import { ADMIN_SCOPE } from '../registry/scopes.js';
 import type { Caller } from '../resource-server/define.js';
 import type { TokenOrigin } from '../resource-server/bearer.js';
 import type { ConsoleAuth, ConsoleSession } from './console-auth.js';
-import { AdminError } from './http.js';
+import { AdminError, adminRoleCommand } from './http.js';
 
 /** Who is calling the admin API, and how. */
 export interface AdminCaller {
@@ -81,7 +82,7 @@ async function admitBearer(latchkey: Latchkey, caller: Caller, origin: TokenOrig
   if (app === undefined || !app.adminApi) {
     const name = app === undefined ? 'its application' : `the application ${app.name}`;
     throw refuse(403, 'admin.application_not_allowed', `This token was issued to ${name}, which is not allowed to use the admin API.`, who, true,
-      app === undefined ? undefined : `latchkey apps update ${app.clientId} --admin-api true`);
+      app === undefined ? undefined : commandLine(['apps', 'update', app.clientId, '--admin-api', 'true']));
   }
   if (!caller.scopes.includes(ADMIN_SCOPE)) {
     throw refuse(403, 'admin.scope_missing', `The token lacks the scope ${ADMIN_SCOPE}; request a token with scope=${ADMIN_SCOPE}.`, who, true, `scopes in effect: ${caller.scopes.join(' ') || '(none)'}`);
@@ -90,7 +91,7 @@ async function admitBearer(latchkey: Latchkey, caller: Caller, origin: TokenOrig
     throw refuse(403, 'admin.role_missing', 'This token acts for no user; the admin API needs a user with the admin role.', who, true);
   }
   if (!caller.user.roles.includes(ADMIN_ROLE)) {
-    throw refuse(403, 'admin.role_missing', `User ${caller.user.name} lacks the admin role.`, who, true, `latchkey users update ${caller.user.name} --roles ${[...caller.user.roles, ADMIN_ROLE].join(',')}`);
+    throw refuse(403, 'admin.role_missing', `User ${caller.user.name} lacks the admin role.`, who, true, commandLine(['users', 'update', caller.user.name, '--roles', [...caller.user.roles, ADMIN_ROLE].join(',')]));
   }
   return { userId: caller.user.id, userName: caller.user.name, roles: caller.user.roles, via: 'bearer' };
 }
@@ -129,7 +130,7 @@ export async function authenticateAdmin(latchkey: Latchkey, auth: ConsoleAuth, r
   const { user, admin } = await auth.userOf(session);
   if (user === undefined) throw refuse(401, 'admin.session_ended', 'The console session has ended (the account changed). Sign in again.', {}, false);
   const who = { userName: user.userName };
-  if (!admin) throw refuse(403, 'admin.role_missing', `User ${user.userName} lacks the admin role; ask an administrator: latchkey users update ${user.userName} --roles admin`, who, true);
+  if (!admin) throw refuse(403, 'admin.role_missing', `User ${user.userName} lacks the admin role; ask an administrator: ${adminRoleCommand(user.userName)}`, who, true);
   if (STATE_CHANGING.has(req.method)) {
     const origin = header(req, 'origin');
     if (origin !== undefined && origin !== new URL(latchkey.issuer()).origin) {

@@ -10,7 +10,7 @@ import { html } from '../web/html.js';
 import { htmlResponse, newNonce, redirectHeaders } from '../web/page.js';
 import { SessionCookies, type Session } from '../web/session.js';
 import { keyCache, mac, macEqual, seal, unseal } from '../web/signing.js';
-import { CONSOLE_HEADERS } from './http.js';
+import { adminRoleCommand, CONSOLE_HEADERS } from './http.js';
 
 /**
  * Sign-in to the admin console through the instance's own authorization code flow with PKCE, as
@@ -241,7 +241,7 @@ export class ConsoleAuth {
       return page(
         403,
         'The admin role is needed',
-        `This account lacks the admin role; ask an administrator: latchkey users update ${user.userName} --roles admin`,
+        `This account lacks the admin role; ask an administrator: ${adminRoleCommand(user.userName)}`,
         [clearLogin],
         false,
       );

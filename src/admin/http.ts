@@ -1,4 +1,5 @@
 import type { NeutralResponse } from '../core/request.js';
+import { commandLine } from '../core/shell.js';
 
 /**
  * Response helpers of the admin API and the console: JSON in, JSON out, errors as
@@ -53,4 +54,7 @@ export function errorJson(error: AdminError, extra: { readonly reason?: string; 
 }
 
 export const notFound = (message: string) => new AdminError(404, 'not_found', message);
+/** The command an administrator runs to give a user the admin role (quoted for the shell). */
+export const adminRoleCommand = (userName: string): string => commandLine(['users', 'update', userName, '--roles', 'admin']);
+
 export const badRequest = (message: string, field?: string) => new AdminError(400, 'invalid_input', message, field);

@@ -5,7 +5,7 @@ import type { NeutralRequest } from '../core/request.js';
 import { AdminRefusal, authenticateAdmin } from './auth.js';
 import { ConsoleAuth, type ConsoleResponse } from './console-auth.js';
 import { assetFile, defaultConsoleDir, indexFile } from './console-static.js';
-import { AdminError, ADMIN_HEADERS, CONSOLE_HEADERS, errorJson, json, notFound } from './http.js';
+import { AdminError, ADMIN_HEADERS, adminRoleCommand, CONSOLE_HEADERS, errorJson, json, notFound } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { send, toNeutral } from '../http/fastify-neutral.js';
 import { ADMIN_API_PREFIX, ADMIN_ROUTES, mapError, type AdminRoute } from './routes.js';
@@ -120,7 +120,7 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
       return send(reply, { status: 303, headers: { ...CONSOLE_HEADERS, location: '/console/login', 'cache-control': 'no-store' }, body: '' }, session === undefined ? [] : [auth.clear()]);
     }
     if (!who.admin) {
-      const text = `This account lacks the admin role; ask an administrator: latchkey users update ${who.user.userName} --roles admin\n`;
+      const text = `This account lacks the admin role; ask an administrator: ${adminRoleCommand(who.user.userName)}\n`;
       return send(reply, { status: 403, headers: { ...CONSOLE_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, body: text }, [auth.clear()]);
     }
     await auth.touch(session, latchkey.clock.now());

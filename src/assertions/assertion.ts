@@ -1,5 +1,6 @@
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { Clock } from '../core/clock.js';
+import { commandLine, placeholder } from '../core/shell.js';
 import { invalidClient, invalidGrant } from '../errors/errors.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
@@ -124,7 +125,7 @@ function keysOf(deps: AssertionDeps, use: AssertionUse, app: Application): JWTVe
   throw assertionError(
     use,
     'assertion.no_keys',
-    `Application "${app.name}" has no public keys registered; add them with \`latchkey apps update ${app.clientId} --jwks-uri <url>\` (or --jwks).`,
+    `Application "${app.name}" has no public keys registered; add them with: ${commandLine(['apps', 'update', app.clientId, '--jwks-uri', placeholder('url')])} (or --jwks).`,
   );
 }
 

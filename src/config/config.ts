@@ -32,6 +32,12 @@ export interface Config {
   readonly keyEncryptionKey: string | undefined;
   /** LATCHKEY_WAL_LIMIT_MB: the most a SQLite WAL file may grow to while the server runs (bytes). */
   readonly walLimitBytes: number;
+  /**
+   * LATCHKEY_KEY_ENCRYPTION_KEY_FILE: the absolute path of a file holding the key-encryption key,
+   * for keeping it apart from the database (a mounted secret, a folder outside the data folder).
+   * Exclusive with keyEncryptionKey.
+   */
+  readonly keyEncryptionKeyFile: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -124,7 +130,7 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     apis: input.apis ?? env.LATCHKEY_APIS ?? DEFAULT_APIS,
     apisExplicit: (input.apis ?? env.LATCHKEY_APIS) !== undefined,
     issuer: issuerSetting(input.issuer ?? (env.LATCHKEY_ISSUER === '' ? undefined : env.LATCHKEY_ISSUER)),
-    keyEncryptionKey: kekSetting(env.LATCHKEY_KEY_ENCRYPTION_KEY),
+    ...kekSettings(env),
     walLimitBytes: integer('The WAL limit (LATCHKEY_WAL_LIMIT_MB)', env.LATCHKEY_WAL_LIMIT_MB ?? DEFAULTS.walLimitMb, 4, 4096) * 1024 * 1024,
   };
 }
@@ -143,6 +149,24 @@ export function parseDbLocation(db: string): { kind: 'sqlite'; path: string } | 
 
 function issuerSetting(raw: string | undefined): string | undefined {
   return raw === undefined ? undefined : parseIssuer(raw);
+}
+
+/**
+ * Where the key-encryption key is configured: LATCHKEY_KEY_ENCRYPTION_KEY (the value) or
+ * LATCHKEY_KEY_ENCRYPTION_KEY_FILE (a path), not both; neither means a file beside a SQLite
+ * database (keys/kek.ts). The server and every CLI command read them the same way.
+ */
+export function kekSettings(env: NodeJS.ProcessEnv = process.env): { keyEncryptionKey: string | undefined; keyEncryptionKeyFile: string | undefined } {
+  const keyEncryptionKey = kekSetting(env.LATCHKEY_KEY_ENCRYPTION_KEY);
+  const file = env.LATCHKEY_KEY_ENCRYPTION_KEY_FILE;
+  const keyEncryptionKeyFile = file === undefined || file.trim() === '' ? undefined : resolve(file.trim());
+  if (keyEncryptionKey !== undefined && keyEncryptionKeyFile !== undefined) {
+    throw new ConfigError(
+      'config.kek_conflict',
+      'Both LATCHKEY_KEY_ENCRYPTION_KEY and LATCHKEY_KEY_ENCRYPTION_KEY_FILE are set; set only one (the key itself, or the path of the file that holds it).',
+    );
+  }
+  return { keyEncryptionKey, keyEncryptionKeyFile };
 }
 
 /** At least 32 characters (base64 of 32 random bytes is 44); the value is used as it is. */

@@ -1,17 +1,19 @@
 import type { Clock } from '../core/clock.js';
 import type { Keyring } from '../keys/keyring.js';
-import { CONSOLE_CLIENT_ID } from '../registry/bootstrap.js';
 import { resolveProperties } from '../registry/properties.js';
 import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import type { CompiledApi } from '../resource-server/compile.js';
 import { adminApiApplications, jwtBearerForAdmins, userChosenIdpClaims } from './checks-authority.js';
 import { defaultPasswords, secretRotation, signingKeyRotation } from './checks-credentials.js';
 import { outboundUrls } from './checks-outbound.js';
+import { fileChecks, type FilesAtRest } from './checks-files.js';
+import { redirectUris } from './checks-redirect-uris.js';
 import type { ApiRouter } from '../resource-server/router.js';
 import type { Application, Storage } from '../storage/types.js';
-import { appLabel, appLink, commandLine, sortFindings, type Finding, type Snapshot } from './findings.js';
+import { appLabel, appLink, commandLine, placeholder, shellWord, sortFindings, type Finding, type Snapshot } from './findings.js';
 
 export { FINDING_IDS, type Finding, type FindingId, type FindingSeverity } from './findings.js';
+export type { FilesAtRest } from './checks-files.js';
 
 const usesClientCredentials = (app: Application) => app.grantTypes.includes('client_credentials');
 
@@ -24,6 +26,8 @@ export interface DoctorDeps {
   readonly clock: Clock;
   /** Accepted for the contract; the keys are read from storage (the keyring adds nothing a check needs). */
   readonly keyring?: Pick<Keyring, 'keys'>;
+  /** Where the database and key files are, when they are local files: their checks run only then (checks-files.ts). */
+  readonly files?: FilesAtRest | undefined;
 }
 
 /**
@@ -63,6 +67,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...jwtBearerForAdmins(s),
     ...userChosenIdpClaims(providers),
     ...outboundUrls(s, providers),
+    ...(deps.files === undefined ? [] : fileChecks(deps.files)),
   ]);
 }
 
@@ -117,49 +122,12 @@ function applicationUsers(s: Snapshot): Finding[] {
         severity: 'error',
         title: 'An application using client_credentials acts as an inactive user',
         detail: `Application ${appLabel(app)} is allowed client_credentials, but its application user ${user.userName} is inactive, so its token requests are refused (application_user.inactive) and its tokens are not accepted (token.user_inactive).`,
-        fix: `Activate the user ${user.userName} (or set another, active application user with \`latchkey apps update ${app.clientId} --app-user <user>\`).`,
+        fix: `Activate the user ${user.userName} (or set another, active application user: ${commandLine(['apps', 'update', app.clientId, '--app-user', placeholder('user')])}).`,
         command: commandLine(['users', 'update', user.userName, '--active', 'true']),
         link: `#/users/${encodeURIComponent(user.userName)}`,
         target: app.clientId,
       });
     }
-  }
-  return out;
-}
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** An http:// redirect URI off the loopback interface: codes travel in clear text to it. */
-function insecureRedirect(uri: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return false;
-  }
-  return url.protocol === 'http:' && !LOOPBACK.has(url.hostname);
-}
-
-function redirectUris(s: Snapshot): Finding[] {
-  const out: Finding[] = [];
-  for (const app of s.active) {
-    const bad = app.redirectUris.filter(insecureRedirect);
-    if (bad.length === 0) continue;
-    const fixed = app.redirectUris.map((u) => (insecureRedirect(u) ? `https://${u.slice('http://'.length)}` : u));
-    // The console's redirect URI follows the issuer and is put back at every start.
-    const isConsole = app.clientId === CONSOLE_CLIENT_ID;
-    out.push({
-      id: 'redirect_uri_not_https',
-      severity: 'warning',
-      title: 'A redirect URI is not https',
-      detail: `Application ${appLabel(app)} has the redirect URI${bad.length === 1 ? '' : 's'} ${bad.join(', ')}: authorization codes would travel unencrypted. Only localhost, 127.0.0.1 and [::1] may use http (native apps may use a custom scheme).`,
-      fix: isConsole
-        ? 'Serve the instance over https and make its issuer the https address (--issuer or LATCHKEY_ISSUER): the console redirect URI follows the issuer.'
-        : 'Register the https address instead (the command keeps the other redirect URIs).',
-      command: isConsole ? 'latchkey serve --issuer https://<public-host>' : commandLine(['apps', 'update', app.clientId, ...fixed.flatMap((u) => ['--redirect-uri', u])]),
-      link: appLink(app),
-      target: app.clientId,
-    });
   }
   return out;
 }
@@ -196,7 +164,8 @@ function unattainableScopes(s: Snapshot): Finding[] {
           `API ${api.namespace}/${api.id} requires one of the scopes ${needed.join(', ')} on ${routes.join(', ')}, but no active application is allowed any of them (nor ${ALL_ACCESS_SCOPE}), so every bearer token is refused there (api.scope_missing).` +
           (missing.length > 0 ? ` The scope${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ${missing.length === 1 ? 'does' : 'do'} not exist in the registry.` : ''),
         fix: `Allow the calling application the scope ${scope}: ${missing.includes(scope) ? 'create the scope, then ' : ''}add it to the application's scopes, keeping the ones it has (--scopes replaces the list).`,
-        command: `${create}latchkey apps update <client-id> --scopes <its-current-scopes>,${scope}`,
+        // <its-current-scopes> is left for the operator; the scope itself (from an API module) is quoted.
+        command: `${create}${commandLine(['apps', 'update', placeholder('client-id'), '--scopes'])} <its-current-scopes>,${shellWord(scope)}`,
         link: '#/apis',
         target: `${api.namespace}/${api.id}`,
       });

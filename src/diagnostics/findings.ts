@@ -3,8 +3,8 @@ import type { CompiledApi } from '../resource-server/compile.js';
 import type { Application, SigningKey, User } from '../storage/types.js';
 
 /**
- * Shared shapes and helpers of the diagnostics: the Finding every check reports, and the quoting
- * that makes a suggested command safe to paste into a POSIX shell.
+ * Shared shapes and helpers of the diagnostics: the Finding every check reports, and the snapshot
+ * the checks read.
  */
 
 export type FindingSeverity = 'error' | 'warning';
@@ -32,6 +32,7 @@ export const FINDING_IDS = [
   'application_user_missing',
   'application_user_inactive',
   'redirect_uri_not_https',
+  'redirect_uri_invalid',
   'api_scope_unattainable',
   'useraccount_scope_allowed',
   'secret_rotation_due',
@@ -41,20 +42,14 @@ export const FINDING_IDS = [
   'jwt_bearer_can_act_as_admin',
   'idp_user_claim_choosable',
   'outbound_url_refused',
+  'kek_beside_database',
+  'file_permissions_loose',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];
 
-/** Quotes one shell word when it needs it (single quotes; an embedded ' becomes '\''). */
-export function shellWord(value: string): string {
-  if (value !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** A command line from words: `latchkey` and its arguments, each quoted as needed. */
-export function commandLine(words: readonly string[]): string {
-  return ['latchkey', ...words.map(shellWord)].join(' ');
-}
+// The quoting every printed command uses lives in core/shell.ts (the console's bundle shares it).
+export { commandLine, placeholder, shellWord } from '../core/shell.js';
 
 /** Errors first, then warnings; within a severity, by id then target, so output is stable. */
 export function sortFindings(findings: readonly Finding[]): Finding[] {

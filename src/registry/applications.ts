@@ -5,7 +5,9 @@ import { GRANT_TYPES, JWT_BEARER_GRANT, type Application, type GrantType, type S
 import { recordChange } from '../audit/log.js';
 import { storedPolicy } from '../outbound/policy.js';
 import { outboundRefusalText, type OutboundPolicy } from '../outbound/url.js';
+import { commandLine, shown } from '../core/shell.js';
 import { RegistryError } from './errors.js';
+import { checkRedirectUris } from './redirect-uris.js';
 import { findUser } from './users.js';
 import { ADMIN_SCOPE } from './scopes.js';
 
@@ -56,7 +58,7 @@ export interface ApplicationInput {
 function checkName(name: string): string {
   const trimmed = name.trim();
   if (trimmed.length === 0 || trimmed.length > 200 || /[\x00-\x1f\x7f]/.test(trimmed)) {
-    throw new RegistryError('invalid_input', 'An application name needs 1-200 printable characters.');
+    throw new RegistryError('invalid_input', 'An application name needs 1-200 printable characters.', 'name');
   }
   return trimmed;
 }
@@ -66,7 +68,7 @@ function checkGrants(grants: readonly string[]): GrantType[] {
   for (const g of names) {
     if (!(GRANT_TYPES as readonly string[]).includes(g) && GRANT_ALIASES[g] === undefined) {
       const aliases = Object.entries(GRANT_ALIASES).map(([alias, urn]) => `${alias} (= ${urn})`);
-      throw new RegistryError('invalid_input', `Unknown grant type "${g}". Supported: ${[...GRANT_TYPES.filter((t) => !Object.values(GRANT_ALIASES).includes(t)), ...aliases].join(', ')}.`);
+      throw new RegistryError('invalid_input', `Unknown grant type "${g}". Supported: ${[...GRANT_TYPES.filter((t) => !Object.values(GRANT_ALIASES).includes(t)), ...aliases].join(', ')}.`, 'grantTypes');
     }
   }
   const unique = [...new Set(names.map((g) => GRANT_ALIASES[g] ?? g))];
@@ -75,35 +77,18 @@ function checkGrants(grants: readonly string[]): GrantType[] {
   return unique as GrantType[];
 }
 
-function checkLifespan(label: string, value: number): number {
+function checkLifespan(label: string, value: number, field: string): number {
   if (!Number.isInteger(value) || value < 1 || value > MAX_LIFESPAN) {
-    throw new RegistryError('invalid_input', `${label} must be a whole number of seconds from 1 to ${MAX_LIFESPAN} (got ${value}).`);
+    throw new RegistryError('invalid_input', `${label} must be a whole number of seconds from 1 to ${MAX_LIFESPAN} (got ${value}).`, field);
   }
   return value;
-}
-
-/** Exact-match redirect URIs (RFC 6749 §3.1.2): absolute, no fragment. */
-function checkRedirectUris(uris: readonly string[]): string[] {
-  const unique = [...new Set(uris.map((u) => u.trim()).filter((u) => u !== ''))];
-  for (const uri of unique) {
-    let url: URL;
-    try {
-      url = new URL(uri);
-    } catch {
-      throw new RegistryError('invalid_input', `Redirect URI "${uri}" is not an absolute URL.`);
-    }
-    if (url.hash !== '' || uri.includes('#')) {
-      throw new RegistryError('invalid_input', `Redirect URI "${uri}" must not contain a fragment (RFC 6749 §3.1.2).`);
-    }
-  }
-  return unique;
 }
 
 async function checkScopes(deps: Deps, scopes: readonly string[]): Promise<string[]> {
   const unique = [...new Set(scopes.map((s) => s.trim()).filter((s) => s !== ''))];
   for (const scope of unique) {
     if ((await deps.storage.scopes.byName(scope)) === undefined) {
-      throw new RegistryError('scope_not_found', `No auth scope named "${scope}". Create it with \`latchkey scopes create ${scope}\`.`);
+      throw new RegistryError('scope_not_found', `No auth scope named ${JSON.stringify(scope)}. Create it with: ${commandLine(['scopes', 'create', scope])}`, 'scopes');
     }
   }
   return unique;
@@ -117,7 +102,7 @@ async function resolveAppUser(deps: Deps, appUser: string | null | undefined, cu
 
 function checkFormat(format: string): TokenFormat {
   if (!(TOKEN_FORMATS as readonly string[]).includes(format)) {
-    throw new RegistryError('invalid_input', `Unknown token format "${format}". Supported: ${TOKEN_FORMATS.join(', ')}.`);
+    throw new RegistryError('invalid_input', `Unknown token format "${format}". Supported: ${TOKEN_FORMATS.join(', ')}.`, 'tokenFormat');
   }
   return format as TokenFormat;
 }
@@ -133,19 +118,22 @@ function optional<T>(value: string | null | undefined, current: T | null, check:
  * An absolute http(s) URL that browsers load (the logo; the server never fetches it): https
  * anywhere, http only on loopback (local development). No credentials, no fragment.
  */
-function checkWebUrl(label: string, value: string): string {
+function checkWebUrl(label: string, field: string, value: string): string {
+  const refuse = (message: string) => new RegistryError('invalid_input', message, field);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new RegistryError('invalid_input', `${label} "${value}" is not an absolute URL.`);
+    throw refuse(`${label} "${value}" is not an absolute URL.`);
   }
-  if (value.length > MAX_URI) throw new RegistryError('invalid_input', `${label} is longer than ${MAX_URI} characters.`);
+  if (value.length > MAX_URI) throw refuse(`${label} is longer than ${MAX_URI} characters.`);
+  // `new URL` drops tabs and newlines, so the stored text would not be the URL that is fetched or shown.
+  if (/[\p{Cc}\p{Cf}\p{Z}]/u.test(value)) throw refuse(`${label} ${shown(value)} must not contain whitespace or control characters.`);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
-    throw new RegistryError('invalid_input', `${label} "${value}" must use https (http is accepted only on localhost, 127.0.0.1 or [::1]).`);
+    throw refuse(`${label} "${value}" must use https (http is accepted only on localhost, 127.0.0.1 or [::1]).`);
   }
-  if (url.username !== '' || url.password !== '') throw new RegistryError('invalid_input', `${label} "${value}" must not contain a user name or password.`);
-  if (url.hash !== '' || value.includes('#')) throw new RegistryError('invalid_input', `${label} "${value}" must not contain a fragment.`);
+  if (url.username !== '' || url.password !== '') throw refuse(`${label} "${value}" must not contain a user name or password.`);
+  if (url.hash !== '' || value.includes('#')) throw refuse(`${label} "${value}" must not contain a fragment.`);
   return value;
 }
 
@@ -155,17 +143,18 @@ function checkWebUrl(label: string, value: string): string {
  * not on the first refused assertion. A host name is resolved and checked at fetch time.
  */
 function checkJwksUri(value: string, policy: OutboundPolicy): string {
-  if (value.length > MAX_URI) throw new RegistryError('invalid_input', `The JWKS URI is longer than ${MAX_URI} characters.`);
-  if (!URL.canParse(value)) throw new RegistryError('invalid_input', `The JWKS URI "${value}" is not an absolute URL.`);
+  if (value.length > MAX_URI) throw new RegistryError('invalid_input', `The JWKS URI is longer than ${MAX_URI} characters.`, 'jwksUri');
+  if (/[\x00-\x20\x7f-\x9f]/.test(value)) throw new RegistryError('invalid_input', `The JWKS URI ${shown(value)} contains a space or a control character.`, 'jwksUri');
+  if (!URL.canParse(value)) throw new RegistryError('invalid_input', `The JWKS URI ${shown(value)} is not an absolute URL.`, 'jwksUri');
   const refused = outboundRefusalText('The JWKS URI', value, policy);
-  if (refused !== undefined) throw new RegistryError('outbound_refused', refused);
-  if (value.includes('#')) throw new RegistryError('invalid_input', `The JWKS URI "${value}" must not contain a fragment.`);
+  if (refused !== undefined) throw new RegistryError('outbound_refused', refused, 'jwksUri');
+  if (value.includes('#')) throw new RegistryError('invalid_input', `The JWKS URI ${shown(value)} must not contain a fragment.`, 'jwksUri');
   return value;
 }
 
 function checkAudience(value: string): string {
   if (value.length > MAX_AUDIENCE || /[\x00-\x1f\x7f]/.test(value)) {
-    throw new RegistryError('invalid_input', `An audience needs 1-${MAX_AUDIENCE} printable characters.`);
+    throw new RegistryError('invalid_input', `An audience needs 1-${MAX_AUDIENCE} printable characters.`, 'audience');
   }
   return value;
 }
@@ -184,20 +173,20 @@ function defaultAlg(jwk: JWK): string | undefined {
  * Returns the document re-serialised compactly.
  */
 async function checkJwks(text: string): Promise<string> {
-  if (text.length > MAX_JWKS) throw new RegistryError('invalid_input', `The JWKS is larger than ${MAX_JWKS / 1024} KiB; it should hold a few public keys.`);
+  if (text.length > MAX_JWKS) throw new RegistryError('invalid_input', `The JWKS is larger than ${MAX_JWKS / 1024} KiB; it should hold a few public keys.`, 'jwks');
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (error) {
-    throw new RegistryError('invalid_input', `The JWKS is not valid JSON (${(error as Error).message}).`);
+    throw new RegistryError('invalid_input', `The JWKS is not valid JSON (${(error as Error).message}).`, 'jwks');
   }
   const keys = (doc as { keys?: unknown } | null)?.keys;
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !Array.isArray(keys)) {
-    throw new RegistryError('invalid_input', 'The JWKS must be a JSON object with a "keys" array (RFC 7517 §5), for example {"keys":[{"kty":"EC",...}]}.');
+    throw new RegistryError('invalid_input', 'The JWKS must be a JSON object with a "keys" array (RFC 7517 §5), for example {"keys":[{"kty":"EC",...}]}.', 'jwks');
   }
-  if (keys.length === 0) throw new RegistryError('invalid_input', 'The JWKS has no keys; add at least one public key.');
+  if (keys.length === 0) throw new RegistryError('invalid_input', 'The JWKS has no keys; add at least one public key.', 'jwks');
   for (const [i, key] of keys.entries()) {
-    if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new RegistryError('invalid_input', `JWKS key ${i + 1} is not a JSON object.`);
+    if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new RegistryError('invalid_input', `JWKS key ${i + 1} is not a JSON object.`, 'jwks');
     const jwk = key as JWK;
     const name = `JWKS key ${i + 1}${typeof jwk.kid === 'string' ? ` (kid "${jwk.kid}")` : ''}`;
     const secret = PRIVATE_JWK_MEMBERS.filter((m) => m in jwk);
@@ -207,15 +196,16 @@ async function checkJwks(text: string): Promise<string> {
         jwk.kty === 'oct' || secret.includes('k')
           ? `${name} is a symmetric (shared secret) key, member "k"; give only public keys. Treat that secret as exposed.`
           : `${name} is a private key (it has the private member${secret.length > 1 ? 's' : ''} ${secret.map((m) => `"${m}"`).join(', ')}); give only the public key. Treat that private key as exposed and replace it.`,
+        'jwks',
       );
     }
-    if (jwk.use !== undefined && jwk.use !== 'sig') throw new RegistryError('invalid_input', `${name} has "use": "${String(jwk.use)}"; only signature keys ("sig") are used.`);
+    if (jwk.use !== undefined && jwk.use !== 'sig') throw new RegistryError('invalid_input', `${name} has "use": "${String(jwk.use)}"; only signature keys ("sig") are used.`, 'jwks');
     const alg = typeof jwk.alg === 'string' ? jwk.alg : defaultAlg(jwk);
-    if (alg === undefined) throw new RegistryError('invalid_input', `${name} has an unsupported key type "${String(jwk.kty)}"${jwk.crv ? ` (curve "${jwk.crv}")` : ''}; use an RSA, EC (P-256, P-384, P-521) or Ed25519 public key.`);
+    if (alg === undefined) throw new RegistryError('invalid_input', `${name} has an unsupported key type "${String(jwk.kty)}"${jwk.crv ? ` (curve "${jwk.crv}")` : ''}; use an RSA, EC (P-256, P-384, P-521) or Ed25519 public key.`, 'jwks');
     try {
       await importJWK(jwk, alg);
     } catch (error) {
-      throw new RegistryError('invalid_input', `${name} is not a usable ${alg} public key: ${(error as Error).message.replace(/\.$/, '')}.`);
+      throw new RegistryError('invalid_input', `${name} is not a usable ${alg} public key: ${(error as Error).message.replace(/\.$/, '')}.`, 'jwks');
     }
   }
   return JSON.stringify(doc);
@@ -231,6 +221,7 @@ function adminScopes(scopes: readonly string[], adminApi: boolean, explicit: boo
     throw new RegistryError(
       'invalid_input',
       `The scope ${ADMIN_SCOPE} is reserved for applications allowed to administer this instance. Allow the admin API instead: --admin-api true (admin API field adminApi), which adds the scope.`,
+      'scopes',
     );
   }
   const rest = scopes.filter((s) => s !== ADMIN_SCOPE);
@@ -239,7 +230,7 @@ function adminScopes(scopes: readonly string[], adminApi: boolean, explicit: boo
 
 function checkKeySource(jwks: string | null, jwksUri: string | null): void {
   if (jwks !== null && jwksUri !== null) {
-    throw new RegistryError('invalid_input', "An application has either a JWKS or a JWKS URI, not both. Clear one (--jwks '' or --jwks-uri '').");
+    throw new RegistryError('invalid_input', "An application has either a JWKS or a JWKS URI, not both. Clear one (--jwks '' or --jwks-uri '').", 'jwks');
   }
 }
 
@@ -265,11 +256,11 @@ export async function createApplication(deps: Deps, input: ApplicationInput): Pr
     grantTypes: checkGrants(input.grantTypes ?? []),
     redirectUris: checkRedirectUris(input.redirectUris ?? []),
     scopes: adminScopes(await checkScopes(deps, input.scopes ?? []), input.adminApi ?? false, input.scopes !== undefined),
-    accessTokenLifespan: checkLifespan('The access token lifespan', input.accessTokenLifespan ?? DEFAULT_ACCESS_TOKEN_LIFESPAN),
-    refreshTokenLifespan: checkLifespan('The refresh token lifespan', input.refreshTokenLifespan ?? DEFAULT_REFRESH_TOKEN_LIFESPAN),
+    accessTokenLifespan: checkLifespan('The access token lifespan', input.accessTokenLifespan ?? DEFAULT_ACCESS_TOKEN_LIFESPAN, 'accessTokenLifespan'),
+    refreshTokenLifespan: checkLifespan('The refresh token lifespan', input.refreshTokenLifespan ?? DEFAULT_REFRESH_TOKEN_LIFESPAN, 'refreshTokenLifespan'),
     tokenFormat: checkFormat(input.tokenFormat ?? 'opaque'),
     appUserId: await resolveAppUser(deps, input.appUser, null),
-    logoUri: await optional(input.logoUri, null, (v) => checkWebUrl('The logo URI', v)),
+    logoUri: await optional(input.logoUri, null, (v) => checkWebUrl('The logo URI', 'logoUri', v)),
     audience: await optional(input.audience, null, checkAudience),
     jwks: await optional(input.jwks, null, checkJwks),
     jwksUri: await optional(input.jwksUri, null, async (v) => checkJwksUri(v, await storedPolicy(deps.storage))),
@@ -308,11 +299,11 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     grantTypes: input.grantTypes === undefined ? current.grantTypes : checkGrants(input.grantTypes),
     redirectUris: input.redirectUris === undefined ? current.redirectUris : checkRedirectUris(input.redirectUris),
     scopes: adminScopes(input.scopes === undefined ? current.scopes : await checkScopes(deps, input.scopes), input.adminApi ?? current.adminApi, input.scopes !== undefined),
-    accessTokenLifespan: checkLifespan('The access token lifespan', input.accessTokenLifespan ?? current.accessTokenLifespan),
-    refreshTokenLifespan: checkLifespan('The refresh token lifespan', input.refreshTokenLifespan ?? current.refreshTokenLifespan),
+    accessTokenLifespan: checkLifespan('The access token lifespan', input.accessTokenLifespan ?? current.accessTokenLifespan, 'accessTokenLifespan'),
+    refreshTokenLifespan: checkLifespan('The refresh token lifespan', input.refreshTokenLifespan ?? current.refreshTokenLifespan, 'refreshTokenLifespan'),
     tokenFormat: input.tokenFormat === undefined ? current.tokenFormat : checkFormat(input.tokenFormat),
     appUserId: await resolveAppUser(deps, input.appUser, current.appUserId),
-    logoUri: await optional(input.logoUri, current.logoUri, (v) => checkWebUrl('The logo URI', v)),
+    logoUri: await optional(input.logoUri, current.logoUri, (v) => checkWebUrl('The logo URI', 'logoUri', v)),
     audience: await optional(input.audience, current.audience, checkAudience),
     jwks: await optional(input.jwks, current.jwks, checkJwks),
     jwksUri: await optional(input.jwksUri, current.jwksUri, async (v) => checkJwksUri(v, await storedPolicy(deps.storage))),

@@ -1,6 +1,7 @@
 /**
- * A refused registry change (from the CLI, and later the admin API). `code` is stable for scripts;
- * the message says what is wrong and how to fix it.
+ * A refused registry change (from the CLI and the admin API). `code` is stable for scripts; the
+ * message says what is wrong and how to fix it; `field` names the admin API field at fault, so the
+ * console can show the message next to it.
  */
 export type RegistryErrorCode =
   | 'invalid_input'
@@ -21,6 +22,7 @@ export class RegistryError extends Error {
   constructor(
     readonly code: RegistryErrorCode,
     message: string,
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'RegistryError';

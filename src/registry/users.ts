@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { hashPassword, newId } from '../core/crypto.js';
+import { commandLine } from '../core/shell.js';
 import type { Storage, User } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
@@ -70,7 +71,7 @@ export async function createUser(deps: Deps, input: CreateUserInput): Promise<{ 
   }
   if (input.password !== undefined) checkPassword(input.password);
   if ((await deps.storage.users.byName(input.userName)) !== undefined) {
-    throw new RegistryError('user_exists', `A user named "${input.userName}" already exists. Change it with \`latchkey users update ${input.userName}\`.`);
+    throw new RegistryError('user_exists', `A user named "${input.userName}" already exists. Change it with: ${commandLine(['users', 'update', input.userName])}`);
   }
   const { roles, created } = await ensureRoles(deps, input.roles ?? []);
   const now = deps.clock.now();

@@ -17,7 +17,8 @@ import type { SigningKey, Storage, TokenRecord, User } from './types.js';
  */
 
 export const BUILT_IN_ROLE = 'admin';
-export const BUILT_IN_SCOPE = 'useraccount';
+/** The scopes a first start creates: all access, and the admin API's. */
+export const BUILT_IN_SCOPES: readonly string[] = ['useraccount', 'latchkey.admin'];
 export const ADMIN_USER = 'admin';
 
 /** What migrate-db leaves behind on purpose, and why (printed by the command). */
@@ -70,7 +71,7 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
 
 /**
  * Checks that `target` holds nothing but what a first start creates: the built-in role `admin`,
- * the built-in scope `useraccount`, and the user `admin` — that last one only if the source has a
+ * the built-in scopes `useraccount` and `latchkey.admin`, and the user `admin` — that last one only if the source has a
  * user `admin` too, which then replaces it (password hash, roles, active flag). Returns the
  * target's admin user to replace, if any. Throws TargetNotEmptyError otherwise.
  */
@@ -94,7 +95,7 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
   if (refusals.length > 0) found.push('refusal records');
   const extraRoles = roles.filter((r) => !(r.name === BUILT_IN_ROLE && r.builtIn)).map((r) => r.name);
   if (extraRoles.length > 0) found.push(`${extraRoles.length === 1 ? 'role' : 'roles'} ${extraRoles.join(', ')}`);
-  const extraScopes = scopes.filter((s) => !(s.name === BUILT_IN_SCOPE && s.builtIn)).map((s) => s.name);
+  const extraScopes = scopes.filter((s) => !(BUILT_IN_SCOPES.includes(s.name) && s.builtIn)).map((s) => s.name);
   if (extraScopes.length > 0) found.push(`${extraScopes.length === 1 ? 'scope' : 'scopes'} ${extraScopes.join(', ')}`);
   const admin = users.find((u) => u.userName === ADMIN_USER);
   const extraUsers = users.filter((u) => u !== admin).map((u) => u.userName);
@@ -103,7 +104,7 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
     throw new TargetNotEmptyError(
       `The target database is not empty: it has ${found.join('; ')}. migrate-db copies into an empty database only, so that nothing is ` +
         'merged or overwritten. Point --to at a new database (for PostgreSQL: createdb <name>). The only things a target may already hold ' +
-        `are those the first start of Latchkey creates: the built-in role ${BUILT_IN_ROLE}, the built-in scope ${BUILT_IN_SCOPE}, the user ` +
+        `are those the first start of Latchkey creates: the built-in role ${BUILT_IN_ROLE}, the built-in scopes ${BUILT_IN_SCOPES.join(' and ')}, the user ` +
         `${ADMIN_USER} (replaced by the source's ${ADMIN_USER}, password included) and a signing key (retired in favour of the source's keys).`,
     );
   }
@@ -136,14 +137,17 @@ export async function copyStorage(source: Storage, target: Storage, options: Cop
     options.onProgress?.(t, true);
   };
 
-  for (const [table, store, builtIn] of [['roles', target.roles, BUILT_IN_ROLE], ['scopes', target.scopes, BUILT_IN_SCOPE]] as const) {
+  const builtInRows: readonly (readonly ['roles' | 'scopes', Storage['roles'] | Storage['scopes'], readonly string[]])[] = [['roles', target.roles, [BUILT_IN_ROLE]], ['scopes', target.scopes, BUILT_IN_SCOPES]];
+  for (const [table, store, builtIns] of builtInRows) {
     await step(table, async (t) => {
       const rows = table === 'roles' ? await source.roles.list() : await source.scopes.list();
       t.source = rows.length;
+      const present: string[] = [];
       for (const row of rows) {
-        if (row.name === builtIn && (await store.byName(row.name)) !== undefined) {
+        if (builtIns.includes(row.name) && (await store.byName(row.name)) !== undefined) {
           t.skipped += 1;
-          t.note = `built-in ${builtIn} already there`;
+          present.push(row.name);
+          t.note = `built-in ${present.join(', ')} already there`;
           continue;
         }
         await store.create(row);

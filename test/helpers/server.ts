@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLatchkey, type Latchkey } from '../../src/app.js';
 import type { Clock } from '../../src/core/clock.js';
+import type { FilesAtRest } from '../../src/diagnostics/checks-files.js';
 import { buildHttpServer } from '../../src/http/server.js';
 import { bootstrap, ensureConsoleApplication } from '../../src/registry/bootstrap.js';
 import { openStorage } from '../../src/storage/open.js';
@@ -65,6 +66,11 @@ export interface TestServerOptions {
    * outbound rules refuse by default (src/outbound); tests that fetch from them switch this on.
    */
   allowPrivateNetworks?: boolean;
+  /**
+   * The local files the doctor checks (as `serve` passes them). Default on SQLite: the database
+   * file, with the key-encryption key given as LATCHKEY_KEY_ENCRYPTION_KEY would be; none on PostgreSQL.
+   */
+  files?: FilesAtRest;
 }
 
 /** The key-encryption key test servers use unless told otherwise. */
@@ -116,7 +122,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     if (options.allowPrivateNetworks === true) await storage.properties.set('latchkey.outbound.allow_private_networks', 'true', clock.now());
     const router = options.apisDir === undefined ? undefined : await loadApis(options.apisDir, { required: true });
     const kek = options.kek === undefined ? TEST_KEK : options.kek;
-    latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }), ...(kek === null ? {} : { kek }), ...(options.issuer === undefined ? {} : { issuer: options.issuer }) });
+    const files = options.files ?? (kind === 'sqlite' ? { database: db, kek: { source: 'env' as const } } : undefined);
+    latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }), ...(kek === null ? {} : { kek }), ...(options.issuer === undefined ? {} : { issuer: options.issuer }), ...(files === undefined ? {} : { files }) });
     await latchkey.start();
     http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });
     const address = await http.listen({ port: 0, host: '127.0.0.1' });

@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, list, patch, post, query, type AppKind, type Application, type SecretAnswer, type User } from '../api';
 import { Alert, Badge, Card, Checkbox, ConfirmButton, CopyButton, Empty, Loading, NumberField, PageHeader, SelectField, TextArea, TextField, fmtDuration, fmtTime, lines, splitList, useAction, useId, useLoad } from '../ui';
 
@@ -185,30 +185,65 @@ function useUsers() {
   return useLoad(async () => list<User>(await get('/users'), 'users'));
 }
 
+/** The admin API fields the form shows (as Fields renders them), so a refusal naming one is shown next to it. */
+function visibleFields(grants: readonly string[], editing: boolean): ReadonlySet<string> {
+  const shown = ['name', 'scopes', 'tokenFormat', 'audience', 'accessTokenLifespan', 'refreshTokenLifespan'];
+  if (grants.includes('authorization_code')) shown.push('redirectUris', 'logoUri');
+  if (grants.includes(JWT_BEARER) || editing) shown.push('jwks', 'jwksUri');
+  return new Set(shown);
+}
+
+/** A refusal to show next to its field, or in an alert when no field shown is named. */
+interface Refusal {
+  readonly error: string | undefined;
+  readonly field: string | undefined;
+}
+
+const inField = (r: Refusal, grants: readonly string[], editing: boolean) => r.error !== undefined && r.field !== undefined && visibleFields(grants, editing).has(r.field);
+
+/** The form field a refusal names: `redirectUris.2` (an item of a list) is the redirectUris field. */
+const fieldOf = (field: string | undefined) => field?.split('.')[0];
+
+/** After a refusal of a field shown, puts the focus on it (its message is under it). */
+function useFocusRefused(r: Refusal, shownInField: boolean) {
+  useEffect(() => {
+    if (shownInField && r.field !== undefined) document.querySelector<HTMLElement>(`form [name="${r.field}"]`)?.focus();
+  }, [r.error, r.field, shownInField]);
+}
+
 /** The fields shared by create and edit; which appear depends on the grants. */
-function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void; grants: readonly string[]; users: readonly User[]; editing: boolean }) {
+function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void; grants: readonly string[]; users: readonly User[]; editing: boolean; refusal: Refusal }) {
   const { f, set, grants } = props;
+  const err = (field: string) => (props.refusal.field === field ? props.refusal.error : undefined);
   const has = (g: string) => grants.includes(g);
   const userOptions: (readonly [string, string])[] = [['', '— None —'], ...props.users.map((u) => [u.userName, `${u.userName}${u.active ? '' : ' (inactive)'}`] as const)];
   if (f.appUser !== '' && !props.users.some((u) => u.userName === f.appUser)) userOptions.push([f.appUser, f.appUser]);
   return (
     <>
-      <TextField label="Name" value={f.name} onInput={(v) => set({ name: v })} required maxLength={100} name="name" />
+      <TextField label="Name" value={f.name} onInput={(v) => set({ name: v })} required maxLength={100} name="name" error={err('name')} />
       {has('client_credentials') ? (
         <SelectField label="Application user" name="appUser" value={f.appUser} onChange={(v) => set({ appUser: v })} options={userOptions} hint="The user that client-credentials tokens act as: its roles decide what the application may call. Create a dedicated user on Users & roles." />
       ) : null}
-      <TextField label="Scopes" name="scopes" value={f.scopes} onInput={(v) => set({ scopes: v })} hint="Space-separated scopes the application may ask for; empty for none." />
+      <TextField label="Scopes" name="scopes" value={f.scopes} onInput={(v) => set({ scopes: v })} hint="Space-separated scopes the application may ask for; empty for none." error={err('scopes')} />
       {has('authorization_code') ? (
         <>
-          <TextArea label="Redirect URIs" name="redirectUris" value={f.redirectUris} onInput={(v) => set({ redirectUris: v })} hint="One per line, matched exactly. https, or http on localhost." mono />
+          <TextArea
+            label="Redirect URIs"
+            name="redirectUris"
+            value={f.redirectUris}
+            onInput={(v) => set({ redirectUris: v })}
+            hint="One per line, matched exactly: https (https://app.example.com/callback), http only on 127.0.0.1, [::1] or localhost, or a private-use scheme with a period for native apps (com.example.app:/callback)."
+            mono
+            error={err('redirectUris')}
+          />
           {props.editing ? null : <Checkbox label="Public client (no secret; PKCE required)" checked={f.public} onChange={(v) => set({ public: v })} hint="For single-page and mobile applications that cannot keep a secret." />}
-          <TextField label="Logo URL" name="logoUri" value={f.logoUri} onInput={(v) => set({ logoUri: v })} hint="Shown on the consent page; https." />
+          <TextField label="Logo URL" name="logoUri" value={f.logoUri} onInput={(v) => set({ logoUri: v })} hint="Shown on the consent page; https." error={err('logoUri')} />
         </>
       ) : null}
       {has(JWT_BEARER) || props.editing ? (
         <>
-          <TextArea label="Public keys (JWKS)" name="jwks" value={f.jwks} onInput={(v) => set({ jwks: v })} rows={4} mono hint="The application's JSON Web Key Set, for the JWT bearer grant and private_key_jwt. Or give a JWKS URL." />
-          <TextField label="JWKS URL" name="jwksUri" value={f.jwksUri} onInput={(v) => set({ jwksUri: v })} hint="Where to fetch the keys instead: https on a public address (private and loopback addresses are refused unless latchkey.outbound.allow_private_networks is true)." />
+          <TextArea label="Public keys (JWKS)" name="jwks" value={f.jwks} onInput={(v) => set({ jwks: v })} rows={4} mono hint="The application's JSON Web Key Set, for the JWT bearer grant and private_key_jwt. Or give a JWKS URL." error={err('jwks')} />
+          <TextField label="JWKS URL" name="jwksUri" value={f.jwksUri} onInput={(v) => set({ jwksUri: v })} hint="Where to fetch the keys instead: https on a public address (private and loopback addresses are refused unless latchkey.outbound.allow_private_networks is true)." error={err('jwksUri')} />
         </>
       ) : null}
       <div class="grid2">
@@ -222,9 +257,9 @@ function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void;
             ['jwt', 'JWT (RFC 9068)'],
           ]}
         />
-        <TextField label="Audience (JWT aud)" name="audience" value={f.audience} onInput={(v) => set({ audience: v })} hint="Empty: this instance's issuer (its own APIs)." />
-        <NumberField label="Access token lifespan (seconds)" name="accessTokenLifespan" value={f.accessTokenLifespan} onInput={(v) => set({ accessTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (1800).'} />
-        <NumberField label="Refresh token lifespan (seconds)" name="refreshTokenLifespan" value={f.refreshTokenLifespan} onInput={(v) => set({ refreshTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (8640000).'} />
+        <TextField label="Audience (JWT aud)" name="audience" value={f.audience} onInput={(v) => set({ audience: v })} hint="Empty: this instance's issuer (its own APIs)." error={err('audience')} />
+        <NumberField label="Access token lifespan (seconds)" name="accessTokenLifespan" value={f.accessTokenLifespan} onInput={(v) => set({ accessTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (1800).'} error={err('accessTokenLifespan')} />
+        <NumberField label="Refresh token lifespan (seconds)" name="refreshTokenLifespan" value={f.refreshTokenLifespan} onInput={(v) => set({ refreshTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (8640000).'} error={err('refreshTokenLifespan')} />
       </div>
       <Checkbox label="May introspect tokens (resource server)" checked={f.canIntrospect} onChange={(v) => set({ canIntrospect: v })} />
       <Checkbox
@@ -268,6 +303,9 @@ export function NewApplication() {
   const set = (p: Partial<FormState>) => setF((old) => ({ ...old, ...p }));
   const kindName = useId('kind');
   const grants = kind === 'client_credentials' ? ['client_credentials'] : kind === 'password' ? ['password', 'refresh_token'] : kind === 'authorization_code' ? ['authorization_code', 'refresh_token'] : [JWT_BEARER];
+  const refusal: Refusal = { error: action.error, field: fieldOf(action.field) };
+  const shownInField = inField(refusal, grants, false);
+  useFocusRefused(refusal, shownInField);
 
   if (created !== null)
     return (
@@ -313,8 +351,8 @@ export function NewApplication() {
             ))}
           </div>
         </fieldset>
-        <Fields f={f} set={set} grants={grants} users={users.data ?? []} editing={false} />
-        {action.error === undefined ? null : <Alert>{action.error}</Alert>}
+        <Fields f={f} set={set} grants={grants} users={users.data ?? []} editing={false} refusal={refusal} />
+        {action.error === undefined || shownInField ? null : <Alert>{action.error}</Alert>}
         <div class="form-actions">
           <button type="submit" class="primary" disabled={action.busy}>
             Create application
@@ -342,6 +380,9 @@ export function ApplicationDetail(props: { clientId: string }) {
   const a = app.data;
   const form = f ?? (a === undefined ? null : formOf(a));
   const set = (p: Partial<FormState>) => setF((old) => ({ ...(old ?? form ?? emptyForm()), ...p }));
+  const refusal: Refusal = { error: action.error, field: fieldOf(action.field) };
+  const shownInField = form !== null && inField(refusal, form.grantTypes, true);
+  useFocusRefused(refusal, shownInField);
 
   const apply = async (change: Record<string, unknown>, message: string) => {
     setSaved(null);
@@ -366,7 +407,7 @@ export function ApplicationDetail(props: { clientId: string }) {
       />
       <Loading loaded={app} />
       {saved === null ? null : <Alert kind="success">{saved}</Alert>}
-      {action.error === undefined ? null : <Alert>{action.error}</Alert>}
+      {action.error === undefined || shownInField ? null : <Alert>{action.error}</Alert>}
       {secret === null ? null : <SecretPanel answer={secret} onDone={() => setSecret(null)} />}
       {a === undefined || form === null ? null : (
         <div class="detail-grid">
@@ -390,7 +431,7 @@ export function ApplicationDetail(props: { clientId: string }) {
                 ))}
               </div>
             </fieldset>
-            <Fields f={form} set={set} grants={form.grantTypes} users={users.data ?? []} editing />
+            <Fields f={form} set={set} grants={form.grantTypes} users={users.data ?? []} editing refusal={refusal} />
             <div class="form-actions">
               <button type="submit" class="primary" disabled={action.busy}>
                 Save changes

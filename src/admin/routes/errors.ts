@@ -13,7 +13,7 @@ export function mapError(error: unknown): AdminError {
   }
   if (error instanceof RegistryError) {
     const status = error.code.endsWith('_not_found') ? 404 : error.code.endsWith('_exists') ? 409 : 400;
-    return new AdminError(status, error.code, error.message);
+    return new AdminError(status, error.code, error.message, error.field);
   }
   if (error instanceof StorageError && error.code === 'conflict') return new AdminError(409, 'conflict', error.message);
   if (error instanceof StorageError && error.code === 'not_found') return new AdminError(404, 'not_found', error.message);

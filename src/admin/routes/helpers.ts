@@ -1,4 +1,5 @@
 import { recordChange } from '../../audit/log.js';
+import { shellCommand } from '../../core/shell.js';
 import { JWT_BEARER_GRANT, type Application } from '../../storage/types.js';
 import { badRequest } from '../http.js';
 import type { RouteContext } from './types.js';
@@ -52,17 +53,25 @@ export function issuer(ctx: RouteContext): string {
   return ctx.latchkey.issuer();
 }
 
-/** A ready-to-run request for the application's main grant. */
+/**
+ * A ready-to-run request for the application's main grant. Every value is quoted for the shell: a
+ * redirect URI may legally hold `$`, `(`, `)`, `;`, `&` and `'` (RFC 3986 §2.2), and the console
+ * shows this command for pasting.
+ */
 export function curlFor(app: Application, secret: string | null, issuerUrl: string): string {
-  const token = `${issuerUrl}/oauth_token.do`;
-  const auth = secret === null ? `-d client_id=${app.clientId}` : `-u "${app.clientId}:${secret}"`;
-  if (app.grantTypes.includes('client_credentials')) return `curl ${auth} -d grant_type=client_credentials ${token}`;
-  if (app.grantTypes.includes('password')) return `curl ${auth} -d grant_type=password --data-urlencode "username=<user>" --data-urlencode "password=<password>" ${token}`;
-  if (app.grantTypes.includes(JWT_BEARER_GRANT)) return `curl ${auth} -d grant_type=${encodeURIComponent(JWT_BEARER_GRANT)} -d assertion=<signed JWT> ${token}`;
+  const auth = secret === null ? ['-d', `client_id=${app.clientId}`] : ['-u', `${app.clientId}:${secret}`];
+  return shellCommand(['curl', ...auth, ...grantWords(app), `${issuerUrl}/oauth_token.do`]);
+}
+
+function grantWords(app: Application): string[] {
+  if (app.grantTypes.includes('client_credentials')) return ['-d', 'grant_type=client_credentials'];
+  if (app.grantTypes.includes('password')) return ['-d', 'grant_type=password', '--data-urlencode', 'username=<user>', '--data-urlencode', 'password=<password>'];
+  if (app.grantTypes.includes(JWT_BEARER_GRANT)) return ['-d', `grant_type=${encodeURIComponent(JWT_BEARER_GRANT)}`, '-d', 'assertion=<signed JWT>'];
   if (app.grantTypes.includes('authorization_code')) {
-    return `curl ${auth} -d grant_type=authorization_code -d code=<code> -d code_verifier=<verifier>${app.redirectUris[0] === undefined ? '' : ` --data-urlencode "redirect_uri=${app.redirectUris[0]}"`} ${token}`;
+    const redirect = app.redirectUris[0];
+    return ['-d', 'grant_type=authorization_code', '-d', 'code=<code>', '-d', 'code_verifier=<verifier>', ...(redirect === undefined ? [] : ['--data-urlencode', `redirect_uri=${redirect}`])];
   }
-  return `curl ${auth} -d grant_type=<grant> ${token}`;
+  return ['-d', 'grant_type=<grant>'];
 }
 
 /** A JWKS given as a document or as text, stored as text. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createApplication, findApplication, GRANT_ALIASES, rotateSecret, updateApplication, type ApplicationInput } from '../../registry/applications.js';
+import { commandLine, placeholder, shellCommand, type Word } from '../../core/shell.js';
 import { listProperties } from '../../registry/settings.js';
 import { JWT_BEARER_GRANT, type Application } from '../../storage/types.js';
 import { CliError, parseBool, parseList, parseSeconds, type CliContext } from '../context.js';
@@ -179,19 +180,21 @@ function appRecord(v: ReturnType<typeof appView>): string {
 }
 
 function secretBlock(clientId: string, secret: string): string {
-  return `\nClient secret (shown only this once; Latchkey stores only its hash):\n\n    ${secret}\n\nIf it is lost, replace it with: latchkey apps rotate-secret ${clientId}\n`;
+  return `\nClient secret (shown only this once; Latchkey stores only its hash):\n\n    ${secret}\n\nIf it is lost, replace it with: ${commandLine(['apps', 'rotate-secret', clientId])}\n`;
 }
 
-/** Copy-pasteable token requests for the grants the application allows. */
+/** Copy-pasteable token requests for the grants the application allows (every value quoted for the shell). */
 function nextSteps(app: Application, secret: string | null): string {
-  const auth = app.public ? `-d client_id=${app.clientId}` : `-u "${app.clientId}:${secret ?? '<client-secret>'}"`;
+  const auth = app.public ? ['-d', `client_id=${app.clientId}`] : ['-u', `${app.clientId}:${secret ?? '<client-secret>'}`];
   const lines: string[] = [];
-  if (app.grantTypes.includes('client_credentials')) lines.push(`  curl ${auth} -d grant_type=client_credentials ${TOKEN_URL}`);
+  if (app.grantTypes.includes('client_credentials')) lines.push(`  ${shellCommand(['curl', ...auth, '-d', 'grant_type=client_credentials', TOKEN_URL])}`);
   if (app.grantTypes.includes('password')) {
-    lines.push(`  curl ${auth} -d grant_type=password -d "username=<user-name>" -d "password=<password>" ${TOKEN_URL}`);
+    lines.push(`  ${shellCommand(['curl', ...auth, '-d', 'grant_type=password', '--data-urlencode', 'username=<user-name>', '--data-urlencode', 'password=<password>', TOKEN_URL])}`);
   }
   return lines.length === 0 ? '' : `\nNext step: request a token (server started with \`npm start\`):\n${lines.join('\n')}\n`;
 }
+
+const fix = (words: readonly Word[]) => `Fix: ${commandLine(words)}`;
 
 /** Configuration that will make token requests fail, each with the command that fixes it. */
 async function configWarnings(ctx: CliContext, app: Application): Promise<string[]> {
@@ -199,27 +202,27 @@ async function configWarnings(ctx: CliContext, app: Application): Promise<string
   const props = new Map((await listProperties(ctx)).map((p) => [p.name as string, p.value]));
   const id = app.clientId;
   if (app.grantTypes.includes('client_credentials')) {
-    if (app.public) warnings.push(`the application is public, and public clients cannot use client_credentials. Fix: latchkey apps update ${id} --public false`);
+    if (app.public) warnings.push(`the application is public, and public clients cannot use client_credentials. ${fix(['apps', 'update', id, '--public', 'false'])}`);
     if (app.appUserId === null) {
-      warnings.push(`the application allows client_credentials but has no application user, so token requests will be refused (application_user.missing). Fix: latchkey apps update ${id} --app-user <user-name>`);
+      warnings.push(`the application allows client_credentials but has no application user, so token requests will be refused (application_user.missing). ${fix(['apps', 'update', id, '--app-user', placeholder('user-name')])}`);
     } else {
       const user = await ctx.storage.users.byId(app.appUserId);
-      if (user !== undefined && !user.active) warnings.push(`the application user ${user.userName} is inactive (application_user.inactive). Fix: latchkey users update ${user.userName} --active true`);
+      if (user !== undefined && !user.active) warnings.push(`the application user ${user.userName} is inactive (application_user.inactive). ${fix(['users', 'update', user.userName, '--active', 'true'])}`);
     }
     if (props.get(CC_PROPERTY) === false) {
-      warnings.push(`the client_credentials grant is switched off for this instance (${CC_PROPERTY} is false, the default). Fix: latchkey properties set ${CC_PROPERTY} true`);
+      warnings.push(`the client_credentials grant is switched off for this instance (${CC_PROPERTY} is false, the default). ${fix(['properties', 'set', CC_PROPERTY, 'true'])}`);
     }
   }
   if (app.grantTypes.includes('password') && props.get(ROPC_PROPERTY) === true) {
-    warnings.push(`the password grant is switched off for this instance (${ROPC_PROPERTY} is true). Fix: latchkey properties set ${ROPC_PROPERTY} false`);
+    warnings.push(`the password grant is switched off for this instance (${ROPC_PROPERTY} is true). ${fix(['properties', 'set', ROPC_PROPERTY, 'false'])}`);
   }
   if (app.grantTypes.includes('authorization_code') && app.redirectUris.length === 0) {
-    warnings.push(`the application allows authorization_code but has no redirect URI, so authorization requests will be refused. Fix: latchkey apps update ${id} --redirect-uri <uri>`);
+    warnings.push(`the application allows authorization_code but has no redirect URI, so authorization requests will be refused. ${fix(['apps', 'update', id, '--redirect-uri', placeholder('uri')])}`);
   }
   if (app.grantTypes.includes(JWT_BEARER_GRANT) && app.jwks === null && app.jwksUri === null) {
-    warnings.push(`the application allows the JWT bearer grant but has no public keys to check its assertions with. Fix: latchkey apps update ${id} --jwks <file> (or --jwks-uri <url>)`);
+    warnings.push(`the application allows the JWT bearer grant but has no public keys to check its assertions with. ${fix(['apps', 'update', id, '--jwks', placeholder('file')])} (or --jwks-uri <url>)`);
   }
-  if (!app.active) warnings.push(`the application is inactive, so every token request is refused. Fix: latchkey apps update ${id} --active true`);
+  if (!app.active) warnings.push(`the application is inactive, so every token request is refused. ${fix(['apps', 'update', id, '--active', 'true'])}`);
   return warnings;
 }
 
@@ -245,7 +248,7 @@ function lifespanOptions(cmd: Command): Command {
 /** Options create and update share for token format, consent-page logo and the application's keys. */
 function tokenAndKeyOptions(cmd: Command, clear: string): Command {
   return cmd
-    .option('--redirect-uri <uri>', 'one exact redirect URI; repeat for several (adds to --redirect-uris)', collect)
+    .option('--redirect-uri <uri>', 'one exact redirect URI (https; http only on 127.0.0.1, [::1] or localhost; or a private-use scheme such as com.example.app:/callback); repeat for several (adds to --redirect-uris)', collect)
     .option('--token-format <opaque|jwt>', 'access tokens as opaque strings (default) or signed JWTs (RFC 9068)')
     .option('--audience <aud>', `the "aud" of its JWT access tokens (default: the issuer)${clear}`)
     .option('--logo-uri <url>', `logo shown on the consent page (https, or http on localhost)${clear}`)

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { DEFAULT_APIS } from '../../config/config.js';
-import { runDoctor, type Finding } from '../../diagnostics/doctor.js';
+import { DEFAULT_APIS, kekSettings, parseDbLocation, resolveDb } from '../../config/config.js';
+import { runDoctor, type FilesAtRest, type Finding } from '../../diagnostics/doctor.js';
+import { locateKek, type KekLocation } from '../../keys/kek.js';
 import { loadApis } from '../../resource-server/load.js';
 import type { ApiRouter } from '../../resource-server/router.js';
 import { renderTable } from '../table.js';
@@ -16,6 +17,24 @@ export const APIS_HELP = `folder of API modules (env LATCHKEY_APIS, default ${DE
 export async function loadApisFor(opts: { readonly apis?: string }): Promise<ApiRouter> {
   const folder = opts.apis ?? process.env.LATCHKEY_APIS ?? DEFAULT_APIS;
   return loadApis(folder, { required: opts.apis !== undefined || process.env.LATCHKEY_APIS !== undefined });
+}
+
+/**
+ * The database and key files as `serve` would use them with the same --db and environment. Nothing
+ * is created or read: the key's location only (a configuration error leaves the key out, and the
+ * command that needs the key reports it).
+ */
+export function localFiles(db: string, env: NodeJS.ProcessEnv = process.env): FilesAtRest {
+  const location = parseDbLocation(db);
+  const database = location.kind === 'sqlite' && location.path !== ':memory:' ? location.path : undefined;
+  let kek: KekLocation | undefined;
+  try {
+    const settings = kekSettings(env);
+    kek = locateKek(db, settings.keyEncryptionKey, settings.keyEncryptionKeyFile);
+  } catch {
+    kek = undefined;
+  }
+  return { database, kek };
 }
 
 function render(findings: readonly Finding[]): string {
@@ -41,7 +60,9 @@ export function registerDoctor(program: Command, kit: Kit): void {
 Checks: client_credentials_disabled, application_user_missing, application_user_inactive,
 redirect_uri_not_https, api_scope_unattainable, useraccount_scope_allowed, secret_rotation_due
 (latchkey.secrets.rotation_days), signing_key_rotation_due (latchkey.keys.rotation_days),
-admin_default_password. See docs/diagnostics.md.
+admin_default_password, redirect_uri_invalid, outbound_url_refused (latchkey.outbound.allow_private_networks),
+admin_api_application, jwt_bearer_can_act_as_admin, idp_user_claim_choosable; on a SQLite database or a
+key file, kek_beside_database and file_permissions_loose. See docs/diagnostics.md.
 
 Exit status: 1 when any finding is an error, 0 otherwise (warnings only, or nothing found).
 
@@ -52,7 +73,7 @@ Examples:
   kit.common(cmd).action((opts: DoctorOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const router = await loadApisFor(opts);
-      const findings = await runDoctor({ storage: ctx.storage, router, clock: ctx.clock });
+      const findings = await runDoctor({ storage: ctx.storage, router, clock: ctx.clock, files: localFiles(resolveDb(opts.db)) });
       out.result(findings, () => render(findings));
       return findings.some((f) => f.severity === 'error') ? 1 : 0;
     }),

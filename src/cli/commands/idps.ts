@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { commandLine, shown } from '../../core/shell.js';
 import {
   checkProvider,
   createIdentityProvider,
@@ -75,10 +76,10 @@ function report(out: Output, provider: IdentityProvider, check: ProviderCheck | 
 function nextSteps(p: IdentityProvider): string {
   return `
 Next steps:
-  1. Make sure a local user exists for each person or service, named by the token's "${p.userClaim}" claim
+  1. Make sure a local user exists for each person or service, named by the token's ${shown(p.userClaim)} claim
      (matched against the ${p.userField === 'id' ? 'user id' : 'user name'}), with the roles your APIs need:
-       latchkey users create <${p.userClaim}-value> --roles itil
-  2. Get an access token from the provider for the audience ${p.audience} and call an API with it:
+       latchkey users create <claim-value> --roles itil
+  2. Get an access token from the provider for the audience ${shown(p.audience)} and call an API with it:
        curl -H "Authorization: Bearer $TOKEN" http://localhost:8080/api/<namespace>/<api>/...
   A refused call answers with a request id; \`latchkey explain <request-id>\` says why.
 `;
@@ -148,8 +149,8 @@ Example (keys at a JWKS URI, users matched by id):
       const { provider, check } = await createIdentityProvider(ctx, { ...sharedInput(opts), active: opts.inactive !== true });
       report(out, provider, check, `Added identity provider "${provider.name}".`);
       out.note(nextSteps(provider));
-      if (check === undefined) out.warn(`the metadata and keys were not fetched (--no-check). Check them later with: latchkey idps check ${provider.name}`);
-      if (!provider.active) out.warn(`the provider is inactive, so its tokens are refused. Fix: latchkey idps update ${provider.name} --active true`);
+      if (check === undefined) out.warn(`the metadata and keys were not fetched (--no-check). Check them later with: ${commandLine(['idps', 'check', provider.name])}`);
+      if (!provider.active) out.warn(`the provider is inactive, so its tokens are refused. Fix: ${commandLine(['idps', 'update', provider.name, '--active', 'true'])}`);
     }),
   );
 }

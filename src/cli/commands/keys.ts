@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolveDb } from '../../config/config.js';
 import { createKeyEncryption } from '../../keys/encryption.js';
-import { resolveKek } from '../../keys/kek.js';
+import { resolveKekFromEnv } from '../../keys/kek.js';
 import { DEFAULT_PREPUBLISH_MS, Keyring, keyStates, SIGNING_ALGORITHMS, type KeyState } from '../../keys/keyring.js';
 import type { SigningAlgorithm, SigningKey } from '../../storage/types.js';
 import { CliError } from '../context.js';
@@ -85,7 +85,8 @@ The new key is published in the JWKS (/oauth/jwks) at once and signs after --pre
 with it. The previous key stops signing then and stays published until every token it signed has
 expired (the longest access-token lifespan of the JWT applications + 5 minutes). Running servers
 pick the new key up within a second. Needs the same key-encryption key as the servers
-(LATCHKEY_KEY_ENCRYPTION_KEY, or the latchkey.kek file beside a SQLite database).
+(LATCHKEY_KEY_ENCRYPTION_KEY, the file LATCHKEY_KEY_ENCRYPTION_KEY_FILE names, or the latchkey.kek
+file beside a SQLite database).
 
 Examples:
   latchkey keys rotate                      # ES256 (or the current algorithm), signing in 10 minutes
@@ -102,7 +103,8 @@ Examples:
         alg = upper as SigningAlgorithm;
       }
       const prepublishMs = opts.now === true ? 0 : opts.prepublish === undefined ? DEFAULT_PREPUBLISH_MS : parseDuration('--prepublish', opts.prepublish);
-      const kek = resolveKek(resolveDb(opts.db), process.env.LATCHKEY_KEY_ENCRYPTION_KEY);
+      // As `latchkey serve` resolves it: LATCHKEY_KEY_ENCRYPTION_KEY, LATCHKEY_KEY_ENCRYPTION_KEY_FILE, or the file beside a SQLite database.
+      const kek = resolveKekFromEnv(resolveDb(opts.db));
       if (kek.warning !== undefined) out.warn(kek.warning);
       const keyring = new Keyring({ storage: ctx.storage, clock: ctx.clock, encryption: createKeyEncryption(kek.kek) });
       const result = await keyring.rotate({ ...(alg === undefined ? {} : { alg }), prepublishMs, actor: ctx.actor });

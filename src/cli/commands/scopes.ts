@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { commandLine, placeholder } from '../../core/shell.js';
 import { createScope } from '../../registry/scopes.js';
 import { renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';
@@ -22,7 +23,7 @@ Example:
     kit.withDb(opts, async (ctx, out) => {
       const scope = await createScope(ctx, name, opts.description ?? '');
       out.result(scope, () => `Created auth scope ${scope.name}.\n\n${renderRecord([['Name', scope.name], ['Description', scope.description || null]])}`);
-      out.note(`\nAllow it for an application with: latchkey apps update <client-id> --scopes ${scope.name}\n`);
+      out.note(`\nAllow it for an application with: ${commandLine(['apps', 'update', placeholder('client-id'), '--scopes', scope.name])}\n`);
     }),
   );
 }

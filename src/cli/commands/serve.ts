@@ -2,10 +2,13 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { createLatchkey } from '../../app.js';
 import { loadConfig, parseDbLocation } from '../../config/config.js';
+import { shellWord } from '../../core/shell.js';
 import { buildHttpServer, markDraining } from '../../http/server.js';
 import { scheduleCleanup } from '../../jobs/cleanup.js';
 import { scheduleKeyRotation } from '../../jobs/rotate-keys.js';
-import { resolveKek } from '../../keys/kek.js';
+import { resolveKek, type ResolvedKek } from '../../keys/kek.js';
+import { fileChecks, type FilesAtRest } from '../../diagnostics/checks-files.js';
+import type { Logger } from '../../core/logger.js';
 import { loadApis } from '../../resource-server/load.js';
 import { bootstrap, ensureConsoleApplication } from '../../registry/bootstrap.js';
 import { openStorage } from '../../storage/open.js';
@@ -31,25 +34,39 @@ function nextSteps(url: string): string {
     '  npx latchkey users create svc-integration --roles itil',
     '  npx latchkey apps create --name "Nightly export" --grants client_credentials --app-user svc-integration',
     '  npx latchkey properties set glide.oauth.inbound.client.credential.grant_type.enabled true',
-    `  curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${url}/oauth_token.do`,
-    `  curl -H "Authorization: Bearer $TOKEN" ${url}/api/now/v1/whoami`,
+    // The URL comes from --host / --issuer: quoted like every printed value (core/shell.ts).
+    `  curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${shellWord(`${url}/oauth_token.do`)}`,
+    `  curl -H "Authorization: Bearer $TOKEN" ${shellWord(`${url}/api/now/v1/whoami`)}`,
     '',
     `Admin console: ${url}/console/ (sign in as admin). Configuration problems: npx latchkey doctor`,
     '',
   ].join('\n');
 }
 
+/** The local files this instance uses, for the doctor's file checks in the admin API and console. */
+function filesOf(db: string, kek: ResolvedKek): FilesAtRest {
+  const location = parseDbLocation(db);
+  return { database: location.kind === 'sqlite' && location.path !== ':memory:' ? location.path : undefined, kek: { source: kek.source, ...(kek.file === undefined ? {} : { file: kek.file }) } };
+}
+
+/** Database, WAL, SHM or key files readable by others get a warning at every start (the doctor's finding, with its chmod). */
+function warnLooseFiles(logger: Logger, files: FilesAtRest): void {
+  for (const f of fileChecks(files).filter((x) => x.id === 'file_permissions_loose')) logger.warn({ finding: f.id, command: f.command }, `${f.detail} Fix: ${f.command ?? ''}`);
+}
+
 export async function serve(opts: ServeOptions, io: IO): Promise<number> {
   const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, apis: opts.apis, issuer: opts.issuer });
   const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
   // Before anything opens: with PostgreSQL and no LATCHKEY_KEY_ENCRYPTION_KEY, refuse to start.
-  const kek = resolveKek(config.db, config.keyEncryptionKey);
+  const kek = resolveKek(config.db, config.keyEncryptionKey, config.keyEncryptionKeyFile);
   if (kek.warning !== undefined) logger.warn({ kekSource: kek.source, kekFile: kek.file }, kek.warning);
   // APIs are loaded before anything else: a broken module stops the start, nothing half-starts.
   const router = await loadApis(config.apis, { required: config.apisExplicit });
   const storage = await openStorage(config.db, { backgroundCheckpoints: { walLimitBytes: config.walLimitBytes, onProblem: (message) => logger.warn(message) } });
+  const files = filesOf(config.db, kek);
+  warnLooseFiles(logger, files);
   const boot = await bootstrap({ storage, clock: { now: () => Date.now() } }, config.adminPassword);
-  const latchkey = createLatchkey({ storage, logger, router, kek: kek.kek, ...(config.issuer === undefined ? {} : { issuer: config.issuer }) });
+  const latchkey = createLatchkey({ storage, logger, router, kek: kek.kek, files, ...(config.issuer === undefined ? {} : { issuer: config.issuer }) });
   try {
     await latchkey.start();
   } catch (error) {
@@ -124,7 +141,9 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
     .addHelpText(
       'after',
       '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384).\n' +
-        'LATCHKEY_KEY_ENCRYPTION_KEY (>= 32 characters) encrypts the JWT signing keys; without it a SQLite database gets a latchkey.kek file beside it, PostgreSQL refuses to start. See docs/jwt-and-keys.md.\n' +
+        'LATCHKEY_KEY_ENCRYPTION_KEY (>= 32 characters) encrypts the JWT signing keys, or LATCHKEY_KEY_ENCRYPTION_KEY_FILE names a file holding it (keep it outside the data folder);\n' +
+        'with neither, a SQLite database gets a latchkey.kek file beside it (latchkey doctor warns) and PostgreSQL refuses to start. See docs/jwt-and-keys.md.\n' +
+        'A new database file (and its -wal, -shm) is created 0600, a new data folder 0700.\n' +
         'Several instances: give them all the same postgres:// URL; see docs/multi-instance.md. GET /healthz and /readyz are for load balancers; SIGTERM drains.\n',
     )
     .action((opts: ServeOptions) => run(serve(opts, io)));

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { commandLine } from '../../core/shell.js';
 import { createUser, updateUser, type EndedByUpdate } from '../../registry/users.js';
 import type { User } from '../../storage/types.js';
 import { CliError, parseBool, parseList, readPassword } from '../context.js';
@@ -68,7 +69,7 @@ Examples:
       const { user, createdRoles } = await createUser(ctx, { userName: name, password, roles: parseList(opts.roles), active: !opts.inactive });
       out.result({ user: userView(user), createdRoles }, () => `Created user ${user.userName}.\n${createdRolesNote(createdRoles)}\n${userRecord(user)}`);
       if (password === undefined) {
-        out.note(`\nNo password set: ${name} cannot use the password grant, but can be an application user (--app-user).\nSet one with: printf %s "$PW" | latchkey users update ${name} --password-stdin\n`);
+        out.note(`\nNo password set: ${user.userName} cannot use the password grant, but can be an application user (--app-user).\nSet one with: printf %s "$PW" | ${commandLine(['users', 'update', user.userName, '--password-stdin'])}\n`);
       }
     }),
   );

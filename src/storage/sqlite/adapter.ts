@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { createPrivateFile, ensurePrivateDir } from '../../core/private-files.js';
 import {
   StorageError,
   type Application,
@@ -101,9 +101,19 @@ function writeFailureCode(error: unknown): string | undefined {
   return typeof code === 'string' && WRITE_FAILURES.some((c) => code.startsWith(c)) ? code : undefined;
 }
 
-/** Opens (creating if needed) a SQLite database and applies pending migrations. */
+/**
+ * Opens (creating if needed) a SQLite database and applies pending migrations. A new database is
+ * created owner-only (0600, in a 0700 folder when the folder is new) before the driver opens it:
+ * SQLite would create it with 0644 minus the umask, readable by every local user, and gives the
+ * -wal and -shm files the database file's mode. An existing file keeps its mode: the operator may
+ * have widened it on purpose (a backup agent's group), and a server that silently changes files it
+ * did not create surprises; `latchkey doctor` and the serve start-up log warn with the chmod instead.
+ */
 export function openSqliteStorage(options: SqliteOptions): Storage {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  if (options.path !== ':memory:') {
+    ensurePrivateDir(dirname(options.path));
+    createPrivateFile(options.path);
+  }
   const db: Database = new BetterSqlite3(options.path);
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a commit survives a process crash; only an OS crash may lose the last ones.
