@@ -10,7 +10,8 @@ import { createRevocationEndpoint, type RevocationEndpoint } from './endpoints/r
 import { createTokenLocator } from './endpoints/shared.js';
 import { defaultGrants } from './grants/index.js';
 import { RegistryCache } from './registry/cache.js';
-import { PasswordLockout } from './registry/lockout.js';
+import { PasswordGuard } from './registry/lockout.js';
+import { PasswordHasher, type PasswordHashingOptions } from './core/password-hashing.js';
 import type { GrantType, Storage, TokenFormat } from './storage/types.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from './client-auth/types.js';
 import { createMinter, opaqueFormat, type AccessTokenFormat } from './tokens/issuer.js';
@@ -48,6 +49,8 @@ export interface LatchkeyOptions {
   readonly kek?: string;
   /** Validates bearer JWTs of other issuers on our APIs; default: the registered identity providers (resource-server/external.ts). */
   readonly external?: ExternalTokenValidator;
+  /** How many password hashes run at once and how many may wait (core/password-hashing.ts); defaults fit the machine. */
+  readonly passwordHashing?: PasswordHashingOptions;
 }
 
 /** The framework-free instance: everything a host needs to serve requests. */
@@ -80,6 +83,10 @@ export interface Latchkey {
   readonly jwksEndpoint: JwksEndpoint;
   /** GET /.well-known/oauth-authorization-server (RFC 8414). */
   readonly metadataEndpoint: MetadataEndpoint;
+  /** Password hashing with bounded concurrency: every password check and new password goes through it. */
+  readonly passwordHasher: PasswordHasher;
+  /** The password check with its throttling, shared by the password grant, the sign-in page and Basic on APIs. */
+  readonly passwords: PasswordGuard;
   /** The issuer identifier: the configured one, else the listening address the host gave. */
   issuer(): string;
   /** Sets the issuer from the listening address, unless one was configured (then a no-op). */
@@ -96,12 +103,13 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const refusals = createRefusalRecorder({ storage, logger, clock });
   const activity = new ActivityCounter({ store: storage.activity, clock, logger });
   const formats = new Map<TokenFormat, AccessTokenFormat>([[opaqueFormat.format, opaqueFormat]]);
-  const lockout = new PasswordLockout();
+  const passwordHasher = new PasswordHasher(options.passwordHashing);
+  const passwords = new PasswordGuard({ storage, cache, clock, hasher: passwordHasher });
   const encryption = options.kek === undefined ? undefined : createKeyEncryption(options.kek);
   const keyring = new Keyring({ storage, clock, encryption, cache, logger });
   // issuerOf is defined below; it is only called once requests arrive.
   formats.set('jwt', jwtFormat({ keyring, issuer: () => issuerOf(), cache }));
-  const grants = defaultGrants({ cache, storage, clock, mint: createMinter(formats), lockout });
+  const grants = defaultGrants({ cache, storage, clock, mint: createMinter(formats), passwords });
   // RFC 7523: one fetcher per JWKS URI, shared by private_key_jwt, the JWT bearer grant and identity providers.
   const keySets = new KeySets();
   const assertions = { issuer: () => issuerOf(), clock, storage, cache, keySets };
@@ -111,7 +119,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity });
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets }) });
-  const apis = createApiProvider({ router, bearer, cache, lockout, clock, refusals, logger, activity });
+  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {
@@ -130,7 +138,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
       return encryption.derive(purpose);
     },
   };
-  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, lockout, refusals, logger, issuer: issuerOf, secrets });
+  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets });
   return {
     storage,
     clock,
@@ -151,6 +159,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     jwksEndpoint,
     metadataEndpoint,
     authorizeEndpoint,
+    passwordHasher,
+    passwords,
     issuer: issuerOf,
     setDefaultIssuer: (url) => {
       if (!configuredIssuer) issuer = url.replace(/\/+$/, '');
@@ -160,6 +170,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
       activity.start();
       // The first start on a database creates the signing key; a wrong KEK stops the start here.
       await keyring.ensureKey();
+      // The dummy hash and a first timing, before the first sign-in needs them.
+      await passwordHasher.warmUp();
     },
     stop: async () => {
       await activity.stop();
