@@ -54,6 +54,8 @@ export interface TestServerOptions {
   kek?: string | null;
   /** A configured issuer (as --issuer); default: the listening address. */
   issuer?: string;
+  /** Password-hashing bounds (core/password-hashing.ts); default: the machine's. */
+  passwordHashing?: { concurrency?: number; maxQueue?: number };
 }
 
 /** The key-encryption key test servers use unless told otherwise. */
@@ -101,7 +103,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     await bootstrap({ storage, clock }, 'admin-password-for-tests');
     const router = options.apisDir === undefined ? undefined : await loadApis(options.apisDir, { required: true });
     const kek = options.kek === undefined ? TEST_KEK : options.kek;
-    latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }), ...(kek === null ? {} : { kek }), ...(options.issuer === undefined ? {} : { issuer: options.issuer }) });
+    latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }), ...(kek === null ? {} : { kek }), ...(options.issuer === undefined ? {} : { issuer: options.issuer }), ...(options.passwordHashing === undefined ? {} : { passwordHashing: options.passwordHashing }) });
     await latchkey.start();
     http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });
     const address = await http.listen({ port: 0, host: '127.0.0.1' });
