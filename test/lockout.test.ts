@@ -8,11 +8,14 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
+import type { IO } from '../src/cli/context.js';
+import { main } from '../src/cli/main.js';
 import { createApplication } from '../src/registry/applications.js';
 import { sourceOf } from '../src/registry/lockout.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser } from '../src/registry/users.js';
 import { authorizeUrl, codeFixture, pkcePair, requestParams, type CodeFixture } from './helpers/authorize-flow.js';
+import { sessionClient } from './helpers/admin.js';
 import { Browser, formFor, hasForm, type Page } from './helpers/browser.js';
 import { ManualClock, refreshCache, registryDeps, tokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -47,7 +50,7 @@ describe('password lockout over HTTP', () => {
   before(async () => {
     server = await startTestServer({ clock });
     const deps = registryDeps(server, clock);
-    for (const name of ['alice', 'carol', 'dave']) await createUser(deps, { userName: name, password: PW });
+    for (const name of ['alice', 'carol', 'dave', 'grace', 'heidi']) await createUser(deps, { userName: name, password: PW });
     const created = await createApplication(deps, { name: 'Password app', grantTypes: ['password'] });
     app = { clientId: created.application.clientId, secret: created.clientSecret ?? '' };
     fx = await codeFixture(server, clock);
@@ -182,5 +185,67 @@ describe('password lockout over HTTP', () => {
       const throttled = median(steps.slice(5).map((s) => s.ms));
       assert.ok(throttled >= 0.5 * checked, `throttled answers took ${throttled.toFixed(1)} ms (median), checked ones ${checked.toFixed(1)} ms`);
     }
+  });
+
+  /** Runs the CLI in-process on the server's database (SQLite file or PostgreSQL URL). */
+  async function cli(args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const io: IO = { out: (t) => void (out += t), err: (t) => void (err += t), readStdin: async () => '' };
+    const code = await main(['node', 'latchkey', ...args, '--db', server.db], io);
+    return { code, out, err };
+  }
+  /** Five failures for `name` from `from`: that source is throttled now. */
+  async function lockPair(name: string, from: string): Promise<void> {
+    for (let i = 0; i < 5; i++) await ropc(from, name, `wrong-${i}`);
+    assert.equal((await ropc(from, name, PW)).json?.error_description, 'Too many failed attempts. Try again in 1 second.');
+  }
+
+  it('latchkey users locks shows the counts and what they lock; users unlock clears them (audited), and the source gets in at once', async () => {
+    await lockPair('grace', '127.0.0.50');
+    // A name chosen by an attacker, with a terminal escape sequence in it.
+    await ropc('127.0.0.51', 'evil\u001b[2Jname', 'whatever');
+    type Lock = { kind: string; userName: string; source: string | null; failures: number; lockedUntil: string | null };
+    const r = await cli(['users', 'locks', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const grace = (JSON.parse(r.out) as Lock[]).filter((l) => l.userName === 'grace').map((l) => ({ kind: l.kind, source: l.source, failures: l.failures, locked: l.lockedUntil !== null }));
+    assert.deepEqual(grace.sort((a, b) => a.kind.localeCompare(b.kind)), [
+      { kind: 'pair', source: '127.0.0.50', failures: 5, locked: true },
+      { kind: 'user', source: null, failures: 5, locked: false },
+    ]);
+    const lockedOnly = JSON.parse((await cli(['users', 'locks', '--locked', '--json'])).out) as Lock[];
+    assert.ok(lockedOnly.every((l) => l.lockedUntil !== null));
+    assert.deepEqual(lockedOnly.filter((l) => l.userName === 'grace').map((l) => l.kind), ['pair']);
+    const table = await cli(['users', 'locks']);
+    assert.match(table.out, /USER NAME +LIMIT +SOURCE +FAILURES +LAST FAILURE +LOCKED UNTIL/);
+    assert.match(table.out, /grace +pair +127\.0\.0\.50 +5 /);
+    assert.match(table.out, /evil\?\[2Jname/);
+    assert.doesNotMatch(table.out, /\u001b/, 'no control character reaches the terminal');
+    const unlock = await cli(['users', 'unlock', 'grace']);
+    assert.equal(unlock.code, 0, unlock.err);
+    assert.equal(unlock.out, 'Cleared 2 records of failed attempts for grace (1 locking).\n');
+    assert.equal((await ropc('127.0.0.50', 'grace', PW)).status, 200);
+    assert.equal((await cli(['users', 'unlock', 'grace'])).out, 'No failed attempts were counted for grace; nothing to clear.\n');
+    const audit = (await server.latchkey.storage.audit.list({})).filter((e) => e.action === 'user.unlock' && e.target === 'grace');
+    assert.equal(audit.length, 2);
+    assert.ok(audit.every((e) => e.actor.startsWith('cli:')), JSON.stringify(audit.map((e) => e.actor)));
+  });
+
+  it("the admin API lists the locks and clears one (audited under the admin's name)", async () => {
+    await lockPair('heidi', '127.0.0.60');
+    const admin = await sessionClient(server);
+    const list = await admin.call('GET', '/locks?locked=true');
+    assert.equal(list.status, 200, list.text);
+    const heidi = (list.json as Array<{ kind: string; userName: string; source: string | null; failures: number; lockedUntil: number | null }>).filter((l) => l.userName === 'heidi');
+    assert.deepEqual(heidi.map((l) => [l.kind, l.source, l.failures, typeof l.lockedUntil]), [['pair', '127.0.0.60', 5, 'number']]);
+    assert.equal((await admin.call('GET', '/locks?locked=maybe')).status, 400);
+    const cleared = await admin.call('DELETE', '/users/heidi/lock');
+    assert.equal(cleared.status, 200, cleared.text);
+    assert.deepEqual(cleared.json, { userName: 'heidi', cleared: 2, wasLocked: true });
+    assert.equal((await ropc('127.0.0.60', 'heidi', PW)).status, 200);
+    // Without the CSRF token a console session cannot clear anything.
+    assert.equal((await admin.raw.call('DELETE', '/users/heidi/lock')).status, 403);
+    const audit = (await server.latchkey.storage.audit.list({})).filter((e) => e.action === 'user.unlock' && e.target === 'heidi');
+    assert.deepEqual(audit.map((e) => e.actor), ['admin']);
   });
 });
