@@ -40,6 +40,7 @@ function UserRow(props: { user: User; locked: boolean; onChanged: () => void; on
           {u.active ? 'Deactivate' : 'Activate'}
           <span class="sr-only"> {u.userName}</span>
         </button>
+        {props.locked ? ' ' : null}
         {props.locked ? (
           <button
             type="button"
