@@ -36,7 +36,6 @@ export async function signIn(kit: AuthorizeKit, ctx: Ctx, app: Application, pend
   }
   const name = username.slice(0, 100);
   ctx.refusal.userName = username.slice(0, 200);
-  const now = deps.clock.now();
   const props = await properties(kit);
   // The same answers, in the same time, whether or not the user exists (RFC 6749 §10.10).
   const checked = await deps.passwords.check(username, password, ctx.req.remoteAddress, props);
@@ -46,6 +45,6 @@ export async function signIn(kit: AuthorizeKit, ctx: Ctx, app: Application, pend
   }
   const { user } = checked;
   if (!user.active) return again(inactiveUser(), INACTIVE, name);
-  ctx.cookies.push(await kit.sessions.start(user, now));
+  ctx.cookies.push(await kit.sessions.start(user, deps.clock.now()));
   return consentPage(kit, ctx, app, pending, user);
 }
