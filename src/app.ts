@@ -11,7 +11,8 @@ import { createRevocationEndpoint, type RevocationEndpoint } from './endpoints/r
 import { createTokenLocator } from './endpoints/shared.js';
 import { defaultGrants } from './grants/index.js';
 import { RegistryCache } from './registry/cache.js';
-import { PasswordLockout } from './registry/lockout.js';
+import { PasswordGuard } from './registry/lockout.js';
+import { PasswordHasher, type PasswordHashingOptions } from './core/password-hashing.js';
 import type { GrantType, Storage, TokenFormat } from './storage/types.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from './client-auth/types.js';
 import { createMinter, opaqueFormat, type AccessTokenFormat } from './tokens/issuer.js';
@@ -58,6 +59,8 @@ export interface LatchkeyOptions {
    * and on the console's home page.
    */
   readonly files?: FilesAtRest;
+  /** How many password hashes run at once and how many may wait (core/password-hashing.ts); defaults fit the machine. */
+  readonly passwordHashing?: PasswordHashingOptions;
 }
 
 /** The framework-free instance: everything a host needs to serve requests. */
@@ -94,6 +97,10 @@ export interface Latchkey {
   readonly metadataEndpoint: MetadataEndpoint;
   /** The local files the doctor checks (LatchkeyOptions.files); undefined when none were given. */
   readonly files: FilesAtRest | undefined;
+  /** Password hashing with bounded concurrency: every password check and new password goes through it. */
+  readonly passwordHasher: PasswordHasher;
+  /** The password check with its throttling, shared by the password grant, the sign-in page and Basic on APIs. */
+  readonly passwords: PasswordGuard;
   /** The issuer identifier: the configured one, else the listening address the host gave. */
   issuer(): string;
   /** Sets the issuer from the listening address, unless one was configured (then a no-op). */
@@ -116,12 +123,13 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     budget: () => cache.peekProperties()?.[ANONYMOUS_BUDGET_PROPERTY] ?? PROPERTY_DEFINITIONS[ANONYMOUS_BUDGET_PROPERTY].default,
   });
   const formats = new Map<TokenFormat, AccessTokenFormat>([[opaqueFormat.format, opaqueFormat]]);
-  const lockout = new PasswordLockout();
+  const passwordHasher = new PasswordHasher(options.passwordHashing);
+  const passwords = new PasswordGuard({ storage, cache, clock, hasher: passwordHasher });
   const encryption = options.kek === undefined ? undefined : createKeyEncryption(options.kek);
   const keyring = new Keyring({ storage, clock, encryption, cache, logger });
   // issuerOf is defined below; it is only called once requests arrive.
   formats.set('jwt', jwtFormat({ keyring, issuer: () => issuerOf(), cache }));
-  const grants = defaultGrants({ cache, storage, clock, mint: createMinter(formats), lockout });
+  const grants = defaultGrants({ cache, storage, clock, mint: createMinter(formats), passwords });
   // Every outbound request (JWKS URIs, identity-provider metadata) goes through this one fetcher.
   const outbound = cachedFetcher(cache);
   // RFC 7523: one key set per JWKS URI, shared by private_key_jwt, the JWT bearer grant and identity providers.
@@ -133,7 +141,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity });
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
-  const apis = createApiProvider({ router, bearer, cache, lockout, clock, refusals, logger, activity });
+  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {
@@ -152,7 +160,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
       return encryption.derive(purpose);
     },
   };
-  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, lockout, refusals, logger, issuer: issuerOf, secrets });
+  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets });
   return {
     storage,
     clock,
@@ -175,6 +183,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     metadataEndpoint,
     authorizeEndpoint,
     files: options.files,
+    passwordHasher,
+    passwords,
     issuer: issuerOf,
     setDefaultIssuer: (url) => {
       if (!configuredIssuer) issuer = url.replace(/\/+$/, '');
@@ -184,6 +194,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
       activity.start();
       // The first start on a database creates the signing key; a wrong KEK stops the start here.
       await keyring.ensureKey();
+      // The dummy hash and a first timing, before the first sign-in needs them.
+      await passwordHasher.warmUp();
     },
     stop: async () => {
       await activity.stop();

@@ -454,14 +454,16 @@ describe('REST APIs over HTTP with tokens from the real token endpoint', () => {
       await refused(await call({ path: '/api/acme/reports', basic: ['svc-orders', ''] }), { status: 401, reason: 'api.basic_bad_credentials' });
     });
 
-    it('locks a user out after latchkey.password.lockout.threshold failures, until the window passes', async () => {
+    it('throttles a source after latchkey.password.lockout.threshold failures, shared with the password grant', async () => {
       await setProperty(deps(), LOCKOUT, '3');
       await refreshCache(server);
       try {
         for (let i = 0; i < 3; i++) await refused(await call({ path: '/api/acme/reports', basic: ['carol', `wrong-${i}-password`] }), { status: 401, reason: 'api.basic_bad_credentials' });
-        // The right password is refused now, with the lockout in the record.
-        const locked = await refused(await call({ path: '/api/acme/reports', basic: ['carol', PW] }), { status: 401, reason: 'api.basic_bad_credentials' });
-        assert.match(locked.hint ?? '', /locked out/);
+        // The right password is refused now from this source (it must wait 1 s), with the limit in the record.
+        const lockedRes = await call({ path: '/api/acme/reports', basic: ['carol', PW] });
+        const locked = await refused(lockedRes, { status: 401, reason: 'user.locked_out', wwwAuthenticate: BEARER_OR_BASIC });
+        assert.match(locked.hint ?? '', /Limit per user and source: 3 failed attempts for carol/);
+        assert.equal(lockedRes.headers.get('retry-after'), '1');
         // The lockout is per user (alice is unaffected) and shared with the password grant.
         assert.equal(resultOf(await call({ path: '/api/acme/reports', basic: ['alice', PW] })).user, 'alice');
         const grant = await tokenRequest(server.url, { form: { grant_type: 'password', username: 'carol', password: PW }, basic: [apps.portal!.clientId, apps.portal!.secret] });

@@ -7,6 +7,9 @@ import { apiCall, FIXTURE_APIS, ROOT } from './helpers/api.js';
 import { CHROMIUM_MISSING, CHROMIUM_PATH, launchChromium } from './helpers/chromium.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { paste } from './helpers/shell.js';
+import { tokenRequest } from './helpers/oauth.js';
+import { createApplication } from '../src/registry/applications.js';
+import { createUser } from '../src/registry/users.js';
 
 /**
  * The admin console in real headless Chromium (Debian's package, see helpers/chromium.ts): the
@@ -324,6 +327,28 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     // The explained row stays open across refreshes and filters.
     await page.locator('tr.detail-row').first().waitFor();
     await checkPage(page, 'refusals');
+  });
+
+  test('a user whose source is throttled after failed passwords shows as Locked on Users; Unlock clears it', async () => {
+    const deps = { storage: server.latchkey.storage, clock: server.latchkey.clock };
+    await createUser(deps, { userName: 'locked-lucy', password: 'locked-lucy-password' });
+    const app = await createApplication(deps, { name: 'Lockout password app', grantTypes: ['password'] });
+    await server.latchkey.cache.check();
+    const ropc = (password: string) => tokenRequest(server.url, { form: { grant_type: 'password', username: 'locked-lucy', password }, basic: [app.application.clientId, app.clientSecret ?? ''], from: '127.0.0.70' });
+    for (let i = 0; i < 5; i++) assert.equal((await ropc(`wrong-${i}`)).status, 400);
+    await go(page, '#/applications', 'Applications');
+    await go(page, '#/users', 'Users & roles');
+    const row = page.getByRole('row', { name: /locked-lucy/ }).first();
+    await row.getByText('Locked', { exact: true }).waitFor();
+    await page.getByRole('heading', { level: 2, name: 'Password lockout' }).waitFor();
+    await page.locator('tbody tr', { hasText: '127.0.0.70' }).getByText(/Locked until/).waitFor();
+    await checkPage(page, 'users-locked');
+    await row.getByRole('button', { name: 'Unlock locked-lucy' }).click();
+    await page.getByText('Cleared 2 record(s) of failed attempts for locked-lucy.').waitFor();
+    await page.locator('tbody tr', { hasText: '127.0.0.70' }).waitFor({ state: 'detached' });
+    // The source that was throttled gets in at once.
+    assert.equal((await ropc('locked-lucy-password')).status, 200);
+    assert.equal((await server.latchkey.storage.audit.list({})).filter((e) => e.action === 'user.unlock' && e.target === 'locked-lucy')[0]?.actor, 'admin');
   });
 
   test('token debugger, activity, audit, APIs, keys and identity providers pages', async () => {

@@ -105,6 +105,17 @@ const CASES: Case[] = [
         return password('conf', 'carol', PW); // the right password, but locked out
       }),
   },
+  {
+    code: 'password.busy', status: 503, error: 'temporarily_unavailable',
+    run: async () => {
+      // The server hashes one password at a time with two waiting (see before()): a burst overflows it.
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => password('conf', `busy-${i}`, 'not-the-password')));
+      const busy = answers.find((a) => a.status === 503);
+      assert.ok(busy !== undefined, answers.map((a) => a.status).join(','));
+      assert.match(busy.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+      return busy;
+    },
+  },
   { code: 'scope.not_allowed', status: 400, error: 'invalid_scope', run: () => cc('conf', { scope: 'admin.all' }) },
   { code: 'scope.malformed', status: 400, error: 'invalid_request', run: () => cc('conf', { scope: 'export.read  export.write' }) },
   {
@@ -786,7 +797,8 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
   const produced = new Set<string>();
 
   before(async () => {
-    server = await startTestServer({ clock, apisDir: FIXTURE_APIS, allowPrivateNetworks: true });
+    // Password hashing bounded small, so that a burst of a dozen checks yields password.busy.
+    server = await startTestServer({ clock, apisDir: FIXTURE_APIS, allowPrivateNetworks: true, passwordHashing: { concurrency: 1, maxQueue: 2 } });
     const deps = registryDeps(server, clock);
     for (const s of ['export.read', 'export.write', 'admin.all']) await createScope(deps, s);
     await createUser(deps, { userName: 'svc' });

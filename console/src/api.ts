@@ -159,6 +159,17 @@ export interface User {
   readonly hasPassword?: boolean;
 }
 
+/** A password-attempt count (GET /locks): one user name from one source (pair), or from all (user). */
+export interface LockRow {
+  readonly kind: 'pair' | 'user';
+  readonly userName: string;
+  readonly source: string | null;
+  readonly failures: number;
+  readonly lastFailureAt: number;
+  readonly lockedUntil: number | null;
+  readonly expiresAt: number;
+}
+
 export interface Role {
   readonly name: string;
   readonly description: string;

@@ -15,7 +15,9 @@ function formatCell(value: unknown): string {
   if (value === null || value === undefined) return '-';
   if (Array.isArray(value)) return value.length === 0 ? '-' : value.join(',');
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  return String(value).replace(/[\r\n\t]/g, ' ');
+  // Cells can hold text an anonymous caller chose (a user name presented at sign-in): no control
+  // character reaches the terminal, where an escape sequence could rewrite the screen.
+  return String(value).replace(/[\r\n\t]/g, ' ').replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
 }
 
 function clip(text: string, max: number): string {

@@ -123,8 +123,8 @@ export const REASONS = {
   },
   // ---- resource owner ------------------------------------------------------------------------
   'user.bad_credentials': {
-    explanation: 'The user name or password was wrong.',
-    fix: 'Check the user name and password; set a new password with `latchkey users update <name> --password-stdin`.',
+    explanation: 'The user name or password was wrong (the refusal hint says which, and the failure counts towards the lockout: this source, and all sources).',
+    fix: 'Check the user name and password; set a new password with `latchkey users update <name> --password-stdin`. Repeated failures throttle the source (see user.locked_out, `latchkey users locks`).',
     setting: 'user.password',
   },
   'user.inactive': {
@@ -133,8 +133,13 @@ export const REASONS = {
     setting: 'user.active',
   },
   'user.locked_out': {
-    explanation: 'Too many failed sign-in attempts for this user; further attempts are refused for a while.',
-    fix: 'Wait for the lockout to expire, then use the right password.',
+    explanation: 'Too many failed password attempts for this user name (existing or not, so the answer tells nothing): either from this source address (an IPv6 address by its /64), which must wait 1 s after latchkey.password.lockout.threshold failures, doubling with each further failure, at most the window; or from all sources (latchkey.password.lockout.user_threshold failures), when only sources the user signed in from in the last 30 days may try until the window ends. The attempt was refused without checking the password or counting a failure; the refusal hint says which limit, the count and until when.',
+    fix: 'Wait until the time in the refusal hint (the caller was told how many seconds), or clear the lock: `latchkey users locks` lists them, `latchkey users unlock <user-name>` clears a user\'s (or Unlock on the console\'s Users page). If the attempts were not the user\'s, someone is guessing: find the source in `latchkey users locks`.',
+    setting: 'latchkey.password.lockout.threshold / latchkey.password.lockout.user_threshold / latchkey.password.lockout.window_seconds',
+  },
+  'password.busy': {
+    explanation: 'Too many password checks at once: the bounded password-hashing queue was full, so the attempt was refused at once with 503 and Retry-After (nothing was checked or counted). Hashing is bounded so that a flood of sign-ins cannot slow the token endpoint.',
+    fix: 'Retry after the Retry-After seconds. If it happens without an attack, look at who sends so many password checks (`latchkey users locks`, the Refusals page): an integration should use client credentials or refresh tokens, not the password on every call.',
   },
   // ---- scopes -------------------------------------------------------------------------------
   'scope.not_allowed': {
@@ -376,8 +381,8 @@ export const REASONS = {
     setting: 'api.security.authMethods',
   },
   'api.basic_bad_credentials': {
-    explanation: 'Basic user credentials sent to an API were wrong, or the user is inactive or locked out.',
-    fix: 'Check the user name and password; see the user with `latchkey users list`.',
+    explanation: 'Basic user credentials sent to an API were wrong, or the user is inactive. Failures count towards the password lockout like the password grant\'s (refused as user.locked_out while throttled).',
+    fix: 'Check the user name and password; see the user with `latchkey users list`, its locks with `latchkey users locks`.',
     setting: 'user.password',
   },
   'token.unknown': {

@@ -1,5 +1,5 @@
-import { verifyPassword } from '../core/crypto.js';
 import { invalidGrant, invalidRequest, unauthorizedClient } from '../errors/errors.js';
+import { passwordRefusal } from '../errors/password-refusal.js';
 import type { Application, User } from '../storage/types.js';
 import { parseScopeParam, resolveRequestedScopes } from './scope.js';
 import type { Grant, GrantDeps } from './types.js';
@@ -35,18 +35,10 @@ export function passwordGrant(deps: GrantDeps): Grant<Plan> {
         throw invalidRequest.withReason('request.missing_parameter').withDescription('The password grant needs the username and password parameters.');
       }
       ctx.refusal.userName = username.slice(0, 200);
-      const now = deps.clock.now();
-      if (deps.lockout.isLocked(username, now)) {
-        throw invalidGrant.withReason('user.locked_out').withDescription('Too many failed attempts for this user. Try again later.');
-      }
-      const user = await deps.cache.userByName(username);
-      // RFC 6749 §10.10 / §4.3.2: protect against brute force; the same work whether or not the user exists.
-      const ok = await verifyPassword(password, user?.passwordHash ?? null);
-      if (user === undefined || !ok) {
-        if (user !== undefined) deps.lockout.recordFailure(username, now, ctx.properties);
-        throw invalidGrant.withReason('user.bad_credentials').withDescription(BAD_CREDENTIALS);
-      }
-      deps.lockout.reset(username);
+      // RFC 6749 §10.10: brute-force protection, the same answers whether or not the user exists (registry/lockout.ts).
+      const checked = await deps.passwords.check(username, password, ctx.req.remoteAddress, ctx.properties);
+      if (checked.kind !== 'ok') throw passwordRefusal(checked, invalidGrant.withReason('user.bad_credentials').withDescription(BAD_CREDENTIALS));
+      const { user } = checked;
       if (!user.active) {
         throw invalidGrant.withReason('user.inactive').withDescription(`The user ${user.userName} is inactive. An administrator must activate it.`);
       }

@@ -3,7 +3,7 @@ import type { AuthenticatedClient } from '../client-auth/types.js';
 import type { Clock } from '../core/clock.js';
 import type { NeutralRequest } from '../core/request.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { PasswordLockout } from '../registry/lockout.js';
+import type { PasswordGuard } from '../registry/lockout.js';
 import type { PropertyValues } from '../registry/properties.js';
 import type { GrantType, Storage } from '../storage/types.js';
 import type { Mint, TokenResponseBody } from '../tokens/issuer.js';
@@ -30,7 +30,7 @@ export interface GrantDeps {
   readonly storage: Pick<Storage, 'tokens' | 'codes' | 'replay'>;
   readonly clock: Clock;
   readonly mint: Mint;
-  readonly lockout: PasswordLockout;
+  readonly passwords: Pick<PasswordGuard, 'check'>;
 }
 
 /**

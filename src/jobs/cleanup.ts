@@ -6,7 +6,8 @@ import type { Storage } from '../storage/types.js';
  * Scheduled clean-up: deletes tokens and authorization codes that expired more than a grace period
  * ago, one-time ids (client-assertion jti) that expired, signing keys no longer published, and
  * refusal records older than the retention, audit entries older than a year and activity counters
- * older than 30 days (the console charts show at most a week). Every instance schedules it; `Storage.tryExclusive` makes sure only one
+ * older than 30 days (the console charts show at most a week), and expired password-attempt counts
+ * (registry/lockout.ts: each expires one lockout window after its last failure). Every instance schedules it; `Storage.tryExclusive` makes sure only one
  * instance at a time does the work (the others log that they skipped), and the deletes are
  * idempotent, so an instance that runs just after another finds (almost) nothing left to delete.
  */
@@ -45,7 +46,7 @@ export const CLEANUP_DEFAULTS = {
 } as const satisfies Required<CleanupOptions>;
 
 export interface CleanupDeps {
-  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'audit' | 'activity'>>;
+  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'audit' | 'activity' | 'attempts' | 'sessions'>>;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -61,6 +62,8 @@ export type CleanupResult =
       readonly keysDeleted: number;
       readonly auditDeleted: number;
       readonly activityDeleted: number;
+      readonly attemptsDeleted: number;
+      readonly sessionsDeleted: number;
       readonly durationMs: number;
     }
   | { readonly ran: false; readonly reason: 'running_elsewhere' };
@@ -84,7 +87,11 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     const keysDeleted = await deps.storage.keys.deleteUnpublished(started);
     const auditDeleted = (await deps.storage.audit?.deleteOlderThan(started - auditRetentionMs)) ?? 0;
     const activityDeleted = (await deps.storage.activity?.deleteOlderThan(started - activityRetentionMs)) ?? 0;
-    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, keysDeleted, auditDeleted, activityDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
+    // An expired count is already ignored by every check; deleting it keeps the table to live attempts.
+    const attemptsDeleted = (await deps.storage.attempts?.deleteExpired(started)) ?? 0;
+    // Sessions that ended (expired or signed out) a day ago: kept that long so a late request is told its session ended.
+    const sessionsDeleted = (await deps.storage.sessions?.deleteExpired(started - DAY)) ?? 0;
+    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, keysDeleted, auditDeleted, activityDeleted, attemptsDeleted, sessionsDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
   };
   const outcome = deps.storage.tryExclusive === undefined ? await work() : await deps.storage.tryExclusive(CLEANUP_JOB, work);
   const result: CleanupResult = outcome ?? { ran: false, reason: 'running_elsewhere' };

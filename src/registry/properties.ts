@@ -34,14 +34,21 @@ export const PROPERTY_DEFINITIONS = {
     default: 5,
     min: 1,
     max: 1000,
-    description: 'Failed password attempts for one user within the lockout window before further attempts are refused.',
+    description: 'Failed password attempts for one user name from one source address (an IPv6 address by its /64) within the lockout window, after which that source must wait before its next attempt: 1 s, doubling with each further failure, at most the window. Other sources are not affected.',
+  },
+  'latchkey.password.lockout.user_threshold': {
+    type: 'integer',
+    default: 50,
+    min: 1,
+    max: 100000,
+    description: 'Failed password attempts for one user name from all sources within the lockout window, after which only sources it signed in from in the last 30 days may try until the window ends. Never below latchkey.password.lockout.threshold (a lower value is refused when set, and treated as the threshold).',
   },
   'latchkey.password.lockout.window_seconds': {
     type: 'integer',
     default: 900,
     min: 1,
     max: 86400,
-    description: 'How long failed attempts are counted, and how long a locked-out user stays locked, in seconds.',
+    description: 'How long failed password attempts are counted, in seconds: the longest wait for one source, and how long the per-user limit lasts.',
   },
   'latchkey.assertion.max_skew_seconds': {
     type: 'integer',

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { recordChange } from '../audit/log.js';
 import type { Storage } from '../storage/types.js';
+import { RegistryError } from './errors.js';
 import { parsePropertyValue, PROPERTY_DEFINITIONS, PROPERTY_NAMES, resolveProperties, type PropertyName } from './properties.js';
 
 export interface PropertyView {
@@ -19,6 +20,7 @@ export async function setProperty(
   raw: string,
 ): Promise<boolean | number> {
   const value = parsePropertyValue(name, raw);
+  await checkRelations(deps.storage, name, value);
   const previous = deps.storage.audit === undefined ? undefined : (await deps.storage.properties.list()).find((p) => p.name === name);
   await deps.storage.properties.set(name, String(value), deps.clock.now());
   await recordChange(deps, {
@@ -28,6 +30,26 @@ export async function setProperty(
     after: { value: String(value) },
   });
   return value;
+}
+
+const PAIR_THRESHOLD = 'latchkey.password.lockout.threshold';
+const USER_THRESHOLD = 'latchkey.password.lockout.user_threshold';
+
+/**
+ * Properties whose values must agree: the per-user lockout limit is never below the per-source
+ * one (registry/lockout.ts), else one source alone would trip the per-user limit.
+ */
+async function checkRelations(storage: Pick<Storage, 'properties'>, name: string, value: boolean | number): Promise<void> {
+  if (name !== PAIR_THRESHOLD && name !== USER_THRESHOLD) return;
+  const current = resolveProperties(await storage.properties.list());
+  const pair = name === PAIR_THRESHOLD ? (value as number) : current[PAIR_THRESHOLD];
+  const user = name === USER_THRESHOLD ? (value as number) : current[USER_THRESHOLD];
+  if (user < pair) {
+    throw new RegistryError(
+      'property_invalid',
+      `${USER_THRESHOLD} (${user}) must not be below ${PAIR_THRESHOLD} (${pair}): raise ${USER_THRESHOLD} first, or choose a lower ${PAIR_THRESHOLD}.`,
+    );
+  }
 }
 
 export async function listProperties(deps: { storage: Pick<Storage, 'properties'> }): Promise<PropertyView[]> {

@@ -1,12 +1,17 @@
 import type { Clock } from '../core/clock.js';
 import { hashPassword, newId } from '../core/crypto.js';
 import { commandLine } from '../core/shell.js';
+import type { PasswordHasher } from '../core/password-hashing.js';
 import type { Storage, User } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
 
-/** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
-type Deps = { storage: Pick<Storage, 'users' | 'roles'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined };
+/**
+ * `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). A running
+ * instance passes its `hasher`, so new passwords wait in the same bounded queue as sign-ins
+ * (core/password-hashing.ts); the CLI, a process of its own, hashes directly.
+ */
+type Deps = { storage: Pick<Storage, 'users' | 'roles'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined; hasher?: Pick<PasswordHasher, 'hash'> | undefined };
 /** Updating a user also ends what the change must end: its sessions and, on a password change or deactivation, its tokens. */
 type UpdateDeps = Omit<Deps, 'storage'> & { storage: Deps['storage'] & Pick<Storage, 'sessions' | 'tokens'> };
 
@@ -18,6 +23,8 @@ export interface EndedByUpdate {
   readonly tokens: number;
   readonly families: number;
 }
+
+const hashWith = (deps: Deps, password: string): Promise<string> => (deps.hasher === undefined ? hashPassword(password) : deps.hasher.hash(password));
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$/;
 const ROLE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
@@ -78,7 +85,7 @@ export async function createUser(deps: Deps, input: CreateUserInput): Promise<{ 
   const user: User = {
     id: newId(),
     userName: input.userName,
-    passwordHash: input.password === undefined ? null : await hashPassword(input.password),
+    passwordHash: input.password === undefined ? null : await hashWith(deps, input.password),
     active: input.active ?? true,
     roles,
     createdAt: now,
@@ -113,7 +120,7 @@ export async function updateUser(deps: UpdateDeps, userName: string, input: Upda
     ...current,
     active: input.active ?? current.active,
     roles: ensured?.roles ?? current.roles,
-    passwordHash: input.password === undefined ? current.passwordHash : await hashPassword(input.password),
+    passwordHash: input.password === undefined ? current.passwordHash : await hashWith(deps, input.password),
     passwordChangedAt: input.password === undefined ? current.passwordChangedAt : now,
     updatedAt: now,
   };

@@ -1,10 +1,9 @@
-import type { Clock } from '../core/clock.js';
-import { verifyPassword } from '../core/crypto.js';
 import { header, type NeutralRequest } from '../core/request.js';
 import { OAuthError } from '../errors/oauth-error.js';
+import { passwordRefusal } from '../errors/password-refusal.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { PasswordLockout } from '../registry/lockout.js';
+import type { PasswordGuard } from '../registry/lockout.js';
 import { BearerValidator, REALM } from './bearer.js';
 import type { EffectiveSecurity } from './compile.js';
 import type { AuthMethod, Caller } from './define.js';
@@ -23,9 +22,8 @@ function refuse(status: 400 | 401, reason: ReasonCode, description: string, meth
 
 export interface ApiAuthDeps {
   readonly bearer: BearerValidator;
-  readonly cache: Pick<RegistryCache, 'userByName' | 'properties'>;
-  readonly lockout: PasswordLockout;
-  readonly clock: Clock;
+  readonly cache: Pick<RegistryCache, 'properties'>;
+  readonly passwords: Pick<PasswordGuard, 'check'>;
 }
 
 /** What the caller presented, found in exactly one place. */
@@ -95,21 +93,16 @@ export function authenticateCaller(deps: ApiAuthDeps, req: NeutralRequest, body:
     const caller = deps.bearer.validate(p.token);
     return caller instanceof Promise ? caller.then((c) => noteBearer(c, context)) : noteBearer(caller, context);
   }
-  return basicCaller(deps, p, methods, context);
+  return basicCaller(deps, p, req.remoteAddress, methods, context);
 }
 
-async function basicCaller(deps: ApiAuthDeps, p: { userName: string; password: string }, methods: readonly AuthMethod[], context: RefusalContext): Promise<Caller> {
+async function basicCaller(deps: ApiAuthDeps, p: { userName: string; password: string }, remoteAddress: string, methods: readonly AuthMethod[], context: RefusalContext): Promise<Caller> {
   context.userName = p.userName.slice(0, 200);
-  const now = deps.clock.now();
   const bad = refuse(401, 'api.basic_bad_credentials', 'The user name or password is wrong.', methods);
-  if (deps.lockout.isLocked(p.userName, now)) throw bad.withHint('User is locked out after failed attempts.');
-  const user = await deps.cache.userByName(p.userName);
-  const ok = await verifyPassword(p.password, user?.passwordHash ?? null);
-  if (user === undefined || !ok) {
-    if (user !== undefined) deps.lockout.recordFailure(p.userName, now, await deps.cache.properties());
-    throw bad;
-  }
-  deps.lockout.reset(p.userName);
+  // The password grant's check and throttling (registry/lockout.ts): Basic is no way around them.
+  const checked = await deps.passwords.check(p.userName, p.password, remoteAddress, await deps.cache.properties());
+  if (checked.kind !== 'ok') throw passwordRefusal(checked, bad);
+  const { user } = checked;
   if (!user.active) throw bad.withHint(`User ${user.userName} is inactive.`);
   context.authenticated = true;
   // Basic credentials act as the user with all of the user's access; auth scopes restrict tokens.

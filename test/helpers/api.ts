@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Refusal, Storage } from '../../src/storage/types.js';
 import { encodeForm } from './oauth.js';
+import { fetchFrom } from './from-address.js';
 
 /** The repository root (tests run from dist/test/…). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -25,6 +26,8 @@ export interface ApiCall {
   /** A raw body; with contentType null, sent with no Content-Type at all. */
   readonly body?: string;
   readonly contentType?: string | null;
+  /** The loopback source address to send from (helpers/from-address.ts). */
+  readonly from?: string;
 }
 
 export interface ApiReply {
@@ -56,7 +59,8 @@ export async function apiCall(baseUrl: string, call: ApiCall): Promise<ApiReply>
     if (typeof call.contentType === 'string') headers['content-type'] = call.contentType;
   }
   Object.assign(headers, call.headers ?? {});
-  const res = await fetch(`${baseUrl}${call.path}`, { method: call.method ?? 'GET', headers, ...(body === undefined ? {} : { body }) });
+  const send = call.from === undefined ? fetch : fetchFrom(call.from);
+  const res = await send(`${baseUrl}${call.path}`, { method: call.method ?? 'GET', headers, ...(body === undefined ? {} : { body }) });
   const text = await res.text();
   let json: unknown;
   try {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { fetchFrom } from './from-address.js';
 
 /**
  * A minimal browser for the server-rendered pages: a cookie jar (name → value, for our one
@@ -77,7 +78,11 @@ export function hasForm(page: Page, action: string): boolean {
 export class Browser {
   readonly cookies = new Map<string, string>();
 
-  constructor(readonly origin: string) {}
+  /** `from`: the loopback source address to send from (helpers/from-address.ts). */
+  constructor(
+    readonly origin: string,
+    readonly from?: string,
+  ) {}
 
   private cookieHeader(): string | undefined {
     if (this.cookies.size === 0) return undefined;
@@ -108,7 +113,8 @@ export class Browser {
       body = (init.form instanceof URLSearchParams ? init.form : new URLSearchParams(init.form)).toString();
       headers['content-type'] ??= 'application/x-www-form-urlencoded';
     }
-    const res = await fetch(target, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, redirect: 'manual', ...(body === undefined ? {} : { body }) });
+    const send = this.from === undefined ? fetch : fetchFrom(this.from);
+    const res = await send(target, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, redirect: 'manual', ...(body === undefined ? {} : { body }) });
     const text = await res.text();
     const setCookies = this.absorb(res);
     return { status: res.status, headers: res.headers, text, requestId: res.headers.get('x-request-id') ?? '', location: res.headers.get('location') ?? undefined, setCookies };

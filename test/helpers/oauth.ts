@@ -3,6 +3,7 @@ import { ManualClock, type Clock } from '../../src/core/clock.js';
 import * as crypto from '../../src/core/crypto.js';
 import type { Storage } from '../../src/storage/types.js';
 import type { TestServer } from './server.js';
+import { fetchFrom } from './from-address.js';
 
 /** What a token-endpoint test needs from one HTTP exchange. */
 export interface TokenResponse {
@@ -26,6 +27,8 @@ export interface TokenRequest {
   readonly path?: string;
   readonly query?: string;
   readonly contentType?: string | null;
+  /** The loopback source address to send from (helpers/from-address.ts); default: the system's choice, 127.0.0.1. */
+  readonly from?: string;
 }
 
 /** application/x-www-form-urlencoded encoding of one value (RFC 6749 Appendix B). */
@@ -60,7 +63,8 @@ export async function tokenRequest(baseUrl: string, req: TokenRequest = {}): Pro
   const url = `${baseUrl}${req.path ?? '/oauth_token.do'}${req.query === undefined ? '' : `?${req.query}`}`;
   // A Uint8Array body makes fetch send no Content-Type of its own (a string would get text/plain).
   const payload = body === undefined ? {} : { body: req.contentType === null ? new Uint8Array(Buffer.from(body, 'utf8')) : body };
-  const res = await fetch(url, { method, headers, ...payload });
+  const send = req.from === undefined ? fetch : fetchFrom(req.from);
+  const res = await send(url, { method, headers, ...payload });
   const text = await res.text();
   let json: Record<string, unknown> | undefined;
   try {

@@ -71,6 +71,8 @@ export interface TestServerOptions {
    * file, with the key-encryption key given as LATCHKEY_KEY_ENCRYPTION_KEY would be; none on PostgreSQL.
    */
   files?: FilesAtRest;
+  /** Password-hashing bounds (core/password-hashing.ts); default: the machine's. */
+  passwordHashing?: { concurrency?: number; maxQueue?: number };
 }
 
 /** The key-encryption key test servers use unless told otherwise. */
@@ -123,7 +125,16 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     const router = options.apisDir === undefined ? undefined : await loadApis(options.apisDir, { required: true });
     const kek = options.kek === undefined ? TEST_KEK : options.kek;
     const files = options.files ?? (kind === 'sqlite' ? { database: db, kek: { source: 'env' as const } } : undefined);
-    latchkey = createLatchkey({ storage, clock, pollMs: options.pollMs ?? 100, ...(router === undefined ? {} : { router }), ...(kek === null ? {} : { kek }), ...(options.issuer === undefined ? {} : { issuer: options.issuer }), ...(files === undefined ? {} : { files }) });
+    latchkey = createLatchkey({
+      storage,
+      clock,
+      pollMs: options.pollMs ?? 100,
+      ...(router === undefined ? {} : { router }),
+      ...(kek === null ? {} : { kek }),
+      ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
+      ...(files === undefined ? {} : { files }),
+      ...(options.passwordHashing === undefined ? {} : { passwordHashing: options.passwordHashing }),
+    });
     await latchkey.start();
     http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });
     const address = await http.listen({ port: 0, host: '127.0.0.1' });

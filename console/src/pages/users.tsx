@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
-import { get, list, patch, post, type Role, type User } from '../api';
+import { get, list, patch, post, type LockRow, type Role, type User } from '../api';
 import { Alert, Badge, Card, Checkbox, Empty, Loading, PageHeader, TextField, splitList, useAction, useLoad } from '../ui';
+import { LocksCard, lockedNames, unlock } from './locks';
 
 /** What a change ended on the server (sessions; tokens on a password change or deactivation), or null for nothing. */
 function endedText(ended: { sessions: number; tokens: number; families: number } | undefined): string | null {
@@ -11,7 +12,7 @@ function endedText(ended: { sessions: number; tokens: number; families: number }
   return `On every instance: ${parts.join('; ')}.`;
 }
 
-function UserRow(props: { user: User; onChanged: () => void }) {
+function UserRow(props: { user: User; locked: boolean; onChanged: () => void; onUnlocked: (message: string) => void }) {
   const u = props.user;
   const [roles, setRoles] = useState(u.roles.join(' '));
   const action = useAction();
@@ -43,12 +44,25 @@ function UserRow(props: { user: User; onChanged: () => void }) {
         {action.error === undefined ? null : <Alert>{action.error}</Alert>}
         {ended === null ? null : <Alert kind="success">{ended}</Alert>}
       </td>
-      <td>{u.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</td>
+      <td>
+        {u.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>} {props.locked ? <Badge kind="warn">Locked</Badge> : null}
+      </td>
       <td class="actions-cell">
         <button type="button" class="small" disabled={action.busy} onClick={() => void save({ active: !u.active })}>
           {u.active ? 'Deactivate' : 'Activate'}
           <span class="sr-only"> {u.userName}</span>
         </button>
+        {props.locked ? ' ' : null}
+        {props.locked ? (
+          <button
+            type="button"
+            class="small"
+            disabled={action.busy}
+            onClick={() => void action.run(async () => props.onUnlocked(`Cleared ${await unlock(u.userName)} record(s) of failed attempts for ${u.userName}.`))}
+          >
+            Unlock<span class="sr-only"> {u.userName}</span>
+          </button>
+        ) : null}
       </td>
     </tr>
   );
@@ -57,6 +71,7 @@ function UserRow(props: { user: User; onChanged: () => void }) {
 export function Users() {
   const users = useLoad(async () => list<User>(await get('/users'), 'users'));
   const roles = useLoad(async () => list<Role>(await get('/roles'), 'roles'));
+  const locks = useLoad(async () => list<LockRow>(await get('/locks')));
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [userRoles, setUserRoles] = useState('');
@@ -66,6 +81,11 @@ export function Users() {
   const [roleName, setRoleName] = useState('');
   const [roleDesc, setRoleDesc] = useState('');
   const createRole = useAction();
+  const locked = lockedNames(locks.data);
+  const unlocked = (message: string) => {
+    setDone(message);
+    locks.reload();
+  };
   return (
     <>
       <PageHeader title="Users & roles" intro="Local users (people, and the application users that client-credentials tokens act as) and the roles APIs require." />
@@ -89,13 +109,14 @@ export function Users() {
               </thead>
               <tbody>
                 {users.data.map((u) => (
-                  <UserRow key={`${u.userName}:${u.roles.join(',')}:${u.active}`} user={u} onChanged={users.reload} />
+                  <UserRow key={`${u.userName}:${u.roles.join(',')}:${u.active}`} user={u} locked={locked.has(u.userName)} onChanged={users.reload} onUnlocked={unlocked} />
                 ))}
               </tbody>
             </table>
           </div>
         )}
       </Card>
+      <LocksCard locks={locks} onUnlocked={unlocked} />
       <div class="grid2">
         <form
           class="card form"

@@ -6,9 +6,9 @@ import type { RouteContext } from './types.js';
 
 /** Helpers the route handlers share: registry deps, auditing, query parameters, curl examples. */
 
-/** Registry deps carrying the actor, so the registry audits the change under the admin's name. */
+/** Registry deps carrying the actor, so the registry audits the change under the admin's name; new passwords share the instance's hashing queue. */
 export function deps(ctx: RouteContext) {
-  const d = { storage: ctx.latchkey.storage, clock: ctx.latchkey.clock, actor: ctx.caller.userName };
+  const d = { storage: ctx.latchkey.storage, clock: ctx.latchkey.clock, actor: ctx.caller.userName, hasher: ctx.latchkey.passwordHasher };
   return d;
 }
 

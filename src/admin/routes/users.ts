@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { ADMIN_ROLE } from '../../registry/bootstrap.js';
+import { listLocks, unlockUser } from '../../registry/locks.js';
 import { createUser, updateUser } from '../../registry/users.js';
-import { AdminError } from '../http.js';
-import { audit, deps, refreshed } from './helpers.js';
+import { AdminError, badRequest } from '../http.js';
+import { audit, deps, intParam, refreshed } from './helpers.js';
 import type { AdminRoute } from './types.js';
 import { byName, userView } from './views.js';
 
@@ -62,6 +63,33 @@ export const USER_ROUTES: readonly AdminRoute[] = [
       checkSelfChange(ctx.caller.userName, name, body);
       const updated = await refreshed(ctx, await updateUser(deps(ctx), name, body));
       return { user: userView(updated.user), createdRoles: updated.createdRoles, ended: updated.ended };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/locks',
+    tag: 'users',
+    summary: 'Failed password attempts being counted (per user name and source, and per user name), with what they lock; unknown user names too',
+    query: [
+      { name: 'locked', description: 'true: only those that refuse attempts now', type: 'boolean' },
+      { name: 'limit', description: '1-1000, default 100 (most recent failure first)', type: 'integer' },
+    ],
+    async handler(ctx) {
+      const locked = ctx.query.get('locked');
+      if (locked !== null && locked !== 'true' && locked !== 'false') throw badRequest('locked must be true or false.', 'locked');
+      const limit = intParam(ctx.query, 'limit', { min: 1, max: 1000, fallback: 100 });
+      return listLocks(ctx.latchkey, { lockedOnly: locked === 'true', ...(limit === undefined ? {} : { limit }) });
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/users/:userName/lock',
+    tag: 'users',
+    summary: "Clears a user name's failed password attempts from every source, so it may sign in at once (audited as user.unlock); the name need not exist",
+    async handler(ctx) {
+      const name = ctx.params.userName ?? '';
+      const { cleared, locks } = await unlockUser(deps(ctx), name);
+      return { userName: name, cleared, wasLocked: locks.some((v) => v.lockedUntil !== null) };
     },
   },
   {

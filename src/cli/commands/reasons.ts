@@ -18,6 +18,7 @@ const GROUP_TITLES: Readonly<Record<string, string>> = {
   grant: 'Grant types',
   application_user: 'Application user',
   user: 'Resource owner',
+  password: 'Password checks',
   scope: 'Scopes',
   refresh_token: 'Refresh tokens',
 };

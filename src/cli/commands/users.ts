@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { commandLine } from '../../core/shell.js';
+import { listLocks, unlockUser, type LockView } from '../../registry/locks.js';
 import { createUser, updateUser, type EndedByUpdate } from '../../registry/users.js';
 import type { User } from '../../storage/types.js';
 import { CliError, parseBool, parseList, readPassword } from '../context.js';
@@ -127,9 +128,57 @@ function registerList(users: Command, kit: Kit): void {
   );
 }
 
+/** A lock as `--json` prints it: times as ISO strings. */
+function lockJson(v: LockView) {
+  return { ...v, windowStart: isoTime(v.windowStart), lastFailureAt: isoTime(v.lastFailureAt), lockedUntil: isoTime(v.lockedUntil), expiresAt: isoTime(v.expiresAt) };
+}
+
+function registerLocks(users: Command, kit: Kit): void {
+  const cmd = users
+    .command('locks')
+    .description('List failed password attempts being counted: per user name and source, and per user name (docs/lockout.md)')
+    .option('--locked', 'only those that refuse attempts now')
+    .addHelpText('after', `
+A "pair" row counts one user name from one source address (an IPv6 address by its /64); a "user" row
+counts one user name from all sources. Unknown user names are counted too (so the answers do not
+tell which names exist). Clear a user name's counts with: latchkey users unlock <name>
+`);
+  kit.common(cmd).action((opts: CommonOptions & { locked?: boolean }) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const locks = await listLocks(ctx, { lockedOnly: opts.locked === true });
+      out.result(locks.map(lockJson), () =>
+        locks.length === 0
+          ? 'No failed password attempts are being counted.\n'
+          : renderTable(
+              ['USER NAME', 'LIMIT', 'SOURCE', 'FAILURES', 'LAST FAILURE', 'LOCKED UNTIL'],
+              locks.map((v) => [v.userName, v.kind, v.source ?? '(all)', v.failures, isoTime(v.lastFailureAt), isoTime(v.lockedUntil) ?? '-']),
+            ),
+      );
+    }),
+  );
+}
+
+function registerUnlock(users: Command, kit: Kit): void {
+  const cmd = users
+    .command('unlock')
+    .argument('<name>', 'user name, as it was presented (it need not exist)')
+    .description("Clear a user name's failed password attempts, from every source, so it may sign in at once (audited as user.unlock)");
+  kit.common(cmd).action((name: string, opts: CommonOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const { cleared, locks } = await unlockUser(ctx, name);
+      const locked = locks.filter((v) => v.lockedUntil !== null).length;
+      out.result({ userName: name, cleared, wasLocked: locked > 0 }, () =>
+        cleared === 0 ? `No failed attempts were counted for ${name}; nothing to clear.\n` : `Cleared ${cleared} record${cleared === 1 ? '' : 's'} of failed attempts for ${name}${locked > 0 ? ` (${locked} locking)` : ''}.\n`,
+      );
+    }),
+  );
+}
+
 export function registerUsers(program: Command, kit: Kit): void {
   const users = program.command('users').description('Manage users (people and service identities)');
   registerCreate(users, kit);
   registerUpdate(users, kit);
   registerList(users, kit);
+  registerLocks(users, kit);
+  registerUnlock(users, kit);
 }

@@ -5,7 +5,7 @@ import type { NeutralRequest, NeutralResponse } from '../../core/request.js';
 import type { OAuthError } from '../../errors/oauth-error.js';
 import type { RefusalContext } from '../../grants/types.js';
 import type { RegistryCache } from '../../registry/cache.js';
-import type { PasswordLockout } from '../../registry/lockout.js';
+import type { PasswordGuard } from '../../registry/lockout.js';
 import type { Storage } from '../../storage/types.js';
 import type { CsrfGuard } from '../../web/csrf.js';
 import type { SessionCookies } from '../../web/session.js';
@@ -20,7 +20,7 @@ export interface AuthorizeEndpointDeps {
   readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'properties' | 'peekProperties' | 'check' | 'userByName'>;
   readonly storage: Pick<Storage, 'codes' | 'scopes' | 'users' | 'sessions'>;
   readonly clock: Clock;
-  readonly lockout: PasswordLockout;
+  readonly passwords: Pick<PasswordGuard, 'check'>;
   readonly refusals: RefusalRecorder;
   readonly logger: Logger;
   readonly issuer: () => string;

@@ -40,7 +40,7 @@ function formTargets(pending: Pending): string[] {
   return target === undefined ? [] : [target];
 }
 
-export async function signInPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, status = 200, error?: string, username?: string): Promise<WebResponse> {
+export async function signInPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, status = 200, error?: string, username?: string, headers: Readonly<Record<string, string>> = {}): Promise<WebResponse> {
   const binding = await bindCsrf(kit, ctx);
   const nonce = newNonce();
   const content = signInContent({
@@ -52,7 +52,9 @@ export async function signInPage(kit: AuthorizeKit, ctx: Ctx, app: Application, 
     ...(username === undefined ? {} : { username }),
   });
   // A sign-in can end in a redirect to the client too (the application changed meanwhile).
-  return respond(ctx, htmlResponse(status, { title: `Sign in to ${app.name}`, nonce, content, formTargets: formTargets(pending) }));
+  // Only Retry-After is taken from a refusal: its other headers (WWW-Authenticate) are not for a page.
+  const retry: Record<string, string> = headers['retry-after'] === undefined ? {} : { 'retry-after': headers['retry-after'] };
+  return respond(ctx, htmlResponse(status, { title: `Sign in to ${app.name}`, nonce, content, formTargets: formTargets(pending), headers: retry }));
 }
 
 export async function consentPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, user: User): Promise<WebResponse> {

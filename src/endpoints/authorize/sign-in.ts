@@ -1,6 +1,6 @@
-import { verifyPassword } from '../../core/crypto.js';
 import { invalidGrant, invalidRequest } from '../../errors/errors.js';
 import { OAuthError } from '../../errors/oauth-error.js';
+import { passwordRefusal } from '../../errors/password-refusal.js';
 import type { Application } from '../../storage/types.js';
 import { FIELD } from '../../web/authorize-pages.js';
 import { properties, record, type AuthorizeKit, type Ctx, type WebResponse } from './context.js';
@@ -9,8 +9,9 @@ import type { Pending } from './pending.js';
 
 /**
  * The sign-in step: the user name and password posted from the sign-in page. Success starts a
- * session and shows the consent page; every refusal is recorded and shows the sign-in page again.
- * Lockout is checked first, so a locked account costs no password hash.
+ * session and shows the consent page; every refusal is recorded and shows the sign-in page again,
+ * with the refusal's status and headers (Retry-After while throttled or busy). The password check
+ * and its throttling are the password grant's (registry/lockout.ts).
  */
 
 const BAD_CREDENTIALS = 'The user name or password is wrong.';
@@ -28,28 +29,22 @@ export async function signIn(kit: AuthorizeKit, ctx: Ctx, app: Application, pend
   const password = params[FIELD.password];
   const again = async (error: OAuthError, message: string, name?: string): Promise<WebResponse> => {
     await record(kit, ctx, error);
-    return signInPage(kit, ctx, app, pending, error.status, message, name);
+    return signInPage(kit, ctx, app, pending, error.status, message, name, error.headers);
   };
   if (username === undefined || password === undefined) {
     return again(invalidRequest.withReason('request.missing_parameter').withDescription('Enter your user name and password.'), 'Enter your user name and password.', username);
   }
   const name = username.slice(0, 100);
   ctx.refusal.userName = username.slice(0, 200);
-  const now = deps.clock.now();
   const props = await properties(kit);
-  if (deps.lockout.isLocked(username, now)) {
-    const message = 'Too many failed attempts for this user. Try again later.';
-    return again(invalidGrant.withReason('user.locked_out').withDescription(message), message, name);
+  // The same answers, in the same time, whether or not the user exists (RFC 6749 §10.10).
+  const checked = await deps.passwords.check(username, password, ctx.req.remoteAddress, props);
+  if (checked.kind !== 'ok') {
+    const error = passwordRefusal(checked, invalidGrant.withReason('user.bad_credentials').withDescription(BAD_CREDENTIALS));
+    return again(error, error.description, name);
   }
-  const user = await deps.cache.userByName(username);
-  // The same work whether or not the user exists, and the same message (RFC 6749 §10.10).
-  const ok = await verifyPassword(password, user?.passwordHash ?? null);
-  if (user === undefined || !ok) {
-    if (user !== undefined) deps.lockout.recordFailure(username, now, props);
-    return again(invalidGrant.withReason('user.bad_credentials').withDescription(BAD_CREDENTIALS), BAD_CREDENTIALS, name);
-  }
-  deps.lockout.reset(username);
+  const { user } = checked;
   if (!user.active) return again(inactiveUser(), INACTIVE, name);
-  ctx.cookies.push((await kit.sessions.start(user, now)).cookie);
+  ctx.cookies.push((await kit.sessions.start(user, deps.clock.now())).cookie);
   return consentPage(kit, ctx, app, pending, user);
 }
