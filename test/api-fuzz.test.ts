@@ -202,6 +202,8 @@ describe('fuzzing the REST API surface', () => {
     await createUser(deps, { userName: 'svc-plain' });
     await createUser(deps, { userName: 'alice', password: PW });
     await setProperty(deps, CC, 'true');
+    // Every refusal's record is checked below: no anonymous budget (test/disk-bounds.test.ts proves the budget).
+    await setProperty(deps, 'latchkey.refusals.anonymous_per_minute', '1000000');
     const reader = await createApplication(deps, { name: 'Reader', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'] });
     const plain = await createApplication(deps, { name: 'Plain', grantTypes: ['client_credentials'], appUser: 'svc-plain', scopes: ['orders.write'] });
     const portal = await createApplication(deps, { name: 'Portal', grantTypes: ['password'], scopes: ['useraccount', 'orders.read'] });

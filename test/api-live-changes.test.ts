@@ -128,19 +128,21 @@ describe('registry changes made with the real CLI reach a running `latchkey serv
     resultOf(await apiCall(url, { path: '/api/test/echo', bearer: untouched }));
   });
 
-  it('`latchkey users update <app user> --active false`: 401, and back to 200 on --active true', async () => {
+  it('`latchkey users update <app user> --active false`: its tokens revoked, 401; on --active true new tokens work, the old stay revoked', async () => {
     const t = await ccToken();
     const call = () => apiCall(url, { path: '/api/test/echo', bearer: t });
     const r = await changeAndMeasure('users update --active false', ['users', 'update', 'svc-live', '--active', 'false'], call, 401);
     assert.equal(challengeParams(r.headers.get('www-authenticate')).params.error, 'invalid_token');
-    assert.equal(r.json.error.detail, `reason token.user_inactive; request id ${r.requestId}`);
-    assert.equal(await explainReason(r.requestId), 'token.user_inactive');
+    assert.equal(r.json.error.detail, `reason token.revoked; request id ${r.requestId}`);
+    assert.equal(await explainReason(r.requestId), 'token.revoked');
     await cli(['users', 'update', 'svc-live', '--active', 'true']);
     const exited = performance.now();
-    const back = await pollUntil(call, (x) => x.status === 200);
+    const issue = () => tokenRequest(url, { form: { grant_type: 'client_credentials' }, basic: [app.clientId, app.clientSecret] });
+    const back = await pollUntil(issue, (x) => x.status === 200);
     assert.equal(back.value.status, 200, back.value.text);
-    timings['users update --active true (200 again)'] = Math.round(back.at - exited);
+    timings['users update --active true (tokens issued again)'] = Math.round(back.at - exited);
     assert.ok(back.at - exited < WITHIN_MS);
+    assert.equal((await call()).status, 401, 'the token revoked by the deactivation stays revoked');
   });
 
   it('`latchkey apps update <id> --scopes …` without the API scope: 403 insufficient_scope on a scope-protected API', async () => {

@@ -177,6 +177,8 @@ describe('fuzzing the token endpoint', () => {
     await createUser(deps, { userName: 'svc' });
     await createUser(deps, { userName: 'alice', password: ALICE_PW });
     await setProperty(deps, 'glide.oauth.inbound.client.credential.grant_type.enabled', 'true');
+    // Every refusal's record is checked below: no anonymous budget (test/disk-bounds.test.ts proves the budget).
+    await setProperty(deps, 'latchkey.refusals.anonymous_per_minute', '1000000');
     const app = await createApplication(deps, { name: 'Fuzz', grantTypes: ['client_credentials', 'password'], appUser: 'svc', scopes: ['export.read', 'export.write'] });
     const other = await createApplication(deps, { name: 'Other', grantTypes: ['client_credentials'], appUser: 'svc' });
     await refreshCache(server);

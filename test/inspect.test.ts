@@ -228,14 +228,14 @@ describe('latchkey inspect', () => {
     await assertNeverPrinted(refresh);
   });
 
-  it('an inactive user: token.user_inactive; a pasted "Bearer …" header value works too', async () => {
+  it('a deactivated user: its token was revoked with the deactivation, the user shown inactive; a pasted "Bearer …" header value works too', async () => {
     const token = (await passwordToken(opaqueApp, 'bob', 'bob-password-12')).access_token as string;
     await updateUser(registryDeps(server), 'bob', { active: false });
     await refreshCache(server);
     try {
       const i = await inspectToken(server.latchkey, `Bearer ${token}`);
       assert.equal(i.found, true);
-      assert.equal(i.reason, 'token.user_inactive');
+      assert.equal(i.reason, 'token.revoked');
       assert.equal(i.user?.active, false);
     } finally {
       await updateUser(registryDeps(server), 'bob', { active: true });

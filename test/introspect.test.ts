@@ -229,14 +229,16 @@ describe('introspection endpoint (RFC 7662)', () => {
       assertActive(await introspect(token));
     });
 
-    it('of an inactive user', async () => {
+    it('of a deactivated user: inactive, and still inactive after activating the user again (deactivation revoked it)', async () => {
       const token = await cc('tempUser');
       assertActive(await introspect(token));
       await updateUser(registryDeps(server, clock), 'svc-temp', { active: false });
       await refreshCache(server);
       assertInactive(await introspect(token));
       await updateUser(registryDeps(server, clock), 'svc-temp', { active: true });
-      assertActive(await introspect(token));
+      await refreshCache(server);
+      assertInactive(await introspect(token));
+      assertActive(await introspect(await cc('tempUser')));
     });
   });
 
