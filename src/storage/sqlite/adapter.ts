@@ -420,8 +420,11 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     close: async () => {
       batcher.flush();
       await checkpointer?.close();
-      // Leave a single, complete database file behind.
-      if (fileBacked) {
+      // The server leaves a single, complete database file behind. A CLI command does not: a
+      // TRUNCATE checkpoint holds off every writer until the whole WAL is copied, which stalled a
+      // loaded server for up to a second; when the command is the last connection, SQLite's own
+      // close checkpoints and removes the WAL anyway.
+      if (fileBacked && checkpointer !== undefined) {
         try {
           db.pragma('wal_checkpoint(TRUNCATE)');
         } catch {
