@@ -12,6 +12,16 @@ export function lockedNames(locks: readonly LockRow[] | undefined): Set<string> 
   return new Set((locks ?? []).filter((l) => l.lockedUntil !== null).map((l) => l.userName));
 }
 
+/** The Unlock button of a user name (Users page rows and the lockout card share it). */
+export function UnlockButton(props: { userName: string; busy: boolean; run: (task: () => Promise<void>) => unknown; onUnlocked: (message: string) => void }) {
+  const name = props.userName;
+  return (
+    <button type="button" class="small" disabled={props.busy} onClick={() => void props.run(async () => props.onUnlocked(`Cleared ${await unlock(name)} record(s) of failed attempts for ${name}.`))}>
+      Unlock<span class="sr-only"> {name}</span>
+    </button>
+  );
+}
+
 function LockRowView(props: { lock: LockRow; onUnlocked: (message: string) => void }) {
   const l = props.lock;
   const action = useAction();
@@ -23,14 +33,7 @@ function LockRowView(props: { lock: LockRow; onUnlocked: (message: string) => vo
       <td>{fmtTime(l.lastFailureAt)}</td>
       <td>{l.lockedUntil === null ? <Badge kind="muted">Counting</Badge> : <Badge kind="warn">Locked until {fmtTime(l.lockedUntil)}</Badge>}</td>
       <td class="actions-cell">
-        <button
-          type="button"
-          class="small"
-          disabled={action.busy}
-          onClick={() => void action.run(async () => props.onUnlocked(`Cleared ${await unlock(l.userName)} record(s) of failed attempts for ${l.userName}.`))}
-        >
-          Unlock<span class="sr-only"> {l.userName}</span>
-        </button>
+        <UnlockButton userName={l.userName} busy={action.busy} run={action.run} onUnlocked={props.onUnlocked} />
         {action.error === undefined ? null : <Alert>{action.error}</Alert>}
       </td>
     </tr>

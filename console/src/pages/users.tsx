@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { get, list, patch, post, type LockRow, type Role, type User } from '../api';
 import { Alert, Badge, Card, Checkbox, Empty, Loading, PageHeader, TextField, splitList, useAction, useLoad } from '../ui';
-import { LocksCard, lockedNames, unlock } from './locks';
+import { LocksCard, lockedNames, UnlockButton } from './locks';
 
 /** What a change ended on the server (sessions; tokens on a password change or deactivation), or null for nothing. */
 function endedText(ended: { sessions: number; tokens: number; families: number } | undefined): string | null {
@@ -54,14 +54,7 @@ function UserRow(props: { user: User; locked: boolean; onChanged: () => void; on
         </button>
         {props.locked ? ' ' : null}
         {props.locked ? (
-          <button
-            type="button"
-            class="small"
-            disabled={action.busy}
-            onClick={() => void action.run(async () => props.onUnlocked(`Cleared ${await unlock(u.userName)} record(s) of failed attempts for ${u.userName}.`))}
-          >
-            Unlock<span class="sr-only"> {u.userName}</span>
-          </button>
+          <UnlockButton userName={u.userName} busy={action.busy} run={action.run} onUnlocked={props.onUnlocked} />
         ) : null}
       </td>
     </tr>
