@@ -187,10 +187,13 @@ function secretBlock(clientId: string, secret: string): string {
 function nextSteps(app: Application, secret: string | null): string {
   const auth = app.public ? ['-d', `client_id=${app.clientId}`] : ['-u', `${app.clientId}:${secret ?? '<client-secret>'}`];
   const lines: string[] = [];
-  if (app.grantTypes.includes('client_credentials')) lines.push(`  ${shellCommand(['curl', ...auth, '-d', 'grant_type=client_credentials', TOKEN_URL])}`);
+  // An application allowed the admin API asks for its scope: the admin API needs exactly it.
+  const scope = app.adminApi ? ['-d', 'scope=latchkey.admin'] : [];
+  if (app.grantTypes.includes('client_credentials')) lines.push(`  ${shellCommand(['curl', ...auth, '-d', 'grant_type=client_credentials', ...scope, TOKEN_URL])}`);
   if (app.grantTypes.includes('password')) {
-    lines.push(`  ${shellCommand(['curl', ...auth, '-d', 'grant_type=password', '--data-urlencode', 'username=<user-name>', '--data-urlencode', 'password=<password>', TOKEN_URL])}`);
+    lines.push(`  ${shellCommand(['curl', ...auth, '-d', 'grant_type=password', ...scope, '--data-urlencode', 'username=<user-name>', '--data-urlencode', 'password=<password>', TOKEN_URL])}`);
   }
+  if (lines.length > 0 && app.adminApi) lines.push('  curl -H "Authorization: Bearer $TOKEN" http://localhost:8080/admin/api/v1/applications');
   return lines.length === 0 ? '' : `\nNext step: request a token (server started with \`npm start\`):\n${lines.join('\n')}\n`;
 }
 
@@ -208,6 +211,9 @@ async function configWarnings(ctx: CliContext, app: Application): Promise<string
     } else {
       const user = await ctx.storage.users.byId(app.appUserId);
       if (user !== undefined && !user.active) warnings.push(`the application user ${user.userName} is inactive (application_user.inactive). ${fix(['users', 'update', user.userName, '--active', 'true'])}`);
+      if (user !== undefined && app.adminApi && !user.roles.includes('admin')) {
+        warnings.push(`the application may use the admin API, but its application user ${user.userName} lacks the admin role, so the admin API refuses its client-credentials tokens (admin.role_missing). ${fix(['users', 'update', user.userName, '--roles', [...user.roles, 'admin'].join(',')])}`);
+      }
     }
     if (props.get(CC_PROPERTY) === false) {
       warnings.push(`the client_credentials grant is switched off for this instance (${CC_PROPERTY} is false, the default). ${fix(['properties', 'set', CC_PROPERTY, 'true'])}`);
@@ -221,6 +227,9 @@ async function configWarnings(ctx: CliContext, app: Application): Promise<string
   }
   if (app.grantTypes.includes(JWT_BEARER_GRANT) && app.jwks === null && app.jwksUri === null) {
     warnings.push(`the application allows the JWT bearer grant but has no public keys to check its assertions with. ${fix(['apps', 'update', id, '--jwks', placeholder('file')])} (or --jwks-uri <url>)`);
+  }
+  if (app.adminApi && app.grantTypes.includes(JWT_BEARER_GRANT) && app.grantTypes.length === 1) {
+    warnings.push('the application may use the admin API, but its only grant is the JWT bearer grant, whose tokens never act on the admin API (admin.grant_not_allowed). Give it the client_credentials or password grant.');
   }
   if (!app.active) warnings.push(`the application is inactive, so every token request is refused. ${fix(['apps', 'update', id, '--active', 'true'])}`);
   return warnings;
