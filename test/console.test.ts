@@ -359,8 +359,13 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     assert.match(await page.locator('main').innerText(), /token\.revoked|revoked/i);
     await checkPage(page, 'inspect');
 
+    // Refusals past the anonymous budget are only counted (audit/refusals.ts): the page lists them.
+    const minute = Date.now() - (Date.now() % 60_000);
+    await server.latchkey.storage.activity.add([{ bucket: minute, metric: 'refusals.unrecorded|token|client_auth.unknown_client|203.0.113.9', count: 4200 }]);
     await go(page, '#/activity', 'Activity');
     await page.getByRole('heading', { level: 2, name: 'Refusals by reason' }).waitFor();
+    await page.getByRole('heading', { level: 2, name: 'Unrecorded refusals' }).waitFor();
+    assert.match(await page.locator('main').innerText(), /4200 refusals of callers that did not authenticate[\s\S]*203\.0\.113\.9/);
     assert.ok((await page.locator('svg.chart').count()) >= 3);
     await page.locator('svg.bars').waitFor();
     await checkPage(page, 'activity');
