@@ -67,7 +67,8 @@ export function parseUnrecordedMetric(metric: string): { endpoint: string; reaso
  * network allows: recording each would let them fill the disk (measured before this change: 240k
  * rows a minute). Up to the budget they are recorded one by one (so `latchkey explain` finds the
  * ordinary misconfigured client); past it, in the same minute, they are only counted per endpoint,
- * reason and source address, in the activity counters, and one log line a minute says how many.
+ * reason and source address, in the activity counters; the first refusal of a later minute logs
+ * one line saying how many the last minute counted.
  */
 class AnonymousBudget {
   private minute = -1;

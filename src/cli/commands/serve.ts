@@ -140,7 +140,8 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
     .option('--issuer <url>', 'public base URL, the issuer of tokens and metadata (env LATCHKEY_ISSUER, default the listening address)')
     .addHelpText(
       'after',
-      '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384).\n' +
+      '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384),\n' +
+        'LATCHKEY_WAL_LIMIT_MB (the most the SQLite WAL grows to while serving, default 64; see docs/security.md).\n' +
         'LATCHKEY_KEY_ENCRYPTION_KEY (>= 32 characters) encrypts the JWT signing keys, or LATCHKEY_KEY_ENCRYPTION_KEY_FILE names a file holding it (keep it outside the data folder);\n' +
         'with neither, a SQLite database gets a latchkey.kek file beside it (latchkey doctor warns) and PostgreSQL refuses to start. See docs/jwt-and-keys.md.\n' +
         'A new database file (and its -wal, -shm) is created 0600, a new data folder 0700.\n' +
