@@ -5,7 +5,7 @@ import { createApplication, updateApplication } from '../src/registry/applicatio
 import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser, updateUser } from '../src/registry/users.js';
-import { JWT_BEARER_GRANT } from '../src/storage/types.js';
+import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { ADMIN_PASSWORD, adminFetch, type AdminReply } from './helpers/admin.js';
 import { authorizeUrl, pkcePair } from './helpers/authorize-flow.js';
 import { authorizeInBrowser, Browser, redirectParams } from './helpers/browser.js';

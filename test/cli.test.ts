@@ -10,7 +10,8 @@ import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
 import { hashSecret } from '../src/core/crypto.js';
 import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
-import { JWT_BEARER_GRANT, type Storage } from '../src/storage/types.js';
+import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
+import { type Storage } from '../src/storage/types.js';
 
 const CC_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

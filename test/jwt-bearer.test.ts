@@ -4,7 +4,7 @@ import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
 import { createApplication, type ApplicationInput } from '../src/registry/applications.js';
 import { createScope } from '../src/registry/scopes.js';
 import { createUser } from '../src/registry/users.js';
-import { JWT_BEARER_GRANT } from '../src/storage/types.js';
+import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { apiCall, FIXTURE_APIS } from './helpers/api.js';
 import { generateTestKey, jwksOf, signAssertion, startIdpServer, type IdpKey, type IdpServer } from './helpers/idp-server.js';
 import { assertOAuthError, assertRefusal, refreshCache, registryDeps, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';

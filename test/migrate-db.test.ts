@@ -26,7 +26,8 @@ import { copyStorage, CopyFailedError, TargetNotEmptyError } from '../src/storag
 import { createMemoryStorage } from '../src/storage/memory/adapter.js';
 import { openPostgresStorage } from '../src/storage/postgres/adapter.js';
 import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
-import type { IdentityProvider, SigningKey, Storage } from '../src/storage/types.js';
+import type { IdentityProvider, SigningKey } from '../src/domain/model.js';
+import type { Storage } from '../src/storage/types.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { makeIdentityProvider, makeSigningKey, makeToken } from './storage/contract.js';
 

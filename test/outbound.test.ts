@@ -7,7 +7,7 @@ import { createApplication } from '../src/registry/applications.js';
 import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser } from '../src/registry/users.js';
-import { JWT_BEARER_GRANT } from '../src/storage/types.js';
+import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { ADMIN_PASSWORD, adminToken, bearerClient, type AdminClient } from './helpers/admin.js';
 import { apiCall, FIXTURE_APIS } from './helpers/api.js';
 import { signAssertion, startIdpServer, type IdpServer } from './helpers/idp-server.js';

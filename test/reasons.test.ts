@@ -5,7 +5,7 @@ import { createApplication, updateApplication, type ApplicationInput } from '../
 import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser } from '../src/registry/users.js';
-import type { Refusal } from '../src/storage/types.js';
+import type { Refusal } from '../src/domain/model.js';
 import { adminFetch, sessionClient } from './helpers/admin.js';
 import { apiCall, assertApiRefusal, FIXTURE_APIS, type ApiCall, type ApiReply } from './helpers/api.js';
 import { assertOAuthError, ManualClock, refreshCache, registryDeps, storedTokenKey, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
@@ -15,7 +15,7 @@ import { authorizeInBrowser, Browser, formFor } from './helpers/browser.js';
 import { SignJWT } from 'jose';
 import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
 import { createIdentityProvider } from '../src/idp/registry.js';
-import { JWT_BEARER_GRANT } from '../src/storage/types.js';
+import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { generateTestKey, jwksOf, signAssertion, startIdpServer, type IdpKey, type IdpServer } from './helpers/idp-server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';

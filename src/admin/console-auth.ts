@@ -3,7 +3,7 @@ import type { Latchkey } from '../app.js';
 import { header, type NeutralRequest, type NeutralResponse } from '../core/request.js';
 import { CONSOLE_CLIENT_ID, consoleRedirectUri, ensureConsoleApplication, ADMIN_ROLE } from '../registry/bootstrap.js';
 import { ADMIN_SCOPE } from '../registry/scopes.js';
-import type { User } from '../storage/types.js';
+import type { User } from '../domain/model.js';
 import { unverifiedRecordKey } from '../tokens/jwt.js';
 import { cookieName, readCookie } from '../web/cookies.js';
 import { html } from '../web/html.js';

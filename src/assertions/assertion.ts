@@ -6,7 +6,8 @@ import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { PropertyValues } from '../registry/properties.js';
-import type { Application, Storage } from '../storage/types.js';
+import type { Application } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import { InvalidKeySet, type KeySets } from './keys.js';
 import { JwtRejected, peekJwt, verifyJwt, type JwtFailure } from './verify.js';
 

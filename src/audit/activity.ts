@@ -10,7 +10,8 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { ActivityRow, ActivityStore } from '../storage/types.js';
+import type { ActivityRow } from '../domain/model.js';
+import type { ActivityStore } from '../storage/types.js';
 
 export const ACTIVITY_METRICS = ['token.issued', 'token.refused', 'api.call', 'api.refused'] as const;
 export type ActivityMetric = (typeof ACTIVITY_METRICS)[number];

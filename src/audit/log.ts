@@ -12,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { Clock } from '../core/clock.js';
-import type { AuditEntry, Storage } from '../storage/types.js';
+import type { AuditEntry } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 
 /** Who acts when nobody says: the instance itself (bootstrap, scheduled jobs). */
 export const SYSTEM_ACTOR = 'system';

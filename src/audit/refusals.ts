@@ -1,6 +1,7 @@
 import type { OAuthError } from '../errors/oauth-error.js';
 import type { Logger } from '../core/logger.js';
-import type { Refusal, Storage } from '../storage/types.js';
+import type { Refusal } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import { bucketOf } from './activity.js';
 
 export interface RefusalInput {

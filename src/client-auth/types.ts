@@ -1,5 +1,5 @@
 import type { NeutralRequest } from '../core/request.js';
-import type { Application } from '../storage/types.js';
+import type { Application } from '../domain/model.js';
 
 export type ClientAuthMethodName = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt';
 

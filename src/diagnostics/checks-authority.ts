@@ -1,5 +1,6 @@
 import { ADMIN_ROLE, CONSOLE_CLIENT_ID } from '../registry/bootstrap.js';
-import { JWT_BEARER_GRANT, type IdentityProvider } from '../storage/types.js';
+import { type IdentityProvider } from '../domain/model.js';
+import { JWT_BEARER_GRANT } from '../grants/grant-type.js';
 import { appLabel, appLink, commandLine, type Finding, type Snapshot } from './findings.js';
 
 /**

@@ -1,6 +1,6 @@
 import { policyOf } from '../outbound/policy.js';
 import { checkOutboundUrl, type OutboundPolicy } from '../outbound/url.js';
-import type { IdentityProvider } from '../storage/types.js';
+import type { IdentityProvider } from '../domain/model.js';
 import { appLabel, appLink, commandLine, type Finding, type Snapshot } from './findings.js';
 
 /**

@@ -1,7 +1,7 @@
 import { shown } from '../core/shell.js';
 import { CONSOLE_CLIENT_ID } from '../registry/bootstrap.js';
 import { judgeRedirectUri, repairedRedirectUris, REDIRECT_URI_RULES } from '../registry/redirect-uris.js';
-import type { Application } from '../storage/types.js';
+import type { Application } from '../domain/model.js';
 import { appLabel, appLink, commandLine, type Finding, type Snapshot } from './findings.js';
 
 /**

@@ -9,7 +9,8 @@ import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import type { ApiRouter } from '../resource-server/router.js';
-import type { Application, Storage } from '../storage/types.js';
+import type { Application } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import { appLabel, appLink, commandLine, placeholder, shellWord, sortFindings, type Finding, type Snapshot } from './findings.js';
 
 export { FINDING_IDS, type Finding, type FindingId, type FindingSeverity } from './findings.js';

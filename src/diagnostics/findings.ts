@@ -1,6 +1,6 @@
 import type { PropertyValues } from '../registry/properties.js';
 import type { CompiledApi } from '../resource-server/compile.js';
-import type { Application, SigningKey, User } from '../storage/types.js';
+import type { Application, SigningKey, User } from '../domain/model.js';
 
 /**
  * Shared shapes and helpers of the diagnostics: the Finding every check reports, and the snapshot

@@ -6,7 +6,8 @@ import { OAuthError } from '../errors/oauth-error.js';
 import { isReasonCode, reasonInfo } from '../errors/reasons.js';
 import { effectiveScopes } from '../grants/scope.js';
 import { presented } from '../resource-server/authenticate.js';
-import { StorageError, type TokenKind, type TokenRecord } from '../storage/types.js';
+import { type TokenKind, type TokenRecord } from '../domain/model.js';
+import { StorageError } from '../storage/types.js';
 import { isJwtShaped, jtiKey, JwtRejected, verifyAccessJwt, type AccessJwtClaims } from '../tokens/jwt.js';
 import { judgeApis, type ApiVerdict, type BearerOutcome } from './inspect-apis.js';
 

@@ -9,7 +9,8 @@ import { OAuthError } from '../errors/oauth-error.js';
 import { effectiveScopes } from '../grants/scope.js';
 import type { RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { Application, Storage, TokenRecord, User } from '../storage/types.js';
+import type { Application, TokenRecord, User } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import { answer, authenticateCaller, checkTransport, jsonResponse, type TokenLocator, type TransportRules } from './shared.js';
 
 const TRANSPORT: TransportRules = {

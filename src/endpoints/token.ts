@@ -8,7 +8,7 @@ import type { NeutralRequest, NeutralResponse } from '../core/request.js';
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from '../errors/errors.js';
 import type { Grant, GrantContext, RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { GrantType } from '../storage/types.js';
+import type { GrantType } from '../grants/grant-type.js';
 import { answer, checkTransport, JSON_NO_STORE, type TransportRules } from './shared.js';
 
 export { errorResponse } from './shared.js';

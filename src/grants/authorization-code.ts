@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constantTimeEqual, tokenKey } from '../core/crypto.js';
 import { invalidGrant, invalidRequest } from '../errors/errors.js';
-import type { Application, AuthorizationCode, User } from '../storage/types.js';
+import type { Application, AuthorizationCode, User } from '../domain/model.js';
 import { effectiveScopes } from './scope.js';
 import type { Grant, GrantContext, GrantDeps } from './types.js';
 

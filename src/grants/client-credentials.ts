@@ -1,5 +1,5 @@
 import { unauthorizedClient } from '../errors/errors.js';
-import type { Application, User } from '../storage/types.js';
+import type { Application, User } from '../domain/model.js';
 import { parseScopeParam, resolveRequestedScopes } from './scope.js';
 import type { Grant, GrantDeps } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { GrantType } from '../storage/types.js';
+import type { GrantType } from '../grants/grant-type.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { passwordGrant } from './password.js';

@@ -2,7 +2,9 @@ import { assertionError, consumeJti, unverifiedClaims, verifyAssertion, type Ass
 import type { AuthenticatedClient } from '../client-auth/types.js';
 import { invalidClient, invalidGrant, invalidRequest } from '../errors/errors.js';
 import type { RegistryCache } from '../registry/cache.js';
-import { JWT_BEARER_GRANT, type Application, type Storage, type User } from '../storage/types.js';
+import { type Application, type User } from '../domain/model.js';
+import { JWT_BEARER_GRANT } from '../grants/grant-type.js';
+import { type Storage } from '../storage/types.js';
 import type { Mint } from '../tokens/issuer.js';
 import { parseScopeParam, resolveRequestedScopes } from './scope.js';
 import type { Grant, GrantContext } from './types.js';

@@ -1,6 +1,6 @@
 import { invalidGrant, invalidRequest, unauthorizedClient } from '../errors/errors.js';
 import { passwordRefusal } from '../errors/password-refusal.js';
-import type { Application, User } from '../storage/types.js';
+import type { Application, User } from '../domain/model.js';
 import { parseScopeParam, resolveRequestedScopes } from './scope.js';
 import type { Grant, GrantDeps } from './types.js';
 

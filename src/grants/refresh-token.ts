@@ -1,6 +1,6 @@
 import { tokenKey } from '../core/crypto.js';
 import { invalidGrant, invalidRequest, invalidScope } from '../errors/errors.js';
-import type { Application, TokenRecord } from '../storage/types.js';
+import type { Application, TokenRecord } from '../domain/model.js';
 import { effectiveScopes, parseScopeParam } from './scope.js';
 import type { Grant, GrantContext, GrantDeps } from './types.js';
 

@@ -1,6 +1,6 @@
 import { invalidRequest, invalidScope } from '../errors/errors.js';
 import { SCOPE_TOKEN } from '../registry/scopes.js';
-import type { Application } from '../storage/types.js';
+import type { Application } from '../domain/model.js';
 
 /**
  * Parses the scope parameter: space-delimited, case-sensitive scope tokens.

@@ -5,7 +5,8 @@ import type { NeutralRequest } from '../core/request.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { PasswordGuard } from '../registry/lockout.js';
 import type { PropertyValues } from '../registry/properties.js';
-import type { GrantType, Storage } from '../storage/types.js';
+import type { GrantType } from '../grants/grant-type.js';
+import type { Storage } from '../storage/types.js';
 import type { Mint, TokenResponseBody } from '../tokens/issuer.js';
 
 /** What a refusal record learns about the caller as the request goes. */

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { newest, type Keyring } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { SigningKey } from '../storage/types.js';
+import type { SigningKey } from '../domain/model.js';
 
 /**
  * Scheduled signing-key rotation. Every instance checks periodically whether the newest signing

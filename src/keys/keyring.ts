@@ -3,7 +3,8 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK
 import type { Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { SigningAlgorithm, SigningKey, Storage } from '../storage/types.js';
+import type { SigningAlgorithm, SigningKey } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import type { KeyEncryption } from './encryption.js';
 import { createAccessTokenSigner } from './signer.js';
 

@@ -1,7 +1,7 @@
 import { createPrivateKey, type JsonWebKey } from 'node:crypto';
 import { importJWK, jwtVerify, type JWK } from 'jose';
 import jws from 'jws';
-import type { SigningAlgorithm } from '../storage/types.js';
+import type { SigningAlgorithm } from '../domain/model.js';
 
 /**
  * The signer of JWT access tokens: jws (the JWS library under jsonwebtoken), synchronous, over a

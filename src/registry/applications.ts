@@ -1,7 +1,9 @@
 import { importJWK, type JWK } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { generateClientId, hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
-import { GRANT_TYPES, JWT_BEARER_GRANT, type Application, type GrantType, type Storage, type TokenFormat } from '../storage/types.js';
+import { type Application, type TokenFormat } from '../domain/model.js';
+import { GRANT_TYPES, JWT_BEARER_GRANT, type GrantType } from '../grants/grant-type.js';
+import { type Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
 import { storedPolicy } from '../outbound/policy.js';
 import { outboundRefusalText, type OutboundPolicy } from '../outbound/url.js';

@@ -1,4 +1,5 @@
-import type { Application, Storage, User } from '../storage/types.js';
+import type { Application, User } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import { resolveProperties, type PropertyValues } from './properties.js';
 
 type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'properties' | 'changes'> };

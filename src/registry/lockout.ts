@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.js';
 import { PasswordHashingBusy, type PasswordHasher } from '../core/password-hashing.js';
-import type { AttemptKey, AttemptRecord, Storage, User } from '../storage/types.js';
+import type { AttemptKey, AttemptRecord, User } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import type { RegistryCache } from './cache.js';
 import type { PropertyValues } from './properties.js';
 

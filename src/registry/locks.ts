@@ -1,5 +1,6 @@
 import { recordChange, type AuditDeps } from '../audit/log.js';
-import type { AttemptRecord, Storage } from '../storage/types.js';
+import type { AttemptRecord } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import { lockoutLimits, pairLockedUntil, userLockedUntil } from './lockout.js';
 import { resolveProperties } from './properties.js';
 

@@ -1,4 +1,5 @@
-import type { Scope, Storage } from '../storage/types.js';
+import type { Scope } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';

@@ -2,7 +2,8 @@ import type { Clock } from '../core/clock.js';
 import { hashPassword, newId } from '../core/crypto.js';
 import { commandLine } from '../core/shell.js';
 import type { PasswordHasher } from '../core/password-hashing.js';
-import type { Storage, User } from '../storage/types.js';
+import type { User } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
 

@@ -7,7 +7,8 @@ import type { ReasonCode } from '../errors/reasons.js';
 import { fetchProviderMetadata, ProviderFetchError, type FetchOptions } from '../idp/metadata.js';
 import { refusalIn } from '../outbound/fetch.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { IdentityProvider, Storage, User } from '../storage/types.js';
+import type { IdentityProvider, User } from '../domain/model.js';
+import type { Storage } from '../storage/types.js';
 import { invalidToken } from './bearer.js';
 import type { Caller } from './define.js';
 

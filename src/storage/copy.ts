@@ -1,4 +1,5 @@
-import type { SigningKey, Storage, TokenRecord, User } from './types.js';
+import type { SigningKey, TokenRecord, User } from '../domain/model.js';
+import type { Storage } from './types.js';
 
 /**
  * Copies one Latchkey database into another through the storage interface, so any direction works

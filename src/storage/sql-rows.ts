@@ -1,4 +1,4 @@
-import type { AttemptKind, AttemptRecord, Refusal, SessionKind, SessionRecord } from './types.js';
+import type { AttemptKind, AttemptRecord, Refusal, SessionKind, SessionRecord } from '../domain/model.js';
 
 /**
  * Row shapes both SQL adapters share (these tables have the same columns and types in SQLite and

@@ -1,5 +1,5 @@
 /**
- * The one storage interface. Every adapter (SQLite, PostgreSQL, in-memory) implements it and passes
+ * The one storage interface (the ports; the records they keep are in src/domain/model.ts). Every adapter (SQLite, PostgreSQL, in-memory) implements it and passes
  * the contract suite in test/storage/contract.ts.
  *
  * Rules every adapter keeps:
@@ -17,184 +17,12 @@
  *   that bounds staleness when a notification is missed.
  * - Times are integer milliseconds since the epoch.
  */
-
-/** RFC 7523 §2.1: the JWT bearer authorization grant. */
-export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-export type GrantType = 'client_credentials' | 'password' | 'refresh_token' | 'authorization_code' | typeof JWT_BEARER_GRANT;
-export const GRANT_TYPES: readonly GrantType[] = ['client_credentials', 'password', 'refresh_token', 'authorization_code', JWT_BEARER_GRANT];
-
-export type TokenFormat = 'opaque' | 'jwt';
-
-export interface User {
-  readonly id: string;
-  readonly userName: string;
-  /** scrypt hash in PHC-like form, or null for a user that cannot sign in with a password. */
-  readonly passwordHash: string | null;
-  readonly active: boolean;
-  readonly roles: readonly string[];
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly passwordChangedAt: number | null;
-}
-
-export interface Role {
-  readonly name: string;
-  readonly description: string;
-  readonly builtIn: boolean;
-}
-
-export interface Scope {
-  readonly name: string;
-  readonly description: string;
-  readonly builtIn: boolean;
-}
-
-export interface Application {
-  readonly id: string;
-  readonly clientId: string;
-  readonly name: string;
-  /** SHA-256 (base64url) of the generated 256-bit secret; null for public applications. */
-  readonly secretHash: string | null;
-  readonly secretRotatedAt: number | null;
-  readonly active: boolean;
-  readonly public: boolean;
-  readonly grantTypes: readonly GrantType[];
-  readonly redirectUris: readonly string[];
-  readonly scopes: readonly string[];
-  readonly accessTokenLifespan: number;
-  readonly refreshTokenLifespan: number;
-  readonly tokenFormat: TokenFormat;
-  /** The user that client-credentials tokens act as ("OAuth Application User"). */
-  readonly appUserId: string | null;
-  /** Shown on the consent page (https, or http on localhost); null for none. */
-  readonly logoUri: string | null;
-  /** The `aud` of this application's JWT access tokens; null means the instance's issuer (our own APIs). */
-  readonly audience: string | null;
-  /** The application's public keys as a JWKS document (JSON text), for private_key_jwt and the JWT bearer grant. */
-  readonly jwks: string | null;
-  /** Or where to fetch them (fetched with a timeout, cached, refetched on an unknown kid). */
-  readonly jwksUri: string | null;
-  /** May call the introspection endpoint (RFC 7662) about any token: for resource servers. */
-  readonly canIntrospect: boolean;
-  /**
-   * May administer the instance: its tokens that carry the scope `latchkey.admin` (and whose user
-   * has the admin role) are accepted by the admin API. Off for every application but the console
-   * unless an administrator turns it on (`latchkey apps update <id> --admin-api true`).
-   */
-  readonly adminApi: boolean;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
-
-export type SigningAlgorithm = 'ES256' | 'RS256';
-
-/**
- * A signing key of the instance's keyring. Whether a key is published or signs at a time `t` is
- * a pure function of its times, so every instance decides the same without coordinating:
- * - it signs while `activatesAt <= t` and (`retiresAt` is null or `t < retiresAt`);
- * - it is published in the JWKS while `publishUntil` is null or `t < publishUntil`.
- * A rotation inserts the next key (published at once, signing from its `activatesAt`) and sets
- * `retiresAt` (= the next key's `activatesAt`) and `publishUntil` (= that + the longest access
- * token lifespan + skew) on every key that had no `retiresAt`, in one transaction.
- */
-export interface SigningKey {
-  readonly kid: string;
-  readonly alg: SigningAlgorithm;
-  /** The public JWK (JSON text, with kid, alg and use). */
-  readonly publicJwk: string;
-  /** The private JWK encrypted with the key-encryption key (keys/encryption.ts); never plain. */
-  readonly privateKeyEnc: string;
-  readonly createdAt: number;
-  readonly activatesAt: number;
-  readonly retiresAt: number | null;
-  readonly publishUntil: number | null;
-}
-
-/** A one-time authorization code (RFC 6749 §4.1.2): only a hash of the code is stored. */
-export interface AuthorizationCode {
-  /** tokenKey() of the code. Also the family id of every token issued from it, so a reused code revokes them. */
-  readonly hash: string;
-  readonly applicationId: string;
-  readonly userId: string;
-  /** The redirect_uri the authorization request carried (the token request must repeat it), or null when it was omitted. */
-  readonly redirectUri: string | null;
-  readonly scopes: readonly string[];
-  /** RFC 7636 S256 challenge, or null when the (confidential) client sent none. */
-  readonly codeChallenge: string | null;
-  readonly issuedAt: number;
-  readonly expiresAt: number;
-  /** When it was redeemed; null while unused. */
-  readonly usedAt: number | null;
-}
+import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, Role, Scope, SessionRecord, SigningKey, TokenRecord, User } from '../domain/model.js';
 
 export type ConsumeCodeResult =
   | { readonly outcome: 'consumed'; readonly code: AuthorizationCode }
   | { readonly outcome: 'not_found' }
   | { readonly outcome: 'used'; readonly code: AuthorizationCode };
-
-export type IdpUserField = 'user_name' | 'id';
-
-/** An external identity provider whose JWTs our APIs accept as bearer tokens. */
-export interface IdentityProvider {
-  readonly id: string;
-  readonly name: string;
-  /** Exact `iss` of its tokens. */
-  readonly issuer: string;
-  /** RFC 8414 / OpenID discovery document URL (its jwks_uri is used), or null when jwksUri is given. */
-  readonly metadataUrl: string | null;
-  readonly jwksUri: string | null;
-  /** The `aud` its tokens must carry for us. */
-  readonly audience: string;
-  /** The claim that names the user (for example `sub`, `preferred_username`, `email`). */
-  readonly userClaim: string;
-  /** The local user field that claim is matched against. */
-  readonly userField: IdpUserField;
-  readonly active: boolean;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
-
-export interface PropertyRow {
-  readonly name: string;
-  readonly value: string;
-  readonly updatedAt: number;
-}
-
-export type TokenKind = 'access' | 'refresh';
-export type TokenStatus = 'active' | 'revoked' | 'rotated';
-
-export interface TokenRecord {
-  /** SHA-256 (base64url) of the token string; the token itself is never stored. */
-  readonly hash: string;
-  readonly kind: TokenKind;
-  readonly applicationId: string;
-  readonly userId: string | null;
-  readonly scopes: readonly string[];
-  readonly grantType: string;
-  readonly issuedAt: number;
-  readonly expiresAt: number;
-  /** All tokens descending from one grant share a family; reuse of a rotated refresh token revokes it. */
-  readonly familyId: string;
-  readonly status: TokenStatus;
-  readonly revokedAt: number | null;
-}
-
-export type NewTokenRecord = Omit<TokenRecord, 'status' | 'revokedAt'>;
-
-export interface Refusal {
-  readonly requestId: string;
-  readonly at: number;
-  readonly endpoint: string;
-  readonly status: number;
-  readonly error: string;
-  readonly reason: string;
-  readonly description: string;
-  readonly hint: string | null;
-  readonly clientId: string | null;
-  readonly applicationName: string | null;
-  readonly userName: string | null;
-  readonly remoteAddress: string | null;
-}
 
 /** What `tokens.revokeForUser` ended. */
 export interface UserRevocation {
@@ -364,24 +192,6 @@ export interface RefusalStore {
   exportAll(after?: string, limit?: number): Promise<Refusal[]>;
 }
 
-/**
- * One audited change to the registry, settings, keys or tokens: who, what, before, after, when.
- * `before`/`after` are JSON text of the record with secret-bearing fields removed (src/audit/log.ts).
- */
-export interface AuditEntry {
-  /** Time-ordered (sorts by `at`), unique. */
-  readonly id: string;
-  readonly at: number;
-  /** 'admin' user name (console / admin API), 'cli:<os user>', or 'system'. */
-  readonly actor: string;
-  /** For example 'application.create', 'application.rotate_secret', 'property.set', 'token.revoke'. */
-  readonly action: string;
-  /** What changed: a client id, a user name, a property name, a token handle (never a token). */
-  readonly target: string;
-  readonly before: string | null;
-  readonly after: string | null;
-}
-
 export interface AuditQuery {
   readonly since?: number;
   readonly target?: string;
@@ -400,13 +210,6 @@ export interface AuditStore {
   exportAll(after?: string, limit?: number): Promise<AuditEntry[]>;
 }
 
-export interface ActivityRow {
-  /** Start of the minute, ms since the epoch. */
-  readonly bucket: number;
-  readonly metric: string;
-  readonly count: number;
-}
-
 /** Per-minute activity counters (src/audit/activity.ts). Writes do not bump the change version. */
 export interface ActivityStore {
   /** Adds counts to per-minute buckets; additive across calls and instances (an upsert adding to the stored count). */
@@ -417,28 +220,6 @@ export interface ActivityStore {
   list(prefix: string, since: number): Promise<ActivityRow[]>;
   /** Deletes buckets before `before`; returns how many rows. */
   deleteOlderThan(before: number): Promise<number>;
-}
-
-export type SessionKind = 'signin' | 'console';
-
-/**
- * A signed-in browser, kept on the server so that it can be ended there: sign-out, a password or
- * role change and a deactivation end it on every instance at once. The cookie carries a random
- * session id; only its tokenKey() is stored (`id`).
- */
-export interface SessionRecord {
-  readonly id: string;
-  /** 'signin': the authorization server's sign-in (authorize pages); 'console': the admin console. */
-  readonly kind: SessionKind;
-  readonly userId: string;
-  readonly createdAt: number;
-  /** Last use, for the idle timeout (written at most about once a minute). */
-  readonly lastSeenAt: number;
-  /** The absolute end. */
-  readonly expiresAt: number;
-  /** A console session: the sign-in session it started from (signing out of the console ends both). */
-  readonly parentId: string | null;
-  readonly revokedAt: number | null;
 }
 
 /** Server-side sessions. Nothing caches them, so writes do not bump the change version. */
@@ -456,31 +237,6 @@ export interface SessionStore {
   listForUser(userId: string, now: number): Promise<SessionRecord[]>;
   /** Deletes sessions that expired (or were revoked) before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
-}
-
-/**
- * Failed-password bookkeeping (registry/lockout.ts), shared by every instance on the database:
- * - `pair`: failures of one user name from one source address;
- * - `user`: failures of one user name from every source;
- * - `known`: a source a user name signed in from successfully (failures is 0).
- * User names are stored as presented (unknown names too, so they get the same answers).
- */
-export type AttemptKind = 'pair' | 'user' | 'known';
-
-export interface AttemptKey {
-  readonly kind: AttemptKind;
-  readonly userName: string;
-  /** The source address (an IPv6 address by its /64); '' for `user`. */
-  readonly source: string;
-}
-
-export interface AttemptRecord extends AttemptKey {
-  readonly failures: number;
-  /** When the current counting window started. */
-  readonly windowStart: number;
-  /** The last failure (or, for `known`, the last success). */
-  readonly lastAt: number;
-  readonly expiresAt: number;
 }
 
 export interface AttemptStore {

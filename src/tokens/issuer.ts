@@ -1,5 +1,5 @@
 import { mintOpaque, TOKEN_PREFIX } from '../core/crypto.js';
-import type { Application, NewTokenRecord, TokenFormat } from '../storage/types.js';
+import type { Application, NewTokenRecord, TokenFormat } from '../domain/model.js';
 
 /** The RFC 6749 §5.1 success body. */
 export interface TokenResponseBody {

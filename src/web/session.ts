@@ -1,6 +1,7 @@
 import { mintOpaque, tokenKey } from '../core/crypto.js';
 import type { NeutralRequest } from '../core/request.js';
-import type { SessionKind, SessionRecord, SessionStore, User } from '../storage/types.js';
+import type { SessionKind, SessionRecord, User } from '../domain/model.js';
+import type { SessionStore } from '../storage/types.js';
 import { cookieName, readCookie, serializeCookie } from './cookies.js';
 
 /** Idle timeout: a session not used for this long is over. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Refusal, Storage } from '../../src/storage/types.js';
+import type { Refusal } from '../../src/domain/model.js';
+import type { Storage } from '../../src/storage/types.js';
 import { encodeForm } from './oauth.js';
 import { fetchFrom } from './from-address.js';
 

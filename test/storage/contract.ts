@@ -5,22 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import {
-  JWT_BEARER_GRANT,
-  StorageError,
-  type Application,
-  type AuditEntry,
-  type AuthorizationCode,
-  type IdentityProvider,
-  type NewTokenRecord,
-  type Refusal,
-  type AttemptKey,
-  type SessionRecord,
-  type SigningKey,
-  type Storage,
-  type StorageErrorCode,
-  type User,
-} from '../../src/storage/types.js';
+import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type AttemptKey, type SessionRecord, type SigningKey, type User } from '../../src/domain/model.js';
+import { JWT_BEARER_GRANT } from '../../src/grants/grant-type.js';
+import { StorageError, type Storage, type StorageErrorCode } from '../../src/storage/types.js';
 
 const T0 = 1_700_000_000_000;
 const uid = (): string => randomUUID();

@@ -13,7 +13,8 @@ import { openStorage } from '../../src/storage/open.js';
 import { openPostgresStorage } from '../../src/storage/postgres/adapter.js';
 import { PgWriteBatcher } from '../../src/storage/postgres/batcher.js';
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION, SchemaTooNewError, migratePostgres } from '../../src/storage/postgres/migrations.js';
-import { StorageError, type NewTokenRecord, type Refusal, type Storage } from '../../src/storage/types.js';
+import { type NewTokenRecord, type Refusal } from '../../src/domain/model.js';
+import { StorageError, type Storage } from '../../src/storage/types.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/postgres.js';
 import { makeApp, makeCode, makeRefusal, makeSigningKey, makeToken, makeUser, rejectsWith, runStorageContract } from './contract.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createApplication, findApplication, rotateSecret, updateApplication, type CreatedApplication } from '../../registry/applications.js';
-import { JWT_BEARER_GRANT, type GrantType } from '../../storage/types.js';
+import { JWT_BEARER_GRANT, type GrantType } from '../../grants/grant-type.js';
 import { badRequest } from '../http.js';
 import { curlFor, deps, issuer, jwksText } from './helpers.js';
 import type { AdminRoute, RouteContext } from './types.js';

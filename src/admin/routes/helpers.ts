@@ -1,6 +1,7 @@
 import { recordChange } from '../../audit/log.js';
 import { shellCommand } from '../../core/shell.js';
-import { JWT_BEARER_GRANT, type Application } from '../../storage/types.js';
+import { type Application } from '../../domain/model.js';
+import { JWT_BEARER_GRANT } from '../../grants/grant-type.js';
 import { badRequest } from '../http.js';
 import type { RouteContext } from './types.js';
 

@@ -1,7 +1,8 @@
 import { isReasonCode, reasonInfo } from '../../errors/reasons.js';
 import { PROPERTY_DEFINITIONS, type PropertyDefinition } from '../../registry/properties.js';
 import type { PropertyView } from '../../registry/settings.js';
-import type { Application, IdentityProvider, Refusal, Storage, TokenRecord, User } from '../../storage/types.js';
+import type { Application, IdentityProvider, Refusal, TokenRecord, User } from '../../domain/model.js';
+import type { Storage } from '../../storage/types.js';
 import { settingLink } from '../links.js';
 
 /** Views: records as the API shows them (no hashes, ever). */

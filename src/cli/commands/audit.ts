@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { changedFields, type FieldChange } from '../../audit/log.js';
-import type { AuditEntry } from '../../storage/types.js';
+import type { AuditEntry } from '../../domain/model.js';
 import { CliError } from '../context.js';
 import { isoTime, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isReasonCode, REASONS, type ReasonInfo } from '../../errors/reasons.js';
-import type { Refusal } from '../../storage/types.js';
+import type { Refusal } from '../../domain/model.js';
 import { CliError } from '../context.js';
 import { isoTime, renderRecord } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';

@@ -12,7 +12,7 @@ import {
   type ProviderCheck,
 } from '../../idp/registry.js';
 import { storedFetcher } from '../../outbound/policy.js';
-import type { IdentityProvider } from '../../storage/types.js';
+import type { IdentityProvider } from '../../domain/model.js';
 import { CliError, parseBool } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit, Output } from './index.js';

@@ -3,7 +3,7 @@ import { resolveDb } from '../../config/config.js';
 import { createKeyEncryption } from '../../keys/encryption.js';
 import { resolveKekFromEnv } from '../../keys/kek.js';
 import { DEFAULT_PREPUBLISH_MS, Keyring, keyStates, SIGNING_ALGORITHMS, type KeyState } from '../../keys/keyring.js';
-import type { SigningAlgorithm, SigningKey } from '../../storage/types.js';
+import type { SigningAlgorithm, SigningKey } from '../../domain/model.js';
 import { CliError } from '../context.js';
 import { isoTime, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';

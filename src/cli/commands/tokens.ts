@@ -4,7 +4,7 @@ import { tokenHandle } from '../../core/crypto.js';
 import { unverifiedRecordKey } from '../../tokens/jwt.js';
 import { findApplication } from '../../registry/applications.js';
 import { findUser } from '../../registry/users.js';
-import type { TokenRecord } from '../../storage/types.js';
+import type { TokenRecord } from '../../domain/model.js';
 import { CliError, type CliContext } from '../context.js';
 import { isoTime, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';

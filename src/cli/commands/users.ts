@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { commandLine } from '../../core/shell.js';
 import { listLocks, unlockUser, type LockView } from '../../registry/locks.js';
 import { createUser, updateUser, type EndedByUpdate } from '../../registry/users.js';
-import type { User } from '../../storage/types.js';
+import type { User } from '../../domain/model.js';
 import { CliError, parseBool, parseList, readPassword } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';

@@ -1,5 +1,5 @@
 import { mintOpaque } from '../../core/crypto.js';
-import type { Application, User } from '../../storage/types.js';
+import type { Application, User } from '../../domain/model.js';
 import type { AuthorizeKit } from './context.js';
 import type { Pending } from './pending.js';
 

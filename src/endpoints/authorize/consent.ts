@@ -1,5 +1,5 @@
 import { OAuthError } from '../../errors/oauth-error.js';
-import type { Application } from '../../storage/types.js';
+import type { Application } from '../../domain/model.js';
 import { FIELD } from '../../web/authorize-pages.js';
 import { record, type AuthorizeKit, type Ctx, type WebResponse } from './context.js';
 import { issueCode } from './code.js';

@@ -1,6 +1,6 @@
 import type { NeutralRequest } from '../../core/request.js';
 import type { OAuthError } from '../../errors/oauth-error.js';
-import type { Application, User } from '../../storage/types.js';
+import type { Application, User } from '../../domain/model.js';
 import { consentContent, errorContent, signInContent, type AppView, type ScopeView } from '../../web/authorize-pages.js';
 import type { CsrfBinding } from '../../web/csrf.js';
 import { formActionSource, htmlResponse, newNonce } from '../../web/page.js';

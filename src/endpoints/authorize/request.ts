@@ -1,4 +1,4 @@
-import type { Application } from '../../storage/types.js';
+import type { Application } from '../../domain/model.js';
 import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
 import { consentPage, signInPage } from './pages.js';
 import { PENDING_REQUEST_LIFETIME_MS, type Pending } from './pending.js';

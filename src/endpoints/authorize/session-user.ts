@@ -1,5 +1,5 @@
 import type { Session } from '../../web/session.js';
-import type { User } from '../../storage/types.js';
+import type { User } from '../../domain/model.js';
 import type { AuthorizeKit, Ctx } from './context.js';
 
 /**

@@ -1,7 +1,7 @@
 import { invalidGrant, invalidRequest } from '../../errors/errors.js';
 import { OAuthError } from '../../errors/oauth-error.js';
 import { passwordRefusal } from '../../errors/password-refusal.js';
-import type { Application } from '../../storage/types.js';
+import type { Application } from '../../domain/model.js';
 import { FIELD } from '../../web/authorize-pages.js';
 import { properties, record, type AuthorizeKit, type Ctx, type WebResponse } from './context.js';
 import { consentPage, signInPage } from './pages.js';

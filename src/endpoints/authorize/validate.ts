@@ -3,7 +3,7 @@ import { CONSOLE_CLIENT_ID } from '../../registry/bootstrap.js';
 import { ADMIN_SCOPE } from '../../registry/scopes.js';
 import { OAuthError } from '../../errors/oauth-error.js';
 import { parseScopeParam, resolveRequestedScopes } from '../../grants/scope.js';
-import type { Application } from '../../storage/types.js';
+import type { Application } from '../../domain/model.js';
 import { properties, type AuthorizeKit, type Ctx } from './context.js';
 import type { Pending } from './pending.js';
 import { pageError, refusedToClient, type Target } from './refusals.js';

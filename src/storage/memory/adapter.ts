@@ -3,31 +3,8 @@
  * unit tests and as the reference behaviour for the contract suite. Every method body runs
  * synchronously before its promise resolves, so compare-and-set operations are naturally atomic.
  */
-import {
-  StorageError,
-  type Application,
-  type ActivityRow,
-  type AttemptKey,
-  type AttemptRecord,
-  type AuditEntry,
-  type AuthorizationCode,
-  type ConsumeCodeResult,
-  type ConsumeResult,
-  type IdentityProvider,
-  type NewTokenRecord,
-  type PropertyRow,
-  type Refusal,
-  type RefusalQuery,
-  type Role,
-  type Scope,
-  type SessionRecord,
-  type SigningKey,
-  type Storage,
-  type TokenQuery,
-  type TokenRecord,
-  type User,
-  type UserRevocation,
-} from '../types.js';
+import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
+import { StorageError, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation } from '../types.js';
 
 const DEFAULT_LIMIT = 100;
 

@@ -17,27 +17,8 @@
  */
 import pg from 'pg';
 import type { CustomTypesConfig, QueryResultRow } from 'pg';
-import {
-  StorageError,
-  type ActivityRow,
-  type Application,
-  type AttemptKey,
-  type AuditEntry,
-  type AuditQuery,
-  type ConsumeCodeResult,
-  type ConsumeResult,
-  type NewTokenRecord,
-  type PropertyRow,
-  type Refusal,
-  type RefusalQuery,
-  type SigningKey,
-  type Storage,
-  type TokenQuery,
-  type TokenRecord,
-  type User,
-  type UserRevocation,
-  type WriteHealth,
-} from '../types.js';
+import { type ActivityRow, type Application, type AttemptKey, type AuditEntry, type NewTokenRecord, type PropertyRow, type Refusal, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
+import { StorageError, type AuditQuery, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { attemptFromRow, prefixEnd, sessionFromRow, sessionParams, sortedAttemptKeys, type AttemptRow, type SessionRow } from '../sql-rows.js';
 import { PgWriteBatcher } from './batcher.js';
 import { describePostgresUrl, isUnavailable, translatePg, writeFailureReason } from './errors.js';

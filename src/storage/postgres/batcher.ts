@@ -1,4 +1,4 @@
-import type { NewTokenRecord, Refusal } from '../types.js';
+import type { NewTokenRecord, Refusal } from '../../domain/model.js';
 import { isUnavailable } from './errors.js';
 
 /** One caller's write: its tokens (all or nothing) or one refusal. */

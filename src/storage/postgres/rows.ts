@@ -1,21 +1,5 @@
-import type {
-  Application,
-  AuthorizationCode,
-  GrantType,
-  IdentityProvider,
-  IdpUserField,
-  NewTokenRecord,
-  Refusal,
-  Role,
-  Scope,
-  SigningAlgorithm,
-  SigningKey,
-  TokenFormat,
-  TokenKind,
-  TokenRecord,
-  TokenStatus,
-  User,
-} from '../types.js';
+import type { Application, AuthorizationCode, IdentityProvider, IdpUserField, NewTokenRecord, Refusal, Role, Scope, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
+import type { GrantType } from '../../grants/grant-type.js';
 
 /**
  * Row shapes as the adapter's pg pool returns them (BIGINT parsed to number, BOOLEAN to boolean,

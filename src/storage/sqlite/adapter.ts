@@ -2,29 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { createPrivateFile, ensurePrivateDir } from '../../core/private-files.js';
-import {
-  StorageError,
-  type Application,
-  type ActivityRow,
-  type AttemptKey,
-  type AuditEntry,
-  type AuthorizationCode,
-  type ConsumeCodeResult,
-  type ConsumeResult,
-  type IdentityProvider,
-  type NewTokenRecord,
-  type PropertyRow,
-  type Refusal,
-  type Role,
-  type Scope,
-  type SigningKey,
-  type Storage,
-  type TokenQuery,
-  type TokenRecord,
-  type User,
-  type UserRevocation,
-  type WriteHealth,
-} from '../types.js';
+import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Scope, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
+import { StorageError, type ConsumeCodeResult, type ConsumeResult, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { attemptFromRow, prefixEnd, sessionFromRow, sessionParams, sortedAttemptKeys, type AttemptRow, type SessionRow } from '../sql-rows.js';
 import { WriteBatcher } from './batcher.js';
 import { BackgroundCheckpointer, type CheckpointerOptions } from './checkpointer.js';

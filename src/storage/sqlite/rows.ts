@@ -1,18 +1,5 @@
-import type {
-  Application,
-  AuthorizationCode,
-  GrantType,
-  IdentityProvider,
-  IdpUserField,
-  Refusal,
-  SigningAlgorithm,
-  SigningKey,
-  TokenFormat,
-  TokenKind,
-  TokenRecord,
-  TokenStatus,
-  User,
-} from '../types.js';
+import type { Application, AuthorizationCode, IdentityProvider, IdpUserField, Refusal, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
+import type { GrantType } from '../../grants/grant-type.js';
 
 /** Row shapes as SQLite returns them, and their mapping to domain records. */
 
