@@ -4,11 +4,11 @@ import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createApplication } from '../src/registry/applications.js';
-import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser } from '../src/registry/users.js';
 import { apiCall, assertNoStack, basicUserHeader, FIXTURE_APIS, resultOf } from './helpers/api.js';
 import { ManualClock, pool, refreshCache, registryDeps, storedTokenKey, tokenRequest } from './helpers/oauth.js';
+import { buildFixture } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const RUNS = 10_000;
@@ -196,21 +196,28 @@ describe('fuzzing the REST API surface', () => {
 
   before(async () => {
     server = await startTestServer({ clock, apisDir: FIXTURE_APIS, bodyLimit: BODY_LIMIT });
-    const deps = registryDeps(server, clock);
-    for (const s of ['orders.read', 'orders.write']) await createScope(deps, s);
-    await createUser(deps, { userName: 'svc-orders', roles: ['itil'] });
-    await createUser(deps, { userName: 'svc-plain' });
-    await createUser(deps, { userName: 'alice', password: PW });
-    await setProperty(deps, CC, 'true');
-    // Every refusal's record is checked below: no anonymous budget (test/disk-bounds.test.ts proves the budget).
-    await setProperty(deps, 'latchkey.refusals.anonymous_per_minute', '1000000');
-    const reader = await createApplication(deps, { name: 'Reader', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'] });
-    const plain = await createApplication(deps, { name: 'Plain', grantTypes: ['client_credentials'], appUser: 'svc-plain', scopes: ['orders.write'] });
-    const portal = await createApplication(deps, { name: 'Portal', grantTypes: ['password'], scopes: ['useraccount', 'orders.read'] });
-    const short = await createApplication(deps, { name: 'Short', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read'], accessTokenLifespan: 60 });
-    await refreshCache(server);
+    const { apps } = await buildFixture(
+      server,
+      {
+        scopes: ['orders.read', 'orders.write'],
+        users: [{ userName: 'svc-orders', roles: ['itil'] }, { userName: 'svc-plain' }, { userName: 'alice', password: PW }],
+        properties: {
+          [CC]: 'true',
+          // Every refusal's record is checked below: no anonymous budget (test/disk-bounds.test.ts proves the budget).
+          'latchkey.refusals.anonymous_per_minute': '1000000',
+        },
+        apps: {
+          reader: { name: 'Reader', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'] },
+          plain: { name: 'Plain', grantTypes: ['client_credentials'], appUser: 'svc-plain', scopes: ['orders.write'] },
+          portal: { name: 'Portal', grantTypes: ['password'], scopes: ['useraccount', 'orders.read'] },
+          short: { name: 'Short', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read'], accessTokenLifespan: 60 },
+        },
+      },
+      clock,
+    );
+    const { reader, plain, portal, short } = apps;
     const issue = async (app: typeof reader, form: Record<string, string>) => {
-      const r = await tokenRequest(server.url, { form, basic: [app.application.clientId, app.clientSecret ?? ''] });
+      const r = await tokenRequest(server.url, { form, basic: [app.clientId, app.secret] });
       assert.equal(r.status, 200, r.text);
       return { access: String(r.json?.access_token), refresh: typeof r.json?.refresh_token === 'string' ? r.json.refresh_token : '' };
     };

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createApplication, updateApplication, type ApplicationInput } from '../src/registry/applications.js';
-import { createScope } from '../src/registry/scopes.js';
+import { createApplication, updateApplication } from '../src/registry/applications.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser, updateUser } from '../src/registry/users.js';
 import { apiCall, assertApiRefusal, assertFailure, assertNoStack, basicUserHeader, challengeParams, FIXTURE_APIS, resultOf, type ApiCall, type ApiReply } from './helpers/api.js';
+import { buildFixture, CC_PROPERTY as CC } from './helpers/fixture.js';
 import { ManualClock, refreshCache, registryDeps, storedTokenKey, tokenRequest } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 const LOCKOUT = 'latchkey.password.lockout.threshold';
 const PW = 'api-test-Passw0rd';
 const ADMIN_PW = 'admin-password-for-tests'; // test/helpers/server.ts bootstraps the admin with it
@@ -39,29 +38,34 @@ describe('REST APIs over HTTP with tokens from the real token endpoint', () => {
 
   before(async () => {
     server = await startTestServer({ clock, apisDir: FIXTURE_APIS });
-    const d = deps();
-    for (const s of ['orders.read', 'orders.write']) await createScope(d, s);
-    await createUser(d, { userName: 'svc-orders', roles: ['itil'] });
-    await createUser(d, { userName: 'svc-plain' });
-    await createUser(d, { userName: 'svc-temp', roles: ['itil'] });
-    await createUser(d, { userName: 'alice', password: PW, roles: ['itil', 'catalog'] });
-    await createUser(d, { userName: 'bob', password: PW });
-    await createUser(d, { userName: 'carol', password: PW });
-    await createUser(d, { userName: 'dave', password: PW });
-    await createUser(d, { userName: 'erin', password: PW, active: false });
-    await setProperty(d, CC, 'true');
-    const make = async (key: string, input: ApplicationInput) => {
-      const created = await createApplication(d, input);
-      apps[key] = { clientId: created.application.clientId, secret: created.clientSecret ?? '', name: created.application.name };
-    };
-    await make('reader', { name: 'Orders reader', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'] });
-    await make('plain', { name: 'No roles', grantTypes: ['client_credentials'], appUser: 'svc-plain', scopes: ['orders.read'] });
-    await make('portal', { name: 'Portal', grantTypes: ['password'], scopes: ['orders.read', 'orders.write', 'useraccount'] });
-    await make('short', { name: 'Short lived', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read'], accessTokenLifespan: 60 });
-    await make('doomed', { name: 'To be deactivated', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read'] });
-    await make('temp', { name: 'Temp user app', grantTypes: ['client_credentials'], appUser: 'svc-temp', scopes: ['orders.read'] });
-    await make('shrinking', { name: 'Shrinking', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'] });
-    await refreshCache(server);
+    const built = await buildFixture(
+      server,
+      {
+        scopes: ['orders.read', 'orders.write'],
+        users: [
+          { userName: 'svc-orders', roles: ['itil'] },
+          { userName: 'svc-plain' },
+          { userName: 'svc-temp', roles: ['itil'] },
+          { userName: 'alice', password: PW, roles: ['itil', 'catalog'] },
+          { userName: 'bob', password: PW },
+          { userName: 'carol', password: PW },
+          { userName: 'dave', password: PW },
+          { userName: 'erin', password: PW, active: false },
+        ],
+        properties: { [CC]: 'true' },
+        apps: {
+          reader: { name: 'Orders reader', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'] },
+          plain: { name: 'No roles', grantTypes: ['client_credentials'], appUser: 'svc-plain', scopes: ['orders.read'] },
+          portal: { name: 'Portal', grantTypes: ['password'], scopes: ['orders.read', 'orders.write', 'useraccount'] },
+          short: { name: 'Short lived', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read'], accessTokenLifespan: 60 },
+          doomed: { name: 'To be deactivated', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read'] },
+          temp: { name: 'Temp user app', grantTypes: ['client_credentials'], appUser: 'svc-temp', scopes: ['orders.read'] },
+          shrinking: { name: 'Shrinking', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'] },
+        },
+      },
+      clock,
+    );
+    Object.assign(apps, built.apps);
   });
   after(async () => server.close());
 

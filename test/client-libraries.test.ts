@@ -2,11 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oauth from 'oauth4webapi';
 import * as openid from 'openid-client';
-import { createApplication } from '../src/registry/applications.js';
-import { createScope } from '../src/registry/scopes.js';
-import { setProperty } from '../src/registry/settings.js';
-import { createUser } from '../src/registry/users.js';
-import { refreshCache, registryDeps } from './helpers/oauth.js';
+import { buildFixture } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
@@ -22,17 +18,17 @@ describe('standard client libraries against the token endpoint', () => {
 
   before(async () => {
     server = await startTestServer();
-    const deps = registryDeps(server);
-    await createScope(deps, 'export.read');
-    await createScope(deps, 'export.write');
-    await createUser(deps, { userName: 'svc-integration' });
-    await createUser(deps, { userName: 'alice', password: ALICE_PW });
-    await setProperty(deps, CC, 'true');
-    const e = await createApplication(deps, { name: 'Nightly export', grantTypes: ['client_credentials'], appUser: 'svc-integration', scopes: ['export.read', 'export.write'] });
-    const p = await createApplication(deps, { name: 'Portal', grantTypes: ['password'], scopes: ['export.read'] });
-    exportApp = { id: e.application.clientId, secret: e.clientSecret ?? '' };
-    portalApp = { id: p.application.clientId, secret: p.clientSecret ?? '' };
-    await refreshCache(server);
+    const { apps } = await buildFixture(server, {
+      scopes: ['export.read', 'export.write'],
+      users: [{ userName: 'svc-integration' }, { userName: 'alice', password: ALICE_PW }],
+      properties: { [CC]: 'true' },
+      apps: {
+        export: { name: 'Nightly export', grantTypes: ['client_credentials'], appUser: 'svc-integration', scopes: ['export.read', 'export.write'] },
+        portal: { name: 'Portal', grantTypes: ['password'], scopes: ['export.read'] },
+      },
+    });
+    exportApp = { id: apps.export.clientId, secret: apps.export.secret };
+    portalApp = { id: apps.portal.clientId, secret: apps.portal.secret };
     as = { issuer: server.url, token_endpoint: `${server.url}/oauth/token` };
   });
   after(async () => server.close());

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createApplication } from '../src/registry/applications.js';
-import { setProperty } from '../src/registry/settings.js';
-import { createUser } from '../src/registry/users.js';
-import { basicHeader, pool, refreshCache, registryDeps, tokenRequest } from './helpers/oauth.js';
+import { basicHeader, pool, tokenRequest } from './helpers/oauth.js';
+import { buildFixture } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const RUNS = 3_000;
@@ -32,12 +30,12 @@ describe('new endpoints under random and malformed input (fast-check): never a 5
 
   before(async () => {
     server = await startTestServer();
-    const deps = registryDeps(server);
-    await createUser(deps, { userName: 'svc', roles: ['admin'] });
-    await setProperty(deps, 'glide.oauth.inbound.client.credential.grant_type.enabled', 'true');
-    const rs = await createApplication(deps, { name: 'Fuzz RS', grantTypes: ['client_credentials'], appUser: 'svc', canIntrospect: true });
-    introspector = [rs.application.clientId, rs.clientSecret ?? ''];
-    await refreshCache(server);
+    const { apps } = await buildFixture(server, {
+      users: [{ userName: 'svc', roles: ['admin'] }],
+      properties: { 'glide.oauth.inbound.client.credential.grant_type.enabled': 'true' },
+      apps: { rs: { name: 'Fuzz RS', grantTypes: ['client_credentials'], appUser: 'svc', canIntrospect: true } },
+    });
+    introspector = [apps.rs.clientId, apps.rs.secret];
     const t = await tokenRequest(server.url, { form: { grant_type: 'client_credentials' }, basic: introspector });
     assert.equal(t.status, 200, t.text);
     adminToken = String(t.json?.access_token);

@@ -2,11 +2,8 @@ import assert from 'node:assert/strict';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createApplication } from '../src/registry/applications.js';
-import { createScope } from '../src/registry/scopes.js';
-import { setProperty } from '../src/registry/settings.js';
-import { createUser } from '../src/registry/users.js';
-import { basicHeader, pool, refreshCache, registryDeps, tokenRequest } from './helpers/oauth.js';
+import { basicHeader, pool, tokenRequest } from './helpers/oauth.js';
+import { buildFixture } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const RUNS = 10_000;
@@ -171,18 +168,20 @@ describe('fuzzing the token endpoint', () => {
 
   before(async () => {
     server = await startTestServer({ bodyLimit: BODY_LIMIT });
-    const deps = registryDeps(server);
-    await createScope(deps, 'export.read');
-    await createScope(deps, 'export.write');
-    await createUser(deps, { userName: 'svc' });
-    await createUser(deps, { userName: 'alice', password: ALICE_PW });
-    await setProperty(deps, 'glide.oauth.inbound.client.credential.grant_type.enabled', 'true');
-    // Every refusal's record is checked below: no anonymous budget (test/disk-bounds.test.ts proves the budget).
-    await setProperty(deps, 'latchkey.refusals.anonymous_per_minute', '1000000');
-    const app = await createApplication(deps, { name: 'Fuzz', grantTypes: ['client_credentials', 'password'], appUser: 'svc', scopes: ['export.read', 'export.write'] });
-    const other = await createApplication(deps, { name: 'Other', grantTypes: ['client_credentials'], appUser: 'svc' });
-    await refreshCache(server);
-    ids = { clientId: app.application.clientId, secret: app.clientSecret ?? '', otherId: other.application.clientId, refreshTokens: [] };
+    const { apps } = await buildFixture(server, {
+      scopes: ['export.read', 'export.write'],
+      users: [{ userName: 'svc' }, { userName: 'alice', password: ALICE_PW }],
+      properties: {
+        'glide.oauth.inbound.client.credential.grant_type.enabled': 'true',
+        // Every refusal's record is checked below: no anonymous budget (test/disk-bounds.test.ts proves the budget).
+        'latchkey.refusals.anonymous_per_minute': '1000000',
+      },
+      apps: {
+        app: { name: 'Fuzz', grantTypes: ['client_credentials', 'password'], appUser: 'svc', scopes: ['export.read', 'export.write'] },
+        other: { name: 'Other', grantTypes: ['client_credentials'], appUser: 'svc' },
+      },
+    });
+    ids = { clientId: apps.app.clientId, secret: apps.app.secret, otherId: apps.other.clientId, refreshTokens: [] };
     for (let i = 0; i < 3; i++) {
       const r = await tokenRequest(server.url, { form: { grant_type: 'password', username: 'alice', password: ALICE_PW }, basic: [ids.clientId, ids.secret] });
       assert.equal(r.status, 200, r.text);

@@ -9,9 +9,8 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { createLatchkey } from '../src/app.js';
 import { buildHttpServer } from '../src/http/server.js';
-import { createApplication, updateApplication, type ApplicationInput } from '../src/registry/applications.js';
+import { createApplication, updateApplication } from '../src/registry/applications.js';
 import { bootstrap } from '../src/registry/bootstrap.js';
-import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser, updateUser } from '../src/registry/users.js';
 import { openPostgresStorage } from '../src/storage/postgres/adapter.js';
@@ -19,6 +18,7 @@ import { StorageError } from '../src/storage/types.js';
 import { ForwardingProxy } from './helpers/forwarding-proxy.js';
 import { assertOAuthError, assertRefusal, ManualClock, refreshCache, registryDeps, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { createTestDatabase } from './helpers/postgres.js';
+import { buildFixture } from './helpers/fixture.js';
 import { startTestServer, testStorageKind, type TestServer } from './helpers/server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
@@ -66,28 +66,29 @@ describe('introspection endpoint (RFC 7662)', () => {
 
   before(async () => {
     server = await startTestServer({ clock });
-    const deps = registryDeps(server, clock);
-    for (const s of ['export.read', 'export.write']) await createScope(deps, s);
-    await createUser(deps, { userName: 'svc' });
-    await createUser(deps, { userName: 'svc-temp' });
-    await createUser(deps, { userName: 'alice', password: PW });
-    await setProperty(deps, CC, 'true');
-    const scopes = ['export.read', 'export.write'];
-    const make = async (key: string, input: ApplicationInput) => {
-      const created = await createApplication(deps, { scopes, ...input });
-      apps[key] = { clientId: created.application.clientId, secret: created.clientSecret ?? '', id: created.application.id };
-    };
-    await make('rs', { name: 'Resource server', grantTypes: [], canIntrospect: true });
-    await make('rsPublic', { name: 'Public would-be resource server', grantTypes: [], public: true, canIntrospect: true });
-    await make('plain', { name: 'Not a resource server', grantTypes: ['client_credentials'], appUser: 'svc' });
-    await make('client', { name: 'Client', grantTypes: ['client_credentials', 'password'], appUser: 'svc' });
-    await make('short', { name: 'Short-lived', grantTypes: ['client_credentials', 'password'], appUser: 'svc', accessTokenLifespan: 1, refreshTokenLifespan: 2 });
-    await make('narrowing', { name: 'Scopes to narrow', grantTypes: ['client_credentials'], appUser: 'svc' });
-    await make('doomed', { name: 'To deactivate', grantTypes: ['client_credentials'], appUser: 'svc' });
-    await make('tempUser', { name: 'User to deactivate', grantTypes: ['client_credentials'], appUser: 'svc-temp' });
-    await make('audience', { name: 'Audience', grantTypes: ['client_credentials'], appUser: 'svc', audience: 'https://reports.example.com' });
-    await make('jwt', { name: 'JWT client', grantTypes: ['client_credentials', 'password'], appUser: 'svc', tokenFormat: 'jwt' });
-    await refreshCache(server);
+    const built = await buildFixture(
+      server,
+      {
+        scopes: ['export.read', 'export.write'],
+        users: [{ userName: 'svc' }, { userName: 'svc-temp' }, { userName: 'alice', password: PW }],
+        properties: { [CC]: 'true' },
+        appDefaults: { scopes: ['export.read', 'export.write'] },
+        apps: {
+          rs: { name: 'Resource server', grantTypes: [], canIntrospect: true },
+          rsPublic: { name: 'Public would-be resource server', grantTypes: [], public: true, canIntrospect: true },
+          plain: { name: 'Not a resource server', grantTypes: ['client_credentials'], appUser: 'svc' },
+          client: { name: 'Client', grantTypes: ['client_credentials', 'password'], appUser: 'svc' },
+          short: { name: 'Short-lived', grantTypes: ['client_credentials', 'password'], appUser: 'svc', accessTokenLifespan: 1, refreshTokenLifespan: 2 },
+          narrowing: { name: 'Scopes to narrow', grantTypes: ['client_credentials'], appUser: 'svc' },
+          doomed: { name: 'To deactivate', grantTypes: ['client_credentials'], appUser: 'svc' },
+          tempUser: { name: 'User to deactivate', grantTypes: ['client_credentials'], appUser: 'svc-temp' },
+          audience: { name: 'Audience', grantTypes: ['client_credentials'], appUser: 'svc', audience: 'https://reports.example.com' },
+          jwt: { name: 'JWT client', grantTypes: ['client_credentials', 'password'], appUser: 'svc', tokenFormat: 'jwt' },
+        },
+      },
+      clock,
+    );
+    Object.assign(apps, built.apps);
   });
   after(async () => server.close());
 

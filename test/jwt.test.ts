@@ -5,13 +5,10 @@ import * as oauth from 'oauth4webapi';
 import * as openid from 'openid-client';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
-import { createApplication } from '../src/registry/applications.js';
-import { createScope } from '../src/registry/scopes.js';
-import { setProperty } from '../src/registry/settings.js';
-import { createUser } from '../src/registry/users.js';
 import { isJwtShaped, jtiKey, recordKeyOf, verifyAccessJwt, JwtRejected } from '../src/tokens/jwt.js';
 import { apiCall, assertApiRefusal, FIXTURE_APIS } from './helpers/api.js';
-import { refreshCache, registryDeps, tokenRequest, type TokenResponse } from './helpers/oauth.js';
+import { refreshCache, tokenRequest, type TokenResponse } from './helpers/oauth.js';
+import { buildFixture } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
@@ -38,20 +35,22 @@ describe('JWT access tokens', () => {
 
   before(async () => {
     server = await startTestServer({ apisDir: FIXTURE_APIS });
-    const deps = registryDeps(server);
-    await createScope(deps, 'export.read');
-    await createUser(deps, { userName: 'svc-jwt', roles: ['itil'] });
-    await createUser(deps, { userName: 'alice', password: PW });
-    await setProperty(deps, CC, 'true');
-    const make = async (input: Parameters<typeof createApplication>[1]): Promise<App> => {
-      const created = await createApplication(deps, input);
-      return { id: created.application.clientId, secret: created.clientSecret ?? '' };
-    };
-    jwtApp = await make({ name: 'JWT export', grantTypes: ['client_credentials'], appUser: 'svc-jwt', scopes: ['export.read'], tokenFormat: 'jwt' });
-    portal = await make({ name: 'JWT portal', grantTypes: ['password'], scopes: ['export.read'], tokenFormat: 'jwt' });
-    opaqueApp = await make({ name: 'Opaque export', grantTypes: ['client_credentials'], appUser: 'svc-jwt' });
-    elsewhere = await make({ name: 'For another API', grantTypes: ['client_credentials'], appUser: 'svc-jwt', tokenFormat: 'jwt', audience: 'https://reports.example.com/api' });
-    await refreshCache(server);
+    const { apps } = await buildFixture(server, {
+      scopes: ['export.read'],
+      users: [{ userName: 'svc-jwt', roles: ['itil'] }, { userName: 'alice', password: PW }],
+      properties: { [CC]: 'true' },
+      apps: {
+        jwtApp: { name: 'JWT export', grantTypes: ['client_credentials'], appUser: 'svc-jwt', scopes: ['export.read'], tokenFormat: 'jwt' },
+        portal: { name: 'JWT portal', grantTypes: ['password'], scopes: ['export.read'], tokenFormat: 'jwt' },
+        opaqueApp: { name: 'Opaque export', grantTypes: ['client_credentials'], appUser: 'svc-jwt' },
+        elsewhere: { name: 'For another API', grantTypes: ['client_credentials'], appUser: 'svc-jwt', tokenFormat: 'jwt', audience: 'https://reports.example.com/api' },
+      },
+    });
+    const app = (a: { clientId: string; secret: string }): App => ({ id: a.clientId, secret: a.secret });
+    jwtApp = app(apps.jwtApp);
+    portal = app(apps.portal);
+    opaqueApp = app(apps.opaqueApp);
+    elsewhere = app(apps.elsewhere);
   });
   after(async () => server.close());
 

@@ -7,11 +7,8 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { latchkeyExpress } from '../src/middleware/express.js';
 import { latchkeyFastify } from '../src/middleware/fastify.js';
 import type { VerifierOptions } from '../src/middleware/verifier.js';
-import { createApplication } from '../src/registry/applications.js';
-import { createScope } from '../src/registry/scopes.js';
-import { setProperty } from '../src/registry/settings.js';
-import { createUser } from '../src/registry/users.js';
-import { refreshCache, registryDeps, tokenRequest } from './helpers/oauth.js';
+import { refreshCache, tokenRequest } from './helpers/oauth.js';
+import { buildFixture } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
@@ -79,20 +76,18 @@ describe('middleware for other Node.js services (latchkey/express, latchkey/fast
 
   before(async () => {
     server = await startTestServer();
-    const deps = registryDeps(server);
-    await createScope(deps, 'orders.read');
-    await createScope(deps, 'orders.write');
-    await createUser(deps, { userName: 'svc-orders' });
-    await setProperty(deps, CC, 'true');
-    const make = async (key: string, input: Parameters<typeof createApplication>[1]) => {
-      const created = await createApplication(deps, input);
-      apps[key] = { id: created.application.clientId, secret: created.clientSecret ?? '' };
-    };
-    await make('jwt', { name: 'JWT caller', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'], tokenFormat: 'jwt' });
-    await make('opaque', { name: 'Opaque caller', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'] });
-    await make('shortJwt', { name: 'Short JWT', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read'], tokenFormat: 'jwt', accessTokenLifespan: 2 });
-    await make('rs', { name: 'Orders service', grantTypes: [], canIntrospect: true });
-    await refreshCache(server);
+    const built = await buildFixture(server, {
+      scopes: ['orders.read', 'orders.write'],
+      users: [{ userName: 'svc-orders' }],
+      properties: { [CC]: 'true' },
+      apps: {
+        jwt: { name: 'JWT caller', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'], tokenFormat: 'jwt' },
+        opaque: { name: 'Opaque caller', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read', 'orders.write'] },
+        shortJwt: { name: 'Short JWT', grantTypes: ['client_credentials'], appUser: 'svc-orders', scopes: ['orders.read'], tokenFormat: 'jwt', accessTokenLifespan: 2 },
+        rs: { name: 'Orders service', grantTypes: [], canIntrospect: true },
+      },
+    });
+    for (const [key, a] of Object.entries(built.apps)) apps[key] = { id: a.clientId, secret: a.secret };
     const options: VerifierOptions = {
       issuer: server.url,
       introspection: { clientId: apps.rs!.id, clientSecret: apps.rs!.secret },

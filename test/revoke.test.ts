@@ -10,16 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import * as oauth from 'oauth4webapi';
 import { createLatchkey } from '../src/app.js';
 import { buildHttpServer } from '../src/http/server.js';
-import { createApplication, type ApplicationInput } from '../src/registry/applications.js';
-import { createScope } from '../src/registry/scopes.js';
-import { setProperty } from '../src/registry/settings.js';
-import { createUser } from '../src/registry/users.js';
 import { loadApis } from '../src/resource-server/load.js';
 import { openStorage } from '../src/storage/open.js';
 import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
 import { StorageError } from '../src/storage/types.js';
 import { apiCall, FIXTURE_APIS, type ApiReply } from './helpers/api.js';
-import { assertOAuthError, assertRefusal, ManualClock, refreshCache, registryDeps, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
+import { assertOAuthError, assertRefusal, ManualClock, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
+import { buildFixture } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
@@ -70,22 +67,25 @@ describe('revocation endpoint (RFC 7009)', () => {
 
   before(async () => {
     server = await startTestServer({ clock, apisDir: FIXTURE_APIS });
-    const deps = registryDeps(server, clock);
-    await createScope(deps, 'export.read');
-    await createUser(deps, { userName: 'svc' });
-    await createUser(deps, { userName: 'alice', password: PW });
-    await setProperty(deps, CC, 'true');
-    const make = async (key: string, input: ApplicationInput) => {
-      const created = await createApplication(deps, { scopes: ['export.read'], ...input });
-      apps[key] = { clientId: created.application.clientId, secret: created.clientSecret ?? '' };
-    };
-    await make('client', { name: 'Client', grantTypes: ['client_credentials', 'password'], appUser: 'svc' });
-    await make('other', { name: 'Other client', grantTypes: ['client_credentials', 'password'], appUser: 'svc' });
-    await make('public', { name: 'Public client', grantTypes: ['password'], public: true });
-    await make('short', { name: 'Short-lived', grantTypes: ['client_credentials'], appUser: 'svc', accessTokenLifespan: 1 });
-    await make('rs', { name: 'Resource server', grantTypes: [], canIntrospect: true });
-    await make('jwt', { name: 'JWT client', grantTypes: ['client_credentials', 'password'], appUser: 'svc', tokenFormat: 'jwt' });
-    await refreshCache(server);
+    const built = await buildFixture(
+      server,
+      {
+        scopes: ['export.read'],
+        users: [{ userName: 'svc' }, { userName: 'alice', password: PW }],
+        properties: { [CC]: 'true' },
+        appDefaults: { scopes: ['export.read'] },
+        apps: {
+          client: { name: 'Client', grantTypes: ['client_credentials', 'password'], appUser: 'svc' },
+          other: { name: 'Other client', grantTypes: ['client_credentials', 'password'], appUser: 'svc' },
+          public: { name: 'Public client', grantTypes: ['password'], public: true },
+          short: { name: 'Short-lived', grantTypes: ['client_credentials'], appUser: 'svc', accessTokenLifespan: 1 },
+          rs: { name: 'Resource server', grantTypes: [], canIntrospect: true },
+          jwt: { name: 'JWT client', grantTypes: ['client_credentials', 'password'], appUser: 'svc', tokenFormat: 'jwt' },
+        },
+      },
+      clock,
+    );
+    Object.assign(apps, built.apps);
   });
   after(async () => server.close());
 

@@ -2,13 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hashSecret } from '../src/core/crypto.js';
 import { CLIENT_AUTH_FAILED } from '../src/errors/errors.js';
-import { createApplication, updateApplication } from '../src/registry/applications.js';
-import { createScope } from '../src/registry/scopes.js';
-import { setProperty } from '../src/registry/settings.js';
-import { createUser } from '../src/registry/users.js';
+import { updateApplication } from '../src/registry/applications.js';
 import {
   assertOAuthError, assertRefusal, basicHeader, ManualClock, percentEncodeAll, refreshCache, registryDeps, storedTokenKey, tokenRequest, type TokenResponse,
 } from './helpers/oauth.js';
+import { buildFixture } from './helpers/fixture.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
@@ -18,18 +16,24 @@ const ALICE_PW = 'alice-password-1';
 type App = { clientId: string; secret: string };
 
 async function setup(server: TestServer, clock?: ManualClock): Promise<{ cc: App; pw: App }> {
-  const deps = registryDeps(server, clock);
-  for (const s of ['export.read', 'export.write', 'admin.all']) await createScope(deps, s);
-  await createUser(deps, { userName: 'svc-integration', roles: ['itil'] });
-  await createUser(deps, { userName: 'alice', password: ALICE_PW });
-  await setProperty(deps, CC, 'true');
   const scopes = ['export.read', 'export.write'];
-  const cc = await createApplication(deps, { name: 'Nightly export', grantTypes: ['client_credentials'], appUser: 'svc-integration', scopes });
-  const pw = await createApplication(deps, { name: 'Portal', grantTypes: ['password'], scopes });
-  await refreshCache(server);
+  const { apps } = await buildFixture(
+    server,
+    {
+      scopes: ['export.read', 'export.write', 'admin.all'],
+      users: [{ userName: 'svc-integration', roles: ['itil'] }, { userName: 'alice', password: ALICE_PW }],
+      properties: { [CC]: 'true' },
+      apps: {
+        cc: { name: 'Nightly export', grantTypes: ['client_credentials'], appUser: 'svc-integration', scopes },
+        pw: { name: 'Portal', grantTypes: ['password'], scopes },
+      },
+    },
+    clock,
+  );
+  const { cc, pw } = apps;
   return {
-    cc: { clientId: cc.application.clientId, secret: cc.clientSecret ?? '' },
-    pw: { clientId: pw.application.clientId, secret: pw.clientSecret ?? '' },
+    cc: { clientId: cc.clientId, secret: cc.secret },
+    pw: { clientId: pw.clientId, secret: pw.secret },
   };
 }
 
