@@ -20,6 +20,7 @@ import type { CustomTypesConfig, QueryResultRow } from 'pg';
 import { type ActivityRow, type Application, type AttemptKey, type AuditEntry, type NewTokenRecord, type PropertyRow, type Refusal, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
 import { StorageError, type AuditQuery, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { attemptFromRow, prefixEnd, sessionFromRow, sessionParams, sortedAttemptKeys, type AttemptRow, type SessionRow } from '../sql-rows.js';
+import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { PgWriteBatcher } from './batcher.js';
 import { describePostgresUrl, isUnavailable, translatePg, writeFailureReason } from './errors.js';
 import { advisoryExclusive } from './exclusive.js';
@@ -65,10 +66,8 @@ export interface PostgresOptions {
   readonly statementTimeoutMs?: number;
 }
 
-const DEFAULT_LIMIT = 100;
 /** Statements that change the database (anything not a plain SELECT): their outcome is the write health. */
 const WRITES: ReadonlySet<StatementName> = new Set((Object.keys(SQL) as StatementName[]).filter((n) => !/^\s*SELECT\b/i.test(SQL[n])));
-const EXPORT_PAGE = 1000;
 const INT8_OID = 20;
 
 /**
@@ -81,8 +80,8 @@ const TYPES: CustomTypesConfig = {
     oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
 };
 
-const limitOf = (limit: number | undefined): number =>
-  limit === undefined || !Number.isFinite(limit) ? DEFAULT_LIMIT : Math.max(0, Math.floor(limit));
+const limitOf = (limit: number | undefined): number => clampLimit(limit, DEFAULT_LIST_LIMIT);
+const pageOf = (limit: number | undefined): number => clampLimit(limit, EXPORT_PAGE);
 
 /**
  * Opens a pool to the database at `options.url`, checks that it answers, and applies pending
@@ -399,7 +398,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       revokeForUser: (userId, at, options) => revokeForUser(userId, at, options?.includeClientCredentials === true),
       list: listTokens,
       deleteExpired: (before) => deleteInChunks('token', 'tokenDeleteExpired', before),
-      exportAll: async (after, limit) => (await run<TokenRow>('token', 'tokenExport', [after ?? '', limit ?? EXPORT_PAGE])).map(tokenFromRow),
+      exportAll: async (after, limit) => (await run<TokenRow>('token', 'tokenExport', [after ?? '', pageOf(limit)])).map(tokenFromRow),
       importAll: importTokens,
     },
     refusals: {
@@ -407,7 +406,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       byRequestId: (id) => one('refusal', 'refusalById', [id], refusalFromRow),
       list: listRefusals,
       deleteOlderThan: (before) => deleteInChunks('refusal', 'refusalDeleteOlder', before),
-      exportAll: async (after, limit) => (await run<RefusalRow>('refusal', 'refusalExport', [after ?? '', limit ?? EXPORT_PAGE])).map(refusalFromRow),
+      exportAll: async (after, limit) => (await run<RefusalRow>('refusal', 'refusalExport', [after ?? '', pageOf(limit)])).map(refusalFromRow),
     },
     keys: {
       list: async () => (await run<SigningKeyRow>('signing key', 'keyList', [])).map(signingKeyFromRow),
@@ -435,7 +434,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       record: async (e: AuditEntry) => void (await run('audit entry', 'auditInsert', [e.id, e.at, e.actor, e.action, e.target, e.before, e.after])),
       list: listAudit,
       deleteOlderThan: (before) => deleteInChunks('audit entry', 'auditDeleteOlder', before),
-      exportAll: async (after, limit) => (await run<AuditEntry>('audit entry', 'auditExport', [after ?? '', limit ?? EXPORT_PAGE])).map((e) => ({ ...e })),
+      exportAll: async (after, limit) => (await run<AuditEntry>('audit entry', 'auditExport', [after ?? '', pageOf(limit)])).map((e) => ({ ...e })),
     },
     activity: {
       add: addActivity,

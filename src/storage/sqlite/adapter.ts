@@ -5,6 +5,7 @@ import { createPrivateFile, ensurePrivateDir } from '../../core/private-files.js
 import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Scope, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { attemptFromRow, prefixEnd, sessionFromRow, sessionParams, sortedAttemptKeys, type AttemptRow, type SessionRow } from '../sql-rows.js';
+import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { WriteBatcher } from './batcher.js';
 import { BackgroundCheckpointer, type CheckpointerOptions } from './checkpointer.js';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.js';
@@ -39,9 +40,8 @@ export interface SqliteOptions {
   readonly backgroundCheckpoints?: CheckpointerOptions;
 }
 
-const EXPORT_PAGE = 1000;
-const limitOf = (limit: number | undefined): number =>
-  limit === undefined || !Number.isFinite(limit) ? 100 : Math.max(0, Math.floor(limit));
+const limitOf = (limit: number | undefined): number => clampLimit(limit, DEFAULT_LIST_LIMIT);
+const pageOf = (limit: number | undefined): number => clampLimit(limit, EXPORT_PAGE);
 /** How long a job lease lasts without renewal (Storage.tryExclusive). */
 const LEASE_MS = 10 * 60_000;
 
@@ -296,7 +296,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       revokeForUser: (userId, at, options) => guard('token', () => revokeForUser.immediate(userId, at, options?.includeClientCredentials === true), true),
       list: (q: TokenQuery) => guard('token', () => listTokens(db, q)),
       deleteExpired: (before) => guard('token', () => s.tokenDeleteExpired.run(before).changes),
-      exportAll: (after, limit) => guard('token', () => (s.tokenExport.all(after ?? '', limit ?? EXPORT_PAGE) as TokenRow[]).map(tokenFromRow)),
+      exportAll: (after, limit) => guard('token', () => (s.tokenExport.all(after ?? '', pageOf(limit)) as TokenRow[]).map(tokenFromRow)),
       importAll: (tokens) => guard('token', () => importTokens.immediate(tokens)),
     },
     refusals: {
@@ -308,10 +308,10 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
         if (q.reason !== undefined) { where.push('reason = ?'); params.push(q.reason); }
         if (q.since !== undefined) { where.push('at >= ?'); params.push(q.since); }
         const sql = `SELECT * FROM refusals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, request_id DESC LIMIT ?`;
-        return (db.prepare(sql).all(...params, q.limit ?? 100) as RefusalRow[]).map(refusalFromRow);
+        return (db.prepare(sql).all(...params, limitOf(q.limit)) as RefusalRow[]).map(refusalFromRow);
       }),
       deleteOlderThan: (before) => guard('refusal', () => s.refusalDeleteOlder.run(before).changes),
-      exportAll: (after, limit) => guard('refusal', () => (s.refusalExport.all(after ?? '', limit ?? EXPORT_PAGE) as RefusalRow[]).map(refusalFromRow)),
+      exportAll: (after, limit) => guard('refusal', () => (s.refusalExport.all(after ?? '', pageOf(limit)) as RefusalRow[]).map(refusalFromRow)),
     },
     keys: {
       list: () => guard('signing key', () => (s.keyList.all() as SigningKeyRow[]).map(signingKeyFromRow)),
@@ -357,7 +357,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
         return (db.prepare(sql).all(...params, limitOf(q.limit)) as AuditEntry[]).map((e) => ({ ...e }));
       }),
       deleteOlderThan: (before) => guard('audit entry', () => s.auditDeleteOlder.run(before).changes),
-      exportAll: (after, limit) => guard('audit entry', () => (s.auditExport.all(after ?? '', limit ?? EXPORT_PAGE) as AuditEntry[]).map((e) => ({ ...e }))),
+      exportAll: (after, limit) => guard('audit entry', () => (s.auditExport.all(after ?? '', pageOf(limit)) as AuditEntry[]).map((e) => ({ ...e }))),
     },
     activity: {
       add: (rows) => guard('activity', () => void addActivity.immediate(rows), true),
@@ -437,6 +437,6 @@ function listTokens(db: Database, q: TokenQuery) {
   if (q.applicationId !== undefined) { where.push('application_id = ?'); params.push(q.applicationId); }
   if (q.userId !== undefined) { where.push('user_id = ?'); params.push(q.userId); }
   if (q.activeOnly) { where.push("status = 'active' AND expires_at > ?"); params.push(q.now ?? Date.now()); }
-  const sql = `SELECT ${TOKEN_COLUMNS} FROM tokens ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY issued_at DESC LIMIT ?`;
-  return (db.prepare(sql).all(...params, q.limit ?? 100) as TokenRow[]).map(tokenFromRow);
+  const sql = `SELECT ${TOKEN_COLUMNS} FROM tokens ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY issued_at DESC, hash LIMIT ?`;
+  return (db.prepare(sql).all(...params, limitOf(q.limit)) as TokenRow[]).map(tokenFromRow);
 }
