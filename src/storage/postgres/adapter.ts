@@ -22,6 +22,7 @@ import { StorageError, type AuditQuery, type ConsumeCodeResult, type ConsumeResu
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, type ListQuery } from '../sql/queries.js';
 import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
+import { writeHealthTracker } from '../sql/write-health.js';
 import { PgWriteBatcher } from './batcher.js';
 import { POSTGRES_DIALECT } from './dialect.js';
 import { describePostgresUrl, isUnavailable, translatePg, writeFailureReason } from './errors.js';
@@ -117,16 +118,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
 
   const closedError = (): StorageError => new StorageError('unavailable', 'the PostgreSQL storage is closed');
 
-  let health: WriteHealth = { failing: false };
-  /** Notes what a write found: out of space or read-only marks writes failing; a success clears it. */
-  const noteWrite = (error?: unknown): void => {
-    if (error === undefined) {
-      if (health.failing) health = { failing: false };
-      return;
-    }
-    const reason = writeFailureReason(error);
-    if (reason !== undefined && !health.failing) health = { failing: true, since: Date.now(), reason };
-  };
+  const { health, note: noteWrite } = writeHealthTracker(writeFailureReason);
 
   /** Runs one fixed statement, prepared once per connection under its name. */
   const run = async <R extends QueryResultRow>(what: string, name: StatementName, values: unknown[]): Promise<R[]> => {
@@ -309,7 +301,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     } catch {
       // run() noted a space or read-only failure; anything else (unreachable) leaves the health as it was.
     }
-    return health;
+    return health();
   };
 
   return {
@@ -413,7 +405,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       list: async (now, limit) => (await run<AttemptRow>('login attempt', 'attemptList', [now, limitOf(limit)])).map(attemptFromRow),
       deleteExpired: (before) => deleteInChunks('login attempt', 'attemptDeleteExpired', before),
     },
-    writeHealth: () => health,
+    writeHealth: health,
     probeWrite,
     changes: {
       version: async () => (await run<{ value: number }>('change version', 'version', []))[0]?.value ?? 0,

@@ -7,6 +7,7 @@ import { StorageError, type ConsumeCodeResult, type ConsumeResult, type Storage,
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, updateValues, type ListQuery } from '../sql/queries.js';
 import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
+import { writeHealthTracker } from '../sql/write-health.js';
 import { WriteBatcher } from './batcher.js';
 import { BackgroundCheckpointer, type CheckpointerOptions } from './checkpointer.js';
 import { SQLITE_DIALECT } from './dialect.js';
@@ -87,16 +88,10 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   db.pragma('foreign_keys = ON');
   migrateSqlite(db);
 
-  let health: WriteHealth = { failing: false };
-  /** Notes what a write found: a refusal for space or a read-only file marks writes failing; a success clears it. */
-  const noteWrite = (error?: unknown): void => {
-    if (error === undefined) {
-      if (health.failing) health = { failing: false };
-      return;
-    }
+  const { health, note: noteWrite } = writeHealthTracker((error) => {
     const code = writeFailureCode(error);
-    if (code !== undefined && !health.failing) health = { failing: true, since: Date.now(), reason: describeWriteFailure(code) };
-  };
+    return code === undefined ? undefined : describeWriteFailure(code);
+  });
   /** Runs fn; a driver error becomes a storage error. `write` marks operations that change the database. */
   function guard<T>(what: string, fn: () => T, write = false): Promise<T> {
     try {
@@ -230,7 +225,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       noteWrite(error);
       // Not a space or permission problem (busy, say): the health stays as the last real write left it.
     }
-    return health;
+    return health();
   };
 
   const consumeCode = (hash: string, at: number): ConsumeCodeResult => {
@@ -371,7 +366,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     },
     ping: () => guard('ping', () => void db.prepare('SELECT 1').get()),
     schemaVersion: () => guard('schema', () => ({ current: Number(s.schemaVersion.get() ?? 0), expected: SQLITE_SCHEMA_VERSION })),
-    writeHealth: () => health,
+    writeHealth: health,
     probeWrite,
     tryExclusive,
     close: async () => {
