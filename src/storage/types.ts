@@ -16,6 +16,12 @@
  *   changes (PostgreSQL LISTEN/NOTIFY) offers `changes.subscribe`; polling stays as the fallback
  *   that bounds staleness when a notification is missed.
  * - Times are integer milliseconds since the epoch.
+ * - Lists come in one documented, deterministic order (each method says which), ties on the sort
+ *   key broken by the record's key, so that paging and tests see the same rows on every adapter.
+ *   Text keys compare in byte order (upper case before lower case; PostgreSQL columns are COLLATE "C").
+ * - Every `limit` follows one rule (limits.ts `clampLimit`): absent or not a finite number means the
+ *   method's default; otherwise it is rounded down, and a negative limit returns nothing. There is no
+ *   maximum in storage: callers that take a limit from a request bound it first.
  */
 import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, Role, Scope, SessionRecord, SigningKey, TokenRecord, User } from '../domain/model.js';
 
@@ -37,12 +43,14 @@ export interface TokenQuery {
   readonly userId?: string;
   readonly activeOnly?: boolean;
   readonly now?: number;
+  /** At most this many (default 100; the limit rule above). */
   readonly limit?: number;
 }
 
 export interface RefusalQuery {
   readonly reason?: string;
   readonly since?: number;
+  /** At most this many (default 100; the limit rule above). */
   readonly limit?: number;
 }
 
@@ -64,18 +72,21 @@ export interface UserStore {
   update(user: User): Promise<void>;
   byId(id: string): Promise<User | undefined>;
   byName(userName: string): Promise<User | undefined>;
+  /** Every user, by user name (unique) in byte order. */
   list(): Promise<User[]>;
 }
 
 export interface RoleStore {
   create(role: Role): Promise<void>;
   byName(name: string): Promise<Role | undefined>;
+  /** Every role, by name (unique) in byte order. */
   list(): Promise<Role[]>;
 }
 
 export interface ScopeStore {
   create(scope: Scope): Promise<void>;
   byName(name: string): Promise<Scope | undefined>;
+  /** Every scope, by name (unique) in byte order. */
   list(): Promise<Scope[]>;
 }
 
@@ -84,12 +95,14 @@ export interface ApplicationStore {
   update(app: Application): Promise<void>;
   byId(id: string): Promise<Application | undefined>;
   byClientId(clientId: string): Promise<Application | undefined>;
+  /** Every application, by name, applications of the same name by client id (unique), in byte order. */
   list(): Promise<Application[]>;
 }
 
 export interface PropertyStore {
   /** Values as stored (strings); typing and defaults live in registry/properties.ts. */
   set(name: string, value: string, at: number): Promise<void>;
+  /** Every stored property, by name (unique) in byte order. */
   list(): Promise<PropertyRow[]>;
 }
 
@@ -120,13 +133,14 @@ export interface TokenStore {
    * change version when anything changed. For a password change or a deactivation.
    */
   revokeForUser(userId: string, at: number, options?: { readonly includeClientCredentials?: boolean }): Promise<UserRevocation>;
+  /** The tokens matching the query, newest first (by `issuedAt`), tokens issued at the same time by hash ascending; at most `limit` (default 100). */
   list(query: TokenQuery): Promise<TokenRecord[]>;
   /** Deletes tokens that expired before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
   /**
    * Every stored token (any status, expired or not) in ascending byte order of hash, starting
-   * after `after` (exclusive), at most `limit` (default 1000) per page: call again with the last
-   * hash until a page comes back empty. For `latchkey migrate-db`.
+   * after `after` (exclusive), at most `limit` (default 1000, the limit rule above) per page: call
+   * again with the last hash until a page comes back empty. For `latchkey migrate-db`.
    */
   exportAll(after?: string, limit?: number): Promise<TokenRecord[]>;
   /**
@@ -139,6 +153,7 @@ export interface TokenStore {
 
 /** The instance's signing keys (see SigningKey for the life of a key). Every change bumps the change version. */
 export interface KeyStore {
+  /** Every key, by `activatesAt`, keys activating at the same time by kid ascending. */
   list(): Promise<SigningKey[]>;
   /**
    * In one transaction: sets `retiresAt` and `publishUntil` on every key whose `retiresAt` is
@@ -177,6 +192,7 @@ export interface IdentityProviderStore {
   update(idp: IdentityProvider): Promise<void>;
   byId(id: string): Promise<IdentityProvider | undefined>;
   byName(name: string): Promise<IdentityProvider | undefined>;
+  /** Every provider, by name (unique) in byte order. */
   list(): Promise<IdentityProvider[]>;
   /** Returns false when no provider has this id. */
   delete(id: string): Promise<boolean>;
@@ -185,6 +201,7 @@ export interface IdentityProviderStore {
 export interface RefusalStore {
   record(refusal: Refusal): Promise<void>;
   byRequestId(requestId: string): Promise<Refusal | undefined>;
+  /** The refusals matching the query, newest first (by `at`), refusals of the same time by request id descending; at most `limit` (default 100). */
   list(query: RefusalQuery): Promise<Refusal[]>;
   /** Deletes refusals recorded before `before`; returns how many. */
   deleteOlderThan(before: number): Promise<number>;
@@ -196,13 +213,14 @@ export interface AuditQuery {
   readonly since?: number;
   readonly target?: string;
   readonly action?: string;
+  /** At most this many (default 100; the limit rule above). */
   readonly limit?: number;
 }
 
 /** The audit log. Writes do not bump the change version (nothing caches it). */
 export interface AuditStore {
   record(entry: AuditEntry): Promise<void>;
-  /** Newest first (by `at`, then id), at most `limit` (default 100). */
+  /** Newest first (by `at`), entries of the same time by id descending; at most `limit` (default 100). */
   list(query: AuditQuery): Promise<AuditEntry[]>;
   /** Deletes entries recorded before `before`; returns how many. */
   deleteOlderThan(before: number): Promise<number>;
@@ -214,9 +232,9 @@ export interface AuditStore {
 export interface ActivityStore {
   /** Adds counts to per-minute buckets; additive across calls and instances (an upsert adding to the stored count). */
   add(rows: readonly ActivityRow[]): Promise<void>;
-  /** The buckets of `metric` at or after `since`, ascending. */
+  /** The buckets of `metric` at or after `since`, ascending (a bucket is unique per metric). */
   series(metric: string, since: number): Promise<{ bucket: number; count: number }[]>;
-  /** Every row whose metric starts with `prefix`, at or after `since`, by metric then bucket (for grouped counters). */
+  /** Every row whose metric starts with `prefix`, at or after `since`, by metric (byte order) then bucket ascending (for grouped counters). */
   list(prefix: string, since: number): Promise<ActivityRow[]>;
   /** Deletes buckets before `before`; returns how many rows. */
   deleteOlderThan(before: number): Promise<number>;
@@ -233,7 +251,7 @@ export interface SessionStore {
   revoke(id: string, at: number): Promise<boolean>;
   /** Revokes every unrevoked, unexpired session of the user; returns how many. */
   revokeForUser(userId: string, at: number): Promise<number>;
-  /** The user's unrevoked sessions that have not expired at `now`, newest first. */
+  /** The user's unrevoked sessions that have not expired at `now`, newest first (by `createdAt`), sessions created at the same time by id ascending. */
   listForUser(userId: string, now: number): Promise<SessionRecord[]>;
   /** Deletes sessions that expired (or were revoked) before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;
@@ -252,7 +270,10 @@ export interface AttemptStore {
   succeed(userName: string, source: string, at: number, ttlMs: number): Promise<void>;
   /** Deletes the `pair` and `user` records of a user name (an administrator clears a lock); returns how many. */
   clear(userName: string): Promise<number>;
-  /** Unexpired `pair` and `user` records, most recent failure first, at most `limit` (default 100). */
+  /**
+   * Unexpired `pair` and `user` records, most recent failure first (by `lastAt`), records of the same
+   * time by kind, user name, then source ascending; at most `limit` (default 100, the limit rule above).
+   */
   list(now: number, limit?: number): Promise<AttemptRecord[]>;
   /** Deletes records that expired before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>;

@@ -349,6 +349,7 @@ export function runStorageContract(
     describeKeysCodesReplayProviders(() => s);
     describeAuditAndActivity(() => s);
     describeSessionsAttemptsAndRevocation(() => s);
+    describeOrderAndLimits(() => s);
   });
 }
 
@@ -1169,6 +1170,176 @@ function describeSessionsAttemptsAndRevocation(get: () => Storage): void {
       assert.deepEqual(s.writeHealth(), { failing: false });
       assert.deepEqual(await s.probeWrite(), { failing: false });
       assert.deepEqual(await s.probeWrite(), { failing: false });
+    });
+  });
+}
+
+/**
+ * The order and `limit` rules of every list (their JSDoc in src/storage/types.ts): ties on the sort
+ * key in the documented order, and one `limit` rule. Each test collects every case that answers
+ * otherwise, so a failure names all of them at once.
+ */
+function describeOrderAndLimits(get: () => Storage): void {
+  /** Awaits `actual`; a rejection or an answer other than `expected` is noted in `wrong` under `label`. */
+  async function expectEach(wrong: string[], label: string, actual: () => Promise<unknown>, expected: unknown): Promise<void> {
+    try {
+      const value = await actual();
+      try {
+        assert.deepEqual(value, expected);
+      } catch {
+        wrong.push(`${label}: got ${Array.isArray(value) && typeof value[0] === 'object' ? `${value.length} rows, not in the expected order` : JSON.stringify(value)}`);
+      }
+    } catch (error) {
+      wrong.push(`${label}: rejected (${error instanceof Error ? error.message : String(error)})`);
+    }
+  }
+
+  /**
+   * The `limit` cases of one list holding `total` rows (more than `defaultLimit`): 0, 1, negative,
+   * fractional, not finite, larger than the rows, absent. Each answer is the first `n` rows of the
+   * full, ordered list.
+   */
+  async function checkLimits(wrong: string[], label: string, total: number, defaultLimit: number, list: (limit?: number) => Promise<readonly unknown[]>): Promise<void> {
+    const all = await list(total + 10);
+    if (all.length !== total) wrong.push(`${label}: limit ${total + 10} (above the ${total} rows) gave ${all.length}`);
+    const cases: [number | undefined, number][] = [
+      [0, 0],
+      [1, 1],
+      [3, 3],
+      [-1, 0],
+      [-1000, 0],
+      [2.7, 2],
+      [0.5, 0],
+      [undefined, defaultLimit],
+      [Number.NaN, defaultLimit],
+      [Number.POSITIVE_INFINITY, defaultLimit],
+      [Number.NEGATIVE_INFINITY, defaultLimit],
+      [total, total],
+    ];
+    for (const [limit, n] of cases) {
+      await expectEach(wrong, `${label} limit ${String(limit)} (want ${n} rows)`, async () => {
+        const rows = await list(limit);
+        return rows.length === n ? rows : `${rows.length} rows`;
+      }, all.slice(0, n));
+    }
+  }
+
+  describe('order and limits', () => {
+    it('orders ties on the sort key by the documented tie-break', async () => {
+      const s = get();
+      const wrong: string[] = [];
+      // tokens.list: newest first, then hash ascending.
+      const tie = (p: string) => makeToken({ hash: `h-${p}-${uid()}`, issuedAt: T0 + 7 });
+      const [ta, tb, tc, td] = [tie('a'), tie('b'), tie('c'), tie('d')];
+      const older = makeToken({ hash: `h-0-${uid()}`, issuedAt: T0 + 6 });
+      const newer = makeToken({ hash: `h-z-${uid()}`, issuedAt: T0 + 8 });
+      await s.tokens.insert([td!, older, tb!, ta!, newer, tc!]);
+      await expectEach(wrong, 'tokens.list ties', async () => (await s.tokens.list({})).map((t) => t.hash), [newer, ta!, tb!, tc!, td!, older].map((t) => t.hash));
+      await expectEach(wrong, 'tokens.list ties, limit 2', async () => (await s.tokens.list({ limit: 2 })).map((t) => t.hash), [newer.hash, ta!.hash]);
+
+      // refusals.list: newest first, then request id descending.
+      const refusal = (p: string, at = T0 + 7) => makeRefusal({ requestId: `${p}-${uid()}`, at });
+      const [ra, rb, rc] = [refusal('a'), refusal('b'), refusal('c')];
+      const rOld = refusal('z', T0);
+      for (const r of [ra!, rOld, rb!, rc!]) await s.refusals.record(r);
+      await expectEach(wrong, 'refusals.list ties', async () => (await s.refusals.list({})).map((r) => r.requestId), [rc!, rb!, ra!, rOld].map((r) => r.requestId));
+
+      // audit.list: newest first, then id descending.
+      const entry = (p: string) => ({ ...makeAuditEntry({ at: T0 + 7 }), id: `${p}-${uid()}` });
+      const [ea, eb, ec] = [entry('a'), entry('b'), entry('c')];
+      for (const e of [eb, ea, ec]) await s.audit.record(e);
+      await expectEach(wrong, 'audit.list ties', async () => (await s.audit.list({})).map((e) => e.id), [ec, eb, ea].map((e) => e.id));
+
+      // applications.list: by name, then client id.
+      const app = (p: string, name = 'same name') => makeApp({ name, clientId: `client-${p}-${uid()}` });
+      const [aa, ab, ac] = [app('a'), app('b'), app('c')];
+      const aFirst = app('z', 'a name');
+      for (const a of [ac!, ab!, aFirst, aa!]) await s.applications.create(a);
+      await expectEach(wrong, 'applications.list ties', async () => (await s.applications.list()).map((a) => a.clientId), [aFirst, aa!, ab!, ac!].map((a) => a.clientId));
+
+      // sessions.listForUser: newest first, then id ascending.
+      const user = uid();
+      const session = (p: string, createdAt = T0 + 7) => makeSession({ id: `s-${p}-${uid()}`, userId: user, createdAt, lastSeenAt: createdAt });
+      const [sa, sb, sc] = [session('a'), session('b'), session('c')];
+      const sNew = session('0', T0 + 9);
+      for (const x of [sc!, sa!, sNew, sb!]) await s.sessions.create(x);
+      await expectEach(wrong, 'sessions.listForUser ties', async () => (await s.sessions.listForUser(user, T0)).map((x) => x.id), [sNew, sa!, sb!, sc!].map((x) => x.id));
+
+      // attempts.list: most recent failure first, then kind, user name, source.
+      const W = 900_000;
+      await s.attempts.fail([{ kind: 'user', userName: 'b', source: '' }, { kind: 'pair', userName: 'b', source: '2' }], T0 + 7, W, W);
+      await s.attempts.fail([{ kind: 'pair', userName: 'a', source: '9' }, { kind: 'pair', userName: 'b', source: '1' }, { kind: 'user', userName: 'a', source: '' }], T0 + 7, W, W);
+      await s.attempts.fail([{ kind: 'pair', userName: 'z', source: '0' }], T0 + 8, W, W);
+      await expectEach(wrong, 'attempts.list ties', async () => (await s.attempts.list(T0)).map((r) => `${r.kind}/${r.userName}/${r.source}`), [
+        'pair/z/0', 'pair/a/9', 'pair/b/1', 'pair/b/2', 'user/a/', 'user/b/',
+      ]);
+
+      // keys.list: by activation, then kid.
+      const key = (p: string, activatesAt = T0 + 7) => makeSigningKey({ kid: `kid-${p}-${uid()}`, activatesAt });
+      const [ka, kb, kc] = [key('a'), key('b'), key('c')];
+      const kFirst = key('z', T0);
+      for (const k of [kc!, ka!, kFirst, kb!]) await s.keys.rotate(k, { retiresAt: T0 + 100, publishUntil: T0 + 200 });
+      await expectEach(wrong, 'keys.list ties', async () => (await s.keys.list()).map((k) => k.kid), [kFirst, ka!, kb!, kc!].map((k) => k.kid));
+      assert.deepEqual(wrong, []);
+    });
+
+    it('orders lists keyed by a name in byte order (upper case before lower case)', async () => {
+      const s = get();
+      const wrong: string[] = [];
+      const given = ['beta', 'Beta', 'alpha', '_x', 'Alpha', '1a', 'alpha-2'];
+      const sorted = [...given].sort();
+      for (const n of given) {
+        await s.users.create(makeUser({ userName: n }));
+        await s.roles.create({ name: n, description: '', builtIn: false });
+        await s.scopes.create({ name: n, description: '', builtIn: false });
+        await s.identityProviders.create(makeIdentityProvider({ name: n }));
+        await s.properties.set(`p.${n}`, 'v', T0);
+      }
+      await expectEach(wrong, 'users.list', async () => (await s.users.list()).map((u) => u.userName), sorted);
+      await expectEach(wrong, 'roles.list', async () => (await s.roles.list()).map((r) => r.name), sorted);
+      await expectEach(wrong, 'scopes.list', async () => (await s.scopes.list()).map((r) => r.name), sorted);
+      await expectEach(wrong, 'identityProviders.list', async () => (await s.identityProviders.list()).map((r) => r.name), sorted);
+      await expectEach(wrong, 'properties.list', async () => (await s.properties.list()).map((r) => r.name), sorted.map((n) => `p.${n}`));
+      const m0 = T0 - (T0 % 60_000);
+      await s.activity.add(given.flatMap((n, i) => [{ bucket: m0 + 60_000 * (i % 3), metric: `m|${n}`, count: 1 }, { bucket: m0 + 60_000 * 3, metric: `m|${n}`, count: 1 }]));
+      await expectEach(wrong, 'activity.list', async () => (await s.activity.list('m|', 0)).map((r) => `${r.metric}@${(r.bucket - m0) / 60_000}`),
+        sorted.flatMap((n) => [`m|${n}@${given.indexOf(n) % 3}`, `m|${n}@3`]));
+      await expectEach(wrong, 'activity.series', async () => (await s.activity.series('m|beta', 0)).map((r) => r.bucket), [m0, m0 + 180_000]);
+      assert.deepEqual(wrong, []);
+    });
+
+    it('applies one limit rule to every list: floor, at least 0, the default when absent or not finite', async () => {
+      const s = get();
+      const wrong: string[] = [];
+      const total = 103;
+      await s.tokens.insert(Array.from({ length: total }, (_, i) => makeToken({ issuedAt: T0 + (i % 10) })));
+      await checkLimits(wrong, 'tokens.list', total, 100, (limit) => s.tokens.list(limit === undefined ? {} : { limit }));
+      for (let i = 0; i < total; i++) await s.refusals.record(makeRefusal({ at: T0 + (i % 10) }));
+      await checkLimits(wrong, 'refusals.list', total, 100, (limit) => s.refusals.list(limit === undefined ? {} : { limit }));
+      await Promise.all(Array.from({ length: total }, (_, i) => s.audit.record(makeAuditEntry({ at: T0 + (i % 10) }))));
+      await checkLimits(wrong, 'audit.list', total, 100, (limit) => s.audit.list(limit === undefined ? {} : { limit }));
+      const keys = Array.from({ length: total }, (_, i): AttemptKey => ({ kind: 'pair', userName: `u-${i % 7}`, source: `192.0.2.${i}` }));
+      await s.attempts.fail(keys.slice(0, 50), T0 + 1, 900_000, 900_000);
+      await s.attempts.fail(keys.slice(50), T0 + 2, 900_000, 900_000);
+      await checkLimits(wrong, 'attempts.list', total, 100, (limit) => s.attempts.list(T0, limit));
+      assert.deepEqual(wrong, []);
+    });
+
+    it('pages exports by the same limit rule (default 1000)', async () => {
+      const s = get();
+      const wrong: string[] = [];
+      const total = 1003;
+      await s.tokens.insert(Array.from({ length: total }, () => makeToken()));
+      await checkLimits(wrong, 'tokens.exportAll', total, 1000, (limit) => s.tokens.exportAll(undefined, limit));
+      await Promise.all(Array.from({ length: total }, () => s.refusals.record(makeRefusal())));
+      await checkLimits(wrong, 'refusals.exportAll', total, 1000, (limit) => s.refusals.exportAll(undefined, limit));
+      for (let i = 0; i < total; i += 100) await Promise.all(Array.from({ length: Math.min(100, total - i) }, () => s.audit.record(makeAuditEntry())));
+      await checkLimits(wrong, 'audit.exportAll', total, 1000, (limit) => s.audit.exportAll(undefined, limit));
+      // After a key, the limit applies to what follows it.
+      const all = await s.tokens.exportAll(undefined, total);
+      await expectEach(wrong, 'tokens.exportAll after, limit 2.5', () => s.tokens.exportAll(all[0]!.hash, 2.5), all.slice(1, 3));
+      await expectEach(wrong, 'tokens.exportAll after, limit -1', () => s.tokens.exportAll(all[0]!.hash, -1), []);
+      assert.deepEqual(wrong, []);
     });
   });
 }

@@ -4,9 +4,8 @@
  * synchronously before its promise resolves, so compare-and-set operations are naturally atomic.
  */
 import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
+import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation } from '../types.js';
-
-const DEFAULT_LIMIT = 100;
 
 const copyUser = (u: User): User => ({ ...u, roles: [...u.roles] });
 const copyApp = (a: Application): Application => ({
@@ -18,18 +17,17 @@ const copyApp = (a: Application): Application => ({
 const copyToken = (t: TokenRecord): TokenRecord => ({ ...t, scopes: [...t.scopes] });
 const copyCode = (c: AuthorizationCode): AuthorizationCode => ({ ...c, scopes: [...c.scopes] });
 const copyNamed = <T extends Role | Scope | PropertyRow | Refusal | SigningKey | IdentityProvider>(r: T): T => ({ ...r });
-const byName = (a: { name: string }, b: { name: string }): number =>
-  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-const limitOf = (limit: number | undefined): number =>
-  limit === undefined ? DEFAULT_LIMIT : Math.max(0, Math.floor(limit));
-const EXPORT_PAGE = 1000;
+/** Byte order of two strings (their UTF-16 order, the same for every key Latchkey stores). */
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byName = (a: { name: string }, b: { name: string }): number => compare(a.name, b.name);
+const limitOf = (limit: number | undefined): number => clampLimit(limit, DEFAULT_LIST_LIMIT);
 
 /** One page of `values` in ascending byte order of `key`, after `after` (exclusive). */
 function page<T>(values: Iterable<T>, key: (v: T) => string, after: string | undefined, limit: number | undefined): T[] {
   return [...values]
     .filter((v) => after === undefined || key(v) > after)
-    .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
-    .slice(0, limit ?? EXPORT_PAGE);
+    .sort((a, b) => compare(key(a), key(b)))
+    .slice(0, clampLimit(limit, EXPORT_PAGE));
 }
 
 export function createMemoryStorage(): Storage {
@@ -52,9 +50,7 @@ export function createMemoryStorage(): Storage {
   const attempts = new Map<string, AttemptRecord>();
   const attemptKey = (k: AttemptKey): string => `${k.kind}\u0000${k.userName}\u0000${k.source}`;
   const compareAttemptKeys = (a: AttemptKey, b: AttemptKey): number => {
-    const x = attemptKey(a);
-    const y = attemptKey(b);
-    return x < y ? -1 : x > y ? 1 : 0;
+    return compare(attemptKey(a), attemptKey(b));
   };
   let version = 0;
   const running = new Set<string>();
@@ -202,7 +198,7 @@ export function createMemoryStorage(): Storage {
         return a && copyApp(a);
       },
       async list() {
-        return [...applications.values()].sort(byName).map(copyApp);
+        return [...applications.values()].sort((a, b) => byName(a, b) || compare(a.clientId, b.clientId)).map(copyApp);
       },
     },
 
@@ -283,7 +279,7 @@ export function createMemoryStorage(): Storage {
               (query.userId === undefined || t.userId === query.userId) &&
               (!query.activeOnly || (t.status === 'active' && t.expiresAt > now)),
           )
-          .sort((a, b) => b.issuedAt - a.issuedAt || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
+          .sort((a, b) => b.issuedAt - a.issuedAt || compare(a.hash, b.hash))
           .slice(0, limitOf(query.limit))
           .map(copyToken);
       },
@@ -321,7 +317,7 @@ export function createMemoryStorage(): Storage {
               (query.reason === undefined || r.reason === query.reason) &&
               (query.since === undefined || r.at >= query.since),
           )
-          .sort((a, b) => b.at - a.at)
+          .sort((a, b) => b.at - a.at || compare(b.requestId, a.requestId))
           .slice(0, limitOf(query.limit))
           .map(copyNamed);
       },
@@ -343,7 +339,7 @@ export function createMemoryStorage(): Storage {
     keys: {
       async list() {
         return [...signingKeys.values()]
-          .sort((a, b) => a.activatesAt - b.activatesAt || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0))
+          .sort((a, b) => a.activatesAt - b.activatesAt || compare(a.kid, b.kid))
           .map(copyNamed);
       },
       async rotate(next, retire) {
@@ -435,7 +431,7 @@ export function createMemoryStorage(): Storage {
               (query.target === undefined || e.target === query.target) &&
               (query.action === undefined || e.action === query.action),
           )
-          .sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+          .sort((a, b) => b.at - a.at || compare(b.id, a.id))
           .slice(0, limitOf(query.limit))
           .map((e) => ({ ...e }));
       },
@@ -464,7 +460,7 @@ export function createMemoryStorage(): Storage {
       async list(prefix, since) {
         return [...activity.values()]
           .filter((r) => r.metric.startsWith(prefix) && r.bucket >= since)
-          .sort((a, b) => (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : a.bucket - b.bucket))
+          .sort((a, b) => compare(a.metric, b.metric) || a.bucket - b.bucket)
           .map((r) => ({ ...r }));
       },
       async deleteOlderThan(before) {
@@ -506,7 +502,7 @@ export function createMemoryStorage(): Storage {
       async listForUser(userId, now) {
         return [...sessions.values()]
           .filter((s) => s.userId === userId && s.revokedAt === null && s.expiresAt > now)
-          .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+          .sort((a, b) => b.createdAt - a.createdAt || compare(a.id, b.id))
           .map((s) => ({ ...s }));
       },
       async deleteExpired(before) {

@@ -19,39 +19,17 @@ import pg from 'pg';
 import type { CustomTypesConfig, QueryResultRow } from 'pg';
 import { type ActivityRow, type Application, type AttemptKey, type AuditEntry, type NewTokenRecord, type PropertyRow, type Refusal, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
 import { StorageError, type AuditQuery, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
-import { attemptFromRow, prefixEnd, sessionFromRow, sessionParams, sortedAttemptKeys, type AttemptRow, type SessionRow } from '../sql-rows.js';
+import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
+import { listQueries, type ListQuery } from '../sql/queries.js';
+import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
+import { writeHealthTracker } from '../sql/write-health.js';
 import { PgWriteBatcher } from './batcher.js';
+import { POSTGRES_DIALECT } from './dialect.js';
 import { describePostgresUrl, isUnavailable, translatePg, writeFailureReason } from './errors.js';
 import { advisoryExclusive } from './exclusive.js';
 import { ChangeListener } from './listener.js';
 import { POSTGRES_SCHEMA_VERSION, migratePostgres } from './migrations.js';
-import {
-  REFUSAL_COLUMNS,
-  TOKEN_COLUMNS,
-  applicationFromRow,
-  applicationParams,
-  codeFromRow,
-  codeParams,
-  identityProviderFromRow,
-  identityProviderParams,
-  namedFromRow,
-  refusalColumns,
-  refusalFromRow,
-  signingKeyFromRow,
-  signingKeyParams,
-  tokenColumns,
-  tokenFromRow,
-  tokenImportColumns,
-  userFromRow,
-  userParams,
-  type ApplicationRow,
-  type IdentityProviderRow,
-  type NamedRow,
-  type RefusalRow,
-  type SigningKeyRow,
-  type TokenRow,
-  type UserRow,
-} from './rows.js';
+import { refusalColumns, tokenColumns, tokenImportColumns } from './unnest.js';
 import { DELETE_CHUNK, SQL, type StatementName } from './statements.js';
 
 export interface PostgresOptions {
@@ -65,10 +43,8 @@ export interface PostgresOptions {
   readonly statementTimeoutMs?: number;
 }
 
-const DEFAULT_LIMIT = 100;
 /** Statements that change the database (anything not a plain SELECT): their outcome is the write health. */
 const WRITES: ReadonlySet<StatementName> = new Set((Object.keys(SQL) as StatementName[]).filter((n) => !/^\s*SELECT\b/i.test(SQL[n])));
-const EXPORT_PAGE = 1000;
 const INT8_OID = 20;
 
 /**
@@ -81,8 +57,13 @@ const TYPES: CustomTypesConfig = {
     oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
 };
 
-const limitOf = (limit: number | undefined): number =>
-  limit === undefined || !Number.isFinite(limit) ? DEFAULT_LIMIT : Math.max(0, Math.floor(limit));
+const limitOf = (limit: number | undefined): number => clampLimit(limit, DEFAULT_LIST_LIMIT);
+const pageOf = (limit: number | undefined): number => clampLimit(limit, EXPORT_PAGE);
+const {
+  applicationFromRow, applicationParams, attemptFromRow, auditFromRow, auditParams, codeFromRow, codeParams, identityProviderFromRow, identityProviderParams,
+  namedFromRow, namedParams, refusalFromRow, sessionFromRow, sessionParams, signingKeyFromRow, signingKeyParams, tokenFromRow, userFromRow, userParams,
+} = sqlRows(POSTGRES_DIALECT);
+const LISTS = listQueries(POSTGRES_DIALECT);
 
 /**
  * Opens a pool to the database at `options.url`, checks that it answers, and applies pending
@@ -137,16 +118,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
 
   const closedError = (): StorageError => new StorageError('unavailable', 'the PostgreSQL storage is closed');
 
-  let health: WriteHealth = { failing: false };
-  /** Notes what a write found: out of space or read-only marks writes failing; a success clears it. */
-  const noteWrite = (error?: unknown): void => {
-    if (error === undefined) {
-      if (health.failing) health = { failing: false };
-      return;
-    }
-    const reason = writeFailureReason(error);
-    if (reason !== undefined && !health.failing) health = { failing: true, since: Date.now(), reason };
-  };
+  const { health, note: noteWrite } = writeHealthTracker(writeFailureReason);
 
   /** Runs one fixed statement, prepared once per connection under its name. */
   const run = async <R extends QueryResultRow>(what: string, name: StatementName, values: unknown[]): Promise<R[]> => {
@@ -162,11 +134,11 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     }
   };
 
-  /** Runs a statement built per call (list filters). */
-  const runDynamic = async <R extends QueryResultRow>(what: string, text: string, values: unknown[]): Promise<R[]> => {
+  /** Runs a list query (sql/queries.ts), prepared once per connection under its name like the fixed statements. */
+  const runList = async <R extends QueryResultRow>(what: string, q: ListQuery): Promise<R[]> => {
     if (closed) throw closedError();
     try {
-      return (await pool.query<R>(text, values)).rows;
+      return (await pool.query<R>({ name: `latchkey_${q.name}`, text: q.text, values: q.values })).rows;
     } catch (error) {
       throw translatePg(error, what);
     }
@@ -292,37 +264,9 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     return current === undefined ? { outcome: 'not_found' } : { outcome: 'used', code: current };
   };
 
-  const listTokens = (q: TokenQuery) => {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.applicationId !== undefined) { params.push(q.applicationId); where.push(`application_id = $${params.length}`); }
-    if (q.userId !== undefined) { params.push(q.userId); where.push(`user_id = $${params.length}`); }
-    if (q.activeOnly) { params.push(q.now ?? Date.now()); where.push(`status = 'active' AND expires_at > $${params.length}`); }
-    params.push(limitOf(q.limit));
-    const sql = `SELECT ${TOKEN_COLUMNS} FROM tokens ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY issued_at DESC, hash LIMIT $${params.length}`;
-    return runDynamic<TokenRow>('token', sql, params).then((rows) => rows.map(tokenFromRow));
-  };
-
-  const listRefusals = (q: RefusalQuery) => {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.reason !== undefined) { params.push(q.reason); where.push(`reason = $${params.length}`); }
-    if (q.since !== undefined) { params.push(q.since); where.push(`at >= $${params.length}`); }
-    params.push(limitOf(q.limit));
-    const sql = `SELECT ${REFUSAL_COLUMNS} FROM refusals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, request_id DESC LIMIT $${params.length}`;
-    return runDynamic<RefusalRow>('refusal', sql, params).then((rows) => rows.map(refusalFromRow));
-  };
-
-  const listAudit = (q: AuditQuery) => {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.since !== undefined) { params.push(q.since); where.push(`at >= $${params.length}`); }
-    if (q.target !== undefined) { params.push(q.target); where.push(`target = $${params.length}`); }
-    if (q.action !== undefined) { params.push(q.action); where.push(`action = $${params.length}`); }
-    params.push(limitOf(q.limit));
-    const sql = `SELECT id, at, actor, action, target, before, after FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT $${params.length}`;
-    return runDynamic<AuditEntry>('audit entry', sql, params).then((rows) => rows.map((e) => ({ ...e })));
-  };
+  const listTokens = async (q: TokenQuery) => (await runList<TokenRow>('token', LISTS.tokens(q))).map(tokenFromRow);
+  const listRefusals = async (q: RefusalQuery) => (await runList<RefusalRow>('refusal', LISTS.refusals(q))).map(refusalFromRow);
+  const listAudit = async (q: AuditQuery) => (await runList<AuditEntry>('audit entry', LISTS.audit(q))).map(auditFromRow);
 
   const addActivity = async (rows: readonly ActivityRow[]): Promise<void> => {
     const sums = new Map<string, ActivityRow>();
@@ -357,7 +301,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     } catch {
       // run() noted a space or read-only failure; anything else (unreachable) leaves the health as it was.
     }
-    return health;
+    return health();
   };
 
   return {
@@ -370,12 +314,12 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       list: async () => (await run<UserRow>('user', 'userList', [])).map(userFromRow),
     },
     roles: {
-      create: (r) => mutate('role', 'roleInsert', [r.name, r.description, r.builtIn]),
+      create: (r) => mutate('role', 'roleInsert', namedParams(r)),
       byName: (name) => one('role', 'roleByName', [name], namedFromRow),
       list: async () => (await run<NamedRow>('role', 'roleList', [])).map(namedFromRow),
     },
     scopes: {
-      create: (sc) => mutate('scope', 'scopeInsert', [sc.name, sc.description, sc.builtIn]),
+      create: (sc) => mutate('scope', 'scopeInsert', namedParams(sc)),
       byName: (name) => one('scope', 'scopeByName', [name], namedFromRow),
       list: async () => (await run<NamedRow>('scope', 'scopeList', [])).map(namedFromRow),
     },
@@ -399,7 +343,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       revokeForUser: (userId, at, options) => revokeForUser(userId, at, options?.includeClientCredentials === true),
       list: listTokens,
       deleteExpired: (before) => deleteInChunks('token', 'tokenDeleteExpired', before),
-      exportAll: async (after, limit) => (await run<TokenRow>('token', 'tokenExport', [after ?? '', limit ?? EXPORT_PAGE])).map(tokenFromRow),
+      exportAll: async (after, limit) => (await run<TokenRow>('token', 'tokenExport', [after ?? '', pageOf(limit)])).map(tokenFromRow),
       importAll: importTokens,
     },
     refusals: {
@@ -407,7 +351,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       byRequestId: (id) => one('refusal', 'refusalById', [id], refusalFromRow),
       list: listRefusals,
       deleteOlderThan: (before) => deleteInChunks('refusal', 'refusalDeleteOlder', before),
-      exportAll: async (after, limit) => (await run<RefusalRow>('refusal', 'refusalExport', [after ?? '', limit ?? EXPORT_PAGE])).map(refusalFromRow),
+      exportAll: async (after, limit) => (await run<RefusalRow>('refusal', 'refusalExport', [after ?? '', pageOf(limit)])).map(refusalFromRow),
     },
     keys: {
       list: async () => (await run<SigningKeyRow>('signing key', 'keyList', [])).map(signingKeyFromRow),
@@ -432,10 +376,10 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       delete: async (id) => (await touched('identity provider', 'idpDelete', [id])) > 0,
     },
     audit: {
-      record: async (e: AuditEntry) => void (await run('audit entry', 'auditInsert', [e.id, e.at, e.actor, e.action, e.target, e.before, e.after])),
+      record: async (e: AuditEntry) => void (await run('audit entry', 'auditInsert', auditParams(e))),
       list: listAudit,
       deleteOlderThan: (before) => deleteInChunks('audit entry', 'auditDeleteOlder', before),
-      exportAll: async (after, limit) => (await run<AuditEntry>('audit entry', 'auditExport', [after ?? '', limit ?? EXPORT_PAGE])).map((e) => ({ ...e })),
+      exportAll: async (after, limit) => (await run<AuditEntry>('audit entry', 'auditExport', [after ?? '', pageOf(limit)])).map(auditFromRow),
     },
     activity: {
       add: addActivity,
@@ -461,14 +405,14 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       list: async (now, limit) => (await run<AttemptRow>('login attempt', 'attemptList', [now, limitOf(limit)])).map(attemptFromRow),
       deleteExpired: (before) => deleteInChunks('login attempt', 'attemptDeleteExpired', before),
     },
-    writeHealth: () => health,
+    writeHealth: health,
     probeWrite,
     changes: {
       version: async () => (await run<{ value: number }>('change version', 'version', []))[0]?.value ?? 0,
       subscribe: (l) => (closed ? () => undefined : listener.subscribe(l)),
     },
     ping: async () => {
-      await runDynamic('ping', 'SELECT 1', []);
+      await run('ping', 'ping', []);
     },
     schemaVersion: async () => ({ current: (await run<{ v: number }>('schema', 'schemaVersion', []))[0]?.v ?? 0, expected: POSTGRES_SCHEMA_VERSION }),
     tryExclusive: advisoryExclusive(pool, () => closed),

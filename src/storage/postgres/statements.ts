@@ -1,15 +1,8 @@
 import { CHANGE_VERSION_SHARDS } from './migrations.js';
-import {
-  APPLICATION_COLUMNS,
-  CODE_COLUMNS,
-  IDP_COLUMNS,
-  REFUSAL_COLUMNS,
-  SIGNING_KEY_COLUMNS,
-  TOKEN_COLUMNS,
-  USER_COLUMNS,
-  refusalRowsFrom,
-  tokenRowsFrom,
-} from './rows.js';
+import { insertInto, sharedReads, updateByKey } from '../sql/queries.js';
+import { ATTEMPT_COLUMNS, CODE_COLUMNS, COLUMNS, REFUSAL_COLUMNS, TOKEN_COLUMNS } from '../sql/rows.js';
+import { POSTGRES_DIALECT as D } from './dialect.js';
+import { refusalRowsFrom, tokenRowsFrom } from './unnest.js';
 
 /**
  * Every fixed statement the PostgreSQL adapter runs (each prepared once per connection under its
@@ -53,43 +46,21 @@ function bumpWhen(condition: string, notify = true): string {
   }`;
 }
 
-const SESSION_COLUMNS = 'id, kind, user_id, created_at, last_seen_at, expires_at, parent_id, revoked_at';
-const ATTEMPT_COLUMNS = 'kind, user_name, source, failures, window_start, last_at, expires_at';
-
-const placeholders = (n: number, from = 1): string => Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');
-
 export const SQL = {
+  ...sharedReads(D),
   version: "SELECT sum(value)::bigint AS value FROM meta WHERE key = 'change_version'",
-  userInsert: withBump(`INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(8)})`),
-  userUpdate: withBump('UPDATE users SET user_name = $2, password_hash = $3, active = $4, roles = $5, created_at = $6, updated_at = $7, password_changed_at = $8 WHERE id = $1'),
-  userById: `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`,
-  userByName: `SELECT ${USER_COLUMNS} FROM users WHERE user_name = $1`,
-  userList: `SELECT ${USER_COLUMNS} FROM users ORDER BY user_name`,
-  roleInsert: withBump('INSERT INTO roles (name, description, built_in) VALUES ($1, $2, $3)'),
-  roleByName: 'SELECT name, description, built_in FROM roles WHERE name = $1',
-  roleList: 'SELECT name, description, built_in FROM roles ORDER BY name',
-  scopeInsert: withBump('INSERT INTO scopes (name, description, built_in) VALUES ($1, $2, $3)'),
-  scopeByName: 'SELECT name, description, built_in FROM scopes WHERE name = $1',
-  scopeList: 'SELECT name, description, built_in FROM scopes ORDER BY name',
-  appInsert: withBump(`INSERT INTO applications (${APPLICATION_COLUMNS}) VALUES (${placeholders(22)})`),
-  appUpdate: withBump(
-    `UPDATE applications SET client_id = $2, name = $3, secret_hash = $4, secret_rotated_at = $5, active = $6, public = $7,
-       grant_types = $8, redirect_uris = $9, scopes = $10, access_token_lifespan = $11, refresh_token_lifespan = $12,
-       token_format = $13, app_user_id = $14, created_at = $15, updated_at = $16,
-       logo_uri = $17, audience = $18, jwks = $19, jwks_uri = $20, can_introspect = $21, admin_api = $22 WHERE id = $1`,
-  ),
-  appById: `SELECT ${APPLICATION_COLUMNS} FROM applications WHERE id = $1`,
-  appByClientId: `SELECT ${APPLICATION_COLUMNS} FROM applications WHERE client_id = $1`,
-  appList: `SELECT ${APPLICATION_COLUMNS} FROM applications ORDER BY name, client_id`,
-  propSet: withBump(
-    'INSERT INTO properties (name, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
-  ),
-  propList: 'SELECT name, value, updated_at AS "updatedAt" FROM properties ORDER BY name',
+  ping: 'SELECT 1',
+  userInsert: withBump(insertInto(D, 'users', COLUMNS.users)),
+  userUpdate: withBump(updateByKey(D, 'users', COLUMNS.users)),
+  roleInsert: withBump(insertInto(D, 'roles', COLUMNS.named)),
+  scopeInsert: withBump(insertInto(D, 'scopes', COLUMNS.named)),
+  appInsert: withBump(insertInto(D, 'applications', COLUMNS.applications)),
+  appUpdate: withBump(updateByKey(D, 'applications', COLUMNS.applications)),
+  propSet: withBump(`${insertInto(D, 'properties', ['name', 'value', 'updated_at'])} ${D.upsert(['name'], ['value', 'updated_at'])}`),
   tokenInsert: `INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
   refusalInsert: `INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(1)}`,
   tokensAndRefusalsInsert: `WITH r AS (INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(10)})
     INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
-  tokenByHash: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = $1`,
   // The rotation, the replacements and the bump are one statement: all or nothing. A replacement
   // whose hash exists fails the whole statement (conflict) and leaves the old token active.
   tokenConsume: `WITH c AS (
@@ -113,30 +84,22 @@ export const SQL = {
   // In chunks, so clearing a large backlog never runs into statement_timeout or holds many locks.
   tokenDeleteExpired: `WITH d AS (DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
-  tokenExport: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash > $1 ORDER BY hash LIMIT $2`,
   tokenImport: `INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1, true)}`,
-  refusalById: `SELECT ${REFUSAL_COLUMNS} FROM refusals WHERE request_id = $1`,
   refusalDeleteOlder: `WITH d AS (DELETE FROM refusals WHERE request_id IN (SELECT request_id FROM refusals WHERE at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
-  refusalExport: `SELECT ${REFUSAL_COLUMNS} FROM refusals WHERE request_id > $1 ORDER BY request_id LIMIT $2`,
-  auditInsert: 'INSERT INTO audit (id, at, actor, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+  auditInsert: insertInto(D, 'audit', COLUMNS.audit),
   auditDeleteOlder: `WITH d AS (DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
-  auditExport: 'SELECT id, at, actor, action, target, before, after FROM audit WHERE id > $1 ORDER BY id LIMIT $2',
   // Rows arrive aggregated (one per metric and bucket) and sorted, so concurrent adds lock rows in
   // the same order and never deadlock; the stored count only ever grows by what each adds.
   activityAdd: `INSERT INTO activity (bucket, metric, count) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[])
     ON CONFLICT (metric, bucket) DO UPDATE SET count = activity.count + excluded.count`,
-  activitySeries: 'SELECT bucket, count FROM activity WHERE metric = $1 AND bucket >= $2 ORDER BY bucket',
   activityDeleteOlder: `WITH d AS (DELETE FROM activity WHERE (metric, bucket) IN (SELECT metric, bucket FROM activity WHERE bucket < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
-  activityList: 'SELECT bucket, metric, count FROM activity WHERE metric >= $1 AND metric < $2 AND bucket >= $3 ORDER BY metric, bucket',
-  sessionInsert: `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${placeholders(8)})`,
-  sessionById: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`,
-  sessionTouch: 'UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1 AND revoked_at IS NULL',
+  sessionInsert: insertInto(D, 'sessions', COLUMNS.sessions),
+  sessionTouch: `UPDATE sessions SET last_seen_at = ${D.greatest('last_seen_at', '$2')} WHERE id = $1 AND revoked_at IS NULL`,
   sessionRevoke: 'UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
   sessionRevokeUser: 'UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2',
-  sessionListUser: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id`,
   sessionDeleteExpired: `WITH d AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
   // Every key in one statement, in the caller's (sorted) order: concurrent failures on any instance
@@ -155,21 +118,18 @@ export const SQL = {
     INSERT INTO login_attempts (${ATTEMPT_COLUMNS}) VALUES ('known', $1, $2, 0, $3, $3, $4)
     ON CONFLICT (kind, user_name, source) DO UPDATE SET failures = 0, window_start = excluded.window_start, last_at = excluded.last_at, expires_at = excluded.expires_at`,
   attemptClear: `WITH d AS (DELETE FROM login_attempts WHERE user_name = $1 AND kind IN ('pair', 'user') RETURNING 1) SELECT count(*)::int AS n FROM d`,
-  attemptList: `SELECT ${ATTEMPT_COLUMNS} FROM login_attempts WHERE kind IN ('pair', 'user') AND expires_at > $1 ORDER BY last_at DESC, kind, user_name, source LIMIT $2`,
   attemptDeleteExpired: `WITH d AS (DELETE FROM login_attempts WHERE (kind, user_name, source) IN (SELECT kind, user_name, source FROM login_attempts WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
   // A committed write that needs fresh space (an incompressible 4 KiB row), then its deletion.
   writeProbeInsert: "INSERT INTO write_probe (filler) VALUES (decode(md5(random()::text) || repeat(md5(random()::text), 127), 'hex')) RETURNING id",
   writeProbeDelete: 'DELETE FROM write_probe WHERE id = $1',
   schemaVersion: 'SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations',
-  keyList: `SELECT ${SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY activates_at, kid`,
   // keys.rotate runs these three in one transaction after LOCK TABLE (see adapter.ts).
   keyLock: 'LOCK TABLE signing_keys IN EXCLUSIVE MODE',
   keyRetire: 'UPDATE signing_keys SET retires_at = $1, publish_until = $2 WHERE retires_at IS NULL OR retires_at > $1',
-  keyInsert: withBump(`INSERT INTO signing_keys (${SIGNING_KEY_COLUMNS}) VALUES (${placeholders(8)})`),
+  keyInsert: withBump(insertInto(D, 'signing_keys', COLUMNS.signingKeys)),
   keyDeleteUnpublished: withBump('DELETE FROM signing_keys WHERE publish_until IS NOT NULL AND publish_until < $1'),
-  codeInsert: `INSERT INTO authorization_codes (${CODE_COLUMNS}) VALUES (${placeholders(9)})`,
-  codeByHash: `SELECT ${CODE_COLUMNS} FROM authorization_codes WHERE hash = $1`,
+  codeInsert: insertInto(D, 'authorization_codes', COLUMNS.codes),
   // Compare-and-set: a concurrent consumer waits for the row lock, re-checks used_at and finds it set.
   codeConsume: `UPDATE authorization_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL RETURNING ${CODE_COLUMNS}`,
   codeDeleteExpired: `WITH d AS (DELETE FROM authorization_codes WHERE hash IN (SELECT hash FROM authorization_codes WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
@@ -180,14 +140,8 @@ export const SQL = {
     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3 RETURNING 1 AS won`,
   replayDeleteExpired: `WITH d AS (DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
-  idpInsert: withBump(`INSERT INTO identity_providers (${IDP_COLUMNS}) VALUES (${placeholders(11)})`),
-  idpUpdate: withBump(
-    `UPDATE identity_providers SET name = $2, issuer = $3, metadata_url = $4, jwks_uri = $5, audience = $6, user_claim = $7,
-       user_field = $8, active = $9, created_at = $10, updated_at = $11 WHERE id = $1`,
-  ),
-  idpById: `SELECT ${IDP_COLUMNS} FROM identity_providers WHERE id = $1`,
-  idpByName: `SELECT ${IDP_COLUMNS} FROM identity_providers WHERE name = $1`,
-  idpList: `SELECT ${IDP_COLUMNS} FROM identity_providers ORDER BY name`,
+  idpInsert: withBump(insertInto(D, 'identity_providers', COLUMNS.identityProviders)),
+  idpUpdate: withBump(updateByKey(D, 'identity_providers', COLUMNS.identityProviders)),
   idpDelete: withBump('DELETE FROM identity_providers WHERE id = $1'),
 } as const;
 

@@ -1,36 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
-import BetterSqlite3, { type Database } from 'better-sqlite3';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { createPrivateFile, ensurePrivateDir } from '../../core/private-files.js';
 import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Scope, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
-import { attemptFromRow, prefixEnd, sessionFromRow, sessionParams, sortedAttemptKeys, type AttemptRow, type SessionRow } from '../sql-rows.js';
+import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
+import { listQueries, updateValues, type ListQuery } from '../sql/queries.js';
+import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
+import { writeHealthTracker } from '../sql/write-health.js';
 import { WriteBatcher } from './batcher.js';
 import { BackgroundCheckpointer, type CheckpointerOptions } from './checkpointer.js';
+import { SQLITE_DIALECT } from './dialect.js';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.js';
-import { prepareStatements, TOKEN_COLUMNS } from './statements.js';
-import {
-  applicationFromRow,
-  applicationParams,
-  codeFromRow,
-  codeParams,
-  identityProviderFromRow,
-  identityProviderParams,
-  refusalFromRow,
-  refusalParams,
-  signingKeyFromRow,
-  signingKeyParams,
-  tokenFromRow,
-  userFromRow,
-  userParams,
-  type ApplicationRow,
-  type AuthorizationCodeRow,
-  type IdentityProviderRow,
-  type RefusalRow,
-  type SigningKeyRow,
-  type TokenRow,
-  type UserRow,
-} from './rows.js';
+import { prepareStatements } from './statements.js';
 
 export interface SqliteOptions {
   /** File path, or ':memory:'. */
@@ -39,9 +21,14 @@ export interface SqliteOptions {
   readonly backgroundCheckpoints?: CheckpointerOptions;
 }
 
-const EXPORT_PAGE = 1000;
-const limitOf = (limit: number | undefined): number =>
-  limit === undefined || !Number.isFinite(limit) ? 100 : Math.max(0, Math.floor(limit));
+const limitOf = (limit: number | undefined): number => clampLimit(limit, DEFAULT_LIST_LIMIT);
+const pageOf = (limit: number | undefined): number => clampLimit(limit, EXPORT_PAGE);
+const {
+  applicationFromRow, applicationParams, attemptFromRow, auditFromRow, auditParams, codeFromRow, codeParams, identityProviderFromRow, identityProviderParams,
+  namedFromRow, namedParams, refusalFromRow, refusalParams, sessionFromRow, sessionParams, signingKeyFromRow, signingKeyParams, tokenFromRow, userFromRow, userParams,
+} = sqlRows(SQLITE_DIALECT);
+const LISTS = listQueries(SQLITE_DIALECT);
+const words = SQLITE_DIALECT.words.encode;
 /** How long a job lease lasts without renewal (Storage.tryExclusive). */
 const LEASE_MS = 10 * 60_000;
 
@@ -101,16 +88,10 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   db.pragma('foreign_keys = ON');
   migrateSqlite(db);
 
-  let health: WriteHealth = { failing: false };
-  /** Notes what a write found: a refusal for space or a read-only file marks writes failing; a success clears it. */
-  const noteWrite = (error?: unknown): void => {
-    if (error === undefined) {
-      if (health.failing) health = { failing: false };
-      return;
-    }
+  const { health, note: noteWrite } = writeHealthTracker((error) => {
     const code = writeFailureCode(error);
-    if (code !== undefined && !health.failing) health = { failing: true, since: Date.now(), reason: describeWriteFailure(code) };
-  };
+    return code === undefined ? undefined : describeWriteFailure(code);
+  });
   /** Runs fn; a driver error becomes a storage error. `write` marks operations that change the database. */
   function guard<T>(what: string, fn: () => T, write = false): Promise<T> {
     try {
@@ -127,6 +108,13 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   const checkpointer = fileBacked && options.backgroundCheckpoints !== undefined ? new BackgroundCheckpointer(db, options.path, options.backgroundCheckpoints) : undefined;
 
   const s = prepareStatements(db);
+  /** The list queries' statements, prepared once per text (one per combination of filters). */
+  const listed = new Map<string, Statement>();
+  const list = <R>(q: ListQuery): R[] => {
+    let statement = listed.get(q.text);
+    if (statement === undefined) listed.set(q.text, (statement = db.prepare(q.text)));
+    return statement.all(...q.values) as R[];
+  };
 
   /** Runs a registry mutation and bumps the change version in the same transaction. */
   const mutate = (what: string, fn: () => number | void): Promise<void> =>
@@ -139,12 +127,12 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     }, true);
 
   const insertToken = (t: NewTokenRecord): void => {
-    s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, t.scopes.join(' '), t.grantType, t.issuedAt, t.expiresAt, t.familyId);
+    s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId);
   };
 
   const importTokens = db.transaction((tokens: readonly TokenRecord[]) => {
     for (const t of tokens) {
-      s.tokenImport.run(t.hash, t.kind, t.applicationId, t.userId, t.scopes.join(' '), t.grantType, t.issuedAt, t.expiresAt, t.familyId, t.status, t.revokedAt);
+      s.tokenImport.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, t.status, t.revokedAt);
     }
   });
 
@@ -237,7 +225,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       noteWrite(error);
       // Not a space or permission problem (busy, say): the health stays as the last real write left it.
     }
-    return health;
+    return health();
   };
 
   const consumeCode = (hash: string, at: number): ConsumeCodeResult => {
@@ -251,24 +239,24 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     kind: 'sqlite',
     users: {
       create: (u: User) => mutate('user', () => void s.userInsert.run(...userParams(u))),
-      update: (u: User) => mutate('user', () => s.userUpdate.run(...userParams(u).slice(1), u.id).changes),
+      update: (u: User) => mutate('user', () => s.userUpdate.run(...updateValues(SQLITE_DIALECT, userParams(u))).changes),
       byId: (id) => guard('user', () => mapOpt(s.userById.get(id) as UserRow | undefined, userFromRow)),
       byName: (name) => guard('user', () => mapOpt(s.userByName.get(name) as UserRow | undefined, userFromRow)),
       list: () => guard('user', () => (s.userList.all() as UserRow[]).map(userFromRow)),
     },
     roles: {
-      create: (r: Role) => mutate('role', () => void s.roleInsert.run(r.name, r.description, r.builtIn ? 1 : 0)),
+      create: (r: Role) => mutate('role', () => void s.roleInsert.run(...namedParams(r))),
       byName: (name) => guard('role', () => mapOpt(s.roleByName.get(name) as NamedRow | undefined, namedFromRow)),
       list: () => guard('role', () => (s.roleList.all() as NamedRow[]).map(namedFromRow)),
     },
     scopes: {
-      create: (sc: Scope) => mutate('scope', () => void s.scopeInsert.run(sc.name, sc.description, sc.builtIn ? 1 : 0)),
+      create: (sc: Scope) => mutate('scope', () => void s.scopeInsert.run(...namedParams(sc))),
       byName: (name) => guard('scope', () => mapOpt(s.scopeByName.get(name) as NamedRow | undefined, namedFromRow)),
       list: () => guard('scope', () => (s.scopeList.all() as NamedRow[]).map(namedFromRow)),
     },
     applications: {
       create: (a: Application) => mutate('application', () => void s.appInsert.run(...applicationParams(a))),
-      update: (a: Application) => mutate('application', () => s.appUpdate.run(...applicationParams(a).slice(1), a.id).changes),
+      update: (a: Application) => mutate('application', () => s.appUpdate.run(...updateValues(SQLITE_DIALECT, applicationParams(a))).changes),
       byId: (id) => guard('application', () => mapOpt(s.appById.get(id) as ApplicationRow | undefined, applicationFromRow)),
       byClientId: (cid) => guard('application', () => mapOpt(s.appByClientId.get(cid) as ApplicationRow | undefined, applicationFromRow)),
       list: () => guard('application', () => (s.appList.all() as ApplicationRow[]).map(applicationFromRow)),
@@ -294,24 +282,17 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
           return n;
         }).immediate(), true),
       revokeForUser: (userId, at, options) => guard('token', () => revokeForUser.immediate(userId, at, options?.includeClientCredentials === true), true),
-      list: (q: TokenQuery) => guard('token', () => listTokens(db, q)),
+      list: (q: TokenQuery) => guard('token', () => list<TokenRow>(LISTS.tokens(q)).map(tokenFromRow)),
       deleteExpired: (before) => guard('token', () => s.tokenDeleteExpired.run(before).changes),
-      exportAll: (after, limit) => guard('token', () => (s.tokenExport.all(after ?? '', limit ?? EXPORT_PAGE) as TokenRow[]).map(tokenFromRow)),
+      exportAll: (after, limit) => guard('token', () => (s.tokenExport.all(after ?? '', pageOf(limit)) as TokenRow[]).map(tokenFromRow)),
       importAll: (tokens) => guard('token', () => importTokens.immediate(tokens)),
     },
     refusals: {
       record: (f: Refusal) => batcher.enqueue(() => void s.refusalInsert.run(...refusalParams(f))),
       byRequestId: (id) => guard('refusal', () => mapOpt(s.refusalById.get(id) as RefusalRow | undefined, refusalFromRow)),
-      list: (q) => guard('refusal', () => {
-        const where: string[] = [];
-        const params: unknown[] = [];
-        if (q.reason !== undefined) { where.push('reason = ?'); params.push(q.reason); }
-        if (q.since !== undefined) { where.push('at >= ?'); params.push(q.since); }
-        const sql = `SELECT * FROM refusals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, request_id DESC LIMIT ?`;
-        return (db.prepare(sql).all(...params, q.limit ?? 100) as RefusalRow[]).map(refusalFromRow);
-      }),
+      list: (q) => guard('refusal', () => list<RefusalRow>(LISTS.refusals(q)).map(refusalFromRow)),
       deleteOlderThan: (before) => guard('refusal', () => s.refusalDeleteOlder.run(before).changes),
-      exportAll: (after, limit) => guard('refusal', () => (s.refusalExport.all(after ?? '', limit ?? EXPORT_PAGE) as RefusalRow[]).map(refusalFromRow)),
+      exportAll: (after, limit) => guard('refusal', () => (s.refusalExport.all(after ?? '', pageOf(limit)) as RefusalRow[]).map(refusalFromRow)),
     },
     keys: {
       list: () => guard('signing key', () => (s.keyList.all() as SigningKeyRow[]).map(signingKeyFromRow)),
@@ -334,7 +315,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     },
     identityProviders: {
       create: (p: IdentityProvider) => mutate('identity provider', () => void s.idpInsert.run(...identityProviderParams(p))),
-      update: (p: IdentityProvider) => mutate('identity provider', () => s.idpUpdate.run(...identityProviderParams(p).slice(1), p.id).changes),
+      update: (p: IdentityProvider) => mutate('identity provider', () => s.idpUpdate.run(...updateValues(SQLITE_DIALECT, identityProviderParams(p))).changes),
       byId: (id) => guard('identity provider', () => mapOpt(s.idpById.get(id) as IdentityProviderRow | undefined, identityProviderFromRow)),
       byName: (name) => guard('identity provider', () => mapOpt(s.idpByName.get(name) as IdentityProviderRow | undefined, identityProviderFromRow)),
       list: () => guard('identity provider', () => (s.idpList.all() as IdentityProviderRow[]).map(identityProviderFromRow)),
@@ -346,18 +327,10 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
         }).immediate()),
     },
     audit: {
-      record: (e: AuditEntry) => guard('audit entry', () => void s.auditInsert.run(e.id, e.at, e.actor, e.action, e.target, e.before, e.after), true),
-      list: (q) => guard('audit entry', () => {
-        const where: string[] = [];
-        const params: unknown[] = [];
-        if (q.since !== undefined) { where.push('at >= ?'); params.push(q.since); }
-        if (q.target !== undefined) { where.push('target = ?'); params.push(q.target); }
-        if (q.action !== undefined) { where.push('action = ?'); params.push(q.action); }
-        const sql = `SELECT id, at, actor, action, target, before, after FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`;
-        return (db.prepare(sql).all(...params, limitOf(q.limit)) as AuditEntry[]).map((e) => ({ ...e }));
-      }),
+      record: (e: AuditEntry) => guard('audit entry', () => void s.auditInsert.run(...auditParams(e)), true),
+      list: (q) => guard('audit entry', () => list<AuditEntry>(LISTS.audit(q)).map(auditFromRow)),
       deleteOlderThan: (before) => guard('audit entry', () => s.auditDeleteOlder.run(before).changes),
-      exportAll: (after, limit) => guard('audit entry', () => (s.auditExport.all(after ?? '', limit ?? EXPORT_PAGE) as AuditEntry[]).map((e) => ({ ...e }))),
+      exportAll: (after, limit) => guard('audit entry', () => (s.auditExport.all(after ?? '', pageOf(limit)) as AuditEntry[]).map(auditFromRow)),
     },
     activity: {
       add: (rows) => guard('activity', () => void addActivity.immediate(rows), true),
@@ -393,7 +366,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     },
     ping: () => guard('ping', () => void db.prepare('SELECT 1').get()),
     schemaVersion: () => guard('schema', () => ({ current: Number(s.schemaVersion.get() ?? 0), expected: SQLITE_SCHEMA_VERSION })),
-    writeHealth: () => health,
+    writeHealth: health,
     probeWrite,
     tryExclusive,
     close: async () => {
@@ -422,21 +395,7 @@ function describeWriteFailure(code: string): string {
   return `the database file cannot be written (${code}): check the disk and the file system`;
 }
 
-interface NamedRow { name: string; description: string; built_in: number }
-function namedFromRow(r: NamedRow): Role & Scope {
-  return { name: r.name, description: r.description, builtIn: r.built_in === 1 };
-}
-
 function mapOpt<R, T>(row: R | undefined, map: (r: R) => T): T | undefined {
   return row === undefined ? undefined : map(row);
 }
 
-function listTokens(db: Database, q: TokenQuery) {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (q.applicationId !== undefined) { where.push('application_id = ?'); params.push(q.applicationId); }
-  if (q.userId !== undefined) { where.push('user_id = ?'); params.push(q.userId); }
-  if (q.activeOnly) { where.push("status = 'active' AND expires_at > ?"); params.push(q.now ?? Date.now()); }
-  const sql = `SELECT ${TOKEN_COLUMNS} FROM tokens ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY issued_at DESC LIMIT ?`;
-  return (db.prepare(sql).all(...params, q.limit ?? 100) as TokenRow[]).map(tokenFromRow);
-}

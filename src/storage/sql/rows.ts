@@ -1,0 +1,343 @@
+import type { Application, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, IdpUserField, Refusal, Role, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
+import type { GrantType } from '../../grants/grant-type.js';
+import type { SqlBool, SqlDialect, SqlList } from './dialect.js';
+
+/**
+ * The tables both SQL adapters share: their column lists (the order every insert, select and
+ * parameter list uses), the rows as a driver returns them, and the mapping to domain records and
+ * back, written once; the dialect's codecs turn the columns that differ (booleans, string lists).
+ * The schemas themselves are the adapters' migrations.
+ */
+export const COLUMNS = {
+  users: ['id', 'user_name', 'password_hash', 'active', 'roles', 'created_at', 'updated_at', 'password_changed_at'],
+  named: ['name', 'description', 'built_in'],
+  applications: [
+    'id', 'client_id', 'name', 'secret_hash', 'secret_rotated_at', 'active', 'public', 'grant_types', 'redirect_uris', 'scopes',
+    'access_token_lifespan', 'refresh_token_lifespan', 'token_format', 'app_user_id', 'created_at', 'updated_at',
+    'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api',
+  ],
+  signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until'],
+  codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at'],
+  identityProviders: ['id', 'name', 'issuer', 'metadata_url', 'jwks_uri', 'audience', 'user_claim', 'user_field', 'active', 'created_at', 'updated_at'],
+  tokens: ['hash', 'kind', 'application_id', 'user_id', 'scopes', 'grant_type', 'issued_at', 'expires_at', 'family_id', 'status', 'revoked_at'],
+  refusals: ['request_id', 'at', 'endpoint', 'status', 'error', 'reason', 'description', 'hint', 'client_id', 'application_name', 'user_name', 'remote_address'],
+  audit: ['id', 'at', 'actor', 'action', 'target', 'before', 'after'],
+  sessions: ['id', 'kind', 'user_id', 'created_at', 'last_seen_at', 'expires_at', 'parent_id', 'revoked_at'],
+  attempts: ['kind', 'user_name', 'source', 'failures', 'window_start', 'last_at', 'expires_at'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** A table's columns as a select or insert list (`id, user_name, …`). */
+export const columnList = (table: keyof typeof COLUMNS): string => COLUMNS[table].join(', ');
+
+export const USER_COLUMNS = columnList('users');
+export const NAMED_COLUMNS = columnList('named');
+export const APPLICATION_COLUMNS = columnList('applications');
+export const SIGNING_KEY_COLUMNS = columnList('signingKeys');
+export const CODE_COLUMNS = columnList('codes');
+export const IDP_COLUMNS = columnList('identityProviders');
+export const TOKEN_COLUMNS = columnList('tokens');
+export const REFUSAL_COLUMNS = columnList('refusals');
+export const AUDIT_COLUMNS = columnList('audit');
+export const SESSION_COLUMNS = columnList('sessions');
+export const ATTEMPT_COLUMNS = columnList('attempts');
+
+export interface UserRow {
+  id: string;
+  user_name: string;
+  password_hash: string | null;
+  active: SqlBool;
+  roles: SqlList;
+  created_at: number;
+  updated_at: number;
+  password_changed_at: number | null;
+}
+
+/** Roles and scopes. */
+export interface NamedRow {
+  name: string;
+  description: string;
+  built_in: SqlBool;
+}
+
+export interface ApplicationRow {
+  id: string;
+  client_id: string;
+  name: string;
+  secret_hash: string | null;
+  secret_rotated_at: number | null;
+  active: SqlBool;
+  public: SqlBool;
+  grant_types: SqlList;
+  redirect_uris: SqlList;
+  scopes: SqlList;
+  access_token_lifespan: number;
+  refresh_token_lifespan: number;
+  token_format: string;
+  app_user_id: string | null;
+  created_at: number;
+  updated_at: number;
+  logo_uri: string | null;
+  audience: string | null;
+  jwks: string | null;
+  jwks_uri: string | null;
+  can_introspect: SqlBool;
+  admin_api: SqlBool;
+}
+
+export interface SigningKeyRow {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_key_enc: string;
+  created_at: number;
+  activates_at: number;
+  retires_at: number | null;
+  publish_until: number | null;
+}
+
+export interface AuthorizationCodeRow {
+  hash: string;
+  application_id: string;
+  user_id: string;
+  redirect_uri: string | null;
+  scopes: SqlList;
+  code_challenge: string | null;
+  issued_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface IdentityProviderRow {
+  id: string;
+  name: string;
+  issuer: string;
+  metadata_url: string | null;
+  jwks_uri: string | null;
+  audience: string;
+  user_claim: string;
+  user_field: string;
+  active: SqlBool;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TokenRow {
+  hash: string;
+  kind: string;
+  application_id: string;
+  user_id: string | null;
+  scopes: SqlList;
+  grant_type: string;
+  issued_at: number;
+  expires_at: number;
+  family_id: string;
+  status: string;
+  revoked_at: number | null;
+}
+
+/** Text and integers only: the same in every dialect. */
+export interface RefusalRow {
+  request_id: string;
+  at: number;
+  endpoint: string;
+  status: number;
+  error: string;
+  reason: string;
+  description: string;
+  hint: string | null;
+  client_id: string | null;
+  application_name: string | null;
+  user_name: string | null;
+  remote_address: string | null;
+}
+
+export interface SessionRow {
+  id: string;
+  kind: string;
+  user_id: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  parent_id: string | null;
+  revoked_at: number | null;
+}
+
+export interface AttemptRow {
+  kind: string;
+  user_name: string;
+  source: string;
+  failures: number;
+  window_start: number;
+  last_at: number;
+  expires_at: number;
+}
+
+/** The mappers of one dialect: `…FromRow` reads a row, `…Params` gives the values in COLUMNS order. */
+export function sqlRows(d: SqlDialect) {
+  const { bool, list, words } = d;
+  return {
+    userFromRow: (r: UserRow): User => ({
+      id: r.id,
+      userName: r.user_name,
+      passwordHash: r.password_hash,
+      active: bool.decode(r.active),
+      roles: list.decode(r.roles),
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      passwordChangedAt: r.password_changed_at,
+    }),
+    userParams: (u: User): unknown[] => [u.id, u.userName, u.passwordHash, bool.encode(u.active), list.encode(u.roles), u.createdAt, u.updatedAt, u.passwordChangedAt],
+
+    namedFromRow: (r: NamedRow): Role & Scope => ({ name: r.name, description: r.description, builtIn: bool.decode(r.built_in) }),
+    namedParams: (n: Role | Scope): unknown[] => [n.name, n.description, bool.encode(n.builtIn)],
+
+    applicationFromRow: (r: ApplicationRow): Application => ({
+      id: r.id,
+      clientId: r.client_id,
+      name: r.name,
+      secretHash: r.secret_hash,
+      secretRotatedAt: r.secret_rotated_at,
+      active: bool.decode(r.active),
+      public: bool.decode(r.public),
+      grantTypes: list.decode(r.grant_types) as GrantType[],
+      redirectUris: list.decode(r.redirect_uris),
+      scopes: list.decode(r.scopes),
+      accessTokenLifespan: r.access_token_lifespan,
+      refreshTokenLifespan: r.refresh_token_lifespan,
+      tokenFormat: r.token_format as TokenFormat,
+      appUserId: r.app_user_id,
+      logoUri: r.logo_uri,
+      audience: r.audience,
+      jwks: r.jwks,
+      jwksUri: r.jwks_uri,
+      canIntrospect: bool.decode(r.can_introspect),
+      adminApi: bool.decode(r.admin_api),
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    }),
+    applicationParams: (a: Application): unknown[] => [
+      a.id, a.clientId, a.name, a.secretHash, a.secretRotatedAt, bool.encode(a.active), bool.encode(a.public),
+      list.encode(a.grantTypes), list.encode(a.redirectUris), list.encode(a.scopes),
+      a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
+      a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi),
+    ],
+
+    signingKeyFromRow,
+    signingKeyParams: (k: SigningKey): unknown[] => [k.kid, k.alg, k.publicJwk, k.privateKeyEnc, k.createdAt, k.activatesAt, k.retiresAt, k.publishUntil],
+
+    codeFromRow: (r: AuthorizationCodeRow): AuthorizationCode => ({
+      hash: r.hash,
+      applicationId: r.application_id,
+      userId: r.user_id,
+      redirectUri: r.redirect_uri,
+      scopes: list.decode(r.scopes),
+      codeChallenge: r.code_challenge,
+      issuedAt: r.issued_at,
+      expiresAt: r.expires_at,
+      usedAt: r.used_at,
+    }),
+    codeParams: (c: AuthorizationCode): unknown[] => [c.hash, c.applicationId, c.userId, c.redirectUri, list.encode(c.scopes), c.codeChallenge, c.issuedAt, c.expiresAt, c.usedAt],
+
+    identityProviderFromRow: (r: IdentityProviderRow): IdentityProvider => ({
+      id: r.id,
+      name: r.name,
+      issuer: r.issuer,
+      metadataUrl: r.metadata_url,
+      jwksUri: r.jwks_uri,
+      audience: r.audience,
+      userClaim: r.user_claim,
+      userField: r.user_field as IdpUserField,
+      active: bool.decode(r.active),
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    }),
+    identityProviderParams: (p: IdentityProvider): unknown[] => [p.id, p.name, p.issuer, p.metadataUrl, p.jwksUri, p.audience, p.userClaim, p.userField, bool.encode(p.active), p.createdAt, p.updatedAt],
+
+    tokenFromRow: (r: TokenRow): TokenRecord => ({
+      hash: r.hash,
+      kind: r.kind as TokenKind,
+      applicationId: r.application_id,
+      userId: r.user_id,
+      scopes: words.decode(r.scopes),
+      grantType: r.grant_type,
+      issuedAt: r.issued_at,
+      expiresAt: r.expires_at,
+      familyId: r.family_id,
+      status: r.status as TokenStatus,
+      revokedAt: r.revoked_at,
+    }),
+
+    refusalFromRow,
+    refusalParams: (f: Refusal): unknown[] => [f.requestId, f.at, f.endpoint, f.status, f.error, f.reason, f.description, f.hint, f.clientId, f.applicationName, f.userName, f.remoteAddress],
+
+    /** Audit rows have the record's own shape (text and integers); a copy, so callers may keep it. */
+    auditFromRow: (e: AuditEntry): AuditEntry => ({ ...e }),
+    auditParams: (e: AuditEntry): unknown[] => [e.id, e.at, e.actor, e.action, e.target, e.before, e.after],
+
+    sessionFromRow: (r: SessionRow): SessionRecord => ({
+      id: r.id,
+      kind: r.kind as SessionKind,
+      userId: r.user_id,
+      createdAt: r.created_at,
+      lastSeenAt: r.last_seen_at,
+      expiresAt: r.expires_at,
+      parentId: r.parent_id,
+      revokedAt: r.revoked_at,
+    }),
+    sessionParams: (s: SessionRecord): unknown[] => [s.id, s.kind, s.userId, s.createdAt, s.lastSeenAt, s.expiresAt, s.parentId, s.revokedAt],
+
+    attemptFromRow: (r: AttemptRow): AttemptRecord => ({
+      kind: r.kind as AttemptKind,
+      userName: r.user_name,
+      source: r.source,
+      failures: r.failures,
+      windowStart: r.window_start,
+      lastAt: r.last_at,
+      expiresAt: r.expires_at,
+    }),
+  };
+}
+
+export type SqlRows = ReturnType<typeof sqlRows>;
+
+function signingKeyFromRow(r: SigningKeyRow): SigningKey {
+  return {
+    kid: r.kid,
+    alg: r.alg as SigningAlgorithm,
+    publicJwk: r.public_jwk,
+    privateKeyEnc: r.private_key_enc,
+    createdAt: r.created_at,
+    activatesAt: r.activates_at,
+    retiresAt: r.retires_at,
+    publishUntil: r.publish_until,
+  };
+}
+
+function refusalFromRow(r: RefusalRow): Refusal {
+  return {
+    requestId: r.request_id,
+    at: r.at,
+    endpoint: r.endpoint,
+    status: r.status,
+    error: r.error,
+    reason: r.reason,
+    description: r.description,
+    hint: r.hint,
+    clientId: r.client_id,
+    applicationName: r.application_name,
+    userName: r.user_name,
+    remoteAddress: r.remote_address,
+  };
+}
+
+/** Keys in one fixed order, so concurrent multi-key writes take row locks in the same order. */
+export function sortedAttemptKeys<K extends { kind: string; userName: string; source: string }>(keys: readonly K[]): K[] {
+  const key = (k: K) => `${k.kind}\u0000${k.userName}\u0000${k.source}`;
+  return [...keys].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/** The smallest string greater than every string that starts with `prefix` (a range scan's upper bound). */
+export function prefixEnd(prefix: string): string {
+  if (prefix === '') return '\u{10ffff}';
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
