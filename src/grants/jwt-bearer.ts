@@ -1,19 +1,12 @@
-import { assertionError, consumeJti, unverifiedClaims, verifyAssertion, type AssertionDeps, type VerifiedAssertion } from '../assertions/assertion.js';
+import { assertionError, consumeJti, unverifiedClaims, verifyAssertion, type VerifiedAssertion } from '../assertions/assertion.js';
 import type { AuthenticatedClient } from '../client-auth/types.js';
-import { invalidClient, invalidGrant, invalidRequest } from '../errors/errors.js';
-import type { RegistryCache } from '../registry/cache.js';
+import { invalidClient, invalidGrant } from '../errors/errors.js';
+import { commandLine, placeholder } from '../core/shell.js';
 import { type Application, type User } from '../domain/model.js';
 import { JWT_BEARER_GRANT } from '../grants/grant-type.js';
-import { type Storage } from '../storage/types.js';
-import type { Mint } from '../tokens/issuer.js';
+import { issueTokens } from './issue.js';
 import { parseScopeParam, resolveRequestedScopes } from './scope.js';
-import type { Grant, GrantContext } from './types.js';
-
-export interface JwtBearerGrantDeps extends AssertionDeps {
-  readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'userByName' | 'properties' | 'peekProperties'>;
-  readonly storage: Pick<Storage, 'tokens' | 'replay'>;
-  readonly mint: Mint;
-}
+import type { GrantContext, GrantDeps, GrantHandler, GrantModule, GrantWarning } from './types.js';
 
 interface Plan {
   readonly application: Application;
@@ -24,11 +17,9 @@ interface Plan {
 /** Assertions already verified while identifying the client, by the request's parsed parameters. */
 const verifiedByParams = new WeakMap<object, VerifiedAssertion>();
 
+/** Declared required: the token endpoint refused a request without it. */
 function assertionOf(params: Readonly<Record<string, string>>): string {
-  const assertion = params.assertion;
-  // RFC 7523 §2.1: "The value of the "assertion" parameter MUST contain a single JWT."
-  if (assertion === undefined) throw invalidRequest.withReason('request.missing_parameter').withDescription('The JWT bearer grant needs the assertion parameter.');
-  return assertion;
+  return params.assertion ?? '';
 }
 
 /**
@@ -39,17 +30,40 @@ function assertionOf(params: Readonly<Record<string, string>>): string {
  * sign a new assertion whenever it needs a token, so a long-lived credential would only add risk.
  * @see RFC 7523 §2.1, §3, §3.1; RFC 7521 §4.1
  */
-export function jwtBearerGrant(deps: JwtBearerGrantDeps): Grant<Plan> {
+export const jwtBearer: GrantModule<Plan> = {
+  grantType: JWT_BEARER_GRANT,
+  alias: 'jwt_bearer',
+  label: 'JWT bearer',
+  summary: 'A client that exchanges a signed JWT assertion for a token (RFC 7523); needs its public keys.',
+  parameters: [
+    // RFC 7523 §2.1: "The value of the "assertion" parameter MUST contain a single JWT."
+    { name: 'assertion', required: true, description: "A JWT signed with the application's key: iss its client id, sub the user name.", missing: 'The JWT bearer grant needs the assertion parameter.' },
+  ],
+  // The assertion, signed with the application's registered key, is what proves the client.
+  clientAuth: 'identifies_client',
+  preset: [JWT_BEARER_GRANT],
+  // An application signs for whomever it names: its tokens never administer.
+  adminApi: false,
+  checks({ application: app }) {
+    const warnings: GrantWarning[] = [];
+    if (app.jwks === null && app.jwksUri === null) {
+      warnings.push({ id: 'assertion.no_keys', text: `the application allows the JWT bearer grant but has no public keys to check its assertions with. Fix: ${commandLine(['apps', 'update', app.clientId, '--jwks', placeholder('file')])} (or --jwks-uri <url>)` });
+    }
+    if (app.adminApi && app.grantTypes.length === 1) {
+      warnings.push({ id: 'admin.grant_not_allowed', text: 'the application may use the admin API, but its only grant is the JWT bearer grant, whose tokens never act on the admin API (admin.grant_not_allowed). Give it the client_credentials or password grant.' });
+    }
+    return warnings;
+  },
+  example: { words: () => ['-d', `grant_type=${encodeURIComponent(JWT_BEARER_GRANT)}`, '-d', 'assertion=<signed JWT>'], immediate: false },
+  createHandler: jwtBearerHandler,
+};
+
+function jwtBearerHandler(deps: GrantDeps): GrantHandler<Plan> {
   async function verify(assertion: string, app: Application): Promise<VerifiedAssertion> {
     return verifyAssertion(deps, 'grant', assertion, app);
   }
 
   return {
-    grantType: JWT_BEARER_GRANT,
-    parameters: ['assertion'],
-    // The assertion, signed with the application's registered key, is what proves the client.
-    publicClients: true,
-
     async identifyClient(_req, params, context): Promise<AuthenticatedClient> {
       const assertion = assertionOf(params);
       const { iss } = unverifiedClaims('grant', assertion);
@@ -98,12 +112,9 @@ export function jwtBearerGrant(deps: JwtBearerGrantDeps): Grant<Plan> {
       return { application: app, user, scopes };
     },
 
-    async issue(plan) {
-      const now = deps.clock.now();
+    issue(plan) {
       // RFC 7523 §3.1 does not call for a refresh token: the application signs a new assertion instead.
-      const minted = await deps.mint({ application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: JWT_BEARER_GRANT, withRefreshToken: false, now });
-      await deps.storage.tokens.insert(minted.records);
-      return minted.body;
+      return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: JWT_BEARER_GRANT, withRefreshToken: false });
     },
   };
 }
