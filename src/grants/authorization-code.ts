@@ -47,9 +47,9 @@ export const authorizationCode: GrantModule<Plan> = {
     return [{ id: 'authorize.redirect_uri_missing', text: `the application allows authorization_code but has no redirect URI, so authorization requests will be refused. Fix: ${commandLine(['apps', 'update', app.clientId, '--redirect-uri', placeholder('uri')])}` }];
   },
   example: {
-    words(app) {
-      const redirect = app.redirectUris[0];
-      return ['-d', 'grant_type=authorization_code', '-d', 'code=<code>', '-d', 'code_verifier=<verifier>', ...(redirect === undefined ? [] : ['--data-urlencode', `redirect_uri=${redirect}`])];
+    params(app) {
+      const redirect = app === undefined ? '<redirect-uri>' : app.redirectUris[0];
+      return ['-d', 'code=<code>', '-d', 'code_verifier=<verifier>', ...(redirect === undefined ? [] : ['--data-urlencode', `redirect_uri=${redirect}`])];
     },
     immediate: false,
   },

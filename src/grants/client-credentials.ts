@@ -46,7 +46,7 @@ export const clientCredentials: GrantModule<Plan> = {
     }
     return warnings;
   },
-  example: { words: () => ['-d', 'grant_type=client_credentials'], immediate: true },
+  example: { params: () => [], immediate: true },
   createHandler(deps) {
     return {
       async validate(ctx) {

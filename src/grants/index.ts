@@ -1,3 +1,5 @@
+import type { Word } from '../core/shell.js';
+import type { Application } from '../domain/model.js';
 import type { GrantType } from '../grants/grant-type.js';
 import { authorizationCode } from './authorization-code.js';
 import { clientCredentials } from './client-credentials.js';
@@ -37,4 +39,13 @@ export function findGrant<T extends GrantDescriptor>(catalogue: readonly T[], na
 /** The grant types an application of this kind (a grant type or alias with a preset) gets. */
 export function kinds(catalogue: readonly GrantDescriptor[]): GrantDescriptor[] {
   return catalogue.filter((g) => g.preset !== undefined);
+}
+
+/**
+ * A token request with the grant, as curl words after the client authentication: grant_type,
+ * then `extra` (e.g. a scope), then the grant's parameters; undefined when it has no example.
+ */
+export function exampleRequest(g: GrantDescriptor, app: Application | undefined, options: { readonly user: string; readonly extra?: readonly Word[] }): Word[] | undefined {
+  if (g.example === undefined) return undefined;
+  return ['-d', `grant_type=${encodeURIComponent(g.grantType)}`, ...(options.extra ?? []), ...g.example.params(app, options)];
 }

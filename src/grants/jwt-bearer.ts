@@ -54,7 +54,7 @@ export const jwtBearer: GrantModule<Plan> = {
     }
     return warnings;
   },
-  example: { words: () => ['-d', `grant_type=${encodeURIComponent(JWT_BEARER_GRANT)}`, '-d', 'assertion=<signed JWT>'], immediate: false },
+  example: { params: () => ['-d', 'assertion=<signed JWT>'], immediate: false },
   createHandler: jwtBearerHandler,
 };
 

@@ -32,13 +32,14 @@ export const password: GrantModule<Plan> = {
   ],
   clientAuth: 'public_allowed',
   preset: ['password', 'refresh_token'],
+  implies: ['refresh_token'],
   adminApi: true,
   checks({ properties }) {
     if (!properties[PROPERTY]) return [];
     return [{ id: 'grant.ropc_disabled', text: `the password grant is switched off for this instance (${PROPERTY} is true). Fix: ${commandLine(['properties', 'set', PROPERTY, 'false'])}` }];
   },
   example: {
-    words: (_app, p) => ['-d', 'grant_type=password', '--data-urlencode', `username=${p.user}`, '--data-urlencode', 'password=<password>'],
+    params: (_app, p) => ['--data-urlencode', `username=${p.user}`, '--data-urlencode', 'password=<password>'],
     immediate: true,
   },
   createHandler(deps) {

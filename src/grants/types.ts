@@ -90,8 +90,11 @@ export interface GrantCheckInput {
 
 /** How a person requests a token with the grant: curl words after the client authentication. */
 export interface GrantExample {
-  /** grant_type and the grant's parameters as curl words (`-d name=value`); `user` is the user-name placeholder to use. */
-  words(application: Application, placeholders: { readonly user: string }): Word[];
+  /**
+   * The grant's parameters as curl words (`-d name=value`; grant_type comes before them), for this
+   * application (undefined: a generic example); `user` is the user-name placeholder to use.
+   */
+  params(application: Application | undefined, placeholders: { readonly user: string }): Word[];
   /** The request works right after the application is created (no browser, no signed assertion): the CLI prints it as a next step. */
   readonly immediate: boolean;
 }
@@ -116,6 +119,8 @@ export interface GrantDescriptor {
    * when the grant is not a kind of application of its own (refresh_token).
    */
   readonly preset?: readonly GrantType[];
+  /** Grant types always stored with it (the password grant comes with refresh tokens, as on the platform). */
+  readonly implies?: readonly GrantType[];
   /** Whether its tokens may act on the admin API (never for a grant where the client names any user). */
   readonly adminApi: boolean;
   /** Configuration that will make this grant's token requests fail for the application (CLI warnings). */
