@@ -116,7 +116,28 @@ export interface Overview {
   readonly findings: readonly Finding[];
 }
 
-export type AppKind = 'client_credentials' | 'password' | 'authorization_code' | 'jwt_bearer';
+/** A grant of the instance's catalogue (GET /grants): the console's application kinds and grant labels. */
+export interface GrantInfo {
+  readonly grantType: string;
+  readonly alias: string | null;
+  readonly label: string;
+  readonly summary: string;
+  readonly parameters: readonly { readonly name: string; readonly required: boolean; readonly description: string }[];
+  readonly clientAuth: 'confidential' | 'public_allowed' | 'identifies_client';
+  /** The grant types an application of this kind gets; null when it is not a kind of its own. */
+  readonly preset: readonly string[] | null;
+  readonly adminApi: boolean;
+  readonly example: string | null;
+}
+
+/** A kind of application: a grant with a preset, named by its alias or else its grant type (as POST /applications takes it). */
+export type AppKind = string;
+export const kindOf = (g: GrantInfo): AppKind => g.alias ?? g.grantType;
+
+/** The instance's grant catalogue. */
+export async function loadGrants(): Promise<GrantInfo[]> {
+  return list<GrantInfo>(await get('/grants'), 'grants');
+}
 
 export interface Application {
   readonly id?: string;
