@@ -11,6 +11,8 @@ import { redirectUris } from './checks-redirect-uris.js';
 import type { ApiRouter } from '../resource-server/router.js';
 import type { Application } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
+import { BUILT_IN_GRANTS, grantWarnings } from '../grants/index.js';
+import type { GrantDescriptor } from '../grants/types.js';
 import { appLabel, appLink, commandLine, placeholder, shellWord, sortFindings, type Finding, type Snapshot } from './findings.js';
 
 export { FINDING_IDS, type Finding, type FindingId, type FindingSeverity } from './findings.js';
@@ -29,6 +31,8 @@ export interface DoctorDeps {
   readonly keyring?: Pick<Keyring, 'keys'>;
   /** Where the database and key files are, when they are local files: their checks run only then (checks-files.ts). */
   readonly files?: FilesAtRest | undefined;
+  /** The grant catalogue, whose checks run for each active application (default the built-in grants). */
+  readonly grants?: readonly GrantDescriptor[] | undefined;
 }
 
 /**
@@ -57,7 +61,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
   };
   return sortFindings([
     ...clientCredentialsDisabled(s),
-    ...applicationUsers(s),
+    ...grantFindings(s, deps.grants ?? BUILT_IN_GRANTS),
     ...redirectUris(s),
     ...unattainableScopes(s),
     ...allAccessScope(s),
@@ -89,48 +93,13 @@ function clientCredentialsDisabled(s: Snapshot): Finding[] {
   ];
 }
 
-/** A user name for a new application user, from the application's name. */
-function serviceUserName(app: Application): string {
-  const slug = app.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
-  return `svc-${slug === '' ? app.clientId.slice(0, 12) : slug}`;
-}
-
-function applicationUsers(s: Snapshot): Finding[] {
-  const out: Finding[] = [];
-  for (const app of s.active.filter(usesClientCredentials)) {
-    const user = app.appUserId === null ? undefined : s.users.get(app.appUserId);
-    if (user === undefined) {
-      const name = serviceUserName(app);
-      const existing = s.usersByName.get(name);
-      const set = commandLine(['apps', 'update', app.clientId, '--app-user', name]);
-      const create = commandLine(['users', 'create', name]);
-      out.push({
-        id: 'application_user_missing',
-        severity: 'error',
-        title: 'An application using client_credentials has no application user',
-        detail:
-          app.appUserId === null
-            ? `Application ${appLabel(app)} is allowed client_credentials but has no application user, so its token requests are refused (application_user.missing).`
-            : `Application ${appLabel(app)} is allowed client_credentials but its application user (id ${app.appUserId}) no longer exists, so its token requests are refused (application_user.missing).`,
-        fix: `Give the application a user for its tokens to act as (a service user with just the roles it needs): create one, then set it with --app-user.`,
-        command: existing === undefined ? `${create} && ${set}` : set,
-        link: appLink(app),
-        target: app.clientId,
-      });
-    } else if (!user.active) {
-      out.push({
-        id: 'application_user_inactive',
-        severity: 'error',
-        title: 'An application using client_credentials acts as an inactive user',
-        detail: `Application ${appLabel(app)} is allowed client_credentials, but its application user ${user.userName} is inactive, so its token requests are refused (application_user.inactive) and its tokens are not accepted (token.user_inactive).`,
-        fix: `Activate the user ${user.userName} (or set another, active application user: ${commandLine(['apps', 'update', app.clientId, '--app-user', placeholder('user')])}).`,
-        command: commandLine(['users', 'update', user.userName, '--active', 'true']),
-        link: `#/users/${encodeURIComponent(user.userName)}`,
-        target: app.clientId,
-      });
-    }
-  }
-  return out;
+/** The findings of each active application's grants (the same checks as the CLI's warnings). */
+function grantFindings(s: Snapshot, catalogue: readonly GrantDescriptor[]): Finding[] {
+  return s.active.flatMap((app) => {
+    const appUser = app.appUserId === null ? undefined : s.users.get(app.appUserId);
+    const input = { application: app, appUser, properties: s.props, userNamed: (name: string) => s.usersByName.get(name) };
+    return grantWarnings(catalogue, input).flatMap((w) => (w.finding === undefined ? [] : [{ ...w.finding, target: app.clientId }]));
+  });
 }
 
 function routeOf(api: CompiledApi, template: string): string {

@@ -70,5 +70,4 @@ export interface Snapshot {
   readonly keys: readonly SigningKey[];
 }
 
-export const appLabel = (app: Application) => `"${app.name}" (client id ${app.clientId})`;
-export const appLink = (app: Application) => `#/applications/${encodeURIComponent(app.clientId)}`;
+export { appLabel, appLink } from '../domain/labels.js';

@@ -1,9 +1,10 @@
 import { commandLine, placeholder, type Word } from '../core/shell.js';
 import { unauthorizedClient } from '../errors/errors.js';
+import { appLabel, appLink } from '../domain/labels.js';
 import type { Application, User } from '../domain/model.js';
 import { issueTokens } from './issue.js';
 import { parseScopeParam, resolveRequestedScopes } from './scope.js';
-import type { GrantModule, GrantWarning } from './types.js';
+import type { GrantFinding, GrantModule, GrantWarning } from './types.js';
 
 export const CLIENT_CREDENTIALS_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 const PROPERTY = CLIENT_CREDENTIALS_PROPERTY;
@@ -15,6 +16,30 @@ interface Plan {
 }
 
 const fix = (words: readonly Word[]) => `Fix: ${commandLine(words)}`;
+
+/** A user name for a new application user, from the application's name. */
+function serviceUserName(app: Application): string {
+  const slug = app.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
+  return `svc-${slug === '' ? app.clientId.slice(0, 12) : slug}`;
+}
+
+/** The doctor's finding for an application without (or with a deleted) application user: create one and set it. */
+function appUserMissing(app: Application, userNamed: (name: string) => User | undefined): GrantFinding {
+  const name = serviceUserName(app);
+  const set = commandLine(['apps', 'update', app.clientId, '--app-user', name]);
+  return {
+    id: 'application_user_missing',
+    severity: 'error',
+    title: 'An application using client_credentials has no application user',
+    detail:
+      app.appUserId === null
+        ? `Application ${appLabel(app)} is allowed client_credentials but has no application user, so its token requests are refused (application_user.missing).`
+        : `Application ${appLabel(app)} is allowed client_credentials but its application user (id ${app.appUserId}) no longer exists, so its token requests are refused (application_user.missing).`,
+    fix: `Give the application a user for its tokens to act as (a service user with just the roles it needs): create one, then set it with --app-user.`,
+    command: userNamed(name) === undefined ? `${commandLine(['users', 'create', name])} && ${set}` : set,
+    link: appLink(app),
+  };
+}
 
 /**
  * Client credentials: the token acts as the application's "OAuth Application User".
@@ -29,14 +54,32 @@ export const clientCredentials: GrantModule<Plan> = {
   publicClientReason: 'grant.client_credentials_public_client',
   preset: ['client_credentials'],
   adminApi: true,
-  checks({ application: app, appUser: user, properties }) {
+  checks({ application: app, appUser: user, properties, userNamed }) {
     const id = app.clientId;
     const warnings: GrantWarning[] = [];
     if (app.public) warnings.push({ id: 'grant.client_credentials_public_client', text: `the application is public, and public clients cannot use client_credentials. ${fix(['apps', 'update', id, '--public', 'false'])}` });
-    if (app.appUserId === null) {
-      warnings.push({ id: 'application_user.missing', text: `the application allows client_credentials but has no application user, so token requests will be refused (application_user.missing). ${fix(['apps', 'update', id, '--app-user', placeholder('user-name')])}` });
-    } else if (user !== undefined) {
-      if (!user.active) warnings.push({ id: 'application_user.inactive', text: `the application user ${user.userName} is inactive (application_user.inactive). ${fix(['users', 'update', user.userName, '--active', 'true'])}` });
+    if (user === undefined) {
+      warnings.push({
+        id: 'application_user.missing',
+        ...(app.appUserId === null ? { text: `the application allows client_credentials but has no application user, so token requests will be refused (application_user.missing). ${fix(['apps', 'update', id, '--app-user', placeholder('user-name')])}` } : {}),
+        finding: appUserMissing(app, userNamed),
+      });
+    } else {
+      if (!user.active) {
+        warnings.push({
+          id: 'application_user.inactive',
+          text: `the application user ${user.userName} is inactive (application_user.inactive). ${fix(['users', 'update', user.userName, '--active', 'true'])}`,
+          finding: {
+            id: 'application_user_inactive',
+            severity: 'error',
+            title: 'An application using client_credentials acts as an inactive user',
+            detail: `Application ${appLabel(app)} is allowed client_credentials, but its application user ${user.userName} is inactive, so its token requests are refused (application_user.inactive) and its tokens are not accepted (token.user_inactive).`,
+            fix: `Activate the user ${user.userName} (or set another, active application user: ${commandLine(['apps', 'update', id, '--app-user', placeholder('user')])}).`,
+            command: commandLine(['users', 'update', user.userName, '--active', 'true']),
+            link: `#/users/${encodeURIComponent(user.userName)}`,
+          },
+        });
+      }
       if (app.adminApi && !user.roles.includes('admin')) {
         warnings.push({ id: 'admin.role_missing', text: `the application may use the admin API, but its application user ${user.userName} lacks the admin role, so the admin API refuses its client-credentials tokens (admin.role_missing). ${fix(['users', 'update', user.userName, '--roles', [...user.roles, 'admin'].join(',')])}` });
       }

@@ -6,7 +6,7 @@ import { clientCredentials } from './client-credentials.js';
 import { jwtBearer } from './jwt-bearer.js';
 import { password } from './password.js';
 import { refreshToken } from './refresh-token.js';
-import type { Grant, GrantDeps, GrantDescriptor, GrantModule } from './types.js';
+import type { Grant, GrantCheckInput, GrantDeps, GrantDescriptor, GrantModule, GrantWarning } from './types.js';
 
 /** The built-in grant modules, in the order people meet them: the default catalogue of createLatchkey({ grants }). */
 export const BUILT_IN_GRANTS: readonly GrantModule[] = [clientCredentials, password, refreshToken, authorizationCode, jwtBearer];
@@ -48,4 +48,9 @@ export function kinds(catalogue: readonly GrantDescriptor[]): GrantDescriptor[] 
 export function exampleRequest(g: GrantDescriptor, app: Application | undefined, options: { readonly user: string; readonly extra?: readonly Word[] }): Word[] | undefined {
   if (g.example === undefined) return undefined;
   return ['-d', `grant_type=${encodeURIComponent(g.grantType)}`, ...(options.extra ?? []), ...g.example.params(app, options)];
+}
+
+/** The checks of every grant of the catalogue the application allows, in catalogue order: CLI warnings and doctor findings. */
+export function grantWarnings(catalogue: readonly GrantDescriptor[], input: GrantCheckInput): GrantWarning[] {
+  return catalogue.filter((g) => input.application.grantTypes.includes(g.grantType)).flatMap((g) => g.checks?.(input) ?? []);
 }

@@ -72,12 +72,29 @@ export interface GrantParameter {
  */
 export type ClientAuthRule = 'confidential' | 'public_allowed' | 'identifies_client';
 
-/** A configuration problem that makes the grant's token requests fail for one application. */
+/** A problem as `latchkey doctor` (and the console's home page) reports it; its target is the application. */
+export interface GrantFinding {
+  /** Stable id of the kind of problem (diagnostics/findings.ts FINDING_IDS). */
+  readonly id: string;
+  readonly severity: 'error' | 'warning';
+  readonly title: string;
+  readonly detail: string;
+  readonly fix: string;
+  readonly command?: string;
+  readonly link?: string;
+}
+
+/**
+ * A configuration problem that makes the grant's token requests fail for one application: one
+ * check, shown by `apps create/update/show` as a warning (text) and by `doctor` as a finding.
+ */
 export interface GrantWarning {
   /** The reason code the refused request records, or another stable id. */
   readonly id: string;
-  /** One sentence saying what is wrong and why, then "Fix: <command>" where there is one. */
-  readonly text: string;
+  /** The CLI's warning: what is wrong and why, then "Fix: <command>" where there is one; absent when only the doctor reports it. */
+  readonly text?: string;
+  /** The doctor's finding; absent when only the CLI warns (the doctor has an instance-wide finding for it, or none). */
+  readonly finding?: GrantFinding;
 }
 
 /** What a grant's configuration checks read: one application, its application user, the instance's properties. */
@@ -86,6 +103,8 @@ export interface GrantCheckInput {
   /** The application user, when it has one that exists. */
   readonly appUser: User | undefined;
   readonly properties: PropertyValues;
+  /** A user by name (a fix may suggest creating one). */
+  readonly userNamed: (userName: string) => User | undefined;
 }
 
 /** How a person requests a token with the grant: curl words after the client authentication. */
@@ -123,7 +142,7 @@ export interface GrantDescriptor {
   readonly implies?: readonly GrantType[];
   /** Whether its tokens may act on the admin API (never for a grant where the client names any user). */
   readonly adminApi: boolean;
-  /** Configuration that will make this grant's token requests fail for the application (CLI warnings). */
+  /** Configuration that will make this grant's token requests fail for the application (CLI warnings and doctor findings). */
   checks?(input: GrantCheckInput): GrantWarning[];
   readonly example?: GrantExample;
 }

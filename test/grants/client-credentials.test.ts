@@ -39,10 +39,12 @@ describe('client_credentials grant module (memory storage, no HTTP)', () => {
     const { application } = await createApplication(kit.registry, { name: 'Export', grantTypes: ['client_credentials'], appUser: 'svc' });
     await refused(kit.run(clientCredentials, await kit.app(application.clientId), { scope: 'export.write' }), 'invalid_scope', 'scope.not_allowed');
     const app = await kit.app(application.clientId);
-    assert.deepEqual(clientCredentials.checks?.({ application: { ...app, appUserId: null, public: true }, appUser: undefined, properties: { ...(await kit.cache.properties()), [CLIENT_CREDENTIALS_PROPERTY]: false } }).map((w) => w.id), [
-      'grant.client_credentials_public_client',
-      'application_user.missing',
-      'grant.client_credentials_disabled',
-    ]);
+    const checks = clientCredentials.checks?.({ application: { ...app, appUserId: null, public: true }, appUser: undefined, userNamed: () => undefined, properties: { ...(await kit.cache.properties()), [CLIENT_CREDENTIALS_PROPERTY]: false } }) ?? [];
+    assert.deepEqual(checks.map((w) => w.id), ['grant.client_credentials_public_client', 'application_user.missing', 'grant.client_credentials_disabled']);
+    // One check, two surfaces: the CLI's warning text and the doctor's finding (with the command that creates and sets a service user).
+    const missing = checks[1];
+    assert.match(missing?.text ?? '', /has no application user, so token requests will be refused \(application_user\.missing\)/);
+    assert.equal(missing?.finding?.id, 'application_user_missing');
+    assert.equal(missing?.finding?.command, `latchkey users create svc-export && latchkey apps update ${app.clientId} --app-user svc-export`);
   });
 });

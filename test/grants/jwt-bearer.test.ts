@@ -49,6 +49,6 @@ describe('JWT bearer grant module (memory storage, no HTTP)', () => {
   it('never administers, and its checks name missing keys', async () => {
     const { kit, app } = await setup();
     assert.equal(jwtBearer.adminApi, false);
-    assert.deepEqual(jwtBearer.checks?.({ application: { ...app, jwks: null, adminApi: true }, appUser: undefined, properties: await kit.cache.properties() }).map((w) => w.id), ['assertion.no_keys', 'admin.grant_not_allowed']);
+    assert.deepEqual(jwtBearer.checks?.({ application: { ...app, jwks: null, adminApi: true }, appUser: undefined, userNamed: () => undefined, properties: await kit.cache.properties() }).map((w) => w.id), ['assertion.no_keys', 'admin.grant_not_allowed']);
   });
 });

@@ -39,6 +39,6 @@ describe('password grant module (memory storage, no HTTP)', () => {
     await refused(kit.run(password, app, { username: 'bob', password: PW }), 'invalid_grant', 'user.inactive');
     await setProperty(kit.registry, ROPC_DISABLED_PROPERTY, 'true');
     await refused(kit.run(password, app, { username: 'alice', password: PW }), 'unauthorized_client', 'grant.ropc_disabled');
-    assert.deepEqual(password.checks?.({ application: app, appUser: undefined, properties: await kit.cache.properties() }).map((w) => w.id), ['grant.ropc_disabled']);
+    assert.deepEqual(password.checks?.({ application: app, appUser: undefined, userNamed: () => undefined, properties: await kit.cache.properties() }).map((w) => w.id), ['grant.ropc_disabled']);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createApplication, findApplication, rotateSecret, updateApplication, type ApplicationInput } from '../../registry/applications.js';
 import { commandLine, shellCommand } from '../../core/shell.js';
-import { exampleRequest } from '../../grants/index.js';
+import { exampleRequest, grantWarnings } from '../../grants/index.js';
 import type { GrantDescriptor } from '../../grants/types.js';
 import { resolveProperties } from '../../registry/properties.js';
 import { type Application } from '../../domain/model.js';
@@ -199,12 +199,11 @@ function nextSteps(catalogue: readonly GrantDescriptor[], app: Application, secr
 
 /** Configuration that will make token requests fail, each with the command that fixes it: the checks of the application's grants. */
 async function configWarnings(ctx: CliContext, app: Application): Promise<string[]> {
-  const properties = resolveProperties(await ctx.storage.properties.list());
-  const appUser = app.appUserId === null ? undefined : await ctx.storage.users.byId(app.appUserId);
-  const warnings = ctx.grants
-    .filter((g) => app.grantTypes.includes(g.grantType))
-    .flatMap((g) => g.checks?.({ application: app, appUser, properties }) ?? [])
-    .map((w) => w.text);
+  const [rows, users] = await Promise.all([ctx.storage.properties.list(), ctx.storage.users.list()]);
+  const byName = new Map(users.map((u) => [u.userName, u]));
+  const appUser = users.find((u) => u.id === app.appUserId);
+  const input = { application: app, appUser, properties: resolveProperties(rows), userNamed: (name: string) => byName.get(name) };
+  const warnings = grantWarnings(ctx.grants, input).flatMap((w) => (w.text === undefined ? [] : [w.text]));
   if (!app.active) warnings.push(`the application is inactive, so every token request is refused. Fix: ${commandLine(['apps', 'update', app.clientId, '--active', 'true'])}`);
   return warnings;
 }
