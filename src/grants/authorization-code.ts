@@ -42,6 +42,8 @@ export const authorizationCode: GrantModule<Plan> = {
   clientAuth: 'public_allowed',
   preset: ['authorization_code', 'refresh_token'],
   adminApi: true,
+  kindNeeds: ({ redirectUris }) =>
+    redirectUris.some((u) => u.trim() !== '') ? undefined : { field: 'redirectUris', message: 'An authorization_code application needs at least one redirect URI.' },
   checks({ application: app }) {
     if (app.redirectUris.length > 0) return [];
     return [{ id: 'authorize.redirect_uri_missing', text: `the application allows authorization_code but has no redirect URI, so authorization requests will be refused. Fix: ${commandLine(['apps', 'update', app.clientId, '--redirect-uri', placeholder('uri')])}` }];

@@ -44,6 +44,8 @@ export const jwtBearer: GrantModule<Plan> = {
   preset: [JWT_BEARER_GRANT],
   // An application signs for whomever it names: its tokens never administer.
   adminApi: false,
+  kindNeeds: ({ jwks, jwksUri }) =>
+    jwks !== null || jwksUri !== null ? undefined : { field: 'jwks', message: 'A jwt_bearer application needs its public keys: jwks (a JWKS document) or jwksUri.' },
   checks({ application: app }) {
     const warnings: GrantWarning[] = [];
     if (app.jwks === null && app.jwksUri === null) {

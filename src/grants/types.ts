@@ -97,6 +97,13 @@ export interface GrantWarning {
   readonly finding?: GrantFinding;
 }
 
+/** The fields of a new application a kind may need. */
+export interface KindFields {
+  readonly redirectUris: readonly string[];
+  readonly jwks: unknown;
+  readonly jwksUri: string | null;
+}
+
 /** What a grant's configuration checks read: one application, its application user, the instance's properties. */
 export interface GrantCheckInput {
   readonly application: Application;
@@ -138,6 +145,11 @@ export interface GrantDescriptor {
    * when the grant is not a kind of application of its own (refresh_token).
    */
   readonly preset?: readonly GrantType[];
+  /**
+   * What an application of this kind needs at creation (the admin API refuses POST /applications
+   * with this kind without it): the field and the refusal's message, or undefined when all is there.
+   */
+  kindNeeds?(fields: KindFields): { readonly field: string; readonly message: string } | undefined;
   /** Grant types always stored with it (the password grant comes with refresh tokens, as on the platform). */
   readonly implies?: readonly GrantType[];
   /** Whether its tokens may act on the admin API (never for a grant where the client names any user). */

@@ -13,11 +13,14 @@ import { applicationView, names } from './views.js';
 /** A kind of application is a grant with a preset, named by its alias or else its grant type. */
 export const kindName = (g: GrantDescriptor) => g.alias ?? g.grantType;
 
-function presetOf(ctx: RouteContext, kind: string): readonly string[] {
-  const grant = kinds(ctx.latchkey.catalogue).find((g) => kindName(g) === kind);
+/** The grant types of the kind, after refusing a kind whose essentials (redirect URIs, public keys) are missing. */
+function presetOf(ctx: RouteContext, body: z.infer<typeof CreateApplication>): readonly string[] {
+  const grant = kinds(ctx.latchkey.catalogue).find((g) => kindName(g) === body.kind);
   if (grant?.preset === undefined) {
-    throw badRequest(`Unknown kind "${kind.slice(0, 100)}". Kinds: ${kinds(ctx.latchkey.catalogue).map(kindName).join(', ')} (GET /admin/api/v1/grants lists them).`, 'kind');
+    throw badRequest(`Unknown kind "${body.kind.slice(0, 100)}". Kinds: ${kinds(ctx.latchkey.catalogue).map(kindName).join(', ')} (GET /admin/api/v1/grants lists them).`, 'kind');
   }
+  const need = grant.kindNeeds?.({ redirectUris: body.redirectUris ?? [], jwks: body.jwks ?? null, jwksUri: body.jwksUri ?? null });
+  if (need !== undefined) throw badRequest(need.message, need.field);
   return grant.preset;
 }
 
@@ -64,16 +67,6 @@ const UpdateApplication = z.strictObject({
   ...Object.fromEntries(Object.entries(applicationFields).map(([k, v]) => [k, v.optional()])),
   active: z.boolean().optional(),
 } as { [K in keyof typeof applicationFields]: z.ZodOptional<(typeof applicationFields)[K]> } & { active: z.ZodOptional<z.ZodBoolean> });
-
-/** Refuses a kind whose essentials are missing (redirect URIs, public keys). */
-function checkKind(body: z.infer<typeof CreateApplication>): void {
-  if (body.kind === 'authorization_code' && (body.redirectUris ?? []).filter((u) => u.trim() !== '').length === 0) {
-    throw badRequest('An authorization_code application needs at least one redirect URI.', 'redirectUris');
-  }
-  if (body.kind === 'jwt_bearer' && (body.jwks ?? null) === null && (body.jwksUri ?? null) === null) {
-    throw badRequest('A jwt_bearer application needs its public keys: jwks (a JWKS document) or jwksUri.', 'jwks');
-  }
-}
 
 /** After a change: has the cache pick it up, then answers the application's view and its new secret. */
 async function changed(ctx: RouteContext, result: CreatedApplication) {
@@ -153,8 +146,7 @@ export const APPLICATION_ROUTES: readonly AdminRoute[] = [
     body: CreateApplication,
     async handler(ctx) {
       const body = ctx.body as z.infer<typeof CreateApplication>;
-      const preset = presetOf(ctx, body.kind);
-      checkKind(body);
+      const preset = presetOf(ctx, body);
       const { kind, jwks, ...rest } = body;
       const created = await createApplication(deps(ctx), { ...rest, grantTypes: body.grantTypes ?? preset, jwks: jwksText(jwks) });
       return changedWithCurl(ctx, created);
