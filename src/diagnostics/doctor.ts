@@ -9,7 +9,6 @@ import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import type { ApiRouter } from '../resource-server/router.js';
-import type { Application } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { BUILT_IN_GRANTS, grantWarnings } from '../grants/index.js';
 import type { GrantDescriptor } from '../grants/types.js';
@@ -18,9 +17,6 @@ import { appLabel, appLink, commandLine, placeholder, shellWord, sortFindings, t
 export { FINDING_IDS, type Finding, type FindingId, type FindingSeverity } from './findings.js';
 export type { FilesAtRest } from './checks-files.js';
 
-const usesClientCredentials = (app: Application) => app.grantTypes.includes('client_credentials');
-
-export const CC_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 export { SECRET_ROTATION_PROPERTY } from './checks-credentials.js';
 
 export interface DoctorDeps {
@@ -60,7 +56,6 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     keys,
   };
   return sortFindings([
-    ...clientCredentialsDisabled(s),
     ...grantFindings(s, deps.grants ?? BUILT_IN_GRANTS),
     ...redirectUris(s),
     ...unattainableScopes(s),
@@ -76,30 +71,17 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
   ]);
 }
 
-function clientCredentialsDisabled(s: Snapshot): Finding[] {
-  const apps = s.active.filter(usesClientCredentials);
-  if (apps.length === 0 || s.props[CC_PROPERTY]) return [];
-  return [
-    {
-      id: 'client_credentials_disabled',
-      severity: 'error',
-      title: 'The client_credentials grant is switched off on this instance',
-      detail: `${apps.length === 1 ? 'Application' : 'Applications'} ${apps.map(appLabel).join(', ')} ${apps.length === 1 ? 'is' : 'are'} allowed client_credentials, but the property ${CC_PROPERTY} is false, so every such token request is refused (grant.client_credentials_disabled).`,
-      fix: `Set ${CC_PROPERTY} to true (or remove client_credentials from the applications that should not use it).`,
-      command: commandLine(['properties', 'set', CC_PROPERTY, 'true']),
-      link: `#/properties/${CC_PROPERTY}`,
-      target: CC_PROPERTY,
-    },
-  ];
-}
-
-/** The findings of each active application's grants (the same checks as the CLI's warnings). */
+/** The findings of each grant about the instance, then about each active application (the same checks as the CLI's warnings). */
 function grantFindings(s: Snapshot, catalogue: readonly GrantDescriptor[]): Finding[] {
-  return s.active.flatMap((app) => {
+  const instance = catalogue.flatMap((g) => {
+    const apps = s.active.filter((a) => a.grantTypes.includes(g.grantType));
+    return apps.length === 0 ? [] : (g.instanceChecks?.(apps, s.props) ?? []);
+  });
+  return [...instance, ...s.active.flatMap((app) => {
     const appUser = app.appUserId === null ? undefined : s.users.get(app.appUserId);
     const input = { application: app, appUser, properties: s.props, userNamed: (name: string) => s.usersByName.get(name) };
     return grantWarnings(catalogue, input).flatMap((w) => (w.finding === undefined ? [] : [{ ...w.finding, target: app.clientId }]));
-  });
+  })];
 }
 
 function routeOf(api: CompiledApi, template: string): string {

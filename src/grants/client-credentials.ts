@@ -89,6 +89,21 @@ export const clientCredentials: GrantModule<Plan> = {
     }
     return warnings;
   },
+  instanceChecks(apps, properties) {
+    if (properties[PROPERTY]) return [];
+    return [
+      {
+        id: 'client_credentials_disabled',
+        severity: 'error',
+        title: 'The client_credentials grant is switched off on this instance',
+        detail: `${apps.length === 1 ? 'Application' : 'Applications'} ${apps.map(appLabel).join(', ')} ${apps.length === 1 ? 'is' : 'are'} allowed client_credentials, but the property ${PROPERTY} is false, so every such token request is refused (grant.client_credentials_disabled).`,
+        fix: `Set ${PROPERTY} to true (or remove client_credentials from the applications that should not use it).`,
+        command: commandLine(['properties', 'set', PROPERTY, 'true']),
+        link: `#/properties/${PROPERTY}`,
+        target: PROPERTY,
+      },
+    ];
+  },
   example: { params: () => [], immediate: true },
   createHandler(deps) {
     return {

@@ -156,6 +156,11 @@ export interface GrantDescriptor {
   readonly adminApi: boolean;
   /** Configuration that will make this grant's token requests fail for the application (CLI warnings and doctor findings). */
   checks?(input: GrantCheckInput): GrantWarning[];
+  /**
+   * Instance-wide problems of the grant (doctor only): given the active applications allowing it
+   * and the properties, findings about the instance (e.g. the grant switched off), each with its target.
+   */
+  instanceChecks?(applications: readonly Application[], properties: PropertyValues): (GrantFinding & { readonly target: string })[];
   readonly example?: GrantExample;
 }
 
