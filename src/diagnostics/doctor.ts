@@ -3,7 +3,7 @@ import type { Keyring } from '../keys/keyring.js';
 import { resolveProperties } from '../registry/properties.js';
 import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import type { CompiledApi } from '../resource-server/compile.js';
-import { adminApiApplications, jwtBearerForAdmins, userChosenIdpClaims } from './checks-authority.js';
+import { adminApiApplications, userChosenIdpClaims } from './checks-authority.js';
 import { defaultPasswords, secretRotation, signingKeyRotation } from './checks-credentials.js';
 import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
@@ -64,7 +64,6 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...signingKeyRotation(s),
     ...defaultPasswords(s),
     ...adminApiApplications(s),
-    ...jwtBearerForAdmins(s),
     ...userChosenIdpClaims(providers),
     ...outboundUrls(s, providers),
     ...(deps.files === undefined ? [] : fileChecks(deps.files)),
@@ -75,7 +74,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
 function grantFindings(s: Snapshot, catalogue: readonly GrantDescriptor[]): Finding[] {
   const instance = catalogue.flatMap((g) => {
     const apps = s.active.filter((a) => a.grantTypes.includes(g.grantType));
-    return apps.length === 0 ? [] : (g.instanceChecks?.(apps, s.props) ?? []);
+    return apps.length === 0 ? [] : (g.instanceChecks?.({ applications: apps, users: [...s.users.values()], properties: s.props }) ?? []);
   });
   return [...instance, ...s.active.flatMap((app) => {
     const appUser = app.appUserId === null ? undefined : s.users.get(app.appUserId);

@@ -1,6 +1,7 @@
 import { commandLine, placeholder, type Word } from '../core/shell.js';
 import { unauthorizedClient } from '../errors/errors.js';
 import { appLabel, appLink } from '../domain/labels.js';
+import { ADMIN_ROLE } from '../registry/scopes.js';
 import type { Application, User } from '../domain/model.js';
 import { issueTokens } from './issue.js';
 import { parseScopeParam, resolveRequestedScopes } from './scope.js';
@@ -80,8 +81,8 @@ export const clientCredentials: GrantModule<Plan> = {
           },
         });
       }
-      if (app.adminApi && !user.roles.includes('admin')) {
-        warnings.push({ id: 'admin.role_missing', text: `the application may use the admin API, but its application user ${user.userName} lacks the admin role, so the admin API refuses its client-credentials tokens (admin.role_missing). ${fix(['users', 'update', user.userName, '--roles', [...user.roles, 'admin'].join(',')])}` });
+      if (app.adminApi && !user.roles.includes(ADMIN_ROLE)) {
+        warnings.push({ id: 'admin.role_missing', text: `the application may use the admin API, but its application user ${user.userName} lacks the admin role, so the admin API refuses its client-credentials tokens (admin.role_missing). ${fix(['users', 'update', user.userName, '--roles', [...user.roles, ADMIN_ROLE].join(',')])}` });
       }
     }
     if (!properties[PROPERTY]) {
@@ -89,7 +90,7 @@ export const clientCredentials: GrantModule<Plan> = {
     }
     return warnings;
   },
-  instanceChecks(apps, properties) {
+  instanceChecks({ applications: apps, properties }) {
     if (properties[PROPERTY]) return [];
     return [
       {

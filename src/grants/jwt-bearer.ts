@@ -2,6 +2,8 @@ import { assertionError, consumeJti, unverifiedClaims, verifyAssertion, type Ver
 import type { AuthenticatedClient } from '../client-auth/types.js';
 import { invalidClient, invalidGrant } from '../errors/errors.js';
 import { commandLine, placeholder } from '../core/shell.js';
+import { appLabel, appLink } from '../domain/labels.js';
+import { ADMIN_ROLE } from '../registry/scopes.js';
 import { type Application, type User } from '../domain/model.js';
 import { JWT_BEARER_GRANT } from '../grants/grant-type.js';
 import { issueTokens } from './issue.js';
@@ -55,6 +57,20 @@ export const jwtBearer: GrantModule<Plan> = {
       warnings.push({ id: 'admin.grant_not_allowed', text: 'the application may use the admin API, but its only grant is the JWT bearer grant, whose tokens never act on the admin API (admin.grant_not_allowed). Give it the client_credentials or password grant.' });
     }
     return warnings;
+  },
+  instanceChecks({ applications, users }) {
+    const admins = users.filter((u) => u.active && u.roles.includes(ADMIN_ROLE)).map((u) => u.userName);
+    if (admins.length === 0) return [];
+    return applications.map((app) => ({
+      id: 'jwt_bearer_can_act_as_admin',
+      severity: 'warning' as const,
+      title: 'An application can sign tokens for administrators',
+      detail: `Application ${appLabel(app)} is allowed the JWT bearer grant: whoever holds its signing key can get tokens for any user it names, including the administrators ${admins.join(', ')}, and call every hosted API with their roles (the admin API never accepts such tokens).`,
+      fix: 'Keep the grant only where the key holder is trusted with every user it may name; otherwise remove jwt_bearer from its grants (the command keeps the others).',
+      command: commandLine(['apps', 'update', app.clientId, '--grants', app.grantTypes.filter((g) => g !== JWT_BEARER_GRANT).join(',')]),
+      link: appLink(app),
+      target: app.clientId,
+    }));
   },
   example: { params: () => ['-d', 'assertion=<signed JWT>'], immediate: false },
   createHandler: jwtBearerHandler,

@@ -97,6 +97,14 @@ export interface GrantWarning {
   readonly finding?: GrantFinding;
 }
 
+/** What a grant's instance-wide checks read. */
+export interface InstanceCheckInput {
+  /** The active applications allowing the grant (never empty). */
+  readonly applications: readonly Application[];
+  readonly users: readonly User[];
+  readonly properties: PropertyValues;
+}
+
 /** The fields of a new application a kind may need. */
 export interface KindFields {
   readonly redirectUris: readonly string[];
@@ -157,10 +165,10 @@ export interface GrantDescriptor {
   /** Configuration that will make this grant's token requests fail for the application (CLI warnings and doctor findings). */
   checks?(input: GrantCheckInput): GrantWarning[];
   /**
-   * Instance-wide problems of the grant (doctor only): given the active applications allowing it
-   * and the properties, findings about the instance (e.g. the grant switched off), each with its target.
+   * Instance-wide problems of the grant (doctor only): given the active applications allowing it,
+   * the users and the properties, findings about the instance (e.g. the grant switched off), each with its target.
    */
-  instanceChecks?(applications: readonly Application[], properties: PropertyValues): (GrantFinding & { readonly target: string })[];
+  instanceChecks?(input: InstanceCheckInput): (GrantFinding & { readonly target: string })[];
   readonly example?: GrantExample;
 }
 
