@@ -46,6 +46,19 @@ describe('JWT bearer grant module (memory storage, no HTTP)', () => {
     await refused(handler.identifyClient?.(request(params), params, {}) ?? Promise.resolve(), 'invalid_grant', 'assertion.unknown_issuer');
   });
 
+  it('the doctor warns of an application that can sign for administrators, with the command that keeps its other grants', async () => {
+    const { kit, app } = await setup();
+    const users = await kit.storage.users.list();
+    assert.deepEqual(jwtBearer.instanceChecks?.({ applications: [app], users, properties: await kit.cache.properties() }), []);
+    const admin = { ...users[0]!, userName: 'root', roles: ['admin'], active: true };
+    const [finding, ...rest] = jwtBearer.instanceChecks?.({ applications: [{ ...app, grantTypes: [JWT_BEARER_GRANT, 'password'] }], users: [...users, admin], properties: await kit.cache.properties() }) ?? [];
+    assert.deepEqual(rest, []);
+    assert.equal(finding?.id, 'jwt_bearer_can_act_as_admin');
+    assert.equal(finding?.target, app.clientId);
+    assert.match(finding?.detail ?? '', /including the administrators root/);
+    assert.equal(finding?.command, `latchkey apps update ${app.clientId} --grants password`);
+  });
+
   it('never administers, and its checks name missing keys', async () => {
     const { kit, app } = await setup();
     assert.equal(jwtBearer.adminApi, false);
