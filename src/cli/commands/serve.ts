@@ -149,7 +149,7 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
         'A new database file (and its -wal, -shm) is created 0600, a new data folder 0700.\n' +
         'Several instances: give them all the same postgres:// URL; see docs/multi-instance.md. GET /healthz and /readyz are for load balancers; SIGTERM drains.\n' +
         'Custom grants: --grant-module <file> (or LATCHKEY_GRANTS) names an ES module whose default export (or grants export) is an array of grant\n' +
-        'modules, served after the built-in ones; give every latchkey command the same module (see docs/jwt-bearer-and-identity-providers.md).\n',
+        'modules, served after the built-in ones; give every latchkey command the same module (docs/jwt-bearer-and-identity-providers.md, "Grants of your own").\n',
     )
     .action((opts: ServeOptions) => run(serve(opts, io, grants)));
 }
