@@ -1,3 +1,4 @@
+import type { Finding } from '../../src/domain/finding.js';
 /**
  * The admin API client: every call goes to /admin/api/v1 with the session cookie; every
  * state-changing call carries the CSRF token from GET /session. A 401 sends the browser to the
@@ -100,16 +101,8 @@ export function query(params: Record<string, string | number | boolean | undefin
 
 // ---- shapes (the contract in the design; fields the server may leave out are optional) --------
 
-export interface Finding {
-  readonly id: string;
-  readonly severity: 'error' | 'warning';
-  readonly title: string;
-  readonly detail: string;
-  readonly fix: string;
-  readonly command?: string;
-  readonly link?: string;
-  readonly target?: string;
-}
+// A doctor finding: the server's own type (src/domain/finding.ts, a leaf module, types only).
+export type { Finding };
 
 export interface Overview {
   readonly counts: { readonly applications: number; readonly users: number; readonly activeTokens: number; readonly refusals24h: number };

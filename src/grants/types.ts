@@ -4,6 +4,7 @@ import type { AuthenticatedClient } from '../client-auth/types.js';
 import type { Clock } from '../core/clock.js';
 import type { NeutralRequest } from '../core/request.js';
 import type { Word } from '../core/shell.js';
+import type { Finding } from '../domain/finding.js';
 import type { Application, User } from '../domain/model.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import type { RegistryCache } from '../registry/cache.js';
@@ -73,16 +74,7 @@ export interface GrantParameter {
 export type ClientAuthRule = 'confidential' | 'public_allowed' | 'identifies_client';
 
 /** A problem as `latchkey doctor` (and the console's home page) reports it; its target is the application. */
-export interface GrantFinding {
-  /** Stable id of the kind of problem (diagnostics/findings.ts FINDING_IDS). */
-  readonly id: string;
-  readonly severity: 'error' | 'warning';
-  readonly title: string;
-  readonly detail: string;
-  readonly fix: string;
-  readonly command?: string;
-  readonly link?: string;
-}
+export type GrantFinding = Omit<Finding, 'target'>;
 
 /**
  * A configuration problem that makes the grant's token requests fail for one application: one
