@@ -86,6 +86,21 @@ describe('a custom grant added through createLatchkey({ grants })', () => {
     assert.equal(seen.params, undefined);
   });
 
+  it('a grant switched off on the instance is refused before its parameters are checked (as before grant modules)', async () => {
+    const ROPC_OFF = 'glide.oauth.inbound.ropc.grant_type.disabled';
+    const created = await admin.call('POST', '/applications', { name: 'Password app', kind: 'password' });
+    assert.equal((await admin.call('PUT', `/properties/${ROPC_OFF}`, { value: true })).status, 200);
+    await refreshCache(server);
+    const res = await tokenRequest(server.url, { form: { grant_type: 'password' }, basic: [created.json.application.clientId, created.json.clientSecret] });
+    assertOAuthError(res, 400, 'unauthorized_client');
+    await assertRefusal(server.latchkey.storage, res, 'grant.ropc_disabled');
+    assert.equal((await admin.call('PUT', `/properties/${ROPC_OFF}`, { value: false })).status, 200);
+    await refreshCache(server);
+    const missing = await tokenRequest(server.url, { form: { grant_type: 'password' }, basic: [created.json.application.clientId, created.json.clientSecret] });
+    assertOAuthError(missing, 400, 'invalid_request');
+    assert.equal(missing.json?.error_description, 'The password grant needs the username and password parameters.');
+  });
+
   it("is in the CLI's apps create --help (with --grant-module), and the CLI registers an application with it that gets a token", async () => {
     const help = await latchkeyCli(server.db, ['apps', 'create', '--help', '--grant-module', TOY_MODULE]);
     assert.match(help.stdout.replace(/\s+/g, ' '), /comma-separated grant types: client_credentials, password, refresh_token, authorization_code, jwt_bearer, toy \(stored as urn:ietf:params:oauth:grant-type:jwt-bearer, urn:example:params:oauth:grant-type:toy\)/);

@@ -115,6 +115,8 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       if (!app.grantTypes.includes(grant.grantType)) {
         throw unauthorizedClient.withDescription(`The application ${app.name} is not allowed the ${grant.grantType} grant. An administrator must add it to the application's grant types.`);
       }
+      const off = grant.descriptor.switchedOff?.(properties);
+      if (off !== undefined) throw off;
       checkRequired(grant, own);
       const ctx: GrantContext = { req, params: own, client, properties, refusal };
       const plan = await grant.validate(ctx);

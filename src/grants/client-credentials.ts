@@ -52,6 +52,10 @@ export const clientCredentials: GrantModule<Plan> = {
   summary: 'A service calling APIs as itself (machine to machine). Tokens act as an application user.',
   parameters: [],
   clientAuth: 'confidential',
+  switchedOff: (properties) =>
+    properties[PROPERTY]
+      ? undefined
+      : unauthorizedClient.withReason('grant.client_credentials_disabled').withDescription(`The client_credentials grant is disabled on this instance. An administrator must set the property ${PROPERTY} to true.`),
   publicClientReason: 'grant.client_credentials_public_client',
   preset: ['client_credentials'],
   adminApi: true,
@@ -109,12 +113,8 @@ export const clientCredentials: GrantModule<Plan> = {
   createHandler(deps) {
     return {
       async validate(ctx) {
+        // Switched off (switchedOff): the token endpoint refused the request already.
         const app = ctx.client.application;
-        if (!ctx.properties[PROPERTY]) {
-          throw unauthorizedClient
-            .withReason('grant.client_credentials_disabled')
-            .withDescription(`The client_credentials grant is disabled on this instance. An administrator must set the property ${PROPERTY} to true.`);
-        }
         if (app.appUserId === null) {
           throw unauthorizedClient
             .withReason('application_user.missing')

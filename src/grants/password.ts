@@ -31,6 +31,10 @@ export const password: GrantModule<Plan> = {
     { name: 'password', required: true, description: "The user's password.", missing: MISSING },
   ],
   clientAuth: 'public_allowed',
+  switchedOff: (properties) =>
+    properties[PROPERTY]
+      ? unauthorizedClient.withReason('grant.ropc_disabled').withDescription(`The password grant is disabled on this instance. An administrator must set the property ${PROPERTY} to false.`)
+      : undefined,
   preset: ['password', 'refresh_token'],
   implies: ['refresh_token'],
   adminApi: true,
@@ -46,12 +50,7 @@ export const password: GrantModule<Plan> = {
     return {
       async validate(ctx) {
         const app = ctx.client.application;
-        if (ctx.properties[PROPERTY]) {
-          throw unauthorizedClient
-            .withReason('grant.ropc_disabled')
-            .withDescription(`The password grant is disabled on this instance. An administrator must set the property ${PROPERTY} to false.`);
-        }
-        // Declared required: the token endpoint refused a request without them.
+        // Switched off, or without username and password: the token endpoint refused the request already.
         const username = ctx.params.username ?? '';
         const pw = ctx.params.password ?? '';
         ctx.refusal.userName = username.slice(0, 200);

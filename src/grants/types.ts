@@ -6,6 +6,7 @@ import type { NeutralRequest } from '../core/request.js';
 import type { Word } from '../core/shell.js';
 import type { Finding } from '../domain/finding.js';
 import type { Application, User } from '../domain/model.js';
+import type { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { PasswordGuard } from '../registry/lockout.js';
@@ -138,6 +139,11 @@ export interface GrantDescriptor {
   /** The parameters its handler sees, besides the common ones (COMMON_PARAMETERS): anything else is dropped (RFC 6749 §3.2). */
   readonly parameters: readonly GrantParameter[];
   readonly clientAuth: ClientAuthRule;
+  /**
+   * The refusal when the instance has the grant switched off by a property, else undefined. The
+   * token endpoint asks before it checks the parameters (and before validate).
+   */
+  switchedOff?(properties: PropertyValues): OAuthError | undefined;
   /** The reason recorded when a public client tries a confidential-only grant. */
   readonly publicClientReason?: ReasonCode;
   /**

@@ -24,7 +24,7 @@ export interface GrantKit {
   readonly deps: GrantDeps;
   /** Registry deps (createApplication, createUser, setProperty). */
   readonly registry: { readonly storage: Storage; readonly clock: ManualClock };
-  /** validate then issue, as the token endpoint runs them (after it checked client authentication and the parameters). */
+  /** switchedOff, validate, issue, as the token endpoint runs them (after it checked client authentication and the parameters). */
   run(module: GrantModule, app: Application, params: Record<string, string>, method?: ClientAuthMethodName): Promise<TokenResponseBody>;
   context(app: Application, params: Record<string, string>, method?: ClientAuthMethodName): Promise<GrantContext>;
   /** The application again, as the registry now has it. */
@@ -54,6 +54,9 @@ export function grantKit(): GrantKit {
     async run(module, app, params, method) {
       const handler = module.createHandler(deps);
       const ctx = await kit.context(app, params, method);
+      // As the token endpoint: a grant switched off on the instance is refused before validate.
+      const off = module.switchedOff?.(ctx.properties);
+      if (off !== undefined) throw off;
       return handler.issue(await handler.validate(ctx), ctx);
     },
     async app(clientId) {
