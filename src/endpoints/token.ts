@@ -57,9 +57,9 @@ export const COMMON_PARAMETERS: readonly string[] = ['grant_type', 'scope', 'cli
  * The parameters the grant's handler sees: its declared ones and the common ones. Others are
  * dropped, not refused (RFC 6749 §3.2: "unrecognized request parameters" are ignored).
  */
-function grantParams(grant: Grant, params: Readonly<Record<string, string>>): Record<string, string> {
+function grantParams(names: readonly string[], params: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of [...COMMON_PARAMETERS, ...grant.descriptor.parameters.map((p) => p.name)]) {
+  for (const name of names) {
     const value = params[name];
     if (value !== undefined) out[name] = value;
   }
@@ -83,6 +83,8 @@ function success(body: object): NeutralResponse {
  * @see RFC 6749 §3.2, §4.3, §4.4, §5, §6
  */
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
+  // Per grant, once: the parameter names its handler may see.
+  const seen = new Map([...deps.grants.values()].map((g) => [g, [...COMMON_PARAMETERS, ...g.descriptor.parameters.map((p) => p.name)]]));
   async function process(req: NeutralRequest, refusal: RefusalContext): Promise<NeutralResponse> {
     // RFC 6749 §3.2: "The client MUST use the HTTP POST method when making access token requests."
     checkTransport(req, TRANSPORT);
@@ -94,7 +96,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
         .withDescription('OAuth is disabled on this instance. An administrator must set com.snc.platform.security.oauth.is.active to true.');
     }
     const grant = grantFor(deps.grants, params);
-    const own = grantParams(grant, params);
+    const own = grantParams(seen.get(grant) ?? COMMON_PARAMETERS, params);
     const context: ClientContext = {};
     try {
       // RFC 7523 §3.1: a grant that proves the client itself (JWT bearer) needs no separate client authentication.
