@@ -9,7 +9,7 @@ import { createAuthorizeEndpoint, type AuthorizeEndpoint } from './endpoints/aut
 import { createIntrospectionEndpoint, type IntrospectionEndpoint } from './endpoints/introspect.js';
 import { createRevocationEndpoint, type RevocationEndpoint } from './endpoints/revoke.js';
 import { createTokenLocator } from './endpoints/shared.js';
-import { defaultGrants } from './grants/index.js';
+import { BUILT_IN_GRANTS, createGrants } from './grants/index.js';
 import { RegistryCache } from './registry/cache.js';
 import { PasswordGuard } from './registry/lockout.js';
 import { PasswordHasher, type PasswordHashingOptions } from './core/password-hashing.js';
@@ -28,8 +28,7 @@ import { Keyring } from './keys/keyring.js';
 import { jwtFormat } from './tokens/jwt.js';
 import { createExternalTokenValidator, type ExternalTokenValidator } from './resource-server/external.js';
 import { KeySets } from './assertions/keys.js';
-import { jwtBearerGrant } from './grants/jwt-bearer.js';
-import type { Grant } from './grants/types.js';
+import type { Grant, GrantModule } from './grants/types.js';
 import { createApiProvider } from './resource-server/provider.js';
 import { ApiRouter } from './resource-server/router.js';
 import type { FilesAtRest } from './diagnostics/checks-files.js';
@@ -63,6 +62,11 @@ export interface LatchkeyOptions {
   readonly files?: FilesAtRest;
   /** How many password hashes run at once and how many may wait (core/password-hashing.ts); defaults fit the machine. */
   readonly passwordHashing?: PasswordHashingOptions;
+  /**
+   * The grant catalogue: the grant modules this instance serves, in order (default BUILT_IN_GRANTS).
+   * Add one with `grants: [...BUILT_IN_GRANTS, myGrant]`; a grant type named twice is refused.
+   */
+  readonly grants?: readonly GrantModule[];
 }
 
 /** The framework-free instance: everything a host needs to serve requests. */
@@ -88,6 +92,8 @@ export interface Latchkey {
   readonly keyring: Keyring;
   /** The registered grants by grant_type, and client authentication methods by name (metadata lists these). */
   readonly grants: ReadonlyMap<GrantType, Grant>;
+  /** The grant catalogue (LatchkeyOptions.grants): what the admin API's grant list, presets and registry checks read. */
+  readonly catalogue: readonly GrantModule[];
   readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>;
   /** Keys derived from the key-encryption key: derive('sessions') for session cookies, etc. Throws without a KEK. */
   readonly secrets: { derive(purpose: string): Buffer };
@@ -131,14 +137,13 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const keyring = new Keyring({ storage, clock, encryption, cache, logger });
   // issuerOf is defined below; it is only called once requests arrive.
   formats.set('jwt', jwtFormat({ keyring, issuer: () => issuerOf(), cache }));
-  const grants = defaultGrants({ cache, storage, clock, mint: createMinter(formats), passwords });
   // Every outbound request (JWKS URIs, identity-provider metadata) goes through this one fetcher.
   const outbound = cachedFetcher(cache);
   // RFC 7523: one key set per JWKS URI, shared by private_key_jwt, the JWT bearer grant and identity providers.
   const keySets = new KeySets({ fetcher: outbound });
   const assertions = { issuer: () => issuerOf(), clock, storage, cache, keySets };
-  const jwtBearer = jwtBearerGrant({ ...assertions, mint: createMinter(formats) });
-  grants.set(jwtBearer.grantType, jwtBearer as Grant);
+  const catalogue = options.grants ?? BUILT_IN_GRANTS;
+  const grants = createGrants(catalogue, { ...assertions, cache, storage, mint: createMinter(formats), passwords });
   const clientAuthMethods = defaultClientAuthMethods(assertions);
   const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity });
   const router = options.router ?? new ApiRouter([]);
@@ -179,6 +184,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     apis,
     keyring,
     grants,
+    catalogue,
     clientAuthMethods,
     secrets,
     jwksEndpoint,

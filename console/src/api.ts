@@ -1,3 +1,4 @@
+import type { Finding } from '../../src/domain/finding.js';
 /**
  * The admin API client: every call goes to /admin/api/v1 with the session cookie; every
  * state-changing call carries the CSRF token from GET /session. A 401 sends the browser to the
@@ -100,23 +101,36 @@ export function query(params: Record<string, string | number | boolean | undefin
 
 // ---- shapes (the contract in the design; fields the server may leave out are optional) --------
 
-export interface Finding {
-  readonly id: string;
-  readonly severity: 'error' | 'warning';
-  readonly title: string;
-  readonly detail: string;
-  readonly fix: string;
-  readonly command?: string;
-  readonly link?: string;
-  readonly target?: string;
-}
+// A doctor finding: the server's own type (src/domain/finding.ts, a leaf module, types only).
+export type { Finding };
 
 export interface Overview {
   readonly counts: { readonly applications: number; readonly users: number; readonly activeTokens: number; readonly refusals24h: number };
   readonly findings: readonly Finding[];
 }
 
-export type AppKind = 'client_credentials' | 'password' | 'authorization_code' | 'jwt_bearer';
+/** A grant of the instance's catalogue (GET /grants): the console's application kinds and grant labels. */
+export interface GrantInfo {
+  readonly grantType: string;
+  readonly alias: string | null;
+  readonly label: string;
+  readonly summary: string;
+  readonly parameters: readonly { readonly name: string; readonly required: boolean; readonly description: string }[];
+  readonly clientAuth: 'confidential' | 'public_allowed' | 'identifies_client';
+  /** The grant types an application of this kind gets; null when it is not a kind of its own. */
+  readonly preset: readonly string[] | null;
+  readonly adminApi: boolean;
+  readonly example: string | null;
+}
+
+/** A kind of application: a grant with a preset, named by its alias or else its grant type (as POST /applications takes it). */
+export type AppKind = string;
+export const kindOf = (g: GrantInfo): AppKind => g.alias ?? g.grantType;
+
+/** The instance's grant catalogue. */
+export async function loadGrants(): Promise<GrantInfo[]> {
+  return list<GrantInfo>(await get('/grants'), 'grants');
+}
 
 export interface Application {
   readonly id?: string;

@@ -44,8 +44,10 @@ export class AdminRefusal extends AdminError {
   }
 }
 
-/** The grants whose tokens may administer: never the JWT bearer grant (an application signs for whomever it names). */
-const ADMIN_GRANTS: ReadonlySet<string> = new Set(['client_credentials', 'password', 'refresh_token', 'authorization_code']);
+/** Whether tokens of this grant may administer (the catalogue's adminApi: never the JWT bearer grant, where an application signs for whomever it names). */
+function mayAdminister(latchkey: Latchkey, grantType: string | null): boolean {
+  return grantType !== null && latchkey.catalogue.some((g) => g.grantType === grantType && g.adminApi);
+}
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -75,7 +77,7 @@ async function admitBearer(latchkey: Latchkey, caller: Caller, origin: TokenOrig
   if (origin.issuer === 'external') {
     throw refuse(403, 'admin.external_token', 'Tokens of external identity providers cannot use the admin API.', who, true);
   }
-  if (origin.grantType === null || !ADMIN_GRANTS.has(origin.grantType)) {
+  if (!mayAdminister(latchkey, origin.grantType)) {
     throw refuse(403, 'admin.grant_not_allowed', 'Tokens of this grant type cannot use the admin API.', who, true, `grant ${origin.grantType ?? '(none)'}`);
   }
   const app = origin.applicationId === null ? undefined : await latchkey.cache.applicationById(origin.applicationId);

@@ -3,6 +3,8 @@ import { resolveDb } from '../config/config.js';
 import { cliActor } from '../audit/log.js';
 import { bootstrap } from '../registry/bootstrap.js';
 import { openStorage } from '../storage/open.js';
+import { BUILT_IN_GRANTS } from '../grants/index.js';
+import type { GrantModule } from '../grants/types.js';
 import type { Storage } from '../storage/types.js';
 
 /** What a CLI command works with. */
@@ -13,7 +15,12 @@ export interface CliContext {
   readonly actor: string;
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
+  /** The grant catalogue: the built-in grants plus those of --grant-module / LATCHKEY_GRANTS. */
+  readonly grants: readonly GrantModule[];
 }
+
+/** --grant-module, which every command takes (main.ts reads it before the commands are built). */
+export const GRANT_MODULE_HELP = 'ES module whose default export (or grants export) is an array of grant modules added to the built-in grants (env LATCHKEY_GRANTS)';
 
 export interface IO {
   readonly out: (text: string) => void;
@@ -48,10 +55,10 @@ export class CliError extends Error {
  * in place, runs the command, and closes the database. Commands write to the same database the
  * server reads; the server sees the change within one poll interval.
  */
-export async function withStorage<T>(db: string | undefined, io: IO, run: (ctx: CliContext) => Promise<T>): Promise<T> {
+export async function withStorage<T>(db: string | undefined, io: IO, run: (ctx: CliContext) => Promise<T>, grants: readonly GrantModule[] = BUILT_IN_GRANTS): Promise<T> {
   const storage = await openStorage(resolveDb(db));
   try {
-    const ctx: CliContext = { storage, clock: systemClock, actor: cliActor(), out: io.out, err: io.err };
+    const ctx: CliContext = { storage, clock: systemClock, actor: cliActor(), out: io.out, err: io.err, grants };
     await bootstrap(ctx, process.env.LATCHKEY_ADMIN_PASSWORD || undefined).then((r) => {
       if (r.generatedAdminPassword !== undefined) {
         io.err(`Created the admin user with the generated password: ${r.generatedAdminPassword}\n(shown once; change it with \`latchkey users update admin --password-stdin\`)\n`);

@@ -2,19 +2,23 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';
 import { ApiDefinitionError } from '../resource-server/compile.js';
-import { CliError, processIO, type IO } from './context.js';
+import { BUILT_IN_GRANTS } from '../grants/index.js';
+import { grantCatalogue } from '../grants/load.js';
+import type { GrantModule } from '../grants/types.js';
+import { CliError, GRANT_MODULE_HELP, processIO, type IO } from './context.js';
 import { registerCommands } from './commands/index.js';
 import { registerServe } from './commands/serve.js';
 
 /** Builds the `latchkey` program. Every subcommand has --help; data commands have --json and --db. */
-export function buildProgram(io: IO, run: (p: Promise<number>) => void): Command {
+export function buildProgram(io: IO, run: (p: Promise<number>) => void, grants: readonly GrantModule[] = BUILT_IN_GRANTS): Command {
   const program = new Command('latchkey')
     .description('Latchkey: an OAuth 2.0 authorization server that explains every refusal.')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .option('--grant-module <file>', GRANT_MODULE_HELP)
     .exitOverride();
-  registerServe(program, io, run);
-  registerCommands(program, io, run);
+  registerServe(program, io, run, grants);
+  registerCommands(program, io, run, grants);
   program.addHelpText('after', `
 Quick start:
   npm start                                         # server on http://localhost:8080
@@ -35,13 +39,34 @@ function describe(error: unknown): { message: string; code: number } {
 }
 
 /** Runs the CLI; resolves to the process exit code. */
+/**
+ * Takes --grant-module <file> (or --grant-module=<file>) out of the arguments, wherever it is:
+ * the grants must be loaded before the commands (their help texts list the grants) are built.
+ */
+export function takeGrantModule(argv: readonly string[]): { readonly argv: string[]; readonly file: string | undefined } {
+  const rest: string[] = [];
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--grant-module' && i + 1 < argv.length) file = argv[++i];
+    else if (a.startsWith('--grant-module=')) file = a.slice('--grant-module='.length);
+    else rest.push(a);
+  }
+  return { argv: rest, file };
+}
+
 export async function main(argv: readonly string[], io: IO = processIO): Promise<number> {
   let pending: Promise<number> | undefined;
-  const program = buildProgram(io, (p) => {
-    pending = p;
-  });
   try {
-    await program.parseAsync([...argv]);
+    const taken = takeGrantModule(argv);
+    const program = buildProgram(io, (p) => {
+      pending = p;
+    }, await grantCatalogue(taken.file));
+    await program.parseAsync(taken.argv);
     return pending === undefined ? 0 : await pending;
   } catch (error) {
     if (error instanceof CommanderError) {

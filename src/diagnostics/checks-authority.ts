@@ -1,12 +1,11 @@
 import { ADMIN_ROLE, CONSOLE_CLIENT_ID } from '../registry/bootstrap.js';
 import { type IdentityProvider } from '../domain/model.js';
-import { JWT_BEARER_GRANT } from '../grants/grant-type.js';
 import { appLabel, appLink, commandLine, type Finding, type Snapshot } from './findings.js';
 
 /**
- * Checks on who can act as an administrator: applications allowed the admin API, applications
- * that can sign for any user (the JWT bearer grant) while administrators exist, and identity
- * providers that name users by a claim the user can choose.
+ * Checks on who can act as an administrator: applications allowed the admin API and identity
+ * providers that name users by a claim the user can choose. (Applications that can sign for any
+ * user while administrators exist: the JWT bearer grant's instanceChecks.)
  */
 
 /**
@@ -33,23 +32,6 @@ export function adminApiApplications(s: Snapshot): Finding[] {
         target: app.clientId,
       };
     });
-}
-
-export function jwtBearerForAdmins(s: Snapshot): Finding[] {
-  const admins = [...s.users.values()].filter((u) => u.active && u.roles.includes(ADMIN_ROLE)).map((u) => u.userName);
-  if (admins.length === 0) return [];
-  return s.active
-    .filter((app) => app.grantTypes.includes(JWT_BEARER_GRANT))
-    .map((app) => ({
-      id: 'jwt_bearer_can_act_as_admin',
-      severity: 'warning' as const,
-      title: 'An application can sign tokens for administrators',
-      detail: `Application ${appLabel(app)} is allowed the JWT bearer grant: whoever holds its signing key can get tokens for any user it names, including the administrators ${admins.join(', ')}, and call every hosted API with their roles (the admin API never accepts such tokens).`,
-      fix: 'Keep the grant only where the key holder is trusted with every user it may name; otherwise remove jwt_bearer from its grants (the command keeps the others).',
-      command: commandLine(['apps', 'update', app.clientId, '--grants', app.grantTypes.filter((g) => g !== JWT_BEARER_GRANT).join(',')]),
-      link: appLink(app),
-      target: app.clientId,
-    }));
 }
 
 export function userChosenIdpClaims(providers: readonly IdentityProvider[]): Finding[] {

@@ -3,22 +3,20 @@ import type { Keyring } from '../keys/keyring.js';
 import { resolveProperties } from '../registry/properties.js';
 import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import type { CompiledApi } from '../resource-server/compile.js';
-import { adminApiApplications, jwtBearerForAdmins, userChosenIdpClaims } from './checks-authority.js';
+import { adminApiApplications, userChosenIdpClaims } from './checks-authority.js';
 import { defaultPasswords, secretRotation, signingKeyRotation } from './checks-credentials.js';
 import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import type { ApiRouter } from '../resource-server/router.js';
-import type { Application } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
+import { BUILT_IN_GRANTS, grantWarnings } from '../grants/index.js';
+import type { GrantDescriptor } from '../grants/types.js';
 import { appLabel, appLink, commandLine, placeholder, shellWord, sortFindings, type Finding, type Snapshot } from './findings.js';
 
 export { FINDING_IDS, type Finding, type FindingId, type FindingSeverity } from './findings.js';
 export type { FilesAtRest } from './checks-files.js';
 
-const usesClientCredentials = (app: Application) => app.grantTypes.includes('client_credentials');
-
-export const CC_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 export { SECRET_ROTATION_PROPERTY } from './checks-credentials.js';
 
 export interface DoctorDeps {
@@ -29,6 +27,8 @@ export interface DoctorDeps {
   readonly keyring?: Pick<Keyring, 'keys'>;
   /** Where the database and key files are, when they are local files: their checks run only then (checks-files.ts). */
   readonly files?: FilesAtRest | undefined;
+  /** The grant catalogue, whose checks run for each active application (default the built-in grants). */
+  readonly grants?: readonly GrantDescriptor[] | undefined;
 }
 
 /**
@@ -56,8 +56,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     keys,
   };
   return sortFindings([
-    ...clientCredentialsDisabled(s),
-    ...applicationUsers(s),
+    ...grantFindings(s, deps.grants ?? BUILT_IN_GRANTS),
     ...redirectUris(s),
     ...unattainableScopes(s),
     ...allAccessScope(s),
@@ -65,72 +64,23 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...signingKeyRotation(s),
     ...defaultPasswords(s),
     ...adminApiApplications(s),
-    ...jwtBearerForAdmins(s),
     ...userChosenIdpClaims(providers),
     ...outboundUrls(s, providers),
     ...(deps.files === undefined ? [] : fileChecks(deps.files)),
   ]);
 }
 
-function clientCredentialsDisabled(s: Snapshot): Finding[] {
-  const apps = s.active.filter(usesClientCredentials);
-  if (apps.length === 0 || s.props[CC_PROPERTY]) return [];
-  return [
-    {
-      id: 'client_credentials_disabled',
-      severity: 'error',
-      title: 'The client_credentials grant is switched off on this instance',
-      detail: `${apps.length === 1 ? 'Application' : 'Applications'} ${apps.map(appLabel).join(', ')} ${apps.length === 1 ? 'is' : 'are'} allowed client_credentials, but the property ${CC_PROPERTY} is false, so every such token request is refused (grant.client_credentials_disabled).`,
-      fix: `Set ${CC_PROPERTY} to true (or remove client_credentials from the applications that should not use it).`,
-      command: commandLine(['properties', 'set', CC_PROPERTY, 'true']),
-      link: `#/properties/${CC_PROPERTY}`,
-      target: CC_PROPERTY,
-    },
-  ];
-}
-
-/** A user name for a new application user, from the application's name. */
-function serviceUserName(app: Application): string {
-  const slug = app.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
-  return `svc-${slug === '' ? app.clientId.slice(0, 12) : slug}`;
-}
-
-function applicationUsers(s: Snapshot): Finding[] {
-  const out: Finding[] = [];
-  for (const app of s.active.filter(usesClientCredentials)) {
-    const user = app.appUserId === null ? undefined : s.users.get(app.appUserId);
-    if (user === undefined) {
-      const name = serviceUserName(app);
-      const existing = s.usersByName.get(name);
-      const set = commandLine(['apps', 'update', app.clientId, '--app-user', name]);
-      const create = commandLine(['users', 'create', name]);
-      out.push({
-        id: 'application_user_missing',
-        severity: 'error',
-        title: 'An application using client_credentials has no application user',
-        detail:
-          app.appUserId === null
-            ? `Application ${appLabel(app)} is allowed client_credentials but has no application user, so its token requests are refused (application_user.missing).`
-            : `Application ${appLabel(app)} is allowed client_credentials but its application user (id ${app.appUserId}) no longer exists, so its token requests are refused (application_user.missing).`,
-        fix: `Give the application a user for its tokens to act as (a service user with just the roles it needs): create one, then set it with --app-user.`,
-        command: existing === undefined ? `${create} && ${set}` : set,
-        link: appLink(app),
-        target: app.clientId,
-      });
-    } else if (!user.active) {
-      out.push({
-        id: 'application_user_inactive',
-        severity: 'error',
-        title: 'An application using client_credentials acts as an inactive user',
-        detail: `Application ${appLabel(app)} is allowed client_credentials, but its application user ${user.userName} is inactive, so its token requests are refused (application_user.inactive) and its tokens are not accepted (token.user_inactive).`,
-        fix: `Activate the user ${user.userName} (or set another, active application user: ${commandLine(['apps', 'update', app.clientId, '--app-user', placeholder('user')])}).`,
-        command: commandLine(['users', 'update', user.userName, '--active', 'true']),
-        link: `#/users/${encodeURIComponent(user.userName)}`,
-        target: app.clientId,
-      });
-    }
-  }
-  return out;
+/** The findings of each grant about the instance, then about each active application (the same checks as the CLI's warnings). */
+function grantFindings(s: Snapshot, catalogue: readonly GrantDescriptor[]): Finding[] {
+  const instance = catalogue.flatMap((g) => {
+    const apps = s.active.filter((a) => a.grantTypes.includes(g.grantType));
+    return apps.length === 0 ? [] : (g.instanceChecks?.({ applications: apps, users: [...s.users.values()], properties: s.props }) ?? []);
+  });
+  return [...instance, ...s.active.flatMap((app) => {
+    const appUser = app.appUserId === null ? undefined : s.users.get(app.appUserId);
+    const input = { application: app, appUser, properties: s.props, userNamed: (name: string) => s.usersByName.get(name) };
+    return grantWarnings(catalogue, input).flatMap((w) => (w.finding === undefined ? [] : [{ ...w.finding, target: app.clientId }]));
+  })];
 }
 
 function routeOf(api: CompiledApi, template: string): string {

@@ -7,25 +7,8 @@ import type { Application, SigningKey, User } from '../domain/model.js';
  * the checks read.
  */
 
-export type FindingSeverity = 'error' | 'warning';
-
-/** One configuration problem `latchkey doctor` (and the console home page) reports. */
-export interface Finding {
-  /** Stable id of the kind of problem (see FINDING_IDS). */
-  readonly id: string;
-  readonly severity: FindingSeverity;
-  readonly title: string;
-  /** What is wrong, naming the exact objects (application names and client ids, users, properties, routes). */
-  readonly detail: string;
-  /** What to change, in words. */
-  readonly fix: string;
-  /** The CLI command that fixes it (placeholders in <angle brackets> where only the operator can choose). */
-  readonly command?: string;
-  /** The console route of the object to change, e.g. '#/properties/<name>' or '#/applications/<client id>'. */
-  readonly link?: string;
-  /** The object concerned: a client id, a user name, a property name, an API, a key id. */
-  readonly target?: string;
-}
+export type { Finding, FindingSeverity } from '../domain/finding.js';
+import type { Finding } from '../domain/finding.js';
 
 export const FINDING_IDS = [
   'client_credentials_disabled',
@@ -70,5 +53,4 @@ export interface Snapshot {
   readonly keys: readonly SigningKey[];
 }
 
-export const appLabel = (app: Application) => `"${app.name}" (client id ${app.clientId})`;
-export const appLink = (app: Application) => `#/applications/${encodeURIComponent(app.clientId)}`;
+export { appLabel, appLink } from '../domain/labels.js';

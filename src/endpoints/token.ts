@@ -47,6 +47,33 @@ function grantFor(grants: TokenEndpointDeps['grants'], params: Record<string, st
   return grant;
 }
 
+/**
+ * Parameters every grant's handler sees: the grant type, the scope and the client authentication
+ * parameters (client-auth/); the token endpoint reads these itself.
+ */
+export const COMMON_PARAMETERS: readonly string[] = ['grant_type', 'scope', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
+
+/**
+ * The parameters the grant's handler sees: its declared ones and the common ones. Others are
+ * dropped, not refused (RFC 6749 §3.2: "unrecognized request parameters" are ignored).
+ */
+function grantParams(names: readonly string[], params: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = params[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/** Refuses a request missing a parameter the grant declares required, with the grant's description. */
+function checkRequired(grant: Grant, params: Readonly<Record<string, string>>): void {
+  const missing = grant.descriptor.parameters.find((p) => p.required && params[p.name] === undefined);
+  if (missing !== undefined) {
+    throw invalidRequest.withReason('request.missing_parameter').withDescription(missing.missing ?? `The ${missing.name} parameter is required.`);
+  }
+}
+
 function success(body: object): NeutralResponse {
   return { status: 200, headers: JSON_NO_STORE, body: JSON.stringify(body) };
 }
@@ -56,6 +83,8 @@ function success(body: object): NeutralResponse {
  * @see RFC 6749 §3.2, §4.3, §4.4, §5, §6
  */
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
+  // Per grant, once: the parameter names its handler may see.
+  const seen = new Map([...deps.grants.values()].map((g) => [g, [...COMMON_PARAMETERS, ...g.descriptor.parameters.map((p) => p.name)]]));
   async function process(req: NeutralRequest, refusal: RefusalContext): Promise<NeutralResponse> {
     // RFC 6749 §3.2: "The client MUST use the HTTP POST method when making access token requests."
     checkTransport(req, TRANSPORT);
@@ -67,25 +96,31 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
         .withDescription('OAuth is disabled on this instance. An administrator must set com.snc.platform.security.oauth.is.active to true.');
     }
     const grant = grantFor(deps.grants, params);
+    const own = grantParams(seen.get(grant) ?? COMMON_PARAMETERS, params);
     const context: ClientContext = {};
     try {
       // RFC 7523 §3.1: a grant that proves the client itself (JWT bearer) needs no separate client authentication.
+      const identifies = grant.identifyClient !== undefined && !presentsCredentials(deps.clientAuthMethods, req, params);
+      if (identifies) checkRequired(grant, own);
       const client =
-        grant.identifyClient !== undefined && !presentsCredentials(deps.clientAuthMethods, req, params)
-          ? await grant.identifyClient(req, params, context)
+        identifies && grant.identifyClient !== undefined
+          ? await grant.identifyClient(req, own, context)
           : await authenticateClient(deps.cache, presentedClient(deps.clientAuthMethods, req, params), context);
       refusal.applicationName = client.application.name;
       refusal.authenticated = true;
       const app = client.application;
-      if (app.public && !grant.publicClients) {
+      if (app.public && grant.descriptor.clientAuth === 'confidential') {
         throw unauthorizedClient
-          .withReason('grant.client_credentials_public_client')
+          .withReason(grant.descriptor.publicClientReason ?? 'grant.client_credentials_public_client')
           .withDescription(`The application ${app.name} is public; the ${grant.grantType} grant needs a confidential client.`);
       }
       if (!app.grantTypes.includes(grant.grantType)) {
         throw unauthorizedClient.withDescription(`The application ${app.name} is not allowed the ${grant.grantType} grant. An administrator must add it to the application's grant types.`);
       }
-      const ctx: GrantContext = { req, params, client, properties, refusal };
+      const off = grant.descriptor.switchedOff?.(properties);
+      if (off !== undefined) throw off;
+      checkRequired(grant, own);
+      const ctx: GrantContext = { req, params: own, client, properties, refusal };
       const plan = await grant.validate(ctx);
       return success(await grant.issue(plan, ctx));
     } finally {

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { constantTimeEqual, tokenKey } from '../core/crypto.js';
+import { commandLine, placeholder } from '../core/shell.js';
 import { invalidGrant, invalidRequest } from '../errors/errors.js';
 import type { Application, AuthorizationCode, User } from '../domain/model.js';
 import { effectiveScopes } from './scope.js';
-import type { Grant, GrantContext, GrantDeps } from './types.js';
+import { issueTokens } from './issue.js';
+import type { GrantContext, GrantDeps, GrantHandler, GrantModule } from './types.js';
 
 /** RFC 7636 §4.1: code-verifier = 43*128unreserved. */
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -27,7 +29,36 @@ export function s256Matches(verifier: string, challenge: string): boolean {
  * revokes every token issued from it (their family id is the code's hash).
  * @see RFC 6749 §4.1.3, §10.5; RFC 7636 §4.5, §4.6; RFC 9700 §2.1.1, §4.5
  */
-export function authorizationCodeGrant(deps: GrantDeps): Grant<Plan> {
+export const authorizationCode: GrantModule<Plan> = {
+  grantType: 'authorization_code',
+  label: 'Authorization code',
+  summary: 'A web, mobile or single-page application: users sign in on Latchkey and consent (with PKCE).',
+  parameters: [
+    { name: 'code', required: true, description: 'The authorization code from the redirect.' },
+    { name: 'redirect_uri', required: false, description: 'The redirect URI of the authorization request (required when that request had one).' },
+    { name: 'code_verifier', required: false, description: 'The PKCE code verifier (RFC 7636; required when the request had a code_challenge).' },
+  ],
+  // RFC 6749 §4.1.3 with RFC 7636: public clients may redeem codes; PKCE is then mandatory.
+  clientAuth: 'public_allowed',
+  preset: ['authorization_code', 'refresh_token'],
+  adminApi: true,
+  kindNeeds: ({ redirectUris }) =>
+    redirectUris.some((u) => u.trim() !== '') ? undefined : { field: 'redirectUris', message: 'An authorization_code application needs at least one redirect URI.' },
+  checks({ application: app }) {
+    if (app.redirectUris.length > 0) return [];
+    return [{ id: 'authorize.redirect_uri_missing', text: `the application allows authorization_code but has no redirect URI, so authorization requests will be refused. Fix: ${commandLine(['apps', 'update', app.clientId, '--redirect-uri', placeholder('uri')])}` }];
+  },
+  example: {
+    params(app) {
+      const redirect = app === undefined ? '<redirect-uri>' : app.redirectUris[0];
+      return ['-d', 'code=<code>', '-d', 'code_verifier=<verifier>', ...(redirect === undefined ? [] : ['--data-urlencode', `redirect_uri=${redirect}`])];
+    },
+    immediate: false,
+  },
+  createHandler: authorizationCodeHandler,
+};
+
+function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
   function checkVerifier(code: AuthorizationCode, verifier: string | undefined, app: Application): void {
     if (code.codeChallenge === null) {
       // A verifier for a code issued without a challenge: a PKCE downgrade (RFC 9700 §4.8.2).
@@ -56,14 +87,11 @@ export function authorizationCodeGrant(deps: GrantDeps): Grant<Plan> {
   }
 
   return {
-    grantType: 'authorization_code',
-    parameters: ['code', 'redirect_uri', 'code_verifier'],
-    // RFC 6749 §4.1.3 with RFC 7636: public clients may redeem codes; PKCE is then mandatory.
-    publicClients: true,
     async validate(ctx: GrantContext) {
       const app = ctx.client.application;
-      const { code: presented, code_verifier: verifier, redirect_uri: redirectUri } = ctx.params;
-      if (presented === undefined) throw invalidRequest.withReason('request.missing_parameter').withDescription('The code parameter is required.');
+      const { code_verifier: verifier, redirect_uri: redirectUri } = ctx.params;
+      // Declared required: the token endpoint refused a request without it.
+      const presented = ctx.params.code ?? '';
       if (verifier !== undefined && !VERIFIER.test(verifier)) {
         throw invalidRequest.withReason('pkce.verifier_malformed').withDescription('The code_verifier must be 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.1).');
       }
@@ -98,8 +126,7 @@ export function authorizationCodeGrant(deps: GrantDeps): Grant<Plan> {
     async issue(plan) {
       const now = deps.clock.now();
       const withRefreshToken = plan.application.grantTypes.includes('refresh_token');
-      // await: JWT formats sign asynchronously; opaque mints synchronously.
-      const minted = await deps.mint({
+      const body = await issueTokens(deps, {
         application: plan.application,
         userId: plan.user.id,
         scopes: plan.scopes,
@@ -109,7 +136,6 @@ export function authorizationCodeGrant(deps: GrantDeps): Grant<Plan> {
         withRefreshToken,
         now,
       });
-      await deps.storage.tokens.insert(minted.records);
       // A concurrent second redemption lost the consume race and revoked the family, maybe before
       // these tokens existed. Whichever of us marks the code first decides: if the other side got
       // there first, the code was used twice, so these tokens go too.
@@ -117,7 +143,7 @@ export function authorizationCodeGrant(deps: GrantDeps): Grant<Plan> {
         await deps.storage.tokens.revokeFamily(plan.code.hash, now);
         throw invalidGrant.withReason('authorization_code.reused').withDescription(INVALID).withHint(`Code redeemed twice at once; tokens issued from it revoked (family ${plan.code.hash}).`);
       }
-      return minted.body;
+      return body;
     },
   };
 }

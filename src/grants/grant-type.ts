@@ -2,12 +2,10 @@
 
 /** RFC 7523 §2.1: the JWT bearer authorization grant. */
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-/** The grant types Latchkey ships (src/grants/index.ts has their modules). */
+/** The grant types Latchkey ships (BUILT_IN_GRANTS in src/grants/index.ts is their catalogue, in order). */
 export type BuiltInGrantType = 'client_credentials' | 'password' | 'refresh_token' | 'authorization_code' | typeof JWT_BEARER_GRANT;
 /**
  * A grant_type identifier (RFC 6749 §4.5: a registered name or an absolute URI). Open: a grant
  * passed to createLatchkey({ grants }) brings its own; the built-in ones autocomplete.
  */
 export type GrantType = BuiltInGrantType | (string & {});
-/** The built-in grant types, in the order people meet them. */
-export const GRANT_TYPES: readonly BuiltInGrantType[] = ['client_credentials', 'password', 'refresh_token', 'authorization_code', JWT_BEARER_GRANT];

@@ -1,19 +1,14 @@
-import { assertionError, consumeJti, unverifiedClaims, verifyAssertion, type AssertionDeps, type VerifiedAssertion } from '../assertions/assertion.js';
+import { assertionError, consumeJti, unverifiedClaims, verifyAssertion, type VerifiedAssertion } from '../assertions/assertion.js';
 import type { AuthenticatedClient } from '../client-auth/types.js';
-import { invalidClient, invalidGrant, invalidRequest } from '../errors/errors.js';
-import type { RegistryCache } from '../registry/cache.js';
+import { invalidClient, invalidGrant } from '../errors/errors.js';
+import { commandLine, placeholder } from '../core/shell.js';
+import { appLabel, appLink } from '../domain/labels.js';
+import { ADMIN_ROLE } from '../registry/scopes.js';
 import { type Application, type User } from '../domain/model.js';
 import { JWT_BEARER_GRANT } from '../grants/grant-type.js';
-import { type Storage } from '../storage/types.js';
-import type { Mint } from '../tokens/issuer.js';
+import { issueTokens } from './issue.js';
 import { parseScopeParam, resolveRequestedScopes } from './scope.js';
-import type { Grant, GrantContext } from './types.js';
-
-export interface JwtBearerGrantDeps extends AssertionDeps {
-  readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'userByName' | 'properties' | 'peekProperties'>;
-  readonly storage: Pick<Storage, 'tokens' | 'replay'>;
-  readonly mint: Mint;
-}
+import type { GrantContext, GrantDeps, GrantHandler, GrantModule, GrantWarning } from './types.js';
 
 interface Plan {
   readonly application: Application;
@@ -24,11 +19,9 @@ interface Plan {
 /** Assertions already verified while identifying the client, by the request's parsed parameters. */
 const verifiedByParams = new WeakMap<object, VerifiedAssertion>();
 
+/** Declared required: the token endpoint refused a request without it. */
 function assertionOf(params: Readonly<Record<string, string>>): string {
-  const assertion = params.assertion;
-  // RFC 7523 §2.1: "The value of the "assertion" parameter MUST contain a single JWT."
-  if (assertion === undefined) throw invalidRequest.withReason('request.missing_parameter').withDescription('The JWT bearer grant needs the assertion parameter.');
-  return assertion;
+  return params.assertion ?? '';
 }
 
 /**
@@ -39,17 +32,56 @@ function assertionOf(params: Readonly<Record<string, string>>): string {
  * sign a new assertion whenever it needs a token, so a long-lived credential would only add risk.
  * @see RFC 7523 §2.1, §3, §3.1; RFC 7521 §4.1
  */
-export function jwtBearerGrant(deps: JwtBearerGrantDeps): Grant<Plan> {
+export const jwtBearer: GrantModule<Plan> = {
+  grantType: JWT_BEARER_GRANT,
+  alias: 'jwt_bearer',
+  label: 'JWT bearer',
+  summary: 'A client that exchanges a signed JWT assertion for a token (RFC 7523); needs its public keys.',
+  parameters: [
+    // RFC 7523 §2.1: "The value of the "assertion" parameter MUST contain a single JWT."
+    { name: 'assertion', required: true, description: "A JWT signed with the application's key: iss its client id, sub the user name.", missing: 'The JWT bearer grant needs the assertion parameter.' },
+  ],
+  // The assertion, signed with the application's registered key, is what proves the client.
+  clientAuth: 'identifies_client',
+  preset: [JWT_BEARER_GRANT],
+  // An application signs for whomever it names: its tokens never administer.
+  adminApi: false,
+  kindNeeds: ({ jwks, jwksUri }) =>
+    jwks !== null || jwksUri !== null ? undefined : { field: 'jwks', message: 'A jwt_bearer application needs its public keys: jwks (a JWKS document) or jwksUri.' },
+  checks({ application: app }) {
+    const warnings: GrantWarning[] = [];
+    if (app.jwks === null && app.jwksUri === null) {
+      warnings.push({ id: 'assertion.no_keys', text: `the application allows the JWT bearer grant but has no public keys to check its assertions with. Fix: ${commandLine(['apps', 'update', app.clientId, '--jwks', placeholder('file')])} (or --jwks-uri <url>)` });
+    }
+    if (app.adminApi && app.grantTypes.length === 1) {
+      warnings.push({ id: 'admin.grant_not_allowed', text: 'the application may use the admin API, but its only grant is the JWT bearer grant, whose tokens never act on the admin API (admin.grant_not_allowed). Give it the client_credentials or password grant.' });
+    }
+    return warnings;
+  },
+  instanceChecks({ applications, users }) {
+    const admins = users.filter((u) => u.active && u.roles.includes(ADMIN_ROLE)).map((u) => u.userName);
+    if (admins.length === 0) return [];
+    return applications.map((app) => ({
+      id: 'jwt_bearer_can_act_as_admin',
+      severity: 'warning' as const,
+      title: 'An application can sign tokens for administrators',
+      detail: `Application ${appLabel(app)} is allowed the JWT bearer grant: whoever holds its signing key can get tokens for any user it names, including the administrators ${admins.join(', ')}, and call every hosted API with their roles (the admin API never accepts such tokens).`,
+      fix: 'Keep the grant only where the key holder is trusted with every user it may name; otherwise remove jwt_bearer from its grants (the command keeps the others).',
+      command: commandLine(['apps', 'update', app.clientId, '--grants', app.grantTypes.filter((g) => g !== JWT_BEARER_GRANT).join(',')]),
+      link: appLink(app),
+      target: app.clientId,
+    }));
+  },
+  example: { params: () => ['-d', 'assertion=<signed JWT>'], immediate: false },
+  createHandler: jwtBearerHandler,
+};
+
+function jwtBearerHandler(deps: GrantDeps): GrantHandler<Plan> {
   async function verify(assertion: string, app: Application): Promise<VerifiedAssertion> {
     return verifyAssertion(deps, 'grant', assertion, app);
   }
 
   return {
-    grantType: JWT_BEARER_GRANT,
-    parameters: ['assertion'],
-    // The assertion, signed with the application's registered key, is what proves the client.
-    publicClients: true,
-
     async identifyClient(_req, params, context): Promise<AuthenticatedClient> {
       const assertion = assertionOf(params);
       const { iss } = unverifiedClaims('grant', assertion);
@@ -98,12 +130,9 @@ export function jwtBearerGrant(deps: JwtBearerGrantDeps): Grant<Plan> {
       return { application: app, user, scopes };
     },
 
-    async issue(plan) {
-      const now = deps.clock.now();
+    issue(plan) {
       // RFC 7523 §3.1 does not call for a refresh token: the application signs a new assertion instead.
-      const minted = await deps.mint({ application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: JWT_BEARER_GRANT, withRefreshToken: false, now });
-      await deps.storage.tokens.insert(minted.records);
-      return minted.body;
+      return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: JWT_BEARER_GRANT, withRefreshToken: false });
     },
   };
 }

@@ -1,8 +1,9 @@
 import { tokenKey } from '../core/crypto.js';
-import { invalidGrant, invalidRequest, invalidScope } from '../errors/errors.js';
+import { invalidGrant, invalidScope } from '../errors/errors.js';
 import type { Application, TokenRecord } from '../domain/model.js';
 import { effectiveScopes, parseScopeParam } from './scope.js';
-import type { Grant, GrantContext, GrantDeps } from './types.js';
+import { issueTokens } from './issue.js';
+import type { GrantContext, GrantDeps, GrantHandler, GrantModule } from './types.js';
 
 interface Plan {
   readonly application: Application;
@@ -18,7 +19,17 @@ const INVALID = 'The refresh token is invalid, expired or revoked. Obtain a new 
  * family, since either the client or an attacker holds a stolen copy.
  * @see RFC 6749 §6, OAuth 2.0 Security BCP (RFC 9700) §4.14.2
  */
-export function refreshTokenGrant(deps: GrantDeps): Grant<Plan> {
+export const refreshToken: GrantModule<Plan> = {
+  grantType: 'refresh_token',
+  label: 'Refresh token',
+  summary: 'Exchanges a refresh token (issued with the password and authorization code grants) for new tokens; rotates on every use.',
+  parameters: [{ name: 'refresh_token', required: true, description: 'The refresh token to exchange.' }],
+  clientAuth: 'public_allowed',
+  adminApi: true,
+  createHandler: refreshTokenHandler,
+};
+
+function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
   async function reused(record: TokenRecord): Promise<never> {
     await deps.storage.tokens.revokeFamily(record.familyId, deps.clock.now());
     throw invalidGrant
@@ -37,15 +48,10 @@ export function refreshTokenGrant(deps: GrantDeps): Grant<Plan> {
   }
 
   return {
-    grantType: 'refresh_token',
-    parameters: ['refresh_token'],
-    publicClients: true,
     async validate(ctx) {
       const app = ctx.client.application;
-      const presented = ctx.params.refresh_token;
-      if (presented === undefined) {
-        throw invalidRequest.withReason('request.missing_parameter').withDescription('The refresh_token parameter is required.');
-      }
+      // Declared required: the token endpoint refused a request without it.
+      const presented = ctx.params.refresh_token ?? '';
       const hash = tokenKey(presented);
       const record = await deps.storage.tokens.byHash(hash);
       if (record === undefined || record.kind !== 'refresh') {
@@ -79,24 +85,31 @@ export function refreshTokenGrant(deps: GrantDeps): Grant<Plan> {
     },
     async issue(plan) {
       const now = deps.clock.now();
-      const m = deps.mint({
-        application: plan.application,
-        userId: plan.record.userId,
-        scopes: plan.scopes,
-        grantType: plan.record.grantType,
-        familyId: plan.record.familyId,
-        withRefreshToken: true,
-        // The family keeps the lifetime of the first refresh token: rotation does not extend it.
-        refreshExpiresAt: plan.record.expiresAt,
-        now,
-      });
-      const minted = m instanceof Promise ? await m : m; // JWT formats sign asynchronously; opaque is synchronous
-      // RFC 6749 §6: the new refresh token keeps the scope of the one presented, even when the access token was narrowed.
-      const result = await deps.storage.tokens.consumeRefresh(plan.hash, now, minted.records.map((r) => (r.kind === 'refresh' ? { ...r, scopes: plan.record.scopes } : r)));
-      if (result.outcome === 'consumed') return minted.body;
-      // Lost a race with a concurrent use of the same token: that is reuse.
-      if (result.outcome === 'not_active') return reused(result.token);
-      throw invalidGrant.withReason('refresh_token.unknown').withDescription(INVALID);
+      return issueTokens(
+        deps,
+        {
+          application: plan.application,
+          userId: plan.record.userId,
+          scopes: plan.scopes,
+          grantType: plan.record.grantType,
+          familyId: plan.record.familyId,
+          withRefreshToken: true,
+          // The family keeps the lifetime of the first refresh token: rotation does not extend it.
+          refreshExpiresAt: plan.record.expiresAt,
+          now,
+        },
+        {
+          // Rotation: the presented token is consumed and the new ones stored at once.
+          // RFC 6749 §6: the new refresh token keeps the scope of the one presented, even when the access token was narrowed.
+          async store(records) {
+            const result = await deps.storage.tokens.consumeRefresh(plan.hash, now, records.map((r) => (r.kind === 'refresh' ? { ...r, scopes: plan.record.scopes } : r)));
+            if (result.outcome === 'consumed') return;
+            // Lost a race with a concurrent use of the same token: that is reuse.
+            if (result.outcome === 'not_active') return reused(result.token);
+            throw invalidGrant.withReason('refresh_token.unknown').withDescription(INVALID);
+          },
+        },
+      );
     },
   };
 }

@@ -2,7 +2,9 @@ import { importJWK, type JWK } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { generateClientId, hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
 import { type Application, type TokenFormat } from '../domain/model.js';
-import { GRANT_TYPES, JWT_BEARER_GRANT, type GrantType } from '../grants/grant-type.js';
+import type { GrantType } from '../grants/grant-type.js';
+import { BUILT_IN_GRANTS, findGrant } from '../grants/index.js';
+import type { GrantDescriptor } from '../grants/types.js';
 import { type Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
 import { storedPolicy } from '../outbound/policy.js';
@@ -15,15 +17,19 @@ import { ADMIN_SCOPE } from './scopes.js';
 
 /** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
 /** `properties`: the outbound rules' setting, which a JWKS URI is checked against. */
-type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined };
+/** `grants`: the instance's grant catalogue (default the built-in grants): an application may list any of them, by type or alias. */
+type Deps = {
+  storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties'> & Partial<Pick<Storage, 'audit'>>;
+  clock: Clock;
+  actor?: string | undefined;
+  grants?: readonly GrantDescriptor[] | undefined;
+};
 
 /** Platform defaults: 30 minutes for access tokens, 100 days for refresh tokens. */
 export const DEFAULT_ACCESS_TOKEN_LIFESPAN = 1800;
 export const DEFAULT_REFRESH_TOKEN_LIFESPAN = 8_640_000;
 const MAX_LIFESPAN = 10 * 365 * 86400;
 const TOKEN_FORMATS: readonly TokenFormat[] = ['opaque', 'jwt'];
-/** Short names accepted for grant types whose registered name is a URN; the URN is what is stored. */
-export const GRANT_ALIASES: Readonly<Record<string, GrantType>> = { jwt_bearer: JWT_BEARER_GRANT };
 const MAX_AUDIENCE = 500;
 const MAX_URI = 2000;
 /** A JWKS larger than this is not a list of a few public keys. */
@@ -65,18 +71,25 @@ function checkName(name: string): string {
   return trimmed;
 }
 
-function checkGrants(grants: readonly string[]): GrantType[] {
+/** Grant types by name or alias (an alias is stored as its grant type), each in the catalogue; plus what each implies. */
+function checkGrants(grants: readonly string[], catalogue: readonly GrantDescriptor[] = BUILT_IN_GRANTS): GrantType[] {
   const names = grants.map((g) => g.trim()).filter((g) => g !== '');
-  for (const g of names) {
-    if (!(GRANT_TYPES as readonly string[]).includes(g) && GRANT_ALIASES[g] === undefined) {
-      const aliases = Object.entries(GRANT_ALIASES).map(([alias, urn]) => `${alias} (= ${urn})`);
-      throw new RegistryError('invalid_input', `Unknown grant type "${g}". Supported: ${[...GRANT_TYPES.filter((t) => !Object.values(GRANT_ALIASES).includes(t)), ...aliases].join(', ')}.`, 'grantTypes');
+  const unique: GrantType[] = [];
+  const add = (g: GrantType) => {
+    if (!unique.includes(g)) unique.push(g);
+  };
+  const found = names.map((g) => {
+    const grant = findGrant(catalogue, g);
+    if (grant === undefined) {
+      const supported = catalogue.map((d) => (d.alias === undefined ? d.grantType : `${d.alias} (= ${d.grantType})`));
+      throw new RegistryError('invalid_input', `Unknown grant type "${g}". Supported: ${supported.join(', ')}.`, 'grantTypes');
     }
-  }
-  const unique = [...new Set(names.map((g) => GRANT_ALIASES[g] ?? g))];
-  // As on the platform, the password grant always comes with refresh tokens (RFC 6749 §4.3.3).
-  if (unique.includes('password') && !unique.includes('refresh_token')) unique.push('refresh_token');
-  return unique as GrantType[];
+    return grant;
+  });
+  for (const grant of found) add(grant.grantType);
+  // E.g. as on the platform, the password grant always comes with refresh tokens (RFC 6749 §4.3.3).
+  for (const grant of found) for (const g of grant.implies ?? []) add(g);
+  return unique;
 }
 
 function checkLifespan(label: string, value: number, field: string): number {
@@ -255,7 +268,7 @@ export async function createApplication(deps: Deps, input: ApplicationInput): Pr
     secretRotatedAt: clientSecret === null ? null : now,
     active: input.active ?? true,
     public: isPublic,
-    grantTypes: checkGrants(input.grantTypes ?? []),
+    grantTypes: checkGrants(input.grantTypes ?? [], deps.grants),
     redirectUris: checkRedirectUris(input.redirectUris ?? []),
     scopes: adminScopes(await checkScopes(deps, input.scopes ?? []), input.adminApi ?? false, input.scopes !== undefined),
     accessTokenLifespan: checkLifespan('The access token lifespan', input.accessTokenLifespan ?? DEFAULT_ACCESS_TOKEN_LIFESPAN, 'accessTokenLifespan'),
@@ -298,7 +311,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     secretHash: isPublic ? null : clientSecret === null ? current.secretHash : hashSecret(clientSecret),
     secretRotatedAt: isPublic ? null : clientSecret === null ? current.secretRotatedAt : now,
     active: input.active ?? current.active,
-    grantTypes: input.grantTypes === undefined ? current.grantTypes : checkGrants(input.grantTypes),
+    grantTypes: input.grantTypes === undefined ? current.grantTypes : checkGrants(input.grantTypes, deps.grants),
     redirectUris: input.redirectUris === undefined ? current.redirectUris : checkRedirectUris(input.redirectUris),
     scopes: adminScopes(input.scopes === undefined ? current.scopes : await checkScopes(deps, input.scopes), input.adminApi ?? current.adminApi, input.scopes !== undefined),
     accessTokenLifespan: checkLifespan('The access token lifespan', input.accessTokenLifespan ?? current.accessTokenLifespan, 'accessTokenLifespan'),

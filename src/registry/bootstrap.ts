@@ -1,10 +1,10 @@
 import type { Clock } from '../core/clock.js';
 import { generatePassword, newId } from '../core/crypto.js';
 import type { Storage } from '../storage/types.js';
-import { ADMIN_SCOPE, ALL_ACCESS_SCOPE } from './scopes.js';
+import { ADMIN_ROLE, ADMIN_SCOPE, ALL_ACCESS_SCOPE } from './scopes.js';
 import { createUser } from './users.js';
 
-export const ADMIN_ROLE = 'admin';
+export { ADMIN_ROLE };
 export const ADMIN_USER = 'admin';
 
 export interface BootstrapResult {

@@ -15,6 +15,8 @@ export const ALL_ACCESS_SCOPE = 'useraccount';
  * (Application.adminApi) may hold it, and the all-access scope never stands in for it: the admin
  * API accepts a bearer token only when it carries exactly this scope (src/admin/auth.ts).
  */
+/** The role whose users administer the instance (admin API, console). */
+export const ADMIN_ROLE = 'admin';
 export const ADMIN_SCOPE = 'latchkey.admin';
 
 export async function createScope(

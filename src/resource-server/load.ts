@@ -11,7 +11,7 @@ const SKIP = /(\.d\.m?ts|\.test\.m?[jt]s)$/;
 let hookRegistered = false;
 
 /** Makes `latchkey` and `latchkey/api` resolve to this running copy for every API module. */
-function registerSelfResolution(): void {
+export function registerSelfResolution(): void {
   if (hookRegistered) return;
   hookRegistered = true;
   register(new URL('./resolve-hook.js', import.meta.url), {
@@ -20,7 +20,7 @@ function registerSelfResolution(): void {
 }
 
 /** Imports one module: JavaScript natively, TypeScript through tsx (esbuild), loaded only when needed. */
-async function importModule(path: string): Promise<Record<string, unknown>> {
+export async function importModule(path: string): Promise<Record<string, unknown>> {
   if (/\.m?ts$/.test(path)) {
     const { tsImport } = await import('tsx/esm/api');
     return (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;

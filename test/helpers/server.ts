@@ -11,6 +11,7 @@ import { openSqliteStorage } from '../../src/storage/sqlite/adapter.js';
 import type { Storage } from '../../src/storage/types.js';
 import type { FastifyInstance } from 'fastify';
 import { loadApis } from '../../src/resource-server/load.js';
+import type { GrantModule } from '../../src/grants/types.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 
 export type TestStorageKind = 'sqlite' | 'postgres';
@@ -73,6 +74,8 @@ export interface TestServerOptions {
   files?: FilesAtRest;
   /** Password-hashing bounds (core/password-hashing.ts); default: the machine's. */
   passwordHashing?: { concurrency?: number; maxQueue?: number };
+  /** The grant catalogue (createLatchkey({ grants })); default the built-in grants. */
+  grants?: readonly GrantModule[];
 }
 
 /** The key-encryption key test servers use unless told otherwise. */
@@ -134,6 +137,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
       ...(files === undefined ? {} : { files }),
       ...(options.passwordHashing === undefined ? {} : { passwordHashing: options.passwordHashing }),
+      ...(options.grants === undefined ? {} : { grants: options.grants }),
     });
     await latchkey.start();
     http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });

@@ -1,25 +1,15 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { get, list, patch, post, query, type AppKind, type Application, type SecretAnswer, type User } from '../api';
+import { get, kindOf, list, loadGrants, patch, post, query, type AppKind, type Application, type GrantInfo, type SecretAnswer, type User } from '../api';
 import { Alert, Badge, Card, Checkbox, ConfirmButton, CopyButton, Empty, Loading, NumberField, PageHeader, SelectField, TextArea, TextField, fmtDuration, fmtTime, lines, splitList, useAction, useId, useLoad } from '../ui';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
-const KINDS: readonly { readonly kind: AppKind; readonly title: string; readonly text: string }[] = [
-  { kind: 'client_credentials', title: 'Client credentials', text: 'A service calling APIs as itself (machine to machine). Tokens act as an application user.' },
-  { kind: 'password', title: 'Password', text: 'A trusted first-party client that sends the user name and password (resource owner password credentials).' },
-  { kind: 'authorization_code', title: 'Authorization code', text: 'A web, mobile or single-page application: users sign in on Latchkey and consent (with PKCE).' },
-  { kind: 'jwt_bearer', title: 'JWT bearer', text: 'A client that exchanges a signed JWT assertion for a token (RFC 7523); needs its public keys.' },
-];
+/** The grant catalogue (GET /grants): kinds and labels come from the server, so a host's own grants appear too. */
+function useGrants() {
+  return useLoad(loadGrants);
+}
 
-const GRANT_LABELS: readonly (readonly [string, string])[] = [
-  ['client_credentials', 'Client credentials'],
-  ['password', 'Password'],
-  ['authorization_code', 'Authorization code'],
-  ['refresh_token', 'Refresh token'],
-  [JWT_BEARER, 'JWT bearer'],
-];
-
-const grantLabel = (g: string) => GRANT_LABELS.find(([v]) => v === g)?.[1] ?? g;
+const labelOf = (grants: readonly GrantInfo[] | undefined) => (g: string) => grants?.find((x) => x.grantType === g)?.label ?? g;
 
 function appUserOf(a: Application): string {
   return a.appUser ?? '';
@@ -79,6 +69,7 @@ export function Applications() {
   const [q, setQ] = useState('');
   const [applied, setApplied] = useState('');
   const apps = useLoad(async () => list<Application>(await get(`/applications${query({ q: applied })}`), 'applications'), [applied]);
+  const grantLabel = labelOf(useGrants().data);
   return (
     <>
       <PageHeader
@@ -296,13 +287,15 @@ function body(f: FormState, includeEmpty: boolean): Record<string, unknown> {
 
 export function NewApplication() {
   const [kind, setKind] = useState<AppKind>('client_credentials');
+  const catalogue = useGrants();
+  const kinds = (catalogue.data ?? []).filter((g) => g.preset !== null);
   const [f, setF] = useState<FormState>(emptyForm);
   const [created, setCreated] = useState<SecretAnswer | null>(null);
   const users = useUsers();
   const action = useAction();
   const set = (p: Partial<FormState>) => setF((old) => ({ ...old, ...p }));
   const kindName = useId('kind');
-  const grants = kind === 'client_credentials' ? ['client_credentials'] : kind === 'password' ? ['password', 'refresh_token'] : kind === 'authorization_code' ? ['authorization_code', 'refresh_token'] : [JWT_BEARER];
+  const grants = kinds.find((g) => kindOf(g) === kind)?.preset ?? [];
   const refusal: Refusal = { error: action.error, field: fieldOf(action.field) };
   const shownInField = inField(refusal, grants, false);
   useFocusRefused(refusal, shownInField);
@@ -342,13 +335,16 @@ export function NewApplication() {
         <fieldset class="kinds">
           <legend>Kind of application</legend>
           <div class="kind-grid">
-            {KINDS.map((k) => (
-              <label class={`kind ${kind === k.kind ? 'selected' : ''}`} key={k.kind} for={`${kindName}-${k.kind}`}>
-                <input type="radio" id={`${kindName}-${k.kind}`} name="kind" value={k.kind} checked={kind === k.kind} onChange={() => setKind(k.kind)} />
-                <span class="kind-title">{k.title}</span>
-                <span class="kind-text">{k.text}</span>
-              </label>
-            ))}
+            {kinds.map((g) => {
+              const k = kindOf(g);
+              return (
+                <label class={`kind ${kind === k ? 'selected' : ''}`} key={k} for={`${kindName}-${k}`}>
+                  <input type="radio" id={`${kindName}-${k}`} name="kind" value={k} checked={kind === k} onChange={() => setKind(k)} />
+                  <span class="kind-title">{g.label}</span>
+                  <span class="kind-text">{g.summary}</span>
+                </label>
+              );
+            })}
           </div>
         </fieldset>
         <Fields f={f} set={set} grants={grants} users={users.data ?? []} editing={false} refusal={refusal} />
@@ -373,6 +369,8 @@ export function ApplicationDetail(props: { clientId: string }) {
     return d.application ?? d;
   });
   const users = useUsers();
+  const catalogue = useGrants();
+  const grantLabel = labelOf(catalogue.data);
   const [f, setF] = useState<FormState | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [secret, setSecret] = useState<SecretAnswer | null>(null);
@@ -426,7 +424,7 @@ export function ApplicationDetail(props: { clientId: string }) {
             <fieldset>
               <legend>Grant types</legend>
               <div class="checks">
-                {GRANT_LABELS.map(([g, label]) => (
+                {(catalogue.data ?? []).map(({ grantType: g, label }) => (
                   <Checkbox key={g} label={label} checked={form.grantTypes.includes(g)} onChange={(on) => set({ grantTypes: on ? [...form.grantTypes, g] : form.grantTypes.filter((x) => x !== g) })} />
                 ))}
               </div>

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { createApplication, findApplication, rotateSecret, updateApplication, type CreatedApplication } from '../../registry/applications.js';
-import { JWT_BEARER_GRANT, type GrantType } from '../../grants/grant-type.js';
+import { exampleRequest, kinds } from '../../grants/index.js';
+import type { GrantDescriptor } from '../../grants/types.js';
+import { shellCommand } from '../../core/shell.js';
 import { badRequest } from '../http.js';
 import { curlFor, deps, issuer, jwksText } from './helpers.js';
 import type { AdminRoute, RouteContext } from './types.js';
@@ -8,13 +10,19 @@ import { applicationView, names } from './views.js';
 
 /** Applications: list, register from a kind preset, read, change, rotate the secret. */
 
-const KINDS = ['client_credentials', 'password', 'authorization_code', 'jwt_bearer'] as const;
-const PRESETS: Record<(typeof KINDS)[number], GrantType[]> = {
-  client_credentials: ['client_credentials'],
-  password: ['password', 'refresh_token'],
-  authorization_code: ['authorization_code', 'refresh_token'],
-  jwt_bearer: [JWT_BEARER_GRANT],
-};
+/** A kind of application is a grant with a preset, named by its alias or else its grant type. */
+export const kindName = (g: GrantDescriptor) => g.alias ?? g.grantType;
+
+/** The grant types of the kind, after refusing a kind whose essentials (redirect URIs, public keys) are missing. */
+function presetOf(ctx: RouteContext, body: z.infer<typeof CreateApplication>): readonly string[] {
+  const grant = kinds(ctx.latchkey.catalogue).find((g) => kindName(g) === body.kind);
+  if (grant?.preset === undefined) {
+    throw badRequest(`Unknown kind "${body.kind.slice(0, 100)}". Kinds: ${kinds(ctx.latchkey.catalogue).map(kindName).join(', ')} (GET /admin/api/v1/grants lists them).`, 'kind');
+  }
+  const need = grant.kindNeeds?.({ redirectUris: body.redirectUris ?? [], jwks: body.jwks ?? null, jwksUri: body.jwksUri ?? null });
+  if (need !== undefined) throw badRequest(need.message, need.field);
+  return grant.preset;
+}
 
 const applicationFields = {
   name: z.string().min(1).max(200),
@@ -37,7 +45,8 @@ const applicationFields = {
 
 const CreateApplication = z.strictObject({
   name: applicationFields.name,
-  kind: z.enum(KINDS),
+  // A kind of the instance's grant catalogue (GET /grants): checked by the handler.
+  kind: z.string().min(1).max(500),
   grantTypes: applicationFields.grantTypes.optional(),
   appUser: applicationFields.appUser.optional(),
   scopes: applicationFields.scopes.optional(),
@@ -59,16 +68,6 @@ const UpdateApplication = z.strictObject({
   active: z.boolean().optional(),
 } as { [K in keyof typeof applicationFields]: z.ZodOptional<(typeof applicationFields)[K]> } & { active: z.ZodOptional<z.ZodBoolean> });
 
-/** Refuses a kind whose essentials are missing (redirect URIs, public keys). */
-function checkKind(body: z.infer<typeof CreateApplication>): void {
-  if (body.kind === 'authorization_code' && (body.redirectUris ?? []).filter((u) => u.trim() !== '').length === 0) {
-    throw badRequest('An authorization_code application needs at least one redirect URI.', 'redirectUris');
-  }
-  if (body.kind === 'jwt_bearer' && (body.jwks ?? null) === null && (body.jwksUri ?? null) === null) {
-    throw badRequest('A jwt_bearer application needs its public keys: jwks (a JWKS document) or jwksUri.', 'jwks');
-  }
-}
-
 /** After a change: has the cache pick it up, then answers the application's view and its new secret. */
 async function changed(ctx: RouteContext, result: CreatedApplication) {
   await ctx.latchkey.cache.check();
@@ -78,10 +77,51 @@ async function changed(ctx: RouteContext, result: CreatedApplication) {
 
 /** As changed(), plus a ready-to-run curl request carrying the new secret. */
 async function changedWithCurl(ctx: RouteContext, result: CreatedApplication) {
-  return { ...(await changed(ctx, result)), curl: curlFor(result.application, result.clientSecret, issuer(ctx)) };
+  return { ...(await changed(ctx, result)), curl: curlFor(result.application, result.clientSecret, issuer(ctx), ctx.latchkey.catalogue) };
+}
+
+/** GET /grants: the instance's grant catalogue, for people and the console (its application kinds). */
+export const GrantView = z.strictObject({
+  grantType: z.string(),
+  alias: z.string().nullable(),
+  label: z.string(),
+  summary: z.string(),
+  parameters: z.array(z.strictObject({ name: z.string(), required: z.boolean(), description: z.string() })),
+  clientAuth: z.enum(['confidential', 'public_allowed', 'identifies_client']),
+  /** The grant types an application of this kind gets; null when the grant is not a kind of its own. */
+  preset: z.array(z.string()).nullable(),
+  adminApi: z.boolean(),
+  /** A token request to run, with placeholders in <angle brackets>; null when the grant has none. */
+  example: z.string().nullable(),
+});
+const GrantList = z.array(GrantView);
+
+function grantView(g: GrantDescriptor, issuerUrl: string): z.infer<typeof GrantView> {
+  const auth = g.clientAuth === 'identifies_client' ? [] : ['-u', '<client-id>:<client-secret>'];
+  const words = exampleRequest(g, undefined, { user: '<user>' });
+  return {
+    grantType: g.grantType,
+    alias: g.alias ?? null,
+    label: g.label,
+    summary: g.summary,
+    parameters: g.parameters.map((p) => ({ name: p.name, required: p.required, description: p.description })),
+    clientAuth: g.clientAuth,
+    preset: g.preset === undefined ? null : [...g.preset],
+    adminApi: g.adminApi,
+    example: words === undefined ? null : shellCommand(['curl', ...auth, ...words, `${issuerUrl}/oauth_token.do`]),
+  };
 }
 
 export const APPLICATION_ROUTES: readonly AdminRoute[] = [
+  {
+    method: 'GET',
+    path: '/grants',
+    tag: 'applications',
+    summary: 'The grant types this instance serves (its grant catalogue): parameters, client authentication, the kind preset, an example request',
+    async handler(ctx) {
+      return GrantList.parse(ctx.latchkey.catalogue.map((g) => grantView(g, issuer(ctx))));
+    },
+  },
   {
     method: 'GET',
     path: '/applications',
@@ -106,9 +146,9 @@ export const APPLICATION_ROUTES: readonly AdminRoute[] = [
     body: CreateApplication,
     async handler(ctx) {
       const body = ctx.body as z.infer<typeof CreateApplication>;
-      checkKind(body);
+      const preset = presetOf(ctx, body);
       const { kind, jwks, ...rest } = body;
-      const created = await createApplication(deps(ctx), { ...rest, grantTypes: body.grantTypes ?? PRESETS[kind], jwks: jwksText(jwks) });
+      const created = await createApplication(deps(ctx), { ...rest, grantTypes: body.grantTypes ?? preset, jwks: jwksText(jwks) });
       return changedWithCurl(ctx, created);
     },
   },

@@ -12,7 +12,7 @@ const Inspect = z.strictObject({ token: z.string().min(1).max(16_384) });
 
 async function findings(ctx: RouteContext): Promise<unknown[]> {
   const { latchkey } = ctx;
-  return runDoctor({ storage: latchkey.storage, router: latchkey.router, clock: latchkey.clock, keyring: latchkey.keyring, files: latchkey.files });
+  return runDoctor({ storage: latchkey.storage, router: latchkey.router, clock: latchkey.clock, keyring: latchkey.keyring, files: latchkey.files, grants: latchkey.catalogue });
 }
 
 export const DIAGNOSTICS_ROUTES: readonly AdminRoute[] = [

@@ -1,7 +1,8 @@
 import { recordChange } from '../../audit/log.js';
 import { shellCommand } from '../../core/shell.js';
 import { type Application } from '../../domain/model.js';
-import { JWT_BEARER_GRANT } from '../../grants/grant-type.js';
+import { exampleRequest } from '../../grants/index.js';
+import type { GrantDescriptor } from '../../grants/types.js';
 import { badRequest } from '../http.js';
 import type { RouteContext } from './types.js';
 
@@ -9,7 +10,7 @@ import type { RouteContext } from './types.js';
 
 /** Registry deps carrying the actor, so the registry audits the change under the admin's name; new passwords share the instance's hashing queue. */
 export function deps(ctx: RouteContext) {
-  const d = { storage: ctx.latchkey.storage, clock: ctx.latchkey.clock, actor: ctx.caller.userName, hasher: ctx.latchkey.passwordHasher };
+  const d = { storage: ctx.latchkey.storage, clock: ctx.latchkey.clock, actor: ctx.caller.userName, hasher: ctx.latchkey.passwordHasher, grants: ctx.latchkey.catalogue };
   return d;
 }
 
@@ -55,24 +56,15 @@ export function issuer(ctx: RouteContext): string {
 }
 
 /**
- * A ready-to-run request for the application's main grant. Every value is quoted for the shell: a
- * redirect URI may legally hold `$`, `(`, `)`, `;`, `&` and `'` (RFC 3986 §2.2), and the console
- * shows this command for pasting.
+ * A ready-to-run request for the application's main grant: the first grant of the catalogue it
+ * allows that has an example. Every value is quoted for the shell: a redirect URI may legally hold
+ * `$`, `(`, `)`, `;`, `&` and `'` (RFC 3986 §2.2), and the console shows this command for pasting.
  */
-export function curlFor(app: Application, secret: string | null, issuerUrl: string): string {
+export function curlFor(app: Application, secret: string | null, issuerUrl: string, catalogue: readonly GrantDescriptor[]): string {
   const auth = secret === null ? ['-d', `client_id=${app.clientId}`] : ['-u', `${app.clientId}:${secret}`];
-  return shellCommand(['curl', ...auth, ...grantWords(app), `${issuerUrl}/oauth_token.do`]);
-}
-
-function grantWords(app: Application): string[] {
-  if (app.grantTypes.includes('client_credentials')) return ['-d', 'grant_type=client_credentials'];
-  if (app.grantTypes.includes('password')) return ['-d', 'grant_type=password', '--data-urlencode', 'username=<user>', '--data-urlencode', 'password=<password>'];
-  if (app.grantTypes.includes(JWT_BEARER_GRANT)) return ['-d', `grant_type=${encodeURIComponent(JWT_BEARER_GRANT)}`, '-d', 'assertion=<signed JWT>'];
-  if (app.grantTypes.includes('authorization_code')) {
-    const redirect = app.redirectUris[0];
-    return ['-d', 'grant_type=authorization_code', '-d', 'code=<code>', '-d', 'code_verifier=<verifier>', ...(redirect === undefined ? [] : ['--data-urlencode', `redirect_uri=${redirect}`])];
-  }
-  return ['-d', 'grant_type=<grant>'];
+  const grant = catalogue.find((g) => g.example !== undefined && app.grantTypes.includes(g.grantType));
+  const words = grant === undefined ? undefined : exampleRequest(grant, app, { user: '<user>' });
+  return shellCommand(['curl', ...auth, ...(words ?? ['-d', 'grant_type=<grant>']), `${issuerUrl}/oauth_token.do`]);
 }
 
 /** A JWKS given as a document or as text, stored as text. */

@@ -1,17 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createApplication, findApplication, GRANT_ALIASES, rotateSecret, updateApplication, type ApplicationInput } from '../../registry/applications.js';
-import { commandLine, placeholder, shellCommand, type Word } from '../../core/shell.js';
-import { listProperties } from '../../registry/settings.js';
+import { createApplication, findApplication, rotateSecret, updateApplication, type ApplicationInput } from '../../registry/applications.js';
+import { commandLine, shellCommand } from '../../core/shell.js';
+import { exampleRequest, grantWarnings } from '../../grants/index.js';
+import type { GrantDescriptor } from '../../grants/types.js';
+import { resolveProperties } from '../../registry/properties.js';
 import { type Application } from '../../domain/model.js';
-import { JWT_BEARER_GRANT } from '../../grants/grant-type.js';
 import { CliError, parseBool, parseList, parseSeconds, type CliContext } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit, Output } from './index.js';
 
 const TOKEN_URL = 'http://localhost:8080/oauth_token.do';
-const CC_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
-const ROPC_PROPERTY = 'glide.oauth.inbound.ropc.grant_type.disabled';
 
 interface SharedOptions extends CommonOptions {
   readonly name?: string;
@@ -185,54 +184,27 @@ function secretBlock(clientId: string, secret: string): string {
 }
 
 /** Copy-pasteable token requests for the grants the application allows (every value quoted for the shell). */
-function nextSteps(app: Application, secret: string | null): string {
+function nextSteps(catalogue: readonly GrantDescriptor[], app: Application, secret: string | null): string {
   const auth = app.public ? ['-d', `client_id=${app.clientId}`] : ['-u', `${app.clientId}:${secret ?? '<client-secret>'}`];
   const lines: string[] = [];
   // An application allowed the admin API asks for its scope: the admin API needs exactly it.
   const scope = app.adminApi ? ['-d', 'scope=latchkey.admin'] : [];
-  if (app.grantTypes.includes('client_credentials')) lines.push(`  ${shellCommand(['curl', ...auth, '-d', 'grant_type=client_credentials', ...scope, TOKEN_URL])}`);
-  if (app.grantTypes.includes('password')) {
-    lines.push(`  ${shellCommand(['curl', ...auth, '-d', 'grant_type=password', ...scope, '--data-urlencode', 'username=<user-name>', '--data-urlencode', 'password=<password>', TOKEN_URL])}`);
+  // The grants whose example runs as soon as the application exists (no browser, no signed assertion).
+  for (const g of catalogue.filter((x) => x.example?.immediate === true && app.grantTypes.includes(x.grantType))) {
+    lines.push(`  ${shellCommand(['curl', ...auth, ...(exampleRequest(g, app, { user: '<user-name>', extra: scope }) ?? []), TOKEN_URL])}`);
   }
   if (lines.length > 0 && app.adminApi) lines.push('  curl -H "Authorization: Bearer $TOKEN" http://localhost:8080/admin/api/v1/applications');
   return lines.length === 0 ? '' : `\nNext step: request a token (server started with \`npm start\`):\n${lines.join('\n')}\n`;
 }
 
-const fix = (words: readonly Word[]) => `Fix: ${commandLine(words)}`;
-
-/** Configuration that will make token requests fail, each with the command that fixes it. */
+/** Configuration that will make token requests fail, each with the command that fixes it: the checks of the application's grants. */
 async function configWarnings(ctx: CliContext, app: Application): Promise<string[]> {
-  const warnings: string[] = [];
-  const props = new Map((await listProperties(ctx)).map((p) => [p.name as string, p.value]));
-  const id = app.clientId;
-  if (app.grantTypes.includes('client_credentials')) {
-    if (app.public) warnings.push(`the application is public, and public clients cannot use client_credentials. ${fix(['apps', 'update', id, '--public', 'false'])}`);
-    if (app.appUserId === null) {
-      warnings.push(`the application allows client_credentials but has no application user, so token requests will be refused (application_user.missing). ${fix(['apps', 'update', id, '--app-user', placeholder('user-name')])}`);
-    } else {
-      const user = await ctx.storage.users.byId(app.appUserId);
-      if (user !== undefined && !user.active) warnings.push(`the application user ${user.userName} is inactive (application_user.inactive). ${fix(['users', 'update', user.userName, '--active', 'true'])}`);
-      if (user !== undefined && app.adminApi && !user.roles.includes('admin')) {
-        warnings.push(`the application may use the admin API, but its application user ${user.userName} lacks the admin role, so the admin API refuses its client-credentials tokens (admin.role_missing). ${fix(['users', 'update', user.userName, '--roles', [...user.roles, 'admin'].join(',')])}`);
-      }
-    }
-    if (props.get(CC_PROPERTY) === false) {
-      warnings.push(`the client_credentials grant is switched off for this instance (${CC_PROPERTY} is false, the default). ${fix(['properties', 'set', CC_PROPERTY, 'true'])}`);
-    }
-  }
-  if (app.grantTypes.includes('password') && props.get(ROPC_PROPERTY) === true) {
-    warnings.push(`the password grant is switched off for this instance (${ROPC_PROPERTY} is true). ${fix(['properties', 'set', ROPC_PROPERTY, 'false'])}`);
-  }
-  if (app.grantTypes.includes('authorization_code') && app.redirectUris.length === 0) {
-    warnings.push(`the application allows authorization_code but has no redirect URI, so authorization requests will be refused. ${fix(['apps', 'update', id, '--redirect-uri', placeholder('uri')])}`);
-  }
-  if (app.grantTypes.includes(JWT_BEARER_GRANT) && app.jwks === null && app.jwksUri === null) {
-    warnings.push(`the application allows the JWT bearer grant but has no public keys to check its assertions with. ${fix(['apps', 'update', id, '--jwks', placeholder('file')])} (or --jwks-uri <url>)`);
-  }
-  if (app.adminApi && app.grantTypes.includes(JWT_BEARER_GRANT) && app.grantTypes.length === 1) {
-    warnings.push('the application may use the admin API, but its only grant is the JWT bearer grant, whose tokens never act on the admin API (admin.grant_not_allowed). Give it the client_credentials or password grant.');
-  }
-  if (!app.active) warnings.push(`the application is inactive, so every token request is refused. ${fix(['apps', 'update', id, '--active', 'true'])}`);
+  const [rows, users] = await Promise.all([ctx.storage.properties.list(), ctx.storage.users.list()]);
+  const byName = new Map(users.map((u) => [u.userName, u]));
+  const appUser = users.find((u) => u.id === app.appUserId);
+  const input = { application: app, appUser, properties: resolveProperties(rows), userNamed: (name: string) => byName.get(name) };
+  const warnings = grantWarnings(ctx.grants, input).flatMap((w) => (w.text === undefined ? [] : [w.text]));
+  if (!app.active) warnings.push(`the application is inactive, so every token request is refused. Fix: ${commandLine(['apps', 'update', app.clientId, '--active', 'true'])}`);
   return warnings;
 }
 
@@ -247,7 +219,21 @@ async function report(ctx: CliContext, out: Output, app: Application, secret: st
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-const GRANTS_HELP = `comma-separated grant types: client_credentials, password, refresh_token, authorization_code, ${Object.keys(GRANT_ALIASES).join(', ')} (stored as ${Object.values(GRANT_ALIASES).join(', ')})`;
+/** --grants: the catalogue's grant types, an alias in place of its grant type. */
+function grantsHelp(catalogue: readonly GrantDescriptor[]): string {
+  const aliased = catalogue.filter((g) => g.alias !== undefined);
+  const stored = aliased.length === 0 ? '' : ` (stored as ${aliased.map((g) => g.grantType).join(', ')})`;
+  return `comma-separated grant types: ${catalogue.map((g) => g.alias ?? g.grantType).join(', ')}${stored}`;
+}
+
+/** The grants of the catalogue, for `apps create --help`: each with its label, summary and what a kind of application of it gets. */
+function grantsList(catalogue: readonly GrantDescriptor[]): string {
+  const lines = catalogue.map((g) => {
+    const preset = g.preset === undefined ? '' : ` An application of this kind: --grants ${g.preset.map((t) => catalogue.find((x) => x.grantType === t)?.alias ?? t).join(',')}`;
+    return `  ${g.alias ?? g.grantType}: ${g.label}. ${g.summary}${preset}`;
+  });
+  return `\nGrant types (--grants; --grant-module <file> or LATCHKEY_GRANTS adds a host's own):\n${lines.join('\n')}\n`;
+}
 
 function lifespanOptions(cmd: Command): Command {
   return cmd
@@ -271,7 +257,7 @@ function registerCreate(apps: Command, kit: Kit): void {
     .command('create')
     .description('Register an application (OAuth client); prints its client id and, once, its secret')
     .requiredOption('--name <name>', 'display name')
-    .requiredOption('--grants <list>', GRANTS_HELP)
+    .requiredOption('--grants <list>', grantsHelp(kit.grants))
     .option('--app-user <user>', 'user that client_credentials tokens act as (the "OAuth Application User")')
     .option('--scopes <list>', 'comma-separated auth scopes the application may request')
     .option('--redirect-uris <list>', 'comma-separated absolute redirect URIs');
@@ -287,12 +273,12 @@ Examples:
     --logo-uri https://portal.example.com/logo.png
   latchkey apps create --name "Orders sync" --grants jwt_bearer --jwks ./orders-sync.jwks.json --token-format jwt
   latchkey apps create --name "Admin scripts" --grants client_credentials --app-user svc-admin --admin-api true
-`);
+${grantsList(kit.grants)}`);
   kit.common(cmd).action((opts: CreateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const input: ApplicationInput = { ...sharedInput(opts), appUser: opts.appUser, public: opts.public === true, active: !opts.inactive, canIntrospect: opts.canIntrospect === true, adminApi: opts.adminApi === undefined ? undefined : parseBool('--admin-api', opts.adminApi) };
       const { application, clientSecret } = await createApplication(ctx, input);
-      await report(ctx, out, application, clientSecret, `Created application "${application.name}".`, nextSteps(application, clientSecret));
+      await report(ctx, out, application, clientSecret, `Created application "${application.name}".`, nextSteps(ctx.grants, application, clientSecret));
     }),
   );
 }
@@ -303,7 +289,7 @@ function registerUpdate(apps: Command, kit: Kit): void {
     .argument('<client-id>', 'the application\'s client id')
     .description('Change an application; lists replace the current values')
     .option('--name <name>', 'display name')
-    .option('--grants <list>', GRANTS_HELP)
+    .option('--grants <list>', grantsHelp(kit.grants))
     .option('--app-user <user>', 'user that client_credentials tokens act as')
     .option('--no-app-user', 'remove the application user')
     .option('--scopes <list>', 'comma-separated auth scopes ("" for none)')
@@ -323,7 +309,7 @@ Examples:
   kit.common(cmd).action((clientId: string, opts: UpdateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const { application, clientSecret } = await updateApplication(ctx, clientId, updateInput(opts));
-      const next = clientSecret === null ? '' : nextSteps(application, clientSecret);
+      const next = clientSecret === null ? '' : nextSteps(ctx.grants, application, clientSecret);
       await report(ctx, out, application, clientSecret, `Updated application "${application.name}".`, next);
     }),
   );

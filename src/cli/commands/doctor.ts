@@ -73,7 +73,7 @@ Examples:
   kit.common(cmd).action((opts: DoctorOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const router = await loadApisFor(opts);
-      const findings = await runDoctor({ storage: ctx.storage, router, clock: ctx.clock, files: localFiles(resolveDb(opts.db)) });
+      const findings = await runDoctor({ storage: ctx.storage, router, clock: ctx.clock, files: localFiles(resolveDb(opts.db)), grants: ctx.grants });
       out.result(findings, () => render(findings));
       return findings.some((f) => f.severity === 'error') ? 1 : 0;
     }),

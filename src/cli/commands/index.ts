@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { GrantModule } from '../../grants/types.js';
 import { withStorage, type CliContext, type IO } from '../context.js';
 import { registerApis } from './apis.js';
 import { registerApps } from './apps.js';
@@ -36,6 +37,8 @@ export interface Output {
 /** What the command modules get from the registry: the IO and the way to run an action. */
 export interface Kit {
   readonly io: IO;
+  /** The grant catalogue (built-ins plus --grant-module): what help texts and the registry read. */
+  readonly grants: readonly GrantModule[];
   /** Adds --json and --db to a command. */
   common(cmd: Command): Command;
   /** Opens the database named by --db, runs `body`, and hands its exit code (default 0) to main. */
@@ -62,13 +65,14 @@ function makeOutput(io: IO, json: boolean): Output {
   };
 }
 
-function makeKit(io: IO, run: (p: Promise<number>) => void): Kit {
+function makeKit(io: IO, run: (p: Promise<number>) => void, grants: readonly GrantModule[]): Kit {
   return {
     io,
+    grants,
     common: (cmd) => cmd.option('--json', 'print machine-readable JSON').option('--db <location>', DB_HELP),
     withDb(opts, body) {
       const out = makeOutput(io, opts.json === true);
-      run(withStorage(opts.db, io, async (ctx) => (await body(ctx, out)) ?? 0));
+      run(withStorage(opts.db, io, async (ctx) => (await body(ctx, out)) ?? 0, grants));
     },
     plain(opts, body) {
       const out = makeOutput(io, opts.json === true);
@@ -78,8 +82,8 @@ function makeKit(io: IO, run: (p: Promise<number>) => void): Kit {
 }
 
 /** Registers the registry, token and diagnostics commands. */
-export function registerCommands(program: Command, io: IO, run: (p: Promise<number>) => void): void {
-  const kit = makeKit(io, run);
+export function registerCommands(program: Command, io: IO, run: (p: Promise<number>) => void, grants: readonly GrantModule[]): void {
+  const kit = makeKit(io, run, grants);
   registerUsers(program, kit);
   registerRoles(program, kit);
   registerScopes(program, kit);

@@ -12,7 +12,8 @@ import type { Logger } from '../../core/logger.js';
 import { loadApis } from '../../resource-server/load.js';
 import { bootstrap, ensureConsoleApplication } from '../../registry/bootstrap.js';
 import { openStorage } from '../../storage/open.js';
-import type { IO } from '../context.js';
+import type { GrantModule } from '../../grants/types.js';
+import { GRANT_MODULE_HELP, type IO } from '../context.js';
 
 /** How long SIGTERM waits for requests in flight before closing their connections. */
 const DRAIN_TIMEOUT_MS = 20_000;
@@ -54,7 +55,7 @@ function warnLooseFiles(logger: Logger, files: FilesAtRest): void {
   for (const f of fileChecks(files).filter((x) => x.id === 'file_permissions_loose')) logger.warn({ finding: f.id, command: f.command }, `${f.detail} Fix: ${f.command ?? ''}`);
 }
 
-export async function serve(opts: ServeOptions, io: IO): Promise<number> {
+export async function serve(opts: ServeOptions, io: IO, grants?: readonly GrantModule[]): Promise<number> {
   const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, apis: opts.apis, issuer: opts.issuer });
   const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
   // Before anything opens: with PostgreSQL and no LATCHKEY_KEY_ENCRYPTION_KEY, refuse to start.
@@ -66,7 +67,7 @@ export async function serve(opts: ServeOptions, io: IO): Promise<number> {
   const files = filesOf(config.db, kek);
   warnLooseFiles(logger, files);
   const boot = await bootstrap({ storage, clock: { now: () => Date.now() } }, config.adminPassword);
-  const latchkey = createLatchkey({ storage, logger, router, kek: kek.kek, files, ...(config.issuer === undefined ? {} : { issuer: config.issuer }) });
+  const latchkey = createLatchkey({ storage, logger, router, kek: kek.kek, files, ...(grants === undefined ? {} : { grants }), ...(config.issuer === undefined ? {} : { issuer: config.issuer }) });
   try {
     await latchkey.start();
   } catch (error) {
@@ -129,7 +130,7 @@ export async function serve(opts: ServeOptions, io: IO): Promise<number> {
   return 0;
 }
 
-export function registerServe(program: Command, io: IO, run: (p: Promise<number>) => void): void {
+export function registerServe(program: Command, io: IO, run: (p: Promise<number>) => void, grants?: readonly GrantModule[]): void {
   program
     .command('serve')
     .description('Start the server (SQLite in ./data by default)')
@@ -138,6 +139,7 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
     .option('--db <location>', 'SQLite file or postgres:// URL (env LATCHKEY_DB, default ./data/latchkey.db)')
     .option('--apis <folder>', 'folder of REST API modules (env LATCHKEY_APIS, default ./apis)')
     .option('--issuer <url>', 'public base URL, the issuer of tokens and metadata (env LATCHKEY_ISSUER, default the listening address)')
+    .option('--grant-module <file>', GRANT_MODULE_HELP)
     .addHelpText(
       'after',
       '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384),\n' +
@@ -145,7 +147,9 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
         'LATCHKEY_KEY_ENCRYPTION_KEY (>= 32 characters) encrypts the JWT signing keys, or LATCHKEY_KEY_ENCRYPTION_KEY_FILE names a file holding it (keep it outside the data folder);\n' +
         'with neither, a SQLite database gets a latchkey.kek file beside it (latchkey doctor warns) and PostgreSQL refuses to start. See docs/jwt-and-keys.md.\n' +
         'A new database file (and its -wal, -shm) is created 0600, a new data folder 0700.\n' +
-        'Several instances: give them all the same postgres:// URL; see docs/multi-instance.md. GET /healthz and /readyz are for load balancers; SIGTERM drains.\n',
+        'Several instances: give them all the same postgres:// URL; see docs/multi-instance.md. GET /healthz and /readyz are for load balancers; SIGTERM drains.\n' +
+        'Custom grants: --grant-module <file> (or LATCHKEY_GRANTS) names an ES module whose default export (or grants export) is an array of grant\n' +
+        'modules, served after the built-in ones; give every latchkey command the same module (docs/jwt-bearer-and-identity-providers.md, "Grants of your own").\n',
     )
-    .action((opts: ServeOptions) => run(serve(opts, io)));
+    .action((opts: ServeOptions) => run(serve(opts, io, grants)));
 }
