@@ -7,7 +7,7 @@ import { ConsoleAuth, type ConsoleResponse } from './console-auth.js';
 import { assetFile, defaultConsoleDir, indexFile } from './console-static.js';
 import { AdminError, ADMIN_HEADERS, adminRoleCommand, CONSOLE_HEADERS, errorJson, json, notFound } from './http.js';
 import { openApiDocument } from './openapi.js';
-import { send, toNeutral } from '../http/fastify-neutral.js';
+import { send, toNeutral } from '../core/fastify-neutral.js';
 import { ADMIN_API_PREFIX, ADMIN_ROUTES, mapError, type AdminRoute } from './routes.js';
 
 export interface AdminOptions {

@@ -4,6 +4,7 @@ import { cliActor } from '../audit/log.js';
 import { bootstrap } from '../registry/bootstrap.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage } from '../storage/types.js';
+import { LatchkeyError } from '../errors/base.js';
 
 /** What a CLI command works with. */
 export interface CliContext {
@@ -33,13 +34,12 @@ export const processIO: IO = {
 };
 
 /** A failure the CLI reports as `latchkey: <message>` with exit code 1 (2 for usage errors). */
-export class CliError extends Error {
+export class CliError extends LatchkeyError {
   constructor(
     message: string,
     readonly exitCode = 1,
   ) {
-    super(message);
-    this.name = 'CliError';
+    super('CliError', message);
   }
 }
 

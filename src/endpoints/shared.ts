@@ -10,7 +10,7 @@ import { CACHE_DERIVED_REASONS } from '../errors/reasons.js';
 import type { RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
 import { StorageError } from '../storage/types.js';
-import { isJwtShaped, jtiKey, JwtRejected, verifyAccessJwt, type AccessJwtClaims, type JwtDeps } from '../tokens/jwt.js';
+import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims, type JwtDeps } from '../tokens/jwt.js';
 
 /**
  * What the form-posting OAuth endpoints (token, introspection, revocation) share: the transport
@@ -202,8 +202,8 @@ export function createTokenLocator(jwt: JwtDeps, cache?: Pick<RegistryCache, 'on
       return located;
     } catch (error) {
       if (keysFailed !== undefined) throw keysFailed.error;
-      if (!(error instanceof JwtRejected)) throw error;
-      if (error.reason === 'expired' && error.claims !== undefined) return { key: jtiKey(error.claims.jti), claims: error.claims };
+      if (!(error instanceof AccessJwtRejected)) throw error;
+      if (error.code === 'expired' && error.claims !== undefined) return { key: jtiKey(error.claims.jti), claims: error.claims };
       return undefined;
     }
   };

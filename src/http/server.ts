@@ -9,7 +9,7 @@ import { errorResponse } from '../endpoints/shared.js';
 import { invalidRequest } from '../errors/errors.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerAdmin } from '../admin/register.js';
-import { send, toNeutral } from './fastify-neutral.js';
+import { send, toNeutral } from '../core/fastify-neutral.js';
 
 /** Fastify routes whose refusals are OAuth errors recorded under an endpoint name (the token endpoint has its own path: raw-token.ts). */
 const OAUTH_BODY_ENDPOINTS: ReadonlyMap<string, string> = new Map([

@@ -5,7 +5,7 @@ import { type Application, type TokenFormat } from '../domain/model.js';
 import { GRANT_TYPES, JWT_BEARER_GRANT, type GrantType } from '../grants/grant-type.js';
 import { type Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
-import { storedPolicy } from '../outbound/policy.js';
+import { storedPolicy } from './outbound-policy.js';
 import { outboundRefusalText, type OutboundPolicy } from '../outbound/url.js';
 import { commandLine, shown } from '../core/shell.js';
 import { RegistryError } from './errors.js';

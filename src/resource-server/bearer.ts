@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { tokenKey } from '../core/crypto.js';
+import { invalidToken, REALM } from '../errors/errors.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import { effectiveScopes } from '../grants/scope.js';
@@ -8,11 +9,11 @@ import type { Keyring } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { TokenRecord } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
-import { isJwtShaped, jtiKey, JwtRejected, verifyAccessJwt, type AccessJwtClaims, type JwtRejectReason } from '../tokens/jwt.js';
+import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims, type AccessJwtRejectReason } from '../tokens/jwt.js';
 import type { Caller } from './define.js';
-import type { ExternalTokenValidator } from './external.js';
+import type { ExternalTokenValidator } from '../idp/tokens.js';
 
-export const REALM = 'latchkey';
+export { REALM };
 
 /**
  * Where a validated token came from, for decisions beyond an API's scopes and roles (the admin API
@@ -29,19 +30,9 @@ export interface TokenOrigin {
 
 const EXTERNAL: TokenOrigin = Object.freeze({ issuer: 'external', grantType: null, applicationId: null });
 
-/** An RFC 6750 §3.1 invalid_token refusal: 401 with the error in WWW-Authenticate. */
-export function invalidToken(reason: ReasonCode, description: string): OAuthError {
-  return new OAuthError({
-    error: 'invalid_token',
-    status: 401,
-    description,
-    reason,
-    headers: { 'www-authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"` },
-  });
-}
 
-/** How each JwtRejected reason is refused. */
-const JWT_REFUSALS: Record<JwtRejectReason, readonly [ReasonCode, string]> = {
+/** How each AccessJwtRejected reason is refused. */
+const JWT_REFUSALS: Record<AccessJwtRejectReason, readonly [ReasonCode, string]> = {
   signature: ['token.signature_invalid', 'The signature of the access token is not valid.'],
   unknown_kid: ['token.unknown_key', 'The access token is signed with a key this instance does not publish.'],
   expired: ['token.expired', 'The access token has expired.'],
@@ -141,9 +132,9 @@ export class BearerValidator {
     try {
       claims = await verifyAccessJwt({ keyring, issuer, clock: this.deps.clock }, token);
     } catch (error) {
-      if (!(error instanceof JwtRejected)) throw error;
-      const [reason, description] = JWT_REFUSALS[error.reason];
-      throw invalidToken(reason, description).withHint(error.message);
+      if (!(error instanceof AccessJwtRejected)) throw error;
+      const [reason, description] = JWT_REFUSALS[error.code];
+      throw invalidToken(reason, description).withHint(error.message).withCause(error);
     }
     // RFC 9068 §4: a resource server accepts only tokens meant for it; our APIs are the issuer.
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];

@@ -18,6 +18,9 @@
  * - Times are integer milliseconds since the epoch.
  */
 import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, Role, Scope, SessionRecord, SigningKey, TokenRecord, User } from '../domain/model.js';
+import { StorageError, type StorageErrorCode } from '../errors/storage.js';
+
+export { StorageError, type StorageErrorCode };
 
 export type ConsumeCodeResult =
   | { readonly outcome: 'consumed'; readonly code: AuthorizationCode }
@@ -44,19 +47,6 @@ export interface RefusalQuery {
   readonly reason?: string;
   readonly since?: number;
   readonly limit?: number;
-}
-
-export type StorageErrorCode = 'not_found' | 'conflict' | 'unavailable';
-
-export class StorageError extends Error {
-  constructor(
-    readonly code: StorageErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'StorageError';
-  }
 }
 
 export interface UserStore {

@@ -2,15 +2,14 @@ import type { JWTPayload } from 'jose';
 import { KeySets } from '../assertions/keys.js';
 import { JwtRejected, verifyJwt, type JwtFailure } from '../assertions/verify.js';
 import type { Clock } from '../core/clock.js';
+import { invalidToken } from '../errors/errors.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
-import { fetchProviderMetadata, ProviderFetchError, type FetchOptions } from '../idp/metadata.js';
+import { fetchProviderMetadata, ProviderFetchError, type FetchOptions } from './metadata.js';
 import { refusalIn } from '../outbound/fetch.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { IdentityProvider, User } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
-import { invalidToken } from './bearer.js';
-import type { Caller } from './define.js';
 
 /**
  * Bearer tokens issued by external identity providers (an enterprise IdP, a cloud identity
@@ -22,7 +21,16 @@ import type { Caller } from './define.js';
  */
 export interface ExternalTokenValidator {
   /** Validates a JWT whose unverified `iss` is not ours; throws an invalid_token OAuthError with a reason code. */
-  validate(token: string, iss: string): Promise<{ readonly caller: Caller; readonly expiresAt: number }>;
+  validate(token: string, iss: string): Promise<{ readonly caller: ExternalCaller; readonly expiresAt: number }>;
+}
+
+/** Who an identity provider's token speaks for: a local user, no application (a resource-server Caller). */
+export interface ExternalCaller {
+  readonly authenticated: true;
+  readonly method: 'bearer';
+  readonly user: { readonly id: string; readonly name: string; readonly roles: readonly string[] };
+  readonly application: null;
+  readonly scopes: readonly string[];
 }
 
 export interface ExternalTokenDeps extends FetchOptions {
@@ -156,7 +164,7 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
     return pending;
   }
 
-  async validate(token: string, iss: string): Promise<{ readonly caller: Caller; readonly expiresAt: number }> {
+  async validate(token: string, iss: string): Promise<{ readonly caller: ExternalCaller; readonly expiresAt: number }> {
     const provider = (await this.activeProviders()).get(iss);
     if (provider === undefined) {
       throw refusal('token.unknown_issuer', `No active identity provider has the issuer ${JSON.stringify(iss.slice(0, 200))}; register it with \`latchkey idps add\`.`);
@@ -166,7 +174,7 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
     try {
       jwksUri = await this.jwksUriOf(provider);
     } catch (error) {
-      throw unavailable(`${label}: ${error instanceof Error ? error.message : String(error)}`, refusalIn(error) !== undefined);
+      throw unavailable(`${label}: ${error instanceof Error ? error.message : String(error)}`, refusalIn(error) !== undefined).withCause(error);
     }
     const props = this.deps.cache.peekProperties() ?? (await this.deps.cache.properties());
     let claims: JWTPayload;
@@ -182,7 +190,7 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
         maxTotalLifetimeSeconds: props['latchkey.idp.max_token_lifetime_seconds'],
       });
     } catch (error) {
-      if (error instanceof JwtRejected) throw refusal(REASONS[error.failure], `${label}: ${error.detail}`);
+      if (error instanceof JwtRejected) throw refusal(REASONS[error.code], `${label}: ${error.detail}`).withCause(error);
       throw error;
     }
     const name = claims[provider.userClaim];
@@ -195,7 +203,7 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
     }
     if (!user.active) throw invalidToken('token.user_inactive', 'The user of this token is inactive.').withHint(`${label}: user ${user.userName} is inactive.`);
     // Shared by every request with this token: frozen so no handler can change what others see.
-    const caller: Caller = Object.freeze({
+    const caller: ExternalCaller = Object.freeze({
       authenticated: true,
       method: 'bearer',
       user: Object.freeze({ id: user.id, name: user.userName, roles: Object.freeze([...user.roles]) }),

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { NeutralRequest } from '../core/request.js';
+import type { NeutralRequest } from './request.js';
 
 /**
  * The two ends of every Fastify route that hands its work to the framework-free core: the

@@ -1,0 +1,12 @@
+import { LatchkeyError } from './base.js';
+
+/** A setting, file or database location the instance cannot start with; `code` is the config reason (config.*). */
+export class ConfigError extends LatchkeyError {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ConfigError', message, options);
+  }
+}
