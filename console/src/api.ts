@@ -4,6 +4,8 @@
  * console's sign-in.
  */
 
+import type { ApplicationView } from '../../src/registry/application-view.js';
+
 export const API_BASE = '/admin/api/v1';
 export const LOGIN_URL = '/console/login';
 
@@ -118,31 +120,8 @@ export interface Overview {
 
 export type AppKind = 'client_credentials' | 'password' | 'authorization_code' | 'jwt_bearer';
 
-export interface Application {
-  readonly id?: string;
-  readonly clientId: string;
-  readonly name: string;
-  readonly active: boolean;
-  readonly public: boolean;
-  readonly grantTypes: readonly string[];
-  readonly redirectUris: readonly string[];
-  readonly scopes: readonly string[];
-  readonly accessTokenLifespan: number;
-  readonly refreshTokenLifespan: number;
-  readonly tokenFormat: 'opaque' | 'jwt';
-  readonly appUserId?: string | null;
-  readonly appUser?: string | null;
-  readonly logoUri: string | null;
-  readonly audience: string | null;
-  readonly jwks: string | null;
-  readonly jwksUri: string | null;
-  readonly canIntrospect: boolean;
-  /** May administer the instance (admin API, scope latchkey.admin). */
-  readonly adminApi: boolean;
-  readonly secretRotatedAt?: number | null;
-  readonly createdAt?: number;
-  readonly updatedAt?: number;
-}
+/** The admin API's application view: one shape with the server's (src/registry/application-view.ts, its zod schema). */
+export type Application = ApplicationView;
 
 export interface SecretAnswer {
   readonly application: Application;
