@@ -9,3 +9,15 @@ export abstract class LatchkeyError extends Error {
     this.name = name;
   }
 }
+
+/** A LatchkeyError callers branch on: `code` is stable (scripts and tests match it, messages may change). */
+export abstract class CodedError<C extends string> extends LatchkeyError {
+  constructor(
+    name: string,
+    readonly code: C,
+    message: string,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(name, message, options);
+  }
+}

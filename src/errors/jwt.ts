@@ -1,5 +1,5 @@
 import type { AccessJwtClaims } from '../domain/access-jwt.js';
-import { LatchkeyError } from './base.js';
+import { CodedError } from './base.js';
 
 export type JwtFailure =
   /** Not a JWS compact serialization, or a claim of the wrong type. */
@@ -26,26 +26,17 @@ export type JwtFailure =
   | 'keys_refused';
 
 /** A refused JWT of someone else (a client's assertion, an identity provider's token): `code` picks the reason code, `detail` is for the administrator (never secret). */
-export class JwtRejected extends LatchkeyError {
-  constructor(
-    readonly code: JwtFailure,
-    readonly detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super('JwtRejected', detail, options);
+export class JwtRejected extends CodedError<JwtFailure> {
+  constructor(code: JwtFailure, readonly detail: string, options?: { cause?: unknown }) {
+    super('JwtRejected', code, detail, options);
   }
 }
 
 export type AccessJwtRejectReason = 'signature' | 'issuer' | 'expired' | 'malformed' | 'unknown_kid';
 
 /** Why a JWT is not a valid access token of ours (src/tokens/jwt.ts). `claims` is set when the signature was valid. */
-export class AccessJwtRejected extends LatchkeyError {
-  constructor(
-    readonly code: AccessJwtRejectReason,
-    message: string,
-    readonly claims?: AccessJwtClaims,
-    options?: { cause?: unknown },
-  ) {
-    super('AccessJwtRejected', message, options);
+export class AccessJwtRejected extends CodedError<AccessJwtRejectReason> {
+  constructor(code: AccessJwtRejectReason, message: string, readonly claims?: AccessJwtClaims, options?: { cause?: unknown }) {
+    super('AccessJwtRejected', code, message, options);
   }
 }

@@ -1,4 +1,4 @@
-import { LatchkeyError } from './base.js';
+import { CodedError } from './base.js';
 
 /**
  * A refused registry change (from the CLI and the admin API). `code` is stable for scripts; the
@@ -21,13 +21,8 @@ export type RegistryErrorCode =
   | 'outbound_refused';
 
 /** A refused registry change; `code` is stable for scripts and picks the HTTP status (src/admin/routes/errors.ts). */
-export class RegistryError extends LatchkeyError {
-  constructor(
-    readonly code: RegistryErrorCode,
-    message: string,
-    readonly field?: string,
-    options?: { cause?: unknown },
-  ) {
-    super('RegistryError', message, options);
+export class RegistryError extends CodedError<RegistryErrorCode> {
+  constructor(code: RegistryErrorCode, message: string, readonly field?: string, options?: { cause?: unknown }) {
+    super('RegistryError', code, message, options);
   }
 }

@@ -1,14 +1,10 @@
-import { LatchkeyError } from './base.js';
+import { CodedError } from './base.js';
 
 export type StorageErrorCode = 'not_found' | 'conflict' | 'unavailable';
 
 /** A storage operation failed: `code` says whether the row is missing, taken, or the database unreachable. */
-export class StorageError extends LatchkeyError {
-  constructor(
-    readonly code: StorageErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super('StorageError', message, options);
+export class StorageError extends CodedError<StorageErrorCode> {
+  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+    super('StorageError', code, message, options);
   }
 }
