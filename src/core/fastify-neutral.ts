@@ -32,3 +32,29 @@ export function send(reply: FastifyReply, res: WritableResponse, cookies: readon
   if (cookies.length > 0) reply.header('set-cookie', [...cookies]);
   return reply.code(res.status).headers(res.headers).send(res.body);
 }
+
+/** An error Fastify raised or a handler threw: a 4xx (body too large, unreadable body) keeps its status; anything else is a 500. */
+export type HostError = Error & { statusCode?: number; code?: string };
+
+/** The status and client-safe message every surface answers a HostError with (a 500 names only the request id). */
+export function hostFailure(error: HostError, requestId: string, bodyLimit: number): { readonly status: number; readonly message: string } {
+  const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+  const message =
+    error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+      ? `The request body is larger than ${bodyLimit} bytes.`
+      : status === 500
+        ? `Internal error. Quote request id ${requestId}.`
+        : 'The request could not be read.';
+  return { status, message };
+}
+
+/** The JSON error of the OAuth endpoints, the admin API and the console for what Fastify refused. */
+export function sendJsonFailure(reply: FastifyReply, status: number, message: string): FastifyReply {
+  return reply.code(status).send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: message });
+}
+
+/** Their JSON 404 for a route that does not exist. */
+export function sendJsonNotFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = req.url.split('?')[0] ?? '/';
+  return reply.code(404).send({ error: 'not_found', error_description: `No route for ${req.method} ${path.slice(0, 200)}` });
+}
