@@ -7,7 +7,7 @@ import { ConsoleAuth, type ConsoleResponse } from './console-auth.js';
 import { assetFile, defaultConsoleDir, indexFile } from './console-static.js';
 import { AdminError, ADMIN_HEADERS, adminRoleCommand, CONSOLE_HEADERS, errorJson, json, notFound } from './http.js';
 import { openApiDocument } from './openapi.js';
-import { hostFailure, send, sendJsonFailure, sendJsonNotFound, toNeutral, type HostError } from '../core/fastify-neutral.js';
+import { jsonErrorHandler, send, sendJsonNotFound, toNeutral } from '../core/fastify-neutral.js';
 import { ADMIN_API_PREFIX, ADMIN_ROUTES, mapError, type AdminRoute } from './routes.js';
 
 export interface AdminOptions {
@@ -24,15 +24,6 @@ export const CONSOLE_PREFIX = '/console';
 export const OPENAPI_PATH = `${ADMIN_SURFACE_PREFIX}/openapi.json`;
 /** A path of the admin API relative to its plugin's prefix. */
 const inSurface = (path: string): string => path.slice(ADMIN_SURFACE_PREFIX.length);
-
-/** The admin API's and the console's answer to an error Fastify raised (body too large, unreadable body). */
-function jsonErrorHandler(latchkey: Latchkey, bodyLimit: number) {
-  return async (error: HostError, req: FastifyRequest, reply: FastifyReply) => {
-    const { status, message } = hostFailure(error, req.id, bodyLimit);
-    if (status === 500) latchkey.logger.error({ requestId: req.id, err: error }, 'request failed');
-    return sendJsonFailure(reply, status, message);
-  };
-}
 
 const registered = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
 
@@ -129,7 +120,7 @@ function adminApiPlugin(latchkey: Latchkey, auth: ConsoleAuth, bodyLimit: number
     }
   });
 
-  app.setErrorHandler(jsonErrorHandler(latchkey, bodyLimit));
+  app.setErrorHandler(jsonErrorHandler(latchkey.logger, bodyLimit));
   app.setNotFoundHandler(sendJsonNotFound);
   };
 }
@@ -166,7 +157,7 @@ function consolePlugin(latchkey: Latchkey, auth: ConsoleAuth, consoleDir: string
     const rest = (req.params as { '*'?: string })['*'] ?? '';
     return send(reply, assetFile(consoleDir, rest));
   });
-  app.setErrorHandler(jsonErrorHandler(latchkey, bodyLimit));
+  app.setErrorHandler(jsonErrorHandler(latchkey.logger, bodyLimit));
   app.setNotFoundHandler(sendJsonNotFound);
   };
 }

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from './logger.js';
 import type { NeutralRequest } from './request.js';
 
 /**
@@ -51,6 +52,15 @@ export function hostFailure(error: HostError, requestId: string, bodyLimit: numb
 /** The JSON error of the OAuth endpoints, the admin API and the console for what Fastify refused. */
 export function sendJsonFailure(reply: FastifyReply, status: number, message: string): FastifyReply {
   return reply.code(status).send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: message });
+}
+
+/** The error handler of the surfaces that answer in that JSON shape: a 500 is logged, never detailed. */
+export function jsonErrorHandler(logger: Logger, bodyLimit: number) {
+  return async (error: HostError, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const { status, message } = hostFailure(error, req.id, bodyLimit);
+    if (status === 500) logger.error({ requestId: req.id, err: error }, 'request failed');
+    return sendJsonFailure(reply, status, message);
+  };
 }
 
 /** Their JSON 404 for a route that does not exist. */

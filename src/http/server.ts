@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Latchkey } from '../app.js';
 import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
 import { registerAdmin } from '../admin/register.js';
-import { hostFailure, send, sendJsonFailure, type HostError, type WritableResponse } from '../core/fastify-neutral.js';
+import { jsonErrorHandler, send, type WritableResponse } from '../core/fastify-neutral.js';
 import { API_PREFIX, apiFailure, hostedApiPlugin } from './api-plugin.js';
 import { oauthPlugin } from './oauth-plugin.js';
 
@@ -156,11 +156,7 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   void app.register(hostedApiPlugin(latchkey, options.bodyLimit), { prefix: API_PREFIX });
 
   // The host's own routes (/healthz, /readyz): what they throw is answered in the OAuth shape.
-  app.setErrorHandler(async (error: HostError, req, reply) => {
-    const { status, message } = hostFailure(error, req.id, options.bodyLimit);
-    if (status === 500) latchkey.logger.error({ requestId: req.id, err: error }, 'request failed');
-    return sendJsonFailure(reply, status, message);
-  });
+  app.setErrorHandler(jsonErrorHandler(latchkey.logger, options.bodyLimit));
 
   return app;
 }
