@@ -8,6 +8,7 @@ import type { ReasonCode } from '../errors/reasons.js';
 import { fetchProviderMetadata, ProviderFetchError, type FetchOptions } from './metadata.js';
 import { refusalIn } from '../outbound/fetch.js';
 import type { RegistryCache } from '../registry/cache.js';
+import type { Caller } from '../domain/caller.js';
 import type { IdentityProvider, User } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 
@@ -21,17 +22,9 @@ import type { Storage } from '../storage/types.js';
  */
 export interface ExternalTokenValidator {
   /** Validates a JWT whose unverified `iss` is not ours; throws an invalid_token OAuthError with a reason code. */
-  validate(token: string, iss: string): Promise<{ readonly caller: ExternalCaller; readonly expiresAt: number }>;
+  validate(token: string, iss: string): Promise<{ readonly caller: Caller; readonly expiresAt: number }>;
 }
 
-/** Who an identity provider's token speaks for: a local user, no application (a resource-server Caller). */
-export interface ExternalCaller {
-  readonly authenticated: true;
-  readonly method: 'bearer';
-  readonly user: { readonly id: string; readonly name: string; readonly roles: readonly string[] };
-  readonly application: null;
-  readonly scopes: readonly string[];
-}
 
 export interface ExternalTokenDeps extends FetchOptions {
   readonly storage: Pick<Storage, 'identityProviders'>;
@@ -164,7 +157,7 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
     return pending;
   }
 
-  async validate(token: string, iss: string): Promise<{ readonly caller: ExternalCaller; readonly expiresAt: number }> {
+  async validate(token: string, iss: string): Promise<{ readonly caller: Caller; readonly expiresAt: number }> {
     const provider = (await this.activeProviders()).get(iss);
     if (provider === undefined) {
       throw refusal('token.unknown_issuer', `No active identity provider has the issuer ${JSON.stringify(iss.slice(0, 200))}; register it with \`latchkey idps add\`.`);
@@ -203,7 +196,7 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
     }
     if (!user.active) throw invalidToken('token.user_inactive', 'The user of this token is inactive.').withHint(`${label}: user ${user.userName} is inactive.`);
     // Shared by every request with this token: frozen so no handler can change what others see.
-    const caller: ExternalCaller = Object.freeze({
+    const caller: Caller = Object.freeze({
       authenticated: true,
       method: 'bearer',
       user: Object.freeze({ id: user.id, name: user.userName, roles: Object.freeze([...user.roles]) }),
