@@ -13,7 +13,7 @@ const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname,
  * src/ (or a file directly in src/); FILE_LAYERS places a few files in another layer than their
  * folder's.
  *
- *   domain        the records (domain/model.ts) and grant-type identifiers (grants/grant-type.ts)
+ *   domain        the records (domain/model.ts, domain/access-jwt.ts, domain/caller.ts) and grant-type identifiers (grants/grant-type.ts)
  *   errors        refusals as data (OAuthError, its templates, reason codes) and every other error class
  *   core          framework-free primitives: clock, crypto, forms, the neutral request, logging
  *   config        the instance's start-up settings
