@@ -20,13 +20,13 @@ import type { ClientAuthMethod, ClientAuthMethodName } from './client-auth/types
 import { createMinter, opaqueFormat, type AccessTokenFormat } from './tokens/issuer.js';
 import { BearerValidator } from './resource-server/bearer.js';
 import type { OutboundFetcher } from './outbound/fetch.js';
-import { cachedFetcher } from './outbound/policy.js';
+import { cachedFetcher } from './registry/outbound-policy.js';
 import { createJwksEndpoint, type JwksEndpoint } from './endpoints/jwks.js';
 import { createMetadataEndpoint, type MetadataEndpoint } from './endpoints/metadata.js';
 import { createKeyEncryption } from './keys/encryption.js';
 import { Keyring } from './keys/keyring.js';
 import { jwtFormat } from './tokens/jwt.js';
-import { createExternalTokenValidator, type ExternalTokenValidator } from './resource-server/external.js';
+import { createExternalTokenValidator, type ExternalTokenValidator } from './idp/tokens.js';
 import { KeySets } from './assertions/keys.js';
 import type { Grant, GrantModule } from './grants/types.js';
 import { createApiProvider } from './resource-server/provider.js';
@@ -52,7 +52,7 @@ export interface LatchkeyOptions {
    * instance publishes and verifies keys but cannot create one or sign (JWT access tokens fail).
    */
   readonly kek?: string;
-  /** Validates bearer JWTs of other issuers on our APIs; default: the registered identity providers (resource-server/external.ts). */
+  /** Validates bearer JWTs of other issuers on our APIs; default: the registered identity providers (src/idp/tokens.ts). */
   readonly external?: ExternalTokenValidator;
   /**
    * Where this instance's database and key-encryption key files are, when they are local files

@@ -18,6 +18,7 @@ import { createMemoryStorage } from '../src/storage/memory/adapter.js';
 import { apiCall, FIXTURE_APIS } from './helpers/api.js';
 import { refreshCache, tokenRequest } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { BUILT_IN_GRANTS } from '../src/grants/index.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 const ACTOR = `cli:${userInfo().username}`;
@@ -230,7 +231,7 @@ describe('audit helpers', () => {
     assert.equal(e?.actor, 'system');
     assert.match(e?.id ?? '', /^[0-9a-f]{32}$/);
     const broken = { ...storage, audit: { ...storage.audit, record: async () => Promise.reject(new Error('disk full')) } };
-    const app = await createApplication({ storage: broken, clock }, { name: 'A', grantTypes: ['client_credentials'] });
+    const app = await createApplication({ storage: broken, clock, grants: BUILT_IN_GRANTS }, { name: 'A', grantTypes: ['client_credentials'] });
     const again = await rotateSecret({ storage: broken, clock, actor: 'alice' }, app.application.clientId);
     assert.ok(again.clientSecret);
   });

@@ -330,7 +330,7 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
   });
 
   test('a user whose source is throttled after failed passwords shows as Locked on Users; Unlock clears it', async () => {
-    const deps = { storage: server.latchkey.storage, clock: server.latchkey.clock };
+    const deps = { storage: server.latchkey.storage, clock: server.latchkey.clock, grants: server.latchkey.catalogue };
     await createUser(deps, { userName: 'locked-lucy', password: 'locked-lucy-password' });
     const app = await createApplication(deps, { name: 'Lockout password app', grantTypes: ['password'] });
     await server.latchkey.cache.check();

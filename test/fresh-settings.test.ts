@@ -16,7 +16,7 @@ describe('a setting changed a moment ago applies to the next request', () => {
   const clock = { now: () => Date.now() };
   let basic = '';
   let clientId = '';
-  const deps = () => ({ storage: server.latchkey.storage, clock });
+  const deps = () => ({ storage: server.latchkey.storage, clock, grants: server.latchkey.catalogue });
 
   before(async () => {
     server = await startTestServer({ pollMs: 60_000, apisDir: 'apis' });

@@ -10,7 +10,7 @@ import { RegistryError } from '../src/registry/errors.js';
 import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser, updateUser } from '../src/registry/users.js';
-import { createExternalTokenValidator } from '../src/resource-server/external.js';
+import { createExternalTokenValidator } from '../src/idp/tokens.js';
 import { apiCall, assertApiRefusal, FIXTURE_APIS, type ApiReply } from './helpers/api.js';
 import { startIdpServer, type IdpServer } from './helpers/idp-server.js';
 import { refreshCache, registryDeps } from './helpers/oauth.js';

@@ -367,7 +367,7 @@ describe('introspection endpoint (RFC 7662)', () => {
       const latchkey = createLatchkey({ storage, pollMs: 100 });
       const http = await buildHttpServer(latchkey, { bodyLimit: 16 * 1024 });
       try {
-        const deps = { storage, clock: latchkey.clock };
+        const deps = { storage, clock: latchkey.clock, grants: latchkey.catalogue };
         await bootstrap(deps, 'admin-password-for-tests');
         await createUser(deps, { userName: 'svc' });
         await setProperty(deps, CC, 'true');

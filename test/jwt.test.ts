@@ -5,7 +5,7 @@ import * as oauth from 'oauth4webapi';
 import * as openid from 'openid-client';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
-import { isJwtShaped, jtiKey, recordKeyOf, verifyAccessJwt, JwtRejected } from '../src/tokens/jwt.js';
+import { isJwtShaped, jtiKey, recordKeyOf, verifyAccessJwt, AccessJwtRejected } from '../src/tokens/jwt.js';
 import { apiCall, assertApiRefusal, FIXTURE_APIS } from './helpers/api.js';
 import { refreshCache, tokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { buildFixture } from './helpers/fixture.js';
@@ -203,18 +203,18 @@ describe('JWT access tokens', () => {
     await assertApiRefusal(server.latchkey.storage, await echo(foreign), { status: 401, reason: 'token.unknown_issuer', error: 'invalid_token' });
   });
 
-  it('verifyAccessJwt and recordKeyOf: our valid token only; JwtRejected says why', async () => {
+  it('verifyAccessJwt and recordKeyOf: our valid token only; AccessJwtRejected says why', async () => {
     const token = await accessToken(await cc(jwtApp));
     const claims = await verifyAccessJwt(jwtDeps(), token);
     assert.equal(claims.client_id, jwtApp.id);
     const { privateKey } = await jose.generateKeyPair('ES256');
     const kid = jose.decodeProtectedHeader(token).kid!;
     const forged = await new jose.SignJWT({ ...jose.decodeJwt(token) }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid }).sign(privateKey);
-    await assert.rejects(verifyAccessJwt(jwtDeps(), forged), (e: unknown) => e instanceof JwtRejected && e.reason === 'signature');
+    await assert.rejects(verifyAccessJwt(jwtDeps(), forged), (e: unknown) => e instanceof AccessJwtRejected && e.code === 'signature');
     assert.equal(await recordKeyOf(jwtDeps(), forged), undefined);
     const notAt = await new jose.SignJWT({ ...jose.decodeJwt(token) }).setProtectedHeader({ alg: 'ES256', kid }).sign(privateKey);
-    await assert.rejects(verifyAccessJwt(jwtDeps(), notAt), (e: unknown) => e instanceof JwtRejected && (e.reason === 'signature' || e.reason === 'malformed'));
-    await assert.rejects(verifyAccessJwt(jwtDeps(), 'a.b.c'), (e: unknown) => e instanceof JwtRejected && e.reason === 'malformed');
+    await assert.rejects(verifyAccessJwt(jwtDeps(), notAt), (e: unknown) => e instanceof AccessJwtRejected && (e.code === 'signature' || e.code === 'malformed'));
+    await assert.rejects(verifyAccessJwt(jwtDeps(), 'a.b.c'), (e: unknown) => e instanceof AccessJwtRejected && e.code === 'malformed');
     // An opaque token's key is its tokenKey.
     const opaque = await accessToken(await cc(opaqueApp));
     assert.ok((await server.latchkey.storage.tokens.byHash((await recordKeyOf(jwtDeps(), opaque))!)) !== undefined);

@@ -19,6 +19,7 @@ import { latchkeyCli } from './helpers/instances.js';
 import { tokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { TEST_KEK } from './helpers/server.js';
+import { BUILT_IN_GRANTS } from '../src/grants/index.js';
 
 const PW = 'shared-lockout-password';
 
@@ -54,7 +55,7 @@ describe('two instances on one PostgreSQL database share the password lockout', 
   before(async () => {
     db = await createTestDatabase();
     instances.push(await startInstance(db.url), await startInstance(db.url));
-    const deps = { storage: instances[0]!.storage, clock };
+    const deps = { storage: instances[0]!.storage, clock, grants: BUILT_IN_GRANTS };
     await createUser(deps, { userName: 'frank', password: PW });
     const created = await createApplication(deps, { name: 'Password app', grantTypes: ['password'] });
     app = { clientId: created.application.clientId, secret: created.clientSecret ?? '' };

@@ -30,6 +30,7 @@ import type { IdentityProvider, SigningKey } from '../src/domain/model.js';
 import type { Storage } from '../src/storage/types.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { makeIdentityProvider, makeSigningKey, makeToken } from './storage/contract.js';
+import { BUILT_IN_GRANTS } from '../src/grants/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const clock = { now: () => Date.now() };
@@ -76,7 +77,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-migrate-'));
     sqlitePath = join(dir, 'latchkey.db');
     const storage = openSqliteStorage({ path: sqlitePath });
-    const deps = { storage, clock };
+    const deps = { storage, clock, grants: BUILT_IN_GRANTS };
     await bootstrap(deps, 'source-admin-password');
     await createScope(deps, 'orders.read', 'Read orders');
     await createUser(deps, { userName: 'svc-integration', roles: ['itil'] });

@@ -5,6 +5,8 @@ import type { Finding } from '../../src/domain/finding.js';
  * console's sign-in.
  */
 
+import type { ApplicationView } from '../../src/registry/application-view.js';
+
 export const API_BASE = '/admin/api/v1';
 export const LOGIN_URL = '/console/login';
 
@@ -132,31 +134,8 @@ export async function loadGrants(): Promise<GrantInfo[]> {
   return list<GrantInfo>(await get('/grants'), 'grants');
 }
 
-export interface Application {
-  readonly id?: string;
-  readonly clientId: string;
-  readonly name: string;
-  readonly active: boolean;
-  readonly public: boolean;
-  readonly grantTypes: readonly string[];
-  readonly redirectUris: readonly string[];
-  readonly scopes: readonly string[];
-  readonly accessTokenLifespan: number;
-  readonly refreshTokenLifespan: number;
-  readonly tokenFormat: 'opaque' | 'jwt';
-  readonly appUserId?: string | null;
-  readonly appUser?: string | null;
-  readonly logoUri: string | null;
-  readonly audience: string | null;
-  readonly jwks: string | null;
-  readonly jwksUri: string | null;
-  readonly canIntrospect: boolean;
-  /** May administer the instance (admin API, scope latchkey.admin). */
-  readonly adminApi: boolean;
-  readonly secretRotatedAt?: number | null;
-  readonly createdAt?: number;
-  readonly updatedAt?: number;
-}
+/** The admin API's application view: one shape with the server's (src/registry/application-view.ts, its zod schema). */
+export type Application = ApplicationView;
 
 export interface SecretAnswer {
   readonly application: Application;

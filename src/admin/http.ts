@@ -1,5 +1,6 @@
 import type { NeutralResponse } from '../core/request.js';
 import { commandLine } from '../core/shell.js';
+import { LatchkeyError } from '../errors/base.js';
 
 /**
  * Response helpers of the admin API and the console: JSON in, JSON out, errors as
@@ -31,7 +32,7 @@ export const CONSOLE_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /** A refusal of the admin API; `status` is the HTTP status. */
-export class AdminError extends Error {
+export class AdminError extends LatchkeyError {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -39,8 +40,7 @@ export class AdminError extends Error {
     readonly field?: string,
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
-    super(message);
-    this.name = 'AdminError';
+    super('AdminError', message);
   }
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Latchkey } from '../app.js';
 import type { NeutralRequest } from '../core/request.js';
 import { AdminRefusal, authenticateAdmin } from './auth.js';
@@ -7,15 +7,23 @@ import { ConsoleAuth, type ConsoleResponse } from './console-auth.js';
 import { assetFile, defaultConsoleDir, indexFile } from './console-static.js';
 import { AdminError, ADMIN_HEADERS, adminRoleCommand, CONSOLE_HEADERS, errorJson, json, notFound } from './http.js';
 import { openApiDocument } from './openapi.js';
-import { send, toNeutral } from '../http/fastify-neutral.js';
+import { jsonErrorHandler, send, sendJsonNotFound, toNeutral } from '../core/fastify-neutral.js';
 import { ADMIN_API_PREFIX, ADMIN_ROUTES, mapError, type AdminRoute } from './routes.js';
 
 export interface AdminOptions {
   /** Where the built console is (default dist/console, or LATCHKEY_CONSOLE_DIR). */
   readonly consoleDir?: string;
+  /** The host's body limit (named in the answer to an oversized body; default 16 KiB). */
+  readonly bodyLimit?: number;
 }
 
-export const OPENAPI_PATH = '/admin/api/openapi.json';
+/** The admin API's plugin prefix: the API (ADMIN_API_PREFIX) and its OpenAPI document are below it. */
+export const ADMIN_SURFACE_PREFIX = '/admin/api';
+/** The console's plugin prefix. */
+export const CONSOLE_PREFIX = '/console';
+export const OPENAPI_PATH = `${ADMIN_SURFACE_PREFIX}/openapi.json`;
+/** A path of the admin API relative to its plugin's prefix. */
+const inSurface = (path: string): string => path.slice(ADMIN_SURFACE_PREFIX.length);
 
 const registered = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
 
@@ -38,7 +46,8 @@ function packageVersion(): string {
 
 /**
  * Registers the admin API (/admin/api/v1/*, its OpenAPI document) and the console
- * (/console/login, /console/callback, /console/*) on the Fastify host.
+ * (/console/login, /console/callback, /console/*) on the Fastify host: two plugins, each with its
+ * own error and not-found handler.
  */
 export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options: AdminOptions = {}): ConsoleAuth {
   const auth = new ConsoleAuth(latchkey);
@@ -48,16 +57,24 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
     if (!route.url.startsWith(`${ADMIN_API_PREFIX}/`)) return;
     for (const method of [route.method].flat()) if (method !== 'HEAD') seen.push({ method, url: route.url });
   });
-  const consoleDir = options.consoleDir ?? defaultConsoleDir();
-  let openapi: string | undefined;
+  const bodyLimit = options.bodyLimit ?? 16 * 1024;
+  void app.register(adminApiPlugin(latchkey, auth, bodyLimit), { prefix: ADMIN_SURFACE_PREFIX });
+  void app.register(consolePlugin(latchkey, auth, options.consoleDir ?? defaultConsoleDir(), bodyLimit), { prefix: CONSOLE_PREFIX });
+  return auth;
+}
 
-  app.get(OPENAPI_PATH, async (_req, reply) => send(reply, { status: 200, headers: { ...ADMIN_HEADERS, 'cache-control': 'no-cache' }, body: (openapi ??= JSON.stringify(openApiDocument(packageVersion()))) }));
+/** The admin API: its routes (ADMIN_ROUTES), anything else below it refused 401 before 404, and its OpenAPI document. */
+function adminApiPlugin(latchkey: Latchkey, auth: ConsoleAuth, bodyLimit: number): FastifyPluginAsync {
+  return async (app) => {
+    let openapi: string | undefined;
 
-  /** Records an authentication refusal (latchkey explain <request id>) and answers it with its reason code and request id. */
-  const refused = async (req: FastifyRequest, reply: FastifyReply, error: AdminRefusal) => {
-    const { refusal, subject } = error;
-    await latchkey.refusals.record({ requestId: req.id, endpoint: 'admin', remoteAddress: req.socket.remoteAddress ?? '', error: refusal, authenticated: error.authenticated, ...subject });
-    return send(reply, errorJson(error, { reason: refusal.reason, requestId: req.id }));
+    app.get(inSurface(OPENAPI_PATH), async (_req, reply) => send(reply, { status: 200, headers: { ...ADMIN_HEADERS, 'cache-control': 'no-cache' }, body: (openapi ??= JSON.stringify(openApiDocument(packageVersion()))) }));
+
+    /** Records an authentication refusal (latchkey explain <request id>) and answers it with its reason code and request id. */
+    const refused = async (req: FastifyRequest, reply: FastifyReply, error: AdminRefusal) => {
+      const { refusal, subject } = error;
+      await latchkey.refusals.record({ requestId: req.id, endpoint: 'admin', remoteAddress: req.socket.remoteAddress ?? '', error: refusal, authenticated: error.authenticated, ...subject });
+      return send(reply, errorJson(error, { reason: refusal.reason, requestId: req.id }));
   };
 
   const run = (route: AdminRoute) => async (req: FastifyRequest, reply: FastifyReply) => {
@@ -90,10 +107,10 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
       return send(reply, errorJson(mapped));
     }
   };
-  for (const route of ADMIN_ROUTES) app.route({ method: route.method, url: `${ADMIN_API_PREFIX}${route.path}`, handler: run(route) });
+  for (const route of ADMIN_ROUTES) app.route({ method: route.method, url: `${inSurface(ADMIN_API_PREFIX)}${route.path}`, handler: run(route) });
 
   // Anything else below the API: 401 before 404, so the API's surface is not probed anonymously.
-  app.all(`${ADMIN_API_PREFIX}/*`, async (req, reply) => {
+  app.all(`${inSurface(ADMIN_API_PREFIX)}/*`, async (req, reply) => {
     try {
       await authenticateAdmin(latchkey, auth, { ...toNeutral(req), method: 'GET' });
       return send(reply, errorJson(notFound(`No admin API route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}; see ${OPENAPI_PATH}.`)));
@@ -103,13 +120,21 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
     }
   });
 
-  const web = (handler: (req: NeutralRequest) => Promise<ConsoleResponse>) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const res = await handler(toNeutral(req));
-    return send(reply, { ...res, headers: { ...res.headers, ...CONSOLE_HEADERS, ...(res.headers['content-security-policy'] === undefined ? {} : { 'content-security-policy': res.headers['content-security-policy'] }) } }, res.cookies);
+  app.setErrorHandler(jsonErrorHandler(latchkey.logger, bodyLimit));
+  app.setNotFoundHandler(sendJsonNotFound);
   };
-  app.get('/console/login', web((req) => auth.login(req)));
-  app.get('/console/callback', web((req) => auth.callback(req)));
-  app.get('/console', async (_req, reply) => send(reply, { status: 303, headers: { ...CONSOLE_HEADERS, location: '/console/', 'cache-control': 'no-store' }, body: '' }));
+}
+
+/** The console: sign-in and its callback, the page (for a signed-in admin) and its assets. */
+function consolePlugin(latchkey: Latchkey, auth: ConsoleAuth, consoleDir: string, bodyLimit: number): FastifyPluginAsync {
+  return async (app) => {
+    const web = (handler: (req: NeutralRequest) => Promise<ConsoleResponse>) => async (req: FastifyRequest, reply: FastifyReply) => {
+      const res = await handler(toNeutral(req));
+      return send(reply, { ...res, headers: { ...res.headers, ...CONSOLE_HEADERS, ...(res.headers['content-security-policy'] === undefined ? {} : { 'content-security-policy': res.headers['content-security-policy'] }) } }, res.cookies);
+  };
+  app.get('/login', web((req) => auth.login(req)));
+  app.get('/callback', web((req) => auth.callback(req)));
+  app.get('/', { prefixTrailingSlash: 'no-slash' }, async (_req, reply) => send(reply, { status: 303, headers: { ...CONSOLE_HEADERS, location: '/console/', 'cache-control': 'no-store' }, body: '' }));
 
   /** The console page itself needs a signed-in admin; without one, off to sign in. */
   const index = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -126,11 +151,13 @@ export function registerAdmin(app: FastifyInstance, latchkey: Latchkey, options:
     await auth.touch(session, latchkey.clock.now());
     return send(reply, indexFile(consoleDir));
   };
-  app.get('/console/', index);
-  app.get('/console/index.html', index);
-  app.get('/console/*', async (req, reply) => {
+  app.get('/', { prefixTrailingSlash: 'slash' }, index);
+  app.get('/index.html', index);
+  app.get('/*', async (req, reply) => {
     const rest = (req.params as { '*'?: string })['*'] ?? '';
     return send(reply, assetFile(consoleDir, rest));
   });
-  return auth;
+  app.setErrorHandler(jsonErrorHandler(latchkey.logger, bodyLimit));
+  app.setNotFoundHandler(sendJsonNotFound);
+  };
 }

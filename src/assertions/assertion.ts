@@ -109,7 +109,7 @@ export function unverifiedClaims(use: AssertionUse, token: string): JWTPayload {
   try {
     return peekJwt(token).claims;
   } catch (error) {
-    if (error instanceof JwtRejected) throw assertionError(use, 'assertion.malformed', error.detail);
+    if (error instanceof JwtRejected) throw assertionError(use, 'assertion.malformed', error.detail).withCause(error);
     throw error;
   }
 }
@@ -120,8 +120,8 @@ function keysOf(deps: AssertionDeps, use: AssertionUse, app: Application): JWTVe
     if (app.jwks !== null) return deps.keySets.localSet(app.jwks);
     if (app.jwksUri !== null) return deps.keySets.remoteSet(app.jwksUri);
   } catch (error) {
-    if (error instanceof InvalidKeySet) throw assertionError(use, 'assertion.no_keys', `Application "${app.name}": ${error.message}`);
-    throw assertionError(use, 'assertion.no_keys', `Application "${app.name}" has an unusable JWKS URI: ${error instanceof Error ? error.message : String(error)}.`);
+    if (error instanceof InvalidKeySet) throw assertionError(use, 'assertion.no_keys', `Application "${app.name}": ${error.message}`).withCause(error);
+    throw assertionError(use, 'assertion.no_keys', `Application "${app.name}" has an unusable JWKS URI: ${error instanceof Error ? error.message : String(error)}.`).withCause(error);
   }
   throw assertionError(
     use,
@@ -166,7 +166,7 @@ export async function verifyAssertion(deps: AssertionDeps, use: AssertionUse, to
       maxLifetimeSeconds: maxLifetime,
     });
   } catch (error) {
-    if (error instanceof JwtRejected) throw assertionError(use, REASON[error.failure], `Application "${app.name}": ${error.detail}`);
+    if (error instanceof JwtRejected) throw assertionError(use, REASON[error.code], `Application "${app.name}": ${error.detail}`).withCause(error);
     throw error;
   }
   const sub = claims.sub as string;

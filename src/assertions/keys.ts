@@ -1,5 +1,8 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey } from 'jose';
 import { FETCH_TIMEOUT_MS, joseFetch, type OutboundFetcher } from '../outbound/fetch.js';
+import { InvalidKeySet, KeySourceUnavailable } from '../errors/keys.js';
+
+export { InvalidKeySet, KeySourceUnavailable };
 
 /**
  * Where the public keys that verify a JWT come from: a JWKS document registered inline, or a JWKS
@@ -19,38 +22,6 @@ export { FETCH_TIMEOUT_MS };
 export const REFETCH_COOLDOWN_MS = 30_000;
 /** A fetched key set is used for this long before it is fetched again. */
 export const KEY_SET_MAX_AGE_MS = 10 * 60_000;
-
-/**
- * The key source could not be reached (timeout, connection refused, a non-200 answer, not a JWKS).
- * Distinct from an unknown key id, which is the token's fault.
- */
-export class KeySourceUnavailable extends Error {
-  constructor(
-    readonly uri: string,
-    cause: unknown,
-  ) {
-    super(`The key set at ${uri} could not be fetched: ${describeCause(cause)}`, { cause });
-    this.name = 'KeySourceUnavailable';
-  }
-}
-
-/** The registered JWKS document is not a valid key set (an administrator must fix it). */
-export class InvalidKeySet extends Error {
-  constructor(cause: unknown) {
-    super(`The registered JWKS is not a valid JSON Web Key Set: ${describeCause(cause)}`, { cause });
-    this.name = 'InvalidKeySet';
-  }
-}
-
-function describeCause(cause: unknown): string {
-  if (cause instanceof errors.JWKSTimeout) return 'timed out';
-  if (cause instanceof Error) {
-    const inner = (cause as { cause?: unknown }).cause;
-    const code = typeof inner === 'object' && inner !== null && 'code' in inner ? ` (${String((inner as { code: unknown }).code)})` : '';
-    return `${cause.message}${code}`;
-  }
-  return String(cause);
-}
 
 export interface KeySetOptions {
   /** Every JWKS fetch goes through it (the outbound rules). */

@@ -1,6 +1,9 @@
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type KeyObject } from 'jose';
 import { refusalIn } from '../outbound/fetch.js';
 import { ALLOWED_ALGORITHMS, InvalidKeySet, KeySourceUnavailable } from './keys.js';
+import { JwtRejected, type JwtFailure } from '../errors/jwt.js';
+
+export { JwtRejected, type JwtFailure };
 
 /**
  * Verifies a JWT signed by someone else (a client's assertion, an identity provider's access
@@ -8,41 +11,6 @@ import { ALLOWED_ALGORITHMS, InvalidKeySet, KeySourceUnavailable } from './keys.
  * was wrong. Claims are checked here rather than by jose's options so that a missing claim, a wrong
  * audience and an expiry are told apart.
  */
-
-export type JwtFailure =
-  /** Not a JWS compact serialization, or a claim of the wrong type. */
-  | 'malformed'
-  /** A required claim is absent. */
-  | 'missing_claim'
-  /** The header's alg is not in the allow-list (none, HS256, ...). */
-  | 'algorithm_not_allowed'
-  /** No key in the set matches the header's kid (after a refetch, where the keys are remote). */
-  | 'unknown_key'
-  | 'bad_signature'
-  | 'wrong_issuer'
-  | 'wrong_audience'
-  | 'expired'
-  /** nbf, or iat, is later than now plus the skew. */
-  | 'not_yet_valid'
-  /** exp is further ahead than the allowed lifetime. */
-  | 'lifetime_too_long'
-  /** The registered key set is not a valid JWKS. */
-  | 'invalid_keys'
-  /** The JWKS URI (or metadata) could not be fetched in time. */
-  | 'keys_unavailable'
-  /** The JWKS URI was not fetched: the outbound rules refuse it (src/outbound). */
-  | 'keys_refused';
-
-/** A refused JWT: `failure` picks the reason code, `detail` is for the administrator (never secret). */
-export class JwtRejected extends Error {
-  constructor(
-    readonly failure: JwtFailure,
-    readonly detail: string,
-  ) {
-    super(detail);
-    this.name = 'JwtRejected';
-  }
-}
 
 export interface JwtCheck {
   readonly getKey: JWTVerifyGetKey;

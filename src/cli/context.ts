@@ -6,6 +6,7 @@ import { openStorage } from '../storage/open.js';
 import { BUILT_IN_GRANTS } from '../grants/index.js';
 import type { GrantModule } from '../grants/types.js';
 import type { Storage } from '../storage/types.js';
+import { LatchkeyError } from '../errors/base.js';
 
 /** What a CLI command works with. */
 export interface CliContext {
@@ -40,13 +41,12 @@ export const processIO: IO = {
 };
 
 /** A failure the CLI reports as `latchkey: <message>` with exit code 1 (2 for usage errors). */
-export class CliError extends Error {
+export class CliError extends LatchkeyError {
   constructor(
     message: string,
     readonly exitCode = 1,
   ) {
-    super(message);
-    this.name = 'CliError';
+    super('CliError', message);
   }
 }
 

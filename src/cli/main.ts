@@ -3,7 +3,7 @@ import { ConfigError } from '../config/config.js';
 import { RegistryError } from '../registry/errors.js';
 import { ApiDefinitionError } from '../resource-server/compile.js';
 import { BUILT_IN_GRANTS } from '../grants/index.js';
-import { grantCatalogue } from '../grants/load.js';
+import { grantCatalogue } from './grant-modules.js';
 import type { GrantModule } from '../grants/types.js';
 import { CliError, GRANT_MODULE_HELP, processIO, type IO } from './context.js';
 import { registerCommands } from './commands/index.js';

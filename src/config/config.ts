@@ -1,4 +1,7 @@
 import { resolve } from 'node:path';
+import { ConfigError } from '../errors/config.js';
+
+export { ConfigError };
 
 /**
  * Instance configuration: defaults, environment variables and flags, validated once at start-up.
@@ -38,16 +41,6 @@ export interface Config {
    * Exclusive with keyEncryptionKey.
    */
   readonly keyEncryptionKeyFile: string | undefined;
-}
-
-export class ConfigError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ConfigError';
-  }
 }
 
 export const DEFAULT_DB = './data/latchkey.db';

@@ -1,5 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { hashPassword, verifyPassword } from './crypto.js';
+import { PasswordHashingBusy } from '../errors/password-refusal.js';
+
+export { PasswordHashingBusy };
 
 /**
  * Password hashing with bounded concurrency. scrypt (N=2^14, r=8: 16 MiB and ~50–80 ms of one core)
@@ -18,14 +21,6 @@ export interface PasswordHashingOptions {
   readonly concurrency?: number;
   /** Verifications that may wait behind the running ones before new ones are refused (default 16 per running slot). */
   readonly maxQueue?: number;
-}
-
-/** The queue was full: nothing was hashed; the caller should answer 503 and let the client retry. */
-export class PasswordHashingBusy extends Error {
-  constructor(readonly retryAfterSeconds: number) {
-    super('password hashing is at capacity');
-    this.name = 'PasswordHashingBusy';
-  }
 }
 
 export function defaultHashingConcurrency(): number {

@@ -1,4 +1,4 @@
-import { policyOf } from '../outbound/policy.js';
+import { policyOf } from '../registry/outbound-policy.js';
 import { checkOutboundUrl, type OutboundPolicy } from '../outbound/url.js';
 import type { IdentityProvider } from '../domain/model.js';
 import { appLabel, appLink, commandLine, type Finding, type Snapshot } from './findings.js';

@@ -1,5 +1,9 @@
 import { decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
-import type { Latchkey } from '../app.js';
+import type { Clock } from '../core/clock.js';
+import type { Keyring } from '../keys/keyring.js';
+import type { BearerValidator } from '../resource-server/bearer.js';
+import type { ApiRouter } from '../resource-server/router.js';
+import type { Storage } from '../storage/types.js';
 import { TOKEN_PREFIX, tokenKey } from '../core/crypto.js';
 import type { NeutralRequest } from '../core/request.js';
 import { OAuthError } from '../errors/oauth-error.js';
@@ -8,7 +12,7 @@ import { effectiveScopes } from '../grants/scope.js';
 import { presented } from '../resource-server/authenticate.js';
 import { type TokenKind, type TokenRecord } from '../domain/model.js';
 import { StorageError } from '../storage/types.js';
-import { isJwtShaped, jtiKey, JwtRejected, verifyAccessJwt, type AccessJwtClaims } from '../tokens/jwt.js';
+import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims } from '../tokens/jwt.js';
 import { judgeApis, type ApiVerdict, type BearerOutcome } from './inspect-apis.js';
 
 export type { ApiVerdict } from './inspect-apis.js';
@@ -41,7 +45,16 @@ export interface Inspection {
   readonly apis: readonly ApiVerdict[];
 }
 
-export type InspectDeps = Pick<Latchkey, 'storage' | 'clock' | 'keyring' | 'bearer' | 'router' | 'issuer' | 'setDefaultIssuer'>;
+/** The parts of the instance (a Latchkey, src/app.ts) inspection reads. */
+export interface InspectDeps {
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly keyring: Keyring;
+  readonly bearer: BearerValidator;
+  readonly router: ApiRouter;
+  issuer(): string;
+  setDefaultIssuer(url: string): void;
+}
 
 /** Used as the issuer when none is configured and the token is not ours: it matches no token. */
 const NO_ISSUER = 'urn:latchkey:issuer-not-configured';
@@ -166,8 +179,8 @@ export async function inspectToken(deps: InspectDeps, raw: string): Promise<Insp
       try {
         claims = await verifyAccessJwt({ keyring: deps.keyring, issuer: deps.issuer, clock: deps.clock }, token);
       } catch (error) {
-        if (error instanceof StorageError || !(error instanceof JwtRejected)) throw error;
-        verdict = { reason: JWT_REASONS[error.reason], detail: error.message };
+        if (error instanceof StorageError || !(error instanceof AccessJwtRejected)) throw error;
+        verdict = { reason: JWT_REASONS[error.code], detail: error.message };
         claims = error.claims;
       }
       if (claims !== undefined) {

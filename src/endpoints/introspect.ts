@@ -10,7 +10,9 @@ import { effectiveScopes } from '../grants/scope.js';
 import type { RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { Application, TokenRecord, User } from '../domain/model.js';
+import { decideWithFreshCache } from '../registry/fresh-cache.js';
 import type { Storage } from '../storage/types.js';
+import { tokenVerdict, type TokenInvalidReason } from '../tokens/verdict.js';
 import { answer, authenticateCaller, checkTransport, jsonResponse, type TokenLocator, type TransportRules } from './shared.js';
 
 const TRANSPORT: TransportRules = {
@@ -33,7 +35,7 @@ const CLIENT_AUTHENTICATION_REQUIRED = invalidClient
 const refuseUnauthenticated = (presented: PresentedClient): OAuthError | undefined => (presented.method === 'none' ? CLIENT_AUTHENTICATION_REQUIRED : undefined);
 
 /** Why a token is not active: logged, never sent. */
-type InactiveCause = 'token.unknown' | 'token.revoked' | 'token.rotated' | 'token.expired' | 'token.application_inactive' | 'token.user_inactive';
+type InactiveCause = 'token.unknown' | 'token.rotated' | TokenInvalidReason;
 
 export interface IntrospectionDeps {
   readonly cache: Pick<
@@ -76,7 +78,6 @@ export interface IntrospectionBody {
   readonly jti?: string;
 }
 
-type Verdict = { readonly active: false; readonly cause: InactiveCause; readonly cached: boolean } | { readonly active: true; readonly app: Application; readonly user: User | undefined };
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
@@ -98,17 +99,6 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
  * @see RFC 7662 §2
  */
 export function createIntrospectionEndpoint(deps: IntrospectionDeps): IntrospectionEndpoint {
-  /** Decides from the token's record and the registry (applications and users come from the cache). */
-  async function judge(record: TokenRecord): Promise<Verdict> {
-    if (record.status !== 'active') return { active: false, cause: record.status === 'rotated' ? 'token.rotated' : 'token.revoked', cached: false };
-    if (record.expiresAt <= deps.clock.now()) return { active: false, cause: 'token.expired', cached: false };
-    const app = deps.cache.peekApplicationById(record.applicationId) ?? (await deps.cache.applicationById(record.applicationId));
-    if (app === undefined || !app.active) return { active: false, cause: 'token.application_inactive', cached: true };
-    const user = record.userId === null ? undefined : (deps.cache.peekUserById(record.userId) ?? (await deps.cache.userById(record.userId)));
-    if (record.userId !== null && (user === undefined || !user.active)) return { active: false, cause: 'token.user_inactive', cached: true };
-    return { active: true, app, user };
-  }
-
   function inactive(req: NeutralRequest, refusal: RefusalContext, cause: InactiveCause): NeutralResponse {
     // Not a refusal (the caller's request succeeded), but the administrator of the resource server
     // that then refuses its caller may want to know why: the cause, never the token.
@@ -146,11 +136,10 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
     if (located === undefined) return inactive(req, refusal, 'token.unknown');
     const record = await deps.storage.tokens.byHash(located.key);
     if (record === undefined || (located.claims !== undefined && record.kind !== 'access')) return inactive(req, refusal, 'token.unknown');
-    let verdict = await judge(record);
     // Inactive because of cached registry state (an application or user just reactivated?): make
     // sure the cache is current before saying so, as the token endpoint does before refusing.
-    if (!verdict.active && verdict.cached && (await deps.cache.check())) verdict = await judge(record);
-    if (!verdict.active) return inactive(req, refusal, verdict.cause);
+    const verdict = await decideWithFreshCache(deps.cache, () => tokenVerdict(deps, record), { refusalOf: (v) => (v.valid ? undefined : v.reason) });
+    if (!verdict.valid) return inactive(req, refusal, verdict.rotated === true ? 'token.rotated' : verdict.reason);
     return jsonResponse(200, describe(record, verdict.app, verdict.user, located.claims));
   }
 

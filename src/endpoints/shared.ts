@@ -6,11 +6,11 @@ import type { Logger } from '../core/logger.js';
 import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
 import { invalidRequest } from '../errors/errors.js';
 import { OAuthError } from '../errors/oauth-error.js';
-import { CACHE_DERIVED_REASONS } from '../errors/reasons.js';
 import type { RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
+import { decideWithFreshCache } from '../registry/fresh-cache.js';
 import { StorageError } from '../storage/types.js';
-import { isJwtShaped, jtiKey, JwtRejected, verifyAccessJwt, type AccessJwtClaims, type JwtDeps } from '../tokens/jwt.js';
+import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims, type JwtDeps } from '../tokens/jwt.js';
 
 /**
  * What the form-posting OAuth endpoints (token, introspection, revocation) share: the transport
@@ -97,13 +97,12 @@ export async function answer(
 ): Promise<NeutralResponse> {
   let refusal: RefusalContext = {};
   try {
-    try {
-      return await process(req, refusal);
-    } catch (error) {
-      if (!(error instanceof OAuthError) || !CACHE_DERIVED_REASONS.has(error.reason) || !(await deps.cache.check())) throw error;
-      refusal = {};
-      return await process(req, refusal);
-    }
+    return await decideWithFreshCache(deps.cache, () => process(req, refusal), {
+      again: () => {
+        refusal = {};
+        return process(req, refusal);
+      },
+    });
   } catch (error) {
     if (error instanceof OAuthError) {
       await deps.refusals.record({ requestId: req.requestId, endpoint, remoteAddress: req.remoteAddress, error, ...refusal });
@@ -202,8 +201,8 @@ export function createTokenLocator(jwt: JwtDeps, cache?: Pick<RegistryCache, 'on
       return located;
     } catch (error) {
       if (keysFailed !== undefined) throw keysFailed.error;
-      if (!(error instanceof JwtRejected)) throw error;
-      if (error.reason === 'expired' && error.claims !== undefined) return { key: jtiKey(error.claims.jti), claims: error.claims };
+      if (!(error instanceof AccessJwtRejected)) throw error;
+      if (error.code === 'expired' && error.claims !== undefined) return { key: jtiKey(error.claims.jti), claims: error.claims };
       return undefined;
     }
   };

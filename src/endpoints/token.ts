@@ -42,7 +42,7 @@ function grantFor(grants: TokenEndpointDeps['grants'], params: Record<string, st
   const grant = grants.get(grantType as GrantType);
   if (grant === undefined) {
     const name = /^[\x21-\x7e]{1,64}$/.test(grantType) ? grantType : 'sent';
-    throw unsupportedGrantType.withDescription(`The grant type ${name} is not supported. Supported: ${[...grants.keys()].join(', ')}.`);
+    throw unsupportedGrantType.withReason('grant.unsupported').withDescription(`The grant type ${name} is not supported. Supported: ${[...grants.keys()].join(', ')}.`);
   }
   return grant;
 }
@@ -115,7 +115,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
           .withDescription(`The application ${app.name} is public; the ${grant.grantType} grant needs a confidential client.`);
       }
       if (!app.grantTypes.includes(grant.grantType)) {
-        throw unauthorizedClient.withDescription(`The application ${app.name} is not allowed the ${grant.grantType} grant. An administrator must add it to the application's grant types.`);
+        throw unauthorizedClient.withReason('grant.not_allowed_for_application').withDescription(`The application ${app.name} is not allowed the ${grant.grantType} grant. An administrator must add it to the application's grant types.`);
       }
       const off = grant.descriptor.switchedOff?.(properties);
       if (off !== undefined) throw off;

@@ -72,23 +72,28 @@ export class OAuthError extends Error {
   }
 
   withReason(reason: ReasonCode): OAuthError {
-    return new OAuthError({ ...this.init(), reason });
+    return new OAuthError({ ...this.init(), reason }, this.cause);
   }
 
   withDescription(description: string): OAuthError {
-    return new OAuthError({ ...this.init(), description });
+    return new OAuthError({ ...this.init(), description }, this.cause);
   }
 
   withHint(hint: string): OAuthError {
-    return new OAuthError({ ...this.init(), hint });
+    return new OAuthError({ ...this.init(), hint }, this.cause);
   }
 
   withSubject(subject: RefusalSubject): OAuthError {
-    return new OAuthError({ ...this.init(), subject });
+    return new OAuthError({ ...this.init(), subject }, this.cause);
   }
 
   withHeaders(headers: Record<string, string>): OAuthError {
-    return new OAuthError({ ...this.init(), headers: { ...this.headers, ...headers } });
+    return new OAuthError({ ...this.init(), headers: { ...this.headers, ...headers } }, this.cause);
+  }
+
+  /** The lower error this refusal was made from (kept by every later refinement; never sent to the caller). */
+  withCause(cause: unknown): OAuthError {
+    return new OAuthError(this.init(), cause);
   }
 
   /** The RFC 6749 §5.2 JSON body. */
@@ -100,6 +105,40 @@ export class OAuthError extends Error {
 /** RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. */
 export function sanitizeDescription(text: string): string {
   return text.replace(/[^\x20-\x7e]|["\\]/g, (ch) => (ch === '"' ? "'" : '?'));
+}
+
+/**
+ * A shared refusal without a reason (src/errors/errors.ts): protocol code, status, default
+ * description and headers. It is not an OAuthError and cannot be recorded or answered as one; the
+ * only way to an OAuthError is `withReason(reason)` (or `refuse(template, reason, description)`),
+ * so every refusal names its reason.
+ */
+export class OAuthErrorTemplate {
+  readonly error: OAuthErrorCode;
+  readonly status: number;
+  readonly description: string;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(init: Omit<OAuthErrorInit, 'reason' | 'hint' | 'subject'>) {
+    this.error = init.error;
+    this.status = init.status;
+    this.description = sanitizeDescription(init.description);
+    this.headers = init.headers ?? {};
+  }
+
+  withReason(reason: ReasonCode): OAuthError {
+    return new OAuthError({ error: this.error, status: this.status, description: this.description, reason, headers: this.headers });
+  }
+
+  withDescription(description: string): OAuthErrorTemplate {
+    return new OAuthErrorTemplate({ error: this.error, status: this.status, description, headers: this.headers });
+  }
+}
+
+/** The refusal `template` for `reason`, with `description` instead of the template's when given. */
+export function refuse(template: OAuthErrorTemplate, reason: ReasonCode, description?: string): OAuthError {
+  const error = template.withReason(reason);
+  return description === undefined ? error : error.withDescription(description);
 }
 
 export function isOAuthError(value: unknown): value is OAuthError {

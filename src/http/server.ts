@@ -1,22 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Latchkey } from '../app.js';
-import { failure } from '../resource-server/provider.js';
 import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
-import { AUTHORIZE_PATHS } from '../endpoints/authorize.js';
-import { errorResponse } from '../endpoints/shared.js';
-import { invalidRequest } from '../errors/errors.js';
-import { registerKeyRoutes } from './routes/keys.js';
 import { registerAdmin } from '../admin/register.js';
-import { send, toNeutral } from './fastify-neutral.js';
+import { jsonErrorHandler, send, type WritableResponse } from '../core/fastify-neutral.js';
+import { API_PREFIX, apiFailure, hostedApiPlugin } from './api-plugin.js';
+import { oauthPlugin } from './oauth-plugin.js';
 
-/** Fastify routes whose refusals are OAuth errors recorded under an endpoint name (the token endpoint has its own path: raw-token.ts). */
-const OAUTH_BODY_ENDPOINTS: ReadonlyMap<string, string> = new Map([
-  ['/oauth/introspect', 'introspect'],
-  ['/oauth/revoke', 'revoke'],
-  ['/oauth_revoke_token.do', 'revoke'],
-]);
+/**
+ * How a surface answers a request Fastify refused before routing (a URL with bad percent-encoding,
+ * an unparsable Content-Type), by the prefix it was registered with; the OAuth error shape for
+ * every other path.
+ */
+const FRAMEWORK_ERRORS: readonly { readonly prefix: string; answer(status: number, message: string, requestId: string): WritableResponse }[] = [{ prefix: API_PREFIX, answer: apiFailure }];
+
+function oauthFrameworkError(status: number, message: string): WritableResponse {
+  return { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: 'invalid_request', error_description: `${message}.` }) };
+}
 
 export interface HttpOptions {
   readonly bodyLimit: number;
@@ -112,10 +113,8 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
       reply.header(REQUEST_ID_HEADER, req.id);
       const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
       const message = error.code === 'FST_ERR_BAD_URL' ? 'The request path is not valid' : 'The request could not be read';
-      const body = req.url.startsWith('/api/')
-        ? failure(status, message, `request id ${req.id}`)
-        : { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: 'invalid_request', error_description: `${message}.` }) };
-      void send(reply as unknown as FastifyReply, body);
+      const surface = FRAMEWORK_ERRORS.find((s) => req.url.startsWith(`${s.prefix}/`));
+      void send(reply as unknown as FastifyReply, surface === undefined ? oauthFrameworkError(status, message) : surface.answer(status, message, req.id));
     },
   });
 
@@ -150,64 +149,14 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
     return reply.code(r.status).header('cache-control', 'no-store').send(r.body);
   });
 
-  // Introspection (RFC 7662) and revocation (RFC 7009) through Fastify. Every method is routed to
-  // the core, which answers anything but POST with invalid_request and Allow: POST (a 404 would
-  // hide that the endpoint exists).
-  const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
-  // OAUTH_BODY_ENDPOINTS (top of this file) names these routes for the error handler.
-  const introspect = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.introspectionEndpoint.handle(toNeutral(req)));
-  app.route({ method: [...methods], url: '/oauth/introspect', handler: introspect });
-  const revoke = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.revocationEndpoint.handle(toNeutral(req)));
-  for (const url of ['/oauth/revoke', '/oauth_revoke_token.do']) app.route({ method: [...methods], url, handler: revoke });
+  // One Fastify plugin per surface, each with its own error and not-found handler: the OAuth
+  // endpoints (every path no other surface owns), the admin API and the console, the hosted APIs.
+  void app.register(oauthPlugin(latchkey, options.bodyLimit));
+  registerAdmin(app, latchkey, { bodyLimit: options.bodyLimit });
+  void app.register(hostedApiPlugin(latchkey, options.bodyLimit), { prefix: API_PREFIX });
 
-  // JWKS (/oauth/jwks, /api/now/oauth/jwks) and RFC 8414 metadata; static routes, so they win over /api/*.
-  registerKeyRoutes(app, latchkey);
-
-  // The authorization endpoint (RFC 6749 §3.1: GET, and POST too) with its sign-in and consent
-  // pages. Bodies are limited by bodyLimit like every Fastify route; its cookies go out as
-  // separate Set-Cookie headers.
-  const authorize = async (req: FastifyRequest, reply: FastifyReply) => {
-    const res = await latchkey.authorizeEndpoint.handle(toNeutral(req));
-    return send(reply, res, res.cookies);
-  };
-  for (const url of AUTHORIZE_PATHS) app.route({ method: ['GET', 'POST'], url, handler: authorize });
-
-  // The admin API (/admin/api/v1, OpenAPI at /admin/api/openapi.json) and the console (/console).
-  registerAdmin(app, latchkey);
-
-  const api = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.apis.handle(toNeutral(req)));
-  app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/api/*', handler: api });
-
-  // Errors Fastify raises before a handler runs (body too large, unreadable body): a clear 4xx in
-  // the shape of the surface that was called; anything else is logged and answered without detail.
-  app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, req, reply) => {
-    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) latchkey.logger.error({ requestId: req.id, err: error }, 'request failed');
-    const message =
-      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? `The request body is larger than ${options.bodyLimit} bytes.`
-        : status === 500
-          ? `Internal error. Quote request id ${req.id}.`
-          : 'The request could not be read.';
-    if (req.url.startsWith('/api/')) return send(reply, failure(status, message, `request id ${req.id}`));
-    // Introspection and revocation answer an oversized body as the token endpoint does: 400
-    // invalid_request with no-store, recorded as a refusal (latchkey explain <request id>).
-    const endpoint = OAUTH_BODY_ENDPOINTS.get(req.url.split('?')[0] ?? '');
-    if (endpoint !== undefined && error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      const refusal = invalidRequest.withReason('request.body_too_large').withDescription(message);
-      await latchkey.refusals.record({ requestId: req.id, endpoint, remoteAddress: req.socket.remoteAddress ?? '', error: refusal });
-      // The rest of the body is not read: the connection closes after this answer.
-      reply.header('connection', 'close');
-      return send(reply, errorResponse(refusal));
-    }
-    return reply.code(status).send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: message });
-  });
-
-  app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0] ?? '/';
-    if (path === '/api' || path.startsWith('/api/')) return send(reply, failure(404, 'Requested URI does not represent any resource', path.slice(0, 200)));
-    return reply.code(404).send({ error: 'not_found', error_description: `No route for ${req.method} ${path.slice(0, 200)}` });
-  });
+  // The host's own routes (/healthz, /readyz): what they throw is answered in the OAuth shape.
+  app.setErrorHandler(jsonErrorHandler(latchkey.logger, options.bodyLimit));
 
   return app;
 }

@@ -1,4 +1,7 @@
 import { statusMessage, type OutboundFetcher } from '../outbound/fetch.js';
+import { ProviderFetchError } from '../errors/idp.js';
+
+export { ProviderFetchError };
 
 /**
  * Fetching an identity provider's discovery document (RFC 8414 authorization server metadata, or
@@ -9,14 +12,6 @@ import { statusMessage, type OutboundFetcher } from '../outbound/fetch.js';
 export interface FetchOptions {
   /** Every fetch goes through it. */
   readonly fetcher: OutboundFetcher;
-}
-
-/** A document could not be fetched or is not what it should be; the message says which. */
-export class ProviderFetchError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ProviderFetchError';
-  }
 }
 
 export interface ProviderMetadata {

@@ -5,7 +5,7 @@ import { RegistryError } from '../registry/errors.js';
 import type { IdentityProvider, IdpUserField } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { refusalIn, type OutboundFetcher } from '../outbound/fetch.js';
-import { storedFetcher, storedPolicy } from '../outbound/policy.js';
+import { storedFetcher, storedPolicy } from '../registry/outbound-policy.js';
 import { outboundRefusalText, type OutboundPolicy } from '../outbound/url.js';
 import { checkJwksUri, fetchProviderMetadata, ProviderFetchError, type FetchOptions } from './metadata.js';
 

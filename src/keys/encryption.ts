@@ -1,4 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { KeyEncryptionError } from '../errors/keys.js';
+
+export { KeyEncryptionError };
 
 /**
  * Encryption at rest for the instance's private signing keys, and the other secrets derived from
@@ -19,14 +22,6 @@ export const KEK_MIN_LENGTH = 32;
 
 const FORMAT_VERSION = 'v1';
 const SIGNING_KEYS_PURPOSE = 'signing-keys';
-
-/** A KEK that is missing, too short, or not the one the stored keys were encrypted with. */
-export class KeyEncryptionError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'KeyEncryptionError';
-  }
-}
 
 /** Checks a KEK's form; returns it unchanged. */
 export function checkKek(kek: string, source = KEK_ENV): string {

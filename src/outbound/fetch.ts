@@ -4,7 +4,10 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { addressRefusal } from './address.js';
-import { checkOutboundUrl, REFUSED_PREFIX, type OutboundPolicy } from './url.js';
+import { checkOutboundUrl, type OutboundPolicy } from './url.js';
+import { OutboundFailed, OutboundRefused } from '../errors/outbound.js';
+
+export { OutboundFailed, OutboundRefused };
 
 /**
  * The one way Latchkey makes a request to a URL an administrator registered (application JWKS
@@ -25,31 +28,12 @@ export interface ResolvedAddress {
 }
 export type Resolver = (hostname: string) => Promise<readonly ResolvedAddress[]>;
 
-/** The URL or an address it resolves to is outside what the rules allow: an administrator must act. */
-export class OutboundRefused extends Error {
-  constructor(
-    readonly url: string,
-    readonly why: string,
-  ) {
-    super(`GET ${url} was ${REFUSED_PREFIX}: ${why}`);
-    this.name = 'OutboundRefused';
-  }
-}
-
 /** The OutboundRefused in an error or its chain of causes (jose and callers wrap it), if any. */
 export function refusalIn(error: unknown): OutboundRefused | undefined {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (e instanceof OutboundRefused) return e;
   }
   return undefined;
-}
-
-/** The fetch was allowed but failed (DNS, connection, timeout, too large). */
-export class OutboundFailed extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'OutboundFailed';
-  }
 }
 
 export interface OutboundResponse {

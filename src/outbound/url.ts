@@ -1,5 +1,8 @@
 import { isIP } from 'node:net';
 import { addressRefusal, ALLOW_PRIVATE_PROPERTY } from './address.js';
+import { REFUSED_PREFIX } from '../errors/outbound.js';
+
+export { REFUSED_PREFIX };
 
 /**
  * The checks on an outbound URL that need no network: the scheme, credentials, and a host that is
@@ -13,8 +16,6 @@ export interface OutboundPolicy {
   /** `latchkey.outbound.allow_private_networks`: http, and loopback / private addresses (tests, labs). */
   readonly allowPrivateNetworks: boolean;
 }
-
-export const REFUSED_PREFIX = 'refused by the outbound rules';
 
 export interface CheckedUrl {
   readonly url: URL;

@@ -3,11 +3,9 @@ import type { Clock } from '../core/clock.js';
 import { generateClientId, hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
 import { type Application, type TokenFormat } from '../domain/model.js';
 import type { GrantType } from '../grants/grant-type.js';
-import { BUILT_IN_GRANTS, findGrant } from '../grants/index.js';
-import type { GrantDescriptor } from '../grants/types.js';
 import { type Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
-import { storedPolicy } from '../outbound/policy.js';
+import { storedPolicy } from './outbound-policy.js';
 import { outboundRefusalText, type OutboundPolicy } from '../outbound/url.js';
 import { commandLine, shown } from '../core/shell.js';
 import { RegistryError } from './errors.js';
@@ -17,13 +15,27 @@ import { ADMIN_SCOPE } from './scopes.js';
 
 /** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
 /** `properties`: the outbound rules' setting, which a JWKS URI is checked against. */
-/** `grants`: the instance's grant catalogue (default the built-in grants): an application may list any of them, by type or alias. */
+/**
+ * `grants`: the instance's grant catalogue (Latchkey.catalogue; src/grants/index.ts): an application may
+ * list any of them, by type or alias. The registry sits below the grants, so it names only what it
+ * reads of a grant module ({@link CatalogueEntry}) and is handed the catalogue.
+ */
 type Deps = {
   storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties'> & Partial<Pick<Storage, 'audit'>>;
   clock: Clock;
   actor?: string | undefined;
-  grants?: readonly GrantDescriptor[] | undefined;
+  grants: readonly CatalogueEntry[];
 };
+/** What the functions that never check grant types need. */
+type BaseDeps = Omit<Deps, 'grants'>;
+
+/** What the registry reads of a grant module's descriptor (src/grants/types.ts GrantDescriptor). */
+export interface CatalogueEntry {
+  readonly grantType: GrantType;
+  readonly alias?: string | undefined;
+  /** Grant types an application listing this one gets too (password → refresh_token). */
+  readonly implies?: readonly GrantType[] | undefined;
+}
 
 /** Platform defaults: 30 minutes for access tokens, 100 days for refresh tokens. */
 export const DEFAULT_ACCESS_TOKEN_LIFESPAN = 1800;
@@ -72,14 +84,14 @@ function checkName(name: string): string {
 }
 
 /** Grant types by name or alias (an alias is stored as its grant type), each in the catalogue; plus what each implies. */
-function checkGrants(grants: readonly string[], catalogue: readonly GrantDescriptor[] = BUILT_IN_GRANTS): GrantType[] {
+function checkGrants(grants: readonly string[], catalogue: readonly CatalogueEntry[]): GrantType[] {
   const names = grants.map((g) => g.trim()).filter((g) => g !== '');
   const unique: GrantType[] = [];
   const add = (g: GrantType) => {
     if (!unique.includes(g)) unique.push(g);
   };
   const found = names.map((g) => {
-    const grant = findGrant(catalogue, g);
+    const grant = catalogue.find((d) => d.grantType === g || d.alias === g);
     if (grant === undefined) {
       const supported = catalogue.map((d) => (d.alias === undefined ? d.grantType : `${d.alias} (= ${d.grantType})`));
       throw new RegistryError('invalid_input', `Unknown grant type "${g}". Supported: ${supported.join(', ')}.`, 'grantTypes');
@@ -99,7 +111,7 @@ function checkLifespan(label: string, value: number, field: string): number {
   return value;
 }
 
-async function checkScopes(deps: Deps, scopes: readonly string[]): Promise<string[]> {
+async function checkScopes(deps: BaseDeps, scopes: readonly string[]): Promise<string[]> {
   const unique = [...new Set(scopes.map((s) => s.trim()).filter((s) => s !== ''))];
   for (const scope of unique) {
     if ((await deps.storage.scopes.byName(scope)) === undefined) {
@@ -109,7 +121,7 @@ async function checkScopes(deps: Deps, scopes: readonly string[]): Promise<strin
   return unique;
 }
 
-async function resolveAppUser(deps: Deps, appUser: string | null | undefined, current: string | null): Promise<string | null> {
+async function resolveAppUser(deps: BaseDeps, appUser: string | null | undefined, current: string | null): Promise<string | null> {
   if (appUser === undefined) return current;
   if (appUser === null || appUser === '') return null;
   return (await findUser(deps, appUser)).id;
@@ -333,7 +345,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
 }
 
 /** Replaces the secret; the old one stops working at once. Returns the new secret (shown once). */
-export async function rotateSecret(deps: Deps, clientId: string): Promise<CreatedApplication> {
+export async function rotateSecret(deps: BaseDeps, clientId: string): Promise<CreatedApplication> {
   const current = await findApplication(deps, clientId);
   if (current.public) {
     throw new RegistryError('invalid_input', `Application "${current.name}" is public and has no secret. Make it confidential with \`--public false\`.`);

@@ -1,10 +1,13 @@
 import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.js';
 import { PasswordHashingBusy, type PasswordHasher } from '../core/password-hashing.js';
-import type { AttemptKey, AttemptRecord, User } from '../domain/model.js';
+import type { AttemptKey, AttemptRecord } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import type { RegistryCache } from './cache.js';
 import type { PropertyValues } from './properties.js';
+import { BUSY_MESSAGE, lockedOutMessage, type PasswordCheck } from '../errors/password-refusal.js';
+
+export { BUSY_MESSAGE, lockedOutMessage, type PasswordCheck };
 
 /**
  * The one rule for password checks (password grant, sign-in page, Basic on APIs), counted in
@@ -30,12 +33,6 @@ export const KNOWN_SOURCE_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 /** No user name is longer than 100 characters (registry/users.ts); longer ones are kept this long, so a huge name costs a small row. */
 const STORED_NAME_LENGTH = 101;
 
-export type PasswordCheck =
-  | { readonly kind: 'ok'; readonly user: User }
-  | { readonly kind: 'bad_credentials'; readonly hint: string }
-  | { readonly kind: 'locked_out'; readonly retryAfterSeconds: number; readonly hint: string }
-  | { readonly kind: 'busy'; readonly retryAfterSeconds: number };
-
 export interface PasswordGuardDeps {
   readonly storage: Pick<Storage, 'attempts'>;
   readonly cache: Pick<RegistryCache, 'userByName'>;
@@ -44,14 +41,6 @@ export interface PasswordGuardDeps {
   /** Waits before a throttled refusal (default setTimeout); tests may replace it. */
   readonly sleep?: (ms: number) => Promise<void>;
 }
-
-/** What the caller is told while throttled: the same text for every user name, known or not. */
-export function lockedOutMessage(retryAfterSeconds: number): string {
-  return `Too many failed attempts. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`;
-}
-
-/** What the caller is told when the password queue is full. */
-export const BUSY_MESSAGE = 'Too many sign-ins at this moment. Try again in a few seconds.';
 
 /**
  * The source an attempt counts under: the IPv4 address, or an IPv6 address's /64 (one subscriber

@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { tokenKey } from '../core/crypto.js';
+import { invalidToken, REALM } from '../errors/errors.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import { effectiveScopes } from '../grants/scope.js';
@@ -8,11 +9,12 @@ import type { Keyring } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { TokenRecord } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
-import { isJwtShaped, jtiKey, JwtRejected, verifyAccessJwt, type AccessJwtClaims, type JwtRejectReason } from '../tokens/jwt.js';
+import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims, type AccessJwtRejectReason } from '../tokens/jwt.js';
+import { tokenVerdict, type TokenInvalidReason } from '../tokens/verdict.js';
 import type { Caller } from './define.js';
-import type { ExternalTokenValidator } from './external.js';
+import type { ExternalTokenValidator } from '../idp/tokens.js';
 
-export const REALM = 'latchkey';
+export { REALM };
 
 /**
  * Where a validated token came from, for decisions beyond an API's scopes and roles (the admin API
@@ -29,24 +31,23 @@ export interface TokenOrigin {
 
 const EXTERNAL: TokenOrigin = Object.freeze({ issuer: 'external', grantType: null, applicationId: null });
 
-/** An RFC 6750 §3.1 invalid_token refusal: 401 with the error in WWW-Authenticate. */
-export function invalidToken(reason: ReasonCode, description: string): OAuthError {
-  return new OAuthError({
-    error: 'invalid_token',
-    status: 401,
-    description,
-    reason,
-    headers: { 'www-authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"` },
-  });
-}
 
-/** How each JwtRejected reason is refused. */
-const JWT_REFUSALS: Record<JwtRejectReason, readonly [ReasonCode, string]> = {
+/** How each AccessJwtRejected reason is refused. */
+const JWT_REFUSALS: Record<AccessJwtRejectReason, readonly [ReasonCode, string]> = {
   signature: ['token.signature_invalid', 'The signature of the access token is not valid.'],
   unknown_kid: ['token.unknown_key', 'The access token is signed with a key this instance does not publish.'],
   expired: ['token.expired', 'The access token has expired.'],
   malformed: ['token.malformed', 'The access token is not a well-formed JWT access token of this instance.'],
   issuer: ['token.unknown_issuer', 'The access token was issued by an issuer this instance does not accept.'],
+};
+
+/** How each invalid verdict on a stored token (tokens/verdict.ts) is refused. */
+const RECORD_REFUSALS: Record<TokenInvalidReason, readonly [ReasonCode, string]> = {
+  'token.revoked': ['token.revoked', 'The access token has been revoked.'],
+  'token.expired': ['token.expired', 'The access token has expired.'],
+  'token.application_inactive': ['token.application_inactive', 'The application of this token is inactive.'],
+  'token.wrong_audience': ['token.wrong_audience', 'The access token is meant for another audience.'],
+  'token.user_inactive': ['token.user_inactive', 'The user of this token is inactive.'],
 };
 
 /**
@@ -141,9 +142,9 @@ export class BearerValidator {
     try {
       claims = await verifyAccessJwt({ keyring, issuer, clock: this.deps.clock }, token);
     } catch (error) {
-      if (!(error instanceof JwtRejected)) throw error;
-      const [reason, description] = JWT_REFUSALS[error.reason];
-      throw invalidToken(reason, description).withHint(error.message);
+      if (!(error instanceof AccessJwtRejected)) throw error;
+      const [reason, description] = JWT_REFUSALS[error.code];
+      throw invalidToken(reason, description).withHint(error.message).withCause(error);
     }
     // RFC 9068 §4: a resource server accepts only tokens meant for it; our APIs are the issuer.
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
@@ -176,23 +177,18 @@ export class BearerValidator {
   private async callerOf(token: string, record: TokenRecord | undefined, gen: number, notAfter: number): Promise<{ readonly caller: Caller; readonly origin: TokenOrigin }> {
     if (record === undefined) throw invalidToken('token.unknown', 'The access token is not valid on this instance.');
     if (record.kind !== 'access') throw await this.refusal(record, 'token.not_access_token', 'A refresh token cannot be used as an access token.');
-    if (record.status !== 'active') throw await this.refusal(record, 'token.revoked', 'The access token has been revoked.');
-    const expiresAt = Math.min(record.expiresAt, notAfter);
-    if (expiresAt <= this.deps.clock.now()) throw await this.refusal(record, 'token.expired', 'The access token has expired.');
-    const app = this.deps.cache.peekApplicationById(record.applicationId) ?? (await this.deps.cache.applicationById(record.applicationId));
-    if (app === undefined || !app.active) throw await this.refusal(record, 'token.application_inactive', 'The application of this token is inactive.');
     // RFC 9068 §4 / RFC 8707: our APIs accept only tokens meant for this instance. An application
     // whose audience is another resource server gets tokens for that server, opaque ones included;
     // its current audience decides, so changing it applies to tokens already issued.
     const ours = this.ourIssuer();
-    if (app.audience !== null && ours !== undefined && app.audience !== ours) {
-      const error = await this.refusal(record, 'token.wrong_audience', 'The access token is meant for another audience.');
-      throw error.withHint(`Application "${app.name}" has the audience ${app.audience.slice(0, 200)}; this instance is ${ours}.`);
+    const verdict = await tokenVerdict(this.deps, record, { notAfter, ...(ours === undefined ? {} : { audience: ours }) });
+    if (!verdict.valid) {
+      const [reason, description] = RECORD_REFUSALS[verdict.reason];
+      const error = await this.refusal(record, reason, description);
+      const other = verdict.app;
+      throw other === undefined || other.audience === null ? error : error.withHint(`Application "${other.name}" has the audience ${other.audience.slice(0, 200)}; this instance is ${ours}.`);
     }
-    const user = record.userId === null ? undefined : (this.deps.cache.peekUserById(record.userId) ?? (await this.deps.cache.userById(record.userId)));
-    if (record.userId !== null && (user === undefined || !user.active)) {
-      throw await this.refusal(record, 'token.user_inactive', 'The user of this token is inactive.');
-    }
+    const { app, user, expiresAt } = verdict;
     // Shared by every request with this token: frozen so no handler can change what others see.
     const caller: Caller = Object.freeze({
       authenticated: true,

@@ -1,16 +1,8 @@
 import { z } from 'zod';
 import { HTTP_METHODS, type ApiDefinition, type AuthMethod, type Handler, type HttpMethod, type SecuritySettings } from './define.js';
+import { ApiDefinitionError } from '../errors/api.js';
 
-/** A problem in an API module, reported at start-up with the file it came from. */
-export class ApiDefinitionError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-    this.name = 'ApiDefinitionError';
-  }
-}
+export { ApiDefinitionError };
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/i;
 const VERSION = /^v\d+(\.\d+)*$/;

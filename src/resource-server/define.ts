@@ -10,11 +10,13 @@
  * Served at /api/<namespace>/<version>/<id>/<path> and, for the default version, /api/<namespace>/<id>/<path>.
  */
 
+import type { AuthMethod, Caller } from '../domain/caller.js';
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
-/** How a caller may authenticate to an API. */
-export type AuthMethod = 'bearer' | 'basic';
+/** How a caller may authenticate to an API, and who is calling, as a handler sees it (src/domain/caller.ts: identity-provider tokens name callers too). */
+export type { AuthMethod, Caller } from '../domain/caller.js';
 
 export interface SecuritySettings {
   /** Requires authentication (default true, as on the platform). */
@@ -27,15 +29,6 @@ export interface SecuritySettings {
   readonly authMethods?: readonly AuthMethod[];
 }
 
-/** Who is calling, as a handler sees it. */
-export interface Caller {
-  readonly authenticated: boolean;
-  readonly method: AuthMethod | 'none';
-  readonly user: { readonly id: string; readonly name: string; readonly roles: readonly string[] } | null;
-  readonly application: { readonly clientId: string; readonly name: string } | null;
-  /** Scopes in effect now: granted, intersected with what the application allows today. */
-  readonly scopes: readonly string[];
-}
 
 export interface ApiRequest {
   readonly method: HttpMethod;

@@ -3,7 +3,7 @@ import type { RefusalRecorder } from '../audit/refusals.js';
 import type { Logger } from '../core/logger.js';
 import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
 import { OAuthError } from '../errors/oauth-error.js';
-import { CACHE_DERIVED_REASONS } from '../errors/reasons.js';
+import { refusalReason, refusedOnStaleCache } from '../registry/fresh-cache.js';
 import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import { StorageError } from '../storage/types.js';
 import { authenticateCaller, type ApiAuthDeps } from './authenticate.js';
@@ -139,7 +139,7 @@ export function createApiProvider(deps: ApiProviderDeps) {
           } catch (error) {
             // Refusals on cached state re-check it first: a scope added or a user activated a
             // moment ago must not refuse this call. Successes keep using the cache.
-            if (!(error instanceof OAuthError) || !CACHE_DERIVED_REASONS.has(error.reason) || !(await deps.cache.check())) throw error;
+            if (!(await refusedOnStaleCache(deps.cache, refusalReason(error)))) throw error;
             caller = await admit();
           }
         }

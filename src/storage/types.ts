@@ -24,6 +24,9 @@
  *   maximum in storage: callers that take a limit from a request bound it first.
  */
 import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, Role, Scope, SessionRecord, SigningKey, TokenRecord, User } from '../domain/model.js';
+import { StorageError, type StorageErrorCode } from '../errors/storage.js';
+
+export { StorageError, type StorageErrorCode };
 
 export type ConsumeCodeResult =
   | { readonly outcome: 'consumed'; readonly code: AuthorizationCode }
@@ -52,19 +55,6 @@ export interface RefusalQuery {
   readonly since?: number;
   /** At most this many (default 100; the limit rule above). */
   readonly limit?: number;
-}
-
-export type StorageErrorCode = 'not_found' | 'conflict' | 'unavailable';
-
-export class StorageError extends Error {
-  constructor(
-    readonly code: StorageErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'StorageError';
-  }
 }
 
 export interface UserStore {

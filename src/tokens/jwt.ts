@@ -1,4 +1,4 @@
-import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { randomToken, tokenKey } from '../core/crypto.js';
 import type { Keyring, SigningMaterial } from '../keys/keyring.js';
@@ -6,6 +6,10 @@ import type { RegistryCache } from '../registry/cache.js';
 import { StorageError } from '../storage/types.js';
 import type { AccessTokenFormat, MintedAccessToken, MintInput } from './issuer.js';
 import { SigningTurn } from './signing-turn.js';
+import type { AccessJwtClaims } from '../domain/access-jwt.js';
+import { AccessJwtRejected, type AccessJwtRejectReason } from '../errors/jwt.js';
+
+export { AccessJwtRejected, type AccessJwtClaims, type AccessJwtRejectReason };
 
 /**
  * JWT access tokens (RFC 9068), signed with the instance's current key (keys/keyring.ts).
@@ -19,31 +23,6 @@ import { SigningTurn } from './signing-turn.js';
  * keyed by jtiKey(jti). The token itself is not stored (neither is a hash of it: the jti is the
  * handle, and only a token with our valid signature maps to it).
  */
-
-export interface AccessJwtClaims extends JWTPayload {
-  readonly iss: string;
-  readonly sub: string;
-  readonly aud: string | string[];
-  readonly exp: number;
-  readonly iat: number;
-  readonly jti: string;
-  readonly client_id: string;
-  readonly scope?: string;
-}
-
-export type JwtRejectReason = 'signature' | 'issuer' | 'expired' | 'malformed' | 'unknown_kid';
-
-/** Why a JWT is not a valid access token of ours. `claims` is set when the signature was valid. */
-export class JwtRejected extends Error {
-  constructor(
-    readonly reason: JwtRejectReason,
-    message: string,
-    readonly claims?: AccessJwtClaims,
-  ) {
-    super(message);
-    this.name = 'JwtRejected';
-  }
-}
 
 export interface JwtDeps {
   readonly keyring: Pick<Keyring, 'verificationKey'>;
@@ -75,23 +54,23 @@ export function newJti(now: number): string {
   return time + randomToken('').slice(0, 22);
 }
 
-function rejectionOf(error: unknown): JwtRejected {
-  if (error instanceof JwtRejected) return error;
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new JwtRejected('signature', 'The signature is not valid.');
+function rejectionOf(error: unknown): AccessJwtRejected {
+  if (error instanceof AccessJwtRejected) return error;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new AccessJwtRejected('signature', 'The signature is not valid.');
   if (error instanceof joseErrors.JWTExpired) {
     const claims = error.payload as AccessJwtClaims;
-    return new JwtRejected('expired', 'The token has expired.', typeof claims.jti === 'string' && JTI_SHAPE.test(claims.jti) ? claims : undefined);
+    return new AccessJwtRejected('expired', 'The token has expired.', typeof claims.jti === 'string' && JTI_SHAPE.test(claims.jti) ? claims : undefined);
   }
-  if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'iss') return new JwtRejected('issuer', 'The token was issued by another issuer.');
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'iss') return new AccessJwtRejected('issuer', 'The token was issued by another issuer.');
   const detail = error instanceof Error ? error.message : String(error);
-  return new JwtRejected('malformed', `The token is not a well-formed access token of this instance (${detail.slice(0, 200)}).`);
+  return new AccessJwtRejected('malformed', `The token is not a well-formed access token of this instance (${detail.slice(0, 200)}).`);
 }
 
 /**
  * Verifies one of our JWT access tokens: a published key of ours (by kid) signed it, `typ` is
  * at+jwt, `iss` is our issuer, the required RFC 9068 claims are present and it has not expired (by
  * the clock). Storage state (revocation, the application, the user) is the caller's to check.
- * Throws JwtRejected.
+ * Throws AccessJwtRejected.
  */
 export async function verifyAccessJwt(deps: JwtDeps, token: string): Promise<AccessJwtClaims> {
   const now = deps.clock.now();
@@ -100,11 +79,11 @@ export async function verifyAccessJwt(deps: JwtDeps, token: string): Promise<Acc
     try {
       header = decodeProtectedHeader(token);
     } catch {
-      throw new JwtRejected('malformed', 'The token is not a JWT.');
+      throw new AccessJwtRejected('malformed', 'The token is not a JWT.');
     }
-    if (typeof header.kid !== 'string' || header.kid === '') throw new JwtRejected('malformed', 'The token header has no kid.');
+    if (typeof header.kid !== 'string' || header.kid === '') throw new AccessJwtRejected('malformed', 'The token header has no kid.');
     const key = await deps.keyring.verificationKey(header.kid, now);
-    if (key === undefined) throw new JwtRejected('unknown_kid', `The token names a signing key (kid ${header.kid.slice(0, 64)}) this instance does not publish.`);
+    if (key === undefined) throw new AccessJwtRejected('unknown_kid', `The token names a signing key (kid ${header.kid.slice(0, 64)}) this instance does not publish.`);
     const { payload } = await jwtVerify(token, key.publicKey, {
       issuer: deps.issuer(),
       typ: 'at+jwt',
@@ -113,7 +92,7 @@ export async function verifyAccessJwt(deps: JwtDeps, token: string): Promise<Acc
       requiredClaims: REQUIRED_CLAIMS,
     });
     if (typeof payload.jti !== 'string' || !JTI_SHAPE.test(payload.jti) || typeof payload.client_id !== 'string' || typeof payload.sub !== 'string') {
-      throw new JwtRejected('malformed', 'The token claims are not those of an access token of this instance.');
+      throw new AccessJwtRejected('malformed', 'The token claims are not those of an access token of this instance.');
     }
     return payload as AccessJwtClaims;
   } catch (error) {
@@ -134,7 +113,7 @@ export async function recordKeyOf(deps: JwtDeps, token: string): Promise<string 
     return jtiKey((await verifyAccessJwt(deps, token)).jti);
   } catch (error) {
     if (error instanceof StorageError) throw error;
-    if (error instanceof JwtRejected && error.reason === 'expired' && error.claims !== undefined) return jtiKey(error.claims.jti);
+    if (error instanceof AccessJwtRejected && error.code === 'expired' && error.claims !== undefined) return jtiKey(error.claims.jti);
     return undefined;
   }
 }

@@ -7,12 +7,13 @@ import type { NeutralRequest } from '../../src/core/request.js';
 import type { Application } from '../../src/domain/model.js';
 import { OAuthError } from '../../src/errors/oauth-error.js';
 import type { GrantContext, GrantDeps, GrantModule } from '../../src/grants/types.js';
-import { cachedFetcher } from '../../src/outbound/policy.js';
+import { cachedFetcher } from '../../src/registry/outbound-policy.js';
 import { RegistryCache } from '../../src/registry/cache.js';
 import { PasswordGuard } from '../../src/registry/lockout.js';
 import { createMemoryStorage } from '../../src/storage/memory/adapter.js';
 import type { Storage } from '../../src/storage/types.js';
 import { createMinter, opaqueFormat, type TokenResponseBody } from '../../src/tokens/issuer.js';
+import { BUILT_IN_GRANTS } from '../../src/grants/index.js';
 
 export const ISSUER = 'https://latchkey.test';
 
@@ -23,7 +24,7 @@ export interface GrantKit {
   readonly cache: RegistryCache;
   readonly deps: GrantDeps;
   /** Registry deps (createApplication, createUser, setProperty). */
-  readonly registry: { readonly storage: Storage; readonly clock: ManualClock };
+  readonly registry: { readonly storage: Storage; readonly clock: ManualClock; readonly grants: typeof BUILT_IN_GRANTS };
   /** switchedOff, validate, issue, as the token endpoint runs them (after it checked client authentication and the parameters). */
   run(module: GrantModule, app: Application, params: Record<string, string>, method?: ClientAuthMethodName): Promise<TokenResponseBody>;
   context(app: Application, params: Record<string, string>, method?: ClientAuthMethodName): Promise<GrantContext>;
@@ -46,7 +47,7 @@ export function grantKit(): GrantKit {
     clock,
     cache,
     deps,
-    registry: { storage, clock },
+    registry: { storage, clock, grants: BUILT_IN_GRANTS },
     async context(app, params, method = 'client_secret_basic') {
       await cache.check();
       return { req: request(params), params, client: { application: app, method }, properties: await cache.properties(), refusal: {} };

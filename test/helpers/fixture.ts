@@ -45,7 +45,7 @@ export interface Fixture<K extends string> {
  * applications.
  */
 export async function buildFixture<K extends string = never>(server: TestServer, spec: FixtureSpec<K>, clock?: Clock): Promise<Fixture<K>> {
-  const deps = { storage: server.latchkey.storage, clock: clock ?? server.latchkey.clock };
+  const deps = { storage: server.latchkey.storage, clock: clock ?? server.latchkey.clock, grants: server.latchkey.catalogue };
   for (const scope of spec.scopes ?? []) await createScope(deps, scope);
   const users: Record<string, User> = {};
   for (const input of spec.users ?? []) users[input.userName] = (await createUser(deps, input)).user;

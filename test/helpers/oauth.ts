@@ -1,3 +1,4 @@
+import type { Latchkey } from '../../src/app.js';
 import assert from 'node:assert/strict';
 import { ManualClock, type Clock } from '../../src/core/clock.js';
 import * as crypto from '../../src/core/crypto.js';
@@ -98,8 +99,8 @@ export async function assertRefusal(storage: Pick<Storage, 'refusals'>, res: Tok
 }
 
 /** The dependencies the registry functions take, bound to a test server. */
-export function registryDeps(server: TestServer, clock?: Clock): { storage: Storage; clock: Clock } {
-  return { storage: server.latchkey.storage, clock: clock ?? server.latchkey.clock };
+export function registryDeps(server: TestServer, clock?: Clock): { storage: Storage; clock: Clock; grants: Latchkey['catalogue'] } {
+  return { storage: server.latchkey.storage, clock: clock ?? server.latchkey.clock, grants: server.latchkey.catalogue };
 }
 
 /** Makes the server's registry cache see changes now instead of within its poll interval. */

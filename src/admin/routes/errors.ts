@@ -1,7 +1,23 @@
 import { z } from 'zod';
-import { RegistryError } from '../../registry/errors.js';
+import { RegistryError, type RegistryErrorCode } from '../../registry/errors.js';
 import { StorageError } from '../../storage/types.js';
 import { AdminError, badRequest } from '../http.js';
+
+/** The admin API's HTTP status for each registry refusal: a new code must be given one here. */
+export const REGISTRY_ERROR_STATUS: Readonly<Record<RegistryErrorCode, number>> = {
+  invalid_input: 400,
+  user_exists: 409,
+  user_not_found: 404,
+  scope_exists: 409,
+  scope_not_found: 404,
+  application_not_found: 404,
+  property_unknown: 400,
+  property_invalid: 400,
+  identity_provider_not_found: 404,
+  identity_provider_exists: 409,
+  identity_provider_unreachable: 400,
+  outbound_refused: 400,
+};
 
 /** Maps registry and storage errors to the API's error shape; anything else is rethrown. */
 export function mapError(error: unknown): AdminError {
@@ -12,8 +28,7 @@ export function mapError(error: unknown): AdminError {
     return badRequest(issue === undefined ? 'The request body is not valid.' : `${field === undefined ? 'body' : field}: ${issue.message}`, field);
   }
   if (error instanceof RegistryError) {
-    const status = error.code.endsWith('_not_found') ? 404 : error.code.endsWith('_exists') ? 409 : 400;
-    return new AdminError(status, error.code, error.message, error.field);
+    return new AdminError(REGISTRY_ERROR_STATUS[error.code], error.code, error.message, error.field);
   }
   if (error instanceof StorageError && error.code === 'conflict') return new AdminError(409, 'conflict', error.message);
   if (error instanceof StorageError && error.code === 'not_found') return new AdminError(404, 'not_found', error.message);

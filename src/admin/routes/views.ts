@@ -2,6 +2,7 @@ import { isReasonCode, reasonInfo } from '../../errors/reasons.js';
 import { PROPERTY_DEFINITIONS, type PropertyDefinition } from '../../registry/properties.js';
 import type { PropertyView } from '../../registry/settings.js';
 import type { Application, IdentityProvider, Refusal, TokenRecord, User } from '../../domain/model.js';
+import { applicationView as sharedApplicationView, type ApplicationView } from '../../registry/application-view.js';
 import type { Storage } from '../../storage/types.js';
 import { settingLink } from '../links.js';
 
@@ -14,9 +15,9 @@ export async function names(storage: Storage): Promise<Names> {
   return { apps: new Map(apps.map((a) => [a.id, a])), users: new Map(users.map((u) => [u.id, u])) };
 }
 
-export function applicationView(app: Application, users?: Map<string, User>) {
-  const { secretHash, ...rest } = app;
-  return { ...rest, hasSecret: secretHash !== null, appUser: app.appUserId === null ? null : (users?.get(app.appUserId)?.userName ?? null) };
+/** The application view (registry/application-view.ts), its application user named from `users`. */
+export function applicationView(app: Application, users?: Map<string, User>): ApplicationView {
+  return sharedApplicationView(app, app.appUserId === null ? null : (users?.get(app.appUserId)?.userName ?? null));
 }
 
 export function userView(user: User) {

@@ -7,6 +7,7 @@ import type { GrantDescriptor } from '../../grants/types.js';
 import { resolveProperties } from '../../registry/properties.js';
 import { type Application } from '../../domain/model.js';
 import { CliError, parseBool, parseList, parseSeconds, type CliContext } from '../context.js';
+import { applicationView } from '../../registry/application-view.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit, Output } from './index.js';
 
@@ -116,28 +117,16 @@ function parseJwks(jwks: string | null): { keys: Record<string, unknown>[] } | n
   }
 }
 
-/** An application as the CLI shows it: the application user by name, never the secret hash. */
+/**
+ * An application as the CLI shows it (and `--json` prints it): the application view the admin API
+ * answers (registry/application-view.ts), with the times as ISO 8601 text, the JWKS as a document
+ * and a gone application user as "(deleted user <id>)", as the CLI has always printed them.
+ */
 export function appView(app: Application, appUser: string | null) {
   return {
-    id: app.id,
-    clientId: app.clientId,
-    name: app.name,
-    active: app.active,
-    public: app.public,
-    grantTypes: [...app.grantTypes],
-    appUser,
-    scopes: [...app.scopes],
-    redirectUris: [...app.redirectUris],
-    accessTokenLifespan: app.accessTokenLifespan,
-    refreshTokenLifespan: app.refreshTokenLifespan,
-    tokenFormat: app.tokenFormat,
-    audience: app.audience,
-    logoUri: app.logoUri,
+    ...applicationView(app, appUser),
     /** The public keys (a JWKS document), as registered. */
     jwks: parseJwks(app.jwks),
-    jwksUri: app.jwksUri,
-    canIntrospect: app.canIntrospect,
-    adminApi: app.adminApi,
     secretRotatedAt: isoTime(app.secretRotatedAt),
     createdAt: isoTime(app.createdAt),
     updatedAt: isoTime(app.updatedAt),

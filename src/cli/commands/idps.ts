@@ -11,7 +11,7 @@ import {
   type IdentityProviderInput,
   type ProviderCheck,
 } from '../../idp/registry.js';
-import { storedFetcher } from '../../outbound/policy.js';
+import { storedFetcher } from '../../registry/outbound-policy.js';
 import type { IdentityProvider } from '../../domain/model.js';
 import { CliError, parseBool } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';

@@ -1,6 +1,6 @@
 import { mediaType, type NeutralRequest } from '../../core/request.js';
 import { OAuthError } from '../../errors/oauth-error.js';
-import { CACHE_DERIVED_REASONS } from '../../errors/reasons.js';
+import { decideWithFreshCache } from '../../registry/fresh-cache.js';
 import { StorageError } from '../../storage/types.js';
 import { FIELD } from '../../web/authorize-pages.js';
 import { CsrfGuard } from '../../web/csrf.js';
@@ -66,14 +66,13 @@ async function process(kit: AuthorizeKit, ctx: Ctx): Promise<WebResponse> {
  * the context of the attempt that gave it, for the refusal record.
  */
 async function processWithRetry(kit: AuthorizeKit, req: NeutralRequest, attempt: { ctx: Ctx }): Promise<WebResponse> {
-  try {
-    return await process(kit, attempt.ctx);
-  } catch (error) {
-    const reason = reasonOf(error);
-    if (reason === undefined || !CACHE_DERIVED_REASONS.has(reason) || !(await kit.deps.cache.check())) throw error;
-    attempt.ctx = newCtx(req);
-    return await process(kit, attempt.ctx);
-  }
+  return await decideWithFreshCache(kit.deps.cache, () => process(kit, attempt.ctx), {
+    reasonOf,
+    again: () => {
+      attempt.ctx = newCtx(req);
+      return process(kit, attempt.ctx);
+    },
+  });
 }
 
 /** Answers what processing threw: a refusal to the client or as a page; anything else as a failure page. */

@@ -1,4 +1,5 @@
 import { OAuthError } from '../../errors/oauth-error.js';
+import { LatchkeyError } from '../../errors/base.js';
 
 /**
  * Where a refusal goes. Until the client and its redirect URI are known to be good, a refusal is
@@ -13,12 +14,12 @@ export interface Target {
 }
 
 /** An error that goes back to the client's (validated) redirect URI. */
-export class RedirectError extends Error {
+export class RedirectError extends LatchkeyError {
   constructor(
     readonly error: OAuthError,
     readonly target: Target,
   ) {
-    super(error.message);
+    super('RedirectError', error.message, { cause: error });
   }
 }
 
@@ -39,7 +40,7 @@ export function refusedToClient<T>(target: Target, check: () => T): T {
 
 /** A redirected error is answered with 303; the record says so. */
 export function redirected(error: OAuthError): OAuthError {
-  return new OAuthError({ error: error.error, status: 303, description: error.description, reason: error.reason, ...(error.hint === undefined ? {} : { hint: error.hint }) });
+  return new OAuthError({ error: error.error, status: 303, description: error.description, reason: error.reason, ...(error.hint === undefined ? {} : { hint: error.hint }) }, error.cause);
 }
 
 /** The reason of a refusal, page or redirect; undefined for anything else (a failure). */

@@ -2,15 +2,15 @@ import type { JWTPayload } from 'jose';
 import { KeySets } from '../assertions/keys.js';
 import { JwtRejected, verifyJwt, type JwtFailure } from '../assertions/verify.js';
 import type { Clock } from '../core/clock.js';
+import { invalidToken } from '../errors/errors.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
-import { fetchProviderMetadata, ProviderFetchError, type FetchOptions } from '../idp/metadata.js';
+import { fetchProviderMetadata, ProviderFetchError, type FetchOptions } from './metadata.js';
 import { refusalIn } from '../outbound/fetch.js';
 import type { RegistryCache } from '../registry/cache.js';
+import type { Caller } from '../domain/caller.js';
 import type { IdentityProvider, User } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
-import { invalidToken } from './bearer.js';
-import type { Caller } from './define.js';
 
 /**
  * Bearer tokens issued by external identity providers (an enterprise IdP, a cloud identity
@@ -24,6 +24,7 @@ export interface ExternalTokenValidator {
   /** Validates a JWT whose unverified `iss` is not ours; throws an invalid_token OAuthError with a reason code. */
   validate(token: string, iss: string): Promise<{ readonly caller: Caller; readonly expiresAt: number }>;
 }
+
 
 export interface ExternalTokenDeps extends FetchOptions {
   readonly storage: Pick<Storage, 'identityProviders'>;
@@ -166,7 +167,7 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
     try {
       jwksUri = await this.jwksUriOf(provider);
     } catch (error) {
-      throw unavailable(`${label}: ${error instanceof Error ? error.message : String(error)}`, refusalIn(error) !== undefined);
+      throw unavailable(`${label}: ${error instanceof Error ? error.message : String(error)}`, refusalIn(error) !== undefined).withCause(error);
     }
     const props = this.deps.cache.peekProperties() ?? (await this.deps.cache.properties());
     let claims: JWTPayload;
@@ -182,7 +183,7 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
         maxTotalLifetimeSeconds: props['latchkey.idp.max_token_lifetime_seconds'],
       });
     } catch (error) {
-      if (error instanceof JwtRejected) throw refusal(REASONS[error.failure], `${label}: ${error.detail}`);
+      if (error instanceof JwtRejected) throw refusal(REASONS[error.code], `${label}: ${error.detail}`).withCause(error);
       throw error;
     }
     const name = claims[provider.userClaim];

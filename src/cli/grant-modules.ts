@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { importModule, registerSelfResolution } from '../resource-server/load.js';
-import { BUILT_IN_GRANTS, checkCatalogue } from './index.js';
-import type { GrantModule } from './types.js';
+import { BUILT_IN_GRANTS, checkCatalogue } from '../grants/index.js';
+import type { GrantModule } from '../grants/types.js';
 
 /** The environment variable naming a grant module file (as --grant-module does). */
 export const GRANTS_ENV = 'LATCHKEY_GRANTS';

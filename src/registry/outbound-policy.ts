@@ -1,10 +1,10 @@
-import type { RegistryCache } from '../registry/cache.js';
-import { resolveProperties, type PropertyValues } from '../registry/properties.js';
+import type { RegistryCache } from './cache.js';
+import { resolveProperties, type PropertyValues } from './properties.js';
 import type { Storage } from '../storage/types.js';
-import { createOutboundFetcher, type OutboundFetcher } from './fetch.js';
-import type { OutboundPolicy } from './url.js';
+import { createOutboundFetcher, type OutboundFetcher } from '../outbound/fetch.js';
+import type { OutboundPolicy } from '../outbound/url.js';
 
-/** Where the outbound rules' setting comes from: the server's registry cache, or storage (CLI). */
+/** Where the outbound rules' setting (src/outbound) comes from: the server's registry cache, or storage (CLI). */
 
 export function policyOf(props: PropertyValues): OutboundPolicy {
   return { allowPrivateNetworks: props['latchkey.outbound.allow_private_networks'] };

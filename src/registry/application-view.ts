@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import type { Application } from '../domain/model.js';
+
+/**
+ * The one shape of an application outside the registry: the admin API's answers (and so the
+ * console's, console/src/api.ts), and the base of `latchkey apps show/list --json`. Never the
+ * secret hash: `hasSecret` says whether there is one. `appUser` is the application user's name.
+ */
+export const applicationViewSchema = z
+  .object({
+    id: z.string(),
+    clientId: z.string(),
+    name: z.string(),
+    /** When the secret was last generated (ms since the epoch); null before any. */
+    secretRotatedAt: z.number().nullable(),
+    active: z.boolean(),
+    public: z.boolean(),
+    grantTypes: z.array(z.string()),
+    redirectUris: z.array(z.string()),
+    scopes: z.array(z.string()),
+    accessTokenLifespan: z.number(),
+    refreshTokenLifespan: z.number(),
+    tokenFormat: z.enum(['opaque', 'jwt']),
+    appUserId: z.string().nullable(),
+    logoUri: z.string().nullable(),
+    audience: z.string().nullable(),
+    /** The registered JWKS document as JSON text. */
+    jwks: z.string().nullable(),
+    jwksUri: z.string().nullable(),
+    canIntrospect: z.boolean(),
+    adminApi: z.boolean(),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+    hasSecret: z.boolean(),
+    appUser: z.string().nullable(),
+  })
+  .strict();
+
+export type ApplicationView = z.infer<typeof applicationViewSchema>;
+
+/** `appUser`: the name of the application user (app.appUserId), or null for none or a user that is gone. */
+export function applicationView(app: Application, appUser: string | null): ApplicationView {
+  return {
+    id: app.id,
+    clientId: app.clientId,
+    name: app.name,
+    secretRotatedAt: app.secretRotatedAt,
+    active: app.active,
+    public: app.public,
+    grantTypes: [...app.grantTypes],
+    redirectUris: [...app.redirectUris],
+    scopes: [...app.scopes],
+    accessTokenLifespan: app.accessTokenLifespan,
+    refreshTokenLifespan: app.refreshTokenLifespan,
+    tokenFormat: app.tokenFormat,
+    appUserId: app.appUserId,
+    logoUri: app.logoUri,
+    audience: app.audience,
+    jwks: app.jwks,
+    jwksUri: app.jwksUri,
+    canIntrospect: app.canIntrospect,
+    adminApi: app.adminApi,
+    createdAt: app.createdAt,
+    updatedAt: app.updatedAt,
+    hasSecret: app.secretHash !== null,
+    appUser,
+  };
+}
