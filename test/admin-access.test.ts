@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CONSOLE_CSP } from '../src/admin/http.js';
-import { registeredAdminRoutes } from '../src/admin/register.js';
+import { registeredAdminRoutes } from '../src/http/admin-plugin.js';
 import { ADMIN_ROUTES, type AdminRoute } from '../src/admin/routes.js';
 import { ManualClock } from '../src/core/clock.js';
 import { updateUser } from '../src/registry/users.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_ROUTES } from '../src/admin/routes.js';
 import { openApiPath } from '../src/admin/openapi.js';
-import { registeredAdminRoutes } from '../src/admin/register.js';
+import { registeredAdminRoutes } from '../src/http/admin-plugin.js';
 import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { ADMIN_PASSWORD, adminFetch, adminToken, bearerClient, sessionClient, type AdminClient } from './helpers/admin.js';
 import { refreshCache, tokenRequest } from './helpers/oauth.js';

@@ -132,9 +132,18 @@ describe('architecture', () => {
     assert.deepEqual(upwardImports([{ from: 'grants/jwt-bearer.ts', to: 'resource-server/bearer.ts' }]), [
       'src/grants/jwt-bearer.ts (grants) imports src/resource-server/bearer.ts (resource-server)',
     ]);
-    assert.deepEqual(upwardImports([{ from: 'admin/register.ts', to: 'http/fastify-neutral.ts' }]).length, 1);
+    assert.deepEqual(upwardImports([{ from: 'admin/routes/index.ts', to: 'http/fastify-neutral.ts' }]).length, 1);
     assert.deepEqual(upwardImports([{ from: 'resource-server/bearer.ts', to: 'idp/tokens.ts' }]), []);
     assert.deepEqual(upwardImports([{ from: 'storage/types.ts', to: 'grants/grant-type.ts' }]), []);
+  });
+
+  it('the framework stays at the edge: only src/http/ and the Fastify middleware import fastify', () => {
+    const src = join(root, 'src');
+    const allowed = (file: string) => file.startsWith('http/') || file === 'middleware/fastify.ts';
+    const found = sourceFiles(src)
+      .map((file) => relative(src, file).split(sep).join('/'))
+      .filter((file) => !allowed(file) && /(?:^|[\s;])(?:import|export)\s[^'";]*?from\s*'fastify'/.test(readFileSync(join(src, file), 'utf8')));
+    assert.deepEqual(found, []);
   });
 
   it('every top-level folder of src/ has a layer', () => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Latchkey } from '../app.js';
-import { hostFailure, send, toNeutral, type HostError, type WritableResponse } from '../core/fastify-neutral.js';
+import { hostFailure, send, toNeutral, type HostError, type WritableResponse } from './fastify-neutral.js';
 import { failure } from '../resource-server/provider.js';
 
 /** Where the hosted APIs live: every path below it is theirs (but static routes such as /api/now/oauth/jwks win). */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Latchkey } from '../app.js';
-import { hostFailure, send, sendJsonFailure, sendJsonNotFound, toNeutral, type HostError } from '../core/fastify-neutral.js';
+import { hostFailure, send, sendJsonFailure, sendJsonNotFound, toNeutral, type HostError } from './fastify-neutral.js';
 import { AUTHORIZE_PATHS } from '../endpoints/authorize.js';
 import { errorResponse } from '../endpoints/shared.js';
 import { invalidRequest } from '../errors/errors.js';

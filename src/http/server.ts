@@ -3,8 +3,8 @@ import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Latchkey } from '../app.js';
 import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
-import { registerAdmin } from '../admin/register.js';
-import { jsonErrorHandler, send, type WritableResponse } from '../core/fastify-neutral.js';
+import { registerAdmin } from './admin-plugin.js';
+import { jsonErrorHandler, send, type WritableResponse } from './fastify-neutral.js';
 import { API_PREFIX, apiFailure, hostedApiPlugin } from './api-plugin.js';
 import { oauthPlugin } from './oauth-plugin.js';
 

@@ -9,7 +9,7 @@ import { TOKEN_ROUTES } from './tokens.js';
 import { USER_ROUTES } from './users.js';
 
 /**
- * The admin API's routes: one table that the HTTP host registers (src/admin/register.ts), the
+ * The admin API's routes: one table that the HTTP host registers (src/http/admin-plugin.ts), the
  * OpenAPI document describes (src/admin/openapi.ts) and the access tests walk, so a route cannot
  * be added without being authenticated, documented and tested. Each file of this folder holds the
  * routes of one area; the order here is the order of the OpenAPI document.

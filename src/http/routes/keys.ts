@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Latchkey } from '../../app.js';
 import { METADATA_PATH } from '../../endpoints/metadata.js';
-import { send } from '../../core/fastify-neutral.js';
+import { send } from '../fastify-neutral.js';
 
 /** The JWKS paths: the OAuth one, and one under the platform's /api/now namespace. */
 export const JWKS_PATHS = ['/oauth/jwks', '/api/now/oauth/jwks'] as const;

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from './logger.js';
-import type { NeutralRequest } from './request.js';
+import type { Logger } from '../core/logger.js';
+import type { NeutralRequest } from '../core/request.js';
 
 /**
  * The two ends of every Fastify route that hands its work to the framework-free core: the

@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Latchkey } from '../app.js';
 import type { NeutralRequest } from '../core/request.js';
-import { AdminRefusal, authenticateAdmin } from './auth.js';
-import { ConsoleAuth, type ConsoleResponse } from './console-auth.js';
-import { assetFile, defaultConsoleDir, indexFile } from './console-static.js';
-import { AdminError, ADMIN_HEADERS, adminRoleCommand, CONSOLE_HEADERS, errorJson, json, notFound } from './http.js';
-import { openApiDocument } from './openapi.js';
-import { jsonErrorHandler, send, sendJsonNotFound, toNeutral } from '../core/fastify-neutral.js';
-import { ADMIN_API_PREFIX, ADMIN_ROUTES, mapError, type AdminRoute } from './routes.js';
+import { AdminRefusal, authenticateAdmin } from '../admin/auth.js';
+import { ConsoleAuth, type ConsoleResponse } from '../admin/console-auth.js';
+import { assetFile, defaultConsoleDir, indexFile } from '../admin/console-static.js';
+import { AdminError, ADMIN_HEADERS, adminRoleCommand, CONSOLE_HEADERS, errorJson, json, notFound } from '../admin/http.js';
+import { openApiDocument } from '../admin/openapi.js';
+import { jsonErrorHandler, send, sendJsonNotFound, toNeutral } from './fastify-neutral.js';
+import { ADMIN_API_PREFIX, ADMIN_ROUTES, mapError, type AdminRoute } from '../admin/routes.js';
 
 export interface AdminOptions {
   /** Where the built console is (default dist/console, or LATCHKEY_CONSOLE_DIR). */
