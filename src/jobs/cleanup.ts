@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Storage } from '../storage/types.js';
+import { scheduleJob, type JobSchedule } from './schedule.js';
 
 /**
  * Scheduled clean-up: deletes tokens and authorization codes that expired more than a grace period
@@ -103,10 +104,7 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
   return result;
 }
 
-export interface CleanupSchedule {
-  /** Stops scheduling and waits for a run in progress to finish. */
-  stop(): Promise<void>;
-}
+export type CleanupSchedule = JobSchedule;
 
 /**
  * Runs the clean-up shortly after start and then on an interval, each delay jittered. A failed run
@@ -114,37 +112,10 @@ export interface CleanupSchedule {
  * throws into the process.
  */
 export function scheduleCleanup(deps: CleanupDeps, options: CleanupOptions = {}): CleanupSchedule {
-  const intervalMs = options.intervalMs ?? CLEANUP_DEFAULTS.intervalMs;
-  const jitter = options.jitter ?? CLEANUP_DEFAULTS.jitter;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-
-  const later = (ms: number): void => {
-    if (stopped) return;
-    timer = setTimeout(tick, Math.round(ms * (1 + Math.random() * jitter)));
-    timer.unref();
+  const timing = {
+    firstRunMs: options.firstRunMs ?? CLEANUP_DEFAULTS.firstRunMs,
+    intervalMs: options.intervalMs ?? CLEANUP_DEFAULTS.intervalMs,
+    jitter: options.jitter ?? CLEANUP_DEFAULTS.jitter,
   };
-  function tick(): void {
-    running = runCleanup(deps, options)
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          deps.logger.warn({ job: 'cleanup', err: error instanceof Error ? error.message : String(error) }, 'clean-up failed; retrying at the next interval');
-        },
-      )
-      .finally(() => {
-        running = undefined;
-        later(intervalMs);
-      });
-  }
-  later(options.firstRunMs ?? CLEANUP_DEFAULTS.firstRunMs);
-
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return scheduleJob('cleanup', () => runCleanup(deps, options), timing, deps.logger, 'clean-up failed; retrying at the next interval');
 }

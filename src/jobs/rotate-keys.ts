@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import { newest, type Keyring } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { SigningKey } from '../domain/model.js';
+import { scheduleJob, type JobSchedule } from './schedule.js';
 
 /**
  * Scheduled signing-key rotation. Every instance checks periodically whether the newest signing
@@ -63,42 +64,10 @@ export async function runKeyRotation(deps: KeyRotationDeps): Promise<KeyRotation
   return result;
 }
 
-export interface KeyRotationSchedule {
-  /** Stops scheduling and waits for a check in progress. */
-  stop(): Promise<void>;
-}
+export type KeyRotationSchedule = JobSchedule;
 
 /** Checks shortly after start, then every interval (jittered). A failed check is logged and retried next time. */
 export function scheduleKeyRotation(deps: KeyRotationDeps, options: KeyRotationOptions = {}): KeyRotationSchedule {
-  const intervalMs = options.intervalMs ?? HOUR;
-  const jitter = options.jitter ?? 0.1;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const later = (ms: number): void => {
-    if (stopped) return;
-    timer = setTimeout(tick, Math.round(ms * (1 + Math.random() * jitter)));
-    timer.unref();
-  };
-  function tick(): void {
-    running = runKeyRotation(deps)
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          deps.logger.warn({ job: 'rotate-keys', err: error instanceof Error ? error.message : String(error) }, 'signing key rotation check failed; retrying at the next interval');
-        },
-      )
-      .finally(() => {
-        running = undefined;
-        later(intervalMs);
-      });
-  }
-  later(options.firstRunMs ?? 2 * MINUTE);
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  const timing = { firstRunMs: options.firstRunMs ?? 2 * MINUTE, intervalMs: options.intervalMs ?? HOUR, jitter: options.jitter ?? 0.1 };
+  return scheduleJob('rotate-keys', () => runKeyRotation(deps), timing, deps.logger, 'signing key rotation check failed; retrying at the next interval');
 }

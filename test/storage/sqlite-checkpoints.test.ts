@@ -70,6 +70,21 @@ describe('SQLite checkpoints in a worker thread (the server)', () => {
       assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 3000);
     }));
 
+  it('when the worker falls behind (a slow disk), the writer checkpoints itself past three quarters of the limit: the WAL stays under it', () =>
+    // The worker's own checks are an hour apart here: only the writer's afterCommit() bounds the WAL.
+    withCheckpointer(({ db, path }) => new BackgroundCheckpointer(db, path, { intervalMs: 3_600_000, walLimitBytes: 2 * 1024 * 1024 }), async ({ db, path, write }, checkpointer) => {
+      let largest = 0;
+      for (let i = 0; i < 80; i++) {
+        write(50); // one group commit, ~100 KiB of WAL
+        checkpointer.afterCommit();
+        largest = Math.max(largest, statSync(`${path}-wal`).size);
+      }
+      const stats = checkpointer.stats();
+      assert.ok(stats.blockingRestarts >= 2, `writer-side restarts: ${stats.blockingRestarts}`);
+      assert.ok(largest <= 2 * 1024 * 1024, `the WAL reached ${largest} bytes (limit 2 MiB); ~8 MiB were written`);
+      assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 4000);
+    }));
+
   it('checkpoints on its own schedule, while the connection keeps writing', () =>
     withCheckpointer(({ db, path }) => new BackgroundCheckpointer(db, path, { intervalMs: 20 }), async ({ db, write }, checkpointer) => {
       for (let round = 0; round < 5; round++) {

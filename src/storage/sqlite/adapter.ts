@@ -103,9 +103,14 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       return Promise.reject(safeTranslate(error, what));
     }
   }
-  const batcher = new WriteBatcher(db, 256, (e) => safeTranslate(e, 'record'), noteWrite);
   const fileBacked = options.path !== ':memory:';
   const checkpointer = fileBacked && options.backgroundCheckpoints !== undefined ? new BackgroundCheckpointer(db, options.path, options.backgroundCheckpoints) : undefined;
+  // After each group commit, the checkpointer may make the writer wait for the disk (the WAL bound).
+  const afterBatch = checkpointer === undefined ? noteWrite : (error?: unknown) => {
+    noteWrite(error);
+    if (error === undefined) checkpointer.afterCommit();
+  };
+  const batcher = new WriteBatcher(db, 256, (e) => safeTranslate(e, 'record'), afterBatch);
 
   const s = prepareStatements(db);
   /** The list queries' statements, prepared once per text (one per combination of filters). */

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 
@@ -44,6 +45,13 @@ export interface CheckpointerStats {
   readonly restarts: number;
   readonly maxWalBytes: number;
   readonly maxRestartMs: number;
+  /**
+   * RESTART checkpoints the server's own connection ran because the WAL passed three quarters of
+   * its limit (the disk could not keep up with the worker), and the longest one (ms): writes waited
+   * that long for the disk.
+   */
+  readonly blockingRestarts: number;
+  readonly maxBlockingMs: number;
 }
 
 export class BackgroundCheckpointer {
@@ -54,6 +62,10 @@ export class BackgroundCheckpointer {
   private restarts = 0;
   private maxWalBytes = 0;
   private maxRestartMs = 0;
+  private blockingRestarts = 0;
+  private maxBlockingMs = 0;
+  private readonly walPath: string;
+  private readonly blockAtBytes: number;
   private active = true;
   private closing = false;
   private readonly exited: Promise<void>;
@@ -66,6 +78,8 @@ export class BackgroundCheckpointer {
   ) {
     db.pragma('wal_autocheckpoint = 0');
     const limit = options.walLimitBytes ?? DEFAULT_WAL_LIMIT_BYTES;
+    this.walPath = `${path}-wal`;
+    this.blockAtBytes = Math.floor((limit * 3) / 4);
     // When a writer starts the WAL over, SQLite cuts the file back to this size.
     db.pragma(`journal_size_limit = ${Math.floor(limit / 2)}`);
     this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
@@ -96,7 +110,43 @@ export class BackgroundCheckpointer {
   }
 
   stats(): CheckpointerStats {
-    return { runs: this.runs, lastLog: this.lastLog, lastCheckpointed: this.lastCheckpointed, active: this.active, restarts: this.restarts, maxWalBytes: this.maxWalBytes, maxRestartMs: Math.round(this.maxRestartMs) };
+    return {
+      runs: this.runs,
+      lastLog: this.lastLog,
+      lastCheckpointed: this.lastCheckpointed,
+      active: this.active,
+      restarts: this.restarts,
+      maxWalBytes: this.maxWalBytes,
+      maxRestartMs: Math.round(this.maxRestartMs),
+      blockingRestarts: this.blockingRestarts,
+      maxBlockingMs: Math.round(this.maxBlockingMs),
+    };
+  }
+
+  /**
+   * Called after each commit of the server's connection: the WAL bound's last line. The worker
+   * restarts the WAL past half the limit, but while a checkpoint that a slow disk makes long runs,
+   * the server keeps appending (a PASSIVE checkpoint never blocks writers), and the file can pass
+   * the limit. Past three quarters of it, the server's connection runs the RESTART itself: writes
+   * then wait for the disk instead of the file growing. Costs one stat() per commit.
+   */
+  afterCommit(): void {
+    if (!this.active || this.closing) return;
+    let size: number;
+    try {
+      size = statSync(this.walPath).size;
+    } catch {
+      return;
+    }
+    if (size <= this.blockAtBytes) return;
+    const started = performance.now();
+    try {
+      const [row] = this.db.pragma('wal_checkpoint(RESTART)') as { busy: number }[];
+      if (row?.busy === 0) this.blockingRestarts++;
+    } catch {
+      // A full disk, say: the next commit tries again, and the write path reports the disk.
+    }
+    this.maxBlockingMs = Math.max(this.maxBlockingMs, performance.now() - started);
   }
 
   /** Runs a checkpoint now and resolves when it is done (tests, diagnostics). */
