@@ -71,7 +71,7 @@ describe('docs/architecture.md: the grant recipe', () => {
 
   before(async () => {
     // Run the module as the build would: transpiled beside the compiled grants, so its relative imports resolve.
-    writeFileSync(compiled, ts.transpileModule(ticketSource, { compilerOptions: { module: ts.ModuleKind.NodeNext, target: ts.ScriptTarget.ES2022 } }).outputText);
+    writeFileSync(compiled, ts.transpileModule(ticketSource, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
     const mod = (await import(pathToFileURL(compiled).href)) as { ticket: GrantModule; TICKET_GRANT: string };
     ticket = mod.ticket;
     grantType = mod.TICKET_GRANT;
