@@ -9,6 +9,7 @@ import { bootstrap } from '../dist/src/registry/bootstrap.js';
 import { createUser } from '../dist/src/registry/users.js';
 import { createApplication } from '../dist/src/registry/applications.js';
 import { setProperty } from '../dist/src/registry/settings.js';
+import { BUILT_IN_GRANTS } from '../dist/src/grants/index.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { format: { type: 'string', default: 'opaque' } } });
 const db = positionals[0];
@@ -17,7 +18,7 @@ if (!db) {
   process.exit(2);
 }
 const storage = await openStorage(db);
-const deps = { storage, clock: { now: () => Date.now() } };
+const deps = { storage, clock: { now: () => Date.now() }, grants: BUILT_IN_GRANTS };
 await bootstrap(deps, 'bench-admin-password');
 await createUser(deps, { userName: 'svc-bench', roles: ['itil'] });
 const { application, clientSecret } = await createApplication(deps, {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +9,7 @@ import { createMemoryStorage } from '../src/storage/memory/adapter.js';
 import { ADMIN_PASSWORD, adminToken, bearerClient, type AdminClient } from './helpers/admin.js';
 import { BIN, instanceEnv, latchkeyCli } from './helpers/instances.js';
 import { ROOT } from './helpers/api.js';
+import { launchChromium } from './helpers/chromium.js';
 import { assertOAuthError, assertRefusal, refreshCache, tokenRequest } from './helpers/oauth.js';
 import { run } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -118,13 +119,39 @@ describe('a custom grant added through createLatchkey({ grants })', () => {
     assert.equal(res.status, 200, res.text);
   });
 
-  it("is among the console's application kinds: the console reads them from GET /admin/api/v1/grants", () => {
-    // The console's code path: its API module loads the route, the applications page builds its kinds from it.
-    const api = readFileSync(join(ROOT, 'console', 'src', 'api.ts'), 'utf8');
-    const page = readFileSync(join(ROOT, 'console', 'src', 'pages', 'applications.tsx'), 'utf8');
-    assert.match(api, /get\('\/grants'\)/);
-    assert.match(page, /useLoad\(loadGrants\)/);
-    assert.doesNotMatch(page, /Client credentials|'jwt_bearer'/, 'the page hard-codes no kind or label');
+  it("is among the console's application kinds, in Chromium: the console reads them from GET /admin/api/v1/grants", { timeout: 120_000 }, async () => {
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({ baseURL: server.url });
+      const page = await context.newPage();
+      page.setDefaultTimeout(20_000);
+      await page.goto('/console/');
+      await page.getByLabel('User name', { exact: true }).fill('admin');
+      await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
+      await page.goto('/console/#/applications');
+      await page.getByRole('link', { name: 'New application' }).click();
+      await page.getByRole('heading', { level: 1, name: 'New application' }).waitFor();
+      // The toy grant's label and summary, as its descriptor gives them, beside the built-in kinds.
+      const toy = page.getByRole('radio', { name: /^Toy/ });
+      await toy.waitFor();
+      assert.match(await page.locator('label.kind', { has: toy }).innerText(), /A toy grant for the tests: trade a ticket for a token\./);
+      for (const kind of ['Client credentials', 'Password', 'Authorization code', 'JWT bearer']) await page.getByRole('radio', { name: new RegExp(`^${kind}`) }).waitFor();
+      await toy.check();
+      await page.getByLabel('Name', { exact: true }).fill('Toy from the console');
+      await page.getByRole('button', { name: 'Create application' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Application created' }).waitFor();
+      const clientId = (await page.getByTestId('client-id').innerText()).trim();
+      const clientSecret = (await page.getByTestId('client-secret').innerText()).trim();
+      await context.close();
+      await refreshCache(server);
+      const res = await tokenRequest(server.url, { form: { grant_type: TOY_GRANT, ticket: 't-3' }, basic: [clientId, clientSecret] });
+      assert.equal(res.status, 200, res.text);
+    } finally {
+      await browser.close();
+    }
   });
 });
 

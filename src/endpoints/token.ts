@@ -6,7 +6,7 @@ import { parseForm } from '../core/form.js';
 import type { Logger } from '../core/logger.js';
 import type { NeutralRequest, NeutralResponse } from '../core/request.js';
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from '../errors/errors.js';
-import type { Grant, GrantContext, RefusalContext } from '../grants/types.js';
+import type { Grant, GrantContext, GrantParameter, RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { GrantType } from '../grants/grant-type.js';
 import { answer, checkTransport, JSON_NO_STORE, type TransportRules } from './shared.js';
@@ -67,10 +67,12 @@ function grantParams(names: readonly string[], params: Readonly<Record<string, s
 }
 
 /** Refuses a request missing a parameter the grant declares required, with the grant's description. */
-function checkRequired(grant: Grant, params: Readonly<Record<string, string>>): void {
-  const missing = grant.descriptor.parameters.find((p) => p.required && params[p.name] === undefined);
-  if (missing !== undefined) {
-    throw invalidRequest.withReason('request.missing_parameter').withDescription(missing.missing ?? `The ${missing.name} parameter is required.`);
+function checkRequired(required: readonly GrantParameter[], params: Readonly<Record<string, string>>): void {
+  for (let i = 0; i < required.length; i++) {
+    const p = required[i] as GrantParameter;
+    if (params[p.name] === undefined) {
+      throw invalidRequest.withReason('request.missing_parameter').withDescription(p.missing ?? `The ${p.name} parameter is required.`);
+    }
   }
 }
 
@@ -83,8 +85,10 @@ function success(body: object): NeutralResponse {
  * @see RFC 6749 §3.2, §4.3, §4.4, §5, §6
  */
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
-  // Per grant, once: the parameter names its handler may see.
-  const seen = new Map([...deps.grants.values()].map((g) => [g, [...COMMON_PARAMETERS, ...g.descriptor.parameters.map((p) => p.name)]]));
+  // Per grant, once: the parameter names its handler may see, and the ones it requires.
+  const declared = new Map(
+    [...deps.grants.values()].map((g) => [g, { names: [...COMMON_PARAMETERS, ...g.descriptor.parameters.map((p) => p.name)], required: g.descriptor.parameters.filter((p) => p.required) }]),
+  );
   async function process(req: NeutralRequest, refusal: RefusalContext): Promise<NeutralResponse> {
     // RFC 6749 §3.2: "The client MUST use the HTTP POST method when making access token requests."
     checkTransport(req, TRANSPORT);
@@ -96,12 +100,14 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
         .withDescription('OAuth is disabled on this instance. An administrator must set com.snc.platform.security.oauth.is.active to true.');
     }
     const grant = grantFor(deps.grants, params);
-    const own = grantParams(seen.get(grant) ?? COMMON_PARAMETERS, params);
+    const shape = declared.get(grant);
+    const own = grantParams(shape?.names ?? COMMON_PARAMETERS, params);
+    const required = shape?.required ?? [];
     const context: ClientContext = {};
     try {
       // RFC 7523 §3.1: a grant that proves the client itself (JWT bearer) needs no separate client authentication.
       const identifies = grant.identifyClient !== undefined && !presentsCredentials(deps.clientAuthMethods, req, params);
-      if (identifies) checkRequired(grant, own);
+      if (identifies) checkRequired(required, own);
       const client =
         identifies && grant.identifyClient !== undefined
           ? await grant.identifyClient(req, own, context)
@@ -119,7 +125,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       }
       const off = grant.descriptor.switchedOff?.(properties);
       if (off !== undefined) throw off;
-      checkRequired(grant, own);
+      checkRequired(required, own);
       const ctx: GrantContext = { req, params: own, client, properties, refusal };
       const plan = await grant.validate(ctx);
       return success(await grant.issue(plan, ctx));

@@ -85,6 +85,8 @@ function checkName(name: string): string {
 
 /** Grant types by name or alias (an alias is stored as its grant type), each in the catalogue; plus what each implies. */
 function checkGrants(grants: readonly string[], catalogue: readonly CatalogueEntry[]): GrantType[] {
+  // A caller in JavaScript (a script, a host) may not know the registry needs the catalogue.
+  if (!Array.isArray(catalogue)) throw new TypeError('The registry needs the instance\'s grant catalogue to check grant types: pass deps.grants (Latchkey.catalogue, or BUILT_IN_GRANTS from src/grants/index.ts).');
   const names = grants.map((g) => g.trim()).filter((g) => g !== '');
   const unique: GrantType[] = [];
   const add = (g: GrantType) => {
