@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createFixture, latchkeyCli, spawnServer } from './helpers/instances.js';
-import { exchange, keepAliveAgent, percentile, tokenCall, type Exchange } from './helpers/load.js';
+import { exchange, keepAliveAgent, largest, percentile, tokenCall, type Exchange } from './helpers/load.js';
 
 /**
  * A CLI command against the database of a loaded SQLite server must not stall it (issue 11): the
@@ -50,11 +50,11 @@ describe('CLI commands against a loaded server', { timeout: 120_000 }, () => {
       agent.destroy();
       assert.ok(xs.every((x) => x.status === 200), 'every token request answered 200');
       const quiet = xs.filter((x) => x.start > 2_000 && x.end < quietEnd).map((x) => x.ms);
-      const baseline = Math.max(...quiet);
+      const baseline = largest(quiet);
       const report: string[] = [`quiet: n=${quiet.length} p99=${percentile(quiet, 99).toFixed(1)} ms max=${baseline.toFixed(1)} ms`];
       for (const w of windows) {
         const during = xs.filter((x) => x.end > w.start && x.start < w.end).map((x) => x.ms);
-        const worst = Math.max(...during);
+        const worst = largest(during);
         report.push(`${w.label}: n=${during.length} max=${worst.toFixed(1)} ms`);
         // A stall adds to the latency of every request in flight: the slowest request while the
         // command runs must stay within 100 ms of the slowest under the same load without it.

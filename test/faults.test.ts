@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { createFixture, spawnServer, WHOAMI, type Fixture, type ServerProcess } from './helpers/instances.js';
-import { bearerCall, exchange, jsonOf, keepAliveAgent, latencySummary, statusCounts, tokenCall, type Exchange } from './helpers/load.js';
+import { bearerCall, exchange, jsonOf, keepAliveAgent, largest, latencySummary, statusCounts, tokenCall, type Exchange } from './helpers/load.js';
 import { pool } from './helpers/oauth.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
@@ -165,7 +165,7 @@ describe('faults: PostgreSQL cut, an instance killed, SIGTERM', () => {
     const impossible = exchanges.filter((x) => x.status === 200 && x.start > cutAt + 20 && x.end < restoreAt);
     assert.deepEqual(impossible.map((x) => `${x.label} at +${Math.round(x.start - cutAt)} ms`), [], '200s while the database was unreachable');
     // Recovery: after the last refusal, full service, for both surfaces, without a restart.
-    const lastBad = Math.max(...exchanges.filter((x) => x.status !== 200).map((x) => x.end));
+    const lastBad = largest(exchanges.filter((x) => x.status !== 200).map((x) => x.end));
     const recoveryMs = Math.round(lastBad - restoreAt);
     assert.ok(recoveryMs < 3000, `503s went on ${recoveryMs} ms after the database came back`);
     const healthy = exchanges.filter((x) => x.start > lastBad);
@@ -186,12 +186,12 @@ describe('faults: PostgreSQL cut, an instance killed, SIGTERM', () => {
     // How long a token validated before the cut was still accepted from memory while the database
     // was unreachable (a revocation made elsewhere meanwhile would go unseen that long).
     const fromMemory = cachedProbe.filter((x) => x.status === 200 && x.end < restoreAt);
-    const lastFromMemory = fromMemory.length === 0 ? undefined : Math.max(...fromMemory.map((x) => x.end));
+    const lastFromMemory = fromMemory.length === 0 ? undefined : largest(fromMemory.map((x) => x.end));
     report.a = {
       exchanges: exchanges.length,
       statuses: statusCounts(exchanges),
       beforeCut: latencySummary(before),
-      duringOutage: { ...statusCounts(outage), latency: latencySummary(outage), max503Ms: Math.round(Math.max(...unavailable.map((x) => x.ms))) },
+      duringOutage: { ...statusCounts(outage), latency: latencySummary(outage), max503Ms: Math.round(largest(unavailable.map((x) => x.ms))) },
       afterRestore: latencySummary(afterRestore),
       lastRefusalMsAfterRestore: recoveryMs,
       tokensIssuedAndValidated: issued.length,
@@ -294,7 +294,7 @@ describe('faults: PostgreSQL cut, an instance killed, SIGTERM', () => {
       const signalled = performance.now();
       s.kill('SIGTERM');
       const results = await Promise.all(flight);
-      const lastAnswer = Math.max(...results.map((x) => x.end));
+      const lastAnswer = largest(results.map((x) => x.end));
       // A client that keeps sending token requests on the connections it still has (as a load
       // balancer does; bounded: 3 s, or until its connection is refused) must not hold the server
       // open: each is answered, with Connection: close, and the next finds the port closed.
