@@ -87,6 +87,38 @@ describe('SQLite checkpoints in a worker thread (the server)', () => {
       assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 4000);
     }));
 
+  it('the writer never waits for another process reading below seven eighths of the limit (a CLI command must not stall the server)', () =>
+    withCheckpointer(
+      ({ db, path }) => {
+        db.pragma('busy_timeout = 5000'); // as the server's connection has it
+        return new BackgroundCheckpointer(db, path, { intervalMs: 3_600_000, walLimitBytes: 4 * 1024 * 1024 });
+      },
+      async ({ db, path, write }, checkpointer) => {
+        write(50);
+        // Another connection (another process, say `latchkey tokens list`) holds a read snapshot.
+        const reader = new BetterSqlite3(path, { readonly: true });
+        try {
+          reader.prepare('BEGIN').run();
+          reader.prepare('SELECT count(*) FROM t').get();
+          let slowest = 0;
+          for (let i = 0; i < 32 && statSync(`${path}-wal`).size < 3.4 * 1024 * 1024; i++) {
+            write(50);
+            await new Promise((r) => setTimeout(r, 6));
+            const started = performance.now();
+            checkpointer.afterCommit();
+            slowest = Math.max(slowest, performance.now() - started);
+          }
+          const size = statSync(`${path}-wal`).size;
+          assert.ok(size > 3 * 1024 * 1024 && size <= 3.5 * 1024 * 1024, `the WAL is between 3/4 and 7/8 of the limit: ${size}`);
+          assert.ok(slowest < 1000, `afterCommit waited ${slowest.toFixed(0)} ms for the reader`);
+          assert.equal(db.pragma('busy_timeout', { simple: true }), 5000, 'the connection keeps its busy timeout');
+          reader.prepare('COMMIT').run();
+        } finally {
+          reader.close();
+        }
+      },
+    ));
+
   it('checkpoints on its own schedule, while the connection keeps writing', () =>
     withCheckpointer(({ db, path }) => new BackgroundCheckpointer(db, path, { intervalMs: 20 }), async ({ db, write }, checkpointer) => {
       for (let round = 0; round < 5; round++) {

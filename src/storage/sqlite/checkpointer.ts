@@ -67,7 +67,10 @@ export class BackgroundCheckpointer {
   private blockingRestarts = 0;
   private maxBlockingMs = 0;
   private readonly walPath: string;
-  private readonly blockAtBytes: number;
+  /** Past this the writer tries a RESTART without waiting for anyone; past waitAtBytes it waits. */
+  private readonly tryAtBytes: number;
+  private readonly waitAtBytes: number;
+  private readonly busyTimeoutMs: number;
   private statAt = -Infinity;
   private active = true;
   private closing = false;
@@ -82,7 +85,9 @@ export class BackgroundCheckpointer {
     db.pragma('wal_autocheckpoint = 0');
     const limit = options.walLimitBytes ?? DEFAULT_WAL_LIMIT_BYTES;
     this.walPath = `${path}-wal`;
-    this.blockAtBytes = Math.floor((limit * 3) / 4);
+    this.tryAtBytes = Math.floor((limit * 3) / 4);
+    this.waitAtBytes = Math.floor((limit * 7) / 8);
+    this.busyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true })) || 0;
     // When a writer starts the WAL over, SQLite cuts the file back to this size.
     db.pragma(`journal_size_limit = ${Math.floor(limit / 2)}`);
     this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
@@ -130,8 +135,14 @@ export class BackgroundCheckpointer {
    * Called after each commit of the server's connection: the WAL bound's last line. The worker
    * restarts the WAL past half the limit, but while a checkpoint that a slow disk makes long runs,
    * the server keeps appending (a PASSIVE checkpoint never blocks writers), and the file can pass
-   * the limit. Past three quarters of it, the server's connection runs the RESTART itself: writes
-   * then wait for the disk instead of the file growing. Costs a stat() every few milliseconds of commits.
+   * the limit. So the server's connection runs the RESTART itself:
+   * - past three quarters of the limit without waiting for anyone (busy_timeout 0): it gets nowhere
+   *   while the worker is checkpointing or another process (a CLI command) is reading, and the
+   *   event loop never waits for them;
+   * - past seven eighths, waiting as long as any write would (the connection's busy_timeout): only
+   *   a checkpoint outrun by the disk, or a reader that holds the WAL for a second or more, gets the
+   *   file that far, and then writes wait for the disk instead of the file growing.
+   * Costs a stat() every few milliseconds of commits.
    */
   afterCommit(): void {
     if (!this.active || this.closing) return;
@@ -146,13 +157,17 @@ export class BackgroundCheckpointer {
     } catch {
       return;
     }
-    if (size <= this.blockAtBytes) return;
+    if (size <= this.tryAtBytes) return;
+    const wait = size > this.waitAtBytes;
     const started = performance.now();
     try {
+      if (!wait) this.db.pragma('busy_timeout = 0');
       const [row] = this.db.pragma('wal_checkpoint(RESTART)') as { busy: number }[];
       if (row?.busy === 0) this.blockingRestarts++;
     } catch {
       // A full disk, say: the next commit tries again, and the write path reports the disk.
+    } finally {
+      if (!wait) this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
     this.maxBlockingMs = Math.max(this.maxBlockingMs, performance.now() - started);
   }
