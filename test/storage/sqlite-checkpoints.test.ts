@@ -119,6 +119,37 @@ describe('SQLite checkpoints in a worker thread (the server)', () => {
       },
     ));
 
+  it("the worker's RESTART gives up quickly on a reader: it never holds the server's writes for the reader's time", () =>
+    withCheckpointer(
+      ({ db, path }) => {
+        db.pragma('busy_timeout = 5000'); // as the server's connection has it
+        return new BackgroundCheckpointer(db, path, { intervalMs: 20, walLimitBytes: 2 * 1024 * 1024 });
+      },
+      async ({ path, write }, checkpointer) => {
+        write(50);
+        const reader = new BetterSqlite3(path, { readonly: true });
+        try {
+          reader.prepare('BEGIN').run();
+          reader.prepare('SELECT count(*) FROM t').get();
+          // Past the restart size (1 MiB): the worker tries RESTART every look while the reader holds its snapshot.
+          let slowest = 0;
+          const until = performance.now() + 1500;
+          while (performance.now() < until) {
+            const started = performance.now();
+            write(50);
+            slowest = Math.max(slowest, performance.now() - started);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          assert.ok(statSync(`${path}-wal`).size > 1024 * 1024, 'the WAL passed the restart size');
+          assert.ok(slowest < 500, `a commit waited ${slowest.toFixed(0)} ms behind the worker's pending RESTART`);
+          reader.prepare('COMMIT').run();
+        } finally {
+          reader.close();
+        }
+        assert.ok(checkpointer.stats().runs > 0);
+      },
+    ));
+
   it('checkpoints on its own schedule, while the connection keeps writing', () =>
     withCheckpointer(({ db, path }) => new BackgroundCheckpointer(db, path, { intervalMs: 20 }), async ({ db, write }, checkpointer) => {
       for (let round = 0; round < 5; round++) {

@@ -27,7 +27,12 @@ const port = parentPort;
 if (port === null) throw new Error('checkpoint-worker runs as a worker thread');
 
 const db = new BetterSqlite3(path, { fileMustExist: true });
-db.pragma('busy_timeout = 5000');
+// A RESTART checkpoint blocks new writers while it is pending (SQLite: "This mode blocks new
+// database writers while it is pending"), and it waits, through this timeout, for readers to finish:
+// a `latchkey tokens list` in another process reading for 130 ms held every token request that long
+// (test/cli-stall). So it waits briefly and gives up; the next look (50 ms later while the WAL is
+// large) tries again. PASSIVE checkpoints never wait, so this is their setting too.
+db.pragma('busy_timeout = 10');
 // This connection only checkpoints; it must not start checkpoints of its own on commit either.
 db.pragma('wal_autocheckpoint = 0');
 
