@@ -89,6 +89,9 @@ describe('sessions and tokens end on the server', () => {
     const changed = await cli(['users', 'update', 'pat', '--password-stdin'], 'another-good-password-2');
     assert.equal(changed.code, 0, changed.err);
     assert.match(changed.out, /On every instance: ended 2 sessions \(sign-in and console\); revoked 4 tokens of 2 sign-ins\./);
+    // Instances drop cached token records when they next see the change version move (a poll, at
+    // most pollMs later): the CLI can finish inside one interval, so take that poll now.
+    for (const s of [server, peer]) await refreshCache(s);
     for (const s of [server, peer]) {
       for (const t of [first.access, second.access]) {
         const res = await apiCall(s.url, { path: '/api/test/echo', bearer: t });
