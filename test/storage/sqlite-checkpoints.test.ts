@@ -53,6 +53,22 @@ async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> 
   }
 }
 
+/**
+ * Runs `run` while another connection (another process, say `latchkey tokens list`) holds a read
+ * snapshot of the database, as a reader in the middle of its query does.
+ */
+async function whileReading(path: string, run: () => Promise<void>): Promise<void> {
+  const reader = new BetterSqlite3(path, { readonly: true });
+  try {
+    reader.prepare('BEGIN').run();
+    reader.prepare('SELECT count(*) FROM t').get();
+    await run();
+    reader.prepare('COMMIT').run();
+  } finally {
+    reader.close();
+  }
+}
+
 describe('SQLite checkpoints in a worker thread (the server)', () => {
   it('takes checkpoints out of commits: the WAL grows past SQLite\'s 1000 pages until the worker copies it', () =>
     withCheckpointer(({ db, path }) => new BackgroundCheckpointer(db, path, { intervalMs: 3_600_000 }), async ({ db, path, write }, checkpointer) => {
@@ -95,11 +111,7 @@ describe('SQLite checkpoints in a worker thread (the server)', () => {
       },
       async ({ db, path, write }, checkpointer) => {
         write(50);
-        // Another connection (another process, say `latchkey tokens list`) holds a read snapshot.
-        const reader = new BetterSqlite3(path, { readonly: true });
-        try {
-          reader.prepare('BEGIN').run();
-          reader.prepare('SELECT count(*) FROM t').get();
+        await whileReading(path, async () => {
           let slowest = 0;
           for (let i = 0; i < 32 && statSync(`${path}-wal`).size < 3.4 * 1024 * 1024; i++) {
             write(50);
@@ -112,10 +124,7 @@ describe('SQLite checkpoints in a worker thread (the server)', () => {
           assert.ok(size > 3 * 1024 * 1024 && size <= 3.5 * 1024 * 1024, `the WAL is between 3/4 and 7/8 of the limit: ${size}`);
           assert.ok(slowest < 1000, `afterCommit waited ${slowest.toFixed(0)} ms for the reader`);
           assert.equal(db.pragma('busy_timeout', { simple: true }), 5000, 'the connection keeps its busy timeout');
-          reader.prepare('COMMIT').run();
-        } finally {
-          reader.close();
-        }
+        });
       },
     ));
 
@@ -127,11 +136,8 @@ describe('SQLite checkpoints in a worker thread (the server)', () => {
       },
       async ({ path, write }, checkpointer) => {
         write(50);
-        const reader = new BetterSqlite3(path, { readonly: true });
-        try {
-          reader.prepare('BEGIN').run();
-          reader.prepare('SELECT count(*) FROM t').get();
-          // Past the restart size (1 MiB): the worker tries RESTART every look while the reader holds its snapshot.
+        // Past the restart size (1 MiB): the worker tries RESTART every look while the reader holds its snapshot.
+        await whileReading(path, async () => {
           let slowest = 0;
           const until = performance.now() + 1500;
           while (performance.now() < until) {
@@ -142,10 +148,7 @@ describe('SQLite checkpoints in a worker thread (the server)', () => {
           }
           assert.ok(statSync(`${path}-wal`).size > 1024 * 1024, 'the WAL passed the restart size');
           assert.ok(slowest < 500, `a commit waited ${slowest.toFixed(0)} ms behind the worker's pending RESTART`);
-          reader.prepare('COMMIT').run();
-        } finally {
-          reader.close();
-        }
+        });
         assert.ok(checkpointer.stats().runs > 0);
       },
     ));
