@@ -45,10 +45,19 @@ async function checkPage(page: Page, name: string): Promise<void> {
 }
 
 async function go(page: Page, hash: string, heading: string): Promise<void> {
-  await page.evaluate((h) => {
+  const moved = await page.evaluate((h) => {
+    const changed = window.location.hash !== h && !(h === '#/' && window.location.hash === '');
     window.location.hash = h;
+    return changed;
   }, hash);
   await page.getByRole('heading', { level: 1, name: heading, exact: true }).waitFor();
+  if (!moved) return;
+  // The console moves the focus to the new page's heading just after it renders; a key pressed
+  // before that lands on the old page. Waiting for it also checks that the focus does move.
+  await page.waitForFunction(
+    (h) => document.activeElement?.id === 'page-title' && document.activeElement.textContent?.trim() === h,
+    heading,
+  );
 }
 
 /** The visible focus indicator of the focused element: its outline (none → ''). */
