@@ -32,6 +32,9 @@ import type { Grant, GrantModule } from './grants/types.js';
 import { createApiProvider } from './resource-server/provider.js';
 import { ApiRouter } from './resource-server/router.js';
 import type { FilesAtRest } from './diagnostics/checks-files.js';
+import { RateLimits } from './registry/rate-limits.js';
+import { InstanceMetrics } from './metrics/instance.js';
+import { createMetricsEndpoint } from './metrics/endpoint.js';
 
 export interface LatchkeyOptions {
   readonly storage: Storage;
@@ -103,6 +106,12 @@ export interface Latchkey {
   readonly jwksEndpoint: JwksEndpoint;
   /** GET /.well-known/oauth-authorization-server (RFC 8414). */
   readonly metadataEndpoint: MetadataEndpoint;
+  /** What GET /metrics serves (src/metrics/): counters the hosts and endpoints feed, and what is read at scrape time. */
+  readonly metrics: InstanceMetrics;
+  /** GET /metrics: the Prometheus text, behind latchkey.metrics.enabled and latchkey.metrics.token_sha256. */
+  readonly metricsEndpoint: ReturnType<typeof createMetricsEndpoint>;
+  /** The rate limits of every surface (registry/rate-limits.ts): per client, address, API and user. */
+  readonly rateLimits: RateLimits;
   /** The local files the doctor checks (LatchkeyOptions.files); undefined when none were given. */
   readonly files: FilesAtRest | undefined;
   /** Password hashing with bounded concurrency: every password check and new password goes through it. */
@@ -123,11 +132,14 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const logger = options.logger ?? silentLogger;
   const cache = new RegistryCache({ storage });
   const activity = new ActivityCounter({ store: storage.activity, clock, logger });
+  const metrics = new InstanceMetrics();
+  const rateLimits = new RateLimits({ counters: storage.rateCounters, cache, logger });
   const refusals = createRefusalRecorder({
     storage,
     logger,
     clock,
     counts: activity,
+    observe: (endpoint, reason) => metrics.refused(endpoint, reason),
     budget: () => cache.peekProperties()?.[ANONYMOUS_BUDGET_PROPERTY] ?? PROPERTY_DEFINITIONS[ANONYMOUS_BUDGET_PROPERTY].default,
   });
   const formats = new Map<TokenFormat, AccessTokenFormat>([[opaqueFormat.format, opaqueFormat]]);
@@ -145,10 +157,10 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const catalogue = options.grants ?? BUILT_IN_GRANTS;
   const grants = createGrants(catalogue, { ...assertions, cache, storage, mint: createMinter(formats), passwords });
   const clientAuthMethods = defaultClientAuthMethods(assertions);
-  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity });
+  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity, rateLimits, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
-  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity });
+  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, rateLimits, observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {
@@ -157,7 +169,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   };
   // Opaque tokens and our JWT access tokens, by their storage key (tokens/jwt.ts).
   const locate = createTokenLocator({ keyring, issuer: issuerOf, clock }, cache);
-  const introspectionEndpoint = createIntrospectionEndpoint({ cache, storage, clientAuthMethods, locate, issuer: issuerOf, clock, refusals, logger });
+  const introspectionEndpoint = createIntrospectionEndpoint({ cache, storage, clientAuthMethods, locate, issuer: issuerOf, clock, refusals, logger, rateLimits });
   const revocationEndpoint = createRevocationEndpoint({ cache, storage, clientAuthMethods, locate, clock, refusals, logger });
   const jwksEndpoint = createJwksEndpoint({ keyring, clock });
   const metadataEndpoint = createMetadataEndpoint({ issuer: issuerOf, grants, clientAuthMethods, storage, cache });
@@ -167,7 +179,9 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
       return encryption.derive(purpose);
     },
   };
-  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets });
+  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits });
+  metrics.attach({ storage, cache, keyring, clock });
+  const metricsEndpoint = createMetricsEndpoint({ metrics, cache, refusals });
   return {
     storage,
     clock,
@@ -191,6 +205,9 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     metadataEndpoint,
     authorizeEndpoint,
     files: options.files,
+    metrics,
+    metricsEndpoint,
+    rateLimits,
     passwordHasher,
     passwords,
     issuer: issuerOf,

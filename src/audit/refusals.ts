@@ -43,6 +43,8 @@ export interface RefusalRecorderDeps {
   /** The budget now (the property); unset: every refusal is recorded (unit tests, tools). */
   readonly budget?: () => number;
   readonly counts?: RefusalCounts;
+  /** Told of every refusal, recorded one by one or only counted (the metrics: refusals by reason code). Synchronous. */
+  readonly observe?: (endpoint: string, reason: string) => void;
 }
 
 function clip(value: string | undefined, max: number): string | null {
@@ -114,15 +116,20 @@ class AnonymousBudget {
 /**
  * Records refusals (storage, for `latchkey explain`) and logs each recorded one as one JSON line.
  * Neither holds a secret or a token: only ids, names, the reason and the client-safe description.
- * Refusals of callers that proved a credential are always recorded; the others within a budget
- * per minute (AnonymousBudget), so anonymous traffic cannot grow the database without bound.
+ * Refusals of callers that proved a credential are always recorded, but for rate-limit refusals;
+ * the others within a budget per minute (AnonymousBudget), so anonymous traffic (or a client
+ * flooding past its rate limit) cannot grow the database without bound.
  */
 export function createRefusalRecorder(deps: RefusalRecorderDeps): RefusalRecorder {
   const budget = deps.budget !== undefined && deps.counts !== undefined ? new AnonymousBudget({ ...deps, budget: deps.budget, counts: deps.counts }) : undefined;
   return {
     async record(input) {
       const at = deps.clock.now();
-      if (input.authenticated !== true && budget !== undefined && !budget.take(input, at)) return;
+      deps.observe?.(input.endpoint, input.error.reason);
+      // A client over its rate limit (429) may keep sending thousands a second, authenticated or not:
+      // those refusals share the budget of the unauthenticated ones.
+      const budgeted = input.authenticated !== true || input.error.status === 429;
+      if (budgeted && budget !== undefined && !budget.take(input, at)) return;
       const refusal: Refusal = {
         requestId: input.requestId,
         at,

@@ -65,6 +65,11 @@ export interface Application {
    * unless an administrator turns it on (`latchkey apps update <id> --admin-api true`).
    */
   readonly adminApi: boolean;
+  /**
+   * Its own rate limit at the token and introspection endpoints, as domain/rate-limit.ts writes it
+   * (`100/1m`, or `off` for none); null or absent: the instance's, latchkey.rate_limit.client.
+   */
+  readonly rateLimit?: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

@@ -14,6 +14,8 @@ import { decideWithFreshCache } from '../registry/fresh-cache.js';
 import type { Storage } from '../storage/types.js';
 import { tokenVerdict, type TokenInvalidReason } from '../tokens/verdict.js';
 import { answer, authenticateCaller, checkTransport, jsonResponse, type TokenLocator, type TransportRules } from './shared.js';
+import { countAddress, countClient, withRateHeaders, type RateState } from './rate-limit.js';
+import type { RateLimits } from '../registry/rate-limits.js';
 
 const TRANSPORT: TransportRules = {
   name: 'introspection endpoint',
@@ -57,6 +59,8 @@ export interface IntrospectionDeps {
   readonly clock: Clock;
   readonly refusals: RefusalRecorder;
   readonly logger: Logger;
+  /** Rate limits per source address and per application (registry/rate-limits.ts); none when omitted. */
+  readonly rateLimits?: RateLimits;
 }
 
 export interface IntrospectionEndpoint {
@@ -106,11 +110,18 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
     return INACTIVE;
   }
 
-  async function process(req: NeutralRequest, refusal: RefusalContext): Promise<NeutralResponse> {
+  async function process(req: NeutralRequest, refusal: RefusalContext, rate: RateState): Promise<NeutralResponse> {
+    const response = await decide(req, refusal, rate);
+    return rate.verdict === undefined ? response : { ...response, headers: withRateHeaders(response.headers, rate) };
+  }
+
+  async function decide(req: NeutralRequest, refusal: RefusalContext, rate: RateState): Promise<NeutralResponse> {
+    await countAddress(deps.rateLimits, rate, 'introspect', req);
     checkTransport(req, TRANSPORT);
     const params = parseForm(req.body);
     const client = await authenticateCaller(deps, req, params, refusal, refuseUnauthenticated);
     const app = client.application;
+    await countClient(deps.rateLimits, rate, app);
     if (!app.canIntrospect) {
       // The credentials are good but not sufficient: RFC 9110 §15.5.4 (403: "the server considers
       // them insufficient to grant access"). RFC 7662 §2.3 asks for 401 only when the credentials
@@ -169,6 +180,9 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
   }
 
   return {
-    handle: (req) => answer(deps, 'introspect', req, process),
+    handle: (req) => {
+      const rate: RateState = { counted: 0, verdict: undefined };
+      return answer(deps, 'introspect', req, (r, refusal) => process(r, refusal, rate));
+    },
   };
 }

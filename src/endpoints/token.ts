@@ -10,6 +10,8 @@ import type { Grant, GrantContext, GrantParameter, RefusalContext } from '../gra
 import type { RegistryCache } from '../registry/cache.js';
 import type { GrantType } from '../grants/grant-type.js';
 import { answer, checkTransport, JSON_NO_STORE, type TransportRules } from './shared.js';
+import { countAddress, countClient, withRateHeaders, type RateState } from './rate-limit.js';
+import type { RateLimits } from '../registry/rate-limits.js';
 
 export { errorResponse } from './shared.js';
 
@@ -28,6 +30,10 @@ export interface TokenEndpointDeps {
   readonly logger: Logger;
   /** Counts token.issued / token.refused (audit/activity.ts): a synchronous add, nothing awaited. */
   readonly activity?: Pick<ActivityCounter, 'count'>;
+  /** Rate limits per source address and per application (registry/rate-limits.ts); none when omitted. */
+  readonly rateLimits?: RateLimits;
+  /** Told of each token response issued, by grant and token format (the metrics). Synchronous. */
+  readonly issued?: (grantType: GrantType, format: string) => void;
 }
 
 export interface TokenEndpoint {
@@ -76,8 +82,8 @@ function checkRequired(required: readonly GrantParameter[], params: Readonly<Rec
   }
 }
 
-function success(body: object): NeutralResponse {
-  return { status: 200, headers: JSON_NO_STORE, body: JSON.stringify(body) };
+function success(body: object, rate: RateState): NeutralResponse {
+  return { status: 200, headers: withRateHeaders(JSON_NO_STORE, rate), body: JSON.stringify(body) };
 }
 
 /**
@@ -89,7 +95,8 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   const declared = new Map(
     [...deps.grants.values()].map((g) => [g, { names: [...COMMON_PARAMETERS, ...g.descriptor.parameters.map((p) => p.name)], required: g.descriptor.parameters.filter((p) => p.required) }]),
   );
-  async function process(req: NeutralRequest, refusal: RefusalContext): Promise<NeutralResponse> {
+  async function process(req: NeutralRequest, refusal: RefusalContext, rate: RateState): Promise<NeutralResponse> {
+    await countAddress(deps.rateLimits, rate, 'token', req);
     // RFC 6749 §3.2: "The client MUST use the HTTP POST method when making access token requests."
     checkTransport(req, TRANSPORT);
     const params = parseForm(req.body);
@@ -115,6 +122,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       refusal.applicationName = client.application.name;
       refusal.authenticated = true;
       const app = client.application;
+      await countClient(deps.rateLimits, rate, app);
       if (app.public && grant.descriptor.clientAuth === 'confidential') {
         throw unauthorizedClient
           .withReason(grant.descriptor.publicClientReason ?? 'grant.client_credentials_public_client')
@@ -128,7 +136,9 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       checkRequired(required, own);
       const ctx: GrantContext = { req, params: own, client, properties, refusal };
       const plan = await grant.validate(ctx);
-      return success(await grant.issue(plan, ctx));
+      const answered = success(await grant.issue(plan, ctx), rate);
+      deps.issued?.(grant.grantType, app.tokenFormat);
+      return answered;
     } finally {
       if (context.clientId !== undefined) refusal.clientId = context.clientId;
       if (context.applicationName !== undefined) refusal.applicationName = context.applicationName;
@@ -138,7 +148,10 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   return {
     handle: (req) => {
       const activity = deps.activity;
-      const response = answer(deps, 'token', req, process);
+      // Per request: what was counted against the rate limits, so a decision taken again with a
+      // fresh cache (shared.ts answer) does not count the request twice.
+      const rate: RateState = { counted: 0, verdict: undefined };
+      const response = answer(deps, 'token', req, (r, refusal) => process(r, refusal, rate));
       if (activity === undefined) return response;
       return response.then((r) => {
         if (r.status === 200) activity.count('token.issued');

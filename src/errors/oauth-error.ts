@@ -13,7 +13,9 @@ export type OAuthErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'server_error'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  /** 429: a rate limit (RFC 6585 §4); an extension code (RFC 6749 §8.5), as Auth0's token endpoint answers. */
+  | 'too_many_requests';
 
 export interface OAuthErrorInit {
   readonly error: OAuthErrorCode;

@@ -541,6 +541,37 @@ export const REASONS = {
     fix: 'Make the provider\'s metadata URL and JWKS URI reachable from this server (see `latchkey idps show <name>`).',
     setting: 'identity_provider.metadata_url / identity_provider.jwks_uri',
   },
+  // ---- rate limits (429) and /metrics ---------------------------------------------------------------
+  'rate_limit.client_exceeded': {
+    explanation: 'The application made more requests to the token or introspection endpoint than its rate limit allows in one window; it was answered 429 with Retry-After. The hint names the limit in force and where it comes from (the application\'s rate limit, or the instance default latchkey.rate_limit.client).',
+    fix: 'Have the client cache its tokens until they expire (a token per API call is the usual cause) and honour Retry-After; or raise the limit: `latchkey apps update <client-id> --rate-limit 200/1m` (or off), or the instance default latchkey.rate_limit.client.',
+    setting: 'application.rate_limit / latchkey.rate_limit.client',
+  },
+  'rate_limit.address_exceeded': {
+    explanation: 'One source address (an IPv6 address by its /64) sent more requests to this endpoint (token, introspection, sign-in page or hosted APIs) than latchkey.rate_limit.address allows in one window, before any authentication; it was answered 429 with Retry-After.',
+    fix: 'If the address is a legitimate client or a proxy in front of many, raise latchkey.rate_limit.address (or set it to 0 for no limit); otherwise nothing: the limit is doing its job.',
+    setting: 'latchkey.rate_limit.address',
+  },
+  'rate_limit.api_exceeded': {
+    explanation: 'A hosted API received more requests from all its authenticated callers together than its limit allows in one window (the API definition\'s rateLimit, or the instance default latchkey.rate_limit.api); it was answered 429 with Retry-After.',
+    fix: 'Raise the API\'s limit: rateLimit in its definition (`rateLimit: \'2000/1m\'`, then restart or reload the APIs) or latchkey.rate_limit.api.',
+    setting: 'api.rateLimit / latchkey.rate_limit.api',
+  },
+  'rate_limit.api_user_exceeded': {
+    explanation: 'One user (or application user) called a hosted API more often than the per-user limit allows in one window (the API definition\'s userRateLimit, or the instance default latchkey.rate_limit.api_user); it was answered 429 with Retry-After.',
+    fix: 'Have the caller slow down and honour Retry-After, or raise the limit: userRateLimit in the API definition or latchkey.rate_limit.api_user.',
+    setting: 'api.userRateLimit / latchkey.rate_limit.api_user',
+  },
+  'metrics.credentials_missing': {
+    explanation: '/metrics requires a bearer token (latchkey.metrics.token_sha256 is set) and the scrape sent none.',
+    fix: 'Give the scraper the token: in Prometheus, `authorization: { type: Bearer, credentials_file: <file> }`; make a new one with `latchkey metrics token`.',
+    setting: 'latchkey.metrics.token_sha256',
+  },
+  'metrics.token_invalid': {
+    explanation: 'The bearer token sent to /metrics is not the one whose SHA-256 latchkey.metrics.token_sha256 holds.',
+    fix: 'Send the token printed by the last `latchkey metrics token` (run it again for a new one; the old one stops working).',
+    setting: 'latchkey.metrics.token_sha256',
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASONS;

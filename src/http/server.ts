@@ -7,6 +7,9 @@ import { registerAdmin } from './admin-plugin.js';
 import { jsonErrorHandler, send, type WritableResponse } from './fastify-neutral.js';
 import { API_PREFIX, apiFailure, hostedApiPlugin } from './api-plugin.js';
 import { oauthPlugin } from './oauth-plugin.js';
+import { toNeutral } from './fastify-neutral.js';
+import { METRICS_PATH } from '../metrics/endpoint.js';
+import { UNMATCHED_ROUTE } from '../metrics/instance.js';
 
 /**
  * How a surface answers a request Fastify refused before routing (a URL with bad percent-encoding,
@@ -128,6 +131,12 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
     reply.header(REQUEST_ID_HEADER, req.id);
     done();
   });
+  // /metrics: every answer by its route pattern (never the raw URL: unbounded labels), method and status.
+  const metrics = latchkey.metrics;
+  app.addHook('onResponse', (req, reply, done) => {
+    metrics.observeRequest(req.routeOptions.url ?? UNMATCHED_ROUTE, req.routeOptions.url === undefined ? 'other' : req.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
   // A request already in flight when the drain starts must not hold its connection open either.
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (state.draining) reply.raw.shouldKeepAlive = false;
@@ -144,6 +153,9 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   // storage, so a database outage does not get healthy instances restarted); /readyz says whether
   // this instance can serve now. HEAD works on both.
   app.get('/healthz', async (_req, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
+  // Prometheus (docs/metrics.md): on unless latchkey.metrics.enabled is false; a bearer token when
+  // latchkey.metrics.token_sha256 is set. HEAD works too.
+  app.get(METRICS_PATH, async (req, reply) => send(reply, await latchkey.metricsEndpoint.handle(toNeutral(req))));
   app.get('/readyz', async (_req, reply) => {
     const r = await readiness(latchkey.storage, state.draining);
     return reply.code(r.status).header('cache-control', 'no-store').send(r.body);

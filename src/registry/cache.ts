@@ -4,6 +4,18 @@ import { resolveProperties, type PropertyValues } from './properties.js';
 
 type Deps = { storage: Pick<Storage, 'applications' | 'users' | 'properties' | 'changes'> };
 
+/** The caches of RegistryCache, by the name /metrics gives them (latchkey_registry_cache_*). */
+export const REGISTRY_CACHES = ['applications', 'applications_by_id', 'users', 'properties', 'verified_secrets'] as const;
+export type RegistryCacheName = (typeof REGISTRY_CACHES)[number];
+
+/** Lookups answered from memory (hits) and from storage (misses), per cache, and clears: plain counters read by /metrics. */
+export class CacheStats {
+  readonly hits: Record<RegistryCacheName, number> = { applications: 0, applications_by_id: 0, users: 0, properties: 0, verified_secrets: 0 };
+  readonly misses: Record<RegistryCacheName, number> = { applications: 0, applications_by_id: 0, users: 0, properties: 0, verified_secrets: 0 };
+  /** Whole-cache clears after a change version moved (or the storage stopped answering). */
+  clears = 0;
+}
+
 /** How often the change version is checked. Changes made anywhere (CLI, another instance) are
  * seen within this interval, well inside the one-second promise. Where the storage pushes changes
  * (PostgreSQL LISTEN/NOTIFY) they are seen sooner, and polling is the fallback that bounds
@@ -44,8 +56,15 @@ export class RegistryCache {
   private checkStarted = 0;
   private readonly maxEntries = 10_000;
   private readonly listeners = new Set<() => void>();
+  /** Hit and miss counts for /metrics: integer adds on the lookups, nothing else. */
+  readonly stats = new CacheStats();
 
   constructor(private readonly deps: Deps) {}
+
+  /** How many entries each cache holds now (for /metrics). */
+  sizes(): Record<RegistryCacheName, number> {
+    return { applications: this.apps.size, applications_by_id: this.appsById.size, users: this.usersById.size, properties: this.props === undefined ? 0 : 1, verified_secrets: this.secrets.size };
+  }
 
   /** Loads the current version, subscribes to change notifications where the storage has them, and starts polling. */
   async start(pollMs = DEFAULT_POLL_MS): Promise<void> {
@@ -116,6 +135,7 @@ export class RegistryCache {
   }
 
   clear(): void {
+    this.stats.clears++;
     this.generation++;
     this.apps = new Map();
     this.appsById = new Map();
@@ -126,9 +146,13 @@ export class RegistryCache {
   }
 
   /** Reads through one map: a hit is returned, a miss loaded and kept unless a clear intervened. */
-  private async through<T>(map: () => Map<string, T>, key: string, load: (key: string) => Promise<T | undefined>): Promise<T | undefined> {
+  private async through<T>(name: RegistryCacheName, map: () => Map<string, T>, key: string, load: (key: string) => Promise<T | undefined>): Promise<T | undefined> {
     const hit = map().get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      this.stats.hits[name]++;
+      return hit;
+    }
+    this.stats.misses[name]++;
     const gen = this.generation;
     const value = await load(key);
     const current = map();
@@ -137,15 +161,15 @@ export class RegistryCache {
   }
 
   applicationByClientId(clientId: string): Promise<Application | undefined> {
-    return this.through(() => this.apps, clientId, (k) => this.deps.storage.applications.byClientId(k));
+    return this.through('applications', () => this.apps, clientId, (k) => this.deps.storage.applications.byClientId(k));
   }
 
   applicationById(id: string): Promise<Application | undefined> {
-    return this.through(() => this.appsById, id, (k) => this.deps.storage.applications.byId(k));
+    return this.through('applications_by_id', () => this.appsById, id, (k) => this.deps.storage.applications.byId(k));
   }
 
   userById(id: string): Promise<User | undefined> {
-    return this.through(() => this.usersById, id, (k) => this.deps.storage.users.byId(k));
+    return this.through('users', () => this.usersById, id, (k) => this.deps.storage.users.byId(k));
   }
 
   /**
@@ -159,24 +183,38 @@ export class RegistryCache {
   }
 
   verifiedSecret(clientId: string): string | undefined {
-    return this.secrets.get(clientId);
+    const secret = this.secrets.get(clientId);
+    if (secret === undefined) this.stats.misses.verified_secrets++;
+    else this.stats.hits.verified_secrets++;
+    return secret;
   }
 
-  /** Cached lookups without a promise, for the hot paths; undefined on a miss. */
+  /**
+   * Cached lookups without a promise, for the hot paths; undefined on a miss. A hit counts as one;
+   * a miss is counted by the read-through lookup the caller makes next.
+   */
   peekApplicationByClientId(clientId: string): Application | undefined {
-    return this.apps.get(clientId);
+    const app = this.apps.get(clientId);
+    if (app !== undefined) this.stats.hits.applications++;
+    return app;
   }
 
   peekProperties(): PropertyValues | undefined {
-    return this.props;
+    const props = this.props;
+    if (props !== undefined) this.stats.hits.properties++;
+    return props;
   }
 
   peekApplicationById(id: string): Application | undefined {
-    return this.appsById.get(id);
+    const app = this.appsById.get(id);
+    if (app !== undefined) this.stats.hits.applications_by_id++;
+    return app;
   }
 
   peekUserById(id: string): User | undefined {
-    return this.usersById.get(id);
+    const user = this.usersById.get(id);
+    if (user !== undefined) this.stats.hits.users++;
+    return user;
   }
 
   /** Users by name are not cached: the password grant reads the current hash every time. */
@@ -185,7 +223,11 @@ export class RegistryCache {
   }
 
   async properties(): Promise<PropertyValues> {
-    if (this.props !== undefined) return this.props;
+    if (this.props !== undefined) {
+      this.stats.hits.properties++;
+      return this.props;
+    }
+    this.stats.misses.properties++;
     const gen = this.generation;
     const props = resolveProperties(await this.deps.storage.properties.list());
     if (gen === this.generation) this.props = props;

@@ -13,6 +13,12 @@ import type { RegistryCache } from './cache.js';
 
 type Checkable = Pick<RegistryCache, 'check'>;
 
+/**
+ * How often the rule ran in this process (read by /metrics): refusals from cached state that were
+ * checked against the storage's change version, and those decided again because the cache was stale.
+ */
+export const FRESH_CACHE_STATS = { checked: 0, decidedAgain: 0 };
+
 /** The reason of a refusal (an OAuthError), or undefined for anything else. */
 export function refusalReason(error: unknown): ReasonCode | undefined {
   return error instanceof OAuthError ? error.reason : undefined;
@@ -20,7 +26,11 @@ export function refusalReason(error: unknown): ReasonCode | undefined {
 
 /** True when a refusal for `reason` came from cached state that turned out stale (and is now fresh): decide again. */
 export async function refusedOnStaleCache(cache: Checkable, reason: ReasonCode | undefined): Promise<boolean> {
-  return reason !== undefined && CACHE_DERIVED_REASONS.has(reason) && (await cache.check());
+  if (reason === undefined || !CACHE_DERIVED_REASONS.has(reason)) return false;
+  FRESH_CACHE_STATS.checked++;
+  const stale = await cache.check();
+  if (stale) FRESH_CACHE_STATS.decidedAgain++;
+  return stale;
 }
 
 export interface FreshCacheOptions<T> {

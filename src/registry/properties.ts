@@ -5,8 +5,9 @@ import { RegistryError } from './errors.js';
  * type, a default and a one-line meaning; values are stored as strings and parsed here, so a bad
  * value is refused when it is set, never discovered on a request.
  */
-export interface PropertyDefinition<T extends boolean | number = boolean | number> {
-  readonly type: T extends boolean ? 'boolean' : 'integer';
+export interface PropertyDefinition<T extends boolean | number | string = boolean | number | string> {
+  /** `sha256`: the SHA-256 of a secret, as 64 hex digits ('' for none), never the secret itself. */
+  readonly type: T extends boolean ? 'boolean' : T extends number ? 'integer' : 'sha256';
   readonly default: T;
   readonly description: string;
   readonly min?: number;
@@ -97,11 +98,56 @@ export const PROPERTY_DEFINITIONS = {
     max: 3650,
     description: 'Client secrets older than this many days are reported by `latchkey doctor` (secret_rotation_due) until rotated. 0 turns the check off.',
   },
+  'latchkey.metrics.enabled': {
+    type: 'boolean',
+    default: true,
+    description: 'Serve GET /metrics (Prometheus text format: requests, latencies, tokens issued, refusals by reason code, caches, storage, keys; docs/metrics.md). When false, /metrics answers 404.',
+  },
+  'latchkey.metrics.token_sha256': {
+    type: 'sha256',
+    default: '',
+    description: 'The SHA-256 (64 hex digits) of the bearer token /metrics requires; empty: /metrics needs no token. Set it with `latchkey metrics token`, which prints a new token once and stores only its hash.',
+  },
+  'latchkey.rate_limit.window_seconds': {
+    type: 'integer',
+    default: 60,
+    min: 1,
+    max: 86400,
+    description: 'The window of the instance rate limits below, in seconds: each counts requests in fixed windows of this length (an application\'s or API\'s own limit carries its own window).',
+  },
+  'latchkey.rate_limit.client': {
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 100000000,
+    description: 'Requests per window one application may make to the token and introspection endpoints (counted after it authenticates); past it, 429. An application\'s rate limit (`apps update --rate-limit 100/1m`, or off) replaces it. 0: no limit.',
+  },
+  'latchkey.rate_limit.address': {
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 100000000,
+    description: 'Requests per window from one source address (an IPv6 address by its /64) to each of the token endpoint, introspection, the sign-in page and the hosted APIs, counted before authentication; past it, 429. 0: no limit.',
+  },
+  'latchkey.rate_limit.api': {
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 100000000,
+    description: 'Requests per window one hosted API accepts from all its authenticated callers together; past it, 429. An API definition\'s rateLimit replaces it. 0: no limit.',
+  },
+  'latchkey.rate_limit.api_user': {
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 100000000,
+    description: 'Requests per window one user (or application user) may make to one hosted API; past it, 429. An API definition\'s userRateLimit replaces it. 0: no limit.',
+  },
 } as const satisfies Record<string, PropertyDefinition>;
 
 export type PropertyName = keyof typeof PROPERTY_DEFINITIONS;
 type Def<N extends PropertyName> = (typeof PROPERTY_DEFINITIONS)[N];
-export type PropertyValue<N extends PropertyName> = Def<N>['type'] extends 'boolean' ? boolean : number;
+export type PropertyValue<N extends PropertyName> = Def<N>['type'] extends 'boolean' ? boolean : Def<N>['type'] extends 'integer' ? number : string;
 export type PropertyValues = { readonly [N in PropertyName]: PropertyValue<N> };
 
 export const PROPERTY_NAMES = Object.keys(PROPERTY_DEFINITIONS) as PropertyName[];
@@ -111,7 +157,7 @@ export function isPropertyName(name: string): name is PropertyName {
 }
 
 /** Parses a raw value for a property; throws a RegistryError that says what is accepted. */
-export function parsePropertyValue(name: string, raw: string): boolean | number {
+export function parsePropertyValue(name: string, raw: string): boolean | number | string {
   if (!isPropertyName(name)) {
     throw new RegistryError(
       'property_unknown',
@@ -125,6 +171,11 @@ export function parsePropertyValue(name: string, raw: string): boolean | number 
     if (value === 'false') return false;
     throw new RegistryError('property_invalid', `Property ${name} is a boolean: use true or false (got "${raw}").`);
   }
+  if (def.type === 'sha256') {
+    // Never echo the value: someone may have pasted the token itself instead of its hash.
+    if (value === '' || /^[0-9a-f]{64}$/.test(value)) return value;
+    throw new RegistryError('property_invalid', `Property ${name} holds a SHA-256 as 64 hex digits, or nothing (''); the value given is not one. \`latchkey metrics token\` makes a token and sets its hash.`);
+  }
   if (!/^-?\d+$/.test(value)) {
     throw new RegistryError('property_invalid', `Property ${name} is an integer (got "${raw}").`);
   }
@@ -137,7 +188,7 @@ export function parsePropertyValue(name: string, raw: string): boolean | number 
 
 /** Builds the full typed set from stored rows; unknown or unparsable stored rows fall back to defaults. */
 export function resolveProperties(rows: readonly { name: string; value: string }[]): PropertyValues {
-  const values: Record<string, boolean | number> = {};
+  const values: Record<string, boolean | number | string> = {};
   for (const name of PROPERTY_NAMES) values[name] = PROPERTY_DEFINITIONS[name].default;
   for (const row of rows) {
     if (!isPropertyName(row.name)) continue;

@@ -6,8 +6,8 @@ import { parsePropertyValue, PROPERTY_DEFINITIONS, PROPERTY_NAMES, resolveProper
 
 export interface PropertyView {
   readonly name: PropertyName;
-  readonly value: boolean | number;
-  readonly default: boolean | number;
+  readonly value: boolean | number | string;
+  readonly default: boolean | number | string;
   readonly isDefault: boolean;
   readonly type: string;
   readonly description: string;
@@ -18,7 +18,7 @@ export async function setProperty(
   deps: { storage: Pick<Storage, 'properties'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined },
   name: string,
   raw: string,
-): Promise<boolean | number> {
+): Promise<boolean | number | string> {
   const value = parsePropertyValue(name, raw);
   await checkRelations(deps.storage, name, value);
   const previous = deps.storage.audit === undefined ? undefined : (await deps.storage.properties.list()).find((p) => p.name === name);
@@ -39,7 +39,7 @@ const USER_THRESHOLD = 'latchkey.password.lockout.user_threshold';
  * Properties whose values must agree: the per-user lockout limit is never below the per-source
  * one (registry/lockout.ts), else one source alone would trip the per-user limit.
  */
-async function checkRelations(storage: Pick<Storage, 'properties'>, name: string, value: boolean | number): Promise<void> {
+async function checkRelations(storage: Pick<Storage, 'properties'>, name: string, value: boolean | number | string): Promise<void> {
   if (name !== PAIR_THRESHOLD && name !== USER_THRESHOLD) return;
   const current = resolveProperties(await storage.properties.list());
   const pair = name === PAIR_THRESHOLD ? (value as number) : current[PAIR_THRESHOLD];

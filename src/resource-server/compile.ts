@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HTTP_METHODS, type ApiDefinition, type AuthMethod, type Handler, type HttpMethod, type SecuritySettings } from './define.js';
 import { ApiDefinitionError } from '../errors/api.js';
+import { parseRateLimit, type RateLimitSetting } from '../domain/rate-limit.js';
 
 export { ApiDefinitionError };
 
@@ -27,6 +28,12 @@ const resource = z
   })
   .strict();
 
+/** `1000/1m`, `off` (domain/rate-limit.ts); its error says what is accepted. */
+const rateLimitText = z.string().superRefine((v, ctx) => {
+  const parsed = parseRateLimit(v);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
+});
+
 const api = z
   .object({
     namespace: z.string().regex(NAME, 'letters, digits, _ and -'),
@@ -36,9 +43,18 @@ const api = z
     versions: z.array(z.string().regex(VERSION, 'versions look like v1, v2, v1.1')).min(1).optional(),
     defaultVersion: z.string().optional(),
     security: security.optional(),
+    rateLimit: rateLimitText.optional(),
+    userRateLimit: rateLimitText.optional(),
     resources: z.array(resource).min(1, 'an API needs at least one resource'),
   })
   .strict();
+
+/** A rateLimit text the schema accepted, parsed (undefined when absent: the instance default applies). */
+function rateSetting(text: string | undefined): RateLimitSetting | undefined {
+  if (text === undefined) return undefined;
+  const parsed = parseRateLimit(text);
+  return parsed.ok ? parsed.value : undefined;
+}
 
 /** Security in force for one resource: the API's settings overridden field by field. */
 export interface EffectiveSecurity {
@@ -64,6 +80,9 @@ export interface CompiledApi {
   readonly name: string;
   readonly versions: readonly string[];
   readonly defaultVersion: string;
+  /** Its own limits (rateLimit, userRateLimit); undefined: the instance's (registry/rate-limits.ts). */
+  readonly rateLimit: RateLimitSetting | undefined;
+  readonly userRateLimit: RateLimitSetting | undefined;
   readonly resources: readonly CompiledResource[];
 }
 
@@ -121,5 +140,5 @@ export function compileApi(file: string, value: unknown): CompiledApi {
     seen.set(key, r.path);
     return { method: r.method, template: r.path, segments, handler: r.handler, security: effective(def.security, r.security), description: r.description };
   });
-  return { file, namespace: def.namespace, id: def.id, name: def.name ?? def.id, versions, defaultVersion, resources };
+  return { file, namespace: def.namespace, id: def.id, name: def.name ?? def.id, versions, defaultVersion, rateLimit: rateSetting(def.rateLimit), userRateLimit: rateSetting(def.userRateLimit), resources };
 }

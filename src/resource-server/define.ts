@@ -71,6 +71,14 @@ export interface ApiDefinition {
   readonly versions?: readonly string[];
   readonly defaultVersion?: string;
   readonly security?: SecuritySettings;
+  /**
+   * Requests per window this API accepts from all its authenticated callers together, as
+   * `<requests>/<window>` (`'1000/1m'`) or `'off'`; absent: the instance's latchkey.rate_limit.api.
+   * Past it, 429 with Retry-After (docs/metrics.md, rate limits).
+   */
+  readonly rateLimit?: string;
+  /** Requests per window from one user (or application user), same syntax; absent: latchkey.rate_limit.api_user. */
+  readonly userRateLimit?: string;
   readonly resources: readonly ResourceDefinition[];
 }
 

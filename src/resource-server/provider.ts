@@ -12,6 +12,10 @@ import type { CompiledResource } from './compile.js';
 import { ApiError, type ApiRequest, type ApiResponse, type Caller, type HttpMethod } from './define.js';
 import type { ApiRouter } from './router.js';
 import type { RegistryCache } from '../registry/cache.js';
+import type { RateLimits } from '../registry/rate-limits.js';
+import { countAddress, withRateHeaders, type RateState } from '../endpoints/rate-limit.js';
+import type { CompiledApi } from './compile.js';
+import { countApiCall } from './rate-limit.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const ANONYMOUS: Caller = { authenticated: false, method: 'none', user: null, application: null, scopes: [] };
@@ -96,6 +100,10 @@ export interface ApiProviderDeps extends ApiAuthDeps {
   readonly logger: Logger;
   /** Counts api.call / api.refused (audit/activity.ts): a synchronous add, nothing awaited. */
   readonly activity?: Pick<ActivityCounter, 'count'>;
+  /** Rate limits per source address, per API and per user (registry/rate-limits.ts); none when omitted. */
+  readonly rateLimits?: RateLimits;
+  /** Told of every call answered, by API (undefined: no API matched) and status (the metrics). Synchronous. */
+  readonly observe?: (api: CompiledApi | undefined, status: number, seconds: number) => void;
 }
 
 /** Serves /api/...: routing, authentication, scope and role checks, the handler, the response. */
@@ -108,17 +116,17 @@ export function createApiProvider(deps: ApiProviderDeps) {
     return failure(error.status, error.description, `reason ${error.reason}; request id ${req.requestId}`, error.headers);
   }
 
-  return {
-    async handle(req: NeutralRequest): Promise<NeutralResponse> {
-      const match = deps.router.match(req.method, req.path);
+  async function serve(req: NeutralRequest, match: ReturnType<ApiRouter['match']>): Promise<NeutralResponse> {
       if (match.kind === 'not_found') return failure(404, 'Requested URI does not represent any resource', req.path.slice(0, 200));
       if (match.kind === 'bad_path') return failure(400, 'The request path is not valid', 'A path segment has invalid percent-encoding.');
       if (match.kind === 'method_not_allowed') return failure(405, 'Method not supported for this resource', `Allowed: ${match.allowed.join(', ')}`, { allow: match.allowed.join(', ') });
       const { api, resource } = match;
+      const rate: RateState = { counted: 0, verdict: undefined };
       deps.activity?.count('api.call');
       const endpoint = `api ${api.namespace}/${api.id}`;
       const context: { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean } = {};
       try {
+        await countAddress(deps.rateLimits, rate, 'api', req);
         let body: unknown;
         try {
           body = parseBody(req);
@@ -143,8 +151,10 @@ export function createApiProvider(deps: ApiProviderDeps) {
             caller = await admit();
           }
         }
+        await countApiCall(deps.rateLimits, rate, api, caller);
         const apiRequest: ApiRequest = { method: req.method as HttpMethod, path: req.path, params: match.params, query: queryOf(req), headers: req.headers, body, caller, requestId: req.requestId };
-        return render(await resource.handler(apiRequest));
+        const answered = render(await resource.handler(apiRequest));
+        return rate.verdict === undefined ? answered : { ...answered, headers: withRateHeaders(answered.headers, rate) };
       } catch (error) {
         if (error instanceof OAuthError) return refused(req, endpoint, error, context);
         if (error instanceof ApiError) return failure(error.status >= 400 && error.status <= 599 ? error.status : 500, error.message, error.detail);
@@ -152,6 +162,17 @@ export function createApiProvider(deps: ApiProviderDeps) {
         deps.logger.error({ requestId: req.requestId, api: `${api.namespace}/${api.id}`, err: error }, 'API handler failed');
         return failure(500, 'Internal error in the API handler', `Quote request id ${req.requestId}.`);
       }
+  }
+
+  return {
+    async handle(req: NeutralRequest): Promise<NeutralResponse> {
+      const match = deps.router.match(req.method, req.path);
+      const observe = deps.observe;
+      if (observe === undefined) return serve(req, match);
+      const started = performance.now();
+      const response = await serve(req, match);
+      observe(match.kind === 'found' || match.kind === 'method_not_allowed' ? match.api : undefined, response.status, (performance.now() - started) / 1000);
+      return response;
     },
   };
 }

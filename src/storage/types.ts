@@ -25,6 +25,8 @@
  */
 import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, Role, Scope, SessionRecord, SigningKey, TokenRecord, User } from '../domain/model.js';
 import { StorageError, type StorageErrorCode } from '../errors/storage.js';
+import type { BucketHistogram } from '../core/histogram.js';
+import type { RateCounters } from './rate-counters.js';
 
 export { StorageError, type StorageErrorCode };
 
@@ -336,5 +338,19 @@ export interface Storage {
    * crashed holder blocks the name for at most the lease time. Absent: run `fn` directly.
    */
   tryExclusive?<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;
+  /** Rate-limit counters (rate-counters.ts): shared by every instance on PostgreSQL, in this process on SQLite and in memory. */
+  readonly rateCounters: RateCounters;
+  /** What the metrics read (src/metrics/): group commits and, on PostgreSQL, the pool. Absent on the memory storage. */
+  readonly stats?: StorageStats;
   close(): Promise<void>;
+}
+
+/** Storage figures for `/metrics`, read at scrape time (nothing is computed per request). */
+export interface StorageStats {
+  /** How long each group commit took (seconds): SQLite's transaction, PostgreSQL's statement (batcher.ts). */
+  readonly commitSeconds: BucketHistogram;
+  /** How many writes (token requests, refusals) each group commit carried. */
+  readonly commitWrites: BucketHistogram;
+  /** PostgreSQL's connection pool now: connections open, idle, and callers waiting for one. */
+  pool?(): { readonly total: number; readonly idle: number; readonly waiting: number; readonly max: number };
 }

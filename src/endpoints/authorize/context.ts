@@ -10,6 +10,7 @@ import type { Storage } from '../../storage/types.js';
 import type { CsrfGuard } from '../../web/csrf.js';
 import type { SessionCookies } from '../../web/session.js';
 import type { SecretDeriver } from '../../web/signing.js';
+import type { RateLimits } from '../../registry/rate-limits.js';
 
 /**
  * What every step of the authorization endpoint shares: the endpoint's dependencies and web
@@ -26,6 +27,8 @@ export interface AuthorizeEndpointDeps {
   readonly issuer: () => string;
   /** HMAC keys for session cookies, CSRF tokens and pending requests, derived from the KEK. */
   readonly secrets: SecretDeriver;
+  /** Rate limits: sign-in attempts per source address (registry/rate-limits.ts); none when omitted. */
+  readonly rateLimits?: RateLimits;
 }
 
 /** A page or redirect, with the cookies to set (a header that cannot be folded into one string). */

@@ -52,8 +52,13 @@ export async function signInPage(kit: AuthorizeKit, ctx: Ctx, app: Application, 
     ...(username === undefined ? {} : { username }),
   });
   // A sign-in can end in a redirect to the client too (the application changed meanwhile).
-  // Only Retry-After is taken from a refusal: its other headers (WWW-Authenticate) are not for a page.
-  const retry: Record<string, string> = headers['retry-after'] === undefined ? {} : { 'retry-after': headers['retry-after'] };
+  // Only Retry-After and the RateLimit-* headers are taken from a refusal: its other headers
+  // (WWW-Authenticate) are not for a page.
+  const retry: Record<string, string> = {};
+  for (const name of ['retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']) {
+    const value = headers[name];
+    if (value !== undefined) retry[name] = value;
+  }
   return respond(ctx, htmlResponse(status, { title: `Sign in to ${app.name}`, nonce, content, formTargets: formTargets(pending), headers: retry }));
 }
 

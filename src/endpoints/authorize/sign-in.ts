@@ -5,6 +5,7 @@ import type { Application } from '../../domain/model.js';
 import { FIELD } from '../../web/authorize-pages.js';
 import { properties, record, type AuthorizeKit, type Ctx, type WebResponse } from './context.js';
 import { consentPage, signInPage } from './pages.js';
+import { countAddress } from '../rate-limit.js';
 import type { Pending } from './pending.js';
 
 /**
@@ -36,6 +37,12 @@ export async function signIn(kit: AuthorizeKit, ctx: Ctx, app: Application, pend
   }
   const name = username.slice(0, 100);
   ctx.refusal.userName = username.slice(0, 200);
+  try {
+    await countAddress(deps.rateLimits, { counted: 0, verdict: undefined }, 'sign-in', ctx.req);
+  } catch (error) {
+    if (error instanceof OAuthError) return again(error, error.description, name);
+    throw error;
+  }
   const props = await properties(kit);
   // The same answers, in the same time, whether or not the user exists (RFC 6749 §10.10).
   const checked = await deps.passwords.check(username, password, ctx.req.remoteAddress, props);

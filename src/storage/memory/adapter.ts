@@ -3,6 +3,7 @@
  * unit tests and as the reference behaviour for the contract suite. Every method body runs
  * synchronously before its promise resolves, so compare-and-set operations are naturally atomic.
  */
+import { memoryRateCounters } from '../rate-counters.js';
 import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation } from '../types.js';
@@ -567,6 +568,7 @@ export function createMemoryStorage(): Storage {
     },
     // Memory never runs out of disk; a full heap is not a condition to report.
     writeHealth: () => ({ failing: false }),
+    rateCounters: memoryRateCounters(),
     probeWrite: async () => ({ failing: false }),
     // One process, so exclusion within it is all there is to keep.
     async tryExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {

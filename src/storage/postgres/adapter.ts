@@ -24,6 +24,7 @@ import { listQueries, type ListQuery } from '../sql/queries.js';
 import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { PgWriteBatcher } from './batcher.js';
+import { postgresRateCounters } from '../rate-counters.js';
 import { POSTGRES_DIALECT } from './dialect.js';
 import { describePostgresUrl, isUnavailable, translatePg, writeFailureReason } from './errors.js';
 import { advisoryExclusive } from './exclusive.js';
@@ -192,6 +193,8 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
   // Half the pool at most for group commits; the rest stays free for reads and single writes.
   const maxInFlight = Math.max(1, Math.ceil(poolSize / 2));
   const batcher = new PgWriteBatcher(commitBatch, (error, write) => translatePg(error, write.tokens.length > 0 ? 'token' : 'refusal'), maxInFlight);
+
+  const rateCounters = postgresRateCounters(pool);
 
   const enqueue = (tokens: readonly NewTokenRecord[], refusals: readonly Refusal[]): Promise<void> => {
     if (closed) return Promise.reject(closedError());
@@ -407,6 +410,12 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     },
     writeHealth: health,
     probeWrite,
+    rateCounters,
+    stats: {
+      commitSeconds: batcher.commitSeconds,
+      commitWrites: batcher.commitWrites,
+      pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
+    },
     changes: {
       version: async () => (await run<{ value: number }>('change version', 'version', []))[0]?.value ?? 0,
       subscribe: (l) => (closed ? () => undefined : listener.subscribe(l)),
@@ -419,6 +428,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     close: () => {
       closing ??= (async () => {
         closed = true;
+        rateCounters.stop();
         // Writes already accepted are committed before the pool goes.
         await batcher.flush();
         await listener.close();

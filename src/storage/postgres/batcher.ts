@@ -1,5 +1,6 @@
 import type { NewTokenRecord, Refusal } from '../../domain/model.js';
 import { isUnavailable } from './errors.js';
+import { BATCH_SIZE_BUCKETS, BucketHistogram, LATENCY_BUCKETS } from '../../core/histogram.js';
 
 /** One caller's write: its tokens (all or nothing) or one refusal. */
 export interface BatchWrite {
@@ -27,6 +28,9 @@ export class PgWriteBatcher {
   private queue: Pending[] = [];
   private scheduled = false;
   private readonly active = new Set<Promise<void>>();
+  /** Per commit, for /metrics (StorageStats): two numbers per batch, never per write. */
+  readonly commitSeconds = new BucketHistogram(LATENCY_BUCKETS);
+  readonly commitWrites = new BucketHistogram(BATCH_SIZE_BUCKETS);
 
   constructor(
     /** Commits the given rows atomically; rejects with the driver's error. */
@@ -77,8 +81,11 @@ export class PgWriteBatcher {
   }
 
   private async run(batch: readonly Pending[]): Promise<void> {
+    const started = performance.now();
     try {
       await this.commit(batch.flatMap((p) => p.tokens), batch.flatMap((p) => p.refusals));
+      this.commitSeconds.observe((performance.now() - started) / 1000);
+      this.commitWrites.observe(batch.length);
       for (const p of batch) p.resolve();
       return;
     } catch (error) {

@@ -206,6 +206,22 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       CREATE TABLE write_probe (id BIGSERIAL PRIMARY KEY, filler BYTEA NOT NULL);
     `,
   },
+  {
+    version: 5,
+    name: 'application rate limits, rate-limit counters',
+    sql: `
+      -- An application's own rate limit ('100/1m', 'off'); NULL: the instance's (latchkey.rate_limit.client).
+      ALTER TABLE applications ADD COLUMN rate_limit TEXT;
+      -- rate-limiter-flexible's RateLimiterPostgres table (storage/rate-counters.ts), shared by every
+      -- instance: one row per counted key, points in the window that ends at expire (ms).
+      CREATE TABLE rate_limit_counters (
+        key VARCHAR(255) PRIMARY KEY,
+        points INTEGER NOT NULL DEFAULT 0,
+        expire BIGINT
+      );
+      CREATE INDEX rate_limit_counters_expire ON rate_limit_counters (expire);
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -14,7 +14,7 @@ export const COLUMNS = {
   applications: [
     'id', 'client_id', 'name', 'secret_hash', 'secret_rotated_at', 'active', 'public', 'grant_types', 'redirect_uris', 'scopes',
     'access_token_lifespan', 'refresh_token_lifespan', 'token_format', 'app_user_id', 'created_at', 'updated_at',
-    'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api',
+    'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api', 'rate_limit',
   ],
   signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until'],
   codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at'],
@@ -82,6 +82,7 @@ export interface ApplicationRow {
   jwks_uri: string | null;
   can_introspect: SqlBool;
   admin_api: SqlBool;
+  rate_limit: string | null;
 }
 
 export interface SigningKeyRow {
@@ -212,6 +213,7 @@ export function sqlRows(d: SqlDialect) {
       jwksUri: r.jwks_uri,
       canIntrospect: bool.decode(r.can_introspect),
       adminApi: bool.decode(r.admin_api),
+      rateLimit: r.rate_limit ?? null,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     }),
@@ -219,7 +221,7 @@ export function sqlRows(d: SqlDialect) {
       a.id, a.clientId, a.name, a.secretHash, a.secretRotatedAt, bool.encode(a.active), bool.encode(a.public),
       list.encode(a.grantTypes), list.encode(a.redirectUris), list.encode(a.scopes),
       a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
-      a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi),
+      a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi), a.rateLimit ?? null,
     ],
 
     signingKeyFromRow,

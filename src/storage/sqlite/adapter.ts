@@ -9,6 +9,7 @@ import { listQueries, updateValues, type ListQuery } from '../sql/queries.js';
 import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { WriteBatcher } from './batcher.js';
+import { memoryRateCounters } from '../rate-counters.js';
 import { BackgroundCheckpointer, type CheckpointerOptions } from './checkpointer.js';
 import { SQLITE_DIALECT } from './dialect.js';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.js';
@@ -373,6 +374,8 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     schemaVersion: () => guard('schema', () => ({ current: Number(s.schemaVersion.get() ?? 0), expected: SQLITE_SCHEMA_VERSION })),
     writeHealth: health,
     probeWrite,
+    rateCounters: memoryRateCounters(),
+    stats: { commitSeconds: batcher.commitSeconds, commitWrites: batcher.commitWrites },
     tryExclusive,
     close: async () => {
       batcher.flush();

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { BATCH_SIZE_BUCKETS, BucketHistogram, LATENCY_BUCKETS } from '../../core/histogram.js';
 
 interface Pending {
   readonly write: () => void;
@@ -19,6 +20,9 @@ export class WriteBatcher {
   // Built once: better-sqlite3 compiles a wrapper per transaction() call.
   private readonly commitAll: (batch: readonly Pending[]) => void;
   private readonly commitOne: (write: () => void) => void;
+  /** Per commit, for /metrics (StorageStats): two numbers per batch, never per write. */
+  readonly commitSeconds = new BucketHistogram(LATENCY_BUCKETS);
+  readonly commitWrites = new BucketHistogram(BATCH_SIZE_BUCKETS);
 
   constructor(
     db: Database,
@@ -58,8 +62,11 @@ export class WriteBatcher {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
+    const started = performance.now();
     try {
       this.commitAll(batch);
+      this.commitSeconds.observe((performance.now() - started) / 1000);
+      this.commitWrites.observe(batch.length);
       this.note();
       for (const p of batch) p.resolve();
     } catch {

@@ -201,6 +201,15 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       CREATE TABLE write_probe (id INTEGER PRIMARY KEY, filler BLOB NOT NULL);
     `,
   },
+  {
+    version: 6,
+    name: 'application rate limits',
+    sql: `
+      -- An application's own rate limit ('100/1m', 'off'); NULL: the instance's (latchkey.rate_limit.client).
+      -- The counters themselves are in memory on SQLite (storage/rate-counters.ts).
+      ALTER TABLE applications ADD COLUMN rate_limit TEXT;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,0 +1,54 @@
+import type { NeutralRequest } from '../core/request.js';
+import type { Application } from '../domain/model.js';
+import { sourceOf } from '../registry/lockout.js';
+import { rateLimitHeaders, tighter, type RateLimits, type RateVerdict } from '../registry/rate-limits.js';
+
+/**
+ * The rate limits of the form-posting endpoints (token, introspection): per source address before
+ * anything else, per application once it authenticated (registry/rate-limits.ts).
+ */
+
+/** What one request counted, so a decision taken again on a fresh cache (shared.ts answer) does not count it twice. */
+export interface RateState {
+  /** Bits: 1 the address was counted, 2 the client. */
+  counted: number;
+  /** The count closest to its limit, for the RateLimit-* headers of the answer. */
+  verdict: RateVerdict | undefined;
+}
+
+const ADDRESS = 1;
+const CLIENT = 2;
+
+/** Counts the request against latchkey.rate_limit.address for `endpoint`; throws the 429 when over. */
+export async function countAddress(limits: RateLimits | undefined, state: RateState, endpoint: string, req: NeutralRequest): Promise<void> {
+  if (limits === undefined || (state.counted & ADDRESS) !== 0) return;
+  state.counted |= ADDRESS;
+  const limit = limits.instanceLimit('address');
+  if (limit === undefined) return;
+  const source = sourceOf(req.remoteAddress);
+  const verdict = await limits.enforce(limit, `${endpoint}|${source}`, {
+    who: `Address ${source} (${endpoint} endpoint)`,
+    change: 'Raise latchkey.rate_limit.address if this address is a legitimate client or a proxy for many (0: no limit).',
+  });
+  state.verdict = tighter(state.verdict, verdict);
+}
+
+/** Counts the request against the application's rate limit (or latchkey.rate_limit.client); throws the 429 when over. */
+export async function countClient(limits: RateLimits | undefined, state: RateState, app: Application): Promise<void> {
+  if (limits === undefined || (state.counted & CLIENT) !== 0) return;
+  state.counted |= CLIENT;
+  const limit = limits.inForce('client', app.rateLimit);
+  if (limit === undefined) return;
+  const verdict = await limits.enforce(limit, app.id, {
+    who: `Application ${JSON.stringify(app.name)} (client id ${app.clientId})`,
+    change: limit.own
+      ? `Change it with \`latchkey apps update ${app.clientId} --rate-limit <requests>/<window>\` (or off for none).`
+      : `Give this application its own with \`latchkey apps update ${app.clientId} --rate-limit <requests>/<window>\`, or raise latchkey.rate_limit.client.`,
+  });
+  state.verdict = tighter(state.verdict, verdict);
+}
+
+/** `headers` with the RateLimit-* headers of the count, when a limit applied (a new object only then). */
+export function withRateHeaders<H extends Readonly<Record<string, string>>>(headers: H, state: RateState): Readonly<Record<string, string>> {
+  return state.verdict === undefined ? headers : { ...headers, ...rateLimitHeaders(state.verdict) };
+}

@@ -1,0 +1,183 @@
+import type { Logger } from '../core/logger.js';
+import { formatWindow, parseRateLimit, type RateLimitSetting, type RateLimitSpec } from '../domain/rate-limit.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import type { ReasonCode } from '../errors/reasons.js';
+import type { RateCounters } from '../storage/rate-counters.js';
+import type { RegistryCache } from './cache.js';
+import type { PropertyName, PropertyValues } from './properties.js';
+
+/**
+ * Rate limiting: which limit is in force for a request, counting it (storage/rate-counters.ts:
+ * shared by every instance on PostgreSQL), and the 429 refusal with `Retry-After` and the
+ * `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` headers
+ * (draft-ietf-httpapi-ratelimit-headers). Off unless a property, an application or an API sets a
+ * limit; with every limit off a request costs one property read and no counting.
+ *
+ * - `client`: per application, at the token and introspection endpoints, after it authenticated
+ *   (so nobody can spend another client's budget by sending its client id): the application's
+ *   rateLimit, else latchkey.rate_limit.client.
+ * - `address`: per source address (IPv6 by /64) and endpoint, before authentication:
+ *   latchkey.rate_limit.address.
+ * - `api`: per hosted API, its authenticated callers together: the definition's rateLimit, else
+ *   latchkey.rate_limit.api. `api_user`: per user and API: userRateLimit, else latchkey.rate_limit.api_user.
+ */
+export type RateLimitKind = 'client' | 'address' | 'api' | 'api_user';
+
+const PROPERTY: Readonly<Record<RateLimitKind, PropertyName>> = {
+  client: 'latchkey.rate_limit.client',
+  address: 'latchkey.rate_limit.address',
+  api: 'latchkey.rate_limit.api',
+  api_user: 'latchkey.rate_limit.api_user',
+};
+export const RATE_LIMIT_WINDOW_PROPERTY = 'latchkey.rate_limit.window_seconds';
+
+const REASON: Readonly<Record<RateLimitKind, ReasonCode>> = {
+  client: 'rate_limit.client_exceeded',
+  address: 'rate_limit.address_exceeded',
+  api: 'rate_limit.api_exceeded',
+  api_user: 'rate_limit.api_user_exceeded',
+};
+
+const WHOSE: Readonly<Record<RateLimitKind, string>> = {
+  client: 'from this client',
+  address: 'from this address',
+  api: 'to this API',
+  api_user: 'to this API from this user',
+};
+
+/** A limit in force and where it comes from (for the hint: the setting to change). */
+export interface LimitInForce {
+  readonly kind: RateLimitKind;
+  readonly spec: RateLimitSpec;
+  /** True when the application or API set it, false for the instance property. */
+  readonly own: boolean;
+}
+
+/** The count of one request against one limit. */
+export interface RateVerdict {
+  readonly limit: LimitInForce;
+  readonly allowed: boolean;
+  readonly remaining: number;
+  readonly resetMs: number;
+}
+
+/** Who was counted, for the administrator's hint: `Application "Nightly" (client id abc)`, `Address 10.0.0.1`. */
+export interface RateSubject {
+  readonly who: string;
+  /** What to change, for this subject, when the limit is its own (or to give it one). */
+  readonly change: string;
+}
+
+export interface RateLimitsDeps {
+  readonly counters: RateCounters;
+  readonly cache: Pick<RegistryCache, 'peekProperties'>;
+  readonly logger: Logger;
+}
+
+/** Seconds until the window ends, at least 1 (a Retry-After of 0 invites a tight loop). */
+const secondsOf = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+
+/** The RateLimit-* headers of a counted request (also on successes, as the draft says). */
+export function rateLimitHeaders(v: RateVerdict): Record<string, string> {
+  return { 'ratelimit-limit': String(v.limit.spec.requests), 'ratelimit-remaining': String(v.remaining), 'ratelimit-reset': String(secondsOf(v.resetMs)) };
+}
+
+/** Of two counts, the one closer to its limit (the draft's "closest to exhaustion"), for the headers. */
+export function tighter(a: RateVerdict | undefined, b: RateVerdict | undefined): RateVerdict | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return b.remaining < a.remaining || (b.remaining === a.remaining && b.resetMs > a.resetMs) ? b : a;
+}
+
+export class RateLimits {
+  private props: PropertyValues | undefined;
+  private instance: Partial<Record<RateLimitKind, LimitInForce>> = {};
+  /** Parsed own limits by their text (applications, APIs): parsed once, not per request. */
+  private readonly own = new Map<string, LimitInForce | 'off'>();
+  /** The same for parsed ones (API definitions), by their object. */
+  private readonly specs = new WeakMap<RateLimitSpec, LimitInForce>();
+  private lastWarning = 0;
+
+  constructor(private readonly deps: RateLimitsDeps) {}
+
+  /** The instance default of `kind` (its property, in the window property), or undefined when 0. */
+  instanceLimit(kind: RateLimitKind): LimitInForce | undefined {
+    const props = this.deps.cache.peekProperties();
+    if (props === undefined) return undefined;
+    if (props !== this.props) {
+      // The cache hands out one object until the next change: recompute the four limits then.
+      this.props = props;
+      this.instance = {};
+      const windowSeconds = props[RATE_LIMIT_WINDOW_PROPERTY];
+      for (const k of Object.keys(PROPERTY) as RateLimitKind[]) {
+        const requests = props[PROPERTY[k]] as number;
+        if (requests > 0) this.instance[k] = { kind: k, spec: { requests, windowSeconds }, own: false };
+      }
+    }
+    return this.instance[kind];
+  }
+
+  /** The limit in force: an own setting (`100/1m`, `off`) if there is one, else the instance default. */
+  inForce(kind: RateLimitKind, own: string | RateLimitSetting | null | undefined): LimitInForce | undefined {
+    if (own === null || own === undefined) return this.instanceLimit(kind);
+    if (typeof own !== 'string') {
+      let limit = this.specs.get(own);
+      if (limit === undefined || limit.kind !== kind) this.specs.set(own, (limit = { kind, spec: own, own: true }));
+      return limit;
+    }
+    const key = `${kind} ${own}`;
+    let parsed = this.own.get(key);
+    if (parsed === undefined) {
+      const result = parseRateLimit(own);
+      // A stored value this version cannot read is no limit rather than a refusal of every request.
+      parsed = result.ok && result.value !== 'off' ? { kind, spec: result.value, own: true } : 'off';
+      if (this.own.size >= 10_000) this.own.clear();
+      this.own.set(key, parsed);
+    }
+    return parsed === 'off' ? undefined : parsed;
+  }
+
+  /**
+   * Counts one request under `limit`; throws the 429 refusal when it is over, else returns the
+   * count (for the RateLimit-* headers). A counter store that fails lets the request through
+   * (logged at most once a minute): rate limiting must not turn a database hiccup into an outage.
+   */
+  async enforce(limit: LimitInForce, key: string, subject: RateSubject): Promise<RateVerdict | undefined> {
+    let verdict: RateVerdict;
+    try {
+      const count = await this.deps.counters.consume(limit.kind, key, limit.spec);
+      verdict = { limit, allowed: count.allowed, remaining: count.remaining, resetMs: count.resetMs };
+    } catch (error) {
+      const now = Date.now();
+      if (now - this.lastWarning > 60_000) {
+        this.lastWarning = now;
+        this.deps.logger.warn({ err: error, limit: limit.kind }, 'rate-limit counters unavailable; requests are not counted meanwhile');
+      }
+      return undefined;
+    }
+    if (!verdict.allowed) throw rateLimitRefusal(verdict, subject);
+    return verdict;
+  }
+}
+
+/** The setting that made the limit, in words, for the hint. */
+function settingOf(limit: LimitInForce): string {
+  const { requests, windowSeconds } = limit.spec;
+  if (limit.own) return `its own rate limit ${requests}/${formatWindow(windowSeconds)}`;
+  return `${PROPERTY[limit.kind]} = ${requests} per ${RATE_LIMIT_WINDOW_PROPERTY} = ${windowSeconds} s`;
+}
+
+/** 429 Too Many Requests (RFC 6585 §4) with Retry-After and the RateLimit-* headers, recorded under its reason code. */
+export function rateLimitRefusal(v: RateVerdict, subject: RateSubject): OAuthError {
+  const { requests, windowSeconds } = v.limit.spec;
+  const retry = secondsOf(v.resetMs);
+  const window = formatWindow(windowSeconds);
+  return new OAuthError({
+    error: 'too_many_requests',
+    status: 429,
+    description: `Too many requests ${WHOSE[v.limit.kind]}: at most ${requests} per ${window}. Retry after ${retry} s.`,
+    reason: REASON[v.limit.kind],
+    hint: `${subject.who} went over ${requests} requests in ${window}; the limit in force is ${settingOf(v.limit)}. ${subject.change}`,
+    headers: { 'retry-after': String(retry), ...rateLimitHeaders(v) },
+  });
+}

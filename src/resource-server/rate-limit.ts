@@ -1,0 +1,32 @@
+import type { Caller } from '../domain/caller.js';
+import { tighter, type RateLimits } from '../registry/rate-limits.js';
+import type { RateState } from '../endpoints/rate-limit.js';
+import type { CompiledApi } from './compile.js';
+
+/**
+ * The hosted APIs' own limits, counted once the caller is admitted (so a flood of bad tokens
+ * spends nobody's budget; it meets the per-address limit instead): the API's callers together
+ * (rateLimit, else latchkey.rate_limit.api), then each user (userRateLimit, else
+ * latchkey.rate_limit.api_user). Throws the 429 refusal when one is over.
+ */
+export async function countApiCall(limits: RateLimits | undefined, state: RateState, api: CompiledApi, caller: Caller): Promise<void> {
+  if (limits === undefined || !caller.authenticated) return;
+  const name = `${api.namespace}/${api.id}`;
+  const whole = limits.inForce('api', api.rateLimit);
+  if (whole !== undefined) {
+    const verdict = await limits.enforce(whole, name, {
+      who: `API ${name} (all callers)`,
+      change: whole.own ? `Raise rateLimit in its definition (${api.file}).` : `Raise latchkey.rate_limit.api, or give the API its own rateLimit in its definition (${api.file}).`,
+    });
+    state.verdict = tighter(state.verdict, verdict);
+  }
+  const user = caller.user;
+  if (user === null) return;
+  const each = limits.inForce('api_user', api.userRateLimit);
+  if (each === undefined) return;
+  const verdict = await limits.enforce(each, `${name}|${user.id}`, {
+    who: `User ${JSON.stringify(user.name)} calling API ${name}`,
+    change: each.own ? `Raise userRateLimit in the API's definition (${api.file}).` : `Raise latchkey.rate_limit.api_user, or give the API its own userRateLimit in its definition (${api.file}).`,
+  });
+  state.verdict = tighter(state.verdict, verdict);
+}
