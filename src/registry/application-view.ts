@@ -29,6 +29,8 @@ export const applicationViewSchema = z
     jwksUri: z.string().nullable(),
     canIntrospect: z.boolean(),
     adminApi: z.boolean(),
+    /** Its own rate limit (`100/1m`, `off`); null: the instance's latchkey.rate_limit.client. */
+    rateLimit: z.string().nullable(),
     createdAt: z.number(),
     updatedAt: z.number(),
     hasSecret: z.boolean(),
@@ -60,6 +62,7 @@ export function applicationView(app: Application, appUser: string | null): Appli
     jwksUri: app.jwksUri,
     canIntrospect: app.canIntrospect,
     adminApi: app.adminApi,
+    rateLimit: app.rateLimit ?? null,
     createdAt: app.createdAt,
     updatedAt: app.updatedAt,
     hasSecret: app.secretHash !== null,

@@ -1,3 +1,4 @@
+import { formatRateLimit, parseRateLimit } from '../domain/rate-limit.js';
 import { importJWK, type JWK } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { generateClientId, hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
@@ -73,6 +74,17 @@ export interface ApplicationInput {
   readonly canIntrospect?: boolean | undefined;
   /** May administer the instance (admin API); turning it on allows the scope latchkey.admin, off removes it. */
   readonly adminApi?: boolean | undefined;
+  /** Its own rate limit (`100/1m`, `off`: domain/rate-limit.ts); null or '' means the instance's (latchkey.rate_limit.client). */
+  readonly rateLimit?: string | null | undefined;
+}
+
+/** A rate limit as stored: its canonical text (`100/1m`, `off`), or null for the instance default. */
+function checkRateLimit(value: string | null | undefined, current: string | null): string | null {
+  if (value === undefined) return current;
+  if (value === null || value.trim() === '') return null;
+  const parsed = parseRateLimit(value);
+  if (!parsed.ok) throw new RegistryError('invalid_input', parsed.message, 'rateLimit');
+  return formatRateLimit(parsed.value);
 }
 
 function checkName(name: string): string {
@@ -295,6 +307,7 @@ export async function createApplication(deps: Deps, input: ApplicationInput): Pr
     jwksUri: await optional(input.jwksUri, null, async (v) => checkJwksUri(v, await storedPolicy(deps.storage))),
     canIntrospect: input.canIntrospect ?? false,
     adminApi: input.adminApi ?? false,
+    rateLimit: checkRateLimit(input.rateLimit, null),
     createdAt: now,
     updatedAt: now,
   };
@@ -338,6 +351,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     jwksUri: await optional(input.jwksUri, current.jwksUri, async (v) => checkJwksUri(v, await storedPolicy(deps.storage))),
     canIntrospect: input.canIntrospect ?? current.canIntrospect,
     adminApi: input.adminApi ?? current.adminApi,
+    rateLimit: checkRateLimit(input.rateLimit, current.rateLimit ?? null),
     updatedAt: now,
   };
   checkKeySource(application.jwks, application.jwksUri);

@@ -41,6 +41,8 @@ const applicationFields = {
   jwksUri: z.string().max(2000).nullable(),
   canIntrospect: z.boolean(),
   adminApi: z.boolean(),
+  /** `100/1m`, `off`; null or '' for the instance default (latchkey.rate_limit.client). Checked by the registry. */
+  rateLimit: z.string().max(40).nullable(),
 };
 
 const CreateApplication = z.strictObject({
@@ -61,6 +63,7 @@ const CreateApplication = z.strictObject({
   jwksUri: applicationFields.jwksUri.optional(),
   canIntrospect: applicationFields.canIntrospect.optional(),
   adminApi: applicationFields.adminApi.optional(),
+  rateLimit: applicationFields.rateLimit.optional(),
 });
 
 const UpdateApplication = z.strictObject({

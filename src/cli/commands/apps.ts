@@ -8,6 +8,7 @@ import { resolveProperties } from '../../registry/properties.js';
 import { type Application } from '../../domain/model.js';
 import { CliError, parseBool, parseList, parseSeconds, type CliContext } from '../context.js';
 import { applicationView } from '../../registry/application-view.js';
+import { RATE_LIMIT_SYNTAX } from '../../domain/rate-limit.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit, Output } from './index.js';
 
@@ -27,6 +28,7 @@ interface SharedOptions extends CommonOptions {
   readonly audience?: string;
   readonly jwks?: string;
   readonly jwksUri?: string;
+  readonly rateLimit?: string;
 }
 interface CreateOptions extends SharedOptions {
   readonly appUser?: string;
@@ -83,6 +85,7 @@ function sharedInput(opts: SharedOptions): ApplicationInput {
     audience: opts.audience,
     jwks: readJwks(opts.jwks),
     jwksUri: opts.jwksUri,
+    rateLimit: opts.rateLimit,
   };
 }
 
@@ -161,6 +164,7 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['Public keys (JWKS)', describeJwks(v.jwks)],
     ['JWKS URI', v.jwksUri],
     ['May introspect', v.canIntrospect],
+    ['Rate limit', v.rateLimit === null ? '(the instance default, latchkey.rate_limit.client)' : v.rateLimit === 'off' ? 'off (no limit)' : `${v.rateLimit} (token and introspection requests)`],
     ['Admin API', v.adminApi ? 'allowed (tokens with scope latchkey.admin whose user has the admin role)' : false],
     ['Secret rotated', v.secretRotatedAt],
     ['Created', v.createdAt],
@@ -241,6 +245,11 @@ function tokenAndKeyOptions(cmd: Command, clear: string): Command {
     .option('--jwks-uri <url>', `or where it publishes them (https on a public address; http and private addresses only while latchkey.outbound.allow_private_networks is true)${clear}`);
 }
 
+/** --rate-limit, for create and update (domain/rate-limit.ts: one syntax everywhere). */
+function rateLimitOption(cmd: Command, clear: string): Command {
+  return cmd.option('--rate-limit <limit>', `its own limit at the token and introspection endpoints: ${RATE_LIMIT_SYNTAX}; past it, 429 (default: latchkey.rate_limit.client)${clear}`);
+}
+
 function registerCreate(apps: Command, kit: Kit): void {
   const cmd = apps
     .command('create')
@@ -250,7 +259,7 @@ function registerCreate(apps: Command, kit: Kit): void {
     .option('--app-user <user>', 'user that client_credentials tokens act as (the "OAuth Application User")')
     .option('--scopes <list>', 'comma-separated auth scopes the application may request')
     .option('--redirect-uris <list>', 'comma-separated absolute redirect URIs');
-  tokenAndKeyOptions(lifespanOptions(cmd), '')
+  tokenAndKeyOptions(rateLimitOption(lifespanOptions(cmd), ''), '')
     .option('--public', 'a public client: no secret (cannot use client_credentials)')
     .option('--inactive', 'create the application inactive')
     .option('--can-introspect', 'may call the introspection endpoint (RFC 7662): for a resource server\'s application')
@@ -283,7 +292,7 @@ function registerUpdate(apps: Command, kit: Kit): void {
     .option('--no-app-user', 'remove the application user')
     .option('--scopes <list>', 'comma-separated auth scopes ("" for none)')
     .option('--redirect-uris <list>', 'comma-separated redirect URIs ("" for none)');
-  tokenAndKeyOptions(lifespanOptions(cmd), ' ("" to clear)')
+  tokenAndKeyOptions(rateLimitOption(lifespanOptions(cmd), ' ("" for the default)'), ' ("" to clear)')
     .option('--active <true|false>', 'activate or deactivate the application')
     .option('--public <true|false>', 'public (no secret) or confidential; becoming confidential generates a secret')
     .option('--can-introspect <true|false>', 'allow or forbid calling the introspection endpoint (RFC 7662)')
@@ -294,6 +303,7 @@ Examples:
   latchkey apps update <client-id> --grants client_credentials,password --scopes export.read
   latchkey apps update <client-id> --token-format jwt --audience https://api.example.com
   latchkey apps update <client-id> --jwks ./new-keys.jwks.json
+  latchkey apps update <client-id> --rate-limit 100/1m
 `);
   kit.common(cmd).action((clientId: string, opts: UpdateOptions) =>
     kit.withDb(opts, async (ctx, out) => {

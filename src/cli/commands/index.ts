@@ -10,6 +10,7 @@ import { registerExplain } from './explain.js';
 import { registerKeys } from './keys.js';
 import { registerIdps } from './idps.js';
 import { registerMigrateDb } from './migrate-db.js';
+import { registerMetrics } from './metrics.js';
 import { registerProperties } from './properties.js';
 import { registerReasons } from './reasons.js';
 import { registerRoles } from './roles.js';
@@ -99,4 +100,5 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerInspect(program, kit);
   registerMigrateDb(program, kit);
   registerAudit(program, kit);
+  registerMetrics(program, kit);
 }
