@@ -23,6 +23,8 @@ const CLIENT = 2;
 export async function countAddress(limits: RateLimits | undefined, state: RateState, endpoint: string, req: NeutralRequest): Promise<void> {
   if (limits === undefined || (state.counted & ADDRESS) !== 0) return;
   state.counted |= ADDRESS;
+  const loading = limits.ready();
+  if (loading !== undefined) await loading;
   const limit = limits.instanceLimit('address');
   if (limit === undefined) return;
   const source = sourceOf(req.remoteAddress);
@@ -37,6 +39,8 @@ export async function countAddress(limits: RateLimits | undefined, state: RateSt
 export async function countClient(limits: RateLimits | undefined, state: RateState, app: Application): Promise<void> {
   if (limits === undefined || (state.counted & CLIENT) !== 0) return;
   state.counted |= CLIENT;
+  const loading = limits.ready();
+  if (loading !== undefined) await loading;
   const limit = limits.inForce('client', app.rateLimit);
   if (limit === undefined) return;
   const verdict = await limits.enforce(limit, app.id, {

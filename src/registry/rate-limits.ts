@@ -70,7 +70,7 @@ export interface RateSubject {
 
 export interface RateLimitsDeps {
   readonly counters: RateCounters;
-  readonly cache: Pick<RegistryCache, 'peekProperties'>;
+  readonly cache: Pick<RegistryCache, 'peekProperties' | 'properties'>;
   readonly logger: Logger;
 }
 
@@ -99,6 +99,15 @@ export class RateLimits {
   private lastWarning = 0;
 
   constructor(private readonly deps: RateLimitsDeps) {}
+
+  /**
+   * Undefined when the properties are cached (the usual case: no promise), else a promise that
+   * loads them: call it before instanceLimit/inForce so the first request after a registry change
+   * is counted like any other.
+   */
+  ready(): Promise<unknown> | undefined {
+    return this.deps.cache.peekProperties() === undefined ? this.deps.cache.properties() : undefined;
+  }
 
   /** The instance default of `kind` (its property, in the window property), or undefined when 0. */
   instanceLimit(kind: RateLimitKind): LimitInForce | undefined {

@@ -11,6 +11,8 @@ import type { CompiledApi } from './compile.js';
  */
 export async function countApiCall(limits: RateLimits | undefined, state: RateState, api: CompiledApi, caller: Caller): Promise<void> {
   if (limits === undefined || !caller.authenticated) return;
+  const loading = limits.ready();
+  if (loading !== undefined) await loading;
   const name = `${api.namespace}/${api.id}`;
   const whole = limits.inForce('api', api.rateLimit);
   if (whole !== undefined) {
