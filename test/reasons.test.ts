@@ -13,6 +13,7 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 import { FIXTURE_REDIRECT_URI, assertErrorPage, assertErrorRedirect, authorizeUrl, codeFixture, issueCode, pkcePair, redeemCode, requestParams, signInPage } from './helpers/authorize-flow.js';
 import { authorizeInBrowser, Browser, formFor } from './helpers/browser.js';
 import { SignJWT } from 'jose';
+import { metricsTokenHash } from '../src/metrics/endpoint.js';
 import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
 import { createIdentityProvider } from '../src/idp/registry.js';
 import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
@@ -64,6 +65,25 @@ async function refreshTokenOf(res: TokenResponse): Promise<string> {
 }
 
 const CASES: Case[] = [
+  // --- rate limits (issue 13): 429 too_many_requests ---
+  {
+    code: 'rate_limit.client_exceeded', status: 429, error: 'too_many_requests',
+    record: (r) => assert.match(r.hint ?? '', /its own rate limit 1\/1h/),
+    run: async () => {
+      const created = await createApplication(registryDeps(server, clock), { name: 'One an hour', grantTypes: ['client_credentials'], appUser: 'svc', rateLimit: '1/1h' });
+      await refreshCache(server);
+      const limited = () => post({ form: { grant_type: 'client_credentials' }, basic: [created.application.clientId, created.clientSecret ?? ''] });
+      assert.equal((await limited()).status, 200);
+      return limited();
+    },
+  },
+  {
+    code: 'rate_limit.address_exceeded', status: 429, error: 'too_many_requests',
+    run: () => withProperty('latchkey.rate_limit.address', '1', '0', async () => {
+      await post({ form: { grant_type: 'client_credentials' }, basic: basic('conf') });
+      return post({ form: { grant_type: 'client_credentials' }, basic: basic('conf') });
+    }),
+  },
   { code: 'request.invalid_content_type', status: 400, error: 'invalid_request', run: () => post({ contentType: 'application/json', body: '{"grant_type":"client_credentials"}', basic: basic('conf') }) },
   { code: 'request.body_too_large', status: 400, error: 'invalid_request', run: () => post({ form: { grant_type: 'client_credentials', pad: 'x'.repeat(20_000) }, basic: basic('conf') }) },
   { code: 'request.repeated_parameter', status: 400, error: 'invalid_request', run: () => post({ form: { grant_type: 'client_credentials', scope: ['export.read', 'export.read'] }, basic: basic('conf') }) },
@@ -352,6 +372,27 @@ const BEARER_ONLY = 'Bearer realm="latchkey"';
 const INVALID_TOKEN = /^Bearer realm="latchkey", error="invalid_token", error_description="[^"]+"$/;
 
 const API_CASES: ApiCase[] = [
+  {
+    code: 'rate_limit.api_exceeded', status: 429, error: 'too_many_requests', endpoint: 'api test/echo', wwwAuthenticate: null,
+    run: async () => {
+      const t = await accessToken(await cc('api'));
+      return withProperty('latchkey.rate_limit.api', '1', '0', async () => {
+        assert.equal((await api({ path: '/api/test/echo', bearer: t })).status, 200);
+        return api({ path: '/api/test/echo', bearer: t });
+      });
+    },
+  },
+  {
+    code: 'rate_limit.api_user_exceeded', status: 429, error: 'too_many_requests', endpoint: 'api test/echo', wwwAuthenticate: null,
+    record: (r) => assert.match(r.hint ?? '', /^User "svc-itil" calling API test\/echo/),
+    run: async () => {
+      const t = await accessToken(await cc('api'));
+      return withProperty('latchkey.rate_limit.api_user', '1', '0', async () => {
+        assert.equal((await api({ path: '/api/test/echo', bearer: t })).status, 200);
+        return api({ path: '/api/test/echo', bearer: t });
+      });
+    },
+  },
   { code: 'api.credentials_missing', status: 401, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: BEARER_ONLY, run: () => api({ path: '/api/test/echo' }) },
   { code: 'api.malformed_authorization', status: 400, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: null, run: () => api({ path: '/api/test/echo', headers: { authorization: 'Bearer two tokens' } }) },
   {
@@ -645,7 +686,19 @@ function ADMIN_CASES(): OtherCase[] {
   ];
 }
 
+/** A scrape of /metrics while latchkey.metrics.token_sha256 requires a token. */
+async function scrape(headers: Record<string, string>): Promise<{ requestId: string }> {
+  return withProperty('latchkey.metrics.token_sha256', metricsTokenHash('lk_mt_the-right-token'), '', async () => {
+    const res = await fetch(`${server.url}/metrics`, { headers });
+    assert.equal(res.status, 401, await res.text());
+    return { requestId: res.headers.get('x-request-id') ?? '' };
+  });
+}
+
 const OTHER_CASES: OtherCase[] = [
+  // --- /metrics (issue 13) ---
+  { code: 'metrics.credentials_missing', endpoint: 'metrics', run: () => scrape({}) },
+  { code: 'metrics.token_invalid', endpoint: 'metrics', run: () => scrape({ authorization: 'Bearer lk_mt_the-wrong-token' }) },
   // --- authorization endpoint cases (issue 4) ---
   {
     code: 'authorize.client_id_missing', endpoint: 'authorize',
