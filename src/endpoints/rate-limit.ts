@@ -1,7 +1,8 @@
 import type { NeutralRequest } from '../core/request.js';
 import type { Application } from '../domain/model.js';
 import { sourceOf } from '../registry/lockout.js';
-import { rateLimitHeaders, tighter, type RateLimits, type RateVerdict } from '../registry/rate-limits.js';
+import { limitText, rateLimitHeaders, resetText, tighter, type RateLimits, type RateVerdict } from '../registry/rate-limits.js';
+import { JSON_NO_STORE } from './shared.js';
 
 /**
  * The rate limits of the form-posting endpoints (token, introspection): per source address before
@@ -19,6 +20,21 @@ export interface RateState {
 const ADDRESS = 1;
 const CLIENT = 2;
 
+/** Counter keys by endpoint and remote address (`token|10.0.0.1`, an IPv6 address by its /64), made once per address. */
+const addressKeys = new Map<string, Map<string, string>>();
+function addressKey(endpoint: string, remoteAddress: string): string {
+  let keys = addressKeys.get(endpoint);
+  if (keys === undefined) addressKeys.set(endpoint, (keys = new Map()));
+  let key = keys.get(remoteAddress);
+  if (key === undefined) {
+    // Bounded: a flood from many addresses clears it rather than growing it.
+    if (keys.size >= 10_000) keys.clear();
+    key = `${endpoint}|${sourceOf(remoteAddress)}`;
+    keys.set(remoteAddress, key);
+  }
+  return key;
+}
+
 /** Counts the request against latchkey.rate_limit.address for `endpoint`; throws the 429 when over. */
 export async function countAddress(limits: RateLimits | undefined, state: RateState, endpoint: string, req: NeutralRequest): Promise<void> {
   if (limits === undefined || (state.counted & ADDRESS) !== 0) return;
@@ -27,9 +43,9 @@ export async function countAddress(limits: RateLimits | undefined, state: RateSt
   if (loading !== undefined) await loading;
   const limit = limits.instanceLimit('address');
   if (limit === undefined) return;
-  const source = sourceOf(req.remoteAddress);
-  const verdict = await limits.enforce(limit, `${endpoint}|${source}`, {
-    who: `Address ${source} (${endpoint} endpoint)`,
+  const key = addressKey(endpoint, req.remoteAddress);
+  const verdict = await limits.enforce(limit, key, {
+    who: `Address ${key.slice(endpoint.length + 1)} (${endpoint} endpoint)`,
     change: 'Raise latchkey.rate_limit.address if this address is a legitimate client or a proxy for many (0: no limit).',
   });
   state.verdict = tighter(state.verdict, verdict);
@@ -54,5 +70,19 @@ export async function countClient(limits: RateLimits | undefined, state: RateSta
 
 /** `headers` with the RateLimit-* headers of the count, when a limit applied (a new object only then). */
 export function withRateHeaders<H extends Readonly<Record<string, string>>>(headers: H, state: RateState): Readonly<Record<string, string>> {
-  return state.verdict === undefined ? headers : { ...headers, ...rateLimitHeaders(state.verdict) };
+  const v = state.verdict;
+  if (v === undefined) return headers;
+  // The token endpoint's answer, on its hot path: one object literal (a spread of two objects
+  // measured ~5 % of a token request's CPU).
+  if (headers === (JSON_NO_STORE as Readonly<Record<string, string>>)) {
+    return {
+      'content-type': JSON_NO_STORE['content-type'],
+      'cache-control': JSON_NO_STORE['cache-control'],
+      pragma: JSON_NO_STORE.pragma,
+      'ratelimit-limit': limitText(v),
+      'ratelimit-remaining': String(v.remaining),
+      'ratelimit-reset': resetText(v),
+    };
+  }
+  return { ...headers, ...rateLimitHeaders(v) };
 }

@@ -51,6 +51,8 @@ export interface LimitInForce {
   readonly spec: RateLimitSpec;
   /** True when the application or API set it, false for the instance property. */
   readonly own: boolean;
+  /** `spec.requests` as the RateLimit-Limit header says it (made once, not per request). */
+  readonly requestsText?: string;
 }
 
 /** The count of one request against one limit. */
@@ -79,7 +81,17 @@ const secondsOf = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 /** The RateLimit-* headers of a counted request (also on successes, as the draft says). */
 export function rateLimitHeaders(v: RateVerdict): Record<string, string> {
-  return { 'ratelimit-limit': String(v.limit.spec.requests), 'ratelimit-remaining': String(v.remaining), 'ratelimit-reset': String(secondsOf(v.resetMs)) };
+  return { 'ratelimit-limit': limitText(v), 'ratelimit-remaining': String(v.remaining), 'ratelimit-reset': String(secondsOf(v.resetMs)) };
+}
+
+/** The RateLimit-Limit value. */
+export function limitText(v: RateVerdict): string {
+  return v.limit.requestsText ?? String(v.limit.spec.requests);
+}
+
+/** The RateLimit-Reset (and Retry-After) value: whole seconds, at least 1. */
+export function resetText(v: RateVerdict): string {
+  return String(secondsOf(v.resetMs));
 }
 
 /** Of two counts, the one closer to its limit (the draft's "closest to exhaustion"), for the headers. */
@@ -120,7 +132,7 @@ export class RateLimits {
       const windowSeconds = props[RATE_LIMIT_WINDOW_PROPERTY];
       for (const k of Object.keys(PROPERTY) as RateLimitKind[]) {
         const requests = props[PROPERTY[k]] as number;
-        if (requests > 0) this.instance[k] = { kind: k, spec: { requests, windowSeconds }, own: false };
+        if (requests > 0) this.instance[k] = { kind: k, spec: { requests, windowSeconds }, own: false, requestsText: String(requests) };
       }
     }
     return this.instance[kind];
@@ -131,7 +143,7 @@ export class RateLimits {
     if (own === null || own === undefined) return this.instanceLimit(kind);
     if (typeof own !== 'string') {
       let limit = this.specs.get(own);
-      if (limit === undefined || limit.kind !== kind) this.specs.set(own, (limit = { kind, spec: own, own: true }));
+      if (limit === undefined || limit.kind !== kind) this.specs.set(own, (limit = { kind, spec: own, own: true, requestsText: String(own.requests) }));
       return limit;
     }
     const key = `${kind} ${own}`;
@@ -139,7 +151,7 @@ export class RateLimits {
     if (parsed === undefined) {
       const result = parseRateLimit(own);
       // A stored value this version cannot read is no limit rather than a refusal of every request.
-      parsed = result.ok && result.value !== 'off' ? { kind, spec: result.value, own: true } : 'off';
+      parsed = result.ok && result.value !== 'off' ? { kind, spec: result.value, own: true, requestsText: String(result.value.requests) } : 'off';
       if (this.own.size >= 10_000) this.own.clear();
       this.own.set(key, parsed);
     }
