@@ -145,11 +145,12 @@ interface FormState {
   jwksUri: string;
   canIntrospect: boolean;
   adminApi: boolean;
+  rateLimit: string;
   grantTypes: string[];
 }
 
 function emptyForm(): FormState {
-  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, grantTypes: [] };
+  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, rateLimit: '', grantTypes: [] };
 }
 
 function formOf(a: Application): FormState {
@@ -168,6 +169,7 @@ function formOf(a: Application): FormState {
     jwksUri: a.jwksUri ?? '',
     canIntrospect: a.canIntrospect,
     adminApi: a.adminApi,
+    rateLimit: a.rateLimit ?? '',
     grantTypes: [...a.grantTypes],
   };
 }
@@ -178,7 +180,7 @@ function useUsers() {
 
 /** The admin API fields the form shows (as Fields renders them), so a refusal naming one is shown next to it. */
 function visibleFields(grants: readonly string[], editing: boolean): ReadonlySet<string> {
-  const shown = ['name', 'scopes', 'tokenFormat', 'audience', 'accessTokenLifespan', 'refreshTokenLifespan'];
+  const shown = ['name', 'scopes', 'tokenFormat', 'audience', 'accessTokenLifespan', 'refreshTokenLifespan', 'rateLimit'];
   if (grants.includes('authorization_code')) shown.push('redirectUris', 'logoUri');
   if (grants.includes(JWT_BEARER) || editing) shown.push('jwks', 'jwksUri');
   return new Set(shown);
@@ -252,6 +254,15 @@ function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void;
         <NumberField label="Access token lifespan (seconds)" name="accessTokenLifespan" value={f.accessTokenLifespan} onInput={(v) => set({ accessTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (1800).'} error={err('accessTokenLifespan')} />
         <NumberField label="Refresh token lifespan (seconds)" name="refreshTokenLifespan" value={f.refreshTokenLifespan} onInput={(v) => set({ refreshTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (8640000).'} error={err('refreshTokenLifespan')} />
       </div>
+      <TextField
+        label="Rate limit"
+        name="rateLimit"
+        value={f.rateLimit}
+        onInput={(v) => set({ rateLimit: v })}
+        maxLength={40}
+        hint="Requests it may make to the token and introspection endpoints, as <requests>/<window> (100/1m, 20/10s, 5000/1h), or off for none; past it, 429. Empty: the instance default (latchkey.rate_limit.client)."
+        error={err('rateLimit')}
+      />
       <Checkbox label="May introspect tokens (resource server)" checked={f.canIntrospect} onChange={(v) => set({ canIntrospect: v })} />
       <Checkbox
         label="May administer this instance (admin API)"
@@ -277,6 +288,7 @@ function body(f: FormState, includeEmpty: boolean): Record<string, unknown> {
     ['audience', f.audience],
     ['jwks', f.jwks],
     ['jwksUri', f.jwksUri],
+    ['rateLimit', f.rateLimit],
   ];
   for (const [k, v] of optional) if (v.trim() !== '') b[k] = v.trim();
   else if (includeEmpty) b[k] = null;
@@ -482,6 +494,8 @@ export function ApplicationDetail(props: { clientId: string }) {
                 </dd>
                 <dt>Admin API</dt>
                 <dd>{a.adminApi ? 'Allowed (scope latchkey.admin)' : 'Not allowed'}</dd>
+                <dt>Rate limit</dt>
+                <dd>{a.rateLimit === null ? 'Instance default (latchkey.rate_limit.client)' : a.rateLimit === 'off' ? 'Off (no limit)' : `${a.rateLimit} (token and introspection requests)`}</dd>
                 <dt>Created</dt>
                 <dd>{fmtTime(a.createdAt ?? null)}</dd>
                 <dt>Updated</dt>

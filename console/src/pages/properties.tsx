@@ -3,8 +3,10 @@ import { get, list, put, type PropertyView } from '../api';
 import { Alert, Badge, Loading, PageHeader, useAction, useId, useLoad } from '../ui';
 
 const isBool = (p: PropertyView) => p.type === 'boolean';
+/** A SHA-256 property (latchkey.metrics.token_sha256): 64 hex digits or empty, edited as text. */
+const isHash = (p: PropertyView) => p.type === 'sha256';
 const asBool = (v: unknown) => v === true || v === 'true';
-const show = (p: PropertyView, v: unknown) => (isBool(p) ? (asBool(v) ? 'true' : 'false') : String(v));
+const show = (p: PropertyView, v: unknown) => (isBool(p) ? (asBool(v) ? 'true' : 'false') : isHash(p) && v === '' ? '(none)' : String(v));
 
 function PropertyCard(props: { p: PropertyView; focused: boolean; onSaved: (message: string) => void }) {
   const { p } = props;
@@ -27,7 +29,7 @@ function PropertyCard(props: { p: PropertyView; focused: boolean; onSaved: (mess
         onSubmit={(e) => {
           e.preventDefault();
           void action.run(async () => {
-            await put(`/properties/${encodeURIComponent(p.name)}`, { value: isBool(p) ? bool : Number(num) });
+            await put(`/properties/${encodeURIComponent(p.name)}`, { value: isBool(p) ? bool : isHash(p) ? num.trim() : Number(num) });
             props.onSaved(`Saved: ${p.name} is now ${show(p, current)}.`);
           });
         }}
@@ -54,7 +56,11 @@ function PropertyCard(props: { p: PropertyView; focused: boolean; onSaved: (mess
               <label for={id}>
                 Value<span class="sr-only"> of {p.name}</span>
               </label>
-              <input id={id} type="number" step={1} min={p.min} max={p.max} value={num} onInput={(e) => setNum((e.currentTarget as HTMLInputElement).value)} aria-describedby={`${id}-desc ${id}-default`} />
+              {isHash(p) ? (
+                <input id={id} type="text" class="mono" spellcheck={false} maxLength={64} placeholder="(none)" value={num} onInput={(e) => setNum((e.currentTarget as HTMLInputElement).value)} aria-describedby={`${id}-desc ${id}-default`} />
+              ) : (
+                <input id={id} type="number" step={1} min={p.min} max={p.max} value={num} onInput={(e) => setNum((e.currentTarget as HTMLInputElement).value)} aria-describedby={`${id}-desc ${id}-default`} />
+              )}
             </div>
           )}
           <button type="submit" class={dirty ? 'primary' : ''} disabled={action.busy || !dirty}>
