@@ -262,4 +262,37 @@ describe('latchkey doctor', () => {
     assert.deepEqual(await doctor(cli), []);
     assert.equal((await cliDoctor(cli, noApis)).code, 0);
   });
+
+  it('rate_limit_too_low: a limit with no room to renew a token is reported with a command that fixes it', async () => {
+    const { cli } = await setup('ratelimit');
+    await cli.ok(['properties', 'set', CC, 'true']);
+    await cli.ok(['users', 'create', 'svc-rl']);
+    const clientId = await createApp(cli, ['--name', 'Hourly', '--grants', 'client_credentials', '--app-user', 'svc-rl', '--rate-limit', '1/1h']);
+    const f = one(await doctor(cli), 'rate_limit_too_low', clientId);
+    assert.equal(f.severity, 'warning');
+    assert.match(f.detail, /its own rate limit 1\/1h/);
+    assert.equal(f.command, `latchkey apps update ${clientId} --rate-limit 20/1h`);
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(only(await doctor(cli), 'rate_limit_too_low'), []);
+    // The instance default counts for applications without their own.
+    await cli.ok(['apps', 'update', clientId, '--rate-limit', '']);
+    await cli.ok(['properties', 'set', 'latchkey.rate_limit.client', '1']);
+    await cli.ok(['properties', 'set', 'latchkey.rate_limit.window_seconds', '3600']);
+    assert.match(one(await doctor(cli), 'rate_limit_too_low', clientId).detail, /latchkey\.rate_limit\.client = 1 per 1h/);
+  });
+
+  it('metrics_unprotected: only where the instance is reached on a non-loopback address and /metrics needs no token', async () => {
+    const { cli } = await setup('metrics');
+    const at = (listening: string) => cli.storage((storage) => runDoctor({ storage, router: none, clock: systemClock, listening }));
+    assert.deepEqual(only(await at('http://127.0.0.1:8080'), 'metrics_unprotected'), []);
+    assert.deepEqual(only(await at('http://localhost:8080'), 'metrics_unprotected'), []);
+    const f = one(await at('https://auth.example.com'), 'metrics_unprotected');
+    assert.equal(f.command, 'latchkey metrics token');
+    assert.match(f.detail, /https:\/\/auth\.example\.com/);
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(only(await at('https://auth.example.com'), 'metrics_unprotected'), []);
+    await cli.ok(['metrics', 'token', '--remove']);
+    await cli.ok(['properties', 'set', 'latchkey.metrics.enabled', 'false']);
+    assert.deepEqual(only(await at('https://auth.example.com'), 'metrics_unprotected'), []);
+  });
 });

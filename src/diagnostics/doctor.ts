@@ -8,6 +8,7 @@ import { defaultPasswords, secretRotation, signingKeyRotation } from './checks-c
 import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
+import { metricsUnprotected, rateLimitsTooLow } from './checks-limits.js';
 import type { ApiRouter } from '../resource-server/router.js';
 import type { Storage } from '../storage/types.js';
 import { BUILT_IN_GRANTS, grantWarnings } from '../grants/index.js';
@@ -29,6 +30,8 @@ export interface DoctorDeps {
   readonly files?: FilesAtRest | undefined;
   /** The grant catalogue, whose checks run for each active application (default the built-in grants). */
   readonly grants?: readonly GrantDescriptor[] | undefined;
+  /** Where clients reach this instance (its issuer), when the doctor runs in the server: /metrics is checked against it. */
+  readonly listening?: string | undefined;
 }
 
 /**
@@ -67,6 +70,8 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...userChosenIdpClaims(providers),
     ...outboundUrls(s, providers),
     ...(deps.files === undefined ? [] : fileChecks(deps.files)),
+    ...rateLimitsTooLow(s),
+    ...metricsUnprotected(s, deps.listening),
   ]);
 }
 

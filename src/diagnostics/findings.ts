@@ -27,6 +27,8 @@ export const FINDING_IDS = [
   'outbound_url_refused',
   'kek_beside_database',
   'file_permissions_loose',
+  'rate_limit_too_low',
+  'metrics_unprotected',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

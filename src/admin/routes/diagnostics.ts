@@ -6,13 +6,22 @@ import { intParam, sinceParam, textParam } from './helpers.js';
 import type { AdminRoute, RouteContext } from './types.js';
 import { parseJson } from './views.js';
 
+/** The instance's issuer (where clients reach it), or undefined while it is not known. */
+function issuerOrUndefined(latchkey: { issuer(): string }): string | undefined {
+  try {
+    return latchkey.issuer();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Diagnostics: the home page counts, the doctor findings, the token debugger and the audit log. */
 
 const Inspect = z.strictObject({ token: z.string().min(1).max(16_384) });
 
 async function findings(ctx: RouteContext): Promise<unknown[]> {
   const { latchkey } = ctx;
-  return runDoctor({ storage: latchkey.storage, router: latchkey.router, clock: latchkey.clock, keyring: latchkey.keyring, files: latchkey.files, grants: latchkey.catalogue });
+  return runDoctor({ storage: latchkey.storage, router: latchkey.router, clock: latchkey.clock, keyring: latchkey.keyring, files: latchkey.files, grants: latchkey.catalogue, listening: issuerOrUndefined(latchkey) });
 }
 
 export const DIAGNOSTICS_ROUTES: readonly AdminRoute[] = [

@@ -62,7 +62,8 @@ redirect_uri_not_https, api_scope_unattainable, useraccount_scope_allowed, secre
 (latchkey.secrets.rotation_days), signing_key_rotation_due (latchkey.keys.rotation_days),
 admin_default_password, redirect_uri_invalid, outbound_url_refused (latchkey.outbound.allow_private_networks),
 admin_api_application, jwt_bearer_can_act_as_admin, idp_user_claim_choosable; on a SQLite database or a
-key file, kek_beside_database and file_permissions_loose. See docs/diagnostics.md.
+key file, kek_beside_database and file_permissions_loose; rate_limit_too_low (an application's rate limit or
+latchkey.rate_limit.client); in the server only (admin API, console home), metrics_unprotected. See docs/diagnostics.md.
 
 Exit status: 1 when any finding is an error, 0 otherwise (warnings only, or nothing found).
 
