@@ -48,6 +48,7 @@ export function makeApp(over: Partial<Application> = {}): Application {
     jwksUri: null,
     canIntrospect: false,
     adminApi: false,
+    rateLimit: null,
     createdAt: T0,
     updatedAt: T0,
     ...over,
@@ -164,6 +165,20 @@ export function runStorageContract(
       it('pings and reports its kind', async () => {
         await s.ping();
         assert.ok(['sqlite', 'postgres', 'memory'].includes(s.kind));
+      });
+    });
+
+    describe('rate-limit counters', () => {
+      it('count a key up to its limit within the window, then refuse; keys and limits are counted apart', async () => {
+        const spec = { requests: 3, windowSeconds: 60 };
+        const seen = [];
+        for (let i = 0; i < 5; i++) seen.push(await s.rateCounters.consume('client', 'app-1', spec));
+        assert.deepEqual(seen.map((c) => [c.allowed, c.remaining]), [[true, 2], [true, 1], [true, 0], [false, 0], [false, 0]]);
+        for (const c of seen) assert.ok(c.resetMs > 0 && c.resetMs <= 60_000, `resetMs ${c.resetMs}`);
+        assert.equal((await s.rateCounters.consume('client', 'app-2', spec)).allowed, true);
+        assert.equal((await s.rateCounters.consume('address', 'app-1', spec)).allowed, true);
+        assert.equal((await s.rateCounters.consume('client', 'app-1', { requests: 10, windowSeconds: 60 })).allowed, true);
+        assert.equal(s.rateCounters.shared, s.kind === 'postgres');
       });
     });
 
@@ -307,7 +322,10 @@ export function runStorageContract(
         const keyed: Application = { ...changed, logoUri: 'http://localhost/logo.svg', audience: 'aud', jwksUri: 'https://example.test/keys', canIntrospect: true };
         await s.applications.update(keyed);
         assert.deepEqual(await s.applications.byId(a.id), keyed);
-        const cleared: Application = { ...keyed, logoUri: null, audience: null, jwksUri: null, jwks: '{"keys":[]}', canIntrospect: false };
+        const limited: Application = { ...keyed, rateLimit: '100/1m' };
+        await s.applications.update(limited);
+        assert.deepEqual(await s.applications.byId(a.id), limited);
+        const cleared: Application = { ...keyed, logoUri: null, audience: null, jwksUri: null, jwks: '{"keys":[]}', canIntrospect: false, rateLimit: null };
         await s.applications.update(cleared);
         assert.deepEqual(await s.applications.byId(a.id), cleared);
         await rejectsWith(s.applications.update({ ...b, clientId: a.clientId }), 'conflict');

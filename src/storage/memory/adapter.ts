@@ -11,6 +11,8 @@ import { StorageError, type ConsumeCodeResult, type ConsumeResult, type RefusalQ
 const copyUser = (u: User): User => ({ ...u, roles: [...u.roles] });
 const copyApp = (a: Application): Application => ({
   ...a,
+  // As the SQL adapters read it back: an absent rate limit is stored as null.
+  rateLimit: a.rateLimit ?? null,
   grantTypes: [...a.grantTypes],
   redirectUris: [...a.redirectUris],
   scopes: [...a.scopes],
