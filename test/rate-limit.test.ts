@@ -16,6 +16,7 @@ import { main } from '../src/cli/main.js';
 import { setProperty } from '../src/registry/settings.js';
 import { updateApplication } from '../src/registry/applications.js';
 import { apiCall, ROOT } from './helpers/api.js';
+import { adminToken, bearerClient } from './helpers/admin.js';
 import { authorizeUrl, codeFixture, pkcePair, requestParams } from './helpers/authorize-flow.js';
 import { Browser, formFor } from './helpers/browser.js';
 import { buildFixture, CC_PROPERTY, type Fixture } from './helpers/fixture.js';
@@ -211,6 +212,16 @@ describe('rate limits', () => {
     } finally {
       await property('latchkey.rate_limit.api_user', '0');
     }
+    // Every surface shows the API's own limits: the admin API (and so the console), `apis list`.
+    const listed = await bearerClient(server, await adminToken(server)).call('GET', '/apis');
+    assert.equal(listed.status, 200, listed.text);
+    type Listed = { id: string; rateLimit: string | null; userRateLimit: string | null }[];
+    const views = (Array.isArray(listed.json) ? listed.json : (listed.json as { apis: unknown }).apis) as Listed;
+    const limited = views.find((x) => x.id === 'limited');
+    assert.deepEqual([limited?.rateLimit, limited?.userRateLimit], ['4/1m', '2/1m']);
+    assert.equal(views.find((x) => x.id === 'open')?.rateLimit, null);
+    const cliList = await cli('apis', 'list', '--apis', LIMITED_APIS);
+    assert.match(cliList.out, /acme\/limited: 4\/1m for all callers, 2\/1m per user/);
     // Unauthenticated calls are refused as before and spend no API budget.
     assert.equal((await apiCall(server.url, { path: '/api/acme/open' })).status, 401);
   });

@@ -196,6 +196,9 @@ export interface ApiView {
   readonly name?: string;
   readonly description?: string;
   readonly versions?: readonly string[];
+  /** Its own rate limits (`1000/1m`, `off`); null: the instance's latchkey.rate_limit.api / api_user. */
+  readonly rateLimit?: string | null;
+  readonly userRateLimit?: string | null;
   readonly routes: readonly ApiRouteView[];
 }
 

@@ -21,6 +21,9 @@ export function Apis() {
               </h2>
               {a.description === undefined || a.description === '' ? null : <p class="muted">{a.description}</p>}
               {a.versions !== undefined && a.versions.length > 0 ? <p class="muted">Versions: {a.versions.join(', ')}</p> : null}
+              <p class="muted">
+                Rate limits: {a.rateLimit ?? 'instance default (latchkey.rate_limit.api)'} for all callers, {a.userRateLimit ?? 'instance default (latchkey.rate_limit.api_user)'} per user
+              </p>
               <div class="table-wrap">
                 <table>
                   <thead>

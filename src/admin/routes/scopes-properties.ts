@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { createScope } from '../../registry/scopes.js';
 import { listProperties, setProperty } from '../../registry/settings.js';
 import { badRequest } from '../http.js';
+import { formatRateLimit } from '../../domain/rate-limit.js';
 import { deps, refreshed } from './helpers.js';
 import type { AdminRoute, RouteContext } from './types.js';
 import { byName, propertyView } from './views.js';
@@ -78,6 +79,9 @@ export const SCOPE_PROPERTY_ROUTES: readonly AdminRoute[] = [
         name: api.name,
         versions: api.versions,
         defaultVersion: api.defaultVersion,
+        // Its own rate limits ('1000/1m', 'off'); null: the instance's (latchkey.rate_limit.api / api_user).
+        rateLimit: api.rateLimit === undefined ? null : formatRateLimit(api.rateLimit),
+        userRateLimit: api.userRateLimit === undefined ? null : formatRateLimit(api.userRateLimit),
         routes: api.resources.map((r) => ({ method: r.method, path: r.template, ...(r.description === undefined ? {} : { description: r.description }), security: r.security })),
       }));
     },

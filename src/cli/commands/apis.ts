@@ -3,6 +3,7 @@ import { DEFAULT_APIS } from '../../config/config.js';
 import type { CompiledApi, CompiledResource } from '../../resource-server/compile.js';
 import { loadApis } from '../../resource-server/load.js';
 import { renderTable } from '../table.js';
+import { formatRateLimit } from '../../domain/rate-limit.js';
 import type { CommonOptions, Kit } from './index.js';
 
 interface ListOptions extends CommonOptions {
@@ -29,8 +30,18 @@ function rows(apis: readonly CompiledApi[]) {
       scopes: r.security.scopes,
       roles: r.security.roles,
       description: r.description ?? null,
+      rateLimit: api.rateLimit === undefined ? null : formatRateLimit(api.rateLimit),
+      userRateLimit: api.userRateLimit === undefined ? null : formatRateLimit(api.userRateLimit),
     })),
   );
+}
+
+/** The APIs with rate limits of their own (rateLimit, userRateLimit), one line each. */
+function limitsNote(apis: readonly CompiledApi[]): string {
+  const lines = apis
+    .filter((a) => a.rateLimit !== undefined || a.userRateLimit !== undefined)
+    .map((a) => `  ${a.namespace}/${a.id}: ${a.rateLimit === undefined ? 'latchkey.rate_limit.api' : formatRateLimit(a.rateLimit)} for all callers, ${a.userRateLimit === undefined ? 'latchkey.rate_limit.api_user' : formatRateLimit(a.userRateLimit)} per user`);
+  return lines.length === 0 ? '' : `\nRate limits of their own (the others: latchkey.rate_limit.api and latchkey.rate_limit.api_user):\n${lines.join('\n')}\n`;
 }
 
 export function registerApis(program: Command, kit: Kit): void {
@@ -53,7 +64,7 @@ Routes are served at /api/<namespace>/<version>/<api>/<path>, and without the ve
           ['API', 'METHOD', 'ROUTE', 'VERSIONS', 'AUTH', 'ACCEPTS', 'SCOPES (any)', 'ROLES (any)'],
           list.map((r) => [r.api, r.method, r.route, r.versions.map((v) => (v === r.defaultVersion ? `${v}*` : v)), r.requiresAuthentication ? 'required' : 'none', r.requiresAuthentication ? r.authMethods : null, r.scopes, r.roles]),
           70,
-        ) + (list.length > 0 ? '\n* default version: also served without the version segment.\n' : `\nNo API modules in ${folder}.\n`),
+        ) + (list.length > 0 ? '\n* default version: also served without the version segment.\n' : `\nNo API modules in ${folder}.\n`) + limitsNote(router.list()),
       );
     }),
   );
