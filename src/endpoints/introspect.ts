@@ -116,12 +116,14 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
   }
 
   async function decide(req: NeutralRequest, refusal: RefusalContext, rate: RateState): Promise<NeutralResponse> {
-    await countAddress(deps.rateLimits, rate, 'introspect', req);
+    const byAddress = countAddress(deps.rateLimits, rate, 'introspect', req);
+    if (byAddress !== undefined) await byAddress;
     checkTransport(req, TRANSPORT);
     const params = parseForm(req.body);
     const client = await authenticateCaller(deps, req, params, refusal, refuseUnauthenticated);
     const app = client.application;
-    await countClient(deps.rateLimits, rate, app);
+    const byClient = countClient(deps.rateLimits, rate, app);
+    if (byClient !== undefined) await byClient;
     if (!app.canIntrospect) {
       // The credentials are good but not sufficient: RFC 9110 §15.5.4 (403: "the server considers
       // them insufficient to grant access"). RFC 7662 §2.3 asks for 401 only when the credentials

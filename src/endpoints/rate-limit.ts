@@ -35,37 +35,54 @@ function addressKey(endpoint: string, remoteAddress: string): string {
   return key;
 }
 
-/** Counts the request against latchkey.rate_limit.address for `endpoint`; throws the 429 when over. */
-export async function countAddress(limits: RateLimits | undefined, state: RateState, endpoint: string, req: NeutralRequest): Promise<void> {
-  if (limits === undefined || (state.counted & ADDRESS) !== 0) return;
+/**
+ * Counts the request against latchkey.rate_limit.address for `endpoint`: undefined when nothing is
+ * to be counted (no promise, the usual case), else a promise that rejects with the 429 when over.
+ * Call as `const p = countAddress(…); if (p !== undefined) await p;` (the hot path pays no await
+ * when the limits are off).
+ */
+export function countAddress(limits: RateLimits | undefined, state: RateState, endpoint: string, req: NeutralRequest): Promise<void> | undefined {
+  if (limits === undefined || (state.counted & ADDRESS) !== 0) return undefined;
   state.counted |= ADDRESS;
   const loading = limits.ready();
-  if (loading !== undefined) await loading;
+  if (loading !== undefined) return loading.then(() => countAddressNow(limits, state, endpoint, req));
+  return countAddressNow(limits, state, endpoint, req);
+}
+
+function countAddressNow(limits: RateLimits, state: RateState, endpoint: string, req: NeutralRequest): Promise<void> | undefined {
   const limit = limits.instanceLimit('address');
-  if (limit === undefined) return;
+  if (limit === undefined) return undefined;
   const key = addressKey(endpoint, req.remoteAddress);
-  const verdict = await limits.enforce(limit, key, {
+  const subject = () => ({
     who: `Address ${key.slice(endpoint.length + 1)} (${endpoint} endpoint)`,
     change: 'Raise latchkey.rate_limit.address if this address is a legitimate client or a proxy for many (0: no limit).',
   });
-  state.verdict = tighter(state.verdict, verdict);
+  return limits.enforce(limit, key, subject).then((verdict) => {
+    state.verdict = tighter(state.verdict, verdict);
+  });
 }
 
-/** Counts the request against the application's rate limit (or latchkey.rate_limit.client); throws the 429 when over. */
-export async function countClient(limits: RateLimits | undefined, state: RateState, app: Application): Promise<void> {
-  if (limits === undefined || (state.counted & CLIENT) !== 0) return;
+/** Counts the request against the application's rate limit (or latchkey.rate_limit.client), as countAddress. */
+export function countClient(limits: RateLimits | undefined, state: RateState, app: Application): Promise<void> | undefined {
+  if (limits === undefined || (state.counted & CLIENT) !== 0) return undefined;
   state.counted |= CLIENT;
   const loading = limits.ready();
-  if (loading !== undefined) await loading;
+  if (loading !== undefined) return loading.then(() => countClientNow(limits, state, app));
+  return countClientNow(limits, state, app);
+}
+
+function countClientNow(limits: RateLimits, state: RateState, app: Application): Promise<void> | undefined {
   const limit = limits.inForce('client', app.rateLimit);
-  if (limit === undefined) return;
-  const verdict = await limits.enforce(limit, app.id, {
+  if (limit === undefined) return undefined;
+  const subject = () => ({
     who: `Application ${JSON.stringify(app.name)} (client id ${app.clientId})`,
     change: limit.own
       ? `Change it with \`latchkey apps update ${app.clientId} --rate-limit <requests>/<window>\` (or off for none).`
       : `Give this application its own with \`latchkey apps update ${app.clientId} --rate-limit <requests>/<window>\`, or raise latchkey.rate_limit.client.`,
   });
-  state.verdict = tighter(state.verdict, verdict);
+  return limits.enforce(limit, app.id, subject).then((verdict) => {
+    state.verdict = tighter(state.verdict, verdict);
+  });
 }
 
 /** `headers` with the RateLimit-* headers of the count, when a limit applied (a new object only then). */

@@ -96,7 +96,8 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     [...deps.grants.values()].map((g) => [g, { names: [...COMMON_PARAMETERS, ...g.descriptor.parameters.map((p) => p.name)], required: g.descriptor.parameters.filter((p) => p.required) }]),
   );
   async function process(req: NeutralRequest, refusal: RefusalContext, rate: RateState): Promise<NeutralResponse> {
-    await countAddress(deps.rateLimits, rate, 'token', req);
+    const byAddress = countAddress(deps.rateLimits, rate, 'token', req);
+    if (byAddress !== undefined) await byAddress;
     // RFC 6749 §3.2: "The client MUST use the HTTP POST method when making access token requests."
     checkTransport(req, TRANSPORT);
     const params = parseForm(req.body);
@@ -122,7 +123,8 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       refusal.applicationName = client.application.name;
       refusal.authenticated = true;
       const app = client.application;
-      await countClient(deps.rateLimits, rate, app);
+      const byClient = countClient(deps.rateLimits, rate, app);
+      if (byClient !== undefined) await byClient;
       if (app.public && grant.descriptor.clientAuth === 'confidential') {
         throw unauthorizedClient
           .withReason(grant.descriptor.publicClientReason ?? 'grant.client_credentials_public_client')

@@ -159,25 +159,28 @@ export class RateLimits {
   }
 
   /**
-   * Counts one request under `limit`; throws the 429 refusal when it is over, else returns the
+   * Counts one request under `limit`; throws the 429 refusal when it is over (`subject`, made
+   * only then, says who for the hint), else returns the
    * count (for the RateLimit-* headers). A counter store that fails lets the request through
    * (logged at most once a minute): rate limiting must not turn a database hiccup into an outage.
    */
-  async enforce(limit: LimitInForce, key: string, subject: RateSubject): Promise<RateVerdict | undefined> {
-    let verdict: RateVerdict;
-    try {
-      const count = await this.deps.counters.consume(limit.kind, key, limit.spec);
-      verdict = { limit, allowed: count.allowed, remaining: count.remaining, resetMs: count.resetMs };
-    } catch (error) {
-      const now = Date.now();
-      if (now - this.lastWarning > 60_000) {
-        this.lastWarning = now;
-        this.deps.logger.warn({ err: error, limit: limit.kind }, 'rate-limit counters unavailable; requests are not counted meanwhile');
-      }
-      return undefined;
-    }
-    if (!verdict.allowed) throw rateLimitRefusal(verdict, subject);
-    return verdict;
+  enforce(limit: LimitInForce, key: string, subject: () => RateSubject): Promise<RateVerdict | undefined> {
+    // One .then on the counter's promise, no async wrapper: this runs on every counted request.
+    return this.deps.counters.consume(limit.kind, key, limit.spec).then(
+      (count) => {
+        const verdict: RateVerdict = { limit, allowed: count.allowed, remaining: count.remaining, resetMs: count.resetMs };
+        if (!verdict.allowed) throw rateLimitRefusal(verdict, subject());
+        return verdict;
+      },
+      (error: unknown) => {
+        const now = Date.now();
+        if (now - this.lastWarning > 60_000) {
+          this.lastWarning = now;
+          this.deps.logger.warn({ err: error, limit: limit.kind }, 'rate-limit counters unavailable; requests are not counted meanwhile');
+        }
+        return undefined;
+      },
+    );
   }
 }
 

@@ -126,7 +126,8 @@ export function createApiProvider(deps: ApiProviderDeps) {
       const endpoint = `api ${api.namespace}/${api.id}`;
       const context: { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean } = {};
       try {
-        await countAddress(deps.rateLimits, rate, 'api', req);
+        const byAddress = countAddress(deps.rateLimits, rate, 'api', req);
+        if (byAddress !== undefined) await byAddress;
         let body: unknown;
         try {
           body = parseBody(req);

@@ -16,19 +16,19 @@ export async function countApiCall(limits: RateLimits | undefined, state: RateSt
   const name = `${api.namespace}/${api.id}`;
   const whole = limits.inForce('api', api.rateLimit);
   if (whole !== undefined) {
-    const verdict = await limits.enforce(whole, name, {
+    const verdict = await limits.enforce(whole, name, () => ({
       who: `API ${name} (all callers)`,
       change: whole.own ? `Raise rateLimit in its definition (${api.file}).` : `Raise latchkey.rate_limit.api, or give the API its own rateLimit in its definition (${api.file}).`,
-    });
+    }));
     state.verdict = tighter(state.verdict, verdict);
   }
   const user = caller.user;
   if (user === null) return;
   const each = limits.inForce('api_user', api.userRateLimit);
   if (each === undefined) return;
-  const verdict = await limits.enforce(each, `${name}|${user.id}`, {
+  const verdict = await limits.enforce(each, `${name}|${user.id}`, () => ({
     who: `User ${JSON.stringify(user.name)} calling API ${name}`,
     change: each.own ? `Raise userRateLimit in the API's definition (${api.file}).` : `Raise latchkey.rate_limit.api_user, or give the API its own userRateLimit in its definition (${api.file}).`,
-  });
+  }));
   state.verdict = tighter(state.verdict, verdict);
 }

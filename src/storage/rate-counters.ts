@@ -45,10 +45,17 @@ function storedKey(key: string): string {
   return key.length <= MAX_KEY ? key : `sha256:${createHash('sha256').update(key).digest('base64url')}`;
 }
 
-/** The library resolves a request within the limit and rejects one over it with a RateLimiterRes (anything else is a store error). */
-function countOf(outcome: unknown, allowed: boolean): RateCount {
+/** A request within the limit: the library resolves with its RateLimiterRes. */
+function allowedCount(outcome: RateLimiterRes): RateCount {
+  const reset = outcome.msBeforeNext;
+  return { allowed: true, remaining: outcome.remainingPoints, resetMs: reset > 0 ? reset : 0 };
+}
+
+/** Over the limit the library rejects with a RateLimiterRes; anything else is a store error (rethrown). */
+function refusedCount(outcome: unknown): RateCount {
   if (!(outcome instanceof RateLimiterRes)) throw outcome;
-  return { allowed, remaining: allowed ? outcome.remainingPoints : 0, resetMs: Math.max(0, outcome.msBeforeNext) };
+  const reset = outcome.msBeforeNext;
+  return { allowed: false, remaining: 0, resetMs: reset > 0 ? reset : 0 };
 }
 
 function limiterCache(make: (prefix: string, spec: RateLimitSpec) => RateLimiterAbstract) {
@@ -74,10 +81,7 @@ function countersOver(limiterFor: (kind: string, spec: RateLimitSpec) => RateLim
     consume: (kind, key, spec) =>
       limiterFor(kind, spec)
         .consume(storedKey(key))
-        .then(
-          (res) => countOf(res, true),
-          (res: unknown) => countOf(res, false),
-        ),
+        .then(allowedCount, refusedCount),
   };
 }
 

@@ -38,7 +38,8 @@ export async function signIn(kit: AuthorizeKit, ctx: Ctx, app: Application, pend
   const name = username.slice(0, 100);
   ctx.refusal.userName = username.slice(0, 200);
   try {
-    await countAddress(deps.rateLimits, { counted: 0, verdict: undefined }, 'sign-in', ctx.req);
+    const byAddress = countAddress(deps.rateLimits, { counted: 0, verdict: undefined }, 'sign-in', ctx.req);
+    if (byAddress !== undefined) await byAddress;
   } catch (error) {
     if (error instanceof OAuthError) return again(error, error.description, name);
     throw error;
