@@ -122,6 +122,14 @@ export interface TokenStore {
   insert(tokens: readonly NewTokenRecord[]): Promise<void>;
   byHash(hash: string): Promise<TokenRecord | undefined>;
   /**
+   * The tokens whose key (`hash`) starts with `prefix` (any status, expired or not), in ascending
+   * byte order of hash, at most `limit` (default 100, the limit rule above); an empty prefix
+   * matches nothing. A range on the primary key (`hash >= prefix AND hash < prefix + 1`), never a
+   * scan: for finding a token by its handle (core/crypto.ts tokenHandle; ask for 2 to tell a unique
+   * match from an ambiguous one).
+   */
+  byKeyPrefix(prefix: string, limit?: number): Promise<TokenRecord[]>;
+  /**
    * Atomically marks an active refresh token `rotated` and inserts its replacements. Exactly one of
    * any number of concurrent calls for the same hash gets `consumed`.
    */

@@ -1242,6 +1242,34 @@ function describeSessionsAttemptsAndRevocation(get: () => Storage): void {
     });
   });
 
+  describe('tokens by key prefix (token handles)', () => {
+    it('finds the tokens whose key starts with a prefix, in hash order, whatever their state', async () => {
+      const s = get();
+      // Keys shaped as stored (core/crypto.ts tokenKey): 12 hex digits of time, '.', the hash.
+      const time = Date.now().toString(16).padStart(12, '0');
+      const base = `${time}.${uid().replace(/-/g, '').slice(0, 8)}`;
+      const a = makeToken({ hash: `${base}Ab_x-${uid()}` });
+      const b = makeToken({ hash: `${base}Ab_y-${uid()}`, kind: 'access' });
+      const c = makeToken({ hash: `${base}Ac-${uid()}`, expiresAt: T0 - 1 });
+      // Lookalikes a LIKE pattern would match ('_' is a wildcard there) and the next key in byte order.
+      const lookalike = makeToken({ hash: `${base}AbZx-${uid()}` });
+      const next = makeToken({ hash: `${base}Ad-${uid()}` });
+      await s.tokens.insert([a, b, c, lookalike, next]);
+      await s.tokens.revoke(b.hash, T0 + 1);
+      const keys = async (prefix: string, limit?: number) => (await s.tokens.byKeyPrefix(prefix, limit)).map((t) => t.hash);
+      assert.deepEqual(await keys(`${base}Ab_`), [a.hash, b.hash].sort());
+      assert.deepEqual(await keys(`${base}A`), [a.hash, b.hash, c.hash, lookalike.hash, next.hash].sort());
+      assert.deepEqual(await keys(`${base}Ab_x`), [a.hash]);
+      assert.deepEqual(await keys(a.hash), [a.hash], 'a whole key is its own prefix');
+      assert.deepEqual(await keys(`${base}Ac`), [c.hash], 'expired tokens are found too');
+      assert.deepEqual(await keys(`${base}Ab_`, 1), [[a.hash, b.hash].sort()[0]]);
+      assert.deepEqual(await keys(`${base}Ae`), []);
+      assert.deepEqual(await keys(''), [], 'an empty prefix matches nothing');
+      const found = await s.tokens.byKeyPrefix(b.hash);
+      assert.deepEqual(found, [{ ...b, status: 'revoked', revokedAt: T0 + 1 }]);
+    });
+  });
+
   describe('grouped activity counters and write health', () => {
     it('lists rows by metric prefix from since, by metric then bucket', async () => {
       const s = get();
@@ -1410,6 +1438,9 @@ function describeOrderAndLimits(get: () => Storage): void {
       const total = 103;
       await s.tokens.insert(Array.from({ length: total }, (_, i) => makeToken({ issuedAt: T0 + (i % 10) })));
       await checkLimits(wrong, 'tokens.list', total, 100, (limit) => s.tokens.list(limit === undefined ? {} : { limit }));
+      const prefix = `p-${uid()}.`;
+      await s.tokens.insert(Array.from({ length: total }, () => makeToken({ hash: `${prefix}${uid()}` })));
+      await checkLimits(wrong, 'tokens.byKeyPrefix', total, 100, (limit) => s.tokens.byKeyPrefix(prefix, limit));
       for (let i = 0; i < total; i++) await s.refusals.record(makeRefusal({ at: T0 + (i % 10) }));
       await checkLimits(wrong, 'refusals.list', total, 100, (limit) => s.refusals.list(limit === undefined ? {} : { limit }));
       await Promise.all(Array.from({ length: total }, (_, i) => s.audit.record(makeAuditEntry({ at: T0 + (i % 10) }))));

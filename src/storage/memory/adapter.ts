@@ -265,6 +265,14 @@ export function createMemoryStorage(): Storage {
         const t = tokens.get(hash);
         return t && copyToken(t);
       },
+      async byKeyPrefix(prefix, limit) {
+        if (prefix === '') return [];
+        return [...tokens.values()]
+          .filter((t) => t.hash.startsWith(prefix))
+          .sort((a, b) => compare(a.hash, b.hash))
+          .slice(0, limitOf(limit))
+          .map(copyToken);
+      },
       async consumeRefresh(hash, _at, replacements): Promise<ConsumeResult> {
         const t = tokens.get(hash);
         if (!t) return { outcome: 'not_found' };

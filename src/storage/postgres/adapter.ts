@@ -348,6 +348,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     tokens: {
       insert: (tokens) => (tokens.length === 0 ? (closed ? Promise.reject(closedError()) : Promise.resolve()) : enqueue(tokens, [])),
       byHash: (hash) => one('token', 'tokenByHash', [hash], tokenFromRow),
+      byKeyPrefix: async (prefix, limit) => (prefix === '' ? [] : (await run<TokenRow>('token', 'tokenByPrefix', [prefix, prefixEnd(prefix), clampLimit(limit, DEFAULT_LIST_LIMIT)])).map(tokenFromRow)),
       consumeRefresh: (hash, _at, replacements) => consumeRefresh(hash, replacements),
       revoke: async (hash, at) => (await touched('token', 'tokenRevoke', [at, hash])) > 0,
       revokeFamily: (familyId, at) => touched('token', 'tokenRevokeFamily', [at, familyId]),

@@ -296,6 +296,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     tokens: {
       insert: (tokens) => batcher.enqueue(() => { for (const t of tokens) insertToken(t); }),
       byHash: (hash) => guard('token', () => mapOpt(s.tokenByHash.get(hash) as TokenRow | undefined, tokenFromRow)),
+      byKeyPrefix: (prefix, limit) => guard('token', () => (prefix === '' ? [] : (s.tokenByPrefix.all(prefix, prefixEnd(prefix), clampLimit(limit, DEFAULT_LIST_LIMIT)) as TokenRow[]).map(tokenFromRow))),
       consumeRefresh: (hash, _at, replacements) => guard('token', () => consume.immediate(hash, replacements), true),
       revoke: (hash, at) =>
         guard('token', () => db.transaction(() => {
