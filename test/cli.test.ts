@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
-import { hashSecret } from '../src/core/crypto.js';
+import { hashSecret, tokenHandle } from '../src/core/crypto.js';
 import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
 import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { type Storage } from '../src/storage/types.js';
@@ -293,12 +293,12 @@ describe('latchkey CLI', () => {
         { ...base, hash: hashSecret('lk_at_cli_test_family'), kind: 'access', grantType: 'password', familyId: 'fam-b' },
       ]);
     });
-    const tokens = await json<{ id: string; kind: string; user: string; clientId: string; status: string }[]>(['tokens', 'list', '--app', clientId]);
+    const tokens = await json<{ handle: string; kind: string; user: string; clientId: string; status: string }[]>(['tokens', 'list', '--app', clientId]);
     assert.equal(tokens.length, 3);
-    assert.ok(tokens.every((t) => t.id.length === 12 && t.user === 'svc-integration' && t.clientId === clientId && t.status === 'active'));
+    assert.ok(tokens.every((t) => /^tk_[\w-]{22}$/.test(t.handle) && t.user === 'svc-integration' && t.clientId === clientId && t.status === 'active'));
     const text = await cli(['tokens', 'list', '--user', 'svc-integration']);
     assert.doesNotMatch(text.out, /lk_at_|lk_rt_/);
-    assert.ok(text.out.includes(hashSecret('lk_at_cli_test_access').slice(0, 12)));
+    assert.ok(text.out.includes(tokenHandle(hashSecret('lk_at_cli_test_access'))));
 
     const family = await json<{ revoked: number; kind: string }>(['tokens', 'revoke', 'lk_rt_cli_test_refresh']);
     assert.deepEqual([family.kind, family.revoked], ['refresh', 2]);

@@ -39,6 +39,8 @@ export class AdminError extends LatchkeyError {
     message: string,
     readonly field?: string,
     readonly headers: Readonly<Record<string, string>> = {},
+    /** More members of the error body (an in_use refusal's `dependants`). */
+    readonly details?: Readonly<Record<string, unknown>>,
   ) {
     super('AdminError', message);
   }
@@ -50,7 +52,7 @@ export function json(status: number, body: unknown, headers: Readonly<Record<str
 
 /** `extra`: what a refusal adds for `latchkey explain` (its reason code and the request id). */
 export function errorJson(error: AdminError, extra: { readonly reason?: string; readonly requestId?: string } = {}): NeutralResponse {
-  return json(error.status, { error: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }), ...extra }, error.headers);
+  return json(error.status, { error: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }), ...(error.details ?? {}), ...extra }, error.headers);
 }
 
 export const notFound = (message: string) => new AdminError(404, 'not_found', message);

@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import { systemClock, type Clock } from '../core/clock.js';
 import { resolveDb } from '../config/config.js';
 import { cliActor } from '../audit/log.js';
@@ -28,6 +29,10 @@ export interface IO {
   readonly err: (text: string) => void;
   /** Reads all of standard input (for --password-stdin). */
   readonly readStdin: () => Promise<string>;
+  /** Whether standard input is a terminal a person answers at (confirmations); absent: not one. */
+  readonly interactive?: boolean;
+  /** Writes `question` to standard error and reads one line of standard input (without the newline). */
+  readonly askLine?: (question: string) => Promise<string>;
 }
 
 export const processIO: IO = {
@@ -38,7 +43,32 @@ export const processIO: IO = {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString('utf8');
   },
+  get interactive() {
+    return process.stdin.isTTY === true;
+  },
+  askLine: async (question) => {
+    // The question goes to stderr, so `--json` output on stdout stays machine-readable.
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY === true });
+    try {
+      return await rl.question(question);
+    } finally {
+      rl.close();
+    }
+  },
 };
+
+/**
+ * Asks before a delete: nothing with --yes; on a terminal, `question` and "[y/N]" (anything but y
+ * or yes stops, exit 1); elsewhere (a script, a pipe) it refuses with exit 2, saying to pass --yes.
+ */
+export async function confirmDelete(io: IO, yes: boolean | undefined, question: string): Promise<void> {
+  if (yes === true) return;
+  if (io.interactive !== true || io.askLine === undefined) {
+    throw new CliError(`${question} Standard input is not a terminal, so nobody can answer and nothing was deleted: pass --yes to delete without asking.`, 2);
+  }
+  const answer = (await io.askLine(`${question} [y/N] `)).trim().toLowerCase();
+  if (answer !== 'y' && answer !== 'yes') throw new CliError('Nothing was deleted.', 1);
+}
 
 /** A failure the CLI reports as `latchkey: <message>` with exit code 1 (2 for usage errors). */
 export class CliError extends LatchkeyError {

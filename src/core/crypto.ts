@@ -96,7 +96,7 @@ export const HANDLE_SHAPE = /^tk_[0-9A-Za-z_-]{4,22}$/;
  * `tk_018f3a2b4c5dAbCdEfGhIj` (opaque) or `tk_018f3a2b4c5djAbCdEfGhI` (JWT: j + its jti). It is
  * a prefix of what is stored (the issue time and a hash, or a JWT's jti, neither of which opens
  * anything), so it is safe in logs, and a prefix lookup on the primary key finds the token
- * (storage `tokens.byKeyPrefix`, see {@link handleKeyPrefix}). Tokens of the same millisecond
+ * (storage `tokens.byKeyPrefix`, see {@link handleKeyPrefixes}). Tokens of the same millisecond
  * differ in the 60 bits of hash it carries.
  */
 export function tokenHandle(key: string): string {
@@ -104,11 +104,15 @@ export function tokenHandle(key: string): string {
   return HANDLE_PREFIX + plain.slice(0, HANDLE_KEY_CHARS);
 }
 
-/** The storage-key prefix a handle (or the start of one) stands for; undefined when it is not handle-shaped. */
-export function handleKeyPrefix(handle: string): string | undefined {
-  if (!HANDLE_SHAPE.test(handle)) return undefined;
+/**
+ * The storage-key prefixes a handle (or the start of one) can stand for: the key of a token we
+ * issue has its dot after the 12 characters of time; a key without one (a token stored by an
+ * older version, as a bare hash) is matched as it is. Empty when it is not handle-shaped.
+ */
+export function handleKeyPrefixes(handle: string): string[] {
+  if (!HANDLE_SHAPE.test(handle)) return [];
   const plain = handle.slice(HANDLE_PREFIX.length);
-  return plain.length <= 12 ? plain : `${plain.slice(0, 12)}.${plain.slice(12)}`;
+  return plain.length <= 12 ? [plain] : [`${plain.slice(0, 12)}.${plain.slice(12)}`, plain];
 }
 
 /** "Token tk_…." and the detail: how an administrator-facing hint names the token it is about. */

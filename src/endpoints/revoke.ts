@@ -1,6 +1,7 @@
 import type { RefusalRecorder } from '../audit/refusals.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from '../client-auth/types.js';
 import type { Clock } from '../core/clock.js';
+import { tokenHint } from '../core/crypto.js';
 import { parseForm } from '../core/form.js';
 import type { Logger } from '../core/logger.js';
 import type { NeutralRequest, NeutralResponse } from '../core/request.js';
@@ -75,7 +76,7 @@ export function createRevocationEndpoint(deps: RevocationDeps): RevocationEndpoi
       throw unauthorizedClient
         .withReason('revoke.wrong_client')
         .withDescription(`The token was not issued to the application ${app.name}, so it cannot revoke it.`)
-        .withHint(`Token family ${record.familyId} belongs to application id ${record.applicationId}; left unchanged.`);
+        .withHint(tokenHint(record.hash, `It belongs to application id ${record.applicationId}; left unchanged.`));
     }
     const now = deps.clock.now();
     // Every status: a rotated or expired refresh token still names a family whose newer tokens the

@@ -332,6 +332,12 @@ export interface DeletedApplication {
 }
 
 /**
+ * Asked once every check has passed and before anything is written (the CLI's "Delete …? [y/N]"):
+ * it throws to stop the delete. Every delete of the registry takes one.
+ */
+export type ConfirmDelete<T> = (plan: T) => Promise<void>;
+
+/**
  * Deletes an application (by client id or unique name): first revokes every unexpired token issued
  * to it, then removes it, so its client id stops working at once on every instance. The built-in
  * console application is refused. Audited as `application.delete`.
@@ -339,9 +345,11 @@ export interface DeletedApplication {
 export async function deleteApplication(
   deps: { storage: Pick<Storage, 'applications' | 'tokens'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined },
   ref: string,
+  options: { readonly confirm?: ConfirmDelete<Application> | undefined } = {},
 ): Promise<DeletedApplication> {
   const current = await findApplication(deps, ref);
   checkConsoleApplicationKept(current, null);
+  await options.confirm?.(current);
   const revoked = await deps.storage.tokens.revokeForApplication(current.id, deps.clock.now());
   if (!(await deps.storage.applications.delete(current.id))) {
     throw new RegistryError('application_not_found', `Application "${current.name}" (${current.clientId}) was deleted meanwhile.`);

@@ -4,7 +4,7 @@
  * administers the instance and cannot be deleted.
  */
 import type { Clock } from '../core/clock.js';
-import type { Role } from '../domain/model.js';
+import type { Role, User } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
@@ -60,13 +60,15 @@ export interface DeletedRole {
 export async function deleteRole(
   deps: Omit<Deps, 'storage'> & { storage: Deps['storage'] & Pick<Storage, 'users' | 'sessions' | 'tokens'>; apiRequirements?: ApiRequirements | undefined },
   name: string,
-  options: { readonly cascade?: boolean } = {},
+  options: { readonly cascade?: boolean; readonly confirm?: ((plan: { readonly role: Role; readonly users: readonly User[] }) => Promise<void>) | undefined } = {},
 ): Promise<DeletedRole> {
   const current = await findRole(deps, name);
   if (current.builtIn) throw new RegistryError('built_in', `"${name}" is a built-in role; it cannot be deleted.`);
   const routes = deps.apiRequirements?.('role', name) ?? [];
   if (routes.length > 0) {
-    throw new RegistryError('in_use', `Hosted APIs require the role "${name}": ${routes.join(', ')}. Remove it from their security settings (the API modules) first.`);
+    throw new RegistryError('in_use', `Hosted APIs require the role "${name}": ${routes.join(', ')}. Remove it from their security settings (the API modules) first.`, undefined, {
+      dependants: { routes, cascade: false },
+    });
   }
   const holders = (await deps.storage.users.list()).filter((u) => u.roles.includes(name));
   if (holders.length > 0 && options.cascade !== true) {
@@ -75,8 +77,11 @@ export async function deleteRole(
       'in_use',
       `${holders.length === 1 ? 'The user' : `${holders.length} users`} ${shown} ${holders.length === 1 ? 'holds' : 'hold'} the role "${name}". ` +
         'Run the delete again with --cascade (admin API: ?cascade=true) to take it from them too, or change their roles first.',
+      undefined,
+      { dependants: { users: holders.map((u) => u.userName), cascade: true } },
     );
   }
+  await options.confirm?.({ role: current, users: holders });
   for (const user of holders) {
     await updateUser(deps, user.userName, { roles: user.roles.filter((r) => r !== name) });
   }

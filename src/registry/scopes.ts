@@ -1,4 +1,4 @@
-import type { Scope } from '../domain/model.js';
+import type { Application, Scope } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { recordChange } from '../audit/log.js';
@@ -78,13 +78,18 @@ export interface DeletedScope {
 export async function deleteScope(
   deps: { storage: Pick<Storage, 'scopes' | 'applications' | 'tokens'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined; apiRequirements?: ApiRequirements | undefined },
   name: string,
-  options: { readonly cascade?: boolean } = {},
+  options: { readonly cascade?: boolean; readonly confirm?: ((plan: { readonly scope: Scope; readonly applications: readonly Application[] }) => Promise<void>) | undefined } = {},
 ): Promise<DeletedScope> {
   const current = await findScope(deps, name);
   if (current.builtIn) throw new RegistryError('built_in', `"${name}" is a built-in scope; it cannot be deleted.`);
   const routes = deps.apiRequirements?.('scope', name) ?? [];
   if (routes.length > 0) {
-    throw new RegistryError('in_use', `Hosted APIs require the scope "${name}": ${routes.join(', ')}. Remove it from their security settings (the API modules) first; a token could never be allowed there again.`);
+    throw new RegistryError(
+      'in_use',
+      `Hosted APIs require the scope "${name}": ${routes.join(', ')}. Remove it from their security settings (the API modules) first; a token could never be allowed there again.`,
+      undefined,
+      { dependants: { routes, cascade: false } },
+    );
   }
   const listing = (await deps.storage.applications.list()).filter((a) => a.scopes.includes(name));
   if (listing.length > 0 && options.cascade !== true) {
@@ -92,8 +97,11 @@ export async function deleteScope(
       'in_use',
       `${listing.length === 1 ? 'The application' : `${listing.length} applications`} ${listing.map((a) => `"${a.name}" (${a.clientId})`).join(', ')} ${listing.length === 1 ? 'lists' : 'list'} the scope "${name}". ` +
         'Run the delete again with --cascade (admin API: ?cascade=true) to take it from them too, or change their scopes first.',
+      undefined,
+      { dependants: { applications: listing.map((a) => ({ clientId: a.clientId, name: a.name })), cascade: true } },
     );
   }
+  await options.confirm?.({ scope: current, applications: listing });
   const now = deps.clock.now();
   for (const app of listing) {
     const after = { ...app, scopes: app.scopes.filter((s) => s !== name), updatedAt: now };

@@ -8,6 +8,9 @@ import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
 import { checkAdministratorKept } from './guards.js';
 
+/** As in applications.ts: asked after the checks, before any write; it throws to stop the delete. */
+type ConfirmDelete<T> = (plan: T) => Promise<void>;
+
 /**
  * `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). A running
  * instance passes its `hasher`, so new passwords wait in the same bounded queue as sign-ins
@@ -151,6 +154,7 @@ export interface DeletedUser {
 export async function deleteUser(
   deps: Omit<Deps, 'storage'> & { storage: Deps['storage'] & Pick<Storage, 'applications' | 'sessions' | 'tokens' | 'attempts'> },
   userName: string,
+  options: { readonly confirm?: ConfirmDelete<User> | undefined } = {},
 ): Promise<DeletedUser> {
   const current = await findUser(deps, userName);
   await checkAdministratorKept(deps, current, null);
@@ -161,9 +165,12 @@ export async function deleteUser(
       'in_use',
       `User "${current.userName}" is the application user of ${acting.length === 1 ? 'the application' : `${acting.length} applications`} ${names}: ` +
         `their tokens act as this user. Give ${acting.length === 1 ? 'it' : 'each'} another application user first ` +
-        `(${commandLine(['apps', 'update', acting[0]?.clientId ?? '', '--app-user', placeholder('user')])}) or delete ${acting.length === 1 ? 'it' : 'them'} (latchkey apps delete <client-id>).`,
+        `(${commandLine(['apps', 'update', acting[0]?.clientId ?? '', '--app-user', placeholder('user')])}) or delete ${acting.length === 1 ? 'it' : 'them'} (latchkey apps delete <client-id|name>).`,
+      undefined,
+      { dependants: { applications: acting.map((a) => ({ clientId: a.clientId, name: a.name })), cascade: false } },
     );
   }
+  await options.confirm?.(current);
   const now = deps.clock.now();
   const sessions = await deps.storage.sessions.revokeForUser(current.id, now);
   const revoked = await deps.storage.tokens.revokeForUser(current.id, now, { includeClientCredentials: true });

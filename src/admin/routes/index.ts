@@ -1,6 +1,7 @@
 import { APPLICATION_ROUTES } from './applications.js';
 import { AUDIT_ROUTE, DIAGNOSTICS_ROUTES } from './diagnostics.js';
 import { KEY_IDP_ROUTES } from './keys-idps.js';
+import { LIFECYCLE_ROUTES } from './lifecycle.js';
 import { REFUSAL_ACTIVITY_ROUTES } from './refusals-activity.js';
 import { SCOPE_PROPERTY_ROUTES } from './scopes-properties.js';
 import { SESSION_ROUTES } from './session.js';
@@ -20,6 +21,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   ...APPLICATION_ROUTES,
   ...USER_ROUTES,
   ...SCOPE_PROPERTY_ROUTES,
+  ...LIFECYCLE_ROUTES,
   ...TOKEN_ROUTES,
   ...REFUSAL_ACTIVITY_ROUTES,
   AUDIT_ROUTE,

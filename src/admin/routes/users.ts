@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { ADMIN_ROLE } from '../../registry/bootstrap.js';
 import { listLocks, unlockUser } from '../../registry/locks.js';
+import { createRole } from '../../registry/roles.js';
 import { createUser, updateUser } from '../../registry/users.js';
 import { AdminError, badRequest } from '../http.js';
-import { audit, deps, intParam, refreshed } from './helpers.js';
+import { deps, intParam, refreshed } from './helpers.js';
 import type { AdminRoute } from './types.js';
 import { byName, userView } from './views.js';
 
@@ -108,11 +109,7 @@ export const USER_ROUTES: readonly AdminRoute[] = [
     body: CreateRole,
     async handler(ctx) {
       const body = ctx.body as z.infer<typeof CreateRole>;
-      if ((await ctx.latchkey.storage.roles.byName(body.name)) !== undefined) throw new AdminError(409, 'role_exists', `A role named "${body.name}" already exists.`, 'name');
-      const role = { name: body.name, description: body.description ?? '', builtIn: false };
-      await ctx.latchkey.storage.roles.create(role);
-      await audit(ctx, { action: 'role.create', target: role.name, after: role });
-      return role;
+      return refreshed(ctx, await createRole(deps(ctx), body.name, body.description ?? ''));
     },
   },
 ];

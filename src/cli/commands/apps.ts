@@ -10,8 +10,11 @@ import { CliError, parseBool, parseList, parseSeconds, type CliContext } from '.
 import { applicationView } from '../../registry/application-view.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit, Output } from './index.js';
+import { registerDeletes } from './lifecycle.js';
 
 const TOKEN_URL = 'http://localhost:8080/oauth_token.do';
+/** Every command that names an application takes its client id or its unique name (registry findApplication). */
+const APP_REF_HELP = "the application's client id, or its name when no other application has it";
 
 interface SharedOptions extends CommonOptions {
   readonly name?: string;
@@ -275,7 +278,7 @@ ${grantsList(kit.grants)}`);
 function registerUpdate(apps: Command, kit: Kit): void {
   const cmd = apps
     .command('update')
-    .argument('<client-id>', 'the application\'s client id')
+    .argument('<client-id|name>', APP_REF_HELP)
     .description('Change an application; lists replace the current values')
     .option('--name <name>', 'display name')
     .option('--grants <list>', grantsHelp(kit.grants))
@@ -295,9 +298,9 @@ Examples:
   latchkey apps update <client-id> --token-format jwt --audience https://api.example.com
   latchkey apps update <client-id> --jwks ./new-keys.jwks.json
 `);
-  kit.common(cmd).action((clientId: string, opts: UpdateOptions) =>
+  kit.common(cmd).action((ref: string, opts: UpdateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
-      const { application, clientSecret } = await updateApplication(ctx, clientId, updateInput(opts));
+      const { application, clientSecret } = await updateApplication(ctx, ref, updateInput(opts));
       const next = clientSecret === null ? '' : nextSteps(ctx.grants, application, clientSecret);
       await report(ctx, out, application, clientSecret, `Updated application "${application.name}".`, next);
     }),
@@ -307,7 +310,7 @@ Examples:
 function registerRotate(apps: Command, kit: Kit): void {
   const cmd = apps
     .command('rotate-secret')
-    .argument('<client-id>', 'the application\'s client id')
+    .argument('<client-id|name>', APP_REF_HELP)
     .description('Replace the client secret; the old one stops working at once. Prints the new one once');
   kit.common(cmd).action((clientId: string, opts: CommonOptions) =>
     kit.withDb(opts, async (ctx, out) => {
@@ -336,7 +339,7 @@ function registerList(apps: Command, kit: Kit): void {
 }
 
 function registerShow(apps: Command, kit: Kit): void {
-  const cmd = apps.command('show').argument('<client-id>', 'the application\'s client id').description('Show one application and any configuration problems');
+  const cmd = apps.command('show').argument('<client-id|name>', APP_REF_HELP).description('Show one application and any configuration problems');
   kit.common(cmd).action((clientId: string, opts: CommonOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const app = await findApplication(ctx, clientId);
@@ -355,4 +358,5 @@ export function registerApps(program: Command, kit: Kit): void {
   registerRotate(apps, kit);
   registerList(apps, kit);
   registerShow(apps, kit);
+  registerDeletes({ apps }, kit);
 }

@@ -52,7 +52,7 @@ export function registerAudit(program: Command, kit: Kit): void {
     .command('audit')
     .description('Show the audit log, newest first: who changed what (applications, users, roles, scopes, properties, keys, identity providers, token revocations), before and after')
     .option('--since <duration>', 'only entries from this long ago, e.g. 1h, 7d (units ms, s, m, h, d)')
-    .option('--target <name>', 'only entries about this client id, user name, property name, key id or token id')
+    .option('--target <name>', 'only entries about this client id, user name, property name, key id or token handle (tk_…)')
     .option('--action <action>', 'only this action, e.g. application.update, property.set, token.revoke')
     .option('--limit <n>', 'at most this many entries (default 100)')
     .addHelpText('after', `

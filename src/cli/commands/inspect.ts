@@ -20,6 +20,7 @@ function render(i: Inspection): string {
     ...(i.issuer === null ? [] : ([['Issuer', i.issuer]] as const)),
     ['Handled by', i.handledBy],
     ['Found', i.found ? 'yes (a token this instance issued)' : 'no record on this instance'],
+    ...(i.token.handle === null ? [] : ([['Handle', i.token.handle]] as const)),
     ['Application', i.application === null ? null : `${i.application.name} (${i.application.clientId})${i.application.active ? '' : ' INACTIVE'}`],
     ['User', i.user === null ? null : `${i.user.name}${i.user.active ? '' : ' INACTIVE'}${i.user.roles.length > 0 ? ` [roles ${i.user.roles.join(', ')}]` : ''}`],
     ['Scopes granted', i.scopes],
