@@ -22,6 +22,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** The whole error body (an in_use refusal's `dependants`). */
+    readonly body?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
   }
@@ -77,7 +79,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   const data = await parse(res);
   if (!res.ok) {
     const e = (data ?? {}) as { error?: string; message?: string; field?: string };
-    throw new ApiError(res.status, e.error ?? 'error', e.message ?? `The request failed (${res.status}).`, e.field);
+    throw new ApiError(res.status, e.error ?? 'error', e.message ?? `The request failed (${res.status}).`, e.field, data !== null && typeof data === 'object' ? (data as Record<string, unknown>) : undefined);
   }
   return data as T;
 }
@@ -200,7 +202,9 @@ export interface ApiView {
 }
 
 export interface TokenRow {
+  /** The token's handle (tk_…): the one name of a token on every surface. */
   readonly id: string;
+  readonly handle?: string;
   readonly kind: string;
   readonly format?: string;
   readonly application: string | { readonly clientId: string; readonly name: string } | null;
@@ -229,6 +233,8 @@ export interface RefusalRow {
   readonly fix?: string | null;
   readonly setting?: string | null;
   readonly link?: string | null;
+  /** The handle of the token the refusal was about, when one was presented and identified. */
+  readonly token?: string | null;
 }
 
 export interface Activity {
@@ -250,7 +256,7 @@ export interface AuditEntry {
 }
 
 export interface Inspection {
-  readonly token: { readonly format: string; readonly kind: string | null };
+  readonly token: { readonly format: string; readonly kind: string | null; readonly handle?: string | null };
   readonly found: boolean;
   readonly valid: boolean;
   readonly reason: string | null;

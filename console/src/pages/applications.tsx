@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, kindOf, list, loadGrants, patch, post, query, type AppKind, type Application, type GrantInfo, type SecretAnswer, type User } from '../api';
 import { Alert, Badge, Card, Checkbox, ConfirmButton, CopyButton, Empty, Loading, NumberField, PageHeader, SelectField, TextArea, TextField, fmtDuration, fmtTime, lines, splitList, useAction, useId, useLoad } from '../ui';
+import { DeleteApplicationButton } from '../deletes';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -70,6 +71,7 @@ export function Applications() {
   const [applied, setApplied] = useState('');
   const apps = useLoad(async () => list<Application>(await get(`/applications${query({ q: applied })}`), 'applications'), [applied]);
   const grantLabel = labelOf(useGrants().data);
+  const [deleted, setDeleted] = useState<string | null>(null);
   return (
     <>
       <PageHeader
@@ -92,6 +94,7 @@ export function Applications() {
         <TextField label="Search applications" value={q} onInput={setQ} type="search" placeholder="Name or client ID" />
         <button type="submit">Search</button>
       </form>
+      {deleted === null ? null : <Alert kind="success">{deleted}</Alert>}
       <Loading loaded={apps} />
       {apps.data === undefined ? null : apps.data.length === 0 ? (
         <Empty>{applied === '' ? 'No applications yet.' : `No application matches “${applied}”.`}</Empty>
@@ -106,11 +109,14 @@ export function Applications() {
                 <th scope="col">Grants</th>
                 <th scope="col">Token</th>
                 <th scope="col">Status</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {apps.data.map((a) => (
-                <tr key={a.clientId}>
+                <tr key={a.clientId} data-client-id={a.clientId}>
                   <td>
                     <a href={`#/applications/${encodeURIComponent(a.clientId)}`}>{a.name}</a>
                   </td>
@@ -120,6 +126,9 @@ export function Applications() {
                   <td>{a.grantTypes.map(grantLabel).join(', ')}</td>
                   <td>{a.tokenFormat === 'jwt' ? 'JWT' : 'Opaque'}</td>
                   <td>{a.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</td>
+                  <td class="actions-cell">
+                    <DeleteApplicationButton app={a} small onDeleted={(m) => (setDeleted(m), apps.reload())} />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -374,6 +383,7 @@ export function ApplicationDetail(props: { clientId: string }) {
   const [f, setF] = useState<FormState | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [secret, setSecret] = useState<SecretAnswer | null>(null);
+  const [deleted, setDeleted] = useState<string | null>(null);
   const action = useAction();
   const a = app.data;
   const form = f ?? (a === undefined ? null : formOf(a));
@@ -391,6 +401,19 @@ export function ApplicationDetail(props: { clientId: string }) {
       setSaved(message);
     });
   };
+
+  if (deleted !== null)
+    return (
+      <>
+        <PageHeader title="Application deleted" />
+        <Alert kind="success">{deleted}</Alert>
+        <p>
+          <a class="button" href="#/applications">
+            Back to applications
+          </a>
+        </p>
+      </>
+    );
 
   return (
     <>
@@ -490,6 +513,22 @@ export function ApplicationDetail(props: { clientId: string }) {
               <p>
                 <a href={`#/tokens?application=${encodeURIComponent(a.clientId)}`}>Its tokens</a> · <a href={`#/refusals?client=${encodeURIComponent(a.clientId)}`}>Its refusals</a> · <a href={`#/audit?target=${encodeURIComponent(a.clientId)}`}>Its history</a>
               </p>
+            </Card>
+            <Card title="Tokens and deletion" titleId="lifecycle-title">
+              <p class="muted">Revoking its tokens refuses them at once, on every instance; the application keeps working for new token requests.</p>
+              <ConfirmButton
+                label="Revoke all its tokens"
+                confirmLabel="Yes, revoke them all"
+                danger
+                onConfirm={() =>
+                  action.run(async () => {
+                    const r = await post<{ revoked: number }>('/tokens/revoke', { application: a.clientId });
+                    setSaved(`Revoked ${r.revoked} token${r.revoked === 1 ? '' : 's'} of ${a.name}.`);
+                  })
+                }
+              />
+              <p class="muted">Deleting the application revokes its tokens and removes it from the registry.</p>
+              <DeleteApplicationButton app={a} onDeleted={setDeleted} />
             </Card>
           </div>
         </div>

@@ -110,6 +110,11 @@ export function Refusals(props: { params: URLSearchParams }) {
                                 <strong>Hint:</strong> {r.hint}
                               </p>
                             )}
+                            {r.token === undefined || r.token === null ? null : (
+                              <p>
+                                <strong>Token:</strong> <a href={`#/tokens?active=false&handle=${encodeURIComponent(r.token)}`}><code class="handle">{r.token}</code></a>
+                              </p>
+                            )}
                             {r.setting === undefined || r.setting === null ? null : (
                               <p>
                                 <strong>Setting:</strong> {r.link === undefined || r.link === null ? <code>{r.setting}</code> : <a href={r.link}>{r.setting}</a>}

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { get, list, patch, post, type LockRow, type Role, type User } from '../api';
 import { Alert, Badge, Card, Checkbox, Empty, Loading, PageHeader, TextField, splitList, useAction, useLoad } from '../ui';
 import { LocksCard, lockedNames, UnlockButton } from './locks';
+import { DeleteRoleButton, DeleteUserButton } from '../deletes';
 
 /** What a change ended on the server (sessions; tokens on a password change or deactivation), or null for nothing. */
 function endedText(ended: { sessions: number; tokens: number; families: number } | undefined): string | null {
@@ -12,7 +13,7 @@ function endedText(ended: { sessions: number; tokens: number; families: number }
   return `On every instance: ${parts.join('; ')}.`;
 }
 
-function UserRow(props: { user: User; locked: boolean; onChanged: () => void; onUnlocked: (message: string) => void }) {
+function UserRow(props: { user: User; locked: boolean; onChanged: () => void; onUnlocked: (message: string) => void; onDeleted: (message: string) => void }) {
   const u = props.user;
   const [roles, setRoles] = useState(u.roles.join(' '));
   const action = useAction();
@@ -55,7 +56,8 @@ function UserRow(props: { user: User; locked: boolean; onChanged: () => void; on
         {props.locked ? ' ' : null}
         {props.locked ? (
           <UnlockButton userName={u.userName} busy={action.busy} run={action.run} onUnlocked={props.onUnlocked} />
-        ) : null}
+        ) : null}{' '}
+        <DeleteUserButton user={u} onDeleted={props.onDeleted} disabled={action.busy} />
       </td>
     </tr>
   );
@@ -102,7 +104,7 @@ export function Users() {
               </thead>
               <tbody>
                 {users.data.map((u) => (
-                  <UserRow key={`${u.userName}:${u.roles.join(',')}:${u.active}`} user={u} locked={locked.has(u.userName)} onChanged={users.reload} onUnlocked={unlocked} />
+                  <UserRow key={`${u.userName}:${u.roles.join(',')}:${u.active}`} user={u} locked={locked.has(u.userName)} onChanged={users.reload} onUnlocked={unlocked} onDeleted={(m) => (setDone(m), users.reload())} />
                 ))}
               </tbody>
             </table>
@@ -149,6 +151,12 @@ export function Users() {
                 <li key={r.name}>
                   <code>{r.name}</code> {r.builtIn === true ? <Badge>built in</Badge> : null}
                   {r.description === '' ? null : <span class="muted"> — {r.description}</span>}
+                  {r.builtIn === true ? null : (
+                    <>
+                      {' '}
+                      <DeleteRoleButton role={r} onDeleted={(m) => (setDone(m), roles.reload(), users.reload())} />
+                    </>
+                  )}
                 </li>
               ))}
             </ul>
