@@ -119,16 +119,17 @@ describe('audit log and activity', () => {
       assert.deepEqual(parsed(cc!.after), { value: 'true' });
     });
 
-    it('tokens revoke: by token id, never the token', async () => {
+    it('tokens revoke: by the token handle, never the token', async () => {
       await refreshCache(server);
       const r = await tokenRequest(server.url, { form: { grant_type: 'client_credentials' }, basic: [clientId, secrets[1]!] });
       assert.equal(r.status, 200, r.text);
       accessToken = String(r.json?.access_token);
-      const revoked = await json<{ id: string }>(['tokens', 'revoke', '-'], accessToken);
+      const revoked = await json<{ handle: string }>(['tokens', 'revoke', '-'], accessToken);
       const [e] = await entries({ action: 'token.revoke' });
-      assert.equal(e?.target, revoked.id);
+      assert.equal(e?.target, revoked.handle);
+      assert.match(revoked.handle, /^tk_[\w-]{22}$/);
       assert.equal(e?.actor, ACTOR);
-      assert.deepEqual(parsed(e!.after), { kind: 'access', status: 'revoked', revoked: 1 });
+      assert.deepEqual(parsed(e!.after), { handle: revoked.handle, kind: 'access', status: 'revoked', revoked: 1 });
       assert.ok(!JSON.stringify(e).includes(accessToken));
     });
 

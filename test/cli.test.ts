@@ -172,7 +172,7 @@ describe('latchkey CLI', () => {
     assert.doesNotMatch(text.out, /secretHash|lk_cs_/);
     const unknown = await cli(['apps', 'show', 'nope']);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.err, /No application has client id "nope"/);
+    assert.match(unknown.err, /No application has the client id or name "nope"/);
   });
 
   it('creates an application with a token format, redirect URIs, logo, audience, keys and introspection, and shows them', async () => {
