@@ -136,6 +136,12 @@ describe('admin console: deleting and token handles (Chromium)', { timeout: 240_
 
   test('Scopes: a refusal is shown; a scope applications list is deleted with the cascade offered, and its token is refused', async () => {
     await go(page, '#/scopes', 'Scopes');
+    // Descriptions are edited in place (PATCH /scopes/:name).
+    await page.getByRole('button', { name: 'Edit the description of scope ui.other' }).click();
+    await page.getByRole('textbox', { name: 'Description of scope ui.other' }).fill('Other parts of the UI');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Other parts of the UI').waitFor();
+    assert.equal((await server.latchkey.storage.scopes.byName('ui.other'))?.description, 'Other parts of the UI');
     await page.getByRole('button', { name: 'Delete scope orders.read' }).click();
     const required = page.getByRole('dialog', { name: 'Delete scope orders.read?' });
     await required.getByRole('button', { name: 'Delete', exact: true }).click();
@@ -159,6 +165,10 @@ describe('admin console: deleting and token handles (Chromium)', { timeout: 240_
 
   test('Users & roles: a held role is deleted with the cascade; a user is deleted; an application user is refused, naming its application', async () => {
     await go(page, '#/users', 'Users & roles');
+    await page.getByRole('button', { name: 'Edit the description of role ui-role' }).click();
+    await page.getByRole('textbox', { name: 'Description of role ui-role' }).fill('Uses the UI');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Uses the UI').waitFor();
     await page.getByRole('button', { name: 'Delete role ui-role' }).click();
     const role = page.getByRole('dialog', { name: 'Delete role ui-role?' });
     await role.getByText(/1 user holds it: erin/).waitFor();

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { get, list, post, type Scope } from '../api';
 import { Alert, Badge, Card, Empty, Loading, PageHeader, TextField, useAction, useLoad } from '../ui';
 import { DeleteScopeButton } from '../deletes';
+import { DescriptionEditor } from '../describe';
 
 export function Scopes() {
   const scopes = useLoad(async () => list<Scope>(await get('/scopes'), 'scopes'));
@@ -37,7 +38,7 @@ export function Scopes() {
                       <th scope="row">
                         <code>{s.name}</code> {s.builtIn === true ? <Badge>built in</Badge> : null}
                       </th>
-                      <td>{s.description === '' ? <span class="muted">—</span> : s.description}</td>
+                      <td>{s.builtIn === true ? s.description : <DescriptionEditor what={`scope ${s.name}`} path={`/scopes/${encodeURIComponent(s.name)}`} value={s.description} onSaved={scopes.reload} />}</td>
                       <td class="actions-cell">{s.builtIn === true ? null : <DeleteScopeButton scope={s} onDeleted={(m) => (setDeleted(m), scopes.reload())} />}</td>
                     </tr>
                   ))}

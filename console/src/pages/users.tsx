@@ -3,6 +3,7 @@ import { get, list, patch, post, type LockRow, type Role, type User } from '../a
 import { Alert, Badge, Card, Checkbox, Empty, Loading, PageHeader, TextField, splitList, useAction, useLoad } from '../ui';
 import { LocksCard, lockedNames, UnlockButton } from './locks';
 import { DeleteRoleButton, DeleteUserButton } from '../deletes';
+import { DescriptionEditor } from '../describe';
 
 /** What a change ended on the server (sessions; tokens on a password change or deactivation), or null for nothing. */
 function endedText(ended: { sessions: number; tokens: number; families: number } | undefined): string | null {
@@ -150,10 +151,13 @@ export function Users() {
               {roles.data.map((r) => (
                 <li key={r.name}>
                   <code>{r.name}</code> {r.builtIn === true ? <Badge>built in</Badge> : null}
-                  {r.description === '' ? null : <span class="muted"> — {r.description}</span>}
-                  {r.builtIn === true ? null : (
+                  {r.builtIn === true ? (
+                    r.description === '' ? null : <span class="muted"> — {r.description}</span>
+                  ) : (
                     <>
                       {' '}
+                      <span class="muted">— </span>
+                      <DescriptionEditor what={`role ${r.name}`} path={`/roles/${encodeURIComponent(r.name)}`} value={r.description} onSaved={roles.reload} />{' '}
                       <DeleteRoleButton role={r} onDeleted={(m) => (setDone(m), roles.reload(), users.reload())} />
                     </>
                   )}
