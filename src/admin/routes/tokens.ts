@@ -3,7 +3,8 @@ import { findApplication } from '../../registry/applications.js';
 import { findUser } from '../../registry/users.js';
 import type { Storage } from '../../storage/types.js';
 import { findToken, revokeApplicationTokens, revokeToken, revokeUserTokens } from '../../tokens/revocation.js';
-import { badRequest } from '../http.js';
+import { HANDLE_PREFIX } from '../../core/crypto.js';
+import { badRequest, notFound } from '../http.js';
 import { audit, deps, intParam, refreshed } from './helpers.js';
 import type { AdminRoute, RouteContext } from './types.js';
 import { names, tokenView } from './views.js';
@@ -100,7 +101,10 @@ export const TOKEN_ROUTES: readonly AdminRoute[] = [
     tag: 'tokens',
     summary: 'Revokes one token by its handle (a refresh token takes its whole family with it)',
     async handler(ctx) {
-      return revokeOne(ctx, ctx.params.id ?? '');
+      const id = ctx.params.id ?? '';
+      // Only a handle here: a token in a URL path would reach access logs; POST /tokens/revoke {token} takes one in the body.
+      if (!id.startsWith(HANDLE_PREFIX)) throw notFound('No token has this handle (tk_…). List them with GET /admin/api/v1/tokens; to revoke by the token itself, POST /admin/api/v1/tokens/revoke {"token"}.');
+      return revokeOne(ctx, id);
     },
   },
   {
