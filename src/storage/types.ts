@@ -64,20 +64,33 @@ export interface UserStore {
   byName(userName: string): Promise<User | undefined>;
   /** Every user, by user name (unique) in byte order. */
   list(): Promise<User[]>;
+  /**
+   * Deletes the user row; false when there is none. Only the row: the registry (deleteUser) first
+   * ends the user's tokens and sessions and refuses while an application acts as the user.
+   */
+  delete(id: string): Promise<boolean>;
 }
 
 export interface RoleStore {
   create(role: Role): Promise<void>;
+  /** Replaces the role named `role.name` (its description); not_found when there is none. */
+  update(role: Role): Promise<void>;
   byName(name: string): Promise<Role | undefined>;
   /** Every role, by name (unique) in byte order. */
   list(): Promise<Role[]>;
+  /** Deletes the role; false when there is none. Users keep the name in their roles until the registry removes it. */
+  delete(name: string): Promise<boolean>;
 }
 
 export interface ScopeStore {
   create(scope: Scope): Promise<void>;
+  /** Replaces the scope named `scope.name` (its description); not_found when there is none. */
+  update(scope: Scope): Promise<void>;
   byName(name: string): Promise<Scope | undefined>;
   /** Every scope, by name (unique) in byte order. */
   list(): Promise<Scope[]>;
+  /** Deletes the scope; false when there is none. */
+  delete(name: string): Promise<boolean>;
 }
 
 export interface ApplicationStore {
@@ -87,6 +100,8 @@ export interface ApplicationStore {
   byClientId(clientId: string): Promise<Application | undefined>;
   /** Every application, by name, applications of the same name by client id (unique), in byte order. */
   list(): Promise<Application[]>;
+  /** Deletes the application row; false when there is none. The registry (deleteApplication) revokes its tokens first. */
+  delete(id: string): Promise<boolean>;
 }
 
 export interface PropertyStore {
@@ -123,6 +138,12 @@ export interface TokenStore {
    * change version when anything changed. For a password change or a deactivation.
    */
   revokeForUser(userId: string, at: number, options?: { readonly includeClientCredentials?: boolean }): Promise<UserRevocation>;
+  /**
+   * Revokes every unexpired active or rotated token issued to the application (found by the expiry
+   * index: expired tokens are refused anyway); bumps the change version when anything changed.
+   * For deleting an application and `latchkey tokens revoke --app`.
+   */
+  revokeForApplication(applicationId: string, at: number): Promise<UserRevocation>;
   /** The tokens matching the query, newest first (by `issuedAt`), tokens issued at the same time by hash ascending; at most `limit` (default 100). */
   list(query: TokenQuery): Promise<TokenRecord[]>;
   /** Deletes tokens that expired before `before`; returns how many. */

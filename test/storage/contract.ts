@@ -1146,6 +1146,83 @@ function describeSessionsAttemptsAndRevocation(get: () => Storage): void {
     });
   });
 
+  describe('deletes and revocation by application', () => {
+    it('deletes users, roles, scopes and applications by key, bumping the change version; a missing one is false', async () => {
+      const s = get();
+      const user = makeUser();
+      const app = makeApp();
+      const role = { name: `role-${uid()}`, description: 'Reporting', builtIn: false };
+      const scope = { name: `scope-${uid()}`, description: 'Read reports', builtIn: false };
+      const keep = makeUser();
+      await s.users.create(user);
+      await s.users.create(keep);
+      await s.applications.create(app);
+      await s.roles.create(role);
+      await s.scopes.create(scope);
+      for (const [what, del, gone] of [
+        ['user', () => s.users.delete(user.id), async () => (await s.users.byId(user.id)) === undefined && (await s.users.byName(user.userName)) === undefined],
+        ['application', () => s.applications.delete(app.id), async () => (await s.applications.byClientId(app.clientId)) === undefined],
+        ['role', () => s.roles.delete(role.name), async () => (await s.roles.byName(role.name)) === undefined],
+        ['scope', () => s.scopes.delete(scope.name), async () => (await s.scopes.byName(scope.name)) === undefined],
+      ] as const) {
+        const v0 = await s.changes.version();
+        assert.equal(await del(), true, `${what}: deleted`);
+        assert.ok(await gone(), `${what}: gone`);
+        assert.ok((await s.changes.version()) > v0, `${what}: a delete bumps the change version`);
+        const v1 = await s.changes.version();
+        assert.equal(await del(), false, `${what}: a second delete finds nothing`);
+        assert.equal(await s.changes.version(), v1, `${what}: nothing deleted, no bump`);
+      }
+      assert.deepEqual((await s.users.list()).map((u) => u.id), [keep.id], 'only the one user went');
+      // The name of a deleted application or user may be taken again.
+      await s.users.create(makeUser({ userName: user.userName }));
+      await s.applications.create(makeApp({ clientId: app.clientId }));
+    });
+
+    it('updates the description of a role or a scope; a missing one is not_found', async () => {
+      const s = get();
+      const role = { name: `role-${uid()}`, description: 'Old', builtIn: false };
+      const scope = { name: `scope-${uid()}`, description: 'Old', builtIn: false };
+      await s.roles.create(role);
+      await s.scopes.create(scope);
+      const v0 = await s.changes.version();
+      await s.roles.update({ ...role, description: 'New' });
+      await s.scopes.update({ ...scope, description: 'New' });
+      assert.deepEqual(await s.roles.byName(role.name), { ...role, description: 'New' });
+      assert.deepEqual(await s.scopes.byName(scope.name), { ...scope, description: 'New' });
+      assert.ok((await s.changes.version()) > v0, 'an update bumps the change version');
+      await rejectsWith(s.roles.update({ ...role, name: `role-${uid()}` }), 'not_found');
+      await rejectsWith(s.scopes.update({ ...scope, name: `scope-${uid()}` }), 'not_found');
+    });
+
+    it('revokes the unexpired active and rotated tokens of one application, and nothing else', async () => {
+      const s = get();
+      const appId = uid();
+      const fam = uid();
+      const refresh = makeToken({ applicationId: appId, familyId: fam, grantType: 'password', expiresAt: T0 + 60_000 });
+      const access = makeToken({ applicationId: appId, familyId: fam, grantType: 'password', kind: 'access', expiresAt: T0 + 60_000 });
+      const cc = makeToken({ applicationId: appId, grantType: 'client_credentials', kind: 'access', expiresAt: T0 + 60_000 });
+      const expired = makeToken({ applicationId: appId, kind: 'access', expiresAt: T0 + 1 });
+      const other = makeToken({ expiresAt: T0 + 60_000 });
+      await s.tokens.insert([refresh, access, cc, expired, other]);
+      const next = makeToken({ applicationId: appId, familyId: fam, grantType: 'refresh_token', expiresAt: T0 + 60_000 });
+      await s.tokens.consumeRefresh(refresh.hash, T0 + 1, [next]);
+      const v0 = await s.changes.version();
+      assert.deepEqual(await s.tokens.revokeForApplication(appId, T0 + 10), { tokens: 4, families: 2 });
+      assert.ok((await s.changes.version()) > v0, 'a revocation bumps the change version');
+      for (const t of [refresh, access, cc, next]) {
+        const got = await s.tokens.byHash(t.hash);
+        assert.equal(got?.status, 'revoked');
+        assert.equal(got?.revokedAt, T0 + 10);
+      }
+      assert.equal((await s.tokens.byHash(expired.hash))?.status, 'active', 'expired tokens are left as they are');
+      assert.equal((await s.tokens.byHash(other.hash))?.status, 'active');
+      const v1 = await s.changes.version();
+      assert.deepEqual(await s.tokens.revokeForApplication(appId, T0 + 20), { tokens: 0, families: 0 });
+      assert.equal(await s.changes.version(), v1, 'nothing changed: no bump');
+    });
+  });
+
   describe('grouped activity counters and write health', () => {
     it('lists rows by metric prefix from since, by metric then bucket', async () => {
       const s = get();

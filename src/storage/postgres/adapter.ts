@@ -312,14 +312,19 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       byId: (id) => one('user', 'userById', [id], userFromRow),
       byName: (name) => one('user', 'userByName', [name], userFromRow),
       list: async () => (await run<UserRow>('user', 'userList', [])).map(userFromRow),
+      delete: async (id) => (await touched('user', 'userDelete', [id])) > 0,
     },
     roles: {
       create: (r) => mutate('role', 'roleInsert', namedParams(r)),
+      update: (r) => mutate('role', 'roleUpdate', namedParams(r)),
+      delete: async (name) => (await touched('role', 'roleDelete', [name])) > 0,
       byName: (name) => one('role', 'roleByName', [name], namedFromRow),
       list: async () => (await run<NamedRow>('role', 'roleList', [])).map(namedFromRow),
     },
     scopes: {
       create: (sc) => mutate('scope', 'scopeInsert', namedParams(sc)),
+      update: (sc) => mutate('scope', 'scopeUpdate', namedParams(sc)),
+      delete: async (name) => (await touched('scope', 'scopeDelete', [name])) > 0,
       byName: (name) => one('scope', 'scopeByName', [name], namedFromRow),
       list: async () => (await run<NamedRow>('scope', 'scopeList', [])).map(namedFromRow),
     },
@@ -329,6 +334,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       byId: (id) => one('application', 'appById', [id], applicationFromRow),
       byClientId: (cid) => one('application', 'appByClientId', [cid], applicationFromRow),
       list: async () => (await run<ApplicationRow>('application', 'appList', [])).map(applicationFromRow),
+      delete: async (id) => (await touched('application', 'appDelete', [id])) > 0,
     },
     properties: {
       set: (name, value, at) => mutate('property', 'propSet', [name, value, at]),
@@ -341,6 +347,10 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       revoke: async (hash, at) => (await touched('token', 'tokenRevoke', [at, hash])) > 0,
       revokeFamily: (familyId, at) => touched('token', 'tokenRevokeFamily', [at, familyId]),
       revokeForUser: (userId, at, options) => revokeForUser(userId, at, options?.includeClientCredentials === true),
+      revokeForApplication: async (applicationId, at) => {
+        const row = (await run<{ tokens: number; families: number }>('token', 'tokenRevokeApp', [at, applicationId]))[0];
+        return { tokens: row?.tokens ?? 0, families: row?.families ?? 0 };
+      },
       list: listTokens,
       deleteExpired: (before) => deleteInChunks('token', 'tokenDeleteExpired', before),
       exportAll: async (after, limit) => (await run<TokenRow>('token', 'tokenExport', [after ?? '', pageOf(limit)])).map(tokenFromRow),
