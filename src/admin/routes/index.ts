@@ -1,4 +1,5 @@
 import { APPLICATION_ROUTES } from './applications.js';
+import { CONFIG_AS_CODE_ROUTES } from './config-as-code.js';
 import { AUDIT_ROUTE, DIAGNOSTICS_ROUTES } from './diagnostics.js';
 import { KEY_IDP_ROUTES } from './keys-idps.js';
 import { REFUSAL_ACTIVITY_ROUTES } from './refusals-activity.js';
@@ -24,8 +25,9 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   ...REFUSAL_ACTIVITY_ROUTES,
   AUDIT_ROUTE,
   ...KEY_IDP_ROUTES,
+  ...CONFIG_AS_CODE_ROUTES,
 ];
 
-export { ADMIN_API_PREFIX, type AdminMethod, type AdminRoute, type QueryParam, type RouteContext } from './types.js';
+export { ADMIN_API_PREFIX, type AdminMethod, type AdminRoute, type QueryParam, type RouteContext, type TextBody } from './types.js';
 export { mapError } from './errors.js';
 export { curlFor } from './helpers.js';
