@@ -11,7 +11,17 @@ export type RegistryErrorCode =
   | 'user_not_found'
   | 'scope_exists'
   | 'scope_not_found'
+  | 'role_exists'
+  | 'role_not_found'
   | 'application_not_found'
+  /** A name given where a client id or a unique name is expected matches several applications. */
+  | 'application_ambiguous'
+  /** A built-in object (the console application, the admin role, the built-in scopes) cannot be deleted or switched off. */
+  | 'built_in'
+  /** The change would leave no active administrator (src/registry/guards.ts). */
+  | 'last_administrator'
+  /** Deleting it would leave something dangling; the message names the dependants (and --cascade, where it applies). */
+  | 'in_use'
   | 'property_unknown'
   | 'property_invalid'
   | 'identity_provider_not_found'

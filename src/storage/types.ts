@@ -144,6 +144,11 @@ export interface TokenStore {
    * For deleting an application and `latchkey tokens revoke --app`.
    */
   revokeForApplication(applicationId: string, at: number): Promise<UserRevocation>;
+  /**
+   * Revokes every unexpired active or rotated token that carries the scope (found by the expiry
+   * index); bumps the change version when anything changed. For deleting a scope.
+   */
+  revokeWithScope(scope: string, at: number): Promise<UserRevocation>;
   /** The tokens matching the query, newest first (by `issuedAt`), tokens issued at the same time by hash ascending; at most `limit` (default 100). */
   list(query: TokenQuery): Promise<TokenRecord[]>;
   /** Deletes tokens that expired before `before`; returns how many. */

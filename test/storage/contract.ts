@@ -1221,6 +1221,25 @@ function describeSessionsAttemptsAndRevocation(get: () => Storage): void {
       assert.deepEqual(await s.tokens.revokeForApplication(appId, T0 + 20), { tokens: 0, families: 0 });
       assert.equal(await s.changes.version(), v1, 'nothing changed: no bump');
     });
+
+    it('revokes the unexpired tokens carrying a scope as a whole word, and nothing else', async () => {
+      const s = get();
+      const scope = `re%ports_${uid()}`;
+      const fam = uid();
+      const carrying = makeToken({ familyId: fam, scopes: ['other', scope], expiresAt: T0 + 60_000 });
+      const only = makeToken({ scopes: [scope], kind: 'access', expiresAt: T0 + 60_000 });
+      const longer = makeToken({ scopes: [`${scope}.write`, `x${scope}`], expiresAt: T0 + 60_000 });
+      const wildcardLookalike = makeToken({ scopes: [scope.replace('%', 'X').replace('_', 'Y')], expiresAt: T0 + 60_000 });
+      const expired = makeToken({ scopes: [scope], expiresAt: T0 + 1 });
+      await s.tokens.insert([carrying, only, longer, wildcardLookalike, expired]);
+      const v0 = await s.changes.version();
+      assert.deepEqual(await s.tokens.revokeWithScope(scope, T0 + 10), { tokens: 2, families: 2 });
+      assert.ok((await s.changes.version()) > v0);
+      assert.equal((await s.tokens.byHash(carrying.hash))?.status, 'revoked');
+      assert.equal((await s.tokens.byHash(only.hash))?.status, 'revoked');
+      for (const t of [longer, wildcardLookalike, expired]) assert.equal((await s.tokens.byHash(t.hash))?.status, 'active');
+      assert.deepEqual(await s.tokens.revokeWithScope(scope, T0 + 20), { tokens: 0, families: 0 });
+    });
   });
 
   describe('grouped activity counters and write health', () => {

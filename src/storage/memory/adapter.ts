@@ -97,6 +97,21 @@ export function createMemoryStorage(): Storage {
       seen.add(t.hash);
     }
   };
+  /** Revokes the unexpired active or rotated tokens that match. */
+  const revokeWhere = (match: (t: TokenRecord) => boolean, at: number): UserRevocation => {
+    const families = new Set<string>();
+    let count = 0;
+    for (const t of [...tokens.values()]) {
+      if (match(t) && t.expiresAt > at && (t.status === 'active' || t.status === 'rotated')) {
+        tokens.set(t.hash, { ...t, status: 'revoked', revokedAt: at });
+        families.add(t.familyId);
+        count += 1;
+      }
+    }
+    if (count > 0) bump();
+    return { tokens: count, families: families.size };
+  };
+
   /** Deletes one entry; bumps the change version when it did. */
   const removeFrom = <V>(map: Map<string, V>, key: string): boolean => {
     if (!map.delete(key)) return false;
@@ -299,18 +314,11 @@ export function createMemoryStorage(): Storage {
         if (count > 0) bump();
         return { tokens: count, families: count === 0 ? 0 : families.size };
       },
-      async revokeForApplication(applicationId, at): Promise<UserRevocation> {
-        const families = new Set<string>();
-        let count = 0;
-        for (const t of [...tokens.values()]) {
-          if (t.applicationId === applicationId && t.expiresAt > at && (t.status === 'active' || t.status === 'rotated')) {
-            tokens.set(t.hash, { ...t, status: 'revoked', revokedAt: at });
-            families.add(t.familyId);
-            count += 1;
-          }
-        }
-        if (count > 0) bump();
-        return { tokens: count, families: families.size };
+      async revokeForApplication(applicationId, at) {
+        return revokeWhere((t) => t.applicationId === applicationId, at);
+      },
+      async revokeWithScope(scope, at) {
+        return revokeWhere((t) => t.scopes.includes(scope), at);
       },
       async list(query: TokenQuery) {
         const now = query.now ?? Date.now();

@@ -287,6 +287,11 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     return { tokens: row?.tokens ?? 0, families: row?.families ?? 0 };
   };
 
+  const revokeMatching = async (name: 'tokenRevokeApp' | 'tokenRevokeScope', key: string, at: number): Promise<UserRevocation> => {
+    const row = (await run<{ tokens: number; families: number }>('token', name, [at, key]))[0];
+    return { tokens: row?.tokens ?? 0, families: row?.families ?? 0 };
+  };
+
   /** Keys as three parallel arrays (unnest), sorted so concurrent writers lock rows in one order. */
   const attemptArrays = (keys: readonly AttemptKey[]): [string[], string[], string[]] => {
     const sorted = sortedAttemptKeys(keys);
@@ -347,10 +352,8 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       revoke: async (hash, at) => (await touched('token', 'tokenRevoke', [at, hash])) > 0,
       revokeFamily: (familyId, at) => touched('token', 'tokenRevokeFamily', [at, familyId]),
       revokeForUser: (userId, at, options) => revokeForUser(userId, at, options?.includeClientCredentials === true),
-      revokeForApplication: async (applicationId, at) => {
-        const row = (await run<{ tokens: number; families: number }>('token', 'tokenRevokeApp', [at, applicationId]))[0];
-        return { tokens: row?.tokens ?? 0, families: row?.families ?? 0 };
-      },
+      revokeForApplication: (applicationId, at) => revokeMatching('tokenRevokeApp', applicationId, at),
+      revokeWithScope: (scope, at) => revokeMatching('tokenRevokeScope', scope, at),
       list: listTokens,
       deleteExpired: (before) => deleteInChunks('token', 'tokenDeleteExpired', before),
       exportAll: async (after, limit) => (await run<TokenRow>('token', 'tokenExport', [after ?? '', pageOf(limit)])).map(tokenFromRow),

@@ -92,6 +92,11 @@ export const SQL = {
       WHERE expires_at > $1 AND application_id = $2 AND status IN ('active', 'rotated') RETURNING family_id),
     b AS (${bumpWhen('EXISTS (SELECT 1 FROM w)')})
     SELECT count(*)::int AS tokens, count(DISTINCT family_id)::int AS families FROM w`,
+  // Scopes are a text array here: element equality, never a pattern.
+  tokenRevokeScope: `WITH w AS (UPDATE tokens SET status = 'revoked', revoked_at = $1
+      WHERE expires_at > $1 AND $2::text = ANY (scopes) AND status IN ('active', 'rotated') RETURNING family_id),
+    b AS (${bumpWhen('EXISTS (SELECT 1 FROM w)')})
+    SELECT count(*)::int AS tokens, count(DISTINCT family_id)::int AS families FROM w`,
   // In chunks, so clearing a large backlog never runs into statement_timeout or holds many locks.
   tokenDeleteExpired: `WITH d AS (DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,

@@ -139,11 +139,14 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       return deleted;
     }).immediate(), true);
 
-  const revokeForApplication = db.transaction((applicationId: string, at: number): UserRevocation => {
-    const rows = s.tokenRevokeApp.all(at, at, applicationId) as { family_id: string }[];
-    if (rows.length > 0) s.bump.run();
-    return { tokens: rows.length, families: new Set(rows.map((r) => r.family_id)).size };
-  });
+  const revokeMatching = (statement: Statement) =>
+    db.transaction((key: string, at: number): UserRevocation => {
+      const rows = statement.all(at, at, key) as { family_id: string }[];
+      if (rows.length > 0) s.bump.run();
+      return { tokens: rows.length, families: new Set(rows.map((r) => r.family_id)).size };
+    });
+  const revokeForApplication = revokeMatching(s.tokenRevokeApp);
+  const revokeWithScope = revokeMatching(s.tokenRevokeScope);
 
   const insertToken = (t: NewTokenRecord): void => {
     s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId);
@@ -308,6 +311,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
         }).immediate(), true),
       revokeForUser: (userId, at, options) => guard('token', () => revokeForUser.immediate(userId, at, options?.includeClientCredentials === true), true),
       revokeForApplication: (applicationId, at) => guard('token', () => revokeForApplication.immediate(applicationId, at), true),
+      revokeWithScope: (scope, at) => guard('token', () => revokeWithScope.immediate(scope, at), true),
       list: (q: TokenQuery) => guard('token', () => list<TokenRow>(LISTS.tokens(q)).map(tokenFromRow)),
       deleteExpired: (before) => guard('token', () => s.tokenDeleteExpired.run(before).changes),
       exportAll: (after, limit) => guard('token', () => (s.tokenExport.all(after ?? '', pageOf(limit)) as TokenRow[]).map(tokenFromRow)),

@@ -32,6 +32,8 @@ const SQL = {
   tokenRevokeUserCc: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE expires_at > ? AND user_id = ? AND grant_type = 'client_credentials' AND status = 'active' RETURNING family_id",
   // Unexpired tokens only, found by the expiry index (there is no index by application).
   tokenRevokeApp: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE expires_at > ? AND application_id = ? AND status IN ('active', 'rotated') RETURNING family_id",
+  // Scopes are stored as space-separated words: a whole-word match (instr, not LIKE: a scope may hold % or _).
+  tokenRevokeScope: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE expires_at > ? AND instr(' ' || scopes || ' ', ' ' || ? || ' ') > 0 AND status IN ('active', 'rotated') RETURNING family_id",
   refusalInsert: insertInto(D, 'refusals', COLUMNS.refusals),
   refusalDeleteOlder: 'DELETE FROM refusals WHERE at < ?',
   tokenImport: insertInto(D, 'tokens', COLUMNS.tokens),
