@@ -3,7 +3,7 @@ import { IDP_USER_FIELDS } from '../idp/registry.js';
 import { DEFAULT_ACCESS_TOKEN_LIFESPAN, DEFAULT_REFRESH_TOKEN_LIFESPAN } from '../registry/applications.js';
 import { PROPERTY_DEFINITIONS, PROPERTY_NAMES, type PropertyDefinition } from '../registry/properties.js';
 import { SCOPE_TOKEN } from '../registry/scopes.js';
-import { ROLE_NAME_PATTERN, USER_NAME_PATTERN } from '../registry/users.js';
+import { ROLE_NAME as ROLE_NAME_PATTERN, USER_NAME as USER_NAME_PATTERN } from '../registry/users.js';
 import { HTTP_METHODS } from '../resource-server/define.js';
 
 /**

@@ -52,11 +52,11 @@ export function parseDocument(text: string, source: string): RegistryDocument {
   if (Buffer.byteLength(text, 'utf8') > MAX_DOCUMENT_BYTES) {
     throw new DocumentError('invalid_document', [{ path: '', message: `${source} is larger than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB` }]);
   }
-  const parsed = YAML.parseDocument(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: true });
+  const parsed = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (parsed.errors.length > 0) {
     throw new DocumentError(
       'invalid_document',
-      parsed.errors.map((e) => ({ path: '', message: `${source} is not valid YAML or JSON: ${e.message.split('\n')[0] ?? ''}` })),
+      parsed.errors.map((e) => ({ path: '', message: `${source} is not valid YAML or JSON: ${(e.message.split('\n')[0] ?? '').replace(/:$/, '')}` })),
     );
   }
   let value: unknown;
