@@ -13,6 +13,7 @@ import { updateRole } from '../src/registry/roles.js';
 import type { AuditEntry } from '../src/domain/model.js';
 import { FIXTURE_APIS } from './helpers/api.js';
 import { generateTestKey, jwksOf } from './helpers/idp-server.js';
+import { adminToken } from './helpers/admin.js';
 import { refreshCache, registryDeps, tokenRequest } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -403,5 +404,115 @@ describe('configuration as code: latchkey export / apply', () => {
     const served = JSON.parse(await ok(source.db, ['apply', '-f', file, '--json', '--dry-run', '--apis', FIXTURE_APIS])) as ApplyJson;
     assert.ok(!served.warnings.some((w) => /does not serve|other security|does not list/.test(w)), served.warnings.join('\n'));
     assert.ok(existsSync(FIXTURE_APIS));
+  });
+});
+
+describe('configuration as code over the admin API: GET /export, POST /apply', () => {
+  let server: TestServer;
+  let token = '';
+  let seed: TestServer;
+  let seedYaml = '';
+
+  const call = async (method: string, path: string, init: { body?: string; contentType?: string; accept?: string } = {}) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (init.contentType !== undefined) headers['content-type'] = init.contentType;
+    if (init.accept !== undefined) headers.accept = init.accept;
+    const res = await fetch(`${server.url}/admin/api/v1${path}`, { method, headers, ...(init.body === undefined ? {} : { body: init.body }) });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, type: res.headers.get('content-type') ?? '', headers: res.headers, text, json };
+  };
+
+  before(async () => {
+    seed = await startTestServer();
+    NO_APIS = join(seed.dir, 'no-apis');
+    mkdirSync(NO_APIS, { recursive: true });
+    await populate(seed);
+    seedYaml = await exportOf(seed);
+    server = await startTestServer();
+    token = await adminToken(server);
+  });
+  after(async () => {
+    await seed?.close();
+    await server?.close();
+  });
+
+  it('exports the same document as the CLI, as JSON (default) or YAML (?format=yaml or Accept: application/yaml)', async () => {
+    const json = await call('GET', '/export');
+    assert.equal(json.status, 200, json.text);
+    assert.match(json.type, /^application\/json/);
+    assert.equal(json.text, await exportOf(server, 'json'));
+    assert.equal(json.headers.get('cache-control'), 'no-store');
+    const yaml = await call('GET', '/export?format=yaml');
+    assert.match(yaml.type, /^application\/yaml/);
+    assert.equal(yaml.text, await exportOf(server));
+    assert.equal((await call('GET', '/export', { accept: 'application/yaml' })).text, yaml.text);
+    const bad = await call('GET', '/export?format=xml');
+    assert.deepEqual([bad.status, bad.json.field], [400, 'format']);
+  });
+
+  it('applies a YAML document: the plan, the secrets once, audited under the admin; a dry run and a second apply change nothing', async () => {
+    const auditBefore = await auditOf(server);
+    const dry = await call('POST', '/apply?dryRun=true', { body: seedYaml, contentType: 'application/yaml' });
+    assert.equal(dry.status, 200, dry.text);
+    assert.equal(dry.json.dryRun, true);
+    assert.ok(dry.json.changes.length > 10);
+    assert.deepEqual(dry.json.secrets, []);
+    assert.deepEqual(await auditOf(server), auditBefore);
+    const applied = await call('POST', '/apply', { body: seedYaml, contentType: 'application/yaml' });
+    assert.equal(applied.status, 200, applied.text);
+    assert.equal(applied.json.applied, dry.json.changes.length);
+    assert.deepEqual(applied.json.changes, dry.json.changes);
+    const nightly = applied.json.secrets.find((s: { name: string }) => s.name === 'Nightly export');
+    assert.ok(nightly?.clientSecret.startsWith('lk_cs_'));
+    // The cache was refreshed by the route: the new client works at once.
+    const res = await tokenRequest(server.url, { basic: [nightly.clientId, nightly.clientSecret], form: { grant_type: 'client_credentials' } });
+    assert.equal(res.status, 200, res.text);
+    const added = (await auditOf(server)).slice(0, (await auditOf(server)).length - auditBefore.length);
+    assert.ok(added.length > 10 && added.every((e) => e.actor === 'admin'));
+    // The instance now holds the seed's registry, plus the admin test client the bearer token came from.
+    const mine = YAML.parse((await call('GET', '/export?format=yaml')).text);
+    const seeded = YAML.parse(seedYaml);
+    mine.applications = mine.applications.filter((a: { name: string }) => !/password grant/.test(a.name));
+    assert.deepEqual(mine, seeded);
+    const again = await call('POST', '/apply', { body: seedYaml, contentType: 'application/yaml' });
+    assert.deepEqual([again.status, again.json.changes, again.json.secrets], [200, [], []]);
+  });
+
+  it('takes JSON bodies larger than the instance body limit (16 KiB here)', async () => {
+    const doc = YAML.parse(seedYaml);
+    for (let i = 0; i < 300; i++) doc.scopes.push({ name: `bulk.scope.${String(i).padStart(3, '0')}`, description: 'a scope created in bulk by a registry document' });
+    const body = JSON.stringify(doc);
+    assert.ok(body.length > 16 * 1024);
+    const res = await call('POST', '/apply?dryRun=true', { body, contentType: 'application/json' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.changes.filter((c: { kind: string }) => c.kind === 'scope').length, 300);
+  });
+
+  it('a document that cannot be applied is 400 with every issue and its path, and changes nothing; ?prune deletes', async () => {
+    const before = await call('GET', '/export');
+    const doc = YAML.parse(seedYaml);
+    doc.applications[1].grantTypes = ['bogus'];
+    doc.users.push({ userName: 'not valid!' });
+    const structural = await call('POST', '/apply', { body: JSON.stringify(doc), contentType: 'application/json' });
+    assert.equal(structural.status, 400);
+    assert.equal(structural.json.error, 'invalid_document');
+    assert.deepEqual(structural.json.issues.map((i: { path: string }) => i.path), ['users[4].userName']);
+    doc.users.pop();
+    const refused = await call('POST', '/apply', { body: JSON.stringify(doc), contentType: 'application/json' });
+    assert.deepEqual([refused.status, refused.json.error, refused.json.field], [400, 'refused', 'applications[1].grantTypes']);
+    const garbage = await call('POST', '/apply', { body: '{"apiVersion":', contentType: 'application/json' });
+    assert.deepEqual([garbage.status, garbage.json.error], [400, 'invalid_document']);
+    const flag = await call('POST', '/apply?prune=maybe', { body: seedYaml });
+    assert.deepEqual([flag.status, flag.json.field], [400, 'prune']);
+    assert.equal((await call('GET', '/export')).text, before.text);
+    const pruned = await call('POST', '/apply?prune=true', { body: seedYaml, contentType: 'application/yaml' });
+    assert.equal(pruned.status, 200, pruned.text);
+    assert.deepEqual(pruned.json.changes.map((c: { action: string; kind: string; name: string }) => `${c.action} ${c.kind} ${c.name}`), ['delete application Admin scripts (password grant)']);
   });
 });
