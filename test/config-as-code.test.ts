@@ -8,7 +8,9 @@ import YAML from 'yaml';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
 import { registryJsonSchema, SCHEMA_FILE } from '../src/config-as-code/document.js';
+import { NOT_EXPORTED } from '../src/config-as-code/snapshot.js';
 import { CONSOLE_CLIENT_ID } from '../src/registry/bootstrap.js';
+import { updateApplication } from '../src/registry/applications.js';
 import { updateRole } from '../src/registry/roles.js';
 import type { AuditEntry } from '../src/domain/model.js';
 import { FIXTURE_APIS } from './helpers/api.js';
@@ -81,9 +83,11 @@ async function populate(server: TestServer): Promise<void> {
   await ok(db, ['properties', 'set', 'latchkey.keys.rotation_days', '30']);
   await ok(db, ['properties', 'set', 'latchkey.password.lockout.user_threshold', '200']);
   await ok(db, ['properties', 'set', 'latchkey.password.lockout.threshold', '20']);
-  await ok(db, ['apps', 'create', '--name', 'Nightly export', '--grants', 'client_credentials', '--app-user', 'svc-integration', '--scopes', 'export.read,orders.write', '--access-token-lifespan', '600']);
+  const nightly = JSON.parse(await ok(db, ['apps', 'create', '--name', 'Nightly export', '--grants', 'client_credentials', '--app-user', 'svc-integration', '--scopes', 'export.read,orders.write', '--json'])) as { clientId: string };
+  await updateApplication(registryDeps(server), nightly.clientId, { accessTokenLifespan: 600 });
   await ok(db, ['apps', 'create', '--name', 'Portal', '--grants', 'authorization_code,refresh_token', '--public', '--redirect-uri', 'https://portal.example.com/callback', '--redirect-uri', 'http://127.0.0.1:8400/cb', '--logo-uri', 'https://portal.example.com/logo.png', '--token-format', 'jwt', '--audience', 'https://api.example.com']);
-  await ok(db, ['apps', 'create', '--name', 'Orders sync', '--grants', 'jwt_bearer', '--jwks', jwksOf(key), '--token-format', 'jwt', '--refresh-token-lifespan', '86400']);
+  const orders = JSON.parse(await ok(db, ['apps', 'create', '--name', 'Orders sync', '--grants', 'jwt_bearer', '--jwks', jwksOf(key), '--token-format', 'jwt', '--json'])) as { clientId: string };
+  await updateApplication(registryDeps(server), orders.clientId, { refreshTokenLifespan: 86400 });
   await ok(db, ['apps', 'create', '--name', 'Key client', '--grants', 'client_credentials', '--jwks-uri', 'https://keys.example.com/jwks.json', '--app-user', 'bob']);
   await ok(db, ['apps', 'create', '--name', 'Resource server', '--grants', 'client_credentials', '--app-user', 'bob', '--can-introspect']);
   await ok(db, ['apps', 'create', '--name', 'Admin scripts', '--grants', 'password', '--admin-api', 'true']);
@@ -155,6 +159,24 @@ describe('configuration as code: latchkey export / apply', () => {
     for (const id of storedIds) assert.ok(!yamlExport.includes(id), `internal id ${id} exported`);
   });
 
+  it('exports every field of every record, but those left out on purpose (NOT_EXPORTED)', async () => {
+    const storage = source.latchkey.storage;
+    const doc = JSON.parse(jsonExport);
+    const records = {
+      user: (await storage.users.list())[0],
+      role: (await storage.roles.list())[0],
+      scope: (await storage.scopes.list())[0],
+      application: (await storage.applications.list())[0],
+      identityProvider: (await storage.identityProviders.list())[0],
+    };
+    const entries = { user: doc.users[0], role: doc.roles[0], scope: doc.scopes[0], application: doc.applications[0], identityProvider: doc.identityProviders[0] };
+    for (const [kind, record] of Object.entries(records) as [keyof typeof records, object][]) {
+      const exported = new Set(Object.keys(entries[kind]));
+      const left = Object.keys(record).filter((field) => !exported.has(field) && !(field in NOT_EXPORTED[kind]));
+      assert.deepEqual(left, [], `${kind} fields neither exported nor listed in NOT_EXPORTED (src/config-as-code/snapshot.ts)`);
+    }
+  });
+
   it('publishes the JSON Schema (the committed file is the generated one, `export --schema` prints it) and an export validates against it', async () => {
     const committed = readFileSync(join(ROOT, SCHEMA_FILE), 'utf8');
     assert.equal(committed, `${JSON.stringify(registryJsonSchema(), null, 2)}\n`, `${SCHEMA_FILE} is stale: regenerate it with node bin/latchkey.js export --schema > ${SCHEMA_FILE}`);
@@ -180,10 +202,9 @@ describe('configuration as code: latchkey export / apply', () => {
     assert.ok(r.out.indexOf('ACTION') < r.out.indexOf('Applied'));
     const doc = JSON.parse(jsonExport);
     const confidential = doc.applications.filter((a: { public: boolean }) => !a.public);
-    const secretRows = r.out.slice(r.out.indexOf('CLIENT SECRET')).split('\n').filter((l) => /lk_cs_/.test(l));
-    assert.equal(secretRows.length, confidential.length);
-    for (const app of confidential) assert.ok(secretRows.some((row) => row.startsWith(app.clientId)), `secret of ${app.name}`);
-    assert.ok(!doc.applications.filter((a: { public: boolean }) => a.public).some((a: { clientId: string }) => secretRows.some((row) => row.includes(a.clientId))));
+    const printed = new Map([...r.out.matchAll(/client id: +(\S+)\n +client secret: +(\S+)/g)].map((m) => [m[1] as string, m[2] as string]));
+    assert.deepEqual([...printed.keys()].sort(), confidential.map((a: { clientId: string }) => a.clientId).sort(), 'one secret per new confidential application');
+    assert.equal((r.out.match(/lk_cs_/g) ?? []).length, confidential.length, 'each secret printed once');
     assert.equal(await exportOf(target), yamlExport);
     assert.equal(await exportOf(target, 'json'), jsonExport);
     // Every change was audited as the CLI's (one entry per object or property, actor cli:<user>).
@@ -193,7 +214,7 @@ describe('configuration as code: latchkey export / apply', () => {
     assert.ok(added.some((e) => e.action === 'application.create' && e.target === doc.applications[0].clientId));
     // The secret printed works: a client-credentials token for the new "Nightly export".
     const nightly = doc.applications.find((a: { name: string }) => a.name === 'Nightly export');
-    const secret = (secretRows.find((row) => row.startsWith(nightly.clientId)) ?? '').split(/\s+/).at(-1) as string;
+    const secret = printed.get(nightly.clientId) as string;
     await refreshCache(target);
     const token = await tokenRequest(target.url, { basic: [nightly.clientId, secret], form: { grant_type: 'client_credentials', scope: 'export.read' } });
     assert.equal(token.status, 200, token.text);
@@ -225,10 +246,8 @@ describe('configuration as code: latchkey export / apply', () => {
     const [exportBefore, auditBefore] = [await exportOf(target), await auditOf(target)];
     const r = await cli(target.db, ['apply', '-f', file, '--dry-run', '--apis', NO_APIS]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /Plan: 2 to create, 2 to update, 0 to delete\./);
-    assert.match(r.out, /update +property +latchkey\.keys\.rotation_days +value: 30 → 60/);
-    assert.match(r.out, /update +user +bob +roles: \[\] → \[itil\]/);
-    assert.match(r.out, /create +application +Planned app \(new client id\) +grantTypes: \[password, refresh_token\]; \(client id generated; secret generated, shown once\)/);
+    assert.match(r.out, /^Plan: 2 to create, 2 to update, 0 to delete\./);
+    for (const word of ['latchkey.keys.rotation_days', 'value: 30 → 60', 'roles: [] → [itil]', 'Planned app (new client id)', 'secret generated, shown once']) assert.ok(r.out.includes(word), word);
     assert.match(r.out, /Dry run: nothing was changed/);
     assert.doesNotMatch(r.out, /lk_cs_/);
     const json = await applyJson(target.db, file, '--dry-run');
@@ -239,6 +258,12 @@ describe('configuration as code: latchkey export / apply', () => {
       'update user bob users[2]',
       `create application Planned app applications[${doc.applications.length - 1}]`,
     ]);
+    const [property, scope, user, app] = json.changes;
+    assert.deepEqual(property?.fields, [{ field: 'value', from: 30, to: 60 }]);
+    assert.deepEqual(scope?.fields, [{ field: 'description', from: null, to: 'Planned' }]);
+    assert.deepEqual(user?.fields, [{ field: 'roles', from: [], to: ['itil'] }]);
+    // The plan shows what the registry will store: the grant password implies refresh_token.
+    assert.deepEqual([app?.clientId, app?.fields, app?.note], [null, [{ field: 'grantTypes', from: null, to: ['password', 'refresh_token'] }], 'client id generated; secret generated, shown once']);
     assert.equal(await exportOf(target), exportBefore);
     assert.deepEqual(await auditOf(target), auditBefore);
   });
@@ -404,6 +429,32 @@ describe('configuration as code: latchkey export / apply', () => {
     const served = JSON.parse(await ok(source.db, ['apply', '-f', file, '--json', '--dry-run', '--apis', FIXTURE_APIS])) as ApplyJson;
     assert.ok(!served.warnings.some((w) => /does not serve|other security|does not list/.test(w)), served.warnings.join('\n'));
     assert.ok(existsSync(FIXTURE_APIS));
+  });
+
+  it('the example of docs/configuration-as-code.md applies, and applies idempotently', async () => {
+    const docs = readFileSync(join(ROOT, 'docs', 'configuration-as-code.md'), 'utf8');
+    const example = /<!-- example: registry document -->\n```yaml\n([\s\S]*?)```/.exec(docs)?.[1];
+    assert.ok(example !== undefined, 'the example block');
+    const file = join(files, 'example.yaml');
+    writeFileSync(file, example);
+    const fresh = await startTestServer();
+    try {
+      const first = await applyJson(fresh.db, file);
+      assert.deepEqual(first.changes.map((c) => `${c.action} ${c.kind} ${c.name}`), [
+        'update property glide.oauth.inbound.client.credential.grant_type.enabled',
+        'create role itil',
+        'create scope export.read',
+        'create user svc-integration',
+        'create application Nightly export',
+        'create application Portal',
+        'create identityProvider corp',
+      ]);
+      assert.ok(first.changes.some((c) => c.clientId === 'portal-web'));
+      assert.deepEqual(first.secrets.map((s) => s.name), ['Nightly export']);
+      assert.deepEqual((await applyJson(fresh.db, file)).changes, []);
+    } finally {
+      await fresh.close();
+    }
   });
 });
 

@@ -39,6 +39,19 @@ export interface RegistrySnapshot {
   readonly builtInScopes: ReadonlySet<string>;
 }
 
+/**
+ * The fields of the stored records that the document leaves out, and why; every other field is
+ * exported (test/config-as-code.test.ts checks it, so a field added to a record must be added to
+ * the document or here).
+ */
+export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'application' | 'identityProvider', Readonly<Record<string, string>>>> = {
+  user: { id: 'differs between instances', passwordHash: 'a secret (a user apply creates has no password)', passwordChangedAt: 'a time', createdAt: 'a time', updatedAt: 'a time' },
+  role: { builtIn: 'built-in roles are left out' },
+  scope: { builtIn: 'built-in scopes are left out' },
+  application: { id: 'differs between instances', appUserId: 'exported as appUser (the user name)', secretHash: 'a secret (apply generates one)', secretRotatedAt: 'a time', createdAt: 'a time', updatedAt: 'a time' },
+  identityProvider: { id: 'differs between instances', createdAt: 'a time', updatedAt: 'a time' },
+};
+
 export type RegistryStorage = Pick<Storage, 'users' | 'roles' | 'scopes' | 'applications' | 'properties' | 'identityProviders'>;
 
 /** Byte order (code unit order), the storage's order for text keys. */

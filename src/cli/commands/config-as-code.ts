@@ -120,9 +120,11 @@ async function servedApis(opts: ApplyOptions): Promise<readonly CompiledApi[]> {
   return (await loadApis(folder, { required: opts.apis !== undefined || process.env.LATCHKEY_APIS !== undefined })).list();
 }
 
+/** One block per secret, never a table: a secret must not be wrapped or clipped on a narrow terminal. */
 function secretsText(applied: Applied): string {
   if (applied.secrets.length === 0) return '';
-  return `\nClient secrets of the new applications (shown only this once; Latchkey stores only their hashes):\n\n${renderTable(['CLIENT ID', 'NAME', 'CLIENT SECRET'], applied.secrets.map((s) => [s.clientId, s.name, s.clientSecret]), 200)}`;
+  const blocks = applied.secrets.map((s) => `  ${s.name}\n    client id:     ${s.clientId}\n    client secret: ${s.clientSecret}\n`);
+  return `\nClient secrets of the new applications (shown only this once; Latchkey stores only their hashes):\n\n${blocks.join('\n')}\nIf one is lost, replace it with: latchkey apps rotate-secret <client-id>\n`;
 }
 
 /** Reserves the --secrets-out file (new, owner-only) before anything changes, so a secret is never generated with nowhere to go. */
