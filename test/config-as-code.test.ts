@@ -535,6 +535,23 @@ describe('configuration as code over the admin API: GET /export, POST /apply', (
     assert.deepEqual([again.status, again.json.changes, again.json.secrets], [200, [], []]);
   });
 
+  it('refuses a document nested thousands deep (400, every time: the YAML composer would exhaust the stack), and stays up', async () => {
+    const deep = {
+      flow: '['.repeat(20_000),
+      block: Array.from({ length: 400 }, (_, i) => `${' '.repeat(i)}- `).join('\n'),
+      compact: '- '.repeat(5000),
+      json: `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`,
+    };
+    for (let round = 0; round < 3; round++) {
+      for (const [name, body] of Object.entries(deep)) {
+        const res = await call('POST', '/apply?dryRun=true', { body, contentType: name === 'json' ? 'application/json' : 'application/yaml' });
+        assert.equal(res.status, 400, `${name}: ${res.text.slice(0, 200)}`);
+        assert.match(res.json.message, /nests too deeply/);
+      }
+    }
+    assert.equal((await call('GET', '/export')).status, 200);
+  });
+
   it('takes JSON bodies larger than the instance body limit (16 KiB here)', async () => {
     const doc = YAML.parse(seedYaml);
     for (let i = 0; i < 300; i++) doc.scopes.push({ name: `bulk.scope.${String(i).padStart(3, '0')}`, description: 'a scope created in bulk by a registry document' });

@@ -44,6 +44,42 @@ function zodIssues(error: z.ZodError): DocumentIssue[] {
 }
 
 /**
+ * How deeply a document may nest. A registry nests a few levels (an application's JWKS is the
+ * deepest, about seven); the YAML composer recurses per level, and a document nested thousands
+ * deep would exhaust the stack (repeatedly, enough to bring the process down). So the nesting is
+ * measured first with the YAML lexer, which is iterative: flow collections open at once, block
+ * indentation (every level indents by at least one space) and the block indicators of one line
+ * outside flow collections (`- - - x`). Their sum bounds the depth.
+ */
+export const NESTING_LIMITS = { flow: 32, indentation: 128, indicatorsPerLine: 16 } as const;
+
+function checkNesting(text: string, source: string): void {
+  let flow = 0;
+  let indicators = 0;
+  let lineStart = true;
+  let line = 1;
+  const refuse = (what: string): never => {
+    throw new DocumentError('invalid_document', [{ path: '', message: `${source} nests too deeply at line ${line} (${what}); a registry document needs a few levels` }]);
+  };
+  for (const token of new YAML.Lexer().lex(text)) {
+    const type = YAML.CST.tokenType(token);
+    if (type === 'newline') {
+      [lineStart, indicators, line] = [true, 0, line + 1];
+      continue;
+    }
+    if (type === 'flow-map-start' || type === 'flow-seq-start') {
+      if (++flow > NESTING_LIMITS.flow) refuse(`more than ${NESTING_LIMITS.flow} open [ or {`);
+    } else if (type === 'flow-map-end' || type === 'flow-seq-end') flow -= 1;
+    else if (type === 'space' && lineStart && token.length > NESTING_LIMITS.indentation) refuse(`indented more than ${NESTING_LIMITS.indentation} spaces`);
+    // Inside a flow collection ':' separates a key from its value at the same level (one line of JSON holds many).
+    else if (flow === 0 && (type === 'seq-item-ind' || type === 'explicit-key-ind' || type === 'map-value-ind') && ++indicators > NESTING_LIMITS.indicatorsPerLine) {
+      refuse(`more than ${NESTING_LIMITS.indicatorsPerLine} nested entries on one line`);
+    }
+    lineStart = false;
+  }
+}
+
+/**
  * Parses a document (YAML 1.2, which reads JSON too) and checks it against the format. Throws a
  * DocumentError naming every problem: a syntax error with its line and column, a schema problem with
  * its path. `source` names the input in messages (a file name, or "the request body").
@@ -52,6 +88,7 @@ export function parseDocument(text: string, source: string): RegistryDocument {
   if (Buffer.byteLength(text, 'utf8') > MAX_DOCUMENT_BYTES) {
     throw new DocumentError('invalid_document', [{ path: '', message: `${source} is larger than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB` }]);
   }
+  checkNesting(text, source);
   const parsed = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (parsed.errors.length > 0) {
     throw new DocumentError(
