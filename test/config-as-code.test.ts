@@ -82,7 +82,8 @@ async function populate(server: TestServer): Promise<void> {
   await ok(db, ['properties', 'set', 'glide.oauth.inbound.client.credential.grant_type.enabled', 'true']);
   await ok(db, ['properties', 'set', 'latchkey.keys.rotation_days', '30']);
   await ok(db, ['properties', 'set', 'latchkey.password.lockout.user_threshold', '200']);
-  await ok(db, ['properties', 'set', 'latchkey.password.lockout.threshold', '20']);
+  // Above the default per-user limit (50): apply must set the per-user limit first (it may never be below this one).
+  await ok(db, ['properties', 'set', 'latchkey.password.lockout.threshold', '100']);
   const nightly = JSON.parse(await ok(db, ['apps', 'create', '--name', 'Nightly export', '--grants', 'client_credentials', '--app-user', 'svc-integration', '--scopes', 'export.read,orders.write', '--json'])) as { clientId: string };
   await updateApplication(registryDeps(server), nightly.clientId, { accessTokenLifespan: 600 });
   await ok(db, ['apps', 'create', '--name', 'Portal', '--grants', 'authorization_code,refresh_token', '--public', '--redirect-uri', 'https://portal.example.com/callback', '--redirect-uri', 'http://127.0.0.1:8400/cb', '--logo-uri', 'https://portal.example.com/logo.png', '--token-format', 'jwt', '--audience', 'https://api.example.com']);
@@ -131,7 +132,7 @@ describe('configuration as code: latchkey export / apply', () => {
     assert.deepEqual(doc.properties, {
       'glide.oauth.inbound.client.credential.grant_type.enabled': true,
       'latchkey.keys.rotation_days': 30,
-      'latchkey.password.lockout.threshold': 20,
+      'latchkey.password.lockout.threshold': 100,
       'latchkey.password.lockout.user_threshold': 200,
     });
     assert.deepEqual(doc.roles, [{ name: 'itil', description: '' }, { name: 'reporting', description: 'Reads the reports' }]);

@@ -8,7 +8,7 @@ import { exportRegistry } from '../../config-as-code/snapshot.js';
 import { createPrivateFile } from '../../core/private-files.js';
 import { DocumentError } from '../../errors/document.js';
 import { loadApis } from '../../resource-server/load.js';
-import type { CompiledApi } from '../../resource-server/compile.js';
+import { ApiDefinitionError, type CompiledApi } from '../../resource-server/compile.js';
 import { DEFAULT_APIS } from '../../config/config.js';
 import { CliError, type CliContext } from '../context.js';
 import { renderTable } from '../table.js';
@@ -69,7 +69,7 @@ Examples:
     }
     kit.withDb(opts, async (ctx, out) => {
       const folder = opts.apis ?? process.env.LATCHKEY_APIS;
-      const apis = folder === undefined ? undefined : (await loadApis(folder, { required: true })).list();
+      const apis = folder === undefined ? undefined : await apisOf(folder, true);
       const doc = await exportRegistry(ctx.storage, apis);
       writeOut(kit, formatDocument(doc, format), opts.output);
       if (opts.output !== undefined && opts.output !== '-') {
@@ -116,8 +116,17 @@ export function planText(plan: Plan, file: string): string {
 
 /** Where the CLI finds the APIs this instance serves: --apis, LATCHKEY_APIS, or ./apis when it exists (as `serve`). */
 async function servedApis(opts: ApplyOptions): Promise<readonly CompiledApi[]> {
-  const folder = opts.apis ?? process.env.LATCHKEY_APIS ?? DEFAULT_APIS;
-  return (await loadApis(folder, { required: opts.apis !== undefined || process.env.LATCHKEY_APIS !== undefined })).list();
+  return apisOf(opts.apis ?? process.env.LATCHKEY_APIS ?? DEFAULT_APIS, opts.apis !== undefined || process.env.LATCHKEY_APIS !== undefined);
+}
+
+/** The APIs of a folder, as `serve` loads them; a module that does not load is reported as such (not as a start-up failure). */
+async function apisOf(folder: string, required: boolean): Promise<readonly CompiledApi[]> {
+  try {
+    return (await loadApis(folder, { required })).list();
+  } catch (error) {
+    if (error instanceof ApiDefinitionError) throw new CliError(`--apis: ${error.message}. Nothing was read or changed.`);
+    throw error;
+  }
 }
 
 /** One block per secret, never a table: a secret must not be wrapped or clipped on a narrow terminal. */
