@@ -561,6 +561,13 @@ describe('configuration as code over the admin API: GET /export, POST /apply', (
     const res = await call('POST', '/apply?dryRun=true', { body, contentType: 'application/json' });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.changes.filter((c: { kind: string }) => c.kind === 'scope').length, 300);
+    // Past its own limit, the answer names that limit (and other routes keep the instance's).
+    const huge = await call('POST', '/apply?dryRun=true', { body: 'x'.repeat(8 * 1024 * 1024 + 1), contentType: 'application/yaml' });
+    assert.equal(huge.status, 413);
+    assert.match(huge.json.error_description, /larger than 8388608 bytes/);
+    const scope = await call('POST', '/scopes', { body: JSON.stringify({ name: 'x', description: 'x'.repeat(20_000) }), contentType: 'application/json' });
+    assert.equal(scope.status, 413);
+    assert.match(scope.json.error_description, /larger than 16384 bytes/);
   });
 
   it('a document that cannot be applied is 400 with every issue and its path, and changes nothing; ?prune deletes', async () => {
