@@ -32,6 +32,7 @@ const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname,
  *   resource-server  hosted APIs: bearer validation, routing, the API provider
  *   jobs          background jobs (cleanup, key rotation)
  *   diagnostics   doctor and inspect
+ *   config-as-code  (with diagnostics) the registry as a document: export, apply (plan, rehearsal, steps), its schema
  *   app           src/app.ts: createLatchkey wires the above together
  *   admin         the admin API and the console's server side
  *   http          the Fastify server: one plugin per surface
@@ -57,7 +58,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['endpoints'],
   ['resource-server'],
   ['jobs'],
-  ['diagnostics'],
+  ['diagnostics', 'config-as-code'],
   ['app.ts'],
   ['admin'],
   ['http'],

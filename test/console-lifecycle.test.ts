@@ -207,7 +207,7 @@ describe('admin console: deleting and token handles (Chromium)', { timeout: 240_
     await page.getByRole('heading', { level: 1, name: 'Application deleted' }).waitFor();
     await page.getByText('Deleted application “UI job”. Revoked 0 tokens.').waitFor();
 
-    await go(page, '#/refusals', 'Refusals');
+    await go(page, '#/refusals?view=requests', 'Refusals');
     const row = page.locator(`tbody tr[data-reason="token.revoked"]`).first();
     await row.waitFor({ timeout: 10_000 });
     await row.getByRole('button', { name: /^Explain/ }).click();

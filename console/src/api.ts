@@ -151,7 +151,22 @@ export interface User {
   readonly active: boolean;
   readonly roles: readonly string[];
   readonly createdAt?: number;
+  readonly updatedAt?: number;
+  readonly passwordChangedAt?: number | null;
   readonly hasPassword?: boolean;
+}
+
+/** A live session of a user (GET /users/:userName/sessions): named by a handle of its stored hash, never its cookie. */
+export interface SessionRow {
+  readonly handle: string;
+  readonly kind: 'signin' | 'console';
+  readonly startedAt: number;
+  readonly lastSeenAt: number;
+  readonly endsAt: number;
+  readonly expiresAt: number;
+  readonly parent: string | null;
+  /** The caller's own browser (this console session, or the sign-in it came from). */
+  readonly current: boolean;
 }
 
 /** A password-attempt count (GET /locks): one user name from one source (pair), or from all (user). */
@@ -237,7 +252,40 @@ export interface RefusalRow {
   readonly token?: string | null;
 }
 
+/** Refusals of one reason and client (GET /refusals/groups), with their latest requests. */
+export interface RefusalGroup {
+  readonly key: string;
+  readonly reason: string;
+  readonly clientId: string | null;
+  readonly applicationName: string | null;
+  readonly count: number;
+  readonly firstAt: number;
+  readonly lastAt: number;
+  readonly endpoints: readonly string[];
+  readonly statuses: readonly number[];
+  readonly users: readonly string[];
+  readonly sources: number;
+  readonly explanation: string | null;
+  readonly fix: string | null;
+  readonly setting: string | null;
+  readonly link: string | null;
+  readonly requests: readonly RefusalRow[];
+}
+
+export interface RefusalGroups {
+  readonly scanned: number;
+  readonly complete: boolean;
+  readonly groups: readonly RefusalGroup[];
+}
+
 export interface Activity {
+  /** With ?period=: the period shown (auto picks one), its buckets (every bucket, zeros included) and their time zone. */
+  readonly period?: string;
+  readonly periodLabel?: string;
+  readonly auto?: boolean;
+  readonly since?: number;
+  readonly until?: number;
+  readonly timeZone?: string;
   readonly bucketMs: number;
   readonly series: { readonly tokenIssued: readonly (readonly [number, number])[]; readonly apiCalls: readonly (readonly [number, number])[]; readonly refusals: readonly (readonly [number, number])[] };
   readonly refusalsByReason: readonly { readonly reason: string; readonly count: number }[];

@@ -55,6 +55,24 @@ export function errorJson(error: AdminError, extra: { readonly reason?: string; 
   return json(error.status, { error: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }), ...(error.details ?? {}), ...extra }, error.headers);
 }
 
+/**
+ * An answer a route handler builds itself, for what is not the usual JSON of its status: another
+ * content type (a YAML export), or another status with a body (an apply that stopped part-way and
+ * must still hand out the secrets it generated). The admin headers are added to it.
+ */
+export class AdminAnswer {
+  constructor(
+    readonly status: number,
+    readonly contentType: string,
+    readonly body: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {}
+
+  static json(status: number, value: unknown): AdminAnswer {
+    return new AdminAnswer(status, ADMIN_HEADERS['content-type'] as string, JSON.stringify(value));
+  }
+}
+
 export const notFound = (message: string) => new AdminError(404, 'not_found', message);
 /** The command an administrator runs to give a user the admin role (quoted for the shell). */
 export const adminRoleCommand = (userName: string): string => commandLine(['users', 'update', userName, '--roles', 'admin']);

@@ -270,14 +270,18 @@ export interface CreatedApplication {
   readonly clientSecret: string | null;
 }
 
-export async function createApplication(deps: Deps, input: ApplicationInput): Promise<CreatedApplication> {
+/**
+ * `options.clientId`: the client id to give it (`latchkey apply` recreates an application under the
+ * client id of its registry document); the caller checks it is free and well formed. Default: generated.
+ */
+export async function createApplication(deps: Deps, input: ApplicationInput, options: { readonly clientId?: string | undefined } = {}): Promise<CreatedApplication> {
   if (input.name === undefined) throw new RegistryError('invalid_input', 'An application needs a name (--name).');
   const isPublic = input.public ?? false;
   const clientSecret = isPublic ? null : randomToken(TOKEN_PREFIX.secret);
   const now = deps.clock.now();
   const application: Application = {
     id: newId(),
-    clientId: generateClientId(),
+    clientId: options.clientId ?? generateClientId(),
     name: checkName(input.name),
     secretHash: clientSecret === null ? null : hashSecret(clientSecret),
     secretRotatedAt: clientSecret === null ? null : now,

@@ -34,6 +34,8 @@ const hashWith = (deps: Deps, password: string): Promise<string> => (deps.hasher
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$/;
 /** A role name: 1-80 letters, digits, '.', '_', '-', starting with a letter or digit. */
 export const ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
+/** The user name rule, for the registry document's schema (src/config-as-code/document.ts). */
+export const USER_NAME = NAME;
 
 export interface CreateUserInput {
   readonly userName: string;

@@ -392,9 +392,11 @@ export function ApplicationDetail(props: { clientId: string }) {
   const shownInField = form !== null && inField(refusal, form.grantTypes, true);
   useFocusRefused(refusal, shownInField);
 
-  const apply = async (change: Record<string, unknown>, message: string) => {
+  // Activation has its own action: a refusal (the built-in console application) shows next to its button.
+  const status = useAction();
+  const apply = async (change: Record<string, unknown>, message: string, run = action.run) => {
     setSaved(null);
-    await action.run(async () => {
+    await run(async () => {
       const r = await patch<{ application?: Application }>(path, change);
       setF(r.application === undefined ? null : formOf(r.application));
       app.reload();
@@ -467,11 +469,16 @@ export function ApplicationDetail(props: { clientId: string }) {
               <p>{a.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</p>
               <p class="muted">{a.active ? 'Deactivating refuses its token requests and the tokens it already has.' : 'Inactive: its token requests and tokens are refused.'}</p>
               {a.active ? (
-                <ConfirmButton label="Deactivate" confirmLabel="Yes, deactivate" danger onConfirm={() => apply({ active: false }, 'Application deactivated.')} />
+                <ConfirmButton label="Deactivate" confirmLabel="Yes, deactivate" danger disabled={status.busy} onConfirm={() => apply({ active: false }, 'Application deactivated.', status.run)} />
               ) : (
-                <button type="button" class="primary" onClick={() => void apply({ active: true }, 'Application activated.')}>
+                <button type="button" class="primary" disabled={status.busy} onClick={() => void apply({ active: true }, 'Application activated.', status.run)}>
                   Activate
                 </button>
+              )}
+              {status.error === undefined ? null : (
+                <p class="field-error" role="alert">
+                  {status.error}
+                </p>
               )}
             </Card>
             <Card title="Client secret" titleId="secret-card-title">

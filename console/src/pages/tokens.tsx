@@ -57,7 +57,7 @@ export function Tokens(props: { params: URLSearchParams }) {
         <Empty>No tokens match.</Empty>
       ) : (
         <div class="table-wrap">
-          <table class="nowrap">
+          <table class="tokens">
             <thead>
               <tr>
                 <th scope="col">Handle</th>
@@ -84,8 +84,8 @@ export function Tokens(props: { params: URLSearchParams }) {
                     {t.format === undefined ? '' : ` (${t.format})`}
                   </td>
                   <td>{t.applicationName ?? appName(t.application)}</td>
-                  <td>{userName(t.user)}</td>
-                  <td>{t.scopes.length === 0 ? <span class="muted">—</span> : t.scopes.join(' ')}</td>
+                  <td class="wrap-anywhere">{userName(t.user)}</td>
+                  <td class="wrap-anywhere">{t.scopes.length === 0 ? <span class="muted">—</span> : t.scopes.join(' ')}</td>
                   <td>{fmtTime(t.issuedAt)}</td>
                   <td>{fmtTime(t.expiresAt)}</td>
                   <td>

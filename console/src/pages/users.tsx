@@ -18,15 +18,20 @@ function UserRow(props: { user: User; locked: boolean; onChanged: () => void; on
   const u = props.user;
   const [roles, setRoles] = useState(u.roles.join(' '));
   const action = useAction();
+  // The active switch has its own action, so a refusal (the last administrator) shows next to it.
+  const status = useAction();
   const [ended, setEnded] = useState<string | null>(null);
-  const save = (change: Record<string, unknown>) => action.run(async () => {
-    const answer = (await patch(`/users/${encodeURIComponent(u.userName)}`, change)) as { ended?: { sessions: number; tokens: number; families: number } } | undefined;
+  const change = (run: typeof action.run, body: Record<string, unknown>) => run(async () => {
+    const answer = (await patch(`/users/${encodeURIComponent(u.userName)}`, body)) as { ended?: { sessions: number; tokens: number; families: number } } | undefined;
     setEnded(endedText(answer?.ended));
     props.onChanged();
   });
+  const save = (body: Record<string, unknown>) => change(action.run, body);
   return (
     <tr>
-      <th scope="row">{u.userName}</th>
+      <th scope="row">
+        <a href={`#/users/${encodeURIComponent(u.userName)}`}>{u.userName}</a>
+      </th>
       <td>
         <form
           class="inline-form"
@@ -50,7 +55,7 @@ function UserRow(props: { user: User; locked: boolean; onChanged: () => void; on
         {u.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>} {props.locked ? <Badge kind="warn">Locked</Badge> : null}
       </td>
       <td class="actions-cell">
-        <button type="button" class="small" disabled={action.busy} onClick={() => void save({ active: !u.active })}>
+        <button type="button" class="small" disabled={action.busy || status.busy} onClick={() => void change(status.run, { active: !u.active })}>
           {u.active ? 'Deactivate' : 'Activate'}
           <span class="sr-only"> {u.userName}</span>
         </button>
@@ -58,7 +63,12 @@ function UserRow(props: { user: User; locked: boolean; onChanged: () => void; on
         {props.locked ? (
           <UnlockButton userName={u.userName} busy={action.busy} run={action.run} onUnlocked={props.onUnlocked} />
         ) : null}{' '}
-        <DeleteUserButton user={u} onDeleted={props.onDeleted} disabled={action.busy} />
+        <DeleteUserButton user={u} onDeleted={props.onDeleted} disabled={action.busy || status.busy} />
+        {status.error === undefined ? null : (
+          <p class="field-error action-error" role="alert">
+            {status.error}
+          </p>
+        )}
       </td>
     </tr>
   );
@@ -84,7 +94,7 @@ export function Users() {
   };
   return (
     <>
-      <PageHeader title="Users & roles" intro="Local users (people, and the application users that client-credentials tokens act as) and the roles APIs require." />
+      <PageHeader title="Users & roles" intro="Local users (people, and the application users that client-credentials tokens act as) and the roles APIs require. Open a user to set its password or end its sessions." />
       {done === null ? null : <Alert kind="success">{done}</Alert>}
       <Card title="Users" titleId="users-title">
         <Loading loaded={users} />

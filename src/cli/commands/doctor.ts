@@ -61,7 +61,8 @@ Checks: client_credentials_disabled, application_user_missing, application_user_
 redirect_uri_not_https, api_scope_unattainable, useraccount_scope_allowed, secret_rotation_due
 (latchkey.secrets.rotation_days), signing_key_rotation_due (latchkey.keys.rotation_days),
 admin_default_password, redirect_uri_invalid, outbound_url_refused (latchkey.outbound.allow_private_networks),
-admin_api_application, jwt_bearer_can_act_as_admin, idp_user_claim_choosable; on a SQLite database or a
+admin_api_application, jwt_bearer_can_act_as_admin, idp_user_claim_choosable, no_active_administrator,
+console_application_inactive; on a SQLite database or a
 key file, kek_beside_database and file_permissions_loose. See docs/diagnostics.md.
 
 Exit status: 1 when any finding is an error, 0 otherwise (warnings only, or nothing found).

@@ -4,6 +4,7 @@ import { withStorage, type CliContext, type IO } from '../context.js';
 import { registerApis } from './apis.js';
 import { registerApps } from './apps.js';
 import { registerAudit } from './audit.js';
+import { registerConfigAsCode } from './config-as-code.js';
 import { registerDoctor } from './doctor.js';
 import { registerInspect } from './inspect.js';
 import { registerExplain } from './explain.js';
@@ -99,4 +100,5 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerInspect(program, kit);
   registerMigrateDb(program, kit);
   registerAudit(program, kit);
+  registerConfigAsCode(program, kit);
 }
