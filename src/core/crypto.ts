@@ -115,6 +115,15 @@ export function handleKeyPrefixes(handle: string): string[] {
   return plain.length <= 12 ? [plain] : [`${plain.slice(0, 12)}.${plain.slice(12)}`, plain];
 }
 
+/**
+ * The handle of a stored session (12 characters of the hash its key carries): what the admin API
+ * and the console name a user's sessions by. Sessions have their own, unlike tokens' `tk_…`.
+ */
+export function sessionHandle(key: string): string {
+  const dot = key.indexOf('.');
+  return key.slice(dot + 1, dot + 13);
+}
+
 /** "Token tk_…." and the detail: how an administrator-facing hint names the token it is about. */
 export function tokenHint(key: string, detail?: string): string {
   return `Token ${tokenHandle(key)}.${detail === undefined || detail === '' ? '' : ` ${detail}`}`;

@@ -1,4 +1,4 @@
-import { tokenHandle } from '../../core/crypto.js';
+import { sessionHandle } from '../../core/crypto.js';
 import type { SessionRecord, User } from '../../domain/model.js';
 import { findUser } from '../../registry/users.js';
 import { notFound } from '../http.js';
@@ -30,7 +30,7 @@ export interface SessionView {
   readonly current: boolean;
 }
 
-const handleOf = (id: string): string => tokenHandle(id);
+const handleOf = (id: string): string => sessionHandle(id);
 
 /** How long each kind of session lasts unused (web/session.ts, admin/console-auth.ts). */
 function idleMs(ctx: RouteContext, kind: SessionRecord['kind']): number {
