@@ -53,10 +53,13 @@ async function withDb<T>(fn: (storage: Storage) => Promise<T>): Promise<T> {
   }
 }
 
-before(() => {
+before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'latchkey-cli-'));
   db = join(dir, 't.db');
   process.env.LATCHKEY_ADMIN_PASSWORD = 'admin-password-for-tests';
+  // Only `init` and `serve` create a database; every other command needs one.
+  const created = await cli(['init']);
+  assert.equal(created.code, 0, created.err);
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));

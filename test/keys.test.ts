@@ -350,11 +350,12 @@ describe('latchkey keys (CLI)', () => {
     return { code, out, err };
   }
 
-  before(() => {
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-keys-cli-'));
     db = join(dir, 'cli.db');
     process.env.LATCHKEY_ADMIN_PASSWORD = 'admin-password-for-tests';
     delete process.env.LATCHKEY_KEY_ENCRYPTION_KEY;
+    assert.equal((await cli(['init'])).code, 0);
   });
   after(() => {
     if (saved === undefined) delete process.env.LATCHKEY_KEY_ENCRYPTION_KEY;

@@ -119,7 +119,8 @@ const appOf = (r: RunResult) => {
 export async function createFixture(db: string, tag: string): Promise<Fixture> {
   const serviceUser = `svc-${tag}`;
   const user = { name: `alice-${tag}`, password: `alice-${tag}-Pa55word!` };
-  // The first command creates the schema and the built-ins alone; the rest may run side by side.
+  // `init` creates the database, the schema and the built-ins alone; the rest may run side by side.
+  await latchkeyCli(db, ['init']);
   await latchkeyCli(db, ['users', 'create', serviceUser, '--roles', 'itil']);
   await Promise.all([
     latchkeyCli(db, ['users', 'create', user.name, '--password-stdin'], `${user.password}\n`),

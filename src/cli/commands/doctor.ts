@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_APIS, kekSettings, parseDbLocation, resolveDb } from '../../config/config.js';
+import { DEFAULT_APIS, kekSettings, parseDbLocation } from '../../config/config.js';
 import { runDoctor, type FilesAtRest, type Finding } from '../../diagnostics/doctor.js';
 import { locateKek, type KekLocation } from '../../keys/kek.js';
 import { loadApis } from '../../resource-server/load.js';
@@ -73,7 +73,7 @@ Examples:
   kit.common(cmd).action((opts: DoctorOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const router = await loadApisFor(opts);
-      const findings = await runDoctor({ storage: ctx.storage, router, clock: ctx.clock, files: localFiles(resolveDb(opts.db)), grants: ctx.grants });
+      const findings = await runDoctor({ storage: ctx.storage, router, clock: ctx.clock, files: localFiles(ctx.db), grants: ctx.grants });
       out.result(findings, () => render(findings));
       return findings.some((f) => f.severity === 'error') ? 1 : 0;
     }),

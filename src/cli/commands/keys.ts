@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { resolveDb } from '../../config/config.js';
 import { createKeyEncryption } from '../../keys/encryption.js';
 import { resolveKekFromEnv } from '../../keys/kek.js';
 import { DEFAULT_PREPUBLISH_MS, Keyring, keyStates, SIGNING_ALGORITHMS, type KeyState } from '../../keys/keyring.js';
@@ -104,7 +103,7 @@ Examples:
       }
       const prepublishMs = opts.now === true ? 0 : opts.prepublish === undefined ? DEFAULT_PREPUBLISH_MS : parseDuration('--prepublish', opts.prepublish);
       // As `latchkey serve` resolves it: LATCHKEY_KEY_ENCRYPTION_KEY, LATCHKEY_KEY_ENCRYPTION_KEY_FILE, or the file beside a SQLite database.
-      const kek = resolveKekFromEnv(resolveDb(opts.db));
+      const kek = resolveKekFromEnv(ctx.db);
       if (kek.warning !== undefined) out.warn(kek.warning);
       const keyring = new Keyring({ storage: ctx.storage, clock: ctx.clock, encryption: createKeyEncryption(kek.kek) });
       const result = await keyring.rotate({ ...(alg === undefined ? {} : { alg }), prepublishMs, actor: ctx.actor });
