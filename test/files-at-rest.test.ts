@@ -215,7 +215,7 @@ describe('LATCHKEY_KEY_ENCRYPTION_KEY_FILE', () => {
     chmodSync(db, 0o644);
     const beside = await startServe(db, {});
     try {
-      assert.match(beside.output(), /"level":40[^\n]*"finding":"file_permissions_loose"[^\n]*chmod 600 /);
+      assert.match(beside.output(), /"level":"warn"[^\n]*"finding":"file_permissions_loose"[^\n]*chmod 600 /);
       const found = await findingsOf(beside.url, cleanEnv({ LATCHKEY_DB: db }));
       assert.deepEqual(ids(found).filter((id) => id === 'kek_beside_database' || id === 'file_permissions_loose').sort(), ['file_permissions_loose', 'kek_beside_database']);
     } finally {

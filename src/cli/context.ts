@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { systemClock, type Clock } from '../core/clock.js';
 import { DEFAULT_DB, parseDbLocation, resolveDb } from '../config/config.js';
+import { parseDuration } from '../core/duration.js';
 import { commandLine } from '../core/shell.js';
 import { cliActor } from '../audit/log.js';
 import { bootstrap } from '../registry/bootstrap.js';
@@ -120,8 +121,10 @@ export function parseList(raw: string | undefined): string[] | undefined {
   return raw === undefined ? undefined : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
-export function parseSeconds(name: string, raw: string | undefined): number | undefined {
+/** A duration flag (core/duration.ts: `30m`, `12h`, `1h30m`; a bare number is refused) in whole seconds. */
+export function parseDurationFlag(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw.trim())) throw new CliError(`${name} takes a whole number of seconds (got "${raw}").`, 2);
-  return Number(raw);
+  const parsed = parseDuration(name, raw);
+  if (!parsed.ok) throw new CliError(parsed.message, 2);
+  return parsed.seconds;
 }

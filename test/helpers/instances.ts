@@ -45,9 +45,12 @@ export interface ServerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts `latchkey serve --port 0` on `db` and waits for the address in its JSON start-up log line. */
-export async function spawnServer(name: string, db: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1'], {
+/**
+ * Starts `latchkey <command> --port 0 --host 127.0.0.1` (command: `serve`, or deploy/compose.yaml's)
+ * on `db` and waits for the address in its JSON start-up log line.
+ */
+export async function spawnServer(name: string, db: string, extraEnv: NodeJS.ProcessEnv = {}, command: readonly string[] = ['serve']): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [BIN, ...command, '--port', '0', '--host', '127.0.0.1'], {
     cwd: ROOT,
     env: instanceEnv(db, extraEnv),
     stdio: ['ignore', 'pipe', 'pipe'],

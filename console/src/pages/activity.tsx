@@ -15,7 +15,7 @@ function niceMax(n: number): number {
   return 10 * p;
 }
 
-const hhmm = (t: number) => new Date(t).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+const hhmm = (t: number | string) => new Date(t).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
 
 /** Fills the buckets with no entry with zero, so the chart shows quiet minutes as quiet. */
 function fill(points: readonly Point[], since: number, until: number, bucketMs: number): Point[] {

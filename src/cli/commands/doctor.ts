@@ -41,9 +41,8 @@ function render(findings: readonly Finding[]): string {
   if (findings.length === 0) return 'No problems found.\n';
   const table = renderTable(
     ['SEVERITY', 'FINDING', 'DETAIL'],
+    // The detail names the objects to change: wrapped to the terminal, never clipped.
     findings.map((f) => [f.severity, f.id, f.detail]),
-    // The detail names the objects to change: never clipped (the last column is not padded).
-    100_000,
   );
   const fixes = findings.map((f, i) => `${i + 1}. ${f.id}${f.target === undefined ? '' : ` (${f.target})`}: ${f.fix}\n${f.command === undefined ? '' : `   ${f.command}\n`}`);
   const errors = findings.filter((f) => f.severity === 'error').length;

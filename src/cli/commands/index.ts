@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { GrantModule } from '../../grants/types.js';
+import { isoTimesReplacer } from '../../core/timestamps.js';
 import { withStorage, type CliContext, type IO } from '../context.js';
 import { registerApis } from './apis.js';
 import { registerApps } from './apps.js';
@@ -56,7 +57,8 @@ function makeOutput(io: IO, json: boolean): Output {
   return {
     json,
     result(value, text) {
-      if (json) io.out(`${JSON.stringify(value, null, 2)}\n`);
+      // Times as ISO 8601 text, as the admin API writes them (core/timestamps.ts), whichever command built the value.
+      if (json) io.out(`${JSON.stringify(value, isoTimesReplacer, 2)}\n`);
       else io.out(typeof text === 'function' ? text() : text);
     },
     note(text) {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { createLatchkey } from '../../app.js';
 import { loadConfig, parseDbLocation } from '../../config/config.js';
 import { shellWord } from '../../core/shell.js';
@@ -14,6 +13,7 @@ import { bootstrap, ensureConsoleApplication } from '../../registry/bootstrap.js
 import { openStorage } from '../../storage/open.js';
 import type { GrantModule } from '../../grants/types.js';
 import { GRANT_MODULE_HELP, type IO } from '../context.js';
+import { createServerLogger } from '../log.js';
 import { dbArguments, quickStartCommands } from '../next-steps.js';
 import { DB_HELP, programDb } from './index.js';
 
@@ -59,7 +59,7 @@ function warnLooseFiles(logger: Logger, files: FilesAtRest): void {
 
 export async function serve(opts: ServeOptions, io: IO, grants?: readonly GrantModule[]): Promise<number> {
   const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, apis: opts.apis, issuer: opts.issuer });
-  const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
+  const logger = createServerLogger({ level: config.logLevel, format: config.logFormat });
   // Before anything opens: with PostgreSQL and no LATCHKEY_KEY_ENCRYPTION_KEY, refuse to start.
   const kek = resolveKek(config.db, config.keyEncryptionKey, config.keyEncryptionKeyFile);
   if (kek.warning !== undefined) logger.warn({ kekSource: kek.source, kekFile: kek.file }, kek.warning);
@@ -77,7 +77,7 @@ export async function serve(opts: ServeOptions, io: IO, grants?: readonly GrantM
     await storage.close();
     throw error;
   }
-  const http = await buildHttpServer(latchkey, { bodyLimit: config.bodyLimit });
+  const http = await buildHttpServer(latchkey, { bodyLimit: config.bodyLimit, accessLog: config.accessLog });
   let address: string;
   try {
     address = await http.listen({ port: config.port, host: config.host });
@@ -144,7 +144,9 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
     .option('--grant-module <file>', GRANT_MODULE_HELP)
     .addHelpText(
       'after',
-      '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384),\n' +
+      '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_BODY_LIMIT (bytes, default 16384),\n' +
+        'LATCHKEY_LOG_LEVEL (fatal, error, warn, info, debug, trace or silent; default info), LATCHKEY_LOG_FORMAT (json or pretty; default pretty on a terminal, else JSON lines),\n' +
+        'LATCHKEY_ACCESS_LOG (true: one log line per request, without query strings or credentials; default false),\n' +
         'LATCHKEY_WAL_LIMIT_MB (the most the SQLite WAL grows to while serving, default 64; see docs/security.md).\n' +
         'LATCHKEY_KEY_ENCRYPTION_KEY (>= 32 characters) encrypts the JWT signing keys, or LATCHKEY_KEY_ENCRYPTION_KEY_FILE names a file holding it (keep it outside the data folder);\n' +
         'with neither, a SQLite database gets a latchkey.kek file beside it (latchkey doctor warns) and PostgreSQL refuses to start. See docs/jwt-and-keys.md.\n' +
