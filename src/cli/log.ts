@@ -32,7 +32,8 @@ function safe(text: string): string {
 }
 
 function value(v: unknown): string {
-  if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? safe(v) : safe(JSON.stringify(v));
+  // Plain printable words as they are; anything else quoted (JSON escapes C0 controls, safe() the rest).
+  if (typeof v === 'string') return /^[\x21\x23-\x3c\x3e-\x7e]+$/.test(v) ? v : safe(JSON.stringify(v));
   return safe(JSON.stringify(v) ?? String(v));
 }
 

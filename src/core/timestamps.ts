@@ -25,8 +25,3 @@ export function isTimeField(key: string): boolean {
 export function isoTimesReplacer(this: unknown, key: string, value: unknown): unknown {
   return typeof value === 'number' && Number.isFinite(value) && isTimeField(key) ? isoTimestamp(value) : value;
 }
-
-/** `value` with its time fields as ISO text (a deep copy through JSON), for answers built as objects. */
-export function withIsoTimes<T>(value: T): unknown {
-  return value === undefined ? undefined : (JSON.parse(JSON.stringify(value, isoTimesReplacer)) as unknown);
-}
