@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { dbArguments } from '../src/cli/next-steps.js';
 import { BIN } from './helpers/instances.js';
 import { createTestDatabase } from './helpers/postgres.js';
 import { run, type RunResult } from './helpers/processes.js';
@@ -153,5 +154,17 @@ describe('latchkey serve: next steps', () => {
     const plainSteps = plain.split('\n').filter((l) => l.startsWith('  npx latchkey '));
     assert.equal(plainSteps.length, 3, plain);
     for (const line of plainSteps) assert.doesNotMatch(line, /--db/);
+  });
+});
+
+describe('the --db that printed next steps carry', () => {
+  it('none for the default file, the file as given otherwise; a PostgreSQL URL only without its password', () => {
+    assert.deepEqual(dbArguments('./data/latchkey.db'), { flag: '', note: undefined });
+    assert.deepEqual(dbArguments("./my data/x.db"), { flag: " --db './my data/x.db'", note: undefined });
+    assert.deepEqual(dbArguments('postgres://latchkey@db.internal:5432/latchkey'), { flag: ' --db postgres://latchkey@db.internal:5432/latchkey', note: undefined });
+    const secret = dbArguments('postgres://latchkey:s3cret@db.internal:5432/latchkey');
+    assert.equal(secret.flag, ' --db "$LATCHKEY_DB"');
+    assert.match(String(secret.note), /Set LATCHKEY_DB/);
+    assert.doesNotMatch(JSON.stringify(secret), /s3cret/);
   });
 });
