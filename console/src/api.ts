@@ -8,12 +8,15 @@ import type { Finding } from '../../src/domain/finding.js';
 import type { ApplicationView } from '../../src/registry/application-view.js';
 
 export const API_BASE = '/admin/api/v1';
+
+/** Every time in an admin API answer: ISO 8601 text in UTC (src/core/timestamps.ts). */
+export type Timestamp = string;
 export const LOGIN_URL = '/console/login';
 
 export interface SessionInfo {
   readonly user: { readonly name: string; readonly roles: readonly string[] };
   readonly csrfToken: string;
-  readonly expiresAt: number;
+  readonly expiresAt: Timestamp;
 }
 
 export class ApiError extends Error {
@@ -150,9 +153,9 @@ export interface User {
   readonly userName: string;
   readonly active: boolean;
   readonly roles: readonly string[];
-  readonly createdAt?: number;
-  readonly updatedAt?: number;
-  readonly passwordChangedAt?: number | null;
+  readonly createdAt?: Timestamp;
+  readonly updatedAt?: Timestamp;
+  readonly passwordChangedAt?: Timestamp | null;
   readonly hasPassword?: boolean;
 }
 
@@ -160,10 +163,10 @@ export interface User {
 export interface SessionRow {
   readonly handle: string;
   readonly kind: 'signin' | 'console';
-  readonly startedAt: number;
-  readonly lastSeenAt: number;
-  readonly endsAt: number;
-  readonly expiresAt: number;
+  readonly startedAt: Timestamp;
+  readonly lastSeenAt: Timestamp;
+  readonly endsAt: Timestamp;
+  readonly expiresAt: Timestamp;
   readonly parent: string | null;
   /** The caller's own browser (this console session, or the sign-in it came from). */
   readonly current: boolean;
@@ -175,9 +178,9 @@ export interface LockRow {
   readonly userName: string;
   readonly source: string | null;
   readonly failures: number;
-  readonly lastFailureAt: number;
-  readonly lockedUntil: number | null;
-  readonly expiresAt: number;
+  readonly lastFailureAt: Timestamp;
+  readonly lockedUntil: Timestamp | null;
+  readonly expiresAt: Timestamp;
 }
 
 export interface Role {
@@ -226,14 +229,14 @@ export interface TokenRow {
   readonly applicationName?: string | null;
   readonly user: string | { readonly userName?: string; readonly name?: string } | null;
   readonly scopes: readonly string[];
-  readonly issuedAt: number;
-  readonly expiresAt: number;
+  readonly issuedAt: Timestamp;
+  readonly expiresAt: Timestamp;
   readonly status: string;
 }
 
 export interface RefusalRow {
   readonly requestId: string;
-  readonly at: number;
+  readonly at: Timestamp;
   readonly endpoint: string;
   readonly status: number;
   readonly error: string;
@@ -259,8 +262,8 @@ export interface RefusalGroup {
   readonly clientId: string | null;
   readonly applicationName: string | null;
   readonly count: number;
-  readonly firstAt: number;
-  readonly lastAt: number;
+  readonly firstAt: Timestamp;
+  readonly lastAt: Timestamp;
   readonly endpoints: readonly string[];
   readonly statuses: readonly number[];
   readonly users: readonly string[];
@@ -290,12 +293,12 @@ export interface Activity {
   readonly series: { readonly tokenIssued: readonly (readonly [number, number])[]; readonly apiCalls: readonly (readonly [number, number])[]; readonly refusals: readonly (readonly [number, number])[] };
   readonly refusalsByReason: readonly { readonly reason: string; readonly count: number }[];
   /** Unauthenticated refusals past the per-minute budget: counted, not recorded one by one. */
-  readonly unrecorded?: { readonly total: number; readonly top: readonly { readonly endpoint: string; readonly reason: string; readonly source: string; readonly count: number; readonly lastMinute: number }[] };
+  readonly unrecorded?: { readonly total: number; readonly top: readonly { readonly endpoint: string; readonly reason: string; readonly source: string; readonly count: number; readonly lastMinute: Timestamp }[] };
 }
 
 export interface AuditEntry {
   readonly id: string;
-  readonly at: number;
+  readonly at: Timestamp;
   readonly actor: string;
   readonly action: string;
   readonly target: string;
@@ -313,8 +316,8 @@ export interface Inspection {
   readonly user: { readonly name: string; readonly active: boolean; readonly roles: readonly string[] } | null;
   readonly scopes: readonly string[];
   readonly effectiveScopes: readonly string[];
-  readonly issuedAt: number | null;
-  readonly expiresAt: number | null;
+  readonly issuedAt: Timestamp | null;
+  readonly expiresAt: Timestamp | null;
   readonly apis: readonly { readonly namespace: string; readonly id: string; readonly version?: string; readonly method: string; readonly path: string; readonly accepted: boolean; readonly why: string }[];
 }
 
@@ -322,10 +325,10 @@ export interface KeyView {
   readonly kid: string;
   readonly alg: string;
   readonly state?: string;
-  readonly createdAt: number;
-  readonly activatesAt: number;
-  readonly retiresAt: number | null;
-  readonly publishUntil: number | null;
+  readonly createdAt: Timestamp;
+  readonly activatesAt: Timestamp;
+  readonly retiresAt: Timestamp | null;
+  readonly publishUntil: Timestamp | null;
 }
 
 export interface IdpView {

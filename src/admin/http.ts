@@ -1,5 +1,6 @@
 import type { NeutralResponse } from '../core/request.js';
 import { commandLine } from '../core/shell.js';
+import { isoTimesReplacer } from '../core/timestamps.js';
 import { LatchkeyError } from '../errors/base.js';
 
 /**
@@ -46,8 +47,9 @@ export class AdminError extends LatchkeyError {
   }
 }
 
+/** An answer of the admin API; its times (fields named like createdAt, lockedUntil) as ISO 8601 text (core/timestamps.ts). */
 export function json(status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): NeutralResponse {
-  return { status, headers: { ...ADMIN_HEADERS, ...headers }, body: JSON.stringify(body) };
+  return { status, headers: { ...ADMIN_HEADERS, ...headers }, body: JSON.stringify(body, isoTimesReplacer) };
 }
 
 /** `extra`: what a refusal adds for `latchkey explain` (its reason code and the request id). */

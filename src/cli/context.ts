@@ -1,6 +1,9 @@
 import { createInterface } from 'node:readline/promises';
+import { existsSync } from 'node:fs';
 import { systemClock, type Clock } from '../core/clock.js';
-import { resolveDb } from '../config/config.js';
+import { DEFAULT_DB, parseDbLocation, resolveDb } from '../config/config.js';
+import { parseDuration } from '../core/duration.js';
+import { commandLine } from '../core/shell.js';
 import { cliActor } from '../audit/log.js';
 import { bootstrap } from '../registry/bootstrap.js';
 import { openStorage } from '../storage/open.js';
@@ -12,6 +15,8 @@ import { LatchkeyError } from '../errors/base.js';
 /** What a CLI command works with. */
 export interface CliContext {
   readonly storage: Storage;
+  /** The database location the command opened (--db, LATCHKEY_DB or the default), as `serve` takes it. */
+  readonly db: string;
   readonly clock: Clock;
   /** Who the audit log says made the changes: `cli:<os user>` (src/audit/log.ts). */
   readonly actor: string;
@@ -80,15 +85,42 @@ export class CliError extends LatchkeyError {
   }
 }
 
+/** Where the database location came from, for messages: the flag, the environment or the default. */
+export function dbSource(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag !== undefined) return '--db';
+  if (env.LATCHKEY_DB !== undefined) return 'LATCHKEY_DB';
+  return `the default, ${DEFAULT_DB} in ${process.cwd()}`;
+}
+
 /**
- * Opens the database named by --db / LATCHKEY_DB (default ./data/latchkey.db), puts the built-ins
- * in place, runs the command, and closes the database. Commands write to the same database the
- * server reads; the server sees the change within one poll interval.
+ * Only `latchkey serve` and `latchkey init` create a database: any other command on a SQLite file
+ * that is not there (a command run in the wrong folder, a mistyped --db) stops here, naming the
+ * file it looked for and how to point at the right one, instead of answering from a new, empty
+ * instance with a new admin password.
  */
-export async function withStorage<T>(db: string | undefined, io: IO, run: (ctx: CliContext) => Promise<T>, grants: readonly GrantModule[] = BUILT_IN_GRANTS): Promise<T> {
-  const storage = await openStorage(resolveDb(db));
+export function requireExistingDatabase(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const db = resolveDb(flag, env);
+  const location = parseDbLocation(db);
+  if (location.kind === 'sqlite' && location.path !== ':memory:' && !existsSync(location.path)) {
+    throw new CliError(
+      `There is no Latchkey database at ${location.path} (from ${dbSource(flag, env)}).\n` +
+        'Point at the instance\'s database with --db <file or postgres:// URL> (before or after the command) or the LATCHKEY_DB environment variable,\n' +
+        `or create a new instance there with: ${commandLine(['init', '--db', location.path])}`,
+    );
+  }
+  return db;
+}
+
+/**
+ * Opens the existing database named by --db / LATCHKEY_DB (default ./data/latchkey.db), puts the
+ * built-ins in place, runs the command, and closes the database. Commands write to the same
+ * database the server reads; the server sees the change within one poll interval.
+ */
+export async function withStorage<T>(flag: string | undefined, io: IO, run: (ctx: CliContext) => Promise<T>, grants: readonly GrantModule[] = BUILT_IN_GRANTS): Promise<T> {
+  const db = requireExistingDatabase(flag);
+  const storage = await openStorage(db);
   try {
-    const ctx: CliContext = { storage, clock: systemClock, actor: cliActor(), out: io.out, err: io.err, grants };
+    const ctx: CliContext = { storage, db, clock: systemClock, actor: cliActor(), out: io.out, err: io.err, grants };
     await bootstrap(ctx, process.env.LATCHKEY_ADMIN_PASSWORD || undefined).then((r) => {
       if (r.generatedAdminPassword !== undefined) {
         io.err(`Created the admin user with the generated password: ${r.generatedAdminPassword}\n(shown once; change it with \`latchkey users update admin --password-stdin\`)\n`);
@@ -119,8 +151,10 @@ export function parseList(raw: string | undefined): string[] | undefined {
   return raw === undefined ? undefined : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
-export function parseSeconds(name: string, raw: string | undefined): number | undefined {
+/** A duration flag (core/duration.ts: `30m`, `12h`, `1h30m`; a bare number is refused) in whole seconds. */
+export function parseDurationFlag(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw.trim())) throw new CliError(`${name} takes a whole number of seconds (got "${raw}").`, 2);
-  return Number(raw);
+  const parsed = parseDuration(name, raw);
+  if (!parsed.ok) throw new CliError(parsed.message, 2);
+  return parsed.seconds;
 }

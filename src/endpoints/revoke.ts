@@ -19,9 +19,12 @@ const TRANSPORT: TransportRules = {
 
 /**
  * RFC 7009 §2.2: "The content of the response body is ignored by the client as all necessary
- * information is conveyed in the response code." An empty body, and nothing to cache.
+ * information is conveyed in the response code." The body is the empty JSON object, as
+ * application/json, and nothing to cache: clients that parse every answer of the server as JSON
+ * (simple-oauth2's revokeAll() refused an empty text/plain body, and then left the refresh token
+ * valid) read it as the success it is.
  */
-const REVOKED: NeutralResponse = { status: 200, headers: { 'cache-control': 'no-store', pragma: 'no-cache' }, body: '' };
+const REVOKED: NeutralResponse = { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache' }, body: '{}' };
 
 export interface RevocationDeps {
   readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'check' | 'clear' | 'rememberVerifiedSecret' | 'verifiedSecret'>;

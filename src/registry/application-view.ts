@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoTimestamp } from '../core/timestamps.js';
 import type { Application } from '../domain/model.js';
 
 /**
@@ -11,8 +12,8 @@ export const applicationViewSchema = z
     id: z.string(),
     clientId: z.string(),
     name: z.string(),
-    /** When the secret was last generated (ms since the epoch); null before any. */
-    secretRotatedAt: z.number().nullable(),
+    /** When the secret was last generated (ISO 8601, UTC); null before any. */
+    secretRotatedAt: z.iso.datetime().nullable(),
     active: z.boolean(),
     public: z.boolean(),
     grantTypes: z.array(z.string()),
@@ -29,8 +30,8 @@ export const applicationViewSchema = z
     jwksUri: z.string().nullable(),
     canIntrospect: z.boolean(),
     adminApi: z.boolean(),
-    createdAt: z.number(),
-    updatedAt: z.number(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
     hasSecret: z.boolean(),
     appUser: z.string().nullable(),
   })
@@ -44,7 +45,7 @@ export function applicationView(app: Application, appUser: string | null): Appli
     id: app.id,
     clientId: app.clientId,
     name: app.name,
-    secretRotatedAt: app.secretRotatedAt,
+    secretRotatedAt: app.secretRotatedAt === null ? null : isoTimestamp(app.secretRotatedAt),
     active: app.active,
     public: app.public,
     grantTypes: [...app.grantTypes],
@@ -60,8 +61,8 @@ export function applicationView(app: Application, appUser: string | null): Appli
     jwksUri: app.jwksUri,
     canIntrospect: app.canIntrospect,
     adminApi: app.adminApi,
-    createdAt: app.createdAt,
-    updatedAt: app.updatedAt,
+    createdAt: isoTimestamp(app.createdAt),
+    updatedAt: isoTimestamp(app.updatedAt),
     hasSecret: app.secretHash !== null,
     appUser,
   };

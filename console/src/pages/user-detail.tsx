@@ -51,7 +51,7 @@ function PasswordCard(props: { user: User; me: boolean; onChanged: (message: str
       <p class="muted">
         {props.user.hasPassword === false
           ? 'This user has no password: it cannot sign in with one (an application user). Setting one lets it sign in.'
-          : changed === null || changed === undefined || changed <= (props.user.createdAt ?? 0)
+          : changed === null || changed === undefined || Date.parse(changed) <= Date.parse(props.user.createdAt ?? '1970-01-01T00:00:00Z')
             ? 'The password is still the one set when the user was created.'
             : `Last changed ${fmtTime(changed)}.`}{' '}
         A new password ends the user's sessions and revokes its tokens on every instance.

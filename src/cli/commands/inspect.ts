@@ -34,7 +34,6 @@ function render(i: Inspection): string {
       : renderTable(
           ['API', 'ROUTE', 'ACCEPTS', 'WHY'],
           i.apis.map((a) => [`${a.namespace}/${a.id}`, `${a.method} ${a.path}`, a.accepted, a.why]),
-          160,
         );
   return `${summary}\n${apis}`;
 }

@@ -15,7 +15,7 @@ function registerList(roles: Command, kit: Kit): void {
       const [list, users] = await Promise.all([ctx.storage.roles.list(), ctx.storage.users.list()]);
       const rows = list.map((r) => ({ ...r, users: users.filter((u) => u.roles.includes(r.name)).length }));
       out.result(rows, () =>
-        renderTable(['NAME', 'BUILT-IN', 'USERS', 'DESCRIPTION'], rows.map((r) => [r.name, r.builtIn, r.users, r.description || null]), 80),
+        renderTable(['NAME', 'BUILT-IN', 'USERS', 'DESCRIPTION'], rows.map((r) => [r.name, r.builtIn, r.users, r.description || null])),
       );
     }),
   );

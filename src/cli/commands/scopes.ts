@@ -34,7 +34,7 @@ function registerList(scopes: Command, kit: Kit): void {
   kit.common(cmd).action((opts: CommonOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const list = await ctx.storage.scopes.list();
-      out.result(list, () => renderTable(['NAME', 'BUILT-IN', 'DESCRIPTION'], list.map((s) => [s.name, s.builtIn, s.description || null]), 80));
+      out.result(list, () => renderTable(['NAME', 'BUILT-IN', 'DESCRIPTION'], list.map((s) => [s.name, s.builtIn, s.description || null])));
     }),
   );
 }
