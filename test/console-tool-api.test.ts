@@ -118,7 +118,7 @@ describe('admin API for the console: users, sessions, refusal groups, activity',
       assert.match(s.handle, /^[A-Za-z0-9_-]{12}$/);
       assert.equal(s.kind, 'signin');
       assert.equal(s.current, false);
-      assert.ok(s.endsAt > Date.now() && s.endsAt <= s.expiresAt);
+      assert.ok(Date.parse(s.endsAt) > Date.now() && Date.parse(s.endsAt) <= Date.parse(s.expiresAt), 'ISO times: it ends in the future, at the latest when it expires');
     }
     for (const c of cookies) assert.ok(c.length > 40 && !listed.text.includes(c) && !listed.text.includes(c.slice(6, 30)), 'no cookie value in the answer');
     // The console session asking sees itself (and the sign-in it came from) as current.
@@ -198,19 +198,19 @@ describe('admin API for the console: users, sessions, refusal groups, activity',
     const res = await bearer.call('GET', '/refusals/groups?endpoint=token');
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.complete, true);
-    const groups = res.json.groups as { reason: string; clientId: string | null; applicationName: string | null; count: number; firstAt: number; lastAt: number; requests: { requestId: string }[]; fix: string | null; endpoints: string[] }[];
+    const groups = res.json.groups as { reason: string; clientId: string | null; applicationName: string | null; count: number; firstAt: string; lastAt: string; requests: { requestId: string }[]; fix: string | null; endpoints: string[] }[];
     const mismatch = groups.find((g) => g.reason === 'client_auth.secret_mismatch' && g.clientId === app.application.clientId);
     assert.ok(mismatch !== undefined, res.text);
     assert.equal(mismatch.count, 12);
     assert.equal(mismatch.applicationName, 'Nightly export');
     assert.equal(mismatch.requests.length, 10);
-    assert.ok(mismatch.firstAt <= mismatch.lastAt);
+    assert.ok(Date.parse(mismatch.firstAt) <= Date.parse(mismatch.lastAt));
     assert.deepEqual(mismatch.endpoints, ['token']);
     assert.ok(typeof mismatch.fix === 'string' && mismatch.fix.length > 0);
     assert.equal(groups.filter((g) => g.reason === 'client_auth.secret_mismatch').length, 1, 'one row for the twelve');
     assert.ok(groups.some((g) => g.reason === 'client_auth.unknown_client' && g.count === 2));
     // Newest group first.
-    for (let i = 1; i < groups.length; i++) assert.ok((groups[i - 1]?.lastAt ?? 0) >= (groups[i]?.lastAt ?? 0));
+    for (let i = 1; i < groups.length; i++) assert.ok(Date.parse(groups[i - 1]?.lastAt ?? '') >= Date.parse(groups[i]?.lastAt ?? ''));
     // The group's requests are the flat list's, filtered by client.
     const flat = await bearer.call('GET', `/refusals?reason=client_auth.secret_mismatch&client=${app.application.clientId}&limit=50`);
     assert.equal(flat.json.length, 12);
