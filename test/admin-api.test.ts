@@ -45,7 +45,9 @@ describe('admin API', () => {
     assert.equal(res.status, 200);
     assert.equal(res.json.user.name, 'admin');
     assert.ok(res.json.user.roles.includes('admin'));
-    assert.ok(res.json.expiresAt > Date.now() && res.json.expiresAt <= Date.now() + 30 * 60_000 + 1000);
+    const expiresAt = Date.parse(res.json.expiresAt);
+    assert.match(res.json.expiresAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.ok(expiresAt > Date.now() && expiresAt <= Date.now() + 30 * 60_000 + 1000);
     for (const h of [res.headers, (await bearer.call('GET', '/applications')).headers]) {
       assert.equal(h.get('cache-control'), 'no-store');
       assert.equal(h.get('x-frame-options'), 'DENY');

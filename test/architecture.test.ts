@@ -32,6 +32,7 @@ const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname,
  *   resource-server  hosted APIs: bearer validation, routing, the API provider
  *   jobs          background jobs (cleanup, key rotation)
  *   diagnostics   doctor and inspect
+ *   config-as-code  (with diagnostics) the registry as a document: export, apply (plan, rehearsal, steps), its schema
  *   metrics       what GET /metrics serves: the instance's metric families and the /metrics endpoint
  *   app           src/app.ts: createLatchkey wires the above together
  *   admin         the admin API and the console's server side
@@ -58,7 +59,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['endpoints'],
   ['resource-server'],
   ['jobs'],
-  ['diagnostics'],
+  ['diagnostics', 'config-as-code'],
   ['metrics'],
   ['app.ts'],
   ['admin'],

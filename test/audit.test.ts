@@ -52,6 +52,9 @@ describe('audit log and activity', () => {
 
   before(async () => {
     server = await startTestServer({ apisDir: FIXTURE_APIS });
+    // A wide terminal: the table cases read one row a line, an application's creation included
+    // (wrapping is test/cli-output.test.ts).
+    process.env.COLUMNS = '4000';
   });
   after(async () => server.close());
 
@@ -81,7 +84,7 @@ describe('audit log and activity', () => {
       const created = await json<{ clientId: string; clientSecret: string }>(['apps', 'create', '--name', 'Audited app', '--grants', 'client_credentials', '--app-user', 'svc-audit']);
       clientId = created.clientId;
       secrets.push(created.clientSecret);
-      await json(['apps', 'update', clientId, '--name', 'Audited app (renamed)', '--access-token-lifespan', '600']);
+      await json(['apps', 'update', clientId, '--name', 'Audited app (renamed)', '--access-token-lifespan', '10m']);
       const rotated = await json<{ clientSecret: string }>(['apps', 'rotate-secret', clientId]);
       secrets.push(rotated.clientSecret);
       const [rotation, update, create] = await entries({ target: clientId });
@@ -119,16 +122,17 @@ describe('audit log and activity', () => {
       assert.deepEqual(parsed(cc!.after), { value: 'true' });
     });
 
-    it('tokens revoke: by token id, never the token', async () => {
+    it('tokens revoke: by the token handle, never the token', async () => {
       await refreshCache(server);
       const r = await tokenRequest(server.url, { form: { grant_type: 'client_credentials' }, basic: [clientId, secrets[1]!] });
       assert.equal(r.status, 200, r.text);
       accessToken = String(r.json?.access_token);
-      const revoked = await json<{ id: string }>(['tokens', 'revoke', '-'], accessToken);
+      const revoked = await json<{ handle: string }>(['tokens', 'revoke', '-'], accessToken);
       const [e] = await entries({ action: 'token.revoke' });
-      assert.equal(e?.target, revoked.id);
+      assert.equal(e?.target, revoked.handle);
+      assert.match(revoked.handle, /^tk_[\w-]{22}$/);
       assert.equal(e?.actor, ACTOR);
-      assert.deepEqual(parsed(e!.after), { kind: 'access', status: 'revoked', revoked: 1 });
+      assert.deepEqual(parsed(e!.after), { handle: revoked.handle, kind: 'access', status: 'revoked', revoked: 1 });
       assert.ok(!JSON.stringify(e).includes(accessToken));
     });
 
@@ -167,7 +171,7 @@ describe('audit log and activity', () => {
       assert.match(lines[0] ?? '', /^WHEN\s+ACTOR\s+ACTION\s+TARGET\s+CHANGES$/);
       assert.equal(lines.length, 2 + 3);
       assert.match(lines[2] ?? '', new RegExp(`${ACTOR.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+application\\.rotate_secret\\s+${clientId}\\s+.*secret: set→rotated`));
-      assert.match(lines[3] ?? '', /application\.update .*name: Audited app→Audited app \(renamed\); accessTokenLifespan: 1800→600/);
+      assert.match(lines[3] ?? '', /application\.update .*name: Audited app→Audited app \(renamed\); accessTokenLifespan: 30m→10m/);
       assert.match(lines[4] ?? '', /application\.create .*name=Audited app/);
       assert.doesNotMatch(r.out, /updatedAt/);
       const props = await json<{ action: string; before: unknown; after: unknown; changes: string; at: string }[]>(['audit', '--action', 'property.set', '--since', '1h']);

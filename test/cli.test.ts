@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
-import { hashSecret } from '../src/core/crypto.js';
+import { hashSecret, tokenHandle } from '../src/core/crypto.js';
 import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
 import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { type Storage } from '../src/storage/types.js';
@@ -53,10 +53,16 @@ async function withDb<T>(fn: (storage: Storage) => Promise<T>): Promise<T> {
   }
 }
 
-before(() => {
+before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'latchkey-cli-'));
   db = join(dir, 't.db');
   process.env.LATCHKEY_ADMIN_PASSWORD = 'admin-password-for-tests';
+  // A wide terminal: these cases read a table row or a record's value on one line (how tables wrap
+  // to the terminal's width is test/cli-output.test.ts).
+  process.env.COLUMNS = '400';
+  // Only `init` and `serve` create a database; every other command needs one.
+  const created = await cli(['init']);
+  assert.equal(created.code, 0, created.err);
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -137,7 +143,7 @@ describe('latchkey CLI', () => {
   });
 
   it('updates an application (app user by name, no secret unless it becomes confidential)', async () => {
-    const updated = await json<{ appUser: string; clientSecret: string | null; warnings: string[] }>(['apps', 'update', clientId, '--app-user', 'svc-integration', '--access-token-lifespan', '600']);
+    const updated = await json<{ appUser: string; clientSecret: string | null; warnings: string[] }>(['apps', 'update', clientId, '--app-user', 'svc-integration', '--access-token-lifespan', '10m']);
     assert.equal(updated.appUser, 'svc-integration');
     assert.equal(updated.clientSecret, null);
     assert.ok(updated.warnings.every((w) => !w.includes('no application user')));
@@ -172,7 +178,7 @@ describe('latchkey CLI', () => {
     assert.doesNotMatch(text.out, /secretHash|lk_cs_/);
     const unknown = await cli(['apps', 'show', 'nope']);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.err, /No application has client id "nope"/);
+    assert.match(unknown.err, /No application has the client id or name "nope"/);
   });
 
   it('creates an application with a token format, redirect URIs, logo, audience, keys and introspection, and shows them', async () => {
@@ -293,12 +299,12 @@ describe('latchkey CLI', () => {
         { ...base, hash: hashSecret('lk_at_cli_test_family'), kind: 'access', grantType: 'password', familyId: 'fam-b' },
       ]);
     });
-    const tokens = await json<{ id: string; kind: string; user: string; clientId: string; status: string }[]>(['tokens', 'list', '--app', clientId]);
+    const tokens = await json<{ handle: string; kind: string; user: string; clientId: string; status: string }[]>(['tokens', 'list', '--app', clientId]);
     assert.equal(tokens.length, 3);
-    assert.ok(tokens.every((t) => t.id.length === 12 && t.user === 'svc-integration' && t.clientId === clientId && t.status === 'active'));
+    assert.ok(tokens.every((t) => /^tk_[\w-]{22}$/.test(t.handle) && t.user === 'svc-integration' && t.clientId === clientId && t.status === 'active'));
     const text = await cli(['tokens', 'list', '--user', 'svc-integration']);
     assert.doesNotMatch(text.out, /lk_at_|lk_rt_/);
-    assert.ok(text.out.includes(hashSecret('lk_at_cli_test_access').slice(0, 12)));
+    assert.ok(text.out.includes(tokenHandle(hashSecret('lk_at_cli_test_access'))));
 
     const family = await json<{ revoked: number; kind: string }>(['tokens', 'revoke', 'lk_rt_cli_test_refresh']);
     assert.deepEqual([family.kind, family.revoked], ['refresh', 2]);
@@ -335,12 +341,12 @@ describe('latchkey CLI', () => {
     });
     const r = await cli(['explain', 'req-cli-1']);
     assert.equal(r.code, 0, r.err);
-    for (const expected of ['2025-01-02T03:04:05Z', 'application_user.missing', 'unauthorized_client', '203.0.113.7', 'This application cannot use client_credentials.', 'has no application user', '--app-user <user-name>', 'application.app_user']) {
+    for (const expected of ['2025-01-02T03:04:05.000Z', 'application_user.missing', 'unauthorized_client', '203.0.113.7', 'This application cannot use client_credentials.', 'has no application user', '--app-user <user-name>', 'application.app_user']) {
       assert.ok(r.out.includes(expected), `explain output lacks ${expected}:\n${r.out}`);
     }
     const j = await json<{ reason: string; fix: string; setting: string; at: string }>(['explain', 'req-cli-1']);
     assert.equal(j.setting, 'application.app_user');
-    assert.equal(j.at, '2025-01-02T03:04:05Z');
+    assert.equal(j.at, '2025-01-02T03:04:05.000Z');
     const unknown = await cli(['explain', 'req-nope']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.err, /No refusal was recorded with request id "req-nope"/);

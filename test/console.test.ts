@@ -13,9 +13,9 @@ import { createUser } from '../src/registry/users.js';
 
 /**
  * The admin console in real headless Chromium (Debian's package, see helpers/chromium.ts): the
- * main journey through the real sign-in and consent pages, the Application Registry, tokens,
- * refusals and the doctor, with keyboard-only use, labels on every control, and a screenshot of
- * each main page in test-artifacts/screenshots/.
+ * main journey through the real sign-in page (no consent page: the console is first-party), the
+ * Application Registry, tokens, refusals and the doctor, with keyboard-only use, labels on every
+ * control, and a screenshot of each main page in test-artifacts/screenshots/.
  */
 
 const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
@@ -120,7 +120,7 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     await server?.close();
   });
 
-  test('sign in as admin through the sign-in and consent pages', async () => {
+  test('sign in as admin through the sign-in page, with no consent page for the console', async () => {
     const first = await page.goto('/console/');
     assert.ok(first !== null);
     // Not signed in: off to the instance's own sign-in page.
@@ -130,11 +130,16 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     await page.screenshot({ path: join(SHOTS, 'sign-in.png') });
     await page.getByLabel('User name', { exact: true }).fill(ADMIN.username);
     await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+    // The console is first-party: the password is all it asks for (another application still gets
+    // the consent page: test/console-admin.test.ts).
+    const navigations: string[] = [];
+    page.on('framenavigated', (f) => {
+      if (f === page.mainFrame()) navigations.push(f.url());
+    });
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Allow' }).waitFor();
-    await page.screenshot({ path: join(SHOTS, 'consent.png') });
-    await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(/\/console\/(#.*)?$/);
+    assert.equal(await page.getByRole('button', { name: 'Allow' }).count(), 0);
+    assert.ok(!navigations.some((u) => /\/oauth\/authorize/.test(u)), `no page between the sign-in and the console: ${navigations.join(' → ')}`);
     await page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
     await page.getByText('Signed in as').waitFor();
     assert.match(await page.locator('.whoami').innerText(), /admin/);
@@ -313,7 +318,7 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     assert.equal(refused.status, 401);
     assert.ok(refused.requestId !== '');
 
-    await go(page, '#/refusals', 'Refusals');
+    await go(page, '#/refusals?view=requests', 'Refusals');
     // Live: the refusal appears by polling, without reloading.
     const refusal = page.locator('tbody tr[data-reason]').first();
     await refusal.waitFor();

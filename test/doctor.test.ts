@@ -8,6 +8,7 @@ import { FINDING_IDS, runDoctor, type Finding } from '../src/diagnostics/doctor.
 import { createKeyEncryption } from '../src/keys/encryption.js';
 import { resolveKek } from '../src/keys/kek.js';
 import { Keyring } from '../src/keys/keyring.js';
+import { CONSOLE_CLIENT_ID, ensureConsoleApplication } from '../src/registry/bootstrap.js';
 import { loadApis } from '../src/resource-server/load.js';
 import { ApiRouter } from '../src/resource-server/router.js';
 import { FIXTURE_APIS, ROOT } from './helpers/api.js';
@@ -240,6 +241,72 @@ describe('latchkey doctor', () => {
     assert.deepEqual(await doctor(cli, none, new ManualClock(Date.now() - 11 * DAY)), []);
     await runFix(cli, f.command ?? '');
     assert.deepEqual(await doctor(cli), []);
+  });
+
+  it('no_active_administrator and console_application_inactive: refused by the CLI with the registry message, reported when the database got there anyway, fixed by their commands', async () => {
+    const { cli, noApis } = await setup('administration');
+    // The CLI refuses both changes, with the registry's message, exit 1.
+    const lastAdmin = await cli.run(['users', 'update', 'admin', '--active', 'false']);
+    assert.equal(lastAdmin.code, 1, lastAdmin.out);
+    assert.match(lastAdmin.err, /Deactivating "admin" would leave this instance with no active administrator/);
+    assert.match(lastAdmin.err, /latchkey users update <user> --roles admin/);
+    await cli.storage((storage) => ensureConsoleApplication({ storage, clock: systemClock }, 'http://127.0.0.1:8080'));
+    const consoleApp = await cli.run(['apps', 'update', CONSOLE_CLIENT_ID, '--active', 'false']);
+    assert.equal(consoleApp.code, 1, consoleApp.out);
+    assert.match(consoleApp.err, /built-in application the admin console signs in with; deactivating it would lock every administrator out/);
+    assert.deepEqual(await doctor(cli), []);
+
+    // A database edited by hand (or from an older version): both states, reported as errors.
+    await cli.storage(async (storage) => {
+      const admin = await storage.users.byName('admin');
+      const app = await storage.applications.byClientId(CONSOLE_CLIENT_ID);
+      assert.ok(admin !== undefined && app !== undefined);
+      await storage.users.update({ ...admin, active: false });
+      await storage.applications.update({ ...app, active: false });
+    });
+    const findings = await doctor(cli);
+    const noAdmin = one(findings, 'no_active_administrator', 'admin');
+    assert.equal(noAdmin.severity, 'error');
+    assert.match(noAdmin.detail, /nobody can sign in to the console or use the admin API/);
+    assert.match(noAdmin.detail, /Inactive users with the role: admin\./);
+    assert.equal(noAdmin.command, 'latchkey users update admin --active true');
+    assert.equal(noAdmin.link, '#/users');
+    const inactive = one(findings, 'console_application_inactive', CONSOLE_CLIENT_ID);
+    assert.equal(inactive.severity, 'error');
+    assert.match(inactive.detail, /"Latchkey Console" \(client id latchkey-console\)/);
+    assert.equal(inactive.command, 'latchkey apps update latchkey-console --active true');
+    assert.equal(inactive.link, '#/applications/latchkey-console');
+    const viaCli = await cliDoctor(cli, noApis);
+    assert.equal(viaCli.code, 1);
+    // (The CLI also checks the files beside the database: kek_beside_database here.)
+    assert.deepEqual(viaCli.findings.filter((f) => f.severity === 'error').map((f) => f.id).sort(), ['console_application_inactive', 'no_active_administrator']);
+    const text = await cli.run(['doctor', '--apis', noApis]);
+    assert.match(text.out, /no_active_administrator \(admin\): Activate an administrator/);
+    await runFix(cli, noAdmin.command ?? '');
+    await runFix(cli, inactive.command ?? '');
+    assert.deepEqual(await doctor(cli), []);
+
+    // The admin active but without the role: the command gives it back, keeping its other roles.
+    await cli.storage(async (storage) => {
+      const admin = await storage.users.byName('admin');
+      assert.ok(admin !== undefined);
+      await storage.users.update({ ...admin, roles: ['itil'] });
+    });
+    const roleless = one(await doctor(cli), 'no_active_administrator', 'admin');
+    assert.equal(roleless.command, 'latchkey users update admin --roles itil,admin');
+    await runFix(cli, roleless.command ?? '');
+    assert.deepEqual(await doctor(cli), []);
+
+    // No admin user at all: create one (the operator names it).
+    await cli.storage(async (storage) => {
+      const admin = await storage.users.byName('admin');
+      assert.ok(admin !== undefined && (await storage.users.delete(admin.id)));
+    });
+    const none = one(await doctor(cli), 'no_active_administrator');
+    assert.equal(none.target, undefined);
+    assert.equal(none.command, 'printf %s "$NEW_PASSWORD" | latchkey users create <user> --roles admin --password-stdin');
+    await runFix(cli, none.command ?? '', { replace: { '<user>': 'ops' }, stdin: 'ops-first-password\n' });
+    assert.deepEqual(only(await doctor(cli), 'no_active_administrator'), []);
   });
 
   it('admin_default_password: an error for the built-in admin, a warning for another admin; changing the password fixes it', async () => {

@@ -25,7 +25,7 @@ const LOOPS = 20;
 const MAX_ITERATIONS = 1000;
 
 /** Server log lines that mean something other than "storage unavailable" went wrong. */
-const BAD_LOG = /"msg":"(token endpoint failed|API handler failed|request failed)"|uncaught|unhandled|FATAL|"level":60/i;
+const BAD_LOG = /"msg":"(token endpoint failed|API handler failed|request failed)"|uncaught|unhandled|FATAL|"level":"fatal"/i;
 
 describe('faults: PostgreSQL cut, an instance killed, SIGTERM', () => {
   let db: TestDatabase | undefined;

@@ -373,6 +373,8 @@ describe('latchkey idps (CLI)', () => {
   let cliIdp: IdpServer;
   before(async () => {
     cliIdp = await startIdpServer({ issuerPath: '/cli' });
+    // A wide terminal: the list case reads one provider a line (wrapping is test/cli-output.test.ts).
+    process.env.COLUMNS = '400';
   });
   after(async () => cliIdp?.close());
 

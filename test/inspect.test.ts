@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import * as jose from 'jose';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
-import { mintOpaque, TOKEN_PREFIX } from '../src/core/crypto.js';
+import { mintOpaque, TOKEN_PREFIX, tokenHandle, tokenKey } from '../src/core/crypto.js';
 import { inspectToken, type Inspection } from '../src/diagnostics/inspect.js';
 import { createIdentityProvider } from '../src/idp/registry.js';
 import { createApplication } from '../src/registry/applications.js';
@@ -75,7 +75,7 @@ describe('latchkey inspect', () => {
   it('a valid opaque access token: application, user, scopes, expiry; one API accepts it, another refuses for the scope, as the APIs do', async () => {
     const token = (await passwordToken(opaqueApp)).access_token as string;
     const i = await inspectToken(server.latchkey, token);
-    assert.deepEqual(i.token, { format: 'opaque', kind: 'access', preview: `${token.slice(0, 10)}…` });
+    assert.deepEqual(i.token, { format: 'opaque', kind: 'access', preview: `${token.slice(0, 10)}…`, handle: tokenHandle(tokenKey(token)) });
     assert.equal(i.found, true);
     assert.equal(i.valid, true);
     assert.equal(i.reason, null);
@@ -219,7 +219,7 @@ describe('latchkey inspect', () => {
     const refresh = (await passwordToken(opaqueApp)).refresh_token as string;
     assert.ok(refresh.startsWith(TOKEN_PREFIX.refresh));
     const i = await inspectToken(server.latchkey, refresh);
-    assert.deepEqual(i.token, { format: 'opaque', kind: 'refresh', preview: `${refresh.slice(0, 10)}…` });
+    assert.deepEqual(i.token, { format: 'opaque', kind: 'refresh', preview: `${refresh.slice(0, 10)}…`, handle: tokenHandle(tokenKey(refresh)) });
     assert.equal(i.valid, true);
     assert.equal(i.user?.name, 'alice');
     const orders = verdict(i, 'GET', '/api/acme/orders');

@@ -225,8 +225,9 @@ describe('password lockout over HTTP', () => {
     const admin = await sessionClient(server);
     const list = await admin.call('GET', '/locks?locked=true');
     assert.equal(list.status, 200, list.text);
-    const heidi = (list.json as Array<{ kind: string; userName: string; source: string | null; failures: number; lockedUntil: number | null }>).filter((l) => l.userName === 'heidi');
-    assert.deepEqual(heidi.map((l) => [l.kind, l.source, l.failures, typeof l.lockedUntil]), [['pair', '127.0.0.60', 5, 'number']]);
+    const heidi = (list.json as Array<{ kind: string; userName: string; source: string | null; failures: number; lockedUntil: string | null }>).filter((l) => l.userName === 'heidi');
+    // Times as ISO 8601 text, as every admin API answer writes them.
+    assert.deepEqual(heidi.map((l) => [l.kind, l.source, l.failures, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(String(l.lockedUntil))]), [['pair', '127.0.0.60', 5, true]]);
     assert.equal((await admin.call('GET', '/locks?locked=maybe')).status, 400);
     const cleared = await admin.call('DELETE', '/users/heidi/lock');
     assert.equal(cleared.status, 200, cleared.text);

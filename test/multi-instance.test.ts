@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
-import { createFixture, latchkeyCli, spawnServer, WHOAMI, type Fixture, type ServerProcess } from './helpers/instances.js';
+import { composeService } from './helpers/deploy.js';
+import { ADMIN_PASSWORD, createFixture, INSTANCES_KEK, latchkeyCli, spawnServer, WHOAMI, type Fixture, type ServerProcess } from './helpers/instances.js';
 import { bearerCall, exchange, jsonOf, keepAliveAgent, tokenCall, type Exchange } from './helpers/load.js';
 import { createTestDatabase, sql, type TestDatabase } from './helpers/postgres.js';
 
@@ -51,7 +52,12 @@ describe('two `latchkey serve` processes over one PostgreSQL database', () => {
   before(async () => {
     db = await createTestDatabase();
     fx = await createFixture(db.url, 'multi');
-    const started = await Promise.allSettled([spawnServer('A', db.url), spawnServer('B', db.url)]);
+    // The instances of deploy/compose.yaml: its command and environment (access log on, JSON logs,
+    // one issuer), with this test's database and secrets; the port and the loopback address come
+    // from spawnServer's flags, which override the compose file's LATCHKEY_PORT and LATCHKEY_HOST.
+    const instance = await composeService('latchkey-a', { POSTGRES_PASSWORD: 'unused', LATCHKEY_KEY_ENCRYPTION_KEY: INSTANCES_KEK, LATCHKEY_ADMIN_PASSWORD: ADMIN_PASSWORD });
+    const env = { ...instance.environment, LATCHKEY_DB: db.url };
+    const started = await Promise.allSettled([spawnServer('A', db.url, env, instance.command), spawnServer('B', db.url, env, instance.command)]);
     for (const s of started) if (s.status === 'fulfilled') servers.push(s.value);
     for (const s of started) if (s.status === 'rejected') throw s.reason;
     [A, B] = servers as [ServerProcess, ServerProcess];

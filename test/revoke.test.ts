@@ -45,10 +45,11 @@ describe('revocation endpoint (RFC 7009)', () => {
   const passwordGrant = (name = 'client', publicClient = false) => issue(name, { grant_type: 'password', username: 'alice', password: PW }, publicClient);
   const refreshGrant = (name: string, refreshToken: string) => issue(name, { grant_type: 'refresh_token', refresh_token: refreshToken });
 
-  /** RFC 7009 §2.2: 200, and the body (ignored by clients) is empty. */
+  /** RFC 7009 §2.2: 200; the body (ignored by clients) is the empty JSON object, as application/json. */
   function assertRevoked(res: TokenResponse): void {
     assert.equal(res.status, 200, res.text);
-    assert.equal(res.text, '');
+    assert.equal(res.text, '{}');
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
     assert.equal(res.headers.get('cache-control'), 'no-store');
   }
   async function assertValid(token: string, kind: 'access' | 'refresh' = 'access'): Promise<void> {

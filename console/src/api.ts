@@ -8,12 +8,15 @@ import type { Finding } from '../../src/domain/finding.js';
 import type { ApplicationView } from '../../src/registry/application-view.js';
 
 export const API_BASE = '/admin/api/v1';
+
+/** Every time in an admin API answer: ISO 8601 text in UTC (src/core/timestamps.ts). */
+export type Timestamp = string;
 export const LOGIN_URL = '/console/login';
 
 export interface SessionInfo {
   readonly user: { readonly name: string; readonly roles: readonly string[] };
   readonly csrfToken: string;
-  readonly expiresAt: number;
+  readonly expiresAt: Timestamp;
 }
 
 export class ApiError extends Error {
@@ -22,6 +25,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** The whole error body (an in_use refusal's `dependants`). */
+    readonly body?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
   }
@@ -77,7 +82,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   const data = await parse(res);
   if (!res.ok) {
     const e = (data ?? {}) as { error?: string; message?: string; field?: string };
-    throw new ApiError(res.status, e.error ?? 'error', e.message ?? `The request failed (${res.status}).`, e.field);
+    throw new ApiError(res.status, e.error ?? 'error', e.message ?? `The request failed (${res.status}).`, e.field, data !== null && typeof data === 'object' ? (data as Record<string, unknown>) : undefined);
   }
   return data as T;
 }
@@ -148,8 +153,23 @@ export interface User {
   readonly userName: string;
   readonly active: boolean;
   readonly roles: readonly string[];
-  readonly createdAt?: number;
+  readonly createdAt?: Timestamp;
+  readonly updatedAt?: Timestamp;
+  readonly passwordChangedAt?: Timestamp | null;
   readonly hasPassword?: boolean;
+}
+
+/** A live session of a user (GET /users/:userName/sessions): named by a handle of its stored hash, never its cookie. */
+export interface SessionRow {
+  readonly handle: string;
+  readonly kind: 'signin' | 'console';
+  readonly startedAt: Timestamp;
+  readonly lastSeenAt: Timestamp;
+  readonly endsAt: Timestamp;
+  readonly expiresAt: Timestamp;
+  readonly parent: string | null;
+  /** The caller's own browser (this console session, or the sign-in it came from). */
+  readonly current: boolean;
 }
 
 /** A password-attempt count (GET /locks): one user name from one source (pair), or from all (user). */
@@ -158,9 +178,9 @@ export interface LockRow {
   readonly userName: string;
   readonly source: string | null;
   readonly failures: number;
-  readonly lastFailureAt: number;
-  readonly lockedUntil: number | null;
-  readonly expiresAt: number;
+  readonly lastFailureAt: Timestamp;
+  readonly lockedUntil: Timestamp | null;
+  readonly expiresAt: Timestamp;
 }
 
 export interface Role {
@@ -203,21 +223,23 @@ export interface ApiView {
 }
 
 export interface TokenRow {
+  /** The token's handle (tk_…): the one name of a token on every surface. */
   readonly id: string;
+  readonly handle?: string;
   readonly kind: string;
   readonly format?: string;
   readonly application: string | { readonly clientId: string; readonly name: string } | null;
   readonly applicationName?: string | null;
   readonly user: string | { readonly userName?: string; readonly name?: string } | null;
   readonly scopes: readonly string[];
-  readonly issuedAt: number;
-  readonly expiresAt: number;
+  readonly issuedAt: Timestamp;
+  readonly expiresAt: Timestamp;
   readonly status: string;
 }
 
 export interface RefusalRow {
   readonly requestId: string;
-  readonly at: number;
+  readonly at: Timestamp;
   readonly endpoint: string;
   readonly status: number;
   readonly error: string;
@@ -232,19 +254,54 @@ export interface RefusalRow {
   readonly fix?: string | null;
   readonly setting?: string | null;
   readonly link?: string | null;
+  /** The handle of the token the refusal was about, when one was presented and identified. */
+  readonly token?: string | null;
+}
+
+/** Refusals of one reason and client (GET /refusals/groups), with their latest requests. */
+export interface RefusalGroup {
+  readonly key: string;
+  readonly reason: string;
+  readonly clientId: string | null;
+  readonly applicationName: string | null;
+  readonly count: number;
+  readonly firstAt: Timestamp;
+  readonly lastAt: Timestamp;
+  readonly endpoints: readonly string[];
+  readonly statuses: readonly number[];
+  readonly users: readonly string[];
+  readonly sources: number;
+  readonly explanation: string | null;
+  readonly fix: string | null;
+  readonly setting: string | null;
+  readonly link: string | null;
+  readonly requests: readonly RefusalRow[];
+}
+
+export interface RefusalGroups {
+  readonly scanned: number;
+  readonly complete: boolean;
+  readonly groups: readonly RefusalGroup[];
 }
 
 export interface Activity {
+  /** With ?period=: the period shown (auto picks one), its buckets (every bucket, zeros included) and their time zone. */
+  readonly period?: string;
+  readonly periodLabel?: string;
+  readonly auto?: boolean;
+  readonly since?: number;
+  readonly until?: number;
+  readonly timeZone?: string;
   readonly bucketMs: number;
   readonly series: { readonly tokenIssued: readonly (readonly [number, number])[]; readonly apiCalls: readonly (readonly [number, number])[]; readonly refusals: readonly (readonly [number, number])[] };
   readonly refusalsByReason: readonly { readonly reason: string; readonly count: number }[];
   /** Unauthenticated refusals past the per-minute budget: counted, not recorded one by one. */
-  readonly unrecorded?: { readonly total: number; readonly top: readonly { readonly endpoint: string; readonly reason: string; readonly source: string; readonly count: number; readonly lastMinute: number }[] };
+  readonly unrecorded?: { readonly total: number; readonly top: readonly { readonly endpoint: string; readonly reason: string; readonly source: string; readonly count: number; readonly lastMinute: Timestamp }[] };
 }
 
 export interface AuditEntry {
   readonly id: string;
-  readonly at: number;
+  readonly at: Timestamp;
   readonly actor: string;
   readonly action: string;
   readonly target: string;
@@ -253,7 +310,7 @@ export interface AuditEntry {
 }
 
 export interface Inspection {
-  readonly token: { readonly format: string; readonly kind: string | null };
+  readonly token: { readonly format: string; readonly kind: string | null; readonly handle?: string | null };
   readonly found: boolean;
   readonly valid: boolean;
   readonly reason: string | null;
@@ -262,8 +319,8 @@ export interface Inspection {
   readonly user: { readonly name: string; readonly active: boolean; readonly roles: readonly string[] } | null;
   readonly scopes: readonly string[];
   readonly effectiveScopes: readonly string[];
-  readonly issuedAt: number | null;
-  readonly expiresAt: number | null;
+  readonly issuedAt: Timestamp | null;
+  readonly expiresAt: Timestamp | null;
   readonly apis: readonly { readonly namespace: string; readonly id: string; readonly version?: string; readonly method: string; readonly path: string; readonly accepted: boolean; readonly why: string }[];
 }
 
@@ -271,10 +328,10 @@ export interface KeyView {
   readonly kid: string;
   readonly alg: string;
   readonly state?: string;
-  readonly createdAt: number;
-  readonly activatesAt: number;
-  readonly retiresAt: number | null;
-  readonly publishUntil: number | null;
+  readonly createdAt: Timestamp;
+  readonly activatesAt: Timestamp;
+  readonly retiresAt: Timestamp | null;
+  readonly publishUntil: Timestamp | null;
 }
 
 export interface IdpView {

@@ -5,6 +5,7 @@ import { Alert } from './ui';
 import { Home } from './pages/home';
 import { ApplicationDetail, Applications, NewApplication } from './pages/applications';
 import { Users } from './pages/users';
+import { UserDetail } from './pages/user-detail';
 import { Scopes } from './pages/scopes';
 import { Properties } from './pages/properties';
 import { Apis } from './pages/apis';
@@ -47,7 +48,7 @@ const NAV: readonly (readonly [string, string])[] = [
   ['idps', 'Identity providers'],
 ];
 
-function Page(props: { route: Route }) {
+function Page(props: { route: Route; me: string }) {
   const [section, sub] = props.route.path;
   switch (section ?? '') {
     case '':
@@ -56,8 +57,11 @@ function Page(props: { route: Route }) {
       if (sub === 'new') return <NewApplication />;
       if (sub !== undefined) return <ApplicationDetail clientId={sub} />;
       return <Applications />;
-    case 'users':
-      return <Users />;
+    case 'users': {
+      // #/users/<name>, and #/users?name=<name> (the links of refusals and findings).
+      const one = sub ?? props.route.params.get('name') ?? undefined;
+      return one === undefined || one === '' ? <Users /> : <UserDetail userName={one} me={props.me} />;
+    }
     case 'scopes':
       return <Scopes />;
     case 'properties':
@@ -67,7 +71,8 @@ function Page(props: { route: Route }) {
     case 'tokens':
       return <Tokens params={props.route.params} />;
     case 'refusals':
-      return <Refusals params={props.route.params} />;
+      // A link to another view or filter of the page (#/refusals?view=requests&reason=…) starts it afresh.
+      return <Refusals params={props.route.params} key={props.route.params.toString()} />;
     case 'activity':
       return <ActivityPage />;
     case 'audit':
@@ -214,7 +219,7 @@ function App() {
           </ul>
         </nav>
         <main id="main" tabIndex={-1} ref={mainRef}>
-          <Page route={route} key={key} />
+          <Page route={route} me={session.user.name} key={key} />
         </main>
       </div>
     </div>

@@ -242,9 +242,11 @@ export function Empty(props: { children: ComponentChildren }) {
   return <p class="empty">{props.children}</p>;
 }
 
-export function fmtTime(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
-  const d = new Date(ms);
+/** A time of the admin API (ISO 8601 text, core/timestamps.ts; ms since the epoch also read) in the browser's locale. */
+export function fmtTime(time: string | number | null | undefined): string {
+  if (time === null || time === undefined) return '—';
+  const d = new Date(time);
+  if (Number.isNaN(d.getTime())) return '—';
   return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 }
 

@@ -1,5 +1,6 @@
 import type { NeutralResponse } from '../core/request.js';
 import { commandLine } from '../core/shell.js';
+import { isoTimesReplacer } from '../core/timestamps.js';
 import { LatchkeyError } from '../errors/base.js';
 
 /**
@@ -39,18 +40,39 @@ export class AdminError extends LatchkeyError {
     message: string,
     readonly field?: string,
     readonly headers: Readonly<Record<string, string>> = {},
+    /** More members of the error body (an in_use refusal's `dependants`). */
+    readonly details?: Readonly<Record<string, unknown>>,
   ) {
     super('AdminError', message);
   }
 }
 
+/** An answer of the admin API; its times (fields named like createdAt, lockedUntil) as ISO 8601 text (core/timestamps.ts). */
 export function json(status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): NeutralResponse {
-  return { status, headers: { ...ADMIN_HEADERS, ...headers }, body: JSON.stringify(body) };
+  return { status, headers: { ...ADMIN_HEADERS, ...headers }, body: JSON.stringify(body, isoTimesReplacer) };
 }
 
 /** `extra`: what a refusal adds for `latchkey explain` (its reason code and the request id). */
 export function errorJson(error: AdminError, extra: { readonly reason?: string; readonly requestId?: string } = {}): NeutralResponse {
-  return json(error.status, { error: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }), ...extra }, error.headers);
+  return json(error.status, { error: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }), ...(error.details ?? {}), ...extra }, error.headers);
+}
+
+/**
+ * An answer a route handler builds itself, for what is not the usual JSON of its status: another
+ * content type (a YAML export), or another status with a body (an apply that stopped part-way and
+ * must still hand out the secrets it generated). The admin headers are added to it.
+ */
+export class AdminAnswer {
+  constructor(
+    readonly status: number,
+    readonly contentType: string,
+    readonly body: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {}
+
+  static json(status: number, value: unknown): AdminAnswer {
+    return new AdminAnswer(status, ADMIN_HEADERS['content-type'] as string, JSON.stringify(value));
+  }
 }
 
 export const notFound = (message: string) => new AdminError(404, 'not_found', message);

@@ -40,8 +40,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
       tags: [route.tag],
       ...(params.length + query.length > 0 ? { parameters: [...params, ...query] } : {}),
       ...(route.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: bodySchema(route.body) } } } }),
+      ...(route.textBody === undefined ? {} : { requestBody: { required: true, content: Object.fromEntries(route.textBody.contentTypes.map((type) => [type, { schema: bodySchema(route.textBody?.schema as z.ZodType) }])) } }),
       responses: {
-        [String(route.status ?? 200)]: { description: 'Success', content: { 'application/json': { schema: {} } } },
+        [String(route.status ?? 200)]: { description: 'Success', content: Object.fromEntries((route.produces ?? ['application/json']).map((type) => [type, { schema: {} }])) },
         '400': error('Invalid input (the field is named when there is one)'),
         '401': error('Not authenticated: no console session and no bearer token, or the token was refused'),
         '403': error(stateChanging ? 'Not an admin, or (cookie sessions) the x-csrf-token header is missing or wrong ("error": "csrf")' : 'Not an admin'),

@@ -41,12 +41,35 @@ export interface Config {
    * Exclusive with keyEncryptionKey.
    */
   readonly keyEncryptionKeyFile: string | undefined;
+  /** LATCHKEY_ACCESS_LOG: one log line per request (true/false; default false). */
+  readonly accessLog: boolean;
+  /**
+   * LATCHKEY_LOG_FORMAT: `json` (one JSON object a line) or `pretty` (one readable line, for a
+   * person at a terminal). Undefined: pretty when standard output is a terminal, else JSON.
+   */
+  readonly logFormat: 'json' | 'pretty' | undefined;
 }
 
 export const DEFAULT_DB = './data/latchkey.db';
 export const DEFAULT_APIS = './apis';
 export const DEFAULTS = { host: '127.0.0.1', port: 8080, bodyLimit: 16 * 1024, logLevel: 'info', walLimitMb: 64 } as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_FORMATS = ['json', 'pretty'] as const;
+
+function switchSetting(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError('config.invalid_switch', `${name} must be true or false (got "${raw}").`);
+}
+
+function logFormatSetting(raw: string | undefined): 'json' | 'pretty' | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const v = raw.trim().toLowerCase();
+  if ((LOG_FORMATS as readonly string[]).includes(v)) return v as 'json' | 'pretty';
+  throw new ConfigError('config.invalid_log_format', `LATCHKEY_LOG_FORMAT must be json or pretty (got "${raw}").`);
+}
 
 export interface ConfigInput {
   host?: string | undefined;
@@ -125,6 +148,8 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     issuer: issuerSetting(input.issuer ?? (env.LATCHKEY_ISSUER === '' ? undefined : env.LATCHKEY_ISSUER)),
     ...kekSettings(env),
     walLimitBytes: integer('The WAL limit (LATCHKEY_WAL_LIMIT_MB)', env.LATCHKEY_WAL_LIMIT_MB ?? DEFAULTS.walLimitMb, 4, 4096) * 1024 * 1024,
+    accessLog: switchSetting('LATCHKEY_ACCESS_LOG', env.LATCHKEY_ACCESS_LOG, false),
+    logFormat: logFormatSetting(env.LATCHKEY_LOG_FORMAT),
   };
 }
 

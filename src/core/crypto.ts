@@ -81,10 +81,59 @@ export function tokenKey(token: string): string {
   return m === null ? hashSecret(token) : `${m[1]}.${hashSecret(token)}`;
 }
 
-/** A short, non-secret handle for a stored token (for tables and logs): 12 characters of its hash. */
+// ---- token handles ----------------------------------------------------------------------------
+
+/** What every token handle starts with. */
+export const HANDLE_PREFIX = 'tk_';
+/** Characters of the stored key a handle carries: the 12 of the issue time and 10 of the hash (60 bits). */
+const HANDLE_KEY_CHARS = 22;
+/** A handle, or the start of one (at least 4 characters after tk_), as administrators type it. */
+export const HANDLE_SHAPE = /^tk_[0-9A-Za-z_-]{4,22}$/;
+
+/**
+ * The one handle of a stored token, shown by every surface (CLI, admin API, console, audit log,
+ * refusal records): `tk_` and the first 22 characters of its storage key without the dot, e.g.
+ * `tk_018f3a2b4c5dAbCdEfGhIj` (opaque) or `tk_018f3a2b4c5djAbCdEfGhI` (JWT: j + its jti). It is
+ * a prefix of what is stored (the issue time and a hash, or a JWT's jti, neither of which opens
+ * anything), so it is safe in logs, and a prefix lookup on the primary key finds the token
+ * (storage `tokens.byKeyPrefix`, see {@link handleKeyPrefixes}). Tokens of the same millisecond
+ * differ in the 60 bits of hash it carries.
+ */
 export function tokenHandle(key: string): string {
+  const plain = key.length > 12 && key[12] === '.' ? key.slice(0, 12) + key.slice(13) : key;
+  return HANDLE_PREFIX + plain.slice(0, HANDLE_KEY_CHARS);
+}
+
+/**
+ * The storage-key prefixes a handle (or the start of one) can stand for: the key of a token we
+ * issue has its dot after the 12 characters of time; a key without one (a token stored by an
+ * older version, as a bare hash) is matched as it is. Empty when it is not handle-shaped.
+ */
+export function handleKeyPrefixes(handle: string): string[] {
+  if (!HANDLE_SHAPE.test(handle)) return [];
+  const plain = handle.slice(HANDLE_PREFIX.length);
+  return plain.length <= 12 ? [plain] : [`${plain.slice(0, 12)}.${plain.slice(12)}`, plain];
+}
+
+/**
+ * The handle of a stored session (12 characters of the hash its key carries): what the admin API
+ * and the console name a user's sessions by. Sessions have their own, unlike tokens' `tk_…`.
+ */
+export function sessionHandle(key: string): string {
   const dot = key.indexOf('.');
   return key.slice(dot + 1, dot + 13);
+}
+
+/** "Token tk_…." and the detail: how an administrator-facing hint names the token it is about. */
+export function tokenHint(key: string, detail?: string): string {
+  return `Token ${tokenHandle(key)}.${detail === undefined || detail === '' ? '' : ` ${detail}`}`;
+}
+
+const HANDLE_IN_TEXT = /\btk_[0-9A-Za-z_-]{22}(?![0-9A-Za-z_-])/;
+
+/** The token handle a text (a refusal's hint) names, if any. */
+export function handleIn(text: string | null | undefined): string | undefined {
+  return text === null || text === undefined ? undefined : HANDLE_IN_TEXT.exec(text)?.[0];
 }
 
 /** SHA-256, base64url: how tokens and client secrets are stored. */

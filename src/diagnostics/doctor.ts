@@ -3,6 +3,7 @@ import type { Keyring } from '../keys/keyring.js';
 import { resolveProperties } from '../registry/properties.js';
 import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import type { CompiledApi } from '../resource-server/compile.js';
+import { consoleApplicationInactive, noActiveAdministrator } from './checks-administration.js';
 import { adminApiApplications, userChosenIdpClaims } from './checks-authority.js';
 import { defaultPasswords, secretRotation, signingKeyRotation } from './checks-credentials.js';
 import { outboundUrls } from './checks-outbound.js';
@@ -66,6 +67,8 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...secretRotation(s),
     ...signingKeyRotation(s),
     ...defaultPasswords(s),
+    ...noActiveAdministrator(s),
+    ...consoleApplicationInactive(s),
     ...adminApiApplications(s),
     ...userChosenIdpClaims(providers),
     ...outboundUrls(s, providers),

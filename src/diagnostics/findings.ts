@@ -22,6 +22,8 @@ export const FINDING_IDS = [
   'signing_key_rotation_due',
   'admin_default_password',
   'admin_api_application',
+  'no_active_administrator',
+  'console_application_inactive',
   'jwt_bearer_can_act_as_admin',
   'idp_user_claim_choosable',
   'outbound_url_refused',

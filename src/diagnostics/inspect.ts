@@ -4,7 +4,7 @@ import type { Keyring } from '../keys/keyring.js';
 import type { BearerValidator } from '../resource-server/bearer.js';
 import type { ApiRouter } from '../resource-server/router.js';
 import type { Storage } from '../storage/types.js';
-import { TOKEN_PREFIX, tokenKey } from '../core/crypto.js';
+import { TOKEN_PREFIX, tokenHandle, tokenKey } from '../core/crypto.js';
 import type { NeutralRequest } from '../core/request.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { isReasonCode, reasonInfo } from '../errors/reasons.js';
@@ -24,6 +24,8 @@ export interface Inspection {
     readonly kind: TokenKind | null;
     /** The first 10 characters and '…': the only form in which the token is ever shown. */
     readonly preview: string;
+    /** Its handle (tk_…, core/crypto.ts tokenHandle) when this instance has a record of it: the name every surface uses. */
+    readonly handle: string | null;
   };
   /** Whether this instance has a record of the token. */
   readonly found: boolean;
@@ -213,7 +215,7 @@ export async function inspectToken(deps: InspectDeps, raw: string): Promise<Insp
   if (!('caller' in outcome) && verdict.reason === null && record === undefined) verdict = { reason: outcome.error.reason, detail: outcome.error.description };
 
   return {
-    token: { format, kind, preview: preview(token) },
+    token: { format, kind, preview: preview(token), handle: record === undefined ? null : tokenHandle(record.hash) },
     found: record !== undefined,
     valid: verdict.reason === null,
     reason: verdict.reason,

@@ -1,6 +1,7 @@
 import type { RefusalRecorder } from '../audit/refusals.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from '../client-auth/types.js';
 import type { Clock } from '../core/clock.js';
+import { tokenHint } from '../core/crypto.js';
 import { parseForm } from '../core/form.js';
 import type { Logger } from '../core/logger.js';
 import type { NeutralRequest, NeutralResponse } from '../core/request.js';
@@ -18,9 +19,12 @@ const TRANSPORT: TransportRules = {
 
 /**
  * RFC 7009 §2.2: "The content of the response body is ignored by the client as all necessary
- * information is conveyed in the response code." An empty body, and nothing to cache.
+ * information is conveyed in the response code." The body is the empty JSON object, as
+ * application/json, and nothing to cache: clients that parse every answer of the server as JSON
+ * (simple-oauth2's revokeAll() refused an empty text/plain body, and then left the refresh token
+ * valid) read it as the success it is.
  */
-const REVOKED: NeutralResponse = { status: 200, headers: { 'cache-control': 'no-store', pragma: 'no-cache' }, body: '' };
+const REVOKED: NeutralResponse = { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache' }, body: '{}' };
 
 export interface RevocationDeps {
   readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'check' | 'clear' | 'rememberVerifiedSecret' | 'verifiedSecret'>;
@@ -75,7 +79,7 @@ export function createRevocationEndpoint(deps: RevocationDeps): RevocationEndpoi
       throw unauthorizedClient
         .withReason('revoke.wrong_client')
         .withDescription(`The token was not issued to the application ${app.name}, so it cannot revoke it.`)
-        .withHint(`Token family ${record.familyId} belongs to application id ${record.applicationId}; left unchanged.`);
+        .withHint(tokenHint(record.hash, `It belongs to application id ${record.applicationId}; left unchanged.`));
     }
     const now = deps.clock.now();
     // Every status: a rotated or expired refresh token still names a family whose newer tokens the

@@ -1,4 +1,4 @@
-import { tokenKey } from '../core/crypto.js';
+import { tokenHint, tokenKey } from '../core/crypto.js';
 import { invalidGrant, invalidScope } from '../errors/errors.js';
 import type { Application, TokenRecord } from '../domain/model.js';
 import { effectiveScopes, parseScopeParam } from './scope.js';
@@ -35,7 +35,7 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
     throw invalidGrant
       .withReason('refresh_token.reused')
       .withDescription(INVALID)
-      .withHint(`Refresh token family ${record.familyId} revoked after reuse.`);
+      .withHint(tokenHint(record.hash, `Its family (every token of the same sign-in) was revoked after the reuse.`));
   }
 
   async function checkUser(record: TokenRecord, ctx: GrantContext): Promise<void> {
@@ -43,7 +43,7 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
     const user = await deps.cache.userById(record.userId);
     if (user !== undefined) ctx.refusal.userName = user.userName;
     if (user === undefined || !user.active) {
-      throw invalidGrant.withReason('user.inactive').withDescription('The user of this refresh token is inactive. An administrator must activate it.');
+      throw invalidGrant.withReason('user.inactive').withDescription('The user of this refresh token is inactive. An administrator must activate it.').withHint(tokenHint(record.hash));
     }
   }
 
@@ -59,11 +59,11 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
       }
       // RFC 6749 §6: the refresh token must have been issued to the authenticated client.
       if (record.applicationId !== app.id) {
-        throw invalidGrant.withReason('refresh_token.wrong_client').withDescription('The refresh token was issued to another client.');
+        throw invalidGrant.withReason('refresh_token.wrong_client').withDescription('The refresh token was issued to another client.').withHint(tokenHint(record.hash));
       }
       if (record.status === 'rotated') return reused(record);
-      if (record.status === 'revoked') throw invalidGrant.withReason('refresh_token.revoked').withDescription(INVALID);
-      if (record.expiresAt <= deps.clock.now()) throw invalidGrant.withReason('refresh_token.expired').withDescription(INVALID);
+      if (record.status === 'revoked') throw invalidGrant.withReason('refresh_token.revoked').withDescription(INVALID).withHint(tokenHint(record.hash));
+      if (record.expiresAt <= deps.clock.now()) throw invalidGrant.withReason('refresh_token.expired').withDescription(INVALID).withHint(tokenHint(record.hash));
       await checkUser(record, ctx);
       // RFC 6749 §6: the requested scope MUST NOT include any scope not originally granted.
       const requested = parseScopeParam(ctx.params.scope);

@@ -5,7 +5,7 @@ import type { NeutralRequest } from '../core/request.js';
 import { AdminRefusal, authenticateAdmin } from '../admin/auth.js';
 import { ConsoleAuth, type ConsoleResponse } from '../admin/console-auth.js';
 import { assetFile, defaultConsoleDir, indexFile } from '../admin/console-static.js';
-import { AdminError, ADMIN_HEADERS, adminRoleCommand, CONSOLE_HEADERS, errorJson, json, notFound } from '../admin/http.js';
+import { AdminAnswer, AdminError, ADMIN_HEADERS, adminRoleCommand, CONSOLE_HEADERS, errorJson, json, notFound } from '../admin/http.js';
 import { openApiDocument } from '../admin/openapi.js';
 import { jsonErrorHandler, send, sendJsonNotFound, toNeutral } from './fastify-neutral.js';
 import { ADMIN_API_PREFIX, ADMIN_ROUTES, mapError, type AdminRoute } from '../admin/routes.js';
@@ -93,7 +93,9 @@ function adminApiPlugin(latchkey: Latchkey, auth: ConsoleAuth, bodyLimit: number
         }
         body = route.body.parse(parsed);
       }
-      const result = await route.handler({ latchkey, auth, caller, params: (req.params ?? {}) as Record<string, string>, query: request.query, body, cookies });
+      const rawBody = route.textBody === undefined ? undefined : request.body;
+      const result = await route.handler({ latchkey, auth, caller, params: (req.params ?? {}) as Record<string, string>, query: request.query, body, cookies, headers: request.headers, rawBody });
+      if (result instanceof AdminAnswer) return send(reply, { status: result.status, headers: { ...ADMIN_HEADERS, 'content-type': result.contentType, ...result.headers }, body: result.body }, cookies);
       return send(reply, json(route.status ?? 200, result), cookies);
     } catch (error) {
       if (error instanceof AdminRefusal) return refused(req, reply, error);
@@ -107,7 +109,10 @@ function adminApiPlugin(latchkey: Latchkey, auth: ConsoleAuth, bodyLimit: number
       return send(reply, errorJson(mapped));
     }
   };
-  for (const route of ADMIN_ROUTES) app.route({ method: route.method, url: `${inSurface(ADMIN_API_PREFIX)}${route.path}`, handler: run(route) });
+  for (const route of ADMIN_ROUTES) {
+    const limit = route.textBody === undefined ? {} : { bodyLimit: Math.max(bodyLimit, route.textBody.limit) };
+    app.route({ method: route.method, url: `${inSurface(ADMIN_API_PREFIX)}${route.path}`, handler: run(route), ...limit });
+  }
 
   // Anything else below the API: 401 before 404, so the API's surface is not probed anonymously.
   app.all(`${inSurface(ADMIN_API_PREFIX)}/*`, async (req, reply) => {

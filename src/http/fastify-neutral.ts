@@ -57,7 +57,8 @@ export function sendJsonFailure(reply: FastifyReply, status: number, message: st
 /** The error handler of the surfaces that answer in that JSON shape: a 500 is logged, never detailed. */
 export function jsonErrorHandler(logger: Logger, bodyLimit: number) {
   return async (error: HostError, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const { status, message } = hostFailure(error, req.id, bodyLimit);
+    // A route may accept more than the host (the admin API's apply): name its own limit.
+    const { status, message } = hostFailure(error, req.id, req.routeOptions?.bodyLimit ?? bodyLimit);
     if (status === 500) logger.error({ requestId: req.id, err: error }, 'request failed');
     return sendJsonFailure(reply, status, message);
   };

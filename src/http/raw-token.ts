@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Latchkey } from '../app.js';
 import type { NeutralRequest, NeutralResponse } from '../core/request.js';
 import { errorResponse } from '../endpoints/token.js';
 import { invalidRequest } from '../errors/errors.js';
+import { requestIdOf } from './access-log.js';
 
 export const TOKEN_PATHS: ReadonlySet<string> = new Set(['/oauth_token.do', '/oauth/token']);
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -46,7 +46,7 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
 
   return function handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
     const started = performance.now();
-    const requestId = randomUUID();
+    const requestId = requestIdOf(req);
     const declared = Number(req.headers['content-length']);
     if (declared > bodyLimit) {
       void tooLarge(req, res, requestId, path, started);

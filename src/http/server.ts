@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Latchkey } from '../app.js';
+import { assignRequestId, createAccessLog, requestIdOf } from './access-log.js';
 import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
 import { registerAdmin } from './admin-plugin.js';
 import { jsonErrorHandler, send, type WritableResponse } from './fastify-neutral.js';
@@ -24,6 +24,8 @@ function oauthFrameworkError(status: number, message: string): WritableResponse 
 
 export interface HttpOptions {
   readonly bodyLimit: number;
+  /** One log line per request (LATCHKEY_ACCESS_LOG; src/http/access-log.ts). Default off. */
+  readonly accessLog?: boolean;
 }
 
 /** How long /readyz waits for the storage before answering 503. */
@@ -91,6 +93,7 @@ import { REQUEST_ID_HEADER } from './raw-token.js';
 export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions): Promise<FastifyInstance> {
   const rawToken = createRawTokenHandler(latchkey, options.bodyLimit);
   const state: HostState = { draining: false };
+  const logAccess = options.accessLog === true ? createAccessLog(latchkey.logger) : undefined;
   const app = Fastify({
     // The token endpoint is answered before Fastify's router (see raw-token.ts); everything else
     // goes through Fastify.
@@ -101,13 +104,15 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
         const path = q === -1 ? url : url.slice(0, q);
         // Draining: answer, then close the connection, so keep-alive clients reconnect elsewhere.
         if (state.draining) res.shouldKeepAlive = false;
+        assignRequestId(req);
+        if (logAccess !== undefined) logAccess(req, res);
         if (TOKEN_PATHS.has(path)) rawToken(req, res, path, q === -1 ? '' : url.slice(q + 1));
         else handler(req, res);
       }),
     logger: false,
     bodyLimit: options.bodyLimit,
-    // Never trust an incoming id: ours key the refusal records.
-    genReqId: () => randomUUID(),
+    // Never trust an incoming id: ours key the refusal records (the one the access log writes too).
+    genReqId: (req) => requestIdOf(req),
     requestIdHeader: false,
     return503OnClosing: true,
     // Requests Fastify refuses before routing (a URL with bad percent-encoding, an unparsable

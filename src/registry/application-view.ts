@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoTimestamp } from '../core/timestamps.js';
 import type { Application } from '../domain/model.js';
 
 /**
@@ -11,8 +12,8 @@ export const applicationViewSchema = z
     id: z.string(),
     clientId: z.string(),
     name: z.string(),
-    /** When the secret was last generated (ms since the epoch); null before any. */
-    secretRotatedAt: z.number().nullable(),
+    /** When the secret was last generated (ISO 8601, UTC); null before any. */
+    secretRotatedAt: z.iso.datetime().nullable(),
     active: z.boolean(),
     public: z.boolean(),
     grantTypes: z.array(z.string()),
@@ -31,8 +32,8 @@ export const applicationViewSchema = z
     adminApi: z.boolean(),
     /** Its own rate limit (`100/1m`, `off`); null: the instance's latchkey.rate_limit.client. */
     rateLimit: z.string().nullable(),
-    createdAt: z.number(),
-    updatedAt: z.number(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
     hasSecret: z.boolean(),
     appUser: z.string().nullable(),
   })
@@ -46,7 +47,7 @@ export function applicationView(app: Application, appUser: string | null): Appli
     id: app.id,
     clientId: app.clientId,
     name: app.name,
-    secretRotatedAt: app.secretRotatedAt,
+    secretRotatedAt: app.secretRotatedAt === null ? null : isoTimestamp(app.secretRotatedAt),
     active: app.active,
     public: app.public,
     grantTypes: [...app.grantTypes],
@@ -63,8 +64,8 @@ export function applicationView(app: Application, appUser: string | null): Appli
     canIntrospect: app.canIntrospect,
     adminApi: app.adminApi,
     rateLimit: app.rateLimit ?? null,
-    createdAt: app.createdAt,
-    updatedAt: app.updatedAt,
+    createdAt: isoTimestamp(app.createdAt),
+    updatedAt: isoTimestamp(app.updatedAt),
     hasSecret: app.secretHash !== null,
     appUser,
   };

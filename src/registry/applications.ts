@@ -13,6 +13,7 @@ import { RegistryError } from './errors.js';
 import { checkRedirectUris } from './redirect-uris.js';
 import { findUser } from './users.js';
 import { ADMIN_SCOPE } from './scopes.js';
+import { checkConsoleApplicationKept } from './guards.js';
 
 /** `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). */
 /** `properties`: the outbound rules' setting, which a JWKS URI is checked against. */
@@ -281,14 +282,18 @@ export interface CreatedApplication {
   readonly clientSecret: string | null;
 }
 
-export async function createApplication(deps: Deps, input: ApplicationInput): Promise<CreatedApplication> {
+/**
+ * `options.clientId`: the client id to give it (`latchkey apply` recreates an application under the
+ * client id of its registry document); the caller checks it is free and well formed. Default: generated.
+ */
+export async function createApplication(deps: Deps, input: ApplicationInput, options: { readonly clientId?: string | undefined } = {}): Promise<CreatedApplication> {
   if (input.name === undefined) throw new RegistryError('invalid_input', 'An application needs a name (--name).');
   const isPublic = input.public ?? false;
   const clientSecret = isPublic ? null : randomToken(TOKEN_PREFIX.secret);
   const now = deps.clock.now();
   const application: Application = {
     id: newId(),
-    clientId: generateClientId(),
+    clientId: options.clientId ?? generateClientId(),
     name: checkName(input.name),
     secretHash: clientSecret === null ? null : hashSecret(clientSecret),
     secretRotatedAt: clientSecret === null ? null : now,
@@ -317,12 +322,57 @@ export async function createApplication(deps: Deps, input: ApplicationInput): Pr
   return { application, clientSecret };
 }
 
-export async function findApplication(deps: Pick<Deps, 'storage'>, clientId: string): Promise<Application> {
-  const app = await deps.storage.applications.byClientId(clientId);
-  if (app === undefined) {
-    throw new RegistryError('application_not_found', `No application has client id "${clientId}". List them with \`latchkey apps list\`.`);
+/**
+ * The application a client id or a unique name stands for (client ids first: a name that is also
+ * another application's client id means that application). A name that several applications share
+ * is refused with their client ids.
+ */
+export async function findApplication(deps: { storage: Pick<Storage, 'applications'> }, ref: string): Promise<Application> {
+  const app = await deps.storage.applications.byClientId(ref);
+  if (app !== undefined) return app;
+  const named = (await deps.storage.applications.list()).filter((a) => a.name === ref);
+  if (named.length === 1) return named[0] as Application;
+  if (named.length > 1) {
+    throw new RegistryError(
+      'application_ambiguous',
+      `${named.length} applications are named "${ref}": ${named.map((a) => a.clientId).join(', ')}. Name one by its client id (or rename one with \`latchkey apps update <client-id> --name <new name>\`).`,
+    );
   }
-  return app;
+  throw new RegistryError('application_not_found', `No application has the client id or name "${ref}". List them with \`latchkey apps list\`.`);
+}
+
+/** What deleting an application ended: its tokens, revoked on every instance. */
+export interface DeletedApplication {
+  readonly application: Application;
+  readonly tokens: number;
+  readonly families: number;
+}
+
+/**
+ * Asked once every check has passed and before anything is written (the CLI's "Delete …? [y/N]"):
+ * it throws to stop the delete. Every delete of the registry takes one.
+ */
+export type ConfirmDelete<T> = (plan: T) => Promise<void>;
+
+/**
+ * Deletes an application (by client id or unique name): first revokes every unexpired token issued
+ * to it, then removes it, so its client id stops working at once on every instance. The built-in
+ * console application is refused. Audited as `application.delete`.
+ */
+export async function deleteApplication(
+  deps: { storage: Pick<Storage, 'applications' | 'tokens'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined },
+  ref: string,
+  options: { readonly confirm?: ConfirmDelete<Application> | undefined } = {},
+): Promise<DeletedApplication> {
+  const current = await findApplication(deps, ref);
+  checkConsoleApplicationKept(current, null);
+  await options.confirm?.(current);
+  const revoked = await deps.storage.tokens.revokeForApplication(current.id, deps.clock.now());
+  if (!(await deps.storage.applications.delete(current.id))) {
+    throw new RegistryError('application_not_found', `Application "${current.name}" (${current.clientId}) was deleted meanwhile.`);
+  }
+  await recordChange(deps, { action: 'application.delete', target: current.clientId, before: current, after: { deleted: true, revokedTokens: revoked.tokens } });
+  return { application: current, ...revoked };
 }
 
 export async function updateApplication(deps: Deps, clientId: string, input: ApplicationInput): Promise<CreatedApplication> {
@@ -355,6 +405,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     updatedAt: now,
   };
   checkKeySource(application.jwks, application.jwksUri);
+  checkConsoleApplicationKept(current, application);
   await deps.storage.applications.update(application);
   await recordChange(deps, { action: 'application.update', target: application.clientId, before: current, after: application });
   return { application, clientSecret };

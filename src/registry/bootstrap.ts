@@ -3,9 +3,10 @@ import { generatePassword, newId } from '../core/crypto.js';
 import type { Storage } from '../storage/types.js';
 import { ADMIN_ROLE, ADMIN_SCOPE, ALL_ACCESS_SCOPE } from './scopes.js';
 import { createUser } from './users.js';
+import { ADMIN_USER, CONSOLE_APPLICATION_NAME, CONSOLE_CLIENT_ID } from './built-ins.js';
 
 export { ADMIN_ROLE };
-export const ADMIN_USER = 'admin';
+export { ADMIN_USER, CONSOLE_APPLICATION_NAME, CONSOLE_CLIENT_ID };
 
 export interface BootstrapResult {
   /** Set when the admin user was created with a generated password (print it once). */
@@ -47,9 +48,6 @@ function ignoreConflict(error: unknown): void {
   if ((error as { code?: unknown }).code !== 'conflict') throw error;
 }
 
-/** The built-in public application the admin console signs in with (authorization code + PKCE). */
-export const CONSOLE_CLIENT_ID = 'latchkey-console';
-export const CONSOLE_APPLICATION_NAME = 'Latchkey Console';
 
 /** The console's redirect URI for an issuer. */
 export function consoleRedirectUri(issuer: string): string {

@@ -1,11 +1,15 @@
 import type { Clock } from '../core/clock.js';
 import { hashPassword, newId } from '../core/crypto.js';
-import { commandLine } from '../core/shell.js';
+import { commandLine, placeholder } from '../core/shell.js';
 import type { PasswordHasher } from '../core/password-hashing.js';
 import type { User } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
+import { checkAdministratorKept } from './guards.js';
+
+/** As in applications.ts: asked after the checks, before any write; it throws to stop the delete. */
+type ConfirmDelete<T> = (plan: T) => Promise<void>;
 
 /**
  * `actor` (default 'system') and `storage.audit` are for the audit log (src/audit/log.ts). A running
@@ -28,7 +32,10 @@ export interface EndedByUpdate {
 const hashWith = (deps: Deps, password: string): Promise<string> => (deps.hasher === undefined ? hashPassword(password) : deps.hasher.hash(password));
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$/;
-const ROLE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
+/** A role name: 1-80 letters, digits, '.', '_', '-', starting with a letter or digit. */
+export const ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
+/** The user name rule, for the registry document's schema (src/config-as-code/document.ts). */
+export const USER_NAME = NAME;
 
 export interface CreateUserInput {
   readonly userName: string;
@@ -53,7 +60,7 @@ async function ensureRoles(deps: Deps, roles: readonly string[]): Promise<{ role
   const unique = [...new Set(roles.map((r) => r.trim()).filter((r) => r !== ''))];
   const created: string[] = [];
   for (const role of unique) {
-    if (!ROLE.test(role)) {
+    if (!ROLE_NAME.test(role)) {
       throw new RegistryError('invalid_input', `Role "${role}" is not a valid role name (letters, digits, '.', '_', '-').`);
     }
     if ((await deps.storage.roles.byName(role)) === undefined) {
@@ -125,10 +132,56 @@ export async function updateUser(deps: UpdateDeps, userName: string, input: Upda
     passwordChangedAt: input.password === undefined ? current.passwordChangedAt : now,
     updatedAt: now,
   };
+  await checkAdministratorKept(deps, current, user);
   await deps.storage.users.update(user);
   await recordChange(deps, { action: 'user.update', target: user.userName, before: current, after: user });
   const ended = await endWhatChanged(deps, current, user, now);
   return { user, createdRoles: ensured?.created ?? [], ended };
+}
+
+/** What deleting a user ended, on every instance. */
+export interface DeletedUser {
+  readonly user: User;
+  readonly sessions: number;
+  readonly tokens: number;
+  readonly families: number;
+}
+
+/**
+ * Deletes a user: refused while an application acts as the user (its application user: the
+ * message names them) and for the last active administrator; otherwise ends every session,
+ * revokes every token of the user (its own sign-ins and any client-credentials token issued as
+ * it), forgets its failed sign-ins, and removes it. Audited as `user.delete`.
+ */
+export async function deleteUser(
+  deps: Omit<Deps, 'storage'> & { storage: Deps['storage'] & Pick<Storage, 'applications' | 'sessions' | 'tokens' | 'attempts'> },
+  userName: string,
+  options: { readonly confirm?: ConfirmDelete<User> | undefined } = {},
+): Promise<DeletedUser> {
+  const current = await findUser(deps, userName);
+  await checkAdministratorKept(deps, current, null);
+  const acting = (await deps.storage.applications.list()).filter((a) => a.appUserId === current.id);
+  if (acting.length > 0) {
+    const names = acting.map((a) => `"${a.name}" (${a.clientId})`).join(', ');
+    throw new RegistryError(
+      'in_use',
+      `User "${current.userName}" is the application user of ${acting.length === 1 ? 'the application' : `${acting.length} applications`} ${names}: ` +
+        `their tokens act as this user. Give ${acting.length === 1 ? 'it' : 'each'} another application user first ` +
+        `(${commandLine(['apps', 'update', acting[0]?.clientId ?? '', '--app-user', placeholder('user')])}) or delete ${acting.length === 1 ? 'it' : 'them'} (latchkey apps delete <client-id|name>).`,
+      undefined,
+      { dependants: { applications: acting.map((a) => ({ clientId: a.clientId, name: a.name })), cascade: false } },
+    );
+  }
+  await options.confirm?.(current);
+  const now = deps.clock.now();
+  const sessions = await deps.storage.sessions.revokeForUser(current.id, now);
+  const revoked = await deps.storage.tokens.revokeForUser(current.id, now, { includeClientCredentials: true });
+  await deps.storage.attempts.clear(current.userName);
+  if (!(await deps.storage.users.delete(current.id))) {
+    throw new RegistryError('user_not_found', `User "${current.userName}" was deleted meanwhile.`);
+  }
+  await recordChange(deps, { action: 'user.delete', target: current.userName, before: current, after: { deleted: true, endedSessions: sessions, revokedTokens: revoked.tokens } });
+  return { user: current, sessions, ...revoked };
 }
 
 const sameRoles = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((r) => b.includes(r));

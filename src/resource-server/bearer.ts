@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import type { Clock } from '../core/clock.js';
-import { tokenKey } from '../core/crypto.js';
+import { tokenHint, tokenKey } from '../core/crypto.js';
 import { invalidToken, REALM } from '../errors/errors.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
@@ -160,7 +160,8 @@ export class BearerValidator {
    * Refusals list says whose revoked or expired token was used). Looked up only when refusing.
    */
   private async refusal(record: TokenRecord, reason: ReasonCode, description: string): Promise<OAuthError> {
-    const error = invalidToken(reason, description);
+    // The hint names the token by its handle, which `latchkey explain` and the console show.
+    const error = invalidToken(reason, description).withHint(tokenHint(record.hash));
     try {
       const app = this.deps.cache.peekApplicationById(record.applicationId) ?? (await this.deps.cache.applicationById(record.applicationId));
       const user = record.userId === null ? undefined : (this.deps.cache.peekUserById(record.userId) ?? (await this.deps.cache.userById(record.userId)));
@@ -186,7 +187,7 @@ export class BearerValidator {
       const [reason, description] = RECORD_REFUSALS[verdict.reason];
       const error = await this.refusal(record, reason, description);
       const other = verdict.app;
-      throw other === undefined || other.audience === null ? error : error.withHint(`Application "${other.name}" has the audience ${other.audience.slice(0, 200)}; this instance is ${ours}.`);
+      throw other === undefined || other.audience === null ? error : error.withHint(tokenHint(record.hash, `Application "${other.name}" has the audience ${other.audience.slice(0, 200)}; this instance is ${ours}.`));
     }
     const { app, user, expiresAt } = verdict;
     // Shared by every request with this token: frozen so no handler can change what others see.

@@ -66,20 +66,33 @@ export interface UserStore {
   byName(userName: string): Promise<User | undefined>;
   /** Every user, by user name (unique) in byte order. */
   list(): Promise<User[]>;
+  /**
+   * Deletes the user row; false when there is none. Only the row: the registry (deleteUser) first
+   * ends the user's tokens and sessions and refuses while an application acts as the user.
+   */
+  delete(id: string): Promise<boolean>;
 }
 
 export interface RoleStore {
   create(role: Role): Promise<void>;
+  /** Replaces the role named `role.name` (its description); not_found when there is none. */
+  update(role: Role): Promise<void>;
   byName(name: string): Promise<Role | undefined>;
   /** Every role, by name (unique) in byte order. */
   list(): Promise<Role[]>;
+  /** Deletes the role; false when there is none. Users keep the name in their roles until the registry removes it. */
+  delete(name: string): Promise<boolean>;
 }
 
 export interface ScopeStore {
   create(scope: Scope): Promise<void>;
+  /** Replaces the scope named `scope.name` (its description); not_found when there is none. */
+  update(scope: Scope): Promise<void>;
   byName(name: string): Promise<Scope | undefined>;
   /** Every scope, by name (unique) in byte order. */
   list(): Promise<Scope[]>;
+  /** Deletes the scope; false when there is none. */
+  delete(name: string): Promise<boolean>;
 }
 
 export interface ApplicationStore {
@@ -89,6 +102,8 @@ export interface ApplicationStore {
   byClientId(clientId: string): Promise<Application | undefined>;
   /** Every application, by name, applications of the same name by client id (unique), in byte order. */
   list(): Promise<Application[]>;
+  /** Deletes the application row; false when there is none. The registry (deleteApplication) revokes its tokens first. */
+  delete(id: string): Promise<boolean>;
 }
 
 export interface PropertyStore {
@@ -109,6 +124,14 @@ export interface TokenStore {
   insert(tokens: readonly NewTokenRecord[]): Promise<void>;
   byHash(hash: string): Promise<TokenRecord | undefined>;
   /**
+   * The tokens whose key (`hash`) starts with `prefix` (any status, expired or not), in ascending
+   * byte order of hash, at most `limit` (default 100, the limit rule above); an empty prefix
+   * matches nothing. A range on the primary key (`hash >= prefix AND hash < prefix + 1`), never a
+   * scan: for finding a token by its handle (core/crypto.ts tokenHandle; ask for 2 to tell a unique
+   * match from an ambiguous one).
+   */
+  byKeyPrefix(prefix: string, limit?: number): Promise<TokenRecord[]>;
+  /**
    * Atomically marks an active refresh token `rotated` and inserts its replacements. Exactly one of
    * any number of concurrent calls for the same hash gets `consumed`.
    */
@@ -125,6 +148,17 @@ export interface TokenStore {
    * change version when anything changed. For a password change or a deactivation.
    */
   revokeForUser(userId: string, at: number, options?: { readonly includeClientCredentials?: boolean }): Promise<UserRevocation>;
+  /**
+   * Revokes every unexpired active or rotated token issued to the application (found by the expiry
+   * index: expired tokens are refused anyway); bumps the change version when anything changed.
+   * For deleting an application and `latchkey tokens revoke --app`.
+   */
+  revokeForApplication(applicationId: string, at: number): Promise<UserRevocation>;
+  /**
+   * Revokes every unexpired active or rotated token that carries the scope (found by the expiry
+   * index); bumps the change version when anything changed. For deleting a scope.
+   */
+  revokeWithScope(scope: string, at: number): Promise<UserRevocation>;
   /** The tokens matching the query, newest first (by `issuedAt`), tokens issued at the same time by hash ascending; at most `limit` (default 100). */
   list(query: TokenQuery): Promise<TokenRecord[]>;
   /** Deletes tokens that expired before `before`; returns how many. */

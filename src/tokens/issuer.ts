@@ -6,7 +6,8 @@ export interface TokenResponseBody {
   readonly access_token: string;
   readonly token_type: 'Bearer';
   readonly expires_in: number;
-  readonly scope: string;
+  /** The granted scopes, space-separated; absent when none was granted (RFC 6749 §3.3 has no empty scope). */
+  readonly scope?: string;
   readonly refresh_token?: string;
 }
 
@@ -85,13 +86,19 @@ function complete(input: MintInput, access: MintedAccessToken): Minted {
   });
   const expiresIn = app.accessTokenLifespan;
   const records: NewTokenRecord[] = [record(access.hash, 'access', input.now + expiresIn * 1000)];
-  const scope = input.scopes.join(' ');
+  // RFC 6749 §3.3: a scope is one or more scope tokens, so "no scope granted" is no scope
+  // parameter, not "scope":"" (clients that validate the response refuse the empty string).
+  const scope = input.scopes.length === 0 ? undefined : input.scopes.join(' ');
   if (!input.withRefreshToken) {
-    return { body: { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope }, records };
+    const body: TokenResponseBody = scope === undefined ? { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn } : { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope };
+    return { body, records };
   }
   const { token: refreshToken, key: refreshKey } = mintOpaque(TOKEN_PREFIX.refresh, input.now);
   records.push(record(refreshKey, 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000));
-  const body: TokenResponseBody = { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope, refresh_token: refreshToken };
+  const body: TokenResponseBody =
+    scope === undefined
+      ? { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, refresh_token: refreshToken }
+      : { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope, refresh_token: refreshToken };
   return { body, records };
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createApplication } from '../../src/registry/applications.js';
 import { createUser } from '../../src/registry/users.js';
-import { authorizeInBrowser, Browser } from './browser.js';
+import { Browser, formFor, hasForm } from './browser.js';
 import { refreshCache, registryDeps, tokenRequest } from './oauth.js';
 import type { TestServer } from './server.js';
 
@@ -92,15 +92,22 @@ export interface ConsoleSignIn {
   readonly callback: { status: number; location: string | undefined; text: string; setCookies: readonly string[]; headers: Headers };
 }
 
-/** Drives /console/login → sign-in page → consent page → /console/callback over HTTP, like a browser. */
-export async function consoleSignIn(server: TestServer, username: string, password: string): Promise<ConsoleSignIn> {
-  const browser = new Browser(server.url);
+/**
+ * Drives /console/login → sign-in page → /console/callback over HTTP, like a browser. The console
+ * is first-party: no consent page (src/endpoints/authorize/first-party.ts), which this checks.
+ */
+export async function consoleSignIn(server: TestServer, username: string, password: string, browser = new Browser(server.url)): Promise<ConsoleSignIn> {
   const login = await browser.get('/console/login');
   assert.equal(login.status, 303, login.text);
   assert.ok(login.location !== undefined);
   const authorizeUrl = new URL(login.location, server.url).toString();
   assert.ok(authorizeUrl.startsWith(`${server.url}/oauth/authorize?`), authorizeUrl);
-  const answer = await authorizeInBrowser(browser, authorizeUrl, { username, password });
+  let answer = await browser.get(authorizeUrl);
+  if (answer.status === 200) {
+    assert.ok(hasForm(answer, 'sign_in'), `the console asks only for the password: ${answer.text.slice(0, 1500)}`);
+    answer = await browser.submit(authorizeUrl, formFor(answer, 'sign_in'), { username, password });
+  }
+  assert.equal(answer.status, 303, `straight back to the console, no consent page: ${answer.status} ${answer.text.slice(0, 1500)}`);
   assert.ok(answer.location !== undefined && answer.location.startsWith(`${server.url}/console/callback?`), answer.location);
   const callback = await browser.get(answer.location);
   return { browser, callback };

@@ -44,12 +44,12 @@ export class CliDb {
   }
 }
 
-/** A new database in `dir` (bootstrapped by a first CLI call); an empty APIs folder beside it. */
+/** A new database in `dir` (created by `latchkey init`); an empty APIs folder beside it. */
 export async function freshDb(dir: string, name: string): Promise<{ cli: CliDb; noApis: string }> {
   const cli = new CliDb(join(dir, `${name}.db`));
   const noApis = join(dir, `${name}-apis`);
   mkdirSync(noApis, { recursive: true });
-  await cli.ok(['users', 'list']);
+  await cli.ok(['init']);
   return { cli, noApis };
 }
 

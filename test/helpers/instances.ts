@@ -45,9 +45,12 @@ export interface ServerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts `latchkey serve --port 0` on `db` and waits for the address in its JSON start-up log line. */
-export async function spawnServer(name: string, db: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1'], {
+/**
+ * Starts `latchkey <command> --port 0 --host 127.0.0.1` (command: `serve`, or deploy/compose.yaml's)
+ * on `db` and waits for the address in its JSON start-up log line.
+ */
+export async function spawnServer(name: string, db: string, extraEnv: NodeJS.ProcessEnv = {}, command: readonly string[] = ['serve']): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [BIN, ...command, '--port', '0', '--host', '127.0.0.1'], {
     cwd: ROOT,
     env: instanceEnv(db, extraEnv),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -119,7 +122,8 @@ const appOf = (r: RunResult) => {
 export async function createFixture(db: string, tag: string): Promise<Fixture> {
   const serviceUser = `svc-${tag}`;
   const user = { name: `alice-${tag}`, password: `alice-${tag}-Pa55word!` };
-  // The first command creates the schema and the built-ins alone; the rest may run side by side.
+  // `init` creates the database, the schema and the built-ins alone; the rest may run side by side.
+  await latchkeyCli(db, ['init']);
   await latchkeyCli(db, ['users', 'create', serviceUser, '--roles', 'itil']);
   await Promise.all([
     latchkeyCli(db, ['users', 'create', user.name, '--password-stdin'], `${user.password}\n`),

@@ -24,6 +24,8 @@ export function run(command: string, args: readonly string[], options: { input?:
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    // A command that exits before reading its input (zsh -n) closes the pipe: not an error of the test.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }

@@ -1164,6 +1164,130 @@ function describeSessionsAttemptsAndRevocation(get: () => Storage): void {
     });
   });
 
+  describe('deletes and revocation by application', () => {
+    it('deletes users, roles, scopes and applications by key, bumping the change version; a missing one is false', async () => {
+      const s = get();
+      const user = makeUser();
+      const app = makeApp();
+      const role = { name: `role-${uid()}`, description: 'Reporting', builtIn: false };
+      const scope = { name: `scope-${uid()}`, description: 'Read reports', builtIn: false };
+      const keep = makeUser();
+      await s.users.create(user);
+      await s.users.create(keep);
+      await s.applications.create(app);
+      await s.roles.create(role);
+      await s.scopes.create(scope);
+      for (const [what, del, gone] of [
+        ['user', () => s.users.delete(user.id), async () => (await s.users.byId(user.id)) === undefined && (await s.users.byName(user.userName)) === undefined],
+        ['application', () => s.applications.delete(app.id), async () => (await s.applications.byClientId(app.clientId)) === undefined],
+        ['role', () => s.roles.delete(role.name), async () => (await s.roles.byName(role.name)) === undefined],
+        ['scope', () => s.scopes.delete(scope.name), async () => (await s.scopes.byName(scope.name)) === undefined],
+      ] as const) {
+        const v0 = await s.changes.version();
+        assert.equal(await del(), true, `${what}: deleted`);
+        assert.ok(await gone(), `${what}: gone`);
+        assert.ok((await s.changes.version()) > v0, `${what}: a delete bumps the change version`);
+        const v1 = await s.changes.version();
+        assert.equal(await del(), false, `${what}: a second delete finds nothing`);
+        assert.equal(await s.changes.version(), v1, `${what}: nothing deleted, no bump`);
+      }
+      assert.deepEqual((await s.users.list()).map((u) => u.id), [keep.id], 'only the one user went');
+      // The name of a deleted application or user may be taken again.
+      await s.users.create(makeUser({ userName: user.userName }));
+      await s.applications.create(makeApp({ clientId: app.clientId }));
+    });
+
+    it('updates the description of a role or a scope; a missing one is not_found', async () => {
+      const s = get();
+      const role = { name: `role-${uid()}`, description: 'Old', builtIn: false };
+      const scope = { name: `scope-${uid()}`, description: 'Old', builtIn: false };
+      await s.roles.create(role);
+      await s.scopes.create(scope);
+      const v0 = await s.changes.version();
+      await s.roles.update({ ...role, description: 'New' });
+      await s.scopes.update({ ...scope, description: 'New' });
+      assert.deepEqual(await s.roles.byName(role.name), { ...role, description: 'New' });
+      assert.deepEqual(await s.scopes.byName(scope.name), { ...scope, description: 'New' });
+      assert.ok((await s.changes.version()) > v0, 'an update bumps the change version');
+      await rejectsWith(s.roles.update({ ...role, name: `role-${uid()}` }), 'not_found');
+      await rejectsWith(s.scopes.update({ ...scope, name: `scope-${uid()}` }), 'not_found');
+    });
+
+    it('revokes the unexpired active and rotated tokens of one application, and nothing else', async () => {
+      const s = get();
+      const appId = uid();
+      const fam = uid();
+      const refresh = makeToken({ applicationId: appId, familyId: fam, grantType: 'password', expiresAt: T0 + 60_000 });
+      const access = makeToken({ applicationId: appId, familyId: fam, grantType: 'password', kind: 'access', expiresAt: T0 + 60_000 });
+      const cc = makeToken({ applicationId: appId, grantType: 'client_credentials', kind: 'access', expiresAt: T0 + 60_000 });
+      const expired = makeToken({ applicationId: appId, kind: 'access', expiresAt: T0 + 1 });
+      const other = makeToken({ expiresAt: T0 + 60_000 });
+      await s.tokens.insert([refresh, access, cc, expired, other]);
+      const next = makeToken({ applicationId: appId, familyId: fam, grantType: 'refresh_token', expiresAt: T0 + 60_000 });
+      await s.tokens.consumeRefresh(refresh.hash, T0 + 1, [next]);
+      const v0 = await s.changes.version();
+      assert.deepEqual(await s.tokens.revokeForApplication(appId, T0 + 10), { tokens: 4, families: 2 });
+      assert.ok((await s.changes.version()) > v0, 'a revocation bumps the change version');
+      for (const t of [refresh, access, cc, next]) {
+        const got = await s.tokens.byHash(t.hash);
+        assert.equal(got?.status, 'revoked');
+        assert.equal(got?.revokedAt, T0 + 10);
+      }
+      assert.equal((await s.tokens.byHash(expired.hash))?.status, 'active', 'expired tokens are left as they are');
+      assert.equal((await s.tokens.byHash(other.hash))?.status, 'active');
+      const v1 = await s.changes.version();
+      assert.deepEqual(await s.tokens.revokeForApplication(appId, T0 + 20), { tokens: 0, families: 0 });
+      assert.equal(await s.changes.version(), v1, 'nothing changed: no bump');
+    });
+
+    it('revokes the unexpired tokens carrying a scope as a whole word, and nothing else', async () => {
+      const s = get();
+      const scope = `re%ports_${uid()}`;
+      const fam = uid();
+      const carrying = makeToken({ familyId: fam, scopes: ['other', scope], expiresAt: T0 + 60_000 });
+      const only = makeToken({ scopes: [scope], kind: 'access', expiresAt: T0 + 60_000 });
+      const longer = makeToken({ scopes: [`${scope}.write`, `x${scope}`], expiresAt: T0 + 60_000 });
+      const wildcardLookalike = makeToken({ scopes: [scope.replace('%', 'X').replace('_', 'Y')], expiresAt: T0 + 60_000 });
+      const expired = makeToken({ scopes: [scope], expiresAt: T0 + 1 });
+      await s.tokens.insert([carrying, only, longer, wildcardLookalike, expired]);
+      const v0 = await s.changes.version();
+      assert.deepEqual(await s.tokens.revokeWithScope(scope, T0 + 10), { tokens: 2, families: 2 });
+      assert.ok((await s.changes.version()) > v0);
+      assert.equal((await s.tokens.byHash(carrying.hash))?.status, 'revoked');
+      assert.equal((await s.tokens.byHash(only.hash))?.status, 'revoked');
+      for (const t of [longer, wildcardLookalike, expired]) assert.equal((await s.tokens.byHash(t.hash))?.status, 'active');
+      assert.deepEqual(await s.tokens.revokeWithScope(scope, T0 + 20), { tokens: 0, families: 0 });
+    });
+  });
+
+  describe('tokens by key prefix (token handles)', () => {
+    it('finds the tokens whose key starts with a prefix, in hash order, whatever their state', async () => {
+      const s = get();
+      // Keys shaped as stored (core/crypto.ts tokenKey): 12 hex digits of time, '.', the hash.
+      const time = Date.now().toString(16).padStart(12, '0');
+      const base = `${time}.${uid().replace(/-/g, '').slice(0, 8)}`;
+      const a = makeToken({ hash: `${base}Ab_x-${uid()}` });
+      const b = makeToken({ hash: `${base}Ab_y-${uid()}`, kind: 'access' });
+      const c = makeToken({ hash: `${base}Ac-${uid()}`, expiresAt: T0 - 1 });
+      // Lookalikes a LIKE pattern would match ('_' is a wildcard there) and the next key in byte order.
+      const lookalike = makeToken({ hash: `${base}AbZx-${uid()}` });
+      const next = makeToken({ hash: `${base}Ad-${uid()}` });
+      await s.tokens.insert([a, b, c, lookalike, next]);
+      await s.tokens.revoke(b.hash, T0 + 1);
+      const keys = async (prefix: string, limit?: number) => (await s.tokens.byKeyPrefix(prefix, limit)).map((t) => t.hash);
+      assert.deepEqual(await keys(`${base}Ab_`), [a.hash, b.hash].sort());
+      assert.deepEqual(await keys(`${base}A`), [a.hash, b.hash, c.hash, lookalike.hash, next.hash].sort());
+      assert.deepEqual(await keys(`${base}Ab_x`), [a.hash]);
+      assert.deepEqual(await keys(a.hash), [a.hash], 'a whole key is its own prefix');
+      assert.deepEqual(await keys(`${base}Ac`), [c.hash], 'expired tokens are found too');
+      assert.deepEqual(await keys(`${base}Ab_`, 1), [[a.hash, b.hash].sort()[0]]);
+      assert.deepEqual(await keys(`${base}Ae`), []);
+      assert.deepEqual(await keys(''), [], 'an empty prefix matches nothing');
+      const found = await s.tokens.byKeyPrefix(b.hash);
+      assert.deepEqual(found, [{ ...b, status: 'revoked', revokedAt: T0 + 1 }]);
+    });
+  });
+
   describe('grouped activity counters and write health', () => {
     it('lists rows by metric prefix from since, by metric then bucket', async () => {
       const s = get();
@@ -1332,6 +1456,9 @@ function describeOrderAndLimits(get: () => Storage): void {
       const total = 103;
       await s.tokens.insert(Array.from({ length: total }, (_, i) => makeToken({ issuedAt: T0 + (i % 10) })));
       await checkLimits(wrong, 'tokens.list', total, 100, (limit) => s.tokens.list(limit === undefined ? {} : { limit }));
+      const prefix = `p-${uid()}.`;
+      await s.tokens.insert(Array.from({ length: total }, () => makeToken({ hash: `${prefix}${uid()}` })));
+      await checkLimits(wrong, 'tokens.byKeyPrefix', total, 100, (limit) => s.tokens.byKeyPrefix(prefix, limit));
       for (let i = 0; i < total; i++) await s.refusals.record(makeRefusal({ at: T0 + (i % 10) }));
       await checkLimits(wrong, 'refusals.list', total, 100, (limit) => s.refusals.list(limit === undefined ? {} : { limit }));
       await Promise.all(Array.from({ length: total }, (_, i) => s.audit.record(makeAuditEntry({ at: T0 + (i % 10) }))));

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, kindOf, list, loadGrants, patch, post, query, type AppKind, type Application, type GrantInfo, type SecretAnswer, type User } from '../api';
 import { Alert, Badge, Card, Checkbox, ConfirmButton, CopyButton, Empty, Loading, NumberField, PageHeader, SelectField, TextArea, TextField, fmtDuration, fmtTime, lines, splitList, useAction, useId, useLoad } from '../ui';
+import { DeleteApplicationButton } from '../deletes';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -70,6 +71,7 @@ export function Applications() {
   const [applied, setApplied] = useState('');
   const apps = useLoad(async () => list<Application>(await get(`/applications${query({ q: applied })}`), 'applications'), [applied]);
   const grantLabel = labelOf(useGrants().data);
+  const [deleted, setDeleted] = useState<string | null>(null);
   return (
     <>
       <PageHeader
@@ -92,6 +94,7 @@ export function Applications() {
         <TextField label="Search applications" value={q} onInput={setQ} type="search" placeholder="Name or client ID" />
         <button type="submit">Search</button>
       </form>
+      {deleted === null ? null : <Alert kind="success">{deleted}</Alert>}
       <Loading loaded={apps} />
       {apps.data === undefined ? null : apps.data.length === 0 ? (
         <Empty>{applied === '' ? 'No applications yet.' : `No application matches “${applied}”.`}</Empty>
@@ -106,11 +109,14 @@ export function Applications() {
                 <th scope="col">Grants</th>
                 <th scope="col">Token</th>
                 <th scope="col">Status</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {apps.data.map((a) => (
-                <tr key={a.clientId}>
+                <tr key={a.clientId} data-client-id={a.clientId}>
                   <td>
                     <a href={`#/applications/${encodeURIComponent(a.clientId)}`}>{a.name}</a>
                   </td>
@@ -120,6 +126,9 @@ export function Applications() {
                   <td>{a.grantTypes.map(grantLabel).join(', ')}</td>
                   <td>{a.tokenFormat === 'jwt' ? 'JWT' : 'Opaque'}</td>
                   <td>{a.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</td>
+                  <td class="actions-cell">
+                    <DeleteApplicationButton app={a} small onDeleted={(m) => (setDeleted(m), apps.reload())} />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -386,6 +395,7 @@ export function ApplicationDetail(props: { clientId: string }) {
   const [f, setF] = useState<FormState | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [secret, setSecret] = useState<SecretAnswer | null>(null);
+  const [deleted, setDeleted] = useState<string | null>(null);
   const action = useAction();
   const a = app.data;
   const form = f ?? (a === undefined ? null : formOf(a));
@@ -394,15 +404,30 @@ export function ApplicationDetail(props: { clientId: string }) {
   const shownInField = form !== null && inField(refusal, form.grantTypes, true);
   useFocusRefused(refusal, shownInField);
 
-  const apply = async (change: Record<string, unknown>, message: string) => {
+  // Activation has its own action: a refusal (the built-in console application) shows next to its button.
+  const status = useAction();
+  const apply = async (change: Record<string, unknown>, message: string, run = action.run) => {
     setSaved(null);
-    await action.run(async () => {
+    await run(async () => {
       const r = await patch<{ application?: Application }>(path, change);
       setF(r.application === undefined ? null : formOf(r.application));
       app.reload();
       setSaved(message);
     });
   };
+
+  if (deleted !== null)
+    return (
+      <>
+        <PageHeader title="Application deleted" />
+        <Alert kind="success">{deleted}</Alert>
+        <p>
+          <a class="button" href="#/applications">
+            Back to applications
+          </a>
+        </p>
+      </>
+    );
 
   return (
     <>
@@ -456,11 +481,16 @@ export function ApplicationDetail(props: { clientId: string }) {
               <p>{a.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</p>
               <p class="muted">{a.active ? 'Deactivating refuses its token requests and the tokens it already has.' : 'Inactive: its token requests and tokens are refused.'}</p>
               {a.active ? (
-                <ConfirmButton label="Deactivate" confirmLabel="Yes, deactivate" danger onConfirm={() => apply({ active: false }, 'Application deactivated.')} />
+                <ConfirmButton label="Deactivate" confirmLabel="Yes, deactivate" danger disabled={status.busy} onConfirm={() => apply({ active: false }, 'Application deactivated.', status.run)} />
               ) : (
-                <button type="button" class="primary" onClick={() => void apply({ active: true }, 'Application activated.')}>
+                <button type="button" class="primary" disabled={status.busy} onClick={() => void apply({ active: true }, 'Application activated.', status.run)}>
                   Activate
                 </button>
+              )}
+              {status.error === undefined ? null : (
+                <p class="field-error" role="alert">
+                  {status.error}
+                </p>
               )}
             </Card>
             <Card title="Client secret" titleId="secret-card-title">
@@ -504,6 +534,22 @@ export function ApplicationDetail(props: { clientId: string }) {
               <p>
                 <a href={`#/tokens?application=${encodeURIComponent(a.clientId)}`}>Its tokens</a> · <a href={`#/refusals?client=${encodeURIComponent(a.clientId)}`}>Its refusals</a> · <a href={`#/audit?target=${encodeURIComponent(a.clientId)}`}>Its history</a>
               </p>
+            </Card>
+            <Card title="Tokens and deletion" titleId="lifecycle-title">
+              <p class="muted">Revoking its tokens refuses them at once, on every instance; the application keeps working for new token requests.</p>
+              <ConfirmButton
+                label="Revoke all its tokens"
+                confirmLabel="Yes, revoke them all"
+                danger
+                onConfirm={() =>
+                  action.run(async () => {
+                    const r = await post<{ revoked: number }>('/tokens/revoke', { application: a.clientId });
+                    setSaved(`Revoked ${r.revoked} token${r.revoked === 1 ? '' : 's'} of ${a.name}.`);
+                  })
+                }
+              />
+              <p class="muted">Deleting the application revokes its tokens and removes it from the registry.</p>
+              <DeleteApplicationButton app={a} onDeleted={setDeleted} />
             </Card>
           </div>
         </div>

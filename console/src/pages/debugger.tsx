@@ -49,6 +49,14 @@ export function Debugger() {
           <dl class="kv">
             <dt>Known to this instance</dt>
             <dd>{result.found ? 'Yes' : 'No'}</dd>
+            {result.token.handle === undefined || result.token.handle === null ? null : (
+              <>
+                <dt>Handle</dt>
+                <dd>
+                  <code class="handle">{result.token.handle}</code>
+                </dd>
+              </>
+            )}
             <dt>Application</dt>
             <dd>
               {result.application === null ? (

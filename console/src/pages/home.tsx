@@ -2,6 +2,13 @@ import { get, type Finding, type Overview } from '../api';
 import { Alert, Badge, Card, CopyButton, Loading, PageHeader, useLoad } from '../ui';
 import { useRef } from 'preact/hooks';
 
+/** The words of a finding's link, where "Change the setting" would not say where it goes. */
+const LINK_TEXT: Readonly<Record<string, string>> = {
+  admin_default_password: 'Set a new password',
+  no_active_administrator: 'Open Users & roles',
+  console_application_inactive: 'Open the console application',
+};
+
 function FindingItem(props: { finding: Finding }) {
   const f = props.finding;
   const cmd = useRef<HTMLElement>(null);
@@ -23,7 +30,7 @@ function FindingItem(props: { finding: Finding }) {
       )}
       {f.link === undefined ? null : (
         <p>
-          <a href={f.link}>Change the setting</a>
+          <a href={f.link}>{LINK_TEXT[f.id] ?? 'Change the setting'}</a>
         </p>
       )}
     </li>

@@ -1,7 +1,10 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { get, list, query, type RefusalRow } from '../api';
-import { Checkbox, Empty, Loading, PageHeader, TextField, fmtTime, useLoad } from '../ui';
+import { get, list, query, type RefusalGroups, type RefusalRow } from '../api';
+import { Checkbox, Empty, Loading, PageHeader, SelectField, TextField, fmtTime, useLoad } from '../ui';
+import { GroupedRefusals } from './refusal-groups';
+
+type View = 'grouped' | 'requests';
 
 export function Refusals(props: { params: URLSearchParams }) {
   const [reason, setReason] = useState(props.params.get('reason') ?? '');
@@ -9,13 +12,17 @@ export function Refusals(props: { params: URLSearchParams }) {
   const [filter, setFilter] = useState({ reason, endpoint });
   const [live, setLive] = useState(true);
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const [view, setView] = useState<View>(props.params.get('view') === 'requests' ? 'requests' : 'grouped');
   const client = props.params.get('client') ?? '';
-  const refusals = useLoad(async () => list<RefusalRow>(await get(`/refusals${query({ reason: filter.reason.trim(), endpoint: filter.endpoint.trim(), limit: 200 })}`), 'refusals'), [filter]);
+  const params = () => ({ reason: filter.reason.trim(), endpoint: filter.endpoint.trim(), client });
+  const refusals = useLoad(async () => (view === 'requests' ? list<RefusalRow>(await get(`/refusals${query({ ...params(), limit: 200 })}`), 'refusals') : []), [filter, view]);
+  const groups = useLoad(async () => (view === 'grouped' ? get<RefusalGroups>(`/refusals/groups${query(params())}`) : undefined), [filter, view]);
+  const reload = view === 'grouped' ? groups.reload : refusals.reload;
   useEffect(() => {
     if (!live) return;
-    const t = window.setInterval(refusals.reload, 2000);
+    const t = window.setInterval(reload, 2000);
     return () => window.clearInterval(t);
-  }, [live, refusals.reload]);
+  }, [live, reload]);
   const rows = (refusals.data ?? []).filter((r) => client === '' || r.clientId === client);
   const toggle = (id: string) =>
     setOpen((old) => {
@@ -26,7 +33,7 @@ export function Refusals(props: { params: URLSearchParams }) {
     });
   return (
     <>
-      <PageHeader title="Refusals" intro="Every request this instance refused, newest first, with why and what fixes it." />
+      <PageHeader title="Refusals" intro="Every request this instance refused, newest first, with why and what fixes it: grouped by reason and application, or one row per request." />
       <form
         class="toolbar card"
         aria-label="Filter refusals"
@@ -37,6 +44,16 @@ export function Refusals(props: { params: URLSearchParams }) {
       >
         <TextField label="Reason" name="reason" value={reason} onInput={setReason} placeholder="e.g. token.revoked" />
         <TextField label="Endpoint" name="endpoint" value={endpoint} onInput={setEndpoint} placeholder="e.g. /oauth_token.do or api" />
+        <SelectField
+          label="View"
+          name="view"
+          value={view}
+          onChange={(v) => setView(v === 'requests' ? 'requests' : 'grouped')}
+          options={[
+            ['grouped', 'Grouped by reason and application'],
+            ['requests', 'Every request'],
+          ]}
+        />
         <button type="submit">Apply filters</button>
         <Checkbox label="Live (refresh every 2 s)" checked={live} onChange={setLive} />
       </form>
@@ -45,8 +62,8 @@ export function Refusals(props: { params: URLSearchParams }) {
           Showing the refusals of <code>{client}</code>. <a href="#/refusals">Show all</a>
         </p>
       )}
-      <Loading loaded={refusals} />
-      {refusals.data === undefined ? null : rows.length === 0 ? (
+      {view === 'grouped' ? <Loading loaded={groups} /> : <Loading loaded={refusals} />}
+      {view === 'grouped' ? groups.data === undefined ? null : <GroupedRefusals data={groups.data} open={open} toggle={toggle} /> : refusals.data === undefined ? null : rows.length === 0 ? (
         <Empty>No refusals match.</Empty>
       ) : (
         <div class="table-wrap">
@@ -73,14 +90,14 @@ export function Refusals(props: { params: URLSearchParams }) {
                     <tr class={expanded ? 'expanded' : ''} data-reason={r.reason}>
                       <td>{fmtTime(r.at)}</td>
                       <td>
-                        <code>{r.endpoint}</code>
+                        <code class="word">{r.endpoint}</code>
                       </td>
                       <td>{r.status}</td>
                       <td>
-                        <code>{r.reason}</code>
+                        <code class="word">{r.reason}</code>
                       </td>
-                      <td>{r.applicationName ?? r.clientId ?? <span class="muted">—</span>}</td>
-                      <td>{r.userName ?? <span class="muted">—</span>}</td>
+                      <td class="wrap-anywhere">{r.applicationName ?? r.clientId ?? <span class="muted">—</span>}</td>
+                      <td class="wrap-anywhere">{r.userName ?? <span class="muted">—</span>}</td>
                       <td class="actions-cell">
                         <button type="button" class="small" aria-expanded={expanded} aria-controls={detailId} onClick={() => toggle(r.requestId)}>
                           {expanded ? 'Hide' : 'Explain'}
@@ -108,6 +125,11 @@ export function Refusals(props: { params: URLSearchParams }) {
                             {r.hint === undefined || r.hint === null || r.hint === '' ? null : (
                               <p>
                                 <strong>Hint:</strong> {r.hint}
+                              </p>
+                            )}
+                            {r.token === undefined || r.token === null ? null : (
+                              <p>
+                                <strong>Token:</strong> <a href={`#/tokens?active=false&handle=${encodeURIComponent(r.token)}`}><code class="handle">{r.token}</code></a>
                               </p>
                             )}
                             {r.setting === undefined || r.setting === null ? null : (

@@ -1,6 +1,8 @@
 import { useState } from 'preact/hooks';
 import { get, list, post, type Scope } from '../api';
 import { Alert, Badge, Card, Empty, Loading, PageHeader, TextField, useAction, useLoad } from '../ui';
+import { DeleteScopeButton } from '../deletes';
+import { DescriptionEditor } from '../describe';
 
 export function Scopes() {
   const scopes = useLoad(async () => list<Scope>(await get('/scopes'), 'scopes'));
@@ -8,9 +10,11 @@ export function Scopes() {
   const [desc, setDesc] = useState('');
   const [done, setDone] = useState<string | null>(null);
   const create = useAction();
+  const [deleted, setDeleted] = useState<string | null>(null);
   return (
     <>
       <PageHeader title="Scopes" intro="The permissions applications ask for and APIs require. Users see their descriptions on the consent page." />
+      {deleted === null ? null : <Alert kind="success">{deleted}</Alert>}
       <div class="grid2 wide-left">
         <Card title="All scopes" titleId="scopes-title">
           <Loading loaded={scopes} />
@@ -23,6 +27,9 @@ export function Scopes() {
                   <tr>
                     <th scope="col">Name</th>
                     <th scope="col">Description</th>
+                    <th scope="col">
+                      <span class="sr-only">Actions</span>
+                    </th>
                   </tr>
                 </thead>
                 <tbody>
@@ -31,7 +38,8 @@ export function Scopes() {
                       <th scope="row">
                         <code>{s.name}</code> {s.builtIn === true ? <Badge>built in</Badge> : null}
                       </th>
-                      <td>{s.description === '' ? <span class="muted">—</span> : s.description}</td>
+                      <td>{s.builtIn === true ? s.description : <DescriptionEditor what={`scope ${s.name}`} path={`/scopes/${encodeURIComponent(s.name)}`} value={s.description} onSaved={scopes.reload} />}</td>
+                      <td class="actions-cell">{s.builtIn === true ? null : <DeleteScopeButton scope={s} onDeleted={(m) => (setDeleted(m), scopes.reload())} />}</td>
                     </tr>
                   ))}
                 </tbody>

@@ -12,9 +12,11 @@ export function Tokens(props: { params: URLSearchParams }) {
   const action = useAction();
   const [notice, setNotice] = useState<string | null>(null);
   const canRevokeAll = filter.application !== '' || filter.user.trim() !== '';
+  // A refusal's "Token" link names one token: its row is marked.
+  const highlight = props.params.get('handle');
   return (
     <>
-      <PageHeader title="Tokens" intro="Access and refresh tokens issued by this instance. Only their ids are shown: a token itself is never stored." />
+      <PageHeader title="Tokens" intro="Access and refresh tokens issued by this instance, each named by its handle (tk_…), as the CLI, the audit log and the refusals name it: a token itself is never stored." />
       <form
         class="toolbar card"
         aria-label="Filter tokens"
@@ -55,10 +57,10 @@ export function Tokens(props: { params: URLSearchParams }) {
         <Empty>No tokens match.</Empty>
       ) : (
         <div class="table-wrap">
-          <table class="nowrap">
+          <table class="tokens">
             <thead>
               <tr>
-                <th scope="col">Token id</th>
+                <th scope="col">Handle</th>
                 <th scope="col">Kind</th>
                 <th scope="col">Application</th>
                 <th scope="col">User</th>
@@ -73,19 +75,17 @@ export function Tokens(props: { params: URLSearchParams }) {
             </thead>
             <tbody>
               {tokens.data.map((t) => (
-                <tr key={t.id} data-token-id={t.id}>
+                <tr key={t.id} data-token-id={t.id} class={t.id === highlight ? 'expanded' : undefined}>
                   <td>
-                    <code class="truncate" title={t.id}>
-                      {t.id.slice(0, 12)}…
-                    </code>
+                    <code class="handle">{t.handle ?? t.id}</code>
                   </td>
                   <td>
                     {t.kind}
                     {t.format === undefined ? '' : ` (${t.format})`}
                   </td>
                   <td>{t.applicationName ?? appName(t.application)}</td>
-                  <td>{userName(t.user)}</td>
-                  <td>{t.scopes.length === 0 ? <span class="muted">—</span> : t.scopes.join(' ')}</td>
+                  <td class="wrap-anywhere">{userName(t.user)}</td>
+                  <td class="wrap-anywhere">{t.scopes.length === 0 ? <span class="muted">—</span> : t.scopes.join(' ')}</td>
                   <td>{fmtTime(t.issuedAt)}</td>
                   <td>{fmtTime(t.expiresAt)}</td>
                   <td>
@@ -105,7 +105,7 @@ export function Tokens(props: { params: URLSearchParams }) {
                           })
                         }
                       >
-                        Revoke<span class="sr-only"> token {t.id.slice(0, 12)}</span>
+                        Revoke<span class="sr-only"> token {t.handle ?? t.id}</span>
                       </button>
                     ) : null}
                   </td>

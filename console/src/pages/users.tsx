@@ -2,6 +2,8 @@ import { useState } from 'preact/hooks';
 import { get, list, patch, post, type LockRow, type Role, type User } from '../api';
 import { Alert, Badge, Card, Checkbox, Empty, Loading, PageHeader, TextField, splitList, useAction, useLoad } from '../ui';
 import { LocksCard, lockedNames, UnlockButton } from './locks';
+import { DeleteRoleButton, DeleteUserButton } from '../deletes';
+import { DescriptionEditor } from '../describe';
 
 /** What a change ended on the server (sessions; tokens on a password change or deactivation), or null for nothing. */
 function endedText(ended: { sessions: number; tokens: number; families: number } | undefined): string | null {
@@ -12,19 +14,24 @@ function endedText(ended: { sessions: number; tokens: number; families: number }
   return `On every instance: ${parts.join('; ')}.`;
 }
 
-function UserRow(props: { user: User; locked: boolean; onChanged: () => void; onUnlocked: (message: string) => void }) {
+function UserRow(props: { user: User; locked: boolean; onChanged: () => void; onUnlocked: (message: string) => void; onDeleted: (message: string) => void }) {
   const u = props.user;
   const [roles, setRoles] = useState(u.roles.join(' '));
   const action = useAction();
+  // The active switch has its own action, so a refusal (the last administrator) shows next to it.
+  const status = useAction();
   const [ended, setEnded] = useState<string | null>(null);
-  const save = (change: Record<string, unknown>) => action.run(async () => {
-    const answer = (await patch(`/users/${encodeURIComponent(u.userName)}`, change)) as { ended?: { sessions: number; tokens: number; families: number } } | undefined;
+  const change = (run: typeof action.run, body: Record<string, unknown>) => run(async () => {
+    const answer = (await patch(`/users/${encodeURIComponent(u.userName)}`, body)) as { ended?: { sessions: number; tokens: number; families: number } } | undefined;
     setEnded(endedText(answer?.ended));
     props.onChanged();
   });
+  const save = (body: Record<string, unknown>) => change(action.run, body);
   return (
     <tr>
-      <th scope="row">{u.userName}</th>
+      <th scope="row">
+        <a href={`#/users/${encodeURIComponent(u.userName)}`}>{u.userName}</a>
+      </th>
       <td>
         <form
           class="inline-form"
@@ -48,14 +55,20 @@ function UserRow(props: { user: User; locked: boolean; onChanged: () => void; on
         {u.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>} {props.locked ? <Badge kind="warn">Locked</Badge> : null}
       </td>
       <td class="actions-cell">
-        <button type="button" class="small" disabled={action.busy} onClick={() => void save({ active: !u.active })}>
+        <button type="button" class="small" disabled={action.busy || status.busy} onClick={() => void change(status.run, { active: !u.active })}>
           {u.active ? 'Deactivate' : 'Activate'}
           <span class="sr-only"> {u.userName}</span>
         </button>
         {props.locked ? ' ' : null}
         {props.locked ? (
           <UnlockButton userName={u.userName} busy={action.busy} run={action.run} onUnlocked={props.onUnlocked} />
-        ) : null}
+        ) : null}{' '}
+        <DeleteUserButton user={u} onDeleted={props.onDeleted} disabled={action.busy || status.busy} />
+        {status.error === undefined ? null : (
+          <p class="field-error action-error" role="alert">
+            {status.error}
+          </p>
+        )}
       </td>
     </tr>
   );
@@ -81,7 +94,7 @@ export function Users() {
   };
   return (
     <>
-      <PageHeader title="Users & roles" intro="Local users (people, and the application users that client-credentials tokens act as) and the roles APIs require." />
+      <PageHeader title="Users & roles" intro="Local users (people, and the application users that client-credentials tokens act as) and the roles APIs require. Open a user to set its password or end its sessions." />
       {done === null ? null : <Alert kind="success">{done}</Alert>}
       <Card title="Users" titleId="users-title">
         <Loading loaded={users} />
@@ -102,7 +115,7 @@ export function Users() {
               </thead>
               <tbody>
                 {users.data.map((u) => (
-                  <UserRow key={`${u.userName}:${u.roles.join(',')}:${u.active}`} user={u} locked={locked.has(u.userName)} onChanged={users.reload} onUnlocked={unlocked} />
+                  <UserRow key={`${u.userName}:${u.roles.join(',')}:${u.active}`} user={u} locked={locked.has(u.userName)} onChanged={users.reload} onUnlocked={unlocked} onDeleted={(m) => (setDone(m), users.reload())} />
                 ))}
               </tbody>
             </table>
@@ -148,7 +161,16 @@ export function Users() {
               {roles.data.map((r) => (
                 <li key={r.name}>
                   <code>{r.name}</code> {r.builtIn === true ? <Badge>built in</Badge> : null}
-                  {r.description === '' ? null : <span class="muted"> — {r.description}</span>}
+                  {r.builtIn === true ? (
+                    r.description === '' ? null : <span class="muted"> — {r.description}</span>
+                  ) : (
+                    <>
+                      {' '}
+                      <span class="muted">— </span>
+                      <DescriptionEditor what={`role ${r.name}`} path={`/roles/${encodeURIComponent(r.name)}`} value={r.description} onSaved={roles.reload} />{' '}
+                      <DeleteRoleButton role={r} onDeleted={(m) => (setDone(m), roles.reload(), users.reload())} />
+                    </>
+                  )}
                 </li>
               ))}
             </ul>

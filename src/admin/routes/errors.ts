@@ -10,7 +10,15 @@ export const REGISTRY_ERROR_STATUS: Readonly<Record<RegistryErrorCode, number>> 
   user_not_found: 404,
   scope_exists: 409,
   scope_not_found: 404,
+  role_exists: 409,
+  role_not_found: 404,
   application_not_found: 404,
+  application_ambiguous: 409,
+  built_in: 409,
+  last_administrator: 409,
+  in_use: 409,
+  token_not_found: 404,
+  token_ambiguous: 409,
   property_unknown: 400,
   property_invalid: 400,
   identity_provider_not_found: 404,
@@ -28,7 +36,7 @@ export function mapError(error: unknown): AdminError {
     return badRequest(issue === undefined ? 'The request body is not valid.' : `${field === undefined ? 'body' : field}: ${issue.message}`, field);
   }
   if (error instanceof RegistryError) {
-    return new AdminError(REGISTRY_ERROR_STATUS[error.code], error.code, error.message, error.field);
+    return new AdminError(REGISTRY_ERROR_STATUS[error.code], error.code, error.message, error.field, {}, error.dependants === undefined ? undefined : { dependants: error.dependants });
   }
   if (error instanceof StorageError && error.code === 'conflict') return new AdminError(409, 'conflict', error.message);
   if (error instanceof StorageError && error.code === 'not_found') return new AdminError(404, 'not_found', error.message);

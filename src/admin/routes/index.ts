@@ -1,11 +1,15 @@
 import { APPLICATION_ROUTES } from './applications.js';
+import { CONFIG_AS_CODE_ROUTES } from './config-as-code.js';
 import { AUDIT_ROUTE, DIAGNOSTICS_ROUTES } from './diagnostics.js';
 import { KEY_IDP_ROUTES } from './keys-idps.js';
+import { LIFECYCLE_ROUTES } from './lifecycle.js';
+import { REFUSAL_GROUP_ROUTES } from './refusal-groups.js';
 import { REFUSAL_ACTIVITY_ROUTES } from './refusals-activity.js';
 import { SCOPE_PROPERTY_ROUTES } from './scopes-properties.js';
 import { SESSION_ROUTES } from './session.js';
 import type { AdminRoute } from './types.js';
 import { TOKEN_ROUTES } from './tokens.js';
+import { USER_SESSION_ROUTES } from './user-sessions.js';
 import { USER_ROUTES } from './users.js';
 
 /**
@@ -19,13 +23,17 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   ...DIAGNOSTICS_ROUTES,
   ...APPLICATION_ROUTES,
   ...USER_ROUTES,
+  ...USER_SESSION_ROUTES,
   ...SCOPE_PROPERTY_ROUTES,
+  ...LIFECYCLE_ROUTES,
   ...TOKEN_ROUTES,
+  ...REFUSAL_GROUP_ROUTES,
   ...REFUSAL_ACTIVITY_ROUTES,
   AUDIT_ROUTE,
   ...KEY_IDP_ROUTES,
+  ...CONFIG_AS_CODE_ROUTES,
 ];
 
-export { ADMIN_API_PREFIX, type AdminMethod, type AdminRoute, type QueryParam, type RouteContext } from './types.js';
+export { ADMIN_API_PREFIX, type AdminMethod, type AdminRoute, type QueryParam, type RouteContext, type TextBody } from './types.js';
 export { mapError } from './errors.js';
 export { curlFor } from './helpers.js';

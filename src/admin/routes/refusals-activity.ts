@@ -1,6 +1,7 @@
 import { parseUnrecordedMetric, UNRECORDED_PREFIX } from '../../audit/refusals.js';
 import type { Storage } from '../../storage/types.js';
 import { notFound } from '../http.js';
+import { ACTIVITY_PERIODS, AUTO_LOOKBACK_MS, autoPeriod, bucketize, periodNamed, periodSince, type ActivityPeriod } from './activity-period.js';
 import { intParam, sinceParam, textParam } from './helpers.js';
 import type { AdminRoute } from './types.js';
 import { refusalView } from './views.js';
@@ -69,6 +70,7 @@ export const REFUSAL_ACTIVITY_ROUTES: readonly AdminRoute[] = [
     query: [
       { name: 'reason', description: 'reason code, e.g. client_auth.secret_mismatch' },
       { name: 'endpoint', description: 'token, authorize, introspect, revoke, api' },
+      { name: 'client', description: 'client id' },
       { name: 'since', description: 'ms since the epoch, ISO date, or a duration such as 1h' },
       { name: 'limit', description: '1-1000, default 100', type: 'integer' },
     ],
@@ -76,9 +78,11 @@ export const REFUSAL_ACTIVITY_ROUTES: readonly AdminRoute[] = [
       const limit = intParam(ctx.query, 'limit', { min: 1, max: 1000, fallback: 100 }) ?? 100;
       const reason = textParam(ctx.query, 'reason');
       const endpoint = textParam(ctx.query, 'endpoint');
+      const client = textParam(ctx.query, 'client');
       const since = sinceParam(ctx);
-      const rows = await ctx.latchkey.storage.refusals.list({ reason, since, limit: endpoint === undefined ? limit : 5000 });
-      return rows.filter((r) => endpoint === undefined || r.endpoint === endpoint).slice(0, limit).map(refusalView);
+      const filtered = endpoint !== undefined || client !== undefined;
+      const rows = await ctx.latchkey.storage.refusals.list({ reason, since, limit: filtered ? 5000 : limit });
+      return rows.filter((r) => (endpoint === undefined || r.endpoint === endpoint) && (client === undefined || r.clientId === client)).slice(0, limit).map(refusalView);
     },
   },
   {
@@ -96,27 +100,67 @@ export const REFUSAL_ACTIVITY_ROUTES: readonly AdminRoute[] = [
     method: 'GET',
     path: '/activity',
     tag: 'activity',
-    summary: 'Per-minute counts of tokens issued, API calls and refusals, refusals by reason, and the unauthenticated refusals past the budget (counted by endpoint, reason and source, not recorded one by one)',
-    query: [{ name: 'hours', description: '1-168, default 24', type: 'integer' }],
+    summary:
+      'Counts of tokens issued, API calls and refusals over a period (period=auto picks the shortest that shows everything counted, each period with its bucket size; hours=N: per minute), refusals by reason, and the unauthenticated refusals past the budget (counted by endpoint, reason and source, not recorded one by one)',
+    query: [
+      { name: 'period', description: `auto, ${ACTIVITY_PERIODS.map((p) => p.name).join(', ')}: buckets of ${ACTIVITY_PERIODS.map((p) => `${p.name} ${p.bucketMs / 60_000} min`).join(', ')}, aligned in UTC; every bucket listed, zeros included` },
+      { name: 'hours', description: '1-168, default 24: per-minute counts, only the minutes with counts (when period is not given)', type: 'integer' },
+    ],
     async handler(ctx) {
-      const hours = intParam(ctx.query, 'hours', { min: 1, max: 168, fallback: 24 }) ?? 24;
       const { storage, clock } = ctx.latchkey;
-      const since = clock.now() - hours * 3_600_000;
-      const [tokenIssued, apiCalls, tokenRefused, apiRefused, refusals, unrecorded] = await Promise.all([
-        series(storage, 'token.issued', since),
-        series(storage, 'api.call', since),
-        series(storage, 'token.refused', since),
-        series(storage, 'api.refused', since),
-        storage.refusals.list({ since, limit: 100_000 }),
-        unrecordedRefusals(storage, since),
-      ]);
-      return {
-        bucketMs: 60_000,
-        since,
-        series: { tokenIssued, apiCalls, refusals: merge(tokenRefused, apiRefused) },
-        refusalsByReason: countByReason(refusals, unrecorded),
-        unrecorded: { total: unrecorded.reduce((n, u) => n + u.count, 0), top: unrecorded.slice(0, 50) },
-      };
+      const now = clock.now();
+      const periodName = textParam(ctx.query, 'period');
+      if (periodName !== undefined) return periodActivity(storage, periodName, now);
+      const hours = intParam(ctx.query, 'hours', { min: 1, max: 168, fallback: 24 }) ?? 24;
+      const since = now - hours * 3_600_000;
+      const counted = await countedSeries(storage, since);
+      return { bucketMs: 60_000, since, series: counted.series, ...(await refusalCounts(storage, since)) };
     },
   },
 ];
+
+/** The three charts' per-minute series since `since`. */
+async function countedSeries(storage: Storage, since: number): Promise<{ series: { tokenIssued: Series; apiCalls: Series; refusals: Series } }> {
+  const [tokenIssued, apiCalls, tokenRefused, apiRefused] = await Promise.all([
+    series(storage, 'token.issued', since),
+    series(storage, 'api.call', since),
+    series(storage, 'token.refused', since),
+    series(storage, 'api.refused', since),
+  ]);
+  return { series: { tokenIssued, apiCalls, refusals: merge(tokenRefused, apiRefused) } };
+}
+
+async function refusalCounts(storage: Storage, since: number) {
+  const [refusals, unrecorded] = await Promise.all([storage.refusals.list({ since, limit: 100_000 }), unrecordedRefusals(storage, since)]);
+  return {
+    refusalsByReason: countByReason(refusals, unrecorded),
+    unrecorded: { total: unrecorded.reduce((n, u) => n + u.count, 0), top: unrecorded.slice(0, 50) },
+  };
+}
+
+/** GET /activity?period=: the period's buckets (auto: the shortest period holding every counted minute of the retention). */
+async function periodActivity(storage: Storage, name: string, now: number) {
+  const auto = name === 'auto';
+  let period = auto ? undefined : periodNamed(name);
+  const lookback = now - (auto ? AUTO_LOOKBACK_MS : (period as ActivityPeriod).spanMs + (period as ActivityPeriod).bucketMs);
+  const counted = await countedSeries(storage, lookback);
+  if (period === undefined) {
+    // Each series is ascending: its first minute with a count is its oldest.
+    const firsts = Object.values(counted.series).flatMap((s) => s.find(([, n]) => n > 0)?.[0] ?? []);
+    period = autoPeriod(firsts.length === 0 ? undefined : Math.min(...firsts), now);
+  }
+  const p = period;
+  const since = periodSince(p, now);
+  const { tokenIssued, apiCalls, refusals } = counted.series;
+  return {
+    period: p.name,
+    periodLabel: p.label,
+    auto,
+    bucketMs: p.bucketMs,
+    since,
+    until: now,
+    timeZone: 'UTC',
+    series: { tokenIssued: bucketize(tokenIssued, p, now), apiCalls: bucketize(apiCalls, p, now), refusals: bucketize(refusals, p, now) },
+    ...(await refusalCounts(storage, since)),
+  };
+}

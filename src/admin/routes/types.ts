@@ -16,6 +16,19 @@ export interface RouteContext {
   readonly body: unknown;
   /** Set-Cookie values to send (logout). */
   readonly cookies: string[];
+  /** The request's headers (lower-case names). */
+  readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** The body as sent, for a route with `textBody` (it parses the body itself). */
+  readonly rawBody?: string | undefined;
+}
+
+/** A body the handler reads as text (ctx.rawBody) rather than as JSON checked by `body`: a registry document in YAML or JSON. */
+export interface TextBody {
+  /** What the body holds, for the OpenAPI document. */
+  readonly schema: z.ZodType;
+  readonly contentTypes: readonly string[];
+  /** The largest body accepted (in bytes), when more than the instance's body limit. */
+  readonly limit: number;
 }
 
 export interface QueryParam {
@@ -31,6 +44,9 @@ export interface AdminRoute {
   readonly summary: string;
   readonly tag: string;
   readonly body?: z.ZodType;
+  readonly textBody?: TextBody;
+  /** Media types of a successful answer, when not only JSON (default: application/json). */
+  readonly produces?: readonly string[];
   readonly query?: readonly QueryParam[];
   /** Status of a successful answer (default 200). */
   readonly status?: number;

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { ADMIN_ROLE } from '../../registry/bootstrap.js';
 import { listLocks, unlockUser } from '../../registry/locks.js';
-import { createUser, updateUser } from '../../registry/users.js';
+import { checkAdministratorKept } from '../../registry/guards.js';
+import { createRole } from '../../registry/roles.js';
+import { createUser, findUser, updateUser } from '../../registry/users.js';
 import { AdminError, badRequest } from '../http.js';
-import { audit, deps, intParam, refreshed } from './helpers.js';
-import type { AdminRoute } from './types.js';
+import { deps, intParam, refreshed } from './helpers.js';
+import type { AdminRoute, RouteContext } from './types.js';
 import { byName, userView } from './views.js';
 
 /** Users and roles. */
@@ -22,9 +24,15 @@ const UpdateUser = z.strictObject({
 });
 const CreateRole = z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/, 'letters, digits, ".", "_", "-", at most 80'), description: z.string().max(500).optional() });
 
-/** An admin may not lock themself out: no deactivating yourself, no dropping your own admin role. */
-function checkSelfChange(callerName: string, name: string, body: z.infer<typeof UpdateUser>): void {
-  if (name === callerName && (body.active === false || (body.roles !== undefined && !body.roles.includes(ADMIN_ROLE)))) {
+/**
+ * An admin may not lock themself out: no deactivating yourself, no dropping your own admin role.
+ * When nobody else is an active administrator, the registry's refusal (last_administrator, which
+ * says what to do first) is the one given.
+ */
+async function checkSelfChange(ctx: RouteContext, name: string, body: z.infer<typeof UpdateUser>): Promise<void> {
+  if (name === ctx.caller.userName && (body.active === false || (body.roles !== undefined && !body.roles.includes(ADMIN_ROLE)))) {
+    const current = await findUser(deps(ctx), name);
+    await checkAdministratorKept(deps(ctx), current, { ...current, active: body.active ?? current.active, roles: body.roles ?? current.roles });
     throw new AdminError(409, 'conflict', 'You cannot deactivate yourself or remove your own admin role here; another administrator must do it.', body.active === false ? 'active' : 'roles');
   }
 }
@@ -60,7 +68,7 @@ export const USER_ROUTES: readonly AdminRoute[] = [
     async handler(ctx) {
       const name = ctx.params.userName ?? '';
       const body = ctx.body as z.infer<typeof UpdateUser>;
-      checkSelfChange(ctx.caller.userName, name, body);
+      await checkSelfChange(ctx, name, body);
       const updated = await refreshed(ctx, await updateUser(deps(ctx), name, body));
       return { user: userView(updated.user), createdRoles: updated.createdRoles, ended: updated.ended };
     },
@@ -108,11 +116,7 @@ export const USER_ROUTES: readonly AdminRoute[] = [
     body: CreateRole,
     async handler(ctx) {
       const body = ctx.body as z.infer<typeof CreateRole>;
-      if ((await ctx.latchkey.storage.roles.byName(body.name)) !== undefined) throw new AdminError(409, 'role_exists', `A role named "${body.name}" already exists.`, 'name');
-      const role = { name: body.name, description: body.description ?? '', builtIn: false };
-      await ctx.latchkey.storage.roles.create(role);
-      await audit(ctx, { action: 'role.create', target: role.name, after: role });
-      return role;
+      return refreshed(ctx, await createRole(deps(ctx), body.name, body.description ?? ''));
     },
   },
 ];

@@ -4,6 +4,7 @@ import type { PropertyView } from '../../registry/settings.js';
 import type { Application, IdentityProvider, Refusal, TokenRecord, User } from '../../domain/model.js';
 import { applicationView as sharedApplicationView, type ApplicationView } from '../../registry/application-view.js';
 import type { Storage } from '../../storage/types.js';
+import { handleIn, tokenHandle } from '../../core/crypto.js';
 import { settingLink } from '../links.js';
 
 /** Views: records as the API shows them (no hashes, ever). */
@@ -36,8 +37,11 @@ function tokenStatus(t: TokenRecord, now: number): string {
 
 export function tokenView(t: TokenRecord, n: Names, now: number) {
   const app = n.apps.get(t.applicationId);
+  const handle = tokenHandle(t.hash);
   return {
-    id: t.hash,
+    /** The token's handle (core/crypto.ts tokenHandle), as every surface shows it; `handle` says so by name. */
+    id: handle,
+    handle,
     kind: t.kind,
     format: tokenFormatOf(t.hash),
     application: app?.clientId ?? null,
@@ -60,6 +64,8 @@ export function refusalView(r: Refusal) {
     fix: info?.fix ?? null,
     setting: info?.setting ?? null,
     link: settingLink(info?.setting, { clientId: r.clientId, userName: r.userName }) ?? null,
+    /** The handle of the token the refusal was about, when one was presented and identified (its hint names it). */
+    token: handleIn(r.hint) ?? null,
   };
 }
 

@@ -63,7 +63,6 @@ Routes are served at /api/<namespace>/<version>/<api>/<path>, and without the ve
         renderTable(
           ['API', 'METHOD', 'ROUTE', 'VERSIONS', 'AUTH', 'ACCEPTS', 'SCOPES (any)', 'ROLES (any)'],
           list.map((r) => [r.api, r.method, r.route, r.versions.map((v) => (v === r.defaultVersion ? `${v}*` : v)), r.requiresAuthentication ? 'required' : 'none', r.requiresAuthentication ? r.authMethods : null, r.scopes, r.roles]),
-          70,
         ) + (list.length > 0 ? '\n* default version: also served without the version segment.\n' : `\nNo API modules in ${folder}.\n`) + limitsNote(router.list()),
       );
     }),

@@ -6,13 +6,17 @@ import { exampleRequest, grantWarnings } from '../../grants/index.js';
 import type { GrantDescriptor } from '../../grants/types.js';
 import { resolveProperties } from '../../registry/properties.js';
 import { type Application } from '../../domain/model.js';
-import { CliError, parseBool, parseList, parseSeconds, type CliContext } from '../context.js';
+import { DURATION_SYNTAX, formatDuration } from '../../core/duration.js';
+import { CliError, parseBool, parseDurationFlag, parseList, type CliContext } from '../context.js';
 import { applicationView } from '../../registry/application-view.js';
 import { RATE_LIMIT_SYNTAX } from '../../domain/rate-limit.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit, Output } from './index.js';
+import { registerDeletes } from './lifecycle.js';
 
 const TOKEN_URL = 'http://localhost:8080/oauth_token.do';
+/** Every command that names an application takes its client id or its unique name (registry findApplication). */
+const APP_REF_HELP = "the application's client id, or its name when no other application has it";
 
 interface SharedOptions extends CommonOptions {
   readonly name?: string;
@@ -78,8 +82,8 @@ function sharedInput(opts: SharedOptions): ApplicationInput {
     grantTypes: parseList(opts.grants),
     scopes: parseList(opts.scopes),
     redirectUris: redirectUris(opts),
-    accessTokenLifespan: parseSeconds('--access-token-lifespan', opts.accessTokenLifespan),
-    refreshTokenLifespan: parseSeconds('--refresh-token-lifespan', opts.refreshTokenLifespan),
+    accessTokenLifespan: parseDurationFlag('--access-token-lifespan', opts.accessTokenLifespan),
+    refreshTokenLifespan: parseDurationFlag('--refresh-token-lifespan', opts.refreshTokenLifespan),
     tokenFormat: opts.tokenFormat,
     logoUri: opts.logoUri,
     audience: opts.audience,
@@ -122,17 +126,14 @@ function parseJwks(jwks: string | null): { keys: Record<string, unknown>[] } | n
 
 /**
  * An application as the CLI shows it (and `--json` prints it): the application view the admin API
- * answers (registry/application-view.ts), with the times as ISO 8601 text, the JWKS as a document
- * and a gone application user as "(deleted user <id>)", as the CLI has always printed them.
+ * answers (registry/application-view.ts; times as ISO 8601 text), with the JWKS as a document and
+ * a gone application user as "(deleted user <id>)", as the CLI has always printed them.
  */
 export function appView(app: Application, appUser: string | null) {
   return {
     ...applicationView(app, appUser),
     /** The public keys (a JWKS document), as registered. */
     jwks: parseJwks(app.jwks),
-    secretRotatedAt: isoTime(app.secretRotatedAt),
-    createdAt: isoTime(app.createdAt),
-    updatedAt: isoTime(app.updatedAt),
   };
 }
 
@@ -156,8 +157,8 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['Application user', v.appUser],
     ['Scopes', v.scopes],
     ['Redirect URIs', v.redirectUris],
-    ['Access token lifespan', `${v.accessTokenLifespan} s`],
-    ['Refresh token lifespan', `${v.refreshTokenLifespan} s`],
+    ['Access token lifespan', formatDuration(v.accessTokenLifespan)],
+    ['Refresh token lifespan', formatDuration(v.refreshTokenLifespan)],
     ['Token format', v.tokenFormat],
     ['Audience', v.audience ?? (v.tokenFormat === 'jwt' ? '(the issuer)' : null)],
     ['Logo', v.logoUri],
@@ -230,8 +231,8 @@ function grantsList(catalogue: readonly GrantDescriptor[]): string {
 
 function lifespanOptions(cmd: Command): Command {
   return cmd
-    .option('--access-token-lifespan <seconds>', 'access token lifespan in seconds (default 1800)')
-    .option('--refresh-token-lifespan <seconds>', 'refresh token lifespan in seconds (default 8640000)');
+    .option('--access-token-lifespan <duration>', `how long its access tokens live: ${DURATION_SYNTAX} (default 30m)`)
+    .option('--refresh-token-lifespan <duration>', `how long its refresh tokens live, e.g. 30d (default 100d)`);
 }
 
 /** Options create and update share for token format, consent-page logo and the application's keys. */
@@ -284,7 +285,7 @@ ${grantsList(kit.grants)}`);
 function registerUpdate(apps: Command, kit: Kit): void {
   const cmd = apps
     .command('update')
-    .argument('<client-id>', 'the application\'s client id')
+    .argument('<client-id|name>', APP_REF_HELP)
     .description('Change an application; lists replace the current values')
     .option('--name <name>', 'display name')
     .option('--grants <list>', grantsHelp(kit.grants))
@@ -302,12 +303,13 @@ Examples:
   latchkey apps update <client-id> --app-user svc-integration
   latchkey apps update <client-id> --grants client_credentials,password --scopes export.read
   latchkey apps update <client-id> --token-format jwt --audience https://api.example.com
+  latchkey apps update <client-id> --access-token-lifespan 15m --refresh-token-lifespan 30d
   latchkey apps update <client-id> --jwks ./new-keys.jwks.json
   latchkey apps update <client-id> --rate-limit 100/1m
 `);
-  kit.common(cmd).action((clientId: string, opts: UpdateOptions) =>
+  kit.common(cmd).action((ref: string, opts: UpdateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
-      const { application, clientSecret } = await updateApplication(ctx, clientId, updateInput(opts));
+      const { application, clientSecret } = await updateApplication(ctx, ref, updateInput(opts));
       const next = clientSecret === null ? '' : nextSteps(ctx.grants, application, clientSecret);
       await report(ctx, out, application, clientSecret, `Updated application "${application.name}".`, next);
     }),
@@ -317,7 +319,7 @@ Examples:
 function registerRotate(apps: Command, kit: Kit): void {
   const cmd = apps
     .command('rotate-secret')
-    .argument('<client-id>', 'the application\'s client id')
+    .argument('<client-id|name>', APP_REF_HELP)
     .description('Replace the client secret; the old one stops working at once. Prints the new one once');
   kit.common(cmd).action((clientId: string, opts: CommonOptions) =>
     kit.withDb(opts, async (ctx, out) => {
@@ -346,7 +348,7 @@ function registerList(apps: Command, kit: Kit): void {
 }
 
 function registerShow(apps: Command, kit: Kit): void {
-  const cmd = apps.command('show').argument('<client-id>', 'the application\'s client id').description('Show one application and any configuration problems');
+  const cmd = apps.command('show').argument('<client-id|name>', APP_REF_HELP).description('Show one application and any configuration problems');
   kit.common(cmd).action((clientId: string, opts: CommonOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const app = await findApplication(ctx, clientId);
@@ -365,4 +367,5 @@ export function registerApps(program: Command, kit: Kit): void {
   registerRotate(apps, kit);
   registerList(apps, kit);
   registerShow(apps, kit);
+  registerDeletes({ apps }, kit);
 }

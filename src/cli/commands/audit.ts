@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { changedFields, type FieldChange } from '../../audit/log.js';
 import type { AuditEntry } from '../../domain/model.js';
-import { CliError } from '../context.js';
+import { DURATION_SYNTAX, formatDuration } from '../../core/duration.js';
+import { CliError, parseDurationFlag } from '../context.js';
 import { isoTime, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';
-import { parseDuration } from './keys.js';
 
 interface AuditOptions extends CommonOptions {
   readonly since?: string;
@@ -25,6 +25,7 @@ function parseLimit(raw: string | undefined): number {
 function compact(value: unknown, field = ''): string {
   if (value === undefined || value === null) return '-';
   if (typeof value === 'number' && /At$/.test(field)) return isoTime(value) ?? '-';
+  if (typeof value === 'number' && /Lifespan$/.test(field)) return formatDuration(value);
   if (Array.isArray(value)) return value.length === 0 ? '[]' : value.map((v) => compact(v)).join(',');
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
@@ -51,8 +52,8 @@ export function registerAudit(program: Command, kit: Kit): void {
   const cmd = program
     .command('audit')
     .description('Show the audit log, newest first: who changed what (applications, users, roles, scopes, properties, keys, identity providers, token revocations), before and after')
-    .option('--since <duration>', 'only entries from this long ago, e.g. 1h, 7d (units ms, s, m, h, d)')
-    .option('--target <name>', 'only entries about this client id, user name, property name, key id or token id')
+    .option('--since <duration>', `only entries from this long ago: ${DURATION_SYNTAX}`)
+    .option('--target <name>', 'only entries about this client id, user name, property name, key id or token handle (tk_…)')
     .option('--action <action>', 'only this action, e.g. application.update, property.set, token.revoke')
     .option('--limit <n>', 'at most this many entries (default 100)')
     .addHelpText('after', `
@@ -65,7 +66,7 @@ Examples:
 `);
   kit.common(cmd).action((opts: AuditOptions) =>
     kit.withDb(opts, async (ctx, out) => {
-      const since = opts.since === undefined ? undefined : ctx.clock.now() - parseDuration('--since', opts.since);
+      const since = opts.since === undefined ? undefined : ctx.clock.now() - (parseDurationFlag('--since', opts.since) ?? 0) * 1000;
       const entries = await ctx.storage.audit.list({ since, target: opts.target, action: opts.action, limit: parseLimit(opts.limit) });
       const views = entries.map((e) => ({
         id: e.id,
@@ -78,7 +79,7 @@ Examples:
         changes: describeChanges(e),
       }));
       out.result(views, () =>
-        renderTable(['WHEN', 'ACTOR', 'ACTION', 'TARGET', 'CHANGES'], views.map((v) => [v.at, v.actor, v.action, v.target, v.changes]), 120),
+        renderTable(['WHEN', 'ACTOR', 'ACTION', 'TARGET', 'CHANGES'], views.map((v) => [v.at, v.actor, v.action, v.target, v.changes])),
       );
     }),
   );

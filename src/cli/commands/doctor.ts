@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_APIS, kekSettings, parseDbLocation, resolveDb } from '../../config/config.js';
+import { DEFAULT_APIS, kekSettings, parseDbLocation } from '../../config/config.js';
 import { runDoctor, type FilesAtRest, type Finding } from '../../diagnostics/doctor.js';
 import { locateKek, type KekLocation } from '../../keys/kek.js';
 import { loadApis } from '../../resource-server/load.js';
@@ -41,9 +41,8 @@ function render(findings: readonly Finding[]): string {
   if (findings.length === 0) return 'No problems found.\n';
   const table = renderTable(
     ['SEVERITY', 'FINDING', 'DETAIL'],
+    // The detail names the objects to change: wrapped to the terminal, never clipped.
     findings.map((f) => [f.severity, f.id, f.detail]),
-    // The detail names the objects to change: never clipped (the last column is not padded).
-    100_000,
   );
   const fixes = findings.map((f, i) => `${i + 1}. ${f.id}${f.target === undefined ? '' : ` (${f.target})`}: ${f.fix}\n${f.command === undefined ? '' : `   ${f.command}\n`}`);
   const errors = findings.filter((f) => f.severity === 'error').length;
@@ -61,7 +60,8 @@ Checks: client_credentials_disabled, application_user_missing, application_user_
 redirect_uri_not_https, api_scope_unattainable, useraccount_scope_allowed, secret_rotation_due
 (latchkey.secrets.rotation_days), signing_key_rotation_due (latchkey.keys.rotation_days),
 admin_default_password, redirect_uri_invalid, outbound_url_refused (latchkey.outbound.allow_private_networks),
-admin_api_application, jwt_bearer_can_act_as_admin, idp_user_claim_choosable; on a SQLite database or a
+admin_api_application, jwt_bearer_can_act_as_admin, idp_user_claim_choosable, no_active_administrator,
+console_application_inactive; on a SQLite database or a
 key file, kek_beside_database and file_permissions_loose; rate_limit_too_low (an application's rate limit or
 latchkey.rate_limit.client); in the server only (admin API, console home), metrics_unprotected. See docs/diagnostics.md.
 
@@ -74,7 +74,7 @@ Examples:
   kit.common(cmd).action((opts: DoctorOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const router = await loadApisFor(opts);
-      const findings = await runDoctor({ storage: ctx.storage, router, clock: ctx.clock, files: localFiles(resolveDb(opts.db)), grants: ctx.grants });
+      const findings = await runDoctor({ storage: ctx.storage, router, clock: ctx.clock, files: localFiles(ctx.db), grants: ctx.grants });
       out.result(findings, () => render(findings));
       return findings.some((f) => f.severity === 'error') ? 1 : 0;
     }),

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { handleIn } from '../../core/crypto.js';
 import { isReasonCode, REASONS, type ReasonInfo } from '../../errors/reasons.js';
 import type { Refusal } from '../../domain/model.js';
 import { CliError } from '../context.js';
@@ -21,6 +22,7 @@ function explainText(r: Refusal, info: ReasonInfo | undefined): string {
     ['Client id', r.clientId],
     ['Application', r.applicationName],
     ['User', r.userName],
+    ['Token', handleIn(r.hint) ?? null],
     ['Remote address', r.remoteAddress],
     ['Admin hint', r.hint],
   ]);
@@ -53,7 +55,7 @@ Example:
         );
       }
       const info = catalogueEntry(refusal.reason);
-      const value = { ...refusal, at: isoTime(refusal.at), explanation: info?.explanation ?? null, fix: info?.fix ?? null, setting: info?.setting ?? null };
+      const value = { ...refusal, at: isoTime(refusal.at), token: handleIn(refusal.hint) ?? null, explanation: info?.explanation ?? null, fix: info?.fix ?? null, setting: info?.setting ?? null };
       out.result(value, () => explainText(refusal, info));
     }),
   );

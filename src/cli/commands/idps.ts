@@ -190,7 +190,6 @@ function registerList(idps: Command, kit: Kit): void {
         renderTable(
           ['NAME', 'ISSUER', 'AUDIENCE', 'KEYS FROM', 'USER CLAIM', 'ACTIVE'],
           views.map((v) => [v.name, v.issuer, v.audience, v.metadataUrl ?? v.jwksUri, `${v.userClaim} -> ${v.userField}`, v.active]),
-          70,
         ),
       );
     }),

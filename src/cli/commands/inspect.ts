@@ -20,6 +20,7 @@ function render(i: Inspection): string {
     ...(i.issuer === null ? [] : ([['Issuer', i.issuer]] as const)),
     ['Handled by', i.handledBy],
     ['Found', i.found ? 'yes (a token this instance issued)' : 'no record on this instance'],
+    ...(i.token.handle === null ? [] : ([['Handle', i.token.handle]] as const)),
     ['Application', i.application === null ? null : `${i.application.name} (${i.application.clientId})${i.application.active ? '' : ' INACTIVE'}`],
     ['User', i.user === null ? null : `${i.user.name}${i.user.active ? '' : ' INACTIVE'}${i.user.roles.length > 0 ? ` [roles ${i.user.roles.join(', ')}]` : ''}`],
     ['Scopes granted', i.scopes],
@@ -33,7 +34,6 @@ function render(i: Inspection): string {
       : renderTable(
           ['API', 'ROUTE', 'ACCEPTS', 'WHY'],
           i.apis.map((a) => [`${a.namespace}/${a.id}`, `${a.method} ${a.path}`, a.accepted, a.why]),
-          160,
         );
   return `${summary}\n${apis}`;
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { resolveDb } from '../../config/config.js';
 import { createKeyEncryption } from '../../keys/encryption.js';
 import { resolveKekFromEnv } from '../../keys/kek.js';
 import { DEFAULT_PREPUBLISH_MS, Keyring, keyStates, SIGNING_ALGORITHMS, type KeyState } from '../../keys/keyring.js';
 import type { SigningAlgorithm, SigningKey } from '../../domain/model.js';
-import { CliError } from '../context.js';
+import { DURATION_SYNTAX, formatDuration } from '../../core/duration.js';
+import { CliError, parseDurationFlag } from '../context.js';
 import { isoTime, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';
 
@@ -14,21 +14,9 @@ interface RotateOptions extends CommonOptions {
   readonly prepublish?: string;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "90s", "10m", "2h", "1d", or a plain number of seconds. */
-export function parseDuration(name: string, raw: string): number {
-  const m = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(raw.trim());
-  if (m === null) throw new CliError(`${name} takes a duration such as 30s, 10m, 2h or 1d (got "${raw}").`, 2);
-  return Number(m[1]) * (UNITS[m[2] ?? 's'] as number);
-}
-
+/** "now", or "in 10m" (the CLI's one duration syntax, core/duration.ts). */
 function humanDuration(ms: number): string {
-  if (ms <= 0) return 'now';
-  const minutes = Math.round(ms / 60_000);
-  if (minutes < 120) return `in ${minutes} min`;
-  const hours = Math.round(ms / 3_600_000);
-  return hours < 48 ? `in ${hours} h` : `in ${Math.round(ms / 86_400_000)} days`;
+  return ms <= 0 ? 'now' : `in ${formatDuration(Math.round(ms / 1000))}`;
 }
 
 function view(key: SigningKey, states: ReadonlyMap<string, KeyState>) {
@@ -77,7 +65,7 @@ function registerRotate(keys: Command, kit: Kit): void {
     .command('rotate')
     .description('Add a new signing key: published in the JWKS at once, signing after the prepublish time; the current key retires then')
     .option('--alg <alg>', `signature algorithm: ${SIGNING_ALGORITHMS.join(' or ')} (default: the current key's, ES256 for the first key)`)
-    .option('--prepublish <duration>', `how long the new key is published before it signs, e.g. 30m, 2h (default ${DEFAULT_PREPUBLISH_MS / 60_000}m)`)
+    .option('--prepublish <duration>', `how long the new key is published before it signs: ${DURATION_SYNTAX} (default ${formatDuration(DEFAULT_PREPUBLISH_MS / 1000)})`)
     .option('--now', 'sign with the new key at once (for a compromised key: resource servers that cached the JWKS refetch it on the unknown kid)')
     .addHelpText('after', `
 The new key is published in the JWKS (/oauth/jwks) at once and signs after --prepublish (default
@@ -102,9 +90,9 @@ Examples:
         if (!(SIGNING_ALGORITHMS as readonly string[]).includes(upper)) throw new CliError(`--alg takes ${SIGNING_ALGORITHMS.join(' or ')} (got "${opts.alg}").`, 2);
         alg = upper as SigningAlgorithm;
       }
-      const prepublishMs = opts.now === true ? 0 : opts.prepublish === undefined ? DEFAULT_PREPUBLISH_MS : parseDuration('--prepublish', opts.prepublish);
+      const prepublishMs = opts.now === true ? 0 : opts.prepublish === undefined ? DEFAULT_PREPUBLISH_MS : (parseDurationFlag('--prepublish', opts.prepublish) ?? 0) * 1000;
       // As `latchkey serve` resolves it: LATCHKEY_KEY_ENCRYPTION_KEY, LATCHKEY_KEY_ENCRYPTION_KEY_FILE, or the file beside a SQLite database.
-      const kek = resolveKekFromEnv(resolveDb(opts.db));
+      const kek = resolveKekFromEnv(ctx.db);
       if (kek.warning !== undefined) out.warn(kek.warning);
       const keyring = new Keyring({ storage: ctx.storage, clock: ctx.clock, encryption: createKeyEncryption(kek.kek) });
       const result = await keyring.rotate({ ...(alg === undefined ? {} : { alg }), prepublishMs, actor: ctx.actor });

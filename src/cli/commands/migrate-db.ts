@@ -126,5 +126,11 @@ Example:
 
 See docs/migrate-to-postgres.md.
 `)
-    .action((opts: MigrateOptions) => kit.plain(opts, (out) => migrate(opts, kit, out.json)));
+    .action((opts: MigrateOptions) =>
+      kit.plain(opts, (out) => {
+        // --db is a program option (accepted anywhere); here it would be ambiguous.
+        if (kit.db({}) !== undefined) throw new CliError('migrate-db takes --from <db> and --to <db>, not --db.', 2);
+        return migrate(opts, kit, out.json);
+      }),
+    );
 }

@@ -34,7 +34,7 @@ function registerList(properties: Command, kit: Kit): void {
       out.result(list, () => {
         const rows = list.map((p) => [p.name, `${String(p.value)}${p.isDefault ? '' : ' *'}`, String(p.default), p.type, p.description]);
         const changed = list.some((p) => !p.isDefault);
-        return renderTable(['NAME', 'VALUE', 'DEFAULT', 'TYPE', 'DESCRIPTION'], rows, 130) + (changed ? '\n* changed from the default\n' : '');
+        return renderTable(['NAME', 'VALUE', 'DEFAULT', 'TYPE', 'DESCRIPTION'], rows) + (changed ? '\n* changed from the default\n' : '');
       });
     }),
   );

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { createLatchkey } from '../../app.js';
 import { loadConfig, parseDbLocation } from '../../config/config.js';
 import { shellWord } from '../../core/shell.js';
@@ -14,6 +13,9 @@ import { bootstrap, ensureConsoleApplication } from '../../registry/bootstrap.js
 import { openStorage } from '../../storage/open.js';
 import type { GrantModule } from '../../grants/types.js';
 import { GRANT_MODULE_HELP, type IO } from '../context.js';
+import { createServerLogger } from '../log.js';
+import { dbArguments, quickStartCommands } from '../next-steps.js';
+import { DB_HELP, programDb } from './index.js';
 
 /** How long SIGTERM waits for requests in flight before closing their connections. */
 const DRAIN_TIMEOUT_MS = 20_000;
@@ -26,20 +28,20 @@ interface ServeOptions {
   issuer?: string;
 }
 
-function nextSteps(url: string): string {
+/** The banner's next steps; the CLI commands carry the instance's --db when it is not the default. */
+export function nextSteps(url: string, db: string): string {
+  const { flag } = dbArguments(db);
   return [
     '',
     `Latchkey is listening on ${url}`,
     '',
     'Next steps (in another terminal, from this folder):',
-    '  npx latchkey users create svc-integration --roles itil',
-    '  npx latchkey apps create --name "Nightly export" --grants client_credentials --app-user svc-integration',
-    '  npx latchkey properties set glide.oauth.inbound.client.credential.grant_type.enabled true',
+    ...quickStartCommands(db),
     // The URL comes from --host / --issuer: quoted like every printed value (core/shell.ts).
     `  curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${shellWord(`${url}/oauth_token.do`)}`,
     `  curl -H "Authorization: Bearer $TOKEN" ${shellWord(`${url}/api/now/v1/whoami`)}`,
     '',
-    `Admin console: ${url}/console/ (sign in as admin). Configuration problems: npx latchkey doctor`,
+    `Admin console: ${url}/console/ (sign in as admin). Configuration problems: npx latchkey doctor${flag}`,
     '',
   ].join('\n');
 }
@@ -57,7 +59,7 @@ function warnLooseFiles(logger: Logger, files: FilesAtRest): void {
 
 export async function serve(opts: ServeOptions, io: IO, grants?: readonly GrantModule[]): Promise<number> {
   const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, apis: opts.apis, issuer: opts.issuer });
-  const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
+  const logger = createServerLogger({ level: config.logLevel, format: config.logFormat });
   // Before anything opens: with PostgreSQL and no LATCHKEY_KEY_ENCRYPTION_KEY, refuse to start.
   const kek = resolveKek(config.db, config.keyEncryptionKey, config.keyEncryptionKeyFile);
   if (kek.warning !== undefined) logger.warn({ kekSource: kek.source, kekFile: kek.file }, kek.warning);
@@ -75,7 +77,7 @@ export async function serve(opts: ServeOptions, io: IO, grants?: readonly GrantM
     await storage.close();
     throw error;
   }
-  const http = await buildHttpServer(latchkey, { bodyLimit: config.bodyLimit });
+  const http = await buildHttpServer(latchkey, { bodyLimit: config.bodyLimit, accessLog: config.accessLog });
   let address: string;
   try {
     address = await http.listen({ port: config.port, host: config.host });
@@ -95,7 +97,7 @@ export async function serve(opts: ServeOptions, io: IO, grants?: readonly GrantM
   if (boot.generatedAdminPassword !== undefined) {
     io.err(`\nCreated the admin user. Its generated password, shown only this once:\n\n    ${boot.generatedAdminPassword}\n\nSet LATCHKEY_ADMIN_PASSWORD before the first start to choose it instead.\n`);
   }
-  io.err(nextSteps(address.replace('127.0.0.1', 'localhost')));
+  io.err(nextSteps(address.replace('127.0.0.1', 'localhost'), config.db));
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -136,13 +138,15 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
     .description('Start the server (SQLite in ./data by default)')
     .option('--port <port>', 'port to listen on (env LATCHKEY_PORT, default 8080)')
     .option('--host <host>', 'address to listen on (env LATCHKEY_HOST, default 127.0.0.1)')
-    .option('--db <location>', 'SQLite file or postgres:// URL (env LATCHKEY_DB, default ./data/latchkey.db)')
+    .option('--db <location>', `${DB_HELP}; a new SQLite file is created (or run \`latchkey init\` first)`)
     .option('--apis <folder>', 'folder of REST API modules (env LATCHKEY_APIS, default ./apis)')
     .option('--issuer <url>', 'public base URL, the issuer of tokens and metadata (env LATCHKEY_ISSUER, default the listening address)')
     .option('--grant-module <file>', GRANT_MODULE_HELP)
     .addHelpText(
       'after',
-      '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_LOG_LEVEL, LATCHKEY_BODY_LIMIT (bytes, default 16384),\n' +
+      '\nEnvironment: LATCHKEY_ADMIN_PASSWORD (first admin password), LATCHKEY_BODY_LIMIT (bytes, default 16384),\n' +
+        'LATCHKEY_LOG_LEVEL (fatal, error, warn, info, debug, trace or silent; default info), LATCHKEY_LOG_FORMAT (json or pretty; default pretty on a terminal, else JSON lines),\n' +
+        'LATCHKEY_ACCESS_LOG (true: one log line per request, without query strings or credentials; default false),\n' +
         'LATCHKEY_WAL_LIMIT_MB (the most the SQLite WAL grows to while serving, default 64; see docs/security.md).\n' +
         'LATCHKEY_KEY_ENCRYPTION_KEY (>= 32 characters) encrypts the JWT signing keys, or LATCHKEY_KEY_ENCRYPTION_KEY_FILE names a file holding it (keep it outside the data folder);\n' +
         'with neither, a SQLite database gets a latchkey.kek file beside it (latchkey doctor warns) and PostgreSQL refuses to start. See docs/jwt-and-keys.md.\n' +
@@ -151,5 +155,5 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
         'Custom grants: --grant-module <file> (or LATCHKEY_GRANTS) names an ES module whose default export (or grants export) is an array of grant\n' +
         'modules, served after the built-in ones; give every latchkey command the same module (docs/jwt-bearer-and-identity-providers.md, "Grants of your own").\n',
     )
-    .action((opts: ServeOptions) => run(serve(opts, io, grants)));
+    .action((opts: ServeOptions) => run(serve({ ...opts, db: programDb(program, opts) }, io, grants)));
 }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { recordChange } from '../../audit/log.js';
 import { tokenHandle } from '../../core/crypto.js';
-import { unverifiedRecordKey } from '../../tokens/jwt.js';
+import { findToken, revokeApplicationTokens, revokeToken, revokeUserTokens } from '../../tokens/revocation.js';
 import { findApplication } from '../../registry/applications.js';
 import { findUser } from '../../registry/users.js';
 import type { TokenRecord } from '../../domain/model.js';
@@ -16,7 +15,7 @@ interface ListOptions extends CommonOptions {
   readonly limit?: string;
 }
 
-/** Tokens are identified by the start of their hash: enough to tell them apart, useless to an attacker. */
+/** Tokens are named by their handle (core/crypto.ts tokenHandle): a prefix of the stored key, useless to an attacker. */
 
 function status(token: TokenRecord, now: number): string {
   return token.status === 'active' && token.expiresAt <= now ? 'expired' : token.status;
@@ -36,8 +35,8 @@ function parseLimit(raw: string | undefined): number {
 function registerList(tokens: Command, kit: Kit): void {
   const cmd = tokens
     .command('list')
-    .description('List issued tokens, newest first (active ones unless --all). Tokens are stored only as hashes: the ID column is the start of the hash')
-    .option('--app <client-id>', 'only tokens of this application')
+    .description('List issued tokens, newest first (active ones unless --all). Tokens are stored only as hashes: the HANDLE column (tk_…) names each, as the console, the audit log and `explain` do')
+    .option('--app <client-id|name>', 'only tokens of this application')
     .option('--user <name>', 'only tokens acting as this user')
     .option('--all', 'include expired, revoked and rotated tokens')
     .option('--limit <n>', 'at most this many tokens (default 100)');
@@ -49,7 +48,7 @@ function registerList(tokens: Command, kit: Kit): void {
       const list = await ctx.storage.tokens.list({ applicationId, userId, activeOnly: !opts.all, now, limit: parseLimit(opts.limit) });
       const n = await names(ctx);
       const views = list.map((t) => ({
-        id: tokenHandle(t.hash),
+        handle: tokenHandle(t.hash),
         kind: t.kind,
         application: n.apps.get(t.applicationId)?.name ?? null,
         clientId: n.apps.get(t.applicationId)?.clientId ?? null,
@@ -63,50 +62,59 @@ function registerList(tokens: Command, kit: Kit): void {
       }));
       out.result(views, () =>
         renderTable(
-          ['ID', 'KIND', 'APPLICATION', 'CLIENT ID', 'USER', 'SCOPES', 'ISSUED', 'EXPIRES', 'STATUS'],
-          views.map((v) => [v.id, v.kind, v.application, v.clientId, v.user, v.scopes, v.issuedAt, v.expiresAt, v.status]),
+          ['HANDLE', 'KIND', 'APPLICATION', 'CLIENT ID', 'USER', 'SCOPES', 'ISSUED', 'EXPIRES', 'STATUS'],
+          views.map((v) => [v.handle, v.kind, v.application, v.clientId, v.user, v.scopes, v.issuedAt, v.expiresAt, v.status]),
         ),
       );
     }),
   );
 }
 
-async function revoke(ctx: CliContext, token: string) {
-  const key = unverifiedRecordKey(token);
-  const record = key === undefined ? undefined : await ctx.storage.tokens.byHash(key);
-  if (record === undefined) {
-    throw new CliError('No token issued by this instance matches. Check that the whole token was given (opaque tokens start with lk_at_ or lk_rt_; JWT access tokens with eyJ).');
+interface RevokeOptions extends CommonOptions {
+  readonly app?: string;
+  readonly user?: string;
+}
+
+async function revokeOne(ctx: CliContext, ref: string) {
+  const record = await findToken(ctx, ref);
+  const result = await revokeToken(ctx, record);
+  if (result.revoked === 0) {
+    throw new CliError(`That ${record.kind} token [${result.handle}] is already revoked${record.kind === 'refresh' ? ', with its whole family' : ''} (status: ${record.status}).`);
   }
-  const now = ctx.clock.now();
-  const revoked = record.kind === 'refresh' ? await ctx.storage.tokens.revokeFamily(record.familyId, now) : (await ctx.storage.tokens.revoke(record.hash, now)) ? 1 : 0;
-  if (revoked === 0) {
-    throw new CliError(`That ${record.kind} token is already revoked${record.kind === 'refresh' ? ', with its whole family' : ''} (status: ${record.status}).`);
-  }
-  // Audited by handle (the start of the stored hash), never by the token.
-  await recordChange(ctx, {
-    action: 'token.revoke',
-    target: tokenHandle(record.hash),
-    before: { kind: record.kind, status: record.status },
-    after: { kind: record.kind, status: 'revoked', revoked },
-  });
-  return { id: tokenHandle(record.hash), kind: record.kind, revoked, family: record.kind === 'refresh' ? record.familyId : null };
+  return result;
 }
 
 function registerRevoke(tokens: Command, kit: Kit): void {
   const cmd = tokens
     .command('revoke')
-    .argument('<token>', 'the access or refresh token, or - to read it from standard input')
-    .description('Revoke a token; revoking a refresh token revokes every token descended from the same grant')
+    .argument('[token-or-handle]', 'the token\'s handle (tk_…, or a unique start of it, from `tokens list`), the token itself, or - to read either from standard input')
+    .description('Revoke a token by its handle or the token itself, or every token of an application (--app) or of a user (--user); revoking a refresh token revokes every token of the same sign-in')
+    .option('--app <client-id|name>', 'revoke every unexpired token issued to this application')
+    .option('--user <user>', 'revoke every token of this user: its sign-ins and client-credentials tokens acting as it')
     .addHelpText('after', `
-Example:
+Examples:
+  latchkey tokens list --app "Nightly export"      # the HANDLE column
+  latchkey tokens revoke tk_018f3a2b4c5dAbCdEfGhIj
   printf %s "$TOKEN" | latchkey tokens revoke -
+  latchkey tokens revoke --app "Nightly export"
+  latchkey tokens revoke --user alice
+
+Audited as token.revoke (under the handle) or token.revoke_all (under the client id or user name).
 `);
-  kit.common(cmd).action((token: string, opts: CommonOptions) =>
+  kit.common(cmd).action((ref: string | undefined, opts: RevokeOptions) =>
     kit.withDb(opts, async (ctx, out) => {
-      const value = token === '-' ? (await kit.io.readStdin()).trim() : token.trim();
-      const result = await revoke(ctx, value);
+      const given = [ref !== undefined, opts.app !== undefined, opts.user !== undefined].filter(Boolean).length;
+      if (given !== 1) throw new CliError('Give exactly one of: a token handle or token, --app <client-id|name>, --user <user> (see `latchkey tokens revoke --help`).', 2);
+      if (opts.app !== undefined || opts.user !== undefined) {
+        const all = opts.app !== undefined ? await revokeApplicationTokens(ctx, opts.app) : await revokeUserTokens(ctx, opts.user ?? '');
+        const whose = all.application === undefined ? `user ${all.user ?? ''}` : `application "${all.application.name}" (client id ${all.application.clientId})`;
+        out.result(all, `Revoked ${all.tokens} token${all.tokens === 1 ? '' : 's'} of ${whose} on every instance.\n`);
+        return;
+      }
+      const value = ref === '-' ? (await kit.io.readStdin()).trim() : (ref ?? '').trim();
+      const result = await revokeOne(ctx, value);
       const what = result.kind === 'refresh' ? `the refresh token and its family (${result.revoked} token${result.revoked === 1 ? '' : 's'})` : 'the access token';
-      out.result(result, `Revoked ${what} [id ${result.id}].\n`);
+      out.result(result, `Revoked ${what} [${result.handle}].\n`);
     }),
   );
 }

@@ -6,6 +6,7 @@ import type { User } from '../../domain/model.js';
 import { CliError, parseBool, parseList, readPassword } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';
+import { registerDeletes } from './lifecycle.js';
 
 interface CreateOptions extends CommonOptions {
   readonly passwordStdin?: boolean;
@@ -181,4 +182,5 @@ export function registerUsers(program: Command, kit: Kit): void {
   registerList(users, kit);
   registerLocks(users, kit);
   registerUnlock(users, kit);
+  registerDeletes({ users }, kit);
 }

@@ -1,6 +1,7 @@
 import type { Application } from '../../domain/model.js';
 import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
-import { consentPage, signInPage } from './pages.js';
+import { consentOrApprove } from './first-party.js';
+import { signInPage } from './pages.js';
 import { PENDING_REQUEST_LIFETIME_MS, type Pending } from './pending.js';
 import { refusedToClient, type Target } from './refusals.js';
 import { sessionUser } from './session-user.js';
@@ -11,14 +12,14 @@ import { checkClient, checkRequest, readParams, requireOAuthActive } from './val
  * then turned into a pending request and shown as the consent page, or the sign-in page first.
  */
 
-/** After a valid authorization request: consent when signed in, else sign-in. */
+/** After a valid authorization request: consent when signed in (the console: the code), else sign-in. */
 async function nextPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending): Promise<WebResponse> {
   const current = await sessionUser(kit, ctx);
   if (current.user !== undefined) {
     await kit.sessions.touch(current.session, kit.deps.clock.now());
     ctx.refusal.userName = current.user.userName;
     ctx.refusal.authenticated = true;
-    return consentPage(kit, ctx, app, pending, current.user);
+    return consentOrApprove(kit, ctx, app, pending, current.user);
   }
   if (current.session !== undefined || kit.sessions.presented(ctx.req)) ctx.cookies.push(kit.sessions.clear());
   return signInPage(kit, ctx, app, pending);

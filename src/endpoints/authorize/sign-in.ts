@@ -4,13 +4,15 @@ import { passwordRefusal } from '../../errors/password-refusal.js';
 import type { Application } from '../../domain/model.js';
 import { FIELD } from '../../web/authorize-pages.js';
 import { properties, record, type AuthorizeKit, type Ctx, type WebResponse } from './context.js';
-import { consentPage, signInPage } from './pages.js';
+import { consentOrApprove } from './first-party.js';
+import { signInPage } from './pages.js';
 import { countAddress } from '../rate-limit.js';
 import type { Pending } from './pending.js';
 
 /**
  * The sign-in step: the user name and password posted from the sign-in page. Success starts a
- * session and shows the consent page; every refusal is recorded and shows the sign-in page again,
+ * session and shows the consent page (for the built-in console, the code at once: first-party.ts);
+ * every refusal is recorded and shows the sign-in page again,
  * with the refusal's status and headers (Retry-After while throttled or busy). The password check
  * and its throttling are the password grant's (registry/lockout.ts).
  */
@@ -54,5 +56,5 @@ export async function signIn(kit: AuthorizeKit, ctx: Ctx, app: Application, pend
   const { user } = checked;
   if (!user.active) return again(inactiveUser(), INACTIVE, name);
   ctx.cookies.push((await kit.sessions.start(user, deps.clock.now())).cookie);
-  return consentPage(kit, ctx, app, pending, user);
+  return consentOrApprove(kit, ctx, app, pending, user);
 }

@@ -100,6 +100,28 @@ export function createMemoryStorage(): Storage {
       seen.add(t.hash);
     }
   };
+  /** Revokes the unexpired active or rotated tokens that match. */
+  const revokeWhere = (match: (t: TokenRecord) => boolean, at: number): UserRevocation => {
+    const families = new Set<string>();
+    let count = 0;
+    for (const t of [...tokens.values()]) {
+      if (match(t) && t.expiresAt > at && (t.status === 'active' || t.status === 'rotated')) {
+        tokens.set(t.hash, { ...t, status: 'revoked', revokedAt: at });
+        families.add(t.familyId);
+        count += 1;
+      }
+    }
+    if (count > 0) bump();
+    return { tokens: count, families: families.size };
+  };
+
+  /** Deletes one entry; bumps the change version when it did. */
+  const removeFrom = <V>(map: Map<string, V>, key: string): boolean => {
+    if (!map.delete(key)) return false;
+    bump();
+    return true;
+  };
+
   const storeNewTokens = (batch: readonly NewTokenRecord[]): void => {
     for (const t of batch) {
       tokens.set(t.hash, { ...t, scopes: [...t.scopes], status: 'active', revokedAt: null });
@@ -140,6 +162,9 @@ export function createMemoryStorage(): Storage {
           .sort((a, b) => byName({ name: a.userName }, { name: b.userName }))
           .map(copyUser);
       },
+      async delete(id) {
+        return removeFrom(users, id);
+      },
     },
 
     roles: {
@@ -147,6 +172,14 @@ export function createMemoryStorage(): Storage {
         if (roles.has(role.name)) throw new StorageError('conflict', `role ${role.name} already exists`);
         roles.set(role.name, copyNamed(role));
         bump();
+      },
+      async update(role) {
+        if (!roles.has(role.name)) throw new StorageError('not_found', `role ${role.name} not found`);
+        roles.set(role.name, copyNamed(role));
+        bump();
+      },
+      async delete(name) {
+        return removeFrom(roles, name);
       },
       async byName(name) {
         const r = roles.get(name);
@@ -162,6 +195,14 @@ export function createMemoryStorage(): Storage {
         if (scopes.has(scope.name)) throw new StorageError('conflict', `scope ${scope.name} already exists`);
         scopes.set(scope.name, copyNamed(scope));
         bump();
+      },
+      async update(scope) {
+        if (!scopes.has(scope.name)) throw new StorageError('not_found', `scope ${scope.name} not found`);
+        scopes.set(scope.name, copyNamed(scope));
+        bump();
+      },
+      async delete(name) {
+        return removeFrom(scopes, name);
       },
       async byName(name) {
         const s = scopes.get(name);
@@ -200,6 +241,9 @@ export function createMemoryStorage(): Storage {
         const a = findAppByClientId(clientId);
         return a && copyApp(a);
       },
+      async delete(id) {
+        return removeFrom(applications, id);
+      },
       async list() {
         return [...applications.values()].sort((a, b) => byName(a, b) || compare(a.clientId, b.clientId)).map(copyApp);
       },
@@ -223,6 +267,14 @@ export function createMemoryStorage(): Storage {
       async byHash(hash) {
         const t = tokens.get(hash);
         return t && copyToken(t);
+      },
+      async byKeyPrefix(prefix, limit) {
+        if (prefix === '') return [];
+        return [...tokens.values()]
+          .filter((t) => t.hash.startsWith(prefix))
+          .sort((a, b) => compare(a.hash, b.hash))
+          .slice(0, limitOf(limit))
+          .map(copyToken);
       },
       async consumeRefresh(hash, _at, replacements): Promise<ConsumeResult> {
         const t = tokens.get(hash);
@@ -272,6 +324,12 @@ export function createMemoryStorage(): Storage {
         }
         if (count > 0) bump();
         return { tokens: count, families: count === 0 ? 0 : families.size };
+      },
+      async revokeForApplication(applicationId, at) {
+        return revokeWhere((t) => t.applicationId === applicationId, at);
+      },
+      async revokeWithScope(scope, at) {
+        return revokeWhere((t) => t.scopes.includes(scope), at);
       },
       async list(query: TokenQuery) {
         const now = query.now ?? Date.now();

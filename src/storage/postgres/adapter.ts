@@ -290,6 +290,11 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     return { tokens: row?.tokens ?? 0, families: row?.families ?? 0 };
   };
 
+  const revokeMatching = async (name: 'tokenRevokeApp' | 'tokenRevokeScope', key: string, at: number): Promise<UserRevocation> => {
+    const row = (await run<{ tokens: number; families: number }>('token', name, [at, key]))[0];
+    return { tokens: row?.tokens ?? 0, families: row?.families ?? 0 };
+  };
+
   /** Keys as three parallel arrays (unnest), sorted so concurrent writers lock rows in one order. */
   const attemptArrays = (keys: readonly AttemptKey[]): [string[], string[], string[]] => {
     const sorted = sortedAttemptKeys(keys);
@@ -315,14 +320,19 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       byId: (id) => one('user', 'userById', [id], userFromRow),
       byName: (name) => one('user', 'userByName', [name], userFromRow),
       list: async () => (await run<UserRow>('user', 'userList', [])).map(userFromRow),
+      delete: async (id) => (await touched('user', 'userDelete', [id])) > 0,
     },
     roles: {
       create: (r) => mutate('role', 'roleInsert', namedParams(r)),
+      update: (r) => mutate('role', 'roleUpdate', namedParams(r)),
+      delete: async (name) => (await touched('role', 'roleDelete', [name])) > 0,
       byName: (name) => one('role', 'roleByName', [name], namedFromRow),
       list: async () => (await run<NamedRow>('role', 'roleList', [])).map(namedFromRow),
     },
     scopes: {
       create: (sc) => mutate('scope', 'scopeInsert', namedParams(sc)),
+      update: (sc) => mutate('scope', 'scopeUpdate', namedParams(sc)),
+      delete: async (name) => (await touched('scope', 'scopeDelete', [name])) > 0,
       byName: (name) => one('scope', 'scopeByName', [name], namedFromRow),
       list: async () => (await run<NamedRow>('scope', 'scopeList', [])).map(namedFromRow),
     },
@@ -332,6 +342,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       byId: (id) => one('application', 'appById', [id], applicationFromRow),
       byClientId: (cid) => one('application', 'appByClientId', [cid], applicationFromRow),
       list: async () => (await run<ApplicationRow>('application', 'appList', [])).map(applicationFromRow),
+      delete: async (id) => (await touched('application', 'appDelete', [id])) > 0,
     },
     properties: {
       set: (name, value, at) => mutate('property', 'propSet', [name, value, at]),
@@ -340,10 +351,13 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     tokens: {
       insert: (tokens) => (tokens.length === 0 ? (closed ? Promise.reject(closedError()) : Promise.resolve()) : enqueue(tokens, [])),
       byHash: (hash) => one('token', 'tokenByHash', [hash], tokenFromRow),
+      byKeyPrefix: async (prefix, limit) => (prefix === '' ? [] : (await run<TokenRow>('token', 'tokenByPrefix', [prefix, prefixEnd(prefix), clampLimit(limit, DEFAULT_LIST_LIMIT)])).map(tokenFromRow)),
       consumeRefresh: (hash, _at, replacements) => consumeRefresh(hash, replacements),
       revoke: async (hash, at) => (await touched('token', 'tokenRevoke', [at, hash])) > 0,
       revokeFamily: (familyId, at) => touched('token', 'tokenRevokeFamily', [at, familyId]),
       revokeForUser: (userId, at, options) => revokeForUser(userId, at, options?.includeClientCredentials === true),
+      revokeForApplication: (applicationId, at) => revokeMatching('tokenRevokeApp', applicationId, at),
+      revokeWithScope: (scope, at) => revokeMatching('tokenRevokeScope', scope, at),
       list: listTokens,
       deleteExpired: (before) => deleteInChunks('token', 'tokenDeleteExpired', before),
       exportAll: async (after, limit) => (await run<TokenRow>('token', 'tokenExport', [after ?? '', pageOf(limit)])).map(tokenFromRow),

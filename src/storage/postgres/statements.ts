@@ -52,10 +52,16 @@ export const SQL = {
   ping: 'SELECT 1',
   userInsert: withBump(insertInto(D, 'users', COLUMNS.users)),
   userUpdate: withBump(updateByKey(D, 'users', COLUMNS.users)),
+  userDelete: withBump('DELETE FROM users WHERE id = $1'),
   roleInsert: withBump(insertInto(D, 'roles', COLUMNS.named)),
+  roleUpdate: withBump(updateByKey(D, 'roles', COLUMNS.named)),
+  roleDelete: withBump('DELETE FROM roles WHERE name = $1'),
   scopeInsert: withBump(insertInto(D, 'scopes', COLUMNS.named)),
+  scopeUpdate: withBump(updateByKey(D, 'scopes', COLUMNS.named)),
+  scopeDelete: withBump('DELETE FROM scopes WHERE name = $1'),
   appInsert: withBump(insertInto(D, 'applications', COLUMNS.applications)),
   appUpdate: withBump(updateByKey(D, 'applications', COLUMNS.applications)),
+  appDelete: withBump('DELETE FROM applications WHERE id = $1'),
   propSet: withBump(`${insertInto(D, 'properties', ['name', 'value', 'updated_at'])} ${D.upsert(['name'], ['value', 'updated_at'])}`),
   tokenInsert: `INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
   refusalInsert: `INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(1)}`,
@@ -79,6 +85,16 @@ export const SQL = {
       WHERE (family_id IN (SELECT family_id FROM f) AND status IN ('active', 'rotated'))
          OR ($3 AND expires_at > $1 AND user_id = $2 AND grant_type = 'client_credentials' AND status = 'active')
       RETURNING family_id),
+    b AS (${bumpWhen('EXISTS (SELECT 1 FROM w)')})
+    SELECT count(*)::int AS tokens, count(DISTINCT family_id)::int AS families FROM w`,
+  // Unexpired tokens only, found by the expiry index (there is no index by application).
+  tokenRevokeApp: `WITH w AS (UPDATE tokens SET status = 'revoked', revoked_at = $1
+      WHERE expires_at > $1 AND application_id = $2 AND status IN ('active', 'rotated') RETURNING family_id),
+    b AS (${bumpWhen('EXISTS (SELECT 1 FROM w)')})
+    SELECT count(*)::int AS tokens, count(DISTINCT family_id)::int AS families FROM w`,
+  // Scopes are a text array here: element equality, never a pattern.
+  tokenRevokeScope: `WITH w AS (UPDATE tokens SET status = 'revoked', revoked_at = $1
+      WHERE expires_at > $1 AND $2::text = ANY (scopes) AND status IN ('active', 'rotated') RETURNING family_id),
     b AS (${bumpWhen('EXISTS (SELECT 1 FROM w)')})
     SELECT count(*)::int AS tokens, count(DISTINCT family_id)::int AS families FROM w`,
   // In chunks, so clearing a large backlog never runs into statement_timeout or holds many locks.

@@ -73,6 +73,8 @@ export function sharedReads(d: SqlDialect) {
     propList: `SELECT name, value, updated_at AS "updatedAt" FROM properties ORDER BY ${ORDER.properties}`,
     tokenByHash: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = ${p1}`,
     tokenExport: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash > ${p1} ORDER BY hash LIMIT ${p2}`,
+    // A range on the primary key (byte order: SQLite's BINARY collation, PostgreSQL's COLLATE "C").
+    tokenByPrefix: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash >= ${p1} AND hash < ${p2} ORDER BY hash LIMIT ${p3}`,
     refusalById: `SELECT ${REFUSAL_COLUMNS} FROM refusals WHERE request_id = ${p1}`,
     refusalExport: `SELECT ${REFUSAL_COLUMNS} FROM refusals WHERE request_id > ${p1} ORDER BY request_id LIMIT ${p2}`,
     auditExport: `SELECT ${AUDIT_COLUMNS} FROM audit WHERE id > ${p1} ORDER BY id LIMIT ${p2}`,

@@ -132,6 +132,23 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       }).immediate();
     }, true);
 
+  /** Deletes one row by its key; bumps the change version when it did. */
+  const remove = (what: string, statement: Statement, key: string): Promise<boolean> =>
+    guard(what, () => db.transaction(() => {
+      const deleted = statement.run(key).changes === 1;
+      if (deleted) s.bump.run();
+      return deleted;
+    }).immediate(), true);
+
+  const revokeMatching = (statement: Statement) =>
+    db.transaction((key: string, at: number): UserRevocation => {
+      const rows = statement.all(at, at, key) as { family_id: string }[];
+      if (rows.length > 0) s.bump.run();
+      return { tokens: rows.length, families: new Set(rows.map((r) => r.family_id)).size };
+    });
+  const revokeForApplication = revokeMatching(s.tokenRevokeApp);
+  const revokeWithScope = revokeMatching(s.tokenRevokeScope);
+
   const insertToken = (t: NewTokenRecord): void => {
     s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId);
   };
@@ -249,14 +266,19 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       byId: (id) => guard('user', () => mapOpt(s.userById.get(id) as UserRow | undefined, userFromRow)),
       byName: (name) => guard('user', () => mapOpt(s.userByName.get(name) as UserRow | undefined, userFromRow)),
       list: () => guard('user', () => (s.userList.all() as UserRow[]).map(userFromRow)),
+      delete: (id) => remove('user', s.userDelete, id),
     },
     roles: {
       create: (r: Role) => mutate('role', () => void s.roleInsert.run(...namedParams(r))),
+      update: (r: Role) => mutate('role', () => s.roleUpdate.run(...updateValues(SQLITE_DIALECT, namedParams(r))).changes),
+      delete: (name) => remove('role', s.roleDelete, name),
       byName: (name) => guard('role', () => mapOpt(s.roleByName.get(name) as NamedRow | undefined, namedFromRow)),
       list: () => guard('role', () => (s.roleList.all() as NamedRow[]).map(namedFromRow)),
     },
     scopes: {
       create: (sc: Scope) => mutate('scope', () => void s.scopeInsert.run(...namedParams(sc))),
+      update: (sc: Scope) => mutate('scope', () => s.scopeUpdate.run(...updateValues(SQLITE_DIALECT, namedParams(sc))).changes),
+      delete: (name) => remove('scope', s.scopeDelete, name),
       byName: (name) => guard('scope', () => mapOpt(s.scopeByName.get(name) as NamedRow | undefined, namedFromRow)),
       list: () => guard('scope', () => (s.scopeList.all() as NamedRow[]).map(namedFromRow)),
     },
@@ -266,6 +288,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       byId: (id) => guard('application', () => mapOpt(s.appById.get(id) as ApplicationRow | undefined, applicationFromRow)),
       byClientId: (cid) => guard('application', () => mapOpt(s.appByClientId.get(cid) as ApplicationRow | undefined, applicationFromRow)),
       list: () => guard('application', () => (s.appList.all() as ApplicationRow[]).map(applicationFromRow)),
+      delete: (id) => remove('application', s.appDelete, id),
     },
     properties: {
       set: (name, value, at) => mutate('property', () => void s.propSet.run(name, value, at)),
@@ -274,6 +297,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     tokens: {
       insert: (tokens) => batcher.enqueue(() => { for (const t of tokens) insertToken(t); }),
       byHash: (hash) => guard('token', () => mapOpt(s.tokenByHash.get(hash) as TokenRow | undefined, tokenFromRow)),
+      byKeyPrefix: (prefix, limit) => guard('token', () => (prefix === '' ? [] : (s.tokenByPrefix.all(prefix, prefixEnd(prefix), clampLimit(limit, DEFAULT_LIST_LIMIT)) as TokenRow[]).map(tokenFromRow))),
       consumeRefresh: (hash, _at, replacements) => guard('token', () => consume.immediate(hash, replacements), true),
       revoke: (hash, at) =>
         guard('token', () => db.transaction(() => {
@@ -288,6 +312,8 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
           return n;
         }).immediate(), true),
       revokeForUser: (userId, at, options) => guard('token', () => revokeForUser.immediate(userId, at, options?.includeClientCredentials === true), true),
+      revokeForApplication: (applicationId, at) => guard('token', () => revokeForApplication.immediate(applicationId, at), true),
+      revokeWithScope: (scope, at) => guard('token', () => revokeWithScope.immediate(scope, at), true),
       list: (q: TokenQuery) => guard('token', () => list<TokenRow>(LISTS.tokens(q)).map(tokenFromRow)),
       deleteExpired: (before) => guard('token', () => s.tokenDeleteExpired.run(before).changes),
       exportAll: (after, limit) => guard('token', () => (s.tokenExport.all(after ?? '', pageOf(limit)) as TokenRow[]).map(tokenFromRow)),

@@ -10,10 +10,16 @@ const SQL = {
   version: "SELECT value FROM meta WHERE key = 'change_version'",
   userInsert: insertInto(D, 'users', COLUMNS.users),
   userUpdate: updateByKey(D, 'users', COLUMNS.users),
+  userDelete: 'DELETE FROM users WHERE id = ?',
   roleInsert: insertInto(D, 'roles', COLUMNS.named),
+  roleUpdate: updateByKey(D, 'roles', COLUMNS.named),
+  roleDelete: 'DELETE FROM roles WHERE name = ?',
   scopeInsert: insertInto(D, 'scopes', COLUMNS.named),
+  scopeUpdate: updateByKey(D, 'scopes', COLUMNS.named),
+  scopeDelete: 'DELETE FROM scopes WHERE name = ?',
   appInsert: insertInto(D, 'applications', COLUMNS.applications),
   appUpdate: updateByKey(D, 'applications', COLUMNS.applications),
+  appDelete: 'DELETE FROM applications WHERE id = ?',
   propSet: `${insertInto(D, 'properties', ['name', 'value', 'updated_at'])} ${D.upsert(['name'], ['value', 'updated_at'])}`,
   tokenInsert: `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL)`,
   tokenConsume: "UPDATE tokens SET status = 'rotated' WHERE hash = ? AND kind = 'refresh' AND status = 'active'",
@@ -24,6 +30,10 @@ const SQL = {
   tokenUserFamilies: "SELECT DISTINCT family_id FROM tokens WHERE user_id = ? AND grant_type <> 'client_credentials' AND status IN ('active', 'rotated')",
   // Unexpired tokens only, found by the expiry index: client-credentials tokens live minutes.
   tokenRevokeUserCc: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE expires_at > ? AND user_id = ? AND grant_type = 'client_credentials' AND status = 'active' RETURNING family_id",
+  // Unexpired tokens only, found by the expiry index (there is no index by application).
+  tokenRevokeApp: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE expires_at > ? AND application_id = ? AND status IN ('active', 'rotated') RETURNING family_id",
+  // Scopes are stored as space-separated words: a whole-word match (instr, not LIKE: a scope may hold % or _).
+  tokenRevokeScope: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE expires_at > ? AND instr(' ' || scopes || ' ', ' ' || ? || ' ') > 0 AND status IN ('active', 'rotated') RETURNING family_id",
   refusalInsert: insertInto(D, 'refusals', COLUMNS.refusals),
   refusalDeleteOlder: 'DELETE FROM refusals WHERE at < ?',
   tokenImport: insertInto(D, 'tokens', COLUMNS.tokens),

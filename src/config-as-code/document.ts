@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import { IDP_USER_FIELDS } from '../idp/registry.js';
+import { DEFAULT_ACCESS_TOKEN_LIFESPAN, DEFAULT_REFRESH_TOKEN_LIFESPAN } from '../registry/applications.js';
+import { PROPERTY_DEFINITIONS, PROPERTY_NAMES, type PropertyDefinition } from '../registry/properties.js';
+import { SCOPE_TOKEN } from '../registry/scopes.js';
+import { ROLE_NAME as ROLE_NAME_PATTERN, USER_NAME as USER_NAME_PATTERN } from '../registry/users.js';
+import { HTTP_METHODS } from '../resource-server/define.js';
+
+/**
+ * The registry document: an instance's configuration as one file (`latchkey export`, `latchkey
+ * apply`, docs/configuration-as-code.md). This zod schema is the one definition of the format: it
+ * validates what `apply` reads (naming the path of every problem), types what `export` writes, and
+ * is the source of the published JSON Schema (docs/schema/registry-v1.schema.json,
+ * `latchkey export --schema`). A field left out of an entry means its default, so an entry
+ * describes the whole object.
+ */
+
+export const API_VERSION = 'latchkey/v1';
+export const KIND = 'Registry';
+/** Where the JSON Schema is published in the repository (and its `$id`'s last segment). */
+export const SCHEMA_FILE = 'docs/schema/registry-v1.schema.json';
+
+/**
+ * A client id `apply` may give an application: RFC 3986 unreserved characters (safe in a URL and
+ * in HTTP Basic, where a ':' would end it), starting with a letter or digit. Generated ones are 32
+ * hex digits.
+ */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$/;
+
+const text = (max: number) => z.string().max(max);
+const nullableText = (max: number, description: string) => z.string().min(1).max(max).nullable().default(null).describe(description);
+
+const role = z
+  .strictObject({
+    name: z.string().regex(ROLE_NAME_PATTERN).describe('Role name: letters, digits, ".", "_", "-" (1-80).'),
+    description: text(500).default(''),
+  })
+  .describe('A role users carry. The built-in role admin is not listed (every instance has it).');
+
+const scope = z
+  .strictObject({
+    name: z.string().max(100).regex(SCOPE_TOKEN).describe('Scope name: printable ASCII without spaces, \'"\' or \'\\\' (RFC 6749 §3.3).'),
+    description: text(500).default(''),
+  })
+  .describe('An auth scope. The built-in scopes useraccount and latchkey.admin are not listed.');
+
+const user = z
+  .strictObject({
+    userName: z.string().regex(USER_NAME_PATTERN).describe('The user name (the identity of a user: it cannot be renamed).'),
+    active: z.boolean().default(true),
+    roles: z.array(z.string().regex(ROLE_NAME_PATTERN)).default([]).describe('Roles the user carries; a role not listed under roles is created with no description.'),
+  })
+  .describe('A user, without any password: a user apply creates has none (set one with `latchkey users update <name> --password-stdin`); an existing password is kept.');
+
+const jwks = z
+  .looseObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) })
+  .nullable()
+  .default(null)
+  .describe('The application\'s public keys (RFC 7517 JWKS), for private_key_jwt and the JWT bearer grant. Exclusive with jwksUri.');
+
+const application = z
+  .strictObject({
+    clientId: z
+      .string()
+      .regex(CLIENT_ID_PATTERN)
+      .optional()
+      .describe('The client id: the identity of an application. Left out, the application is matched by its (unique) name, and one that does not exist is created with a generated client id.'),
+    name: z.string().min(1).max(200),
+    active: z.boolean().default(true),
+    public: z.boolean().default(false).describe('A public client has no secret (a browser or native app).'),
+    grantTypes: z.array(z.string().min(1).max(200)).default([]).describe('Grant types by name or alias (client_credentials, password, authorization_code, jwt_bearer, ...); those a grant implies are added (password: refresh_token).'),
+    redirectUris: z.array(z.string().min(1).max(2000)).default([]),
+    scopes: z.array(z.string().min(1).max(100)).default([]).describe('Auth scopes the application may request; latchkey.admin follows adminApi and is not listed.'),
+    appUser: z.string().regex(USER_NAME_PATTERN).nullable().default(null).describe('The user client-credentials tokens act as ("OAuth Application User").'),
+    accessTokenLifespan: z.number().int().min(1).default(DEFAULT_ACCESS_TOKEN_LIFESPAN).describe('Seconds.'),
+    refreshTokenLifespan: z.number().int().min(1).default(DEFAULT_REFRESH_TOKEN_LIFESPAN).describe('Seconds.'),
+    tokenFormat: z.enum(['opaque', 'jwt']).default('opaque'),
+    logoUri: nullableText(2000, 'Logo shown on the consent page (https, or http on localhost).'),
+    audience: nullableText(500, 'The aud of its JWT access tokens; null: the issuer.'),
+    jwks,
+    jwksUri: nullableText(2000, 'Where its public keys are published. Exclusive with jwks.'),
+    canIntrospect: z.boolean().default(false).describe('May call the introspection endpoint about any token.'),
+    adminApi: z.boolean().default(false).describe('May administer the instance (adds the scope latchkey.admin).'),
+    rateLimit: z.string().min(1).max(40).nullable().default(null).describe("Its own rate limit at the token and introspection endpoints: <requests>/<window> with the window in s, m, h or d (100/1m), or off; null: the instance's latchkey.rate_limit.client."),
+  })
+  .describe('An application (OAuth client), without its secret: apply generates a secret for each confidential application it creates and shows it once. The built-in console application is not listed.');
+
+const identityProvider = z
+  .strictObject({
+    name: z.string().min(1).max(100).describe('The identity of a provider (a provider of the same issuer under another name is renamed).'),
+    issuer: z.string().min(1).max(2000).describe('The exact iss of its tokens.'),
+    metadataUrl: nullableText(2000, 'Its discovery document (RFC 8414 / OpenID). Exactly one of metadataUrl and jwksUri.'),
+    jwksUri: nullableText(2000, 'Its JWKS. Exactly one of metadataUrl and jwksUri.'),
+    audience: z.string().min(1).max(500).describe('The aud its tokens must carry for this instance.'),
+    userClaim: z.string().min(1).max(100).default('sub'),
+    userField: z.enum(IDP_USER_FIELDS as [string, ...string[]]).default('user_name').describe('The local user field the claim is matched against.'),
+    active: z.boolean().default(true),
+  })
+  .superRefine((idp, ctx) => {
+    if ((idp.metadataUrl === null) === (idp.jwksUri === null)) {
+      ctx.addIssue({ code: 'custom', path: ['metadataUrl'], message: 'give exactly one of metadataUrl and jwksUri (where its keys are)' });
+    }
+  })
+  .describe('An external identity provider whose JWTs the hosted APIs accept. Apply does not fetch its metadata: `latchkey doctor` checks it.');
+
+function propertySchema(def: PropertyDefinition): z.ZodType {
+  const base =
+    def.type === 'boolean'
+      ? z.boolean()
+      : def.type === 'sha256'
+        ? z.string().regex(/^(?:[0-9a-f]{64})?$/, 'a SHA-256 as 64 lowercase hex digits, or empty')
+        : z.number().int().min(def.min ?? Number.MIN_SAFE_INTEGER).max(def.max ?? Number.MAX_SAFE_INTEGER);
+  return base.optional().describe(`${def.description} Default: ${String(def.default)}.`);
+}
+
+const properties = z
+  .strictObject(Object.fromEntries(PROPERTY_NAMES.map((name) => [name, propertySchema(PROPERTY_DEFINITIONS[name])])))
+  .default({})
+  .describe('Instance properties whose value is not the default (a property left out has its default with --prune, and is left as it is without).');
+
+const apiRoute = z.strictObject({
+  method: z.enum(HTTP_METHODS as [string, ...string[]]),
+  path: z.string(),
+  requiresAuthentication: z.boolean(),
+  authMethods: z.array(z.string()),
+  scopes: z.array(z.string()),
+  roles: z.array(z.string()),
+});
+
+const api = z
+  .strictObject({
+    namespace: z.string(),
+    id: z.string(),
+    versions: z.array(z.string()),
+    defaultVersion: z.string(),
+    routes: z.array(apiRoute),
+  })
+  .describe('A hosted REST API and the security of its routes, as its module (code, in the APIs folder) declares them.');
+
+/** The schema of each kind of entry (their defaults describe a new object). */
+export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider } as const;
+
+export const registryDocumentSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal(KIND),
+    properties,
+    roles: z.array(role).default([]),
+    scopes: z.array(scope).default([]),
+    users: z.array(user).default([]),
+    applications: z.array(application).default([]),
+    identityProviders: z.array(identityProvider).default([]),
+    apis: z
+      .array(api)
+      .optional()
+      .describe('Read-only: the APIs the exporting instance served. APIs are code (their modules are deployed with the instance); apply never changes them, it warns when a scope or role they require is missing, or when they differ from the APIs the instance serves.'),
+  })
+  .meta({
+    title: 'Latchkey registry document (latchkey/v1)',
+    description: 'An instance\'s registry as code: written by `latchkey export`, applied by `latchkey apply -f <file>`. See docs/configuration-as-code.md.',
+  });
+
+/** A document as read (defaults filled in). */
+export type RegistryDocument = z.output<typeof registryDocumentSchema>;
+export type DocumentRole = RegistryDocument['roles'][number];
+export type DocumentScope = RegistryDocument['scopes'][number];
+export type DocumentUser = RegistryDocument['users'][number];
+export type DocumentApplication = RegistryDocument['applications'][number];
+export type DocumentIdentityProvider = RegistryDocument['identityProviders'][number];
+export type DocumentApi = NonNullable<RegistryDocument['apis']>[number];
+export type DocumentProperties = Readonly<Record<string, boolean | number>>;
+
+/** The JSON Schema of the format (draft 2020-12), as published in docs/schema/registry-v1.schema.json. */
+export function registryJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(registryDocumentSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+}
