@@ -191,9 +191,9 @@ describe('GET /metrics', () => {
     assert.match(wrong.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
     const wrongId = wrong.headers.get('x-request-id') ?? '';
     assert.equal((await server.latchkey.storage.refusals.byRequestId(wrongId))?.reason, 'metrics.token_invalid');
-    const explained = await cli('explain', wrongId);
+    const explained = await cli('explain', wrongId, '--json');
     assert.equal(explained.code, 0, explained.err);
-    assert.match(explained.out, /latchkey metrics token/);
+    assert.match((JSON.parse(explained.out) as { fix: string }).fix, /latchkey metrics token/);
 
     const good = await scrape({ authorization: `Bearer ${token}` });
     assert.equal(good.status, 200);

@@ -69,9 +69,9 @@ describe('rate limits across two `latchkey serve` processes over one PostgreSQL 
     // The count is one row in the shared table, keyed by the application (never by what a caller sent).
     const rows = await sql<{ key: string; points: number }>('SELECT key, points FROM rate_limit_counters', [], db!.url);
     assert.deepEqual(rows.map((r) => [r.key, r.points]), [[`client:5:60:${fx.cc.id}`, 6]]);
-    const explained = await latchkeyCli(db!.url, ['explain', refusedId]);
-    assert.match(explained.stdout, /rate_limit\.client_exceeded/);
-    assert.match(explained.stdout, /its own rate limit 5\/1m/);
+    const explained = JSON.parse((await latchkeyCli(db!.url, ['explain', refusedId, '--json'])).stdout) as { reason: string; hint: string };
+    assert.equal(explained.reason, 'rate_limit.client_exceeded');
+    assert.match(explained.hint, /its own rate limit 5\/1m/);
     // Another application is not limited.
     assert.equal((await token(A, fx.cc2)).status, 200);
     assert.equal((await token(B, fx.cc2)).status, 200);

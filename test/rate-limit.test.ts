@@ -96,11 +96,13 @@ describe('rate limits', () => {
     assert.equal(refusal?.reason, 'rate_limit.client_exceeded');
     assert.equal(refusal?.clientId, fx.apps.twoPerMinute.clientId);
     assert.equal(refusal?.status, 429);
-    const explained = await cli('explain', over.requestId);
+    const explained = await cli('explain', over.requestId, '--json');
     assert.equal(explained.code, 0, explained.err);
-    assert.match(explained.out, /rate_limit\.client_exceeded/);
-    assert.match(explained.out, /its own rate limit 2\/1m/);
-    assert.ok(explained.out.includes(`latchkey apps update ${fx.apps.twoPerMinute.clientId} --rate-limit`), explained.out);
+    const story = JSON.parse(explained.out) as { reason: string; hint: string; setting: string };
+    assert.equal(story.reason, 'rate_limit.client_exceeded');
+    assert.match(story.hint, /its own rate limit 2\/1m/);
+    assert.ok(story.hint.includes(`latchkey apps update ${fx.apps.twoPerMinute.clientId} --rate-limit`), story.hint);
+    assert.equal(story.setting, 'application.rate_limit / latchkey.rate_limit.client');
     // Other applications are not affected.
     assert.equal((await cc('b')).status, 200);
   });
@@ -111,8 +113,8 @@ describe('rate limits', () => {
       for (let i = 0; i < 2; i++) assert.equal((await cc('defaulted')).status, 200);
       const over = await cc('defaulted');
       assertLimited(over, 2);
-      const explained = await cli('explain', over.requestId);
-      assert.match(explained.out, /latchkey\.rate_limit\.client = 2 per latchkey\.rate_limit\.window_seconds = 60 s/);
+      const explained = JSON.parse((await cli('explain', over.requestId, '--json')).out) as { hint: string };
+      assert.match(explained.hint, /latchkey\.rate_limit\.client = 2 per latchkey\.rate_limit\.window_seconds = 60 s/);
       for (let i = 0; i < 4; i++) {
         const exempt = await cc('exempt');
         assert.equal(exempt.status, 200, exempt.text);
