@@ -129,7 +129,7 @@ describe('a custom grant added through createLatchkey({ grants })', () => {
       await page.getByLabel('User name', { exact: true }).fill('admin');
       await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
       await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('button', { name: 'Allow' }).click();
+      // The built-in console asks for no consent: signing in leads straight to Home.
       await page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
       await page.goto('/console/#/applications');
       await page.getByRole('link', { name: 'New application' }).click();

@@ -48,12 +48,14 @@ describe('error hygiene', () => {
     assert.equal(new StorageError('conflict', 'taken').cause, undefined);
   });
 
-  it('RegistryError is answered by its code: 404 for a missing thing, 409 for one that exists, 400 otherwise', () => {
+  it('RegistryError is answered by its code: 404 for a missing thing, 409 for one that exists or a change that conflicts with the registry, 400 otherwise', () => {
+    // Refusals because of the registry's state, not of the input: 409 Conflict (RFC 9110 §15.5.10).
+    const conflicts = new Set(['application_ambiguous', 'token_ambiguous', 'built_in', 'last_administrator', 'in_use']);
     for (const [code, status] of Object.entries(REGISTRY_ERROR_STATUS)) {
       const answered = mapError(new RegistryError(code as keyof typeof REGISTRY_ERROR_STATUS, 'm'));
       assert.equal(answered.status, status, code);
       assert.equal(answered.code, code);
-      assert.equal(status, code.endsWith('_not_found') ? 404 : code.endsWith('_exists') ? 409 : 400, `${code}: the status changed from what the admin API answered before`);
+      assert.equal(status, code.endsWith('_not_found') ? 404 : code.endsWith('_exists') || conflicts.has(code) ? 409 : 400, `${code}: the status changed from what the admin API answered before`);
     }
   });
 });

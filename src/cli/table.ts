@@ -6,6 +6,11 @@ import { isoTimestamp } from '../core/timestamps.js';
  * colours, so output pastes cleanly into tickets.
  */
 
+export interface TableOptions {
+  /** Columns never wrapped (identifiers an operator copies: a token handle, a client id). */
+  readonly whole?: readonly number[];
+}
+
 /** Between two columns. */
 const GAP = 2;
 /** The narrowest a wrapped column gets (its header may be wider: a header is never wrapped). */
@@ -26,11 +31,12 @@ export function terminalWidth(env: NodeJS.ProcessEnv = process.env, stdout: { is
  * Renders a table of `headers` and `rows` at most `width` characters wide (default: the
  * terminal's). Columns that fit keep their width; the others share what is left and wrap.
  */
-export function renderTable(headers: readonly string[], rows: readonly (readonly unknown[])[], width = terminalWidth()): string {
+export function renderTable(headers: readonly string[], rows: readonly (readonly unknown[])[], width = terminalWidth(), options: TableOptions = {}): string {
   const cells = rows.map((r) => headers.map((_, i) => formatCell(r[i])));
   const natural = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const longestWord = headers.map((_, i) => Math.max(0, ...cells.map((r) => longestWordOf(r[i] ?? ''))));
-  const widths = fitColumns(headers, natural, longestWord, width);
+  const whole = new Set(options.whole ?? []);
+  const widths = fitColumns(headers, natural, longestWord, width, whole);
   const line = (values: readonly string[]) => values.map((v, i) => v.padEnd(widths[i] ?? 0)).join(' '.repeat(GAP)).trimEnd();
   const out = [line(headers), line(widths.map((w) => '-'.repeat(w)))];
   for (const row of cells) {
@@ -49,12 +55,12 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
  * floor of 8 (or the header), cutting long words. A table that cannot fit even then is wider
  * than the terminal rather than unreadable.
  */
-function fitColumns(headers: readonly string[], natural: readonly number[], longestWord: readonly number[], width: number): number[] {
+function fitColumns(headers: readonly string[], natural: readonly number[], longestWord: readonly number[], width: number, whole: ReadonlySet<number>): number[] {
   const room = width - GAP * (natural.length - 1);
   const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
   if (sum(natural) <= room) return [...natural];
-  const byWords = natural.map((n, i) => Math.min(n, Math.max((headers[i] ?? '').length, longestWord[i] ?? 0)));
-  const floors = sum(byWords) <= room ? byWords : natural.map((n, i) => Math.min(n, Math.max((headers[i] ?? '').length, MIN_COLUMN)));
+  const byWords = natural.map((n, i) => (whole.has(i) ? n : Math.min(n, Math.max((headers[i] ?? '').length, longestWord[i] ?? 0))));
+  const floors = sum(byWords) <= room ? byWords : natural.map((n, i) => (whole.has(i) ? n : Math.min(n, Math.max((headers[i] ?? '').length, MIN_COLUMN))));
   const widths = [...floors];
   // Water-filling: one character at a time to the narrowest column that is still short of its natural width.
   for (let left = room - sum(floors); left > 0; left--) {

@@ -24,7 +24,7 @@ Example:
     kit.withDb(opts, async (ctx, out) => {
       const scope = await createScope(ctx, name, opts.description ?? '');
       out.result(scope, () => `Created auth scope ${scope.name}.\n\n${renderRecord([['Name', scope.name], ['Description', scope.description || null]])}`);
-      out.note(`\nAllow it for an application with: ${commandLine(['apps', 'update', placeholder('client-id|name'), '--scopes', scope.name])}\n`);
+      out.note(`\nAllow it for an application with: ${commandLine(['apps', 'update', placeholder('client-id'), '--scopes', scope.name])}\n`);
     }),
   );
 }

@@ -64,6 +64,9 @@ function registerList(tokens: Command, kit: Kit): void {
         renderTable(
           ['HANDLE', 'KIND', 'APPLICATION', 'CLIENT ID', 'USER', 'SCOPES', 'ISSUED', 'EXPIRES', 'STATUS'],
           views.map((v) => [v.handle, v.kind, v.application, v.clientId, v.user, v.scopes, v.issuedAt, v.expiresAt, v.status]),
+          undefined,
+          // The handle is what `tokens revoke` takes: it is never broken across lines.
+          { whole: [0] },
         ),
       );
     }),
