@@ -57,6 +57,12 @@ function countAddressNow(limits: RateLimits, state: RateState, endpoint: string,
     who: `Address ${key.slice(endpoint.length + 1)} (${endpoint} endpoint)`,
     change: 'Raise latchkey.rate_limit.address if this address is a legitimate client or a proxy for many (0: no limit).',
   });
+  // In-process counters answer at once (a refusal is thrown from here: callers are async functions).
+  const now = limits.enforceNow(limit, key, subject);
+  if (now !== null) {
+    state.verdict = tighter(state.verdict, now);
+    return undefined;
+  }
   return limits.enforce(limit, key, subject).then((verdict) => {
     state.verdict = tighter(state.verdict, verdict);
   });
@@ -80,6 +86,11 @@ function countClientNow(limits: RateLimits, state: RateState, app: Application):
       ? `Change it with \`latchkey apps update ${app.clientId} --rate-limit <requests>/<window>\` (or off for none).`
       : `Give this application its own with \`latchkey apps update ${app.clientId} --rate-limit <requests>/<window>\`, or raise latchkey.rate_limit.client.`,
   });
+  const now = limits.enforceNow(limit, app.id, subject);
+  if (now !== null) {
+    state.verdict = tighter(state.verdict, now);
+    return undefined;
+  }
   return limits.enforce(limit, app.id, subject).then((verdict) => {
     state.verdict = tighter(state.verdict, verdict);
   });

@@ -164,6 +164,19 @@ export class RateLimits {
    * count (for the RateLimit-* headers). A counter store that fails lets the request through
    * (logged at most once a minute): rate limiting must not turn a database hiccup into an outage.
    */
+  /**
+   * As {@link enforce}, at once, where the counters are in this process (SQLite, memory): the
+   * verdict, or throws the refusal. null where they are not (PostgreSQL): call enforce.
+   */
+  enforceNow(limit: LimitInForce, key: string, subject: () => RateSubject): RateVerdict | null {
+    const consumeNow = this.deps.counters.consumeNow;
+    if (consumeNow === undefined) return null;
+    const count = consumeNow(limit.kind, key, limit.spec);
+    const verdict: RateVerdict = { limit, allowed: count.allowed, remaining: count.remaining, resetMs: count.resetMs };
+    if (!verdict.allowed) throw rateLimitRefusal(verdict, subject());
+    return verdict;
+  }
+
   enforce(limit: LimitInForce, key: string, subject: () => RateSubject): Promise<RateVerdict | undefined> {
     // One .then on the counter's promise, no async wrapper: this runs on every counted request.
     return this.deps.counters.consume(limit.kind, key, limit.spec).then(

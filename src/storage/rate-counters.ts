@@ -25,6 +25,8 @@ export interface RateCount {
 export interface RateCounters {
   /** Counts one request of `key` under `spec` (`kind` separates the families: client, address, …). */
   consume(kind: string, key: string, spec: RateLimitSpec): Promise<RateCount>;
+  /** The same count at once, where the counters are in this process (no promise on the hot path). */
+  readonly consumeNow?: (kind: string, key: string, spec: RateLimitSpec) => RateCount;
   /** Whether the counters are shared across instances (PostgreSQL) or local to this process. */
   readonly shared: boolean;
   /** Requests counted by the local fallback because the shared store failed (PostgreSQL unreachable). */
@@ -102,11 +104,7 @@ export function memoryRateCounters(now: () => number = Date.now): RateCounters {
     // Still full of live windows (a flood of distinct keys): start over rather than grow without bound.
     if (windows.size >= MAX_KEYS) windows.clear();
   };
-  return {
-    shared: false,
-    fallbacks: () => 0,
-    stop: () => windows.clear(),
-    consume(kind, key, spec) {
+  const consumeNow = (kind: string, key: string, spec: RateLimitSpec): RateCount => {
       const at = now();
       const id = `${kind}:${spec.requests}:${spec.windowSeconds}:${key}`;
       let w = windows.get(id);
@@ -117,8 +115,14 @@ export function memoryRateCounters(now: () => number = Date.now): RateCounters {
       }
       w.count += 1;
       const allowed = w.count <= spec.requests;
-      return Promise.resolve({ allowed, remaining: allowed ? spec.requests - w.count : 0, resetMs: w.endsAt - at });
-    },
+      return { allowed, remaining: allowed ? spec.requests - w.count : 0, resetMs: w.endsAt - at };
+  };
+  return {
+    shared: false,
+    fallbacks: () => 0,
+    stop: () => windows.clear(),
+    consumeNow,
+    consume: (kind, key, spec) => Promise.resolve(consumeNow(kind, key, spec)),
   };
 }
 
