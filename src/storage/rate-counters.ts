@@ -7,7 +7,7 @@ import type { RateLimitSpec } from '../domain/rate-limit.js';
  * The counters behind rate limiting (src/registry/rate-limits.ts), by the library
  * rate-limiter-flexible: on PostgreSQL one row per key in `rate_limit_counters`, shared by every
  * instance on the database (an atomic upsert per request that counts); on SQLite and in memory,
- * counters in this process (RateLimiterMemory), since one SQLite file serves one instance.
+ * counters in this process (memoryRateCounters, a fixed window per key), since one SQLite file serves one instance.
  *
  * Fixed windows: a key's window starts with its first request and lasts `windowSeconds`; within it
  * at most `requests` are allowed. A counter is kept per limit (requests and window): changing a
