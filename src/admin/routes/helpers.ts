@@ -71,3 +71,27 @@ export function curlFor(app: Application, secret: string | null, issuerUrl: stri
 export function jwksText(value: string | Record<string, unknown> | null | undefined): string | null | undefined {
   return value === undefined || value === null || typeof value === 'string' ? value : JSON.stringify(value);
 }
+
+/** The refusal filters both refusal lists take (GET /refusals, GET /refusals/groups), documented once. */
+export const REFUSAL_FILTER_QUERY = [
+  { name: 'reason', description: 'reason code, e.g. client_auth.secret_mismatch' },
+  { name: 'endpoint', description: 'token, authorize, introspect, revoke, api' },
+  { name: 'client', description: 'client id' },
+  { name: 'since', description: 'ms since the epoch, ISO date, or a duration such as 1h' },
+] as const;
+
+/**
+ * The refusal filters of a request: `reason` and `since` go to the storage query; `matches` applies
+ * `endpoint` and `client`, which the storage list does not filter on; `narrowed` says whether it does.
+ */
+export function refusalFilter(ctx: RouteContext) {
+  const endpoint = textParam(ctx.query, 'endpoint');
+  const client = textParam(ctx.query, 'client');
+  return {
+    reason: textParam(ctx.query, 'reason'),
+    since: sinceParam(ctx),
+    narrowed: endpoint !== undefined || client !== undefined,
+    matches: (r: { readonly endpoint: string; readonly clientId: string | null }): boolean =>
+      (endpoint === undefined || r.endpoint === endpoint) && (client === undefined || r.clientId === client),
+  };
+}

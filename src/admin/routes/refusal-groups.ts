@@ -1,5 +1,5 @@
 import type { Refusal } from '../../domain/model.js';
-import { intParam, sinceParam, textParam } from './helpers.js';
+import { intParam, REFUSAL_FILTER_QUERY, refusalFilter } from './helpers.js';
 import type { AdminRoute } from './types.js';
 import { refusalView } from './views.js';
 
@@ -88,19 +88,14 @@ export const REFUSAL_GROUP_ROUTES: readonly AdminRoute[] = [
     tag: 'refusals',
     summary: `Recent refusals grouped by reason and client: count, first and last seen, endpoints, statuses, users, the explanation and fix, and the latest ${GROUP_REQUESTS} requests of each; built from the ${GROUP_SCAN} most recent refusals (scanned, complete say how many and whether that was all)`,
     query: [
-      { name: 'reason', description: 'reason code, e.g. client_auth.secret_mismatch' },
-      { name: 'endpoint', description: 'token, authorize, introspect, revoke, api' },
-      { name: 'client', description: 'client id' },
-      { name: 'since', description: 'ms since the epoch, ISO date, or a duration such as 1h' },
+      ...REFUSAL_FILTER_QUERY,
       { name: 'limit', description: 'groups, 1-500, default 100 (most recent first)', type: 'integer' },
     ],
     async handler(ctx) {
       const limit = intParam(ctx.query, 'limit', { min: 1, max: 500, fallback: 100 }) ?? 100;
-      const reason = textParam(ctx.query, 'reason');
-      const endpoint = textParam(ctx.query, 'endpoint');
-      const client = textParam(ctx.query, 'client');
-      const rows = await ctx.latchkey.storage.refusals.list({ reason, since: sinceParam(ctx), limit: GROUP_SCAN });
-      const matching = rows.filter((r) => (endpoint === undefined || r.endpoint === endpoint) && (client === undefined || r.clientId === client));
+      const filter = refusalFilter(ctx);
+      const rows = await ctx.latchkey.storage.refusals.list({ reason: filter.reason, since: filter.since, limit: GROUP_SCAN });
+      const matching = rows.filter(filter.matches);
       return { scanned: rows.length, complete: rows.length < GROUP_SCAN, groups: groupRefusals(matching).slice(0, limit) };
     },
   },

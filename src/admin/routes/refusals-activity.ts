@@ -2,7 +2,7 @@ import { parseUnrecordedMetric, UNRECORDED_PREFIX } from '../../audit/refusals.j
 import type { Storage } from '../../storage/types.js';
 import { notFound } from '../http.js';
 import { ACTIVITY_PERIODS, AUTO_LOOKBACK_MS, autoPeriod, bucketize, periodNamed, periodSince, type ActivityPeriod } from './activity-period.js';
-import { intParam, sinceParam, textParam } from './helpers.js';
+import { intParam, REFUSAL_FILTER_QUERY, refusalFilter, textParam } from './helpers.js';
 import type { AdminRoute } from './types.js';
 import { refusalView } from './views.js';
 
@@ -68,21 +68,14 @@ export const REFUSAL_ACTIVITY_ROUTES: readonly AdminRoute[] = [
     tag: 'refusals',
     summary: 'Recent refusals, newest first, each with explanation, fix, setting and console link',
     query: [
-      { name: 'reason', description: 'reason code, e.g. client_auth.secret_mismatch' },
-      { name: 'endpoint', description: 'token, authorize, introspect, revoke, api' },
-      { name: 'client', description: 'client id' },
-      { name: 'since', description: 'ms since the epoch, ISO date, or a duration such as 1h' },
+      ...REFUSAL_FILTER_QUERY,
       { name: 'limit', description: '1-1000, default 100', type: 'integer' },
     ],
     async handler(ctx) {
       const limit = intParam(ctx.query, 'limit', { min: 1, max: 1000, fallback: 100 }) ?? 100;
-      const reason = textParam(ctx.query, 'reason');
-      const endpoint = textParam(ctx.query, 'endpoint');
-      const client = textParam(ctx.query, 'client');
-      const since = sinceParam(ctx);
-      const filtered = endpoint !== undefined || client !== undefined;
-      const rows = await ctx.latchkey.storage.refusals.list({ reason, since, limit: filtered ? 5000 : limit });
-      return rows.filter((r) => (endpoint === undefined || r.endpoint === endpoint) && (client === undefined || r.clientId === client)).slice(0, limit).map(refusalView);
+      const filter = refusalFilter(ctx);
+      const rows = await ctx.latchkey.storage.refusals.list({ reason: filter.reason, since: filter.since, limit: filter.narrowed ? 5000 : limit });
+      return rows.filter(filter.matches).slice(0, limit).map(refusalView);
     },
   },
   {
