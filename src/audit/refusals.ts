@@ -18,6 +18,8 @@ export interface RefusalInput {
    * kept one by one only up to a budget per minute (see createRefusalRecorder).
    */
   readonly authenticated?: boolean | undefined;
+  /** A "would refuse" record: the report-only rule that would have refused this (successful) request. */
+  readonly ruleId?: string | undefined;
 }
 
 export interface RefusalRecorder {
@@ -144,10 +146,12 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps): RefusalRecorde
         applicationName: clip(input.applicationName, 200),
         userName: clip(input.userName, 200),
         remoteAddress: clip(input.remoteAddress, 100),
+        facts: input.error.facts ?? null,
+        ruleId: input.ruleId ?? null,
       };
       deps.logger.info(
-        { requestId: refusal.requestId, endpoint: refusal.endpoint, status: refusal.status, error: refusal.error, reason: refusal.reason, clientId: refusal.clientId, userName: refusal.userName, remoteAddress: refusal.remoteAddress },
-        'request refused',
+        { requestId: refusal.requestId, endpoint: refusal.endpoint, status: refusal.status, error: refusal.error, reason: refusal.reason, clientId: refusal.clientId, userName: refusal.userName, remoteAddress: refusal.remoteAddress, ...(refusal.ruleId === null ? {} : { ruleId: refusal.ruleId }) },
+        refusal.ruleId === null ? 'request refused' : 'request would be refused by a report-only rule',
       );
       try {
         await deps.storage.refusals.record(refusal);

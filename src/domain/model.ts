@@ -177,6 +177,65 @@ export interface Refusal {
   readonly applicationName: string | null;
   readonly userName: string | null;
   readonly remoteAddress: string | null;
+  /**
+   * The facts of this case the administrator needs to act (src/errors/facts.ts): what was asked,
+   * the counts and times at the moment of the refusal. Never a secret or a token. Null: none recorded.
+   */
+  readonly facts?: Facts | null;
+  /**
+   * Set on a "would refuse" record: the id of the report-only rule (src/registry/rules.ts) that
+   * would have refused this request, which succeeded. Null: a real refusal.
+   */
+  readonly ruleId?: string | null;
+}
+
+/** One fact's value: times are ISO 8601 strings, lists are of names. */
+export type FactValue = string | number | boolean | null | readonly string[];
+/** Facts by name (the names of src/errors/facts.ts). */
+export type Facts = Readonly<Record<string, FactValue>>;
+
+/** A rule in report mode lets requests through and records who it would refuse; in enforce mode it refuses. */
+export type RuleMode = 'report' | 'enforce';
+export const RULE_MODES: readonly RuleMode[] = ['report', 'enforce'];
+
+/**
+ * What a rule changes (src/registry/rules.ts):
+ * - `api_requirement`: scopes and/or roles a hosted API (target `namespace/api`) or one of its
+ *   resources (target `METHOD namespace/api/template`) requires, on top of its definition;
+ * - `property`: an instance switch set to a new value (target: the property name);
+ * - `application`: an application's grant types and/or scopes replaced (target: the client id);
+ * - `rate_limit`: a rate limit (target `instance` for latchkey.rate_limit.client, or a client id).
+ */
+export type RuleKind = 'api_requirement' | 'property' | 'application' | 'rate_limit';
+export const RULE_KINDS: readonly RuleKind[] = ['api_requirement', 'property', 'application', 'rate_limit'];
+
+/** The kind-specific part of a rule, as JSON. */
+export interface RuleSpec {
+  /** api_requirement: the token must carry one of these scopes. application: the new scope list. */
+  readonly scopes?: readonly string[];
+  /** api_requirement: the caller must hold one of these roles. */
+  readonly roles?: readonly string[];
+  /** application: the new grant types. */
+  readonly grantTypes?: readonly string[];
+  /** property: the new value. rate_limit: the new limit ('100/1m', 'off'). */
+  readonly value?: string;
+}
+
+export interface Rule {
+  /** `rule_` and 12 characters; stable, shown everywhere. */
+  readonly id: string;
+  readonly kind: RuleKind;
+  readonly target: string;
+  readonly spec: RuleSpec;
+  readonly mode: RuleMode;
+  /** Why the rule exists, in the administrator's words. */
+  readonly note: string | null;
+  readonly createdAt: number;
+  readonly createdBy: string;
+  readonly updatedAt: number;
+  /** When and by whom it was switched to enforce; null while it reports. */
+  readonly enforcedAt: number | null;
+  readonly enforcedBy: string | null;
 }
 
 /**

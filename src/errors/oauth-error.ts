@@ -1,3 +1,4 @@
+import type { Facts } from '../domain/model.js';
 import type { ReasonCode } from './reasons.js';
 
 /** RFC 6749 §5.2 error codes, plus the two from §4.1.2.1 and RFC 6750 §3.1 that share the registry. */
@@ -28,6 +29,8 @@ export interface OAuthErrorInit {
   readonly headers?: Readonly<Record<string, string>>;
   /** Whose credential was refused, when known (recorded with the refusal, never sent to the caller). */
   readonly subject?: RefusalSubject;
+  /** The facts of this case (src/errors/facts.ts), recorded with the refusal, never sent to the caller. */
+  readonly facts?: Facts;
 }
 
 export interface RefusalSubject {
@@ -48,6 +51,7 @@ export class OAuthError extends Error {
   readonly hint: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly subject: RefusalSubject | undefined;
+  readonly facts: Facts | undefined;
 
   constructor(init: OAuthErrorInit, cause?: unknown) {
     super(`${init.error}: ${init.description}`, cause === undefined ? undefined : { cause });
@@ -59,6 +63,7 @@ export class OAuthError extends Error {
     this.hint = init.hint;
     this.headers = init.headers ?? {};
     this.subject = init.subject;
+    this.facts = init.facts;
   }
 
   private init(): OAuthErrorInit {
@@ -70,6 +75,7 @@ export class OAuthError extends Error {
       ...(this.hint === undefined ? {} : { hint: this.hint }),
       headers: this.headers,
       ...(this.subject === undefined ? {} : { subject: this.subject }),
+      ...(this.facts === undefined ? {} : { facts: this.facts }),
     };
   }
 
@@ -87,6 +93,11 @@ export class OAuthError extends Error {
 
   withSubject(subject: RefusalSubject): OAuthError {
     return new OAuthError({ ...this.init(), subject }, this.cause);
+  }
+
+  /** Adds facts of the case (later values win); for the administrator's explanation only. */
+  withFacts(facts: Facts): OAuthError {
+    return new OAuthError({ ...this.init(), facts: { ...this.facts, ...facts } }, this.cause);
   }
 
   withHeaders(headers: Record<string, string>): OAuthError {

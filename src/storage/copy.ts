@@ -29,7 +29,7 @@ export const NOT_COPIED: readonly { readonly what: string; readonly why: string 
 ];
 
 export interface TableCopy {
-  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'tokens' | 'refusals' | 'audit';
+  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'rules' | 'tokens' | 'refusals' | 'audit';
   /** Rows read from the source. */
   source: number;
   /** Rows written to the target. */
@@ -77,7 +77,7 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
  * target's admin user to replace, if any. Throws TargetNotEmptyError otherwise.
  */
 export async function checkTarget(source: Storage, target: Storage): Promise<User | undefined> {
-  const [idps, apps, props, tokens, refusals, roles, scopes, users] = await Promise.all([
+  const [idps, apps, props, tokens, refusals, roles, scopes, users, rules] = await Promise.all([
     target.identityProviders.list(),
     target.applications.list(),
     target.properties.list(),
@@ -86,6 +86,7 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
     target.roles.list(),
     target.scopes.list(),
     target.users.list(),
+    target.rules.list(),
   ]);
   const found: string[] = [];
   // Signing keys are not checked: a first start creates one (see copyStorage, which retires it).
@@ -93,6 +94,7 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
   if (apps.length > 0) found.push(plural(apps.length, 'application'));
   if (props.length > 0) found.push(plural(props.length, 'property', 'properties'));
   if (tokens.length > 0) found.push('tokens');
+  if (rules.length > 0) found.push(plural(rules.length, 'rule'));
   if (refusals.length > 0) found.push('refusal records');
   const extraRoles = roles.filter((r) => !(r.name === BUILT_IN_ROLE && r.builtIn)).map((r) => r.name);
   if (extraRoles.length > 0) found.push(`${extraRoles.length === 1 ? 'role' : 'roles'} ${extraRoles.join(', ')}`);
@@ -219,6 +221,14 @@ export async function copyStorage(source: Storage, target: Storage, options: Cop
     t.source = idps.length;
     for (const idp of idps) {
       await target.identityProviders.create(idp);
+      t.copied += 1;
+    }
+  });
+  await step('rules', async (t) => {
+    const rules = await source.rules.list();
+    t.source = rules.length;
+    for (const rule of rules) {
+      await target.rules.create(rule);
       t.copied += 1;
     }
   });

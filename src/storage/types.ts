@@ -23,7 +23,7 @@
  *   method's default; otherwise it is rounded down, and a negative limit returns nothing. There is no
  *   maximum in storage: callers that take a limit from a request bound it first.
  */
-import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, Role, Scope, SessionRecord, SigningKey, TokenRecord, User } from '../domain/model.js';
+import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, User } from '../domain/model.js';
 import { StorageError, type StorageErrorCode } from '../errors/storage.js';
 import type { BucketHistogram } from '../core/histogram.js';
 import type { RateCounters } from './rate-counters.js';
@@ -55,8 +55,25 @@ export interface TokenQuery {
 export interface RefusalQuery {
   readonly reason?: string;
   readonly since?: number;
+  /** Real refusals only (the default), "would refuse" records of report-only rules only, or both. */
+  readonly outcome?: RefusalOutcome;
+  /** Only the "would refuse" records of this rule. */
+  readonly ruleId?: string;
   /** At most this many (default 100; the limit rule above). */
   readonly limit?: number;
+}
+
+export type RefusalOutcome = 'refused' | 'would_refuse' | 'all';
+
+/** Report-only rules (src/registry/rules.ts); registry data: every write moves the change version. */
+export interface RuleStore {
+  create(rule: Rule): Promise<void>;
+  /** Replaces the rule with `rule.id`; not_found when there is none. */
+  update(rule: Rule): Promise<void>;
+  byId(id: string): Promise<Rule | undefined>;
+  /** Every rule, oldest first (by created_at, then id). */
+  list(): Promise<Rule[]>;
+  delete(id: string): Promise<boolean>;
 }
 
 export interface UserStore {
@@ -339,6 +356,7 @@ export interface Storage {
   readonly properties: PropertyStore;
   readonly tokens: TokenStore;
   readonly refusals: RefusalStore;
+  readonly rules: RuleStore;
   readonly keys: KeyStore;
   readonly codes: AuthorizationCodeStore;
   readonly replay: ReplayStore;

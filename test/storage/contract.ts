@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type AttemptKey, type SessionRecord, type SigningKey, type User } from '../../src/domain/model.js';
+import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type Rule, type AttemptKey, type SessionRecord, type SigningKey, type User } from '../../src/domain/model.js';
 import { JWT_BEARER_GRANT } from '../../src/grants/grant-type.js';
 import { StorageError, type Storage, type StorageErrorCode } from '../../src/storage/types.js';
 
@@ -132,6 +132,25 @@ export function makeRefusal(over: Partial<Refusal> = {}): Refusal {
     applicationName: null,
     userName: null,
     remoteAddress: null,
+    facts: null,
+    ruleId: null,
+    ...over,
+  };
+}
+
+export function makeRule(over: Partial<Rule> = {}): Rule {
+  return {
+    id: `rule_${uid().slice(0, 12)}`,
+    kind: 'api_requirement',
+    target: 'acme/orders',
+    spec: { scopes: ['orders.write'] },
+    mode: 'report',
+    note: null,
+    createdAt: T0,
+    createdBy: 'cli:test',
+    updatedAt: T0,
+    enforcedAt: null,
+    enforcedBy: null,
     ...over,
   };
 }
@@ -549,6 +568,7 @@ function describeRefusalsAndChanges(get: () => Storage): void {
         applicationName: 'My app',
         userName: 'alice',
         remoteAddress: '::1',
+        facts: { issuedAt: '2026-01-01T00:00:00.000Z', failures: 3, tokenScopes: ['a', 'b'], scopeExists: false, audience: null },
       });
       await s.refusals.record(a);
       await s.refusals.record(b);
@@ -573,6 +593,31 @@ function describeRefusalsAndChanges(get: () => Storage): void {
       assert.deepEqual(await ids({ limit: 2 }), [r4.requestId, r2.requestId]);
       assert.deepEqual(await ids({ reason: 'none' }), []);
       assert.deepEqual((await s.refusals.list({ reason: 'y' }))[0], r2);
+    });
+
+    it('keeps "would refuse" records apart: lists real refusals unless asked, by rule on request', async () => {
+      const s = get();
+      const real = makeRefusal({ at: T0 + 1, reason: 'x' });
+      const would = makeRefusal({ at: T0 + 2, reason: 'x', ruleId: 'rule_aaaaaaaaaaaa', status: 403 });
+      const other = makeRefusal({ at: T0 + 3, reason: 'x', ruleId: 'rule_bbbbbbbbbbbb' });
+      for (const r of [real, would, other]) await s.refusals.record(r);
+      const ids = async (q: Parameters<Storage['refusals']['list']>[0]): Promise<string[]> => (await s.refusals.list(q)).map((r) => r.requestId);
+      assert.deepEqual(await ids({}), [real.requestId]);
+      assert.deepEqual(await ids({ outcome: 'refused', reason: 'x' }), [real.requestId]);
+      assert.deepEqual(await ids({ outcome: 'would_refuse' }), [other.requestId, would.requestId]);
+      assert.deepEqual(await ids({ outcome: 'all', since: T0 + 2 }), [other.requestId, would.requestId]);
+      assert.deepEqual(await ids({ ruleId: 'rule_aaaaaaaaaaaa' }), [would.requestId]);
+      assert.deepEqual(await s.refusals.byRequestId(would.requestId), would);
+    });
+
+    it('bounds the facts a caller can make large', async () => {
+      const s = get();
+      const r = makeRefusal({ facts: { requestedScopes: Array.from({ length: 5000 }, (_, i) => `scope-${i}`), requestedGrant: 'g'.repeat(20_000) } });
+      await s.refusals.record(r);
+      const back = await s.refusals.byRequestId(r.requestId);
+      assert.ok(back?.facts !== null && back?.facts !== undefined);
+      assert.equal((back.facts.requestedScopes as string[]).length, 10);
+      assert.ok(JSON.stringify(back.facts).length <= 8_000);
     });
 
     it('applies the default limit of 100', async () => {
@@ -870,6 +915,30 @@ function describeKeysCodesReplayProviders(get: () => Storage): void {
       assert.equal(await s.replay.deleteExpired(T0), 0);
       assert.equal(await s.replay.remember(edge, T0 + 5, T0 - 1), false, 'the entry at the edge was kept');
       assert.equal(await s.replay.deleteExpired(T0 + 10), 2);
+    });
+  });
+
+  describe('rules', () => {
+    it('creates, reads, lists oldest first, updates and deletes, moving the change version', async () => {
+      const s = get();
+      const a = makeRule({ createdAt: T0 + 2 });
+      const b = makeRule({ createdAt: T0 + 1, kind: 'property', target: 'glide.oauth.inbound.client.credential.grant_type.enabled', spec: { value: 'false' }, note: 'switch off' });
+      let v = await s.changes.version();
+      await s.rules.create(a);
+      assert.ok((await s.changes.version()) > v);
+      await s.rules.create(b);
+      assert.deepEqual(await s.rules.byId(a.id), a);
+      assert.deepEqual((await s.rules.list()).map((r) => r.id), [b.id, a.id]);
+      await rejectsWith(s.rules.create(a), 'conflict');
+      const enforced: Rule = { ...a, mode: 'enforce', enforcedAt: T0 + 9, enforcedBy: 'admin', updatedAt: T0 + 9, spec: { scopes: ['x'], roles: ['itil'] } };
+      v = await s.changes.version();
+      await s.rules.update(enforced);
+      assert.ok((await s.changes.version()) > v);
+      assert.deepEqual(await s.rules.byId(a.id), enforced);
+      await rejectsWith(s.rules.update(makeRule()), 'not_found');
+      assert.equal(await s.rules.delete(a.id), true);
+      assert.equal(await s.rules.delete(a.id), false);
+      assert.equal(await s.rules.byId(a.id), undefined);
     });
   });
 

@@ -1,38 +1,32 @@
 import type { Command } from 'commander';
-import { handleIn } from '../../core/crypto.js';
-import { isReasonCode, REASONS, type ReasonInfo } from '../../errors/reasons.js';
-import type { Refusal } from '../../domain/model.js';
+import { explainRefusal, factLabel, factText, type Explanation } from '../../diagnostics/explain.js';
 import { CliError } from '../context.js';
-import { isoTime, renderRecord } from '../table.js';
+import { renderRecord } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';
 
-function catalogueEntry(reason: string): ReasonInfo | undefined {
-  return isReasonCode(reason) ? REASONS[reason] : undefined;
-}
-
-function explainText(r: Refusal, info: ReasonInfo | undefined): string {
+/** The explanation as `latchkey explain` prints it: the request, what happened with the facts of the case, the fix. */
+export function explainText(e: Explanation): string {
   const record = renderRecord([
-    ['Request id', r.requestId],
-    ['Time', isoTime(r.at)],
-    ['Endpoint', r.endpoint],
-    ['Status', r.status],
-    ['Error', r.error],
-    ['Reason code', r.reason],
-    ['Told the client', r.description],
-    ['Client id', r.clientId],
-    ['Application', r.applicationName],
-    ['User', r.userName],
-    ['Token', handleIn(r.hint) ?? null],
-    ['Remote address', r.remoteAddress],
-    ['Admin hint', r.hint],
+    ['Request id', e.requestId],
+    ['Time', e.at],
+    ['Outcome', e.outcome === 'refused' ? 'refused' : `would be refused by report-only rule ${e.rule?.id ?? String(e.facts.rule)} (the request succeeded)`],
+    ['Endpoint', e.endpoint],
+    ['Status', e.status],
+    ['Error', e.error],
+    ['Reason code', e.reason],
+    ['Told the client', e.description],
+    ['Client id', e.clientId],
+    ['Application', e.applicationName],
+    ['User', e.userName],
+    ['Token', e.token],
+    ['Remote address', e.remoteAddress],
+    ['Admin hint', e.hint],
   ]);
-  if (info === undefined) return `${record}\nReason ${r.reason} is not in this version's catalogue (see \`latchkey reasons\`).\n`;
-  const why = renderRecord([
-    ['What happened', info.explanation],
-    ['Fix', info.fix],
-    ['Setting', info.setting ?? null],
-  ]);
-  return `${record}\n${why}`;
+  if (e.explanation === null) return `${record}\nReason ${e.reason} is not in this version's catalogue (see \`latchkey reasons\`).\n`;
+  const facts = Object.entries(e.facts);
+  const why = renderRecord([['What happened', e.explanation], ['Fix', e.fix], ['Setting', e.setting]]);
+  const shown = facts.length === 0 ? '' : `\nFacts of this case\n${renderRecord(facts.map(([name, value]) => [`  ${factLabel(name)}`, factText(value)] as const))}`;
+  return `${record}\n${why}${shown}`;
 }
 
 export function registerExplain(program: Command, kit: Kit): void {
@@ -54,9 +48,8 @@ Example:
             `Refusals are kept for 30 days; a request refused before it authenticated, while more than latchkey.refusals.anonymous_per_minute such refusals arrived in its minute, was only counted (console: Activity, unrecorded refusals).`,
         );
       }
-      const info = catalogueEntry(refusal.reason);
-      const value = { ...refusal, at: isoTime(refusal.at), token: handleIn(refusal.hint) ?? null, explanation: info?.explanation ?? null, fix: info?.fix ?? null, setting: info?.setting ?? null };
-      out.result(value, () => explainText(refusal, info));
+      const explanation = await explainRefusal({ storage: ctx.storage, supportedGrants: kit.grants.map((g) => g.grantType) }, refusal);
+      out.result(explanation, () => explainText(explanation));
     }),
   );
 }

@@ -4,8 +4,9 @@
  * synchronously before its promise resolves, so compare-and-set operations are naturally atomic.
  */
 import { memoryRateCounters } from '../rate-counters.js';
-import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
+import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
+import { factsText } from '../sql/rows.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation } from '../types.js';
 
 const copyUser = (u: User): User => ({ ...u, roles: [...u.roles] });
@@ -19,6 +20,15 @@ const copyApp = (a: Application): Application => ({
 });
 const copyToken = (t: TokenRecord): TokenRecord => ({ ...t, scopes: [...t.scopes] });
 const copyCode = (c: AuthorizationCode): AuthorizationCode => ({ ...c, scopes: [...c.scopes] });
+const copyRule = (r: Rule): Rule => ({ ...r, spec: JSON.parse(JSON.stringify(r.spec)) as Rule['spec'] });
+
+/** RefusalQuery.outcome, as the SQL adapters read it (real refusals unless asked otherwise). */
+function outcomeMatches(query: RefusalQuery, r: Refusal): boolean {
+  const outcome = query.outcome ?? (query.ruleId === undefined ? 'refused' : 'all');
+  if (outcome === 'all') return true;
+  return (outcome === 'refused') === (r.ruleId === undefined || r.ruleId === null);
+}
+
 const copyNamed = <T extends Role | Scope | PropertyRow | Refusal | SigningKey | IdentityProvider>(r: T): T => ({ ...r });
 /** Byte order of two strings (their UTF-16 order, the same for every key Latchkey stores). */
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -45,6 +55,7 @@ export function createMemoryStorage(): Storage {
   const codes = new Map<string, AuthorizationCode>();
   const replay = new Map<string, number>();
   const identityProviders = new Map<string, IdentityProvider>();
+  const rules = new Map<string, Rule>();
   const audit = new Map<string, AuditEntry>();
   /** `${bucket} ${metric}` → count. */
   const activity = new Map<string, ActivityRow>();
@@ -365,7 +376,9 @@ export function createMemoryStorage(): Storage {
 
     refusals: {
       async record(refusal) {
-        refusals.set(refusal.requestId, copyNamed(refusal));
+        // The facts bounded and copied as the SQL adapters store them (JSON, FACTS_MAX_CHARS).
+        const facts = factsText(refusal.facts);
+        refusals.set(refusal.requestId, { ...refusal, facts: facts === null ? null : (JSON.parse(facts) as Facts), ruleId: refusal.ruleId ?? null });
       },
       async byRequestId(requestId) {
         const r = refusals.get(requestId);
@@ -376,7 +389,9 @@ export function createMemoryStorage(): Storage {
           .filter(
             (r) =>
               (query.reason === undefined || r.reason === query.reason) &&
-              (query.since === undefined || r.at >= query.since),
+              (query.since === undefined || r.at >= query.since) &&
+              (query.ruleId === undefined || r.ruleId === query.ruleId) &&
+              outcomeMatches(query, r),
           )
           .sort((a, b) => b.at - a.at || compare(b.requestId, a.requestId))
           .slice(0, limitOf(query.limit))
@@ -445,6 +460,31 @@ export function createMemoryStorage(): Storage {
       },
       async deleteExpired(before) {
         return deleteWhere(replay, (expiresAt) => expiresAt < before);
+      },
+    },
+
+    rules: {
+      async create(rule) {
+        if (rules.has(rule.id)) throw new StorageError('conflict', `rule ${rule.id} already exists`);
+        rules.set(rule.id, copyRule(rule));
+        bump();
+      },
+      async update(rule) {
+        if (!rules.has(rule.id)) throw new StorageError('not_found', `rule ${rule.id} not found`);
+        rules.set(rule.id, copyRule(rule));
+        bump();
+      },
+      async byId(id) {
+        const r = rules.get(id);
+        return r && copyRule(r);
+      },
+      async list() {
+        return [...rules.values()].sort((a, b) => a.createdAt - b.createdAt || compare(a.id, b.id)).map(copyRule);
+      },
+      async delete(id) {
+        const deleted = rules.delete(id);
+        if (deleted) bump();
+        return deleted;
       },
     },
 

@@ -222,6 +222,30 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       CREATE INDEX rate_limit_counters_expire ON rate_limit_counters (expire);
     `,
   },
+  {
+    version: 6,
+    name: 'refusal facts, report-only rules',
+    sql: `
+      -- The facts of the case (JSON, src/errors/facts.ts) and, on a "would refuse" record, the rule.
+      ALTER TABLE refusals ADD COLUMN facts TEXT;
+      ALTER TABLE refusals ADD COLUMN rule_id TEXT;
+      CREATE INDEX refusals_rule ON refusals (rule_id, at) WHERE rule_id IS NOT NULL;
+      -- Rules introduced in report mode before they enforce (src/registry/rules.ts).
+      CREATE TABLE rules (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        note TEXT,
+        created_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        enforced_at BIGINT,
+        enforced_by TEXT
+      );
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -156,6 +156,9 @@ export const SQL = {
     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3 RETURNING 1 AS won`,
   replayDeleteExpired: `WITH d AS (DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
+  ruleInsert: withBump(insertInto(D, 'rules', COLUMNS.rules)),
+  ruleUpdate: withBump(updateByKey(D, 'rules', COLUMNS.rules)),
+  ruleDelete: withBump('DELETE FROM rules WHERE id = $1'),
   idpInsert: withBump(insertInto(D, 'identity_providers', COLUMNS.identityProviders)),
   idpUpdate: withBump(updateByKey(D, 'identity_providers', COLUMNS.identityProviders)),
   idpDelete: withBump('DELETE FROM identity_providers WHERE id = $1'),

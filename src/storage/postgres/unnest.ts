@@ -1,4 +1,5 @@
 import type { NewTokenRecord, Refusal, TokenRecord } from '../../domain/model.js';
+import { factsText } from '../sql/rows.js';
 
 /**
  * Rows as column arrays for `unnest`, so one statement with a fixed text (prepared once per
@@ -49,16 +50,16 @@ export function tokenImportColumns(tokens: readonly TokenRecord[]): unknown[][] 
 
 /** Refusals as twelve column arrays for `unnest`, in COLUMNS.refusals order. */
 export function refusalColumns(refusals: readonly Refusal[]): unknown[][] {
-  const cols: unknown[][] = Array.from({ length: 12 }, () => []);
+  const cols: unknown[][] = Array.from({ length: 14 }, () => []);
   for (const f of refusals) {
-    const values = [f.requestId, f.at, f.endpoint, f.status, f.error, f.reason, f.description, f.hint, f.clientId, f.applicationName, f.userName, f.remoteAddress];
+    const values = [f.requestId, f.at, f.endpoint, f.status, f.error, f.reason, f.description, f.hint, f.clientId, f.applicationName, f.userName, f.remoteAddress, factsText(f.facts), f.ruleId ?? null];
     values.forEach((v, i) => cols[i]!.push(v));
   }
   return cols;
 }
 
-/** `SELECT` producing refusal rows from the refusalColumns arrays bound at $first…$first+11. */
+/** `SELECT` producing refusal rows from the refusalColumns arrays bound at $first…$first+13. */
 export function refusalRowsFrom(first: number): string {
-  const types = ['text', 'bigint', 'text', 'integer', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
+  const types = ['text', 'bigint', 'text', 'integer', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
   return `SELECT * FROM unnest(${types.map((t, i) => `$${first + i}::${t}[]`).join(', ')})`;
 }

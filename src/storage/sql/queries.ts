@@ -9,6 +9,7 @@ import {
   IDP_COLUMNS,
   NAMED_COLUMNS,
   REFUSAL_COLUMNS,
+  RULE_COLUMNS,
   SESSION_COLUMNS,
   SIGNING_KEY_COLUMNS,
   TOKEN_COLUMNS,
@@ -33,6 +34,7 @@ export const ORDER = {
   sessions: 'created_at DESC, id',
   attempts: 'last_at DESC, kind, user_name, source',
   activity: 'metric, bucket',
+  rules: 'created_at, id',
 } as const;
 
 /** `INSERT INTO table (columns) VALUES (…)`, the values in column order. */
@@ -82,6 +84,8 @@ export function sharedReads(d: SqlDialect) {
     codeByHash: `SELECT ${CODE_COLUMNS} FROM authorization_codes WHERE hash = ${p1}`,
     idpById: `SELECT ${IDP_COLUMNS} FROM identity_providers WHERE id = ${p1}`,
     idpByName: `SELECT ${IDP_COLUMNS} FROM identity_providers WHERE name = ${p1}`,
+    ruleById: `SELECT ${RULE_COLUMNS} FROM rules WHERE id = ${p1}`,
+    ruleList: `SELECT ${RULE_COLUMNS} FROM rules ORDER BY ${ORDER.rules}`,
     idpList: `SELECT ${IDP_COLUMNS} FROM identity_providers ORDER BY ${ORDER.identityProviders}`,
     sessionById: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ${p1}`,
     sessionListUser: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ${p1} AND revoked_at IS NULL AND expires_at > ${p2} ORDER BY ${ORDER.sessions}`,
@@ -166,7 +170,13 @@ export function listQueries(d: SqlDialect) {
     refusals: listQuery<RefusalQuery>(d, {
       name: 'refusalList',
       from: `${REFUSAL_COLUMNS} FROM refusals`,
-      filters: [when('reason =', (q) => q.reason), when('at >=', (q) => q.since)],
+      filters: [
+        when('reason =', (q) => q.reason),
+        when('at >=', (q) => q.since),
+        // Real refusals unless asked otherwise; 'all' drops the condition.
+        when("(CASE WHEN rule_id IS NULL THEN 'refused' ELSE 'would_refuse' END) =", (q) => (q.outcome === 'all' ? undefined : q.outcome ?? (q.ruleId === undefined ? 'refused' : undefined))),
+        when('rule_id =', (q) => q.ruleId),
+      ],
       orderBy: ORDER.refusals,
     }),
     audit: listQuery<AuditQuery>(d, {

@@ -1,4 +1,4 @@
-import type { Application, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, IdpUserField, Refusal, Role, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
+import type { Application, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, IdpUserField, Refusal, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
 import type { GrantType } from '../../grants/grant-type.js';
 import type { SqlBool, SqlDialect, SqlList } from './dialect.js';
 
@@ -20,7 +20,8 @@ export const COLUMNS = {
   codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at'],
   identityProviders: ['id', 'name', 'issuer', 'metadata_url', 'jwks_uri', 'audience', 'user_claim', 'user_field', 'active', 'created_at', 'updated_at'],
   tokens: ['hash', 'kind', 'application_id', 'user_id', 'scopes', 'grant_type', 'issued_at', 'expires_at', 'family_id', 'status', 'revoked_at'],
-  refusals: ['request_id', 'at', 'endpoint', 'status', 'error', 'reason', 'description', 'hint', 'client_id', 'application_name', 'user_name', 'remote_address'],
+  refusals: ['request_id', 'at', 'endpoint', 'status', 'error', 'reason', 'description', 'hint', 'client_id', 'application_name', 'user_name', 'remote_address', 'facts', 'rule_id'],
+  rules: ['id', 'kind', 'target', 'spec', 'mode', 'note', 'created_at', 'created_by', 'updated_at', 'enforced_at', 'enforced_by'],
   audit: ['id', 'at', 'actor', 'action', 'target', 'before', 'after'],
   sessions: ['id', 'kind', 'user_id', 'created_at', 'last_seen_at', 'expires_at', 'parent_id', 'revoked_at'],
   attempts: ['kind', 'user_name', 'source', 'failures', 'window_start', 'last_at', 'expires_at'],
@@ -38,6 +39,7 @@ export const IDP_COLUMNS = columnList('identityProviders');
 export const TOKEN_COLUMNS = columnList('tokens');
 export const REFUSAL_COLUMNS = columnList('refusals');
 export const AUDIT_COLUMNS = columnList('audit');
+export const RULE_COLUMNS = columnList('rules');
 export const SESSION_COLUMNS = columnList('sessions');
 export const ATTEMPT_COLUMNS = columnList('attempts');
 
@@ -150,6 +152,22 @@ export interface RefusalRow {
   application_name: string | null;
   user_name: string | null;
   remote_address: string | null;
+  facts: string | null;
+  rule_id: string | null;
+}
+
+export interface RuleRow {
+  id: string;
+  kind: string;
+  target: string;
+  spec: string;
+  mode: string;
+  note: string | null;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+  enforced_at: number | null;
+  enforced_by: string | null;
 }
 
 export interface SessionRow {
@@ -270,7 +288,10 @@ export function sqlRows(d: SqlDialect) {
     }),
 
     refusalFromRow,
-    refusalParams: (f: Refusal): unknown[] => [f.requestId, f.at, f.endpoint, f.status, f.error, f.reason, f.description, f.hint, f.clientId, f.applicationName, f.userName, f.remoteAddress],
+    refusalParams: (f: Refusal): unknown[] => [f.requestId, f.at, f.endpoint, f.status, f.error, f.reason, f.description, f.hint, f.clientId, f.applicationName, f.userName, f.remoteAddress, factsText(f.facts), f.ruleId ?? null],
+
+    ruleFromRow,
+    ruleParams: (r: Rule): unknown[] => [r.id, r.kind, r.target, JSON.stringify(r.spec), r.mode, r.note, r.createdAt, r.createdBy, r.updatedAt, r.enforcedAt, r.enforcedBy],
 
     /** Audit rows have the record's own shape (text and integers); a copy, so callers may keep it. */
     auditFromRow: (e: AuditEntry): AuditEntry => ({ ...e }),
@@ -329,6 +350,54 @@ function refusalFromRow(r: RefusalRow): Refusal {
     applicationName: r.application_name,
     userName: r.user_name,
     remoteAddress: r.remote_address,
+    facts: factsFrom(r.facts),
+    ruleId: r.rule_id,
+  };
+}
+
+/** The most a refusal's facts take as JSON; past it, each list is cut to its first ten names. */
+export const FACTS_MAX_CHARS = 8_000;
+
+/** Facts as stored (JSON text), bounded: a caller-chosen value cannot bloat the row. */
+export function factsText(facts: Facts | null | undefined): string | null {
+  if (facts === undefined || facts === null || Object.keys(facts).length === 0) return null;
+  const text = JSON.stringify(facts);
+  if (text.length <= FACTS_MAX_CHARS) return text;
+  const cut: Record<string, FactValue> = {};
+  for (const [k, v] of Object.entries(facts)) cut[k] = Array.isArray(v) ? v.slice(0, 10).map((x) => String(x).slice(0, 200)) : typeof v === 'string' ? v.slice(0, 500) : v;
+  const again = JSON.stringify(cut);
+  return again.length <= FACTS_MAX_CHARS ? again : null;
+}
+
+function factsFrom(text: string | null): Facts | null {
+  if (text === null) return null;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Facts) : null;
+  } catch {
+    return null;
+  }
+}
+
+function ruleFromRow(r: RuleRow): Rule {
+  let spec: RuleSpec = {};
+  try {
+    spec = JSON.parse(r.spec) as RuleSpec;
+  } catch {
+    spec = {};
+  }
+  return {
+    id: r.id,
+    kind: r.kind as RuleKind,
+    target: r.target,
+    spec,
+    mode: r.mode as RuleMode,
+    note: r.note,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    updatedAt: r.updated_at,
+    enforcedAt: r.enforced_at,
+    enforcedBy: r.enforced_by,
   };
 }
 

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { createPrivateFile, ensurePrivateDir } from '../../core/private-files.js';
-import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Scope, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
+import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Rule, type Scope, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, updateValues, type ListQuery } from '../sql/queries.js';
-import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
+import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { WriteBatcher } from './batcher.js';
 import { memoryRateCounters } from '../rate-counters.js';
@@ -25,7 +25,7 @@ export interface SqliteOptions {
 const limitOf = (limit: number | undefined): number => clampLimit(limit, DEFAULT_LIST_LIMIT);
 const pageOf = (limit: number | undefined): number => clampLimit(limit, EXPORT_PAGE);
 const {
-  applicationFromRow, applicationParams, attemptFromRow, auditFromRow, auditParams, codeFromRow, codeParams, identityProviderFromRow, identityProviderParams,
+  applicationFromRow, applicationParams, attemptFromRow, auditFromRow, auditParams, codeFromRow, codeParams, identityProviderFromRow, identityProviderParams, ruleFromRow, ruleParams,
   namedFromRow, namedParams, refusalFromRow, refusalParams, sessionFromRow, sessionParams, signingKeyFromRow, signingKeyParams, tokenFromRow, userFromRow, userParams,
 } = sqlRows(SQLITE_DIALECT);
 const LISTS = listQueries(SQLITE_DIALECT);
@@ -344,6 +344,13 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     replay: {
       remember: (key, expiresAt, now) => guard('one-time id', () => s.replayRemember.get(key, expiresAt, now) !== undefined, true),
       deleteExpired: (before) => guard('one-time id', () => s.replayDeleteExpired.run(before).changes),
+    },
+    rules: {
+      create: (r: Rule) => mutate('rule', () => void s.ruleInsert.run(...ruleParams(r))),
+      update: (r: Rule) => mutate('rule', () => s.ruleUpdate.run(...updateValues(SQLITE_DIALECT, ruleParams(r))).changes),
+      byId: (id) => guard('rule', () => mapOpt(s.ruleById.get(id) as RuleRow | undefined, ruleFromRow)),
+      list: () => guard('rule', () => (s.ruleList.all() as RuleRow[]).map(ruleFromRow)),
+      delete: (id) => remove('rule', s.ruleDelete, id),
     },
     identityProviders: {
       create: (p: IdentityProvider) => mutate('identity provider', () => void s.idpInsert.run(...identityProviderParams(p))),

@@ -210,6 +210,30 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       ALTER TABLE applications ADD COLUMN rate_limit TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'refusal facts, report-only rules',
+    sql: `
+      -- The facts of the case (JSON, src/errors/facts.ts) and, on a "would refuse" record, the rule.
+      ALTER TABLE refusals ADD COLUMN facts TEXT;
+      ALTER TABLE refusals ADD COLUMN rule_id TEXT;
+      CREATE INDEX refusals_rule ON refusals (rule_id, at) WHERE rule_id IS NOT NULL;
+      -- Rules introduced in report mode before they enforce (src/registry/rules.ts).
+      CREATE TABLE rules (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        note TEXT,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        enforced_at INTEGER,
+        enforced_by TEXT
+      );
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

@@ -49,6 +49,9 @@ const SQL = {
   replayRemember: `INSERT INTO replay (key, expires_at) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= ? RETURNING 1`,
   replayDeleteExpired: 'DELETE FROM replay WHERE expires_at < ?',
+  ruleInsert: insertInto(D, 'rules', COLUMNS.rules),
+  ruleUpdate: updateByKey(D, 'rules', COLUMNS.rules),
+  ruleDelete: 'DELETE FROM rules WHERE id = ?',
   idpInsert: insertInto(D, 'identity_providers', COLUMNS.identityProviders),
   idpUpdate: updateByKey(D, 'identity_providers', COLUMNS.identityProviders),
   idpDelete: 'DELETE FROM identity_providers WHERE id = ?',

@@ -1,0 +1,201 @@
+/**
+ * Resolvers of the facts many reasons share: the application's and the user's settings now, the
+ * stored token and who ended it, the secret's rotation, the properties, and the nearest valid
+ * value of a typo (administrator only: these never reach a caller).
+ */
+import { tokenHandle } from '../../core/crypto.js';
+import { nearest } from '../../core/nearest.js';
+import type { AuditEntry, FactValue } from '../../domain/model.js';
+import type { FactName } from '../../errors/facts.js';
+import { PROPERTY_NAMES } from '../../registry/properties.js';
+import { iso, type ExplainContext, type FactResolver } from '../explain.js';
+
+const strings = (v: FactValue | undefined): string[] => (Array.isArray(v) ? [...v] : typeof v === 'string' && v !== '' ? v.split(/\s+/) : []);
+const stringOf = (v: FactValue | undefined): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+function parse(text: string | null): Record<string, unknown> | undefined {
+  if (text === null) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const listIn = (record: Record<string, unknown> | undefined, key: string): string[] => {
+  const v = record?.[key];
+  return Array.isArray(v) ? v.map(String) : [];
+};
+
+/** The scopes the request asked: the recorded fact. */
+async function requested(ctx: ExplainContext): Promise<string[]> {
+  return strings(await ctx.fact('requestedScopes'));
+}
+
+async function existingScopes(ctx: ExplainContext): Promise<Set<string>> {
+  return new Set((await ctx.deps.storage.scopes.list()).map((s) => s.name));
+}
+
+/** The audit entry that revoked the token: under its handle, else a bulk revocation (its application or user) at that time. */
+async function revocationEntry(ctx: ExplainContext): Promise<AuditEntry | undefined> {
+  const token = await ctx.token();
+  if (token === undefined || token.revokedAt === null) return undefined;
+  const near = (e: AuditEntry) => Math.abs(e.at - (token.revokedAt ?? 0)) <= 5_000;
+  const byHandle = (await ctx.audit(tokenHandle(token.hash))).find((e) => e.action.startsWith('token.') || near(e));
+  if (byHandle !== undefined) return byHandle;
+  const app = await ctx.deps.storage.applications.byId(token.applicationId).catch(() => undefined);
+  const user = token.userId === null ? undefined : await ctx.deps.storage.users.byId(token.userId).catch(() => undefined);
+  for (const target of [app?.clientId, user?.userName]) {
+    if (target === undefined) continue;
+    const entry = (await ctx.audit(target)).find(near);
+    if (entry !== undefined) return entry;
+  }
+  return undefined;
+}
+
+/** The latest application.update that took `scopes` away from the application. */
+async function withdrawal(ctx: ExplainContext): Promise<AuditEntry | undefined> {
+  const app = await ctx.application();
+  const gone = strings(await ctx.fact('withdrawnScopes'));
+  if (app === undefined || gone.length === 0) return undefined;
+  for (const entry of await ctx.audit(app.clientId, 'application.update')) {
+    const before = listIn(parse(entry.before), 'scopes');
+    const after = listIn(parse(entry.after), 'scopes');
+    if (gone.some((s) => before.includes(s) && !after.includes(s))) return entry;
+  }
+  return undefined;
+}
+
+async function propertyEntry(ctx: ExplainContext): Promise<AuditEntry | undefined> {
+  const name = stringOf(await ctx.fact('property'));
+  return name === undefined ? undefined : (await ctx.audit(name, 'property.set'))[0];
+}
+
+async function appUser(ctx: ExplainContext) {
+  const app = await ctx.application();
+  return app?.appUserId === null || app === undefined ? undefined : ctx.deps.storage.users.byId(app.appUserId);
+}
+
+export const COMMON_RESOLVERS: Partial<Record<FactName, FactResolver>> = {
+  // ---- the application and the user now ----
+  allowedGrants: async (ctx) => (await ctx.application())?.grantTypes,
+  allowedScopes: async (ctx) => (await ctx.application())?.scopes,
+  tokenFormat: async (ctx) => (await ctx.application())?.tokenFormat,
+  audience: async (ctx) => {
+    const app = await ctx.application();
+    return app === undefined ? undefined : app.audience;
+  },
+  applicationActive: async (ctx) => (await ctx.application())?.active,
+  applicationPublic: async (ctx) => (await ctx.application())?.public,
+  registeredRedirectUris: async (ctx) => (await ctx.application())?.redirectUris,
+  appUser: async (ctx) => {
+    const app = await ctx.application();
+    if (app === undefined) return undefined;
+    return app.appUserId === null ? null : ((await appUser(ctx))?.userName ?? null);
+  },
+  appUserActive: async (ctx) => (await appUser(ctx))?.active,
+  userExists: async (ctx) => (ctx.refusal.userName === null ? undefined : (await ctx.user()) !== undefined),
+  userActive: async (ctx) => (await ctx.user())?.active,
+  userRoles: async (ctx) => (await ctx.user())?.roles,
+  passwordChangedAt: async (ctx) => {
+    const user = await ctx.user();
+    return user === undefined ? undefined : iso(user.passwordChangedAt);
+  },
+  secretRotatedAt: async (ctx) => {
+    const app = await ctx.application();
+    return app === undefined || app.public ? undefined : iso(app.secretRotatedAt ?? app.createdAt);
+  },
+  secretRotatedBy: async (ctx) => {
+    const app = await ctx.application();
+    if (app === undefined || app.public) return undefined;
+    const entry = (await ctx.audit(app.clientId, 'application.rotate_secret'))[0] ?? (await ctx.audit(app.clientId, 'application.create'))[0];
+    return entry?.actor ?? null;
+  },
+  supportedGrants: async (ctx) => [...ctx.deps.supportedGrants],
+  // ---- the token ----
+  token: async (ctx) => {
+    const t = await ctx.token();
+    return t === undefined ? undefined : tokenHandle(t.hash);
+  },
+  tokenKind: async (ctx) => (await ctx.token())?.kind,
+  tokenScopes: async (ctx) => (await ctx.token())?.scopes,
+  tokenGrant: async (ctx) => (await ctx.token())?.grantType,
+  issuedAt: async (ctx) => {
+    const t = await ctx.token();
+    return t === undefined ? undefined : iso(t.issuedAt);
+  },
+  expiredAt: async (ctx) => {
+    const t = await ctx.token();
+    return t === undefined ? undefined : iso(t.expiresAt);
+  },
+  revokedAt: async (ctx) => {
+    const t = await ctx.token();
+    return t === undefined ? undefined : iso(t.revokedAt);
+  },
+  revokedBy: async (ctx) => {
+    const entry = await revocationEntry(ctx);
+    return entry === undefined ? undefined : `${entry.actor} (${entry.action})`;
+  },
+  withdrawnScopes: async (ctx) => {
+    const app = await ctx.application();
+    const held = strings(await ctx.fact('tokenScopes'));
+    return app === undefined ? undefined : held.filter((s) => !app.scopes.includes(s));
+  },
+  withdrawnAt: async (ctx) => {
+    const entry = await withdrawal(ctx);
+    return entry === undefined ? undefined : iso(entry.at);
+  },
+  withdrawnBy: async (ctx) => (await withdrawal(ctx))?.actor,
+  // ---- scopes asked ----
+  missingScopes: async (ctx) => {
+    const app = await ctx.application();
+    return app === undefined ? undefined : (await requested(ctx)).filter((s) => !app.scopes.includes(s));
+  },
+  unknownScopes: async (ctx) => {
+    const exist = await existingScopes(ctx);
+    return (await requested(ctx)).filter((s) => !exist.has(s));
+  },
+  scopeExists: async (ctx) => {
+    const asked = await requested(ctx);
+    if (asked.length === 0) return undefined;
+    const exist = await existingScopes(ctx);
+    return asked.every((s) => exist.has(s));
+  },
+  // ---- properties ----
+  propertyValue: async (ctx) => {
+    const name = stringOf(await ctx.fact('property'));
+    if (name === undefined) return undefined;
+    const row = (await ctx.deps.storage.properties.list()).find((p) => p.name === name);
+    return row?.value ?? null;
+  },
+  propertySetAt: async (ctx) => {
+    const entry = await propertyEntry(ctx);
+    return entry === undefined ? null : iso(entry.at);
+  },
+  propertySetBy: async (ctx) => (await propertyEntry(ctx))?.actor ?? null,
+  // ---- the nearest valid value of a typo ----
+  nearestGrant: async (ctx) => {
+    const asked = stringOf(await ctx.fact('requestedGrant'));
+    return asked === undefined ? undefined : (nearest(asked, ctx.deps.supportedGrants) ?? null);
+  },
+  nearestScope: async (ctx) => {
+    const exist = await existingScopes(ctx);
+    const unknown = (await requested(ctx)).filter((s) => !exist.has(s));
+    if (unknown.length === 0) return undefined;
+    return unknown.map((s) => nearest(s, exist)).filter((s): s is string => s !== undefined);
+  },
+  nearestProperty: async (ctx) => {
+    const asked = stringOf(await ctx.fact('requestedProperty'));
+    return asked === undefined ? undefined : (nearest(asked, PROPERTY_NAMES) ?? null);
+  },
+  nearestRedirectUri: async (ctx) => {
+    const asked = stringOf(await ctx.fact('requestedRedirectUri'));
+    const app = await ctx.application();
+    return asked === undefined || app === undefined ? undefined : (nearest(asked, app.redirectUris) ?? null);
+  },
+  nearestClientId: async (ctx) => {
+    if (ctx.refusal.clientId === null) return undefined;
+    const apps = await ctx.deps.storage.applications.list();
+    return nearest(ctx.refusal.clientId, apps.map((a) => a.clientId)) ?? null;
+  },
+};
