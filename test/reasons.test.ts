@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { REASON_CODES, type ReasonCode } from '../src/errors/reasons.js';
+import { REASON_CODES, REASONS, type ReasonCode, type ReasonInfo } from '../src/errors/reasons.js';
+import { explainRefusal, factLabel, type Explanation } from '../src/diagnostics/explain.js';
+import { explainText } from '../src/cli/commands/explain.js';
 import { createApplication, updateApplication, type ApplicationInput } from '../src/registry/applications.js';
 import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
@@ -20,6 +22,25 @@ import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { generateTestKey, jwksOf, signAssertion, startIdpServer, type IdpKey, type IdpServer } from './helpers/idp-server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
+
+/** Checks an explanation's facts; `e.facts` holds every fact the reason lists (checked for all cases). */
+type FactCheck = (e: Explanation, r: Refusal) => void | Promise<void>;
+
+/**
+ * `latchkey explain` of a recorded refusal, as the CLI builds it (--json) and prints it (plain): every
+ * fact the catalogue lists for its reason is there, under its label in the plain text; then the case's own checks.
+ */
+async function checkExplanation(refusal: Refusal, check: FactCheck | undefined): Promise<Explanation> {
+  const e = await explainRefusal({ storage: server.latchkey.storage, supportedGrants: [...server.latchkey.grants.keys()] }, refusal);
+  const listed = (REASONS as Record<string, ReasonInfo>)[refusal.reason]?.facts ?? [];
+  const missing = listed.filter((name) => !Object.hasOwn(e.facts, name));
+  assert.deepEqual(missing, [], `${refusal.reason}: the explanation lacks listed facts ${missing.join(', ')} (has ${JSON.stringify(e.facts)})`);
+  const text = explainText(e);
+  for (const name of listed) assert.ok(text.includes(factLabel(name)), `${refusal.reason}: the plain explanation has no "${factLabel(name)}" line`);
+  await check?.(e, refusal);
+  return e;
+}
+
 const ROPC_OFF = 'glide.oauth.inbound.ropc.grant_type.disabled';
 const OAUTH_ACTIVE = 'com.snc.platform.security.oauth.is.active';
 const LOCKOUT = 'latchkey.password.lockout.threshold';
@@ -38,6 +59,8 @@ interface Case {
   readonly endpoint?: string;
   /** Fields the refusal record must carry besides the reason. */
   readonly record?: (r: Refusal) => void;
+  /** The facts of this case its explanation must carry (values checked against the registry, the audit log and the stored events). */
+  readonly facts?: FactCheck;
   readonly run: () => Promise<TokenResponse>;
 }
 
@@ -360,6 +383,8 @@ interface ApiCase {
   /** The WWW-Authenticate header: exact value, pattern, or null for none. */
   readonly wwwAuthenticate: string | RegExp | null;
   readonly record?: (r: Refusal) => void;
+  /** The facts of this case its explanation must carry (values checked against the registry, the audit log and the stored events). */
+  readonly facts?: FactCheck;
   readonly run: () => Promise<ApiReply>;
 }
 
@@ -635,6 +660,8 @@ interface OtherCase {
   /** The endpoint the refusal is recorded for. */
   readonly endpoint: string;
   readonly record?: (r: Refusal) => void;
+  /** The facts of this case its explanation must carry (values checked against the registry, the audit log and the stored events). */
+  readonly facts?: FactCheck;
   readonly run: () => Promise<{ readonly requestId: string }>;
 }
 
@@ -902,6 +929,7 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
       assert.equal(refusal.endpoint, c.endpoint ?? 'token');
       assert.equal(refusal.remoteAddress, '127.0.0.1');
       c.record?.(refusal);
+      await checkExplanation(refusal, c.facts);
       produced.add(refusal.reason);
     });
   }
@@ -917,6 +945,7 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
       const refusal = await assertApiRefusal(server.latchkey.storage, res, { status: c.status, reason: c.code, error: c.error, endpoint: c.endpoint, wwwAuthenticate: c.wwwAuthenticate });
       assert.equal(refusal.remoteAddress, '127.0.0.1');
       c.record?.(refusal);
+      await checkExplanation(refusal, c.facts);
       produced.add(refusal.reason);
     });
   }
@@ -930,9 +959,15 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
       assert.equal(refusal.endpoint, c.endpoint);
       assert.equal(refusal.remoteAddress, '127.0.0.1');
       c.record?.(refusal);
+      await checkExplanation(refusal, c.facts);
       produced.add(refusal.reason);
     });
   }
+
+  it('every reason lists the facts its explanation carries', () => {
+    const bare = REASON_CODES.filter((code) => ((REASONS as Record<string, ReasonInfo>)[code]?.facts ?? []).length === 0);
+    assert.deepEqual(bare, []);
+  });
 
   it('covers the whole reason catalogue, and nothing outside it', () => {
     const all = [...CASES, ...API_CASES, ...OTHER_CASES].map((c) => c.code);
