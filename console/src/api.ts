@@ -258,6 +258,14 @@ export interface RefusalRow {
   readonly token?: string | null;
 }
 
+/** One refusal explained (GET /refusals/{id}): the row with the facts of this case and the fix written for it. */
+export interface RefusalExplained extends RefusalRow {
+  readonly outcome: 'refused' | 'would_refuse';
+  readonly rule: { readonly id: string; readonly kind: string; readonly target: string; readonly mode: string } | null;
+  readonly facts: Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
+  readonly factLabels: Readonly<Record<string, string>>;
+}
+
 /** Refusals of one reason and client (GET /refusals/groups), with their latest requests. */
 export interface RefusalGroup {
   readonly key: string;

@@ -1,6 +1,7 @@
 import { Fragment } from 'preact';
 import type { RefusalGroup, RefusalGroups } from '../api';
 import { Badge, Empty, fmtTime } from '../ui';
+import { RefusalFacts } from '../facts';
 
 /**
  * Refusals grouped by reason and client (GET /refusals/groups): one row per group with its count
@@ -48,6 +49,12 @@ function GroupDetail(props: { group: RefusalGroup; id: string }) {
             <p>
               <strong>Setting:</strong> {g.link === null ? <code>{g.setting}</code> : <a href={g.link}>{g.setting}</a>}
             </p>
+          )}
+          {latest === undefined ? null : (
+            <>
+              <h3>The latest request explained</h3>
+              <RefusalFacts requestId={latest.requestId} staticFix={g.fix} />
+            </>
           )}
           <p class="muted small-text">
             Endpoints {g.endpoints.join(', ')} · status {g.statuses.join(', ')} · {g.sources} source address{g.sources === 1 ? '' : 'es'}

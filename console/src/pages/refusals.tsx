@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, list, query, type RefusalGroups, type RefusalRow } from '../api';
 import { Checkbox, Empty, Loading, PageHeader, SelectField, TextField, fmtTime, useLoad } from '../ui';
 import { GroupedRefusals } from './refusal-groups';
+import { RefusalFacts } from '../facts';
 
 type View = 'grouped' | 'requests';
 
@@ -137,6 +138,7 @@ export function Refusals(props: { params: URLSearchParams }) {
                                 <strong>Setting:</strong> {r.link === undefined || r.link === null ? <code>{r.setting}</code> : <a href={r.link}>{r.setting}</a>}
                               </p>
                             )}
+                            <RefusalFacts requestId={r.requestId} staticFix={r.fix} />
                             <p class="muted small-text">
                               Request id <code>{r.requestId}</code>
                               {r.remoteAddress === undefined || r.remoteAddress === null ? '' : ` · from ${r.remoteAddress}`} · error <code>{r.error}</code>

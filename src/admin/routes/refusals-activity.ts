@@ -1,5 +1,6 @@
 import { parseUnrecordedMetric, UNRECORDED_PREFIX } from '../../audit/refusals.js';
 import type { Storage } from '../../storage/types.js';
+import { explainRefusal, factLabel } from '../../diagnostics/explain.js';
 import { notFound } from '../http.js';
 import { ACTIVITY_PERIODS, AUTO_LOOKBACK_MS, autoPeriod, bucketize, periodNamed, periodSince, type ActivityPeriod } from './activity-period.js';
 import { intParam, REFUSAL_FILTER_QUERY, refusalFilter, textParam } from './helpers.js';
@@ -82,11 +83,21 @@ export const REFUSAL_ACTIVITY_ROUTES: readonly AdminRoute[] = [
     method: 'GET',
     path: '/refusals/:requestId',
     tag: 'refusals',
-    summary: 'One refusal by the request id the client was given',
+    summary:
+      'One refusal (or "would refuse" record of a report-only rule) by the request id the client was given: the explanation with the facts of this case (times, the actor from the audit log, the settings now, typo suggestions) and a fix written from the live configuration, as `latchkey explain` gives it',
     async handler(ctx) {
       const r = await ctx.latchkey.storage.refusals.byRequestId(ctx.params.requestId ?? '');
       if (r === undefined) throw notFound(NOT_RECORDED);
-      return refusalView(r);
+      const e = await explainRefusal({ storage: ctx.latchkey.storage, supportedGrants: [...ctx.latchkey.grants.keys()] }, r);
+      return {
+        ...refusalView(r),
+        outcome: e.outcome,
+        rule: e.rule,
+        fix: e.fix,
+        facts: e.facts,
+        /** The label of each fact, as `latchkey explain` prints it. */
+        factLabels: Object.fromEntries(Object.keys(e.facts).map((name) => [name, factLabel(name)])),
+      };
     },
   },
   {

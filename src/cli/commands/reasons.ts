@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { REASON_CODES, REASONS, type ReasonCode, type ReasonInfo } from '../../errors/reasons.js';
+import { FACT_NAMES, FACTS } from '../../errors/facts.js';
 import type { Kit } from './index.js';
 
 interface ReasonsOptions {
@@ -54,12 +55,28 @@ export function reasonsMarkdown(list: readonly Entry[] = entries()): string {
     'safe, specific `error_description`; an administrator sees the full record, with the explanation and',
     'the fix below, with `latchkey explain <request-id>` (the id is in the `X-Request-Id` response header).',
     '',
+    'Each explanation also carries the facts of the case listed in the Facts column (what they mean: [Facts](#facts)):',
+    'times, the actor of the change that caused it (from the audit log), the application\'s settings now, counts,',
+    'and the nearest valid value of a typo. Where the fix depends on the configuration (the grants this server',
+    'supports, the scopes that exist), `explain` writes it from the live configuration.',
+    '',
   ];
   for (const [key, group] of groups(list)) {
-    out.push(`## ${GROUP_TITLES[key] ?? key}`, '', '| Code | What happened | Fix | Setting |', '|---|---|---|---|');
-    for (const e of group) out.push(`| \`${e.code}\` | ${cell(e.explanation)} | ${cell(e.fix)} | ${cell(setting(e.setting))} |`);
+    out.push(`## ${GROUP_TITLES[key] ?? key}`, '', '| Code | What happened | Fix | Setting | Facts |', '|---|---|---|---|---|');
+    for (const e of group) out.push(`| \`${e.code}\` | ${cell(e.explanation)} | ${cell(e.fix)} | ${cell(setting(e.setting))} | ${(e.facts ?? []).map((f) => `\`${f}\``).join(', ')} |`);
     out.push('');
   }
+  out.push(
+    '## Facts',
+    '',
+    'Times are ISO 8601 (UTC). No fact holds a secret, a password or a token; the suggestions (`nearest…`) are shown',
+    'to administrators only, never to the caller.',
+    '',
+    '| Fact | Shown as | What it says |',
+    '|---|---|---|',
+  );
+  for (const name of FACT_NAMES) out.push(`| \`${name}\` | ${cell(FACTS[name].label)} | ${cell(FACTS[name].description)} |`);
+  out.push('');
   return out.join('\n');
 }
 
@@ -67,6 +84,7 @@ function reasonsText(list: readonly Entry[]): string {
   const blocks = list.map((e) => {
     const lines = [e.code, `  What happened: ${e.explanation}`, `  Fix:           ${e.fix}`];
     if (e.setting !== undefined) lines.push(`  Setting:       ${e.setting}`);
+    if (e.facts !== undefined && e.facts.length > 0) lines.push(`  Facts:         ${e.facts.join(', ')}`);
     return lines.join('\n');
   });
   return `${blocks.join('\n\n')}\n\n${list.length} reasons. Look up a refused request with: latchkey explain <request-id>\n`;
