@@ -40,3 +40,9 @@ export function editDistance(a: string, b: string): number {
   }
   return prev[b.length] ?? 0;
 }
+
+/** " Did you mean "x"?" for a message, or "" when nothing is near. */
+export function didYouMean(value: string, candidates: Iterable<string>): string {
+  const near = nearest(value, candidates);
+  return near === undefined ? '' : ` Did you mean "${near}"?`;
+}

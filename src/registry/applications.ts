@@ -1,3 +1,4 @@
+import { didYouMean } from '../core/nearest.js';
 import { formatRateLimit, parseRateLimit } from '../domain/rate-limit.js';
 import { importJWK, type JWK } from 'jose';
 import type { Clock } from '../core/clock.js';
@@ -109,7 +110,7 @@ function checkGrants(grants: readonly string[], catalogue: readonly CatalogueEnt
     const grant = catalogue.find((d) => d.grantType === g || d.alias === g);
     if (grant === undefined) {
       const supported = catalogue.map((d) => (d.alias === undefined ? d.grantType : `${d.alias} (= ${d.grantType})`));
-      throw new RegistryError('invalid_input', `Unknown grant type "${g}". Supported: ${supported.join(', ')}.`, 'grantTypes');
+      throw new RegistryError('invalid_input', `Unknown grant type "${g}".${didYouMean(g, catalogue.flatMap((d) => (d.alias === undefined ? [d.grantType] : [d.grantType, d.alias])))} Supported: ${supported.join(', ')}.`, 'grantTypes');
     }
     return grant;
   });
@@ -130,7 +131,8 @@ async function checkScopes(deps: BaseDeps, scopes: readonly string[]): Promise<s
   const unique = [...new Set(scopes.map((s) => s.trim()).filter((s) => s !== ''))];
   for (const scope of unique) {
     if ((await deps.storage.scopes.byName(scope)) === undefined) {
-      throw new RegistryError('scope_not_found', `No auth scope named ${JSON.stringify(scope)}. Create it with: ${commandLine(['scopes', 'create', scope])}`, 'scopes');
+      const near = didYouMean(scope, (await deps.storage.scopes.list()).map((s) => s.name));
+      throw new RegistryError('scope_not_found', `No auth scope named ${JSON.stringify(scope)}.${near} Create it with: ${commandLine(['scopes', 'create', scope])}`, 'scopes');
     }
   }
   return unique;

@@ -1,3 +1,4 @@
+import { didYouMean } from '../core/nearest.js';
 import { RegistryError } from './errors.js';
 
 /**
@@ -161,7 +162,7 @@ export function parsePropertyValue(name: string, raw: string): boolean | number 
   if (!isPropertyName(name)) {
     throw new RegistryError(
       'property_unknown',
-      `Unknown property "${name}". Known properties: ${PROPERTY_NAMES.join(', ')}.`,
+      `Unknown property "${name}".${didYouMean(name, PROPERTY_NAMES)} Known properties: ${PROPERTY_NAMES.join(', ')}.`,
     );
   }
   const def: PropertyDefinition = PROPERTY_DEFINITIONS[name];

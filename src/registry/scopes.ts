@@ -1,3 +1,4 @@
+import { didYouMean } from '../core/nearest.js';
 import type { Application, Scope } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -43,7 +44,10 @@ type ScopeDeps = { storage: Pick<Storage, 'scopes'> & Partial<Pick<Storage, 'aud
 
 export async function findScope(deps: { storage: Pick<Storage, 'scopes'> }, name: string): Promise<Scope> {
   const scope = await deps.storage.scopes.byName(name);
-  if (scope === undefined) throw new RegistryError('scope_not_found', `No auth scope named "${name}". List them with \`latchkey scopes list\`.`);
+  if (scope === undefined) {
+    const near = didYouMean(name, (await deps.storage.scopes.list()).map((s) => s.name));
+    throw new RegistryError('scope_not_found', `No auth scope named "${name}".${near} List them with \`latchkey scopes list\`.`);
+  }
   return scope;
 }
 
