@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { FACT_NAMES, FACTS } from '../../errors/facts.js';
 import { REASON_CODES, REASONS, type ReasonCode, type ReasonInfo } from '../../errors/reasons.js';
 import type { Kit } from './index.js';
 
@@ -44,6 +45,11 @@ function setting(value: string | undefined): string {
   return value === undefined ? '' : `\`${value}\``;
 }
 
+/** The facts a reason's explanation carries, by name (the glossary at the end of the document says what each is). */
+function factNames(e: Entry): string {
+  return (e.facts ?? []).map((name) => `\`${name}\``).join(', ');
+}
+
 export function reasonsMarkdown(list: readonly Entry[] = entries()): string {
   const out = [
     '# Refusal reasons',
@@ -56,10 +62,22 @@ export function reasonsMarkdown(list: readonly Entry[] = entries()): string {
     '',
   ];
   for (const [key, group] of groups(list)) {
-    out.push(`## ${GROUP_TITLES[key] ?? key}`, '', '| Code | What happened | Fix | Setting |', '|---|---|---|---|');
-    for (const e of group) out.push(`| \`${e.code}\` | ${cell(e.explanation)} | ${cell(e.fix)} | ${cell(setting(e.setting))} |`);
+    out.push(`## ${GROUP_TITLES[key] ?? key}`, '', '| Code | What happened | Fix | Setting | Facts of the case |', '|---|---|---|---|---|');
+    for (const e of group) out.push(`| \`${e.code}\` | ${cell(e.explanation)} | ${cell(e.fix)} | ${cell(setting(e.setting))} | ${factNames(e)} |`);
     out.push('');
   }
+  out.push(
+    '## The facts of a case',
+    '',
+    '`latchkey explain <request-id>` (plain and `--json`), the admin API and the console show, under these labels, the facts each',
+    'reason above lists: recorded with the refusal, or looked up in the registry and the audit log when it is explained. Times are',
+    'ISO 8601; a fact never holds a secret, a password or a token, and the "Did you mean" facts never reach the caller.',
+    '',
+    '| Fact | Label | What it says |',
+    '|---|---|---|',
+    ...FACT_NAMES.map((name) => `| \`${name}\` | ${cell(FACTS[name].label)} | ${cell(FACTS[name].description)} |`),
+    '',
+  );
   return out.join('\n');
 }
 
@@ -67,6 +85,7 @@ function reasonsText(list: readonly Entry[]): string {
   const blocks = list.map((e) => {
     const lines = [e.code, `  What happened: ${e.explanation}`, `  Fix:           ${e.fix}`];
     if (e.setting !== undefined) lines.push(`  Setting:       ${e.setting}`);
+    if ((e.facts ?? []).length > 0) lines.push(`  Facts:         ${(e.facts ?? []).join(', ')}`);
     return lines.join('\n');
   });
   return `${blocks.join('\n\n')}\n\n${list.length} reasons. Look up a refused request with: latchkey explain <request-id>\n`;
