@@ -79,7 +79,7 @@ describe('bounded disk use', { timeout: 300_000 }, () => {
     try {
       const agent = keepAliveAgent(32);
       const xs = await drive(32, { count: 100_000 }, (i) => {
-        // Every 2000th: an authenticated client asking for a scope it is not allowed (recorded one by one).
+        // Every 2000th: an authenticated client asking for a scope it is not allowed, one that does not exist (scope.unknown; recorded one by one).
         if (i % 2000 === 0) return exchange(agent, server.url, 'auth', tokenCall({ grant_type: 'client_credentials', scope: 'not.allowed' }, fx.cc));
         if (i % 2 === 0) return exchange(agent, server.url, 'client', tokenCall({ grant_type: 'client_credentials' }, { clientId: `random-${i}`, clientSecret: 'guess' }));
         return exchange(agent, server.url, 'bearer', bearerCall(WHOAMI, `lk_at_garbage${i}`));
@@ -97,7 +97,7 @@ describe('bounded disk use', { timeout: 300_000 }, () => {
     assert.ok(grown < 5 * MiB, `grew by ${(grown / MiB).toFixed(1)} MiB`);
     const storage = openSqliteStorage({ path: db });
     try {
-      for (const id of requestIds) assert.equal((await storage.refusals.byRequestId(id))?.reason, 'scope.not_allowed', `authenticated refusal ${id} recorded`);
+      for (const id of requestIds) assert.equal((await storage.refusals.byRequestId(id))?.reason, 'scope.unknown', `authenticated refusal ${id} recorded`);
       const counted = (await storage.activity.list('refusals.unrecorded|', 0)).reduce((n, r) => n + r.count, 0);
       const recorded = (await storage.refusals.exportAll(undefined, 200_000)).length;
       assert.equal(counted + recorded, 100_000, 'every refusal is either recorded or counted');

@@ -50,6 +50,7 @@ describe('JWT bearer grant (urn:ietf:params:oauth:grant-type:jwt-bearer)', () =>
     const deps = registryDeps(server);
     await createScope(deps, 'export.read');
     await createScope(deps, 'export.write');
+    await createScope(deps, 'admin.all'); // exists, but no application here is allowed it
     await createUser(deps, { userName: 'alice', roles: ['itil'] });
     await createUser(deps, { userName: 'bob', active: false });
     await make('es', { name: 'Signs with ES256', jwks: jwksOf(es) });
@@ -167,9 +168,10 @@ describe('JWT bearer grant (urn:ietf:params:oauth:grant-type:jwt-bearer)', () =>
       await refused(await grant(await assertion('es', es, { sub: 'bob' })), 'user.inactive');
     });
 
-    it('a scope the application is not allowed -> scope.not_allowed (and the jti stays unused)', async () => {
+    it('a scope the application is not allowed -> scope.not_allowed, one that does not exist -> scope.unknown (and the jti stays unused)', async () => {
       const jti = `scope-${Date.now()}`;
       await refused(await grant(await assertion('es', es, { jti }), { scope: 'admin.all' }), 'scope.not_allowed', 400, 'invalid_scope');
+      await refused(await grant(await assertion('es', es, { jti }), { scope: 'export.raed' }), 'scope.unknown', 400, 'invalid_scope');
       assert.equal((await grant(await assertion('es', es, { jti }))).status, 200);
     });
 

@@ -20,6 +20,12 @@ import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
 import { createIdentityProvider } from '../src/idp/registry.js';
 import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { generateTestKey, jwksOf, signAssertion, startIdpServer, type IdpKey, type IdpServer } from './helpers/idp-server.js';
+import { handleKeyPrefixes, newOpaqueToken, tokenHandle } from '../src/core/crypto.js';
+import { formatWindow } from '../src/domain/rate-limit.js';
+import type { TokenRecord } from '../src/domain/model.js';
+import type { IO } from '../src/cli/context.js';
+import { main } from '../src/cli/main.js';
+import { shellWords } from './helpers/diagnostics.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 
@@ -71,13 +77,15 @@ const password = (name: string, username: string, pw: string, extra: Record<stri
   post({ form: { grant_type: 'password', username, password: pw, ...extra }, basic: basic(name) });
 const refresh = (name: string, token: string, extra: Record<string, string> = {}) => post({ form: { grant_type: 'refresh_token', refresh_token: token, ...extra }, basic: basic(name) });
 
-async function withProperty<T>(name: string, value: string, restore: string, fn: () => Promise<T>): Promise<T> {
-  await setProperty(registryDeps(server, clock), name, value);
+async function withProperty<T>(name: string, value: string, restore: string, fn: () => Promise<T>, actor?: string): Promise<T> {
+  await setProperty({ ...registryDeps(server, clock), actor }, name, value);
   await refreshCache(server);
   try {
     return await fn();
   } finally {
-    await setProperty(registryDeps(server, clock), name, restore);
+    // A millisecond later, so the audit log orders the restore after the change (entries of one millisecond have no order).
+    clock.advance(1);
+    await setProperty({ ...registryDeps(server, clock), actor }, name, restore);
     await refreshCache(server);
   }
 }
@@ -87,13 +95,74 @@ async function refreshTokenOf(res: TokenResponse): Promise<string> {
   return String(res.json?.refresh_token);
 }
 
+// --- what the facts checks compare with: the registry, the audit log and the stored tokens, read through storage ---
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const storage = () => server.latchkey.storage;
+const appNow = async (clientId: string) => {
+  const app = await storage().applications.byClientId(clientId);
+  assert.ok(app !== undefined, clientId);
+  return app;
+};
+/** The newest audit entries about `target` (of `action`), newest first. */
+const auditOf = (target: string, action: string) => storage().audit.list({ target, action, limit: 10 });
+/** The stored token a fact's handle names (exactly one). */
+async function storedByHandle(handle: unknown): Promise<TokenRecord> {
+  assert.equal(typeof handle, 'string');
+  for (const prefix of handleKeyPrefixes(handle as string)) {
+    const found = await storage().tokens.byKeyPrefix(prefix, 2);
+    if (found.length === 1) return found[0] as TokenRecord;
+  }
+  assert.fail(`no stored token for ${String(handle)}`);
+}
+/** A property's stored value now, its last property.set entry, and the value it had before that one (what the refused request ran into, when the case restored it). */
+async function propertyNow(name: string) {
+  const row = (await storage().properties.list()).find((p) => p.name === name);
+  const [last] = await auditOf(name, 'property.set');
+  assert.ok(last !== undefined, `no property.set entry for ${name}`);
+  return { value: row?.value ?? null, last, refusedWith: last.before === null ? undefined : (JSON.parse(last.before) as { value?: string }).value };
+}
+/** Asserts the four facts of an instance switch against the registry and the audit log; returns the value it had when refused. */
+async function assertProperty(e: Explanation, name: string, actor: string): Promise<void> {
+  const now = await propertyNow(name);
+  assert.equal(e.facts.property, name);
+  assert.equal(e.facts.propertyValue, now.value);
+  assert.equal(e.facts.propertySetAt, iso(now.last.at));
+  assert.equal(e.facts.propertySetBy, now.last.actor);
+  assert.equal(now.last.actor, actor);
+}
+/** The commands a fix writes in backticks (`latchkey …`), as words. */
+function fixCommands(fix: string | null): string[][] {
+  return [...(fix ?? '').matchAll(/`(latchkey [^`]+)`/g)].map((m) => shellWords(m[1] ?? '').slice(1));
+}
+/** Runs a latchkey command on the test server's database, in process (as an administrator pasting a fix would). */
+async function cliRun(words: readonly string[]): Promise<void> {
+  let err = '';
+  const io: IO = { out: () => {}, err: (t) => void (err += t), readStdin: async () => '' };
+  const code = await main(['node', 'latchkey', ...words, '--db', server.db], io);
+  assert.equal(code, 0, `latchkey ${words.join(' ')}: ${err}`);
+}
+/** Every supported grant (the live grant registry) is named in the text. */
+function assertNamesEveryGrant(text: string | null): void {
+  const supported = [...server.latchkey.grants.keys()];
+  assert.ok(supported.length >= 5, supported.join(', '));
+  for (const g of supported) assert.ok((text ?? '').includes(g), `the fix does not name ${g}: ${text}`);
+}
+const cases: { limited?: string; refresh?: { rt1?: string; rt2?: string }; withdrawn?: string; unknownScope?: string } = {};
+
 const CASES: Case[] = [
   // --- rate limits (issue 13): 429 too_many_requests ---
   {
     code: 'rate_limit.client_exceeded', status: 429, error: 'too_many_requests',
     record: (r) => assert.match(r.hint ?? '', /its own rate limit 1\/1h/),
+    facts: async (e) => {
+      // The application's own limit, as the registry holds it; the window frees a request within the hour.
+      assert.equal((await appNow(cases.limited ?? '')).rateLimit, '1/1h');
+      assert.deepEqual([e.facts.limit, e.facts.limitSource], ['1/1h', 'application.rate_limit']);
+      assert.ok(typeof e.facts.retryAfterSeconds === 'number' && e.facts.retryAfterSeconds >= 1 && e.facts.retryAfterSeconds <= 3600, String(e.facts.retryAfterSeconds));
+    },
     run: async () => {
       const created = await createApplication(registryDeps(server, clock), { name: 'One an hour', grantTypes: ['client_credentials'], appUser: 'svc', rateLimit: '1/1h' });
+      cases.limited = created.application.clientId;
       await refreshCache(server);
       const limited = () => post({ form: { grant_type: 'client_credentials' }, basic: [created.application.clientId, created.clientSecret ?? ''] });
       assert.equal((await limited()).status, 200);
@@ -102,18 +171,38 @@ const CASES: Case[] = [
   },
   {
     code: 'rate_limit.address_exceeded', status: 429, error: 'too_many_requests',
+    facts: async (e) => {
+      // The instance property in force then (the case restored it since): 1 request per the window property.
+      const { refusedWith } = await propertyNow('latchkey.rate_limit.address');
+      const window = Number((await storage().properties.list()).find((p) => p.name === 'latchkey.rate_limit.window_seconds')?.value ?? 60);
+      assert.equal(refusedWith, '1');
+      assert.deepEqual([e.facts.limit, e.facts.limitSource], [`${refusedWith}/${formatWindow(window)}`, 'latchkey.rate_limit.address']);
+      assert.ok(typeof e.facts.retryAfterSeconds === 'number' && e.facts.retryAfterSeconds >= 1 && e.facts.retryAfterSeconds <= window);
+    },
     run: () => withProperty('latchkey.rate_limit.address', '1', '0', async () => {
       await post({ form: { grant_type: 'client_credentials' }, basic: basic('conf') });
       return post({ form: { grant_type: 'client_credentials' }, basic: basic('conf') });
     }),
   },
-  { code: 'request.invalid_content_type', status: 400, error: 'invalid_request', run: () => post({ contentType: 'application/json', body: '{"grant_type":"client_credentials"}', basic: basic('conf') }) },
-  { code: 'request.body_too_large', status: 400, error: 'invalid_request', run: () => post({ form: { grant_type: 'client_credentials', pad: 'x'.repeat(20_000) }, basic: basic('conf') }) },
-  { code: 'request.repeated_parameter', status: 400, error: 'invalid_request', run: () => post({ form: { grant_type: 'client_credentials', scope: ['export.read', 'export.read'] }, basic: basic('conf') }) },
-  { code: 'request.credentials_in_query', status: 400, error: 'invalid_request', run: () => post({ query: 'client_secret=abc', form: { grant_type: 'client_credentials' }, basic: basic('conf') }) },
-  { code: 'request.missing_grant_type', status: 400, error: 'invalid_request', run: () => post({ form: { scope: 'export.read' }, basic: basic('conf') }) },
-  { code: 'request.missing_parameter', status: 400, error: 'invalid_request', record: (r) => assert.equal(r.applicationName, 'Confidential'), run: () => post({ form: { grant_type: 'password', username: 'alice' }, basic: basic('conf') }) },
-  { code: 'request.method_not_allowed', status: 400, error: 'invalid_request', run: () => post({ method: 'GET', basic: basic('conf') }) },
+  { code: 'request.invalid_content_type', status: 400, error: 'invalid_request', facts: (e) => assert.equal(e.facts.contentType, 'application/json'), run: () => post({ contentType: 'application/json', body: '{"grant_type":"client_credentials"}', basic: basic('conf') }) },
+  {
+    code: 'request.body_too_large', status: 400, error: 'invalid_request',
+    // The test server's limit (16 KiB), and the Content-Length of the form below.
+    facts: (e) => assert.deepEqual([e.facts.bodyLimit, e.facts.bodyBytes], [16 * 1024, new URLSearchParams({ grant_type: 'client_credentials', pad: 'x'.repeat(20_000) }).toString().length]),
+    run: () => post({ form: { grant_type: 'client_credentials', pad: 'x'.repeat(20_000) }, basic: basic('conf') }),
+  },
+  { code: 'request.repeated_parameter', status: 400, error: 'invalid_request', facts: (e) => assert.equal(e.facts.repeatedParameter, 'scope'), run: () => post({ form: { grant_type: 'client_credentials', scope: ['export.read', 'export.read'] }, basic: basic('conf') }) },
+  { code: 'request.credentials_in_query', status: 400, error: 'invalid_request', facts: (e) => assert.equal(e.facts.queryParameter, 'client_secret'), run: () => post({ query: 'client_secret=abc', form: { grant_type: 'client_credentials' }, basic: basic('conf') }) },
+  {
+    code: 'request.missing_grant_type', status: 400, error: 'invalid_request',
+    facts: (e) => {
+      assert.deepEqual(e.facts.supportedGrants, [...server.latchkey.grants.keys()]);
+      assertNamesEveryGrant(e.fix);
+    },
+    run: () => post({ form: { scope: 'export.read' }, basic: basic('conf') }),
+  },
+  { code: 'request.missing_parameter', status: 400, error: 'invalid_request', facts: (e) => assert.deepEqual([e.facts.missingParameter, e.facts.requestedGrant], ['password', 'password']), record: (r) => assert.equal(r.applicationName, 'Confidential'), run: () => post({ form: { grant_type: 'password', username: 'alice' }, basic: basic('conf') }) },
+  { code: 'request.method_not_allowed', status: 400, error: 'invalid_request', facts: (e) => assert.equal(e.facts.method, 'GET'), run: () => post({ method: 'GET', basic: basic('conf') }) },
   { code: 'client_auth.multiple_methods', status: 400, error: 'invalid_request', run: () => post({ form: { grant_type: 'client_credentials', client_id: apps.conf!.clientId, client_secret: apps.conf!.secret }, basic: basic('conf') }) },
   { code: 'client_auth.malformed_header', status: 401, error: 'invalid_client', run: () => post({ form: { grant_type: 'client_credentials' }, headers: { authorization: 'Basic !!!' } }) },
   { code: 'client_auth.missing', status: 401, error: 'invalid_client', run: () => post({ form: { grant_type: 'client_credentials' } }) },
@@ -130,14 +219,82 @@ const CASES: Case[] = [
   { code: 'client_auth.secret_required', status: 401, error: 'invalid_client', run: () => post({ form: { grant_type: 'client_credentials', client_id: apps.conf!.clientId } }) },
   { code: 'client_auth.public_client_secret', status: 401, error: 'invalid_client', run: () => post({ form: { grant_type: 'password', username: 'alice', password: PW, client_id: apps.pub!.clientId, client_secret: 'made-up' } }) },
   { code: 'client_auth.application_inactive', status: 401, error: 'invalid_client', run: () => cc('inactive') },
-  { code: 'instance.oauth_inactive', status: 400, error: 'invalid_request', run: () => withProperty(OAUTH_ACTIVE, 'false', 'true', () => cc('conf')) },
-  { code: 'grant.unsupported', status: 400, error: 'unsupported_grant_type', run: () => post({ form: { grant_type: 'urn:example:magic' }, basic: basic('conf') }) },
-  { code: 'grant.not_allowed_for_application', status: 400, error: 'unauthorized_client', run: () => cc('pwOnly') },
-  { code: 'grant.client_credentials_disabled', status: 400, error: 'unauthorized_client', run: () => withProperty(CC, 'false', 'true', () => cc('conf')) },
-  { code: 'grant.client_credentials_public_client', status: 400, error: 'unauthorized_client', run: () => post({ form: { grant_type: 'client_credentials', client_id: apps.pubcc!.clientId } }) },
-  { code: 'grant.ropc_disabled', status: 400, error: 'unauthorized_client', run: () => withProperty(ROPC_OFF, 'true', 'false', () => password('conf', 'alice', PW)) },
-  { code: 'application_user.missing', status: 400, error: 'unauthorized_client', run: () => cc('noUser') },
-  { code: 'application_user.inactive', status: 400, error: 'unauthorized_client', record: (r) => assert.equal(r.userName, 'svc-off'), run: () => cc('offUser') },
+  {
+    code: 'instance.oauth_inactive', status: 400, error: 'invalid_request',
+    facts: async (e) => {
+      await assertProperty(e, OAUTH_ACTIVE, 'cli:ops');
+      assert.equal((await propertyNow(OAUTH_ACTIVE)).refusedWith, 'false');
+    },
+    run: () => withProperty(OAUTH_ACTIVE, 'false', 'true', () => cc('conf'), 'cli:ops'),
+  },
+  {
+    code: 'grant.unsupported', status: 400, error: 'unsupported_grant_type',
+    facts: (e, r) => {
+      assert.deepEqual([e.facts.requestedGrant, e.facts.nearestGrant], ['client_credentails', 'client_credentials']);
+      assert.deepEqual(e.facts.supportedGrants, [...server.latchkey.grants.keys()]);
+      assertNamesEveryGrant(e.fix);
+      assert.match(e.fix ?? '', /nearest to the one sent is client_credentials/);
+      // The suggestion is the administrator's: the caller was told the grants, never "did you mean".
+      assert.doesNotMatch(r.description, /nearest|mean/i);
+    },
+    run: () => post({ form: { grant_type: 'client_credentails' }, basic: basic('conf') }),
+  },
+  {
+    code: 'grant.not_allowed_for_application', status: 400, error: 'unauthorized_client',
+    facts: async (e) => {
+      const app = await appNow(apps.pwOnly!.clientId);
+      assert.deepEqual([e.facts.requestedGrant, e.facts.allowedGrants], ['client_credentials', [...app.grantTypes]]);
+      // The fix is a command that works: pasted, the application allows the grant.
+      const commands = fixCommands(e.fix);
+      assert.deepEqual(commands, [['apps', 'update', app.clientId, '--grants', [...app.grantTypes, 'client_credentials'].join(',')]]);
+      for (const c of commands) await cliRun(c);
+      assert.ok((await appNow(app.clientId)).grantTypes.includes('client_credentials'));
+    },
+    run: () => cc('pwOnly'),
+  },
+  {
+    code: 'grant.client_credentials_disabled', status: 400, error: 'unauthorized_client',
+    facts: async (e) => {
+      await assertProperty(e, CC, 'cli:ops');
+      assert.equal((await propertyNow(CC)).refusedWith, 'false');
+    },
+    run: () => withProperty(CC, 'false', 'true', () => cc('conf'), 'cli:ops'),
+  },
+  {
+    code: 'grant.client_credentials_public_client', status: 400, error: 'unauthorized_client',
+    facts: async (e) => assert.deepEqual([e.facts.requestedGrant, e.facts.applicationPublic], ['client_credentials', (await appNow(apps.pubcc!.clientId)).public]),
+    run: () => post({ form: { grant_type: 'client_credentials', client_id: apps.pubcc!.clientId } }),
+  },
+  {
+    code: 'grant.ropc_disabled', status: 400, error: 'unauthorized_client',
+    facts: async (e) => {
+      await assertProperty(e, ROPC_OFF, 'admin');
+      assert.equal((await propertyNow(ROPC_OFF)).refusedWith, 'true');
+    },
+    run: () => withProperty(ROPC_OFF, 'true', 'false', () => password('conf', 'alice', PW), 'admin'),
+  },
+  {
+    code: 'application_user.missing', status: 400, error: 'unauthorized_client',
+    facts: async (e) => {
+      assert.equal((await appNow(apps.noUser!.clientId)).appUserId, null);
+      assert.equal(e.facts.appUser, null);
+      assert.ok((e.fix ?? '').includes(`latchkey apps update ${apps.noUser!.clientId} --app-user <user-name>`), e.fix ?? '');
+    },
+    run: () => cc('noUser'),
+  },
+  {
+    code: 'application_user.inactive', status: 400, error: 'unauthorized_client', record: (r) => assert.equal(r.userName, 'svc-off'),
+    facts: async (e) => {
+      const user = await storage().users.byName('svc-off');
+      // Created inactive (before()): the audit entry that made it so.
+      const [created] = await auditOf('svc-off', 'user.create');
+      assert.ok(user !== undefined && created !== undefined);
+      assert.deepEqual([e.facts.appUser, e.facts.appUserActive], [user.userName, user.active]);
+      assert.deepEqual([e.facts.appUserDeactivatedAt, e.facts.appUserDeactivatedBy], [iso(created.at), created.actor]);
+      assert.ok((e.fix ?? '').includes('latchkey users update svc-off --active true'), e.fix ?? '');
+    },
+    run: () => cc('offUser'),
+  },
   { code: 'user.bad_credentials', status: 400, error: 'invalid_grant', record: (r) => assert.equal(r.userName, 'alice'), run: () => password('conf', 'alice', 'not-the-password') },
   { code: 'user.inactive', status: 400, error: 'invalid_grant', run: () => password('conf', 'bob', PW) },
   {
@@ -159,15 +316,116 @@ const CASES: Case[] = [
       return busy;
     },
   },
-  { code: 'scope.not_allowed', status: 400, error: 'invalid_scope', run: () => cc('conf', { scope: 'admin.all' }) },
-  { code: 'scope.malformed', status: 400, error: 'invalid_request', run: () => cc('conf', { scope: 'export.read  export.write' }) },
+  {
+    code: 'scope.not_allowed', status: 400, error: 'invalid_scope',
+    facts: async (e) => {
+      const app = await appNow(apps.conf!.clientId);
+      assert.ok((await storage().scopes.byName('admin.all')) !== undefined);
+      assert.deepEqual(
+        [e.facts.requestedScopes, e.facts.allowedScopes, e.facts.missingScopes, e.facts.scopeExists],
+        [['admin.all'], [...app.scopes], ['admin.all'], true],
+      );
+      assert.deepEqual(fixCommands(e.fix), [['apps', 'update', app.clientId, '--scopes', [...app.scopes, 'admin.all'].join(',')]]);
+    },
+    run: () => cc('conf', { scope: 'admin.all' }),
+  },
+  {
+    code: 'scope.unknown', status: 400, error: 'invalid_scope',
+    facts: async (e, r) => {
+      const app = await appNow(cases.unknownScope ?? '');
+      assert.equal(await storage().scopes.byName('export.raed'), undefined);
+      assert.deepEqual(
+        [e.facts.requestedScopes, e.facts.unknownScopes, e.facts.scopeExists, e.facts.nearestScope, e.facts.allowedScopes],
+        [['export.raed'], ['export.raed'], false, ['export.read'], [...app.scopes]],
+      );
+      // What the caller was told is the RFC's invalid_scope with the same words as for a scope the application lacks.
+      assert.equal(r.description, `The application Scope typo is not allowed the scope export.raed. Allowed: ${app.scopes.join(' ')}.`);
+      // The fix's commands work when pasted in order: the scope is created, then allowed, and the request succeeds.
+      const commands = fixCommands(e.fix);
+      assert.deepEqual(commands, [['scopes', 'create', 'export.raed'], ['apps', 'update', app.clientId, '--scopes', [...app.scopes, 'export.raed'].join(',')]]);
+      assert.match(e.fix ?? '', /request export\.read instead/);
+      for (const c of commands) await cliRun(c);
+      await refreshCache(server);
+      const again = await post({ form: { grant_type: 'client_credentials', scope: 'export.raed' }, basic: [app.clientId, apps.scopeTypo!.secret] });
+      assert.equal(again.status, 200, again.text);
+    },
+    run: async () => {
+      const created = await createApplication(registryDeps(server, clock), { name: 'Scope typo', grantTypes: ['client_credentials'], appUser: 'svc', scopes: ['export.read'] });
+      cases.unknownScope = created.application.clientId;
+      apps.scopeTypo = { clientId: created.application.clientId, secret: created.clientSecret ?? '', name: created.application.name };
+      await refreshCache(server);
+      return cc('scopeTypo', { scope: 'export.raed' });
+    },
+  },
+  {
+    code: 'scope.withdrawn', status: 400, error: 'invalid_scope',
+    facts: async (e, r) => {
+      const app = await appNow(cases.withdrawn ?? '');
+      const stored = await storedByHandle(e.facts.token);
+      const [update] = await auditOf(app.clientId, 'application.update');
+      assert.ok(update !== undefined);
+      assert.deepEqual(
+        [e.facts.requestedScopes, e.facts.tokenScopes, e.facts.withdrawnScopes, e.facts.allowedScopes],
+        [['export.write'], [...stored.scopes], ['export.write'], [...app.scopes]],
+      );
+      assert.deepEqual([e.facts.withdrawnAt, e.facts.withdrawnBy], [iso(update.at), update.actor]);
+      assert.equal(update.actor, 'cli:scope-keeper');
+      assert.equal(r.description, 'The application Scopes withdrawn is no longer allowed the scope export.write.');
+      assert.match(e.fix ?? '', /refresh with scope=export\.read/);
+    },
+    run: async () => {
+      const deps = registryDeps(server, clock);
+      const created = await createApplication(deps, { name: 'Scopes withdrawn', grantTypes: ['password'], scopes: ['export.read', 'export.write'] });
+      cases.withdrawn = created.application.clientId;
+      apps.withdrawn = { clientId: created.application.clientId, secret: created.clientSecret ?? '', name: created.application.name };
+      await refreshCache(server);
+      const rt = await refreshTokenOf(await password('withdrawn', 'alice', PW, { scope: 'export.read export.write' }));
+      await updateApplication({ ...deps, actor: 'cli:scope-keeper' }, created.application.clientId, { scopes: ['export.read'] });
+      await refreshCache(server);
+      return refresh('withdrawn', rt, { scope: 'export.write' });
+    },
+  },
+  {
+    code: 'scope.malformed', status: 400, error: 'invalid_request',
+    facts: (e) => assert.equal(e.facts.scopeProblem, 'two spaces in a row at character 12'),
+    run: () => cc('conf', { scope: 'export.read  export.write' }),
+  },
   {
     code: 'scope.broader_than_grant', status: 400, error: 'invalid_scope',
+    facts: async (e) => {
+      const stored = await storedByHandle(e.facts.token);
+      assert.deepEqual(
+        [e.facts.requestedScopes, e.facts.tokenScopes, e.facts.scopesBeyondGrant, e.facts.issuedAt],
+        [['export.write'], [...stored.scopes], ['export.write'], iso(stored.issuedAt)],
+      );
+      assert.deepEqual(stored.scopes, ['export.read']);
+    },
     run: async () => refresh('conf', await refreshTokenOf(await password('conf', 'alice', PW, { scope: 'export.read' })), { scope: 'export.write' }),
   },
-  { code: 'refresh_token.unknown', status: 400, error: 'invalid_grant', run: () => refresh('conf', 'lk_rt_this-was-never-issued') },
+  {
+    code: 'refresh_token.unknown', status: 400, error: 'invalid_grant',
+    facts: async (e) => {
+      // Well-formed, never stored: its handle names nothing, its time part is when it claims to be from.
+      assert.equal(e.facts.token, tokenHandle(storedTokenKey(cases.refresh?.rt1 ?? '')));
+      assert.deepEqual(await storage().tokens.byKeyPrefix(handleKeyPrefixes(String(e.facts.token))[0] ?? '', 2), []);
+      assert.match(String(e.facts.tokenShape), /refresh token in this server's format that is not stored/);
+      assert.equal(e.facts.issuedAt, iso(clock.now() - 3_600_000));
+    },
+    run: () => {
+      const never = newOpaqueToken('lk_rt_', clock.now() - 3_600_000);
+      cases.refresh = { rt1: never };
+      return refresh('conf', never);
+    },
+  },
   {
     code: 'refresh_token.expired', status: 400, error: 'invalid_grant',
+    facts: async (e) => {
+      const stored = await storedByHandle(e.facts.token);
+      const app = await appNow(apps.short!.clientId);
+      assert.deepEqual([e.facts.issuedAt, e.facts.expiredAt, e.facts.refreshTokenLifespan], [iso(stored.issuedAt), iso(stored.expiresAt), app.refreshTokenLifespan]);
+      assert.ok(stored.expiresAt < clock.now());
+      assert.ok((e.fix ?? '').includes(`latchkey apps update ${app.clientId} --refresh-token-lifespan <duration>`), e.fix ?? '');
+    },
     run: async () => {
       const rt = await refreshTokenOf(await password('short', 'alice', PW));
       clock.advance(2000);
@@ -176,24 +434,53 @@ const CASES: Case[] = [
   },
   {
     code: 'refresh_token.revoked', status: 400, error: 'invalid_grant',
+    facts: async (e) => {
+      const stored = await storedByHandle(e.facts.token);
+      assert.equal(e.facts.token, tokenHandle(storedTokenKey(cases.refresh?.rt2 ?? '')));
+      assert.deepEqual([e.facts.issuedAt, e.facts.revokedAt], [iso(stored.issuedAt), iso(stored.revokedAt)]);
+      // Revoked with its family when rt1 was reused: the audit entry of that revocation names the actor.
+      const [entry] = await auditOf(apps.conf!.clientId, 'token.revoke_family');
+      assert.ok(entry !== undefined);
+      assert.equal(JSON.parse(entry.after ?? '{}').token, tokenHandle(storedTokenKey(cases.refresh?.rt1 ?? '')));
+      assert.equal(e.facts.revokedBy, `${entry.actor} (${entry.action})`);
+      assert.equal(entry.actor, 'system');
+    },
     run: async () => {
       // Reuse of rt1 revokes the family, so the newest refresh token rt2 is now revoked.
       const rt1 = await refreshTokenOf(await password('conf', 'alice', PW));
       const rt2 = await refreshTokenOf(await refresh('conf', rt1));
+      cases.refresh = { rt1, rt2 };
       assertOAuthError(await refresh('conf', rt1), 400, 'invalid_grant');
       return refresh('conf', rt2);
     },
   },
   {
     code: 'refresh_token.reused', status: 400, error: 'invalid_grant',
+    facts: async (e) => {
+      const stored = await storedByHandle(e.facts.token);
+      const replacement = await storage().tokens.byHash(storedTokenKey(cases.refresh?.rt2 ?? ''));
+      assert.ok(replacement !== undefined);
+      assert.equal(e.facts.token, tokenHandle(storedTokenKey(cases.refresh?.rt1 ?? '')));
+      assert.deepEqual([e.facts.issuedAt, e.facts.exchangedAt, e.facts.revokedAt], [iso(stored.issuedAt), iso(replacement.issuedAt), iso(stored.revokedAt)]);
+      // The family revoked now: both refresh tokens and both access tokens of the sign-in.
+      const family = (await storage().tokens.list({ applicationId: stored.applicationId, limit: 100 })).filter((t) => t.familyId === stored.familyId);
+      assert.equal(e.facts.familyRevoked, family.filter((t) => t.status === 'revoked' && t.revokedAt === stored.revokedAt).length);
+      assert.equal(e.facts.familyRevoked, 4);
+    },
     run: async () => {
       const rt = await refreshTokenOf(await password('conf', 'alice', PW));
-      await refreshTokenOf(await refresh('conf', rt));
+      cases.refresh = { rt1: rt, rt2: await refreshTokenOf(await refresh('conf', rt)) };
       return refresh('conf', rt);
     },
   },
   {
     code: 'refresh_token.wrong_client', status: 400, error: 'invalid_grant',
+    facts: async (e) => {
+      const stored = await storedByHandle(e.facts.token);
+      const owner = await storage().applications.byId(stored.applicationId);
+      assert.equal(owner?.clientId, apps.conf!.clientId);
+      assert.deepEqual([e.facts.tokenApplication, e.facts.issuedAt], [`${owner?.name} (client id ${owner?.clientId})`, iso(stored.issuedAt)]);
+    },
     run: async () => {
       const rt = await refreshTokenOf(await password('conf', 'alice', PW));
       return post({ form: { grant_type: 'refresh_token', refresh_token: rt, client_id: apps.pub!.clientId } });
@@ -396,9 +683,19 @@ async function accessToken(res: TokenResponse): Promise<string> {
 const BEARER_ONLY = 'Bearer realm="latchkey"';
 const INVALID_TOKEN = /^Bearer realm="latchkey", error="invalid_token", error_description="[^"]+"$/;
 
+/** A rate limit from an instance property the case set to 1 (and restored since): the facts name it and its window. */
+async function assertInstanceLimit(e: Explanation, property: string): Promise<void> {
+  const { refusedWith } = await propertyNow(property);
+  const window = Number((await storage().properties.list()).find((p) => p.name === 'latchkey.rate_limit.window_seconds')?.value ?? 60);
+  assert.equal(refusedWith, '1');
+  assert.deepEqual([e.facts.limit, e.facts.limitSource], [`1/${formatWindow(window)}`, property]);
+  assert.ok(typeof e.facts.retryAfterSeconds === 'number' && e.facts.retryAfterSeconds >= 1 && e.facts.retryAfterSeconds <= window);
+}
+
 const API_CASES: ApiCase[] = [
   {
     code: 'rate_limit.api_exceeded', status: 429, error: 'too_many_requests', endpoint: 'api test/echo', wwwAuthenticate: null,
+    facts: async (e) => assertInstanceLimit(e, 'latchkey.rate_limit.api'),
     run: async () => {
       const t = await accessToken(await cc('api'));
       return withProperty('latchkey.rate_limit.api', '1', '0', async () => {
@@ -410,6 +707,7 @@ const API_CASES: ApiCase[] = [
   {
     code: 'rate_limit.api_user_exceeded', status: 429, error: 'too_many_requests', endpoint: 'api test/echo', wwwAuthenticate: null,
     record: (r) => assert.match(r.hint ?? '', /^User "svc-itil" calling API test\/echo/),
+    facts: async (e) => assertInstanceLimit(e, 'latchkey.rate_limit.api_user'),
     run: async () => {
       const t = await accessToken(await cc('api'));
       return withProperty('latchkey.rate_limit.api_user', '1', '0', async () => {
@@ -702,6 +1000,10 @@ function ADMIN_CASES(): OtherCase[] {
     { code: 'admin.role_missing', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'svc'), run: async () => adminCall(await adminAppToken('Admin app, plain user', 'svc', 'latchkey.admin')) },
     {
       code: 'scope.admin_not_grantable', endpoint: 'authorize',
+      facts: async (e, r) => {
+        assert.ok(r.clientId !== null);
+        assert.deepEqual([e.facts.requestedScopes, e.facts.allowedScopes], [['latchkey.admin'], [...(await appNow(r.clientId)).scopes]]);
+      },
       run: async () => {
         const redirect = FIXTURE_REDIRECT_URI;
         const app = await createApplication(registryDeps(server, clock), { name: 'Wants the admin scope', grantTypes: ['authorization_code'], redirectUris: [redirect], adminApi: true });

@@ -22,7 +22,15 @@ export function parseForm(body: string | undefined): Record<string, string> {
   return params;
 }
 
+/**
+ * A parameter name as a fact: a name shaped like one (not like one of our tokens, `lk_…`), else a
+ * placeholder, so that a value sent without `=` (the body `lk_rt_…`) is never recorded.
+ */
+export function parameterName(name: string): string {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(name) && !name.startsWith('lk_') ? name : '(not shown: not shaped like a parameter name)';
+}
+
 function repeated(name: string): OAuthError {
   const safe = /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : 'a parameter';
-  return invalidRequest.withReason('request.repeated_parameter').withDescription(`The parameter ${safe} was sent more than once.`);
+  return invalidRequest.withReason('request.repeated_parameter').withDescription(`The parameter ${safe} was sent more than once.`).withFacts({ repeatedParameter: parameterName(name) });
 }

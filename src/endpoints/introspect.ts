@@ -141,7 +141,7 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
     }
     const token = params.token;
     if (token === undefined) {
-      throw invalidRequest.withReason('request.missing_parameter').withDescription('The token parameter is required (RFC 7662 section 2.1).');
+      throw invalidRequest.withReason('request.missing_parameter').withDescription('The token parameter is required (RFC 7662 section 2.1).').withFacts({ missingParameter: 'token' });
     }
     // token_type_hint: read by nobody (see above); unknown values are ignored, as §2.1 allows.
 

@@ -70,7 +70,7 @@ export function createRevocationEndpoint(deps: RevocationDeps): RevocationEndpoi
     const { application: app } = await authenticateCaller(deps, req, params, refusal);
     const token = params.token;
     if (token === undefined) {
-      throw invalidRequest.withReason('request.missing_parameter').withDescription('The token parameter is required (RFC 7009 section 2.1).');
+      throw invalidRequest.withReason('request.missing_parameter').withDescription('The token parameter is required (RFC 7009 section 2.1).').withFacts({ missingParameter: 'token' });
     }
     const located = await deps.locate(token);
     const record = located === undefined ? undefined : await deps.storage.tokens.byHash(located.key);

@@ -4,6 +4,7 @@ import type { AuthenticatedClient, ClientAuthMethod, ClientAuthMethodName, Prese
 import { tokenKey } from '../core/crypto.js';
 import type { Logger } from '../core/logger.js';
 import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
+import { callerValue } from '../errors/caller-value.js';
 import { invalidRequest } from '../errors/errors.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { RefusalContext } from '../grants/types.js';
@@ -36,7 +37,8 @@ export function checkTransport(req: NeutralRequest, rules: TransportRules): void
     throw invalidRequest
       .withReason('request.method_not_allowed')
       .withDescription(`The ${rules.name} accepts only POST.`)
-      .withHeaders({ allow: 'POST' });
+      .withHeaders({ allow: 'POST' })
+      .withFacts({ method: callerValue(req.method, 20) });
   }
   const sensitive = rules.sensitiveQuery;
   for (let i = 0; i < sensitive.length; i++) {
@@ -44,13 +46,16 @@ export function checkTransport(req: NeutralRequest, rules: TransportRules): void
     if (req.query.has(name)) {
       throw invalidRequest
         .withReason('request.credentials_in_query')
-        .withDescription(`The parameter ${name} was sent in the URL query. Send it in the form-encoded request body.`);
+        .withDescription(`The parameter ${name} was sent in the URL query. Send it in the form-encoded request body.`)
+        .withFacts({ queryParameter: name });
     }
   }
-  if (mediaType(req.contentType) !== 'application/x-www-form-urlencoded') {
+  const media = mediaType(req.contentType);
+  if (media !== 'application/x-www-form-urlencoded') {
     throw invalidRequest
       .withReason('request.invalid_content_type')
-      .withDescription(`The request body must be application/x-www-form-urlencoded (${rules.section}).`);
+      .withDescription(`The request body must be application/x-www-form-urlencoded (${rules.section}).`)
+      .withFacts({ contentType: media === undefined ? null : callerValue(media) });
   }
 }
 

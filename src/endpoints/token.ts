@@ -47,8 +47,12 @@ function grantFor(grants: TokenEndpointDeps['grants'], params: Record<string, st
   }
   const grant = grants.get(grantType as GrantType);
   if (grant === undefined) {
-    const name = /^[\x21-\x7e]{1,64}$/.test(grantType) ? grantType : 'sent';
-    throw unsupportedGrantType.withReason('grant.unsupported').withDescription(`The grant type ${name} is not supported. Supported: ${[...grants.keys()].join(', ')}.`);
+    const shaped = /^[\x21-\x7e]{1,64}$/.test(grantType);
+    const name = shaped ? grantType : 'sent';
+    throw unsupportedGrantType
+      .withReason('grant.unsupported')
+      .withDescription(`The grant type ${name} is not supported. Supported: ${[...grants.keys()].join(', ')}.`)
+      .withFacts({ requestedGrant: shaped && !grantType.startsWith('lk_') ? grantType : '(not shown: not printable, longer than 64 characters or shaped like a token)' });
   }
   return grant;
 }
@@ -73,11 +77,14 @@ function grantParams(names: readonly string[], params: Readonly<Record<string, s
 }
 
 /** Refuses a request missing a parameter the grant declares required, with the grant's description. */
-function checkRequired(required: readonly GrantParameter[], params: Readonly<Record<string, string>>): void {
+function checkRequired(grant: Grant, required: readonly GrantParameter[], params: Readonly<Record<string, string>>): void {
   for (let i = 0; i < required.length; i++) {
     const p = required[i] as GrantParameter;
     if (params[p.name] === undefined) {
-      throw invalidRequest.withReason('request.missing_parameter').withDescription(p.missing ?? `The ${p.name} parameter is required.`);
+      throw invalidRequest
+        .withReason('request.missing_parameter')
+        .withDescription(p.missing ?? `The ${p.name} parameter is required.`)
+        .withFacts({ missingParameter: p.name, requestedGrant: grant.grantType });
     }
   }
 }
@@ -105,7 +112,8 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     if (!properties['com.snc.platform.security.oauth.is.active']) {
       throw invalidRequest
         .withReason('instance.oauth_inactive')
-        .withDescription('OAuth is disabled on this instance. An administrator must set com.snc.platform.security.oauth.is.active to true.');
+        .withDescription('OAuth is disabled on this instance. An administrator must set com.snc.platform.security.oauth.is.active to true.')
+        .withFacts({ property: 'com.snc.platform.security.oauth.is.active' });
     }
     const grant = grantFor(deps.grants, params);
     const shape = declared.get(grant);
@@ -115,7 +123,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     try {
       // RFC 7523 §3.1: a grant that proves the client itself (JWT bearer) needs no separate client authentication.
       const identifies = grant.identifyClient !== undefined && !presentsCredentials(deps.clientAuthMethods, req, params);
-      if (identifies) checkRequired(required, own);
+      if (identifies) checkRequired(grant, required, own);
       const client =
         identifies && grant.identifyClient !== undefined
           ? await grant.identifyClient(req, own, context)
@@ -128,14 +136,18 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       if (app.public && grant.descriptor.clientAuth === 'confidential') {
         throw unauthorizedClient
           .withReason(grant.descriptor.publicClientReason ?? 'grant.client_credentials_public_client')
-          .withDescription(`The application ${app.name} is public; the ${grant.grantType} grant needs a confidential client.`);
+          .withDescription(`The application ${app.name} is public; the ${grant.grantType} grant needs a confidential client.`)
+          .withFacts({ requestedGrant: grant.grantType });
       }
       if (!app.grantTypes.includes(grant.grantType)) {
-        throw unauthorizedClient.withReason('grant.not_allowed_for_application').withDescription(`The application ${app.name} is not allowed the ${grant.grantType} grant. An administrator must add it to the application's grant types.`);
+        throw unauthorizedClient
+          .withReason('grant.not_allowed_for_application')
+          .withDescription(`The application ${app.name} is not allowed the ${grant.grantType} grant. An administrator must add it to the application's grant types.`)
+          .withFacts({ requestedGrant: grant.grantType });
       }
       const off = grant.descriptor.switchedOff?.(properties);
       if (off !== undefined) throw off;
-      checkRequired(required, own);
+      checkRequired(grant, required, own);
       const ctx: GrantContext = { req, params: own, client, properties, refusal };
       const plan = await grant.validate(ctx);
       const answered = success(await grant.issue(plan, ctx), rate);

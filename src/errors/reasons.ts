@@ -26,31 +26,38 @@ export const REASONS = {
   'request.invalid_content_type': {
     explanation: 'The request body was not application/x-www-form-urlencoded (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1).',
     fix: 'Send the parameters form-encoded with Content-Type: application/x-www-form-urlencoded.',
+    facts: ['contentType'],
   },
   'request.body_too_large': {
     explanation: 'The request body exceeded the configured size limit.',
     fix: 'Send a smaller request; token requests are a few hundred bytes.',
     setting: 'LATCHKEY_BODY_LIMIT',
+    facts: ['bodyBytes', 'bodyLimit'],
   },
   'request.repeated_parameter': {
     explanation: 'A request parameter was sent more than once (RFC 6749 §3.1, §3.2).',
     fix: 'Send each parameter at most once.',
+    facts: ['repeatedParameter'],
   },
   'request.credentials_in_query': {
     explanation: 'Client credentials, grant parameters or a token were sent in the URL query string, where they leak into logs (RFC 6749 §2.3.1).',
     fix: 'Send parameters in the request body and client credentials in the Authorization header or body.',
+    facts: ['queryParameter'],
   },
   'request.missing_grant_type': {
     explanation: 'The token request had no grant_type parameter.',
-    fix: 'Add grant_type (client_credentials, password or refresh_token).',
+    fix: 'Add grant_type: one of the grant types this server supports (the explanation lists them from the grant registry; so does `latchkey apps create --help`).',
+    facts: ['supportedGrants'],
   },
   'request.missing_parameter': {
     explanation: 'A required parameter was missing (for example the grant\'s parameters, or token at the introspection and revocation endpoints).',
     fix: 'Add the parameter named in the error description.',
+    facts: ['missingParameter'],
   },
   'request.method_not_allowed': {
     explanation: 'The token, introspection and revocation endpoints accept only POST (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1).',
     fix: 'Use POST.',
+    facts: ['method'],
   },
   // ---- client authentication ----------------------------------------------------------------
   'client_auth.multiple_methods': {
@@ -93,40 +100,48 @@ export const REASONS = {
     explanation: 'OAuth is switched off on this instance.',
     fix: 'Set com.snc.platform.security.oauth.is.active to true.',
     setting: 'com.snc.platform.security.oauth.is.active',
+    facts: ['property', 'propertyValue', 'propertySetAt', 'propertySetBy'],
   },
   'grant.unsupported': {
-    explanation: 'The grant_type is not one this instance supports.',
-    fix: 'Use client_credentials, password or refresh_token.',
+    explanation: 'The grant_type is not one this instance supports (its grant registry: the built-in grants and any registered ones); often a typo.',
+    fix: 'Send one of the grant types this server supports, spelled exactly (the explanation lists them from the grant registry, with the nearest to the one sent).',
+    facts: ['requestedGrant', 'supportedGrants', 'nearestGrant'],
   },
   'grant.not_allowed_for_application': {
     explanation: 'The application is not allowed to use this grant type.',
-    fix: 'Add the grant with `latchkey apps update <client-id> --grants …`.',
+    fix: 'Add the grant to the application\'s grant types with `latchkey apps update <client-id> --grants <its grants and this one>` (the list replaces the current one).',
     setting: 'application.grant_types',
+    facts: ['requestedGrant', 'allowedGrants'],
   },
   'grant.client_credentials_disabled': {
     explanation: 'The client credentials grant is switched off for the whole instance (the default, as on the platform).',
     fix: 'Set glide.oauth.inbound.client.credential.grant_type.enabled to true.',
     setting: 'glide.oauth.inbound.client.credential.grant_type.enabled',
+    facts: ['property', 'propertyValue', 'propertySetAt', 'propertySetBy'],
   },
   'grant.client_credentials_public_client': {
     explanation: 'A public application cannot use client credentials (RFC 6749 §4.4: confidential clients only).',
     fix: 'Make the application confidential (it then gets a secret).',
     setting: 'application.public',
+    facts: ['requestedGrant', 'applicationPublic'],
   },
   'grant.ropc_disabled': {
     explanation: 'The password grant (resource owner password credentials) is switched off for the instance.',
     fix: 'Set glide.oauth.inbound.ropc.grant_type.disabled to false.',
     setting: 'glide.oauth.inbound.ropc.grant_type.disabled',
+    facts: ['property', 'propertyValue', 'propertySetAt', 'propertySetBy'],
   },
   'application_user.missing': {
     explanation: 'The application has no application user, so a client credentials token would act as nobody.',
     fix: 'Set one with `latchkey apps update <client-id> --app-user <user-name>`.',
     setting: 'application.app_user',
+    facts: ['appUser'],
   },
   'application_user.inactive': {
     explanation: 'The application\'s application user is inactive.',
     fix: 'Activate the user with `latchkey users update <user-name> --active true`, or choose another application user.',
     setting: 'user.active',
+    facts: ['appUser', 'appUserActive', 'appUserDeactivatedAt', 'appUserDeactivatedBy'],
   },
   // ---- resource owner ------------------------------------------------------------------------
   'user.bad_credentials': {
@@ -150,44 +165,65 @@ export const REASONS = {
   },
   // ---- scopes -------------------------------------------------------------------------------
   'scope.not_allowed': {
-    explanation: 'A requested scope is not allowed for the application.',
-    fix: 'Request only the application\'s scopes, or add the scope with `latchkey apps update <client-id> --scopes …`.',
+    explanation: 'A requested scope exists on this instance but is not one of the application\'s scopes.',
+    fix: 'Request only the application\'s scopes, or add the scope with `latchkey apps update <client-id> --scopes <its scopes and this one>` (the list replaces the current one).',
     setting: 'application.scopes',
+    facts: ['requestedScopes', 'allowedScopes', 'missingScopes', 'scopeExists'],
+  },
+  'scope.unknown': {
+    explanation: 'A requested scope is not an auth scope of this instance at all (often a typo), so no application can be allowed it. The caller is answered invalid_scope as for a scope the application lacks.',
+    fix: 'Request an existing scope (the explanation names the nearest), or create the scope first with `latchkey scopes create <name>`, then add it to the application with `latchkey apps update <client-id> --scopes <its scopes and this one>`.',
+    setting: 'latchkey scopes create',
+    facts: ['requestedScopes', 'unknownScopes', 'scopeExists', 'nearestScope', 'allowedScopes'],
+  },
+  'scope.withdrawn': {
+    explanation: 'A refresh request asked for a scope its refresh token was granted, but which was withdrawn from the application after the token was issued; the refresh token still works for the scopes the application keeps.',
+    fix: 'Refresh without the withdrawn scope (or without scope, for the scopes still in effect), or give the scope back to the application with `latchkey apps update <client-id> --scopes <its scopes and this one>` if the withdrawal was a mistake.',
+    setting: 'application.scopes',
+    facts: ['requestedScopes', 'tokenScopes', 'withdrawnScopes', 'withdrawnAt', 'withdrawnBy', 'allowedScopes', 'token'],
   },
   'scope.malformed': {
     explanation: 'The scope parameter was not a space-separated list of scope tokens (RFC 6749 §3.3).',
     fix: 'Send scope as names separated by single spaces.',
+    facts: ['scopeProblem'],
   },
   'scope.broader_than_grant': {
     explanation: 'A refresh request asked for a scope the original grant did not include (RFC 6749 §6).',
-    fix: 'Request the same or fewer scopes when refreshing.',
+    fix: 'Request the same or fewer scopes when refreshing; for more, obtain a new grant asking for them.',
+    facts: ['requestedScopes', 'tokenScopes', 'scopesBeyondGrant', 'token', 'issuedAt'],
   },
   'scope.admin_not_grantable': {
     explanation: 'An authorization request asked for the admin API scope latchkey.admin for an application other than the built-in console. A consent page never grants it: a person clicking Allow must not hand an application the administration of the instance.',
     fix: 'Drop latchkey.admin from the request. Scripts that administer the instance use an application allowed the admin API (`latchkey apps update <client-id> --admin-api true`) with the client credentials or password grant.',
     setting: 'application.admin_api',
+    facts: ['requestedScopes', 'allowedScopes'],
   },
   // ---- refresh tokens -----------------------------------------------------------------------
   'refresh_token.unknown': {
-    explanation: 'The refresh token is not one this instance issued.',
-    fix: 'Obtain a new token with the original grant.',
+    explanation: 'The refresh token is not one this instance has stored: never issued here (another instance, another database, a mangled value), an access token sent as a refresh token, or one that expired and was purged.',
+    fix: 'Obtain a new token with the original grant; send the refresh_token exactly as the token endpoint returned it.',
+    facts: ['token', 'tokenShape'],
   },
   'refresh_token.expired': {
     explanation: 'The refresh token has expired.',
-    fix: 'Obtain a new token with the original grant; the lifespan is the application\'s refresh token lifespan.',
+    fix: 'Obtain a new token with the original grant; the lifespan is the application\'s refresh token lifespan (`latchkey apps update <client-id> --refresh-token-lifespan <duration>`).',
     setting: 'application.refresh_token_lifespan',
+    facts: ['token', 'issuedAt', 'expiredAt', 'refreshTokenLifespan'],
   },
   'refresh_token.revoked': {
-    explanation: 'The refresh token was revoked.',
-    fix: 'Obtain a new token with the original grant.',
+    explanation: 'The refresh token was revoked: by an administrator, or with its family (reuse of an older refresh token of the same sign-in), its user (a password change, a deactivation) or its application.',
+    fix: 'Obtain a new token with the original grant. If its family was revoked after a reuse, find out who presented the old refresh token (the refresh_token.reused refusal before this one).',
+    facts: ['token', 'issuedAt', 'revokedAt', 'revokedBy'],
   },
   'refresh_token.reused': {
     explanation: 'A refresh token that had already been exchanged was used again; the whole token family was revoked as a precaution (OAuth 2.0 Security BCP §4.14).',
-    fix: 'Use the newest refresh token each time; investigate whether the old one leaked.',
+    fix: 'Use the newest refresh token each time; investigate whether the old one leaked (a reuse moments after the exchange is usually a client retrying; long after, a copy in someone else\'s hands).',
+    facts: ['token', 'issuedAt', 'exchangedAt', 'familyRevoked', 'revokedAt'],
   },
   'refresh_token.wrong_client': {
     explanation: 'The refresh token was issued to another application (RFC 6749 §6).',
     fix: 'Refresh with the application that obtained the token.',
+    facts: ['token', 'tokenApplication', 'issuedAt'],
   },
   // ---- introspection (RFC 7662) and revocation (RFC 7009) --------------------------------
   'introspect.client_authentication_required': {
@@ -553,21 +589,25 @@ export const REASONS = {
     explanation: 'The application made more requests to the token or introspection endpoint than its rate limit allows in one window; it was answered 429 with Retry-After. The hint names the limit in force and where it comes from (the application\'s rate limit, or the instance default latchkey.rate_limit.client).',
     fix: 'Have the client cache its tokens until they expire (a token per API call is the usual cause) and honour Retry-After; or raise the limit: `latchkey apps update <client-id> --rate-limit 200/1m` (or off), or the instance default latchkey.rate_limit.client.',
     setting: 'application.rate_limit / latchkey.rate_limit.client',
+    facts: ['limit', 'limitSource', 'retryAfterSeconds'],
   },
   'rate_limit.address_exceeded': {
     explanation: 'One source address (an IPv6 address by its /64) sent more requests to this endpoint (token, introspection, sign-in page or hosted APIs) than latchkey.rate_limit.address allows in one window, before any authentication; it was answered 429 with Retry-After.',
     fix: 'If the address is a legitimate client or a proxy in front of many, raise latchkey.rate_limit.address (or set it to 0 for no limit); otherwise nothing: the limit is doing its job.',
     setting: 'latchkey.rate_limit.address',
+    facts: ['limit', 'limitSource', 'retryAfterSeconds'],
   },
   'rate_limit.api_exceeded': {
     explanation: 'A hosted API received more requests from all its authenticated callers together than its limit allows in one window (the API definition\'s rateLimit, or the instance default latchkey.rate_limit.api); it was answered 429 with Retry-After.',
     fix: 'Raise the API\'s limit: rateLimit in its definition (`rateLimit: \'2000/1m\'`, then restart or reload the APIs) or latchkey.rate_limit.api.',
     setting: 'api.rateLimit / latchkey.rate_limit.api',
+    facts: ['limit', 'limitSource', 'retryAfterSeconds'],
   },
   'rate_limit.api_user_exceeded': {
     explanation: 'One user (or application user) called a hosted API more often than the per-user limit allows in one window (the API definition\'s userRateLimit, or the instance default latchkey.rate_limit.api_user); it was answered 429 with Retry-After.',
     fix: 'Have the caller slow down and honour Retry-After, or raise the limit: userRateLimit in the API definition or latchkey.rate_limit.api_user.',
     setting: 'api.userRateLimit / latchkey.rate_limit.api_user',
+    facts: ['limit', 'limitSource', 'retryAfterSeconds'],
   },
   'metrics.credentials_missing': {
     explanation: '/metrics requires a bearer token (latchkey.metrics.token_sha256 is set) and the scrape sent none.',
@@ -616,6 +656,8 @@ export const CACHE_DERIVED_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode
   'authorize.redirect_uri_missing',
   'introspect.not_allowed',
   'scope.not_allowed',
+  'scope.unknown',
+  'scope.withdrawn',
   'token.application_inactive',
   'token.user_inactive',
   'token.unknown_key',

@@ -4,7 +4,7 @@ import { appLabel, appLink } from '../domain/labels.js';
 import { ADMIN_ROLE } from '../registry/scopes.js';
 import type { Application, User } from '../domain/model.js';
 import { issueTokens } from './issue.js';
-import { parseScopeParam, resolveRequestedScopes } from './scope.js';
+import { grantedScopes } from './scope.js';
 import type { GrantFinding, GrantModule, GrantWarning } from './types.js';
 
 export const CLIENT_CREDENTIALS_PROPERTY = 'glide.oauth.inbound.client.credential.grant_type.enabled';
@@ -55,7 +55,7 @@ export const clientCredentials: GrantModule<Plan> = {
   switchedOff: (properties) =>
     properties[PROPERTY]
       ? undefined
-      : unauthorizedClient.withReason('grant.client_credentials_disabled').withDescription(`The client_credentials grant is disabled on this instance. An administrator must set the property ${PROPERTY} to true.`),
+      : unauthorizedClient.withReason('grant.client_credentials_disabled').withDescription(`The client_credentials grant is disabled on this instance. An administrator must set the property ${PROPERTY} to true.`).withFacts({ property: PROPERTY }),
   publicClientReason: 'grant.client_credentials_public_client',
   preset: ['client_credentials'],
   adminApi: true,
@@ -132,7 +132,7 @@ export const clientCredentials: GrantModule<Plan> = {
             .withReason('application_user.inactive')
             .withDescription(`The application user ${user.userName} of ${app.name} is inactive. An administrator must activate it.`);
         }
-        return { application: app, user, scopes: resolveRequestedScopes(app, parseScopeParam(ctx.params.scope)) };
+        return { application: app, user, scopes: await grantedScopes(deps.storage, app, ctx.params.scope) };
       },
       issue(plan) {
         // RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."

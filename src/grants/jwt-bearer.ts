@@ -7,7 +7,7 @@ import { ADMIN_ROLE } from '../registry/scopes.js';
 import { type Application, type User } from '../domain/model.js';
 import { JWT_BEARER_GRANT } from '../grants/grant-type.js';
 import { issueTokens } from './issue.js';
-import { parseScopeParam, resolveRequestedScopes } from './scope.js';
+import { grantedScopes } from './scope.js';
 import type { GrantContext, GrantDeps, GrantHandler, GrantModule, GrantWarning } from './types.js';
 
 interface Plan {
@@ -124,7 +124,7 @@ function jwtBearerHandler(deps: GrantDeps): GrantHandler<Plan> {
       if (!user.active) {
         throw invalidGrant.withReason('user.inactive').withDescription(`The user ${user.userName} is inactive. An administrator must activate it.`);
       }
-      const scopes = resolveRequestedScopes(app, parseScopeParam(ctx.params.scope));
+      const scopes = await grantedScopes(deps.storage, app, ctx.params.scope);
       // Last: a refused request leaves its jti unused, so the client can fix the cause and retry.
       await consumeJti(deps, 'grant', ctx.req, app.clientId, verified);
       return { application: app, user, scopes };

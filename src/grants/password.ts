@@ -3,7 +3,7 @@ import { invalidGrant, unauthorizedClient } from '../errors/errors.js';
 import { passwordRefusal } from '../errors/password-refusal.js';
 import type { Application, User } from '../domain/model.js';
 import { issueTokens } from './issue.js';
-import { parseScopeParam, resolveRequestedScopes } from './scope.js';
+import { grantedScopes } from './scope.js';
 import type { GrantModule } from './types.js';
 
 export const ROPC_DISABLED_PROPERTY = 'glide.oauth.inbound.ropc.grant_type.disabled';
@@ -33,7 +33,7 @@ export const password: GrantModule<Plan> = {
   clientAuth: 'public_allowed',
   switchedOff: (properties) =>
     properties[PROPERTY]
-      ? unauthorizedClient.withReason('grant.ropc_disabled').withDescription(`The password grant is disabled on this instance. An administrator must set the property ${PROPERTY} to false.`)
+      ? unauthorizedClient.withReason('grant.ropc_disabled').withDescription(`The password grant is disabled on this instance. An administrator must set the property ${PROPERTY} to false.`).withFacts({ property: PROPERTY })
       : undefined,
   preset: ['password', 'refresh_token'],
   implies: ['refresh_token'],
@@ -61,7 +61,7 @@ export const password: GrantModule<Plan> = {
         if (!user.active) {
           throw invalidGrant.withReason('user.inactive').withDescription(`The user ${user.userName} is inactive. An administrator must activate it.`);
         }
-        return { application: app, user, scopes: resolveRequestedScopes(app, parseScopeParam(ctx.params.scope)) };
+        return { application: app, user, scopes: await grantedScopes(deps.storage, app, ctx.params.scope) };
       },
       issue(plan) {
         const withRefreshToken = plan.application.grantTypes.includes('refresh_token');

@@ -1,7 +1,9 @@
-import { tokenHint, tokenKey } from '../core/crypto.js';
+import { recordChange, SYSTEM_ACTOR } from '../audit/log.js';
+import { TOKEN_PREFIX, tokenHandle, tokenHint, tokenKey } from '../core/crypto.js';
 import { invalidGrant, invalidScope } from '../errors/errors.js';
-import type { Application, TokenRecord } from '../domain/model.js';
-import { effectiveScopes, parseScopeParam } from './scope.js';
+import type { Application, Facts, TokenRecord } from '../domain/model.js';
+import { isJwtShaped } from '../tokens/jwt.js';
+import { effectiveScopes, parseScopeParam, scopesFact } from './scope.js';
 import { issueTokens } from './issue.js';
 import type { GrantContext, GrantDeps, GrantHandler, GrantModule } from './types.js';
 
@@ -13,6 +15,39 @@ interface Plan {
 }
 
 const INVALID = 'The refresh token is invalid, expired or revoked. Obtain a new token with the original grant.';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const OPAQUE_SHAPE = /^lk_([a-z]{2})_([0-9a-f]{12})[A-Za-z0-9_-]{43}$/;
+
+/** The facts of a stored token the refusal is about: its handle and times (the record may be purged later). */
+function tokenFacts(record: TokenRecord): Facts {
+  return { token: tokenHandle(record.hash), issuedAt: iso(record.issuedAt) };
+}
+
+/**
+ * What a refresh_token value that is not a stored refresh token is, as far as its form tells:
+ * for the administrator, never the value. Only a value shaped like one of our tokens gets a
+ * handle (a client secret or a password pasted by mistake gets none).
+ */
+function presentedFacts(presented: string, hash: string, stored: TokenRecord | undefined): Facts {
+  if (stored !== undefined) {
+    return { ...tokenFacts(stored), tokenShape: `a stored ${stored.kind} token of this server, not a refresh token` };
+  }
+  const opaque = OPAQUE_SHAPE.exec(presented);
+  if (opaque !== null && `lk_${opaque[1]}_` === TOKEN_PREFIX.refresh) {
+    return {
+      token: tokenHandle(hash),
+      issuedAt: iso(parseInt(opaque[2] ?? '0', 16)),
+      tokenShape: "a refresh token in this server's format that is not stored: it expired and was purged, or another instance (another database) issued it",
+    };
+  }
+  if (opaque !== null && `lk_${opaque[1]}_` === TOKEN_PREFIX.access) {
+    return { token: tokenHandle(hash), tokenShape: "an access token in this server's format (sent as the refresh token), not stored" };
+  }
+  if (presented.startsWith(TOKEN_PREFIX.secret)) return { token: null, tokenShape: 'a client secret (lk_cs_…), not a token: rotate that secret, it was sent where a token goes' };
+  if (isJwtShaped(presented)) return { token: null, tokenShape: "a JWT: this server's refresh tokens are opaque (lk_rt_…)" };
+  return { token: null, tokenShape: `not a token in this server's format (refresh tokens are lk_rt_ and 55 characters; this is ${presented.length} characters)` };
+}
 
 /**
  * Refresh tokens rotate on every use; presenting one that was already exchanged revokes the whole
@@ -30,12 +65,24 @@ export const refreshToken: GrantModule<Plan> = {
 };
 
 function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
-  async function reused(record: TokenRecord): Promise<never> {
-    await deps.storage.tokens.revokeFamily(record.familyId, deps.clock.now());
+  /**
+   * Revokes the family of a reused refresh token, audited (actor system, under the application's
+   * client id, where the explanation of its other tokens' refusals finds who revoked them).
+   */
+  async function reused(record: TokenRecord, app: Application, requestId: string): Promise<never> {
+    const revoked = await deps.storage.tokens.revokeFamily(record.familyId, deps.clock.now());
+    const handle = tokenHandle(record.hash);
+    if (revoked > 0) {
+      await recordChange(
+        { storage: deps.storage, clock: deps.clock, actor: SYSTEM_ACTOR },
+        { action: 'token.revoke_family', target: app.clientId, before: null, after: { reason: 'refresh_token.reused', token: handle, revoked, requestId } },
+      );
+    }
     throw invalidGrant
       .withReason('refresh_token.reused')
       .withDescription(INVALID)
-      .withHint(tokenHint(record.hash, `Its family (every token of the same sign-in) was revoked after the reuse.`));
+      .withHint(tokenHint(record.hash, `Its family (every token of the same sign-in) was revoked after the reuse.`))
+      .withFacts({ ...tokenFacts(record), familyRevoked: revoked });
   }
 
   async function checkUser(record: TokenRecord, ctx: GrantContext): Promise<void> {
@@ -55,15 +102,23 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
       const hash = tokenKey(presented);
       const record = await deps.storage.tokens.byHash(hash);
       if (record === undefined || record.kind !== 'refresh') {
-        throw invalidGrant.withReason('refresh_token.unknown').withDescription(INVALID);
+        throw invalidGrant.withReason('refresh_token.unknown').withDescription(INVALID).withFacts(presentedFacts(presented, hash, record));
       }
       // RFC 6749 §6: the refresh token must have been issued to the authenticated client.
       if (record.applicationId !== app.id) {
-        throw invalidGrant.withReason('refresh_token.wrong_client').withDescription('The refresh token was issued to another client.').withHint(tokenHint(record.hash));
+        throw invalidGrant.withReason('refresh_token.wrong_client').withDescription('The refresh token was issued to another client.').withHint(tokenHint(record.hash)).withFacts(tokenFacts(record));
       }
-      if (record.status === 'rotated') return reused(record);
-      if (record.status === 'revoked') throw invalidGrant.withReason('refresh_token.revoked').withDescription(INVALID).withHint(tokenHint(record.hash));
-      if (record.expiresAt <= deps.clock.now()) throw invalidGrant.withReason('refresh_token.expired').withDescription(INVALID).withHint(tokenHint(record.hash));
+      if (record.status === 'rotated') return reused(record, app, ctx.req.requestId);
+      if (record.status === 'revoked') {
+        throw invalidGrant
+          .withReason('refresh_token.revoked')
+          .withDescription(INVALID)
+          .withHint(tokenHint(record.hash))
+          .withFacts({ ...tokenFacts(record), revokedAt: record.revokedAt === null ? null : iso(record.revokedAt) });
+      }
+      if (record.expiresAt <= deps.clock.now()) {
+        throw invalidGrant.withReason('refresh_token.expired').withDescription(INVALID).withHint(tokenHint(record.hash)).withFacts({ ...tokenFacts(record), expiredAt: iso(record.expiresAt) });
+      }
       await checkUser(record, ctx);
       // RFC 6749 §6: the requested scope MUST NOT include any scope not originally granted.
       const requested = parseScopeParam(ctx.params.scope);
@@ -72,18 +127,23 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
         if (broader.length > 0) {
           throw invalidScope
             .withReason('scope.broader_than_grant')
-            .withDescription(`The scope ${broader.join(', ')} was not part of the original grant.`);
+            .withDescription(`The scope ${broader.join(', ')} was not part of the original grant.`)
+            .withHint(tokenHint(record.hash))
+            .withFacts({ ...tokenFacts(record), requestedScopes: scopesFact(requested), tokenScopes: [...record.scopes], scopesBeyondGrant: scopesFact(broader) });
         }
-        const notAllowed = requested.filter((s) => !app.scopes.includes(s));
-        if (notAllowed.length > 0) {
+        // Granted (the check above), but no longer the application's: withdrawn after the token was issued.
+        const withdrawn = requested.filter((s) => !app.scopes.includes(s));
+        if (withdrawn.length > 0) {
           throw invalidScope
-            .withReason('scope.not_allowed')
-            .withDescription(`The application ${app.name} is no longer allowed the scope ${notAllowed.join(', ')}.`);
+            .withReason('scope.withdrawn')
+            .withDescription(`The application ${app.name} is no longer allowed the scope ${withdrawn.join(', ')}.`)
+            .withHint(tokenHint(record.hash))
+            .withFacts({ ...tokenFacts(record), requestedScopes: scopesFact(requested), tokenScopes: [...record.scopes], withdrawnScopes: scopesFact(withdrawn) });
         }
       }
       return { application: app, hash, record, scopes: requested ?? effectiveScopes(record.scopes, app) };
     },
-    async issue(plan) {
+    async issue(plan, ctx) {
       const now = deps.clock.now();
       return issueTokens(
         deps,
@@ -105,7 +165,7 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
             const result = await deps.storage.tokens.consumeRefresh(plan.hash, now, records.map((r) => (r.kind === 'refresh' ? { ...r, scopes: plan.record.scopes } : r)));
             if (result.outcome === 'consumed') return;
             // Lost a race with a concurrent use of the same token: that is reuse.
-            if (result.outcome === 'not_active') return reused(result.token);
+            if (result.outcome === 'not_active') return reused(result.token, plan.application, ctx.req.requestId);
             throw invalidGrant.withReason('refresh_token.unknown').withDescription(INVALID);
           },
         },

@@ -36,7 +36,8 @@ export interface GrantContext {
 /** What a grant's handler factory is given: the instance's registry cache, storage, clock, token minting and password check. */
 export interface GrantDeps extends AssertionDeps {
   readonly cache: Pick<RegistryCache, 'userById' | 'peekUserById' | 'userByName' | 'applicationByClientId' | 'peekApplicationByClientId' | 'properties' | 'peekProperties'>;
-  readonly storage: Pick<Storage, 'tokens' | 'codes' | 'replay'>;
+  /** scopes: read when refusing a scope (scope.unknown); audit: a family revoked after a refresh token's reuse is recorded. */
+  readonly storage: Pick<Storage, 'tokens' | 'codes' | 'replay' | 'scopes' | 'audit'>;
   readonly clock: Clock;
   readonly mint: Mint;
   readonly passwords: Pick<PasswordGuard, 'check'>;

@@ -49,7 +49,11 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
       // invalid_request with no-store, recorded as a refusal (latchkey explain <request id>).
       const endpoint = (req.routeOptions.config as OAuthRouteConfig).endpoint;
       if (endpoint !== undefined && error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        const refusal = invalidRequest.withReason('request.body_too_large').withDescription(message);
+        const declared = Number(req.headers['content-length']);
+        const refusal = invalidRequest
+          .withReason('request.body_too_large')
+          .withDescription(message)
+          .withFacts({ bodyBytes: Number.isSafeInteger(declared) ? declared : null, bodyLimit });
         await latchkey.refusals.record({ requestId: req.id, endpoint, remoteAddress: req.socket.remoteAddress ?? '', error: refusal });
         // The rest of the body is not read: the connection closes after this answer.
         reply.header('connection', 'close');

@@ -34,8 +34,12 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
     metrics.observeRequest(path, method, response.status, (performance.now() - started) / 1000);
   }
 
-  async function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string, path: string, started: number): Promise<void> {
-    const error = invalidRequest.withReason('request.body_too_large').withDescription(`The request body is larger than ${bodyLimit} bytes.`);
+  /** `bodyBytes`: the declared Content-Length, or what had arrived when reading stopped. */
+  async function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string, path: string, started: number, bodyBytes: number): Promise<void> {
+    const error = invalidRequest
+      .withReason('request.body_too_large')
+      .withDescription(`The request body is larger than ${bodyLimit} bytes.`)
+      .withFacts({ bodyBytes, bodyLimit });
     latchkey.activity.count('token.refused');
     await latchkey.refusals.record({ requestId, endpoint: 'token', remoteAddress: req.socket.remoteAddress ?? '', error });
     // Close the connection: the rest of the oversized body is not read.
@@ -49,7 +53,7 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
     const requestId = requestIdOf(req);
     const declared = Number(req.headers['content-length']);
     if (declared > bodyLimit) {
-      void tooLarge(req, res, requestId, path, started);
+      void tooLarge(req, res, requestId, path, started, declared);
       return;
     }
     const chunks: Buffer[] = [];
@@ -60,7 +64,7 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
       size += chunk.length;
       if (size > bodyLimit) {
         aborted = true;
-        void tooLarge(req, res, requestId, path, started);
+        void tooLarge(req, res, requestId, path, started, size);
         return;
       }
       chunks.push(chunk);

@@ -197,6 +197,19 @@ export class RateLimits {
   }
 }
 
+/** Where an own limit (`own: true`) is set, by kind: the setting an administrator changes. */
+const OWN_SETTING: Readonly<Record<RateLimitKind, string>> = {
+  client: 'application.rate_limit',
+  address: 'latchkey.rate_limit.address',
+  api: 'api.rateLimit',
+  api_user: 'api.userRateLimit',
+};
+
+/** The setting that made the limit: the application's or API's own, or the instance property. */
+export function limitSourceOf(limit: LimitInForce): string {
+  return limit.own ? OWN_SETTING[limit.kind] : PROPERTY[limit.kind];
+}
+
 /** The setting that made the limit, in words, for the hint. */
 function settingOf(limit: LimitInForce): string {
   const { requests, windowSeconds } = limit.spec;
@@ -216,5 +229,6 @@ export function rateLimitRefusal(v: RateVerdict, subject: RateSubject): OAuthErr
     reason: REASON[v.limit.kind],
     hint: `${subject.who} went over ${requests} requests in ${window}; the limit in force is ${settingOf(v.limit)}. ${subject.change}`,
     headers: { 'retry-after': String(retry), ...rateLimitHeaders(v) },
+    facts: { limit: `${requests}/${window}`, limitSource: limitSourceOf(v.limit), retryAfterSeconds: retry },
   });
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { clientCredentials, CLIENT_CREDENTIALS_PROPERTY } from '../../src/grants/client-credentials.js';
 import { createApplication, updateApplication } from '../../src/registry/applications.js';
+import { createScope } from '../../src/registry/scopes.js';
 import { setProperty } from '../../src/registry/settings.js';
 import { createUser, updateUser } from '../../src/registry/users.js';
 import { grantKit, refused } from './kit.js';
@@ -37,6 +38,9 @@ describe('client_credentials grant module (memory storage, no HTTP)', () => {
     await createUser(kit.registry, { userName: 'svc' });
     await setProperty(kit.registry, CLIENT_CREDENTIALS_PROPERTY, 'true');
     const { application } = await createApplication(kit.registry, { name: 'Export', grantTypes: ['client_credentials'], appUser: 'svc' });
+    // A scope that does not exist at all is told apart from one the application lacks (the same answer to the caller).
+    await refused(kit.run(clientCredentials, await kit.app(application.clientId), { scope: 'export.write' }), 'invalid_scope', 'scope.unknown');
+    await createScope(kit.registry, 'export.write');
     await refused(kit.run(clientCredentials, await kit.app(application.clientId), { scope: 'export.write' }), 'invalid_scope', 'scope.not_allowed');
     const app = await kit.app(application.clientId);
     const checks = clientCredentials.checks?.({ application: { ...app, appUserId: null, public: true }, appUser: undefined, userNamed: () => undefined, properties: { ...(await kit.cache.properties()), [CLIENT_CREDENTIALS_PROPERTY]: false } }) ?? [];

@@ -1,4 +1,6 @@
 import { mediaType, type NeutralRequest } from '../../core/request.js';
+import { parameterName } from '../../core/form.js';
+import { callerValue } from '../../errors/caller-value.js';
 import { OAuthError } from '../../errors/oauth-error.js';
 import { decideWithFreshCache } from '../../registry/fresh-cache.js';
 import { StorageError } from '../../storage/types.js';
@@ -47,16 +49,17 @@ async function process(kit: AuthorizeKit, ctx: Ctx): Promise<WebResponse> {
   const { req } = ctx;
   if (req.method === 'GET' || req.method === 'HEAD') return authorizationRequest(kit, ctx, req.query);
   if (req.method !== 'POST') {
-    throw pageError('request.method_not_allowed', 'The authorization endpoint accepts GET and POST.', 405);
+    throw pageError('request.method_not_allowed', 'The authorization endpoint accepts GET and POST.', 405).withFacts({ method: callerValue(req.method, 20) });
   }
-  if (mediaType(req.contentType) !== 'application/x-www-form-urlencoded') {
-    throw pageError('request.invalid_content_type', 'The request body must be application/x-www-form-urlencoded (RFC 6749 section 3.1).');
+  const media = mediaType(req.contentType);
+  if (media !== 'application/x-www-form-urlencoded') {
+    throw pageError('request.invalid_content_type', 'The request body must be application/x-www-form-urlencoded (RFC 6749 section 3.1).').withFacts({ contentType: media === undefined ? null : callerValue(media) });
   }
   const body = new URLSearchParams(req.body ?? '');
   // Our own forms carry lk_action; anything else is an authorization request sent by POST (RFC 6749 §3.1).
   if (!body.has(FIELD.action)) return authorizationRequest(kit, ctx, body);
   const { params, repeated } = readParams(body);
-  if (repeated.size > 0) throw pageError('request.repeated_parameter', 'A form field was sent more than once.');
+  if (repeated.size > 0) throw pageError('request.repeated_parameter', 'A form field was sent more than once.').withFacts({ repeatedParameter: parameterName([...repeated][0] ?? '') });
   return form(kit, ctx, params);
 }
 

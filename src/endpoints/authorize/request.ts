@@ -3,9 +3,11 @@ import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
 import { consentOrApprove } from './first-party.js';
 import { signInPage } from './pages.js';
 import { PENDING_REQUEST_LIFETIME_MS, type Pending } from './pending.js';
-import { refusedToClient, type Target } from './refusals.js';
+import { OAuthError } from '../../errors/oauth-error.js';
+import { scopeRefusal } from '../../grants/scope.js';
+import { RedirectError, type Target } from './refusals.js';
 import { sessionUser } from './session-user.js';
-import { checkClient, checkRequest, readParams, requireOAuthActive } from './validate.js';
+import { checkClient, checkRequest, readParams, requireOAuthActive, type CheckedRequest } from './validate.js';
 
 /**
  * The authorization request itself (RFC 6749 §4.1.1), by GET or by POST (RFC 6749 §3.1): validated,
@@ -30,7 +32,14 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: 
   await requireOAuthActive(kit);
   const client = await checkClient(kit, ctx, params.client_id, params.redirect_uri, repeated);
   const target: Target = { redirectUri: client.target, state: params.state ?? null };
-  const checked = refusedToClient(target, () => checkRequest(client.app, params, repeated));
+  let checked: CheckedRequest;
+  try {
+    checked = checkRequest(client.app, params, repeated);
+  } catch (error) {
+    // A scope that is no auth scope at all is scope.unknown (grants/scope.ts); answered to the client as any other.
+    const refusal = await scopeRefusal(kit.deps.storage, error);
+    throw refusal instanceof OAuthError ? new RedirectError(refusal, target) : refusal;
+  }
   const pending: Pending = {
     v: 1,
     c: client.app.clientId,

@@ -35,7 +35,8 @@ export async function signIn(kit: AuthorizeKit, ctx: Ctx, app: Application, pend
     return signInPage(kit, ctx, app, pending, error.status, message, name, error.headers);
   };
   if (username === undefined || password === undefined) {
-    return again(invalidRequest.withReason('request.missing_parameter').withDescription('Enter your user name and password.'), 'Enter your user name and password.', username);
+    const missing = username === undefined ? FIELD.username : FIELD.password;
+    return again(invalidRequest.withReason('request.missing_parameter').withDescription('Enter your user name and password.').withFacts({ missingParameter: missing }), 'Enter your user name and password.', username);
   }
   const name = username.slice(0, 100);
   ctx.refusal.userName = username.slice(0, 200);

@@ -2,7 +2,8 @@ import { invalidRequest, invalidScope, unauthorizedClient } from '../../errors/e
 import { CONSOLE_CLIENT_ID } from '../../registry/bootstrap.js';
 import { ADMIN_SCOPE } from '../../registry/scopes.js';
 import { OAuthError } from '../../errors/oauth-error.js';
-import { parseScopeParam, resolveRequestedScopes } from '../../grants/scope.js';
+import { parseScopeParam, resolveRequestedScopes, scopesFact } from '../../grants/scope.js';
+import { parameterName } from '../../core/form.js';
 import type { Application } from '../../domain/model.js';
 import { properties, type AuthorizeKit, type Ctx } from './context.js';
 import type { Pending } from './pending.js';
@@ -52,7 +53,7 @@ function clip(text: string, max = 100): string {
 
 export async function requireOAuthActive(kit: AuthorizeKit): Promise<void> {
   if (!(await properties(kit))[OAUTH_ACTIVE]) {
-    throw pageError('instance.oauth_inactive', 'OAuth is disabled on this server. An administrator must set com.snc.platform.security.oauth.is.active to true.');
+    throw pageError('instance.oauth_inactive', 'OAuth is disabled on this server. An administrator must set com.snc.platform.security.oauth.is.active to true.').withFacts({ property: OAUTH_ACTIVE });
   }
 }
 
@@ -89,7 +90,7 @@ function redirectTarget(app: Application, redirectUri: string | undefined): Chec
  */
 export async function checkClient(kit: AuthorizeKit, ctx: Ctx, clientId: string | undefined, redirectUri: string | undefined, repeated: ReadonlySet<string>): Promise<CheckedClient> {
   if (clientId === undefined) throw pageError('authorize.client_id_missing', 'The request has no client_id, so the application that sent you here is not known.');
-  if (repeated.has('client_id')) throw pageError('request.repeated_parameter', 'The parameter client_id was sent more than once.');
+  if (repeated.has('client_id')) throw pageError('request.repeated_parameter', 'The parameter client_id was sent more than once.').withFacts({ repeatedParameter: 'client_id' });
   ctx.refusal.clientId = clientId;
   const app = await application(kit, clientId);
   if (app === undefined) {
@@ -97,7 +98,7 @@ export async function checkClient(kit: AuthorizeKit, ctx: Ctx, clientId: string 
   }
   ctx.refusal.applicationName = app.name;
   if (!app.active) throw pageError('client_auth.application_inactive', `The application ${app.name} is inactive. An administrator must activate it.`);
-  if (repeated.has('redirect_uri')) throw pageError('request.repeated_parameter', 'The parameter redirect_uri was sent more than once.');
+  if (repeated.has('redirect_uri')) throw pageError('request.repeated_parameter', 'The parameter redirect_uri was sent more than once.').withFacts({ repeatedParameter: 'redirect_uri' });
   return redirectTarget(app, redirectUri);
 }
 
@@ -105,7 +106,8 @@ function requireCodeGrant(app: Application): void {
   if (!app.grantTypes.includes('authorization_code')) {
     throw unauthorizedClient
       .withReason('grant.not_allowed_for_application')
-      .withDescription(`The application ${app.name} is not allowed the authorization_code grant. An administrator must add it to the application's grant types.`);
+      .withDescription(`The application ${app.name} is not allowed the authorization_code grant. An administrator must add it to the application's grant types.`)
+      .withFacts({ requestedGrant: 'authorization_code' });
   }
 }
 
@@ -143,7 +145,8 @@ export function consentScopes(app: Application, requested: readonly string[] | u
   if (requested !== undefined) {
     throw invalidScope
       .withReason('scope.admin_not_grantable')
-      .withDescription(`The scope ${ADMIN_SCOPE} is never granted on a consent page; request it with the client credentials or password grant of an application allowed the admin API.`);
+      .withDescription(`The scope ${ADMIN_SCOPE} is never granted on a consent page; request it with the client credentials or password grant of an application allowed the admin API.`)
+      .withFacts({ requestedScopes: scopesFact(requested) });
   }
   return scopes.filter((s) => s !== ADMIN_SCOPE);
 }
@@ -155,7 +158,7 @@ export function checkRequest(app: Application, params: Record<string, string>, r
   if (again !== undefined) {
     // Only a name that is safe to echo goes into the description.
     const name = /^[A-Za-z0-9_.-]{1,64}$/.test(again) ? again : 'a parameter';
-    throw invalidRequest.withReason('request.repeated_parameter').withDescription(`The parameter ${name} was sent more than once.`);
+    throw invalidRequest.withReason('request.repeated_parameter').withDescription(`The parameter ${name} was sent more than once.`).withFacts({ repeatedParameter: parameterName(again) });
   }
   if (params.state !== undefined && params.state.length > MAX_STATE_LENGTH) {
     throw invalidRequest.withReason('authorize.state_too_long').withDescription(`The state parameter may have at most ${MAX_STATE_LENGTH} characters.`);
