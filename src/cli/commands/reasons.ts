@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { FACT_NAMES, FACTS } from '../../errors/facts.js';
 import { REASON_CODES, REASONS, type ReasonCode, type ReasonInfo } from '../../errors/reasons.js';
 import type { Kit } from './index.js';
 
@@ -44,6 +45,11 @@ function setting(value: string | undefined): string {
   return value === undefined ? '' : `\`${value}\``;
 }
 
+/** The facts a reason's explanation carries, by name (each is described under "Facts" at the end). */
+function factsCell(facts: readonly string[] | undefined): string {
+  return (facts ?? []).map((f) => `\`${f}\``).join(', ');
+}
+
 export function reasonsMarkdown(list: readonly Entry[] = entries()): string {
   const out = [
     '# Refusal reasons',
@@ -53,13 +59,25 @@ export function reasonsMarkdown(list: readonly Entry[] = entries()): string {
     'Every request Latchkey refuses is recorded with one of these stable reason codes. The client gets a',
     'safe, specific `error_description`; an administrator sees the full record, with the explanation and',
     'the fix below, with `latchkey explain <request-id>` (the id is in the `X-Request-Id` response header).',
+    'The explanation also carries the facts of the case its reason lists (the Facts column, described at the end):',
+    'what the request asked, the settings it ran into, times and the actor of the change that caused it.',
     '',
   ];
   for (const [key, group] of groups(list)) {
-    out.push(`## ${GROUP_TITLES[key] ?? key}`, '', '| Code | What happened | Fix | Setting |', '|---|---|---|---|');
-    for (const e of group) out.push(`| \`${e.code}\` | ${cell(e.explanation)} | ${cell(e.fix)} | ${cell(setting(e.setting))} |`);
+    out.push(`## ${GROUP_TITLES[key] ?? key}`, '', '| Code | What happened | Fix | Setting | Facts |', '|---|---|---|---|---|');
+    for (const e of group) out.push(`| \`${e.code}\` | ${cell(e.explanation)} | ${cell(e.fix)} | ${cell(setting(e.setting))} | ${factsCell(e.facts)} |`);
     out.push('');
   }
+  out.push(
+    '## Facts',
+    '',
+    'Recorded with the refusal (what only the refusing code knew) or found in the registry and the audit log when it is explained. Times are ISO 8601; a fact never holds a secret, a password or a token.',
+    '',
+    '| Fact | Shown as | What it says |',
+    '|---|---|---|',
+  );
+  for (const name of FACT_NAMES) out.push(`| \`${name}\` | ${cell(FACTS[name].label)} | ${cell(FACTS[name].description)} |`);
+  out.push('');
   return out.join('\n');
 }
 
@@ -67,6 +85,7 @@ function reasonsText(list: readonly Entry[]): string {
   const blocks = list.map((e) => {
     const lines = [e.code, `  What happened: ${e.explanation}`, `  Fix:           ${e.fix}`];
     if (e.setting !== undefined) lines.push(`  Setting:       ${e.setting}`);
+    if (e.facts !== undefined && e.facts.length > 0) lines.push(`  Facts:         ${e.facts.join(', ')}`);
     return lines.join('\n');
   });
   return `${blocks.join('\n\n')}\n\n${list.length} reasons. Look up a refused request with: latchkey explain <request-id>\n`;
