@@ -6,9 +6,12 @@ import { explainText } from '../src/cli/commands/explain.js';
 import { createApplication, updateApplication, type ApplicationInput } from '../src/registry/applications.js';
 import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
-import { createUser } from '../src/registry/users.js';
+import { createUser, updateUser } from '../src/registry/users.js';
+import { sessionHandle, tokenHandle, tokenKey } from '../src/core/crypto.js';
+import { unverifiedRecordKey } from '../src/tokens/jwt.js';
+import type { AuditEntry, TokenRecord } from '../src/domain/model.js';
 import type { Refusal } from '../src/domain/model.js';
-import { adminFetch, sessionClient } from './helpers/admin.js';
+import { adminFetch, adminToken, sessionClient } from './helpers/admin.js';
 import { apiCall, assertApiRefusal, FIXTURE_APIS, type ApiCall, type ApiReply } from './helpers/api.js';
 import { assertOAuthError, ManualClock, refreshCache, registryDeps, storedTokenKey, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -46,6 +49,38 @@ async function checkExplanation(refusal: Refusal, check: FactCheck | undefined):
   await check?.(e, refusal);
   return e;
 }
+
+// --- what the facts checks compare with: the stored token, the audit log, the registry now ---
+const iso = (ms: number) => new Date(ms).toISOString();
+/** The stored record of a token we issued (opaque or JWT). */
+async function recordOf(token: string): Promise<TokenRecord> {
+  const record = await server.latchkey.storage.tokens.byHash(unverifiedRecordKey(token) ?? '');
+  assert.ok(record !== undefined, 'the token is stored');
+  return record;
+}
+/** The newest audit entry of `action` about `target`. */
+async function auditOf(target: string, action: string): Promise<AuditEntry> {
+  const [entry] = await server.latchkey.storage.audit.list({ target, action, limit: 1 });
+  assert.ok(entry !== undefined, `an audit entry ${action} for ${target}`);
+  return entry;
+}
+const appOf = async (clientId: string) => {
+  const app = await server.latchkey.storage.applications.byClientId(clientId);
+  assert.ok(app !== undefined);
+  return app;
+};
+/** Values a case's run() keeps for its facts check (a token it sent, the application it made). */
+const kept: Record<string, string> = {};
+/** The facts of a stored token a refusal recorded: its handle, times and scopes as stored. */
+async function assertTokenFacts(e: Explanation, token: string, times: readonly ('issuedAt' | 'expiredAt' | 'revokedAt')[] = ['issuedAt']): Promise<TokenRecord> {
+  const record = await recordOf(token);
+  assert.equal(e.facts.token, tokenHandle(record.hash));
+  assert.equal(e.token, tokenHandle(record.hash));
+  const stored = { issuedAt: record.issuedAt, expiredAt: record.expiresAt, revokedAt: record.revokedAt };
+  for (const name of times) assert.equal(e.facts[name], iso(stored[name] ?? NaN), name);
+  return record;
+}
+const METRICS_PROPERTY = 'latchkey.metrics.token_sha256';
 
 const ROPC_OFF = 'glide.oauth.inbound.ropc.grant_type.disabled';
 const OAUTH_ACTIVE = 'com.snc.platform.security.oauth.is.active';
@@ -716,10 +751,23 @@ const API_CASES: ApiCase[] = [
       });
     },
   },
-  { code: 'api.credentials_missing', status: 401, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: BEARER_ONLY, run: () => api({ path: '/api/test/echo' }) },
-  { code: 'api.malformed_authorization', status: 400, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: null, run: () => api({ path: '/api/test/echo', headers: { authorization: 'Bearer two tokens' } }) },
+  {
+    code: 'api.credentials_missing', status: 401, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: BEARER_ONLY,
+    facts: (e) => assert.deepEqual([e.facts.method, e.facts.path, e.facts.authMethod, e.facts.acceptedAuthMethods], ['GET', '/api/test/echo', 'none', ['bearer']]),
+    run: () => api({ path: '/api/test/echo' }),
+  },
+  {
+    code: 'api.malformed_authorization', status: 400, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: null,
+    facts: (e) => assert.deepEqual([e.facts.authMethod, e.facts.credentialLocations, e.facts.acceptedAuthMethods, e.facts.path], ['bearer', ['header'], ['bearer'], '/api/test/echo']),
+    run: () => api({ path: '/api/test/echo', headers: { authorization: 'Bearer two tokens' } }),
+  },
   {
     code: 'api.multiple_credentials', status: 400, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: null,
+    // The path without its query (the token was in it): never a token in a fact.
+    facts: (e) => {
+      assert.deepEqual([e.facts.credentialLocations, e.facts.method, e.facts.path], [['header', 'query'], 'GET', '/api/test/echo']);
+      assert.doesNotMatch(JSON.stringify(e), /lk_at_/);
+    },
     run: async () => {
       const t = await accessToken(await cc('api'));
       return api({ path: `/api/test/echo?access_token=${encodeURIComponent(t)}`, bearer: t });
@@ -728,15 +776,27 @@ const API_CASES: ApiCase[] = [
   {
     code: 'api.method_not_accepted', status: 401, error: 'invalid_request', endpoint: 'api test/echo', wwwAuthenticate: BEARER_ONLY,
     record: (r) => assert.equal(r.userName, null),
+    facts: (e) => assert.deepEqual([e.facts.authMethod, e.facts.acceptedAuthMethods], ['basic', ['bearer']]),
     run: () => api({ path: '/api/test/echo', basic: ['dora', PW] }),
   },
   {
     code: 'api.basic_bad_credentials', status: 401, error: 'invalid_request', endpoint: 'api acme/reports', wwwAuthenticate: 'Bearer realm="latchkey", Basic realm="latchkey"',
     record: (r) => assert.equal(r.userName, 'dora'),
+    facts: async (e) => {
+      const dora = await server.latchkey.storage.users.byName('dora');
+      assert.deepEqual([e.facts.authMethod, e.facts.userExists, e.facts.userActive, e.facts.path], ['basic', true, dora?.active, '/api/acme/reports']);
+      assert.doesNotMatch(JSON.stringify(e), /not-the-password/);
+    },
     run: () => api({ path: '/api/acme/reports', basic: ['dora', 'not-the-password'] }),
   },
   {
     code: 'token.unknown', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    // What the token says of itself: an access token issued a moment ago (so: another instance).
+    facts: (e) => {
+      assert.equal(e.facts.tokenKind, 'access');
+      assert.equal(e.facts.claimedIssuedAt, iso(Number.parseInt(kept.foreign!.slice(6, 18), 16)));
+      assert.ok(!JSON.stringify(e).includes(kept.foreign!));
+    },
     run: async () => {
       // A real, well-formed token, issued by another instance.
       const other = await startTestServer();
@@ -752,17 +812,27 @@ const API_CASES: ApiCase[] = [
         await other.close();
       }
       assert.match(foreign, /^lk_at_/);
+      kept.foreign = foreign;
       return api({ path: '/api/test/echo', bearer: foreign });
     },
   },
   {
     code: 'token.not_access_token', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
-    run: async () => api({ path: '/api/test/echo', bearer: await refreshTokenOf(await password('conf', 'alice', PW)) }),
+    facts: async (e) => {
+      const record = await assertTokenFacts(e, kept.refresh!);
+      assert.deepEqual([e.facts.tokenKind, e.facts.tokenGrant], ['refresh', record.grantType]);
+    },
+    run: async () => api({ path: '/api/test/echo', bearer: (kept.refresh = await refreshTokenOf(await password('conf', 'alice', PW))) }),
   },
   {
     code: 'token.expired', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      await assertTokenFacts(e, kept.expired!, ['issuedAt', 'expiredAt']);
+      assert.equal(e.facts.accessTokenLifespan, (await appOf(apps.apiShort!.clientId)).accessTokenLifespan);
+      assert.match(e.fix ?? '', new RegExp(`latchkey apps update ${apps.apiShort!.clientId} --access-token-lifespan`));
+    },
     run: async () => {
-      const t = await accessToken(await cc('apiShort'));
+      const t = (kept.expired = await accessToken(await cc('apiShort')));
       clock.advance(2000);
       return api({ path: '/api/test/echo', bearer: t });
     },
@@ -775,19 +845,34 @@ const API_CASES: ApiCase[] = [
       assert.equal(r.applicationName, 'API caller');
       assert.equal(r.userName, 'svc-itil');
     },
+    // Revoked by an administrator through the admin API: when (the stored token), who (the audit entry).
+    facts: async (e) => {
+      const record = await assertTokenFacts(e, kept.revoked!, ['issuedAt', 'revokedAt']);
+      const entry = await auditOf(tokenHandle(record.hash), 'token.revoke');
+      assert.equal(entry.actor, 'admin');
+      assert.equal(e.facts.revokedBy, `${entry.actor} (token.revoke)`);
+      assert.equal(e.facts.revokedAt, iso(entry.at));
+    },
     run: async () => {
-      const t = await accessToken(await cc('api'));
+      const t = (kept.revoked = await accessToken(await cc('api')));
       assert.equal((await api({ path: '/api/test/echo', bearer: t })).status, 200);
-      assert.ok(await server.latchkey.storage.tokens.revoke(storedTokenKey(t), clock.now()));
-      await refreshCache(server);
+      const revoked = await adminFetch(server, 'POST', '/tokens/revoke', { headers: { authorization: `Bearer ${await adminToken(server)}` }, body: { handle: tokenHandle(storedTokenKey(t)) } });
+      assert.equal(revoked.status, 200, revoked.text);
       return api({ path: '/api/test/echo', bearer: t });
     },
   },
   {
     code: 'token.application_inactive', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      await assertTokenFacts(e, kept.doomed!);
+      const entry = await auditOf(apps.apiDoomed!.clientId, 'application.update');
+      assert.deepEqual([e.facts.applicationActive, e.facts.deactivatedAt, e.facts.deactivatedBy], [false, iso(entry.at), 'cli:reasons-test']);
+      assert.equal(entry.actor, 'cli:reasons-test');
+      assert.match(e.fix ?? '', new RegExp(`latchkey apps update ${apps.apiDoomed!.clientId} --active true`));
+    },
     run: async () => {
-      const t = await accessToken(await cc('apiDoomed'));
-      await updateApplication(registryDeps(server, clock), apps.apiDoomed!.clientId, { active: false });
+      const t = (kept.doomed = await accessToken(await cc('apiDoomed')));
+      await updateApplication({ ...registryDeps(server, clock), actor: 'cli:reasons-test' }, apps.apiDoomed!.clientId, { active: false });
       await refreshCache(server);
       return api({ path: '/api/test/echo', bearer: t });
     },
@@ -795,6 +880,13 @@ const API_CASES: ApiCase[] = [
   {
     code: 'token.user_inactive', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
     // Deactivating a user revokes its tokens (token.revoked); a provider's token still names it.
+    record: (r) => assert.equal(r.userName, 'bob'),
+    facts: async (e) => {
+      // bob was created inactive: the creation is the deactivation.
+      const entry = await auditOf('bob', 'user.create');
+      assert.deepEqual([e.facts.userActive, e.facts.deactivatedAt, e.facts.deactivatedBy], [false, iso(entry.at), entry.actor]);
+      assert.deepEqual([e.facts.identityProvider, e.facts.tokenIssuer], ['Reasons IdP', (await idpFixture()).idp.issuer]);
+    },
     run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ sub: 'bob' }) }),
   },
   {
@@ -804,21 +896,41 @@ const API_CASES: ApiCase[] = [
       assert.equal(r.applicationName, 'Confidential');
       assert.equal(r.userName, 'svc');
     },
-    run: async () => api({ path: '/api/acme/orders/1', bearer: await accessToken(await cc('conf')) }),
+    // A token that never had the scope: what it has against what the API requires, nothing withdrawn.
+    facts: async (e) => {
+      const record = await assertTokenFacts(e, kept.scoped!);
+      const app = await appOf(apps.conf!.clientId);
+      assert.deepEqual([e.facts.requiredScopes, e.facts.tokenScopes, e.facts.allowedScopes], [['orders.read'], record.scopes, app.scopes]);
+      assert.deepEqual([e.facts.withdrawnScopes, e.facts.withdrawnAt, e.facts.withdrawnBy], [[], null, null]);
+      assert.deepEqual([e.facts.method, e.facts.path], ['GET', '/api/acme/orders/1']);
+      assert.ok(e.fix?.includes(`latchkey apps update ${app.clientId} --scopes ${[...app.scopes, 'orders.read'].join(',')}`), e.fix ?? '');
+    },
+    run: async () => api({ path: '/api/acme/orders/1', bearer: (kept.scoped = await accessToken(await cc('conf'))) }),
   },
   {
     code: 'api.role_missing', status: 403, error: 'access_denied', endpoint: 'api acme/desk', wwwAuthenticate: null,
     record: (r) => assert.equal(r.userName, 'svc'),
+    facts: async (e) => {
+      const svc = await server.latchkey.storage.users.byName('svc');
+      assert.deepEqual([e.facts.requiredRoles, e.facts.userRoles, e.facts.authMethod], [['itil'], svc?.roles, 'bearer']);
+      assert.match(e.fix ?? '', /latchkey users update svc --roles itil/);
+    },
     run: async () => api({ path: '/api/acme/desk/tickets', bearer: await accessToken(await cc('conf')) }),
   },
   // --- API cases: JWT access tokens (issue 4) ---
   {
     code: 'token.signature_invalid', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      const published = (await server.latchkey.keyring.publishedJwks(clock.now())).keys.map((k) => k.kid);
+      assert.deepEqual([e.facts.tokenKeyId, e.facts.publishedKeyIds], [kept.signedKid, published]);
+      assert.ok(published.includes(kept.signedKid));
+    },
     run: async () => {
       const created = await createApplication(registryDeps(server, clock), { name: 'JWT caller (altered)', grantTypes: ['client_credentials'], appUser: 'svc-itil', tokenFormat: 'jwt' });
       await refreshCache(server);
       const t = await accessToken(await tokenRequest(server.url, { form: { grant_type: 'client_credentials' }, basic: [created.application.clientId, created.clientSecret ?? ''] }));
       const [h, p, sig] = t.split('.') as [string, string, string];
+      kept.signedKid = String(JSON.parse(Buffer.from(h, 'base64url').toString('utf8')).kid);
       // A wider scope written into the payload, our signature kept.
       const widened = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString('utf8')), scope: 'useraccount' })).toString('base64url');
       return api({ path: '/api/test/echo', bearer: `${h}.${widened}.${sig}` });
@@ -826,6 +938,10 @@ const API_CASES: ApiCase[] = [
   },
   {
     code: 'token.unknown_key', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      const published = (await server.latchkey.keyring.publishedJwks(clock.now())).keys.map((k) => k.kid);
+      assert.deepEqual([e.facts.tokenKeyId, e.facts.publishedKeyIds, e.facts.claimedIssuedAt], ['a-key-nobody-published', published, iso(Math.floor(clock.now() / 1000) * 1000)]);
+    },
     run: async () => {
       // Our issuer, a kid we never published (a key long unpublished, or another deployment's).
       const part = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -837,21 +953,37 @@ const API_CASES: ApiCase[] = [
   {
     code: 'token.malformed', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
     // Three segments ({} . {} . {}): JWT-shaped, but no issuer to say whose it is.
+    facts: (e) => assert.equal(e.facts.tokenProblem, 'It has no issuer (iss).'),
     run: () => api({ path: '/api/test/echo', bearer: 'e30.e30.e30' }),
   },
   {
     code: 'token.wrong_audience', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
-    record: (r) => assert.equal(r.userName, null),
+    // Our JWT, verified: the refusal names its application and user, as for any token of ours.
+    record: (r) => {
+      assert.equal(r.applicationName, 'JWT for the reports API');
+      assert.equal(r.userName, 'svc-itil');
+    },
+    facts: async (e, r) => {
+      await assertTokenFacts(e, kept.audienceJwt!);
+      const app = await appOf(r.clientId ?? '');
+      assert.deepEqual([e.facts.tokenAudience, e.facts.expectedAudience], [['https://reports.example.com/api'], server.latchkey.issuer()]);
+      assert.deepEqual([e.facts.audience, e.facts.tokenFormat], [app.audience, app.tokenFormat]);
+      assert.ok(e.fix?.includes(`latchkey apps update ${app.clientId} --audience ''`), e.fix ?? '');
+    },
     run: async () => {
       const created = await createApplication(registryDeps(server, clock), { name: 'JWT for the reports API', grantTypes: ['client_credentials'], appUser: 'svc-itil', tokenFormat: 'jwt', audience: 'https://reports.example.com/api' });
       await refreshCache(server);
-      const t = await accessToken(await tokenRequest(server.url, { form: { grant_type: 'client_credentials' }, basic: [created.application.clientId, created.clientSecret ?? ''] }));
+      const t = (kept.audienceJwt = await accessToken(await tokenRequest(server.url, { form: { grant_type: 'client_credentials' }, basic: [created.application.clientId, created.clientSecret ?? ''] })));
       return api({ path: '/api/test/echo', bearer: t });
     },
   },
   // --- API cases: external identity providers (issue 4) ---
   {
     code: 'token.unknown_issuer', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      const active = (await server.latchkey.storage.identityProviders.list()).filter((p) => p.active).map((p) => p.issuer);
+      assert.deepEqual([e.facts.tokenIssuer, e.facts.issuer, e.facts.providerIssuers], ['https://unregistered-idp.example', server.latchkey.issuer(), active]);
+    },
     run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ iss: 'https://unregistered-idp.example' }) }),
   },
   {
@@ -932,11 +1064,21 @@ const API_CASES: ApiCase[] = [
   },
   {
     code: 'outbound.refused', status: 503, error: 'temporarily_unavailable', endpoint: 'api test/echo', wwwAuthenticate: null,
+    // The URL not fetched, why, and the property as it was when it refused (set by whom, when).
+    facts: async (e) => {
+      const property = 'latchkey.outbound.allow_private_networks';
+      const [entry] = (await server.latchkey.storage.audit.list({ target: property, action: 'property.set', limit: 100 })).filter((a) => JSON.parse(a.after ?? '{}').value === 'false');
+      assert.ok(entry !== undefined);
+      assert.deepEqual([e.facts.outboundUrl, e.facts.property, e.facts.propertyValue], [kept.internalUrl, property, 'false']);
+      assert.match(String(e.facts.outboundRefusal), /it uses http; the scheme must be https/);
+      assert.deepEqual([e.facts.propertySetAt, e.facts.propertySetBy, e.facts.identityProvider], [iso(entry.at), entry.actor, 'Internal provider']);
+    },
     run: async () => {
       // A provider registered on a loopback address while the property allowed it; once it is off,
       // its metadata is not fetched.
       await idpFixture();
       const internal = await startIdpServer({ issuerPath: '/internal', now: () => clock.now() });
+      kept.internalUrl = internal.oidcMetadataUrl;
       try {
         await createIdentityProvider(registryDeps(server, clock), { name: 'Internal provider', issuer: internal.issuer, metadataUrl: internal.oidcMetadataUrl, audience: IDP_AUDIENCE, check: false });
         const token = await internal.mint({ aud: IDP_AUDIENCE, sub: 'idp-user' });
@@ -981,23 +1123,83 @@ async function adminAppToken(name: string, appUser: string, scope: string, scope
 /** The admin API's refusals (issue 11): each produced by its attack. */
 function ADMIN_CASES(): OtherCase[] {
   return [
-    { code: 'admin.credentials_missing', endpoint: 'admin', run: () => adminCall(undefined) },
-    { code: 'admin.session_ended', endpoint: 'admin', run: () => adminCall(undefined, 'GET', '/users', { cookie: 'latchkey_console=forged.value' }) },
+    {
+      code: 'admin.credentials_missing', endpoint: 'admin',
+      facts: (e) => assert.deepEqual([e.facts.method, e.facts.path, e.facts.authMethod], ['GET', '/admin/api/v1/users', 'none']),
+      run: () => adminCall(undefined),
+    },
+    {
+      // A console session ended by an administrator changing its user's password.
+      code: 'admin.session_ended', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'ops-admin'),
+      facts: async (e) => {
+        const entry = await auditOf('ops-admin', 'user.sessions_ended');
+        const value = /(?:^|; )latchkey_console=([^;]+)/.exec(kept.opsCookie!)?.[1] ?? '';
+        const session = await server.latchkey.storage.sessions.byId(tokenKey(value));
+        assert.ok(session !== undefined && session.revokedAt !== null);
+        assert.deepEqual([e.facts.session, e.facts.sessionState, e.facts.sessionEndedAt], [sessionHandle(session.id), 'ended', iso(session.revokedAt)]);
+        assert.equal(e.facts.sessionEndedAt, iso(entry.at));
+        assert.equal(entry.actor, 'cli:reasons-test');
+        assert.equal(e.facts.sessionEndedBy, `${entry.actor} (user.sessions_ended: password changed)`);
+        assert.ok(!JSON.stringify(e).includes(value));
+      },
+      run: async () => {
+        const deps = registryDeps(server, clock);
+        await createUser(deps, { userName: 'ops-admin', password: PW, roles: ['admin'] });
+        await refreshCache(server);
+        const ops = await sessionClient(server, 'ops-admin', PW);
+        assert.equal((await ops.call('GET', '/users')).status, 200);
+        clock.advance(1000); // a password change is told by its time (passwordChangedAt)
+        await updateUser({ ...deps, actor: 'cli:reasons-test' }, 'ops-admin', { password: `${PW}-changed` });
+        await refreshCache(server);
+        kept.opsCookie = ops.browserCookie();
+        return adminCall(undefined, 'GET', '/users', { cookie: kept.opsCookie });
+      },
+    },
     {
       code: 'admin.csrf_failed', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'admin'),
+      facts: (e) => assert.deepEqual([e.facts.method, e.facts.path, e.facts.csrfTokenSent, e.facts.requestOrigin, e.facts.expectedOrigin], ['POST', '/admin/api/v1/scopes', false, null, new URL(server.latchkey.issuer()).origin]),
       run: async () => adminCall(undefined, 'POST', '/scopes', { cookie: (await sessionClient(server)).browserCookie() }),
     },
     {
       code: 'admin.external_token', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'idp-user'),
+      facts: async (e) => assert.deepEqual([e.facts.tokenIssuer, e.facts.identityProvider], [(await idpFixture()).idp.issuer, 'Reasons IdP']),
       run: async () => adminCall(await (await idpFixture()).token()),
     },
     {
       code: 'admin.grant_not_allowed', endpoint: 'admin',
-      run: async () => adminCall(await accessToken(await jwtBearer(await (await assertionFixture()).grant()))),
+      facts: async (e) => {
+        await assertTokenFacts(e, kept.bearerGrant!);
+        assert.equal(e.facts.tokenGrant, JWT_BEARER_GRANT);
+      },
+      run: async () => adminCall((kept.bearerGrant = await accessToken(await jwtBearer(await (await assertionFixture()).grant())))),
     },
-    { code: 'admin.application_not_allowed', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'alice'), run: async () => adminCall(await accessToken(await password('conf', 'alice', PW))) },
-    { code: 'admin.scope_missing', endpoint: 'admin', run: async () => adminCall(await adminAppToken('Admin app, other scope', 'svc', 'export.read', ['export.read'])) },
-    { code: 'admin.role_missing', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'svc'), run: async () => adminCall(await adminAppToken('Admin app, plain user', 'svc', 'latchkey.admin')) },
+    {
+      code: 'admin.application_not_allowed', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'alice'),
+      facts: async (e) => {
+        await assertTokenFacts(e, kept.notAdminApp!);
+        assert.equal(e.facts.adminApi, (await appOf(apps.conf!.clientId)).adminApi);
+        assert.ok(e.fix?.includes(`latchkey apps update ${apps.conf!.clientId} --admin-api true`), e.fix ?? '');
+      },
+      run: async () => adminCall((kept.notAdminApp = await accessToken(await password('conf', 'alice', PW)))),
+    },
+    {
+      code: 'admin.scope_missing', endpoint: 'admin',
+      facts: async (e, r) => {
+        const record = await assertTokenFacts(e, kept.otherScope!);
+        const app = await appOf(r.clientId ?? '');
+        assert.deepEqual([e.facts.requiredScopes, e.facts.tokenScopes, e.facts.allowedScopes, e.facts.withdrawnScopes], [['latchkey.admin'], record.scopes, app.scopes, []]);
+      },
+      run: async () => adminCall((kept.otherScope = await adminAppToken('Admin app, other scope', 'svc', 'export.read', ['export.read']))),
+    },
+    {
+      code: 'admin.role_missing', endpoint: 'admin', record: (r) => assert.equal(r.userName, 'svc'),
+      facts: async (e) => {
+        const svc = await server.latchkey.storage.users.byName('svc');
+        assert.deepEqual([e.facts.requiredRoles, e.facts.userRoles], [['admin'], svc?.roles]);
+        assert.match(e.fix ?? '', /latchkey users update svc --roles admin/);
+      },
+      run: async () => adminCall(await adminAppToken('Admin app, plain user', 'svc', 'latchkey.admin')),
+    },
     {
       code: 'scope.admin_not_grantable', endpoint: 'authorize',
       facts: async (e, r) => {
@@ -1015,6 +1217,16 @@ function ADMIN_CASES(): OtherCase[] {
   ];
 }
 
+/** The facts of a refused scrape: the property that requires a token, when it was set and by whom (the audit entry that set it), what was sent. */
+function metricsFacts(authMethod: string): FactCheck {
+  return async (e) => {
+    const [entry] = (await server.latchkey.storage.audit.list({ target: METRICS_PROPERTY, action: 'property.set', limit: 100 })).filter((a) => JSON.parse(a.after ?? '{}').value !== '');
+    assert.ok(entry !== undefined);
+    assert.deepEqual([e.facts.property, e.facts.propertySetAt, e.facts.propertySetBy, e.facts.authMethod], [METRICS_PROPERTY, iso(entry.at), entry.actor, authMethod]);
+    assert.doesNotMatch(JSON.stringify(e), /the-wrong-token|the-right-token/);
+  };
+}
+
 /** A scrape of /metrics while latchkey.metrics.token_sha256 requires a token. */
 async function scrape(headers: Record<string, string>): Promise<{ requestId: string }> {
   return withProperty('latchkey.metrics.token_sha256', metricsTokenHash('lk_mt_the-right-token'), '', async () => {
@@ -1026,8 +1238,8 @@ async function scrape(headers: Record<string, string>): Promise<{ requestId: str
 
 const OTHER_CASES: OtherCase[] = [
   // --- /metrics (issue 13) ---
-  { code: 'metrics.credentials_missing', endpoint: 'metrics', run: () => scrape({}) },
-  { code: 'metrics.token_invalid', endpoint: 'metrics', run: () => scrape({ authorization: 'Bearer lk_mt_the-wrong-token' }) },
+  { code: 'metrics.credentials_missing', endpoint: 'metrics', facts: metricsFacts('none'), run: () => scrape({}) },
+  { code: 'metrics.token_invalid', endpoint: 'metrics', facts: metricsFacts('bearer'), run: () => scrape({ authorization: 'Bearer lk_mt_the-wrong-token' }) },
   // --- authorization endpoint cases (issue 4) ---
   {
     code: 'authorize.client_id_missing', endpoint: 'authorize',
@@ -1135,6 +1347,11 @@ const OTHER_CASES: OtherCase[] = [
   {
     code: 'introspect.client_authentication_required', endpoint: 'introspect',
     record: (r) => assert.equal(r.status, 401),
+    facts: async (e, r) => {
+      const app = await appOf(r.clientId ?? '');
+      assert.deepEqual([e.facts.authMethod, e.facts.applicationPublic, e.facts.canIntrospect], ['none', app.public, app.canIntrospect]);
+      assert.ok(e.fix?.includes(`latchkey apps update ${app.clientId} --public false --can-introspect true`), e.fix ?? '');
+    },
     run: async () => {
       const deps = registryDeps(server, clock);
       const rs = await createApplication(deps, { name: 'Public introspector', grantTypes: [], public: true, canIntrospect: true });
@@ -1147,6 +1364,11 @@ const OTHER_CASES: OtherCase[] = [
   {
     code: 'introspect.not_allowed', endpoint: 'introspect',
     record: (r) => { assert.equal(r.status, 403); assert.equal(r.applicationName, 'Not an introspector'); },
+    facts: async (e, r) => {
+      const app = await appOf(r.clientId ?? '');
+      assert.deepEqual([e.facts.authMethod, e.facts.canIntrospect], ['client_secret_basic', app.canIntrospect]);
+      assert.ok(e.fix?.includes(`latchkey apps update ${app.clientId} --can-introspect true`), e.fix ?? '');
+    },
     run: async () => {
       const deps = registryDeps(server, clock);
       const app = await createApplication(deps, { name: 'Not an introspector', grantTypes: [] });
@@ -1159,11 +1381,17 @@ const OTHER_CASES: OtherCase[] = [
   {
     code: 'revoke.wrong_client', endpoint: 'revoke',
     record: (r) => { assert.equal(r.status, 400); assert.equal(r.clientId, apps.conf!.clientId); },
+    facts: async (e) => {
+      await assertTokenFacts(e, kept.owned!);
+      assert.deepEqual([e.facts.tokenKind, e.facts.tokenClientId], ['access', kept.owner]);
+      assert.ok(e.fix?.includes(`latchkey tokens revoke ${String(e.facts.token)}`), e.fix ?? '');
+    },
     run: async () => {
       const deps = registryDeps(server, clock);
       const owner = await createApplication(deps, { name: 'Token owner', grantTypes: ['client_credentials'], appUser: 'svc' });
       await refreshCache(server);
-      const token = await accessToken(await post({ form: { grant_type: 'client_credentials' }, basic: [owner.application.clientId, owner.clientSecret ?? ''] }));
+      kept.owner = owner.application.clientId;
+      const token = (kept.owned = await accessToken(await post({ form: { grant_type: 'client_credentials' }, basic: [owner.application.clientId, owner.clientSecret ?? ''] })));
       const res = await post({ path: '/oauth/revoke', form: { token }, basic: basic('conf') });
       assertOAuthError(res, 400, 'unauthorized_client');
       // Refused: the token still works.

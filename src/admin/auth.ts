@@ -1,5 +1,8 @@
+import { decodeJwt } from 'jose';
 import type { Latchkey } from '../app.js';
 import { header, type NeutralRequest } from '../core/request.js';
+import type { Facts } from '../domain/model.js';
+import { sessionHandle } from '../core/crypto.js';
 import { commandLine } from '../core/shell.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
@@ -8,6 +11,7 @@ import { ADMIN_SCOPE } from '../registry/scopes.js';
 import type { Caller } from '../resource-server/define.js';
 import type { TokenOrigin } from '../resource-server/bearer.js';
 import type { ConsoleAuth, ConsoleSession } from './console-auth.js';
+import type { SessionInspection } from '../web/session.js';
 import { AdminError, adminRoleCommand } from './http.js';
 
 /** Who is calling the admin API, and how. */
@@ -42,6 +46,11 @@ export class AdminRefusal extends AdminError {
   ) {
     super(status, code, refusal.description, undefined, status === 401 ? { 'www-authenticate': 'Bearer realm="latchkey-admin"' } : {});
   }
+
+  /** The same refusal with more facts of the case (for the administrator's explanation; the answer is unchanged). */
+  withFacts(facts: Facts): AdminRefusal {
+    return new AdminRefusal(this.status as 401 | 403, this.code as 'unauthenticated' | 'forbidden' | 'csrf', this.refusal.withFacts(facts), this.subject, this.authenticated);
+  }
 }
 
 /** Whether tokens of this grant may administer (the catalogue's adminApi: never the JWT bearer grant, where an application signs for whomever it names). */
@@ -51,13 +60,29 @@ function mayAdminister(latchkey: Latchkey, grantType: string | null): boolean {
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-function refusal(status: 401 | 403, reason: ReasonCode, description: string, hint?: string): OAuthError {
-  return new OAuthError({ error: status === 401 ? 'invalid_token' : 'access_denied', status, reason, description, ...(hint === undefined ? {} : { hint }) });
+function refusal(status: 401 | 403, reason: ReasonCode, description: string, hint?: string, facts?: Facts): OAuthError {
+  return new OAuthError({ error: status === 401 ? 'invalid_token' : 'access_denied', status, reason, description, ...(hint === undefined ? {} : { hint }), ...(facts === undefined ? {} : { facts }) });
 }
 
-function refuse(status: 401 | 403, reason: ReasonCode, description: string, subject: AdminSubject, authenticated: boolean, hint?: string): AdminRefusal {
+function refuse(status: 401 | 403, reason: ReasonCode, description: string, subject: AdminSubject, authenticated: boolean, hint?: string, facts?: Facts): AdminRefusal {
   const code = reason === 'admin.csrf_failed' ? 'csrf' : status === 401 ? 'unauthenticated' : 'forbidden';
-  return new AdminRefusal(status, code, refusal(status, reason, description, hint), subject, authenticated);
+  return new AdminRefusal(status, code, refusal(status, reason, description, hint, facts), subject, authenticated);
+}
+
+/**
+ * The facts of a valid token the admin API refused (built only when refusing): its issuer for an
+ * identity provider's token; else its handle, grant, granted scopes and issue time.
+ */
+async function tokenFacts(latchkey: Latchkey, token: string, origin: TokenOrigin): Promise<Facts> {
+  if (origin.issuer === 'external') {
+    try {
+      const iss = decodeJwt(token).iss;
+      return typeof iss === 'string' ? { tokenIssuer: iss.slice(0, 200) } : {};
+    } catch {
+      return {};
+    }
+  }
+  return latchkey.bearer.facts(token).catch(() => ({}));
 }
 
 function subjectOf(caller: Caller): AdminSubject {
@@ -78,7 +103,7 @@ async function admitBearer(latchkey: Latchkey, caller: Caller, origin: TokenOrig
     throw refuse(403, 'admin.external_token', 'Tokens of external identity providers cannot use the admin API.', who, true);
   }
   if (!mayAdminister(latchkey, origin.grantType)) {
-    throw refuse(403, 'admin.grant_not_allowed', 'Tokens of this grant type cannot use the admin API.', who, true, `grant ${origin.grantType ?? '(none)'}`);
+    throw refuse(403, 'admin.grant_not_allowed', 'Tokens of this grant type cannot use the admin API.', who, true, `grant ${origin.grantType ?? '(none)'}`, { tokenGrant: origin.grantType });
   }
   const app = origin.applicationId === null ? undefined : await latchkey.cache.applicationById(origin.applicationId);
   if (app === undefined || !app.adminApi) {
@@ -87,29 +112,50 @@ async function admitBearer(latchkey: Latchkey, caller: Caller, origin: TokenOrig
       app === undefined ? undefined : commandLine(['apps', 'update', app.clientId, '--admin-api', 'true']));
   }
   if (!caller.scopes.includes(ADMIN_SCOPE)) {
-    throw refuse(403, 'admin.scope_missing', `The token lacks the scope ${ADMIN_SCOPE}; request a token with scope=${ADMIN_SCOPE}.`, who, true, `scopes in effect: ${caller.scopes.join(' ') || '(none)'}`);
+    throw refuse(403, 'admin.scope_missing', `The token lacks the scope ${ADMIN_SCOPE}; request a token with scope=${ADMIN_SCOPE}.`, who, true, `scopes in effect: ${caller.scopes.join(' ') || '(none)'}`, { requiredScopes: [ADMIN_SCOPE] });
   }
   if (caller.user === null) {
-    throw refuse(403, 'admin.role_missing', 'This token acts for no user; the admin API needs a user with the admin role.', who, true);
+    throw refuse(403, 'admin.role_missing', 'This token acts for no user; the admin API needs a user with the admin role.', who, true, undefined, { requiredRoles: [ADMIN_ROLE], userRoles: [] });
   }
   if (!caller.user.roles.includes(ADMIN_ROLE)) {
-    throw refuse(403, 'admin.role_missing', `User ${caller.user.name} lacks the admin role.`, who, true, commandLine(['users', 'update', caller.user.name, '--roles', [...caller.user.roles, ADMIN_ROLE].join(',')]));
+    throw refuse(403, 'admin.role_missing', `User ${caller.user.name} lacks the admin role.`, who, true, commandLine(['users', 'update', caller.user.name, '--roles', [...caller.user.roles, ADMIN_ROLE].join(',')]), { requiredRoles: [ADMIN_ROLE] });
   }
   return { userId: caller.user.id, userName: caller.user.name, roles: caller.user.roles, via: 'bearer' };
 }
 
 async function authenticateBearer(latchkey: Latchkey, authorization: string): Promise<AdminCaller> {
   const m = /^Bearer[ ]+([\x21-\x7e]+)\s*$/i.exec(authorization);
-  if (m === null) throw refuse(401, 'admin.credentials_missing', 'The Authorization header must be "Bearer <access token>".', {}, false);
+  if (m === null) {
+    const scheme = /^\S*/.exec(authorization)?.[0] ?? '';
+    throw refuse(401, 'admin.credentials_missing', 'The Authorization header must be "Bearer <access token>".', {}, false, undefined, { authMethod: scheme.toLowerCase().replace(/[^a-z0-9-]/g, '?').slice(0, 20) });
+  }
+  const token = m[1] as string;
   let found: { caller: Caller; origin: TokenOrigin };
   try {
-    found = await latchkey.bearer.validateWithOrigin(m[1] as string);
+    found = await latchkey.bearer.validateWithOrigin(token);
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error;
     // The token's own refusal (expired, revoked, unknown …), recorded under the admin endpoint.
     throw new AdminRefusal(401, 'unauthenticated', error.withDescription(`The access token was refused: ${error.description}`), error.subject ?? {}, false);
   }
-  return admitBearer(latchkey, found.caller, found.origin);
+  try {
+    return await admitBearer(latchkey, found.caller, found.origin);
+  } catch (error) {
+    throw error instanceof AdminRefusal ? error.withFacts({ ...(await tokenFacts(latchkey, token, found.origin)), ...(error.refusal.facts ?? {}), authMethod: 'bearer' }) : error;
+  }
+}
+
+/** What the request's cookie says of the console session that no longer stands (built only when refusing). */
+async function endedSession(latchkey: Latchkey, auth: ConsoleAuth, req: NeutralRequest, now: number): Promise<{ facts: Facts; subject: AdminSubject }> {
+  const seen: SessionInspection = await auth.inspect(req, now).catch((): SessionInspection => ({ state: 'unknown' }));
+  if (!('handle' in seen)) return { facts: { sessionState: 'not a console session of this instance (unknown, deleted, or altered)' }, subject: {} };
+  const user = await latchkey.storage.users.byId(seen.userId).catch(() => undefined);
+  const facts: Facts = {
+    session: seen.handle,
+    sessionState: seen.state === 'not_yet_valid' ? 'not valid yet (its start is in the future: check the clocks)' : seen.state,
+    ...(seen.endedAt === null ? {} : { sessionEndedAt: new Date(seen.endedAt).toISOString() }),
+  };
+  return { facts, subject: user === undefined ? {} : { userName: user.userName } };
 }
 
 /**
@@ -125,21 +171,27 @@ export async function authenticateAdmin(latchkey: Latchkey, auth: ConsoleAuth, r
   const session = await auth.read(req, now);
   if (session === undefined) {
     const sent = auth.presented(req);
-    throw sent
-      ? refuse(401, 'admin.session_ended', 'The console session has ended. Sign in again.', {}, false)
-      : refuse(401, 'admin.credentials_missing', 'Sign in to the console, or send Authorization: Bearer <access token with scope latchkey.admin>.', {}, false);
+    if (!sent) throw refuse(401, 'admin.credentials_missing', 'Sign in to the console, or send Authorization: Bearer <access token with scope latchkey.admin>.', {}, false, undefined, { authMethod: 'none' });
+    const ended = await endedSession(latchkey, auth, req, now);
+    throw refuse(401, 'admin.session_ended', 'The console session has ended. Sign in again.', ended.subject, false, undefined, ended.facts);
   }
   const { user, admin } = await auth.userOf(session);
-  if (user === undefined) throw refuse(401, 'admin.session_ended', 'The console session has ended (the account changed). Sign in again.', {}, false);
+  if (user === undefined) {
+    const still = await latchkey.storage.users.byId(session.userId).catch(() => undefined);
+    const facts: Facts = { session: sessionHandle(session.id), sessionState: still === undefined ? 'its user was deleted' : 'its user is inactive' };
+    throw refuse(401, 'admin.session_ended', 'The console session has ended (the account changed). Sign in again.', still === undefined ? {} : { userName: still.userName }, false, undefined, facts);
+  }
   const who = { userName: user.userName };
-  if (!admin) throw refuse(403, 'admin.role_missing', `User ${user.userName} lacks the admin role; ask an administrator: ${adminRoleCommand(user.userName)}`, who, true);
+  if (!admin) throw refuse(403, 'admin.role_missing', `User ${user.userName} lacks the admin role; ask an administrator: ${adminRoleCommand(user.userName)}`, who, true, undefined, { requiredRoles: [ADMIN_ROLE], authMethod: 'session' });
   if (STATE_CHANGING.has(req.method)) {
     const origin = header(req, 'origin');
-    if (origin !== undefined && origin !== new URL(latchkey.issuer()).origin) {
-      throw refuse(403, 'admin.csrf_failed', `Cross-origin request refused: Origin ${origin.slice(0, 200)} is not this instance.`, who, true);
+    const expected = () => new URL(latchkey.issuer()).origin;
+    const csrfFacts = (): Facts => ({ csrfTokenSent: header(req, 'x-csrf-token') !== undefined, requestOrigin: origin === undefined ? null : origin.slice(0, 200), expectedOrigin: expected(), authMethod: 'session' });
+    if (origin !== undefined && origin !== expected()) {
+      throw refuse(403, 'admin.csrf_failed', `Cross-origin request refused: Origin ${origin.slice(0, 200)} is not this instance.`, who, true, undefined, csrfFacts());
     }
     if (!(await auth.csrfValid(session, header(req, 'x-csrf-token')))) {
-      throw refuse(403, 'admin.csrf_failed', 'The x-csrf-token header is missing or wrong; read the token from GET /admin/api/v1/session.', who, true);
+      throw refuse(403, 'admin.csrf_failed', 'The x-csrf-token header is missing or wrong; read the token from GET /admin/api/v1/session.', who, true, undefined, csrfFacts());
     }
   }
   return { userId: user.id, userName: user.userName, roles: user.roles, via: 'session', session };

@@ -8,7 +8,7 @@ import { unverifiedRecordKey } from '../tokens/jwt.js';
 import { cookieName, readCookie } from '../web/cookies.js';
 import { html } from '../web/html.js';
 import { htmlResponse, newNonce, redirectHeaders } from '../web/page.js';
-import { SessionCookies, type Session } from '../web/session.js';
+import { SessionCookies, type Session, type SessionInspection } from '../web/session.js';
 import { keyCache, mac, macEqual, seal, unseal } from '../web/signing.js';
 import { adminRoleCommand, CONSOLE_HEADERS } from './http.js';
 
@@ -110,6 +110,11 @@ export class ConsoleAuth {
   /** The live console session the request's cookie names (stored, not ended, not expired). */
   read(req: Pick<NeutralRequest, 'headers'>, now: number): Promise<ConsoleSession | undefined> {
     return this.sessions.read(req, now);
+  }
+
+  /** Why the request's cookie names no live console session: for the facts of an admin.session_ended refusal only. */
+  inspect(req: Pick<NeutralRequest, 'headers'>, now: number): Promise<SessionInspection> {
+    return this.sessions.inspect(req, now);
   }
 
   /** The session's user when the session still stands: active, admin role. */

@@ -10,6 +10,7 @@ import type { Application } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { InvalidKeySet, type KeySets } from './keys.js';
 import { JwtRejected, peekJwt, verifyJwt, type JwtFailure } from './verify.js';
+import { outboundFacts } from '../outbound/facts.js';
 
 /**
  * JWT assertions signed with an application's own key (RFC 7523): the client assertion of
@@ -166,7 +167,10 @@ export async function verifyAssertion(deps: AssertionDeps, use: AssertionUse, to
       maxLifetimeSeconds: maxLifetime,
     });
   } catch (error) {
-    if (error instanceof JwtRejected) throw assertionError(use, REASON[error.code], `Application "${app.name}": ${error.detail}`).withCause(error);
+    if (error instanceof JwtRejected) {
+      const refused = assertionError(use, REASON[error.code], `Application "${app.name}": ${error.detail}`).withCause(error);
+      throw error.code === 'keys_refused' ? refused.withFacts(outboundFacts(error)) : refused;
+    }
     throw error;
   }
   const sub = claims.sub as string;

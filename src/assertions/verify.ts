@@ -70,7 +70,8 @@ async function joseVerify(token: string, check: JwtCheck): Promise<JWTPayload> {
 
 function classify(error: unknown, alg: string | undefined, kid: string | undefined): JwtRejected {
   if (error instanceof JwtRejected) return error;
-  if (error instanceof KeySourceUnavailable) return new JwtRejected(refusalIn(error) === undefined ? 'keys_unavailable' : 'keys_refused', error.message);
+  // The cause stays: an outbound refusal's URL and rule become facts of the refusal (src/outbound/facts.ts).
+  if (error instanceof KeySourceUnavailable) return new JwtRejected(refusalIn(error) === undefined ? 'keys_unavailable' : 'keys_refused', error.message, { cause: error });
   if (error instanceof InvalidKeySet) return new JwtRejected('invalid_keys', error.message);
   if (error instanceof errors.JOSEAlgNotAllowed) return new JwtRejected('algorithm_not_allowed', `The JWT is signed with alg ${alg ?? '(none)'}; accepted: ${ALLOWED_ALGORITHMS.join(', ')}.`);
   if (error instanceof errors.JWKSNoMatchingKey) return new JwtRejected('unknown_key', `No registered key matches kid ${kid === undefined ? '(none)' : JSON.stringify(kid)} and alg ${alg ?? '(none)'}.`);

@@ -34,7 +34,7 @@ const INACTIVE: NeutralResponse = jsonResponse(200, { active: false });
 const CLIENT_AUTHENTICATION_REQUIRED = invalidClient
   .withReason('introspect.client_authentication_required')
   .withDescription('The introspection endpoint requires client authentication: send the client id and secret of an application allowed to introspect.');
-const refuseUnauthenticated = (presented: PresentedClient): OAuthError | undefined => (presented.method === 'none' ? CLIENT_AUTHENTICATION_REQUIRED : undefined);
+const refuseUnauthenticated = (presented: PresentedClient): OAuthError | undefined => (presented.method === 'none' ? CLIENT_AUTHENTICATION_REQUIRED.withFacts({ authMethod: 'none' }) : undefined);
 
 /** Why a token is not active: logged, never sent. */
 type InactiveCause = 'token.unknown' | 'token.rotated' | TokenInvalidReason;
@@ -137,6 +137,7 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
         reason: 'introspect.not_allowed',
         description: `The application ${app.name} is not allowed to introspect tokens. An administrator must allow it (can_introspect).`,
         hint: `Application "${app.name}" (${app.clientId}) has canIntrospect false.`,
+        facts: { canIntrospect: false, authMethod: client.method },
       });
     }
     const token = params.token;

@@ -9,6 +9,7 @@ import { invalidRequest, unauthorizedClient } from '../errors/errors.js';
 import type { RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { Storage } from '../storage/types.js';
+import { tokenRecordFacts } from '../tokens/record-facts.js';
 import { answer, authenticateCaller, checkTransport, type TokenLocator, type TransportRules } from './shared.js';
 
 const TRANSPORT: TransportRules = {
@@ -79,7 +80,8 @@ export function createRevocationEndpoint(deps: RevocationDeps): RevocationEndpoi
       throw unauthorizedClient
         .withReason('revoke.wrong_client')
         .withDescription(`The token was not issued to the application ${app.name}, so it cannot revoke it.`)
-        .withHint(tokenHint(record.hash, `It belongs to application id ${record.applicationId}; left unchanged.`));
+        .withHint(tokenHint(record.hash, `It belongs to application id ${record.applicationId}; left unchanged.`))
+        .withFacts(tokenRecordFacts(record, { now: deps.clock.now() }));
     }
     const now = deps.clock.now();
     // Every status: a rotated or expired refresh token still names a family whose newer tokens the

@@ -8,6 +8,8 @@ export class OutboundRefused extends LatchkeyError {
   constructor(
     readonly url: string,
     readonly why: string,
+    /** The rules' latchkey.outbound.allow_private_networks when it refused (for the explanation), when known. */
+    readonly allowPrivateNetworks?: boolean,
   ) {
     super('OutboundRefused', `GET ${url} was ${REFUSED_PREFIX}: ${why}`);
   }

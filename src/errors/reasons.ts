@@ -230,16 +230,19 @@ export const REASONS = {
     explanation: 'The introspection endpoint was called with only a client id: it requires client authentication (RFC 7662 §2.1), which a public client cannot give.',
     fix: 'Call it as a confidential application allowed to introspect, with its secret (HTTP Basic or client_secret_post).',
     setting: 'application.public',
+    facts: ['authMethod', 'applicationPublic', 'canIntrospect'],
   },
   'introspect.not_allowed': {
     explanation: 'The application authenticated, but it is not allowed to call the introspection endpoint (only resource servers are; RFC 7662 §2.1, §4).',
     fix: 'Allow the application to introspect with `latchkey apps update <client-id> --can-introspect true`, or call with the resource server\'s application.',
     setting: 'application.can_introspect',
+    facts: ['authMethod', 'canIntrospect'],
   },
   'revoke.wrong_client': {
     explanation: 'A client asked to revoke a token that was issued to another application (RFC 7009 §2.1); the token was left as it was.',
     fix: 'Revoke a token with the application it was issued to; an administrator can revoke any token with `latchkey tokens revoke`.',
     setting: 'latchkey tokens revoke',
+    facts: ['token', 'tokenKind', 'tokenClientId', 'issuedAt'],
   },
   // ---- authorization endpoint (RFC 6749 §4.1, RFC 7636, RFC 9207) ---------------------------
   'authorize.client_id_missing': {
@@ -409,123 +412,149 @@ export const REASONS = {
   'api.credentials_missing': {
     explanation: 'A request to an API that requires authentication carried no credentials (RFC 6750 §3.1).',
     fix: 'Send Authorization: Bearer <access token> (obtain one at /oauth_token.do).',
+    facts: ['method', 'path', 'authMethod', 'acceptedAuthMethods'],
   },
   'api.malformed_authorization': {
     explanation: 'The Authorization header was not a well-formed credential for an accepted scheme.',
     fix: 'Send exactly one credential: Authorization: Bearer <token> (or Basic, where the API accepts it).',
+    facts: ['method', 'path', 'authMethod', 'credentialLocations', 'acceptedAuthMethods'],
   },
   'api.multiple_credentials': {
     explanation: 'The access token was sent in more than one place (header, query, body) (RFC 6750 §2).',
     fix: 'Send the token only in the Authorization header.',
+    facts: ['method', 'path', 'credentialLocations'],
   },
   'api.method_not_accepted': {
     explanation: 'The caller authenticated with a method this API does not accept (for example Basic on a bearer-only API).',
     fix: 'Use a bearer token, or allow Basic for this API with security.authMethods in its module.',
     setting: 'api.security.authMethods',
+    facts: ['method', 'path', 'authMethod', 'acceptedAuthMethods'],
   },
   'api.basic_bad_credentials': {
     explanation: 'Basic user credentials sent to an API were wrong, or the user is inactive. Failures count towards the password lockout like the password grant\'s (refused as user.locked_out while throttled).',
     fix: 'Check the user name and password; see the user with `latchkey users list`, its locks with `latchkey users locks`.',
     setting: 'user.password',
+    facts: ['method', 'path', 'authMethod', 'userExists', 'userActive'],
   },
   'token.unknown': {
     explanation: 'The bearer token is not one this instance issued (mistyped, from another instance or identity provider, or deleted after expiry).',
     fix: 'Obtain a token from this instance\'s /oauth_token.do.',
+    facts: ['method', 'path', 'tokenKind', 'claimedIssuedAt'],
   },
   'token.not_access_token': {
     explanation: 'A refresh token was sent as a bearer token.',
     fix: 'Exchange the refresh token at /oauth_token.do (grant_type=refresh_token) and send the access token.',
+    facts: ['method', 'path', 'token', 'tokenKind', 'tokenGrant', 'issuedAt'],
   },
   'token.expired': {
     explanation: 'The access token has expired.',
     fix: 'Obtain a new token; the lifespan is the application\'s access token lifespan.',
     setting: 'application.access_token_lifespan',
+    facts: ['method', 'path', 'token', 'issuedAt', 'expiredAt', 'accessTokenLifespan'],
   },
   'token.revoked': {
     explanation: 'The access token was revoked.',
     fix: 'Obtain a new token.',
+    facts: ['method', 'path', 'token', 'issuedAt', 'revokedAt', 'revokedBy'],
   },
   'token.application_inactive': {
     explanation: 'The application the token was issued to is inactive.',
     fix: 'Activate it with `latchkey apps update <client-id> --active true`.',
     setting: 'application.active',
+    facts: ['token', 'issuedAt', 'applicationActive', 'deactivatedAt', 'deactivatedBy'],
   },
   'token.user_inactive': {
     explanation: 'The user the token acts as is inactive.',
     fix: 'Activate the user with `latchkey users update <user-name> --active true`.',
     setting: 'user.active',
+    facts: ['userActive', 'deactivatedAt', 'deactivatedBy'],
   },
   // ---- JWT access tokens of this instance (RFC 9068) ---------------------------------------
   'token.signature_invalid': {
     explanation: 'The bearer token is a JWT with this instance\'s issuer, but its signature does not verify with the key it names: it was altered or forged.',
     fix: 'Obtain a new token from this instance\'s /oauth/token and send it unchanged.',
+    facts: ['method', 'path', 'tokenKeyId', 'publishedKeyIds'],
   },
   'token.unknown_key': {
     explanation: 'The bearer token is a JWT with this instance\'s issuer, signed with a key (kid) this instance does not publish: a key that left the JWKS after a rotation (its tokens have expired by then), a token from another deployment configured with the same issuer, or a forgery.',
     fix: 'Obtain a new token. Instances that share an issuer must share the database and LATCHKEY_KEY_ENCRYPTION_KEY; compare `latchkey keys list` with the token\'s kid.',
     setting: 'latchkey keys list',
+    facts: ['method', 'path', 'tokenKeyId', 'publishedKeyIds', 'claimedIssuedAt'],
   },
   'token.malformed': {
     explanation: 'The bearer token looks like a JWT (three dot-separated parts) but is not a well-formed JWT access token: unreadable, without iss, without kid, typ not at+jwt, or missing a claim RFC 9068 requires.',
     fix: 'Send the access_token exactly as the token endpoint returned it.',
+    facts: ['method', 'path', 'tokenProblem'],
   },
   'token.wrong_audience': {
     explanation: 'The bearer token was issued by this instance for another audience: a JWT whose aud is not this instance, or a token (opaque or JWT) of an application whose audience is now set to another resource server (RFC 9068 §4). Our APIs accept only tokens meant for this instance.',
     fix: 'Call this instance\'s APIs with a token of an application that has no audience (its tokens are for this instance), or clear the application\'s audience.',
     setting: 'application.audience',
+    facts: ['token', 'tokenAudience', 'expectedAudience', 'audience', 'tokenFormat'],
   },
   'api.scope_missing': {
     explanation: 'The token does not carry any of the auth scopes the API requires (scopes in effect are those granted, intersected with what the application allows now).',
     fix: 'Add one of the required scopes to the application (`latchkey apps update <client-id> --scopes …`) and request it.',
     setting: 'application.scopes',
+    facts: ['method', 'path', 'requiredScopes', 'tokenScopes', 'allowedScopes', 'withdrawnScopes', 'withdrawnAt', 'withdrawnBy', 'token', 'issuedAt'],
   },
   'api.role_missing': {
     explanation: 'The user the caller acts as has none of the roles the API requires.',
     fix: 'Give the user one of the roles with `latchkey users update <user-name> --roles …`.',
     setting: 'user.roles',
+    facts: ['method', 'path', 'requiredRoles', 'userRoles', 'authMethod'],
   },
   // ---- the admin API (/admin/api/v1) ---------------------------------------------------------
   'admin.credentials_missing': {
     explanation: 'An admin API request carried neither a console session cookie nor a bearer token.',
     fix: 'Sign in to the console, or send Authorization: Bearer <token of an application allowed the admin API, with scope latchkey.admin>.',
+    facts: ['method', 'path', 'authMethod'],
   },
   'admin.session_ended': {
     explanation: 'The console session cookie names a session that has ended on the server: signed out, expired, or ended by a password change, a role change or a deactivation.',
     fix: 'Sign in to the console again.',
+    facts: ['sessionState', 'session', 'sessionEndedAt', 'sessionEndedBy'],
   },
   'admin.csrf_failed': {
     explanation: 'A state-changing admin API request with the console session cookie lacked the right x-csrf-token header, or came from another origin.',
     fix: 'Send the CSRF token from GET /admin/api/v1/session in x-csrf-token; the console does this itself.',
+    facts: ['method', 'path', 'csrfTokenSent', 'requestOrigin', 'expectedOrigin'],
   },
   'admin.external_token': {
     explanation: 'The admin API was called with a token from an external identity provider. Such tokens name a user by a claim of another system; they never administer this instance.',
     fix: 'Use a token this instance issued to an application allowed the admin API, or the console.',
+    facts: ['tokenIssuer', 'identityProvider'],
   },
   'admin.grant_not_allowed': {
     explanation: 'The admin API was called with a token of a grant that never administers the instance (the JWT bearer grant: an application signs for any user it names).',
     fix: 'Use the client credentials or password grant of an application allowed the admin API, or the console.',
     setting: 'application.admin_api',
+    facts: ['token', 'tokenGrant', 'issuedAt'],
   },
   'admin.application_not_allowed': {
     explanation: 'The admin API was called with a token of an application that is not allowed to administer the instance, even if its user has the admin role.',
     fix: 'Use an application allowed the admin API, or allow this one: `latchkey apps update <client-id> --admin-api true` (then request the scope latchkey.admin).',
     setting: 'application.admin_api',
+    facts: ['token', 'adminApi'],
   },
   'admin.scope_missing': {
     explanation: 'The admin API was called with a token that does not carry the scope latchkey.admin (the all-access scope useraccount does not stand in for it).',
     fix: 'Request a token with scope=latchkey.admin from an application allowed the admin API.',
     setting: 'application.scopes',
+    facts: ['token', 'requiredScopes', 'tokenScopes', 'allowedScopes', 'withdrawnScopes'],
   },
   'admin.role_missing': {
     explanation: 'The user of the console session or of the token lacks the admin role now (or the token acts for no user).',
     fix: 'Grant the role if this user should administer the instance: `latchkey users update <name> --roles admin,…`.',
     setting: 'user.roles',
+    facts: ['requiredRoles', 'userRoles'],
   },
   // ---- bearer tokens from external identity providers --------------------------------------
   'token.unknown_issuer': {
     explanation: 'The bearer token is a JWT whose iss is neither this instance\'s issuer nor the issuer of an active identity provider.',
     fix: 'Register the identity provider with `latchkey idps add --issuer <iss> ...` (its iss must match exactly), or activate it, or use a token from this instance.',
     setting: 'latchkey idps add',
+    facts: ['tokenIssuer', 'issuer', 'providerIssuers'],
   },
   'idp.malformed': {
     explanation: 'A token from an identity provider is not a well-formed JWT for this purpose: a claim has the wrong type (for example exp is not a number), or a header is not supported.',
@@ -578,6 +607,7 @@ export const REASONS = {
     explanation: 'A JWKS URI or identity-provider metadata URL was not fetched because the outbound rules refuse it: not https, or its host is (or resolves to) a loopback, private, link-local, cloud metadata or other non-public address. Such a URL would let anonymous requests make this server probe its own network. The API answered 503; the hint names the URL and the address.',
     fix: 'Register a public https URL for the keys (`latchkey apps update <client-id> --jwks-uri <url>`, `latchkey idps update <name> --jwks-uri <url>` or `--metadata-url <url>`); only on a test network set latchkey.outbound.allow_private_networks to true.',
     setting: 'latchkey.outbound.allow_private_networks',
+    facts: ['outboundUrl', 'outboundRefusal', 'property', 'propertyValue', 'propertySetAt', 'propertySetBy'],
   },
   'idp.jwks_unavailable': {
     explanation: 'The identity provider\'s metadata or JWKS could not be fetched within 3 s, so its token could not be verified; the API answered 503 so the caller retries.',
@@ -613,11 +643,13 @@ export const REASONS = {
     explanation: '/metrics requires a bearer token (latchkey.metrics.token_sha256 is set) and the scrape sent none.',
     fix: 'Give the scraper the token: in Prometheus, `authorization: { type: Bearer, credentials_file: <file> }`; make a new one with `latchkey metrics token`.',
     setting: 'latchkey.metrics.token_sha256',
+    facts: ['property', 'propertySetAt', 'propertySetBy', 'authMethod'],
   },
   'metrics.token_invalid': {
     explanation: 'The bearer token sent to /metrics is not the one whose SHA-256 latchkey.metrics.token_sha256 holds.',
     fix: 'Send the token printed by the last `latchkey metrics token` (run it again for a new one; the old one stops working).',
     setting: 'latchkey.metrics.token_sha256',
+    facts: ['property', 'propertySetAt', 'propertySetBy', 'authMethod'],
   },
 } as const satisfies Record<string, ReasonInfo>;
 

@@ -73,7 +73,9 @@ function adminApiPlugin(latchkey: Latchkey, auth: ConsoleAuth, bodyLimit: number
     /** Records an authentication refusal (latchkey explain <request id>) and answers it with its reason code and request id. */
     const refused = async (req: FastifyRequest, reply: FastifyReply, error: AdminRefusal) => {
       const { refusal, subject } = error;
-      await latchkey.refusals.record({ requestId: req.id, endpoint: 'admin', remoteAddress: req.socket.remoteAddress ?? '', error: refusal, authenticated: error.authenticated, ...subject });
+      // The method and path, for the administrator's explanation (never the query: it is not kept).
+      const facts = { method: req.method.slice(0, 10), path: (req.url.split('?')[0] ?? '').slice(0, 200) };
+      await latchkey.refusals.record({ requestId: req.id, endpoint: 'admin', remoteAddress: req.socket.remoteAddress ?? '', error: refusal.withFacts(facts), authenticated: error.authenticated, ...subject });
       return send(reply, errorJson(error, { reason: refusal.reason, requestId: req.id }));
   };
 

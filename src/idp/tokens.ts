@@ -7,6 +7,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import { fetchProviderMetadata, ProviderFetchError, type FetchOptions } from './metadata.js';
 import { refusalIn } from '../outbound/fetch.js';
+import { outboundFacts } from '../outbound/facts.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { Caller } from '../domain/caller.js';
 import type { IdentityProvider, User } from '../domain/model.js';
@@ -158,16 +159,22 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
   }
 
   async validate(token: string, iss: string): Promise<{ readonly caller: Caller; readonly expiresAt: number }> {
-    const provider = (await this.activeProviders()).get(iss);
+    const providers = await this.activeProviders();
+    const provider = providers.get(iss);
     if (provider === undefined) {
-      throw refusal('token.unknown_issuer', `No active identity provider has the issuer ${JSON.stringify(iss.slice(0, 200))}; register it with \`latchkey idps add\`.`);
+      throw refusal('token.unknown_issuer', `No active identity provider has the issuer ${JSON.stringify(iss.slice(0, 200))}; register it with \`latchkey idps add\`.`).withFacts({
+        tokenIssuer: iss.slice(0, 200),
+        providerIssuers: [...providers.keys()],
+      });
     }
     const label = `Identity provider "${provider.name}"`;
     let jwksUri: string;
     try {
       jwksUri = await this.jwksUriOf(provider);
     } catch (error) {
-      throw unavailable(`${label}: ${error instanceof Error ? error.message : String(error)}`, refusalIn(error) !== undefined).withCause(error);
+      const refused = refusalIn(error) !== undefined;
+      const answer = unavailable(`${label}: ${error instanceof Error ? error.message : String(error)}`, refused).withCause(error);
+      throw refused ? answer.withFacts({ identityProvider: provider.name, ...outboundFacts(error) }) : answer;
     }
     const props = this.deps.cache.peekProperties() ?? (await this.deps.cache.properties());
     let claims: JWTPayload;
@@ -183,7 +190,10 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
         maxTotalLifetimeSeconds: props['latchkey.idp.max_token_lifetime_seconds'],
       });
     } catch (error) {
-      if (error instanceof JwtRejected) throw refusal(REASONS[error.code], `${label}: ${error.detail}`).withCause(error);
+      if (error instanceof JwtRejected) {
+        const refused = refusal(REASONS[error.code], `${label}: ${error.detail}`).withCause(error);
+        throw error.code === 'keys_refused' ? refused.withFacts({ identityProvider: provider.name, ...outboundFacts(error) }) : refused;
+      }
       throw error;
     }
     const name = claims[provider.userClaim];
@@ -194,7 +204,12 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
     if (user === undefined) {
       throw refusal('idp.unknown_user', `${label}: no user has the ${provider.userField === 'id' ? 'id' : 'user name'} ${JSON.stringify(name.slice(0, 200))} (claim ${provider.userClaim}).`);
     }
-    if (!user.active) throw invalidToken('token.user_inactive', 'The user of this token is inactive.').withHint(`${label}: user ${user.userName} is inactive.`);
+    if (!user.active) {
+      throw invalidToken('token.user_inactive', 'The user of this token is inactive.')
+        .withHint(`${label}: user ${user.userName} is inactive.`)
+        .withSubject({ userName: user.userName })
+        .withFacts({ identityProvider: provider.name, tokenIssuer: iss.slice(0, 200) });
+    }
     // Shared by every request with this token: frozen so no handler can change what others see.
     const caller: Caller = Object.freeze({
       authenticated: true,

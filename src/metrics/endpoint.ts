@@ -67,8 +67,11 @@ export function createMetricsEndpoint(deps: MetricsEndpointDeps) {
       const expected = props[METRICS_TOKEN_PROPERTY];
       if (expected !== '') {
         const presented = bearerOf(req);
-        if (presented === undefined) return refuse(req, refusal('metrics.credentials_missing', 'This instance requires a bearer token for /metrics.'));
-        if (!constantTimeEqual(metricsTokenHash(presented), expected)) return refuse(req, refusal('metrics.token_invalid', 'The bearer token is not the one /metrics requires.'));
+        // The property that requires the token, and what was sent (never the token): for the explanation.
+        if (presented === undefined) return refuse(req, refusal('metrics.credentials_missing', 'This instance requires a bearer token for /metrics.').withFacts({ property: METRICS_TOKEN_PROPERTY, authMethod: 'none' }));
+        if (!constantTimeEqual(metricsTokenHash(presented), expected)) {
+          return refuse(req, refusal('metrics.token_invalid', 'The bearer token is not the one /metrics requires.').withFacts({ property: METRICS_TOKEN_PROPERTY, authMethod: presented === '' ? 'not bearer' : 'bearer' }));
+        }
       }
       return { status: 200, headers: { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-store' }, body: await deps.metrics.text() };
     },

@@ -124,7 +124,7 @@ export function createOutboundFetcher(options: OutboundFetcherOptions): Outbound
     // A host with one public and one private address is refused: the socket could reach either.
     for (const a of found) {
       const why = addressRefusal(a.address, policy.allowPrivateNetworks, `${host} resolves to ${a.address}, which is`);
-      if (why !== undefined) throw new OutboundRefused(url, why);
+      if (why !== undefined) throw new OutboundRefused(url, why, policy.allowPrivateNetworks);
     }
     return found[0] as ResolvedAddress;
   }
@@ -161,7 +161,7 @@ export function createOutboundFetcher(options: OutboundFetcherOptions): Outbound
     async get(url, getOptions = {}) {
       const policy = await options.policy();
       const checked = checkOutboundUrl(url, policy);
-      if ('refused' in checked) throw new OutboundRefused(url, checked.refused);
+      if ('refused' in checked) throw new OutboundRefused(url, checked.refused, policy.allowPrivateNetworks);
       const deadline = AbortSignal.timeout(timeoutMs);
       const signal = getOptions.signal === undefined ? deadline : AbortSignal.any([deadline, getOptions.signal]);
       try {

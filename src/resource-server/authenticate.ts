@@ -1,4 +1,5 @@
 import { header, type NeutralRequest } from '../core/request.js';
+import type { Facts } from '../domain/model.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { passwordRefusal } from '../errors/password-refusal.js';
 import type { ReasonCode } from '../errors/reasons.js';
@@ -14,10 +15,22 @@ function challenge(methods: readonly AuthMethod[]): string {
   return methods.map((m) => `${SCHEME_NAMES[m]} realm="${REALM}"`).join(', ');
 }
 
-/** A 401 or 400 refusal on an API, with the challenge for the methods the API accepts. */
-function refuse(status: 400 | 401, reason: ReasonCode, description: string, methods: readonly AuthMethod[], error: 'invalid_request' | 'invalid_token' = 'invalid_request'): OAuthError {
+/**
+ * A 401 or 400 refusal on an API, with the challenge for the methods the API accepts; `facts` (what
+ * was sent where) and the accepted methods are for the administrator's explanation only.
+ */
+function refuse(status: 400 | 401, reason: ReasonCode, description: string, methods: readonly AuthMethod[], facts: Facts = {}): OAuthError {
   const www: Record<string, string> = status === 401 ? { 'www-authenticate': challenge(methods) } : {};
-  return new OAuthError({ error, status, description, reason, headers: www });
+  return new OAuthError({ error: 'invalid_request', status, description, reason, headers: www, facts: { acceptedAuthMethods: [...methods], ...facts } });
+}
+
+/**
+ * The facts of a refused Authorization header (called only when refusing: presented() runs on every
+ * API call): where it was, and its scheme as lowercase letters, digits and '-', at most 20 (it
+ * comes from the caller).
+ */
+function headerFacts(scheme: string): Facts {
+  return { credentialLocations: ['header'], authMethod: scheme.replace(/[^a-z0-9-]/g, '?').slice(0, 20) };
 }
 
 export interface ApiAuthDeps {
@@ -38,10 +51,11 @@ export function presented(req: NeutralRequest, body: unknown, methods: readonly 
   const inQuery = req.query.has('access_token');
   const inBody = typeof body === 'object' && body !== null && !Array.isArray(body) && 'access_token' in body && req.contentType?.startsWith('application/x-www-form-urlencoded') === true;
   if (inQuery || inBody) {
+    const credentialLocations = [...(authorization === undefined ? [] : ['header']), ...(inQuery ? ['query'] : []), ...(inBody ? ['body'] : [])];
     if (authorization !== undefined || (inQuery && inBody)) {
-      throw refuse(400, 'api.multiple_credentials', 'Send the access token in one place only: the Authorization header.', methods);
+      throw refuse(400, 'api.multiple_credentials', 'Send the access token in one place only: the Authorization header.', methods, { credentialLocations });
     }
-    throw refuse(400, 'api.malformed_authorization', 'Send the access token in the Authorization header, not in the URL or the body.', methods);
+    throw refuse(400, 'api.malformed_authorization', 'Send the access token in the Authorization header, not in the URL or the body.', methods, { credentialLocations, authMethod: 'bearer' });
   }
   if (authorization === undefined) return { method: 'none' };
   const space = authorization.indexOf(' ');
@@ -50,17 +64,17 @@ export function presented(req: NeutralRequest, body: unknown, methods: readonly 
   if (scheme === 'bearer') {
     // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
     if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(credential)) {
-      throw refuse(400, 'api.malformed_authorization', 'The Authorization header must be Bearer followed by one token.', methods);
+      throw refuse(400, 'api.malformed_authorization', 'The Authorization header must be Bearer followed by one token.', methods, headerFacts(scheme));
     }
     return { method: 'bearer', token: credential };
   }
   if (scheme === 'basic') {
     const decoded = /^[A-Za-z0-9+/]+=*$/.test(credential) ? Buffer.from(credential, 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
-    if (colon <= 0) throw refuse(400, 'api.malformed_authorization', 'The Basic credentials must be user:password, base64-encoded.', methods);
+    if (colon <= 0) throw refuse(400, 'api.malformed_authorization', 'The Basic credentials must be user:password, base64-encoded.', methods, headerFacts(scheme));
     return { method: 'basic', userName: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   }
-  throw refuse(401, 'api.malformed_authorization', 'The Authorization scheme is not supported here.', methods);
+  throw refuse(401, 'api.malformed_authorization', 'The Authorization scheme is not supported here.', methods, headerFacts(scheme));
 }
 
 type RefusalContext = { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean };
@@ -84,10 +98,10 @@ export function authenticateCaller(deps: ApiAuthDeps, req: NeutralRequest, body:
   const p = presented(req, body, methods);
   if (p.method === 'none') {
     // RFC 6750 §3.1: no error code when the request lacked any authentication information.
-    throw new OAuthError({ error: 'invalid_request', status: 401, description: 'This API requires authentication: send Authorization: Bearer <access token>.', reason: 'api.credentials_missing', headers: { 'www-authenticate': challenge(methods) } });
+    throw refuse(401, 'api.credentials_missing', 'This API requires authentication: send Authorization: Bearer <access token>.', methods, { authMethod: 'none' });
   }
   if (!methods.includes(p.method)) {
-    throw refuse(401, 'api.method_not_accepted', `This API does not accept ${SCHEME_NAMES[p.method]} credentials. Accepted: ${methods.map((m) => SCHEME_NAMES[m]).join(', ')}.`, methods);
+    throw refuse(401, 'api.method_not_accepted', `This API does not accept ${SCHEME_NAMES[p.method]} credentials. Accepted: ${methods.map((m) => SCHEME_NAMES[m]).join(', ')}.`, methods, { authMethod: p.method });
   }
   if (p.method === 'bearer') {
     const caller = deps.bearer.validate(p.token);
@@ -98,7 +112,7 @@ export function authenticateCaller(deps: ApiAuthDeps, req: NeutralRequest, body:
 
 async function basicCaller(deps: ApiAuthDeps, p: { userName: string; password: string }, remoteAddress: string, methods: readonly AuthMethod[], context: RefusalContext): Promise<Caller> {
   context.userName = p.userName.slice(0, 200);
-  const bad = refuse(401, 'api.basic_bad_credentials', 'The user name or password is wrong.', methods);
+  const bad = refuse(401, 'api.basic_bad_credentials', 'The user name or password is wrong.', methods, { authMethod: 'basic' });
   // The password grant's check and throttling (registry/lockout.ts): Basic is no way around them.
   const checked = await deps.passwords.check(p.userName, p.password, remoteAddress, await deps.cache.properties());
   if (checked.kind !== 'ok') throw passwordRefusal(checked, bad);

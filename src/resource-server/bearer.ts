@@ -1,16 +1,17 @@
-import { decodeJwt } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { Clock } from '../core/clock.js';
-import { tokenHint, tokenKey } from '../core/crypto.js';
+import { tokenHandle, tokenHint, tokenKey } from '../core/crypto.js';
 import { invalidToken, REALM } from '../errors/errors.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import { effectiveScopes } from '../grants/scope.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { TokenRecord } from '../domain/model.js';
+import type { Facts, TokenRecord } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims, type AccessJwtRejectReason } from '../tokens/jwt.js';
 import { tokenVerdict, type TokenInvalidReason } from '../tokens/verdict.js';
+import { claimedIssueTime, tokenRecordFacts } from '../tokens/record-facts.js';
 import type { Caller } from './define.js';
 import type { ExternalTokenValidator } from '../idp/tokens.js';
 
@@ -69,7 +70,7 @@ export class BearerValidator {
    * this process's memory, never logged or stored, and dropped on any registry or token change
    * and when the token expires. The database keeps only hashes.
    */
-  private callers = new Map<string, { readonly caller: Caller; readonly expiresAt: number; readonly origin: TokenOrigin }>();
+  private callers = new Map<string, { readonly caller: Caller; readonly expiresAt: number; readonly origin: TokenOrigin; readonly record: TokenRecord | undefined }>();
   private generation = 0;
   private readonly maxEntries = 100_000;
 
@@ -78,8 +79,8 @@ export class BearerValidator {
       readonly storage: Pick<Storage, 'tokens'>;
       readonly cache: Pick<RegistryCache, 'applicationById' | 'userById' | 'peekApplicationById' | 'peekUserById' | 'onInvalidate'>;
       readonly clock: Clock;
-      /** Our signing keys and issuer: JWT access tokens of ours are verified with them. */
-      readonly keyring?: Pick<Keyring, 'verificationKey'>;
+      /** Our signing keys and issuer: JWT access tokens of ours are verified with them (publishedJwks: for the facts of a refusal). */
+      readonly keyring?: Pick<Keyring, 'verificationKey'> & Partial<Pick<Keyring, 'publishedJwks'>>;
       readonly issuer?: () => string;
       /** JWTs whose iss is not ours (identity providers); absent: refused as token.unknown_issuer. */
       readonly external?: ExternalTokenValidator;
@@ -110,10 +111,25 @@ export class BearerValidator {
     return this.resolve(token);
   }
 
+  /**
+   * The facts of a token this validator accepted (its handle, kind, grant, the scopes it was granted,
+   * when it was issued), for a refusal by scope or role after it (src/errors/facts.ts). Called only
+   * when refusing; empty for a token of an identity provider or one not found.
+   */
+  async facts(token: string): Promise<Facts> {
+    let record = this.callers.get(token)?.record;
+    if (record === undefined) {
+      const key = isJwtShaped(token) ? jtiOf(token) : tokenKey(token);
+      record = key === undefined ? undefined : await this.deps.storage.tokens.byHash(key).catch(() => undefined);
+    }
+    return record === undefined ? {} : tokenRecordFacts(record, { now: this.deps.clock.now() });
+  }
+
   private async resolve(token: string): Promise<{ readonly caller: Caller; readonly origin: TokenOrigin }> {
     if (isJwtShaped(token)) return this.resolveJwt(token);
     const gen = this.generation;
     const record = await this.deps.storage.tokens.byHash(tokenKey(token));
+    if (record === undefined) throw unknownToken(token);
     return this.callerOf(token, record, gen, Infinity);
   }
 
@@ -127,41 +143,87 @@ export class BearerValidator {
     try {
       iss = decodeJwt(token).iss;
     } catch {
-      throw invalidToken('token.malformed', JWT_REFUSALS.malformed[1]);
+      throw invalidToken('token.malformed', JWT_REFUSALS.malformed[1]).withFacts({ tokenProblem: 'Its header or payload is not base64url-encoded JSON.' });
     }
-    if (typeof iss !== 'string' || iss === '') throw invalidToken('token.malformed', 'The access token has no issuer (iss).');
+    if (typeof iss !== 'string' || iss === '') throw invalidToken('token.malformed', 'The access token has no issuer (iss).').withFacts({ tokenProblem: 'It has no issuer (iss).' });
     const { keyring, issuer } = this.deps;
     if (keyring === undefined || issuer === undefined || iss !== issuer()) {
       const external = this.deps.external;
-      if (external === undefined) throw invalidToken('token.unknown_issuer', JWT_REFUSALS.issuer[1]).withHint(`iss ${iss.slice(0, 200)}`);
-      const { caller, expiresAt } = await external.validate(token, iss);
-      this.remember(gen, token, caller, expiresAt, EXTERNAL);
-      return { caller, origin: EXTERNAL };
+      const ours = this.ourIssuer();
+      const issuerFacts: Facts = { tokenIssuer: iss.slice(0, 200), ...(ours === undefined ? {} : { issuer: ours }) };
+      if (external === undefined) throw invalidToken('token.unknown_issuer', JWT_REFUSALS.issuer[1]).withHint(`iss ${iss.slice(0, 200)}`).withFacts(issuerFacts);
+      let found: Awaited<ReturnType<ExternalTokenValidator['validate']>>;
+      try {
+        found = await external.validate(token, iss);
+      } catch (error) {
+        throw error instanceof OAuthError && error.reason === 'token.unknown_issuer' ? error.withFacts(issuerFacts) : error;
+      }
+      this.remember(gen, token, found.caller, found.expiresAt, EXTERNAL, undefined);
+      return { caller: found.caller, origin: EXTERNAL };
     }
     let claims: AccessJwtClaims;
     try {
       claims = await verifyAccessJwt({ keyring, issuer, clock: this.deps.clock }, token);
     } catch (error) {
       if (!(error instanceof AccessJwtRejected)) throw error;
-      const [reason, description] = JWT_REFUSALS[error.code];
-      throw invalidToken(reason, description).withHint(error.message).withCause(error);
+      throw await this.jwtRefusal(token, error);
     }
     // RFC 9068 §4: a resource server accepts only tokens meant for it; our APIs are the issuer.
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!audiences.includes(issuer())) {
-      throw invalidToken('token.wrong_audience', 'The access token is meant for another audience.').withHint(`aud ${audiences.join(' ').slice(0, 200)}; this instance is ${issuer()}`);
+      const hint = `aud ${audiences.join(' ').slice(0, 200)}; this instance is ${issuer()}`;
+      const facts: Facts = { tokenAudience: audiences.map((a) => a.slice(0, 200)), expectedAudience: issuer() };
+      const record = await this.deps.storage.tokens.byHash(jtiKey(claims.jti)).catch(() => undefined);
+      const error = invalidToken('token.wrong_audience', 'The access token is meant for another audience.');
+      throw record === undefined ? error.withHint(hint).withFacts(facts) : (await this.refusal(record, error.reason, error.description, claims.exp * 1000)).withHint(hint).withFacts(facts);
     }
     const record = await this.deps.storage.tokens.byHash(jtiKey(claims.jti));
+    if (record === undefined) {
+      throw unknownToken(token).withFacts({ claimedIssuedAt: new Date(claims.iat * 1000).toISOString(), tokenClientId: claims.client_id.slice(0, 200) });
+    }
     return this.callerOf(token, record, gen, claims.exp * 1000);
+  }
+
+  /** The refusal of a JWT with our issuer that did not verify, with what the check found (built only when refusing). */
+  private async jwtRefusal(token: string, error: AccessJwtRejected): Promise<OAuthError> {
+    const [reason, description] = JWT_REFUSALS[error.code];
+    const refused = invalidToken(reason, description).withHint(error.message).withCause(error);
+    const claims = error.claims;
+    if (error.code === 'expired' && claims !== undefined) {
+      // Signed by us: its record says whose it was, and its exp when it ended.
+      const record = await this.deps.storage.tokens.byHash(jtiKey(claims.jti)).catch(() => undefined);
+      if (record !== undefined) return (await this.refusal(record, reason, description, claims.exp * 1000)).withCause(error);
+      return refused.withFacts({
+        token: tokenHandle(jtiKey(claims.jti)),
+        issuedAt: new Date(claims.iat * 1000).toISOString(),
+        expiredAt: new Date(claims.exp * 1000).toISOString(),
+        tokenScopes: typeof claims.scope === 'string' ? claims.scope.split(' ').filter((s) => s !== '') : [],
+      });
+    }
+    if (error.code === 'malformed') return refused.withFacts({ tokenProblem: error.message });
+    if (error.code === 'issuer') return refused.withFacts({ tokenProblem: error.message });
+    // A signature that does not verify, or a key we do not publish: which key it names, which we publish.
+    const facts: Record<string, Facts[string]> = {};
+    try {
+      const kid = decodeProtectedHeader(token).kid;
+      if (typeof kid === 'string') facts.tokenKeyId = kid.slice(0, 100);
+      const iat = decodeJwt(token).iat;
+      if (error.code === 'unknown_kid' && typeof iat === 'number' && Number.isFinite(iat)) facts.claimedIssuedAt = new Date(Math.trunc(iat) * 1000).toISOString();
+    } catch {
+      // decoded before verification, so this does not happen; the refusal stands without these
+    }
+    const published = await this.deps.keyring?.publishedJwks?.(this.deps.clock.now()).catch(() => undefined);
+    if (published !== undefined) facts.publishedKeyIds = published.keys.map((k) => String(k.kid ?? ''));
+    return refused.withFacts(facts);
   }
 
   /**
    * A refusal of a token we issued, naming its application and user for the refusal record (so the
    * Refusals list says whose revoked or expired token was used). Looked up only when refusing.
    */
-  private async refusal(record: TokenRecord, reason: ReasonCode, description: string): Promise<OAuthError> {
+  private async refusal(record: TokenRecord, reason: ReasonCode, description: string, notAfter = Infinity): Promise<OAuthError> {
     // The hint names the token by its handle, which `latchkey explain` and the console show.
-    const error = invalidToken(reason, description).withHint(tokenHint(record.hash));
+    const error = invalidToken(reason, description).withHint(tokenHint(record.hash)).withFacts(tokenRecordFacts(record, { now: this.deps.clock.now(), notAfter }));
     try {
       const app = this.deps.cache.peekApplicationById(record.applicationId) ?? (await this.deps.cache.applicationById(record.applicationId));
       const user = record.userId === null ? undefined : (this.deps.cache.peekUserById(record.userId) ?? (await this.deps.cache.userById(record.userId)));
@@ -175,8 +237,7 @@ export class BearerValidator {
   }
 
   /** The caller a token's record stands for (opaque and our JWTs alike), remembered for repeat calls. */
-  private async callerOf(token: string, record: TokenRecord | undefined, gen: number, notAfter: number): Promise<{ readonly caller: Caller; readonly origin: TokenOrigin }> {
-    if (record === undefined) throw invalidToken('token.unknown', 'The access token is not valid on this instance.');
+  private async callerOf(token: string, record: TokenRecord, gen: number, notAfter: number): Promise<{ readonly caller: Caller; readonly origin: TokenOrigin }> {
     if (record.kind !== 'access') throw await this.refusal(record, 'token.not_access_token', 'A refresh token cannot be used as an access token.');
     // RFC 9068 §4 / RFC 8707: our APIs accept only tokens meant for this instance. An application
     // whose audience is another resource server gets tokens for that server, opaque ones included;
@@ -185,9 +246,12 @@ export class BearerValidator {
     const verdict = await tokenVerdict(this.deps, record, { notAfter, ...(ours === undefined ? {} : { audience: ours }) });
     if (!verdict.valid) {
       const [reason, description] = RECORD_REFUSALS[verdict.reason];
-      const error = await this.refusal(record, reason, description);
+      const error = await this.refusal(record, reason, description, notAfter);
       const other = verdict.app;
-      throw other === undefined || other.audience === null ? error : error.withHint(tokenHint(record.hash, `Application "${other.name}" has the audience ${other.audience.slice(0, 200)}; this instance is ${ours}.`));
+      if (other === undefined || other.audience === null) throw error;
+      throw error
+        .withHint(tokenHint(record.hash, `Application "${other.name}" has the audience ${other.audience.slice(0, 200)}; this instance is ${ours}.`))
+        .withFacts({ tokenAudience: [other.audience.slice(0, 200)], ...(ours === undefined ? {} : { expectedAudience: ours }) });
     }
     const { app, user, expiresAt } = verdict;
     // Shared by every request with this token: frozen so no handler can change what others see.
@@ -199,7 +263,7 @@ export class BearerValidator {
       scopes: Object.freeze(effectiveScopes(record.scopes, app)),
     });
     const origin: TokenOrigin = Object.freeze({ issuer: 'self', grantType: record.grantType, applicationId: record.applicationId });
-    this.remember(gen, token, caller, expiresAt, origin);
+    this.remember(gen, token, caller, expiresAt, origin, record);
     return { caller, origin };
   }
 
@@ -212,10 +276,34 @@ export class BearerValidator {
     }
   }
 
-  private remember(gen: number, token: string, caller: Caller, expiresAt: number, origin: TokenOrigin): void {
+  private remember(gen: number, token: string, caller: Caller, expiresAt: number, origin: TokenOrigin, record: TokenRecord | undefined): void {
     if (gen === this.generation) {
       if (this.callers.size >= this.maxEntries) this.callers = new Map();
-      this.callers.set(token, { caller, expiresAt, origin });
+      this.callers.set(token, { caller, expiresAt, origin, record });
     }
   }
+}
+
+/** The storage key of one of our JWTs by its jti, unverified: only for a token this validator accepted before. */
+function jtiOf(token: string): string | undefined {
+  try {
+    const { jti } = decodeJwt(token);
+    return typeof jti === 'string' && jti.length === 34 ? jtiKey(jti) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * token.unknown, with what the presented string says of itself (never the string): the kind its
+ * prefix names and the issue time it carries, which tell "deleted after it expired" from "issued
+ * by another instance".
+ */
+function unknownToken(token: string): OAuthError {
+  const kind = token.startsWith('lk_at_') ? 'access' : token.startsWith('lk_rt_') ? 'refresh' : isJwtShaped(token) ? 'access' : undefined;
+  const at = claimedIssueTime(token);
+  return invalidToken('token.unknown', 'The access token is not valid on this instance.').withFacts({
+    ...(kind === undefined ? {} : { tokenKind: kind }),
+    ...(at === undefined || !Number.isFinite(new Date(at).getTime()) ? {} : { claimedIssuedAt: new Date(at).toISOString() }),
+  });
 }

@@ -1,13 +1,14 @@
 import type { ActivityCounter } from '../audit/activity.js';
 import type { RefusalRecorder } from '../audit/refusals.js';
 import type { Logger } from '../core/logger.js';
-import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
+import { header, mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
+import type { Facts } from '../domain/model.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { refusalReason, refusedOnStaleCache } from '../registry/fresh-cache.js';
 import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import { StorageError } from '../storage/types.js';
 import { authenticateCaller, type ApiAuthDeps } from './authenticate.js';
-import { REALM } from './bearer.js';
+import { REALM, type BearerValidator } from './bearer.js';
 import type { CompiledResource } from './compile.js';
 import { ApiError, type ApiRequest, type ApiResponse, type Caller, type HttpMethod } from './define.js';
 import type { ApiRouter } from './router.js';
@@ -64,13 +65,27 @@ export function authorizeCaller(caller: Caller, resource: CompiledResource): OAu
       description: `The token needs one of the scopes: ${needed}.`,
       reason: 'api.scope_missing',
       headers: { 'www-authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${needed}", error_description="The token needs one of the scopes: ${needed}."` },
+      // The scopes in effect; for a token of ours the provider adds the ones it was granted (BearerValidator.facts).
+      facts: { requiredScopes: [...scopes], tokenScopes: [...caller.scopes], authMethod: caller.method },
     });
   }
   const userRoles = caller.user?.roles ?? [];
   if (roles.length > 0 && !userRoles.includes(ADMIN_ROLE) && !roles.some((r) => userRoles.includes(r))) {
-    return new OAuthError({ error: 'access_denied', status: 403, description: `The caller needs one of the roles: ${roles.join(', ')}.`, reason: 'api.role_missing' });
+    return new OAuthError({ error: 'access_denied', status: 403, description: `The caller needs one of the roles: ${roles.join(', ')}.`, reason: 'api.role_missing', facts: { requiredRoles: [...roles], authMethod: caller.method } });
   }
   return undefined;
+}
+
+/**
+ * What only this request shows, for the administrator's explanation (built only when refusing): its
+ * method and path and, for a scope or role refusal of a bearer token of ours, the token's handle,
+ * the scopes it was granted and when it was issued.
+ */
+async function refusalFacts(bearer: Pick<BearerValidator, 'facts'>, req: NeutralRequest, error: OAuthError): Promise<Facts> {
+  const request: Facts = { method: req.method.slice(0, 10), path: req.path.slice(0, 200) };
+  if ((error.reason !== 'api.scope_missing' && error.reason !== 'api.role_missing') || error.facts?.authMethod !== 'bearer') return request;
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header(req, 'authorization') ?? '');
+  return m === null ? request : { ...(await bearer.facts(m[1] as string).catch(() => ({}))), ...request };
 }
 
 /** The caller, if the resource's scope and role requirements admit them; else throws the refusal. */
@@ -110,7 +125,8 @@ export interface ApiProviderDeps extends ApiAuthDeps {
 export function createApiProvider(deps: ApiProviderDeps) {
   async function refused(req: NeutralRequest, endpoint: string, error: OAuthError, context: { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean }): Promise<NeutralResponse> {
     deps.activity?.count('api.refused');
-    await deps.refusals.record({ requestId: req.requestId, endpoint, remoteAddress: req.remoteAddress, error, ...context, ...error.subject });
+    const facts = await refusalFacts(deps.bearer, req, error);
+    await deps.refusals.record({ requestId: req.requestId, endpoint, remoteAddress: req.remoteAddress, error: error.withFacts(facts), ...context, ...error.subject });
     // The reason code is safe to show (it describes the caller's own credential); the request id
     // lets an administrator run `latchkey explain` on it.
     return failure(error.status, error.description, `reason ${error.reason}; request id ${req.requestId}`, error.headers);

@@ -1,4 +1,4 @@
-import { mintOpaque, tokenKey } from '../core/crypto.js';
+import { mintOpaque, sessionHandle, tokenKey } from '../core/crypto.js';
 import type { NeutralRequest } from '../core/request.js';
 import type { SessionKind, SessionRecord, User } from '../domain/model.js';
 import type { SessionStore } from '../storage/types.js';
@@ -17,6 +17,15 @@ export const TOUCH_INTERVAL_MS = 60_000;
 export const SESSION_PREFIX = 'lk_ss_';
 
 const COOKIE_VALUE = /^lk_ss_[0-9a-f]{12}[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Why a cookie names no live session, for the explanation of a refusal: `unknown` when it is not
+ * a session of this instance (malformed, never stored or deleted, another kind); otherwise its
+ * handle, its user and when it ended (signed out or ended by a change), expired or went idle.
+ */
+export type SessionInspection =
+  | { readonly state: 'none' | 'unknown' }
+  | { readonly state: 'ended' | 'expired' | 'idle' | 'not_yet_valid' | 'live'; readonly handle: string; readonly userId: string; readonly endedAt: number | null };
 
 /** A signed-in browser, as the server keeps it. */
 export interface Session {
@@ -87,6 +96,21 @@ export class SessionCookies {
     if (record === undefined || record.kind !== this.kind || record.revokedAt !== null) return undefined;
     if (now >= record.expiresAt || now - record.lastSeenAt >= this.idleMs || record.createdAt > now + 60_000) return undefined;
     return sessionOf(record);
+  }
+
+  /** Why the request's cookie names no live session (read only when refusing; see SessionInspection). */
+  async inspect(req: Pick<NeutralRequest, 'headers'>, now: number): Promise<SessionInspection> {
+    const value = readCookie(req, this.name());
+    if (value === undefined) return { state: 'none' };
+    if (!COOKIE_VALUE.test(value)) return { state: 'unknown' };
+    const record = await this.options.store.byId(tokenKey(value));
+    if (record === undefined || record.kind !== this.kind) return { state: 'unknown' };
+    const about = { handle: sessionHandle(record.id), userId: record.userId };
+    if (record.revokedAt !== null) return { state: 'ended', ...about, endedAt: record.revokedAt };
+    if (now >= record.expiresAt) return { state: 'expired', ...about, endedAt: record.expiresAt };
+    if (now - record.lastSeenAt >= this.idleMs) return { state: 'idle', ...about, endedAt: record.lastSeenAt + this.idleMs };
+    if (record.createdAt > now + 60_000) return { state: 'not_yet_valid', ...about, endedAt: null };
+    return { state: 'live', ...about, endedAt: null };
   }
 
   /** Whether the session still stands for this user: it exists and is active. */

@@ -36,21 +36,57 @@ async function existingScopes(ctx: ExplainContext): Promise<Set<string>> {
   return new Set((await ctx.deps.storage.scopes.list()).map((s) => s.name));
 }
 
-/** The audit entry that revoked the token: under its handle, else a bulk revocation (its application or user) at that time. */
+/**
+ * The audited changes that revoke tokens, by what they are recorded under (src/tokens/revocation.ts,
+ * src/registry/*): one token by its handle; every token of an application (revoke all, delete); of
+ * a user (revoke all, a password change or deactivation, delete); of a scope (its delete).
+ */
+const REVOKED_BY: Readonly<Record<'handle' | 'application' | 'user' | 'scope', readonly string[]>> = {
+  handle: ['token.revoke'],
+  application: ['token.revoke_all', 'application.delete'],
+  user: ['token.revoke_all', 'user.sessions_ended', 'user.delete'],
+  scope: ['scope.delete'],
+};
+/** An entry is written just after the revocation it records: up to this long after (a bulk revocation takes a while), a little before for another instance's clock. */
+const ENTRY_AFTER_MS = 10 * 60_000;
+const ENTRY_BEFORE_MS = 5_000;
+
+/**
+ * The audit entry of the change that revoked the token: revoked by its handle, else with every
+ * token of its application, its user or one of its scopes at that time; for an application or user
+ * deleted since, their delete entry (found by id). Undefined when no audited change did it.
+ */
 async function revocationEntry(ctx: ExplainContext): Promise<AuditEntry | undefined> {
   const token = await ctx.token();
   if (token === undefined || token.revokedAt === null) return undefined;
-  const near = (e: AuditEntry) => Math.abs(e.at - (token.revokedAt ?? 0)) <= 5_000;
-  const byHandle = (await ctx.audit(tokenHandle(token.hash))).find((e) => e.action.startsWith('token.') || near(e));
-  if (byHandle !== undefined) return byHandle;
+  const at = token.revokedAt;
+  const closest = (entries: readonly AuditEntry[]) =>
+    entries.filter((e) => e.at >= at - ENTRY_BEFORE_MS && e.at <= at + ENTRY_AFTER_MS).sort((a, b) => Math.abs(a.at - at) - Math.abs(b.at - at))[0];
   const app = await ctx.deps.storage.applications.byId(token.applicationId).catch(() => undefined);
   const user = token.userId === null ? undefined : await ctx.deps.storage.users.byId(token.userId).catch(() => undefined);
-  for (const target of [app?.clientId, user?.userName]) {
-    if (target === undefined) continue;
-    const entry = (await ctx.audit(target)).find(near);
+  const targets: [string, readonly string[]][] = [[tokenHandle(token.hash), REVOKED_BY.handle]];
+  if (app !== undefined) targets.push([app.clientId, REVOKED_BY.application]);
+  if (user !== undefined) targets.push([user.userName, REVOKED_BY.user]);
+  for (const scope of token.scopes) targets.push([scope, REVOKED_BY.scope]);
+  for (const [target, actions] of targets) {
+    const entry = closest((await Promise.all(actions.map((action) => ctx.audit(target, action)))).flat());
+    if (entry !== undefined) return entry;
+  }
+  const deleted: [string, string | null][] = [['application.delete', app === undefined ? token.applicationId : null], ['user.delete', user === undefined ? token.userId : null]];
+  for (const [action, id] of deleted) {
+    if (id === null) continue;
+    const entries = await ctx.deps.storage.audit.list({ action, since: at - ENTRY_BEFORE_MS, limit: 100 }).catch(() => []);
+    const entry = closest(entries.filter((e) => parse(e.before)?.id === id));
     if (entry !== undefined) return entry;
   }
   return undefined;
+}
+
+/** "admin (token.revoke)", "cli:ops (user.sessions_ended: password changed)": who, and the change that did it. */
+function revokedByText(entry: AuditEntry): string {
+  const after = parse(entry.after);
+  const detail = entry.action === 'user.sessions_ended' && typeof after?.reason === 'string' ? after.reason : entry.action === 'scope.delete' ? `scope ${entry.target}` : '';
+  return `${entry.actor} (${entry.action}${detail === '' ? '' : `: ${detail}`})`;
 }
 
 /** The latest application.update that took `scopes` away from the application. */
@@ -66,9 +102,22 @@ async function withdrawal(ctx: ExplainContext): Promise<AuditEntry | undefined> 
   return undefined;
 }
 
+/**
+ * The property.set entry in force when the request was refused: the newest at or before it (a later
+ * change did not cause the refusal), of the value the refusing code recorded when it did.
+ */
+async function nothingWithdrawn(ctx: ExplainContext): Promise<boolean> {
+  const gone = await ctx.fact('withdrawnScopes');
+  return Array.isArray(gone) && gone.length === 0;
+}
+
 async function propertyEntry(ctx: ExplainContext): Promise<AuditEntry | undefined> {
   const name = stringOf(await ctx.fact('property'));
-  return name === undefined ? undefined : (await ctx.audit(name, 'property.set'))[0];
+  if (name === undefined) return undefined;
+  const entries = (await ctx.audit(name, 'property.set')).filter((e) => e.at <= ctx.refusal.at);
+  const value = ctx.recorded.propertyValue;
+  const applied = value === undefined || value === null ? undefined : entries.find((e) => parse(e.after)?.value === String(value));
+  return applied ?? entries[0];
 }
 
 async function appUser(ctx: ExplainContext) {
@@ -134,18 +183,24 @@ export const COMMON_RESOLVERS: Partial<Record<FactName, FactResolver>> = {
   },
   revokedBy: async (ctx) => {
     const entry = await revocationEntry(ctx);
-    return entry === undefined ? undefined : `${entry.actor} (${entry.action})`;
+    if (entry !== undefined) return revokedByText(entry);
+    const token = await ctx.token();
+    if (token === undefined || token.revokedAt === null) return undefined;
+    if (token.status === 'rotated') return 'its rotation: the refresh token was exchanged for a new one (refresh_token grant)';
+    return 'no audited change: the client itself (the revocation endpoint, RFC 7009), a reuse of its refresh token or authorization code (which revokes the family), or a console sign-out';
   },
   withdrawnScopes: async (ctx) => {
     const app = await ctx.application();
     const held = strings(await ctx.fact('tokenScopes'));
     return app === undefined ? undefined : held.filter((s) => !app.scopes.includes(s));
   },
+  // Null when nothing was withdrawn (known: the token never had it), undefined when it cannot be known.
   withdrawnAt: async (ctx) => {
+    if (await nothingWithdrawn(ctx)) return null;
     const entry = await withdrawal(ctx);
     return entry === undefined ? undefined : iso(entry.at);
   },
-  withdrawnBy: async (ctx) => (await withdrawal(ctx))?.actor,
+  withdrawnBy: async (ctx) => ((await nothingWithdrawn(ctx)) ? null : (await withdrawal(ctx))?.actor),
   // ---- scopes asked ----
   missingScopes: async (ctx) => {
     const app = await ctx.application();
