@@ -95,7 +95,7 @@ function allAccess(app: Application, p: Figures): PostureFinding[] {
       title: `Allowed the all-access scope ${ALL_ACCESS_SCOPE}`,
       detail:
         `Application ${app.name} is allowed ${ALL_ACCESS_SCOPE}, which satisfies every API's scope requirement: its tokens reach every API its user can.` +
-        (calls > 0 ? ` ${plural(calls, 'API call')} in 30 days were admitted by it alone: give the application the scopes those APIs require first (latchkey apis list shows them).` : ' No API call in 30 days needed it.'),
+        (calls > 0 ? ` ${plural(calls, 'API call')} in 30 days ${calls === 1 ? 'was' : 'were'} admitted by it alone: give the application the scopes those APIs require first (latchkey apis list shows them).` : ' No API call in 30 days needed it.'),
       fix: `Remove ${ALL_ACCESS_SCOPE}, keeping the application's other scopes (--scopes replaces the list).`,
       command: commandLine(['apps', 'update', app.clientId, '--scopes', rest.join(',')]),
       link: appLink(app),

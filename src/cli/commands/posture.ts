@@ -47,7 +47,7 @@ export function postureText(r: PostureReport, width = terminalWidth()): string {
   const fixes: string[] = [];
   for (const a of r.applications) {
     for (const f of a.findings) {
-      fixes.push(`${fixes.length + 1}. [${f.severity}] ${f.id}: ${a.name} (${a.clientId})\n${para(f.detail, '   ')}${para(`Fix: ${f.fix}`, '   ')}${f.command === undefined ? '' : `   ${f.command}\n`}`);
+      fixes.push(`${para(`${fixes.length + 1}. [${f.severity}] ${f.id}: ${a.name} (${a.clientId})`, '')}${para(f.detail, '   ')}${para(`Fix: ${f.fix}`, '   ')}${f.command === undefined ? '' : `   ${f.command}\n`}`);
     }
   }
   const count = (s: string) => r.applications.reduce((n, a) => n + a.findings.filter((f) => f.severity === s).length, 0);
