@@ -1,6 +1,8 @@
 import { ANONYMOUS_BUDGET_PROPERTY, createRefusalRecorder, type RefusalRecorder } from './audit/refusals.js';
 import { PROPERTY_DEFINITIONS } from './registry/properties.js';
 import { ActivityCounter } from './audit/activity.js';
+import { UsageCounter } from './audit/usage.js';
+import { ALL_ACCESS_SCOPE } from './registry/scopes.js';
 import { defaultClientAuthMethods } from './client-auth/authenticate.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { silentLogger, type Logger } from './core/logger.js';
@@ -81,6 +83,8 @@ export interface Latchkey {
   readonly refusals: RefusalRecorder;
   /** Per-minute activity counters (tokens issued/refused, API calls/refusals), flushed to storage.activity. */
   readonly activity: ActivityCounter;
+  /** Per-application usage by day (tokens, API calls, refusals, scopes used), flushed to storage.usage: what posture reads. */
+  readonly usage: UsageCounter;
   readonly tokenEndpoint: TokenEndpoint;
   /** POST /oauth/introspect (RFC 7662). */
   readonly introspectionEndpoint: IntrospectionEndpoint;
@@ -134,7 +138,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const activity = new ActivityCounter({ store: storage.activity, clock, logger });
   const metrics = new InstanceMetrics();
   const rateLimits = new RateLimits({ counters: storage.rateCounters, cache, logger });
-  const refusals = createRefusalRecorder({
+  const usage = new UsageCounter({ store: storage.usage, clock, logger, known: (clientId) => cache.peekApplicationByClientId(clientId) !== undefined, allAccessScope: ALL_ACCESS_SCOPE });
+  const recorder = createRefusalRecorder({
     storage,
     logger,
     clock,
@@ -142,6 +147,13 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     observe: (endpoint, reason) => metrics.refused(endpoint, reason),
     budget: () => cache.peekProperties()?.[ANONYMOUS_BUDGET_PROPERTY] ?? PROPERTY_DEFINITIONS[ANONYMOUS_BUDGET_PROPERTY].default,
   });
+  // Every refusal of every endpoint passes here: counted for its application (a "would refuse" record is not a refusal).
+  const refusals: RefusalRecorder = {
+    record(input) {
+      if (input.ruleId === undefined) usage.refused(input.clientId);
+      return recorder.record(input);
+    },
+  };
   const formats = new Map<TokenFormat, AccessTokenFormat>([[opaqueFormat.format, opaqueFormat]]);
   const passwordHasher = new PasswordHasher(options.passwordHashing);
   const passwords = new PasswordGuard({ storage, cache, clock, hasher: passwordHasher });
@@ -157,10 +169,10 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const catalogue = options.grants ?? BUILT_IN_GRANTS;
   const grants = createGrants(catalogue, { ...assertions, cache, storage, mint: createMinter(formats), passwords });
   const clientAuthMethods = defaultClientAuthMethods(assertions);
-  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity, rateLimits, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
+  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
-  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, rateLimits, observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
+  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {
@@ -189,6 +201,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     cache,
     refusals,
     activity,
+    usage,
     tokenEndpoint,
     introspectionEndpoint,
     revocationEndpoint,
@@ -217,6 +230,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     start: async () => {
       await cache.start(options.pollMs);
       activity.start();
+      usage.start();
       // The first start on a database creates the signing key; a wrong KEK stops the start here.
       await keyring.ensureKey();
       // The dummy hash and a first timing, before the first sign-in needs them.
@@ -224,6 +238,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     },
     stop: async () => {
       await activity.stop();
+      await usage.stop();
       await cache.stop();
     },
   };

@@ -56,7 +56,7 @@ describe('bash', () => {
   it('offers the commands, the subcommands of apps (also after --db <file>), options, and shells', async () => {
     const top = await complete('latchkey', '');
     for (const c of ['serve', 'init', 'apps', 'users', 'tokens', 'completion', 'doctor']) assert.ok(top.includes(c), `${c} in ${top.join(' ')}`);
-    assert.deepEqual((await complete('latchkey', 'apps', '')).sort(), ['create', 'delete', 'list', 'rotate-secret', 'show', 'update']);
+    assert.deepEqual((await complete('latchkey', 'apps', '')).sort(), ['create', 'delete', 'list', 'posture', 'rotate-secret', 'show', 'update']);
     assert.deepEqual(await complete('latchkey', '--db', 'x.db', 'apps', 'li'), ['list']);
     assert.deepEqual(await complete('latchkey', 'apps', 'create', '--na'), ['--name']);
     assert.deepEqual(await complete('latchkey', 'apps', 'create', '--name', 'x', '--acc'), ['--access-token-lifespan']);
@@ -81,8 +81,8 @@ describe('zsh', () => {
   it('has valid syntax and offers the subcommands of apps, options and files where the tree says', async () => {
     const syntax = await run('zsh', ['-n', scripts.zsh as string]);
     assert.equal(syntax.code, 0, syntax.stderr);
-    assert.deepEqual((await complete('latchkey', 'apps', '')).sort(), ['create', 'delete', 'list', 'rotate-secret', 'show', 'update']);
-    assert.deepEqual((await complete('latchkey', '--db', 'x.db', 'apps', '')).sort(), ['create', 'delete', 'list', 'rotate-secret', 'show', 'update']);
+    assert.deepEqual((await complete('latchkey', 'apps', '')).sort(), ['create', 'delete', 'list', 'posture', 'rotate-secret', 'show', 'update']);
+    assert.deepEqual((await complete('latchkey', '--db', 'x.db', 'apps', '')).sort(), ['create', 'delete', 'list', 'posture', 'rotate-secret', 'show', 'update']);
     assert.ok((await complete('latchkey', 'apps', 'create', '--')).includes('--access-token-lifespan'));
     assert.deepEqual(await complete('latchkey', 'keys', 'list', '--db', ''), ['(files)']);
   });
@@ -99,7 +99,7 @@ describe('fish', () => {
   it('has valid syntax and offers the subcommands of apps (also after --db <file>) and options with descriptions', async () => {
     const syntax = await run('fish', ['--no-config', '-n', scripts.fish as string]);
     assert.equal(syntax.code, 0, syntax.stderr);
-    assert.deepEqual((await complete('latchkey apps ')).sort(), ['create', 'delete', 'list', 'rotate-secret', 'show', 'update']);
+    assert.deepEqual((await complete('latchkey apps ')).sort(), ['create', 'delete', 'list', 'posture', 'rotate-secret', 'show', 'update']);
     assert.deepEqual(await complete('latchkey --db x.db apps cr'), ['create']);
     assert.deepEqual(await complete('latchkey apps create --na'), ['--name']);
     assert.deepEqual((await complete('latchkey completion ')).sort(), ['bash', 'fish', 'zsh']);

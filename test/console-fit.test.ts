@@ -140,6 +140,11 @@ describe('the console fits a 1280 px screen; charts and refusal groups', { timeo
     await go(page, `#/applications/${longApp}`, LONG_APP);
     await assertFits(page, 'application-detail');
 
+    await go(page, '#/posture', 'Posture');
+    await page.locator(`tr.posture-row[data-client="${longApp}"]`).getByRole('button', { name: /^Fixes/ }).click();
+    await page.locator(`#posture-${longApp} [data-posture-finding]`).first().waitFor();
+    await assertFits(page, 'posture', { tables: 1, buttons: 4 });
+
     await go(page, '#/users', 'Users & roles');
     await page.getByRole('link', { name: PERSON }).waitFor();
     await page.locator('tbody tr', { hasText: '127.0.0.72' }).waitFor();

@@ -225,6 +225,40 @@ describe('latchkey doctor', () => {
     assert.deepEqual(await doctor(cli), []);
   });
 
+  it('application_dormant: an application with a working secret and no use for latchkey.posture.dormant_days; deactivating it fixes it', async () => {
+    const { cli } = await setup('dormant');
+    const clientId = await createApp(cli, ['--name', 'Forgotten partner', '--grants', 'authorization_code', '--redirect-uri', 'https://f.example.com/cb']);
+    const busy = await createApp(cli, ['--name', 'Busy partner', '--grants', 'authorization_code', '--redirect-uri', 'https://b.example.com/cb']);
+    const now = Date.now();
+    const day = now - (now % DAY);
+    await cli.storage(async (s) => {
+      for (const id of [clientId, busy]) {
+        const app = await s.applications.byClientId(id);
+        assert.ok(app !== undefined);
+        await s.applications.update({ ...app, createdAt: now - 100 * DAY });
+      }
+    });
+    // Nothing counted yet (a new install, an upgrade): no application can be told dormant.
+    assert.deepEqual(only(await doctor(cli), 'application_dormant'), []);
+    // Use counted for 40 days: the busy partner 40 days ago and today, the forgotten one never.
+    await cli.storage((s) =>
+      s.usage.add([
+        { clientId: busy, day: day - 40 * DAY, scope: '', tokens: 1, calls: 0, refusals: 0, lastUseAt: now - 40 * DAY },
+        { clientId: busy, day, scope: '', tokens: 1, calls: 0, refusals: 0, lastUseAt: now },
+      ]),
+    );
+    const f = one(await doctor(cli), 'application_dormant', clientId);
+    assert.equal(f.severity, 'warning');
+    assert.match(f.detail, /"Forgotten partner".* for 40 days \(none counted\); latchkey\.posture\.dormant_days is 30\. Its client secret still works\./);
+    assert.deepEqual(only(await doctor(cli), 'application_dormant', busy), []);
+    assert.equal(f.command, `latchkey apps update ${clientId} --active false`);
+    await cli.ok(['properties', 'set', 'latchkey.posture.dormant_days', '60']);
+    assert.deepEqual(only(await doctor(cli), 'application_dormant'), []);
+    await cli.ok(['properties', 'set', 'latchkey.posture.dormant_days', '30']);
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(only(await doctor(cli), 'application_dormant'), []);
+  });
+
   it('signing_key_rotation_due: a key signing for longer than latchkey.keys.rotation_days; `keys rotate` fixes it', async () => {
     const { cli } = await setup('keys');
     const kek = resolveKek(cli.db, undefined);

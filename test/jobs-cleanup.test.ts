@@ -62,6 +62,11 @@ async function seed(s: Storage): Promise<void> {
   // Audit entries are kept a year, activity counters 30 days.
   for (const at of [NOW - 400 * DAY, NOW - 100 * DAY]) await s.audit.record(makeAuditEntry({ at }));
   await s.activity.add([{ bucket: NOW - 31 * DAY, metric: 'api.call', count: 5 }, { bucket: NOW - DAY, metric: 'api.call', count: 2 }]);
+  // Per-application usage is kept 90 days.
+  await s.usage.add([
+    { clientId: 'client-a', day: NOW - 91 * DAY, scope: '', tokens: 1, calls: 0, refusals: 0, lastUseAt: NOW - 91 * DAY },
+    { clientId: 'client-a', day: NOW - 89 * DAY, scope: '', tokens: 2, calls: 0, refusals: 0, lastUseAt: NOW - 89 * DAY },
+  ]);
   // Password-attempt counts live one lockout window after the last failure: one expired, one live.
   await s.attempts.fail([{ kind: 'pair', userName: 'gone', source: '192.0.2.1' }], NOW - 2_000_000, 900_000, 900_000);
   await s.attempts.fail([{ kind: 'user', userName: 'live', source: '' }], NOW - 1_000, 900_000, 900_000);
@@ -79,6 +84,7 @@ async function assertSeedCleaned(s: Storage): Promise<void> {
   assert.deepEqual((await s.keys.list()).map((k) => k.kid), ['k-retired', 'k-current']);
   assert.deepEqual((await s.audit.list({})).map((e) => e.at), [NOW - 100 * DAY]);
   assert.deepEqual(await s.activity.series('api.call', 0), [{ bucket: NOW - DAY, count: 2 }]);
+  assert.deepEqual((await s.usage.list({ since: 0 })).map((r) => r.day), [NOW - 89 * DAY]);
   assert.deepEqual((await s.attempts.list(0)).map((r) => r.userName), ['live']);
   assert.equal(await s.sessions.byId('s-old'), undefined);
   assert.equal((await s.sessions.byId('s-live'))?.userId, 'u-live');
@@ -90,17 +96,17 @@ describe('clean-up', () => {
     await seed(storage);
     const logger = capture();
     const result = await runCleanup({ storage, clock, logger });
-    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, durationMs: 0 });
+    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, durationMs: 0 });
     assert.equal((await storage.tokens.exportAll()).length, 2);
     assert.equal((await storage.refusals.exportAll()).length, 1);
     assert.equal(logger.lines.length, 1);
     assert.deepEqual(JSON.parse(JSON.stringify(logger.lines[0])), {
-      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, durationMs: 0,
-      tokenGraceMs: DAY, refusalRetentionMs: 30 * DAY, auditRetentionMs: 365 * DAY, activityRetentionMs: 30 * DAY, msg: 'clean-up finished',
+      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, durationMs: 0,
+      tokenGraceMs: DAY, refusalRetentionMs: 30 * DAY, auditRetentionMs: 365 * DAY, activityRetentionMs: 30 * DAY, usageRetentionMs: 90 * DAY, msg: 'clean-up finished',
     });
     await assertSeedCleaned(storage);
     const custom = await runCleanup({ storage, clock, logger }, { tokenGraceMs: 0, refusalRetentionMs: 0 });
-    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, codesDeleted: 1, oneTimeIdsDeleted: 0, keysDeleted: 0, auditDeleted: 0, activityDeleted: 0, attemptsDeleted: 0, sessionsDeleted: 0, durationMs: 0 });
+    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, codesDeleted: 1, oneTimeIdsDeleted: 0, keysDeleted: 0, auditDeleted: 0, activityDeleted: 0, usageDeleted: 0, attemptsDeleted: 0, sessionsDeleted: 0, durationMs: 0 });
   });
 
   it('runs on its schedule, logs a failure as a warning without throwing, and stops cleanly', async () => {

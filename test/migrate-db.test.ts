@@ -141,7 +141,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.equal(r.code, 0, r.err);
     const summary = JSON.parse(r.out) as { tables: { table: string; source: number; copied: number; skipped: number; note: string }[]; notCopied: { what: string }[] };
     const t = Object.fromEntries(summary.tables.map((x) => [x.table, x]));
-    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'rules', 'tokens', 'refusals', 'audit']);
+    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'rules', 'tokens', 'refusals', 'audit', 'usage']);
     assert.deepEqual([t.signing_keys?.source, t.signing_keys?.copied], [2, 2]);
     assert.match(t.signing_keys?.note ?? '', /same key-encryption key.*the target's own key retired/);
     assert.deepEqual([t.identity_providers?.source, t.identity_providers?.copied], [1, 1]);
@@ -154,6 +154,16 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     // cc, revoked cc, two access + two refresh (one rotated) from the password flow, one expired.
     assert.deepEqual([t.tokens?.source, t.tokens?.copied, t.tokens?.skipped], [7, 6, 1]);
     assert.equal(t.refusals?.copied, 1);
+    // The source instance's usage counts (its tokens and refusals, flushed at stop), every row.
+    assert.ok((t.usage?.source ?? 0) >= 2, JSON.stringify(t.usage));
+    assert.equal(t.usage?.copied, t.usage?.source);
+    const copiedUsage = await openPostgresStorage({ url: db.url });
+    try {
+      const nightlyTotals = (await copiedUsage.usage.list({ since: 0, clientId: nightly[0] })).filter((u) => u.scope === '');
+      assert.deepEqual(nightlyTotals.map((u) => [u.tokens, u.refusals]), [[2, 1]]);
+    } finally {
+      await copiedUsage.close();
+    }
     assert.match(r.err, /Copying .*latchkey\.db \(sqlite\) to postgres@127\.0\.0\.1:5432\/latchkey_test_\w+ \(postgres\)/);
     assert.match(r.err, /tokens: 6 of 7 copied, 1 skipped \(expired tokens are not copied\)/);
   });
@@ -197,7 +207,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
   it('refuses a target that is not empty, the same database twice, and a missing source', async () => {
     const again = await cli(['migrate-db', '--from', sqlitePath, '--to', db.url]);
     assert.equal(again.code, 1);
-    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; refusal records; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
+    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; refusal records; application usage counts; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
     const same = await cli(['migrate-db', '--from', sqlitePath, '--to', sqlitePath]);
     assert.equal(same.code, 2);
     assert.match(same.err, /same database/);

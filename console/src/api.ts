@@ -365,3 +365,49 @@ export function list<T>(data: unknown, ...keys: string[]): T[] {
   }
   return [];
 }
+
+/** One finding of an application's posture (GET /posture; src/diagnostics/posture-findings.ts). */
+export interface PostureFindingView {
+  readonly id: string;
+  readonly severity: 'error' | 'warning' | 'info';
+  readonly title: string;
+  readonly detail: string;
+  readonly fix: string;
+  readonly command?: string;
+  readonly link: string;
+}
+
+export interface PostureCounts {
+  readonly last7Days: number;
+  readonly last30Days: number;
+}
+
+/** One application's posture (src/diagnostics/posture.ts ApplicationPosture, times as ISO text). */
+export interface ApplicationPostureView {
+  readonly clientId: string;
+  readonly name: string;
+  readonly active: boolean;
+  readonly public: boolean;
+  readonly lastUseAt: Timestamp | null;
+  readonly idleDays: number;
+  readonly dormant: boolean;
+  readonly tokens: PostureCounts;
+  readonly calls: PostureCounts;
+  readonly refusals: PostureCounts;
+  readonly secret: { readonly setAt: Timestamp; readonly ageDays: number; readonly rotationDueAt: Timestamp | null; readonly rotationDue: boolean } | null;
+  readonly authentication: { readonly strength: 'none' | 'secret' | 'private_key_jwt'; readonly methods: readonly string[] };
+  readonly allAccess: boolean;
+  readonly scopes: readonly { readonly scope: string; readonly tokens30Days: number; readonly calls30Days: number; readonly lastUsedAt: Timestamp | null }[];
+  readonly unusedScopes: readonly string[];
+  readonly wouldRefuse: readonly { readonly ruleId: string; readonly kind: string; readonly target: string; readonly count: number; readonly lastAt: Timestamp; readonly latestRequestId: string; readonly reason: string }[];
+  readonly findings: readonly PostureFindingView[];
+  readonly worst: 'error' | 'warning' | 'info' | null;
+}
+
+export interface PostureReportView {
+  readonly generatedAt: Timestamp;
+  readonly dormantDays: number;
+  readonly rotationDays: number;
+  readonly countingStartedAt: Timestamp | null;
+  readonly applications: readonly ApplicationPostureView[];
+}

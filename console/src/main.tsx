@@ -5,6 +5,7 @@ import { Alert } from './ui';
 import { Home } from './pages/home';
 import { ApplicationDetail, Applications, NewApplication } from './pages/applications';
 import { Users } from './pages/users';
+import { Posture } from './pages/posture';
 import { UserDetail } from './pages/user-detail';
 import { Scopes } from './pages/scopes';
 import { Properties } from './pages/properties';
@@ -35,6 +36,7 @@ function currentRoute(): Route {
 const NAV: readonly (readonly [string, string])[] = [
   ['', 'Home'],
   ['applications', 'Applications'],
+  ['posture', 'Posture'],
   ['users', 'Users & roles'],
   ['scopes', 'Scopes'],
   ['properties', 'Properties'],
@@ -57,6 +59,8 @@ function Page(props: { route: Route; me: string }) {
       if (sub === 'new') return <NewApplication />;
       if (sub !== undefined) return <ApplicationDetail clientId={sub} />;
       return <Applications />;
+    case 'posture':
+      return <Posture params={props.route.params} key={props.route.params.toString()} />;
     case 'users': {
       // #/users/<name>, and #/users?name=<name> (the links of refusals and findings).
       const one = sub ?? props.route.params.get('name') ?? undefined;

@@ -10,6 +10,7 @@ import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import { metricsUnprotected, rateLimitsTooLow } from './checks-limits.js';
+import { dormantApplications, loadUsage } from './checks-usage.js';
 import type { ApiRouter } from '../resource-server/router.js';
 import type { Storage } from '../storage/types.js';
 import { BUILT_IN_GRANTS, grantWarnings } from '../grants/index.js';
@@ -22,7 +23,7 @@ export type { FilesAtRest } from './checks-files.js';
 export { SECRET_ROTATION_PROPERTY } from './checks-credentials.js';
 
 export interface DoctorDeps {
-  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'>;
+  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'> & Partial<Pick<Storage, 'usage'>>;
   readonly router: Pick<ApiRouter, 'list'>;
   readonly clock: Clock;
   /** Accepted for the contract; the keys are read from storage (the keyring adds nothing a check needs). */
@@ -40,16 +41,18 @@ export interface DoctorDeps {
  * finding's `command` is for the operator to run.
  */
 export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
-  const [apps, users, scopes, rows, keys, providers] = await Promise.all([
+  const now = deps.clock.now();
+  const [apps, users, scopes, rows, keys, providers, usage] = await Promise.all([
     deps.storage.applications.list(),
     deps.storage.users.list(),
     deps.storage.scopes.list(),
     deps.storage.properties.list(),
     deps.storage.keys.list(),
     deps.storage.identityProviders.list(),
+    loadUsage(deps.storage, now),
   ]);
   const s: Snapshot = {
-    now: deps.clock.now(),
+    now,
     apps,
     active: apps.filter((a) => a.active),
     users: new Map(users.map((u) => [u.id, u])),
@@ -75,6 +78,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...(deps.files === undefined ? [] : fileChecks(deps.files)),
     ...rateLimitsTooLow(s),
     ...metricsUnprotected(s, deps.listening),
+    ...dormantApplications(s, usage),
   ]);
 }
 

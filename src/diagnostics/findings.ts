@@ -31,6 +31,7 @@ export const FINDING_IDS = [
   'file_permissions_loose',
   'rate_limit_too_low',
   'metrics_unprotected',
+  'application_dormant',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

@@ -263,6 +263,27 @@ export interface ActivityRow {
   readonly count: number;
 }
 
+/**
+ * Per-application usage of one UTC day (src/audit/usage.ts), summed over every instance: the
+ * application's totals (scope '') and, per scope, the tokens issued with it and the API calls it
+ * satisfied. Kept 90 days (jobs/cleanup.ts); what `latchkey apps posture` reads.
+ */
+export interface UsageRow {
+  readonly clientId: string;
+  /** The UTC day: its midnight, ms since the epoch. */
+  readonly day: number;
+  /** '' for the application's totals; otherwise the scope this row counts. */
+  readonly scope: string;
+  /** Tokens issued (with this scope). */
+  readonly tokens: number;
+  /** API calls admitted (satisfied by this scope). */
+  readonly calls: number;
+  /** Requests refused (totals row only; 0 on a scope row). */
+  readonly refusals: number;
+  /** The latest token issued or API call admitted that day; 0 when there was none (only refusals). */
+  readonly lastUseAt: number;
+}
+
 export type SessionKind = 'signin' | 'console';
 
 /**

@@ -1,4 +1,5 @@
 import type { ActivityCounter } from '../audit/activity.js';
+import type { UsageCounter } from '../audit/usage.js';
 import type { RefusalRecorder } from '../audit/refusals.js';
 import { authenticateClient, presentedClient, presentsCredentials, type ClientContext } from '../client-auth/authenticate.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from '../client-auth/types.js';
@@ -34,6 +35,8 @@ export interface TokenEndpointDeps {
   readonly rateLimits?: RateLimits;
   /** Told of each token response issued, by grant and token format (the metrics). Synchronous. */
   readonly issued?: (grantType: GrantType, format: string) => void;
+  /** Counts each token issued per application and scope (audit/usage.ts): a synchronous add, nothing awaited. */
+  readonly usage?: Pick<UsageCounter, 'tokenIssued'>;
 }
 
 export interface TokenEndpoint {
@@ -150,8 +153,10 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       checkRequired(grant, required, own);
       const ctx: GrantContext = { req, params: own, client, properties, refusal };
       const plan = await grant.validate(ctx);
-      const answered = success(await grant.issue(plan, ctx), rate);
+      const body = await grant.issue(plan, ctx);
+      const answered = success(body, rate);
       deps.issued?.(grant.grantType, app.tokenFormat);
+      deps.usage?.tokenIssued(app.clientId, body.scope);
       return answered;
     } finally {
       if (context.clientId !== undefined) refusal.clientId = context.clientId;

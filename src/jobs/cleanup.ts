@@ -6,8 +6,9 @@ import { scheduleJob, type JobSchedule } from './schedule.js';
 /**
  * Scheduled clean-up: deletes tokens and authorization codes that expired more than a grace period
  * ago, one-time ids (client-assertion jti) that expired, signing keys no longer published, and
- * refusal records older than the retention, audit entries older than a year and activity counters
- * older than 30 days (the console charts show at most a week), and expired password-attempt counts
+ * refusal records older than the retention, audit entries older than a year, activity counters
+ * older than 30 days (the console charts show at most a week), per-application usage older than 90
+ * days (posture reads 30; dormancy at most 90), and expired password-attempt counts
  * (registry/lockout.ts: each expires one lockout window after its last failure). Every instance schedules it; `Storage.tryExclusive` makes sure only one
  * instance at a time does the work (the others log that they skipped), and the deletes are
  * idempotent, so an instance that runs just after another finds (almost) nothing left to delete.
@@ -34,6 +35,8 @@ export interface CleanupOptions {
   readonly auditRetentionMs?: number;
   /** Per-minute activity counters are kept this long (default 30 days). */
   readonly activityRetentionMs?: number;
+  /** Per-application usage by day is kept this long (default 90 days: latchkey.posture.dormant_days at most). */
+  readonly usageRetentionMs?: number;
 }
 
 export const CLEANUP_DEFAULTS = {
@@ -44,10 +47,11 @@ export const CLEANUP_DEFAULTS = {
   refusalRetentionMs: 30 * DAY,
   auditRetentionMs: 365 * DAY,
   activityRetentionMs: 30 * DAY,
+  usageRetentionMs: 90 * DAY,
 } as const satisfies Required<CleanupOptions>;
 
 export interface CleanupDeps {
-  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'audit' | 'activity' | 'attempts' | 'sessions'>>;
+  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'audit' | 'activity' | 'usage' | 'attempts' | 'sessions'>>;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -63,6 +67,7 @@ export type CleanupResult =
       readonly keysDeleted: number;
       readonly auditDeleted: number;
       readonly activityDeleted: number;
+      readonly usageDeleted: number;
       readonly attemptsDeleted: number;
       readonly sessionsDeleted: number;
       readonly durationMs: number;
@@ -75,6 +80,7 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
   const refusalRetentionMs = options.refusalRetentionMs ?? CLEANUP_DEFAULTS.refusalRetentionMs;
   const auditRetentionMs = options.auditRetentionMs ?? CLEANUP_DEFAULTS.auditRetentionMs;
   const activityRetentionMs = options.activityRetentionMs ?? CLEANUP_DEFAULTS.activityRetentionMs;
+  const usageRetentionMs = options.usageRetentionMs ?? CLEANUP_DEFAULTS.usageRetentionMs;
   const work = async (): Promise<CleanupResult> => {
     const started = deps.clock.now();
     const tokensDeleted = await deps.storage.tokens.deleteExpired(started - tokenGraceMs);
@@ -88,16 +94,17 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     const keysDeleted = await deps.storage.keys.deleteUnpublished(started);
     const auditDeleted = (await deps.storage.audit?.deleteOlderThan(started - auditRetentionMs)) ?? 0;
     const activityDeleted = (await deps.storage.activity?.deleteOlderThan(started - activityRetentionMs)) ?? 0;
+    const usageDeleted = (await deps.storage.usage?.deleteOlderThan(started - usageRetentionMs)) ?? 0;
     // An expired count is already ignored by every check; deleting it keeps the table to live attempts.
     const attemptsDeleted = (await deps.storage.attempts?.deleteExpired(started)) ?? 0;
     // Sessions that ended (expired or signed out) a day ago: kept that long so a late request is told its session ended.
     const sessionsDeleted = (await deps.storage.sessions?.deleteExpired(started - DAY)) ?? 0;
-    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, keysDeleted, auditDeleted, activityDeleted, attemptsDeleted, sessionsDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
+    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, keysDeleted, auditDeleted, activityDeleted, usageDeleted, attemptsDeleted, sessionsDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
   };
   const outcome = deps.storage.tryExclusive === undefined ? await work() : await deps.storage.tryExclusive(CLEANUP_JOB, work);
   const result: CleanupResult = outcome ?? { ran: false, reason: 'running_elsewhere' };
   if (result.ran) {
-    deps.logger.info({ job: 'cleanup', ...result, tokenGraceMs, refusalRetentionMs, auditRetentionMs, activityRetentionMs }, 'clean-up finished');
+    deps.logger.info({ job: 'cleanup', ...result, tokenGraceMs, refusalRetentionMs, auditRetentionMs, activityRetentionMs, usageRetentionMs }, 'clean-up finished');
   } else {
     deps.logger.info({ job: 'cleanup', ...result }, 'clean-up skipped: another instance is running it');
   }

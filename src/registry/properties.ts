@@ -99,6 +99,13 @@ export const PROPERTY_DEFINITIONS = {
     max: 3650,
     description: 'Client secrets older than this many days are reported by `latchkey doctor` (secret_rotation_due) until rotated. 0 turns the check off.',
   },
+  'latchkey.posture.dormant_days': {
+    type: 'integer',
+    default: 30,
+    min: 1,
+    max: 90,
+    description: 'An active application that has had no token issued and no API call admitted for this many days is dormant: `latchkey apps posture` flags it, and `latchkey doctor` (application_dormant) when its client secret still works. At most 90: usage is kept 90 days.',
+  },
   'latchkey.metrics.enabled': {
     type: 'boolean',
     default: true,

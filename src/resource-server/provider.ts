@@ -1,4 +1,5 @@
 import type { ActivityCounter } from '../audit/activity.js';
+import type { UsageCounter } from '../audit/usage.js';
 import type { RefusalRecorder } from '../audit/refusals.js';
 import type { Logger } from '../core/logger.js';
 import { header, mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
@@ -117,6 +118,8 @@ export interface ApiProviderDeps extends ApiAuthDeps {
   readonly activity?: Pick<ActivityCounter, 'count'>;
   /** Rate limits per source address, per API and per user (registry/rate-limits.ts); none when omitted. */
   readonly rateLimits?: RateLimits;
+  /** Counts each admitted call per application and the scope that admitted it (audit/usage.ts): a synchronous add, nothing awaited. */
+  readonly usage?: Pick<UsageCounter, 'apiCall'>;
   /** Told of every call answered, by API (undefined: no API matched) and status (the metrics). Synchronous. */
   readonly observe?: (api: CompiledApi | undefined, status: number, seconds: number) => void;
 }
@@ -169,6 +172,7 @@ export function createApiProvider(deps: ApiProviderDeps) {
           }
         }
         await countApiCall(deps.rateLimits, rate, api, caller);
+        if (caller.application !== null) deps.usage?.apiCall(caller.application.clientId, resource.security.scopes, caller.scopes);
         const apiRequest: ApiRequest = { method: req.method as HttpMethod, path: req.path, params: match.params, query: queryOf(req), headers: req.headers, body, caller, requestId: req.requestId };
         const answered = render(await resource.handler(apiRequest));
         return rate.verdict === undefined ? answered : { ...answered, headers: withRateHeaders(answered.headers, rate) };

@@ -7,7 +7,8 @@ import type { Storage } from './types.js';
  * (with secret hashes and public keys), properties, the signing keys (still encrypted with the
  * key-encryption key: the target's instances need the same one), the identity providers, every
  * token that has not expired — in whatever state, so token families and refresh-token reuse
- * detection carry over — the refusal records and the audit log.
+ * detection carry over — the refusal records, the audit log and the per-application usage by day
+ * (what `latchkey apps posture` reads: last use, dormancy, scopes used).
  *
  * Not copied, being short-lived: authorization codes (minutes; a sign-in in progress starts over)
  * and the one-time ids of client assertions and JWT bearer grants (kept only until the assertion
@@ -29,7 +30,7 @@ export const NOT_COPIED: readonly { readonly what: string; readonly why: string 
 ];
 
 export interface TableCopy {
-  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'rules' | 'tokens' | 'refusals' | 'audit';
+  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'rules' | 'tokens' | 'refusals' | 'audit' | 'usage';
   /** Rows read from the source. */
   source: number;
   /** Rows written to the target. */
@@ -77,7 +78,7 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
  * target's admin user to replace, if any. Throws TargetNotEmptyError otherwise.
  */
 export async function checkTarget(source: Storage, target: Storage): Promise<User | undefined> {
-  const [idps, apps, props, tokens, refusals, roles, scopes, users, rules] = await Promise.all([
+  const [idps, apps, props, tokens, refusals, roles, scopes, users, rules, usageSince] = await Promise.all([
     target.identityProviders.list(),
     target.applications.list(),
     target.properties.list(),
@@ -87,6 +88,7 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
     target.scopes.list(),
     target.users.list(),
     target.rules.list(),
+    target.usage.firstDay(),
   ]);
   const found: string[] = [];
   // Signing keys are not checked: a first start creates one (see copyStorage, which retires it).
@@ -96,6 +98,8 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
   if (tokens.length > 0) found.push('tokens');
   if (rules.length > 0) found.push(plural(rules.length, 'rule'));
   if (refusals.length > 0) found.push('refusal records');
+  // Usage counts add up: copied onto counts of the target's own they would be summed.
+  if (usageSince !== undefined) found.push('application usage counts');
   const extraRoles = roles.filter((r) => !(r.name === BUILT_IN_ROLE && r.builtIn)).map((r) => r.name);
   if (extraRoles.length > 0) found.push(`${extraRoles.length === 1 ? 'role' : 'roles'} ${extraRoles.join(', ')}`);
   const extraScopes = scopes.filter((s) => !(BUILT_IN_SCOPES.includes(s.name) && s.builtIn)).map((s) => s.name);
@@ -267,6 +271,17 @@ export async function copyStorage(source: Storage, target: Storage, options: Cop
       after = page[page.length - 1]?.id;
       await Promise.all(page.map((e) => target.audit.record(e)));
       t.source += page.length;
+      t.copied += page.length;
+      options.onProgress?.(t, false);
+    }
+  });
+  await step('usage', async (t) => {
+    // At most 90 days of rows per application and scope (jobs/cleanup.ts): read at once, written in pages.
+    const rows = await source.usage.list({ since: 0 });
+    t.source = rows.length;
+    for (let i = 0; i < rows.length; i += pageSize) {
+      const page = rows.slice(i, i + pageSize);
+      await target.usage.add(page);
       t.copied += page.length;
       options.onProgress?.(t, false);
     }

@@ -23,7 +23,7 @@
  *   method's default; otherwise it is rounded down, and a negative limit returns nothing. There is no
  *   maximum in storage: callers that take a limit from a request bound it first.
  */
-import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, User } from '../domain/model.js';
+import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, UsageRow, User } from '../domain/model.js';
 import { StorageError, type StorageErrorCode } from '../errors/storage.js';
 import type { BucketHistogram } from '../core/histogram.js';
 import type { RateCounters } from './rate-counters.js';
@@ -283,6 +283,31 @@ export interface ActivityStore {
   deleteOlderThan(before: number): Promise<number>;
 }
 
+/** What `usage.list` returns: the rows of days at or after `since`, of one application or all. */
+export interface UsageQuery {
+  /** A time; every day whose midnight is at or after it. */
+  readonly since: number;
+  readonly clientId?: string;
+}
+
+/**
+ * Per-application usage by UTC day (src/audit/usage.ts). Writes add (they never overwrite), so
+ * every instance's counts sum; they do not bump the change version (nothing caches them).
+ */
+export interface UsageStore {
+  /**
+   * Adds each row's counts to the stored row of its (client id, day, scope), creating it when
+   * absent; lastUseAt becomes the later of the two. Additive across calls and instances.
+   */
+  add(rows: readonly UsageRow[]): Promise<void>;
+  /** The rows matching the query, by client id (byte order), day ascending, then scope (byte order; '' first). */
+  list(query: UsageQuery): Promise<UsageRow[]>;
+  /** The earliest day stored, or undefined when nothing is: since when usage has been counted (within the retention). */
+  firstDay(): Promise<number | undefined>;
+  /** Deletes the rows of days before `before`; returns how many. */
+  deleteOlderThan(before: number): Promise<number>;
+}
+
 /** Server-side sessions. Nothing caches them, so writes do not bump the change version. */
 export interface SessionStore {
   /** `conflict` when the id exists. */
@@ -363,6 +388,7 @@ export interface Storage {
   readonly identityProviders: IdentityProviderStore;
   readonly audit: AuditStore;
   readonly activity: ActivityStore;
+  readonly usage: UsageStore;
   readonly sessions: SessionStore;
   readonly attempts: AttemptStore;
   readonly changes: ChangeFeed;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type Rule, type AttemptKey, type SessionRecord, type SigningKey, type User } from '../../src/domain/model.js';
+import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type Rule, type AttemptKey, type SessionRecord, type SigningKey, type UsageRow, type User } from '../../src/domain/model.js';
 import { JWT_BEARER_GRANT } from '../../src/grants/grant-type.js';
 import { StorageError, type Storage, type StorageErrorCode } from '../../src/storage/types.js';
 
@@ -385,6 +385,7 @@ export function runStorageContract(
     describeExportAndJobs(() => s);
     describeKeysCodesReplayProviders(() => s);
     describeAuditAndActivity(() => s);
+    describeUsage(() => s);
     describeSessionsAttemptsAndRevocation(() => s);
     describeOrderAndLimits(() => s);
   });
@@ -1106,6 +1107,65 @@ function describeAuditAndActivity(get: () => Storage): void {
         { bucket: m0 + 60_000, count: 190 },
       ]);
       assert.deepEqual(await s.activity.series('token.refused', 0), [{ bucket: m0, count: 40 }]);
+    });
+  });
+}
+
+export function makeUsage(over: Partial<UsageRow> = {}): UsageRow {
+  const day = T0 - (T0 % 86_400_000);
+  return { clientId: 'client-a', day, scope: '', tokens: 0, calls: 0, refusals: 0, lastUseAt: 0, ...over };
+}
+
+/** Per-application usage by day (issue 14): additive upserts, the later last use, the order, the first day, deletes by age. */
+function describeUsage(get: () => Storage): void {
+  describe('application usage', () => {
+    const D = 86_400_000;
+    const d0 = T0 - (T0 % D);
+    it('adds per client, day and scope, keeps the later last use, lists in order from since, and does not bump the change version', async () => {
+      const s = get();
+      const v0 = await s.changes.version();
+      assert.equal(await s.usage.firstDay(), undefined);
+      await s.usage.add([
+        makeUsage({ clientId: 'client-b', day: d0, tokens: 1, lastUseAt: d0 + 5 }),
+        makeUsage({ day: d0 + D, calls: 2, lastUseAt: d0 + D + 10 }),
+        makeUsage({ day: d0, tokens: 3, calls: 4, refusals: 1, lastUseAt: d0 + 100 }),
+        makeUsage({ day: d0, scope: 'orders.read', tokens: 3, lastUseAt: d0 + 100 }),
+        // The same key twice in one add: both count.
+        makeUsage({ day: d0, scope: 'orders.read', calls: 1, lastUseAt: d0 + 50 }),
+      ]);
+      await s.usage.add([makeUsage({ day: d0, tokens: 1, refusals: 2, lastUseAt: d0 + 40 }), makeUsage({ day: d0, scope: 'Orders.write', calls: 1, lastUseAt: d0 + 60 })]);
+      await s.usage.add([]);
+      assert.equal(await s.changes.version(), v0, 'usage writes do not bump the change version');
+      const a0 = { clientId: 'client-a', day: d0 };
+      assert.deepEqual(await s.usage.list({ since: 0 }), [
+        { ...a0, scope: '', tokens: 4, calls: 4, refusals: 3, lastUseAt: d0 + 100 },
+        { ...a0, scope: 'Orders.write', tokens: 0, calls: 1, refusals: 0, lastUseAt: d0 + 60 },
+        { ...a0, scope: 'orders.read', tokens: 3, calls: 1, refusals: 0, lastUseAt: d0 + 100 },
+        { clientId: 'client-a', day: d0 + D, scope: '', tokens: 0, calls: 2, refusals: 0, lastUseAt: d0 + D + 10 },
+        { clientId: 'client-b', day: d0, scope: '', tokens: 1, calls: 0, refusals: 0, lastUseAt: d0 + 5 },
+      ]);
+      assert.deepEqual((await s.usage.list({ since: d0 + 1 })).map((r) => [r.clientId, r.day]), [['client-a', d0 + D]]);
+      assert.deepEqual((await s.usage.list({ since: 0, clientId: 'client-b' })).map((r) => r.tokens), [1]);
+      assert.deepEqual(await s.usage.list({ since: 0, clientId: 'client-c' }), []);
+      assert.equal(await s.usage.firstDay(), d0);
+      assert.equal(await s.usage.deleteOlderThan(d0 + D), 4);
+      assert.deepEqual((await s.usage.list({ since: 0 })).map((r) => r.day), [d0 + D]);
+      assert.equal(await s.usage.firstDay(), d0 + D);
+      assert.equal(await s.usage.deleteOlderThan(d0), 0);
+    });
+
+    it('sums concurrent adds to the same rows (every instance adds)', async () => {
+      const s = get();
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          s.usage.add([makeUsage({ day: d0, calls: 1, lastUseAt: d0 + i }), makeUsage({ day: d0, scope: 'x', tokens: 2, lastUseAt: d0 + 19 - i }), makeUsage({ clientId: 'client-b', day: d0, refusals: i })]),
+        ),
+      );
+      assert.deepEqual(await s.usage.list({ since: 0 }), [
+        makeUsage({ day: d0, calls: 20, lastUseAt: d0 + 19 }),
+        makeUsage({ day: d0, scope: 'x', tokens: 40, lastUseAt: d0 + 19 }),
+        makeUsage({ clientId: 'client-b', day: d0, refusals: 190 }),
+      ]);
     });
   });
 }

@@ -3,6 +3,7 @@ import { CONFIG_AS_CODE_ROUTES } from './config-as-code.js';
 import { AUDIT_ROUTE, DIAGNOSTICS_ROUTES } from './diagnostics.js';
 import { KEY_IDP_ROUTES } from './keys-idps.js';
 import { LIFECYCLE_ROUTES } from './lifecycle.js';
+import { POSTURE_ROUTES } from './posture.js';
 import { REFUSAL_GROUP_ROUTES } from './refusal-groups.js';
 import { REFUSAL_ACTIVITY_ROUTES } from './refusals-activity.js';
 import { SCOPE_PROPERTY_ROUTES } from './scopes-properties.js';
@@ -22,6 +23,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   ...SESSION_ROUTES,
   ...DIAGNOSTICS_ROUTES,
   ...APPLICATION_ROUTES,
+  ...POSTURE_ROUTES,
   ...USER_ROUTES,
   ...USER_SESSION_ROUTES,
   ...SCOPE_PROPERTY_ROUTES,

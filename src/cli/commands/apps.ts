@@ -13,6 +13,7 @@ import { RATE_LIMIT_SYNTAX } from '../../domain/rate-limit.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit, Output } from './index.js';
 import { registerDeletes } from './lifecycle.js';
+import { registerPosture } from './posture.js';
 
 const TOKEN_URL = 'http://localhost:8080/oauth_token.do';
 /** Every command that names an application takes its client id or its unique name (registry findApplication). */
@@ -367,5 +368,6 @@ export function registerApps(program: Command, kit: Kit): void {
   registerRotate(apps, kit);
   registerList(apps, kit);
   registerShow(apps, kit);
+  registerPosture(apps, kit);
   registerDeletes({ apps }, kit);
 }

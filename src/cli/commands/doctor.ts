@@ -63,7 +63,9 @@ admin_default_password, redirect_uri_invalid, outbound_url_refused (latchkey.out
 admin_api_application, jwt_bearer_can_act_as_admin, idp_user_claim_choosable, no_active_administrator,
 console_application_inactive; on a SQLite database or a
 key file, kek_beside_database and file_permissions_loose; rate_limit_too_low (an application's rate limit or
-latchkey.rate_limit.client); in the server only (admin API, console home), metrics_unprotected. See docs/diagnostics.md.
+latchkey.rate_limit.client); application_dormant (latchkey.posture.dormant_days: an application with a working
+secret and no use counted; see \`latchkey apps posture\`); in the server only (admin API, console home), metrics_unprotected.
+See docs/diagnostics.md.
 
 Exit status: 1 when any finding is an error, 0 otherwise (warnings only, or nothing found).
 

@@ -4,9 +4,10 @@
  * synchronously before its promise resolves, so compare-and-set operations are naturally atomic.
  */
 import { memoryRateCounters } from '../rate-counters.js';
-import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
+import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type UsageRow, type User } from '../../domain/model.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { factsText } from '../sql/rows.js';
+import { addUsage, compareUsage, usageKey } from '../usage-rows.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation } from '../types.js';
 
 const copyUser = (u: User): User => ({ ...u, roles: [...u.roles] });
@@ -59,6 +60,8 @@ export function createMemoryStorage(): Storage {
   const audit = new Map<string, AuditEntry>();
   /** `${bucket} ${metric}` → count. */
   const activity = new Map<string, ActivityRow>();
+  /** usageKey(row) → row. */
+  const usage = new Map<string, UsageRow>();
   const sessions = new Map<string, SessionRecord>();
   /** `${kind}\u0000${userName}\u0000${source}` → record. */
   const attempts = new Map<string, AttemptRecord>();
@@ -566,6 +569,30 @@ export function createMemoryStorage(): Storage {
       },
       async deleteOlderThan(before) {
         return deleteWhere(activity, (r) => r.bucket < before);
+      },
+    },
+
+    usage: {
+      async add(rows) {
+        for (const r of rows) {
+          const key = usageKey(r);
+          const current = usage.get(key);
+          usage.set(key, current === undefined ? { ...r } : addUsage(current, r));
+        }
+      },
+      async list(q) {
+        return [...usage.values()]
+          .filter((r) => r.day >= q.since && (q.clientId === undefined || r.clientId === q.clientId))
+          .sort(compareUsage)
+          .map((r) => ({ ...r }));
+      },
+      async firstDay() {
+        let first: number | undefined;
+        for (const r of usage.values()) if (first === undefined || r.day < first) first = r.day;
+        return first;
+      },
+      async deleteOlderThan(before) {
+        return deleteWhere(usage, (r) => r.day < before);
       },
     },
 

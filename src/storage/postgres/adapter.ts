@@ -17,12 +17,13 @@
  */
 import pg from 'pg';
 import type { CustomTypesConfig, QueryResultRow } from 'pg';
-import { type ActivityRow, type Application, type AttemptKey, type AuditEntry, type NewTokenRecord, type PropertyRow, type Refusal, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
+import { type ActivityRow, type Application, type AttemptKey, type AuditEntry, type NewTokenRecord, type PropertyRow, type Refusal, type SigningKey, type TokenRecord, type UsageRow, type User } from '../../domain/model.js';
 import { StorageError, type AuditQuery, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, type ListQuery } from '../sql/queries.js';
 import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
+import { sumUsageRows } from '../usage-rows.js';
 import { PgWriteBatcher } from './batcher.js';
 import { postgresRateCounters } from '../rate-counters.js';
 import { POSTGRES_DIALECT } from './dialect.js';
@@ -285,6 +286,16 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     await run('activity', 'activityAdd', [sorted.map((r) => r.bucket), sorted.map((r) => r.metric), sorted.map((r) => r.count)]);
   };
 
+  const addUsage = async (rows: readonly UsageRow[]): Promise<void> => {
+    const sorted = sumUsageRows(rows);
+    if (sorted.length === 0) {
+      if (closed) throw closedError();
+      return;
+    }
+    const column = <K extends keyof UsageRow>(k: K) => sorted.map((r) => r[k]);
+    await run('usage', 'usageAdd', [column('clientId'), column('day'), column('scope'), column('tokens'), column('calls'), column('refusals'), column('lastUseAt')]);
+  };
+
   const revokeForUser = async (userId: string, at: number, includeClientCredentials: boolean): Promise<UserRevocation> => {
     const row = (await run<{ tokens: number; families: number }>('token', 'tokenRevokeUser', [at, userId, includeClientCredentials]))[0];
     return { tokens: row?.tokens ?? 0, families: row?.families ?? 0 };
@@ -410,6 +421,12 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       series: (metric, since) => run<{ bucket: number; count: number }>('activity', 'activitySeries', [metric, since]),
       list: (prefix, since) => run<ActivityRow>('activity', 'activityList', [prefix, prefixEnd(prefix), since]),
       deleteOlderThan: (before) => deleteInChunks('activity', 'activityDeleteOlder', before),
+    },
+    usage: {
+      add: addUsage,
+      list: (q) => (q.clientId === undefined ? run<UsageRow>('usage', 'usageList', [q.since]) : run<UsageRow>('usage', 'usageListClient', [q.clientId, q.since])),
+      firstDay: async () => (await run<{ day: number | null }>('usage', 'usageFirstDay', []))[0]?.day ?? undefined,
+      deleteOlderThan: (before) => deleteInChunks('usage', 'usageDeleteOlder', before),
     },
     sessions: {
       create: async (x) => void (await run('session', 'sessionInsert', sessionParams(x))),

@@ -246,6 +246,25 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       );
     `,
   },
+  {
+    version: 7,
+    name: 'application usage by day',
+    sql: `
+      -- Per application and UTC day, added to by every instance (src/audit/usage.ts): scope '' holds
+      -- the totals, each other row the tokens issued with that scope and the API calls it satisfied.
+      CREATE TABLE usage (
+        client_id TEXT COLLATE "C" NOT NULL,
+        day BIGINT NOT NULL,
+        scope TEXT COLLATE "C" NOT NULL,
+        tokens BIGINT NOT NULL,
+        calls BIGINT NOT NULL,
+        refusals BIGINT NOT NULL,
+        last_use_at BIGINT NOT NULL,
+        PRIMARY KEY (client_id, day, scope)
+      );
+      CREATE INDEX usage_day ON usage (day);
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

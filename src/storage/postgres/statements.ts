@@ -112,6 +112,13 @@ export const SQL = {
     ON CONFLICT (metric, bucket) DO UPDATE SET count = activity.count + excluded.count`,
   activityDeleteOlder: `WITH d AS (DELETE FROM activity WHERE (metric, bucket) IN (SELECT metric, bucket FROM activity WHERE bucket < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
+  // As activityAdd: rows arrive summed per key and sorted, so concurrent adds lock rows in one order.
+  usageAdd: `INSERT INTO usage (client_id, day, scope, tokens, calls, refusals, last_use_at)
+      SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+    ON CONFLICT (client_id, day, scope) DO UPDATE SET tokens = usage.tokens + excluded.tokens, calls = usage.calls + excluded.calls,
+      refusals = usage.refusals + excluded.refusals, last_use_at = GREATEST(usage.last_use_at, excluded.last_use_at)`,
+  usageDeleteOlder: `WITH d AS (DELETE FROM usage WHERE (client_id, day, scope) IN (SELECT client_id, day, scope FROM usage WHERE day < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
+    SELECT count(*)::int AS n FROM d`,
   sessionInsert: insertInto(D, 'sessions', COLUMNS.sessions),
   sessionTouch: `UPDATE sessions SET last_seen_at = ${D.greatest('last_seen_at', '$2')} WHERE id = $1 AND revoked_at IS NULL`,
   sessionRevoke: 'UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',

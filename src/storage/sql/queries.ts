@@ -34,6 +34,7 @@ export const ORDER = {
   sessions: 'created_at DESC, id',
   attempts: 'last_at DESC, kind, user_name, source',
   activity: 'metric, bucket',
+  usage: 'client_id, day, scope',
   rules: 'created_at, id',
 } as const;
 
@@ -57,6 +58,9 @@ export function updateByKey(d: SqlDialect, table: string, columns: readonly stri
 export function updateValues(d: SqlDialect, values: readonly unknown[]): unknown[] {
   return d.numberedParams ? [...values] : [...values.slice(1), values[0]];
 }
+
+/** The columns of a usage row, named as UsageRow names them. */
+export const USAGE_COLUMNS = 'client_id AS "clientId", day, scope, tokens, calls, refusals, last_use_at AS "lastUseAt"';
 
 /** Reads both adapters run as they are (the same text but for the placeholders). */
 export function sharedReads(d: SqlDialect) {
@@ -91,6 +95,9 @@ export function sharedReads(d: SqlDialect) {
     sessionListUser: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ${p1} AND revoked_at IS NULL AND expires_at > ${p2} ORDER BY ${ORDER.sessions}`,
     activitySeries: `SELECT bucket, count FROM activity WHERE metric = ${p1} AND bucket >= ${p2} ORDER BY bucket`,
     activityList: `SELECT bucket, metric, count FROM activity WHERE metric >= ${p1} AND metric < ${p2} AND bucket >= ${p3} ORDER BY ${ORDER.activity}`,
+    usageList: `SELECT ${USAGE_COLUMNS} FROM usage WHERE day >= ${p1} ORDER BY ${ORDER.usage}`,
+    usageListClient: `SELECT ${USAGE_COLUMNS} FROM usage WHERE client_id = ${p1} AND day >= ${p2} ORDER BY ${ORDER.usage}`,
+    usageFirstDay: 'SELECT MIN(day) AS day FROM usage',
     attemptList: `SELECT ${ATTEMPT_COLUMNS} FROM login_attempts WHERE kind IN ('pair', 'user') AND expires_at > ${p1} ORDER BY ${ORDER.attempts} LIMIT ${p2}`,
   };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { createPrivateFile, ensurePrivateDir } from '../../core/private-files.js';
-import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Rule, type Scope, type SigningKey, type TokenRecord, type User } from '../../domain/model.js';
+import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Rule, type Scope, type SigningKey, type TokenRecord, type UsageRow, type User } from '../../domain/model.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, updateValues, type ListQuery } from '../sql/queries.js';
@@ -210,6 +210,10 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     for (const r of rows) s.activityAdd.run(r.bucket, r.metric, r.count);
   });
 
+  const addUsage = db.transaction((rows: readonly UsageRow[]) => {
+    for (const r of rows) s.usageAdd.run(r.clientId, r.day, r.scope, r.tokens, r.calls, r.refusals, r.lastUseAt);
+  });
+
   /** Families of the user's own sign-ins, then each revoked (with the user's live client-credentials tokens, if asked), one transaction. */
   const revokeForUser = db.transaction((userId: string, at: number, includeClientCredentials: boolean): UserRevocation => {
     const families = new Set((s.tokenUserFamilies.all(userId) as { family_id: string }[]).map((r) => r.family_id));
@@ -376,6 +380,12 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       series: (metric, since) => guard('activity', () => s.activitySeries.all(metric, since) as { bucket: number; count: number }[]),
       list: (prefix, since) => guard('activity', () => s.activityList.all(prefix, prefixEnd(prefix), since) as ActivityRow[]),
       deleteOlderThan: (before) => guard('activity', () => s.activityDeleteOlder.run(before).changes),
+    },
+    usage: {
+      add: (rows) => guard('usage', () => void addUsage.immediate(rows), true),
+      list: (q) => guard('usage', () => (q.clientId === undefined ? s.usageList.all(q.since) : s.usageListClient.all(q.clientId, q.since)) as UsageRow[]),
+      firstDay: () => guard('usage', () => (s.usageFirstDay.get() as { day: number | null } | undefined)?.day ?? undefined),
+      deleteOlderThan: (before) => guard('usage', () => s.usageDeleteOlder.run(before).changes),
     },
     sessions: {
       create: (x) => guard('session', () => void s.sessionInsert.run(...sessionParams(x)), true),

@@ -234,6 +234,25 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       );
     `,
   },
+  {
+    version: 8,
+    name: 'application usage by day',
+    sql: `
+      -- Per application and UTC day, added to by every instance (src/audit/usage.ts): scope '' holds
+      -- the totals, each other row the tokens issued with that scope and the API calls it satisfied.
+      CREATE TABLE usage (
+        client_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        scope TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        refusals INTEGER NOT NULL,
+        last_use_at INTEGER NOT NULL,
+        PRIMARY KEY (client_id, day, scope)
+      ) WITHOUT ROWID;
+      CREATE INDEX usage_day ON usage (day);
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

@@ -59,6 +59,10 @@ const SQL = {
   auditDeleteOlder: 'DELETE FROM audit WHERE at < ?',
   activityAdd: 'INSERT INTO activity (bucket, metric, count) VALUES (?, ?, ?) ON CONFLICT (metric, bucket) DO UPDATE SET count = activity.count + excluded.count',
   activityDeleteOlder: 'DELETE FROM activity WHERE bucket < ?',
+  usageAdd: `INSERT INTO usage (client_id, day, scope, tokens, calls, refusals, last_use_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (client_id, day, scope) DO UPDATE SET tokens = usage.tokens + excluded.tokens, calls = usage.calls + excluded.calls,
+      refusals = usage.refusals + excluded.refusals, last_use_at = ${D.greatest('usage.last_use_at', 'excluded.last_use_at')}`,
+  usageDeleteOlder: 'DELETE FROM usage WHERE day < ?',
   sessionInsert: insertInto(D, 'sessions', COLUMNS.sessions),
   sessionTouch: `UPDATE sessions SET last_seen_at = ${D.greatest('last_seen_at', '?')} WHERE id = ? AND revoked_at IS NULL`,
   sessionRevoke: 'UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
