@@ -23,9 +23,8 @@ import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
 import { createIdentityProvider } from '../src/idp/registry.js';
 import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { generateTestKey, jwksOf, signAssertion, startIdpServer, type IdpKey, type IdpServer } from './helpers/idp-server.js';
-import { handleKeyPrefixes, newOpaqueToken, tokenHandle } from '../src/core/crypto.js';
+import { handleKeyPrefixes, newOpaqueToken } from '../src/core/crypto.js';
 import { formatWindow } from '../src/domain/rate-limit.js';
-import type { TokenRecord } from '../src/domain/model.js';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
 import { shellWords } from './helpers/diagnostics.js';
@@ -51,7 +50,6 @@ async function checkExplanation(refusal: Refusal, check: FactCheck | undefined):
 }
 
 // --- what the facts checks compare with: the stored token, the audit log, the registry now ---
-const iso = (ms: number) => new Date(ms).toISOString();
 /** The stored record of a token we issued (opaque or JWT). */
 async function recordOf(token: string): Promise<TokenRecord> {
   const record = await server.latchkey.storage.tokens.byHash(unverifiedRecordKey(token) ?? '');
@@ -139,7 +137,7 @@ const appNow = async (clientId: string) => {
   return app;
 };
 /** The newest audit entries about `target` (of `action`), newest first. */
-const auditOf = (target: string, action: string) => storage().audit.list({ target, action, limit: 10 });
+const auditsOf = (target: string, action: string) => storage().audit.list({ target, action, limit: 10 });
 /** The stored token a fact's handle names (exactly one). */
 async function storedByHandle(handle: unknown): Promise<TokenRecord> {
   assert.equal(typeof handle, 'string');
@@ -152,7 +150,7 @@ async function storedByHandle(handle: unknown): Promise<TokenRecord> {
 /** A property's stored value now, its last property.set entry, and the value it had before that one (what the refused request ran into, when the case restored it). */
 async function propertyNow(name: string) {
   const row = (await storage().properties.list()).find((p) => p.name === name);
-  const [last] = await auditOf(name, 'property.set');
+  const [last] = await auditsOf(name, 'property.set');
   assert.ok(last !== undefined, `no property.set entry for ${name}`);
   return { value: row?.value ?? null, last, refusedWith: last.before === null ? undefined : (JSON.parse(last.before) as { value?: string }).value };
 }
@@ -322,7 +320,7 @@ const CASES: Case[] = [
     facts: async (e) => {
       const user = await storage().users.byName('svc-off');
       // Created inactive (before()): the audit entry that made it so.
-      const [created] = await auditOf('svc-off', 'user.create');
+      const [created] = await auditsOf('svc-off', 'user.create');
       assert.ok(user !== undefined && created !== undefined);
       assert.deepEqual([e.facts.appUser, e.facts.appUserActive], [user.userName, user.active]);
       assert.deepEqual([e.facts.appUserDeactivatedAt, e.facts.appUserDeactivatedBy], [iso(created.at), created.actor]);
@@ -397,7 +395,7 @@ const CASES: Case[] = [
     facts: async (e, r) => {
       const app = await appNow(cases.withdrawn ?? '');
       const stored = await storedByHandle(e.facts.token);
-      const [update] = await auditOf(app.clientId, 'application.update');
+      const [update] = await auditsOf(app.clientId, 'application.update');
       assert.ok(update !== undefined);
       assert.deepEqual(
         [e.facts.requestedScopes, e.facts.tokenScopes, e.facts.withdrawnScopes, e.facts.allowedScopes],
@@ -474,7 +472,7 @@ const CASES: Case[] = [
       assert.equal(e.facts.token, tokenHandle(storedTokenKey(cases.refresh?.rt2 ?? '')));
       assert.deepEqual([e.facts.issuedAt, e.facts.revokedAt], [iso(stored.issuedAt), iso(stored.revokedAt)]);
       // Revoked with its family when rt1 was reused: the audit entry of that revocation names the actor.
-      const [entry] = await auditOf(apps.conf!.clientId, 'token.revoke_family');
+      const [entry] = await auditsOf(apps.conf!.clientId, 'token.revoke_family');
       assert.ok(entry !== undefined);
       assert.equal(JSON.parse(entry.after ?? '{}').token, tokenHandle(storedTokenKey(cases.refresh?.rt1 ?? '')));
       assert.equal(e.facts.revokedBy, `${entry.actor} (${entry.action})`);
