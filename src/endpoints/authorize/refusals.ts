@@ -40,7 +40,17 @@ export function refusedToClient<T>(target: Target, check: () => T): T {
 
 /** A redirected error is answered with 303; the record says so. */
 export function redirected(error: OAuthError): OAuthError {
-  return new OAuthError({ error: error.error, status: 303, description: error.description, reason: error.reason, ...(error.hint === undefined ? {} : { hint: error.hint }) }, error.cause);
+  return new OAuthError(
+    {
+      error: error.error,
+      status: 303,
+      description: error.description,
+      reason: error.reason,
+      ...(error.hint === undefined ? {} : { hint: error.hint }),
+      ...(error.facts === undefined ? {} : { facts: error.facts }),
+    },
+    error.cause,
+  );
 }
 
 /** The reason of a refusal, page or redirect; undefined for anything else (a failure). */
