@@ -17,9 +17,10 @@ import { assertOAuthError, ManualClock, refreshCache, registryDeps, storedTokenK
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { FIXTURE_REDIRECT_URI, assertErrorPage, assertErrorRedirect, authorizeUrl, codeFixture, issueCode, pkcePair, redeemCode, requestParams, signInPage } from './helpers/authorize-flow.js';
 import { authorizeInBrowser, Browser, formFor } from './helpers/browser.js';
-import { SignJWT } from 'jose';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { metricsTokenHash } from '../src/metrics/endpoint.js';
 import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
+import { ALLOWED_ALGORITHMS } from '../src/assertions/keys.js';
 import { createIdentityProvider } from '../src/idp/registry.js';
 import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { generateTestKey, jwksOf, signAssertion, startIdpServer, type IdpKey, type IdpServer } from './helpers/idp-server.js';
@@ -30,6 +31,39 @@ import { main } from '../src/cli/main.js';
 import { shellWords } from './helpers/diagnostics.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
+
+// --- what the browser-flow, assertion and identity-provider cases sent, for their facts checks ---
+const sent: { code?: string; tokens?: string[]; verifier?: string; challenge?: string; jwt?: string; typo?: string } = {};
+/** The named facts only (absent ones as undefined), to compare with deepEqual. */
+const pick = (facts: Explanation['facts'], names: readonly string[]) => Object.fromEntries(names.map((n) => [n, facts[n]]));
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/** The issue time an authorization code carries (the time part of lk_ac_…), which is the stored code's issuedAt. */
+const codeTime = (code: string | undefined) => Number.parseInt((code ?? '').slice(6, 18), 16);
+const jwksKids = (jwks: string | null) => (JSON.parse(jwks ?? '{"keys":[]}') as { keys: { kid?: string }[] }).keys.map((k) => k.kid);
+const sentClaims = () => decodeJwt(sent.jwt ?? '');
+const sentHeader = () => decodeProtectedHeader(sent.jwt ?? '');
+const claimTime = (v: unknown) => (typeof v === 'number' ? iso(v * 1000) : null);
+/** The JWT facts named equal what the JWT sent said (times as ISO 8601, absent claims as null). */
+function assertJwtFacts(e: Explanation, names: readonly string[]): void {
+  const c = sentClaims();
+  const h = sentHeader();
+  const expected: Record<string, unknown> = {
+    jwtAlg: h.alg ?? null, jwtKid: h.kid ?? null, jwtIss: c.iss ?? null, jwtSub: c.sub ?? null, jwtAud: c.aud ?? null,
+    jwtExp: claimTime(c.exp), jwtIat: claimTime(c.iat), jwtNbf: claimTime(c.nbf), jwtJti: c.jti ?? null,
+  };
+  assert.deepEqual(pick(e.facts, names), Object.fromEntries(names.map((n) => [n, expected[n]])));
+}
+const idpOf = async (name: string) => {
+  const idp = await server.latchkey.storage.identityProviders.byName(name);
+  assert.ok(idp !== undefined, name);
+  return idp;
+};
+/** Every identity-provider refusal names the provider and what its registration expects, against what the token said. */
+function assertIdpFacts(e: Explanation, idp: { name: string; issuer: string; audience: string; userClaim: string; userField: string }): void {
+  assert.deepEqual(pick(e.facts, ['identityProvider', 'expectedIssuer', 'expectedAudience', 'userClaim', 'userField']), { identityProvider: idp.name, expectedIssuer: idp.issuer, expectedAudience: idp.audience, userClaim: idp.userClaim, userField: idp.userField });
+  assertJwtFacts(e, ['jwtIss', 'jwtSub', 'jwtAud', 'jwtKid', 'jwtExp', 'jwtIat', 'jwtNbf', 'jwtJti']);
+  assert.ok(!JSON.stringify(e.facts).includes(sent.jwt ?? '?'), 'the token itself is never a fact');
+}
 
 /** Checks an explanation's facts; `e.facts` holds every fact the reason lists (checked for all cases). */
 type FactCheck = (e: Explanation, r: Refusal) => void | Promise<void>;
@@ -522,16 +556,30 @@ const CASES: Case[] = [
   // --- token endpoint cases: authorization code (issue 4) ---
   {
     code: 'authorization_code.unknown', status: 400, error: 'invalid_grant',
+    // A code of our shape issued five minutes ago (long expired, and deleted): its time part says when.
+    facts: (e) => {
+      const issued = clock.now() - 5 * 60_000;
+      assert.deepEqual(pick(e.facts, ['codeShape', 'codeLength', 'issuedAt', 'expiredAt']), { codeShape: 'authorization_code', codeLength: 61, issuedAt: iso(issued), expiredAt: iso(issued + 60_000) });
+      assert.ok(!JSON.stringify(e.facts).includes(sent.code ?? '?'), 'the code itself is never a fact');
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
-      return redeemCode(server, fx, { code: `lk_ac_${'0'.repeat(12)}${'A'.repeat(43)}`, redirect_uri: fx.redirectUri, code_verifier: pkcePair().verifier });
+      sent.code = `lk_ac_${(clock.now() - 5 * 60_000).toString(16).padStart(12, '0')}${'A'.repeat(43)}`;
+      return redeemCode(server, fx, { code: sent.code, redirect_uri: fx.redirectUri, code_verifier: pkcePair().verifier });
     },
   },
   {
     code: 'authorization_code.expired', status: 400, error: 'invalid_grant',
+    facts: async (e, r) => {
+      const fx = await codeFixture(server, clock);
+      const issued = codeTime(sent.code);
+      assert.deepEqual(pick(e.facts, ['issuedAt', 'expiredAt', 'codeClientId', 'codeRedirectUri']), { issuedAt: iso(issued), expiredAt: iso(issued + 60_000), codeClientId: fx.confidential.clientId, codeRedirectUri: fx.redirectUri });
+      assert.ok(r.at > issued + 60_000);
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       const { code, verifier } = await issueCode(server, fx);
+      sent.code = code;
       clock.advance(61_000);
       try {
         return await redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: verifier });
@@ -543,11 +591,21 @@ const CASES: Case[] = [
   {
     code: 'authorization_code.reused', status: 400, error: 'invalid_grant',
     record: (r) => assert.equal(r.applicationName, 'Code flow (confidential)'),
+    facts: async (e) => {
+      const fx = await codeFixture(server, clock);
+      // Redeemed first when the tokens were issued; both of them (access and refresh) revoked now.
+      const tokens = await Promise.all((sent.tokens ?? []).map((t) => server.latchkey.storage.tokens.byHash(storedTokenKey(t))));
+      assert.equal(tokens.length, 2);
+      assert.ok(tokens.every((t) => t?.status === 'revoked'));
+      assert.deepEqual(pick(e.facts, ['issuedAt', 'codeUsedAt', 'codeClientId', 'tokensRevoked']), { issuedAt: iso(codeTime(sent.code)), codeUsedAt: iso(tokens[0]!.issuedAt), codeClientId: fx.confidential.clientId, tokensRevoked: 2 });
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       const { code, verifier } = await issueCode(server, fx);
+      sent.code = code;
       const first = await redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: verifier });
       assert.equal(first.status, 200, first.text);
+      sent.tokens = [String(first.json?.access_token), String(first.json?.refresh_token)];
       const second = await redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: verifier });
       assert.equal((await server.latchkey.storage.tokens.byHash(storedTokenKey(String(first.json?.access_token))))?.status, 'revoked');
       return second;
@@ -556,14 +614,28 @@ const CASES: Case[] = [
   {
     code: 'authorization_code.wrong_client', status: 400, error: 'invalid_grant',
     record: (r) => assert.equal(r.applicationName, 'Code flow (public)'),
+    facts: async (e, r) => {
+      const fx = await codeFixture(server, clock);
+      assert.equal(r.clientId, fx.public.clientId);
+      assert.deepEqual(pick(e.facts, ['codeClientId', 'issuedAt', 'codeRedirectUri']), { codeClientId: fx.confidential.clientId, issuedAt: iso(codeTime(sent.code)), codeRedirectUri: fx.redirectUri });
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       const { code, verifier } = await issueCode(server, fx);
+      sent.code = code;
       return redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: verifier }, 'public');
     },
   },
   {
     code: 'authorization_code.redirect_uri_mismatch', status: 400, error: 'invalid_grant',
+    facts: async (e) => {
+      const fx = await codeFixture(server, clock);
+      const app = await appOf(fx.confidential.clientId);
+      assert.deepEqual(pick(e.facts, ['requestedRedirectUri', 'codeRedirectUri', 'registeredRedirectUris', 'nearestRedirectUri']), {
+        requestedRedirectUri: `${fx.redirectUri}/other`, codeRedirectUri: fx.redirectUri, registeredRedirectUris: [...app.redirectUris], nearestRedirectUri: fx.redirectUri,
+      });
+      assert.match(e.fix ?? '', new RegExp(`^Send redirect_uri=${escape(fx.redirectUri)} in the token request`));
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       const { code, verifier } = await issueCode(server, fx);
@@ -572,54 +644,104 @@ const CASES: Case[] = [
   },
   {
     code: 'pkce.verifier_missing', status: 400, error: 'invalid_grant',
+    facts: async (e) => {
+      const fx = await codeFixture(server, clock);
+      assert.deepEqual(pick(e.facts, ['codeHasChallenge', 'applicationPublic', 'issuedAt']), { codeHasChallenge: true, applicationPublic: (await appOf(fx.confidential.clientId)).public, issuedAt: iso(codeTime(sent.code)) });
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       const { code } = await issueCode(server, fx);
+      sent.code = code;
       return redeemCode(server, fx, { code, redirect_uri: fx.redirectUri });
     },
   },
   {
     code: 'pkce.verifier_mismatch', status: 400, error: 'invalid_grant',
+    facts: (e) => {
+      assert.deepEqual(pick(e.facts, ['verifierLength', 'codeHasChallenge', 'requiredChallengeMethod', 'issuedAt']), { verifierLength: sent.verifier?.length, codeHasChallenge: true, requiredChallengeMethod: 'S256', issuedAt: iso(codeTime(sent.code)) });
+      assert.ok(!JSON.stringify(e.facts).includes(sent.verifier ?? '?'), 'the verifier is never a fact');
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       const { code } = await issueCode(server, fx);
-      return redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: pkcePair().verifier });
+      sent.code = code;
+      sent.verifier = pkcePair().verifier;
+      return redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: sent.verifier });
     },
   },
   {
     code: 'pkce.verifier_unexpected', status: 400, error: 'invalid_grant',
+    facts: (e) => {
+      assert.deepEqual(pick(e.facts, ['verifierLength', 'codeHasChallenge', 'issuedAt']), { verifierLength: sent.verifier?.length, codeHasChallenge: false, issuedAt: iso(codeTime(sent.code)) });
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       const { code } = await issueCode(server, fx, { pkce: false });
-      return redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: pkcePair().verifier });
+      sent.code = code;
+      sent.verifier = pkcePair().verifier;
+      return redeemCode(server, fx, { code, redirect_uri: fx.redirectUri, code_verifier: sent.verifier });
     },
   },
   {
     code: 'pkce.verifier_malformed', status: 400, error: 'invalid_request',
+    facts: (e) => assert.deepEqual(pick(e.facts, ['verifierLength', 'verifierInvalidCharacters']), { verifierLength: 'too short!'.length, verifierInvalidCharacters: 2 }),
     run: async () => {
       const fx = await codeFixture(server, clock);
-      return redeemCode(server, fx, { code: 'lk_ac_whatever', redirect_uri: fx.redirectUri, code_verifier: 'too-short' });
+      return redeemCode(server, fx, { code: 'lk_ac_whatever', redirect_uri: fx.redirectUri, code_verifier: 'too short!' });
     },
   },
   // --- token endpoint cases: JWT bearer grant and private_key_jwt (issue 4) ---
-  { code: 'assertion.malformed', status: 401, error: 'invalid_client', run: () => post({ path: '/oauth/token', form: { grant_type: 'client_credentials', client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: 'not-a-jwt' } }) },
+  {
+    code: 'assertion.malformed', status: 401, error: 'invalid_client',
+    facts: (e) => assert.deepEqual(pick(e.facts, ['assertionType', 'assertionSegments', 'claim']), { assertionType: CLIENT_ASSERTION_TYPE, assertionSegments: 1, claim: null }),
+    run: () => post({ path: '/oauth/token', form: { grant_type: 'client_credentials', client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: 'not-a-jwt' } }),
+  },
   {
     code: 'assertion.missing_claim', status: 400, error: 'invalid_grant',
     record: (r) => assert.equal(r.applicationName, 'Signs its assertions'),
+    facts: (e) => {
+      assert.deepEqual(pick(e.facts, ['claim', 'jwtClaimNames']), { claim: 'jti', jwtClaimNames: Object.keys(sentClaims()) });
+      assertJwtFacts(e, ['jwtIss', 'jwtSub', 'jwtJti', 'jwtExp']);
+      assert.equal(e.facts.jwtJti, null);
+    },
     run: async () => jwtBearer(await (await assertionFixture()).grant({ jti: undefined })),
   },
   {
     code: 'assertion.wrong_client', status: 401, error: 'invalid_client',
+    facts: async (e) => {
+      assertJwtFacts(e, ['jwtIss', 'jwtSub', 'jwtAud']);
+      assert.deepEqual(pick(e.facts, ['jwtIss', 'jwtSub', 'expectedIssuer']), { jwtIss: 'someone-else', jwtSub: (await assertionFixture()).clientId, expectedIssuer: (await assertionFixture()).clientId });
+    },
     run: async () => clientAssertion(await (await assertionFixture()).client({ iss: 'someone-else' })),
   },
   {
     code: 'assertion.unknown_issuer', status: 400, error: 'invalid_grant',
-    record: (r) => assert.equal(r.clientId, 'no-such-client'),
-    run: async () => jwtBearer(await (await assertionFixture()).grant({ iss: 'no-such-client' })),
+    // A one-character typo of the fixture's client id: the administrator is told the nearest.
+    record: (r) => assert.equal(r.clientId, sent.typo),
+    facts: async (e) => {
+      const fx = await assertionFixture();
+      assertJwtFacts(e, ['jwtIss', 'jwtSub']);
+      assert.deepEqual(pick(e.facts, ['jwtIss', 'jwtSub', 'nearestClientId']), { jwtIss: sent.typo, jwtSub: 'svc', nearestClientId: fx.clientId });
+      assert.match(e.fix ?? '', new RegExp(`the nearest client id is ${fx.clientId}`));
+      assert.ok(!(e.description ?? '').includes(fx.clientId), 'the nearest client id never reaches the caller');
+    },
+    run: async () => {
+      const fx = await assertionFixture();
+      sent.typo = `${fx.clientId.slice(0, -1)}${fx.clientId.endsWith('0') ? '1' : '0'}`;
+      const res = await jwtBearer(await fx.grant({ iss: sent.typo }));
+      assert.ok(!res.text.includes(fx.clientId));
+      return res;
+    },
   },
   {
     code: 'assertion.no_keys', status: 401, error: 'invalid_client',
     record: (r) => assert.equal(r.applicationName, 'No keys registered'),
+    facts: async (e) => {
+      const app = await appOf((await assertionFixture()).bareClientId);
+      assert.equal(app.jwks, null);
+      assert.deepEqual(pick(e.facts, ['keySource', 'appJwksUri', 'registeredKids']), { keySource: 'none', appJwksUri: app.jwksUri, registeredKids: [] });
+      assert.match(e.fix ?? '', new RegExp(`latchkey apps update ${app.clientId} --jwks <file>`));
+    },
     run: async () => {
       const fx = await assertionFixture();
       return clientAssertion(await fx.client({ iss: fx.bareClientId, sub: fx.bareClientId }));
@@ -627,14 +749,31 @@ const CASES: Case[] = [
   },
   {
     code: 'assertion.algorithm_not_allowed', status: 400, error: 'invalid_grant',
+    facts: (e) => {
+      assertJwtFacts(e, ['jwtAlg', 'jwtKid', 'jwtIss']);
+      assert.deepEqual(pick(e.facts, ['jwtAlg', 'allowedAlgorithms']), { jwtAlg: 'HS256', allowedAlgorithms: [...ALLOWED_ALGORITHMS] });
+    },
     run: async () => jwtBearer(await (await assertionFixture()).grant({}, { hmacSecret: 'a-shared-secret' })),
   },
   {
     code: 'assertion.unknown_key', status: 401, error: 'invalid_client',
+    facts: async (e) => {
+      const fx = await assertionFixture();
+      const app = await appOf(fx.clientId);
+      assertJwtFacts(e, ['jwtKid', 'jwtAlg']);
+      assert.notEqual(e.facts.jwtKid, fx.key.kid);
+      assert.deepEqual(pick(e.facts, ['registeredKids', 'keySource']), { registeredKids: jwksKids(app.jwks), keySource: 'jwks' });
+      assert.deepEqual(e.facts.registeredKids, [fx.key.kid]);
+    },
     run: async () => clientAssertion(await (await assertionFixture()).client({}, {}, await generateTestKey('ES256'))),
   },
   {
     code: 'assertion.bad_signature', status: 400, error: 'invalid_grant',
+    facts: async (e) => {
+      const fx = await assertionFixture();
+      assertJwtFacts(e, ['jwtKid', 'jwtAlg']);
+      assert.deepEqual(pick(e.facts, ['jwtKid', 'registeredKids', 'keySource']), { jwtKid: fx.key.kid, registeredKids: jwksKids((await appOf(fx.clientId)).jwks), keySource: 'jwks' });
+    },
     run: async () => {
       const fx = await assertionFixture();
       return jwtBearer(await fx.grant({}, { kid: fx.key.kid }, await generateTestKey('ES256')));
@@ -642,10 +781,20 @@ const CASES: Case[] = [
   },
   {
     code: 'assertion.wrong_audience', status: 401, error: 'invalid_client',
+    facts: (e) => {
+      assertJwtFacts(e, ['jwtAud']);
+      assert.deepEqual(pick(e.facts, ['jwtAud', 'expectedAudience']), { jwtAud: 'https://another-server.example/oauth/token', expectedAudience: [server.latchkey.issuer(), `${server.latchkey.issuer()}/oauth/token`] });
+      assert.match(e.fix ?? '', new RegExp(`^Set aud to ${escape(server.latchkey.issuer())}, this server's issuer identifier`));
+    },
     run: async () => clientAssertion(await (await assertionFixture()).client({ aud: 'https://another-server.example/oauth/token' })),
   },
   {
     code: 'assertion.expired', status: 400, error: 'invalid_grant',
+    facts: async (e) => {
+      assertJwtFacts(e, ['jwtExp', 'jwtIat']);
+      const t = Math.floor(clock.now() / 1000);
+      assert.deepEqual(pick(e.facts, ['jwtExp', 'jwtIat', 'maxSkewSeconds']), { jwtExp: iso((t - 900) * 1000), jwtIat: iso((t - 3600) * 1000), maxSkewSeconds: (await server.latchkey.cache.properties())['latchkey.assertion.max_skew_seconds'] });
+    },
     run: async () => {
       const t = Math.floor(clock.now() / 1000);
       return jwtBearer(await (await assertionFixture()).grant({ iat: t - 3600, exp: t - 900 }));
@@ -653,6 +802,10 @@ const CASES: Case[] = [
   },
   {
     code: 'assertion.not_yet_valid', status: 401, error: 'invalid_client',
+    facts: async (e) => {
+      assertJwtFacts(e, ['jwtNbf', 'jwtIat']);
+      assert.deepEqual(pick(e.facts, ['jwtNbf', 'maxSkewSeconds']), { jwtNbf: iso((Math.floor(clock.now() / 1000) + 900) * 1000), maxSkewSeconds: (await server.latchkey.cache.properties())['latchkey.assertion.max_skew_seconds'] });
+    },
     run: async () => {
       const t = Math.floor(clock.now() / 1000);
       return clientAssertion(await (await assertionFixture()).client({ nbf: t + 900, exp: t + 1200 }));
@@ -660,10 +813,19 @@ const CASES: Case[] = [
   },
   {
     code: 'assertion.lifetime_too_long', status: 400, error: 'invalid_grant',
+    facts: async (e, r) => {
+      assertJwtFacts(e, ['jwtExp']);
+      const exp = sentClaims().exp ?? 0;
+      assert.deepEqual(pick(e.facts, ['lifetimeSeconds', 'maxLifetimeSeconds']), { lifetimeSeconds: Math.round(exp - r.at / 1000), maxLifetimeSeconds: (await server.latchkey.cache.properties())['latchkey.assertion.max_lifetime_seconds'] });
+    },
     run: async () => jwtBearer(await (await assertionFixture()).grant({ exp: Math.floor(clock.now() / 1000) + 30 * 86400 })),
   },
   {
     code: 'assertion.replayed', status: 401, error: 'invalid_client',
+    facts: (e) => {
+      assertJwtFacts(e, ['jwtJti', 'jwtIat', 'jwtExp', 'jwtIss']);
+      assert.equal(typeof e.facts.jwtJti, 'string');
+    },
     run: async () => {
       const once = await (await assertionFixture()).client();
       assert.equal((await clientAssertion(once)).status, 200);
@@ -673,10 +835,21 @@ const CASES: Case[] = [
   {
     code: 'assertion.unknown_user', status: 400, error: 'invalid_grant',
     record: (r) => assert.equal(r.userName, 'nobody-by-that-name'),
+    facts: async (e) => {
+      assert.equal(await server.latchkey.storage.users.byName('nobody-by-that-name'), undefined);
+      assert.deepEqual(pick(e.facts, ['jwtSub', 'userExists']), { jwtSub: 'nobody-by-that-name', userExists: false });
+      assert.match(e.fix ?? '', /latchkey users create nobody-by-that-name$/);
+    },
     run: async () => jwtBearer(await (await assertionFixture()).grant({ sub: 'nobody-by-that-name' })),
   },
   {
     code: 'assertion.jwks_unavailable', status: 503, error: 'temporarily_unavailable',
+    facts: async (e, r) => {
+      const app = await server.latchkey.storage.applications.byClientId(r.clientId ?? '');
+      assert.ok(app?.jwksUri !== null && app?.jwksUri !== undefined);
+      assert.equal(e.facts.appJwksUri, app.jwksUri);
+      assert.match(String(e.facts.fetchError), /timed out/);
+    },
     run: async () => {
       // The application's JWKS URI never answers: refused within the 3 s fetch timeout.
       const hanging = await startIdpServer({ now: () => clock.now() });
@@ -685,7 +858,7 @@ const CASES: Case[] = [
         const fx = await assertionFixture();
         const created = await createApplication(registryDeps(server, clock), { name: 'JWKS URI down', grantTypes: [JWT_BEARER_GRANT], jwksUri: hanging.jwksUri });
         await refreshCache(server);
-        return jwtBearer(await fx.grant({ iss: created.application.clientId }, {}, hanging.current));
+        return await jwtBearer(await fx.grant({ iss: created.application.clientId }, {}, hanging.current));
       } finally {
         await hanging.close();
       }
@@ -709,6 +882,11 @@ interface ApiCase {
 }
 
 const api = (c: ApiCall) => apiCall(server.url, c);
+/** An API call with an identity provider's token (remembered for the facts checks). */
+const idpCall = (token: string) => {
+  sent.jwt = token;
+  return api({ path: '/api/test/echo', bearer: token });
+};
 async function accessToken(res: TokenResponse): Promise<string> {
   assert.equal(res.status, 200, res.text);
   return String(res.json?.access_token);
@@ -986,66 +1164,123 @@ const API_CASES: ApiCase[] = [
   },
   {
     code: 'idp.malformed', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
-    run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ exp: 'next week' }) }),
+    facts: async (e) => {
+      assertIdpFacts(e, await idpOf('Reasons IdP'));
+      assert.deepEqual(pick(e.facts, ['claim', 'jwtAlg', 'jwtExp']), { claim: 'exp', jwtAlg: sentHeader().alg, jwtExp: null });
+    },
+    run: async () => idpCall(await (await idpFixture()).token({ exp: 'next week' })),
   },
   {
     code: 'idp.wrong_audience', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
-    run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ aud: 'https://some-other-api.example' }) }),
+    facts: async (e) => {
+      const idp = await idpOf('Reasons IdP');
+      assertIdpFacts(e, idp);
+      assert.deepEqual(pick(e.facts, ['jwtAud', 'expectedAudience']), { jwtAud: 'https://some-other-api.example', expectedAudience: idp.audience });
+      assert.match(e.fix ?? '', /latchkey idps update 'Reasons IdP' --audience https:\/\/some-other-api\.example/);
+    },
+    run: async () => idpCall(await (await idpFixture()).token({ aud: 'https://some-other-api.example' })),
   },
   {
     code: 'idp.algorithm_not_allowed', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      assertIdpFacts(e, await idpOf('Reasons IdP'));
+      assert.deepEqual(pick(e.facts, ['jwtAlg', 'allowedAlgorithms']), { jwtAlg: 'HS256', allowedAlgorithms: [...ALLOWED_ALGORITHMS] });
+    },
     run: async () => {
       const fx = await idpFixture();
       const t = Math.floor(clock.now() / 1000);
       const hs = await new SignJWT({ iss: fx.idp.issuer, aud: IDP_AUDIENCE, sub: 'idp-user', exp: t + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('guessed-secret'));
-      return api({ path: '/api/test/echo', bearer: hs });
+      return idpCall(hs);
     },
   },
   {
     code: 'idp.unknown_key', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      const fx = await idpFixture();
+      assertIdpFacts(e, await idpOf('Reasons IdP'));
+      assert.deepEqual(pick(e.facts, ['jwtKid', 'publishedKids', 'idpJwksUri']), { jwtKid: sentHeader().kid, publishedKids: fx.idp.published.map((k) => k.kid), idpJwksUri: fx.idp.jwksUri });
+      assert.ok(!fx.idp.published.some((k) => k.kid === sentHeader().kid));
+    },
     run: async () => {
       const fx = await idpFixture();
-      return api({ path: '/api/test/echo', bearer: await fx.token({}, { key: await fx.idp.newKey() }) });
+      return idpCall(await fx.token({}, { key: await fx.idp.newKey() }));
     },
   },
   {
     code: 'idp.bad_signature', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      const fx = await idpFixture();
+      assertIdpFacts(e, await idpOf('Reasons IdP'));
+      assert.deepEqual(pick(e.facts, ['jwtKid', 'jwtAlg', 'publishedKids']), { jwtKid: fx.idp.current.kid, jwtAlg: fx.idp.current.alg, publishedKids: fx.idp.published.map((k) => k.kid) });
+    },
     run: async () => {
       const fx = await idpFixture();
-      return api({ path: '/api/test/echo', bearer: await fx.token({}, { key: await fx.idp.newKey(), kid: fx.idp.current.kid }) });
+      return idpCall(await fx.token({}, { key: await fx.idp.newKey(), kid: fx.idp.current.kid }));
     },
   },
   {
     code: 'idp.token_expired', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      assertIdpFacts(e, await idpOf('Reasons IdP'));
+      const t = Math.floor(clock.now() / 1000);
+      assert.deepEqual(pick(e.facts, ['jwtExp', 'jwtIat', 'maxSkewSeconds']), { jwtExp: iso((t - 3600) * 1000), jwtIat: iso((t - 7200) * 1000), maxSkewSeconds: (await server.latchkey.cache.properties())['latchkey.assertion.max_skew_seconds'] });
+    },
     run: async () => {
       const t = Math.floor(clock.now() / 1000);
-      return api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ iat: t - 7200, exp: t - 3600 }) });
+      return idpCall(await (await idpFixture()).token({ iat: t - 7200, exp: t - 3600 }));
     },
   },
   {
     code: 'idp.not_yet_valid', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      assertIdpFacts(e, await idpOf('Reasons IdP'));
+      assert.deepEqual(pick(e.facts, ['jwtNbf', 'maxSkewSeconds']), { jwtNbf: iso((Math.floor(clock.now() / 1000) + 3600) * 1000), maxSkewSeconds: (await server.latchkey.cache.properties())['latchkey.assertion.max_skew_seconds'] });
+    },
     run: async () => {
       const t = Math.floor(clock.now() / 1000);
-      return api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ nbf: t + 3600, exp: t + 7200 }) });
+      return idpCall(await (await idpFixture()).token({ nbf: t + 3600, exp: t + 7200 }));
     },
   },
   {
     code: 'idp.lifetime_too_long', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
+    facts: async (e) => {
+      assertIdpFacts(e, await idpOf('Reasons IdP'));
+      assert.deepEqual(pick(e.facts, ['lifetimeSeconds', 'maxLifetimeSeconds']), { lifetimeSeconds: 400 * 86400, maxLifetimeSeconds: (await server.latchkey.cache.properties())['latchkey.idp.max_token_lifetime_seconds'] });
+    },
     run: async () => {
       const t = Math.floor(clock.now() / 1000);
-      return api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ iat: t, exp: t + 400 * 86400 }) });
+      return idpCall(await (await idpFixture()).token({ iat: t, exp: t + 400 * 86400 }));
     },
   },
   {
     code: 'idp.claim_missing', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
-    run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ sub: undefined }) }),
+    facts: async (e) => {
+      const idp = await idpOf('Reasons IdP');
+      assertIdpFacts(e, idp);
+      assert.deepEqual(pick(e.facts, ['claim', 'userClaim', 'jwtClaimNames']), { claim: idp.userClaim, userClaim: 'sub', jwtClaimNames: Object.keys(sentClaims()) });
+      assert.ok(!(e.facts.jwtClaimNames as string[]).includes('sub'));
+    },
+    run: async () => idpCall(await (await idpFixture()).token({ sub: undefined })),
   },
   {
     code: 'idp.unknown_user', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,
-    run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ sub: 'not-a-local-user' }) }),
+    facts: async (e) => {
+      const idp = await idpOf('Reasons IdP');
+      assertIdpFacts(e, idp);
+      assert.equal(await server.latchkey.storage.users.byName('not-a-local-user'), undefined);
+      assert.deepEqual(pick(e.facts, ['userClaim', 'userField', 'userClaimValue', 'userExists', 'userByOtherField']), { userClaim: idp.userClaim, userField: idp.userField, userClaimValue: 'not-a-local-user', userExists: false, userByOtherField: null });
+      assert.match(e.fix ?? '', /latchkey users create not-a-local-user/);
+    },
+    run: async () => idpCall(await (await idpFixture()).token({ sub: 'not-a-local-user' })),
   },
   {
     code: 'idp.jwks_unavailable', status: 503, error: 'temporarily_unavailable', endpoint: 'api test/echo', wwwAuthenticate: null,
+    facts: async (e) => {
+      const idp = await idpOf('Hanging provider');
+      assertIdpFacts(e, idp);
+      assert.deepEqual(pick(e.facts, ['idpJwksUri', 'idpMetadataUrl']), { idpJwksUri: idp.jwksUri, idpMetadataUrl: idp.metadataUrl });
+      assert.match(String(e.facts.fetchError), /timed out/);
+    },
     run: async () => {
       // A registered provider whose JWKS URI never answers: refused within the 3 s fetch timeout.
       await idpFixture();
@@ -1054,7 +1289,7 @@ const API_CASES: ApiCase[] = [
         await createIdentityProvider(registryDeps(server, clock), { name: 'Hanging provider', issuer: hanging.issuer, jwksUri: hanging.jwksUri, audience: IDP_AUDIENCE, check: false });
         await refreshCache(server);
         hanging.hang = true;
-        return await api({ path: '/api/test/echo', bearer: await hanging.mint({ aud: IDP_AUDIENCE, sub: 'idp-user' }) });
+        return await idpCall(await hanging.mint({ aud: IDP_AUDIENCE, sub: 'idp-user' }));
       } finally {
         await hanging.close();
       }
@@ -1241,11 +1476,31 @@ const OTHER_CASES: OtherCase[] = [
   // --- authorization endpoint cases (issue 4) ---
   {
     code: 'authorize.client_id_missing', endpoint: 'authorize',
-    run: async () => assertErrorPage(await new Browser(server.url).get(`${server.url}/oauth/authorize?response_type=code`), 400),
+    // The redirect URI sent names the applications it may have come from.
+    facts: async (e) => {
+      const registering = (await server.latchkey.storage.applications.list()).filter((a) => a.redirectUris.includes(FIXTURE_REDIRECT_URI)).map((a) => a.clientId);
+      assert.ok(registering.includes((await codeFixture(server, clock)).confidential.clientId));
+      assert.deepEqual(pick(e.facts, ['requestedRedirectUri', 'redirectUriRegisteredFor']), { requestedRedirectUri: FIXTURE_REDIRECT_URI, redirectUriRegisteredFor: registering });
+      assert.match(e.fix ?? '', /^Send client_id in the authorization request: the redirect URI sent is registered for the applications? /);
+    },
+    run: async () => {
+      await codeFixture(server, clock);
+      return assertErrorPage(await new Browser(server.url).get(`${server.url}/oauth/authorize?response_type=code&redirect_uri=${encodeURIComponent(FIXTURE_REDIRECT_URI)}`), 400);
+    },
   },
   {
     code: 'authorize.redirect_uri_mismatch', endpoint: 'authorize',
     record: (r) => assert.equal(r.applicationName, 'Code flow (confidential)'),
+    facts: async (e) => {
+      const fx = await codeFixture(server, clock);
+      const app = await appOf(fx.confidential.clientId);
+      assert.deepEqual(pick(e.facts, ['requestedRedirectUri', 'registeredRedirectUris', 'nearestRedirectUri', 'allowedGrants']), {
+        requestedRedirectUri: `${fx.redirectUri}/`, registeredRedirectUris: [...app.redirectUris], nearestRedirectUri: fx.redirectUri, allowedGrants: [...app.grantTypes],
+      });
+      // The fix: the nearest registered one, and the command that registers the one sent beside the current ones.
+      assert.match(e.fix ?? '', new RegExp(`^Send the registered redirect URI ${escape(fx.redirectUri)}, the nearest`));
+      assert.ok((e.fix ?? '').endsWith(`latchkey apps update ${app.clientId} ${[...app.redirectUris, `${fx.redirectUri}/`].map((u) => `--redirect-uri ${u}`).join(' ')}`), e.fix ?? '');
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       return assertErrorPage(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), redirect_uri: `${fx.redirectUri}/` })), 400);
@@ -1253,6 +1508,12 @@ const OTHER_CASES: OtherCase[] = [
   },
   {
     code: 'authorize.redirect_uri_missing', endpoint: 'authorize',
+    facts: async (e) => {
+      const app = await appOf((await codeFixture(server, clock)).unregistered.clientId);
+      assert.deepEqual(pick(e.facts, ['requestedRedirectUri', 'registeredRedirectUris', 'allowedGrants']), { requestedRedirectUri: null, registeredRedirectUris: [...app.redirectUris], allowedGrants: [...app.grantTypes] });
+      assert.deepEqual(app.redirectUris, []);
+      assert.equal(e.fix, `Register the application's redirect URI: latchkey apps update ${app.clientId} --redirect-uri <uri>`);
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       return assertErrorPage(await new Browser(server.url).get(authorizeUrl(server, { response_type: 'code', client_id: fx.unregistered.clientId })), 400);
@@ -1260,6 +1521,10 @@ const OTHER_CASES: OtherCase[] = [
   },
   {
     code: 'authorize.response_type_missing', endpoint: 'authorize',
+    facts: async (e) => {
+      const app = await appOf((await codeFixture(server, clock)).confidential.clientId);
+      assert.deepEqual(pick(e.facts, ['requestedResponseType', 'supportedResponseTypes', 'allowedGrants']), { requestedResponseType: null, supportedResponseTypes: ['code'], allowedGrants: [...app.grantTypes] });
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       const { response_type: _omitted, ...params } = requestParams(fx);
@@ -1268,6 +1533,10 @@ const OTHER_CASES: OtherCase[] = [
   },
   {
     code: 'authorize.unsupported_response_type', endpoint: 'authorize',
+    facts: async (e) => {
+      const app = await appOf((await codeFixture(server, clock)).confidential.clientId);
+      assert.deepEqual(pick(e.facts, ['requestedResponseType', 'supportedResponseTypes', 'allowedGrants']), { requestedResponseType: 'token', supportedResponseTypes: ['code'], allowedGrants: [...app.grantTypes] });
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), response_type: 'token' })), 'unsupported_response_type', 'fixture-state');
@@ -1275,6 +1544,10 @@ const OTHER_CASES: OtherCase[] = [
   },
   {
     code: 'authorize.state_too_long', endpoint: 'authorize',
+    facts: (e) => {
+      assert.deepEqual(pick(e.facts, ['stateLength', 'maxStateLength']), { stateLength: 2049, maxStateLength: 2048 });
+      assert.ok(!JSON.stringify(e.facts).includes('s'.repeat(100)), 'the state itself is not a fact');
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       const state = 's'.repeat(2049);
@@ -1283,6 +1556,7 @@ const OTHER_CASES: OtherCase[] = [
   },
   {
     code: 'authorize.request_invalid', endpoint: 'authorize',
+    facts: (e) => assert.deepEqual(pick(e.facts, ['formAction', 'pendingRequestValid']), { formAction: 'sign_in', pendingRequestValid: false }),
     run: async () => {
       const { browser, url, page } = await signInPage(server, await codeFixture(server, clock));
       const form = formFor(page, 'sign_in');
@@ -1291,6 +1565,11 @@ const OTHER_CASES: OtherCase[] = [
   },
   {
     code: 'authorize.request_expired', endpoint: 'authorize',
+    // The sign-in page was shown at clock.now() (the run puts the clock back), the form sent 10 minutes and 1 ms later.
+    facts: (e, r) => {
+      assert.deepEqual(pick(e.facts, ['requestStartedAt', 'requestExpiredAt', 'formAction']), { requestStartedAt: iso(clock.now()), requestExpiredAt: iso(clock.now() + 10 * 60_000), formAction: 'sign_in' });
+      assert.equal(r.at, clock.now() + 10 * 60_000 + 1);
+    },
     run: async () => {
       const { browser, url, page } = await signInPage(server, await codeFixture(server, clock));
       clock.advance(10 * 60_000 + 1);
@@ -1304,6 +1583,11 @@ const OTHER_CASES: OtherCase[] = [
   {
     code: 'authorize.csrf_failed', endpoint: 'authorize',
     record: (r) => assert.equal(r.status, 403),
+    // The browser sent its pre-session cookie and a token, which did not match it (forged).
+    facts: (e) => {
+      assert.deepEqual(pick(e.facts, ['formAction', 'csrfCookiePresent', 'csrfTokenPresent']), { formAction: 'sign_in', csrfCookiePresent: true, csrfTokenPresent: true });
+      assert.ok(!JSON.stringify(e.facts).includes('forged'), 'the token itself is not a fact');
+    },
     run: async () => {
       const { browser, url, page } = await signInPage(server, await codeFixture(server, clock));
       const form = formFor(page, 'sign_in');
@@ -1313,6 +1597,12 @@ const OTHER_CASES: OtherCase[] = [
   {
     code: 'authorize.consent_denied', endpoint: 'authorize',
     record: (r) => assert.equal(r.userName, 'code-flow-user'),
+    facts: async (e) => {
+      const fx = await codeFixture(server, clock);
+      const app = await appOf(fx.confidential.clientId);
+      // The consent page offered the application's scopes (the request asked for none).
+      assert.deepEqual(pick(e.facts, ['requestedScopes', 'allowedScopes', 'requestedRedirectUri']), { requestedScopes: [...app.scopes], allowedScopes: [...app.scopes], requestedRedirectUri: fx.redirectUri });
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       const answer = await authorizeInBrowser(new Browser(server.url), authorizeUrl(server, requestParams(fx, { challenge: pkcePair().challenge })), { username: fx.user, password: fx.password }, 'deny');
@@ -1321,6 +1611,11 @@ const OTHER_CASES: OtherCase[] = [
   },
   {
     code: 'pkce.challenge_missing', endpoint: 'authorize',
+    facts: async (e) => {
+      const app = await appOf((await codeFixture(server, clock)).public.clientId);
+      assert.deepEqual(pick(e.facts, ['challengeMethod', 'requiredChallengeMethod', 'applicationPublic']), { challengeMethod: null, requiredChallengeMethod: 'S256', applicationPublic: app.public });
+      assert.equal(app.public, true);
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
       return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, requestParams(fx, { client: 'public' }))), 'invalid_request', 'fixture-state');
@@ -1328,14 +1623,20 @@ const OTHER_CASES: OtherCase[] = [
   },
   {
     code: 'pkce.method_unsupported', endpoint: 'authorize',
+    facts: (e) => {
+      assert.deepEqual(pick(e.facts, ['challengeMethod', 'requiredChallengeMethod', 'challengeLength']), { challengeMethod: 'plain', requiredChallengeMethod: 'S256', challengeLength: 43 });
+      assert.ok(!JSON.stringify(e.facts).includes(sent.challenge ?? '?'), 'the challenge itself is not a fact');
+    },
     run: async () => {
       const fx = await codeFixture(server, clock);
-      const params = { ...requestParams(fx, { client: 'public', challenge: pkcePair().challenge }), code_challenge_method: 'plain' };
+      sent.challenge = pkcePair().challenge;
+      const params = { ...requestParams(fx, { client: 'public', challenge: sent.challenge }), code_challenge_method: 'plain' };
       return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, params)), 'invalid_request', 'fixture-state');
     },
   },
   {
     code: 'pkce.challenge_malformed', endpoint: 'authorize',
+    facts: (e) => assert.deepEqual(pick(e.facts, ['challengeLength', 'challengeMethod', 'requiredChallengeMethod']), { challengeLength: 'not-a-challenge'.length, challengeMethod: 'S256', requiredChallengeMethod: 'S256' }),
     run: async () => {
       const fx = await codeFixture(server, clock);
       return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, requestParams(fx, { client: 'public', challenge: 'not-a-challenge' }))), 'invalid_request', 'fixture-state');
@@ -1511,8 +1812,14 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
 // --- helpers: JWT bearer grant, private_key_jwt and identity providers (issue 4) ---
 const IDP_AUDIENCE = 'https://reasons.latchkey.test';
 
-const clientAssertion = (jwt: string) => post({ path: '/oauth/token', form: { grant_type: 'client_credentials', client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: jwt } });
-const jwtBearer = (jwt: string) => post({ path: '/oauth/token', form: { grant_type: JWT_BEARER_GRANT, assertion: jwt } });
+const clientAssertion = (jwt: string) => {
+  sent.jwt = jwt;
+  return post({ path: '/oauth/token', form: { grant_type: 'client_credentials', client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: jwt } });
+};
+const jwtBearer = (jwt: string) => {
+  sent.jwt = jwt;
+  return post({ path: '/oauth/token', form: { grant_type: JWT_BEARER_GRANT, assertion: jwt } });
+};
 
 interface AssertionFixture {
   readonly clientId: string;

@@ -6,9 +6,11 @@ import { OAuthError } from '../errors/oauth-error.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { PropertyValues } from '../registry/properties.js';
-import type { Application } from '../domain/model.js';
+import type { Application, Facts } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
-import { InvalidKeySet, type KeySets } from './keys.js';
+import { factString } from '../errors/fact-values.js';
+import { claimFacts, jwtFacts, secondsAhead, segmentsOf } from './facts.js';
+import { ALLOWED_ALGORITHMS, InvalidKeySet, kidsIn, type KeySets } from './keys.js';
 import { JwtRejected, peekJwt, verifyJwt, type JwtFailure } from './verify.js';
 import { outboundFacts } from '../outbound/facts.js';
 
@@ -105,13 +107,74 @@ export function assertionError(use: AssertionUse, reason: ReasonCode, hint: stri
   return base.withReason(reason).withDescription(known === undefined ? generic : `${prefix}${known}`).withHint(hint.slice(0, 500));
 }
 
-/** The claims before any verification, to find out which client the assertion names; throws assertion.malformed. */
-export function unverifiedClaims(use: AssertionUse, token: string): JWTPayload {
+/**
+ * The claims before any verification, to find out which client the assertion names; throws
+ * assertion.malformed. `assertionType` is the client_assertion_type sent with it (a fact of the refusal).
+ */
+export function unverifiedClaims(use: AssertionUse, token: string, assertionType?: string): JWTPayload {
   try {
     return peekJwt(token).claims;
   } catch (error) {
-    if (error instanceof JwtRejected) throw assertionError(use, 'assertion.malformed', error.detail).withCause(error);
+    if (error instanceof JwtRejected) {
+      throw assertionError(use, 'assertion.malformed', error.detail).withCause(error).withFacts({ assertionType: factString(assertionType, 100), assertionSegments: segmentsOf(token), claim: null });
+    }
     throw error;
+  }
+}
+
+// ---- the facts of a refusal (src/errors/facts.ts): built only when refusing -------------------
+
+/** What the JWT said, against the client and the audience expected. */
+export function assertionFacts(deps: Pick<AssertionDeps, 'issuer'>, token: string, app?: Application): Facts {
+  let expectedAudience: string[] | null = null;
+  try {
+    expectedAudience = acceptedAudiences(deps.issuer());
+  } catch {
+    // The issuer is not known yet: no audience could have matched.
+  }
+  return { ...jwtFacts(token), ...(app === undefined ? {} : { expectedIssuer: app.clientId }), expectedAudience };
+}
+
+/** How the application's keys are registered, and their key ids (what its JWKS URI last served). */
+export function keyFacts(deps: Pick<AssertionDeps, 'keySets'>, app: Application): Facts {
+  if (app.jwks !== null) return { keySource: 'jwks', appJwksUri: app.jwksUri, registeredKids: kidsIn(app.jwks) };
+  if (app.jwksUri !== null) return { keySource: 'jwks_uri', appJwksUri: app.jwksUri, registeredKids: deps.keySets.publishedKids(app.jwksUri) ?? [] };
+  return { keySource: 'none', appJwksUri: null, registeredKids: [] };
+}
+
+/** The facts of an assertion refusal of `app`'s assertion `token`, by its reason. */
+async function refusalFacts(deps: AssertionDeps, use: AssertionUse, token: string, app: Application, error: OAuthError): Promise<Facts> {
+  const base = assertionFacts(deps, token, app);
+  const rejected = error.cause instanceof JwtRejected ? error.cause : undefined;
+  switch (error.reason) {
+    case 'assertion.malformed':
+      return { ...base, assertionType: use === 'client' ? CLIENT_ASSERTION_TYPE : null, assertionSegments: segmentsOf(token), claim: rejected?.claim ?? null };
+    case 'assertion.missing_claim':
+      return { ...base, claim: rejected?.claim ?? null };
+    case 'assertion.algorithm_not_allowed':
+      return { ...base, allowedAlgorithms: [...ALLOWED_ALGORITHMS] };
+    case 'assertion.no_keys':
+    case 'assertion.unknown_key':
+    case 'assertion.bad_signature':
+      return { ...base, ...keyFacts(deps, app) };
+    case 'assertion.jwks_unavailable':
+    case 'outbound.refused':
+      return { ...base, ...keyFacts(deps, app), fetchError: factString(rejected?.detail ?? error.hint, 300) };
+    case 'assertion.expired':
+    case 'assertion.not_yet_valid':
+      return { ...base, maxSkewSeconds: (await assertionSettings(deps)).skew };
+    case 'assertion.lifetime_too_long': {
+      const { skew, maxLifetime } = await assertionSettings(deps);
+      let claims: JWTPayload = {};
+      try {
+        claims = peekJwt(token).claims;
+      } catch {
+        // Verified far enough to get here: it decodes.
+      }
+      return { ...base, lifetimeSeconds: secondsAhead(claims, deps.clock.now()), maxLifetimeSeconds: maxLifetime, maxSkewSeconds: skew };
+    }
+    default:
+      return base;
   }
 }
 
@@ -152,6 +215,15 @@ export function acceptedAudiences(issuer: string): string[] {
  * `consumeJti` once everything else has passed.
  */
 export async function verifyAssertion(deps: AssertionDeps, use: AssertionUse, token: string, app: Application): Promise<VerifiedAssertion> {
+  try {
+    return await checkAssertion(deps, use, token, app);
+  } catch (error) {
+    if (error instanceof OAuthError) throw error.withFacts(await refusalFacts(deps, use, token, app, error));
+    throw error;
+  }
+}
+
+async function checkAssertion(deps: AssertionDeps, use: AssertionUse, token: string, app: Application): Promise<VerifiedAssertion> {
   const getKey = keysOf(deps, use, app);
   const { skew, maxLifetime } = await assertionSettings(deps);
   let claims: JWTPayload;
@@ -193,7 +265,7 @@ export async function consumeJti(deps: Pick<AssertionDeps, 'storage' | 'clock'>,
   const mine = recordedBy.get(request);
   if (mine?.has(key) === true) return;
   const first = await deps.storage.replay.remember(key, verified.rememberUntil, deps.clock.now());
-  if (!first) throw assertionError(use, 'assertion.replayed', `jti ${JSON.stringify(verified.jti.slice(0, 100))} of client ${clientId} was already used.`);
+  if (!first) throw assertionError(use, 'assertion.replayed', `jti ${JSON.stringify(verified.jti.slice(0, 100))} of client ${clientId} was already used.`).withFacts(claimFacts(verified.claims));
   if (mine === undefined) recordedBy.set(request, new Set([key]));
   else mine.add(key);
 }

@@ -1,6 +1,7 @@
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey, type RemoteJWKSet } from 'jose';
 import { FETCH_TIMEOUT_MS, joseFetch, type OutboundFetcher } from '../outbound/fetch.js';
 import { InvalidKeySet, KeySourceUnavailable } from '../errors/keys.js';
+import { factString } from '../errors/fact-values.js';
 
 export { InvalidKeySet, KeySourceUnavailable };
 
@@ -38,6 +39,8 @@ export interface KeySetOptions {
  */
 export class KeySets {
   private remote = new Map<string, JWTVerifyGetKey>();
+  /** jose's key set behind each remote resolver: what it last fetched (for the key ids a refusal names). */
+  private fetched = new Map<string, RemoteJWKSet>();
   private local = new Map<string, JWTVerifyGetKey>();
   private readonly maxEntries = 1_000;
 
@@ -63,9 +66,22 @@ export class KeySets {
         throw new KeySourceUnavailable(uri, error);
       }
     };
-    if (this.remote.size >= this.maxEntries) this.remote = new Map();
+    if (this.remote.size >= this.maxEntries) {
+      this.remote = new Map();
+      this.fetched = new Map();
+    }
     this.remote.set(uri, resolver);
+    this.fetched.set(uri, jwks);
     return resolver;
+  }
+
+  /**
+   * The key ids of the JWKS last fetched from `uri` (kids only, never key material), for a
+   * refusal's facts; undefined when it has not been fetched (yet, or successfully).
+   */
+  publishedKids(uri: string): string[] | undefined {
+    const set = this.fetched.get(uri)?.jwks();
+    return set === undefined ? undefined : kidsOf(set);
   }
 
   /** The key resolver for a registered JWKS document (JSON text); throws InvalidKeySet. */
@@ -90,5 +106,25 @@ export class KeySets {
     if (this.local.size >= this.maxEntries) this.local = new Map();
     this.local.set(jwksText, resolver);
     return resolver;
+  }
+}
+
+/** The key ids of a JWKS (a member without kid counts as "(no kid)"), at most 20; never key material. */
+export function kidsOf(jwks: unknown): string[] {
+  const keys = (jwks as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) return [];
+  return keys.slice(0, 20).map((k) => {
+    const kid = (k as { kid?: unknown } | null)?.kid;
+    return typeof kid === 'string' ? (factString(kid) ?? '') : '(no kid)';
+  });
+}
+
+/** The key ids of a registered JWKS document (JSON text); empty when it is not one. */
+export function kidsIn(jwksText: string | null): string[] {
+  if (jwksText === null) return [];
+  try {
+    return kidsOf(JSON.parse(jwksText));
+  } catch {
+    return [];
   }
 }

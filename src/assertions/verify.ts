@@ -79,7 +79,7 @@ function classify(error: unknown, alg: string | undefined, kid: string | undefin
   if (error instanceof errors.JWTExpired) return new JwtRejected('expired', 'The exp claim is in the past (beyond the allowed clock skew).');
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'nbf' && error.reason === 'check_failed') return new JwtRejected('not_yet_valid', 'The nbf claim is in the future (beyond the allowed clock skew).');
-    return new JwtRejected('malformed', `The ${error.claim} claim is not valid: ${error.message}.`);
+    return new JwtRejected('malformed', `The ${error.claim} claim is not valid: ${error.message}.`, { claim: error.claim });
   }
   return new JwtRejected('malformed', `The JWT could not be verified: ${error instanceof Error ? error.message : String(error)}.`);
 }
@@ -109,15 +109,15 @@ export async function verifyJwt(token: string, check: JwtCheck): Promise<JWTPayl
   }
   for (const name of check.required) {
     const value = claims[name];
-    if (value === undefined || value === null || value === '') throw new JwtRejected('missing_claim', `The ${name} claim is missing.`);
+    if (value === undefined || value === null || value === '') throw new JwtRejected('missing_claim', `The ${name} claim is missing.`, { claim: name });
   }
   for (const name of STRING_CLAIMS) {
     const value = claims[name];
-    if (value !== undefined && (typeof value !== 'string' || value.length > 1000)) throw new JwtRejected('malformed', `The ${name} claim must be a string (of at most 1000 characters).`);
+    if (value !== undefined && (typeof value !== 'string' || value.length > 1000)) throw new JwtRejected('malformed', `The ${name} claim must be a string (of at most 1000 characters).`, { claim: name });
   }
   for (const name of TIME_CLAIMS) {
     const value = claims[name];
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) throw new JwtRejected('malformed', `The ${name} claim must be a number of seconds since the epoch.`);
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) throw new JwtRejected('malformed', `The ${name} claim must be a number of seconds since the epoch.`, { claim: name });
   }
   const nowSeconds = check.now / 1000;
   if (typeof claims.iat === 'number' && claims.iat > nowSeconds + check.skewSeconds) {
@@ -129,7 +129,7 @@ export async function verifyJwt(token: string, check: JwtCheck): Promise<JWTPayl
   if (check.audiences !== undefined) {
     const aud = claims.aud;
     const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : undefined;
-    if (values === undefined) throw new JwtRejected('missing_claim', 'The aud claim is missing.');
+    if (values === undefined) throw new JwtRejected('missing_claim', 'The aud claim is missing.', { claim: 'aud' });
     if (check.singleAudience === true && typeof aud !== 'string') {
       throw new JwtRejected('wrong_audience', `The aud claim ${JSON.stringify(aud).slice(0, 300)} is an array; it must be one string: ${check.audiences.join(' or ')}.`);
     }

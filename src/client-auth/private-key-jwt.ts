@@ -1,4 +1,6 @@
-import { assertionError, CLIENT_ASSERTION_TYPE, consumeJti, unverifiedClaims, verifyAssertion, type AssertionDeps } from '../assertions/assertion.js';
+import { assertionError, assertionFacts, CLIENT_ASSERTION_TYPE, consumeJti, unverifiedClaims, verifyAssertion, type AssertionDeps } from '../assertions/assertion.js';
+import { segmentsOf } from '../assertions/facts.js';
+import { factString } from '../errors/fact-values.js';
 import type { ClientAuthMethod } from './types.js';
 
 /**
@@ -22,20 +24,25 @@ export function privateKeyJwt(deps: AssertionDeps): ClientAuthMethod {
           'assertion.malformed',
           `client_assertion_type was ${type === undefined ? 'missing' : JSON.stringify(type.slice(0, 100))}.`,
           `Client authentication failed. client_assertion_type must be ${CLIENT_ASSERTION_TYPE} (RFC 7523 section 2.2).`,
-        );
+        ).withFacts({ assertionType: factString(type, 100), assertionSegments: segmentsOf(assertion), claim: null });
       }
       if (assertion === undefined) {
-        throw assertionError('client', 'assertion.malformed', 'client_assertion was missing.', 'Client authentication failed. The client_assertion parameter is required with client_assertion_type.');
+        throw assertionError('client', 'assertion.malformed', 'client_assertion was missing.', 'Client authentication failed. The client_assertion parameter is required with client_assertion_type.')
+          .withFacts({ assertionType: CLIENT_ASSERTION_TYPE, assertionSegments: null, claim: null });
       }
-      const { sub, iss } = unverifiedClaims('client', assertion);
+      const { sub, iss } = unverifiedClaims('client', assertion, type);
+      // What the assertion said, for the refusal's facts (built only when refusing).
+      const facts = () => assertionFacts(deps, assertion);
       // RFC 7523 §3 items 1-2: for client authentication, iss and sub are both the client id.
-      if (typeof sub !== 'string' || sub === '') throw assertionError('client', 'assertion.missing_claim', 'The client assertion has no sub claim (the client id).');
+      if (typeof sub !== 'string' || sub === '') throw assertionError('client', 'assertion.missing_claim', 'The client assertion has no sub claim (the client id).').withFacts({ ...facts(), claim: 'sub' });
       if (iss !== sub) {
-        throw assertionError('client', 'assertion.wrong_client', `The client assertion's iss ${JSON.stringify(iss)} differs from its sub ${JSON.stringify(sub)}; both must be the client id.`);
+        throw assertionError('client', 'assertion.wrong_client', `The client assertion's iss ${JSON.stringify(iss)} differs from its sub ${JSON.stringify(sub)}; both must be the client id.`)
+          .withFacts({ ...facts(), expectedIssuer: factString(sub) });
       }
       // RFC 7523 §3.2 / RFC 7521 §4.2: client_id, when sent, identifies the same client.
       if (params.client_id !== undefined && params.client_id !== sub) {
-        throw assertionError('client', 'assertion.wrong_client', `client_id ${JSON.stringify(params.client_id.slice(0, 100))} differs from the client assertion's sub ${JSON.stringify(sub.slice(0, 100))}.`);
+        throw assertionError('client', 'assertion.wrong_client', `client_id ${JSON.stringify(params.client_id.slice(0, 100))} differs from the client assertion's sub ${JSON.stringify(sub.slice(0, 100))}.`)
+          .withFacts({ ...facts(), expectedIssuer: factString(sub), requestedClientId: factString(params.client_id) });
       }
       return {
         method: 'private_key_jwt',

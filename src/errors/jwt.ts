@@ -25,10 +25,15 @@ export type JwtFailure =
   /** The JWKS URI was not fetched: the outbound rules refuse it (src/outbound). */
   | 'keys_refused';
 
-/** A refused JWT of someone else (a client's assertion, an identity provider's token): `code` picks the reason code, `detail` is for the administrator (never secret). */
+/**
+ * A refused JWT of someone else (a client's assertion, an identity provider's token): `code` picks the reason code, `detail` is for the administrator (never secret),
+ * `claim` names the claim that is missing or of the wrong type, when one is (a fact of the refusal).
+ */
 export class JwtRejected extends CodedError<JwtFailure> {
-  constructor(code: JwtFailure, readonly detail: string, options?: { cause?: unknown }) {
-    super('JwtRejected', code, detail, options);
+  readonly claim: string | undefined;
+  constructor(code: JwtFailure, readonly detail: string, options?: { cause?: unknown; claim?: string }) {
+    super('JwtRejected', code, detail, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.claim = options?.claim;
   }
 }
 

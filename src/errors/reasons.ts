@@ -248,165 +248,202 @@ export const REASONS = {
   'authorize.client_id_missing': {
     explanation: 'An authorization request had no client_id, so there was no application to send the user back to; an error page was shown instead of a redirect.',
     fix: 'Send client_id in the authorization request.',
+    facts: ['requestedRedirectUri', 'redirectUriRegisteredFor'],
   },
   'authorize.redirect_uri_mismatch': {
     explanation: 'The redirect_uri of an authorization request is not one of the application\'s registered redirect URIs. The comparison is exact (no prefix, case, trailing-slash or port variants, RFC 9700 §4.1.3); an error page was shown instead of a redirect.',
     fix: 'Send a registered redirect URI character for character, or register this one with `latchkey apps update <client-id> --redirect-uris …`.',
     setting: 'application.redirect_uris',
+    facts: ['requestedRedirectUri', 'registeredRedirectUris', 'nearestRedirectUri', 'allowedGrants'],
   },
   'authorize.redirect_uri_missing': {
     explanation: 'An authorization request had no redirect_uri and the application does not have exactly one registered redirect URI, so there was nowhere safe to send the answer (RFC 6749 §3.1.2.3); an error page was shown.',
     fix: 'Send redirect_uri, or register exactly one redirect URI for the application.',
     setting: 'application.redirect_uris',
+    facts: ['requestedRedirectUri', 'registeredRedirectUris', 'allowedGrants'],
   },
   'authorize.response_type_missing': {
     explanation: 'An authorization request had no response_type (RFC 6749 §4.1.1).',
     fix: 'Send response_type=code.',
+    facts: ['requestedResponseType', 'supportedResponseTypes', 'allowedGrants'],
   },
   'authorize.unsupported_response_type': {
     explanation: 'An authorization request asked for a response_type other than code: only the authorization code flow is supported (not the implicit flow, RFC 9700 §2.1.2).',
     fix: 'Send response_type=code, with PKCE.',
+    facts: ['requestedResponseType', 'supportedResponseTypes', 'allowedGrants'],
   },
   'authorize.state_too_long': {
     explanation: 'The state parameter of an authorization request was longer than 2048 characters.',
     fix: 'Send a short state (a random value); keep the rest of the client\'s data on the client.',
+    facts: ['stateLength', 'maxStateLength'],
   },
   'authorize.request_invalid': {
     explanation: 'A sign-in or consent form came back with a pending request whose signature did not verify (altered, truncated, or signed with another key-encryption key), or with an unknown form action.',
     fix: 'Start again from the application. If it happens every time behind several instances, give them all the same LATCHKEY_KEY_ENCRYPTION_KEY.',
     setting: 'LATCHKEY_KEY_ENCRYPTION_KEY',
+    facts: ['formAction', 'pendingRequestValid'],
   },
   'authorize.request_expired': {
     explanation: 'A sign-in or consent form was sent more than 10 minutes after the authorization request started.',
     fix: 'Start again from the application.',
+    facts: ['requestStartedAt', 'requestExpiredAt', 'formAction'],
   },
   'authorize.csrf_failed': {
     explanation: 'A sign-in or consent form was posted without a valid CSRF token for the browser\'s pre-session cookie: a forged cross-site request, a form copied to another browser, or cookies switched off.',
     fix: 'Start again from the application, in one browser, with cookies allowed for this site.',
+    facts: ['formAction', 'csrfCookiePresent', 'csrfTokenPresent'],
   },
   'authorize.consent_denied': {
     explanation: 'The user chose Deny on the consent page; the application was sent error=access_denied.',
     fix: 'Nothing, unless the user meant to allow access: they can start again from the application.',
+    facts: ['requestedScopes', 'allowedScopes', 'requestedRedirectUri'],
   },
   'pkce.challenge_missing': {
     explanation: 'An authorization request had no code_challenge although PKCE is required: always for public clients (RFC 9700 §2.1.1), or a code_challenge_method was sent without a challenge.',
     fix: 'Send code_challenge = BASE64URL(SHA-256(code_verifier)) and code_challenge_method=S256.',
     setting: 'application.public',
+    facts: ['challengeMethod', 'requiredChallengeMethod', 'applicationPublic'],
   },
   'pkce.method_unsupported': {
     explanation: 'The code_challenge_method was not S256. The plain method (also what an omitted method means, RFC 7636 §4.3) is not supported.',
     fix: 'Send code_challenge_method=S256 with an S256 challenge.',
+    facts: ['challengeMethod', 'requiredChallengeMethod', 'challengeLength'],
   },
   'pkce.challenge_malformed': {
     explanation: 'The code_challenge was not 43 base64url characters, the form of an S256 challenge (RFC 7636 §4.2).',
     fix: 'Send BASE64URL(SHA-256(ASCII(code_verifier))) without padding.',
+    facts: ['challengeLength', 'challengeMethod', 'requiredChallengeMethod'],
   },
   // ---- authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.5) ---------------------------
   'authorization_code.unknown': {
-    explanation: 'The authorization code is not one this instance issued (mistyped, truncated, or deleted after it expired).',
+    explanation: 'The authorization code is not one this instance issued (mistyped, truncated, or deleted after it expired). A code of this instance\'s shape carries the time it was issued, so the facts tell a code long expired from one mistyped or sent by mistake (a token is not a code).',
     fix: 'Exchange the code the authorization response delivered, within 60 seconds.',
+    facts: ['codeShape', 'codeLength', 'issuedAt', 'expiredAt'],
   },
   'authorization_code.expired': {
     explanation: 'The authorization code was redeemed more than 60 seconds after it was issued.',
     fix: 'Exchange the code as soon as the authorization response arrives; start a new authorization request.',
+    facts: ['issuedAt', 'expiredAt', 'codeClientId', 'codeRedirectUri'],
   },
   'authorization_code.reused': {
     explanation: 'An authorization code that had already been redeemed was presented again; every token issued from it was revoked as a precaution (RFC 6749 §4.1.2, RFC 9700 §4.5).',
     fix: 'Redeem each code once; find out whether it leaked (browser history, logs, a proxy).',
+    facts: ['issuedAt', 'codeUsedAt', 'codeClientId', 'tokensRevoked'],
   },
   'authorization_code.wrong_client': {
     explanation: 'The authorization code was issued to another application (RFC 6749 §4.1.3); it cannot be redeemed any more.',
     fix: 'Redeem a code with the application whose client_id was in the authorization request.',
+    facts: ['codeClientId', 'issuedAt', 'codeRedirectUri'],
   },
   'authorization_code.redirect_uri_mismatch': {
     explanation: 'The redirect_uri of the token request differs from the one in the authorization request (RFC 6749 §4.1.3), or, when that had none, is not a registered redirect URI.',
     fix: 'Send the same redirect_uri, character for character, as in the authorization request.',
+    facts: ['requestedRedirectUri', 'codeRedirectUri', 'registeredRedirectUris', 'nearestRedirectUri'],
   },
   'pkce.verifier_missing': {
     explanation: 'The authorization code was issued for a code_challenge, but the token request had no code_verifier (RFC 7636 §4.5).',
     fix: 'Send code_verifier: the secret the code_challenge was computed from.',
+    facts: ['codeHasChallenge', 'applicationPublic', 'issuedAt'],
   },
   'pkce.verifier_mismatch': {
     explanation: 'BASE64URL(SHA-256(code_verifier)) does not equal the code_challenge of the authorization request (RFC 7636 §4.6).',
     fix: 'Send the code_verifier the challenge was computed from; use a new verifier for every authorization request.',
+    facts: ['verifierLength', 'codeHasChallenge', 'requiredChallengeMethod', 'issuedAt'],
   },
   'pkce.verifier_unexpected': {
     explanation: 'A code_verifier was sent for an authorization code issued without a code_challenge, which a PKCE downgrade attack would look like (RFC 9700 §4.8.2).',
     fix: 'Send code_challenge in the authorization request too, or no code_verifier in the token request.',
+    facts: ['verifierLength', 'codeHasChallenge', 'issuedAt'],
   },
   'pkce.verifier_malformed': {
     explanation: 'The code_verifier was not 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1).',
     fix: 'Make the verifier 32 random bytes, base64url-encoded (43 characters).',
+    facts: ['verifierLength', 'verifierInvalidCharacters'],
   },
   // ---- JWT assertions: private_key_jwt and the JWT bearer grant (RFC 7523) -----------------
   'assertion.malformed': {
     explanation: 'The client_assertion or the JWT bearer grant\'s assertion is not a signed JWT, a claim has the wrong type, or client_assertion_type is not urn:ietf:params:oauth:client-assertion-type:jwt-bearer (RFC 7523 §2).',
     fix: 'Send a JWS compact-serialised JWT signed with the application\'s private key, and client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer.',
+    facts: ['assertionType', 'assertionSegments', 'claim'],
   },
   'assertion.missing_claim': {
     explanation: 'The assertion lacks a claim RFC 7523 §3 requires here: iss, sub, aud, exp and jti.',
     fix: 'Include iss and sub (the client id for a client assertion; the user name as sub for the JWT bearer grant), aud, exp and a fresh jti.',
+    facts: ['claim', 'jwtClaimNames', 'jwtIss'],
   },
   'assertion.wrong_client': {
     explanation: 'The assertion names another client: iss or sub is not the client id (client assertion), client_id differs from it, or the JWT bearer grant\'s iss is not the authenticated client.',
     fix: 'Set iss (and, for client authentication, sub) to the application\'s client id; send client_id, if at all, with the same value.',
+    facts: ['jwtIss', 'jwtSub', 'expectedIssuer'],
   },
   'assertion.unknown_issuer': {
     explanation: 'The iss of a JWT bearer grant assertion sent without client authentication is not the client id of any application.',
     fix: 'Set iss to the client id of the application whose key signs the assertion (see `latchkey apps list`).',
     setting: 'latchkey apps list',
+    facts: ['jwtIss', 'jwtSub', 'nearestClientId'],
   },
   'assertion.no_keys': {
     explanation: 'The application has no usable public keys registered (neither a JWKS nor a JWKS URI), so its assertions cannot be verified.',
     fix: 'Register the public key: `latchkey apps update <client-id> --jwks-uri <url>` or `--jwks \'{"keys":[...]}\'`.',
     setting: 'application.jwks / application.jwks_uri',
+    facts: ['keySource', 'appJwksUri', 'registeredKids'],
   },
   'assertion.algorithm_not_allowed': {
     explanation: 'The assertion is signed with an algorithm that is not accepted (accepted: ES256/384/512, RS256/384/512, PS256/384/512, EdDSA; never none or HMAC).',
     fix: 'Sign with an asymmetric algorithm: ES256 (recommended), ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512 or EdDSA.',
+    facts: ['jwtAlg', 'allowedAlgorithms'],
   },
   'assertion.unknown_key': {
     explanation: 'No key registered for the application matches the assertion\'s kid and algorithm (a JWKS URI is refetched at most once per 30 s for an unknown kid).',
     fix: 'Publish the new public key at the JWKS URI (or register it with `latchkey apps update <client-id> --jwks ...`), and send its kid in the JWT header.',
     setting: 'application.jwks / application.jwks_uri',
+    facts: ['jwtKid', 'jwtAlg', 'registeredKids', 'keySource'],
   },
   'assertion.bad_signature': {
     explanation: 'The assertion\'s signature does not verify with the application\'s registered key.',
     fix: 'Sign with the private key whose public key is registered for the application; check that the kid names that key.',
     setting: 'application.jwks / application.jwks_uri',
+    facts: ['jwtKid', 'jwtAlg', 'registeredKids', 'keySource'],
   },
   'assertion.wrong_audience': {
     explanation: 'The assertion\'s aud is not exactly this server\'s issuer identifier or its token endpoint URL, as one string (RFC 7523 §3 item 3, draft-ietf-oauth-rfc7523bis): an array, another endpoint\'s URL or another server\'s identifier is refused, whichever endpoint the assertion was sent to.',
     fix: 'Set aud to the issuer identifier (the issuer in /.well-known/oauth-authorization-server), as a single string; <issuer>/oauth/token (the metadata\'s token_endpoint) is accepted too.',
+    facts: ['jwtAud', 'expectedAudience'],
   },
   'assertion.expired': {
     explanation: 'The assertion\'s exp is in the past, beyond the allowed clock skew (RFC 7523 §3 item 4).',
     fix: 'Create a new assertion for every request, with exp a few minutes ahead; check the client\'s clock.',
     setting: 'latchkey.assertion.max_skew_seconds',
+    facts: ['jwtExp', 'jwtIat', 'maxSkewSeconds'],
   },
   'assertion.not_yet_valid': {
     explanation: 'The assertion\'s nbf or iat is in the future, beyond the allowed clock skew (RFC 7523 §3 items 5-6).',
     fix: 'Synchronise the client\'s clock (NTP), or raise the tolerated skew.',
     setting: 'latchkey.assertion.max_skew_seconds',
+    facts: ['jwtNbf', 'jwtIat', 'maxSkewSeconds'],
   },
   'assertion.lifetime_too_long': {
     explanation: 'The assertion\'s exp is further in the future than the accepted assertion lifetime: long-lived assertions are bearer credentials in all but name.',
     fix: 'Set exp at most a few minutes ahead, or raise the accepted lifetime.',
     setting: 'latchkey.assertion.max_lifetime_seconds',
+    facts: ['jwtExp', 'lifetimeSeconds', 'maxLifetimeSeconds'],
   },
   'assertion.replayed': {
     explanation: 'An assertion with this jti was already used by this client (RFC 7523 §3 item 7): each assertion is single-use.',
     fix: 'Create a new assertion with a fresh random jti for every request.',
+    facts: ['jwtJti', 'jwtIat', 'jwtExp'],
   },
   'assertion.unknown_user': {
     explanation: 'The sub of a JWT bearer grant assertion names no user of this instance.',
     fix: 'Set sub to the user name of an existing user, or create the user with `latchkey users create <user-name>`.',
     setting: 'latchkey users create',
+    facts: ['jwtSub', 'userExists'],
   },
   'assertion.jwks_unavailable': {
     explanation: 'The application\'s JWKS URI could not be fetched within 3 s (unreachable, not 200, or not a JWKS), so the assertion could not be verified; the request was answered 503 so the client retries.',
     fix: 'Make the JWKS URI reachable from this server, or register the keys inline with `latchkey apps update <client-id> --jwks ...`.',
     setting: 'application.jwks_uri',
+    facts: ['appJwksUri', 'fetchError'],
   },
   // ---- APIs (resource server) ---------------------------------------------------------------
   'api.credentials_missing': {
@@ -559,49 +596,59 @@ export const REASONS = {
   'idp.malformed': {
     explanation: 'A token from an identity provider is not a well-formed JWT for this purpose: a claim has the wrong type (for example exp is not a number), or a header is not supported.',
     fix: 'Check the token at the identity provider; the refusal hint names the claim.',
+    facts: ['identityProvider', 'claim', 'jwtAlg'],
   },
   'idp.wrong_audience': {
     explanation: 'A token from an identity provider does not name the audience registered for that provider in its aud claim.',
     fix: 'Request the token for the registered audience at the identity provider, or change the provider\'s audience with `latchkey idps update <name> --audience <aud>`.',
     setting: 'identity_provider.audience',
+    facts: ['identityProvider', 'jwtAud', 'expectedAudience'],
   },
   'idp.algorithm_not_allowed': {
     explanation: 'A token from an identity provider is signed with an algorithm that is not accepted (accepted: ES256/384/512, RS256/384/512, PS256/384/512, EdDSA; never none or HMAC).',
     fix: 'Configure the identity provider to sign access tokens with an asymmetric algorithm (RS256, ES256, PS256, EdDSA or their 384/512 variants).',
+    facts: ['identityProvider', 'jwtAlg', 'allowedAlgorithms'],
   },
   'idp.unknown_key': {
     explanation: 'No key in the identity provider\'s JWKS matches the token\'s kid, even after refetching the JWKS (refetched at most once per 30 s).',
     fix: 'Check that the token comes from the registered provider and that its JWKS publishes the signing key; after a key rotation, retry after 30 s.',
     setting: 'identity_provider.jwks_uri',
+    facts: ['identityProvider', 'jwtKid', 'publishedKids', 'idpJwksUri'],
   },
   'idp.bad_signature': {
     explanation: 'The signature of a token from an identity provider does not verify with the provider\'s published key: the token was altered or forged.',
     fix: 'Obtain a new token from the identity provider.',
+    facts: ['identityProvider', 'jwtKid', 'jwtAlg', 'publishedKids'],
   },
   'idp.token_expired': {
     explanation: 'A token from an identity provider has expired (its exp is in the past, beyond the allowed clock skew).',
     fix: 'Obtain a new token from the identity provider.',
     setting: 'latchkey.assertion.max_skew_seconds',
+    facts: ['identityProvider', 'jwtExp', 'jwtIat', 'maxSkewSeconds'],
   },
   'idp.not_yet_valid': {
     explanation: 'A token from an identity provider is not valid yet (nbf or iat is in the future beyond the allowed clock skew).',
     fix: 'Synchronise the clocks (NTP), or raise the tolerated skew.',
     setting: 'latchkey.assertion.max_skew_seconds',
+    facts: ['identityProvider', 'jwtNbf', 'jwtIat', 'maxSkewSeconds'],
   },
   'idp.claim_missing': {
     explanation: 'A token from an identity provider lacks a claim needed here: exp, or the claim that names the user (the provider\'s user claim, sub by default), or it is not a string.',
     fix: 'Have the identity provider include the claim, or pick another claim with `latchkey idps update <name> --user-claim <claim>`.',
     setting: 'identity_provider.user_claim',
+    facts: ['identityProvider', 'claim', 'userClaim', 'jwtClaimNames'],
   },
   'idp.unknown_user': {
     explanation: 'The user claim of a token from an identity provider names no user of this instance (matched against the provider\'s user field: user name or id).',
     fix: 'Create the user (`latchkey users create <user-name>`), or map another claim or field with `latchkey idps update <name> --user-claim <claim> --user-field user_name|id`.',
     setting: 'identity_provider.user_claim',
+    facts: ['identityProvider', 'userClaim', 'userField', 'userClaimValue', 'userExists', 'userByOtherField'],
   },
   'idp.lifetime_too_long': {
     explanation: 'A token from an identity provider lives longer than this instance accepts: exp - iat is more than the maximum, or (without iat) exp is further ahead than the maximum. A token valid for years would stay usable long after it leaked.',
     fix: 'Have the identity provider issue shorter-lived access tokens (minutes to hours), or raise the maximum if its tokens are meant to live that long.',
     setting: 'latchkey.idp.max_token_lifetime_seconds',
+    facts: ['identityProvider', 'jwtExp', 'jwtIat', 'lifetimeSeconds', 'maxLifetimeSeconds'],
   },
   'outbound.refused': {
     explanation: 'A JWKS URI or identity-provider metadata URL was not fetched because the outbound rules refuse it: not https, or its host is (or resolves to) a loopback, private, link-local, cloud metadata or other non-public address. Such a URL would let anonymous requests make this server probe its own network. The API answered 503; the hint names the URL and the address.',
@@ -613,6 +660,7 @@ export const REASONS = {
     explanation: 'The identity provider\'s metadata or JWKS could not be fetched within 3 s, so its token could not be verified; the API answered 503 so the caller retries.',
     fix: 'Make the provider\'s metadata URL and JWKS URI reachable from this server (see `latchkey idps show <name>`).',
     setting: 'identity_provider.metadata_url / identity_provider.jwks_uri',
+    facts: ['identityProvider', 'idpJwksUri', 'idpMetadataUrl', 'fetchError'],
   },
   // ---- rate limits (429) and /metrics ---------------------------------------------------------------
   'rate_limit.client_exceeded': {

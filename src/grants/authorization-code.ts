@@ -2,13 +2,24 @@ import { createHash } from 'node:crypto';
 import { constantTimeEqual, tokenKey } from '../core/crypto.js';
 import { commandLine, placeholder } from '../core/shell.js';
 import { invalidGrant, invalidRequest } from '../errors/errors.js';
-import type { Application, AuthorizationCode, User } from '../domain/model.js';
+import { factString, factTime } from '../errors/fact-values.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import type { Application, AuthorizationCode, Facts, User } from '../domain/model.js';
 import { effectiveScopes } from './scope.js';
 import { issueTokens } from './issue.js';
 import type { GrantContext, GrantDeps, GrantHandler, GrantModule } from './types.js';
 
 /** RFC 7636 §4.1: code-verifier = 43*128unreserved. */
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+const NOT_UNRESERVED = /[^A-Za-z0-9\-._~]/g;
+/** What a presented code is by its shape (prefix, 12 hex digits of issue time, 43 random characters). */
+const SHAPED = /^lk_(ac|at|rt)_([0-9a-f]{12})[A-Za-z0-9_-]{43}$/;
+const SHAPE_NAMES: Readonly<Record<string, string>> = { ac: 'authorization_code', at: 'access_token', rt: 'refresh_token' };
+/**
+ * How long an authorization code lives (endpoints/authorize/code.ts issues them). RFC 6749 §4.1.2:
+ * "A maximum authorization code lifetime of 10 minutes is RECOMMENDED"; ours is much shorter.
+ */
+export const CODE_LIFETIME_MS = 60_000;
 const INVALID = 'The authorization code is invalid, expired or already used. Start a new authorization request.';
 
 interface Plan {
@@ -58,7 +69,32 @@ export const authorizationCode: GrantModule<Plan> = {
   createHandler: authorizationCodeHandler,
 };
 
+/** The facts of a refusal of a code that is not stored: what it looks like (never the code itself) and, when shaped like ours, when it was issued. */
+function shapeFacts(presented: string): Facts {
+  const m = SHAPED.exec(presented);
+  const kind = m?.[1];
+  const issued = m?.[2] === undefined ? null : Number.parseInt(m[2], 16);
+  return {
+    codeShape: kind === undefined ? 'unrecognised' : (SHAPE_NAMES[kind] ?? 'unrecognised'),
+    codeLength: presented.length,
+    issuedAt: factTime(issued),
+    expiredAt: kind === 'ac' && issued !== null ? factTime(issued + CODE_LIFETIME_MS) : null,
+  };
+}
+
 function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
+  /** The facts of a refusal of a stored code: when it was issued and expired, to whom, for which redirect URI. */
+  async function codeFacts(code: AuthorizationCode, app: Application): Promise<Facts> {
+    const owner = code.applicationId === app.id ? app : (deps.cache.peekApplicationById(code.applicationId) ?? (await deps.cache.applicationById(code.applicationId).catch(() => undefined)));
+    return {
+      issuedAt: factTime(code.issuedAt),
+      expiredAt: factTime(code.expiresAt),
+      codeClientId: owner?.clientId ?? null,
+      codeRedirectUri: code.redirectUri,
+      codeHasChallenge: code.codeChallenge !== null,
+    };
+  }
+
   function checkVerifier(code: AuthorizationCode, verifier: string | undefined, app: Application): void {
     if (code.codeChallenge === null) {
       // A verifier for a code issued without a challenge: a PKCE downgrade (RFC 9700 §4.8.2).
@@ -93,11 +129,14 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
       // Declared required: the token endpoint refused a request without it.
       const presented = ctx.params.code ?? '';
       if (verifier !== undefined && !VERIFIER.test(verifier)) {
-        throw invalidRequest.withReason('pkce.verifier_malformed').withDescription('The code_verifier must be 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.1).');
+        throw invalidRequest
+          .withReason('pkce.verifier_malformed')
+          .withDescription('The code_verifier must be 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.1).')
+          .withFacts({ verifierLength: verifier.length, verifierInvalidCharacters: (verifier.match(NOT_UNRESERVED) ?? []).length });
       }
       const now = deps.clock.now();
       const result = await deps.storage.codes.consume(tokenKey(presented), now);
-      if (result.outcome === 'not_found') throw invalidGrant.withReason('authorization_code.unknown').withDescription(INVALID);
+      if (result.outcome === 'not_found') throw invalidGrant.withReason('authorization_code.unknown').withDescription(INVALID).withFacts(shapeFacts(presented));
       if (result.outcome === 'used') {
         // RFC 6749 §4.1.2: "...the authorization server MUST deny the request and SHOULD revoke
         // (when possible) all tokens previously issued based on that authorization code."
@@ -106,15 +145,24 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
         throw invalidGrant
           .withReason('authorization_code.reused')
           .withDescription(INVALID)
-          .withHint(`Code used again; ${revoked} token(s) issued from it revoked (family ${result.code.hash}).`);
+          .withHint(`Code used again; ${revoked} token(s) issued from it revoked (family ${result.code.hash}).`)
+          .withFacts({ ...(await codeFacts(result.code, app)), codeUsedAt: factTime(result.code.usedAt), tokensRevoked: revoked });
       }
       const code = result.code;
-      if (code.expiresAt <= now) throw invalidGrant.withReason('authorization_code.expired').withDescription(INVALID);
+      if (code.expiresAt <= now) throw invalidGrant.withReason('authorization_code.expired').withDescription(INVALID).withFacts(await codeFacts(code, app));
       if (code.applicationId !== app.id) {
-        throw invalidGrant.withReason('authorization_code.wrong_client').withDescription('The authorization code was issued to another client.');
+        throw invalidGrant.withReason('authorization_code.wrong_client').withDescription('The authorization code was issued to another client.').withFacts(await codeFacts(code, app));
       }
-      checkRedirectUri(code, redirectUri, app);
-      checkVerifier(code, verifier, app);
+      try {
+        checkRedirectUri(code, redirectUri, app);
+        checkVerifier(code, verifier, app);
+      } catch (error) {
+        // The verifier's length, never the verifier (the client's PKCE secret).
+        if (error instanceof OAuthError) {
+          throw error.withFacts({ ...(await codeFacts(code, app)), requestedRedirectUri: factString(redirectUri, 500), verifierLength: verifier?.length ?? null, requiredChallengeMethod: 'S256' });
+        }
+        throw error;
+      }
       const user = await deps.cache.userById(code.userId);
       if (user !== undefined) ctx.refusal.userName = user.userName;
       if (user === undefined || !user.active) {
@@ -140,8 +188,12 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
       // these tokens existed. Whichever of us marks the code first decides: if the other side got
       // there first, the code was used twice, so these tokens go too.
       if (!(await deps.storage.replay.remember(reuseMarker(plan.code.hash), markerExpiry(plan.code, now), now))) {
-        await deps.storage.tokens.revokeFamily(plan.code.hash, now);
-        throw invalidGrant.withReason('authorization_code.reused').withDescription(INVALID).withHint(`Code redeemed twice at once; tokens issued from it revoked (family ${plan.code.hash}).`);
+        const revoked = await deps.storage.tokens.revokeFamily(plan.code.hash, now);
+        throw invalidGrant
+          .withReason('authorization_code.reused')
+          .withDescription(INVALID)
+          .withHint(`Code redeemed twice at once; tokens issued from it revoked (family ${plan.code.hash}).`)
+          .withFacts({ ...(await codeFacts(plan.code, plan.application)), codeUsedAt: factTime(plan.code.usedAt), tokensRevoked: revoked });
       }
       return body;
     },

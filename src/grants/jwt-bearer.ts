@@ -1,4 +1,5 @@
-import { assertionError, consumeJti, unverifiedClaims, verifyAssertion, type VerifiedAssertion } from '../assertions/assertion.js';
+import { assertionError, assertionFacts, consumeJti, unverifiedClaims, verifyAssertion, type VerifiedAssertion } from '../assertions/assertion.js';
+import { factString } from '../errors/fact-values.js';
 import type { AuthenticatedClient } from '../client-auth/types.js';
 import { invalidClient, invalidGrant } from '../errors/errors.js';
 import { commandLine, placeholder } from '../core/shell.js';
@@ -85,13 +86,16 @@ function jwtBearerHandler(deps: GrantDeps): GrantHandler<Plan> {
     async identifyClient(_req, params, context): Promise<AuthenticatedClient> {
       const assertion = assertionOf(params);
       const { iss } = unverifiedClaims('grant', assertion);
-      if (typeof iss !== 'string' || iss === '') throw assertionError('grant', 'assertion.missing_claim', 'The assertion has no iss claim (the client id).');
+      // What the assertion said, for the refusal's facts (built only when refusing).
+      const facts = () => assertionFacts(deps, assertion);
+      if (typeof iss !== 'string' || iss === '') throw assertionError('grant', 'assertion.missing_claim', 'The assertion has no iss claim (the client id).').withFacts({ ...facts(), claim: 'iss' });
       context.clientId = iss.slice(0, 200);
       if (params.client_id !== undefined && params.client_id !== iss) {
-        throw assertionError('grant', 'assertion.wrong_client', `client_id ${JSON.stringify(params.client_id.slice(0, 100))} differs from the assertion's iss ${JSON.stringify(iss.slice(0, 100))}.`);
+        throw assertionError('grant', 'assertion.wrong_client', `client_id ${JSON.stringify(params.client_id.slice(0, 100))} differs from the assertion's iss ${JSON.stringify(iss.slice(0, 100))}.`)
+          .withFacts({ ...facts(), expectedIssuer: factString(params.client_id), requestedClientId: factString(params.client_id) });
       }
       const app = deps.cache.peekApplicationByClientId(iss) ?? (await deps.cache.applicationByClientId(iss));
-      if (app === undefined) throw assertionError('grant', 'assertion.unknown_issuer', `No application has client id ${JSON.stringify(iss.slice(0, 100))} (the assertion's iss).`);
+      if (app === undefined) throw assertionError('grant', 'assertion.unknown_issuer', `No application has client id ${JSON.stringify(iss.slice(0, 100))} (the assertion's iss).`).withFacts(facts());
       context.applicationName = app.name;
       verifiedByParams.set(params, await verify(assertion, app));
       context.application = app;
@@ -111,16 +115,21 @@ function jwtBearerHandler(deps: GrantDeps): GrantHandler<Plan> {
         // The client authenticated separately: the assertion must still be its own (RFC 7523 §3.1).
         const { iss } = unverifiedClaims('grant', assertion);
         if (typeof iss === 'string' && iss !== app.clientId) {
-          throw assertionError('grant', 'assertion.wrong_client', `The assertion's iss ${JSON.stringify(iss.slice(0, 100))} is not the authenticated client ${app.clientId}.`);
+          throw assertionError('grant', 'assertion.wrong_client', `The assertion's iss ${JSON.stringify(iss.slice(0, 100))} is not the authenticated client ${app.clientId}.`)
+            .withFacts(assertionFacts(deps, assertion, app));
         }
         verified = await verify(assertion, app);
       }
       if (verified.iss !== app.clientId) {
-        throw assertionError('grant', 'assertion.wrong_client', `The assertion's iss ${JSON.stringify(verified.iss.slice(0, 100))} is not the authenticated client ${app.clientId}.`);
+        throw assertionError('grant', 'assertion.wrong_client', `The assertion's iss ${JSON.stringify(verified.iss.slice(0, 100))} is not the authenticated client ${app.clientId}.`)
+          .withFacts(assertionFacts(deps, assertion, app));
       }
       ctx.refusal.userName = verified.sub.slice(0, 200);
       const user = await deps.cache.userByName(verified.sub);
-      if (user === undefined) throw assertionError('grant', 'assertion.unknown_user', `No user is named ${JSON.stringify(verified.sub.slice(0, 100))} (the assertion's sub).`, 'The user named by the assertion is not known.');
+      if (user === undefined) {
+        throw assertionError('grant', 'assertion.unknown_user', `No user is named ${JSON.stringify(verified.sub.slice(0, 100))} (the assertion's sub).`, 'The user named by the assertion is not known.')
+          .withFacts({ ...assertionFacts(deps, assertion, app), userExists: false });
+      }
       if (!user.active) {
         throw invalidGrant.withReason('user.inactive').withDescription(`The user ${user.userName} is inactive. An administrator must activate it.`);
       }

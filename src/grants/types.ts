@@ -35,7 +35,7 @@ export interface GrantContext {
 
 /** What a grant's handler factory is given: the instance's registry cache, storage, clock, token minting and password check. */
 export interface GrantDeps extends AssertionDeps {
-  readonly cache: Pick<RegistryCache, 'userById' | 'peekUserById' | 'userByName' | 'applicationByClientId' | 'peekApplicationByClientId' | 'properties' | 'peekProperties'>;
+  readonly cache: Pick<RegistryCache, 'userById' | 'peekUserById' | 'userByName' | 'applicationByClientId' | 'peekApplicationByClientId' | 'applicationById' | 'peekApplicationById' | 'properties' | 'peekProperties'>;
   /** scopes: read when refusing a scope (scope.unknown); audit: a family revoked after a refresh token's reuse is recorded. */
   readonly storage: Pick<Storage, 'tokens' | 'codes' | 'replay' | 'scopes' | 'audit'>;
   readonly clock: Clock;

@@ -1,5 +1,7 @@
-import type { JWTPayload } from 'jose';
-import { KeySets } from '../assertions/keys.js';
+import { decodeJwt, type JWTPayload } from 'jose';
+import { jwtFacts, secondsAhead } from '../assertions/facts.js';
+import { ALLOWED_ALGORITHMS, KeySets } from '../assertions/keys.js';
+import { factString } from '../errors/fact-values.js';
 import { JwtRejected, verifyJwt, type JwtFailure } from '../assertions/verify.js';
 import type { Clock } from '../core/clock.js';
 import { invalidToken } from '../errors/errors.js';
@@ -9,8 +11,9 @@ import { fetchProviderMetadata, ProviderFetchError, type FetchOptions } from './
 import { refusalIn } from '../outbound/fetch.js';
 import { outboundFacts } from '../outbound/facts.js';
 import type { RegistryCache } from '../registry/cache.js';
+import type { PropertyValues } from '../registry/properties.js';
 import type { Caller } from '../domain/caller.js';
-import type { IdentityProvider, User } from '../domain/model.js';
+import type { Facts, IdentityProvider, User } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 
 /**
@@ -101,6 +104,22 @@ function scopesOf(claims: JWTPayload): string[] {
   return [];
 }
 
+/**
+ * The facts of a refusal of `provider`'s token (src/errors/facts.ts), built only when refusing:
+ * what the token said (as presented) against what the provider's registration expects.
+ */
+function providerFacts(provider: IdentityProvider, token: string): Facts {
+  const jwt = jwtFacts(token);
+  return {
+    identityProvider: provider.name,
+    expectedIssuer: provider.issuer,
+    expectedAudience: provider.audience,
+    ...jwt,
+    userClaim: provider.userClaim,
+    userField: provider.userField,
+  };
+}
+
 type MetadataEntry = { readonly jwksUri: string; readonly at: number } | { readonly error: ProviderFetchError; readonly at: number } | { readonly pending: Promise<string> };
 
 export class IdentityProviderTokens implements ExternalTokenValidator {
@@ -173,8 +192,9 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
       jwksUri = await this.jwksUriOf(provider);
     } catch (error) {
       const refused = refusalIn(error) !== undefined;
-      const answer = unavailable(`${label}: ${error instanceof Error ? error.message : String(error)}`, refused).withCause(error);
-      throw refused ? answer.withFacts({ identityProvider: provider.name, ...outboundFacts(error) }) : answer;
+      throw unavailable(`${label}: ${error instanceof Error ? error.message : String(error)}`, refused)
+        .withCause(error)
+        .withFacts({ ...providerFacts(provider, token), idpJwksUri: provider.jwksUri, idpMetadataUrl: provider.metadataUrl, fetchError: factString(error instanceof Error ? error.message : String(error), 300), ...(refused ? { identityProvider: provider.name, ...outboundFacts(error) } : {}) });
     }
     const props = this.deps.cache.peekProperties() ?? (await this.deps.cache.properties());
     let claims: JWTPayload;
@@ -191,18 +211,19 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
       });
     } catch (error) {
       if (error instanceof JwtRejected) {
-        const refused = refusal(REASONS[error.code], `${label}: ${error.detail}`).withCause(error);
+        const refused = refusal(REASONS[error.code], `${label}: ${error.detail}`).withCause(error).withFacts(this.rejectionFacts(provider, token, jwksUri, error, props));
         throw error.code === 'keys_refused' ? refused.withFacts({ identityProvider: provider.name, ...outboundFacts(error) }) : refused;
       }
       throw error;
     }
     const name = claims[provider.userClaim];
     if (typeof name !== 'string' || name === '' || name.length > 500) {
-      throw refusal('idp.claim_missing', `${label}: the token has no string claim ${JSON.stringify(provider.userClaim)} to name the user.`);
+      throw refusal('idp.claim_missing', `${label}: the token has no string claim ${JSON.stringify(provider.userClaim)} to name the user.`).withFacts({ ...providerFacts(provider, token), claim: provider.userClaim });
     }
     const user = await this.userOf(provider, name);
     if (user === undefined) {
-      throw refusal('idp.unknown_user', `${label}: no user has the ${provider.userField === 'id' ? 'id' : 'user name'} ${JSON.stringify(name.slice(0, 200))} (claim ${provider.userClaim}).`);
+      throw refusal('idp.unknown_user', `${label}: no user has the ${provider.userField === 'id' ? 'id' : 'user name'} ${JSON.stringify(name.slice(0, 200))} (claim ${provider.userClaim}).`)
+        .withFacts({ ...providerFacts(provider, token), userClaimValue: factString(name), userExists: false });
     }
     if (!user.active) {
       throw invalidToken('token.user_inactive', 'The user of this token is inactive.')
@@ -219,6 +240,44 @@ export class IdentityProviderTokens implements ExternalTokenValidator {
       scopes: Object.freeze(scopesOf(claims)),
     });
     return { caller, expiresAt: (claims.exp as number) * 1000 };
+  }
+
+  /** The facts of a JWT-level refusal, by its failure: the keys for key failures, the settings for time ones. */
+  private rejectionFacts(provider: IdentityProvider, token: string, jwksUri: string, error: JwtRejected, props: PropertyValues): Facts {
+    const base = providerFacts(provider, token);
+    const keys = () => ({ idpJwksUri: jwksUri, idpMetadataUrl: provider.metadataUrl, publishedKids: this.keySets.publishedKids(jwksUri) ?? [] });
+    switch (error.code) {
+      case 'malformed':
+      case 'missing_claim':
+        return { ...base, claim: error.claim ?? null };
+      case 'algorithm_not_allowed':
+        return { ...base, allowedAlgorithms: [...ALLOWED_ALGORITHMS] };
+      case 'unknown_key':
+      case 'bad_signature':
+        return { ...base, ...keys() };
+      case 'invalid_keys':
+      case 'keys_unavailable':
+      case 'keys_refused':
+        return { ...base, ...keys(), fetchError: factString(error.detail, 300) };
+      case 'expired':
+      case 'not_yet_valid':
+        return { ...base, maxSkewSeconds: props['latchkey.assertion.max_skew_seconds'] };
+      case 'lifetime_too_long': {
+        const claims = this.claimsOf(token);
+        const lifetime = typeof claims.exp === 'number' && typeof claims.iat === 'number' ? Math.round(claims.exp - claims.iat) : secondsAhead(claims, this.deps.clock.now());
+        return { ...base, lifetimeSeconds: lifetime, maxLifetimeSeconds: props['latchkey.idp.max_token_lifetime_seconds'], maxSkewSeconds: props['latchkey.assertion.max_skew_seconds'] };
+      }
+      default:
+        return base;
+    }
+  }
+
+  private claimsOf(token: string): JWTPayload {
+    try {
+      return decodeJwt(token);
+    } catch {
+      return {};
+    }
   }
 
   private async userOf(provider: IdentityProvider, value: string): Promise<User | undefined> {

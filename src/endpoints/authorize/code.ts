@@ -1,5 +1,6 @@
 import { mintOpaque } from '../../core/crypto.js';
 import type { Application, User } from '../../domain/model.js';
+import { CODE_LIFETIME_MS } from '../../grants/authorization-code.js';
 import type { AuthorizeKit } from './context.js';
 import type { Pending } from './pending.js';
 
@@ -9,8 +10,9 @@ import type { Pending } from './pending.js';
  * the PKCE challenge (RFC 7636 §4.4). src/grants/authorization-code.ts redeems it.
  */
 
-/** RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED"; ours is much shorter. */
-export const CODE_LIFETIME_MS = 60_000;
+/** How long a code lives (defined with the grant that redeems it, which names it in its refusals' facts). */
+export { CODE_LIFETIME_MS };
+
 /** Prefix of authorization codes (the tokenKey shape: lk_xx_ + time + 256 random bits). */
 export const CODE_PREFIX = 'lk_ac_';
 

@@ -37,7 +37,13 @@ export async function consent(kit: AuthorizeKit, ctx: Ctx, app: Application, tar
   ctx.refusal.authenticated = true;
   const iss = kit.deps.issuer();
   if (params[FIELD.decision] !== 'allow') {
-    const error = new OAuthError({ error: 'access_denied', status: 303, reason: 'authorize.consent_denied', description: 'The user denied access.' });
+    const error = new OAuthError({
+      error: 'access_denied',
+      status: 303,
+      reason: 'authorize.consent_denied',
+      description: 'The user denied access.',
+      facts: { requestedScopes: [...pending.s], requestedRedirectUri: target.redirectUri },
+    });
     await record(kit, ctx, error);
     return redirect(ctx, withParams(target.redirectUri, { error: error.error, error_description: error.description, state: target.state, iss }));
   }

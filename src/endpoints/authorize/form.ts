@@ -1,8 +1,10 @@
+import { factString, factTime } from '../../errors/fact-values.js';
+import { readCookie } from '../../web/cookies.js';
 import { FIELD, type FormAction } from '../../web/authorize-pages.js';
 import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
 import { consent } from './consent.js';
 import { signInPage } from './pages.js';
-import { openPending } from './pending.js';
+import { openPending, PENDING_REQUEST_LIFETIME_MS } from './pending.js';
 import { pageError } from './refusals.js';
 import { signIn } from './sign-in.js';
 import { recheck } from './validate.js';
@@ -17,14 +19,26 @@ export async function form(kit: AuthorizeKit, ctx: Ctx, params: Record<string, s
   const action = params[FIELD.action] as FormAction | undefined;
   const pending = await openPending(kit, params[FIELD.request]);
   if (pending !== undefined) ctx.refusal.clientId = pending.c;
+  // The facts of a refusal of this form: which form, whether its pending request verified (never a field's value).
+  const formFacts = { formAction: factString(params[FIELD.action], 64), pendingRequestValid: pending !== undefined };
   if (action !== 'sign_in' && action !== 'consent' && action !== 'switch_user') {
-    throw pageError('authorize.request_invalid', 'The form sent is not one of ours. Go back to the application and start again.');
+    throw pageError('authorize.request_invalid', 'The form sent is not one of ours. Go back to the application and start again.').withFacts(formFacts);
   }
   if (!(await kit.csrf.verify(ctx.req, action, params[FIELD.csrf]))) {
-    throw pageError('authorize.csrf_failed', 'The form could not be verified. Go back to the application and start again, with cookies allowed for this site.', 403, 'access_denied');
+    throw pageError('authorize.csrf_failed', 'The form could not be verified. Go back to the application and start again, with cookies allowed for this site.', 403, 'access_denied').withFacts({
+      ...formFacts,
+      csrfCookiePresent: readCookie(ctx.req, kit.csrf.name()) !== undefined,
+      csrfTokenPresent: params[FIELD.csrf] !== undefined,
+    });
   }
-  if (pending === undefined) throw pageError('authorize.request_invalid', 'The sign-in request was altered or is not one of ours. Go back to the application and start again.');
-  if (pending.exp <= kit.deps.clock.now()) throw pageError('authorize.request_expired', 'The sign-in request has expired. Go back to the application and start again.');
+  if (pending === undefined) throw pageError('authorize.request_invalid', 'The sign-in request was altered or is not one of ours. Go back to the application and start again.').withFacts(formFacts);
+  if (pending.exp <= kit.deps.clock.now()) {
+    throw pageError('authorize.request_expired', 'The sign-in request has expired. Go back to the application and start again.').withFacts({
+      ...formFacts,
+      requestStartedAt: factTime(pending.exp - PENDING_REQUEST_LIFETIME_MS),
+      requestExpiredAt: factTime(pending.exp),
+    });
+  }
   const { app, target } = await recheck(kit, ctx, pending);
   switch (action) {
     case 'sign_in':

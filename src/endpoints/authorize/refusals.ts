@@ -41,7 +41,14 @@ export function refusedToClient<T>(target: Target, check: () => T): T {
 /** A redirected error is answered with 303; the record says so. */
 export function redirected(error: OAuthError): OAuthError {
   return new OAuthError(
-    { error: error.error, status: 303, description: error.description, reason: error.reason, ...(error.hint === undefined ? {} : { hint: error.hint }), ...(error.facts === undefined ? {} : { facts: error.facts }) },
+    {
+      error: error.error,
+      status: 303,
+      description: error.description,
+      reason: error.reason,
+      ...(error.hint === undefined ? {} : { hint: error.hint }),
+      ...(error.facts === undefined ? {} : { facts: error.facts }),
+    },
     error.cause,
   );
 }

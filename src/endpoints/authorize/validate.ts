@@ -5,6 +5,7 @@ import { OAuthError } from '../../errors/oauth-error.js';
 import { parseScopeParam, resolveRequestedScopes, scopesFact } from '../../grants/scope.js';
 import { parameterName } from '../../core/form.js';
 import type { Application } from '../../domain/model.js';
+import { factString } from '../../errors/fact-values.js';
 import { properties, type AuthorizeKit, type Ctx } from './context.js';
 import type { Pending } from './pending.js';
 import { pageError, refusedToClient, type Target } from './refusals.js';
@@ -18,6 +19,10 @@ import { pageError, refusedToClient, type Target } from './refusals.js';
 export const MAX_STATE_LENGTH = 2048;
 
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+/** The response types the endpoint supports: the authorization code flow only (no implicit flow, RFC 9700 §2.1.2). */
+export const SUPPORTED_RESPONSE_TYPES: readonly string[] = ['code'];
+/** The only PKCE method accepted (RFC 9700 §2.1.1: plain is not). */
+export const REQUIRED_CHALLENGE_METHOD = 'S256';
 const OAUTH_ACTIVE = 'com.snc.platform.security.oauth.is.active';
 
 /** A known, active client and the redirect URI in effect. */
@@ -67,7 +72,8 @@ function redirectTarget(app: Application, redirectUri: string | undefined): Chec
     // RFC 9700 §4.1.3: exact string matching, nothing else.
     if (!app.redirectUris.includes(redirectUri)) {
       throw pageError('authorize.redirect_uri_mismatch', `The redirect URI is not registered for the application ${app.name}, so you cannot be sent back to it.`)
-        .withHint(`redirect_uri ${clip(redirectUri, 500)} is not one of: ${app.redirectUris.join(' ') || '(none registered)'}`);
+        .withHint(`redirect_uri ${clip(redirectUri, 500)} is not one of: ${app.redirectUris.join(' ') || '(none registered)'}`)
+        .withFacts({ requestedRedirectUri: factString(redirectUri, 500) });
     }
     return { app, target: redirectUri, sent: true };
   }
@@ -79,7 +85,7 @@ function redirectTarget(app: Application, redirectUri: string | undefined): Chec
       app.redirectUris.length === 0
         ? `The application ${app.name} has no registered redirect URI, so you cannot be sent back to it.`
         : `The request has no redirect_uri and the application ${app.name} has several registered, so you cannot be sent back to it.`,
-    );
+    ).withFacts({ requestedRedirectUri: null });
   }
   return { app, target: only, sent: false };
 }
@@ -89,7 +95,9 @@ function redirectTarget(app: Application, redirectUri: string | undefined): Chec
  * registered for it, compared as exact strings. Failures are pages, never redirects.
  */
 export async function checkClient(kit: AuthorizeKit, ctx: Ctx, clientId: string | undefined, redirectUri: string | undefined, repeated: ReadonlySet<string>): Promise<CheckedClient> {
-  if (clientId === undefined) throw pageError('authorize.client_id_missing', 'The request has no client_id, so the application that sent you here is not known.');
+  if (clientId === undefined) {
+    throw pageError('authorize.client_id_missing', 'The request has no client_id, so the application that sent you here is not known.').withFacts({ requestedRedirectUri: factString(redirectUri, 500) });
+  }
   if (repeated.has('client_id')) throw pageError('request.repeated_parameter', 'The parameter client_id was sent more than once.').withFacts({ repeatedParameter: 'client_id' });
   ctx.refusal.clientId = clientId;
   const app = await application(kit, clientId);
@@ -113,6 +121,16 @@ function requireCodeGrant(app: Application): void {
 
 /** The PKCE challenge (RFC 7636 §4.2, §4.3): S256 only, required for public clients. */
 function checkChallenge(app: Application, challenge: string | undefined, method: string | undefined): string | null {
+  try {
+    return checkedChallenge(app, challenge, method);
+  } catch (error) {
+    // The method and the challenge's length, never the challenge (a hash of the client's secret verifier).
+    if (error instanceof OAuthError) throw error.withFacts({ challengeMethod: factString(method, 50), challengeLength: challenge?.length ?? null, requiredChallengeMethod: REQUIRED_CHALLENGE_METHOD });
+    throw error;
+  }
+}
+
+function checkedChallenge(app: Application, challenge: string | undefined, method: string | undefined): string | null {
   if (challenge === undefined) {
     if (method !== undefined) throw invalidRequest.withReason('pkce.challenge_missing').withDescription('code_challenge_method was sent without code_challenge.');
     if (app.public) {
@@ -161,12 +179,16 @@ export function checkRequest(app: Application, params: Record<string, string>, r
     throw invalidRequest.withReason('request.repeated_parameter').withDescription(`The parameter ${name} was sent more than once.`).withFacts({ repeatedParameter: parameterName(again) });
   }
   if (params.state !== undefined && params.state.length > MAX_STATE_LENGTH) {
-    throw invalidRequest.withReason('authorize.state_too_long').withDescription(`The state parameter may have at most ${MAX_STATE_LENGTH} characters.`);
+    throw invalidRequest
+      .withReason('authorize.state_too_long')
+      .withDescription(`The state parameter may have at most ${MAX_STATE_LENGTH} characters.`)
+      .withFacts({ stateLength: params.state.length, maxStateLength: MAX_STATE_LENGTH });
   }
   const responseType = params.response_type;
-  if (responseType === undefined) throw invalidRequest.withReason('authorize.response_type_missing').withDescription('The response_type parameter is required; send response_type=code.');
+  const asked = { requestedResponseType: factString(responseType, 100), supportedResponseTypes: [...SUPPORTED_RESPONSE_TYPES] };
+  if (responseType === undefined) throw invalidRequest.withReason('authorize.response_type_missing').withDescription('The response_type parameter is required; send response_type=code.').withFacts(asked);
   if (responseType !== 'code') {
-    throw new OAuthError({ error: 'unsupported_response_type', status: 400, reason: 'authorize.unsupported_response_type', description: 'Only response_type=code is supported.' });
+    throw new OAuthError({ error: 'unsupported_response_type', status: 400, reason: 'authorize.unsupported_response_type', description: 'Only response_type=code is supported.', facts: asked });
   }
   const scopes = consentScopes(app, parseScopeParam(params.scope));
   return { scopes, challenge: checkChallenge(app, params.code_challenge, params.code_challenge_method) };
@@ -176,7 +198,9 @@ export function checkRequest(app: Application, params: Record<string, string>, r
 export async function recheck(kit: AuthorizeKit, ctx: Ctx, pending: Pending): Promise<{ app: Application; target: Target }> {
   await requireOAuthActive(kit);
   const client = await checkClient(kit, ctx, pending.c, pending.rs ? pending.r : undefined, new Set());
-  if (client.target !== pending.r) throw pageError('authorize.redirect_uri_mismatch', `The redirect URI is no longer registered for the application ${client.app.name}.`);
+  if (client.target !== pending.r) {
+    throw pageError('authorize.redirect_uri_mismatch', `The redirect URI is no longer registered for the application ${client.app.name}.`).withFacts({ requestedRedirectUri: factString(pending.r, 500) });
+  }
   const target: Target = { redirectUri: pending.r, state: pending.st };
   refusedToClient(target, () => {
     requireCodeGrant(client.app);
