@@ -191,11 +191,14 @@ async function propertyNow(name: string) {
 /** Asserts the four facts of an instance switch against the registry and the audit log; returns the value it had when refused. */
 async function assertProperty(e: Explanation, name: string, actor: string): Promise<void> {
   const now = await propertyNow(name);
+  // The change in force when the request was refused (a later restore does not count).
+  const inForce = (await auditsOf(name, 'property.set')).find((entry) => entry.at <= Date.parse(e.at));
+  assert.ok(inForce !== undefined, `no property.set entry for ${name} before the refusal`);
   assert.equal(e.facts.property, name);
   assert.equal(e.facts.propertyValue, now.value);
-  assert.equal(e.facts.propertySetAt, iso(now.last.at));
-  assert.equal(e.facts.propertySetBy, now.last.actor);
-  assert.equal(now.last.actor, actor);
+  assert.equal(e.facts.propertySetAt, iso(inForce.at));
+  assert.equal(e.facts.propertySetBy, inForce.actor);
+  assert.equal(inForce.actor, actor);
 }
 /** The commands a fix writes in backticks (`latchkey …`), as words. */
 function fixCommands(fix: string | null): string[][] {

@@ -38,12 +38,13 @@ async function existingScopes(ctx: ExplainContext): Promise<Set<string>> {
 
 /**
  * The audited changes that revoke tokens, by what they are recorded under (src/tokens/revocation.ts,
- * src/registry/*): one token by its handle; every token of an application (revoke all, delete); of
+ * src/registry/*): one token by its handle; every token of an application (revoke all, delete) or
+ * one family of it (a refresh token's reuse, recorded by the system); of
  * a user (revoke all, a password change or deactivation, delete); of a scope (its delete).
  */
 const REVOKED_BY: Readonly<Record<'handle' | 'application' | 'user' | 'scope', readonly string[]>> = {
   handle: ['token.revoke'],
-  application: ['token.revoke_all', 'application.delete'],
+  application: ['token.revoke_all', 'token.revoke_family', 'application.delete'],
   user: ['token.revoke_all', 'user.sessions_ended', 'user.delete'],
   scope: ['scope.delete'],
 };
