@@ -8,7 +8,8 @@ import type { RegistryCache } from '../registry/cache.js';
 import type { PropertyValues } from '../registry/properties.js';
 import type { Application } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
-import { InvalidKeySet, type KeySets } from './keys.js';
+import { ALLOWED_ALGORITHMS, InvalidKeySet, type KeySets } from './keys.js';
+import { spendSignatureCheck } from './stand-in.js';
 import { JwtRejected, peekJwt, verifyJwt, type JwtFailure } from './verify.js';
 
 /**
@@ -104,14 +105,23 @@ export function assertionError(use: AssertionUse, reason: ReasonCode, hint: stri
   return base.withReason(reason).withDescription(known === undefined ? generic : `${prefix}${known}`).withHint(hint.slice(0, 500));
 }
 
-/** The claims before any verification, to find out which client the assertion names; throws assertion.malformed. */
+/**
+ * The claims before any verification, to find out which client the assertion names; throws
+ * assertion.malformed, or assertion.algorithm_not_allowed: the algorithm is about the JWT itself,
+ * so it is refused before anything is looked up, with the same answer whether or not the client exists.
+ */
 export function unverifiedClaims(use: AssertionUse, token: string): JWTPayload {
+  let peeked: ReturnType<typeof peekJwt>;
   try {
-    return peekJwt(token).claims;
+    peeked = peekJwt(token);
   } catch (error) {
     if (error instanceof JwtRejected) throw assertionError(use, 'assertion.malformed', error.detail).withCause(error);
     throw error;
   }
+  if (peeked.alg === undefined || !ALLOWED_ALGORITHMS.includes(peeked.alg)) {
+    throw assertionError(use, 'assertion.algorithm_not_allowed', `The JWT is signed with alg ${peeked.alg ?? '(none)'}; accepted: ${ALLOWED_ALGORITHMS.join(', ')}.`);
+  }
+  return peeked.claims;
 }
 
 /** The key resolver for an application's registered keys; throws when it has none. */
@@ -151,7 +161,14 @@ export function acceptedAudiences(issuer: string): string[] {
  * `consumeJti` once everything else has passed.
  */
 export async function verifyAssertion(deps: AssertionDeps, use: AssertionUse, token: string, app: Application): Promise<VerifiedAssertion> {
-  const getKey = keysOf(deps, use, app);
+  let getKey: JWTVerifyGetKey;
+  try {
+    getKey = keysOf(deps, use, app);
+  } catch (error) {
+    // No key to check with: spend the check a bad signature costs (stand-in.ts), so the answer tells nothing.
+    await spendSignatureCheck(token);
+    throw error;
+  }
   const { skew, maxLifetime } = await assertionSettings(deps);
   let claims: JWTPayload;
   try {
@@ -166,7 +183,10 @@ export async function verifyAssertion(deps: AssertionDeps, use: AssertionUse, to
       maxLifetimeSeconds: maxLifetime,
     });
   } catch (error) {
-    if (error instanceof JwtRejected) throw assertionError(use, REASON[error.code], `Application "${app.name}": ${error.detail}`).withCause(error);
+    if (error instanceof JwtRejected) {
+      if (error.code === 'unknown_key' || error.code === 'invalid_keys') await spendSignatureCheck(token);
+      throw assertionError(use, REASON[error.code], `Application "${app.name}": ${error.detail}`).withCause(error);
+    }
     throw error;
   }
   const sub = claims.sub as string;

@@ -1,4 +1,5 @@
 import { assertionError, CLIENT_ASSERTION_TYPE, consumeJti, unverifiedClaims, verifyAssertion, type AssertionDeps } from '../assertions/assertion.js';
+import { spendSignatureCheck } from '../assertions/stand-in.js';
 import type { ClientAuthMethod } from './types.js';
 
 /**
@@ -43,6 +44,11 @@ export function privateKeyJwt(deps: AssertionDeps): ClientAuthMethod {
         verifyAssertion: async (application) => {
           const verified = await verifyAssertion(deps, 'client', assertion, application);
           await consumeJti(deps, 'client', req, application.clientId, verified);
+        },
+        // No application has the client id: the answer and the work of a known client's bad signature.
+        refuseUnknownClient: async (hint) => {
+          await spendSignatureCheck(assertion);
+          return assertionError('client', 'client_auth.unknown_client', hint);
         },
       };
     },

@@ -1,4 +1,5 @@
 import { assertionError, consumeJti, unverifiedClaims, verifyAssertion, type VerifiedAssertion } from '../assertions/assertion.js';
+import { spendSignatureCheck } from '../assertions/stand-in.js';
 import type { AuthenticatedClient } from '../client-auth/types.js';
 import { invalidClient, invalidGrant } from '../errors/errors.js';
 import { commandLine, placeholder } from '../core/shell.js';
@@ -91,7 +92,11 @@ function jwtBearerHandler(deps: GrantDeps): GrantHandler<Plan> {
         throw assertionError('grant', 'assertion.wrong_client', `client_id ${JSON.stringify(params.client_id.slice(0, 100))} differs from the assertion's iss ${JSON.stringify(iss.slice(0, 100))}.`);
       }
       const app = deps.cache.peekApplicationByClientId(iss) ?? (await deps.cache.applicationByClientId(iss));
-      if (app === undefined) throw assertionError('grant', 'assertion.unknown_issuer', `No application has client id ${JSON.stringify(iss.slice(0, 100))} (the assertion's iss).`);
+      if (app === undefined) {
+        // The answer and the work of a known client's bad signature (assertions/stand-in.ts).
+        await spendSignatureCheck(assertion);
+        throw assertionError('grant', 'assertion.unknown_issuer', `No application has client id ${JSON.stringify(iss.slice(0, 100))} (the assertion's iss).`);
+      }
       context.applicationName = app.name;
       verifiedByParams.set(params, await verify(assertion, app));
       context.application = app;
