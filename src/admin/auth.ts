@@ -50,6 +50,7 @@ function mayAdminister(latchkey: Latchkey, grantType: string | null): boolean {
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const SESSION_ENDED = 'The console session has ended. Sign in again.';
 
 function refusal(status: 401 | 403, reason: ReasonCode, description: string, hint?: string): OAuthError {
   return new OAuthError({ error: status === 401 ? 'invalid_token' : 'access_denied', status, reason, description, ...(hint === undefined ? {} : { hint }) });
@@ -126,11 +127,13 @@ export async function authenticateAdmin(latchkey: Latchkey, auth: ConsoleAuth, r
   if (session === undefined) {
     const sent = auth.presented(req);
     throw sent
-      ? refuse(401, 'admin.session_ended', 'The console session has ended. Sign in again.', {}, false)
+      ? refuse(401, 'admin.session_ended', SESSION_ENDED, {}, false, 'The cookie names no live session: signed out, expired, ended, or never issued.')
       : refuse(401, 'admin.credentials_missing', 'Sign in to the console, or send Authorization: Bearer <access token with scope latchkey.admin>.', {}, false);
   }
   const { user, admin } = await auth.userOf(session);
-  if (user === undefined) throw refuse(401, 'admin.session_ended', 'The console session has ended (the account changed). Sign in again.', {}, false);
+  // The same answer as for any cookie that names no session: whether the account still exists or
+  // is active is not for a caller holding a session that no longer stands.
+  if (user === undefined) throw refuse(401, 'admin.session_ended', SESSION_ENDED, {}, false, 'The session was live, but its account changed (deleted, deactivated or a new password) since it started.');
   const who = { userName: user.userName };
   if (!admin) throw refuse(403, 'admin.role_missing', `User ${user.userName} lacks the admin role; ask an administrator: ${adminRoleCommand(user.userName)}`, who, true);
   if (STATE_CHANGING.has(req.method)) {
