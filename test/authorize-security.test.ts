@@ -497,10 +497,12 @@ describe('authorization code flow: security', () => {
       assert.ok(hasForm(answer, 'sign_in'));
       assert.match(answer.text, /expired/);
       assert.ok(answer.setCookies.some((c) => /^latchkey_session=;.*Max-Age=0/.test(c)));
-      // Signing in again as the inactive user is refused, after the password check.
+      // Signing in again as the inactive user is refused, after the password check, with the answer
+      // of a wrong password (issue 14: the page tells nothing about the account; the reason does).
       const again = await browser.submit(url, formFor(answer, 'sign_in'), { username: 'ivan', password: PW });
-      assert.equal(again.status, 403);
-      assert.match(again.text, /inactive/);
+      assert.equal(again.status, 400);
+      assert.match(again.text, /The user name or password is wrong\./);
+      assert.doesNotMatch(again.text, /inactive/);
       assert.ok(!again.setCookies.some((c) => c.startsWith('latchkey_session=') && !c.includes('Max-Age=0')));
       const refusal = await refusalOf(again);
       assert.equal(refusal.reason, 'user.inactive');

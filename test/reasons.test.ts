@@ -138,6 +138,8 @@ interface Case {
 }
 
 const post = (req: TokenRequest) => tokenRequest(server.url, req);
+/** A client id with its last character changed: a typo of a real one. */
+const typo = (clientId: string) => `${clientId.slice(0, -1)}${clientId.endsWith('0') ? '1' : '0'}`;
 const basic = (name: string) => [apps[name]!.clientId, apps[name]!.secret] as const;
 const cc = (name: string, extra: Record<string, string> = {}) => post({ form: { grant_type: 'client_credentials', ...extra }, basic: basic(name) });
 const password = (name: string, username: string, pw: string, extra: Record<string, string> = {}) =>
@@ -273,22 +275,75 @@ const CASES: Case[] = [
   },
   { code: 'request.missing_parameter', status: 400, error: 'invalid_request', facts: (e) => assert.deepEqual([e.facts.missingParameter, e.facts.requestedGrant], ['password', 'password']), record: (r) => assert.equal(r.applicationName, 'Confidential'), run: () => post({ form: { grant_type: 'password', username: 'alice' }, basic: basic('conf') }) },
   { code: 'request.method_not_allowed', status: 400, error: 'invalid_request', facts: (e) => assert.equal(e.facts.method, 'GET'), run: () => post({ method: 'GET', basic: basic('conf') }) },
-  { code: 'client_auth.multiple_methods', status: 400, error: 'invalid_request', run: () => post({ form: { grant_type: 'client_credentials', client_id: apps.conf!.clientId, client_secret: apps.conf!.secret }, basic: basic('conf') }) },
-  { code: 'client_auth.malformed_header', status: 401, error: 'invalid_client', run: () => post({ form: { grant_type: 'client_credentials' }, headers: { authorization: 'Basic !!!' } }) },
-  { code: 'client_auth.missing', status: 401, error: 'invalid_client', run: () => post({ form: { grant_type: 'client_credentials' } }) },
+  {
+    code: 'client_auth.multiple_methods', status: 400, error: 'invalid_request',
+    facts: (e) => {
+      assert.deepEqual(e.facts.authMethod, ['client_secret_basic', 'client_secret_post']);
+      assert.deepEqual(e.facts.acceptedAuthMethods, [...server.latchkey.clientAuthMethods.keys()]);
+    },
+    run: () => post({ form: { grant_type: 'client_credentials', client_id: apps.conf!.clientId, client_secret: apps.conf!.secret }, basic: basic('conf') }),
+  },
+  {
+    code: 'client_auth.malformed_header', status: 401, error: 'invalid_client',
+    facts: (e) => {
+      assert.equal(e.facts.authMethod, 'client_secret_basic');
+      assert.deepEqual(e.facts.acceptedAuthMethods, [...server.latchkey.clientAuthMethods.keys()]);
+    },
+    run: () => post({ form: { grant_type: 'client_credentials' }, headers: { authorization: 'Basic !!!' } }),
+  },
+  {
+    code: 'client_auth.missing', status: 401, error: 'invalid_client',
+    facts: (e) => assert.deepEqual(e.facts.acceptedAuthMethods, ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt']),
+    run: () => post({ form: { grant_type: 'client_credentials' } }),
+  },
   {
     code: 'client_auth.unknown_client', status: 401, error: 'invalid_client',
-    record: (r) => { assert.equal(r.clientId, 'no-such-client'); assert.equal(r.applicationName, null); },
-    run: () => post({ form: { grant_type: 'client_credentials' }, basic: ['no-such-client', 'whatever'] }),
+    record: (r) => { assert.equal(r.clientId, typo(apps.conf!.clientId)); assert.equal(r.applicationName, null); },
+    facts: (e) => {
+      assert.equal(e.facts.authMethod, 'client_secret_basic');
+      // A one-character typo of a real client id: the nearest one, for the administrator only.
+      assert.equal(e.facts.nearestClientId, apps.conf!.clientId);
+      assert.ok(e.fix?.includes(apps.conf!.clientId), e.fix ?? '');
+    },
+    run: () => post({ form: { grant_type: 'client_credentials' }, basic: [typo(apps.conf!.clientId), 'whatever'] }),
   },
   {
     code: 'client_auth.secret_mismatch', status: 401, error: 'invalid_client',
     record: (r) => { assert.equal(r.clientId, apps.conf!.clientId); assert.equal(r.applicationName, 'Confidential'); },
+    facts: async (e) => {
+      const app = await server.latchkey.storage.applications.byClientId(apps.conf!.clientId);
+      const created = (await server.latchkey.storage.audit.list({ target: apps.conf!.clientId, action: 'application.create' }))[0];
+      assert.ok(app !== undefined && created !== undefined);
+      assert.equal(e.facts.authMethod, 'client_secret_basic');
+      assert.equal(e.facts.secretRotatedAt, new Date(app.secretRotatedAt ?? app.createdAt).toISOString());
+      assert.equal(e.facts.secretRotatedBy, created.actor);
+      assert.ok(e.fix?.includes(String(e.facts.secretRotatedAt)), e.fix ?? '');
+    },
     run: () => post({ form: { grant_type: 'client_credentials' }, basic: [apps.conf!.clientId, 'wrong'] }),
   },
-  { code: 'client_auth.secret_required', status: 401, error: 'invalid_client', run: () => post({ form: { grant_type: 'client_credentials', client_id: apps.conf!.clientId } }) },
-  { code: 'client_auth.public_client_secret', status: 401, error: 'invalid_client', run: () => post({ form: { grant_type: 'password', username: 'alice', password: PW, client_id: apps.pub!.clientId, client_secret: 'made-up' } }) },
-  { code: 'client_auth.application_inactive', status: 401, error: 'invalid_client', run: () => cc('inactive') },
+  {
+    code: 'client_auth.secret_required', status: 401, error: 'invalid_client',
+    facts: (e) => assert.deepEqual([e.facts.authMethod, e.facts.applicationPublic], ['none', false]),
+    run: () => post({ form: { grant_type: 'client_credentials', client_id: apps.conf!.clientId } }),
+  },
+  {
+    code: 'client_auth.public_client_secret', status: 401, error: 'invalid_client',
+    facts: (e) => assert.deepEqual([e.facts.authMethod, e.facts.applicationPublic], ['client_secret_post', true]),
+    run: () => post({ form: { grant_type: 'password', username: 'alice', password: PW, client_id: apps.pub!.clientId, client_secret: 'made-up' } }),
+  },
+  {
+    code: 'client_auth.application_inactive', status: 401, error: 'invalid_client',
+    facts: async (e) => {
+      // Created inactive: the creation is the deactivation the audit log knows.
+      const created = (await server.latchkey.storage.audit.list({ target: apps.inactive!.clientId, action: 'application.create' }))[0];
+      assert.ok(created !== undefined);
+      assert.equal(e.facts.applicationActive, false);
+      assert.equal(e.facts.applicationDeactivatedAt, new Date(created.at).toISOString());
+      assert.equal(e.facts.applicationDeactivatedBy, created.actor);
+      assert.ok(e.fix?.includes(`apps update ${apps.inactive!.clientId} --active true`), e.fix ?? '');
+    },
+    run: () => cc('inactive'),
+  },
   {
     code: 'instance.oauth_inactive', status: 400, error: 'invalid_request',
     facts: async (e) => {
@@ -365,10 +420,48 @@ const CASES: Case[] = [
     },
     run: () => cc('offUser'),
   },
-  { code: 'user.bad_credentials', status: 400, error: 'invalid_grant', record: (r) => assert.equal(r.userName, 'alice'), run: () => password('conf', 'alice', 'not-the-password') },
-  { code: 'user.inactive', status: 400, error: 'invalid_grant', run: () => password('conf', 'bob', PW) },
+  {
+    code: 'user.bad_credentials', status: 400, error: 'invalid_grant',
+    record: (r) => assert.equal(r.userName, 'alice'),
+    facts: async (e) => {
+      const alice = await server.latchkey.storage.users.byName('alice');
+      const [pair, all] = await server.latchkey.storage.attempts.get([{ kind: 'pair', userName: 'alice', source: '127.0.0.1' }, { kind: 'user', userName: 'alice', source: '' }], clock.now());
+      assert.ok(alice !== undefined && pair !== undefined && all !== undefined);
+      assert.deepEqual(
+        { userExists: e.facts.userExists, userActive: e.facts.userActive, failures: e.facts.failures, threshold: e.facts.threshold, userFailures: e.facts.userFailures, userThreshold: e.facts.userThreshold, lockedUntil: e.facts.lockedUntil },
+        { userExists: true, userActive: true, failures: pair.failures, threshold: 5, userFailures: all.failures, userThreshold: 50, lockedUntil: null },
+      );
+      assert.equal(e.facts.passwordChangedAt, new Date(alice.passwordChangedAt ?? 0).toISOString());
+    },
+    run: () => password('conf', 'alice', 'not-the-password'),
+  },
+  {
+    code: 'user.inactive', status: 400, error: 'invalid_grant',
+    facts: async (e, r) => {
+      const bob = await server.latchkey.storage.users.byName('bob');
+      const created = (await server.latchkey.storage.audit.list({ target: 'bob', action: 'user.create' }))[0];
+      assert.ok(bob !== undefined && created !== undefined);
+      // Answered as a wrong password; only the reason and the facts say it was the right one of an inactive user.
+      assert.equal(r.description, 'The user name or password is wrong.');
+      assert.equal(e.facts.userActive, false);
+      assert.equal(e.facts.userDeactivatedAt, new Date(created.at).toISOString());
+      assert.equal(e.facts.userDeactivatedBy, created.actor);
+      assert.equal(e.facts.passwordChangedAt, new Date(bob.passwordChangedAt ?? 0).toISOString());
+    },
+    run: () => password('conf', 'bob', PW),
+  },
   {
     code: 'user.locked_out', status: 400, error: 'invalid_grant',
+    facts: async (e) => {
+      const [pair] = await server.latchkey.storage.attempts.get([{ kind: 'pair', userName: 'carol', source: '127.0.0.1' }], clock.now());
+      assert.ok(pair !== undefined);
+      // Threshold 2 reached: the source waits 1 s after the last failure.
+      assert.deepEqual(
+        { lockScope: e.facts.lockScope, failures: e.facts.failures, threshold: e.facts.threshold, lockedUntil: e.facts.lockedUntil, userExists: e.facts.userExists },
+        { lockScope: 'source', failures: pair.failures, threshold: 2, lockedUntil: new Date(pair.lastAt + 1000).toISOString(), userExists: true },
+      );
+      assert.ok(e.fix?.includes('users unlock carol'), e.fix ?? '');
+    },
     run: () =>
       withProperty(LOCKOUT, '2', '5', async () => {
         for (let i = 0; i < 2; i++) assertOAuthError(await password('conf', 'carol', 'wrong-password'), 400, 'invalid_grant');
@@ -377,6 +470,11 @@ const CASES: Case[] = [
   },
   {
     code: 'password.busy', status: 503, error: 'temporarily_unavailable',
+    facts: (e, r) => {
+      // The bounds the server was started with (before()), and the wait the caller was told.
+      assert.deepEqual([e.facts.hashingConcurrency, e.facts.hashingQueue], [1, 2]);
+      assert.equal(`Retry-After: ${e.facts.retryAfterSeconds} s.`, /Retry-After: \d+ s\./.exec(r.hint ?? '')?.[0]);
+    },
     run: async () => {
       // The server hashes one password at a time with two waiting (see before()): a burst overflows it.
       const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => password('conf', `busy-${i}`, 'not-the-password')));

@@ -59,6 +59,7 @@ function mayAdminister(latchkey: Latchkey, grantType: string | null): boolean {
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const SESSION_ENDED = 'The console session has ended. Sign in again.';
 
 function refusal(status: 401 | 403, reason: ReasonCode, description: string, hint?: string, facts?: Facts): OAuthError {
   return new OAuthError({ error: status === 401 ? 'invalid_token' : 'access_denied', status, reason, description, ...(hint === undefined ? {} : { hint }), ...(facts === undefined ? {} : { facts }) });
@@ -173,13 +174,15 @@ export async function authenticateAdmin(latchkey: Latchkey, auth: ConsoleAuth, r
     const sent = auth.presented(req);
     if (!sent) throw refuse(401, 'admin.credentials_missing', 'Sign in to the console, or send Authorization: Bearer <access token with scope latchkey.admin>.', {}, false, undefined, { authMethod: 'none' });
     const ended = await endedSession(latchkey, auth, req, now);
-    throw refuse(401, 'admin.session_ended', 'The console session has ended. Sign in again.', ended.subject, false, undefined, ended.facts);
+    throw refuse(401, 'admin.session_ended', SESSION_ENDED, ended.subject, false, 'The cookie names no live session: signed out, expired, ended, or never issued.', ended.facts);
   }
   const { user, admin } = await auth.userOf(session);
+  // The same answer as for any cookie that names no session: whether the account still exists or
+  // is active is not for a caller holding a session that no longer stands (the facts tell the administrator).
   if (user === undefined) {
     const still = await latchkey.storage.users.byId(session.userId).catch(() => undefined);
     const facts: Facts = { session: sessionHandle(session.id), sessionState: still === undefined ? 'its user was deleted' : 'its user is inactive' };
-    throw refuse(401, 'admin.session_ended', 'The console session has ended (the account changed). Sign in again.', still === undefined ? {} : { userName: still.userName }, false, undefined, facts);
+    throw refuse(401, 'admin.session_ended', SESSION_ENDED, still === undefined ? {} : { userName: still.userName }, false, 'The session was live, but its account changed (deleted, deactivated or a new password) since it started.', facts);
   }
   const who = { userName: user.userName };
   if (!admin) throw refuse(403, 'admin.role_missing', `User ${user.userName} lacks the admin role; ask an administrator: ${adminRoleCommand(user.userName)}`, who, true, undefined, { requiredRoles: [ADMIN_ROLE], authMethod: 'session' });

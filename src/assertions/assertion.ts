@@ -11,6 +11,7 @@ import type { Storage } from '../storage/types.js';
 import { factString } from '../errors/fact-values.js';
 import { claimFacts, jwtFacts, secondsAhead, segmentsOf } from './facts.js';
 import { ALLOWED_ALGORITHMS, InvalidKeySet, kidsIn, type KeySets } from './keys.js';
+import { spendSignatureCheck } from './stand-in.js';
 import { JwtRejected, peekJwt, verifyJwt, type JwtFailure } from './verify.js';
 import { outboundFacts } from '../outbound/facts.js';
 
@@ -109,17 +110,28 @@ export function assertionError(use: AssertionUse, reason: ReasonCode, hint: stri
 
 /**
  * The claims before any verification, to find out which client the assertion names; throws
- * assertion.malformed. `assertionType` is the client_assertion_type sent with it (a fact of the refusal).
+ * assertion.malformed, or assertion.algorithm_not_allowed: the algorithm is about the JWT itself,
+ * so it is refused before anything is looked up, with the same answer whether or not the client exists.
+ * `assertionType` is the client_assertion_type sent with it (a fact of the refusal).
  */
 export function unverifiedClaims(use: AssertionUse, token: string, assertionType?: string): JWTPayload {
+  let peeked: ReturnType<typeof peekJwt>;
   try {
-    return peekJwt(token).claims;
+    peeked = peekJwt(token);
   } catch (error) {
     if (error instanceof JwtRejected) {
       throw assertionError(use, 'assertion.malformed', error.detail).withCause(error).withFacts({ assertionType: factString(assertionType, 100), assertionSegments: segmentsOf(token), claim: null });
     }
     throw error;
   }
+  if (peeked.alg === undefined || !ALLOWED_ALGORITHMS.includes(peeked.alg)) {
+    throw assertionError(use, 'assertion.algorithm_not_allowed', `The JWT is signed with alg ${peeked.alg ?? '(none)'}; accepted: ${ALLOWED_ALGORITHMS.join(', ')}.`).withFacts({
+      ...jwtFacts(token),
+      allowedAlgorithms: [...ALLOWED_ALGORITHMS],
+      ...(assertionType === undefined ? {} : { assertionType: factString(assertionType, 100) }),
+    });
+  }
+  return peeked.claims;
 }
 
 // ---- the facts of a refusal (src/errors/facts.ts): built only when refusing -------------------
@@ -224,7 +236,14 @@ export async function verifyAssertion(deps: AssertionDeps, use: AssertionUse, to
 }
 
 async function checkAssertion(deps: AssertionDeps, use: AssertionUse, token: string, app: Application): Promise<VerifiedAssertion> {
-  const getKey = keysOf(deps, use, app);
+  let getKey: JWTVerifyGetKey;
+  try {
+    getKey = keysOf(deps, use, app);
+  } catch (error) {
+    // No key to check with: spend the check a bad signature costs (stand-in.ts), so the answer tells nothing.
+    await spendSignatureCheck(token);
+    throw error;
+  }
   const { skew, maxLifetime } = await assertionSettings(deps);
   let claims: JWTPayload;
   try {
@@ -240,6 +259,7 @@ async function checkAssertion(deps: AssertionDeps, use: AssertionUse, token: str
     });
   } catch (error) {
     if (error instanceof JwtRejected) {
+      if (error.code === 'unknown_key' || error.code === 'invalid_keys') await spendSignatureCheck(token);
       const refused = assertionError(use, REASON[error.code], `Application "${app.name}": ${error.detail}`).withCause(error);
       throw error.code === 'keys_refused' ? refused.withFacts(outboundFacts(error)) : refused;
     }

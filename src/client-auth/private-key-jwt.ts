@@ -1,6 +1,7 @@
 import { assertionError, assertionFacts, CLIENT_ASSERTION_TYPE, consumeJti, unverifiedClaims, verifyAssertion, type AssertionDeps } from '../assertions/assertion.js';
 import { segmentsOf } from '../assertions/facts.js';
 import { factString } from '../errors/fact-values.js';
+import { spendSignatureCheck } from '../assertions/stand-in.js';
 import type { ClientAuthMethod } from './types.js';
 
 /**
@@ -50,6 +51,11 @@ export function privateKeyJwt(deps: AssertionDeps): ClientAuthMethod {
         verifyAssertion: async (application) => {
           const verified = await verifyAssertion(deps, 'client', assertion, application);
           await consumeJti(deps, 'client', req, application.clientId, verified);
+        },
+        // No application has the client id: the answer and the work of a known client's bad signature.
+        refuseUnknownClient: async (hint) => {
+          await spendSignatureCheck(assertion);
+          return assertionError('client', 'client_auth.unknown_client', hint);
         },
       };
     },

@@ -1,5 +1,6 @@
 import type { NeutralRequest } from '../core/request.js';
 import type { Application } from '../domain/model.js';
+import type { OAuthError } from '../errors/oauth-error.js';
 
 export type ClientAuthMethodName = 'client_secret_basic' | 'client_secret_post' | 'none' | 'private_key_jwt';
 
@@ -13,6 +14,12 @@ export interface PresentedClient {
    * application registered and consumes its jti; throws an OAuthError refusal.
    */
   readonly verifyAssertion?: (application: Application) => Promise<void>;
+  /**
+   * The refusal when no application has the client id, for a method whose refusals of a known
+   * client read differently from client_auth.unknown_client (private_key_jwt): the same answer, after
+   * the same work (a signature check with a key nobody holds). Default: client_auth.unknown_client.
+   */
+  readonly refuseUnknownClient?: (hint: string) => Promise<OAuthError>;
 }
 
 /**

@@ -57,7 +57,7 @@ export class PasswordHasher {
    */
   async verify(password: string, stored: string | null): Promise<boolean> {
     if (this.running >= this.concurrency && this.waiting.length >= this.maxQueue) {
-      throw new PasswordHashingBusy(this.retryAfterSeconds());
+      throw new PasswordHashingBusy(this.retryAfterSeconds(), this.concurrency, this.maxQueue);
     }
     const asked = performance.now();
     const ok = await this.run(async () => {

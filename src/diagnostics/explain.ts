@@ -18,6 +18,7 @@ import { COMMON_RESOLVERS } from './explain/resolvers-common.js';
 import { TOKEN_SIDE_FIXES, TOKEN_SIDE_RESOLVERS } from './explain/token-side.js';
 import { API_SIDE_FIXES, API_SIDE_RESOLVERS } from './explain/api-side.js';
 import { BROWSER_SIDE_FIXES, BROWSER_SIDE_RESOLVERS } from './explain/browser-side.js';
+import { CALLERS_SIDE_FIXES, CALLERS_SIDE_RESOLVERS } from './explain/callers-side.js';
 
 export interface ExplainDeps {
   readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'roles' | 'tokens' | 'audit' | 'properties' | 'rules' | 'identityProviders'>;
@@ -49,8 +50,8 @@ export type FactResolver = (ctx: ExplainContext) => Promise<FactValue | undefine
 /** The fix written from this case's facts and the live configuration; undefined: the catalogue's. */
 export type LiveFix = (ctx: ExplainContext, facts: Facts) => Promise<string | undefined> | string | undefined;
 
-const RESOLVERS: Partial<Record<FactName, FactResolver>> = { ...COMMON_RESOLVERS, ...TOKEN_SIDE_RESOLVERS, ...API_SIDE_RESOLVERS, ...BROWSER_SIDE_RESOLVERS };
-const FIXES: Partial<Record<ReasonCode, LiveFix>> = { ...TOKEN_SIDE_FIXES, ...API_SIDE_FIXES, ...BROWSER_SIDE_FIXES };
+const RESOLVERS: Partial<Record<FactName, FactResolver>> = { ...COMMON_RESOLVERS, ...TOKEN_SIDE_RESOLVERS, ...API_SIDE_RESOLVERS, ...BROWSER_SIDE_RESOLVERS, ...CALLERS_SIDE_RESOLVERS };
+const FIXES: Partial<Record<ReasonCode, LiveFix>> = { ...TOKEN_SIDE_FIXES, ...API_SIDE_FIXES, ...BROWSER_SIDE_FIXES, ...CALLERS_SIDE_FIXES };
 
 /** The resolvers and live fixes known (for the tests that every listed fact can be found). */
 export const explainRegistry = { resolvers: RESOLVERS, fixes: FIXES };

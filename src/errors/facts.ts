@@ -103,6 +103,11 @@ export const FACTS = {
   propertyValue: { label: 'Property value', description: 'The value of that property now.' },
   propertySetAt: { label: 'Property set at', description: 'When that property was last set (the audit log).' },
   propertySetBy: { label: 'Property set by', description: 'Who last set that property (the audit log).' },
+  acceptedAuthMethods: { label: 'Auth methods accepted', description: 'The authentication methods the endpoint accepts: at the token endpoint its client authentication methods (the method registry); on a hosted API resource its security.authMethods (bearer, basic).' },
+  applicationDeactivatedAt: { label: 'Application deactivated at', description: 'When the application was last made inactive (the audit log; its creation when it was created inactive).' },
+  applicationDeactivatedBy: { label: 'Application deactivated by', description: 'Who made it inactive (the audit log).' },
+  userDeactivatedAt: { label: 'User deactivated at', description: 'When the user was last made inactive (the audit log; its creation when it was created inactive).' },
+  userDeactivatedBy: { label: 'User deactivated by', description: 'Who made the user inactive (the audit log).' },
   // ---- the token ---------------------------------------------------------------------------
   token: { label: 'Token', description: 'The token handle (tk_…), safe to show.' },
   tokenKind: { label: 'Token kind', description: 'access or refresh.' },
@@ -122,10 +127,15 @@ export const FACTS = {
   // ---- secrets, passwords, lockout -----------------------------------------------------------
   secretRotatedAt: { label: 'Secret last rotated', description: "When the application's secret was set or last rotated: a client sending the old secret since then is told apart from one sending garbage." },
   secretRotatedBy: { label: 'Secret rotated by', description: 'Who rotated it (the audit log).' },
-  failures: { label: 'Failures so far', description: 'Failed attempts counted in the lockout window so far.' },
-  threshold: { label: 'Lockout threshold', description: 'Failures that lock the user out (latchkey.password.lockout.threshold).' },
+  failures: { label: 'Failures so far', description: 'Failed attempts counted in the lockout window so far: from this source, or from all sources for a per-user lock (lockScope user).' },
+  threshold: { label: 'Lockout threshold', description: 'Failures that lock the user out (latchkey.password.lockout.threshold; user_threshold for a per-user lock).' },
   lockedUntil: { label: 'Locked until', description: 'When the lockout ends.' },
   passwordChangedAt: { label: 'Password changed at', description: "When the user's password was last set." },
+  userFailures: { label: 'Failures from all sources', description: 'Failed attempts for this user name from every source in the lockout window so far.' },
+  userThreshold: { label: 'Per-user threshold', description: 'Failures from all sources after which only known sources may try (latchkey.password.lockout.user_threshold).' },
+  lockScope: { label: 'Lock applies to', description: "'source': this user name from this source address (threshold); 'user': this user name from every source it never signed in from (user_threshold)." },
+  hashingConcurrency: { label: 'Password checks at once', description: 'Password hashes this instance runs at once (the bounded password-hashing queue).' },
+  hashingQueue: { label: 'Password checks that may wait', description: 'Password checks that may wait behind the running ones before new ones are refused.' },
   // ---- rate limits -----------------------------------------------------------------------------
   limit: { label: 'Limit', description: "The rate limit that applied ('100/1m')." },
   limitSource: { label: 'Limit set by', description: "Where that limit comes from: the application's own or the instance's property." },
@@ -153,7 +163,6 @@ export const FACTS = {
   nearestRedirectUri: { label: 'Did you mean (redirect URI)', description: "The application's registered redirect URI nearest to the one sent." },
   nearestClientId: { label: 'Did you mean (client id)', description: 'The client id of an application nearest to the one sent.' },
   // ---- API and token validation (api, token, introspect, revoke, admin, metrics, outbound) ------
-  acceptedAuthMethods: { label: 'Auth methods the API accepts', description: "The methods the API resource accepts (its security.authMethods: bearer, basic)." },
   credentialLocations: { label: 'Credentials sent in', description: 'Where the request carried credentials: header (Authorization), query (access_token), body (access_token).' },
   claimedIssuedAt: { label: 'Issue time the token carries', description: "The issue time an unknown token carries in itself (an opaque token's time part, a JWT's iat; not checked): long ago means deleted after it expired, recent means another instance or database." },
   tokenProblem: { label: 'What is wrong with the token', description: 'What the check of a JWT-shaped token found: no iss, no kid, typ not at+jwt, a missing claim …' },

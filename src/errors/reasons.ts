@@ -63,37 +63,45 @@ export const REASONS = {
   'client_auth.multiple_methods': {
     explanation: 'The client sent credentials in both the Authorization header and the body (RFC 6749 §2.3).',
     fix: 'Use exactly one method: HTTP Basic (client_secret_basic) or body parameters (client_secret_post).',
+    facts: ['authMethod', 'acceptedAuthMethods'],
   },
   'client_auth.malformed_header': {
     explanation: 'The Authorization header was not a well-formed HTTP Basic credential.',
     fix: 'Send Authorization: Basic base64(urlencode(client_id) ":" urlencode(client_secret)).',
+    facts: ['authMethod', 'acceptedAuthMethods'],
   },
   'client_auth.missing': {
     explanation: 'No client credentials were sent.',
     fix: 'Authenticate with HTTP Basic or client_id and client_secret in the body.',
+    facts: ['acceptedAuthMethods'],
   },
   'client_auth.unknown_client': {
-    explanation: 'No application has this client id.',
+    explanation: 'No application has this client id. The caller was answered exactly as for a known client with a wrong secret or a bad client assertion, after the same work, so it cannot tell which client ids exist; the nearest client id is for the administrator only.',
     fix: 'Check the client id against `latchkey apps list`.',
     setting: 'latchkey apps list',
+    facts: ['authMethod', 'nearestClientId'],
   },
   'client_auth.secret_mismatch': {
-    explanation: 'The client secret did not match the application\'s current secret.',
+    explanation: 'The client secret did not match the application\'s current secret (the caller was told only that client authentication failed). When the secret was set or last rotated, and by whom, tells a client still sending the old secret (it worked before that time) from one sending garbage; old secrets are not kept, so the presented one is compared with the current secret only.',
     fix: 'Use the secret printed when the application was created or last rotated; rotate it with `latchkey apps rotate-secret <client-id>` if it is lost.',
     setting: 'latchkey apps rotate-secret',
+    facts: ['authMethod', 'secretRotatedAt', 'secretRotatedBy'],
   },
   'client_auth.secret_required': {
-    explanation: 'A confidential application sent no client secret.',
+    explanation: 'A confidential application sent no client secret (only its client_id).',
     fix: 'Send the client secret with HTTP Basic or client_secret in the body.',
+    facts: ['authMethod', 'applicationPublic'],
   },
   'client_auth.public_client_secret': {
     explanation: 'A secret was sent for a public application, which has none.',
     fix: 'Send only client_id for a public application, or make it confidential.',
+    facts: ['authMethod', 'applicationPublic'],
   },
   'client_auth.application_inactive': {
-    explanation: 'The application is inactive.',
+    explanation: 'The application is inactive. Its credentials were right, so the caller was told so.',
     fix: 'Activate it with `latchkey apps update <client-id> --active true`.',
     setting: 'application.active',
+    facts: ['applicationActive', 'applicationDeactivatedAt', 'applicationDeactivatedBy'],
   },
   // ---- instance and application configuration ---------------------------------------------
   'instance.oauth_inactive': {
@@ -145,23 +153,27 @@ export const REASONS = {
   },
   // ---- resource owner ------------------------------------------------------------------------
   'user.bad_credentials': {
-    explanation: 'The user name or password was wrong (the refusal hint says which, and the failure counts towards the lockout: this source, and all sources).',
+    explanation: 'The user name or password was wrong (the facts say whether the user exists; the caller was answered the same either way, after the same password hash). The failure counts towards the lockout: this source, and all sources.',
     fix: 'Check the user name and password; set a new password with `latchkey users update <name> --password-stdin`. Repeated failures throttle the source (see user.locked_out, `latchkey users locks`).',
     setting: 'user.password',
+    facts: ['userExists', 'userActive', 'failures', 'threshold', 'userFailures', 'userThreshold', 'lockedUntil', 'passwordChangedAt'],
   },
   'user.inactive': {
-    explanation: 'The user is inactive.',
+    explanation: 'The user is inactive. Where the user signed in with a password (password grant, sign-in page, Basic on an API), the password was right, but the caller was answered exactly as for a wrong password and the attempt counted as a failure, so the answer tells nothing about the account.',
     fix: 'Activate the user with `latchkey users update <user-name> --active true`.',
     setting: 'user.active',
+    facts: ['userActive', 'userDeactivatedAt', 'userDeactivatedBy', 'passwordChangedAt'],
   },
   'user.locked_out': {
-    explanation: 'Too many failed password attempts for this user name (existing or not, so the answer tells nothing): either from this source address (an IPv6 address by its /64), which must wait 1 s after latchkey.password.lockout.threshold failures, doubling with each further failure, at most the window; or from all sources (latchkey.password.lockout.user_threshold failures), when only sources the user signed in from in the last 30 days may try until the window ends. The attempt was refused without checking the password or counting a failure; the refusal hint says which limit, the count and until when.',
+    explanation: 'Too many failed password attempts for this user name (existing or not, so the answer tells nothing): either from this source address (an IPv6 address by its /64), which must wait 1 s after latchkey.password.lockout.threshold failures, doubling with each further failure, at most the window (the attempt was refused without checking the password or counting a failure); or from all sources (latchkey.password.lockout.user_threshold failures), when until the window ends only the right password from a source the user signed in from in the last 30 days gets in, and every other attempt is checked, counted and answered with the lock (so a known source is never told apart). The facts say which limit, the count and until when.',
     fix: 'Wait until the time in the refusal hint (the caller was told how many seconds), or clear the lock: `latchkey users locks` lists them, `latchkey users unlock <user-name>` clears a user\'s (or Unlock on the console\'s Users page). If the attempts were not the user\'s, someone is guessing: find the source in `latchkey users locks`.',
     setting: 'latchkey.password.lockout.threshold / latchkey.password.lockout.user_threshold / latchkey.password.lockout.window_seconds',
+    facts: ['lockScope', 'failures', 'threshold', 'lockedUntil', 'userExists'],
   },
   'password.busy': {
     explanation: 'Too many password checks at once: the bounded password-hashing queue was full, so the attempt was refused at once with 503 and Retry-After (nothing was checked or counted). Hashing is bounded so that a flood of sign-ins cannot slow the token endpoint.',
     fix: 'Retry after the Retry-After seconds. If it happens without an attack, look at who sends so many password checks (`latchkey users locks`, the Refusals page): an integration should use client credentials or refresh tokens, not the password on every call.',
+    facts: ['retryAfterSeconds', 'hashingConcurrency', 'hashingQueue'],
   },
   // ---- scopes -------------------------------------------------------------------------------
   'scope.not_allowed': {

@@ -1,5 +1,6 @@
 import { assertionError, assertionFacts, consumeJti, unverifiedClaims, verifyAssertion, type VerifiedAssertion } from '../assertions/assertion.js';
 import { factString } from '../errors/fact-values.js';
+import { spendSignatureCheck } from '../assertions/stand-in.js';
 import type { AuthenticatedClient } from '../client-auth/types.js';
 import { invalidClient, invalidGrant } from '../errors/errors.js';
 import { commandLine, placeholder } from '../core/shell.js';
@@ -95,7 +96,11 @@ function jwtBearerHandler(deps: GrantDeps): GrantHandler<Plan> {
           .withFacts({ ...facts(), expectedIssuer: factString(params.client_id), requestedClientId: factString(params.client_id) });
       }
       const app = deps.cache.peekApplicationByClientId(iss) ?? (await deps.cache.applicationByClientId(iss));
-      if (app === undefined) throw assertionError('grant', 'assertion.unknown_issuer', `No application has client id ${JSON.stringify(iss.slice(0, 100))} (the assertion's iss).`).withFacts(facts());
+      if (app === undefined) {
+        // The answer and the work of a known client's bad signature (assertions/stand-in.ts).
+        await spendSignatureCheck(assertion);
+        throw assertionError('grant', 'assertion.unknown_issuer', `No application has client id ${JSON.stringify(iss.slice(0, 100))} (the assertion's iss).`).withFacts(facts());
+      }
       context.applicationName = app.name;
       verifiedByParams.set(params, await verify(assertion, app));
       context.application = app;

@@ -54,13 +54,11 @@ export const password: GrantModule<Plan> = {
         const username = ctx.params.username ?? '';
         const pw = ctx.params.password ?? '';
         ctx.refusal.userName = username.slice(0, 200);
-        // RFC 6749 §10.10: brute-force protection, the same answers whether or not the user exists (registry/lockout.ts).
+        // RFC 6749 §10.10: brute-force protection, the same answers whether or not the user exists,
+        // is inactive or locked (registry/lockout.ts): only an active user's right password is 'ok'.
         const checked = await deps.passwords.check(username, pw, ctx.req.remoteAddress, ctx.properties);
         if (checked.kind !== 'ok') throw passwordRefusal(checked, invalidGrant.withReason('user.bad_credentials').withDescription(BAD_CREDENTIALS));
         const { user } = checked;
-        if (!user.active) {
-          throw invalidGrant.withReason('user.inactive').withDescription(`The user ${user.userName} is inactive. An administrator must activate it.`);
-        }
         return { application: app, user, scopes: await grantedScopes(deps.storage, app, ctx.params.scope) };
       },
       issue(plan) {

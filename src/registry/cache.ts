@@ -41,6 +41,8 @@ export class RegistryCache {
   private appsById = new Map<string, Application>();
   private usersById = new Map<string, User>();
   private secrets = new Map<string, string>();
+  /** Client ids no application had when last asked (see applicationByClientId). */
+  private unknownClientIds = new Set<string>();
   private props: PropertyValues | undefined;
   private version = -1;
   /** When a version change last cleared the cache (performance.now()). */
@@ -141,6 +143,7 @@ export class RegistryCache {
     this.appsById = new Map();
     this.usersById = new Map();
     this.secrets = new Map();
+    this.unknownClientIds = new Set();
     this.props = undefined;
     for (const l of this.listeners) l();
   }
@@ -160,8 +163,26 @@ export class RegistryCache {
     return value;
   }
 
-  applicationByClientId(clientId: string): Promise<Application | undefined> {
-    return this.through('applications', () => this.apps, clientId, (k) => this.deps.storage.applications.byClientId(k));
+  /**
+   * An application by client id. A client id no application has is remembered too (bounded; the
+   * set starts over when full, and is dropped with the rest on every registry change), so asking
+   * again for an unknown id costs what asking for a known one does: a caller cannot tell them
+   * apart by timing (docs/security.md). A refusal decided from it is decided again on a fresh
+   * cache (registry/fresh-cache.ts), so an application created a moment ago is found.
+   */
+  async applicationByClientId(clientId: string): Promise<Application | undefined> {
+    if (this.unknownClientIds.has(clientId)) {
+      this.stats.hits.applications++;
+      return undefined;
+    }
+    const gen = this.generation;
+    const app = await this.through('applications', () => this.apps, clientId, (k) => this.deps.storage.applications.byClientId(k));
+    // Ids longer than any generated one (32 characters) or imported one are not kept: memory stays bounded (10 000 x 256).
+    if (app === undefined && gen === this.generation && clientId.length <= 256) {
+      if (this.unknownClientIds.size >= this.maxEntries) this.unknownClientIds = new Set();
+      this.unknownClientIds.add(clientId);
+    }
+    return app;
   }
 
   applicationById(id: string): Promise<Application | undefined> {

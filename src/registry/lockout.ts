@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.js';
 import { PasswordHashingBusy, type PasswordHasher } from '../core/password-hashing.js';
-import type { AttemptKey, AttemptRecord } from '../domain/model.js';
+import type { AttemptKey, AttemptRecord, Facts } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import type { RegistryCache } from './cache.js';
 import type { PropertyValues } from './properties.js';
@@ -19,13 +19,21 @@ export { BUSY_MESSAGE, lockedOutMessage, type PasswordCheck };
  *   cannot lock a user out of every address (RFC 6749 §10.10 asks for brute-force protection, not
  *   for a switch that anyone can flip);
  * - per user name: after `latchkey.password.lockout.user_threshold` failures from all sources
- *   within the window, only sources the user signed in from successfully in the last 30 days may
- *   try, which caps a guesser spread over many addresses while the real user gets in as usual.
+ *   within the window, only the right password from a source the user signed in from successfully
+ *   in the last 30 days gets in, which caps a guesser spread over many addresses while the real
+ *   user gets in as usual.
  *
  * Failures are recorded whether or not the user exists, and a refusal while throttled waits about
  * as long as a password check instead of hashing, so neither the answers nor their timing tell
  * which names exist. Failures are recorded only after a hash, so the table grows at most at the
  * hashing rate (bounded, core/password-hashing.ts), and rows expire after the window.
+ *
+ * Nothing that depends on the user existing changes the answer to an attempt that does not get in
+ * (docs/security.md "Answers that tell nothing", docs/lockout.md): an inactive user's right
+ * password is counted and answered as a wrong one, and while the per-user limit holds, every source
+ * whose own wait is over is checked and counted alike, and every attempt that does not get in is
+ * answered with the per-user lock, so a known source (which only an existing user has: behind a
+ * proxy, every user's) is told from an unknown one only by getting in with the right password.
  */
 
 /** A source a user signed in from counts as known for this long after the last success. */
@@ -91,6 +99,14 @@ export function userLockedUntil(r: AttemptRecord, limits: Limits): number {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The per-user limit while it holds: until when, and what the attempt is answered. */
+interface UserLock {
+  readonly until: number;
+  readonly failures: number;
+  readonly windowStart: number;
+  readonly known: boolean;
+}
+
 export class PasswordGuard {
   private readonly sleep: (ms: number) => Promise<void>;
   constructor(private readonly deps: PasswordGuardDeps) {
@@ -104,34 +120,7 @@ export class PasswordGuard {
     const source = sourceOf(remoteAddress);
     const limits = lockoutLimits(props);
     const now = deps.clock.now();
-    const throttled = await this.throttled(name, source, limits, now);
-    if (throttled !== undefined) {
-      // As long as a password check would take, without the CPU: timing must not tell whether the name exists.
-      await this.sleep(deps.hasher.typicalMs() * (0.9 + 0.2 * Math.random()));
-      return throttled;
-    }
-    const user = await deps.cache.userByName(userName);
-    let ok: boolean;
-    try {
-      ok = await deps.hasher.verify(password, user?.passwordHash ?? null);
-    } catch (error) {
-      if (error instanceof PasswordHashingBusy) return { kind: 'busy', retryAfterSeconds: error.retryAfterSeconds };
-      throw error;
-    }
-    const at = deps.clock.now();
-    if (user !== undefined && ok) {
-      // A success forgets this source's failures and remembers the source; the user count stays.
-      await deps.storage.attempts.succeed(name, source, at, KNOWN_SOURCE_TTL_MS);
-      return { kind: 'ok', user };
-    }
-    const keys: AttemptKey[] = [{ kind: 'pair', userName: name, source }, { kind: 'user', userName: name, source: '' }];
-    const records = await deps.storage.attempts.fail(keys, at, limits.windowMs, limits.windowMs);
-    return { kind: 'bad_credentials', hint: failureHint(records, source, limits, user === undefined) };
-  }
-
-  /** The refusal when the pair must wait, or the user limit applies to an unknown source. */
-  private async throttled(name: string, source: string, limits: Limits, now: number): Promise<PasswordCheck | undefined> {
-    const records = await this.deps.storage.attempts.get(
+    const records = await deps.storage.attempts.get(
       [{ kind: 'pair', userName: name, source }, { kind: 'user', userName: name, source: '' }, { kind: 'known', userName: name, source }],
       now,
     );
@@ -139,30 +128,80 @@ export class PasswordGuard {
     const pair = of('pair');
     const pairUntil = pair === undefined ? 0 : pairLockedUntil(pair, limits);
     if (pair !== undefined && pairUntil > now) {
+      // As long as a password check would take, without the CPU: timing must not tell whether the name exists.
+      await this.sleep(deps.hasher.typicalMs() * (0.9 + 0.2 * Math.random()));
       const hint = `Limit per user and source: ${pair.failures} failed attempts for ${name} from ${source} since ${iso(pair.windowStart)} (latchkey.password.lockout.threshold ${limits.threshold}); this source may try again at ${iso(pairUntil)}.`;
-      return { kind: 'locked_out', retryAfterSeconds: secondsUntil(pairUntil, now), hint };
+      return lockedOut(pairUntil, now, hint, { failures: pair.failures, threshold: limits.threshold, lockedUntil: iso(pairUntil), lockScope: 'source' });
     }
-    const user = of('user');
-    const userUntil = user === undefined ? 0 : userLockedUntil(user, limits);
-    if (user !== undefined && userUntil > now && of('known') === undefined) {
-      const hint = `Limit per user: ${user.failures} failed attempts for ${name} from all sources since ${iso(user.windowStart)} (latchkey.password.lockout.user_threshold ${limits.userThreshold}); ${source} is not a source it signed in from in the last 30 days, and new sources may try again at ${iso(userUntil)}.`;
-      return { kind: 'locked_out', retryAfterSeconds: secondsUntil(userUntil, now), hint };
+    const userRecord = of('user');
+    const userUntil = userRecord === undefined ? 0 : userLockedUntil(userRecord, limits);
+    const userLock: UserLock | undefined =
+      userRecord !== undefined && userUntil > now ? { until: userUntil, failures: userRecord.failures, windowStart: userRecord.windowStart, known: of('known') !== undefined } : undefined;
+    const user = await deps.cache.userByName(userName);
+    let ok: boolean;
+    try {
+      ok = await deps.hasher.verify(password, user?.passwordHash ?? null);
+    } catch (error) {
+      if (error instanceof PasswordHashingBusy) {
+        return { kind: 'busy', retryAfterSeconds: error.retryAfterSeconds, facts: { retryAfterSeconds: error.retryAfterSeconds, hashingConcurrency: error.concurrency, hashingQueue: error.maxQueue } };
+      }
+      throw error;
     }
-    return undefined;
+    const at = deps.clock.now();
+    // Only an active user's right password gets in, and while the per-user limit holds, only from a known source.
+    if (user !== undefined && ok && user.active && (userLock === undefined || userLock.known)) {
+      // A success forgets this source's failures and remembers the source; the user count stays.
+      await deps.storage.attempts.succeed(name, source, at, KNOWN_SOURCE_TTL_MS);
+      return { kind: 'ok', user };
+    }
+    const keys: AttemptKey[] = [{ kind: 'pair', userName: name, source }, { kind: 'user', userName: name, source: '' }];
+    const counted = await deps.storage.attempts.fail(keys, at, limits.windowMs, limits.windowMs);
+    const facts = failureFacts(counted, limits, user !== undefined);
+    if (userLock !== undefined) {
+      const from = userLock.known ? `${source} is a source it signed in from` : `${source} is not a source it signed in from in the last 30 days`;
+      const what = user === undefined ? 'no user has this name' : !ok ? 'the password was wrong' : user.active ? 'the password was right' : 'the password was right, but the user is inactive';
+      const hint = `Limit per user: ${userLock.failures} failed attempts for ${name} from all sources since ${iso(userLock.windowStart)} (latchkey.password.lockout.user_threshold ${limits.userThreshold}); ${from}, ${what}; new sources may try again at ${iso(userLock.until)}. The attempt was checked and counted (${failureCounts(counted, source, limits)}).`;
+      return lockedOut(userLock.until, at, hint, { ...facts, failures: facts.userFailures ?? userLock.failures, threshold: limits.userThreshold, lockedUntil: iso(userLock.until), lockScope: 'user' });
+    }
+    if (user !== undefined && ok) {
+      return { kind: 'inactive', hint: `User ${user.userName} is inactive; the password was right, and counted as a failure so that the answer tells nothing. ${failureCounts(counted, source, limits)}`, facts: { ...facts, userActive: false } };
+    }
+    return { kind: 'bad_credentials', hint: failureHint(counted, source, limits, user === undefined), facts };
   }
+}
+
+function lockedOut(until: number, now: number, hint: string, facts: Facts): PasswordCheck {
+  return { kind: 'locked_out', retryAfterSeconds: secondsUntil(until, now), hint, facts };
+}
+
+/** The counts after a failure, as facts: this source's (failures / threshold), all sources' (userFailures / userThreshold), the wait. */
+function failureFacts(records: readonly AttemptRecord[], limits: Limits, userExists: boolean): Facts {
+  const pair = records.find((r) => r.kind === 'pair');
+  const user = records.find((r) => r.kind === 'user');
+  const until = pair === undefined ? 0 : pairLockedUntil(pair, limits);
+  return {
+    userExists,
+    failures: pair?.failures ?? 1,
+    threshold: limits.threshold,
+    userFailures: user?.failures ?? 1,
+    userThreshold: limits.userThreshold,
+    lockedUntil: until > 0 ? iso(until) : null,
+  };
 }
 
 function secondsUntil(until: number, now: number): number {
   return Math.max(1, Math.ceil((until - now) / 1000));
 }
 
-function failureHint(records: readonly AttemptRecord[], source: string, limits: Limits, unknownUser: boolean): string {
+function failureCounts(records: readonly AttemptRecord[], source: string, limits: Limits): string {
   const pair = records.find((r) => r.kind === 'pair');
   const user = records.find((r) => r.kind === 'user');
-  const parts = [
-    unknownUser ? 'No user has this name (counted all the same, so the answers do not tell).' : 'Wrong password.',
-    `Failure ${pair?.failures ?? 1} from ${source} (threshold ${limits.threshold}) and ${user?.failures ?? 1} from all sources (user_threshold ${limits.userThreshold}) within ${limits.windowMs / 1000} s.`,
-  ];
+  return `Failure ${pair?.failures ?? 1} from ${source} (threshold ${limits.threshold}) and ${user?.failures ?? 1} from all sources (user_threshold ${limits.userThreshold}) within ${limits.windowMs / 1000} s.`;
+}
+
+function failureHint(records: readonly AttemptRecord[], source: string, limits: Limits, unknownUser: boolean): string {
+  const pair = records.find((r) => r.kind === 'pair');
+  const parts = [unknownUser ? 'No user has this name (counted all the same, so the answers do not tell).' : 'Wrong password.', failureCounts(records, source, limits)];
   const until = pair === undefined ? 0 : pairLockedUntil(pair, limits);
   if (until > 0) parts.push(`This source must wait until ${iso(until)}.`);
   return parts.join(' ');

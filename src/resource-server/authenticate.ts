@@ -114,10 +114,11 @@ async function basicCaller(deps: ApiAuthDeps, p: { userName: string; password: s
   context.userName = p.userName.slice(0, 200);
   const bad = refuse(401, 'api.basic_bad_credentials', 'The user name or password is wrong.', methods, { authMethod: 'basic' });
   // The password grant's check and throttling (registry/lockout.ts): Basic is no way around them.
+  // Only an active user's right password is 'ok'; an inactive one is answered as `bad`, byte for byte.
   const checked = await deps.passwords.check(p.userName, p.password, remoteAddress, await deps.cache.properties());
-  if (checked.kind !== 'ok') throw passwordRefusal(checked, bad);
+  // API answers show their reason code (provider.ts), so an inactive user keeps api.basic_bad_credentials.
+  if (checked.kind !== 'ok') throw passwordRefusal(checked, bad, { showsReason: true });
   const { user } = checked;
-  if (!user.active) throw bad.withHint(`User ${user.userName} is inactive.`);
   context.authenticated = true;
   // Basic credentials act as the user with all of the user's access; auth scopes restrict tokens.
   return { authenticated: true, method: 'basic', user: { id: user.id, name: user.userName, roles: user.roles }, application: null, scopes: [] };

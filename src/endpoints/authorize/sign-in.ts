@@ -18,7 +18,7 @@ import type { Pending } from './pending.js';
  */
 
 const BAD_CREDENTIALS = 'The user name or password is wrong.';
-/** Shown when an inactive user signs in, or comes back to consent with a session. */
+/** Shown when a signed-in user comes back to consent with a session after being deactivated (a sign-in with the password is answered as a wrong one). */
 export const INACTIVE = 'Your account is inactive. Ask an administrator to activate it.';
 
 /** The refusal of an inactive user: access_denied, 403 (RFC 6749 §4.1.2.1). */
@@ -48,14 +48,14 @@ export async function signIn(kit: AuthorizeKit, ctx: Ctx, app: Application, pend
     throw error;
   }
   const props = await properties(kit);
-  // The same answers, in the same time, whether or not the user exists (RFC 6749 §10.10).
+  // The same answers, in the same time, whether or not the user exists, is inactive or locked
+  // (RFC 6749 §10.10, registry/lockout.ts): only an active user's right password is 'ok'.
   const checked = await deps.passwords.check(username, password, ctx.req.remoteAddress, props);
   if (checked.kind !== 'ok') {
     const error = passwordRefusal(checked, invalidGrant.withReason('user.bad_credentials').withDescription(BAD_CREDENTIALS));
     return again(error, error.description, name);
   }
   const { user } = checked;
-  if (!user.active) return again(inactiveUser(), INACTIVE, name);
   ctx.cookies.push((await kit.sessions.start(user, deps.clock.now())).cookie);
   return consentOrApprove(kit, ctx, app, pending, user);
 }
