@@ -36,10 +36,10 @@ export function bucketLabel(t: number, bucketMs: number): string {
   return `${utcDate(t)} ${utcTime(t)}–${endText === '00:00' ? '24:00' : endText} UTC`;
 }
 
-/** How far apart the axis labels are: the smallest step that gives at most 6 labels. */
+/** How far apart the axis labels are: the smallest step that gives at most 7 labels (a week: one a day, whatever the time of day). */
 const STEPS = [10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 3 * HOUR, 4 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 5 * DAY, 7 * DAY];
 function tickStep(spanMs: number, bucketMs: number): number {
-  return STEPS.find((s) => s >= bucketMs && spanMs / s <= 6) ?? 7 * DAY;
+  return STEPS.find((s) => s >= bucketMs && spanMs / s <= 7) ?? 7 * DAY;
 }
 
 function niceMax(n: number): number {
