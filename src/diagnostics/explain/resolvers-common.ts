@@ -13,7 +13,8 @@ import { iso, type ExplainContext, type FactResolver } from '../explain.js';
 const strings = (v: FactValue | undefined): string[] => (Array.isArray(v) ? [...v] : typeof v === 'string' && v !== '' ? v.split(/\s+/) : []);
 const stringOf = (v: FactValue | undefined): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
-function parse(text: string | null): Record<string, unknown> | undefined {
+/** An audit entry's before/after JSON as a record (undefined when absent or not an object). */
+export function parse(text: string | null): Record<string, unknown> | undefined {
   if (text === null) return undefined;
   try {
     const v: unknown = JSON.parse(text);

@@ -6,6 +6,7 @@
  * grants and scopes as they are, and commands that work when pasted (`latchkey scopes create`
  * before the scope is added to an application, lists that replace the current ones in full).
  */
+import { parse } from './resolvers-common.js';
 import { formatDuration } from '../../core/duration.js';
 import { commandLine } from '../../core/shell.js';
 import type { Application, AuditEntry, FactValue, Facts } from '../../domain/model.js';
@@ -19,15 +20,6 @@ const code = (words: Parameters<typeof commandLine>[0]): string => `\`${commandL
 /** `a`, `a and b`, `a, b and c`. */
 const listed = (items: readonly string[]): string => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1] ?? ''}`);
 
-function parsed(text: string | null): Record<string, unknown> | undefined {
-  if (text === null) return undefined;
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The audit entry that made the application user inactive: its deactivation, or its creation as inactive. */
 async function deactivation(ctx: ExplainContext): Promise<AuditEntry | undefined> {
@@ -37,8 +29,8 @@ async function deactivation(ctx: ExplainContext): Promise<AuditEntry | undefined
   if (user === undefined) return undefined;
   for (const entry of await ctx.audit(user.userName)) {
     if (entry.action !== 'user.create' && entry.action !== 'user.update') continue;
-    const before = parsed(entry.before);
-    if (parsed(entry.after)?.active === false && before?.active !== false) return entry;
+    const before = parse(entry.before);
+    if (parse(entry.after)?.active === false && before?.active !== false) return entry;
   }
   return undefined;
 }
