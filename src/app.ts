@@ -1,4 +1,6 @@
 import { ANONYMOUS_BUDGET_PROPERTY, createRefusalRecorder, type RefusalRecorder } from './audit/refusals.js';
+import { WouldRefuseReporter } from './audit/would-refuse.js';
+import { RuleBook } from './registry/rule-book.js';
 import { PROPERTY_DEFINITIONS } from './registry/properties.js';
 import { ActivityCounter } from './audit/activity.js';
 import { UsageCounter } from './audit/usage.js';
@@ -37,6 +39,9 @@ import type { FilesAtRest } from './diagnostics/checks-files.js';
 import { RateLimits } from './registry/rate-limits.js';
 import { InstanceMetrics } from './metrics/instance.js';
 import { createMetricsEndpoint } from './metrics/endpoint.js';
+
+/** The budget of "would refuse" records kept one by one per minute (audit/would-refuse.ts). */
+const RULES_REPORT_PROPERTY = 'latchkey.rules.report_per_minute';
 
 export interface LatchkeyOptions {
   readonly storage: Storage;
@@ -116,6 +121,10 @@ export interface Latchkey {
   readonly metricsEndpoint: ReturnType<typeof createMetricsEndpoint>;
   /** The rate limits of every surface (registry/rate-limits.ts): per client, address, API and user. */
   readonly rateLimits: RateLimits;
+  /** The report-only and enforced rules, compiled (registry/rule-book.ts). */
+  readonly rules: RuleBook;
+  /** Where "would refuse" matches of reporting rules go (audit/would-refuse.ts). */
+  readonly wouldRefuse: WouldRefuseReporter;
   /** The local files the doctor checks (LatchkeyOptions.files); undefined when none were given. */
   readonly files: FilesAtRest | undefined;
   /** Password hashing with bounded concurrency: every password check and new password goes through it. */
@@ -154,6 +163,15 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
       return recorder.record(input);
     },
   };
+  // Report-only rules (registry/rules.ts): compiled once per change version; matches counted, a few kept a minute.
+  const rules = new RuleBook({ storage, cache });
+  const wouldRefuse = new WouldRefuseReporter({
+    refusals,
+    counts: activity,
+    clock,
+    logger,
+    perMinute: () => cache.peekProperties()?.[RULES_REPORT_PROPERTY] ?? PROPERTY_DEFINITIONS[RULES_REPORT_PROPERTY].default,
+  });
   const formats = new Map<TokenFormat, AccessTokenFormat>([[opaqueFormat.format, opaqueFormat]]);
   const passwordHasher = new PasswordHasher(options.passwordHashing);
   const passwords = new PasswordGuard({ storage, cache, clock, hasher: passwordHasher });
@@ -169,10 +187,10 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const catalogue = options.grants ?? BUILT_IN_GRANTS;
   const grants = createGrants(catalogue, { ...assertions, cache, storage, mint: createMinter(formats), passwords });
   const clientAuthMethods = defaultClientAuthMethods(assertions);
-  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
+  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
-  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
+  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {
@@ -221,6 +239,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     metrics,
     metricsEndpoint,
     rateLimits,
+    rules,
+    wouldRefuse,
     passwordHasher,
     passwords,
     issuer: issuerOf,

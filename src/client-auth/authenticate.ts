@@ -94,6 +94,22 @@ export function presentedClient(
 }
 
 /** Whether the request carries client credentials of any method other than a bare client_id (`none`). */
+/** The property that switches client_secret_post off (report it first with a rule: src/registry/rules.ts). */
+export const SECRET_POST_PROPERTY = 'latchkey.client_auth.client_secret_post.enabled';
+
+/**
+ * client_auth.client_secret_post_disabled when the client sent its secret in the body while the
+ * switch is off (or, for a report-only rule, would be): decided before any lookup, so the answer
+ * is the same for every client id.
+ */
+export function secretPostRefusal(methods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>, presented: Pick<PresentedClient, 'method'>, enabled: boolean): OAuthError | undefined {
+  if (enabled || presented.method !== 'client_secret_post') return undefined;
+  return invalidClient
+    .withReason('client_auth.client_secret_post_disabled')
+    .withDescription('This server does not accept the client secret in the request body: send the client id and secret with HTTP Basic (the Authorization header).')
+    .withFacts({ authMethod: 'client_secret_post', acceptedAuthMethods: [...methods.keys()].filter((m) => m !== 'client_secret_post'), property: SECRET_POST_PROPERTY });
+}
+
 export function presentsCredentials(
   methods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>,
   req: NeutralRequest,

@@ -1,5 +1,5 @@
 import type { RefusalRecorder } from '../audit/refusals.js';
-import { authenticateClient, presentedClient, type ClientContext } from '../client-auth/authenticate.js';
+import { authenticateClient, presentedClient, secretPostRefusal, SECRET_POST_PROPERTY, type ClientContext } from '../client-auth/authenticate.js';
 import type { AuthenticatedClient, ClientAuthMethod, ClientAuthMethodName, PresentedClient } from '../client-auth/types.js';
 import { tokenKey } from '../core/crypto.js';
 import type { Logger } from '../core/logger.js';
@@ -131,7 +131,7 @@ type ClientCache = Parameters<typeof authenticateClient>[0];
  * @see RFC 6749 §2.3
  */
 export async function authenticateCaller(
-  deps: { readonly cache: ClientCache; readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod> },
+  deps: { readonly cache: ClientCache & Partial<Pick<RegistryCache, 'properties' | 'peekProperties'>>; readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod> },
   req: NeutralRequest,
   params: Readonly<Record<string, string>>,
   refusal: RefusalContext,
@@ -141,6 +141,11 @@ export async function authenticateCaller(
   try {
     const presented = presentedClient(deps.clientAuthMethods, req, params);
     context.clientId = presented.clientId;
+    if (presented.method === 'client_secret_post' && deps.cache.properties !== undefined) {
+      const props = deps.cache.peekProperties?.() ?? (await deps.cache.properties());
+      const off = secretPostRefusal(deps.clientAuthMethods, presented, props[SECRET_POST_PROPERTY]);
+      if (off !== undefined) throw off;
+    }
     const refused = refuse?.(presented);
     if (refused !== undefined) throw refused;
     const client = await authenticateClient(deps.cache, presented, context);

@@ -1,7 +1,10 @@
 import type { ActivityCounter } from '../audit/activity.js';
 import type { UsageCounter } from '../audit/usage.js';
 import type { RefusalRecorder } from '../audit/refusals.js';
-import { authenticateClient, presentedClient, presentsCredentials, type ClientContext } from '../client-auth/authenticate.js';
+import { authenticateClient, presentedClient, presentsCredentials, secretPostRefusal, SECRET_POST_PROPERTY, type ClientContext } from '../client-auth/authenticate.js';
+import type { WouldRefuseReporter } from '../audit/would-refuse.js';
+import type { RuleBook } from '../registry/rule-book.js';
+import { reportTokenRules } from './rules.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from '../client-auth/types.js';
 import { parseForm } from '../core/form.js';
 import type { Logger } from '../core/logger.js';
@@ -35,6 +38,9 @@ export interface TokenEndpointDeps {
   readonly rateLimits?: RateLimits;
   /** Told of each token response issued, by grant and token format (the metrics). Synchronous. */
   readonly issued?: (grantType: GrantType, format: string) => void;
+  /** The rules in force (registry/rule-book.ts): reporting ones leave "would refuse" records through wouldRefuse. */
+  readonly rules?: RuleBook;
+  readonly wouldRefuse?: Pick<WouldRefuseReporter, 'report'>;
   /** Counts each token issued per application and scope (audit/usage.ts): a synchronous add, nothing awaited. */
   readonly usage?: Pick<UsageCounter, 'tokenIssued'>;
 }
@@ -127,10 +133,18 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       // RFC 7523 §3.1: a grant that proves the client itself (JWT bearer) needs no separate client authentication.
       const identifies = grant.identifyClient !== undefined && !presentsCredentials(deps.clientAuthMethods, req, params);
       if (identifies) checkRequired(grant, required, own);
-      const client =
-        identifies && grant.identifyClient !== undefined
-          ? await grant.identifyClient(req, own, context)
-          : await authenticateClient(deps.cache, presentedClient(deps.clientAuthMethods, req, params), context);
+      let authMethod = 'none';
+      let client;
+      if (identifies && grant.identifyClient !== undefined) {
+        client = await grant.identifyClient(req, own, context);
+        authMethod = client.method;
+      } else {
+        const presented = presentedClient(deps.clientAuthMethods, req, params);
+        const off = secretPostRefusal(deps.clientAuthMethods, presented, properties[SECRET_POST_PROPERTY]);
+        if (off !== undefined) throw off;
+        authMethod = presented.method;
+        client = await authenticateClient(deps.cache, presented, context);
+      }
       refusal.applicationName = client.application.name;
       refusal.authenticated = true;
       const app = client.application;
@@ -154,6 +168,16 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       const ctx: GrantContext = { req, params: own, client, properties, refusal };
       const plan = await grant.validate(ctx);
       const body = await grant.issue(plan, ctx);
+      const rules = deps.rules;
+      if (rules !== undefined && deps.wouldRefuse !== undefined) {
+        const book = rules.peek() ?? (await rules.load());
+        if (book.token) {
+          reportTokenRules(
+            { book, reporter: deps.wouldRefuse, clientAuthMethods: deps.clientAuthMethods, rateLimits: deps.rateLimits },
+            { req, endpoint: 'token', grant, app, authMethod, properties, scope: params.scope, userName: refusal.userName },
+          );
+        }
+      }
       const answered = success(body, rate);
       deps.issued?.(grant.grantType, app.tokenFormat);
       deps.usage?.tokenIssued(app.clientId, body.scope);

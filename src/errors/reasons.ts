@@ -70,6 +70,12 @@ export const REASONS = {
     fix: 'Send Authorization: Basic base64(urlencode(client_id) ":" urlencode(client_secret)).',
     facts: ['authMethod', 'acceptedAuthMethods'],
   },
+  'client_auth.client_secret_post_disabled': {
+    explanation: 'The client sent its secret in the request body (client_secret_post), which this instance no longer accepts: latchkey.client_auth.client_secret_post.enabled is false. Refused before the secret is checked, alike for every client id.',
+    fix: 'Send the client id and secret in the Authorization header instead (HTTP Basic, client_secret_basic), or use private_key_jwt; or set latchkey.client_auth.client_secret_post.enabled to true.',
+    setting: 'latchkey.client_auth.client_secret_post.enabled',
+    facts: ['authMethod', 'acceptedAuthMethods', 'property', 'propertyValue', 'propertySetAt', 'propertySetBy'],
+  },
   'client_auth.missing': {
     explanation: 'No client credentials were sent.',
     fix: 'Authenticate with HTTP Basic or client_id and client_secret in the body.',
@@ -479,6 +485,12 @@ export const REASONS = {
     setting: 'api.security.authMethods',
     facts: ['method', 'path', 'authMethod', 'acceptedAuthMethods'],
   },
+  'api.basic_auth_disabled': {
+    explanation: "The caller sent HTTP Basic (a user name and password) to an API whose definition accepts it, but Basic is switched off on this instance's APIs (latchkey.api.basic_auth.enabled is false). Refused before the password is checked.",
+    fix: 'Call the API with a bearer token (an application with the scope the API requires gets one at /oauth_token.do), or set latchkey.api.basic_auth.enabled to true.',
+    setting: 'latchkey.api.basic_auth.enabled',
+    facts: ['method', 'path', 'authMethod', 'acceptedAuthMethods', 'property', 'propertyValue', 'propertySetAt', 'propertySetBy'],
+  },
   'api.basic_bad_credentials': {
     explanation: 'Basic user credentials sent to an API were wrong, or the user is inactive. Failures count towards the password lockout like the password grant\'s (refused as user.locked_out while throttled).',
     fix: 'Check the user name and password; see the user with `latchkey users list`, its locks with `latchkey users locks`.',
@@ -734,6 +746,8 @@ export function reasonInfo(code: ReasonCode): ReasonInfo {
 export const CACHE_DERIVED_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'instance.oauth_inactive',
   'grant.not_allowed_for_application',
+  'api.basic_auth_disabled',
+  'client_auth.client_secret_post_disabled',
   'grant.client_credentials_disabled',
   'grant.client_credentials_public_client',
   'grant.ropc_disabled',

@@ -32,7 +32,11 @@ export type RegistryErrorCode =
   | 'identity_provider_exists'
   | 'identity_provider_unreachable'
   /** A URL the server would fetch (JWKS URI, metadata URL) is refused by the outbound rules (src/outbound). */
-  | 'outbound_refused';
+  | 'outbound_refused'
+  /** No report-only rule has this id (src/registry/rules.ts). */
+  | 'rule_not_found'
+  /** A rule names a hosted API (or one of its resources) that is not loaded. */
+  | 'api_not_found';
 
 /**
  * What an `in_use` refusal names (the admin API answers it as `dependants`, so the console can

@@ -98,7 +98,7 @@ function checkName(name: string): string {
 }
 
 /** Grant types by name or alias (an alias is stored as its grant type), each in the catalogue; plus what each implies. */
-function checkGrants(grants: readonly string[], catalogue: readonly CatalogueEntry[]): GrantType[] {
+export function checkGrants(grants: readonly string[], catalogue: readonly CatalogueEntry[]): GrantType[] {
   // A caller in JavaScript (a script, a host) may not know the registry needs the catalogue.
   if (!Array.isArray(catalogue)) throw new TypeError('The registry needs the instance\'s grant catalogue to check grant types: pass deps.grants (Latchkey.catalogue, or BUILT_IN_GRANTS from src/grants/index.ts).');
   const names = grants.map((g) => g.trim()).filter((g) => g !== '');
@@ -127,7 +127,7 @@ function checkLifespan(label: string, value: number, field: string): number {
   return value;
 }
 
-async function checkScopes(deps: BaseDeps, scopes: readonly string[]): Promise<string[]> {
+export async function checkScopes(deps: BaseDeps, scopes: readonly string[]): Promise<string[]> {
   const unique = [...new Set(scopes.map((s) => s.trim()).filter((s) => s !== ''))];
   for (const scope of unique) {
     if ((await deps.storage.scopes.byName(scope)) === undefined) {

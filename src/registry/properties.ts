@@ -31,6 +31,23 @@ export const PROPERTY_DEFINITIONS = {
     default: false,
     description: 'Switch off the password grant (resource owner password credentials) on this instance.',
   },
+  'latchkey.api.basic_auth.enabled': {
+    type: 'boolean',
+    default: true,
+    description: 'Accept HTTP Basic (user name and password) on hosted APIs whose definition allows it; false: every API takes bearer tokens only (api.basic_auth_disabled).',
+  },
+  'latchkey.client_auth.client_secret_post.enabled': {
+    type: 'boolean',
+    default: true,
+    description: 'Accept the client secret in the request body (client_secret_post, RFC 6749 §2.3.1) at the token, introspection and revocation endpoints; false: only the Authorization header (client_secret_basic) or private_key_jwt.',
+  },
+  'latchkey.rules.report_per_minute': {
+    type: 'integer',
+    default: 60,
+    min: 0,
+    max: 100000,
+    description: 'How many "would refuse" records of report-only rules this instance keeps one by one per minute (each with its explanation); past it they are only counted per rule and client. 0: count only.',
+  },
   'latchkey.password.lockout.threshold': {
     type: 'integer',
     default: 5,

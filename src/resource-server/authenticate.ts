@@ -110,12 +110,24 @@ export function authenticateCaller(deps: ApiAuthDeps, req: NeutralRequest, body:
   return basicCaller(deps, p, req.remoteAddress, methods, context);
 }
 
+/** The property that switches HTTP Basic off on every hosted API (report it first with a rule: src/registry/rules.ts). */
+export const BASIC_AUTH_PROPERTY = 'latchkey.api.basic_auth.enabled';
+
+/** api.basic_auth_disabled: Basic sent to an API whose definition accepts it, while the instance switch is off. */
+export function basicAuthDisabled(methods: readonly AuthMethod[]): OAuthError {
+  const others = methods.filter((m) => m !== 'basic');
+  return refuse(401, 'api.basic_auth_disabled', 'HTTP Basic is switched off on this instance\'s APIs: send Authorization: Bearer <access token>.', others.length > 0 ? others : ['bearer'], { authMethod: 'basic', property: BASIC_AUTH_PROPERTY });
+}
+
 async function basicCaller(deps: ApiAuthDeps, p: { userName: string; password: string }, remoteAddress: string, methods: readonly AuthMethod[], context: RefusalContext): Promise<Caller> {
+  const properties = await deps.cache.properties();
+  // Before the password is checked: the same answer for every user name, and no lockout counted.
+  if (!properties[BASIC_AUTH_PROPERTY]) throw basicAuthDisabled(methods);
   context.userName = p.userName.slice(0, 200);
   const bad = refuse(401, 'api.basic_bad_credentials', 'The user name or password is wrong.', methods, { authMethod: 'basic' });
   // The password grant's check and throttling (registry/lockout.ts): Basic is no way around them.
   // Only an active user's right password is 'ok'; an inactive one is answered as `bad`, byte for byte.
-  const checked = await deps.passwords.check(p.userName, p.password, remoteAddress, await deps.cache.properties());
+  const checked = await deps.passwords.check(p.userName, p.password, remoteAddress, properties);
   // API answers show their reason code (provider.ts), so an inactive user keeps api.basic_bad_credentials.
   if (checked.kind !== 'ok') throw passwordRefusal(checked, bad, { showsReason: true });
   const { user } = checked;

@@ -18,6 +18,9 @@ import type { RateLimits } from '../registry/rate-limits.js';
 import { countAddress, withRateHeaders, type RateState } from '../endpoints/rate-limit.js';
 import type { CompiledApi } from './compile.js';
 import { countApiCall } from './rate-limit.js';
+import { checkApiRules } from './rules.js';
+import type { RuleBook } from '../registry/rule-book.js';
+import type { WouldRefuseReporter } from '../audit/would-refuse.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const ANONYMOUS: Caller = { authenticated: false, method: 'none', user: null, application: null, scopes: [] };
@@ -56,7 +59,7 @@ function queryOf(req: NeutralRequest): Record<string, string[]> {
 
 /** Scope and role checks for an authenticated caller. */
 /** The scope and role decision for an authenticated caller: the refusal, or undefined when admitted. Also used by `latchkey inspect`. */
-export function authorizeCaller(caller: Caller, resource: CompiledResource): OAuthError | undefined {
+export function authorizeCaller(caller: Caller, resource: { readonly security: Pick<CompiledResource['security'], 'scopes' | 'roles'> }): OAuthError | undefined {
   const { scopes, roles } = resource.security;
   if (caller.method === 'bearer' && scopes.length > 0 && !caller.scopes.includes(ALL_ACCESS_SCOPE) && !scopes.some((s) => caller.scopes.includes(s))) {
     const needed = scopes.join(' ');
@@ -120,12 +123,17 @@ export interface ApiProviderDeps extends ApiAuthDeps {
   readonly rateLimits?: RateLimits;
   /** Counts each admitted call per application and the scope that admitted it (audit/usage.ts): a synchronous add, nothing awaited. */
   readonly usage?: Pick<UsageCounter, 'apiCall'>;
+  /** The rules in force (registry/rule-book.ts): enforced API requirements refuse, reporting rules report; none when omitted. */
+  readonly rules?: RuleBook;
+  /** Where "would refuse" matches go (audit/would-refuse.ts). */
+  readonly wouldRefuse?: Pick<WouldRefuseReporter, 'report'>;
   /** Told of every call answered, by API (undefined: no API matched) and status (the metrics). Synchronous. */
   readonly observe?: (api: CompiledApi | undefined, status: number, seconds: number) => void;
 }
 
 /** Serves /api/...: routing, authentication, scope and role checks, the handler, the response. */
 export function createApiProvider(deps: ApiProviderDeps) {
+  const ruleFacts = (error: OAuthError, req: NeutralRequest) => refusalFacts(deps.bearer, req, error);
   async function refused(req: NeutralRequest, endpoint: string, error: OAuthError, context: { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean }): Promise<NeutralResponse> {
     deps.activity?.count('api.refused');
     const facts = await refusalFacts(deps.bearer, req, error);
@@ -170,6 +178,11 @@ export function createApiProvider(deps: ApiProviderDeps) {
             if (!(await refusedOnStaleCache(deps.cache, refusalReason(error)))) throw error;
             caller = await admit();
           }
+        }
+        const rules = deps.rules;
+        if (rules !== undefined && caller.authenticated) {
+          const book = rules.peek() ?? (await rules.load());
+          if (book.api) checkApiRules({ book, reporter: deps.wouldRefuse, authorize: authorizeCaller, facts: (e) => ruleFacts(e, req) }, req, endpoint, api, resource, caller);
         }
         await countApiCall(deps.rateLimits, rate, api, caller);
         if (caller.application !== null) deps.usage?.apiCall(caller.application.clientId, resource.security.scopes, caller.scopes);

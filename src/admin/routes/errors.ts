@@ -22,6 +22,8 @@ export const REGISTRY_ERROR_STATUS: Readonly<Record<RegistryErrorCode, number>> 
   property_unknown: 400,
   property_invalid: 400,
   identity_provider_not_found: 404,
+  rule_not_found: 404,
+  api_not_found: 404,
   identity_provider_exists: 409,
   identity_provider_unreachable: 400,
   outbound_refused: 400,
