@@ -117,6 +117,8 @@ const METRICS_PROPERTY = 'latchkey.metrics.token_sha256';
 const ROPC_OFF = 'glide.oauth.inbound.ropc.grant_type.disabled';
 const OAUTH_ACTIVE = 'com.snc.platform.security.oauth.is.active';
 const LOCKOUT = 'latchkey.password.lockout.threshold';
+const SECRET_POST = 'latchkey.client_auth.client_secret_post.enabled';
+const BASIC_ON_APIS = 'latchkey.api.basic_auth.enabled';
 const PW = 'a-good-password-1';
 
 type App = { clientId: string; secret: string; name: string };
@@ -306,6 +308,16 @@ const CASES: Case[] = [
       assert.ok(e.fix?.includes(apps.conf!.clientId), e.fix ?? '');
     },
     run: () => post({ form: { grant_type: 'client_credentials' }, basic: [typo(apps.conf!.clientId), 'whatever'] }),
+  },
+  {
+    code: 'client_auth.client_secret_post_disabled', status: 401, error: 'invalid_client',
+    facts: async (e) => {
+      await assertProperty(e, SECRET_POST, 'admin');
+      assert.equal(e.facts.authMethod, 'client_secret_post');
+      assert.ok(Array.isArray(e.facts.acceptedAuthMethods) && e.facts.acceptedAuthMethods.includes('client_secret_basic') && !e.facts.acceptedAuthMethods.includes('client_secret_post'), String(e.facts.acceptedAuthMethods));
+      assert.doesNotMatch(JSON.stringify(e), new RegExp(apps.conf!.secret));
+    },
+    run: () => withProperty(SECRET_POST, 'false', 'true', () => post({ form: { grant_type: 'client_credentials', client_id: apps.conf!.clientId, client_secret: apps.conf!.secret } }), 'admin'),
   },
   {
     code: 'client_auth.secret_mismatch', status: 401, error: 'invalid_client',
@@ -1055,6 +1067,15 @@ const API_CASES: ApiCase[] = [
     record: (r) => assert.equal(r.userName, null),
     facts: (e) => assert.deepEqual([e.facts.authMethod, e.facts.acceptedAuthMethods], ['basic', ['bearer']]),
     run: () => api({ path: '/api/test/echo', basic: ['dora', PW] }),
+  },
+  {
+    code: 'api.basic_auth_disabled', status: 401, error: 'invalid_request', endpoint: 'api acme/reports', wwwAuthenticate: 'Bearer realm="latchkey"',
+    facts: async (e) => {
+      await assertProperty(e, BASIC_ON_APIS, 'admin');
+      assert.deepEqual([e.facts.authMethod, e.facts.path, e.facts.acceptedAuthMethods], ['basic', '/api/acme/reports', ['bearer']]);
+      assert.doesNotMatch(JSON.stringify(e), new RegExp(PW));
+    },
+    run: () => withProperty(BASIC_ON_APIS, 'false', 'true', () => api({ path: '/api/acme/reports', basic: ['dora', PW] }), 'admin'),
   },
   {
     code: 'api.basic_bad_credentials', status: 401, error: 'invalid_request', endpoint: 'api acme/reports', wwwAuthenticate: 'Bearer realm="latchkey", Basic realm="latchkey"',

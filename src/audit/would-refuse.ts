@@ -3,8 +3,9 @@
  * hot path of every request it covers, and may match every one of them (a required scope nobody
  * has yet): so each match is only counted in memory (the activity counters, flushed once a minute:
  * `rules.would_refuse|<rule id>|<client id>`), and a bounded number per minute is kept one by one
- * with its full explanation (latchkey.rules.report_per_minute, and at most
- * PER_RULE_CLIENT_PER_MINUTE per rule and client, so one busy client cannot hide the others).
+ * with its full explanation: the first match of each rule and client every minute (at most
+ * PAIRS_PER_MINUTE pairs), then more within latchkey.rules.report_per_minute, at most
+ * PER_RULE_CLIENT_PER_MINUTE per rule and client (so one busy client cannot hide the others).
  * Keeping one never delays the request: it is written after the answer is on its way.
  */
 import type { Facts } from '../domain/model.js';
@@ -18,7 +19,7 @@ export const WOULD_REFUSE_PREFIX = 'rules.would_refuse|';
 /** The most records kept one by one per minute for one (rule, client). */
 export const PER_RULE_CLIENT_PER_MINUTE = 5;
 /** Distinct (rule, client) pairs remembered per minute; beyond, the client counts as '-'. */
-const PAIRS_PER_MINUTE = 1000;
+const PAIRS_PER_MINUTE = 200;
 
 export function wouldRefuseMetric(ruleId: string, clientId: string | undefined): string {
   return `${WOULD_REFUSE_PREFIX}${ruleId}|${(clientId ?? '-').replaceAll('|', '/').slice(0, 200)}`;
@@ -32,6 +33,11 @@ export function parseWouldRefuseMetric(metric: string): { ruleId: string; client
   if (bar === -1) return undefined;
   const clientId = rest.slice(bar + 1);
   return { ruleId: rest.slice(0, bar), clientId: clientId === '-' ? null : clientId };
+}
+
+/** The id of a "would refuse" record: `<request id>~<rule id>`. */
+export function wouldRefuseRequestId(requestId: string, ruleId: string): string {
+  return `${requestId}~${ruleId}`;
 }
 
 /** What a rule would have refused: the request, who sent it, the refusal it would have been. */
@@ -76,10 +82,13 @@ export class WouldRefuseReporter {
       this.kept = 0;
       this.pairs.clear();
     }
-    if (this.kept >= this.deps.perMinute()) return;
+    const budget = this.deps.perMinute();
+    if (budget <= 0) return;
     const seen = this.pairs.get(metric) ?? 0;
     if (seen >= PER_RULE_CLIENT_PER_MINUTE) return;
-    if (seen === 0 && this.pairs.size >= PAIRS_PER_MINUTE) return;
+    // The first match of each rule and client in the minute is kept whatever the budget (so a new
+    // rule always shows whom it would refuse, with an explanation); the next ones within it.
+    if (seen === 0 ? this.pairs.size >= PAIRS_PER_MINUTE : this.kept >= budget) return;
     this.pairs.set(metric, seen + 1);
     this.kept++;
     void this.keep(match, more);
@@ -89,7 +98,9 @@ export class WouldRefuseReporter {
     try {
       const facts = more === undefined ? {} : await more().catch(() => ({}));
       const input: RefusalInput = {
-        requestId: match.requestId,
+        // One request may match several rules, and be refused for real by an enforced one: each
+        // record has its own id, the request's id and the rule's (`latchkey explain` takes it whole).
+        requestId: wouldRefuseRequestId(match.requestId, match.ruleId),
         endpoint: match.endpoint,
         remoteAddress: match.remoteAddress,
         error: match.error.withFacts({ ...facts, rule: match.ruleId }),

@@ -46,7 +46,7 @@ export const PROPERTY_DEFINITIONS = {
     default: 60,
     min: 0,
     max: 100000,
-    description: 'How many "would refuse" records of report-only rules this instance keeps one by one per minute (each with its explanation); past it they are only counted per rule and client. 0: count only.',
+    description: 'How many "would refuse" records of report-only rules this instance keeps one by one per minute beyond the first of each rule and client (each with its explanation); past it they are only counted per rule and client. 0: count only, keep none.',
   },
   'latchkey.password.lockout.threshold': {
     type: 'integer',
