@@ -68,12 +68,31 @@ export class WouldRefuseReporter {
 
   constructor(private readonly deps: WouldRefuseDeps) {}
 
+  /** Metric names by rule and client, made once (report runs on every matching request). */
+  private metrics = new Map<string, Map<string, string>>();
+
+  private metricOf(ruleId: string, clientId: string | undefined): string {
+    let byClient = this.metrics.get(ruleId);
+    if (byClient === undefined) {
+      if (this.metrics.size >= 1000) this.metrics = new Map();
+      this.metrics.set(ruleId, (byClient = new Map()));
+    }
+    const key = clientId ?? '';
+    let metric = byClient.get(key);
+    if (metric === undefined) {
+      if (byClient.size >= 10_000) byClient.clear();
+      byClient.set(key, (metric = wouldRefuseMetric(ruleId, clientId)));
+    }
+    return metric;
+  }
+
   /**
-   * Counts the match; keeps it one by one within the budgets, with the facts `more` adds (built only
-   * then: it may read storage). Synchronous for the caller: nothing is awaited.
+   * Counts a match of rule `ruleId` by `clientId`; when it is to be kept one by one (the budgets),
+   * builds it (`build`: the refusal it would have been, made only then) with the facts `more` adds
+   * (they may read storage). Synchronous for the caller: nothing is awaited.
    */
-  report(match: WouldRefuse, more?: () => Promise<Facts>): void {
-    const metric = wouldRefuseMetric(match.ruleId, match.clientId);
+  report(ruleId: string, clientId: string | undefined, build: () => WouldRefuse, more?: (error: OAuthError) => Promise<Facts>): void {
+    const metric = this.metricOf(ruleId, clientId);
     this.deps.counts.countMetric(metric);
     const now = this.deps.clock.now();
     const minute = bucketOf(now);
@@ -91,12 +110,15 @@ export class WouldRefuseReporter {
     if (seen === 0 ? this.pairs.size >= PAIRS_PER_MINUTE : this.kept >= budget) return;
     this.pairs.set(metric, seen + 1);
     this.kept++;
-    void this.keep(match, more);
+    void this.keep(build, more);
   }
 
-  private async keep(match: WouldRefuse, more: (() => Promise<Facts>) | undefined): Promise<void> {
+  private async keep(build: () => WouldRefuse, more: ((error: OAuthError) => Promise<Facts>) | undefined): Promise<void> {
+    let match: WouldRefuse | undefined;
     try {
-      const facts = more === undefined ? {} : await more().catch(() => ({}));
+      match = build();
+      const built = match;
+      const facts = more === undefined ? {} : await more(built.error).catch(() => ({}));
       const input: RefusalInput = {
         // One request may match several rules, and be refused for real by an enforced one: each
         // record has its own id, the request's id and the rule's (`latchkey explain` takes it whole).
@@ -112,7 +134,7 @@ export class WouldRefuseReporter {
       };
       await this.deps.refusals.record(input);
     } catch (error) {
-      this.deps.logger.error({ requestId: match.requestId, err: error }, 'could not keep a "would refuse" record');
+      this.deps.logger.error({ requestId: match?.requestId, err: error }, 'could not keep a "would refuse" record');
     }
   }
 }

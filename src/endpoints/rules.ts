@@ -114,7 +114,7 @@ function countRateRule(ctx: TokenRuleContext, r: IssuedRequest, rule: Rule): voi
 }
 
 function report(ctx: TokenRuleContext, r: IssuedRequest, rule: Rule, error: OAuthError): void {
-  ctx.reporter.report({
+  ctx.reporter.report(rule.id, r.app.clientId, () => ({
     ruleId: rule.id,
     requestId: r.req.requestId,
     endpoint: r.endpoint,
@@ -123,7 +123,7 @@ function report(ctx: TokenRuleContext, r: IssuedRequest, rule: Rule, error: OAut
     clientId: r.app.clientId,
     applicationName: r.app.name,
     userName: r.userName,
-  });
+  }));
 }
 
 /**

@@ -18,7 +18,7 @@ import type { RateLimits } from '../registry/rate-limits.js';
 import { countAddress, withRateHeaders, type RateState } from '../endpoints/rate-limit.js';
 import type { CompiledApi } from './compile.js';
 import { countApiCall } from './rate-limit.js';
-import { checkApiRules } from './rules.js';
+import { checkApiRules, type ApiRuleContext } from './rules.js';
 import type { RuleBook } from '../registry/rule-book.js';
 import type { WouldRefuseReporter } from '../audit/would-refuse.js';
 
@@ -59,9 +59,20 @@ function queryOf(req: NeutralRequest): Record<string, string[]> {
 
 /** Scope and role checks for an authenticated caller. */
 /** The scope and role decision for an authenticated caller: the refusal, or undefined when admitted. Also used by `latchkey inspect`. */
+/** True when a bearer caller has none of `scopes` (and not the all-access scope); Basic callers act as the user, scopes do not restrict them. */
+export function lacksScope(caller: Caller, scopes: readonly string[]): boolean {
+  return caller.method === 'bearer' && scopes.length > 0 && !caller.scopes.includes(ALL_ACCESS_SCOPE) && !scopes.some((s) => caller.scopes.includes(s));
+}
+
+/** True when the caller's user has none of `roles` (and is no admin). */
+export function lacksRole(caller: Caller, roles: readonly string[]): boolean {
+  const userRoles = caller.user?.roles ?? [];
+  return roles.length > 0 && !userRoles.includes(ADMIN_ROLE) && !roles.some((r) => userRoles.includes(r));
+}
+
 export function authorizeCaller(caller: Caller, resource: { readonly security: Pick<CompiledResource['security'], 'scopes' | 'roles'> }): OAuthError | undefined {
   const { scopes, roles } = resource.security;
-  if (caller.method === 'bearer' && scopes.length > 0 && !caller.scopes.includes(ALL_ACCESS_SCOPE) && !scopes.some((s) => caller.scopes.includes(s))) {
+  if (lacksScope(caller, scopes)) {
     const needed = scopes.join(' ');
     return new OAuthError({
       error: 'insufficient_scope',
@@ -73,8 +84,7 @@ export function authorizeCaller(caller: Caller, resource: { readonly security: P
       facts: { requiredScopes: [...scopes], tokenScopes: [...caller.scopes], authMethod: caller.method },
     });
   }
-  const userRoles = caller.user?.roles ?? [];
-  if (roles.length > 0 && !userRoles.includes(ADMIN_ROLE) && !roles.some((r) => userRoles.includes(r))) {
+  if (lacksRole(caller, roles)) {
     return new OAuthError({ error: 'access_denied', status: 403, description: `The caller needs one of the roles: ${roles.join(', ')}.`, reason: 'api.role_missing', facts: { requiredRoles: [...roles], authMethod: caller.method } });
   }
   return undefined;
@@ -134,6 +144,12 @@ export interface ApiProviderDeps extends ApiAuthDeps {
 /** Serves /api/...: routing, authentication, scope and role checks, the handler, the response. */
 export function createApiProvider(deps: ApiProviderDeps) {
   const ruleFacts = (error: OAuthError, req: NeutralRequest) => refusalFacts(deps.bearer, req, error);
+  const ruleContext: ApiRuleContext = {
+    reporter: deps.wouldRefuse,
+    authorize: authorizeCaller,
+    admits: (caller, scopes, roles) => !lacksScope(caller, scopes) && !lacksRole(caller, roles),
+    facts: ruleFacts,
+  };
   async function refused(req: NeutralRequest, endpoint: string, error: OAuthError, context: { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean }): Promise<NeutralResponse> {
     deps.activity?.count('api.refused');
     const facts = await refusalFacts(deps.bearer, req, error);
@@ -182,7 +198,7 @@ export function createApiProvider(deps: ApiProviderDeps) {
         const rules = deps.rules;
         if (rules !== undefined && caller.authenticated) {
           const book = rules.peek() ?? (await rules.load());
-          if (book.api) checkApiRules({ book, reporter: deps.wouldRefuse, authorize: authorizeCaller, facts: (e) => ruleFacts(e, req) }, req, endpoint, api, resource, caller);
+          if (book.api) checkApiRules(ruleContext, book, req, endpoint, api, resource, caller);
         }
         await countApiCall(deps.rateLimits, rate, api, caller);
         if (caller.application !== null) deps.usage?.apiCall(caller.application.clientId, resource.security.scopes, caller.scopes);

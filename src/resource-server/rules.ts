@@ -12,11 +12,12 @@ import type { Caller } from './define.js';
 type Authorize = (caller: Caller, resource: { readonly security: { readonly scopes: readonly string[]; readonly roles: readonly string[] } }) => OAuthError | undefined;
 
 export interface ApiRuleContext {
-  readonly book: CompiledRules;
   readonly reporter: Pick<WouldRefuseReporter, 'report'> | undefined;
   readonly authorize: Authorize;
+  /** The same decision as a boolean, with no refusal built (it runs on every call a rule covers). */
+  readonly admits: (caller: Caller, scopes: readonly string[], roles: readonly string[]) => boolean;
   /** The facts only this request shows (its method and path, the token's), built only for a record kept. */
-  readonly facts: (error: OAuthError) => Promise<Facts>;
+  readonly facts: (error: OAuthError, req: NeutralRequest) => Promise<Facts>;
 }
 
 function ruleError(error: OAuthError, rule: Rule): OAuthError {
@@ -29,34 +30,39 @@ function ruleError(error: OAuthError, rule: Rule): OAuthError {
  * caller does not meet throws its refusal; a reporting one, or the reporting Basic switch, is
  * reported as "would refuse" and the call goes on. Synchronous: nothing is awaited here.
  */
-export function checkApiRules(ctx: ApiRuleContext, req: NeutralRequest, endpoint: string, api: CompiledApi, resource: CompiledResource, caller: Caller): void {
-  const rules = ctx.book.forResource(resource, api.namespace, api.id, resource.method, resource.template);
+export function checkApiRules(ctx: ApiRuleContext, book: CompiledRules, req: NeutralRequest, endpoint: string, api: CompiledApi, resource: CompiledResource, caller: Caller): void {
+  const rules = book.forResource(resource, api.namespace, api.id, resource.method, resource.template);
+  const none: readonly string[] = [];
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i] as Rule;
-    const denied = ctx.authorize(caller, { security: { scopes: rule.spec.scopes ?? [], roles: rule.spec.roles ?? [] } });
-    if (denied === undefined) continue;
-    const error = ruleError(denied, rule);
-    if (rule.mode === 'enforce') throw error;
-    report(ctx, req, endpoint, caller, rule, error);
+    const scopes = rule.spec.scopes ?? none;
+    const roles = rule.spec.roles ?? none;
+    if (ctx.admits(caller, scopes, roles)) continue;
+    // The refusal is built only when it is thrown or kept: not for every call a rule reports.
+    const refusal = () => ruleError(ctx.authorize(caller, { security: { scopes, roles } }) as OAuthError, rule);
+    if (rule.mode === 'enforce') throw refusal();
+    report(ctx, req, endpoint, caller, rule, refusal);
   }
   if (caller.method === 'basic') {
-    const basic = ctx.book.properties.get(BASIC_AUTH_PROPERTY);
-    if (basic !== undefined) report(ctx, req, endpoint, caller, basic, ruleError(basicAuthDisabled(resource.security.authMethods), basic));
+    const basic = book.properties.get(BASIC_AUTH_PROPERTY);
+    if (basic !== undefined) report(ctx, req, endpoint, caller, basic, () => ruleError(basicAuthDisabled(resource.security.authMethods), basic));
   }
 }
 
-function report(ctx: ApiRuleContext, req: NeutralRequest, endpoint: string, caller: Caller, rule: Rule, error: OAuthError): void {
+function report(ctx: ApiRuleContext, req: NeutralRequest, endpoint: string, caller: Caller, rule: Rule, refusal: () => OAuthError): void {
   ctx.reporter?.report(
-    {
+    rule.id,
+    caller.application?.clientId,
+    () => ({
       ruleId: rule.id,
       requestId: req.requestId,
       endpoint,
       remoteAddress: req.remoteAddress,
-      error,
+      error: refusal(),
       clientId: caller.application?.clientId,
       applicationName: caller.application?.name,
       userName: caller.user?.name,
-    },
-    () => ctx.facts(error),
+    }),
+    (error) => ctx.facts(error, req),
   );
 }
