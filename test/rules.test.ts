@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { bucketOf } from '../src/audit/activity.js';
 import { explainRefusal } from '../src/diagnostics/explain.js';
 import { ruleReport } from '../src/diagnostics/rules.js';
+import { inspectToken } from '../src/diagnostics/inspect.js';
 import type { Refusal, Rule } from '../src/domain/model.js';
 import { createApplication } from '../src/registry/applications.js';
 import { RegistryError } from '../src/registry/errors.js';
@@ -118,7 +119,17 @@ describe('report-only rules', { timeout: 120_000 }, () => {
     assert.equal(e.facts.rule, rule.id);
     assert.ok((e.hint ?? '').includes(rule.id), e.hint ?? '');
 
+    // latchkey inspect (CLI and the console's debugger) says the same of the token.
+    const route = async (token: string) => (await inspectToken(server.latchkey, token)).apis.find((a) => a.path === '/api/acme/orders' && a.method === 'GET');
+    const reporting = await route(without);
+    assert.equal(reporting?.accepted, true);
+    assert.match(reporting?.why ?? '', new RegExp(`report-only rule ${rule.id} would refuse it`));
+
     const enforced = await enforce(rule);
+    const refusing = await route(without);
+    assert.deepEqual([refusing?.accepted, refusing?.reason], [false, 'api.scope_missing']);
+    assert.match(refusing?.why ?? '', new RegExp(`Rule ${rule.id} requires it`));
+    assert.equal((await route(withScope))?.accepted, true);
     assert.equal(enforced.mode, 'enforce');
     assert.equal(enforced.enforcedBy, 'cli:rules-test');
     const [audit] = await server.latchkey.storage.audit.list({ target: rule.id, action: 'rule.enforce' });

@@ -4,6 +4,9 @@ import { ADMIN_ROLE } from '../registry/bootstrap.js';
 import type { CompiledApi, CompiledResource } from '../resource-server/compile.js';
 import type { Caller } from '../resource-server/define.js';
 import { authorizeCaller } from '../resource-server/provider.js';
+import type { Rule } from '../domain/model.js';
+import type { CompiledRules } from '../registry/rule-book.js';
+import { describeRule } from '../registry/rules.js';
 
 /** Whether one API route would accept the token, and why (what the API provider would decide). */
 export interface ApiVerdict {
@@ -61,7 +64,20 @@ function routeOf(api: CompiledApi, r: CompiledResource): string {
  * the token as `Authorization: Bearer`: open routes accept anything; routes that do not accept
  * bearer tokens refuse with api.method_not_accepted; otherwise the bearer outcome, then scopes and roles.
  */
-export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome): ApiVerdict[] {
+/** A verdict with the rules on its resource applied (src/registry/rules.ts): an enforced one refuses, a reporting one is named. */
+function withRules(verdict: ApiVerdict, caller: Caller, rules: readonly Rule[]): ApiVerdict {
+  if (!verdict.accepted) return verdict;
+  let out = verdict;
+  for (const rule of rules) {
+    const denied = authorizeCaller(caller, { security: { scopes: rule.spec.scopes ?? [], roles: rule.spec.roles ?? [] } });
+    if (denied === undefined) continue;
+    if (rule.mode === 'enforce') return { ...out, accepted: false, reason: denied.reason, why: `${denied.description} Rule ${rule.id} requires it (${describeRule(rule)}) (${denied.reason})` };
+    out = { ...out, why: `${out.why}; report-only rule ${rule.id} would refuse it (${denied.reason}: ${describeRule(rule)})` };
+  }
+  return out;
+}
+
+export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome, book?: CompiledRules): ApiVerdict[] {
   return apis.flatMap((api) =>
     api.resources.map((r): ApiVerdict => {
       const base = { namespace: api.namespace, id: api.id, version: api.defaultVersion, method: r.method, path: routeOf(api, r) };
@@ -71,7 +87,8 @@ export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome):
         return { ...base, accepted: false, reason: 'api.method_not_accepted', why: `accepts ${sec.authMethods.join(', ')} credentials only, not bearer tokens (api.method_not_accepted)` };
       }
       if ('error' in outcome) return { ...base, accepted: false, reason: outcome.error.reason, why: `${outcome.error.description} (${outcome.error.reason})` };
-      return { ...base, ...authorizeBearer(outcome.caller, r) };
+      const judged: ApiVerdict = { ...base, ...authorizeBearer(outcome.caller, r) };
+      return book === undefined ? judged : withRules(judged, outcome.caller, book.forResource(r, api.namespace, api.id, r.method, r.template));
     }),
   );
 }
