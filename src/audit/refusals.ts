@@ -127,7 +127,8 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps): RefusalRecorde
   return {
     async record(input) {
       const at = deps.clock.now();
-      deps.observe?.(input.endpoint, input.error.reason);
+      // A "would refuse" record is no refusal (the request succeeded): /metrics does not count it.
+      if (input.ruleId === undefined) deps.observe?.(input.endpoint, input.error.reason);
       // A client over its rate limit (429) may keep sending thousands a second, authenticated or not:
       // those refusals share the budget of the unauthenticated ones.
       const budgeted = input.authenticated !== true || input.error.status === 429;
