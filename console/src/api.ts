@@ -200,6 +200,8 @@ export interface PropertyView {
   readonly isDefault?: boolean;
   readonly min?: number;
   readonly max?: number;
+  /** An instance switch that refuses requests: the value a report-only rule of it sets, and what that refuses (null: not such a switch). */
+  readonly reportFirst?: { readonly value: boolean; readonly refuses: string } | null;
 }
 
 export interface ApiRouteView {
@@ -411,3 +413,69 @@ export interface PostureReportView {
   readonly countingStartedAt: Timestamp | null;
   readonly applications: readonly ApplicationPostureView[];
 }
+
+// ---- report-only rules (GET /rules, src/admin/routes/rules.ts; src/diagnostics/rules.ts) -------
+
+export type RuleKind = 'api_requirement' | 'property' | 'application' | 'rate_limit';
+export type RuleMode = 'report' | 'enforce';
+
+/** A rule as stored (src/domain/model.ts Rule, times as ISO text). */
+export interface RuleView {
+  readonly id: string;
+  readonly kind: RuleKind;
+  readonly target: string;
+  readonly spec: { readonly scopes?: readonly string[]; readonly roles?: readonly string[]; readonly grantTypes?: readonly string[]; readonly value?: string };
+  readonly mode: RuleMode;
+  readonly note: string | null;
+  readonly createdAt: Timestamp;
+  readonly createdBy: string;
+  readonly updatedAt: Timestamp;
+  readonly enforcedAt: Timestamp | null;
+  readonly enforcedBy: string | null;
+}
+
+/** One client a rule would refuse: its requests matched in the period and the latest one kept (GET /refusals/{id} explains it). */
+export interface RuleClientView {
+  readonly clientId: string | null;
+  readonly applicationName: string | null;
+  readonly count: number;
+  readonly latestAt: Timestamp | null;
+  readonly latestRequestId: string | null;
+  readonly reason: string | null;
+  readonly userNames: readonly string[];
+}
+
+/** GET /rules/{id}: who the rule would refuse, and why. `since`: ms since the epoch. */
+export interface RuleReportView {
+  readonly rule: RuleView;
+  readonly summary: string;
+  readonly enforcing: string;
+  readonly since: number;
+  readonly total: number;
+  readonly clients: readonly RuleClientView[];
+}
+
+/** A row of GET /rules: the report without its clients, counted. */
+export type RuleRow = Omit<RuleReportView, 'clients'> & { readonly clientCount: number };
+
+/** The body of POST /rules. */
+export interface NewRule {
+  readonly kind: RuleKind;
+  readonly target: string;
+  readonly scopes?: readonly string[];
+  readonly roles?: readonly string[];
+  readonly grantTypes?: readonly string[];
+  readonly value?: string;
+  readonly note?: string;
+  readonly mode?: RuleMode;
+}
+
+const rulePath = (id: string) => `/rules/${encodeURIComponent(id)}`;
+
+export const loadRules = (days = 7) => get<RuleRow[]>(`/rules${query({ days })}`);
+export const loadRule = (id: string, days = 7) => get<RuleReportView>(`${rulePath(id)}${query({ days })}`);
+export const createRule = (rule: NewRule) => post<RuleReportView>('/rules', rule);
+export const enforceRule = (id: string) => post<RuleReportView>(`${rulePath(id)}/enforce`);
+export const reportRule = (id: string) => post<RuleReportView>(`${rulePath(id)}/report`);
+/** The path DELETE /rules/{id} takes (the Delete button's). */
+export const ruleDeletePath = rulePath;

@@ -12,6 +12,7 @@ import { Properties } from './pages/properties';
 import { Apis } from './pages/apis';
 import { Tokens } from './pages/tokens';
 import { Refusals } from './pages/refusals';
+import { RuleDetail, Rules } from './pages/rules';
 import { ActivityPage } from './pages/activity';
 import { Audit } from './pages/audit';
 import { Debugger } from './pages/debugger';
@@ -43,6 +44,7 @@ const NAV: readonly (readonly [string, string])[] = [
   ['apis', 'REST APIs'],
   ['tokens', 'Tokens'],
   ['refusals', 'Refusals'],
+  ['rules', 'Rules'],
   ['activity', 'Activity'],
   ['audit', 'Audit'],
   ['inspect', 'Token debugger'],
@@ -77,6 +79,8 @@ function Page(props: { route: Route; me: string }) {
     case 'refusals':
       // A link to another view or filter of the page (#/refusals?view=requests&reason=…) starts it afresh.
       return <Refusals params={props.route.params} key={props.route.params.toString()} />;
+    case 'rules':
+      return sub === undefined ? <Rules /> : <RuleDetail id={sub} key={sub} />;
     case 'activity':
       return <ActivityPage />;
     case 'audit':

@@ -182,12 +182,19 @@ export function TextArea(props: { label: string; value: string; onInput: (v: str
   );
 }
 
-export function SelectField(props: { label: string; value: string; onChange: (v: string) => void; options: readonly (readonly [string, string])[]; hint?: string; name?: string }) {
+export function SelectField(props: { label: string; value: string; onChange: (v: string) => void; options: readonly (readonly [string, string])[]; hint?: string; name?: string; error?: string | undefined }) {
   const id = useId();
   return (
-    <div class="field">
+    <div class={props.error === undefined ? 'field' : 'field invalid'}>
       <label for={id}>{props.label}</label>
-      <select id={id} name={props.name} value={props.value} onChange={(e) => props.onChange((e.currentTarget as HTMLSelectElement).value)} aria-describedby={props.hint === undefined ? undefined : `${id}-hint`}>
+      <select
+        id={id}
+        name={props.name}
+        value={props.value}
+        onChange={(e) => props.onChange((e.currentTarget as HTMLSelectElement).value)}
+        aria-describedby={describedBy(id, props.hint, props.error)}
+        aria-invalid={props.error === undefined ? undefined : true}
+      >
         {props.options.map(([v, text]) => (
           <option value={v} key={v}>
             {text}
@@ -199,6 +206,7 @@ export function SelectField(props: { label: string; value: string; onChange: (v:
           {props.hint}
         </p>
       )}
+      <FieldError id={id} error={props.error} />
     </div>
   );
 }

@@ -1,5 +1,6 @@
 import { isReasonCode, reasonInfo } from '../../errors/reasons.js';
 import { PROPERTY_DEFINITIONS, type PropertyDefinition } from '../../registry/properties.js';
+import { RULE_PROPERTIES } from '../../registry/rules.js';
 import type { PropertyView } from '../../registry/settings.js';
 import type { Application, IdentityProvider, Refusal, TokenRecord, User } from '../../domain/model.js';
 import { applicationView as sharedApplicationView, type ApplicationView } from '../../registry/application-view.js';
@@ -69,10 +70,21 @@ export function refusalView(r: Refusal) {
   };
 }
 
-/** A property with its range (integer properties) and its console link. */
+/**
+ * A property with its range (integer properties), its console link and, for an instance switch
+ * that refuses requests, what a report-only rule of it takes (`reportFirst`: the value that
+ * refuses, and what it refuses; null for the other properties).
+ */
 export function propertyView(p: PropertyView) {
   const def: PropertyDefinition = PROPERTY_DEFINITIONS[p.name];
-  return { ...p, ...(def.min === undefined ? {} : { min: def.min }), ...(def.max === undefined ? {} : { max: def.max }), link: settingLink(p.name) ?? null };
+  const rule = RULE_PROPERTIES[p.name];
+  return {
+    ...p,
+    ...(def.min === undefined ? {} : { min: def.min }),
+    ...(def.max === undefined ? {} : { max: def.max }),
+    link: settingLink(p.name) ?? null,
+    reportFirst: rule === undefined ? null : { value: rule.refusing, refuses: rule.refuses },
+  };
 }
 
 export function idpView(idp: IdentityProvider) {
