@@ -103,7 +103,8 @@ describe('the console Rules page', { timeout: 180_000 }, () => {
     for (const key of ['has', 'lacks', 'lacks'] as const) {
       const res = await apiCall(server.url, { path: '/api/acme/orders', bearer: tokens[key] });
       assert.equal(res.status, 200, res.text);
-      if (key === 'lacks') wouldRefuse.push(res.requestId);
+      // A would-refuse record's id: the request id the client was given, then the rule's.
+      if (key === 'lacks') wouldRefuse.push(`${res.requestId}~${ruleId}`);
     }
     const until = Date.now() + 10_000;
     while ((await server.latchkey.storage.refusals.list({ ruleId, outcome: 'would_refuse' })).length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
@@ -131,7 +132,7 @@ describe('the console Rules page', { timeout: 180_000 }, () => {
     await facts.waitFor();
     assert.ok(wouldRefuse.includes((await facts.getAttribute('data-request-id')) ?? ''), 'the latest request of the client');
     assert.match(await facts.innerText(), new RegExp(`Would be refused by the report-only rule ${ruleId}`));
-    assert.match(await page.locator('.refusal-detail .command code').innerText(), /^latchkey explain [0-9a-f-]{36}$/);
+    assert.match(await page.locator('.refusal-detail .command code').innerText(), /^latchkey explain [0-9a-f-]{36}~rule_[0-9a-z]{12}$/);
     assert.deepEqual(await overflow(page), []);
     await checkPage(page, 'rules-detail');
 

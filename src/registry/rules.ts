@@ -180,6 +180,16 @@ async function checkRoles(deps: RuleDeps, roles: readonly string[]): Promise<voi
   }
 }
 
+/** A property value for a rule, its refusal naming the field (the console shows it there). */
+function valueOf(name: string, raw: string): boolean | number | string {
+  try {
+    return parsePropertyValue(name, raw);
+  } catch (error) {
+    if (error instanceof RegistryError && error.field === undefined) throw new RegistryError(error.code, error.message, 'value', { cause: error });
+    throw error;
+  }
+}
+
 /** The target and spec of a new rule, checked against the registry; throws a RegistryError saying what to give. */
 async function checkRule(deps: RuleDeps, kind: RuleKind, input: RuleInput): Promise<{ target: string; spec: RuleSpec }> {
   const raw = input.target.trim();
@@ -202,7 +212,7 @@ async function checkRule(deps: RuleDeps, kind: RuleKind, input: RuleInput): Prom
         throw new RegistryError('invalid_input', `A property rule changes an instance switch that refuses requests: ${RULE_PROPERTY_NAMES.join(', ')}; not "${raw}".${didYouMean(raw, RULE_PROPERTY_NAMES)}`, 'target');
       }
       if (input.value === undefined) throw new RegistryError('invalid_input', `A property rule needs the new value (--value ${String(switchable.refusing)}).`, 'value');
-      const value = parsePropertyValue(raw, input.value);
+      const value = valueOf(raw, input.value);
       if (value !== switchable.refusing) {
         throw new RegistryError('invalid_input', `Setting ${raw} to ${String(value)} refuses nothing, so there is nothing to report first: set it with ${commandLine(['properties', 'set', raw, String(value)])}. A rule of it would be --value ${String(switchable.refusing)} (it refuses ${switchable.refuses}).`, 'value');
       }
@@ -220,7 +230,7 @@ async function checkRule(deps: RuleDeps, kind: RuleKind, input: RuleInput): Prom
       unused(input, kind, ['value']);
       if (input.value === undefined) throw new RegistryError('invalid_input', 'A rate_limit rule needs the new limit (--value): a count per latchkey.rate_limit.window_seconds for target instance, 100/1m for an application.', 'value');
       if (raw === INSTANCE_TARGET) {
-        const value = parsePropertyValue('latchkey.rate_limit.client', input.value);
+        const value = valueOf('latchkey.rate_limit.client', input.value);
         if (value === 0) throw new RegistryError('invalid_input', 'latchkey.rate_limit.client = 0 means no limit, which refuses nothing: set it directly.', 'value');
         return { target: raw, spec: { value: String(value) } };
       }

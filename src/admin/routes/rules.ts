@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { RULE_KINDS, RULE_MODES, type Rule } from '../../domain/model.js';
 import { RULE_REPORT_DAYS, ruleReport, ruleReports, type RuleReport } from '../../diagnostics/rules.js';
-import { RegistryError } from '../../registry/errors.js';
 import { createRule, deleteRule, enforceRule, findRule, reportRule } from '../../registry/rules.js';
 import { deps, intParam, refreshed } from './helpers.js';
 import type { AdminRoute, QueryParam, RouteContext } from './types.js';
@@ -68,12 +67,7 @@ export const RULE_ROUTES: readonly AdminRoute[] = [
     body: CreateRule,
     async handler(ctx) {
       const { mode, value, ...input } = ctx.body as z.infer<typeof CreateRule>;
-      const rule = await createRule(ruleDeps(ctx), { ...input, ...(value === undefined ? {} : { value: String(value) }) }, mode === undefined ? {} : { mode }).catch((error: unknown) => {
-        // The registry parses a property or instance rate-limit rule's value as the property's
-        // (registry/properties.ts), whose refusal names no field: it is the value given.
-        if (error instanceof RegistryError && error.code === 'property_invalid' && error.field === undefined) throw new RegistryError(error.code, error.message, 'value', { cause: error });
-        throw error;
-      });
+      const rule = await createRule(ruleDeps(ctx), { ...input, ...(value === undefined ? {} : { value: String(value) }) }, mode === undefined ? {} : { mode });
       return changed(ctx, rule);
     },
   },
