@@ -61,6 +61,9 @@ describe('bash', () => {
     assert.deepEqual(await complete('latchkey', 'apps', 'create', '--na'), ['--name']);
     assert.deepEqual(await complete('latchkey', 'apps', 'create', '--name', 'x', '--acc'), ['--access-token-lifespan']);
     assert.deepEqual((await complete('latchkey', 'completion', '')).sort(), ['bash', 'fish', 'zsh']);
+    assert.deepEqual((await complete('latchkey', 'rules', '')).sort(), ['add', 'delete', 'enforce', 'list', 'report', 'show']);
+    assert.deepEqual((await complete('latchkey', 'rules', 'add', '')).sort(), ['api_requirement', 'application', 'property', 'rate_limit']);
+    assert.deepEqual(await complete('latchkey', 'rules', 'enforce', '--y'), ['--yes']);
     // After an option that takes a value, no command is offered (a file for file options).
     assert.deepEqual(await complete('latchkey', 'apps', 'create', '--name', ''), []);
     assert.ok((await complete('latchkey', 'users', 'list', '--db', '')).includes('latchkey.bash'));

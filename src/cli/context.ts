@@ -63,16 +63,23 @@ export const processIO: IO = {
 };
 
 /**
- * Asks before a delete: nothing with --yes; on a terminal, `question` and "[y/N]" (anything but y
- * or yes stops, exit 1); elsewhere (a script, a pipe) it refuses with exit 2, saying to pass --yes.
+ * Asks before a change that refuses or removes something: nothing with --yes; on a terminal,
+ * `question` and "[y/N]" (anything but y or yes stops, exit 1); elsewhere (a script, a pipe, CI)
+ * it refuses with exit 2, saying to pass --yes, and never waits for an answer. `words` says what
+ * did not happen (`deleted`) and what --yes does (`delete`).
  */
-export async function confirmDelete(io: IO, yes: boolean | undefined, question: string): Promise<void> {
+export async function confirmChange(io: IO, yes: boolean | undefined, question: string, words: { readonly done: string; readonly verb: string }): Promise<void> {
   if (yes === true) return;
   if (io.interactive !== true || io.askLine === undefined) {
-    throw new CliError(`${question} Standard input is not a terminal, so nobody can answer and nothing was deleted: pass --yes to delete without asking.`, 2);
+    throw new CliError(`${question} Standard input is not a terminal, so nobody can answer and nothing was ${words.done}: pass --yes to ${words.verb} without asking.`, 2);
   }
   const answer = (await io.askLine(`${question} [y/N] `)).trim().toLowerCase();
-  if (answer !== 'y' && answer !== 'yes') throw new CliError('Nothing was deleted.', 1);
+  if (answer !== 'y' && answer !== 'yes') throw new CliError(`Nothing was ${words.done}.`, 1);
+}
+
+/** Asks before a delete, as {@link confirmChange}. */
+export async function confirmDelete(io: IO, yes: boolean | undefined, question: string): Promise<void> {
+  return confirmChange(io, yes, question, { done: 'deleted', verb: 'delete' });
 }
 
 /** A failure the CLI reports as `latchkey: <message>` with exit code 1 (2 for usage errors). */

@@ -17,6 +17,7 @@ import { registerMetrics } from './metrics.js';
 import { registerProperties } from './properties.js';
 import { registerReasons } from './reasons.js';
 import { registerRoles } from './roles.js';
+import { registerRules } from './rules.js';
 import { registerScopes } from './scopes.js';
 import { registerTokens } from './tokens.js';
 import { registerUsers } from './users.js';
@@ -108,6 +109,7 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerIdps(program, kit);
   registerProperties(program, kit);
   registerApis(program, kit);
+  registerRules(program, kit);
   registerTokens(program, kit);
   registerKeys(program, kit);
   registerExplain(program, kit);
