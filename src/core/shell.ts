@@ -7,8 +7,12 @@
  * Pure (no Node.js imports): the console's bundle may import it too.
  */
 
-/** Words that mean the same to every POSIX shell unquoted. A leading `=` is excluded (zsh expands `=cmd`). */
-const SAFE = /^[A-Za-z0-9_@%+:,./-][A-Za-z0-9_@%+=:,./-]*$/;
+/**
+ * Words that mean the same to every POSIX shell unquoted. A leading `=` is excluded (zsh expands
+ * `=cmd`); `~` only inside a word and not after `:` or `=` (where shells expand it: `~user`,
+ * `PATH=a:~`), as in a would-refuse record's id `<request id>~<rule id>`.
+ */
+const SAFE = /^[A-Za-z0-9_@%+:,./-](?:[A-Za-z0-9_@%+=:,./-]|(?<![:=])~)*$/;
 
 /**
  * Characters a terminal does not show as themselves: C0 and C1 controls, DEL, Unicode format
