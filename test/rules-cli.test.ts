@@ -284,6 +284,15 @@ describe('latchkey rules', { timeout: 120_000 }, () => {
     assert.equal((await cli(['properties', 'set', 'latchkey.api.basic_auth.enabled', 'true'])).code, 0);
   });
 
+  it('properties set of a refusing switch says what it refuses now, and the rule that would have shown it first', async () => {
+    const off = await cli(['properties', 'set', 'latchkey.client_auth.client_secret_post.enabled', 'false']);
+    assert.equal(off.code, 0, off.err);
+    assert.match(off.out, /This refuses clients sending their secret in the body .* from now on\. Next time, see who it would refuse first: latchkey rules add property latchkey\.client_auth\.client_secret_post\.enabled --value false/);
+    const on = await cli(['properties', 'set', 'latchkey.client_auth.client_secret_post.enabled', 'true']);
+    assert.equal(on.code, 0, on.err);
+    assert.doesNotMatch(on.out, /Next time/);
+  });
+
   it('--help shows every kind with an example, and the command is listed in latchkey --help', async () => {
     const help = await cli(['rules', 'add', '--help']);
     assert.equal(help.code, 0);

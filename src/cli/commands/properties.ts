@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { listProperties, setProperty } from '../../registry/settings.js';
+import { RULE_PROPERTIES, RULE_PROPERTY_NAMES } from '../../registry/rules.js';
+import type { PropertyName } from '../../registry/properties.js';
+import { commandLine } from '../../core/shell.js';
 import { renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';
 
@@ -12,6 +15,11 @@ function registerSet(properties: Command, kit: Kit): void {
     .addHelpText('after', `
 Example:
   latchkey properties set glide.oauth.inbound.client.credential.grant_type.enabled true
+
+Switches that refuse requests at once when set to the value shown; to see who they would refuse
+before anyone is refused, add them as a report-only rule instead (docs/rules.md):
+${RULE_PROPERTY_NAMES.map((n) => `  ${n} ${String(RULE_PROPERTIES[n]?.refusing)}`).join('\n')}
+  latchkey rules add property latchkey.api.basic_auth.enabled --value false
 `);
   kit.common(cmd).action((name: string, raw: string, opts: CommonOptions) =>
     kit.withDb(opts, async (ctx, out) => {
@@ -19,8 +27,13 @@ Example:
       const value = await setProperty(ctx, name, raw);
       const previous = before?.value ?? null;
       const isDefault = before !== undefined && value === before.default;
+      const refusing = RULE_PROPERTIES[name as PropertyName];
+      const tip =
+        refusing !== undefined && value === refusing.refusing && previous !== value
+          ? `This refuses ${refusing.refuses} from now on. Next time, see who it would refuse first: ${commandLine(['rules', 'add', 'property', name, '--value', String(value)])}\n`
+          : '';
       out.result({ name, value, previous, default: before?.default ?? null, isDefault }, () =>
-        `${name} = ${String(value)} (was ${String(previous)}${isDefault ? '; this is the default' : ''})\n`,
+        `${name} = ${String(value)} (was ${String(previous)}${isDefault ? '; this is the default' : ''})\n${tip}`,
       );
     }),
   );
