@@ -174,7 +174,7 @@ describe('latchkey doctor: report-only rules', () => {
     const f = one(findings, 'rule_no_traffic', ropc.id);
     assert.equal(f.severity, 'info');
     assert.equal(f.detail, `Rule ${ropc.id} (glide.oauth.inbound.ropc.grant_type.disabled = true) has reported for 8 days and matched no request in the last 7: enforcing it would refuse nobody.`);
-    assert.match(f.fix, new RegExp(`^Enforce it \\(Property glide\\.oauth\\.inbound\\.ropc\\.grant_type\\.disabled is now true\\): latchkey rules enforce ${ropc.id}\\. Or, if it should have matched requests, check its target`));
+    assert.match(f.fix, new RegExp(`^Enforce it: latchkey rules enforce ${ropc.id} \\(then: Property glide\\.oauth\\.inbound\\.ropc\\.grant_type\\.disabled is now true\\)\\. Or, if it should have matched requests, check its target`));
     assert.equal(f.command, `latchkey rules enforce ${ropc.id}`);
     // After the warnings: information comes last.
     assert.equal(findings.at(-1)?.severity, 'info');

@@ -116,7 +116,7 @@ function noTraffic(s: Snapshot, report: RuleReport): Finding | undefined {
     severity: 'info',
     title: 'A report-only rule matched no request for a week',
     detail: `Rule ${rule.id} (${report.summary}) has reported for ${reportingDays} days and matched no request in the last ${RULE_REPORT_DAYS}: enforcing it would refuse nobody.${coversNothing(s, rule)}`,
-    fix: `Enforce it (${report.enforcing.replace(/\.$/, '')}): ${commandLine(['rules', 'enforce', rule.id])}. Or, if it should have matched requests, check its target ${rule.target}: a rule that covers nothing reports nothing (\`${commandLine(['rules', 'show', rule.id])}\`).`,
+    fix: `Enforce it: ${commandLine(['rules', 'enforce', rule.id])} (then: ${report.enforcing.replace(/\.$/, '')}). Or, if it should have matched requests, check its target ${rule.target}: a rule that covers nothing reports nothing (\`${commandLine(['rules', 'show', rule.id])}\`).`,
     command: commandLine(['rules', 'enforce', rule.id]),
     link: ruleLink(rule),
     target: rule.id,
