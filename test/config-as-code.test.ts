@@ -12,6 +12,7 @@ import { NOT_EXPORTED } from '../src/config-as-code/snapshot.js';
 import { CONSOLE_CLIENT_ID } from '../src/registry/bootstrap.js';
 import { updateApplication } from '../src/registry/applications.js';
 import { updateRole } from '../src/registry/roles.js';
+import { createRule } from '../src/registry/rules.js';
 import type { AuditEntry } from '../src/domain/model.js';
 import { FIXTURE_APIS } from './helpers/api.js';
 import { generateTestKey, jwksOf } from './helpers/idp-server.js';
@@ -99,6 +100,13 @@ async function populate(server: TestServer): Promise<void> {
   await ok(db, ['idps', 'add', '--name', 'corp', '--issuer', 'https://login.example.com', '--metadata-url', 'https://login.example.com/.well-known/openid-configuration', '--audience', 'latchkey', '--no-check']);
   await ok(db, ['idps', 'add', '--name', 'partner', '--issuer', 'https://partner.example.org', '--jwks-uri', 'https://partner.example.org/keys', '--audience', 'api://orders', '--user-claim', 'email', '--inactive', '--no-check']);
   await ok(db, ['idps', 'add', '--name', 'ids', '--issuer', 'https://ids.example.net', '--jwks-uri', 'https://ids.example.net/jwks', '--audience', 'latchkey', '--user-field', 'id', '--no-check']);
+  // Rules of every kind, reporting and enforced (the enforced rate limit applied itself to "Nightly export").
+  const deps = registryDeps(server);
+  await createRule(deps, { kind: 'api_requirement', target: 'acme/orders', scopes: ['orders.write'], note: 'Writes need orders.write from July' });
+  await createRule(deps, { kind: 'api_requirement', target: 'GET acme/orders/{id}', roles: ['itil'] }, { mode: 'enforce' });
+  await createRule(deps, { kind: 'property', target: 'glide.oauth.inbound.ropc.grant_type.disabled', value: 'true' });
+  await createRule(deps, { kind: 'application', target: orders.clientId, scopes: ['orders.write'] });
+  await createRule(deps, { kind: 'rate_limit', target: nightly.clientId, value: '100/1m' }, { mode: 'enforce' });
 }
 
 describe('configuration as code: latchkey export / apply', () => {
@@ -161,7 +169,23 @@ describe('configuration as code: latchkey export / apply', () => {
     assert.ok(!doc.scopes.some((s: { name: string }) => s.name === 'useraccount' || s.name === 'latchkey.admin'), 'built-in scopes are left out');
     assert.ok(!('apis' in doc), 'no APIs section without --apis');
     // Nothing that differs between instances or would let anyone in.
-    assert.doesNotMatch(yamlExport, /secret|passwordHash|scrypt|createdAt|updatedAt|\bid:/i);
+    // (A rule's id is its identity, the same on every instance: `id: rule_…` is exported.)
+    assert.doesNotMatch(yamlExport, /secret|passwordHash|scrypt|createdAt|updatedAt|enforcedAt|\bid: (?!rule_)/i);
+    const nightlyId = doc.applications.find((a: { name: string }) => a.name === 'Nightly export').clientId;
+    const ordersId = doc.applications.find((a: { name: string }) => a.name === 'Orders sync').clientId;
+    const stored = await source.latchkey.storage.rules.list();
+    const idOf = (kind: string, target: string) => stored.find((r) => r.kind === kind && r.target === target)?.id;
+    // By kind, then target: the fields of each kind only, in the order given.
+    assert.deepEqual(doc.rules, [
+      { id: idOf('api_requirement', 'GET acme/orders/{id}'), kind: 'api_requirement', target: 'GET acme/orders/{id}', roles: ['itil'], mode: 'enforce', note: null },
+      { id: idOf('api_requirement', 'acme/orders'), kind: 'api_requirement', target: 'acme/orders', scopes: ['orders.write'], mode: 'report', note: 'Writes need orders.write from July' },
+      { id: idOf('property', 'glide.oauth.inbound.ropc.grant_type.disabled'), kind: 'property', target: 'glide.oauth.inbound.ropc.grant_type.disabled', value: 'true', mode: 'report', note: null },
+      { id: idOf('application', ordersId), kind: 'application', target: ordersId, scopes: ['orders.write'], mode: 'report', note: null },
+      { id: idOf('rate_limit', nightlyId), kind: 'rate_limit', target: nightlyId, value: '100/1m', mode: 'enforce', note: null },
+    ]);
+    assert.ok(doc.rules.every((r: { id?: string }) => /^rule_[0-9a-z]{12}$/.test(r.id ?? '')));
+    // The enforced rate-limit rule applied its change: the application's entry says so too.
+    assert.equal(doc.applications.find((a: { name: string }) => a.name === 'Nightly export').rateLimit, '100/1m');
     const storedIds = [...(await source.latchkey.storage.users.list()).map((u) => u.id), ...(await source.latchkey.storage.applications.list()).map((a) => a.id)];
     for (const id of storedIds) assert.ok(!yamlExport.includes(id), `internal id ${id} exported`);
   });
@@ -175,8 +199,9 @@ describe('configuration as code: latchkey export / apply', () => {
       scope: (await storage.scopes.list())[0],
       application: (await storage.applications.list())[0],
       identityProvider: (await storage.identityProviders.list())[0],
+      rule: (await storage.rules.list())[0],
     };
-    const entries = { user: doc.users[0], role: doc.roles[0], scope: doc.scopes[0], application: doc.applications[0], identityProvider: doc.identityProviders[0] };
+    const entries = { user: doc.users[0], role: doc.roles[0], scope: doc.scopes[0], application: doc.applications[0], identityProvider: doc.identityProviders[0], rule: doc.rules.find((r: { id: string }) => r.id === records.rule?.id) };
     for (const [kind, record] of Object.entries(records) as [keyof typeof records, object][]) {
       const exported = new Set(Object.keys(entries[kind]));
       const left = Object.keys(record).filter((field) => !exported.has(field) && !(field in NOT_EXPORTED[kind]));
@@ -214,11 +239,17 @@ describe('configuration as code: latchkey export / apply', () => {
     assert.equal((r.out.match(/lk_cs_/g) ?? []).length, confidential.length, 'each secret printed once');
     assert.equal(await exportOf(target), yamlExport);
     assert.equal(await exportOf(target, 'json'), jsonExport);
+    // The rules came across under their ids, in their modes (created, and enforced where they were).
+    const rules = await target.latchkey.storage.rules.list();
+    assert.deepEqual(rules.map((x) => [x.id, x.mode]).sort(), doc.rules.map((x: { id: string; mode: string }) => [x.id, x.mode]).sort());
+    assert.ok(rules.filter((x) => x.mode === 'enforce').every((x) => x.enforcedBy?.startsWith('cli:') === true));
     // Every change was audited as the CLI's (one entry per object or property, actor cli:<user>).
     const added = (await auditOf(target)).slice(0, (await auditOf(target)).length - auditBefore);
     assert.ok(added.length >= 4 + 2 + 2 + 3 + 8 + 3, `${added.length} audit entries`);
     assert.ok(added.every((e) => e.actor.startsWith('cli:')));
     assert.ok(added.some((e) => e.action === 'application.create' && e.target === doc.applications[0].clientId));
+    for (const rule of doc.rules) assert.ok(added.some((e) => e.action === 'rule.create' && e.target === rule.id), `rule.create ${rule.id}`);
+    assert.deepEqual(added.filter((e) => e.action === 'rule.enforce').map((e) => e.target).sort(), doc.rules.filter((x: { mode: string }) => x.mode === 'enforce').map((x: { id: string }) => x.id).sort());
     // The secret printed works: a client-credentials token for the new "Nightly export".
     const nightly = doc.applications.find((a: { name: string }) => a.name === 'Nightly export');
     const secret = printed.get(nightly.clientId) as string;
@@ -459,6 +490,135 @@ describe('configuration as code: latchkey export / apply', () => {
       assert.ok(first.changes.some((c) => c.clientId === 'portal-web'));
       assert.deepEqual(first.secrets.map((s) => s.name), ['Nightly export']);
       assert.deepEqual((await applyJson(fresh.db, file)).changes, []);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('rules: created under their id in their mode, enforced or put back to report, fixed once created, deleted only with --prune', async () => {
+    const fresh = await startTestServer();
+    try {
+      const db = fresh.db;
+      const write = (name: string, doc: unknown) => {
+        const file = join(files, name);
+        writeFileSync(file, JSON.stringify(doc));
+        return file;
+      };
+      await applyJson(db, write('rules-base.json', JSON.parse(jsonExport)));
+      const base = JSON.parse(jsonExport);
+      const storage = fresh.latchkey.storage;
+      const ruleAt = (doc: any, kind: string) => doc.rules.findIndex((r: { kind: string }) => r.kind === kind);
+      const ordersId = base.applications.find((a: { name: string }) => a.name === 'Orders sync').clientId;
+      const serverId = base.applications.find((a: { name: string }) => a.name === 'Resource server').clientId;
+
+      // A rule to create: the plan shows it (its id given, or "new rule" when apply generates one).
+      const adding = JSON.parse(jsonExport);
+      adding.rules.push({ id: 'rule_000000000001', kind: 'api_requirement', target: 'acme/orders', roles: ['reporting'], note: 'Reporting only' });
+      adding.rules.push({ kind: 'api_requirement', target: 'PUT acme/orders/{id}', scopes: ['export.read'] });
+      const planned = await applyJson(db, write('rules-add.json', adding), '--dry-run');
+      const created = planned.changes.filter((c) => c.kind === 'rule');
+      assert.deepEqual(created.map((c) => [c.action, c.name, c.path, c.note]), [
+        ['create', 'rule_000000000001', `rules[${adding.rules.length - 2}]`, null],
+        ['create', 'new rule', `rules[${adding.rules.length - 1}]`, 'rule id generated'],
+      ]);
+      assert.deepEqual(created[0]?.fields, [
+        { field: 'kind', from: null, to: 'api_requirement' },
+        { field: 'target', from: null, to: 'acme/orders' },
+        { field: 'roles', from: null, to: ['reporting'] },
+        { field: 'note', from: null, to: 'Reporting only' },
+      ]);
+      const plain = await ok(db, ['apply', '-f', join(files, 'rules-add.json'), '--dry-run', '--apis', NO_APIS]);
+      assert.match(plain, /create +rule +rule_000000000001 +kind: api_requirement; target: acme\/orders; roles: \[reporting\]/);
+      assert.equal((await storage.rules.byId('rule_000000000001')), undefined, 'a dry run creates nothing');
+      const added = await applyJson(db, join(files, 'rules-add.json'));
+      assert.equal(added.applied, 2);
+      assert.ok(added.warnings.some((w) => /rules\[\d+\] \(rule_000000000001\): this instance does not serve the API acme\/orders/.test(w)), added.warnings.join('\n'));
+      const made = await storage.rules.byId('rule_000000000001');
+      assert.deepEqual([made?.kind, made?.target, made?.spec, made?.mode, made?.note], ['api_requirement', 'acme/orders', { roles: ['reporting'] }, 'report', 'Reporting only']);
+      // Applied again (the generated one matched by what it says): nothing to do.
+      assert.deepEqual((await applyJson(db, join(files, 'rules-add.json'))).changes, []);
+      const exported = JSON.parse(await exportOf(fresh, 'json'));
+      assert.equal(exported.rules.length, base.rules.length + 2);
+
+      // Enforced, then put back to report (an api_requirement): one audited step each.
+      const flip = JSON.parse(JSON.stringify(exported));
+      const orders = flip.rules.find((r: { id: string }) => r.id === 'rule_000000000001');
+      orders.mode = 'enforce';
+      const enforced = await applyJson(db, write('rules-enforce.json', flip));
+      assert.deepEqual(enforced.changes.map((c) => [c.action, c.kind, c.name, c.fields]), [['update', 'rule', 'rule_000000000001', [{ field: 'mode', from: 'report', to: 'enforce' }]]]);
+      assert.equal((await storage.rules.byId('rule_000000000001'))?.mode, 'enforce');
+      assert.equal((await storage.audit.list({ limit: 1 }))[0]?.action, 'rule.enforce');
+      assert.deepEqual((await applyJson(db, join(files, 'rules-enforce.json'))).changes, []);
+      orders.mode = 'report';
+      const reported = await applyJson(db, write('rules-report.json', flip));
+      assert.deepEqual(reported.changes.map((c) => [c.name, c.fields]), [['rule_000000000001', [{ field: 'mode', from: 'enforce', to: 'report' }]]]);
+      assert.equal((await storage.audit.list({ limit: 1 }))[0]?.action, 'rule.report');
+
+      // Enforcing a property rule the document does not describe otherwise applies its change.
+      const ropc = JSON.parse(JSON.stringify(flip));
+      ropc.rules[ruleAt(ropc, 'property')].mode = 'enforce';
+      const switched = await applyJson(db, write('rules-ropc.json', ropc));
+      assert.deepEqual(switched.changes.map((c) => `${c.action} ${c.kind} ${c.name}`), ['update property glide.oauth.inbound.ropc.grant_type.disabled', `update rule ${ropc.rules[ruleAt(ropc, 'property')].id}`]);
+      await refreshCache(fresh);
+      assert.equal((await fresh.latchkey.cache.properties())['glide.oauth.inbound.ropc.grant_type.disabled'], true);
+      assert.deepEqual((await applyJson(db, join(files, 'rules-ropc.json'))).changes, [], 'without --prune, the property left out stays as the rule set it');
+
+      // An applied change cannot be put back to report: refused with its path, nothing changes.
+      ropc.rules[ruleAt(ropc, 'property')].mode = 'report';
+      const back = await cli(db, ['apply', '-f', write('rules-back.json', ropc), '--apis', NO_APIS]);
+      assert.equal(back.code, 1);
+      assert.match(back.err, /rules\[\d+\]\.mode: Rule rule_\w+ applied its change when it was enforced/);
+
+      // Enforcing while the document says otherwise (the application's entry keeps its scopes) is refused, naming both.
+      const scoped = JSON.parse(await exportOf(fresh, 'json'));
+      const appRule = ruleAt(scoped, 'application');
+      scoped.rules[appRule].mode = 'enforce';
+      const appIndex = scoped.applications.findIndex((a: { clientId: string }) => a.clientId === ordersId);
+      const before = await exportOf(fresh);
+      const disagree = await cli(db, ['apply', '-f', write('rules-disagree.json', scoped), '--apis', NO_APIS]);
+      assert.equal(disagree.code, 1, disagree.out);
+      assert.match(disagree.err, new RegExp(`rules\\[${appRule}\\]\\.mode: enforcing rule rule_\\w+ applies application ${ordersId}: scopes orders\\.write, but applications\\[${appIndex}\\] has scopes \\[\\]`));
+      assert.equal(await exportOf(fresh), before);
+      // Saying it in both places applies it.
+      scoped.applications[appIndex].scopes = ['orders.write'];
+      const agreed = await applyJson(db, write('rules-agree.json', scoped));
+      assert.deepEqual(agreed.changes.map((c) => `${c.action} ${c.kind}`), ['update application', 'update rule']);
+      assert.deepEqual((await storage.applications.byClientId(ordersId))?.scopes, ['orders.write']);
+      assert.deepEqual((await applyJson(db, join(files, 'rules-agree.json'))).changes, []);
+
+      // A rule created enforced whose change the document undoes (an export of an instance where it
+      // was set back): the document's value is kept, with a warning; the rule is the record.
+      const undone = JSON.parse(await exportOf(fresh, 'json'));
+      undone.rules.push({ id: 'rule_000000000002', kind: 'rate_limit', target: serverId, value: '50/1m', mode: 'enforce' });
+      const kept = await applyJson(db, write('rules-undone.json', undone));
+      assert.deepEqual(kept.changes.map((c) => `${c.action} ${c.kind} ${c.name}`), ['create rule rule_000000000002']);
+      assert.ok(kept.warnings.some((w) => /rules\[\d+\]: rule rule_000000000002 .* is created enforced, .* applications\[\d+\] has rate limit 600\/1m: that is kept/.test(w)), kept.warnings.join('\n'));
+      assert.equal((await storage.applications.byClientId(serverId))?.rateLimit, '600/1m');
+      assert.equal((await storage.rules.byId('rule_000000000002'))?.mode, 'enforce');
+      assert.deepEqual((await applyJson(db, join(files, 'rules-undone.json'))).changes, []);
+      assert.deepEqual(JSON.parse(await exportOf(fresh, 'json')).applications, undone.applications);
+
+      // What a rule says is fixed: an entry that changes it is refused, naming the field.
+      const moved = JSON.parse(await exportOf(fresh, 'json'));
+      const target0 = moved.rules.findIndex((r: { id: string }) => r.id === 'rule_000000000001');
+      moved.rules[target0].target = 'acme/reports';
+      const fixed = await cli(db, ['apply', '-f', write('rules-moved.json', moved), '--apis', NO_APIS]);
+      assert.equal(fixed.code, 1);
+      assert.match(fixed.err, new RegExp(`rules\\[${target0}\\]\\.target: rule rule_000000000001 says acme/orders requires one of the roles reporting .*fixed once it is created`));
+      const twice = JSON.parse(await exportOf(fresh, 'json'));
+      twice.rules.push({ ...twice.rules[0] });
+      const dup = await cli(db, ['apply', '-f', write('rules-dup.json', twice), '--apis', NO_APIS]);
+      assert.match(dup.err, new RegExp(`rules\\[${twice.rules.length - 1}\\]: the rule id "${twice.rules[0].id}" is also rules\\[0\\]`));
+
+      // Left out: kept without --prune, deleted (first of the deletions) with it.
+      const fewer = JSON.parse(await exportOf(fresh, 'json'));
+      fewer.rules = fewer.rules.filter((r: { id: string }) => r.id !== 'rule_000000000001');
+      fewer.applications = fewer.applications.filter((a: { name: string }) => a.name !== 'Twin');
+      assert.deepEqual((await applyJson(db, write('rules-fewer.json', fewer))).changes, []);
+      const pruned = await applyJson(db, join(files, 'rules-fewer.json'), '--prune');
+      assert.deepEqual(pruned.changes.map((c) => `${c.action} ${c.kind} ${c.name}`), ['delete rule rule_000000000001', 'delete application Twin', 'delete application Twin']);
+      assert.equal(await storage.rules.byId('rule_000000000001'), undefined);
+      assert.equal((await storage.audit.list({ limit: 100 })).filter((e) => e.action === 'rule.delete' && e.target === 'rule_000000000001').length, 1);
     } finally {
       await fresh.close();
     }

@@ -18,6 +18,7 @@ import { tokenKey } from '../src/core/crypto.js';
 import type { NeutralRequest } from '../src/core/request.js';
 import { createApplication } from '../src/registry/applications.js';
 import { bootstrap } from '../src/registry/bootstrap.js';
+import { createRule } from '../src/registry/rules.js';
 import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser } from '../src/registry/users.js';
@@ -26,7 +27,7 @@ import { copyStorage, CopyFailedError, TargetNotEmptyError } from '../src/storag
 import { createMemoryStorage } from '../src/storage/memory/adapter.js';
 import { openPostgresStorage } from '../src/storage/postgres/adapter.js';
 import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
-import type { IdentityProvider, SigningKey } from '../src/domain/model.js';
+import type { IdentityProvider, Rule, SigningKey } from '../src/domain/model.js';
 import type { Storage } from '../src/storage/types.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { makeIdentityProvider, makeSigningKey, makeToken } from './storage/contract.js';
@@ -72,6 +73,8 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
   let sourceKeys: SigningKey[];
   let targetOwnKey: SigningKey;
   let idp: IdentityProvider;
+  let rule: Rule;
+  const wouldRequestId = randomUUID();
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'latchkey-migrate-'));
@@ -120,6 +123,12 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     await storage.identityProviders.create(idp);
     await storage.codes.insert({ hash: 'code-1', applicationId: 'a', userId: 'u', redirectUri: null, scopes: [], codeChallenge: null, issuedAt: now, expiresAt: now + 60_000, usedAt: null });
     await storage.replay.remember('jti-1', now + 60_000, now);
+    // A report-only rule, and a "would refuse" record of it (a refusal record naming the rule).
+    rule = await createRule(deps, { kind: 'api_requirement', target: 'acme/orders', scopes: ['orders.read'], note: 'orders.read from July' });
+    await storage.refusals.record({
+      requestId: wouldRequestId, at: now, endpoint: 'api acme/orders', status: 403, error: 'insufficient_scope', reason: 'api.scope_missing', description: 'The token needs one of the scopes: orders.read.',
+      hint: null, clientId: nightly[0], applicationName: 'Nightly export', userName: 'svc-integration', remoteAddress: '127.0.0.1', facts: { rule: rule.id }, ruleId: rule.id,
+    });
     await storage.close();
 
     db = await createTestDatabase();
@@ -153,7 +162,8 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.equal(t.properties?.copied, 1);
     // cc, revoked cc, two access + two refresh (one rotated) from the password flow, one expired.
     assert.deepEqual([t.tokens?.source, t.tokens?.copied, t.tokens?.skipped], [7, 6, 1]);
-    assert.equal(t.refusals?.copied, 1);
+    assert.equal(t.refusals?.copied, 2, 'the refusal and the "would refuse" record');
+    assert.deepEqual([t.rules?.source, t.rules?.copied], [1, 1]);
     // The source instance's usage counts (its tokens and refusals, flushed at stop), every row.
     assert.ok((t.usage?.source ?? 0) >= 2, JSON.stringify(t.usage));
     assert.equal(t.usage?.copied, t.usage?.source);
@@ -197,6 +207,11 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
       assert.ok(own.retiresAt !== null && own.retiresAt <= Date.now() && own.publishUntil !== null && own.publishUntil <= Date.now(), JSON.stringify(own));
       assert.equal(keys.filter((k) => k.retiresAt === null).length, 1);
       assert.deepEqual(await storage.identityProviders.byId(idp.id), idp);
+      // The rule as stored, and its record; the instance's rule book reads it.
+      assert.deepEqual(await storage.rules.byId(rule.id), rule);
+      assert.equal((await storage.refusals.byRequestId(wouldRequestId))?.ruleId, rule.id);
+      assert.deepEqual((await storage.refusals.list({ ruleId: rule.id, outcome: 'would_refuse' })).map((r) => r.requestId), [wouldRequestId]);
+      assert.deepEqual((await lk.rules.load()).rules.map((r) => r.id), [rule.id]);
       assert.deepEqual(await storage.codes.consume('code-1', Date.now()), { outcome: 'not_found' }, 'codes are not copied');
     } finally {
       await lk.stop();
@@ -207,7 +222,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
   it('refuses a target that is not empty, the same database twice, and a missing source', async () => {
     const again = await cli(['migrate-db', '--from', sqlitePath, '--to', db.url]);
     assert.equal(again.code, 1);
-    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; refusal records; application usage counts; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
+    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; 1 rule; refusal records; application usage counts; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
     const same = await cli(['migrate-db', '--from', sqlitePath, '--to', sqlitePath]);
     assert.equal(same.code, 2);
     assert.match(same.err, /same database/);

@@ -4,7 +4,7 @@ import type { CompiledApi } from '../resource-server/compile.js';
 import { createMemoryStorage } from '../storage/memory/adapter.js';
 import { StorageError, type Storage } from '../storage/types.js';
 import { ENTRY_SCHEMAS, type RegistryDocument } from './document.js';
-import { apiWarnings } from './warnings.js';
+import { apiWarnings, ruleWarnings } from './warnings.js';
 import { readRegistry, type RegistrySnapshot, type RegistryStorage } from './snapshot.js';
 import { planSteps, type ChangeKind, type NewSecret, type Step, type StepDeps } from './steps.js';
 
@@ -30,7 +30,7 @@ export interface FieldChange {
 export interface PlannedChange {
   readonly action: 'create' | 'update' | 'delete';
   readonly kind: ChangeKind;
-  /** The object's name (an application's name; its client id is `clientId`). */
+  /** The object's name (an application's name, its client id being `clientId`; a rule's id, or "new rule" when apply generates it). */
   readonly name: string;
   /** Applications: the client id (generated on apply for a new application whose entry has none: null). */
   readonly clientId: string | null;
@@ -59,13 +59,14 @@ export interface ApplyDeps extends StepDeps {
 /** A copy of the registry in memory: the rehearsal's instance. */
 async function copyRegistry(from: RegistryStorage): Promise<Storage> {
   const to = createMemoryStorage();
-  const [roles, scopes, users, apps, providers, properties] = await Promise.all([
+  const [roles, scopes, users, apps, providers, properties, rules] = await Promise.all([
     from.roles.list(),
     from.scopes.list(),
     from.users.list(),
     from.applications.list(),
     from.identityProviders.list(),
     from.properties.list(),
+    from.rules.list(),
   ]);
   for (const r of roles) await to.roles.create(r);
   for (const s of scopes) await to.scopes.create(s);
@@ -73,6 +74,7 @@ async function copyRegistry(from: RegistryStorage): Promise<Storage> {
   for (const a of apps) await to.applications.create(a);
   for (const p of providers) await to.identityProviders.create(p);
   for (const p of properties) await to.properties.set(p.name, p.value, p.updatedAt);
+  for (const r of rules) await to.rules.create(r);
   return to;
 }
 
@@ -92,8 +94,10 @@ const DEFAULTS: Readonly<Record<ChangeKind, Entry>> = {
   user: ENTRY_SCHEMAS.user.parse({ userName: 'x' }),
   application: ENTRY_SCHEMAS.application.parse({ name: 'x' }),
   identityProvider: ENTRY_SCHEMAS.identityProvider.parse({ name: 'x', issuer: 'x', audience: 'x', jwksUri: 'x' }),
+  // A rule's kind and target are always shown; its defaults are its mode and note only.
+  rule: { mode: 'report', note: null },
 };
-const IDENTITY: Readonly<Record<ChangeKind, readonly string[]>> = { property: [], role: ['name'], scope: ['name'], user: ['userName'], application: ['clientId', 'name'], identityProvider: ['name'] };
+const IDENTITY: Readonly<Record<ChangeKind, readonly string[]>> = { property: [], role: ['name'], scope: ['name'], user: ['userName'], application: ['clientId', 'name'], identityProvider: ['name'], rule: ['id'] };
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 function fieldChanges(kind: ChangeKind, from: Entry | undefined, to: Entry): FieldChange[] {
@@ -103,11 +107,23 @@ function fieldChanges(kind: ChangeKind, from: Entry | undefined, to: Entry): Fie
 }
 
 function entriesOf(snapshot: RegistrySnapshot, kind: Exclude<ChangeKind, 'property'>): ReadonlyMap<string, Entry> {
-  const maps = { role: snapshot.roles, scope: snapshot.scopes, user: snapshot.users, application: snapshot.applications, identityProvider: snapshot.identityProviders };
+  const maps = { role: snapshot.roles, scope: snapshot.scopes, user: snapshot.users, application: snapshot.applications, identityProvider: snapshot.identityProviders, rule: snapshot.rules };
   return maps[kind] as unknown as ReadonlyMap<string, Entry>;
 }
 
-const KINDS: readonly Exclude<ChangeKind, 'property'>[] = ['role', 'scope', 'user', 'application', 'identityProvider'];
+const KINDS: readonly Exclude<ChangeKind, 'property'>[] = ['role', 'scope', 'user', 'application', 'identityProvider', 'rule'];
+
+/**
+ * Rules in the order of their entries in the document, then by id: the storage lists them by when
+ * they were created, which differs between the rehearsal and the run.
+ */
+function inDocumentOrder(rules: ReadonlyMap<string, Entry>, made: ReadonlyMap<string, Step>): [string, Entry][] {
+  const index = (key: string): number => {
+    const m = /^rules\[(\d+)\]$/.exec(made.get(`rule:${key}`)?.path ?? '');
+    return m === null ? Number.MAX_SAFE_INTEGER : Number(m[1]);
+  };
+  return [...rules].sort(([a], [b]) => index(a) - index(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
 
 /** The changes between two snapshots; `made` maps a kind and key to the step that made or changed it. */
 function diff(before: RegistrySnapshot, after: RegistrySnapshot, made: ReadonlyMap<string, Step>, doc: RegistryDocument): { changes: PlannedChange[]; touched: Set<string> } {
@@ -123,9 +139,9 @@ function diff(before: RegistrySnapshot, after: RegistrySnapshot, made: ReadonlyM
   for (const kind of KINDS) {
     const was = entriesOf(before, kind);
     const now = entriesOf(after, kind);
-    const nameOf = (e: Entry): string => String(kind === 'user' ? e.userName : e.name);
+    const nameOf = (e: Entry): string => String(kind === 'user' ? e.userName : kind === 'rule' ? e.id : e.name);
     const clientIdOf = (e: Entry): string | null => (kind === 'application' ? (e.clientId as string) : null);
-    for (const [key, entry] of now) {
+    for (const [key, entry] of kind === 'rule' ? inDocumentOrder(now, made) : now) {
       const step = made.get(`${kind}:${key}`);
       const old = was.get(key);
       if (old !== undefined && same(old, entry)) continue;
@@ -142,18 +158,24 @@ function diff(before: RegistrySnapshot, after: RegistrySnapshot, made: ReadonlyM
         }
         if (entry.public !== true) note = `${note === null ? '' : `${note}; `}secret generated, shown once`;
       } else if (kind === 'application' && old?.public === true && entry.public === false) note = 'now confidential: secret generated, shown once';
+      let name = nameOf(entry);
+      // The rehearsal's generated id is not the one the run will generate.
+      if (kind === 'rule' && creating && step?.generatesRuleId === true) {
+        name = 'new rule';
+        note = 'rule id generated';
+      }
       if (kind === 'role' && creating && step === undefined) {
         const user = doc.users.findIndex((u) => u.roles.includes(nameOf(entry)));
         note = `carried by users[${user}]`;
       }
-      changes.push({ action: creating ? 'create' : 'update', kind, name: nameOf(entry), clientId, path: documented, fields, note });
+      changes.push({ action: creating ? 'create' : 'update', kind, name, clientId, path: documented, fields, note });
     }
     for (const [key, entry] of was) {
       if (!now.has(key)) deletes.push({ action: 'delete', kind, name: nameOf(entry), clientId: clientIdOf(entry), path: made.get(`${kind}:${key}`)?.path ?? null, fields: [], note: null });
     }
   }
   // Deletions run last, dependants first (the order of the steps).
-  const order: readonly ChangeKind[] = ['application', 'identityProvider', 'user', 'scope', 'role'];
+  const order: readonly ChangeKind[] = ['rule', 'application', 'identityProvider', 'user', 'scope', 'role'];
   return { changes: [...changes, ...deletes.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))], touched };
 }
 
@@ -169,10 +191,12 @@ export async function planApply(deps: ApplyDeps, doc: RegistryDocument, options:
   const rehearsal: StepDeps = { storage: copy, clock: deps.clock, grants: deps.grants, actor: 'apply-rehearsal', apiRequirements: deps.apiRequirements };
   const made = new Map<string, Step>();
   const refused: DocumentIssue[] = [];
+  const stepWarnings: string[] = [];
   for (const step of steps) {
     try {
-      const { key } = await step.run(rehearsal);
+      const { key, warning } = await step.run(rehearsal);
       made.set(`${step.kind}:${key}`, step);
+      if (warning !== undefined) stepWarnings.push(warning);
     } catch (error) {
       refused.push(issueOf(step, error));
     }
@@ -183,7 +207,7 @@ export async function planApply(deps: ApplyDeps, doc: RegistryDocument, options:
   const { changes, touched } = diff(before, after, made, doc);
   // A step that turned out to change nothing (a grant type listed without the one it implies, say) is not run.
   const effective = steps.filter((s) => s.action !== 'update' || touched.has(`${s.kind}:${s.key}`));
-  return { prune: options.prune, changes, warnings: apiWarnings(doc, after, deps.servedApis), steps: effective };
+  return { prune: options.prune, changes, warnings: [...apiWarnings(doc, after, deps.servedApis), ...ruleWarnings(doc, deps.servedApis), ...stepWarnings], steps: effective };
 }
 
 export interface Applied {

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { IDP_USER_FIELDS } from '../idp/registry.js';
 import { DEFAULT_ACCESS_TOKEN_LIFESPAN, DEFAULT_REFRESH_TOKEN_LIFESPAN } from '../registry/applications.js';
+import { RULE_KINDS, RULE_MODES } from '../domain/model.js';
 import { PROPERTY_DEFINITIONS, PROPERTY_NAMES, type PropertyDefinition } from '../registry/properties.js';
+import { RULE_ID } from '../registry/rules.js';
 import { SCOPE_TOKEN } from '../registry/scopes.js';
 import { ROLE_NAME as ROLE_NAME_PATTERN, USER_NAME as USER_NAME_PATTERN } from '../registry/users.js';
 import { HTTP_METHODS } from '../resource-server/define.js';
@@ -103,6 +105,36 @@ const identityProvider = z
   })
   .describe('An external identity provider whose JWTs the hosted APIs accept. Apply does not fetch its metadata: `latchkey doctor` checks it.');
 
+const ruleNames = (max: number, description: string) => z.array(z.string().min(1).max(max)).optional().describe(description);
+
+const rule = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(RULE_ID)
+      .optional()
+      .describe('The rule id (rule_ and 12 lowercase letters or digits): the identity of a rule, the same on every instance. Left out, the rule is matched by what it says (kind, target and the fields of its kind), and one that does not exist is created with a generated id.'),
+    kind: z.enum(RULE_KINDS as [string, ...string[]]).describe('api_requirement, property, application or rate_limit (docs/rules.md).'),
+    target: z
+      .string()
+      .min(1)
+      .max(300)
+      .describe('api_requirement: namespace/api, or METHOD namespace/api/template for one resource. property: the property name. application: the client id. rate_limit: instance, or a client id.'),
+    scopes: ruleNames(100, 'api_requirement: the token must carry one of these scopes. application: the application\'s new scope list.'),
+    roles: ruleNames(80, 'api_requirement: the caller must hold one of these roles.'),
+    grantTypes: ruleNames(200, 'application: the application\'s new grant types.'),
+    value: z
+      .union([z.string().min(1).max(40), z.boolean(), z.number()])
+      .optional()
+      .describe('property: the new (refusing) value. rate_limit: the new limit (a whole number for target instance; 100/1m for an application).'),
+    mode: z
+      .enum(RULE_MODES as [string, ...string[]])
+      .default('report')
+      .describe('report: requests it would refuse succeed and are recorded as "would refuse"; enforce: an api_requirement refuses, the other kinds applied their change when enforced.'),
+    note: nullableText(500, 'Why the rule exists.'),
+  })
+  .describe('A rule: a change that refuses requests, introduced in report mode first (docs/rules.md). Its kind, target, fields and note are fixed once created; apply changes only its mode.');
+
 function propertySchema(def: PropertyDefinition): z.ZodType {
   const base =
     def.type === 'boolean'
@@ -138,7 +170,7 @@ const api = z
   .describe('A hosted REST API and the security of its routes, as its module (code, in the APIs folder) declares them.');
 
 /** The schema of each kind of entry (their defaults describe a new object). */
-export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider } as const;
+export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule } as const;
 
 export const registryDocumentSchema = z
   .strictObject({
@@ -150,6 +182,7 @@ export const registryDocumentSchema = z
     users: z.array(user).default([]),
     applications: z.array(application).default([]),
     identityProviders: z.array(identityProvider).default([]),
+    rules: z.array(rule).default([]).describe('Report-only and enforced rules (docs/rules.md).'),
     apis: z
       .array(api)
       .optional()
@@ -167,6 +200,7 @@ export type DocumentScope = RegistryDocument['scopes'][number];
 export type DocumentUser = RegistryDocument['users'][number];
 export type DocumentApplication = RegistryDocument['applications'][number];
 export type DocumentIdentityProvider = RegistryDocument['identityProviders'][number];
+export type DocumentRule = RegistryDocument['rules'][number];
 export type DocumentApi = NonNullable<RegistryDocument['apis']>[number];
 export type DocumentProperties = Readonly<Record<string, boolean | number>>;
 

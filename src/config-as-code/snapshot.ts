@@ -1,4 +1,4 @@
-import type { Application, IdentityProvider, User } from '../domain/model.js';
+import { RULE_KINDS, type Application, type IdentityProvider, type Rule, type User } from '../domain/model.js';
 import { CONSOLE_CLIENT_ID } from '../registry/bootstrap.js';
 import { PROPERTY_DEFINITIONS, PROPERTY_NAMES, resolveProperties } from '../registry/properties.js';
 import { ADMIN_SCOPE } from '../registry/scopes.js';
@@ -11,6 +11,7 @@ import {
   type DocumentApplication,
   type DocumentIdentityProvider,
   type DocumentRole,
+  type DocumentRule,
   type DocumentScope,
   type DocumentUser,
   type RegistryDocument,
@@ -34,6 +35,8 @@ export interface RegistrySnapshot {
   readonly applications: ReadonlyMap<string, DocumentApplication & { readonly clientId: string }>;
   /** By the provider's internal id. */
   readonly identityProviders: ReadonlyMap<string, DocumentIdentityProvider>;
+  /** By the rule's id (the same on every instance: apply creates a rule under its id). */
+  readonly rules: ReadonlyMap<string, DocumentRule & { readonly id: string }>;
   /** Built-in role and scope names (referenced, never listed). */
   readonly builtInRoles: ReadonlySet<string>;
   readonly builtInScopes: ReadonlySet<string>;
@@ -44,15 +47,23 @@ export interface RegistrySnapshot {
  * exported (test/config-as-code.test.ts checks it, so a field added to a record must be added to
  * the document or here).
  */
-export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'application' | 'identityProvider', Readonly<Record<string, string>>>> = {
+export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'application' | 'identityProvider' | 'rule', Readonly<Record<string, string>>>> = {
   user: { id: 'differs between instances', passwordHash: 'a secret (a user apply creates has no password)', passwordChangedAt: 'a time', createdAt: 'a time', updatedAt: 'a time' },
   role: { builtIn: 'built-in roles are left out' },
   scope: { builtIn: 'built-in scopes are left out' },
   application: { id: 'differs between instances', appUserId: 'exported as appUser (the user name)', secretHash: 'a secret (apply generates one)', secretRotatedAt: 'a time', createdAt: 'a time', updatedAt: 'a time' },
   identityProvider: { id: 'differs between instances', createdAt: 'a time', updatedAt: 'a time' },
+  rule: {
+    spec: 'exported as its fields (scopes, roles, grantTypes, value)',
+    createdAt: 'a time',
+    createdBy: 'who added it (the audit log keeps it)',
+    updatedAt: 'a time',
+    enforcedAt: 'a time',
+    enforcedBy: 'who enforced it (the audit log keeps it)',
+  },
 };
 
-export type RegistryStorage = Pick<Storage, 'users' | 'roles' | 'scopes' | 'applications' | 'properties' | 'identityProviders'>;
+export type RegistryStorage = Pick<Storage, 'users' | 'roles' | 'scopes' | 'applications' | 'properties' | 'identityProviders' | 'rules'>;
 
 /** Byte order (code unit order), the storage's order for text keys. */
 export const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -90,14 +101,35 @@ export function identityProviderEntry(p: IdentityProvider): DocumentIdentityProv
   return { name: p.name, issuer: p.issuer, metadataUrl: p.metadataUrl, jwksUri: p.jwksUri, audience: p.audience, userClaim: p.userClaim, userField: p.userField, active: p.active };
 }
 
+/** A rule as the document lists it: the fields of its kind only, in the stored order (the order they were given in). */
+export function ruleEntry(rule: Rule): DocumentRule & { id: string } {
+  const s = rule.spec;
+  return {
+    id: rule.id,
+    kind: rule.kind,
+    target: rule.target,
+    ...(s.scopes === undefined ? {} : { scopes: [...s.scopes] }),
+    ...(s.roles === undefined ? {} : { roles: [...s.roles] }),
+    ...(s.grantTypes === undefined ? {} : { grantTypes: [...s.grantTypes] }),
+    ...(s.value === undefined ? {} : { value: s.value }),
+    mode: rule.mode,
+    note: rule.note,
+  };
+}
+
+/** Rules by kind (in RULE_KINDS order), target, then id. */
+const ruleOrder = (a: DocumentRule & { id: string }, b: DocumentRule & { id: string }): number =>
+  RULE_KINDS.indexOf(a.kind as Rule['kind']) - RULE_KINDS.indexOf(b.kind as Rule['kind']) || byteOrder(a.target, b.target) || byteOrder(a.id, b.id);
+
 export async function readRegistry(storage: RegistryStorage): Promise<RegistrySnapshot> {
-  const [rows, roles, scopes, users, applications, providers] = await Promise.all([
+  const [rows, roles, scopes, users, applications, providers, rules] = await Promise.all([
     storage.properties.list(),
     storage.roles.list(),
     storage.scopes.list(),
     storage.users.list(),
     storage.applications.list(),
     storage.identityProviders.list(),
+    storage.rules.list(),
   ]);
   const values = resolveProperties(rows);
   const userNames = new Map(users.map((u) => [u.id, u.userName]));
@@ -108,6 +140,7 @@ export async function readRegistry(storage: RegistryStorage): Promise<RegistrySn
     users: new Map(users.map((u) => [u.userName, userEntry(u)])),
     applications: new Map(applications.filter((a) => a.clientId !== CONSOLE_CLIENT_ID).map((a) => [a.id, applicationEntry(a, userNames)])),
     identityProviders: new Map(providers.map((p) => [p.id, identityProviderEntry(p)])),
+    rules: new Map(rules.map((r) => [r.id, ruleEntry(r)])),
     builtInRoles: new Set(roles.filter((r) => r.builtIn).map((r) => r.name)),
     builtInScopes: new Set(scopes.filter((s) => s.builtIn).map((s) => s.name)),
   };
@@ -151,6 +184,7 @@ export function toDocument(snapshot: RegistrySnapshot, apis?: readonly CompiledA
     users: [...snapshot.users.values()].sort((a, b) => byteOrder(a.userName, b.userName)),
     applications: [...snapshot.applications.values()].sort((a, b) => byteOrder(a.name, b.name) || byteOrder(a.clientId, b.clientId)),
     identityProviders: byName(snapshot.identityProviders),
+    rules: [...snapshot.rules.values()].sort(ruleOrder),
     ...(apis === undefined ? {} : { apis: apiEntries(apis) }),
   };
 }

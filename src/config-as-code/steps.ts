@@ -12,17 +12,18 @@ import { createUser, deleteUser, updateUser } from '../registry/users.js';
 import type { Storage } from '../storage/types.js';
 import type { DocumentApplication, DocumentIdentityProvider, RegistryDocument } from './document.js';
 import type { RegistrySnapshot } from './snapshot.js';
+import { describedBy, matchRules, ruleDeletions, ruleSteps } from './rules.js';
 
 /**
  * The steps of an apply: one registry call per object the document describes differently from the
  * instance (and, with --prune, per object it lacks), in an order where each step finds what it
  * refers to: properties first (the outbound rules decide which URLs the later steps may register),
- * then roles, scopes, users, applications, identity providers, and the deletions last, dependants
- * before what they depend on. Every step goes through the registry functions, which check and
+ * then roles, scopes, users, applications, identity providers, rules (config-as-code/rules.ts),
+ * and the deletions last, dependants before what they depend on. Every step goes through the registry functions, which check and
  * audit exactly as the CLI's other commands do.
  */
 
-export type ChangeKind = 'property' | 'role' | 'scope' | 'user' | 'application' | 'identityProvider';
+export type ChangeKind = 'property' | 'role' | 'scope' | 'user' | 'application' | 'identityProvider' | 'rule';
 
 /** What the steps run with: the registry's deps, on the instance or on the rehearsal's copy. */
 export interface StepDeps {
@@ -53,10 +54,12 @@ export interface Step {
   readonly key: string | undefined;
   /** A new application whose entry gives no client id. */
   readonly generatesClientId?: boolean;
+  /** A new rule whose entry gives no id. */
+  readonly generatesRuleId?: boolean;
   /** The document field a registry refusal without a field is about (by RegistryError code). */
   readonly fieldFor?: Readonly<Record<string, string>>;
-  /** Runs it; resolves to the key of the object it made or changed, and a secret it generated. */
-  run(deps: StepDeps): Promise<{ readonly key: string; readonly secret?: NewSecret | undefined }>;
+  /** Runs it; resolves to the key of the object it made or changed, a secret it generated, and what the plan should warn about. */
+  run(deps: StepDeps): Promise<{ readonly key: string; readonly secret?: NewSecret | undefined; readonly warning?: string | undefined }>;
 }
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -283,8 +286,8 @@ function providerSteps(doc: RegistryDocument, before: RegistrySnapshot, matched:
   });
 }
 
-/** With --prune: what the document lacks, dependants first (an application before its user, a user before its roles). */
-function pruneSteps(doc: RegistryDocument, before: RegistrySnapshot, apps: readonly (string | undefined)[], providers: readonly (string | undefined)[]): Step[] {
+/** With --prune: what the document lacks, dependants first (a rule before its application, an application before its user, a user before its roles). */
+function pruneSteps(doc: RegistryDocument, before: RegistrySnapshot, apps: readonly (string | undefined)[], providers: readonly (string | undefined)[], rules: readonly (string | undefined)[]): Step[] {
   const del = (kind: ChangeKind, list: string, key: string, what: string, run: (deps: StepDeps) => Promise<unknown>): Step => ({
     kind,
     action: 'delete',
@@ -300,6 +303,8 @@ function pruneSteps(doc: RegistryDocument, before: RegistrySnapshot, apps: reado
   // A role a listed user carries is part of the document even when the roles list leaves it out.
   const roles = new Set([...doc.roles.map((r) => r.name), ...doc.users.flatMap((u) => u.roles)]);
   return [
+    // A rule names an application, scopes or roles: it goes first.
+    ...ruleDeletions(before, rules),
     ...[...before.applications].filter(([id]) => !keptApps.has(id)).map(([id, a]) => del('application', 'applications', id, `application "${a.name}" (client id ${a.clientId})`, (deps) => deleteApplication(deps, a.clientId))),
     ...[...before.identityProviders].filter(([id]) => !keptProviders.has(id)).map(([id, p]) => del('identityProvider', 'identityProviders', id, `identity provider "${p.name}"`, (deps) => removeIdentityProvider(deps, id))),
     ...[...before.users.keys()].filter((name) => !users.has(name)).map((name) => del('user', 'users', name, `user "${name}"`, (deps) => deleteUser(deps, name))),
@@ -316,13 +321,15 @@ export function planSteps(doc: RegistryDocument, before: RegistrySnapshot, prune
   const issues: DocumentIssue[] = [];
   const apps = matchApplications(doc, before, issues);
   const providers = matchProviders(doc, before, issues);
+  const rules = matchRules(doc, before, issues);
   const steps = [
     ...propertySteps(doc, before, prune),
     ...roleAndScopeSteps(doc, before, issues),
     ...userSteps(doc, before, issues),
     ...applicationSteps(doc, before, apps),
     ...providerSteps(doc, before, providers),
-    ...(prune ? pruneSteps(doc, before, apps, providers) : []),
+    ...ruleSteps(doc, before, rules, describedBy(doc, before, apps, prune), issues),
+    ...(prune ? pruneSteps(doc, before, apps, providers, rules) : []),
   ];
   return { steps, issues };
 }

@@ -1,3 +1,4 @@
+import { parseApiTarget } from '../registry/rules.js';
 import type { CompiledApi } from '../resource-server/compile.js';
 import type { DocumentApi, RegistryDocument } from './document.js';
 import { apiEntries, type RegistrySnapshot } from './snapshot.js';
@@ -56,4 +57,23 @@ export function apiWarnings(doc: RegistryDocument, after: RegistrySnapshot, serv
     ...(doc.apis === undefined || served === undefined ? [] : compare(doc.apis, served)),
   ];
   return [...new Set(warnings)];
+}
+
+/**
+ * The document's API requirements on an API (or resource) this instance does not serve: the rule
+ * is created all the same (APIs are code, deployed apart), but it covers nothing until the module is.
+ */
+export function ruleWarnings(doc: RegistryDocument, servedApis: readonly CompiledApi[] | undefined): string[] {
+  if (servedApis === undefined) return [];
+  return doc.rules.flatMap((rule, i) => {
+    if (rule.kind !== 'api_requirement') return [];
+    const target = parseApiTarget(rule.target);
+    if (target === undefined) return [];
+    const name = `${target.namespace}/${target.id}`;
+    const api = servedApis.find((a) => a.namespace === target.namespace && a.id === target.id);
+    const where = `rules[${i}]${rule.id === undefined ? '' : ` (${rule.id})`}`;
+    if (api === undefined) return [`${where}: this instance does not serve the API ${name}; the rule covers nothing until its module is deployed`];
+    if (target.method === undefined || api.resources.some((r) => r.method === target.method?.toUpperCase() && r.template === target.template)) return [];
+    return [`${where}: this instance's ${name} has no resource ${target.method.toUpperCase()} ${target.template ?? ''}; the rule covers nothing until it has`];
+  });
 }

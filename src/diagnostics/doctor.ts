@@ -11,6 +11,7 @@ import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import { metricsUnprotected, rateLimitsTooLow } from './checks-limits.js';
 import { dormantApplications, loadUsage } from './checks-usage.js';
+import { loadRules, ruleFindings } from './checks-rules.js';
 import type { ApiRouter } from '../resource-server/router.js';
 import type { Storage } from '../storage/types.js';
 import { BUILT_IN_GRANTS, grantWarnings } from '../grants/index.js';
@@ -23,7 +24,8 @@ export type { FilesAtRest } from './checks-files.js';
 export { SECRET_ROTATION_PROPERTY } from './checks-credentials.js';
 
 export interface DoctorDeps {
-  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'> & Partial<Pick<Storage, 'usage'>>;
+  /** Without `usage`, the usage checks are skipped; without `rules`, `activity` and `refusals`, the rule checks. */
+  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'> & Partial<Pick<Storage, 'usage' | 'rules' | 'activity' | 'refusals'>>;
   readonly router: Pick<ApiRouter, 'list'>;
   readonly clock: Clock;
   /** Accepted for the contract; the keys are read from storage (the keyring adds nothing a check needs). */
@@ -37,12 +39,13 @@ export interface DoctorDeps {
 }
 
 /**
- * Runs every configuration check and returns the problems found, errors first. Reads only: a
+ * Runs every configuration check and returns the problems found, errors first (then warnings, then
+ * findings for information). Reads only: a
  * finding's `command` is for the operator to run.
  */
 export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
   const now = deps.clock.now();
-  const [apps, users, scopes, rows, keys, providers, usage] = await Promise.all([
+  const [apps, users, scopes, rows, keys, providers, usage, rules] = await Promise.all([
     deps.storage.applications.list(),
     deps.storage.users.list(),
     deps.storage.scopes.list(),
@@ -50,6 +53,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     deps.storage.keys.list(),
     deps.storage.identityProviders.list(),
     loadUsage(deps.storage, now),
+    loadRules(deps.storage, deps.clock),
   ]);
   const s: Snapshot = {
     now,
@@ -79,6 +83,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...rateLimitsTooLow(s),
     ...metricsUnprotected(s, deps.listening),
     ...dormantApplications(s, usage),
+    ...ruleFindings(s, rules),
   ]);
 }
 

@@ -32,6 +32,9 @@ export const FINDING_IDS = [
   'rate_limit_too_low',
   'metrics_unprotected',
   'application_dormant',
+  'rule_would_refuse',
+  'rule_no_traffic',
+  'rule_api_not_loaded',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];
@@ -39,9 +42,9 @@ export type FindingId = (typeof FINDING_IDS)[number];
 // The quoting every printed command uses lives in core/shell.ts (the console's bundle shares it).
 export { commandLine, placeholder, shellWord } from '../core/shell.js';
 
-/** Errors first, then warnings; within a severity, by id then target, so output is stable. */
+/** Errors first, then warnings, then information; within a severity, by id then target, so output is stable. */
 export function sortFindings(findings: readonly Finding[]): Finding[] {
-  const rank = (f: Finding) => (f.severity === 'error' ? 0 : 1);
+  const rank = (f: Finding) => (f.severity === 'error' ? 0 : f.severity === 'warning' ? 1 : 2);
   return [...findings].sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id) || (a.target ?? '').localeCompare(b.target ?? ''));
 }
 

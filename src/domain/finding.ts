@@ -1,6 +1,7 @@
 /** The shape of a configuration problem: diagnostics/ reports them, grant modules (src/grants) produce some. */
 
-export type FindingSeverity = 'error' | 'warning';
+/** `info`: worth knowing, nothing is wrong (a report-only rule that would refuse nobody: it can be enforced). */
+export type FindingSeverity = 'error' | 'warning' | 'info';
 
 /** One configuration problem `latchkey doctor` (and the console home page) reports. */
 export interface Finding {

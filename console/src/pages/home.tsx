@@ -15,7 +15,7 @@ function FindingItem(props: { finding: Finding }) {
   return (
     <li class={`finding finding-${f.severity}`} data-finding={f.id}>
       <div class="finding-head">
-        <Badge kind={f.severity === 'error' ? 'error' : 'warn'}>{f.severity === 'error' ? 'Error' : 'Warning'}</Badge>
+        <Badge kind={f.severity === 'error' ? 'error' : f.severity === 'warning' ? 'warn' : 'info'}>{f.severity === 'error' ? 'Error' : f.severity === 'warning' ? 'Warning' : 'Info'}</Badge>
         <h3>{f.title}</h3>
       </div>
       <p>{f.detail}</p>

@@ -45,7 +45,7 @@ function writeOut(kit: Kit, text: string, file: string | undefined): void {
 function registerExport(program: Command, kit: Kit): void {
   const cmd = program
     .command('export')
-    .description('Write the registry (users without passwords, roles, scopes, applications without secrets, properties, identity providers) as a file for `latchkey apply`')
+    .description('Write the registry (users without passwords, roles, scopes, applications without secrets, properties, identity providers, rules) as a file for `latchkey apply`')
     .option('--format <format>', 'yaml (default) or json (--json is the same as --format json)')
     .option('-o, --output <file>', 'write to this file instead of standard output')
     .option('--apis <folder>', 'also list the APIs of this folder of API modules, read-only (env LATCHKEY_APIS)')
@@ -73,7 +73,7 @@ Examples:
       const doc = await exportRegistry(ctx.storage, apis);
       writeOut(kit, formatDocument(doc, format), opts.output);
       if (opts.output !== undefined && opts.output !== '-') {
-        out.note(`Wrote ${doc.users.length} users, ${doc.roles.length} roles, ${doc.scopes.length} scopes, ${doc.applications.length} applications, ${doc.identityProviders.length} identity providers and ${Object.keys(doc.properties).length} properties to ${opts.output}.\n`);
+        out.note(`Wrote ${doc.users.length} users, ${doc.roles.length} roles, ${doc.scopes.length} scopes, ${doc.applications.length} applications, ${doc.identityProviders.length} identity providers, ${doc.rules.length} rules and ${Object.keys(doc.properties).length} properties to ${opts.output}.\n`);
       }
     });
   });
@@ -105,6 +105,7 @@ const KIND_LABEL: Readonly<Record<PlannedChange['kind'], string>> = {
   user: 'user',
   application: 'application',
   identityProvider: 'identity provider',
+  rule: 'rule',
 };
 
 export function planText(plan: Plan, file: string): string {
@@ -198,6 +199,9 @@ is first rehearsed on a copy of the registry, so a file the registry would refus
 URI, an unknown scope, a field out of range) is reported with its place in the file
 (applications[2].grantTypes: ...), exit code 1, before anything changes. Each change is made
 through the registry, audited like the other commands (latchkey audit).
+
+Rules (docs/rules.md) are created under their id in their mode; a rule whose mode differs is
+enforced or put back to report; a rule's kind, target and fields never change.
 
 Without --prune nothing is deleted. New confidential applications get a generated secret, shown
 once (or written to --secrets-out); users it creates have no password: set one with

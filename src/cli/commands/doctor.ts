@@ -46,7 +46,9 @@ function render(findings: readonly Finding[]): string {
   );
   const fixes = findings.map((f, i) => `${i + 1}. ${f.id}${f.target === undefined ? '' : ` (${f.target})`}: ${f.fix}\n${f.command === undefined ? '' : `   ${f.command}\n`}`);
   const errors = findings.filter((f) => f.severity === 'error').length;
-  const summary = `${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'}.\n`;
+  const warnings = findings.filter((f) => f.severity === 'warning').length;
+  const info = findings.length - errors - warnings;
+  const summary = `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${info === 0 ? '' : `, ${info} for information`}.\n`;
   return `${table}\nFixes:\n${fixes.join('')}\n${summary}`;
 }
 
@@ -64,10 +66,13 @@ admin_api_application, jwt_bearer_can_act_as_admin, idp_user_claim_choosable, no
 console_application_inactive; on a SQLite database or a
 key file, kek_beside_database and file_permissions_loose; rate_limit_too_low (an application's rate limit or
 latchkey.rate_limit.client); application_dormant (latchkey.posture.dormant_days: an application with a working
-secret and no use counted; see \`latchkey apps posture\`); in the server only (admin API, console home), metrics_unprotected.
+secret and no use counted; see \`latchkey apps posture\`); rule_would_refuse (a report-only rule that matched
+requests in the last 7 days), rule_no_traffic (information: one that matched none for 7 days), rule_api_not_loaded
+(an enforced API requirement on an API the loaded ones do not include; see \`latchkey rules\`, docs/rules.md); in the
+server only (admin API, console home), metrics_unprotected.
 See docs/diagnostics.md.
 
-Exit status: 1 when any finding is an error, 0 otherwise (warnings only, or nothing found).
+Exit status: 1 when any finding is an error, 0 otherwise (warnings and information only, or nothing found).
 
 Examples:
   latchkey doctor
