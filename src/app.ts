@@ -29,6 +29,7 @@ import { createJwksEndpoint, type JwksEndpoint } from './endpoints/jwks.js';
 import { createMetadataEndpoint, type MetadataEndpoint } from './endpoints/metadata.js';
 import { createKeyEncryption } from './keys/encryption.js';
 import { Keyring } from './keys/keyring.js';
+import { createIdTokenMinter } from './tokens/id-token.js';
 import { jwtFormat } from './tokens/jwt.js';
 import { createExternalTokenValidator, type ExternalTokenValidator } from './idp/tokens.js';
 import { KeySets } from './assertions/keys.js';
@@ -185,7 +186,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const keySets = new KeySets({ fetcher: outbound });
   const assertions = { issuer: () => issuerOf(), clock, storage, cache, keySets };
   const catalogue = options.grants ?? BUILT_IN_GRANTS;
-  const grants = createGrants(catalogue, { ...assertions, cache, storage, mint: createMinter(formats), passwords });
+  const grants = createGrants(catalogue, { ...assertions, cache, storage, mint: createMinter(formats), passwords, idTokens: createIdTokenMinter({ keyring, issuer: () => issuerOf() }) });
   const clientAuthMethods = defaultClientAuthMethods(assertions);
   const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
   const router = options.router ?? new ApiRouter([]);

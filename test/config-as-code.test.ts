@@ -376,7 +376,7 @@ describe('configuration as code: latchkey export / apply', () => {
     assert.equal(await exportOf(target), yamlExport);
     const storage = target.latchkey.storage;
     assert.ok((await storage.applications.byClientId(CONSOLE_CLIENT_ID)) !== undefined, 'the console application stays');
-    assert.deepEqual((await storage.scopes.list()).filter((s) => s.builtIn).map((s) => s.name).sort(), ['latchkey.admin', 'useraccount']);
+    assert.deepEqual((await storage.scopes.list()).filter((s) => s.builtIn).map((s) => s.name).sort(), ['latchkey.admin', 'offline_access', 'openid', 'useraccount']);
     assert.ok((await storage.roles.byName('admin')) !== undefined);
     const actions = (await auditOf(target)).slice(0, 6).map((e) => e.action).sort();
     assert.deepEqual(actions, ['application.delete', 'idp.delete', 'property.set', 'role.delete', 'scope.delete', 'user.delete']);

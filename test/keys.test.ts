@@ -366,7 +366,7 @@ describe('latchkey keys (CLI)', () => {
   it('keys list on a new database: an empty table and what creates the first key', async () => {
     const r = await cli(['keys', 'list']);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^KID\s+ALG\s+STATE\s+CREATED\s+ACTIVATES\s+RETIRES\s+PUBLISHED UNTIL/);
+    assert.match(r.out, /^KID\s+ALG\s+SIGNS\s+STATE\s+CREATED\s+ACTIVATES\s+RETIRES\s+PUBLISHED UNTIL/);
     assert.match(r.out, /\(none\)/);
     assert.match(r.out, /latchkey serve/);
   });

@@ -1665,6 +1665,17 @@ const OTHER_CASES: OtherCase[] = [
     },
   },
   {
+    code: 'authorize.nonce_malformed', endpoint: 'authorize',
+    facts: (e) => {
+      assert.deepEqual(pick(e.facts, ['nonceLength', 'maxNonceLength', 'nonceInvalidCharacters']), { nonceLength: 513, maxNonceLength: 512, nonceInvalidCharacters: 0 });
+      assert.ok(!JSON.stringify(e.facts).includes('n'.repeat(100)), 'the nonce itself is not a fact');
+    },
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), nonce: 'n'.repeat(513) })), 'invalid_request', 'fixture-state');
+    },
+  },
+  {
     code: 'authorize.state_too_long', endpoint: 'authorize',
     facts: (e) => {
       assert.deepEqual(pick(e.facts, ['stateLength', 'maxStateLength']), { stateLength: 2049, maxStateLength: 2048 });

@@ -84,6 +84,7 @@ const application = z
     canIntrospect: z.boolean().default(false).describe('May call the introspection endpoint about any token.'),
     adminApi: z.boolean().default(false).describe('May administer the instance (adds the scope latchkey.admin).'),
     rateLimit: z.string().min(1).max(40).nullable().default(null).describe("Its own rate limit at the token and introspection endpoints: <requests>/<window> with the window in s, m, h or d (100/1m), or off; null: the instance's latchkey.rate_limit.client."),
+    idTokenSignedResponseAlg: z.enum(['RS256', 'ES256']).default('RS256').describe('OpenID Connect: the algorithm of its ID tokens (id_token_signed_response_alg).'),
   })
   .describe('An application (OAuth client), without its secret: apply generates a secret for each confidential application it creates and shows it once. The built-in console application is not listed.');
 

@@ -51,7 +51,7 @@ export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'applicat
   user: { id: 'differs between instances', passwordHash: 'a secret (a user apply creates has no password)', passwordChangedAt: 'a time', createdAt: 'a time', updatedAt: 'a time' },
   role: { builtIn: 'built-in roles are left out' },
   scope: { builtIn: 'built-in scopes are left out' },
-  application: { id: 'differs between instances', appUserId: 'exported as appUser (the user name)', secretHash: 'a secret (apply generates one)', secretRotatedAt: 'a time', createdAt: 'a time', updatedAt: 'a time' },
+  application: { id: 'differs between instances', appUserId: 'exported as appUser (the user name)', secretHash: 'a secret (apply generates one)', secretRotatedAt: 'a time', createdAt: 'a time', updatedAt: 'a time', idTokenAlg: 'exported as idTokenSignedResponseAlg (RS256 when unset)' },
   identityProvider: { id: 'differs between instances', createdAt: 'a time', updatedAt: 'a time' },
   rule: {
     spec: 'exported as its fields (scopes, roles, grantTypes, value)',
@@ -94,6 +94,7 @@ export function applicationEntry(app: Application, userNames: ReadonlyMap<string
     canIntrospect: app.canIntrospect,
     adminApi: app.adminApi,
     rateLimit: app.rateLimit ?? null,
+    idTokenSignedResponseAlg: app.idTokenAlg ?? 'RS256',
   };
 }
 

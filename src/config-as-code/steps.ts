@@ -174,6 +174,7 @@ function applicationInput(app: DocumentApplication, current: AppEntry | undefine
     canIntrospect: app.canIntrospect,
     adminApi: app.adminApi,
     rateLimit: app.rateLimit,
+    idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
   };
   if (current === undefined) return full;
   const compared: Record<string, unknown> = { ...current, jwks: current.jwks === null ? null : JSON.stringify(current.jwks) };

@@ -1,5 +1,5 @@
 import { DAY, ROTATION_PROPERTY, rotationDue } from '../jobs/rotate-keys.js';
-import { newest } from '../keys/keyring.js';
+import { ACCESS_TIMELINE, newest, onTimeline } from '../keys/keyring.js';
 import { ADMIN_ROLE, ADMIN_USER } from '../registry/bootstrap.js';
 import { appLabel, appLink, commandLine, type Finding, type Snapshot } from './findings.js';
 
@@ -35,7 +35,7 @@ export function secretRotation(s: Snapshot): Finding[] {
 export function signingKeyRotation(s: Snapshot): Finding[] {
   const limit = s.props[ROTATION_PROPERTY];
   if (!rotationDue(s.keys, s.now, limit)) return [];
-  const key = newest(s.keys);
+  const key = newest(onTimeline(s.keys, ACCESS_TIMELINE));
   if (key === undefined) return [];
   return [
     {

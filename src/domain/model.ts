@@ -70,6 +70,11 @@ export interface Application {
    * (`100/1m`, or `off` for none); null or absent: the instance's, latchkey.rate_limit.client.
    */
   readonly rateLimit?: string | null;
+  /**
+   * OpenID Connect (Dynamic Client Registration 1.0 §2 `id_token_signed_response_alg`): the
+   * algorithm of this application's ID tokens. Null or absent: RS256 (Core 1.0 §15.1).
+   */
+  readonly idTokenAlg?: SigningAlgorithm | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -96,7 +101,15 @@ export interface SigningKey {
   readonly activatesAt: number;
   readonly retiresAt: number | null;
   readonly publishUntil: number | null;
+  /**
+   * What the key signs: 'access' (JWT access tokens; one timeline, whatever its algorithm) or
+   * 'id_token' (OpenID Connect ID tokens; one timeline per algorithm, so RS256 is always there).
+   * A rotation retires only the keys of its own timeline. Absent: 'access'.
+   */
+  readonly purpose?: KeyPurpose;
 }
+
+export type KeyPurpose = 'access' | 'id_token';
 
 /** A one-time authorization code (RFC 6749 §4.1.2): only a hash of the code is stored. */
 export interface AuthorizationCode {
@@ -113,6 +126,12 @@ export interface AuthorizationCode {
   readonly expiresAt: number;
   /** When it was redeemed; null while unused. */
   readonly usedAt: number | null;
+  /** OpenID Connect: the authorization request's nonce, echoed in the ID token (Core 1.0 §3.1.2.1); null: none sent. */
+  readonly nonce?: string | null;
+  /** When the user signed in (the sign-in session's start): the ID token's auth_time. */
+  readonly authTime?: number | null;
+  /** The sign-in session's `sid` (a one-way derivation of the session id, never the cookie). */
+  readonly sid?: string | null;
 }
 
 export type IdpUserField = 'user_name' | 'id';

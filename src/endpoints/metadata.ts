@@ -6,6 +6,15 @@ import type { Storage } from '../storage/types.js';
 /** The well-known path of RFC 8414 §3. */
 export const METADATA_PATH = '/.well-known/oauth-authorization-server';
 export const METADATA_MAX_AGE_SECONDS = 300;
+/** The well-known path of OpenID Connect Discovery 1.0 §4 (appended to the issuer, path and all). */
+export const OPENID_CONFIGURATION_PATH = '/.well-known/openid-configuration';
+
+/** The claims an ID token carries (tokens/id-token.ts). */
+export const ID_TOKEN_CLAIMS: readonly string[] = ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'amr', 'at_hash'];
+/** The standard claims of the user's profile (Core 1.0 §5.1), released by scope at the UserInfo endpoint. */
+export const PROFILE_CLAIMS: readonly string[] = ['name', 'given_name', 'family_name', 'email', 'email_verified', 'phone_number', 'locale', 'zoneinfo', 'picture', 'address'];
+/** ID token signature algorithms (keys/keyring.ts ID_TOKEN_ALGORITHMS; RS256 first, Core 1.0 §15.1). */
+const ID_TOKEN_SIGNING_ALGS: readonly string[] = ['RS256', 'ES256'];
 
 const HEADERS = {
   'content-type': 'application/json; charset=utf-8',
@@ -26,6 +35,8 @@ export interface MetadataEndpoint {
   handle(path: string): Promise<NeutralResponse | undefined>;
   /** The metadata document (RFC 8414 §2) as an object. */
   document(): Promise<Record<string, unknown>>;
+  /** The OpenID Provider configuration (Discovery 1.0 §3): the RFC 8414 document plus the OpenID fields. */
+  openidConfiguration(): Promise<Record<string, unknown>>;
 }
 
 /**
@@ -77,11 +88,37 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
     };
   }
 
+  /**
+   * OpenID Connect Discovery 1.0 §3, listing exactly what is supported: the authorization code
+   * flow (response type code, query response mode), public subject identifiers, RS256 and ES256
+   * ID tokens; no claims, request or request_uri parameters.
+   */
+  async function openidConfiguration(): Promise<Record<string, unknown>> {
+    const base = await document();
+    const issuer = deps.issuer();
+    return {
+      ...base,
+      userinfo_endpoint: `${issuer}/oauth/userinfo`,
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: [...ID_TOKEN_SIGNING_ALGS],
+      claims_supported: [...ID_TOKEN_CLAIMS, ...PROFILE_CLAIMS],
+      claims_parameter_supported: false,
+      request_parameter_supported: false,
+      request_uri_parameter_supported: false,
+    };
+  }
+
   return {
     document,
+    openidConfiguration,
     async handle(path) {
+      const issuerPath = new URL(deps.issuer()).pathname.replace(/\/+$/, '');
+      // Discovery 1.0 §4: <issuer>/.well-known/openid-configuration; the plain path too (a proxy
+      // that maps the issuer's path onto this instance strips it).
+      if (path === OPENID_CONFIGURATION_PATH || (issuerPath !== '' && path === `${issuerPath}${OPENID_CONFIGURATION_PATH}`)) {
+        return { status: 200, headers: HEADERS, body: JSON.stringify(await openidConfiguration()) };
+      }
       if (path !== METADATA_PATH) {
-        const issuerPath = new URL(deps.issuer()).pathname.replace(/\/+$/, '');
         if (issuerPath === '' || path !== `${METADATA_PATH}${issuerPath}`) return undefined;
       }
       return { status: 200, headers: HEADERS, body: JSON.stringify(await document()) };

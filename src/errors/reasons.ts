@@ -295,6 +295,11 @@ export const REASONS = {
     fix: 'Send a short state (a random value); keep the rest of the client\'s data on the client.',
     facts: ['stateLength', 'maxStateLength'],
   },
+  'authorize.nonce_malformed': {
+    explanation: 'The nonce parameter of an OpenID Connect authorization request was longer than 512 characters or had characters other than printable ASCII (Core 1.0 §3.1.2.1: it is echoed unmodified in the ID token).',
+    fix: 'Send a nonce of printable ASCII characters, at most 512 (a random value, as openid-client\'s randomNonce() makes: 43 base64url characters).',
+    facts: ['nonceLength', 'maxNonceLength', 'nonceInvalidCharacters'],
+  },
   'authorize.request_invalid': {
     explanation: 'A sign-in or consent form came back with a pending request whose signature did not verify (altered, truncated, or signed with another key-encryption key), or with an unknown form action.',
     fix: 'Start again from the application. If it happens every time behind several instances, give them all the same LATCHKEY_KEY_ENCRYPTION_KEY.',

@@ -6,6 +6,7 @@ import { factString, factTime } from '../errors/fact-values.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { Application, AuthorizationCode, Facts, User } from '../domain/model.js';
 import { effectiveScopes } from './scope.js';
+import { OPENID_SCOPE } from '../registry/oidc-scopes.js';
 import { issueTokens } from './issue.js';
 import type { GrantContext, GrantDeps, GrantHandler, GrantModule } from './types.js';
 
@@ -187,7 +188,8 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
       // A concurrent second redemption lost the consume race and revoked the family, maybe before
       // these tokens existed. Whichever of us marks the code first decides: if the other side got
       // there first, the code was used twice, so these tokens go too.
-      if (!(await deps.storage.replay.remember(reuseMarker(plan.code.hash), markerExpiry(plan.code, now), now))) {
+      const marked = await deps.storage.replay.remember(reuseMarker(plan.code.hash), markerExpiry(plan.code, now), now);
+      if (!marked) {
         const revoked = await deps.storage.tokens.revokeFamily(plan.code.hash, now);
         throw invalidGrant
           .withReason('authorization_code.reused')
@@ -195,7 +197,20 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
           .withHint(`Code redeemed twice at once; tokens issued from it revoked (family ${plan.code.hash}).`)
           .withFacts({ ...(await codeFacts(plan.code, plan.application)), codeUsedAt: factTime(plan.code.usedAt), tokensRevoked: revoked });
       }
-      return body;
+      // OpenID Connect Core 1.0 §3.1.3.3: an ID token when the grant has the openid scope.
+      if (deps.idTokens === undefined || !plan.scopes.includes(OPENID_SCOPE)) return body;
+      const idToken = await deps.idTokens({
+        application: plan.application,
+        userId: plan.user.id,
+        accessToken: body.access_token,
+        now,
+        nonce: plan.code.nonce ?? null,
+        authTime: plan.code.authTime ?? null,
+        sid: plan.code.sid ?? null,
+        // The sign-in pages take a password (RFC 8176 "pwd"); a code without a sign-in time says nothing.
+        amr: plan.code.authTime === undefined || plan.code.authTime === null ? null : ['pwd'],
+      });
+      return { ...body, id_token: idToken };
     },
   };
 }

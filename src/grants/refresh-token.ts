@@ -5,6 +5,7 @@ import type { Application, Facts, TokenRecord } from '../domain/model.js';
 import { isJwtShaped } from '../tokens/jwt.js';
 import { effectiveScopes, parseScopeParam, scopesFact } from './scope.js';
 import { issueTokens } from './issue.js';
+import { OPENID_SCOPE } from '../registry/oidc-scopes.js';
 import type { GrantContext, GrantDeps, GrantHandler, GrantModule } from './types.js';
 
 interface Plan {
@@ -145,7 +146,7 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
     },
     async issue(plan, ctx) {
       const now = deps.clock.now();
-      return issueTokens(
+      const body = await issueTokens(
         deps,
         {
           application: plan.application,
@@ -170,6 +171,14 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
           },
         },
       );
+      // OpenID Connect Core 1.0 §12.2: a new ID token when the original grant was an OpenID sign-in
+      // (authorization code with openid) and the scope kept openid: same iss, sub and aud, a new
+      // iat, no nonce (it SHOULD NOT be there), and no auth_time, sid or amr, which this record
+      // does not keep (they are optional; an auth_time, if present, would have to be the original's).
+      const { userId } = plan.record;
+      if (deps.idTokens === undefined || userId === null || plan.record.grantType !== 'authorization_code' || !plan.scopes.includes(OPENID_SCOPE)) return body;
+      const idToken = await deps.idTokens({ application: plan.application, userId, accessToken: body.access_token, now });
+      return { ...body, id_token: idToken };
     },
   };
 }

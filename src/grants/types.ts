@@ -14,6 +14,7 @@ import type { PropertyValues } from '../registry/properties.js';
 import type { GrantType } from '../grants/grant-type.js';
 import type { Storage } from '../storage/types.js';
 import type { Mint, TokenResponseBody } from '../tokens/issuer.js';
+import type { MintIdToken } from '../tokens/id-token.js';
 
 /** What a refusal record learns about the caller as the request goes. */
 export interface RefusalContext {
@@ -41,6 +42,8 @@ export interface GrantDeps extends AssertionDeps {
   readonly clock: Clock;
   readonly mint: Mint;
   readonly passwords: Pick<PasswordGuard, 'check'>;
+  /** Signs OpenID Connect ID tokens (tokens/id-token.ts); absent: no grant issues them. */
+  readonly idTokens?: MintIdToken;
 }
 
 /**

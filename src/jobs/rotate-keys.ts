@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { newest, type Keyring } from '../keys/keyring.js';
+import { ACCESS_TIMELINE, newest, onTimeline, timelinesOf, type Keyring, type Timeline } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { SigningKey } from '../domain/model.js';
 import { scheduleJob, type JobSchedule } from './schedule.js';
@@ -32,7 +32,7 @@ export interface KeyRotationOptions {
 }
 
 export interface KeyRotationDeps {
-  readonly keyring: Pick<Keyring, 'rotate' | 'canSign'>;
+  readonly keyring: Pick<Keyring, 'rotate' | 'canSign' | 'keys'>;
   readonly cache: Pick<RegistryCache, 'properties'>;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -42,10 +42,13 @@ export type KeyRotationResult =
   | { readonly rotated: true; readonly kid: string; readonly activatesAt: number }
   | { readonly rotated: false; readonly reason: 'disabled' | 'not_due' | 'running_elsewhere' | 'no_kek' };
 
-/** Whether the newest key has been signing for `days` days at `now` (false when a next key is already waiting). */
-export function rotationDue(keys: readonly SigningKey[], now: number, days: number): boolean {
+/**
+ * Whether the newest key of a timeline (default: the access-token keys) has been signing for
+ * `days` days at `now` (false when a next key is already waiting).
+ */
+export function rotationDue(keys: readonly SigningKey[], now: number, days: number, timeline: Timeline = ACCESS_TIMELINE): boolean {
   if (days <= 0) return false;
-  const key = newest(keys);
+  const key = newest(onTimeline(keys, timeline));
   return key !== undefined && key.activatesAt <= now && now - key.activatesAt >= days * DAY;
 }
 
@@ -54,6 +57,14 @@ export async function runKeyRotation(deps: KeyRotationDeps): Promise<KeyRotation
   if (!deps.keyring.canSign) return { rotated: false, reason: 'no_kek' };
   const days = (await deps.cache.properties())[ROTATION_PROPERTY];
   if (days <= 0) return { rotated: false, reason: 'disabled' };
+  // The ID token keys (one timeline per algorithm, keys/keyring.ts) rotate on the same schedule.
+  for (const timeline of timelinesOf(await deps.keyring.keys())) {
+    if (timeline.purpose === 'access') continue;
+    const turned = await deps.keyring.rotate({ timeline, prepublishMs: SCHEDULED_PREPUBLISH_MS, when: (keys, now) => rotationDue(keys, now, days, timeline) });
+    if (turned.rotated) {
+      deps.logger.info({ job: 'rotate-keys', kid: turned.key.kid, alg: turned.key.alg, purpose: 'id_token', activatesAt: new Date(turned.key.activatesAt).toISOString(), retired: turned.retired.map((k) => k.kid), rotationDays: days }, 'ID token signing key rotated on schedule');
+    }
+  }
   const outcome = await deps.keyring.rotate({ prepublishMs: SCHEDULED_PREPUBLISH_MS, when: (keys, now) => rotationDue(keys, now, days) });
   if (!outcome.rotated) return { rotated: false, reason: outcome.reason };
   const result = { rotated: true, kid: outcome.key.kid, activatesAt: outcome.key.activatesAt } as const;

@@ -3,10 +3,10 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK
 import type { Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { SigningAlgorithm, SigningKey } from '../domain/model.js';
+import type { KeyPurpose, SigningAlgorithm, SigningKey } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import type { KeyEncryption } from './encryption.js';
-import { createAccessTokenSigner } from './signer.js';
+import { createAccessTokenSigner, createIdTokenSigner } from './signer.js';
 
 /**
  * The instance's signing keys (JWT access tokens, RFC 9068): created, rotated, published.
@@ -35,6 +35,8 @@ export const DEFAULT_PREPUBLISH_MS = 10 * 60_000;
 export const PUBLISH_SKEW_MS = 5 * 60_000;
 /** Used for publishUntil when no application issues JWTs yet (the platform's default access-token lifespan). */
 const DEFAULT_LONGEST_LIFESPAN_MS = 1800_000;
+/** The longest an ID token lives (tokens/id-token.ts): a retired ID token key stays published at least this long. */
+export const ID_TOKEN_MAX_LIFETIME_MS = 3_600_000;
 /** The Storage.tryExclusive name for creating and rotating keys. */
 export const KEYS_LOCK = 'latchkey.keys';
 /** A token naming an unknown kid re-reads the key list at most this often. */
@@ -54,13 +56,50 @@ export function keyState(key: SigningKey, now: number): KeyState {
   return 'signing';
 }
 
-/** Every key's state at `now`, with exactly the key that signs (see Keyring) as 'signing'. */
+/**
+ * A key timeline: the keys that take turns signing one kind of token. JWT access tokens have one
+ * (whatever its algorithm: `keys rotate --alg` switches it); ID tokens have one per algorithm, so
+ * an application can always have RS256 (OpenID Connect Core 1.0 §15.1) and ES256 ID tokens. A
+ * rotation retires only the keys of its own timeline.
+ */
+export interface Timeline {
+  readonly purpose: KeyPurpose;
+  /** For 'id_token' timelines; ignored for 'access'. */
+  readonly alg?: SigningAlgorithm;
+}
+
+export const ACCESS_TIMELINE: Timeline = { purpose: 'access' };
+/** The algorithms an ID token may be signed with (id_token_signed_response_alg). */
+export const ID_TOKEN_ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256'];
+/** The ID token algorithm of an application that names none (Core 1.0 §15.1: RS256 must be supported). */
+export const DEFAULT_ID_TOKEN_ALGORITHM: SigningAlgorithm = 'RS256';
+
+export function purposeOf(key: SigningKey): KeyPurpose {
+  return key.purpose ?? 'access';
+}
+
+/** The keys of one timeline. */
+export function onTimeline(keys: readonly SigningKey[], timeline: Timeline): SigningKey[] {
+  return keys.filter((k) => purposeOf(k) === timeline.purpose && (timeline.purpose === 'access' || k.alg === timeline.alg));
+}
+
+/** The timelines present in a key list (access first). */
+export function timelinesOf(keys: readonly SigningKey[]): Timeline[] {
+  const out: Timeline[] = [ACCESS_TIMELINE];
+  for (const alg of ID_TOKEN_ALGORITHMS) if (keys.some((k) => purposeOf(k) === 'id_token' && k.alg === alg)) out.push({ purpose: 'id_token', alg });
+  return out;
+}
+
+/** Every key's state at `now`, with exactly the key that signs on each timeline (see Keyring) as 'signing'. */
 export function keyStates(keys: readonly SigningKey[], now: number): Map<string, KeyState> {
-  const current = signingKeyAt(keys, now);
   const states = new Map<string, KeyState>();
-  for (const key of keys) {
-    const own = keyState(key, now);
-    states.set(key.kid, key === current && own !== 'expired' ? 'signing' : own === 'signing' ? 'retired' : own);
+  for (const timeline of timelinesOf(keys)) {
+    const own = onTimeline(keys, timeline);
+    const current = signingKeyAt(own, now);
+    for (const key of own) {
+      const state = keyState(key, now);
+      states.set(key.kid, key === current && state !== 'expired' ? 'signing' : state === 'signing' ? 'retired' : state);
+    }
   }
   return states;
 }
@@ -108,7 +147,9 @@ export interface KeyringDeps {
 }
 
 export interface RotateOptions {
-  /** Default: the algorithm of the newest key (ES256 for the first). */
+  /** The timeline to rotate (default: the access-token keys). */
+  readonly timeline?: Timeline;
+  /** Default: the algorithm of the newest key (ES256 for the first); an ID-token timeline's own algorithm. */
   readonly alg?: SigningAlgorithm;
   /** How long the new key is published before it signs; default DEFAULT_PREPUBLISH_MS (0: at once). */
   readonly prepublishMs?: number;
@@ -200,7 +241,7 @@ export class Keyring {
   }
 
   private currentKey(keys: readonly SigningKey[], now: number): SigningKey | undefined {
-    return signingKeyAt(keys, now);
+    return signingKeyAt(onTimeline(keys, ACCESS_TIMELINE), now);
   }
 
   private material(key: SigningKey): Promise<SigningMaterial> {
@@ -210,7 +251,8 @@ export class Keyring {
       if (encryption === undefined) return Promise.reject(noKek());
       pending = (async () => {
         const jwk = JSON.parse(encryption.decrypt(key.kid, key.privateKeyEnc)) as JWK;
-        const material: SigningMaterial = { kid: key.kid, alg: key.alg, sign: await createAccessTokenSigner(jwk, key.kid, key.alg, this.publicJwk(key)) };
+        const sign = purposeOf(key) === 'id_token' ? await createIdTokenSigner(jwk, key.kid, key.alg, this.publicJwk(key)) : await createAccessTokenSigner(jwk, key.kid, key.alg, this.publicJwk(key));
+        const material: SigningMaterial = { kid: key.kid, alg: key.alg, sign };
         this.ready.set(key.kid, material);
         return material;
       })();
@@ -239,6 +281,35 @@ export class Keyring {
       keys = await this.keys();
       key = this.currentKey(keys, now);
       if (key === undefined) throw new Error('No signing key could be created.');
+    }
+    return this.material(key);
+  }
+
+  /**
+   * The key that signs ID tokens of `alg` at `now` (header { alg, typ: 'JWT', kid }), decrypted
+   * and imported once. The first request for an algorithm creates its timeline's first key (under
+   * the keys lock, published at once), so an instance holds no RSA key until one is wanted.
+   */
+  async idTokenKey(alg: SigningAlgorithm, now: number): Promise<SigningMaterial> {
+    if (!ID_TOKEN_ALGORITHMS.includes(alg)) throw new Error(`Unsupported ID token algorithm ${String(alg)}: use ${ID_TOKEN_ALGORITHMS.join(' or ')}.`);
+    const timeline: Timeline = { purpose: 'id_token', alg };
+    let key = signingKeyAt(onTimeline(await this.keys(), timeline), now);
+    if (key === undefined) {
+      if (this.deps.encryption === undefined) throw noKek();
+      await this.exclusive(async () => {
+        const fresh = await this.deps.storage.keys.list();
+        if (newest(onTimeline(fresh, timeline)) === undefined) await this.insert(fresh, alg, 0, timeline);
+        return true;
+      });
+      this.invalidate();
+      for (let i = 0; i < 100; i++) {
+        key = signingKeyAt(onTimeline(await this.keys(), timeline), now);
+        if (key !== undefined) break;
+        // Another instance holds the lock and is creating it.
+        await new Promise((r) => setTimeout(r, 100));
+        this.invalidate();
+      }
+      if (key === undefined) throw new Error(`No ${alg} ID token key exists and none could be created.`);
     }
     return this.material(key);
   }
@@ -296,21 +367,22 @@ export class Keyring {
   async ensureKey(): Promise<void> {
     if (this.deps.encryption === undefined) return;
     let keys = await this.reload();
-    if (newest(keys) === undefined) {
+    const access = (list: readonly SigningKey[]) => newest(onTimeline(list, ACCESS_TIMELINE));
+    if (access(keys) === undefined) {
       const created = await this.exclusive(async () => {
         const fresh = await this.deps.storage.keys.list();
-        if (newest(fresh) === undefined) await this.insert(fresh, DEFAULT_ALGORITHM, 0);
+        if (access(fresh) === undefined) await this.insert(fresh, DEFAULT_ALGORITHM, 0, ACCESS_TIMELINE);
         return true;
       });
       this.invalidate();
       keys = await this.keys();
       // Another instance holds the lock: it is creating the key; wait for it (up to ~10 s).
-      for (let i = 0; created === undefined && newest(keys) === undefined && i < 100; i++) {
+      for (let i = 0; created === undefined && access(keys) === undefined && i < 100; i++) {
         await new Promise((r) => setTimeout(r, 100));
         this.invalidate();
         keys = await this.keys();
       }
-      if (newest(keys) === undefined) throw new Error('No signing key exists and none could be created (another instance held the keys lock for more than 10 s).');
+      if (access(keys) === undefined) throw new Error('No signing key exists and none could be created (another instance held the keys lock for more than 10 s).');
     }
     const current = this.currentKey(keys, this.deps.clock.now());
     if (current !== undefined) await this.material(current);
@@ -331,15 +403,17 @@ export class Keyring {
     }
     const prepublishMs = options.prepublishMs ?? DEFAULT_PREPUBLISH_MS;
     if (!Number.isFinite(prepublishMs) || prepublishMs < 0) throw new Error('The prepublish time must be zero or more.');
+    const timeline = options.timeline ?? ACCESS_TIMELINE;
+    if (timeline.purpose === 'id_token' && (timeline.alg === undefined || (options.alg !== undefined && options.alg !== timeline.alg))) throw new Error('An ID token timeline is rotated with its own algorithm.');
     const outcome = await this.exclusive(async (): Promise<RotateResult> => {
-      const keys = await this.deps.storage.keys.list();
+      const keys = onTimeline(await this.deps.storage.keys.list(), timeline);
       const now = this.deps.clock.now();
       if (options.when !== undefined && !options.when(keys, now)) return { rotated: false, reason: 'not_due' };
       const previous = keys.filter((k) => k.retiresAt === null);
       // The KEK must open the keys in use before a key it sealed is added beside them.
       for (const k of previous) await this.material(k);
-      const alg = options.alg ?? newest(keys)?.alg ?? DEFAULT_ALGORITHM;
-      const key = await this.insert(keys, alg, previous.length === 0 ? 0 : prepublishMs);
+      const alg = timeline.alg ?? options.alg ?? newest(keys)?.alg ?? DEFAULT_ALGORITHM;
+      const key = await this.insert(keys, alg, previous.length === 0 ? 0 : prepublishMs, timeline);
       return { rotated: true, key, retired: previous };
     });
     this.invalidate();
@@ -359,7 +433,7 @@ export class Keyring {
   }
 
   /** Generates a key and stores it through keys.rotate (retiring the keys that had no retirement time). */
-  private async insert(existing: readonly SigningKey[], alg: SigningAlgorithm, prepublishMs: number): Promise<SigningKey> {
+  private async insert(existing: readonly SigningKey[], alg: SigningAlgorithm, prepublishMs: number, timeline: Timeline): Promise<SigningKey> {
     const encryption = this.deps.encryption;
     if (encryption === undefined) throw noKek();
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
@@ -377,10 +451,12 @@ export class Keyring {
       activatesAt,
       retiresAt: null,
       publishUntil: null,
+      purpose: timeline.purpose,
     };
-    const longest = await this.longestLifespanMs();
+    // An ID token key's tokens live ID_TOKEN_MAX_LIFETIME_MS at most (tokens/id-token.ts).
+    const longest = timeline.purpose === 'id_token' ? ID_TOKEN_MAX_LIFETIME_MS : await this.longestLifespanMs();
     await this.deps.storage.keys.rotate(key, { retiresAt: activatesAt, publishUntil: activatesAt + longest + PUBLISH_SKEW_MS });
-    this.logger.info({ kid, alg, activatesAt: new Date(activatesAt).toISOString(), retired: existing.filter((k) => k.retiresAt === null).map((k) => k.kid) }, 'signing key added');
+    this.logger.info({ kid, alg, purpose: timeline.purpose, activatesAt: new Date(activatesAt).toISOString(), retired: onTimeline(existing, timeline).filter((k) => k.retiresAt === null).map((k) => k.kid) }, 'signing key added');
     return key;
   }
 

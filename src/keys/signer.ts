@@ -30,3 +30,21 @@ export async function createAccessTokenSigner(privateJwk: JWK, kid: string, alg:
   }
   return sign;
 }
+
+/**
+ * The signer of OpenID Connect ID tokens (tokens/id-token.ts): the same jws signing, header
+ * { alg, typ: 'JWT', kid } (Core 1.0 §2 names no typ; JWT is RFC 7519's), proved like the
+ * access-token signer before it is used.
+ */
+export async function createIdTokenSigner(privateJwk: JWK, kid: string, alg: SigningAlgorithm, publicJwk: JWK): Promise<(claims: Readonly<Record<string, unknown>>) => string> {
+  const privateKey = createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' });
+  const header: jws.Header = { alg, typ: 'JWT', kid };
+  const sign = (claims: Readonly<Record<string, unknown>>): string => jws.sign({ header, payload: claims, privateKey });
+  const probe = { iss: 'urn:latchkey:self-check', sub: 'self-check', aud: kid, iat: 0 };
+  const token = sign(probe);
+  const { payload, protectedHeader } = await jwtVerify(token, await importJWK(publicJwk, alg), { typ: 'JWT', algorithms: [alg], issuer: probe.iss, audience: kid, currentDate: new Date(0) });
+  if (protectedHeader.kid !== kid || protectedHeader.alg !== alg || payload.sub !== probe.sub || payload.iat !== probe.iat) {
+    throw new Error(`The ID token signer for key ${kid} produced a token that does not verify as expected; refusing to sign with it.`);
+  }
+  return sign;
+}

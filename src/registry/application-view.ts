@@ -32,6 +32,8 @@ export const applicationViewSchema = z
     adminApi: z.boolean(),
     /** Its own rate limit (`100/1m`, `off`); null: the instance's latchkey.rate_limit.client. */
     rateLimit: z.string().nullable(),
+    /** OpenID Connect: the algorithm of its ID tokens (RS256 or ES256). */
+    idTokenSignedResponseAlg: z.enum(['RS256', 'ES256']),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
     hasSecret: z.boolean(),
@@ -64,6 +66,7 @@ export function applicationView(app: Application, appUser: string | null): Appli
     canIntrospect: app.canIntrospect,
     adminApi: app.adminApi,
     rateLimit: app.rateLimit ?? null,
+    idTokenSignedResponseAlg: app.idTokenAlg ?? 'RS256',
     createdAt: isoTimestamp(app.createdAt),
     updatedAt: isoTimestamp(app.updatedAt),
     hasSecret: app.secretHash !== null,

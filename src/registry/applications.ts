@@ -3,7 +3,7 @@ import { formatRateLimit, parseRateLimit } from '../domain/rate-limit.js';
 import { importJWK, type JWK } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { generateClientId, hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
-import { type Application, type TokenFormat } from '../domain/model.js';
+import { type Application, type SigningAlgorithm, type TokenFormat } from '../domain/model.js';
 import type { GrantType } from '../grants/grant-type.js';
 import { type Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
@@ -78,6 +78,18 @@ export interface ApplicationInput {
   readonly adminApi?: boolean | undefined;
   /** Its own rate limit (`100/1m`, `off`: domain/rate-limit.ts); null or '' means the instance's (latchkey.rate_limit.client). */
   readonly rateLimit?: string | null | undefined;
+  /** OpenID Connect id_token_signed_response_alg: RS256 (the default) or ES256. */
+  readonly idTokenSignedResponseAlg?: string | undefined;
+}
+
+/** The algorithms an application's ID tokens may be signed with (keys/keyring.ts ID_TOKEN_ALGORITHMS; RS256 first, the default). */
+export const ID_TOKEN_SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256'];
+
+function checkIdTokenAlg(alg: string): SigningAlgorithm {
+  if (!(ID_TOKEN_SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
+    throw new RegistryError('invalid_input', `Unknown ID token signing algorithm "${alg}". Supported: ${ID_TOKEN_SIGNING_ALGORITHMS.join(', ')}.`, 'idTokenSignedResponseAlg');
+  }
+  return alg as SigningAlgorithm;
 }
 
 /** A rate limit as stored: its canonical text (`100/1m`, `off`), or null for the instance default. */
@@ -315,6 +327,7 @@ export async function createApplication(deps: Deps, input: ApplicationInput, opt
     canIntrospect: input.canIntrospect ?? false,
     adminApi: input.adminApi ?? false,
     rateLimit: checkRateLimit(input.rateLimit, null),
+    idTokenAlg: checkIdTokenAlg(input.idTokenSignedResponseAlg ?? 'RS256'),
     createdAt: now,
     updatedAt: now,
   };
@@ -404,6 +417,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     canIntrospect: input.canIntrospect ?? current.canIntrospect,
     adminApi: input.adminApi ?? current.adminApi,
     rateLimit: checkRateLimit(input.rateLimit, current.rateLimit ?? null),
+    idTokenAlg: input.idTokenSignedResponseAlg === undefined ? (current.idTokenAlg ?? 'RS256') : checkIdTokenAlg(input.idTokenSignedResponseAlg),
     updatedAt: now,
   };
   checkKeySource(application.jwks, application.jwksUri);

@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { generatePassword, newId } from '../core/crypto.js';
 import type { Storage } from '../storage/types.js';
 import { ADMIN_ROLE, ADMIN_SCOPE, ALL_ACCESS_SCOPE } from './scopes.js';
+import { OIDC_BUILT_IN_SCOPES } from './oidc-scopes.js';
 import { createUser } from './users.js';
 import { ADMIN_USER, CONSOLE_APPLICATION_NAME, CONSOLE_CLIENT_ID } from './built-ins.js';
 
@@ -31,6 +32,9 @@ export async function bootstrap(
   if ((await deps.storage.scopes.byName(ADMIN_SCOPE)) === undefined) {
     const description = 'The admin API: only for applications allowed to administer the instance (--admin-api); never granted on a consent page';
     await deps.storage.scopes.create({ name: ADMIN_SCOPE, description, builtIn: true }).catch(ignoreConflict);
+  }
+  for (const scope of OIDC_BUILT_IN_SCOPES) {
+    if ((await deps.storage.scopes.byName(scope.name)) === undefined) await deps.storage.scopes.create({ ...scope, builtIn: true }).catch(ignoreConflict);
   }
   if ((await deps.storage.users.list()).length > 0) return { createdAdmin: false };
   const password = adminPassword ?? generatePassword();

@@ -20,7 +20,7 @@ import type { Storage } from './types.js';
 
 export const BUILT_IN_ROLE = 'admin';
 /** The scopes a first start creates: all access, and the admin API's. */
-export const BUILT_IN_SCOPES: readonly string[] = ['useraccount', 'latchkey.admin'];
+export const BUILT_IN_SCOPES: readonly string[] = ['useraccount', 'latchkey.admin', 'openid', 'offline_access'];
 export const ADMIN_USER = 'admin';
 
 /** What migrate-db leaves behind on purpose, and why (printed by the command). */

@@ -9,6 +9,8 @@ export interface TokenResponseBody {
   /** The granted scopes, space-separated; absent when none was granted (RFC 6749 §3.3 has no empty scope). */
   readonly scope?: string;
   readonly refresh_token?: string;
+  /** OpenID Connect Core 1.0 §3.1.3.3: when the grant has the openid scope (tokens/id-token.ts). */
+  readonly id_token?: string;
 }
 
 export interface MintInput {

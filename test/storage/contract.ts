@@ -49,6 +49,7 @@ export function makeApp(over: Partial<Application> = {}): Application {
     canIntrospect: false,
     adminApi: false,
     rateLimit: null,
+    idTokenAlg: 'RS256',
     createdAt: T0,
     updatedAt: T0,
     ...over,
@@ -81,6 +82,7 @@ export function makeSigningKey(over: Partial<SigningKey> = {}): SigningKey {
     activatesAt: T0,
     retiresAt: null,
     publishUntil: null,
+    purpose: 'access',
     ...over,
   };
 }
@@ -96,6 +98,9 @@ export function makeCode(over: Partial<AuthorizationCode> = {}): AuthorizationCo
     issuedAt: T0,
     expiresAt: T0 + 60_000,
     usedAt: null,
+    nonce: 'n-0S6_WzA2Mj',
+    authTime: T0 - 30_000,
+    sid: 'sid-AAECAwQFBgcICQoLDA0ODw',
     ...over,
   };
 }
@@ -341,7 +346,7 @@ export function runStorageContract(
         const keyed: Application = { ...changed, logoUri: 'http://localhost/logo.svg', audience: 'aud', jwksUri: 'https://example.test/keys', canIntrospect: true };
         await s.applications.update(keyed);
         assert.deepEqual(await s.applications.byId(a.id), keyed);
-        const limited: Application = { ...keyed, rateLimit: '100/1m' };
+        const limited: Application = { ...keyed, rateLimit: '100/1m', idTokenAlg: 'ES256' };
         await s.applications.update(limited);
         assert.deepEqual(await s.applications.byId(a.id), limited);
         const cleared: Application = { ...keyed, logoUri: null, audience: null, jwksUri: null, jwks: '{"keys":[]}', canIntrospect: false, rateLimit: null };
@@ -762,6 +767,34 @@ function describeExportAndJobs(get: () => Storage): void {
 /** Issue 4: signing keys, authorization codes, one-time ids and identity providers. */
 function describeKeysCodesReplayProviders(get: () => Storage): void {
   describe('signing keys', () => {
+    it('rotates one timeline at a time: the access-token keys, or the ID token keys of one algorithm', async () => {
+      const s = get();
+      const access = makeSigningKey({ kid: `a-${uid()}`, activatesAt: T0 });
+      await s.keys.rotate(access, { retiresAt: T0, publishUntil: T0 });
+      const rs = makeSigningKey({ kid: `r-${uid()}`, alg: 'RS256', purpose: 'id_token', activatesAt: T0 + 1 });
+      await s.keys.rotate(rs, { retiresAt: T0 + 1, publishUntil: T0 + 1 });
+      const es = makeSigningKey({ kid: `e-${uid()}`, purpose: 'id_token', activatesAt: T0 + 2 });
+      await s.keys.rotate(es, { retiresAt: T0 + 2, publishUntil: T0 + 2 });
+      // Each went in beside the others: none retired.
+      assert.deepEqual((await s.keys.list()).map((k) => [k.kid, k.purpose, k.retiresAt]), [[access.kid, 'access', null], [rs.kid, 'id_token', null], [es.kid, 'id_token', null]]);
+      // The next RS256 ID token key retires the RS256 one only.
+      const rs2 = makeSigningKey({ kid: `r2-${uid()}`, alg: 'RS256', purpose: 'id_token', activatesAt: T0 + 10 });
+      await s.keys.rotate(rs2, { retiresAt: T0 + 10, publishUntil: T0 + 20 });
+      const byKid = new Map((await s.keys.list()).map((k) => [k.kid, k]));
+      assert.equal(byKid.get(access.kid)?.retiresAt, null);
+      assert.equal(byKid.get(es.kid)?.retiresAt, null);
+      assert.equal(byKid.get(rs.kid)?.retiresAt, T0 + 10);
+      assert.equal(byKid.get(rs.kid)?.publishUntil, T0 + 20);
+      // The next access-token key (of either algorithm) retires the access-token key only.
+      const access2 = makeSigningKey({ kid: `a2-${uid()}`, alg: 'RS256', activatesAt: T0 + 30 });
+      await s.keys.rotate(access2, { retiresAt: T0 + 30, publishUntil: T0 + 40 });
+      const after = new Map((await s.keys.list()).map((k) => [k.kid, k]));
+      assert.equal(after.get(access.kid)?.retiresAt, T0 + 30);
+      assert.equal(after.get(es.kid)?.retiresAt, null);
+      assert.equal(after.get(rs2.kid)?.retiresAt, null);
+      assert.deepEqual(after.get(access2.kid), access2);
+    });
+
     it('adds the first key, then rotates: every unretired key retires, the next is inserted', async () => {
       const s = get();
       assert.deepEqual(await s.keys.list(), []);
@@ -827,7 +860,7 @@ function describeKeysCodesReplayProviders(get: () => Storage): void {
     it('round trips a code and consumes it exactly once', async () => {
       const s = get();
       const code = makeCode();
-      const bare = makeCode({ redirectUri: null, codeChallenge: null, scopes: [] });
+      const bare = makeCode({ redirectUri: null, codeChallenge: null, scopes: [], nonce: null, authTime: null, sid: null });
       await s.codes.insert(code);
       await s.codes.insert(bare);
       await rejectsWith(s.codes.insert({ ...makeCode(), hash: code.hash }), 'conflict');

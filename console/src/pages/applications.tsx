@@ -155,11 +155,12 @@ interface FormState {
   canIntrospect: boolean;
   adminApi: boolean;
   rateLimit: string;
+  idTokenSignedResponseAlg: string;
   grantTypes: string[];
 }
 
 function emptyForm(): FormState {
-  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, rateLimit: '', grantTypes: [] };
+  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, rateLimit: '', idTokenSignedResponseAlg: 'RS256', grantTypes: [] };
 }
 
 function formOf(a: Application): FormState {
@@ -179,6 +180,7 @@ function formOf(a: Application): FormState {
     canIntrospect: a.canIntrospect,
     adminApi: a.adminApi,
     rateLimit: a.rateLimit ?? '',
+    idTokenSignedResponseAlg: a.idTokenSignedResponseAlg,
     grantTypes: [...a.grantTypes],
   };
 }
@@ -190,7 +192,7 @@ function useUsers() {
 /** The admin API fields the form shows (as Fields renders them), so a refusal naming one is shown next to it. */
 function visibleFields(grants: readonly string[], editing: boolean): ReadonlySet<string> {
   const shown = ['name', 'scopes', 'tokenFormat', 'audience', 'accessTokenLifespan', 'refreshTokenLifespan', 'rateLimit'];
-  if (grants.includes('authorization_code')) shown.push('redirectUris', 'logoUri');
+  if (grants.includes('authorization_code')) shown.push('redirectUris', 'logoUri', 'idTokenSignedResponseAlg');
   if (grants.includes(JWT_BEARER) || editing) shown.push('jwks', 'jwksUri');
   return new Set(shown);
 }
@@ -248,6 +250,18 @@ function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void;
           <TextField label="JWKS URL" name="jwksUri" value={f.jwksUri} onInput={(v) => set({ jwksUri: v })} hint="Where to fetch the keys instead: https on a public address (private and loopback addresses are refused unless latchkey.outbound.allow_private_networks is true)." error={err('jwksUri')} />
         </>
       ) : null}
+      {has('authorization_code') ? (
+        <SelectField
+          label="ID token signature (OpenID Connect)"
+          name="idTokenSignedResponseAlg"
+          value={f.idTokenSignedResponseAlg}
+          onChange={(v) => set({ idTokenSignedResponseAlg: v })}
+          options={[
+            ['RS256', 'RS256 (the default; every OpenID client supports it)'],
+            ['ES256', 'ES256'],
+          ]}
+        />
+      ) : null}
       <div class="grid2">
         <SelectField
           label="Access token format"
@@ -289,6 +303,7 @@ function body(f: FormState, includeEmpty: boolean): Record<string, unknown> {
     scopes: splitList(f.scopes),
     redirectUris: lines(f.redirectUris),
     tokenFormat: f.tokenFormat,
+    idTokenSignedResponseAlg: f.idTokenSignedResponseAlg,
     canIntrospect: f.canIntrospect,
     adminApi: f.adminApi,
   };

@@ -43,6 +43,8 @@ const applicationFields = {
   adminApi: z.boolean(),
   /** `100/1m`, `off`; null or '' for the instance default (latchkey.rate_limit.client). Checked by the registry. */
   rateLimit: z.string().max(40).nullable(),
+  /** OpenID Connect id_token_signed_response_alg. */
+  idTokenSignedResponseAlg: z.enum(['RS256', 'ES256']),
 };
 
 const CreateApplication = z.strictObject({
@@ -64,6 +66,7 @@ const CreateApplication = z.strictObject({
   canIntrospect: applicationFields.canIntrospect.optional(),
   adminApi: applicationFields.adminApi.optional(),
   rateLimit: applicationFields.rateLimit.optional(),
+  idTokenSignedResponseAlg: applicationFields.idTokenSignedResponseAlg.optional(),
 });
 
 const UpdateApplication = z.strictObject({

@@ -43,7 +43,7 @@ const KEY_ROUTES: readonly AdminRoute[] = [
       const now = ctx.latchkey.clock.now();
       const list = [...(await ctx.latchkey.storage.keys.list())].sort((a, b) => a.activatesAt - b.activatesAt || a.createdAt - b.createdAt);
       const states = keyStates(list, now);
-      return list.map((k) => ({ kid: k.kid, alg: k.alg, state: states.get(k.kid) ?? null, publicJwk: parseJson(k.publicJwk), createdAt: k.createdAt, activatesAt: k.activatesAt, retiresAt: k.retiresAt, publishUntil: k.publishUntil }));
+      return list.map((k) => ({ kid: k.kid, alg: k.alg, purpose: k.purpose ?? 'access', state: states.get(k.kid) ?? null, publicJwk: parseJson(k.publicJwk), createdAt: k.createdAt, activatesAt: k.activatesAt, retiresAt: k.retiresAt, publishUntil: k.publishUntil }));
     },
   },
   {

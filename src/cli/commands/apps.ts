@@ -34,6 +34,7 @@ interface SharedOptions extends CommonOptions {
   readonly jwks?: string;
   readonly jwksUri?: string;
   readonly rateLimit?: string;
+  readonly idTokenAlg?: string;
 }
 interface CreateOptions extends SharedOptions {
   readonly appUser?: string;
@@ -91,6 +92,7 @@ function sharedInput(opts: SharedOptions): ApplicationInput {
     jwks: readJwks(opts.jwks),
     jwksUri: opts.jwksUri,
     rateLimit: opts.rateLimit,
+    idTokenSignedResponseAlg: opts.idTokenAlg,
   };
 }
 
@@ -162,6 +164,7 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['Refresh token lifespan', formatDuration(v.refreshTokenLifespan)],
     ['Token format', v.tokenFormat],
     ['Audience', v.audience ?? (v.tokenFormat === 'jwt' ? '(the issuer)' : null)],
+    ['ID token algorithm', v.idTokenSignedResponseAlg],
     ['Logo', v.logoUri],
     ['Public keys (JWKS)', describeJwks(v.jwks)],
     ['JWKS URI', v.jwksUri],
@@ -241,6 +244,7 @@ function tokenAndKeyOptions(cmd: Command, clear: string): Command {
   return cmd
     .option('--redirect-uri <uri>', 'one exact redirect URI (https; http only on 127.0.0.1, [::1] or localhost; or a private-use scheme such as com.example.app:/callback); repeat for several (adds to --redirect-uris)', collect)
     .option('--token-format <opaque|jwt>', 'access tokens as opaque strings (default) or signed JWTs (RFC 9068)')
+    .option('--id-token-alg <RS256|ES256>', 'OpenID Connect: the algorithm of its ID tokens (id_token_signed_response_alg; default RS256)')
     .option('--audience <aud>', `the "aud" of its JWT access tokens (default: the issuer)${clear}`)
     .option('--logo-uri <url>', `logo shown on the consent page (https, or http on localhost)${clear}`)
     .option('--jwks <file-or-json>', `its public keys, for private_key_jwt and the JWT bearer grant: a JWKS file, or the JSON itself${clear}`)

@@ -23,6 +23,8 @@ function view(key: SigningKey, states: ReadonlyMap<string, KeyState>) {
   return {
     kid: key.kid,
     alg: key.alg,
+    /** What it signs: access (JWT access tokens) or id_token (OpenID Connect ID tokens). */
+    purpose: key.purpose ?? 'access',
     state: states.get(key.kid) ?? 'expired',
     createdAt: isoTime(key.createdAt),
     activatesAt: isoTime(key.activatesAt),
@@ -36,7 +38,9 @@ function registerList(keys: Command, kit: Kit): void {
     .command('list')
     .description('List the signing keys: next (published, not signing yet), signing, retired (published, no longer signing) and expired (no longer published)')
     .addHelpText('after', `
-Columns: ACTIVATES is when a key starts signing, RETIRES when it stops, PUBLISHED UNTIL when it
+Columns: SIGNS is what the key signs: JWT access tokens (one key at a time, \`keys rotate\`), or
+OpenID Connect ID tokens (one key per algorithm, RS256 and ES256, created when first needed and
+rotated on the same schedule, latchkey.keys.rotation_days). ACTIVATES is when a key starts signing, RETIRES when it stops, PUBLISHED UNTIL when it
 leaves the JWKS (/oauth/jwks). Private keys are stored encrypted and are never shown.
 
 Examples:
@@ -51,8 +55,8 @@ Examples:
       const views = list.map((k) => view(k, states));
       out.result(views, () =>
         renderTable(
-          ['KID', 'ALG', 'STATE', 'CREATED', 'ACTIVATES', 'RETIRES', 'PUBLISHED UNTIL'],
-          views.map((v) => [v.kid, v.alg, v.state, v.createdAt, v.activatesAt, v.retiresAt, v.publishUntil]),
+          ['KID', 'ALG', 'SIGNS', 'STATE', 'CREATED', 'ACTIVATES', 'RETIRES', 'PUBLISHED UNTIL'],
+          views.map((v) => [v.kid, v.alg, v.purpose === 'id_token' ? 'ID tokens' : 'access tokens', v.state, v.createdAt, v.activatesAt, v.retiresAt, v.publishUntil]),
         ),
       );
       if (views.length === 0) out.note('No signing key yet: `latchkey serve` creates one at its first start, or run `latchkey keys rotate`.\n');

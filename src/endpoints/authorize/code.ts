@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { mintOpaque } from '../../core/crypto.js';
+import type { Session } from '../../web/session.js';
 import type { Application, User } from '../../domain/model.js';
 import { CODE_LIFETIME_MS } from '../../grants/authorization-code.js';
 import type { AuthorizeKit } from './context.js';
@@ -17,7 +19,16 @@ export { CODE_LIFETIME_MS };
 export const CODE_PREFIX = 'lk_ac_';
 
 /** Mints and stores a code for the user's consent to a pending request; returns the code to send. */
-export async function issueCode(kit: AuthorizeKit, app: Application, user: User, pending: Pending, now: number): Promise<string> {
+/**
+ * The `sid` of a sign-in session (OpenID Connect Front-/Back-Channel Logout 1.0, in the ID token):
+ * a one-way derivation of the stored session id (itself a hash of the cookie), stable for the
+ * session, never the cookie or the stored id. 128 bits, base64url.
+ */
+export function sessionSid(session: Pick<Session, 'id'>): string {
+  return createHash('sha256').update(`latchkey-sid\0${session.id}`).digest().subarray(0, 16).toString('base64url');
+}
+
+export async function issueCode(kit: AuthorizeKit, app: Application, user: User, pending: Pending, now: number, session: Session): Promise<string> {
   // 256 random bits; only the hash is stored (RFC 6749 §10.5, §10.10).
   const { token: code, key: hash } = mintOpaque(CODE_PREFIX, now);
   await kit.deps.storage.codes.insert({
@@ -30,6 +41,10 @@ export async function issueCode(kit: AuthorizeKit, app: Application, user: User,
     issuedAt: now,
     expiresAt: now + CODE_LIFETIME_MS,
     usedAt: null,
+    nonce: pending.n ?? null,
+    // OpenID Connect auth_time: when the user signed in (the session's start), not this consent.
+    authTime: session.issuedAt,
+    sid: sessionSid(session),
   });
   return code;
 }

@@ -48,7 +48,7 @@ export async function consent(kit: AuthorizeKit, ctx: Ctx, app: Application, tar
     return redirect(ctx, withParams(target.redirectUri, { error: error.error, error_description: error.description, state: target.state, iss }));
   }
   const now = kit.deps.clock.now();
-  const code = await issueCode(kit, app, user, pending, now);
+  const code = await issueCode(kit, app, user, pending, now, current.session);
   await kit.sessions.touch(current.session, now);
   // RFC 9207: iss in every authorization response, so a client can tell which server answered.
   return redirect(ctx, withParams(target.redirectUri, { code, state: target.state, iss }));

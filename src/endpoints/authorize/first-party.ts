@@ -1,4 +1,5 @@
 import type { Application, User } from '../../domain/model.js';
+import type { Session } from '../../web/session.js';
 import { isConsoleApplication } from '../../registry/guards.js';
 import { issueCode } from './code.js';
 import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
@@ -23,9 +24,9 @@ export function asksConsent(app: Application): boolean {
 }
 
 /** Consent when the application asks for it; for the console, the code at once (RFC 6749 §4.1.2). */
-export async function consentOrApprove(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, user: User): Promise<WebResponse> {
+export async function consentOrApprove(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, user: User, session: Session): Promise<WebResponse> {
   if (asksConsent(app)) return consentPage(kit, ctx, app, pending, user);
-  const code = await issueCode(kit, app, user, pending, kit.deps.clock.now());
+  const code = await issueCode(kit, app, user, pending, kit.deps.clock.now(), session);
   // RFC 9207: iss in every authorization response, as consent.ts sends it.
   return redirect(ctx, withParams(pending.r, { code, state: pending.st, iss: kit.deps.issuer() }));
 }

@@ -25,6 +25,8 @@ export interface Pending {
   readonly st: string | null;
   /** S256 code_challenge, or null. */
   readonly cc: string | null;
+  /** OpenID Connect nonce, or null/absent (requests sealed before it existed). */
+  readonly n?: string | null;
   readonly exp: number;
 }
 
@@ -35,6 +37,7 @@ function isPending(value: unknown): value is Pending {
     typeof p.c === 'string' && typeof p.r === 'string' && typeof p.rs === 'boolean' &&
     Array.isArray(p.s) && p.s.every((x) => typeof x === 'string') &&
     (p.st === null || typeof p.st === 'string') && (p.cc === null || typeof p.cc === 'string') &&
+    (p.n === undefined || p.n === null || typeof p.n === 'string') &&
     Number.isSafeInteger(p.exp)
   );
 }

@@ -21,7 +21,7 @@ async function nextPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: 
     await kit.sessions.touch(current.session, kit.deps.clock.now());
     ctx.refusal.userName = current.user.userName;
     ctx.refusal.authenticated = true;
-    return consentOrApprove(kit, ctx, app, pending, current.user);
+    return consentOrApprove(kit, ctx, app, pending, current.user, current.session);
   }
   if (current.session !== undefined || kit.sessions.presented(ctx.req)) ctx.cookies.push(kit.sessions.clear());
   return signInPage(kit, ctx, app, pending);
@@ -48,6 +48,7 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: 
     s: checked.scopes,
     st: target.state,
     cc: checked.challenge,
+    n: checked.nonce,
     exp: kit.deps.clock.now() + PENDING_REQUEST_LIFETIME_MS,
   };
   return nextPage(kit, ctx, client.app, pending);

@@ -56,6 +56,7 @@ export async function signIn(kit: AuthorizeKit, ctx: Ctx, app: Application, pend
     return again(error, error.description, name);
   }
   const { user } = checked;
-  ctx.cookies.push((await kit.sessions.start(user, deps.clock.now())).cookie);
-  return consentOrApprove(kit, ctx, app, pending, user);
+  const started = await kit.sessions.start(user, deps.clock.now());
+  ctx.cookies.push(started.cookie);
+  return consentOrApprove(kit, ctx, app, pending, user, started.session);
 }

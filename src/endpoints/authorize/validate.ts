@@ -37,6 +37,25 @@ export interface CheckedClient {
 export interface CheckedRequest {
   readonly scopes: string[];
   readonly challenge: string | null;
+  /** OpenID Connect nonce (Core 1.0 §3.1.2.1), or null. */
+  readonly nonce: string | null;
+}
+
+/** The longest nonce accepted: far beyond any client's (openid-client sends 43 characters). */
+export const MAX_NONCE_LENGTH = 512;
+/** Printable ASCII (no control characters): the nonce is echoed in a JSON claim and compared exactly. */
+const NONCE = /^[\x20-\x7e]+$/;
+
+/** The nonce (Core 1.0 §3.1.2.1: a string value, echoed unmodified in the ID token): bounded, printable. */
+function checkNonce(nonce: string | undefined): string | null {
+  if (nonce === undefined) return null;
+  if (nonce.length > MAX_NONCE_LENGTH || !NONCE.test(nonce)) {
+    throw invalidRequest
+      .withReason('authorize.nonce_malformed')
+      .withDescription(`The nonce parameter must be 1 to ${MAX_NONCE_LENGTH} printable ASCII characters.`)
+      .withFacts({ nonceLength: nonce.length, maxNonceLength: MAX_NONCE_LENGTH, nonceInvalidCharacters: [...nonce].filter((c) => !NONCE.test(c)).length });
+  }
+  return nonce;
 }
 
 /** The query or form parameters; empty values count as omitted (RFC 6749 §3.1); repeated names are noted. */
@@ -191,7 +210,7 @@ export function checkRequest(app: Application, params: Record<string, string>, r
     throw new OAuthError({ error: 'unsupported_response_type', status: 400, reason: 'authorize.unsupported_response_type', description: 'Only response_type=code is supported.', facts: asked });
   }
   const scopes = consentScopes(app, parseScopeParam(params.scope));
-  return { scopes, challenge: checkChallenge(app, params.code_challenge, params.code_challenge_method) };
+  return { scopes, challenge: checkChallenge(app, params.code_challenge, params.code_challenge_method), nonce: checkNonce(params.nonce) };
 }
 
 /** Re-checks a pending request's client when a form comes back: the registry may have changed. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Latchkey } from '../../app.js';
-import { METADATA_PATH } from '../../endpoints/metadata.js';
+import { METADATA_PATH, OPENID_CONFIGURATION_PATH } from '../../endpoints/metadata.js';
 import { send } from '../fastify-neutral.js';
 
 /** The JWKS paths: the OAuth one, and one under the platform's /api/now namespace. */
@@ -21,4 +21,7 @@ export function registerKeyRoutes(app: FastifyInstance, latchkey: Latchkey): voi
   };
   app.get(METADATA_PATH, metadata);
   app.get(`${METADATA_PATH}/*`, metadata);
+  // OpenID Connect Discovery 1.0 §4. An issuer with a path (https://host/tenant) publishes it at
+  // /tenant/.well-known/openid-configuration: a proxy mapping /tenant onto this instance strips it.
+  app.get(OPENID_CONFIGURATION_PATH, metadata);
 }

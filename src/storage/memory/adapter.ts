@@ -424,7 +424,8 @@ export function createMemoryStorage(): Storage {
       async rotate(next, retire) {
         if (signingKeys.has(next.kid)) throw new StorageError('conflict', `signing key ${next.kid} already exists`);
         for (const k of [...signingKeys.values()]) {
-          if (k.retiresAt === null || k.retiresAt > retire.retiresAt) signingKeys.set(k.kid, { ...k, retiresAt: retire.retiresAt, publishUntil: retire.publishUntil });
+          const sameTimeline = (k.purpose ?? 'access') === (next.purpose ?? 'access') && ((next.purpose ?? 'access') === 'access' || k.alg === next.alg);
+          if (sameTimeline && (k.retiresAt === null || k.retiresAt > retire.retiresAt)) signingKeys.set(k.kid, { ...k, retiresAt: retire.retiresAt, publishUntil: retire.publishUntil });
         }
         signingKeys.set(next.kid, copyNamed(next));
         bump();

@@ -244,7 +244,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       await client.query('BEGIN');
       try {
         await client.query({ name: 'latchkey_keyLock', text: SQL.keyLock });
-        await client.query({ name: 'latchkey_keyRetire', text: SQL.keyRetire, values: [retire.retiresAt, retire.publishUntil] });
+        await client.query({ name: 'latchkey_keyRetire', text: SQL.keyRetire, values: [retire.retiresAt, retire.publishUntil, next.purpose ?? 'access', next.alg] });
         await client.query({ name: 'latchkey_keyInsert', text: SQL.keyInsert, values: signingKeyParams(next) });
         await client.query('COMMIT');
       } catch (error) {

@@ -265,6 +265,20 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       CREATE INDEX usage_day ON usage (day);
     `,
   },
+  {
+    version: 8,
+    name: 'openid connect: id token keys, code nonce and session, application id token algorithm',
+    sql: `
+      -- What a key signs: 'access' (JWT access tokens) or 'id_token' (one timeline per algorithm).
+      ALTER TABLE signing_keys ADD COLUMN purpose TEXT NOT NULL DEFAULT 'access';
+      -- The authorization request's nonce, the sign-in time and the session's sid, for the ID token.
+      ALTER TABLE authorization_codes ADD COLUMN nonce TEXT;
+      ALTER TABLE authorization_codes ADD COLUMN auth_time BIGINT;
+      ALTER TABLE authorization_codes ADD COLUMN sid TEXT;
+      -- id_token_signed_response_alg; NULL: RS256.
+      ALTER TABLE applications ADD COLUMN id_token_alg TEXT;
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -149,7 +149,7 @@ export const SQL = {
   schemaVersion: 'SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations',
   // keys.rotate runs these three in one transaction after LOCK TABLE (see adapter.ts).
   keyLock: 'LOCK TABLE signing_keys IN EXCLUSIVE MODE',
-  keyRetire: 'UPDATE signing_keys SET retires_at = $1, publish_until = $2 WHERE retires_at IS NULL OR retires_at > $1',
+  keyRetire: "UPDATE signing_keys SET retires_at = $1, publish_until = $2 WHERE (retires_at IS NULL OR retires_at > $1) AND purpose = $3 AND (purpose = 'access' OR alg = $4)",
   keyInsert: withBump(insertInto(D, 'signing_keys', COLUMNS.signingKeys)),
   keyDeleteUnpublished: withBump('DELETE FROM signing_keys WHERE publish_until IS NOT NULL AND publish_until < $1'),
   codeInsert: insertInto(D, 'authorization_codes', COLUMNS.codes),

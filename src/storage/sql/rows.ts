@@ -14,10 +14,10 @@ export const COLUMNS = {
   applications: [
     'id', 'client_id', 'name', 'secret_hash', 'secret_rotated_at', 'active', 'public', 'grant_types', 'redirect_uris', 'scopes',
     'access_token_lifespan', 'refresh_token_lifespan', 'token_format', 'app_user_id', 'created_at', 'updated_at',
-    'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api', 'rate_limit',
+    'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api', 'rate_limit', 'id_token_alg',
   ],
-  signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until'],
-  codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at'],
+  signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until', 'purpose'],
+  codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid'],
   identityProviders: ['id', 'name', 'issuer', 'metadata_url', 'jwks_uri', 'audience', 'user_claim', 'user_field', 'active', 'created_at', 'updated_at'],
   tokens: ['hash', 'kind', 'application_id', 'user_id', 'scopes', 'grant_type', 'issued_at', 'expires_at', 'family_id', 'status', 'revoked_at'],
   refusals: ['request_id', 'at', 'endpoint', 'status', 'error', 'reason', 'description', 'hint', 'client_id', 'application_name', 'user_name', 'remote_address', 'facts', 'rule_id'],
@@ -85,6 +85,7 @@ export interface ApplicationRow {
   can_introspect: SqlBool;
   admin_api: SqlBool;
   rate_limit: string | null;
+  id_token_alg: string | null;
 }
 
 export interface SigningKeyRow {
@@ -96,6 +97,7 @@ export interface SigningKeyRow {
   activates_at: number;
   retires_at: number | null;
   publish_until: number | null;
+  purpose: string;
 }
 
 export interface AuthorizationCodeRow {
@@ -108,6 +110,9 @@ export interface AuthorizationCodeRow {
   issued_at: number;
   expires_at: number;
   used_at: number | null;
+  nonce: string | null;
+  auth_time: number | null;
+  sid: string | null;
 }
 
 export interface IdentityProviderRow {
@@ -232,6 +237,7 @@ export function sqlRows(d: SqlDialect) {
       canIntrospect: bool.decode(r.can_introspect),
       adminApi: bool.decode(r.admin_api),
       rateLimit: r.rate_limit ?? null,
+      idTokenAlg: (r.id_token_alg ?? null) as SigningAlgorithm | null,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     }),
@@ -239,11 +245,11 @@ export function sqlRows(d: SqlDialect) {
       a.id, a.clientId, a.name, a.secretHash, a.secretRotatedAt, bool.encode(a.active), bool.encode(a.public),
       list.encode(a.grantTypes), list.encode(a.redirectUris), list.encode(a.scopes),
       a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
-      a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi), a.rateLimit ?? null,
+      a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi), a.rateLimit ?? null, a.idTokenAlg ?? null,
     ],
 
     signingKeyFromRow,
-    signingKeyParams: (k: SigningKey): unknown[] => [k.kid, k.alg, k.publicJwk, k.privateKeyEnc, k.createdAt, k.activatesAt, k.retiresAt, k.publishUntil],
+    signingKeyParams: (k: SigningKey): unknown[] => [k.kid, k.alg, k.publicJwk, k.privateKeyEnc, k.createdAt, k.activatesAt, k.retiresAt, k.publishUntil, k.purpose ?? 'access'],
 
     codeFromRow: (r: AuthorizationCodeRow): AuthorizationCode => ({
       hash: r.hash,
@@ -255,8 +261,11 @@ export function sqlRows(d: SqlDialect) {
       issuedAt: r.issued_at,
       expiresAt: r.expires_at,
       usedAt: r.used_at,
+      nonce: r.nonce,
+      authTime: r.auth_time,
+      sid: r.sid,
     }),
-    codeParams: (c: AuthorizationCode): unknown[] => [c.hash, c.applicationId, c.userId, c.redirectUri, list.encode(c.scopes), c.codeChallenge, c.issuedAt, c.expiresAt, c.usedAt],
+    codeParams: (c: AuthorizationCode): unknown[] => [c.hash, c.applicationId, c.userId, c.redirectUri, list.encode(c.scopes), c.codeChallenge, c.issuedAt, c.expiresAt, c.usedAt, c.nonce ?? null, c.authTime ?? null, c.sid ?? null],
 
     identityProviderFromRow: (r: IdentityProviderRow): IdentityProvider => ({
       id: r.id,
@@ -333,6 +342,7 @@ function signingKeyFromRow(r: SigningKeyRow): SigningKey {
     activatesAt: r.activates_at,
     retiresAt: r.retires_at,
     publishUntil: r.publish_until,
+    purpose: r.purpose === 'id_token' ? 'id_token' : 'access',
   };
 }
 

@@ -201,7 +201,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
 
   /** Retires every unretired key and adds the next, with the bump, in one IMMEDIATE transaction. */
   const rotateKeys = db.transaction((next: SigningKey, retiresAt: number, publishUntil: number) => {
-    s.keyRetire.run(retiresAt, publishUntil, retiresAt);
+    s.keyRetire.run(retiresAt, publishUntil, retiresAt, next.purpose ?? 'access', next.alg);
     s.keyInsert.run(...signingKeyParams(next));
     s.bump.run();
   });

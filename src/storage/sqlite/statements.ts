@@ -38,7 +38,7 @@ const SQL = {
   refusalDeleteOlder: 'DELETE FROM refusals WHERE at < ?',
   tokenImport: insertInto(D, 'tokens', COLUMNS.tokens),
   schemaVersion: 'SELECT MAX(version) FROM schema_migrations',
-  keyRetire: 'UPDATE signing_keys SET retires_at = ?, publish_until = ? WHERE retires_at IS NULL OR retires_at > ?',
+  keyRetire: "UPDATE signing_keys SET retires_at = ?, publish_until = ? WHERE (retires_at IS NULL OR retires_at > ?) AND purpose = ? AND (purpose = 'access' OR alg = ?)",
   keyInsert: insertInto(D, 'signing_keys', COLUMNS.signingKeys),
   keyDeleteUnpublished: 'DELETE FROM signing_keys WHERE publish_until IS NOT NULL AND publish_until < ?',
   codeInsert: insertInto(D, 'authorization_codes', COLUMNS.codes),
