@@ -86,7 +86,8 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
       assert.equal(doc.authorization_endpoint, `${server.url}/oauth/authorize`);
       assert.equal(doc.token_endpoint, `${server.url}/oauth/token`);
       assert.equal(doc.jwks_uri, `${server.url}/oauth/jwks`);
-      assert.equal(doc.userinfo_endpoint, `${server.url}/oauth/userinfo`);
+      // No UserInfo endpoint is served yet, so none is listed (Discovery 1.0 §3: RECOMMENDED, not required).
+      assert.equal(doc.userinfo_endpoint, undefined);
       assert.deepEqual(doc.response_types_supported, ['code']);
       assert.deepEqual(doc.response_modes_supported, ['query']);
       assert.deepEqual(doc.subject_types_supported, ['public']);
@@ -105,7 +106,7 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
       const config = await discover(rp.clientId, openid.ClientSecretBasic(rp.secret));
       const meta = config.serverMetadata();
       assert.equal(meta.issuer, server.url);
-      assert.equal(meta.userinfo_endpoint, `${server.url}/oauth/userinfo`);
+      assert.equal(meta.userinfo_endpoint, undefined);
       assert.ok(meta.supportsPKCE());
     });
   });

@@ -11,8 +11,6 @@ export const OPENID_CONFIGURATION_PATH = '/.well-known/openid-configuration';
 
 /** The claims an ID token carries (tokens/id-token.ts). */
 export const ID_TOKEN_CLAIMS: readonly string[] = ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'amr', 'at_hash'];
-/** The standard claims of the user's profile (Core 1.0 §5.1), released by scope at the UserInfo endpoint. */
-export const PROFILE_CLAIMS: readonly string[] = ['name', 'given_name', 'family_name', 'email', 'email_verified', 'phone_number', 'locale', 'zoneinfo', 'picture', 'address'];
 /** ID token signature algorithms (keys/keyring.ts ID_TOKEN_ALGORITHMS; RS256 first, Core 1.0 §15.1). */
 const ID_TOKEN_SIGNING_ALGS: readonly string[] = ['RS256', 'ES256'];
 
@@ -95,13 +93,12 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
    */
   async function openidConfiguration(): Promise<Record<string, unknown>> {
     const base = await document();
-    const issuer = deps.issuer();
     return {
       ...base,
-      userinfo_endpoint: `${issuer}/oauth/userinfo`,
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: [...ID_TOKEN_SIGNING_ALGS],
-      claims_supported: [...ID_TOKEN_CLAIMS, ...PROFILE_CLAIMS],
+      // Only what the ID token carries: the UserInfo endpoint and profile claims are not served yet.
+      claims_supported: [...ID_TOKEN_CLAIMS],
       claims_parameter_supported: false,
       request_parameter_supported: false,
       request_uri_parameter_supported: false,
