@@ -22,6 +22,7 @@ import type { GrantType } from './grants/grant-type.js';
 import type { Storage } from './storage/types.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from './client-auth/types.js';
 import { createMinter, opaqueFormat, type AccessTokenFormat } from './tokens/issuer.js';
+import { createUserInfoEndpoint, type UserInfoEndpoint } from './endpoints/userinfo.js';
 import { BearerValidator } from './resource-server/bearer.js';
 import type { OutboundFetcher } from './outbound/fetch.js';
 import { cachedFetcher } from './registry/outbound-policy.js';
@@ -96,6 +97,8 @@ export interface Latchkey {
   readonly introspectionEndpoint: IntrospectionEndpoint;
   /** POST /oauth/revoke and /oauth_revoke_token.do (RFC 7009). */
   readonly revocationEndpoint: RevocationEndpoint;
+  /** OpenID Connect UserInfo (Core §5.3): the signed-in user's claims for a bearer token with openid. */
+  readonly userInfoEndpoint: UserInfoEndpoint;
   readonly router: ApiRouter;
   readonly bearer: BearerValidator;
   /** The fetcher of every outbound request (src/outbound): the outbound rules, per the current properties. */
@@ -203,6 +206,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const introspectionEndpoint = createIntrospectionEndpoint({ cache, storage, clientAuthMethods, locate, issuer: issuerOf, clock, refusals, logger, rateLimits });
   const revocationEndpoint = createRevocationEndpoint({ cache, storage, clientAuthMethods, locate, clock, refusals, logger });
   const jwksEndpoint = createJwksEndpoint({ keyring, clock });
+  const userInfoEndpoint = createUserInfoEndpoint({ bearer, cache, refusals, logger });
   const metadataEndpoint = createMetadataEndpoint({ issuer: issuerOf, grants, clientAuthMethods, storage, cache });
   const secrets = {
     derive(purpose: string): Buffer {
@@ -224,6 +228,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     tokenEndpoint,
     introspectionEndpoint,
     revocationEndpoint,
+    userInfoEndpoint,
     router,
     bearer,
     outbound,

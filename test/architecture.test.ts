@@ -28,6 +28,7 @@ const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname,
  *   idp           identity providers: their registry, metadata and token validation
  *   client-auth   client authentication methods
  *   grants        the grants
+ *   oidc          OpenID Connect: scope → claims (oidc/claims.ts), for UserInfo and ID tokens
  *   endpoints     the OAuth endpoints (token, authorize, introspect, revoke, jwks, metadata)
  *   resource-server  hosted APIs: bearer validation, routing, the API provider
  *   jobs          background jobs (cleanup, key rotation)
@@ -56,6 +57,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['idp'],
   ['client-auth'],
   ['grants'],
+  ['oidc'],
   ['endpoints'],
   ['resource-server'],
   ['jobs'],

@@ -1591,6 +1591,78 @@ async function scrape(headers: Record<string, string>): Promise<{ requestId: str
   });
 }
 
+// --- OpenID Connect UserInfo (issue 15) ---
+let userinfoSetup: Promise<{ readonly clientId: string; readonly secret: string }> | undefined;
+/** An application allowed openid and the password grant and client credentials (openid created if this branch has no built-in one). */
+function userinfoApp(): Promise<{ readonly clientId: string; readonly secret: string }> {
+  return (userinfoSetup ??= (async () => {
+    const deps = registryDeps(server, clock);
+    if ((await server.latchkey.storage.scopes.byName('openid')) === undefined) await createScope(deps, 'openid');
+    const made = await createApplication(deps, { name: 'UserInfo RP', grantTypes: ['password', 'client_credentials'], appUser: 'svc', scopes: ['openid', 'profile'] });
+    await refreshCache(server);
+    return { clientId: made.application.clientId, secret: made.clientSecret ?? '' };
+  })());
+}
+async function userinfoToken(scope: string, grant: 'password' | 'client_credentials' = 'password'): Promise<string> {
+  const app = await userinfoApp();
+  const form: Record<string, string> = grant === 'password' ? { grant_type: 'password', username: 'dora', password: PW, scope } : { grant_type: 'client_credentials', scope };
+  return accessToken(await post({ form, basic: [app.clientId, app.secret] }));
+}
+const userinfoCall = (init: { method?: string; headers?: Record<string, string>; form?: Record<string, string>; query?: string } = {}) =>
+  tokenRequest(server.url, { path: '/oauth/userinfo', method: init.method ?? 'GET', headers: init.headers ?? {}, ...(init.form === undefined ? {} : { form: init.form }), ...(init.query === undefined ? {} : { query: init.query }) });
+
+function USERINFO_CASES(): OtherCase[] {
+  return [
+    { code: 'userinfo.method_not_allowed', endpoint: 'userinfo', facts: (e) => assert.equal(e.facts.method, 'DELETE'), run: () => userinfoCall({ method: 'DELETE' }) },
+    { code: 'userinfo.credentials_missing', endpoint: 'userinfo', facts: (e) => assert.deepEqual([e.facts.method, e.facts.authMethod], ['GET', 'none']), run: () => userinfoCall() },
+    {
+      code: 'userinfo.malformed_authorization', endpoint: 'userinfo',
+      facts: (e) => assert.deepEqual([e.facts.authMethod, e.facts.credentialLocations], ['bearer', ['header']]),
+      run: () => userinfoCall({ headers: { authorization: 'Bearer two tokens' } }),
+    },
+    {
+      code: 'userinfo.multiple_credentials', endpoint: 'userinfo',
+      facts: (e) => {
+        assert.deepEqual([e.facts.method, e.facts.credentialLocations], ['POST', ['header', 'body']]);
+        assert.doesNotMatch(JSON.stringify(e), /lk_at_/);
+      },
+      run: async () => {
+        const t = await userinfoToken('openid');
+        return userinfoCall({ method: 'POST', headers: { authorization: `Bearer ${t}` }, form: { access_token: t } });
+      },
+    },
+    {
+      code: 'userinfo.token_in_query', endpoint: 'userinfo',
+      facts: (e) => {
+        assert.deepEqual(e.facts.credentialLocations, ['query']);
+        assert.doesNotMatch(JSON.stringify(e), /lk_at_/);
+      },
+      run: async () => userinfoCall({ query: `access_token=${encodeURIComponent(await userinfoToken('openid'))}` }),
+    },
+    {
+      code: 'userinfo.openid_scope_missing', endpoint: 'userinfo', record: (r) => assert.equal(r.userName, 'dora'),
+      facts: async (e) => {
+        assert.deepEqual([e.facts.tokenGrant, e.facts.tokenScopes, e.facts.requiredScopes], ['password', ['profile'], ['openid']]);
+        await assertTokenFacts(e, kept.userinfoToken ?? '');
+      },
+      run: async () => {
+        kept.userinfoToken = await userinfoToken('profile');
+        return userinfoCall({ headers: { authorization: `Bearer ${kept.userinfoToken}` } });
+      },
+    },
+    {
+      code: 'userinfo.no_end_user', endpoint: 'userinfo', record: (r) => assert.equal(r.userName, 'svc'),
+      facts: (e) => assert.deepEqual([e.facts.tokenGrant, e.facts.tokenScopes], ['client_credentials', ['openid']]),
+      run: async () => userinfoCall({ headers: { authorization: `Bearer ${await userinfoToken('openid', 'client_credentials')}` } }),
+    },
+    {
+      code: 'userinfo.external_token', endpoint: 'userinfo', record: (r) => assert.equal(r.userName, 'idp-user'),
+      facts: async (e) => assert.deepEqual([e.facts.tokenIssuer, e.facts.identityProvider], [(await idpFixture()).idp.issuer, 'Reasons IdP']),
+      run: async () => userinfoCall({ headers: { authorization: `Bearer ${await (await idpFixture()).token()}` } }),
+    },
+  ];
+}
+
 const OTHER_CASES: OtherCase[] = [
   // --- /metrics (issue 13) ---
   { code: 'metrics.credentials_missing', endpoint: 'metrics', facts: metricsFacts('none'), run: () => scrape({}) },
@@ -1833,6 +1905,7 @@ const OTHER_CASES: OtherCase[] = [
   },
   // --- JWKS, keys and metadata cases (issue 4) ---
   ...ADMIN_CASES(),
+  ...USERINFO_CASES(),
 ];
 
 describe('every refusal reason is produced over HTTP and recorded', () => {

@@ -46,11 +46,40 @@ const scope = z
   })
   .describe('An auth scope. The built-in scopes useraccount and latchkey.admin are not listed.');
 
+const profileText = (max: number, description: string) => z.string().min(1).max(max).optional().describe(description);
+const address = z
+  .strictObject({
+    formatted: profileText(500, 'The full mailing address, formatted for display (line breaks allowed).'),
+    streetAddress: profileText(300, 'street_address: house number, street, and so on.'),
+    locality: profileText(100, 'City or locality.'),
+    region: profileText(100, 'State, province or region.'),
+    postalCode: profileText(20, 'Zip or postal code.'),
+    country: profileText(100, 'Country name.'),
+  })
+  .describe('OpenID Connect Core 5.1.1 address claim.');
+const profile = z
+  .strictObject({
+    name: profileText(200, 'Full name (claim name).'),
+    givenName: profileText(100, 'Given name (claim given_name).'),
+    familyName: profileText(100, 'Family name (claim family_name).'),
+    email: profileText(254, 'Email address (claim email).'),
+    emailVerified: z.boolean().optional().describe('Whether the email address is verified (claim email_verified); kept only with an email.'),
+    phoneNumber: profileText(40, 'Phone number in E.164 form, +14155550123 (claim phone_number).'),
+    phoneNumberVerified: z.boolean().optional().describe('Whether the phone number is verified (claim phone_number_verified); kept only with a phone number.'),
+    locale: profileText(35, 'BCP 47 language tag, en-US (claim locale).'),
+    zoneinfo: profileText(64, 'IANA time zone, Europe/Paris (claim zoneinfo).'),
+    picture: profileText(2048, 'Profile picture URL: https, or http on localhost (claim picture).'),
+    address: address.optional(),
+  })
+  .default({})
+  .describe('The user\'s OpenID Connect Core 5.1 profile (UserInfo claims, docs/openid-connect-claims.md); a field left out is cleared.');
+
 const user = z
   .strictObject({
     userName: z.string().regex(USER_NAME_PATTERN).describe('The user name (the identity of a user: it cannot be renamed).'),
     active: z.boolean().default(true),
     roles: z.array(z.string().regex(ROLE_NAME_PATTERN)).default([]).describe('Roles the user carries; a role not listed under roles is created with no description.'),
+    profile,
   })
   .describe('A user, without any password: a user apply creates has none (set one with `latchkey users update <name> --password-stdin`); an existing password is kept.');
 
@@ -85,6 +114,11 @@ const application = z
     adminApi: z.boolean().default(false).describe('May administer the instance (adds the scope latchkey.admin).'),
     rateLimit: z.string().min(1).max(40).nullable().default(null).describe("Its own rate limit at the token and introspection endpoints: <requests>/<window> with the window in s, m, h or d (100/1m), or off; null: the instance's latchkey.rate_limit.client."),
     idTokenSignedResponseAlg: z.enum(['RS256', 'ES256']).default('RS256').describe('OpenID Connect: the algorithm of its ID tokens (id_token_signed_response_alg).'),
+    claimMappings: z
+      .record(z.string().min(1).max(64), z.string().min(1).max(40))
+      .nullable()
+      .default(null)
+      .describe('Custom UserInfo claims: claim name to user field (id, userName, roles, name, givenName, familyName, email, emailVerified, phoneNumber, phoneNumberVerified, locale, zoneinfo, picture, address), sent with the scope profile; null: none.'),
   })
   .describe('An application (OAuth client), without its secret: apply generates a secret for each confidential application it creates and shows it once. The built-in console application is not listed.');
 

@@ -70,7 +70,7 @@ export const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ?
 const sorted = (values: readonly string[]): string[] => [...values].sort(byteOrder);
 
 export function userEntry(u: User): DocumentUser {
-  return { userName: u.userName, active: u.active, roles: sorted(u.roles) };
+  return { userName: u.userName, active: u.active, roles: sorted(u.roles), profile: (u.profile ?? {}) as DocumentUser['profile'] };
 }
 
 export function applicationEntry(app: Application, userNames: ReadonlyMap<string, string>): DocumentApplication & { clientId: string } {
@@ -95,6 +95,7 @@ export function applicationEntry(app: Application, userNames: ReadonlyMap<string
     adminApi: app.adminApi,
     rateLimit: app.rateLimit ?? null,
     idTokenSignedResponseAlg: app.idTokenAlg ?? 'RS256',
+    claimMappings: app.claimMappings === undefined || app.claimMappings === null ? null : { ...app.claimMappings },
   };
 }
 

@@ -9,8 +9,9 @@ import { createRole, deleteRole, updateRole } from '../registry/roles.js';
 import { ADMIN_SCOPE, ALL_ACCESS_SCOPE, createScope, deleteScope, updateScope } from '../registry/scopes.js';
 import { setProperty } from '../registry/settings.js';
 import { createUser, deleteUser, updateUser } from '../registry/users.js';
+import { ADDRESS_MEMBERS, PROFILE_FIELDS, type UserProfileInput } from '../registry/user-profile.js';
 import type { Storage } from '../storage/types.js';
-import type { DocumentApplication, DocumentIdentityProvider, RegistryDocument } from './document.js';
+import type { DocumentApplication, DocumentIdentityProvider, DocumentUser, RegistryDocument } from './document.js';
 import type { RegistrySnapshot } from './snapshot.js';
 import { describedBy, matchRules, ruleDeletions, ruleSteps } from './rules.js';
 
@@ -143,12 +144,22 @@ function userSteps(doc: RegistryDocument, before: RegistrySnapshot, issues: Docu
     const path = `users[${i}]`;
     const current = before.users.get(u.userName);
     if (current === undefined) {
-      return [{ kind: 'user', action: 'create', path, key: undefined, run: async (deps) => (await createUser(deps, { userName: u.userName, roles: u.roles, active: u.active }), { key: u.userName }) }];
+      return [{ kind: 'user', action: 'create', path, key: undefined, run: async (deps) => (await createUser(deps, { userName: u.userName, roles: u.roles, active: u.active, profile: profileInput(u.profile) }), { key: u.userName }) }];
     }
-    const input = { ...(current.active === u.active ? {} : { active: u.active }), ...(sameSet(current.roles, u.roles) ? {} : { roles: u.roles }) };
+    const input = {
+      ...(current.active === u.active ? {} : { active: u.active }),
+      ...(sameSet(current.roles, u.roles) ? {} : { roles: u.roles }),
+      ...(sameJson(current.profile, u.profile) ? {} : { profile: profileInput(u.profile) }),
+    };
     if (Object.keys(input).length === 0) return [];
     return [{ kind: 'user', action: 'update', path, key: u.userName, run: async (deps) => (await updateUser(deps, u.userName, input), { key: u.userName }) }];
   });
+}
+
+/** The document's profile as a registry change: every field, those left out cleared (an entry describes the whole user). */
+function profileInput(p: DocumentUser['profile']): UserProfileInput {
+  const fields = Object.fromEntries(PROFILE_FIELDS.map(([field]) => [field, null])) as Record<string, unknown>;
+  return { ...fields, ...p, address: p.address === undefined ? null : { ...Object.fromEntries(ADDRESS_MEMBERS.map(([m]) => [m, null])), ...p.address } } as UserProfileInput;
 }
 
 type AppEntry = RegistrySnapshot['applications'] extends ReadonlyMap<string, infer V> ? V : never;
@@ -175,6 +186,8 @@ function applicationInput(app: DocumentApplication, current: AppEntry | undefine
     adminApi: app.adminApi,
     rateLimit: app.rateLimit,
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
+    // Stored in claim-name order: compared so, a reordered document is no change.
+    claimMappings: app.claimMappings === null ? null : Object.fromEntries(Object.entries(app.claimMappings).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
   };
   if (current === undefined) return full;
   const compared: Record<string, unknown> = { ...current, jwks: current.jwks === null ? null : JSON.stringify(current.jwks) };

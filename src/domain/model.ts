@@ -18,6 +18,36 @@ export interface User {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly passwordChangedAt: number | null;
+  /** OpenID Connect Core §5.1 profile fields (src/registry/user-profile.ts); absent or {} for none. */
+  readonly profile?: UserProfile | undefined;
+}
+
+/** OpenID Connect Core §5.1.1: the user's postal address; each member optional. */
+export interface UserAddress {
+  readonly formatted?: string;
+  readonly streetAddress?: string;
+  readonly locality?: string;
+  readonly region?: string;
+  readonly postalCode?: string;
+  readonly country?: string;
+}
+
+/**
+ * A user's OpenID Connect Core §5.1 standard claims, as stored (one JSON column): only the members
+ * that have a value. Not secret; email, phone and address are personal data (never in log lines).
+ */
+export interface UserProfile {
+  readonly name?: string;
+  readonly givenName?: string;
+  readonly familyName?: string;
+  readonly email?: string;
+  readonly emailVerified?: boolean;
+  readonly phoneNumber?: string;
+  readonly phoneNumberVerified?: boolean;
+  readonly locale?: string;
+  readonly zoneinfo?: string;
+  readonly picture?: string;
+  readonly address?: UserAddress;
 }
 
 export interface Role {
@@ -75,6 +105,10 @@ export interface Application {
    * algorithm of this application's ID tokens. Null or absent: RS256 (Core 1.0 §15.1).
    */
   readonly idTokenAlg?: SigningAlgorithm | null;
+   * Custom claims for UserInfo (src/oidc/claims.ts): claim name → a user field (domain USER_CLAIM_FIELDS)
+   * or `roles`; sent when the token has the scope `profile`. Null or absent: none.
+   */
+  readonly claimMappings?: Readonly<Record<string, string>> | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

@@ -728,6 +728,48 @@ export const REASONS = {
     setting: 'latchkey.metrics.token_sha256',
     facts: ['property', 'propertySetAt', 'propertySetBy', 'authMethod'],
   },
+  // ---- OpenID Connect UserInfo (Core 1.0 §5.3, errors per RFC 6750 §3; src/endpoints/userinfo.ts) ----
+  'userinfo.method_not_allowed': {
+    explanation: 'The UserInfo endpoint accepts GET and POST only (OpenID Connect Core §5.3.1).',
+    fix: 'Call it with GET (token in the Authorization header) or POST.',
+    facts: ['method'],
+  },
+  'userinfo.credentials_missing': {
+    explanation: 'The UserInfo request carried no access token (RFC 6750 §3.1: answered 401 with a Bearer challenge and no error code in it).',
+    fix: 'Send the access token from the sign-in: Authorization: Bearer <access token> (or, with POST, access_token in a form-encoded body).',
+    facts: ['method', 'authMethod'],
+  },
+  'userinfo.malformed_authorization': {
+    explanation: 'The Authorization header of the UserInfo request was not Bearer followed by one token (RFC 6750 §2.1).',
+    fix: 'Send Authorization: Bearer <access token>, with a single space and nothing after the token.',
+    facts: ['method', 'authMethod', 'credentialLocations'],
+  },
+  'userinfo.multiple_credentials': {
+    explanation: 'The access token was sent in more than one place (Authorization header and form body) (RFC 6750 §2: a client MUST NOT use more than one method).',
+    fix: 'Send the token in one place only: the Authorization header.',
+    facts: ['method', 'credentialLocations'],
+  },
+  'userinfo.token_in_query': {
+    explanation: 'The access token was sent in the URL query string, where proxies and logs keep it; Latchkey does not accept the URI query method (RFC 6750 §2.3).',
+    fix: 'Send the token in the Authorization header (or, with POST, as access_token in a form-encoded body).',
+    facts: ['method', 'credentialLocations'],
+  },
+  'userinfo.openid_scope_missing': {
+    explanation: 'The access token was not granted the scope openid, which UserInfo requires (OpenID Connect Core §5.3: "the Access Token obtained from an OpenID Connect Authentication Request"); answered 403 insufficient_scope (RFC 6750 §3.1).',
+    fix: 'Request the scope openid in the authorization request (scope=openid profile ...), after allowing it for the application: `latchkey apps update <client-id> --scopes openid,...`.',
+    setting: 'application.scopes',
+    facts: ['token', 'tokenGrant', 'tokenScopes', 'requiredScopes', 'issuedAt'],
+  },
+  'userinfo.no_end_user': {
+    explanation: 'The access token was issued by a grant with no end-user (client credentials: the application acting as its application user), and UserInfo returns claims about the end-user who signed in (OpenID Connect Core §5.3); answered 401 invalid_token.',
+    fix: 'Call UserInfo with a token from a sign-in: the authorization code flow (or the password grant, and refresh tokens of these) with the scope openid.',
+    facts: ['token', 'tokenGrant', 'tokenScopes', 'issuedAt'],
+  },
+  'userinfo.external_token': {
+    explanation: 'The access token was issued by a registered identity provider, not by this instance; UserInfo answers only for tokens it issued.',
+    fix: 'Call the UserInfo endpoint of the identity provider that issued the token, or sign in through this instance.',
+    facts: ['tokenIssuer', 'identityProvider'],
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASONS;

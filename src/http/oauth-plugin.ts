@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import type { Latchkey } from '../app.js';
 import { hostFailure, send, sendJsonFailure, sendJsonNotFound, toNeutral, type HostError } from './fastify-neutral.js';
 import { AUTHORIZE_PATHS } from '../endpoints/authorize.js';
+import { USERINFO_PATHS } from '../endpoints/userinfo.js';
 import { errorResponse } from '../endpoints/shared.js';
 import { invalidRequest } from '../errors/errors.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -27,6 +28,11 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
     scope.route({ method: [...methods], url: '/oauth/introspect', config: { endpoint: 'introspect' } satisfies OAuthRouteConfig, handler: introspect });
     const revoke = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.revocationEndpoint.handle(toNeutral(req)));
     for (const url of ['/oauth/revoke', '/oauth_revoke_token.do']) scope.route({ method: [...methods], url, config: { endpoint: 'revoke' } satisfies OAuthRouteConfig, handler: revoke });
+
+    // OpenID Connect UserInfo (Core §5.3): GET and POST; other methods reach the core, which answers
+    // 405 with Allow. Not CORS-enabled, as no other endpoint here is (a browser app calls it through its backend).
+    const userinfo = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.userInfoEndpoint.handle(toNeutral(req)));
+    for (const url of USERINFO_PATHS) scope.route({ method: [...methods], url, config: { endpoint: 'userinfo' } satisfies OAuthRouteConfig, handler: userinfo });
 
     // JWKS (/oauth/jwks, /api/now/oauth/jwks) and RFC 8414 metadata; static routes, so they win over /api/*.
     registerKeyRoutes(scope, latchkey);

@@ -34,6 +34,8 @@ export const applicationViewSchema = z
     rateLimit: z.string().nullable(),
     /** OpenID Connect: the algorithm of its ID tokens (RS256 or ES256). */
     idTokenSignedResponseAlg: z.enum(['RS256', 'ES256']),
+    /** Custom UserInfo claims: claim name → user field (registry/claim-mappings.ts); null: none. */
+    claimMappings: z.record(z.string(), z.string()).nullable(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
     hasSecret: z.boolean(),
@@ -67,6 +69,7 @@ export function applicationView(app: Application, appUser: string | null): Appli
     adminApi: app.adminApi,
     rateLimit: app.rateLimit ?? null,
     idTokenSignedResponseAlg: app.idTokenAlg ?? 'RS256',
+    claimMappings: app.claimMappings === undefined || app.claimMappings === null ? null : { ...app.claimMappings },
     createdAt: isoTimestamp(app.createdAt),
     updatedAt: isoTimestamp(app.updatedAt),
     hasSecret: app.secretHash !== null,

@@ -1,3 +1,4 @@
+import { checkClaimMappings } from './claim-mappings.js';
 import { didYouMean } from '../core/nearest.js';
 import { formatRateLimit, parseRateLimit } from '../domain/rate-limit.js';
 import { importJWK, type JWK } from 'jose';
@@ -80,6 +81,8 @@ export interface ApplicationInput {
   readonly rateLimit?: string | null | undefined;
   /** OpenID Connect id_token_signed_response_alg: RS256 (the default) or ES256. */
   readonly idTokenSignedResponseAlg?: string | undefined;
+  /** Custom UserInfo claims: claim name → user field (registry/claim-mappings.ts); null or {} clears them, absent keeps them. */
+  readonly claimMappings?: Readonly<Record<string, string>> | null | undefined;
 }
 
 /** The algorithms an application's ID tokens may be signed with (keys/keyring.ts ID_TOKEN_ALGORITHMS; RS256 first, the default). */
@@ -328,6 +331,7 @@ export async function createApplication(deps: Deps, input: ApplicationInput, opt
     adminApi: input.adminApi ?? false,
     rateLimit: checkRateLimit(input.rateLimit, null),
     idTokenAlg: checkIdTokenAlg(input.idTokenSignedResponseAlg ?? 'RS256'),
+    claimMappings: checkClaimMappings(input.claimMappings),
     createdAt: now,
     updatedAt: now,
   };
@@ -418,6 +422,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     adminApi: input.adminApi ?? current.adminApi,
     rateLimit: checkRateLimit(input.rateLimit, current.rateLimit ?? null),
     idTokenAlg: input.idTokenSignedResponseAlg === undefined ? (current.idTokenAlg ?? 'RS256') : checkIdTokenAlg(input.idTokenSignedResponseAlg),
+    claimMappings: input.claimMappings === undefined ? (current.claimMappings ?? null) : checkClaimMappings(input.claimMappings),
     updatedAt: now,
   };
   checkKeySource(application.jwks, application.jwksUri);

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { generatePassword, newId } from '../core/crypto.js';
 import type { Storage } from '../storage/types.js';
-import { ADMIN_ROLE, ADMIN_SCOPE, ALL_ACCESS_SCOPE } from './scopes.js';
+import { ADMIN_ROLE, ADMIN_SCOPE, ALL_ACCESS_SCOPE, CLAIM_SCOPE_DESCRIPTIONS } from './scopes.js';
 import { OIDC_BUILT_IN_SCOPES } from './oidc-scopes.js';
 import { createUser } from './users.js';
 import { ADMIN_USER, CONSOLE_APPLICATION_NAME, CONSOLE_CLIENT_ID } from './built-ins.js';
@@ -35,6 +35,10 @@ export async function bootstrap(
   }
   for (const scope of OIDC_BUILT_IN_SCOPES) {
     if ((await deps.storage.scopes.byName(scope.name)) === undefined) await deps.storage.scopes.create({ ...scope, builtIn: true }).catch(ignoreConflict);
+  }
+  // OpenID Connect claim scopes (Core §5.4); an instance that made one of these names itself keeps its own.
+  for (const [name, description] of Object.entries(CLAIM_SCOPE_DESCRIPTIONS)) {
+    if ((await deps.storage.scopes.byName(name)) === undefined) await deps.storage.scopes.create({ name, description, builtIn: true }).catch(ignoreConflict);
   }
   if ((await deps.storage.users.list()).length > 0) return { createdAdmin: false };
   const password = adminPassword ?? generatePassword();

@@ -20,6 +20,17 @@ export const ALL_ACCESS_SCOPE = 'useraccount';
 export const ADMIN_ROLE = 'admin';
 export const ADMIN_SCOPE = 'latchkey.admin';
 
+/**
+ * The OpenID Connect Core §5.4 scopes that release a user's claims at UserInfo (src/oidc/claims.ts),
+ * built in so every instance has them (openid and offline_access are built in beside them).
+ */
+export const CLAIM_SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  profile: 'OpenID Connect: your name, user name, picture, locale and time zone',
+  email: 'OpenID Connect: your email address and whether it is verified',
+  phone: 'OpenID Connect: your phone number and whether it is verified',
+  address: 'OpenID Connect: your postal address',
+};
+
 export async function createScope(
   deps: { storage: Pick<Storage, 'scopes'> & Partial<Pick<Storage, 'audit'>>; clock?: Clock; actor?: string | undefined },
   name: string,

@@ -7,6 +7,7 @@ import type { Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
 import { checkAdministratorKept } from './guards.js';
+import { mergeProfile, type UserProfileInput } from './user-profile.js';
 
 /** As in applications.ts: asked after the checks, before any write; it throws to stop the delete. */
 type ConfirmDelete<T> = (plan: T) => Promise<void>;
@@ -42,12 +43,16 @@ export interface CreateUserInput {
   readonly password?: string | undefined;
   readonly roles?: readonly string[] | undefined;
   readonly active?: boolean | undefined;
+  /** OpenID Connect §5.1 fields (registry/user-profile.ts). */
+  readonly profile?: UserProfileInput | undefined;
 }
 
 export interface UpdateUserInput {
   readonly active?: boolean | undefined;
   readonly roles?: readonly string[] | undefined;
   readonly password?: string | undefined;
+  /** Changes to the OpenID Connect §5.1 fields: a value sets, null or '' clears, absent keeps. */
+  readonly profile?: UserProfileInput | undefined;
 }
 
 function checkPassword(password: string): void {
@@ -85,6 +90,7 @@ export async function createUser(deps: Deps, input: CreateUserInput): Promise<{ 
     );
   }
   if (input.password !== undefined) checkPassword(input.password);
+  const profile = mergeProfile(undefined, input.profile);
   if ((await deps.storage.users.byName(input.userName)) !== undefined) {
     throw new RegistryError('user_exists', `A user named "${input.userName}" already exists. Change it with: ${commandLine(['users', 'update', input.userName])}`);
   }
@@ -99,6 +105,7 @@ export async function createUser(deps: Deps, input: CreateUserInput): Promise<{ 
     createdAt: now,
     updatedAt: now,
     passwordChangedAt: input.password === undefined ? null : now,
+    profile,
   };
   await deps.storage.users.create(user);
   await recordChange(deps, { action: 'user.create', target: user.userName, before: null, after: user });
@@ -122,6 +129,7 @@ export async function findUser(deps: { storage: Pick<Storage, 'users'> }, userNa
 export async function updateUser(deps: UpdateDeps, userName: string, input: UpdateUserInput): Promise<{ user: User; createdRoles: string[]; ended: EndedByUpdate }> {
   const current = await findUser(deps, userName);
   if (input.password !== undefined) checkPassword(input.password);
+  const profile = mergeProfile(current.profile, input.profile);
   const ensured = input.roles === undefined ? undefined : await ensureRoles(deps, input.roles);
   const now = deps.clock.now();
   const user: User = {
@@ -130,6 +138,7 @@ export async function updateUser(deps: UpdateDeps, userName: string, input: Upda
     roles: ensured?.roles ?? current.roles,
     passwordHash: input.password === undefined ? current.passwordHash : await hashWith(deps, input.password),
     passwordChangedAt: input.password === undefined ? current.passwordChangedAt : now,
+    profile,
     updatedAt: now,
   };
   await checkAdministratorKept(deps, current, user);

@@ -19,8 +19,8 @@ import type { Storage } from './types.js';
  */
 
 export const BUILT_IN_ROLE = 'admin';
-/** The scopes a first start creates: all access, and the admin API's. */
-export const BUILT_IN_SCOPES: readonly string[] = ['useraccount', 'latchkey.admin', 'openid', 'offline_access'];
+/** The scopes a first start creates: all access, the admin API's, and the OpenID Connect scopes (registry/oidc-scopes.ts, registry/scopes.ts). */
+export const BUILT_IN_SCOPES: readonly string[] = ['useraccount', 'latchkey.admin', 'openid', 'offline_access', 'profile', 'email', 'phone', 'address'];
 export const ADMIN_USER = 'admin';
 
 /** What migrate-db leaves behind on purpose, and why (printed by the command). */
@@ -111,7 +111,7 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
     throw new TargetNotEmptyError(
       `The target database is not empty: it has ${found.join('; ')}. migrate-db copies into an empty database only, so that nothing is ` +
         'merged or overwritten. Point --to at a new database (for PostgreSQL: createdb <name>). The only things a target may already hold ' +
-        `are those the first start of Latchkey creates: the built-in role ${BUILT_IN_ROLE}, the built-in scopes ${BUILT_IN_SCOPES.join(' and ')}, the user ` +
+        `are those the first start of Latchkey creates: the built-in role ${BUILT_IN_ROLE}, the built-in scopes ${BUILT_IN_SCOPES.join(', ')}, the user ` +
         `${ADMIN_USER} (replaced by the source's ${ADMIN_USER}, password included) and a signing key (retired in favour of the source's keys).`,
     );
   }

@@ -22,6 +22,7 @@ export function makeUser(over: Partial<User> = {}): User {
     createdAt: T0,
     updatedAt: T0 + 1,
     passwordChangedAt: null,
+    profile: {},
     ...over,
   };
 }
@@ -50,6 +51,7 @@ export function makeApp(over: Partial<Application> = {}): Application {
     adminApi: false,
     rateLimit: null,
     idTokenAlg: 'RS256',
+    claimMappings: null,
     createdAt: T0,
     updatedAt: T0,
     ...over,
@@ -220,6 +222,20 @@ export function runStorageContract(
         assert.deepEqual(all.find((u) => u.id === b.id), b);
       });
 
+      it('round trips the OpenID Connect profile fields, and clears them', async () => {
+        const profile = {
+          name: 'Ada Lovelace', givenName: 'Ada', familyName: 'Lovelace', email: 'ada@example.test', emailVerified: true,
+          phoneNumber: '+441234567890', phoneNumberVerified: false, locale: 'en-GB', zoneinfo: 'Europe/London', picture: 'https://example.test/ada.png',
+          address: { formatted: '12 St James\'s Square\nLondon', streetAddress: '12 St James\'s Square', locality: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
+        };
+        const a = makeUser({ profile });
+        await s.users.create(a);
+        assert.deepEqual(await s.users.byId(a.id), a);
+        const cleared: User = { ...a, profile: {}, updatedAt: T0 + 3 };
+        await s.users.update(cleared);
+        assert.deepEqual(await s.users.byName(a.userName), cleared);
+      });
+
       it('returns undefined for unknown users', async () => {
         assert.equal(await s.users.byId(uid()), undefined);
         assert.equal(await s.users.byName(uid()), undefined);
@@ -349,7 +365,10 @@ export function runStorageContract(
         const limited: Application = { ...keyed, rateLimit: '100/1m', idTokenAlg: 'ES256' };
         await s.applications.update(limited);
         assert.deepEqual(await s.applications.byId(a.id), limited);
-        const cleared: Application = { ...keyed, logoUri: null, audience: null, jwksUri: null, jwks: '{"keys":[]}', canIntrospect: false, rateLimit: null };
+        const mapped: Application = { ...limited, claimMappings: { roles: 'roles', department: 'familyName' } };
+        await s.applications.update(mapped);
+        assert.deepEqual(await s.applications.byId(a.id), mapped);
+        const cleared: Application = { ...keyed, logoUri: null, audience: null, jwksUri: null, jwks: '{"keys":[]}', canIntrospect: false, rateLimit: null, claimMappings: null };
         await s.applications.update(cleared);
         assert.deepEqual(await s.applications.byId(a.id), cleared);
         await rejectsWith(s.applications.update({ ...b, clientId: a.clientId }), 'conflict');

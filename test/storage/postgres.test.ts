@@ -18,7 +18,7 @@ import { StorageError, type Storage } from '../../src/storage/types.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/postgres.js';
 import { makeApp, makeCode, makeRefusal, makeSigningKey, makeToken, makeUser, rejectsWith, runStorageContract } from './contract.js';
 
-const ALL_VERSIONS = Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1);
+const ALL_VERSIONS = POSTGRES_MIGRATIONS.map((m) => m.version);
 
 // A fresh database per test: complete isolation (schema, change version) and the migrations run
 // every time. The contract closes the storage in its afterEach before calling cleanup.

@@ -45,6 +45,8 @@ const applicationFields = {
   rateLimit: z.string().max(40).nullable(),
   /** OpenID Connect id_token_signed_response_alg. */
   idTokenSignedResponseAlg: z.enum(['RS256', 'ES256']),
+  /** Custom UserInfo claims: claim name → user field (registry/claim-mappings.ts checks both); null or {} for none. */
+  claimMappings: z.record(z.string().max(100), z.string().max(100)).nullable(),
 };
 
 const CreateApplication = z.strictObject({
@@ -67,6 +69,7 @@ const CreateApplication = z.strictObject({
   adminApi: applicationFields.adminApi.optional(),
   rateLimit: applicationFields.rateLimit.optional(),
   idTokenSignedResponseAlg: applicationFields.idTokenSignedResponseAlg.optional(),
+  claimMappings: applicationFields.claimMappings.optional(),
 });
 
 const UpdateApplication = z.strictObject({

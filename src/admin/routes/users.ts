@@ -11,16 +11,27 @@ import { byName, userView } from './views.js';
 
 /** Users and roles. */
 
+/** OpenID Connect Core §5.1 fields by their model names; null or '' clears one (update), absent keeps it. Checked by the registry (registry/user-profile.ts). */
+const text = z.string().max(4096).nullable().optional();
+const flag = z.boolean().nullable().optional();
+const Profile = z.strictObject({
+  name: text, givenName: text, familyName: text, email: text, emailVerified: flag, phoneNumber: text, phoneNumberVerified: flag,
+  locale: text, zoneinfo: text, picture: text,
+  address: z.strictObject({ formatted: text, streetAddress: text, locality: text, region: text, postalCode: text, country: text }).nullable().optional(),
+});
+
 const CreateUser = z.strictObject({
   userName: z.string().min(1).max(100),
   password: z.string().max(1024).optional(),
   roles: z.array(z.string().max(80)).max(100).optional(),
   active: z.boolean().optional(),
+  profile: Profile.optional(),
 });
 const UpdateUser = z.strictObject({
   password: z.string().max(1024).optional(),
   roles: z.array(z.string().max(80)).max(100).optional(),
   active: z.boolean().optional(),
+  profile: Profile.optional(),
 });
 const CreateRole = z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/, 'letters, digits, ".", "_", "-", at most 80'), description: z.string().max(500).optional() });
 
@@ -63,7 +74,7 @@ export const USER_ROUTES: readonly AdminRoute[] = [
     method: 'PATCH',
     path: '/users/:userName',
     tag: 'users',
-    summary: 'Changes a user: active, roles, password; ends its sessions (and, on a password change or deactivation, revokes its tokens) and says how many',
+    summary: 'Changes a user: active, roles, password, profile (OpenID Connect claims); ends its sessions (and, on a password change or deactivation, revokes its tokens) and says how many',
     body: UpdateUser,
     async handler(ctx) {
       const name = ctx.params.userName ?? '';

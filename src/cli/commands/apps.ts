@@ -14,6 +14,9 @@ import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit, Output } from './index.js';
 import { registerDeletes } from './lifecycle.js';
 import { registerPosture } from './posture.js';
+import { applyClaimPairs, CLAIM_SOURCE_FIELDS } from '../../registry/claim-mappings.js';
+
+const collectClaims = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 const TOKEN_URL = 'http://localhost:8080/oauth_token.do';
 /** Every command that names an application takes its client id or its unique name (registry findApplication). */
@@ -50,6 +53,8 @@ interface UpdateOptions extends SharedOptions {
   readonly public?: string;
   readonly canIntrospect?: string;
   readonly adminApi?: string;
+  /** Repeatable --claim name=field (name= removes it). */
+  readonly claim?: string[];
 }
 
 /** --redirect-uris (comma-separated) and every --redirect-uri, together; undefined when neither was given. */
@@ -96,8 +101,9 @@ function sharedInput(opts: SharedOptions): ApplicationInput {
   };
 }
 
-function updateInput(opts: UpdateOptions): ApplicationInput {
+function updateInput(opts: UpdateOptions, claimMappings?: ApplicationInput['claimMappings']): ApplicationInput {
   const input: ApplicationInput = {
+    claimMappings,
     ...sharedInput(opts),
     appUser: opts.appUser === false ? null : opts.appUser,
     active: opts.active === undefined ? undefined : parseBool('--active', opts.active),
@@ -170,6 +176,7 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['JWKS URI', v.jwksUri],
     ['May introspect', v.canIntrospect],
     ['Rate limit', v.rateLimit === null ? '(the instance default, latchkey.rate_limit.client)' : v.rateLimit === 'off' ? 'off (no limit)' : `${v.rateLimit} (token and introspection requests)`],
+    ['Custom claims', v.claimMappings === null ? null : Object.entries(v.claimMappings).map(([claim, field]) => `${claim}=${field}`)],
     ['Admin API', v.adminApi ? 'allowed (tokens with scope latchkey.admin whose user has the admin role)' : false],
     ['Secret rotated', v.secretRotatedAt],
     ['Created', v.createdAt],
@@ -303,8 +310,10 @@ function registerUpdate(apps: Command, kit: Kit): void {
     .option('--public <true|false>', 'public (no secret) or confidential; becoming confidential generates a secret')
     .option('--can-introspect <true|false>', 'allow or forbid calling the introspection endpoint (RFC 7662)')
     .option('--admin-api <true|false>', 'allow or forbid administering this instance through the admin API (scope latchkey.admin)')
+    .option('--claim <name=field>', `a custom UserInfo claim from a user field, sent with the scope profile (repeatable; name= removes it; fields: ${CLAIM_SOURCE_FIELDS.join(', ')})`, collectClaims)
     .addHelpText('after', `
 Examples:
+  latchkey apps update <client-id> --claim roles=roles --claim department=familyName
   latchkey apps update <client-id> --app-user svc-integration
   latchkey apps update <client-id> --grants client_credentials,password --scopes export.read
   latchkey apps update <client-id> --token-format jwt --audience https://api.example.com
@@ -314,7 +323,9 @@ Examples:
 `);
   kit.common(cmd).action((ref: string, opts: UpdateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
-      const { application, clientSecret } = await updateApplication(ctx, ref, updateInput(opts));
+      // --claim changes the current mappings one claim at a time.
+      const claimMappings = opts.claim === undefined ? undefined : applyClaimPairs((await findApplication(ctx, ref)).claimMappings, opts.claim);
+      const { application, clientSecret } = await updateApplication(ctx, ref, updateInput(opts, claimMappings));
       const next = clientSecret === null ? '' : nextSteps(ctx.grants, application, clientSecret);
       await report(ctx, out, application, clientSecret, `Updated application "${application.name}".`, next);
     }),

@@ -1,23 +1,96 @@
 import type { Command } from 'commander';
 import { commandLine } from '../../core/shell.js';
 import { listLocks, unlockUser, type LockView } from '../../registry/locks.js';
-import { createUser, updateUser, type EndedByUpdate } from '../../registry/users.js';
+import { createUser, findUser, updateUser, type EndedByUpdate } from '../../registry/users.js';
+import { profileClaims, type UserProfileInput } from '../../registry/user-profile.js';
 import type { User } from '../../domain/model.js';
 import { CliError, parseBool, parseList, readPassword } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';
 import { registerDeletes } from './lifecycle.js';
 
-interface CreateOptions extends CommonOptions {
+/** The OpenID Connect profile options (Core §5.1), the same on create and update; "" clears a field on update. */
+interface ProfileOptions {
+  readonly name?: string;
+  readonly givenName?: string;
+  readonly familyName?: string;
+  readonly email?: string;
+  readonly emailVerified?: string;
+  readonly phone?: string;
+  readonly phoneVerified?: string;
+  readonly locale?: string;
+  readonly zoneinfo?: string;
+  readonly picture?: string;
+  readonly address?: string;
+}
+
+interface CreateOptions extends CommonOptions, ProfileOptions {
   readonly passwordStdin?: boolean;
   readonly roles?: string;
   readonly inactive?: boolean;
 }
 
-interface UpdateOptions extends CommonOptions {
+interface UpdateOptions extends CommonOptions, ProfileOptions {
   readonly passwordStdin?: boolean;
   readonly roles?: string;
   readonly active?: string;
+}
+
+function profileOptions(cmd: Command): Command {
+  return cmd
+    .option('--name <text>', 'full name (OpenID claim name)')
+    .option('--given-name <text>', 'given name (given_name)')
+    .option('--family-name <text>', 'family name (family_name)')
+    .option('--email <address>', 'email address (email)')
+    .option('--email-verified <true|false>', 'whether the email address is verified (email_verified)')
+    .option('--phone <number>', 'phone number in E.164 form, +14155550123 (phone_number)')
+    .option('--phone-verified <true|false>', 'whether the phone number is verified (phone_number_verified)')
+    .option('--locale <tag>', 'BCP 47 language tag, en-US (locale)')
+    .option('--zoneinfo <zone>', 'IANA time zone, Europe/Paris (zoneinfo)')
+    .option('--picture <url>', 'profile picture URL, https (picture)')
+    .option('--address <json>', 'postal address as JSON: {"street_address":…,"locality":…,"region":…,"postal_code":…,"country":…,"formatted":…}; "" clears it');
+}
+
+/** The profile change the options give (undefined: none given). */
+function profileInput(opts: ProfileOptions): UserProfileInput | undefined {
+  const bool = (flag: string, v: string | undefined) => (v === undefined ? undefined : v === '' ? null : parseBool(flag, v));
+  let address: UserProfileInput['address'];
+  if (opts.address !== undefined) {
+    if (opts.address.trim() === '') address = null;
+    else {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(opts.address);
+      } catch {
+        throw new CliError('--address must be a JSON object, e.g. {"locality":"Paris","country":"France"}.', 2);
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CliError('--address must be a JSON object, e.g. {"locality":"Paris","country":"France"}.', 2);
+      const a = parsed as Record<string, unknown>;
+      // Claim names (street_address) and field names (streetAddress) both; unknown members are refused.
+      const names: Record<string, string> = { formatted: 'formatted', street_address: 'streetAddress', streetAddress: 'streetAddress', locality: 'locality', region: 'region', postal_code: 'postalCode', postalCode: 'postalCode', country: 'country' };
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(a)) {
+        const field = names[k];
+        if (field === undefined) throw new CliError(`--address: unknown member "${k.slice(0, 40)}" (formatted, street_address, locality, region, postal_code, country).`, 2);
+        out[field] = v;
+      }
+      address = out as UserProfileInput['address'];
+    }
+  }
+  const input: UserProfileInput = {
+    name: opts.name,
+    givenName: opts.givenName,
+    familyName: opts.familyName,
+    email: opts.email,
+    emailVerified: bool('--email-verified', opts.emailVerified),
+    phoneNumber: opts.phone,
+    phoneNumberVerified: bool('--phone-verified', opts.phoneVerified),
+    locale: opts.locale,
+    zoneinfo: opts.zoneinfo,
+    picture: opts.picture,
+    address,
+  };
+  return Object.values(input).every((v) => v === undefined) ? undefined : input;
 }
 
 /** A user as the CLI shows it: never the password or its hash, only whether one is set. */
@@ -31,7 +104,18 @@ export function userView(user: User) {
     createdAt: isoTime(user.createdAt),
     updatedAt: isoTime(user.updatedAt),
     passwordChangedAt: isoTime(user.passwordChangedAt),
+    // OpenID Connect Core §5.1 claim names, only those set.
+    profile: profileClaims(user.profile),
   };
+}
+
+const PROFILE_LABELS: readonly (readonly [string, string])[] = [
+  ['name', 'Name'], ['given_name', 'Given name'], ['family_name', 'Family name'], ['email', 'Email'], ['email_verified', 'Email verified'],
+  ['phone_number', 'Phone'], ['phone_number_verified', 'Phone verified'], ['locale', 'Locale'], ['zoneinfo', 'Time zone'], ['picture', 'Picture'],
+];
+
+function addressText(a: Record<string, string>): string {
+  return a.formatted ?? [a.street_address, a.locality, a.region, a.postal_code, a.country].filter((p) => p !== undefined).join(', ');
 }
 
 function userRecord(user: User): string {
@@ -42,6 +126,8 @@ function userRecord(user: User): string {
     ['Roles', v.roles],
     ['Password set', v.hasPassword],
     ['Password changed', v.passwordChangedAt],
+    ...PROFILE_LABELS.filter(([claim]) => v.profile[claim] !== undefined).map(([claim, label]) => [label, v.profile[claim]] as const),
+    ...(v.profile.address === undefined ? [] : [['Address', addressText(v.profile.address as Record<string, string>)] as const]),
     ['Created', v.createdAt],
     ['Updated', v.updatedAt],
     ['Id', v.id],
@@ -59,16 +145,17 @@ function registerCreate(users: Command, kit: Kit): void {
     .description('Create a user (a person, or a service identity for client-credentials applications)')
     .option('--password-stdin', 'read the password from standard input (first line); without it the user has no password')
     .option('--roles <list>', 'comma-separated roles; roles that do not exist yet are created')
-    .option('--inactive', 'create the user inactive')
-    .addHelpText('after', `
+    .option('--inactive', 'create the user inactive');
+  profileOptions(cmd).addHelpText('after', `
 Examples:
   latchkey users create svc-integration --roles itil
   printf %s "$PW" | latchkey users create alice --password-stdin --roles itil,admin
+  latchkey users create ada --name "Ada Lovelace" --given-name Ada --family-name Lovelace --email ada@example.com --email-verified true
 `);
   kit.common(cmd).action((name: string, opts: CreateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const password = opts.passwordStdin ? await readPassword(kit.io) : undefined;
-      const { user, createdRoles } = await createUser(ctx, { userName: name, password, roles: parseList(opts.roles), active: !opts.inactive });
+      const { user, createdRoles } = await createUser(ctx, { userName: name, password, roles: parseList(opts.roles), active: !opts.inactive, profile: profileInput(opts) });
       out.result({ user: userView(user), createdRoles }, () => `Created user ${user.userName}.\n${createdRolesNote(createdRoles)}\n${userRecord(user)}`);
       if (password === undefined) {
         out.note(`\nNo password set: ${user.userName} cannot use the password grant, but can be an application user (--app-user).\nSet one with: printf %s "$PW" | ${commandLine(['users', 'update', user.userName, '--password-stdin'])}\n`);
@@ -81,23 +168,26 @@ function registerUpdate(users: Command, kit: Kit): void {
   const cmd = users
     .command('update')
     .argument('<name>', 'user name')
-    .description("Change a user's active flag, roles or password")
+    .description("Change a user's active flag, roles, password or profile (\"\" clears a profile field)")
     .option('--active <true|false>', 'activate or deactivate the user')
     .option('--roles <list>', 'replace the roles with this comma-separated list ("" for none)')
-    .option('--password-stdin', 'read a new password from standard input (first line)')
-    .addHelpText('after', `
+    .option('--password-stdin', 'read a new password from standard input (first line)');
+  profileOptions(cmd).addHelpText('after', `
 Examples:
   latchkey users update svc-integration --active true
   printf %s "$PW" | latchkey users update admin --password-stdin
+  latchkey users update ada --locale en-GB --zoneinfo Europe/London --phone "+44 20 7946 0958"
+  latchkey users update ada --email ""    (clears the email)
 `);
   kit.common(cmd).action((name: string, opts: UpdateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
-      if (opts.active === undefined && opts.roles === undefined && !opts.passwordStdin) {
-        throw new CliError('Nothing to change: give --active, --roles or --password-stdin.', 2);
+      const profile = profileInput(opts);
+      if (opts.active === undefined && opts.roles === undefined && !opts.passwordStdin && profile === undefined) {
+        throw new CliError('Nothing to change: give --active, --roles, --password-stdin or a profile field (--name, --email, ...).', 2);
       }
       const active = opts.active === undefined ? undefined : parseBool('--active', opts.active);
       const password = opts.passwordStdin ? await readPassword(kit.io) : undefined;
-      const { user, createdRoles, ended } = await updateUser(ctx, name, { active, roles: parseList(opts.roles), password });
+      const { user, createdRoles, ended } = await updateUser(ctx, name, { active, roles: parseList(opts.roles), password, profile });
       const changed = password === undefined ? '' : ' (password changed)';
       out.result({ user: userView(user), createdRoles, ended }, () => `Updated user ${user.userName}${changed}.\n${createdRolesNote(createdRoles)}${endedNote(ended)}\n${userRecord(user)}`);
     }),
@@ -175,11 +265,22 @@ function registerUnlock(users: Command, kit: Kit): void {
   );
 }
 
+function registerShow(users: Command, kit: Kit): void {
+  const cmd = users.command('show').argument('<name>', 'user name').description('Show one user: active flag, roles, whether a password is set, and the OpenID Connect profile');
+  kit.common(cmd).action((name: string, opts: CommonOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const user = await findUser(ctx, name);
+      out.result(userView(user), () => userRecord(user));
+    }),
+  );
+}
+
 export function registerUsers(program: Command, kit: Kit): void {
   const users = program.command('users').description('Manage users (people and service identities)');
   registerCreate(users, kit);
   registerUpdate(users, kit);
   registerList(users, kit);
+  registerShow(users, kit);
   registerLocks(users, kit);
   registerUnlock(users, kit);
   registerDeletes({ users }, kit);

@@ -10,11 +10,14 @@ import { factsText } from '../sql/rows.js';
 import { addUsage, compareUsage, usageKey } from '../usage-rows.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation } from '../types.js';
 
-const copyUser = (u: User): User => ({ ...u, roles: [...u.roles] });
+// As the SQL adapters read them back: profile and claim mappings are JSON, empty ones are {} and null.
+const copyJson = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+const copyUser = (u: User): User => ({ ...u, roles: [...u.roles], profile: copyJson(u.profile ?? {}) });
 const copyApp = (a: Application): Application => ({
   ...a,
   // As the SQL adapters read it back: an absent rate limit is stored as null.
   rateLimit: a.rateLimit ?? null,
+  claimMappings: a.claimMappings === undefined || a.claimMappings === null || Object.keys(a.claimMappings).length === 0 ? null : copyJson(a.claimMappings),
   grantTypes: [...a.grantTypes],
   redirectUris: [...a.redirectUris],
   scopes: [...a.scopes],

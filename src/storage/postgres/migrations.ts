@@ -279,6 +279,16 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       ALTER TABLE applications ADD COLUMN id_token_alg TEXT;
     `,
   },
+  {
+    version: 9,
+    name: 'user profile claims, application claim mappings',
+    sql: `
+      -- OpenID Connect Core 5.1 fields of a user as one JSON object (src/registry/user-profile.ts).
+      ALTER TABLE users ADD COLUMN profile TEXT;
+      -- Custom UserInfo claims per application: JSON claim name -> user field (src/oidc/claims.ts).
+      ALTER TABLE applications ADD COLUMN claim_mappings TEXT;
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -1,4 +1,4 @@
-import type { Application, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, IdpUserField, Refusal, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
+import type { Application, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
 import type { GrantType } from '../../grants/grant-type.js';
 import type { SqlBool, SqlDialect, SqlList } from './dialect.js';
 
@@ -9,12 +9,12 @@ import type { SqlBool, SqlDialect, SqlList } from './dialect.js';
  * The schemas themselves are the adapters' migrations.
  */
 export const COLUMNS = {
-  users: ['id', 'user_name', 'password_hash', 'active', 'roles', 'created_at', 'updated_at', 'password_changed_at'],
+  users: ['id', 'user_name', 'password_hash', 'active', 'roles', 'created_at', 'updated_at', 'password_changed_at', 'profile'],
   named: ['name', 'description', 'built_in'],
   applications: [
     'id', 'client_id', 'name', 'secret_hash', 'secret_rotated_at', 'active', 'public', 'grant_types', 'redirect_uris', 'scopes',
     'access_token_lifespan', 'refresh_token_lifespan', 'token_format', 'app_user_id', 'created_at', 'updated_at',
-    'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api', 'rate_limit', 'id_token_alg',
+    'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api', 'rate_limit', 'id_token_alg', 'claim_mappings',
   ],
   signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until', 'purpose'],
   codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid'],
@@ -52,6 +52,8 @@ export interface UserRow {
   created_at: number;
   updated_at: number;
   password_changed_at: number | null;
+  /** JSON of the UserProfile (OpenID Connect §5.1 fields); NULL for none. */
+  profile: string | null;
 }
 
 /** Roles and scopes. */
@@ -86,6 +88,8 @@ export interface ApplicationRow {
   admin_api: SqlBool;
   rate_limit: string | null;
   id_token_alg: string | null;
+  /** JSON of the application's claim mappings (claim name → user field); NULL for none. */
+  claim_mappings: string | null;
 }
 
 export interface SigningKeyRow {
@@ -209,8 +213,9 @@ export function sqlRows(d: SqlDialect) {
       createdAt: r.created_at,
       updatedAt: r.updated_at,
       passwordChangedAt: r.password_changed_at,
+      profile: jsonObject<UserProfile>(r.profile) ?? {},
     }),
-    userParams: (u: User): unknown[] => [u.id, u.userName, u.passwordHash, bool.encode(u.active), list.encode(u.roles), u.createdAt, u.updatedAt, u.passwordChangedAt],
+    userParams: (u: User): unknown[] => [u.id, u.userName, u.passwordHash, bool.encode(u.active), list.encode(u.roles), u.createdAt, u.updatedAt, u.passwordChangedAt, jsonText(u.profile)],
 
     namedFromRow: (r: NamedRow): Role & Scope => ({ name: r.name, description: r.description, builtIn: bool.decode(r.built_in) }),
     namedParams: (n: Role | Scope): unknown[] => [n.name, n.description, bool.encode(n.builtIn)],
@@ -238,6 +243,7 @@ export function sqlRows(d: SqlDialect) {
       adminApi: bool.decode(r.admin_api),
       rateLimit: r.rate_limit ?? null,
       idTokenAlg: (r.id_token_alg ?? null) as SigningAlgorithm | null,
+      claimMappings: jsonObject<Record<string, string>>(r.claim_mappings ?? null) ?? null,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     }),
@@ -245,7 +251,7 @@ export function sqlRows(d: SqlDialect) {
       a.id, a.clientId, a.name, a.secretHash, a.secretRotatedAt, bool.encode(a.active), bool.encode(a.public),
       list.encode(a.grantTypes), list.encode(a.redirectUris), list.encode(a.scopes),
       a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
-      a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi), a.rateLimit ?? null, a.idTokenAlg ?? null,
+      a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi), a.rateLimit ?? null, a.idTokenAlg ?? null, jsonText(a.claimMappings ?? undefined),
     ],
 
     signingKeyFromRow,
@@ -421,4 +427,15 @@ export function sortedAttemptKeys<K extends { kind: string; userName: string; so
 export function prefixEnd(prefix: string): string {
   if (prefix === '') return '\u{10ffff}';
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+/** A JSON object column (user profiles, claim mappings): NULL for an empty or absent object. */
+function jsonText(value: object | null | undefined): string | null {
+  return value === undefined || value === null || Object.keys(value).length === 0 ? null : JSON.stringify(value);
+}
+
+function jsonObject<T extends object>(text: string | null): T | undefined {
+  if (text === null || text === '') return undefined;
+  const parsed: unknown = JSON.parse(text);
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as T) : undefined;
 }

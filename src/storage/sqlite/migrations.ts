@@ -267,6 +267,16 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       ALTER TABLE applications ADD COLUMN id_token_alg TEXT;
     `,
   },
+  {
+    version: 10,
+    name: 'user profile claims, application claim mappings',
+    sql: `
+      -- OpenID Connect Core 5.1 fields of a user as one JSON object (src/registry/user-profile.ts).
+      ALTER TABLE users ADD COLUMN profile TEXT;
+      -- Custom UserInfo claims per application: JSON claim name -> user field (src/oidc/claims.ts).
+      ALTER TABLE applications ADD COLUMN claim_mappings TEXT;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
