@@ -110,7 +110,7 @@ describe('latchkey CLI', () => {
     const created = await json<{ name: string; description: string }>(['scopes', 'create', 'export.read', '--description', 'Read the export']);
     assert.deepEqual(created, { name: 'export.read', description: 'Read the export', builtIn: false });
     const scopes = await json<{ name: string }[]>(['scopes', 'list']);
-    assert.deepEqual(scopes.map((s) => s.name), ['export.read', 'latchkey.admin', 'offline_access', 'openid', 'useraccount']);
+    assert.deepEqual(scopes.map((s) => s.name), ['address', 'email', 'export.read', 'latchkey.admin', 'offline_access', 'openid', 'phone', 'profile', 'useraccount']);
     const roles = await json<{ name: string; users: number }[]>(['roles', 'list']);
     assert.equal(roles.find((r) => r.name === 'itil')?.users, 1);
     const text = await cli(['scopes', 'list']);

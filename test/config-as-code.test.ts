@@ -76,7 +76,7 @@ async function populate(server: TestServer): Promise<void> {
   const key = await generateTestKey();
   await ok(db, ['users', 'create', 'svc-integration', '--roles', 'itil,reporting']);
   await ok(db, ['users', 'create', 'alice', '--inactive', '--password-stdin'], 'alice-password-1\n');
-  await ok(db, ['users', 'create', 'bob']);
+  await ok(db, ['users', 'create', 'bob', '--name', 'Bob Example', '--email', 'bob@example.com', '--email-verified', 'true', '--zoneinfo', 'Europe/Paris', '--address', '{"locality":"Paris","country":"France"}']);
   await updateRole(registryDeps(server), 'reporting', 'Reads the reports');
   await ok(db, ['scopes', 'create', 'export.read', '--description', 'Read the nightly export']);
   await ok(db, ['scopes', 'create', 'orders.write']);
@@ -152,10 +152,10 @@ describe('configuration as code: latchkey export / apply', () => {
     assert.deepEqual(doc.roles, [{ name: 'itil', description: '' }, { name: 'reporting', description: 'Reads the reports' }]);
     assert.deepEqual(doc.scopes.map((s: { name: string }) => s.name), ['export.read', 'orders.write']);
     assert.deepEqual(doc.users, [
-      { userName: 'admin', active: true, roles: ['admin'] },
-      { userName: 'alice', active: false, roles: [] },
-      { userName: 'bob', active: true, roles: [] },
-      { userName: 'svc-integration', active: true, roles: ['itil', 'reporting'] },
+      { userName: 'admin', active: true, roles: ['admin'], profile: {} },
+      { userName: 'alice', active: false, roles: [], profile: {} },
+      { userName: 'bob', active: true, roles: [], profile: { name: 'Bob Example', email: 'bob@example.com', emailVerified: true, zoneinfo: 'Europe/Paris', address: { locality: 'Paris', country: 'France' } } },
+      { userName: 'svc-integration', active: true, roles: ['itil', 'reporting'], profile: {} },
     ]);
     const names = doc.applications.map((a: { name: string }) => a.name);
     assert.deepEqual(names, ['Admin scripts', 'Key client', 'Nightly export', 'Orders sync', 'Portal', 'Resource server', 'Twin', 'Twin']);
@@ -376,7 +376,7 @@ describe('configuration as code: latchkey export / apply', () => {
     assert.equal(await exportOf(target), yamlExport);
     const storage = target.latchkey.storage;
     assert.ok((await storage.applications.byClientId(CONSOLE_CLIENT_ID)) !== undefined, 'the console application stays');
-    assert.deepEqual((await storage.scopes.list()).filter((s) => s.builtIn).map((s) => s.name).sort(), ['latchkey.admin', 'offline_access', 'openid', 'useraccount']);
+    assert.deepEqual((await storage.scopes.list()).filter((s) => s.builtIn).map((s) => s.name).sort(), ['address', 'email', 'latchkey.admin', 'offline_access', 'openid', 'phone', 'profile', 'useraccount']);
     assert.ok((await storage.roles.byName('admin')) !== undefined);
     const actions = (await auditOf(target)).slice(0, 6).map((e) => e.action).sort();
     assert.deepEqual(actions, ['application.delete', 'idp.delete', 'property.set', 'role.delete', 'scope.delete', 'user.delete']);

@@ -156,7 +156,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.deepEqual([t.identity_providers?.source, t.identity_providers?.copied], [1, 1]);
     assert.deepEqual(summary.notCopied.map((n) => n.what), ['authorization codes', 'one-time ids (jti) of client assertions and JWT bearer grants']);
     assert.deepEqual([t.roles?.copied, t.roles?.skipped], [2, 1]); // itil, reader; admin was there
-    assert.deepEqual([t.scopes?.copied, t.scopes?.skipped], [1, 4]); // the built-in useraccount, latchkey.admin, openid and offline_access were there
+    assert.deepEqual([t.scopes?.copied, t.scopes?.skipped], [1, 8]); // the built-in useraccount, latchkey.admin, openid, offline_access, profile, email, phone and address were there
     assert.equal(t.users?.copied, 3);
     assert.equal(t.applications?.copied, 2);
     assert.equal(t.properties?.copied, 1);
