@@ -86,15 +86,14 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
       assert.equal(doc.authorization_endpoint, `${server.url}/oauth/authorize`);
       assert.equal(doc.token_endpoint, `${server.url}/oauth/token`);
       assert.equal(doc.jwks_uri, `${server.url}/oauth/jwks`);
-      // No UserInfo endpoint is served yet, so none is listed (Discovery 1.0 §3: RECOMMENDED, not required).
-      assert.equal(doc.userinfo_endpoint, undefined);
+      assert.equal(doc.userinfo_endpoint, `${server.url}/oauth/userinfo`);
       assert.deepEqual(doc.response_types_supported, ['code']);
       assert.deepEqual(doc.response_modes_supported, ['query']);
       assert.deepEqual(doc.subject_types_supported, ['public']);
       assert.deepEqual(doc.id_token_signing_alg_values_supported, ['RS256', 'ES256']);
       assert.deepEqual(doc.code_challenge_methods_supported, ['S256']);
       for (const scope of ['openid', 'offline_access', 'orders.read']) assert.ok((doc.scopes_supported as string[]).includes(scope), scope);
-      for (const claim of ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'at_hash']) assert.ok((doc.claims_supported as string[]).includes(claim), claim);
+      for (const claim of ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'at_hash', 'name', 'email', 'email_verified', 'phone_number', 'address']) assert.ok((doc.claims_supported as string[]).includes(claim), claim);
       assert.equal(doc.claims_parameter_supported, false);
       assert.equal(doc.request_parameter_supported, false);
       assert.equal(doc.request_uri_parameter_supported, false);
@@ -106,7 +105,7 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
       const config = await discover(rp.clientId, openid.ClientSecretBasic(rp.secret));
       const meta = config.serverMetadata();
       assert.equal(meta.issuer, server.url);
-      assert.equal(meta.userinfo_endpoint, undefined);
+      assert.equal(meta.userinfo_endpoint, `${server.url}/oauth/userinfo`);
       assert.ok(meta.supportsPKCE());
     });
   });

@@ -105,6 +105,7 @@ export interface Application {
    * algorithm of this application's ID tokens. Null or absent: RS256 (Core 1.0 §15.1).
    */
   readonly idTokenAlg?: SigningAlgorithm | null;
+  /**
    * Custom claims for UserInfo (src/oidc/claims.ts): claim name → a user field (domain USER_CLAIM_FIELDS)
    * or `roles`; sent when the token has the scope `profile`. Null or absent: none.
    */

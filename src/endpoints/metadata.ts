@@ -1,5 +1,6 @@
 import { ALLOWED_ALGORITHMS } from '../assertions/keys.js';
 import type { NeutralResponse } from '../core/request.js';
+import { CLAIMS_SUPPORTED } from '../oidc/claims.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { Storage } from '../storage/types.js';
 
@@ -89,7 +90,7 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
   /**
    * OpenID Connect Discovery 1.0 §3, listing exactly what is supported: the authorization code
    * flow (response type code, query response mode), public subject identifiers, RS256 and ES256
-   * ID tokens; no claims, request or request_uri parameters.
+   * ID tokens, UserInfo (§5.3) with the claims of §5.4; no claims, request or request_uri parameters.
    */
   async function openidConfiguration(): Promise<Record<string, unknown>> {
     const base = await document();
@@ -97,8 +98,9 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
       ...base,
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: [...ID_TOKEN_SIGNING_ALGS],
-      // Only what the ID token carries: the UserInfo endpoint and profile claims are not served yet.
-      claims_supported: [...ID_TOKEN_CLAIMS],
+      userinfo_endpoint: `${base.issuer as string}/oauth/userinfo`,
+      // What the ID token carries and what UserInfo can return (src/oidc/claims.ts).
+      claims_supported: [...new Set([...ID_TOKEN_CLAIMS, ...CLAIMS_SUPPORTED])],
       claims_parameter_supported: false,
       request_parameter_supported: false,
       request_uri_parameter_supported: false,
