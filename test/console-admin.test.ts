@@ -136,6 +136,35 @@ describe('the console as a complete tool', { timeout: 240_000 }, () => {
     assert.equal((await ropc(PW)).status, 200);
   });
 
+  test("a user's OpenID Connect profile is edited on its page: a refusal shows under its field, the saved claims reach the user", async () => {
+    await go(page, '#/users/lee', 'lee');
+    const card = page.locator('form[aria-labelledby="profile-title"]');
+    await card.getByLabel('Full name', { exact: true }).fill('Lee Quinn');
+    await card.getByLabel('Email', { exact: true }).fill('not-an-email');
+    await card.getByRole('button', { name: 'Save profile' }).click();
+    await card.locator('.field.invalid').getByText(/is not an email address/).waitFor();
+    expectError(c.errors, /^HTTP 400 PATCH .*\/users\/lee$/);
+    await checkPage(page, 'user-profile-refused');
+    await card.getByLabel('Email', { exact: true }).fill('lee@example.com');
+    await card.getByLabel('Email verified', { exact: true }).check();
+    await card.getByLabel('City', { exact: true }).fill('Lyon');
+    await card.getByRole('button', { name: 'Save profile' }).click();
+    await page.getByText('Profile of lee saved.').waitFor();
+    const lee = await server.latchkey.storage.users.byName('lee');
+    assert.deepEqual(lee?.profile, { name: 'Lee Quinn', email: 'lee@example.com', emailVerified: true, address: { locality: 'Lyon' } });
+    // Emptying a field clears it.
+    await card.getByLabel('Full name', { exact: true }).fill('');
+    // The same notice again: wait for the stored value (bounded).
+    await card.getByRole('button', { name: 'Save profile' }).click();
+    let cleared = false;
+    for (let i = 0; i < 50 && !cleared; i++) {
+      cleared = (await server.latchkey.storage.users.byName('lee'))?.profile?.name === undefined;
+      if (!cleared) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(cleared, 'the emptied name was cleared');
+    assert.equal((await server.latchkey.storage.users.byName('lee'))?.profile?.email, 'lee@example.com');
+  });
+
   test('deactivating the console application or the last administrator: the refusal shows next to the control', async () => {
     await go(page, `#/applications/${CONSOLE_CLIENT_ID}`, 'Latchkey Console');
     const status = page.locator('section[aria-labelledby="status-title"]');

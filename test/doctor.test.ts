@@ -116,6 +116,26 @@ describe('latchkey doctor', () => {
     assert.equal((await cliDoctor(cli, noApis)).code, 0);
   });
 
+  it('openid_without_code_flow, offline_access_without_refresh, claim_scopes_without_openid: reported per application; their commands fix them', async () => {
+    const { cli } = await setup('oidc');
+    const web = await createApp(cli, ['--name', 'Wiki', '--grants', 'authorization_code', '--redirect-uri', 'https://wiki.example.com/cb', '--scopes', 'offline_access,profile,email']);
+    const ropc = await createApp(cli, ['--name', 'Mobile', '--grants', 'password', '--scopes', 'openid']);
+    const findings = await doctor(cli);
+    const noRefresh = one(findings, 'offline_access_without_refresh', web);
+    assert.equal(noRefresh.severity, 'warning');
+    assert.equal(noRefresh.command, `latchkey apps update ${web} --grants authorization_code,refresh_token`);
+    const claims = one(findings, 'claim_scopes_without_openid', web);
+    assert.match(claims.detail, /profile, email but not openid/);
+    assert.equal(claims.command, `latchkey apps update ${web} --scopes offline_access,profile,email,openid`);
+    const noCode = one(findings, 'openid_without_code_flow', ropc);
+    assert.match(noCode.detail, /"Mobile".*grants are password/);
+    // No redirect URI: the fix drops openid rather than adding a code flow it cannot use.
+    assert.equal(noCode.command, `latchkey apps update ${ropc} --scopes ''`);
+    for (const f of [noRefresh, claims, noCode]) await runFix(cli, f.command ?? '');
+    const after = await doctor(cli);
+    for (const id of ['openid_without_code_flow', 'offline_access_without_refresh', 'claim_scopes_without_openid']) assert.deepEqual(only(after, id), [], id);
+  });
+
   it('application_user_missing: reported; creating and setting the suggested user fixes it', async () => {
     const { cli } = await setup('appuser');
     await cli.ok(['properties', 'set', CC, 'true']);

@@ -157,6 +157,23 @@ export interface User {
   readonly updatedAt?: Timestamp;
   readonly passwordChangedAt?: Timestamp | null;
   readonly hasPassword?: boolean;
+  /** OpenID Connect Core §5.1 fields (only those with a value). */
+  readonly profile?: UserProfile;
+}
+
+/** A user's standard claims as the admin API names them (camelCase model names). */
+export interface UserProfile {
+  readonly name?: string;
+  readonly givenName?: string;
+  readonly familyName?: string;
+  readonly email?: string;
+  readonly emailVerified?: boolean;
+  readonly phoneNumber?: string;
+  readonly phoneNumberVerified?: boolean;
+  readonly locale?: string;
+  readonly zoneinfo?: string;
+  readonly picture?: string;
+  readonly address?: { readonly formatted?: string; readonly streetAddress?: string; readonly locality?: string; readonly region?: string; readonly postalCode?: string; readonly country?: string };
 }
 
 /** A live session of a user (GET /users/:userName/sessions): named by a handle of its stored hash, never its cookie. */

@@ -9,6 +9,7 @@ import { defaultPasswords, secretRotation, signingKeyRotation } from './checks-c
 import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
+import { openIdSettings } from './checks-oidc.js';
 import { metricsUnprotected, rateLimitsTooLow } from './checks-limits.js';
 import { dormantApplications, loadUsage } from './checks-usage.js';
 import { loadRules, ruleFindings } from './checks-rules.js';
@@ -69,6 +70,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
   return sortFindings([
     ...grantFindings(s, deps.grants ?? BUILT_IN_GRANTS),
     ...redirectUris(s),
+    ...openIdSettings(s),
     ...unattainableScopes(s),
     ...allAccessScope(s),
     ...secretRotation(s),

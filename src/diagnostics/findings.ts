@@ -35,6 +35,9 @@ export const FINDING_IDS = [
   'rule_would_refuse',
   'rule_no_traffic',
   'rule_api_not_loaded',
+  'openid_without_code_flow',
+  'offline_access_without_refresh',
+  'claim_scopes_without_openid',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

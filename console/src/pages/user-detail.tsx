@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { del, get, list, patch, type LockRow, type SessionRow, type User } from '../api';
 import { Alert, Badge, Card, ConfirmButton, Empty, Loading, PageHeader, TextField, fmtTime, useAction, useLoad } from '../ui';
 import { UnlockButton } from './locks';
+import { ProfileCard } from './user-profile';
 
 /**
  * One user: set its password (never shown, never echoed back), activate or deactivate it, clear
@@ -251,6 +252,7 @@ export function UserDetail(props: { userName: string; me: string }) {
               <div>
                 <PasswordCard user={u} me={u.userName === props.me} onChanged={done} />
                 <SessionsCard userName={u.userName} onEnded={done} key={notice ?? ''} />
+                <ProfileCard user={u} onChanged={(m) => done(m)} />
               </div>
               <div class="side">
                 <StatusCard user={u} onChanged={(m) => done(m)} />
