@@ -32,9 +32,9 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
     server = await startTestServer();
     const deps = registryDeps(server);
     await createScope(deps, 'orders.read', 'Read your orders');
-    aliceId = (await createUser(deps, { userName: 'alice', password: ALICE_PW })).user.id;
+    aliceId = (await createUser(deps, { userName: 'alice', password: ALICE_PW, profile: { name: 'Alice Martin', email: 'alice@example.com', emailVerified: true } })).user.id;
     const grants = ['authorization_code', 'refresh_token'];
-    const a = await createApplication(deps, { name: 'Relying party', grantTypes: grants, redirectUris: [CALLBACK], scopes: ['openid', 'offline_access', 'orders.read'] });
+    const a = await createApplication(deps, { name: 'Relying party', grantTypes: grants, redirectUris: [CALLBACK], scopes: ['openid', 'offline_access', 'orders.read', 'profile', 'email'] });
     rp = { clientId: a.application.clientId, secret: a.clientSecret ?? '' };
     const b = await createApplication(deps, { name: 'ES256 relying party', grantTypes: grants, redirectUris: [CALLBACK], scopes: ['openid'], idTokenSignedResponseAlg: 'ES256' });
     es = { clientId: b.application.clientId, secret: b.clientSecret ?? '' };
@@ -111,9 +111,9 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
   });
 
   describe('the authorization code flow with openid', () => {
-    it('openid-client completes it with PKCE and a nonce, validates the ID token, and refreshes with offline_access', async () => {
+    it('openid-client completes it with PKCE and a nonce, validates the ID token, calls UserInfo, and refreshes with offline_access', async () => {
       const config = await discover(rp.clientId, openid.ClientSecretBasic(rp.secret));
-      const sent = await signIn(config, 'openid offline_access orders.read');
+      const sent = await signIn(config, 'openid offline_access orders.read profile email');
       const tokens = await openid.authorizationCodeGrant(config, sent.callback, { pkceCodeVerifier: sent.pkceCodeVerifier, expectedState: sent.state, expectedNonce: sent.nonce, idTokenExpected: true });
       const claims = tokens.claims();
       assert.ok(claims !== undefined);
@@ -125,9 +125,15 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
       assert.equal(typeof claims.auth_time, 'number');
       assert.ok((claims.auth_time ?? 0) <= claims.iat);
       assert.ok(claims.exp > claims.iat && claims.exp - claims.iat <= 3600);
-      assert.equal(tokens.scope, 'openid offline_access orders.read');
+      assert.equal(tokens.scope, 'openid offline_access orders.read profile email');
       assert.match(String(tokens.refresh_token), /^lk_rt_/);
       assert.equal(decodeProtectedHeader(tokens.id_token ?? '').alg, 'RS256');
+
+      // UserInfo (Core 1.0 §5.3), with openid-client's check that sub is the ID token's (§5.3.4).
+      const info = await openid.fetchUserInfo(config, tokens.access_token, claims.sub);
+      assert.deepEqual(info, { sub: aliceId, name: 'Alice Martin', preferred_username: 'alice', updated_at: info.updated_at, email: 'alice@example.com', email_verified: true });
+      assert.equal(typeof info.updated_at, 'number');
+      await assert.rejects(openid.fetchUserInfo(config, tokens.access_token, 'someone-else'), (e: unknown) => /unexpected JSON attribute value/.test(String(e)) && /"sub"/.test(String((e as Error).cause)));
 
       // Core 1.0 §12.2: the refreshed ID token has the same iss, sub and aud, a new iat, no nonce.
       const refreshed = await openid.refreshTokenGrant(config, String(tokens.refresh_token));
