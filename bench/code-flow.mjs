@@ -153,8 +153,28 @@ async function verifyIdToken(t, { tokens, nonce }) {
   return { header: protectedHeader, claims: payload };
 }
 
+/**
+ * CPU time (user + system) the server has used, in ms: the whole process (every thread: the event
+ * loop, libuv's pool where scrypt runs, workers, GC helpers) and its main thread alone (the event
+ * loop: everything but the password hashing). Undefined without /proc.
+ */
+function cpuMs(pid) {
+  if (!pid) return undefined;
+  // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks (100 per second on Linux), after "(comm)".
+  const ticks = (file) => {
+    const fields = readFileSync(file, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  };
+  try {
+    return { process: ticks(`/proc/${pid}/stat`), loop: ticks(`/proc/${pid}/task/${pid}/stat`) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs flows on `concurrency` workers for `seconds`; flows started before the end are finished. */
 async function run(t, seconds, verifyFirst) {
+  const cpuBefore = cpuMs(t.pid);
   const durations = [];
   let requests = 0;
   let failure;
@@ -179,11 +199,16 @@ async function run(t, seconds, verifyFirst) {
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsed = (performance.now() - started) / 1000;
+  const cpuAfter = cpuMs(t.pid);
+  const measured = cpuBefore !== undefined && cpuAfter !== undefined && durations.length > 0;
+  const perFlow = (k) => (measured ? +((cpuAfter[k] - cpuBefore[k]) / durations.length).toFixed(1) : undefined);
   durations.sort((a, b) => a - b);
   const pct = (p) => (durations.length === 0 ? NaN : durations[Math.min(durations.length - 1, Math.ceil((p / 100) * durations.length) - 1)]);
   return {
     flows: durations.length, elapsed_s: +elapsed.toFixed(3), flows_per_s: +(durations.length / elapsed).toFixed(2),
     p50_ms: +pct(50).toFixed(1), p99_ms: +pct(99).toFixed(1), requests_per_flow: durations.length ? +(requests / durations.length).toFixed(1) : 0,
+    server_cpu_ms_per_flow: perFlow('process'), event_loop_cpu_ms_per_flow: perFlow('loop'),
+    server_cpu_share: measured ? +((cpuAfter.process - cpuBefore.process) / 1000 / elapsed).toFixed(2) : undefined,
     failure: failure === undefined ? undefined : String(failure.message ?? failure),
   };
 }
@@ -216,7 +241,7 @@ for (let r = 1; r <= rounds && !failed; r++) {
     const row = { kind: 'code-flow', round: r, label: t.label, concurrency, duration_s_requested: duration, warmup_s: warmup, ...m };
     rows.push(row);
     appendFileSync(results, JSON.stringify(row) + '\n');
-    console.log(`round ${r} ${t.label.padEnd(14)} ${String(m.flows_per_s).padStart(7)} flows/s  p50 ${m.p50_ms} ms  p99 ${m.p99_ms} ms  (${m.flows} flows, ${m.requests_per_flow} requests each)${m.failure ? `  FAILED: ${m.failure}` : ''}`);
+    console.log(`round ${r} ${t.label.padEnd(14)} ${String(m.flows_per_s).padStart(7)} flows/s  p50 ${m.p50_ms} ms  p99 ${m.p99_ms} ms  (${m.flows} flows, ${m.requests_per_flow} requests each; server CPU ${m.server_cpu_ms_per_flow} ms per flow (event loop ${m.event_loop_cpu_ms_per_flow}), ${m.server_cpu_share} cores)${m.failure ? `  FAILED: ${m.failure}` : ''}`);
     if (m.failure !== undefined) {
       failed = true;
       break;
@@ -226,13 +251,17 @@ for (let r = 1; r <= rounds && !failed; r++) {
 
 const [ours, peer] = targets.map((t) => rows.filter((row) => row.label === t.label));
 if (ours.length > 0 && peer.length > 0) {
-  console.log(`\n| target (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${ours.length} rounds, ${concurrency} flows in flight) | flows/s | p50 ms | p99 ms | HTTP requests per flow | flows/s per round |`);
-  console.log('|:---|---:|---:|---:|---:|:---|');
+  console.log(`\n| target (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${ours.length} rounds, ${concurrency} flows in flight) | flows/s | p50 ms | p99 ms | server CPU ms per flow (all threads) | event-loop CPU ms per flow | HTTP requests per flow | flows/s per round |`);
+  console.log('|:---|---:|---:|---:|---:|---:|---:|:---|');
   for (const [t, rs] of [[targets[0], ours], [targets[1], peer]]) {
-    console.log(`| ${t.description ?? t.label} | ${med(rs.map((x) => x.flows_per_s))} | ${med(rs.map((x) => x.p50_ms))} | ${med(rs.map((x) => x.p99_ms))} | ${rs[0].requests_per_flow} | ${rs.map((x) => x.flows_per_s).join(' / ')} |`);
+    console.log(`| ${t.description ?? t.label} | ${med(rs.map((x) => x.flows_per_s))} | ${med(rs.map((x) => x.p50_ms))} | ${med(rs.map((x) => x.p99_ms))} | ${med(rs.map((x) => x.server_cpu_ms_per_flow ?? NaN))} | ${med(rs.map((x) => x.event_loop_cpu_ms_per_flow ?? NaN))} | ${rs[0].requests_per_flow} | ${rs.map((x) => x.flows_per_s).join(' / ')} |`);
   }
   const perRound = ours.slice(0, peer.length).map((o, i) => (o.flows_per_s / peer[i].flows_per_s).toFixed(2));
   const overall = med(ours.map((x) => x.flows_per_s)) / med(peer.map((x) => x.flows_per_s));
   console.log(`\n${targets[0].label} / ${targets[1].label}: ${overall.toFixed(2)}x overall (medians), per round ${perRound.map((x) => `${x}x`).join(', ')}   (raw: ${results})`);
+  for (const [key, what] of [['server_cpu_ms_per_flow', 'server CPU per flow (all threads)'], ['event_loop_cpu_ms_per_flow', 'event-loop CPU per flow (all but the password hash)']]) {
+    const ratio = med(peer.map((x) => x[key] ?? NaN)) / med(ours.map((x) => x[key] ?? NaN));
+    if (Number.isFinite(ratio)) console.log(`${what}, ${targets[1].label} / ${targets[0].label}: ${ratio.toFixed(2)}x (per round ${ours.slice(0, peer.length).map((o, i) => `${(peer[i][key] / o[key]).toFixed(2)}x`).join(', ')})`);
+  }
 }
 process.exit(failed ? 1 : 0);

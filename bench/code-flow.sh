@@ -14,13 +14,13 @@
 #   bash bench/code-flow.sh                       # 3 rounds x (3 s + 10 s) x 2 targets, about 1.5 min
 #   ROUNDS=1 DURATION=5 bash bench/code-flow.sh   # quick look
 #   CONCURRENCY=16 bash bench/code-flow.sh
-#   OURS_PROF=1 bash bench/code-flow.sh           # also write a CPU profile of Latchkey (--cpu-prof) to $BENCH_WORK
+#   OURS_PROF=1 PEER_PROF=1 bash bench/code-flow.sh   # also write CPU profiles (--cpu-prof) to $BENCH_WORK
 #
 # Exit code: non-zero when a flow failed (the driver prints the first failure).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC_BENCH="${BENCH_DIR:-$ROOT/../shared/bench}"
-WORK="${BENCH_WORK:-/tmp/latchkey-bench}"
+WORK="${BENCH_WORK:-$(dirname "$(mktemp -u)")/latchkey-bench}"   # $TMPDIR (or the system temp folder)/latchkey-bench
 OURS_PORT="${OURS_PORT:-4030}"; PEER_PORT="${PEER_PORT:-3910}"
 ROUNDS="${ROUNDS:-3}"; DURATION="${DURATION:-10}"; WARMUP="${WARMUP:-3}"; CONCURRENCY="${CONCURRENCY:-8}"
 SERVER_CORE="${SERVER_CORE:-1}"; LOAD_CORE="${LOAD_CORE:-0}"
@@ -48,13 +48,15 @@ field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$
 KEK="$(node -e 'console.log(require("crypto").randomBytes(32).toString("base64url"))')"
 
 OURS_FLAGS=()
-[ "${OURS_PROF:-0}" = 1 ] && OURS_FLAGS=(--cpu-prof --cpu-prof-dir "$WORK/code-flow-prof-$STAMP")
+[ "${OURS_PROF:-0}" = 1 ] && OURS_FLAGS=(--cpu-prof --cpu-prof-dir "$WORK/code-flow-prof-$STAMP/ours")
+PEER_FLAGS=()
+[ "${PEER_PROF:-0}" = 1 ] && PEER_FLAGS=(--cpu-prof --cpu-prof-dir "$WORK/code-flow-prof-$STAMP/peer")
 (cd "$ROOT" && LATCHKEY_LOG_LEVEL=warn LATCHKEY_DB="$DB" LATCHKEY_KEY_ENCRYPTION_KEY="$KEK" \
   exec setsid taskset -c "$SERVER_CORE" node "${OURS_FLAGS[@]}" bin/latchkey.js serve --port "$OURS_PORT") >"$WORK/code-flow-ours-$STAMP.log" 2>&1 &
 OURS=$!
 (PORT="$PEER_PORT" OIDC_PROVIDER_DIR="$WORK/harness/peer-oidc-provider" BENCH_CLIENT_ID="$PEER_CLIENT_ID" BENCH_CLIENT_SECRET="$PEER_CLIENT_SECRET" \
   BENCH_REDIRECT_URI="$REDIRECT_URI" BENCH_USER="$USER_NAME" BENCH_PASSWORD="$PASSWORD" \
-  exec setsid taskset -c "$SERVER_CORE" node "$ROOT/bench/peer-code-flow.mjs") >"$WORK/code-flow-peer-$STAMP.log" 2>&1 &
+  exec setsid taskset -c "$SERVER_CORE" node "${PEER_FLAGS[@]}" "$ROOT/bench/peer-code-flow.mjs") >"$WORK/code-flow-peer-$STAMP.log" 2>&1 &
 PEER=$!
 cleanup() {
   # SIGTERM (not SIGKILL) so that --cpu-prof can write its profile on the way out.
@@ -72,14 +74,14 @@ RESULTS="$WORK/code-flow-$STAMP.jsonl"
 CONFIG="$WORK/code-flow-$STAMP.json"
 OURS_BASE="http://127.0.0.1:$OURS_PORT"; PEER_BASE="http://127.0.0.1:$PEER_PORT"
 node -e '
-const [ours, peer, id, secret, redirectUri, userName, password, peerId, peerSecret, rounds, duration, warmup, concurrency, results] = process.argv.slice(1);
-const target = (label, description, issuer, authorize, token, jwks, clientId, clientSecret) =>
-  ({ label, description, issuer, authorizeUrl: issuer + authorize, tokenUrl: issuer + token, jwksUrl: issuer + jwks, clientId, clientSecret, redirectUri, userName, password });
+const [oursPid, peerPid, ours, peer, id, secret, redirectUri, userName, password, peerId, peerSecret, rounds, duration, warmup, concurrency, results] = process.argv.slice(1);
+const target = (label, description, pid, issuer, authorize, token, jwks, clientId, clientSecret) =>
+  ({ label, description, pid: Number(pid), issuer, authorizeUrl: issuer + authorize, tokenUrl: issuer + token, jwksUrl: issuer + jwks, clientId, clientSecret, redirectUri, userName, password });
 console.log(JSON.stringify({ rounds: +rounds, duration: +duration, warmup: +warmup, concurrency: +concurrency, results, targets: [
-  target("latchkey", "**Latchkey** (SQLite: session, code, tokens committed)", ours, "/oauth/authorize", "/oauth/token", "/oauth/jwks", id, secret),
-  target("oidc-provider", "oidc-provider 9.13.3 (in-memory adapter, not durable)", peer, "/auth", "/token", "/jwks", peerId, peerSecret),
+  target("latchkey", "**Latchkey** (SQLite: session, code, tokens committed)", oursPid, ours, "/oauth/authorize", "/oauth/token", "/oauth/jwks", id, secret),
+  target("oidc-provider", "oidc-provider 9.13.3 (in-memory adapter, not durable)", peerPid, peer, "/auth", "/token", "/jwks", peerId, peerSecret),
 ] }));
-' "$OURS_BASE" "$PEER_BASE" "$(field clientId)" "$(field clientSecret)" "$REDIRECT_URI" "$USER_NAME" "$PASSWORD" \
+' "$OURS" "$PEER" "$OURS_BASE" "$PEER_BASE" "$(field clientId)" "$(field clientSecret)" "$REDIRECT_URI" "$USER_NAME" "$PASSWORD" \
   "$PEER_CLIENT_ID" "$PEER_CLIENT_SECRET" "$ROUNDS" "$DURATION" "$WARMUP" "$CONCURRENCY" "$RESULTS" > "$CONFIG"
 
 echo "code flow: ours $OURS_BASE, peer $PEER_BASE, both on core $SERVER_CORE; driver on core $LOAD_CORE; $ROUNDS rounds x ($WARMUP s + $DURATION s), $CONCURRENCY flows in flight"
@@ -91,5 +93,5 @@ for pid in "$OURS" "$PEER"; do
   hwm="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)"
   [ -n "$hwm" ] && echo "peak RSS (VmHWM) of $([ "$pid" = "$OURS" ] && echo ours || echo peer): $((hwm / 1024)) MiB"
 done
-[ "${OURS_PROF:-0}" = 1 ] && echo "CPU profile of ours: $WORK/code-flow-prof-$STAMP/ (written when the server stops)"
+[ "${OURS_PROF:-0}${PEER_PROF:-0}" != 00 ] && echo "CPU profiles: $WORK/code-flow-prof-$STAMP/ (written when the servers stop)"
 exit $status
