@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createServer, createConnection } from 'node:net';
@@ -17,7 +18,12 @@ import { startTestServer, type TestServer } from './helpers/server.js';
  * by .ci/run) as a relying party of Latchkey: a real, independently written OpenID Connect client
  * discovers Latchkey, sends the browser to it with PKCE, redeems the code with its client secret,
  * validates the ID token, calls UserInfo, and hands the claims to a CGI page. The browser is
- * fetch with a cookie jar; every redirect is followed by hand.
+ * a small HTTP client with a cookie jar; every redirect is followed by hand.
+ *
+ * LATCHKEY_APACHE (default /usr/sbin/apache2) and LATCHKEY_APACHE_MODULES (default
+ * /usr/lib/apache2/modules) point it at another build; LATCHKEY_APACHE_LOG_LEVEL=debug makes the
+ * module's error log (quoted in failure messages) say what it did — at debug it logs tokens, so
+ * only on a developer's machine.
  */
 
 const APACHE = process.env.LATCHKEY_APACHE ?? '/usr/sbin/apache2';
@@ -205,7 +211,7 @@ printf 'OIDC_userinfo_json=%s\\n' "$OIDC_userinfo_json"
     // Apache started as root runs its children as User (www-data): they read the documents and run the script.
     const root = process.getuid?.() === 0;
     if (root) for (const d of ['', 'htdocs', 'htdocs/protected']) chmodSync(join(dir, d), 0o755);
-    const passphrase = `apache-test-${Math.random().toString(36).slice(2)}${Date.now()}`;
+    const passphrase = randomBytes(24).toString('base64url');
     const conf = `# Written by test/oidc-apache.test.ts
 ServerRoot "${dir}"
 ServerName 127.0.0.1
@@ -214,7 +220,7 @@ PidFile "${dir}/run/httpd.pid"
 DefaultRuntimeDir "${dir}/run"
 Mutex file:${dir}/run default
 ErrorLog "${dir}/logs/error.log"
-LogLevel warn auth_openidc:${process.env.LATCHKEY_APACHE_LOG_LEVEL ?? "info"}
+LogLevel warn auth_openidc:${process.env.LATCHKEY_APACHE_LOG_LEVEL ?? 'info'}
 ${BUILT_IN_MODULES.map((m) => `<IfModule !${m}_module>\n  LoadModule ${m}_module ${MODULES}/mod_${m}.so\n</IfModule>`).join('\n')}
 ${NEEDED_MODULES.map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`).join('\n')}
 ${root ? 'User www-data\nGroup www-data' : ''}
@@ -254,7 +260,9 @@ OIDCHTTPTimeoutShort 5
 </Location>
 `;
     writeFileSync(join(dir, 'httpd.conf'), conf, { mode: 0o600 });
-    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', APACHE_RUN_DIR: join(dir, 'run'), APACHE_LOG_DIR: join(dir, 'logs'), APACHE_LOCK_DIR: join(dir, 'run'), APACHE_PID_FILE: join(dir, 'run', 'httpd.pid'), APACHE_RUN_USER: 'www-data', APACHE_RUN_GROUP: 'www-data', LANG: 'C' };
+    // Debian's own apache2.conf reads APACHE_RUN_DIR, APACHE_LOG_DIR, ...; this configuration names
+    // every place itself, so the server gets a bare environment (and nothing of the test's).
+    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
     // Its own process group (detached): at shutdown the prefork MPM signals its whole group, which
     // would otherwise include this test process.
     const child = spawn(APACHE, ['-f', join(dir, 'httpd.conf'), '-DFOREGROUND'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
