@@ -45,6 +45,7 @@ const INSTALL = 'Install them with: apt-get install apache2 libapache2-mod-auth-
 const SKIP = MISSING !== undefined && process.env.CI !== 'true' ? `${MISSING}. ${INSTALL}` : false;
 
 const ADA_PW = 'ada-apache-password';
+const HOME_PAGE = '<p>Public home page</p>\n';
 
 /** A free loopback port (bound and released; Apache binds it right after). */
 async function freePort(): Promise<number> {
@@ -176,7 +177,7 @@ describe('Apache httpd with mod_auth_openidc as a relying party', { skip: SKIP }
   before(async () => {
     if (MISSING !== undefined) throw new Error(`${MISSING}. ${INSTALL}`);
     server = await startTestServer();
-    const port = await freePort();
+    let port = await freePort();
     site = `http://127.0.0.1:${port}`;
     const deps = registryDeps(server);
     const app = await createApplication(deps, {
@@ -192,8 +193,8 @@ describe('Apache httpd with mod_auth_openidc as a relying party', { skip: SKIP }
     await refreshCache(server);
 
     dir = mkdtempSync(join(tmpdir(), 'latchkey-apache-'));
-    for (const sub of ['logs', 'run', 'htdocs', 'htdocs/protected', 'cache']) mkdirSync(join(dir, sub), { recursive: true });
-    writeFileSync(join(dir, 'htdocs', 'index.html'), '<p>Public home page</p>\n');
+    for (const sub of ['logs', 'run', 'htdocs', 'htdocs/protected']) mkdirSync(join(dir, sub), { recursive: true });
+    writeFileSync(join(dir, 'htdocs', 'index.html'), HOME_PAGE);
     writeFileSync(join(dir, 'htdocs', 'signed-out.html'), '<p>You are signed out of the site</p>\n');
     // The protected page: the claims mod_auth_openidc passes as environment variables. Only
     // claims: the access and refresh tokens (OIDC_access_token, ...) are never printed.
@@ -212,7 +213,7 @@ printf 'OIDC_userinfo_json=%s\\n' "$OIDC_userinfo_json"
     const root = process.getuid?.() === 0;
     if (root) for (const d of ['', 'htdocs', 'htdocs/protected']) chmodSync(join(dir, d), 0o755);
     const passphrase = randomBytes(24).toString('base64url');
-    const conf = `# Written by test/oidc-apache.test.ts
+    const config = () => `# Written by test/oidc-apache.test.ts
 ServerRoot "${dir}"
 ServerName 127.0.0.1
 Listen 127.0.0.1:${port}
@@ -259,10 +260,28 @@ OIDCHTTPTimeoutShort 5
   Require valid-user
 </Location>
 `;
-    writeFileSync(join(dir, 'httpd.conf'), conf, { mode: 0o600 });
     // Debian's own apache2.conf reads APACHE_RUN_DIR, APACHE_LOG_DIR, ...; this configuration names
     // every place itself, so the server gets a bare environment (and nothing of the test's).
     const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+    // The port was free a moment ago; should another process take it first, Apache cannot bind
+    // and exits: then another port (and the redirect URI registered again), at most three times.
+    for (let attempt = 1; ; attempt++) {
+      writeFileSync(join(dir, 'httpd.conf'), config(), { mode: 0o600 });
+      const outcome = await startApache(env, port);
+      if (outcome === 'listening') break;
+      if (attempt === 3) throw new Error(`apache2 found no free port in 3 attempts: ${outcome}`);
+      port = await freePort();
+      site = `http://127.0.0.1:${port}`;
+      await updateApplication(deps, clientId, { redirectUris: [`${site}/protected/redirect_uri`] });
+      await refreshCache(server);
+    }
+  });
+
+  /**
+   * Runs apache2 in the foreground until it answers the public page, or says why not: a port
+   * taken by another process is 'port taken: …', anything else throws with its output and log.
+   */
+  async function startApache(env: NodeJS.ProcessEnv, port: number): Promise<'listening' | `port taken: ${string}`> {
     // Its own process group (detached): at shutdown the prefork MPM signals its whole group, which
     // would otherwise include this test process.
     const child = spawn(APACHE, ['-f', join(dir, 'httpd.conf'), '-DFOREGROUND'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -274,12 +293,18 @@ OIDCHTTPTimeoutShort 5
     let exited = false;
     void apacheExit.then(() => (exited = true));
     const deadline = Date.now() + 10_000;
-    while (!(await canConnect(port))) {
-      if (exited) throw new Error(`apache2 exited at start:\n${output}\n${errorLog()}`);
-      if (Date.now() > deadline) throw new Error(`apache2 did not listen on ${site} within 10 s:\n${output}\n${errorLog()}`);
+    for (;;) {
+      // Our page, not merely an open port: whoever else holds the port does not serve it.
+      const home = (await canConnect(port)) ? await new Browser().request(`${site}/`).catch(() => undefined) : undefined;
+      if (!exited && home?.status === 200 && home.text === HOME_PAGE) return 'listening';
+      if (exited) {
+        if (/Address already in use|could not bind/.test(output)) return `port taken: ${output.trim().split('\n')[0] ?? ''}`;
+        throw new Error(`apache2 exited at start:\n${output}\n${errorLog()}`);
+      }
+      if (Date.now() > deadline) throw new Error(`apache2 did not serve ${site}/ within 10 s:\n${output}\n${errorLog()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-  });
+  }
 
   after(async () => {
     if (apache !== undefined && apache.exitCode === null) {
