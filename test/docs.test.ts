@@ -27,9 +27,10 @@ it("the README's configuration table names every LATCHKEY_ environment variable 
 it("the README's prerequisites are what .ci/run provides, and its subset runner usage is the runner's", () => {
   const text = readme();
   const ci = readFileSync(join(root, '.ci', 'run'), 'utf8');
-  for (const tool of ['python3, make and g++', 'PostgreSQL', 'Chromium', 'zsh', 'fish', 'curl']) assert.ok(text.includes(tool), tool);
+  for (const tool of ['python3, make and g++', 'PostgreSQL', 'Chromium', 'zsh', 'fish', 'curl', 'Apache httpd with mod_auth_openidc']) assert.ok(text.includes(tool), tool);
   assert.match(ci, /pg_ctlcluster/);
-  for (const pkg of ['chromium', 'zsh fish', 'curl']) assert.match(ci, new RegExp(`apt-get install -y -qq ${pkg}`), pkg);
+  for (const pkg of ['chromium', 'zsh fish', 'curl', 'apache2 libapache2-mod-auth-openidc']) assert.match(ci, new RegExp(`apt-get install -y -qq ${pkg}`), pkg);
+  assert.match(ci, /policy-rc\.d/, 'apt must not start Apache as a service');
   const usage = /const USAGE = 'Usage: (node scripts\/run-tests\.mjs [^']+)'/.exec(readFileSync(join(root, 'scripts', 'run-tests.mjs'), 'utf8'))?.[1];
   assert.ok(usage !== undefined && text.includes(usage), `README shows ${usage}`);
   assert.doesNotMatch(text, /nothing else to install/);
