@@ -28,6 +28,11 @@ export interface IdTokenInput {
   readonly authTime?: number | null;
   readonly sid?: string | null;
   readonly amr?: readonly string[] | null;
+  /**
+   * Claims the `claims` request parameter's id_token member asked for, with their values (Core 1.0
+   * §5.5, oidc/claims.ts requestedIdTokenClaims); never overriding the claims above.
+   */
+  readonly claims?: Readonly<Record<string, unknown>> | null;
 }
 
 export interface IdTokenDeps {
@@ -61,6 +66,7 @@ export function createIdTokenMinter(deps: IdTokenDeps): MintIdToken {
     const iat = Math.floor(input.now / 1000);
     const lifetime = Math.max(1, Math.min(app.accessTokenLifespan, ID_TOKEN_MAX_LIFETIME_S));
     const claims: Record<string, unknown> = {
+      ...(input.claims ?? {}),
       iss: deps.issuer(),
       sub: input.userId,
       aud: app.clientId,
