@@ -47,6 +47,7 @@ export function checkResponseMode(value: string | undefined): ResponseMode {
   throw invalidRequest
     .withReason('authorize.response_mode_unsupported')
     .withDescription('Only response_mode=query and response_mode=form_post are supported.')
+    .withHint('Send response_mode=query (the default for response_type=code) or response_mode=form_post, or leave it out.')
     .withFacts({ requestedResponseMode: factString(value, 100), supportedResponseModes: [...RESPONSE_MODES] });
 }
 
@@ -54,7 +55,7 @@ function checkPrompt(value: string | undefined): ReadonlySet<PromptValue> {
   if (value === undefined) return new Set();
   const values = value.split(' ').filter((v) => v !== '');
   const refuse = (description: string) =>
-    invalidRequest.withReason('authorize.prompt_invalid').withDescription(description).withFacts({ requestedPrompt: factString(value, 100), supportedPrompts: [...PROMPT_VALUES] });
+    invalidRequest.withReason('authorize.prompt_invalid').withDescription(description).withHint('Send prompt=none alone, or any of login, consent, select_account separated by spaces.').withFacts({ requestedPrompt: factString(value, 100), supportedPrompts: [...PROMPT_VALUES] });
   const unknown = values.find((v) => !(PROMPT_VALUES as readonly string[]).includes(v));
   if (unknown !== undefined) {
     const name = /^[A-Za-z0-9_-]{1,32}$/.test(unknown) ? unknown : 'a value';
@@ -72,6 +73,7 @@ function checkMaxAge(value: string | undefined): number | undefined {
     throw invalidRequest
       .withReason('authorize.max_age_malformed')
       .withDescription('The max_age parameter must be a non-negative whole number of seconds.')
+      .withHint('Send max_age as digits only, for example max_age=3600, or leave it out.')
       .withFacts({ requestedMaxAge: factString(value, 50) });
   }
   return Number(value);
@@ -106,7 +108,11 @@ function checkClaims(value: string | undefined): ClaimsRequest | null {
   if (value === undefined) return null;
   const parsed = parseClaimsRequest(value);
   if (parsed instanceof Error) {
-    throw invalidRequest.withReason('authorize.claims_malformed').withDescription(parsed.message).withFacts({ claimsParameterLength: value.length });
+    throw invalidRequest
+      .withReason('authorize.claims_malformed')
+      .withDescription(parsed.message)
+      .withHint('Send claims as a JSON object such as {"userinfo":{"email":null},"id_token":{"name":{"essential":true}}}, URL-encoded.')
+      .withFacts({ claimsParameterLength: value.length });
   }
   return parsed.userinfo.length === 0 && parsed.idToken.length === 0 ? null : parsed;
 }
@@ -129,7 +135,11 @@ export function checkOidcParams(params: Record<string, string>): OidcParams {
 export async function checkIdTokenHint(kit: AuthorizeKit, value: string | undefined): Promise<string | undefined> {
   if (value === undefined) return undefined;
   const refuse = (problem: string, description: string) =>
-    invalidRequest.withReason('authorize.id_token_hint_invalid').withDescription(description).withFacts({ idTokenHintProblem: problem });
+    invalidRequest
+      .withReason('authorize.id_token_hint_invalid')
+      .withDescription(description)
+      .withHint('Send as id_token_hint an ID token this server issued (its key still published: latchkey keys list), or leave it out.')
+      .withFacts({ idTokenHintProblem: problem });
   const keyring = kit.deps.keyring;
   if (keyring === undefined) throw refuse('unverifiable', 'The id_token_hint cannot be verified on this server.');
   try {

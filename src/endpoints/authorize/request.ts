@@ -31,6 +31,7 @@ function promptNoneRefusal(target: Target, error: 'login_required' | 'consent_re
     status: 400,
     reason: error === 'login_required' ? 'authorize.login_required' : 'authorize.consent_required',
     description,
+    hint: 'The application should send the user to the authorization endpoint again without prompt=none, so the page can be shown.',
     facts: { requestedPrompt: 'none', ...(why === undefined ? {} : { loginRequiredBecause: why }) },
   });
   return new RedirectError(refusal, target);
