@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { createApplication } from '../src/registry/applications.js';
+import { CONSOLE_CLIENT_ID, consoleRedirectUri } from '../src/registry/bootstrap.js';
 import { createUser } from '../src/registry/users.js';
 import { Browser, decodeEntities, formFor, formsOf, hasForm, type Page } from './helpers/browser.js';
 import { refreshCache, registryDeps, tokenRequest } from './helpers/oauth.js';
@@ -149,6 +150,36 @@ describe('OpenID Connect authorization request parameters', () => {
       const browser = await signedIn();
       const page = await browser.get(authUrl({ prompt: 'consent' }).url);
       assert.ok(hasForm(page, 'consent'));
+    });
+  });
+
+  describe('prompt with the built-in console (it skips the consent page)', () => {
+    function consoleUrl(extra: Record<string, string> = {}): string {
+      const verifier = randomBytes(32).toString('base64url');
+      const q = new URLSearchParams({
+        response_type: 'code',
+        client_id: CONSOLE_CLIENT_ID,
+        redirect_uri: consoleRedirectUri(server.url),
+        state: 'console-state',
+        code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+        code_challenge_method: 'S256',
+        ...extra,
+      });
+      return `${server.url}/oauth/authorize?${q.toString()}`;
+    }
+    const codeOf = (page: Page): string | null => {
+      assert.equal(page.status, 303, page.text.slice(0, 400));
+      assert.ok(page.location?.startsWith(consoleRedirectUri(server.url)), page.location);
+      return new URL(page.location ?? '').searchParams.get('code');
+    };
+
+    it('none answers with the code at once; consent shows the consent page anyway', async () => {
+      const browser = await signedIn();
+      assert.ok(codeOf(await browser.get(consoleUrl())), 'no page without prompt');
+      assert.ok(codeOf(await browser.get(consoleUrl({ prompt: 'none' }))), 'prompt=none: the code, no page');
+      const page = await browser.get(consoleUrl({ prompt: 'consent' }));
+      assert.ok(hasForm(page, 'consent'), page.text.slice(0, 400));
+      assert.ok(codeOf(await browser.submit(consoleUrl(), formFor(page, 'consent'), { decision: 'allow' })));
     });
   });
 
