@@ -134,6 +134,21 @@ describe('OpenID Connect authorization request parameters', () => {
       assert.notEqual(idToken.auth_time, Math.floor(firstSignIn / 1000));
     });
 
+    it('login: a consent form of the old session, carrying the prompt=login request, does not skip the sign-in', async () => {
+      const browser = await signedIn();
+      const plainFlow = authUrl();
+      const consent = formFor(await browser.get(plainFlow.url), 'consent');
+      now += 1000;
+      const flow = authUrl({ prompt: 'login' });
+      const loginPage = await browser.get(flow.url);
+      const pendingLogin = formFor(loginPage, 'sign_in').fields.lk_request ?? '';
+      const forged = await browser.submit(flow.url, consent, { decision: 'allow', lk_request: pendingLogin });
+      assert.equal(forged.status, 200, `no code: ${forged.status} ${forged.location ?? ''}`);
+      assert.ok(hasForm(forged, 'sign_in'));
+      // The same consent form with its own request still works (the check is the request's, not the form's).
+      assert.ok(callback(await browser.submit(plainFlow.url, consent, { decision: 'allow' })).get('code'));
+    });
+
     it('select_account: the sign-in page offers to continue as the signed-in user', async () => {
       const browser = await signedIn();
       const flow = authUrl({ prompt: 'select_account' });
