@@ -13,6 +13,8 @@ import { DEFAULT_ID_TOKEN_ALGORITHM, ID_TOKEN_MAX_LIFETIME_MS, type Keyring } fr
  * Channel Logout), `amr` (["pwd"]: the sign-in pages take a password), `at_hash` (§3.1.3.6: the
  * left half of the SHA-256 of the access token, base64url; SHA-256 is the hash of both RS256 and
  * ES256). `aud` holds the client id alone, so `azp` is left out (§2: needed with several audiences).
+ * Beyond these, the claims a `claims` request parameter's id_token member asked for (§5.5), with
+ * their values, given by the caller; they never replace the claims above.
  */
 
 export const ID_TOKEN_MAX_LIFETIME_S = ID_TOKEN_MAX_LIFETIME_MS / 1000;
