@@ -31,6 +31,7 @@ import { createMetadataEndpoint, type MetadataEndpoint } from './endpoints/metad
 import { createKeyEncryption } from './keys/encryption.js';
 import { Keyring } from './keys/keyring.js';
 import { createIdTokenMinter } from './tokens/id-token.js';
+import { requestedIdTokenClaims } from './oidc/claims.js';
 import { jwtFormat } from './tokens/jwt.js';
 import { createExternalTokenValidator, type ExternalTokenValidator } from './idp/tokens.js';
 import { KeySets } from './assertions/keys.js';
@@ -189,7 +190,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const keySets = new KeySets({ fetcher: outbound });
   const assertions = { issuer: () => issuerOf(), clock, storage, cache, keySets };
   const catalogue = options.grants ?? BUILT_IN_GRANTS;
-  const grants = createGrants(catalogue, { ...assertions, cache, storage, mint: createMinter(formats), passwords, idTokens: createIdTokenMinter({ keyring, issuer: () => issuerOf() }) });
+  const grants = createGrants(catalogue, { ...assertions, cache, storage, mint: createMinter(formats), passwords, idTokens: createIdTokenMinter({ keyring, issuer: () => issuerOf() }), idTokenClaims: requestedIdTokenClaims });
   const clientAuthMethods = defaultClientAuthMethods(assertions);
   const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
   const router = options.router ?? new ApiRouter([]);
@@ -206,7 +207,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const introspectionEndpoint = createIntrospectionEndpoint({ cache, storage, clientAuthMethods, locate, issuer: issuerOf, clock, refusals, logger, rateLimits });
   const revocationEndpoint = createRevocationEndpoint({ cache, storage, clientAuthMethods, locate, clock, refusals, logger });
   const jwksEndpoint = createJwksEndpoint({ keyring, clock });
-  const userInfoEndpoint = createUserInfoEndpoint({ bearer, cache, refusals, logger });
+  const userInfoEndpoint = createUserInfoEndpoint({ bearer, cache, codes: storage.codes, refusals, logger });
   const metadataEndpoint = createMetadataEndpoint({ issuer: issuerOf, grants, clientAuthMethods, storage, cache });
   const secrets = {
     derive(purpose: string): Buffer {
@@ -214,7 +215,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
       return encryption.derive(purpose);
     },
   };
-  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits });
+  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring });
   metrics.attach({ storage, cache, keyring, clock });
   const metricsEndpoint = createMetricsEndpoint({ metrics, cache, refusals });
   return {

@@ -88,13 +88,14 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
       assert.equal(doc.jwks_uri, `${server.url}/oauth/jwks`);
       assert.equal(doc.userinfo_endpoint, `${server.url}/oauth/userinfo`);
       assert.deepEqual(doc.response_types_supported, ['code']);
-      assert.deepEqual(doc.response_modes_supported, ['query']);
+      assert.deepEqual(doc.response_modes_supported, ['query', 'form_post']);
       assert.deepEqual(doc.subject_types_supported, ['public']);
       assert.deepEqual(doc.id_token_signing_alg_values_supported, ['RS256', 'ES256']);
       assert.deepEqual(doc.code_challenge_methods_supported, ['S256']);
       for (const scope of ['openid', 'offline_access', 'orders.read']) assert.ok((doc.scopes_supported as string[]).includes(scope), scope);
       for (const claim of ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'at_hash', 'name', 'email', 'email_verified', 'phone_number', 'address']) assert.ok((doc.claims_supported as string[]).includes(claim), claim);
-      assert.equal(doc.claims_parameter_supported, false);
+      assert.equal(doc.claims_parameter_supported, true);
+      assert.deepEqual(doc.prompt_values_supported, ['none', 'login', 'consent', 'select_account']);
       assert.equal(doc.request_parameter_supported, false);
       assert.equal(doc.request_uri_parameter_supported, false);
       // The OAuth document stays as it was: no OpenID fields.

@@ -1748,6 +1748,68 @@ const OTHER_CASES: OtherCase[] = [
     },
   },
   {
+    code: 'authorize.prompt_invalid', endpoint: 'authorize',
+    facts: (e) => assert.deepEqual(pick(e.facts, ['requestedPrompt', 'supportedPrompts']), { requestedPrompt: 'none login', supportedPrompts: ['none', 'login', 'consent', 'select_account'] }),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), prompt: 'none login' })), 'invalid_request', 'fixture-state');
+    },
+  },
+  {
+    code: 'authorize.login_required', endpoint: 'authorize',
+    facts: (e) => assert.deepEqual(pick(e.facts, ['requestedPrompt', 'loginRequiredBecause']), { requestedPrompt: 'none', loginRequiredBecause: 'no_session' }),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), prompt: 'none' })), 'login_required', 'fixture-state');
+    },
+  },
+  {
+    code: 'authorize.consent_required', endpoint: 'authorize',
+    record: (r) => assert.equal(r.userName, 'code-flow-user'),
+    facts: (e) => assert.deepEqual(pick(e.facts, ['requestedPrompt']), { requestedPrompt: 'none' }),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      const { browser, url, page } = await signInPage(server, fx);
+      await browser.submit(url, formFor(page, 'sign_in'), { username: fx.user, password: fx.password });
+      return assertErrorRedirect(await browser.get(authorizeUrl(server, { ...requestParams(fx), prompt: 'none' })), 'consent_required', 'fixture-state');
+    },
+  },
+  {
+    code: 'authorize.max_age_malformed', endpoint: 'authorize',
+    facts: (e) => assert.deepEqual(pick(e.facts, ['requestedMaxAge']), { requestedMaxAge: '-5' }),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), max_age: '-5' })), 'invalid_request', 'fixture-state');
+    },
+  },
+  {
+    code: 'authorize.id_token_hint_invalid', endpoint: 'authorize',
+    facts: (e) => {
+      assert.deepEqual(pick(e.facts, ['idTokenHintProblem']), { idTokenHintProblem: 'malformed' });
+      assert.ok(!JSON.stringify(e.facts).includes('hint-garbage'), 'the hint itself is not a fact');
+    },
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), id_token_hint: 'hint-garbage' })), 'invalid_request', 'fixture-state');
+    },
+  },
+  {
+    code: 'authorize.claims_malformed', endpoint: 'authorize',
+    facts: (e) => assert.deepEqual(pick(e.facts, ['claimsParameterLength']), { claimsParameterLength: 15 }),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), claims: '{"userinfo":[]}' })), 'invalid_request', 'fixture-state');
+    },
+  },
+  {
+    code: 'authorize.response_mode_unsupported', endpoint: 'authorize',
+    facts: (e) => assert.deepEqual(pick(e.facts, ['requestedResponseMode', 'supportedResponseModes']), { requestedResponseMode: 'fragment', supportedResponseModes: ['query', 'form_post'] }),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), response_mode: 'fragment' })), 'invalid_request', 'fixture-state');
+    },
+  },
+  {
     code: 'authorize.state_too_long', endpoint: 'authorize',
     facts: (e) => {
       assert.deepEqual(pick(e.facts, ['stateLength', 'maxStateLength']), { stateLength: 2049, maxStateLength: 2048 });

@@ -167,6 +167,18 @@ export interface AuthorizationCode {
   readonly authTime?: number | null;
   /** The sign-in session's `sid` (a one-way derivation of the session id, never the cookie). */
   readonly sid?: string | null;
+  /**
+   * The `claims` request parameter (OpenID Connect Core 1.0 §5.5), as the claim names of its
+   * `userinfo` and `id_token` members; null: none sent. Kept while tokens of the code's family
+   * live, so UserInfo answers it for every access token of the grant.
+   */
+  readonly claims?: ClaimsRequest | null;
+}
+
+/** The claim names a `claims` request parameter asks for, per member (Core 1.0 §5.5). */
+export interface ClaimsRequest {
+  readonly userinfo: readonly string[];
+  readonly idToken: readonly string[];
 }
 
 export type IdpUserField = 'user_name' | 'id';

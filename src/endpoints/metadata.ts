@@ -1,6 +1,7 @@
 import { ALLOWED_ALGORITHMS } from '../assertions/keys.js';
 import type { NeutralResponse } from '../core/request.js';
 import { CLAIMS_SUPPORTED } from '../oidc/claims.js';
+import { PROMPT_VALUES, RESPONSE_MODES } from './authorize/oidc-params.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { Storage } from '../storage/types.js';
 
@@ -72,7 +73,8 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
       jwks_uri: `${issuer}/oauth/jwks`,
       scopes_supported: await scopeNames(),
       response_types_supported: ['code'],
-      response_modes_supported: ['query'],
+      // query, and OAuth 2.0 Form Post Response Mode (endpoints/authorize/oidc-params.ts); no fragment: no implicit flow.
+      response_modes_supported: [...RESPONSE_MODES],
       grant_types_supported: [...deps.grants.keys()],
       token_endpoint_auth_methods_supported: authMethods,
       ...(signed ? { token_endpoint_auth_signing_alg_values_supported: [...ALLOWED_ALGORITHMS] } : {}),
@@ -90,7 +92,8 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
   /**
    * OpenID Connect Discovery 1.0 §3, listing exactly what is supported: the authorization code
    * flow (response type code, query response mode), public subject identifiers, RS256 and ES256
-   * ID tokens, UserInfo (§5.3) with the claims of §5.4; no claims, request or request_uri parameters.
+   * ID tokens, UserInfo (§5.3) with the claims of §5.4, the claims parameter (§5.5), the query and
+   * form_post response modes and the prompt values of §3.1.2.1; no request or request_uri parameters.
    */
   async function openidConfiguration(): Promise<Record<string, unknown>> {
     const base = await document();
@@ -101,7 +104,10 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
       userinfo_endpoint: `${base.issuer as string}/oauth/userinfo`,
       // What the ID token carries and what UserInfo can return (src/oidc/claims.ts).
       claims_supported: [...new Set([...ID_TOKEN_CLAIMS, ...CLAIMS_SUPPORTED])],
-      claims_parameter_supported: false,
+      // Core 1.0 §5.5: its userinfo and id_token members are honoured (src/oidc/claims.ts).
+      claims_parameter_supported: true,
+      // Not in Discovery 1.0, but common (OpenID Connect Prompt Create 1.0 §4.1): the prompt values understood.
+      prompt_values_supported: [...PROMPT_VALUES],
       request_parameter_supported: false,
       request_uri_parameter_supported: false,
     };

@@ -11,6 +11,7 @@ import type { ReasonCode } from '../errors/reasons.js';
 import type { RefusalContext } from '../grants/types.js';
 import { userClaims } from '../oidc/claims.js';
 import type { RegistryCache } from '../registry/cache.js';
+import type { AuthorizationCodeStore } from '../storage/types.js';
 import { answer, jsonResponse } from './shared.js';
 
 /** Where the UserInfo endpoint is served (OpenID Connect Core §5.3), with the ServiceNow-style alias the other endpoints have. */
@@ -24,7 +25,7 @@ export const USERINFO_PATHS = ['/oauth/userinfo', '/oauth_userinfo.do'] as const
 export interface UserInfoBearer {
   validateWithOrigin(token: string): Promise<{
     readonly caller: { readonly user: { readonly id: string; readonly name: string } | null; readonly application: { readonly clientId: string; readonly name: string } | null; readonly scopes: readonly string[] };
-    readonly origin: { readonly issuer: 'self' | 'external'; readonly grantType: string | null; readonly applicationId: string | null };
+    readonly origin: { readonly issuer: 'self' | 'external'; readonly grantType: string | null; readonly applicationId: string | null; readonly familyId?: string | null };
   }>;
   facts(token: string): Promise<Facts>;
 }
@@ -32,6 +33,8 @@ export interface UserInfoBearer {
 export interface UserInfoDeps {
   readonly bearer: UserInfoBearer;
   readonly cache: Pick<RegistryCache, 'userById' | 'applicationById' | 'check'>;
+  /** The authorization codes, for the claims request parameter of a token's grant (Core 1.0 §5.5); absent: none honoured. */
+  readonly codes?: Pick<AuthorizationCodeStore, 'byHash'>;
   readonly refusals: RefusalRecorder;
   readonly logger: Logger;
 }
@@ -145,7 +148,14 @@ export function createUserInfoEndpoint(deps: UserInfoDeps): UserInfoEndpoint {
     // The validator found the user active a moment ago; deleted since: the token is revoked with it.
     if (user === undefined) throw refusal(401, 'invalid_token', 'userinfo.no_end_user', 'The access token was not issued for a signed-in user.', await deps.bearer.facts(token));
     const application = origin.applicationId === null ? undefined : await deps.cache.applicationById(origin.applicationId);
-    return jsonResponse(200, userClaims(user, caller.scopes, application));
+    // §5.5: the claims the authorization request's claims parameter asked UserInfo for. Every token
+    // of an authorization code grant (refreshed ones too) has the code's hash as its family.
+    let requested: ReadonlySet<string> | undefined;
+    if (deps.codes !== undefined && origin.grantType === 'authorization_code' && typeof origin.familyId === 'string') {
+      const code = await deps.codes.byHash(origin.familyId);
+      if (code?.claims !== undefined && code.claims !== null && code.claims.userinfo.length > 0 && code.userId === user.id) requested = new Set(code.claims.userinfo);
+    }
+    return jsonResponse(200, userClaims(user, caller.scopes, application, requested));
   }
   return {
     handle: (req) => answer(deps, 'userinfo', req, process),

@@ -16,7 +16,11 @@ export type OAuthErrorCode =
   | 'server_error'
   | 'temporarily_unavailable'
   /** 429: a rate limit (RFC 6585 §4); an extension code (RFC 6749 §8.5), as Auth0's token endpoint answers. */
-  | 'too_many_requests';
+  | 'too_many_requests'
+  /** OpenID Connect Core 1.0 §3.1.2.6: answers to prompt=none and friends, at the authorization endpoint. */
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required';
 
 export interface OAuthErrorInit {
   readonly error: OAuthErrorCode;

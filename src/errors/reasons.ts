@@ -300,6 +300,42 @@ export const REASONS = {
     fix: 'Send a nonce of printable ASCII characters, at most 512 (a random value, as openid-client\'s randomNonce() makes: 43 base64url characters).',
     facts: ['nonceLength', 'maxNonceLength', 'nonceInvalidCharacters'],
   },
+  'authorize.prompt_invalid': {
+    explanation: 'The prompt parameter of an authorization request had a value other than none, login, consent and select_account, or combined none with another value (OpenID Connect Core 1.0 §3.1.2.1).',
+    fix: 'Send prompt as space-separated values among login, consent and select_account, or none alone.',
+    facts: ['requestedPrompt', 'supportedPrompts'],
+  },
+  'authorize.login_required': {
+    explanation: 'An authorization request with prompt=none could not be answered without showing the sign-in page: no live sign-in session, a session older than max_age, or a session of another user than the id_token_hint names (OpenID Connect Core 1.0 §3.1.2.6: login_required).',
+    fix: 'The application should send the user to the authorization endpoint again without prompt=none, so they can sign in.',
+    facts: ['requestedPrompt', 'loginRequiredBecause'],
+  },
+  'authorize.consent_required': {
+    explanation: 'An authorization request with prompt=none came from a signed-in user, but the application asks its users to consent on a page, which prompt=none forbids (OpenID Connect Core 1.0 §3.1.2.6: consent_required). Only the built-in console skips the consent page.',
+    fix: 'The application should send the user to the authorization endpoint again without prompt=none, so they can consent.',
+    facts: ['requestedPrompt'],
+  },
+  'authorize.max_age_malformed': {
+    explanation: 'The max_age parameter of an authorization request was not a non-negative whole number of seconds (OpenID Connect Core 1.0 §3.1.2.1).',
+    fix: 'Send max_age as a whole number of seconds, for example max_age=3600, or leave it out.',
+    facts: ['requestedMaxAge'],
+  },
+  'authorize.id_token_hint_invalid': {
+    explanation: 'The id_token_hint of an authorization request was not an ID token of this instance: not a JWT, signed with a key this instance does not publish, an access token, a bad signature or another issuer (OpenID Connect Core 1.0 §3.1.2.1). Expired ID tokens are accepted.',
+    fix: 'Send as id_token_hint an ID token this server issued (one whose key is still published: see `latchkey keys list`), or leave it out.',
+    setting: 'latchkey keys list',
+    facts: ['idTokenHintProblem'],
+  },
+  'authorize.claims_malformed': {
+    explanation: 'The claims parameter of an authorization request was not a JSON object whose userinfo and id_token members are objects of claim requests, each null or an object (OpenID Connect Core 1.0 §5.5), or was longer than 4096 characters.',
+    fix: 'Send claims as JSON, for example {"userinfo":{"email":null},"id_token":{"name":{"essential":true}}}, URL-encoded.',
+    facts: ['claimsParameterLength'],
+  },
+  'authorize.response_mode_unsupported': {
+    explanation: 'The response_mode of an authorization request was not one this server supports (query, form_post; OAuth 2.0 Multiple Response Type Encoding Practices and Form Post Response Mode). The error went back to the redirect URI in the query.',
+    fix: 'Send response_mode=query (the default for response_type=code) or response_mode=form_post, or leave it out.',
+    facts: ['requestedResponseMode', 'supportedResponseModes'],
+  },
   'authorize.request_invalid': {
     explanation: 'A sign-in or consent form came back with a pending request whose signature did not verify (altered, truncated, or signed with another key-encryption key), or with an unknown form action.',
     fix: 'Start again from the application. If it happens every time behind several instances, give them all the same LATCHKEY_KEY_ENCRYPTION_KEY.',

@@ -209,6 +209,8 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
         sid: plan.code.sid ?? null,
         // The sign-in pages take a password (RFC 8176 "pwd"); a code without a sign-in time says nothing.
         amr: plan.code.authTime === undefined || plan.code.authTime === null ? null : ['pwd'],
+        // Core 1.0 §5.5: the claims the request's claims parameter asked to have in the ID token.
+        claims: deps.idTokenClaims === undefined || plan.code.claims === undefined || plan.code.claims === null || plan.code.claims.idToken.length === 0 ? null : deps.idTokenClaims(plan.user, plan.code.claims.idToken),
       });
       return { ...body, id_token: idToken };
     },

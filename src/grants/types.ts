@@ -44,6 +44,11 @@ export interface GrantDeps extends AssertionDeps {
   readonly passwords: Pick<PasswordGuard, 'check'>;
   /** Signs OpenID Connect ID tokens (tokens/id-token.ts); absent: no grant issues them. */
   readonly idTokens?: MintIdToken;
+  /**
+   * The values of the claims a `claims` request parameter's id_token member names (oidc/claims.ts
+   * requestedIdTokenClaims, a layer above: passed in by app.ts); absent: none are added.
+   */
+  readonly idTokenClaims?: (user: User, names: readonly string[]) => Record<string, unknown>;
 }
 
 /**

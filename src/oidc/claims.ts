@@ -1,4 +1,4 @@
-import type { Application, User, UserAddress } from '../domain/model.js';
+import type { Application, ClaimsRequest, User, UserAddress } from '../domain/model.js';
 import type { ClaimSourceField } from '../registry/claim-mappings.js';
 import { ADDRESS_MEMBERS } from '../registry/user-profile.js';
 
@@ -109,6 +109,73 @@ export function parseClaimsParameter(text: string): RequestedClaims | undefined 
     if (v !== null && (typeof v !== 'object' || Array.isArray(v))) return new Error('Each claim in the claims parameter must be null or a JSON object.');
   }
   return new Set(Object.keys(userinfo));
+}
+
+/** The longest claims parameter read (§5.5): far beyond any request for the claims Latchkey holds. */
+export const MAX_CLAIMS_PARAMETER_LENGTH = 4096;
+/** The most claims one member may name. */
+export const MAX_REQUESTED_CLAIMS = 64;
+
+/** One member (userinfo or id_token) of the claims parameter: its claim names, or an Error. */
+function memberNames(parsed: Record<string, unknown>, member: 'userinfo' | 'id_token'): string[] | Error {
+  const value = parsed[member];
+  if (value === undefined || value === null) return [];
+  if (typeof value !== 'object' || Array.isArray(value)) return new Error(`The ${member} member of the claims parameter must be a JSON object.`);
+  const names: string[] = [];
+  for (const [name, request] of Object.entries(value as Record<string, unknown>)) {
+    // §5.5.1: each Claim is null (default manner) or an object with essential, value or values.
+    if (request !== null && (typeof request !== 'object' || Array.isArray(request))) return new Error(`The claim ${name.slice(0, 64)} in the ${member} member of the claims parameter must be null or a JSON object.`);
+    if (request !== null) {
+      const r = request as Record<string, unknown>;
+      if (r.essential !== undefined && typeof r.essential !== 'boolean') return new Error(`essential for the claim ${name.slice(0, 64)} in the claims parameter must be true or false.`);
+      if (r.values !== undefined && !Array.isArray(r.values)) return new Error(`values for the claim ${name.slice(0, 64)} in the claims parameter must be a JSON array.`);
+    }
+    if (name === '' || name.length > 128) return new Error('A claim name in the claims parameter is empty or longer than 128 characters.');
+    names.push(name);
+  }
+  if (names.length > MAX_REQUESTED_CLAIMS) return new Error(`The ${member} member of the claims parameter names more than ${MAX_REQUESTED_CLAIMS} claims.`);
+  return names;
+}
+
+/**
+ * Parses the `claims` request parameter at the authorization endpoint (§5.5): a JSON object whose
+ * `userinfo` and `id_token` members name claims, each null or {essential, value, values} (hints
+ * only, §5.5.1: a claim the OP cannot supply is left out). Other members are ignored (§5.5: an OP
+ * ignores what it does not understand). Only the claim names Latchkey can ever supply are kept.
+ * Returns an Error (its message for the client) when it is not such an object.
+ */
+export function parseClaimsRequest(text: string): ClaimsRequest | Error {
+  if (text.length > MAX_CLAIMS_PARAMETER_LENGTH) return new Error(`The claims parameter is longer than ${MAX_CLAIMS_PARAMETER_LENGTH} characters.`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return new Error('The claims parameter is not JSON.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return new Error('The claims parameter must be a JSON object.');
+  const userinfo = memberNames(parsed as Record<string, unknown>, 'userinfo');
+  if (userinfo instanceof Error) return userinfo;
+  const idToken = memberNames(parsed as Record<string, unknown>, 'id_token');
+  if (idToken instanceof Error) return idToken;
+  const known = (names: string[]) => [...new Set(names.filter((n) => (CLAIMS_SUPPORTED as readonly string[]).includes(n)))];
+  return { userinfo: known(userinfo), idToken: known(idToken) };
+}
+
+/** The claims an ID token carries of its own (tokens/id-token.ts): a claims request never sets them. */
+const ID_TOKEN_OWN = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'amr', 'at_hash', 'acr', 'azp', 'c_hash']);
+
+/**
+ * The claims the `id_token` member of a claims request asks for (§5.5) that the user has a value
+ * for, to go into the ID token; the ID token's own claims (sub, auth_time …) are its minter's.
+ */
+export function requestedIdTokenClaims(user: User, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    if (ID_TOKEN_OWN.has(name) || !(CLAIMS_SUPPORTED as readonly string[]).includes(name)) continue;
+    const value = standardClaim(user, name);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 /**

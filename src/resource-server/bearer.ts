@@ -28,9 +28,11 @@ export interface TokenOrigin {
   readonly grantType: string | null;
   /** The application it was issued to; null for external tokens. */
   readonly applicationId: string | null;
+  /** The token's family (for the authorization code grant: the code's hash); null for external tokens. */
+  readonly familyId: string | null;
 }
 
-const EXTERNAL: TokenOrigin = Object.freeze({ issuer: 'external', grantType: null, applicationId: null });
+const EXTERNAL: TokenOrigin = Object.freeze({ issuer: 'external', grantType: null, applicationId: null, familyId: null });
 
 
 /** How each AccessJwtRejected reason is refused. */
@@ -262,7 +264,7 @@ export class BearerValidator {
       application: Object.freeze({ clientId: app.clientId, name: app.name }),
       scopes: Object.freeze(effectiveScopes(record.scopes, app)),
     });
-    const origin: TokenOrigin = Object.freeze({ issuer: 'self', grantType: record.grantType, applicationId: record.applicationId });
+    const origin: TokenOrigin = Object.freeze({ issuer: 'self', grantType: record.grantType, applicationId: record.applicationId, familyId: record.familyId });
     this.remember(gen, token, caller, expiresAt, origin, record);
     return { caller, origin };
   }

@@ -216,6 +216,13 @@ export interface AuthorizationCodeStore {
    * revokes what it issued). Expiry is the caller's to check. Does not bump the change version.
    */
   consume(hash: string, at: number): Promise<ConsumeCodeResult>;
+  /** A code, used or not, expired or not (UserInfo reads the `claims` request of a token's grant). */
+  byHash(hash: string): Promise<AuthorizationCode | undefined>;
+  /**
+   * Deletes the codes that expired before `before`, except those with a `claims` request whose
+   * family (tokens whose familyId is the code's hash) still has a token expiring at or after
+   * `before`: UserInfo answers that request for as long as the grant's tokens are kept.
+   */
   deleteExpired(before: number): Promise<number>;
 }
 

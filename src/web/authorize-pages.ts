@@ -16,7 +16,7 @@ export const FIELD = {
   password: 'password',
 } as const;
 
-export type FormAction = 'sign_in' | 'consent' | 'switch_user';
+export type FormAction = 'sign_in' | 'consent' | 'switch_user' | 'continue';
 
 export interface AppView {
   readonly name: string;
@@ -44,13 +44,30 @@ export interface SignInView {
   readonly csrf: string;
   readonly error?: string;
   readonly username?: string;
+  /** A neutral notice above the form (why the page is shown again), not an error. */
+  readonly notice?: string;
+  /** prompt=select_account with a live session: offer to continue as this user. */
+  readonly current?: { readonly userName: string; readonly csrf: string };
+}
+
+function notice(message: string | undefined): SafeHtml | '' {
+  return message === undefined ? '' : html`<p class="muted" role="status">${message}</p>`;
+}
+
+function continueAs(view: SignInView): SafeHtml | '' {
+  if (view.current === undefined) return '';
+  return html`<form method="post" action="${view.action}">
+${hidden(FIELD.action, 'continue')}${hidden(FIELD.request, view.request)}${hidden(FIELD.csrf, view.current.csrf)}
+<button type="submit" class="primary full">Continue as ${view.current.userName}</button>
+</form>
+<p class="muted">Or sign in as someone else:</p>`;
 }
 
 export function signInContent(view: SignInView): SafeHtml {
   return html`${appHeader(view.app)}
 <h1>Sign in</h1>
 <p class="muted">to continue to ${view.app.name}</p>
-${alert(view.error)}
+${alert(view.error)}${notice(view.notice)}${continueAs(view)}
 <form method="post" action="${view.action}">
 ${hidden(FIELD.action, 'sign_in')}${hidden(FIELD.request, view.request)}${hidden(FIELD.csrf, view.csrf)}
 <label for="username">User name</label>
@@ -122,4 +139,26 @@ export function errorContent(view: ErrorView): SafeHtml {
 ${alert(view.message)}
 <p>You cannot continue to the application from here. Go back to it and try again; if this keeps happening, tell its administrator.</p>
 <p class="muted">Request id: <code>${view.requestId}</code></p>`;
+}
+
+export interface FormPostView {
+  /** The client's redirect URI, the form's action. */
+  readonly redirectUri: string;
+  readonly params: readonly (readonly [string, string])[];
+  readonly nonce: string;
+}
+
+/**
+ * The form_post response (OAuth 2.0 Form Post Response Mode §2): the authorization response as
+ * hidden fields of a form POSTed to the redirect URI, submitted by the page's one script (allowed
+ * by its nonce); without script, by the button.
+ */
+export function formPostContent(view: FormPostView): SafeHtml {
+  return html`<h1>Returning to the application</h1>
+<form method="post" action="${view.redirectUri}" id="lk-form-post">
+${view.params.map(([name, value]) => hidden(name, value))}
+<noscript><p class="muted">Scripts are off in this browser: press Continue.</p></noscript>
+<button type="submit" class="primary full">Continue</button>
+</form>
+<script nonce="${view.nonce}">document.getElementById('lk-form-post').submit();</script>`;
 }

@@ -4,7 +4,7 @@ import { html, raw, type SafeHtml } from './html.js';
 
 /**
  * Server-rendered pages: the security headers every page carries and the common layout. No
- * script runs on any page; styles are inline under a per-response nonce (no 'unsafe-inline').
+ * script runs on any page but the form_post response's auto-submit (its own nonce); styles are inline under a per-response nonce (no 'unsafe-inline').
  */
 
 /** A fresh CSP nonce (128 bits). */
@@ -40,6 +40,8 @@ export interface PageHeaderOptions {
   readonly nonce: string;
   /** Extra form-action sources (see formActionSource). */
   readonly formTargets?: readonly string[];
+  /** Lets the page's one script run under the nonce (the form_post response's auto-submit); no other page has one. */
+  readonly script?: boolean;
 }
 
 /** Headers for every HTML page: no caching, no framing, no referrer, nothing but our own styles. */
@@ -50,6 +52,7 @@ export function pageHeaders(options: PageHeaderOptions): Record<string, string> 
     'content-security-policy': [
       "default-src 'none'",
       `style-src 'nonce-${options.nonce}'`,
+      ...(options.script === true ? [`script-src 'nonce-${options.nonce}'`] : []),
       'img-src https: http://localhost:* http://127.0.0.1:*',
       `form-action ${formAction}`,
       "frame-ancestors 'none'",
@@ -104,12 +107,14 @@ export interface LayoutOptions {
   readonly title: string;
   readonly nonce: string;
   readonly content: SafeHtml;
+  /** The document's language (BCP 47); the pages are written in English. */
+  readonly lang?: string;
 }
 
 /** The whole document around a page's content. */
 export function layout(options: LayoutOptions): string {
   return html`<!DOCTYPE html>
-<html lang="en">
+<html lang="${options.lang ?? 'en'}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -127,10 +132,13 @@ ${options.content}
 }
 
 /** A complete HTML response. */
-export function htmlResponse(status: number, options: LayoutOptions & { readonly formTargets?: readonly string[]; readonly headers?: Record<string, string> }): NeutralResponse {
+export function htmlResponse(status: number, options: LayoutOptions & { readonly formTargets?: readonly string[]; readonly headers?: Record<string, string>; readonly script?: boolean }): NeutralResponse {
   return {
     status,
-    headers: { ...pageHeaders({ nonce: options.nonce, ...(options.formTargets === undefined ? {} : { formTargets: options.formTargets }) }), ...(options.headers ?? {}) },
+    headers: {
+      ...pageHeaders({ nonce: options.nonce, ...(options.formTargets === undefined ? {} : { formTargets: options.formTargets }), ...(options.script === true ? { script: true } : {}) }),
+      ...(options.headers ?? {}),
+    },
     body: layout(options),
   };
 }

@@ -103,6 +103,7 @@ export function makeCode(over: Partial<AuthorizationCode> = {}): AuthorizationCo
     nonce: 'n-0S6_WzA2Mj',
     authTime: T0 - 30_000,
     sid: 'sid-AAECAwQFBgcICQoLDA0ODw',
+    claims: null,
     ...over,
   };
 }
@@ -930,6 +931,39 @@ function describeKeysCodesReplayProviders(get: () => Storage): void {
       assert.equal((await s.codes.consume(edge.hash, T0)).outcome, 'consumed');
       assert.equal((await s.codes.consume(live.hash, T0)).outcome, 'consumed');
       assert.equal(await s.codes.deleteExpired(T0), 0);
+    });
+
+    it('round trips a claims request and reads a code by hash, used or not', async () => {
+      const s = get();
+      const asked = makeCode({ claims: { userinfo: ['email', 'phone_number'], idToken: ['name'] } });
+      const none = makeCode({ claims: null });
+      await s.codes.insert(asked);
+      await s.codes.insert(none);
+      assert.deepEqual(await s.codes.byHash(asked.hash), asked);
+      assert.equal((await s.codes.byHash(none.hash))?.claims ?? null, null);
+      assert.equal(await s.codes.byHash(`c-${uid()}`), undefined);
+      await s.codes.consume(asked.hash, T0 + 1);
+      assert.deepEqual(await s.codes.byHash(asked.hash), { ...asked, usedAt: T0 + 1 });
+    });
+
+    it('keeps an expired code with a claims request while a token of its family is unexpired', async () => {
+      const s = get();
+      const claims = { userinfo: ['email'], idToken: [] };
+      const kept = makeCode({ expiresAt: T0 - 10, claims });
+      const familyGone = makeCode({ expiresAt: T0 - 10, claims });
+      const plain = makeCode({ expiresAt: T0 - 10, claims: null });
+      for (const c of [kept, familyGone, plain]) await s.codes.insert(c);
+      await s.tokens.insert([
+        makeToken({ familyId: kept.hash, grantType: 'authorization_code', expiresAt: T0 }),
+        makeToken({ familyId: familyGone.hash, grantType: 'authorization_code', expiresAt: T0 - 1 }),
+        makeToken({ familyId: plain.hash, grantType: 'authorization_code', expiresAt: T0 + 1000 }),
+      ]);
+      await s.codes.deleteExpired(T0);
+      assert.ok((await s.codes.byHash(kept.hash)) !== undefined, 'its family has a token expiring at the cutoff');
+      assert.equal(await s.codes.byHash(familyGone.hash), undefined, 'its family expired');
+      assert.equal(await s.codes.byHash(plain.hash), undefined, 'no claims request: deleted at expiry as before');
+      await s.codes.deleteExpired(T0 + 1);
+      assert.equal(await s.codes.byHash(kept.hash), undefined, 'deleted once the family expired');
     });
   });
 

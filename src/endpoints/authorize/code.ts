@@ -45,6 +45,7 @@ export async function issueCode(kit: AuthorizeKit, app: Application, user: User,
     // OpenID Connect auth_time: when the user signed in (the session's start), not this consent.
     authTime: session.issuedAt,
     sid: sessionSid(session),
+    claims: pending.cl === undefined ? null : { userinfo: [...pending.cl.u], idToken: [...pending.cl.i] },
   });
   return code;
 }

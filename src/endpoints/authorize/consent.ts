@@ -3,9 +3,10 @@ import type { Application } from '../../domain/model.js';
 import { FIELD } from '../../web/authorize-pages.js';
 import { record, type AuthorizeKit, type Ctx, type WebResponse } from './context.js';
 import { issueCode } from './code.js';
+import { unmetSignIn } from './first-party.js';
 import { signInPage } from './pages.js';
 import type { Pending } from './pending.js';
-import { redirect, withParams } from './redirect.js';
+import { authorizationResponse } from './redirect.js';
 import type { Target } from './refusals.js';
 import { sessionUser, type SessionUser } from './session-user.js';
 import { INACTIVE, inactiveUser } from './sign-in.js';
@@ -45,11 +46,14 @@ export async function consent(kit: AuthorizeKit, ctx: Ctx, app: Application, tar
       facts: { requestedScopes: [...pending.s], requestedRedirectUri: target.redirectUri },
     });
     await record(kit, ctx, error);
-    return redirect(ctx, withParams(target.redirectUri, { error: error.error, error_description: error.description, state: target.state, iss }));
+    return authorizationResponse(ctx, target, { error: error.error, error_description: error.description, state: target.state, iss });
   }
+  // prompt=login, max_age, id_token_hint: a consent form from an older or another sign-in is not enough.
+  const unmet = unmetSignIn(pending, user, current.session);
+  if (unmet !== undefined) return signInPage(kit, ctx, app, pending, 200, undefined, undefined, {}, { notice: unmet });
   const now = kit.deps.clock.now();
   const code = await issueCode(kit, app, user, pending, now, current.session);
   await kit.sessions.touch(current.session, now);
   // RFC 9207: iss in every authorization response, so a client can tell which server answered.
-  return redirect(ctx, withParams(target.redirectUri, { code, state: target.state, iss }));
+  return authorizationResponse(ctx, target, { code, state: target.state, iss });
 }

@@ -11,6 +11,7 @@ import type { CsrfGuard } from '../../web/csrf.js';
 import type { SessionCookies } from '../../web/session.js';
 import type { SecretDeriver } from '../../web/signing.js';
 import type { RateLimits } from '../../registry/rate-limits.js';
+import type { IdTokenHintDeps } from '../../tokens/id-token-hint.js';
 
 /**
  * What every step of the authorization endpoint shares: the endpoint's dependencies and web
@@ -29,6 +30,8 @@ export interface AuthorizeEndpointDeps {
   readonly secrets: SecretDeriver;
   /** Rate limits: sign-in attempts per source address (registry/rate-limits.ts); none when omitted. */
   readonly rateLimits?: RateLimits;
+  /** The keys an id_token_hint is verified with (tokens/id-token-hint.ts); absent: every hint is refused as unverifiable. */
+  readonly keyring?: IdTokenHintDeps['keyring'];
 }
 
 /** A page or redirect, with the cookies to set (a header that cannot be folded into one string). */

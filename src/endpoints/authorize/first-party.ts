@@ -3,9 +3,10 @@ import type { Session } from '../../web/session.js';
 import { isConsoleApplication } from '../../registry/guards.js';
 import { issueCode } from './code.js';
 import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
-import { consentPage } from './pages.js';
+import { consentPage, signInPage } from './pages.js';
 import type { Pending } from './pending.js';
-import { redirect, withParams } from './redirect.js';
+import { authorizationResponse } from './redirect.js';
+import type { Target } from './refusals.js';
 
 /**
  * The step after a signed-in user is known: the consent page, except for the built-in console.
@@ -23,10 +24,33 @@ export function asksConsent(app: Application): boolean {
   return !isConsoleApplication(app);
 }
 
-/** Consent when the application asks for it; for the console, the code at once (RFC 6749 §4.1.2). */
+/** Whether the request shows the consent page: the application asks for it, or prompt=consent (Core 1.0 §3.1.2.1). */
+export function showsConsent(app: Application, pending: Pending): boolean {
+  return asksConsent(app) || (pending.p?.includes('consent') ?? false);
+}
+
+/** Where the pending request's response goes. */
+export function targetOf(pending: Pending): Target {
+  return { redirectUri: pending.r, state: pending.st, ...(pending.rm === undefined ? {} : { mode: pending.rm }) };
+}
+
+/**
+ * Why this session cannot answer the pending request without a new sign-in, as the notice of the
+ * sign-in page; undefined when it can: prompt=login or max_age want a sign-in no older than `la`
+ * (Core 1.0 §3.1.2.1), an id_token_hint wants the user it names.
+ */
+export function unmetSignIn(pending: Pending, user: User, session: Session): string | undefined {
+  if (pending.hs !== undefined && pending.hs !== user.id) return `The application asks you to sign in as another user than ${user.userName}.`;
+  if (pending.la !== undefined && session.issuedAt < pending.la) return 'The application asks you to sign in again.';
+  return undefined;
+}
+
+/** Consent when the application asks for it (or prompt=consent); for the console, the code at once (RFC 6749 §4.1.2). */
 export async function consentOrApprove(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, user: User, session: Session): Promise<WebResponse> {
-  if (asksConsent(app)) return consentPage(kit, ctx, app, pending, user);
+  const unmet = unmetSignIn(pending, user, session);
+  if (unmet !== undefined) return signInPage(kit, ctx, app, pending, 200, undefined, undefined, {}, { notice: unmet });
+  if (showsConsent(app, pending)) return consentPage(kit, ctx, app, pending, user);
   const code = await issueCode(kit, app, user, pending, kit.deps.clock.now(), session);
   // RFC 9207: iss in every authorization response, as consent.ts sends it.
-  return redirect(ctx, withParams(pending.r, { code, state: pending.st, iss: kit.deps.issuer() }));
+  return authorizationResponse(ctx, targetOf(pending), { code, state: pending.st, iss: kit.deps.issuer() });
 }

@@ -4,7 +4,10 @@ import { FIELD, type FormAction } from '../../web/authorize-pages.js';
 import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
 import { consent } from './consent.js';
 import { signInPage } from './pages.js';
-import { openPending, PENDING_REQUEST_LIFETIME_MS } from './pending.js';
+import { openPending, PENDING_REQUEST_LIFETIME_MS, type Pending } from './pending.js';
+import type { Application } from '../../domain/model.js';
+import { consentOrApprove } from './first-party.js';
+import { sessionUser } from './session-user.js';
 import { pageError } from './refusals.js';
 import { signIn } from './sign-in.js';
 import { recheck } from './validate.js';
@@ -15,13 +18,25 @@ import { recheck } from './validate.js';
  * still good; then the action runs.
  */
 
+/** prompt=select_account: the user chose to continue as the one signed in. */
+async function continueAsCurrent(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending): Promise<WebResponse> {
+  const current = await sessionUser(kit, ctx);
+  if (current.user === undefined) {
+    if (current.session !== undefined || kit.sessions.presented(ctx.req)) ctx.cookies.push(kit.sessions.clear());
+    return signInPage(kit, ctx, app, pending, 200, 'Your sign-in has expired. Sign in again.');
+  }
+  ctx.refusal.userName = current.user.userName;
+  ctx.refusal.authenticated = true;
+  return consentOrApprove(kit, ctx, app, pending, current.user, current.session);
+}
+
 export async function form(kit: AuthorizeKit, ctx: Ctx, params: Record<string, string>): Promise<WebResponse> {
   const action = params[FIELD.action] as FormAction | undefined;
   const pending = await openPending(kit, params[FIELD.request]);
   if (pending !== undefined) ctx.refusal.clientId = pending.c;
   // The facts of a refusal of this form: which form, whether its pending request verified (never a field's value).
   const formFacts = { formAction: factString(params[FIELD.action], 64), pendingRequestValid: pending !== undefined };
-  if (action !== 'sign_in' && action !== 'consent' && action !== 'switch_user') {
+  if (action !== 'sign_in' && action !== 'consent' && action !== 'switch_user' && action !== 'continue') {
     throw pageError('authorize.request_invalid', 'The form sent is not one of ours. Go back to the application and start again.').withFacts(formFacts);
   }
   if (!(await kit.csrf.verify(ctx.req, action, params[FIELD.csrf]))) {
@@ -48,5 +63,7 @@ export async function form(kit: AuthorizeKit, ctx: Ctx, params: Record<string, s
     case 'switch_user':
       ctx.cookies.push(kit.sessions.clear());
       return signInPage(kit, ctx, app, pending);
+    case 'continue':
+      return continueAsCurrent(kit, ctx, app, pending);
   }
 }

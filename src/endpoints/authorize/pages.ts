@@ -40,16 +40,26 @@ function formTargets(pending: Pending): string[] {
   return target === undefined ? [] : [target];
 }
 
-export async function signInPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, status = 200, error?: string, username?: string, headers: Readonly<Record<string, string>> = {}): Promise<WebResponse> {
+/** What else a sign-in page shows: why it is shown again, and (prompt=select_account) the user signed in. */
+export interface SignInExtras {
+  readonly notice?: string;
+  readonly current?: User;
+}
+
+export async function signInPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, status = 200, error?: string, username?: string, headers: Readonly<Record<string, string>> = {}, extras: SignInExtras = {}): Promise<WebResponse> {
   const binding = await bindCsrf(kit, ctx);
   const nonce = newNonce();
+  // login_hint (or the user an id_token_hint names) prefills the user name (Core 1.0 §3.1.2.1).
+  const name = username ?? pending.lh;
   const content = signInContent({
     app: appView(app),
     action: ctx.action,
     request: await sealPending(kit, pending),
     csrf: await kit.csrf.token(binding, 'sign_in'),
     ...(error === undefined ? {} : { error }),
-    ...(username === undefined ? {} : { username }),
+    ...(name === undefined ? {} : { username: name }),
+    ...(extras.notice === undefined ? {} : { notice: extras.notice }),
+    ...(extras.current === undefined ? {} : { current: { userName: extras.current.userName, csrf: await kit.csrf.token(binding, 'continue') } }),
   });
   // A sign-in can end in a redirect to the client too (the application changed meanwhile).
   // Only Retry-After and the RateLimit-* headers are taken from a refusal: its other headers
@@ -59,7 +69,7 @@ export async function signInPage(kit: AuthorizeKit, ctx: Ctx, app: Application, 
     const value = headers[name];
     if (value !== undefined) retry[name] = value;
   }
-  return respond(ctx, htmlResponse(status, { title: `Sign in to ${app.name}`, nonce, content, formTargets: formTargets(pending), headers: retry }));
+  return respond(ctx, htmlResponse(status, { title: `Sign in to ${app.name}`, nonce, content, formTargets: formTargets(pending), headers: retry, lang: pending.lg ?? 'en' }));
 }
 
 export async function consentPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, user: User): Promise<WebResponse> {
@@ -75,7 +85,7 @@ export async function consentPage(kit: AuthorizeKit, ctx: Ctx, app: Application,
     scopes: await scopeViews(kit, pending.s),
     redirectUri: pending.r,
   });
-  return respond(ctx, htmlResponse(200, { title: `Allow ${app.name}?`, nonce, content, formTargets: formTargets(pending) }));
+  return respond(ctx, htmlResponse(200, { title: `Allow ${app.name}?`, nonce, content, formTargets: formTargets(pending), lang: pending.lg ?? 'en' }));
 }
 
 /** A refusal that cannot go back to the client (RFC 6749 §4.1.2.1): shown to the user instead. */

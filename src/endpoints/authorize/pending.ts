@@ -27,8 +27,25 @@ export interface Pending {
   readonly cc: string | null;
   /** OpenID Connect nonce, or null/absent (requests sealed before it existed). */
   readonly n?: string | null;
+  /** OpenID Connect prompt values (Core 1.0 §3.1.2.1) that still matter after the first page: consent. */
+  readonly p?: readonly string[];
+  /** The sign-in must have started at or after this (ms): prompt=login, max_age. */
+  readonly la?: number;
+  /** login_hint, to prefill the sign-in page. */
+  readonly lh?: string;
+  /** The user (sub) an id_token_hint names: only that user's sign-in is answered. */
+  readonly hs?: string;
+  /** response_mode form_post; absent: query. */
+  readonly rm?: 'form_post';
+  /** The claims request parameter (Core 1.0 §5.5): names for UserInfo (u) and the ID token (i). */
+  readonly cl?: { readonly u: readonly string[]; readonly i: readonly string[] };
+  /** The page language (ui_locales), absent: en. */
+  readonly lg?: string;
   readonly exp: number;
 }
+
+const strings = (x: unknown): boolean => Array.isArray(x) && x.every((y) => typeof y === 'string');
+const optional = (x: unknown, type: 'string' | 'number'): boolean => x === undefined || typeof x === type;
 
 function isPending(value: unknown): value is Pending {
   const p = value as Partial<Pending> | null;
@@ -38,6 +55,9 @@ function isPending(value: unknown): value is Pending {
     Array.isArray(p.s) && p.s.every((x) => typeof x === 'string') &&
     (p.st === null || typeof p.st === 'string') && (p.cc === null || typeof p.cc === 'string') &&
     (p.n === undefined || p.n === null || typeof p.n === 'string') &&
+    (p.p === undefined || strings(p.p)) && optional(p.la, 'number') && optional(p.lh, 'string') && optional(p.hs, 'string') &&
+    (p.rm === undefined || p.rm === 'form_post') && optional(p.lg, 'string') &&
+    (p.cl === undefined || (typeof p.cl === 'object' && p.cl !== null && strings(p.cl.u) && strings(p.cl.i))) &&
     Number.isSafeInteger(p.exp)
   );
 }

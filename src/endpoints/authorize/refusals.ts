@@ -11,6 +11,8 @@ import { LatchkeyError } from '../../errors/base.js';
 export interface Target {
   readonly redirectUri: string;
   readonly state: string | null;
+  /** How the response is sent (OAuth 2.0 response modes); absent: query. */
+  readonly mode?: 'query' | 'form_post';
 }
 
 /** An error that goes back to the client's (validated) redirect URI. */

@@ -1,45 +1,106 @@
 import type { Application } from '../../domain/model.js';
-import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
-import { consentOrApprove } from './first-party.js';
-import { signInPage } from './pages.js';
-import { PENDING_REQUEST_LIFETIME_MS, type Pending } from './pending.js';
 import { OAuthError } from '../../errors/oauth-error.js';
 import { scopeRefusal } from '../../grants/scope.js';
-import { RedirectError, type Target } from './refusals.js';
+import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
+import { consentOrApprove, showsConsent } from './first-party.js';
+import { checkIdTokenHint, checkOidcParams, checkResponseMode, pageLanguage, type OidcParams } from './oidc-params.js';
+import { signInPage } from './pages.js';
+import { PENDING_REQUEST_LIFETIME_MS, type Pending } from './pending.js';
+import { RedirectError, refusedToClient, type Target } from './refusals.js';
 import { sessionUser } from './session-user.js';
 import { checkClient, checkRequest, readParams, requireOAuthActive, type CheckedRequest } from './validate.js';
 
 /**
- * The authorization request itself (RFC 6749 §4.1.1), by GET or by POST (RFC 6749 §3.1): validated,
- * then turned into a pending request and shown as the consent page, or the sign-in page first.
+ * The authorization request itself (RFC 6749 §4.1.1, OpenID Connect Core 1.0 §3.1.2.1), by GET or
+ * by POST (RFC 6749 §3.1): validated, then turned into a pending request and shown as the consent
+ * page, or the sign-in page first. prompt, max_age and id_token_hint decide whether a live session
+ * is enough; prompt=none answers without any page, or with login_required / consent_required.
  */
 
-/** After a valid authorization request: consent when signed in (the console: the code), else sign-in. */
-async function nextPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending): Promise<WebResponse> {
+type Why = 'no_session' | 'max_age' | 'id_token_hint_user';
+
+/** prompt=none could not be answered without a page (Core 1.0 §3.1.2.6). */
+function promptNoneRefusal(target: Target, error: 'login_required' | 'consent_required', why?: Why): RedirectError {
+  const description =
+    error === 'consent_required' ? 'prompt=none was sent, but the user must consent to this application on a page.'
+    : why === 'max_age' ? 'prompt=none was sent, but the user signed in longer ago than max_age allows.'
+    : why === 'id_token_hint_user' ? 'prompt=none was sent, but the user signed in is not the one the id_token_hint names.'
+    : 'prompt=none was sent, but no user is signed in.';
+  const refusal = new OAuthError({
+    error,
+    status: 400,
+    reason: error === 'login_required' ? 'authorize.login_required' : 'authorize.consent_required',
+    description,
+    hint: 'The application should send the user to the authorization endpoint again without prompt=none, so the page can be shown.',
+    facts: { requestedPrompt: 'none', ...(why === undefined ? {} : { loginRequiredBecause: why }) },
+  });
+  return new RedirectError(refusal, target);
+}
+
+/** After a valid authorization request: the code (prompt=none, the console), the consent page, or the sign-in page. */
+async function nextPage(kit: AuthorizeKit, ctx: Ctx, app: Application, pending: Pending, oidc: OidcParams, target: Target): Promise<WebResponse> {
   const current = await sessionUser(kit, ctx);
+  const now = kit.deps.clock.now();
+  const none = oidc.prompt.has('none');
   if (current.user !== undefined) {
-    await kit.sessions.touch(current.session, kit.deps.clock.now());
-    ctx.refusal.userName = current.user.userName;
+    const { user, session } = current;
+    await kit.sessions.touch(session, now);
+    ctx.refusal.userName = user.userName;
     ctx.refusal.authenticated = true;
-    return consentOrApprove(kit, ctx, app, pending, current.user, current.session);
+    // max_age (Core 1.0 §3.1.2.1): a session signed in longer ago needs a new sign-in.
+    const stale = oidc.maxAge !== undefined && now - session.issuedAt > oidc.maxAge * 1000;
+    if (none) {
+      if (pending.hs !== undefined && pending.hs !== user.id) throw promptNoneRefusal(target, 'login_required', 'id_token_hint_user');
+      if (stale) throw promptNoneRefusal(target, 'login_required', 'max_age');
+      if (showsConsent(app, pending)) throw promptNoneRefusal(target, 'consent_required');
+      return consentOrApprove(kit, ctx, app, pending, user, session);
+    }
+    // prompt=login and a stale session: the sign-in page, and only a sign-in from now on answers.
+    if (oidc.prompt.has('login') || stale) return signInPage(kit, ctx, app, { ...pending, la: now }, 200, undefined, undefined, {}, oidc.prompt.has('login') ? {} : { notice: 'The application asks you to sign in again.' });
+    // prompt=select_account: the sign-in page, offering to continue as the user signed in.
+    if (oidc.prompt.has('select_account')) return signInPage(kit, ctx, app, pending, 200, undefined, undefined, {}, { current: user });
+    return consentOrApprove(kit, ctx, app, pending, user, session);
   }
+  if (none) throw promptNoneRefusal(target, 'login_required', 'no_session');
   if (current.session !== undefined || kit.sessions.presented(ctx.req)) ctx.cookies.push(kit.sessions.clear());
-  return signInPage(kit, ctx, app, pending);
+  return signInPage(kit, ctx, app, oidc.prompt.has('login') ? { ...pending, la: now } : pending);
+}
+
+/** The user name the id_token_hint's user signs in with, to prefill the sign-in page. */
+async function hintedUserName(kit: AuthorizeKit, sub: string | undefined): Promise<string | undefined> {
+  if (sub === undefined) return undefined;
+  const user = await kit.deps.storage.users.byId(sub);
+  return user?.active === true ? user.userName : undefined;
 }
 
 export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: URLSearchParams): Promise<WebResponse> {
   const { params, repeated } = readParams(source);
   await requireOAuthActive(kit);
   const client = await checkClient(kit, ctx, params.client_id, params.redirect_uri, repeated);
-  const target: Target = { redirectUri: client.target, state: params.state ?? null };
+  const plain: Target = { redirectUri: client.target, state: params.state ?? null };
+  // The response mode first, so every later refusal goes back in it (an unsupported one: in the query).
+  const mode = refusedToClient(plain, () => checkResponseMode(params.response_mode));
+  const target: Target = { ...plain, ...(mode === 'form_post' ? { mode } : {}) };
   let checked: CheckedRequest;
+  let oidc: OidcParams;
   try {
     checked = checkRequest(client.app, params, repeated);
+    oidc = checkOidcParams(params);
   } catch (error) {
     // A scope that is no auth scope at all is scope.unknown (grants/scope.ts); answered to the client as any other.
     const refusal = await scopeRefusal(kit.deps.storage, error);
     throw refusal instanceof OAuthError ? new RedirectError(refusal, target) : refusal;
   }
+  let hintSub: string | undefined;
+  try {
+    hintSub = await checkIdTokenHint(kit, params.id_token_hint);
+  } catch (error) {
+    if (error instanceof OAuthError) throw new RedirectError(error, target);
+    throw error;
+  }
+  const now = kit.deps.clock.now();
+  const loginHint = oidc.loginHint ?? (await hintedUserName(kit, hintSub));
+  const language = pageLanguage(oidc.uiLocales);
   const pending: Pending = {
     v: 1,
     c: client.app.clientId,
@@ -49,7 +110,15 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: 
     st: target.state,
     cc: checked.challenge,
     n: checked.nonce,
-    exp: kit.deps.clock.now() + PENDING_REQUEST_LIFETIME_MS,
+    ...(oidc.prompt.has('consent') ? { p: ['consent'] } : {}),
+    // max_age: only a sign-in no older than this answers (a stale session gets `la: now` in nextPage).
+    ...(oidc.maxAge === undefined ? {} : { la: now - oidc.maxAge * 1000 }),
+    ...(loginHint === undefined ? {} : { lh: loginHint }),
+    ...(hintSub === undefined ? {} : { hs: hintSub }),
+    ...(mode === 'form_post' ? { rm: mode } : {}),
+    ...(oidc.claims === null ? {} : { cl: { u: [...oidc.claims.userinfo], i: [...oidc.claims.idToken] } }),
+    ...(language === 'en' ? {} : { lg: language }),
+    exp: now + PENDING_REQUEST_LIFETIME_MS,
   };
-  return nextPage(kit, ctx, client.app, pending);
+  return nextPage(kit, ctx, client.app, pending, oidc, target);
 }

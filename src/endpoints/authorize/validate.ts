@@ -220,7 +220,7 @@ export async function recheck(kit: AuthorizeKit, ctx: Ctx, pending: Pending): Pr
   if (client.target !== pending.r) {
     throw pageError('authorize.redirect_uri_mismatch', `The redirect URI is no longer registered for the application ${client.app.name}.`).withFacts({ requestedRedirectUri: factString(pending.r, 500) });
   }
-  const target: Target = { redirectUri: pending.r, state: pending.st };
+  const target: Target = { redirectUri: pending.r, state: pending.st, ...(pending.rm === undefined ? {} : { mode: pending.rm }) };
   refusedToClient(target, () => {
     requireCodeGrant(client.app);
     consentScopes(client.app, pending.s);

@@ -453,8 +453,14 @@ export function createMemoryStorage(): Storage {
         codes.set(hash, used);
         return { outcome: 'consumed', code: copyCode(used) };
       },
+      async byHash(hash) {
+        const c = codes.get(hash);
+        return c === undefined ? undefined : copyCode(c);
+      },
       async deleteExpired(before) {
-        return deleteWhere(codes, (c) => c.expiresAt < before);
+        const liveFamilies = new Set<string>();
+        for (const t of tokens.values()) if (t.expiresAt >= before) liveFamilies.add(t.familyId);
+        return deleteWhere(codes, (c) => c.expiresAt < before && (c.claims === undefined || c.claims === null || !liveFamilies.has(c.hash)));
       },
     },
 

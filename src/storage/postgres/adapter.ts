@@ -389,6 +389,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     codes: {
       insert: async (c) => void (await run('authorization code', 'codeInsert', codeParams(c))),
       consume: consumeCode,
+      byHash: (hash) => one('authorization code', 'codeByHash', [hash], codeFromRow),
       deleteExpired: (before) => deleteInChunks('authorization code', 'codeDeleteExpired', before),
     },
     replay: {

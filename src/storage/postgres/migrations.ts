@@ -289,6 +289,14 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       ALTER TABLE applications ADD COLUMN claim_mappings TEXT;
     `,
   },
+  {
+    version: 10,
+    name: 'openid connect: the claims request parameter of an authorization code',
+    sql: `
+      -- The claims parameter (Core 1.0 5.5) as JSON {"userinfo":[names],"id_token":[names]}; NULL: none sent.
+      ALTER TABLE authorization_codes ADD COLUMN claims TEXT;
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -155,7 +155,8 @@ export const SQL = {
   codeInsert: insertInto(D, 'authorization_codes', COLUMNS.codes),
   // Compare-and-set: a concurrent consumer waits for the row lock, re-checks used_at and finds it set.
   codeConsume: `UPDATE authorization_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL RETURNING ${CODE_COLUMNS}`,
-  codeDeleteExpired: `WITH d AS (DELETE FROM authorization_codes WHERE hash IN (SELECT hash FROM authorization_codes WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
+  codeDeleteExpired: `WITH d AS (DELETE FROM authorization_codes WHERE hash IN (SELECT hash FROM authorization_codes c WHERE c.expires_at < $1
+    AND (c.claims IS NULL OR NOT EXISTS (SELECT 1 FROM tokens t WHERE t.family_id = c.hash AND t.expires_at >= $1)) LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
   // Inserted, or taken over from an expired entry: a row comes back. A concurrent inserter of the
   // same key waits for the first to commit, then takes the DO UPDATE path and finds it live.

@@ -1,4 +1,4 @@
-import type { Application, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
+import type { Application, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, ClaimsRequest, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
 import type { GrantType } from '../../grants/grant-type.js';
 import type { SqlBool, SqlDialect, SqlList } from './dialect.js';
 
@@ -17,7 +17,7 @@ export const COLUMNS = {
     'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api', 'rate_limit', 'id_token_alg', 'claim_mappings',
   ],
   signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until', 'purpose'],
-  codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid'],
+  codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid', 'claims'],
   identityProviders: ['id', 'name', 'issuer', 'metadata_url', 'jwks_uri', 'audience', 'user_claim', 'user_field', 'active', 'created_at', 'updated_at'],
   tokens: ['hash', 'kind', 'application_id', 'user_id', 'scopes', 'grant_type', 'issued_at', 'expires_at', 'family_id', 'status', 'revoked_at'],
   refusals: ['request_id', 'at', 'endpoint', 'status', 'error', 'reason', 'description', 'hint', 'client_id', 'application_name', 'user_name', 'remote_address', 'facts', 'rule_id'],
@@ -117,6 +117,7 @@ export interface AuthorizationCodeRow {
   nonce: string | null;
   auth_time: number | null;
   sid: string | null;
+  claims: string | null;
 }
 
 export interface IdentityProviderRow {
@@ -270,8 +271,9 @@ export function sqlRows(d: SqlDialect) {
       nonce: r.nonce,
       authTime: r.auth_time,
       sid: r.sid,
+      claims: claimsRequestDecode(r.claims),
     }),
-    codeParams: (c: AuthorizationCode): unknown[] => [c.hash, c.applicationId, c.userId, c.redirectUri, list.encode(c.scopes), c.codeChallenge, c.issuedAt, c.expiresAt, c.usedAt, c.nonce ?? null, c.authTime ?? null, c.sid ?? null],
+    codeParams: (c: AuthorizationCode): unknown[] => [c.hash, c.applicationId, c.userId, c.redirectUri, list.encode(c.scopes), c.codeChallenge, c.issuedAt, c.expiresAt, c.usedAt, c.nonce ?? null, c.authTime ?? null, c.sid ?? null, claimsRequestEncode(c.claims)],
 
     identityProviderFromRow: (r: IdentityProviderRow): IdentityProvider => ({
       id: r.id,
@@ -438,4 +440,21 @@ function jsonObject<T extends object>(text: string | null): T | undefined {
   if (text === null || text === '') return undefined;
   const parsed: unknown = JSON.parse(text);
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as T) : undefined;
+}
+
+/** A code's ClaimsRequest as stored: JSON {"userinfo":[...],"id_token":[...]}, or NULL. */
+export function claimsRequestEncode(claims: ClaimsRequest | null | undefined): string | null {
+  return claims === undefined || claims === null ? null : JSON.stringify({ userinfo: [...claims.userinfo], id_token: [...claims.idToken] });
+}
+
+/** The stored ClaimsRequest of a code; a value that is not ours reads as none. */
+export function claimsRequestDecode(text: string | null): ClaimsRequest | null {
+  if (text === null) return null;
+  try {
+    const v = JSON.parse(text) as { userinfo?: unknown; id_token?: unknown };
+    const names = (x: unknown): string[] => (Array.isArray(x) ? x.filter((n): n is string => typeof n === 'string') : []);
+    return { userinfo: names(v.userinfo), idToken: names(v.id_token) };
+  } catch {
+    return null;
+  }
 }

@@ -343,7 +343,8 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     codes: {
       insert: (c: AuthorizationCode) => guard('authorization code', () => void s.codeInsert.run(...codeParams(c)), true),
       consume: (hash, at) => guard('authorization code', () => consumeCode(hash, at), true),
-      deleteExpired: (before) => guard('authorization code', () => s.codeDeleteExpired.run(before).changes),
+      byHash: (hash) => guard('authorization code', () => mapOpt(s.codeByHash.get(hash) as AuthorizationCodeRow | undefined, codeFromRow)),
+      deleteExpired: (before) => guard('authorization code', () => s.codeDeleteExpired.run(before, before).changes),
     },
     replay: {
       remember: (key, expiresAt, now) => guard('one-time id', () => s.replayRemember.get(key, expiresAt, now) !== undefined, true),

@@ -277,6 +277,14 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       ALTER TABLE applications ADD COLUMN claim_mappings TEXT;
     `,
   },
+  {
+    version: 11,
+    name: 'openid connect: the claims request parameter of an authorization code',
+    sql: `
+      -- The claims parameter (Core 1.0 5.5) as JSON {"userinfo":[names],"id_token":[names]}; NULL: none sent.
+      ALTER TABLE authorization_codes ADD COLUMN claims TEXT;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

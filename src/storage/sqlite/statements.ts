@@ -44,7 +44,8 @@ const SQL = {
   codeInsert: insertInto(D, 'authorization_codes', COLUMNS.codes),
   // One statement: of concurrent consumers (any process on the file) exactly one sees a row back.
   codeConsume: `UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL RETURNING ${CODE_COLUMNS}`,
-  codeDeleteExpired: 'DELETE FROM authorization_codes WHERE expires_at < ?',
+  codeDeleteExpired: `DELETE FROM authorization_codes WHERE expires_at < ?
+    AND (claims IS NULL OR NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.family_id = authorization_codes.hash AND tokens.expires_at >= ?))`,
   // Inserted, or taken over from an expired entry: a row comes back. A live entry: none.
   replayRemember: `INSERT INTO replay (key, expires_at) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= ? RETURNING 1`,
