@@ -106,9 +106,9 @@ function sharedInput(opts: SharedOptions): ApplicationInput {
     postLogoutRedirectUris: opts.postLogoutRedirectUri,
     backchannelLogoutUri: opts.backchannelLogoutUri,
     backchannelLogoutSessionRequired:
-      opts.backchannelLogoutSessionRequired === undefined || opts.backchannelLogoutSessionRequired === true
-        ? opts.backchannelLogoutSessionRequired
-        : parseBool('--backchannel-logout-session-required', opts.backchannelLogoutSessionRequired),
+      typeof opts.backchannelLogoutSessionRequired === 'string'
+        ? parseBool('--backchannel-logout-session-required', opts.backchannelLogoutSessionRequired)
+        : opts.backchannelLogoutSessionRequired,
   };
 }
 
