@@ -1,3 +1,4 @@
+import { SESSION_ABSOLUTE_MS } from '../web/session.js';
 import { createHash } from 'node:crypto';
 import { constantTimeEqual, tokenKey } from '../core/crypto.js';
 import { commandLine, placeholder } from '../core/shell.js';
@@ -210,6 +211,12 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
         // The sign-in pages take a password (RFC 8176 "pwd"); a code without a sign-in time says nothing.
         amr: plan.code.authTime === undefined || plan.code.authTime === null ? null : ['pwd'],
       });
+      // Back-Channel Logout 1.0: note that this application signed in through the session (sid), so
+      // that ending the session notifies it; kept until the session's absolute end.
+      if (plan.code.sid !== undefined && plan.code.sid !== null && deps.storage.sessions !== undefined) {
+        const authTime = plan.code.authTime ?? now;
+        await deps.storage.sessions.addClient(plan.code.sid, plan.application.id, now, authTime + SESSION_ABSOLUTE_MS);
+      }
       return { ...body, id_token: idToken };
     },
   };

@@ -11,6 +11,7 @@ import type { CsrfGuard } from '../../web/csrf.js';
 import type { SessionCookies } from '../../web/session.js';
 import type { SecretDeriver } from '../../web/signing.js';
 import type { RateLimits } from '../../registry/rate-limits.js';
+import type { BackchannelLogout } from '../../oidc/backchannel-logout.js';
 
 /**
  * What every step of the authorization endpoint shares: the endpoint's dependencies and web
@@ -29,6 +30,8 @@ export interface AuthorizeEndpointDeps {
   readonly secrets: SecretDeriver;
   /** Rate limits: sign-in attempts per source address (registry/rate-limits.ts); none when omitted. */
   readonly rateLimits?: RateLimits;
+  /** Back-channel logout, for a sign-out on the consent page ("Sign in as someone else"); none when omitted. */
+  readonly backchannel?: Pick<BackchannelLogout, 'sessionsEnded'>;
 }
 
 /** A page or redirect, with the cookies to set (a header that cannot be folded into one string). */
