@@ -308,4 +308,24 @@ describe('OpenID Connect logout: RP-Initiated Logout 1.0 and Back-Channel Logout
       receiver.status = 200;
     }
   });
+
+  it('doctor reports a back-channel logout URI the outbound rules refuse (the property switched off since)', async () => {
+    const admin = bearerClient(server, await adminToken(server));
+    const findings = async () => ((await admin.call('GET', '/findings')).json as { findings?: { id: string; target?: string; command?: string }[] } | { id: string; target?: string; command?: string }[]);
+    const list = async () => {
+      const f = await findings();
+      return (Array.isArray(f) ? f : (f.findings ?? [])).filter((x) => x.id === 'backchannel_logout_uri_refused');
+    };
+    assert.deepEqual(await list(), [], 'allowed while the property is on');
+    await server.latchkey.storage.properties.set('latchkey.outbound.allow_private_networks', 'false', Date.now());
+    await refreshCache(server);
+    try {
+      const found = await list();
+      assert.deepEqual(found.map((f) => f.target), [rp.clientId]);
+      assert.match(found[0]?.command ?? '', /apps update .* --backchannel-logout-uri/);
+    } finally {
+      await server.latchkey.storage.properties.set('latchkey.outbound.allow_private_networks', 'true', Date.now());
+      await refreshCache(server);
+    }
+  });
 });
