@@ -10,7 +10,9 @@ import { BACKCHANNEL_ATTEMPTS, BACKCHANNEL_LOGOUT_EVENT } from '../src/oidc/back
 import { adminToken, bearerClient } from './helpers/admin.js';
 import { authorizeInBrowser, Browser, formFor, hasForm, type Page } from './helpers/browser.js';
 import { refreshCache, registryDeps } from './helpers/oauth.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_KEK, type TestServer } from './helpers/server.js';
+import { main } from '../src/cli/main.js';
+import type { IO } from '../src/cli/context.js';
 
 const PW = 'alice-logout-password';
 const CALLBACK = 'https://rp.example.com/callback';
@@ -327,5 +329,62 @@ describe('OpenID Connect logout: RP-Initiated Logout 1.0 and Back-Channel Logout
       await server.latchkey.storage.properties.set('latchkey.outbound.allow_private_networks', 'true', Date.now());
       await refreshCache(server);
     }
+  });
+
+  /** The CLI in this process on the server's database; answers its exit code and output. */
+  async function cli(words: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const io: IO = { out: (t) => void (out += t), err: (t) => void (err += t), readStdin: async () => '' };
+    const code = await main(['node', 'latchkey', ...words, '--db', server.db], io);
+    return { code, out, err };
+  }
+
+  it('CLI: apps create/show carry the logout settings; a post-logout URI off the rules is refused by field', async () => {
+    const made = await cli(['apps', 'create', '--name', 'CLI wiki', '--grants', 'authorization_code', '--redirect-uri', CALLBACK, '--post-logout-redirect-uri', 'https://wiki.example.com/bye', '--post-logout-redirect-uri', 'https://wiki.example.com/bye2', '--backchannel-logout-uri', 'https://wiki.example.com/bcl', '--backchannel-logout-session-required', '--json']);
+    assert.equal(made.code, 0, made.err);
+    const app = JSON.parse(made.out) as { clientId: string; postLogoutRedirectUris: string[]; backchannelLogoutUri: string; backchannelLogoutSessionRequired: boolean };
+    assert.deepEqual([app.postLogoutRedirectUris, app.backchannelLogoutUri, app.backchannelLogoutSessionRequired], [['https://wiki.example.com/bye', 'https://wiki.example.com/bye2'], 'https://wiki.example.com/bcl', true]);
+    const shown = await cli(['apps', 'show', app.clientId]);
+    assert.match(shown.out, /Post-logout redirect URIs\s+https:\/\/wiki\.example\.com\/bye/);
+    assert.match(shown.out, /Back-channel logout URI\s+https:\/\/wiki\.example\.com\/bcl \(sid required\)/);
+    const bad = await cli(['apps', 'update', app.clientId, '--post-logout-redirect-uri', 'http://wiki.example.com/bye']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /Post-logout redirect URI "http:\/\/wiki\.example\.com\/bye" must use https/);
+    const off = await cli(['apps', 'update', app.clientId, '--backchannel-logout-session-required', 'false', '--backchannel-logout-uri', '', '--json']);
+    assert.equal(off.code, 0, off.err);
+    const after = JSON.parse(off.out) as { backchannelLogoutUri: string | null; backchannelLogoutSessionRequired: boolean };
+    assert.deepEqual([after.backchannelLogoutUri, after.backchannelLogoutSessionRequired], [null, false]);
+  });
+
+  it('CLI: users sessions lists sid and applications; --end ends one and sends the logout token', async () => {
+    const config = await discover(rp);
+    const browser = new Browser(server.url);
+    const { claims } = await signIn(config, browser);
+    receiver.received.length = 0;
+    const listed = await cli(['users', 'sessions', 'alice', '--json']);
+    assert.equal(listed.code, 0, listed.err);
+    const sessions = (JSON.parse(listed.out) as { sessions: { handle: string; sid: string | null; applications: { clientId: string }[] }[] }).sessions;
+    const mine = sessions.find((x) => x.sid === claims.sid);
+    assert.ok(mine !== undefined);
+    assert.deepEqual(mine.applications.map((a) => a.clientId), [rp.clientId]);
+    const table = await cli(['users', 'sessions', 'alice']);
+    assert.match(table.out, /SESSION\s+KIND\s+SID\s+STARTED\s+LAST SEEN\s+APPLICATIONS/);
+    assert.match(table.out, new RegExp(`${mine.handle}\\s+signin\\s+${String(claims.sid).slice(0, 8)}`));
+    assert.match(table.out, /Wiki/);
+    const saved = process.env.LATCHKEY_KEY_ENCRYPTION_KEY;
+    process.env.LATCHKEY_KEY_ENCRYPTION_KEY = TEST_KEK;
+    try {
+      const ended = await cli(['users', 'sessions', 'alice', '--end', mine.handle, '--issuer', server.url]);
+      assert.equal(ended.code, 0, ended.err);
+      assert.match(ended.out, /Ended 1 session of alice/);
+      assert.match(ended.out, /Back-channel logout: sent/);
+    } finally {
+      if (saved === undefined) delete process.env.LATCHKEY_KEY_ENCRYPTION_KEY;
+      else process.env.LATCHKEY_KEY_ENCRYPTION_KEY = saved;
+    }
+    const [got] = await delivered(1);
+    await validateLogoutToken(got?.body.get('logout_token') ?? '', { sub: aliceId, sid: String(claims.sid), clientId: rp.clientId });
+    assert.equal(await asksSignIn(config, browser), true);
   });
 });
