@@ -572,6 +572,19 @@ export function ApplicationDetail(props: { clientId: string }) {
                 <dd>{a.adminApi ? 'Allowed (scope latchkey.admin)' : 'Not allowed'}</dd>
                 <dt>Rate limit</dt>
                 <dd>{a.rateLimit === null ? 'Instance default (latchkey.rate_limit.client)' : a.rateLimit === 'off' ? 'Off (no limit)' : `${a.rateLimit} (token and introspection requests)`}</dd>
+                {a.grantTypes.includes('authorization_code') ? (
+                  <>
+                    <dt>Sign-out</dt>
+                    <dd>
+                      {a.backchannelLogoutUri === null ? 'No back-channel logout' : <>Back-channel logout to <code>{a.backchannelLogoutUri}</code> (deliveries in its history)</>}
+                      {a.postLogoutRedirectUris.length === 0 ? null : (
+                        <>
+                          ; after sign-out to <code>{a.postLogoutRedirectUris.join(', ')}</code>
+                        </>
+                      )}
+                    </dd>
+                  </>
+                ) : null}
                 <dt>Created</dt>
                 <dd>{fmtTime(a.createdAt ?? null)}</dd>
                 <dt>Updated</dt>
