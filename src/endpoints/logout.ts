@@ -138,13 +138,12 @@ async function check(deps: LogoutEndpointDeps, params: Params, now: number): Pro
 }
 
 /** §3: to the registered URI with state (added to its query), or the signed-out page. */
-function finish(c: Checked, req: NeutralRequest, cookies: string[], signedOut: boolean, userName?: string): WebResponse {
+function finish(c: Checked, cookies: string[], signedOut: boolean, userName?: string): WebResponse {
   if (c.redirectUri !== undefined) {
     const url = new URL(c.redirectUri);
     if (c.params.state !== undefined) url.searchParams.append('state', c.params.state);
     return { status: 303, headers: redirectHeaders(url.href), body: '', cookies };
   }
-  void req;
   const content = signedOut || userName === undefined ? signedOutContent() : stillSignedInContent(userName);
   return { ...htmlResponse(200, { title: signedOut ? 'Signed out' : 'Still signed in', nonce: newNonce(), content }), cookies };
 }
@@ -152,9 +151,9 @@ function finish(c: Checked, req: NeutralRequest, cookies: string[], signedOut: b
 export function createLogoutEndpoint(deps: LogoutEndpointDeps): LogoutEndpoint {
   const action = (req: NeutralRequest) => req.path.slice(req.path.lastIndexOf('/') + 1) || 'logout';
 
-  async function signOut(c: Checked, req: NeutralRequest, session: Session, now: number): Promise<WebResponse> {
+  async function signOut(c: Checked, session: Session, now: number): Promise<WebResponse> {
     await endSignInSession(deps, session, now);
-    return finish(c, req, [deps.sessions.clear()], true);
+    return finish(c, [deps.sessions.clear()], true);
   }
 
   async function confirmationPage(c: Checked, req: NeutralRequest, userName: string): Promise<WebResponse> {
@@ -180,9 +179,9 @@ export function createLogoutEndpoint(deps: LogoutEndpointDeps): LogoutEndpoint {
     if (req.method === 'GET' || req.method === 'HEAD') {
       const c = await check(deps, paramsOf(req.query), now);
       const current = await signedIn(req, c.hint, now);
-      if (current === undefined) return finish(c, req, [], true);
+      if (current === undefined) return finish(c, [], true);
       // An ID token of this very session: its application asks; no confirmation needed (see above).
-      if (c.hint?.sid !== undefined && c.hint.sid === sessionSid(current.session)) return signOut(c, req, current.session, now);
+      if (c.hint?.sid !== undefined && c.hint.sid === sessionSid(current.session)) return signOut(c, current.session, now);
       return confirmationPage(c, req, current.user.userName);
     }
     if (req.method !== 'POST') throw refusal('logout.method_not_allowed', 'The end-session endpoint accepts GET and POST.', 405).withFacts({ method: callerValue(req.method, 20) });
@@ -199,8 +198,8 @@ export function createLogoutEndpoint(deps: LogoutEndpointDeps): LogoutEndpoint {
     const current = await signedIn(req, c.hint, now);
     // A logout request sent by POST (§2) is treated as one sent by GET.
     if (!ours) {
-      if (current === undefined) return finish(c, req, [], true);
-      if (c.hint?.sid !== undefined && c.hint.sid === sessionSid(current.session)) return signOut(c, req, current.session, now);
+      if (current === undefined) return finish(c, [], true);
+      if (c.hint?.sid !== undefined && c.hint.sid === sessionSid(current.session)) return signOut(c, current.session, now);
       return confirmationPage(c, req, current.user.userName);
     }
     if (!(await deps.csrf.verify(req, LOGOUT_ACTION, csrfToken))) {
@@ -209,9 +208,9 @@ export function createLogoutEndpoint(deps: LogoutEndpointDeps): LogoutEndpoint {
         csrfTokenPresent: csrfToken !== undefined,
       });
     }
-    if (current === undefined) return finish(c, req, [], true);
-    if (decision !== 'sign_out') return finish({ ...c, redirectUri: undefined }, req, [], false, current.user.userName);
-    return signOut(c, req, current.session, now);
+    if (current === undefined) return finish(c, [], true);
+    if (decision !== 'sign_out') return finish({ ...c, redirectUri: undefined }, [], false, current.user.userName);
+    return signOut(c, current.session, now);
   }
 
   return {
