@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -386,5 +389,31 @@ describe('OpenID Connect logout: RP-Initiated Logout 1.0 and Back-Channel Logout
     const [got] = await delivered(1);
     await validateLogoutToken(got?.body.get('logout_token') ?? '', { sub: aliceId, sid: String(claims.sid), clientId: rp.clientId });
     assert.equal(await asksSignIn(config, browser), true);
+  });
+
+  it('export/apply: the logout settings are in the document, and applying a change sets them', async () => {
+    const exported = await cli(['export', '--format', 'json']);
+    assert.equal(exported.code, 0, exported.err);
+    const doc = JSON.parse(exported.out) as { applications: { clientId?: string; postLogoutRedirectUris: string[]; backchannelLogoutUri: string | null; backchannelLogoutSessionRequired: boolean }[] };
+    const entry = doc.applications.find((a) => a.clientId === rp.clientId);
+    assert.ok(entry !== undefined);
+    assert.deepEqual([entry.postLogoutRedirectUris, entry.backchannelLogoutUri, entry.backchannelLogoutSessionRequired], [[SIGNED_OUT], receiver.url, true]);
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-logout-'));
+    try {
+      const file = join(dir, 'registry.json');
+      mkdirSync(join(dir, 'no-apis'));
+      entry.postLogoutRedirectUris = [SIGNED_OUT, 'https://rp.example.com/bye'];
+      writeFileSync(file, JSON.stringify(doc));
+      const applied = await cli(['apply', '-f', file, '--apis', join(dir, 'no-apis')]);
+      assert.equal(applied.code, 0, applied.err + applied.out);
+      assert.deepEqual((await server.latchkey.storage.applications.byClientId(rp.clientId))?.postLogoutRedirectUris, [SIGNED_OUT, 'https://rp.example.com/bye']);
+      entry.postLogoutRedirectUris = ['javascript:alert(1)'];
+      writeFileSync(file, JSON.stringify(doc));
+      const refused = await cli(['apply', '-f', file, '--apis', join(dir, 'no-apis')]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.err + refused.out, /postLogoutRedirectUris/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
