@@ -236,6 +236,8 @@ describe('OpenID Connect logout: RP-Initiated Logout 1.0 and Back-Channel Logout
       const refusal = await refusalOf(page);
       assert.equal(refusal.reason, 'logout.redirect_uri_unregistered');
       assert.deepEqual(refusal.facts?.registeredPostLogoutRedirectUris, [SIGNED_OUT]);
+      assert.match(refusal.hint ?? '', new RegExp(`apps update ${rp.clientId} --post-logout-redirect-uri .*signed-out.* --post-logout-redirect-uri `));
+      assert.doesNotMatch(page.text, /apps update/, 'the hint is for the administrator, not the page');
     }
     // Without any client it cannot be checked, so it is not used.
     const bare = await browser.get(`/oauth/logout?post_logout_redirect_uri=${encodeURIComponent(SIGNED_OUT)}`);

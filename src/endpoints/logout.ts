@@ -5,6 +5,7 @@ import { mediaType, type NeutralRequest } from '../core/request.js';
 import { parameterName } from '../core/form.js';
 import type { Application, SessionRecord } from '../domain/model.js';
 import { callerValue } from '../errors/caller-value.js';
+import { commandLine } from '../core/shell.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { BackchannelLogout } from '../oidc/backchannel-logout.js';
@@ -128,7 +129,10 @@ async function check(deps: LogoutEndpointDeps, params: Params, now: number): Pro
   }
   // §3.1: compared exactly with those registered (as redirect URIs are, RFC 6749 §3.1.2.3).
   if (!(app.postLogoutRedirectUris ?? []).includes(uri)) {
-    throw refusal('logout.redirect_uri_unregistered', `The post_logout_redirect_uri is not registered for ${app.name}.`).withFacts({
+    const register = commandLine(['apps', 'update', app.clientId, ...[...(app.postLogoutRedirectUris ?? []), uri].flatMap((u) => ['--post-logout-redirect-uri', u])]);
+    throw refusal('logout.redirect_uri_unregistered', `The post_logout_redirect_uri is not registered for ${app.name}.`)
+      .withHint(`Application ${app.clientId} registers ${(app.postLogoutRedirectUris ?? []).length === 0 ? 'no post-logout redirect URI' : (app.postLogoutRedirectUris ?? []).join(', ')}; if this one is the application's, register it: ${register}`)
+      .withFacts({
       postLogoutRedirectUri: callerValue(uri, 500),
       registeredPostLogoutRedirectUris: [...(app.postLogoutRedirectUris ?? [])],
       logoutClientId: app.clientId,
