@@ -22,6 +22,8 @@ import type { GrantType } from './grants/grant-type.js';
 import type { Storage } from './storage/types.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from './client-auth/types.js';
 import { createMinter, opaqueFormat, type AccessTokenFormat } from './tokens/issuer.js';
+import { BackchannelLogout } from './oidc/backchannel-logout.js';
+import { createLogoutEndpoint, type LogoutEndpoint } from './endpoints/logout.js';
 import { createUserInfoEndpoint, type UserInfoEndpoint } from './endpoints/userinfo.js';
 import { BearerValidator } from './resource-server/bearer.js';
 import type { OutboundFetcher } from './outbound/fetch.js';
@@ -116,6 +118,10 @@ export interface Latchkey {
   readonly secrets: { derive(purpose: string): Buffer };
   /** GET and POST /oauth/authorize and /oauth_auth.do: sign-in, consent, authorization codes. */
   readonly authorizeEndpoint: AuthorizeEndpoint;
+  /** GET and POST /oauth/logout and /logout.do: OpenID Connect RP-Initiated Logout 1.0. */
+  readonly logoutEndpoint: LogoutEndpoint;
+  /** OpenID Connect Back-Channel Logout 1.0: tells the applications of a sign-in session that ended. */
+  readonly backchannel: BackchannelLogout;
   /** GET /oauth/jwks and /api/now/oauth/jwks. */
   readonly jwksEndpoint: JwksEndpoint;
   /** GET /.well-known/oauth-authorization-server (RFC 8414). */
@@ -215,7 +221,9 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
       return encryption.derive(purpose);
     },
   };
-  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring });
+  const backchannel = new BackchannelLogout({ storage, keyring, issuer: issuerOf, fetcher: outbound, clock, logger });
+  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring, backchannel });
+  const logoutEndpoint = createLogoutEndpoint({ cache, storage, keyring, issuer: issuerOf, clock, refusals, logger, sessions: authorizeEndpoint.sessions, csrf: authorizeEndpoint.csrf, backchannel });
   metrics.attach({ storage, cache, keyring, clock });
   const metricsEndpoint = createMetricsEndpoint({ metrics, cache, refusals });
   return {
@@ -242,6 +250,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     jwksEndpoint,
     metadataEndpoint,
     authorizeEndpoint,
+    logoutEndpoint,
+    backchannel,
     files: options.files,
     metrics,
     metricsEndpoint,
@@ -264,6 +274,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
       await passwordHasher.warmUp();
     },
     stop: async () => {
+      // Deliveries under way finish (each is bounded: a few attempts with a timeout).
+      await backchannel.idle();
       await activity.stop();
       await usage.stop();
       await cache.stop();

@@ -15,8 +15,9 @@ const PATHS = [
   '/.well-known/oauth-authorization-server', '/.well-known/oauth-authorization-server/x', '/console/login', '/console/callback', '/console/', '/console/../etc/passwd',
   '/admin/api/v1/session', '/admin/api/v1/applications', '/admin/api/v1/applications/x', '/admin/api/v1/properties/com.snc.platform.security.oauth.is.active',
   '/admin/api/v1/tokens/x/revoke', '/admin/api/v1/inspect', '/admin/api/v1/refusals', '/admin/api/v1/activity', '/admin/api/openapi.json',
+  '/oauth/logout', '/logout.do',
 ];
-const NAMES = ['token', 'token_type_hint', 'client_id', 'client_secret', 'response_type', 'redirect_uri', 'code_challenge', 'code_challenge_method', 'state', 'scope', 'csrf', 'pending', 'username', 'password', 'action', 'code', 'hours', 'q', 'client_assertion', 'client_assertion_type'];
+const NAMES = ['token', 'token_type_hint', 'client_id', 'client_secret', 'response_type', 'redirect_uri', 'code_challenge', 'code_challenge_method', 'state', 'scope', 'csrf', 'pending', 'username', 'password', 'action', 'code', 'hours', 'q', 'client_assertion', 'client_assertion_type', 'id_token_hint', 'post_logout_redirect_uri', 'logout_hint', 'ui_locales', 'lk_action', 'lk_csrf', 'decision'];
 
 interface Reply {
   readonly status: number;
@@ -60,7 +61,7 @@ describe('new endpoints under random and malformed input (fast-check): never a 5
 
   it(`answers ${RUNS} random requests with 2xx, 3xx or 4xx`, async () => {
     const value = fc.oneof(
-      fc.constantFrom('', 'code', 'token', 'S256', 'plain', 'http://127.0.0.1/cb', 'access_token', 'refresh_token', '%zz', '%', '\u0000', 'x'.repeat(5000), adminToken, 'eyJhbGciOiJub25lIn0.e30.', 'lk_at_000000000000.x'),
+      fc.constantFrom('', 'code', 'token', 'S256', 'plain', 'http://127.0.0.1/cb', 'access_token', 'refresh_token', '%zz', '%', '\u0000', 'x'.repeat(5000), adminToken, 'eyJhbGciOiJub25lIn0.e30.', 'lk_at_000000000000.x', 'logout', 'sign_out', 'eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.e30.x'),
       fc.string({ unit: 'grapheme', maxLength: 30 }),
       fc.string({ unit: 'binary', maxLength: 30 }),
     );

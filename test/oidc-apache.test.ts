@@ -7,7 +7,7 @@ import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createApplication, findApplication, updateApplication, type ApplicationInput } from '../src/registry/applications.js';
+import { createApplication, findApplication, updateApplication } from '../src/registry/applications.js';
 import { createUser } from '../src/registry/users.js';
 import { decodeEntities, formFor, formsOf, type Form } from './helpers/browser.js';
 import { refreshCache, registryDeps } from './helpers/oauth.js';
@@ -426,8 +426,8 @@ OIDCHTTPTimeoutShort 5
     const signedOut = `${site}/signed-out.html`;
     // Register the post-logout redirect URI (RP-Initiated Logout 1.0 §3.1: exact match).
     const deps = registryDeps(server);
-    await updateApplication(deps, clientId, { postLogoutRedirectUris: [signedOut] } as unknown as ApplicationInput);
-    assert.deepEqual(((await findApplication(deps, clientId)) as unknown as Record<string, unknown>).postLogoutRedirectUris, [signedOut], 'the application holds the post-logout redirect URI');
+    await updateApplication(deps, clientId, { postLogoutRedirectUris: [signedOut] });
+    assert.deepEqual((await findApplication(deps, clientId)).postLogoutRedirectUris, [signedOut], 'the application holds the post-logout redirect URI');
     await refreshCache(server);
 
     const browser = new Browser();

@@ -19,6 +19,7 @@ import { FIXTURE_REDIRECT_URI, assertErrorPage, assertErrorRedirect, authorizeUr
 import { authorizeInBrowser, Browser, formFor } from './helpers/browser.js';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { metricsTokenHash } from '../src/metrics/endpoint.js';
+import { createIdTokenMinter } from '../src/tokens/id-token.js';
 import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
 import { ALLOWED_ALGORITHMS } from '../src/assertions/keys.js';
 import { createIdentityProvider } from '../src/idp/registry.js';
@@ -1663,6 +1664,57 @@ function USERINFO_CASES(): OtherCase[] {
   ];
 }
 
+// --- the end-session endpoint (issue 15: RP-Initiated Logout 1.0) ---
+let logoutSetup: Promise<{ clientId: string; otherClientId: string; idToken: string }> | undefined;
+/** An application with a registered post-logout redirect URI, another, and a real ID token of the first. */
+function logoutFixture() {
+  return (logoutSetup ??= (async () => {
+    const deps = registryDeps(server, clock);
+    if ((await server.latchkey.storage.scopes.byName('openid')) === undefined) await createScope(deps, 'openid');
+    const made = await createApplication(deps, { name: 'Logout RP', grantTypes: ['authorization_code'], redirectUris: ['https://rp.example.com/cb'], scopes: ['openid'], postLogoutRedirectUris: ['https://rp.example.com/bye'] });
+    const other = await createApplication(deps, { name: 'Logout other RP', grantTypes: ['authorization_code'], redirectUris: ['https://rp.example.com/cb'], scopes: ['openid'] });
+    await refreshCache(server);
+    const mint = createIdTokenMinter({ keyring: server.latchkey.keyring, issuer: () => server.latchkey.issuer() });
+    const idToken = await mint({ application: made.application, userId: 'user-1', accessToken: 'x', now: clock.now() });
+    return { clientId: made.application.clientId, otherClientId: other.application.clientId, idToken };
+  })());
+}
+const logoutPage = (query: string, init: { method?: string; form?: Record<string, string> } = {}) => new Browser(server.url).request(`/oauth/logout${query}`, init);
+
+function LOGOUT_CASES(): OtherCase[] {
+  return [
+    { code: 'logout.method_not_allowed', endpoint: 'logout', facts: (e) => assert.equal(e.facts.method, 'DELETE'), run: () => logoutPage('', { method: 'DELETE' }) },
+    { code: 'logout.hint_invalid', endpoint: 'logout', facts: (e) => assert.deepEqual([e.facts.hintProblem, e.facts.logoutClientId], ['malformed', null]), run: () => logoutPage('?id_token_hint=not-a-jwt') },
+    { code: 'logout.client_unknown', endpoint: 'logout', facts: (e) => assert.deepEqual([e.facts.logoutClientId, e.facts.hintAudience], ['no-such-client', null]), run: () => logoutPage('?client_id=no-such-client') },
+    {
+      code: 'logout.client_mismatch', endpoint: 'logout',
+      facts: async (e) => {
+        const fx = await logoutFixture();
+        assert.deepEqual([e.facts.logoutClientId, e.facts.hintAudience], [fx.otherClientId, [fx.clientId]]);
+      },
+      run: async () => {
+        const fx = await logoutFixture();
+        return logoutPage(`?id_token_hint=${fx.idToken}&client_id=${fx.otherClientId}`);
+      },
+    },
+    { code: 'logout.redirect_uri_without_client', endpoint: 'logout', facts: (e) => assert.equal(e.facts.postLogoutRedirectUri, 'https://rp.example.com/bye'), run: () => logoutPage(`?post_logout_redirect_uri=${encodeURIComponent('https://rp.example.com/bye')}`) },
+    {
+      code: 'logout.redirect_uri_unregistered', endpoint: 'logout',
+      facts: async (e) => {
+        const fx = await logoutFixture();
+        assert.deepEqual(pick(e.facts, ['postLogoutRedirectUri', 'registeredPostLogoutRedirectUris', 'logoutClientId']), { postLogoutRedirectUri: 'https://rp.example.com/bye/', registeredPostLogoutRedirectUris: ['https://rp.example.com/bye'], logoutClientId: fx.clientId });
+      },
+      run: async () => {
+        const fx = await logoutFixture();
+        const page = await logoutPage(`?client_id=${fx.clientId}&post_logout_redirect_uri=${encodeURIComponent('https://rp.example.com/bye/')}&state=s`);
+        assert.equal(page.location, undefined, 'never redirected');
+        return page;
+      },
+    },
+    { code: 'logout.csrf_failed', endpoint: 'logout', facts: (e) => assert.deepEqual([e.facts.csrfCookiePresent, e.facts.csrfTokenPresent], [false, true]), run: () => logoutPage('', { form: { lk_action: 'logout', lk_csrf: 'forged', decision: 'sign_out' } }) },
+  ];
+}
+
 const OTHER_CASES: OtherCase[] = [
   // --- /metrics (issue 13) ---
   { code: 'metrics.credentials_missing', endpoint: 'metrics', facts: metricsFacts('none'), run: () => scrape({}) },
@@ -1968,6 +2020,7 @@ const OTHER_CASES: OtherCase[] = [
   // --- JWKS, keys and metadata cases (issue 4) ---
   ...ADMIN_CASES(),
   ...USERINFO_CASES(),
+  ...LOGOUT_CASES(),
 ];
 
 describe('every refusal reason is produced over HTTP and recorded', () => {

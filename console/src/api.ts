@@ -187,6 +187,10 @@ export interface SessionRow {
   readonly parent: string | null;
   /** The caller's own browser (this console session, or the sign-in it came from). */
   readonly current: boolean;
+  /** A sign-in session's sid (as in its ID and logout tokens); null for a console session. */
+  readonly sid: string | null;
+  /** The applications given an ID token through this sign-in session. */
+  readonly applications: readonly { readonly clientId: string; readonly name: string }[];
 }
 
 /** A password-attempt count (GET /locks): one user name from one source (pair), or from all (user). */

@@ -139,6 +139,8 @@ export class ConsoleAuth {
    */
   async signOut(session: ConsoleSession, now: number): Promise<string[]> {
     await this.sessions.end(session, now, true);
+    // The sign-in session it came from ended too: its applications get back-channel logout.
+    if (session.parentId !== null) this.latchkey.backchannel.sessionsEnded([{ id: session.parentId, userId: session.userId, kind: 'signin' }]);
     return [this.clear(), this.latchkey.authorizeEndpoint.sessions.clear()];
   }
 

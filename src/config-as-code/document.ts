@@ -119,6 +119,9 @@ const application = z
       .nullable()
       .default(null)
       .describe('Custom UserInfo claims: claim name to user field (id, userName, roles, name, givenName, familyName, email, emailVerified, phoneNumber, phoneNumberVerified, locale, zoneinfo, picture, address), sent with the scope profile; null: none.'),
+    postLogoutRedirectUris: z.array(z.string().min(1).max(2000)).default([]).describe('OpenID Connect RP-Initiated Logout: where the end-session endpoint may send the browser after sign-out (exact match; the rules of redirect URIs).'),
+    backchannelLogoutUri: nullableText(2000, 'OpenID Connect Back-Channel Logout: where logout tokens are POSTed when a session ends (https; allowed by the outbound rules); null: none.'),
+    backchannelLogoutSessionRequired: z.boolean().default(false).describe('OpenID Connect Back-Channel Logout: the application needs sid in logout tokens (backchannel_logout_session_required).'),
   })
   .describe('An application (OAuth client), without its secret: apply generates a secret for each confidential application it creates and shows it once. The built-in console application is not listed.');
 

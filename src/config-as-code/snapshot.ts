@@ -96,6 +96,9 @@ export function applicationEntry(app: Application, userNames: ReadonlyMap<string
     rateLimit: app.rateLimit ?? null,
     idTokenSignedResponseAlg: app.idTokenAlg ?? 'RS256',
     claimMappings: app.claimMappings === undefined || app.claimMappings === null ? null : { ...app.claimMappings },
+    postLogoutRedirectUris: [...(app.postLogoutRedirectUris ?? [])],
+    backchannelLogoutUri: app.backchannelLogoutUri ?? null,
+    backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired ?? false,
   };
 }
 

@@ -188,6 +188,9 @@ function applicationInput(app: DocumentApplication, current: AppEntry | undefine
     idTokenSignedResponseAlg: app.idTokenSignedResponseAlg,
     // Stored in claim-name order: compared so, a reordered document is no change.
     claimMappings: app.claimMappings === null ? null : Object.fromEntries(Object.entries(app.claimMappings).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    postLogoutRedirectUris: app.postLogoutRedirectUris,
+    backchannelLogoutUri: app.backchannelLogoutUri,
+    backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
   };
   if (current === undefined) return full;
   const compared: Record<string, unknown> = { ...current, jwks: current.jwks === null ? null : JSON.stringify(current.jwks) };

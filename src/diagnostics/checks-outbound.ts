@@ -37,6 +37,32 @@ function applicationUrls(s: Snapshot, policy: OutboundPolicy): Finding[] {
   return out;
 }
 
+/**
+ * Back-Channel Logout 1.0: a backchannel_logout_uri the outbound rules refuse gets no logout token
+ * when a session ends (the application keeps its user signed in). It was allowed when registered,
+ * so the setting changed since (latchkey.outbound.allow_private_networks switched off).
+ */
+function backchannelUrls(s: Snapshot, policy: OutboundPolicy): Finding[] {
+  const out: Finding[] = [];
+  for (const app of s.active) {
+    const uri = app.backchannelLogoutUri ?? null;
+    if (uri === null) continue;
+    const why = refusal(uri, policy);
+    if (why === undefined) continue;
+    out.push({
+      id: 'backchannel_logout_uri_refused',
+      severity: 'warning',
+      title: 'A back-channel logout URI is refused by the outbound rules',
+      detail: `Application ${appLabel(app)} has the back-channel logout URI ${uri}, which this server will not call: ${why}. When a user signs out, the application is not told, and keeps its own session of the user.`,
+      fix: 'Register the public https URL of its back-channel logout endpoint (or remove it with --backchannel-logout-uri "").',
+      command: commandLine(['apps', 'update', app.clientId, '--backchannel-logout-uri', '<https-url>']),
+      link: appLink(app),
+      target: app.clientId,
+    });
+  }
+  return out;
+}
+
 function providerUrls(providers: readonly IdentityProvider[], policy: OutboundPolicy): Finding[] {
   const out: Finding[] = [];
   for (const p of providers) {
@@ -60,5 +86,5 @@ function providerUrls(providers: readonly IdentityProvider[], policy: OutboundPo
 
 export function outboundUrls(s: Snapshot, providers: readonly IdentityProvider[]): Finding[] {
   const policy = policyOf(s.props);
-  return [...applicationUrls(s, policy), ...providerUrls(providers, policy)];
+  return [...applicationUrls(s, policy), ...backchannelUrls(s, policy), ...providerUrls(providers, policy)];
 }

@@ -27,6 +27,7 @@ export const FINDING_IDS = [
   'jwt_bearer_can_act_as_admin',
   'idp_user_claim_choosable',
   'outbound_url_refused',
+  'backchannel_logout_uri_refused',
   'kek_beside_database',
   'file_permissions_loose',
   'rate_limit_too_low',

@@ -110,6 +110,15 @@ export interface Application {
    * or `roles`; sent when the token has the scope `profile`. Null or absent: none.
    */
   readonly claimMappings?: Readonly<Record<string, string>> | null;
+  /**
+   * RP-Initiated Logout 1.0 `post_logout_redirect_uris`: where the end-session endpoint may send
+   * the browser after signing out (exact match). Absent: none.
+   */
+  readonly postLogoutRedirectUris?: readonly string[];
+  /** Back-Channel Logout 1.0 `backchannel_logout_uri`: where logout tokens are POSTed. Null or absent: none. */
+  readonly backchannelLogoutUri?: string | null;
+  /** Back-Channel Logout 1.0 `backchannel_logout_session_required`: logout tokens must carry `sid`. */
+  readonly backchannelLogoutSessionRequired?: boolean;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

@@ -93,7 +93,8 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
    * OpenID Connect Discovery 1.0 §3, listing exactly what is supported: the authorization code
    * flow (response type code, query response mode), public subject identifiers, RS256 and ES256
    * ID tokens, UserInfo (§5.3) with the claims of §5.4, the claims parameter (§5.5), the query and
-   * form_post response modes and the prompt values of §3.1.2.1; no request or request_uri parameters.
+   * form_post response modes and the prompt values of §3.1.2.1; no request or request_uri parameters;
+   * the end-session endpoint and back-channel logout.
    */
   async function openidConfiguration(): Promise<Record<string, unknown>> {
     const base = await document();
@@ -110,6 +111,10 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
       prompt_values_supported: [...PROMPT_VALUES],
       request_parameter_supported: false,
       request_uri_parameter_supported: false,
+      // RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1 (logout tokens carry sid and sub).
+      end_session_endpoint: `${base.issuer as string}/oauth/logout`,
+      backchannel_logout_supported: true,
+      backchannel_logout_session_supported: true,
     };
   }
 

@@ -200,6 +200,12 @@ export const FACTS = {
   // ---- report-only rules -------------------------------------------------------------------------
   rule: { label: 'Rule', description: 'The report-only rule that would refuse this request (rule_…).' },
   ruleMode: { label: 'Rule mode', description: 'report or enforce.' },
+  // ---- the end-session endpoint (RP-Initiated Logout 1.0) ------------------------------------
+  hintProblem: { label: 'What is wrong with the id_token_hint', description: 'Why the id_token_hint is not an ID token of this instance: malformed, unknown_key (not signed by a key published here), not_id_token (an access token), bad_signature or wrong_issuer.' },
+  logoutClientId: { label: 'client_id sent', description: 'The client_id parameter of the logout request (null: none).' },
+  hintAudience: { label: 'id_token_hint issued to', description: 'The aud of the id_token_hint: the client id(s) the ID token was issued to (null: no hint).' },
+  postLogoutRedirectUri: { label: 'post_logout_redirect_uri sent', description: 'The post_logout_redirect_uri of the logout request.' },
+  registeredPostLogoutRedirectUris: { label: 'Registered post-logout redirect URIs', description: "The application's post_logout_redirect_uris (exact match; null: no application named)." },
 } as const satisfies Record<string, FactInfo>;
 
 export type FactName = keyof typeof FACTS;

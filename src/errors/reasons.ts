@@ -806,6 +806,43 @@ export const REASONS = {
     fix: 'Call the UserInfo endpoint of the identity provider that issued the token, or sign in through this instance.',
     facts: ['tokenIssuer', 'identityProvider'],
   },
+  // ---- the end-session endpoint (RP-Initiated Logout 1.0) ------------------------------------
+  'logout.method_not_allowed': {
+    explanation: 'The end-session endpoint (/oauth/logout, /logout.do) accepts GET and POST only (RP-Initiated Logout 1.0 §2).',
+    fix: 'Send the browser there with GET (a redirect) or POST a form.',
+    facts: ['method'],
+  },
+  'logout.hint_invalid': {
+    explanation: 'The id_token_hint of a logout request is not an ID token this instance issued: malformed, signed by a key it does not publish (another server, or a key long retired), an access token, a bad signature or another issuer (RP-Initiated Logout 1.0 §2). Expired ID tokens are accepted.',
+    fix: 'Send as id_token_hint the ID token this instance issued to the application at sign-in, unchanged; or leave it out (the user is then asked to confirm).',
+    facts: ['hintProblem', 'logoutClientId'],
+  },
+  'logout.client_unknown': {
+    explanation: 'The client_id of a logout request (or the aud of its id_token_hint) names no application of this instance.',
+    fix: 'Send the client id of a registered application (latchkey apps list).',
+    facts: ['logoutClientId', 'hintAudience'],
+  },
+  'logout.client_mismatch': {
+    explanation: 'The client_id of a logout request is not the audience of its id_token_hint (RP-Initiated Logout 1.0 §2: the OP MUST verify they match).',
+    fix: "Send the application's own client id with its own ID token, or leave client_id out.",
+    facts: ['logoutClientId', 'hintAudience'],
+  },
+  'logout.redirect_uri_without_client': {
+    explanation: 'A logout request sent post_logout_redirect_uri with neither id_token_hint nor client_id, so no application it is registered for can be known; Latchkey never redirects to an unchecked address.',
+    fix: 'Send client_id (or id_token_hint) with post_logout_redirect_uri.',
+    facts: ['postLogoutRedirectUri'],
+  },
+  'logout.redirect_uri_unregistered': {
+    explanation: "The post_logout_redirect_uri of a logout request is not one of the application's post_logout_redirect_uris (compared exactly, RP-Initiated Logout 1.0 §3.1); the browser was not sent there.",
+    fix: 'Register it: `latchkey apps update <client-id> --post-logout-redirect-uri <uri>` (repeat for each), or send one that is registered, character for character.',
+    setting: 'application.postLogoutRedirectUris',
+    facts: ['postLogoutRedirectUri', 'registeredPostLogoutRedirectUris', 'logoutClientId'],
+  },
+  'logout.csrf_failed': {
+    explanation: 'The sign-out confirmation form came back without a valid CSRF token for its pre-session cookie (posted from another site, from another browser, or with cookies blocked).',
+    fix: 'Start again from the application; allow cookies for this site.',
+    facts: ['csrfCookiePresent', 'csrfTokenPresent'],
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASONS;

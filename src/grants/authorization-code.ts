@@ -1,3 +1,4 @@
+import { SESSION_ABSOLUTE_MS } from '../web/session.js';
 import { createHash } from 'node:crypto';
 import { constantTimeEqual, tokenKey } from '../core/crypto.js';
 import { commandLine, placeholder } from '../core/shell.js';
@@ -212,6 +213,12 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
         // Core 1.0 §5.5: the claims the request's claims parameter asked to have in the ID token.
         claims: deps.idTokenClaims === undefined || plan.code.claims === undefined || plan.code.claims === null || plan.code.claims.idToken.length === 0 ? null : deps.idTokenClaims(plan.user, plan.code.claims.idToken),
       });
+      // Back-Channel Logout 1.0: note that this application signed in through the session (sid), so
+      // that ending the session notifies it; kept until the session's absolute end.
+      if (plan.code.sid !== undefined && plan.code.sid !== null && deps.storage.sessions !== undefined) {
+        const authTime = plan.code.authTime ?? now;
+        await deps.storage.sessions.addClient(plan.code.sid, plan.application.id, now, authTime + SESSION_ABSOLUTE_MS);
+      }
       return { ...body, id_token: idToken };
     },
   };

@@ -3,6 +3,7 @@ import type { Latchkey } from '../app.js';
 import { hostFailure, send, sendJsonFailure, sendJsonNotFound, toNeutral, type HostError } from './fastify-neutral.js';
 import { AUTHORIZE_PATHS } from '../endpoints/authorize.js';
 import { USERINFO_PATHS } from '../endpoints/userinfo.js';
+import { LOGOUT_PATHS } from '../endpoints/logout.js';
 import { errorResponse } from '../endpoints/shared.js';
 import { invalidRequest } from '../errors/errors.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -45,6 +46,14 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
       return send(reply, res, res.cookies);
     };
     for (const url of AUTHORIZE_PATHS) scope.route({ method: ['GET', 'POST'], url, handler: authorize });
+
+    // The end-session endpoint (RP-Initiated Logout 1.0 §2: GET and POST); other methods reach the
+    // core, which answers 405 with Allow.
+    const logout = async (req: FastifyRequest, reply: FastifyReply) => {
+      const res = await latchkey.logoutEndpoint.handle(toNeutral(req));
+      return send(reply, res, res.cookies);
+    };
+    for (const url of LOGOUT_PATHS) scope.route({ method: [...methods], url, handler: logout });
 
     // Errors Fastify raises before a handler runs (body too large, unreadable body): a clear 4xx;
     // anything else is logged and answered without detail.

@@ -127,7 +127,11 @@ export function isPublished(key: SigningKey, now: number): boolean {
 export interface SigningMaterial {
   readonly kid: string;
   readonly alg: SigningAlgorithm;
-  readonly sign: (claims: Readonly<Record<string, unknown>>) => string;
+  /**
+   * `typ`: logout+jwt for a Back-Channel Logout token; honoured by ID-token keys only (an
+   * access-token key always writes at+jwt).
+   */
+  readonly sign: (claims: Readonly<Record<string, unknown>>, typ?: 'logout+jwt') => string;
 }
 
 export interface VerificationKey {

@@ -31,15 +31,21 @@ export async function createAccessTokenSigner(privateJwk: JWK, kid: string, alg:
   return sign;
 }
 
+/** The JWT typ of logout tokens (Back-Channel Logout 1.0 §2.4). */
+export const LOGOUT_TOKEN_TYP = 'logout+jwt';
+
 /**
  * The signer of OpenID Connect ID tokens (tokens/id-token.ts): the same jws signing, header
  * { alg, typ: 'JWT', kid } (Core 1.0 §2 names no typ; JWT is RFC 7519's), proved like the
  * access-token signer before it is used.
  */
-export async function createIdTokenSigner(privateJwk: JWK, kid: string, alg: SigningAlgorithm, publicJwk: JWK): Promise<(claims: Readonly<Record<string, unknown>>) => string> {
+export async function createIdTokenSigner(privateJwk: JWK, kid: string, alg: SigningAlgorithm, publicJwk: JWK): Promise<(claims: Readonly<Record<string, unknown>>, typ?: typeof LOGOUT_TOKEN_TYP) => string> {
   const privateKey = createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' });
   const header: jws.Header = { alg, typ: 'JWT', kid };
-  const sign = (claims: Readonly<Record<string, unknown>>): string => jws.sign({ header, payload: claims, privateKey });
+  // Back-Channel Logout 1.0 §2.4: logout tokens are signed with the same key, typed logout+jwt
+  // (so that neither can be used as the other).
+  const logoutHeader: jws.Header = { alg, typ: LOGOUT_TOKEN_TYP, kid };
+  const sign = (claims: Readonly<Record<string, unknown>>, typ?: typeof LOGOUT_TOKEN_TYP): string => jws.sign({ header: typ === undefined ? header : logoutHeader, payload: claims, privateKey });
   const probe = { iss: 'urn:latchkey:self-check', sub: 'self-check', aud: kid, iat: 0 };
   const token = sign(probe);
   const { payload, protectedHeader } = await jwtVerify(token, await importJWK(publicJwk, alg), { typ: 'JWT', algorithms: [alg], issuer: probe.iss, audience: kid, currentDate: new Date(0) });

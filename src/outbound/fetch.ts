@@ -59,6 +59,11 @@ export interface GetOptions {
 
 export interface OutboundFetcher {
   get(url: string, options?: GetOptions): Promise<OutboundResponse>;
+  /**
+   * POSTs an application/x-www-form-urlencoded body (Back-Channel Logout 1.0 §2.5), under the same
+   * rules, timeout and size limit as get. Redirects are not followed.
+   */
+  postForm?(url: string, form: Readonly<Record<string, string>>, options?: GetOptions): Promise<OutboundResponse>;
 }
 
 const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
@@ -129,8 +134,13 @@ export function createOutboundFetcher(options: OutboundFetcherOptions): Outbound
     return found[0] as ResolvedAddress;
   }
 
-  function send(checked: URL, host: string, target: ResolvedAddress, accept: string, signal: AbortSignal): Promise<OutboundResponse> {
+  function send(checked: URL, host: string, target: ResolvedAddress, accept: string, signal: AbortSignal, body?: string): Promise<OutboundResponse> {
     const url = checked.href;
+    const headers: Record<string, string> = { accept, 'accept-encoding': 'identity', 'user-agent': 'latchkey' };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
     const request = checked.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<OutboundResponse>((resolveResponse, reject) => {
       const req = request(
@@ -139,8 +149,8 @@ export function createOutboundFetcher(options: OutboundFetcherOptions): Outbound
           hostname: host,
           port: checked.port === '' ? undefined : Number(checked.port),
           path: `${checked.pathname}${checked.search}`,
-          method: 'GET',
-          headers: { accept, 'accept-encoding': 'identity', 'user-agent': 'latchkey' },
+          method: body === undefined ? 'GET' : 'POST',
+          headers,
           agent: false,
           lookup: pinned(target.address, target.family),
           signal,
@@ -153,29 +163,32 @@ export function createOutboundFetcher(options: OutboundFetcherOptions): Outbound
         },
       );
       req.on('error', (error) => reject(signal.aborted ? (signal.reason as Error) : error));
-      req.end();
+      req.end(body);
     });
   }
 
+  async function fetchOnce(method: 'GET' | 'POST', url: string, getOptions: GetOptions, body?: string): Promise<OutboundResponse> {
+    const policy = await options.policy();
+    const checked = checkOutboundUrl(url, policy);
+    if ('refused' in checked) throw new OutboundRefused(url, checked.refused, policy.allowPrivateNetworks);
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = getOptions.signal === undefined ? deadline : AbortSignal.any([deadline, getOptions.signal]);
+    try {
+      const target = await addressOf(url, checked.host, checked.literal, policy, signal);
+      return await send(checked.url, checked.host, target, getOptions.accept ?? 'application/json', signal, body);
+    } catch (error) {
+      if (error instanceof OutboundRefused || error instanceof OutboundFailed) throw error;
+      // The caller's own signal keeps its reason (jose turns a TimeoutError into JWKSTimeout).
+      if (getOptions.signal?.aborted === true) throw getOptions.signal.reason as Error;
+      if (deadline.aborted) throw new OutboundFailed(`${method} ${url} timed out after ${timeoutMs} ms`, { cause: error });
+      const code = (error as { code?: unknown }).code;
+      throw new OutboundFailed(`${method} ${url} failed: ${error instanceof Error ? error.message : String(error)}${typeof code === 'string' && !String(error).includes(code) ? ` (${code})` : ''}`, { cause: error });
+    }
+  }
+
   return {
-    async get(url, getOptions = {}) {
-      const policy = await options.policy();
-      const checked = checkOutboundUrl(url, policy);
-      if ('refused' in checked) throw new OutboundRefused(url, checked.refused, policy.allowPrivateNetworks);
-      const deadline = AbortSignal.timeout(timeoutMs);
-      const signal = getOptions.signal === undefined ? deadline : AbortSignal.any([deadline, getOptions.signal]);
-      try {
-        const target = await addressOf(url, checked.host, checked.literal, policy, signal);
-        return await send(checked.url, checked.host, target, getOptions.accept ?? 'application/json', signal);
-      } catch (error) {
-        if (error instanceof OutboundRefused || error instanceof OutboundFailed) throw error;
-        // The caller's own signal keeps its reason (jose turns a TimeoutError into JWKSTimeout).
-        if (getOptions.signal?.aborted === true) throw getOptions.signal.reason as Error;
-        if (deadline.aborted) throw new OutboundFailed(`GET ${url} timed out after ${timeoutMs} ms`, { cause: error });
-        const code = (error as { code?: unknown }).code;
-        throw new OutboundFailed(`GET ${url} failed: ${error instanceof Error ? error.message : String(error)}${typeof code === 'string' && !String(error).includes(code) ? ` (${code})` : ''}`, { cause: error });
-      }
-    },
+    get: (url, getOptions = {}) => fetchOnce('GET', url, getOptions),
+    postForm: (url, form, postOptions = {}) => fetchOnce('POST', url, { accept: '*/*', ...postOptions }, new URLSearchParams(form as Record<string, string>).toString()),
   };
 }
 

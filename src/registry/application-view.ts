@@ -36,6 +36,12 @@ export const applicationViewSchema = z
     idTokenSignedResponseAlg: z.enum(['RS256', 'ES256']),
     /** Custom UserInfo claims: claim name → user field (registry/claim-mappings.ts); null: none. */
     claimMappings: z.record(z.string(), z.string()).nullable(),
+    /** OpenID Connect RP-Initiated Logout: post_logout_redirect_uris (exact match). */
+    postLogoutRedirectUris: z.array(z.string()),
+    /** OpenID Connect Back-Channel Logout: backchannel_logout_uri; null: none. */
+    backchannelLogoutUri: z.string().nullable(),
+    /** OpenID Connect Back-Channel Logout: backchannel_logout_session_required. */
+    backchannelLogoutSessionRequired: z.boolean(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
     hasSecret: z.boolean(),
@@ -70,6 +76,9 @@ export function applicationView(app: Application, appUser: string | null): Appli
     rateLimit: app.rateLimit ?? null,
     idTokenSignedResponseAlg: app.idTokenAlg ?? 'RS256',
     claimMappings: app.claimMappings === undefined || app.claimMappings === null ? null : { ...app.claimMappings },
+    postLogoutRedirectUris: [...(app.postLogoutRedirectUris ?? [])],
+    backchannelLogoutUri: app.backchannelLogoutUri ?? null,
+    backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired ?? false,
     createdAt: isoTimestamp(app.createdAt),
     updatedAt: isoTimestamp(app.updatedAt),
     hasSecret: app.secretHash !== null,

@@ -12,7 +12,7 @@ import { storedPolicy } from './outbound-policy.js';
 import { outboundRefusalText, type OutboundPolicy } from '../outbound/url.js';
 import { commandLine, shown } from '../core/shell.js';
 import { RegistryError } from './errors.js';
-import { checkRedirectUris } from './redirect-uris.js';
+import { checkPostLogoutRedirectUris, checkRedirectUris, judgeRedirectUri } from './redirect-uris.js';
 import { findUser } from './users.js';
 import { ADMIN_SCOPE } from './scopes.js';
 import { checkConsoleApplicationKept } from './guards.js';
@@ -83,6 +83,12 @@ export interface ApplicationInput {
   readonly idTokenSignedResponseAlg?: string | undefined;
   /** Custom UserInfo claims: claim name → user field (registry/claim-mappings.ts); null or {} clears them, absent keeps them. */
   readonly claimMappings?: Readonly<Record<string, string>> | null | undefined;
+  /** RP-Initiated Logout 1.0 post_logout_redirect_uris (the rules of redirect URIs, exact match). */
+  readonly postLogoutRedirectUris?: readonly string[] | undefined;
+  /** Back-Channel Logout 1.0 backchannel_logout_uri: https (http on loopback), allowed by the outbound rules; null or '' clears it. */
+  readonly backchannelLogoutUri?: string | null | undefined;
+  /** Back-Channel Logout 1.0 backchannel_logout_session_required. */
+  readonly backchannelLogoutSessionRequired?: boolean | undefined;
 }
 
 /** The algorithms an application's ID tokens may be signed with (keys/keyring.ts ID_TOKEN_ALGORITHMS; RS256 first, the default). */
@@ -211,6 +217,25 @@ function checkJwksUri(value: string, policy: OutboundPolicy): string {
   return value;
 }
 
+/**
+ * Back-Channel Logout 1.0 §2.2: the server POSTs logout tokens to backchannel_logout_uri, so it is
+ * an absolute http(s) URL without a fragment (MUST NOT), https off loopback as for redirect URIs,
+ * and it must pass the outbound rules (src/outbound) under the current setting, as a JWKS URI.
+ */
+export function checkBackchannelLogoutUri(value: string, policy: OutboundPolicy): string {
+  const label = 'The back-channel logout URI';
+  const field = 'backchannelLogoutUri';
+  if (value.length > MAX_URI) throw new RegistryError('invalid_input', `${label} is longer than ${MAX_URI} characters.`, field);
+  if (/[\x00-\x20\x7f-\x9f]/.test(value)) throw new RegistryError('invalid_input', `${label} ${shown(value)} contains a space or a control character.`, field);
+  if (!/^https?:\/\//i.test(value) || !URL.canParse(value)) throw new RegistryError('invalid_input', `${label} ${shown(value)} is not an absolute https URL (https://app.example.com/backchannel-logout).`, field);
+  if (value.includes('#')) throw new RegistryError('invalid_input', `${label} ${shown(value)} must not contain a fragment (Back-Channel Logout 1.0 section 2.2).`, field);
+  const verdict = judgeRedirectUri(value);
+  if (!verdict.ok) throw new RegistryError('invalid_input', `${label} ${shown(value)} ${verdict.problem}.`, field);
+  const refused = outboundRefusalText(label, value, policy);
+  if (refused !== undefined) throw new RegistryError('outbound_refused', refused, field);
+  return value;
+}
+
 function checkAudience(value: string): string {
   if (value.length > MAX_AUDIENCE || /[\x00-\x1f\x7f]/.test(value)) {
     throw new RegistryError('invalid_input', `An audience needs 1-${MAX_AUDIENCE} printable characters.`, 'audience');
@@ -332,6 +357,9 @@ export async function createApplication(deps: Deps, input: ApplicationInput, opt
     rateLimit: checkRateLimit(input.rateLimit, null),
     idTokenAlg: checkIdTokenAlg(input.idTokenSignedResponseAlg ?? 'RS256'),
     claimMappings: checkClaimMappings(input.claimMappings),
+    postLogoutRedirectUris: checkPostLogoutRedirectUris(input.postLogoutRedirectUris ?? []),
+    backchannelLogoutUri: await optional(input.backchannelLogoutUri, null, async (v) => checkBackchannelLogoutUri(v, await storedPolicy(deps.storage))),
+    backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
     createdAt: now,
     updatedAt: now,
   };
@@ -423,6 +451,9 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     rateLimit: checkRateLimit(input.rateLimit, current.rateLimit ?? null),
     idTokenAlg: input.idTokenSignedResponseAlg === undefined ? (current.idTokenAlg ?? 'RS256') : checkIdTokenAlg(input.idTokenSignedResponseAlg),
     claimMappings: input.claimMappings === undefined ? (current.claimMappings ?? null) : checkClaimMappings(input.claimMappings),
+    postLogoutRedirectUris: input.postLogoutRedirectUris === undefined ? (current.postLogoutRedirectUris ?? []) : checkPostLogoutRedirectUris(input.postLogoutRedirectUris),
+    backchannelLogoutUri: await optional(input.backchannelLogoutUri, current.backchannelLogoutUri ?? null, async (v) => checkBackchannelLogoutUri(v, await storedPolicy(deps.storage))),
+    backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? current.backchannelLogoutSessionRequired ?? false,
     updatedAt: now,
   };
   checkKeySource(application.jwks, application.jwksUri);

@@ -105,3 +105,16 @@ export function repairedRedirectUris(uris: readonly string[]): string[] {
   }
   return out;
 }
+
+/**
+ * RP-Initiated Logout 1.0 §3.1 post_logout_redirect_uris: the same rules as redirect URIs (the
+ * browser is sent there, with `state`), matched exactly as well; refused with the field named.
+ */
+export function checkPostLogoutRedirectUris(uris: readonly string[]): string[] {
+  const unique = [...new Set(uris.map((u) => u.trim()).filter((u) => u !== ''))];
+  for (const uri of unique) {
+    const verdict = judgeRedirectUri(uri);
+    if (!verdict.ok) throw new RegistryError('invalid_input', `Post-logout redirect URI ${shown(uri)} ${verdict.problem}. ${REDIRECT_URI_RULES.replace('A redirect URI', 'It')}`, 'postLogoutRedirectUris');
+  }
+  return unique;
+}

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { hashPassword, newId } from '../core/crypto.js';
 import { commandLine, placeholder } from '../core/shell.js';
 import type { PasswordHasher } from '../core/password-hashing.js';
-import type { User } from '../domain/model.js';
+import type { SessionRecord, User } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
 import { RegistryError } from './errors.js';
@@ -17,7 +17,22 @@ type ConfirmDelete<T> = (plan: T) => Promise<void>;
  * instance passes its `hasher`, so new passwords wait in the same bounded queue as sign-ins
  * (core/password-hashing.ts); the CLI, a process of its own, hashes directly.
  */
-type Deps = { storage: Pick<Storage, 'users' | 'roles'> & Partial<Pick<Storage, 'audit'>>; clock: Clock; actor?: string | undefined; hasher?: Pick<PasswordHasher, 'hash'> | undefined };
+type Deps = {
+  storage: Pick<Storage, 'users' | 'roles'> & Partial<Pick<Storage, 'audit'>>;
+  clock: Clock;
+  actor?: string | undefined;
+  hasher?: Pick<PasswordHasher, 'hash'> | undefined;
+  /** Told which sessions a change ended (a running instance: back-channel logout, oidc/backchannel-logout.ts). */
+  sessionsEnded?: ((sessions: readonly SessionRecord[]) => void) | undefined;
+};
+
+/** Revokes every session of the user; tells deps.sessionsEnded which ones, when it listens. */
+async function endSessionsOf(deps: Pick<Deps, 'sessionsEnded'> & { storage: Pick<Storage, 'sessions'> }, userId: string, now: number): Promise<number> {
+  const live = deps.sessionsEnded === undefined ? [] : await deps.storage.sessions.listForUser(userId, now);
+  const count = await deps.storage.sessions.revokeForUser(userId, now);
+  if (live.length > 0) deps.sessionsEnded?.(live);
+  return count;
+}
 /** Updating a user also ends what the change must end: its sessions and, on a password change or deactivation, its tokens. */
 type UpdateDeps = Omit<Deps, 'storage'> & { storage: Deps['storage'] & Pick<Storage, 'sessions' | 'tokens'> };
 
@@ -183,7 +198,7 @@ export async function deleteUser(
   }
   await options.confirm?.(current);
   const now = deps.clock.now();
-  const sessions = await deps.storage.sessions.revokeForUser(current.id, now);
+  const sessions = await endSessionsOf(deps, current.id, now);
   const revoked = await deps.storage.tokens.revokeForUser(current.id, now, { includeClientCredentials: true });
   await deps.storage.attempts.clear(current.userName);
   if (!(await deps.storage.users.delete(current.id))) {
@@ -199,7 +214,7 @@ async function endWhatChanged(deps: UpdateDeps, before: User, after: User, now: 
   const passwordChanged = after.passwordChangedAt !== before.passwordChangedAt;
   const deactivated = before.active && !after.active;
   const rolesChanged = !sameRoles(before.roles, after.roles);
-  const sessions = passwordChanged || deactivated || rolesChanged ? await deps.storage.sessions.revokeForUser(after.id, now) : 0;
+  const sessions = passwordChanged || deactivated || rolesChanged ? await endSessionsOf(deps, after.id, now) : 0;
   const revoked = passwordChanged || deactivated ? await deps.storage.tokens.revokeForUser(after.id, now, { includeClientCredentials: deactivated }) : { tokens: 0, families: 0 };
   const ended = { sessions, tokens: revoked.tokens, families: revoked.families };
   if (sessions > 0 || revoked.tokens > 0) {

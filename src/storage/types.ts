@@ -328,7 +328,16 @@ export interface SessionStore {
   revokeForUser(userId: string, at: number): Promise<number>;
   /** The user's unrevoked sessions that have not expired at `now`, newest first (by `createdAt`), sessions created at the same time by id ascending. */
   listForUser(userId: string, now: number): Promise<SessionRecord[]>;
-  /** Deletes sessions that expired (or were revoked) before `before`; returns how many. */
+  /**
+   * Notes that an application got an ID token in the sign-in session whose `sid` this is
+   * (web/session.ts sessionSid), until `expiresAt` (the session's absolute end): what back-channel
+   * logout (OpenID Connect Back-Channel Logout 1.0) tells when the session ends. Idempotent per
+   * (sid, application); a second note keeps the first time.
+   */
+  addClient(sid: string, applicationId: string, at: number, expiresAt: number): Promise<void>;
+  /** The applications noted for a sid by addClient, in the order first noted (then by id). */
+  clientsOf(sid: string): Promise<string[]>;
+  /** Deletes sessions that expired (or were revoked) before `before`, and the notes of addClient past their end; returns how many sessions. */
   deleteExpired(before: number): Promise<number>;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mintOpaque, sessionHandle, tokenKey } from '../core/crypto.js';
 import type { NeutralRequest } from '../core/request.js';
 import type { SessionKind, SessionRecord, User } from '../domain/model.js';
@@ -52,6 +53,15 @@ export interface SessionCookieOptions {
   /** Base cookie name; other pages keep sessions apart by name. */
   readonly name?: string;
   readonly sameSite?: 'Lax' | 'Strict';
+}
+
+/**
+ * The `sid` of a sign-in session (OpenID Connect Front-/Back-Channel Logout 1.0, in the ID token):
+ * a one-way derivation of the stored session id (itself a hash of the cookie), stable for the
+ * session, never the cookie or the stored id. 128 bits, base64url.
+ */
+export function sessionSid(session: Pick<Session, 'id'>): string {
+  return createHash('sha256').update(`latchkey-sid\0${session.id}`).digest().subarray(0, 16).toString('base64url');
 }
 
 function sessionOf(r: SessionRecord): Session {

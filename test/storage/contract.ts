@@ -52,6 +52,9 @@ export function makeApp(over: Partial<Application> = {}): Application {
     rateLimit: null,
     idTokenAlg: 'RS256',
     claimMappings: null,
+    postLogoutRedirectUris: [],
+    backchannelLogoutUri: null,
+    backchannelLogoutSessionRequired: false,
     createdAt: T0,
     updatedAt: T0,
     ...over,
@@ -328,7 +331,13 @@ export function runStorageContract(
           jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"x","y":"y"}]}',
           canIntrospect: true,
         });
-        const c = makeApp({ grantTypes: ['authorization_code', JWT_BEARER_GRANT], jwksUri: 'https://example.test/jwks.json' });
+        const c = makeApp({
+          grantTypes: ['authorization_code', JWT_BEARER_GRANT],
+          jwksUri: 'https://example.test/jwks.json',
+          postLogoutRedirectUris: ['https://example.test/bye', 'https://example.test/bye?again=1'],
+          backchannelLogoutUri: 'https://example.test/backchannel-logout',
+          backchannelLogoutSessionRequired: true,
+        });
         await s.applications.create(a);
         await s.applications.create(b);
         await s.applications.create(c);
@@ -1292,6 +1301,28 @@ function describeSessionsAttemptsAndRevocation(get: () => Storage): void {
       assert.equal(await s.sessions.deleteExpired(T0 + 21), 2);
       assert.deepEqual(await s.sessions.byId(other.id), other);
       assert.equal((await s.sessions.byId(b.id))?.revokedAt, T0 + 200);
+    });
+
+    it('notes the applications given an ID token per sid, once each, in the order noted, until their end', async () => {
+      const s = get();
+      const sid = `sid-${uid()}`;
+      const other = `sid-${uid()}`;
+      assert.deepEqual(await s.sessions.clientsOf(sid), []);
+      await s.sessions.addClient(sid, 'app-b', T0 + 1, T0 + 1_000);
+      await s.sessions.addClient(sid, 'app-a', T0 + 2, T0 + 1_000);
+      // A second note keeps the first time (and order); another sid is apart.
+      await s.sessions.addClient(sid, 'app-b', T0 + 3, T0 + 1_000);
+      await s.sessions.addClient(other, 'app-c', T0 + 1, T0 + 10);
+      assert.deepEqual(await s.sessions.clientsOf(sid), ['app-b', 'app-a']);
+      assert.deepEqual(await s.sessions.clientsOf(other), ['app-c']);
+      // Same time: by application id.
+      const tie = `sid-${uid()}`;
+      await s.sessions.addClient(tie, 'app-z', T0, T0 + 1_000);
+      await s.sessions.addClient(tie, 'app-y', T0, T0 + 1_000);
+      assert.deepEqual(await s.sessions.clientsOf(tie), ['app-y', 'app-z']);
+      await s.sessions.deleteExpired(T0 + 11);
+      assert.deepEqual(await s.sessions.clientsOf(other), [], 'past its end: deleted');
+      assert.deepEqual(await s.sessions.clientsOf(sid), ['app-b', 'app-a']);
     });
   });
 

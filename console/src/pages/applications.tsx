@@ -156,11 +156,14 @@ interface FormState {
   adminApi: boolean;
   rateLimit: string;
   idTokenSignedResponseAlg: string;
+  postLogoutRedirectUris: string;
+  backchannelLogoutUri: string;
+  backchannelLogoutSessionRequired: boolean;
   grantTypes: string[];
 }
 
 function emptyForm(): FormState {
-  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, rateLimit: '', idTokenSignedResponseAlg: 'RS256', grantTypes: [] };
+  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, rateLimit: '', idTokenSignedResponseAlg: 'RS256', postLogoutRedirectUris: '', backchannelLogoutUri: '', backchannelLogoutSessionRequired: false, grantTypes: [] };
 }
 
 function formOf(a: Application): FormState {
@@ -181,6 +184,9 @@ function formOf(a: Application): FormState {
     adminApi: a.adminApi,
     rateLimit: a.rateLimit ?? '',
     idTokenSignedResponseAlg: a.idTokenSignedResponseAlg,
+    postLogoutRedirectUris: (a.postLogoutRedirectUris ?? []).join('\n'),
+    backchannelLogoutUri: a.backchannelLogoutUri ?? '',
+    backchannelLogoutSessionRequired: a.backchannelLogoutSessionRequired ?? false,
     grantTypes: [...a.grantTypes],
   };
 }
@@ -192,7 +198,7 @@ function useUsers() {
 /** The admin API fields the form shows (as Fields renders them), so a refusal naming one is shown next to it. */
 function visibleFields(grants: readonly string[], editing: boolean): ReadonlySet<string> {
   const shown = ['name', 'scopes', 'tokenFormat', 'audience', 'accessTokenLifespan', 'refreshTokenLifespan', 'rateLimit'];
-  if (grants.includes('authorization_code')) shown.push('redirectUris', 'logoUri', 'idTokenSignedResponseAlg');
+  if (grants.includes('authorization_code')) shown.push('redirectUris', 'logoUri', 'idTokenSignedResponseAlg', 'postLogoutRedirectUris', 'backchannelLogoutUri');
   if (grants.includes(JWT_BEARER) || editing) shown.push('jwks', 'jwksUri');
   return new Set(shown);
 }
@@ -262,6 +268,28 @@ function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void;
           ]}
         />
       ) : null}
+      {has('authorization_code') ? (
+        <>
+          <TextArea
+            label="Post-logout redirect URIs (OpenID Connect)"
+            name="postLogoutRedirectUris"
+            value={f.postLogoutRedirectUris}
+            onInput={(v) => set({ postLogoutRedirectUris: v })}
+            hint="Where /oauth/logout may send the browser after signing out: one per line, matched exactly, the rules of redirect URIs."
+            mono
+            error={err('postLogoutRedirectUris')}
+          />
+          <TextField
+            label="Back-channel logout URL (OpenID Connect)"
+            name="backchannelLogoutUri"
+            value={f.backchannelLogoutUri}
+            onInput={(v) => set({ backchannelLogoutUri: v })}
+            hint="Where a logout token is POSTed when a session the application signed in through ends: https (http only on loopback, with latchkey.outbound.allow_private_networks). Empty: none."
+            error={err('backchannelLogoutUri')}
+          />
+          <Checkbox label="Logout tokens must carry the session id (sid)" checked={f.backchannelLogoutSessionRequired} onChange={(v) => set({ backchannelLogoutSessionRequired: v })} hint="backchannel_logout_session_required; Latchkey always sends sid." />
+        </>
+      ) : null}
       <div class="grid2">
         <SelectField
           label="Access token format"
@@ -304,6 +332,8 @@ function body(f: FormState, includeEmpty: boolean): Record<string, unknown> {
     redirectUris: lines(f.redirectUris),
     tokenFormat: f.tokenFormat,
     idTokenSignedResponseAlg: f.idTokenSignedResponseAlg,
+    postLogoutRedirectUris: lines(f.postLogoutRedirectUris),
+    backchannelLogoutSessionRequired: f.backchannelLogoutSessionRequired,
     canIntrospect: f.canIntrospect,
     adminApi: f.adminApi,
   };
@@ -313,6 +343,7 @@ function body(f: FormState, includeEmpty: boolean): Record<string, unknown> {
     ['jwks', f.jwks],
     ['jwksUri', f.jwksUri],
     ['rateLimit', f.rateLimit],
+    ['backchannelLogoutUri', f.backchannelLogoutUri],
   ];
   for (const [k, v] of optional) if (v.trim() !== '') b[k] = v.trim();
   else if (includeEmpty) b[k] = null;
@@ -541,6 +572,19 @@ export function ApplicationDetail(props: { clientId: string }) {
                 <dd>{a.adminApi ? 'Allowed (scope latchkey.admin)' : 'Not allowed'}</dd>
                 <dt>Rate limit</dt>
                 <dd>{a.rateLimit === null ? 'Instance default (latchkey.rate_limit.client)' : a.rateLimit === 'off' ? 'Off (no limit)' : `${a.rateLimit} (token and introspection requests)`}</dd>
+                {a.grantTypes.includes('authorization_code') ? (
+                  <>
+                    <dt>Sign-out</dt>
+                    <dd>
+                      {a.backchannelLogoutUri === null ? 'No back-channel logout' : <>Back-channel logout to <code>{a.backchannelLogoutUri}</code> (deliveries in its history)</>}
+                      {a.postLogoutRedirectUris.length === 0 ? null : (
+                        <>
+                          ; after sign-out to <code>{a.postLogoutRedirectUris.join(', ')}</code>
+                        </>
+                      )}
+                    </dd>
+                  </>
+                ) : null}
                 <dt>Created</dt>
                 <dd>{fmtTime(a.createdAt ?? null)}</dd>
                 <dt>Updated</dt>

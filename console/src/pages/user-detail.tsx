@@ -150,7 +150,7 @@ function SessionsCard(props: { userName: string; onEnded: (message: string, sign
   return (
     <Card title="Sessions" titleId="user-sessions-title">
       <p class="muted">
-        Browsers signed in as {props.userName}: sign-in sessions of the authorization pages, and console sessions. Ending one signs that browser out at its next request (ending a sign-in also ends the
+        Browsers signed in as {props.userName}: sign-in sessions of the authorization pages, and console sessions. Ending one signs that browser out at its next request, and the applications signed in through it are told by back-channel logout (ending a sign-in also ends the
         console sessions started from it); tokens already issued stay valid until revoked on <a href={`#/tokens?user=${encodeURIComponent(props.userName)}`}>Tokens</a>.
       </p>
       <Loading loaded={sessions} />
@@ -168,6 +168,7 @@ function SessionsCard(props: { userName: string; onEnded: (message: string, sign
                   <th scope="col">Started</th>
                   <th scope="col">Last used</th>
                   <th scope="col">Ends if unused</th>
+                  <th scope="col">Signed in to</th>
                   <th scope="col">
                     <span class="sr-only">Actions</span>
                   </th>
@@ -183,6 +184,17 @@ function SessionsCard(props: { userName: string; onEnded: (message: string, sign
                     <td>{fmtTime(s.startedAt)}</td>
                     <td>{fmtTime(s.lastSeenAt)}</td>
                     <td>{fmtTime(s.endsAt)}</td>
+                    <td>
+                      {s.applications.length === 0 ? <span class="muted">—</span> : s.applications.map((a) => a.name).join(', ')}
+                      {s.sid === null ? null : (
+                        <>
+                          <br />
+                          <span class="muted">
+                            sid <code>{s.sid}</code>
+                          </span>
+                        </>
+                      )}
+                    </td>
                     <td class="actions-cell">
                       <ConfirmButton
                         small

@@ -47,6 +47,12 @@ const applicationFields = {
   idTokenSignedResponseAlg: z.enum(['RS256', 'ES256']),
   /** Custom UserInfo claims: claim name → user field (registry/claim-mappings.ts checks both); null or {} for none. */
   claimMappings: z.record(z.string().max(100), z.string().max(100)).nullable(),
+  /** OpenID Connect RP-Initiated Logout post_logout_redirect_uris; the registry checks them as redirect URIs. */
+  postLogoutRedirectUris: z.array(z.string().max(4096)).max(50),
+  /** OpenID Connect Back-Channel Logout backchannel_logout_uri; null or '' for none. Checked by the registry (https, outbound rules). */
+  backchannelLogoutUri: z.string().max(4096).nullable(),
+  /** OpenID Connect Back-Channel Logout backchannel_logout_session_required. */
+  backchannelLogoutSessionRequired: z.boolean(),
 };
 
 const CreateApplication = z.strictObject({
@@ -70,6 +76,9 @@ const CreateApplication = z.strictObject({
   rateLimit: applicationFields.rateLimit.optional(),
   idTokenSignedResponseAlg: applicationFields.idTokenSignedResponseAlg.optional(),
   claimMappings: applicationFields.claimMappings.optional(),
+  postLogoutRedirectUris: applicationFields.postLogoutRedirectUris.optional(),
+  backchannelLogoutUri: applicationFields.backchannelLogoutUri.optional(),
+  backchannelLogoutSessionRequired: applicationFields.backchannelLogoutSessionRequired.optional(),
 });
 
 const UpdateApplication = z.strictObject({

@@ -1,3 +1,4 @@
+import type { SessionRecord } from '../../domain/model.js';
 import { recordChange } from '../../audit/log.js';
 import { shellCommand } from '../../core/shell.js';
 import { type Application } from '../../domain/model.js';
@@ -10,7 +11,15 @@ import type { RouteContext } from './types.js';
 
 /** Registry deps carrying the actor, so the registry audits the change under the admin's name; new passwords share the instance's hashing queue. */
 export function deps(ctx: RouteContext) {
-  const d = { storage: ctx.latchkey.storage, clock: ctx.latchkey.clock, actor: ctx.caller.userName, hasher: ctx.latchkey.passwordHasher, grants: ctx.latchkey.catalogue };
+  const d = {
+    storage: ctx.latchkey.storage,
+    clock: ctx.latchkey.clock,
+    actor: ctx.caller.userName,
+    hasher: ctx.latchkey.passwordHasher,
+    grants: ctx.latchkey.catalogue,
+    // Sessions a user change ends (password, roles, deactivation, deletion) get back-channel logout.
+    sessionsEnded: (sessions: readonly SessionRecord[]) => ctx.latchkey.backchannel.sessionsEnded(sessions),
+  };
   return d;
 }
 

@@ -1,4 +1,5 @@
 import { sessionHandle } from '../../core/crypto.js';
+import { sessionSid } from '../../web/session.js';
 import type { SessionRecord, User } from '../../domain/model.js';
 import { findUser } from '../../registry/users.js';
 import { notFound } from '../http.js';
@@ -28,6 +29,10 @@ export interface SessionView {
   readonly parent: string | null;
   /** The caller's own browser: the console session making this request, or the sign-in it came from. */
   readonly current: boolean;
+  /** A sign-in session's `sid` (as in its ID tokens and logout tokens); null for a console session. */
+  readonly sid: string | null;
+  /** The applications given an ID token through this sign-in session (told by back-channel logout when it ends). */
+  readonly applications: readonly { readonly clientId: string; readonly name: string }[];
 }
 
 const handleOf = (id: string): string => sessionHandle(id);
@@ -43,7 +48,18 @@ async function liveSessions(ctx: RouteContext, user: User, now: number): Promise
   return all.filter((s) => now - s.lastSeenAt < idleMs(ctx, s.kind));
 }
 
-function sessionView(ctx: RouteContext, s: SessionRecord, now: number): SessionView {
+/** The applications signed in through a sign-in session (by its sid), by client id and name. */
+async function applicationsOf(ctx: RouteContext, s: SessionRecord): Promise<SessionView['applications']> {
+  if (s.kind !== 'signin') return [];
+  const out: { clientId: string; name: string }[] = [];
+  for (const id of await ctx.latchkey.storage.sessions.clientsOf(sessionSid(s))) {
+    const app = await ctx.latchkey.storage.applications.byId(id);
+    if (app !== undefined) out.push({ clientId: app.clientId, name: app.name });
+  }
+  return out;
+}
+
+async function sessionView(ctx: RouteContext, s: SessionRecord, now: number): Promise<SessionView> {
   const mine = ctx.caller.session;
   const current = mine !== undefined && (s.id === mine.id || s.id === mine.parentId);
   return {
@@ -55,6 +71,8 @@ function sessionView(ctx: RouteContext, s: SessionRecord, now: number): SessionV
     expiresAt: s.expiresAt,
     parent: s.parentId === null ? null : handleOf(s.parentId),
     current,
+    sid: s.kind === 'signin' ? sessionSid(s) : null,
+    applications: await applicationsOf(ctx, s),
   };
 }
 
@@ -63,7 +81,15 @@ async function endSessions(ctx: RouteContext, user: User, chosen: readonly Sessi
   const ids = new Set(chosen.map((s) => s.id));
   for (const s of live) if (s.parentId !== null && ids.has(s.parentId)) ids.add(s.id);
   const ended: string[] = [];
-  for (const id of ids) if (await ctx.latchkey.storage.sessions.revoke(id, now)) ended.push(handleOf(id));
+  const records: SessionRecord[] = [];
+  for (const id of ids) {
+    if (!(await ctx.latchkey.storage.sessions.revoke(id, now))) continue;
+    ended.push(handleOf(id));
+    const record = live.find((x) => x.id === id) ?? chosen.find((x) => x.id === id);
+    if (record !== undefined) records.push(record);
+  }
+  // Back-Channel Logout 1.0: the applications signed in through them are told (after this answer).
+  ctx.latchkey.backchannel.sessionsEnded(records);
   if (ended.length > 0) await audit(ctx, { action: 'user.sessions_ended', target: user.userName, after: { reason: 'ended by an administrator', sessions: ended.length, handles: ended } });
   return ended;
 }
@@ -82,18 +108,18 @@ export const USER_SESSION_ROUTES: readonly AdminRoute[] = [
     method: 'GET',
     path: '/users/:userName/sessions',
     tag: 'users',
-    summary: "The user's live sessions (sign-in and console), newest first, by handle (a short hash, never the cookie); current marks the caller's own browser",
+    summary: "The user's live sessions (sign-in and console), newest first, by handle (a short hash, never the cookie), with a sign-in session's sid and the applications signed in through it; current marks the caller's own browser",
     async handler(ctx) {
       const user = await findUser(deps(ctx), ctx.params.userName ?? '');
       const now = ctx.latchkey.clock.now();
-      return { userName: user.userName, sessions: (await liveSessions(ctx, user, now)).map((s) => sessionView(ctx, s, now)) };
+      return { userName: user.userName, sessions: await Promise.all((await liveSessions(ctx, user, now)).map((s) => sessionView(ctx, s, now))) };
     },
   },
   {
     method: 'DELETE',
     path: '/users/:userName/sessions',
     tag: 'users',
-    summary: "Ends every session of the user on every instance (signed out at the next request; tokens already issued stay valid: revoke them on /tokens); audited as user.sessions_ended",
+    summary: "Ends every session of the user on every instance (signed out at the next request; tokens already issued stay valid: revoke them on /tokens); the applications signed in through them get a back-channel logout token; audited as user.sessions_ended",
     async handler(ctx) {
       const user = await findUser(deps(ctx), ctx.params.userName ?? '');
       const now = ctx.latchkey.clock.now();
@@ -106,7 +132,7 @@ export const USER_SESSION_ROUTES: readonly AdminRoute[] = [
     method: 'DELETE',
     path: '/users/:userName/sessions/:handle',
     tag: 'users',
-    summary: 'Ends one session of the user by its handle (a sign-in session with the console sessions started from it); audited as user.sessions_ended',
+    summary: 'Ends one session of the user by its handle (a sign-in session with the console sessions started from it); the applications signed in through it get a back-channel logout token; audited as user.sessions_ended',
     async handler(ctx) {
       const user = await findUser(deps(ctx), ctx.params.userName ?? '');
       const now = ctx.latchkey.clock.now();

@@ -38,6 +38,11 @@ interface SharedOptions extends CommonOptions {
   readonly jwksUri?: string;
   readonly rateLimit?: string;
   readonly idTokenAlg?: string;
+  /** Repeatable --post-logout-redirect-uri (RP-Initiated Logout). */
+  readonly postLogoutRedirectUri?: string[];
+  readonly backchannelLogoutUri?: string;
+  /** --backchannel-logout-session-required alone is true; or true|false. */
+  readonly backchannelLogoutSessionRequired?: string | boolean;
 }
 interface CreateOptions extends SharedOptions {
   readonly appUser?: string;
@@ -98,6 +103,12 @@ function sharedInput(opts: SharedOptions): ApplicationInput {
     jwksUri: opts.jwksUri,
     rateLimit: opts.rateLimit,
     idTokenSignedResponseAlg: opts.idTokenAlg,
+    postLogoutRedirectUris: opts.postLogoutRedirectUri,
+    backchannelLogoutUri: opts.backchannelLogoutUri,
+    backchannelLogoutSessionRequired:
+      typeof opts.backchannelLogoutSessionRequired === 'string'
+        ? parseBool('--backchannel-logout-session-required', opts.backchannelLogoutSessionRequired)
+        : opts.backchannelLogoutSessionRequired,
   };
 }
 
@@ -171,6 +182,8 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['Token format', v.tokenFormat],
     ['Audience', v.audience ?? (v.tokenFormat === 'jwt' ? '(the issuer)' : null)],
     ['ID token algorithm', v.idTokenSignedResponseAlg],
+    ['Post-logout redirect URIs', v.postLogoutRedirectUris],
+    ['Back-channel logout URI', v.backchannelLogoutUri === null ? null : `${v.backchannelLogoutUri}${v.backchannelLogoutSessionRequired ? ' (sid required)' : ''}`],
     ['Logo', v.logoUri],
     ['Public keys (JWKS)', describeJwks(v.jwks)],
     ['JWKS URI', v.jwksUri],
@@ -252,6 +265,9 @@ function tokenAndKeyOptions(cmd: Command, clear: string): Command {
     .option('--redirect-uri <uri>', 'one exact redirect URI (https; http only on 127.0.0.1, [::1] or localhost; or a private-use scheme such as com.example.app:/callback); repeat for several (adds to --redirect-uris)', collect)
     .option('--token-format <opaque|jwt>', 'access tokens as opaque strings (default) or signed JWTs (RFC 9068)')
     .option('--id-token-alg <RS256|ES256>', 'OpenID Connect: the algorithm of its ID tokens (id_token_signed_response_alg; default RS256)')
+    .option('--post-logout-redirect-uri <uri>', `OpenID Connect: where the end-session endpoint (/oauth/logout) may send the browser after sign-out, exact match, the rules of --redirect-uri; repeat for several${clear === '' ? '' : ' (replaces the list; "" clears it)'}`, collect)
+    .option('--backchannel-logout-uri <url>', `OpenID Connect: where logout tokens are POSTed when a session ends (https; allowed by the outbound rules)${clear}`)
+    .option('--backchannel-logout-session-required [true|false]', 'OpenID Connect: the application needs sid in logout tokens (default false)')
     .option('--audience <aud>', `the "aud" of its JWT access tokens (default: the issuer)${clear}`)
     .option('--logo-uri <url>', `logo shown on the consent page (https, or http on localhost)${clear}`)
     .option('--jwks <file-or-json>', `its public keys, for private_key_jwt and the JWT bearer grant: a JWKS file, or the JSON itself${clear}`)
@@ -284,6 +300,9 @@ Examples:
     --logo-uri https://portal.example.com/logo.png
   latchkey apps create --name "Orders sync" --grants jwt_bearer --jwks ./orders-sync.jwks.json --token-format jwt
   latchkey apps create --name "Admin scripts" --grants client_credentials --app-user svc-admin --admin-api true
+  latchkey apps create --name "Team wiki" --grants authorization_code,refresh_token --scopes openid \
+    --redirect-uri https://wiki.example.com/oauth/callback --post-logout-redirect-uri https://wiki.example.com/signed-out \
+    --backchannel-logout-uri https://wiki.example.com/oauth/backchannel-logout --backchannel-logout-session-required
 ${grantsList(kit.grants)}`);
   kit.common(cmd).action((opts: CreateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
@@ -320,6 +339,7 @@ Examples:
   latchkey apps update <client-id> --access-token-lifespan 15m --refresh-token-lifespan 30d
   latchkey apps update <client-id> --jwks ./new-keys.jwks.json
   latchkey apps update <client-id> --rate-limit 100/1m
+  latchkey apps update <client-id> --post-logout-redirect-uri https://wiki.example.com/signed-out --backchannel-logout-uri https://wiki.example.com/oauth/backchannel-logout
 `);
   kit.common(cmd).action((ref: string, opts: UpdateOptions) =>
     kit.withDb(opts, async (ctx, out) => {

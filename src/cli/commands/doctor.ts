@@ -62,6 +62,7 @@ Checks: client_credentials_disabled, application_user_missing, application_user_
 redirect_uri_not_https, api_scope_unattainable, useraccount_scope_allowed, secret_rotation_due
 (latchkey.secrets.rotation_days), signing_key_rotation_due (latchkey.keys.rotation_days),
 admin_default_password, redirect_uri_invalid, outbound_url_refused (latchkey.outbound.allow_private_networks),
+backchannel_logout_uri_refused (an application's back-channel logout URI the outbound rules refuse),
 admin_api_application, jwt_bearer_can_act_as_admin, idp_user_claim_choosable, no_active_administrator,
 console_application_inactive; on a SQLite database or a
 key file, kek_beside_database and file_permissions_loose; rate_limit_too_low (an application's rate limit or

@@ -8,6 +8,7 @@ import { CliError, parseBool, parseList, readPassword } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';
 import { registerDeletes } from './lifecycle.js';
+import { registerUserSessions } from './user-sessions.js';
 
 /** The OpenID Connect profile options (Core §5.1), the same on create and update; "" clears a field on update. */
 interface ProfileOptions {
@@ -283,5 +284,6 @@ export function registerUsers(program: Command, kit: Kit): void {
   registerShow(users, kit);
   registerLocks(users, kit);
   registerUnlock(users, kit);
+  registerUserSessions(users, kit);
   registerDeletes({ users }, kit);
 }

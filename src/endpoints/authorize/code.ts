@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { mintOpaque } from '../../core/crypto.js';
-import type { Session } from '../../web/session.js';
+import { sessionSid, type Session } from '../../web/session.js';
 import type { Application, User } from '../../domain/model.js';
 import { CODE_LIFETIME_MS } from '../../grants/authorization-code.js';
 import type { AuthorizeKit } from './context.js';
@@ -18,16 +17,10 @@ export { CODE_LIFETIME_MS };
 /** Prefix of authorization codes (the tokenKey shape: lk_xx_ + time + 256 random bits). */
 export const CODE_PREFIX = 'lk_ac_';
 
-/** Mints and stores a code for the user's consent to a pending request; returns the code to send. */
-/**
- * The `sid` of a sign-in session (OpenID Connect Front-/Back-Channel Logout 1.0, in the ID token):
- * a one-way derivation of the stored session id (itself a hash of the cookie), stable for the
- * session, never the cookie or the stored id. 128 bits, base64url.
- */
-export function sessionSid(session: Pick<Session, 'id'>): string {
-  return createHash('sha256').update(`latchkey-sid\0${session.id}`).digest().subarray(0, 16).toString('base64url');
-}
+/** The `sid` of a sign-in session (defined with the sessions, which back-channel logout reads too). */
+export { sessionSid };
 
+/** Mints and stores a code for the user's consent to a pending request; returns the code to send. */
 export async function issueCode(kit: AuthorizeKit, app: Application, user: User, pending: Pending, now: number, session: Session): Promise<string> {
   // 256 random bits; only the hash is stored (RFC 6749 §10.5, §10.10).
   const { token: code, key: hash } = mintOpaque(CODE_PREFIX, now);

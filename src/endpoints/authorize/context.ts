@@ -12,6 +12,7 @@ import type { SessionCookies } from '../../web/session.js';
 import type { SecretDeriver } from '../../web/signing.js';
 import type { RateLimits } from '../../registry/rate-limits.js';
 import type { IdTokenHintDeps } from '../../tokens/id-token-hint.js';
+import type { BackchannelLogout } from '../../oidc/backchannel-logout.js';
 
 /**
  * What every step of the authorization endpoint shares: the endpoint's dependencies and web
@@ -32,6 +33,8 @@ export interface AuthorizeEndpointDeps {
   readonly rateLimits?: RateLimits;
   /** The keys an id_token_hint is verified with (tokens/id-token-hint.ts); absent: every hint is refused as unverifiable. */
   readonly keyring?: IdTokenHintDeps['keyring'];
+  /** Back-channel logout, for a sign-out on the consent page ("Sign in as someone else"); none when omitted. */
+  readonly backchannel?: Pick<BackchannelLogout, 'sessionsEnded'>;
 }
 
 /** A page or redirect, with the cookies to set (a header that cannot be folded into one string). */

@@ -60,9 +60,18 @@ export async function form(kit: AuthorizeKit, ctx: Ctx, params: Record<string, s
       return signIn(kit, ctx, app, pending, params);
     case 'consent':
       return consent(kit, ctx, app, target, pending, params);
-    case 'switch_user':
+    case 'switch_user': {
+      // Signing in as someone else signs this user out: the session ends on the server too, and
+      // the applications signed in through it are told (Back-Channel Logout 1.0).
+      const now = kit.deps.clock.now();
+      const session = await kit.sessions.read(ctx.req, now);
+      if (session !== undefined) {
+        await kit.sessions.end(session, now);
+        kit.deps.backchannel?.sessionsEnded([{ id: session.id, userId: session.userId, kind: 'signin' }]);
+      }
       ctx.cookies.push(kit.sessions.clear());
       return signInPage(kit, ctx, app, pending);
+    }
     case 'continue':
       return continueAsCurrent(kit, ctx, app, pending);
   }

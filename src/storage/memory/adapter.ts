@@ -21,6 +21,9 @@ const copyApp = (a: Application): Application => ({
   grantTypes: [...a.grantTypes],
   redirectUris: [...a.redirectUris],
   scopes: [...a.scopes],
+  postLogoutRedirectUris: [...(a.postLogoutRedirectUris ?? [])],
+  backchannelLogoutUri: a.backchannelLogoutUri ?? null,
+  backchannelLogoutSessionRequired: a.backchannelLogoutSessionRequired ?? false,
 });
 const copyToken = (t: TokenRecord): TokenRecord => ({ ...t, scopes: [...t.scopes] });
 const copyCode = (c: AuthorizationCode): AuthorizationCode => ({ ...c, scopes: [...c.scopes] });
@@ -66,6 +69,8 @@ export function createMemoryStorage(): Storage {
   /** usageKey(row) → row. */
   const usage = new Map<string, UsageRow>();
   const sessions = new Map<string, SessionRecord>();
+  /** sid -> application id -> [first noted, expires]. */
+  const sessionClients = new Map<string, Map<string, [number, number]>>();
   /** `${kind}\u0000${userName}\u0000${source}` → record. */
   const attempts = new Map<string, AttemptRecord>();
   const attemptKey = (k: AttemptKey): string => `${k.kind}\u0000${k.userName}\u0000${k.source}`;
@@ -643,7 +648,21 @@ export function createMemoryStorage(): Storage {
           .sort((a, b) => b.createdAt - a.createdAt || compare(a.id, b.id))
           .map((s) => ({ ...s }));
       },
+      async addClient(sid, applicationId, at, expiresAt) {
+        const of = sessionClients.get(sid) ?? new Map<string, [number, number]>();
+        if (!of.has(applicationId)) of.set(applicationId, [at, expiresAt]);
+        sessionClients.set(sid, of);
+      },
+      async clientsOf(sid) {
+        const of = sessionClients.get(sid);
+        if (of === undefined) return [];
+        return [...of.entries()].sort((a, b) => a[1][0] - b[1][0] || compare(a[0], b[0])).map(([id]) => id);
+      },
       async deleteExpired(before) {
+        for (const [sid, of] of [...sessionClients.entries()]) {
+          for (const [id, [, expiresAt]] of [...of.entries()]) if (expiresAt < before) of.delete(id);
+          if (of.size === 0) sessionClients.delete(sid);
+        }
         return deleteWhere(sessions, (s) => s.expiresAt < before || (s.revokedAt !== null && s.revokedAt < before));
       },
     },

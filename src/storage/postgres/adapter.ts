@@ -436,7 +436,12 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       revoke: async (id, at) => (await touchedRows('session', 'sessionRevoke', [id, at])) > 0,
       revokeForUser: (userId, at) => touchedRows('session', 'sessionRevokeUser', [userId, at]),
       listForUser: async (userId, now) => (await run<SessionRow>('session', 'sessionListUser', [userId, now])).map(sessionFromRow),
-      deleteExpired: (before) => deleteInChunks('session', 'sessionDeleteExpired', before),
+      addClient: async (sid, applicationId, at, expiresAt) => void (await run('session', 'sessionClientAdd', [sid, applicationId, at, expiresAt])),
+      clientsOf: async (sid) => (await run<{ application_id: string }>('session', 'sessionClientsOf', [sid])).map((r) => r.application_id),
+      deleteExpired: async (before) => {
+        await run('session', 'sessionClientsDeleteExpired', [before]);
+        return deleteInChunks('session', 'sessionDeleteExpired', before);
+      },
     },
     attempts: {
       fail: async (keys, at, windowMs, ttlMs) =>

@@ -297,6 +297,26 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       ALTER TABLE authorization_codes ADD COLUMN claims TEXT;
     `,
   },
+  {
+    version: 11,
+    name: 'openid connect logout: post-logout redirect uris, back-channel logout, applications per session',
+    sql: `
+      -- RP-Initiated Logout 1.0 post_logout_redirect_uris (a list, as redirect_uris).
+      ALTER TABLE applications ADD COLUMN post_logout_redirect_uris TEXT[] NOT NULL DEFAULT '{}';
+      -- Back-Channel Logout 1.0 backchannel_logout_uri and backchannel_logout_session_required.
+      ALTER TABLE applications ADD COLUMN backchannel_logout_uri TEXT;
+      ALTER TABLE applications ADD COLUMN backchannel_logout_session_required BOOLEAN NOT NULL DEFAULT false;
+      -- Which applications got an ID token in which sign-in session (by its sid), until the session's end.
+      CREATE TABLE session_clients (
+        sid TEXT NOT NULL,
+        application_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (sid, application_id)
+      );
+      CREATE INDEX session_clients_expires ON session_clients (expires_at);
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -123,6 +123,9 @@ export const SQL = {
   sessionTouch: `UPDATE sessions SET last_seen_at = ${D.greatest('last_seen_at', '$2')} WHERE id = $1 AND revoked_at IS NULL`,
   sessionRevoke: 'UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
   sessionRevokeUser: 'UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2',
+  sessionClientAdd: 'INSERT INTO session_clients (sid, application_id, created_at, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sid, application_id) DO NOTHING',
+  sessionClientsOf: 'SELECT application_id FROM session_clients WHERE sid = $1 ORDER BY created_at, application_id',
+  sessionClientsDeleteExpired: 'DELETE FROM session_clients WHERE expires_at < $1',
   sessionDeleteExpired: `WITH d AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
   // Every key in one statement, in the caller's (sorted) order: concurrent failures on any instance

@@ -15,6 +15,7 @@ export const COLUMNS = {
     'id', 'client_id', 'name', 'secret_hash', 'secret_rotated_at', 'active', 'public', 'grant_types', 'redirect_uris', 'scopes',
     'access_token_lifespan', 'refresh_token_lifespan', 'token_format', 'app_user_id', 'created_at', 'updated_at',
     'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api', 'rate_limit', 'id_token_alg', 'claim_mappings',
+    'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required',
   ],
   signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until', 'purpose'],
   codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid', 'claims'],
@@ -90,6 +91,9 @@ export interface ApplicationRow {
   id_token_alg: string | null;
   /** JSON of the application's claim mappings (claim name → user field); NULL for none. */
   claim_mappings: string | null;
+  post_logout_redirect_uris: SqlList;
+  backchannel_logout_uri: string | null;
+  backchannel_logout_session_required: SqlBool;
 }
 
 export interface SigningKeyRow {
@@ -245,6 +249,9 @@ export function sqlRows(d: SqlDialect) {
       rateLimit: r.rate_limit ?? null,
       idTokenAlg: (r.id_token_alg ?? null) as SigningAlgorithm | null,
       claimMappings: jsonObject<Record<string, string>>(r.claim_mappings ?? null) ?? null,
+      postLogoutRedirectUris: list.decode(r.post_logout_redirect_uris),
+      backchannelLogoutUri: r.backchannel_logout_uri ?? null,
+      backchannelLogoutSessionRequired: bool.decode(r.backchannel_logout_session_required),
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     }),
@@ -253,6 +260,7 @@ export function sqlRows(d: SqlDialect) {
       list.encode(a.grantTypes), list.encode(a.redirectUris), list.encode(a.scopes),
       a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
       a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi), a.rateLimit ?? null, a.idTokenAlg ?? null, jsonText(a.claimMappings ?? undefined),
+      list.encode(a.postLogoutRedirectUris ?? []), a.backchannelLogoutUri ?? null, bool.encode(a.backchannelLogoutSessionRequired ?? false),
     ],
 
     signingKeyFromRow,

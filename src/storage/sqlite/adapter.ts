@@ -395,7 +395,13 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       revoke: (id, at) => guard('session', () => s.sessionRevoke.run(at, id).changes === 1, true),
       revokeForUser: (userId, at) => guard('session', () => s.sessionRevokeUser.run(at, userId, at).changes, true),
       listForUser: (userId, now) => guard('session', () => (s.sessionListUser.all(userId, now) as SessionRow[]).map(sessionFromRow)),
-      deleteExpired: (before) => guard('session', () => s.sessionDeleteExpired.run(before, before).changes),
+      addClient: (sid, applicationId, at, expiresAt) => guard('session', () => void s.sessionClientAdd.run(sid, applicationId, at, expiresAt), true),
+      clientsOf: (sid) => guard('session', () => (s.sessionClientsOf.all(sid) as { application_id: string }[]).map((r) => r.application_id)),
+      deleteExpired: (before) =>
+        guard('session', () => {
+          s.sessionClientsDeleteExpired.run(before);
+          return s.sessionDeleteExpired.run(before, before).changes;
+        }),
     },
     attempts: {
       fail: (keys, at, windowMs, ttlMs) => guard('login attempt', () => attemptFail.immediate(keys, at, windowMs, ttlMs), true),

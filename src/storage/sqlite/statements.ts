@@ -69,6 +69,9 @@ const SQL = {
   sessionRevoke: 'UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
   sessionRevokeUser: 'UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?',
   sessionDeleteExpired: 'DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?',
+  sessionClientAdd: 'INSERT INTO session_clients (sid, application_id, created_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (sid, application_id) DO NOTHING',
+  sessionClientsOf: 'SELECT application_id FROM session_clients WHERE sid = ? ORDER BY created_at, application_id',
+  sessionClientsDeleteExpired: 'DELETE FROM session_clients WHERE expires_at < ?',
   // One statement per key: of concurrent failures (any process on the file) none is lost.
   attemptFail: `INSERT INTO login_attempts (${ATTEMPT_COLUMNS}) VALUES (?, ?, ?, 1, ?, ?, ?)
     ON CONFLICT (kind, user_name, source) DO UPDATE SET
