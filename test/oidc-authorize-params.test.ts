@@ -298,6 +298,27 @@ describe('OpenID Connect authorization request parameters', () => {
     });
   });
 
+  describe('request objects (Core 1.0 §6): not supported, and said so', () => {
+    it('request is request_not_supported and request_uri request_uri_not_supported, at the redirect URI with state and iss', async () => {
+      const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"scope":"openid"}').toString('base64url')}.`;
+      await assertRedirectedError(await new Browser(server.url).get(authUrl({ request: unsigned }).url), 'request_not_supported', 'authorize.request_object_unsupported');
+      await assertRedirectedError(await new Browser(server.url).get(authUrl({ request_uri: 'https://rp.example.com/request.jwt' }).url), 'request_uri_not_supported', 'authorize.request_uri_unsupported');
+      const discovery = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+      assert.equal(discovery.request_parameter_supported, false);
+      assert.equal(discovery.request_uri_parameter_supported, false);
+    });
+
+    it('unknown parameters, display and acr_values are ignored (Core 1.0 §3.1.2.1: not understood, ignored)', async () => {
+      const browser = await signedIn();
+      const extras: Record<string, string>[] = [{ display: 'page' }, { display: 'popup' }, { acr_values: 'urn:mace:incommon:iap:silver' }, { claims_locales: 'fr-CA' }, { extra_thing: 'x' }];
+      for (const extra of extras) {
+        const flow = authUrl(extra);
+        const page = await browser.get(flow.url);
+        assert.ok(hasForm(page, 'consent'), `${JSON.stringify(extra)}: the consent page as without it`);
+      }
+    });
+  });
+
   describe('the claims parameter', () => {
     it('its userinfo member reaches UserInfo and its id_token member the ID token, with scope openid alone', async () => {
       const browser = await signedIn();

@@ -1854,6 +1854,22 @@ const OTHER_CASES: OtherCase[] = [
     },
   },
   {
+    code: 'authorize.request_object_unsupported', endpoint: 'authorize',
+    facts: (e) => assert.equal(e.facts?.requestObjectLength, 8),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), request: 'e30.e30.' })), 'request_not_supported', 'fixture-state');
+    },
+  },
+  {
+    code: 'authorize.request_uri_unsupported', endpoint: 'authorize',
+    facts: (e) => assert.equal(e.facts?.requestObjectLength, 'urn:example:request'.length),
+    run: async () => {
+      const fx = await codeFixture(server, clock);
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, { ...requestParams(fx), request_uri: 'urn:example:request' })), 'request_uri_not_supported', 'fixture-state');
+    },
+  },
+  {
     code: 'authorize.response_mode_unsupported', endpoint: 'authorize',
     facts: (e) => assert.deepEqual(pick(e.facts, ['requestedResponseMode', 'supportedResponseModes']), { requestedResponseMode: 'fragment', supportedResponseModes: ['query', 'form_post'] }),
     run: async () => {

@@ -34,6 +34,7 @@ export const FACTS = {
   idTokenHintProblem: { label: 'Problem with the id_token_hint', description: 'Why the id_token_hint was not accepted: malformed, unknown_key (not signed by a key this instance publishes), not_id_token (an access token), bad_signature, wrong_issuer, or unverifiable (no ID token keys here). Never the token itself.' },
   claimsParameterLength: { label: 'Length of claims', description: 'How many characters the claims parameter had (never its content).' },
   requestedResponseMode: { label: 'response_mode sent', description: 'The response_mode parameter as sent (bounded).' },
+  requestObjectLength: { label: 'Length of the request object', description: 'How many characters the request (or request_uri) parameter had (never its content): OpenID Connect request objects are not supported.' },
   supportedResponseModes: { label: 'Response modes supported', description: 'The response modes the authorization endpoint supports (query, form_post).' },
   formAction: { label: 'Form action', description: 'The lk_action field of the posted form: sign_in, consent or switch_user (anything else is not one of our forms).' },
   pendingRequestValid: { label: 'Pending request verified', description: "Whether the form's signed pending request verified with this instance's key (false: altered, truncated, or signed by an instance with another LATCHKEY_KEY_ENCRYPTION_KEY)." },

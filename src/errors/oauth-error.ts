@@ -20,7 +20,10 @@ export type OAuthErrorCode =
   /** OpenID Connect Core 1.0 §3.1.2.6: answers to prompt=none and friends, at the authorization endpoint. */
   | 'login_required'
   | 'consent_required'
-  | 'interaction_required';
+  | 'interaction_required'
+  /** Core 1.0 §3.1.2.6: the request and request_uri parameters (§6) are not supported. */
+  | 'request_not_supported'
+  | 'request_uri_not_supported';
 
 export interface OAuthErrorInit {
   readonly error: OAuthErrorCode;

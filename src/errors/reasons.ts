@@ -331,6 +331,16 @@ export const REASONS = {
     fix: 'Send claims as JSON, for example {"userinfo":{"email":null},"id_token":{"name":{"essential":true}}}, URL-encoded.',
     facts: ['claimsParameterLength'],
   },
+  'authorize.request_object_unsupported': {
+    explanation: 'An authorization request carried the request parameter (a request object, OpenID Connect Core 1.0 §6.1), which this server does not support (request_parameter_supported: false in discovery); answered request_not_supported to the redirect URI (§3.1.2.6).',
+    fix: 'Send the authorization parameters as plain query (or form) parameters instead of in a request object.',
+    facts: ['requestObjectLength'],
+  },
+  'authorize.request_uri_unsupported': {
+    explanation: 'An authorization request carried the request_uri parameter (a request object by reference, OpenID Connect Core 1.0 §6.2), which this server does not support (request_uri_parameter_supported: false in discovery); answered request_uri_not_supported to the redirect URI (§3.1.2.6).',
+    fix: 'Send the authorization parameters as plain query (or form) parameters instead of by reference.',
+    facts: ['requestObjectLength'],
+  },
   'authorize.response_mode_unsupported': {
     explanation: 'The response_mode of an authorization request was not one this server supports (query, form_post; OAuth 2.0 Multiple Response Type Encoding Practices and Form Post Response Mode). The error went back to the redirect URI in the query.',
     fix: 'Send response_mode=query (the default for response_type=code) or response_mode=form_post, or leave it out.',

@@ -1,5 +1,6 @@
 import type { ClaimsRequest } from '../../domain/model.js';
 import { invalidRequest } from '../../errors/errors.js';
+import { OAuthError } from '../../errors/oauth-error.js';
 import { factString } from '../../errors/fact-values.js';
 import { parseClaimsRequest } from '../../oidc/claims.js';
 import { IdTokenHintRejected, verifyIdTokenHint } from '../../tokens/id-token-hint.js';
@@ -117,8 +118,36 @@ function checkClaims(value: string | undefined): ClaimsRequest | null {
   return parsed.userinfo.length === 0 && parsed.idToken.length === 0 ? null : parsed;
 }
 
-/** The synchronous checks: prompt, max_age, login_hint, ui_locales, claims. */
+/**
+ * request and request_uri (Core 1.0 §6): not supported (discovery says so); §3.1.2.6 has an error
+ * for each, so a client that sends one learns it instead of having its request object ignored.
+ */
+function checkRequestObject(params: Record<string, string>): void {
+  if (params.request !== undefined) {
+    throw new OAuthError({
+      error: 'request_not_supported',
+      status: 400,
+      reason: 'authorize.request_object_unsupported',
+      description: 'The request parameter (a request object) is not supported: send the parameters in the query.',
+      hint: 'Send the authorization parameters as plain query (or form) parameters instead of in a request object.',
+      facts: { requestObjectLength: params.request.length },
+    });
+  }
+  if (params.request_uri !== undefined) {
+    throw new OAuthError({
+      error: 'request_uri_not_supported',
+      status: 400,
+      reason: 'authorize.request_uri_unsupported',
+      description: 'The request_uri parameter is not supported: send the parameters in the query.',
+      hint: 'Send the authorization parameters as plain query (or form) parameters instead of by reference.',
+      facts: { requestObjectLength: params.request_uri.length },
+    });
+  }
+}
+
+/** The synchronous checks: request objects, prompt, max_age, login_hint, ui_locales, claims. */
 export function checkOidcParams(params: Record<string, string>): OidcParams {
+  checkRequestObject(params);
   return {
     prompt: checkPrompt(params.prompt),
     maxAge: checkMaxAge(params.max_age),
