@@ -26,6 +26,7 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
   let es: { clientId: string; secret: string };
   let spa: { clientId: string };
   let plain: { clientId: string; secret: string };
+  let allScopes: { clientId: string; secret: string };
   let aliceId: string;
 
   before(async () => {
@@ -42,6 +43,9 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
     spa = { clientId: c.application.clientId };
     const d = await createApplication(deps, { name: 'Not OpenID', grantTypes: grants, redirectUris: [CALLBACK], scopes: ['orders.read'] });
     plain = { clientId: d.application.clientId, secret: d.clientSecret ?? '' };
+    const e = await createApplication(deps, { name: 'All claims', grantTypes: grants, redirectUris: [CALLBACK], scopes: ['openid', 'profile', 'email', 'phone', 'address'] });
+    allScopes = { clientId: e.application.clientId, secret: e.clientSecret ?? '' };
+    await createUser(deps, { userName: 'bea', password: ALICE_PW, profile: { name: 'Bea Stone', email: 'bea@example.com', phoneNumber: '+33123456789', address: { locality: 'Lyon', country: 'FR' } } });
     await refreshCache(server);
   });
   after(async () => server.close());
@@ -112,6 +116,23 @@ describe('OpenID Connect: ID tokens, discovery, offline_access', () => {
   });
 
   describe('the authorization code flow with openid', () => {
+    it('every claim scope at once, in another order, with client_secret_post (Basic OP: oidcc-scope-all, oidcc-ensure-other-scope-order-succeeds, oidcc-server-client-secret-post)', async () => {
+      const config = await discover(allScopes.clientId, openid.ClientSecretPost(allScopes.secret));
+      const pkceCodeVerifier = openid.randomPKCECodeVerifier();
+      const state = openid.randomState();
+      const url = openid.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'address email openid phone profile', state, code_challenge: await openid.calculatePKCECodeChallenge(pkceCodeVerifier), code_challenge_method: 'S256' });
+      const answer = await authorizeInBrowser(new Browser(server.url), url.toString(), { username: 'bea', password: ALICE_PW });
+      const tokens = await openid.authorizationCodeGrant(config, new URL(answer.location ?? ''), { pkceCodeVerifier, expectedState: state, idTokenExpected: true });
+      const sub = tokens.claims()?.sub ?? '';
+      const info = await openid.fetchUserInfo(config, tokens.access_token, sub);
+      assert.equal(info.name, 'Bea Stone');
+      assert.equal(info.email, 'bea@example.com');
+      assert.equal(info.email_verified, false);
+      assert.equal(info.phone_number, '+33123456789');
+      assert.equal(info.phone_number_verified, false);
+      assert.deepEqual(info.address, { locality: 'Lyon', country: 'FR' });
+    });
+
     it('openid-client completes it with PKCE and a nonce, validates the ID token, calls UserInfo, and refreshes with offline_access', async () => {
       const config = await discover(rp.clientId, openid.ClientSecretBasic(rp.secret));
       const sent = await signIn(config, 'openid offline_access orders.read profile email');
