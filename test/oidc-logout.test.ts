@@ -393,6 +393,40 @@ describe('OpenID Connect logout: RP-Initiated Logout 1.0 and Back-Channel Logout
     assert.equal(await asksSignIn(config, browser), true);
   });
 
+  it('CLI: users update that ends the sessions (a role change) sends the logout token too; without an issuer it says why not', async () => {
+    const config = await discover(rp);
+    const browser = new Browser(server.url);
+    const { claims } = await signIn(config, browser);
+    receiver.received.length = 0;
+    const saved = process.env.LATCHKEY_KEY_ENCRYPTION_KEY;
+    process.env.LATCHKEY_KEY_ENCRYPTION_KEY = TEST_KEK;
+    try {
+      const updated = await cli(['users', 'update', 'alice', '--roles', 'reader', '--issuer', server.url]);
+      assert.equal(updated.code, 0, updated.err);
+      assert.match(updated.out, /ended 1 session/);
+      assert.match(updated.out, /Back-channel logout: sent/);
+      const [got] = await delivered(1);
+      await validateLogoutToken(got?.body.get('logout_token') ?? '', { sub: aliceId, sid: String(claims.sid), clientId: rp.clientId });
+      assert.equal(await asksSignIn(config, browser), true);
+      // Without an issuer: the sessions still end, and the output says the applications were not told.
+      const again = new Browser(server.url);
+      await signIn(config, again);
+      const savedIssuer = process.env.LATCHKEY_ISSUER;
+      delete process.env.LATCHKEY_ISSUER;
+      try {
+        const quiet = await cli(['users', 'update', 'alice', '--roles', '', '--json']);
+        assert.equal(quiet.code, 0, quiet.err);
+        assert.match((JSON.parse(quiet.out) as { backchannel?: string }).backchannel ?? '', /^not sent: no issuer is known here/);
+      } finally {
+        if (savedIssuer !== undefined) process.env.LATCHKEY_ISSUER = savedIssuer;
+      }
+      assert.equal(await asksSignIn(config, again), true);
+    } finally {
+      if (saved === undefined) delete process.env.LATCHKEY_KEY_ENCRYPTION_KEY;
+      else process.env.LATCHKEY_KEY_ENCRYPTION_KEY = saved;
+    }
+  });
+
   it('export/apply: the logout settings are in the document, and applying a change sets them', async () => {
     const exported = await cli(['export', '--format', 'json']);
     assert.equal(exported.code, 0, exported.err);

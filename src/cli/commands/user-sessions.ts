@@ -62,7 +62,8 @@ async function lineOf(ctx: CliContext, s: SessionRecord): Promise<SessionLine> {
 }
 
 /** A back-channel notifier for this process, or why there is none. */
-function notifier(ctx: CliContext, issuerFlag: string | undefined): BackchannelLogout | string {
+/** The back channel of the instance this CLI opened, or why it cannot send (a string for the output). */
+export function notifier(ctx: CliContext, issuerFlag: string | undefined): BackchannelLogout | string {
   const issuer = (issuerFlag ?? process.env.LATCHKEY_ISSUER ?? '').replace(/\/+$/, '');
   if (issuer === '') return 'no issuer is known here: give --issuer (or LATCHKEY_ISSUER) as `serve` has it';
   let kek: string;

@@ -8,7 +8,8 @@ import { CliError, parseBool, parseList, readPassword } from '../context.js';
 import { isoTime, renderRecord, renderTable } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';
 import { registerDeletes } from './lifecycle.js';
-import { registerUserSessions } from './user-sessions.js';
+import { notifier, registerUserSessions } from './user-sessions.js';
+import type { SessionRecord } from '../../domain/model.js';
 
 /** The OpenID Connect profile options (Core §5.1), the same on create and update; "" clears a field on update. */
 interface ProfileOptions {
@@ -33,6 +34,7 @@ interface CreateOptions extends CommonOptions, ProfileOptions {
 
 interface UpdateOptions extends CommonOptions, ProfileOptions {
   readonly passwordStdin?: boolean;
+  readonly issuer?: string;
   readonly roles?: string;
   readonly active?: string;
 }
@@ -172,8 +174,13 @@ function registerUpdate(users: Command, kit: Kit): void {
     .description("Change a user's active flag, roles, password or profile (\"\" clears a profile field)")
     .option('--active <true|false>', 'activate or deactivate the user')
     .option('--roles <list>', 'replace the roles with this comma-separated list ("" for none)')
-    .option('--password-stdin', 'read a new password from standard input (first line)');
+    .option('--password-stdin', 'read a new password from standard input (first line)')
+    .option('--issuer <url>', 'the instance issuer, to sign back-channel logout tokens for the sessions a change ends (default LATCHKEY_ISSUER)');
   profileOptions(cmd).addHelpText('after', `
+A password, role or active change ends the user's sessions on every instance; the applications
+signed in through them are sent a back-channel logout token when the issuer (--issuer or
+LATCHKEY_ISSUER) and the instance's key-encryption key are known here.
+
 Examples:
   latchkey users update svc-integration --active true
   printf %s "$PW" | latchkey users update admin --password-stdin
@@ -188,9 +195,22 @@ Examples:
       }
       const active = opts.active === undefined ? undefined : parseBool('--active', opts.active);
       const password = opts.passwordStdin ? await readPassword(kit.io) : undefined;
-      const { user, createdRoles, ended } = await updateUser(ctx, name, { active, roles: parseList(opts.roles), password, profile });
+      const back = notifier(ctx, opts.issuer);
+      const signins: SessionRecord[] = [];
+      const sessionsEnded = (sessions: readonly SessionRecord[]) => signins.push(...sessions.filter((s) => s.kind === 'signin'));
+      const { user, createdRoles, ended } = await updateUser({ ...ctx, sessionsEnded }, name, { active, roles: parseList(opts.roles), password, profile });
+      let backchannel: string | undefined;
+      if (signins.length > 0) {
+        if (typeof back === 'string') backchannel = `not sent: ${back}`;
+        else {
+          back.sessionsEnded(signins);
+          await back.idle();
+          backchannel = 'sent to the applications that register a back-channel logout URI (outcome in the audit log: application.backchannel_logout)';
+        }
+      }
       const changed = password === undefined ? '' : ' (password changed)';
-      out.result({ user: userView(user), createdRoles, ended }, () => `Updated user ${user.userName}${changed}.\n${createdRolesNote(createdRoles)}${endedNote(ended)}\n${userRecord(user)}`);
+      const backNote = backchannel === undefined ? '' : `Back-channel logout: ${backchannel}.\n`;
+      out.result({ user: userView(user), createdRoles, ended, ...(backchannel === undefined ? {} : { backchannel }) }, () => `Updated user ${user.userName}${changed}.\n${createdRolesNote(createdRoles)}${endedNote(ended)}${backNote}\n${userRecord(user)}`);
     }),
   );
 }
