@@ -347,6 +347,10 @@ export function runStorageContract(
         assert.deepEqual(await s.applications.byId(b.id), b);
         assert.equal(await s.applications.byId(uid()), undefined);
         assert.equal(await s.applications.byClientId(uid()), undefined);
+        // A caller's key with U+0000 (PostgreSQL text cannot hold one) finds nothing, never an error.
+        assert.equal(await s.applications.byClientId(`${b.clientId}\u0000`), undefined);
+        assert.equal(await s.applications.byClientId('\u0000'), undefined);
+        assert.equal(await s.users.byName('ad\u0000min'), undefined);
         const all = await s.applications.list();
         assert.deepEqual(all.map((x) => x.id).sort(), [a.id, b.id, c.id].sort());
         assert.deepEqual(all.find((x) => x.id === a.id), a);

@@ -147,6 +147,9 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
   };
 
   const one = async <R extends QueryResultRow, T>(what: string, name: StatementName, values: unknown[], map: (r: R) => T): Promise<T | undefined> => {
+    // PostgreSQL text cannot hold U+0000 (it refuses the query, 22021): no stored row has a key
+    // with one, so a lookup by such a key (a caller's client_id, user name ...) finds nothing.
+    if (values.some((v) => typeof v === 'string' && v.includes('\u0000'))) return undefined;
     const rows = await run<R>(what, name, values);
     return rows[0] === undefined ? undefined : map(rows[0]);
   };
