@@ -113,6 +113,9 @@ Examples:
             : `${renderTable(
                 ['SESSION', 'KIND', 'SID', 'STARTED', 'LAST SEEN', 'APPLICATIONS'],
                 lines.map((l) => [l.handle, l.kind, l.sid ?? '-', l.startedAt, l.lastSeenAt, l.applications.length === 0 ? '-' : l.applications.map((a) => a.name).join(', ')]),
+                undefined,
+                // The handle and the sid are copied whole (to --end, to a log search): never wrapped.
+                { whole: [0, 2] },
               )}\nEnd one: ${commandLine(['users', 'sessions', user.userName, '--end', lines[0]?.handle ?? '<handle>'])}\n`,
         );
         return;
