@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { IO } from '../src/cli/context.js';
+import { main } from '../src/cli/main.js';
 import { latchkeyExpress } from '../src/middleware/express.js';
 import { latchkeyFastify } from '../src/middleware/fastify.js';
 import { bearerChallenge, hostedProtectedResources, instanceProtectedResource, protectedResourceMetadata } from '../src/resource-server/protected-resource-metadata.js';
@@ -220,6 +222,60 @@ describe('protected resource metadata of the hosted APIs (RFC 9728)', () => {
     assert.equal(typeof asMetadata.json.authorization_endpoint, 'string');
     // The scope of the challenge is one the metadata lists.
     assert.ok((prm.json.scopes_supported as string[]).includes(params.scope!));
+  });
+});
+
+describe('surfaces: apis list, apis show, inspect', () => {
+  let server: TestServer;
+  async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const io: IO = { out: (t) => void (out += t), err: (t) => void (err += t), readStdin: async () => '' };
+    const code = await main(['node', 'latchkey', ...args], io);
+    return { code, out, err };
+  }
+  before(async () => {
+    server = await startTestServer({ apisDir: FIXTURE_APIS });
+  });
+  after(async () => server?.close());
+
+  it('apis list names each API\'s resource identifier and metadata URL under the issuer given', async () => {
+    const json = await cli('apis', 'list', '--apis', FIXTURE_APIS, '--issuer', 'https://auth.example.com', '--json');
+    assert.equal(json.code, 0, json.err);
+    const rows = JSON.parse(json.out) as { api: string; resource: string; resourceMetadata: string }[];
+    const orders = rows.filter((r) => r.api === 'acme/orders');
+    assert.ok(orders.length > 1);
+    for (const r of orders) assert.deepEqual([r.resource, r.resourceMetadata], ['https://auth.example.com/api/acme/orders', `https://auth.example.com${WELL_KNOWN}/api/acme/orders`]);
+    const text = await cli('apis', 'list', '--apis', FIXTURE_APIS, '--issuer', 'https://auth.example.com');
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, /\n  acme\/orders\n    resource  https:\/\/auth\.example\.com\/api\/acme\/orders\n    metadata  https:\/\/auth\.example\.com\/\.well-known\/oauth-protected-resource\/api\/acme\/orders\n/);
+  });
+
+  it('apis show lists the canonical and versioned identifiers with their metadata URLs, and the scopes declared; an unknown API exits 1 naming the known ones', async () => {
+    const shown = await cli('apis', 'show', 'acme/orders', '--apis', FIXTURE_APIS, '--issuer', 'https://auth.example.com/', '--json');
+    assert.equal(shown.code, 0, shown.err);
+    const view = JSON.parse(shown.out);
+    assert.deepEqual(view.scopes, ['orders.read', 'orders.write']);
+    assert.deepEqual(view.resources, [
+      { resource: 'https://auth.example.com/api/acme/orders', metadataUrl: `https://auth.example.com${WELL_KNOWN}/api/acme/orders`, version: null },
+      { resource: 'https://auth.example.com/api/acme/v1/orders', metadataUrl: `https://auth.example.com${WELL_KNOWN}/api/acme/v1/orders`, version: 'v1' },
+      { resource: 'https://auth.example.com/api/acme/v2/orders', metadataUrl: `https://auth.example.com${WELL_KNOWN}/api/acme/v2/orders`, version: 'v2' },
+    ]);
+    const text = await cli('apis', 'show', 'acme/orders', '--apis', FIXTURE_APIS, '--issuer', 'https://auth.example.com');
+    assert.match(text.out, /\n  v1\n    resource  https:\/\/auth\.example\.com\/api\/acme\/v1\/orders\n    metadata  https:\/\/auth\.example\.com\/\.well-known\/oauth-protected-resource\/api\/acme\/v1\/orders\n/);
+    const unknown = await cli('apis', 'show', 'acme/nope', '--apis', FIXTURE_APIS);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /No API acme\/nope .*Known: .*acme\/orders/);
+  });
+
+  it('inspect names the resource identifier and metadata URL of each API it judges the token against', async () => {
+    const json = await cli('inspect', 'lk_at_not-a-token', '--apis', FIXTURE_APIS, '--issuer', server.url, '--db', server.db, '--json');
+    assert.equal(json.code, 0, json.err);
+    const inspection = JSON.parse(json.out);
+    const orders = (inspection.apis as { namespace: string; id: string; resource: string; resourceMetadata: string }[]).find((a) => a.namespace === 'acme' && a.id === 'orders');
+    assert.deepEqual([orders?.resource, orders?.resourceMetadata], [`${server.url}/api/acme/orders`, `${server.url}${WELL_KNOWN}/api/acme/orders`]);
+    const text = await cli('inspect', 'lk_at_not-a-token', '--apis', FIXTURE_APIS, '--issuer', server.url, '--db', server.db);
+    assert.ok(text.out.includes(`  acme/orders  ${server.url}/api/acme/orders\n    metadata  ${server.url}${WELL_KNOWN}/api/acme/orders\n`), text.out);
   });
 });
 
