@@ -8,6 +8,7 @@ import { main } from '../src/cli/main.js';
 import { latchkeyExpress } from '../src/middleware/express.js';
 import { latchkeyFastify } from '../src/middleware/fastify.js';
 import { bearerChallenge, hostedProtectedResources, instanceProtectedResource, protectedResourceMetadata } from '../src/resource-server/protected-resource-metadata.js';
+import { adminToken, bearerClient } from './helpers/admin.js';
 import { apiCall, challengeParams, FIXTURE_APIS, resultOf } from './helpers/api.js';
 import { buildFixture } from './helpers/fixture.js';
 import { tokenRequest } from './helpers/oauth.js';
@@ -266,6 +267,19 @@ describe('surfaces: apis list, apis show, inspect', () => {
     const unknown = await cli('apis', 'show', 'acme/nope', '--apis', FIXTURE_APIS);
     assert.equal(unknown.code, 1);
     assert.match(unknown.err, /No API acme\/nope .*Known: .*acme\/orders/);
+  });
+
+  it('the admin API (and so the console) lists each API\'s resource identifiers and metadata URLs, and the scopes it declares', async () => {
+    const admin = bearerClient(server, await adminToken(server));
+    const res = await admin.call('GET', '/apis');
+    assert.equal(res.status, 200);
+    const orders = (res.json as { namespace: string; id: string; scopes: string[]; resources: unknown[] }[]).find((a) => a.namespace === 'acme' && a.id === 'orders');
+    assert.deepEqual(orders?.scopes, ['orders.read', 'orders.write']);
+    assert.deepEqual(orders?.resources, [
+      { resource: `${server.url}/api/acme/orders`, metadataUrl: `${server.url}${WELL_KNOWN}/api/acme/orders`, version: null },
+      { resource: `${server.url}/api/acme/v1/orders`, metadataUrl: `${server.url}${WELL_KNOWN}/api/acme/v1/orders`, version: 'v1' },
+      { resource: `${server.url}/api/acme/v2/orders`, metadataUrl: `${server.url}${WELL_KNOWN}/api/acme/v2/orders`, version: 'v2' },
+    ]);
   });
 
   it('inspect names the resource identifier and metadata URL of each API it judges the token against', async () => {
