@@ -40,6 +40,7 @@ import { KeySets } from './assertions/keys.js';
 import type { Grant, GrantModule } from './grants/types.js';
 import { createApiProvider } from './resource-server/provider.js';
 import { ApiRouter } from './resource-server/router.js';
+import { createProtectedResourceMetadataEndpoint, hostedProtectedResources, instanceProtectedResource, type ProtectedResourceMetadataEndpoint } from './resource-server/protected-resource-metadata.js';
 import type { FilesAtRest } from './diagnostics/checks-files.js';
 import { RateLimits } from './registry/rate-limits.js';
 import { InstanceMetrics } from './metrics/instance.js';
@@ -126,6 +127,8 @@ export interface Latchkey {
   readonly jwksEndpoint: JwksEndpoint;
   /** GET /.well-known/oauth-authorization-server (RFC 8414). */
   readonly metadataEndpoint: MetadataEndpoint;
+  /** GET /.well-known/oauth-protected-resource[/<resource path>] (RFC 9728): the instance, every hosted API (and its versions). */
+  readonly protectedResourceMetadata: ProtectedResourceMetadataEndpoint;
   /** What GET /metrics serves (src/metrics/): counters the hosts and endpoints feed, and what is read at scrape time. */
   readonly metrics: InstanceMetrics;
   /** GET /metrics: the Prometheus text, behind latchkey.metrics.enabled and latchkey.metrics.token_sha256. */
@@ -201,7 +204,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
-  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
+  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {
@@ -215,6 +218,12 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const jwksEndpoint = createJwksEndpoint({ keyring, clock });
   const userInfoEndpoint = createUserInfoEndpoint({ bearer, cache, codes: storage.codes, refusals, logger });
   const metadataEndpoint = createMetadataEndpoint({ issuer: issuerOf, grants, clientAuthMethods, storage, cache });
+  // Hosted MCP servers join with the third argument of hostedProtectedResources (and of instanceProtectedResource).
+  const protectedResourceMetadata = createProtectedResourceMetadataEndpoint({
+    issuer: issuerOf,
+    resources: (iss) => hostedProtectedResources(router.list(), iss),
+    instance: (iss) => instanceProtectedResource(iss, router.list()),
+  });
   const secrets = {
     derive(purpose: string): Buffer {
       if (encryption === undefined) throw new Error('No key-encryption key: set LATCHKEY_KEY_ENCRYPTION_KEY (or give createLatchkey a kek).');
@@ -249,6 +258,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     secrets,
     jwksEndpoint,
     metadataEndpoint,
+    protectedResourceMetadata,
     authorizeEndpoint,
     logoutEndpoint,
     backchannel,

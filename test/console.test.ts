@@ -393,6 +393,9 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
 
     await go(page, '#/apis', 'REST APIs');
     await page.getByRole('heading', { level: 2, name: /Echo/ }).waitFor();
+    // Each API's protected resource identifiers (RFC 9728), with a link to the metadata.
+    await page.locator(`code[data-resource="${server.url}/api/acme/v1/orders"]`).waitFor();
+    assert.equal(await page.locator(`a[data-metadata="${server.url}/.well-known/oauth-protected-resource/api/acme/orders"]`).getAttribute('href'), `${server.url}/.well-known/oauth-protected-resource/api/acme/orders`);
     await checkPage(page, 'apis');
 
     await go(page, '#/keys', 'Keys');

@@ -11,13 +11,14 @@ import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser, updateUser } from '../src/registry/users.js';
 import { createExternalTokenValidator } from '../src/idp/tokens.js';
-import { apiCall, assertApiRefusal, FIXTURE_APIS, type ApiReply } from './helpers/api.js';
+import { apiCall, apiChallenge, assertApiRefusal, FIXTURE_APIS, type ApiReply } from './helpers/api.js';
 import { startIdpServer, type IdpServer } from './helpers/idp-server.js';
 import { refreshCache, registryDeps } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const AUD = 'https://latchkey.test/api';
-const INVALID_TOKEN = /^Bearer realm="latchkey", error="invalid_token", error_description="[^"]+"$/;
+// The challenge of the echo API (RFC 6750 §3 with RFC 9728 resource_metadata).
+const INVALID_TOKEN = apiChallenge('/api/test/echo', { error: 'invalid_token' });
 
 let server: TestServer;
 /** The provider registered by metadata URL (OpenID discovery); users named by preferred_username. */

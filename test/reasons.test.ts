@@ -12,7 +12,7 @@ import { unverifiedRecordKey } from '../src/tokens/jwt.js';
 import type { AuditEntry, TokenRecord } from '../src/domain/model.js';
 import type { Refusal } from '../src/domain/model.js';
 import { adminFetch, adminToken, sessionClient } from './helpers/admin.js';
-import { apiCall, assertApiRefusal, FIXTURE_APIS, type ApiCall, type ApiReply } from './helpers/api.js';
+import { apiCall, apiChallenge, assertApiRefusal, FIXTURE_APIS, type ApiCall, type ApiReply } from './helpers/api.js';
 import { assertOAuthError, ManualClock, refreshCache, registryDeps, storedTokenKey, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { FIXTURE_REDIRECT_URI, assertErrorPage, assertErrorRedirect, authorizeUrl, codeFixture, issueCode, pkcePair, redeemCode, requestParams, signInPage } from './helpers/authorize-flow.js';
@@ -1005,8 +1005,9 @@ async function accessToken(res: TokenResponse): Promise<string> {
   assert.equal(res.status, 200, res.text);
   return String(res.json?.access_token);
 }
-const BEARER_ONLY = 'Bearer realm="latchkey"';
-const INVALID_TOKEN = /^Bearer realm="latchkey", error="invalid_token", error_description="[^"]+"$/;
+// The challenges of the fixture APIs (RFC 6750 §3 with RFC 9728 resource_metadata).
+const BEARER_ONLY = apiChallenge('/api/test/echo');
+const INVALID_TOKEN = apiChallenge('/api/test/echo', { error: 'invalid_token' });
 
 /** A rate limit from an instance property the case set to 1 (and restored since): the facts name it and its window. */
 async function assertInstanceLimit(e: Explanation, property: string): Promise<void> {
@@ -1070,7 +1071,7 @@ const API_CASES: ApiCase[] = [
     run: () => api({ path: '/api/test/echo', basic: ['dora', PW] }),
   },
   {
-    code: 'api.basic_auth_disabled', status: 401, error: 'invalid_request', endpoint: 'api acme/reports', wwwAuthenticate: 'Bearer realm="latchkey"',
+    code: 'api.basic_auth_disabled', status: 401, error: 'invalid_request', endpoint: 'api acme/reports', wwwAuthenticate: apiChallenge('/api/acme/reports'),
     facts: async (e) => {
       await assertProperty(e, BASIC_ON_APIS, 'admin');
       assert.deepEqual([e.facts.authMethod, e.facts.path, e.facts.acceptedAuthMethods], ['basic', '/api/acme/reports', ['bearer']]);
@@ -1079,7 +1080,7 @@ const API_CASES: ApiCase[] = [
     run: () => withProperty(BASIC_ON_APIS, 'false', 'true', () => api({ path: '/api/acme/reports', basic: ['dora', PW] }), 'admin'),
   },
   {
-    code: 'api.basic_bad_credentials', status: 401, error: 'invalid_request', endpoint: 'api acme/reports', wwwAuthenticate: 'Bearer realm="latchkey", Basic realm="latchkey"',
+    code: 'api.basic_bad_credentials', status: 401, error: 'invalid_request', endpoint: 'api acme/reports', wwwAuthenticate: apiChallenge('/api/acme/reports', { basic: true }),
     record: (r) => assert.equal(r.userName, 'dora'),
     facts: async (e) => {
       const dora = await server.latchkey.storage.users.byName('dora');
@@ -1189,7 +1190,7 @@ const API_CASES: ApiCase[] = [
     run: async () => api({ path: '/api/test/echo', bearer: await (await idpFixture()).token({ sub: 'bob' }) }),
   },
   {
-    code: 'api.scope_missing', status: 403, error: 'insufficient_scope', endpoint: 'api acme/orders', wwwAuthenticate: /^Bearer realm="latchkey", error="insufficient_scope", scope="orders\.read", error_description="[^"]+"$/,
+    code: 'api.scope_missing', status: 403, error: 'insufficient_scope', endpoint: 'api acme/orders', wwwAuthenticate: apiChallenge('/api/acme/orders', { error: 'insufficient_scope', scopes: ['orders.read'] }),
     record: (r) => {
       assert.equal(r.clientId, apps.conf!.clientId);
       assert.equal(r.applicationName, 'Confidential');

@@ -6,7 +6,7 @@ import { inspectToken } from '../src/diagnostics/inspect.js';
 import { createApplication, updateApplication } from '../src/registry/applications.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser } from '../src/registry/users.js';
-import { apiCall, assertApiRefusal, FIXTURE_APIS } from './helpers/api.js';
+import { apiCall, apiChallenge, assertApiRefusal, FIXTURE_APIS } from './helpers/api.js';
 import { refreshCache, registryDeps, tokenRequest } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -18,7 +18,8 @@ import { startTestServer, type TestServer } from './helpers/server.js';
  */
 
 const OTHER = 'https://orders.example.com';
-const INVALID_TOKEN = /^Bearer realm="latchkey", error="invalid_token", error_description="[^"]+"$/;
+// The challenge of the echo API (RFC 6750 §3 with RFC 9728 resource_metadata).
+const INVALID_TOKEN = apiChallenge('/api/test/echo', { error: 'invalid_token' });
 
 describe('tokens for another audience on our APIs', () => {
   let server: TestServer;

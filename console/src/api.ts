@@ -242,6 +242,10 @@ export interface ApiView {
   /** Its own rate limits (`1000/1m`, `off`); null: the instance's latchkey.rate_limit.api / api_user. */
   readonly rateLimit?: string | null;
   readonly userRateLimit?: string | null;
+  /** Every scope the API declares (API-level and per route). */
+  readonly scopes?: readonly string[];
+  /** Its protected resources (RFC 9728): the canonical identifier first (version null), then one per version. */
+  readonly resources?: readonly { readonly resource: string; readonly metadataUrl: string; readonly version: string | null }[];
   readonly routes: readonly ApiRouteView[];
 }
 

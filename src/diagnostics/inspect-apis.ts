@@ -7,6 +7,7 @@ import { authorizeCaller } from '../resource-server/provider.js';
 import type { Rule } from '../domain/model.js';
 import type { CompiledRules } from '../registry/rule-book.js';
 import { describeRule } from '../registry/rules.js';
+import { apiResourceUri, protectedResourceMetadataUrl } from '../domain/resource-uri.js';
 
 /** Whether one API route would accept the token, and why (what the API provider would decide). */
 export interface ApiVerdict {
@@ -20,6 +21,10 @@ export interface ApiVerdict {
   readonly why: string;
   /** The refusal reason the API would record, or null when it accepts the token. */
   readonly reason: string | null;
+  /** The API's resource identifier (RFC 8707: what a token for it names as its audience); null when no issuer is known. */
+  readonly resource: string | null;
+  /** Where its protected resource metadata is (RFC 9728); null when no issuer is known. */
+  readonly resourceMetadata: string | null;
 }
 
 /** The bearer validation outcome, computed once per token (the same for every route). */
@@ -77,10 +82,11 @@ function withRules(verdict: ApiVerdict, caller: Caller, rules: readonly Rule[]):
   return out;
 }
 
-export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome, book?: CompiledRules): ApiVerdict[] {
+export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome, book?: CompiledRules, issuer?: string): ApiVerdict[] {
   return apis.flatMap((api) =>
     api.resources.map((r): ApiVerdict => {
-      const base = { namespace: api.namespace, id: api.id, version: api.defaultVersion, method: r.method, path: routeOf(api, r) };
+      const resource = issuer === undefined ? null : apiResourceUri(issuer, api);
+      const base = { namespace: api.namespace, id: api.id, version: api.defaultVersion, method: r.method, path: routeOf(api, r), resource, resourceMetadata: resource === null ? null : protectedResourceMetadataUrl(resource) };
       const sec = r.security;
       if (!sec.requiresAuthentication) return { ...base, accepted: true, reason: null, why: 'open: no authentication required' };
       if (!sec.authMethods.includes('bearer')) {

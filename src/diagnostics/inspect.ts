@@ -116,6 +116,11 @@ function decode(token: string): { header: { kid?: unknown }; claims: JWTPayload 
   }
 }
 
+/** An issuer to name the APIs' resource identifiers under: not the placeholder of a run that knows none. */
+function usableIssuer(issuer: string | undefined): string | undefined {
+  return issuer === undefined || issuer === NO_ISSUER ? undefined : issuer;
+}
+
 function knownIssuer(deps: InspectDeps): string | undefined {
   try {
     return deps.issuer();
@@ -229,6 +234,6 @@ export async function inspectToken(deps: InspectDeps, raw: string): Promise<Insp
     effectiveScopes: facts.effectiveScopes ?? [],
     issuedAt: facts.issuedAt ?? null,
     expiresAt: facts.expiresAt ?? null,
-    apis: judgeApis(deps.router.list(), outcome, new CompiledRules(await deps.storage.rules.list())),
+    apis: judgeApis(deps.router.list(), outcome, new CompiledRules(await deps.storage.rules.list()), usableIssuer(knownIssuer(deps))),
   };
 }

@@ -7,6 +7,7 @@ import { LOGOUT_PATHS } from '../endpoints/logout.js';
 import { errorResponse } from '../endpoints/shared.js';
 import { invalidRequest } from '../errors/errors.js';
 import { registerKeyRoutes } from './routes/keys.js';
+import { registerProtectedResourceRoutes } from './routes/protected-resource.js';
 
 /** The endpoint a route's refusals are recorded under (route config), for the routes whose oversized bodies are refusals. */
 interface OAuthRouteConfig {
@@ -37,6 +38,8 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
 
     // JWKS (/oauth/jwks, /api/now/oauth/jwks) and RFC 8414 metadata; static routes, so they win over /api/*.
     registerKeyRoutes(scope, latchkey);
+    // RFC 9728 protected resource metadata of the instance and of every hosted API.
+    registerProtectedResourceRoutes(scope, latchkey);
 
     // The authorization endpoint (RFC 6749 §3.1: GET, and POST too) with its sign-in and consent
     // pages. Bodies are limited by bodyLimit like every Fastify route; its cookies go out as

@@ -1,4 +1,4 @@
-import { createTokenVerifier, TokenRejected, type TokenVerifier, type VerifiedToken, type VerifierOptions } from './verifier.js';
+import { createTokenVerifier, protectedResourceServing, TokenRejected, type ProtectedResourceServing, type TokenVerifier, type VerifiedToken, type VerifierOptions } from './verifier.js';
 
 /**
  * Express (4 and 5) middleware: `import { latchkeyExpress } from 'latchkey/express'`.
@@ -9,17 +9,28 @@ import { createTokenVerifier, TokenRejected, type TokenVerifier, type VerifiedTo
  * Refusals are RFC 6750 answers: 401 with `WWW-Authenticate: Bearer …` (error="invalid_token" for a
  * bad token), 403 insufficient_scope naming the scopes that would do, 400 for a malformed header,
  * 503 when Latchkey cannot be reached to check the token.
+ *
+ * With `resource` (this service's resource identifier), `app.use(auth.metadata)` serves its
+ * protected resource metadata (RFC 9728) and every challenge names it, so an MCP client finds the
+ * authorization server from the first 401:
+ *
+ *   const auth = latchkeyExpress({ issuer: 'https://auth.example.com', resource: 'https://svc.example.com/mcp' });
+ *   app.use(auth.metadata);   // GET /.well-known/oauth-protected-resource/mcp
  */
 
 /** The parts of Express's request/response this middleware uses (no dependency on express itself). */
 export interface ExpressLikeRequest {
   headers: Record<string, string | string[] | undefined>;
+  method?: string;
+  /** The path and query (Express: req.originalUrl / req.url). */
+  url?: string;
   latchkey?: VerifiedToken;
 }
 export interface ExpressLikeResponse {
   status(code: number): ExpressLikeResponse;
   setHeader(name: string, value: string): unknown;
   json(body: unknown): unknown;
+  end?(body?: string): unknown;
 }
 export type ExpressLikeNext = (error?: unknown) => void;
 export type ExpressMiddleware = (req: ExpressLikeRequest, res: ExpressLikeResponse, next: ExpressLikeNext) => void;
@@ -33,14 +44,35 @@ export interface LatchkeyExpress {
   /** Requires a valid token carrying at least one of `scopes` (none given: any valid token). */
   require(...scopes: string[]): ExpressMiddleware;
   readonly verifier: TokenVerifier;
+  /**
+   * Serves the protected resource metadata (RFC 9728) at its well-known path (`app.use(auth.metadata)`);
+   * passes every other request on. Without the `resource` option it passes everything on.
+   */
+  readonly metadata: ExpressMiddleware;
+  /** The protected resource (the `resource` option), or undefined without it. */
+  readonly resource: ProtectedResourceServing | undefined;
 }
 
 export function latchkeyExpress(options: LatchkeyExpressOptions): LatchkeyExpress {
   const verifier = createTokenVerifier(options);
   const realm = options.realm ?? 'api';
+  const resource = protectedResourceServing(options);
   return {
     verifier,
+    resource,
+    metadata(req, res, next) {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const answer = resource?.answer(req.method ?? 'GET', q === -1 ? url : url.slice(0, q));
+      if (answer === undefined) return next();
+      for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+      res.status(answer.status);
+      if (res.end === undefined) throw new TypeError('the response has no end()');
+      res.end(req.method === 'HEAD' ? undefined : answer.body);
+    },
     require(...scopes) {
+      resource?.note(scopes);
+      const target = resource === undefined ? undefined : { metadataUrl: resource.metadataUrl, scopes };
       return (req, res, next) => {
         const header = req.headers.authorization;
         verifier.authenticate(Array.isArray(header) ? header.join(',') : header, scopes).then(
@@ -52,7 +84,7 @@ export function latchkeyExpress(options: LatchkeyExpressOptions): LatchkeyExpres
             if (!(error instanceof TokenRejected)) return next(error);
             res.setHeader('cache-control', 'no-store');
             if (error.status === 503) res.setHeader('retry-after', '1');
-            else res.setHeader('www-authenticate', error.challenge(realm));
+            else res.setHeader('www-authenticate', error.challenge(realm, target));
             res.status(error.status).json(error.body());
           },
         );
@@ -61,7 +93,7 @@ export function latchkeyExpress(options: LatchkeyExpressOptions): LatchkeyExpres
   };
 }
 
-export { TokenRejected, type VerifiedToken, type VerifierOptions } from './verifier.js';
+export { TokenRejected, type ProtectedResourceServing, type VerifiedToken, type VerifierOptions } from './verifier.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { canonicalResource, protectedResourceMetadataUrl } from '../domain/resource-uri.js';
+import { bearerChallenge, METADATA_HEADERS, METADATA_PREFLIGHT, protectedResourceMetadata, type ProtectedResourceMetadata } from '../resource-server/protected-resource-metadata.js';
 
 /**
  * Verifies Latchkey access tokens in another Node.js service (the resource server), framework-free;
@@ -16,8 +18,20 @@ import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JW
 export interface VerifierOptions {
   /** Latchkey's issuer identifier, exactly as in its metadata (e.g. https://auth.example.com). */
   readonly issuer: string;
-  /** The audience this service expects in JWTs (default: the issuer, which Latchkey uses unless the application sets one). */
+  /** The audience this service expects in JWTs (default: `resource` when given, else the issuer, which Latchkey uses unless the application sets one). */
   readonly audience?: string | readonly string[];
+  /**
+   * This service's resource identifier (RFC 8707, RFC 9728), as clients name it in `resource`:
+   * `https://svc.example.com/mcp`. With it, the middleware serves the protected resource metadata
+   * (RFC 9728) at the path-inserted well-known path (`/.well-known/oauth-protected-resource/mcp`:
+   * mount `metadata` of latchkey/express or latchkey/fastify), every 401 and 403 challenge names
+   * it (`resource_metadata="…"`, `scope="…"`), and tokens must be meant for it (the default audience).
+   */
+  readonly resource?: string;
+  /** The scopes the metadata lists (scopes_supported); default: every scope a `require()` names. */
+  readonly scopesSupported?: readonly string[];
+  /** The metadata's resource_name; default: the resource identifier. */
+  readonly resourceName?: string;
   /** Overrides the jwks_uri from the metadata. */
   readonly jwksUri?: string;
   /** Credentials of a Latchkey application allowed to introspect (`latchkey apps update <client_id> --can-introspect true`). Needed for opaque tokens. */
@@ -66,13 +80,20 @@ export class TokenRejected extends Error {
     this.name = 'TokenRejected';
   }
 
-  /** The WWW-Authenticate header value (RFC 6750 §3). */
-  challenge(realm: string): string {
-    const parts = [`Bearer realm="${quote(realm)}"`];
-    if (this.error !== undefined && this.error !== 'temporarily_unavailable') parts.push(`error="${this.error}"`);
-    if (this.scope !== undefined) parts.push(`scope="${quote(this.scope)}"`);
-    if (this.error !== undefined) parts.push(`error_description="${quote(this.description)}"`);
-    return parts.join(', ');
+  /**
+   * The WWW-Authenticate header value (RFC 6750 §3). With the protected resource (`resource`
+   * option): its metadata URL (RFC 9728 §5.1 resource_metadata) and, on a 401, the scopes the route
+   * requires; a 403 insufficient_scope names the scopes that would do either way.
+   */
+  challenge(realm: string, resource?: { readonly metadataUrl: string; readonly scopes: readonly string[] }): string {
+    const withError = this.error !== undefined && this.error !== 'temporarily_unavailable';
+    return bearerChallenge({
+      realm,
+      error: withError ? this.error : undefined,
+      description: this.error === undefined ? undefined : this.description,
+      resourceMetadata: resource?.metadataUrl,
+      scopes: this.scope !== undefined ? this.scope.split(' ') : resource?.scopes,
+    });
   }
 
   /** The JSON body sent with the refusal. */
@@ -81,8 +102,56 @@ export class TokenRejected extends Error {
   }
 }
 
-function quote(value: string): string {
-  return value.replace(/[\\"]/g, "'").replace(/[^\x20-\x7e]/g, '?');
+/**
+ * The protected resource a middleware instance stands for (the `resource` option): its metadata
+ * document (RFC 9728 §2) at the path-inserted well-known path (§3.1), and what its challenges name.
+ */
+export interface ProtectedResourceServing {
+  /** The resource identifier, canonical (no trailing slash, lower-case host). */
+  readonly resource: string;
+  /** Where this service serves the metadata: `/.well-known/oauth-protected-resource<resource path>`. */
+  readonly metadataPath: string;
+  /** The full metadata URL (resource_metadata in the challenges). */
+  readonly metadataUrl: string;
+  /** Notes the scopes a route requires (scopes_supported lists them unless `scopesSupported` is given). */
+  note(scopes: readonly string[]): void;
+  /** The metadata document. */
+  document(): ProtectedResourceMetadata;
+  /**
+   * The answer to a request for `path` (without the query), framework-free: the document on GET
+   * and HEAD, the CORS preflight on OPTIONS; undefined for another path or method.
+   */
+  answer(method: string, path: string): { readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: string } | undefined;
+}
+
+/** The protected resource of a middleware instance, or undefined without the `resource` option. Throws a TypeError on an invalid one. */
+export function protectedResourceServing(options: Pick<VerifierOptions, 'issuer' | 'resource' | 'scopesSupported' | 'resourceName'>): ProtectedResourceServing | undefined {
+  if (options.resource === undefined) return undefined;
+  const canonical = canonicalResource(options.resource);
+  if (!canonical.ok) throw new TypeError(`resource: ${canonical.message} (got "${options.resource.slice(0, 200)}")`);
+  const resource = canonical.uri;
+  const metadataUrl = protectedResourceMetadataUrl(resource);
+  // Served at the path (a query of the resource identifier stays in metadataUrl only).
+  const metadataPath = new URL(metadataUrl).pathname;
+  const seen = new Set<string>(options.scopesSupported ?? []);
+  const fixed = options.scopesSupported !== undefined;
+  const issuer = options.issuer.replace(/\/+$/, '');
+  const document = () => protectedResourceMetadata({ resource, issuer, scopes: [...seen], name: options.resourceName ?? resource });
+  return {
+    resource,
+    metadataPath,
+    metadataUrl,
+    note(scopes) {
+      if (!fixed) for (const s of scopes) seen.add(s);
+    },
+    document,
+    answer(method, path) {
+      if (path !== metadataPath && path !== `${metadataPath}/`) return undefined;
+      if (method === 'OPTIONS') return METADATA_PREFLIGHT;
+      if (method !== 'GET' && method !== 'HEAD') return undefined;
+      return { status: 200, headers: METADATA_HEADERS, body: JSON.stringify(document()) };
+    },
+  };
 }
 
 interface Metadata {
@@ -107,7 +176,11 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   } catch {
     throw new TypeError(`issuer must be an absolute URL (got "${options.issuer}")`);
   }
-  const audience = options.audience === undefined ? issuer : typeof options.audience === 'string' ? options.audience : [...options.audience];
+  // RFC 8707 / RFC 9068 §4: a service with a resource identifier accepts the tokens meant for it.
+  const resource = options.resource === undefined ? undefined : canonicalResource(options.resource);
+  if (resource !== undefined && !resource.ok) throw new TypeError(`resource: ${resource.message} (got "${String(options.resource).slice(0, 200)}")`);
+  const defaultAudience = resource?.ok === true ? resource.uri : issuer;
+  const audience = options.audience === undefined ? defaultAudience : typeof options.audience === 'string' ? options.audience : [...options.audience];
   const timeoutMs = options.timeoutMs ?? 5_000;
   const cacheTtlMs = options.cacheTtlMs ?? 30_000;
   const algorithms = [...(options.algorithms ?? ['ES256', 'RS256'])];

@@ -80,6 +80,8 @@ export interface CompiledApi {
   readonly name: string;
   readonly versions: readonly string[];
   readonly defaultVersion: string;
+  /** The scopes its API-level security names (each resource's are in its security): the protected resource metadata lists both. */
+  readonly scopes: readonly string[];
   /** Its own limits (rateLimit, userRateLimit); undefined: the instance's (registry/rate-limits.ts). */
   readonly rateLimit: RateLimitSetting | undefined;
   readonly userRateLimit: RateLimitSetting | undefined;
@@ -140,5 +142,5 @@ export function compileApi(file: string, value: unknown): CompiledApi {
     seen.set(key, r.path);
     return { method: r.method, template: r.path, segments, handler: r.handler, security: effective(def.security, r.security), description: r.description };
   });
-  return { file, namespace: def.namespace, id: def.id, name: def.name ?? def.id, versions, defaultVersion, rateLimit: rateSetting(def.rateLimit), userRateLimit: rateSetting(def.userRateLimit), resources };
+  return { file, namespace: def.namespace, id: def.id, name: def.name ?? def.id, versions, defaultVersion, scopes: def.security?.scopes ?? [], rateLimit: rateSetting(def.rateLimit), userRateLimit: rateSetting(def.userRateLimit), resources };
 }

@@ -21,6 +21,8 @@ import { countApiCall } from './rate-limit.js';
 import { checkApiRules, type ApiRuleContext } from './rules.js';
 import type { RuleBook } from '../registry/rule-book.js';
 import type { WouldRefuseReporter } from '../audit/would-refuse.js';
+import { apiResourceUri, apiResourceUris, protectedResourceMetadataUrl } from '../domain/resource-uri.js';
+import { bearerChallenge } from './protected-resource-metadata.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const ANONYMOUS: Caller = { authenticated: false, method: 'none', user: null, application: null, scopes: [] };
@@ -139,6 +141,48 @@ export interface ApiProviderDeps extends ApiAuthDeps {
   readonly wouldRefuse?: Pick<WouldRefuseReporter, 'report'>;
   /** Told of every call answered, by API (undefined: no API matched) and status (the metrics). Synchronous. */
   readonly observe?: (api: CompiledApi | undefined, status: number, seconds: number) => void;
+  /** The issuer: challenges name the API's protected resource metadata under it (RFC 9728 §5.1); absent or unknown, they do not. */
+  readonly issuer?: () => string;
+}
+
+/** What a challenge on one API call names: where the called resource's metadata is, and the scopes the route needs. */
+export interface ChallengeTarget {
+  readonly resource: string;
+  readonly metadataUrl: string;
+  readonly scopes: readonly string[];
+}
+
+/**
+ * The protected resource a call reached: the versioned identifier when the path named the version,
+ * else the canonical one (domain/resource-uri.ts); undefined while no issuer is known.
+ */
+export function challengeTarget(issuer: (() => string) | undefined, api: CompiledApi, version: string | undefined, resource: CompiledResource): ChallengeTarget | undefined {
+  let base: string;
+  try {
+    if (issuer === undefined) return undefined;
+    base = issuer();
+  } catch {
+    return undefined;
+  }
+  const uri = version === undefined ? apiResourceUri(base, api) : (apiResourceUris(base, { ...api, versions: [version] })[1] as string);
+  return { resource: uri, metadataUrl: protectedResourceMetadataUrl(uri), scopes: resource.security.scopes };
+}
+
+/**
+ * The refusal's headers with its Bearer challenge naming the resource (RFC 9728 §5.1
+ * resource_metadata) and the scopes (RFC 6750 §3 scope): on a 401, the route's scopes; on a 403
+ * insufficient_scope, the ones that would do. The error and its description only when a token
+ * was presented and refused (invalid_token, insufficient_scope). A Basic challenge stays as it was.
+ */
+export function challengeHeaders(error: OAuthError, target: ChallengeTarget | undefined): Readonly<Record<string, string>> {
+  const current = error.headers['www-authenticate'];
+  if (current === undefined || target === undefined || !current.startsWith('Bearer ')) return error.headers;
+  const withError = error.error === 'invalid_token' || error.error === 'insufficient_scope';
+  const required = error.facts?.requiredScopes;
+  const scopes = error.error === 'insufficient_scope' && Array.isArray(required) ? required.map(String) : target.scopes;
+  const bearer = bearerChallenge({ realm: REALM, error: withError ? error.error : undefined, description: withError ? error.description : undefined, resourceMetadata: target.metadataUrl, scopes });
+  const basic = /(?:^|, )Basic realm=/.test(current) ? `, Basic realm="${REALM}"` : '';
+  return { ...error.headers, 'www-authenticate': `${bearer}${basic}` };
 }
 
 /** Serves /api/...: routing, authentication, scope and role checks, the handler, the response. */
@@ -150,13 +194,13 @@ export function createApiProvider(deps: ApiProviderDeps) {
     admits: (caller, scopes, roles) => !lacksScope(caller, scopes) && !lacksRole(caller, roles),
     facts: ruleFacts,
   };
-  async function refused(req: NeutralRequest, endpoint: string, error: OAuthError, context: { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean }): Promise<NeutralResponse> {
+  async function refused(req: NeutralRequest, endpoint: string, error: OAuthError, context: { userName?: string; clientId?: string; applicationName?: string; authenticated?: boolean }, target?: ChallengeTarget): Promise<NeutralResponse> {
     deps.activity?.count('api.refused');
     const facts = await refusalFacts(deps.bearer, req, error);
     await deps.refusals.record({ requestId: req.requestId, endpoint, remoteAddress: req.remoteAddress, error: error.withFacts(facts), ...context, ...error.subject });
     // The reason code is safe to show (it describes the caller's own credential); the request id
     // lets an administrator run `latchkey explain` on it.
-    return failure(error.status, error.description, `reason ${error.reason}; request id ${req.requestId}`, error.headers);
+    return failure(error.status, error.description, `reason ${error.reason}; request id ${req.requestId}`, challengeHeaders(error, target));
   }
 
   async function serve(req: NeutralRequest, match: ReturnType<ApiRouter['match']>): Promise<NeutralResponse> {
@@ -206,7 +250,7 @@ export function createApiProvider(deps: ApiProviderDeps) {
         const answered = render(await resource.handler(apiRequest));
         return rate.verdict === undefined ? answered : { ...answered, headers: withRateHeaders(answered.headers, rate) };
       } catch (error) {
-        if (error instanceof OAuthError) return refused(req, endpoint, error, context);
+        if (error instanceof OAuthError) return refused(req, endpoint, error, context, challengeTarget(deps.issuer, api, match.versioned ? match.version : undefined, resource));
         if (error instanceof ApiError) return failure(error.status >= 400 && error.status <= 599 ? error.status : 500, error.message, error.detail);
         if (error instanceof StorageError && error.code === 'unavailable') return failure(503, 'Service temporarily unavailable', 'Retry shortly.', { 'retry-after': '1' });
         deps.logger.error({ requestId: req.requestId, api: `${api.namespace}/${api.id}`, err: error }, 'API handler failed');

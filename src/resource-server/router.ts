@@ -4,7 +4,15 @@ import { ApiDefinitionError, type CompiledApi, type CompiledResource } from './c
 const VERSION = /^v\d+(\.\d+)*$/;
 
 export type RouteMatch =
-  | { readonly kind: 'found'; readonly api: CompiledApi; readonly version: string; readonly resource: CompiledResource; readonly params: Record<string, string> }
+  | {
+      readonly kind: 'found';
+      readonly api: CompiledApi;
+      readonly version: string;
+      /** True when the path named the version (/api/<ns>/<version>/<id>/…): the versioned resource identifier was called. */
+      readonly versioned: boolean;
+      readonly resource: CompiledResource;
+      readonly params: Record<string, string>;
+    }
   | { readonly kind: 'method_not_allowed'; readonly api: CompiledApi; readonly allowed: readonly HttpMethod[] }
   | { readonly kind: 'bad_path' }
   | { readonly kind: 'not_found' };
@@ -45,10 +53,12 @@ export class ApiRouter {
     let api: CompiledApi | undefined;
     let version: string;
     let rest: string[];
+    let named = false;
     const versioned = third !== undefined && VERSION.test(second) ? this.apis.get(`${ns}/${third}`) : undefined;
     if (versioned !== undefined && versioned.versions.includes(second)) {
       api = versioned;
       version = second;
+      named = true;
       rest = segments.slice(3);
     } else {
       api = this.apis.get(`${ns}/${second}`);
@@ -71,7 +81,7 @@ export class ApiRouter {
       const literals = resource.segments.length - Object.keys(params).length;
       if (best === undefined || literals > best.literals) best = { resource, params, literals };
     }
-    if (best !== undefined) return { kind: 'found', api, version, resource: best.resource, params: best.params };
+    if (best !== undefined) return { kind: 'found', api, version, versioned: named, resource: best.resource, params: best.params };
     return allowed.length > 0 ? { kind: 'method_not_allowed', api, allowed: [...new Set(allowed)] } : { kind: 'not_found' };
   }
 }

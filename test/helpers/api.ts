@@ -82,6 +82,41 @@ export function challengeParams(value: string | null): { scheme: string; params:
   return { scheme, params };
 }
 
+/** Escapes a literal for a RegExp. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+export interface ExpectedChallenge {
+  /** The RFC 6750 error, when a token was presented and refused. */
+  readonly error?: 'invalid_token' | 'insufficient_scope';
+  /** The scope parameter (the route's scopes on a 401, the ones that would do on a 403). */
+  readonly scopes?: readonly string[];
+  /** error_description: exactly this text; any non-empty one when omitted. */
+  readonly description?: string;
+  /** The API also accepts Basic: a Basic challenge follows. */
+  readonly basic?: boolean;
+  /** The issuer; default any loopback test server (http://127.0.0.1:<port>). */
+  readonly issuer?: string;
+}
+
+/**
+ * The exact WWW-Authenticate of a hosted API (RFC 6750 §3, RFC 9728 §5.1), as a pattern anchored at
+ * both ends: `Bearer realm="latchkey"[, error="…"], resource_metadata="<issuer>/.well-known/
+ * oauth-protected-resource<resource path>"[, scope="…"][, error_description="…"][, Basic realm="latchkey"]`.
+ * `resourcePath` is the API's resource path: /api/<ns>/<id> or /api/<ns>/<version>/<id>.
+ */
+export function apiChallenge(resourcePath: string, expected: ExpectedChallenge = {}): RegExp {
+  const origin = expected.issuer === undefined ? 'http://127\\.0\\.0\\.1:\\d+' : literal(expected.issuer);
+  let re = `^Bearer realm="latchkey"`;
+  if (expected.error !== undefined) re += `, error="${expected.error}"`;
+  re += `, resource_metadata="${origin}/\\.well-known/oauth-protected-resource${literal(resourcePath)}"`;
+  if (expected.scopes !== undefined && expected.scopes.length > 0) re += `, scope="${literal(expected.scopes.join(' '))}"`;
+  if (expected.error !== undefined) re += `, error_description="${expected.description === undefined ? '[^"]+' : literal(expected.description)}"`;
+  if (expected.basic === true) re += ', Basic realm="latchkey"';
+  return new RegExp(`${re}$`);
+}
+
 /** Fails when a text looks like it carries a stack trace or a source location. */
 export function assertNoStack(text: string): void {
   assert.doesNotMatch(text, /\bat [\w.<>]+ \(|\bat (file|node):|\.(ts|js|mjs):\d+|node:internal|\n\s+at /, `looks like a stack trace: ${text.slice(0, 500)}`);

@@ -1,3 +1,4 @@
+import { Fragment } from 'preact';
 import { get, list, type ApiView } from '../api';
 import { Badge, Empty, Loading, PageHeader, useLoad } from '../ui';
 
@@ -7,7 +8,7 @@ export function Apis() {
   const apis = useLoad(async () => list<ApiView>(await get('/apis'), 'apis'));
   return (
     <>
-      <PageHeader title="REST APIs" intro="Every API this instance serves, each route with the security it enforces." />
+      <PageHeader title="REST APIs" intro="Every API this instance serves, each route with the security it enforces. Each API is a protected resource: clients name its identifier as resource, and discover the authorization server from its metadata." />
       <Loading loaded={apis} />
       {apis.data === undefined ? null : apis.data.length === 0 ? (
         <Empty>No APIs are loaded. Start the instance with --apis &lt;folder&gt; to serve some.</Empty>
@@ -21,6 +22,21 @@ export function Apis() {
               </h2>
               {a.description === undefined || a.description === '' ? null : <p class="muted">{a.description}</p>}
               {a.versions !== undefined && a.versions.length > 0 ? <p class="muted">Versions: {a.versions.join(', ')}</p> : null}
+              {a.resources === undefined || a.resources.length === 0 ? null : (
+                <dl class="kv" aria-label={`Protected resources of ${a.name ?? a.id}`}>
+                  {a.resources.map((r) => (
+                    <Fragment key={r.resource}>
+                      <dt>{r.version === null ? 'Resource' : `Resource ${r.version}`}</dt>
+                      <dd>
+                        <code class="uri" data-resource={r.resource}>{r.resource}</code>{' '}
+                        <a href={r.metadataUrl} target="_blank" rel="noreferrer" data-metadata={r.metadataUrl}>
+                          metadata (RFC 9728)
+                        </a>
+                      </dd>
+                    </Fragment>
+                  ))}
+                </dl>
+              )}
               <p class="muted">
                 Rate limits: {a.rateLimit ?? 'instance default (latchkey.rate_limit.api)'} for all callers, {a.userRateLimit ?? 'instance default (latchkey.rate_limit.api_user)'} per user
               </p>

@@ -3,6 +3,7 @@ import { createScope } from '../../registry/scopes.js';
 import { listProperties, setProperty } from '../../registry/settings.js';
 import { badRequest } from '../http.js';
 import { formatRateLimit } from '../../domain/rate-limit.js';
+import { declaredScopes, hostedProtectedResources } from '../../resource-server/protected-resource-metadata.js';
 import { deps, refreshed } from './helpers.js';
 import type { AdminRoute, RouteContext } from './types.js';
 import { byName, propertyView } from './views.js';
@@ -73,12 +74,16 @@ export const SCOPE_PROPERTY_ROUTES: readonly AdminRoute[] = [
     tag: 'apis',
     summary: 'Every loaded REST API with its routes and their effective security',
     async handler(ctx) {
+      const issuer = ctx.latchkey.issuer();
       return ctx.latchkey.router.list().map((api) => ({
         namespace: api.namespace,
         id: api.id,
         name: api.name,
         versions: api.versions,
         defaultVersion: api.defaultVersion,
+        // RFC 8707 / RFC 9728: the resource identifiers (canonical first, then one per version) and their metadata.
+        scopes: declaredScopes(api),
+        resources: hostedProtectedResources([api], issuer).map((r) => ({ resource: r.resource, metadataUrl: r.metadataUrl, version: r.version ?? null })),
         // Its own rate limits ('1000/1m', 'off'); null: the instance's (latchkey.rate_limit.api / api_user).
         rateLimit: api.rateLimit === undefined ? null : formatRateLimit(api.rateLimit),
         userRateLimit: api.userRateLimit === undefined ? null : formatRateLimit(api.userRateLimit),

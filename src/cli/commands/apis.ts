@@ -1,13 +1,30 @@
 import type { Command } from 'commander';
-import { DEFAULT_APIS } from '../../config/config.js';
+import { DEFAULT_APIS, DEFAULTS, parseIssuer } from '../../config/config.js';
 import type { CompiledApi, CompiledResource } from '../../resource-server/compile.js';
 import { loadApis } from '../../resource-server/load.js';
-import { renderTable } from '../table.js';
+import { declaredScopes, hostedProtectedResources } from '../../resource-server/protected-resource-metadata.js';
+import { CliError } from '../context.js';
+import { renderRecord, renderTable } from '../table.js';
 import { formatRateLimit } from '../../domain/rate-limit.js';
 import type { CommonOptions, Kit } from './index.js';
 
 interface ListOptions extends CommonOptions {
   readonly apis?: string;
+  readonly issuer?: string;
+}
+
+/** `serve`'s issuer when none is configured: its default listening address. */
+const DEFAULT_ISSUER = `http://${DEFAULTS.host}:${DEFAULTS.port}`;
+const ISSUER_HELP = `the instance's issuer, which the resource identifiers derive from (env LATCHKEY_ISSUER, default ${DEFAULT_ISSUER}, serve's default address)`;
+
+function issuerOf(opts: ListOptions): string {
+  const raw = opts.issuer ?? (process.env.LATCHKEY_ISSUER || undefined);
+  return raw === undefined ? DEFAULT_ISSUER : parseIssuer(raw);
+}
+
+/** Each API's protected resources (RFC 9728): the canonical identifier first, then one per version. */
+function resourcesOf(api: CompiledApi, issuer: string) {
+  return hostedProtectedResources([api], issuer).map((r) => ({ resource: r.resource, metadataUrl: r.metadataUrl, version: r.version ?? null }));
 }
 
 function route(api: CompiledApi, version: string | null, r: CompiledResource): string {
@@ -15,10 +32,13 @@ function route(api: CompiledApi, version: string | null, r: CompiledResource): s
   return `/api/${api.namespace}${v}/${api.id}${r.template === '/' ? '' : r.template}`;
 }
 
-function rows(apis: readonly CompiledApi[]) {
-  return apis.flatMap((api) =>
-    api.resources.map((r) => ({
+function rows(apis: readonly CompiledApi[], issuer: string) {
+  return apis.flatMap((api) => {
+    const [canonical] = resourcesOf(api, issuer);
+    return api.resources.map((r) => ({
       api: `${api.namespace}/${api.id}`,
+      resource: canonical?.resource ?? null,
+      resourceMetadata: canonical?.metadataUrl ?? null,
       file: api.file,
       method: r.method,
       route: route(api, api.defaultVersion, r),
@@ -32,8 +52,18 @@ function rows(apis: readonly CompiledApi[]) {
       description: r.description ?? null,
       rateLimit: api.rateLimit === undefined ? null : formatRateLimit(api.rateLimit),
       userRateLimit: api.userRateLimit === undefined ? null : formatRateLimit(api.userRateLimit),
-    })),
-  );
+    }));
+  });
+}
+
+/** The resource identifier and metadata URL of each API, two lines each (URLs are never wrapped). */
+function resourcesNote(apis: readonly CompiledApi[], issuer: string): string {
+  if (apis.length === 0) return '';
+  const lines = apis.map((api) => {
+    const [canonical] = resourcesOf(api, issuer);
+    return `  ${api.namespace}/${api.id}\n    resource  ${canonical?.resource ?? ''}\n    metadata  ${canonical?.metadataUrl ?? ''}`;
+  });
+  return `\nResource identifiers (RFC 8707) and their metadata (RFC 9728)\nunder the issuer ${issuer}:\n${lines.join('\n')}\nThe versioned identifiers of one API: latchkey apis show <namespace>/<id>\n`;
 }
 
 /** The APIs with rate limits of their own (rateLimit, userRateLimit), one line each. */
@@ -50,20 +80,81 @@ export function registerApis(program: Command, kit: Kit): void {
     .command('list')
     .description('Load every API module (as `serve` would) and list each route with its security settings')
     .option('--apis <folder>', `folder of API modules (env LATCHKEY_APIS, default ${DEFAULT_APIS})`)
+    .option('--issuer <url>', ISSUER_HELP)
     .addHelpText('after', `
 A module that fails to load is reported with its file name and the problem, exactly as at start-up.
 Routes are served at /api/<namespace>/<version>/<api>/<path>, and without the version for the default.
+Each API is a protected resource: <issuer>/api/<namespace>/<api> (and one per versioned path) is what a
+client sends as resource and what its tokens name as their audience; its metadata (RFC 9728) is at
+<issuer>/.well-known/oauth-protected-resource/api/<namespace>/<api>. One API in full:
+  latchkey apis show acme/orders --issuer https://auth.example.com
 `);
   kit.common(cmd).action((opts: ListOptions) =>
     kit.plain(opts, async (out) => {
       const folder = opts.apis ?? process.env.LATCHKEY_APIS ?? DEFAULT_APIS;
       const router = await loadApis(folder, { required: opts.apis !== undefined || process.env.LATCHKEY_APIS !== undefined });
-      const list = rows(router.list());
+      const issuer = issuerOf(opts);
+      const list = rows(router.list(), issuer);
       out.result(list, () =>
         renderTable(
           ['API', 'METHOD', 'ROUTE', 'VERSIONS', 'AUTH', 'ACCEPTS', 'SCOPES (any)', 'ROLES (any)'],
           list.map((r) => [r.api, r.method, r.route, r.versions.map((v) => (v === r.defaultVersion ? `${v}*` : v)), r.requiresAuthentication ? 'required' : 'none', r.requiresAuthentication ? r.authMethods : null, r.scopes, r.roles]),
-        ) + (list.length > 0 ? '\n* default version: also served without the version segment.\n' : `\nNo API modules in ${folder}.\n`) + limitsNote(router.list()),
+        ) + (list.length > 0 ? '\n* default version: also served without the version segment.\n' : `\nNo API modules in ${folder}.\n`) + limitsNote(router.list()) + resourcesNote(router.list(), issuer),
+      );
+    }),
+  );
+
+  const show = apis
+    .command('show')
+    .argument('<api>', 'the API as <namespace>/<id> (as apis list shows it)')
+    .description('One API in full: its resource identifiers and metadata URLs (RFC 9728), the scopes it declares, its routes')
+    .option('--apis <folder>', `folder of API modules (env LATCHKEY_APIS, default ${DEFAULT_APIS})`)
+    .option('--issuer <url>', ISSUER_HELP)
+    .addHelpText('after', `
+Example:
+  latchkey apis show acme/orders --issuer https://auth.example.com
+  curl -s https://auth.example.com/.well-known/oauth-protected-resource/api/acme/orders
+`);
+  kit.common(show).action((name: string, opts: ListOptions) =>
+    kit.plain(opts, async (out) => {
+      const folder = opts.apis ?? process.env.LATCHKEY_APIS ?? DEFAULT_APIS;
+      const router = await loadApis(folder, { required: opts.apis !== undefined || process.env.LATCHKEY_APIS !== undefined });
+      const api = router.list().find((a) => `${a.namespace}/${a.id}` === name);
+      if (api === undefined) {
+        const known = router.list().map((a) => `${a.namespace}/${a.id}`);
+        throw new CliError(`No API ${name.slice(0, 200)} in ${folder}. ${known.length === 0 ? 'It has no API modules.' : `Known: ${known.join(', ')}.`}\nList them: latchkey apis list${opts.apis === undefined ? '' : ` --apis ${opts.apis}`}`);
+      }
+      const issuer = issuerOf(opts);
+      const resources = resourcesOf(api, issuer);
+      const routes = rows([api], issuer);
+      const view = {
+        api: `${api.namespace}/${api.id}`,
+        name: api.name,
+        file: api.file,
+        versions: api.versions,
+        defaultVersion: api.defaultVersion,
+        scopes: declaredScopes(api),
+        issuer,
+        resources,
+        routes,
+      };
+      out.result(view, () =>
+        renderRecord([
+          ['API', view.api],
+          ['Name', view.name],
+          ['File', view.file],
+          ['Versions', api.versions.map((v) => (v === api.defaultVersion ? `${v} (default)` : v)).join(', ')],
+          ['Scopes', view.scopes.length === 0 ? 'none' : view.scopes.join(' ')],
+          ['Issuer', issuer],
+        ]) +
+          // URLs on lines of their own, never wrapped (they are copied).
+          `\nResource identifiers (RFC 8707) and their metadata (RFC 9728):\n${resources
+            .map((r) => `  ${r.version === null ? 'canonical' : r.version}\n    resource  ${r.resource}\n    metadata  ${r.metadataUrl}`)
+            .join('\n')}\n\n` +
+          renderTable(
+            ['METHOD', 'ROUTE', 'AUTH', 'ACCEPTS', 'SCOPES (any)', 'ROLES (any)'],
+            routes.map((r) => [r.method, r.defaultRoute, r.requiresAuthentication ? 'required' : 'none', r.requiresAuthentication ? r.authMethods : null, r.scopes, r.roles]),
+          ),
       );
     }),
   );

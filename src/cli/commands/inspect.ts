@@ -35,7 +35,16 @@ function render(i: Inspection): string {
           ['API', 'ROUTE', 'ACCEPTS', 'WHY'],
           i.apis.map((a) => [`${a.namespace}/${a.id}`, `${a.method} ${a.path}`, a.accepted, a.why]),
         );
-  return `${summary}\n${apis}`;
+  return `${summary}\n${apis}${resourcesNote(i)}`;
+}
+
+/** The APIs' resource identifiers and metadata URLs (RFC 8707, RFC 9728), once per API; none when no issuer is known. */
+function resourcesNote(i: Inspection): string {
+  const seen = new Map<string, { resource: string; metadata: string }>();
+  for (const a of i.apis) if (a.resource !== null && a.resourceMetadata !== null) seen.set(`${a.namespace}/${a.id}`, { resource: a.resource, metadata: a.resourceMetadata });
+  if (seen.size === 0) return '';
+  const lines = [...seen].map(([api, r]) => `  ${api}  ${r.resource}\n    metadata  ${r.metadata}`);
+  return `\nResource identifiers (a token for an API names it as its audience) and metadata (RFC 9728):\n${lines.join('\n')}\n`;
 }
 
 export function registerInspect(program: Command, kit: Kit): void {
