@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { apiCall, assertApiRefusal, assertNoStack, challengeParams, ROOT, type ApiReply } from './helpers/api.js';
+import { apiCall, assertApiRefusal, assertNoStack, challengeParams, type ApiReply } from './helpers/api.js';
+import { FIXTURE_MCP_APIS } from './helpers/mcp.js';
 import { buildFixture, CC_PROPERTY as CC } from './helpers/fixture.js';
 import { ManualClock, tokenRequest } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -11,8 +11,6 @@ import { compileMcpServer } from '../src/resource-server/compile-mcp.js';
 import { hostedMcpResources } from '../src/resource-server/mcp.js';
 import { ApiDefinitionError } from '../src/errors/api.js';
 
-/** The MCP servers of these tests (and a REST API beside them). */
-export const FIXTURE_MCP_APIS = join(ROOT, 'test', 'fixtures', 'mcp-apis');
 
 const ACCEPT = 'application/json, text/event-stream';
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'test', version: '1' } } };
