@@ -39,6 +39,7 @@ import { createExternalTokenValidator, type ExternalTokenValidator } from './idp
 import { KeySets } from './assertions/keys.js';
 import type { Grant, GrantModule } from './grants/types.js';
 import { createApiProvider } from './resource-server/provider.js';
+import { createMcpProvider, type McpProvider } from './resource-server/mcp.js';
 import { ApiRouter } from './resource-server/router.js';
 import { createProtectedResourceMetadataEndpoint, hostedProtectedResources, instanceProtectedResource, type ProtectedResourceMetadataEndpoint } from './resource-server/protected-resource-metadata.js';
 import type { FilesAtRest } from './diagnostics/checks-files.js';
@@ -108,6 +109,8 @@ export interface Latchkey {
   /** The fetcher of every outbound request (src/outbound): the outbound rules, per the current properties. */
   readonly outbound: OutboundFetcher;
   readonly apis: ReturnType<typeof createApiProvider>;
+  /** The hosted MCP servers (/mcp/<namespace>/<id>): admission here, then the MCP SDK's transport. */
+  readonly mcp: McpProvider;
   /** The signing keys (JWT access tokens). */
   readonly keyring: Keyring;
   /** The registered grants by grant_type, and client authentication methods by name (metadata lists these). */
@@ -205,6 +208,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
   const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
+  const mcp = createMcpProvider({ servers: (path) => router.matchMcp(path), bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, observe: (server, status, seconds) => metrics.apiCall(server, status, seconds) });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {
@@ -247,6 +251,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     introspectionEndpoint,
     revocationEndpoint,
     userInfoEndpoint,
+    mcp,
     router,
     bearer,
     outbound,

@@ -249,6 +249,20 @@ export interface ApiView {
   readonly routes: readonly ApiRouteView[];
 }
 
+/** A hosted MCP server (GET /mcp-servers). */
+export interface McpServerView {
+  readonly kind: 'mcp';
+  readonly namespace: string;
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly path: string;
+  readonly rateLimit: string | null;
+  readonly userRateLimit: string | null;
+  readonly security: { readonly requiresAuthentication: boolean; readonly scopes: readonly string[]; readonly roles: readonly string[] };
+  readonly tools: readonly { readonly name: string; readonly description: string; readonly security: { readonly scopes: readonly string[]; readonly roles: readonly string[] } }[];
+}
+
 export interface TokenRow {
   /** The token's handle (tk_…): the one name of a token on every surface. */
   readonly id: string;

@@ -2,12 +2,13 @@ import { OAuthError } from '../errors/oauth-error.js';
 import { ALL_ACCESS_SCOPE } from '../registry/scopes.js';
 import { ADMIN_ROLE } from '../registry/bootstrap.js';
 import type { CompiledApi, CompiledResource } from '../resource-server/compile.js';
+import type { CompiledMcpServer } from '../resource-server/compile-mcp.js';
 import type { Caller } from '../resource-server/define.js';
 import { authorizeCaller } from '../resource-server/provider.js';
 import type { Rule } from '../domain/model.js';
 import type { CompiledRules } from '../registry/rule-book.js';
 import { describeRule } from '../registry/rules.js';
-import { apiResourceUri, protectedResourceMetadataUrl } from '../domain/resource-uri.js';
+import { apiResourceUri, mcpResourceUri, protectedResourceMetadataUrl } from '../domain/resource-uri.js';
 
 /** Whether one API route would accept the token, and why (what the API provider would decide). */
 export interface ApiVerdict {
@@ -25,6 +26,8 @@ export interface ApiVerdict {
   readonly resource: string | null;
   /** Where its protected resource metadata is (RFC 9728); null when no issuer is known. */
   readonly resourceMetadata: string | null;
+  /** For a hosted MCP server (method MCP): the tool judged. */
+  readonly tool?: string;
 }
 
 /** The bearer validation outcome, computed once per token (the same for every route). */
@@ -38,7 +41,7 @@ function list(values: readonly string[]): string {
  * The API provider's own scope and role decision (resource-server/provider.ts authorizeCaller) for an
  * authenticated bearer caller, explained in words: what is in effect, and what would be needed.
  */
-function authorizeBearer(caller: Caller, resource: CompiledResource): { accepted: boolean; why: string; reason: string | null } {
+function authorizeBearer(caller: Caller, resource: Pick<CompiledResource, 'security'>): { accepted: boolean; why: string; reason: string | null } {
   const { scopes, roles } = resource.security;
   const userRoles = caller.user?.roles ?? [];
   const denied = authorizeCaller(caller, resource);
@@ -95,6 +98,37 @@ export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome, 
       if ('error' in outcome) return { ...base, accepted: false, reason: outcome.error.reason, why: `${outcome.error.description} (${outcome.error.reason})` };
       const judged: ApiVerdict = { ...base, ...authorizeBearer(outcome.caller, r) };
       return book === undefined ? judged : withRules(judged, outcome.caller, book.forResource(r, api.namespace, api.id, r.method, r.template));
+    }),
+  );
+}
+
+/**
+ * For every tool of every hosted MCP server, what the MCP provider (resource-server/mcp.ts) would
+ * answer to a `tools/call` carrying the token: the server's requirements, then the tool's (method
+ * `MCP`, path `/mcp/<namespace>/<id>`, `tool` its name).
+ */
+export function judgeMcpServers(servers: readonly CompiledMcpServer[], outcome: BearerOutcome, issuer?: string): ApiVerdict[] {
+  return servers.flatMap((server) =>
+    server.tools.map((tool): ApiVerdict => {
+      const resource = issuer === undefined ? null : mcpResourceUri(issuer, server);
+      const base = {
+        namespace: server.namespace,
+        id: server.id,
+        version: '',
+        method: 'MCP',
+        path: `/mcp/${server.namespace}/${server.id} tool ${tool.name}`,
+        tool: tool.name,
+        resource,
+        resourceMetadata: resource === null ? null : protectedResourceMetadataUrl(resource),
+      };
+      const needsToken = server.security.requiresAuthentication || tool.security.scopes.length > 0 || tool.security.roles.length > 0;
+      if (!needsToken) return { ...base, accepted: true, reason: null, why: 'open: no authentication required' };
+      if ('error' in outcome) return { ...base, accepted: false, reason: outcome.error.reason, why: `${outcome.error.description} (${outcome.error.reason})` };
+      if (server.security.requiresAuthentication) {
+        const atServer = authorizeBearer(outcome.caller, { security: server.security });
+        if (!atServer.accepted) return { ...base, ...atServer };
+      }
+      return { ...base, ...authorizeBearer(outcome.caller, { security: tool.security }) };
     }),
   );
 }

@@ -14,7 +14,7 @@ import { type TokenKind, type TokenRecord } from '../domain/model.js';
 import { StorageError } from '../storage/types.js';
 import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims } from '../tokens/jwt.js';
 import { CompiledRules } from '../registry/rule-book.js';
-import { judgeApis, type ApiVerdict, type BearerOutcome } from './inspect-apis.js';
+import { judgeApis, judgeMcpServers, type ApiVerdict, type BearerOutcome } from './inspect-apis.js';
 
 export type { ApiVerdict } from './inspect-apis.js';
 
@@ -234,6 +234,9 @@ export async function inspectToken(deps: InspectDeps, raw: string): Promise<Insp
     effectiveScopes: facts.effectiveScopes ?? [],
     issuedAt: facts.issuedAt ?? null,
     expiresAt: facts.expiresAt ?? null,
-    apis: judgeApis(deps.router.list(), outcome, new CompiledRules(await deps.storage.rules.list()), usableIssuer(knownIssuer(deps))),
+    apis: [
+      ...judgeApis(deps.router.list(), outcome, new CompiledRules(await deps.storage.rules.list()), usableIssuer(knownIssuer(deps))),
+      ...judgeMcpServers(deps.router.mcpServers(), outcome, usableIssuer(knownIssuer(deps))),
+    ],
   };
 }

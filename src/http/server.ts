@@ -6,6 +6,7 @@ import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
 import { registerAdmin } from './admin-plugin.js';
 import { jsonErrorHandler, send, type WritableResponse } from './fastify-neutral.js';
 import { API_PREFIX, apiFailure, hostedApiPlugin } from './api-plugin.js';
+import { MCP_PREFIX, hostedMcpPlugin } from './mcp-plugin.js';
 import { oauthPlugin } from './oauth-plugin.js';
 import { toNeutral } from './fastify-neutral.js';
 import { METRICS_PATH } from '../metrics/endpoint.js';
@@ -16,7 +17,10 @@ import { UNMATCHED_ROUTE } from '../metrics/instance.js';
  * an unparsable Content-Type), by the prefix it was registered with; the OAuth error shape for
  * every other path.
  */
-const FRAMEWORK_ERRORS: readonly { readonly prefix: string; answer(status: number, message: string, requestId: string): WritableResponse }[] = [{ prefix: API_PREFIX, answer: apiFailure }];
+const FRAMEWORK_ERRORS: readonly { readonly prefix: string; answer(status: number, message: string, requestId: string): WritableResponse }[] = [
+  { prefix: API_PREFIX, answer: apiFailure },
+  { prefix: MCP_PREFIX, answer: apiFailure },
+];
 
 function oauthFrameworkError(status: number, message: string): WritableResponse {
   return { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: 'invalid_request', error_description: `${message}.` }) };
@@ -171,6 +175,7 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   void app.register(oauthPlugin(latchkey, options.bodyLimit));
   registerAdmin(app, latchkey, { bodyLimit: options.bodyLimit });
   void app.register(hostedApiPlugin(latchkey, options.bodyLimit), { prefix: API_PREFIX });
+  void app.register(hostedMcpPlugin(latchkey, options.bodyLimit), { prefix: MCP_PREFIX });
 
   // The host's own routes (/healthz, /readyz): what they throw is answered in the OAuth shape.
   app.setErrorHandler(jsonErrorHandler(latchkey.logger, options.bodyLimit));

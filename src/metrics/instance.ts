@@ -62,7 +62,7 @@ export class InstanceMetrics {
   private readonly apiCalls = new CounterFamily('latchkey_api_calls_total', 'Calls to the hosted APIs, by API (namespace/id; "none" when no API matched) and status.', ['api', 'status']).register(this.registry);
   private readonly apiDurations = new HistogramFamily('latchkey_api_call_duration_seconds', 'Time to answer a hosted-API call (authentication, rate limits and the handler), by API.', ['api'], LATENCY_BUCKETS).register(this.registry);
   /** API labels, computed once per loaded API. */
-  private readonly apiNames = new WeakMap<CompiledApi, string>();
+  private readonly apiNames = new WeakMap<object, string>();
   private sources: MetricSources | undefined;
 
   /** One request answered: `route` is the route pattern (UNMATCHED_ROUTE for a 404 no route owns). */
@@ -85,10 +85,11 @@ export class InstanceMetrics {
     return this.refusals.labels2(endpoint, reason);
   }
 
-  apiCall(api: CompiledApi | undefined, status: number, seconds: number): void {
+  apiCall(api: (Pick<CompiledApi, 'namespace' | 'id'> & { readonly kind?: 'mcp' }) | undefined, status: number, seconds: number): void {
     let name = 'none';
     if (api !== undefined) {
-      name = this.apiNames.get(api) ?? `${api.namespace}/${api.id}`;
+      // A hosted MCP server is labelled "mcp:<namespace>/<id>" (an API may have the same namespace and id).
+      name = this.apiNames.get(api) ?? `${api.kind === 'mcp' ? 'mcp:' : ''}${api.namespace}/${api.id}`;
       this.apiNames.set(api, name);
     }
     this.apiCalls.labels2(name, status).inc();

@@ -112,3 +112,97 @@ export class ApiError extends Error {
     Object.defineProperty(this, API_ERROR_BRAND, { value: true });
   }
 }
+
+/**
+ * Hosted MCP servers. An API module may instead default-export `defineMcpServer({...})`: a Model
+ * Context Protocol server on the official SDK's Streamable HTTP transport, served at
+ * `/mcp/<namespace>/<id>` (its resource identifier, `<issuer>/mcp/<namespace>/<id>`):
+ *
+ *   export default defineMcpServer({
+ *     namespace: 'acme', id: 'orders', name: 'Orders',
+ *     security: { scopes: ['mcp.orders'] },
+ *     tools: [{
+ *       name: 'order_status', description: 'The status of an order',
+ *       inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+ *       security: { scopes: ['orders.read'] },
+ *       handler: ({ arguments: args, caller }) => `Order ${String(args.id)} is on its way`,
+ *     }],
+ *   });
+ *
+ * Every request is authenticated like a hosted API call (bearer tokens; the same refusals,
+ * explanations, rate limits and metrics); a `tools/call` of a tool whose scopes the token lacks is
+ * refused with 403 `insufficient_scope` naming them (the MCP step-up), before the MCP SDK sees it.
+ */
+
+/** Scope and role requirements of one tool (override the server's, field by field). */
+export interface McpToolSecurity {
+  readonly roles?: readonly string[];
+  readonly scopes?: readonly string[];
+}
+
+/** The server's settings: as an API's, bearer tokens only (MCP clients send no Basic credentials). */
+export interface McpServerSecurity extends McpToolSecurity {
+  /** Requires authentication (default true). false: anyone may list and call the tools. */
+  readonly requiresAuthentication?: boolean;
+}
+
+/** What a tool handler gets. */
+export interface McpToolRequest {
+  /** The call's arguments, validated against the tool's inputSchema. */
+  readonly arguments: Readonly<Record<string, unknown>>;
+  readonly caller: Caller;
+  readonly requestId: string;
+  /** The tool called. */
+  readonly tool: string;
+}
+
+/** One content block of a tool result (MCP CallToolResult.content). */
+export type McpContent = { readonly type: 'text'; readonly text: string } | { readonly type: string; readonly [key: string]: unknown };
+
+/**
+ * A tool's answer: a string (one text block), an MCP CallToolResult (`{ content: [...] }`, with
+ * `isError`, `structuredContent` as you like), or any other JSON value (sent as JSON text and as
+ * structuredContent when it is an object).
+ */
+export type McpToolResult = string | { readonly content: readonly McpContent[]; readonly isError?: boolean; readonly structuredContent?: Record<string, unknown> } | unknown;
+
+export interface McpToolDefinition {
+  /** The tool's name as clients call it: letters, digits, _ - . (at most 64). */
+  readonly name: string;
+  readonly title?: string;
+  readonly description: string;
+  /** A JSON Schema object describing the arguments (`{ type: 'object', properties: {...} }`). */
+  readonly inputSchema: Readonly<Record<string, unknown>>;
+  readonly security?: McpToolSecurity;
+  readonly handler: (request: McpToolRequest) => McpToolResult | Promise<McpToolResult>;
+}
+
+export interface McpServerDefinition {
+  readonly namespace: string;
+  readonly id: string;
+  readonly name?: string;
+  readonly description?: string;
+  /** The server's version as told to clients at initialize (default 1.0.0). */
+  readonly version?: string;
+  readonly security?: McpServerSecurity;
+  /** As an API's rateLimit and userRateLimit (docs/metrics.md, rate limits). */
+  readonly rateLimit?: string;
+  readonly userRateLimit?: string;
+  readonly tools: readonly McpToolDefinition[];
+}
+
+/** Marks an MCP server definition (any copy of this module: see API_ERROR_BRAND). */
+export const MCP_SERVER_BRAND = Symbol.for('latchkey.api.McpServer');
+
+/** Marks a module's export as a hosted MCP server (validation happens at load). */
+export function defineMcpServer(definition: McpServerDefinition): McpServerDefinition {
+  Object.defineProperty(definition, MCP_SERVER_BRAND, { value: true, enumerable: false });
+  return definition;
+}
+
+/** True when a module's export is an MCP server definition (made by defineMcpServer, or a plain object with tools and no resources). */
+export function isMcpServerDefinition(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if ((value as Record<symbol, unknown>)[MCP_SERVER_BRAND] === true) return true;
+  return 'tools' in value && !('resources' in value);
+}

@@ -4,6 +4,8 @@ import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { ApiDefinitionError, compileApi, type CompiledApi } from './compile.js';
 import { ApiRouter } from './router.js';
+import { compileMcpServer, type CompiledMcpServer } from './compile-mcp.js';
+import { isMcpServerDefinition } from './define.js';
 
 const MODULE = /\.(m?js|m?ts)$/;
 const SKIP = /(\.d\.m?ts|\.test\.m?[jt]s)$/;
@@ -28,7 +30,7 @@ export async function importModule(path: string): Promise<Record<string, unknown
   return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
 }
 
-/** The definition a module exports: `export default defineApi(...)` or `export const api = ...`. */
+/** The definition a module exports: `export default defineApi(...)` (or defineMcpServer) or `export const api = ...`. */
 function exportedDefinition(mod: Record<string, unknown>): unknown {
   let value = mod.default ?? mod.api;
   // A TypeScript module compiled as CommonJS arrives as { default: { default: … } }.
@@ -53,6 +55,7 @@ export async function loadApis(dir: string, options: { required: boolean }): Pro
     .filter((f) => MODULE.test(f) && !SKIP.test(f) && !f.split(/[\\/]/).includes('node_modules'))
     .sort();
   const apis: CompiledApi[] = [];
+  const mcpServers: CompiledMcpServer[] = [];
   if (files.length > 0) registerSelfResolution();
   for (const file of files) {
     const path = join(root, file);
@@ -71,7 +74,8 @@ export async function loadApis(dir: string, options: { required: boolean }): Pro
     }
     const definition = exportedDefinition(mod);
     if (definition === undefined) throw new ApiDefinitionError(shown, 'the module has no default export (export default defineApi({...}))');
-    apis.push(compileApi(shown, definition));
+    if (isMcpServerDefinition(definition)) mcpServers.push(compileMcpServer(shown, definition));
+    else apis.push(compileApi(shown, definition));
   }
-  return new ApiRouter(apis);
+  return new ApiRouter(apis, mcpServers);
 }

@@ -97,7 +97,7 @@ export function authorizeCaller(caller: Caller, resource: { readonly security: P
  * method and path and, for a scope or role refusal of a bearer token of ours, the token's handle,
  * the scopes it was granted and when it was issued.
  */
-async function refusalFacts(bearer: Pick<BearerValidator, 'facts'>, req: NeutralRequest, error: OAuthError): Promise<Facts> {
+export async function refusalFacts(bearer: Pick<BearerValidator, 'facts'>, req: NeutralRequest, error: OAuthError): Promise<Facts> {
   const request: Facts = { method: req.method.slice(0, 10), path: req.path.slice(0, 200) };
   if ((error.reason !== 'api.scope_missing' && error.reason !== 'api.role_missing') || error.facts?.authMethod !== 'bearer') return request;
   const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header(req, 'authorization') ?? '');

@@ -3,21 +3,24 @@ import { tighter, type RateLimits } from '../registry/rate-limits.js';
 import type { RateState } from '../endpoints/rate-limit.js';
 import type { CompiledApi } from './compile.js';
 
+/** What the limits read of an API or a hosted MCP server (kind 'mcp': its own budget, named "mcp <ns>/<id>"). */
+export type RateLimitedApi = Pick<CompiledApi, 'namespace' | 'id' | 'file' | 'rateLimit' | 'userRateLimit'> & { readonly kind?: 'mcp' };
+
 /**
  * The hosted APIs' own limits, counted once the caller is admitted (so a flood of bad tokens
  * spends nobody's budget; it meets the per-address limit instead): the API's callers together
  * (rateLimit, else latchkey.rate_limit.api), then each user (userRateLimit, else
  * latchkey.rate_limit.api_user). Throws the 429 refusal when one is over.
  */
-export async function countApiCall(limits: RateLimits | undefined, state: RateState, api: CompiledApi, caller: Caller): Promise<void> {
+export async function countApiCall(limits: RateLimits | undefined, state: RateState, api: RateLimitedApi, caller: Caller): Promise<void> {
   if (limits === undefined || !caller.authenticated) return;
   const loading = limits.ready();
   if (loading !== undefined) await loading;
-  const name = `${api.namespace}/${api.id}`;
+  const name = api.kind === 'mcp' ? `mcp ${api.namespace}/${api.id}` : `${api.namespace}/${api.id}`;
   const whole = limits.inForce('api', api.rateLimit);
   if (whole !== undefined) {
     const verdict = await limits.enforce(whole, name, () => ({
-      who: `API ${name} (all callers)`,
+      who: `${api.kind === 'mcp' ? 'MCP server' : 'API'} ${name} (all callers)`,
       change: whole.own ? `Raise rateLimit in its definition (${api.file}).` : `Raise latchkey.rate_limit.api, or give the API its own rateLimit in its definition (${api.file}).`,
     }));
     state.verdict = tighter(state.verdict, verdict);

@@ -1,5 +1,6 @@
 import type { HttpMethod } from './define.js';
 import { ApiDefinitionError, type CompiledApi, type CompiledResource } from './compile.js';
+import type { CompiledMcpServer } from './compile-mcp.js';
 
 const VERSION = /^v\d+(\.\d+)*$/;
 
@@ -23,18 +24,40 @@ export type RouteMatch =
  */
 export class ApiRouter {
   private readonly apis = new Map<string, CompiledApi>();
+  private readonly mcp = new Map<string, CompiledMcpServer>();
 
-  constructor(apis: readonly CompiledApi[]) {
+  /** The REST APIs and the hosted MCP servers (served below /mcp/, resource-server/mcp.ts). */
+  constructor(apis: readonly CompiledApi[], mcpServers: readonly CompiledMcpServer[] = []) {
     for (const api of apis) {
       const key = `${api.namespace}/${api.id}`;
       const other = this.apis.get(key);
       if (other !== undefined) throw new ApiDefinitionError(api.file, `API ${key} is also defined in ${other.file}`);
       this.apis.set(key, api);
     }
+    for (const server of mcpServers) {
+      const key = `${server.namespace}/${server.id}`;
+      const other = this.mcp.get(key);
+      if (other !== undefined) throw new ApiDefinitionError(server.file, `MCP server ${key} is also defined in ${other.file}`);
+      this.mcp.set(key, server);
+    }
   }
 
   list(): CompiledApi[] {
     return [...this.apis.values()];
+  }
+
+  /** The hosted MCP servers, in load order. */
+  mcpServers(): CompiledMcpServer[] {
+    return [...this.mcp.values()];
+  }
+
+  /** The MCP server at a path below /mcp/ (exactly /mcp/<namespace>/<id>, an optional trailing slash). */
+  matchMcp(path: string): CompiledMcpServer | undefined {
+    if (!path.startsWith('/mcp/')) return undefined;
+    const raw = path.slice(5).split('/');
+    if (raw.length === 3 && raw[2] === '') raw.pop();
+    if (raw.length !== 2) return undefined;
+    return this.mcp.get(`${raw[0]}/${raw[1]}`);
   }
 
   /** Matches a path below /api/ (without the query string). */

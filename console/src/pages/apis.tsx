@@ -1,11 +1,12 @@
 import { Fragment } from 'preact';
-import { get, list, type ApiView } from '../api';
+import { get, list, type ApiView, type McpServerView } from '../api';
 import { Badge, Empty, Loading, PageHeader, useLoad } from '../ui';
 
 const none = <span class="muted">—</span>;
 
 export function Apis() {
   const apis = useLoad(async () => list<ApiView>(await get('/apis'), 'apis'));
+  const mcp = useLoad(async () => list<McpServerView>(await get('/mcp-servers'), 'servers'));
   return (
     <>
       <PageHeader title="REST APIs" intro="Every API this instance serves, each route with the security it enforces. Each API is a protected resource: clients name its identifier as resource, and discover the authorization server from its metadata." />
@@ -74,6 +75,58 @@ export function Apis() {
           );
         })
       )}
+      <McpServers servers={mcp.data} />
+    </>
+  );
+}
+
+/** The hosted MCP servers: each tool with the scopes and roles a tools/call needs (a token without them gets 403 insufficient_scope). */
+function McpServers({ servers }: { servers: readonly McpServerView[] | undefined }) {
+  if (servers === undefined || servers.length === 0) return null;
+  return (
+    <>
+      <h2>MCP servers</h2>
+      <p class="muted">Hosted MCP servers (defineMcpServer), on the Streamable HTTP transport. Connect an MCP client to the path; docs/agents-and-mcp.md.</p>
+      {servers.map((s) => {
+        const titleId = `mcp-${s.namespace}-${s.id}`;
+        return (
+          <section class="card" key={titleId} aria-labelledby={titleId}>
+            <h2 id={titleId}>
+              {s.name} <code class="muted">{s.path}</code>
+            </h2>
+            {s.description === undefined || s.description === '' ? null : <p class="muted">{s.description}</p>}
+            <p class="muted">
+              Server: {s.security.requiresAuthentication ? 'bearer token required' : 'open (no authentication)'}
+              {s.security.scopes.length > 0 ? `; scopes ${s.security.scopes.join(', ')}` : ''}
+              {s.security.roles.length > 0 ? `; roles ${s.security.roles.join(', ')}` : ''}
+            </p>
+            <div class="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Tool</th>
+                    <th scope="col">Description</th>
+                    <th scope="col">Roles</th>
+                    <th scope="col">Scopes</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {s.tools.map((t) => (
+                    <tr key={t.name}>
+                      <td>
+                        <code>{t.name}</code>
+                      </td>
+                      <td>{t.description}</td>
+                      <td>{t.security.roles.length === 0 ? none : t.security.roles.join(', ')}</td>
+                      <td>{t.security.scopes.length === 0 ? none : t.security.scopes.join(', ')}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </section>
+        );
+      })}
     </>
   );
 }

@@ -29,7 +29,7 @@ function cascadeParam(ctx: RouteContext): boolean {
 
 /** The registry deps plus what the hosted APIs of this instance require. */
 function withApis(ctx: RouteContext) {
-  return { ...deps(ctx), apiRequirements: apiRequirements(ctx.latchkey.router.list()) };
+  return { ...deps(ctx), apiRequirements: apiRequirements(ctx.latchkey.router.list(), ctx.latchkey.router.mcpServers()) };
 }
 
 export const LIFECYCLE_ROUTES: readonly AdminRoute[] = [

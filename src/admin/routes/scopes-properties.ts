@@ -91,4 +91,24 @@ export const SCOPE_PROPERTY_ROUTES: readonly AdminRoute[] = [
       }));
     },
   },
+  {
+    method: 'GET',
+    path: '/mcp-servers',
+    tag: 'apis',
+    summary: 'Every hosted MCP server (/mcp/<namespace>/<id>) with its tools and their effective security',
+    async handler(ctx) {
+      return ctx.latchkey.router.mcpServers().map((s) => ({
+        kind: 'mcp',
+        namespace: s.namespace,
+        id: s.id,
+        name: s.name,
+        ...(s.description === undefined ? {} : { description: s.description }),
+        path: `/mcp/${s.namespace}/${s.id}`,
+        rateLimit: s.rateLimit === undefined ? null : formatRateLimit(s.rateLimit),
+        userRateLimit: s.userRateLimit === undefined ? null : formatRateLimit(s.userRateLimit),
+        security: { requiresAuthentication: s.security.requiresAuthentication, scopes: s.security.scopes, roles: s.security.roles },
+        tools: s.tools.map((t) => ({ name: t.name, description: t.description, security: { scopes: t.security.scopes, roles: t.security.roles } })),
+      }));
+    },
+  },
 ];

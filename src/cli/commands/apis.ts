@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { DEFAULT_APIS, DEFAULTS, parseIssuer } from '../../config/config.js';
 import type { CompiledApi, CompiledResource } from '../../resource-server/compile.js';
+import type { CompiledMcpServer } from '../../resource-server/compile-mcp.js';
 import { loadApis } from '../../resource-server/load.js';
 import { declaredScopes, hostedProtectedResources } from '../../resource-server/protected-resource-metadata.js';
 import { CliError } from '../context.js';
-import { renderRecord, renderTable } from '../table.js';
+import { renderRecord, renderTable, terminalWidth } from '../table.js';
 import { formatRateLimit } from '../../domain/rate-limit.js';
 import type { CommonOptions, Kit } from './index.js';
 
@@ -66,6 +67,38 @@ function resourcesNote(apis: readonly CompiledApi[], issuer: string): string {
   return `\nResource identifiers (RFC 8707) and their metadata (RFC 9728)\nunder the issuer ${issuer}:\n${lines.join('\n')}\nThe versioned identifiers of one API: latchkey apis show <namespace>/<id>\n`;
 }
 
+/** One row per tool of each hosted MCP server (kind mcp), after the REST routes in --json. */
+function mcpRows(servers: readonly CompiledMcpServer[]) {
+  return servers.flatMap((s) =>
+    s.tools.map((t) => ({
+      kind: 'mcp' as const,
+      api: `${s.namespace}/${s.id}`,
+      file: s.file,
+      name: s.name,
+      route: `/mcp/${s.namespace}/${s.id}`,
+      tool: t.name,
+      description: t.description,
+      requiresAuthentication: s.security.requiresAuthentication,
+      scopes: t.security.scopes,
+      roles: t.security.roles,
+      rateLimit: s.rateLimit === undefined ? null : formatRateLimit(s.rateLimit),
+      userRateLimit: s.userRateLimit === undefined ? null : formatRateLimit(s.userRateLimit),
+    })),
+  );
+}
+
+function mcpTable(servers: readonly CompiledMcpServer[]): string {
+  const list = mcpRows(servers);
+  if (list.length === 0) return '';
+  const table = renderTable(
+    ['MCP SERVER', 'ENDPOINT', 'TOOL', 'AUTH', 'SCOPES (any)', 'ROLES (any)'],
+    list.map((r) => [r.api, r.route, r.tool, r.requiresAuthentication || r.scopes.length > 0 || r.roles.length > 0 ? 'bearer' : 'none', r.scopes, r.roles]),
+    terminalWidth(),
+    { whole: [0, 1, 2] },
+  );
+  return `\nMCP servers (a tools/call without the tool's scope: 403 insufficient_scope):\n${table}`;
+}
+
 /** The APIs with rate limits of their own (rateLimit, userRateLimit), one line each. */
 function limitsNote(apis: readonly CompiledApi[]): string {
   const lines = apis
@@ -75,10 +108,10 @@ function limitsNote(apis: readonly CompiledApi[]): string {
 }
 
 export function registerApis(program: Command, kit: Kit): void {
-  const apis = program.command('apis').description('REST APIs served by this instance (modules in the APIs folder)');
+  const apis = program.command('apis').description('REST APIs and hosted MCP servers served by this instance (modules in the APIs folder)');
   const cmd = apis
     .command('list')
-    .description('Load every API module (as `serve` would) and list each route with its security settings')
+    .description('Load every API module (as `serve` would) and list each route, and each tool of the MCP servers, with its security settings')
     .option('--apis <folder>', `folder of API modules (env LATCHKEY_APIS, default ${DEFAULT_APIS})`)
     .option('--issuer <url>', ISSUER_HELP)
     .addHelpText('after', `
@@ -88,6 +121,8 @@ Each API is a protected resource: <issuer>/api/<namespace>/<api> (and one per ve
 client sends as resource and what its tokens name as their audience; its metadata (RFC 9728) is at
 <issuer>/.well-known/oauth-protected-resource/api/<namespace>/<api>. One API in full:
   latchkey apis show acme/orders --issuer https://auth.example.com
+MCP servers (defineMcpServer) are served at /mcp/<namespace>/<id>; each tool is listed with the scopes
+and roles a tools/call needs. --json: the REST routes, then one row per tool with "kind": "mcp".
 `);
   kit.common(cmd).action((opts: ListOptions) =>
     kit.plain(opts, async (out) => {
@@ -95,11 +130,16 @@ client sends as resource and what its tokens name as their audience; its metadat
       const router = await loadApis(folder, { required: opts.apis !== undefined || process.env.LATCHKEY_APIS !== undefined });
       const issuer = issuerOf(opts);
       const list = rows(router.list(), issuer);
-      out.result(list, () =>
+      const servers = router.mcpServers();
+      out.result([...list, ...mcpRows(servers)], () =>
         renderTable(
           ['API', 'METHOD', 'ROUTE', 'VERSIONS', 'AUTH', 'ACCEPTS', 'SCOPES (any)', 'ROLES (any)'],
           list.map((r) => [r.api, r.method, r.route, r.versions.map((v) => (v === r.defaultVersion ? `${v}*` : v)), r.requiresAuthentication ? 'required' : 'none', r.requiresAuthentication ? r.authMethods : null, r.scopes, r.roles]),
-        ) + (list.length > 0 ? '\n* default version: also served without the version segment.\n' : `\nNo API modules in ${folder}.\n`) + limitsNote(router.list()) + resourcesNote(router.list(), issuer),
+        ) +
+          (list.length > 0 ? '\n* default version: also served without the version segment.\n' : servers.length > 0 ? '\nNo REST APIs.\n' : `\nNo API modules in ${folder}.\n`) +
+          limitsNote(router.list()) +
+          resourcesNote(router.list(), issuer) +
+          mcpTable(servers),
       );
     }),
   );

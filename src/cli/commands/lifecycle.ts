@@ -112,7 +112,7 @@ Examples:
   kit.common(cmd).action((name: string, opts: CascadeOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const router = await loadApisFor(opts);
-      const deleted = await deleteScope({ ...ctx, apiRequirements: apiRequirements(router.list()) }, name, {
+      const deleted = await deleteScope({ ...ctx, apiRequirements: apiRequirements(router.list(), router.mcpServers()) }, name, {
         cascade: opts.cascade === true,
         confirm: async ({ scope, applications }) => {
           const from = applications.length === 0 ? '' : `, take it from ${plural(applications.length, 'application')} (${listed(applications.map((a) => `"${a.name}"`))})`;
@@ -145,7 +145,7 @@ Examples:
   kit.common(cmd).action((name: string, opts: CascadeOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const router = await loadApisFor(opts);
-      const deleted = await deleteRole({ ...ctx, apiRequirements: apiRequirements(router.list()) }, name, {
+      const deleted = await deleteRole({ ...ctx, apiRequirements: apiRequirements(router.list(), router.mcpServers()) }, name, {
         cascade: opts.cascade === true,
         confirm: async ({ role, users }) => {
           const from = users.length === 0 ? '' : ` and take it from ${plural(users.length, 'user')} (${listed(users.map((u) => u.userName))}; their sessions end)`;

@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { apiCall, assertApiRefusal, assertNoStack, challengeParams, type ApiReply } from './helpers/api.js';
+import { FIXTURE_MCP_APIS } from './helpers/mcp.js';
+import { buildFixture, CC_PROPERTY as CC } from './helpers/fixture.js';
+import { ManualClock, tokenRequest } from './helpers/oauth.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { compileMcpServer } from '../src/resource-server/compile-mcp.js';
+import { hostedMcpResources } from '../src/resource-server/mcp.js';
+import { ApiDefinitionError } from '../src/errors/api.js';
+
+
+const ACCEPT = 'application/json, text/event-stream';
+const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'test', version: '1' } } };
+const call = (name: string, args: Record<string, unknown> = {}, id = 2) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+type App = { clientId: string; secret: string; name: string };
+
+describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => {
+  const clock = new ManualClock();
+  let server: TestServer;
+  const apps: Record<string, App> = {};
+  const clients: Client[] = [];
+
+  async function token(app: string, scope?: string): Promise<string> {
+    const a = apps[app]!;
+    const r = await tokenRequest(server.url, { form: { grant_type: 'client_credentials', ...(scope === undefined ? {} : { scope }) }, basic: [a.clientId, a.secret] });
+    assert.equal(r.status, 200, r.text);
+    return String(r.json?.access_token);
+  }
+
+  /** The official SDK client, connected with a bearer token (requestInit headers). */
+  async function connect(path: string, bearer?: string): Promise<Client> {
+    const transport = new StreamableHTTPClientTransport(new URL(`${server.url}${path}`), bearer === undefined ? {} : { requestInit: { headers: { authorization: `Bearer ${bearer}` } } });
+    const client = new Client({ name: 'latchkey-test', version: '1.0.0' });
+    clients.push(client);
+    await client.connect(transport);
+    return client;
+  }
+
+  const post = (path: string, body: unknown, bearer?: string, headers: Record<string, string> = {}): Promise<ApiReply> =>
+    apiCall(server.url, { method: 'POST', path, ...(bearer === undefined ? {} : { bearer }), ...(typeof body === 'string' ? { body, contentType: 'application/json' } : { json: body }), headers: { accept: ACCEPT, ...headers } });
+
+  before(async () => {
+    server = await startTestServer({ clock, apisDir: FIXTURE_MCP_APIS });
+    const built = await buildFixture(
+      server,
+      {
+        scopes: ['desk.write', 'desk.read'],
+        users: [{ userName: 'svc-agent', roles: ['itil'] }, { userName: 'svc-plain' }],
+        properties: { [CC]: 'true' },
+        apps: {
+          agent: { name: 'Desk agent', grantTypes: ['client_credentials'], appUser: 'svc-agent', scopes: ['desk.write', 'desk.read'] },
+          plain: { name: 'Plain agent', grantTypes: ['client_credentials'], appUser: 'svc-plain', scopes: ['desk.write', 'desk.read'] },
+        },
+      },
+      clock,
+    );
+    Object.assign(apps, built.apps);
+  });
+  after(async () => {
+    for (const c of clients) await c.close().catch(() => undefined);
+    await server.close();
+  });
+
+  it('the SDK client initializes, lists the tools and calls them', async () => {
+    const client = await connect('/mcp/acme/desk', await token('agent', 'desk.write'));
+    assert.equal(client.getServerVersion()?.name, 'Acme service desk');
+    assert.equal(client.getInstructions(), 'Tickets, for tests.');
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((t) => t.name), ['ping', 'ticket_create', 'ticket_close']);
+    assert.deepEqual(tools[1]?.inputSchema, { type: 'object', properties: { title: { type: 'string', minLength: 1 } }, required: ['title'] });
+    const ping = await client.callTool({ name: 'ping', arguments: {} });
+    assert.deepEqual(ping.structuredContent, { pong: true, user: 'svc-agent', scopes: ['desk.write'] });
+    const created = await client.callTool({ name: 'ticket_create', arguments: { title: 'Printer' } });
+    assert.deepEqual(created.content, [{ type: 'text', text: 'Created ticket "Printer"' }]);
+    const closed = await client.callTool({ name: 'ticket_close', arguments: { id: 'T1' } });
+    assert.deepEqual(closed.content, [{ type: 'text', text: 'Closed T1' }]);
+  });
+
+  it('tool errors are results with isError: invalid arguments, an ApiError, a failing handler (no stack, no message of the exception)', async () => {
+    const client = await connect('/mcp/acme/desk', await token('agent', 'desk.write'));
+    const invalid = await client.callTool({ name: 'ticket_create', arguments: { title: 42 } });
+    assert.equal(invalid.isError, true);
+    assert.match(JSON.stringify(invalid.content), /Invalid arguments for ticket_create/);
+    const conflict = await client.callTool({ name: 'ticket_create', arguments: { title: 'conflict' } });
+    assert.equal(conflict.isError, true);
+    assert.deepEqual(conflict.content, [{ type: 'text', text: 'A ticket with that title exists: pick another title' }]);
+    const crash = await client.callTool({ name: 'ticket_create', arguments: { title: 'crash' } });
+    assert.equal(crash.isError, true);
+    assert.doesNotMatch(JSON.stringify(crash.content), /boom/);
+    assertNoStack(JSON.stringify(crash.content));
+    await assert.rejects(client.callTool({ name: 'no_such_tool', arguments: {} }), /Unknown tool: no_such_tool/);
+  });
+
+  it('no token: 401 with a Bearer challenge, recorded as api.credentials_missing; the SDK client cannot connect', async () => {
+    const res = await post('/mcp/acme/desk', INIT);
+    await assertApiRefusal(server.latchkey.storage, res, { status: 401, reason: 'api.credentials_missing', endpoint: 'mcp acme/desk', wwwAuthenticate: /^Bearer realm="latchkey"/ });
+    await assert.rejects(connect('/mcp/acme/desk'), (e: unknown) => e instanceof StreamableHTTPError && e.code === 401);
+    const bad = await post('/mcp/acme/desk', INIT, 'lk_at_not-a-real-token');
+    await assertApiRefusal(server.latchkey.storage, bad, { status: 401, reason: 'token.unknown', error: 'invalid_token', endpoint: 'mcp acme/desk' });
+    assert.equal(challengeParams(bad.headers.get('www-authenticate')).params.error, 'invalid_token');
+  });
+
+  it('a tool whose scope the token lacks: 403 insufficient_scope naming the scope (the step-up), recorded; other tools still work', async () => {
+    const t = await token('agent', 'desk.read');
+    const res = await post('/mcp/acme/desk', call('ticket_create', { title: 'x' }), t);
+    const refusal = await assertApiRefusal(server.latchkey.storage, res, {
+      status: 403,
+      reason: 'api.scope_missing',
+      error: 'insufficient_scope',
+      endpoint: 'mcp acme/desk',
+      wwwAuthenticate: /^Bearer realm="latchkey", error="insufficient_scope", scope="desk\.write"/,
+    });
+    assert.equal(challengeParams(res.headers.get('www-authenticate')).params.scope, 'desk.write');
+    assert.equal(refusal.userName, 'svc-agent');
+    assert.equal(refusal.clientId, apps.agent!.clientId);
+    assert.match(refusal.hint ?? '', /MCP tool ticket_create of acme\/desk/);
+    // In a batch too (older protocol revisions allow one): the whole request is refused.
+    const batch = await post('/mcp/acme/desk', [call('ping', {}, 5), call('ticket_create', { title: 'y' }, 6)], t);
+    assert.equal(batch.status, 403);
+    // The SDK client sees the 403 (without an auth provider it cannot step up, so it fails).
+    const client = await connect('/mcp/acme/desk', t);
+    assert.equal((await client.callTool({ name: 'ping', arguments: {} })).isError, undefined);
+    await assert.rejects(client.callTool({ name: 'ticket_create', arguments: { title: 'z' } }), (e: unknown) => e instanceof StreamableHTTPError && e.code === 403);
+  });
+
+  it('a tool needing a role the user lacks: 403 api.role_missing', async () => {
+    const t = await token('plain', 'desk.write');
+    const res = await post('/mcp/acme/desk', call('ticket_close', { id: 'T1' }), t);
+    await assertApiRefusal(server.latchkey.storage, res, { status: 403, reason: 'api.role_missing', error: 'access_denied', endpoint: 'mcp acme/desk', wwwAuthenticate: null });
+  });
+
+  it('a server without authentication: anyone lists and calls; a tool with a scope still needs a token (401, then 403)', async () => {
+    const client = await connect('/mcp/acme/open');
+    const ping = await client.callTool({ name: 'ping', arguments: {} });
+    assert.deepEqual(ping.structuredContent, { pong: true, user: null, scopes: [] });
+    const anonymous = await post('/mcp/acme/open', call('secret'));
+    await assertApiRefusal(server.latchkey.storage, anonymous, { status: 401, reason: 'api.credentials_missing', endpoint: 'mcp acme/open' });
+    const lacking = await post('/mcp/acme/open', call('secret'), await token('agent', 'desk.read'));
+    await assertApiRefusal(server.latchkey.storage, lacking, { status: 403, reason: 'api.scope_missing', endpoint: 'mcp acme/open', wwwAuthenticate: /scope="desk\.write"/ });
+    const ok = await post('/mcp/acme/open', call('secret'), await token('agent', 'desk.write'));
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(ok.json.result.content, [{ type: 'text', text: 'the secret' }]);
+  });
+
+  it('malformed bodies and wrong methods get 4xx, never 5xx', async () => {
+    const t = await token('agent', 'desk.write');
+    const bodies: unknown[] = ['', '{', 'null', '42', '"x"', '[]', '[1,2]', '{}', '{"jsonrpc":"2.0"}', '{"jsonrpc":"2.0","id":1,"method":"tools/call"}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ping","arguments":"x"}}',
+      '{"jsonrpc":"1.0","id":1,"method":"tools/list"}', '{"jsonrpc":"2.0","id":{},"method":"tools/list"}', '\u0000', '{"__proto__":{"x":1},"jsonrpc":"2.0","id":1,"method":"ping"}'];
+    for (const body of bodies) {
+      const res = await post('/mcp/acme/desk', body, t);
+      assert.ok(res.status < 500, `${JSON.stringify(body)} → ${res.status} ${res.text}`);
+      assertNoStack(res.text);
+    }
+    const wrongType = await apiCall(server.url, { method: 'POST', path: '/mcp/acme/desk', bearer: t, body: JSON.stringify(INIT), contentType: 'text/plain', headers: { accept: ACCEPT } });
+    assert.equal(wrongType.status, 415);
+    const noAccept = await apiCall(server.url, { method: 'POST', path: '/mcp/acme/desk', bearer: t, json: INIT, headers: { accept: 'text/html' } });
+    assert.equal(noAccept.status, 406);
+    for (const method of ['GET', 'DELETE', 'PUT']) {
+      const res = await apiCall(server.url, { method, path: '/mcp/acme/desk', bearer: t, headers: { accept: ACCEPT } });
+      assert.equal(res.status, 405, `${method} ${res.text}`);
+      assert.equal(res.headers.get('allow'), 'POST');
+    }
+    const unknown = await post('/mcp/acme/nope', INIT, t);
+    assert.equal(unknown.status, 404);
+    const deeper = await post('/mcp/acme/desk/extra', INIT, t);
+    assert.equal(deeper.status, 404);
+    const big = await post('/mcp/acme/desk', JSON.stringify({ ...call('ticket_create', { title: 'x'.repeat(2_000_000) }) }), t);
+    assert.equal(big.status, 413);
+  });
+
+  it('the MCP server is counted in the metrics under mcp:<ns>/<id>', async () => {
+    const res = await fetch(`${server.url}/metrics`);
+    const text = await res.text();
+    assert.match(text, /latchkey_api_calls_total\{api="mcp:acme\/desk",status="200"\} \d+/);
+    assert.match(text, /latchkey_api_calls_total\{api="mcp:acme\/desk",status="403"\} \d+/);
+  });
+
+  it('hostedMcpResources names each server as a protected resource: its resource URI, scopes and name', () => {
+    const resources = hostedMcpResources(`${server.url}/`, server.latchkey.router.mcpServers());
+    assert.deepEqual(resources.map((r) => [r.resource, r.scopes, r.name]), [
+      [`${server.url}/mcp/acme/desk`, ['desk.write'], 'Acme service desk'],
+      [`${server.url}/mcp/acme/open`, ['desk.write'], 'Acme open tools'],
+    ]);
+  });
+});
+
+describe('defineMcpServer definitions are validated at load with clear messages', () => {
+  const tool = { name: 't', description: 'd', inputSchema: { type: 'object' }, handler: () => 'x' };
+  const cases: [string, unknown, RegExp][] = [
+    ['no tools', { namespace: 'a', id: 'b', tools: [] }, /tools: an MCP server needs at least one tool/],
+    ['a bad tool name', { namespace: 'a', id: 'b', tools: [{ ...tool, name: 'has space' }] }, /tools\.0\.name: a tool name is 1 to 64/],
+    ['a schema that is not an object', { namespace: 'a', id: 'b', tools: [{ ...tool, inputSchema: { type: 'string' } }] }, /inputSchema must be a JSON Schema object/],
+    ['an invalid JSON Schema', { namespace: 'a', id: 'b', tools: [{ ...tool, inputSchema: { type: 'object', properties: { x: { type: 'nope' } } } }] }, /tool "t": inputSchema is not a valid JSON Schema/],
+    ['two tools with one name', { namespace: 'a', id: 'b', tools: [tool, tool] }, /two tools are named "t"/],
+    ['an unknown setting', { namespace: 'a', id: 'b', tools: [tool], resources: [] }, /unknown setting "resources"/],
+    ['an unknown tool setting', { namespace: 'a', id: 'b', tools: [{ ...tool, scopes: ['x'] }] }, /tools\.0: unknown setting "scopes"/],
+    ['Basic auth', { namespace: 'a', id: 'b', tools: [tool], security: { authMethods: ['basic'] } }, /security: unknown setting "authMethods"/],
+    ['a handler that is no function', { namespace: 'a', id: 'b', tools: [{ ...tool, handler: 'x' }] }, /handler must be a function/],
+  ];
+  for (const [name, value, message] of cases) {
+    it(name, () => {
+      assert.throws(() => compileMcpServer('mcp/x.mjs', value), (e: unknown) => e instanceof ApiDefinitionError && e.file === 'mcp/x.mjs' && message.test(e.message));
+    });
+  }
+});
