@@ -10,6 +10,9 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 import { compileMcpServer } from '../src/resource-server/compile-mcp.js';
 import { hostedMcpResources } from '../src/resource-server/mcp.js';
 import { ApiDefinitionError } from '../src/errors/api.js';
+import { adminToken, bearerClient } from './helpers/admin.js';
+import type { IO } from '../src/cli/context.js';
+import { main } from '../src/cli/main.js';
 
 
 const ACCEPT = 'application/json, text/event-stream';
@@ -178,6 +181,46 @@ describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => 
     const text = await res.text();
     assert.match(text, /latchkey_api_calls_total\{api="mcp:acme\/desk",status="200"\} \d+/);
     assert.match(text, /latchkey_api_calls_total\{api="mcp:acme\/desk",status="403"\} \d+/);
+  });
+
+  it('every surface lists the MCP servers: apis list (table and --json), the admin API, inspect', async () => {
+    const cli = async (...args: string[]) => {
+      let out = '';
+      let err = '';
+      const io: IO = { out: (t) => void (out += t), err: (t) => void (err += t), readStdin: async () => '' };
+      const code = await main(['node', 'latchkey', ...args, '--db', server.db], io);
+      return { code, out, err };
+    };
+    const table = await cli('apis', 'list', '--apis', FIXTURE_MCP_APIS);
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out, /acme\/desk\s+\/mcp\/acme\/desk\s+ticket_create\s+bearer\s+desk\.write/);
+    assert.match(table.out, /acme\/open\s+\/mcp\/acme\/open\s+ping\s+none/);
+    // The MCP section fits 80 columns (CI's width) with the ids and endpoints unwrapped.
+    for (const line of table.out.slice(table.out.indexOf('MCP servers')).split('\n')) assert.ok(line.length <= 80, `wider than 80: ${line}`);
+    const json = await cli('apis', 'list', '--apis', FIXTURE_MCP_APIS, '--json');
+    const rows = JSON.parse(json.out) as { kind?: string; api: string; tool?: string; scopes: string[]; roles: string[] }[];
+    assert.deepEqual(rows.filter((r) => r.kind === 'mcp').map((r) => [r.api, r.tool, r.scopes, r.roles]), [
+      ['acme/desk', 'ping', [], []],
+      ['acme/desk', 'ticket_create', ['desk.write'], []],
+      ['acme/desk', 'ticket_close', [], ['itil']],
+      ['acme/open', 'ping', [], []],
+      ['acme/open', 'secret', ['desk.write'], []],
+    ]);
+    const listed = await bearerClient(server, await adminToken(server)).call('GET', '/mcp-servers');
+    assert.equal(listed.status, 200, listed.text);
+    const views = listed.json as { id: string; path: string; tools: { name: string; security: { scopes: string[] } }[] }[];
+    assert.deepEqual(views.map((v) => v.path), ['/mcp/acme/desk', '/mcp/acme/open']);
+    assert.deepEqual(views[0]?.tools.find((t) => t.name === 'ticket_create')?.security.scopes, ['desk.write']);
+    const inspected = await cli('inspect', await token('agent', 'desk.read'), '--apis', FIXTURE_MCP_APIS, '--json');
+    assert.equal(inspected.code, 0, inspected.err);
+    const verdicts = (JSON.parse(inspected.out) as { apis: { method: string; tool?: string; accepted: boolean; reason: string | null }[] }).apis.filter((a) => a.method === 'MCP');
+    assert.deepEqual(verdicts.map((v) => [v.tool, v.accepted, v.reason]), [
+      ['ping', true, null],
+      ['ticket_create', false, 'api.scope_missing'],
+      ['ticket_close', true, null],
+      ['ping', true, null],
+      ['secret', false, 'api.scope_missing'],
+    ]);
   });
 
   it('hostedMcpResources names each server as a protected resource: its resource URI, scopes and name', () => {

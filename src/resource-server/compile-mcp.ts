@@ -95,6 +95,12 @@ function rateSetting(text: string | undefined): RateLimitSetting | undefined {
 
 let validators: AjvJsonSchemaValidator | undefined;
 
+/** One JSON Schema validator (one Ajv) for the process: the tools' inputSchemas, and every per-request SDK Server (which makes an Ajv of its own when given none: milliseconds per request). */
+export function sharedSchemaValidator(): AjvJsonSchemaValidator {
+  validators ??= new AjvJsonSchemaValidator();
+  return validators;
+}
+
 /** Validates an MCP server definition (the zod schema above) and compiles each tool's inputSchema; ApiDefinitionError names the file and the setting. */
 export function compileMcpServer(file: string, value: unknown): CompiledMcpServer {
   const parsed = server.safeParse(value);
@@ -108,7 +114,7 @@ export function compileMcpServer(file: string, value: unknown): CompiledMcpServe
   const base = def.security;
   const security: McpEffectiveSecurity = { requiresAuthentication: base?.requiresAuthentication ?? true, roles: base?.roles ?? [], scopes: base?.scopes ?? [], authMethods: ['bearer'] };
   const toolsByName = new Map<string, CompiledMcpTool>();
-  validators ??= new AjvJsonSchemaValidator();
+  validators = sharedSchemaValidator();
   const tools = def.tools.map((t) => {
     if (toolsByName.has(t.name)) throw new ApiDefinitionError(file, `invalid MCP server definition: two tools are named "${t.name}"`);
     let validate: CompiledMcpTool['validate'];

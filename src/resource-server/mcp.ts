@@ -30,7 +30,7 @@ import { refusalReason, refusedOnStaleCache } from '../registry/fresh-cache.js';
 import type { RateLimits } from '../registry/rate-limits.js';
 import { StorageError } from '../storage/types.js';
 import { authenticateCaller, type ApiAuthDeps } from './authenticate.js';
-import { mcpServerScopes, type CompiledMcpServer, type CompiledMcpTool, type McpEffectiveSecurity } from './compile-mcp.js';
+import { mcpServerScopes, sharedSchemaValidator, type CompiledMcpServer, type CompiledMcpTool, type McpEffectiveSecurity } from './compile-mcp.js';
 import { ApiError, type Caller } from './define.js';
 import { authorizeCaller, failure, refusalFacts } from './provider.js';
 import { countApiCall } from './rate-limit.js';
@@ -194,7 +194,7 @@ export function createMcpProvider(deps: McpProviderDeps) {
 
   /** A fresh SDK server for one request: tools/list and tools/call, with the admitted caller. */
   function sdkServer(server: CompiledMcpServer, caller: Caller, requestId: string): Server {
-    const sdk = new Server({ name: server.name, version: server.version }, { capabilities: { tools: { listChanged: false } }, ...(server.description === undefined ? {} : { instructions: server.description }) });
+    const sdk = new Server({ name: server.name, version: server.version }, { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: sharedSchemaValidator(), ...(server.description === undefined ? {} : { instructions: server.description }) });
     sdk.setRequestHandler(ListToolsRequestSchema, () => ({
       tools: server.tools.map((t) => ({ name: t.name, ...(t.title === undefined ? {} : { title: t.title }), description: t.description, inputSchema: t.inputSchema as { type: 'object' } })),
     }));
