@@ -4,6 +4,7 @@ import { newId } from '../core/crypto.js';
 import type { Application, Facts } from '../domain/model.js';
 import type { GrantType } from '../grants/grant-type.js';
 import { OAuthError } from '../errors/oauth-error.js';
+import { invalidClient } from '../errors/errors.js';
 import { factString } from '../errors/fact-values.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import { refusalIn, statusMessage, OutboundFailed, type OutboundFetcher, type OutboundResponse } from '../outbound/fetch.js';
@@ -83,7 +84,8 @@ function shownUrl(text: string): string {
 
 /** A refusal about a document: invalid_client (RFC 6749 §5.2: the client is not known to be good). */
 function refusal(reason: ReasonCode, description: string, url: string, facts: Facts = {}, hint?: string): OAuthError {
-  return new OAuthError({ error: 'invalid_client', status: 401, reason, description, facts: { clientIdUrl: shownUrl(url), ...facts }, ...(hint === undefined ? {} : { hint }) });
+  const error = invalidClient.withReason(reason).withDescription(description).withFacts({ clientIdUrl: shownUrl(url), ...facts });
+  return hint === undefined ? error : error.withHint(hint);
 }
 
 /** Why the URL cannot name a document (draft §3), or undefined when it can. */
@@ -314,7 +316,7 @@ export class ClientMetadataDocuments {
     if (!looksLikeDocumentUrl(clientId)) return cached;
     const props = await this.props();
     if (!props[PROPERTY.enabled]) {
-      throw refusal('cimd.disabled', 'This server does not accept client ID metadata documents; the application must be registered.', clientId, { property: PROPERTY.enabled, propertyValue: 'false' });
+      throw refusal('cimd.disabled', 'This server does not accept client ID metadata documents; the application must be registered.', clientId, { property: PROPERTY.enabled });
     }
     const problem = documentUrlProblem(clientId);
     if (problem !== undefined) {
