@@ -123,7 +123,7 @@ const application = z
     backchannelLogoutUri: nullableText(2000, 'OpenID Connect Back-Channel Logout: where logout tokens are POSTed when a session ends (https; allowed by the outbound rules); null: none.'),
     backchannelLogoutSessionRequired: z.boolean().default(false).describe('OpenID Connect Back-Channel Logout: the application needs sid in logout tokens (backchannel_logout_session_required).'),
   })
-  .describe('An application (OAuth client), without its secret: apply generates a secret for each confidential application it creates and shows it once. The built-in console application is not listed.');
+  .describe('An application (OAuth client), without its secret: apply generates a secret for each confidential application it creates and shows it once. The built-in console application is not listed, nor are clients that registered themselves (RFC 7591) or are named by a client ID metadata document: those are runtime data.');
 
 const identityProvider = z
   .strictObject({

@@ -51,7 +51,7 @@ export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'applicat
   user: { id: 'differs between instances', passwordHash: 'a secret (a user apply creates has no password)', passwordChangedAt: 'a time', createdAt: 'a time', updatedAt: 'a time' },
   role: { builtIn: 'built-in roles are left out' },
   scope: { builtIn: 'built-in scopes are left out' },
-  application: { id: 'differs between instances', appUserId: 'exported as appUser (the user name)', secretHash: 'a secret (apply generates one)', secretRotatedAt: 'a time', createdAt: 'a time', updatedAt: 'a time', idTokenAlg: 'exported as idTokenSignedResponseAlg (RS256 when unset)' },
+  application: { id: 'differs between instances', appUserId: 'exported as appUser (the user name)', secretHash: 'a secret (apply generates one)', secretRotatedAt: 'a time', createdAt: 'a time', updatedAt: 'a time', idTokenAlg: 'exported as idTokenSignedResponseAlg (RS256 when unset)', origin: 'only administrator-made applications are exported (the others are runtime data)' },
   identityProvider: { id: 'differs between instances', createdAt: 'a time', updatedAt: 'a time' },
   rule: {
     spec: 'exported as its fields (scopes, roles, grantTypes, value)',
@@ -143,7 +143,12 @@ export async function readRegistry(storage: RegistryStorage): Promise<RegistrySn
     roles: new Map(roles.filter((r) => !r.builtIn).map((r) => [r.name, { name: r.name, description: r.description }])),
     scopes: new Map(scopes.filter((s) => !s.builtIn).map((s) => [s.name, { name: s.name, description: s.description }])),
     users: new Map(users.map((u) => [u.userName, userEntry(u)])),
-    applications: new Map(applications.filter((a) => a.clientId !== CONSOLE_CLIENT_ID).map((a) => [a.id, applicationEntry(a, userNames)])),
+    // Administrator-made applications only: clients that registered themselves (RFC 7591) or are
+    // named by a client ID metadata document are runtime data, like tokens, which an export does
+    // not carry and --prune never deletes (`latchkey apps list --origin registration` lists them).
+    applications: new Map(
+      applications.filter((a) => a.clientId !== CONSOLE_CLIENT_ID && (a.origin ?? 'admin') === 'admin').map((a) => [a.id, applicationEntry(a, userNames)]),
+    ),
     identityProviders: new Map(providers.map((p) => [p.id, identityProviderEntry(p)])),
     rules: new Map(rules.map((r) => [r.id, ruleEntry(r)])),
     builtInRoles: new Set(roles.filter((r) => r.builtIn).map((r) => r.name)),

@@ -62,6 +62,10 @@ export interface Scope {
   readonly builtIn: boolean;
 }
 
+/** Where an application came from (Application.origin). */
+export type ApplicationOrigin = 'admin' | 'registration' | 'metadata_document';
+export const APPLICATION_ORIGINS: readonly ApplicationOrigin[] = ['admin', 'registration', 'metadata_document'];
+
 export interface Application {
   readonly id: string;
   readonly clientId: string;
@@ -119,6 +123,13 @@ export interface Application {
   readonly backchannelLogoutUri?: string | null;
   /** Back-Channel Logout 1.0 `backchannel_logout_session_required`: logout tokens must carry `sid`. */
   readonly backchannelLogoutSessionRequired?: boolean;
+  /**
+   * How the application came to be: `admin` (made by an administrator: CLI, admin API, console,
+   * configuration as code), `registration` (dynamic client registration, RFC 7591) or
+   * `metadata_document` (a client ID metadata document fetched from its https client_id URL).
+   * Absent: admin. Set at creation and never changed.
+   */
+  readonly origin?: ApplicationOrigin;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

@@ -42,6 +42,8 @@ export const applicationViewSchema = z
     backchannelLogoutUri: z.string().nullable(),
     /** OpenID Connect Back-Channel Logout: backchannel_logout_session_required. */
     backchannelLogoutSessionRequired: z.boolean(),
+    /** How it came to be: admin (made by an administrator), registration (RFC 7591) or metadata_document (an https client_id URL). */
+    origin: z.enum(['admin', 'registration', 'metadata_document']),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
     hasSecret: z.boolean(),
@@ -79,6 +81,7 @@ export function applicationView(app: Application, appUser: string | null): Appli
     postLogoutRedirectUris: [...(app.postLogoutRedirectUris ?? [])],
     backchannelLogoutUri: app.backchannelLogoutUri ?? null,
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired ?? false,
+    origin: app.origin ?? 'admin',
     createdAt: isoTimestamp(app.createdAt),
     updatedAt: isoTimestamp(app.updatedAt),
     hasSecret: app.secretHash !== null,

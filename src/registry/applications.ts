@@ -4,7 +4,7 @@ import { formatRateLimit, parseRateLimit } from '../domain/rate-limit.js';
 import { importJWK, type JWK } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { generateClientId, hashSecret, newId, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
-import { type Application, type SigningAlgorithm, type TokenFormat } from '../domain/model.js';
+import { type Application, type ApplicationOrigin, type SigningAlgorithm, type TokenFormat } from '../domain/model.js';
 import type { GrantType } from '../grants/grant-type.js';
 import { type Storage } from '../storage/types.js';
 import { recordChange } from '../audit/log.js';
@@ -328,7 +328,11 @@ export interface CreatedApplication {
  * `options.clientId`: the client id to give it (`latchkey apply` recreates an application under the
  * client id of its registry document); the caller checks it is free and well formed. Default: generated.
  */
-export async function createApplication(deps: Deps, input: ApplicationInput, options: { readonly clientId?: string | undefined } = {}): Promise<CreatedApplication> {
+export async function createApplication(
+  deps: Deps,
+  input: ApplicationInput,
+  options: { readonly clientId?: string | undefined; readonly origin?: ApplicationOrigin | undefined } = {},
+): Promise<CreatedApplication> {
   if (input.name === undefined) throw new RegistryError('invalid_input', 'An application needs a name (--name).');
   const isPublic = input.public ?? false;
   const clientSecret = isPublic ? null : randomToken(TOKEN_PREFIX.secret);
@@ -360,6 +364,7 @@ export async function createApplication(deps: Deps, input: ApplicationInput, opt
     postLogoutRedirectUris: checkPostLogoutRedirectUris(input.postLogoutRedirectUris ?? []),
     backchannelLogoutUri: await optional(input.backchannelLogoutUri, null, async (v) => checkBackchannelLogoutUri(v, await storedPolicy(deps.storage))),
     backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
+    origin: options.origin ?? 'admin',
     createdAt: now,
     updatedAt: now,
   };

@@ -55,6 +55,7 @@ export function makeApp(over: Partial<Application> = {}): Application {
     postLogoutRedirectUris: [],
     backchannelLogoutUri: null,
     backchannelLogoutSessionRequired: false,
+    origin: 'admin',
     createdAt: T0,
     updatedAt: T0,
     ...over,
@@ -330,6 +331,7 @@ export function runStorageContract(
           audience: 'https://api.example.test',
           jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"x","y":"y"}]}',
           canIntrospect: true,
+          origin: 'registration',
         });
         const c = makeApp({
           grantTypes: ['authorization_code', JWT_BEARER_GRANT],
@@ -337,6 +339,9 @@ export function runStorageContract(
           postLogoutRedirectUris: ['https://example.test/bye', 'https://example.test/bye?again=1'],
           backchannelLogoutUri: 'https://example.test/backchannel-logout',
           backchannelLogoutSessionRequired: true,
+          // Named by a client ID metadata document: the client id is its https URL.
+          clientId: `https://client.example.test/${uid()}/metadata.json`,
+          origin: 'metadata_document',
         });
         await s.applications.create(a);
         await s.applications.create(b);

@@ -3,6 +3,14 @@ import { get, kindOf, list, loadGrants, patch, post, query, type AppKind, type A
 import { Alert, Badge, Card, Checkbox, ConfirmButton, CopyButton, Empty, Loading, NumberField, PageHeader, SelectField, TextArea, TextField, fmtDuration, fmtTime, lines, splitList, useAction, useId, useLoad } from '../ui';
 import { DeleteApplicationButton } from '../deletes';
 
+/** Where an application came from (Application.origin): a badge in the list, a line on its page. */
+const ORIGIN_BADGE: Record<Application['origin'], string> = { admin: 'Admin', registration: 'Registered', metadata_document: 'Metadata document' };
+const ORIGIN_TEXT: Record<Application['origin'], string> = {
+  admin: 'made by an administrator.',
+  registration: 'registered itself (dynamic client registration, RFC 7591).',
+  metadata_document: 'a client ID metadata document: its client ID is the URL of the document it publishes.',
+};
+
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
 /** The grant catalogue (GET /grants): kinds and labels come from the server, so a host's own grants appear too. */
@@ -119,6 +127,12 @@ export function Applications() {
                 <tr key={a.clientId} data-client-id={a.clientId}>
                   <td>
                     <a href={`#/applications/${encodeURIComponent(a.clientId)}`}>{a.name}</a>
+                    {a.origin === 'admin' ? null : (
+                      <>
+                        {' '}
+                        <Badge kind="muted">{ORIGIN_BADGE[a.origin]}</Badge>
+                      </>
+                    )}
                   </td>
                   <td>
                     <code>{a.clientId}</code>
@@ -525,6 +539,7 @@ export function ApplicationDetail(props: { clientId: string }) {
           <div class="side">
             <Card title="Status" titleId="status-title">
               <p>{a.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</p>
+              <p class="muted">Origin: {ORIGIN_TEXT[a.origin]}</p>
               <p class="muted">{a.active ? 'Deactivating refuses its token requests and the tokens it already has.' : 'Inactive: its token requests and tokens are refused.'}</p>
               {a.active ? (
                 <ConfirmButton label="Deactivate" confirmLabel="Yes, deactivate" danger disabled={status.busy} onConfirm={() => apply({ active: false }, 'Application deactivated.', status.run)} />

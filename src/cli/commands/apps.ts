@@ -5,7 +5,7 @@ import { commandLine, shellCommand } from '../../core/shell.js';
 import { exampleRequest, grantWarnings } from '../../grants/index.js';
 import type { GrantDescriptor } from '../../grants/types.js';
 import { resolveProperties } from '../../registry/properties.js';
-import { type Application } from '../../domain/model.js';
+import { APPLICATION_ORIGINS, type Application, type ApplicationOrigin } from '../../domain/model.js';
 import { DURATION_SYNTAX, formatDuration } from '../../core/duration.js';
 import { CliError, parseBool, parseDurationFlag, parseList, type CliContext } from '../context.js';
 import { applicationView } from '../../registry/application-view.js';
@@ -167,12 +167,22 @@ function describeJwks(jwks: { keys: Record<string, unknown>[] } | null): string 
   return `${keys.length} ${keys.length === 1 ? 'key' : 'keys'}: ${keys.join(', ')}`;
 }
 
+/** How `apps show` says where an application came from (Application.origin). */
+const ORIGIN_TEXT: Record<ApplicationOrigin, string> = {
+  admin: 'made by an administrator',
+  registration: 'dynamic client registration (RFC 7591)',
+  metadata_document: 'client ID metadata document (its client id is the document URL)',
+};
+/** The short form in the list's TYPE column; nothing for admin-made applications. */
+const ORIGIN_SHORT: Record<ApplicationOrigin, string> = { admin: '', registration: ' (registered)', metadata_document: ' (metadata document)' };
+
 function appRecord(v: ReturnType<typeof appView>): string {
   return renderRecord([
     ['Name', v.name],
     ['Client id', v.clientId],
     ['Active', v.active],
     ['Client type', v.public ? 'public (no secret)' : 'confidential'],
+    ['Origin', ORIGIN_TEXT[v.origin]],
     ['Grant types', v.grantTypes],
     ['Application user', v.appUser],
     ['Scopes', v.scopes],
@@ -367,16 +377,23 @@ function registerRotate(apps: Command, kit: Kit): void {
 }
 
 function registerList(apps: Command, kit: Kit): void {
-  const cmd = apps.command('list').description('List applications');
-  kit.common(cmd).action((opts: CommonOptions) =>
+  const cmd = apps
+    .command('list')
+    .description('List applications')
+    .option('--origin <origin>', `only applications of this origin: ${APPLICATION_ORIGINS.join(', ')} (admin: made by an administrator; registration: RFC 7591; metadata_document: an https client id)`);
+  kit.common(cmd).action((opts: CommonOptions & { origin?: string }) =>
     kit.withDb(opts, async (ctx, out) => {
-      const [list, users] = await Promise.all([ctx.storage.applications.list(), ctx.storage.users.list()]);
+      if (opts.origin !== undefined && !(APPLICATION_ORIGINS as readonly string[]).includes(opts.origin)) {
+        throw new CliError(`Unknown origin "${opts.origin}". Use one of: ${APPLICATION_ORIGINS.join(', ')}.`, 2);
+      }
+      const [all, users] = await Promise.all([ctx.storage.applications.list(), ctx.storage.users.list()]);
+      const list = opts.origin === undefined ? all : all.filter((a) => (a.origin ?? 'admin') === opts.origin);
       const names = new Map(users.map((u) => [u.id, u.userName]));
       const views = list.map((a) => appView(a, a.appUserId === null ? null : (names.get(a.appUserId) ?? `(deleted user ${a.appUserId})`)));
       out.result(views, () =>
         renderTable(
           ['NAME', 'CLIENT ID', 'ACTIVE', 'TYPE', 'GRANTS', 'APP USER', 'SCOPES'],
-          views.map((v) => [v.name, v.clientId, v.active, v.public ? 'public' : 'confidential', v.grantTypes, v.appUser, v.scopes]),
+          views.map((v) => [v.name, v.clientId, v.active, `${v.public ? 'public' : 'confidential'}${ORIGIN_SHORT[v.origin]}`, v.grantTypes, v.appUser, v.scopes]),
         ),
       );
     }),

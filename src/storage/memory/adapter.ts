@@ -24,6 +24,7 @@ const copyApp = (a: Application): Application => ({
   postLogoutRedirectUris: [...(a.postLogoutRedirectUris ?? [])],
   backchannelLogoutUri: a.backchannelLogoutUri ?? null,
   backchannelLogoutSessionRequired: a.backchannelLogoutSessionRequired ?? false,
+  origin: a.origin ?? 'admin',
 });
 const copyToken = (t: TokenRecord): TokenRecord => ({ ...t, scopes: [...t.scopes] });
 const copyCode = (c: AuthorizationCode): AuthorizationCode => ({ ...c, scopes: [...c.scopes] });

@@ -317,6 +317,14 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       CREATE INDEX session_clients_expires ON session_clients (expires_at);
     `,
   },
+  {
+    version: 12,
+    name: 'applications: origin (admin, dynamic registration, client id metadata document)',
+    sql: `
+      -- How an application came to be: 'admin', 'registration' (RFC 7591) or 'metadata_document' (its client_id is an https URL).
+      ALTER TABLE applications ADD COLUMN origin TEXT NOT NULL DEFAULT 'admin';
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -1,4 +1,4 @@
-import type { Application, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, ClaimsRequest, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
+import type { Application, ApplicationOrigin, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, ClaimsRequest, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
 import type { GrantType } from '../../grants/grant-type.js';
 import type { SqlBool, SqlDialect, SqlList } from './dialect.js';
 
@@ -16,6 +16,7 @@ export const COLUMNS = {
     'access_token_lifespan', 'refresh_token_lifespan', 'token_format', 'app_user_id', 'created_at', 'updated_at',
     'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api', 'rate_limit', 'id_token_alg', 'claim_mappings',
     'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required',
+    'origin',
   ],
   signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until', 'purpose'],
   codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid', 'claims'],
@@ -94,6 +95,7 @@ export interface ApplicationRow {
   post_logout_redirect_uris: SqlList;
   backchannel_logout_uri: string | null;
   backchannel_logout_session_required: SqlBool;
+  origin: string;
 }
 
 export interface SigningKeyRow {
@@ -252,6 +254,7 @@ export function sqlRows(d: SqlDialect) {
       postLogoutRedirectUris: list.decode(r.post_logout_redirect_uris),
       backchannelLogoutUri: r.backchannel_logout_uri ?? null,
       backchannelLogoutSessionRequired: bool.decode(r.backchannel_logout_session_required),
+      origin: (r.origin ?? 'admin') as ApplicationOrigin,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     }),
@@ -261,6 +264,7 @@ export function sqlRows(d: SqlDialect) {
       a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
       a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi), a.rateLimit ?? null, a.idTokenAlg ?? null, jsonText(a.claimMappings ?? undefined),
       list.encode(a.postLogoutRedirectUris ?? []), a.backchannelLogoutUri ?? null, bool.encode(a.backchannelLogoutSessionRequired ?? false),
+      a.origin ?? 'admin',
     ],
 
     signingKeyFromRow,

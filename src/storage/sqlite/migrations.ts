@@ -305,6 +305,14 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       CREATE INDEX session_clients_expires ON session_clients (expires_at);
     `,
   },
+  {
+    version: 13,
+    name: 'applications: origin (admin, dynamic registration, client id metadata document)',
+    sql: `
+      -- How an application came to be: 'admin', 'registration' (RFC 7591) or 'metadata_document' (its client_id is an https URL).
+      ALTER TABLE applications ADD COLUMN origin TEXT NOT NULL DEFAULT 'admin';
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
