@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { newId } from '../core/crypto.js';
-import type { Application, Facts } from '../domain/model.js';
+import type { Application, ApplicationOrigin, Facts } from '../domain/model.js';
 import type { GrantType } from '../grants/grant-type.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { invalidClient } from '../errors/errors.js';
@@ -44,7 +44,7 @@ export const MAX_DOCUMENT_BYTES = 5 * 1024;
 export const DOCUMENT_TIMEOUT_MS = 3_000;
 const MAX_URL = 2000;
 const MAX_REDIRECT_URIS = 20;
-const ORIGIN = 'metadata_document';
+const ORIGIN: ApplicationOrigin = 'metadata_document';
 /** The grant types a document may ask for (a browser client: the code flow and its refresh tokens). */
 const DOCUMENT_GRANTS: readonly string[] = ['authorization_code', 'refresh_token'];
 const SHARED_SECRET_METHODS: ReadonlySet<string> = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
@@ -59,7 +59,7 @@ const PROPERTY = {
 
 /** Whether an application was made from a client ID metadata document (origin `metadata_document`). */
 export function isMetadataDocumentApplication(app: Application): boolean {
-  return (app as { origin?: string }).origin === ORIGIN;
+  return app.origin === ORIGIN;
 }
 
 /**
@@ -407,7 +407,7 @@ export class ClientMetadataDocuments {
       await this.deps.cache.check();
       return updated;
     }
-    const app = {
+    const app: Application = {
       id: newId(),
       clientId: url,
       ...fields,
@@ -430,7 +430,7 @@ export class ClientMetadataDocuments {
       origin: ORIGIN,
       createdAt: now,
       updatedAt: now,
-    } as Application;
+    };
     try {
       await this.deps.storage.applications.create(app);
     } catch (error) {
