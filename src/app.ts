@@ -28,6 +28,7 @@ import { createUserInfoEndpoint, type UserInfoEndpoint } from './endpoints/useri
 import { BearerValidator } from './resource-server/bearer.js';
 import type { OutboundFetcher } from './outbound/fetch.js';
 import { cachedFetcher } from './registry/outbound-policy.js';
+import { ClientMetadataDocuments } from './registry/client-metadata-documents.js';
 import { createJwksEndpoint, type JwksEndpoint } from './endpoints/jwks.js';
 import { createMetadataEndpoint, type MetadataEndpoint } from './endpoints/metadata.js';
 import { createKeyEncryption } from './keys/encryption.js';
@@ -84,6 +85,13 @@ export interface LatchkeyOptions {
    * Add one with `grants: [...BUILT_IN_GRANTS, myGrant]`; a grant type named twice is refused.
    */
   readonly grants?: readonly GrantModule[];
+  /**
+   * Extra certificate authorities (PEM text) the outbound fetcher trusts for https besides the
+   * system's: a private CA in front of client ID metadata documents, JWKS URIs or identity
+   * providers, or a test's self-signed certificate. For `latchkey serve`, NODE_EXTRA_CA_CERTS (a PEM
+   * file, read by Node at start-up) does the same.
+   */
+  readonly outboundCa?: string | readonly string[];
 }
 
 /** The framework-free instance: everything a host needs to serve requests. */
@@ -108,6 +116,8 @@ export interface Latchkey {
   readonly bearer: BearerValidator;
   /** The fetcher of every outbound request (src/outbound): the outbound rules, per the current properties. */
   readonly outbound: OutboundFetcher;
+  /** Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document): https client_id URLs, fetched, validated, cached, materialized as applications. */
+  readonly clientMetadataDocuments: ClientMetadataDocuments;
   readonly apis: ReturnType<typeof createApiProvider>;
   /** The hosted MCP servers (/mcp/<namespace>/<id>): admission here, then the MCP SDK's transport. */
   readonly mcp: McpProvider;
@@ -197,14 +207,16 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   // issuerOf is defined below; it is only called once requests arrive.
   formats.set('jwt', jwtFormat({ keyring, issuer: () => issuerOf(), cache }));
   // Every outbound request (JWKS URIs, identity-provider metadata) goes through this one fetcher.
-  const outbound = cachedFetcher(cache);
+  const outbound = cachedFetcher(cache, options.outboundCa);
   // RFC 7523: one key set per JWKS URI, shared by private_key_jwt, the JWT bearer grant and identity providers.
   const keySets = new KeySets({ fetcher: outbound });
   const assertions = { issuer: () => issuerOf(), clock, storage, cache, keySets };
   const catalogue = options.grants ?? BUILT_IN_GRANTS;
   const grants = createGrants(catalogue, { ...assertions, cache, storage, mint: createMinter(formats), passwords, idTokens: createIdTokenMinter({ keyring, issuer: () => issuerOf() }), idTokenClaims: requestedIdTokenClaims });
   const clientAuthMethods = defaultClientAuthMethods(assertions);
-  const tokenEndpoint = createTokenEndpoint({ cache, grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
+  // An https client_id URL names its metadata document: the authorization and token endpoints resolve it.
+  const clientMetadataDocuments = new ClientMetadataDocuments({ storage, cache, clock, fetcher: outbound, logger, grants: catalogue });
+  const tokenEndpoint = createTokenEndpoint({ cache: clientMetadataDocuments.view(cache), grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
   const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
@@ -235,7 +247,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     },
   };
   const backchannel = new BackchannelLogout({ storage, keyring, issuer: issuerOf, fetcher: outbound, clock, logger });
-  const authorizeEndpoint = createAuthorizeEndpoint({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring, backchannel });
+  const authorizeEndpoint = createAuthorizeEndpoint({ cache: clientMetadataDocuments.view(cache, { asPage: true }), storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring, backchannel });
   const logoutEndpoint = createLogoutEndpoint({ cache, storage, keyring, issuer: issuerOf, clock, refusals, logger, sessions: authorizeEndpoint.sessions, csrf: authorizeEndpoint.csrf, backchannel });
   metrics.attach({ storage, cache, keyring, clock });
   const metricsEndpoint = createMetricsEndpoint({ metrics, cache, refusals });
@@ -255,6 +267,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     router,
     bearer,
     outbound,
+    clientMetadataDocuments,
     apis,
     keyring,
     grants,

@@ -33,11 +33,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A bootstrapped database whose admin password has been changed (so it reports nothing by itself). */
+/**
+ * A bootstrapped database whose admin password has been changed and whose client ID metadata
+ * documents are trusted from listed domains only (so it reports nothing by itself: a fresh database
+ * warns cimd_trusts_any_domain by design, see the test of that finding).
+ */
 async function setup(name: string): Promise<{ cli: CliDb; noApis: string }> {
   const db = await freshDb(dir, name);
   await sleep(3);
   await db.cli.ok(['users', 'update', 'admin', '--password-stdin'], 'a-changed-admin-password\n');
+  await db.cli.ok(['properties', 'set', 'latchkey.cimd.allow_unknown_domains', 'false']);
   return db;
 }
 
@@ -67,6 +72,20 @@ async function createApp(cli: CliDb, args: readonly string[]): Promise<string> {
 }
 
 describe('latchkey doctor', () => {
+  it('cimd_trusts_any_domain: a fresh database accepts client ID metadata documents from any host and says so; an allowed list or the switch fixes it', async () => {
+    const db = await freshDb(dir, 'cimd-any');
+    await db.cli.ok(['users', 'update', 'admin', '--password-stdin'], 'a-changed-admin-password\n');
+    const f = one(await doctor(db.cli), 'cimd_trusts_any_domain');
+    assert.equal(f.severity, 'warning');
+    assert.equal(f.command, 'latchkey properties set latchkey.cimd.allowed_domains \'<host,*.example.com>\'');
+    assert.deepEqual((await doctor(db.cli)).map((x) => x.id), ['cimd_trusts_any_domain']);
+    await db.cli.ok(['properties', 'set', 'latchkey.cimd.allowed_domains', 'agents.example.com,*.partner.example']);
+    assert.deepEqual(await doctor(db.cli), []);
+    await db.cli.ok(['properties', 'set', 'latchkey.cimd.allowed_domains', '']);
+    await db.cli.ok(['properties', 'set', 'latchkey.cimd.enabled', 'false']);
+    assert.deepEqual(await doctor(db.cli), []);
+  });
+
   it('a clean database (admin password changed) reports nothing; with the fixture APIs only the unattainable scopes', async () => {
     const { cli, noApis } = await setup('clean');
     assert.deepEqual(await doctor(cli), []);
@@ -365,6 +384,7 @@ describe('latchkey doctor', () => {
 
   it('admin_default_password: an error for the built-in admin, a warning for another admin; changing the password fixes it', async () => {
     const { cli, noApis } = await freshDb(dir, 'password');
+    await cli.ok(['properties', 'set', 'latchkey.cimd.allow_unknown_domains', 'false']);
     await cli.ok(['users', 'create', 'ops', '--roles', 'admin', '--password-stdin'], 'ops-first-password\n');
     await cli.ok(['users', 'create', 'nopass', '--roles', 'admin']);
     const findings = await doctor(cli);

@@ -30,6 +30,7 @@ import { formatWindow } from '../src/domain/rate-limit.js';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
 import { shellWords } from './helpers/diagnostics.js';
+import { selfSignedCertificate, startDocumentServer, type DocumentServer } from './helpers/document-server.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 
@@ -978,6 +979,7 @@ const CASES: Case[] = [
       }
     },
   },
+  ...CIMD_CASES(),
 ];
 
 /** A refusal by a REST API (the fixture APIs in test/fixtures/apis): platform error shape, not RFC 6749 §5.2. */
@@ -2045,7 +2047,7 @@ describe('every refusal reason is produced over HTTP and recorded', () => {
 
   before(async () => {
     // Password hashing bounded small, so that a burst of a dozen checks yields password.busy.
-    server = await startTestServer({ clock, apisDir: FIXTURE_APIS, allowPrivateNetworks: true, passwordHashing: { concurrency: 1, maxQueue: 2 } });
+    server = await startTestServer({ clock, apisDir: FIXTURE_APIS, allowPrivateNetworks: true, passwordHashing: { concurrency: 1, maxQueue: 2 }, outboundCa: selfSignedCertificate().certificate });
     const deps = registryDeps(server, clock);
     for (const s of ['export.read', 'export.write', 'admin.all']) await createScope(deps, s);
     await createUser(deps, { userName: 'svc' });
@@ -2212,3 +2214,126 @@ function idpFixture(): Promise<IdpFixture> {
 after(async () => {
   if (idpSetup !== undefined) await (await idpSetup).idp.close();
 });
+
+// --- client ID metadata documents (issue 16): an https client_id URL at the token endpoint ---
+let documents: Promise<DocumentServer> | undefined;
+const documentServer = () => (documents ??= startDocumentServer());
+after(async () => {
+  if (documents !== undefined) await (await documents).close();
+});
+let documentSeq = 0;
+const CIMD_DOC = { client_name: 'Reasons agent', redirect_uris: ['http://127.0.0.1:4999/cb'], token_endpoint_auth_method: 'none' };
+/** A token request naming a client by its document URL. */
+const cimdToken = (url: string) => post({ form: { grant_type: 'authorization_code', client_id: url, code: 'lk_ac_none', code_verifier: 'v'.repeat(43) } });
+/** Serves `doc` at a fresh path (its client_id its own URL unless given) and asks the token endpoint with it. */
+async function cimdCase(doc: Record<string, unknown> | ((url: string) => Record<string, unknown>) | string): Promise<TokenResponse> {
+  const docs = await documentServer();
+  const path = `/reasons-${++documentSeq}/client.json`;
+  const url = typeof doc === 'string' ? (docs.routes.set(path, { body: doc }), docs.url(path)) : docs.document(path, doc);
+  kept.cimdUrl = url;
+  return cimdToken(url);
+}
+const cimdUrlFact = (e: Explanation) => assert.equal(e.facts.clientIdUrl, kept.cimdUrl);
+
+function CIMD_CASES(): Case[] {
+  const invalid = { status: 401, error: 'invalid_client' } as const;
+  return [
+    {
+      code: 'cimd.disabled', ...invalid,
+      facts: async (e) => {
+        cimdUrlFact(e);
+        await assertProperty(e, 'latchkey.cimd.enabled', 'system');
+      },
+      run: async () => {
+        const url = (await documentServer()).document('/reasons-disabled/client.json', CIMD_DOC);
+        kept.cimdUrl = url;
+        return withProperty('latchkey.cimd.enabled', 'false', 'true', () => cimdToken(url));
+      },
+    },
+    {
+      code: 'cimd.invalid_client_id_url', ...invalid,
+      facts: (e) => {
+        assert.equal(e.facts.clientIdUrl, 'http://127.0.0.1/client.json');
+        assert.match(String(e.facts.documentProblem), /it uses http; a client ID metadata document URL must use https/);
+      },
+      run: () => cimdToken('http://127.0.0.1/client.json'),
+    },
+    {
+      code: 'cimd.domain_not_trusted', ...invalid,
+      facts: (e) => {
+        cimdUrlFact(e);
+        assert.deepEqual([e.facts.clientIdHost, e.facts.allowedDomains, e.facts.property, e.facts.propertyValue], ['127.0.0.1', [], 'latchkey.cimd.allow_unknown_domains', 'false']);
+      },
+      run: () => withProperty('latchkey.cimd.allow_unknown_domains', 'false', 'true', () => cimdCase(CIMD_DOC)),
+    },
+    {
+      code: 'cimd.fetch_refused', ...invalid,
+      facts: (e) => {
+        cimdUrlFact(e);
+        assert.deepEqual([e.facts.outboundUrl, e.facts.property, e.facts.propertyValue], [kept.cimdUrl, 'latchkey.outbound.allow_private_networks', 'false']);
+        assert.match(String(e.facts.outboundRefusal), /127\.0\.0\.1 is a loopback address/);
+      },
+      run: () => withProperty('latchkey.outbound.allow_private_networks', 'false', 'true', () => cimdCase(CIMD_DOC)),
+    },
+    {
+      code: 'cimd.fetch_failed', ...invalid,
+      facts: (e) => {
+        cimdUrlFact(e);
+        assert.match(String(e.facts.fetchError), /answered 404, not 200/);
+      },
+      run: async () => {
+        const docs = await documentServer();
+        kept.cimdUrl = docs.url('/reasons-missing/client.json');
+        return cimdToken(kept.cimdUrl);
+      },
+    },
+    {
+      code: 'cimd.document_too_large', ...invalid,
+      facts: (e) => {
+        cimdUrlFact(e);
+        assert.equal(e.facts.maxDocumentBytes, 5120);
+      },
+      run: () => cimdCase({ ...CIMD_DOC, padding: 'x'.repeat(6000) }),
+    },
+    {
+      code: 'cimd.document_not_json', ...invalid,
+      facts: (e) => {
+        cimdUrlFact(e);
+        assert.equal(typeof e.facts.documentProblem, 'string');
+      },
+      run: () => cimdCase('<html>not a document</html>'),
+    },
+    {
+      code: 'cimd.client_id_mismatch', ...invalid,
+      facts: (e) => {
+        cimdUrlFact(e);
+        assert.equal(e.facts.documentClientId, 'https://elsewhere.example.com/client.json');
+      },
+      run: () => cimdCase(() => ({ ...CIMD_DOC, client_id: 'https://elsewhere.example.com/client.json' })),
+    },
+    {
+      code: 'cimd.invalid_redirect_uris', ...invalid,
+      facts: (e) => {
+        cimdUrlFact(e);
+        assert.equal(e.facts.documentProblem, 'https://agent.example.com/cb#frag contains a fragment');
+      },
+      run: () => cimdCase({ ...CIMD_DOC, redirect_uris: ['https://agent.example.com/cb#frag'] }),
+    },
+    {
+      code: 'cimd.shared_secret_auth', ...invalid,
+      facts: (e) => {
+        cimdUrlFact(e);
+        assert.equal(e.facts.documentAuthMethod, 'client_secret_post');
+      },
+      run: () => cimdCase({ ...CIMD_DOC, token_endpoint_auth_method: 'client_secret_post' }),
+    },
+    {
+      code: 'cimd.invalid_document', ...invalid,
+      facts: (e) => {
+        cimdUrlFact(e);
+        assert.match(String(e.facts.documentProblem), /^grant_types may hold only authorization_code and refresh_token \(got client_credentials\)$/);
+      },
+      run: () => cimdCase({ ...CIMD_DOC, grant_types: ['client_credentials'] }),
+    },
+  ];
+}

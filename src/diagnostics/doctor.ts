@@ -10,6 +10,7 @@ import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import { openIdSettings } from './checks-oidc.js';
+import { cimdTrust } from './checks-cimd.js';
 import { metricsUnprotected, rateLimitsTooLow } from './checks-limits.js';
 import { dormantApplications, loadUsage } from './checks-usage.js';
 import { loadRules, ruleFindings } from './checks-rules.js';
@@ -84,6 +85,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...(deps.files === undefined ? [] : fileChecks(deps.files)),
     ...rateLimitsTooLow(s),
     ...metricsUnprotected(s, deps.listening),
+    ...cimdTrust(s),
     ...dormantApplications(s, usage),
     ...ruleFindings(s, rules),
   ]);

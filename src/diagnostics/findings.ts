@@ -39,6 +39,7 @@ export const FINDING_IDS = [
   'openid_without_code_flow',
   'offline_access_without_refresh',
   'claim_scopes_without_openid',
+  'cimd_trusts_any_domain',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

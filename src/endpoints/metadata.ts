@@ -27,7 +27,7 @@ export interface MetadataDeps {
   readonly grants: ReadonlyMap<string, unknown>;
   readonly clientAuthMethods: ReadonlyMap<string, unknown>;
   readonly storage: Pick<Storage, 'scopes'>;
-  readonly cache: Pick<RegistryCache, 'onInvalidate'>;
+  readonly cache: Pick<RegistryCache, 'onInvalidate'> & Partial<Pick<RegistryCache, 'properties' | 'peekProperties'>>;
 }
 
 export interface MetadataEndpoint {
@@ -59,6 +59,12 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
     return pending;
   };
 
+  /** latchkey.cimd.enabled, as the registry cache has it (a change shows within a poll). */
+  async function cimdEnabled(): Promise<boolean> {
+    const props = deps.cache.peekProperties?.() ?? (await deps.cache.properties?.());
+    return props?.['latchkey.cimd.enabled'] ?? false;
+  }
+
   async function document(): Promise<Record<string, unknown>> {
     const issuer = deps.issuer();
     const authMethods = [...deps.clientAuthMethods.keys()];
@@ -86,6 +92,8 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
       ...(signed ? { revocation_endpoint_auth_signing_alg_values_supported: [...ALLOWED_ALGORITHMS] } : {}),
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
+      // draft-ietf-oauth-client-id-metadata-document §5: an https client_id URL names the client's metadata document.
+      ...((await cimdEnabled()) ? { client_id_metadata_document_supported: true } : {}),
     };
   }
 

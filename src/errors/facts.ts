@@ -196,6 +196,13 @@ export const FACTS = {
   csrfTokenSent: { label: 'x-csrf-token sent', description: 'Whether the request carried an x-csrf-token header (its value is never kept).' },
   requestOrigin: { label: 'Origin sent', description: 'The Origin header of the request (null: none).' },
   expectedOrigin: { label: 'Origin expected', description: "This instance's origin (from its issuer)." },
+  clientIdUrl: { label: 'Client ID metadata document URL', description: 'The client_id that names a client ID metadata document (scheme, host and path; a query is left out).' },
+  clientIdHost: { label: 'Document host', description: 'The host of the client ID metadata document URL, which the trust policy decides on.' },
+  allowedDomains: { label: 'Allowed domains', description: 'latchkey.cimd.allowed_domains when it refused: the hosts and *. patterns whose documents are trusted.' },
+  documentProblem: { label: 'What is wrong with the document', description: 'The field of the client ID metadata document (or of its URL) that was refused, and why.' },
+  documentClientId: { label: 'client_id in the document', description: 'The client_id member of the client ID metadata document (bounded; null: none).' },
+  documentAuthMethod: { label: 'Authentication method in the document', description: 'The token_endpoint_auth_method of the client ID metadata document, or client_secret when it carried a secret.' },
+  maxDocumentBytes: { label: 'Largest document accepted', description: 'The size limit of a client ID metadata document, in bytes.' },
   outboundUrl: { label: 'URL not fetched', description: 'The JWKS URI or metadata URL the outbound rules refused (without its query).' },
   outboundRefusal: { label: 'Refused because', description: 'Which outbound rule refused it: the scheme, or the address the host is or resolves to.' },
   // ---- report-only rules -------------------------------------------------------------------------

@@ -731,6 +731,66 @@ export const REASONS = {
     setting: 'latchkey.outbound.allow_private_networks',
     facts: ['outboundUrl', 'outboundRefusal', 'property', 'propertyValue', 'propertySetAt', 'propertySetBy'],
   },
+  // ---- client ID metadata documents (draft-ietf-oauth-client-id-metadata-document) ----------------
+  'cimd.disabled': {
+    explanation: 'The client_id is an https URL naming a client ID metadata document, but this instance does not accept them: latchkey.cimd.enabled is false. Nothing was fetched.',
+    fix: 'Register the client as an application (`latchkey apps create`), or set latchkey.cimd.enabled to true to accept clients that publish their metadata at their client_id URL.',
+    setting: 'latchkey.cimd.enabled',
+    facts: ['clientIdUrl', 'property', 'propertyValue', 'propertySetAt', 'propertySetBy'],
+  },
+  'cimd.invalid_client_id_url': {
+    explanation: 'The client_id looks like a URL but is not one a client ID metadata document may have: it must be https, with a path, without a fragment, a user name or password, or . and .. segments, at most 2000 characters. Nothing was fetched.',
+    fix: 'The client must use the exact https URL of its metadata document as client_id (for example https://app.example.com/oauth/client.json).',
+    facts: ['clientIdUrl', 'documentProblem'],
+  },
+  'cimd.domain_not_trusted': {
+    explanation: 'The client ID metadata document is on a host outside the trust policy: not in latchkey.cimd.allowed_domains, and latchkey.cimd.allow_unknown_domains is false. Nothing was fetched.',
+    fix: 'Add the host (or a *.example.com pattern) to latchkey.cimd.allowed_domains (`latchkey properties set latchkey.cimd.allowed_domains <hosts>`), or set latchkey.cimd.allow_unknown_domains to true.',
+    setting: 'latchkey.cimd.allowed_domains',
+    facts: ['clientIdUrl', 'clientIdHost', 'allowedDomains', 'property', 'propertyValue'],
+  },
+  'cimd.fetch_refused': {
+    explanation: 'The client ID metadata document was not fetched because the outbound rules refuse its URL: its host is (or resolves to) a loopback, private, link-local, cloud metadata or other non-public address. A client_id URL would otherwise let anyone make this server probe its own network.',
+    fix: 'The client must publish its document on a public https host; only on a test network set latchkey.outbound.allow_private_networks to true.',
+    setting: 'latchkey.outbound.allow_private_networks',
+    facts: ['clientIdUrl', 'outboundUrl', 'outboundRefusal', 'property', 'propertyValue'],
+  },
+  'cimd.fetch_failed': {
+    explanation: 'The client ID metadata document could not be fetched: the host did not answer in time, the connection or TLS failed, or it answered another status than 200 (redirects are not followed). A known document whose refetch fails keeps working for latchkey.cimd.stale_grace_seconds after it went stale.',
+    fix: 'Make the document answer 200 with its JSON at exactly the client_id URL (no redirect), over https with a certificate this server trusts.',
+    setting: 'latchkey.cimd.stale_grace_seconds',
+    facts: ['clientIdUrl', 'fetchError'],
+  },
+  'cimd.document_too_large': {
+    explanation: 'The client ID metadata document is larger than 5 KB, the limit the draft advises: it should hold a few fields. The rest was not read.',
+    fix: 'Publish a smaller document: the client metadata only (client_id, client_name, redirect_uris, ...).',
+    facts: ['clientIdUrl', 'maxDocumentBytes'],
+  },
+  'cimd.document_not_json': {
+    explanation: 'The client ID metadata document is not a JSON object.',
+    fix: 'Serve the client metadata as one JSON object (application/json).',
+    facts: ['clientIdUrl', 'documentProblem'],
+  },
+  'cimd.client_id_mismatch': {
+    explanation: 'The client_id in the client ID metadata document is not exactly the URL it was fetched from (draft-ietf-oauth-client-id-metadata-document: a simple string comparison). A document copied from another client, or a URL with another spelling, is not that client.',
+    fix: 'Put the exact client_id URL in the document, or use the URL the document names as client_id.',
+    facts: ['clientIdUrl', 'documentClientId'],
+  },
+  'cimd.invalid_redirect_uris': {
+    explanation: 'The redirect_uris of the client ID metadata document are missing or not acceptable: each must be an absolute URI without a fragment, under the redirect URI rules of any application (https, or http on loopback, or a private-use scheme).',
+    fix: 'List the client\'s redirect URIs in the document as "redirect_uris": ["https://app.example.com/callback"].',
+    facts: ['clientIdUrl', 'documentProblem'],
+  },
+  'cimd.shared_secret_auth': {
+    explanation: 'The client ID metadata document asks for client authentication with a shared secret (client_secret_basic, client_secret_post, client_secret_jwt) or carries a client_secret. No secret can be shared with a client known only by its document, so such a client is refused.',
+    fix: 'Use "token_endpoint_auth_method": "none" (a public client with PKCE) or "private_key_jwt" with jwks or jwks_uri in the document, and no client_secret.',
+    facts: ['clientIdUrl', 'documentAuthMethod'],
+  },
+  'cimd.invalid_document': {
+    explanation: 'A field of the client ID metadata document is not acceptable: grant types other than authorization_code and refresh_token, response types other than code, private_key_jwt without keys, a client_name, logo_uri or client_uri of the wrong type or shape.',
+    fix: 'Correct the field the explanation names in the document.',
+    facts: ['clientIdUrl', 'documentProblem'],
+  },
   'idp.jwks_unavailable': {
     explanation: 'The identity provider\'s metadata or JWKS could not be fetched within 3 s, so its token could not be verified; the API answered 503 so the caller retries.',
     fix: 'Make the provider\'s metadata URL and JWKS URI reachable from this server (see `latchkey idps show <name>`).',

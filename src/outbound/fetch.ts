@@ -2,6 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { LookupFunction } from 'node:net';
 import { addressRefusal } from './address.js';
 import { checkOutboundUrl, type OutboundPolicy } from './url.js';
@@ -40,6 +41,10 @@ export interface OutboundResponse {
   readonly status: number;
   readonly contentType: string | undefined;
   readonly body: Buffer;
+  /** The caching headers of the response (client ID metadata documents are cached by them), when sent. */
+  readonly cacheControl?: string | undefined;
+  readonly expires?: string | undefined;
+  readonly date?: string | undefined;
 }
 
 export interface OutboundFetcherOptions {
@@ -49,10 +54,20 @@ export interface OutboundFetcherOptions {
   readonly resolve?: Resolver;
   readonly timeoutMs?: number;
   readonly maxBytes?: number;
+  /**
+   * Extra certificate authorities (PEM) trusted for https besides the system's (Node's bundled
+   * roots and NODE_EXTRA_CA_CERTS): a private CA, or a test's self-signed certificate. The host
+   * name is still verified.
+   */
+  readonly extraCa?: string | readonly string[] | undefined;
 }
 
 export interface GetOptions {
   readonly accept?: string;
+  /** A lower size cap than the fetcher's for this request (a client ID metadata document: a few KB). */
+  readonly maxBytes?: number;
+  /** A shorter deadline than the fetcher's for this request, in ms. */
+  readonly timeoutMs?: number;
   /** An extra abort signal (jose's own timeout); the fetcher's deadline applies as well. */
   readonly signal?: AbortSignal;
 }
@@ -113,6 +128,9 @@ export function createOutboundFetcher(options: OutboundFetcherOptions): Outbound
   const resolve = options.resolve ?? systemResolver;
   const timeoutMs = options.timeoutMs ?? FETCH_TIMEOUT_MS;
   const maxBytes = options.maxBytes ?? MAX_RESPONSE_BYTES;
+  const extra = options.extraCa === undefined ? [] : typeof options.extraCa === 'string' ? [options.extraCa] : [...options.extraCa];
+  // Node's `ca` replaces the default roots: give them back beside the extra ones.
+  const ca = extra.length === 0 ? undefined : [...rootCertificates, ...extra];
 
   /** The one address to connect to: every address of the host must pass the rules. */
   async function addressOf(url: string, host: string, literal: number, policy: OutboundPolicy, signal: AbortSignal): Promise<ResolvedAddress> {
@@ -134,7 +152,7 @@ export function createOutboundFetcher(options: OutboundFetcherOptions): Outbound
     return found[0] as ResolvedAddress;
   }
 
-  function send(checked: URL, host: string, target: ResolvedAddress, accept: string, signal: AbortSignal, body?: string): Promise<OutboundResponse> {
+  function send(checked: URL, host: string, target: ResolvedAddress, accept: string, signal: AbortSignal, limit: number, body?: string): Promise<OutboundResponse> {
     const url = checked.href;
     const headers: Record<string, string> = { accept, 'accept-encoding': 'identity', 'user-agent': 'latchkey' };
     if (body !== undefined) {
@@ -154,10 +172,19 @@ export function createOutboundFetcher(options: OutboundFetcherOptions): Outbound
           agent: false,
           lookup: pinned(target.address, target.family),
           signal,
+          ...(ca === undefined || checked.protocol !== 'https:' ? {} : { ca }),
         },
         (res) => {
-          readBody(res, url, maxBytes).then(
-            (body) => resolveResponse({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body }),
+          readBody(res, url, limit).then(
+            (body) =>
+              resolveResponse({
+                status: res.statusCode ?? 0,
+                contentType: res.headers['content-type'],
+                body,
+                cacheControl: res.headers['cache-control'],
+                expires: res.headers.expires,
+                date: res.headers.date,
+              }),
             reject,
           );
         },
@@ -171,16 +198,17 @@ export function createOutboundFetcher(options: OutboundFetcherOptions): Outbound
     const policy = await options.policy();
     const checked = checkOutboundUrl(url, policy);
     if ('refused' in checked) throw new OutboundRefused(url, checked.refused, policy.allowPrivateNetworks);
-    const deadline = AbortSignal.timeout(timeoutMs);
+    const ms = Math.min(timeoutMs, getOptions.timeoutMs ?? timeoutMs);
+    const deadline = AbortSignal.timeout(ms);
     const signal = getOptions.signal === undefined ? deadline : AbortSignal.any([deadline, getOptions.signal]);
     try {
       const target = await addressOf(url, checked.host, checked.literal, policy, signal);
-      return await send(checked.url, checked.host, target, getOptions.accept ?? 'application/json', signal, body);
+      return await send(checked.url, checked.host, target, getOptions.accept ?? 'application/json', signal, Math.min(maxBytes, getOptions.maxBytes ?? maxBytes), body);
     } catch (error) {
       if (error instanceof OutboundRefused || error instanceof OutboundFailed) throw error;
       // The caller's own signal keeps its reason (jose turns a TimeoutError into JWKSTimeout).
       if (getOptions.signal?.aborted === true) throw getOptions.signal.reason as Error;
-      if (deadline.aborted) throw new OutboundFailed(`${method} ${url} timed out after ${timeoutMs} ms`, { cause: error });
+      if (deadline.aborted) throw new OutboundFailed(`${method} ${url} timed out after ${ms} ms`, { cause: error });
       const code = (error as { code?: unknown }).code;
       throw new OutboundFailed(`${method} ${url} failed: ${error instanceof Error ? error.message : String(error)}${typeof code === 'string' && !String(error).includes(code) ? ` (${code})` : ''}`, { cause: error });
     }

@@ -183,7 +183,7 @@ function optional<T>(value: string | null | undefined, current: T | null, check:
  * An absolute http(s) URL that browsers load (the logo; the server never fetches it): https
  * anywhere, http only on loopback (local development). No credentials, no fragment.
  */
-function checkWebUrl(label: string, field: string, value: string): string {
+export function checkWebUrl(label: string, field: string, value: string): string {
   const refuse = (message: string) => new RegistryError('invalid_input', message, field);
   let url: URL;
   try {
@@ -207,7 +207,7 @@ function checkWebUrl(label: string, field: string, value: string): string {
  * pass the outbound rules (src/outbound) under the current setting: the administrator is told now,
  * not on the first refused assertion. A host name is resolved and checked at fetch time.
  */
-function checkJwksUri(value: string, policy: OutboundPolicy): string {
+export function checkJwksUri(value: string, policy: OutboundPolicy): string {
   if (value.length > MAX_URI) throw new RegistryError('invalid_input', `The JWKS URI is longer than ${MAX_URI} characters.`, 'jwksUri');
   if (/[\x00-\x20\x7f-\x9f]/.test(value)) throw new RegistryError('invalid_input', `The JWKS URI ${shown(value)} contains a space or a control character.`, 'jwksUri');
   if (!URL.canParse(value)) throw new RegistryError('invalid_input', `The JWKS URI ${shown(value)} is not an absolute URL.`, 'jwksUri');
@@ -256,7 +256,7 @@ function defaultAlg(jwk: JWK): string | undefined {
  * key material is refused, naming the key and the member, so a leaked private key is not stored.
  * Returns the document re-serialised compactly.
  */
-async function checkJwks(text: string): Promise<string> {
+export async function checkJwks(text: string): Promise<string> {
   if (text.length > MAX_JWKS) throw new RegistryError('invalid_input', `The JWKS is larger than ${MAX_JWKS / 1024} KiB; it should hold a few public keys.`, 'jwks');
   let doc: unknown;
   try {

@@ -16,8 +16,8 @@ export async function storedPolicy(storage: Pick<Storage, 'properties'>): Promis
 }
 
 /** The server's fetcher: the property as the registry cache has it (a change applies within a poll). */
-export function cachedFetcher(cache: Pick<RegistryCache, 'properties' | 'peekProperties'>): OutboundFetcher {
-  return createOutboundFetcher({ policy: async () => policyOf(cache.peekProperties() ?? (await cache.properties())) });
+export function cachedFetcher(cache: Pick<RegistryCache, 'properties' | 'peekProperties'>, extraCa?: string | readonly string[]): OutboundFetcher {
+  return createOutboundFetcher({ policy: async () => policyOf(cache.peekProperties() ?? (await cache.properties())), extraCa });
 }
 
 /** A fetcher for a CLI command: the property read from storage on each fetch. */

@@ -7,8 +7,11 @@ import { RegistryError } from './errors.js';
  * value is refused when it is set, never discovered on a request.
  */
 export interface PropertyDefinition<T extends boolean | number | string = boolean | number | string> {
-  /** `sha256`: the SHA-256 of a secret, as 64 hex digits ('' for none), never the secret itself. */
-  readonly type: T extends boolean ? 'boolean' : T extends number ? 'integer' : 'sha256';
+  /**
+   * `sha256`: the SHA-256 of a secret, as 64 hex digits ('' for none), never the secret itself.
+   * `host_patterns`: host names or `*.example.com` patterns, separated by commas or spaces ('' for none).
+   */
+  readonly type: T extends boolean ? 'boolean' : T extends number ? 'integer' : 'sha256' | 'host_patterns';
   readonly default: T;
   readonly description: string;
   readonly min?: number;
@@ -87,6 +90,49 @@ export const PROPERTY_DEFINITIONS = {
     type: 'boolean',
     default: false,
     description: 'Let outbound requests (application JWKS URIs, identity-provider metadata and keys) use http and reach loopback and private addresses. Only for test networks and labs: when false, only https to public addresses is fetched.',
+  },
+  'latchkey.cimd.enabled': {
+    type: 'boolean',
+    default: true,
+    description: 'Accept client ID metadata documents: an https URL with a path used as client_id is fetched (outbound rules), validated and becomes an application of origin metadata_document. false: such a client_id is refused (cimd.disabled).',
+  },
+  'latchkey.cimd.allowed_domains': {
+    type: 'host_patterns',
+    default: '',
+    description: "The hosts whose client ID metadata documents are trusted: host names or *.example.com patterns (a subdomain at any depth), separated by commas or spaces; '' for none. A document from another host is refused unless latchkey.cimd.allow_unknown_domains is true.",
+  },
+  'latchkey.cimd.allow_unknown_domains': {
+    type: 'boolean',
+    default: true,
+    description: 'Accept client ID metadata documents from hosts outside latchkey.cimd.allowed_domains (MCP clients arrive from anywhere; every such client still needs a user to consent). false: only the allowed domains (cimd.domain_not_trusted).',
+  },
+  'latchkey.cimd.cache_default_seconds': {
+    type: 'integer',
+    default: 3600,
+    min: 0,
+    max: 86400,
+    description: 'How long a client ID metadata document is used before it is fetched again when its response has no Cache-Control max-age or Expires, in seconds (then clamped between the minimum and the maximum).',
+  },
+  'latchkey.cimd.cache_min_seconds': {
+    type: 'integer',
+    default: 60,
+    min: 0,
+    max: 86400,
+    description: 'The shortest time a client ID metadata document is used before it is fetched again, in seconds, whatever its cache headers say (no-store and no-cache included): bounds the fetches one client can cause.',
+  },
+  'latchkey.cimd.cache_max_seconds': {
+    type: 'integer',
+    default: 86400,
+    min: 60,
+    max: 604800,
+    description: 'The longest time a client ID metadata document is used before it is fetched again, in seconds, whatever its cache headers say.',
+  },
+  'latchkey.cimd.stale_grace_seconds': {
+    type: 'integer',
+    default: 3600,
+    min: 0,
+    max: 604800,
+    description: 'When fetching a known client ID metadata document again fails (network, status, outbound rules are not a reason to forget it), the application as last fetched keeps working for this long after the document went stale, in seconds; 0: a failed refetch refuses at once. An invalid new document is never covered.',
   },
   'latchkey.idp.max_token_lifetime_seconds': {
     type: 'integer',
@@ -196,6 +242,7 @@ export function parsePropertyValue(name: string, raw: string): boolean | number 
     if (value === 'false') return false;
     throw new RegistryError('property_invalid', `Property ${name} is a boolean: use true or false (got "${raw}").`);
   }
+  if (def.type === 'host_patterns') return parseHostPatterns(name, raw).join(',');
   if (def.type === 'sha256') {
     // Never echo the value: someone may have pasted the token itself instead of its hash.
     if (value === '' || /^[0-9a-f]{64}$/.test(value)) return value;
@@ -209,6 +256,26 @@ export function parsePropertyValue(name: string, raw: string): boolean | number 
     throw new RegistryError('property_invalid', `Property ${name} must be between ${def.min} and ${def.max} (got ${n}).`);
   }
   return n;
+}
+
+const HOST_PATTERN = /^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Host names or `*.example.com` patterns (lower-cased, without a trailing dot), from a comma or space separated list. */
+export function parseHostPatterns(name: string, raw: string): string[] {
+  const items = raw.split(/[\s,]+/).map((s) => s.trim().toLowerCase().replace(/\.$/, '')).filter((s) => s !== '');
+  if (items.length > 100) throw new RegistryError('property_invalid', `Property ${name} holds at most 100 host patterns (got ${items.length}).`);
+  for (const item of items) {
+    if (item.length > 253 || !HOST_PATTERN.test(item)) {
+      throw new RegistryError('property_invalid', `Property ${name} holds host names or *.example.com patterns separated by commas; "${item.slice(0, 100)}" is neither.`);
+    }
+  }
+  return [...new Set(items)];
+}
+
+/** Whether a host matches a pattern list: exactly, or as a subdomain (at any depth) of a `*.` pattern. */
+export function hostMatches(host: string, patterns: readonly string[]): boolean {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  return patterns.some((p) => (p.startsWith('*.') ? h.endsWith(p.slice(1)) && h.length > p.length - 1 : h === p));
 }
 
 /** Builds the full typed set from stored rows; unknown or unparsable stored rows fall back to defaults. */

@@ -93,6 +93,19 @@ export interface ConsentView {
   readonly scopes: readonly ScopeView[];
   /** Where the answer goes, shown so the user can tell a look-alike application. */
   readonly redirectUri: string;
+  /**
+   * For a client known by its client ID metadata document: the host that published it (what its
+   * name and redirect URIs are vouched for by), and whether every redirect URI it has is on this
+   * machine (localhost, loopback), which any local program can claim.
+   */
+  readonly metadataDocument?: { readonly host: string; readonly localOnly: boolean };
+}
+
+function documentNotice(doc: ConsentView['metadataDocument']): SafeHtml | '' {
+  if (doc === undefined) return '';
+  const verified = html`<p class="muted">Not registered with this server: its details are published by <strong>${doc.host}</strong> (verified by ${doc.host}).</p>`;
+  if (!doc.localOnly) return verified;
+  return html`${verified}<p class="alert" role="alert">Warning: this application only returns to a program on your own computer (localhost). Any program can claim this name; allow it only if you just started it yourself.</p>`;
 }
 
 function returnTo(uri: string): string {
@@ -113,7 +126,7 @@ export function consentContent(view: ConsentView): SafeHtml {
   return html`${appHeader(view.app)}
 <h1 id="consent-title">Allow ${view.app.name} to access your account?</h1>
 <p class="muted">Signed in as <strong>${view.userName}</strong></p>
-${scopes}
+${documentNotice(view.metadataDocument)}${scopes}
 <p class="muted">You will be sent back to <code>${returnTo(view.redirectUri)}</code>.</p>
 <form method="post" action="${view.action}" aria-labelledby="consent-title">
 ${hidden(FIELD.action, 'consent')}${hidden(FIELD.request, view.request)}${hidden(FIELD.csrf, view.csrf)}

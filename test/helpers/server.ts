@@ -76,6 +76,8 @@ export interface TestServerOptions {
   passwordHashing?: { concurrency?: number; maxQueue?: number };
   /** The grant catalogue (createLatchkey({ grants })); default the built-in grants. */
   grants?: readonly GrantModule[];
+  /** Extra CA certificates (PEM) the outbound fetcher trusts (createLatchkey({ outboundCa })): a test https server's self-signed certificate. */
+  outboundCa?: string;
 }
 
 /** The key-encryption key test servers use unless told otherwise. */
@@ -138,6 +140,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(files === undefined ? {} : { files }),
       ...(options.passwordHashing === undefined ? {} : { passwordHashing: options.passwordHashing }),
       ...(options.grants === undefined ? {} : { grants: options.grants }),
+      ...(options.outboundCa === undefined ? {} : { outboundCa: options.outboundCa }),
     });
     await latchkey.start();
     http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });

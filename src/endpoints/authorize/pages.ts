@@ -6,6 +6,33 @@ import type { CsrfBinding } from '../../web/csrf.js';
 import { formActionSource, htmlResponse, newNonce } from '../../web/page.js';
 import { respond, type AuthorizeKit, type Ctx, type WebResponse } from './context.js';
 import { sealPending, type Pending } from './pending.js';
+import { isMetadataDocumentApplication } from '../../registry/client-metadata-documents.js';
+
+const LOCAL_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Whether a redirect URI returns to this machine: http(s) on localhost or a loopback address, or a private-use scheme (an app on the device). */
+function isLocal(uri: string): boolean {
+  try {
+    const url = new URL(uri);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return true;
+    const host = url.hostname.toLowerCase();
+    return LOCAL_HOSTS.has(host) || host.endsWith('.localhost') || /^127\./.test(host);
+  } catch {
+    return false;
+  }
+}
+
+/** What the consent page says of a client known by its metadata document (never a first-party application). */
+function documentView(app: Application): { host: string; localOnly: boolean } | undefined {
+  if (!isMetadataDocumentApplication(app)) return undefined;
+  let host: string;
+  try {
+    host = new URL(app.clientId).host;
+  } catch {
+    return undefined;
+  }
+  return { host, localOnly: app.redirectUris.length > 0 && app.redirectUris.every(isLocal) };
+}
 
 /**
  * The endpoint's pages: sign-in, consent, and the error pages for what cannot go back to the
@@ -84,6 +111,7 @@ export async function consentPage(kit: AuthorizeKit, ctx: Ctx, app: Application,
     userName: user.userName,
     scopes: await scopeViews(kit, pending.s),
     redirectUri: pending.r,
+    ...(documentView(app) === undefined ? {} : { metadataDocument: documentView(app) }),
   });
   return respond(ctx, htmlResponse(200, { title: `Allow ${app.name}?`, nonce, content, formTargets: formTargets(pending), lang: pending.lg ?? 'en' }));
 }
