@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import type { JsonSchemaType } from '@modelcontextprotocol/sdk/validation/types.js';
+import type { JsonSchemaType, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { ApiDefinitionError } from '../errors/api.js';
 import { parseRateLimit, type RateLimitSetting } from '../domain/rate-limit.js';
 import type { McpServerDefinition, McpToolDefinition } from './define.js';
@@ -93,10 +93,12 @@ function rateSetting(text: string | undefined): RateLimitSetting | undefined {
   return parsed.ok ? parsed.value : undefined;
 }
 
-let validators: AjvJsonSchemaValidator | undefined;
+let validators: jsonSchemaValidator | undefined;
 
 /** One JSON Schema validator (one Ajv) for the process: the tools' inputSchemas, and every per-request SDK Server (which makes an Ajv of its own when given none: milliseconds per request). */
-export function sharedSchemaValidator(): AjvJsonSchemaValidator {
+// Typed by the SDK's validator interface, not the Ajv class: the declarations a consumer of the
+// package type-checks then never reach the SDK's Ajv provider (whose types need its Ajv version).
+export function sharedSchemaValidator(): jsonSchemaValidator {
   validators ??= new AjvJsonSchemaValidator();
   return validators;
 }
