@@ -40,7 +40,7 @@ import { createExternalTokenValidator, type ExternalTokenValidator } from './idp
 import { KeySets } from './assertions/keys.js';
 import type { Grant, GrantModule } from './grants/types.js';
 import { createApiProvider } from './resource-server/provider.js';
-import { createMcpProvider, type McpProvider } from './resource-server/mcp.js';
+import { createMcpProvider, hostedMcpResources, type McpProvider } from './resource-server/mcp.js';
 import { ApiRouter } from './resource-server/router.js';
 import { createProtectedResourceMetadataEndpoint, hostedProtectedResources, instanceProtectedResource, type ProtectedResourceMetadataEndpoint } from './resource-server/protected-resource-metadata.js';
 import type { FilesAtRest } from './diagnostics/checks-files.js';
@@ -220,7 +220,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const router = options.router ?? new ApiRouter([]);
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
   const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
-  const mcp = createMcpProvider({ servers: (path) => router.matchMcp(path), bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, observe: (server, status, seconds) => metrics.apiCall(server, status, seconds) });
+  const mcp = createMcpProvider({ servers: (path) => router.matchMcp(path), bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, issuer: () => issuerOf(), observe: (server, status, seconds) => metrics.apiCall(server, status, seconds) });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {
@@ -234,11 +234,12 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const jwksEndpoint = createJwksEndpoint({ keyring, clock });
   const userInfoEndpoint = createUserInfoEndpoint({ bearer, cache, codes: storage.codes, refusals, logger });
   const metadataEndpoint = createMetadataEndpoint({ issuer: issuerOf, grants, clientAuthMethods, storage, cache });
-  // Hosted MCP servers join with the third argument of hostedProtectedResources (and of instanceProtectedResource).
+  // Hosted MCP servers are protected resources of their own (/.well-known/oauth-protected-resource/mcp/<ns>/<id>).
+  const mcpResources = (iss: string) => hostedMcpResources(iss, router.mcpServers()).map((m) => ({ kind: 'mcp' as const, resource: m.resource, scopes: m.scopes, name: m.name, key: `${m.namespace}/${m.id}` }));
   const protectedResourceMetadata = createProtectedResourceMetadataEndpoint({
     issuer: issuerOf,
-    resources: (iss) => hostedProtectedResources(router.list(), iss),
-    instance: (iss) => instanceProtectedResource(iss, router.list()),
+    resources: (iss) => hostedProtectedResources(router.list(), iss, mcpResources(iss)),
+    instance: (iss) => instanceProtectedResource(iss, router.list(), mcpResources(iss)),
   });
   const secrets = {
     derive(purpose: string): Buffer {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { apiCall, assertApiRefusal, assertNoStack, challengeParams, type ApiReply } from './helpers/api.js';
+import { apiCall, apiChallenge, assertApiRefusal, assertNoStack, challengeParams, type ApiReply } from './helpers/api.js';
 import { FIXTURE_MCP_APIS } from './helpers/mcp.js';
 import { buildFixture, CC_PROPERTY as CC } from './helpers/fixture.js';
 import { ManualClock, tokenRequest } from './helpers/oauth.js';
@@ -100,10 +100,12 @@ describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => 
 
   it('no token: 401 with a Bearer challenge, recorded as api.credentials_missing; the SDK client cannot connect', async () => {
     const res = await post('/mcp/acme/desk', INIT);
-    await assertApiRefusal(server.latchkey.storage, res, { status: 401, reason: 'api.credentials_missing', endpoint: 'mcp acme/desk', wwwAuthenticate: /^Bearer realm="latchkey"/ });
+    // RFC 9728 §5.1: the challenge names the server's own metadata; a server without scopes of its own names its tools'.
+    await assertApiRefusal(server.latchkey.storage, res, { status: 401, reason: 'api.credentials_missing', endpoint: 'mcp acme/desk', wwwAuthenticate: apiChallenge('/mcp/acme/desk', { scopes: ['desk.write'] }) });
+    assert.equal(challengeParams(res.headers.get('www-authenticate')).params.resource_metadata, `${server.url}/.well-known/oauth-protected-resource/mcp/acme/desk`);
     await assert.rejects(connect('/mcp/acme/desk'), (e: unknown) => e instanceof StreamableHTTPError && e.code === 401);
     const bad = await post('/mcp/acme/desk', INIT, 'lk_at_not-a-real-token');
-    await assertApiRefusal(server.latchkey.storage, bad, { status: 401, reason: 'token.unknown', error: 'invalid_token', endpoint: 'mcp acme/desk' });
+    await assertApiRefusal(server.latchkey.storage, bad, { status: 401, reason: 'token.unknown', error: 'invalid_token', endpoint: 'mcp acme/desk', wwwAuthenticate: apiChallenge('/mcp/acme/desk', { error: 'invalid_token', scopes: ['desk.write'] }) });
     assert.equal(challengeParams(bad.headers.get('www-authenticate')).params.error, 'invalid_token');
   });
 
@@ -115,7 +117,7 @@ describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => 
       reason: 'api.scope_missing',
       error: 'insufficient_scope',
       endpoint: 'mcp acme/desk',
-      wwwAuthenticate: /^Bearer realm="latchkey", error="insufficient_scope", scope="desk\.write"/,
+      wwwAuthenticate: apiChallenge('/mcp/acme/desk', { error: 'insufficient_scope', scopes: ['desk.write'], description: 'The token needs one of the scopes: desk.write.' }),
     });
     assert.equal(challengeParams(res.headers.get('www-authenticate')).params.scope, 'desk.write');
     assert.equal(refusal.userName, 'svc-agent');
@@ -141,9 +143,10 @@ describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => 
     const ping = await client.callTool({ name: 'ping', arguments: {} });
     assert.deepEqual(ping.structuredContent, { pong: true, user: null, scopes: [] });
     const anonymous = await post('/mcp/acme/open', call('secret'));
-    await assertApiRefusal(server.latchkey.storage, anonymous, { status: 401, reason: 'api.credentials_missing', endpoint: 'mcp acme/open' });
+    // The 401 is the tool's: it names the tool's scope, and the open server's own metadata.
+    await assertApiRefusal(server.latchkey.storage, anonymous, { status: 401, reason: 'api.credentials_missing', endpoint: 'mcp acme/open', wwwAuthenticate: apiChallenge('/mcp/acme/open', { scopes: ['desk.write'] }) });
     const lacking = await post('/mcp/acme/open', call('secret'), await token('agent', 'desk.read'));
-    await assertApiRefusal(server.latchkey.storage, lacking, { status: 403, reason: 'api.scope_missing', endpoint: 'mcp acme/open', wwwAuthenticate: /scope="desk\.write"/ });
+    await assertApiRefusal(server.latchkey.storage, lacking, { status: 403, reason: 'api.scope_missing', endpoint: 'mcp acme/open', wwwAuthenticate: apiChallenge('/mcp/acme/open', { error: 'insufficient_scope', scopes: ['desk.write'] }) });
     const ok = await post('/mcp/acme/open', call('secret'), await token('agent', 'desk.write'));
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(ok.json.result.content, [{ type: 'text', text: 'the secret' }]);
@@ -195,10 +198,28 @@ describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => 
     assert.equal(table.code, 0, table.err);
     assert.match(table.out, /acme\/desk\s+\/mcp\/acme\/desk\s+ticket_create\s+bearer\s+desk\.write/);
     assert.match(table.out, /acme\/open\s+\/mcp\/acme\/open\s+ping\s+none/);
+    assert.match(table.out, /  acme\/desk\n    resource  http:\/\/127\.0\.0\.1:8080\/mcp\/acme\/desk\n    metadata  http:\/\/127\.0\.0\.1:8080\/\.well-known\/oauth-protected-resource\/mcp\/acme\/desk\n/);
     // The MCP section fits 80 columns (CI's width) with the ids and endpoints unwrapped.
-    for (const line of table.out.slice(table.out.indexOf('MCP servers')).split('\n')) assert.ok(line.length <= 80, `wider than 80: ${line}`);
+    // (The resource and metadata URLs have lines of their own, never wrapped: they are copied.)
+    const url = /^    (resource|metadata)  https?:\/\/\S+$/;
+    for (const line of table.out.slice(table.out.indexOf('MCP servers')).split('\n')) assert.ok(line.length <= 80 || url.test(line), `wider than 80: ${line}`);
     const json = await cli('apis', 'list', '--apis', FIXTURE_MCP_APIS, '--json');
-    const rows = JSON.parse(json.out) as { kind?: string; api: string; tool?: string; scopes: string[]; roles: string[] }[];
+    const rows = JSON.parse(json.out) as { kind?: string; api: string; tool?: string; scopes: string[]; roles: string[]; resource?: string; resourceMetadata?: string }[];
+    assert.deepEqual([...new Set(rows.filter((r) => r.kind === 'mcp').map((r) => r.resourceMetadata))], [
+      'http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp/acme/desk',
+      'http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp/acme/open',
+    ]);
+    const shown = await cli('apis', 'show', 'acme/desk', '--apis', FIXTURE_MCP_APIS, '--issuer', 'https://auth.example.com');
+    assert.equal(shown.code, 0, shown.err);
+    assert.match(shown.out, /MCP server\s+acme\/desk/);
+    assert.match(shown.out, /    resource  https:\/\/auth\.example\.com\/mcp\/acme\/desk\n    metadata  https:\/\/auth\.example\.com\/\.well-known\/oauth-protected-resource\/mcp\/acme\/desk\n/);
+    assert.match(shown.out, /ticket_create\s+desk\.write/);
+    for (const line of shown.out.split('\n')) assert.ok(line.length <= 80 || url.test(line), `wider than 80: ${line}`);
+    const shownJson = JSON.parse((await cli('apis', 'show', 'acme/desk', '--apis', FIXTURE_MCP_APIS, '--issuer', 'https://auth.example.com', '--json')).out) as Record<string, unknown>;
+    assert.deepEqual([shownJson.kind, shownJson.resource, shownJson.resourceMetadata, shownJson.scopes], ['mcp', 'https://auth.example.com/mcp/acme/desk', 'https://auth.example.com/.well-known/oauth-protected-resource/mcp/acme/desk', ['desk.write']]);
+    const unknown = await cli('apis', 'show', 'acme/nope', '--apis', FIXTURE_MCP_APIS);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.err, /Known: acme\/orders, acme\/desk, acme\/open/);
     assert.deepEqual(rows.filter((r) => r.kind === 'mcp').map((r) => [r.api, r.tool, r.scopes, r.roles]), [
       ['acme/desk', 'ping', [], []],
       ['acme/desk', 'ticket_create', ['desk.write'], []],
@@ -208,8 +229,12 @@ describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => 
     ]);
     const listed = await bearerClient(server, await adminToken(server)).call('GET', '/mcp-servers');
     assert.equal(listed.status, 200, listed.text);
-    const views = listed.json as { id: string; path: string; tools: { name: string; security: { scopes: string[] } }[] }[];
+    const views = listed.json as { id: string; path: string; resource: string; metadataUrl: string; scopes: string[]; tools: { name: string; security: { scopes: string[] } }[] }[];
     assert.deepEqual(views.map((v) => v.path), ['/mcp/acme/desk', '/mcp/acme/open']);
+    assert.deepEqual(views.map((v) => [v.resource, v.metadataUrl, v.scopes]), [
+      [`${server.url}/mcp/acme/desk`, `${server.url}/.well-known/oauth-protected-resource/mcp/acme/desk`, ['desk.write']],
+      [`${server.url}/mcp/acme/open`, `${server.url}/.well-known/oauth-protected-resource/mcp/acme/open`, ['desk.write']],
+    ]);
     assert.deepEqual(views[0]?.tools.find((t) => t.name === 'ticket_create')?.security.scopes, ['desk.write']);
     const inspected = await cli('inspect', await token('agent', 'desk.read'), '--apis', FIXTURE_MCP_APIS, '--json');
     assert.equal(inspected.code, 0, inspected.err);
@@ -221,6 +246,32 @@ describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => 
       ['ping', true, null],
       ['secret', false, 'api.scope_missing'],
     ]);
+  });
+
+  it('each MCP server has its own RFC 9728 document at the path-inserted well-known URL, and the instance document counts its scopes', async () => {
+    for (const [id, name] of [['desk', 'Acme service desk'], ['open', 'Acme open tools']] as const) {
+      const res = await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp/acme/${id}`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+      assert.equal(res.headers.get('access-control-allow-origin'), '*');
+      assert.deepEqual(await res.json(), {
+        resource: `${server.url}/mcp/acme/${id}`,
+        authorization_servers: [server.url],
+        scopes_supported: ['desk.write'],
+        bearer_methods_supported: ['header'],
+        resource_name: name,
+      });
+    }
+    // The URL a 401 names is the document served (what an MCP client fetches next).
+    const challenge = challengeParams((await post('/mcp/acme/desk', INIT)).headers.get('www-authenticate')).params;
+    const named = await fetch(challenge.resource_metadata ?? '');
+    assert.equal(((await named.json()) as { resource: string }).resource, `${server.url}/mcp/acme/desk`);
+    assert.equal((await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp/acme/nope`)).status, 404);
+    assert.equal((await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp/acme/desk/extra`)).status, 404);
+    const preflight = await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp/acme/desk`, { method: 'OPTIONS', headers: { origin: 'https://client.example', 'access-control-request-method': 'GET' } });
+    assert.equal(preflight.status, 204);
+    const instance = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource`)).json()) as { scopes_supported?: string[] };
+    assert.ok(instance.scopes_supported?.includes('desk.write'), JSON.stringify(instance));
   });
 
   it('hostedMcpResources names each server as a protected resource: its resource URI, scopes and name', () => {

@@ -421,6 +421,52 @@ describe('the middleware with the resource option (latchkey/express, latchkey/fa
     });
   }
 
+  it('express: served and challenged the same from routers mounted on sub-paths (the metadata reads req.originalUrl)', async () => {
+    // The service's routes live in a router mounted at /x; its metadata middleware in another router
+    // mounted at /.well-known and once directly under the full well-known prefix: each sees a stripped req.url.
+    const resource = 'https://svc.example.test/x/mcp';
+    const ex = latchkeyExpress({ issuer: server.url, resource, clockToleranceSec: 0 });
+    const routes = express.Router();
+    routes.get('/mcp', ex.require('orders.read'), (req, res) => res.json({ subject: req.latchkey?.subject }));
+    const wellKnown = express.Router();
+    wellKnown.use(ex.metadata);
+    const app = express();
+    app.use('/x', routes);
+    app.use('/.well-known', wellKnown);
+    const other = express();
+    other.use(`${WELL_KNOWN}`, ex.metadata);
+    const started: Service[] = [];
+    for (const [name, a] of [['mounted', app], ['prefix', other]] as const) {
+      const listening = a.listen(0, '127.0.0.1');
+      await new Promise<void>((resolve) => listening.once('listening', () => resolve()));
+      const { port } = listening.address() as AddressInfo;
+      started.push({ name, url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => listening.close(() => resolve())) });
+    }
+    try {
+      const [mounted, prefix] = started as [Service, Service];
+      const missing = await fetch(`${mounted.url}/x/mcp`);
+      assert.equal(missing.status, 401);
+      const { params } = challengeParams(missing.headers.get('www-authenticate'));
+      assert.equal(params.resource_metadata, `https://svc.example.test${WELL_KNOWN}/x/mcp`);
+      assert.equal(params.scope, 'orders.read');
+      for (const svc of [mounted, prefix]) {
+        const r = await getJson(`${svc.url}${new URL(params.resource_metadata!).pathname}`);
+        assert.equal(r.status, 200, `${svc.name}: ${r.text}`);
+        assert.equal(r.json.resource, resource);
+        assert.deepEqual(r.json.authorization_servers, [server.url]);
+        // The stripped path alone is not the metadata path (it was what req.url showed the middleware).
+        assert.equal((await fetch(`${svc.url}/oauth-protected-resource/x/mcp`)).status, 404, svc.name);
+      }
+      const ok = await fetch(`${mounted.url}/x/mcp`, { headers: { authorization: `Bearer ${await token('forService', 'orders.read')}` } });
+      // forService's tokens are for SERVICE_RESOURCE, not this one: refused, and the challenge names this resource's metadata.
+      assert.equal(ok.status, 401);
+      const refused = challengeParams(ok.headers.get('www-authenticate')).params;
+      assert.deepEqual([refused.error, refused.resource_metadata], ['invalid_token', `https://svc.example.test${WELL_KNOWN}/x/mcp`]);
+    } finally {
+      for (const s of started) await s.close();
+    }
+  });
+
   it('refuses a resource that is not an absolute URI, and names the option', () => {
     assert.throws(() => latchkeyExpress({ issuer: server.url, resource: 'svc/mcp' }), /resource: .*absolute URI/);
     assert.throws(() => latchkeyFastify({ issuer: server.url, resource: 'https://svc.example.test/mcp#x' }), /resource: .*fragment/);

@@ -257,6 +257,11 @@ export interface McpServerView {
   readonly name: string;
   readonly description?: string;
   readonly path: string;
+  /** Its resource identifier (RFC 8707) and the URL of its metadata (RFC 9728); null while no issuer is known. */
+  readonly resource?: string | null;
+  readonly metadataUrl?: string | null;
+  /** Every scope the server and its tools declare (scopes_supported). */
+  readonly scopes?: readonly string[];
   readonly rateLimit: string | null;
   readonly userRateLimit: string | null;
   readonly security: { readonly requiresAuthentication: boolean; readonly scopes: readonly string[]; readonly roles: readonly string[] };

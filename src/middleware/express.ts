@@ -22,8 +22,10 @@ import { createTokenVerifier, protectedResourceServing, TokenRejected, type Prot
 export interface ExpressLikeRequest {
   headers: Record<string, string | string[] | undefined>;
   method?: string;
-  /** The path and query (Express: req.originalUrl / req.url). */
+  /** The path and query as the router in which this runs sees it (a mounted router strips its mount path). */
   url?: string;
+  /** The path and query as the client sent it (Express keeps it whole under a mount: app.use('/x', router)). */
+  originalUrl?: string;
   latchkey?: VerifiedToken;
 }
 export interface ExpressLikeResponse {
@@ -61,7 +63,8 @@ export function latchkeyExpress(options: LatchkeyExpressOptions): LatchkeyExpres
     verifier,
     resource,
     metadata(req, res, next) {
-      const url = req.url ?? '/';
+      // The well-known path is the whole request path: under app.use('/.well-known', router), req.url has lost the mount.
+      const url = req.originalUrl ?? req.url ?? '/';
       const q = url.indexOf('?');
       const answer = resource?.answer(req.method ?? 'GET', q === -1 ? url : url.slice(0, q));
       if (answer === undefined) return next();

@@ -22,7 +22,7 @@ import type { RefusalRecorder } from '../audit/refusals.js';
 import type { UsageCounter } from '../audit/usage.js';
 import type { Logger } from '../core/logger.js';
 import { mediaType, type NeutralRequest, type NeutralResponse } from '../core/request.js';
-import { mcpResourceUri } from '../domain/resource-uri.js';
+import { mcpResourceUri, protectedResourceMetadataUrl } from '../domain/resource-uri.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { countAddress, withRateHeaders, type RateState } from '../endpoints/rate-limit.js';
 import type { RegistryCache } from '../registry/cache.js';
@@ -32,7 +32,7 @@ import { StorageError } from '../storage/types.js';
 import { authenticateCaller, type ApiAuthDeps } from './authenticate.js';
 import { mcpServerScopes, sharedSchemaValidator, type CompiledMcpServer, type CompiledMcpTool, type McpEffectiveSecurity } from './compile-mcp.js';
 import { ApiError, type Caller } from './define.js';
-import { authorizeCaller, failure, refusalFacts } from './provider.js';
+import { authorizeCaller, challengeHeaders, failure, refusalFacts, type ChallengeTarget } from './provider.js';
 import { countApiCall } from './rate-limit.js';
 
 const ANONYMOUS: Caller = { authenticated: false, method: 'none', user: null, application: null, scopes: [] };
@@ -48,6 +48,32 @@ export interface McpProviderDeps extends ApiAuthDeps {
   readonly usage?: Pick<UsageCounter, 'apiCall'>;
   /** Told of every request answered (the metrics: latchkey_api_calls_total{api="mcp:<ns>/<id>"}). */
   readonly observe?: (server: CompiledMcpServer | undefined, status: number, seconds: number) => void;
+  /** The issuer: challenges name the server's protected resource metadata under it (RFC 9728 §5.1); absent or unknown, they do not. */
+  readonly issuer?: () => string;
+}
+
+/**
+ * What a 401 from a hosted MCP server names as `scope` (RFC 6750 §3, the MCP specification's scope
+ * selection): the server's own scopes, which every request needs; a server without any names every
+ * scope its tools require (what a client would take from scopes_supported anyway). A tool's own
+ * scopes are named when the 401 is that tool's (an open server whose tool needs a token), and a
+ * 403 insufficient_scope names the tool's scopes (provider.ts challengeHeaders).
+ */
+export function mcpChallengeScopes(server: Pick<CompiledMcpServer, 'security' | 'tools'>): readonly string[] {
+  return server.security.scopes.length > 0 ? server.security.scopes : mcpServerScopes(server);
+}
+
+/** The protected resource a request to `server` reached, for its challenges; undefined while no issuer is known. */
+export function mcpChallengeTarget(issuer: (() => string) | undefined, server: CompiledMcpServer, scopes: readonly string[]): ChallengeTarget | undefined {
+  let base: string;
+  try {
+    if (issuer === undefined) return undefined;
+    base = issuer();
+  } catch {
+    return undefined;
+  }
+  const resource = mcpResourceUri(base, server);
+  return { resource, metadataUrl: protectedResourceMetadataUrl(resource), scopes };
 }
 
 /** What admit() decided: answer now (a refusal, a 404, a 405, a parse error), or hand the request to the SDK. */
@@ -115,11 +141,12 @@ function toolResult(value: unknown): CallToolResult {
 }
 
 export function createMcpProvider(deps: McpProviderDeps) {
-  async function refused(req: NeutralRequest, server: CompiledMcpServer, error: OAuthError, context: RefusalContext): Promise<NeutralResponse> {
+  async function refused(req: NeutralRequest, server: CompiledMcpServer, error: OAuthError, context: RefusalContext, challengeScopes: readonly string[]): Promise<NeutralResponse> {
     deps.activity?.count('api.refused');
     const facts = await refusalFacts(deps.bearer, req, error);
     await deps.refusals.record({ requestId: req.requestId, endpoint: `mcp ${server.namespace}/${server.id}`, remoteAddress: req.remoteAddress, error: error.withFacts(facts), ...context, ...error.subject });
-    return failure(error.status, error.description, `reason ${error.reason}; request id ${req.requestId}`, error.headers);
+    const headers = challengeHeaders(error, mcpChallengeTarget(deps.issuer, server, challengeScopes));
+    return failure(error.status, error.description, `reason ${error.reason}; request id ${req.requestId}`, headers);
   }
 
   /** Authenticates for `security` (throws the refusal), re-checking refusals on cached state as the API provider does. */
@@ -161,6 +188,8 @@ export function createMcpProvider(deps: McpProviderDeps) {
     deps.activity?.count('api.call');
     const rate: RateState = { counted: 0, verdict: undefined };
     const context: RefusalContext = {};
+    // The scopes a 401 names: the server's, until a tool of an open server asks for a token of its own.
+    let challengeScopes = mcpChallengeScopes(server);
     try {
       const byAddress = countAddress(deps.rateLimits, rate, 'api', req);
       if (byAddress !== undefined) await byAddress;
@@ -179,6 +208,7 @@ export function createMcpProvider(deps: McpProviderDeps) {
       for (const name of called) {
         const tool = server.toolsByName.get(name);
         if (tool === undefined) continue; // the SDK answers "unknown tool"
+        if (!caller.authenticated) challengeScopes = tool.security.scopes;
         caller = await admitTool(req, server, tool, caller, context);
         for (const s of tool.security.scopes) required.add(s);
       }
@@ -186,7 +216,7 @@ export function createMcpProvider(deps: McpProviderDeps) {
       if (caller.application !== null && called.length > 0) deps.usage?.apiCall(caller.application.clientId, [...required, ...server.security.scopes], caller.scopes);
       return { kind: 'serve', server, caller, body, headers: withRateHeaders({}, rate) };
     } catch (error) {
-      if (error instanceof OAuthError) return { kind: 'respond', server, response: await refused(req, server, error, context) };
+      if (error instanceof OAuthError) return { kind: 'respond', server, response: await refused(req, server, error, context, challengeScopes) };
       if (error instanceof StorageError && error.code === 'unavailable') return { kind: 'respond', server, response: failure(503, 'Service temporarily unavailable', 'Retry shortly.', { 'retry-after': '1' }) };
       throw error;
     }

@@ -86,7 +86,7 @@ function McpServers({ servers }: { servers: readonly McpServerView[] | undefined
   return (
     <>
       <h2>MCP servers</h2>
-      <p class="muted">Hosted MCP servers (defineMcpServer), on the Streamable HTTP transport. Connect an MCP client to the path; docs/agents-and-mcp.md.</p>
+      <p class="muted">Hosted MCP servers (defineMcpServer), on the Streamable HTTP transport. Each is a protected resource: an MCP client discovers the authorization server from its metadata (the first 401 names it). Connect an MCP client to the path; docs/agents-and-mcp.md.</p>
       {servers.map((s) => {
         const titleId = `mcp-${s.namespace}-${s.id}`;
         return (
@@ -95,6 +95,17 @@ function McpServers({ servers }: { servers: readonly McpServerView[] | undefined
               {s.name} <code class="muted">{s.path}</code>
             </h2>
             {s.description === undefined || s.description === '' ? null : <p class="muted">{s.description}</p>}
+            {s.resource === undefined || s.resource === null || s.metadataUrl === undefined || s.metadataUrl === null ? null : (
+              <dl class="kv" aria-label={`Protected resource of ${s.name}`}>
+                <dt>Resource</dt>
+                <dd>
+                  <code class="uri" data-resource={s.resource}>{s.resource}</code>{' '}
+                  <a href={s.metadataUrl} target="_blank" rel="noreferrer" data-metadata={s.metadataUrl}>
+                    metadata (RFC 9728)
+                  </a>
+                </dd>
+              </dl>
+            )}
             <p class="muted">
               Server: {s.security.requiresAuthentication ? 'bearer token required' : 'open (no authentication)'}
               {s.security.scopes.length > 0 ? `; scopes ${s.security.scopes.join(', ')}` : ''}

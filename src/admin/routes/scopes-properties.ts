@@ -4,6 +4,7 @@ import { listProperties, setProperty } from '../../registry/settings.js';
 import { badRequest } from '../http.js';
 import { formatRateLimit } from '../../domain/rate-limit.js';
 import { declaredScopes, hostedProtectedResources } from '../../resource-server/protected-resource-metadata.js';
+import { hostedMcpResources } from '../../resource-server/mcp.js';
 import { deps, refreshed } from './helpers.js';
 import type { AdminRoute, RouteContext } from './types.js';
 import { byName, propertyView } from './views.js';
@@ -97,13 +98,20 @@ export const SCOPE_PROPERTY_ROUTES: readonly AdminRoute[] = [
     tag: 'apis',
     summary: 'Every hosted MCP server (/mcp/<namespace>/<id>) with its tools and their effective security',
     async handler(ctx) {
-      return ctx.latchkey.router.mcpServers().map((s) => ({
+      const issuer = ctx.latchkey.issuer();
+      const servers = ctx.latchkey.router.mcpServers();
+      // RFC 8707 / RFC 9728: each server's resource identifier, its metadata URL, every scope it and its tools declare.
+      const resources = hostedProtectedResources([], issuer, hostedMcpResources(issuer, servers));
+      return servers.map((s, i) => ({
         kind: 'mcp',
         namespace: s.namespace,
         id: s.id,
         name: s.name,
         ...(s.description === undefined ? {} : { description: s.description }),
         path: `/mcp/${s.namespace}/${s.id}`,
+        resource: resources[i]?.resource ?? null,
+        metadataUrl: resources[i]?.metadataUrl ?? null,
+        scopes: resources[i]?.scopes ?? [],
         rateLimit: s.rateLimit === undefined ? null : formatRateLimit(s.rateLimit),
         userRateLimit: s.userRateLimit === undefined ? null : formatRateLimit(s.userRateLimit),
         security: { requiresAuthentication: s.security.requiresAuthentication, scopes: s.security.scopes, roles: s.security.roles },

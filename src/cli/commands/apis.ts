@@ -3,11 +3,12 @@ import { DEFAULT_APIS, DEFAULTS, parseIssuer } from '../../config/config.js';
 import type { CompiledApi, CompiledResource } from '../../resource-server/compile.js';
 import type { CompiledMcpServer } from '../../resource-server/compile-mcp.js';
 import { loadApis } from '../../resource-server/load.js';
+import { hostedMcpResources } from '../../resource-server/mcp.js';
 import { declaredScopes, hostedProtectedResources } from '../../resource-server/protected-resource-metadata.js';
 import { CliError } from '../context.js';
 import { renderRecord, renderTable, terminalWidth } from '../table.js';
 import { formatRateLimit } from '../../domain/rate-limit.js';
-import type { CommonOptions, Kit } from './index.js';
+import type { CommonOptions, Kit, Output } from './index.js';
 
 interface ListOptions extends CommonOptions {
   readonly apis?: string;
@@ -67,12 +68,21 @@ function resourcesNote(apis: readonly CompiledApi[], issuer: string): string {
   return `\nResource identifiers (RFC 8707) and their metadata (RFC 9728)\nunder the issuer ${issuer}:\n${lines.join('\n')}\nThe versioned identifiers of one API: latchkey apis show <namespace>/<id>\n`;
 }
 
+/** A hosted MCP server's protected resource (RFC 9728): its identifier, its metadata URL, every scope it and its tools declare. */
+function mcpResourceOf(server: CompiledMcpServer, issuer: string) {
+  const [r] = hostedProtectedResources([], issuer, hostedMcpResources(issuer, [server]));
+  return { resource: r?.resource ?? '', metadataUrl: r?.metadataUrl ?? '', scopes: r?.scopes ?? [] };
+}
+
 /** One row per tool of each hosted MCP server (kind mcp), after the REST routes in --json. */
-function mcpRows(servers: readonly CompiledMcpServer[]) {
-  return servers.flatMap((s) =>
-    s.tools.map((t) => ({
+function mcpRows(servers: readonly CompiledMcpServer[], issuer: string) {
+  return servers.flatMap((s) => {
+    const { resource, metadataUrl } = mcpResourceOf(s, issuer);
+    return s.tools.map((t) => ({
       kind: 'mcp' as const,
       api: `${s.namespace}/${s.id}`,
+      resource,
+      resourceMetadata: metadataUrl,
       file: s.file,
       name: s.name,
       route: `/mcp/${s.namespace}/${s.id}`,
@@ -83,12 +93,12 @@ function mcpRows(servers: readonly CompiledMcpServer[]) {
       roles: t.security.roles,
       rateLimit: s.rateLimit === undefined ? null : formatRateLimit(s.rateLimit),
       userRateLimit: s.userRateLimit === undefined ? null : formatRateLimit(s.userRateLimit),
-    })),
-  );
+    }));
+  });
 }
 
-function mcpTable(servers: readonly CompiledMcpServer[]): string {
-  const list = mcpRows(servers);
+function mcpTable(servers: readonly CompiledMcpServer[], issuer: string): string {
+  const list = mcpRows(servers, issuer);
   if (list.length === 0) return '';
   const table = renderTable(
     ['MCP SERVER', 'ENDPOINT', 'TOOL', 'AUTH', 'SCOPES (any)', 'ROLES (any)'],
@@ -96,7 +106,12 @@ function mcpTable(servers: readonly CompiledMcpServer[]): string {
     terminalWidth(),
     { whole: [0, 1, 2] },
   );
-  return `\nMCP servers (a tools/call without the tool's scope: 403 insufficient_scope):\n${table}`;
+  // URLs on lines of their own, never wrapped (they are copied).
+  const resources = servers.map((s) => {
+    const r = mcpResourceOf(s, issuer);
+    return `  ${s.namespace}/${s.id}\n    resource  ${r.resource}\n    metadata  ${r.metadataUrl}`;
+  });
+  return `\nMCP servers (a tools/call without the tool's scope: 403 insufficient_scope):\n${table}\nTheir resource identifiers and metadata (RFC 9728):\n${resources.join('\n')}\nOne MCP server in full: latchkey apis show <namespace>/<id>\n`;
 }
 
 /** The APIs with rate limits of their own (rateLimit, userRateLimit), one line each. */
@@ -105,6 +120,38 @@ function limitsNote(apis: readonly CompiledApi[]): string {
     .filter((a) => a.rateLimit !== undefined || a.userRateLimit !== undefined)
     .map((a) => `  ${a.namespace}/${a.id}: ${a.rateLimit === undefined ? 'latchkey.rate_limit.api' : formatRateLimit(a.rateLimit)} for all callers, ${a.userRateLimit === undefined ? 'latchkey.rate_limit.api_user' : formatRateLimit(a.userRateLimit)} per user`);
   return lines.length === 0 ? '' : `\nRate limits of their own (the others: latchkey.rate_limit.api and latchkey.rate_limit.api_user):\n${lines.join('\n')}\n`;
+}
+
+/** `apis show` of a hosted MCP server: its protected resource, its metadata URL, its tools and what each needs. */
+function showMcp(out: Output, server: CompiledMcpServer, issuer: string): void {
+  const r = mcpResourceOf(server, issuer);
+  const tools = mcpRows([server], issuer);
+  const view = {
+    kind: 'mcp' as const,
+    api: `${server.namespace}/${server.id}`,
+    name: server.name,
+    file: server.file,
+    endpoint: `/mcp/${server.namespace}/${server.id}`,
+    requiresAuthentication: server.security.requiresAuthentication,
+    scopes: r.scopes,
+    issuer,
+    resource: r.resource,
+    resourceMetadata: r.metadataUrl,
+    tools: tools.map((t) => ({ tool: t.tool, description: t.description, scopes: t.scopes, roles: t.roles })),
+  };
+  out.result(view, () =>
+    renderRecord([
+      ['MCP server', view.api],
+      ['Name', view.name],
+      ['File', view.file],
+      ['Endpoint', view.endpoint],
+      ['Authentication', server.security.requiresAuthentication ? `bearer token${server.security.scopes.length > 0 ? ` with ${server.security.scopes.join(' or ')}` : ''}` : 'none (tools with scopes or roles still need a token)'],
+      ['Scopes', view.scopes.length === 0 ? 'none' : view.scopes.join(' ')],
+      ['Issuer', issuer],
+    ]) +
+      `\nResource identifier (RFC 8707) and its metadata (RFC 9728):\n    resource  ${r.resource}\n    metadata  ${r.metadataUrl}\n\n` +
+      renderTable(['TOOL', 'SCOPES (any)', 'ROLES (any)'], view.tools.map((t) => [t.tool, t.scopes, t.roles]), terminalWidth(), { whole: [0] }),
+  );
 }
 
 export function registerApis(program: Command, kit: Kit): void {
@@ -122,7 +169,9 @@ client sends as resource and what its tokens name as their audience; its metadat
 <issuer>/.well-known/oauth-protected-resource/api/<namespace>/<api>. One API in full:
   latchkey apis show acme/orders --issuer https://auth.example.com
 MCP servers (defineMcpServer) are served at /mcp/<namespace>/<id>; each tool is listed with the scopes
-and roles a tools/call needs. --json: the REST routes, then one row per tool with "kind": "mcp".
+and roles a tools/call needs. Each is a protected resource too: <issuer>/mcp/<namespace>/<id>, with its
+metadata at <issuer>/.well-known/oauth-protected-resource/mcp/<namespace>/<id>.
+--json: the REST routes, then one row per tool with "kind": "mcp".
 `);
   kit.common(cmd).action((opts: ListOptions) =>
     kit.plain(opts, async (out) => {
@@ -131,7 +180,7 @@ and roles a tools/call needs. --json: the REST routes, then one row per tool wit
       const issuer = issuerOf(opts);
       const list = rows(router.list(), issuer);
       const servers = router.mcpServers();
-      out.result([...list, ...mcpRows(servers)], () =>
+      out.result([...list, ...mcpRows(servers, issuer)], () =>
         renderTable(
           ['API', 'METHOD', 'ROUTE', 'VERSIONS', 'AUTH', 'ACCEPTS', 'SCOPES (any)', 'ROLES (any)'],
           list.map((r) => [r.api, r.method, r.route, r.versions.map((v) => (v === r.defaultVersion ? `${v}*` : v)), r.requiresAuthentication ? 'required' : 'none', r.requiresAuthentication ? r.authMethods : null, r.scopes, r.roles]),
@@ -139,29 +188,37 @@ and roles a tools/call needs. --json: the REST routes, then one row per tool wit
           (list.length > 0 ? '\n* default version: also served without the version segment.\n' : servers.length > 0 ? '\nNo REST APIs.\n' : `\nNo API modules in ${folder}.\n`) +
           limitsNote(router.list()) +
           resourcesNote(router.list(), issuer) +
-          mcpTable(servers),
+          mcpTable(servers, issuer),
       );
     }),
   );
 
   const show = apis
     .command('show')
-    .argument('<api>', 'the API as <namespace>/<id> (as apis list shows it)')
-    .description('One API in full: its resource identifiers and metadata URLs (RFC 9728), the scopes it declares, its routes')
+    .argument('<api>', 'the API or MCP server as <namespace>/<id> (as apis list shows it)')
+    .description('One API or hosted MCP server in full: its resource identifiers and metadata URLs (RFC 9728), the scopes it declares, its routes or tools')
     .option('--apis <folder>', `folder of API modules (env LATCHKEY_APIS, default ${DEFAULT_APIS})`)
     .option('--issuer <url>', ISSUER_HELP)
     .addHelpText('after', `
 Example:
   latchkey apis show acme/orders --issuer https://auth.example.com
   curl -s https://auth.example.com/.well-known/oauth-protected-resource/api/acme/orders
+A hosted MCP server (when no API has that name):
+  latchkey apis show acme/desk --issuer https://auth.example.com
+  curl -s https://auth.example.com/.well-known/oauth-protected-resource/mcp/acme/desk
 `);
   kit.common(show).action((name: string, opts: ListOptions) =>
     kit.plain(opts, async (out) => {
       const folder = opts.apis ?? process.env.LATCHKEY_APIS ?? DEFAULT_APIS;
       const router = await loadApis(folder, { required: opts.apis !== undefined || process.env.LATCHKEY_APIS !== undefined });
       const api = router.list().find((a) => `${a.namespace}/${a.id}` === name);
+      const mcp = api === undefined ? router.mcpServers().find((m) => `${m.namespace}/${m.id}` === name) : undefined;
+      if (mcp !== undefined) {
+        showMcp(out, mcp, issuerOf(opts));
+        return;
+      }
       if (api === undefined) {
-        const known = router.list().map((a) => `${a.namespace}/${a.id}`);
+        const known = [...router.list(), ...router.mcpServers()].map((a) => `${a.namespace}/${a.id}`);
         throw new CliError(`No API ${name.slice(0, 200)} in ${folder}. ${known.length === 0 ? 'It has no API modules.' : `Known: ${known.join(', ')}.`}\nList them: latchkey apis list${opts.apis === undefined ? '' : ` --apis ${opts.apis}`}`);
       }
       const issuer = issuerOf(opts);

@@ -40,10 +40,11 @@ function render(i: Inspection): string {
 
 /** The APIs' resource identifiers and metadata URLs (RFC 8707, RFC 9728), once per API; none when no issuer is known. */
 function resourcesNote(i: Inspection): string {
-  const seen = new Map<string, { resource: string; metadata: string }>();
-  for (const a of i.apis) if (a.resource !== null && a.resourceMetadata !== null) seen.set(`${a.namespace}/${a.id}`, { resource: a.resource, metadata: a.resourceMetadata });
+  // By resource: a hosted MCP server may share its <namespace>/<id> with a REST API.
+  const seen = new Map<string, { api: string; metadata: string }>();
+  for (const a of i.apis) if (a.resource !== null && a.resourceMetadata !== null) seen.set(a.resource, { api: `${a.namespace}/${a.id}`, metadata: a.resourceMetadata });
   if (seen.size === 0) return '';
-  const lines = [...seen].map(([api, r]) => `  ${api}  ${r.resource}\n    metadata  ${r.metadata}`);
+  const lines = [...seen].map(([resource, r]) => `  ${r.api}  ${resource}\n    metadata  ${r.metadata}`);
   return `\nResource identifiers (a token for an API names it as its audience) and metadata (RFC 9728):\n${lines.join('\n')}\n`;
 }
 
