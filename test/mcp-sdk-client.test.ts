@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,7 +15,9 @@ import { main } from '../src/cli/main.js';
 import { ROOT } from './helpers/api.js';
 import { Browser, formFor, hasForm, type Page } from './helpers/browser.js';
 import { startDocumentServer } from './helpers/document-server.js';
-import { buildFixture } from './helpers/fixture.js';
+import { buildFixture, CC_PROPERTY } from './helpers/fixture.js';
+import { tokenRequest } from './helpers/oauth.js';
+import { waitForOutput } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -346,4 +351,85 @@ describe('the official MCP SDK client against a hosted MCP server (OAuth from th
       assert.equal(replay.status, 401, await replay.text());
     },
   );
+});
+
+/** The code block of docs/agents-and-mcp.md marked `<!-- example: name -->`. */
+function docsExample(name: string): string {
+  const doc = readFileSync(join(ROOT, 'docs', 'agents-and-mcp.md'), 'utf8');
+  const marker = `<!-- example: ${name} -->\n\`\`\`js\n`;
+  const start = doc.indexOf(marker);
+  assert.notEqual(start, -1, `docs/agents-and-mcp.md has no block marked <!-- example: ${name} -->`);
+  return doc.slice(start + marker.length, doc.indexOf('\n```', start + marker.length) + 1);
+}
+
+/** A port free on 127.0.0.1 right now (the example's resource identifier must name it before it starts). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe("the docs' external MCP server behind the middleware (docs/agents-and-mcp.md, run as written)", { timeout: 60_000 }, () => {
+  let child: ChildProcess | undefined;
+  // Inside the package, so that 'latchkey/express', 'express' and the SDK resolve as for a user's service.
+  const file = join(ROOT, 'dist', 'test', `example-external-mcp-server-${process.pid}.mjs`);
+  after(() => {
+    child?.kill('SIGTERM');
+    rmSync(file, { force: true });
+  });
+
+  it('serves its metadata, challenges with it, admits a token meant for it through the SDK client, and refuses the others', async () => {
+    const port = await freePort();
+    const resource = `http://127.0.0.1:${port}/mcp`;
+    const { apps } = await buildFixture(server, {
+      scopes: ['tools.use', 'tools.other'],
+      users: [{ userName: 'svc-tools' }],
+      properties: { [CC_PROPERTY]: 'true' },
+      apps: {
+        // JWTs for the service: their audience is its resource identifier.
+        forService: { name: 'Tools caller', grantTypes: ['client_credentials'], appUser: 'svc-tools', scopes: ['tools.use', 'tools.other'], tokenFormat: 'jwt', audience: resource },
+        forInstance: { name: 'Instance caller', grantTypes: ['client_credentials'], appUser: 'svc-tools', scopes: ['tools.use'], tokenFormat: 'jwt' },
+      },
+    });
+    const token = async (app: 'forService' | 'forInstance', scope: string) => {
+      const a = apps[app];
+      const r = await tokenRequest(server.url, { form: { grant_type: 'client_credentials', scope }, basic: [a.clientId, a.secret] });
+      assert.equal(r.status, 200, r.text);
+      return String(r.json?.access_token);
+    };
+    writeFileSync(file, docsExample('external-mcp-server'));
+    child = spawn(process.execPath, [file], { env: { ...process.env, LATCHKEY_ISSUER: server.url, MCP_RESOURCE: resource, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    await waitForOutput(child, /listening on \d+/, 20_000);
+    const base = `http://127.0.0.1:${port}`;
+
+    // The first 401 names the service's own metadata, served by the service.
+    const first = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(first.status, 401);
+    const metadataUrl = `${base}/.well-known/oauth-protected-resource/mcp`;
+    assert.equal(first.headers.get('www-authenticate'), `Bearer realm="api", resource_metadata="${metadataUrl}", scope="tools.use"`);
+    const prm = await fetch(metadataUrl);
+    assert.equal(prm.status, 200);
+    assert.deepEqual(await prm.json(), { resource, authorization_servers: [server.url], scopes_supported: ['tools.use'], bearer_methods_supported: ['header'], resource_name: 'Example tools' });
+
+    // The SDK client with a token meant for the service: initialize, list, call.
+    const connect = async (bearer: string) => {
+      const client = new Client(CLIENT_INFO);
+      clients.push(client);
+      await client.connect(new StreamableHTTPClientTransport(new URL(resource), { requestInit: { headers: { authorization: `Bearer ${bearer}` } } }));
+      return client;
+    };
+    const client = await connect(await token('forService', 'tools.use'));
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['whoami']);
+    assert.deepEqual((await client.callTool({ name: 'whoami', arguments: {} })).content, [{ type: 'text', text: 'svc-tools (tools.use)' }]);
+
+    // Without the scope: the step-up 403; a token for the instance's own APIs: 401 (not meant for this service).
+    const lacking = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await token('forService', 'tools.other')}` }, body: '{}' });
+    assert.equal(lacking.status, 403);
+    assert.match(lacking.headers.get('www-authenticate') ?? '', /^Bearer realm="api", error="insufficient_scope", resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/mcp", scope="tools\.use", error_description="[^"]+"$/);
+    await assert.rejects(connect(await token('forInstance', 'tools.use')), (e: unknown) => e instanceof StreamableHTTPError && e.code === 401);
+    // The stateless server has no stream and no session.
+    assert.equal((await fetch(`${base}/mcp`)).status, 405);
+  });
 });
