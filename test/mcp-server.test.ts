@@ -236,6 +236,11 @@ describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => 
       [`${server.url}/mcp/acme/open`, `${server.url}/.well-known/oauth-protected-resource/mcp/acme/open`, ['desk.write']],
     ]);
     assert.deepEqual(views[0]?.tools.find((t) => t.name === 'ticket_create')?.security.scopes, ['desk.write']);
+    const inspectedText = await cli('inspect', await token('agent', 'desk.read'), '--apis', FIXTURE_MCP_APIS, '--issuer', server.url);
+    assert.equal(inspectedText.code, 0, inspectedText.err);
+    // Each MCP server's resource and metadata once, beside the REST API's (keyed by resource: acme/orders is not acme/desk).
+    assert.ok(inspectedText.out.includes(`  acme/desk  ${server.url}/mcp/acme/desk\n    metadata  ${server.url}/.well-known/oauth-protected-resource/mcp/acme/desk\n`), inspectedText.out);
+    assert.ok(inspectedText.out.includes(`  acme/orders  ${server.url}/api/acme/orders\n`), inspectedText.out);
     const inspected = await cli('inspect', await token('agent', 'desk.read'), '--apis', FIXTURE_MCP_APIS, '--json');
     assert.equal(inspected.code, 0, inspected.err);
     const verdicts = (JSON.parse(inspected.out) as { apis: { method: string; tool?: string; accepted: boolean; reason: string | null }[] }).apis.filter((a) => a.method === 'MCP');
