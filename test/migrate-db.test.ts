@@ -150,7 +150,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.equal(r.code, 0, r.err);
     const summary = JSON.parse(r.out) as { tables: { table: string; source: number; copied: number; skipped: number; note: string }[]; notCopied: { what: string }[] };
     const t = Object.fromEntries(summary.tables.map((x) => [x.table, x]));
-    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'rules', 'tokens', 'refusals', 'audit', 'usage']);
+    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'rules', 'resources', 'tokens', 'refusals', 'audit', 'usage']);
     assert.deepEqual([t.signing_keys?.source, t.signing_keys?.copied], [2, 2]);
     assert.match(t.signing_keys?.note ?? '', /same key-encryption key.*the target's own key retired/);
     assert.deepEqual([t.identity_providers?.source, t.identity_providers?.copied], [1, 1]);
