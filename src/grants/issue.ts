@@ -32,6 +32,8 @@ export function issueTokens(
     withRefreshToken: input.withRefreshToken,
     ...(input.refreshExpiresAt === undefined ? {} : { refreshExpiresAt: input.refreshExpiresAt }),
     now: input.now ?? deps.clock.now(),
+    ...(input.audience === undefined ? {} : { audience: input.audience }),
+    ...(input.refreshAudience === undefined ? {} : { refreshAudience: input.refreshAudience }),
   };
   const m = deps.mint(mintInput);
   // JWT formats sign asynchronously; opaque mints synchronously.
