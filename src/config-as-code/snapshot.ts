@@ -99,6 +99,7 @@ export function applicationEntry(app: Application, userNames: ReadonlyMap<string
     postLogoutRedirectUris: [...(app.postLogoutRedirectUris ?? [])],
     backchannelLogoutUri: app.backchannelLogoutUri ?? null,
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired ?? false,
+    resources: app.resources === undefined || app.resources === null ? null : [...app.resources],
   };
 }
 

@@ -198,6 +198,8 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
         audience: plan.audience,
         // The refresh token keeps every resource the code was issued for: a refresh may name any of them.
         refreshAudience: plan.code.resources ?? [],
+        // And the scopes consented to (the access token's may be narrowed to its resources).
+        refreshScopes: effectiveScopes(plan.code.scopes, plan.application),
       });
       // A concurrent second redemption lost the consume race and revoked the family, maybe before
       // these tokens existed. Whichever of us marks the code first decides: if the other side got

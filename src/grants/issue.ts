@@ -34,6 +34,7 @@ export function issueTokens(
     now: input.now ?? deps.clock.now(),
     ...(input.audience === undefined ? {} : { audience: input.audience }),
     ...(input.refreshAudience === undefined ? {} : { refreshAudience: input.refreshAudience }),
+    ...(input.refreshScopes === undefined ? {} : { refreshScopes: input.refreshScopes }),
   };
   const m = deps.mint(mintInput);
   // JWT formats sign asynchronously; opaque mints synchronously.

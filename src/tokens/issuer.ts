@@ -26,6 +26,8 @@ export interface MintInput {
   readonly now: number;
   /** RFC 8707: the resources the access token is for (its audience; a JWT's aud); absent: none requested. */
   readonly audience?: readonly string[] | undefined;
+  /** The scopes the refresh token keeps (the grant's, when the access token's were narrowed to its resources); default: `scopes`. */
+  readonly refreshScopes?: readonly string[] | undefined;
   /** The resources the refresh token keeps (the grant's: a refresh may narrow from them); default: `audience`. */
   readonly refreshAudience?: readonly string[] | undefined;
 }
@@ -79,12 +81,12 @@ function complete(input: MintInput, access: MintedAccessToken): Minted {
   // the family index appends), and free to compute.
   const familyId = input.familyId ?? access.hash;
   // Plain literals of one shape (no spreads): this runs on every token request.
-  const record = (hash: string, kind: 'access' | 'refresh', expiresAt: number, audience: readonly string[] | null): NewTokenRecord => ({
+  const record = (hash: string, kind: 'access' | 'refresh', expiresAt: number, audience: readonly string[] | null, scopes: readonly string[] = input.scopes): NewTokenRecord => ({
     hash,
     kind,
     applicationId: app.id,
     userId: input.userId,
-    scopes: input.scopes,
+    scopes,
     grantType: input.grantType,
     issuedAt: input.now,
     expiresAt,
@@ -103,7 +105,7 @@ function complete(input: MintInput, access: MintedAccessToken): Minted {
   }
   const { token: refreshToken, key: refreshKey } = mintOpaque(TOKEN_PREFIX.refresh, input.now);
   const refreshAudience = input.refreshAudience === undefined ? audience : input.refreshAudience.length === 0 ? null : input.refreshAudience;
-  records.push(record(refreshKey, 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000, refreshAudience));
+  records.push(record(refreshKey, 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000, refreshAudience, input.refreshScopes ?? input.scopes));
   const body: TokenResponseBody =
     scope === undefined
       ? { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, refresh_token: refreshToken }
