@@ -238,7 +238,7 @@ export const REASONS = {
   'resource.not_granted': {
     explanation: 'The token request names a resource (RFC 8707 §2.2) that the grant does not cover: an authorization code issued for other resources (or for none), or a refresh token of a grant for other resources. A token request may name the resources authorized, or fewer. Refused with invalid_target.',
     fix: 'Send the same resource parameters in the authorization request and in the token request (or fewer in the token request); to get a token for another resource, start a new authorization request naming it.',
-    facts: ['requestedResource', 'grantedResources', 'token'],
+    facts: ['requestedResource', 'grantedResources'],
   },
   'resource.scope_not_accepted': {
     explanation: 'A scope requested is not one the resource accepts (RFC 8707 §2: the scopes of a token for a resource are those of that resource): a registered external resource accepts the scopes registered with it, a hosted API the scopes its module declares, a hosted MCP server those its tools require. OpenID Connect scopes (openid, profile, ...) are the server\'s own and always allowed.',

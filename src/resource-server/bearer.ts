@@ -74,7 +74,7 @@ export class BearerValidator {
    */
   private callers = new Map<string, { readonly caller: Caller; readonly expiresAt: number; readonly origin: TokenOrigin; readonly record: TokenRecord | undefined }>();
   /** The resource audience (RFC 8707) of the callers of resource-bound tokens, by their (frozen, cached) caller object. */
-  private audiences = new WeakMap<Caller, readonly string[]>();
+  private audiences = new WeakMap<Caller, { readonly audience: readonly string[]; readonly hash: string }>();
   private generation = 0;
   private readonly maxEntries = 100_000;
 
@@ -273,7 +273,7 @@ export class BearerValidator {
       scopes: Object.freeze(effectiveScopes(record.scopes, app)),
     });
     const origin: TokenOrigin = Object.freeze({ issuer: 'self', grantType: record.grantType, applicationId: record.applicationId, familyId: record.familyId });
-    if (record.audience !== undefined && record.audience !== null && record.audience.length > 0) this.audiences.set(caller, record.audience);
+    if (record.audience !== undefined && record.audience !== null && record.audience.length > 0) this.audiences.set(caller, { audience: record.audience, hash: record.hash });
     this.remember(gen, token, caller, expiresAt, origin, record);
     return { caller, origin };
   }
@@ -283,7 +283,7 @@ export class BearerValidator {
    * issued without a resource (and for external tokens and Basic callers). Read synchronously.
    */
   audienceOf(caller: Caller): readonly string[] | null {
-    return this.audiences.get(caller) ?? null;
+    return this.audiences.get(caller)?.audience ?? null;
   }
 
   /**
@@ -293,10 +293,10 @@ export class BearerValidator {
    * applies to it, as before resource indicators).
    */
   requireAudience(caller: Caller, resource: readonly string[]): void {
-    const audience = this.audiences.get(caller);
-    if (audience === undefined || resource.length === 0) return;
-    for (const uri of resource) if (audience.includes(uri)) return;
-    throw wrongResource(audience, resource[0] as string);
+    const bound = this.audiences.get(caller);
+    if (bound === undefined || resource.length === 0) return;
+    for (const uri of resource) if (bound.audience.includes(uri)) return;
+    throw wrongResource(bound.audience, resource[0] as string).withHint(tokenHint(bound.hash, `aud ${bound.audience.join(' ').slice(0, 300)}; this resource is ${(resource[0] as string).slice(0, 200)}.`)).withFacts({ token: tokenHandle(bound.hash) });
   }
 
   /** Our issuer, or undefined where none is known yet (a CLI run without --issuer). */
