@@ -212,6 +212,18 @@ export interface Role {
 
 export type Scope = Role;
 
+/** A resource clients may name with resource (RFC 8707): GET /resources. */
+export interface ResourceView {
+  readonly uri: string;
+  readonly kind: 'api' | 'mcp' | 'external';
+  readonly name: string;
+  readonly description: string;
+  /** The scopes a token for it may carry; empty: any. */
+  readonly scopes: readonly string[];
+  readonly key?: string;
+  readonly version?: string;
+}
+
 export interface PropertyView {
   readonly name: string;
   readonly value: boolean | number | string;
