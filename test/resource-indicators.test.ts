@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import { decodeJwt } from 'jose';
 import { latchkeyExpress } from '../src/middleware/express.js';
+import { inspectToken } from '../src/diagnostics/inspect.js';
 import { addResource, removeResource } from '../src/registry/resources.js';
 import { updateApplication } from '../src/registry/applications.js';
 import { apiCall, apiChallenge, assertApiRefusal, FIXTURE_APIS } from './helpers/api.js';
@@ -202,6 +203,20 @@ describe('resource indicators (RFC 8707)', () => {
       } finally {
         await new Promise<void>((resolve) => http.close(() => resolve()));
       }
+    });
+
+    it('latchkey inspect shows the audience and which APIs refuse the token (token.wrong_resource)', async () => {
+      const forA = String((await cc('cc', { resource: A, scope: 'a.read' })).json?.access_token);
+      const inspected = await inspectToken(server.latchkey, forA);
+      assert.equal(inspected.valid, true, inspected.explanation ?? '');
+      assert.deepEqual(inspected.audience, [A]);
+      const orderRoutes = inspected.apis.filter((a) => a.namespace === 'acme' && a.id === 'orders' && a.reason !== null && a.path !== '/api/acme/orders/health/check');
+      assert.ok(orderRoutes.length > 0 && orderRoutes.every((a) => a.reason === 'token.wrong_resource'), JSON.stringify(orderRoutes));
+      const forOrders = String((await cc('cc', { resource: orders, scope: 'orders.read' })).json?.access_token);
+      const ok = await inspectToken(server.latchkey, forOrders);
+      assert.deepEqual(ok.audience, [orders]);
+      assert.ok(ok.apis.some((a) => a.id === 'orders' && a.method === 'GET' && a.accepted));
+      assert.ok(ok.apis.some((a) => a.id === 'echo' && a.reason === 'token.wrong_resource'));
     });
 
     it('the admin API refuses a token issued for a resource', async () => {

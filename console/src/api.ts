@@ -380,6 +380,8 @@ export interface Inspection {
   readonly user: { readonly name: string; readonly active: boolean; readonly roles: readonly string[] } | null;
   readonly scopes: readonly string[];
   readonly effectiveScopes: readonly string[];
+  /** RFC 8707: the resources the token was issued for; null: none requested. */
+  readonly audience?: readonly string[] | null;
   readonly issuedAt: Timestamp | null;
   readonly expiresAt: Timestamp | null;
   readonly apis: readonly { readonly namespace: string; readonly id: string; readonly version?: string; readonly method: string; readonly path: string; readonly accepted: boolean; readonly why: string }[];
