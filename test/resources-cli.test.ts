@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
+import { CONSOLE_CLIENT_ID } from '../src/registry/built-ins.js';
 import { FIXTURE_APIS } from './helpers/api.js';
 import { buildFixture, CC_PROPERTY, type Fixture } from './helpers/fixture.js';
 import { refreshCache, tokenRequest } from './helpers/oauth.js';
@@ -94,6 +95,26 @@ describe('latchkey resources (RFC 8707)', () => {
     const bad = await cli(['apps', 'update', fx.apps.caller.clientId, '--resources', 'not a uri']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.err, /not a resource identifier/);
+  });
+
+  it('doctor reports resource_unreachable: every application limited to other resources, or no application allowed a scope it accepts', async () => {
+    const findings = async () => (JSON.parse((await cli(['doctor', '--json'])).out) as { id: string; target?: string; title: string }[]).filter((f) => f.id === 'resource_unreachable');
+    assert.deepEqual(await findings(), [], 'reachable while an application may request any resource');
+    assert.equal((await cli(['resources', 'add', 'https://lonely.example.test', '--scopes', 'nobody.has'])).code, 0);
+    const scopeless = await findings();
+    assert.deepEqual(scopeless.map((f) => f.target), ['https://lonely.example.test']);
+    assert.match(scopeless[0]?.title ?? '', /scope/);
+    // Every active application limited to another resource: both registered resources but that one are unreachable.
+    const apps = await server.latchkey.storage.applications.list();
+    for (const app of apps.filter((a) => a.active && a.clientId !== CONSOLE_CLIENT_ID)) {
+      assert.equal((await cli(['apps', 'update', app.clientId, '--resources', 'https://support.example.test/mcp'])).code, 0);
+    }
+    const limited = await findings();
+    assert.ok(limited.some((f) => f.target === 'https://other.example.test' && /No application may request/.test(f.title)), JSON.stringify(limited));
+    assert.ok(!limited.some((f) => f.target === 'https://support.example.test/mcp'));
+    for (const app of apps.filter((a) => a.active && a.clientId !== CONSOLE_CLIENT_ID)) assert.equal((await cli(['apps', 'update', app.clientId, '--resources', 'any'])).code, 0);
+    assert.equal((await cli(['resources', 'remove', 'https://lonely.example.test', '--yes'])).code, 0);
+    assert.deepEqual(await findings(), []);
   });
 
   it('remove asks for confirmation; afterwards the resource is unknown', async () => {
