@@ -332,3 +332,34 @@ describe('resource indicators (RFC 8707)', () => {
     await refused(await cc('cc', { resource: C }), 400, 'invalid_target', 'resource.unknown');
   });
 });
+
+describe('resource indicators in configuration as code', () => {
+  it('exports registered resources and the application limit, and applies them to another instance (and prunes)', async () => {
+    const { createMemoryStorage } = await import('../src/storage/memory/adapter.js');
+    const { exportRegistry } = await import('../src/config-as-code/snapshot.js');
+    const { planApply, executePlan } = await import('../src/config-as-code/apply.js');
+    const { createApplication } = await import('../src/registry/applications.js');
+    const { BUILT_IN_GRANTS } = await import('../src/grants/index.js');
+    const { registryDocumentSchema } = await import('../src/config-as-code/document.js');
+    const clock = { now: () => 1_700_000_000_000 };
+    const source = createMemoryStorage();
+    const target = createMemoryStorage();
+    const deps = (storage: typeof source) => ({ storage, clock, grants: BUILT_IN_GRANTS, actor: 'test' });
+    await addResource(deps(source), { uri: 'https://Svc.Example.Test/api/', name: 'Svc', scopes: ['b', 'a'] });
+    await createApplication(deps(source), { name: 'Limited', grantTypes: ['client_credentials'], resources: ['https://svc.example.test/api'] });
+    const doc = await exportRegistry(source);
+    assert.deepEqual(doc.resources, [{ uri: 'https://svc.example.test/api', name: 'Svc', description: '', scopes: ['a', 'b'] }]);
+    assert.deepEqual(doc.applications.find((a) => a.name === 'Limited')?.resources, ['https://svc.example.test/api']);
+    const parsed = registryDocumentSchema.parse(JSON.parse(JSON.stringify(doc)));
+    const plan = await planApply(deps(target), parsed, { prune: false });
+    assert.ok(plan.changes.some((c) => c.kind === 'resource' && c.action === 'create' && c.name === 'https://svc.example.test/api'), JSON.stringify(plan.changes));
+    await executePlan(deps(target), plan);
+    assert.deepEqual((await target.resources.list()).map((r) => [r.uri, r.scopes]), [['https://svc.example.test/api', ['a', 'b']]]);
+    assert.deepEqual((await target.applications.list()).find((a) => a.name === 'Limited')?.resources, ['https://svc.example.test/api']);
+    // Applied again: nothing to do. Without the resource, --prune removes it.
+    assert.deepEqual((await planApply(deps(target), parsed, { prune: false })).changes, []);
+    const pruned = await planApply(deps(target), { ...parsed, resources: [], applications: parsed.applications.map((a) => ({ ...a, resources: null })) }, { prune: true });
+    await executePlan(deps(target), pruned);
+    assert.deepEqual(await target.resources.list(), []);
+  });
+});

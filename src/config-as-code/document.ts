@@ -210,8 +210,17 @@ const api = z
   })
   .describe('A hosted REST API and the security of its routes, as its module (code, in the APIs folder) declares them.');
 
+const resource = z
+  .strictObject({
+    uri: z.string().min(1).max(2000).describe('The resource identifier (RFC 8707): an absolute http(s) URI without fragment, as clients send it in resource; stored in its canonical form (lower-case scheme and host, no default port, no trailing slash).'),
+    name: z.string().min(1).max(100).optional().describe('A name for people; left out: the host.'),
+    description: z.string().max(500).default(''),
+    scopes: z.array(z.string().min(1).max(100)).default([]).describe('The scopes a token for it may carry; empty: any scope the application is allowed.'),
+  })
+  .describe('A registered external resource (RFC 8707 resource indicators): a service outside this instance that clients may request tokens for. Hosted APIs and MCP servers are resources without being listed.');
+
 /** The schema of each kind of entry (their defaults describe a new object). */
-export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule } as const;
+export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule, resource } as const;
 
 export const registryDocumentSchema = z
   .strictObject({
@@ -224,6 +233,7 @@ export const registryDocumentSchema = z
     applications: z.array(application).default([]),
     identityProviders: z.array(identityProvider).default([]),
     rules: z.array(rule).default([]).describe('Report-only and enforced rules (docs/rules.md).'),
+    resources: z.array(resource).default([]).describe('Registered external resources (RFC 8707, `latchkey resources`).'),
     apis: z
       .array(api)
       .optional()
@@ -242,6 +252,7 @@ export type DocumentUser = RegistryDocument['users'][number];
 export type DocumentApplication = RegistryDocument['applications'][number];
 export type DocumentIdentityProvider = RegistryDocument['identityProviders'][number];
 export type DocumentRule = RegistryDocument['rules'][number];
+export type DocumentResource = RegistryDocument['resources'][number];
 export type DocumentApi = NonNullable<RegistryDocument['apis']>[number];
 export type DocumentProperties = Readonly<Record<string, boolean | number>>;
 
