@@ -363,3 +363,41 @@ describe('resource indicators in configuration as code', () => {
     assert.deepEqual(await target.resources.list(), []);
   });
 });
+
+describe('resource indicators in the admin API', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ apisDir: FIXTURE_APIS });
+  });
+  after(async () => server?.close());
+
+  it('lists hosted and registered resources; adds, updates and removes registered ones; sets an application limit; documents the routes', async () => {
+    const { adminToken, bearerClient } = await import('./helpers/admin.js');
+    const admin = bearerClient(server, await adminToken(server));
+    const created = await admin.call('POST', '/resources', { uri: 'https://Ext.Example.Test/api/', name: 'Ext', scopes: ['x.read'] });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.json.uri, 'https://ext.example.test/api');
+    const hosted = await admin.call('POST', '/resources', { uri: `${server.url}/api/acme/orders` });
+    assert.equal(hosted.status, 409, hosted.text);
+    assert.equal((await admin.call('POST', '/resources', { uri: 'https://ext.example.test/api#x' })).status, 400);
+    const listed = await admin.call('GET', '/resources');
+    assert.equal(listed.status, 200, listed.text);
+    const rows = listed.json as { uri: string; kind: string; scopes: string[] }[];
+    assert.ok(rows.some((r) => r.uri === `${server.url}/api/acme/orders` && r.kind === 'api' && r.scopes.includes('orders.read')));
+    assert.ok(rows.some((r) => r.uri === 'https://ext.example.test/api' && r.kind === 'external'));
+    const path = `/resources/${encodeURIComponent('https://ext.example.test/api')}`;
+    const updated = await admin.call('PUT', path, { scopes: ['x.read', 'x.write'] });
+    assert.equal(updated.status, 200, updated.text);
+    assert.deepEqual(updated.json.scopes, ['x.read', 'x.write']);
+    const app = await admin.call('POST', '/applications', { name: 'Limited via admin API', kind: 'client_credentials', resources: ['https://EXT.example.test/api'] });
+    assert.equal(app.status, 201, app.text);
+    assert.deepEqual(app.json.application.resources, ['https://ext.example.test/api']);
+    const cleared = await admin.call('PATCH', `/applications/${app.json.application.clientId}`, { resources: null });
+    assert.equal(cleared.status, 200, cleared.text);
+    assert.equal(cleared.json.application.resources, null);
+    assert.equal((await admin.call('DELETE', path)).status, 200);
+    assert.equal((await admin.call('DELETE', path)).status, 404);
+    const openapi = await admin.call('GET', '/admin/api/openapi.json');
+    assert.ok(openapi.json.paths['/admin/api/v1/resources'] !== undefined && openapi.json.paths['/admin/api/v1/resources/{uri}'] !== undefined, Object.keys(openapi.json.paths).join(' '));
+  });
+});
