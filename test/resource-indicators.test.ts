@@ -9,7 +9,7 @@ import { addResource, removeResource } from '../src/registry/resources.js';
 import { updateApplication } from '../src/registry/applications.js';
 import { apiCall, apiChallenge, assertApiRefusal, FIXTURE_APIS } from './helpers/api.js';
 import { assertErrorRedirect, codeFixture, FIXTURE_REDIRECT_URI, pkcePair, type CodeFixture } from './helpers/authorize-flow.js';
-import { authorizeInBrowser, Browser } from './helpers/browser.js';
+import { authorizeInBrowser, Browser, formFor } from './helpers/browser.js';
 import { buildFixture, type Fixture } from './helpers/fixture.js';
 import { assertOAuthError, assertRefusal, refreshCache, registryDeps, tokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -277,6 +277,15 @@ describe('resource indicators (RFC 8707)', () => {
       // Widening is refused.
       const wider = await refresh(String(all.json?.refresh_token), [B]);
       await refused(wider, 400, 'invalid_target', 'resource.not_granted');
+    });
+
+    it('the consent page names the resources the token will be for', async () => {
+      const browser = new Browser(server.url);
+      const url = authorizeUrl([A, orders], pkcePair().challenge);
+      let page = await browser.get(url);
+      page = await browser.submit(url, formFor(page, 'sign_in'), { username: code.user, password: code.password });
+      assert.equal(page.status, 200, page.text.slice(0, 300));
+      assert.ok(page.text.includes(`<code>${A}</code>`) && page.text.includes(`<code>${orders}</code>`), page.text);
     });
 
     it('a token request naming a resource the code was not issued for is refused: resource.not_granted', async () => {
