@@ -42,7 +42,9 @@ import type { Grant, GrantModule } from './grants/types.js';
 import { createApiProvider } from './resource-server/provider.js';
 import { createMcpProvider, hostedMcpResources, type McpProvider } from './resource-server/mcp.js';
 import { ApiRouter } from './resource-server/router.js';
-import { createProtectedResourceMetadataEndpoint, hostedProtectedResources, instanceProtectedResource, type ProtectedResourceMetadataEndpoint } from './resource-server/protected-resource-metadata.js';
+import { ResourceCatalogue, type KnownResource } from './registry/resources.js';
+import { apiResourceUris } from './domain/resource-uri.js';
+import { createProtectedResourceMetadataEndpoint, declaredScopes, hostedProtectedResources, instanceProtectedResource, type ProtectedResourceMetadataEndpoint } from './resource-server/protected-resource-metadata.js';
 import type { FilesAtRest } from './diagnostics/checks-files.js';
 import { RateLimits } from './registry/rate-limits.js';
 import { InstanceMetrics } from './metrics/instance.js';
@@ -113,6 +115,8 @@ export interface Latchkey {
   /** OpenID Connect UserInfo (Core §5.3): the signed-in user's claims for a bearer token with openid. */
   readonly userInfoEndpoint: UserInfoEndpoint;
   readonly router: ApiRouter;
+  /** The resources (RFC 8707) clients may name: hosted APIs, hosted MCP servers, registered external resources. */
+  readonly resources: ResourceCatalogue;
   readonly bearer: BearerValidator;
   /** The fetcher of every outbound request (src/outbound): the outbound rules, per the current properties. */
   readonly outbound: OutboundFetcher;
@@ -166,6 +170,23 @@ export interface Latchkey {
   stop(): Promise<void>;
 }
 
+/** The hosted resources (RFC 8707) of a router: every API at each of its identifiers, every MCP server. */
+export function hostedResources(issuer: string, router: ApiRouter): KnownResource[] {
+  const out: KnownResource[] = [];
+  for (const api of router.list()) {
+    const scopes = declaredScopes(api);
+    const uris = apiResourceUris(issuer, api);
+    uris.forEach((uri, i) => {
+      const version = i === 0 ? undefined : api.versions[i - 1];
+      out.push({ uri, kind: 'api', name: api.name, description: version === undefined ? `hosted API ${api.namespace}/${api.id}` : `hosted API ${api.namespace}/${api.id}, version ${version}`, scopes, key: `${api.namespace}/${api.id}`, ...(version === undefined ? {} : { version }) });
+    });
+  }
+  for (const server of hostedMcpResources(issuer, router.mcpServers())) {
+    out.push({ uri: server.resource, kind: 'mcp', name: server.name, description: `hosted MCP server ${server.namespace}/${server.id}`, scopes: server.scopes, key: `${server.namespace}/${server.id}` });
+  }
+  return out;
+}
+
 export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const { storage } = options;
   const clock = options.clock ?? systemClock;
@@ -212,12 +233,14 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const keySets = new KeySets({ fetcher: outbound });
   const assertions = { issuer: () => issuerOf(), clock, storage, cache, keySets };
   const catalogue = options.grants ?? BUILT_IN_GRANTS;
-  const grants = createGrants(catalogue, { ...assertions, cache, storage, mint: createMinter(formats), passwords, idTokens: createIdTokenMinter({ keyring, issuer: () => issuerOf() }), idTokenClaims: requestedIdTokenClaims });
+  const router = options.router ?? new ApiRouter([]);
+  // RFC 8707: the resources a client may name: the hosted APIs and MCP servers, and the registered external ones.
+  const resources = new ResourceCatalogue({ storage, cache, hosted: () => hostedResources(issuerOf(), router) });
+  const grants = createGrants(catalogue, { ...assertions, cache, storage, resources, mint: createMinter(formats), passwords, idTokens: createIdTokenMinter({ keyring, issuer: () => issuerOf() }), idTokenClaims: requestedIdTokenClaims });
   const clientAuthMethods = defaultClientAuthMethods(assertions);
   // An https client_id URL names its metadata document: the authorization and token endpoints resolve it.
   const clientMetadataDocuments = new ClientMetadataDocuments({ storage, cache, clock, fetcher: outbound, logger, grants: catalogue });
-  const tokenEndpoint = createTokenEndpoint({ cache: clientMetadataDocuments.view(cache), grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
-  const router = options.router ?? new ApiRouter([]);
+  const tokenEndpoint = createTokenEndpoint({ resources, cache: clientMetadataDocuments.view(cache), grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
   const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
   const mcp = createMcpProvider({ servers: (path) => router.matchMcp(path), bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, issuer: () => issuerOf(), observe: (server, status, seconds) => metrics.apiCall(server, status, seconds) });
@@ -248,7 +271,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     },
   };
   const backchannel = new BackchannelLogout({ storage, keyring, issuer: issuerOf, fetcher: outbound, clock, logger });
-  const authorizeEndpoint = createAuthorizeEndpoint({ cache: clientMetadataDocuments.view(cache, { asPage: true }), storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring, backchannel });
+  const authorizeEndpoint = createAuthorizeEndpoint({ resources, cache: clientMetadataDocuments.view(cache, { asPage: true }), storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring, backchannel });
   const logoutEndpoint = createLogoutEndpoint({ cache, storage, keyring, issuer: issuerOf, clock, refusals, logger, sessions: authorizeEndpoint.sessions, csrf: authorizeEndpoint.csrf, backchannel });
   metrics.attach({ storage, cache, keyring, clock });
   const metricsEndpoint = createMetricsEndpoint({ metrics, cache, refusals });
@@ -266,6 +289,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     userInfoEndpoint,
     mcp,
     router,
+    resources,
     bearer,
     outbound,
     clientMetadataDocuments,

@@ -19,6 +19,7 @@ import type { NeutralRequest } from '../src/core/request.js';
 import { createApplication } from '../src/registry/applications.js';
 import { bootstrap } from '../src/registry/bootstrap.js';
 import { createRule } from '../src/registry/rules.js';
+import { addResource } from '../src/registry/resources.js';
 import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser } from '../src/registry/users.js';
@@ -125,6 +126,8 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     await storage.replay.remember('jti-1', now + 60_000, now);
     // A report-only rule, and a "would refuse" record of it (a refusal record naming the rule).
     rule = await createRule(deps, { kind: 'api_requirement', target: 'acme/orders', scopes: ['orders.read'], note: 'orders.read from July' });
+    // A registered external resource (RFC 8707).
+    await addResource(deps, { uri: 'https://svc.example.test/api', name: 'Svc', scopes: ['orders.read'] });
     await storage.refusals.record({
       requestId: wouldRequestId, at: now, endpoint: 'api acme/orders', status: 403, error: 'insufficient_scope', reason: 'api.scope_missing', description: 'The token needs one of the scopes: orders.read.',
       hint: null, clientId: nightly[0], applicationName: 'Nightly export', userName: 'svc-integration', remoteAddress: '127.0.0.1', facts: { rule: rule.id }, ruleId: rule.id,
@@ -150,7 +153,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.equal(r.code, 0, r.err);
     const summary = JSON.parse(r.out) as { tables: { table: string; source: number; copied: number; skipped: number; note: string }[]; notCopied: { what: string }[] };
     const t = Object.fromEntries(summary.tables.map((x) => [x.table, x]));
-    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'rules', 'tokens', 'refusals', 'audit', 'usage']);
+    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'rules', 'resources', 'tokens', 'refusals', 'audit', 'usage']);
     assert.deepEqual([t.signing_keys?.source, t.signing_keys?.copied], [2, 2]);
     assert.match(t.signing_keys?.note ?? '', /same key-encryption key.*the target's own key retired/);
     assert.deepEqual([t.identity_providers?.source, t.identity_providers?.copied], [1, 1]);
@@ -164,6 +167,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.deepEqual([t.tokens?.source, t.tokens?.copied, t.tokens?.skipped], [7, 6, 1]);
     assert.equal(t.refusals?.copied, 2, 'the refusal and the "would refuse" record');
     assert.deepEqual([t.rules?.source, t.rules?.copied], [1, 1]);
+    assert.deepEqual([t.resources?.source, t.resources?.copied], [1, 1]);
     // The source instance's usage counts (its tokens and refusals, flushed at stop), every row.
     assert.ok((t.usage?.source ?? 0) >= 2, JSON.stringify(t.usage));
     assert.equal(t.usage?.copied, t.usage?.source);
@@ -171,6 +175,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     try {
       const nightlyTotals = (await copiedUsage.usage.list({ since: 0, clientId: nightly[0] })).filter((u) => u.scope === '');
       assert.deepEqual(nightlyTotals.map((u) => [u.tokens, u.refusals]), [[2, 1]]);
+      assert.deepEqual((await copiedUsage.resources.list()).map((r) => [r.uri, r.name, r.scopes]), [['https://svc.example.test/api', 'Svc', ['orders.read']]]);
     } finally {
       await copiedUsage.close();
     }
@@ -222,7 +227,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
   it('refuses a target that is not empty, the same database twice, and a missing source', async () => {
     const again = await cli(['migrate-db', '--from', sqlitePath, '--to', db.url]);
     assert.equal(again.code, 1);
-    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; 1 rule; refusal records; application usage counts; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
+    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; 1 rule; 1 registered resource; refusal records; application usage counts; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
     const same = await cli(['migrate-db', '--from', sqlitePath, '--to', sqlitePath]);
     assert.equal(same.code, 2);
     assert.match(same.err, /same database/);

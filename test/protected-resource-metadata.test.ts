@@ -404,7 +404,7 @@ describe('the middleware with the resource option (latchkey/express, latchkey/fa
       // A token for the instance's own APIs (aud: the issuer) is not meant for this service.
       const other = await fetch(`${svc().url}/mcp`, { headers: { authorization: `Bearer ${await token('forInstance', 'orders.read')}` } });
       assert.equal(other.status, 401);
-      assert.match(other.headers.get('www-authenticate') ?? '', new RegExp(`^Bearer realm="api", error="invalid_token", resource_metadata="${metadataUrl.replace(/[./]/g, '\\$&')}", scope="orders\\.read", error_description="The access token's aud claim is not valid here[^"]*"$`));
+      assert.match(other.headers.get('www-authenticate') ?? '', new RegExp(`^Bearer realm="api", error="invalid_token", resource_metadata="${metadataUrl.replace(/[./]/g, '\\$&')}", scope="orders\\.read", error_description="The access token was issued for [^"]*, not for this resource \\(https:\\/\\/svc\\.example\\.test\\/mcp\\)[^"]*"$`));
     });
 
     it(`${kind}: MCP-style discovery from its first 401 reaches the authorization server's metadata with PKCE S256`, async () => {

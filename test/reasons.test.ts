@@ -5,6 +5,7 @@ import { explainRefusal, factLabel, type Explanation } from '../src/diagnostics/
 import { explainText } from '../src/cli/commands/explain.js';
 import { createApplication, updateApplication, type ApplicationInput } from '../src/registry/applications.js';
 import { createScope } from '../src/registry/scopes.js';
+import { addResource } from '../src/registry/resources.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser, updateUser } from '../src/registry/users.js';
 import { sessionHandle, tokenHandle, tokenKey } from '../src/core/crypto.js';
@@ -222,6 +223,15 @@ function assertNamesEveryGrant(text: string | null): void {
   const supported = [...server.latchkey.grants.keys()];
   assert.ok(supported.length >= 5, supported.join(', '));
   for (const g of supported) assert.ok((text ?? '').includes(g), `the fix does not name ${g}: ${text}`);
+}
+/** A registered external resource (RFC 8707) accepting export.read, registered once. */
+const REASONS_RESOURCE = 'https://svc.reasons.test/api';
+const OTHER_RESOURCE = 'https://elsewhere.reasons.test';
+let resourceRegistered: Promise<unknown> | undefined;
+async function registeredResource(): Promise<void> {
+  resourceRegistered ??= addResource(registryDeps(server, clock), { uri: REASONS_RESOURCE, scopes: ['export.read'] });
+  await resourceRegistered;
+  await refreshCache(server);
 }
 const cases: { limited?: string; refresh?: { rt1?: string; rt2?: string }; withdrawn?: string; unknownScope?: string } = {};
 
@@ -537,6 +547,57 @@ const CASES: Case[] = [
       apps.scopeTypo = { clientId: created.application.clientId, secret: created.clientSecret ?? '', name: created.application.name };
       await refreshCache(server);
       return cc('scopeTypo', { scope: 'export.raed' });
+    },
+  },
+  // --- resource indicators (RFC 8707): invalid_target ---
+  {
+    code: 'resource.invalid', status: 400, error: 'invalid_target',
+    facts: async (e) => assert.deepEqual([e.facts.requestedResource, e.facts.resourceProblem], ['https://svc.reasons.test/api#part', 'fragment']),
+    run: () => cc('conf', { resource: 'https://svc.reasons.test/api#part' }),
+  },
+  {
+    code: 'resource.unknown', status: 400, error: 'invalid_target',
+    facts: async (e) => {
+      // A typo of a registered resource: the nearest known one is named.
+      assert.deepEqual([e.facts.requestedResource, e.facts.nearestResource], ['https://svc.reasons.test/apj', REASONS_RESOURCE]);
+      assert.ok(e.fix?.includes('latchkey resources add'), e.fix ?? '');
+    },
+    run: async () => {
+      await registeredResource();
+      return cc('conf', { resource: 'https://svc.reasons.test/apj' });
+    },
+  },
+  {
+    code: 'resource.not_allowed', status: 400, error: 'invalid_target',
+    facts: async (e, r) => {
+      assert.deepEqual([e.facts.requestedResource, e.facts.allowedResources], [REASONS_RESOURCE, [...((await appNow(r.clientId ?? '')).resources ?? [])]]);
+      assert.deepEqual(e.facts.allowedResources, ['https://other.reasons.test']);
+    },
+    run: async () => {
+      await registeredResource();
+      const created = await createApplication(registryDeps(server, clock), { name: 'Limited to another resource', grantTypes: ['client_credentials'], appUser: 'svc', resources: ['https://other.reasons.test'] });
+      await refreshCache(server);
+      return post({ form: { grant_type: 'client_credentials', resource: REASONS_RESOURCE }, basic: [created.application.clientId, created.clientSecret ?? ''] });
+    },
+  },
+  {
+    code: 'resource.not_granted', status: 400, error: 'invalid_target',
+    facts: async (e) => assert.deepEqual([e.facts.requestedResource, e.facts.grantedResources], [REASONS_RESOURCE, []]),
+    // A refresh token of a grant made without a resource may not widen to one.
+    run: async () => {
+      await registeredResource();
+      return refresh('conf', await refreshTokenOf(await password('conf', 'alice', PW)), { resource: REASONS_RESOURCE });
+    },
+  },
+  {
+    code: 'resource.scope_not_accepted', status: 400, error: 'invalid_scope',
+    facts: async (e) => {
+      assert.deepEqual([e.facts.requestedResource, e.facts.acceptedScopes, e.facts.scopesNotAccepted, e.facts.requestedScopes], [REASONS_RESOURCE, ['export.read'], ['export.write'], ['export.write']]);
+      assert.ok(e.fix?.includes('latchkey resources update'), e.fix ?? '');
+    },
+    run: async () => {
+      await registeredResource();
+      return cc('conf', { resource: REASONS_RESOURCE, scope: 'export.write' });
     },
   },
   {
@@ -1257,6 +1318,22 @@ const API_CASES: ApiCase[] = [
     // Three segments ({} . {} . {}): JWT-shaped, but no issuer to say whose it is.
     facts: (e) => assert.equal(e.facts.tokenProblem, 'It has no issuer (iss).'),
     run: () => api({ path: '/api/test/echo', bearer: 'e30.e30.e30' }),
+  },
+  {
+    code: 'token.wrong_resource', status: 401, error: 'invalid_token', endpoint: 'api acme/orders',
+    wwwAuthenticate: apiChallenge('/api/acme/orders', { error: 'invalid_token', scopes: ['orders.read'], description: 'The access token was issued for another resource.' }),
+    facts: async (e) => {
+      assert.deepEqual([e.facts.tokenAudience, e.facts.expectedAudience], [[OTHER_RESOURCE], `${server.url}/api/acme/orders`]);
+      assert.deepEqual([e.facts.method, e.facts.path], ['GET', '/api/acme/orders/1']);
+      assert.equal((await recordOf(kept.resourceToken!)).audience?.[0], OTHER_RESOURCE);
+    },
+    // A token for another (registered) resource, at a hosted API (RFC 8707).
+    run: async () => {
+      await addResource(registryDeps(server, clock), { uri: OTHER_RESOURCE });
+      await refreshCache(server);
+      kept.resourceToken = await accessToken(await cc('api', { resource: OTHER_RESOURCE, scope: 'orders.read' }));
+      return api({ path: '/api/acme/orders/1', bearer: kept.resourceToken });
+    },
   },
   {
     code: 'token.wrong_audience', status: 401, error: 'invalid_token', endpoint: 'api test/echo', wwwAuthenticate: INVALID_TOKEN,

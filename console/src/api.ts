@@ -212,6 +212,18 @@ export interface Role {
 
 export type Scope = Role;
 
+/** A resource clients may name with resource (RFC 8707): GET /resources. */
+export interface ResourceView {
+  readonly uri: string;
+  readonly kind: 'api' | 'mcp' | 'external';
+  readonly name: string;
+  readonly description: string;
+  /** The scopes a token for it may carry; empty: any. */
+  readonly scopes: readonly string[];
+  readonly key?: string;
+  readonly version?: string;
+}
+
 export interface PropertyView {
   readonly name: string;
   readonly value: boolean | number | string;
@@ -373,6 +385,8 @@ export interface Inspection {
   readonly user: { readonly name: string; readonly active: boolean; readonly roles: readonly string[] } | null;
   readonly scopes: readonly string[];
   readonly effectiveScopes: readonly string[];
+  /** RFC 8707: the resources the token was issued for; null: none requested. */
+  readonly audience?: readonly string[] | null;
   readonly issuedAt: Timestamp | null;
   readonly expiresAt: Timestamp | null;
   readonly apis: readonly { readonly namespace: string; readonly id: string; readonly version?: string; readonly method: string; readonly path: string; readonly accepted: boolean; readonly why: string }[];

@@ -8,6 +8,7 @@ import { Users } from './pages/users';
 import { Posture } from './pages/posture';
 import { UserDetail } from './pages/user-detail';
 import { Scopes } from './pages/scopes';
+import { Resources } from './pages/resources';
 import { Properties } from './pages/properties';
 import { Apis } from './pages/apis';
 import { Tokens } from './pages/tokens';
@@ -42,6 +43,7 @@ const NAV: readonly (readonly [string, string])[] = [
   ['scopes', 'Scopes'],
   ['properties', 'Properties'],
   ['apis', 'REST APIs'],
+  ['resources', 'Resources'],
   ['tokens', 'Tokens'],
   ['refusals', 'Refusals'],
   ['rules', 'Rules'],
@@ -74,6 +76,8 @@ function Page(props: { route: Route; me: string }) {
       return <Properties focus={sub ?? props.route.params.get('name') ?? undefined} />;
     case 'apis':
       return <Apis />;
+    case 'resources':
+      return <Resources />;
     case 'tokens':
       return <Tokens params={props.route.params} />;
     case 'refusals':

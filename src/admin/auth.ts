@@ -134,6 +134,8 @@ async function authenticateBearer(latchkey: Latchkey, authorization: string): Pr
   let found: { caller: Caller; origin: TokenOrigin };
   try {
     found = await latchkey.bearer.validateWithOrigin(token);
+    // RFC 8707: a token issued for resources is for them; the admin API is none of them.
+    latchkey.bearer.requireAudience(found.caller, [`${latchkey.issuer()}/admin/api/v1`]);
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error;
     // The token's own refusal (expired, revoked, unknown …), recorded under the admin endpoint.

@@ -59,7 +59,7 @@ export interface ApplyDeps extends StepDeps {
 /** A copy of the registry in memory: the rehearsal's instance. */
 async function copyRegistry(from: RegistryStorage): Promise<Storage> {
   const to = createMemoryStorage();
-  const [roles, scopes, users, apps, providers, properties, rules] = await Promise.all([
+  const [roles, scopes, users, apps, providers, properties, rules, resources] = await Promise.all([
     from.roles.list(),
     from.scopes.list(),
     from.users.list(),
@@ -67,6 +67,7 @@ async function copyRegistry(from: RegistryStorage): Promise<Storage> {
     from.identityProviders.list(),
     from.properties.list(),
     from.rules.list(),
+    from.resources.list(),
   ]);
   for (const r of roles) await to.roles.create(r);
   for (const s of scopes) await to.scopes.create(s);
@@ -75,6 +76,7 @@ async function copyRegistry(from: RegistryStorage): Promise<Storage> {
   for (const p of providers) await to.identityProviders.create(p);
   for (const p of properties) await to.properties.set(p.name, p.value, p.updatedAt);
   for (const r of rules) await to.rules.create(r);
+  for (const r of resources) await to.resources.create(r);
   return to;
 }
 
@@ -96,8 +98,9 @@ const DEFAULTS: Readonly<Record<ChangeKind, Entry>> = {
   identityProvider: ENTRY_SCHEMAS.identityProvider.parse({ name: 'x', issuer: 'x', audience: 'x', jwksUri: 'x' }),
   // A rule's kind and target are always shown; its defaults are its mode and note only.
   rule: { mode: 'report', note: null },
+  resource: ENTRY_SCHEMAS.resource.parse({ uri: 'x' }),
 };
-const IDENTITY: Readonly<Record<ChangeKind, readonly string[]>> = { property: [], role: ['name'], scope: ['name'], user: ['userName'], application: ['clientId', 'name'], identityProvider: ['name'], rule: ['id'] };
+const IDENTITY: Readonly<Record<ChangeKind, readonly string[]>> = { property: [], role: ['name'], scope: ['name'], user: ['userName'], application: ['clientId', 'name'], identityProvider: ['name'], rule: ['id'], resource: ['uri'] };
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 function fieldChanges(kind: ChangeKind, from: Entry | undefined, to: Entry): FieldChange[] {
@@ -107,11 +110,11 @@ function fieldChanges(kind: ChangeKind, from: Entry | undefined, to: Entry): Fie
 }
 
 function entriesOf(snapshot: RegistrySnapshot, kind: Exclude<ChangeKind, 'property'>): ReadonlyMap<string, Entry> {
-  const maps = { role: snapshot.roles, scope: snapshot.scopes, user: snapshot.users, application: snapshot.applications, identityProvider: snapshot.identityProviders, rule: snapshot.rules };
+  const maps = { role: snapshot.roles, scope: snapshot.scopes, user: snapshot.users, application: snapshot.applications, identityProvider: snapshot.identityProviders, rule: snapshot.rules, resource: snapshot.resources };
   return maps[kind] as unknown as ReadonlyMap<string, Entry>;
 }
 
-const KINDS: readonly Exclude<ChangeKind, 'property'>[] = ['role', 'scope', 'user', 'application', 'identityProvider', 'rule'];
+const KINDS: readonly Exclude<ChangeKind, 'property'>[] = ['role', 'scope', 'user', 'application', 'identityProvider', 'rule', 'resource'];
 
 /**
  * Rules in the order of their entries in the document, then by id: the storage lists them by when
@@ -139,7 +142,7 @@ function diff(before: RegistrySnapshot, after: RegistrySnapshot, made: ReadonlyM
   for (const kind of KINDS) {
     const was = entriesOf(before, kind);
     const now = entriesOf(after, kind);
-    const nameOf = (e: Entry): string => String(kind === 'user' ? e.userName : kind === 'rule' ? e.id : e.name);
+    const nameOf = (e: Entry): string => String(kind === 'user' ? e.userName : kind === 'rule' ? e.id : kind === 'resource' ? e.uri : e.name);
     const clientIdOf = (e: Entry): string | null => (kind === 'application' ? (e.clientId as string) : null);
     for (const [key, entry] of kind === 'rule' ? inDocumentOrder(now, made) : now) {
       const step = made.get(`${kind}:${key}`);
@@ -175,7 +178,7 @@ function diff(before: RegistrySnapshot, after: RegistrySnapshot, made: ReadonlyM
     }
   }
   // Deletions run last, dependants first (the order of the steps).
-  const order: readonly ChangeKind[] = ['rule', 'application', 'identityProvider', 'user', 'scope', 'role'];
+  const order: readonly ChangeKind[] = ['rule', 'application', 'identityProvider', 'user', 'scope', 'role', 'resource'];
   return { changes: [...changes, ...deletes.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))], touched };
 }
 

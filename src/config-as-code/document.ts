@@ -122,6 +122,7 @@ const application = z
     postLogoutRedirectUris: z.array(z.string().min(1).max(2000)).default([]).describe('OpenID Connect RP-Initiated Logout: where the end-session endpoint may send the browser after sign-out (exact match; the rules of redirect URIs).'),
     backchannelLogoutUri: nullableText(2000, 'OpenID Connect Back-Channel Logout: where logout tokens are POSTed when a session ends (https; allowed by the outbound rules); null: none.'),
     backchannelLogoutSessionRequired: z.boolean().default(false).describe('OpenID Connect Back-Channel Logout: the application needs sid in logout tokens (backchannel_logout_session_required).'),
+    resources: z.array(z.string().min(1).max(2000)).max(100).nullable().default(null).describe('RFC 8707 resource indicators: the only resources (identifiers, as `latchkey resources list` shows them) its tokens may be requested for; null: any known resource.'),
   })
   .describe('An application (OAuth client), without its secret: apply generates a secret for each confidential application it creates and shows it once. The built-in console application is not listed, nor are clients that registered themselves (RFC 7591) or are named by a client ID metadata document: those are runtime data.');
 
@@ -209,8 +210,17 @@ const api = z
   })
   .describe('A hosted REST API and the security of its routes, as its module (code, in the APIs folder) declares them.');
 
+const resource = z
+  .strictObject({
+    uri: z.string().min(1).max(2000).describe('The resource identifier (RFC 8707): an absolute http(s) URI without fragment, as clients send it in resource; stored in its canonical form (lower-case scheme and host, no default port, no trailing slash).'),
+    name: z.string().min(1).max(100).optional().describe('A name for people; left out: the host.'),
+    description: z.string().max(500).default(''),
+    scopes: z.array(z.string().min(1).max(100)).default([]).describe('The scopes a token for it may carry; empty: any scope the application is allowed.'),
+  })
+  .describe('A registered external resource (RFC 8707 resource indicators): a service outside this instance that clients may request tokens for. Hosted APIs and MCP servers are resources without being listed.');
+
 /** The schema of each kind of entry (their defaults describe a new object). */
-export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule } as const;
+export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule, resource } as const;
 
 export const registryDocumentSchema = z
   .strictObject({
@@ -223,6 +233,7 @@ export const registryDocumentSchema = z
     applications: z.array(application).default([]),
     identityProviders: z.array(identityProvider).default([]),
     rules: z.array(rule).default([]).describe('Report-only and enforced rules (docs/rules.md).'),
+    resources: z.array(resource).default([]).describe('Registered external resources (RFC 8707, `latchkey resources`).'),
     apis: z
       .array(api)
       .optional()
@@ -241,6 +252,7 @@ export type DocumentUser = RegistryDocument['users'][number];
 export type DocumentApplication = RegistryDocument['applications'][number];
 export type DocumentIdentityProvider = RegistryDocument['identityProviders'][number];
 export type DocumentRule = RegistryDocument['rules'][number];
+export type DocumentResource = RegistryDocument['resources'][number];
 export type DocumentApi = NonNullable<RegistryDocument['apis']>[number];
 export type DocumentProperties = Readonly<Record<string, boolean | number>>;
 

@@ -12,6 +12,7 @@ import {
   type DocumentIdentityProvider,
   type DocumentRole,
   type DocumentRule,
+  type DocumentResource,
   type DocumentScope,
   type DocumentUser,
   type RegistryDocument,
@@ -37,6 +38,8 @@ export interface RegistrySnapshot {
   readonly identityProviders: ReadonlyMap<string, DocumentIdentityProvider>;
   /** By the rule's id (the same on every instance: apply creates a rule under its id). */
   readonly rules: ReadonlyMap<string, DocumentRule & { readonly id: string }>;
+  /** Registered external resources (RFC 8707), by their canonical identifier. */
+  readonly resources: ReadonlyMap<string, DocumentResource & { readonly name: string }>;
   /** Built-in role and scope names (referenced, never listed). */
   readonly builtInRoles: ReadonlySet<string>;
   readonly builtInScopes: ReadonlySet<string>;
@@ -47,7 +50,8 @@ export interface RegistrySnapshot {
  * exported (test/config-as-code.test.ts checks it, so a field added to a record must be added to
  * the document or here).
  */
-export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'application' | 'identityProvider' | 'rule', Readonly<Record<string, string>>>> = {
+export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'application' | 'identityProvider' | 'rule' | 'resource', Readonly<Record<string, string>>>> = {
+  resource: { createdAt: 'a time', updatedAt: 'a time' },
   user: { id: 'differs between instances', passwordHash: 'a secret (a user apply creates has no password)', passwordChangedAt: 'a time', createdAt: 'a time', updatedAt: 'a time' },
   role: { builtIn: 'built-in roles are left out' },
   scope: { builtIn: 'built-in scopes are left out' },
@@ -63,7 +67,7 @@ export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'applicat
   },
 };
 
-export type RegistryStorage = Pick<Storage, 'users' | 'roles' | 'scopes' | 'applications' | 'properties' | 'identityProviders' | 'rules'>;
+export type RegistryStorage = Pick<Storage, 'users' | 'roles' | 'scopes' | 'applications' | 'properties' | 'identityProviders' | 'rules' | 'resources'>;
 
 /** Byte order (code unit order), the storage's order for text keys. */
 export const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -99,6 +103,7 @@ export function applicationEntry(app: Application, userNames: ReadonlyMap<string
     postLogoutRedirectUris: [...(app.postLogoutRedirectUris ?? [])],
     backchannelLogoutUri: app.backchannelLogoutUri ?? null,
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired ?? false,
+    resources: app.resources === undefined || app.resources === null ? null : [...app.resources],
   };
 }
 
@@ -127,7 +132,7 @@ const ruleOrder = (a: DocumentRule & { id: string }, b: DocumentRule & { id: str
   RULE_KINDS.indexOf(a.kind as Rule['kind']) - RULE_KINDS.indexOf(b.kind as Rule['kind']) || byteOrder(a.target, b.target) || byteOrder(a.id, b.id);
 
 export async function readRegistry(storage: RegistryStorage): Promise<RegistrySnapshot> {
-  const [rows, roles, scopes, users, applications, providers, rules] = await Promise.all([
+  const [rows, roles, scopes, users, applications, providers, rules, resources] = await Promise.all([
     storage.properties.list(),
     storage.roles.list(),
     storage.scopes.list(),
@@ -135,6 +140,7 @@ export async function readRegistry(storage: RegistryStorage): Promise<RegistrySn
     storage.applications.list(),
     storage.identityProviders.list(),
     storage.rules.list(),
+    storage.resources.list(),
   ]);
   const values = resolveProperties(rows);
   const userNames = new Map(users.map((u) => [u.id, u.userName]));
@@ -151,6 +157,7 @@ export async function readRegistry(storage: RegistryStorage): Promise<RegistrySn
     ),
     identityProviders: new Map(providers.map((p) => [p.id, identityProviderEntry(p)])),
     rules: new Map(rules.map((r) => [r.id, ruleEntry(r)])),
+    resources: new Map(resources.map((r) => [r.uri, { uri: r.uri, name: r.name, description: r.description, scopes: sorted(r.scopes) }])),
     builtInRoles: new Set(roles.filter((r) => r.builtIn).map((r) => r.name)),
     builtInScopes: new Set(scopes.filter((s) => s.builtIn).map((s) => s.name)),
   };
@@ -195,6 +202,7 @@ export function toDocument(snapshot: RegistrySnapshot, apis?: readonly CompiledA
     applications: [...snapshot.applications.values()].sort((a, b) => byteOrder(a.name, b.name) || byteOrder(a.clientId, b.clientId)),
     identityProviders: byName(snapshot.identityProviders),
     rules: [...snapshot.rules.values()].sort(ruleOrder),
+    resources: [...snapshot.resources.values()].sort((a, b) => byteOrder(a.uri, b.uri)),
     ...(apis === undefined ? {} : { apis: apiEntries(apis) }),
   };
 }

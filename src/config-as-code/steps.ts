@@ -1,3 +1,5 @@
+import { addResource, removeResource, updateResource } from '../registry/resources.js';
+import { canonicalResource } from '../domain/resource-uri.js';
 import type { Clock } from '../core/clock.js';
 import type { PasswordHasher } from '../core/password-hashing.js';
 import type { DocumentIssue } from '../errors/document.js';
@@ -24,7 +26,7 @@ import { describedBy, matchRules, ruleDeletions, ruleSteps } from './rules.js';
  * audit exactly as the CLI's other commands do.
  */
 
-export type ChangeKind = 'property' | 'role' | 'scope' | 'user' | 'application' | 'identityProvider' | 'rule';
+export type ChangeKind = 'property' | 'role' | 'scope' | 'user' | 'application' | 'identityProvider' | 'rule' | 'resource';
 
 /** What the steps run with: the registry's deps, on the instance or on the rehearsal's copy. */
 export interface StepDeps {
@@ -191,6 +193,7 @@ function applicationInput(app: DocumentApplication, current: AppEntry | undefine
     postLogoutRedirectUris: app.postLogoutRedirectUris,
     backchannelLogoutUri: app.backchannelLogoutUri,
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
+    resources: app.resources,
   };
   if (current === undefined) return full;
   const compared: Record<string, unknown> = { ...current, jwks: current.jwks === null ? null : JSON.stringify(current.jwks) };
@@ -303,6 +306,29 @@ function providerSteps(doc: RegistryDocument, before: RegistrySnapshot, matched:
   });
 }
 
+/** The canonical identifier of a resource entry (the entry as written when it does not parse: the registry refuses it with its own message). */
+function canonicalUri(uri: string): string {
+  const parsed = canonicalResource(uri.trim());
+  return parsed.ok ? parsed.uri : uri;
+}
+
+/** Registered external resources (RFC 8707): each entry created, or updated where it differs. */
+function resourceSteps(doc: RegistryDocument, before: RegistrySnapshot, issues: DocumentIssue[]): Step[] {
+  duplicates(doc.resources, (r) => canonicalUri(r.uri), 'the resource identifier', 'resources', issues);
+  return doc.resources.flatMap((r, i): Step[] => {
+    const path = `resources[${i}]`;
+    const uri = canonicalUri(r.uri);
+    const current = before.resources.get(uri);
+    if (current === undefined) {
+      return [{ kind: 'resource', action: 'create', path, key: uri, run: async (deps) => ({ key: (await addResource(deps, { uri: r.uri, name: r.name, description: r.description, scopes: r.scopes })).uri }) }];
+    }
+    const scopes = [...r.scopes].sort();
+    const changed = (r.name !== undefined && r.name !== current.name) || r.description !== current.description || JSON.stringify(scopes) !== JSON.stringify(current.scopes);
+    if (!changed) return [];
+    return [{ kind: 'resource', action: 'update', path, key: uri, run: async (deps) => ({ key: (await updateResource(deps, uri, { name: r.name, description: r.description, scopes: r.scopes })).uri }) }];
+  });
+}
+
 /** With --prune: what the document lacks, dependants first (a rule before its application, an application before its user, a user before its roles). */
 function pruneSteps(doc: RegistryDocument, before: RegistrySnapshot, apps: readonly (string | undefined)[], providers: readonly (string | undefined)[], rules: readonly (string | undefined)[]): Step[] {
   const del = (kind: ChangeKind, list: string, key: string, what: string, run: (deps: StepDeps) => Promise<unknown>): Step => ({
@@ -319,6 +345,7 @@ function pruneSteps(doc: RegistryDocument, before: RegistrySnapshot, apps: reado
   const scopes = new Set(doc.scopes.map((s) => s.name));
   // A role a listed user carries is part of the document even when the roles list leaves it out.
   const roles = new Set([...doc.roles.map((r) => r.name), ...doc.users.flatMap((u) => u.roles)]);
+  const resources = new Set(doc.resources.map((r) => canonicalUri(r.uri)));
   return [
     // A rule names an application, scopes or roles: it goes first.
     ...ruleDeletions(before, rules),
@@ -327,6 +354,7 @@ function pruneSteps(doc: RegistryDocument, before: RegistrySnapshot, apps: reado
     ...[...before.users.keys()].filter((name) => !users.has(name)).map((name) => del('user', 'users', name, `user "${name}"`, (deps) => deleteUser(deps, name))),
     ...[...before.scopes.keys()].filter((name) => !scopes.has(name)).map((name) => del('scope', 'scopes', name, `scope "${name}"`, (deps) => deleteScope(deps, name))),
     ...[...before.roles.keys()].filter((name) => !roles.has(name)).map((name) => del('role', 'roles', name, `role "${name}"`, (deps) => deleteRole(deps, name))),
+    ...[...before.resources.keys()].filter((uri) => !resources.has(uri)).map((uri) => del('resource', 'resources', uri, `resource ${uri}`, (deps) => removeResource(deps, uri))),
   ];
 }
 
@@ -346,6 +374,7 @@ export function planSteps(doc: RegistryDocument, before: RegistrySnapshot, prune
     ...applicationSteps(doc, before, apps),
     ...providerSteps(doc, before, providers),
     ...ruleSteps(doc, before, rules, describedBy(doc, before, apps, prune), issues),
+    ...resourceSteps(doc, before, issues),
     ...(prune ? pruneSteps(doc, before, apps, providers, rules) : []),
   ];
   return { steps, issues };

@@ -9,13 +9,18 @@ import { invalidRequest } from '../errors/errors.js';
  * MUST NOT be included more than once"). Parameters sent without a value are treated as omitted
  * (RFC 6749 §3.1).
  */
-export function parseForm(body: string | undefined): Record<string, string> {
+export function parseForm(body: string | undefined, repeatable?: { readonly name: string; readonly values: string[] }): Record<string, string> {
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
   if (body === undefined || body === '') return params;
   // maxKeys 0: no silent truncation; the body size limit bounds the work.
   const parsed = parse(body, '&', '=', { maxKeys: 0 });
   for (const name in parsed) {
     const value = parsed[name];
+    // The one parameter a caller says may repeat (RFC 8707 resource): its values, in order, empty ones left out.
+    if (repeatable !== undefined && name === repeatable.name) {
+      for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined && v !== '') repeatable.values.push(v);
+      continue;
+    }
     if (Array.isArray(value)) throw repeated(name);
     if (value !== undefined && value !== '') params[name] = value;
   }

@@ -11,6 +11,7 @@ import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import { openIdSettings } from './checks-oidc.js';
 import { cimdTrust } from './checks-cimd.js';
+import { unreachableResources } from './checks-resources.js';
 import { metricsUnprotected, rateLimitsTooLow } from './checks-limits.js';
 import { dormantApplications, loadUsage } from './checks-usage.js';
 import { loadRules, ruleFindings } from './checks-rules.js';
@@ -27,7 +28,7 @@ export { SECRET_ROTATION_PROPERTY } from './checks-credentials.js';
 
 export interface DoctorDeps {
   /** Without `usage`, the usage checks are skipped; without `rules`, `activity` and `refusals`, the rule checks. */
-  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'> & Partial<Pick<Storage, 'usage' | 'rules' | 'activity' | 'refusals'>>;
+  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'> & Partial<Pick<Storage, 'usage' | 'rules' | 'activity' | 'refusals' | 'resources'>>;
   readonly router: Pick<ApiRouter, 'list'>;
   readonly clock: Clock;
   /** Accepted for the contract; the keys are read from storage (the keyring adds nothing a check needs). */
@@ -57,6 +58,8 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     loadUsage(deps.storage, now),
     loadRules(deps.storage, deps.clock),
   ]);
+  // Without `resources`, the resource check is skipped (RFC 8707 registered resources).
+  const registered = deps.storage.resources === undefined ? [] : await deps.storage.resources.list();
   const s: Snapshot = {
     now,
     apps,
@@ -86,6 +89,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...rateLimitsTooLow(s),
     ...metricsUnprotected(s, deps.listening),
     ...cimdTrust(s),
+    ...unreachableResources(s, registered),
     ...dormantApplications(s, usage),
     ...ruleFindings(s, rules),
   ]);

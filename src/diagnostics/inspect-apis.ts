@@ -8,7 +8,7 @@ import { authorizeCaller } from '../resource-server/provider.js';
 import type { Rule } from '../domain/model.js';
 import type { CompiledRules } from '../registry/rule-book.js';
 import { describeRule } from '../registry/rules.js';
-import { apiResourceUri, mcpResourceUri, protectedResourceMetadataUrl } from '../domain/resource-uri.js';
+import { apiResourceUri, apiResourceUris, mcpResourceUri, protectedResourceMetadataUrl } from '../domain/resource-uri.js';
 
 /** Whether one API route would accept the token, and why (what the API provider would decide). */
 export interface ApiVerdict {
@@ -85,7 +85,14 @@ function withRules(verdict: ApiVerdict, caller: Caller, rules: readonly Rule[]):
   return out;
 }
 
-export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome, book?: CompiledRules, issuer?: string): ApiVerdict[] {
+/** RFC 8707: a token issued for resources reaches only them (bearer.ts requireAudience); undefined when it may go on. */
+function audienceRefusal(audience: readonly string[] | null | undefined, identifiers: readonly string[]): { accepted: false; reason: string; why: string } | undefined {
+  if (audience === null || audience === undefined || audience.length === 0 || identifiers.length === 0) return undefined;
+  if (identifiers.some((uri) => audience.includes(uri))) return undefined;
+  return { accepted: false, reason: 'token.wrong_resource', why: `The access token was issued for ${audience.join(', ')}, not for ${identifiers[0]} (token.wrong_resource)` };
+}
+
+export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome, book?: CompiledRules, issuer?: string, audience?: readonly string[] | null): ApiVerdict[] {
   return apis.flatMap((api) =>
     api.resources.map((r): ApiVerdict => {
       const resource = issuer === undefined ? null : apiResourceUri(issuer, api);
@@ -96,6 +103,8 @@ export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome, 
         return { ...base, accepted: false, reason: 'api.method_not_accepted', why: `accepts ${sec.authMethods.join(', ')} credentials only, not bearer tokens (api.method_not_accepted)` };
       }
       if ('error' in outcome) return { ...base, accepted: false, reason: outcome.error.reason, why: `${outcome.error.description} (${outcome.error.reason})` };
+      const elsewhere = audienceRefusal(audience, issuer === undefined ? [] : apiResourceUris(issuer, api));
+      if (elsewhere !== undefined) return { ...base, ...elsewhere };
       const judged: ApiVerdict = { ...base, ...authorizeBearer(outcome.caller, r) };
       return book === undefined ? judged : withRules(judged, outcome.caller, book.forResource(r, api.namespace, api.id, r.method, r.template));
     }),
@@ -107,7 +116,7 @@ export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome, 
  * answer to a `tools/call` carrying the token: the server's requirements, then the tool's (method
  * `MCP`, path `/mcp/<namespace>/<id>`, `tool` its name).
  */
-export function judgeMcpServers(servers: readonly CompiledMcpServer[], outcome: BearerOutcome, issuer?: string): ApiVerdict[] {
+export function judgeMcpServers(servers: readonly CompiledMcpServer[], outcome: BearerOutcome, issuer?: string, audience?: readonly string[] | null): ApiVerdict[] {
   return servers.flatMap((server) =>
     server.tools.map((tool): ApiVerdict => {
       const resource = issuer === undefined ? null : mcpResourceUri(issuer, server);
@@ -124,6 +133,8 @@ export function judgeMcpServers(servers: readonly CompiledMcpServer[], outcome: 
       const needsToken = server.security.requiresAuthentication || tool.security.scopes.length > 0 || tool.security.roles.length > 0;
       if (!needsToken) return { ...base, accepted: true, reason: null, why: 'open: no authentication required' };
       if ('error' in outcome) return { ...base, accepted: false, reason: outcome.error.reason, why: `${outcome.error.description} (${outcome.error.reason})` };
+      const elsewhere = audienceRefusal(audience, resource === null ? [] : [resource]);
+      if (elsewhere !== undefined) return { ...base, ...elsewhere };
       if (server.security.requiresAuthentication) {
         const atServer = authorizeBearer(outcome.caller, { security: server.security });
         if (!atServer.accepted) return { ...base, ...atServer };

@@ -45,6 +45,8 @@ export interface Inspection {
   readonly effectiveScopes: readonly string[];
   readonly issuedAt: number | null;
   readonly expiresAt: number | null;
+  /** RFC 8707: the resources the token was issued for (its audience); null: none requested (the application's audience applies). */
+  readonly audience: readonly string[] | null;
   readonly apis: readonly ApiVerdict[];
 }
 
@@ -104,7 +106,8 @@ async function recordVerdict(deps: InspectDeps, record: TokenRecord, now: number
   else if (record.expiresAt <= now) verdict = { reason: refresh ? 'refresh_token.expired' : 'token.expired', detail: `Expired at ${new Date(record.expiresAt).toISOString()}.` };
   else if (app === undefined || !app.active) verdict = { reason: 'token.application_inactive', ...(app === undefined ? {} : { detail: `Application "${app.name}" (${app.clientId}).` }) };
   else if (record.userId !== null && (user === undefined || !user.active)) verdict = { reason: 'token.user_inactive', ...(user === undefined ? {} : { detail: `User ${user.userName}.` }) };
-  else if (!refresh) verdict = audienceVerdict(deps, app.name, app.audience);
+  // A token issued for resources (RFC 8707) names its audience itself: each API decides (judgeApis).
+  else if (!refresh && (record.audience === undefined || record.audience === null || record.audience.length === 0)) verdict = audienceVerdict(deps, app.name, app.audience);
   return { verdict, facts };
 }
 
@@ -234,9 +237,10 @@ export async function inspectToken(deps: InspectDeps, raw: string): Promise<Insp
     effectiveScopes: facts.effectiveScopes ?? [],
     issuedAt: facts.issuedAt ?? null,
     expiresAt: facts.expiresAt ?? null,
+    audience: record?.audience === undefined || record.audience === null || record.audience.length === 0 ? null : [...record.audience],
     apis: [
-      ...judgeApis(deps.router.list(), outcome, new CompiledRules(await deps.storage.rules.list()), usableIssuer(knownIssuer(deps))),
-      ...judgeMcpServers(deps.router.mcpServers(), outcome, usableIssuer(knownIssuer(deps))),
+      ...judgeApis(deps.router.list(), outcome, new CompiledRules(await deps.storage.rules.list()), usableIssuer(knownIssuer(deps)), record?.audience),
+      ...judgeMcpServers(deps.router.mcpServers(), outcome, usableIssuer(knownIssuer(deps)), record?.audience),
     ],
   };
 }

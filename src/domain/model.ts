@@ -130,6 +130,29 @@ export interface Application {
    * Absent: admin. Set at creation and never changed.
    */
   readonly origin?: ApplicationOrigin;
+  /**
+   * RFC 8707: the resources (canonical resource identifiers, src/domain/resource-uri.ts) this
+   * application may request tokens for with the `resource` parameter. Null or absent: any known
+   * resource (hosted APIs, hosted MCP servers, registered external resources).
+   */
+  readonly resources?: readonly string[] | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * A registered external resource (RFC 8707): a protected resource outside this instance (a
+ * service behind the Express/Fastify middleware, an external MCP server) that clients may name
+ * with the `resource` parameter. Hosted APIs and hosted MCP servers are resources without being
+ * registered (src/registry/resources.ts).
+ */
+export interface ResourceRecord {
+  /** The canonical resource identifier (canonicalResource): the key. */
+  readonly uri: string;
+  readonly name: string;
+  readonly description: string;
+  /** The scopes a token for this resource may carry; empty: any scope the application is allowed. */
+  readonly scopes: readonly string[];
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -193,6 +216,8 @@ export interface AuthorizationCode {
    * live, so UserInfo answers it for every access token of the grant.
    */
   readonly claims?: ClaimsRequest | null;
+  /** RFC 8707: the resources the authorization request named (canonical); the token request may name these or fewer. Absent or empty: none. */
+  readonly resources?: readonly string[];
 }
 
 /** The claim names a `claims` request parameter asks for, per member (Core 1.0 §5.5). */
@@ -246,6 +271,12 @@ export interface TokenRecord {
   readonly familyId: string;
   readonly status: TokenStatus;
   readonly revokedAt: number | null;
+  /**
+   * RFC 8707: the resources the token was issued for (canonical identifiers): its audience. A
+   * refresh token keeps the resources of the grant (a refresh may narrow the access token's).
+   * Null or absent: no resource was requested (the application's audience applies, as before).
+   */
+  readonly audience?: readonly string[] | null;
 }
 
 export type NewTokenRecord = Omit<TokenRecord, 'status' | 'revokedAt'>;

@@ -176,7 +176,9 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
     body.sub = typeof claims?.sub === 'string' ? claims.sub : user !== undefined ? user.userName : app.clientId;
     // aud: where an access token may be used: the application's audience, else our own APIs (the
     // issuer), as in a JWT access token. A refresh token is only ever presented back to us.
-    if (access) body.aud = claims?.aud !== undefined ? claims.aud : (app.audience ?? deps.issuer());
+    // RFC 8707: a token issued for resources names them (one: a string, several: an array, as in the JWT).
+    const bound = record.audience === undefined || record.audience === null || record.audience.length === 0 ? undefined : record.audience.length === 1 ? record.audience[0] : [...record.audience];
+    if (access) body.aud = claims?.aud !== undefined ? claims.aud : (bound ?? app.audience ?? deps.issuer());
     body.iss = deps.issuer();
     if (typeof claims?.jti === 'string') body.jti = claims.jti;
     return body as unknown as IntrospectionBody;

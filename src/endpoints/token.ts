@@ -5,6 +5,7 @@ import { authenticateClient, presentedClient, presentsCredentials, secretPostRef
 import type { WouldRefuseReporter } from '../audit/would-refuse.js';
 import type { RuleBook } from '../registry/rule-book.js';
 import { reportTokenRules } from './rules.js';
+import { checkResources, type ResourceLookup } from '../grants/resource.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from '../client-auth/types.js';
 import { parseForm } from '../core/form.js';
 import type { Logger } from '../core/logger.js';
@@ -43,6 +44,8 @@ export interface TokenEndpointDeps {
   readonly wouldRefuse?: Pick<WouldRefuseReporter, 'report'>;
   /** Counts each token issued per application and scope (audit/usage.ts): a synchronous add, nothing awaited. */
   readonly usage?: Pick<UsageCounter, 'tokenIssued'>;
+  /** The known resources (RFC 8707 resource indicators); absent: every `resource` parameter is unknown. */
+  readonly resources?: ResourceLookup;
 }
 
 export interface TokenEndpoint {
@@ -116,7 +119,9 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     if (byAddress !== undefined) await byAddress;
     // RFC 6749 §3.2: "The client MUST use the HTTP POST method when making access token requests."
     checkTransport(req, TRANSPORT);
-    const params = parseForm(req.body);
+    // RFC 8707 §2: resource may be sent more than once (one per resource); every other parameter once.
+    const resourceParams: string[] = [];
+    const params = parseForm(req.body, { name: 'resource', values: resourceParams });
     const properties = deps.cache.peekProperties() ?? (await deps.cache.properties());
     if (!properties['com.snc.platform.security.oauth.is.active']) {
       throw invalidRequest
@@ -165,7 +170,9 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       const off = grant.descriptor.switchedOff?.(properties);
       if (off !== undefined) throw off;
       checkRequired(grant, required, own);
-      const ctx: GrantContext = { req, params: own, client, properties, refusal };
+      // RFC 8707: each resource canonical, known and allowed for the application (invalid_target otherwise).
+      const resources = await checkResources(deps.resources, app, resourceParams);
+      const ctx: GrantContext = { req, params: own, client, properties, refusal, ...(resources.length === 0 ? {} : { resources }) };
       const plan = await grant.validate(ctx);
       const body = await grant.issue(plan, ctx);
       const rules = deps.rules;

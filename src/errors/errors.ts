@@ -50,6 +50,13 @@ export const invalidScope = new OAuthErrorTemplate({
   description: 'The requested scope is invalid.',
 });
 
+/** RFC 8707 §2: the requested resource is invalid, unknown, or not one the client may have a token for. */
+export const invalidTarget = new OAuthErrorTemplate({
+  error: 'invalid_target',
+  status: 400,
+  description: 'The requested resource is invalid, unknown, or malformed.',
+});
+
 /** The realm of every Bearer and Basic challenge (RFC 6750 §3, RFC 7617). */
 export const REALM = 'latchkey';
 

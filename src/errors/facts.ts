@@ -89,6 +89,13 @@ export const FACTS = {
   // ---- what the request asked -------------------------------------------------------------
   requestedGrant: { label: 'Grant asked', description: 'The grant_type the request sent.' },
   requestedScopes: { label: 'Scopes asked', description: 'The scopes the request asked for.' },
+  requestedResource: { label: 'Resource asked', description: 'The resource parameter (RFC 8707) at fault, as sent (bounded), or in its canonical form once it parsed.' },
+  resourceProblem: { label: 'What is wrong with the resource', description: 'Why the resource parameter is not a resource identifier: not_absolute, fragment, bad_scheme, credentials, too_long or empty.' },
+  nearestResource: { label: 'Nearest known resource', description: 'The known resource identifier closest to the one asked (a typo?), when one is close.' },
+  allowedResources: { label: 'Resources the application may request', description: "The application's resource limit (RFC 8707): the only resources its tokens may be issued for." },
+  grantedResources: { label: 'Resources authorized', description: 'The resources of the authorization request (for a code) or of the original grant (for a refresh token): a token request may name these or fewer (empty: none were).' },
+  acceptedScopes: { label: 'Scopes the resource accepts', description: 'The scopes a token for the resource may carry (a registered resource: those registered; a hosted API: those its module declares).' },
+  scopesNotAccepted: { label: 'Scopes the resource does not accept', description: 'The scopes requested that the resource does not accept.' },
   requestedRedirectUri: { label: 'Redirect URI sent', description: 'The redirect_uri the request sent.' },
   requestedProperty: { label: 'Property named', description: 'The property name the request or command named.' },
   authMethod: { label: 'Auth method used', description: 'How the caller authenticated (client_secret_basic, client_secret_post, private_key_jwt, none, bearer, basic).' },

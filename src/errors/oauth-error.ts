@@ -9,6 +9,8 @@ export type OAuthErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  /** RFC 8707 §2: resource indicators. */
+  | 'invalid_target'
   | 'access_denied'
   | 'unsupported_response_type'
   | 'invalid_token'

@@ -216,6 +216,36 @@ export const REASONS = {
     setting: 'application.admin_api',
     facts: ['requestedScopes', 'allowedScopes'],
   },
+  // ---- resource indicators (RFC 8707) --------------------------------------------------------
+  'resource.invalid': {
+    explanation: 'A resource parameter (RFC 8707 §2) is not a resource identifier: not an absolute http or https URI, or it has a fragment or user information. Refused with invalid_target.',
+    fix: 'Send the resource as an absolute URI without a fragment, such as https://api.example.com/orders; the identifiers this instance knows are listed by `latchkey resources list`.',
+    setting: 'latchkey resources list',
+    facts: ['requestedResource', 'resourceProblem'],
+  },
+  'resource.unknown': {
+    explanation: 'A resource parameter (RFC 8707) names no resource this instance knows: not a hosted API (at its canonical or a versioned identifier), not a hosted MCP server, not a registered external resource. Refused with invalid_target.',
+    fix: 'Request a resource `latchkey resources list` shows (the identifiers are compared in their canonical form: lower-case scheme and host, no default port, no trailing slash), or register the external resource with `latchkey resources add <uri> --scopes <a,b>`.',
+    setting: 'latchkey resources add',
+    facts: ['requestedResource', 'nearestResource'],
+  },
+  'resource.not_allowed': {
+    explanation: 'The application is limited to some resources (RFC 8707) and the resource parameter names another. Refused with invalid_target.',
+    fix: 'Request one of the application\'s resources, or allow this one: `latchkey apps update <client-id> --resources <uri,...>` (or `--resources any` to lift the limit).',
+    setting: 'application.resources',
+    facts: ['requestedResource', 'allowedResources'],
+  },
+  'resource.not_granted': {
+    explanation: 'The token request names a resource (RFC 8707 §2.2) that the grant does not cover: an authorization code issued for other resources (or for none), or a refresh token of a grant for other resources. A token request may name the resources authorized, or fewer. Refused with invalid_target.',
+    fix: 'Send the same resource parameters in the authorization request and in the token request (or fewer in the token request); to get a token for another resource, start a new authorization request naming it.',
+    facts: ['requestedResource', 'grantedResources'],
+  },
+  'resource.scope_not_accepted': {
+    explanation: 'A scope requested is not one the resource accepts (RFC 8707 §2: the scopes of a token for a resource are those of that resource): a registered external resource accepts the scopes registered with it, a hosted API the scopes its module declares, a hosted MCP server those its tools require. OpenID Connect scopes (openid, profile, ...) are the server\'s own and always allowed.',
+    fix: 'Request only scopes the resource accepts, or add the scope to the registered resource: `latchkey resources update <uri> --scopes <a,b>` (a hosted API\'s scopes are declared in its module).',
+    setting: 'latchkey resources update',
+    facts: ['requestedResource', 'acceptedScopes', 'scopesNotAccepted', 'requestedScopes'],
+  },
   // ---- refresh tokens -----------------------------------------------------------------------
   'refresh_token.unknown': {
     explanation: 'The refresh token is not one this instance has stored: never issued here (another instance, another database, a mangled value), an access token sent as a refresh token, or one that expired and was purged.',
@@ -604,6 +634,12 @@ export const REASONS = {
     setting: 'application.audience',
     facts: ['token', 'tokenAudience', 'expectedAudience', 'audience', 'tokenFormat'],
   },
+  'token.wrong_resource': {
+    explanation: 'The access token was issued for other resources (RFC 8707: its audience names them) than the one called: a hosted API, a hosted MCP server or a service behind the middleware accepts only tokens whose audience includes its own resource identifier.',
+    fix: 'Request the token with resource=<this resource\'s identifier> (the WWW-Authenticate challenge names its metadata, whose resource member is the identifier), or use the token only at the resources it names.',
+    setting: 'latchkey resources list',
+    facts: ['token', 'tokenAudience', 'expectedAudience', 'method', 'path'],
+  },
   'api.scope_missing': {
     explanation: 'The token does not carry any of the auth scopes the API requires (scopes in effect are those granted, intersected with what the application allows now).',
     fix: 'Add one of the required scopes to the application (`latchkey apps update <client-id> --scopes …`) and request it.',
@@ -971,4 +1007,7 @@ export const CACHE_DERIVED_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode
   'idp.lifetime_too_long',
   'outbound.refused',
   'token.wrong_audience',
+  'resource.unknown',
+  'resource.not_allowed',
+  'resource.scope_not_accepted',
 ]);

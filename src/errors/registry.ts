@@ -36,7 +36,11 @@ export type RegistryErrorCode =
   /** No report-only rule has this id (src/registry/rules.ts). */
   | 'rule_not_found'
   /** A rule names a hosted API (or one of its resources) that is not loaded. */
-  | 'api_not_found';
+  | 'api_not_found'
+  /** No registered external resource (RFC 8707) has this identifier (src/registry/resources.ts). */
+  | 'resource_not_found'
+  /** A resource with this identifier is registered already, or is a hosted API or MCP server. */
+  | 'resource_exists';
 
 /**
  * What an `in_use` refusal names (the admin API answers it as `dependants`, so the console can

@@ -9,6 +9,7 @@ import type { Application, AuthorizationCode, Facts, User } from '../domain/mode
 import { effectiveScopes } from './scope.js';
 import { OPENID_SCOPE } from '../registry/oidc-scopes.js';
 import { issueTokens } from './issue.js';
+import { audienceOf, bindResources, fitScopes } from './resource.js';
 import type { GrantContext, GrantDeps, GrantHandler, GrantModule } from './types.js';
 
 /** RFC 7636 §4.1: code-verifier = 43*128unreserved. */
@@ -29,6 +30,8 @@ interface Plan {
   readonly code: AuthorizationCode;
   readonly user: User;
   readonly scopes: string[];
+  /** RFC 8707: the access token's resources (those the token request named, else all the code's). */
+  readonly audience: string[] | undefined;
 }
 
 /** RFC 7636 §4.6: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))) == code_challenge, compared in constant time. */
@@ -170,8 +173,15 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
       if (user === undefined || !user.active) {
         throw invalidGrant.withReason('user.inactive').withDescription('The user who authorized this code is inactive. An administrator must activate it.');
       }
-      // The scopes consented to, as far as the application is still allowed them now.
-      return { application: app, code, user, scopes: effectiveScopes(code.scopes, app) };
+      // RFC 8707 §2.2: the token request names the code's resources or fewer (none: all of them).
+      let resources;
+      try {
+        resources = await bindResources(deps.resources, ctx.resources, code.resources);
+      } catch (error) {
+        throw error instanceof OAuthError ? error.withFacts(await codeFacts(code, app)) : error;
+      }
+      // The scopes consented to, as far as the application is still allowed them now (and the resources accept them).
+      return { application: app, code, user, scopes: fitScopes(resources, effectiveScopes(code.scopes, app), false), audience: audienceOf(resources) };
     },
     async issue(plan) {
       const now = deps.clock.now();
@@ -185,6 +195,11 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
         familyId: plan.code.hash,
         withRefreshToken,
         now,
+        audience: plan.audience,
+        // The refresh token keeps every resource the code was issued for: a refresh may name any of them.
+        refreshAudience: plan.code.resources ?? [],
+        // And the scopes consented to (the access token's may be narrowed to its resources).
+        refreshScopes: effectiveScopes(plan.code.scopes, plan.application),
       });
       // A concurrent second redemption lost the consume race and revoked the family, maybe before
       // these tokens existed. Whichever of us marks the code first decides: if the other side got

@@ -4,6 +4,7 @@ import { appLabel, appLink } from '../domain/labels.js';
 import { ADMIN_ROLE } from '../registry/scopes.js';
 import type { Application, User } from '../domain/model.js';
 import { issueTokens } from './issue.js';
+import { audienceOf, fitScopes } from './resource.js';
 import { grantedScopes } from './scope.js';
 import type { GrantFinding, GrantModule, GrantWarning } from './types.js';
 
@@ -132,11 +133,12 @@ export const clientCredentials: GrantModule<Plan> = {
             .withReason('application_user.inactive')
             .withDescription(`The application user ${user.userName} of ${app.name} is inactive. An administrator must activate it.`);
         }
-        return { application: app, user, scopes: await grantedScopes(deps.storage, app, ctx.params.scope) };
+        // RFC 8707: the scopes of a token for resources are those the resources accept.
+        return { application: app, user, scopes: fitScopes(ctx.resources, await grantedScopes(deps.storage, app, ctx.params.scope), ctx.params.scope !== undefined) };
       },
-      issue(plan) {
+      issue(plan, ctx) {
         // RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
-        return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'client_credentials', withRefreshToken: false });
+        return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'client_credentials', withRefreshToken: false, audience: audienceOf(ctx.resources) });
       },
     };
   },

@@ -32,6 +32,9 @@ export function issueTokens(
     withRefreshToken: input.withRefreshToken,
     ...(input.refreshExpiresAt === undefined ? {} : { refreshExpiresAt: input.refreshExpiresAt }),
     now: input.now ?? deps.clock.now(),
+    ...(input.audience === undefined ? {} : { audience: input.audience }),
+    ...(input.refreshAudience === undefined ? {} : { refreshAudience: input.refreshAudience }),
+    ...(input.refreshScopes === undefined ? {} : { refreshScopes: input.refreshScopes }),
   };
   const m = deps.mint(mintInput);
   // JWT formats sign asynchronously; opaque mints synchronously.

@@ -9,6 +9,7 @@ import { ADMIN_ROLE } from '../registry/scopes.js';
 import { type Application, type User } from '../domain/model.js';
 import { JWT_BEARER_GRANT } from '../grants/grant-type.js';
 import { issueTokens } from './issue.js';
+import { audienceOf, fitScopes } from './resource.js';
 import { grantedScopes } from './scope.js';
 import type { GrantContext, GrantDeps, GrantHandler, GrantModule, GrantWarning } from './types.js';
 
@@ -138,15 +139,16 @@ function jwtBearerHandler(deps: GrantDeps): GrantHandler<Plan> {
       if (!user.active) {
         throw invalidGrant.withReason('user.inactive').withDescription(`The user ${user.userName} is inactive. An administrator must activate it.`);
       }
-      const scopes = await grantedScopes(deps.storage, app, ctx.params.scope);
+      // RFC 8707: the scopes of a token for resources are those the resources accept.
+      const scopes = fitScopes(ctx.resources, await grantedScopes(deps.storage, app, ctx.params.scope), ctx.params.scope !== undefined);
       // Last: a refused request leaves its jti unused, so the client can fix the cause and retry.
       await consumeJti(deps, 'grant', ctx.req, app.clientId, verified);
       return { application: app, user, scopes };
     },
 
-    issue(plan) {
+    issue(plan, ctx) {
       // RFC 7523 §3.1 does not call for a refresh token: the application signs a new assertion instead.
-      return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: JWT_BEARER_GRANT, withRefreshToken: false });
+      return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: JWT_BEARER_GRANT, withRefreshToken: false, audience: audienceOf(ctx.resources) });
     },
   };
 }

@@ -3,6 +3,7 @@ import { invalidGrant, unauthorizedClient } from '../errors/errors.js';
 import { passwordRefusal } from '../errors/password-refusal.js';
 import type { Application, User } from '../domain/model.js';
 import { issueTokens } from './issue.js';
+import { audienceOf, fitScopes } from './resource.js';
 import { grantedScopes } from './scope.js';
 import type { GrantModule } from './types.js';
 
@@ -59,11 +60,12 @@ export const password: GrantModule<Plan> = {
         const checked = await deps.passwords.check(username, pw, ctx.req.remoteAddress, ctx.properties);
         if (checked.kind !== 'ok') throw passwordRefusal(checked, invalidGrant.withReason('user.bad_credentials').withDescription(BAD_CREDENTIALS));
         const { user } = checked;
-        return { application: app, user, scopes: await grantedScopes(deps.storage, app, ctx.params.scope) };
+        // RFC 8707: the scopes of a token for resources are those the resources accept.
+        return { application: app, user, scopes: fitScopes(ctx.resources, await grantedScopes(deps.storage, app, ctx.params.scope), ctx.params.scope !== undefined) };
       },
-      issue(plan) {
+      issue(plan, ctx) {
         const withRefreshToken = plan.application.grantTypes.includes('refresh_token');
-        return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'password', withRefreshToken });
+        return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'password', withRefreshToken, audience: audienceOf(ctx.resources) });
       },
     };
   },

@@ -5,6 +5,8 @@ import type { Application, Facts, TokenRecord } from '../domain/model.js';
 import { isJwtShaped } from '../tokens/jwt.js';
 import { effectiveScopes, parseScopeParam, scopesFact } from './scope.js';
 import { issueTokens } from './issue.js';
+import { audienceOf, bindResources, fitScopes } from './resource.js';
+import { OAuthError } from '../errors/oauth-error.js';
 import { OPENID_SCOPE } from '../registry/oidc-scopes.js';
 import type { GrantContext, GrantDeps, GrantHandler, GrantModule } from './types.js';
 
@@ -13,6 +15,8 @@ interface Plan {
   readonly hash: string;
   readonly record: TokenRecord;
   readonly scopes: string[];
+  /** RFC 8707: the new access token's resources (those named, else all the grant's). */
+  readonly audience: string[] | undefined;
 }
 
 const INVALID = 'The refresh token is invalid, expired or revoked. Obtain a new token with the original grant.';
@@ -142,7 +146,15 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
             .withFacts({ ...tokenFacts(record), requestedScopes: scopesFact(requested), tokenScopes: [...record.scopes], withdrawnScopes: scopesFact(withdrawn) });
         }
       }
-      return { application: app, hash, record, scopes: requested ?? effectiveScopes(record.scopes, app) };
+      // RFC 8707 §2.2: a refresh may name the grant's resources or fewer (none: all of them).
+      let resources;
+      try {
+        resources = await bindResources(deps.resources, ctx.resources, record.audience, { token: tokenHandle(record.hash) });
+      } catch (error) {
+        throw error instanceof OAuthError ? error.withHint(tokenHint(record.hash)) : error;
+      }
+      const scopes = fitScopes(resources, requested ?? effectiveScopes(record.scopes, app), requested !== undefined);
+      return { application: app, hash, record, scopes, audience: audienceOf(resources) };
     },
     async issue(plan, ctx) {
       const now = deps.clock.now();
@@ -158,6 +170,9 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
           // The family keeps the lifetime of the first refresh token: rotation does not extend it.
           refreshExpiresAt: plan.record.expiresAt,
           now,
+          audience: plan.audience,
+          // The new refresh token keeps the grant's resources, as it keeps its scopes.
+          refreshAudience: plan.record.audience ?? [],
         },
         {
           // Rotation: the presented token is consumed and the new ones stored at once.

@@ -13,6 +13,8 @@ import type { PasswordGuard } from '../registry/lockout.js';
 import type { PropertyValues } from '../registry/properties.js';
 import type { GrantType } from '../grants/grant-type.js';
 import type { Storage } from '../storage/types.js';
+import type { KnownResource } from '../registry/resources.js';
+import type { ResourceLookup } from './resource.js';
 import type { Mint, TokenResponseBody } from '../tokens/issuer.js';
 import type { MintIdToken } from '../tokens/id-token.js';
 
@@ -32,6 +34,12 @@ export interface GrantContext {
   readonly client: AuthenticatedClient;
   readonly properties: PropertyValues;
   readonly refusal: RefusalContext;
+  /**
+   * RFC 8707: the resources the token request names (`resource`, repeatable), already checked by
+   * the token endpoint (canonical, known, allowed for the application); absent or empty: none.
+   * A grant makes them the token's audience (grants/resource.ts).
+   */
+  readonly resources?: readonly KnownResource[];
 }
 
 /** What a grant's handler factory is given: the instance's registry cache, storage, clock, token minting and password check. */
@@ -49,6 +57,8 @@ export interface GrantDeps extends AssertionDeps {
    * requestedIdTokenClaims, a layer above: passed in by app.ts); absent: none are added.
    */
   readonly idTokenClaims?: (user: User, names: readonly string[]) => Record<string, unknown>;
+  /** The known resources (RFC 8707, registry/resources.ts): a code's or refresh token's resources are looked up in it. */
+  readonly resources?: ResourceLookup;
 }
 
 /**

@@ -75,6 +75,8 @@ export class TokenRejected extends Error {
     readonly description: string,
     /** For insufficient_scope: the scopes that would do. */
     readonly scope?: string,
+    /** Latchkey's reason code for the refusal, when it has one (`latchkey explain` / docs/reasons.md): token.wrong_resource. */
+    readonly reason?: string,
   ) {
     super(description);
     this.name = 'TokenRejected';
@@ -98,7 +100,8 @@ export class TokenRejected extends Error {
 
   /** The JSON body sent with the refusal. */
   body(): Record<string, string> {
-    return this.error === undefined ? { error: 'invalid_request', error_description: this.description } : { error: this.error, error_description: this.description };
+    const body = this.error === undefined ? { error: 'invalid_request', error_description: this.description } : { error: this.error, error_description: this.description };
+    return this.reason === undefined ? body : { ...body, reason: this.reason };
   }
 }
 
@@ -261,7 +264,13 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     } else {
       const exp = typeof body.exp === 'number' ? body.exp : undefined;
       if (exp !== undefined) until = Math.min(until, exp * 1000);
-      result = {
+      // RFC 8707 / RFC 9068 §4: with a resource (or audience) configured, the token must be meant for this service.
+      const aud = typeof body.aud === 'string' ? [body.aud] : Array.isArray(body.aud) ? body.aud.filter((a): a is string => typeof a === 'string') : [];
+      const checkAud = options.resource !== undefined || options.audience !== undefined;
+      const expected = typeof audience === 'string' ? [audience] : audience;
+      if (checkAud && !aud.some((a) => expected.includes(a))) {
+        result = wrongResource(aud, expected);
+      } else result = {
         format,
         subject: typeof body.sub === 'string' ? body.sub : undefined,
         clientId: typeof body.client_id === 'string' ? body.client_id : undefined,
@@ -282,6 +291,10 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     try {
       ({ payload } = await jwtVerify(token, await keySet(), { issuer, audience, typ: 'at+jwt', algorithms, clockTolerance }));
     } catch (error) {
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
+        const aud = error.payload.aud;
+        throw wrongResource(typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [], typeof audience === 'string' ? [audience] : audience);
+      }
       throw jwtRejection(error);
     }
     const scope = typeof payload.scope === 'string' ? payload.scope : '';
@@ -328,6 +341,17 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       return verified;
     },
   };
+}
+
+/** token.wrong_resource: the token's audience (RFC 8707 resources) does not name this service. */
+function wrongResource(aud: readonly string[], expected: readonly string[]): TokenRejected {
+  return new TokenRejected(
+    401,
+    'invalid_token',
+    `The access token was issued for ${aud.length === 0 ? 'no audience' : aud.join(' ').slice(0, 300)}, not for this resource (${expected.join(' ').slice(0, 300)}): request it with resource=${(expected[0] ?? '').slice(0, 300)}.`,
+    undefined,
+    'token.wrong_resource',
+  );
 }
 
 function jwtRejection(error: unknown): TokenRejected {

@@ -44,6 +44,8 @@ export const applicationViewSchema = z
     backchannelLogoutSessionRequired: z.boolean(),
     /** How it came to be: admin (made by an administrator), registration (RFC 7591) or metadata_document (an https client_id URL). */
     origin: z.enum(['admin', 'registration', 'metadata_document']),
+    /** RFC 8707: the only resources its tokens may be requested for; null: any known resource. */
+    resources: z.array(z.string()).nullable(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
     hasSecret: z.boolean(),
@@ -82,6 +84,7 @@ export function applicationView(app: Application, appUser: string | null): Appli
     backchannelLogoutUri: app.backchannelLogoutUri ?? null,
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired ?? false,
     origin: app.origin ?? 'admin',
+    resources: app.resources === undefined || app.resources === null ? null : [...app.resources],
     createdAt: isoTimestamp(app.createdAt),
     updatedAt: isoTimestamp(app.updatedAt),
     hasSecret: app.secretHash !== null,

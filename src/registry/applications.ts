@@ -12,6 +12,7 @@ import { storedPolicy } from './outbound-policy.js';
 import { outboundRefusalText, type OutboundPolicy } from '../outbound/url.js';
 import { commandLine, shown } from '../core/shell.js';
 import { RegistryError } from './errors.js';
+import { checkResourceUri } from './resources.js';
 import { checkPostLogoutRedirectUris, checkRedirectUris, judgeRedirectUri } from './redirect-uris.js';
 import { findUser } from './users.js';
 import { ADMIN_SCOPE } from './scopes.js';
@@ -89,6 +90,21 @@ export interface ApplicationInput {
   readonly backchannelLogoutUri?: string | null | undefined;
   /** Back-Channel Logout 1.0 backchannel_logout_session_required. */
   readonly backchannelLogoutSessionRequired?: boolean | undefined;
+  /** RFC 8707: the only resources its tokens may be requested for (resource identifiers); null: any known resource. */
+  readonly resources?: readonly string[] | null | undefined;
+}
+
+/** An application's resource limit as stored: canonical identifiers, once each, in the order given; null: any. */
+export function checkResourceLimit(value: readonly string[] | null): string[] | null {
+  if (value === null) return null;
+  const out: string[] = [];
+  for (const v of value) {
+    if (v.trim() === '') continue;
+    const uri = checkResourceUri(v, 'resources');
+    if (!out.includes(uri)) out.push(uri);
+  }
+  if (out.length > 100) throw new RegistryError('invalid_input', 'An application may be limited to at most 100 resources.', 'resources');
+  return out;
 }
 
 /** The algorithms an application's ID tokens may be signed with (keys/keyring.ts ID_TOKEN_ALGORITHMS; RS256 first, the default). */
@@ -365,6 +381,7 @@ export async function createApplication(
     backchannelLogoutUri: await optional(input.backchannelLogoutUri, null, async (v) => checkBackchannelLogoutUri(v, await storedPolicy(deps.storage))),
     backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
     origin: options.origin ?? 'admin',
+    resources: input.resources === undefined ? null : checkResourceLimit(input.resources),
     createdAt: now,
     updatedAt: now,
   };
@@ -459,6 +476,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     postLogoutRedirectUris: input.postLogoutRedirectUris === undefined ? (current.postLogoutRedirectUris ?? []) : checkPostLogoutRedirectUris(input.postLogoutRedirectUris),
     backchannelLogoutUri: await optional(input.backchannelLogoutUri, current.backchannelLogoutUri ?? null, async (v) => checkBackchannelLogoutUri(v, await storedPolicy(deps.storage))),
     backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? current.backchannelLogoutSessionRequired ?? false,
+    resources: input.resources === undefined ? (current.resources ?? null) : checkResourceLimit(input.resources),
     updatedAt: now,
   };
   checkKeySource(application.jwks, application.jwksUri);

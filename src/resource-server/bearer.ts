@@ -73,6 +73,8 @@ export class BearerValidator {
    * and when the token expires. The database keeps only hashes.
    */
   private callers = new Map<string, { readonly caller: Caller; readonly expiresAt: number; readonly origin: TokenOrigin; readonly record: TokenRecord | undefined }>();
+  /** The resource audience (RFC 8707) of the callers of resource-bound tokens, by their (frozen, cached) caller object. */
+  private audiences = new WeakMap<Caller, { readonly audience: readonly string[]; readonly hash: string }>();
   private generation = 0;
   private readonly maxEntries = 100_000;
 
@@ -173,6 +175,12 @@ export class BearerValidator {
     // RFC 9068 §4: a resource server accepts only tokens meant for it; our APIs are the issuer.
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!audiences.includes(issuer())) {
+      // RFC 8707: a token issued for resources names them as its aud; the resource called decides
+      // (requireAudience), so it is found by its record like any other.
+      const bound = await this.deps.storage.tokens.byHash(jtiKey(claims.jti)).catch(() => undefined);
+      if (bound !== undefined && bound.audience !== undefined && bound.audience !== null && bound.audience.length > 0 && sameSet(bound.audience, audiences)) {
+        return this.callerOf(token, bound, gen, claims.exp * 1000);
+      }
       const hint = `aud ${audiences.join(' ').slice(0, 200)}; this instance is ${issuer()}`;
       const facts: Facts = { tokenAudience: audiences.map((a) => a.slice(0, 200)), expectedAudience: issuer() };
       const record = await this.deps.storage.tokens.byHash(jtiKey(claims.jti)).catch(() => undefined);
@@ -265,8 +273,30 @@ export class BearerValidator {
       scopes: Object.freeze(effectiveScopes(record.scopes, app)),
     });
     const origin: TokenOrigin = Object.freeze({ issuer: 'self', grantType: record.grantType, applicationId: record.applicationId, familyId: record.familyId });
+    if (record.audience !== undefined && record.audience !== null && record.audience.length > 0) this.audiences.set(caller, { audience: record.audience, hash: record.hash });
     this.remember(gen, token, caller, expiresAt, origin, record);
     return { caller, origin };
+  }
+
+  /**
+   * RFC 8707: the resources the caller's token was issued for (its audience), or null for a token
+   * issued without a resource (and for external tokens and Basic callers). Read synchronously.
+   */
+  audienceOf(caller: Caller): readonly string[] | null {
+    return this.audiences.get(caller)?.audience ?? null;
+  }
+
+  /**
+   * Refuses (token.wrong_resource, 401 invalid_token) a caller whose token was issued for
+   * resources none of which is `resource` (the identifiers of the one called: an API's canonical
+   * and versioned ones). A token without a resource audience passes (the application's audience
+   * applies to it, as before resource indicators).
+   */
+  requireAudience(caller: Caller, resource: readonly string[]): void {
+    const bound = this.audiences.get(caller);
+    if (bound === undefined || resource.length === 0) return;
+    for (const uri of resource) if (bound.audience.includes(uri)) return;
+    throw wrongResource(bound.audience, resource[0] as string).withHint(tokenHint(bound.hash, `aud ${bound.audience.join(' ').slice(0, 300)}; this resource is ${(resource[0] as string).slice(0, 200)}.`)).withFacts({ token: tokenHandle(bound.hash) });
   }
 
   /** Our issuer, or undefined where none is known yet (a CLI run without --issuer). */
@@ -284,6 +314,18 @@ export class BearerValidator {
       this.callers.set(token, { caller, expiresAt, origin, record });
     }
   }
+}
+
+/** Whether two lists hold the same strings (a JWT's aud and its record's audience). */
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+/** token.wrong_resource: the token's audience (RFC 8707 resources) does not include the resource called. */
+export function wrongResource(audience: readonly string[], expected: string): OAuthError {
+  return invalidToken('token.wrong_resource', 'The access token was issued for another resource.')
+    .withHint(`aud ${audience.join(' ').slice(0, 300)}; this resource is ${expected.slice(0, 200)}`)
+    .withFacts({ tokenAudience: audience.map((a) => a.slice(0, 200)), expectedAudience: expected.slice(0, 200) });
 }
 
 /** The storage key of one of our JWTs by its jti, unverified: only for a token this validator accepted before. */

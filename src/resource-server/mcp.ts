@@ -149,11 +149,22 @@ export function createMcpProvider(deps: McpProviderDeps) {
     return failure(error.status, error.description, `reason ${error.reason}; request id ${req.requestId}`, headers);
   }
 
+  /** A server's resource identifier, once the issuer is known (none: the audience is not checked). */
+  function identifiers(server: CompiledMcpServer): readonly string[] {
+    try {
+      return deps.issuer === undefined ? [] : [mcpResourceUri(deps.issuer(), server)];
+    } catch {
+      return [];
+    }
+  }
+
   /** Authenticates for `security` (throws the refusal), re-checking refusals on cached state as the API provider does. */
-  async function authenticate(req: NeutralRequest, security: McpEffectiveSecurity, context: RefusalContext): Promise<Caller> {
+  async function authenticate(req: NeutralRequest, server: CompiledMcpServer, security: McpEffectiveSecurity, context: RefusalContext): Promise<Caller> {
     const once = async () => {
       const found = authenticateCaller(deps, req, undefined, security, context);
       const caller = found instanceof Promise ? await found : found;
+      // RFC 8707: a token issued for resources must name this server before its scopes count.
+      deps.bearer.requireAudience(caller, identifiers(server));
       const denied = authorizeCaller(caller, { security });
       if (denied !== undefined) throw denied;
       return caller;
@@ -171,11 +182,11 @@ export function createMcpProvider(deps: McpProviderDeps) {
     if (tool.security.scopes.length === 0 && tool.security.roles.length === 0) return caller;
     try {
       // A server open to anyone may still have tools that need a token: authenticate now.
-      if (!caller.authenticated) return await authenticate(req, tool.security, context);
+      if (!caller.authenticated) return await authenticate(req, server, tool.security, context);
       const denied = authorizeCaller(caller, tool);
       if (denied === undefined) return caller;
       if (!(await refusedOnStaleCache(deps.cache, refusalReason(denied)))) throw denied;
-      return await authenticate(req, tool.security, context);
+      return await authenticate(req, server, tool.security, context);
     } catch (error) {
       throw error instanceof OAuthError ? error.withHint(`MCP tool ${tool.name} of ${server.namespace}/${server.id}`) : error;
     }
@@ -193,7 +204,7 @@ export function createMcpProvider(deps: McpProviderDeps) {
     try {
       const byAddress = countAddress(deps.rateLimits, rate, 'api', req);
       if (byAddress !== undefined) await byAddress;
-      let caller = server.security.requiresAuthentication ? await authenticate(req, server.security, context) : ANONYMOUS;
+      let caller = server.security.requiresAuthentication ? await authenticate(req, server, server.security, context) : ANONYMOUS;
       const type = mediaType(req.contentType);
       if (type !== 'application/json') return { kind: 'respond', server, response: jsonRpcError(415, ErrorCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json') };
       let body: unknown;

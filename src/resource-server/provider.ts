@@ -203,6 +203,21 @@ export function createApiProvider(deps: ApiProviderDeps) {
     return failure(error.status, error.description, `reason ${error.reason}; request id ${req.requestId}`, challengeHeaders(error, target));
   }
 
+  /** Each API's resource identifiers (canonical and versioned), once the issuer is known. */
+  const identifiers = new WeakMap<CompiledApi, readonly string[]>();
+  function resourceUris(api: CompiledApi): readonly string[] {
+    let uris = identifiers.get(api);
+    if (uris !== undefined) return uris;
+    try {
+      if (deps.issuer === undefined) return [];
+      uris = apiResourceUris(deps.issuer(), api);
+    } catch {
+      return [];
+    }
+    identifiers.set(api, uris);
+    return uris;
+  }
+
   async function serve(req: NeutralRequest, match: ReturnType<ApiRouter['match']>): Promise<NeutralResponse> {
       if (match.kind === 'not_found') return failure(404, 'Requested URI does not represent any resource', req.path.slice(0, 200));
       if (match.kind === 'bad_path') return failure(400, 'The request path is not valid', 'A path segment has invalid percent-encoding.');
@@ -224,14 +239,19 @@ export function createApiProvider(deps: ApiProviderDeps) {
         }
         let caller = ANONYMOUS;
         if (resource.security.requiresAuthentication) {
+          // RFC 8707: a token issued for resources must name this API (any of its identifiers) before its scopes count.
+          const meant = (c: Caller): Caller => {
+            deps.bearer.requireAudience(c, resourceUris(api));
+            return c;
+          };
           const admit = async (): Promise<Caller> => {
             const found = authenticateCaller(deps, req, body, resource.security, context);
-            return admitted(found instanceof Promise ? await found : found, resource);
+            return admitted(meant(found instanceof Promise ? await found : found), resource);
           };
           try {
             // A token seen before is admitted without a promise; anything else takes admit().
             const found = authenticateCaller(deps, req, body, resource.security, context);
-            caller = found instanceof Promise ? admitted(await found, resource) : admitted(found, resource);
+            caller = found instanceof Promise ? admitted(meant(await found), resource) : admitted(meant(found), resource);
           } catch (error) {
             // Refusals on cached state re-check it first: a scope added or a user activated a
             // moment ago must not refuse this call. Successes keep using the cache.

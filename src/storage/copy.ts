@@ -30,7 +30,7 @@ export const NOT_COPIED: readonly { readonly what: string; readonly why: string 
 ];
 
 export interface TableCopy {
-  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'rules' | 'tokens' | 'refusals' | 'audit' | 'usage';
+  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'rules' | 'resources' | 'tokens' | 'refusals' | 'audit' | 'usage';
   /** Rows read from the source. */
   source: number;
   /** Rows written to the target. */
@@ -78,7 +78,7 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
  * target's admin user to replace, if any. Throws TargetNotEmptyError otherwise.
  */
 export async function checkTarget(source: Storage, target: Storage): Promise<User | undefined> {
-  const [idps, apps, props, tokens, refusals, roles, scopes, users, rules, usageSince] = await Promise.all([
+  const [idps, apps, props, tokens, refusals, roles, scopes, users, rules, usageSince, resources] = await Promise.all([
     target.identityProviders.list(),
     target.applications.list(),
     target.properties.list(),
@@ -89,6 +89,7 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
     target.users.list(),
     target.rules.list(),
     target.usage.firstDay(),
+    target.resources.list(),
   ]);
   const found: string[] = [];
   // Signing keys are not checked: a first start creates one (see copyStorage, which retires it).
@@ -97,6 +98,7 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
   if (props.length > 0) found.push(plural(props.length, 'property', 'properties'));
   if (tokens.length > 0) found.push('tokens');
   if (rules.length > 0) found.push(plural(rules.length, 'rule'));
+  if (resources.length > 0) found.push(plural(resources.length, 'registered resource'));
   if (refusals.length > 0) found.push('refusal records');
   // Usage counts add up: copied onto counts of the target's own they would be summed.
   if (usageSince !== undefined) found.push('application usage counts');
@@ -233,6 +235,14 @@ export async function copyStorage(source: Storage, target: Storage, options: Cop
     t.source = rules.length;
     for (const rule of rules) {
       await target.rules.create(rule);
+      t.copied += 1;
+    }
+  });
+  await step('resources', async (t) => {
+    const resources = await source.resources.list();
+    t.source = resources.length;
+    for (const resource of resources) {
+      await target.resources.create(resource);
       t.copied += 1;
     }
   });

@@ -23,7 +23,7 @@
  *   method's default; otherwise it is rounded down, and a negative limit returns nothing. There is no
  *   maximum in storage: callers that take a limit from a request bound it first.
  */
-import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, UsageRow, User } from '../domain/model.js';
+import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, ResourceRecord, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, UsageRow, User } from '../domain/model.js';
 import { StorageError, type StorageErrorCode } from '../errors/storage.js';
 import type { BucketHistogram } from '../core/histogram.js';
 import type { RateCounters } from './rate-counters.js';
@@ -74,6 +74,18 @@ export interface RuleStore {
   /** Every rule, oldest first (by created_at, then id). */
   list(): Promise<Rule[]>;
   delete(id: string): Promise<boolean>;
+}
+
+/** Registered external resources (RFC 8707, src/registry/resources.ts); registry data: every write moves the change version. */
+export interface ResourceStore {
+  /** `conflict` when a resource with this uri exists. */
+  create(resource: ResourceRecord): Promise<void>;
+  /** Replaces the resource with `resource.uri`; not_found when there is none. */
+  update(resource: ResourceRecord): Promise<void>;
+  byUri(uri: string): Promise<ResourceRecord | undefined>;
+  /** Every resource, by uri (unique) in byte order. */
+  list(): Promise<ResourceRecord[]>;
+  delete(uri: string): Promise<boolean>;
 }
 
 export interface UserStore {
@@ -398,6 +410,7 @@ export interface Storage {
   readonly tokens: TokenStore;
   readonly refusals: RefusalStore;
   readonly rules: RuleStore;
+  readonly resources: ResourceStore;
   readonly keys: KeyStore;
   readonly codes: AuthorizationCodeStore;
   readonly replay: ReplayStore;

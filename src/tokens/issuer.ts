@@ -24,6 +24,12 @@ export interface MintInput {
   /** Absolute expiry for the refresh token; defaults to now + the application's lifespan. */
   readonly refreshExpiresAt?: number;
   readonly now: number;
+  /** RFC 8707: the resources the access token is for (its audience; a JWT's aud); absent: none requested. */
+  readonly audience?: readonly string[] | undefined;
+  /** The scopes the refresh token keeps (the grant's, when the access token's were narrowed to its resources); default: `scopes`. */
+  readonly refreshScopes?: readonly string[] | undefined;
+  /** The resources the refresh token keeps (the grant's: a refresh may narrow from them); default: `audience`. */
+  readonly refreshAudience?: readonly string[] | undefined;
 }
 
 export interface Minted {
@@ -75,19 +81,21 @@ function complete(input: MintInput, access: MintedAccessToken): Minted {
   // the family index appends), and free to compute.
   const familyId = input.familyId ?? access.hash;
   // Plain literals of one shape (no spreads): this runs on every token request.
-  const record = (hash: string, kind: 'access' | 'refresh', expiresAt: number): NewTokenRecord => ({
+  const record = (hash: string, kind: 'access' | 'refresh', expiresAt: number, audience: readonly string[] | null, scopes: readonly string[] = input.scopes): NewTokenRecord => ({
     hash,
     kind,
     applicationId: app.id,
     userId: input.userId,
-    scopes: input.scopes,
+    scopes,
     grantType: input.grantType,
     issuedAt: input.now,
     expiresAt,
     familyId,
+    audience,
   });
   const expiresIn = app.accessTokenLifespan;
-  const records: NewTokenRecord[] = [record(access.hash, 'access', input.now + expiresIn * 1000)];
+  const audience = input.audience === undefined || input.audience.length === 0 ? null : input.audience;
+  const records: NewTokenRecord[] = [record(access.hash, 'access', input.now + expiresIn * 1000, audience)];
   // RFC 6749 §3.3: a scope is one or more scope tokens, so "no scope granted" is no scope
   // parameter, not "scope":"" (clients that validate the response refuse the empty string).
   const scope = input.scopes.length === 0 ? undefined : input.scopes.join(' ');
@@ -96,7 +104,8 @@ function complete(input: MintInput, access: MintedAccessToken): Minted {
     return { body, records };
   }
   const { token: refreshToken, key: refreshKey } = mintOpaque(TOKEN_PREFIX.refresh, input.now);
-  records.push(record(refreshKey, 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000));
+  const refreshAudience = input.refreshAudience === undefined ? audience : input.refreshAudience.length === 0 ? null : input.refreshAudience;
+  records.push(record(refreshKey, 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000, refreshAudience, input.refreshScopes ?? input.scopes));
   const body: TokenResponseBody =
     scope === undefined
       ? { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, refresh_token: refreshToken }

@@ -158,7 +158,8 @@ export function jwtFormat(deps: JwtFormatDeps): AccessTokenFormat {
     const claims = {
       iss: issuer,
       sub,
-      aud: app.audience ?? issuer,
+      // RFC 8707 / RFC 9068 §3: the resources the token was requested for; else the application's audience, else our own APIs.
+      aud: input.audience !== undefined && input.audience.length > 0 ? (input.audience.length === 1 ? (input.audience[0] as string) : [...input.audience]) : (app.audience ?? issuer),
       exp: iat + app.accessTokenLifespan,
       iat,
       jti,

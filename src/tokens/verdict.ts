@@ -39,7 +39,9 @@ export async function tokenVerdict(deps: TokenVerdictDeps, record: TokenRecord, 
   if (expiresAt <= deps.clock.now()) return { valid: false, reason: 'token.expired' };
   const app = deps.cache.peekApplicationById(record.applicationId) ?? (await deps.cache.applicationById(record.applicationId));
   if (app === undefined || !app.active) return { valid: false, reason: 'token.application_inactive' };
-  if (options.audience !== undefined && app.audience !== null && app.audience !== options.audience) return { valid: false, reason: 'token.wrong_audience', app };
+  // A token issued for resources (RFC 8707) names its audience itself: the resource called decides (bearer.ts requireAudience).
+  const bound = record.audience !== undefined && record.audience !== null && record.audience.length > 0;
+  if (!bound && options.audience !== undefined && app.audience !== null && app.audience !== options.audience) return { valid: false, reason: 'token.wrong_audience', app };
   const user = record.userId === null ? undefined : (deps.cache.peekUserById(record.userId) ?? (await deps.cache.userById(record.userId)));
   if (record.userId !== null && (user === undefined || !user.active)) return { valid: false, reason: 'token.user_inactive' };
   return { valid: true, app, user, expiresAt };

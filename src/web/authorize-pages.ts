@@ -99,6 +99,14 @@ export interface ConsentView {
    * machine (localhost, loopback), which any local program can claim.
    */
   readonly metadataDocument?: { readonly host: string; readonly localOnly: boolean };
+  /** RFC 8707: the resources the token will be for (canonical identifiers), when the request named some. */
+  readonly resources?: readonly string[];
+}
+
+function resourcesNotice(resources: readonly string[] | undefined): SafeHtml | '' {
+  if (resources === undefined || resources.length === 0) return '';
+  return html`<p>Only at ${resources.length === 1 ? 'this service' : 'these services'}:</p>
+<ul class="scopes">${resources.map((r) => html`<li><code>${r}</code></li>`)}</ul>`;
 }
 
 function documentNotice(doc: ConsentView['metadataDocument']): SafeHtml | '' {
@@ -126,7 +134,7 @@ export function consentContent(view: ConsentView): SafeHtml {
   return html`${appHeader(view.app)}
 <h1 id="consent-title">Allow ${view.app.name} to access your account?</h1>
 <p class="muted">Signed in as <strong>${view.userName}</strong></p>
-${documentNotice(view.metadataDocument)}${scopes}
+${documentNotice(view.metadataDocument)}${scopes}${resourcesNotice(view.resources)}
 <p class="muted">You will be sent back to <code>${returnTo(view.redirectUri)}</code>.</p>
 <form method="post" action="${view.action}" aria-labelledby="consent-title">
 ${hidden(FIELD.action, 'consent')}${hidden(FIELD.request, view.request)}${hidden(FIELD.csrf, view.csrf)}

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type Rule, type AttemptKey, type SessionRecord, type SigningKey, type UsageRow, type User } from '../../src/domain/model.js';
+import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type ResourceRecord, type Rule, type AttemptKey, type SessionRecord, type SigningKey, type UsageRow, type User } from '../../src/domain/model.js';
 import { JWT_BEARER_GRANT } from '../../src/grants/grant-type.js';
 import { StorageError, type Storage, type StorageErrorCode } from '../../src/storage/types.js';
 
@@ -56,6 +56,7 @@ export function makeApp(over: Partial<Application> = {}): Application {
     backchannelLogoutUri: null,
     backchannelLogoutSessionRequired: false,
     origin: 'admin',
+    resources: null,
     createdAt: T0,
     updatedAt: T0,
     ...over,
@@ -1044,6 +1045,68 @@ function describeKeysCodesReplayProviders(get: () => Storage): void {
       assert.equal(await s.rules.delete(a.id), true);
       assert.equal(await s.rules.delete(a.id), false);
       assert.equal(await s.rules.byId(a.id), undefined);
+    });
+  });
+
+  describe('resources (RFC 8707)', () => {
+    it('creates, reads, lists by uri, updates and deletes registered resources, moving the change version', async () => {
+      const s = get();
+      const b: ResourceRecord = { uri: 'https://b.example.test/api', name: 'B', description: 'the B service', scopes: ['b.read', 'b.write'], createdAt: T0, updatedAt: T0 };
+      const a: ResourceRecord = { uri: 'https://a.example.test', name: 'A', description: '', scopes: [], createdAt: T0 + 1, updatedAt: T0 + 1 };
+      let v = await s.changes.version();
+      await s.resources.create(b);
+      assert.ok((await s.changes.version()) > v);
+      await s.resources.create(a);
+      await rejectsWith(s.resources.create({ ...a, name: 'again' }), 'conflict');
+      assert.deepEqual(await s.resources.byUri(b.uri), b);
+      assert.deepEqual(await s.resources.list(), [a, b]);
+      const changed: ResourceRecord = { ...b, scopes: ['b.read'], name: 'B2', updatedAt: T0 + 5 };
+      v = await s.changes.version();
+      await s.resources.update(changed);
+      assert.ok((await s.changes.version()) > v);
+      assert.deepEqual(await s.resources.byUri(b.uri), changed);
+      await rejectsWith(s.resources.update({ ...a, uri: 'https://none.example.test' }), 'not_found');
+      v = await s.changes.version();
+      assert.equal(await s.resources.delete(a.uri), true);
+      assert.ok((await s.changes.version()) > v);
+      assert.equal(await s.resources.delete(a.uri), false);
+      assert.equal(await s.resources.byUri(a.uri), undefined);
+    });
+
+    it('keeps an application\'s resource limit, a code\'s resources and a token\'s audience', async () => {
+      const s = get();
+      const limited = makeApp({ resources: ['https://a.example.test', 'https://b.example.test/api'] });
+      const none = makeApp({ resources: [] });
+      await s.applications.create(limited);
+      await s.applications.create(none);
+      assert.deepEqual(await s.applications.byId(limited.id), limited);
+      assert.deepEqual((await s.applications.byId(none.id))?.resources, []);
+      await s.applications.update({ ...limited, resources: null });
+      assert.equal((await s.applications.byId(limited.id))?.resources, null);
+      const code = makeCode({ resources: ['https://a.example.test', 'https://b.example.test/api'] });
+      await s.codes.insert(code);
+      const consumed = await s.codes.consume(code.hash, T0 + 1);
+      assert.ok(consumed.outcome === 'consumed');
+      assert.deepEqual(consumed.code.resources, ['https://a.example.test', 'https://b.example.test/api']);
+      const plain = makeCode();
+      await s.codes.insert(plain);
+      assert.equal((await s.codes.byHash(plain.hash))?.resources, undefined);
+      const scoped = makeToken({ kind: 'access', audience: ['https://a.example.test', 'https://b.example.test/api?x=1'] });
+      const bare = makeToken({ kind: 'access' });
+      await s.tokens.insert([scoped, bare]);
+      assert.deepEqual(await s.tokens.byHash(scoped.hash), { ...scoped, status: 'active', revokedAt: null });
+      assert.equal((await s.tokens.byHash(bare.hash))?.audience, undefined);
+      // Rotation keeps what the replacements carry; import keeps it too.
+      const refresh = makeToken({ audience: ['https://a.example.test'] });
+      await s.tokens.insert([refresh]);
+      const next = makeToken({ familyId: refresh.familyId, audience: ['https://a.example.test'] });
+      const rotated = await s.tokens.consumeRefresh(refresh.hash, T0 + 2, [next]);
+      assert.ok(rotated.outcome === 'consumed');
+      assert.deepEqual(rotated.token.audience, ['https://a.example.test']);
+      assert.deepEqual((await s.tokens.byHash(next.hash))?.audience, ['https://a.example.test']);
+      const imported = { ...makeToken({ audience: ['https://c.example.test'] }), status: 'revoked' as const, revokedAt: T0 + 3 };
+      await s.tokens.importAll([imported]);
+      assert.deepEqual(await s.tokens.byHash(imported.hash), imported);
     });
   });
 

@@ -173,11 +173,13 @@ interface FormState {
   postLogoutRedirectUris: string;
   backchannelLogoutUri: string;
   backchannelLogoutSessionRequired: boolean;
+  /** RFC 8707: one resource identifier per line; empty: any known resource. */
+  resources: string;
   grantTypes: string[];
 }
 
 function emptyForm(): FormState {
-  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, rateLimit: '', idTokenSignedResponseAlg: 'RS256', postLogoutRedirectUris: '', backchannelLogoutUri: '', backchannelLogoutSessionRequired: false, grantTypes: [] };
+  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, rateLimit: '', idTokenSignedResponseAlg: 'RS256', postLogoutRedirectUris: '', backchannelLogoutUri: '', backchannelLogoutSessionRequired: false, resources: '', grantTypes: [] };
 }
 
 function formOf(a: Application): FormState {
@@ -201,6 +203,7 @@ function formOf(a: Application): FormState {
     postLogoutRedirectUris: (a.postLogoutRedirectUris ?? []).join('\n'),
     backchannelLogoutUri: a.backchannelLogoutUri ?? '',
     backchannelLogoutSessionRequired: a.backchannelLogoutSessionRequired ?? false,
+    resources: (a.resources ?? []).join('\n'),
     grantTypes: [...a.grantTypes],
   };
 }
@@ -211,7 +214,7 @@ function useUsers() {
 
 /** The admin API fields the form shows (as Fields renders them), so a refusal naming one is shown next to it. */
 function visibleFields(grants: readonly string[], editing: boolean): ReadonlySet<string> {
-  const shown = ['name', 'scopes', 'tokenFormat', 'audience', 'accessTokenLifespan', 'refreshTokenLifespan', 'rateLimit'];
+  const shown = ['name', 'scopes', 'tokenFormat', 'audience', 'resources', 'accessTokenLifespan', 'refreshTokenLifespan', 'rateLimit'];
   if (grants.includes('authorization_code')) shown.push('redirectUris', 'logoUri', 'idTokenSignedResponseAlg', 'postLogoutRedirectUris', 'backchannelLogoutUri');
   if (grants.includes(JWT_BEARER) || editing) shown.push('jwks', 'jwksUri');
   return new Set(shown);
@@ -316,6 +319,7 @@ function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void;
           ]}
         />
         <TextField label="Audience (JWT aud)" name="audience" value={f.audience} onInput={(v) => set({ audience: v })} hint="Empty: this instance's issuer (its own APIs)." error={err('audience')} />
+        <TextArea label="Resources (RFC 8707)" name="resources" value={f.resources} onInput={(v) => set({ resources: v })} hint="The only resources its tokens may be requested for, one identifier per line (see Resources). Empty: any known resource." error={err('resources')} />
         <NumberField label="Access token lifespan (seconds)" name="accessTokenLifespan" value={f.accessTokenLifespan} onInput={(v) => set({ accessTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (1800).'} error={err('accessTokenLifespan')} />
         <NumberField label="Refresh token lifespan (seconds)" name="refreshTokenLifespan" value={f.refreshTokenLifespan} onInput={(v) => set({ refreshTokenLifespan: v })} min={1} hint={props.editing ? undefined : 'Empty for the default (8640000).'} error={err('refreshTokenLifespan')} />
       </div>
@@ -351,6 +355,9 @@ function body(f: FormState, includeEmpty: boolean): Record<string, unknown> {
     canIntrospect: f.canIntrospect,
     adminApi: f.adminApi,
   };
+  const resources = lines(f.resources);
+  if (resources.length > 0) b.resources = resources;
+  else if (includeEmpty) b.resources = null;
   const optional: readonly (readonly [string, string])[] = [
     ['logoUri', f.logoUri],
     ['audience', f.audience],

@@ -81,6 +81,8 @@ export function Debugger() {
             <dd>{result.scopes.join(' ') || '—'}</dd>
             <dt>Effective scopes</dt>
             <dd>{result.effectiveScopes.join(' ') || '—'}</dd>
+            <dt>Audience (resources)</dt>
+            <dd>{result.audience === undefined || result.audience === null ? 'none requested' : result.audience.join(' ')}</dd>
             <dt>Issued</dt>
             <dd>{fmtTime(result.issuedAt)}</dd>
             <dt>Expires</dt>

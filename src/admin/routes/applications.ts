@@ -53,6 +53,8 @@ const applicationFields = {
   backchannelLogoutUri: z.string().max(4096).nullable(),
   /** OpenID Connect Back-Channel Logout backchannel_logout_session_required. */
   backchannelLogoutSessionRequired: z.boolean(),
+  /** RFC 8707: the only resources its tokens may be requested for (identifiers; the registry canonicalises them); null: any. */
+  resources: z.array(z.string().max(2000)).max(100).nullable(),
 };
 
 const CreateApplication = z.strictObject({
@@ -79,6 +81,7 @@ const CreateApplication = z.strictObject({
   postLogoutRedirectUris: applicationFields.postLogoutRedirectUris.optional(),
   backchannelLogoutUri: applicationFields.backchannelLogoutUri.optional(),
   backchannelLogoutSessionRequired: applicationFields.backchannelLogoutSessionRequired.optional(),
+  resources: applicationFields.resources.optional(),
 });
 
 const UpdateApplication = z.strictObject({

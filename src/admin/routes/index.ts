@@ -7,6 +7,7 @@ import { POSTURE_ROUTES } from './posture.js';
 import { REFUSAL_GROUP_ROUTES } from './refusal-groups.js';
 import { REFUSAL_ACTIVITY_ROUTES } from './refusals-activity.js';
 import { RULE_ROUTES } from './rules.js';
+import { RESOURCE_ROUTES } from './resources.js';
 import { SCOPE_PROPERTY_ROUTES } from './scopes-properties.js';
 import { SESSION_ROUTES } from './session.js';
 import type { AdminRoute } from './types.js';
@@ -33,6 +34,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   ...REFUSAL_GROUP_ROUTES,
   ...REFUSAL_ACTIVITY_ROUTES,
   ...RULE_ROUTES,
+  ...RESOURCE_ROUTES,
   AUDIT_ROUTE,
   ...KEY_IDP_ROUTES,
   ...CONFIG_AS_CODE_ROUTES,

@@ -43,6 +43,8 @@ interface SharedOptions extends CommonOptions {
   readonly backchannelLogoutUri?: string;
   /** --backchannel-logout-session-required alone is true; or true|false. */
   readonly backchannelLogoutSessionRequired?: string | boolean;
+  /** RFC 8707: comma-separated resource identifiers, or `any`. */
+  readonly resources?: string;
 }
 interface CreateOptions extends SharedOptions {
   readonly appUser?: string;
@@ -88,6 +90,13 @@ function readJwks(raw: string | undefined): string | undefined {
   }
 }
 
+/** --resources: `any` (or "") lifts the limit; otherwise the comma-separated resource identifiers. */
+function resourcesInput(raw: string | undefined): readonly string[] | null | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.trim() === '' || raw.trim().toLowerCase() === 'any') return null;
+  return parseList(raw) ?? [];
+}
+
 function sharedInput(opts: SharedOptions): ApplicationInput {
   return {
     name: opts.name,
@@ -105,6 +114,7 @@ function sharedInput(opts: SharedOptions): ApplicationInput {
     idTokenSignedResponseAlg: opts.idTokenAlg,
     postLogoutRedirectUris: opts.postLogoutRedirectUri,
     backchannelLogoutUri: opts.backchannelLogoutUri,
+    resources: resourcesInput(opts.resources),
     backchannelLogoutSessionRequired:
       typeof opts.backchannelLogoutSessionRequired === 'string'
         ? parseBool('--backchannel-logout-session-required', opts.backchannelLogoutSessionRequired)
@@ -191,6 +201,7 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['Refresh token lifespan', formatDuration(v.refreshTokenLifespan)],
     ['Token format', v.tokenFormat],
     ['Audience', v.audience ?? (v.tokenFormat === 'jwt' ? '(the issuer)' : null)],
+    ['Resources (RFC 8707)', v.resources === null ? '(any known resource)' : v.resources.length === 0 ? '(none: no resource may be requested)' : v.resources],
     ['ID token algorithm', v.idTokenSignedResponseAlg],
     ['Post-logout redirect URIs', v.postLogoutRedirectUris],
     ['Back-channel logout URI', v.backchannelLogoutUri === null ? null : `${v.backchannelLogoutUri}${v.backchannelLogoutSessionRequired ? ' (sid required)' : ''}`],
@@ -279,6 +290,7 @@ function tokenAndKeyOptions(cmd: Command, clear: string): Command {
     .option('--backchannel-logout-uri <url>', `OpenID Connect: where logout tokens are POSTed when a session ends (https; allowed by the outbound rules)${clear}`)
     .option('--backchannel-logout-session-required [true|false]', 'OpenID Connect: the application needs sid in logout tokens (default false)')
     .option('--audience <aud>', `the "aud" of its JWT access tokens (default: the issuer)${clear}`)
+    .option('--resources <uri,...|any>', 'RFC 8707: the only resources its tokens may be requested for (identifiers as `latchkey resources list` shows them); any (the default) lifts the limit')
     .option('--logo-uri <url>', `logo shown on the consent page (https, or http on localhost)${clear}`)
     .option('--jwks <file-or-json>', `its public keys, for private_key_jwt and the JWT bearer grant: a JWKS file, or the JSON itself${clear}`)
     .option('--jwks-uri <url>', `or where it publishes them (https on a public address; http and private addresses only while latchkey.outbound.allow_private_networks is true)${clear}`);

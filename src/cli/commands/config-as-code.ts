@@ -106,6 +106,7 @@ const KIND_LABEL: Readonly<Record<PlannedChange['kind'], string>> = {
   application: 'application',
   identityProvider: 'identity provider',
   rule: 'rule',
+  resource: 'resource',
 };
 
 export function planText(plan: Plan, file: string): string {

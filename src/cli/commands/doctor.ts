@@ -72,7 +72,9 @@ requests in the last 7 days), rule_no_traffic (information: one that matched non
 (an enforced API requirement on an API the loaded ones do not include; see \`latchkey rules\`, docs/rules.md);
 openid_without_code_flow, offline_access_without_refresh, claim_scopes_without_openid (OpenID Connect scopes an
 application cannot use; docs/openid-connect.md); cimd_trusts_any_domain (client ID metadata documents accepted from
-any host: latchkey.cimd.allowed_domains, latchkey.cimd.allow_unknown_domains; docs/agents-and-mcp.md); in the
+any host: latchkey.cimd.allowed_domains, latchkey.cimd.allow_unknown_domains; docs/agents-and-mcp.md);
+resource_unreachable (a registered resource, RFC 8707, that every active application is limited away from, or
+whose accepted scopes none of the applications that may request it is allowed; latchkey resources list); in the
 server only (admin API, console home), metrics_unprotected.
 See docs/diagnostics.md.
 

@@ -19,6 +19,7 @@ import { registerReasons } from './reasons.js';
 import { registerRoles } from './roles.js';
 import { registerRules } from './rules.js';
 import { registerScopes } from './scopes.js';
+import { registerResources } from './resources.js';
 import { registerTokens } from './tokens.js';
 import { registerUsers } from './users.js';
 
@@ -105,6 +106,7 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerUsers(program, kit);
   registerRoles(program, kit);
   registerScopes(program, kit);
+  registerResources(program, kit);
   registerApps(program, kit);
   registerIdps(program, kit);
   registerProperties(program, kit);

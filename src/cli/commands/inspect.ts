@@ -25,6 +25,7 @@ function render(i: Inspection): string {
     ['User', i.user === null ? null : `${i.user.name}${i.user.active ? '' : ' INACTIVE'}${i.user.roles.length > 0 ? ` [roles ${i.user.roles.join(', ')}]` : ''}`],
     ['Scopes granted', i.scopes],
     ['Scopes in effect', i.effectiveScopes],
+    ['Audience (resources)', i.audience === null ? '(none requested: the application\'s audience)' : i.audience],
     ['Issued', isoTime(i.issuedAt)],
     ['Expires', isoTime(i.expiresAt)],
   ]);

@@ -39,6 +39,8 @@ export async function issueCode(kit: AuthorizeKit, app: Application, user: User,
     authTime: session.issuedAt,
     sid: sessionSid(session),
     claims: pending.cl === undefined ? null : { userinfo: [...pending.cl.u], idToken: [...pending.cl.i] },
+    // RFC 8707: the token request may name these resources, or fewer.
+    ...(pending.rsc === undefined || pending.rsc.length === 0 ? {} : { resources: [...pending.rsc] }),
   });
   return code;
 }

@@ -1,3 +1,4 @@
+import type { ResourceLookup } from '../../grants/resource.js';
 import type { RefusalRecorder } from '../../audit/refusals.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
@@ -35,6 +36,8 @@ export interface AuthorizeEndpointDeps {
   readonly keyring?: IdTokenHintDeps['keyring'];
   /** Back-channel logout, for a sign-out on the consent page ("Sign in as someone else"); none when omitted. */
   readonly backchannel?: Pick<BackchannelLogout, 'sessionsEnded'>;
+  /** The known resources (RFC 8707 resource indicators); absent: every `resource` parameter is unknown. */
+  readonly resources?: ResourceLookup;
 }
 
 /** A page or redirect, with the cookies to set (a header that cannot be folded into one string). */

@@ -112,6 +112,7 @@ export async function consentPage(kit: AuthorizeKit, ctx: Ctx, app: Application,
     scopes: await scopeViews(kit, pending.s),
     redirectUri: pending.r,
     ...(documentView(app) === undefined ? {} : { metadataDocument: documentView(app) }),
+    ...(pending.rsc === undefined ? {} : { resources: pending.rsc }),
   });
   return respond(ctx, htmlResponse(200, { title: `Allow ${app.name}?`, nonce, content, formTargets: formTargets(pending), lang: pending.lg ?? 'en' }));
 }

@@ -41,6 +41,8 @@ export interface Pending {
   readonly cl?: { readonly u: readonly string[]; readonly i: readonly string[] };
   /** The page language (ui_locales), absent: en. */
   readonly lg?: string;
+  /** RFC 8707: the resources the request names (canonical, checked), absent: none. */
+  readonly rsc?: readonly string[];
   readonly exp: number;
 }
 
@@ -56,7 +58,7 @@ function isPending(value: unknown): value is Pending {
     (p.st === null || typeof p.st === 'string') && (p.cc === null || typeof p.cc === 'string') &&
     (p.n === undefined || p.n === null || typeof p.n === 'string') &&
     (p.p === undefined || strings(p.p)) && optional(p.la, 'number') && optional(p.lh, 'string') && optional(p.hs, 'string') &&
-    (p.rm === undefined || p.rm === 'form_post') && optional(p.lg, 'string') &&
+    (p.rm === undefined || p.rm === 'form_post') && optional(p.lg, 'string') && (p.rsc === undefined || strings(p.rsc)) &&
     (p.cl === undefined || (typeof p.cl === 'object' && p.cl !== null && strings(p.cl.u) && strings(p.cl.i))) &&
     Number.isSafeInteger(p.exp)
   );

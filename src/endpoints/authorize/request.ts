@@ -1,6 +1,7 @@
 import type { Application } from '../../domain/model.js';
 import { OAuthError } from '../../errors/oauth-error.js';
 import { scopeRefusal } from '../../grants/scope.js';
+import { checkResources, fitScopes } from '../../grants/resource.js';
 import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
 import { consentOrApprove, showsConsent } from './first-party.js';
 import { checkIdTokenHint, checkOidcParams, checkResponseMode, pageLanguage, type OidcParams } from './oidc-params.js';
@@ -75,6 +76,9 @@ async function hintedUserName(kit: AuthorizeKit, sub: string | undefined): Promi
 
 export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: URLSearchParams): Promise<WebResponse> {
   const { params, repeated } = readParams(source);
+  // RFC 8707 §2: resource may repeat (one per resource).
+  repeated.delete('resource');
+  const resourceParams = source.getAll('resource').filter((v) => v !== '');
   await requireOAuthActive(kit);
   const client = await checkClient(kit, ctx, params.client_id, params.redirect_uri, repeated);
   const plain: Target = { redirectUri: client.target, state: params.state ?? null };
@@ -83,9 +87,14 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: 
   const target: Target = { ...plain, ...(mode === 'form_post' ? { mode } : {}) };
   let checked: CheckedRequest;
   let oidc: OidcParams;
+  let resources: string[];
   try {
     checked = checkRequest(client.app, params, repeated);
     oidc = checkOidcParams(params);
+    // RFC 8707: each resource canonical, known and allowed (invalid_target, back to the client); the scopes fit them.
+    const known = await checkResources(kit.deps.resources, client.app, resourceParams);
+    checked = { ...checked, scopes: fitScopes(known, checked.scopes, params.scope !== undefined) };
+    resources = known.map((r) => r.uri);
   } catch (error) {
     // A scope that is no auth scope at all is scope.unknown (grants/scope.ts); answered to the client as any other.
     const refusal = await scopeRefusal(kit.deps.storage, error);
@@ -118,6 +127,7 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: 
     ...(mode === 'form_post' ? { rm: mode } : {}),
     ...(oidc.claims === null ? {} : { cl: { u: [...oidc.claims.userinfo], i: [...oidc.claims.idToken] } }),
     ...(language === 'en' ? {} : { lg: language }),
+    ...(resources.length === 0 ? {} : { rsc: resources }),
     exp: now + PENDING_REQUEST_LIFETIME_MS,
   };
   return nextPage(kit, ctx, client.app, pending, oidc, target);

@@ -8,7 +8,8 @@ import type { Application } from '../../domain/model.js';
 import { factString } from '../../errors/fact-values.js';
 import { properties, type AuthorizeKit, type Ctx } from './context.js';
 import type { Pending } from './pending.js';
-import { pageError, refusedToClient, type Target } from './refusals.js';
+import { pageError, RedirectError, refusedToClient, type Target } from './refusals.js';
+import { checkResources } from '../../grants/resource.js';
 
 /**
  * Validation of an authorization request (RFC 6749 §4.1.1): first the client and its redirect URI,
@@ -225,5 +226,14 @@ export async function recheck(kit: AuthorizeKit, ctx: Ctx, pending: Pending): Pr
     requireCodeGrant(client.app);
     consentScopes(client.app, pending.s);
   });
+  // RFC 8707: the resources again (a registered resource removed, the application limited since).
+  if (pending.rsc !== undefined && pending.rsc.length > 0) {
+    try {
+      await checkResources(kit.deps.resources, client.app, pending.rsc);
+    } catch (error) {
+      if (error instanceof OAuthError) throw new RedirectError(error, target);
+      throw error;
+    }
+  }
   return { app: client.app, target };
 }

@@ -4,7 +4,7 @@
  * synchronously before its promise resolves, so compare-and-set operations are naturally atomic.
  */
 import { memoryRateCounters } from '../rate-counters.js';
-import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type UsageRow, type User } from '../../domain/model.js';
+import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type ResourceRecord, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type UsageRow, type User } from '../../domain/model.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { factsText } from '../sql/rows.js';
 import { addUsage, compareUsage, usageKey } from '../usage-rows.js';
@@ -25,9 +25,18 @@ const copyApp = (a: Application): Application => ({
   backchannelLogoutUri: a.backchannelLogoutUri ?? null,
   backchannelLogoutSessionRequired: a.backchannelLogoutSessionRequired ?? false,
   origin: a.origin ?? 'admin',
+  resources: a.resources === undefined || a.resources === null ? null : [...a.resources],
 });
-const copyToken = (t: TokenRecord): TokenRecord => ({ ...t, scopes: [...t.scopes] });
-const copyCode = (c: AuthorizationCode): AuthorizationCode => ({ ...c, scopes: [...c.scopes] });
+/** As the SQL adapters read them back: a token's audience and a code's resources only when there are some. */
+const copyToken = (t: TokenRecord): TokenRecord => {
+  const { audience, ...rest } = t;
+  return audience === undefined || audience === null || audience.length === 0 ? { ...rest, scopes: [...t.scopes] } : { ...rest, scopes: [...t.scopes], audience: [...audience] };
+};
+const copyCode = (c: AuthorizationCode): AuthorizationCode => {
+  const { resources, ...rest } = c;
+  return resources === undefined || resources.length === 0 ? { ...rest, scopes: [...c.scopes] } : { ...rest, scopes: [...c.scopes], resources: [...resources] };
+};
+const copyResource = (r: ResourceRecord): ResourceRecord => ({ ...r, scopes: [...r.scopes] });
 const copyRule = (r: Rule): Rule => ({ ...r, spec: JSON.parse(JSON.stringify(r.spec)) as Rule['spec'] });
 
 /** RefusalQuery.outcome, as the SQL adapters read it (real refusals unless asked otherwise). */
@@ -64,6 +73,7 @@ export function createMemoryStorage(): Storage {
   const replay = new Map<string, number>();
   const identityProviders = new Map<string, IdentityProvider>();
   const rules = new Map<string, Rule>();
+  const resources = new Map<string, ResourceRecord>();
   const audit = new Map<string, AuditEntry>();
   /** `${bucket} ${metric}` → count. */
   const activity = new Map<string, ActivityRow>();
@@ -482,6 +492,30 @@ export function createMemoryStorage(): Storage {
       },
     },
 
+    resources: {
+      async create(resource) {
+        if (resources.has(resource.uri)) throw new StorageError('conflict', `resource ${resource.uri} already exists`);
+        resources.set(resource.uri, copyResource(resource));
+        bump();
+      },
+      async update(resource) {
+        if (!resources.has(resource.uri)) throw new StorageError('not_found', `resource ${resource.uri} not found`);
+        resources.set(resource.uri, copyResource(resource));
+        bump();
+      },
+      async byUri(uri) {
+        const r = resources.get(uri);
+        return r && copyResource(r);
+      },
+      async list() {
+        return [...resources.values()].sort((a, b) => compare(a.uri, b.uri)).map(copyResource);
+      },
+      async delete(uri) {
+        const deleted = resources.delete(uri);
+        if (deleted) bump();
+        return deleted;
+      },
+    },
     rules: {
       async create(rule) {
         if (rules.has(rule.id)) throw new StorageError('conflict', `rule ${rule.id} already exists`);

@@ -21,7 +21,7 @@ import { type ActivityRow, type Application, type AttemptKey, type AuditEntry, t
 import { StorageError, type AuditQuery, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, type ListQuery } from '../sql/queries.js';
-import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
+import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { sumUsageRows } from '../usage-rows.js';
 import { PgWriteBatcher } from './batcher.js';
@@ -62,7 +62,7 @@ const TYPES: CustomTypesConfig = {
 const limitOf = (limit: number | undefined): number => clampLimit(limit, DEFAULT_LIST_LIMIT);
 const pageOf = (limit: number | undefined): number => clampLimit(limit, EXPORT_PAGE);
 const {
-  applicationFromRow, applicationParams, attemptFromRow, auditFromRow, auditParams, codeFromRow, codeParams, identityProviderFromRow, identityProviderParams, ruleFromRow, ruleParams,
+  applicationFromRow, applicationParams, attemptFromRow, auditFromRow, auditParams, codeFromRow, codeParams, identityProviderFromRow, identityProviderParams, ruleFromRow, ruleParams, resourceFromRow, resourceParams,
   namedFromRow, namedParams, refusalFromRow, sessionFromRow, sessionParams, signingKeyFromRow, signingKeyParams, tokenFromRow, userFromRow, userParams,
 } = sqlRows(POSTGRES_DIALECT);
 const LISTS = listQueries(POSTGRES_DIALECT);
@@ -405,6 +405,13 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       byId: (id) => one('rule', 'ruleById', [id], ruleFromRow),
       list: async () => (await run<RuleRow>('rule', 'ruleList', [])).map(ruleFromRow),
       delete: async (id) => (await touched('rule', 'ruleDelete', [id])) > 0,
+    },
+    resources: {
+      create: (r) => mutate('resource', 'resourceInsert', resourceParams(r)),
+      update: (r) => mutate('resource', 'resourceUpdate', resourceParams(r)),
+      byUri: (uri) => one('resource', 'resourceByUri', [uri], resourceFromRow),
+      list: async () => (await run<ResourceRow>('resource', 'resourceList', [])).map(resourceFromRow),
+      delete: async (uri) => (await touched('resource', 'resourceDelete', [uri])) > 0,
     },
     identityProviders: {
       create: (p) => mutate('identity provider', 'idpInsert', identityProviderParams(p)),

@@ -325,6 +325,27 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       ALTER TABLE applications ADD COLUMN origin TEXT NOT NULL DEFAULT 'admin';
     `,
   },
+  {
+    version: 13,
+    name: 'resource indicators (RFC 8707): registered resources, application limits, code resources, token audience',
+    sql: `
+      -- Registered external resources: canonical resource identifier, the scopes a token for it may carry ({} any).
+      CREATE TABLE resources (
+        uri TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        scopes TEXT[] NOT NULL DEFAULT '{}',
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      -- The resources an application may request; NULL: any known resource.
+      ALTER TABLE applications ADD COLUMN resources TEXT[];
+      -- The resources an authorization request named.
+      ALTER TABLE authorization_codes ADD COLUMN resources TEXT[] NOT NULL DEFAULT '{}';
+      -- The resources a token was issued for (space-separated); NULL: none requested.
+      ALTER TABLE tokens ADD COLUMN audience TEXT;
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -65,7 +65,7 @@ export const SQL = {
   propSet: withBump(`${insertInto(D, 'properties', ['name', 'value', 'updated_at'])} ${D.upsert(['name'], ['value', 'updated_at'])}`),
   tokenInsert: `INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
   refusalInsert: `INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(1)}`,
-  tokensAndRefusalsInsert: `WITH r AS (INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(10)})
+  tokensAndRefusalsInsert: `WITH r AS (INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(11)})
     INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
   // The rotation, the replacements and the bump are one statement: all or nothing. A replacement
   // whose hash exists fails the whole statement (conflict) and leaves the old token active.
@@ -170,6 +170,9 @@ export const SQL = {
   ruleInsert: withBump(insertInto(D, 'rules', COLUMNS.rules)),
   ruleUpdate: withBump(updateByKey(D, 'rules', COLUMNS.rules)),
   ruleDelete: withBump('DELETE FROM rules WHERE id = $1'),
+  resourceInsert: withBump(insertInto(D, 'resources', COLUMNS.resources)),
+  resourceUpdate: withBump(updateByKey(D, 'resources', COLUMNS.resources)),
+  resourceDelete: withBump('DELETE FROM resources WHERE uri = $1'),
   idpInsert: withBump(insertInto(D, 'identity_providers', COLUMNS.identityProviders)),
   idpUpdate: withBump(updateByKey(D, 'identity_providers', COLUMNS.identityProviders)),
   idpDelete: withBump('DELETE FROM identity_providers WHERE id = $1'),

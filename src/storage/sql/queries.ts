@@ -9,6 +9,7 @@ import {
   IDP_COLUMNS,
   NAMED_COLUMNS,
   REFUSAL_COLUMNS,
+  RESOURCE_COLUMNS,
   RULE_COLUMNS,
   SESSION_COLUMNS,
   SIGNING_KEY_COLUMNS,
@@ -36,6 +37,7 @@ export const ORDER = {
   activity: 'metric, bucket',
   usage: 'client_id, day, scope',
   rules: 'created_at, id',
+  resources: 'uri',
 } as const;
 
 /** `INSERT INTO table (columns) VALUES (…)`, the values in column order. */
@@ -90,6 +92,8 @@ export function sharedReads(d: SqlDialect) {
     idpByName: `SELECT ${IDP_COLUMNS} FROM identity_providers WHERE name = ${p1}`,
     ruleById: `SELECT ${RULE_COLUMNS} FROM rules WHERE id = ${p1}`,
     ruleList: `SELECT ${RULE_COLUMNS} FROM rules ORDER BY ${ORDER.rules}`,
+    resourceByUri: `SELECT ${RESOURCE_COLUMNS} FROM resources WHERE uri = ${p1}`,
+    resourceList: `SELECT ${RESOURCE_COLUMNS} FROM resources ORDER BY ${ORDER.resources}`,
     idpList: `SELECT ${IDP_COLUMNS} FROM identity_providers ORDER BY ${ORDER.identityProviders}`,
     sessionById: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ${p1}`,
     sessionListUser: `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ${p1} AND revoked_at IS NULL AND expires_at > ${p2} ORDER BY ${ORDER.sessions}`,

@@ -1,4 +1,4 @@
-import type { Application, ApplicationOrigin, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, ClaimsRequest, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
+import type { Application, ApplicationOrigin, ResourceRecord, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, ClaimsRequest, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
 import type { GrantType } from '../../grants/grant-type.js';
 import type { SqlBool, SqlDialect, SqlList } from './dialect.js';
 
@@ -16,16 +16,17 @@ export const COLUMNS = {
     'access_token_lifespan', 'refresh_token_lifespan', 'token_format', 'app_user_id', 'created_at', 'updated_at',
     'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api', 'rate_limit', 'id_token_alg', 'claim_mappings',
     'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required',
-    'origin',
+    'origin', 'resources',
   ],
   signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until', 'purpose'],
-  codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid', 'claims'],
+  codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid', 'claims', 'resources'],
   identityProviders: ['id', 'name', 'issuer', 'metadata_url', 'jwks_uri', 'audience', 'user_claim', 'user_field', 'active', 'created_at', 'updated_at'],
-  tokens: ['hash', 'kind', 'application_id', 'user_id', 'scopes', 'grant_type', 'issued_at', 'expires_at', 'family_id', 'status', 'revoked_at'],
+  tokens: ['hash', 'kind', 'application_id', 'user_id', 'scopes', 'grant_type', 'issued_at', 'expires_at', 'family_id', 'status', 'revoked_at', 'audience'],
   refusals: ['request_id', 'at', 'endpoint', 'status', 'error', 'reason', 'description', 'hint', 'client_id', 'application_name', 'user_name', 'remote_address', 'facts', 'rule_id'],
   rules: ['id', 'kind', 'target', 'spec', 'mode', 'note', 'created_at', 'created_by', 'updated_at', 'enforced_at', 'enforced_by'],
   audit: ['id', 'at', 'actor', 'action', 'target', 'before', 'after'],
   sessions: ['id', 'kind', 'user_id', 'created_at', 'last_seen_at', 'expires_at', 'parent_id', 'revoked_at'],
+  resources: ['uri', 'name', 'description', 'scopes', 'created_at', 'updated_at'],
   attempts: ['kind', 'user_name', 'source', 'failures', 'window_start', 'last_at', 'expires_at'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -44,6 +45,7 @@ export const AUDIT_COLUMNS = columnList('audit');
 export const RULE_COLUMNS = columnList('rules');
 export const SESSION_COLUMNS = columnList('sessions');
 export const ATTEMPT_COLUMNS = columnList('attempts');
+export const RESOURCE_COLUMNS = columnList('resources');
 
 export interface UserRow {
   id: string;
@@ -96,6 +98,8 @@ export interface ApplicationRow {
   backchannel_logout_uri: string | null;
   backchannel_logout_session_required: SqlBool;
   origin: string;
+  /** RFC 8707: the resources the application may request; NULL: any. */
+  resources: SqlList | null;
 }
 
 export interface SigningKeyRow {
@@ -124,6 +128,7 @@ export interface AuthorizationCodeRow {
   auth_time: number | null;
   sid: string | null;
   claims: string | null;
+  resources: SqlList;
 }
 
 export interface IdentityProviderRow {
@@ -152,6 +157,17 @@ export interface TokenRow {
   family_id: string;
   status: string;
   revoked_at: number | null;
+  /** RFC 8707: the token's resources, space-separated (canonical URIs have no spaces); NULL: none requested. */
+  audience: string | null;
+}
+
+export interface ResourceRow {
+  uri: string;
+  name: string;
+  description: string;
+  scopes: SqlList;
+  created_at: number;
+  updated_at: number;
 }
 
 /** Text and integers only: the same in every dialect. */
@@ -255,6 +271,7 @@ export function sqlRows(d: SqlDialect) {
       backchannelLogoutUri: r.backchannel_logout_uri ?? null,
       backchannelLogoutSessionRequired: bool.decode(r.backchannel_logout_session_required),
       origin: (r.origin ?? 'admin') as ApplicationOrigin,
+      resources: r.resources === null || r.resources === undefined ? null : list.decode(r.resources),
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     }),
@@ -264,7 +281,7 @@ export function sqlRows(d: SqlDialect) {
       a.accessTokenLifespan, a.refreshTokenLifespan, a.tokenFormat, a.appUserId, a.createdAt, a.updatedAt,
       a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi), a.rateLimit ?? null, a.idTokenAlg ?? null, jsonText(a.claimMappings ?? undefined),
       list.encode(a.postLogoutRedirectUris ?? []), a.backchannelLogoutUri ?? null, bool.encode(a.backchannelLogoutSessionRequired ?? false),
-      a.origin ?? 'admin',
+      a.origin ?? 'admin', a.resources === undefined || a.resources === null ? null : list.encode(a.resources),
     ],
 
     signingKeyFromRow,
@@ -284,8 +301,9 @@ export function sqlRows(d: SqlDialect) {
       authTime: r.auth_time,
       sid: r.sid,
       claims: claimsRequestDecode(r.claims),
+      ...(r.resources === null || r.resources === undefined || list.decode(r.resources).length === 0 ? {} : { resources: list.decode(r.resources) }),
     }),
-    codeParams: (c: AuthorizationCode): unknown[] => [c.hash, c.applicationId, c.userId, c.redirectUri, list.encode(c.scopes), c.codeChallenge, c.issuedAt, c.expiresAt, c.usedAt, c.nonce ?? null, c.authTime ?? null, c.sid ?? null, claimsRequestEncode(c.claims)],
+    codeParams: (c: AuthorizationCode): unknown[] => [c.hash, c.applicationId, c.userId, c.redirectUri, list.encode(c.scopes), c.codeChallenge, c.issuedAt, c.expiresAt, c.usedAt, c.nonce ?? null, c.authTime ?? null, c.sid ?? null, claimsRequestEncode(c.claims), list.encode(c.resources ?? [])],
 
     identityProviderFromRow: (r: IdentityProviderRow): IdentityProvider => ({
       id: r.id,
@@ -314,7 +332,12 @@ export function sqlRows(d: SqlDialect) {
       familyId: r.family_id,
       status: r.status as TokenStatus,
       revokedAt: r.revoked_at,
+      // Only when set, so records of tokens without a resource keep their shape.
+      ...(r.audience === null || r.audience === undefined ? {} : { audience: audienceDecode(r.audience) }),
     }),
+
+    resourceFromRow: (r: ResourceRow): ResourceRecord => ({ uri: r.uri, name: r.name, description: r.description, scopes: list.decode(r.scopes), createdAt: r.created_at, updatedAt: r.updated_at }),
+    resourceParams: (x: ResourceRecord): unknown[] => [x.uri, x.name, x.description, list.encode(x.scopes), x.createdAt, x.updatedAt],
 
     refusalFromRow,
     refusalParams: (f: Refusal): unknown[] => [f.requestId, f.at, f.endpoint, f.status, f.error, f.reason, f.description, f.hint, f.clientId, f.applicationName, f.userName, f.remoteAddress, factsText(f.facts), f.ruleId ?? null],
@@ -452,6 +475,15 @@ function jsonObject<T extends object>(text: string | null): T | undefined {
   if (text === null || text === '') return undefined;
   const parsed: unknown = JSON.parse(text);
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as T) : undefined;
+}
+
+/** A token's audience (RFC 8707 resources) as stored: space-separated text, or NULL for none. */
+export function audienceEncode(audience: readonly string[] | null | undefined): string | null {
+  return audience === undefined || audience === null || audience.length === 0 ? null : audience.join(' ');
+}
+
+export function audienceDecode(stored: string): string[] {
+  return stored === '' ? [] : stored.split(' ');
 }
 
 /** A code's ClaimsRequest as stored: JSON {"userinfo":[...],"id_token":[...]}, or NULL. */

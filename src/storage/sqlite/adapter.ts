@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { createPrivateFile, ensurePrivateDir } from '../../core/private-files.js';
-import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type Role, type Rule, type Scope, type SigningKey, type TokenRecord, type UsageRow, type User } from '../../domain/model.js';
+import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type ResourceRecord, type Role, type Rule, type Scope, type SigningKey, type TokenRecord, type UsageRow, type User } from '../../domain/model.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, updateValues, type ListQuery } from '../sql/queries.js';
-import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
+import { audienceEncode, prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { WriteBatcher } from './batcher.js';
 import { memoryRateCounters } from '../rate-counters.js';
@@ -25,7 +25,7 @@ export interface SqliteOptions {
 const limitOf = (limit: number | undefined): number => clampLimit(limit, DEFAULT_LIST_LIMIT);
 const pageOf = (limit: number | undefined): number => clampLimit(limit, EXPORT_PAGE);
 const {
-  applicationFromRow, applicationParams, attemptFromRow, auditFromRow, auditParams, codeFromRow, codeParams, identityProviderFromRow, identityProviderParams, ruleFromRow, ruleParams,
+  applicationFromRow, applicationParams, attemptFromRow, auditFromRow, auditParams, codeFromRow, codeParams, identityProviderFromRow, identityProviderParams, ruleFromRow, ruleParams, resourceFromRow, resourceParams,
   namedFromRow, namedParams, refusalFromRow, refusalParams, sessionFromRow, sessionParams, signingKeyFromRow, signingKeyParams, tokenFromRow, userFromRow, userParams,
 } = sqlRows(SQLITE_DIALECT);
 const LISTS = listQueries(SQLITE_DIALECT);
@@ -150,12 +150,12 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   const revokeWithScope = revokeMatching(s.tokenRevokeScope);
 
   const insertToken = (t: NewTokenRecord): void => {
-    s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId);
+    s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, audienceEncode(t.audience));
   };
 
   const importTokens = db.transaction((tokens: readonly TokenRecord[]) => {
     for (const t of tokens) {
-      s.tokenImport.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, t.status, t.revokedAt);
+      s.tokenImport.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, t.status, t.revokedAt, audienceEncode(t.audience));
     }
   });
 
@@ -356,6 +356,13 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       byId: (id) => guard('rule', () => mapOpt(s.ruleById.get(id) as RuleRow | undefined, ruleFromRow)),
       list: () => guard('rule', () => (s.ruleList.all() as RuleRow[]).map(ruleFromRow)),
       delete: (id) => remove('rule', s.ruleDelete, id),
+    },
+    resources: {
+      create: (r: ResourceRecord) => mutate('resource', () => void s.resourceInsert.run(...resourceParams(r))),
+      update: (r: ResourceRecord) => mutate('resource', () => s.resourceUpdate.run(...updateValues(SQLITE_DIALECT, resourceParams(r))).changes),
+      byUri: (uri) => guard('resource', () => mapOpt(s.resourceByUri.get(uri) as ResourceRow | undefined, resourceFromRow)),
+      list: () => guard('resource', () => (s.resourceList.all() as ResourceRow[]).map(resourceFromRow)),
+      delete: (uri) => remove('resource', s.resourceDelete, uri),
     },
     identityProviders: {
       create: (p: IdentityProvider) => mutate('identity provider', () => void s.idpInsert.run(...identityProviderParams(p))),

@@ -313,6 +313,27 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       ALTER TABLE applications ADD COLUMN origin TEXT NOT NULL DEFAULT 'admin';
     `,
   },
+  {
+    version: 14,
+    name: 'resource indicators (RFC 8707): registered resources, application limits, code resources, token audience',
+    sql: `
+      -- Registered external resources: canonical resource identifier, the scopes a token for it may carry (JSON; [] any).
+      CREATE TABLE resources (
+        uri TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        scopes TEXT NOT NULL DEFAULT '[]',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      -- The resources an application may request (JSON list); NULL: any known resource.
+      ALTER TABLE applications ADD COLUMN resources TEXT;
+      -- The resources an authorization request named (JSON list).
+      ALTER TABLE authorization_codes ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
+      -- The resources a token was issued for (space-separated); NULL: none requested.
+      ALTER TABLE tokens ADD COLUMN audience TEXT;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
