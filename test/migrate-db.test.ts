@@ -129,6 +129,10 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
       requestId: wouldRequestId, at: now, endpoint: 'api acme/orders', status: 403, error: 'insufficient_scope', reason: 'api.scope_missing', description: 'The token needs one of the scopes: orders.read.',
       hint: null, clientId: nightly[0], applicationName: 'Nightly export', userName: 'svc-integration', remoteAddress: '127.0.0.1', facts: { rule: rule.id }, ruleId: rule.id,
     });
+    // Dynamic registration: a policy, an initial access token (its hash) and a registration record.
+    await storage.registrationPolicies.put({ name: 'agents', description: null, spec: { grantTypes: ['authorization_code'] }, createdAt: now, updatedAt: now });
+    await storage.initialAccessTokens.create({ id: 'iat_copy', hash: 'iat-hash', policy: 'agents', usesLeft: 2, expiresAt: null, createdAt: now, createdBy: 'cli:test', lastUsedAt: null, revokedAt: null });
+    await storage.registrations.create({ clientId: 'reg-client', applicationId: 'reg-app', tokenHash: 'rat-hash', source: 'iat:iat_copy', fingerprint: 'fp', metadata: '{}', policy: 'agents', createdAt: now, updatedAt: now, lastUsedAt: null });
     await storage.close();
 
     db = await createTestDatabase();
@@ -150,7 +154,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.equal(r.code, 0, r.err);
     const summary = JSON.parse(r.out) as { tables: { table: string; source: number; copied: number; skipped: number; note: string }[]; notCopied: { what: string }[] };
     const t = Object.fromEntries(summary.tables.map((x) => [x.table, x]));
-    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'rules', 'tokens', 'refusals', 'audit', 'usage']);
+    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'rules', 'registration_policies', 'initial_access_tokens', 'registrations', 'tokens', 'refusals', 'audit', 'usage']);
     assert.deepEqual([t.signing_keys?.source, t.signing_keys?.copied], [2, 2]);
     assert.match(t.signing_keys?.note ?? '', /same key-encryption key.*the target's own key retired/);
     assert.deepEqual([t.identity_providers?.source, t.identity_providers?.copied], [1, 1]);
@@ -164,6 +168,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.deepEqual([t.tokens?.source, t.tokens?.copied, t.tokens?.skipped], [7, 6, 1]);
     assert.equal(t.refusals?.copied, 2, 'the refusal and the "would refuse" record');
     assert.deepEqual([t.rules?.source, t.rules?.copied], [1, 1]);
+    assert.deepEqual([t.registration_policies?.copied, t.initial_access_tokens?.copied, t.registrations?.copied], [1, 1, 1]);
     // The source instance's usage counts (its tokens and refusals, flushed at stop), every row.
     assert.ok((t.usage?.source ?? 0) >= 2, JSON.stringify(t.usage));
     assert.equal(t.usage?.copied, t.usage?.source);
