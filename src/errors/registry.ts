@@ -36,7 +36,11 @@ export type RegistryErrorCode =
   /** No report-only rule has this id (src/registry/rules.ts). */
   | 'rule_not_found'
   /** A rule names a hosted API (or one of its resources) that is not loaded. */
-  | 'api_not_found';
+  | 'api_not_found'
+  /** No registration policy has this name (src/registry/registration.ts). */
+  | 'registration_policy_not_found'
+  /** No initial access token has this id. */
+  | 'initial_access_token_not_found';
 
 /**
  * What an `in_use` refusal names (the admin API answers it as `dependants`, so the console can

@@ -27,6 +27,8 @@ export const REGISTRY_ERROR_STATUS: Readonly<Record<RegistryErrorCode, number>> 
   identity_provider_exists: 409,
   identity_provider_unreachable: 400,
   outbound_refused: 400,
+  registration_policy_not_found: 404,
+  initial_access_token_not_found: 404,
 };
 
 /** Maps registry and storage errors to the API's error shape; anything else is rethrown. */
