@@ -140,7 +140,7 @@ export function createRegistrationEndpoint(deps: RegistrationDeps): Registration
       throw bearerRefusal('registration.token_missing', 'Registration needs an initial access token (Authorization: Bearer).').withFacts({ registrationMode: mode });
     }
     const iat = token === '' ? undefined : await deps.storage.initialAccessTokens.byHash(hashSecret(token));
-    if (iat === undefined) throw bearerRefusal('registration.token_unknown', 'The initial access token is not valid.');
+    if (iat === undefined) throw bearerRefusal('registration.token_unknown', 'The initial access token is not valid.').withFacts({ initialAccessTokenLength: token.length });
     const state = iatState(iat, now());
     if (state !== 'active') throw unusable(iat, state);
     return iat;
@@ -163,7 +163,7 @@ export function createRegistrationEndpoint(deps: RegistrationDeps): Registration
       throw invalidClientMetadata
         .withReason('registration.policy_refused')
         .withDescription('The registration policy of the initial access token no longer exists.')
-        .withFacts({ registrationPolicy: name, initialAccessTokenId: iat.id, registrationProblem: `policy ${name} not found` });
+        .withFacts({ registrationPolicy: name, metadataField: null, initialAccessTokenId: iat.id, registrationProblem: `policy ${name} not found` });
     }
     return policy;
   }
@@ -208,7 +208,7 @@ export function createRegistrationEndpoint(deps: RegistrationDeps): Registration
     if (again !== undefined) return json(201, again, rate);
     if (iat !== undefined) {
       const spent = await deps.storage.initialAccessTokens.consume(iat.hash, now());
-      if (spent.outcome === 'not_found') throw bearerRefusal('registration.token_unknown', 'The initial access token is not valid.');
+      if (spent.outcome === 'not_found') throw bearerRefusal('registration.token_unknown', 'The initial access token is not valid.').withFacts({ initialAccessTokenLength: null });
       if (spent.outcome === 'unusable') throw unusable(spent.token, iatState(spent.token, now()));
     }
     let created: Awaited<ReturnType<typeof createApplication>>;

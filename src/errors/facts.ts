@@ -211,6 +211,7 @@ export const FACTS = {
   metadataField: { label: 'Metadata field', description: 'The client metadata field at fault (RFC 7591 §2 name, such as redirect_uris or token_endpoint_auth_method).' },
   applicationType: { label: 'application_type', description: 'The application_type of the registration (web, the default, or native): web redirect URIs must be https off localhost, native ones http on loopback or a private-use scheme.' },
   registrationPolicy: { label: 'Registration policy', description: 'The registration policy the registration was checked against (the initial access token\'s, or default; null: none).' },
+  initialAccessTokenLength: { label: 'Length of the bearer token sent', description: 'How many characters the bearer token sent with the registration had (ours have 49, starting lk_ia_); never the token itself.' },
   initialAccessTokenId: { label: 'Initial access token', description: 'The id (iat_…) of the initial access token presented; never the token.' },
   initialAccessTokenState: { label: 'Initial access token state', description: 'Why the initial access token registers nothing: revoked, expired or used_up (no uses left).' },
   initialAccessTokenExpiredAt: { label: 'Initial access token expired at', description: 'When the initial access token stopped working (null: it does not expire).' },

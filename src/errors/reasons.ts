@@ -844,7 +844,7 @@ export const REASONS = {
   'registration.token_unknown': {
     explanation: 'The bearer token sent with the registration is not an initial access token of this instance (mistyped, truncated, from another instance, or an access token sent instead).',
     fix: 'Send the token `latchkey registration tokens create` printed, exactly; list the tokens with `latchkey registration tokens list` (their ids, never the tokens).',
-    facts: [],
+    facts: ['initialAccessTokenLength'],
   },
   'registration.token_unusable': {
     explanation: 'The initial access token sent is known but registers nothing more: it was revoked, it expired, or it has no uses left.',
