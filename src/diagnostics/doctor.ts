@@ -10,7 +10,7 @@ import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import { openIdSettings } from './checks-oidc.js';
-import { cimdTrust } from './checks-cimd.js';
+import { cimdTrust, openRegistration } from './checks-cimd.js';
 import { metricsUnprotected, rateLimitsTooLow } from './checks-limits.js';
 import { dormantApplications, loadUsage } from './checks-usage.js';
 import { loadRules, ruleFindings } from './checks-rules.js';
@@ -86,6 +86,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...rateLimitsTooLow(s),
     ...metricsUnprotected(s, deps.listening),
     ...cimdTrust(s),
+    ...openRegistration(s),
     ...dormantApplications(s, usage),
     ...ruleFindings(s, rules),
   ]);

@@ -40,6 +40,7 @@ export const FINDING_IDS = [
   'offline_access_without_refresh',
   'claim_scopes_without_openid',
   'cimd_trusts_any_domain',
+  'open_registration_unlimited',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

@@ -72,8 +72,10 @@ requests in the last 7 days), rule_no_traffic (information: one that matched non
 (an enforced API requirement on an API the loaded ones do not include; see \`latchkey rules\`, docs/rules.md);
 openid_without_code_flow, offline_access_without_refresh, claim_scopes_without_openid (OpenID Connect scopes an
 application cannot use; docs/openid-connect.md); cimd_trusts_any_domain (client ID metadata documents accepted from
-any host: latchkey.cimd.allowed_domains, latchkey.cimd.allow_unknown_domains; docs/agents-and-mcp.md); in the
-server only (admin API, console home), metrics_unprotected.
+any host: latchkey.cimd.allowed_domains, latchkey.cimd.allow_unknown_domains; docs/agents-and-mcp.md);
+open_registration_unlimited (latchkey.registration.mode open with latchkey.rate_limit.registration 0: anyone
+registers clients without limit; see \`latchkey registration\`); in the server only (admin API, console home),
+metrics_unprotected.
 See docs/diagnostics.md.
 
 Exit status: 1 when any finding is an error, 0 otherwise (warnings and information only, or nothing found).
