@@ -17,6 +17,7 @@ import { pkcePair } from './helpers/authorize-flow.js';
 import { fetchFrom } from './helpers/from-address.js';
 import { refreshCache, registryDeps, tokenRequest } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { adminFetch, adminToken } from './helpers/admin.js';
 
 interface Reply {
   readonly status: number;
@@ -329,6 +330,40 @@ describe('dynamic client registration (RFC 7591, RFC 7592)', () => {
       assert.equal(await server.latchkey.storage.applications.byClientId(clientId), undefined);
       assert.equal(await server.latchkey.storage.registrations.byClientId(clientId), undefined);
       assert.equal((await call(server, 'GET', uri, { token: rat })).status, 401, 'gone');
+    });
+  });
+
+  describe('admin API', () => {
+    it('creates a token (answered once), lists tokens by id, sets and removes policies, lists registered clients, reaps', async () => {
+      const bearer = { authorization: `Bearer ${await adminToken(server)}` };
+      const created = await adminFetch(server, 'POST', '/registration/tokens', { headers: bearer, body: { uses: 1, expiresInSeconds: 3600 } });
+      assert.equal(created.status, 201, created.text);
+      const c = created.json as { id: string; token: string; usesLeft: number; state: string; hash?: string };
+      assert.match(c.token, /^lk_ia_/);
+      assert.deepEqual([c.usesLeft, c.state, c.hash], [1, 'active', undefined]);
+      const listed = await adminFetch(server, 'GET', '/registration/tokens', { headers: bearer });
+      assert.ok(!listed.text.includes(c.token), 'the token is answered once only');
+      assert.ok((listed.json as { id: string }[]).some((t) => t.id === c.id));
+      const reg = await register(server, { ...WEB, client_name: 'Via admin token' }, { token: c.token });
+      assert.equal(reg.status, 201);
+      const put = await adminFetch(server, 'PUT', '/registration/policies/partners', { headers: bearer, body: { scopes: ['orders.read'], description: 'Partners' } });
+      assert.equal(put.status, 200, put.text);
+      assert.deepEqual((put.json as { spec: unknown }).spec, { scopes: ['orders.read'] });
+      const bad = await adminFetch(server, 'PUT', '/registration/policies/partners', { headers: bearer, body: { authMethods: ['tls_client_auth'] } });
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal((await adminFetch(server, 'GET', '/registration/policies/partners', { headers: bearer })).status, 200);
+      assert.equal((await adminFetch(server, 'DELETE', '/registration/policies/partners', { headers: bearer })).status, 200);
+      assert.equal((await adminFetch(server, 'GET', '/registration/policies/partners', { headers: bearer })).status, 404);
+      const clients = (await adminFetch(server, 'GET', '/registration/clients', { headers: bearer })).json as { clientId: string; name: string }[];
+      assert.ok(clients.some((x) => x.clientId === reg.json.client_id && x.name === 'Via admin token'));
+      const summary = (await adminFetch(server, 'GET', '/registration', { headers: bearer })).json as { mode: string; registeredClients: number };
+      assert.equal(summary.mode, 'token');
+      assert.equal(summary.registeredClients, clients.length);
+      const dry = await adminFetch(server, 'POST', '/registration/reap', { headers: bearer, body: { dryRun: true, days: 1 } });
+      assert.equal(dry.status, 200, dry.text);
+      assert.equal((dry.json as { deleted: number }).deleted, 0);
+      assert.equal((await adminFetch(server, 'DELETE', `/registration/tokens/${c.id}`, { headers: bearer })).status, 200);
+      assert.equal((await adminFetch(server, 'GET', '/registration/tokens', { })).status, 401, 'the admin API needs credentials');
     });
   });
 
