@@ -18,6 +18,9 @@ import { fetchFrom } from './helpers/from-address.js';
 import { refreshCache, registryDeps, tokenRequest } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { adminFetch, adminToken } from './helpers/admin.js';
+import { executePlan, planApply } from '../src/config-as-code/apply.js';
+import { exportRegistry } from '../src/config-as-code/snapshot.js';
+import { registryDocumentSchema } from '../src/config-as-code/document.js';
 
 interface Reply {
   readonly status: number;
@@ -364,6 +367,31 @@ describe('dynamic client registration (RFC 7591, RFC 7592)', () => {
       assert.equal((dry.json as { deleted: number }).deleted, 0);
       assert.equal((await adminFetch(server, 'DELETE', `/registration/tokens/${c.id}`, { headers: bearer })).status, 200);
       assert.equal((await adminFetch(server, 'GET', '/registration/tokens', { })).status, 401, 'the admin API needs credentials');
+    });
+  });
+
+  describe('configuration as code', () => {
+    it('exports policies (not tokens, not registered clients), applies a changed one and prunes a missing one', async () => {
+      const deps = { ...registryDeps(server), actor: 'test' };
+      await setPolicy(deps, 'exported', { scopes: ['orders.read'], authMethods: ['none'], description: 'As code' });
+      const doc = await exportRegistry(server.latchkey.storage);
+      const entry = doc.registrationPolicies.find((p) => p.name === 'exported');
+      assert.deepEqual(entry, { name: 'exported', description: 'As code', grantTypes: null, scopes: ['orders.read'], redirectHosts: null, tokenFormats: null, authMethods: ['none'], applicationTypes: null });
+      assert.ok(!JSON.stringify(doc).includes('lk_ia_'), 'no initial access token');
+      assert.ok(doc.applications.every((a) => !a.name.startsWith('Registered client')), 'registered clients are runtime data');
+      const changed = registryDocumentSchema.parse({ ...doc, registrationPolicies: [...doc.registrationPolicies.filter((p) => p.name !== 'exported'), { ...entry, scopes: ['orders.read', 'orders.write'] }, { name: 'from-code', tokenFormats: ['jwt'] }] });
+      const plan = await planApply(deps, changed, { prune: false });
+      assert.deepEqual(plan.changes.filter((c) => c.kind === 'registrationPolicy').map((c) => [c.action, c.name]).sort(), [['create', 'from-code'], ['update', 'exported']]);
+      await executePlan(deps, plan);
+      assert.deepEqual((await server.latchkey.storage.registrationPolicies.byName('exported'))?.spec.scopes, ['orders.read', 'orders.write']);
+      assert.deepEqual((await server.latchkey.storage.registrationPolicies.byName('from-code'))?.spec, { tokenFormats: ['jwt'] });
+      const now = await exportRegistry(server.latchkey.storage);
+      // A policy a live initial access token names is not pruned: the plan is refused, naming the token.
+      await assert.rejects(planApply(deps, registryDocumentSchema.parse({ ...now, registrationPolicies: [] }), { prune: true }), /registration policy "agents" .*is named by the initial access token iat_/s);
+      const pruned = registryDocumentSchema.parse({ ...now, registrationPolicies: now.registrationPolicies.filter((p) => p.name === 'agents') });
+      const prunePlan = await planApply(deps, pruned, { prune: true });
+      const deletions = prunePlan.changes.filter((c) => c.kind === 'registrationPolicy' && c.action === 'delete').map((c) => c.name);
+      assert.ok(deletions.includes('from-code') && deletions.includes('exported'), JSON.stringify(prunePlan.changes));
     });
   });
 

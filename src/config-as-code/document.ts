@@ -211,8 +211,23 @@ const api = z
   })
   .describe('A hosted REST API and the security of its routes, as its module (code, in the APIs folder) declares them.');
 
+const policyList = (description: string) => z.array(z.string().min(1).max(300)).max(100).nullable().default(null).describe(`${description}; null: any.`);
+
+const registrationPolicy = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).describe('The policy name; default applies to open registrations and initial access tokens that name none.'),
+    description: nullableText(500, 'What it is for.'),
+    grantTypes: policyList('The grant types a registered client may have (authorization_code, refresh_token)'),
+    scopes: policyList('The scopes it may have (a registration naming none gets these)'),
+    redirectHosts: policyList('The hosts its redirect URIs may use (*.example.com for subdomains)'),
+    tokenFormats: policyList('Its access token formats (opaque, jwt; the first is the default)'),
+    authMethods: policyList('Its token_endpoint_auth_method values (none, client_secret_basic, client_secret_post, private_key_jwt)'),
+    applicationTypes: policyList('Its application_type values (web, native)'),
+  })
+  .describe('A registration policy: what a dynamically registered client (RFC 7591) may have (docs/agents-and-mcp.md). Initial access tokens and the registered clients are runtime data, never exported.');
+
 /** The schema of each kind of entry (their defaults describe a new object). */
-export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule } as const;
+export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule, registrationPolicy } as const;
 
 export const registryDocumentSchema = z
   .strictObject({
@@ -225,6 +240,7 @@ export const registryDocumentSchema = z
     applications: z.array(application).default([]),
     identityProviders: z.array(identityProvider).default([]),
     rules: z.array(rule).default([]).describe('Report-only and enforced rules (docs/rules.md).'),
+    registrationPolicies: z.array(registrationPolicy).default([]).describe('Registration policies of dynamic client registration (RFC 7591).'),
     apis: z
       .array(api)
       .optional()
@@ -243,6 +259,7 @@ export type DocumentUser = RegistryDocument['users'][number];
 export type DocumentApplication = RegistryDocument['applications'][number];
 export type DocumentIdentityProvider = RegistryDocument['identityProviders'][number];
 export type DocumentRule = RegistryDocument['rules'][number];
+export type DocumentRegistrationPolicy = RegistryDocument['registrationPolicies'][number];
 export type DocumentApi = NonNullable<RegistryDocument['apis']>[number];
 export type DocumentProperties = Readonly<Record<string, boolean | number>>;
 
