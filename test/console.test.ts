@@ -409,6 +409,18 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     await go(page, '#/idps', 'Identity providers');
     await page.getByRole('heading', { level: 2, name: 'Providers' }).waitFor();
     await checkPage(page, 'idps');
+
+    // Dynamic client registration: an initial access token is created and shown once, then listed by id.
+    await go(page, '#/registration', 'Registration');
+    await page.getByRole('heading', { level: 2, name: 'Initial access tokens' }).waitFor();
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByText(/shown only once: lk_ia_/).waitFor();
+    await page.locator('tbody tr code', { hasText: /^iat_/ }).first().waitFor();
+    await page.getByLabel('Name').fill('console-policy');
+    await page.getByLabel('Scopes').fill('useraccount');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.locator('tbody tr code', { hasText: 'console-policy' }).waitFor();
+    await checkPage(page, 'registration');
   });
 
   test('keyboard only: skip link, then create a scope with Tab, typing and Enter, focus always visible', async () => {

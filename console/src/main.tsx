@@ -17,6 +17,7 @@ import { ActivityPage } from './pages/activity';
 import { Audit } from './pages/audit';
 import { Debugger } from './pages/debugger';
 import { Keys } from './pages/keys';
+import { Registration } from './pages/registration';
 import { Idps } from './pages/idps';
 import './styles.css';
 
@@ -45,6 +46,7 @@ const NAV: readonly (readonly [string, string])[] = [
   ['tokens', 'Tokens'],
   ['refusals', 'Refusals'],
   ['rules', 'Rules'],
+  ['registration', 'Registration'],
   ['activity', 'Activity'],
   ['audit', 'Audit'],
   ['inspect', 'Token debugger'],
@@ -89,6 +91,8 @@ function Page(props: { route: Route; me: string }) {
       return <Debugger />;
     case 'keys':
       return <Keys />;
+    case 'registration':
+      return <Registration />;
     case 'idps':
       return <Idps />;
     default:
