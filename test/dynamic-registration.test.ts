@@ -6,6 +6,7 @@
  * clock, and a registered client getting a token through the authorization code flow.
  */
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../src/core/clock.js';
 import { hashSecret } from '../src/core/crypto.js';
@@ -392,6 +393,27 @@ describe('dynamic client registration (RFC 7591, RFC 7592)', () => {
       const prunePlan = await planApply(deps, pruned, { prune: true });
       const deletions = prunePlan.changes.filter((c) => c.kind === 'registrationPolicy' && c.action === 'delete').map((c) => c.name);
       assert.ok(deletions.includes('from-code') && deletions.includes('exported'), JSON.stringify(prunePlan.changes));
+    });
+  });
+
+  describe('random metadata (fast-check)', () => {
+    it('never answers 5xx: every answer is 201 or an RFC 7591 / RFC 6750 refusal', async () => {
+      await setProperty(server, 'latchkey.registration.mode', 'open');
+      try {
+        const value = fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.oneof(fc.string({ maxLength: 30 }), fc.webUrl(), fc.integer()), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 2 }));
+        const field = fc.constantFrom('redirect_uris', 'grant_types', 'response_types', 'token_endpoint_auth_method', 'application_type', 'client_name', 'scope', 'logo_uri', 'contacts', 'jwks', 'jwks_uri', 'software_id', 'id_token_signed_response_alg', 'access_token_format', 'client_id', '__proto__', 'constructor');
+        await fc.assert(
+          fc.asyncProperty(fc.dictionary(field, value, { maxKeys: 6 }), fc.boolean(), async (body, put) => {
+            const res = put ? await call(server, 'PUT', '/oauth/register/x', { body, token: 'lk_ra_x' }) : await register(server, { redirect_uris: ['https://agent.example.com/cb'], ...body });
+            assert.ok(res.status < 500, `${res.status} ${JSON.stringify(res.json)} for ${JSON.stringify(body)}`);
+            assert.ok([201, 400, 401].includes(res.status), `${res.status} ${JSON.stringify(res.json)}`);
+            if (res.status !== 201) assert.ok(['invalid_client_metadata', 'invalid_redirect_uri', 'invalid_token'].includes(String(res.json.error)), JSON.stringify(res.json));
+          }),
+          { numRuns: 150, seed: 20_261_203 },
+        );
+      } finally {
+        await setProperty(server, 'latchkey.registration.mode', 'token');
+      }
     });
   });
 
