@@ -421,6 +421,18 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     await page.getByRole('button', { name: 'Save policy' }).click();
     await page.locator('tbody tr code', { hasText: 'console-policy' }).waitFor();
     await checkPage(page, 'registration');
+    // The mode is an enum property: chosen from its values on the Properties page.
+    // (The page focuses the named property, not its heading: not through go().)
+    await page.evaluate(() => {
+      window.location.hash = '#/properties/latchkey.registration.mode';
+    });
+    const card = page.locator('li[data-property="latchkey.registration.mode"]');
+    await card.getByLabel('Value of latchkey.registration.mode').selectOption('open');
+    await card.getByRole('button', { name: 'Save latchkey.registration.mode' }).click();
+    await page.getByText('Saved: latchkey.registration.mode is now open.').waitFor();
+    await card.getByLabel('Value of latchkey.registration.mode').selectOption('token');
+    await card.getByRole('button', { name: 'Save latchkey.registration.mode' }).click();
+    await page.getByText('Saved: latchkey.registration.mode is now token.').waitFor();
   });
 
   test('keyboard only: skip link, then create a scope with Tab, typing and Enter, focus always visible', async () => {
