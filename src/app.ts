@@ -12,6 +12,7 @@ import { createTokenEndpoint, type TokenEndpoint } from './endpoints/token.js';
 import { createAuthorizeEndpoint, type AuthorizeEndpoint } from './endpoints/authorize.js';
 import { createIntrospectionEndpoint, type IntrospectionEndpoint } from './endpoints/introspect.js';
 import { createRevocationEndpoint, type RevocationEndpoint } from './endpoints/revoke.js';
+import { createRegistrationEndpoint, type RegistrationEndpoint } from './endpoints/register.js';
 import { createTokenLocator } from './endpoints/shared.js';
 import { BUILT_IN_GRANTS, createGrants } from './grants/index.js';
 import { RegistryCache } from './registry/cache.js';
@@ -112,6 +113,8 @@ export interface Latchkey {
   readonly introspectionEndpoint: IntrospectionEndpoint;
   /** POST /oauth/revoke and /oauth_revoke_token.do (RFC 7009). */
   readonly revocationEndpoint: RevocationEndpoint;
+  /** Dynamic client registration (RFC 7591) and the client configuration endpoint (RFC 7592). */
+  readonly registrationEndpoint: RegistrationEndpoint;
   /** OpenID Connect UserInfo (Core §5.3): the signed-in user's claims for a bearer token with openid. */
   readonly userInfoEndpoint: UserInfoEndpoint;
   readonly router: ApiRouter;
@@ -254,6 +257,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const locate = createTokenLocator({ keyring, issuer: issuerOf, clock }, cache);
   const introspectionEndpoint = createIntrospectionEndpoint({ cache, storage, clientAuthMethods, locate, issuer: issuerOf, clock, refusals, logger, rateLimits });
   const revocationEndpoint = createRevocationEndpoint({ cache, storage, clientAuthMethods, locate, clock, refusals, logger });
+  const registrationEndpoint = createRegistrationEndpoint({ storage, cache, clock, refusals, logger, rateLimits, issuer: issuerOf, grants: catalogue });
   const jwksEndpoint = createJwksEndpoint({ keyring, clock });
   const userInfoEndpoint = createUserInfoEndpoint({ bearer, cache, codes: storage.codes, refusals, logger });
   const metadataEndpoint = createMetadataEndpoint({ issuer: issuerOf, grants, clientAuthMethods, storage, cache });
@@ -286,6 +290,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     tokenEndpoint,
     introspectionEndpoint,
     revocationEndpoint,
+    registrationEndpoint,
     userInfoEndpoint,
     mcp,
     router,

@@ -409,6 +409,30 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     await go(page, '#/idps', 'Identity providers');
     await page.getByRole('heading', { level: 2, name: 'Providers' }).waitFor();
     await checkPage(page, 'idps');
+
+    // Dynamic client registration: an initial access token is created and shown once, then listed by id.
+    await go(page, '#/registration', 'Registration');
+    await page.getByRole('heading', { level: 2, name: 'Initial access tokens' }).waitFor();
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByText(/shown only once: lk_ia_/).waitFor();
+    await page.locator('tbody tr code', { hasText: /^iat_/ }).first().waitFor();
+    await page.getByLabel('Name').fill('console-policy');
+    await page.getByLabel('Scopes').fill('useraccount');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.locator('tbody tr code', { hasText: 'console-policy' }).waitFor();
+    await checkPage(page, 'registration');
+    // The mode is an enum property: chosen from its values on the Properties page.
+    // (The page focuses the named property, not its heading: not through go().)
+    await page.evaluate(() => {
+      window.location.hash = '#/properties/latchkey.registration.mode';
+    });
+    const card = page.locator('li[data-property="latchkey.registration.mode"]');
+    await card.getByLabel('Value of latchkey.registration.mode').selectOption('open');
+    await card.getByRole('button', { name: 'Save latchkey.registration.mode' }).click();
+    await page.getByText('Saved: latchkey.registration.mode is now open.').waitFor();
+    await card.getByLabel('Value of latchkey.registration.mode').selectOption('token');
+    await card.getByRole('button', { name: 'Save latchkey.registration.mode' }).click();
+    await page.getByText('Saved: latchkey.registration.mode is now token.').waitFor();
   });
 
   test('keyboard only: skip link, then create a scope with Tab, typing and Enter, focus always visible', async () => {

@@ -86,6 +86,21 @@ describe('latchkey doctor', () => {
     assert.deepEqual(await doctor(db.cli), []);
   });
 
+  it('open_registration_unlimited: open registration without a per-source limit warns; a limit or token mode fixes it', async () => {
+    const db = await freshDb(dir, 'open-registration');
+    await db.cli.ok(['users', 'update', 'admin', '--password-stdin'], 'a-changed-admin-password\n');
+    await db.cli.ok(['properties', 'set', 'latchkey.cimd.enabled', 'false']);
+    assert.deepEqual(await doctor(db.cli), [], 'token mode (the default) is fine');
+    await db.cli.ok(['properties', 'set', 'latchkey.registration.mode', 'open']);
+    assert.deepEqual(await doctor(db.cli), [], 'open with the default limit (20 per window) is fine');
+    await db.cli.ok(['properties', 'set', 'latchkey.rate_limit.registration', '0']);
+    const f = one(await doctor(db.cli), 'open_registration_unlimited');
+    assert.equal(f.severity, 'warning');
+    assert.equal(f.command, 'latchkey properties set latchkey.rate_limit.registration 20');
+    await db.cli.ok(['properties', 'set', 'latchkey.registration.mode', 'token']);
+    assert.deepEqual(await doctor(db.cli), []);
+  });
+
   it('a clean database (admin password changed) reports nothing; with the fixture APIs only the unattainable scopes', async () => {
     const { cli, noApis } = await setup('clean');
     assert.deepEqual(await doctor(cli), []);

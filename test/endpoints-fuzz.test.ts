@@ -16,6 +16,7 @@ const PATHS = [
   '/admin/api/v1/session', '/admin/api/v1/applications', '/admin/api/v1/applications/x', '/admin/api/v1/properties/com.snc.platform.security.oauth.is.active',
   '/admin/api/v1/tokens/x/revoke', '/admin/api/v1/inspect', '/admin/api/v1/refusals', '/admin/api/v1/activity', '/admin/api/openapi.json',
   '/oauth/logout', '/logout.do',
+  '/oauth/register', '/oauth/register/x', '/admin/api/v1/registration/tokens', '/admin/api/v1/registration/policies/x',
 ];
 const NAMES = ['token', 'token_type_hint', 'client_id', 'client_secret', 'response_type', 'redirect_uri', 'code_challenge', 'code_challenge_method', 'state', 'scope', 'csrf', 'pending', 'username', 'password', 'action', 'code', 'hours', 'q', 'client_assertion', 'client_assertion_type', 'id_token_hint', 'post_logout_redirect_uri', 'logout_hint', 'ui_locales', 'lk_action', 'lk_csrf', 'decision'];
 

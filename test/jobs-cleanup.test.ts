@@ -15,7 +15,7 @@ import { openPostgresStorage } from '../src/storage/postgres/adapter.js';
 import { openSqliteStorage } from '../src/storage/sqlite/adapter.js';
 import type { Storage } from '../src/storage/types.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { makeAuditEntry, makeCode, makeRefusal, makeSession, makeSigningKey, makeToken } from './storage/contract.js';
+import { makeApp, makeAuditEntry, makeCode, makeRefusal, makeSession, makeSigningKey, makeToken } from './storage/contract.js';
 
 const DAY = 86_400_000;
 const NOW = 1_800_000_000_000;
@@ -73,6 +73,12 @@ async function seed(s: Storage): Promise<void> {
   // Sessions are kept a day after they end: one ended two days ago (deleted), one live.
   await s.sessions.create(makeSession({ id: 's-old', expiresAt: NOW - 2 * DAY }));
   await s.sessions.create(makeSession({ id: 's-live', userId: 'u-live', expiresAt: NOW + DAY }));
+  // Dynamically registered clients are reaped after 30 days unused: one registered 40 days ago, one yesterday.
+  for (const [clientId, createdAt] of [['reg-old', NOW - 40 * DAY], ['reg-new', NOW - DAY]] as const) {
+    const app = makeApp({ clientId, origin: 'registration', createdAt, updatedAt: createdAt });
+    await s.applications.create(app);
+    await s.registrations.create({ clientId, applicationId: app.id, tokenHash: `rat-${clientId}`, source: 'ip:192.0.2.9', fingerprint: clientId, metadata: '{}', policy: null, createdAt, updatedAt: createdAt, lastUsedAt: null });
+  }
 }
 
 /** What seed() leaves after one clean-up with the defaults. */
@@ -82,12 +88,16 @@ async function assertSeedCleaned(s: Storage): Promise<void> {
   assert.equal(await s.replay.remember('jti-old', NOW + 1, NOW), true, 'a deleted one-time id is new again');
   assert.equal(await s.replay.remember('jti-live', NOW + 1, NOW), false);
   assert.deepEqual((await s.keys.list()).map((k) => k.kid), ['k-retired', 'k-current']);
-  assert.deepEqual((await s.audit.list({})).map((e) => e.at), [NOW - 100 * DAY]);
+  // The audit log keeps the year, plus what the reaping did (application.delete of the reaped client, by system).
+  assert.deepEqual((await s.audit.list({})).filter((e) => e.action !== 'application.delete').map((e) => e.at), [NOW - 100 * DAY]);
+  assert.deepEqual((await s.audit.list({ action: 'application.delete' })).map((e) => [e.target, e.actor]), [['reg-old', 'system']]);
   assert.deepEqual(await s.activity.series('api.call', 0), [{ bucket: NOW - DAY, count: 2 }]);
   assert.deepEqual((await s.usage.list({ since: 0 })).map((r) => r.day), [NOW - 89 * DAY]);
   assert.deepEqual((await s.attempts.list(0)).map((r) => r.userName), ['live']);
   assert.equal(await s.sessions.byId('s-old'), undefined);
   assert.equal((await s.sessions.byId('s-live'))?.userId, 'u-live');
+  assert.deepEqual((await s.registrations.list()).map((r) => r.clientId), ['reg-new']);
+  assert.equal(await s.applications.byClientId('reg-old'), undefined, 'its application went with it');
 }
 
 describe('clean-up', () => {
@@ -96,17 +106,17 @@ describe('clean-up', () => {
     await seed(storage);
     const logger = capture();
     const result = await runCleanup({ storage, clock, logger });
-    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, durationMs: 0 });
+    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, registrationsReaped: 1, durationMs: 0 });
     assert.equal((await storage.tokens.exportAll()).length, 2);
     assert.equal((await storage.refusals.exportAll()).length, 1);
     assert.equal(logger.lines.length, 1);
     assert.deepEqual(JSON.parse(JSON.stringify(logger.lines[0])), {
-      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, durationMs: 0,
+      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, registrationsReaped: 1, durationMs: 0,
       tokenGraceMs: DAY, refusalRetentionMs: 30 * DAY, auditRetentionMs: 365 * DAY, activityRetentionMs: 30 * DAY, usageRetentionMs: 90 * DAY, msg: 'clean-up finished',
     });
     await assertSeedCleaned(storage);
     const custom = await runCleanup({ storage, clock, logger }, { tokenGraceMs: 0, refusalRetentionMs: 0 });
-    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, codesDeleted: 1, oneTimeIdsDeleted: 0, keysDeleted: 0, auditDeleted: 0, activityDeleted: 0, usageDeleted: 0, attemptsDeleted: 0, sessionsDeleted: 0, durationMs: 0 });
+    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, codesDeleted: 1, oneTimeIdsDeleted: 0, keysDeleted: 0, auditDeleted: 0, activityDeleted: 0, usageDeleted: 0, attemptsDeleted: 0, sessionsDeleted: 0, registrationsReaped: 0, durationMs: 0 });
   });
 
   it('runs on its schedule, logs a failure as a warning without throwing, and stops cleanly', async () => {

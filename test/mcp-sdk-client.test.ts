@@ -267,8 +267,6 @@ async function exerciseServer(provider: TestProvider, log: Exchange[], client: C
 /**
  * An initial access token for dynamic registration (RFC 7591 §3), one use. From the CLI as an
  * administrator would make one: `latchkey registration tokens create --uses 1 --json`.
- * (Wired to the registration branch's command at merge: the JSON field holding the token is
- * `token`, or `initialAccessToken` / `initial_access_token`.)
  */
 async function createInitialAccessToken(target: TestServer): Promise<string> {
   let out = '';
@@ -277,7 +275,7 @@ async function createInitialAccessToken(target: TestServer): Promise<string> {
   const code = await main(['node', 'latchkey', 'registration', 'tokens', 'create', '--uses', '1', '--json', '--db', target.db], io);
   assert.equal(code, 0, `registration tokens create: ${err}`);
   const made = JSON.parse(out) as Record<string, unknown>;
-  const token = made.token ?? made.initialAccessToken ?? made.initial_access_token;
+  const token = made.token;
   assert.ok(typeof token === 'string' && token !== '', `no token in ${Object.keys(made).join(', ')}`);
   return token;
 }
@@ -310,9 +308,10 @@ describe('the official MCP SDK client against a hosted MCP server (OAuth from th
 
   it(
     'registers dynamically (RFC 7591) with an initial access token',
-    { timeout: 60_000, skip: REGISTRATION_ENDPOINT === undefined ? 'the authorization server metadata has no registration_endpoint yet (dynamic registration is built on another branch)' : false },
+    { timeout: 60_000 },
     async () => {
-      const registrationEndpoint = REGISTRATION_ENDPOINT as string;
+      assert.ok(REGISTRATION_ENDPOINT !== undefined, 'the authorization server metadata names registration_endpoint (latchkey.registration.mode is token by default)');
+      const registrationEndpoint = REGISTRATION_ENDPOINT;
       const iat = await createInitialAccessToken(server);
       const clientMetadata: OAuthClientMetadata = {
         client_name: 'SDK agent (dynamic registration)',
@@ -345,7 +344,7 @@ describe('the official MCP SDK client against a hosted MCP server (OAuth from th
       assert.equal(provider.clientInformation()?.client_id, registered.client_id);
       // The token never went anywhere else.
       assert.equal(log.filter((e) => e.headers.get('authorization') === `Bearer ${iat}`).length, 1);
-      await exerciseServer(provider, log.filter((e) => e !== registration), client, registered.client_id);
+      await exerciseServer(provider, log, client, registered.client_id);
       // The initial access token had one use: registering again with it is refused (RFC 7591 §3: an RFC 6750 error).
       const replay = await fetch(registrationEndpoint, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${iat}` }, body: JSON.stringify(clientMetadata), signal: AbortSignal.timeout(10_000) });
       assert.equal(replay.status, 401, await replay.text());

@@ -32,6 +32,7 @@ import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
 import { shellWords } from './helpers/diagnostics.js';
 import { selfSignedCertificate, startDocumentServer, type DocumentServer } from './helpers/document-server.js';
+import { createInitialAccessToken, revokeInitialAccessToken, setPolicy as setRegistrationPolicy } from '../src/registry/registration.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 
@@ -1795,7 +1796,119 @@ function LOGOUT_CASES(): OtherCase[] {
   ];
 }
 
+// --- dynamic client registration (RFC 7591) and management (RFC 7592), issue 16 ---
+let registrationSetup: Promise<{ token: string }> | undefined;
+/** An initial access token (no limit), with the per-source registration limit off for these cases. */
+function registrationFixture(): Promise<{ token: string }> {
+  return (registrationSetup ??= (async () => {
+    await setProperty(registryDeps(server, clock), 'latchkey.rate_limit.registration', '0');
+    await refreshCache(server);
+    return { token: (await createInitialAccessToken({ ...registryDeps(server, clock), actor: 'test' }, {})).token };
+  })());
+}
+const REG_WEB = { client_name: 'Reasons agent', redirect_uris: ['https://agent.example.com/cb'] };
+/** A registration (or management) request; asserts its status and error, answers the request id. */
+async function registration(expect: { status: number; error: string }, body: unknown, options: { token?: string | null; method?: string; path?: string; contentType?: string; raw?: string } = {}): Promise<{ requestId: string }> {
+  const token = options.token === undefined ? (await registrationFixture()).token : options.token;
+  const res = await tokenRequest(server.url, {
+    method: options.method ?? 'POST',
+    path: options.path ?? '/oauth/register',
+    body: options.raw ?? JSON.stringify(body),
+    contentType: options.contentType ?? 'application/json',
+    headers: token === null ? {} : { authorization: `Bearer ${token}` },
+  });
+  assert.equal(res.status, expect.status, res.text);
+  assert.equal(res.json?.error, expect.error, res.text);
+  return res;
+}
+const metadataRefusal = { status: 400, error: 'invalid_client_metadata' } as const;
+const redirectRefusal = { status: 400, error: 'invalid_redirect_uri' } as const;
+const bearerRefused = { status: 401, error: 'invalid_token' } as const;
+const fieldIs = (field: string) => (e: Explanation) => assert.equal(e.facts.metadataField, field);
+
+function REGISTRATION_CASES(): OtherCase[] {
+  return [
+    {
+      code: 'registration.disabled', endpoint: 'register',
+      facts: (e) => assert.equal(e.facts.registrationMode, 'off'),
+      run: async () => {
+        await registrationFixture();
+        return withProperty('latchkey.registration.mode', 'off', 'token', () => registration({ status: 404, error: 'invalid_request' }, REG_WEB));
+      },
+    },
+    { code: 'registration.token_missing', endpoint: 'register', facts: (e) => assert.equal(e.facts.registrationMode, 'token'), run: () => registration(bearerRefused, REG_WEB, { token: null }) },
+    { code: 'registration.token_unknown', endpoint: 'register', facts: (e) => assert.equal(e.facts.initialAccessTokenLength, 'lk_ia_wrong'.length), run: () => registration(bearerRefused, REG_WEB, { token: 'lk_ia_wrong' }) },
+    {
+      code: 'registration.token_unusable', endpoint: 'register',
+      facts: (e) => {
+        assert.equal(e.facts.initialAccessTokenId, kept.iatId);
+        assert.equal(e.facts.initialAccessTokenState, 'revoked');
+        assert.equal(e.facts.initialAccessTokenExpiredAt, null);
+      },
+      run: async () => {
+        await registrationFixture();
+        const created = await createInitialAccessToken({ ...registryDeps(server, clock), actor: 'test' }, { uses: 1 });
+        await revokeInitialAccessToken({ ...registryDeps(server, clock), actor: 'test' }, created.record.id);
+        kept.iatId = created.record.id;
+        return registration(bearerRefused, REG_WEB, { token: created.token });
+      },
+    },
+    { code: 'registration.body_invalid', endpoint: 'register', facts: (e) => assert.equal(e.facts.contentType, 'text/plain'), run: () => registration(metadataRefusal, undefined, { raw: 'hello', contentType: 'text/plain' }) },
+    { code: 'registration.redirect_uri_invalid', endpoint: 'register', facts: fieldIs('redirect_uris'), run: () => registration(redirectRefusal, { redirect_uris: ['https://agent.example.com/cb#frag'] }) },
+    {
+      code: 'registration.redirect_uri_application_type', endpoint: 'register',
+      facts: (e) => assert.equal(e.facts.applicationType, 'web'),
+      run: () => registration(redirectRefusal, { application_type: 'web', redirect_uris: ['http://127.0.0.1:8080/cb'] }),
+    },
+    { code: 'registration.redirect_uris_missing', endpoint: 'register', facts: fieldIs('redirect_uris'), run: () => registration(redirectRefusal, { client_name: 'No redirects' }) },
+    { code: 'registration.grant_types_invalid', endpoint: 'register', facts: fieldIs('grant_types'), run: () => registration(metadataRefusal, { ...REG_WEB, grant_types: ['client_credentials'] }) },
+    { code: 'registration.auth_method_unsupported', endpoint: 'register', facts: fieldIs('token_endpoint_auth_method'), run: () => registration(metadataRefusal, { ...REG_WEB, token_endpoint_auth_method: 'tls_client_auth' }) },
+    { code: 'registration.keys_invalid', endpoint: 'register', facts: fieldIs('jwks'), run: () => registration(metadataRefusal, { ...REG_WEB, token_endpoint_auth_method: 'private_key_jwt' }) },
+    { code: 'registration.scope_invalid', endpoint: 'register', facts: fieldIs('scope'), run: () => registration(metadataRefusal, { ...REG_WEB, scope: 'latchkey.admin' }) },
+    { code: 'registration.field_invalid', endpoint: 'register', facts: fieldIs('client_name'), run: () => registration(metadataRefusal, { ...REG_WEB, client_name: ['not', 'a', 'string'] }) },
+    {
+      code: 'registration.policy_refused', endpoint: 'register',
+      facts: (e) => assert.deepEqual([e.facts.registrationPolicy, e.facts.metadataField], ['reasons', 'scope']),
+      run: async () => {
+        await registrationFixture();
+        await setRegistrationPolicy({ ...registryDeps(server, clock), actor: 'test' }, 'reasons', { scopes: ['export.read'] });
+        const created = await createInitialAccessToken({ ...registryDeps(server, clock), actor: 'test' }, { policy: 'reasons' });
+        return registration(metadataRefusal, { ...REG_WEB, scope: 'export.write' }, { token: created.token });
+      },
+    },
+    {
+      code: 'registration.management_token_invalid', endpoint: 'register',
+      facts: (e) => assert.equal(e.facts.registrationClientId, 'no-such-client'),
+      run: () => registration(bearerRefused, undefined, { method: 'GET', path: '/oauth/register/no-such-client', token: 'lk_ra_wrong' }),
+    },
+    {
+      code: 'registration.client_id_mismatch', endpoint: 'register',
+      facts: (e) => assert.equal(e.facts.registrationClientId, kept.registeredClientId),
+      run: async () => {
+        const { token } = await registrationFixture();
+        const res = await tokenRequest(server.url, { path: '/oauth/register', body: JSON.stringify({ ...REG_WEB, client_name: 'To update' }), contentType: 'application/json', headers: { authorization: `Bearer ${token}` } });
+        assert.equal(res.status, 201, res.text);
+        const clientId = String(res.json?.client_id);
+        kept.registeredClientId = clientId;
+        return registration(metadataRefusal, { ...REG_WEB, client_id: 'another-client' }, { method: 'PUT', path: `/oauth/register/${clientId}`, token: String(res.json?.registration_access_token) });
+      },
+    },
+    {
+      code: 'rate_limit.registration_exceeded', endpoint: 'register',
+      facts: (e) => assert.deepEqual([e.facts.limitSource, typeof e.facts.retryAfterSeconds], ['latchkey.rate_limit.registration', 'number']),
+      run: async () => {
+        await registrationFixture();
+        return withProperty('latchkey.rate_limit.registration', '1', '0', async () => {
+          await registration({ status: 400, error: 'invalid_redirect_uri' }, { client_name: 'Counted' });
+          return registration({ status: 429, error: 'too_many_requests' }, { client_name: 'Over' });
+        });
+      },
+    },
+  ];
+}
+
 const OTHER_CASES: OtherCase[] = [
+  ...REGISTRATION_CASES(),
   // --- /metrics (issue 13) ---
   { code: 'metrics.credentials_missing', endpoint: 'metrics', facts: metricsFacts('none'), run: () => scrape({}) },
   { code: 'metrics.token_invalid', endpoint: 'metrics', facts: metricsFacts('bearer'), run: () => scrape({ authorization: 'Bearer lk_mt_the-wrong-token' }) },
@@ -2414,3 +2527,4 @@ function CIMD_CASES(): Case[] {
     },
   ];
 }
+

@@ -233,6 +233,8 @@ export interface PropertyView {
   readonly isDefault?: boolean;
   readonly min?: number;
   readonly max?: number;
+  /** enum properties: the values allowed. */
+  readonly values?: readonly string[];
   /** An instance switch that refuses requests: the value a report-only rule of it sets, and what that refuses (null: not such a switch). */
   readonly reportFirst?: { readonly value: boolean; readonly refuses: string } | null;
 }

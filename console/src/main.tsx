@@ -18,6 +18,7 @@ import { ActivityPage } from './pages/activity';
 import { Audit } from './pages/audit';
 import { Debugger } from './pages/debugger';
 import { Keys } from './pages/keys';
+import { Registration } from './pages/registration';
 import { Idps } from './pages/idps';
 import './styles.css';
 
@@ -47,6 +48,7 @@ const NAV: readonly (readonly [string, string])[] = [
   ['tokens', 'Tokens'],
   ['refusals', 'Refusals'],
   ['rules', 'Rules'],
+  ['registration', 'Registration'],
   ['activity', 'Activity'],
   ['audit', 'Audit'],
   ['inspect', 'Token debugger'],
@@ -93,6 +95,8 @@ function Page(props: { route: Route; me: string }) {
       return <Debugger />;
     case 'keys':
       return <Keys />;
+    case 'registration':
+      return <Registration />;
     case 'idps':
       return <Idps />;
     default:

@@ -59,7 +59,7 @@ export interface ApplyDeps extends StepDeps {
 /** A copy of the registry in memory: the rehearsal's instance. */
 async function copyRegistry(from: RegistryStorage): Promise<Storage> {
   const to = createMemoryStorage();
-  const [roles, scopes, users, apps, providers, properties, rules, resources] = await Promise.all([
+  const [roles, scopes, users, apps, providers, properties, rules, resources, policies, iats] = await Promise.all([
     from.roles.list(),
     from.scopes.list(),
     from.users.list(),
@@ -68,6 +68,8 @@ async function copyRegistry(from: RegistryStorage): Promise<Storage> {
     from.properties.list(),
     from.rules.list(),
     from.resources.list(),
+    from.registrationPolicies.list(),
+    from.initialAccessTokens.list(),
   ]);
   for (const r of roles) await to.roles.create(r);
   for (const s of scopes) await to.scopes.create(s);
@@ -77,6 +79,9 @@ async function copyRegistry(from: RegistryStorage): Promise<Storage> {
   for (const p of properties) await to.properties.set(p.name, p.value, p.updatedAt);
   for (const r of rules) await to.rules.create(r);
   for (const r of resources) await to.resources.create(r);
+  for (const p of policies) await to.registrationPolicies.put(p);
+  // The tokens, for what removing a policy checks (a live token naming it); never exported.
+  for (const t of iats) await to.initialAccessTokens.create(t);
   return to;
 }
 
@@ -99,8 +104,9 @@ const DEFAULTS: Readonly<Record<ChangeKind, Entry>> = {
   // A rule's kind and target are always shown; its defaults are its mode and note only.
   rule: { mode: 'report', note: null },
   resource: ENTRY_SCHEMAS.resource.parse({ uri: 'x' }),
+  registrationPolicy: ENTRY_SCHEMAS.registrationPolicy.parse({ name: 'x' }),
 };
-const IDENTITY: Readonly<Record<ChangeKind, readonly string[]>> = { property: [], role: ['name'], scope: ['name'], user: ['userName'], application: ['clientId', 'name'], identityProvider: ['name'], rule: ['id'], resource: ['uri'] };
+const IDENTITY: Readonly<Record<ChangeKind, readonly string[]>> = { property: [], role: ['name'], scope: ['name'], user: ['userName'], application: ['clientId', 'name'], identityProvider: ['name'], rule: ['id'], resource: ['uri'], registrationPolicy: ['name'] };
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 function fieldChanges(kind: ChangeKind, from: Entry | undefined, to: Entry): FieldChange[] {
@@ -110,11 +116,11 @@ function fieldChanges(kind: ChangeKind, from: Entry | undefined, to: Entry): Fie
 }
 
 function entriesOf(snapshot: RegistrySnapshot, kind: Exclude<ChangeKind, 'property'>): ReadonlyMap<string, Entry> {
-  const maps = { role: snapshot.roles, scope: snapshot.scopes, user: snapshot.users, application: snapshot.applications, identityProvider: snapshot.identityProviders, rule: snapshot.rules, resource: snapshot.resources };
+  const maps = { role: snapshot.roles, scope: snapshot.scopes, user: snapshot.users, application: snapshot.applications, identityProvider: snapshot.identityProviders, rule: snapshot.rules, resource: snapshot.resources, registrationPolicy: snapshot.registrationPolicies };
   return maps[kind] as unknown as ReadonlyMap<string, Entry>;
 }
 
-const KINDS: readonly Exclude<ChangeKind, 'property'>[] = ['role', 'scope', 'user', 'application', 'identityProvider', 'rule', 'resource'];
+const KINDS: readonly Exclude<ChangeKind, 'property'>[] = ['role', 'scope', 'user', 'application', 'identityProvider', 'registrationPolicy', 'rule', 'resource'];
 
 /**
  * Rules in the order of their entries in the document, then by id: the storage lists them by when
@@ -178,7 +184,7 @@ function diff(before: RegistrySnapshot, after: RegistrySnapshot, made: ReadonlyM
     }
   }
   // Deletions run last, dependants first (the order of the steps).
-  const order: readonly ChangeKind[] = ['rule', 'application', 'identityProvider', 'user', 'scope', 'role', 'resource'];
+  const order: readonly ChangeKind[] = ['rule', 'registrationPolicy', 'application', 'identityProvider', 'user', 'scope', 'role', 'resource'];
   return { changes: [...changes, ...deletes.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))], touched };
 }
 

@@ -182,6 +182,8 @@ function propertySchema(def: PropertyDefinition): z.ZodType {
         ? z.string().regex(/^(?:[0-9a-f]{64})?$/, 'a SHA-256 as 64 lowercase hex digits, or empty')
         : def.type === 'host_patterns'
           ? z.string().max(26000).describe('host names or *.example.com patterns separated by commas, or empty')
+          : def.type === 'enum'
+            ? z.enum(def.values as [string, ...string[]])
           : z.number().int().min(def.min ?? Number.MIN_SAFE_INTEGER).max(def.max ?? Number.MAX_SAFE_INTEGER);
   return base.optional().describe(`${def.description} Default: ${String(def.default)}.`);
 }
@@ -219,8 +221,23 @@ const resource = z
   })
   .describe('A registered external resource (RFC 8707 resource indicators): a service outside this instance that clients may request tokens for. Hosted APIs and MCP servers are resources without being listed.');
 
+const policyList = (description: string) => z.array(z.string().min(1).max(300)).max(100).nullable().default(null).describe(`${description}; null: any.`);
+
+const registrationPolicy = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).describe('The policy name; default applies to open registrations and initial access tokens that name none.'),
+    description: nullableText(500, 'What it is for.'),
+    grantTypes: policyList('The grant types a registered client may have (authorization_code, refresh_token)'),
+    scopes: policyList('The scopes it may have (a registration naming none gets these)'),
+    redirectHosts: policyList('The hosts its redirect URIs may use (*.example.com for subdomains)'),
+    tokenFormats: policyList('Its access token formats (opaque, jwt; the first is the default)'),
+    authMethods: policyList('Its token_endpoint_auth_method values (none, client_secret_basic, client_secret_post, private_key_jwt)'),
+    applicationTypes: policyList('Its application_type values (web, native)'),
+  })
+  .describe('A registration policy: what a dynamically registered client (RFC 7591) may have (docs/agents-and-mcp.md). Initial access tokens and the registered clients are runtime data, never exported.');
+
 /** The schema of each kind of entry (their defaults describe a new object). */
-export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule, resource } as const;
+export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule, resource, registrationPolicy } as const;
 
 export const registryDocumentSchema = z
   .strictObject({
@@ -234,6 +251,7 @@ export const registryDocumentSchema = z
     identityProviders: z.array(identityProvider).default([]),
     rules: z.array(rule).default([]).describe('Report-only and enforced rules (docs/rules.md).'),
     resources: z.array(resource).default([]).describe('Registered external resources (RFC 8707, `latchkey resources`).'),
+    registrationPolicies: z.array(registrationPolicy).default([]).describe('Registration policies of dynamic client registration (RFC 7591).'),
     apis: z
       .array(api)
       .optional()
@@ -253,6 +271,7 @@ export type DocumentApplication = RegistryDocument['applications'][number];
 export type DocumentIdentityProvider = RegistryDocument['identityProviders'][number];
 export type DocumentRule = RegistryDocument['rules'][number];
 export type DocumentResource = RegistryDocument['resources'][number];
+export type DocumentRegistrationPolicy = RegistryDocument['registrationPolicies'][number];
 export type DocumentApi = NonNullable<RegistryDocument['apis']>[number];
 export type DocumentProperties = Readonly<Record<string, boolean | number>>;
 

@@ -1,4 +1,4 @@
-import { RULE_KINDS, type Application, type IdentityProvider, type Rule, type User } from '../domain/model.js';
+import { RULE_KINDS, type Application, type IdentityProvider, type RegistrationPolicy, type Rule, type User } from '../domain/model.js';
 import { CONSOLE_CLIENT_ID } from '../registry/bootstrap.js';
 import { PROPERTY_DEFINITIONS, PROPERTY_NAMES, resolveProperties } from '../registry/properties.js';
 import { ADMIN_SCOPE } from '../registry/scopes.js';
@@ -10,6 +10,7 @@ import {
   type DocumentApi,
   type DocumentApplication,
   type DocumentIdentityProvider,
+  type DocumentRegistrationPolicy,
   type DocumentRole,
   type DocumentRule,
   type DocumentResource,
@@ -40,6 +41,8 @@ export interface RegistrySnapshot {
   readonly rules: ReadonlyMap<string, DocumentRule & { readonly id: string }>;
   /** Registered external resources (RFC 8707), by their canonical identifier. */
   readonly resources: ReadonlyMap<string, DocumentResource & { readonly name: string }>;
+  /** By name. */
+  readonly registrationPolicies: ReadonlyMap<string, DocumentRegistrationPolicy>;
   /** Built-in role and scope names (referenced, never listed). */
   readonly builtInRoles: ReadonlySet<string>;
   readonly builtInScopes: ReadonlySet<string>;
@@ -50,7 +53,8 @@ export interface RegistrySnapshot {
  * exported (test/config-as-code.test.ts checks it, so a field added to a record must be added to
  * the document or here).
  */
-export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'application' | 'identityProvider' | 'rule' | 'resource', Readonly<Record<string, string>>>> = {
+export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'application' | 'identityProvider' | 'rule' | 'resource' | 'registrationPolicy', Readonly<Record<string, string>>>> = {
+  registrationPolicy: { spec: 'exported as its fields (grantTypes, scopes, redirectHosts, tokenFormats, authMethods, applicationTypes)', createdAt: 'a time', updatedAt: 'a time' },
   resource: { createdAt: 'a time', updatedAt: 'a time' },
   user: { id: 'differs between instances', passwordHash: 'a secret (a user apply creates has no password)', passwordChangedAt: 'a time', createdAt: 'a time', updatedAt: 'a time' },
   role: { builtIn: 'built-in roles are left out' },
@@ -67,7 +71,22 @@ export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'applicat
   },
 };
 
-export type RegistryStorage = Pick<Storage, 'users' | 'roles' | 'scopes' | 'applications' | 'properties' | 'identityProviders' | 'rules' | 'resources'>;
+export type RegistryStorage = Pick<Storage, 'users' | 'roles' | 'scopes' | 'applications' | 'properties' | 'identityProviders' | 'rules' | 'resources' | 'registrationPolicies' | 'initialAccessTokens'>;
+
+/** A registration policy as the document lists it: every restriction, null for none. */
+export function registrationPolicyEntry(p: RegistrationPolicy): DocumentRegistrationPolicy {
+  const list = (v: readonly string[] | undefined): string[] | null => (v === undefined ? null : [...v]);
+  return {
+    name: p.name,
+    description: p.description,
+    grantTypes: list(p.spec.grantTypes),
+    scopes: list(p.spec.scopes),
+    redirectHosts: list(p.spec.redirectHosts),
+    tokenFormats: list(p.spec.tokenFormats),
+    authMethods: list(p.spec.authMethods),
+    applicationTypes: list(p.spec.applicationTypes),
+  };
+}
 
 /** Byte order (code unit order), the storage's order for text keys. */
 export const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -132,7 +151,7 @@ const ruleOrder = (a: DocumentRule & { id: string }, b: DocumentRule & { id: str
   RULE_KINDS.indexOf(a.kind as Rule['kind']) - RULE_KINDS.indexOf(b.kind as Rule['kind']) || byteOrder(a.target, b.target) || byteOrder(a.id, b.id);
 
 export async function readRegistry(storage: RegistryStorage): Promise<RegistrySnapshot> {
-  const [rows, roles, scopes, users, applications, providers, rules, resources] = await Promise.all([
+  const [rows, roles, scopes, users, applications, providers, rules, resources, policies] = await Promise.all([
     storage.properties.list(),
     storage.roles.list(),
     storage.scopes.list(),
@@ -141,6 +160,7 @@ export async function readRegistry(storage: RegistryStorage): Promise<RegistrySn
     storage.identityProviders.list(),
     storage.rules.list(),
     storage.resources.list(),
+    storage.registrationPolicies.list(),
   ]);
   const values = resolveProperties(rows);
   const userNames = new Map(users.map((u) => [u.id, u.userName]));
@@ -158,6 +178,7 @@ export async function readRegistry(storage: RegistryStorage): Promise<RegistrySn
     identityProviders: new Map(providers.map((p) => [p.id, identityProviderEntry(p)])),
     rules: new Map(rules.map((r) => [r.id, ruleEntry(r)])),
     resources: new Map(resources.map((r) => [r.uri, { uri: r.uri, name: r.name, description: r.description, scopes: sorted(r.scopes) }])),
+    registrationPolicies: new Map(policies.map((p) => [p.name, registrationPolicyEntry(p)])),
     builtInRoles: new Set(roles.filter((r) => r.builtIn).map((r) => r.name)),
     builtInScopes: new Set(scopes.filter((s) => s.builtIn).map((s) => s.name)),
   };
@@ -203,6 +224,7 @@ export function toDocument(snapshot: RegistrySnapshot, apis?: readonly CompiledA
     identityProviders: byName(snapshot.identityProviders),
     rules: [...snapshot.rules.values()].sort(ruleOrder),
     resources: [...snapshot.resources.values()].sort((a, b) => byteOrder(a.uri, b.uri)),
+    registrationPolicies: byName(snapshot.registrationPolicies),
     ...(apis === undefined ? {} : { apis: apiEntries(apis) }),
   };
 }

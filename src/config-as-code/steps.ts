@@ -10,6 +10,7 @@ import { PROPERTY_DEFINITIONS, PROPERTY_NAMES, type PropertyName } from '../regi
 import { createRole, deleteRole, updateRole } from '../registry/roles.js';
 import { ADMIN_SCOPE, ALL_ACCESS_SCOPE, createScope, deleteScope, updateScope } from '../registry/scopes.js';
 import { setProperty } from '../registry/settings.js';
+import { removePolicy, setPolicy } from '../registry/registration.js';
 import { createUser, deleteUser, updateUser } from '../registry/users.js';
 import { ADDRESS_MEMBERS, PROFILE_FIELDS, type UserProfileInput } from '../registry/user-profile.js';
 import type { Storage } from '../storage/types.js';
@@ -21,12 +22,12 @@ import { describedBy, matchRules, ruleDeletions, ruleSteps } from './rules.js';
  * The steps of an apply: one registry call per object the document describes differently from the
  * instance (and, with --prune, per object it lacks), in an order where each step finds what it
  * refers to: properties first (the outbound rules decide which URLs the later steps may register),
- * then roles, scopes, users, applications, identity providers, rules (config-as-code/rules.ts),
+ * then roles, scopes, users, applications, identity providers, registration policies, rules (config-as-code/rules.ts),
  * and the deletions last, dependants before what they depend on. Every step goes through the registry functions, which check and
  * audit exactly as the CLI's other commands do.
  */
 
-export type ChangeKind = 'property' | 'role' | 'scope' | 'user' | 'application' | 'identityProvider' | 'rule' | 'resource';
+export type ChangeKind = 'property' | 'role' | 'scope' | 'user' | 'application' | 'identityProvider' | 'rule' | 'resource' | 'registrationPolicy';
 
 /** What the steps run with: the registry's deps, on the instance or on the rehearsal's copy. */
 export interface StepDeps {
@@ -329,6 +330,17 @@ function resourceSteps(doc: RegistryDocument, before: RegistrySnapshot, issues: 
   });
 }
 
+/** Registration policies (by name): created or changed as a whole, every restriction as the document gives it. */
+function registrationPolicySteps(doc: RegistryDocument, before: RegistrySnapshot, issues: DocumentIssue[]): Step[] {
+  duplicates(doc.registrationPolicies, (p) => p.name, 'the registration policy', 'registrationPolicies', issues);
+  return doc.registrationPolicies.flatMap((p, i): Step[] => {
+    const current = before.registrationPolicies.get(p.name);
+    if (current !== undefined && sameJson(current, p)) return [];
+    const { name, ...input } = p;
+    return [{ kind: 'registrationPolicy', action: current === undefined ? 'create' : 'update', path: `registrationPolicies[${i}]`, key: current === undefined ? undefined : name, run: async (deps) => ({ key: (await setPolicy(deps, name, input)).name }) }];
+  });
+}
+
 /** With --prune: what the document lacks, dependants first (a rule before its application, an application before its user, a user before its roles). */
 function pruneSteps(doc: RegistryDocument, before: RegistrySnapshot, apps: readonly (string | undefined)[], providers: readonly (string | undefined)[], rules: readonly (string | undefined)[]): Step[] {
   const del = (kind: ChangeKind, list: string, key: string, what: string, run: (deps: StepDeps) => Promise<unknown>): Step => ({
@@ -349,6 +361,8 @@ function pruneSteps(doc: RegistryDocument, before: RegistrySnapshot, apps: reado
   return [
     // A rule names an application, scopes or roles: it goes first.
     ...ruleDeletions(before, rules),
+    // A policy names scopes: it goes before them.
+    ...[...before.registrationPolicies.keys()].filter((name) => !doc.registrationPolicies.some((p) => p.name === name)).map((name) => del('registrationPolicy', 'registrationPolicies', name, `registration policy "${name}"`, (deps) => removePolicy(deps, name))),
     ...[...before.applications].filter(([id]) => !keptApps.has(id)).map(([id, a]) => del('application', 'applications', id, `application "${a.name}" (client id ${a.clientId})`, (deps) => deleteApplication(deps, a.clientId))),
     ...[...before.identityProviders].filter(([id]) => !keptProviders.has(id)).map(([id, p]) => del('identityProvider', 'identityProviders', id, `identity provider "${p.name}"`, (deps) => removeIdentityProvider(deps, id))),
     ...[...before.users.keys()].filter((name) => !users.has(name)).map((name) => del('user', 'users', name, `user "${name}"`, (deps) => deleteUser(deps, name))),
@@ -373,6 +387,7 @@ export function planSteps(doc: RegistryDocument, before: RegistrySnapshot, prune
     ...userSteps(doc, before, issues),
     ...applicationSteps(doc, before, apps),
     ...providerSteps(doc, before, providers),
+    ...registrationPolicySteps(doc, before, issues),
     ...ruleSteps(doc, before, rules, describedBy(doc, before, apps, prune), issues),
     ...resourceSteps(doc, before, issues),
     ...(prune ? pruneSteps(doc, before, apps, providers, rules) : []),

@@ -15,6 +15,10 @@ export const TOKEN_PREFIX = {
   access: 'lk_at_',
   refresh: 'lk_rt_',
   secret: 'lk_cs_',
+  /** An initial access token (RFC 7591 §3): lets its bearer register clients. */
+  initialAccess: 'lk_ia_',
+  /** A registration access token (RFC 7592 §3): lets a registered client read, change or delete its registration. */
+  registrationAccess: 'lk_ra_',
 } as const;
 
 // CSPRNG output is drawn in 8 KiB blocks and handed out 32 bytes at a time: one call into

@@ -23,3 +23,26 @@ export function cimdTrust(s: Snapshot): Finding[] {
     },
   ];
 }
+
+/**
+ * `open_registration_unlimited`: dynamic client registration is open (latchkey.registration.mode)
+ * and nothing limits how many clients one address registers (latchkey.rate_limit.registration is
+ * 0): anyone can fill the registry with applications (each a row, a consent-page name, a posture
+ * entry) as fast as they can send requests. Reaping removes unused ones only after the period.
+ */
+export function openRegistration(s: Snapshot): Finding[] {
+  if (s.props['latchkey.registration.mode'] !== 'open' || s.props['latchkey.rate_limit.registration'] > 0) return [];
+  return [
+    {
+      id: 'open_registration_unlimited',
+      severity: 'warning',
+      title: 'Open dynamic client registration without a rate limit',
+      detail:
+        'latchkey.registration.mode is open and latchkey.rate_limit.registration is 0: anyone can register clients at POST /oauth/register without an initial access token, as many and as fast as they send requests (each becomes an application). Unused registrations are reaped only after latchkey.registration.reap_after_days.',
+      fix: 'Limit registrations per source address (the command), or require initial access tokens (latchkey.registration.mode token, `latchkey registration tokens create`).',
+      command: commandLine(['properties', 'set', 'latchkey.rate_limit.registration', '20']),
+      link: '#/properties/latchkey.rate_limit.registration',
+      target: 'latchkey.registration.mode',
+    },
+  ];
+}

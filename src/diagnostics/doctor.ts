@@ -10,7 +10,7 @@ import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import { openIdSettings } from './checks-oidc.js';
-import { cimdTrust } from './checks-cimd.js';
+import { cimdTrust, openRegistration } from './checks-cimd.js';
 import { unreachableResources } from './checks-resources.js';
 import { metricsUnprotected, rateLimitsTooLow } from './checks-limits.js';
 import { dormantApplications, loadUsage } from './checks-usage.js';
@@ -90,6 +90,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...metricsUnprotected(s, deps.listening),
     ...cimdTrust(s),
     ...unreachableResources(s, registered),
+    ...openRegistration(s),
     ...dormantApplications(s, usage),
     ...ruleFindings(s, rules),
   ]);

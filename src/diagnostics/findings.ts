@@ -41,6 +41,7 @@ export const FINDING_IDS = [
   'claim_scopes_without_openid',
   'cimd_trusts_any_domain',
   'resource_unreachable',
+  'open_registration_unlimited',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

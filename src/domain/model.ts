@@ -356,6 +356,76 @@ export interface Rule {
 }
 
 /**
+ * An initial access token (RFC 7591 §3, "initial access token"): a bearer credential an
+ * administrator hands out so that its holder may register clients at POST /oauth/register. Only
+ * its SHA-256 hash is stored; the token itself is shown once when it is created.
+ */
+export interface InitialAccessToken {
+  /** `iat_` and 12 characters; stable, shown in lists (never the token). */
+  readonly id: string;
+  /** SHA-256 (base64url) of the token. */
+  readonly hash: string;
+  /** The registration policy its registrations follow (by name); null: the default policy. */
+  readonly policy: string | null;
+  /** Registrations it may still make; null: no limit. */
+  readonly usesLeft: number | null;
+  /** When it stops working; null: never. */
+  readonly expiresAt: number | null;
+  readonly createdAt: number;
+  /** Who created it (audit actor: 'cli:<user>', an admin user name). */
+  readonly createdBy: string;
+  readonly lastUsedAt: number | null;
+  readonly revokedAt: number | null;
+}
+
+/** What a registration policy lets a dynamically registered client have; an absent list: no restriction. */
+export interface RegistrationPolicySpec {
+  readonly grantTypes?: readonly string[];
+  /** Scopes it may ask for; a registration that names none gets these. */
+  readonly scopes?: readonly string[];
+  /** Hosts its redirect URIs may point at (exact, or `*.example.com` for subdomains). */
+  readonly redirectHosts?: readonly string[];
+  readonly tokenFormats?: readonly TokenFormat[];
+  /** token_endpoint_auth_method values (none, client_secret_basic, client_secret_post, private_key_jwt). */
+  readonly authMethods?: readonly string[];
+  /** OpenID Connect Registration application_type values: web, native. */
+  readonly applicationTypes?: readonly string[];
+}
+
+/** A named registration policy (src/registry/registration-policies.ts). */
+export interface RegistrationPolicy {
+  readonly name: string;
+  readonly description: string | null;
+  readonly spec: RegistrationPolicySpec;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * What dynamic registration keeps about a client it registered (RFC 7591/7592), besides its
+ * application: how to recognise its management requests and a repeat registration, and when it
+ * was last used (for reaping).
+ */
+export interface RegistrationRecord {
+  readonly clientId: string;
+  readonly applicationId: string;
+  /** SHA-256 (base64url) of the registration access token (RFC 7592 §3). */
+  readonly tokenHash: string;
+  /** Who registered it: `iat:<initial access token id>`, or `ip:<address>` for open registration. */
+  readonly source: string;
+  /** SHA-256 of the canonical client metadata: a re-registration with the same metadata from the same source finds it. */
+  readonly fingerprint: string;
+  /** The client metadata as registered (JSON text), what RFC 7592 §2.1 reads back. */
+  readonly metadata: string;
+  /** The registration policy it was checked against. */
+  readonly policy: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** The last time it got a token (from usage counts) or was managed; null: never. */
+  readonly lastUsedAt: number | null;
+}
+
+/**
  * One audited change to the registry, settings, keys or tokens: who, what, before, after, when.
  * `before`/`after` are JSON text of the record with secret-bearing fields removed (src/audit/log.ts).
  */

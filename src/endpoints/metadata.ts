@@ -65,6 +65,12 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
     return props?.['latchkey.cimd.enabled'] ?? false;
   }
 
+  /** latchkey.registration.mode, as the registry cache has it: registration_endpoint is named unless it is off. */
+  async function registrationOn(): Promise<boolean> {
+    const props = deps.cache.peekProperties?.() ?? (await deps.cache.properties?.());
+    return props !== undefined && props['latchkey.registration.mode'] !== 'off';
+  }
+
   async function document(): Promise<Record<string, unknown>> {
     const issuer = deps.issuer();
     const authMethods = [...deps.clientAuthMethods.keys()];
@@ -77,6 +83,8 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
       introspection_endpoint: `${issuer}/oauth/introspect`,
       revocation_endpoint: `${issuer}/oauth/revoke`,
       jwks_uri: `${issuer}/oauth/jwks`,
+      // RFC 7591 §3 (RFC 8414 §2 registration_endpoint): dynamic client registration, unless latchkey.registration.mode is off.
+      ...((await registrationOn()) ? { registration_endpoint: `${issuer}/oauth/register` } : {}),
       scopes_supported: await scopeNames(),
       response_types_supported: ['code'],
       // query, and OAuth 2.0 Form Post Response Mode (endpoints/authorize/oidc-params.ts); no fragment: no implicit flow.

@@ -57,6 +57,20 @@ export const invalidTarget = new OAuthErrorTemplate({
   description: 'The requested resource is invalid, unknown, or malformed.',
 });
 
+/** RFC 7591 §3.2.2: "The value of one or more redirection URIs is invalid." */
+export const invalidRedirectUri = new OAuthErrorTemplate({
+  error: 'invalid_redirect_uri',
+  status: 400,
+  description: 'A redirect URI is invalid.',
+});
+
+/** RFC 7591 §3.2.2: "The value of one of the client metadata fields is invalid". */
+export const invalidClientMetadata = new OAuthErrorTemplate({
+  error: 'invalid_client_metadata',
+  status: 400,
+  description: 'The client metadata is invalid.',
+});
+
 /** The realm of every Bearer and Basic challenge (RFC 6750 §3, RFC 7617). */
 export const REALM = 'latchkey';
 

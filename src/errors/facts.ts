@@ -212,6 +212,17 @@ export const FACTS = {
   maxDocumentBytes: { label: 'Largest document accepted', description: 'The size limit of a client ID metadata document, in bytes.' },
   outboundUrl: { label: 'URL not fetched', description: 'The JWKS URI or metadata URL the outbound rules refused (without its query).' },
   outboundRefusal: { label: 'Refused because', description: 'Which outbound rule refused it: the scheme, or the address the host is or resolves to.' },
+  // ---- dynamic client registration (RFC 7591, RFC 7592) ----------------------------------------
+  registrationMode: { label: 'Registration mode', description: 'latchkey.registration.mode when it refused: off, token (an initial access token is required) or open.' },
+  registrationProblem: { label: 'What is wrong with the registration', description: 'The client metadata field that was refused (RFC 7591 §2 name), and why (bounded; never a secret).' },
+  metadataField: { label: 'Metadata field', description: 'The client metadata field at fault (RFC 7591 §2 name, such as redirect_uris or token_endpoint_auth_method).' },
+  applicationType: { label: 'application_type', description: 'The application_type of the registration (web, the default, or native): web redirect URIs must be https off localhost, native ones http on loopback or a private-use scheme.' },
+  registrationPolicy: { label: 'Registration policy', description: 'The registration policy the registration was checked against (the initial access token\'s, or default; null: none).' },
+  initialAccessTokenLength: { label: 'Length of the bearer token sent', description: 'How many characters the bearer token sent with the registration had (ours have 49, starting lk_ia_); never the token itself.' },
+  initialAccessTokenId: { label: 'Initial access token', description: 'The id (iat_…) of the initial access token presented; never the token.' },
+  initialAccessTokenState: { label: 'Initial access token state', description: 'Why the initial access token registers nothing: revoked, expired or used_up (no uses left).' },
+  initialAccessTokenExpiredAt: { label: 'Initial access token expired at', description: 'When the initial access token stopped working (null: it does not expire).' },
+  registrationClientId: { label: 'Client id in the path', description: 'The client id of the client configuration endpoint (RFC 7592) that was called.' },
   // ---- report-only rules -------------------------------------------------------------------------
   rule: { label: 'Rule', description: 'The report-only rule that would refuse this request (rule_…).' },
   ruleMode: { label: 'Rule mode', description: 'report or enforce.' },

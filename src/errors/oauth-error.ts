@@ -25,7 +25,10 @@ export type OAuthErrorCode =
   | 'interaction_required'
   /** Core 1.0 §3.1.2.6: the request and request_uri parameters (§6) are not supported. */
   | 'request_not_supported'
-  | 'request_uri_not_supported';
+  | 'request_uri_not_supported'
+  /** RFC 7591 §3.2.2: dynamic client registration refusals. */
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata';
 
 export interface OAuthErrorInit {
   readonly error: OAuthErrorCode;

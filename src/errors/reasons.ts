@@ -858,6 +858,97 @@ export const REASONS = {
     setting: 'api.userRateLimit / latchkey.rate_limit.api_user',
     facts: ['limit', 'limitSource', 'retryAfterSeconds'],
   },
+  'rate_limit.registration_exceeded': {
+    explanation: 'One source address (an IPv6 address by its /64) sent more dynamic client registrations (POST /oauth/register) than latchkey.rate_limit.registration allows in one window, counted before the initial access token was checked; it was answered 429 with Retry-After. A client that registers on every start is the usual cause.',
+    fix: 'Have the client keep its client_id (a re-registration with the same metadata from the same source returns the same client anyway) and honour Retry-After; or raise latchkey.rate_limit.registration (0: no limit, which doctor warns about when registration is open).',
+    setting: 'latchkey.rate_limit.registration',
+    facts: ['limit', 'limitSource', 'retryAfterSeconds'],
+  },
+  // ---- dynamic client registration (RFC 7591) and management (RFC 7592) ----------------------------
+  'registration.disabled': {
+    explanation: 'A client tried to register at POST /oauth/register (RFC 7591), but dynamic client registration is off on this instance (latchkey.registration.mode is off), so the endpoint answers 404 and discovery does not name it.',
+    fix: 'Register the client as an application (`latchkey apps create`), or turn registration on: `latchkey properties set latchkey.registration.mode token` (with initial access tokens) or open.',
+    setting: 'latchkey.registration.mode',
+    facts: ['registrationMode'],
+  },
+  'registration.token_missing': {
+    explanation: 'A client tried to register without an initial access token, and this instance requires one (latchkey.registration.mode is token; RFC 7591 §3: the token is sent as Authorization: Bearer).',
+    fix: 'Create a token with `latchkey registration tokens create [--uses N] [--expires 7d]` and give it to the client (its configuration usually calls it the initial access token), or set latchkey.registration.mode to open.',
+    setting: 'latchkey.registration.mode',
+    facts: ['registrationMode'],
+  },
+  'registration.token_unknown': {
+    explanation: 'The bearer token sent with the registration is not an initial access token of this instance (mistyped, truncated, from another instance, or an access token sent instead).',
+    fix: 'Send the token `latchkey registration tokens create` printed, exactly; list the tokens with `latchkey registration tokens list` (their ids, never the tokens).',
+    facts: ['initialAccessTokenLength'],
+  },
+  'registration.token_unusable': {
+    explanation: 'The initial access token sent is known but registers nothing more: it was revoked, it expired, or it has no uses left.',
+    fix: 'Create a new token (`latchkey registration tokens create --uses N --expires <duration>`); see which with `latchkey registration tokens list`.',
+    facts: ['initialAccessTokenId', 'initialAccessTokenState', 'initialAccessTokenExpiredAt'],
+  },
+  'registration.body_invalid': {
+    explanation: 'The registration request is not a JSON object sent as application/json (RFC 7591 §3.1): another content type, malformed JSON, or an array or a value instead of an object.',
+    fix: 'POST the client metadata as one JSON object with Content-Type: application/json.',
+    facts: ['registrationProblem', 'contentType'],
+  },
+  'registration.redirect_uri_invalid': {
+    explanation: 'A redirect URI of the registration is not acceptable: not an absolute URI, with a fragment, a scheme that runs script, http off loopback, more than 20, or not a string.',
+    fix: 'Register redirect URIs as exact absolute URIs: https://app.example.com/callback, http://127.0.0.1:PORT/callback for a native app, or a private-use scheme with a period (com.example.app:/callback).',
+    facts: ['registrationProblem', 'metadataField'],
+  },
+  'registration.redirect_uri_application_type': {
+    explanation: 'A redirect URI does not suit the application_type (OpenID Connect Dynamic Client Registration 1.0 §2): a web client (the default) must use https and not localhost; a native client must use http on a loopback address (127.0.0.1, [::1], localhost) or a private-use scheme (RFC 8252 §7), or https.',
+    fix: 'Register "application_type": "native" for a desktop or CLI client listening on loopback, or give a web client its https redirect URI.',
+    facts: ['registrationProblem', 'applicationType'],
+  },
+  'registration.redirect_uris_missing': {
+    explanation: 'The registration asks for the authorization_code grant (the default) but lists no redirect_uris (RFC 7591 §2: required for redirect-based flows).',
+    fix: 'Send "redirect_uris": ["https://app.example.com/callback"] with the registration.',
+    facts: ['metadataField'],
+  },
+  'registration.grant_types_invalid': {
+    explanation: 'The grant_types or response_types of the registration are not acceptable: a registered client may have authorization_code (with response type code) and refresh_token only, and the two lists must agree (RFC 7591 §2.1: authorization_code goes with code).',
+    fix: 'Register "grant_types": ["authorization_code", "refresh_token"] and "response_types": ["code"] (or leave both out: those are the defaults). Other grants need an application made by an administrator.',
+    facts: ['registrationProblem', 'metadataField'],
+  },
+  'registration.auth_method_unsupported': {
+    explanation: 'The token_endpoint_auth_method of the registration is not one this instance supports for registered clients (none, client_secret_basic, client_secret_post, private_key_jwt), or client_secret_post is switched off (latchkey.client_auth.client_secret_post.enabled).',
+    fix: 'Register "token_endpoint_auth_method": "none" for a public client using PKCE, or client_secret_basic for a confidential one (the default).',
+    setting: 'latchkey.client_auth.client_secret_post.enabled',
+    facts: ['registrationProblem', 'metadataField'],
+  },
+  'registration.keys_invalid': {
+    explanation: 'The keys of the registration are not acceptable: both jwks and jwks_uri (RFC 7591 §2: "MUST NOT both be present"), a JWKS that is not a set of public keys, a jwks_uri the outbound rules refuse, or private_key_jwt without either.',
+    fix: 'Send either "jwks": {"keys": [...public keys...]} or "jwks_uri": "https://app.example.com/jwks.json", only with private_key_jwt.',
+    setting: 'latchkey.outbound.allow_private_networks',
+    facts: ['registrationProblem', 'metadataField'],
+  },
+  'registration.scope_invalid': {
+    explanation: 'The scope of the registration names an auth scope this instance does not have, or a reserved one (latchkey.admin, useraccount) that a registered client may not hold.',
+    fix: 'Register only scopes the instance has (`latchkey scopes list`), space-separated; or leave scope out to get the policy\'s scopes (or every scope but the reserved ones).',
+    facts: ['registrationProblem', 'metadataField'],
+  },
+  'registration.field_invalid': {
+    explanation: 'A client metadata field is of the wrong type or shape (RFC 7591 §2): client_name, logo_uri, client_uri, policy_uri, tos_uri, contacts, application_type, software_id, id_token_signed_response_alg or access_token_format.',
+    fix: 'Correct the field the explanation names: strings for names and ids, https URLs for the *_uri fields, an array of strings for contacts, web or native for application_type.',
+    facts: ['registrationProblem', 'metadataField'],
+  },
+  'registration.policy_refused': {
+    explanation: 'The registration is well formed but asks for something its registration policy does not allow: a grant type, scope, redirect host, token format, authentication method or application_type outside the policy (the initial access token\'s policy, or the policy named default).',
+    fix: 'Register within the policy (`latchkey registration policies show <name>`), or widen it: `latchkey registration policies set <name> --scopes ...`.',
+    facts: ['registrationPolicy', 'metadataField', 'registrationProblem'],
+  },
+  'registration.management_token_invalid': {
+    explanation: 'A call to a client configuration endpoint (RFC 7592: GET, PUT or DELETE /oauth/register/<client_id>) came without the registration access token of that client, with another one, or for a client that is not (or no longer) registered; RFC 7592 §2 answers all of these 401 alike.',
+    fix: 'Send the registration_access_token the registration returned, as Authorization: Bearer, to the registration_client_uri it returned. A lost token is replaced by registering again with the same metadata from the same source.',
+    facts: ['registrationClientId'],
+  },
+  'registration.client_id_mismatch': {
+    explanation: 'An update of a registration (RFC 7592 §2.2: PUT /oauth/register/<client_id>) did not carry the client_id of the client it updates ("it MUST be the same as its currently issued client identifier").',
+    fix: 'Send the whole client metadata with its own client_id, as the registration returned it.',
+    facts: ['registrationClientId', 'registrationProblem'],
+  },
   'metrics.credentials_missing': {
     explanation: '/metrics requires a bearer token (latchkey.metrics.token_sha256 is set) and the scrape sent none.',
     fix: 'Give the scraper the token: in Prometheus, `authorization: { type: Bearer, credentials_file: <file> }`; make a new one with `latchkey metrics token`.',

@@ -40,7 +40,11 @@ export type RegistryErrorCode =
   /** No registered external resource (RFC 8707) has this identifier (src/registry/resources.ts). */
   | 'resource_not_found'
   /** A resource with this identifier is registered already, or is a hosted API or MCP server. */
-  | 'resource_exists';
+  | 'resource_exists'
+  /** No registration policy has this name (src/registry/registration.ts). */
+  | 'registration_policy_not_found'
+  /** No initial access token has this id. */
+  | 'initial_access_token_not_found';
 
 /**
  * What an `in_use` refusal names (the admin API answers it as `dependants`, so the console can

@@ -31,6 +31,12 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
     const revoke = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.revocationEndpoint.handle(toNeutral(req)));
     for (const url of ['/oauth/revoke', '/oauth_revoke_token.do']) scope.route({ method: [...methods], url, config: { endpoint: 'revoke' } satisfies OAuthRouteConfig, handler: revoke });
 
+    // Dynamic client registration (RFC 7591 §3) and the client configuration endpoint (RFC 7592):
+    // every method reaches the core, which answers the ones it does not take with Allow. JSON
+    // bodies arrive as text like every body here (server.ts), so the core parses them itself.
+    const register = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.registrationEndpoint.handle(toNeutral(req)));
+    for (const url of ['/oauth/register', '/oauth/register/:clientId']) scope.route({ method: [...methods], url, config: { endpoint: 'register' } satisfies OAuthRouteConfig, handler: register });
+
     // OpenID Connect UserInfo (Core §5.3): GET and POST; other methods reach the core, which answers
     // 405 with Allow. Not CORS-enabled, as no other endpoint here is (a browser app calls it through its backend).
     const userinfo = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.userInfoEndpoint.handle(toNeutral(req)));

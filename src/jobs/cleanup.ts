@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Storage } from '../storage/types.js';
+import { reapRegistrations } from '../registry/registration.js';
 import { scheduleJob, type JobSchedule } from './schedule.js';
 
 /**
@@ -9,7 +10,8 @@ import { scheduleJob, type JobSchedule } from './schedule.js';
  * refusal records older than the retention, audit entries older than a year, activity counters
  * older than 30 days (the console charts show at most a week), per-application usage older than 90
  * days (posture reads 30; dormancy at most 90), and expired password-attempt counts
- * (registry/lockout.ts: each expires one lockout window after its last failure). Every instance schedules it; `Storage.tryExclusive` makes sure only one
+ * (registry/lockout.ts: each expires one lockout window after its last failure), and dynamically
+ * registered clients unused for latchkey.registration.reap_after_days (registry/registration.ts). Every instance schedules it; `Storage.tryExclusive` makes sure only one
  * instance at a time does the work (the others log that they skipped), and the deletes are
  * idempotent, so an instance that runs just after another finds (almost) nothing left to delete.
  */
@@ -51,7 +53,7 @@ export const CLEANUP_DEFAULTS = {
 } as const satisfies Required<CleanupOptions>;
 
 export interface CleanupDeps {
-  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'audit' | 'activity' | 'usage' | 'attempts' | 'sessions'>>;
+  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'audit' | 'activity' | 'usage' | 'attempts' | 'sessions' | 'registrations' | 'applications' | 'properties'>>;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -70,6 +72,8 @@ export type CleanupResult =
       readonly usageDeleted: number;
       readonly attemptsDeleted: number;
       readonly sessionsDeleted: number;
+      /** Dynamically registered clients deleted for being unused (latchkey.registration.reap_after_days). */
+      readonly registrationsReaped: number;
       readonly durationMs: number;
     }
   | { readonly ran: false; readonly reason: 'running_elsewhere' };
@@ -99,7 +103,13 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     const attemptsDeleted = (await deps.storage.attempts?.deleteExpired(started)) ?? 0;
     // Sessions that ended (expired or signed out) a day ago: kept that long so a late request is told its session ended.
     const sessionsDeleted = (await deps.storage.sessions?.deleteExpired(started - DAY)) ?? 0;
-    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, keysDeleted, auditDeleted, activityDeleted, usageDeleted, attemptsDeleted, sessionsDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
+    // Registered clients nobody used for the period (before usage older than its retention goes: the reaper reads it).
+    const { registrations, usage, applications, properties } = deps.storage;
+    const registrationsReaped =
+      registrations !== undefined && usage !== undefined && applications !== undefined && properties !== undefined
+        ? (await reapRegistrations({ storage: { registrations, usage, applications, properties, tokens: deps.storage.tokens, ...(deps.storage.audit === undefined ? {} : { audit: deps.storage.audit }) }, clock: deps.clock, actor: 'system' })).deleted
+        : 0;
+    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, keysDeleted, auditDeleted, activityDeleted, usageDeleted, attemptsDeleted, sessionsDeleted, registrationsReaped, durationMs: Math.max(0, deps.clock.now() - started) };
   };
   const outcome = deps.storage.tryExclusive === undefined ? await work() : await deps.storage.tryExclusive(CLEANUP_JOB, work);
   const result: CleanupResult = outcome ?? { ran: false, reason: 'running_elsewhere' };

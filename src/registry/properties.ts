@@ -10,12 +10,15 @@ export interface PropertyDefinition<T extends boolean | number | string = boolea
   /**
    * `sha256`: the SHA-256 of a secret, as 64 hex digits ('' for none), never the secret itself.
    * `host_patterns`: host names or `*.example.com` patterns, separated by commas or spaces ('' for none).
+   * `enum`: one of `values` (stored lower-case).
    */
-  readonly type: T extends boolean ? 'boolean' : T extends number ? 'integer' : 'sha256' | 'host_patterns';
+  readonly type: T extends boolean ? 'boolean' : T extends number ? 'integer' : 'sha256' | 'host_patterns' | 'enum';
   readonly default: T;
   readonly description: string;
   readonly min?: number;
   readonly max?: number;
+  /** `enum` properties: the values allowed, the default among them. */
+  readonly values?: readonly string[];
 }
 
 export const PROPERTY_DEFINITIONS = {
@@ -134,6 +137,19 @@ export const PROPERTY_DEFINITIONS = {
     max: 604800,
     description: 'When fetching a known client ID metadata document again fails (network, status, outbound rules are not a reason to forget it), the application as last fetched keeps working for this long after the document went stale, in seconds; 0: a failed refetch refuses at once. An invalid new document is never covered.',
   },
+  'latchkey.registration.mode': {
+    type: 'enum',
+    values: ['off', 'token', 'open'],
+    default: 'token',
+    description: 'Dynamic client registration (RFC 7591) at POST /oauth/register: off (the endpoint answers 404 and discovery does not name it), token (a registration needs an initial access token, `latchkey registration tokens create`), or open (anyone may register, under the registration policy named default, if there is one, and the per-source rate limit latchkey.rate_limit.registration).',
+  },
+  'latchkey.registration.reap_after_days': {
+    type: 'integer',
+    default: 30,
+    min: 0,
+    max: 3650,
+    description: 'Dynamically registered clients that got no token (and whose registration was not read or changed) for this many days are deleted by the clean-up job and `latchkey registration reap`; 0: never reaped.',
+  },
   'latchkey.idp.max_token_lifetime_seconds': {
     type: 'integer',
     default: 86400,
@@ -214,6 +230,13 @@ export const PROPERTY_DEFINITIONS = {
     max: 100000000,
     description: 'Requests per window one user (or application user) may make to one hosted API; past it, 429. An API definition\'s userRateLimit replaces it. 0: no limit.',
   },
+  'latchkey.rate_limit.registration': {
+    type: 'integer',
+    default: 20,
+    min: 0,
+    max: 100000000,
+    description: 'Dynamic client registrations (POST /oauth/register, RFC 7591) per window from one source address (an IPv6 address by its /64), counted before the initial access token is checked; past it, 429 with Retry-After. 0: no limit (doctor warns when registration is open).',
+  },
 } as const satisfies Record<string, PropertyDefinition>;
 
 export type PropertyName = keyof typeof PROPERTY_DEFINITIONS;
@@ -243,6 +266,7 @@ export function parsePropertyValue(name: string, raw: string): boolean | number 
     throw new RegistryError('property_invalid', `Property ${name} is a boolean: use true or false (got "${raw}").`);
   }
   if (def.type === 'host_patterns') return parseHostPatterns(name, raw).join(',');
+  if (def.type === 'enum') return parseEnumValue(name, def, raw);
   if (def.type === 'sha256') {
     // Never echo the value: someone may have pasted the token itself instead of its hash.
     if (value === '' || /^[0-9a-f]{64}$/.test(value)) return value;
@@ -256,6 +280,14 @@ export function parsePropertyValue(name: string, raw: string): boolean | number 
     throw new RegistryError('property_invalid', `Property ${name} must be between ${def.min} and ${def.max} (got ${n}).`);
   }
   return n;
+}
+
+/** One of the listed values (lower-cased). */
+function parseEnumValue(name: string, def: PropertyDefinition, raw: string): string {
+  const values = def.values ?? [];
+  const lower = raw.trim().toLowerCase();
+  if (values.includes(lower)) return lower;
+  throw new RegistryError('property_invalid', `Property ${name} is one of ${values.join(', ')} (got "${raw.slice(0, 100)}").${didYouMean(lower, values)}`);
 }
 
 const HOST_PATTERN = /^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;

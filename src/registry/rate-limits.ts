@@ -20,14 +20,17 @@ import type { PropertyName, PropertyValues } from './properties.js';
  *   latchkey.rate_limit.address.
  * - `api`: per hosted API, its authenticated callers together: the definition's rateLimit, else
  *   latchkey.rate_limit.api. `api_user`: per user and API: userRateLimit, else latchkey.rate_limit.api_user.
+ * - `registration`: per source address, at the dynamic client registration endpoint (RFC 7591),
+ *   before the initial access token is checked: latchkey.rate_limit.registration.
  */
-export type RateLimitKind = 'client' | 'address' | 'api' | 'api_user';
+export type RateLimitKind = 'client' | 'address' | 'api' | 'api_user' | 'registration';
 
 const PROPERTY: Readonly<Record<RateLimitKind, PropertyName>> = {
   client: 'latchkey.rate_limit.client',
   address: 'latchkey.rate_limit.address',
   api: 'latchkey.rate_limit.api',
   api_user: 'latchkey.rate_limit.api_user',
+  registration: 'latchkey.rate_limit.registration',
 };
 export const RATE_LIMIT_WINDOW_PROPERTY = 'latchkey.rate_limit.window_seconds';
 
@@ -36,6 +39,7 @@ const REASON: Readonly<Record<RateLimitKind, ReasonCode>> = {
   address: 'rate_limit.address_exceeded',
   api: 'rate_limit.api_exceeded',
   api_user: 'rate_limit.api_user_exceeded',
+  registration: 'rate_limit.registration_exceeded',
 };
 
 const WHOSE: Readonly<Record<RateLimitKind, string>> = {
@@ -43,6 +47,7 @@ const WHOSE: Readonly<Record<RateLimitKind, string>> = {
   address: 'from this address',
   api: 'to this API',
   api_user: 'to this API from this user',
+  registration: 'registering clients from this address',
 };
 
 /** A limit in force and where it comes from (for the hint: the setting to change). */
@@ -203,6 +208,7 @@ const OWN_SETTING: Readonly<Record<RateLimitKind, string>> = {
   address: 'latchkey.rate_limit.address',
   api: 'api.rateLimit',
   api_user: 'api.userRateLimit',
+  registration: 'latchkey.rate_limit.registration',
 };
 
 /** The setting that made the limit: the application's or API's own, or the instance property. */

@@ -6,6 +6,7 @@ import type { Storage } from './types.js';
  * (SQLite → PostgreSQL is the main case): roles, scopes, users (with password hashes), applications
  * (with secret hashes and public keys), properties, the signing keys (still encrypted with the
  * key-encryption key: the target's instances need the same one), the identity providers, every
+ * dynamic registration's policies, initial access tokens (hashes) and registrations, every
  * token that has not expired — in whatever state, so token families and refresh-token reuse
  * detection carry over — the refusal records, the audit log and the per-application usage by day
  * (what `latchkey apps posture` reads: last use, dormancy, scopes used).
@@ -30,7 +31,7 @@ export const NOT_COPIED: readonly { readonly what: string; readonly why: string 
 ];
 
 export interface TableCopy {
-  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'rules' | 'resources' | 'tokens' | 'refusals' | 'audit' | 'usage';
+  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'rules' | 'resources' | 'registration_policies' | 'initial_access_tokens' | 'registrations' | 'tokens' | 'refusals' | 'audit' | 'usage';
   /** Rows read from the source. */
   source: number;
   /** Rows written to the target. */
@@ -78,7 +79,7 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
  * target's admin user to replace, if any. Throws TargetNotEmptyError otherwise.
  */
 export async function checkTarget(source: Storage, target: Storage): Promise<User | undefined> {
-  const [idps, apps, props, tokens, refusals, roles, scopes, users, rules, usageSince, resources] = await Promise.all([
+  const [idps, apps, props, tokens, refusals, roles, scopes, users, rules, usageSince, resources, regPolicies, iats, registrations] = await Promise.all([
     target.identityProviders.list(),
     target.applications.list(),
     target.properties.list(),
@@ -90,6 +91,9 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
     target.rules.list(),
     target.usage.firstDay(),
     target.resources.list(),
+    target.registrationPolicies.list(),
+    target.initialAccessTokens.list(),
+    target.registrations.list(),
   ]);
   const found: string[] = [];
   // Signing keys are not checked: a first start creates one (see copyStorage, which retires it).
@@ -99,6 +103,9 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
   if (tokens.length > 0) found.push('tokens');
   if (rules.length > 0) found.push(plural(rules.length, 'rule'));
   if (resources.length > 0) found.push(plural(resources.length, 'registered resource'));
+  if (regPolicies.length > 0) found.push(plural(regPolicies.length, 'registration policy', 'registration policies'));
+  if (iats.length > 0) found.push(plural(iats.length, 'initial access token'));
+  if (registrations.length > 0) found.push(plural(registrations.length, 'client registration'));
   if (refusals.length > 0) found.push('refusal records');
   // Usage counts add up: copied onto counts of the target's own they would be summed.
   if (usageSince !== undefined) found.push('application usage counts');
@@ -243,6 +250,31 @@ export async function copyStorage(source: Storage, target: Storage, options: Cop
     t.source = resources.length;
     for (const resource of resources) {
       await target.resources.create(resource);
+      t.copied += 1;
+    }
+  });
+  await step('registration_policies', async (t) => {
+    const policies = await source.registrationPolicies.list();
+    t.source = policies.length;
+    for (const policy of policies) {
+      await target.registrationPolicies.put(policy);
+      t.copied += 1;
+    }
+  });
+  await step('initial_access_tokens', async (t) => {
+    // Hashes only: the tokens handed out keep working against the target.
+    const iats = await source.initialAccessTokens.list();
+    t.source = iats.length;
+    for (const iat of iats) {
+      await target.initialAccessTokens.create(iat);
+      t.copied += 1;
+    }
+  });
+  await step('registrations', async (t) => {
+    const records = await source.registrations.list();
+    t.source = records.length;
+    for (const record of records) {
+      await target.registrations.create(record);
       t.copied += 1;
     }
   });

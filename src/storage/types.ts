@@ -23,7 +23,7 @@
  *   method's default; otherwise it is rounded down, and a negative limit returns nothing. There is no
  *   maximum in storage: callers that take a limit from a request bound it first.
  */
-import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, ResourceRecord, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, UsageRow, User } from '../domain/model.js';
+import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, ResourceRecord, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, UsageRow, User, InitialAccessToken, RegistrationPolicy, RegistrationRecord } from '../domain/model.js';
 import { StorageError, type StorageErrorCode } from '../errors/storage.js';
 import type { BucketHistogram } from '../core/histogram.js';
 import type { RateCounters } from './rate-counters.js';
@@ -86,6 +86,62 @@ export interface ResourceStore {
   /** Every resource, by uri (unique) in byte order. */
   list(): Promise<ResourceRecord[]>;
   delete(uri: string): Promise<boolean>;
+}
+
+/** The outcome of spending one use of an initial access token. */
+export type ConsumeInitialAccessResult =
+  | { readonly outcome: 'consumed'; readonly token: InitialAccessToken }
+  | { readonly outcome: 'not_found' }
+  /** Revoked, expired at the time given, or without uses left (the token says which). */
+  | { readonly outcome: 'unusable'; readonly token: InitialAccessToken };
+
+/** Initial access tokens (RFC 7591 §3). Nothing caches them: writes do not bump the change version. */
+export interface InitialAccessTokenStore {
+  /** `conflict` when the id or hash exists. */
+  create(token: InitialAccessToken): Promise<void>;
+  byId(id: string): Promise<InitialAccessToken | undefined>;
+  byHash(hash: string): Promise<InitialAccessToken | undefined>;
+  /** Every token (revoked and expired ones too), oldest first (by created_at, then id). */
+  list(): Promise<InitialAccessToken[]>;
+  /**
+   * Spends one use, atomically across instances: when the token is unrevoked, unexpired at `at`
+   * and has uses left (or no limit), usesLeft goes down by one (unless unlimited) and lastUsedAt
+   * becomes `at`. Of concurrent calls on a token with one use left exactly one gets `consumed`.
+   */
+  consume(hash: string, at: number): Promise<ConsumeInitialAccessResult>;
+  /** Marks the token revoked; false when no unrevoked token has this id. */
+  revoke(id: string, at: number): Promise<boolean>;
+}
+
+/** Registration policies (registry data: every write moves the change version). */
+export interface RegistrationPolicyStore {
+  /** Creates or replaces the policy named `policy.name`. */
+  put(policy: RegistrationPolicy): Promise<void>;
+  byName(name: string): Promise<RegistrationPolicy | undefined>;
+  /** Every policy, by name (unique) in byte order. */
+  list(): Promise<RegistrationPolicy[]>;
+  delete(name: string): Promise<boolean>;
+}
+
+/** What dynamic registration keeps per registered client. Nothing caches it: writes do not bump the change version. */
+export interface RegistrationStore {
+  /** `conflict` when the client id exists, or a record of the same source and fingerprint does. */
+  create(record: RegistrationRecord): Promise<void>;
+  /** Replaces the record of `record.clientId`; not_found when there is none. */
+  update(record: RegistrationRecord): Promise<void>;
+  byClientId(clientId: string): Promise<RegistrationRecord | undefined>;
+  /** The record registered from `source` with this metadata fingerprint (unique per pair). */
+  bySourceAndFingerprint(source: string, fingerprint: string): Promise<RegistrationRecord | undefined>;
+  /** Every record, oldest first (by created_at, then client id). */
+  list(): Promise<RegistrationRecord[]>;
+  /** Moves lastUsedAt forward to `at` (never back); false when there is no record. */
+  touch(clientId: string, at: number): Promise<boolean>;
+  /**
+   * The records last used (or, never used, created) before `before`, oldest first (by created_at,
+   * then client id), at most `limit` (default 100; the limit rule above). What reaping deletes.
+   */
+  unusedBefore(before: number, limit?: number): Promise<RegistrationRecord[]>;
+  delete(clientId: string): Promise<boolean>;
 }
 
 export interface UserStore {
@@ -420,6 +476,9 @@ export interface Storage {
   readonly usage: UsageStore;
   readonly sessions: SessionStore;
   readonly attempts: AttemptStore;
+  readonly initialAccessTokens: InitialAccessTokenStore;
+  readonly registrationPolicies: RegistrationPolicyStore;
+  readonly registrations: RegistrationStore;
   readonly changes: ChangeFeed;
   /** Cheap round trip used by readiness checks. */
   ping(): Promise<void>;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type ResourceRecord, type Rule, type AttemptKey, type SessionRecord, type SigningKey, type UsageRow, type User } from '../../src/domain/model.js';
+import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type ResourceRecord, type Rule, type AttemptKey, type SessionRecord, type SigningKey, type UsageRow, type User, type InitialAccessToken, type RegistrationRecord } from '../../src/domain/model.js';
 import { JWT_BEARER_GRANT } from '../../src/grants/grant-type.js';
 import { StorageError, type Storage, type StorageErrorCode } from '../../src/storage/types.js';
 
@@ -1107,6 +1107,113 @@ function describeKeysCodesReplayProviders(get: () => Storage): void {
       const imported = { ...makeToken({ audience: ['https://c.example.test'] }), status: 'revoked' as const, revokedAt: T0 + 3 };
       await s.tokens.importAll([imported]);
       assert.deepEqual(await s.tokens.byHash(imported.hash), imported);
+    });
+  });
+
+  describe('dynamic registration: initial access tokens, policies, registrations', () => {
+    const iat = (over: Partial<InitialAccessToken> = {}): InitialAccessToken => ({
+      id: `iat_${uid().slice(0, 12)}`, hash: uid(), policy: null, usesLeft: null, expiresAt: null, createdAt: T0, createdBy: 'cli:test', lastUsedAt: null, revokedAt: null, ...over,
+    });
+    const reg = (over: Partial<RegistrationRecord> = {}): RegistrationRecord => ({
+      clientId: uid(), applicationId: uid(), tokenHash: uid(), source: 'ip:127.0.0.1', fingerprint: uid(), metadata: '{"client_name":"x"}', policy: null,
+      createdAt: T0, updatedAt: T0, lastUsedAt: null, ...over,
+    });
+
+    it('initial access tokens: create, read by id and hash, list oldest first, conflict on a second hash', async () => {
+      const s = get();
+      const a = iat({ createdAt: T0 + 2, policy: 'agents', usesLeft: 3, expiresAt: T0 + 1000 });
+      const b = iat({ createdAt: T0 + 1 });
+      await s.initialAccessTokens.create(a);
+      await s.initialAccessTokens.create(b);
+      assert.deepEqual(await s.initialAccessTokens.byId(a.id), a);
+      assert.deepEqual(await s.initialAccessTokens.byHash(a.hash), a);
+      assert.equal(await s.initialAccessTokens.byHash('nope'), undefined);
+      assert.deepEqual((await s.initialAccessTokens.list()).map((t) => t.id), [b.id, a.id]);
+      await rejectsWith(s.initialAccessTokens.create({ ...iat(), hash: a.hash }), 'conflict');
+    });
+
+    it('initial access tokens: consume spends uses, refuses expired, revoked and exhausted tokens', async () => {
+      const s = get();
+      const two = iat({ usesLeft: 2, expiresAt: T0 + 100 });
+      const unlimited = iat();
+      await s.initialAccessTokens.create(two);
+      await s.initialAccessTokens.create(unlimited);
+      const first = await s.initialAccessTokens.consume(two.hash, T0 + 1);
+      assert.equal(first.outcome, 'consumed');
+      assert.deepEqual(first.outcome === 'consumed' && [first.token.usesLeft, first.token.lastUsedAt], [1, T0 + 1]);
+      assert.equal((await s.initialAccessTokens.consume(two.hash, T0 + 100)).outcome, 'unusable', 'expired at its expiry time');
+      assert.equal((await s.initialAccessTokens.consume(two.hash, T0 + 2)).outcome, 'consumed');
+      const spent = await s.initialAccessTokens.consume(two.hash, T0 + 3);
+      assert.equal(spent.outcome, 'unusable');
+      assert.equal(spent.outcome === 'unusable' && spent.token.usesLeft, 0);
+      assert.equal((await s.initialAccessTokens.consume('unknown', T0)).outcome, 'not_found');
+      for (let i = 0; i < 3; i++) assert.equal((await s.initialAccessTokens.consume(unlimited.hash, T0 + i)).outcome, 'consumed');
+      assert.equal((await s.initialAccessTokens.byHash(unlimited.hash))?.usesLeft, null);
+      assert.equal(await s.initialAccessTokens.revoke(unlimited.id, T0 + 5), true);
+      assert.equal(await s.initialAccessTokens.revoke(unlimited.id, T0 + 6), false, 'already revoked');
+      assert.equal((await s.initialAccessTokens.byId(unlimited.id))?.revokedAt, T0 + 5);
+      assert.equal((await s.initialAccessTokens.consume(unlimited.hash, T0 + 7)).outcome, 'unusable');
+    });
+
+    it('initial access tokens: of concurrent registrations on the last use exactly one wins', async () => {
+      const s = get();
+      const one = iat({ usesLeft: 1 });
+      await s.initialAccessTokens.create(one);
+      const outcomes = await Promise.all(Array.from({ length: 8 }, () => s.initialAccessTokens.consume(one.hash, T0)));
+      assert.equal(outcomes.filter((o) => o.outcome === 'consumed').length, 1);
+    });
+
+    it('registration policies: put creates or replaces (keeping createdAt), list by name, delete; writes move the change version', async () => {
+      const s = get();
+      let v = await s.changes.version();
+      await s.registrationPolicies.put({ name: 'web', description: 'web apps', spec: { applicationTypes: ['web'], scopes: ['a', 'b'] }, createdAt: T0, updatedAt: T0 });
+      assert.ok((await s.changes.version()) > v);
+      await s.registrationPolicies.put({ name: 'Agents', description: null, spec: {}, createdAt: T0, updatedAt: T0 });
+      await s.registrationPolicies.put({ name: 'web', description: null, spec: { grantTypes: ['authorization_code'] }, createdAt: T0 + 5, updatedAt: T0 + 5 });
+      assert.deepEqual(await s.registrationPolicies.byName('web'), { name: 'web', description: null, spec: { grantTypes: ['authorization_code'] }, createdAt: T0, updatedAt: T0 + 5 });
+      assert.deepEqual((await s.registrationPolicies.list()).map((p) => p.name), ['Agents', 'web'], 'byte order');
+      v = await s.changes.version();
+      assert.equal(await s.registrationPolicies.delete('web'), true);
+      assert.ok((await s.changes.version()) > v);
+      assert.equal(await s.registrationPolicies.delete('web'), false);
+      assert.equal(await s.registrationPolicies.byName('web'), undefined);
+    });
+
+    it('registrations: create, find by client id and by source + fingerprint (unique), update, list, delete', async () => {
+      const s = get();
+      const a = reg({ createdAt: T0 + 2 });
+      const b = reg({ createdAt: T0 + 1, source: 'iat:iat_1', policy: 'agents' });
+      await s.registrations.create(a);
+      await s.registrations.create(b);
+      assert.deepEqual(await s.registrations.byClientId(a.clientId), a);
+      assert.deepEqual(await s.registrations.bySourceAndFingerprint(b.source, b.fingerprint), b);
+      assert.equal(await s.registrations.bySourceAndFingerprint(a.source, b.fingerprint), undefined, 'another source');
+      await rejectsWith(s.registrations.create(reg({ source: a.source, fingerprint: a.fingerprint })), 'conflict');
+      await rejectsWith(s.registrations.create({ ...reg(), clientId: a.clientId }), 'conflict');
+      assert.deepEqual((await s.registrations.list()).map((r) => r.clientId), [b.clientId, a.clientId]);
+      const changed = { ...a, tokenHash: 'new-hash', metadata: '{"client_name":"y"}', updatedAt: T0 + 9 };
+      await s.registrations.update(changed);
+      assert.deepEqual(await s.registrations.byClientId(a.clientId), changed);
+      await rejectsWith(s.registrations.update(reg()), 'not_found');
+      assert.equal(await s.registrations.delete(a.clientId), true);
+      assert.equal(await s.registrations.delete(a.clientId), false);
+      assert.equal(await s.registrations.byClientId(a.clientId), undefined);
+    });
+
+    it('registrations: touch moves last use forward only; unusedBefore finds the unused by last use or creation', async () => {
+      const s = get();
+      const used = reg({ createdAt: T0 });
+      const never = reg({ createdAt: T0 + 1 });
+      const fresh = reg({ createdAt: T0 + 50 });
+      for (const r of [used, never, fresh]) await s.registrations.create(r);
+      assert.equal(await s.registrations.touch(used.clientId, T0 + 40), true);
+      assert.equal(await s.registrations.touch(used.clientId, T0 + 30), true);
+      assert.equal((await s.registrations.byClientId(used.clientId))?.lastUsedAt, T0 + 40, 'never back');
+      assert.equal(await s.registrations.touch('nobody', T0), false);
+      assert.deepEqual((await s.registrations.unusedBefore(T0 + 20)).map((r) => r.clientId), [never.clientId]);
+      assert.deepEqual((await s.registrations.unusedBefore(T0 + 45)).map((r) => r.clientId), [used.clientId, never.clientId]);
+      assert.deepEqual((await s.registrations.unusedBefore(T0 + 100, 1)).map((r) => r.clientId), [used.clientId]);
+      assert.deepEqual(await s.registrations.unusedBefore(T0 + 100, -1), []);
     });
   });
 

@@ -5,6 +5,10 @@ import { Alert, Badge, Loading, PageHeader, useAction, useId, useLoad } from '..
 const isBool = (p: PropertyView) => p.type === 'boolean';
 /** A SHA-256 property (latchkey.metrics.token_sha256): 64 hex digits or empty, edited as text. */
 const isHash = (p: PropertyView) => p.type === 'sha256';
+/** An enum property (latchkey.registration.mode): one of its values, chosen from a list. */
+const isEnum = (p: PropertyView) => p.type === 'enum';
+/** Text properties (host patterns, SHA-256, enums) are sent as text, integers as numbers. */
+const isText = (p: PropertyView) => p.type !== 'boolean' && p.type !== 'integer';
 const asBool = (v: unknown) => v === true || v === 'true';
 const show = (p: PropertyView, v: unknown) => (isBool(p) ? (asBool(v) ? 'true' : 'false') : isHash(p) && v === '' ? '(none)' : String(v));
 
@@ -29,7 +33,7 @@ function PropertyCard(props: { p: PropertyView; focused: boolean; onSaved: (mess
         onSubmit={(e) => {
           e.preventDefault();
           void action.run(async () => {
-            await put(`/properties/${encodeURIComponent(p.name)}`, { value: isBool(p) ? bool : isHash(p) ? num.trim() : Number(num) });
+            await put(`/properties/${encodeURIComponent(p.name)}`, { value: isBool(p) ? bool : isText(p) ? num.trim() : Number(num) });
             props.onSaved(`Saved: ${p.name} is now ${show(p, current)}.`);
           });
         }}
@@ -56,7 +60,17 @@ function PropertyCard(props: { p: PropertyView; focused: boolean; onSaved: (mess
               <label for={id}>
                 Value<span class="sr-only"> of {p.name}</span>
               </label>
-              {isHash(p) ? (
+              {isEnum(p) ? (
+                <select id={id} value={num} onChange={(e) => setNum((e.currentTarget as HTMLSelectElement).value)} aria-describedby={`${id}-desc ${id}-default`}>
+                  {(p.values ?? []).map((v) => (
+                    <option key={v} value={v}>
+                      {v}
+                    </option>
+                  ))}
+                </select>
+              ) : isText(p) && !isHash(p) ? (
+                <input id={id} type="text" spellcheck={false} value={num} onInput={(e) => setNum((e.currentTarget as HTMLInputElement).value)} aria-describedby={`${id}-desc ${id}-default`} />
+              ) : isHash(p) ? (
                 <input id={id} type="text" class="mono" spellcheck={false} maxLength={64} placeholder="(none)" value={num} onInput={(e) => setNum((e.currentTarget as HTMLInputElement).value)} aria-describedby={`${id}-desc ${id}-default`} />
               ) : (
                 <input id={id} type="number" step={1} min={p.min} max={p.max} value={num} onInput={(e) => setNum((e.currentTarget as HTMLInputElement).value)} aria-describedby={`${id}-desc ${id}-default`} />

@@ -82,6 +82,7 @@ export function propertyView(p: PropertyView) {
     ...p,
     ...(def.min === undefined ? {} : { min: def.min }),
     ...(def.max === undefined ? {} : { max: def.max }),
+    ...(def.values === undefined ? {} : { values: [...def.values] }),
     link: settingLink(p.name) ?? null,
     reportFirst: rule === undefined ? null : { value: rule.refusing, refuses: rule.refuses },
   };

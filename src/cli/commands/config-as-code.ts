@@ -73,7 +73,7 @@ Examples:
       const doc = await exportRegistry(ctx.storage, apis);
       writeOut(kit, formatDocument(doc, format), opts.output);
       if (opts.output !== undefined && opts.output !== '-') {
-        out.note(`Wrote ${doc.users.length} users, ${doc.roles.length} roles, ${doc.scopes.length} scopes, ${doc.applications.length} applications, ${doc.identityProviders.length} identity providers, ${doc.rules.length} rules and ${Object.keys(doc.properties).length} properties to ${opts.output}.\n`);
+        out.note(`Wrote ${doc.users.length} users, ${doc.roles.length} roles, ${doc.scopes.length} scopes, ${doc.applications.length} applications, ${doc.identityProviders.length} identity providers, ${doc.rules.length} rules, ${doc.registrationPolicies.length} registration policies and ${Object.keys(doc.properties).length} properties to ${opts.output}.\n`);
       }
     });
   });
@@ -107,6 +107,7 @@ const KIND_LABEL: Readonly<Record<PlannedChange['kind'], string>> = {
   identityProvider: 'identity provider',
   rule: 'rule',
   resource: 'resource',
+  registrationPolicy: 'registration policy',
 };
 
 export function planText(plan: Plan, file: string): string {

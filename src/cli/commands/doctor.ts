@@ -74,8 +74,10 @@ openid_without_code_flow, offline_access_without_refresh, claim_scopes_without_o
 application cannot use; docs/openid-connect.md); cimd_trusts_any_domain (client ID metadata documents accepted from
 any host: latchkey.cimd.allowed_domains, latchkey.cimd.allow_unknown_domains; docs/agents-and-mcp.md);
 resource_unreachable (a registered resource, RFC 8707, that every active application is limited away from, or
-whose accepted scopes none of the applications that may request it is allowed; latchkey resources list); in the
-server only (admin API, console home), metrics_unprotected.
+whose accepted scopes none of the applications that may request it is allowed; latchkey resources list);
+open_registration_unlimited (latchkey.registration.mode open with latchkey.rate_limit.registration 0: anyone
+registers clients without limit; see \`latchkey registration\`); in the server only (admin API, console home),
+metrics_unprotected.
 See docs/diagnostics.md.
 
 Exit status: 1 when any finding is an error, 0 otherwise (warnings and information only, or nothing found).

@@ -16,6 +16,7 @@ import { registerMigrateDb } from './migrate-db.js';
 import { registerMetrics } from './metrics.js';
 import { registerProperties } from './properties.js';
 import { registerReasons } from './reasons.js';
+import { registerRegistration } from './registration.js';
 import { registerRoles } from './roles.js';
 import { registerRules } from './rules.js';
 import { registerScopes } from './scopes.js';
@@ -112,6 +113,7 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerProperties(program, kit);
   registerApis(program, kit);
   registerRules(program, kit);
+  registerRegistration(program, kit);
   registerTokens(program, kit);
   registerKeys(program, kit);
   registerExplain(program, kit);

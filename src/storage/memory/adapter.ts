@@ -4,7 +4,7 @@
  * synchronously before its promise resolves, so compare-and-set operations are naturally atomic.
  */
 import { memoryRateCounters } from '../rate-counters.js';
-import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type ResourceRecord, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type UsageRow, type User } from '../../domain/model.js';
+import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type ResourceRecord, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type UsageRow, type User, type InitialAccessToken, type RegistrationPolicy, type RegistrationRecord } from '../../domain/model.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { factsText } from '../sql/rows.js';
 import { addUsage, compareUsage, usageKey } from '../usage-rows.js';
@@ -74,6 +74,12 @@ export function createMemoryStorage(): Storage {
   const identityProviders = new Map<string, IdentityProvider>();
   const rules = new Map<string, Rule>();
   const resources = new Map<string, ResourceRecord>();
+  /** Initial access tokens by id; registration policies by name; registrations by client id. */
+  const iats = new Map<string, InitialAccessToken>();
+  const regPolicies = new Map<string, RegistrationPolicy>();
+  const registrations = new Map<string, RegistrationRecord>();
+  const copyPolicy = (p: RegistrationPolicy): RegistrationPolicy => ({ ...p, spec: JSON.parse(JSON.stringify(p.spec)) as RegistrationPolicy['spec'] });
+  const byCreated = <T extends { createdAt: number }>(key: (v: T) => string) => (a: T, b: T): number => a.createdAt - b.createdAt || compare(key(a), key(b));
   const audit = new Map<string, AuditEntry>();
   /** `${bucket} ${metric}` → count. */
   const activity = new Map<string, ActivityRow>();
@@ -515,6 +521,77 @@ export function createMemoryStorage(): Storage {
         if (deleted) bump();
         return deleted;
       },
+    },
+    initialAccessTokens: {
+      create: async (t) => {
+        if (iats.has(t.id) || [...iats.values()].some((x) => x.hash === t.hash)) throw new StorageError('conflict', 'initial access token already exists');
+        iats.set(t.id, { ...t });
+      },
+      byId: async (id) => { const t = iats.get(id); return t && { ...t }; },
+      byHash: async (hash) => { const t = [...iats.values()].find((x) => x.hash === hash); return t && { ...t }; },
+      list: async () => [...iats.values()].sort(byCreated<InitialAccessToken>((t) => t.id)).map((t) => ({ ...t })),
+      consume: async (hash, at) => {
+        const t = [...iats.values()].find((x) => x.hash === hash);
+        if (t === undefined) return { outcome: 'not_found' };
+        if (t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= at) || (t.usesLeft !== null && t.usesLeft <= 0)) return { outcome: 'unusable', token: { ...t } };
+        const spent: InitialAccessToken = { ...t, usesLeft: t.usesLeft === null ? null : t.usesLeft - 1, lastUsedAt: at };
+        iats.set(t.id, spent);
+        return { outcome: 'consumed', token: { ...spent } };
+      },
+      revoke: async (id, at) => {
+        const t = iats.get(id);
+        if (t === undefined || t.revokedAt !== null) return false;
+        iats.set(id, { ...t, revokedAt: at });
+        return true;
+      },
+    },
+    registrationPolicies: {
+      put: async (p) => {
+        const current = regPolicies.get(p.name);
+        regPolicies.set(p.name, copyPolicy(current === undefined ? p : { ...p, createdAt: current.createdAt }));
+        bump();
+      },
+      byName: async (name) => { const p = regPolicies.get(name); return p && copyPolicy(p); },
+      list: async () => [...regPolicies.values()].sort(byName).map(copyPolicy),
+      delete: async (name) => {
+        const deleted = regPolicies.delete(name);
+        if (deleted) bump();
+        return deleted;
+      },
+    },
+    registrations: {
+      create: async (r) => {
+        if (registrations.has(r.clientId) || [...registrations.values()].some((x) => x.source === r.source && x.fingerprint === r.fingerprint)) {
+          throw new StorageError('conflict', 'registration already exists');
+        }
+        registrations.set(r.clientId, { ...r });
+      },
+      update: async (r) => {
+        if (!registrations.has(r.clientId)) throw new StorageError('not_found', 'registration not found');
+        if ([...registrations.values()].some((x) => x.clientId !== r.clientId && x.source === r.source && x.fingerprint === r.fingerprint)) {
+          throw new StorageError('conflict', 'registration already exists');
+        }
+        registrations.set(r.clientId, { ...r });
+      },
+      byClientId: async (clientId) => { const r = registrations.get(clientId); return r && { ...r }; },
+      bySourceAndFingerprint: async (source, fingerprint) => {
+        const r = [...registrations.values()].find((x) => x.source === source && x.fingerprint === fingerprint);
+        return r && { ...r };
+      },
+      list: async () => [...registrations.values()].sort(byCreated<RegistrationRecord>((r) => r.clientId)).map((r) => ({ ...r })),
+      touch: async (clientId, at) => {
+        const r = registrations.get(clientId);
+        if (r === undefined) return false;
+        registrations.set(clientId, { ...r, lastUsedAt: Math.max(r.lastUsedAt ?? 0, at) });
+        return true;
+      },
+      unusedBefore: async (before, limit) =>
+        [...registrations.values()]
+          .filter((r) => (r.lastUsedAt ?? r.createdAt) < before)
+          .sort(byCreated<RegistrationRecord>((r) => r.clientId))
+          .slice(0, Math.max(0, limitOf(limit)))
+          .map((r) => ({ ...r })),
+      delete: async (clientId) => registrations.delete(clientId),
     },
     rules: {
       async create(rule) {

@@ -21,7 +21,7 @@ import { type ActivityRow, type Application, type AttemptKey, type AuditEntry, t
 import { StorageError, type AuditQuery, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, type ListQuery } from '../sql/queries.js';
-import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
+import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow, registrationRows, type InitialAccessTokenRow, type RegistrationPolicyRow, type RegistrationRow } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { sumUsageRows } from '../usage-rows.js';
 import { PgWriteBatcher } from './batcher.js';
@@ -66,6 +66,7 @@ const {
   namedFromRow, namedParams, refusalFromRow, sessionFromRow, sessionParams, signingKeyFromRow, signingKeyParams, tokenFromRow, userFromRow, userParams,
 } = sqlRows(POSTGRES_DIALECT);
 const LISTS = listQueries(POSTGRES_DIALECT);
+const { iatFromRow, iatParams, policyFromRow, policyParams, registrationFromRow, registrationParams } = registrationRows;
 
 /**
  * Opens a pool to the database at `options.url`, checks that it answers, and applies pending
@@ -412,6 +413,36 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       byUri: (uri) => one('resource', 'resourceByUri', [uri], resourceFromRow),
       list: async () => (await run<ResourceRow>('resource', 'resourceList', [])).map(resourceFromRow),
       delete: async (uri) => (await touched('resource', 'resourceDelete', [uri])) > 0,
+    },
+    initialAccessTokens: {
+      create: async (t) => void (await run('initial access token', 'iatInsert', iatParams(t))),
+      byId: (id) => one('initial access token', 'iatById', [id], iatFromRow),
+      byHash: (hash) => one('initial access token', 'iatByHash', [hash], iatFromRow),
+      list: async () => (await run<InitialAccessTokenRow>('initial access token', 'iatList', [])).map(iatFromRow),
+      consume: async (hash, at) => {
+        if (hash.includes('\u0000')) return { outcome: 'not_found' as const };
+        const spent = (await run<InitialAccessTokenRow>('initial access token', 'iatConsume', [at, hash]))[0];
+        if (spent !== undefined) return { outcome: 'consumed' as const, token: iatFromRow(spent) };
+        const found = await one('initial access token', 'iatByHash', [hash], iatFromRow);
+        return found === undefined ? { outcome: 'not_found' as const } : { outcome: 'unusable' as const, token: found };
+      },
+      revoke: async (id, at) => (await touched('initial access token', 'iatRevoke', [at, id])) > 0,
+    },
+    registrationPolicies: {
+      put: async (p) => void (await touched('registration policy', 'regPolicyPut', policyParams(p))),
+      byName: (name) => one('registration policy', 'regPolicyByName', [name], policyFromRow),
+      list: async () => (await run<RegistrationPolicyRow>('registration policy', 'regPolicyList', [])).map(policyFromRow),
+      delete: async (name) => (await touched('registration policy', 'regPolicyDelete', [name])) > 0,
+    },
+    registrations: {
+      create: async (r) => void (await run('registration', 'registrationInsert', registrationParams(r))),
+      update: (r) => mutate('registration', 'registrationUpdate', registrationParams(r)),
+      byClientId: (clientId) => one('registration', 'registrationByClientId', [clientId], registrationFromRow),
+      bySourceAndFingerprint: (source, fingerprint) => one('registration', 'registrationBySource', [source, fingerprint], registrationFromRow),
+      list: async () => (await run<RegistrationRow>('registration', 'registrationList', [])).map(registrationFromRow),
+      touch: async (clientId, at) => (await touched('registration', 'registrationTouch', [at, clientId])) > 0,
+      unusedBefore: async (before, limit) => (await run<RegistrationRow>('registration', 'registrationUnused', [before, limitOf(limit)])).map(registrationFromRow),
+      delete: async (clientId) => (await touched('registration', 'registrationDelete', [clientId])) > 0,
     },
     identityProviders: {
       create: (p) => mutate('identity provider', 'idpInsert', identityProviderParams(p)),

@@ -346,6 +346,48 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       ALTER TABLE tokens ADD COLUMN audience TEXT;
     `,
   },
+  {
+    version: 14,
+    name: 'dynamic client registration: initial access tokens, registration policies, registrations',
+    sql: `
+      -- Initial access tokens (RFC 7591 §3): only the SHA-256 of each is kept.
+      CREATE TABLE initial_access_tokens (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        hash TEXT COLLATE "C" NOT NULL UNIQUE,
+        policy TEXT,
+        uses_left BIGINT,
+        expires_at BIGINT,
+        created_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL,
+        last_used_at BIGINT,
+        revoked_at BIGINT
+      );
+      -- Registration policies: what a dynamically registered client may have (spec: JSON).
+      CREATE TABLE registration_policies (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        description TEXT,
+        spec TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      -- One row per dynamically registered client: its registration access token (hash), who
+      -- registered it and the fingerprint of its metadata (de-duplication), its last use (reaping).
+      CREATE TABLE registrations (
+        client_id TEXT COLLATE "C" PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        source TEXT COLLATE "C" NOT NULL,
+        fingerprint TEXT COLLATE "C" NOT NULL,
+        metadata TEXT NOT NULL,
+        policy TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        last_used_at BIGINT
+      );
+      CREATE UNIQUE INDEX registrations_source_fingerprint ON registrations (source, fingerprint);
+      CREATE INDEX registrations_created ON registrations (created_at, client_id);
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -1,6 +1,6 @@
 import { CHANGE_VERSION_SHARDS } from './migrations.js';
 import { insertInto, sharedReads, updateByKey } from '../sql/queries.js';
-import { ATTEMPT_COLUMNS, CODE_COLUMNS, COLUMNS, REFUSAL_COLUMNS, TOKEN_COLUMNS } from '../sql/rows.js';
+import { ATTEMPT_COLUMNS, CODE_COLUMNS, COLUMNS, IAT_COLUMNS, REFUSAL_COLUMNS, TOKEN_COLUMNS } from '../sql/rows.js';
 import { POSTGRES_DIALECT as D } from './dialect.js';
 import { refusalRowsFrom, tokenRowsFrom } from './unnest.js';
 
@@ -176,6 +176,17 @@ export const SQL = {
   idpInsert: withBump(insertInto(D, 'identity_providers', COLUMNS.identityProviders)),
   idpUpdate: withBump(updateByKey(D, 'identity_providers', COLUMNS.identityProviders)),
   idpDelete: withBump('DELETE FROM identity_providers WHERE id = $1'),
+  iatInsert: insertInto(D, 'initial_access_tokens', COLUMNS.initialAccessTokens),
+  // One statement (a row lock): of concurrent registrations spending the last use exactly one sees a row back.
+  iatConsume: `UPDATE initial_access_tokens SET uses_left = CASE WHEN uses_left IS NULL THEN NULL ELSE uses_left - 1 END, last_used_at = $1
+    WHERE hash = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1) AND (uses_left IS NULL OR uses_left > 0) RETURNING ${IAT_COLUMNS}`,
+  iatRevoke: 'WITH w AS (UPDATE initial_access_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING 1) SELECT count(*)::int AS n FROM w',
+  regPolicyPut: withBump(`${insertInto(D, 'registration_policies', COLUMNS.registrationPolicies)} ${D.upsert(['name'], ['description', 'spec', 'updated_at'])}`),
+  regPolicyDelete: withBump('DELETE FROM registration_policies WHERE name = $1'),
+  registrationInsert: insertInto(D, 'registrations', COLUMNS.registrations),
+  registrationUpdate: `WITH w AS (${updateByKey(D, 'registrations', COLUMNS.registrations)} RETURNING 1) SELECT count(*)::int AS n FROM w`,
+  registrationTouch: `WITH w AS (UPDATE registrations SET last_used_at = ${D.greatest('COALESCE(last_used_at, 0)', '$1')} WHERE client_id = $2 RETURNING 1) SELECT count(*)::int AS n FROM w`,
+  registrationDelete: 'WITH w AS (DELETE FROM registrations WHERE client_id = $1 RETURNING 1) SELECT count(*)::int AS n FROM w',
 } as const;
 
 export type StatementName = keyof typeof SQL;

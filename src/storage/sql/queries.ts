@@ -15,6 +15,9 @@ import {
   SIGNING_KEY_COLUMNS,
   TOKEN_COLUMNS,
   USER_COLUMNS,
+  IAT_COLUMNS,
+  REGISTRATION_COLUMNS,
+  REGISTRATION_POLICY_COLUMNS,
 } from './rows.js';
 
 /**
@@ -38,6 +41,9 @@ export const ORDER = {
   usage: 'client_id, day, scope',
   rules: 'created_at, id',
   resources: 'uri',
+  initialAccessTokens: 'created_at, id',
+  registrationPolicies: 'name',
+  registrations: 'created_at, client_id',
 } as const;
 
 /** `INSERT INTO table (columns) VALUES (…)`, the values in column order. */
@@ -102,6 +108,15 @@ export function sharedReads(d: SqlDialect) {
     usageList: `SELECT ${USAGE_COLUMNS} FROM usage WHERE day >= ${p1} ORDER BY ${ORDER.usage}`,
     usageListClient: `SELECT ${USAGE_COLUMNS} FROM usage WHERE client_id = ${p1} AND day >= ${p2} ORDER BY ${ORDER.usage}`,
     usageFirstDay: 'SELECT MIN(day) AS day FROM usage',
+    iatById: `SELECT ${IAT_COLUMNS} FROM initial_access_tokens WHERE id = ${p1}`,
+    iatByHash: `SELECT ${IAT_COLUMNS} FROM initial_access_tokens WHERE hash = ${p1}`,
+    iatList: `SELECT ${IAT_COLUMNS} FROM initial_access_tokens ORDER BY ${ORDER.initialAccessTokens}`,
+    regPolicyByName: `SELECT ${REGISTRATION_POLICY_COLUMNS} FROM registration_policies WHERE name = ${p1}`,
+    regPolicyList: `SELECT ${REGISTRATION_POLICY_COLUMNS} FROM registration_policies ORDER BY ${ORDER.registrationPolicies}`,
+    registrationByClientId: `SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE client_id = ${p1}`,
+    registrationBySource: `SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE source = ${p1} AND fingerprint = ${p2}`,
+    registrationList: `SELECT ${REGISTRATION_COLUMNS} FROM registrations ORDER BY ${ORDER.registrations}`,
+    registrationUnused: `SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE COALESCE(last_used_at, created_at) < ${p1} ORDER BY ${ORDER.registrations} LIMIT ${p2}`,
     attemptList: `SELECT ${ATTEMPT_COLUMNS} FROM login_attempts WHERE kind IN ('pair', 'user') AND expires_at > ${p1} ORDER BY ${ORDER.attempts} LIMIT ${p2}`,
   };
 }

@@ -1,4 +1,4 @@
-import type { Application, ApplicationOrigin, ResourceRecord, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, ClaimsRequest, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User } from '../../domain/model.js';
+import type { Application, ApplicationOrigin, ResourceRecord, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, ClaimsRequest, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User, InitialAccessToken, RegistrationPolicy, RegistrationPolicySpec, RegistrationRecord } from '../../domain/model.js';
 import type { GrantType } from '../../grants/grant-type.js';
 import type { SqlBool, SqlDialect, SqlList } from './dialect.js';
 
@@ -28,6 +28,9 @@ export const COLUMNS = {
   sessions: ['id', 'kind', 'user_id', 'created_at', 'last_seen_at', 'expires_at', 'parent_id', 'revoked_at'],
   resources: ['uri', 'name', 'description', 'scopes', 'created_at', 'updated_at'],
   attempts: ['kind', 'user_name', 'source', 'failures', 'window_start', 'last_at', 'expires_at'],
+  initialAccessTokens: ['id', 'hash', 'policy', 'uses_left', 'expires_at', 'created_at', 'created_by', 'last_used_at', 'revoked_at'],
+  registrationPolicies: ['name', 'description', 'spec', 'created_at', 'updated_at'],
+  registrations: ['client_id', 'application_id', 'token_hash', 'source', 'fingerprint', 'metadata', 'policy', 'created_at', 'updated_at', 'last_used_at'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** A table's columns as a select or insert list (`id, user_name, …`). */
@@ -46,6 +49,79 @@ export const RULE_COLUMNS = columnList('rules');
 export const SESSION_COLUMNS = columnList('sessions');
 export const ATTEMPT_COLUMNS = columnList('attempts');
 export const RESOURCE_COLUMNS = columnList('resources');
+export const IAT_COLUMNS = columnList('initialAccessTokens');
+export const REGISTRATION_POLICY_COLUMNS = columnList('registrationPolicies');
+export const REGISTRATION_COLUMNS = columnList('registrations');
+
+export interface InitialAccessTokenRow {
+  id: string;
+  hash: string;
+  policy: string | null;
+  uses_left: number | null;
+  expires_at: number | null;
+  created_at: number;
+  created_by: string;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface RegistrationPolicyRow {
+  name: string;
+  description: string | null;
+  spec: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RegistrationRow {
+  client_id: string;
+  application_id: string;
+  token_hash: string;
+  source: string;
+  fingerprint: string;
+  metadata: string;
+  policy: string | null;
+  created_at: number;
+  updated_at: number;
+  last_used_at: number | null;
+}
+
+/** The dynamic registration tables hold text and integers only: the same mapping for every dialect. */
+export const registrationRows = {
+  iatFromRow: (r: InitialAccessTokenRow): InitialAccessToken => ({
+    id: r.id,
+    hash: r.hash,
+    policy: r.policy,
+    usesLeft: r.uses_left === null ? null : Number(r.uses_left),
+    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+    createdAt: Number(r.created_at),
+    createdBy: r.created_by,
+    lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+  }),
+  iatParams: (t: InitialAccessToken): unknown[] => [t.id, t.hash, t.policy, t.usesLeft, t.expiresAt, t.createdAt, t.createdBy, t.lastUsedAt, t.revokedAt],
+  policyFromRow: (r: RegistrationPolicyRow): RegistrationPolicy => ({
+    name: r.name,
+    description: r.description,
+    spec: jsonObject<RegistrationPolicySpec>(r.spec) ?? {},
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  }),
+  policyParams: (p: RegistrationPolicy): unknown[] => [p.name, p.description, JSON.stringify(p.spec), p.createdAt, p.updatedAt],
+  registrationFromRow: (r: RegistrationRow): RegistrationRecord => ({
+    clientId: r.client_id,
+    applicationId: r.application_id,
+    tokenHash: r.token_hash,
+    source: r.source,
+    fingerprint: r.fingerprint,
+    metadata: r.metadata,
+    policy: r.policy,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+  }),
+  registrationParams: (r: RegistrationRecord): unknown[] => [r.clientId, r.applicationId, r.tokenHash, r.source, r.fingerprint, r.metadata, r.policy, r.createdAt, r.updatedAt, r.lastUsedAt],
+};
 
 export interface UserRow {
   id: string;

@@ -6,7 +6,7 @@ import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, t
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, updateValues, type ListQuery } from '../sql/queries.js';
-import { audienceEncode, prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow } from '../sql/rows.js';
+import { audienceEncode, prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow, registrationRows, type InitialAccessTokenRow, type RegistrationPolicyRow, type RegistrationRow } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { WriteBatcher } from './batcher.js';
 import { memoryRateCounters } from '../rate-counters.js';
@@ -29,6 +29,7 @@ const {
   namedFromRow, namedParams, refusalFromRow, refusalParams, sessionFromRow, sessionParams, signingKeyFromRow, signingKeyParams, tokenFromRow, userFromRow, userParams,
 } = sqlRows(SQLITE_DIALECT);
 const LISTS = listQueries(SQLITE_DIALECT);
+const { iatFromRow, iatParams, policyFromRow, policyParams, registrationFromRow, registrationParams } = registrationRows;
 const words = SQLITE_DIALECT.words.encode;
 /** How long a job lease lasts without renewal (Storage.tryExclusive). */
 const LEASE_MS = 10 * 60_000;
@@ -363,6 +364,40 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       byUri: (uri) => guard('resource', () => mapOpt(s.resourceByUri.get(uri) as ResourceRow | undefined, resourceFromRow)),
       list: () => guard('resource', () => (s.resourceList.all() as ResourceRow[]).map(resourceFromRow)),
       delete: (uri) => remove('resource', s.resourceDelete, uri),
+    },
+    initialAccessTokens: {
+      create: (t) => guard('initial access token', () => void s.iatInsert.run(...iatParams(t)), true),
+      byId: (id) => guard('initial access token', () => mapOpt(s.iatById.get(id) as InitialAccessTokenRow | undefined, iatFromRow)),
+      byHash: (hash) => guard('initial access token', () => mapOpt(s.iatByHash.get(hash) as InitialAccessTokenRow | undefined, iatFromRow)),
+      list: () => guard('initial access token', () => (s.iatList.all() as InitialAccessTokenRow[]).map(iatFromRow)),
+      consume: (hash, at) =>
+        guard('initial access token', () => {
+          const spent = s.iatConsume.get(at, hash, at) as InitialAccessTokenRow | undefined;
+          if (spent !== undefined) return { outcome: 'consumed' as const, token: iatFromRow(spent) };
+          const found = s.iatByHash.get(hash) as InitialAccessTokenRow | undefined;
+          return found === undefined ? { outcome: 'not_found' as const } : { outcome: 'unusable' as const, token: iatFromRow(found) };
+        }, true),
+      revoke: (id, at) => guard('initial access token', () => s.iatRevoke.run(at, id).changes === 1, true),
+    },
+    registrationPolicies: {
+      put: (p) => mutate('registration policy', () => void s.regPolicyPut.run(...policyParams(p))),
+      byName: (name) => guard('registration policy', () => mapOpt(s.regPolicyByName.get(name) as RegistrationPolicyRow | undefined, policyFromRow)),
+      list: () => guard('registration policy', () => (s.regPolicyList.all() as RegistrationPolicyRow[]).map(policyFromRow)),
+      delete: (name) => remove('registration policy', s.regPolicyDelete, name),
+    },
+    registrations: {
+      create: (r) => guard('registration', () => void s.registrationInsert.run(...registrationParams(r)), true),
+      update: (r) =>
+        guard('registration', () => {
+          if (s.registrationUpdate.run(...updateValues(SQLITE_DIALECT, registrationParams(r))).changes === 0) throw new StorageError('not_found', 'registration not found');
+        }, true),
+      byClientId: (clientId) => guard('registration', () => mapOpt(s.registrationByClientId.get(clientId) as RegistrationRow | undefined, registrationFromRow)),
+      bySourceAndFingerprint: (source, fingerprint) =>
+        guard('registration', () => mapOpt(s.registrationBySource.get(source, fingerprint) as RegistrationRow | undefined, registrationFromRow)),
+      list: () => guard('registration', () => (s.registrationList.all() as RegistrationRow[]).map(registrationFromRow)),
+      touch: (clientId, at) => guard('registration', () => s.registrationTouch.run(at, clientId).changes === 1, true),
+      unusedBefore: (before, limit) => guard('registration', () => (s.registrationUnused.all(before, limitOf(limit)) as RegistrationRow[]).map(registrationFromRow)),
+      delete: (clientId) => guard('registration', () => s.registrationDelete.run(clientId).changes === 1, true),
     },
     identityProviders: {
       create: (p: IdentityProvider) => mutate('identity provider', () => void s.idpInsert.run(...identityProviderParams(p))),

@@ -334,6 +334,48 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       ALTER TABLE tokens ADD COLUMN audience TEXT;
     `,
   },
+  {
+    version: 15,
+    name: 'dynamic client registration: initial access tokens, registration policies, registrations',
+    sql: `
+      -- Initial access tokens (RFC 7591 §3): only the SHA-256 of each is kept.
+      CREATE TABLE initial_access_tokens (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        policy TEXT,
+        uses_left INTEGER,
+        expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+      );
+      -- Registration policies: what a dynamically registered client may have (spec: JSON).
+      CREATE TABLE registration_policies (
+        name TEXT PRIMARY KEY,
+        description TEXT,
+        spec TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      -- One row per dynamically registered client: its registration access token (hash), who
+      -- registered it and the fingerprint of its metadata (de-duplication), its last use (reaping).
+      CREATE TABLE registrations (
+        client_id TEXT PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        source TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        policy TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      );
+      CREATE UNIQUE INDEX registrations_source_fingerprint ON registrations (source, fingerprint);
+      CREATE INDEX registrations_created ON registrations (created_at, client_id);
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

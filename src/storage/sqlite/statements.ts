@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { insertInto, sharedReads, updateByKey } from '../sql/queries.js';
-import { ATTEMPT_COLUMNS, CODE_COLUMNS, COLUMNS, TOKEN_COLUMNS } from '../sql/rows.js';
+import { ATTEMPT_COLUMNS, CODE_COLUMNS, COLUMNS, IAT_COLUMNS, TOKEN_COLUMNS } from '../sql/rows.js';
 import { SQLITE_DIALECT as D } from './dialect.js';
 
 /** Every fixed statement the SQLite adapter runs. */
@@ -88,6 +88,17 @@ const SQL = {
   attemptDeletePair: "DELETE FROM login_attempts WHERE kind = 'pair' AND user_name = ? AND source = ?",
   attemptClear: "DELETE FROM login_attempts WHERE user_name = ? AND kind IN ('pair', 'user')",
   attemptDeleteExpired: 'DELETE FROM login_attempts WHERE expires_at < ?',
+  iatInsert: insertInto(D, 'initial_access_tokens', COLUMNS.initialAccessTokens),
+  // One statement: of concurrent registrations spending the last use (any process on the file) exactly one sees a row back.
+  iatConsume: `UPDATE initial_access_tokens SET uses_left = CASE WHEN uses_left IS NULL THEN NULL ELSE uses_left - 1 END, last_used_at = ?
+    WHERE hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (uses_left IS NULL OR uses_left > 0) RETURNING ${IAT_COLUMNS}`,
+  iatRevoke: 'UPDATE initial_access_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+  regPolicyPut: `${insertInto(D, 'registration_policies', COLUMNS.registrationPolicies)} ${D.upsert(['name'], ['description', 'spec', 'updated_at'])}`,
+  regPolicyDelete: 'DELETE FROM registration_policies WHERE name = ?',
+  registrationInsert: insertInto(D, 'registrations', COLUMNS.registrations),
+  registrationUpdate: updateByKey(D, 'registrations', COLUMNS.registrations),
+  registrationTouch: `UPDATE registrations SET last_used_at = ${D.greatest('COALESCE(last_used_at, 0)', '?')} WHERE client_id = ?`,
+  registrationDelete: 'DELETE FROM registrations WHERE client_id = ?',
   jobEnsure: "INSERT OR IGNORE INTO jobs (name, holder, until) VALUES (?, '', 0)",
   jobTake: 'UPDATE jobs SET holder = ?, until = ? WHERE name = ? AND until < ?',
   jobRenew: 'UPDATE jobs SET until = ? WHERE name = ? AND holder = ?',
