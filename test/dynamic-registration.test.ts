@@ -227,6 +227,19 @@ describe('dynamic client registration (RFC 7591, RFC 7592)', () => {
       assert.equal(ok.json.x_unknown, undefined);
       const httpOff = await register(server, { application_type: 'native', redirect_uris: ['http://agent.example.com/cb'] }, { token });
       await refusedAs(server, httpOff, 400, 'invalid_redirect_uri', 'registration.redirect_uri_invalid');
+      // The description is ASCII (RFC 6749 §5.2) and still reads: "§" is spelled out, not turned into "?".
+      assert.match(String(httpOff.json.error_description), /RFC 8252 section 7\.3/);
+    });
+
+    it('names every scope but the reserved ones when none is asked for, and offline_access only with the refresh_token grant', async () => {
+      const codeOnly = await register(server, { ...NATIVE, client_name: 'No scope asked' }, { token });
+      assert.equal(codeOnly.status, 201, JSON.stringify(codeOnly.json));
+      const granted = String(codeOnly.json.scope).split(' ');
+      assert.ok(granted.includes('orders.read') && granted.includes('openid'), granted.join(' '));
+      assert.ok(!granted.includes('offline_access') && !granted.includes('latchkey.admin') && !granted.includes('useraccount'), granted.join(' '));
+      const withRefresh = await register(server, { ...NATIVE, client_name: 'No scope asked, refreshes', grant_types: ['authorization_code', 'refresh_token'] }, { token });
+      assert.equal(withRefresh.status, 201, JSON.stringify(withRefresh.json));
+      assert.ok(String(withRefresh.json.scope).split(' ').includes('offline_access'), String(withRefresh.json.scope));
     });
   });
 

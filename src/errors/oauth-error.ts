@@ -127,9 +127,12 @@ export class OAuthError extends Error {
   }
 }
 
+/** Characters our own messages use, spelled in the ASCII error_description allows. */
+const ASCII_SPELLINGS: Readonly<Record<string, string>> = { '§': 'section ', '—': '-', '–': '-', '‘': "'", '’': "'", '“': "'", '”': "'", '…': '...', '→': '->', '×': 'x' };
+
 /** RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. */
 export function sanitizeDescription(text: string): string {
-  return text.replace(/[^\x20-\x7e]|["\\]/g, (ch) => (ch === '"' ? "'" : '?'));
+  return text.replace(/[^\x20-\x7e]|["\\]/g, (ch) => (ch === '"' ? "'" : ASCII_SPELLINGS[ch] ?? '?'));
 }
 
 /**

@@ -240,7 +240,10 @@ export async function checkClientMetadata(deps: CheckDeps, d: Record<string, unk
   const known = (await deps.storage.scopes.list()).map((s) => s.name);
   let scopes: string[];
   if (asked === undefined) {
-    scopes = spec.scopes !== undefined ? [...spec.scopes] : known.filter((s) => s !== ADMIN_SCOPE && s !== ALL_ACCESS_SCOPE);
+    // offline_access asks for a refresh token: only a client that may have one gets it by default
+    // (otherwise the scope is granted and nothing comes of it; doctor's offline_access_without_refresh).
+    const offline = grantTypes.includes('refresh_token');
+    scopes = (spec.scopes !== undefined ? [...spec.scopes] : known.filter((s) => s !== ADMIN_SCOPE && s !== ALL_ACCESS_SCOPE)).filter((s) => offline || s !== 'offline_access');
   } else {
     for (const s of asked) {
       if (!SCOPE_TOKEN.test(s) || s.length > 200) throw metadataError('registration.scope_invalid', 'scope', `${factString(s, 100)} is not a scope token (RFC 6749 section 3.3)`);
