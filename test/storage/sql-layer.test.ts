@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { POSTGRES_DIALECT } from '../../src/storage/postgres/dialect.js';
 import type { SqlDialect } from '../../src/storage/sql/dialect.js';
 import { listQuery, updateByKey, updateValues, when } from '../../src/storage/sql/queries.js';
-import { COLUMNS, sqlRows } from '../../src/storage/sql/rows.js';
+import { audienceEncode, COLUMNS, sqlRows } from '../../src/storage/sql/rows.js';
 import { SQLITE_DIALECT } from '../../src/storage/sqlite/dialect.js';
 import { makeApp, makeAuditEntry, makeCode, makeIdentityProvider, makeRefusal, makeSession, makeSigningKey, makeUser } from './contract.js';
 
@@ -39,9 +39,12 @@ for (const d of [SQLITE_DIALECT, POSTGRES_DIALECT] satisfies SqlDialect[]) {
       assert.deepEqual(r.sessionFromRow(rowOf(COLUMNS.sessions, r.sessionParams(session))), session);
       const entry = makeAuditEntry();
       assert.deepEqual(r.auditFromRow(rowOf(COLUMNS.audit, r.auditParams(entry))), entry);
-      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode(['x', 'y']), 'password', 1, 2, 'f', 'revoked', 3])), {
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode(['x', 'y']), 'password', 1, 2, 'f', 'revoked', 3, null])), {
         hash: 'h', kind: 'access', applicationId: 'a', userId: 'u', scopes: ['x', 'y'], grantType: 'password', issuedAt: 1, expiresAt: 2, familyId: 'f', status: 'revoked', revokedAt: 3,
       });
+      // A token issued for resources (RFC 8707) carries its audience; one without has none.
+      const audience = ['https://a.example.test', 'https://b.example.test/api'];
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, audienceEncode(audience)])).audience, audience);
       for (const builtIn of [true, false]) {
         const named = { name: 'n', description: 'd', builtIn };
         assert.deepEqual(r.namedFromRow(rowOf(COLUMNS.named, r.namedParams(named))), named);
