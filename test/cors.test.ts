@@ -11,6 +11,7 @@ import { setProperty } from '../src/registry/settings.js';
 import { originMatches, parsePropertyValue } from '../src/registry/properties.js';
 import { corsClassOf } from '../src/http/cors.js';
 import type { Logger } from '../src/core/logger.js';
+import { adminToken, bearerClient } from './helpers/admin.js';
 
 const ORIGIN = 'https://inspector.example';
 const ALLOWED = 'latchkey.cors.allowed_origins';
@@ -207,6 +208,27 @@ describe('CORS for browser-based clients', () => {
     }
     const back = await fetch(`${server.url}/.well-known/oauth-authorization-server`, { headers: { origin: 'https://evil.example' } });
     assert.equal(back.headers.get('access-control-allow-origin'), '*');
+  });
+
+  it('the admin API sets the origins (normalised, a malformed one refused), and the next request follows', async () => {
+    const admin = bearerClient(server, await adminToken(server));
+    const bad = await admin.call('PUT', `/properties/${ALLOWED}`, { value: 'https://a.example/path' });
+    assert.equal(bad.status, 400, JSON.stringify(bad.json));
+    const ok = await admin.call('PUT', `/properties/${ALLOWED}`, { value: 'HTTPS://App.Example.com:443' });
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    try {
+      assert.equal((ok.json as { property: { value: string; type: string } }).property.value, 'https://app.example.com');
+      assert.equal((ok.json as { property: { value: string; type: string } }).property.type, 'origin_patterns');
+      const r = await fetch(`${server.url}/oauth/jwks`, { headers: { origin: 'https://app.example.com' } });
+      assert.equal(r.headers.get('access-control-allow-origin'), 'https://app.example.com');
+      const other = await fetch(`${server.url}/oauth/jwks`, { headers: { origin: ORIGIN } });
+      assert.equal(other.headers.get('access-control-allow-origin'), null);
+      // The admin API itself answers no CORS, even to an allowed origin.
+      const own = await fetch(`${server.url}/admin/api/v1/properties`, { headers: { origin: 'https://app.example.com' } });
+      assert.equal(own.headers.get('access-control-allow-origin'), null);
+    } finally {
+      await set(ALLOWED, '*');
+    }
   });
 
   it('none (empty): no CORS header anywhere, and the endpoints still answer', async () => {
