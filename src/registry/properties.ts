@@ -327,7 +327,7 @@ const ORIGIN_PATTERN = /^(https?):\/\/([^/:?#]+)(?::(\d{1,5}))?\/?$/;
 
 /**
  * `*`, or origins (`https://app.example.com`, `http://localhost:5173`, `https://*.example.com`; a bare
- * host is https on the default port), normalised to `scheme://host[:port]` without the default port.
+ * host is https on the default port; host names only, no IP literals), normalised to `scheme://host[:port]` without the default port.
  * `*` stands alone: with it a list means any origin, so it is refused beside others (an ambiguous value).
  */
 export function parseOriginPatterns(name: string, raw: string): string[] {
@@ -342,7 +342,7 @@ export function parseOriginPatterns(name: string, raw: string): string[] {
     const m = ORIGIN_PATTERN.exec(item.includes('://') ? item : `https://${item}`);
     const host = m?.[2]?.replace(/\.$/, '');
     const port = m?.[3] === undefined ? undefined : Number(m[3]);
-    const hostOk = host !== undefined && host.length <= 253 && (HOST_PATTERN.test(host) || /^\[[0-9a-f:.]+\]$/.test(host));
+    const hostOk = host !== undefined && host.length <= 253 && HOST_PATTERN.test(host);
     if (m === null || !hostOk || (port !== undefined && (port < 1 || port > 65535))) {
       throw new RegistryError('property_invalid', `Property ${name} holds * or web origins such as https://app.example.com, http://localhost:5173 or https://*.example.com, separated by commas; "${item.slice(0, 100)}" is none of them.`);
     }
