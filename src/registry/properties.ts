@@ -327,7 +327,7 @@ const ORIGIN_PATTERN = /^(https?):\/\/([^/:?#]+)(?::(\d{1,5}))?\/?$/;
 
 /**
  * `*`, or origins (`https://app.example.com`, `http://localhost:5173`, `https://*.example.com`; a bare
- * host is https on the default port; host names only, no IP literals), normalised to `scheme://host[:port]` without the default port.
+ * host is https on the default port; host names and IPv4 addresses, no IPv6 literals), normalised to `scheme://host[:port]` without the default port.
  * `*` stands alone: with it a list means any origin, so it is refused beside others (an ambiguous value).
  */
 export function parseOriginPatterns(name: string, raw: string): string[] {
