@@ -182,6 +182,8 @@ function propertySchema(def: PropertyDefinition): z.ZodType {
         ? z.string().regex(/^(?:[0-9a-f]{64})?$/, 'a SHA-256 as 64 lowercase hex digits, or empty')
         : def.type === 'host_patterns'
           ? z.string().max(26000).describe('host names or *.example.com patterns separated by commas, or empty')
+          : def.type === 'origin_patterns'
+            ? z.string().max(26000).describe('* for any origin, or web origins (https://app.example.com, https://*.example.com) separated by commas, or empty')
           : def.type === 'enum'
             ? z.enum(def.values as [string, ...string[]])
           : z.number().int().min(def.min ?? Number.MIN_SAFE_INTEGER).max(def.max ?? Number.MAX_SAFE_INTEGER);

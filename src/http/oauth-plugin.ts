@@ -38,7 +38,7 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
     for (const url of ['/oauth/register', '/oauth/register/:clientId']) scope.route({ method: [...methods], url, config: { endpoint: 'register' } satisfies OAuthRouteConfig, handler: register });
 
     // OpenID Connect UserInfo (Core §5.3): GET and POST; other methods reach the core, which answers
-    // 405 with Allow. Not CORS-enabled, as no other endpoint here is (a browser app calls it through its backend).
+    // 405 with Allow. CORS (bearer tokens, no cookies) is answered in front of it: src/http/cors.ts.
     const userinfo = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.userInfoEndpoint.handle(toNeutral(req)));
     for (const url of USERINFO_PATHS) scope.route({ method: [...methods], url, config: { endpoint: 'userinfo' } satisfies OAuthRouteConfig, handler: userinfo });
 

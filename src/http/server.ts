@@ -11,6 +11,7 @@ import { oauthPlugin } from './oauth-plugin.js';
 import { toNeutral } from './fastify-neutral.js';
 import { METRICS_PATH } from '../metrics/endpoint.js';
 import { UNMATCHED_ROUTE } from '../metrics/instance.js';
+import { createCors } from './cors.js';
 
 /**
  * How a surface answers a request Fastify refused before routing (a URL with bad percent-encoding,
@@ -98,6 +99,9 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   const rawToken = createRawTokenHandler(latchkey, options.bodyLimit);
   const state: HostState = { draining: false };
   const logAccess = options.accessLog === true ? createAccessLog(latchkey.logger) : undefined;
+  // CORS for browser-based clients (src/http/cors.ts): by path, in front of every surface, with the
+  // current properties (a change applies to the next request).
+  const cors = createCors({ properties: () => latchkey.cache.peekProperties() ?? latchkey.cache.properties(), logger: latchkey.logger, requestId: requestIdOf });
   const app = Fastify({
     // The token endpoint is answered before Fastify's router (see raw-token.ts); everything else
     // goes through Fastify.
@@ -110,8 +114,22 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
         if (state.draining) res.shouldKeepAlive = false;
         assignRequestId(req);
         if (logAccess !== undefined) logAccess(req, res);
-        if (TOKEN_PATHS.has(path)) rawToken(req, res, path, q === -1 ? '' : url.slice(q + 1));
-        else handler(req, res);
+        const route = () => {
+          if (TOKEN_PATHS.has(path)) rawToken(req, res, path, q === -1 ? '' : url.slice(q + 1));
+          else handler(req, res);
+        };
+        const decided = cors(req, res, path);
+        if (!(decided instanceof Promise)) {
+          if (!decided.answered) route();
+          return;
+        }
+        decided.then(
+          (d) => {
+            if (!d.answered) route();
+          },
+          // The properties could not be read (storage down): serve the request without CORS headers.
+          () => route(),
+        );
       }),
     logger: false,
     bodyLimit: options.bodyLimit,

@@ -10,9 +10,11 @@ export interface PropertyDefinition<T extends boolean | number | string = boolea
   /**
    * `sha256`: the SHA-256 of a secret, as 64 hex digits ('' for none), never the secret itself.
    * `host_patterns`: host names or `*.example.com` patterns, separated by commas or spaces ('' for none).
+   * `origin_patterns`: `*` (any origin), or web origins `https://app.example.com[:port]` (`https://*.example.com`
+   *   for its subdomains; a bare host means https on the default port), separated by commas or spaces ('' for none).
    * `enum`: one of `values` (stored lower-case).
    */
-  readonly type: T extends boolean ? 'boolean' : T extends number ? 'integer' : 'sha256' | 'host_patterns' | 'enum';
+  readonly type: T extends boolean ? 'boolean' : T extends number ? 'integer' : 'sha256' | 'host_patterns' | 'origin_patterns' | 'enum';
   readonly default: T;
   readonly description: string;
   readonly min?: number;
@@ -103,6 +105,16 @@ export const PROPERTY_DEFINITIONS = {
     type: 'host_patterns',
     default: '',
     description: "The hosts whose client ID metadata documents are trusted: host names or *.example.com patterns (a subdomain at any depth), separated by commas or spaces; '' for none. A document from another host is refused unless latchkey.cimd.allow_unknown_domains is true.",
+  },
+  'latchkey.cors.allowed_origins': {
+    type: 'origin_patterns',
+    default: '*',
+    description: "The web origins whose JavaScript may call the credential-less endpoints (CORS): metadata, JWKS, token, revocation, introspection, UserInfo, registration and the hosted MCP servers. * for any origin; or origins such as https://app.example.com, http://localhost:5173, https://*.example.com (a bare host means https), separated by commas or spaces; '' for none. Never the authorization, sign-in, consent and logout pages, the console or the admin API; never with credentials (cookies).",
+  },
+  'latchkey.cors.api_allowed_origins': {
+    type: 'origin_patterns',
+    default: '',
+    description: "The web origins whose JavaScript may call the hosted REST APIs (/api/...) with a bearer token (CORS), in the form of latchkey.cors.allowed_origins; '' (the default): none, the APIs are called from servers or through a backend. Never with credentials (cookies).",
   },
   'latchkey.cimd.allow_unknown_domains': {
     type: 'boolean',
@@ -266,6 +278,7 @@ export function parsePropertyValue(name: string, raw: string): boolean | number 
     throw new RegistryError('property_invalid', `Property ${name} is a boolean: use true or false (got "${raw}").`);
   }
   if (def.type === 'host_patterns') return parseHostPatterns(name, raw).join(',');
+  if (def.type === 'origin_patterns') return parseOriginPatterns(name, raw).join(',');
   if (def.type === 'enum') return parseEnumValue(name, def, raw);
   if (def.type === 'sha256') {
     // Never echo the value: someone may have pasted the token itself instead of its hash.
@@ -308,6 +321,56 @@ export function parseHostPatterns(name: string, raw: string): string[] {
 export function hostMatches(host: string, patterns: readonly string[]): boolean {
   const h = host.toLowerCase().replace(/\.$/, '');
   return patterns.some((p) => (p.startsWith('*.') ? h.endsWith(p.slice(1)) && h.length > p.length - 1 : h === p));
+}
+
+const ORIGIN_PATTERN = /^(https?):\/\/([^/:?#]+)(?::(\d{1,5}))?\/?$/;
+
+/**
+ * `*`, or origins (`https://app.example.com`, `http://localhost:5173`, `https://*.example.com`; a bare
+ * host is https on the default port; host names and IPv4 addresses, no IPv6 literals), normalised to `scheme://host[:port]` without the default port.
+ * `*` stands alone: with it a list means any origin, so it is refused beside others (an ambiguous value).
+ */
+export function parseOriginPatterns(name: string, raw: string): string[] {
+  const items = raw.split(/[\s,]+/).map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  if (items.length > 100) throw new RegistryError('property_invalid', `Property ${name} holds at most 100 origins (got ${items.length}).`);
+  if (items.includes('*')) {
+    if (items.length > 1) throw new RegistryError('property_invalid', `Property ${name} is * (any origin) alone, or a list of origins; not both.`);
+    return ['*'];
+  }
+  const out: string[] = [];
+  for (const item of items) {
+    const m = ORIGIN_PATTERN.exec(item.includes('://') ? item : `https://${item}`);
+    const host = m?.[2]?.replace(/\.$/, '');
+    const port = m?.[3] === undefined ? undefined : Number(m[3]);
+    const hostOk = host !== undefined && host.length <= 253 && HOST_PATTERN.test(host);
+    if (m === null || !hostOk || (port !== undefined && (port < 1 || port > 65535))) {
+      throw new RegistryError('property_invalid', `Property ${name} holds * or web origins such as https://app.example.com, http://localhost:5173 or https://*.example.com, separated by commas; "${item.slice(0, 100)}" is none of them.`);
+    }
+    const scheme = m[1] as string;
+    const defaultPort = scheme === 'https' ? 443 : 80;
+    out.push(`${scheme}://${host}${port === undefined || port === defaultPort ? '' : `:${port}`}`);
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * Whether an Origin header value is allowed by a stored origin pattern list (`*`, or normalised
+ * origins, a host beginning `*.` matching its subdomains at any depth). `null` and malformed origins never match a list.
+ */
+export function originMatches(origin: string, stored: string): boolean {
+  if (stored === '*') return true;
+  if (stored === '') return false;
+  const m = ORIGIN_PATTERN.exec(origin.toLowerCase());
+  if (m === null || origin.endsWith('/')) return false;
+  const scheme = m[1] as string;
+  const host = m[2] as string;
+  const port = m[3] === undefined || Number(m[3]) === (scheme === 'https' ? 443 : 80) ? '' : `:${Number(m[3])}`;
+  return stored.split(',').some((p) => {
+    const pm = ORIGIN_PATTERN.exec(p);
+    if (pm === null || pm[1] !== scheme || (pm[3] === undefined ? '' : `:${pm[3]}`) !== port) return false;
+    const ph = pm[2] as string;
+    return ph.startsWith('*.') ? host.endsWith(ph.slice(1)) && host.length > ph.length - 1 : host === ph;
+  });
 }
 
 /** Builds the full typed set from stored rows; unknown or unparsable stored rows fall back to defaults. */

@@ -203,6 +203,17 @@ export const METADATA_PREFLIGHT: NeutralResponse = {
   body: '',
 };
 
+/**
+ * The same documents served by Latchkey's own host: CORS is answered in front of every surface
+ * there (src/http/cors.ts, latchkey.cors.allowed_origins), so these carry no CORS header themselves.
+ */
+const HOSTED_METADATA_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': METADATA_HEADERS['content-type'] as string,
+  'cache-control': METADATA_HEADERS['cache-control'] as string,
+};
+/** OPTIONS that is not a CORS preflight (no Origin): the methods, nothing more. */
+const HOSTED_OPTIONS: NeutralResponse = { status: 204, headers: { allow: 'GET, HEAD, OPTIONS' }, body: '' };
+
 export interface ProtectedResourceMetadataEndpointDeps {
   readonly issuer: () => string;
   /** The hosted resources for an issuer (app.ts: hostedProtectedResources over the loaded APIs). */
@@ -249,8 +260,8 @@ export function createProtectedResourceMetadataEndpoint(deps: ProtectedResourceM
       const wanted = path.length > PROTECTED_RESOURCE_WELL_KNOWN.length + 1 && path.endsWith('/') ? path.slice(0, -1) : path;
       const body = table().byPath.get(wanted);
       if (body === undefined) return undefined;
-      if (method === 'OPTIONS') return METADATA_PREFLIGHT;
-      return { status: 200, headers: METADATA_HEADERS, body };
+      if (method === 'OPTIONS') return HOSTED_OPTIONS;
+      return { status: 200, headers: HOSTED_METADATA_HEADERS, body };
     },
   };
 }

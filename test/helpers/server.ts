@@ -76,6 +76,8 @@ export interface TestServerOptions {
   passwordHashing?: { concurrency?: number; maxQueue?: number };
   /** The grant catalogue (createLatchkey({ grants })); default the built-in grants. */
   grants?: readonly GrantModule[];
+  /** The logger of the instance (createLatchkey({ logger })); default silent. */
+  logger?: import('../../src/core/logger.js').Logger;
   /** Extra CA certificates (PEM) the outbound fetcher trusts (createLatchkey({ outboundCa })): a test https server's self-signed certificate. */
   outboundCa?: string;
 }
@@ -141,6 +143,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.passwordHashing === undefined ? {} : { passwordHashing: options.passwordHashing }),
       ...(options.grants === undefined ? {} : { grants: options.grants }),
       ...(options.outboundCa === undefined ? {} : { outboundCa: options.outboundCa }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
     await latchkey.start();
     http = await buildHttpServer(latchkey, { bodyLimit: options.bodyLimit ?? 16 * 1024 });
