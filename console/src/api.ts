@@ -142,6 +142,28 @@ export async function loadGrants(): Promise<GrantInfo[]> {
 /** The admin API's application view: one shape with the server's (src/registry/application-view.ts, its zod schema). */
 export type Application = ApplicationView;
 
+/** A dynamically registered client's registration (GET /applications/:clientId's registration member; src/registry/registration.ts RegistrationInfo). */
+export interface RegistrationInfo {
+  readonly clientId: string;
+  /** iat:<initial access token id> or ip:<address> (open registration). */
+  readonly source: string;
+  readonly sourceText: string;
+  readonly policy: string | null;
+  readonly registeredAt: Timestamp;
+  readonly updatedAt: Timestamp;
+  readonly lastUsedAt: Timestamp | null;
+  /** latchkey.registration.reap_after_days (0: reaping off). */
+  readonly reapAfterDays: number;
+  /** When reaping would delete it unless used before; null when reaping is off. */
+  readonly reapAt: Timestamp | null;
+  /** The next reap deletes it. */
+  readonly reapDue: boolean;
+  readonly registrationClientUri: string | null;
+}
+
+/** GET /applications/:clientId: the view, plus the registration of a registered client (null for others). */
+export type ApplicationWithRegistration = Application & { readonly registration?: RegistrationInfo | null };
+
 export interface SecretAnswer {
   readonly application: Application;
   readonly clientSecret: string | null;
@@ -383,7 +405,14 @@ export interface Inspection {
   readonly valid: boolean;
   readonly reason: string | null;
   readonly explanation: string | null;
-  readonly application: { readonly clientId: string; readonly name: string; readonly active: boolean } | null;
+  readonly application: {
+    readonly clientId: string;
+    readonly name: string;
+    readonly active: boolean;
+    readonly origin?: Application['origin'];
+    /** For a registered client: its registration in brief; null otherwise. */
+    readonly registration?: Pick<RegistrationInfo, 'source' | 'sourceText' | 'policy' | 'registeredAt' | 'lastUsedAt' | 'reapAt' | 'reapDue'> | null;
+  } | null;
   readonly user: { readonly name: string; readonly active: boolean; readonly roles: readonly string[] } | null;
   readonly scopes: readonly string[];
   readonly effectiveScopes: readonly string[];
