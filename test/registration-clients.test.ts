@@ -15,6 +15,7 @@ import { createUser } from '../src/registry/users.js';
 import { createApplication } from '../src/registry/applications.js';
 import { createInitialAccessToken, setPolicy } from '../src/registry/registration.js';
 import { createScope } from '../src/registry/scopes.js';
+import { applicationDetailSchema } from '../src/registry/application-view.js';
 import { adminFetch, adminToken } from './helpers/admin.js';
 import { pkcePair } from './helpers/authorize-flow.js';
 import { authorizeInBrowser, Browser } from './helpers/browser.js';
@@ -158,7 +159,7 @@ describe('registered clients on every surface', () => {
     const headers = { authorization: `Bearer ${admin}` };
     const one = await adminFetch(server, 'GET', `/applications/${encodeURIComponent(String(fresh.client_id))}`, { headers });
     assert.equal(one.status, 200, one.text);
-    const reg = (one.json as { registration: Record<string, unknown> }).registration;
+    const reg = applicationDetailSchema.parse(one.json).registration as Record<string, unknown>;
     assert.equal(reg.source, `iat:${iatId}`);
     assert.equal(reg.policy, 'agents');
     assert.equal(reg.reapDue, false);

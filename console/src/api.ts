@@ -5,7 +5,7 @@ import type { Finding } from '../../src/domain/finding.js';
  * console's sign-in.
  */
 
-import type { ApplicationView } from '../../src/registry/application-view.js';
+import type { ApplicationDetailView, ApplicationView } from '../../src/registry/application-view.js';
 
 export const API_BASE = '/admin/api/v1';
 
@@ -142,27 +142,10 @@ export async function loadGrants(): Promise<GrantInfo[]> {
 /** The admin API's application view: one shape with the server's (src/registry/application-view.ts, its zod schema). */
 export type Application = ApplicationView;
 
-/** A dynamically registered client's registration (GET /applications/:clientId's registration member; src/registry/registration.ts RegistrationInfo). */
-export interface RegistrationInfo {
-  readonly clientId: string;
-  /** iat:<initial access token id> or ip:<address> (open registration). */
-  readonly source: string;
-  readonly sourceText: string;
-  readonly policy: string | null;
-  readonly registeredAt: Timestamp;
-  readonly updatedAt: Timestamp;
-  readonly lastUsedAt: Timestamp | null;
-  /** latchkey.registration.reap_after_days (0: reaping off). */
-  readonly reapAfterDays: number;
-  /** When reaping would delete it unless used before; null when reaping is off. */
-  readonly reapAt: Timestamp | null;
-  /** The next reap deletes it. */
-  readonly reapDue: boolean;
-  readonly registrationClientUri: string | null;
-}
-
-/** GET /applications/:clientId: the view, plus the registration of a registered client (null for others). */
-export type ApplicationWithRegistration = Application & { readonly registration?: RegistrationInfo | null };
+/** GET /applications/:clientId: the view and the registration of a registered client (null for others); src/registry/application-view.ts. */
+export type ApplicationWithRegistration = ApplicationDetailView;
+/** A dynamically registered client's registration: who registered it, its policy, its last use, when reaping deletes it. */
+export type RegistrationInfo = NonNullable<ApplicationDetailView['registration']>;
 
 export interface SecretAnswer {
   readonly application: Application;

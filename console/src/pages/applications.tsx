@@ -596,7 +596,7 @@ export function ApplicationDetail(props: { clientId: string }) {
                 </p>
               )}
             </Card>
-            {a.origin === 'registration' ? <RegistrationCard registration={a.registration ?? null} /> : null}
+            {a.origin === 'registration' ? <RegistrationCard registration={'registration' in a ? a.registration : null} /> : null}
             <Card title="Client secret" titleId="secret-card-title">
               {a.public ? (
                 <p class="muted">Public application: no secret.</p>
