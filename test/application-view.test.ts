@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
-import { applicationViewSchema } from '../src/registry/application-view.js';
+import { applicationDetailSchema, applicationViewSchema } from '../src/registry/application-view.js';
 import { ADMIN_PASSWORD, adminToken, bearerClient, type AdminClient } from './helpers/admin.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -36,13 +36,15 @@ describe('application view', () => {
     const answers: unknown[] = [
       created.json.application,
       jb.json.application,
-      (await admin.call('GET', `/applications/${clientId}`)).json,
       ...((await admin.call('GET', '/applications')).json as unknown[]),
     ];
     const patched = await admin.call('PATCH', `/applications/${clientId}`, { active: false });
     assert.equal(patched.status, 200, patched.text);
     answers.push(patched.json.application ?? patched.json);
     for (const answer of answers) applicationViewSchema.parse(answer);
+    // One application: the view and its registration member (null: not a registered client).
+    const one = applicationDetailSchema.parse((await admin.call('GET', `/applications/${clientId}`)).json);
+    assert.equal(one.registration, null);
     assert.equal(created.json.application.hasSecret, true);
     assert.equal(jb.json.application.jwks, JWKS);
   });

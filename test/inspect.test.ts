@@ -79,7 +79,7 @@ describe('latchkey inspect', () => {
     assert.equal(i.found, true);
     assert.equal(i.valid, true);
     assert.equal(i.reason, null);
-    assert.deepEqual(i.application, { clientId: opaqueApp.clientId, name: 'Orders reader', active: true });
+    assert.deepEqual(i.application, { clientId: opaqueApp.clientId, name: 'Orders reader', active: true, origin: 'admin', registration: null });
     assert.deepEqual(i.user, { name: 'alice', active: true, roles: ['itil'] });
     assert.deepEqual(i.scopes, ['orders.read']);
     assert.deepEqual(i.effectiveScopes, ['orders.read']);

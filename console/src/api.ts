@@ -5,7 +5,7 @@ import type { Finding } from '../../src/domain/finding.js';
  * console's sign-in.
  */
 
-import type { ApplicationView } from '../../src/registry/application-view.js';
+import type { ApplicationDetailView, ApplicationView } from '../../src/registry/application-view.js';
 
 export const API_BASE = '/admin/api/v1';
 
@@ -141,6 +141,11 @@ export async function loadGrants(): Promise<GrantInfo[]> {
 
 /** The admin API's application view: one shape with the server's (src/registry/application-view.ts, its zod schema). */
 export type Application = ApplicationView;
+
+/** GET /applications/:clientId: the view and the registration of a registered client (null for others); src/registry/application-view.ts. */
+export type ApplicationWithRegistration = ApplicationDetailView;
+/** A dynamically registered client's registration: who registered it, its policy, its last use, when reaping deletes it. */
+export type RegistrationInfo = NonNullable<ApplicationDetailView['registration']>;
 
 export interface SecretAnswer {
   readonly application: Application;
@@ -383,7 +388,14 @@ export interface Inspection {
   readonly valid: boolean;
   readonly reason: string | null;
   readonly explanation: string | null;
-  readonly application: { readonly clientId: string; readonly name: string; readonly active: boolean } | null;
+  readonly application: {
+    readonly clientId: string;
+    readonly name: string;
+    readonly active: boolean;
+    readonly origin?: Application['origin'];
+    /** For a registered client: its registration in brief; null otherwise. */
+    readonly registration?: Pick<RegistrationInfo, 'source' | 'sourceText' | 'policy' | 'registeredAt' | 'lastUsedAt' | 'reapAt' | 'reapDue'> | null;
+  } | null;
   readonly user: { readonly name: string; readonly active: boolean; readonly roles: readonly string[] } | null;
   readonly scopes: readonly string[];
   readonly effectiveScopes: readonly string[];

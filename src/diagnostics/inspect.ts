@@ -10,7 +10,8 @@ import { OAuthError } from '../errors/oauth-error.js';
 import { isReasonCode, reasonInfo } from '../errors/reasons.js';
 import { effectiveScopes } from '../grants/scope.js';
 import { presented } from '../resource-server/authenticate.js';
-import { type TokenKind, type TokenRecord } from '../domain/model.js';
+import { type Application, type ApplicationOrigin, type TokenKind, type TokenRecord } from '../domain/model.js';
+import { registrationInfo } from '../registry/registration.js';
 import { StorageError } from '../storage/types.js';
 import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims } from '../tokens/jwt.js';
 import { CompiledRules } from '../registry/rule-book.js';
@@ -38,7 +39,15 @@ export interface Inspection {
   /** For a JWT: its iss, and who would validate it (this instance, an identity provider, nobody). */
   readonly issuer: string | null;
   readonly handledBy: string;
-  readonly application: { readonly clientId: string; readonly name: string; readonly active: boolean } | null;
+  readonly application: {
+    readonly clientId: string;
+    readonly name: string;
+    readonly active: boolean;
+    /** How it came to be (Application.origin). */
+    readonly origin: ApplicationOrigin;
+    /** For a dynamically registered client: who registered it, under which policy, when reaping would delete it; else null. */
+    readonly registration: InspectedRegistration | null;
+  } | null;
   readonly user: { readonly name: string; readonly active: boolean; readonly roles: readonly string[] } | null;
   readonly scopes: readonly string[];
   /** Scopes in effect now: those granted, intersected with what the application allows today. */
@@ -48,6 +57,17 @@ export interface Inspection {
   /** RFC 8707: the resources the token was issued for (its audience); null: none requested (the application's audience applies). */
   readonly audience: readonly string[] | null;
   readonly apis: readonly ApiVerdict[];
+}
+
+/** What inspection says of a registered client's registration (registry/registration.ts RegistrationInfo, in brief). */
+export interface InspectedRegistration {
+  readonly source: string;
+  readonly sourceText: string;
+  readonly policy: string | null;
+  readonly registeredAt: number;
+  readonly lastUsedAt: number | null;
+  readonly reapAt: number | null;
+  readonly reapDue: boolean;
 }
 
 /** The parts of the instance (a Latchkey, src/app.ts) inspection reads. */
@@ -88,11 +108,20 @@ function audienceVerdict(deps: InspectDeps, appName: string, audience: string | 
   return { reason: 'token.wrong_audience', detail: `Application "${appName}" has the audience ${audience.slice(0, 200)}; our APIs accept only tokens for ${issuer}.` };
 }
 
+async function inspectedApplication(deps: InspectDeps, app: Application): Promise<NonNullable<Inspection['application']>> {
+  let registration: InspectedRegistration | null = null;
+  if (app.origin === 'registration') {
+    const r = await registrationInfo(deps, app.clientId);
+    if (r !== undefined) registration = { source: r.source, sourceText: r.sourceText, policy: r.policy, registeredAt: r.registeredAt, lastUsedAt: r.lastUsedAt, reapAt: r.reapAt, reapDue: r.reapDue };
+  }
+  return { clientId: app.clientId, name: app.name, active: app.active, origin: app.origin ?? 'admin', registration };
+}
+
 /** The validity of a stored token now, by kind: the checks of the bearer validator and the refresh grant. */
 async function recordVerdict(deps: InspectDeps, record: TokenRecord, now: number): Promise<{ verdict: Verdict; facts: Partial<Inspection> }> {
   const [app, user] = await Promise.all([deps.storage.applications.byId(record.applicationId), record.userId === null ? undefined : deps.storage.users.byId(record.userId)]);
   const facts: Partial<Inspection> = {
-    application: app === undefined ? null : { clientId: app.clientId, name: app.name, active: app.active },
+    application: app === undefined ? null : await inspectedApplication(deps, app),
     user: user === undefined ? null : { name: user.userName, active: user.active, roles: [...user.roles] },
     scopes: [...record.scopes],
     effectiveScopes: app === undefined ? [] : effectiveScopes(record.scopes, app),

@@ -91,3 +91,33 @@ export function applicationView(app: Application, appUser: string | null): Appli
     appUser,
   };
 }
+
+/**
+ * A dynamically registered client's registration as the admin API answers it (registration.ts
+ * RegistrationInfo, times as ISO 8601 text): GET /applications/:clientId's `registration` member.
+ */
+export const registrationInfoSchema = z
+  .object({
+    clientId: z.string(),
+    /** iat:<initial access token id>, or ip:<address> for open registration. */
+    source: z.string(),
+    sourceText: z.string(),
+    policy: z.string().nullable(),
+    registeredAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    /** Its last use as reaping sees it (a token, an API call, its registration read or changed); null: never. */
+    lastUsedAt: z.iso.datetime().nullable(),
+    /** latchkey.registration.reap_after_days (0: reaping off). */
+    reapAfterDays: z.number(),
+    /** When reaping deletes it unless it is used before; null when reaping is off. */
+    reapAt: z.iso.datetime().nullable(),
+    /** The next reap deletes it. */
+    reapDue: z.boolean(),
+    /** Its client configuration endpoint (RFC 7592). */
+    registrationClientUri: z.string().nullable(),
+  })
+  .strict();
+
+/** GET /applications/:clientId: the view and `registration` (null but for origin registration, or when its record is gone). */
+export const applicationDetailSchema = applicationViewSchema.extend({ registration: registrationInfoSchema.nullable() }).strict();
+export type ApplicationDetailView = z.infer<typeof applicationDetailSchema>;

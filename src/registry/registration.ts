@@ -333,3 +333,91 @@ export async function deleteRegistered(deps: ReapDeps, record: RegistrationRecor
   }
   await deps.storage.registrations.delete(record.clientId);
 }
+
+// ---- what every surface shows of a registered client ----------------------------------------
+
+/** The registration of one registered client as `apps show`, the admin API, the console and `inspect` show it. */
+export interface RegistrationInfo {
+  readonly clientId: string;
+  /** Who registered it: `iat:<initial access token id>` or `ip:<address>` (open registration). */
+  readonly source: string;
+  /** The source in words: the initial access token's id, or the address. */
+  readonly sourceText: string;
+  readonly policy: string | null;
+  readonly registeredAt: number;
+  readonly updatedAt: number;
+  /** Its last use as reaping sees it: a token issued or an API call counted, or its registration read or changed; null: never. */
+  readonly lastUsedAt: number | null;
+  /** latchkey.registration.reap_after_days now (0: reaping is off). */
+  readonly reapAfterDays: number;
+  /** When reaping would delete it if it is not used before then; null when reaping is off. */
+  readonly reapAt: number | null;
+  /** Whether the next reap deletes it (unused since before the cutoff). */
+  readonly reapDue: boolean;
+  /** Its client configuration endpoint (RFC 7592); null when no issuer is known. */
+  readonly registrationClientUri: string | null;
+}
+
+export interface RegistrationInfoDeps {
+  readonly storage: Pick<Storage, 'registrations' | 'usage' | 'properties'>;
+  readonly clock: Clock;
+}
+
+/** The source of a registration in words: `iat:iat_…` → the token id, `ip:1.2.3.4` → the address. */
+export function sourceText(source: string): string {
+  if (source.startsWith('iat:')) return `initial access token ${source.slice(4)}`;
+  if (source.startsWith('ip:')) return `open registration from ${source.slice(3)}`;
+  return source;
+}
+
+/** RFC 7592 §1: the registration endpoint plus `/<client_id>`. */
+export function registrationClientUri(issuer: string, clientId: string): string {
+  return `${issuer.replace(/\/$/, '')}${REGISTRATION_PATH}/${encodeURIComponent(clientId)}`;
+}
+
+/**
+ * The registrations of `clientIds` (all when undefined), with their last use and reap date as
+ * reapRegistrations would judge them now: the later of the record's last use and the usage counts
+ * (since the cutoff), else the registration time; deleted by the next reap when that is before the cutoff.
+ */
+export async function registrationInfos(deps: RegistrationInfoDeps, options: { readonly clientIds?: readonly string[]; readonly issuer?: string | undefined } = {}): Promise<RegistrationInfo[]> {
+  const records =
+    options.clientIds === undefined
+      ? await deps.storage.registrations.list()
+      : (await Promise.all(options.clientIds.map((id) => deps.storage.registrations.byClientId(id)))).filter((r): r is RegistrationRecord => r !== undefined);
+  if (records.length === 0) return [];
+  const days = await reapAfterDays(deps.storage);
+  const now = deps.clock.now();
+  const cutoff = now - days * DAY_MS;
+  const lastUse = new Map<string, number>();
+  // Usage of the reap period (or the last 30 days when reaping is off): what moves a last use forward.
+  const since = days === 0 ? now - 30 * DAY_MS : cutoff;
+  const rows = options.clientIds !== undefined && records.length === 1 ? await deps.storage.usage.list({ since, clientId: records[0]?.clientId as string }) : await deps.storage.usage.list({ since });
+  for (const row of rows) {
+    if (row.tokens + row.calls === 0) continue;
+    lastUse.set(row.clientId, Math.max(lastUse.get(row.clientId) ?? 0, row.lastUseAt));
+  }
+  return records.map((r) => {
+    const used = Math.max(r.lastUsedAt ?? 0, lastUse.get(r.clientId) ?? 0);
+    const lastUsedAt = used === 0 ? null : used;
+    const base = lastUsedAt ?? r.createdAt;
+    return {
+      clientId: r.clientId,
+      source: r.source,
+      sourceText: sourceText(r.source),
+      policy: r.policy,
+      registeredAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      lastUsedAt,
+      reapAfterDays: days,
+      reapAt: days === 0 ? null : base + days * DAY_MS,
+      reapDue: days !== 0 && base < cutoff,
+      registrationClientUri: options.issuer === undefined ? null : registrationClientUri(options.issuer, r.clientId),
+    };
+  });
+}
+
+/** One client's registration (undefined: it has none, e.g. an application made by an administrator). */
+export async function registrationInfo(deps: RegistrationInfoDeps, clientId: string, issuer?: string): Promise<RegistrationInfo | undefined> {
+  return (await registrationInfos(deps, { clientIds: [clientId], issuer }))[0];
+}

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { get, kindOf, list, loadGrants, patch, post, query, type AppKind, type Application, type GrantInfo, type SecretAnswer, type User } from '../api';
+import { get, kindOf, list, loadGrants, patch, post, query, type AppKind, type Application, type ApplicationWithRegistration, type GrantInfo, type RegistrationInfo, type SecretAnswer, type User } from '../api';
 import { Alert, Badge, Card, Checkbox, ConfirmButton, CopyButton, Empty, Loading, NumberField, PageHeader, SelectField, TextArea, TextField, fmtDuration, fmtTime, lines, splitList, useAction, useId, useLoad } from '../ui';
 import { DeleteApplicationButton } from '../deletes';
 
@@ -450,10 +450,45 @@ export function NewApplication() {
   );
 }
 
+/** A registered client's registration (RFC 7591): who registered it, its policy, its last use, when reaping deletes it. */
+function RegistrationCard(props: { registration: RegistrationInfo | null }) {
+  const r = props.registration;
+  return (
+    <Card title="Registration" titleId="registration-card-title">
+      {r === null ? (
+        <p class="muted">Registered dynamically, but its registration record is gone: it cannot manage itself (RFC 7592).</p>
+      ) : (
+        <dl class="kv">
+          <dt>Source</dt>
+          <dd>{r.source.startsWith('iat:') ? <>Initial access token <code>{r.source.slice(4)}</code></> : r.sourceText}</dd>
+          <dt>Policy</dt>
+          <dd>{r.policy === null ? 'None' : <a href="#/registration">{r.policy}</a>}</dd>
+          <dt>Registered</dt>
+          <dd>{fmtTime(r.registeredAt)}</dd>
+          <dt>Last used</dt>
+          <dd>{r.lastUsedAt === null ? 'Never' : fmtTime(r.lastUsedAt)}</dd>
+          <dt>Reaping</dt>
+          <dd>
+            {r.reapAt === null ? (
+              'Off (latchkey.registration.reap_after_days is 0)'
+            ) : r.reapDue ? (
+              <Badge kind="warn">Due: the next reap deletes it</Badge>
+            ) : (
+              <>Deleted {fmtTime(r.reapAt)} unless used before ({r.reapAfterDays} days unused)</>
+            )}
+          </dd>
+          <dt>Configuration URI</dt>
+          <dd>{r.registrationClientUri === null ? '—' : <code>{r.registrationClientUri}</code>}</dd>
+        </dl>
+      )}
+    </Card>
+  );
+}
+
 export function ApplicationDetail(props: { clientId: string }) {
   const path = `/applications/${encodeURIComponent(props.clientId)}`;
   const app = useLoad(async () => {
-    const d = await get<{ application?: Application } & Application>(path);
+    const d = await get<{ application?: ApplicationWithRegistration } & ApplicationWithRegistration>(path);
     return d.application ?? d;
   });
   const users = useUsers();
@@ -561,6 +596,7 @@ export function ApplicationDetail(props: { clientId: string }) {
                 </p>
               )}
             </Card>
+            {a.origin === 'registration' ? <RegistrationCard registration={'registration' in a ? a.registration : null} /> : null}
             <Card title="Client secret" titleId="secret-card-title">
               {a.public ? (
                 <p class="muted">Public application: no secret.</p>

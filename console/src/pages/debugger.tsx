@@ -64,6 +64,13 @@ export function Debugger() {
               ) : (
                 <>
                   <a href={`#/applications/${encodeURIComponent(result.application.clientId)}`}>{result.application.name}</a> <code>{result.application.clientId}</code> {result.application.active ? null : <Badge>inactive</Badge>}
+                  {result.application.origin === 'registration' ? (
+                    <p class="muted">
+                      {result.application.registration === undefined || result.application.registration === null
+                        ? 'Dynamically registered (RFC 7591); its registration record is gone.'
+                        : `Dynamically registered (RFC 7591) by ${result.application.registration.sourceText}, policy ${result.application.registration.policy ?? 'none'}, last used ${result.application.registration.lastUsedAt === null ? 'never' : fmtTime(result.application.registration.lastUsedAt)}; ${result.application.registration.reapAt === null ? 'reaping is off' : result.application.registration.reapDue ? 'the next reap deletes it' : `reaped ${fmtTime(result.application.registration.reapAt)} unless used`}.`}
+                    </p>
+                  ) : null}
                 </>
               )}
             </dd>

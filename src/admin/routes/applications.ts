@@ -7,6 +7,7 @@ import { badRequest } from '../http.js';
 import { curlFor, deps, issuer, jwksText } from './helpers.js';
 import type { AdminRoute, RouteContext } from './types.js';
 import { applicationView, names } from './views.js';
+import { registrationInfo } from '../../registry/registration.js';
 
 /** Applications: list, register from a kind preset, read, change, rotate the secret. */
 
@@ -177,10 +178,12 @@ export const APPLICATION_ROUTES: readonly AdminRoute[] = [
     method: 'GET',
     path: '/applications/:clientId',
     tag: 'applications',
-    summary: 'One application (never its secret)',
+    summary:
+      'One application (never its secret). Its registration member is null, except for a dynamically registered client (origin registration): {clientId, source (iat:<id> or ip:<address>), sourceText, policy, registeredAt, updatedAt, lastUsedAt, reapAfterDays, reapAt, reapDue, registrationClientUri}, or null when its record is gone',
     async handler(ctx) {
       const app = await findApplication(ctx.latchkey, ctx.params.clientId ?? '');
-      return applicationView(app, (await names(ctx.latchkey.storage)).users);
+      const registration = app.origin === 'registration' ? ((await registrationInfo(ctx.latchkey, app.clientId, issuer(ctx))) ?? null) : null;
+      return { ...applicationView(app, (await names(ctx.latchkey.storage)).users), registration };
     },
   },
   {

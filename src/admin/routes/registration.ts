@@ -6,11 +6,13 @@ import {
   findPolicy,
   iatState,
   reapRegistrations,
+  registrationInfos,
   REGISTRATION_MODE_PROPERTY,
   removePolicy,
   revokeInitialAccessToken,
   setPolicy,
 } from '../../registry/registration.js';
+import { badRequest } from '../http.js';
 import { deps } from './helpers.js';
 import type { AdminRoute, RouteContext } from './types.js';
 
@@ -150,18 +152,30 @@ export const REGISTRATION_ROUTES: readonly AdminRoute[] = [
     method: 'GET',
     path: '/registration/clients',
     tag: 'registration',
-    summary: 'Every dynamically registered client, oldest first: client id, application name, source (iat:<id> or ip:<address>), policy, registered and last used times',
+    summary:
+      'Every dynamically registered client, oldest first: client id, application name, source (iat:<id> or ip:<address>) and sourceText, policy, registered (createdAt) and last used times (reaping\'s view: usage counts included), when reaping would delete it (reapAt, null when off), whether the next reap does (reapDue), its registrationClientUri',
+    query: [{ name: 'stale', description: 'true: only the clients the next reap would delete' }],
     async handler(ctx) {
+      const stale = ctx.query.get('stale');
+      if (stale !== null && stale !== 'true' && stale !== 'false') throw badRequest('stale is true or false.', 'stale');
       const s = ctx.latchkey.storage;
-      const apps = new Map((await s.applications.list()).map((a) => [a.id, a]));
-      return (await s.registrations.list()).map((r) => ({
-        clientId: r.clientId,
-        name: apps.get(r.applicationId)?.name ?? null,
-        source: r.source,
-        policy: r.policy,
-        createdAt: r.createdAt,
-        lastUsedAt: r.lastUsedAt,
-      }));
+      const apps = new Map((await s.applications.list()).map((a) => [a.clientId, a]));
+      const all = await registrationInfos(ctx.latchkey, { issuer: ctx.latchkey.issuer() });
+      return all
+        .filter((r) => stale !== 'true' || r.reapDue)
+        .map((r) => ({
+          clientId: r.clientId,
+          name: apps.get(r.clientId)?.name ?? null,
+          source: r.source,
+          sourceText: r.sourceText,
+          policy: r.policy,
+          createdAt: r.registeredAt,
+          lastUsedAt: r.lastUsedAt,
+          reapAfterDays: r.reapAfterDays,
+          reapAt: r.reapAt,
+          reapDue: r.reapDue,
+          registrationClientUri: r.registrationClientUri,
+        }));
     },
   },
   {

@@ -10,10 +10,12 @@ import { DURATION_SYNTAX, formatDuration } from '../../core/duration.js';
 import { CliError, parseBool, parseDurationFlag, parseList, type CliContext } from '../context.js';
 import { applicationView } from '../../registry/application-view.js';
 import { RATE_LIMIT_SYNTAX } from '../../domain/rate-limit.js';
-import { isoTime, renderRecord, renderTable } from '../table.js';
+import { isoTime, renderRecord, renderTable, terminalWidth } from '../table.js';
 import type { CommonOptions, Kit, Output } from './index.js';
 import { registerDeletes } from './lifecycle.js';
 import { registerPosture } from './posture.js';
+import { registrationInfo, type RegistrationInfo } from '../../registry/registration.js';
+import { DEFAULTS, parseIssuer } from '../../config/config.js';
 import { applyClaimPairs, CLAIM_SOURCE_FIELDS } from '../../registry/claim-mappings.js';
 
 const collectClaims = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -412,14 +414,53 @@ function registerList(apps: Command, kit: Kit): void {
   );
 }
 
+/** The Registration block of `apps show` for a dynamically registered client (origin registration), indented by 2. */
+export function registrationRecord(r: RegistrationInfo): string {
+  const reap =
+    r.reapAt === null
+      ? 'never (latchkey.registration.reap_after_days is 0)'
+      : r.reapDue
+        ? `due: the next reap deletes it (unused for ${r.reapAfterDays} days)`
+        : `${isoTime(r.reapAt)}, ${r.reapAfterDays} days after its last use`;
+  const block = renderRecord(
+    [
+      ['Source', r.sourceText],
+      ['Policy', r.policy ?? '(none)'],
+      ['Registered at', isoTime(r.registeredAt)],
+      ['Last used', r.lastUsedAt === null ? 'never' : isoTime(r.lastUsedAt)],
+      ['Reaped', reap],
+    ],
+    terminalWidth() - 2,
+  );
+  // The configuration endpoint on a line of its own, never wrapped (it is pasted).
+  const uri = r.registrationClientUri === null ? '' : `  Configuration endpoint (RFC 7592, with its registration access token):\n    ${r.registrationClientUri}\n`;
+  return `${block.replace(/^(?=.)/gm, '  ')}${uri}`;
+}
+
+interface ShowOptions extends CommonOptions {
+  readonly issuer?: string;
+}
+
 function registerShow(apps: Command, kit: Kit): void {
-  const cmd = apps.command('show').argument('<client-id|name>', APP_REF_HELP).description('Show one application and any configuration problems');
-  kit.common(cmd).action((clientId: string, opts: CommonOptions) =>
+  const cmd = apps
+    .command('show')
+    .argument('<client-id|name>', APP_REF_HELP)
+    .description('Show one application and any configuration problems (and, for a registered client, its registration)')
+    .option('--issuer <url>', `the instance's public URL, for a registered client's registration_client_uri (env LATCHKEY_ISSUER, default http://${DEFAULTS.host}:${DEFAULTS.port})`);
+  kit.common(cmd).action((clientId: string, opts: ShowOptions) =>
     kit.withDb(opts, async (ctx, out) => {
       const app = await findApplication(ctx, clientId);
       const view = appView(app, await appUserName(ctx, app));
       const warnings = await configWarnings(ctx, app);
-      out.result({ ...view, warnings }, () => appRecord(view));
+      const given = opts.issuer ?? (process.env.LATCHKEY_ISSUER || undefined);
+      const issuer = given === undefined ? `http://${DEFAULTS.host}:${DEFAULTS.port}` : parseIssuer(given);
+      const registration = app.origin === 'registration' ? ((await registrationInfo(ctx, app.clientId, issuer)) ?? null) : null;
+      out.result({ ...view, registration, warnings }, () => {
+        const base = appRecord(view);
+        if (app.origin !== 'registration') return base;
+        if (registration === null) return `${base}\nRegistration: no registration record (it was deleted; the client cannot manage itself by RFC 7592).\n`;
+        return `${base}\nRegistration (RFC 7591):\n${registrationRecord(registration)}`;
+      });
       for (const w of warnings) out.warn(w);
     }),
   );

@@ -11,6 +11,13 @@ interface InspectOptions extends CommonOptions {
   readonly issuer?: string;
 }
 
+/** A registered client's registration in one line: source, policy, last use, reaping. */
+function registrationLine(r: NonNullable<Inspection['application']>['registration']): string {
+  if (r === null) return 'dynamically registered (RFC 7591); its registration record is gone';
+  const reap = r.reapAt === null ? 'never reaped (reaping off)' : r.reapDue ? 'due for reaping (the next reap deletes it)' : `reaped ${isoTime(r.reapAt)} unless used`;
+  return `dynamically registered (RFC 7591) by ${r.sourceText} at ${isoTime(r.registeredAt)}, policy ${r.policy ?? '(none)'}, last used ${r.lastUsedAt === null ? 'never' : isoTime(r.lastUsedAt)}, ${reap}; see latchkey apps show`;
+}
+
 function render(i: Inspection): string {
   const status = i.valid ? 'valid' : `NOT valid: ${i.reason ?? ''}`;
   const summary = renderRecord([
@@ -22,6 +29,7 @@ function render(i: Inspection): string {
     ['Found', i.found ? 'yes (a token this instance issued)' : 'no record on this instance'],
     ...(i.token.handle === null ? [] : ([['Handle', i.token.handle]] as const)),
     ['Application', i.application === null ? null : `${i.application.name} (${i.application.clientId})${i.application.active ? '' : ' INACTIVE'}`],
+    ...(i.application?.origin === 'registration' ? ([['Registration', registrationLine(i.application.registration)]] as const) : []),
     ['User', i.user === null ? null : `${i.user.name}${i.user.active ? '' : ' INACTIVE'}${i.user.roles.length > 0 ? ` [roles ${i.user.roles.join(', ')}]` : ''}`],
     ['Scopes granted', i.scopes],
     ['Scopes in effect', i.effectiveScopes],

@@ -1,7 +1,7 @@
 /**
  * `latchkey registration`: dynamic client registration (RFC 7591, src/endpoints/register.ts).
  * Initial access tokens (`tokens create|list|revoke`), registration policies
- * (`policies list|show|set|remove`) and reaping of registered clients nobody uses (`reap`).
+ * (`policies list|show|set|remove`), the registered clients (`clients [--stale]`) and reaping of registered clients nobody uses (`reap`).
  */
 import type { Command } from 'commander';
 import { DEFAULTS, parseIssuer } from '../../config/config.js';
@@ -14,6 +14,8 @@ import {
   findPolicy,
   iatState,
   reapRegistrations,
+  registrationInfos,
+  type RegistrationInfo,
   REGISTRABLE_GRANTS,
   REGISTRATION_AUTH_METHODS,
   REGISTRATION_MODE_PROPERTY,
@@ -260,6 +262,82 @@ Examples:
   );
 }
 
+interface ClientsOptions extends CommonOptions {
+  readonly stale?: boolean;
+  readonly issuer?: string;
+}
+
+/** The SOURCE column: the initial access token's id, or the address of an open registration. */
+function sourceCell(r: RegistrationInfo): string {
+  return r.source.startsWith('iat:') || r.source.startsWith('ip:') ? r.source.slice(r.source.indexOf(':') + 1) : r.source;
+}
+
+/** A span in its largest unit, rounded: 45m, 5h, 28d. */
+function span(ms: number): string {
+  const m = Math.max(0, Math.round(ms / 60_000));
+  if (m < 120) return `${m}m`;
+  const h = Math.round(m / 60);
+  return h < 48 ? `${h}h` : `${Math.round(h / 24)}d`;
+}
+
+function lastUsedCell(r: RegistrationInfo, now: number): string {
+  return r.lastUsedAt === null ? 'never' : `${span(now - r.lastUsedAt)} ago`;
+}
+
+function reapCell(r: RegistrationInfo, now: number): string {
+  if (r.reapAt === null) return 'never';
+  return r.reapDue ? 'next reap' : `in ${span(r.reapAt - now)}`;
+}
+
+function registerClients(registration: Command, kit: Kit): void {
+  const clients = registration
+    .command('clients')
+    .description('Every dynamically registered client: who registered it, its policy, its last use and when reaping would delete it')
+    .option('--stale', 'only the clients the next reap would delete')
+    .option('--issuer <url>', `${ISSUER_HELP.replace('for the curl example', "for each client's registration_client_uri in --json")}`)
+    .addHelpText('after', `
+SOURCE is the initial access token that registered the client (iat_…), or the
+address of an open registration. USED is how long ago it was last used (a token,
+an API call, or its registration read or changed). REAP is how soon reaping
+deletes it if it stays unused (latchkey.registration.reap_after_days): "next
+reap" when the next reap (\`latchkey registration reap\`, or the hourly job of
+\`latchkey serve\`) deletes it, "never" when reaping is off.
+
+Examples:
+  latchkey registration clients
+  latchkey registration clients --stale
+  latchkey apps show <client-id>
+`);
+  kit.common(clients).action((opts: ClientsOptions) =>
+    kit.withDb(opts, async (ctx, out) => {
+      const issuer = opts.issuer ?? (process.env.LATCHKEY_ISSUER || undefined);
+      const all = await registrationInfos(ctx, { issuer: issuer === undefined ? DEFAULT_ISSUER : parseIssuer(issuer) });
+      const shown = opts.stale === true ? all.filter((r) => r.reapDue) : all;
+      const names = new Map<string, string>();
+      for (const r of shown) {
+        const app = await ctx.storage.applications.byClientId(r.clientId);
+        names.set(r.clientId, app?.name ?? '(application gone)');
+      }
+      out.result(
+        shown.map((r) => ({ ...r, name: names.get(r.clientId) ?? null })),
+        () => {
+          if (shown.length === 0) {
+            if (opts.stale === true) return `No registered client is due for reaping${all.length === 0 ? '' : ` (of ${all.length} registered)`}.\n`;
+            return `No dynamically registered clients.${steps(ctx, [[['registration', 'tokens', 'create', '--uses', '1', '--expires', '1h'], 'an initial access token a client registers with']])}`;
+          }
+          const now = ctx.clock.now();
+          const rows = shown.map((r) => [r.clientId, names.get(r.clientId) ?? null, sourceCell(r), r.policy ?? '-', lastUsedCell(r, now), reapCell(r, now)]);
+          const table = renderTable(['CLIENT ID', 'NAME', 'SOURCE', 'POLICY', 'USED', 'REAP'], rows, terminalWidth(), { whole: [0, 2] });
+          const due = shown.filter((r) => r.reapDue).length;
+          const next: (readonly [readonly string[], string])[] = [[['apps', 'show', shown[0]?.clientId ?? '<client-id>'], 'one client in full, with its registration']];
+          if (due > 0) next.unshift([['registration', 'reap', '--dry-run'], `what the next reap deletes (${due} ${due === 1 ? 'client' : 'clients'} now)`]);
+          return `${table}${steps(ctx, next)}`;
+        },
+      );
+    }),
+  );
+}
+
 function registerReap(registration: Command, kit: Kit): void {
   const reap = registration
     .command('reap')
@@ -300,7 +378,7 @@ async function reapCommand(ctx: CliContext, out: Output, opts: ReapOptions): Pro
 export function registerRegistration(program: Command, kit: Kit): void {
   const registration = program
     .command('registration')
-    .description('Dynamic client registration (RFC 7591/7592): initial access tokens, registration policies, reaping unused clients')
+    .description('Dynamic client registration (RFC 7591/7592): initial access tokens, registration policies, registered clients, reaping unused ones')
     .addHelpText('after', `
 Clients register at POST /oauth/register. latchkey.registration.mode says who
 may: off, token (the default: an initial access token is required) or open
@@ -312,9 +390,11 @@ Examples:
   latchkey registration tokens create --uses 1 --expires 1h
   latchkey registration policies set default --scopes orders.read
   latchkey properties set latchkey.registration.mode open
+  latchkey registration clients --stale
   latchkey registration reap --dry-run
 `);
   registerTokens(registration, kit);
   registerPolicies(registration, kit);
+  registerClients(registration, kit);
   registerReap(registration, kit);
 }
