@@ -497,4 +497,20 @@ describe('dynamic client registration: rate limit and reaping', () => {
     assert.equal((await reapRegistrations(deps, { days: 0 })).deleted, 0);
     assert.equal((await reapRegistrations(deps, { days: 10 })).candidates.some((c) => c.clientId === String(used.json.client_id)), true);
   });
+
+  it('a dry run lists every stale registration, past one page of 500', async () => {
+    const deps = { storage: server.latchkey.storage, clock, actor: 'test' };
+    const old = clock.now() - 40 * 86_400_000;
+    const ids = Array.from({ length: 520 }, (_, i) => `stale-${String(i).padStart(4, '0')}`);
+    for (const clientId of ids) {
+      await server.latchkey.storage.registrations.create({ clientId, applicationId: `app-${clientId}`, tokenHash: `hash-${clientId}`, source: 'ip:127.0.0.9', fingerprint: clientId, metadata: '{}', policy: null, createdAt: old, updatedAt: old, lastUsedAt: null });
+    }
+    const dry = await reapRegistrations(deps, { dryRun: true });
+    const listed = new Set(dry.candidates.map((c) => c.clientId));
+    assert.equal(ids.filter((id) => listed.has(id)).length, 520);
+    assert.equal((await server.latchkey.storage.registrations.list()).filter((r) => r.clientId.startsWith('stale-')).length, 520, 'a dry run deletes nothing');
+    const reaped = await reapRegistrations(deps, {});
+    assert.ok(reaped.deleted >= 520);
+    assert.equal((await server.latchkey.storage.registrations.list()).filter((r) => r.clientId.startsWith('stale-')).length, 0);
+  });
 });

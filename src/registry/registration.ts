@@ -300,8 +300,13 @@ export async function reapRegistrations(deps: ReapDeps, options: { readonly days
   const candidates: ReapCandidate[] = [];
   let deleted = 0;
   const seen = new Set<string>();
+  // A real reap pages through unusedBefore (what it deletes or touches leaves the next page); a dry
+  // run changes nothing, so the same page would come back: it reads every record once instead.
+  let dryPage: RegistrationRecord[] | undefined = dryRun ? (await deps.storage.registrations.list()).filter((r) => (r.lastUsedAt ?? r.createdAt) < cutoff) : undefined;
   for (;;) {
-    const page = (await deps.storage.registrations.unusedBefore(cutoff, REAP_PAGE)).filter((r) => !seen.has(r.clientId));
+    const fetched = dryPage ?? (await deps.storage.registrations.unusedBefore(cutoff, REAP_PAGE));
+    dryPage = dryRun ? [] : undefined;
+    const page = fetched.filter((r) => !seen.has(r.clientId));
     if (page.length === 0) break;
     for (const record of page) {
       seen.add(record.clientId);
@@ -316,7 +321,6 @@ export async function reapRegistrations(deps: ReapDeps, options: { readonly days
       await deleteRegistered(deps, record);
       deleted += 1;
     }
-    if (dryRun && page.length < REAP_PAGE) break;
   }
   return { days, cutoff, candidates, deleted, dryRun };
 }
