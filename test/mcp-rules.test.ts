@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { explainRefusal } from '../src/diagnostics/explain.js';
+import { inspectToken } from '../src/diagnostics/inspect.js';
 import { runDoctor } from '../src/diagnostics/doctor.js';
 import { ruleReport } from '../src/diagnostics/rules.js';
 import type { Refusal, Rule } from '../src/domain/model.js';
@@ -108,13 +109,24 @@ describe('report-only rules on hosted MCP servers', { timeout: 60_000 }, () => {
     assert.equal(e.rule?.id, rule.id);
     assert.deepEqual(e.facts.requiredScopes, ['desk.admin']);
     assert.deepEqual(e.facts.tokenScopes, ['desk.write']);
+    assert.match(e.fix ?? '', /The MCP tool ticket_create of acme\/desk requires one of desk\.admin/);
     assert.match(e.hint ?? '', new RegExp(`Rule ${rule.id} \\(mcp:acme/desk/ticket_create requires one of the scopes desk.admin\\) reports only`));
     await server.latchkey.activity.flush();
     const r = await ruleReport({ storage: server.latchkey.storage, clock: server.latchkey.clock }, rule);
     assert.deepEqual(r.clients.map((c) => [c.clientId, c.count, c.reason]), [[apps.agent!.clientId, 1, 'api.scope_missing']], 'only the covered tool call, counted once');
 
+    // latchkey inspect (CLI and the console's debugger) says the same of the token, per tool.
+    const verdict = async (tool: string) => (await inspectToken(server.latchkey, t)).apis.find((a) => a.method === 'MCP' && a.path === `/mcp/acme/desk tool ${tool}`);
+    const reporting = await verdict('ticket_create');
+    assert.equal(reporting?.accepted, true);
+    assert.match(reporting?.why ?? '', new RegExp(`report-only rule ${rule.id} would refuse it \\(api.scope_missing`));
+    assert.doesNotMatch((await verdict('ping'))?.why ?? '', /rule/);
+
     await enforceRule(deps(), rule.id);
     await refreshCache(server);
+    const enforcing = await verdict('ticket_create');
+    assert.deepEqual([enforcing?.accepted, enforcing?.reason], [false, 'api.scope_missing']);
+    assert.match(enforcing?.why ?? '', new RegExp(`Rule ${rule.id} requires it`));
     const refused = await post(call('ticket_create', { title: 'Scanner' }), t);
     assert.equal(refused.status, 403, refused.text);
     const challenge = challengeParams(refused.headers.get('www-authenticate'));
@@ -126,6 +138,9 @@ describe('report-only rules on hosted MCP servers', { timeout: 60_000 }, () => {
     assert.ok(real !== undefined && (real.ruleId ?? null) === null, 'a real refusal');
     assert.equal(real.facts?.rule, rule.id);
     assert.match(real.hint ?? '', /on top of the definition of the MCP tool ticket_create of acme\/desk/);
+    // latchkey explain names the tool and the scope to grant, and says the MCP client steps up itself.
+    const explained = await explainRefusal({ storage: server.latchkey.storage, supportedGrants: [...server.latchkey.grants.keys()] }, real);
+    assert.match(explained.fix ?? '', /^The MCP tool ticket_create of acme\/desk requires one of desk\.admin\. The application "Desk agent" allows desk\.admin now, but this token was granted desk\.write: request a new token with scope=desk\.admin \(an MCP client with OAuth support does so itself on the 403 insufficient_scope, the step-up/);
     assert.equal((await post(call('ping'), t)).status, 200, 'the other tools still answer');
     assert.equal((await post(call('ticket_create', { title: 'Fax' }), await token('agent', 'desk.write desk.admin'))).status, 200, 'a token with the scope is admitted');
     await deleteRule(deps(), rule.id);
