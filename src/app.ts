@@ -246,7 +246,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const tokenEndpoint = createTokenEndpoint({ resources, cache: clientMetadataDocuments.view(cache), grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
   const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
-  const mcp = createMcpProvider({ servers: (path) => router.matchMcp(path), bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, issuer: () => issuerOf(), observe: (server, status, seconds) => metrics.apiCall(server, status, seconds) });
+  const mcp = createMcpProvider({ servers: (path) => router.matchMcp(path), bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (server, status, seconds) => metrics.apiCall(server, status, seconds) });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {

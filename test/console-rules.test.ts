@@ -72,7 +72,7 @@ describe('the console Rules page', { timeout: 180_000 }, () => {
 
     // A target the registry refuses: its message under the field, which is marked and focused.
     await page.getByLabel('Kind', { exact: true }).selectOption('api_requirement');
-    const target = page.getByLabel('API or resource', { exact: true });
+    const target = page.getByLabel('API, resource or MCP server', { exact: true });
     await target.fill('acme/ordrs');
     await page.getByLabel('Required scopes', { exact: true }).fill('orders.admin');
     await page.getByLabel('Note', { exact: true }).fill('orders.admin for the spring release');

@@ -158,7 +158,7 @@ const rule = z
       .string()
       .min(1)
       .max(300)
-      .describe('api_requirement: namespace/api, or METHOD namespace/api/template for one resource. property: the property name. application: the client id. rate_limit: instance, or a client id.'),
+      .describe('api_requirement: namespace/api, or METHOD namespace/api/template for one resource; mcp:namespace/server for a hosted MCP server, or mcp:namespace/server/tool for one of its tools. property: the property name. application: the client id. rate_limit: instance, or a client id.'),
     scopes: ruleNames(100, 'api_requirement: the token must carry one of these scopes. application: the application\'s new scope list.'),
     roles: ruleNames(80, 'api_requirement: the caller must hold one of these roles.'),
     grantTypes: ruleNames(200, 'application: the application\'s new grant types.'),

@@ -1,6 +1,6 @@
 import type { Rule } from '../domain/model.js';
 import { isReasonCode, reasonInfo } from '../errors/reasons.js';
-import { INSTANCE_TARGET, parseApiTarget, RULE_PROPERTIES } from '../registry/rules.js';
+import { INSTANCE_TARGET, parseApiTarget, parseMcpTarget, RULE_PROPERTIES, type McpTarget } from '../registry/rules.js';
 import type { PropertyName } from '../registry/properties.js';
 import type { Storage } from '../storage/types.js';
 import { commandLine, type Finding, type Snapshot } from './findings.js';
@@ -125,6 +125,8 @@ function noTraffic(s: Snapshot, report: RuleReport): Finding | undefined {
 
 /** When this server serves the APIs it knows of but not the API (or resource) the rule names: why, in words. */
 function missingApi(s: Snapshot, rule: Rule): string | undefined {
+  const mcp = parseMcpTarget(rule.target);
+  if (mcp !== undefined) return missingMcp(s, mcp);
   if (s.apis.length === 0) return undefined;
   const target = parseApiTarget(rule.target);
   if (target === undefined) return `Its target ${rule.target} names no API.`;
@@ -134,6 +136,17 @@ function missingApi(s: Snapshot, rule: Rule): string | undefined {
   if (target.method === undefined) return undefined;
   if (api.resources.some((r) => r.method === target.method?.toUpperCase() && r.template === target.template)) return undefined;
   return `API ${name} has no resource ${target.method.toUpperCase()} ${target.template ?? ''} (its resources: ${api.resources.map((r) => `${r.method} ${r.template}`).join(', ')}).`;
+}
+
+/** When this server serves MCP servers but not the one (or the tool) an `mcp:` rule names: why, in words. */
+function missingMcp(s: Snapshot, target: McpTarget): string | undefined {
+  const servers = s.mcpServers;
+  if (servers === undefined || (servers.length === 0 && s.apis.length === 0)) return undefined;
+  const name = `${target.namespace}/${target.id}`;
+  const server = servers.find((m) => m.namespace === target.namespace && m.id === target.id);
+  if (server === undefined) return `This server serves no MCP server ${name} (it serves ${servers.map((m) => `mcp:${m.namespace}/${m.id}`).join(', ') || 'none'}).`;
+  if (target.tool === undefined || server.toolsByName.has(target.tool)) return undefined;
+  return `MCP server ${name} has no tool ${target.tool} (its tools: ${server.tools.map((t) => t.name).join(', ') || 'none'}).`;
 }
 
 /** rule_api_not_loaded: an enforced API requirement on an API (or resource) this server does not serve. */

@@ -29,7 +29,7 @@ export { SECRET_ROTATION_PROPERTY } from './checks-credentials.js';
 export interface DoctorDeps {
   /** Without `usage`, the usage checks are skipped; without `rules`, `activity` and `refusals`, the rule checks. */
   readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'> & Partial<Pick<Storage, 'usage' | 'rules' | 'activity' | 'refusals' | 'resources'>>;
-  readonly router: Pick<ApiRouter, 'list'>;
+  readonly router: Pick<ApiRouter, 'list'> & Partial<Pick<ApiRouter, 'mcpServers'>>;
   readonly clock: Clock;
   /** Accepted for the contract; the keys are read from storage (the keyring adds nothing a check needs). */
   readonly keyring?: Pick<Keyring, 'keys'>;
@@ -69,6 +69,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     scopes: new Set(scopes.map((x) => x.name)),
     props: resolveProperties(rows),
     apis: deps.router.list(),
+    ...(deps.router.mcpServers === undefined ? {} : { mcpServers: deps.router.mcpServers() }),
     keys,
   };
   return sortFindings([

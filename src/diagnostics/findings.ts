@@ -1,5 +1,6 @@
 import type { PropertyValues } from '../registry/properties.js';
 import type { CompiledApi } from '../resource-server/compile.js';
+import type { CompiledMcpServer } from '../resource-server/compile-mcp.js';
 import type { Application, SigningKey, User } from '../domain/model.js';
 
 /**
@@ -65,6 +66,8 @@ export interface Snapshot {
   readonly scopes: ReadonlySet<string>;
   readonly props: PropertyValues;
   readonly apis: readonly CompiledApi[];
+  /** The hosted MCP servers (rule targets `mcp:<ns>/<id>[/<tool>]`); absent: not known. */
+  readonly mcpServers?: readonly CompiledMcpServer[];
   readonly keys: readonly SigningKey[];
 }
 

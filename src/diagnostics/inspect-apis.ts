@@ -116,7 +116,8 @@ export function judgeApis(apis: readonly CompiledApi[], outcome: BearerOutcome, 
  * answer to a `tools/call` carrying the token: the server's requirements, then the tool's (method
  * `MCP`, path `/mcp/<namespace>/<id>`, `tool` its name).
  */
-export function judgeMcpServers(servers: readonly CompiledMcpServer[], outcome: BearerOutcome, issuer?: string, audience?: readonly string[] | null): ApiVerdict[] {
+/** The verdict of each tool of each hosted MCP server; with `book`, the rules on the server (`mcp:<ns>/<id>`) and on the tool (`mcp:<ns>/<id>/<tool>`) as the MCP provider checks them. */
+export function judgeMcpServers(servers: readonly CompiledMcpServer[], outcome: BearerOutcome, issuer?: string, audience?: readonly string[] | null, book?: CompiledRules): ApiVerdict[] {
   return servers.flatMap((server) =>
     server.tools.map((tool): ApiVerdict => {
       const resource = issuer === undefined ? null : mcpResourceUri(issuer, server);
@@ -139,7 +140,9 @@ export function judgeMcpServers(servers: readonly CompiledMcpServer[], outcome: 
         const atServer = authorizeBearer(outcome.caller, { security: server.security });
         if (!atServer.accepted) return { ...base, ...atServer };
       }
-      return { ...base, ...authorizeBearer(outcome.caller, { security: tool.security }) };
+      const judged: ApiVerdict = { ...base, ...authorizeBearer(outcome.caller, { security: tool.security }) };
+      if (book === undefined || !book.mcp || !outcome.caller.authenticated) return judged;
+      return withRules(judged, outcome.caller, [...book.forMcp(server, server.namespace, server.id), ...book.forMcp(tool, server.namespace, server.id, tool.name)]);
     }),
   );
 }

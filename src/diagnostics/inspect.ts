@@ -252,6 +252,7 @@ export async function inspectToken(deps: InspectDeps, raw: string): Promise<Insp
   }
   if (!('caller' in outcome) && verdict.reason === null && record === undefined) verdict = { reason: outcome.error.reason, detail: outcome.error.description };
 
+  const book = new CompiledRules(await deps.storage.rules.list());
   return {
     token: { format, kind, preview: preview(token), handle: record === undefined ? null : tokenHandle(record.hash) },
     found: record !== undefined,
@@ -267,9 +268,6 @@ export async function inspectToken(deps: InspectDeps, raw: string): Promise<Insp
     issuedAt: facts.issuedAt ?? null,
     expiresAt: facts.expiresAt ?? null,
     audience: record?.audience === undefined || record.audience === null || record.audience.length === 0 ? null : [...record.audience],
-    apis: [
-      ...judgeApis(deps.router.list(), outcome, new CompiledRules(await deps.storage.rules.list()), usableIssuer(knownIssuer(deps)), record?.audience),
-      ...judgeMcpServers(deps.router.mcpServers(), outcome, usableIssuer(knownIssuer(deps)), record?.audience),
-    ],
+    apis: [...judgeApis(deps.router.list(), outcome, book, usableIssuer(knownIssuer(deps)), record?.audience), ...judgeMcpServers(deps.router.mcpServers(), outcome, usableIssuer(knownIssuer(deps)), record?.audience, book)],
   };
 }

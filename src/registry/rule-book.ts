@@ -7,13 +7,15 @@
 import type { Rule } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import type { RegistryCache } from './cache.js';
-import { INSTANCE_TARGET, parseApiTarget } from './rules.js';
+import { INSTANCE_TARGET, parseApiTarget, parseMcpTarget } from './rules.js';
 
 export class CompiledRules {
   /** No rule at all: nothing to look up. */
   readonly empty: boolean;
   /** Some api_requirement (reporting or enforced), or a reporting Basic-on-APIs switch. */
   readonly api: boolean;
+  /** Some api_requirement on a hosted MCP server (target `mcp:…`). */
+  readonly mcp: boolean;
   /** Some reporting rule that the token endpoint checks (property, application, rate_limit). */
   readonly token: boolean;
   /** Reporting property rules by property name. */
@@ -27,6 +29,10 @@ export class CompiledRules {
   private readonly byApi = new Map<string, Rule[]>();
   /** Per compiled resource object: its rules, found once. */
   private readonly byResource = new WeakMap<object, readonly Rule[]>();
+  /** api_requirement rules on hosted MCP servers by server (`namespace/id`) and by tool (`namespace/id/tool`). */
+  private readonly byMcp = new Map<string, Rule[]>();
+  /** Per compiled MCP server or tool object: its rules, found once. */
+  private readonly byMcpPart = new WeakMap<object, readonly Rule[]>();
 
   constructor(readonly rules: readonly Rule[]) {
     const properties = new Map<string, Rule>();
@@ -35,6 +41,12 @@ export class CompiledRules {
     const instance: Rule[] = [];
     for (const rule of rules) {
       if (rule.kind === 'api_requirement') {
+        const mcp = parseMcpTarget(rule.target);
+        if (mcp !== undefined) {
+          const key = `${mcp.namespace}/${mcp.id}${mcp.tool === undefined ? '' : `/${mcp.tool}`}`;
+          this.byMcp.set(key, [...(this.byMcp.get(key) ?? []), rule]);
+          continue;
+        }
         const target = parseApiTarget(rule.target);
         if (target === undefined) continue;
         const key = target.method === undefined ? `${target.namespace}/${target.id}` : `${target.method} ${target.namespace}/${target.id}${target.template ?? ''}`;
@@ -56,6 +68,7 @@ export class CompiledRules {
     this.instanceRateLimits = instance;
     this.empty = rules.length === 0;
     this.api = this.byApi.size > 0 || properties.has('latchkey.api.basic_auth.enabled');
+    this.mcp = this.byMcp.size > 0;
     this.token = [...properties.keys()].some((p) => p !== 'latchkey.api.basic_auth.enabled') || applications.size > 0 || rateLimits.size > 0 || instance.length > 0;
   }
 
@@ -65,6 +78,19 @@ export class CompiledRules {
     if (found === undefined) {
       found = [...(this.byApi.get(`${namespace}/${id}`) ?? []), ...(this.byApi.get(`${method} ${namespace}/${id}${template}`) ?? [])];
       this.byResource.set(resource, found);
+    }
+    return found;
+  }
+
+  /**
+   * The api_requirement rules on a hosted MCP server (`part`: the server, every request) or on one
+   * of its tools (`part`: the tool, `tool`: its name; its calls only), oldest first.
+   */
+  forMcp(part: object, namespace: string, id: string, tool?: string): readonly Rule[] {
+    let found = this.byMcpPart.get(part);
+    if (found === undefined) {
+      found = this.byMcp.get(`${namespace}/${id}${tool === undefined ? '' : `/${tool}`}`) ?? [];
+      this.byMcpPart.set(part, found);
     }
     return found;
   }

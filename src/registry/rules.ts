@@ -51,9 +51,11 @@ export const RULE_PROPERTY_NAMES = Object.keys(RULE_PROPERTIES) as PropertyName[
 /** The instance-wide rate-limit target. */
 export const INSTANCE_TARGET = 'instance';
 
-/** What the registry knows of the hosted APIs (the router's, or the APIs folder the CLI loads). */
+/** What the registry knows of the hosted APIs and MCP servers (the router's, or the APIs folder the CLI loads). */
 export interface ApiCatalogue {
   readonly apis: readonly { readonly namespace: string; readonly id: string; readonly resources: readonly { readonly method: string; readonly template: string }[] }[];
+  /** The hosted MCP servers and their tools; absent: an `mcp:` target is taken when well-formed. */
+  readonly mcpServers?: readonly { readonly namespace: string; readonly id: string; readonly tools: readonly { readonly name: string }[] }[];
 }
 
 export interface RuleDeps {
@@ -94,6 +96,28 @@ export function parseApiTarget(target: string): ApiTarget | undefined {
   const [, method, namespace, id, template] = m;
   if ((method === undefined) !== (template === undefined)) return undefined;
   return { namespace: namespace as string, id: id as string, method, template };
+}
+
+/** The parts of an api_requirement target on a hosted MCP server: the server, and the tool when it names one. */
+export interface McpTarget {
+  readonly namespace: string;
+  readonly id: string;
+  readonly tool?: string | undefined;
+}
+
+/** The prefix of a target on a hosted MCP server (as in the metrics label `mcp:<namespace>/<id>`). */
+export const MCP_TARGET_PREFIX = 'mcp:';
+const MCP_TARGET = /^mcp:([a-z0-9][a-z0-9_-]{0,63})\/([a-z0-9][a-z0-9_-]{0,63})(?:\/([A-Za-z0-9_.-]{1,64}))?$/i;
+
+/**
+ * Parses `mcp:namespace/server` (every request to the hosted MCP server) or
+ * `mcp:namespace/server/tool` (that tool's calls); undefined when it is neither.
+ */
+export function parseMcpTarget(target: string): McpTarget | undefined {
+  const m = MCP_TARGET.exec(target.trim());
+  if (m === null) return undefined;
+  const [, namespace, id, tool] = m;
+  return { namespace: namespace as string, id: id as string, tool };
 }
 
 /** How a rule reads in one line: `api_requirement acme/orders needs scope orders.read`. */
@@ -145,11 +169,32 @@ function unused(input: RuleInput, kind: RuleKind, allowed: readonly (keyof RuleI
   }
 }
 
+/** The MCP server (and tool) a target names, checked against the hosted MCP servers when they are known. */
+function checkMcpTarget(deps: Pick<RuleDeps, 'apis'>, raw: string): string {
+  const target = parseMcpTarget(raw);
+  if (target === undefined) {
+    throw new RegistryError('invalid_input', `"${raw}" is not an MCP target: give mcp:namespace/server (every request to the hosted MCP server) or mcp:namespace/server/tool (one tool's calls), for example "mcp:acme/assistant" or "mcp:acme/assistant/search_orders".`, 'target');
+  }
+  const name = `${target.namespace}/${target.id}`;
+  const canonical = `${MCP_TARGET_PREFIX}${name}${target.tool === undefined ? '' : `/${target.tool}`}`;
+  const catalogue = deps.apis?.mcpServers;
+  if (catalogue === undefined) return canonical;
+  const server = catalogue.find((a) => a.namespace === target.namespace && a.id === target.id);
+  if (server === undefined) {
+    const names = catalogue.map((a) => `${MCP_TARGET_PREFIX}${a.namespace}/${a.id}`);
+    throw new RegistryError('api_not_found', `No hosted MCP server ${name}.${didYouMean(`${MCP_TARGET_PREFIX}${name}`, names)} Loaded: ${names.join(', ') || '(none: start the server with --apis, or give the CLI --apis)'}.`, 'target');
+  }
+  if (target.tool === undefined || server.tools.some((t) => t.name === target.tool)) return canonical;
+  const tools = server.tools.map((t) => t.name);
+  throw new RegistryError('api_not_found', `MCP server ${name} has no tool ${target.tool}.${didYouMean(target.tool, tools)} Its tools: ${tools.join(', ') || '(none)'}.`, 'target');
+}
+
 /** The API (and resource) a target names, checked against the hosted APIs when they are known. */
 function checkApiTarget(deps: Pick<RuleDeps, 'apis'>, raw: string): string {
+  if (raw.toLowerCase().startsWith(MCP_TARGET_PREFIX)) return checkMcpTarget(deps, raw);
   const target = parseApiTarget(raw);
   if (target === undefined) {
-    throw new RegistryError('invalid_input', `"${raw}" is not an API target: give namespace/api (the whole API) or METHOD namespace/api/template (one resource), for example "acme/orders" or "GET acme/orders/{id}".`, 'target');
+    throw new RegistryError('invalid_input', `"${raw}" is not an API target: give namespace/api (the whole API) or METHOD namespace/api/template (one resource), for example "acme/orders" or "GET acme/orders/{id}"; or mcp:namespace/server (a hosted MCP server) or mcp:namespace/server/tool (one of its tools).`, 'target');
   }
   const method = target.method?.toUpperCase();
   const name = `${target.namespace}/${target.id}`;
@@ -273,7 +318,7 @@ export async function createRule(deps: RuleDeps, input: RuleInput, options: { re
 export function appliedBy(rule: Rule): string {
   switch (rule.kind) {
     case 'api_requirement':
-      return `The rule now refuses calls to ${rule.target} that lack what it requires.`;
+      return rule.target.startsWith(MCP_TARGET_PREFIX) ? `The rule now refuses requests to ${rule.target} that lack what it requires (403 insufficient_scope, the MCP step-up).` : `The rule now refuses calls to ${rule.target} that lack what it requires.`;
     case 'property':
       return `Property ${rule.target} is now ${rule.spec.value ?? ''}.`;
     case 'application':

@@ -9,7 +9,11 @@
  * scopes and roles, then — having parsed the JSON-RPC body — each `tools/call`'s tool's scopes and
  * roles: a token that lacks them gets HTTP 403 with `WWW-Authenticate: Bearer
  * error="insufficient_scope", scope="…"`, the MCP authorization specification's step-up signal,
- * and the tool never runs. Then the server's own rate limits, the usage counters, the metrics.
+ * and the tool never runs. Report-only rules on the server (`mcp:<ns>/<id>`, every request) and
+ * on a tool (`mcp:<ns>/<id>/<tool>`, its calls) are checked as the API provider checks an API's
+ * (rules.ts checkMcpRules): a reporting one records "would refuse" and lets the request through,
+ * an enforced one refuses it like the tool's own scopes. Then the server's own rate limits, the
+ * usage counters, the metrics.
  *
  * `tools/list` lists every tool (a client sees what it could ask for, and steps up when it needs to).
  */
@@ -32,8 +36,11 @@ import { StorageError } from '../storage/types.js';
 import { authenticateCaller, type ApiAuthDeps } from './authenticate.js';
 import { mcpServerScopes, sharedSchemaValidator, type CompiledMcpServer, type CompiledMcpTool, type McpEffectiveSecurity } from './compile-mcp.js';
 import { ApiError, type Caller } from './define.js';
-import { authorizeCaller, challengeHeaders, failure, refusalFacts, type ChallengeTarget } from './provider.js';
+import { authorizeCaller, challengeHeaders, failure, lacksRole, lacksScope, refusalFacts, type ChallengeTarget } from './provider.js';
 import { countApiCall } from './rate-limit.js';
+import { checkMcpRules, type ApiRuleContext } from './rules.js';
+import type { RuleBook } from '../registry/rule-book.js';
+import type { WouldRefuseReporter } from '../audit/would-refuse.js';
 
 const ANONYMOUS: Caller = { authenticated: false, method: 'none', user: null, application: null, scopes: [] };
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -46,6 +53,10 @@ export interface McpProviderDeps extends ApiAuthDeps {
   readonly activity?: Pick<ActivityCounter, 'count'>;
   readonly rateLimits?: RateLimits;
   readonly usage?: Pick<UsageCounter, 'apiCall'>;
+  /** The rules in force (registry/rule-book.ts): api_requirement rules with an `mcp:` target; none when omitted. */
+  readonly rules?: RuleBook;
+  /** Where "would refuse" matches go (audit/would-refuse.ts). */
+  readonly wouldRefuse?: Pick<WouldRefuseReporter, 'report'>;
   /** Told of every request answered (the metrics: latchkey_api_calls_total{api="mcp:<ns>/<id>"}). */
   readonly observe?: (server: CompiledMcpServer | undefined, status: number, seconds: number) => void;
   /** The issuer: challenges name the server's protected resource metadata under it (RFC 9728 §5.1); absent or unknown, they do not. */
@@ -141,6 +152,12 @@ function toolResult(value: unknown): CallToolResult {
 }
 
 export function createMcpProvider(deps: McpProviderDeps) {
+  const ruleContext: ApiRuleContext = {
+    reporter: deps.wouldRefuse,
+    authorize: authorizeCaller,
+    admits: (caller, scopes, roles) => !lacksScope(caller, scopes) && !lacksRole(caller, roles),
+    facts: (error, req) => refusalFacts(deps.bearer, req, error),
+  };
   async function refused(req: NeutralRequest, server: CompiledMcpServer, error: OAuthError, context: RefusalContext, challengeScopes: readonly string[]): Promise<NeutralResponse> {
     deps.activity?.count('api.refused');
     const facts = await refusalFacts(deps.bearer, req, error);
@@ -216,11 +233,19 @@ export function createMcpProvider(deps: McpProviderDeps) {
       if (typeof body !== 'object' || body === null) return { kind: 'respond', server, response: jsonRpcError(400, ErrorCode.InvalidRequest, 'Invalid Request: the body must be a JSON-RPC message') };
       const called = calledTools(body);
       const required = new Set<string>();
+      const endpoint = `mcp ${server.namespace}/${server.id}`;
+      const book = deps.rules === undefined ? undefined : (deps.rules.peek() ?? (await deps.rules.load()));
+      const rules = book?.mcp === true ? book : undefined;
+      if (rules !== undefined && caller.authenticated) checkMcpRules(ruleContext, rules, req, endpoint, server, undefined, caller);
       for (const name of called) {
         const tool = server.toolsByName.get(name);
         if (tool === undefined) continue; // the SDK answers "unknown tool"
         if (!caller.authenticated) challengeScopes = tool.security.scopes;
         caller = await admitTool(req, server, tool, caller, context);
+        if (rules !== undefined && caller.authenticated) {
+          // An enforced rule on the tool is a step-up like the tool's own scopes: its 401 names them.
+          checkMcpRules(ruleContext, rules, req, endpoint, server, tool, caller);
+        }
         for (const s of tool.security.scopes) required.add(s);
       }
       await countApiCall(deps.rateLimits, rate, server, caller);

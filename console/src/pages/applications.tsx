@@ -581,7 +581,9 @@ export function ApplicationDetail(props: { clientId: string }) {
           <div class="side">
             <Card title="Status" titleId="status-title">
               <p>{a.active ? <Badge kind="ok">Active</Badge> : <Badge kind="muted">Inactive</Badge>}</p>
-              <p class="muted">Origin: {ORIGIN_TEXT[a.origin]}</p>
+              <p class="muted">
+                Origin: <Badge kind={a.origin === 'admin' ? 'info' : 'muted'}>{ORIGIN_BADGE[a.origin]}</Badge> {ORIGIN_TEXT[a.origin]}
+              </p>
               <p class="muted">{a.active ? 'Deactivating refuses its token requests and the tokens it already has.' : 'Inactive: its token requests and tokens are refused.'}</p>
               {a.active ? (
                 <ConfirmButton label="Deactivate" confirmLabel="Yes, deactivate" danger disabled={status.busy} onConfirm={() => apply({ active: false }, 'Application deactivated.', status.run)} />
@@ -628,6 +630,20 @@ export function ApplicationDetail(props: { clientId: string }) {
                 </dd>
                 <dt>Admin API</dt>
                 <dd>{a.adminApi ? 'Allowed (scope latchkey.admin)' : 'Not allowed'}</dd>
+                <dt>Resources</dt>
+                <dd>
+                  {a.resources === undefined || a.resources === null || a.resources.length === 0 ? (
+                    'Any known resource (RFC 8707)'
+                  ) : (
+                    <ul class="uri-list" aria-label="Resources its tokens may be requested for">
+                      {a.resources.map((r) => (
+                        <li key={r}>
+                          <code class="uri">{r}</code>
+                        </li>
+                      ))}
+                    </ul>
+                  )}
+                </dd>
                 <dt>Rate limit</dt>
                 <dd>{a.rateLimit === null ? 'Instance default (latchkey.rate_limit.client)' : a.rateLimit === 'off' ? 'Off (no limit)' : `${a.rateLimit} (token and introspection requests)`}</dd>
                 {a.grantTypes.includes('authorization_code') ? (

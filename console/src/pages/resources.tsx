@@ -33,8 +33,7 @@ export function Resources() {
                 <thead>
                   <tr>
                     <th scope="col">Resource</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Name</th>
+                    <th scope="col">Name and kind</th>
                     <th scope="col">Scopes accepted</th>
                     <th scope="col">
                       <span class="sr-only">Actions</span>
@@ -44,15 +43,17 @@ export function Resources() {
                 <tbody>
                   {resources.data.map((r) => (
                     <tr key={`${r.kind} ${r.uri}`}>
-                      <th scope="row">
-                        <code>{r.uri}</code>
+                      <th scope="row" class="resource-uri">
+                        <code class="uri">{r.uri}</code>
                       </th>
                       <td>
+                        {r.name}
+                        <br />
                         <Badge kind={r.kind === 'external' ? 'info' : 'muted'}>{KIND_LABELS[r.kind]}</Badge>
                       </td>
-                      <td>{r.name}</td>
                       <td>{r.scopes.length === 0 ? <span class="muted">any</span> : r.scopes.map((s) => <code key={s}>{s} </code>)}</td>
                       <td class="actions-cell">
+                        <div class="stacked-actions">
                         {r.kind !== 'external' ? null : (
                           <ConfirmButton
                             small
@@ -86,6 +87,7 @@ export function Resources() {
                             Edit scopes
                           </button>
                         )}
+                        </div>
                       </td>
                     </tr>
                   ))}

@@ -11,6 +11,7 @@ import {
   ruleDeletePath,
   type ApiView,
   type Application,
+  type McpServerView,
   type NewRule,
   type PropertyView,
   type RuleClientView,
@@ -191,6 +192,7 @@ function bodyOf(f: RuleForm, switches: readonly PropertyView[]): NewRule {
 
 function AddRule(props: { onAdded: (r: RuleReportView) => void }) {
   const apis = useLoad(async () => list<ApiView>(await get('/apis'), 'apis'));
+  const mcpServers = useLoad(async () => list<McpServerView>(await get('/mcp-servers'), 'servers'));
   const apps = useLoad(async () => list<Application>(await get('/applications'), 'applications'));
   const properties = useLoad(async () => list<PropertyView>(await get('/properties'), 'properties'));
   const [f, setF] = useState<RuleForm>(EMPTY);
@@ -209,7 +211,7 @@ function AddRule(props: { onAdded: (r: RuleReportView) => void }) {
 
   const property = f.property || (switches[0]?.name ?? '');
   const chosenSwitch = switches.find((p) => p.name === property);
-  const loadedApis = (apis.data ?? []).map((a) => `${a.namespace}/${a.id}`);
+  const loadedApis = [...(apis.data ?? []).map((a) => `${a.namespace}/${a.id}`), ...(mcpServers.data ?? []).map((m) => `mcp:${m.namespace}/${m.id}`)];
   const appOptions = applications.map((a) => [a.clientId, `${a.name} (${a.clientId})`] as const);
 
   return (
@@ -232,12 +234,12 @@ function AddRule(props: { onAdded: (r: RuleReportView) => void }) {
         <SelectField label="Kind" name="kind" value={f.kind} onChange={(v) => (set({ kind: v as RuleKind }), action.clear())} options={KIND_OPTIONS} error={err('kind')} />
         {f.kind === 'api_requirement' ? (
           <TextField
-            label="API or resource"
+            label="API, resource or MCP server"
             name="target"
             value={f.apiTarget}
             onInput={(v) => set({ apiTarget: v })}
             placeholder="acme/orders or GET acme/orders/{id}"
-            hint={`The whole API (namespace/api) or one resource (METHOD namespace/api/template). ${loadedApis.length === 0 ? 'This instance serves no API.' : `Served here: ${loadedApis.slice(0, 8).join(', ')}${loadedApis.length > 8 ? ', …' : ''}.`}`}
+            hint={`The whole API (namespace/api) or one resource (METHOD namespace/api/template); a hosted MCP server (mcp:namespace/server) or one of its tools (mcp:namespace/server/tool). ${loadedApis.length === 0 ? 'This instance serves no API.' : `Served here: ${loadedApis.slice(0, 8).join(', ')}${loadedApis.length > 8 ? ', …' : ''}.`}`}
             error={err('target')}
           />
         ) : null}

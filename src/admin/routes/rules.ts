@@ -35,7 +35,7 @@ const reportDeps = (ctx: RouteContext) => ({ storage: ctx.latchkey.storage, cloc
 
 /** The registry deps of a rule change: the admin as the actor, the grant catalogue and the APIs this instance serves (an API requirement's target is checked against them). */
 function ruleDeps(ctx: RouteContext) {
-  return { ...deps(ctx), apis: { apis: ctx.latchkey.router.list() } };
+  return { ...deps(ctx), apis: { apis: ctx.latchkey.router.list(), mcpServers: ctx.latchkey.router.mcpServers() } };
 }
 
 /** After a change: the cache (and with it the rule book) picks it up; answers the rule's report. */

@@ -266,7 +266,8 @@ Examples:
 /** The hosted APIs as `serve` loads them, for api_requirement targets; a module that does not load says so. */
 async function hostedApis(opts: AddOptions) {
   try {
-    return { apis: (await loadApisFor(opts)).list() };
+    const router = await loadApisFor(opts);
+    return { apis: router.list(), mcpServers: router.mcpServers() };
   } catch (error) {
     if (error instanceof ApiDefinitionError) throw new CliError(`--apis: ${error.message}. Nothing was added.`);
     throw error;
@@ -278,8 +279,10 @@ function addHelp(): string {
   return `
 Kinds and targets:
   api_requirement  namespace/api (the whole API) or "METHOD namespace/api/template" (one resource),
-                   with --scopes and/or --roles it would require on top of the API's definition (one
-                   of the scopes, and one of the roles); the API must be one the instance serves (--apis)
+                   or mcp:namespace/server (every request to a hosted MCP server) or
+                   mcp:namespace/server/tool (one tool's calls), with --scopes and/or --roles it
+                   would require on top of the definition (one of the scopes, and one of the
+                   roles); the API or MCP server must be one the instance serves (--apis)
   property         an instance switch, with --value the setting that refuses:
 ${switches}
   application      an application (client id, or its name when no other has it), with --grant-types
@@ -295,6 +298,7 @@ others). Audited as rule.create (and rule.enforce with --enforce).
 Examples:
   latchkey rules add api_requirement acme/orders --scopes orders.read --note "from 1 March"
   latchkey rules add api_requirement "PUT acme/orders/{id}" --roles order_admin
+  latchkey rules add api_requirement mcp:acme/desk/ticket_create --scopes desk.admin
   latchkey rules add property latchkey.api.basic_auth.enabled --value false
   latchkey rules add property latchkey.client_auth.client_secret_post.enabled --value false
   latchkey rules add application "Nightly export" --grant-types client_credentials --scopes export.read

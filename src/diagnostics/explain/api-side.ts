@@ -92,6 +92,33 @@ export const API_SIDE_RESOLVERS: Partial<Record<FactName, FactResolver>> = {
 
 const list = (names: readonly string[]): string => names.join(', ');
 
+/**
+ * The hosted MCP tool a refusal was about (its hint names it: "MCP tool <name> of <ns>/<id>", or a
+ * reporting rule's target "(mcp:<ns>/<id>/<name> requires …)"), or the server alone when the refusal came from the
+ * endpoint `mcp <ns>/<id>` before any tool; undefined for a REST API.
+ */
+function mcpSubject(ctx: ExplainContext): { server: string; tool: string | undefined } | undefined {
+  const endpoint = /^mcp ([a-z0-9][a-z0-9_-]*\/[a-z0-9][a-z0-9_-]*)$/i.exec(ctx.refusal.endpoint);
+  if (endpoint === null) return undefined;
+  const hint = ctx.refusal.hint ?? '';
+  const tool = /MCP tool ([A-Za-z0-9_.-]{1,64}) of /.exec(hint) ?? /\(mcp:[a-z0-9_-]+\/[a-z0-9_-]+\/([A-Za-z0-9_.-]{1,64}) requires /i.exec(hint);
+  return { server: endpoint[1] as string, tool: tool?.[1] };
+}
+
+/** Who requires the scopes or roles, in words: the API, or the MCP tool (or server) by name. */
+function requirer(ctx: ExplainContext): string {
+  const mcp = mcpSubject(ctx);
+  if (mcp === undefined) return 'The API';
+  return mcp.tool === undefined ? `The MCP server ${mcp.server}` : `The MCP tool ${mcp.tool} of ${mcp.server}`;
+}
+
+/** The last step for a scope: an MCP client with OAuth support steps up on its own once it may. */
+function requestStep(ctx: ExplainContext, scope: string): string {
+  return mcpSubject(ctx) === undefined
+    ? `request a new token with scope=${scope}`
+    : `request a new token with scope=${scope} (an MCP client with OAuth support does so itself on the 403 insufficient_scope, the step-up, once the application allows it)`;
+}
+
 async function scopeMissingFix(ctx: ExplainContext, facts: Facts): Promise<string | undefined> {
   const app = await ctx.application();
   const required = strings(facts.requiredScopes);
@@ -99,7 +126,7 @@ async function scopeMissingFix(ctx: ExplainContext, facts: Facts): Promise<strin
   const allowed = app.scopes;
   const alreadyAllowed = required.filter((s) => allowed.includes(s));
   if (alreadyAllowed.length > 0) {
-    return `The application "${app.name}" allows ${list(alreadyAllowed)} now, but this token was granted ${list(strings(facts.tokenScopes)) || 'no scopes'}: request a new token with scope=${alreadyAllowed[0]}.`;
+    return `${requirer(ctx)} requires one of ${list(required)}. The application "${app.name}" allows ${list(alreadyAllowed)} now, but this token was granted ${list(strings(facts.tokenScopes)) || 'no scopes'}: ${requestStep(ctx, alreadyAllowed[0] as string)}.`;
   }
   const withdrawn = strings(facts.withdrawnScopes).filter((s) => required.includes(s));
   const wanted = withdrawn[0] ?? (required[0] as string);
@@ -107,12 +134,12 @@ async function scopeMissingFix(ctx: ExplainContext, facts: Facts): Promise<strin
   const steps = [
     ...(exists ? [] : [`create the scope (no auth scope of this instance is named ${wanted}): ${commandLine(['scopes', 'create', wanted])}`]),
     `add it to the application: ${commandLine(['apps', 'update', app.clientId, '--scopes', [...allowed, wanted].join(',')])}`,
-    `request a new token with scope=${wanted}`,
+    requestStep(ctx, wanted),
   ];
   const why =
     withdrawn.length > 0
       ? `The token was granted ${list(withdrawn)}, but it was withdrawn from the application${text(facts.withdrawnAt) === undefined ? '' : ` at ${String(facts.withdrawnAt)}`}${text(facts.withdrawnBy) === undefined ? '' : ` by ${String(facts.withdrawnBy)}`}. If it should be back, `
-      : `The API requires one of ${list(required)}; the application "${app.name}" allows ${list(allowed) || 'no scopes'}. `;
+      : `${requirer(ctx)} requires one of ${list(required)}; the application "${app.name}" allows ${list(allowed) || 'no scopes'}. `;
   return `${why}${steps.map((s, i) => `${i + 1}. ${s}`).join('; ')}.`;
 }
 
@@ -121,7 +148,9 @@ async function roleMissingFix(ctx: ExplainContext, facts: Facts): Promise<string
   const required = strings(facts.requiredRoles);
   if (user === undefined || required.length === 0) return undefined;
   const roles = [...user.roles, required[0] as string];
-  return `User ${user.userName} has ${list(user.roles) || 'no roles'}; the resource requires one of ${list(required)}. If this user should have it: ${commandLine(['users', 'update', user.userName, '--roles', roles.join(',')])}.`;
+  const mcp = mcpSubject(ctx);
+  const who = mcp === undefined ? 'the resource' : requirer(ctx).replace(/^The /, 'the ');
+  return `User ${user.userName} has ${list(user.roles) || 'no roles'}; ${who} requires one of ${list(required)}. If this user should have it: ${commandLine(['users', 'update', user.userName, '--roles', roles.join(',')])}.`;
 }
 
 export const API_SIDE_FIXES: Partial<Record<ReasonCode, LiveFix>> = {
