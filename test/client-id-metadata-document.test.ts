@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../src/core/clock.js';
 import { runDoctor } from '../src/diagnostics/doctor.js';
+import { reapRegistrations } from '../src/registry/registration.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser } from '../src/registry/users.js';
 import { isMetadataDocumentApplication, MAX_DOCUMENT_BYTES } from '../src/registry/client-metadata-documents.js';
@@ -367,5 +368,81 @@ describe('client ID metadata documents: SSRF through client_id URLs', () => {
     const page = await authorize(docs.url(slow));
     await assertRefusedPage(page, 'cimd.fetch_failed');
     assert.match(page.text, /could not be fetched/);
+  });
+});
+
+describe('client ID metadata documents: limits and clean-up', () => {
+  it('latchkey.cimd.new_clients_per_hour refuses the next new client of an unknown domain, not a refetch, not an allowed domain', async () => {
+    const first = fresh('limit');
+    const url1 = docs.document(first, doc({ client_name: 'Limited one' }));
+    const url2 = docs.document(fresh('limit'), doc());
+    const url3 = docs.document(fresh('limit'), doc());
+    const url4 = docs.document(fresh('limit'), doc());
+    try {
+      await setProp('latchkey.cimd.new_clients_per_hour', '2');
+      formFor(await authorize(url1), 'sign_in');
+      formFor(await authorize(url2), 'sign_in');
+      const refused = await authorize(url3);
+      await assertRefusedPage(refused, 'cimd.new_client_limit');
+      assert.match(refused.text, /try again later/);
+      assert.equal(await server.latchkey.storage.applications.byClientId(url3), undefined, 'nothing stored');
+      // A known one fetched again (and changed) is not a new client.
+      docs.document(first, doc({ client_name: 'Limited one, renamed' }));
+      clock.advance(3_601_000);
+      formFor(await authorize(url1), 'sign_in');
+      assert.equal(docs.hits.get(first), 2);
+      assert.equal((await server.latchkey.storage.applications.byClientId(url1))?.name, 'Limited one, renamed');
+      // Hosts in latchkey.cimd.allowed_domains are not counted.
+      await setProp('latchkey.cimd.allowed_domains', '127.0.0.1');
+      formFor(await authorize(url3), 'sign_in');
+      formFor(await authorize(url4), 'sign_in');
+      await setProp('latchkey.cimd.allowed_domains', '');
+      await assertRefusedPage(await authorize(docs.document(fresh('limit'), doc())), 'cimd.new_client_limit');
+      // 0: no limit.
+      await setProp('latchkey.cimd.new_clients_per_hour', '0');
+      formFor(await authorize(docs.document(fresh('limit'), doc())), 'sign_in');
+    } finally {
+      await setProp('latchkey.cimd.allowed_domains', '');
+      await setProp('latchkey.cimd.new_clients_per_hour', '200');
+    }
+  });
+
+  it('reaping deletes an active document application never used, keeps a used one and a deactivated one', async () => {
+    const storage = server.latchkey.storage;
+    const made = async (name: string) => {
+      const url = docs.document(fresh(name), doc({ client_name: name }));
+      formFor(await authorize(url), 'sign_in');
+      const app = await storage.applications.byClientId(url);
+      assert.ok(app !== undefined);
+      return app;
+    };
+    const unused = await made('reap-unused');
+    const used = await made('reap-used');
+    const deactivated = await made('reap-deactivated');
+    const day = clock.now() - (clock.now() % 86_400_000);
+    await storage.usage.add([{ clientId: used.clientId, day, scope: '', tokens: 1, calls: 0, refusals: 0, lastUseAt: clock.now() }]);
+    await storage.applications.update({ ...deactivated, active: false, updatedAt: clock.now() });
+    await refreshCache(server);
+    const deps = { ...registryDeps(server, clock), actor: 'test' };
+    // Within the period nothing of them is a candidate.
+    const early = await reapRegistrations(deps, { dryRun: true });
+    assert.equal(early.candidates.some((c) => [unused.clientId, used.clientId, deactivated.clientId].includes(c.clientId)), false);
+    clock.advance(31 * 86_400_000);
+    const dry = await reapRegistrations(deps, { dryRun: true });
+    const mine = (r: typeof dry) => r.candidates.filter((c) => [unused.clientId, used.clientId, deactivated.clientId].includes(c.clientId));
+    assert.deepEqual(mine(dry).map((c) => [c.kind, c.clientId, c.name, c.lastUsedAt]), [['metadata_document', unused.clientId, 'reap-unused', null]]);
+    assert.ok(await storage.applications.byClientId(unused.clientId), 'a dry run deletes nothing');
+    const reaped = await reapRegistrations(deps);
+    assert.deepEqual(mine(reaped).map((c) => c.clientId), [unused.clientId]);
+    assert.ok(reaped.deleted >= 1);
+    assert.equal(await storage.applications.byClientId(unused.clientId), undefined);
+    assert.ok(await storage.applications.byClientId(used.clientId));
+    assert.equal((await storage.applications.byClientId(deactivated.clientId))?.active, false);
+    const [entry] = await storage.audit.list({ target: unused.clientId, action: 'application.delete', limit: 1 });
+    assert.equal(entry?.actor, 'test');
+    // Made again from its document on its next use.
+    await refreshCache(server);
+    formFor(await authorize(unused.clientId), 'sign_in');
+    assert.ok(await storage.applications.byClientId(unused.clientId));
   });
 });

@@ -785,6 +785,12 @@ export const REASONS = {
     setting: 'latchkey.cimd.allowed_domains',
     facts: ['clientIdUrl', 'clientIdHost', 'allowedDomains', 'property', 'propertyValue'],
   },
+  'cimd.new_client_limit': {
+    explanation: 'The client ID metadata document would have made a new application, but latchkey.cimd.new_clients_per_hour new ones were already made this hour from hosts outside latchkey.cimd.allowed_domains (counted across every instance). Nobody needs credentials to make this server store a document client, so their number is bounded. Known clients are not affected. The document was fetched but nothing was stored.',
+    fix: 'The client tries again later. If that many new clients are expected, raise latchkey.cimd.new_clients_per_hour (`latchkey properties set latchkey.cimd.new_clients_per_hour 1000`, 0 for no limit), or list the trusted hosts in latchkey.cimd.allowed_domains: their documents are not counted.',
+    setting: 'latchkey.cimd.new_clients_per_hour',
+    facts: ['clientIdUrl', 'property', 'propertyValue'],
+  },
   'cimd.fetch_refused': {
     explanation: 'The client ID metadata document was not fetched because the outbound rules refuse its URL: its host is (or resolves to) a loopback, private, link-local, cloud metadata or other non-public address. A client_id URL would otherwise let anyone make this server probe its own network.',
     fix: 'The client must publish its document on a public https host; only on a test network set latchkey.outbound.allow_private_networks to true.',

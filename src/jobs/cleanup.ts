@@ -72,7 +72,7 @@ export type CleanupResult =
       readonly usageDeleted: number;
       readonly attemptsDeleted: number;
       readonly sessionsDeleted: number;
-      /** Dynamically registered clients deleted for being unused (latchkey.registration.reap_after_days). */
+      /** Dynamically registered clients, and never-used client ID metadata document applications, deleted for being unused (latchkey.registration.reap_after_days). */
       readonly registrationsReaped: number;
       readonly durationMs: number;
     }

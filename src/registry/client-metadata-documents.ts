@@ -55,7 +55,11 @@ const PROPERTY = {
   enabled: 'latchkey.cimd.enabled',
   allowed: 'latchkey.cimd.allowed_domains',
   unknown: 'latchkey.cimd.allow_unknown_domains',
+  newClients: 'latchkey.cimd.new_clients_per_hour',
 } as const;
+/** The rate-counter family of new document applications (one instance-wide key, shared on PostgreSQL). */
+const NEW_CLIENTS_COUNTER = 'cimd_new_client';
+const NEW_CLIENTS_KEY = 'instance';
 
 /** Whether an application was made from a client ID metadata document (origin `metadata_document`). */
 export function isMetadataDocumentApplication(app: Application): boolean {
@@ -286,7 +290,8 @@ interface Freshness {
 }
 
 export interface ClientMetadataDocumentsDeps extends DocumentDeps {
-  readonly storage: Pick<Storage, 'applications' | 'scopes'> & Partial<Pick<Storage, 'audit'>>;
+  /** rateCounters: where new applications are counted for latchkey.cimd.new_clients_per_hour (without it: not limited). */
+  readonly storage: Pick<Storage, 'applications' | 'scopes'> & Partial<Pick<Storage, 'audit' | 'rateCounters'>>;
   readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'properties' | 'peekProperties' | 'check'>;
   readonly clock: Clock;
   readonly fetcher: OutboundFetcher;
@@ -324,7 +329,8 @@ export class ClientMetadataDocuments {
     }
     const host = new URL(clientId).hostname.replace(/^\[|\]$/g, '');
     const allowed = parseHostPatterns(PROPERTY.allowed, props[PROPERTY.allowed]);
-    if (!hostMatches(host, allowed) && !props[PROPERTY.unknown]) {
+    const trusted = hostMatches(host, allowed);
+    if (!trusted && !props[PROPERTY.unknown]) {
       throw refusal('cimd.domain_not_trusted', `Client ID metadata documents from ${factString(host, 100)} are not trusted by this server.`, clientId, {
         clientIdHost: factString(host, 253),
         allowedDomains: allowed.slice(0, 20),
@@ -339,7 +345,7 @@ export class ClientMetadataDocuments {
     if (known !== undefined && freshness !== undefined && now < freshness.freshUntil) return known;
     let pending = this.inflight.get(clientId);
     if (pending === undefined) {
-      pending = this.refetch(clientId, known, freshness, props).finally(() => this.inflight.delete(clientId));
+      pending = this.refetch(clientId, known, freshness, props, !trusted).finally(() => this.inflight.delete(clientId));
       this.inflight.set(clientId, pending);
     }
     return await pending;
@@ -356,7 +362,8 @@ export class ClientMetadataDocuments {
     this.fresh.set(clientId, freshness);
   }
 
-  private async refetch(url: string, known: Application | undefined, previous: Freshness | undefined, props: PropertyValues): Promise<Application> {
+  /** `limited`: a new application from this document counts against latchkey.cimd.new_clients_per_hour (a host outside the allowed domains). */
+  private async refetch(url: string, known: Application | undefined, previous: Freshness | undefined, props: PropertyValues, limited: boolean): Promise<Application> {
     let res: OutboundResponse;
     try {
       res = await this.deps.fetcher.get(url, { accept: 'application/json', maxBytes: MAX_DOCUMENT_BYTES, timeoutMs: DOCUMENT_TIMEOUT_MS });
@@ -387,14 +394,42 @@ export class ClientMetadataDocuments {
     }
     const fields = await validateDocument(this.deps, url, res.body, props);
     const now = this.deps.clock.now();
-    const app = await this.materialize(url, known, fields, now);
+    const app = await this.materialize(url, known, fields, now, limited ? props[PROPERTY.newClients] : 0);
     const freshUntil = now + clampedLifetime(responseLifetime(res, now), props) * 1000;
     this.remember(url, { freshUntil, graceUntil: freshUntil + props['latchkey.cimd.stale_grace_seconds'] * 1000 });
     return app;
   }
 
-  /** Creates the application, or updates it when the document changed; unchanged: nothing is written. */
-  private async materialize(url: string, known: Application | undefined, fields: DocumentFields, now: number): Promise<Application> {
+  /**
+   * Counts one new application against `perHour` (0: no limit) across every instance (the shared
+   * rate counters on PostgreSQL); throws cimd.new_client_limit when it is over. Counters that fail
+   * let it through (logged): a database hiccup must not refuse every new client.
+   */
+  private async countNewClient(url: string, perHour: number): Promise<void> {
+    const counters = this.deps.storage.rateCounters;
+    if (perHour <= 0 || counters === undefined) return;
+    let allowed: boolean;
+    try {
+      allowed = (await counters.consume(NEW_CLIENTS_COUNTER, NEW_CLIENTS_KEY, { requests: perHour, windowSeconds: 3600 })).allowed;
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'rate counters unavailable; new client ID metadata document applications are not counted meanwhile');
+      return;
+    }
+    if (allowed) return;
+    throw refusal(
+      'cimd.new_client_limit',
+      'This server accepts no more new clients by client ID metadata document for now; try again later.',
+      url,
+      { property: PROPERTY.newClients, propertyValue: String(perHour) },
+      `${perHour} applications were already made from client ID metadata documents of hosts outside latchkey.cimd.allowed_domains in this hour (${PROPERTY.newClients} = ${perHour}).`,
+    );
+  }
+
+  /**
+   * Creates the application, or updates it when the document changed; unchanged: nothing is
+   * written. A new one is first counted against `newPerHour` (countNewClient; 0: not counted).
+   */
+  private async materialize(url: string, known: Application | undefined, fields: DocumentFields, now: number, newPerHour: number): Promise<Application> {
     const audit = { storage: this.deps.storage, clock: this.deps.clock, actor: 'client-id-metadata-document' };
     // Another instance may have made it meanwhile: the row decides.
     const current = known ?? (await this.deps.storage.applications.byClientId(url));
@@ -407,6 +442,7 @@ export class ClientMetadataDocuments {
       await this.deps.cache.check();
       return updated;
     }
+    await this.countNewClient(url, newPerHour);
     const app: Application = {
       id: newId(),
       clientId: url,

@@ -121,6 +121,13 @@ export const PROPERTY_DEFINITIONS = {
     default: true,
     description: 'Accept client ID metadata documents from hosts outside latchkey.cimd.allowed_domains (MCP clients arrive from anywhere; every such client still needs a user to consent). false: only the allowed domains (cimd.domain_not_trusted).',
   },
+  'latchkey.cimd.new_clients_per_hour': {
+    type: 'integer',
+    default: 200,
+    min: 0,
+    max: 1000000,
+    description: 'New applications made from client ID metadata documents per hour, on every instance together, from hosts outside latchkey.cimd.allowed_domains (anyone can publish documents at many URLs; refetching a known one does not count); past it, such a new client is refused (cimd.new_client_limit) until the hour is over. 0: no limit.',
+  },
   'latchkey.cimd.cache_default_seconds': {
     type: 'integer',
     default: 3600,

@@ -3,7 +3,7 @@ import { recordChange } from '../audit/log.js';
 import type { Clock } from '../core/clock.js';
 import { hashSecret, randomToken, TOKEN_PREFIX } from '../core/crypto.js';
 import { didYouMean } from '../core/nearest.js';
-import type { InitialAccessToken, RegistrationPolicy, RegistrationPolicySpec, RegistrationRecord, TokenFormat } from '../domain/model.js';
+import type { Application, InitialAccessToken, RegistrationPolicy, RegistrationPolicySpec, RegistrationRecord, TokenFormat } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { deleteApplication } from './applications.js';
 import { RegistryError } from './errors.js';
@@ -252,6 +252,12 @@ export interface ReapDeps {
 }
 
 export interface ReapCandidate {
+  /**
+   * registration: a dynamically registered client (RFC 7591); metadata_document: an active
+   * application made from a client ID metadata document that never got a token or API call (made
+   * again from its document on its next use).
+   */
+  readonly kind: 'registration' | 'metadata_document';
   readonly clientId: string;
   readonly name: string | null;
   readonly createdAt: number;
@@ -283,6 +289,9 @@ export async function reapAfterDays(storage: Pick<Storage, 'properties'>): Promi
  * a token issued nor an API call counted (the usage counts, which move each registration's last
  * use forward first) nor their registration read or changed (RFC 7592) since the cutoff. Each goes
  * as `apps delete` does: its tokens revoked, then the application, then its registration record.
+ * Also deletes the active client ID metadata document applications made or changed before the
+ * cutoff that never got a token or API call (unusedDocumentApplications; candidates of kind
+ * metadata_document).
  */
 export async function reapRegistrations(deps: ReapDeps, options: { readonly days?: number | undefined; readonly dryRun?: boolean | undefined } = {}): Promise<ReapResult> {
   const days = options.days ?? (await reapAfterDays(deps.storage));
@@ -316,13 +325,44 @@ export async function reapRegistrations(deps: ReapDeps, options: { readonly days
         continue;
       }
       const app = await deps.storage.applications.byId(record.applicationId);
-      candidates.push({ clientId: record.clientId, name: app?.name ?? null, createdAt: record.createdAt, lastUsedAt: record.lastUsedAt });
+      candidates.push({ kind: 'registration', clientId: record.clientId, name: app?.name ?? null, createdAt: record.createdAt, lastUsedAt: record.lastUsedAt });
       if (dryRun) continue;
       await deleteRegistered(deps, record);
       deleted += 1;
     }
   }
+  for (const app of await unusedDocumentApplications(deps, cutoff)) {
+    candidates.push({ kind: 'metadata_document', clientId: app.clientId, name: app.name, createdAt: app.createdAt, lastUsedAt: null });
+    if (dryRun) continue;
+    try {
+      await deleteApplication(deps, app.clientId);
+      deleted += 1;
+    } catch (error) {
+      if (!(error instanceof RegistryError && error.code === 'application_not_found')) throw error;
+    }
+  }
   return { days, cutoff, candidates, deleted, dryRun };
+}
+
+/**
+ * The active applications made from client ID metadata documents (origin metadata_document) that
+ * were neither made nor changed since the cutoff and never got a token or an API call: no usage
+ * counted since they were made and no token stored for them. Anyone can have such an application
+ * made (a client_id URL at the authorization endpoint), so the ones nobody used are not kept
+ * forever; deleting one is harmless, the document is the registration and the application is made
+ * again on its next use. Deactivated ones are kept: an administrator's decision survives.
+ */
+async function unusedDocumentApplications(deps: ReapDeps, cutoff: number): Promise<Application[]> {
+  const unused: Application[] = [];
+  for (const app of await deps.storage.applications.list()) {
+    if (app.origin !== 'metadata_document' || !app.active || app.updatedAt >= cutoff) continue;
+    // From the midnight of the day it was made (usage is counted by UTC day).
+    const usage = await deps.storage.usage.list({ since: app.createdAt - (app.createdAt % DAY_MS), clientId: app.clientId });
+    if (usage.some((row) => row.tokens + row.calls > 0)) continue;
+    if ((await deps.storage.tokens.list({ applicationId: app.id, limit: 1 })).length > 0) continue;
+    unused.push(app);
+  }
+  return unused;
 }
 
 /** Deletes a registered client: its tokens, its application, its registration record (RFC 7592 §2.3 and reaping). */

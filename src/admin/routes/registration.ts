@@ -182,7 +182,7 @@ export const REGISTRATION_ROUTES: readonly AdminRoute[] = [
     method: 'POST',
     path: '/registration/reap',
     tag: 'registration',
-    summary: 'Deletes the registered clients unused for the period (days, default latchkey.registration.reap_after_days); dryRun lists them only',
+    summary: 'Deletes the registered clients unused for the period (days, default latchkey.registration.reap_after_days) and the active client ID metadata document applications never used (candidates of kind metadata_document); dryRun lists them only',
     body: Reap,
     async handler(ctx) {
       const input = ctx.body as z.infer<typeof Reap>;

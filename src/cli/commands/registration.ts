@@ -341,13 +341,16 @@ Examples:
 function registerReap(registration: Command, kit: Kit): void {
   const reap = registration
     .command('reap')
-    .description('Delete dynamically registered clients that got no token (nor had their registration read or changed) for the period')
+    .description('Delete dynamically registered clients that got no token (nor had their registration read or changed) for the period, and client ID metadata document applications never used')
     .option('--dry-run', 'list what would be deleted, delete nothing')
     .option('--days <n>', 'the period in days (default: latchkey.registration.reap_after_days)')
     .addHelpText('after', `
 The clean-up job of \`latchkey serve\` does the same every hour. Each client
 goes as \`apps delete\` does: its tokens revoked, then the application and its
-registration.
+registration. Active applications made from client ID metadata documents
+(KIND document) that never got a token or an API call, and were not made or
+changed within the period, go too: the document is the registration, the
+application is made again on its next use. Deactivated ones are kept.
 
 Examples:
   latchkey registration reap --dry-run
@@ -367,10 +370,14 @@ async function reapCommand(ctx: CliContext, out: Output, opts: ReapOptions): Pro
   const result = await reapRegistrations(ctx, { days, dryRun: opts.dryRun === true });
   out.result({ ...result, cutoff: isoTime(result.cutoff) }, () => {
     if (result.days === 0) return `Reaping is off (latchkey.registration.reap_after_days is 0, or --days 0): nothing deleted.\n`;
-    const head = `${result.dryRun ? 'Would delete' : 'Deleted'} ${result.candidates.length} registered ${result.candidates.length === 1 ? 'client' : 'clients'} unused for ${result.days} days\n(no token and no registration read or change since ${isoTime(result.cutoff)}).\n`;
+    const documents = result.candidates.filter((c) => c.kind === 'metadata_document').length;
+    const registered = result.candidates.length - documents;
+    const head =
+      `${result.dryRun ? 'Would delete' : 'Deleted'} ${registered} registered ${registered === 1 ? 'client' : 'clients'} unused for ${result.days} days\n(no token and no registration read or change since ${isoTime(result.cutoff)})` +
+      ` and ${documents} client ID metadata document ${documents === 1 ? 'application' : 'applications'} never used.\n`;
     if (result.candidates.length === 0) return head;
-    const rows = result.candidates.map((c) => [c.clientId, c.name, isoTime(c.createdAt), c.lastUsedAt === null ? 'never' : isoTime(c.lastUsedAt)]);
-    const table = renderTable(['CLIENT ID', 'NAME', 'REGISTERED AT', 'LAST USED'], rows, terminalWidth(), { whole: [0] });
+    const rows = result.candidates.map((c) => [c.clientId, c.kind === 'metadata_document' ? 'document' : 'registered', c.name, isoTime(c.createdAt), c.lastUsedAt === null ? 'never' : isoTime(c.lastUsedAt)]);
+    const table = renderTable(['CLIENT ID', 'KIND', 'NAME', 'CREATED AT', 'LAST USED'], rows, terminalWidth(), { whole: [0] });
     return `${head}${table}${result.dryRun ? steps(ctx, [[['registration', 'reap', ...(opts.days === undefined ? [] : ['--days', String(result.days)])], 'delete them']]) : ''}`;
   });
 }
