@@ -2457,6 +2457,22 @@ function CIMD_CASES(): Case[] {
       run: () => withProperty('latchkey.cimd.allow_unknown_domains', 'false', 'true', () => cimdCase(CIMD_DOC)),
     },
     {
+      code: 'cimd.new_client_limit', ...invalid,
+      facts: (e) => {
+        cimdUrlFact(e);
+        assert.deepEqual([e.facts.property, e.facts.propertyValue], ['latchkey.cimd.new_clients_per_hour', '1']);
+        assert.match(e.description, /try again later/);
+      },
+      // One new document client an hour: the first is made, the second refused.
+      run: () =>
+        withProperty('latchkey.cimd.new_clients_per_hour', '1', '200', async () => {
+          const first = await cimdCase(CIMD_DOC);
+          assert.notEqual(first.json?.error, 'invalid_client', first.text);
+          assert.ok(await storage().applications.byClientId(kept.cimdUrl as string), 'the first one was made');
+          return cimdCase(CIMD_DOC);
+        }),
+    },
+    {
       code: 'cimd.fetch_refused', ...invalid,
       facts: (e) => {
         cimdUrlFact(e);
