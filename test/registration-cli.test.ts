@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IO } from '../src/cli/context.js';
+import { newId } from '../src/core/crypto.js';
 import { main } from '../src/cli/main.js';
 import { refreshCache } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -108,14 +109,24 @@ describe('latchkey registration (CLI)', () => {
     for (const r of await server.latchkey.storage.registrations.list()) {
       await server.latchkey.storage.registrations.update({ ...r, createdAt: r.createdAt - 40 * 86_400_000, lastUsedAt: null });
     }
+    // An application made from a client ID metadata document 40 days ago and never used goes too.
+    const [model] = (await server.latchkey.storage.applications.list()).filter((a) => a.origin === 'registration');
+    assert.ok(model !== undefined);
+    const old = Date.now() - 40 * 86_400_000;
+    const documentUrl = 'https://agent.example.com/oauth/client.json';
+    await server.latchkey.storage.applications.create({ ...model, id: newId(), clientId: documentUrl, name: 'Document agent', origin: 'metadata_document', createdAt: old, updatedAt: old });
     const dry = await cli(['registration', 'reap', '--dry-run']);
     assert.equal(dry.code, 0, dry.err);
     assert.match(dry.out, /^Would delete 2 registered clients unused for 30 days\n/);
+    assert.match(dry.out, /\nWould also delete 1 client ID metadata document application never used\.\n/);
+    assert.match(dry.out, /\(document\)/);
     fits(dry.out);
     assert.equal((await server.latchkey.storage.registrations.list()).length, 2);
     const real = await cli(['registration', 'reap', '--json']);
-    const result = JSON.parse(real.out) as { deleted: number; dryRun: boolean };
-    assert.deepEqual([result.deleted, result.dryRun], [2, false]);
+    const result = JSON.parse(real.out) as { deleted: number; dryRun: boolean; candidates: { kind: string; clientId: string }[] };
+    assert.deepEqual([result.deleted, result.dryRun], [3, false]);
+    assert.deepEqual(result.candidates.filter((c) => c.kind === 'metadata_document').map((c) => c.clientId), [documentUrl]);
+    assert.equal(await server.latchkey.storage.applications.byClientId(documentUrl), undefined);
     assert.equal((await server.latchkey.storage.registrations.list()).length, 0);
     await refreshCache(server);
     assert.equal((await server.latchkey.storage.applications.list()).filter((a) => a.origin === 'registration').length, 0);

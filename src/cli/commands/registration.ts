@@ -348,7 +348,7 @@ function registerReap(registration: Command, kit: Kit): void {
 The clean-up job of \`latchkey serve\` does the same every hour. Each client
 goes as \`apps delete\` does: its tokens revoked, then the application and its
 registration. Active applications made from client ID metadata documents
-(KIND document) that never got a token or an API call, and were not made or
+(shown "(document)") that never got a token or an API call, and were not made or
 changed within the period, go too: the document is the registration, the
 application is made again on its next use. Deactivated ones are kept.
 
@@ -373,11 +373,12 @@ async function reapCommand(ctx: CliContext, out: Output, opts: ReapOptions): Pro
     const documents = result.candidates.filter((c) => c.kind === 'metadata_document').length;
     const registered = result.candidates.length - documents;
     const head =
-      `${result.dryRun ? 'Would delete' : 'Deleted'} ${registered} registered ${registered === 1 ? 'client' : 'clients'} unused for ${result.days} days\n(no token and no registration read or change since ${isoTime(result.cutoff)})` +
-      ` and ${documents} client ID metadata document ${documents === 1 ? 'application' : 'applications'} never used.\n`;
+      `${result.dryRun ? 'Would delete' : 'Deleted'} ${registered} registered ${registered === 1 ? 'client' : 'clients'} unused for ${result.days} days\n(no token and no registration read or change since ${isoTime(result.cutoff)}).\n` +
+      (documents === 0 ? '' : `${result.dryRun ? 'Would also delete' : 'Also deleted'} ${documents} client ID metadata document ${documents === 1 ? 'application' : 'applications'} never used.\n`);
     if (result.candidates.length === 0) return head;
-    const rows = result.candidates.map((c) => [c.clientId, c.kind === 'metadata_document' ? 'document' : 'registered', c.name, isoTime(c.createdAt), c.lastUsedAt === null ? 'never' : isoTime(c.lastUsedAt)]);
-    const table = renderTable(['CLIENT ID', 'KIND', 'NAME', 'CREATED AT', 'LAST USED'], rows, terminalWidth(), { whole: [0] });
+    // A document application's name says so (a fifth column would not fit 80 columns beside a URL).
+    const rows = result.candidates.map((c) => [c.clientId, c.kind === 'metadata_document' ? `${c.name ?? '-'} (document)` : c.name, isoTime(c.createdAt), c.lastUsedAt === null ? 'never' : isoTime(c.lastUsedAt)]);
+    const table = renderTable(['CLIENT ID', 'NAME', 'CREATED AT', 'LAST USED'], rows, terminalWidth(), { whole: [0] });
     return `${head}${table}${result.dryRun ? steps(ctx, [[['registration', 'reap', ...(opts.days === undefined ? [] : ['--days', String(result.days)])], 'delete them']]) : ''}`;
   });
 }
