@@ -517,3 +517,38 @@ export interface AttemptRecord extends AttemptKey {
   readonly lastAt: number;
   readonly expiresAt: number;
 }
+
+/** Where a device authorization (RFC 8628) stands: waiting for the user, decided, or its tokens issued (single use). */
+export type DeviceStatus = 'pending' | 'approved' | 'denied' | 'consumed';
+
+/** What one poll of the token endpoint found (RFC 8628 §3.5), decided atomically with the poll. */
+export type DevicePollOutcome = 'pending' | 'slow_down' | 'approved' | 'denied' | 'consumed' | 'expired';
+
+/**
+ * A device authorization request (RFC 8628 §3.1): the device code and the user code are kept as
+ * hashes only (the user code normalised first), with the scopes and resources asked for, the
+ * user's decision and the polling state every instance shares.
+ */
+export interface DeviceAuthorization {
+  /** A random id for administrators (list, deny); never the code. */
+  readonly id: string;
+  /** tokenKey() of the device code. */
+  readonly deviceHash: string;
+  /** The keyed hash of the normalised user code (grants/device-code-format.ts). */
+  readonly userHash: string;
+  readonly applicationId: string;
+  readonly scopes: readonly string[];
+  /** RFC 8707: the resources the request named (canonical); empty: none. */
+  readonly resources: readonly string[];
+  readonly status: DeviceStatus;
+  /** The user who approved (or denied); null while pending. */
+  readonly userId: string | null;
+  /** When that user signed in (the ID token's auth_time); null while pending. */
+  readonly authTime: number | null;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  /** The minimum seconds between polls; grows by 5 on each slow_down (RFC 8628 §3.5). */
+  readonly intervalSeconds: number;
+  readonly lastPollAt: number | null;
+  readonly decidedAt: number | null;
+}

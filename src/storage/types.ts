@@ -24,6 +24,7 @@
  *   maximum in storage: callers that take a limit from a request bound it first.
  */
 import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, ResourceRecord, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, UsageRow, User, InitialAccessToken, RegistrationPolicy, RegistrationRecord } from '../domain/model.js';
+import type { DeviceAuthorization, DevicePollOutcome } from '../domain/model.js';
 import { StorageError, type StorageErrorCode } from '../errors/storage.js';
 import type { BucketHistogram } from '../core/histogram.js';
 import type { RateCounters } from './rate-counters.js';
@@ -294,6 +295,31 @@ export interface AuthorizationCodeStore {
   deleteExpired(before: number): Promise<number>;
 }
 
+/** Device authorizations (RFC 8628): every change is one statement, so instances sharing a database agree. */
+export interface DeviceCodeStore {
+  /** Throws conflict when the device hash or the user hash exists (the caller draws another user code). */
+  insert(device: DeviceAuthorization): Promise<void>;
+  byUserHash(userHash: string): Promise<DeviceAuthorization | undefined>;
+  /**
+   * Approves or denies a pending, unexpired authorization by its user code: of concurrent calls
+   * exactly one gets the updated record back; undefined when none was pending.
+   */
+  decide(userHash: string, decision: { readonly approve: boolean; readonly userId: string; readonly authTime: number | null; readonly at: number }): Promise<DeviceAuthorization | undefined>;
+  /**
+   * One poll, in one statement: records the poll time; an approved authorization becomes consumed
+   * (of concurrent polls exactly one gets `approved`); a pending one polled sooner than its
+   * interval gets `slow_down` and its interval grows by 5 seconds. undefined: no such device code.
+   */
+  poll(deviceHash: string, at: number): Promise<{ readonly outcome: DevicePollOutcome; readonly device: DeviceAuthorization } | undefined>;
+  /** Denies a pending authorization by its id (administrators); false when none was pending. */
+  deny(id: string, at: number): Promise<boolean>;
+  /** The pending, unexpired authorizations, newest first (created_at DESC, id). */
+  listPending(now: number, limit?: number): Promise<DeviceAuthorization[]>;
+  /** Every row (migrate-db copies them), in id order, a page at a time after `after`. */
+  exportAll(after?: string, limit?: number): Promise<DeviceAuthorization[]>;
+  deleteExpired(before: number): Promise<number>;
+}
+
 /** One-time identifiers (the `jti` of client assertions and JWT bearer grants, RFC 7523 §3). */
 export interface ReplayStore {
   /**
@@ -470,6 +496,8 @@ export interface Storage {
   readonly keys: KeyStore;
   readonly codes: AuthorizationCodeStore;
   readonly replay: ReplayStore;
+  /** Device authorizations (RFC 8628). */
+  readonly deviceCodes: DeviceCodeStore;
   readonly identityProviders: IdentityProviderStore;
   readonly audit: AuditStore;
   readonly activity: ActivityStore;

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type ResourceRecord, type Rule, type AttemptKey, type SessionRecord, type SigningKey, type UsageRow, type User, type InitialAccessToken, type RegistrationRecord } from '../../src/domain/model.js';
 import { JWT_BEARER_GRANT } from '../../src/grants/grant-type.js';
 import { StorageError, type Storage, type StorageErrorCode } from '../../src/storage/types.js';
+import { describeDeviceCodes } from './device-contract.js';
 
 const T0 = 1_700_000_000_000;
 const uid = (): string => randomUUID();
@@ -432,6 +433,7 @@ export function runStorageContract(
     describeUsage(() => s);
     describeSessionsAttemptsAndRevocation(() => s);
     describeOrderAndLimits(() => s);
+    describeDeviceCodes(() => s);
   });
 }
 

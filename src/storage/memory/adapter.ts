@@ -7,6 +7,7 @@ import { memoryRateCounters } from '../rate-counters.js';
 import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type ResourceRecord, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type UsageRow, type User, type InitialAccessToken, type RegistrationPolicy, type RegistrationRecord } from '../../domain/model.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { factsText } from '../sql/rows.js';
+import { memoryDeviceCodes } from './device-codes.js';
 import { addUsage, compareUsage, usageKey } from '../usage-rows.js';
 import { StorageError, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation } from '../types.js';
 
@@ -486,6 +487,7 @@ export function createMemoryStorage(): Storage {
       },
     },
 
+    deviceCodes: memoryDeviceCodes(),
     replay: {
       async remember(key, expiresAt, now) {
         const current = replay.get(key);

@@ -33,6 +33,8 @@ import { ChangeListener } from './listener.js';
 import { POSTGRES_SCHEMA_VERSION, migratePostgres } from './migrations.js';
 import { refusalColumns, tokenColumns, tokenImportColumns } from './unnest.js';
 import { DELETE_CHUNK, SQL, type StatementName } from './statements.js';
+import { postgresDeviceCodes } from './device-codes.js';
+import type { DeviceCodeRow } from '../sql/device-codes.js';
 
 export interface PostgresOptions {
   /** postgres://user:password@host:port/database?… (libpq-style parameters as `pg` understands them). */
@@ -396,6 +398,17 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       byHash: (hash) => one('authorization code', 'codeByHash', [hash], codeFromRow),
       deleteExpired: (before) => deleteInChunks('authorization code', 'codeDeleteExpired', before),
     },
+    deviceCodes: postgresDeviceCodes(async (what, name, text, values, write) => {
+      if (closed) throw closedError();
+      try {
+        const res = await pool.query<DeviceCodeRow>({ name, text, values });
+        if (write) noteWrite();
+        return res.rows;
+      } catch (error) {
+        if (write) noteWrite(error);
+        throw translatePg(error, what);
+      }
+    }),
     replay: {
       remember: async (key, expiresAt, now) => (await run('one-time id', 'replayRemember', [key, expiresAt, now])).length === 1,
       deleteExpired: (before) => deleteInChunks('one-time id', 'replayDeleteExpired', before),

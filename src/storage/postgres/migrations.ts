@@ -388,6 +388,33 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       CREATE INDEX registrations_created ON registrations (created_at, client_id);
     `,
   },
+  {
+    version: 17,
+    name: 'device authorization (RFC 8628): device codes',
+    sql: `
+      -- Device authorizations: the device code and the (normalised) user code as hashes only; the
+      -- user's decision; the polling state every instance shares (interval grows on slow_down).
+      CREATE TABLE device_codes (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        device_hash TEXT COLLATE "C" NOT NULL UNIQUE,
+        user_hash TEXT COLLATE "C" NOT NULL UNIQUE,
+        application_id TEXT NOT NULL,
+        scopes TEXT NOT NULL DEFAULT '',
+        resources TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL DEFAULT 'pending',
+        user_id TEXT,
+        auth_time BIGINT,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        interval_s INTEGER NOT NULL,
+        last_poll_at BIGINT,
+        decided_at BIGINT,
+        poll_outcome TEXT
+      );
+      CREATE INDEX device_codes_expires ON device_codes (expires_at);
+      CREATE INDEX device_codes_pending ON device_codes (status, created_at);
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -14,6 +14,7 @@ import { BackgroundCheckpointer, type CheckpointerOptions } from './checkpointer
 import { SQLITE_DIALECT } from './dialect.js';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.js';
 import { prepareStatements } from './statements.js';
+import { sqliteDeviceCodes } from './device-codes.js';
 
 export interface SqliteOptions {
   /** File path, or ':memory:'. */
@@ -347,6 +348,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       byHash: (hash) => guard('authorization code', () => mapOpt(s.codeByHash.get(hash) as AuthorizationCodeRow | undefined, codeFromRow)),
       deleteExpired: (before) => guard('authorization code', () => s.codeDeleteExpired.run(before, before).changes),
     },
+    deviceCodes: sqliteDeviceCodes(db, guard),
     replay: {
       remember: (key, expiresAt, now) => guard('one-time id', () => s.replayRemember.get(key, expiresAt, now) !== undefined, true),
       deleteExpired: (before) => guard('one-time id', () => s.replayDeleteExpired.run(before).changes),

@@ -376,6 +376,33 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       CREATE INDEX registrations_created ON registrations (created_at, client_id);
     `,
   },
+  {
+    version: 18,
+    name: 'device authorization (RFC 8628): device codes',
+    sql: `
+      -- Device authorizations: the device code and the (normalised) user code as hashes only; the
+      -- user's decision; the polling state every instance shares (interval grows on slow_down).
+      CREATE TABLE device_codes (
+        id TEXT PRIMARY KEY,
+        device_hash TEXT NOT NULL UNIQUE,
+        user_hash TEXT NOT NULL UNIQUE,
+        application_id TEXT NOT NULL,
+        scopes TEXT NOT NULL DEFAULT '',
+        resources TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL DEFAULT 'pending',
+        user_id TEXT,
+        auth_time INTEGER,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        interval_s INTEGER NOT NULL,
+        last_poll_at INTEGER,
+        decided_at INTEGER,
+        poll_outcome TEXT
+      );
+      CREATE INDEX device_codes_expires ON device_codes (expires_at);
+      CREATE INDEX device_codes_pending ON device_codes (status, created_at);
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
