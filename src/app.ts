@@ -13,6 +13,8 @@ import { createAuthorizeEndpoint, type AuthorizeEndpoint } from './endpoints/aut
 import { createIntrospectionEndpoint, type IntrospectionEndpoint } from './endpoints/introspect.js';
 import { createRevocationEndpoint, type RevocationEndpoint } from './endpoints/revoke.js';
 import { createRegistrationEndpoint, type RegistrationEndpoint } from './endpoints/register.js';
+import { createDeviceAuthorizationEndpoint, type DeviceAuthorizationEndpoint } from './endpoints/device-authorization.js';
+import { createDevicePage, type DevicePage } from './endpoints/device/page.js';
 import { createTokenLocator } from './endpoints/shared.js';
 import { BUILT_IN_GRANTS, createGrants } from './grants/index.js';
 import { RegistryCache } from './registry/cache.js';
@@ -115,6 +117,10 @@ export interface Latchkey {
   readonly revocationEndpoint: RevocationEndpoint;
   /** Dynamic client registration (RFC 7591) and the client configuration endpoint (RFC 7592). */
   readonly registrationEndpoint: RegistrationEndpoint;
+  /** POST /oauth/device_authorization (RFC 8628 §3.1): device and user codes. */
+  readonly deviceAuthorizationEndpoint: DeviceAuthorizationEndpoint;
+  /** GET and POST /oauth/device: the user-code page of the sign-in UI (RFC 8628 §3.3). */
+  readonly devicePage: DevicePage;
   /** OpenID Connect UserInfo (Core §5.3): the signed-in user's claims for a bearer token with openid. */
   readonly userInfoEndpoint: UserInfoEndpoint;
   readonly router: ApiRouter;
@@ -276,6 +282,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   };
   const backchannel = new BackchannelLogout({ storage, keyring, issuer: issuerOf, fetcher: outbound, clock, logger });
   const authorizeEndpoint = createAuthorizeEndpoint({ resources, cache: clientMetadataDocuments.view(cache, { asPage: true }), storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring, backchannel });
+  const deviceAuthorizationEndpoint = createDeviceAuthorizationEndpoint({ cache: clientMetadataDocuments.view(cache), storage, clientAuthMethods, refusals, logger, clock, issuer: issuerOf, rateLimits, resources });
+  const devicePage = createDevicePage({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, rateLimits, sessions: authorizeEndpoint.sessions, csrf: authorizeEndpoint.csrf, secrets });
   const logoutEndpoint = createLogoutEndpoint({ cache, storage, keyring, issuer: issuerOf, clock, refusals, logger, sessions: authorizeEndpoint.sessions, csrf: authorizeEndpoint.csrf, backchannel });
   metrics.attach({ storage, cache, keyring, clock });
   const metricsEndpoint = createMetricsEndpoint({ metrics, cache, refusals });
@@ -291,6 +299,8 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     introspectionEndpoint,
     revocationEndpoint,
     registrationEndpoint,
+    deviceAuthorizationEndpoint,
+    devicePage,
     userInfoEndpoint,
     mcp,
     router,

@@ -43,6 +43,7 @@ export const FINDING_IDS = [
   'cimd_trusts_any_domain',
   'resource_unreachable',
   'open_registration_unlimited',
+  'device_grant_no_users',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

@@ -1,3 +1,5 @@
+import { DEVICE_CODE_GRANT } from '../grants/grant-type.js';
+import { DEVICE_AUTHORIZATION_PATH } from './device-authorization.js';
 import { ALLOWED_ALGORITHMS } from '../assertions/keys.js';
 import type { NeutralResponse } from '../core/request.js';
 import { CLAIMS_SUPPORTED } from '../oidc/claims.js';
@@ -102,6 +104,8 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
       authorization_response_iss_parameter_supported: true,
       // draft-ietf-oauth-client-id-metadata-document §5: an https client_id URL names the client's metadata document.
       ...((await cimdEnabled()) ? { client_id_metadata_document_supported: true } : {}),
+      // RFC 8628 §4: the device authorization endpoint, when the device grant is in the catalogue.
+      ...(deps.grants.has(DEVICE_CODE_GRANT) ? { device_authorization_endpoint: `${issuer}${DEVICE_AUTHORIZATION_PATH}` } : {}),
     };
   }
 

@@ -232,6 +232,13 @@ export const FACTS = {
   hintAudience: { label: 'id_token_hint issued to', description: 'The aud of the id_token_hint: the client id(s) the ID token was issued to (null: no hint).' },
   postLogoutRedirectUri: { label: 'post_logout_redirect_uri sent', description: 'The post_logout_redirect_uri of the logout request.' },
   registeredPostLogoutRedirectUris: { label: 'Registered post-logout redirect URIs', description: "The application's post_logout_redirect_uris (exact match; null: no application named)." },
+  // ---- device authorization (RFC 8628) ----
+  pollInterval: { label: 'Polling interval (seconds)', description: 'The seconds the device must wait between polls for this device code now (it grows by 5 with each slow_down).' },
+  lastPollAt: { label: 'Previous poll at', description: 'When the device polled for this device code before this request (null: never).' },
+  decidedAt: { label: 'Decided at', description: 'When the user approved or denied the device authorization (null: not yet).' },
+  userCodeLength: { label: 'Length of the user code', description: 'How many characters the user code entered had after normalisation (ours have 8); never the code itself.' },
+  userCodeLimit: { label: 'User code entries allowed', description: 'The user codes that may be entered per 15 minutes where the limit applied (the property named by the fix).' },
+  userCodeLimitScope: { label: 'Limit counted for', description: 'What the user-code entry limit counted: this source address, or all sources together.' },
 } as const satisfies Record<string, FactInfo>;
 
 export type FactName = keyof typeof FACTS;

@@ -28,7 +28,11 @@ export type OAuthErrorCode =
   | 'request_uri_not_supported'
   /** RFC 7591 §3.2.2: dynamic client registration refusals. */
   | 'invalid_redirect_uri'
-  | 'invalid_client_metadata';
+  | 'invalid_client_metadata'
+  /** RFC 8628 §3.5: the device authorization grant's polling answers. */
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token';
 
 export interface OAuthErrorInit {
   readonly error: OAuthErrorCode;

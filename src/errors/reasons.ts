@@ -1046,6 +1046,61 @@ export const REASONS = {
     fix: 'Start again from the application; allow cookies for this site.',
     facts: ['csrfCookiePresent', 'csrfTokenPresent'],
   },
+  // ---- device authorization (RFC 8628) ---------------------------------------------------------
+  'device.authorization_pending': {
+    explanation: 'The device polled the token endpoint before the user approved or denied the request on /oauth/device (RFC 8628 §3.5). This is the normal answer while the user is signing in.',
+    fix: 'Nothing to fix: the device keeps polling every interval seconds until the user decides or the code expires (latchkey.device.code_lifetime).',
+    setting: 'latchkey.device.interval',
+    facts: ['issuedAt', 'expiredAt', 'pollInterval'],
+  },
+  'device.slow_down': {
+    explanation: 'The device polled sooner than the interval the server set for this device code (RFC 8628 §3.5); the interval was raised by 5 seconds, on every instance.',
+    fix: 'Poll no more often than the interval of the device authorization response, plus 5 seconds after each slow_down (oauth4webapi and `latchkey login --device` do). The base interval is latchkey.device.interval.',
+    setting: 'latchkey.device.interval',
+    facts: ['pollInterval', 'lastPollAt'],
+  },
+  'device.access_denied': {
+    explanation: 'The user denied the device authorization on /oauth/device (or an administrator denied it with `latchkey device deny`).',
+    fix: 'Start a new device authorization if the user meant to allow it.',
+    facts: ['issuedAt', 'decidedAt'],
+  },
+  'device.expired_token': {
+    explanation: 'The device code expired before the user approved it (RFC 8628 §3.5 expired_token).',
+    fix: 'Start a new device authorization; give users more time with latchkey.device.code_lifetime (`latchkey properties set latchkey.device.code_lifetime 900`).',
+    setting: 'latchkey.device.code_lifetime',
+    facts: ['issuedAt', 'expiredAt'],
+  },
+  'device.unknown_code': {
+    explanation: 'The device_code is not one this server issued (or it expired and was cleaned up).',
+    fix: 'Send the device_code of the device authorization response, exactly; start a new device authorization.',
+    facts: ['codeLength'],
+  },
+  'device.code_used': {
+    explanation: 'The device code was already exchanged for tokens: device codes are single use (a second or concurrent poll after approval gets this).',
+    fix: 'Use the tokens of the first successful poll; start a new device authorization for more.',
+    facts: ['issuedAt', 'decidedAt'],
+  },
+  'device.wrong_client': {
+    explanation: 'The device code was issued to another application than the one polling with it.',
+    fix: 'Poll with the client_id (and credentials) that made the device authorization request.',
+    facts: ['issuedAt', 'codeClientId'],
+  },
+  'device.user_code_unknown': {
+    explanation: 'The user code entered on /oauth/device matches no pending device authorization (mistyped, expired, or already used). Entries are counted against the brute-force limits.',
+    fix: 'Enter the code the device shows (letters only; dashes, spaces and case do not matter), or start again on the device.',
+    facts: ['userCodeLength'],
+  },
+  'device.user_code_rate_limited': {
+    explanation: 'Too many user codes were entered on /oauth/device within 15 minutes, from this source address or from all together: the limit stops guessing of user codes.',
+    fix: 'Wait 15 minutes. If legitimate users share an address (a proxy), raise latchkey.device.user_code_attempts (`latchkey properties set latchkey.device.user_code_attempts 50`) or latchkey.device.user_code_attempts_total.',
+    setting: 'latchkey.device.user_code_attempts',
+    facts: ['userCodeLimit', 'userCodeLimitScope'],
+  },
+  'device.not_signed_in': {
+    explanation: 'The approval of a device authorization was posted without a valid sign-in session (expired, signed out, or the user was deactivated).',
+    fix: 'Sign in again on /oauth/device and approve.',
+    facts: ['userCodeLength'],
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASONS;

@@ -4,12 +4,13 @@ import type { GrantType } from '../grants/grant-type.js';
 import { authorizationCode } from './authorization-code.js';
 import { clientCredentials } from './client-credentials.js';
 import { jwtBearer } from './jwt-bearer.js';
+import { deviceCode } from './device-code.js';
 import { password } from './password.js';
 import { refreshToken } from './refresh-token.js';
 import type { Grant, GrantCheckInput, GrantDeps, GrantDescriptor, GrantModule, GrantWarning } from './types.js';
 
 /** The built-in grant modules, in the order people meet them: the default catalogue of createLatchkey({ grants }). */
-export const BUILT_IN_GRANTS: readonly GrantModule[] = [clientCredentials, password, refreshToken, authorizationCode, jwtBearer];
+export const BUILT_IN_GRANTS: readonly GrantModule[] = [clientCredentials, password, refreshToken, authorizationCode, jwtBearer, deviceCode];
 
 /**
  * Checks a catalogue: every grant type once, every alias once and never another grant's type.

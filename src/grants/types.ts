@@ -46,7 +46,7 @@ export interface GrantContext {
 export interface GrantDeps extends AssertionDeps {
   readonly cache: Pick<RegistryCache, 'userById' | 'peekUserById' | 'userByName' | 'applicationByClientId' | 'peekApplicationByClientId' | 'applicationById' | 'peekApplicationById' | 'properties' | 'peekProperties'>;
   /** scopes: read when refusing a scope (scope.unknown); audit: a family revoked after a refresh token's reuse is recorded. */
-  readonly storage: Pick<Storage, 'tokens' | 'codes' | 'replay' | 'scopes' | 'audit'> & Partial<Pick<Storage, 'sessions'>>;
+  readonly storage: Pick<Storage, 'tokens' | 'codes' | 'replay' | 'scopes' | 'audit'> & Partial<Pick<Storage, 'sessions' | 'deviceCodes'>>;
   readonly clock: Clock;
   readonly mint: Mint;
   readonly passwords: Pick<PasswordGuard, 'check'>;

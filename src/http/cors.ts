@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
 import { METADATA_PATH, OPENID_CONFIGURATION_PATH } from '../endpoints/metadata.js';
 import { USERINFO_PATHS } from '../endpoints/userinfo.js';
+import { DEVICE_AUTHORIZATION_PATH } from '../endpoints/device-authorization.js';
 import { originMatches, type PropertyValues } from '../registry/properties.js';
 import { PROTECTED_RESOURCE_WELL_KNOWN } from '../resource-server/protected-resource-metadata.js';
 import { API_PREFIX } from './api-plugin.js';
@@ -38,7 +39,7 @@ export const CORS_EXPOSE_HEADERS = 'WWW-Authenticate, Mcp-Session-Id, Retry-Afte
 /** How long a browser may cache a preflight answer, in seconds (Chromium caps it at 7200). */
 export const CORS_MAX_AGE_SECONDS = 7200;
 
-const TOKEN_LIKE = new Set<string>([...TOKEN_PATHS, '/oauth/revoke', '/oauth_revoke_token.do', '/oauth/introspect']);
+const TOKEN_LIKE = new Set<string>([...TOKEN_PATHS, '/oauth/revoke', '/oauth_revoke_token.do', '/oauth/introspect', DEVICE_AUTHORIZATION_PATH]);
 const USERINFO = new Set<string>(USERINFO_PATHS);
 const JWKS = new Set<string>(JWKS_PATHS);
 

@@ -4,6 +4,7 @@ import { hostFailure, send, sendJsonFailure, sendJsonNotFound, toNeutral, type H
 import { AUTHORIZE_PATHS } from '../endpoints/authorize.js';
 import { USERINFO_PATHS } from '../endpoints/userinfo.js';
 import { LOGOUT_PATHS } from '../endpoints/logout.js';
+import { DEVICE_AUTHORIZATION_PATH, DEVICE_VERIFICATION_PATH } from '../endpoints/device-authorization.js';
 import { errorResponse } from '../endpoints/shared.js';
 import { invalidRequest } from '../errors/errors.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -55,6 +56,16 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
       return send(reply, res, res.cookies);
     };
     for (const url of AUTHORIZE_PATHS) scope.route({ method: ['GET', 'POST'], url, handler: authorize });
+
+    // RFC 8628: the device authorization endpoint (every method reaches the core, which answers 405
+    // with Allow: POST) and the user-code page of the sign-in UI (GET, and its forms by POST).
+    const deviceAuthorization = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.deviceAuthorizationEndpoint.handle(toNeutral(req)));
+    scope.route({ method: [...methods], url: DEVICE_AUTHORIZATION_PATH, config: { endpoint: 'device_authorization' } satisfies OAuthRouteConfig, handler: deviceAuthorization });
+    const devicePage = async (req: FastifyRequest, reply: FastifyReply) => {
+      const res = await latchkey.devicePage.handle(toNeutral(req));
+      return send(reply, res, res.cookies);
+    };
+    scope.route({ method: ['GET', 'POST'], url: DEVICE_VERIFICATION_PATH, handler: devicePage });
 
     // The end-session endpoint (RP-Initiated Logout 1.0 §2: GET and POST); other methods reach the
     // core, which answers 405 with Allow.

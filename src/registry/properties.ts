@@ -256,6 +256,35 @@ export const PROPERTY_DEFINITIONS = {
     max: 100000000,
     description: 'Dynamic client registrations (POST /oauth/register, RFC 7591) per window from one source address (an IPv6 address by its /64), counted before the initial access token is checked; past it, 429 with Retry-After. 0: no limit (doctor warns when registration is open).',
   },
+  // ---- device authorization (RFC 8628) ----
+  'latchkey.device.code_lifetime': {
+    type: 'integer',
+    default: 600,
+    min: 60,
+    max: 3600,
+    description: 'How long a device code and its user code live, in seconds (RFC 8628 §3.2 expires_in): the user must enter the code and approve within it (device.expired_token after).',
+  },
+  'latchkey.device.interval': {
+    type: 'integer',
+    default: 5,
+    min: 1,
+    max: 60,
+    description: 'The minimum seconds a device waits between polls of the token endpoint (RFC 8628 §3.2 interval); a poll sooner answers slow_down and adds 5 seconds for that code, on every instance.',
+  },
+  'latchkey.device.user_code_attempts': {
+    type: 'integer',
+    default: 10,
+    min: 0,
+    max: 100000,
+    description: 'User codes one source address (an IPv6 address by its /64) may enter on /oauth/device per 15 minutes, right or wrong; past it the page refuses (device.user_code_rate_limited). 0: no limit.',
+  },
+  'latchkey.device.user_code_attempts_total': {
+    type: 'integer',
+    default: 1000,
+    min: 0,
+    max: 10000000,
+    description: 'User codes all sources together may enter on /oauth/device per 15 minutes (on every instance together on PostgreSQL); past it the page refuses everyone (device.user_code_rate_limited) until the window ends. 0: no limit.',
+  },
 } as const satisfies Record<string, PropertyDefinition>;
 
 export type PropertyName = keyof typeof PROPERTY_DEFINITIONS;

@@ -300,6 +300,7 @@ export interface DeviceCodeStore {
   /** Throws conflict when the device hash or the user hash exists (the caller draws another user code). */
   insert(device: DeviceAuthorization): Promise<void>;
   byUserHash(userHash: string): Promise<DeviceAuthorization | undefined>;
+  byDeviceHash(deviceHash: string): Promise<DeviceAuthorization | undefined>;
   /**
    * Approves or denies a pending, unexpired authorization by its user code: of concurrent calls
    * exactly one gets the updated record back; undefined when none was pending.
@@ -308,9 +309,10 @@ export interface DeviceCodeStore {
   /**
    * One poll, in one statement: records the poll time; an approved authorization becomes consumed
    * (of concurrent polls exactly one gets `approved`); a pending one polled sooner than its
-   * interval gets `slow_down` and its interval grows by 5 seconds. undefined: no such device code.
+   * interval gets `slow_down` and its interval grows by 5 seconds. undefined: no such device code
+   * issued to `applicationId` (nothing changes then).
    */
-  poll(deviceHash: string, at: number): Promise<{ readonly outcome: DevicePollOutcome; readonly device: DeviceAuthorization } | undefined>;
+  poll(deviceHash: string, applicationId: string, at: number): Promise<{ readonly outcome: DevicePollOutcome; readonly device: DeviceAuthorization } | undefined>;
   /** Denies a pending authorization by its id (administrators); false when none was pending. */
   deny(id: string, at: number): Promise<boolean>;
   /** The pending, unexpired authorizations, newest first (created_at DESC, id). */

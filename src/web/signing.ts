@@ -17,6 +17,8 @@ export const KEY_PURPOSE = {
   session: 'web-session/v1',
   csrf: 'web-csrf/v1',
   authorizeRequest: 'web-authorize-request/v1',
+  /** The device user-code page (RFC 8628): the entered code as it travels to sign-in and consent. */
+  deviceTicket: 'web-device-ticket/v1',
 } as const;
 
 /** Derives each key once and keeps it. */

@@ -45,24 +45,26 @@ export function describeDeviceCodes(get: () => Storage): void {
       const s = get();
       const d = makeDevice();
       await s.deviceCodes.insert(d);
-      assert.equal(await s.deviceCodes.poll('d-none', T0), undefined);
-      assert.equal((await s.deviceCodes.poll(d.deviceHash, T0 + 1000))?.outcome, 'pending');
-      const fast = await s.deviceCodes.poll(d.deviceHash, T0 + 2000);
+      assert.equal(await s.deviceCodes.poll('d-none', d.applicationId, T0), undefined);
+      assert.equal(await s.deviceCodes.poll(d.deviceHash, 'another-app', T0), undefined, 'another application polls nothing');
+      assert.deepEqual(await s.deviceCodes.byDeviceHash(d.deviceHash), d, 'and changes nothing');
+      assert.equal((await s.deviceCodes.poll(d.deviceHash, d.applicationId, T0 + 1000))?.outcome, 'pending');
+      const fast = await s.deviceCodes.poll(d.deviceHash, d.applicationId, T0 + 2000);
       assert.equal(fast?.outcome, 'slow_down');
       assert.equal(fast?.device.intervalSeconds, 10);
       assert.equal(fast?.device.lastPollAt, T0 + 2000);
       // 10 s after the last poll is soon enough for the new interval.
-      assert.equal((await s.deviceCodes.poll(d.deviceHash, T0 + 12_000))?.outcome, 'pending');
+      assert.equal((await s.deviceCodes.poll(d.deviceHash, d.applicationId, T0 + 12_000))?.outcome, 'pending');
       const approved = await s.deviceCodes.decide(d.userHash, { approve: true, userId: 'user-1', authTime: T0 + 100, at: T0 + 13_000 });
       assert.equal(approved?.status, 'approved');
       assert.equal(approved?.userId, 'user-1');
       assert.equal(approved?.authTime, T0 + 100);
       assert.equal(await s.deviceCodes.decide(d.userHash, { approve: false, userId: 'user-2', authTime: null, at: T0 + 13_001 }), undefined, 'decided once');
-      const won = await s.deviceCodes.poll(d.deviceHash, T0 + 30_000);
+      const won = await s.deviceCodes.poll(d.deviceHash, d.applicationId, T0 + 30_000);
       assert.equal(won?.outcome, 'approved');
       assert.equal(won?.device.status, 'consumed');
       assert.deepEqual(won?.device.scopes, d.scopes);
-      assert.equal((await s.deviceCodes.poll(d.deviceHash, T0 + 60_000))?.outcome, 'consumed');
+      assert.equal((await s.deviceCodes.poll(d.deviceHash, d.applicationId, T0 + 60_000))?.outcome, 'consumed');
     });
 
     it('gives approved to exactly one of concurrent polls', async () => {
@@ -70,7 +72,7 @@ export function describeDeviceCodes(get: () => Storage): void {
       const d = makeDevice();
       await s.deviceCodes.insert(d);
       await s.deviceCodes.decide(d.userHash, { approve: true, userId: 'user-1', authTime: null, at: T0 + 1 });
-      const results = await Promise.all(Array.from({ length: 10 }, () => s.deviceCodes.poll(d.deviceHash, T0 + 10_000)));
+      const results = await Promise.all(Array.from({ length: 10 }, () => s.deviceCodes.poll(d.deviceHash, d.applicationId, T0 + 10_000)));
       assert.equal(results.filter((r) => r?.outcome === 'approved').length, 1);
       assert.equal(results.filter((r) => r?.outcome === 'consumed').length, 9);
     });
@@ -83,12 +85,12 @@ export function describeDeviceCodes(get: () => Storage): void {
       for (const d of [denied, byAdmin, expired]) await s.deviceCodes.insert(d);
       assert.deepEqual((await s.deviceCodes.listPending(T0 + 20)).map((d) => d.id), [byAdmin.id, denied.id]);
       assert.equal((await s.deviceCodes.decide(denied.userHash, { approve: false, userId: 'u', authTime: null, at: T0 + 20 }))?.status, 'denied');
-      assert.equal((await s.deviceCodes.poll(denied.deviceHash, T0 + 30))?.outcome, 'denied');
+      assert.equal((await s.deviceCodes.poll(denied.deviceHash, denied.applicationId, T0 + 30))?.outcome, 'denied');
       assert.equal(await s.deviceCodes.deny(byAdmin.id, T0 + 20), true);
       assert.equal(await s.deviceCodes.deny(byAdmin.id, T0 + 21), false);
-      assert.equal((await s.deviceCodes.poll(byAdmin.deviceHash, T0 + 30))?.outcome, 'denied');
+      assert.equal((await s.deviceCodes.poll(byAdmin.deviceHash, byAdmin.applicationId, T0 + 30))?.outcome, 'denied');
       assert.equal(await s.deviceCodes.decide(expired.userHash, { approve: true, userId: 'u', authTime: null, at: T0 + 10 }), undefined, 'an expired code cannot be approved');
-      assert.equal((await s.deviceCodes.poll(expired.deviceHash, T0 + 10))?.outcome, 'expired');
+      assert.equal((await s.deviceCodes.poll(expired.deviceHash, expired.applicationId, T0 + 10))?.outcome, 'expired');
       assert.deepEqual(await s.deviceCodes.listPending(T0 + 20), []);
       assert.equal((await s.deviceCodes.exportAll()).length, 3);
       assert.equal(await s.deviceCodes.deleteExpired(T0 + 11), 1);

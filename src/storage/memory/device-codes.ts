@@ -32,14 +32,18 @@ export function memoryDeviceCodes(): DeviceCodeStore {
       const d = byId.get(byUser.get(userHash) ?? '');
       return d === undefined ? undefined : copy(d);
     },
+    async byDeviceHash(deviceHash) {
+      const d = byId.get(byDevice.get(deviceHash) ?? '');
+      return d === undefined ? undefined : copy(d);
+    },
     async decide(userHash, decision) {
       const d = byId.get(byUser.get(userHash) ?? '');
       if (d === undefined || d.status !== 'pending' || d.expiresAt <= decision.at) return undefined;
       return set({ ...d, status: decision.approve ? 'approved' : 'denied', userId: decision.userId, authTime: decision.authTime, decidedAt: decision.at });
     },
-    async poll(deviceHash, at) {
+    async poll(deviceHash, applicationId, at) {
       const d = byId.get(byDevice.get(deviceHash) ?? '');
-      if (d === undefined) return undefined;
+      if (d === undefined || d.applicationId !== applicationId) return undefined;
       const outcome = outcomeOf(d, at);
       const next: DeviceAuthorization = {
         ...d,

@@ -24,12 +24,16 @@ export function postgresDeviceCodes(query: DeviceQuery): DeviceCodeStore {
       const [row] = await rows('deviceByUserHash', { user_hash: userHash });
       return row === undefined ? undefined : deviceFromRow(row);
     },
+    byDeviceHash: async (deviceHash) => {
+      const [row] = await rows('deviceByDeviceHash', { device_hash: deviceHash });
+      return row === undefined ? undefined : deviceFromRow(row);
+    },
     decide: async (userHash, decision) => {
       const [row] = await rows('deviceDecide', { user_hash: userHash, approve: decision.approve ? 1 : 0, user_id: decision.userId, auth_time: decision.authTime, now: decision.at }, true);
       return row === undefined ? undefined : deviceFromRow(row);
     },
-    poll: async (deviceHash, at) => {
-      const [row] = await rows('devicePoll', { device_hash: deviceHash, now: at }, true);
+    poll: async (deviceHash, applicationId, at) => {
+      const [row] = await rows('devicePoll', { device_hash: deviceHash, application_id: applicationId, now: at }, true);
       return row === undefined ? undefined : { outcome: pollOutcomeOf(row), device: deviceFromRow(row) };
     },
     deny: async (id, at) => (await rows('deviceDeny', { id, now: at }, true)).length === 1,

@@ -114,7 +114,8 @@ const STATEMENTS = {
       interval_s = CASE WHEN expires_at > :now AND status = 'pending' AND ${TOO_SOON} THEN interval_s + 5 ELSE interval_s END,
       poll_outcome = ${OUTCOME},
       last_poll_at = :now
-    WHERE device_hash = :device_hash RETURNING ${DEVICE_COLUMNS}, poll_outcome`,
+    WHERE device_hash = :device_hash AND application_id = :application_id RETURNING ${DEVICE_COLUMNS}, poll_outcome`,
+  deviceByDeviceHash: `SELECT ${DEVICE_COLUMNS} FROM device_codes WHERE device_hash = :device_hash`,
   deviceDeny: `UPDATE device_codes SET status = 'denied', decided_at = :now WHERE id = :id AND status = 'pending' AND expires_at > :now RETURNING id`,
   deviceListPending: `SELECT ${DEVICE_COLUMNS} FROM device_codes WHERE status = 'pending' AND expires_at > :now ORDER BY created_at DESC, id LIMIT :limit`,
   deviceExport: `SELECT ${DEVICE_COLUMNS} FROM device_codes WHERE id > :after ORDER BY id LIMIT :limit`,

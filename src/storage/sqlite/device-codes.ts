@@ -19,6 +19,11 @@ export function sqliteDeviceCodes(db: Database, guard: Guard): DeviceCodeStore {
         const row = prepared.deviceByUserHash.get(args('deviceByUserHash', { user_hash: userHash })) as DeviceCodeRow | undefined;
         return row === undefined ? undefined : deviceFromRow(row);
       }),
+    byDeviceHash: (deviceHash) =>
+      guard(what, () => {
+        const row = prepared.deviceByDeviceHash.get(args('deviceByDeviceHash', { device_hash: deviceHash })) as DeviceCodeRow | undefined;
+        return row === undefined ? undefined : deviceFromRow(row);
+      }),
     decide: (userHash, decision) =>
       guard(
         what,
@@ -28,11 +33,11 @@ export function sqliteDeviceCodes(db: Database, guard: Guard): DeviceCodeStore {
         },
         true,
       ),
-    poll: (deviceHash, at) =>
+    poll: (deviceHash, applicationId, at) =>
       guard(
         what,
         () => {
-          const row = prepared.devicePoll.get(args('devicePoll', { device_hash: deviceHash, now: at })) as DeviceCodeRow | undefined;
+          const row = prepared.devicePoll.get(args('devicePoll', { device_hash: deviceHash, application_id: applicationId, now: at })) as DeviceCodeRow | undefined;
           return row === undefined ? undefined : { outcome: pollOutcomeOf(row), device: deviceFromRow(row) };
         },
         true,
