@@ -1,0 +1,272 @@
+/**
+ * The device authorization grant (RFC 8628) over real HTTP, with oauth4webapi as the device and a
+ * cookie-keeping HTTP client as the user's browser on the user-code page: the whole flow (code
+ * entry, sign-in with CSRF, consent, approval), every error of §3.5, single use under concurrent
+ * polls, the brute-force limit on user codes, normalisation, and the polling interval shared by two
+ * instances on one database. Runs on SQLite and on PostgreSQL (LATCHKEY_TEST_STORAGE).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as oauth from 'oauth4webapi';
+import { DEVICE_CODE_GRANT } from '../src/grants/grant-type.js';
+import { createApplication } from '../src/registry/applications.js';
+import { createScope } from '../src/registry/scopes.js';
+import { setProperty } from '../src/registry/settings.js';
+import { createUser } from '../src/registry/users.js';
+import { Browser, formFor, hasForm, type Page } from './helpers/browser.js';
+import { ManualClock, refreshCache, registryDeps } from './helpers/oauth.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const PW = 'correct horse battery staple 42';
+const insecure = { [oauth.allowInsecureRequests]: true } as const;
+
+describe('device authorization grant (RFC 8628)', () => {
+  const clock = new ManualClock();
+  let server: TestServer;
+  let as: oauth.AuthorizationServer;
+  let client: oauth.Client;
+  let other: oauth.Client;
+
+  before(async () => {
+    server = await startTestServer({ clock });
+    const deps = registryDeps(server, clock);
+    await createScope(deps, 'read');
+    await createUser(deps, { userName: 'alice', password: PW });
+    const app = await createApplication(deps, { name: 'Device CLI', public: true, grantTypes: [DEVICE_CODE_GRANT, 'refresh_token'], scopes: ['openid', 'read'] });
+    const second = await createApplication(deps, { name: 'Other CLI', public: true, grantTypes: [DEVICE_CODE_GRANT], scopes: ['read'] });
+    await refreshCache(server);
+    client = { client_id: app.application.clientId };
+    other = { client_id: second.application.clientId };
+    as = await oauth.processDiscoveryResponse(new URL(server.url), await oauth.discoveryRequest(new URL(server.url), { ...insecure, algorithm: 'oauth2' }));
+  });
+  after(async () => server.close());
+
+  const start = async (c: oauth.Client = client, scope = 'openid read') =>
+    oauth.processDeviceAuthorizationResponse(as, c, await oauth.deviceAuthorizationRequest(as, c, oauth.None(), { scope }, insecure));
+  const poll = async (deviceCode: string, c: oauth.Client = client) => oauth.processDeviceCodeResponse(as, c, await oauth.deviceCodeGrantRequest(as, c, oauth.None(), deviceCode, insecure));
+  /** The RFC 6749 §5.2 error code a poll is refused with. */
+  const refusedWith = async (deviceCode: string, c: oauth.Client = client): Promise<string> => {
+    try {
+      await poll(deviceCode, c);
+    } catch (error) {
+      if (error instanceof oauth.ResponseBodyError) return error.error;
+      throw error;
+    }
+    assert.fail('the poll was answered with tokens');
+  };
+  const waitInterval = (seconds: number) => clock.advance(seconds * 1000 + 1);
+
+  /** The user, in a browser: opens the verification URI, enters the code (if not prefilled), signs in, decides. */
+  async function approveInBrowser(url: string, decision: 'allow' | 'deny', typed?: string, browser = new Browser(server.url)): Promise<Page> {
+    const entry = await browser.get(url);
+    assert.equal(entry.status, 200, entry.text.slice(0, 500));
+    const form = formFor(entry, 'device_code');
+    // A browser sends the text field as shown (prefilled from verification_uri_complete) unless the user types.
+    const shown = /name="user_code" value="([^"]*)"/.exec(entry.text)?.[1] ?? '';
+    let page = await browser.submit(url, form, { user_code: typed ?? shown });
+    if (hasForm(page, 'sign_in')) {
+      assert.match(page.text, /Sign in/);
+      page = await browser.submit(url, formFor(page, 'sign_in'), { username: 'alice', password: PW });
+    }
+    assert.equal(page.status, 200, page.text.slice(0, 1500));
+    const consent = formFor(page, 'device_consent');
+    const done = await browser.submit(url, consent, { decision });
+    assert.equal(done.status, 200, done.text.slice(0, 1500));
+    return page;
+  }
+
+  it('advertises the device authorization endpoint and the grant', () => {
+    assert.equal(as.device_authorization_endpoint, `${server.url}/oauth/device_authorization`);
+    assert.ok(as.grant_types_supported?.includes(DEVICE_CODE_GRANT));
+  });
+
+  it('runs the whole flow: pending until the user approves on the user-code page, then tokens with an ID token', async () => {
+    const d = await start();
+    assert.match(d.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    assert.equal(d.verification_uri, `${server.url}/oauth/device`);
+    assert.equal(d.verification_uri_complete, `${server.url}/oauth/device?user_code=${d.user_code}`);
+    assert.equal(d.expires_in, 600);
+    assert.equal(d.interval, 5);
+    assert.match(d.device_code, /^lk_dc_/);
+    assert.equal(await refusedWith(d.device_code), 'authorization_pending');
+    // From verification_uri_complete the field is prefilled: the user only confirms.
+    const browser = new Browser(server.url);
+    const entry = await browser.get(d.verification_uri_complete ?? '');
+    assert.ok(entry.text.includes(`value="${d.user_code}"`), 'the code is prefilled');
+    assert.match(entry.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    const consentPage = await approveInBrowser(d.verification_uri_complete ?? '', 'allow', undefined, browser);
+    assert.ok(consentPage.text.includes(d.user_code), 'the consent page shows the code to compare');
+    assert.match(consentPage.text, /Device CLI/);
+    assert.match(consentPage.text, /<span class="scope">read<\/span>/);
+    waitInterval(5);
+    const tokens = await poll(d.device_code);
+    assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+    assert.equal(tokens.scope, 'openid read');
+    assert.ok(typeof tokens.refresh_token === 'string', 'a refresh token: the application allows refresh_token');
+    const claims = oauth.getValidatedIdTokenClaims(tokens);
+    assert.equal(claims?.aud, client.client_id);
+    assert.ok(typeof claims?.auth_time === 'number');
+    const record = await server.latchkey.storage.tokens.byHash((await server.latchkey.storage.tokens.list({ limit: 5 })).find((t) => t.kind === 'access')?.hash ?? '');
+    assert.equal(record?.grantType, DEVICE_CODE_GRANT);
+    // Single use: the approved code gave its tokens; polling again is invalid_grant.
+    waitInterval(5);
+    assert.equal(await refusedWith(d.device_code), 'invalid_grant');
+    // Stored as hashes only.
+    const stored = JSON.stringify(await server.latchkey.storage.deviceCodes.exportAll());
+    assert.ok(!stored.includes(d.device_code) && !stored.includes(d.user_code) && !stored.includes(d.user_code.replace('-', '')), 'no code in the clear at rest');
+  });
+
+  it('answers slow_down to a poll sooner than the interval, and adds 5 seconds each time', async () => {
+    const d = await start();
+    assert.equal(await refusedWith(d.device_code), 'authorization_pending');
+    clock.advance(1000);
+    assert.equal(await refusedWith(d.device_code), 'slow_down');
+    // The interval is now 10 s: 6 s later is still too soon (and adds 5 more: 15 s).
+    clock.advance(6000);
+    assert.equal(await refusedWith(d.device_code), 'slow_down');
+    waitInterval(15);
+    assert.equal(await refusedWith(d.device_code), 'authorization_pending');
+    const row = (await server.latchkey.storage.deviceCodes.listPending(clock.now())).find((r) => r.intervalSeconds === 15);
+    assert.ok(row !== undefined, 'the grown interval is stored');
+  });
+
+  it('answers access_denied when the user denies, and then keeps refusing', async () => {
+    const d = await start();
+    await approveInBrowser(d.verification_uri, 'deny', d.user_code);
+    assert.equal(await refusedWith(d.device_code), 'access_denied');
+    waitInterval(5);
+    assert.equal(await refusedWith(d.device_code), 'access_denied');
+  });
+
+  it('answers expired_token once the code has expired, and the page refuses the code', async () => {
+    const d = await start();
+    clock.advance(600_001);
+    assert.equal(await refusedWith(d.device_code), 'expired_token');
+    const browser = new Browser(server.url);
+    const entry = await browser.get(d.verification_uri);
+    const page = await browser.submit(d.verification_uri, formFor(entry, 'device_code'), { user_code: d.user_code });
+    assert.equal(page.status, 400);
+    assert.match(page.text, /not valid/);
+    const refusal = await server.latchkey.storage.refusals.byRequestId(page.requestId);
+    assert.equal(refusal?.reason, 'device.user_code_unknown');
+    assert.equal(refusal?.endpoint, 'device');
+  });
+
+  it('gives tokens to exactly one of concurrent polls of an approved code', async () => {
+    const d = await start(client, 'read');
+    await approveInBrowser(d.verification_uri, 'allow', d.user_code);
+    waitInterval(5);
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => poll(d.device_code)));
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    assert.equal(won.length, 1, JSON.stringify(results.map((r) => r.status)));
+    for (const r of lost) assert.equal((r.reason as oauth.ResponseBodyError).error, 'invalid_grant');
+  });
+
+  it('normalises the typed user code: case, dashes and spaces do not matter', async () => {
+    const d = await start(client, 'read');
+    const typed = ` ${d.user_code.toLowerCase().replace('-', ' ')} `;
+    await approveInBrowser(d.verification_uri, 'allow', typed);
+    waitInterval(5);
+    assert.equal((await poll(d.device_code)).scope, 'read');
+  });
+
+  it('refuses an unknown device code and a code polled by another client, without consuming it', async () => {
+    assert.equal(await refusedWith('lk_dc_000000000000notacodeatallnotacodeatallnotacodeatall'), 'invalid_grant');
+    const d = await start(client, 'read');
+    const res = await oauth.deviceCodeGrantRequest(as, other, oauth.None(), d.device_code, insecure);
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: string }).error, 'invalid_grant');
+    const refusal = await server.latchkey.storage.refusals.byRequestId(res.headers.get('x-request-id') ?? '');
+    assert.equal(refusal?.reason, 'device.wrong_client');
+    await approveInBrowser(d.verification_uri, 'allow', d.user_code);
+    assert.equal(await refusedWith(d.device_code, other), 'invalid_grant');
+    assert.equal((await poll(d.device_code)).scope, 'read', 'the rightful client still gets its tokens');
+  });
+
+  it('refuses a device authorization request for an application without the grant, and a scope it is not allowed', async () => {
+    const deps = registryDeps(server, clock);
+    const cc = await createApplication(deps, { name: 'No device', public: true, grantTypes: ['authorization_code'], redirectUris: ['https://x.test/cb'], scopes: ['read'] });
+    await refreshCache(server);
+    const res = await oauth.deviceAuthorizationRequest(as, { client_id: cc.application.clientId }, oauth.None(), { scope: 'read' }, insecure);
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: string }).error, 'unauthorized_client');
+    const scoped = await oauth.deviceAuthorizationRequest(as, client, oauth.None(), { scope: 'write' }, insecure);
+    assert.equal(scoped.status, 400);
+    assert.equal(((await scoped.json()) as { error: string }).error, 'invalid_scope');
+    const get = await fetch(`${server.url}/oauth/device_authorization`);
+    assert.equal(get.status, 400);
+    assert.equal(get.headers.get('allow'), 'POST');
+  });
+
+  it('limits user-code entries per source address and shows a clear page when exceeded', async () => {
+    await setProperty(registryDeps(server, clock), 'latchkey.device.user_code_attempts', '3');
+    await refreshCache(server);
+    try {
+      const browser = new Browser(server.url);
+      const url = `${server.url}/oauth/device`;
+      for (let i = 0; i < 3; i++) {
+        const entry = await browser.get(url);
+        const page = await browser.submit(url, formFor(entry, 'device_code'), { user_code: 'BCDF-GHJK' });
+        assert.equal(page.status, 400, `attempt ${i + 1}`);
+      }
+      const entry = await browser.get(url);
+      const limited = await browser.submit(url, formFor(entry, 'device_code'), { user_code: 'BCDF-GHJL' });
+      assert.equal(limited.status, 429);
+      assert.match(limited.text, /Too many attempts/);
+      assert.ok(Number(limited.headers.get('retry-after')) > 0);
+      const refusal = await server.latchkey.storage.refusals.byRequestId(limited.requestId);
+      assert.equal(refusal?.reason, 'device.user_code_rate_limited');
+      // Even a right code is refused while the limit holds.
+      const d = await start(client, 'read');
+      const again = await browser.submit(url, formFor(await browser.get(url), 'device_code'), { user_code: d.user_code });
+      assert.equal(again.status, 429);
+    } finally {
+      await setProperty(registryDeps(server, clock), 'latchkey.device.user_code_attempts', '10');
+      await refreshCache(server);
+    }
+  });
+
+  it('refuses a consent form without its CSRF token, and a tampered ticket', async () => {
+    const d = await start(client, 'read');
+    const browser = new Browser(server.url);
+    const entry = await browser.get(d.verification_uri);
+    const signIn = await browser.submit(d.verification_uri, formFor(entry, 'device_code'), { user_code: d.user_code });
+    const form = formFor(signIn, 'sign_in');
+    const forged = await browser.submit(d.verification_uri, form, { username: 'alice', password: PW, lk_csrf: 'x' });
+    assert.equal(forged.status, 403);
+    const tampered = await browser.submit(d.verification_uri, form, { username: 'alice', password: PW, lk_request: `${form.fields.lk_request}x` });
+    assert.equal(tampered.status, 400);
+    assert.ok(hasForm(tampered, 'device_code'), 'back to the code entry');
+  });
+
+  it('shares the polling interval across two instances on one database', async () => {
+    const second = await startTestServer({ clock, shareDb: { db: server.db, storageKind: server.storageKind } });
+    try {
+      const d = await start(client, 'read');
+      assert.equal(await refusedWith(d.device_code), 'authorization_pending');
+      clock.advance(1000);
+      const res = await oauth.deviceCodeGrantRequest({ ...as, token_endpoint: `${second.url}/oauth/token` }, client, oauth.None(), d.device_code, insecure);
+      assert.equal(res.status, 400);
+      assert.equal(((await res.json()) as { error: string }).error, 'slow_down', 'the other instance knows of the first poll');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('never answers 5xx to odd input', async () => {
+    const bodies = ['', 'client_id=', `client_id=${client.client_id}&scope=%00`, `client_id=${client.client_id}&resource=notauri`, `client_id=${client.client_id}&resource=https://unknown.test/`, 'a'.repeat(5000), `client_id=${client.client_id}&client_id=x`];
+    for (const body of bodies) {
+      const res = await fetch(`${server.url}/oauth/device_authorization`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      assert.ok(res.status >= 400 && res.status < 500, `${res.status} for ${body.slice(0, 40)}`);
+    }
+    const browser = new Browser(server.url);
+    const forms: Record<string, string>[] = [{}, { lk_action: 'device_code' }, { lk_action: 'nope' }, { lk_action: 'device_consent', lk_request: 'x.y' }];
+    for (const form of forms) {
+      const page = await browser.request(`${server.url}/oauth/device`, { form });
+      assert.ok(page.status >= 400 && page.status < 500, `${page.status} for ${JSON.stringify(form)}`);
+    }
+    const odd = await browser.get(`${server.url}/oauth/device?user_code=${'%FF'.repeat(30)}`);
+    assert.equal(odd.status, 200);
+  });
+});
