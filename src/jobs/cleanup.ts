@@ -53,7 +53,7 @@ export const CLEANUP_DEFAULTS = {
 } as const satisfies Required<CleanupOptions>;
 
 export interface CleanupDeps {
-  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'audit' | 'activity' | 'usage' | 'attempts' | 'sessions' | 'registrations' | 'applications' | 'properties'>>;
+  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'deviceCodes' | 'audit' | 'activity' | 'usage' | 'attempts' | 'sessions' | 'registrations' | 'applications' | 'properties'>>;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -66,6 +66,8 @@ export type CleanupResult =
       readonly refusalsDeleted: number;
       readonly codesDeleted: number;
       readonly oneTimeIdsDeleted: number;
+      /** Device authorizations (RFC 8628) expired before the token grace. */
+      readonly deviceCodesDeleted: number;
       readonly keysDeleted: number;
       readonly auditDeleted: number;
       readonly activityDeleted: number;
@@ -94,6 +96,8 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     const codesDeleted = await deps.storage.codes.deleteExpired(started - tokenGraceMs);
     // An expired one-time id protects nothing: its assertion is refused as expired anyway.
     const oneTimeIdsDeleted = await deps.storage.replay.deleteExpired(started);
+    // An expired device authorization answers expired_token for the token grace, then is unknown.
+    const deviceCodesDeleted = (await deps.storage.deviceCodes?.deleteExpired(started - tokenGraceMs)) ?? 0;
     // Keys past their publication time verify nothing any more (see SigningKey).
     const keysDeleted = await deps.storage.keys.deleteUnpublished(started);
     const auditDeleted = (await deps.storage.audit?.deleteOlderThan(started - auditRetentionMs)) ?? 0;
@@ -109,7 +113,7 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
       registrations !== undefined && usage !== undefined && applications !== undefined && properties !== undefined
         ? (await reapRegistrations({ storage: { registrations, usage, applications, properties, tokens: deps.storage.tokens, ...(deps.storage.audit === undefined ? {} : { audit: deps.storage.audit }) }, clock: deps.clock, actor: 'system' })).deleted
         : 0;
-    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, keysDeleted, auditDeleted, activityDeleted, usageDeleted, attemptsDeleted, sessionsDeleted, registrationsReaped, durationMs: Math.max(0, deps.clock.now() - started) };
+    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, deviceCodesDeleted, keysDeleted, auditDeleted, activityDeleted, usageDeleted, attemptsDeleted, sessionsDeleted, registrationsReaped, durationMs: Math.max(0, deps.clock.now() - started) };
   };
   const outcome = deps.storage.tryExclusive === undefined ? await work() : await deps.storage.tryExclusive(CLEANUP_JOB, work);
   const result: CleanupResult = outcome ?? { ran: false, reason: 'running_elsewhere' };
