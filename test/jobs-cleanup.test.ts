@@ -3,6 +3,7 @@
  * database (two storages on one PostgreSQL database, two on one SQLite file) never run it at the
  * same time.
  */
+import { makeDevice } from './storage/device-contract.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,9 @@ async function seed(s: Storage): Promise<void> {
   // Sessions are kept a day after they end: one ended two days ago (deleted), one live.
   await s.sessions.create(makeSession({ id: 's-old', expiresAt: NOW - 2 * DAY }));
   await s.sessions.create(makeSession({ id: 's-live', userId: 'u-live', expiresAt: NOW + DAY }));
+  // Device authorizations (RFC 8628) go a day after they expire, as codes: one gone, one in its grace.
+  await s.deviceCodes.insert(makeDevice({ id: 'dev-old', userHash: 'dev-old', expiresAt: NOW - 2 * DAY }));
+  await s.deviceCodes.insert(makeDevice({ id: 'dev-grace', userHash: 'dev-grace', expiresAt: NOW - 1_000 }));
   // Dynamically registered clients are reaped after 30 days unused: one registered 40 days ago, one yesterday.
   for (const [clientId, createdAt] of [['reg-old', NOW - 40 * DAY], ['reg-new', NOW - DAY]] as const) {
     const app = makeApp({ clientId, origin: 'registration', createdAt, updatedAt: createdAt });
@@ -87,6 +91,8 @@ async function assertSeedCleaned(s: Storage): Promise<void> {
   assert.equal((await s.codes.consume('code-grace', NOW)).outcome, 'used');
   assert.equal(await s.replay.remember('jti-old', NOW + 1, NOW), true, 'a deleted one-time id is new again');
   assert.equal(await s.replay.remember('jti-live', NOW + 1, NOW), false);
+  assert.equal(await s.deviceCodes.byUserHash('dev-old'), undefined);
+  assert.equal((await s.deviceCodes.byUserHash('dev-grace'))?.id, 'dev-grace');
   assert.deepEqual((await s.keys.list()).map((k) => k.kid), ['k-retired', 'k-current']);
   // The audit log keeps the year, plus what the reaping did (application.delete of the reaped client, by system).
   assert.deepEqual((await s.audit.list({})).filter((e) => e.action !== 'application.delete').map((e) => e.at), [NOW - 100 * DAY]);
@@ -106,17 +112,17 @@ describe('clean-up', () => {
     await seed(storage);
     const logger = capture();
     const result = await runCleanup({ storage, clock, logger });
-    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, registrationsReaped: 1, durationMs: 0 });
+    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, deviceCodesDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, registrationsReaped: 1, durationMs: 0 });
     assert.equal((await storage.tokens.exportAll()).length, 2);
     assert.equal((await storage.refusals.exportAll()).length, 1);
     assert.equal(logger.lines.length, 1);
     assert.deepEqual(JSON.parse(JSON.stringify(logger.lines[0])), {
-      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, registrationsReaped: 1, durationMs: 0,
+      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, deviceCodesDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, registrationsReaped: 1, durationMs: 0,
       tokenGraceMs: DAY, refusalRetentionMs: 30 * DAY, auditRetentionMs: 365 * DAY, activityRetentionMs: 30 * DAY, usageRetentionMs: 90 * DAY, msg: 'clean-up finished',
     });
     await assertSeedCleaned(storage);
     const custom = await runCleanup({ storage, clock, logger }, { tokenGraceMs: 0, refusalRetentionMs: 0 });
-    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, codesDeleted: 1, oneTimeIdsDeleted: 0, keysDeleted: 0, auditDeleted: 0, activityDeleted: 0, usageDeleted: 0, attemptsDeleted: 0, sessionsDeleted: 0, registrationsReaped: 0, durationMs: 0 });
+    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, codesDeleted: 1, oneTimeIdsDeleted: 0, deviceCodesDeleted: 1, keysDeleted: 0, auditDeleted: 0, activityDeleted: 0, usageDeleted: 0, attemptsDeleted: 0, sessionsDeleted: 0, registrationsReaped: 0, durationMs: 0 });
   });
 
   it('runs on its schedule, logs a failure as a warning without throwing, and stops cleanly', async () => {

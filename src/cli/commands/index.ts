@@ -23,6 +23,7 @@ import { registerScopes } from './scopes.js';
 import { registerResources } from './resources.js';
 import { registerTokens } from './tokens.js';
 import { registerUsers } from './users.js';
+import { registerLogin } from './login.js';
 
 /** Options every data command takes. */
 export interface CommonOptions {
@@ -124,4 +125,5 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerAudit(program, kit);
   registerConfigAsCode(program, kit);
   registerMetrics(program, kit);
+  registerLogin(program, kit);
 }
