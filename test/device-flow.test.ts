@@ -16,6 +16,7 @@ import { createUser } from '../src/registry/users.js';
 import { Browser, formFor, hasForm, type Page } from './helpers/browser.js';
 import { ManualClock, refreshCache, registryDeps } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { main } from '../src/cli/main.js';
 
 const PW = 'correct horse battery staple 42';
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
@@ -268,5 +269,80 @@ describe('device authorization grant (RFC 8628)', () => {
     }
     const odd = await browser.get(`${server.url}/oauth/device?user_code=${'%FF'.repeat(30)}`);
     assert.equal(odd.status, 200);
+  });
+});
+
+describe('latchkey login --device', () => {
+  let server: TestServer;
+  let clientId: string;
+
+  before(async () => {
+    server = await startTestServer();
+    const deps = registryDeps(server);
+    await createScope(deps, 'read');
+    await createUser(deps, { userName: 'alice', password: PW });
+    const app = await createApplication(deps, { name: 'Login CLI', public: true, grantTypes: [DEVICE_CODE_GRANT], scopes: ['read'] });
+    clientId = app.application.clientId;
+    // One second between polls, so the command finishes quickly.
+    await setProperty(deps, 'latchkey.device.interval', '1');
+    await refreshCache(server);
+  });
+  after(async () => server.close());
+
+  /** Runs the command in process; resolves with its exit code and output once it ends. */
+  function run(args: string[]) {
+    let out = '';
+    let err = '';
+    const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t), readStdin: async () => '' };
+    const done = main(['node', 'latchkey', 'login', '--device', ...args], io);
+    return { done, out: () => out, err: () => err };
+  }
+
+  it('shows the code, waits with a progress line, and prints the token response once approved', async () => {
+    const cli = run(['--issuer', server.url, '--client-id', clientId, '--scope', 'read']);
+    // Bounded wait for the code on standard error.
+    const deadline = Date.now() + 10_000;
+    let code: string | undefined;
+    while (code === undefined && Date.now() < deadline) {
+      code = /\n {4}([A-Z]{4}-[A-Z]{4})\n/.exec(cli.err())?.[1];
+      if (code === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(code !== undefined, cli.err());
+    assert.match(cli.err(), new RegExp(`open ${server.url}/oauth/device and enter the code`));
+    assert.ok(cli.err().includes(`${server.url}/oauth/device?user_code=${code}`), 'the complete URL is shown');
+    // Let it poll once while pending (one second), then approve in the browser.
+    await new Promise((r) => setTimeout(r, 1300));
+    const browser = new Browser(server.url);
+    const url = `${server.url}/oauth/device`;
+    const signIn = await browser.submit(url, formFor(await browser.get(url), 'device_code'), { user_code: code });
+    const consent = await browser.submit(url, formFor(signIn, 'sign_in'), { username: 'alice', password: PW });
+    assert.equal((await browser.submit(url, formFor(consent, 'device_consent'), { decision: 'allow' })).status, 200);
+    assert.equal(await cli.done, 0, cli.err());
+    assert.match(cli.err(), /Waiting for approval\.\.\. \d+ s \(polling every 1 s\)/);
+    const body = JSON.parse(cli.out()) as { access_token?: string; scope?: string };
+    assert.equal(body.scope, 'read');
+    assert.ok(typeof body.access_token === 'string');
+  });
+
+  it('exits 1 saying so when the user denies, and 2 without the options', async () => {
+    const cli = run(['--url', server.url, '--client-id', clientId, '--quiet']);
+    const deadline = Date.now() + 10_000;
+    let code: string | undefined;
+    while (code === undefined && Date.now() < deadline) {
+      code = /\n {4}([A-Z]{4}-[A-Z]{4})\n/.exec(cli.err())?.[1];
+      if (code === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(code !== undefined, cli.err());
+    const browser = new Browser(server.url);
+    const url = `${server.url}/oauth/device`;
+    const signIn = await browser.submit(url, formFor(await browser.get(url), 'device_code'), { user_code: code });
+    const consent = await browser.submit(url, formFor(signIn, 'sign_in'), { username: 'alice', password: PW });
+    await browser.submit(url, formFor(consent, 'device_consent'), { decision: 'deny' });
+    assert.equal(await cli.done, 1);
+    assert.match(cli.err(), /error: The request was denied\./);
+    assert.equal(cli.out(), '');
+    const missing = run(['--client-id', clientId]);
+    assert.equal(await missing.done, 2);
+    assert.match(missing.err(), /--issuer \(or --url\) and --client-id are required/);
   });
 });
