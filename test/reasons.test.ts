@@ -17,14 +17,14 @@ import { apiCall, apiChallenge, assertApiRefusal, FIXTURE_APIS, type ApiCall, ty
 import { assertOAuthError, ManualClock, refreshCache, registryDeps, storedTokenKey, tokenRequest, type TokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { FIXTURE_REDIRECT_URI, assertErrorPage, assertErrorRedirect, authorizeUrl, codeFixture, issueCode, pkcePair, redeemCode, requestParams, signInPage } from './helpers/authorize-flow.js';
-import { authorizeInBrowser, Browser, formFor } from './helpers/browser.js';
+import { authorizeInBrowser, Browser, formFor, hasForm, type Page } from './helpers/browser.js';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { metricsTokenHash } from '../src/metrics/endpoint.js';
 import { createIdTokenMinter } from '../src/tokens/id-token.js';
 import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
 import { ALLOWED_ALGORITHMS } from '../src/assertions/keys.js';
 import { createIdentityProvider } from '../src/idp/registry.js';
-import { JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
+import { DEVICE_CODE_GRANT, JWT_BEARER_GRANT } from '../src/grants/grant-type.js';
 import { generateTestKey, jwksOf, signAssertion, startIdpServer, type IdpKey, type IdpServer } from './helpers/idp-server.js';
 import { handleKeyPrefixes, newOpaqueToken } from '../src/core/crypto.js';
 import { formatWindow } from '../src/domain/rate-limit.js';
@@ -1042,6 +1042,7 @@ const CASES: Case[] = [
     },
   },
   ...CIMD_CASES(),
+  ...DEVICE_CASES(),
 ];
 
 /** A refusal by a REST API (the fixture APIs in test/fixtures/apis): platform error shape, not RFC 6749 §5.2. */
@@ -1909,6 +1910,7 @@ function REGISTRATION_CASES(): OtherCase[] {
 
 const OTHER_CASES: OtherCase[] = [
   ...REGISTRATION_CASES(),
+  ...DEVICE_PAGE_CASES(),
   // --- /metrics (issue 13) ---
   { code: 'metrics.credentials_missing', endpoint: 'metrics', facts: metricsFacts('none'), run: () => scrape({}) },
   { code: 'metrics.token_invalid', endpoint: 'metrics', facts: metricsFacts('bearer'), run: () => scrape({ authorization: 'Bearer lk_mt_the-wrong-token' }) },
@@ -2544,3 +2546,155 @@ function CIMD_CASES(): Case[] {
   ];
 }
 
+
+// --- device authorization (RFC 8628) ---
+let deviceClient: Promise<{ clientId: string; otherClientId: string }> | undefined;
+/** Two public applications allowed the device grant, made once. */
+function deviceApps(): Promise<{ clientId: string; otherClientId: string }> {
+  deviceClient ??= (async () => {
+    const deps = registryDeps(server, clock);
+    const a = await createApplication(deps, { name: 'Reasons device', public: true, grantTypes: [DEVICE_CODE_GRANT], scopes: ['export.read'] });
+    const b = await createApplication(deps, { name: 'Reasons other device', public: true, grantTypes: [DEVICE_CODE_GRANT], scopes: ['export.read'] });
+    await refreshCache(server);
+    return { clientId: a.application.clientId, otherClientId: b.application.clientId };
+  })();
+  return deviceClient;
+}
+/** A new device authorization of the reasons device application. */
+async function deviceStart(): Promise<{ device_code: string; user_code: string; clientId: string; otherClientId: string }> {
+  const ids = await deviceApps();
+  const res = await post({ path: '/oauth/device_authorization', form: { client_id: ids.clientId, scope: 'export.read' } });
+  assert.equal(res.status, 200, res.text);
+  return { device_code: String(res.json?.device_code), user_code: String(res.json?.user_code), ...ids };
+}
+const devicePoll = (deviceCode: string, clientId: string) => post({ path: '/oauth/token', form: { grant_type: DEVICE_CODE_GRANT, device_code: deviceCode, client_id: clientId } });
+const DEVICE_PAGE = '/oauth/device';
+/** The user-code page up to its consent form (signed in as alice), in a fresh browser. */
+async function deviceConsent(userCode: string): Promise<{ browser: Browser; consent: Page }> {
+  const browser = new Browser(server.url);
+  const url = `${server.url}${DEVICE_PAGE}`;
+  const signIn = await browser.submit(url, formFor(await browser.get(url), 'device_code'), { user_code: userCode });
+  const consent = await browser.submit(url, formFor(signIn, 'sign_in'), { username: 'alice', password: PW });
+  assert.equal(consent.status, 200, consent.text.slice(0, 500));
+  return { browser, consent };
+}
+async function deviceDecide(userCode: string, decision: 'allow' | 'deny'): Promise<void> {
+  const { browser, consent } = await deviceConsent(userCode);
+  assert.equal((await browser.submit(`${server.url}${DEVICE_PAGE}`, formFor(consent, 'device_consent'), { decision })).status, 200);
+}
+const deviceTimes = (e: Explanation) => assert.ok(typeof e.facts.issuedAt === 'string' && typeof e.facts.expiredAt === 'string', JSON.stringify(e.facts));
+
+function DEVICE_CASES(): Case[] {
+  return [
+    {
+      code: 'device.authorization_pending', status: 400, error: 'authorization_pending',
+      facts: (e) => {
+        deviceTimes(e);
+        assert.equal(e.facts.pollInterval, 5);
+      },
+      run: async () => {
+        const d = await deviceStart();
+        return devicePoll(d.device_code, d.clientId);
+      },
+    },
+    {
+      code: 'device.slow_down', status: 400, error: 'slow_down',
+      facts: (e) => {
+        assert.equal(e.facts.pollInterval, 10, 'grown by 5 seconds');
+        assert.equal(typeof e.facts.lastPollAt, 'string');
+      },
+      run: async () => {
+        const d = await deviceStart();
+        assertOAuthError(await devicePoll(d.device_code, d.clientId), 400, 'authorization_pending');
+        return devicePoll(d.device_code, d.clientId);
+      },
+    },
+    {
+      code: 'device.access_denied', status: 400, error: 'access_denied',
+      facts: (e) => assert.equal(typeof e.facts.decidedAt, 'string'),
+      run: async () => {
+        const d = await deviceStart();
+        await deviceDecide(d.user_code, 'deny');
+        return devicePoll(d.device_code, d.clientId);
+      },
+    },
+    {
+      code: 'device.expired_token', status: 400, error: 'expired_token',
+      facts: (e) => {
+        deviceTimes(e);
+        assert.ok(Date.parse(String(e.facts.expiredAt)) - Date.parse(String(e.facts.issuedAt)) === 600_000);
+      },
+      run: async () => {
+        const d = await deviceStart();
+        clock.advance(600_001);
+        return devicePoll(d.device_code, d.clientId);
+      },
+    },
+    {
+      code: 'device.unknown_code', status: 400, error: 'invalid_grant',
+      facts: (e) => assert.equal(e.facts.codeLength, 11),
+      run: async () => devicePoll('lk_dc_nope!', (await deviceApps()).clientId),
+    },
+    {
+      code: 'device.code_used', status: 400, error: 'invalid_grant',
+      facts: (e) => assert.equal(typeof e.facts.decidedAt, 'string'),
+      run: async () => {
+        const d = await deviceStart();
+        await deviceDecide(d.user_code, 'allow');
+        assert.equal((await devicePoll(d.device_code, d.clientId)).status, 200);
+        clock.advance(10_000);
+        return devicePoll(d.device_code, d.clientId);
+      },
+    },
+    {
+      code: 'device.wrong_client', status: 400, error: 'invalid_grant',
+      facts: async (e) => assert.equal(e.facts.codeClientId, (await deviceApps()).clientId),
+      run: async () => {
+        const d = await deviceStart();
+        return devicePoll(d.device_code, d.otherClientId);
+      },
+    },
+  ];
+}
+
+function DEVICE_PAGE_CASES(): OtherCase[] {
+  const url = () => `${server.url}${DEVICE_PAGE}`;
+  return [
+    {
+      code: 'device.user_code_unknown', endpoint: 'device',
+      facts: (e) => assert.equal(e.facts.userCodeLength, 8),
+      run: async () => {
+        const browser = new Browser(server.url);
+        const page = await browser.submit(url(), formFor(await browser.get(url()), 'device_code'), { user_code: 'bcdf-ghjk' });
+        assert.equal(page.status, 400);
+        return page;
+      },
+    },
+    {
+      code: 'device.not_signed_in', endpoint: 'device',
+      facts: (e) => assert.equal(e.facts.userCodeLength, 8),
+      run: async () => {
+        const d = await deviceStart();
+        const { browser, consent } = await deviceConsent(d.user_code);
+        // Signed out meanwhile: only the CSRF cookie is left.
+        for (const name of [...browser.cookies.keys()]) if (!name.includes('csrf')) browser.cookies.delete(name);
+        const page = await browser.submit(url(), formFor(consent, 'device_consent'), { decision: 'allow' });
+        assert.ok(hasForm(page, 'sign_in'), 'asked to sign in again');
+        return page;
+      },
+    },
+    {
+      code: 'device.user_code_rate_limited', endpoint: 'device',
+      facts: (e) => assert.deepEqual([e.facts.userCodeLimit, e.facts.userCodeLimitScope], [1, 'this source address']),
+      // A limit of 1 (its count starts with the limit): the first entry is counted, the second refused.
+      run: () =>
+        withProperty('latchkey.device.user_code_attempts', '1', '10', async () => {
+          const browser = new Browser(server.url);
+          assert.equal((await browser.submit(url(), formFor(await browser.get(url()), 'device_code'), { user_code: 'BCDF-GHJK' })).status, 400);
+          const page = await browser.submit(url(), formFor(await browser.get(url()), 'device_code'), { user_code: 'BCDF-GHJK' });
+          assert.equal(page.status, 429);
+          return page;
+        }),
+    },
+  ];
+}
