@@ -17,6 +17,7 @@ import { Browser, formFor, hasForm, type Page } from './helpers/browser.js';
 import { ManualClock, refreshCache, registryDeps } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { main } from '../src/cli/main.js';
+import { adminFetch, adminToken } from './helpers/admin.js';
 
 const PW = 'correct horse battery staple 42';
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
@@ -253,6 +254,23 @@ describe('device authorization grant (RFC 8628)', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('lists pending device authorizations on the admin API and denies one there', async () => {
+    const d = await start(client, 'read');
+    const bearer = { authorization: `Bearer ${await adminToken(server)}` };
+    const list = await adminFetch(server, 'GET', '/device-authorizations', { headers: bearer });
+    assert.equal(list.status, 200, list.text);
+    const pending = (list.json as { pending: { id: string; clientId: string; scopes: string[] }[] }).pending;
+    const mine = pending.find((p) => p.clientId === client.client_id && p.scopes.join(' ') === 'read');
+    assert.ok(mine !== undefined, list.text);
+    assert.ok(!list.text.includes(d.device_code) && !list.text.includes(d.user_code), 'no code is shown');
+    const denied = await adminFetch(server, 'DELETE', `/device-authorizations/${mine.id}`, { headers: bearer });
+    assert.equal(denied.status, 200, denied.text);
+    assert.equal(await refusedWith(d.device_code), 'access_denied');
+    assert.equal((await adminFetch(server, 'DELETE', `/device-authorizations/${mine.id}`, { headers: bearer })).status, 404);
+    const [entry] = await server.latchkey.storage.audit.list({ action: 'device.denied', limit: 1 });
+    assert.equal(entry?.target, mine.id);
   });
 
   it('never answers 5xx to odd input', async () => {

@@ -15,6 +15,7 @@ import type { AdminRoute } from './types.js';
 import { TOKEN_ROUTES } from './tokens.js';
 import { USER_SESSION_ROUTES } from './user-sessions.js';
 import { USER_ROUTES } from './users.js';
+import { DEVICE_ROUTES } from './device.js';
 
 /**
  * The admin API's routes: one table that the HTTP host registers (src/http/admin-plugin.ts), the
@@ -40,6 +41,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   AUDIT_ROUTE,
   ...KEY_IDP_ROUTES,
   ...CONFIG_AS_CODE_ROUTES,
+  ...DEVICE_ROUTES,
 ];
 
 export { ADMIN_API_PREFIX, type AdminMethod, type AdminRoute, type QueryParam, type RouteContext, type TextBody } from './types.js';

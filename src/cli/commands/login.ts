@@ -151,7 +151,7 @@ response (JSON, as the token endpoint answered it), so it can be piped:
   latchkey login --device --issuer https://auth.example.com --client-id <client-id> --scope "openid read" > token.json
   latchkey login --device --url http://localhost:8080 --client-id <client-id> --save ~/.config/mytool/token.json
 
-The application needs the device grant: latchkey apps create --name "My CLI" --grant-types device_code,refresh_token --public
+The application needs the device grant: latchkey apps create --name "My CLI" --grants device_code,refresh_token --public --scopes openid
 Polling honours the interval of the response and slows down by 5 s on slow_down (RFC 8628 section 3.5).
 Exit status: 0 with tokens; 1 when denied, expired or refused; 2 for missing options. See docs/device-flow.md.
 `);
