@@ -58,7 +58,7 @@ describe('a custom grant added through createLatchkey({ grants })', () => {
       example: `curl -u '<client-id>:<client-secret>' -d grant_type=urn%3Aexample%3Aparams%3Aoauth%3Agrant-type%3Atoy -d 'ticket=<ticket>' ${server.url}/oauth_token.do`,
     });
     // The built-in kinds are there too, in catalogue order.
-    assert.deepEqual(res.json.filter((g: { preset: unknown }) => g.preset !== null).map((g: { alias: string | null; grantType: string }) => g.alias ?? g.grantType), ['client_credentials', 'password', 'authorization_code', 'jwt_bearer', 'toy']);
+    assert.deepEqual(res.json.filter((g: { preset: unknown }) => g.preset !== null).map((g: { alias: string | null; grantType: string }) => g.alias ?? g.grantType), ['client_credentials', 'password', 'authorization_code', 'jwt_bearer', 'device_code', 'toy']);
   });
 
   it('is a kind of application: the admin API creates one from its preset, with a curl that names the grant', async () => {
