@@ -18,6 +18,7 @@ import { ManualClock, refreshCache, registryDeps } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { main } from '../src/cli/main.js';
 import { adminFetch, adminToken } from './helpers/admin.js';
+import { launchChromium } from './helpers/chromium.js';
 
 const PW = 'correct horse battery staple 42';
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
@@ -362,5 +363,28 @@ describe('latchkey login --device', () => {
     const missing = run(['--client-id', clientId]);
     assert.equal(await missing.done, 2);
     assert.match(missing.err(), /--issuer \(or --url\) and --client-id are required/);
+  });
+
+  it('is approved in Chromium: the user-code page from verification_uri_complete, sign-in, consent', async () => {
+    const res = await fetch(`${server.url}/oauth/device_authorization`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: clientId, scope: 'read' }).toString() });
+    const d = (await res.json()) as { device_code: string; user_code: string; verification_uri_complete: string };
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.newPage();
+      await page.goto(d.verification_uri_complete);
+      assert.equal(await page.inputValue('#user_code'), d.user_code, 'prefilled');
+      await page.click('button[type=submit]');
+      await page.fill('#username', 'alice');
+      await page.fill('#password', PW);
+      await page.click('button[type=submit]');
+      assert.equal(await page.textContent('#device-user-code'), d.user_code, 'the code to compare');
+      await page.click('button[value=allow]');
+      await page.waitForSelector('text=Device connected');
+    } finally {
+      await chromium.close();
+    }
+    const token = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: DEVICE_CODE_GRANT, device_code: d.device_code, client_id: clientId }).toString() });
+    assert.equal(token.status, 200, await token.clone().text());
+    assert.equal(((await token.json()) as { scope: string }).scope, 'read');
   });
 });
