@@ -24,7 +24,7 @@ const TRANSPORT: TransportRules = {
   name: 'token endpoint',
   section: 'RFC 6749 section 3.2',
   // Parameters that must never travel in a URL, where proxies and logs keep them.
-  sensitiveQuery: ['client_secret', 'client_id', 'password', 'username', 'refresh_token', 'grant_type', 'code', 'code_verifier', 'client_assertion', 'scope'],
+  sensitiveQuery: ['client_secret', 'client_id', 'password', 'username', 'refresh_token', 'grant_type', 'code', 'code_verifier', 'client_assertion', 'scope', 'device_code'],
 };
 
 export interface TokenEndpointDeps {
