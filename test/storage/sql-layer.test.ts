@@ -10,6 +10,8 @@ import type { SqlDialect } from '../../src/storage/sql/dialect.js';
 import { listQuery, updateByKey, updateValues, when } from '../../src/storage/sql/queries.js';
 import { audienceEncode, COLUMNS, sqlRows } from '../../src/storage/sql/rows.js';
 import { SQLITE_DIALECT } from '../../src/storage/sqlite/dialect.js';
+import { DEVICE_COLUMNS_LIST, deviceArgs, deviceFromRow, deviceNamedArgs, deviceStatements, deviceValues, type DeviceCodeRow } from '../../src/storage/sql/device-codes.js';
+import { makeDevice } from './device-contract.js';
 import { makeApp, makeAuditEntry, makeCode, makeIdentityProvider, makeRefusal, makeSession, makeSigningKey, makeUser } from './contract.js';
 
 /** A row as a driver would return it: the parameters (in column order) under the column names. */
@@ -99,3 +101,21 @@ for (const d of [SQLITE_DIALECT, POSTGRES_DIALECT] satisfies SqlDialect[]) {
     });
   });
 }
+
+describe('sql layer: device codes (RFC 8628)', () => {
+  it('maps a device authorization to its columns and back, and numbers or names the placeholders per dialect', () => {
+    const d = makeDevice({ status: 'approved', userId: 'u', authTime: 5, lastPollAt: 6, decidedAt: 7, scopes: [], resources: [] });
+    const values = deviceValues(d);
+    assert.deepEqual(Object.keys(values), [...DEVICE_COLUMNS_LIST]);
+    assert.deepEqual(deviceFromRow(values as unknown as DeviceCodeRow), d);
+    // PostgreSQL BIGINT as text (a driver without the bigint parser) reads the same.
+    assert.deepEqual(deviceFromRow({ ...(values as unknown as DeviceCodeRow), created_at: String(d.createdAt), expires_at: String(d.expiresAt) }), d);
+    const pg = deviceStatements('postgres').devicePoll;
+    assert.deepEqual(pg.names, ['now', 'device_hash', 'application_id']);
+    assert.match(pg.text, /WHERE device_hash = \$2 AND application_id = \$3/);
+    assert.deepEqual(deviceArgs(pg, { device_hash: 'h', application_id: 'a', now: 9 }), [9, 'h', 'a']);
+    const sqlite = deviceStatements('sqlite').devicePoll;
+    assert.match(sqlite.text, /WHERE device_hash = @device_hash AND application_id = @application_id/);
+    assert.deepEqual(deviceNamedArgs(sqlite, { device_hash: 'h', application_id: 'a', now: 9, limit: 1 }), { now: 9, device_hash: 'h', application_id: 'a' });
+  });
+});
