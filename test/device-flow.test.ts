@@ -174,6 +174,20 @@ describe('device authorization grant (RFC 8628)', () => {
     assert.equal((await poll(d.device_code)).scope, 'read');
   });
 
+  it('goes straight to consent when the browser is already signed in (the sign-in session of the authorization endpoint)', async () => {
+    const browser = new Browser(server.url);
+    const first = await start(client, 'read');
+    await approveInBrowser(first.verification_uri, 'allow', first.user_code, browser);
+    const second = await start(client, 'read');
+    const entry = await browser.get(second.verification_uri);
+    const page = await browser.submit(second.verification_uri, formFor(entry, 'device_code'), { user_code: second.user_code });
+    assert.ok(!hasForm(page, 'sign_in'), 'no second sign-in');
+    assert.match(page.text, /Signed in as <strong>alice<\/strong>/);
+    await browser.submit(second.verification_uri, formFor(page, 'device_consent'), { decision: 'allow' });
+    waitInterval(5);
+    assert.equal((await poll(second.device_code)).scope, 'read');
+  });
+
   it('refuses an unknown device code and a code polled by another client, without consuming it', async () => {
     assert.equal(await refusedWith('lk_dc_000000000000notacodeatallnotacodeatallnotacodeatall'), 'invalid_grant');
     const d = await start(client, 'read');
