@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { POSTGRES_DIALECT } from '../../src/storage/postgres/dialect.js';
 import type { SqlDialect } from '../../src/storage/sql/dialect.js';
 import { listQuery, updateByKey, updateValues, when } from '../../src/storage/sql/queries.js';
-import { audienceEncode, COLUMNS, sqlRows } from '../../src/storage/sql/rows.js';
+import { audienceEncode, COLUMNS, pushedRequestFromRow, pushedRequestParams, sqlRows } from '../../src/storage/sql/rows.js';
 import { SQLITE_DIALECT } from '../../src/storage/sqlite/dialect.js';
 import { makeApp, makeAuditEntry, makeCode, makeIdentityProvider, makeRefusal, makeSession, makeSigningKey, makeUser } from './contract.js';
 
@@ -27,6 +27,11 @@ for (const d of [SQLITE_DIALECT, POSTGRES_DIALECT] satisfies SqlDialect[]) {
       assert.deepEqual(r.userFromRow(rowOf(COLUMNS.users, r.userParams(user))), user);
       const app = makeApp({ public: true, active: false, canIntrospect: true, redirectUris: [], secretRotatedAt: 3, appUserId: 'u', logoUri: 'https://l', audience: 'aud', jwks: '{}', jwksUri: 'https://j', updatedAt: 9 });
       assert.deepEqual(r.applicationFromRow(rowOf(COLUMNS.applications, r.applicationParams(app))), app);
+      const parApp = makeApp({ parRequired: true });
+      assert.deepEqual(r.applicationFromRow(rowOf(COLUMNS.applications, r.applicationParams(parApp))), parApp);
+      const pushed = { hash: 'h', applicationId: 'a', parameters: 'response_type=code&resource=x&resource=y', createdAt: 1, expiresAt: 2, usedAt: 3 };
+      assert.deepEqual(pushedRequestFromRow(rowOf(COLUMNS.pushedRequests, pushedRequestParams(pushed))), pushed);
+      assert.deepEqual(pushedRequestFromRow(rowOf(COLUMNS.pushedRequests, pushedRequestParams({ ...pushed, usedAt: null }))), { ...pushed, usedAt: null });
       const code = makeCode({ usedAt: 8 });
       assert.deepEqual(r.codeFromRow(rowOf(COLUMNS.codes, r.codeParams(code))), code);
       const idp = makeIdentityProvider({ active: false, jwksUri: 'https://j', updatedAt: 9 });
