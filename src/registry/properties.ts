@@ -256,6 +256,18 @@ export const PROPERTY_DEFINITIONS = {
     max: 100000000,
     description: 'Dynamic client registrations (POST /oauth/register, RFC 7591) per window from one source address (an IPv6 address by its /64), counted before the initial access token is checked; past it, 429 with Retry-After. 0: no limit (doctor warns when registration is open).',
   },
+  'latchkey.par.lifetime': {
+    type: 'integer',
+    default: 60,
+    min: 5,
+    max: 600,
+    description: 'How long a pushed authorization request (RFC 9126, POST /oauth/par) stays usable at the authorization endpoint, in seconds (its expires_in); it is used once.',
+  },
+  'latchkey.par.required': {
+    type: 'boolean',
+    default: false,
+    description: 'Every application must push its authorization requests (RFC 9126 require_pushed_authorization_requests): the authorization endpoint accepts only a request_uri from POST /oauth/par. false: only applications with PAR required (`latchkey apps update --par-required true`).',
+  },
 } as const satisfies Record<string, PropertyDefinition>;
 
 export type PropertyName = keyof typeof PROPERTY_DEFINITIONS;

@@ -47,6 +47,8 @@ interface SharedOptions extends CommonOptions {
   readonly backchannelLogoutSessionRequired?: string | boolean;
   /** RFC 8707: comma-separated resource identifiers, or `any`. */
   readonly resources?: string;
+  /** RFC 9126: --par-required alone is true; or true|false. */
+  readonly parRequired?: string | boolean;
 }
 interface CreateOptions extends SharedOptions {
   readonly appUser?: string;
@@ -121,6 +123,7 @@ function sharedInput(opts: SharedOptions): ApplicationInput {
       typeof opts.backchannelLogoutSessionRequired === 'string'
         ? parseBool('--backchannel-logout-session-required', opts.backchannelLogoutSessionRequired)
         : opts.backchannelLogoutSessionRequired,
+    parRequired: typeof opts.parRequired === 'string' ? parseBool('--par-required', opts.parRequired) : opts.parRequired,
   };
 }
 
@@ -207,6 +210,7 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['ID token algorithm', v.idTokenSignedResponseAlg],
     ['Post-logout redirect URIs', v.postLogoutRedirectUris],
     ['Back-channel logout URI', v.backchannelLogoutUri === null ? null : `${v.backchannelLogoutUri}${v.backchannelLogoutSessionRequired ? ' (sid required)' : ''}`],
+    ['PAR required (RFC 9126)', v.parRequired ? 'yes: authorization requests only through POST /oauth/par' : 'no'],
     ['Logo', v.logoUri],
     ['Public keys (JWKS)', describeJwks(v.jwks)],
     ['JWKS URI', v.jwksUri],
@@ -293,6 +297,7 @@ function tokenAndKeyOptions(cmd: Command, clear: string): Command {
     .option('--backchannel-logout-session-required [true|false]', 'OpenID Connect: the application needs sid in logout tokens (default false)')
     .option('--audience <aud>', `the "aud" of its JWT access tokens (default: the issuer)${clear}`)
     .option('--resources <uri,...|any>', 'RFC 8707: the only resources its tokens may be requested for (identifiers as `latchkey resources list` shows them); any (the default) lifts the limit')
+    .option('--par-required [true|false]', 'RFC 9126: its authorization requests must be pushed (POST /oauth/par) and sent by request_uri (default false)')
     .option('--logo-uri <url>', `logo shown on the consent page (https, or http on localhost)${clear}`)
     .option('--jwks <file-or-json>', `its public keys, for private_key_jwt and the JWT bearer grant: a JWKS file, or the JSON itself${clear}`)
     .option('--jwks-uri <url>', `or where it publishes them (https on a public address; http and private addresses only while latchkey.outbound.allow_private_networks is true)${clear}`);
