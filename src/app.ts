@@ -13,6 +13,7 @@ import { createAuthorizeEndpoint, type AuthorizeEndpoint } from './endpoints/aut
 import { createIntrospectionEndpoint, type IntrospectionEndpoint } from './endpoints/introspect.js';
 import { createRevocationEndpoint, type RevocationEndpoint } from './endpoints/revoke.js';
 import { createRegistrationEndpoint, type RegistrationEndpoint } from './endpoints/register.js';
+import { createParEndpoint, type ParEndpoint } from './endpoints/par.js';
 import { createTokenLocator } from './endpoints/shared.js';
 import { BUILT_IN_GRANTS, createGrants } from './grants/index.js';
 import { RegistryCache } from './registry/cache.js';
@@ -115,6 +116,8 @@ export interface Latchkey {
   readonly revocationEndpoint: RevocationEndpoint;
   /** Dynamic client registration (RFC 7591) and the client configuration endpoint (RFC 7592). */
   readonly registrationEndpoint: RegistrationEndpoint;
+  /** POST /oauth/par: pushed authorization requests (RFC 9126). */
+  readonly parEndpoint: ParEndpoint;
   /** OpenID Connect UserInfo (Core §5.3): the signed-in user's claims for a bearer token with openid. */
   readonly userInfoEndpoint: UserInfoEndpoint;
   readonly router: ApiRouter;
@@ -276,6 +279,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   };
   const backchannel = new BackchannelLogout({ storage, keyring, issuer: issuerOf, fetcher: outbound, clock, logger });
   const authorizeEndpoint = createAuthorizeEndpoint({ resources, cache: clientMetadataDocuments.view(cache, { asPage: true }), storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring, backchannel });
+  const parEndpoint = createParEndpoint({ cache: clientMetadataDocuments.view(cache), storage, clientAuthMethods, authorize: authorizeEndpoint, clock, refusals, logger, rateLimits });
   const logoutEndpoint = createLogoutEndpoint({ cache, storage, keyring, issuer: issuerOf, clock, refusals, logger, sessions: authorizeEndpoint.sessions, csrf: authorizeEndpoint.csrf, backchannel });
   metrics.attach({ storage, cache, keyring, clock });
   const metricsEndpoint = createMetricsEndpoint({ metrics, cache, refusals });
@@ -291,6 +295,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     introspectionEndpoint,
     revocationEndpoint,
     registrationEndpoint,
+    parEndpoint,
     userInfoEndpoint,
     mcp,
     router,

@@ -232,6 +232,14 @@ export const FACTS = {
   hintAudience: { label: 'id_token_hint issued to', description: 'The aud of the id_token_hint: the client id(s) the ID token was issued to (null: no hint).' },
   postLogoutRedirectUri: { label: 'post_logout_redirect_uri sent', description: 'The post_logout_redirect_uri of the logout request.' },
   registeredPostLogoutRedirectUris: { label: 'Registered post-logout redirect URIs', description: "The application's post_logout_redirect_uris (exact match; null: no application named)." },
+  // ---- pushed authorization requests (RFC 9126) -------------------------------------------------
+  pushedClientId: { label: 'Pushed by (client id)', description: 'The client id of the application that pushed the authorization request (POST /oauth/par), or that authenticated at the pushed authorization request endpoint.' },
+  sentClientId: { label: 'client_id sent', description: 'The client_id the request sent (bounded; null: none).' },
+  requestUriLength: { label: 'Length of request_uri', description: 'How many characters the request_uri had (never the request_uri itself: it is a bearer reference to the pushed request).' },
+  pushedAt: { label: 'Pushed at', description: 'When the authorization request was pushed (POST /oauth/par).' },
+  pushedExpiredAt: { label: 'Pushed request expired at', description: 'When the request_uri stopped being accepted (latchkey.par.lifetime after it was pushed).' },
+  pushedUsedAt: { label: 'Pushed request used at', description: 'When the authorization endpoint first used the request_uri (it is used once).' },
+  parRequiredBy: { label: 'PAR required by', description: 'What requires pushed authorization requests: application (its PAR required setting, `latchkey apps update <client-id> --par-required`) or instance (the property latchkey.par.required).' },
 } as const satisfies Record<string, FactInfo>;
 
 export type FactName = keyof typeof FACTS;

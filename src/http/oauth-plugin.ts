@@ -31,6 +31,11 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
     const revoke = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.revocationEndpoint.handle(toNeutral(req)));
     for (const url of ['/oauth/revoke', '/oauth_revoke_token.do']) scope.route({ method: [...methods], url, config: { endpoint: 'revoke' } satisfies OAuthRouteConfig, handler: revoke });
 
+    // Pushed authorization requests (RFC 9126 §2): every method reaches the core, which answers
+    // anything but POST with invalid_request and Allow: POST; an oversized body is a recorded refusal.
+    const par = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.parEndpoint.handle(toNeutral(req)));
+    scope.route({ method: [...methods], url: '/oauth/par', config: { endpoint: 'par' } satisfies OAuthRouteConfig, handler: par });
+
     // Dynamic client registration (RFC 7591 §3) and the client configuration endpoint (RFC 7592):
     // every method reaches the core, which answers the ones it does not take with Allow. JSON
     // bodies arrive as text like every body here (server.ts), so the core parses them itself.
