@@ -6,7 +6,6 @@ import { parseForm } from '../core/form.js';
 import type { Logger } from '../core/logger.js';
 import type { NeutralRequest, NeutralResponse } from '../core/request.js';
 import { invalidRequest } from '../errors/errors.js';
-import { factString } from '../errors/fact-values.js';
 import type { RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { RateLimits } from '../registry/rate-limits.js';
@@ -75,12 +74,7 @@ export function createParEndpoint(deps: ParEndpointDeps): ParEndpoint {
         .withDescription('A pushed authorization request must not carry request_uri (RFC 9126 section 2.1): send the authorization parameters themselves.')
         .withFacts({ requestUriLength: params.request_uri.length });
     }
-    if (params.client_id !== undefined && params.client_id !== app.clientId) {
-      throw invalidRequest
-        .withReason('par.client_id_mismatch')
-        .withDescription(`The client_id in the body is not the client that authenticated (${app.clientId}); send that client's own client_id, or none.`)
-        .withFacts({ sentClientId: factString(params.client_id, 200), pushedClientId: app.clientId });
-    }
+    // A client_id in the body that is not the authenticated client's was refused by client authentication (client_auth.multiple_methods).
     const pushed = new URLSearchParams();
     for (const name in params) if (!CLIENT_AUTH_PARAMETERS.has(name)) pushed.append(name, params[name] as string);
     for (const r of resources) pushed.append('resource', r);

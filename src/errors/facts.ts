@@ -233,7 +233,7 @@ export const FACTS = {
   postLogoutRedirectUri: { label: 'post_logout_redirect_uri sent', description: 'The post_logout_redirect_uri of the logout request.' },
   registeredPostLogoutRedirectUris: { label: 'Registered post-logout redirect URIs', description: "The application's post_logout_redirect_uris (exact match; null: no application named)." },
   // ---- pushed authorization requests (RFC 9126) -------------------------------------------------
-  pushedClientId: { label: 'Pushed by (client id)', description: 'The client id of the application that pushed the authorization request (POST /oauth/par), or that authenticated at the pushed authorization request endpoint.' },
+  pushedClientId: { label: 'Pushed by (client id)', description: 'The client id of the application that pushed the authorization request (POST /oauth/par).' },
   sentClientId: { label: 'client_id sent', description: 'The client_id the request sent (bounded; null: none).' },
   requestUriLength: { label: 'Length of request_uri', description: 'How many characters the request_uri had (never the request_uri itself: it is a bearer reference to the pushed request).' },
   pushedAt: { label: 'Pushed at', description: 'When the authorization request was pushed (POST /oauth/par).' },

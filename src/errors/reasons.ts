@@ -1052,11 +1052,6 @@ export const REASONS = {
     fix: 'Leave request_uri out of the pushed request: send the authorization parameters themselves to /oauth/par, then the request_uri it answers (with client_id) to the authorization endpoint.',
     facts: ['requestUriLength'],
   },
-  'par.client_id_mismatch': {
-    explanation: 'The client_id in the body of a pushed authorization request (POST /oauth/par) is not the client that authenticated (RFC 9126 §2.1: the request is the authenticated client\'s own).',
-    fix: 'Send the client_id of the application whose credentials authenticate the request, or leave client_id out of the body when authenticating with client_secret_basic.',
-    facts: ['sentClientId', 'pushedClientId'],
-  },
   'par.request_uri_unknown': {
     explanation: 'The request_uri at the authorization endpoint names no pushed authorization request of this server: mistyped, truncated, from another server, or deleted by the clean-up job well after it expired. Shown as a page (invalid_request_uri), never redirected: the redirect URI is not known.',
     fix: 'The application pushes the request again (POST /oauth/par) and sends the browser to the authorization endpoint at once with the new request_uri and its client_id.',
