@@ -43,6 +43,7 @@ export const FINDING_IDS = [
   'cimd_trusts_any_domain',
   'resource_unreachable',
   'open_registration_unlimited',
+  'par_required_without_code_flow',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

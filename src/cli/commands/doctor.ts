@@ -76,8 +76,9 @@ any host: latchkey.cimd.allowed_domains, latchkey.cimd.allow_unknown_domains; do
 resource_unreachable (a registered resource, RFC 8707, that every active application is limited away from, or
 whose accepted scopes none of the applications that may request it is allowed; latchkey resources list);
 open_registration_unlimited (latchkey.registration.mode open with latchkey.rate_limit.registration 0: anyone
-registers clients without limit; see \`latchkey registration\`); in the server only (admin API, console home),
-metrics_unprotected.
+registers clients without limit; see \`latchkey registration\`); par_required_without_code_flow (PAR required,
+RFC 9126, of an application without the authorization_code grant; docs/par.md); in the server only (admin API,
+console home), metrics_unprotected.
 See docs/diagnostics.md.
 
 Exit status: 1 when any finding is an error, 0 otherwise (warnings and information only, or nothing found).
