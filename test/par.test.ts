@@ -212,9 +212,12 @@ describe('pushed authorization requests (RFC 9126)', () => {
     });
 
     it('answers only POST, form-encoded, and refuses client credentials in the query', async () => {
+      // RFC 9126 §2.3: 405 for another method, with Allow.
       const get = await rawPush('', {}, 'GET');
-      assert.equal(get.status, 400);
+      assert.equal(get.status, 405);
+      assert.equal(get.json?.error, 'invalid_request');
       assert.equal(get.headers.get('allow'), 'POST');
+      assert.equal(await reasonOf(get.requestId), 'request.method_not_allowed');
       const json = await rawPush(JSON.stringify(good()), { 'content-type': 'application/json', ...basicHeader(web.client.client_id, web.secret) });
       assert.equal(json.json?.error, 'invalid_request');
       const res = await fetch(`${server.url}/oauth/par?client_secret=${web.secret}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(good()).toString() });
@@ -222,9 +225,20 @@ describe('pushed authorization requests (RFC 9126)', () => {
       assert.equal(((await res.json()) as { error: string }).error, 'invalid_request');
     });
 
-    it('answers an oversized body with a recorded 400 and CORS like the token endpoint', async () => {
+    it('counts pushes against the application\'s rate limit, as at the token endpoint (429 with Retry-After)', async () => {
+      const deps = { ...registryDeps(server, clock), actor: 'test' };
+      const limited = await createApplication(deps, { name: 'Rate limited PAR client', grantTypes: ['authorization_code'], redirectUris: [CALLBACK], scopes: ['orders.read'], rateLimit: '2/1m' });
+      await refreshCache(server);
+      const auth = basicHeader(limited.application.clientId, limited.clientSecret ?? '');
+      for (let i = 0; i < 2; i++) assert.equal((await rawPush(new URLSearchParams(good()), auth)).status, 201);
+      const over = await rawPush(new URLSearchParams(good()), auth);
+      await assertParRefusal(over, 429, 'too_many_requests', 'rate_limit.client_exceeded');
+      assert.ok(Number(over.headers.get('retry-after')) > 0);
+    });
+
+    it('answers an oversized body with a recorded 413 (§2.3), and CORS like the token endpoint', async () => {
       const big = await rawPush(new URLSearchParams({ ...good(), state: 'x'.repeat(2_000_000) }), basicHeader(web.client.client_id, web.secret));
-      assert.equal(big.status, 400);
+      assert.equal(big.status, 413);
       assert.equal(big.json?.error, 'invalid_request');
       assert.equal(await reasonOf(big.requestId), 'request.body_too_large');
       const preflight = await fetch(`${server.url}/oauth/par`, { method: 'OPTIONS', headers: { origin: 'https://spa.example.com', 'access-control-request-method': 'POST' } });

@@ -5,7 +5,9 @@ import { randomToken } from '../core/crypto.js';
 import { parseForm } from '../core/form.js';
 import type { Logger } from '../core/logger.js';
 import type { NeutralRequest, NeutralResponse } from '../core/request.js';
+import { callerValue } from '../errors/caller-value.js';
 import { invalidRequest } from '../errors/errors.js';
+import { OAuthError } from '../errors/oauth-error.js';
 import type { RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
 import type { RateLimits } from '../registry/rate-limits.js';
@@ -58,6 +60,10 @@ export function createParEndpoint(deps: ParEndpointDeps): ParEndpoint {
   async function process(req: NeutralRequest, refusal: RefusalContext, rate: RateState): Promise<NeutralResponse> {
     const byAddress = countAddress(deps.rateLimits, rate, 'par', req);
     if (byAddress !== undefined) await byAddress;
+    // RFC 9126 §2.3: "405: If the request did not use the POST method".
+    if (req.method !== 'POST') {
+      throw new OAuthError({ error: 'invalid_request', status: 405, reason: 'request.method_not_allowed', description: 'The pushed authorization request endpoint accepts only POST (RFC 9126 section 2).', headers: { allow: 'POST' }, facts: { method: callerValue(req.method, 20) } });
+    }
     checkTransport(req, TRANSPORT);
     // RFC 8707 §2: resource may repeat; any other parameter sent twice is refused (request.repeated_parameter).
     const resources: string[] = [];

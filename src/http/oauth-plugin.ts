@@ -6,6 +6,7 @@ import { USERINFO_PATHS } from '../endpoints/userinfo.js';
 import { LOGOUT_PATHS } from '../endpoints/logout.js';
 import { errorResponse } from '../endpoints/shared.js';
 import { invalidRequest } from '../errors/errors.js';
+import { OAuthError } from '../errors/oauth-error.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerProtectedResourceRoutes } from './routes/protected-resource.js';
 
@@ -79,10 +80,12 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
       const endpoint = (req.routeOptions.config as OAuthRouteConfig).endpoint;
       if (endpoint !== undefined && error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         const declared = Number(req.headers['content-length']);
-        const refusal = invalidRequest
-          .withReason('request.body_too_large')
-          .withDescription(message)
-          .withFacts({ bodyBytes: Number.isSafeInteger(declared) ? declared : null, bodyLimit });
+        const facts = { bodyBytes: Number.isSafeInteger(declared) ? declared : null, bodyLimit };
+        // RFC 9126 §2.3: the pushed authorization request endpoint answers 413 (Payload Too Large).
+        const refusal =
+          endpoint === 'par'
+            ? new OAuthError({ error: 'invalid_request', status: 413, reason: 'request.body_too_large', description: message, facts })
+            : invalidRequest.withReason('request.body_too_large').withDescription(message).withFacts(facts);
         await latchkey.refusals.record({ requestId: req.id, endpoint, remoteAddress: req.socket.remoteAddress ?? '', error: refusal });
         // The rest of the body is not read: the connection closes after this answer.
         reply.header('connection', 'close');
