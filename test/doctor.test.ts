@@ -185,6 +185,10 @@ describe('latchkey doctor', () => {
     // apps show tells whether PAR is required.
     assert.match(await cli.ok(['apps', 'show', web]), /PAR required \(RFC 9126\)\s+yes/);
     assert.match(await cli.ok(['apps', 'show', batch]), /PAR required \(RFC 9126\)\s+no/);
+    // Creating one prints the push to start from.
+    const created = await cli.ok(['apps', 'create', '--name', 'Bank', '--grants', 'authorization_code', '--redirect-uri', 'https://bank.example.com/cb', '--par-required']);
+    assert.match(created, /PAR is required: push each authorization request/);
+    assert.match(created, /curl -u [0-9a-f]{32}:lk_cs_\S+ -d response_type=code -d redirect_uri=https:\/\/bank\.example\.com\/cb .* http:\/\/localhost:8080\/oauth\/par/);
   });
 
   it('application_user_missing: reported; creating and setting the suggested user fixes it', async () => {

@@ -21,6 +21,7 @@ import { applyClaimPairs, CLAIM_SOURCE_FIELDS } from '../../registry/claim-mappi
 const collectClaims = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 const TOKEN_URL = 'http://localhost:8080/oauth_token.do';
+const PAR_URL = 'http://localhost:8080/oauth/par';
 /** Every command that names an application takes its client id or its unique name (registry findApplication). */
 const APP_REF_HELP = "the application's client id, or its name when no other application has it";
 
@@ -239,7 +240,15 @@ function nextSteps(catalogue: readonly GrantDescriptor[], app: Application, secr
     lines.push(`  ${shellCommand(['curl', ...auth, ...(exampleRequest(g, app, { user: '<user-name>', extra: scope }) ?? []), TOKEN_URL])}`);
   }
   if (lines.length > 0 && app.adminApi) lines.push('  curl -H "Authorization: Bearer $TOKEN" http://localhost:8080/admin/api/v1/applications');
-  return lines.length === 0 ? '' : `\nNext step: request a token (server started with \`npm start\`):\n${lines.join('\n')}\n`;
+  const tokens = lines.length === 0 ? '' : `\nNext step: request a token (server started with \`npm start\`):\n${lines.join('\n')}\n`;
+  return tokens + pushStep(app, auth);
+}
+
+/** RFC 9126: an application that must push its authorization requests gets the push to start from (docs/par.md). */
+function pushStep(app: Application, auth: readonly string[]): string {
+  if (app.parRequired !== true || !app.grantTypes.includes('authorization_code')) return '';
+  const push = shellCommand(['curl', ...auth, '-d', 'response_type=code', '-d', `redirect_uri=${app.redirectUris[0] ?? '<redirect-uri>'}`, '-d', 'code_challenge=<S256 challenge>', '-d', 'code_challenge_method=S256', PAR_URL]);
+  return `\nPAR is required: push each authorization request, then send the browser to /oauth/authorize?client_id=${app.clientId}&request_uri=<request_uri>:\n  ${push}\n`;
 }
 
 /** Configuration that will make token requests fail, each with the command that fixes it: the checks of the application's grants. */
@@ -332,6 +341,7 @@ Examples:
   latchkey apps create --name "Team wiki" --grants authorization_code,refresh_token --scopes openid \
     --redirect-uri https://wiki.example.com/oauth/callback --post-logout-redirect-uri https://wiki.example.com/signed-out \
     --backchannel-logout-uri https://wiki.example.com/oauth/backchannel-logout --backchannel-logout-session-required
+  latchkey apps create --name "Bank portal" --grants authorization_code --redirect-uri https://bank.example.com/cb --par-required
 ${grantsList(kit.grants)}`);
   kit.common(cmd).action((opts: CreateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
