@@ -8,6 +8,7 @@ import { createScope } from '../src/registry/scopes.js';
 import { setProperty } from '../src/registry/settings.js';
 import { createUser } from '../src/registry/users.js';
 import { pushedRequestKey } from '../src/endpoints/authorize/pushed.js';
+import { CONSOLE_CLIENT_ID } from '../src/registry/bootstrap.js';
 import { authorizeInBrowser, Browser, formFor, hasForm, type Page } from './helpers/browser.js';
 import { refreshCache, registryDeps } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -334,6 +335,15 @@ describe('pushed authorization requests (RFC 9126)', () => {
         assert.equal(page.status, 303);
         assert.equal(new URL(page.location ?? '').searchParams.get('error'), 'invalid_request');
         assert.equal(await reasonOf(page.requestId), 'par.required');
+        // The built-in console's own sign-in is exempt: it still gets its sign-in page.
+        const consoleApp = await server.latchkey.storage.applications.byClientId(CONSOLE_CLIENT_ID);
+        assert.ok(consoleApp !== undefined && consoleApp.redirectUris[0] !== undefined);
+        const { challenge } = await pkce();
+        const byConsole = new URL(as.authorization_endpoint ?? '');
+        for (const [k, v] of Object.entries({ client_id: CONSOLE_CLIENT_ID, redirect_uri: consoleApp.redirectUris[0], response_type: 'code', code_challenge: challenge, code_challenge_method: 'S256' })) byConsole.searchParams.set(k, v);
+        const consolePage = await new Browser(server.url).get(byConsole.toString());
+        assert.equal(consolePage.status, 200, consolePage.location ?? consolePage.text.slice(0, 300));
+        assert.ok(hasForm(consolePage, 'sign_in'));
       } finally {
         await setProperty(deps, 'latchkey.par.required', 'false');
         await refreshCache(server);

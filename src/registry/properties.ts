@@ -266,7 +266,7 @@ export const PROPERTY_DEFINITIONS = {
   'latchkey.par.required': {
     type: 'boolean',
     default: false,
-    description: 'Every application must push its authorization requests (RFC 9126 require_pushed_authorization_requests): the authorization endpoint accepts only a request_uri from POST /oauth/par. false: only applications with PAR required (`latchkey apps update --par-required true`).',
+    description: 'Every application must push its authorization requests (RFC 9126 require_pushed_authorization_requests): the authorization endpoint accepts only a request_uri from POST /oauth/par. The sign-in of the built-in console is exempt. false: only applications with PAR required (`latchkey apps update --par-required true`).',
   },
 } as const satisfies Record<string, PropertyDefinition>;
 

@@ -6,6 +6,7 @@ import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
 import { consentOrApprove, showsConsent } from './first-party.js';
 import { checkIdTokenHint, checkOidcParams, checkResponseMode, pageLanguage, type OidcParams, type ResponseMode } from './oidc-params.js';
 import { invalidRequest } from '../../errors/errors.js';
+import { CONSOLE_CLIENT_ID } from '../../registry/bootstrap.js';
 import { properties } from './context.js';
 import { PAR_REQUIRED_PROPERTY, pushedParameters } from './pushed.js';
 import { signInPage } from './pages.js';
@@ -137,8 +138,12 @@ export async function checkAuthorization(kit: AuthorizeKit, ctx: Ctx, source: UR
   return { app: client.app, client, target, mode, checked, oidc, resources, hintSub };
 }
 
-/** RFC 9126 §6 require_pushed_authorization_requests: per application, or latchkey.par.required for all. */
+/**
+ * RFC 9126 §6 require_pushed_authorization_requests: per application, or latchkey.par.required for
+ * all but the built-in console, whose own sign-in (first-party, on this server) must keep working.
+ */
 async function requirePushedUnlessAllowed(kit: AuthorizeKit, app: Application, target: Target): Promise<void> {
+  if (app.clientId === CONSOLE_CLIENT_ID) return;
   const byApp = app.parRequired === true;
   if (!byApp && !(await properties(kit))[PAR_REQUIRED_PROPERTY]) return;
   const refusal = invalidRequest
