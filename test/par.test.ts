@@ -11,6 +11,7 @@ import { pushedRequestKey } from '../src/endpoints/authorize/pushed.js';
 import { CONSOLE_CLIENT_ID } from '../src/registry/bootstrap.js';
 import { authorizeInBrowser, Browser, formFor, hasForm, type Page } from './helpers/browser.js';
 import { refreshCache, registryDeps } from './helpers/oauth.js';
+import { ADMIN_PASSWORD, adminFetch, adminToken } from './helpers/admin.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const CALLBACK = 'https://par-client.example.com/cb';
@@ -348,6 +349,21 @@ describe('pushed authorization requests (RFC 9126)', () => {
         await setProperty(deps, 'latchkey.par.required', 'false');
         await refreshCache(server);
       }
+    });
+
+    it('the admin API sets and shows parRequired', async () => {
+      const token = await adminToken(server, 'admin', ADMIN_PASSWORD);
+      const auth = { authorization: `Bearer ${token}` };
+      const created = await adminFetch(server, 'POST', '/applications', { headers: auth, body: { name: 'Admin-made PAR client', kind: 'authorization_code', redirectUris: [CALLBACK], parRequired: true } });
+      assert.equal(created.status, 201, created.text);
+      const clientId = String(created.json.application.clientId);
+      assert.equal(created.json.application.parRequired, true);
+      const changed = await adminFetch(server, 'PATCH', `/applications/${clientId}`, { headers: auth, body: { parRequired: false } });
+      assert.equal(changed.status, 200, changed.text);
+      assert.equal(changed.json.application.parRequired, false);
+      assert.equal((await server.latchkey.storage.applications.byClientId(clientId))?.parRequired, false);
+      const refused = await adminFetch(server, 'PATCH', `/applications/${clientId}`, { headers: auth, body: { parRequired: 'yes' } });
+      assert.equal(refused.status, 400);
     });
 
     it('dynamic registration takes require_pushed_authorization_requests', async () => {
