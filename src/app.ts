@@ -15,6 +15,7 @@ import { createRevocationEndpoint, type RevocationEndpoint } from './endpoints/r
 import { createRegistrationEndpoint, type RegistrationEndpoint } from './endpoints/register.js';
 import { createDeviceAuthorizationEndpoint, type DeviceAuthorizationEndpoint } from './endpoints/device-authorization.js';
 import { createDevicePage, type DevicePage } from './endpoints/device/page.js';
+import { createParEndpoint, type ParEndpoint } from './endpoints/par.js';
 import { createTokenLocator } from './endpoints/shared.js';
 import { BUILT_IN_GRANTS, createGrants } from './grants/index.js';
 import { RegistryCache } from './registry/cache.js';
@@ -121,6 +122,8 @@ export interface Latchkey {
   readonly deviceAuthorizationEndpoint: DeviceAuthorizationEndpoint;
   /** GET and POST /oauth/device: the user-code page of the sign-in UI (RFC 8628 §3.3). */
   readonly devicePage: DevicePage;
+  /** POST /oauth/par: pushed authorization requests (RFC 9126). */
+  readonly parEndpoint: ParEndpoint;
   /** OpenID Connect UserInfo (Core §5.3): the signed-in user's claims for a bearer token with openid. */
   readonly userInfoEndpoint: UserInfoEndpoint;
   readonly router: ApiRouter;
@@ -284,6 +287,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const authorizeEndpoint = createAuthorizeEndpoint({ resources, cache: clientMetadataDocuments.view(cache, { asPage: true }), storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring, backchannel });
   const deviceAuthorizationEndpoint = createDeviceAuthorizationEndpoint({ cache: clientMetadataDocuments.view(cache), storage, clientAuthMethods, refusals, logger, clock, issuer: issuerOf, rateLimits, resources });
   const devicePage = createDevicePage({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, rateLimits, sessions: authorizeEndpoint.sessions, csrf: authorizeEndpoint.csrf, secrets });
+  const parEndpoint = createParEndpoint({ cache: clientMetadataDocuments.view(cache), storage, clientAuthMethods, authorize: authorizeEndpoint, clock, refusals, logger, rateLimits });
   const logoutEndpoint = createLogoutEndpoint({ cache, storage, keyring, issuer: issuerOf, clock, refusals, logger, sessions: authorizeEndpoint.sessions, csrf: authorizeEndpoint.csrf, backchannel });
   metrics.attach({ storage, cache, keyring, clock });
   const metricsEndpoint = createMetricsEndpoint({ metrics, cache, refusals });
@@ -301,6 +305,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     registrationEndpoint,
     deviceAuthorizationEndpoint,
     devicePage,
+    parEndpoint,
     userInfoEndpoint,
     mcp,
     router,

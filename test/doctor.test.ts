@@ -170,6 +170,27 @@ describe('latchkey doctor', () => {
     for (const id of ['openid_without_code_flow', 'offline_access_without_refresh', 'claim_scopes_without_openid']) assert.deepEqual(only(after, id), [], id);
   });
 
+  it('par_required_without_code_flow: reported for an application that requires PAR without the code flow; its command fixes it', async () => {
+    const { cli } = await setup('par');
+    const web = await createApp(cli, ['--name', 'Portal', '--grants', 'authorization_code', '--redirect-uri', 'https://portal.example.com/cb', '--par-required']);
+    const batch = await createApp(cli, ['--name', 'Batch', '--grants', 'password', '--par-required', 'true']);
+    const findings = await doctor(cli);
+    assert.deepEqual(only(findings, 'par_required_without_code_flow').map((f) => f.target), [batch], 'not the portal, whose code flow it protects');
+    const f = one(findings, 'par_required_without_code_flow', batch);
+    assert.equal(f.severity, 'warning');
+    assert.match(f.detail, /"Batch".*grants are password/);
+    assert.equal(f.command, `latchkey apps update ${batch} --par-required false`);
+    await runFix(cli, f.command ?? '');
+    assert.deepEqual(only(await doctor(cli), 'par_required_without_code_flow'), []);
+    // apps show tells whether PAR is required.
+    assert.match(await cli.ok(['apps', 'show', web]), /PAR required \(RFC 9126\)\s+yes/);
+    assert.match(await cli.ok(['apps', 'show', batch]), /PAR required \(RFC 9126\)\s+no/);
+    // Creating one prints the push to start from.
+    const created = await cli.ok(['apps', 'create', '--name', 'Bank', '--grants', 'authorization_code', '--redirect-uri', 'https://bank.example.com/cb', '--par-required']);
+    assert.match(created, /PAR is required: push each authorization request/);
+    assert.match(created, /curl -u [0-9a-f]{32}:lk_cs_\S+ -d response_type=code -d redirect_uri=https:\/\/bank\.example\.com\/cb .* http:\/\/localhost:8080\/oauth\/par/);
+  });
+
   it('application_user_missing: reported; creating and setting the suggested user fixes it', async () => {
     const { cli } = await setup('appuser');
     await cli.ok(['properties', 'set', CC, 'true']);

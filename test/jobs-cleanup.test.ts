@@ -77,6 +77,9 @@ async function seed(s: Storage): Promise<void> {
   // Device authorizations (RFC 8628) go a day after they expire, as codes: one gone, one in its grace.
   await s.deviceCodes.insert(makeDevice({ id: 'dev-old', userHash: 'dev-old', expiresAt: NOW - 2 * DAY }));
   await s.deviceCodes.insert(makeDevice({ id: 'dev-grace', userHash: 'dev-grace', expiresAt: NOW - 1_000 }));
+  // Pushed authorization requests (RFC 9126) get the tokens' grace after expiry: one expired two days ago (deleted), one yesterday (kept).
+  await s.pushedRequests.insert({ hash: 'par-old', applicationId: 'a', parameters: '', createdAt: NOW - 2 * DAY - 60_000, expiresAt: NOW - 2 * DAY, usedAt: null });
+  await s.pushedRequests.insert({ hash: 'par-grace', applicationId: 'a', parameters: '', createdAt: NOW - DAY / 2 - 60_000, expiresAt: NOW - DAY / 2, usedAt: null });
   // Dynamically registered clients are reaped after 30 days unused: one registered 40 days ago, one yesterday.
   for (const [clientId, createdAt] of [['reg-old', NOW - 40 * DAY], ['reg-new', NOW - DAY]] as const) {
     const app = makeApp({ clientId, origin: 'registration', createdAt, updatedAt: createdAt });
@@ -89,6 +92,8 @@ async function seed(s: Storage): Promise<void> {
 async function assertSeedCleaned(s: Storage): Promise<void> {
   assert.deepEqual(await s.codes.consume('code-old', NOW), { outcome: 'not_found' });
   assert.equal((await s.codes.consume('code-grace', NOW)).outcome, 'used');
+  assert.deepEqual(await s.pushedRequests.consume('par-old', NOW), { outcome: 'not_found' });
+  assert.equal((await s.pushedRequests.consume('par-grace', NOW)).outcome, 'consumed');
   assert.equal(await s.replay.remember('jti-old', NOW + 1, NOW), true, 'a deleted one-time id is new again');
   assert.equal(await s.replay.remember('jti-live', NOW + 1, NOW), false);
   assert.equal(await s.deviceCodes.byUserHash('dev-old'), undefined);
@@ -112,17 +117,17 @@ describe('clean-up', () => {
     await seed(storage);
     const logger = capture();
     const result = await runCleanup({ storage, clock, logger });
-    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, deviceCodesDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, registrationsReaped: 1, durationMs: 0 });
+    assert.deepEqual({ ...result, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, deviceCodesDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, registrationsReaped: 1, pushedRequestsDeleted: 1, durationMs: 0 });
     assert.equal((await storage.tokens.exportAll()).length, 2);
     assert.equal((await storage.refusals.exportAll()).length, 1);
     assert.equal(logger.lines.length, 1);
     assert.deepEqual(JSON.parse(JSON.stringify(logger.lines[0])), {
-      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, deviceCodesDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, registrationsReaped: 1, durationMs: 0,
+      level: 'info', job: 'cleanup', ran: true, tokensDeleted: 1, refusalsDeleted: 2, codesDeleted: 1, oneTimeIdsDeleted: 1, deviceCodesDeleted: 1, keysDeleted: 1, auditDeleted: 1, activityDeleted: 1, usageDeleted: 1, attemptsDeleted: 1, sessionsDeleted: 1, registrationsReaped: 1, pushedRequestsDeleted: 1, durationMs: 0,
       tokenGraceMs: DAY, refusalRetentionMs: 30 * DAY, auditRetentionMs: 365 * DAY, activityRetentionMs: 30 * DAY, usageRetentionMs: 90 * DAY, msg: 'clean-up finished',
     });
     await assertSeedCleaned(storage);
     const custom = await runCleanup({ storage, clock, logger }, { tokenGraceMs: 0, refusalRetentionMs: 0 });
-    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, codesDeleted: 1, oneTimeIdsDeleted: 0, deviceCodesDeleted: 1, keysDeleted: 0, auditDeleted: 0, activityDeleted: 0, usageDeleted: 0, attemptsDeleted: 0, sessionsDeleted: 0, registrationsReaped: 0, durationMs: 0 });
+    assert.deepEqual({ ...custom, durationMs: 0 }, { ran: true, tokensDeleted: 1, refusalsDeleted: 1, codesDeleted: 1, oneTimeIdsDeleted: 0, deviceCodesDeleted: 1, keysDeleted: 0, auditDeleted: 0, activityDeleted: 0, usageDeleted: 0, attemptsDeleted: 0, sessionsDeleted: 0, registrationsReaped: 0, pushedRequestsDeleted: 1, durationMs: 0 });
   });
 
   it('runs on its schedule, logs a failure as a warning without throwing, and stops cleanly', async () => {

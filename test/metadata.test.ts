@@ -47,6 +47,9 @@ describe('authorization server metadata (RFC 8414) and JWKS', () => {
     assert.deepEqual(meta.response_types_supported, ['code']);
     assert.deepEqual(meta.code_challenge_methods_supported, ['S256']);
     assert.equal(meta.authorization_response_iss_parameter_supported, true);
+    // RFC 9126 §5: the pushed authorization request endpoint; not required by default (latchkey.par.required).
+    assert.equal(meta.pushed_authorization_request_endpoint, `${server.url}/oauth/par`);
+    assert.equal(meta.require_pushed_authorization_requests, false);
   });
 
   it('lists exactly the registered grants and client authentication methods, and the registry scopes', async () => {
@@ -70,7 +73,7 @@ describe('authorization server metadata (RFC 8414) and JWKS', () => {
   });
 
   it('every endpoint it lists answers (none is a 404)', async () => {
-    const endpoints = ['token_endpoint', 'introspection_endpoint', 'revocation_endpoint'];
+    const endpoints = ['token_endpoint', 'introspection_endpoint', 'revocation_endpoint', 'pushed_authorization_request_endpoint'];
     for (const name of endpoints) {
       const res = await fetch(meta[name], { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
       assert.notEqual(res.status, 404, `${name} ${meta[name]}`);

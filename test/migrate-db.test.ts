@@ -161,7 +161,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.deepEqual([t.signing_keys?.source, t.signing_keys?.copied], [2, 2]);
     assert.match(t.signing_keys?.note ?? '', /same key-encryption key.*the target's own key retired/);
     assert.deepEqual([t.identity_providers?.source, t.identity_providers?.copied], [1, 1]);
-    assert.deepEqual(summary.notCopied.map((n) => n.what), ['authorization codes', 'one-time ids (jti) of client assertions and JWT bearer grants', 'device authorizations (RFC 8628 device and user codes)']);
+    assert.deepEqual(summary.notCopied.map((n) => n.what), ['authorization codes', 'one-time ids (jti) of client assertions and JWT bearer grants', 'device authorizations (RFC 8628 device and user codes)', 'pushed authorization requests (RFC 9126)']);
     assert.deepEqual([t.roles?.copied, t.roles?.skipped], [2, 1]); // itil, reader; admin was there
     assert.deepEqual([t.scopes?.copied, t.scopes?.skipped], [1, 8]); // the built-in useraccount, latchkey.admin, openid, offline_access, profile, email, phone and address were there
     assert.equal(t.users?.copied, 3);

@@ -1908,7 +1908,87 @@ function REGISTRATION_CASES(): OtherCase[] {
   ];
 }
 
+// --- pushed authorization requests (RFC 9126, issue 17) ---
+/** Pushes a valid request for the code fixture's confidential client; returns its request_uri. */
+async function pushedUri(extra: Record<string, string> = {}): Promise<string> {
+  const fx = await codeFixture(server, clock);
+  const { client_id: _clientId, ...params } = requestParams(fx);
+  const res = await post({ path: '/oauth/par', form: { ...params, ...extra }, basic: [fx.confidential.clientId, fx.confidential.secret] });
+  assert.equal(res.status, 201, res.text);
+  return String(res.json?.request_uri);
+}
+const parUrl = (clientId: string, requestUri: string) => `${server.url}/oauth/authorize?${new URLSearchParams({ client_id: clientId, request_uri: requestUri }).toString()}`;
+
+function PAR_CASES(): OtherCase[] {
+  return [
+    {
+      code: 'par.request_uri_in_request', endpoint: 'par',
+      facts: (e) => assert.equal(e.facts.requestUriLength, 'urn:ietf:params:oauth:request_uri:abc'.length),
+      run: async () => {
+        const fx = await codeFixture(server, clock);
+        const { client_id: _clientId, ...params } = requestParams(fx);
+        const res = await post({ path: '/oauth/par', form: { ...params, request_uri: 'urn:ietf:params:oauth:request_uri:abc' }, basic: [fx.confidential.clientId, fx.confidential.secret] });
+        assertOAuthError(res, 400, 'invalid_request');
+        return res;
+      },
+    },
+    {
+      code: 'par.request_uri_unknown', endpoint: 'authorize',
+      facts: async (e) => assert.deepEqual(pick(e.facts, ['requestUriLength', 'sentClientId']), { requestUriLength: 'urn:ietf:params:oauth:request_uri:nope'.length, sentClientId: (await codeFixture(server, clock)).confidential.clientId }),
+      run: async () => assertErrorPage(await new Browser(server.url).get(parUrl((await codeFixture(server, clock)).confidential.clientId, 'urn:ietf:params:oauth:request_uri:nope')), 400),
+    },
+    {
+      code: 'par.request_uri_used', endpoint: 'authorize',
+      facts: async (e) => {
+        assert.equal(e.facts.pushedClientId, (await codeFixture(server, clock)).confidential.clientId);
+        assert.equal(typeof e.facts.pushedAt, 'string');
+        assert.equal(typeof e.facts.pushedUsedAt, 'string');
+      },
+      run: async () => {
+        const fx = await codeFixture(server, clock);
+        const uri = await pushedUri();
+        assert.equal((await new Browser(server.url).get(parUrl(fx.confidential.clientId, uri))).status, 200);
+        return assertErrorPage(await new Browser(server.url).get(parUrl(fx.confidential.clientId, uri)), 400);
+      },
+    },
+    {
+      code: 'par.request_uri_wrong_client', endpoint: 'authorize',
+      facts: async (e) => {
+        const fx = await codeFixture(server, clock);
+        assert.deepEqual(pick(e.facts, ['sentClientId', 'pushedClientId']), { sentClientId: fx.public.clientId, pushedClientId: fx.confidential.clientId });
+      },
+      run: async () => assertErrorPage(await new Browser(server.url).get(parUrl((await codeFixture(server, clock)).public.clientId, await pushedUri())), 400),
+    },
+    {
+      code: 'par.request_uri_expired', endpoint: 'authorize',
+      facts: (e) => {
+        assert.equal(Date.parse(String(e.facts.pushedExpiredAt)) - Date.parse(String(e.facts.pushedAt)), 60_000, 'latchkey.par.lifetime');
+        assert.match(e.fix ?? '', /latchkey\.par\.lifetime/);
+      },
+      run: async () => {
+        const fx = await codeFixture(server, clock);
+        const uri = await pushedUri();
+        clock.advance(60_001);
+        return assertErrorPage(await new Browser(server.url).get(parUrl(fx.confidential.clientId, uri)), 400);
+      },
+    },
+    {
+      code: 'par.required', endpoint: 'authorize',
+      facts: (e) => {
+        assert.deepEqual(pick(e.facts, ['parRequiredBy', 'property']), { parRequiredBy: 'instance', property: 'latchkey.par.required' });
+        assert.match(e.fix ?? '', /--par-required false/);
+      },
+      run: () =>
+        withProperty('latchkey.par.required', 'true', 'false', async () => {
+          const fx = await codeFixture(server, clock);
+          return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, requestParams(fx))), 'invalid_request', 'fixture-state');
+        }),
+    },
+  ];
+}
+
 const OTHER_CASES: OtherCase[] = [
+  ...PAR_CASES(),
   ...REGISTRATION_CASES(),
   ...DEVICE_PAGE_CASES(),
   // --- /metrics (issue 13) ---

@@ -10,6 +10,7 @@ import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import { openIdSettings } from './checks-oidc.js';
+import { parSettings } from './checks-par.js';
 import { cimdTrust, openRegistration } from './checks-cimd.js';
 import { unreachableResources } from './checks-resources.js';
 import { metricsUnprotected, rateLimitsTooLow } from './checks-limits.js';
@@ -76,6 +77,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...grantFindings(s, deps.grants ?? BUILT_IN_GRANTS),
     ...redirectUris(s),
     ...openIdSettings(s),
+    ...parSettings(s),
     ...unattainableScopes(s),
     ...allAccessScope(s),
     ...secretRotation(s),

@@ -44,6 +44,7 @@ export const FINDING_IDS = [
   'resource_unreachable',
   'open_registration_unlimited',
   'device_grant_no_users',
+  'par_required_without_code_flow',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

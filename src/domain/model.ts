@@ -136,6 +136,12 @@ export interface Application {
    * resource (hosted APIs, hosted MCP servers, registered external resources).
    */
   readonly resources?: readonly string[] | null;
+  /**
+   * RFC 9126 §6 `require_pushed_authorization_requests`: the authorization endpoint accepts this
+   * application's requests only by reference to a pushed request (POST /oauth/par). Absent: false
+   * (the instance property latchkey.par.required may still require it of every application).
+   */
+  readonly parRequired?: boolean;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -218,6 +224,22 @@ export interface AuthorizationCode {
   readonly claims?: ClaimsRequest | null;
   /** RFC 8707: the resources the authorization request named (canonical); the token request may name these or fewer. Absent or empty: none. */
   readonly resources?: readonly string[];
+}
+
+/**
+ * A pushed authorization request (RFC 9126): the authorization parameters a client POSTed to
+ * /oauth/par, validated, kept until the authorization endpoint uses them once or they expire.
+ */
+export interface PushedRequest {
+  /** tokenKey() of the request_uri's random part: the request_uri itself is never stored. */
+  readonly hash: string;
+  readonly applicationId: string;
+  /** The authorization parameters as pushed (application/x-www-form-urlencoded, client authentication removed). */
+  readonly parameters: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  /** When the authorization endpoint used it; null while unused. */
+  readonly usedAt: number | null;
 }
 
 /** The claim names a `claims` request parameter asks for, per member (Core 1.0 §5.5). */

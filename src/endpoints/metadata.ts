@@ -73,6 +73,12 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
     return props !== undefined && props['latchkey.registration.mode'] !== 'off';
   }
 
+  /** latchkey.par.required, as the registry cache has it (RFC 9126 §5 require_pushed_authorization_requests). */
+  async function parRequired(): Promise<boolean> {
+    const props = deps.cache.peekProperties?.() ?? (await deps.cache.properties?.());
+    return props?.['latchkey.par.required'] ?? false;
+  }
+
   async function document(): Promise<Record<string, unknown>> {
     const issuer = deps.issuer();
     const authMethods = [...deps.clientAuthMethods.keys()];
@@ -102,6 +108,9 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
       ...(signed ? { revocation_endpoint_auth_signing_alg_values_supported: [...ALLOWED_ALGORITHMS] } : {}),
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
+      // RFC 9126 §5: the pushed authorization request endpoint, and whether every client must use it.
+      pushed_authorization_request_endpoint: `${issuer}/oauth/par`,
+      require_pushed_authorization_requests: await parRequired(),
       // draft-ietf-oauth-client-id-metadata-document §5: an https client_id URL names the client's metadata document.
       ...((await cimdEnabled()) ? { client_id_metadata_document_supported: true } : {}),
       // RFC 8628 §4: the device authorization endpoint, when the device grant is in the catalogue.

@@ -239,6 +239,14 @@ export const FACTS = {
   userCodeLength: { label: 'Length of the user code', description: 'How many characters the user code entered had after normalisation (ours have 8); never the code itself.' },
   userCodeLimit: { label: 'User code entries allowed', description: 'The user codes that may be entered per 15 minutes where the limit applied (the property named by the fix).' },
   userCodeLimitScope: { label: 'Limit counted for', description: 'What the user-code entry limit counted: this source address, or all sources together.' },
+  // ---- pushed authorization requests (RFC 9126) -------------------------------------------------
+  pushedClientId: { label: 'Pushed by (client id)', description: 'The client id of the application that pushed the authorization request (POST /oauth/par).' },
+  sentClientId: { label: 'client_id sent', description: 'The client_id the request sent (bounded; null: none).' },
+  requestUriLength: { label: 'Length of request_uri', description: 'How many characters the request_uri had (never the request_uri itself: it is a bearer reference to the pushed request).' },
+  pushedAt: { label: 'Pushed at', description: 'When the authorization request was pushed (POST /oauth/par).' },
+  pushedExpiredAt: { label: 'Pushed request expired at', description: 'When the request_uri stopped being accepted (latchkey.par.lifetime after it was pushed).' },
+  pushedUsedAt: { label: 'Pushed request used at', description: 'When the authorization endpoint first used the request_uri (it is used once).' },
+  parRequiredBy: { label: 'PAR required by', description: 'What requires pushed authorization requests: application (its PAR required setting, `latchkey apps update <client-id> --par-required`) or instance (the property latchkey.par.required).' },
 } as const satisfies Record<string, FactInfo>;
 
 export type FactName = keyof typeof FACTS;

@@ -26,6 +26,8 @@ export type OAuthErrorCode =
   /** Core 1.0 §3.1.2.6: the request and request_uri parameters (§6) are not supported. */
   | 'request_not_supported'
   | 'request_uri_not_supported'
+  /** Core 1.0 §3.1.2.6, RFC 9126 §4: a request_uri that names no usable pushed request (unknown, expired, used, another client's). */
+  | 'invalid_request_uri'
   /** RFC 7591 §3.2.2: dynamic client registration refusals. */
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'

@@ -1101,6 +1101,39 @@ export const REASONS = {
     fix: 'Sign in again on /oauth/device and approve.',
     facts: ['userCodeLength'],
   },
+  // ---- pushed authorization requests (RFC 9126) -------------------------------------------------
+  'par.request_uri_in_request': {
+    explanation: 'A pushed authorization request (POST /oauth/par) carried a request_uri parameter, which RFC 9126 §2.1 forbids: a pushed request cannot refer to another one. Answered invalid_request as JSON.',
+    fix: 'Leave request_uri out of the pushed request: send the authorization parameters themselves to /oauth/par, then the request_uri it answers (with client_id) to the authorization endpoint.',
+    facts: ['requestUriLength'],
+  },
+  'par.request_uri_unknown': {
+    explanation: 'The request_uri at the authorization endpoint names no pushed authorization request of this server: mistyped, truncated, from another server, or deleted by the clean-up job well after it expired. Shown as a page (invalid_request_uri), never redirected: the redirect URI is not known.',
+    fix: 'The application pushes the request again (POST /oauth/par) and sends the browser to the authorization endpoint at once with the new request_uri and its client_id.',
+    facts: ['requestUriLength', 'sentClientId'],
+  },
+  'par.request_uri_expired': {
+    explanation: 'The request_uri at the authorization endpoint was pushed longer ago than latchkey.par.lifetime allows (RFC 9126 §4: short-lived). Shown as a page (invalid_request_uri).',
+    fix: 'The application pushes the request again and sends the browser on at once; if users take longer to get there (a slow hop), raise latchkey.par.lifetime (`latchkey properties set latchkey.par.lifetime 120`, at most 600 seconds).',
+    setting: 'latchkey.par.lifetime',
+    facts: ['pushedAt', 'pushedExpiredAt', 'pushedClientId'],
+  },
+  'par.request_uri_used': {
+    explanation: 'The request_uri at the authorization endpoint was already used once (RFC 9126 §4: single use, across every instance): a reload of the authorization URL, the browser\'s back button, or a replay. Shown as a page (invalid_request_uri).',
+    fix: 'The application pushes a new request for each authorization (POST /oauth/par) and sends the browser with the new request_uri; a user who reloaded starts again from the application.',
+    facts: ['pushedAt', 'pushedUsedAt', 'pushedClientId'],
+  },
+  'par.request_uri_wrong_client': {
+    explanation: 'The client_id sent with request_uri at the authorization endpoint is not the application that pushed the request (RFC 9126 §4: the client_id must match). The pushed request is used up. Shown as a page (invalid_request_uri).',
+    fix: 'Send the client_id of the application that pushed the request with its request_uri; push again for this one.',
+    facts: ['sentClientId', 'pushedClientId'],
+  },
+  'par.required': {
+    explanation: 'An authorization request came by the front channel (its parameters in the URL or form) from an application that must push its requests (RFC 9126 §5/§6 require_pushed_authorization_requests: the application\'s PAR required setting, or latchkey.par.required for every application). Answered invalid_request to the redirect URI.',
+    fix: 'The application POSTs its authorization parameters to /oauth/par (client authentication as at the token endpoint) and sends the browser with only client_id and the request_uri it gets; or an administrator lifts the requirement: `latchkey apps update <client-id> --par-required false`, or `latchkey properties set latchkey.par.required false`.',
+    setting: 'application.parRequired',
+    facts: ['parRequiredBy', 'property'],
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASONS;

@@ -39,7 +39,7 @@ export const CORS_EXPOSE_HEADERS = 'WWW-Authenticate, Mcp-Session-Id, Retry-Afte
 /** How long a browser may cache a preflight answer, in seconds (Chromium caps it at 7200). */
 export const CORS_MAX_AGE_SECONDS = 7200;
 
-const TOKEN_LIKE = new Set<string>([...TOKEN_PATHS, '/oauth/revoke', '/oauth_revoke_token.do', '/oauth/introspect', DEVICE_AUTHORIZATION_PATH]);
+const TOKEN_LIKE = new Set<string>([...TOKEN_PATHS, '/oauth/revoke', '/oauth_revoke_token.do', '/oauth/introspect', DEVICE_AUTHORIZATION_PATH, '/oauth/par']);
 const USERINFO = new Set<string>(USERINFO_PATHS);
 const JWKS = new Set<string>(JWKS_PATHS);
 

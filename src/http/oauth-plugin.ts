@@ -7,6 +7,7 @@ import { LOGOUT_PATHS } from '../endpoints/logout.js';
 import { DEVICE_AUTHORIZATION_PATH, DEVICE_VERIFICATION_PATH } from '../endpoints/device-authorization.js';
 import { errorResponse } from '../endpoints/shared.js';
 import { invalidRequest } from '../errors/errors.js';
+import { OAuthError } from '../errors/oauth-error.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerProtectedResourceRoutes } from './routes/protected-resource.js';
 
@@ -31,6 +32,11 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
     scope.route({ method: [...methods], url: '/oauth/introspect', config: { endpoint: 'introspect' } satisfies OAuthRouteConfig, handler: introspect });
     const revoke = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.revocationEndpoint.handle(toNeutral(req)));
     for (const url of ['/oauth/revoke', '/oauth_revoke_token.do']) scope.route({ method: [...methods], url, config: { endpoint: 'revoke' } satisfies OAuthRouteConfig, handler: revoke });
+
+    // Pushed authorization requests (RFC 9126 §2): every method reaches the core, which answers
+    // anything but POST with invalid_request and Allow: POST; an oversized body is a recorded refusal.
+    const par = async (req: FastifyRequest, reply: FastifyReply) => send(reply, await latchkey.parEndpoint.handle(toNeutral(req)));
+    scope.route({ method: [...methods], url: '/oauth/par', config: { endpoint: 'par' } satisfies OAuthRouteConfig, handler: par });
 
     // Dynamic client registration (RFC 7591 §3) and the client configuration endpoint (RFC 7592):
     // every method reaches the core, which answers the ones it does not take with Allow. JSON
@@ -85,10 +91,12 @@ export function oauthPlugin(latchkey: Latchkey, bodyLimit: number): FastifyPlugi
       const endpoint = (req.routeOptions.config as OAuthRouteConfig).endpoint;
       if (endpoint !== undefined && error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         const declared = Number(req.headers['content-length']);
-        const refusal = invalidRequest
-          .withReason('request.body_too_large')
-          .withDescription(message)
-          .withFacts({ bodyBytes: Number.isSafeInteger(declared) ? declared : null, bodyLimit });
+        const facts = { bodyBytes: Number.isSafeInteger(declared) ? declared : null, bodyLimit };
+        // RFC 9126 §2.3: the pushed authorization request endpoint answers 413 (Payload Too Large).
+        const refusal =
+          endpoint === 'par'
+            ? new OAuthError({ error: 'invalid_request', status: 413, reason: 'request.body_too_large', description: message, facts })
+            : invalidRequest.withReason('request.body_too_large').withDescription(message).withFacts(facts);
         await latchkey.refusals.record({ requestId: req.id, endpoint, remoteAddress: req.socket.remoteAddress ?? '', error: refusal });
         // The rest of the body is not read: the connection closes after this answer.
         reply.header('connection', 'close');

@@ -53,7 +53,7 @@ export const CLEANUP_DEFAULTS = {
 } as const satisfies Required<CleanupOptions>;
 
 export interface CleanupDeps {
-  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'deviceCodes' | 'audit' | 'activity' | 'usage' | 'attempts' | 'sessions' | 'registrations' | 'applications' | 'properties'>>;
+  readonly storage: Pick<Storage, 'tokens' | 'refusals' | 'codes' | 'replay' | 'keys' | 'tryExclusive'> & Partial<Pick<Storage, 'deviceCodes' | 'audit' | 'activity' | 'usage' | 'attempts' | 'sessions' | 'registrations' | 'applications' | 'properties' | 'pushedRequests'>>;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -76,6 +76,8 @@ export type CleanupResult =
       readonly sessionsDeleted: number;
       /** Dynamically registered clients, and never-used client ID metadata document applications, deleted for being unused (latchkey.registration.reap_after_days). */
       readonly registrationsReaped: number;
+      /** RFC 9126 pushed authorization requests past their expiry (used or not). */
+      readonly pushedRequestsDeleted: number;
       readonly durationMs: number;
     }
   | { readonly ran: false; readonly reason: 'running_elsewhere' };
@@ -107,13 +109,15 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     const attemptsDeleted = (await deps.storage.attempts?.deleteExpired(started)) ?? 0;
     // Sessions that ended (expired or signed out) a day ago: kept that long so a late request is told its session ended.
     const sessionsDeleted = (await deps.storage.sessions?.deleteExpired(started - DAY)) ?? 0;
+    // A pushed request past its expiry is refused as expired anyway; kept the tokens' grace, so a late use is told it expired (or was used).
+    const pushedRequestsDeleted = (await deps.storage.pushedRequests?.deleteExpired(started - tokenGraceMs)) ?? 0;
     // Registered clients nobody used for the period (before usage older than its retention goes: the reaper reads it).
     const { registrations, usage, applications, properties } = deps.storage;
     const registrationsReaped =
       registrations !== undefined && usage !== undefined && applications !== undefined && properties !== undefined
         ? (await reapRegistrations({ storage: { registrations, usage, applications, properties, tokens: deps.storage.tokens, ...(deps.storage.audit === undefined ? {} : { audit: deps.storage.audit }) }, clock: deps.clock, actor: 'system' })).deleted
         : 0;
-    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, deviceCodesDeleted, keysDeleted, auditDeleted, activityDeleted, usageDeleted, attemptsDeleted, sessionsDeleted, registrationsReaped, durationMs: Math.max(0, deps.clock.now() - started) };
+    return { ran: true, tokensDeleted, refusalsDeleted, codesDeleted, oneTimeIdsDeleted, deviceCodesDeleted, keysDeleted, auditDeleted, activityDeleted, usageDeleted, attemptsDeleted, sessionsDeleted, registrationsReaped, pushedRequestsDeleted, durationMs: Math.max(0, deps.clock.now() - started) };
   };
   const outcome = deps.storage.tryExclusive === undefined ? await work() : await deps.storage.tryExclusive(CLEANUP_JOB, work);
   const result: CleanupResult = outcome ?? { ran: false, reason: 'running_elsewhere' };

@@ -92,6 +92,8 @@ export interface ApplicationInput {
   readonly backchannelLogoutSessionRequired?: boolean | undefined;
   /** RFC 8707: the only resources its tokens may be requested for (resource identifiers); null: any known resource. */
   readonly resources?: readonly string[] | null | undefined;
+  /** RFC 9126 require_pushed_authorization_requests: authorization requests only through POST /oauth/par. */
+  readonly parRequired?: boolean | undefined;
 }
 
 /** An application's resource limit as stored: canonical identifiers, once each, in the order given; null: any. */
@@ -382,6 +384,7 @@ export async function createApplication(
     backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? false,
     origin: options.origin ?? 'admin',
     resources: input.resources === undefined ? null : checkResourceLimit(input.resources),
+    parRequired: input.parRequired ?? false,
     createdAt: now,
     updatedAt: now,
   };
@@ -477,6 +480,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     backchannelLogoutUri: await optional(input.backchannelLogoutUri, current.backchannelLogoutUri ?? null, async (v) => checkBackchannelLogoutUri(v, await storedPolicy(deps.storage))),
     backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? current.backchannelLogoutSessionRequired ?? false,
     resources: input.resources === undefined ? (current.resources ?? null) : checkResourceLimit(input.resources),
+    parRequired: input.parRequired ?? current.parRequired ?? false,
     updatedAt: now,
   };
   checkKeySource(application.jwks, application.jwksUri);

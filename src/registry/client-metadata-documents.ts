@@ -463,6 +463,7 @@ export class ClientMetadataDocuments {
       postLogoutRedirectUris: [],
       backchannelLogoutUri: null,
       backchannelLogoutSessionRequired: false,
+      parRequired: false,
       origin: ORIGIN,
       createdAt: now,
       updatedAt: now,

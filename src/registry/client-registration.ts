@@ -48,6 +48,8 @@ export interface RegisteredMetadata {
   readonly id_token_signed_response_alg?: string;
   /** A Latchkey extension: the format of the client's access tokens (opaque, the default, or jwt). */
   readonly access_token_format: TokenFormat;
+  /** RFC 9126 §6: authorization requests only through the pushed authorization request endpoint (present when true). */
+  readonly require_pushed_authorization_requests?: true;
 }
 
 export interface CheckedRegistration {
@@ -276,6 +278,9 @@ export async function checkClientMetadata(deps: CheckDeps, d: Record<string, unk
   if (idTokenAlg !== undefined && (typeof idTokenAlg !== 'string' || !(ID_TOKEN_SIGNING_ALGORITHMS as readonly string[]).includes(idTokenAlg))) {
     throw fieldError('id_token_signed_response_alg', `must be one of ${ID_TOKEN_SIGNING_ALGORITHMS.join(', ')}`);
   }
+  // RFC 9126 §6 require_pushed_authorization_requests: a boolean, false when omitted.
+  const parRequired = d.require_pushed_authorization_requests;
+  if (parRequired !== undefined && typeof parRequired !== 'boolean') throw fieldError('require_pushed_authorization_requests', 'must be true or false');
   const metadata: RegisteredMetadata = {
     redirect_uris: redirectUris,
     grant_types: grantTypes,
@@ -295,6 +300,7 @@ export async function checkClientMetadata(deps: CheckDeps, d: Record<string, unk
     ...(softwareVersion === undefined ? {} : { software_version: softwareVersion }),
     ...(typeof idTokenAlg === 'string' ? { id_token_signed_response_alg: idTokenAlg } : {}),
     access_token_format: format as TokenFormat,
+    ...(parRequired === true ? { require_pushed_authorization_requests: true as const } : {}),
   };
   const input: ApplicationInput = {
     name: clientName ?? (softwareId !== undefined ? softwareId : `Registered client (${new URL(redirectUris[0] as string).host || applicationType})`),
@@ -307,6 +313,7 @@ export async function checkClientMetadata(deps: CheckDeps, d: Record<string, unk
     jwks: jwks ?? null,
     jwksUri: jwksUri ?? null,
     ...(typeof idTokenAlg === 'string' ? { idTokenSignedResponseAlg: idTokenAlg } : {}),
+    parRequired: parRequired === true,
   };
   return { metadata, input, fingerprint: metadataFingerprint(metadata) };
 }

@@ -285,6 +285,18 @@ export const PROPERTY_DEFINITIONS = {
     max: 10000000,
     description: 'User codes all sources together may enter on /oauth/device per 15 minutes (on every instance together on PostgreSQL); past it the page refuses everyone (device.user_code_rate_limited) until the window ends. 0: no limit.',
   },
+  'latchkey.par.lifetime': {
+    type: 'integer',
+    default: 60,
+    min: 5,
+    max: 600,
+    description: 'How long a pushed authorization request (RFC 9126, POST /oauth/par) stays usable at the authorization endpoint, in seconds (its expires_in); it is used once.',
+  },
+  'latchkey.par.required': {
+    type: 'boolean',
+    default: false,
+    description: 'Every application must push its authorization requests (RFC 9126 require_pushed_authorization_requests): the authorization endpoint accepts only a request_uri from POST /oauth/par. The sign-in of the built-in console is exempt. false: only applications with PAR required (`latchkey apps update --par-required true`).',
+  },
 } as const satisfies Record<string, PropertyDefinition>;
 
 export type PropertyName = keyof typeof PROPERTY_DEFINITIONS;

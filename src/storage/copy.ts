@@ -13,7 +13,7 @@ import type { Storage } from './types.js';
  *
  * Not copied, being short-lived: authorization codes (minutes; a sign-in in progress starts over)
  * and the one-time ids of client assertions and JWT bearer grants (kept only until the assertion
- * expires), and device authorizations (minutes, as codes). See NOT_COPIED.
+ * expires), and device authorizations (minutes, as codes), pushed authorization requests (RFC 9126: a minute or so). See NOT_COPIED.
  *
  * The target must be empty, apart from what a first start of Latchkey puts there (see
  * checkTarget), so nothing is ever merged or overwritten. The source is only read.
@@ -29,6 +29,7 @@ export const NOT_COPIED: readonly { readonly what: string; readonly why: string 
   { what: 'authorization codes', why: 'they live for minutes; a sign-in in progress during the migration starts over' },
   { what: 'one-time ids (jti) of client assertions and JWT bearer grants', why: 'each is kept only until its assertion expires, minutes at most' },
   { what: 'device authorizations (RFC 8628 device and user codes)', why: 'they live for minutes (latchkey.device.code_lifetime); a device flow in progress during the migration starts over' },
+  { what: 'pushed authorization requests (RFC 9126)', why: 'each lives for latchkey.par.lifetime (60 seconds by default); a client pushes again' },
 ];
 
 export interface TableCopy {

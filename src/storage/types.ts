@@ -23,7 +23,7 @@
  *   method's default; otherwise it is rounded down, and a negative limit returns nothing. There is no
  *   maximum in storage: callers that take a limit from a request bound it first.
  */
-import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, ResourceRecord, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, UsageRow, User, InitialAccessToken, RegistrationPolicy, RegistrationRecord } from '../domain/model.js';
+import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, ResourceRecord, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, UsageRow, User, InitialAccessToken, RegistrationPolicy, RegistrationRecord, PushedRequest } from '../domain/model.js';
 import type { DeviceAuthorization, DevicePollOutcome } from '../domain/model.js';
 import { StorageError, type StorageErrorCode } from '../errors/storage.js';
 import type { BucketHistogram } from '../core/histogram.js';
@@ -35,6 +35,11 @@ export type ConsumeCodeResult =
   | { readonly outcome: 'consumed'; readonly code: AuthorizationCode }
   | { readonly outcome: 'not_found' }
   | { readonly outcome: 'used'; readonly code: AuthorizationCode };
+
+export type ConsumePushedResult =
+  | { readonly outcome: 'consumed'; readonly request: PushedRequest }
+  | { readonly outcome: 'not_found' }
+  | { readonly outcome: 'used'; readonly request: PushedRequest };
 
 /** What `tokens.revokeForUser` ended. */
 export interface UserRevocation {
@@ -322,6 +327,19 @@ export interface DeviceCodeStore {
   deleteExpired(before: number): Promise<number>;
 }
 
+/** Pushed authorization requests (RFC 9126): short-lived, single use, shared by every instance. */
+export interface PushedRequestStore {
+  insert(request: PushedRequest): Promise<void>;
+  /**
+   * Marks an unused pushed request used (sets usedAt) and returns it; of any number of concurrent
+   * calls for one hash, on any instance, exactly one gets `consumed`. One already used comes back
+   * as `used`. Expiry is the caller's to check. Does not bump the change version.
+   */
+  consume(hash: string, at: number): Promise<ConsumePushedResult>;
+  /** Deletes the pushed requests that expired before `before`, used or not; returns how many. */
+  deleteExpired(before: number): Promise<number>;
+}
+
 /** One-time identifiers (the `jti` of client assertions and JWT bearer grants, RFC 7523 §3). */
 export interface ReplayStore {
   /**
@@ -509,6 +527,8 @@ export interface Storage {
   readonly initialAccessTokens: InitialAccessTokenStore;
   readonly registrationPolicies: RegistrationPolicyStore;
   readonly registrations: RegistrationStore;
+  /** RFC 9126 pushed authorization requests. */
+  readonly pushedRequests: PushedRequestStore;
   readonly changes: ChangeFeed;
   /** Cheap round trip used by readiness checks. */
   ping(): Promise<void>;

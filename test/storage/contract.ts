@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type ResourceRecord, type Rule, type AttemptKey, type SessionRecord, type SigningKey, type UsageRow, type User, type InitialAccessToken, type RegistrationRecord } from '../../src/domain/model.js';
+import { type Application, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type Refusal, type ResourceRecord, type Rule, type AttemptKey, type SessionRecord, type SigningKey, type UsageRow, type User, type InitialAccessToken, type RegistrationRecord, type PushedRequest } from '../../src/domain/model.js';
 import { JWT_BEARER_GRANT } from '../../src/grants/grant-type.js';
 import { StorageError, type Storage, type StorageErrorCode } from '../../src/storage/types.js';
 import { describeDeviceCodes } from './device-contract.js';
@@ -58,6 +58,7 @@ export function makeApp(over: Partial<Application> = {}): Application {
     backchannelLogoutSessionRequired: false,
     origin: 'admin',
     resources: null,
+    parRequired: false,
     createdAt: T0,
     updatedAt: T0,
     ...over,
@@ -341,6 +342,7 @@ export function runStorageContract(
           postLogoutRedirectUris: ['https://example.test/bye', 'https://example.test/bye?again=1'],
           backchannelLogoutUri: 'https://example.test/backchannel-logout',
           backchannelLogoutSessionRequired: true,
+          parRequired: true,
           // Named by a client ID metadata document: the client id is its https URL.
           clientId: `https://client.example.test/${uid()}/metadata.json`,
           origin: 'metadata_document',
@@ -1216,6 +1218,56 @@ function describeKeysCodesReplayProviders(get: () => Storage): void {
       assert.deepEqual((await s.registrations.unusedBefore(T0 + 45)).map((r) => r.clientId), [used.clientId, never.clientId]);
       assert.deepEqual((await s.registrations.unusedBefore(T0 + 100, 1)).map((r) => r.clientId), [used.clientId]);
       assert.deepEqual(await s.registrations.unusedBefore(T0 + 100, -1), []);
+    });
+  });
+
+  describe('pushed authorization requests (RFC 9126)', () => {
+    const makePushed = (over: Partial<PushedRequest> = {}): PushedRequest => ({
+      hash: `par-${uid()}`,
+      applicationId: uid(),
+      parameters: 'response_type=code&client_id=c&resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example&state=%C3%A9',
+      createdAt: T0,
+      expiresAt: T0 + 60_000,
+      usedAt: null,
+      ...over,
+    });
+
+    it('round trips a pushed request and consumes it exactly once', async () => {
+      const s = get();
+      const p = makePushed();
+      await s.pushedRequests.insert(p);
+      await rejectsWith(s.pushedRequests.insert({ ...makePushed(), hash: p.hash }), 'conflict');
+      assert.deepEqual(await s.pushedRequests.consume(`par-${uid()}`, T0), { outcome: 'not_found' });
+      assert.deepEqual(await s.pushedRequests.consume(p.hash, T0 + 5), { outcome: 'consumed', request: { ...p, usedAt: T0 + 5 } });
+      assert.deepEqual(await s.pushedRequests.consume(p.hash, T0 + 6), { outcome: 'used', request: { ...p, usedAt: T0 + 5 } }, 'the first use time stays');
+      // Expiry is the caller's to check: an expired unused one is still consumed.
+      const expired = makePushed({ expiresAt: T0 - 1 });
+      await s.pushedRequests.insert(expired);
+      assert.equal((await s.pushedRequests.consume(expired.hash, T0)).outcome, 'consumed');
+    });
+
+    it('lets exactly one of 20 concurrent consumers win', async () => {
+      const s = get();
+      const p = makePushed();
+      await s.pushedRequests.insert(p);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => s.pushedRequests.consume(p.hash, T0 + i)));
+      assert.equal(results.filter((r) => r.outcome === 'consumed').length, 1);
+      assert.equal(results.filter((r) => r.outcome === 'used').length, 19);
+    });
+
+    it('deletes the expired ones, used or not, and keeps the others', async () => {
+      const s = get();
+      const old = makePushed({ expiresAt: T0 - 10 });
+      const oldUsed = makePushed({ expiresAt: T0 - 10 });
+      const live = makePushed({ expiresAt: T0 + 10 });
+      for (const p of [old, oldUsed, live]) await s.pushedRequests.insert(p);
+      await s.pushedRequests.consume(oldUsed.hash, T0 - 20);
+      const before = await s.changes.version();
+      assert.equal(await s.pushedRequests.deleteExpired(T0), 2);
+      assert.equal(await s.changes.version(), before, 'no change version bump');
+      assert.deepEqual(await s.pushedRequests.consume(old.hash, T0), { outcome: 'not_found' });
+      assert.equal((await s.pushedRequests.consume(live.hash, T0)).outcome, 'consumed');
+      assert.equal(await s.pushedRequests.deleteExpired(T0), 0);
     });
   });
 

@@ -175,11 +175,13 @@ interface FormState {
   backchannelLogoutSessionRequired: boolean;
   /** RFC 8707: one resource identifier per line; empty: any known resource. */
   resources: string;
+  /** RFC 9126 require_pushed_authorization_requests. */
+  parRequired: boolean;
   grantTypes: string[];
 }
 
 function emptyForm(): FormState {
-  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, rateLimit: '', idTokenSignedResponseAlg: 'RS256', postLogoutRedirectUris: '', backchannelLogoutUri: '', backchannelLogoutSessionRequired: false, resources: '', grantTypes: [] };
+  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, rateLimit: '', idTokenSignedResponseAlg: 'RS256', postLogoutRedirectUris: '', backchannelLogoutUri: '', backchannelLogoutSessionRequired: false, resources: '', parRequired: false, grantTypes: [] };
 }
 
 function formOf(a: Application): FormState {
@@ -204,6 +206,7 @@ function formOf(a: Application): FormState {
     backchannelLogoutUri: a.backchannelLogoutUri ?? '',
     backchannelLogoutSessionRequired: a.backchannelLogoutSessionRequired ?? false,
     resources: (a.resources ?? []).join('\n'),
+    parRequired: a.parRequired ?? false,
     grantTypes: [...a.grantTypes],
   };
 }
@@ -305,6 +308,7 @@ function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void;
             error={err('backchannelLogoutUri')}
           />
           <Checkbox label="Logout tokens must carry the session id (sid)" checked={f.backchannelLogoutSessionRequired} onChange={(v) => set({ backchannelLogoutSessionRequired: v })} hint="backchannel_logout_session_required; Latchkey always sends sid." />
+          <Checkbox label="Pushed authorization requests required (PAR)" checked={f.parRequired} onChange={(v) => set({ parRequired: v })} hint="RFC 9126 require_pushed_authorization_requests: the application must POST its authorization parameters to /oauth/par and send the browser with the request_uri it gets." />
         </>
       ) : null}
       <div class="grid2">
@@ -352,6 +356,7 @@ function body(f: FormState, includeEmpty: boolean): Record<string, unknown> {
     idTokenSignedResponseAlg: f.idTokenSignedResponseAlg,
     postLogoutRedirectUris: lines(f.postLogoutRedirectUris),
     backchannelLogoutSessionRequired: f.backchannelLogoutSessionRequired,
+    parRequired: f.parRequired,
     canIntrospect: f.canIntrospect,
     adminApi: f.adminApi,
   };

@@ -21,6 +21,7 @@ import { applyClaimPairs, CLAIM_SOURCE_FIELDS } from '../../registry/claim-mappi
 const collectClaims = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 const TOKEN_URL = 'http://localhost:8080/oauth_token.do';
+const PAR_URL = 'http://localhost:8080/oauth/par';
 /** Every command that names an application takes its client id or its unique name (registry findApplication). */
 const APP_REF_HELP = "the application's client id, or its name when no other application has it";
 
@@ -47,6 +48,8 @@ interface SharedOptions extends CommonOptions {
   readonly backchannelLogoutSessionRequired?: string | boolean;
   /** RFC 8707: comma-separated resource identifiers, or `any`. */
   readonly resources?: string;
+  /** RFC 9126: --par-required alone is true; or true|false. */
+  readonly parRequired?: string | boolean;
 }
 interface CreateOptions extends SharedOptions {
   readonly appUser?: string;
@@ -121,6 +124,7 @@ function sharedInput(opts: SharedOptions): ApplicationInput {
       typeof opts.backchannelLogoutSessionRequired === 'string'
         ? parseBool('--backchannel-logout-session-required', opts.backchannelLogoutSessionRequired)
         : opts.backchannelLogoutSessionRequired,
+    parRequired: typeof opts.parRequired === 'string' ? parseBool('--par-required', opts.parRequired) : opts.parRequired,
   };
 }
 
@@ -207,6 +211,7 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['ID token algorithm', v.idTokenSignedResponseAlg],
     ['Post-logout redirect URIs', v.postLogoutRedirectUris],
     ['Back-channel logout URI', v.backchannelLogoutUri === null ? null : `${v.backchannelLogoutUri}${v.backchannelLogoutSessionRequired ? ' (sid required)' : ''}`],
+    ['PAR required (RFC 9126)', v.parRequired ? 'yes: authorization requests only through POST /oauth/par' : 'no'],
     ['Logo', v.logoUri],
     ['Public keys (JWKS)', describeJwks(v.jwks)],
     ['JWKS URI', v.jwksUri],
@@ -235,7 +240,15 @@ function nextSteps(catalogue: readonly GrantDescriptor[], app: Application, secr
     lines.push(`  ${shellCommand(['curl', ...auth, ...(exampleRequest(g, app, { user: '<user-name>', extra: scope }) ?? []), TOKEN_URL])}`);
   }
   if (lines.length > 0 && app.adminApi) lines.push('  curl -H "Authorization: Bearer $TOKEN" http://localhost:8080/admin/api/v1/applications');
-  return lines.length === 0 ? '' : `\nNext step: request a token (server started with \`npm start\`):\n${lines.join('\n')}\n`;
+  const tokens = lines.length === 0 ? '' : `\nNext step: request a token (server started with \`npm start\`):\n${lines.join('\n')}\n`;
+  return tokens + pushStep(app, auth);
+}
+
+/** RFC 9126: an application that must push its authorization requests gets the push to start from (docs/par.md). */
+function pushStep(app: Application, auth: readonly string[]): string {
+  if (app.parRequired !== true || !app.grantTypes.includes('authorization_code')) return '';
+  const push = shellCommand(['curl', ...auth, '-d', 'response_type=code', '-d', `redirect_uri=${app.redirectUris[0] ?? '<redirect-uri>'}`, '-d', 'code_challenge=<S256 challenge>', '-d', 'code_challenge_method=S256', PAR_URL]);
+  return `\nPAR is required: push each authorization request, then send the browser to /oauth/authorize?client_id=${app.clientId}&request_uri=<request_uri>:\n  ${push}\n`;
 }
 
 /** Configuration that will make token requests fail, each with the command that fixes it: the checks of the application's grants. */
@@ -293,6 +306,7 @@ function tokenAndKeyOptions(cmd: Command, clear: string): Command {
     .option('--backchannel-logout-session-required [true|false]', 'OpenID Connect: the application needs sid in logout tokens (default false)')
     .option('--audience <aud>', `the "aud" of its JWT access tokens (default: the issuer)${clear}`)
     .option('--resources <uri,...|any>', 'RFC 8707: the only resources its tokens may be requested for (identifiers as `latchkey resources list` shows them); any (the default) lifts the limit')
+    .option('--par-required [true|false]', 'RFC 9126: its authorization requests must be pushed (POST /oauth/par) and sent by request_uri (default false)')
     .option('--logo-uri <url>', `logo shown on the consent page (https, or http on localhost)${clear}`)
     .option('--jwks <file-or-json>', `its public keys, for private_key_jwt and the JWT bearer grant: a JWKS file, or the JSON itself${clear}`)
     .option('--jwks-uri <url>', `or where it publishes them (https on a public address; http and private addresses only while latchkey.outbound.allow_private_networks is true)${clear}`);
@@ -327,6 +341,7 @@ Examples:
   latchkey apps create --name "Team wiki" --grants authorization_code,refresh_token --scopes openid \
     --redirect-uri https://wiki.example.com/oauth/callback --post-logout-redirect-uri https://wiki.example.com/signed-out \
     --backchannel-logout-uri https://wiki.example.com/oauth/backchannel-logout --backchannel-logout-session-required
+  latchkey apps create --name "Bank portal" --grants authorization_code --redirect-uri https://bank.example.com/cb --par-required
 ${grantsList(kit.grants)}`);
   kit.common(cmd).action((opts: CreateOptions) =>
     kit.withDb(opts, async (ctx, out) => {

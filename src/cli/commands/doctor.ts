@@ -78,8 +78,8 @@ whose accepted scopes none of the applications that may request it is allowed; l
 open_registration_unlimited (latchkey.registration.mode open with latchkey.rate_limit.registration 0: anyone
 registers clients without limit; see \`latchkey registration\`); device_grant_no_users (an application allows the
 device grant, RFC 8628, but no active user has a password to approve devices on /oauth/device; docs/device-flow.md);
-in the server only (admin API, console home),
-metrics_unprotected.
+par_required_without_code_flow (PAR required, RFC 9126, of an application without the authorization_code grant;
+docs/par.md); in the server only (admin API, console home), metrics_unprotected.
 See docs/diagnostics.md.
 
 Exit status: 1 when any finding is an error, 0 otherwise (warnings and information only, or nothing found).

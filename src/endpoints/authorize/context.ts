@@ -22,7 +22,7 @@ import type { BackchannelLogout } from '../../oidc/backchannel-logout.js';
 
 export interface AuthorizeEndpointDeps {
   readonly cache: Pick<RegistryCache, 'applicationByClientId' | 'peekApplicationByClientId' | 'properties' | 'peekProperties' | 'check' | 'userByName'>;
-  readonly storage: Pick<Storage, 'codes' | 'scopes' | 'users' | 'sessions'>;
+  readonly storage: Pick<Storage, 'codes' | 'scopes' | 'users' | 'sessions' | 'pushedRequests' | 'applications'>;
   readonly clock: Clock;
   readonly passwords: Pick<PasswordGuard, 'check'>;
   readonly refusals: RefusalRecorder;
@@ -47,6 +47,11 @@ export interface WebResponse extends NeutralResponse {
 
 export interface AuthorizeEndpoint {
   handle(req: NeutralRequest): Promise<WebResponse>;
+  /**
+   * RFC 9126 §2.1: checks pushed parameters exactly as an authorization request (client, redirect
+   * URI, every parameter); throws the OAuthError its page or redirect would have carried.
+   */
+  checkPushed(req: NeutralRequest, source: URLSearchParams, refusal: RefusalContext): Promise<void>;
   /** The session cookies, for other pages (the admin console) to share. */
   readonly sessions: SessionCookies;
   readonly csrf: CsrfGuard;

@@ -13,7 +13,7 @@ import { form } from './form.js';
 import { errorPage, failurePage } from './pages.js';
 import { redirectRefusal } from './redirect.js';
 import { reasonOf, RedirectError, pageError } from './refusals.js';
-import { authorizationRequest } from './request.js';
+import { authorizationRequest, checkAuthorization } from './request.js';
 import { readParams } from './validate.js';
 
 /**
@@ -95,6 +95,16 @@ export function createAuthorizeEndpoint(deps: AuthorizeEndpointDeps): AuthorizeE
   return {
     sessions: kit.sessions,
     csrf: kit.csrf,
+    async checkPushed(req, source, refusal) {
+      const ctx: Ctx = { req, refusal, cookies: [], action: 'authorize' };
+      try {
+        await checkAuthorization(kit, ctx, source, { pushed: true });
+      } catch (error) {
+        // Answered as JSON by the pushed authorization request endpoint (RFC 9126 §2.3), never redirected.
+        if (error instanceof RedirectError) throw error.error;
+        throw error;
+      }
+    },
     async handle(req) {
       const attempt = { ctx: newCtx(req) };
       try {

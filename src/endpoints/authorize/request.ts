@@ -4,12 +4,16 @@ import { scopeRefusal } from '../../grants/scope.js';
 import { checkResources, fitScopes } from '../../grants/resource.js';
 import type { AuthorizeKit, Ctx, WebResponse } from './context.js';
 import { consentOrApprove, showsConsent } from './first-party.js';
-import { checkIdTokenHint, checkOidcParams, checkResponseMode, pageLanguage, type OidcParams } from './oidc-params.js';
+import { checkIdTokenHint, checkOidcParams, checkResponseMode, pageLanguage, type OidcParams, type ResponseMode } from './oidc-params.js';
+import { invalidRequest } from '../../errors/errors.js';
+import { CONSOLE_CLIENT_ID } from '../../registry/bootstrap.js';
+import { properties } from './context.js';
+import { PAR_REQUIRED_PROPERTY, pushedParameters } from './pushed.js';
 import { signInPage } from './pages.js';
 import { PENDING_REQUEST_LIFETIME_MS, type Pending } from './pending.js';
 import { RedirectError, refusedToClient, type Target } from './refusals.js';
 import { sessionUser } from './session-user.js';
-import { checkClient, checkRequest, readParams, requireOAuthActive, type CheckedRequest } from './validate.js';
+import { checkClient, checkRequest, readParams, requireOAuthActive, type CheckedClient, type CheckedRequest } from './validate.js';
 
 /**
  * The authorization request itself (RFC 6749 §4.1.1, OpenID Connect Core 1.0 §3.1.2.1), by GET or
@@ -74,7 +78,29 @@ async function hintedUserName(kit: AuthorizeKit, sub: string | undefined): Promi
   return user?.active === true ? user.userName : undefined;
 }
 
-export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: URLSearchParams): Promise<WebResponse> {
+/** An authorization request validated: the client, where answers go, and every parameter checked. */
+export interface CheckedAuthorization {
+  readonly app: Application;
+  readonly client: CheckedClient;
+  readonly target: Target;
+  readonly mode: ResponseMode;
+  readonly checked: CheckedRequest;
+  readonly oidc: OidcParams;
+  readonly resources: string[];
+  readonly hintSub: string | undefined;
+}
+
+/** How the parameters came: by the front channel (default), or pushed (RFC 9126: at /oauth/par, or used by request_uri). */
+export interface CheckHow {
+  readonly pushed?: boolean;
+}
+
+/**
+ * Every check of an authorization request, the same at the authorization endpoint and at the
+ * pushed authorization request endpoint (RFC 9126 §2.1: "the same manner as for authorization
+ * requests"): the client and redirect URI (pages), then the rest (RedirectErrors).
+ */
+export async function checkAuthorization(kit: AuthorizeKit, ctx: Ctx, source: URLSearchParams, how: CheckHow = {}): Promise<CheckedAuthorization> {
   const { params, repeated } = readParams(source);
   // RFC 8707 §2: resource may repeat (one per resource).
   repeated.delete('resource');
@@ -85,6 +111,8 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: 
   // The response mode first, so every later refusal goes back in it (an unsupported one: in the query).
   const mode = refusedToClient(plain, () => checkResponseMode(params.response_mode));
   const target: Target = { ...plain, ...(mode === 'form_post' ? { mode } : {}) };
+  // RFC 9126 §5/§6: an application (or instance) that requires PAR takes no front-channel request.
+  if (how.pushed !== true) await requirePushedUnlessAllowed(kit, client.app, target);
   let checked: CheckedRequest;
   let oidc: OidcParams;
   let resources: string[];
@@ -107,12 +135,39 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: 
     if (error instanceof OAuthError) throw new RedirectError(error, target);
     throw error;
   }
+  return { app: client.app, client, target, mode, checked, oidc, resources, hintSub };
+}
+
+/**
+ * RFC 9126 §6 require_pushed_authorization_requests: per application, or latchkey.par.required for
+ * all but the built-in console, whose own sign-in (first-party, on this server) must keep working.
+ */
+async function requirePushedUnlessAllowed(kit: AuthorizeKit, app: Application, target: Target): Promise<void> {
+  if (app.clientId === CONSOLE_CLIENT_ID) return;
+  const byApp = app.parRequired === true;
+  if (!byApp && !(await properties(kit))[PAR_REQUIRED_PROPERTY]) return;
+  const refusal = invalidRequest
+    .withReason('par.required')
+    .withDescription(
+      byApp
+        ? `The application ${app.name} must push its authorization requests: POST them to /oauth/par and send request_uri and client_id here (or an administrator runs \`latchkey apps update ${app.clientId} --par-required false\`).`
+        : `This server requires pushed authorization requests (latchkey.par.required): POST the parameters to /oauth/par and send request_uri and client_id here.`,
+    )
+    .withFacts({ parRequiredBy: byApp ? 'application' : 'instance', property: byApp ? null : PAR_REQUIRED_PROPERTY });
+  throw new RedirectError(refusal, target);
+}
+
+export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, front: URLSearchParams): Promise<WebResponse> {
+  // RFC 9126 §4: a request_uri of ours stands for the pushed parameters (the query's others are ignored).
+  const pushed = await pushedParameters(kit, ctx, front);
+  const source = pushed ?? front;
+  const { app, client, target, mode, checked, oidc, resources, hintSub } = await checkAuthorization(kit, ctx, source, { pushed: pushed !== undefined });
   const now = kit.deps.clock.now();
   const loginHint = oidc.loginHint ?? (await hintedUserName(kit, hintSub));
   const language = pageLanguage(oidc.uiLocales);
   const pending: Pending = {
     v: 1,
-    c: client.app.clientId,
+    c: app.clientId,
     r: client.target,
     rs: client.sent,
     s: checked.scopes,
@@ -130,5 +185,5 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: 
     ...(resources.length === 0 ? {} : { rsc: resources }),
     exp: now + PENDING_REQUEST_LIFETIME_MS,
   };
-  return nextPage(kit, ctx, client.app, pending, oidc, target);
+  return nextPage(kit, ctx, app, pending, oidc, target);
 }

@@ -4,12 +4,12 @@
  * synchronously before its promise resolves, so compare-and-set operations are naturally atomic.
  */
 import { memoryRateCounters } from '../rate-counters.js';
-import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type ResourceRecord, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type UsageRow, type User, type InitialAccessToken, type RegistrationPolicy, type RegistrationRecord } from '../../domain/model.js';
+import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type ResourceRecord, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type UsageRow, type User, type InitialAccessToken, type RegistrationPolicy, type RegistrationRecord, type PushedRequest } from '../../domain/model.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { factsText } from '../sql/rows.js';
 import { memoryDeviceCodes } from './device-codes.js';
 import { addUsage, compareUsage, usageKey } from '../usage-rows.js';
-import { StorageError, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation } from '../types.js';
+import { StorageError, type ConsumeCodeResult, type ConsumePushedResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation } from '../types.js';
 
 // As the SQL adapters read them back: profile and claim mappings are JSON, empty ones are {} and null.
 const copyJson = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
@@ -27,6 +27,7 @@ const copyApp = (a: Application): Application => ({
   backchannelLogoutSessionRequired: a.backchannelLogoutSessionRequired ?? false,
   origin: a.origin ?? 'admin',
   resources: a.resources === undefined || a.resources === null ? null : [...a.resources],
+  parRequired: a.parRequired ?? false,
 });
 /** As the SQL adapters read them back: a token's audience and a code's resources only when there are some. */
 const copyToken = (t: TokenRecord): TokenRecord => {
@@ -71,6 +72,7 @@ export function createMemoryStorage(): Storage {
   const refusals = new Map<string, Refusal>();
   const signingKeys = new Map<string, SigningKey>();
   const codes = new Map<string, AuthorizationCode>();
+  const pushed = new Map<string, PushedRequest>();
   const replay = new Map<string, number>();
   const identityProviders = new Map<string, IdentityProvider>();
   const rules = new Map<string, Rule>();
@@ -488,6 +490,24 @@ export function createMemoryStorage(): Storage {
     },
 
     deviceCodes: memoryDeviceCodes(),
+    pushedRequests: {
+      async insert(p) {
+        if (pushed.has(p.hash)) throw new StorageError('conflict', 'pushed request already exists');
+        pushed.set(p.hash, { ...p });
+      },
+      async consume(hash, at): Promise<ConsumePushedResult> {
+        const p = pushed.get(hash);
+        if (!p) return { outcome: 'not_found' };
+        if (p.usedAt !== null) return { outcome: 'used', request: { ...p } };
+        const used: PushedRequest = { ...p, usedAt: at };
+        pushed.set(hash, used);
+        return { outcome: 'consumed', request: { ...used } };
+      },
+      async deleteExpired(before) {
+        return deleteWhere(pushed, (p) => p.expiresAt < before);
+      },
+    },
+
     replay: {
       async remember(key, expiresAt, now) {
         const current = replay.get(key);

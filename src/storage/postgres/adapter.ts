@@ -18,10 +18,10 @@
 import pg from 'pg';
 import type { CustomTypesConfig, QueryResultRow } from 'pg';
 import { type ActivityRow, type Application, type AttemptKey, type AuditEntry, type NewTokenRecord, type PropertyRow, type Refusal, type SigningKey, type TokenRecord, type UsageRow, type User } from '../../domain/model.js';
-import { StorageError, type AuditQuery, type ConsumeCodeResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
+import { StorageError, type AuditQuery, type ConsumeCodeResult, type ConsumePushedResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, type ListQuery } from '../sql/queries.js';
-import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow, registrationRows, type InitialAccessTokenRow, type RegistrationPolicyRow, type RegistrationRow } from '../sql/rows.js';
+import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow, registrationRows, type InitialAccessTokenRow, type RegistrationPolicyRow, type RegistrationRow, pushedRequestFromRow, pushedRequestParams } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { sumUsageRows } from '../usage-rows.js';
 import { PgWriteBatcher } from './batcher.js';
@@ -274,6 +274,13 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
     return current === undefined ? { outcome: 'not_found' } : { outcome: 'used', code: current };
   };
 
+  const consumePushed = async (hash: string, at: number): Promise<ConsumePushedResult> => {
+    const won = await one('pushed request', 'parConsume', [hash, at], pushedRequestFromRow);
+    if (won !== undefined) return { outcome: 'consumed', request: won };
+    const current = await one('pushed request', 'parByHash', [hash], pushedRequestFromRow);
+    return current === undefined ? { outcome: 'not_found' } : { outcome: 'used', request: current };
+  };
+
   const listTokens = async (q: TokenQuery) => (await runList<TokenRow>('token', LISTS.tokens(q))).map(tokenFromRow);
   const listRefusals = async (q: RefusalQuery) => (await runList<RefusalRow>('refusal', LISTS.refusals(q))).map(refusalFromRow);
   const listAudit = async (q: AuditQuery) => (await runList<AuditEntry>('audit entry', LISTS.audit(q))).map(auditFromRow);
@@ -409,6 +416,11 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
         throw translatePg(error, what);
       }
     }),
+    pushedRequests: {
+      insert: async (p) => void (await run('pushed request', 'parInsert', pushedRequestParams(p))),
+      consume: consumePushed,
+      deleteExpired: (before) => deleteInChunks('pushed request', 'parDeleteExpired', before),
+    },
     replay: {
       remember: async (key, expiresAt, now) => (await run('one-time id', 'replayRemember', [key, expiresAt, now])).length === 1,
       deleteExpired: (before) => deleteInChunks('one-time id', 'replayDeleteExpired', before),

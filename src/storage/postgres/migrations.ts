@@ -415,6 +415,24 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       CREATE INDEX device_codes_pending ON device_codes (status, created_at);
     `,
   },
+  {
+    version: 18,
+    name: 'pushed authorization requests (RFC 9126): pushed requests, application par required',
+    sql: `
+      -- Pushed authorization requests: only the SHA-256 of each request_uri is kept; single use (used_at).
+      CREATE TABLE pushed_requests (
+        hash TEXT COLLATE "C" PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        parameters TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT
+      );
+      CREATE INDEX pushed_requests_expires ON pushed_requests (expires_at);
+      -- RFC 9126 §6 require_pushed_authorization_requests.
+      ALTER TABLE applications ADD COLUMN par_required BOOLEAN NOT NULL DEFAULT false;
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -1,6 +1,6 @@
 import { CHANGE_VERSION_SHARDS } from './migrations.js';
 import { insertInto, sharedReads, updateByKey } from '../sql/queries.js';
-import { ATTEMPT_COLUMNS, CODE_COLUMNS, COLUMNS, IAT_COLUMNS, REFUSAL_COLUMNS, TOKEN_COLUMNS } from '../sql/rows.js';
+import { ATTEMPT_COLUMNS, CODE_COLUMNS, COLUMNS, IAT_COLUMNS, PUSHED_REQUEST_COLUMNS, REFUSAL_COLUMNS, TOKEN_COLUMNS } from '../sql/rows.js';
 import { POSTGRES_DIALECT as D } from './dialect.js';
 import { refusalRowsFrom, tokenRowsFrom } from './unnest.js';
 
@@ -166,6 +166,12 @@ export const SQL = {
   replayRemember: `INSERT INTO replay (key, expires_at) VALUES ($1, $2)
     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3 RETURNING 1 AS won`,
   replayDeleteExpired: `WITH d AS (DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
+    SELECT count(*)::int AS n FROM d`,
+  // RFC 9126 pushed authorization requests: single use across instances (the row lock of the UPDATE decides).
+  parInsert: insertInto(D, 'pushed_requests', COLUMNS.pushedRequests),
+  parConsume: `UPDATE pushed_requests SET used_at = $2 WHERE hash = $1 AND used_at IS NULL RETURNING ${PUSHED_REQUEST_COLUMNS}`,
+  parByHash: `SELECT ${PUSHED_REQUEST_COLUMNS} FROM pushed_requests WHERE hash = $1`,
+  parDeleteExpired: `WITH d AS (DELETE FROM pushed_requests WHERE hash IN (SELECT hash FROM pushed_requests WHERE expires_at < $1 LIMIT ${DELETE_CHUNK}) RETURNING 1)
     SELECT count(*)::int AS n FROM d`,
   ruleInsert: withBump(insertInto(D, 'rules', COLUMNS.rules)),
   ruleUpdate: withBump(updateByKey(D, 'rules', COLUMNS.rules)),

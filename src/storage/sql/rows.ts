@@ -1,4 +1,4 @@
-import type { Application, ApplicationOrigin, ResourceRecord, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, ClaimsRequest, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User, InitialAccessToken, RegistrationPolicy, RegistrationPolicySpec, RegistrationRecord } from '../../domain/model.js';
+import type { Application, ApplicationOrigin, ResourceRecord, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, ClaimsRequest, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User, InitialAccessToken, RegistrationPolicy, RegistrationPolicySpec, RegistrationRecord, PushedRequest } from '../../domain/model.js';
 import type { GrantType } from '../../grants/grant-type.js';
 import type { SqlBool, SqlDialect, SqlList } from './dialect.js';
 
@@ -17,6 +17,7 @@ export const COLUMNS = {
     'logo_uri', 'audience', 'jwks', 'jwks_uri', 'can_introspect', 'admin_api', 'rate_limit', 'id_token_alg', 'claim_mappings',
     'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required',
     'origin', 'resources',
+    'par_required',
   ],
   signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until', 'purpose'],
   codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid', 'claims', 'resources'],
@@ -31,6 +32,7 @@ export const COLUMNS = {
   initialAccessTokens: ['id', 'hash', 'policy', 'uses_left', 'expires_at', 'created_at', 'created_by', 'last_used_at', 'revoked_at'],
   registrationPolicies: ['name', 'description', 'spec', 'created_at', 'updated_at'],
   registrations: ['client_id', 'application_id', 'token_hash', 'source', 'fingerprint', 'metadata', 'policy', 'created_at', 'updated_at', 'last_used_at'],
+  pushedRequests: ['hash', 'application_id', 'parameters', 'created_at', 'expires_at', 'used_at'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** A table's columns as a select or insert list (`id, user_name, …`). */
@@ -41,6 +43,7 @@ export const NAMED_COLUMNS = columnList('named');
 export const APPLICATION_COLUMNS = columnList('applications');
 export const SIGNING_KEY_COLUMNS = columnList('signingKeys');
 export const CODE_COLUMNS = columnList('codes');
+export const PUSHED_REQUEST_COLUMNS = columnList('pushedRequests');
 export const IDP_COLUMNS = columnList('identityProviders');
 export const TOKEN_COLUMNS = columnList('tokens');
 export const REFUSAL_COLUMNS = columnList('refusals');
@@ -176,6 +179,8 @@ export interface ApplicationRow {
   origin: string;
   /** RFC 8707: the resources the application may request; NULL: any. */
   resources: SqlList | null;
+  /** RFC 9126 require_pushed_authorization_requests. */
+  par_required: SqlBool;
 }
 
 export interface SigningKeyRow {
@@ -205,6 +210,24 @@ export interface AuthorizationCodeRow {
   sid: string | null;
   claims: string | null;
   resources: SqlList;
+}
+
+export interface PushedRequestRow {
+  hash: string;
+  application_id: string;
+  parameters: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+/** RFC 9126: a pushed request's row and back (no dialect-specific column). */
+export function pushedRequestFromRow(r: PushedRequestRow): PushedRequest {
+  return { hash: r.hash, applicationId: r.application_id, parameters: r.parameters, createdAt: Number(r.created_at), expiresAt: Number(r.expires_at), usedAt: r.used_at === null ? null : Number(r.used_at) };
+}
+
+export function pushedRequestParams(p: PushedRequest): unknown[] {
+  return [p.hash, p.applicationId, p.parameters, p.createdAt, p.expiresAt, p.usedAt];
 }
 
 export interface IdentityProviderRow {
@@ -348,6 +371,7 @@ export function sqlRows(d: SqlDialect) {
       backchannelLogoutSessionRequired: bool.decode(r.backchannel_logout_session_required),
       origin: (r.origin ?? 'admin') as ApplicationOrigin,
       resources: r.resources === null || r.resources === undefined ? null : list.decode(r.resources),
+      parRequired: bool.decode(r.par_required),
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     }),
@@ -358,6 +382,7 @@ export function sqlRows(d: SqlDialect) {
       a.logoUri, a.audience, a.jwks, a.jwksUri, bool.encode(a.canIntrospect), bool.encode(a.adminApi), a.rateLimit ?? null, a.idTokenAlg ?? null, jsonText(a.claimMappings ?? undefined),
       list.encode(a.postLogoutRedirectUris ?? []), a.backchannelLogoutUri ?? null, bool.encode(a.backchannelLogoutSessionRequired ?? false),
       a.origin ?? 'admin', a.resources === undefined || a.resources === null ? null : list.encode(a.resources),
+      bool.encode(a.parRequired ?? false),
     ],
 
     signingKeyFromRow,

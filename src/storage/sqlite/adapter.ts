@@ -3,10 +3,10 @@ import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { createPrivateFile, ensurePrivateDir } from '../../core/private-files.js';
 import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type ResourceRecord, type Role, type Rule, type Scope, type SigningKey, type TokenRecord, type UsageRow, type User } from '../../domain/model.js';
-import { StorageError, type ConsumeCodeResult, type ConsumeResult, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
+import { StorageError, type ConsumeCodeResult, type ConsumePushedResult, type ConsumeResult, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, updateValues, type ListQuery } from '../sql/queries.js';
-import { audienceEncode, prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow, registrationRows, type InitialAccessTokenRow, type RegistrationPolicyRow, type RegistrationRow } from '../sql/rows.js';
+import { audienceEncode, prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow, registrationRows, type InitialAccessTokenRow, type RegistrationPolicyRow, type RegistrationRow, type PushedRequestRow, pushedRequestFromRow, pushedRequestParams } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { WriteBatcher } from './batcher.js';
 import { memoryRateCounters } from '../rate-counters.js';
@@ -264,6 +264,13 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     return row === undefined ? { outcome: 'not_found' } : { outcome: 'used', code: codeFromRow(row) };
   };
 
+  const consumePushed = (hash: string, at: number): ConsumePushedResult => {
+    const won = s.parConsume.get(at, hash) as PushedRequestRow | undefined;
+    if (won !== undefined) return { outcome: 'consumed', request: pushedRequestFromRow(won) };
+    const row = s.parByHash.get(hash) as PushedRequestRow | undefined;
+    return row === undefined ? { outcome: 'not_found' } : { outcome: 'used', request: pushedRequestFromRow(row) };
+  };
+
   return {
     kind: 'sqlite',
     users: {
@@ -349,6 +356,11 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       deleteExpired: (before) => guard('authorization code', () => s.codeDeleteExpired.run(before, before).changes),
     },
     deviceCodes: sqliteDeviceCodes(db, guard),
+    pushedRequests: {
+      insert: (p) => guard('pushed request', () => void s.parInsert.run(...pushedRequestParams(p)), true),
+      consume: (hash, at) => guard('pushed request', () => consumePushed(hash, at), true),
+      deleteExpired: (before) => guard('pushed request', () => s.parDeleteExpired.run(before).changes),
+    },
     replay: {
       remember: (key, expiresAt, now) => guard('one-time id', () => s.replayRemember.get(key, expiresAt, now) !== undefined, true),
       deleteExpired: (before) => guard('one-time id', () => s.replayDeleteExpired.run(before).changes),

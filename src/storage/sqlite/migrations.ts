@@ -403,6 +403,24 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       CREATE INDEX device_codes_pending ON device_codes (status, created_at);
     `,
   },
+  {
+    version: 19,
+    name: 'pushed authorization requests (RFC 9126): pushed requests, application par required',
+    sql: `
+      -- Pushed authorization requests: only the SHA-256 of each request_uri is kept; single use (used_at).
+      CREATE TABLE pushed_requests (
+        hash TEXT PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        parameters TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+      );
+      CREATE INDEX pushed_requests_expires ON pushed_requests (expires_at);
+      -- RFC 9126 §6 require_pushed_authorization_requests.
+      ALTER TABLE applications ADD COLUMN par_required INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { insertInto, sharedReads, updateByKey } from '../sql/queries.js';
-import { ATTEMPT_COLUMNS, CODE_COLUMNS, COLUMNS, IAT_COLUMNS, TOKEN_COLUMNS } from '../sql/rows.js';
+import { ATTEMPT_COLUMNS, CODE_COLUMNS, COLUMNS, IAT_COLUMNS, PUSHED_REQUEST_COLUMNS, TOKEN_COLUMNS } from '../sql/rows.js';
 import { SQLITE_DIALECT as D } from './dialect.js';
 
 /** Every fixed statement the SQLite adapter runs. */
@@ -50,6 +50,11 @@ const SQL = {
   replayRemember: `INSERT INTO replay (key, expires_at) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= ? RETURNING 1`,
   replayDeleteExpired: 'DELETE FROM replay WHERE expires_at < ?',
+  // RFC 9126 pushed authorization requests: single use (the UPDATE decides), expired ones deleted.
+  parInsert: insertInto(D, 'pushed_requests', COLUMNS.pushedRequests),
+  parConsume: `UPDATE pushed_requests SET used_at = ? WHERE hash = ? AND used_at IS NULL RETURNING ${PUSHED_REQUEST_COLUMNS}`,
+  parByHash: `SELECT ${PUSHED_REQUEST_COLUMNS} FROM pushed_requests WHERE hash = ?`,
+  parDeleteExpired: 'DELETE FROM pushed_requests WHERE expires_at < ?',
   ruleInsert: insertInto(D, 'rules', COLUMNS.rules),
   ruleUpdate: updateByKey(D, 'rules', COLUMNS.rules),
   ruleDelete: 'DELETE FROM rules WHERE id = ?',
