@@ -256,6 +256,19 @@ export const PROPERTY_DEFINITIONS = {
     max: 100000000,
     description: 'Dynamic client registrations (POST /oauth/register, RFC 7591) per window from one source address (an IPv6 address by its /64), counted before the initial access token is checked; past it, 429 with Retry-After. 0: no limit (doctor warns when registration is open).',
   },
+  // ---- DPoP (RFC 9449) ----
+  'latchkey.dpop.proof_max_age_seconds': {
+    type: 'integer',
+    default: 60,
+    min: 5,
+    max: 3600,
+    description: 'How old a DPoP proof (RFC 9449) may be, by its iat, at the token endpoint and the hosted APIs, in seconds (5 more seconds are allowed into the future for clock skew); its jti is remembered that long, on every instance, so a proof is used once (dpop.iat_too_old, dpop.replayed).',
+  },
+  'latchkey.dpop.nonce_required': {
+    type: 'boolean',
+    default: false,
+    description: 'Require a server nonce in every DPoP proof (RFC 9449 §8, §9): a proof without one is answered use_dpop_nonce with a DPoP-Nonce header to retry with. Nonces change every 5 minutes and every instance sharing the key-encryption key accepts them.',
+  },
 } as const satisfies Record<string, PropertyDefinition>;
 
 export type PropertyName = keyof typeof PROPERTY_DEFINITIONS;

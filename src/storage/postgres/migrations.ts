@@ -388,6 +388,18 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       CREATE INDEX registrations_created ON registrations (created_at, client_id);
     `,
   },
+  {
+    version: 15,
+    name: 'DPoP (RFC 9449): token key binding, authorization code dpop_jkt, applications requiring DPoP',
+    sql: `
+      -- The JWK SHA-256 thumbprint of the DPoP key a token is bound to (cnf.jkt); NULL: a bearer token.
+      ALTER TABLE tokens ADD COLUMN jkt TEXT;
+      -- The dpop_jkt an authorization request named (RFC 9449 §10); NULL: none.
+      ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
+      -- Token requests of the application must carry a DPoP proof.
+      ALTER TABLE applications ADD COLUMN dpop_required BOOLEAN NOT NULL DEFAULT false;
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */
