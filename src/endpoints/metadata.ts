@@ -1,3 +1,4 @@
+import { DPOP_ALGS } from '../tokens/dpop.js';
 import { ALLOWED_ALGORITHMS } from '../assertions/keys.js';
 import type { NeutralResponse } from '../core/request.js';
 import { CLAIMS_SUPPORTED } from '../oidc/claims.js';
@@ -100,6 +101,8 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
       ...(signed ? { revocation_endpoint_auth_signing_alg_values_supported: [...ALLOWED_ALGORITHMS] } : {}),
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
+      // RFC 9449 §5.1: DPoP proofs at the token endpoint (and the hosted APIs), these algorithms.
+      dpop_signing_alg_values_supported: [...DPOP_ALGS],
       // draft-ietf-oauth-client-id-metadata-document §5: an https client_id URL names the client's metadata document.
       ...((await cimdEnabled()) ? { client_id_metadata_document_supported: true } : {}),
     };

@@ -28,7 +28,10 @@ export type OAuthErrorCode =
   | 'request_uri_not_supported'
   /** RFC 7591 §3.2.2: dynamic client registration refusals. */
   | 'invalid_redirect_uri'
-  | 'invalid_client_metadata';
+  | 'invalid_client_metadata'
+  /** RFC 9449 §5, §12.2: a DPoP proof refused at the token endpoint; a server nonce required. */
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 export interface OAuthErrorInit {
   readonly error: OAuthErrorCode;

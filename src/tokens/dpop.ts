@@ -25,6 +25,8 @@ export const DPOP_NONCE_PROPERTY = 'latchkey.dpop.nonce_required';
 export const DPOP_CLOCK_SKEW_SECONDS = 5;
 /** How long one nonce window lasts (ms); the current and the previous window's nonce are accepted. */
 export const DPOP_NONCE_WINDOW_MS = 5 * 60 * 1000;
+/** The HKDF purpose of the nonce key (keys/ key-encryption key derive). */
+export const DPOP_NONCE_KEY_PURPOSE = 'dpop-nonce/v1';
 
 /** The JWK members that only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
@@ -235,4 +237,21 @@ export async function verifyDpopProof(deps: DpopDeps, proof: string, check: Dpop
   const first = await deps.storage.replay.remember(`dpop:${createHash('sha256').update(`${jkt}.${jti}`).digest('base64url')}`, until, deps.clock.now());
   if (!first) throw new DpopRejected('dpop.replayed', 'This DPoP proof was used before: make a new proof (new jti) for each request.', { dpopIat: new Date(Math.trunc(iat) * 1000).toISOString() });
   return { jkt, jti, iat };
+}
+
+/** What the token endpoint and the resource servers verify proofs with. */
+export interface DpopVerifierDeps extends DpopDeps {
+  /** The issuer: the token endpoint's htu is the issuer plus the path the client used. */
+  readonly issuer: () => string;
+}
+
+/** The properties a proof check reads. */
+export interface DpopSettings {
+  readonly maxAgeSeconds: number;
+  readonly nonceRequired: boolean;
+}
+
+/** The settings of the instance's properties (the property registry's values). */
+export function dpopSettings(properties: { readonly [DPOP_MAX_AGE_PROPERTY]: number; readonly [DPOP_NONCE_PROPERTY]: boolean }): DpopSettings {
+  return { maxAgeSeconds: properties[DPOP_MAX_AGE_PROPERTY], nonceRequired: properties[DPOP_NONCE_PROPERTY] };
 }
