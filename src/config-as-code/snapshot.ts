@@ -123,6 +123,7 @@ export function applicationEntry(app: Application, userNames: ReadonlyMap<string
     backchannelLogoutUri: app.backchannelLogoutUri ?? null,
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired ?? false,
     resources: app.resources === undefined || app.resources === null ? null : [...app.resources],
+    dpopRequired: app.dpopRequired ?? false,
   };
 }
 

@@ -195,6 +195,7 @@ function applicationInput(app: DocumentApplication, current: AppEntry | undefine
     backchannelLogoutUri: app.backchannelLogoutUri,
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
     resources: app.resources,
+    dpopRequired: app.dpopRequired,
   };
   if (current === undefined) return full;
   const compared: Record<string, unknown> = { ...current, jwks: current.jwks === null ? null : JSON.stringify(current.jwks) };

@@ -1151,6 +1151,11 @@ export const REASONS = {
     fix: 'Redeem the code with a DPoP proof made with the key whose thumbprint was sent as dpop_jkt.',
     facts: ['dpopJkt', 'boundJkt'],
   },
+  'dpop.jkt_malformed': {
+    explanation: 'The authorization request dpop_jkt parameter is not a JWK SHA-256 thumbprint (RFC 9449 §10: 43 base64url characters, RFC 7638).',
+    fix: 'Send dpop_jkt as the base64url SHA-256 JWK thumbprint of the DPoP public key (oauth4webapi calculateJwkThumbprint / jose calculateJwkThumbprint), or leave it out.',
+    facts: ['dpopProblem'],
+  },
   'token.dpop_proof_missing': {
     explanation: 'The access token was sent with the DPoP scheme (Authorization: DPoP) but the request had no DPoP header with a proof (RFC 9449 §7.1).',
     fix: 'Send a DPoP header with each request: a new proof with htm, htu, ath of the token, signed with the key the token is bound to.',

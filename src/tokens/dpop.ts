@@ -168,7 +168,8 @@ export function normaliseHtu(value: string): string | undefined {
   return `${url.protocol}//${url.host}${url.pathname.replace(/%[0-9a-f]{2}/g, (m) => m.toUpperCase())}`;
 }
 
-const PROOF_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+// The signature may be empty (alg none): refused by the alg check, with its own reason.
+const PROOF_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /**
  * Verifies one DPoP proof (§4.3) and records its jti (single use, through storage.replay: shared

@@ -1,3 +1,4 @@
+import { invalidRequest } from '../../errors/errors.js';
 import type { Application } from '../../domain/model.js';
 import { OAuthError } from '../../errors/oauth-error.js';
 import { scopeRefusal } from '../../grants/scope.js';
@@ -95,6 +96,10 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: 
     const known = await checkResources(kit.deps.resources, client.app, resourceParams);
     checked = { ...checked, scopes: fitScopes(known, checked.scopes, params.scope !== undefined) };
     resources = known.map((r) => r.uri);
+    // RFC 9449 §10: dpop_jkt is the base64url SHA-256 thumbprint (RFC 7638) of the client's DPoP key.
+    if (params.dpop_jkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(params.dpop_jkt)) {
+      throw invalidRequest.withReason('dpop.jkt_malformed').withDescription('The dpop_jkt parameter must be the base64url SHA-256 JWK thumbprint (43 characters) of the DPoP key.').withFacts({ dpopProblem: `dpop_jkt of ${params.dpop_jkt.length} characters` });
+    }
   } catch (error) {
     // A scope that is no auth scope at all is scope.unknown (grants/scope.ts); answered to the client as any other.
     const refusal = await scopeRefusal(kit.deps.storage, error);
@@ -128,6 +133,7 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, source: 
     ...(oidc.claims === null ? {} : { cl: { u: [...oidc.claims.userinfo], i: [...oidc.claims.idToken] } }),
     ...(language === 'en' ? {} : { lg: language }),
     ...(resources.length === 0 ? {} : { rsc: resources }),
+    ...(params.dpop_jkt === undefined ? {} : { dj: params.dpop_jkt }),
     exp: now + PENDING_REQUEST_LIFETIME_MS,
   };
   return nextPage(kit, ctx, client.app, pending, oidc, target);
