@@ -1097,7 +1097,7 @@ export const REASONS = {
     explanation: `The DPoP proof iat is older than the window this server accepts (latchkey.dpop.proof_max_age_seconds): proofs are made for one request, just before it (RFC 9449 §4.3 check 11).`,
     fix: `Make a fresh proof for each request, and check the client clock; or raise latchkey.dpop.proof_max_age_seconds (\`latchkey properties set latchkey.dpop.proof_max_age_seconds 120\`).`,
     setting: 'latchkey.dpop.proof_max_age_seconds',
-    facts: ['dpopIat', 'maxAgeSeconds', 'property', 'propertyValue'],
+    facts: ['dpopIat', 'maxAgeSeconds', 'property'],
   },
   'dpop.iat_in_future': {
     explanation: 'The DPoP proof iat is more than 5 seconds ahead of this server clock (RFC 9449 §4.3 check 11): the client clock runs ahead.',
@@ -1108,6 +1108,7 @@ export const REASONS = {
   'dpop.jti_missing': {
     explanation: 'The DPoP proof has no jti claim, so it cannot be used only once (RFC 9449 §4.2).',
     fix: 'Give each proof a unique jti (at least 96 random bits).',
+    facts: ['dpopAlg'],
   },
   'dpop.replayed': {
     explanation: `A DPoP proof with this key and jti was already used (on this or any instance sharing the database) within its acceptance window (latchkey.dpop.proof_max_age_seconds): a proof is good for one request (RFC 9449 §11.1).`,
@@ -1118,22 +1119,24 @@ export const REASONS = {
   'dpop.ath_missing': {
     explanation: 'A DPoP proof sent with an access token to a resource server has no ath claim, the hash of the access token (RFC 9449 §4.2, §7.1).',
     fix: 'Add ath: base64url of the SHA-256 of the access token, to every proof sent with the token.',
+    facts: ['dpopAlg'],
   },
   'dpop.ath_mismatch': {
     explanation: 'The DPoP proof ath claim is not the hash of the access token sent with it (RFC 9449 §4.3 check 12): the proof was made for another token.',
     fix: 'Compute ath from the exact access token in the Authorization header (base64url SHA-256).',
+    facts: ['dpopAlg'],
   },
   'dpop.nonce_missing': {
     explanation: `This server requires a server-provided nonce in DPoP proofs (latchkey.dpop.nonce_required) and the proof had none: the answer is use_dpop_nonce with a DPoP-Nonce header (RFC 9449 §8, §9).`,
     fix: `Retry with a new proof whose nonce claim is the DPoP-Nonce of the answer (DPoP clients do this by themselves), or set latchkey.dpop.nonce_required to false (\`latchkey properties set latchkey.dpop.nonce_required false\`).`,
     setting: 'latchkey.dpop.nonce_required',
-    facts: ['property', 'propertyValue'],
+    facts: ['property'],
   },
   'dpop.nonce_invalid': {
     explanation: `The DPoP proof nonce is not one this server gave, or it is older than about 10 minutes (nonces change every 5 minutes; the previous one is still accepted). Every instance sharing LATCHKEY_KEY_ENCRYPTION_KEY accepts the same nonces (latchkey.dpop.nonce_required).`,
     fix: 'Retry with a new proof whose nonce claim is the latest DPoP-Nonce this server sent (the use_dpop_nonce answer carries one).',
     setting: 'latchkey.dpop.nonce_required',
-    facts: ['property', 'propertyValue'],
+    facts: ['property'],
   },
   'dpop.required': {
     explanation: 'The application requires DPoP (its tokens must be sender-constrained, RFC 9449 §5.2 dpop_bound_access_tokens) and the token request carried no DPoP header.',
@@ -1159,21 +1162,22 @@ export const REASONS = {
   'token.dpop_proof_missing': {
     explanation: 'The access token was sent with the DPoP scheme (Authorization: DPoP) but the request had no DPoP header with a proof (RFC 9449 §7.1).',
     fix: 'Send a DPoP header with each request: a new proof with htm, htu, ath of the token, signed with the key the token is bound to.',
+    facts: ['method', 'path'],
   },
   'token.dpop_bound_as_bearer': {
     explanation: 'The access token is bound to a DPoP key (cnf.jkt) and was sent as a Bearer token: a bound token is used only with a proof of its key (RFC 9449 §7.2).',
     fix: 'Send it as Authorization: DPoP <token> with a DPoP proof of the key it was issued to.',
-    facts: ['token', 'boundJkt'],
+    facts: ['token', 'boundJkt', 'method', 'path'],
   },
   'token.dpop_not_bound': {
     explanation: 'The access token was sent with the DPoP scheme, but it is a bearer token, not bound to any DPoP key (it was issued without a proof).',
     fix: 'Send it as Authorization: Bearer <token>, or request the token with a DPoP proof so that it is bound.',
-    facts: ['token'],
+    facts: ['method', 'path'],
   },
   'token.dpop_key_mismatch': {
     explanation: 'The DPoP proof is signed with another key than the one the access token is bound to (cnf.jkt, RFC 9449 §7.1).',
     fix: 'Sign the proofs with the key pair that obtained the token.',
-    facts: ['token', 'dpopJkt', 'boundJkt'],
+    facts: ['token', 'dpopJkt', 'boundJkt', 'method', 'path'],
   },
 } as const satisfies Record<string, ReasonInfo>;
 

@@ -46,6 +46,8 @@ export const applicationViewSchema = z
     origin: z.enum(['admin', 'registration', 'metadata_document']),
     /** RFC 8707: the only resources its tokens may be requested for; null: any known resource. */
     resources: z.array(z.string()).nullable(),
+    /** RFC 9449: token requests must carry a DPoP proof. */
+    dpopRequired: z.boolean(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
     hasSecret: z.boolean(),
@@ -85,6 +87,7 @@ export function applicationView(app: Application, appUser: string | null): Appli
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired ?? false,
     origin: app.origin ?? 'admin',
     resources: app.resources === undefined || app.resources === null ? null : [...app.resources],
+    dpopRequired: app.dpopRequired ?? false,
     createdAt: isoTimestamp(app.createdAt),
     updatedAt: isoTimestamp(app.updatedAt),
     hasSecret: app.secretHash !== null,

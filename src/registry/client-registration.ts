@@ -46,6 +46,8 @@ export interface RegisteredMetadata {
   readonly software_id?: string;
   readonly software_version?: string;
   readonly id_token_signed_response_alg?: string;
+  /** RFC 9449 §5.2: the client always uses DPoP (token requests without a proof are refused); absent: false. */
+  readonly dpop_bound_access_tokens?: boolean;
   /** A Latchkey extension: the format of the client's access tokens (opaque, the default, or jwt). */
   readonly access_token_format: TokenFormat;
 }
@@ -276,6 +278,8 @@ export async function checkClientMetadata(deps: CheckDeps, d: Record<string, unk
   if (idTokenAlg !== undefined && (typeof idTokenAlg !== 'string' || !(ID_TOKEN_SIGNING_ALGORITHMS as readonly string[]).includes(idTokenAlg))) {
     throw fieldError('id_token_signed_response_alg', `must be one of ${ID_TOKEN_SIGNING_ALGORITHMS.join(', ')}`);
   }
+  const dpopBound = d.dpop_bound_access_tokens;
+  if (dpopBound !== undefined && dpopBound !== null && typeof dpopBound !== 'boolean') throw fieldError('dpop_bound_access_tokens', 'must be true or false');
   const metadata: RegisteredMetadata = {
     redirect_uris: redirectUris,
     grant_types: grantTypes,
@@ -294,6 +298,7 @@ export async function checkClientMetadata(deps: CheckDeps, d: Record<string, unk
     ...(softwareId === undefined ? {} : { software_id: softwareId }),
     ...(softwareVersion === undefined ? {} : { software_version: softwareVersion }),
     ...(typeof idTokenAlg === 'string' ? { id_token_signed_response_alg: idTokenAlg } : {}),
+    ...(dpopBound === true ? { dpop_bound_access_tokens: true } : {}),
     access_token_format: format as TokenFormat,
   };
   const input: ApplicationInput = {
@@ -307,6 +312,7 @@ export async function checkClientMetadata(deps: CheckDeps, d: Record<string, unk
     jwks: jwks ?? null,
     jwksUri: jwksUri ?? null,
     ...(typeof idTokenAlg === 'string' ? { idTokenSignedResponseAlg: idTokenAlg } : {}),
+    dpopRequired: dpopBound === true,
   };
   return { metadata, input, fingerprint: metadataFingerprint(metadata) };
 }

@@ -188,7 +188,7 @@ export async function verifyDpopProof(deps: DpopDeps, proof: string, check: Dpop
   if (typeof alg !== 'string' || !ALGS.has(alg)) throw new DpopRejected('dpop.alg_not_allowed', `The DPoP proof alg is not allowed. Allowed: ${DPOP_ALGS.join(', ')}.`, { dpopAlg: String(alg ?? '(none)').slice(0, 40), allowedAlgs: [...DPOP_ALGS] });
   const jwk = header.jwk as JWK | undefined;
   if (jwk === undefined || typeof jwk !== 'object' || jwk === null || Array.isArray(jwk) || typeof jwk.kty !== 'string') {
-    throw new DpopRejected('dpop.jwk_invalid', 'The DPoP proof header must carry the public key as jwk.', { dpopProblem: 'no jwk' });
+    throw new DpopRejected('dpop.jwk_invalid', 'The DPoP proof header must carry the public key as jwk.', { dpopAlg: alg, dpopProblem: 'no jwk' });
   }
   for (const member of PRIVATE_MEMBERS) {
     if (member in jwk) throw new DpopRejected('dpop.jwk_private', 'The DPoP proof jwk contains private key material; send the public key only.', { dpopProblem: `jwk has ${member}` });
@@ -205,7 +205,7 @@ export async function verifyDpopProof(deps: DpopDeps, proof: string, check: Dpop
     throw new DpopRejected('dpop.jwk_invalid', 'The DPoP proof jwk is not a usable public key for its alg.', { dpopAlg: alg, dpopProblem: (error instanceof Error ? error.message : 'invalid').slice(0, 120) });
   }
   const jti = payload.jti;
-  if (typeof jti !== 'string' || jti === '' || jti.length > 256) throw new DpopRejected('dpop.jti_missing', 'The DPoP proof must have a jti (a unique id).', {});
+  if (typeof jti !== 'string' || jti === '' || jti.length > 256) throw new DpopRejected('dpop.jti_missing', 'The DPoP proof must have a jti (a unique id).', { dpopAlg: alg });
   if (payload.htm !== check.method) {
     throw new DpopRejected('dpop.htm_mismatch', `The DPoP proof htm must be the request method ${check.method}.`, { dpopHtm: String(payload.htm ?? '(none)').slice(0, 20), method: check.method });
   }
@@ -224,8 +224,8 @@ export async function verifyDpopProof(deps: DpopDeps, proof: string, check: Dpop
     throw new DpopRejected('dpop.iat_too_old', `The DPoP proof is older than ${check.maxAgeSeconds} seconds: make a new proof for each request.`, { dpopIat: new Date(Math.trunc(iat) * 1000).toISOString(), maxAgeSeconds: check.maxAgeSeconds, property: DPOP_MAX_AGE_PROPERTY });
   }
   if (check.accessToken !== undefined) {
-    if (payload.ath === undefined) throw new DpopRejected('dpop.ath_missing', 'The DPoP proof must have ath, the hash of the access token, at a resource server.', {});
-    if (typeof payload.ath !== 'string' || !macEqual(payload.ath, accessTokenHash(check.accessToken))) throw new DpopRejected('dpop.ath_mismatch', 'The DPoP proof ath is not the hash of this access token.', {});
+    if (payload.ath === undefined) throw new DpopRejected('dpop.ath_missing', 'The DPoP proof must have ath, the hash of the access token, at a resource server.', { dpopAlg: alg });
+    if (typeof payload.ath !== 'string' || !macEqual(payload.ath, accessTokenHash(check.accessToken))) throw new DpopRejected('dpop.ath_mismatch', 'The DPoP proof ath is not the hash of this access token.', { dpopAlg: alg });
   }
   if (check.nonceRequired) {
     const nonce = payload.nonce;

@@ -56,6 +56,8 @@ const applicationFields = {
   backchannelLogoutSessionRequired: z.boolean(),
   /** RFC 8707: the only resources its tokens may be requested for (identifiers; the registry canonicalises them); null: any. */
   resources: z.array(z.string().max(2000)).max(100).nullable(),
+  /** RFC 9449: token requests must carry a DPoP proof (dpop_bound_access_tokens). */
+  dpopRequired: z.boolean(),
 };
 
 const CreateApplication = z.strictObject({
@@ -83,6 +85,7 @@ const CreateApplication = z.strictObject({
   backchannelLogoutUri: applicationFields.backchannelLogoutUri.optional(),
   backchannelLogoutSessionRequired: applicationFields.backchannelLogoutSessionRequired.optional(),
   resources: applicationFields.resources.optional(),
+  dpopRequired: applicationFields.dpopRequired.optional(),
 });
 
 const UpdateApplication = z.strictObject({
