@@ -10,6 +10,8 @@ import express from 'express';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { latchkeyExpress } from '../src/middleware/express.js';
+import type { IO } from '../src/cli/context.js';
+import { main } from '../src/cli/main.js';
 import { setProperty } from '../src/registry/settings.js';
 import { accessTokenHash } from '../src/tokens/dpop.js';
 import { FIXTURE_APIS } from './helpers/api.js';
@@ -326,6 +328,32 @@ describe('DPoP (RFC 9449)', () => {
       } finally {
         await new Promise<void>((resolve) => listener.close(() => resolve()));
       }
+    }
+  });
+
+  it('sets "DPoP required" from the CLI and from dynamic registration (dpop_bound_access_tokens, RFC 9449 §5.2)', async () => {
+    let err = '';
+    let out = '';
+    const io: IO = { out: (t) => void (out += t), err: (t) => void (err += t), readStdin: async () => '' };
+    assert.equal(await main(['node', 'latchkey', 'apps', 'update', apps.web!.id, '--dpop-required', 'true', '--db', server.db], io), 0, err);
+    assert.match(out, /DPoP required\s+yes/);
+    assert.equal((await server.latchkey.storage.applications.byClientId(apps.web!.id))?.dpopRequired, true);
+    assert.equal(await main(['node', 'latchkey', 'apps', 'update', apps.web!.id, '--dpop-required', 'false', '--db', server.db], io), 0, err);
+    await setProperty(registryDeps(server), 'latchkey.registration.mode', 'open');
+    await refreshCache(server);
+    try {
+      const register = (metadata: Record<string, unknown>) => fetch(`${server.url}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['https://dpop-client.example.com/cb'], client_name: `DPoP client ${Math.random()}`, ...metadata }) });
+      const ok = await register({ dpop_bound_access_tokens: true });
+      const body = (await ok.json()) as Record<string, unknown>;
+      assert.equal(ok.status, 201, JSON.stringify(body));
+      assert.equal(body.dpop_bound_access_tokens, true);
+      assert.equal((await server.latchkey.storage.applications.byClientId(String(body.client_id)))?.dpopRequired, true);
+      const bad = await register({ dpop_bound_access_tokens: 'yes' });
+      assert.equal(bad.status, 400);
+      assert.equal(((await bad.json()) as { error: string }).error, 'invalid_client_metadata');
+    } finally {
+      await setProperty(registryDeps(server), 'latchkey.registration.mode', 'token');
+      await refreshCache(server);
     }
   });
 

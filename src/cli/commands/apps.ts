@@ -216,7 +216,7 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['May introspect', v.canIntrospect],
     ['Rate limit', v.rateLimit === null ? '(the instance default, latchkey.rate_limit.client)' : v.rateLimit === 'off' ? 'off (no limit)' : `${v.rateLimit} (token and introspection requests)`],
     ['Custom claims', v.claimMappings === null ? null : Object.entries(v.claimMappings).map(([claim, field]) => `${claim}=${field}`)],
-    ['DPoP required', v.dpopRequired ? 'yes (token requests without a DPoP proof are refused: dpop.required)' : false],
+    ['DPoP required', v.dpopRequired ? 'yes (token requests need a DPoP proof)' : false],
     ['Admin API', v.adminApi ? 'allowed (tokens with scope latchkey.admin whose user has the admin role)' : false],
     ['Secret rotated', v.secretRotatedAt],
     ['Created', v.createdAt],
