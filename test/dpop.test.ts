@@ -132,6 +132,12 @@ describe('DPoP (RFC 9449)', () => {
     assert.ok(!(meta.dpop_signing_alg_values_supported as string[]).some((a) => a === 'none' || a.startsWith('HS')));
   });
 
+  it('refuses a bound token as Bearer at the admin API too', async () => {
+    const res = await tokenRequest(server.url, { method: 'GET', path: '/admin/api/v1/applications', headers: { authorization: `Bearer ${await boundToken(await proofKey())}` } });
+    assert.equal(res.status, 401, res.text);
+    assert.equal((await server.latchkey.storage.refusals.byRequestId(res.requestId))?.reason, 'token.dpop_bound_as_bearer');
+  });
+
   it('keeps bearer tokens as they were, and refuses the DPoP scheme for them', async () => {
     const res = await cc('svc');
     assert.equal(res.json?.token_type, 'Bearer');
