@@ -26,6 +26,7 @@ import type { GrantType } from './grants/grant-type.js';
 import type { Storage } from './storage/types.js';
 import type { ClientAuthMethod, ClientAuthMethodName } from './client-auth/types.js';
 import { createMinter, opaqueFormat, type AccessTokenFormat } from './tokens/issuer.js';
+import { DPOP_NONCE_KEY_PURPOSE, DpopNonces, type DpopVerifierDeps } from './tokens/dpop.js';
 import { BackchannelLogout } from './oidc/backchannel-logout.js';
 import { createLogoutEndpoint, type LogoutEndpoint } from './endpoints/logout.js';
 import { createUserInfoEndpoint, type UserInfoEndpoint } from './endpoints/userinfo.js';
@@ -130,6 +131,8 @@ export interface Latchkey {
   /** The resources (RFC 8707) clients may name: hosted APIs, hosted MCP servers, registered external resources. */
   readonly resources: ResourceCatalogue;
   readonly bearer: BearerValidator;
+  /** RFC 9449: what DPoP proofs are verified with (replay store, clock, issuer, nonces). */
+  readonly dpop: DpopVerifierDeps;
   /** The fetcher of every outbound request (src/outbound): the outbound rules, per the current properties. */
   readonly outbound: OutboundFetcher;
   /** Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document): https client_id URLs, fetched, validated, cached, materialized as applications. */
@@ -252,10 +255,12 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const clientAuthMethods = defaultClientAuthMethods(assertions);
   // An https client_id URL names its metadata document: the authorization and token endpoints resolve it.
   const clientMetadataDocuments = new ClientMetadataDocuments({ storage, cache, clock, fetcher: outbound, logger, grants: catalogue });
-  const tokenEndpoint = createTokenEndpoint({ resources, cache: clientMetadataDocuments.view(cache), grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format) });
+  // RFC 9449: DPoP proofs at the token endpoint and the hosted APIs; nonces from a key every instance sharing the KEK derives.
+  const dpop: DpopVerifierDeps = { storage, clock, issuer: () => issuerOf(), nonces: new DpopNonces({ clock, ...(encryption === undefined ? {} : { derive: () => encryption.derive(DPOP_NONCE_KEY_PURPOSE) }) }) };
+  const tokenEndpoint = createTokenEndpoint({ resources, cache: clientMetadataDocuments.view(cache), grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format), dpop });
   const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
-  const apis = createApiProvider({ router, bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
-  const mcp = createMcpProvider({ servers: (path) => router.matchMcp(path), bearer, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (server, status, seconds) => metrics.apiCall(server, status, seconds) });
+  const apis = createApiProvider({ router, bearer, dpop, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
+  const mcp = createMcpProvider({ servers: (path) => router.matchMcp(path), bearer, dpop, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (server, status, seconds) => metrics.apiCall(server, status, seconds) });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');
   const configuredIssuer = issuer !== undefined;
   const issuerOf = () => {
@@ -311,6 +316,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
     router,
     resources,
     bearer,
+    dpop,
     outbound,
     clientMetadataDocuments,
     apis,

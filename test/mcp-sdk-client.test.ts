@@ -1,3 +1,4 @@
+import { DPOP_ALGS } from '../src/tokens/dpop.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -199,7 +200,7 @@ async function exerciseServer(provider: TestProvider, log: Exchange[], client: C
   assert.deepEqual([first?.method, first?.url.href, first?.status], ['POST', ENDPOINT, 401]);
   assert.equal(first?.responseHeaders.get('www-authenticate'), `Bearer realm="latchkey", resource_metadata="${METADATA_URL}", scope="notes.read"`);
   assert.deepEqual([prm?.method, prm?.url.href, prm?.status], ['GET', METADATA_URL, 200]);
-  assert.deepEqual(await prm?.json, { resource: ENDPOINT, authorization_servers: [server.url], scopes_supported: ['notes.read', 'notes.admin'], bearer_methods_supported: ['header'], resource_name: 'Acme notes' });
+  assert.deepEqual(await prm?.json, { resource: ENDPOINT, authorization_servers: [server.url], scopes_supported: ['notes.read', 'notes.admin'], bearer_methods_supported: ['header'], dpop_signing_alg_values_supported: [...DPOP_ALGS], resource_name: 'Acme notes' });
   assert.deepEqual([asm?.url.href, asm?.status], [`${server.url}/.well-known/oauth-authorization-server`, 200]);
 
   // 2. The authorization request: PKCE S256, the MCP server's canonical URI as resource, the 401's scope.
@@ -410,7 +411,7 @@ describe("the docs' external MCP server behind the middleware (docs/agents-and-m
     assert.equal(first.headers.get('www-authenticate'), `Bearer realm="api", resource_metadata="${metadataUrl}", scope="tools.use"`);
     const prm = await fetch(metadataUrl);
     assert.equal(prm.status, 200);
-    assert.deepEqual(await prm.json(), { resource, authorization_servers: [server.url], scopes_supported: ['tools.use'], bearer_methods_supported: ['header'], resource_name: 'Example tools' });
+    assert.deepEqual(await prm.json(), { resource, authorization_servers: [server.url], scopes_supported: ['tools.use'], bearer_methods_supported: ['header'], dpop_signing_alg_values_supported: [...DPOP_ALGS], resource_name: 'Example tools' });
 
     // The SDK client with a token meant for the service: initialize, list, call.
     const connect = async (bearer: string) => {

@@ -1,3 +1,4 @@
+import { DPOP_ALGS } from '../src/tokens/dpop.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -264,6 +265,7 @@ describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => 
         authorization_servers: [server.url],
         scopes_supported: ['desk.write'],
         bearer_methods_supported: ['header'],
+        dpop_signing_alg_values_supported: [...DPOP_ALGS],
         resource_name: name,
       });
     }

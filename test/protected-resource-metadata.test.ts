@@ -1,3 +1,4 @@
+import { DPOP_ALGS } from '../src/tokens/dpop.js';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -46,6 +47,7 @@ describe('the generator (framework-free)', () => {
       authorization_servers: ['https://h'],
       scopes_supported: ['x', 'y'],
       bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: [...DPOP_ALGS],
       resource_name: 'B',
       resource_documentation: 'https://h/docs',
     });
@@ -120,13 +122,14 @@ describe('protected resource metadata of the hosted APIs (RFC 9728)', () => {
         // The API-level scope and the PUT resource's own.
         scopes_supported: ['orders.read', 'orders.write'],
         bearer_methods_supported: ['header'],
+        dpop_signing_alg_values_supported: [...DPOP_ALGS],
         resource_name: name,
       });
     }
     // An API without scopes: no scopes_supported.
     const echo = await getJson(`${server.url}${WELL_KNOWN}/api/test/echo`);
     assert.equal(echo.status, 200, echo.text);
-    assert.deepEqual(Object.keys(echo.json).sort(), ['authorization_servers', 'bearer_methods_supported', 'resource', 'resource_name']);
+    assert.deepEqual(Object.keys(echo.json).sort(), ['authorization_servers', 'bearer_methods_supported', 'dpop_signing_alg_values_supported', 'resource', 'resource_name']);
     assert.equal(echo.json.resource, `${server.url}/api/test/echo`);
     // HEAD, and the CORS preflight of a browser-based client.
     const head = await fetch(`${server.url}${WELL_KNOWN}/api/acme/orders`, { method: 'HEAD' });
@@ -146,6 +149,7 @@ describe('protected resource metadata of the hosted APIs (RFC 9728)', () => {
       authorization_servers: [server.url],
       scopes_supported: ['orders.read', 'orders.write'],
       bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: [...DPOP_ALGS],
       resource_name: 'Latchkey',
     });
   });
@@ -382,7 +386,7 @@ describe('the middleware with the resource option (latchkey/express, latchkey/fa
       assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
       assert.equal(r.headers.get('access-control-allow-origin'), '*');
       assert.equal(r.headers.get('cache-control'), 'public, max-age=300');
-      assert.deepEqual(r.json, { resource: SERVICE_RESOURCE, authorization_servers: [server.url], scopes_supported: ['orders.read'], bearer_methods_supported: ['header'], resource_name: SERVICE_RESOURCE });
+      assert.deepEqual(r.json, { resource: SERVICE_RESOURCE, authorization_servers: [server.url], scopes_supported: ['orders.read'], bearer_methods_supported: ['header'], dpop_signing_alg_values_supported: [...DPOP_ALGS], resource_name: SERVICE_RESOURCE });
       const preflight = await fetch(`${svc().url}${WELL_KNOWN}/mcp`, { method: 'OPTIONS' });
       assert.equal(preflight.status, 204);
       assert.equal(preflight.headers.get('access-control-allow-origin'), '*');

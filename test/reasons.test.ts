@@ -18,7 +18,8 @@ import { assertOAuthError, ManualClock, refreshCache, registryDeps, storedTokenK
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { FIXTURE_REDIRECT_URI, assertErrorPage, assertErrorRedirect, authorizeUrl, codeFixture, issueCode, pkcePair, redeemCode, requestParams, signInPage } from './helpers/authorize-flow.js';
 import { authorizeInBrowser, Browser, formFor, hasForm, type Page } from './helpers/browser.js';
-import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { accessTokenHash } from '../src/tokens/dpop.js';
 import { metricsTokenHash } from '../src/metrics/endpoint.js';
 import { createIdTokenMinter } from '../src/tokens/id-token.js';
 import { CLIENT_ASSERTION_TYPE } from '../src/assertions/assertion.js';
@@ -1043,7 +1044,195 @@ const CASES: Case[] = [
   },
   ...CIMD_CASES(),
   ...DEVICE_CASES(),
+  ...DPOP_CASES(),
 ];
+
+// --- DPoP (RFC 9449, issue 17) ---
+/** A DPoP proof key: ES256, its public JWK and thumbprint. */
+async function dpopKey(): Promise<{ privateKey: CryptoKey; jwk: JWK; jkt: string }> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = await exportJWK(publicKey);
+  return { privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) };
+}
+let dpopJti = 0;
+/** A proof on the test clock (iat from it), with header and claim overrides. */
+async function dpopProof(key: { privateKey: CryptoKey; jwk: JWK }, htm: string, path: string, opts: { header?: Record<string, unknown>; claims?: Record<string, unknown>; signWith?: CryptoKey } = {}): Promise<string> {
+  const claims = { htm, htu: `${server.url}${path}`, iat: Math.floor(clock.now() / 1000), jti: `reasons-${++dpopJti}`, ...opts.claims };
+  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk, ...opts.header } as never).sign(opts.signWith ?? key.privateKey);
+}
+const b64json = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+const dpopCc = (dpop: string | undefined, name = 'conf') => post({ path: '/oauth/token', form: { grant_type: 'client_credentials' }, basic: basic(name), headers: dpop === undefined ? {} : { dpop } });
+const tokenPath = '/oauth/token';
+/** A DPoP-bound access token of the API caller application, with its key. */
+async function boundApiToken(): Promise<{ token: string; key: Awaited<ReturnType<typeof dpopKey>> }> {
+  const key = await dpopKey();
+  const res = await dpopCc(await dpopProof(key, 'POST', tokenPath), 'api');
+  assert.equal(res.json?.token_type, 'DPoP', res.text);
+  return { token: String(res.json?.access_token), key };
+}
+const dpopApi = (token: string, dpop: string | undefined, scheme = 'DPoP') => api({ path: '/api/test/echo', headers: { authorization: `${scheme} ${token}`, ...(dpop === undefined ? {} : { dpop }) } });
+function DPOP_CHALLENGE(error: string): RegExp {
+  return new RegExp(`^DPoP algs="ES256 [^"]+", error="${error}"`);
+}
+
+function DPOP_CASES(): Case[] {
+  const c = (code: ReasonCode, make: (key: Awaited<ReturnType<typeof dpopKey>>) => Promise<string>, facts?: FactCheck): Case => ({
+    code, status: 400, error: 'invalid_dpop_proof', ...(facts === undefined ? {} : { facts }),
+    run: async () => dpopCc(await make(await dpopKey())),
+  });
+  const now = () => Math.floor(clock.now() / 1000);
+  return [
+    c('dpop.proof_malformed', async () => 'not-a-proof', (e) => assert.equal(e.facts.dpopProblem, 'not a compact JWS')),
+    {
+      code: 'dpop.multiple_proofs', status: 400, error: 'invalid_dpop_proof',
+      facts: (e) => assert.equal(e.facts.dpopHeaders, 2),
+      run: async () => {
+        const key = await dpopKey();
+        const headers = new Headers({ authorization: `Basic ${Buffer.from(`${encodeURIComponent(apps.conf!.clientId)}:${encodeURIComponent(apps.conf!.secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' });
+        headers.append('dpop', await dpopProof(key, 'POST', tokenPath));
+        headers.append('dpop', await dpopProof(key, 'POST', tokenPath));
+        const r = await fetch(`${server.url}${tokenPath}`, { method: 'POST', headers, body: 'grant_type=client_credentials' });
+        const text = await r.text();
+        return { status: r.status, headers: r.headers, requestId: r.headers.get('x-request-id') ?? '', json: JSON.parse(text) as Record<string, unknown>, text };
+      },
+    },
+    c('dpop.wrong_typ', (k) => dpopProof(k, 'POST', tokenPath, { header: { typ: 'at+jwt' } }), (e) => assert.equal(e.facts.dpopTyp, 'at+jwt')),
+    c('dpop.alg_not_allowed', async (k) => `${b64json({ alg: 'HS256', typ: 'dpop+jwt', jwk: k.jwk })}.${b64json({ htm: 'POST', htu: `${server.url}${tokenPath}`, iat: now(), jti: 'hs' })}.${Buffer.alloc(32, 7).toString('base64url')}`, (e) => {
+      assert.equal(e.facts.dpopAlg, 'HS256');
+      assert.ok(Array.isArray(e.facts.allowedAlgs) && !e.facts.allowedAlgs.includes('HS256') && e.facts.allowedAlgs.includes('ES256'));
+    }),
+    c('dpop.jwk_invalid', (k) => dpopProof(k, 'POST', tokenPath, { header: { jwk: undefined } }), (e) => assert.equal(e.facts.dpopProblem, 'no jwk')),
+    c('dpop.jwk_private', async () => {
+      const pair = await generateKeyPair('ES256', { extractable: true });
+      return dpopProof({ privateKey: pair.privateKey, jwk: await exportJWK(pair.privateKey) }, 'POST', tokenPath);
+    }, (e) => assert.equal(e.facts.dpopProblem, 'jwk has d')),
+    c('dpop.signature_invalid', async (k) => dpopProof(k, 'POST', tokenPath, { signWith: (await dpopKey()).privateKey }), (e) => assert.equal(e.facts.dpopAlg, 'ES256')),
+    c('dpop.htm_mismatch', (k) => dpopProof(k, 'PUT', tokenPath), (e) => assert.deepEqual([e.facts.dpopHtm, e.facts.method], ['PUT', 'POST'])),
+    c('dpop.htu_mismatch', (k) => dpopProof(k, 'POST', '/oauth/introspect'), (e) => assert.deepEqual([e.facts.dpopHtu, e.facts.expectedHtu], [`${server.url}/oauth/introspect`, `${server.url}${tokenPath}`])),
+    c('dpop.iat_too_old', (k) => dpopProof(k, 'POST', tokenPath, { claims: { iat: now() - 3600 } }), (e) => {
+      assert.deepEqual([e.facts.dpopIat, e.facts.maxAgeSeconds, e.facts.property], [iso((now() - 3600) * 1000), 60, 'latchkey.dpop.proof_max_age_seconds']);
+    }),
+    c('dpop.iat_in_future', (k) => dpopProof(k, 'POST', tokenPath, { claims: { iat: now() + 3600 } }), (e) => assert.equal(e.facts.dpopIat, iso((now() + 3600) * 1000))),
+    c('dpop.jti_missing', (k) => dpopProof(k, 'POST', tokenPath, { claims: { jti: undefined } }), (e) => assert.equal(e.facts.dpopAlg, 'ES256')),
+    {
+      code: 'dpop.replayed', status: 400, error: 'invalid_dpop_proof',
+      facts: (e) => assert.equal(e.facts.dpopIat, iso(now() * 1000)),
+      run: async () => {
+        const p = await dpopProof(await dpopKey(), 'POST', tokenPath);
+        assert.equal((await dpopCc(p)).status, 200);
+        return dpopCc(p);
+      },
+    },
+    {
+      code: 'dpop.nonce_missing', status: 400, error: 'use_dpop_nonce',
+      facts: (e) => assert.equal(e.facts.property, 'latchkey.dpop.nonce_required'),
+      run: () => withProperty('latchkey.dpop.nonce_required', 'true', 'false', async () => {
+        const res = await dpopCc(await dpopProof(await dpopKey(), 'POST', tokenPath));
+        assert.match(res.headers.get('dpop-nonce') ?? '', /^[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
+        return res;
+      }),
+    },
+    {
+      code: 'dpop.nonce_invalid', status: 400, error: 'use_dpop_nonce',
+      facts: (e) => assert.equal(e.facts.property, 'latchkey.dpop.nonce_required'),
+      run: () => withProperty('latchkey.dpop.nonce_required', 'true', 'false', async () => dpopCc(await dpopProof(await dpopKey(), 'POST', tokenPath, { claims: { nonce: 'zz.not-a-nonce-of-ours' } }))),
+    },
+    {
+      code: 'dpop.required', status: 400, error: 'invalid_dpop_proof',
+      facts: (e) => assert.equal(e.facts.requestedGrant, 'client_credentials'),
+      run: async () => {
+        const created = await createApplication(registryDeps(server, clock), { name: 'Requires DPoP', grantTypes: ['client_credentials'], appUser: 'svc', dpopRequired: true });
+        apps.dpopRequired = { clientId: created.application.clientId, secret: created.clientSecret ?? '', name: created.application.name };
+        await refreshCache(server);
+        return dpopCc(undefined, 'dpopRequired');
+      },
+    },
+    {
+      code: 'dpop.key_mismatch', status: 400, error: 'invalid_dpop_proof',
+      facts: async (e) => {
+        assert.equal(e.facts.boundJkt, kept.dpopBound);
+        assert.equal(e.facts.dpopJkt, kept.dpopOther);
+      },
+      // A public client's refresh token is bound to its key (RFC 9449 §5); another key is refused.
+      run: async () => {
+        const key = await dpopKey();
+        const other = await dpopKey();
+        kept.dpopBound = key.jkt;
+        kept.dpopOther = other.jkt;
+        const issued = await post({ path: tokenPath, form: { grant_type: 'password', username: 'alice', password: PW, client_id: apps.pub!.clientId }, headers: { dpop: await dpopProof(key, 'POST', tokenPath) } });
+        assert.equal(issued.json?.token_type, 'DPoP', issued.text);
+        return post({ path: tokenPath, form: { grant_type: 'refresh_token', refresh_token: String(issued.json?.refresh_token), client_id: apps.pub!.clientId }, headers: { dpop: await dpopProof(other, 'POST', tokenPath) } });
+      },
+    },
+    {
+      code: 'dpop.jkt_mismatch', status: 400, error: 'invalid_grant',
+      facts: (e) => assert.deepEqual([e.facts.boundJkt, e.facts.dpopJkt], [kept.dpopCodeKey, null]),
+      // RFC 9449 §10: a code bound by dpop_jkt, redeemed without a proof.
+      run: async () => {
+        const fx = await codeFixture(server, clock);
+        const key = await dpopKey();
+        kept.dpopCodeKey = key.jkt;
+        const { verifier, challenge } = pkcePair();
+        const answer = await authorizeInBrowser(new Browser(server.url), authorizeUrl(server, { ...requestParams(fx, { challenge }), dpop_jkt: key.jkt }), { username: fx.user, password: fx.password });
+        const code = new URL(answer.location ?? '').searchParams.get('code') ?? '';
+        return redeemCode(server, fx, { code, code_verifier: verifier, redirect_uri: fx.redirectUri });
+      },
+    },
+  ];
+}
+
+function DPOP_API_CASES(): ApiCase[] {
+  const endpoint = 'api test/echo';
+  const ath = (token: string) => accessTokenHash(token);
+  const proofCase = (code: ReasonCode, claims: (token: string) => Record<string, unknown>, facts?: FactCheck, htm = 'GET', path = '/api/test/echo'): ApiCase => ({
+    code, status: 401, error: 'invalid_dpop_proof', endpoint, wwwAuthenticate: DPOP_CHALLENGE('invalid_dpop_proof'), ...(facts === undefined ? {} : { facts }),
+    run: async () => {
+      const { token, key } = await boundApiToken();
+      return dpopApi(token, await dpopProof(key, htm, path, { claims: claims(token) }));
+    },
+  });
+  return [
+    proofCase('dpop.ath_missing', () => ({}), (e) => assert.deepEqual([e.facts.dpopAlg, e.facts.method, e.facts.path], ['ES256', 'GET', '/api/test/echo'])),
+    proofCase('dpop.ath_mismatch', () => ({ ath: accessTokenHash('another token') }), (e) => assert.equal(e.facts.dpopAlg, 'ES256')),
+    {
+      code: 'token.dpop_proof_missing', status: 401, error: 'invalid_token', endpoint, wwwAuthenticate: DPOP_CHALLENGE('invalid_token'),
+      facts: (e) => assert.deepEqual([e.facts.method, e.facts.path], ['GET', '/api/test/echo']),
+      run: async () => dpopApi((await boundApiToken()).token, undefined),
+    },
+    {
+      code: 'token.dpop_bound_as_bearer', status: 401, error: 'invalid_token', endpoint, wwwAuthenticate: DPOP_CHALLENGE('invalid_token'),
+      facts: (e) => {
+        assert.equal(e.facts.boundJkt, kept.dpopBearerKey);
+        assert.equal(e.facts.token, tokenHandle(tokenKey(kept.dpopBearer ?? '')));
+      },
+      run: async () => {
+        const { token, key } = await boundApiToken();
+        kept.dpopBearer = token;
+        kept.dpopBearerKey = key.jkt;
+        return dpopApi(token, undefined, 'Bearer');
+      },
+    },
+    {
+      code: 'token.dpop_not_bound', status: 401, error: 'invalid_token', endpoint, wwwAuthenticate: DPOP_CHALLENGE('invalid_token'),
+      facts: (e) => assert.deepEqual([e.facts.method, e.facts.path], ['GET', '/api/test/echo']),
+      run: async () => {
+        const token = await accessToken(await cc('api'));
+        return dpopApi(token, await dpopProof(await dpopKey(), 'GET', '/api/test/echo', { claims: { ath: ath(token) } }));
+      },
+    },
+    {
+      code: 'token.dpop_key_mismatch', status: 401, error: 'invalid_token', endpoint, wwwAuthenticate: DPOP_CHALLENGE('invalid_token'),
+      facts: (e) => assert.deepEqual([e.facts.boundJkt, e.facts.dpopJkt], [kept.dpopRsBound, kept.dpopRsOther]),
+      run: async () => {
+        const { token, key } = await boundApiToken();
+        const other = await dpopKey();
+        kept.dpopRsBound = key.jkt;
+        kept.dpopRsOther = other.jkt;
+        return dpopApi(token, await dpopProof(other, 'GET', '/api/test/echo', { claims: { ath: ath(token) } }));
+      },
+    },
+  ];
+}
 
 /** A refusal by a REST API (the fixture APIs in test/fixtures/apis): platform error shape, not RFC 6749 §5.2. */
 interface ApiCase {
@@ -1084,6 +1273,7 @@ async function assertInstanceLimit(e: Explanation, property: string): Promise<vo
 }
 
 const API_CASES: ApiCase[] = [
+  ...DPOP_API_CASES(),
   {
     code: 'rate_limit.api_exceeded', status: 429, error: 'too_many_requests', endpoint: 'api test/echo', wwwAuthenticate: null,
     facts: async (e) => assertInstanceLimit(e, 'latchkey.rate_limit.api'),
@@ -1991,6 +2181,15 @@ const OTHER_CASES: OtherCase[] = [
   ...PAR_CASES(),
   ...REGISTRATION_CASES(),
   ...DEVICE_PAGE_CASES(),
+  {
+    code: 'dpop.jkt_malformed', endpoint: 'authorize',
+    facts: (e) => assert.equal(e.facts.dpopProblem, 'dpop_jkt of 9 characters'),
+    // RFC 9449 §10: dpop_jkt is a JWK SHA-256 thumbprint; back to the client as invalid_request.
+    run: async () => {
+      const params = { ...requestParams(await codeFixture(server, clock), { challenge: pkcePair().challenge }), dpop_jkt: 'not-a-jkt' };
+      return assertErrorRedirect(await new Browser(server.url).get(authorizeUrl(server, params)), 'invalid_request', 'fixture-state');
+    },
+  },
   // --- /metrics (issue 13) ---
   { code: 'metrics.credentials_missing', endpoint: 'metrics', facts: metricsFacts('none'), run: () => scrape({}) },
   { code: 'metrics.token_invalid', endpoint: 'metrics', facts: metricsFacts('bearer'), run: () => scrape({ authorization: 'Bearer lk_mt_the-wrong-token' }) },

@@ -401,6 +401,8 @@ export interface Inspection {
   readonly effectiveScopes: readonly string[];
   /** RFC 8707: the resources the token was issued for; null: none requested. */
   readonly audience?: readonly string[] | null;
+  /** RFC 9449: the thumbprint of the DPoP key the token is bound to (cnf.jkt); null: a bearer token. */
+  readonly dpopJkt?: string | null;
   readonly issuedAt: Timestamp | null;
   readonly expiresAt: Timestamp | null;
   readonly apis: readonly { readonly namespace: string; readonly id: string; readonly version?: string; readonly method: string; readonly path: string; readonly accepted: boolean; readonly why: string }[];

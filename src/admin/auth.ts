@@ -2,9 +2,10 @@ import { decodeJwt } from 'jose';
 import type { Latchkey } from '../app.js';
 import { header, type NeutralRequest } from '../core/request.js';
 import type { Facts } from '../domain/model.js';
-import { sessionHandle } from '../core/crypto.js';
+import { sessionHandle, tokenHandle } from '../core/crypto.js';
 import { commandLine } from '../core/shell.js';
 import { OAuthError } from '../errors/oauth-error.js';
+import { invalidToken } from '../errors/errors.js';
 import type { ReasonCode } from '../errors/reasons.js';
 import { ADMIN_ROLE } from '../registry/bootstrap.js';
 import { ADMIN_SCOPE } from '../registry/scopes.js';
@@ -136,6 +137,9 @@ async function authenticateBearer(latchkey: Latchkey, authorization: string): Pr
     found = await latchkey.bearer.validateWithOrigin(token);
     // RFC 8707: a token issued for resources is for them; the admin API is none of them.
     latchkey.bearer.requireAudience(found.caller, [`${latchkey.issuer()}/admin/api/v1`]);
+    // RFC 9449 §7.2: a DPoP-bound token is no bearer token (the admin API takes bearer tokens only).
+    const bound = latchkey.bearer.bindingOf(found.caller);
+    if (bound !== undefined) throw invalidToken('token.dpop_bound_as_bearer', 'The access token is bound to a DPoP key; the admin API takes bearer tokens only.').withFacts({ token: tokenHandle(bound.hash), boundJkt: bound.jkt });
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error;
     // The token's own refusal (expired, revoked, unknown …), recorded under the admin endpoint.

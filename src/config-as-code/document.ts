@@ -124,6 +124,7 @@ const application = z
     backchannelLogoutSessionRequired: z.boolean().default(false).describe('OpenID Connect Back-Channel Logout: the application needs sid in logout tokens (backchannel_logout_session_required).'),
     resources: z.array(z.string().min(1).max(2000)).max(100).nullable().default(null).describe('RFC 8707 resource indicators: the only resources (identifiers, as `latchkey resources list` shows them) its tokens may be requested for; null: any known resource.'),
     parRequired: z.boolean().default(false).describe('RFC 9126 require_pushed_authorization_requests: the authorization endpoint accepts its requests only by a request_uri from POST /oauth/par.'),
+    dpopRequired: z.boolean().default(false).describe('RFC 9449: token requests must carry a DPoP proof, so every token of the application is bound to the client key (DPoP).'),
   })
   .describe('An application (OAuth client), without its secret: apply generates a secret for each confidential application it creates and shows it once. The built-in console application is not listed, nor are clients that registered themselves (RFC 7591) or are named by a client ID metadata document: those are runtime data.');
 

@@ -124,6 +124,7 @@ export function applicationEntry(app: Application, userNames: ReadonlyMap<string
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired ?? false,
     resources: app.resources === undefined || app.resources === null ? null : [...app.resources],
     parRequired: app.parRequired ?? false,
+    dpopRequired: app.dpopRequired ?? false,
   };
 }
 

@@ -196,6 +196,7 @@ function applicationInput(app: DocumentApplication, current: AppEntry | undefine
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
     resources: app.resources,
     parRequired: app.parRequired,
+    dpopRequired: app.dpopRequired,
   };
   if (current === undefined) return full;
   const compared: Record<string, unknown> = { ...current, jwks: current.jwks === null ? null : JSON.stringify(current.jwks) };

@@ -56,6 +56,8 @@ export interface Inspection {
   readonly expiresAt: number | null;
   /** RFC 8707: the resources the token was issued for (its audience); null: none requested (the application's audience applies). */
   readonly audience: readonly string[] | null;
+  /** RFC 9449: the thumbprint of the DPoP key the token is bound to (cnf.jkt); null: a bearer token. */
+  readonly dpopJkt: string | null;
   readonly apis: readonly ApiVerdict[];
 }
 
@@ -268,6 +270,7 @@ export async function inspectToken(deps: InspectDeps, raw: string): Promise<Insp
     issuedAt: facts.issuedAt ?? null,
     expiresAt: facts.expiresAt ?? null,
     audience: record?.audience === undefined || record.audience === null || record.audience.length === 0 ? null : [...record.audience],
+    dpopJkt: record?.jkt ?? null,
     apis: [...judgeApis(deps.router.list(), outcome, book, usableIssuer(knownIssuer(deps)), record?.audience), ...judgeMcpServers(deps.router.mcpServers(), outcome, usableIssuer(knownIssuer(deps)), record?.audience, book)],
   };
 }

@@ -10,4 +10,6 @@ export interface AccessJwtClaims extends JWTPayload {
   readonly jti: string;
   readonly client_id: string;
   readonly scope?: string;
+  /** RFC 9449 §6.1: the DPoP key the token is bound to. */
+  readonly cnf?: { readonly jkt?: string };
 }

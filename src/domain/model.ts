@@ -142,6 +142,11 @@ export interface Application {
    * (the instance property latchkey.par.required may still require it of every application).
    */
   readonly parRequired?: boolean;
+  /**
+   * RFC 9449: token requests must carry a DPoP proof (`dpop_bound_access_tokens`, §5.2); its tokens
+   * are then always sender-constrained. Absent: false.
+   */
+  readonly dpopRequired?: boolean;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -224,6 +229,8 @@ export interface AuthorizationCode {
   readonly claims?: ClaimsRequest | null;
   /** RFC 8707: the resources the authorization request named (canonical); the token request may name these or fewer. Absent or empty: none. */
   readonly resources?: readonly string[];
+  /** RFC 9449 §10: the dpop_jkt the authorization request named; the token request's proof key must be it. Absent or null: none. */
+  readonly dpopJkt?: string | null;
 }
 
 /**
@@ -299,6 +306,11 @@ export interface TokenRecord {
    * Null or absent: no resource was requested (the application's audience applies, as before).
    */
   readonly audience?: readonly string[] | null;
+  /**
+   * RFC 9449: the JWK SHA-256 thumbprint of the DPoP key the token is bound to (cnf.jkt); only a
+   * request with a proof of that key may use it. Null or absent: a bearer token.
+   */
+  readonly jkt?: string | null;
 }
 
 export type NewTokenRecord = Omit<TokenRecord, 'status' | 'revokedAt'>;

@@ -73,13 +73,16 @@ export interface IntrospectionBody {
   readonly scope: string;
   readonly client_id: string;
   readonly username?: string;
-  readonly token_type: 'Bearer' | 'N_A';
+  /** RFC 9449 §6.2: DPoP for an access token bound to a DPoP key. */
+  readonly token_type: 'Bearer' | 'DPoP' | 'N_A';
   readonly exp: number;
   readonly iat: number;
   readonly sub: string;
   readonly aud?: string | readonly string[];
   readonly iss: string;
   readonly jti?: string;
+  /** RFC 9449 §6.2: the key a bound token is bound to (its refresh tokens too, for a public client). */
+  readonly cnf?: { readonly jkt: string };
 }
 
 
@@ -169,7 +172,9 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
     // IANA "OAuth Access Token Types" registry. Access tokens are Bearer (RFC 6750). A refresh token
     // has no access token type; the registry's N_A (RFC 8693 §2.2.1: "not an access token") says so,
     // and a resource server that checks token_type === 'Bearer' will not accept it as one.
-    body.token_type = access ? 'Bearer' : 'N_A';
+    // RFC 9449 §6.2: a DPoP-bound access token is of type DPoP, and cnf.jkt names its key.
+    const jkt = record.jkt ?? undefined;
+    body.token_type = access ? (jkt === undefined ? 'Bearer' : 'DPoP') : 'N_A';
     body.exp = seconds(record.expiresAt);
     body.iat = seconds(record.issuedAt);
     // sub: the user the token acts as, by name (as in our JWTs), or the client for a token without one.
@@ -181,6 +186,7 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
     if (access) body.aud = claims?.aud !== undefined ? claims.aud : (bound ?? app.audience ?? deps.issuer());
     body.iss = deps.issuer();
     if (typeof claims?.jti === 'string') body.jti = claims.jti;
+    if (jkt !== undefined) body.cnf = { jkt };
     return body as unknown as IntrospectionBody;
   }
 

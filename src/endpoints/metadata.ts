@@ -1,5 +1,6 @@
 import { DEVICE_CODE_GRANT } from '../grants/grant-type.js';
 import { DEVICE_AUTHORIZATION_PATH } from './device-authorization.js';
+import { DPOP_ALGS } from '../tokens/dpop.js';
 import { ALLOWED_ALGORITHMS } from '../assertions/keys.js';
 import type { NeutralResponse } from '../core/request.js';
 import { CLAIMS_SUPPORTED } from '../oidc/claims.js';
@@ -111,6 +112,8 @@ export function createMetadataEndpoint(deps: MetadataDeps): MetadataEndpoint {
       // RFC 9126 §5: the pushed authorization request endpoint, and whether every client must use it.
       pushed_authorization_request_endpoint: `${issuer}/oauth/par`,
       require_pushed_authorization_requests: await parRequired(),
+      // RFC 9449 §5.1: DPoP proofs at the token endpoint (and the hosted APIs), these algorithms.
+      dpop_signing_alg_values_supported: [...DPOP_ALGS],
       // draft-ietf-oauth-client-id-metadata-document §5: an https client_id URL names the client's metadata document.
       ...((await cimdEnabled()) ? { client_id_metadata_document_supported: true } : {}),
       // RFC 8628 §4: the device authorization endpoint, when the device grant is in the catalogue.

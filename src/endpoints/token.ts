@@ -17,6 +17,9 @@ import type { GrantType } from '../grants/grant-type.js';
 import { answer, checkTransport, JSON_NO_STORE, type TransportRules } from './shared.js';
 import { countAddress, countClient, withRateHeaders, type RateState } from './rate-limit.js';
 import type { RateLimits } from '../registry/rate-limits.js';
+import { OAuthError } from '../errors/oauth-error.js';
+import type { PropertyValues } from '../registry/properties.js';
+import { DpopRejected, dpopHeader, dpopSettings, verifyDpopProof, type DpopNonces, type DpopVerifierDeps } from '../tokens/dpop.js';
 
 export { errorResponse } from './shared.js';
 
@@ -46,6 +49,8 @@ export interface TokenEndpointDeps {
   readonly usage?: Pick<UsageCounter, 'tokenIssued'>;
   /** The known resources (RFC 8707 resource indicators); absent: every `resource` parameter is unknown. */
   readonly resources?: ResourceLookup;
+  /** RFC 9449: verifies DPoP proofs (replay store, clock, nonces, issuer); absent: a DPoP header is refused as unsupported. */
+  readonly dpop?: DpopVerifierDeps;
 }
 
 export interface TokenEndpoint {
@@ -101,8 +106,41 @@ function checkRequired(grant: Grant, required: readonly GrantParameter[], params
   }
 }
 
-function success(body: object, rate: RateState): NeutralResponse {
-  return { status: 200, headers: withRateHeaders(JSON_NO_STORE, rate), body: JSON.stringify(body) };
+function success(body: object, rate: RateState, nonce?: string): NeutralResponse {
+  const headers = withRateHeaders(JSON_NO_STORE, rate);
+  return { status: 200, headers: nonce === undefined ? headers : { ...headers, 'dpop-nonce': nonce }, body: JSON.stringify(body) };
+}
+
+/** A DPoP proof refused at the token endpoint: 400 invalid_dpop_proof, or use_dpop_nonce with a fresh DPoP-Nonce (RFC 9449 §5, §8). */
+export async function dpopTokenRefusal(error: DpopRejected, nonces: DpopNonces | undefined): Promise<OAuthError> {
+  const refused = new OAuthError({ error: error.nonceProblem ? 'use_dpop_nonce' : 'invalid_dpop_proof', status: 400, reason: error.reason, description: error.message, facts: error.facts });
+  return error.nonceProblem && nonces !== undefined ? refused.withHeaders({ 'dpop-nonce': await nonces.current() }) : refused;
+}
+
+/**
+ * RFC 9449 §5: the request's DPoP proof (htm POST, htu the token endpoint URL on the issuer), its
+ * key's thumbprint; undefined without a DPoP header. Throws the refusal.
+ */
+/** Proofs verified per request: a decision taken again with a fresh cache (shared.ts answer) must not see its own proof as a replay. */
+const verifiedProofs = new WeakMap<NeutralRequest, string>();
+
+async function tokenRequestProof(deps: TokenEndpointDeps, req: NeutralRequest, properties: PropertyValues): Promise<string | undefined> {
+  const seen = verifiedProofs.get(req);
+  if (seen !== undefined) return seen;
+  const dpop = deps.dpop;
+  let proof: string | undefined;
+  try {
+    proof = dpopHeader(req.headers.dpop);
+    if (proof === undefined) return undefined;
+    if (dpop === undefined) throw invalidRequest.withReason('dpop.proof_malformed').withDescription('DPoP is not supported here.').withFacts({ dpopProblem: 'DPoP not configured' });
+    const settings = dpopSettings(properties);
+    const verified = await verifyDpopProof(dpop, proof, { method: 'POST', url: `${dpop.issuer()}${req.path}`, maxAgeSeconds: settings.maxAgeSeconds, nonceRequired: settings.nonceRequired });
+    verifiedProofs.set(req, verified.jkt);
+    return verified.jkt;
+  } catch (error) {
+    if (error instanceof DpopRejected) throw await dpopTokenRefusal(error, dpop?.nonces);
+    throw error;
+  }
 }
 
 /**
@@ -172,7 +210,21 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       checkRequired(grant, required, own);
       // RFC 8707: each resource canonical, known and allowed for the application (invalid_target otherwise).
       const resources = await checkResources(deps.resources, app, resourceParams);
-      const ctx: GrantContext = { req, params: own, client, properties, refusal, ...(resources.length === 0 ? {} : { resources }) };
+      // RFC 9449 §5: a DPoP header makes the request DPoP (its tokens bound to the proof key); no header costs nothing.
+      const dpopJkt = req.headers.dpop === undefined ? undefined : await tokenRequestProof(deps, req, properties);
+      if (dpopJkt === undefined && app.dpopRequired === true) {
+        throw new OAuthError({
+          error: 'invalid_dpop_proof',
+          status: 400,
+          reason: 'dpop.required',
+          description: `The application ${app.name} requires DPoP: send a DPoP proof with the token request.`,
+          facts: { requestedGrant: grant.grantType },
+        });
+      }
+      const ctx: GrantContext =
+        dpopJkt === undefined
+          ? { req, params: own, client, properties, refusal, ...(resources.length === 0 ? {} : { resources }) }
+          : { req, params: own, client, properties, refusal, ...(resources.length === 0 ? {} : { resources }), dpopJkt };
       const plan = await grant.validate(ctx);
       const body = await grant.issue(plan, ctx);
       const rules = deps.rules;
@@ -185,7 +237,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
           );
         }
       }
-      const answered = success(body, rate);
+      const answered = dpopJkt !== undefined && deps.dpop?.nonces !== undefined && properties['latchkey.dpop.nonce_required'] ? success(body, rate, await deps.dpop.nonces.current()) : success(body, rate);
       deps.issued?.(grant.grantType, app.tokenFormat);
       deps.usage?.tokenIssued(app.clientId, body.scope);
       return answered;

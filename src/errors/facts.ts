@@ -247,6 +247,19 @@ export const FACTS = {
   pushedExpiredAt: { label: 'Pushed request expired at', description: 'When the request_uri stopped being accepted (latchkey.par.lifetime after it was pushed).' },
   pushedUsedAt: { label: 'Pushed request used at', description: 'When the authorization endpoint first used the request_uri (it is used once).' },
   parRequiredBy: { label: 'PAR required by', description: 'What requires pushed authorization requests: application (its PAR required setting, `latchkey apps update <client-id> --par-required`) or instance (the property latchkey.par.required).' },
+  // ---- DPoP (RFC 9449) -------------------------------------------------------------------------
+  dpopProblem: { label: 'What is wrong with the DPoP proof', description: 'Why the DPoP header is not a usable proof (not a compact JWS, header not JSON, no jwk, no iat ...). Never the proof itself.' },
+  dpopHeaders: { label: 'DPoP headers sent', description: 'How many DPoP headers the request carried (RFC 9449 §4.3: exactly one).' },
+  dpopTyp: { label: 'typ of the DPoP proof', description: 'The typ header of the proof (it must be dpop+jwt).' },
+  dpopAlg: { label: 'alg of the DPoP proof', description: 'The alg header of the proof.' },
+  allowedAlgs: { label: 'Algorithms allowed', description: 'The JWS algorithms a DPoP proof may use (dpop_signing_alg_values_supported).' },
+  dpopHtm: { label: 'htm of the DPoP proof', description: 'The HTTP method the proof was made for.' },
+  dpopHtu: { label: 'htu of the DPoP proof', description: 'The URL the proof was made for (bounded).' },
+  expectedHtu: { label: 'URL expected', description: 'The URL of the request, without query and fragment, as the proof must name it.' },
+  dpopIat: { label: 'iat of the DPoP proof', description: 'When the proof says it was made.' },
+  maxAgeSeconds: { label: 'Oldest proof accepted (seconds)', description: 'latchkey.dpop.proof_max_age_seconds: how old a proof may be (plus 5 seconds of clock skew into the future).' },
+  dpopJkt: { label: 'Key of the DPoP proof', description: 'The JWK SHA-256 thumbprint (RFC 7638) of the proof key.' },
+  boundJkt: { label: 'Key the token is bound to', description: 'The thumbprint (cnf.jkt) the token, refresh token or authorization code (dpop_jkt) is bound to.' },
 } as const satisfies Record<string, FactInfo>;
 
 export type FactName = keyof typeof FACTS;

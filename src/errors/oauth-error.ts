@@ -34,7 +34,10 @@ export type OAuthErrorCode =
   /** RFC 8628 §3.5: the device authorization grant's polling answers. */
   | 'authorization_pending'
   | 'slow_down'
-  | 'expired_token';
+  | 'expired_token'
+  /** RFC 9449 §5, §12.2: a DPoP proof refused at the token endpoint; a server nonce required. */
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 export interface OAuthErrorInit {
   readonly error: OAuthErrorCode;

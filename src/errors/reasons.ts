@@ -1134,6 +1134,139 @@ export const REASONS = {
     setting: 'application.parRequired',
     facts: ['parRequiredBy', 'property'],
   },
+  // ---- DPoP (RFC 9449): proofs at the token endpoint and the resource servers ------------------
+  'dpop.proof_malformed': {
+    explanation: 'The DPoP header is not a DPoP proof: not a compact JWS, its header or payload is not JSON, or it has no numeric iat (RFC 9449 §4.2, §4.3).',
+    fix: 'Send a signed JWT with header typ dpop+jwt, alg and jwk, and claims jti, htm, htu and iat (a DPoP library such as oauth4webapi makes one per request).',
+    facts: ['dpopProblem'],
+  },
+  'dpop.multiple_proofs': {
+    explanation: 'The request carried more than one DPoP header (RFC 9449 §4.3 check 1: exactly one).',
+    fix: 'Send exactly one DPoP header per request.',
+    facts: ['dpopHeaders'],
+  },
+  'dpop.wrong_typ': {
+    explanation: 'The DPoP proof header typ is not dpop+jwt (RFC 9449 §4.2), so it is not a DPoP proof (an access token or ID token sent as one, for example).',
+    fix: 'Set the JWS header typ to dpop+jwt.',
+    facts: ['dpopTyp'],
+  },
+  'dpop.alg_not_allowed': {
+    explanation: 'The DPoP proof is signed with an algorithm this server does not accept: none and symmetric (HS*) algorithms never are (RFC 9449 §4.2); the accepted ones are dpop_signing_alg_values_supported in discovery.',
+    fix: 'Sign the proof with an asymmetric key and one of the allowed algorithms (ES256 is the common choice).',
+    facts: ['dpopAlg', 'allowedAlgs'],
+  },
+  'dpop.jwk_invalid': {
+    explanation: 'The DPoP proof header has no jwk, or its jwk is not a public key usable with the proof alg (RFC 9449 §4.2).',
+    fix: 'Put the public key of the signing key pair in the jwk header (a JWK with kty and its public members).',
+    facts: ['dpopAlg', 'dpopProblem'],
+  },
+  'dpop.jwk_private': {
+    explanation: 'The DPoP proof jwk header contains private key material (d, p, q, ... or k): the proof leaked the private key (RFC 9449 §4.3 check 7).',
+    fix: 'Treat the key pair as compromised: make a new one, and put only the public key in the jwk header.',
+    facts: ['dpopProblem'],
+  },
+  'dpop.signature_invalid': {
+    explanation: 'The DPoP proof signature does not verify with the key in its jwk header (RFC 9449 §4.3 check 8).',
+    fix: 'Sign the proof with the private key whose public key is in the jwk header, over the exact header and payload sent.',
+    facts: ['dpopAlg'],
+  },
+  'dpop.htm_mismatch': {
+    explanation: 'The DPoP proof htm claim is not the HTTP method of the request (RFC 9449 §4.3 check 9).',
+    fix: 'Make a new proof for each request, with htm the request method (POST at the token endpoint).',
+    facts: ['dpopHtm', 'method'],
+  },
+  'dpop.htu_mismatch': {
+    explanation: 'The DPoP proof htu claim is not the URL of the request (RFC 9449 §4.3 check 10: compared without query and fragment, scheme and host case-insensitive, default ports dropped). Behind a proxy, the URL is the one of the issuer (--issuer) the client uses.',
+    fix: 'Make the proof with htu the URL the request is sent to, as the issuer names it (the token endpoint URL of discovery, or the API URL).',
+    setting: 'LATCHKEY_ISSUER',
+    facts: ['dpopHtu', 'expectedHtu'],
+  },
+  'dpop.iat_too_old': {
+    explanation: `The DPoP proof iat is older than the window this server accepts (latchkey.dpop.proof_max_age_seconds): proofs are made for one request, just before it (RFC 9449 §4.3 check 11).`,
+    fix: `Make a fresh proof for each request, and check the client clock; or raise latchkey.dpop.proof_max_age_seconds (\`latchkey properties set latchkey.dpop.proof_max_age_seconds 120\`).`,
+    setting: 'latchkey.dpop.proof_max_age_seconds',
+    facts: ['dpopIat', 'maxAgeSeconds', 'property'],
+  },
+  'dpop.iat_in_future': {
+    explanation: 'The DPoP proof iat is more than 5 seconds ahead of this server clock (RFC 9449 §4.3 check 11): the client clock runs ahead.',
+    fix: 'Synchronise the client clock (NTP), or use the server Date header to correct it.',
+    setting: 'latchkey.dpop.proof_max_age_seconds',
+    facts: ['dpopIat', 'maxAgeSeconds'],
+  },
+  'dpop.jti_missing': {
+    explanation: 'The DPoP proof has no jti claim, so it cannot be used only once (RFC 9449 §4.2).',
+    fix: 'Give each proof a unique jti (at least 96 random bits).',
+    facts: ['dpopAlg'],
+  },
+  'dpop.replayed': {
+    explanation: `A DPoP proof with this key and jti was already used (on this or any instance sharing the database) within its acceptance window (latchkey.dpop.proof_max_age_seconds): a proof is good for one request (RFC 9449 §11.1).`,
+    fix: 'Make a new proof (a new jti) for every request, retries included.',
+    setting: 'latchkey.dpop.proof_max_age_seconds',
+    facts: ['dpopIat'],
+  },
+  'dpop.ath_missing': {
+    explanation: 'A DPoP proof sent with an access token to a resource server has no ath claim, the hash of the access token (RFC 9449 §4.2, §7.1).',
+    fix: 'Add ath: base64url of the SHA-256 of the access token, to every proof sent with the token.',
+    facts: ['dpopAlg'],
+  },
+  'dpop.ath_mismatch': {
+    explanation: 'The DPoP proof ath claim is not the hash of the access token sent with it (RFC 9449 §4.3 check 12): the proof was made for another token.',
+    fix: 'Compute ath from the exact access token in the Authorization header (base64url SHA-256).',
+    facts: ['dpopAlg'],
+  },
+  'dpop.nonce_missing': {
+    explanation: `This server requires a server-provided nonce in DPoP proofs (latchkey.dpop.nonce_required) and the proof had none: the answer is use_dpop_nonce with a DPoP-Nonce header (RFC 9449 §8, §9).`,
+    fix: `Retry with a new proof whose nonce claim is the DPoP-Nonce of the answer (DPoP clients do this by themselves), or set latchkey.dpop.nonce_required to false (\`latchkey properties set latchkey.dpop.nonce_required false\`).`,
+    setting: 'latchkey.dpop.nonce_required',
+    facts: ['property'],
+  },
+  'dpop.nonce_invalid': {
+    explanation: `The DPoP proof nonce is not one this server gave, or it is older than about 10 minutes (nonces change every 5 minutes; the previous one is still accepted). Every instance sharing LATCHKEY_KEY_ENCRYPTION_KEY accepts the same nonces (latchkey.dpop.nonce_required).`,
+    fix: 'Retry with a new proof whose nonce claim is the latest DPoP-Nonce this server sent (the use_dpop_nonce answer carries one).',
+    setting: 'latchkey.dpop.nonce_required',
+    facts: ['property'],
+  },
+  'dpop.required': {
+    explanation: 'The application requires DPoP (its tokens must be sender-constrained, RFC 9449 §5.2 dpop_bound_access_tokens) and the token request carried no DPoP header.',
+    fix: 'Send a DPoP proof with the token request (htm POST, htu the token endpoint URL), or turn the requirement off: `latchkey apps update <client-id> --dpop-required false`.',
+    setting: 'application.dpopRequired',
+    facts: ['requestedGrant'],
+  },
+  'dpop.key_mismatch': {
+    explanation: 'The refresh token is bound to a DPoP key (a public client, RFC 9449 §5: its refresh tokens are sender-constrained) and the refresh request was not proven with that key: no DPoP proof, or a proof with another key.',
+    fix: 'Refresh with a DPoP proof signed by the same key pair that obtained the refresh token; a client that lost its key must sign in again.',
+    facts: ['dpopJkt', 'boundJkt'],
+  },
+  'dpop.jkt_mismatch': {
+    explanation: 'The authorization request named a dpop_jkt (RFC 9449 §10) and the token request redeeming the code was not proven with that key: no DPoP proof, or a proof with another key.',
+    fix: 'Redeem the code with a DPoP proof made with the key whose thumbprint was sent as dpop_jkt.',
+    facts: ['dpopJkt', 'boundJkt'],
+  },
+  'dpop.jkt_malformed': {
+    explanation: 'The authorization request dpop_jkt parameter is not a JWK SHA-256 thumbprint (RFC 9449 §10: 43 base64url characters, RFC 7638).',
+    fix: 'Send dpop_jkt as the base64url SHA-256 JWK thumbprint of the DPoP public key (oauth4webapi calculateJwkThumbprint / jose calculateJwkThumbprint), or leave it out.',
+    facts: ['dpopProblem'],
+  },
+  'token.dpop_proof_missing': {
+    explanation: 'The access token was sent with the DPoP scheme (Authorization: DPoP) but the request had no DPoP header with a proof (RFC 9449 §7.1).',
+    fix: 'Send a DPoP header with each request: a new proof with htm, htu, ath of the token, signed with the key the token is bound to.',
+    facts: ['method', 'path'],
+  },
+  'token.dpop_bound_as_bearer': {
+    explanation: 'The access token is bound to a DPoP key (cnf.jkt) and was sent as a Bearer token: a bound token is used only with a proof of its key (RFC 9449 §7.2).',
+    fix: 'Send it as Authorization: DPoP <token> with a DPoP proof of the key it was issued to.',
+    facts: ['token', 'boundJkt', 'method', 'path'],
+  },
+  'token.dpop_not_bound': {
+    explanation: 'The access token was sent with the DPoP scheme, but it is a bearer token, not bound to any DPoP key (it was issued without a proof).',
+    fix: 'Send it as Authorization: Bearer <token>, or request the token with a DPoP proof so that it is bound.',
+    facts: ['method', 'path'],
+  },
+  'token.dpop_key_mismatch': {
+    explanation: 'The DPoP proof is signed with another key than the one the access token is bound to (cnf.jkt, RFC 9449 §7.1).',
+    fix: 'Sign the proofs with the key pair that obtained the token.',
+    facts: ['token', 'dpopJkt', 'boundJkt', 'method', 'path'],
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASONS;

@@ -8,7 +8,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import type { Application, AuthorizationCode, Facts, User } from '../domain/model.js';
 import { effectiveScopes } from './scope.js';
 import { OPENID_SCOPE } from '../registry/oidc-scopes.js';
-import { issueTokens } from './issue.js';
+import { issueTokens, refreshJktOf } from './issue.js';
 import { audienceOf, bindResources, fitScopes } from './resource.js';
 import type { GrantContext, GrantDeps, GrantHandler, GrantModule } from './types.js';
 
@@ -168,6 +168,13 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
         }
         throw error;
       }
+      // RFC 9449 §10: a code bound by dpop_jkt is redeemed only with a proof of that key.
+      if (code.dpopJkt !== undefined && code.dpopJkt !== null && code.dpopJkt !== ctx.dpopJkt) {
+        throw invalidGrant
+          .withReason('dpop.jkt_mismatch')
+          .withDescription(ctx.dpopJkt === undefined ? 'The authorization request named a dpop_jkt: redeem the code with a DPoP proof of that key.' : 'The DPoP proof key is not the one the authorization request named (dpop_jkt).')
+          .withFacts({ ...(await codeFacts(code, app)), boundJkt: code.dpopJkt, dpopJkt: ctx.dpopJkt ?? null });
+      }
       const user = await deps.cache.userById(code.userId);
       if (user !== undefined) ctx.refusal.userName = user.userName;
       if (user === undefined || !user.active) {
@@ -183,7 +190,7 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
       // The scopes consented to, as far as the application is still allowed them now (and the resources accept them).
       return { application: app, code, user, scopes: fitScopes(resources, effectiveScopes(code.scopes, app), false), audience: audienceOf(resources) };
     },
-    async issue(plan) {
+    async issue(plan, ctx) {
       const now = deps.clock.now();
       const withRefreshToken = plan.application.grantTypes.includes('refresh_token');
       const body = await issueTokens(deps, {
@@ -200,6 +207,9 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
         refreshAudience: plan.code.resources ?? [],
         // And the scopes consented to (the access token's may be narrowed to its resources).
         refreshScopes: effectiveScopes(plan.code.scopes, plan.application),
+        // RFC 9449 §5: bound to the request's DPoP key (a public client's refresh token too).
+        jkt: ctx.dpopJkt,
+        refreshJkt: refreshJktOf(plan.application, ctx.dpopJkt),
       });
       // A concurrent second redemption lost the consume race and revoked the family, maybe before
       // these tokens existed. Whichever of us marks the code first decides: if the other side got

@@ -138,7 +138,7 @@ export const clientCredentials: GrantModule<Plan> = {
       },
       issue(plan, ctx) {
         // RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
-        return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'client_credentials', withRefreshToken: false, audience: audienceOf(ctx.resources) });
+        return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'client_credentials', withRefreshToken: false, audience: audienceOf(ctx.resources), jkt: ctx.dpopJkt });
       },
     };
   },

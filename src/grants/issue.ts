@@ -1,4 +1,4 @@
-import type { NewTokenRecord } from '../domain/model.js';
+import type { Application, NewTokenRecord } from '../domain/model.js';
 import type { Minted, MintInput, TokenResponseBody } from '../tokens/issuer.js';
 import type { GrantDeps } from './types.js';
 
@@ -35,6 +35,8 @@ export function issueTokens(
     ...(input.audience === undefined ? {} : { audience: input.audience }),
     ...(input.refreshAudience === undefined ? {} : { refreshAudience: input.refreshAudience }),
     ...(input.refreshScopes === undefined ? {} : { refreshScopes: input.refreshScopes }),
+    ...(input.jkt === undefined ? {} : { jkt: input.jkt }),
+    ...(input.refreshJkt === undefined ? {} : { refreshJkt: input.refreshJkt }),
   };
   const m = deps.mint(mintInput);
   // JWT formats sign asynchronously; opaque mints synchronously.
@@ -44,4 +46,13 @@ export function issueTokens(
 function store(deps: Pick<GrantDeps, 'storage'>, minted: Minted, options: IssueOptions): Promise<TokenResponseBody> {
   const stored = options.store === undefined ? deps.storage.tokens.insert(minted.records) : options.store(minted.records);
   return stored.then(() => minted.body);
+}
+
+/**
+ * RFC 9449 §5: the key a new refresh token is bound to: a public client's proof key (its refresh
+ * tokens are sender-constrained); a confidential client's refresh tokens are not bound (it
+ * authenticates), only the access tokens issued to it.
+ */
+export function refreshJktOf(application: Application, jkt: string | undefined): string | undefined {
+  return application.public ? jkt : undefined;
 }

@@ -148,7 +148,7 @@ function jwtBearerHandler(deps: GrantDeps): GrantHandler<Plan> {
 
     issue(plan, ctx) {
       // RFC 7523 §3.1 does not call for a refresh token: the application signs a new assertion instead.
-      return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: JWT_BEARER_GRANT, withRefreshToken: false, audience: audienceOf(ctx.resources) });
+      return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: JWT_BEARER_GRANT, withRefreshToken: false, audience: audienceOf(ctx.resources), jkt: ctx.dpopJkt });
     },
   };
 }

@@ -2,7 +2,7 @@ import { commandLine } from '../core/shell.js';
 import { invalidGrant, unauthorizedClient } from '../errors/errors.js';
 import { passwordRefusal } from '../errors/password-refusal.js';
 import type { Application, User } from '../domain/model.js';
-import { issueTokens } from './issue.js';
+import { issueTokens, refreshJktOf } from './issue.js';
 import { audienceOf, fitScopes } from './resource.js';
 import { grantedScopes } from './scope.js';
 import type { GrantModule } from './types.js';
@@ -65,7 +65,7 @@ export const password: GrantModule<Plan> = {
       },
       issue(plan, ctx) {
         const withRefreshToken = plan.application.grantTypes.includes('refresh_token');
-        return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'password', withRefreshToken, audience: audienceOf(ctx.resources) });
+        return issueTokens(deps, { application: plan.application, userId: plan.user.id, scopes: plan.scopes, grantType: 'password', withRefreshToken, audience: audienceOf(ctx.resources), jkt: ctx.dpopJkt, refreshJkt: refreshJktOf(plan.application, ctx.dpopJkt) });
       },
     };
   },

@@ -4,7 +4,7 @@ import { invalidGrant, invalidScope } from '../errors/errors.js';
 import type { Application, Facts, TokenRecord } from '../domain/model.js';
 import { isJwtShaped } from '../tokens/jwt.js';
 import { effectiveScopes, parseScopeParam, scopesFact } from './scope.js';
-import { issueTokens } from './issue.js';
+import { issueTokens, refreshJktOf } from './issue.js';
 import { audienceOf, bindResources, fitScopes } from './resource.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { OPENID_SCOPE } from '../registry/oidc-scopes.js';
@@ -124,6 +124,17 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
       if (record.expiresAt <= deps.clock.now()) {
         throw invalidGrant.withReason('refresh_token.expired').withDescription(INVALID).withHint(tokenHint(record.hash)).withFacts({ ...tokenFacts(record), expiredAt: iso(record.expiresAt) });
       }
+      // RFC 9449 §5: a bound refresh token (a public client's) is used only with a proof of its key.
+      if (record.jkt !== undefined && record.jkt !== null && record.jkt !== ctx.dpopJkt) {
+        throw new OAuthError({
+          error: 'invalid_dpop_proof',
+          status: 400,
+          reason: 'dpop.key_mismatch',
+          description: ctx.dpopJkt === undefined ? 'The refresh token is bound to a DPoP key: send a DPoP proof of that key.' : 'The DPoP proof key is not the one the refresh token is bound to.',
+        })
+          .withHint(tokenHint(record.hash))
+          .withFacts({ ...tokenFacts(record), boundJkt: record.jkt, dpopJkt: ctx.dpopJkt ?? null });
+      }
       await checkUser(record, ctx);
       // RFC 6749 §6: the requested scope MUST NOT include any scope not originally granted.
       const requested = parseScopeParam(ctx.params.scope);
@@ -173,6 +184,9 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
           audience: plan.audience,
           // The new refresh token keeps the grant's resources, as it keeps its scopes.
           refreshAudience: plan.record.audience ?? [],
+          // RFC 9449 §5: the new access token is bound to this request's proof key; a bound refresh token stays bound.
+          jkt: ctx.dpopJkt,
+          refreshJkt: plan.record.jkt ?? refreshJktOf(plan.application, ctx.dpopJkt),
         },
         {
           // Rotation: the presented token is consumed and the new ones stored at once.

@@ -40,6 +40,12 @@ export interface GrantContext {
    * A grant makes them the token's audience (grants/resource.ts).
    */
   readonly resources?: readonly KnownResource[];
+  /**
+   * RFC 9449: the JWK thumbprint of the request's DPoP proof key, already verified by the token
+   * endpoint; absent: no proof. A grant passes it to issueTokens as `jkt` (and `refreshJkt` for a
+   * public client's refresh token, dpopRefreshJkt).
+   */
+  readonly dpopJkt?: string;
 }
 
 /** What a grant's handler factory is given: the instance's registry cache, storage, clock, token minting and password check. */

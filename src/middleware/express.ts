@@ -78,7 +78,8 @@ export function latchkeyExpress(options: LatchkeyExpressOptions): LatchkeyExpres
       const target = resource === undefined ? undefined : { metadataUrl: resource.metadataUrl, scopes };
       return (req, res, next) => {
         const header = req.headers.authorization;
-        verifier.authenticate(Array.isArray(header) ? header.join(',') : header, scopes).then(
+        const host = req.headers.host;
+        verifier.authenticate(Array.isArray(header) ? header.join(',') : header, scopes, { method: req.method ?? 'GET', path: req.originalUrl ?? req.url ?? '/', proof: req.headers.dpop, host: Array.isArray(host) ? host[0] : host }).then(
           (verified) => {
             req.latchkey = verified;
             next();

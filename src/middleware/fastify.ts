@@ -58,7 +58,7 @@ export function latchkeyFastify(options: LatchkeyFastifyOptions): LatchkeyFastif
       const target = resource === undefined ? undefined : { metadataUrl: resource.metadataUrl, scopes };
       return async (req, reply) => {
         try {
-          req.latchkey = await verifier.authenticate(req.headers.authorization, scopes);
+          req.latchkey = await verifier.authenticate(req.headers.authorization, scopes, { method: req.method, path: req.url, proof: req.headers.dpop, host: req.headers.host });
         } catch (error) {
           if (!(error instanceof TokenRejected)) throw error;
           reply.header('cache-control', 'no-store');

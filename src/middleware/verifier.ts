@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { canonicalResource, protectedResourceMetadataUrl } from '../domain/resource-uri.js';
+import { DPOP_ALGS, DpopRejected, dpopHeader, verifyDpopProof } from '../tokens/dpop.js';
 import { bearerChallenge, METADATA_HEADERS, METADATA_PREFLIGHT, protectedResourceMetadata, type ProtectedResourceMetadata } from '../resource-server/protected-resource-metadata.js';
 
 /**
@@ -50,6 +51,22 @@ export interface VerifierOptions {
   readonly clockToleranceSec?: number;
   /** JWT signature algorithms accepted (default ES256, RS256: what Latchkey signs with). */
   readonly algorithms?: readonly string[];
+  /**
+   * RFC 9449: the origin clients call this service at (`https://api.example.com`), for the htu of
+   * DPoP proofs; default: the resource's origin, else http:// and the request's Host header.
+   */
+  readonly publicOrigin?: string;
+  /** RFC 9449: how old a DPoP proof may be, in seconds (default 60); its jti is remembered that long, in this process. */
+  readonly dpopMaxAgeSec?: number;
+}
+
+/** The request a DPoP proof is checked against (RFC 9449 §7.1): method, URL path, its DPoP header(s), its Host. */
+export interface DpopRequest {
+  readonly method: string;
+  /** The path (a query is ignored). */
+  readonly path: string;
+  readonly proof: string | string[] | undefined;
+  readonly host?: string | undefined;
 }
 
 /** The caller, as a handler of the protected service sees it. */
@@ -71,12 +88,14 @@ export class TokenRejected extends Error {
   constructor(
     readonly status: 400 | 401 | 403 | 503,
     /** RFC 6750 §3.1 error code, or undefined when no credentials were sent (§3.1: no error then). */
-    readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable' | undefined,
+    readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable' | 'invalid_dpop_proof' | undefined,
     readonly description: string,
     /** For insufficient_scope: the scopes that would do. */
     readonly scope?: string,
     /** Latchkey's reason code for the refusal, when it has one (`latchkey explain` / docs/reasons.md): token.wrong_resource. */
     readonly reason?: string,
+    /** A refusal of a DPoP request (or of a DPoP-bound token sent as Bearer): the challenge is DPoP's (RFC 9449 §7.1). */
+    readonly dpop = false,
   ) {
     super(description);
     this.name = 'TokenRejected';
@@ -88,6 +107,7 @@ export class TokenRejected extends Error {
    * requires; a 403 insufficient_scope names the scopes that would do either way.
    */
   challenge(realm: string, resource?: { readonly metadataUrl: string; readonly scopes: readonly string[] }): string {
+    if (this.dpop) return `DPoP algs="${DPOP_ALGS.join(' ')}"${this.error === undefined ? '' : `, error="${this.error}", error_description="${this.description}"`}`;
     const withError = this.error !== undefined && this.error !== 'temporarily_unavailable';
     return bearerChallenge({
       realm,
@@ -169,7 +189,8 @@ export interface TokenVerifier {
   /** Verifies a raw access token; throws TokenRejected. */
   verify(token: string): Promise<VerifiedToken>;
   /** Reads the Authorization header (RFC 6750 §2.1 only), verifies, and checks that at least one of `anyOfScopes` is granted. */
-  authenticate(authorization: string | undefined, anyOfScopes?: readonly string[]): Promise<VerifiedToken>;
+  /** `request`: for `Authorization: DPoP` (RFC 9449 §7.1), the request the proof must match; without it DPoP is refused. */
+  authenticate(authorization: string | undefined, anyOfScopes?: readonly string[], request?: DpopRequest): Promise<VerifiedToken>;
 }
 
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
@@ -259,7 +280,7 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     let until = now + cacheTtlMs;
     if (body.active !== true) {
       result = new TokenRejected(401, 'invalid_token', 'The access token is not active (unknown, expired or revoked).');
-    } else if (body.token_type !== undefined && body.token_type !== 'Bearer') {
+    } else if (body.token_type !== undefined && body.token_type !== 'Bearer' && body.token_type !== 'DPoP') {
       result = new TokenRejected(401, 'invalid_token', 'The token is not an access token.');
     } else {
       const exp = typeof body.exp === 'number' ? body.exp : undefined;
@@ -323,18 +344,63 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     return options.introspectJwts === true ? introspect(token, 'jwt') : verified;
   }
 
+  // RFC 9449 §11.1: proofs used once; remembered in this process for their acceptance window.
+  const dpopMaxAge = options.dpopMaxAgeSec ?? 60;
+  const seenProofs = new Map<string, number>();
+  const replay = {
+    async remember(key: string, expiresAt: number, now: number): Promise<boolean> {
+      if (seenProofs.size >= 100_000) for (const [k, until] of seenProofs) if (until <= now) seenProofs.delete(k);
+      if (seenProofs.size >= 100_000) seenProofs.clear();
+      const until = seenProofs.get(key);
+      if (until !== undefined && until > now) return false;
+      seenProofs.set(key, expiresAt);
+      return true;
+    },
+    async deleteExpired(): Promise<number> {
+      return 0;
+    },
+  };
+  const dpopDeps = { storage: { replay }, clock: { now: () => Date.now() } };
+  const origin = (options.publicOrigin ?? (resource?.ok === true ? new URL(resource.uri).origin : undefined))?.replace(/\/+$/, '');
+
+  /** RFC 9449 §7.1: the DPoP proof matches the request, the token and the key the token is bound to. */
+  async function checkDpop(token: string, verified: VerifiedToken, request: DpopRequest | undefined): Promise<void> {
+    const cnf = verified.claims.cnf as { jkt?: unknown } | undefined;
+    const bound = typeof cnf?.jkt === 'string' ? cnf.jkt : undefined;
+    if (bound === undefined) throw new TokenRejected(401, 'invalid_token', 'The access token is not bound to a DPoP key: send it as Authorization: Bearer.', undefined, 'token.dpop_not_bound', true);
+    if (request === undefined) throw new TokenRejected(401, 'invalid_token', 'This service cannot check DPoP proofs here: send a bearer token.', undefined, 'token.dpop_proof_missing', true);
+    let jkt: string;
+    try {
+      const proof = dpopHeader(request.proof);
+      if (proof === undefined) throw new TokenRejected(401, 'invalid_token', 'A DPoP access token needs a DPoP proof: send the DPoP header.', undefined, 'token.dpop_proof_missing', true);
+      const base = origin ?? `http://${request.host ?? 'localhost'}`;
+      const q = request.path.indexOf('?');
+      jkt = (await verifyDpopProof(dpopDeps, proof, { method: request.method, url: `${base}${q === -1 ? request.path : request.path.slice(0, q)}`, accessToken: token, maxAgeSeconds: dpopMaxAge, nonceRequired: false })).jkt;
+    } catch (error) {
+      if (error instanceof DpopRejected) throw new TokenRejected(401, 'invalid_dpop_proof', error.message, undefined, error.reason, true);
+      throw error;
+    }
+    if (jkt !== bound) throw new TokenRejected(401, 'invalid_token', 'The DPoP proof is not signed with the key the access token is bound to.', undefined, 'token.dpop_key_mismatch', true);
+  }
+
   return {
     verify,
-    async authenticate(authorization, anyOfScopes = []) {
+    async authenticate(authorization, anyOfScopes = [], request) {
       if (authorization === undefined || authorization.trim() === '') {
         throw new TokenRejected(401, undefined, 'This resource requires a bearer token: send Authorization: Bearer <access token>.');
       }
       const space = authorization.indexOf(' ');
       const scheme = space === -1 ? authorization : authorization.slice(0, space);
       const token = space === -1 ? '' : authorization.slice(space + 1).trim();
-      if (scheme.toLowerCase() !== 'bearer') throw new TokenRejected(401, undefined, 'This resource accepts only Bearer tokens.');
-      if (!B64TOKEN.test(token)) throw new TokenRejected(400, 'invalid_request', 'The Authorization header must be Bearer followed by one token.');
+      const lower = scheme.toLowerCase();
+      if (lower !== 'bearer' && lower !== 'dpop') throw new TokenRejected(401, undefined, 'This resource accepts only Bearer and DPoP tokens.');
+      if (!B64TOKEN.test(token)) throw new TokenRejected(400, 'invalid_request', `The Authorization header must be ${lower === 'dpop' ? 'DPoP' : 'Bearer'} followed by one token.`);
       const verified = await verify(token);
+      if (lower === 'dpop') await checkDpop(token, verified, request);
+      else if (typeof (verified.claims.cnf as { jkt?: unknown } | undefined)?.jkt === 'string') {
+        // RFC 9449 §7.2: a bound token is not a bearer token.
+        throw new TokenRejected(401, 'invalid_token', 'The access token is bound to a DPoP key: send it as Authorization: DPoP with a DPoP proof.', undefined, 'token.dpop_bound_as_bearer', true);
+      }
       if (anyOfScopes.length > 0 && !anyOfScopes.some((s) => verified.scopes.includes(s))) {
         throw new TokenRejected(403, 'insufficient_scope', `The access token lacks a required scope: one of ${anyOfScopes.join(', ')}.`, anyOfScopes.join(' '));
       }

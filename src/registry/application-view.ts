@@ -48,6 +48,8 @@ export const applicationViewSchema = z
     resources: z.array(z.string()).nullable(),
     /** RFC 9126 require_pushed_authorization_requests: authorization requests only through POST /oauth/par. */
     parRequired: z.boolean(),
+    /** RFC 9449: token requests must carry a DPoP proof. */
+    dpopRequired: z.boolean(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
     hasSecret: z.boolean(),
@@ -88,6 +90,7 @@ export function applicationView(app: Application, appUser: string | null): Appli
     origin: app.origin ?? 'admin',
     resources: app.resources === undefined || app.resources === null ? null : [...app.resources],
     parRequired: app.parRequired ?? false,
+    dpopRequired: app.dpopRequired ?? false,
     createdAt: isoTimestamp(app.createdAt),
     updatedAt: isoTimestamp(app.updatedAt),
     hasSecret: app.secretHash !== null,

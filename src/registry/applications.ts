@@ -78,6 +78,8 @@ export interface ApplicationInput {
   readonly canIntrospect?: boolean | undefined;
   /** May administer the instance (admin API); turning it on allows the scope latchkey.admin, off removes it. */
   readonly adminApi?: boolean | undefined;
+  /** RFC 9449: its token requests must carry a DPoP proof (its tokens are always sender-constrained). */
+  readonly dpopRequired?: boolean | undefined;
   /** Its own rate limit (`100/1m`, `off`: domain/rate-limit.ts); null or '' means the instance's (latchkey.rate_limit.client). */
   readonly rateLimit?: string | null | undefined;
   /** OpenID Connect id_token_signed_response_alg: RS256 (the default) or ES256. */
@@ -376,6 +378,7 @@ export async function createApplication(
     jwksUri: await optional(input.jwksUri, null, async (v) => checkJwksUri(v, await storedPolicy(deps.storage))),
     canIntrospect: input.canIntrospect ?? false,
     adminApi: input.adminApi ?? false,
+    dpopRequired: input.dpopRequired ?? false,
     rateLimit: checkRateLimit(input.rateLimit, null),
     idTokenAlg: checkIdTokenAlg(input.idTokenSignedResponseAlg ?? 'RS256'),
     claimMappings: checkClaimMappings(input.claimMappings),
@@ -473,6 +476,7 @@ export async function updateApplication(deps: Deps, clientId: string, input: App
     jwksUri: await optional(input.jwksUri, current.jwksUri, async (v) => checkJwksUri(v, await storedPolicy(deps.storage))),
     canIntrospect: input.canIntrospect ?? current.canIntrospect,
     adminApi: input.adminApi ?? current.adminApi,
+    dpopRequired: input.dpopRequired ?? current.dpopRequired ?? false,
     rateLimit: checkRateLimit(input.rateLimit, current.rateLimit ?? null),
     idTokenAlg: input.idTokenSignedResponseAlg === undefined ? (current.idTokenAlg ?? 'RS256') : checkIdTokenAlg(input.idTokenSignedResponseAlg),
     claimMappings: input.claimMappings === undefined ? (current.claimMappings ?? null) : checkClaimMappings(input.claimMappings),

@@ -46,6 +46,8 @@ export interface RegisteredMetadata {
   readonly software_id?: string;
   readonly software_version?: string;
   readonly id_token_signed_response_alg?: string;
+  /** RFC 9449 §5.2: the client always uses DPoP (token requests without a proof are refused); absent: false. */
+  readonly dpop_bound_access_tokens?: boolean;
   /** A Latchkey extension: the format of the client's access tokens (opaque, the default, or jwt). */
   readonly access_token_format: TokenFormat;
   /** RFC 9126 §6: authorization requests only through the pushed authorization request endpoint (present when true). */
@@ -281,6 +283,8 @@ export async function checkClientMetadata(deps: CheckDeps, d: Record<string, unk
   // RFC 9126 §6 require_pushed_authorization_requests: a boolean, false when omitted.
   const parRequired = d.require_pushed_authorization_requests;
   if (parRequired !== undefined && typeof parRequired !== 'boolean') throw fieldError('require_pushed_authorization_requests', 'must be true or false');
+  const dpopBound = d.dpop_bound_access_tokens;
+  if (dpopBound !== undefined && dpopBound !== null && typeof dpopBound !== 'boolean') throw fieldError('dpop_bound_access_tokens', 'must be true or false');
   const metadata: RegisteredMetadata = {
     redirect_uris: redirectUris,
     grant_types: grantTypes,
@@ -299,6 +303,7 @@ export async function checkClientMetadata(deps: CheckDeps, d: Record<string, unk
     ...(softwareId === undefined ? {} : { software_id: softwareId }),
     ...(softwareVersion === undefined ? {} : { software_version: softwareVersion }),
     ...(typeof idTokenAlg === 'string' ? { id_token_signed_response_alg: idTokenAlg } : {}),
+    ...(dpopBound === true ? { dpop_bound_access_tokens: true } : {}),
     access_token_format: format as TokenFormat,
     ...(parRequired === true ? { require_pushed_authorization_requests: true as const } : {}),
   };
@@ -314,6 +319,7 @@ export async function checkClientMetadata(deps: CheckDeps, d: Record<string, unk
     jwksUri: jwksUri ?? null,
     ...(typeof idTokenAlg === 'string' ? { idTokenSignedResponseAlg: idTokenAlg } : {}),
     parRequired: parRequired === true,
+    dpopRequired: dpopBound === true,
   };
   return { metadata, input, fingerprint: metadataFingerprint(metadata) };
 }

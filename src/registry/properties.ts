@@ -297,6 +297,19 @@ export const PROPERTY_DEFINITIONS = {
     default: false,
     description: 'Every application must push its authorization requests (RFC 9126 require_pushed_authorization_requests): the authorization endpoint accepts only a request_uri from POST /oauth/par. The sign-in of the built-in console is exempt. false: only applications with PAR required (`latchkey apps update --par-required true`).',
   },
+  // ---- DPoP (RFC 9449) ----
+  'latchkey.dpop.proof_max_age_seconds': {
+    type: 'integer',
+    default: 60,
+    min: 5,
+    max: 3600,
+    description: 'How old a DPoP proof (RFC 9449) may be, by its iat, at the token endpoint and the hosted APIs, in seconds (5 more seconds are allowed into the future for clock skew); its jti is remembered that long, on every instance, so a proof is used once (dpop.iat_too_old, dpop.replayed).',
+  },
+  'latchkey.dpop.nonce_required': {
+    type: 'boolean',
+    default: false,
+    description: 'Require a server nonce in every DPoP proof (RFC 9449 §8, §9): a proof without one is answered use_dpop_nonce with a DPoP-Nonce header to retry with. Nonces change every 5 minutes and every instance sharing the key-encryption key accepts them.',
+  },
 } as const satisfies Record<string, PropertyDefinition>;
 
 export type PropertyName = keyof typeof PROPERTY_DEFINITIONS;

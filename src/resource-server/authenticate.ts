@@ -8,6 +8,9 @@ import type { PasswordGuard } from '../registry/lockout.js';
 import { BearerValidator, REALM } from './bearer.js';
 import type { EffectiveSecurity } from './compile.js';
 import type { AuthMethod, Caller } from './define.js';
+import { tokenHandle, tokenHint } from '../core/crypto.js';
+import type { PropertyValues } from '../registry/properties.js';
+import { DPOP_ALGS, DpopRejected, dpopHeader, dpopSettings, verifyDpopProof, type DpopVerifierDeps } from '../tokens/dpop.js';
 
 const SCHEME_NAMES: Record<AuthMethod, string> = { bearer: 'Bearer', basic: 'Basic' };
 
@@ -37,10 +40,12 @@ export interface ApiAuthDeps {
   readonly bearer: BearerValidator;
   readonly cache: Pick<RegistryCache, 'properties'>;
   readonly passwords: Pick<PasswordGuard, 'check'>;
+  /** RFC 9449: verifies DPoP proofs sent with `Authorization: DPoP <token>`; absent: the DPoP scheme is not supported. */
+  readonly dpop?: DpopVerifierDeps;
 }
 
-/** What the caller presented, found in exactly one place. */
-type Presented = { method: 'bearer'; token: string } | { method: 'basic'; userName: string; password: string } | { method: 'none' };
+/** What the caller presented, found in exactly one place; `dpop`: sent with the DPoP scheme (RFC 9449 §7.1). */
+type Presented = { method: 'bearer'; token: string; dpop?: true } | { method: 'basic'; userName: string; password: string } | { method: 'none' };
 
 /**
  * Finds the caller's credential. RFC 6750 §2: a token in the query or body is refused here (it
@@ -67,6 +72,13 @@ export function presented(req: NeutralRequest, body: unknown, methods: readonly 
       throw refuse(400, 'api.malformed_authorization', 'The Authorization header must be Bearer followed by one token.', methods, headerFacts(scheme));
     }
     return { method: 'bearer', token: credential };
+  }
+  if (scheme === 'dpop') {
+    // RFC 9449 §7.1: token68, as for Bearer.
+    if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(credential)) {
+      throw refuse(400, 'api.malformed_authorization', 'The Authorization header must be DPoP followed by one token.', methods, headerFacts(scheme));
+    }
+    return { method: 'bearer', token: credential, dpop: true };
   }
   if (scheme === 'basic') {
     const decoded = /^[A-Za-z0-9+/]+=*$/.test(credential) ? Buffer.from(credential, 'base64').toString('utf8') : '';
@@ -104,10 +116,61 @@ export function authenticateCaller(deps: ApiAuthDeps, req: NeutralRequest, body:
     throw refuse(401, 'api.method_not_accepted', `This API does not accept ${SCHEME_NAMES[p.method]} credentials. Accepted: ${methods.map((m) => SCHEME_NAMES[m]).join(', ')}.`, methods, { authMethod: p.method });
   }
   if (p.method === 'bearer') {
+    if (p.dpop === true) return dpopCaller(deps, req, p.token, context);
     const caller = deps.bearer.validate(p.token);
-    return caller instanceof Promise ? caller.then((c) => noteBearer(c, context)) : noteBearer(caller, context);
+    return caller instanceof Promise ? caller.then((c) => notBound(deps, noteBearer(c, context))) : notBound(deps, noteBearer(caller, context));
   }
   return basicCaller(deps, p, req.remoteAddress, methods, context);
+}
+
+/** The DPoP challenge (RFC 9449 §7.1), with an error when a DPoP request was refused. */
+export function dpopChallenge(error?: string, description?: string): string {
+  return `DPoP algs="${DPOP_ALGS.join(' ')}"${error === undefined ? '' : `, error="${error}"`}${description === undefined ? '' : `, error_description="${description}"`}`;
+}
+
+/** A refusal of a DPoP-scheme request (or of a bound token sent as Bearer), with the DPoP challenge. */
+function dpopRefusal(error: 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce', reason: ReasonCode, description: string, facts: Facts = {}, extra: Record<string, string> = {}): OAuthError {
+  return new OAuthError({ error, status: 401, description, reason, headers: { 'www-authenticate': dpopChallenge(error, description), ...extra }, facts });
+}
+
+/** RFC 9449 §7.2: a token bound to a DPoP key is not accepted as a bearer token. A WeakMap lookup on the bearer path. */
+function notBound(deps: ApiAuthDeps, caller: Caller): Caller {
+  const bound = deps.bearer.bindingOf(caller);
+  if (bound === undefined) return caller;
+  throw dpopRefusal('invalid_token', 'token.dpop_bound_as_bearer', 'The access token is bound to a DPoP key: send it as Authorization: DPoP with a DPoP proof.', { token: tokenHandle(bound.hash), boundJkt: bound.jkt }).withHint(tokenHint(bound.hash));
+}
+
+/**
+ * `Authorization: DPoP <token>` (RFC 9449 §7.1): the token is valid, bound to a key, and the one
+ * DPoP proof (htm the method, htu the URL on the issuer, ath the token's hash) is signed with it.
+ */
+async function dpopCaller(deps: ApiAuthDeps, req: NeutralRequest, token: string, context: RefusalContext): Promise<Caller> {
+  const dpop = deps.dpop;
+  let proof: string | undefined;
+  try {
+    proof = dpopHeader(req.headers.dpop);
+  } catch (error) {
+    if (error instanceof DpopRejected) throw dpopRefusal('invalid_dpop_proof', error.reason, error.message, error.facts);
+    throw error;
+  }
+  if (proof === undefined || dpop === undefined) throw dpopRefusal('invalid_token', 'token.dpop_proof_missing', 'A DPoP access token needs a DPoP proof: send the DPoP header.');
+  const caller = noteBearer(await deps.bearer.validate(token), context);
+  const bound = deps.bearer.bindingOf(caller);
+  if (bound === undefined) throw dpopRefusal('invalid_token', 'token.dpop_not_bound', 'The access token is not bound to a DPoP key: send it as Authorization: Bearer.');
+  const properties = (await deps.cache.properties()) as PropertyValues;
+  const settings = dpopSettings(properties);
+  let jkt: string;
+  try {
+    jkt = (await verifyDpopProof(dpop, proof, { method: req.method, url: `${dpop.issuer()}${req.path}`, accessToken: token, maxAgeSeconds: settings.maxAgeSeconds, nonceRequired: settings.nonceRequired })).jkt;
+  } catch (error) {
+    if (!(error instanceof DpopRejected)) throw error;
+    if (error.nonceProblem && dpop.nonces !== undefined) throw dpopRefusal('use_dpop_nonce', error.reason, error.message, error.facts, { 'dpop-nonce': await dpop.nonces.current() });
+    throw dpopRefusal('invalid_dpop_proof', error.reason, error.message, { ...error.facts, token: tokenHandle(bound.hash) });
+  }
+  if (jkt !== bound.jkt) {
+    throw dpopRefusal('invalid_token', 'token.dpop_key_mismatch', 'The DPoP proof is not signed with the key the access token is bound to.', { token: tokenHandle(bound.hash), dpopJkt: jkt, boundJkt: bound.jkt }).withHint(tokenHint(bound.hash));
+  }
+  return caller;
 }
 
 /** The property that switches HTTP Basic off on every hosted API (report it first with a rule: src/registry/rules.ts). */

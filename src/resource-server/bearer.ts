@@ -75,6 +75,8 @@ export class BearerValidator {
   private callers = new Map<string, { readonly caller: Caller; readonly expiresAt: number; readonly origin: TokenOrigin; readonly record: TokenRecord | undefined }>();
   /** The resource audience (RFC 8707) of the callers of resource-bound tokens, by their (frozen, cached) caller object. */
   private audiences = new WeakMap<Caller, { readonly audience: readonly string[]; readonly hash: string }>();
+  /** RFC 9449: the DPoP key thumbprint (cnf.jkt) of the callers of bound tokens, by their (frozen, cached) caller object. */
+  private bindings = new WeakMap<Caller, { readonly jkt: string; readonly hash: string }>();
   private generation = 0;
   private readonly maxEntries = 100_000;
 
@@ -274,6 +276,7 @@ export class BearerValidator {
     });
     const origin: TokenOrigin = Object.freeze({ issuer: 'self', grantType: record.grantType, applicationId: record.applicationId, familyId: record.familyId });
     if (record.audience !== undefined && record.audience !== null && record.audience.length > 0) this.audiences.set(caller, { audience: record.audience, hash: record.hash });
+    if (record.jkt !== undefined && record.jkt !== null) this.bindings.set(caller, { jkt: record.jkt, hash: record.hash });
     this.remember(gen, token, caller, expiresAt, origin, record);
     return { caller, origin };
   }
@@ -297,6 +300,14 @@ export class BearerValidator {
     if (bound === undefined || resource.length === 0) return;
     for (const uri of resource) if (bound.audience.includes(uri)) return;
     throw wrongResource(bound.audience, resource[0] as string).withHint(tokenHint(bound.hash, `aud ${bound.audience.join(' ').slice(0, 300)}; this resource is ${(resource[0] as string).slice(0, 200)}.`)).withFacts({ token: tokenHandle(bound.hash) });
+  }
+
+  /**
+   * RFC 9449: the DPoP key the caller's token is bound to (its thumbprint, cnf.jkt) and the token's
+   * record key, or undefined for a bearer token. Read synchronously (a WeakMap lookup).
+   */
+  bindingOf(caller: Caller): { readonly jkt: string; readonly hash: string } | undefined {
+    return this.bindings.get(caller);
   }
 
   /** Our issuer, or undefined where none is known yet (a CLI run without --issuer). */

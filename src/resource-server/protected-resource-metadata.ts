@@ -17,6 +17,7 @@
  * Every URL derives from the configured issuer, never from a request's Host header.
  */
 
+import { DPOP_ALGS } from '../tokens/dpop.js';
 import type { NeutralResponse } from '../core/request.js';
 import { apiResourceUris, protectedResourceMetadataUrl } from '../domain/resource-uri.js';
 
@@ -45,6 +46,8 @@ export interface ProtectedResourceMetadata {
   readonly authorization_servers: readonly string[];
   readonly scopes_supported?: readonly string[];
   readonly bearer_methods_supported: readonly string[];
+  /** RFC 9449 §5.1 (RFC 9728 §2): the JWS algorithms of the DPoP proofs the resource accepts. */
+  readonly dpop_signing_alg_values_supported: readonly string[];
   readonly resource_name: string;
   readonly resource_documentation?: string;
 }
@@ -63,6 +66,8 @@ export function protectedResourceMetadata(input: ProtectedResourceMetadataInput)
     ...(scopes.length === 0 ? {} : { scopes_supported: scopes }),
     // RFC 6750 §2.1 only: our APIs and the middleware refuse a token in the query or the body.
     bearer_methods_supported: ['header'],
+    // RFC 9449: hosted APIs, MCP servers and the middleware accept DPoP-bound tokens (Authorization: DPoP).
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     resource_name: input.name,
     ...(input.documentation === undefined ? {} : { resource_documentation: input.documentation }),
   };

@@ -4,7 +4,8 @@ import type { Application, NewTokenRecord, TokenFormat } from '../domain/model.j
 /** The RFC 6749 §5.1 success body. */
 export interface TokenResponseBody {
   readonly access_token: string;
-  readonly token_type: 'Bearer';
+  /** RFC 9449 §5: DPoP for a token bound to the request's proof key, else Bearer. */
+  readonly token_type: 'Bearer' | 'DPoP';
   readonly expires_in: number;
   /** The granted scopes, space-separated; absent when none was granted (RFC 6749 §3.3 has no empty scope). */
   readonly scope?: string;
@@ -30,6 +31,10 @@ export interface MintInput {
   readonly refreshScopes?: readonly string[] | undefined;
   /** The resources the refresh token keeps (the grant's: a refresh may narrow from them); default: `audience`. */
   readonly refreshAudience?: readonly string[] | undefined;
+  /** RFC 9449: the DPoP key thumbprint the access token is bound to (cnf.jkt, token_type DPoP); absent: a bearer token. */
+  readonly jkt?: string | undefined;
+  /** RFC 9449 §5: the key the refresh token is bound to (public clients only); absent: not bound. */
+  readonly refreshJkt?: string | undefined;
 }
 
 export interface Minted {
@@ -81,7 +86,7 @@ function complete(input: MintInput, access: MintedAccessToken): Minted {
   // the family index appends), and free to compute.
   const familyId = input.familyId ?? access.hash;
   // Plain literals of one shape (no spreads): this runs on every token request.
-  const record = (hash: string, kind: 'access' | 'refresh', expiresAt: number, audience: readonly string[] | null, scopes: readonly string[] = input.scopes): NewTokenRecord => ({
+  const record = (hash: string, kind: 'access' | 'refresh', expiresAt: number, audience: readonly string[] | null, scopes: readonly string[] = input.scopes, jkt: string | null = input.jkt ?? null): NewTokenRecord => ({
     hash,
     kind,
     applicationId: app.id,
@@ -92,7 +97,9 @@ function complete(input: MintInput, access: MintedAccessToken): Minted {
     expiresAt,
     familyId,
     audience,
+    jkt,
   });
+  const tokenType = input.jkt === undefined ? 'Bearer' : 'DPoP';
   const expiresIn = app.accessTokenLifespan;
   const audience = input.audience === undefined || input.audience.length === 0 ? null : input.audience;
   const records: NewTokenRecord[] = [record(access.hash, 'access', input.now + expiresIn * 1000, audience)];
@@ -100,16 +107,16 @@ function complete(input: MintInput, access: MintedAccessToken): Minted {
   // parameter, not "scope":"" (clients that validate the response refuse the empty string).
   const scope = input.scopes.length === 0 ? undefined : input.scopes.join(' ');
   if (!input.withRefreshToken) {
-    const body: TokenResponseBody = scope === undefined ? { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn } : { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope };
+    const body: TokenResponseBody = scope === undefined ? { access_token: access.token, token_type: tokenType, expires_in: expiresIn } : { access_token: access.token, token_type: tokenType, expires_in: expiresIn, scope };
     return { body, records };
   }
   const { token: refreshToken, key: refreshKey } = mintOpaque(TOKEN_PREFIX.refresh, input.now);
   const refreshAudience = input.refreshAudience === undefined ? audience : input.refreshAudience.length === 0 ? null : input.refreshAudience;
-  records.push(record(refreshKey, 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000, refreshAudience, input.refreshScopes ?? input.scopes));
+  records.push(record(refreshKey, 'refresh', input.refreshExpiresAt ?? input.now + app.refreshTokenLifespan * 1000, refreshAudience, input.refreshScopes ?? input.scopes, input.refreshJkt ?? null));
   const body: TokenResponseBody =
     scope === undefined
-      ? { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, refresh_token: refreshToken }
-      : { access_token: access.token, token_type: 'Bearer', expires_in: expiresIn, scope, refresh_token: refreshToken };
+      ? { access_token: access.token, token_type: tokenType, expires_in: expiresIn, refresh_token: refreshToken }
+      : { access_token: access.token, token_type: tokenType, expires_in: expiresIn, scope, refresh_token: refreshToken };
   return { body, records };
 }
 

@@ -165,6 +165,8 @@ export function jwtFormat(deps: JwtFormatDeps): AccessTokenFormat {
       jti,
       client_id: app.clientId,
       scope: input.scopes.length === 0 ? undefined : input.scopes.join(' '),
+      // RFC 9449 §6.1: a DPoP-bound token names its key's thumbprint.
+      cnf: input.jkt === undefined ? undefined : { jkt: input.jkt },
     };
     const hash = jtiKey(jti);
     return signing.sign(signer.sign, claims).then((token) => ({ token, hash }));

@@ -59,6 +59,7 @@ export function makeApp(over: Partial<Application> = {}): Application {
     origin: 'admin',
     resources: null,
     parRequired: false,
+    dpopRequired: false,
     createdAt: T0,
     updatedAt: T0,
     ...over,
@@ -1109,6 +1110,38 @@ function describeKeysCodesReplayProviders(get: () => Storage): void {
       assert.deepEqual(rotated.token.audience, ['https://a.example.test']);
       assert.deepEqual((await s.tokens.byHash(next.hash))?.audience, ['https://a.example.test']);
       const imported = { ...makeToken({ audience: ['https://c.example.test'] }), status: 'revoked' as const, revokedAt: T0 + 3 };
+      await s.tokens.importAll([imported]);
+      assert.deepEqual(await s.tokens.byHash(imported.hash), imported);
+    });
+
+    it('keeps a DPoP binding (RFC 9449): a token\'s jkt, a code\'s dpop_jkt, an application requiring DPoP', async () => {
+      const s = get();
+      const app = makeApp({ dpopRequired: true });
+      await s.applications.create(app);
+      assert.deepEqual(await s.applications.byId(app.id), app);
+      await s.applications.update({ ...app, dpopRequired: false });
+      assert.equal((await s.applications.byId(app.id))?.dpopRequired, false);
+      const code = makeCode({ dpopJkt: 'jkt-code' });
+      await s.codes.insert(code);
+      const consumed = await s.codes.consume(code.hash, T0 + 1);
+      assert.ok(consumed.outcome === 'consumed');
+      assert.equal(consumed.code.dpopJkt, 'jkt-code');
+      const plainCode = makeCode();
+      await s.codes.insert(plainCode);
+      assert.equal((await s.codes.byHash(plainCode.hash))?.dpopJkt, undefined);
+      const bound = makeToken({ kind: 'access', jkt: 'jkt-token' });
+      const bearer = makeToken({ kind: 'access' });
+      await s.tokens.insert([bound, bearer]);
+      assert.deepEqual(await s.tokens.byHash(bound.hash), { ...bound, status: 'active', revokedAt: null });
+      assert.equal((await s.tokens.byHash(bearer.hash))?.jkt, undefined);
+      const refresh = makeToken({ jkt: 'jkt-r' });
+      await s.tokens.insert([refresh]);
+      const next = makeToken({ familyId: refresh.familyId, jkt: 'jkt-r' });
+      const rotated = await s.tokens.consumeRefresh(refresh.hash, T0 + 2, [next]);
+      assert.ok(rotated.outcome === 'consumed');
+      assert.equal(rotated.token.jkt, 'jkt-r');
+      assert.equal((await s.tokens.byHash(next.hash))?.jkt, 'jkt-r');
+      const imported = { ...makeToken({ jkt: 'jkt-i' }), status: 'revoked' as const, revokedAt: T0 + 3 };
       await s.tokens.importAll([imported]);
       assert.deepEqual(await s.tokens.byHash(imported.hash), imported);
     });

@@ -46,12 +46,18 @@ for (const d of [SQLITE_DIALECT, POSTGRES_DIALECT] satisfies SqlDialect[]) {
       assert.deepEqual(r.sessionFromRow(rowOf(COLUMNS.sessions, r.sessionParams(session))), session);
       const entry = makeAuditEntry();
       assert.deepEqual(r.auditFromRow(rowOf(COLUMNS.audit, r.auditParams(entry))), entry);
-      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode(['x', 'y']), 'password', 1, 2, 'f', 'revoked', 3, null])), {
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode(['x', 'y']), 'password', 1, 2, 'f', 'revoked', 3, null, null])), {
         hash: 'h', kind: 'access', applicationId: 'a', userId: 'u', scopes: ['x', 'y'], grantType: 'password', issuedAt: 1, expiresAt: 2, familyId: 'f', status: 'revoked', revokedAt: 3,
       });
       // A token issued for resources (RFC 8707) carries its audience; one without has none.
       const audience = ['https://a.example.test', 'https://b.example.test/api'];
-      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, audienceEncode(audience)])).audience, audience);
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, audienceEncode(audience), null])).audience, audience);
+      // RFC 9449: a DPoP-bound token carries its key thumbprint; a bearer token has none.
+      assert.equal(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, null, 'jkt-1'])).jkt, 'jkt-1');
+      const boundCode = makeCode({ dpopJkt: 'jkt-2' });
+      assert.deepEqual(r.codeFromRow(rowOf(COLUMNS.codes, r.codeParams(boundCode))), boundCode);
+      const dpopApp = makeApp({ dpopRequired: true });
+      assert.equal(r.applicationFromRow(rowOf(COLUMNS.applications, r.applicationParams(dpopApp))).dpopRequired, true);
       for (const builtIn of [true, false]) {
         const named = { name: 'n', description: 'd', builtIn };
         assert.deepEqual(r.namedFromRow(rowOf(COLUMNS.named, r.namedParams(named))), named);

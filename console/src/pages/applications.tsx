@@ -168,6 +168,8 @@ interface FormState {
   jwksUri: string;
   canIntrospect: boolean;
   adminApi: boolean;
+  /** RFC 9449: token requests must carry a DPoP proof. */
+  dpopRequired: boolean;
   rateLimit: string;
   idTokenSignedResponseAlg: string;
   postLogoutRedirectUris: string;
@@ -181,7 +183,7 @@ interface FormState {
 }
 
 function emptyForm(): FormState {
-  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, rateLimit: '', idTokenSignedResponseAlg: 'RS256', postLogoutRedirectUris: '', backchannelLogoutUri: '', backchannelLogoutSessionRequired: false, resources: '', parRequired: false, grantTypes: [] };
+  return { name: '', appUser: '', scopes: '', redirectUris: '', public: false, tokenFormat: 'opaque', accessTokenLifespan: '', refreshTokenLifespan: '', logoUri: '', audience: '', jwks: '', jwksUri: '', canIntrospect: false, adminApi: false, dpopRequired: false, rateLimit: '', idTokenSignedResponseAlg: 'RS256', postLogoutRedirectUris: '', backchannelLogoutUri: '', backchannelLogoutSessionRequired: false, resources: '', parRequired: false, grantTypes: [] };
 }
 
 function formOf(a: Application): FormState {
@@ -200,6 +202,7 @@ function formOf(a: Application): FormState {
     jwksUri: a.jwksUri ?? '',
     canIntrospect: a.canIntrospect,
     adminApi: a.adminApi,
+    dpopRequired: a.dpopRequired ?? false,
     rateLimit: a.rateLimit ?? '',
     idTokenSignedResponseAlg: a.idTokenSignedResponseAlg,
     postLogoutRedirectUris: (a.postLogoutRedirectUris ?? []).join('\n'),
@@ -343,6 +346,12 @@ function Fields(props: { f: FormState; set: (patch: Partial<FormState>) => void;
         onChange={(v) => set({ adminApi: v })}
         hint="Its tokens with the scope latchkey.admin act on the admin API when their user has the admin role. Never granted on a consent page; JWT bearer and identity-provider tokens never qualify."
       />
+      <Checkbox
+        label="Requires DPoP (sender-constrained tokens, RFC 9449)"
+        checked={f.dpopRequired}
+        onChange={(v) => set({ dpopRequired: v })}
+        hint="Token requests without a DPoP proof are refused (dpop.required): every token is bound to the client's key and useless without it."
+      />
     </>
   );
 }
@@ -359,6 +368,7 @@ function body(f: FormState, includeEmpty: boolean): Record<string, unknown> {
     parRequired: f.parRequired,
     canIntrospect: f.canIntrospect,
     adminApi: f.adminApi,
+    dpopRequired: f.dpopRequired,
   };
   const resources = lines(f.resources);
   if (resources.length > 0) b.resources = resources;

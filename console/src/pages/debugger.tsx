@@ -90,6 +90,8 @@ export function Debugger() {
             <dd>{result.effectiveScopes.join(' ') || '—'}</dd>
             <dt>Audience (resources)</dt>
             <dd>{result.audience === undefined || result.audience === null ? 'none requested' : result.audience.join(' ')}</dd>
+            <dt>DPoP binding (cnf.jkt)</dt>
+            <dd>{result.dpopJkt === undefined || result.dpopJkt === null ? 'none (a bearer token)' : <code>{result.dpopJkt}</code>}</dd>
             <dt>Issued</dt>
             <dd>{fmtTime(result.issuedAt)}</dd>
             <dt>Expires</dt>

@@ -58,6 +58,8 @@ const applicationFields = {
   resources: z.array(z.string().max(2000)).max(100).nullable(),
   /** RFC 9126 require_pushed_authorization_requests: authorization requests only through POST /oauth/par. */
   parRequired: z.boolean(),
+  /** RFC 9449: token requests must carry a DPoP proof (dpop_bound_access_tokens). */
+  dpopRequired: z.boolean(),
 };
 
 const CreateApplication = z.strictObject({
@@ -86,6 +88,7 @@ const CreateApplication = z.strictObject({
   backchannelLogoutSessionRequired: applicationFields.backchannelLogoutSessionRequired.optional(),
   resources: applicationFields.resources.optional(),
   parRequired: applicationFields.parRequired.optional(),
+  dpopRequired: applicationFields.dpopRequired.optional(),
 });
 
 const UpdateApplication = z.strictObject({

@@ -57,6 +57,7 @@ interface CreateOptions extends SharedOptions {
   readonly inactive?: boolean;
   readonly canIntrospect?: boolean;
   readonly adminApi?: string;
+  readonly dpopRequired?: string;
 }
 interface UpdateOptions extends SharedOptions {
   /** A user name, or false for --no-app-user. */
@@ -65,6 +66,7 @@ interface UpdateOptions extends SharedOptions {
   readonly public?: string;
   readonly canIntrospect?: string;
   readonly adminApi?: string;
+  readonly dpopRequired?: string;
   /** Repeatable --claim name=field (name= removes it). */
   readonly claim?: string[];
 }
@@ -137,6 +139,7 @@ function updateInput(opts: UpdateOptions, claimMappings?: ApplicationInput['clai
     public: opts.public === undefined ? undefined : parseBool('--public', opts.public),
     canIntrospect: opts.canIntrospect === undefined ? undefined : parseBool('--can-introspect', opts.canIntrospect),
     adminApi: opts.adminApi === undefined ? undefined : parseBool('--admin-api', opts.adminApi),
+    dpopRequired: opts.dpopRequired === undefined ? undefined : parseBool('--dpop-required', opts.dpopRequired),
   };
   if (Object.values(input).every((v) => v === undefined)) {
     throw new CliError('Nothing to change: give at least one option (see `latchkey apps update --help`).', 2);
@@ -218,6 +221,7 @@ function appRecord(v: ReturnType<typeof appView>): string {
     ['May introspect', v.canIntrospect],
     ['Rate limit', v.rateLimit === null ? '(the instance default, latchkey.rate_limit.client)' : v.rateLimit === 'off' ? 'off (no limit)' : `${v.rateLimit} (token and introspection requests)`],
     ['Custom claims', v.claimMappings === null ? null : Object.entries(v.claimMappings).map(([claim, field]) => `${claim}=${field}`)],
+    ['DPoP required', v.dpopRequired ? 'yes (token requests need a DPoP proof)' : false],
     ['Admin API', v.adminApi ? 'allowed (tokens with scope latchkey.admin whose user has the admin role)' : false],
     ['Secret rotated', v.secretRotatedAt],
     ['Created', v.createdAt],
@@ -331,6 +335,7 @@ function registerCreate(apps: Command, kit: Kit): void {
     .option('--inactive', 'create the application inactive')
     .option('--can-introspect', 'may call the introspection endpoint (RFC 7662): for a resource server\'s application')
     .option('--admin-api <true|false>', 'may administer this instance through the admin API (adds the scope latchkey.admin; default false)')
+    .option('--dpop-required <true|false>', 'token requests must carry a DPoP proof (RFC 9449): every token is bound to the client key (default false)')
     .addHelpText('after', `
 Examples:
   latchkey apps create --name "Nightly export" --grants client_credentials --app-user svc-integration --json
@@ -345,7 +350,7 @@ Examples:
 ${grantsList(kit.grants)}`);
   kit.common(cmd).action((opts: CreateOptions) =>
     kit.withDb(opts, async (ctx, out) => {
-      const input: ApplicationInput = { ...sharedInput(opts), appUser: opts.appUser, public: opts.public === true, active: !opts.inactive, canIntrospect: opts.canIntrospect === true, adminApi: opts.adminApi === undefined ? undefined : parseBool('--admin-api', opts.adminApi) };
+      const input: ApplicationInput = { ...sharedInput(opts), appUser: opts.appUser, public: opts.public === true, active: !opts.inactive, canIntrospect: opts.canIntrospect === true, adminApi: opts.adminApi === undefined ? undefined : parseBool('--admin-api', opts.adminApi), dpopRequired: opts.dpopRequired === undefined ? undefined : parseBool('--dpop-required', opts.dpopRequired) };
       const { application, clientSecret } = await createApplication(ctx, input);
       await report(ctx, out, application, clientSecret, `Created application "${application.name}".`, nextSteps(ctx.grants, application, clientSecret));
     }),
@@ -368,6 +373,7 @@ function registerUpdate(apps: Command, kit: Kit): void {
     .option('--public <true|false>', 'public (no secret) or confidential; becoming confidential generates a secret')
     .option('--can-introspect <true|false>', 'allow or forbid calling the introspection endpoint (RFC 7662)')
     .option('--admin-api <true|false>', 'allow or forbid administering this instance through the admin API (scope latchkey.admin)')
+    .option('--dpop-required <true|false>', 'require or stop requiring a DPoP proof (RFC 9449) with every token request')
     .option('--claim <name=field>', `a custom UserInfo claim from a user field, sent with the scope profile (repeatable; name= removes it; fields: ${CLAIM_SOURCE_FIELDS.join(', ')})`, collectClaims)
     .addHelpText('after', `
 Examples:

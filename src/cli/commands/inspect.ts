@@ -34,6 +34,7 @@ function render(i: Inspection): string {
     ['Scopes granted', i.scopes],
     ['Scopes in effect', i.effectiveScopes],
     ['Audience (resources)', i.audience === null ? '(none requested: the application\'s audience)' : i.audience],
+    ['DPoP binding', i.dpopJkt === null ? '(none: a bearer token)' : `cnf.jkt ${i.dpopJkt} (usable only with DPoP proofs of this key)`],
     ['Issued', isoTime(i.issuedAt)],
     ['Expires', isoTime(i.expiresAt)],
   ]);

@@ -41,6 +41,8 @@ export async function issueCode(kit: AuthorizeKit, app: Application, user: User,
     claims: pending.cl === undefined ? null : { userinfo: [...pending.cl.u], idToken: [...pending.cl.i] },
     // RFC 8707: the token request may name these resources, or fewer.
     ...(pending.rsc === undefined || pending.rsc.length === 0 ? {} : { resources: [...pending.rsc] }),
+    // RFC 9449 §10: the token request must prove this key.
+    ...(pending.dj === undefined ? {} : { dpopJkt: pending.dj }),
   });
   return code;
 }

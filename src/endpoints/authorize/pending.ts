@@ -43,6 +43,8 @@ export interface Pending {
   readonly lg?: string;
   /** RFC 8707: the resources the request names (canonical, checked), absent: none. */
   readonly rsc?: readonly string[];
+  /** RFC 9449 §10: the dpop_jkt the request names (a JWK SHA-256 thumbprint), absent: none. */
+  readonly dj?: string;
   readonly exp: number;
 }
 
@@ -58,7 +60,7 @@ function isPending(value: unknown): value is Pending {
     (p.st === null || typeof p.st === 'string') && (p.cc === null || typeof p.cc === 'string') &&
     (p.n === undefined || p.n === null || typeof p.n === 'string') &&
     (p.p === undefined || strings(p.p)) && optional(p.la, 'number') && optional(p.lh, 'string') && optional(p.hs, 'string') &&
-    (p.rm === undefined || p.rm === 'form_post') && optional(p.lg, 'string') && (p.rsc === undefined || strings(p.rsc)) &&
+    (p.rm === undefined || p.rm === 'form_post') && optional(p.lg, 'string') && (p.rsc === undefined || strings(p.rsc)) && optional(p.dj, 'string') &&
     (p.cl === undefined || (typeof p.cl === 'object' && p.cl !== null && strings(p.cl.u) && strings(p.cl.i))) &&
     Number.isSafeInteger(p.exp)
   );

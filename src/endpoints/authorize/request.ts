@@ -88,6 +88,8 @@ export interface CheckedAuthorization {
   readonly oidc: OidcParams;
   readonly resources: string[];
   readonly hintSub: string | undefined;
+  /** RFC 9449 §10: the DPoP key thumbprint the code is bound to (dpop_jkt), checked for shape. */
+  readonly dpopJkt: string | undefined;
 }
 
 /** How the parameters came: by the front channel (default), or pushed (RFC 9126: at /oauth/par, or used by request_uri). */
@@ -123,6 +125,10 @@ export async function checkAuthorization(kit: AuthorizeKit, ctx: Ctx, source: UR
     const known = await checkResources(kit.deps.resources, client.app, resourceParams);
     checked = { ...checked, scopes: fitScopes(known, checked.scopes, params.scope !== undefined) };
     resources = known.map((r) => r.uri);
+    // RFC 9449 §10: dpop_jkt is the base64url SHA-256 thumbprint (RFC 7638) of the client's DPoP key.
+    if (params.dpop_jkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(params.dpop_jkt)) {
+      throw invalidRequest.withReason('dpop.jkt_malformed').withDescription('The dpop_jkt parameter must be the base64url SHA-256 JWK thumbprint (43 characters) of the DPoP key.').withFacts({ dpopProblem: `dpop_jkt of ${params.dpop_jkt.length} characters` });
+    }
   } catch (error) {
     // A scope that is no auth scope at all is scope.unknown (grants/scope.ts); answered to the client as any other.
     const refusal = await scopeRefusal(kit.deps.storage, error);
@@ -135,7 +141,7 @@ export async function checkAuthorization(kit: AuthorizeKit, ctx: Ctx, source: UR
     if (error instanceof OAuthError) throw new RedirectError(error, target);
     throw error;
   }
-  return { app: client.app, client, target, mode, checked, oidc, resources, hintSub };
+  return { app: client.app, client, target, mode, checked, oidc, resources, hintSub, dpopJkt: params.dpop_jkt };
 }
 
 /**
@@ -161,7 +167,7 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, front: U
   // RFC 9126 §4: a request_uri of ours stands for the pushed parameters (the query's others are ignored).
   const pushed = await pushedParameters(kit, ctx, front);
   const source = pushed ?? front;
-  const { app, client, target, mode, checked, oidc, resources, hintSub } = await checkAuthorization(kit, ctx, source, { pushed: pushed !== undefined });
+  const { app, client, target, mode, checked, oidc, resources, hintSub, dpopJkt } = await checkAuthorization(kit, ctx, source, { pushed: pushed !== undefined });
   const now = kit.deps.clock.now();
   const loginHint = oidc.loginHint ?? (await hintedUserName(kit, hintSub));
   const language = pageLanguage(oidc.uiLocales);
@@ -183,6 +189,7 @@ export async function authorizationRequest(kit: AuthorizeKit, ctx: Ctx, front: U
     ...(oidc.claims === null ? {} : { cl: { u: [...oidc.claims.userinfo], i: [...oidc.claims.idToken] } }),
     ...(language === 'en' ? {} : { lg: language }),
     ...(resources.length === 0 ? {} : { rsc: resources }),
+    ...(dpopJkt === undefined ? {} : { dj: dpopJkt }),
     exp: now + PENDING_REQUEST_LIFETIME_MS,
   };
   return nextPage(kit, ctx, app, pending, oidc, target);

@@ -28,14 +28,18 @@ const copyApp = (a: Application): Application => ({
   origin: a.origin ?? 'admin',
   resources: a.resources === undefined || a.resources === null ? null : [...a.resources],
   parRequired: a.parRequired ?? false,
+  dpopRequired: a.dpopRequired ?? false,
 });
 /** As the SQL adapters read them back: a token's audience and a code's resources only when there are some. */
 const copyToken = (t: TokenRecord): TokenRecord => {
-  const { audience, ...rest } = t;
+  const { audience, jkt, ...plain } = t;
+  // RFC 9449: a bound token's key thumbprint, only when there is one (as the SQL adapters read it).
+  const rest = jkt === undefined || jkt === null ? plain : { ...plain, jkt };
   return audience === undefined || audience === null || audience.length === 0 ? { ...rest, scopes: [...t.scopes] } : { ...rest, scopes: [...t.scopes], audience: [...audience] };
 };
 const copyCode = (c: AuthorizationCode): AuthorizationCode => {
-  const { resources, ...rest } = c;
+  const { resources, dpopJkt, ...plain } = c;
+  const rest = dpopJkt === undefined || dpopJkt === null ? plain : { ...plain, dpopJkt };
   return resources === undefined || resources.length === 0 ? { ...rest, scopes: [...c.scopes] } : { ...rest, scopes: [...c.scopes], resources: [...resources] };
 };
 const copyResource = (r: ResourceRecord): ResourceRecord => ({ ...r, scopes: [...r.scopes] });

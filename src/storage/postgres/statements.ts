@@ -65,7 +65,7 @@ export const SQL = {
   propSet: withBump(`${insertInto(D, 'properties', ['name', 'value', 'updated_at'])} ${D.upsert(['name'], ['value', 'updated_at'])}`),
   tokenInsert: `INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
   refusalInsert: `INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(1)}`,
-  tokensAndRefusalsInsert: `WITH r AS (INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(11)})
+  tokensAndRefusalsInsert: `WITH r AS (INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(12)})
     INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
   // The rotation, the replacements and the bump are one statement: all or nothing. A replacement
   // whose hash exists fails the whole statement (conflict) and leaves the old token active.

@@ -12,7 +12,7 @@ import { audienceEncode, factsText } from '../sql/rows.js';
  * arrays must be rectangular, and scope lists differ in length.
  */
 export function tokenColumns(tokens: readonly NewTokenRecord[]): unknown[][] {
-  const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
+  const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], [], []];
   for (const t of tokens) {
     cols[0]!.push(t.hash);
     cols[1]!.push(t.kind);
@@ -24,6 +24,7 @@ export function tokenColumns(tokens: readonly NewTokenRecord[]): unknown[][] {
     cols[7]!.push(t.expiresAt);
     cols[8]!.push(t.familyId);
     cols[9]!.push(audienceEncode(t.audience));
+    cols[10]!.push(t.jkt ?? null);
   }
   return cols;
 }
@@ -36,10 +37,10 @@ export function tokenColumns(tokens: readonly NewTokenRecord[]): unknown[][] {
 export function tokenRowsFrom(first: number, stored = false): string {
   const p = (i: number): string => `$${first + i}`;
   const state = stored ? 'st, r' : "'active', NULL::bigint";
-  const extra = stored ? `, ${p(10)}::text[], ${p(11)}::bigint[]` : '';
-  return `SELECT h, k, a, u, ARRAY(SELECT el.x FROM jsonb_array_elements_text(s) WITH ORDINALITY AS el(x, n) ORDER BY el.n), g, i, e, f, ${state}, au
-    FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::jsonb[], ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::bigint[], ${p(8)}::text[], ${p(9)}::text[]${extra})
-      AS t(h, k, a, u, s, g, i, e, f, au${stored ? ', st, r' : ''})`;
+  const extra = stored ? `, ${p(11)}::text[], ${p(12)}::bigint[]` : '';
+  return `SELECT h, k, a, u, ARRAY(SELECT el.x FROM jsonb_array_elements_text(s) WITH ORDINALITY AS el(x, n) ORDER BY el.n), g, i, e, f, ${state}, au, jk
+    FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::jsonb[], ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::bigint[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[]${extra})
+      AS t(h, k, a, u, s, g, i, e, f, au, jk${stored ? ', st, r' : ''})`;
 }
 
 /** Stored tokens (status and revocation time as given) as twelve column arrays, for importing. */

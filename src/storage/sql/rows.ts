@@ -18,11 +18,12 @@ export const COLUMNS = {
     'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required',
     'origin', 'resources',
     'par_required',
+    'dpop_required',
   ],
   signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until', 'purpose'],
-  codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid', 'claims', 'resources'],
+  codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid', 'claims', 'resources', 'dpop_jkt'],
   identityProviders: ['id', 'name', 'issuer', 'metadata_url', 'jwks_uri', 'audience', 'user_claim', 'user_field', 'active', 'created_at', 'updated_at'],
-  tokens: ['hash', 'kind', 'application_id', 'user_id', 'scopes', 'grant_type', 'issued_at', 'expires_at', 'family_id', 'status', 'revoked_at', 'audience'],
+  tokens: ['hash', 'kind', 'application_id', 'user_id', 'scopes', 'grant_type', 'issued_at', 'expires_at', 'family_id', 'status', 'revoked_at', 'audience', 'jkt'],
   refusals: ['request_id', 'at', 'endpoint', 'status', 'error', 'reason', 'description', 'hint', 'client_id', 'application_name', 'user_name', 'remote_address', 'facts', 'rule_id'],
   rules: ['id', 'kind', 'target', 'spec', 'mode', 'note', 'created_at', 'created_by', 'updated_at', 'enforced_at', 'enforced_by'],
   audit: ['id', 'at', 'actor', 'action', 'target', 'before', 'after'],
@@ -181,6 +182,8 @@ export interface ApplicationRow {
   resources: SqlList | null;
   /** RFC 9126 require_pushed_authorization_requests. */
   par_required: SqlBool;
+  /** RFC 9449: token requests must carry a DPoP proof. */
+  dpop_required: SqlBool;
 }
 
 export interface SigningKeyRow {
@@ -210,6 +213,8 @@ export interface AuthorizationCodeRow {
   sid: string | null;
   claims: string | null;
   resources: SqlList;
+  /** RFC 9449 §10: the dpop_jkt of the authorization request; NULL: none. */
+  dpop_jkt: string | null;
 }
 
 export interface PushedRequestRow {
@@ -258,6 +263,8 @@ export interface TokenRow {
   revoked_at: number | null;
   /** RFC 8707: the token's resources, space-separated (canonical URIs have no spaces); NULL: none requested. */
   audience: string | null;
+  /** RFC 9449: the DPoP key thumbprint the token is bound to; NULL: a bearer token. */
+  jkt: string | null;
 }
 
 export interface ResourceRow {
@@ -372,6 +379,7 @@ export function sqlRows(d: SqlDialect) {
       origin: (r.origin ?? 'admin') as ApplicationOrigin,
       resources: r.resources === null || r.resources === undefined ? null : list.decode(r.resources),
       parRequired: bool.decode(r.par_required),
+      dpopRequired: r.dpop_required === undefined || r.dpop_required === null ? false : bool.decode(r.dpop_required),
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     }),
@@ -383,6 +391,7 @@ export function sqlRows(d: SqlDialect) {
       list.encode(a.postLogoutRedirectUris ?? []), a.backchannelLogoutUri ?? null, bool.encode(a.backchannelLogoutSessionRequired ?? false),
       a.origin ?? 'admin', a.resources === undefined || a.resources === null ? null : list.encode(a.resources),
       bool.encode(a.parRequired ?? false),
+      bool.encode(a.dpopRequired ?? false),
     ],
 
     signingKeyFromRow,
@@ -403,8 +412,9 @@ export function sqlRows(d: SqlDialect) {
       sid: r.sid,
       claims: claimsRequestDecode(r.claims),
       ...(r.resources === null || r.resources === undefined || list.decode(r.resources).length === 0 ? {} : { resources: list.decode(r.resources) }),
+      ...(r.dpop_jkt === null || r.dpop_jkt === undefined ? {} : { dpopJkt: r.dpop_jkt }),
     }),
-    codeParams: (c: AuthorizationCode): unknown[] => [c.hash, c.applicationId, c.userId, c.redirectUri, list.encode(c.scopes), c.codeChallenge, c.issuedAt, c.expiresAt, c.usedAt, c.nonce ?? null, c.authTime ?? null, c.sid ?? null, claimsRequestEncode(c.claims), list.encode(c.resources ?? [])],
+    codeParams: (c: AuthorizationCode): unknown[] => [c.hash, c.applicationId, c.userId, c.redirectUri, list.encode(c.scopes), c.codeChallenge, c.issuedAt, c.expiresAt, c.usedAt, c.nonce ?? null, c.authTime ?? null, c.sid ?? null, claimsRequestEncode(c.claims), list.encode(c.resources ?? []), c.dpopJkt ?? null],
 
     identityProviderFromRow: (r: IdentityProviderRow): IdentityProvider => ({
       id: r.id,
@@ -435,6 +445,7 @@ export function sqlRows(d: SqlDialect) {
       revokedAt: r.revoked_at,
       // Only when set, so records of tokens without a resource keep their shape.
       ...(r.audience === null || r.audience === undefined ? {} : { audience: audienceDecode(r.audience) }),
+      ...(r.jkt === null || r.jkt === undefined ? {} : { jkt: r.jkt }),
     }),
 
     resourceFromRow: (r: ResourceRow): ResourceRecord => ({ uri: r.uri, name: r.name, description: r.description, scopes: list.decode(r.scopes), createdAt: r.created_at, updatedAt: r.updated_at }),

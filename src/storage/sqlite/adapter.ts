@@ -152,12 +152,12 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   const revokeWithScope = revokeMatching(s.tokenRevokeScope);
 
   const insertToken = (t: NewTokenRecord): void => {
-    s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, audienceEncode(t.audience));
+    s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, audienceEncode(t.audience), t.jkt ?? null);
   };
 
   const importTokens = db.transaction((tokens: readonly TokenRecord[]) => {
     for (const t of tokens) {
-      s.tokenImport.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, t.status, t.revokedAt, audienceEncode(t.audience));
+      s.tokenImport.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, t.status, t.revokedAt, audienceEncode(t.audience), t.jkt ?? null);
     }
   });
 

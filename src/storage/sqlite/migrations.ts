@@ -377,6 +377,18 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
     `,
   },
   {
+    version: 16,
+    name: 'DPoP (RFC 9449): token key binding, authorization code dpop_jkt, applications requiring DPoP',
+    sql: `
+      -- The JWK SHA-256 thumbprint of the DPoP key a token is bound to (cnf.jkt); NULL: a bearer token.
+      ALTER TABLE tokens ADD COLUMN jkt TEXT;
+      -- The dpop_jkt an authorization request named (RFC 9449 §10); NULL: none.
+      ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
+      -- Token requests of the application must carry a DPoP proof.
+      ALTER TABLE applications ADD COLUMN dpop_required INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
     version: 18,
     name: 'device authorization (RFC 8628): device codes',
     sql: `
