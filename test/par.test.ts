@@ -169,6 +169,44 @@ describe('pushed authorization requests (RFC 9126)', () => {
     });
   });
 
+  describe('DPoP at /oauth/par (RFC 9449 section 10.1)', () => {
+    /** Pushes with a DPoP proof of `key`, signs in and consents; returns the callback parameters and the PKCE verifier. */
+    async function pushedWithProof(key: CryptoKeyPair, extra: Record<string, string> = {}) {
+      const { verifier, challenge } = await pkce();
+      const state = oauth.generateRandomState();
+      const res = await oauth.pushedAuthorizationRequest(as, web.client, basic(web.secret), { redirect_uri: CALLBACK, response_type: 'code', scope: 'orders.read', code_challenge: challenge, code_challenge_method: 'S256', state, ...extra }, { DPoP: oauth.DPoP(web.client, key), ...insecure });
+      assert.equal(res.status, 201, await res.clone().text());
+      const pushed = await oauth.processPushedAuthorizationResponse(as, web.client, res);
+      const answer = await authorizeInBrowser(new Browser(server.url), authorizeUrlOf(web.client.client_id, pushed.request_uri), { username: 'pat', password: PW });
+      return { params: oauth.validateAuthResponse(as, web.client, new URL(answer.location ?? ''), state), verifier };
+    }
+
+    it('binds the code to the proof key: redeemed with that key it gives a DPoP token, with another key it is refused', async () => {
+      const key = await oauth.generateKeyPair('ES256');
+      const bound = await pushedWithProof(key);
+      const res = await oauth.authorizationCodeGrantRequest(as, web.client, basic(web.secret), bound.params, CALLBACK, bound.verifier, { DPoP: oauth.DPoP(web.client, key), ...insecure });
+      const tokens = await oauth.processAuthorizationCodeResponse(as, web.client, res);
+      assert.equal(tokens.token_type, 'dpop');
+
+      const other = await pushedWithProof(await oauth.generateKeyPair('ES256'));
+      const refused = await oauth.authorizationCodeGrantRequest(as, web.client, basic(web.secret), other.params, CALLBACK, other.verifier, { DPoP: oauth.DPoP(web.client, key), ...insecure });
+      assert.equal(refused.status, 400);
+      const body = (await refused.json()) as { error: string };
+      assert.equal(body.error, 'invalid_grant');
+      assert.equal(await reasonOf(refused.headers.get('x-request-id') ?? ''), 'dpop.jkt_mismatch');
+    });
+
+    it('refuses a proof and a dpop_jkt naming different keys (dpop.par_jkt_mismatch), and a bad proof (invalid_dpop_proof)', async () => {
+      const key = await oauth.generateKeyPair('ES256');
+      const res = await oauth.pushedAuthorizationRequest(as, web.client, basic(web.secret), { ...{ redirect_uri: CALLBACK, response_type: 'code', scope: 'orders.read' }, dpop_jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' }, { DPoP: oauth.DPoP(web.client, key), ...insecure });
+      assert.equal(res.status, 400);
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_dpop_proof');
+      assert.equal(await reasonOf(res.headers.get('x-request-id') ?? ''), 'dpop.par_jkt_mismatch');
+      const bad = await rawPush(new URLSearchParams({ redirect_uri: CALLBACK, response_type: 'code', scope: 'orders.read' }), { ...basicHeader(web.client.client_id, web.secret), dpop: 'not-a-proof' });
+      await assertParRefusal(bad, 400, 'invalid_dpop_proof', 'dpop.proof_malformed');
+    });
+  });
+
   describe('errors at /oauth/par (JSON, never a redirect: §2.3)', () => {
     const good = () => ({ redirect_uri: CALLBACK, response_type: 'code', scope: 'orders.read' });
 

@@ -2123,6 +2123,21 @@ function PAR_CASES(): OtherCase[] {
       },
     },
     {
+      code: 'dpop.par_jkt_mismatch', endpoint: 'par',
+      facts: (e) => {
+        assert.equal(e.facts.dpopJkt, 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+        assert.equal(typeof e.facts.boundJkt, 'string');
+      },
+      run: async () => {
+        const fx = await codeFixture(server, clock);
+        const { client_id: _clientId, ...params } = requestParams(fx);
+        const key = await dpopKey();
+        const res = await post({ path: '/oauth/par', form: { ...params, dpop_jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' }, basic: [fx.confidential.clientId, fx.confidential.secret], headers: { dpop: await dpopProof(key, 'POST', '/oauth/par') } });
+        assertOAuthError(res, 400, 'invalid_dpop_proof');
+        return res;
+      },
+    },
+    {
       code: 'par.request_uri_unknown', endpoint: 'authorize',
       facts: async (e) => assert.deepEqual(pick(e.facts, ['requestUriLength', 'sentClientId']), { requestUriLength: 'urn:ietf:params:oauth:request_uri:nope'.length, sentClientId: (await codeFixture(server, clock)).confidential.clientId }),
       run: async () => assertErrorPage(await new Browser(server.url).get(parUrl((await codeFixture(server, clock)).confidential.clientId, 'urn:ietf:params:oauth:request_uri:nope')), 400),

@@ -15,6 +15,8 @@ import type { Storage } from '../storage/types.js';
 import type { AuthorizeEndpoint } from './authorize/context.js';
 import { PAR_LIFETIME_PROPERTY, PAR_URN_PREFIX, pushedRequestKey } from './authorize/pushed.js';
 import { countAddress, countClient, withRateHeaders, type RateState } from './rate-limit.js';
+import { tokenRequestProof } from './token.js';
+import type { DpopVerifierDeps } from '../tokens/dpop.js';
 import { answer, authenticateCaller, checkTransport, JSON_NO_STORE, type TransportRules } from './shared.js';
 
 /**
@@ -50,6 +52,8 @@ export interface ParEndpointDeps {
   readonly logger: Logger;
   /** Rate limits per source address and per application, as at the token endpoint; none when omitted. */
   readonly rateLimits?: RateLimits;
+  /** RFC 9449 §10.1: a DPoP proof sent with the pushed request binds the code to its key (as dpop_jkt); absent: DPoP headers are refused. */
+  readonly dpop?: DpopVerifierDeps;
 }
 
 export interface ParEndpoint {
@@ -80,14 +84,26 @@ export function createParEndpoint(deps: ParEndpointDeps): ParEndpoint {
         .withDescription('A pushed authorization request must not carry request_uri (RFC 9126 section 2.1): send the authorization parameters themselves.')
         .withFacts({ requestUriLength: params.request_uri.length });
     }
+    const properties = deps.cache.peekProperties() ?? (await deps.cache.properties());
+    // RFC 9449 §10.1: a DPoP proof here stands for dpop_jkt; when both are sent they must name one key.
+    const proofJkt = req.headers.dpop === undefined ? undefined : await tokenRequestProof(deps, req, properties);
+    if (proofJkt !== undefined && params.dpop_jkt !== undefined && params.dpop_jkt !== proofJkt) {
+      throw new OAuthError({
+        error: 'invalid_dpop_proof',
+        status: 400,
+        reason: 'dpop.par_jkt_mismatch',
+        description: 'The pushed request carries both a DPoP proof and a dpop_jkt naming another key (RFC 9449 section 10.1): send one of them, or both for the same key.',
+        facts: { dpopJkt: params.dpop_jkt.slice(0, 64), boundJkt: proofJkt },
+      });
+    }
     // A client_id in the body that is not the authenticated client's was refused by client authentication (client_auth.multiple_methods).
     const pushed = new URLSearchParams();
     for (const name in params) if (!CLIENT_AUTH_PARAMETERS.has(name)) pushed.append(name, params[name] as string);
+    if (proofJkt !== undefined) pushed.set('dpop_jkt', proofJkt);
     for (const r of resources) pushed.append('resource', r);
     if (params.client_id === undefined) pushed.set('client_id', app.clientId);
     // Exactly the authorization endpoint's checks; what it would show as a page or redirect is answered as JSON.
     await deps.authorize.checkPushed(req, pushed, refusal);
-    const properties = deps.cache.peekProperties() ?? (await deps.cache.properties());
     const lifetime = properties[PAR_LIFETIME_PROPERTY];
     const now = deps.clock.now();
     // 256 random bits: the request_uri is a bearer reference to the pushed request (§7.1); only its hash is kept.

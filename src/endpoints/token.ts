@@ -117,14 +117,15 @@ export async function dpopTokenRefusal(error: DpopRejected, nonces: DpopNonces |
   return error.nonceProblem && nonces !== undefined ? refused.withHeaders({ 'dpop-nonce': await nonces.current() }) : refused;
 }
 
-/**
- * RFC 9449 §5: the request's DPoP proof (htm POST, htu the token endpoint URL on the issuer), its
- * key's thumbprint; undefined without a DPoP header. Throws the refusal.
- */
 /** Proofs verified per request: a decision taken again with a fresh cache (shared.ts answer) must not see its own proof as a replay. */
 const verifiedProofs = new WeakMap<NeutralRequest, string>();
 
-async function tokenRequestProof(deps: TokenEndpointDeps, req: NeutralRequest, properties: PropertyValues): Promise<string | undefined> {
+/**
+ * RFC 9449 §5 (and §10.1 at the pushed authorization request endpoint): the request's DPoP proof
+ * (htm POST, htu the endpoint's URL on the issuer), its key's thumbprint; undefined without a
+ * DPoP header. Throws the refusal (invalid_dpop_proof, or use_dpop_nonce with a fresh nonce).
+ */
+export async function tokenRequestProof(deps: { readonly dpop?: DpopVerifierDeps }, req: NeutralRequest, properties: PropertyValues): Promise<string | undefined> {
   const seen = verifiedProofs.get(req);
   if (seen !== undefined) return seen;
   const dpop = deps.dpop;

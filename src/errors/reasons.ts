@@ -1242,6 +1242,11 @@ export const REASONS = {
     fix: 'Redeem the code with a DPoP proof made with the key whose thumbprint was sent as dpop_jkt.',
     facts: ['dpopJkt', 'boundJkt'],
   },
+  'dpop.par_jkt_mismatch': {
+    explanation: 'A pushed authorization request (RFC 9126) carried a DPoP proof and a dpop_jkt parameter naming different keys (RFC 9449 §10.1: the proof binds the code to its key, as dpop_jkt does).',
+    fix: 'Send the DPoP proof alone (its key becomes the code\'s binding), or a dpop_jkt that is the thumbprint of the proof\'s key.',
+    facts: ['dpopJkt', 'boundJkt'],
+  },
   'dpop.jkt_malformed': {
     explanation: 'The authorization request dpop_jkt parameter is not a JWK SHA-256 thumbprint (RFC 9449 §10: 43 base64url characters, RFC 7638).',
     fix: 'Send dpop_jkt as the base64url SHA-256 JWK thumbprint of the DPoP public key (oauth4webapi calculateJwkThumbprint / jose calculateJwkThumbprint), or leave it out.',

@@ -6,7 +6,7 @@ import { factTime } from '../errors/fact-values.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import { OPENID_SCOPE } from '../registry/oidc-scopes.js';
 import { DEVICE_CODE_GRANT } from './grant-type.js';
-import { issueTokens } from './issue.js';
+import { issueTokens, refreshJktOf } from './issue.js';
 import { audienceOf, bindResources, fitScopes } from './resource.js';
 import { effectiveScopes } from './scope.js';
 import type { GrantContext, GrantDeps, GrantHandler, GrantModule } from './types.js';
@@ -119,7 +119,7 @@ function deviceCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
       const resources = await bindResources(deps.resources, ctx.resources, d.resources);
       return { application: app, device: d, user, scopes: fitScopes(resources, effectiveScopes(d.scopes, app), false), audience: audienceOf(resources) };
     },
-    async issue(plan) {
+    async issue(plan, ctx) {
       const now = deps.clock.now();
       const body = await issueTokens(deps, {
         application: plan.application,
@@ -133,6 +133,9 @@ function deviceCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
         audience: plan.audience,
         refreshAudience: plan.device.resources,
         refreshScopes: effectiveScopes(plan.device.scopes, plan.application),
+        // RFC 9449: a DPoP poll binds the tokens (a public client's refresh token too).
+        jkt: ctx.dpopJkt,
+        refreshJkt: refreshJktOf(plan.application, ctx.dpopJkt),
       });
       // OpenID Connect Core 1.0 §3.1.3.3, as for a code: an ID token when the grant has openid.
       if (deps.idTokens === undefined || !plan.scopes.includes(OPENID_SCOPE)) return body;
