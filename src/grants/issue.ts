@@ -35,6 +35,8 @@ export function issueTokens(
     ...(input.audience === undefined ? {} : { audience: input.audience }),
     ...(input.refreshAudience === undefined ? {} : { refreshAudience: input.refreshAudience }),
     ...(input.refreshScopes === undefined ? {} : { refreshScopes: input.refreshScopes }),
+    ...(input.act === undefined ? {} : { act: input.act }),
+    ...(input.lifetime === undefined ? {} : { lifetime: input.lifetime }),
   };
   const m = deps.mint(mintInput);
   // JWT formats sign asynchronously; opaque mints synchronously.

@@ -388,6 +388,22 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
       CREATE INDEX registrations_created ON registrations (created_at, client_id);
     `,
   },
+  {
+    version: 16,
+    name: 'token exchange (RFC 8693): exchange policies, the actor of exchanged tokens',
+    sql: `
+      -- One token exchange policy per application (by client id; spec: JSON). A policy may outlive
+      -- its application (the doctor reports it).
+      CREATE TABLE exchange_policies (
+        client_id TEXT COLLATE "C" PRIMARY KEY,
+        spec TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      -- RFC 8693 section 4.1: the actor of a token issued by delegation (JSON); NULL: none.
+      ALTER TABLE tokens ADD COLUMN act TEXT;
+    `,
+  },
 ];
 
 /** How many rows the change version is spread over (see migration 1). */

@@ -376,6 +376,22 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       CREATE INDEX registrations_created ON registrations (created_at, client_id);
     `,
   },
+  {
+    version: 17,
+    name: 'token exchange (RFC 8693): exchange policies, the actor of exchanged tokens',
+    sql: `
+      -- One token exchange policy per application (by client id; spec: JSON). A policy may outlive
+      -- its application (the doctor reports it).
+      CREATE TABLE exchange_policies (
+        client_id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      -- RFC 8693 section 4.1: the actor of a token issued by delegation (JSON); NULL: none.
+      ALTER TABLE tokens ADD COLUMN act TEXT;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
