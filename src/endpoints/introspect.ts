@@ -9,7 +9,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import { effectiveScopes } from '../grants/scope.js';
 import type { RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { Application, TokenRecord, User } from '../domain/model.js';
+import type { Application, TokenRecord, User, ActClaim } from '../domain/model.js';
 import { decideWithFreshCache } from '../registry/fresh-cache.js';
 import type { Storage } from '../storage/types.js';
 import { tokenVerdict, type TokenInvalidReason } from '../tokens/verdict.js';
@@ -80,6 +80,8 @@ export interface IntrospectionBody {
   readonly aud?: string | readonly string[];
   readonly iss: string;
   readonly jti?: string;
+  /** RFC 8693 §4.1: who acts for the subject (a token issued by token exchange with an actor token). */
+  readonly act?: ActClaim;
 }
 
 
@@ -181,6 +183,8 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
     if (access) body.aud = claims?.aud !== undefined ? claims.aud : (bound ?? app.audience ?? deps.issuer());
     body.iss = deps.issuer();
     if (typeof claims?.jti === 'string') body.jti = claims.jti;
+    // RFC 8693 §2.2.1 / §4.1: the actor of an exchanged token, from its record (opaque and JWT alike).
+    if (record.act !== undefined && record.act !== null) body.act = record.act;
     return body as unknown as IntrospectionBody;
   }
 

@@ -353,6 +353,17 @@ function tokenExchangeHandler(deps: GrantDeps): GrantHandler<Plan> {
       const [checked] = await checkResources(deps.resources, app, [known.uri]);
       if (checked !== undefined && !found.some((r) => r.uri === checked.uri)) found.push(checked);
     }
+    // A token without a resource is good at every hosted API of this server: only where the policy allows any.
+    if (found.length === 0 && !policy.spec.resources.includes(ANY)) {
+      throw invalidTarget
+        .withReason('exchange.target_not_allowed')
+        .withDescription(
+          policy.spec.resources.length === 0
+            ? `The exchange policy of ${app.name} allows no resource. An administrator can allow some with \`latchkey exchange policies set ${app.clientId} --resources <uris>\`.`
+            : `The exchange policy of ${app.name} allows tokens only for ${policy.spec.resources.join(', ').slice(0, 300)}: name one with resource (or audience).`,
+        )
+        .withFacts({ exchangePolicy: app.clientId, requestedResource: null, policyResources: policy.spec.resources.map((u) => u.slice(0, 300)) });
+    }
     for (const r of found) {
       if (allows(policy.spec.resources, r.uri)) continue;
       throw invalidTarget
