@@ -235,7 +235,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
   it('refuses a target that is not empty, the same database twice, and a missing source', async () => {
     const again = await cli(['migrate-db', '--from', sqlitePath, '--to', db.url]);
     assert.equal(again.code, 1);
-    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; 1 rule; 1 registered resource; 1 registration policy; 1 initial access token; 1 client registration; refusal records; application usage counts; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
+    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; 1 rule; 1 registered resource; 1 registration policy; 1 initial access token; 1 client registration; 1 token exchange policy; refusal records; application usage counts; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
     const same = await cli(['migrate-db', '--from', sqlitePath, '--to', sqlitePath]);
     assert.equal(same.code, 2);
     assert.match(same.err, /same database/);

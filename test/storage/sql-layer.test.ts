@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import { POSTGRES_DIALECT } from '../../src/storage/postgres/dialect.js';
 import type { SqlDialect } from '../../src/storage/sql/dialect.js';
 import { listQuery, updateByKey, updateValues, when } from '../../src/storage/sql/queries.js';
-import { audienceEncode, COLUMNS, sqlRows } from '../../src/storage/sql/rows.js';
+import { actEncode, audienceEncode, COLUMNS, exchangeRows, sqlRows } from '../../src/storage/sql/rows.js';
+import { TOKEN_EXCHANGE_GRANT } from '../../src/grants/grant-type.js';
 import { SQLITE_DIALECT } from '../../src/storage/sqlite/dialect.js';
 import { makeApp, makeAuditEntry, makeCode, makeIdentityProvider, makeRefusal, makeSession, makeSigningKey, makeUser } from './contract.js';
 
@@ -39,12 +40,18 @@ for (const d of [SQLITE_DIALECT, POSTGRES_DIALECT] satisfies SqlDialect[]) {
       assert.deepEqual(r.sessionFromRow(rowOf(COLUMNS.sessions, r.sessionParams(session))), session);
       const entry = makeAuditEntry();
       assert.deepEqual(r.auditFromRow(rowOf(COLUMNS.audit, r.auditParams(entry))), entry);
-      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode(['x', 'y']), 'password', 1, 2, 'f', 'revoked', 3, null])), {
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode(['x', 'y']), 'password', 1, 2, 'f', 'revoked', 3, null, null])), {
         hash: 'h', kind: 'access', applicationId: 'a', userId: 'u', scopes: ['x', 'y'], grantType: 'password', issuedAt: 1, expiresAt: 2, familyId: 'f', status: 'revoked', revokedAt: 3,
       });
       // A token issued for resources (RFC 8707) carries its audience; one without has none.
       const audience = ['https://a.example.test', 'https://b.example.test/api'];
-      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, audienceEncode(audience)])).audience, audience);
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, audienceEncode(audience), null])).audience, audience);
+      // A token of a token exchange with an actor (RFC 8693 §4.1) carries its act, nested chains included.
+      const act = { sub: 'svc-agent', client_id: 'c1', act: { sub: 'svc-first' } };
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode([]), TOKEN_EXCHANGE_GRANT, 1, 2, 'f', 'active', null, null, actEncode(act)])).act, act);
+      // Exchange policies: the spec as JSON.
+      const policy = { clientId: 'c1', spec: { subjectApplications: ['*'], identityProviders: ['corp'], idTokens: true, resources: ['https://a.example.test'], scopes: ['x'], impersonation: false }, createdAt: 1, updatedAt: 2 };
+      assert.deepEqual(exchangeRows.exchangePolicyFromRow(rowOf(COLUMNS.exchangePolicies, exchangeRows.exchangePolicyParams(policy))), policy);
       for (const builtIn of [true, false]) {
         const named = { name: 'n', description: 'd', builtIn };
         assert.deepEqual(r.namedFromRow(rowOf(COLUMNS.named, r.namedParams(named))), named);
