@@ -43,7 +43,8 @@ function list(field: string, values: readonly string[]): string[] {
   if (unique.length > MAX_LIST) throw new RegistryError('invalid_input', `${field}: at most ${MAX_LIST} values.`, field);
   if (unique.includes(EXCHANGE_ANY) && unique.length > 1) throw new RegistryError('invalid_input', `${field}: * (any) stands alone.`, field);
   for (const v of unique) {
-    if (v.length > 300 || /[\s\x00-\x1f\x7f,]/.test(v)) throw new RegistryError('invalid_input', `${field}: ${JSON.stringify(v.slice(0, 80))} is not a valid value.`, field);
+    // Identity provider names may hold spaces; client ids, resources and scopes never do.
+    if (v.length > 300 || /[\x00-\x1f\x7f,]/.test(v) || (field !== 'identityProviders' && /\s/.test(v))) throw new RegistryError('invalid_input', `${field}: ${JSON.stringify(v.slice(0, 80))} is not a valid value.`, field);
   }
   return unique;
 }
