@@ -15,6 +15,9 @@ import { buildFixture, CC_PROPERTY, type FixtureApp } from './helpers/fixture.js
 import { startIdpServer, type IdpServer } from './helpers/idp-server.js';
 import { assertOAuthError, assertRefusal, refreshCache, registryDeps, tokenRequest, type TokenResponse } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import type { IO } from '../src/cli/context.js';
+import { main } from '../src/cli/main.js';
+import { adminFetch, adminToken } from './helpers/admin.js';
 
 const AT = 'urn:ietf:params:oauth:token-type:access_token';
 const JWT = 'urn:ietf:params:oauth:token-type:jwt';
@@ -309,5 +312,67 @@ describe('token exchange (RFC 8693)', () => {
         }
       }
     });
+  });
+});
+
+/** A latchkey command on the test server's database, in process. */
+async function cli(words: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: IO = { out: (t) => void (out += t), err: (t) => void (err += t), readStdin: async () => '' };
+  const code = await main(['node', 'latchkey', ...words, '--db', server.db], io);
+  return { code, out, err };
+}
+
+describe('exchange policies on every surface', () => {
+  it('CLI: set, list, show (with a next-step curl), remove; unknown sources refused', async () => {
+    const set = await cli(['exchange', 'policies', 'set', apps.nopolicy.clientId, '--subject-apps', apps.web.clientId, '--resources', ORDERS, '--scopes', 'orders.read']);
+    assert.equal(set.code, 0, set.err);
+    assert.match(set.out, /Token exchange policy of No policy/);
+    assert.match(set.out, /curl .*grant_type=urn:ietf:params:oauth:grant-type:token-exchange/);
+    assert.match(set.out, /actor_token=/, 'delegation only: the curl sends an actor token');
+    const list = await cli(['exchange', 'policies', 'list']);
+    assert.equal(list.code, 0, list.err);
+    assert.match(list.out, /APPLICATION +SUBJECT APPS/);
+    assert.ok(list.out.includes(apps.nopolicy.clientId));
+    const shown = JSON.parse((await cli(['exchange', 'policies', 'show', apps.nopolicy.clientId, '--json'])).out) as { spec: { scopes: string[]; impersonation: boolean } };
+    assert.deepEqual([shown.spec.scopes, shown.spec.impersonation], [['orders.read'], false]);
+    const bad = await cli(['exchange', 'policies', 'set', apps.nopolicy.clientId, '--idps', 'no-such-idp']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /no identity provider is named "no-such-idp"/);
+    const help = await cli(['exchange', 'policies', 'set', '--help']);
+    assert.match(help.out, /--impersonation <bool>/);
+    const removed = await cli(['exchange', 'policies', 'remove', apps.nopolicy.clientId, '--yes']);
+    assert.equal(removed.code, 0, removed.err);
+    assert.notEqual((await cli(['exchange', 'policies', 'show', apps.nopolicy.clientId])).code, 0);
+  });
+
+  it('admin API: PUT, GET and DELETE a policy', async () => {
+    const headers = { authorization: `Bearer ${await adminToken(server)}` };
+    const put = await adminFetch(server, 'PUT', `/exchange/policies/${apps.nopolicy.clientId}`, { headers, body: { subjectApplications: ['*'], resources: ['*'], scopes: ['orders.read'], impersonation: true } });
+    assert.equal(put.status, 200, put.text);
+    assert.equal(put.json.spec.impersonation, true);
+    const got = await adminFetch(server, 'GET', '/exchange/policies', { headers });
+    assert.ok((got.json as { clientId: string }[]).some((p) => p.clientId === apps.nopolicy.clientId));
+    const gone = await adminFetch(server, 'DELETE', `/exchange/policies/${apps.nopolicy.clientId}`, { headers });
+    assert.equal(gone.status, 200, gone.text);
+    assert.equal((await adminFetch(server, 'GET', `/exchange/policies/${apps.nopolicy.clientId}`, { headers })).status, 404);
+  });
+
+  it('inspect shows the actor and the family; doctor reports a policy of a deleted application', async () => {
+    const subject = await userTokens('web', 'orders.read');
+    const body = await ok(await exchange('opaqueAgent', { subject_token: subject.access, subject_token_type: AT, actor_token: await ccToken('opaqueAgent'), actor_token_type: AT }));
+    const inspected = await cli(['inspect', String(body.access_token), '--issuer', server.url]);
+    assert.equal(inspected.code, 0, inspected.err);
+    assert.match(inspected.out, new RegExp(`Acting for the user \\(act\\) +svc-agent2 \\(client ${apps.opaqueAgent.clientId}\\)`));
+    assert.match(inspected.out, /Family\s+tk_\S+ \(the subject token's:\s+revoked with it\)/);
+    const json = JSON.parse((await cli(['inspect', String(body.access_token), '--issuer', server.url, '--json'])).out) as { act: unknown; family: string };
+    assert.deepEqual(json.act, { sub: 'svc-agent2', client_id: apps.opaqueAgent.clientId });
+    await server.latchkey.storage.exchangePolicies.put({ clientId: 'deleted-app', spec: { subjectApplications: ['gone-app'], identityProviders: [], idTokens: false, resources: [], scopes: [], impersonation: false }, createdAt: 1, updatedAt: 1 });
+    const doctor = JSON.parse((await cli(['doctor', '--json'])).out) as { findings?: { id: string; target?: string }[] } | { id: string; target?: string }[];
+    const findings = Array.isArray(doctor) ? doctor : (doctor.findings ?? []);
+    const orphan = findings.find((f) => f.id === 'exchange_policy_orphaned');
+    assert.equal(orphan?.target, 'deleted-app', JSON.stringify(findings.map((f) => f.id)));
+    await server.latchkey.storage.exchangePolicies.delete('deleted-app');
   });
 });

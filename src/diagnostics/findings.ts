@@ -43,6 +43,8 @@ export const FINDING_IDS = [
   'cimd_trusts_any_domain',
   'resource_unreachable',
   'open_registration_unlimited',
+  'exchange_policy_orphaned',
+  'exchange_policy_dangling',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

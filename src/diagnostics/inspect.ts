@@ -10,7 +10,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import { isReasonCode, reasonInfo } from '../errors/reasons.js';
 import { effectiveScopes } from '../grants/scope.js';
 import { presented } from '../resource-server/authenticate.js';
-import { type Application, type ApplicationOrigin, type TokenKind, type TokenRecord } from '../domain/model.js';
+import { type Application, type ApplicationOrigin, type TokenKind, type TokenRecord , type ActClaim } from '../domain/model.js';
 import { registrationInfo } from '../registry/registration.js';
 import { StorageError } from '../storage/types.js';
 import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims } from '../tokens/jwt.js';
@@ -56,6 +56,14 @@ export interface Inspection {
   readonly expiresAt: number | null;
   /** RFC 8707: the resources the token was issued for (its audience); null: none requested (the application's audience applies). */
   readonly audience: readonly string[] | null;
+  /**
+   * RFC 8693 §4.1: who acts for the user (a token from a token exchange with an actor token); null:
+   * nobody. `family`: the handle of the token that started its family (tk_…; an exchanged token
+   * carries its subject's, so revoking that sign-in revokes it too); null when not found.
+   */
+  readonly act: ActClaim | null;
+  readonly family: string | null;
+  readonly grantType: string | null;
   readonly apis: readonly ApiVerdict[];
 }
 
@@ -268,6 +276,9 @@ export async function inspectToken(deps: InspectDeps, raw: string): Promise<Insp
     issuedAt: facts.issuedAt ?? null,
     expiresAt: facts.expiresAt ?? null,
     audience: record?.audience === undefined || record.audience === null || record.audience.length === 0 ? null : [...record.audience],
+    act: record?.act ?? null,
+    family: record === undefined ? null : tokenHandle(record.familyId),
+    grantType: record?.grantType ?? null,
     apis: [...judgeApis(deps.router.list(), outcome, book, usableIssuer(knownIssuer(deps)), record?.audience), ...judgeMcpServers(deps.router.mcpServers(), outcome, usableIssuer(knownIssuer(deps)), record?.audience, book)],
   };
 }

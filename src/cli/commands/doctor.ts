@@ -76,7 +76,9 @@ any host: latchkey.cimd.allowed_domains, latchkey.cimd.allow_unknown_domains; do
 resource_unreachable (a registered resource, RFC 8707, that every active application is limited away from, or
 whose accepted scopes none of the applications that may request it is allowed; latchkey resources list);
 open_registration_unlimited (latchkey.registration.mode open with latchkey.rate_limit.registration 0: anyone
-registers clients without limit; see \`latchkey registration\`); in the server only (admin API, console home),
+registers clients without limit; see \`latchkey registration\`); exchange_policy_orphaned (a token exchange policy
+of a deleted application), exchange_policy_dangling (one naming a deleted application or identity provider; see
+\`latchkey exchange policies\`, docs/token-exchange.md); in the server only (admin API, console home),
 metrics_unprotected.
 See docs/diagnostics.md.
 
