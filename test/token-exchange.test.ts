@@ -17,6 +17,8 @@ import { assertOAuthError, assertRefusal, refreshCache, registryDeps, tokenReque
 import { startTestServer, type TestServer } from './helpers/server.js';
 import type { IO } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { adminFetch, adminToken } from './helpers/admin.js';
 
 const AT = 'urn:ietf:params:oauth:token-type:access_token';
@@ -374,5 +376,22 @@ describe('exchange policies on every surface', () => {
     const orphan = findings.find((f) => f.id === 'exchange_policy_orphaned');
     assert.equal(orphan?.target, 'deleted-app', JSON.stringify(findings.map((f) => f.id)));
     await server.latchkey.storage.exchangePolicies.delete('deleted-app');
+  });
+
+  it('export carries the policies; apply changes one (and --prune removes one the file lacks)', async () => {
+    const exported = JSON.parse((await cli(['export', '--format', 'json'])).out) as { exchangePolicies: { clientId: string; scopes: string[]; impersonation: boolean }[] };
+    const mine = exported.exchangePolicies.find((p) => p.clientId === apps.opaqueAgent.clientId);
+    assert.deepEqual([mine?.scopes, mine?.impersonation], [['orders.read'], true]);
+    // Change the narrow policy's scopes through a document, then apply it back as it was.
+    const doc = { ...exported, exchangePolicies: exported.exchangePolicies.map((p) => (p.clientId === apps.narrow.clientId ? { ...p, scopes: ['orders.read'] } : p)) };
+    const file = join(server.dir, 'registry.json');
+    writeFileSync(file, JSON.stringify(doc));
+    const applied = await cli(['apply', '-f', file]);
+    assert.equal(applied.code, 0, applied.err + applied.out);
+    assert.match(applied.out, /exchange policy/);
+    assert.deepEqual((await server.latchkey.storage.exchangePolicies.byClientId(apps.narrow.clientId))?.spec.scopes, ['orders.read']);
+    writeFileSync(file, JSON.stringify(exported));
+    assert.equal((await cli(['apply', '-f', file])).code, 0);
+    assert.deepEqual((await server.latchkey.storage.exchangePolicies.byClientId(apps.narrow.clientId))?.spec.scopes, ['*']);
   });
 });
