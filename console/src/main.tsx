@@ -19,6 +19,7 @@ import { Audit } from './pages/audit';
 import { Debugger } from './pages/debugger';
 import { Keys } from './pages/keys';
 import { Registration } from './pages/registration';
+import { Exchange } from './pages/exchange';
 import { Idps } from './pages/idps';
 import './styles.css';
 
@@ -49,6 +50,7 @@ const NAV: readonly (readonly [string, string])[] = [
   ['refusals', 'Refusals'],
   ['rules', 'Rules'],
   ['registration', 'Registration'],
+  ['exchange', 'Token exchange'],
   ['activity', 'Activity'],
   ['audit', 'Audit'],
   ['inspect', 'Token debugger'],
@@ -97,6 +99,8 @@ function Page(props: { route: Route; me: string }) {
       return <Keys />;
     case 'registration':
       return <Registration />;
+    case 'exchange':
+      return <Exchange />;
     case 'idps':
       return <Idps />;
     default:
