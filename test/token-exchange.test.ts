@@ -192,6 +192,14 @@ describe('token exchange (RFC 8693)', () => {
     assert.deepEqual(claims.act, { sub: 'svc-agent', client_id: apps.agent.clientId });
     const other = await corp.mint({ preferred_username: 'alice', aud: AUD, may_act: { sub: 'someone-else' } });
     await refused(await exchange('agent', { subject_token: other, subject_token_type: JWT, actor_token: actor, actor_token_type: AT }), 400, 'invalid_grant', 'exchange.may_act_refused');
+    // Without an actor the requesting client takes the subject's place: may_act must name it.
+    await setExchangePolicy(registryDeps(server), apps.opaqueAgent.clientId, { identityProviders: ['corp'] });
+    await refreshCache(server);
+    await refused(await exchange('opaqueAgent', { subject_token: allowed, subject_token_type: JWT }), 400, 'invalid_grant', 'exchange.may_act_refused');
+    const forClient = await corp.mint({ preferred_username: 'alice', aud: AUD, scope: 'orders.read', may_act: { client_id: apps.opaqueAgent.clientId } });
+    assert.equal((await exchange('opaqueAgent', { subject_token: forClient, subject_token_type: JWT })).status, 200);
+    await setExchangePolicy(registryDeps(server), apps.opaqueAgent.clientId, { identityProviders: [] });
+    await refreshCache(server);
     // A provider this application's policy does not name (the opaque agent: applications only).
     await refused(await exchange('narrow', { subject_token: allowed, subject_token_type: JWT, resource: ORDERS }), 400, 'unauthorized_client', 'exchange.subject_not_allowed');
   });

@@ -442,6 +442,9 @@ function tokenExchangeHandler(deps: GrantDeps): GrantHandler<Plan> {
             .withDescription(`The exchange policy of ${app.name} allows delegation only: send the acting party's token as actor_token (with actor_token_type), or an administrator can allow impersonation with \`latchkey exchange policies set ${app.clientId} --impersonation true\`.`)
             .withFacts({ exchangePolicy: app.clientId });
         }
+        // §4.4: a subject token naming who may act for its subject: without an actor token the
+        // requesting client itself takes the subject's place, so it must be the one named.
+        if (subject.claims?.may_act !== undefined) checkMayAct(subject, { user: undefined, sub: app.clientId, clientId: app.clientId, scopes: undefined, expiresAt: 0, source: '' });
         // Impersonation keeps the subject token's own chain: an exchange never drops who acted.
         act = subject.record?.act ?? actOf(subject.claims?.act) ?? undefined;
       }
