@@ -383,6 +383,8 @@ describe('exchange policies on every surface', () => {
     const findings = Array.isArray(doctor) ? doctor : (doctor.findings ?? []);
     const orphan = findings.find((f) => f.id === 'exchange_policy_orphaned');
     assert.equal(orphan?.target, 'deleted-app', JSON.stringify(findings.map((f) => f.id)));
+    // The application allowed the grant without a policy (its policy was removed above).
+    assert.ok(findings.some((f) => f.id === 'exchange_policy_missing' && f.target === apps.nopolicy.clientId), JSON.stringify(findings.map((f) => `${f.id} ${f.target ?? ''}`)));
     await server.latchkey.storage.exchangePolicies.delete('deleted-app');
   });
 

@@ -45,6 +45,7 @@ export const FINDING_IDS = [
   'open_registration_unlimited',
   'exchange_policy_orphaned',
   'exchange_policy_dangling',
+  'exchange_policy_missing',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

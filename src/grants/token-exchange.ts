@@ -500,6 +500,19 @@ export function exchangePolicyFindings(
   const ids = new Set(applications.map((a) => a.clientId));
   const names = new Set(providers.map((p) => p.name));
   const out: ReturnType<typeof exchangePolicyFindings> = [];
+  for (const app of applications) {
+    if (!app.active || !app.grantTypes.includes(TOKEN_EXCHANGE_GRANT) || policies.some((p) => p.clientId === app.clientId)) continue;
+    out.push({
+      id: 'exchange_policy_missing',
+      severity: 'warning',
+      title: 'An application allowed token exchange has no exchange policy',
+      detail: `Application ${appLabel(app)} is allowed the token exchange grant but has no exchange policy, so every exchange it asks for is refused (exchange.no_policy).`,
+      fix: 'Give it a policy naming the tokens it may exchange and for what, or remove token_exchange from its grants.',
+      command: policyCommand(app.clientId),
+      link: appLink(app),
+      target: app.clientId,
+    });
+  }
   for (const p of policies) {
     const app = applications.find((a) => a.clientId === p.clientId);
     if (app === undefined) {

@@ -77,7 +77,8 @@ resource_unreachable (a registered resource, RFC 8707, that every active applica
 whose accepted scopes none of the applications that may request it is allowed; latchkey resources list);
 open_registration_unlimited (latchkey.registration.mode open with latchkey.rate_limit.registration 0: anyone
 registers clients without limit; see \`latchkey registration\`); exchange_policy_orphaned (a token exchange policy
-of a deleted application), exchange_policy_dangling (one naming a deleted application or identity provider; see
+of a deleted application), exchange_policy_dangling (one naming a deleted application or identity provider), exchange_policy_missing (an
+application allowed token_exchange without a policy: every exchange refused; see
 \`latchkey exchange policies\`, docs/token-exchange.md); in the server only (admin API, console home),
 metrics_unprotected.
 See docs/diagnostics.md.
