@@ -16,7 +16,7 @@ import { decodeJwt } from 'jose';
 import { commandLine, placeholder } from '../core/shell.js';
 import { tokenHandle, tokenHint, tokenKey } from '../core/crypto.js';
 import { appLabel, appLink } from '../domain/labels.js';
-import type { ActClaim, Application, ExchangePolicy, ExchangePolicySpec, Facts, TokenRecord, User } from '../domain/model.js';
+import type { ActClaim, Application, ExchangePolicy, ExchangePolicySpec, TokenRecord, User } from '../domain/model.js';
 import { invalidGrant, invalidRequest, invalidScope, invalidTarget, unauthorizedClient } from '../errors/errors.js';
 import { factString } from '../errors/fact-values.js';
 import { OAuthError } from '../errors/oauth-error.js';
@@ -543,9 +543,4 @@ export function exchangePolicyFindings(
     }
   }
   return out;
-}
-
-/** The facts of a policy, for the CLI and the admin API. */
-export function policyFacts(p: ExchangePolicy): Facts {
-  return { exchangePolicy: p.clientId, allowedSources: allowedSources(p.spec), policyResources: [...p.spec.resources], policyScopes: [...p.spec.scopes] };
 }
