@@ -251,14 +251,17 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   const router = options.router ?? new ApiRouter([]);
   // RFC 8707: the resources a client may name: the hosted APIs and MCP servers, and the registered external ones.
   const resources = new ResourceCatalogue({ storage, cache, hosted: () => hostedResources(issuerOf(), router) });
-  const grants = createGrants(catalogue, { ...assertions, cache, storage, resources, mint: createMinter(formats), passwords, idTokens: createIdTokenMinter({ keyring, issuer: () => issuerOf() }), idTokenClaims: requestedIdTokenClaims });
+  // The identity providers' tokens: accepted on our APIs (bearer) and as token exchange subjects.
+  const external = options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound });
+  const exchange = { issuer: () => issuerOf(), keyring, external, storage };
+  const grants = createGrants(catalogue, { ...assertions, cache, storage, resources, mint: createMinter(formats), passwords, idTokens: createIdTokenMinter({ keyring, issuer: () => issuerOf() }), idTokenClaims: requestedIdTokenClaims, exchange });
   const clientAuthMethods = defaultClientAuthMethods(assertions);
   // An https client_id URL names its metadata document: the authorization and token endpoints resolve it.
   const clientMetadataDocuments = new ClientMetadataDocuments({ storage, cache, clock, fetcher: outbound, logger, grants: catalogue });
   // RFC 9449: DPoP proofs at the token endpoint and the hosted APIs; nonces from a key every instance sharing the KEK derives.
   const dpop: DpopVerifierDeps = { storage, clock, issuer: () => issuerOf(), nonces: new DpopNonces({ clock, ...(encryption === undefined ? {} : { derive: () => encryption.derive(DPOP_NONCE_KEY_PURPOSE) }) }) };
   const tokenEndpoint = createTokenEndpoint({ resources, cache: clientMetadataDocuments.view(cache), grants, clientAuthMethods, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issued: (grantType, format) => metrics.tokenIssued(grantType, format), dpop });
-  const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external: options.external ?? createExternalTokenValidator({ storage, cache, clock, keySets, fetcher: outbound }) });
+  const bearer = new BearerValidator({ storage, cache, clock, keyring, issuer: () => issuerOf(), external });
   const apis = createApiProvider({ router, bearer, dpop, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (api, status, seconds) => metrics.apiCall(api, status, seconds) });
   const mcp = createMcpProvider({ servers: (path) => router.matchMcp(path), bearer, dpop, cache, passwords, refusals, logger, activity, usage, rateLimits, rules, wouldRefuse, issuer: () => issuerOf(), observe: (server, status, seconds) => metrics.apiCall(server, status, seconds) });
   let issuer = options.issuer === undefined ? undefined : options.issuer.replace(/\/+$/, '');

@@ -258,7 +258,7 @@ describe('latchkey CLI', () => {
     }
     const grants = await cli(['apps', 'create', '--name', 'Refused', '--grants', 'jwt-bearer']);
     assert.equal(grants.code, 1);
-    assert.match(grants.err, /Unknown grant type "jwt-bearer"\. Did you mean "jwt_bearer"\? Supported: client_credentials, password, refresh_token, authorization_code, jwt_bearer \(= urn:ietf:params:oauth:grant-type:jwt-bearer\), device_code \(= urn:ietf:params:oauth:grant-type:device_code\)\./);
+    assert.match(grants.err, /Unknown grant type "jwt-bearer"\. Did you mean "jwt_bearer"\? Supported: client_credentials, password, refresh_token, authorization_code, jwt_bearer \(= urn:ietf:params:oauth:grant-type:jwt-bearer\), device_code \(= urn:ietf:params:oauth:grant-type:device_code\), token_exchange \(= urn:ietf:params:oauth:grant-type:token-exchange\)\./);
     const urn = await json<{ clientId: string; grantTypes: string[] }>(['apps', 'create', '--name', 'By URN', '--grants', `${JWT_BEARER_GRANT},jwt_bearer`, '--jwks-uri', 'https://keys.example.com/jwks']);
     assert.deepEqual(urn.grantTypes, [JWT_BEARER_GRANT], 'the URN and its alias are one grant');
     assert.equal((await withDb((s) => s.applications.list())).length, before + 1, 'nothing refused was stored');

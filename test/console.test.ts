@@ -421,6 +421,20 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     await page.getByRole('button', { name: 'Save policy' }).click();
     await page.locator('tbody tr code', { hasText: 'console-policy' }).waitFor();
     await checkPage(page, 'registration');
+    // Token exchange (RFC 8693): a policy is saved for an application, then listed by its client id.
+    const exchanger = (await server.latchkey.storage.applications.list()).find((a) => a.clientId !== 'latchkey-console') ?? (await server.latchkey.storage.applications.list())[0];
+    assert.ok(exchanger !== undefined);
+    await go(page, '#/exchange', 'Token exchange');
+    await page.getByRole('heading', { level: 2, name: 'Exchange policies' }).waitFor();
+    await page.getByLabel('Application (client id)').fill(exchanger.clientId);
+    await page.getByLabel('Subject applications').fill('*');
+    await page.getByLabel('Resources').fill('*');
+    await page.getByLabel('Scopes').fill('*');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.locator('tbody tr code', { hasText: exchanger.clientId }).waitFor();
+    assert.equal((await server.latchkey.storage.exchangePolicies.byClientId(exchanger.clientId))?.spec.scopes[0], '*');
+    await checkPage(page, 'exchange');
+    await server.latchkey.storage.exchangePolicies.delete(exchanger.clientId);
     // The mode is an enum property: chosen from its values on the Properties page.
     // (The page focuses the named property, not its heading: not through go().)
     await page.evaluate(() => {

@@ -104,7 +104,7 @@ describe('a custom grant added through createLatchkey({ grants })', () => {
 
   it("is in the CLI's apps create --help (with --grant-module), and the CLI registers an application with it that gets a token", async () => {
     const help = await latchkeyCli(server.db, ['apps', 'create', '--help', '--grant-module', TOY_MODULE]);
-    assert.match(help.stdout.replace(/\s+/g, ' '), /comma-separated grant types: client_credentials, password, refresh_token, authorization_code, jwt_bearer, device_code, toy \(stored as urn:ietf:params:oauth:grant-type:jwt-bearer, urn:ietf:params:oauth:grant-type:device_code, urn:example:params:oauth:grant-type:toy\)/);
+    assert.match(help.stdout.replace(/\s+/g, ' '), /comma-separated grant types: client_credentials, password, refresh_token, authorization_code, jwt_bearer, device_code, token_exchange, toy \(stored as urn:ietf:params:oauth:grant-type:jwt-bearer, urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:token-exchange, urn:example:params:oauth:grant-type:toy\)/);
     assert.match(help.stdout, /\n {2}toy: Toy\. A toy grant for the tests: trade a ticket for a token\. An application of this kind: --grants toy\n/);
     // Without the module, the CLI knows only the built-in grants.
     const plain = await latchkeyCli(server.db, ['apps', 'create', '--help']);

@@ -135,6 +135,8 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     // Dynamic registration: a policy, an initial access token (its hash) and a registration record.
     await storage.registrationPolicies.put({ name: 'agents', description: null, spec: { grantTypes: ['authorization_code'] }, createdAt: now, updatedAt: now });
     await storage.initialAccessTokens.create({ id: 'iat_copy', hash: 'iat-hash', policy: 'agents', usesLeft: 2, expiresAt: null, createdAt: now, createdBy: 'cli:test', lastUsedAt: null, revokedAt: null });
+    // Token exchange (RFC 8693): a policy.
+    await storage.exchangePolicies.put({ clientId: 'reg-client', spec: { subjectApplications: ['*'], identityProviders: [], idTokens: false, resources: ['*'], scopes: ['*'], impersonation: false }, createdAt: now, updatedAt: now });
     await storage.registrations.create({ clientId: 'reg-client', applicationId: 'reg-app', tokenHash: 'rat-hash', source: 'iat:iat_copy', fingerprint: 'fp', metadata: '{}', policy: 'agents', createdAt: now, updatedAt: now, lastUsedAt: null });
     await storage.close();
 
@@ -157,7 +159,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.equal(r.code, 0, r.err);
     const summary = JSON.parse(r.out) as { tables: { table: string; source: number; copied: number; skipped: number; note: string }[]; notCopied: { what: string }[] };
     const t = Object.fromEntries(summary.tables.map((x) => [x.table, x]));
-    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'rules', 'resources', 'registration_policies', 'initial_access_tokens', 'registrations', 'tokens', 'refusals', 'audit', 'usage']);
+    assert.deepEqual(Object.keys(t), ['roles', 'scopes', 'users', 'applications', 'properties', 'signing_keys', 'identity_providers', 'rules', 'resources', 'registration_policies', 'exchange_policies', 'initial_access_tokens', 'registrations', 'tokens', 'refusals', 'audit', 'usage']);
     assert.deepEqual([t.signing_keys?.source, t.signing_keys?.copied], [2, 2]);
     assert.match(t.signing_keys?.note ?? '', /same key-encryption key.*the target's own key retired/);
     assert.deepEqual([t.identity_providers?.source, t.identity_providers?.copied], [1, 1]);
@@ -173,6 +175,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
     assert.deepEqual([t.rules?.source, t.rules?.copied], [1, 1]);
     assert.deepEqual([t.resources?.source, t.resources?.copied], [1, 1]);
     assert.deepEqual([t.registration_policies?.copied, t.initial_access_tokens?.copied, t.registrations?.copied], [1, 1, 1]);
+    assert.deepEqual([t.exchange_policies?.source, t.exchange_policies?.copied], [1, 1]);
     // The source instance's usage counts (its tokens and refusals, flushed at stop), every row.
     assert.ok((t.usage?.source ?? 0) >= 2, JSON.stringify(t.usage));
     assert.equal(t.usage?.copied, t.usage?.source);
@@ -232,7 +235,7 @@ describe('migrate-db from SQLite to PostgreSQL', () => {
   it('refuses a target that is not empty, the same database twice, and a missing source', async () => {
     const again = await cli(['migrate-db', '--from', sqlitePath, '--to', db.url]);
     assert.equal(again.code, 1);
-    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; 1 rule; 1 registered resource; 1 registration policy; 1 initial access token; 1 client registration; refusal records; application usage counts; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
+    assert.match(again.err, /The target database is not empty: it has 1 identity provider; 2 applications; 1 property; tokens; 1 rule; 1 registered resource; 1 registration policy; 1 initial access token; 1 client registration; 1 token exchange policy; refusal records; application usage counts; roles itil, reader; scope orders\.read; users alice, svc-integration\./);
     const same = await cli(['migrate-db', '--from', sqlitePath, '--to', sqlitePath]);
     assert.equal(same.code, 2);
     assert.match(same.err, /same database/);

@@ -34,6 +34,8 @@ import { main } from '../src/cli/main.js';
 import { shellWords } from './helpers/diagnostics.js';
 import { selfSignedCertificate, startDocumentServer, type DocumentServer } from './helpers/document-server.js';
 import { createInitialAccessToken, revokeInitialAccessToken, setPolicy as setRegistrationPolicy } from '../src/registry/registration.js';
+import { setExchangePolicy } from '../src/registry/exchange-policies.js';
+import { TOKEN_EXCHANGE_GRANT } from '../src/grants/grant-type.js';
 
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
 
@@ -1045,6 +1047,8 @@ const CASES: Case[] = [
   ...CIMD_CASES(),
   ...DEVICE_CASES(),
   ...DPOP_CASES(),
+  // --- token exchange (issue 17, RFC 8693) ---
+  ...EXCHANGE_CASES(),
 ];
 
 // --- DPoP (RFC 9449, issue 17) ---
@@ -2989,6 +2993,145 @@ function DEVICE_PAGE_CASES(): OtherCase[] {
           assert.equal(page.status, 429);
           return page;
         }),
+    },
+  ];
+}
+
+// --- token exchange (issue 17, RFC 8693): the exchange.* refusals ---
+const X_AT = 'urn:ietf:params:oauth:token-type:access_token';
+const X_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+interface ExchangeFixture {
+  /** A user's (alice's) access token from the password grant, with the scopes given. */
+  subject(scope?: string, app?: 'xWeb' | 'xShort'): Promise<string>;
+  /** The exchanging application's own token (the actor). */
+  actor(): Promise<string>;
+}
+let exchangeSetup: Promise<ExchangeFixture> | undefined;
+/** Applications for the exchange cases, created on first use: a subject app, an exchanging one with a policy, one without. */
+function exchangeFixture(): Promise<ExchangeFixture> {
+  return (exchangeSetup ??= (async () => {
+    const deps = registryDeps(server, clock);
+    await registeredResource();
+    const make = async (key: string, input: ApplicationInput) => {
+      const created = await createApplication(deps, { scopes: ['export.read', 'export.write'], ...input });
+      apps[key] = { clientId: created.application.clientId, secret: created.clientSecret ?? '', name: created.application.name };
+    };
+    await make('xWeb', { name: 'Exchange subject app', grantTypes: ['password'] });
+    await make('xShort', { name: 'Exchange short subject app', grantTypes: ['password'], accessTokenLifespan: 1 });
+    await make('xAgent', { name: 'Exchanging agent', grantTypes: ['client_credentials', 'token_exchange'], appUser: 'svc' });
+    await make('xNone', { name: 'Exchange without policy', grantTypes: ['token_exchange'] });
+    await setExchangePolicy(deps, apps.xAgent!.clientId, { subjectApplications: [apps.xShort!.clientId, apps.xWeb!.clientId], resources: [REASONS_RESOURCE], scopes: ['export.read'], impersonation: false });
+    await refreshCache(server);
+    return {
+      subject: async (scope = 'export.read', app = 'xWeb') => accessToken(await password(app, 'alice', PW, { scope })),
+      actor: async () => accessToken(await cc('xAgent')),
+    };
+  })());
+}
+const exchangeAs = (app: string, form: Record<string, string>) => post({ form: { grant_type: TOKEN_EXCHANGE_GRANT, ...form }, basic: basic(app) });
+/** A delegation exchange by the agent for the resource, with `form` on top. */
+async function delegation(form: Record<string, string> = {}): Promise<TokenResponse> {
+  const fx = await exchangeFixture();
+  return exchangeAs('xAgent', { subject_token: await fx.subject(), subject_token_type: X_AT, actor_token: await fx.actor(), actor_token_type: X_AT, resource: REASONS_RESOURCE, ...form });
+}
+
+function EXCHANGE_CASES(): Case[] {
+  return [
+    {
+      code: 'exchange.no_policy', status: 400, error: 'unauthorized_client',
+      facts: (e) => {
+        assert.equal(e.facts.exchangePolicy, null);
+        assert.ok(e.fix?.includes('latchkey exchange policies set'), e.fix ?? '');
+      },
+      run: async () => exchangeAs('xNone', { subject_token: await (await exchangeFixture()).subject(), subject_token_type: X_AT }),
+    },
+    {
+      code: 'exchange.token_type_unsupported', status: 400, error: 'invalid_request',
+      facts: (e) => assert.deepEqual([e.facts.exchangeParameter, e.facts.exchangeTokenType], ['subject_token_type', 'urn:ietf:params:oauth:token-type:refresh_token']),
+      run: () => delegation({ subject_token_type: 'urn:ietf:params:oauth:token-type:refresh_token' }),
+    },
+    {
+      code: 'exchange.actor_type_missing', status: 400, error: 'invalid_request',
+      facts: (e) => assert.equal(e.facts.exchangeParameter, 'actor_token_type'),
+      run: async () => {
+        const fx = await exchangeFixture();
+        return exchangeAs('xAgent', { subject_token: await fx.subject(), subject_token_type: X_AT, actor_token: await fx.actor(), resource: REASONS_RESOURCE });
+      },
+    },
+    {
+      code: 'exchange.subject_invalid', status: 400, error: 'invalid_grant',
+      facts: (e) => {
+        assert.equal(e.facts.exchangeTokenType, X_AT);
+        assert.match(String(e.facts.exchangeTokenProblem), /no access token of this server/);
+      },
+      run: () => delegation({ subject_token: 'lk_at_0000000000000000000000000000000000000000000000000' }),
+    },
+    {
+      code: 'exchange.actor_invalid', status: 400, error: 'invalid_grant',
+      facts: (e) => assert.match(String(e.facts.exchangeTokenProblem), /no access token of this server/),
+      run: () => delegation({ actor_token: 'not-a-token' }),
+    },
+    {
+      code: 'exchange.subject_not_allowed', status: 400, error: 'unauthorized_client',
+      facts: async (e) => {
+        assert.equal(e.facts.exchangePolicy, apps.xAgent!.clientId);
+        assert.equal(e.facts.subjectSource, `app:${apps.conf!.clientId}`);
+        assert.deepEqual(e.facts.allowedSources, [`app:${apps.xShort!.clientId}`, `app:${apps.xWeb!.clientId}`].sort());
+      },
+      // A token of an application the policy does not name.
+      run: async () => delegation({ subject_token: await accessToken(await password('conf', 'alice', PW, { scope: 'export.read' })) }),
+    },
+    {
+      code: 'exchange.impersonation_not_allowed', status: 400, error: 'unauthorized_client',
+      facts: (e) => assert.equal(e.facts.exchangePolicy, apps.xAgent!.clientId),
+      run: async () => exchangeAs('xAgent', { subject_token: await (await exchangeFixture()).subject(), subject_token_type: X_AT, resource: REASONS_RESOURCE }),
+    },
+    {
+      code: 'exchange.may_act_refused', status: 400, error: 'invalid_grant',
+      facts: (e) => assert.deepEqual([e.facts.actorSubject, e.facts.allowedActors], [`svc (client_id ${apps.xAgent!.clientId})`, ['sub somebody-else']]),
+      run: async () => {
+        const idp = await idpFixture();
+        const deps = registryDeps(server, clock);
+        await setExchangePolicy(deps, apps.xAgent!.clientId, { identityProviders: ['Reasons IdP'] });
+        await refreshCache(server);
+        return delegation({ subject_token: await idp.token({ may_act: { sub: 'somebody-else' } }), subject_token_type: X_JWT });
+      },
+    },
+    {
+      code: 'exchange.audience_unknown', status: 400, error: 'invalid_target',
+      facts: (e) => assert.deepEqual([e.facts.requestedAudience, e.facts.nearestResource], ['https://svc.reasons.test/apj', REASONS_RESOURCE]),
+      run: async () => {
+        const fx = await exchangeFixture();
+        return exchangeAs('xAgent', { subject_token: await fx.subject(), subject_token_type: X_AT, actor_token: await fx.actor(), actor_token_type: X_AT, audience: 'https://svc.reasons.test/apj' });
+      },
+    },
+    {
+      code: 'exchange.target_not_allowed', status: 400, error: 'invalid_target',
+      facts: (e) => assert.deepEqual([e.facts.exchangePolicy, e.facts.requestedResource, e.facts.policyResources], [apps.xAgent!.clientId, null, [REASONS_RESOURCE]]),
+      run: async () => {
+        const fx = await exchangeFixture();
+        return exchangeAs('xAgent', { subject_token: await fx.subject(), subject_token_type: X_AT, actor_token: await fx.actor(), actor_token_type: X_AT });
+      },
+    },
+    {
+      code: 'exchange.scope_broader', status: 400, error: 'invalid_scope',
+      facts: (e) => assert.deepEqual([e.facts.requestedScopes, e.facts.tokenScopes, e.facts.scopesBeyondGrant], [['export.write'], ['export.read'], ['export.write']]),
+      run: () => delegation({ scope: 'export.write' }),
+    },
+    {
+      code: 'exchange.scope_not_allowed', status: 400, error: 'invalid_scope',
+      facts: (e) => assert.deepEqual([e.facts.requestedScopes, e.facts.policyScopes], [['export.write'], ['export.read']]),
+      run: async () => delegation({ subject_token: await (await exchangeFixture()).subject('export.read export.write'), scope: 'export.write' }),
+    },
+    {
+      code: 'exchange.subject_expiring', status: 400, error: 'invalid_grant',
+      facts: (e) => assert.equal(typeof e.facts.expiredAt, 'string'),
+      run: async () => {
+        const fx = await exchangeFixture();
+        const subject = await fx.subject('export.read', 'xShort');
+        clock.advance(500);
+        return delegation({ subject_token: subject });
+      },
     },
   ];
 }

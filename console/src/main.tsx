@@ -20,6 +20,7 @@ import { Debugger } from './pages/debugger';
 import { Keys } from './pages/keys';
 import { Registration } from './pages/registration';
 import { Devices } from './pages/devices';
+import { Exchange } from './pages/exchange';
 import { Idps } from './pages/idps';
 import './styles.css';
 
@@ -51,6 +52,7 @@ const NAV: readonly (readonly [string, string])[] = [
   ['rules', 'Rules'],
   ['registration', 'Registration'],
   ['devices', 'Devices'],
+  ['exchange', 'Token exchange'],
   ['activity', 'Activity'],
   ['audit', 'Audit'],
   ['inspect', 'Token debugger'],
@@ -101,6 +103,8 @@ function Page(props: { route: Route; me: string }) {
       return <Registration />;
     case 'devices':
       return <Devices />;
+    case 'exchange':
+      return <Exchange />;
     case 'idps':
       return <Idps />;
     default:

@@ -59,7 +59,7 @@ export interface ApplyDeps extends StepDeps {
 /** A copy of the registry in memory: the rehearsal's instance. */
 async function copyRegistry(from: RegistryStorage): Promise<Storage> {
   const to = createMemoryStorage();
-  const [roles, scopes, users, apps, providers, properties, rules, resources, policies, iats] = await Promise.all([
+  const [roles, scopes, users, apps, providers, properties, rules, resources, policies, iats, exchangePolicies] = await Promise.all([
     from.roles.list(),
     from.scopes.list(),
     from.users.list(),
@@ -70,6 +70,7 @@ async function copyRegistry(from: RegistryStorage): Promise<Storage> {
     from.resources.list(),
     from.registrationPolicies.list(),
     from.initialAccessTokens.list(),
+    from.exchangePolicies.list(),
   ]);
   for (const r of roles) await to.roles.create(r);
   for (const s of scopes) await to.scopes.create(s);
@@ -82,6 +83,7 @@ async function copyRegistry(from: RegistryStorage): Promise<Storage> {
   for (const p of policies) await to.registrationPolicies.put(p);
   // The tokens, for what removing a policy checks (a live token naming it); never exported.
   for (const t of iats) await to.initialAccessTokens.create(t);
+  for (const p of exchangePolicies) await to.exchangePolicies.put(p);
   return to;
 }
 
@@ -105,8 +107,9 @@ const DEFAULTS: Readonly<Record<ChangeKind, Entry>> = {
   rule: { mode: 'report', note: null },
   resource: ENTRY_SCHEMAS.resource.parse({ uri: 'x' }),
   registrationPolicy: ENTRY_SCHEMAS.registrationPolicy.parse({ name: 'x' }),
+  exchangePolicy: ENTRY_SCHEMAS.exchangePolicy.parse({ clientId: 'x' }),
 };
-const IDENTITY: Readonly<Record<ChangeKind, readonly string[]>> = { property: [], role: ['name'], scope: ['name'], user: ['userName'], application: ['clientId', 'name'], identityProvider: ['name'], rule: ['id'], resource: ['uri'], registrationPolicy: ['name'] };
+const IDENTITY: Readonly<Record<ChangeKind, readonly string[]>> = { property: [], role: ['name'], scope: ['name'], user: ['userName'], application: ['clientId', 'name'], identityProvider: ['name'], rule: ['id'], resource: ['uri'], registrationPolicy: ['name'], exchangePolicy: ['clientId'] };
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 function fieldChanges(kind: ChangeKind, from: Entry | undefined, to: Entry): FieldChange[] {
@@ -116,11 +119,11 @@ function fieldChanges(kind: ChangeKind, from: Entry | undefined, to: Entry): Fie
 }
 
 function entriesOf(snapshot: RegistrySnapshot, kind: Exclude<ChangeKind, 'property'>): ReadonlyMap<string, Entry> {
-  const maps = { role: snapshot.roles, scope: snapshot.scopes, user: snapshot.users, application: snapshot.applications, identityProvider: snapshot.identityProviders, rule: snapshot.rules, resource: snapshot.resources, registrationPolicy: snapshot.registrationPolicies };
+  const maps = { role: snapshot.roles, scope: snapshot.scopes, user: snapshot.users, application: snapshot.applications, identityProvider: snapshot.identityProviders, rule: snapshot.rules, resource: snapshot.resources, registrationPolicy: snapshot.registrationPolicies, exchangePolicy: snapshot.exchangePolicies };
   return maps[kind] as unknown as ReadonlyMap<string, Entry>;
 }
 
-const KINDS: readonly Exclude<ChangeKind, 'property'>[] = ['role', 'scope', 'user', 'application', 'identityProvider', 'registrationPolicy', 'rule', 'resource'];
+const KINDS: readonly Exclude<ChangeKind, 'property'>[] = ['role', 'scope', 'user', 'application', 'identityProvider', 'registrationPolicy', 'rule', 'resource', 'exchangePolicy'];
 
 /**
  * Rules in the order of their entries in the document, then by id: the storage lists them by when
@@ -184,7 +187,7 @@ function diff(before: RegistrySnapshot, after: RegistrySnapshot, made: ReadonlyM
     }
   }
   // Deletions run last, dependants first (the order of the steps).
-  const order: readonly ChangeKind[] = ['rule', 'registrationPolicy', 'application', 'identityProvider', 'user', 'scope', 'role', 'resource'];
+  const order: readonly ChangeKind[] = ['exchangePolicy', 'rule', 'registrationPolicy', 'application', 'identityProvider', 'user', 'scope', 'role', 'resource'];
   return { changes: [...changes, ...deletes.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))], touched };
 }
 

@@ -240,8 +240,21 @@ const registrationPolicy = z
   })
   .describe('A registration policy: what a dynamically registered client (RFC 7591) may have (docs/agents-and-mcp.md). Initial access tokens and the registered clients are runtime data, never exported.');
 
+const exchangeList = (description: string) => z.array(z.string().min(1).max(300)).max(100).default([]).describe(`${description}; * alone: any; []: none.`);
+const exchangePolicy = z
+  .strictObject({
+    clientId: z.string().min(1).max(200).describe('The client id of the application the policy is for.'),
+    subjectApplications: exchangeList('Client ids whose access tokens (and our ID tokens) it may exchange (self: its own)'),
+    identityProviders: exchangeList('Identity providers (by name) whose JWTs it may exchange'),
+    idTokens: z.boolean().default(false).describe('Whether ID tokens may be subject tokens.'),
+    resources: exchangeList('Resources the exchanged token may be for'),
+    scopes: exchangeList('Scopes the exchanged token may carry (always within the subject token\'s)'),
+    impersonation: z.boolean().default(false).describe('Whether exchanges without an actor token (impersonation) are allowed; false: delegation only.'),
+  })
+  .describe('A token exchange policy (RFC 8693, docs/token-exchange.md): which tokens an application may exchange, for which resources and scopes.');
+
 /** The schema of each kind of entry (their defaults describe a new object). */
-export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule, resource, registrationPolicy } as const;
+export const ENTRY_SCHEMAS = { role, scope, user, application, identityProvider, rule, resource, registrationPolicy, exchangePolicy } as const;
 
 export const registryDocumentSchema = z
   .strictObject({
@@ -256,6 +269,7 @@ export const registryDocumentSchema = z
     rules: z.array(rule).default([]).describe('Report-only and enforced rules (docs/rules.md).'),
     resources: z.array(resource).default([]).describe('Registered external resources (RFC 8707, `latchkey resources`).'),
     registrationPolicies: z.array(registrationPolicy).default([]).describe('Registration policies of dynamic client registration (RFC 7591).'),
+    exchangePolicies: z.array(exchangePolicy).default([]).describe('Token exchange policies (RFC 8693), one per application by client id.'),
     apis: z
       .array(api)
       .optional()
@@ -276,6 +290,7 @@ export type DocumentIdentityProvider = RegistryDocument['identityProviders'][num
 export type DocumentRule = RegistryDocument['rules'][number];
 export type DocumentResource = RegistryDocument['resources'][number];
 export type DocumentRegistrationPolicy = RegistryDocument['registrationPolicies'][number];
+export type DocumentExchangePolicy = RegistryDocument['exchangePolicies'][number];
 export type DocumentApi = NonNullable<RegistryDocument['apis']>[number];
 export type DocumentProperties = Readonly<Record<string, boolean | number>>;
 

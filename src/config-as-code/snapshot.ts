@@ -11,6 +11,7 @@ import {
   type DocumentApplication,
   type DocumentIdentityProvider,
   type DocumentRegistrationPolicy,
+  type DocumentExchangePolicy,
   type DocumentRole,
   type DocumentRule,
   type DocumentResource,
@@ -43,6 +44,8 @@ export interface RegistrySnapshot {
   readonly resources: ReadonlyMap<string, DocumentResource & { readonly name: string }>;
   /** By name. */
   readonly registrationPolicies: ReadonlyMap<string, DocumentRegistrationPolicy>;
+  /** Token exchange policies (RFC 8693), by client id. */
+  readonly exchangePolicies: ReadonlyMap<string, DocumentExchangePolicy>;
   /** Built-in role and scope names (referenced, never listed). */
   readonly builtInRoles: ReadonlySet<string>;
   readonly builtInScopes: ReadonlySet<string>;
@@ -53,7 +56,8 @@ export interface RegistrySnapshot {
  * exported (test/config-as-code.test.ts checks it, so a field added to a record must be added to
  * the document or here).
  */
-export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'application' | 'identityProvider' | 'rule' | 'resource' | 'registrationPolicy', Readonly<Record<string, string>>>> = {
+export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'application' | 'identityProvider' | 'rule' | 'resource' | 'registrationPolicy' | 'exchangePolicy', Readonly<Record<string, string>>>> = {
+  exchangePolicy: { spec: 'exported as its fields (subjectApplications, identityProviders, idTokens, resources, scopes, impersonation)', createdAt: 'a time', updatedAt: 'a time' },
   registrationPolicy: { spec: 'exported as its fields (grantTypes, scopes, redirectHosts, tokenFormats, authMethods, applicationTypes)', createdAt: 'a time', updatedAt: 'a time' },
   resource: { createdAt: 'a time', updatedAt: 'a time' },
   user: { id: 'differs between instances', passwordHash: 'a secret (a user apply creates has no password)', passwordChangedAt: 'a time', createdAt: 'a time', updatedAt: 'a time' },
@@ -71,7 +75,7 @@ export const NOT_EXPORTED: Readonly<Record<'user' | 'role' | 'scope' | 'applicat
   },
 };
 
-export type RegistryStorage = Pick<Storage, 'users' | 'roles' | 'scopes' | 'applications' | 'properties' | 'identityProviders' | 'rules' | 'resources' | 'registrationPolicies' | 'initialAccessTokens'>;
+export type RegistryStorage = Pick<Storage, 'users' | 'roles' | 'scopes' | 'applications' | 'properties' | 'identityProviders' | 'rules' | 'resources' | 'registrationPolicies' | 'initialAccessTokens' | 'exchangePolicies'>;
 
 /** A registration policy as the document lists it: every restriction, null for none. */
 export function registrationPolicyEntry(p: RegistrationPolicy): DocumentRegistrationPolicy {
@@ -153,7 +157,7 @@ const ruleOrder = (a: DocumentRule & { id: string }, b: DocumentRule & { id: str
   RULE_KINDS.indexOf(a.kind as Rule['kind']) - RULE_KINDS.indexOf(b.kind as Rule['kind']) || byteOrder(a.target, b.target) || byteOrder(a.id, b.id);
 
 export async function readRegistry(storage: RegistryStorage): Promise<RegistrySnapshot> {
-  const [rows, roles, scopes, users, applications, providers, rules, resources, policies] = await Promise.all([
+  const [rows, roles, scopes, users, applications, providers, rules, resources, policies, exchangePolicies] = await Promise.all([
     storage.properties.list(),
     storage.roles.list(),
     storage.scopes.list(),
@@ -163,6 +167,7 @@ export async function readRegistry(storage: RegistryStorage): Promise<RegistrySn
     storage.rules.list(),
     storage.resources.list(),
     storage.registrationPolicies.list(),
+    storage.exchangePolicies.list(),
   ]);
   const values = resolveProperties(rows);
   const userNames = new Map(users.map((u) => [u.id, u.userName]));
@@ -181,6 +186,7 @@ export async function readRegistry(storage: RegistryStorage): Promise<RegistrySn
     rules: new Map(rules.map((r) => [r.id, ruleEntry(r)])),
     resources: new Map(resources.map((r) => [r.uri, { uri: r.uri, name: r.name, description: r.description, scopes: sorted(r.scopes) }])),
     registrationPolicies: new Map(policies.map((p) => [p.name, registrationPolicyEntry(p)])),
+    exchangePolicies: new Map(exchangePolicies.map((p) => [p.clientId, { clientId: p.clientId, ...p.spec, subjectApplications: [...p.spec.subjectApplications], identityProviders: [...p.spec.identityProviders], resources: [...p.spec.resources], scopes: [...p.spec.scopes] }])),
     builtInRoles: new Set(roles.filter((r) => r.builtIn).map((r) => r.name)),
     builtInScopes: new Set(scopes.filter((s) => s.builtIn).map((s) => s.name)),
   };
@@ -227,6 +233,7 @@ export function toDocument(snapshot: RegistrySnapshot, apis?: readonly CompiledA
     rules: [...snapshot.rules.values()].sort(ruleOrder),
     resources: [...snapshot.resources.values()].sort((a, b) => byteOrder(a.uri, b.uri)),
     registrationPolicies: byName(snapshot.registrationPolicies),
+    exchangePolicies: [...snapshot.exchangePolicies.values()].sort((a, b) => byteOrder(a.clientId, b.clientId)),
     ...(apis === undefined ? {} : { apis: apiEntries(apis) }),
   };
 }

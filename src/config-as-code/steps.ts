@@ -1,3 +1,4 @@
+import { removeExchangePolicy, setExchangePolicy } from '../registry/exchange-policies.js';
 import { addResource, removeResource, updateResource } from '../registry/resources.js';
 import { canonicalResource } from '../domain/resource-uri.js';
 import type { Clock } from '../core/clock.js';
@@ -27,7 +28,7 @@ import { describedBy, matchRules, ruleDeletions, ruleSteps } from './rules.js';
  * audit exactly as the CLI's other commands do.
  */
 
-export type ChangeKind = 'property' | 'role' | 'scope' | 'user' | 'application' | 'identityProvider' | 'rule' | 'resource' | 'registrationPolicy';
+export type ChangeKind = 'property' | 'role' | 'scope' | 'user' | 'application' | 'identityProvider' | 'rule' | 'resource' | 'registrationPolicy' | 'exchangePolicy';
 
 /** What the steps run with: the registry's deps, on the instance or on the rehearsal's copy. */
 export interface StepDeps {
@@ -343,6 +344,17 @@ function registrationPolicySteps(doc: RegistryDocument, before: RegistrySnapshot
   });
 }
 
+/** Token exchange policies (by client id): created or changed as a whole, after the applications they are for. */
+function exchangePolicySteps(doc: RegistryDocument, before: RegistrySnapshot, issues: DocumentIssue[]): Step[] {
+  duplicates(doc.exchangePolicies, (p) => p.clientId, 'the exchange policy of', 'exchangePolicies', issues);
+  return doc.exchangePolicies.flatMap((p, i): Step[] => {
+    const current = before.exchangePolicies.get(p.clientId);
+    if (current !== undefined && sameJson(current, p)) return [];
+    const { clientId, ...input } = p;
+    return [{ kind: 'exchangePolicy', action: current === undefined ? 'create' : 'update', path: `exchangePolicies[${i}]`, key: current === undefined ? undefined : clientId, run: async (deps) => ({ key: (await setExchangePolicy(deps, clientId, input)).policy.clientId }) }];
+  });
+}
+
 /** With --prune: what the document lacks, dependants first (a rule before its application, an application before its user, a user before its roles). */
 function pruneSteps(doc: RegistryDocument, before: RegistrySnapshot, apps: readonly (string | undefined)[], providers: readonly (string | undefined)[], rules: readonly (string | undefined)[]): Step[] {
   const del = (kind: ChangeKind, list: string, key: string, what: string, run: (deps: StepDeps) => Promise<unknown>): Step => ({
@@ -363,6 +375,8 @@ function pruneSteps(doc: RegistryDocument, before: RegistrySnapshot, apps: reado
   return [
     // A rule names an application, scopes or roles: it goes first.
     ...ruleDeletions(before, rules),
+    // An exchange policy names applications, providers and scopes: it goes first.
+    ...[...before.exchangePolicies.keys()].filter((id) => !doc.exchangePolicies.some((p) => p.clientId === id)).map((id) => del('exchangePolicy', 'exchangePolicies', id, `exchange policy of ${id}`, (deps) => removeExchangePolicy(deps, id))),
     // A policy names scopes: it goes before them.
     ...[...before.registrationPolicies.keys()].filter((name) => !doc.registrationPolicies.some((p) => p.name === name)).map((name) => del('registrationPolicy', 'registrationPolicies', name, `registration policy "${name}"`, (deps) => removePolicy(deps, name))),
     ...[...before.applications].filter(([id]) => !keptApps.has(id)).map(([id, a]) => del('application', 'applications', id, `application "${a.name}" (client id ${a.clientId})`, (deps) => deleteApplication(deps, a.clientId))),
@@ -390,6 +404,7 @@ export function planSteps(doc: RegistryDocument, before: RegistrySnapshot, prune
     ...applicationSteps(doc, before, apps),
     ...providerSteps(doc, before, providers),
     ...registrationPolicySteps(doc, before, issues),
+    ...exchangePolicySteps(doc, before, issues),
     ...ruleSteps(doc, before, rules, describedBy(doc, before, apps, prune), issues),
     ...resourceSteps(doc, before, issues),
     ...(prune ? pruneSteps(doc, before, apps, providers, rules) : []),

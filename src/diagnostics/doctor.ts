@@ -13,6 +13,7 @@ import { openIdSettings } from './checks-oidc.js';
 import { parSettings } from './checks-par.js';
 import { cimdTrust, openRegistration } from './checks-cimd.js';
 import { unreachableResources } from './checks-resources.js';
+import { exchangePolicyFindings } from '../grants/token-exchange.js';
 import { metricsUnprotected, rateLimitsTooLow } from './checks-limits.js';
 import { dormantApplications, loadUsage } from './checks-usage.js';
 import { loadRules, ruleFindings } from './checks-rules.js';
@@ -29,7 +30,7 @@ export { SECRET_ROTATION_PROPERTY } from './checks-credentials.js';
 
 export interface DoctorDeps {
   /** Without `usage`, the usage checks are skipped; without `rules`, `activity` and `refusals`, the rule checks. */
-  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'> & Partial<Pick<Storage, 'usage' | 'rules' | 'activity' | 'refusals' | 'resources'>>;
+  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'> & Partial<Pick<Storage, 'usage' | 'rules' | 'activity' | 'refusals' | 'resources' | 'exchangePolicies'>>;
   readonly router: Pick<ApiRouter, 'list'> & Partial<Pick<ApiRouter, 'mcpServers'>>;
   readonly clock: Clock;
   /** Accepted for the contract; the keys are read from storage (the keyring adds nothing a check needs). */
@@ -61,6 +62,8 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
   ]);
   // Without `resources`, the resource check is skipped (RFC 8707 registered resources).
   const registered = deps.storage.resources === undefined ? [] : await deps.storage.resources.list();
+  // Without `exchangePolicies`, the token exchange policy check is skipped (RFC 8693).
+  const exchangePolicies = deps.storage.exchangePolicies === undefined ? [] : await deps.storage.exchangePolicies.list();
   const s: Snapshot = {
     now,
     apps,
@@ -94,6 +97,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...cimdTrust(s),
     ...unreachableResources(s, registered),
     ...openRegistration(s),
+    ...exchangePolicyFindings(exchangePolicies, apps, providers),
     ...dormantApplications(s, usage),
     ...ruleFindings(s, rules),
   ]);

@@ -45,6 +45,9 @@ export const FINDING_IDS = [
   'open_registration_unlimited',
   'device_grant_no_users',
   'par_required_without_code_flow',
+  'exchange_policy_orphaned',
+  'exchange_policy_dangling',
+  'exchange_policy_missing',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

@@ -10,7 +10,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import { isReasonCode, reasonInfo } from '../errors/reasons.js';
 import { effectiveScopes } from '../grants/scope.js';
 import { presented } from '../resource-server/authenticate.js';
-import { type Application, type ApplicationOrigin, type TokenKind, type TokenRecord } from '../domain/model.js';
+import { type Application, type ApplicationOrigin, type TokenKind, type TokenRecord , type ActClaim } from '../domain/model.js';
 import { registrationInfo } from '../registry/registration.js';
 import { StorageError } from '../storage/types.js';
 import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims } from '../tokens/jwt.js';
@@ -58,6 +58,14 @@ export interface Inspection {
   readonly audience: readonly string[] | null;
   /** RFC 9449: the thumbprint of the DPoP key the token is bound to (cnf.jkt); null: a bearer token. */
   readonly dpopJkt: string | null;
+  /**
+   * RFC 8693 §4.1: who acts for the user (a token from a token exchange with an actor token); null:
+   * nobody. `family`: the handle of the token that started its family (tk_…; an exchanged token
+   * carries its subject's, so revoking that sign-in revokes it too); null when not found.
+   */
+  readonly act: ActClaim | null;
+  readonly family: string | null;
+  readonly grantType: string | null;
   readonly apis: readonly ApiVerdict[];
 }
 
@@ -271,6 +279,9 @@ export async function inspectToken(deps: InspectDeps, raw: string): Promise<Insp
     expiresAt: facts.expiresAt ?? null,
     audience: record?.audience === undefined || record.audience === null || record.audience.length === 0 ? null : [...record.audience],
     dpopJkt: record?.jkt ?? null,
+    act: record?.act ?? null,
+    family: record === undefined ? null : tokenHandle(record.familyId),
+    grantType: record?.grantType ?? null,
     apis: [...judgeApis(deps.router.list(), outcome, book, usableIssuer(knownIssuer(deps)), record?.audience), ...judgeMcpServers(deps.router.mcpServers(), outcome, usableIssuer(knownIssuer(deps)), record?.audience, book)],
   };
 }

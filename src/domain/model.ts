@@ -311,6 +311,22 @@ export interface TokenRecord {
    * request with a proof of that key may use it. Null or absent: a bearer token.
    */
   readonly jkt?: string | null;
+  /**
+   * RFC 8693 §4.1: the actor of a token issued by token exchange with an actor_token (delegation):
+   * who acts for the subject, nested for chains. Null or absent: no actor (the subject itself).
+   */
+  readonly act?: ActClaim | null;
+}
+
+/**
+ * RFC 8693 §4.1 `act`: the acting party (`sub`, and `client_id` when it is a client of this
+ * instance), and, for a chain of delegations, the prior actor in its own `act`.
+ */
+export interface ActClaim {
+  readonly sub: string;
+  readonly client_id?: string;
+  readonly iss?: string;
+  readonly act?: ActClaim;
 }
 
 export type NewTokenRecord = Omit<TokenRecord, 'status' | 'revokedAt'>;
@@ -424,6 +440,33 @@ export interface RegistrationPolicySpec {
   readonly authMethods?: readonly string[];
   /** OpenID Connect Registration application_type values: web, native. */
   readonly applicationTypes?: readonly string[];
+}
+
+/**
+ * What an application may obtain by token exchange (RFC 8693, grants/token-exchange.ts). Lists
+ * hold names; `*` alone means any. An application without a policy may not exchange at all.
+ */
+export interface ExchangePolicySpec {
+  /** Client ids of the applications whose access tokens (and our ID tokens) it may exchange; `self` is its own; `*`: any. */
+  readonly subjectApplications: readonly string[];
+  /** Names of the identity providers whose JWTs (and ID tokens) it may exchange; `*`: any active one. */
+  readonly identityProviders: readonly string[];
+  /** Whether ID tokens may be subject tokens (ours issued to a subject application, or an allowed provider's). */
+  readonly idTokens: boolean;
+  /** The resources (identifiers) the exchanged token may be for; `*`: any the application may request. Empty: none (no audience). */
+  readonly resources: readonly string[];
+  /** The scopes the exchanged token may carry (always within the subject token's); `*`: any. */
+  readonly scopes: readonly string[];
+  /** Impersonation (no actor_token: the new token is the subject's, with no act claim) allowed; false: delegation only. */
+  readonly impersonation: boolean;
+}
+
+/** An application's exchange policy, by the application's client id. */
+export interface ExchangePolicy {
+  readonly clientId: string;
+  readonly spec: ExchangePolicySpec;
+  readonly createdAt: number;
+  readonly updatedAt: number;
 }
 
 /** A named registration policy (src/registry/registration-policies.ts). */

@@ -9,7 +9,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import { effectiveScopes } from '../grants/scope.js';
 import type { RefusalContext } from '../grants/types.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { Application, TokenRecord, User } from '../domain/model.js';
+import type { Application, TokenRecord, User, ActClaim } from '../domain/model.js';
 import { decideWithFreshCache } from '../registry/fresh-cache.js';
 import type { Storage } from '../storage/types.js';
 import { tokenVerdict, type TokenInvalidReason } from '../tokens/verdict.js';
@@ -83,6 +83,8 @@ export interface IntrospectionBody {
   readonly jti?: string;
   /** RFC 9449 §6.2: the key a bound token is bound to (its refresh tokens too, for a public client). */
   readonly cnf?: { readonly jkt: string };
+  /** RFC 8693 §4.1: who acts for the subject (a token issued by token exchange with an actor token). */
+  readonly act?: ActClaim;
 }
 
 
@@ -187,6 +189,8 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
     body.iss = deps.issuer();
     if (typeof claims?.jti === 'string') body.jti = claims.jti;
     if (jkt !== undefined) body.cnf = { jkt };
+    // RFC 8693 §2.2.1 / §4.1: the actor of an exchanged token, from its record (opaque and JWT alike).
+    if (record.act !== undefined && record.act !== null) body.act = record.act;
     return body as unknown as IntrospectionBody;
   }
 

@@ -246,6 +246,78 @@ export const REASONS = {
     setting: 'latchkey resources update',
     facts: ['requestedResource', 'acceptedScopes', 'scopesNotAccepted', 'requestedScopes'],
   },
+  // ---- token exchange (RFC 8693) ---------------------------------------------------------------
+  'exchange.no_policy': {
+    explanation: 'The application is allowed the token exchange grant but has no exchange policy, and an application without one may not exchange any token (RFC 8693 §2.2.2 unauthorized_client).',
+    fix: 'Give the application a policy saying which tokens it may exchange and for what: `latchkey exchange policies set <client-id> --subject-apps <client-ids|*> --resources <uris|*> --scopes <scopes|*>` (see `latchkey exchange policies set --help`).',
+    setting: 'latchkey exchange policies set',
+    facts: ['exchangePolicy'],
+  },
+  'exchange.token_type_unsupported': {
+    explanation: 'A token type of the exchange request (subject_token_type, actor_token_type or requested_token_type) is not one this server supports (RFC 8693 §3): subject and actor tokens may be urn:ietf:params:oauth:token-type:access_token, :jwt or :id_token; the issued token :access_token (the default) or :jwt. Refresh tokens are neither exchanged nor issued.',
+    fix: 'Send a supported token type for the parameter named in the facts: access_token for a token this server issued, jwt for a token of a registered identity provider, id_token for an ID token.',
+    facts: ['exchangeParameter', 'exchangeTokenType', 'supportedTokenTypes'],
+  },
+  'exchange.actor_type_missing': {
+    explanation: 'actor_token and actor_token_type go together (RFC 8693 §2.1): one was sent without the other.',
+    fix: 'Send both actor_token and actor_token_type (delegation), or neither (impersonation, if the policy allows it).',
+    facts: ['exchangeParameter'],
+  },
+  'exchange.subject_invalid': {
+    explanation: 'The subject_token is not valid for its subject_token_type (RFC 8693 §2.2.2 invalid_grant): unknown, expired, revoked, signed by a key or issuer this server does not accept, of an inactive application or user, or not of the type named.',
+    fix: 'Exchange a current token: obtain a new one for the user, and name its type correctly (access_token for ours, jwt for an identity provider\'s, id_token for an ID token). The facts say what was wrong.',
+    facts: ['exchangeTokenType', 'exchangeTokenProblem'],
+  },
+  'exchange.actor_invalid': {
+    explanation: 'The actor_token is not valid for its actor_token_type (RFC 8693 §2.2.2 invalid_grant): unknown, expired, revoked, or signed by a key or issuer this server does not accept.',
+    fix: 'Send a current token of the actor (the party acting for the subject), with its type named correctly.',
+    facts: ['exchangeTokenType', 'exchangeTokenProblem'],
+  },
+  'exchange.subject_not_allowed': {
+    explanation: 'The application\'s exchange policy does not allow exchanging tokens from the subject token\'s source: tokens of that application, of that identity provider, or ID tokens.',
+    fix: 'Add the source to the policy: `latchkey exchange policies set <client-id> --subject-apps <client-ids>` (or --idps <names>, --id-tokens true).',
+    setting: 'latchkey exchange policies set',
+    facts: ['exchangePolicy', 'subjectSource', 'allowedSources'],
+  },
+  'exchange.impersonation_not_allowed': {
+    explanation: 'The request had no actor_token (impersonation: the issued token would be the subject\'s own, with no act claim), and the application\'s exchange policy allows delegation only.',
+    fix: 'Send the acting party\'s token as actor_token (with actor_token_type), so the issued token carries an act claim; or allow impersonation: `latchkey exchange policies set <client-id> --impersonation true`.',
+    setting: 'latchkey exchange policies set',
+    facts: ['exchangePolicy'],
+  },
+  'exchange.may_act_refused': {
+    explanation: 'The subject token has a may_act claim (RFC 8693 §4.4) naming who may act for its subject, and the actor of this request is not among them.',
+    fix: 'Use the actor the subject token allows (its may_act sub / client_id), or obtain a subject token that allows this actor.',
+    facts: ['actorSubject', 'allowedActors'],
+  },
+  'exchange.audience_unknown': {
+    explanation: 'An audience of the exchange request (RFC 8693 §2.1, a logical name) is neither the name nor the identifier of a resource known to this server.',
+    fix: 'Send a registered resource\'s name or identifier as audience (`latchkey resources list`), or register it with `latchkey resources add <uri> --name <name>`.',
+    setting: 'latchkey resources add',
+    facts: ['requestedAudience', 'nearestResource'],
+  },
+  'exchange.target_not_allowed': {
+    explanation: 'A resource or audience of the exchange request is not one the application\'s exchange policy allows its exchanged tokens to be for (RFC 8693 §2.2.2 invalid_target).',
+    fix: 'Ask for an allowed resource, or add it to the policy: `latchkey exchange policies set <client-id> --resources <uris>`.',
+    setting: 'latchkey exchange policies set',
+    facts: ['exchangePolicy', 'requestedResource', 'policyResources'],
+  },
+  'exchange.scope_broader': {
+    explanation: 'The exchange asked for scopes the subject token does not carry: an exchange only narrows (the issued token\'s scopes are within the subject token\'s).',
+    fix: 'Ask only for scopes of the subject token (or leave scope out to keep them), or obtain a subject token with the scopes needed.',
+    facts: ['requestedScopes', 'tokenScopes', 'scopesBeyondGrant'],
+  },
+  'exchange.scope_not_allowed': {
+    explanation: 'The exchange asked for scopes the application\'s exchange policy does not allow.',
+    fix: 'Ask only for scopes the policy allows, or add them: `latchkey exchange policies set <client-id> --scopes <scopes>`.',
+    setting: 'latchkey exchange policies set',
+    facts: ['exchangePolicy', 'requestedScopes', 'policyScopes'],
+  },
+  'exchange.subject_expiring': {
+    explanation: 'The subject token ends within a second: an exchanged token never lives longer than the subject token, so there is nothing left to issue.',
+    fix: 'Exchange a fresh subject token.',
+    facts: ['expiredAt'],
+  },
   // ---- refresh tokens -----------------------------------------------------------------------
   'refresh_token.unknown': {
     explanation: 'The refresh token is not one this instance has stored: never issued here (another instance, another database, a mangled value), an access token sent as a refresh token, or one that expired and was purged.',

@@ -44,7 +44,9 @@ export type RegistryErrorCode =
   /** No registration policy has this name (src/registry/registration.ts). */
   | 'registration_policy_not_found'
   /** No initial access token has this id. */
-  | 'initial_access_token_not_found';
+  | 'initial_access_token_not_found'
+  /** The application has no token exchange policy (src/registry/exchange-policies.ts). */
+  | 'exchange_policy_not_found';
 
 /**
  * What an `in_use` refusal names (the admin API answers it as `dependants`, so the console can

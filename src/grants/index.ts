@@ -7,10 +7,11 @@ import { jwtBearer } from './jwt-bearer.js';
 import { deviceCode } from './device-code.js';
 import { password } from './password.js';
 import { refreshToken } from './refresh-token.js';
+import { tokenExchange } from './token-exchange.js';
 import type { Grant, GrantCheckInput, GrantDeps, GrantDescriptor, GrantModule, GrantWarning } from './types.js';
 
 /** The built-in grant modules, in the order people meet them: the default catalogue of createLatchkey({ grants }). */
-export const BUILT_IN_GRANTS: readonly GrantModule[] = [clientCredentials, password, refreshToken, authorizationCode, jwtBearer, deviceCode];
+export const BUILT_IN_GRANTS: readonly GrantModule[] = [clientCredentials, password, refreshToken, authorizationCode, jwtBearer, deviceCode, tokenExchange];
 
 /**
  * Checks a catalogue: every grant type once, every alias once and never another grant's type.

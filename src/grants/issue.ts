@@ -37,6 +37,8 @@ export function issueTokens(
     ...(input.refreshScopes === undefined ? {} : { refreshScopes: input.refreshScopes }),
     ...(input.jkt === undefined ? {} : { jkt: input.jkt }),
     ...(input.refreshJkt === undefined ? {} : { refreshJkt: input.refreshJkt }),
+    ...(input.act === undefined ? {} : { act: input.act }),
+    ...(input.lifetime === undefined ? {} : { lifetime: input.lifetime }),
   };
   const m = deps.mint(mintInput);
   // JWT formats sign asynchronously; opaque mints synchronously.

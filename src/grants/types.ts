@@ -17,6 +17,7 @@ import type { KnownResource } from '../registry/resources.js';
 import type { ResourceLookup } from './resource.js';
 import type { Mint, TokenResponseBody } from '../tokens/issuer.js';
 import type { MintIdToken } from '../tokens/id-token.js';
+import type { ExchangeDeps } from './token-exchange.js';
 
 /** What a refusal record learns about the caller as the request goes. */
 export interface RefusalContext {
@@ -65,6 +66,8 @@ export interface GrantDeps extends AssertionDeps {
   readonly idTokenClaims?: (user: User, names: readonly string[]) => Record<string, unknown>;
   /** The known resources (RFC 8707, registry/resources.ts): a code's or refresh token's resources are looked up in it. */
   readonly resources?: ResourceLookup;
+  /** What the token exchange grant (RFC 8693, grants/token-exchange.ts) reads; absent: it refuses every request (exchange.no_policy). */
+  readonly exchange?: ExchangeDeps;
 }
 
 /**

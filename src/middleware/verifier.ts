@@ -81,6 +81,25 @@ export interface VerifiedToken {
   readonly expiresAt: number | undefined;
   /** Every claim (JWT) or introspection member (opaque). */
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * RFC 8693 §4.1: who acts for the subject (a token from a token exchange with an actor token):
+   * `sub`, `client_id` and the prior actors nested in `act`; undefined when nobody acts for it.
+   */
+  readonly act: ActClaim | undefined;
+}
+
+/** RFC 8693 §4.1 act, as the middleware exposes it. */
+export interface ActClaim {
+  readonly sub: string;
+  readonly client_id?: string;
+  readonly iss?: string;
+  readonly act?: ActClaim;
+}
+
+/** The act claim (or introspection member) when it is an object with a sub; else undefined. */
+function actClaim(value: unknown): ActClaim | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return typeof (value as { sub?: unknown }).sub === 'string' ? (value as ActClaim) : undefined;
 }
 
 /** Why a request is refused: maps straight to an RFC 6750 §3 response. */
@@ -299,6 +318,7 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
         scopes: typeof body.scope === 'string' ? body.scope.split(' ').filter((s) => s !== '') : [],
         expiresAt: exp,
         claims: Object.freeze({ ...body }),
+        act: actClaim(body.act),
       };
     }
     if (answers.size >= MAX_CACHED) answers.clear();
@@ -327,6 +347,7 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       scopes: scope.split(' ').filter((s) => s !== ''),
       expiresAt: payload.exp,
       claims: Object.freeze({ ...payload }),
+      act: actClaim(payload.act),
     };
   }
 

@@ -7,7 +7,7 @@ import type { ReasonCode } from '../errors/reasons.js';
 import { effectiveScopes } from '../grants/scope.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { RegistryCache } from '../registry/cache.js';
-import type { Facts, TokenRecord } from '../domain/model.js';
+import type { ActClaim, Facts, TokenRecord } from '../domain/model.js';
 import type { Storage } from '../storage/types.js';
 import { isJwtShaped, jtiKey, AccessJwtRejected, verifyAccessJwt, type AccessJwtClaims, type AccessJwtRejectReason } from '../tokens/jwt.js';
 import { tokenVerdict, type TokenInvalidReason } from '../tokens/verdict.js';
@@ -273,6 +273,8 @@ export class BearerValidator {
       user: user === undefined ? null : Object.freeze({ id: user.id, name: user.userName, roles: Object.freeze([...user.roles]) }),
       application: Object.freeze({ clientId: app.clientId, name: app.name }),
       scopes: Object.freeze(effectiveScopes(record.scopes, app)),
+      // RFC 8693: the actor of an exchanged token, from its record (opaque and JWT alike).
+      ...(record.act === undefined || record.act === null ? {} : { act: deepFreeze(record.act) }),
     });
     const origin: TokenOrigin = Object.freeze({ issuer: 'self', grantType: record.grantType, applicationId: record.applicationId, familyId: record.familyId });
     if (record.audience !== undefined && record.audience !== null && record.audience.length > 0) this.audiences.set(caller, { audience: record.audience, hash: record.hash });
@@ -325,6 +327,12 @@ export class BearerValidator {
       this.callers.set(token, { caller, expiresAt, origin, record });
     }
   }
+}
+
+/** An act claim frozen all the way down (shared by every request with the token). */
+function deepFreeze(act: ActClaim): ActClaim {
+  if (act.act !== undefined) deepFreeze(act.act);
+  return Object.freeze(act);
 }
 
 /** Whether two lists hold the same strings (a JWT's aud and its record's audience). */

@@ -33,7 +33,7 @@ export const NOT_COPIED: readonly { readonly what: string; readonly why: string 
 ];
 
 export interface TableCopy {
-  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'rules' | 'resources' | 'registration_policies' | 'initial_access_tokens' | 'registrations' | 'tokens' | 'refusals' | 'audit' | 'usage';
+  readonly table: 'roles' | 'scopes' | 'users' | 'applications' | 'properties' | 'signing_keys' | 'identity_providers' | 'rules' | 'resources' | 'registration_policies' | 'exchange_policies' | 'initial_access_tokens' | 'registrations' | 'tokens' | 'refusals' | 'audit' | 'usage';
   /** Rows read from the source. */
   source: number;
   /** Rows written to the target. */
@@ -108,6 +108,8 @@ export async function checkTarget(source: Storage, target: Storage): Promise<Use
   if (regPolicies.length > 0) found.push(plural(regPolicies.length, 'registration policy', 'registration policies'));
   if (iats.length > 0) found.push(plural(iats.length, 'initial access token'));
   if (registrations.length > 0) found.push(plural(registrations.length, 'client registration'));
+  const exchangePolicies = await target.exchangePolicies.list();
+  if (exchangePolicies.length > 0) found.push(plural(exchangePolicies.length, 'token exchange policy', 'token exchange policies'));
   if (refusals.length > 0) found.push('refusal records');
   // Usage counts add up: copied onto counts of the target's own they would be summed.
   if (usageSince !== undefined) found.push('application usage counts');
@@ -260,6 +262,14 @@ export async function copyStorage(source: Storage, target: Storage, options: Cop
     t.source = policies.length;
     for (const policy of policies) {
       await target.registrationPolicies.put(policy);
+      t.copied += 1;
+    }
+  });
+  await step('exchange_policies', async (t) => {
+    const policies = await source.exchangePolicies.list();
+    t.source = policies.length;
+    for (const policy of policies) {
+      await target.exchangePolicies.put(policy);
       t.copied += 1;
     }
   });

@@ -23,6 +23,7 @@
  *   method's default; otherwise it is rounded down, and a negative limit returns nothing. There is no
  *   maximum in storage: callers that take a limit from a request bound it first.
  */
+import type { ExchangePolicy } from '../domain/model.js';
 import type { ActivityRow, Application, AttemptKey, AttemptRecord, AuditEntry, AuthorizationCode, IdentityProvider, NewTokenRecord, PropertyRow, Refusal, ResourceRecord, Role, Rule, Scope, SessionRecord, SigningKey, TokenRecord, UsageRow, User, InitialAccessToken, RegistrationPolicy, RegistrationRecord, PushedRequest } from '../domain/model.js';
 import type { DeviceAuthorization, DevicePollOutcome } from '../domain/model.js';
 import { StorageError, type StorageErrorCode } from '../errors/storage.js';
@@ -117,6 +118,16 @@ export interface InitialAccessTokenStore {
   consume(hash: string, at: number): Promise<ConsumeInitialAccessResult>;
   /** Marks the token revoked; false when no unrevoked token has this id. */
   revoke(id: string, at: number): Promise<boolean>;
+}
+
+/** Token exchange policies (RFC 8693), one per application by client id (registry data: every write moves the change version). */
+export interface ExchangePolicyStore {
+  /** Creates or replaces the policy of `policy.clientId`. */
+  put(policy: ExchangePolicy): Promise<void>;
+  byClientId(clientId: string): Promise<ExchangePolicy | undefined>;
+  /** Every policy, by client id in byte order. */
+  list(): Promise<ExchangePolicy[]>;
+  delete(clientId: string): Promise<boolean>;
 }
 
 /** Registration policies (registry data: every write moves the change version). */
@@ -526,6 +537,7 @@ export interface Storage {
   readonly attempts: AttemptStore;
   readonly initialAccessTokens: InitialAccessTokenStore;
   readonly registrationPolicies: RegistrationPolicyStore;
+  readonly exchangePolicies: ExchangePolicyStore;
   readonly registrations: RegistrationStore;
   /** RFC 9126 pushed authorization requests. */
   readonly pushedRequests: PushedRequestStore;

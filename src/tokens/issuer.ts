@@ -1,5 +1,5 @@
 import { mintOpaque, TOKEN_PREFIX } from '../core/crypto.js';
-import type { Application, NewTokenRecord, TokenFormat } from '../domain/model.js';
+import type { ActClaim, Application, NewTokenRecord, TokenFormat } from '../domain/model.js';
 
 /** The RFC 6749 §5.1 success body. */
 export interface TokenResponseBody {
@@ -12,6 +12,8 @@ export interface TokenResponseBody {
   readonly refresh_token?: string;
   /** OpenID Connect Core 1.0 §3.1.3.3: when the grant has the openid scope (tokens/id-token.ts). */
   readonly id_token?: string;
+  /** RFC 8693 §2.2.1: the type of the token issued by token exchange (grants/token-exchange.ts). */
+  readonly issued_token_type?: string;
 }
 
 export interface MintInput {
@@ -35,6 +37,13 @@ export interface MintInput {
   readonly jkt?: string | undefined;
   /** RFC 9449 §5: the key the refresh token is bound to (public clients only); absent: not bound. */
   readonly refreshJkt?: string | undefined;
+  /** RFC 8693 §4.1: the actor of a token issued by delegation (a JWT's act claim, the record's act); absent: none. */
+  readonly act?: ActClaim | undefined;
+  /**
+   * The access token's lifetime in seconds when shorter than the application's (token exchange:
+   * never past the subject token's end); absent: the application's accessTokenLifespan.
+   */
+  readonly lifetime?: number | undefined;
 }
 
 export interface Minted {
@@ -100,9 +109,11 @@ function complete(input: MintInput, access: MintedAccessToken): Minted {
     jkt,
   });
   const tokenType = input.jkt === undefined ? 'Bearer' : 'DPoP';
-  const expiresIn = app.accessTokenLifespan;
+  const expiresIn = input.lifetime === undefined ? app.accessTokenLifespan : Math.min(input.lifetime, app.accessTokenLifespan);
   const audience = input.audience === undefined || input.audience.length === 0 ? null : input.audience;
   const records: NewTokenRecord[] = [record(access.hash, 'access', input.now + expiresIn * 1000, audience)];
+  // RFC 8693: the actor only on the access token of an exchange (no other grant pays a spread).
+  if (input.act !== undefined) records[0] = { ...(records[0] as NewTokenRecord), act: input.act };
   // RFC 6749 §3.3: a scope is one or more scope tokens, so "no scope granted" is no scope
   // parameter, not "scope":"" (clients that validate the response refuse the empty string).
   const scope = input.scopes.length === 0 ? undefined : input.scopes.join(' ');

@@ -160,13 +160,15 @@ export function jwtFormat(deps: JwtFormatDeps): AccessTokenFormat {
       sub,
       // RFC 8707 / RFC 9068 §3: the resources the token was requested for; else the application's audience, else our own APIs.
       aud: input.audience !== undefined && input.audience.length > 0 ? (input.audience.length === 1 ? (input.audience[0] as string) : [...input.audience]) : (app.audience ?? issuer),
-      exp: iat + app.accessTokenLifespan,
+      exp: iat + (input.lifetime === undefined ? app.accessTokenLifespan : Math.min(input.lifetime, app.accessTokenLifespan)),
       iat,
       jti,
       client_id: app.clientId,
       scope: input.scopes.length === 0 ? undefined : input.scopes.join(' '),
       // RFC 9449 §6.1: a DPoP-bound token names its key's thumbprint.
       cnf: input.jkt === undefined ? undefined : { jkt: input.jkt },
+      // RFC 8693 §4.1: who acts for the subject (token exchange with an actor_token); absent otherwise.
+      act: input.act,
     };
     const hash = jtiKey(jti);
     return signing.sign(signer.sign, claims).then((token) => ({ token, hash }));

@@ -453,6 +453,16 @@ function describeTokens(get: () => Storage): void {
       assert.equal(await s.tokens.byHash(uid()), undefined);
     });
 
+    it('keeps the actor (RFC 8693 act) of an exchanged token, through rotation-free inserts and imports', async () => {
+      const s = get();
+      const act = { sub: 'svc-agent', client_id: 'c-agent', act: { sub: 'svc-first', client_id: 'c-first' } };
+      const a = makeToken({ kind: 'access', grantType: 'urn:ietf:params:oauth:grant-type:token-exchange', act });
+      const plain = makeToken({ kind: 'access' });
+      await s.tokens.insert([a, plain]);
+      assert.deepEqual(await s.tokens.byHash(a.hash), { ...a, status: 'active', revokedAt: null });
+      assert.equal((await s.tokens.byHash(plain.hash))?.act, undefined, 'no act: none read back');
+    });
+
     it('rejects a duplicate hash with conflict', async () => {
       const s = get();
       const a = makeToken();
@@ -1214,6 +1224,24 @@ function describeKeysCodesReplayProviders(get: () => Storage): void {
       assert.ok((await s.changes.version()) > v);
       assert.equal(await s.registrationPolicies.delete('web'), false);
       assert.equal(await s.registrationPolicies.byName('web'), undefined);
+    });
+
+    it('exchange policies (RFC 8693): put creates or replaces (keeping createdAt), list by client id, delete; writes move the change version', async () => {
+      const s = get();
+      const spec = { subjectApplications: ['*'], identityProviders: ['corp'], idTokens: true, resources: ['https://a.example.test'], scopes: ['x', 'y'], impersonation: false };
+      let v = await s.changes.version();
+      await s.exchangePolicies.put({ clientId: 'c-web', spec, createdAt: T0, updatedAt: T0 });
+      assert.ok((await s.changes.version()) > v);
+      await s.exchangePolicies.put({ clientId: 'C-agent', spec: { ...spec, identityProviders: [] }, createdAt: T0, updatedAt: T0 });
+      await s.exchangePolicies.put({ clientId: 'c-web', spec: { ...spec, impersonation: true }, createdAt: T0 + 5, updatedAt: T0 + 5 });
+      assert.deepEqual(await s.exchangePolicies.byClientId('c-web'), { clientId: 'c-web', spec: { ...spec, impersonation: true }, createdAt: T0, updatedAt: T0 + 5 });
+      assert.deepEqual((await s.exchangePolicies.list()).map((p) => p.clientId), ['C-agent', 'c-web'], 'byte order');
+      v = await s.changes.version();
+      assert.equal(await s.exchangePolicies.delete('c-web'), true);
+      assert.ok((await s.changes.version()) > v);
+      assert.equal(await s.exchangePolicies.delete('c-web'), false);
+      assert.equal(await s.exchangePolicies.byClientId('c-web'), undefined);
+      await s.exchangePolicies.delete('C-agent');
     });
 
     it('registrations: create, find by client id and by source + fingerprint (unique), update, list, delete', async () => {

@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import { POSTGRES_DIALECT } from '../../src/storage/postgres/dialect.js';
 import type { SqlDialect } from '../../src/storage/sql/dialect.js';
 import { listQuery, updateByKey, updateValues, when } from '../../src/storage/sql/queries.js';
-import { audienceEncode, COLUMNS, pushedRequestFromRow, pushedRequestParams, sqlRows } from '../../src/storage/sql/rows.js';
+import { actEncode, audienceEncode, COLUMNS, pushedRequestFromRow, pushedRequestParams, exchangeRows, sqlRows } from '../../src/storage/sql/rows.js';
+import { TOKEN_EXCHANGE_GRANT } from '../../src/grants/grant-type.js';
 import { SQLITE_DIALECT } from '../../src/storage/sqlite/dialect.js';
 import { DEVICE_COLUMNS_LIST, deviceArgs, deviceFromRow, deviceNamedArgs, deviceStatements, deviceValues, type DeviceCodeRow } from '../../src/storage/sql/device-codes.js';
 import { makeDevice } from './device-contract.js';
@@ -51,13 +52,19 @@ for (const d of [SQLITE_DIALECT, POSTGRES_DIALECT] satisfies SqlDialect[]) {
       });
       // A token issued for resources (RFC 8707) carries its audience; one without has none.
       const audience = ['https://a.example.test', 'https://b.example.test/api'];
-      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, audienceEncode(audience), null])).audience, audience);
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, audienceEncode(audience), null, null])).audience, audience);
       // RFC 9449: a DPoP-bound token carries its key thumbprint; a bearer token has none.
       assert.equal(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, null, 'jkt-1'])).jkt, 'jkt-1');
       const boundCode = makeCode({ dpopJkt: 'jkt-2' });
       assert.deepEqual(r.codeFromRow(rowOf(COLUMNS.codes, r.codeParams(boundCode))), boundCode);
       const dpopApp = makeApp({ dpopRequired: true });
       assert.equal(r.applicationFromRow(rowOf(COLUMNS.applications, r.applicationParams(dpopApp))).dpopRequired, true);
+      // A token of a token exchange with an actor (RFC 8693 §4.1) carries its act, nested chains included.
+      const act = { sub: 'svc-agent', client_id: 'c1', act: { sub: 'svc-first' } };
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode([]), TOKEN_EXCHANGE_GRANT, 1, 2, 'f', 'active', null, null, actEncode(act)])).act, act);
+      // Exchange policies: the spec as JSON.
+      const policy = { clientId: 'c1', spec: { subjectApplications: ['*'], identityProviders: ['corp'], idTokens: true, resources: ['https://a.example.test'], scopes: ['x'], impersonation: false }, createdAt: 1, updatedAt: 2 };
+      assert.deepEqual(exchangeRows.exchangePolicyFromRow(rowOf(COLUMNS.exchangePolicies, exchangeRows.exchangePolicyParams(policy))), policy);
       for (const builtIn of [true, false]) {
         const named = { name: 'n', description: 'd', builtIn };
         assert.deepEqual(r.namedFromRow(rowOf(COLUMNS.named, r.namedParams(named))), named);

@@ -7,6 +7,7 @@ import { POSTURE_ROUTES } from './posture.js';
 import { REFUSAL_GROUP_ROUTES } from './refusal-groups.js';
 import { REFUSAL_ACTIVITY_ROUTES } from './refusals-activity.js';
 import { REGISTRATION_ROUTES } from './registration.js';
+import { EXCHANGE_ROUTES } from './exchange.js';
 import { RULE_ROUTES } from './rules.js';
 import { RESOURCE_ROUTES } from './resources.js';
 import { SCOPE_PROPERTY_ROUTES } from './scopes-properties.js';
@@ -38,6 +39,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   ...RULE_ROUTES,
   ...RESOURCE_ROUTES,
   ...REGISTRATION_ROUTES,
+  ...EXCHANGE_ROUTES,
   AUDIT_ROUTE,
   ...KEY_IDP_ROUTES,
   ...CONFIG_AS_CODE_ROUTES,

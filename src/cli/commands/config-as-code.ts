@@ -108,6 +108,7 @@ const KIND_LABEL: Readonly<Record<PlannedChange['kind'], string>> = {
   rule: 'rule',
   resource: 'resource',
   registrationPolicy: 'registration policy',
+  exchangePolicy: 'exchange policy',
 };
 
 export function planText(plan: Plan, file: string): string {

@@ -79,7 +79,10 @@ open_registration_unlimited (latchkey.registration.mode open with latchkey.rate_
 registers clients without limit; see \`latchkey registration\`); device_grant_no_users (an application allows the
 device grant, RFC 8628, but no active user has a password to approve devices on /oauth/device; docs/device-flow.md);
 par_required_without_code_flow (PAR required, RFC 9126, of an application without the authorization_code grant;
-docs/par.md); in the server only (admin API, console home), metrics_unprotected.
+docs/par.md); exchange_policy_orphaned (a token exchange policy of a deleted application), exchange_policy_dangling
+(one naming a deleted application or identity provider), exchange_policy_missing (an application allowed
+token_exchange without a policy: every exchange refused; see \`latchkey exchange policies\`, docs/token-exchange.md);
+in the server only (admin API, console home), metrics_unprotected.
 See docs/diagnostics.md.
 
 Exit status: 1 when any finding is an error, 0 otherwise (warnings and information only, or nothing found).

@@ -9,6 +9,7 @@ import { registerConfigAsCode } from './config-as-code.js';
 import { registerDoctor } from './doctor.js';
 import { registerInspect } from './inspect.js';
 import { registerExplain } from './explain.js';
+import { registerExchange } from './exchange.js';
 import { registerKeys } from './keys.js';
 import { registerIdps } from './idps.js';
 import { registerInit } from './init.js';
@@ -115,6 +116,7 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerApis(program, kit);
   registerRules(program, kit);
   registerRegistration(program, kit);
+  registerExchange(program, kit);
   registerTokens(program, kit);
   registerKeys(program, kit);
   registerExplain(program, kit);

@@ -1,3 +1,5 @@
+import type { ActClaim } from '../../domain/model.js';
+import { TOKEN_EXCHANGE_GRANT } from '../../grants/grant-type.js';
 import type { Command } from 'commander';
 import { createLatchkey } from '../../app.js';
 import { inspectToken, type Inspection } from '../../diagnostics/inspect.js';
@@ -18,6 +20,13 @@ function registrationLine(r: NonNullable<Inspection['application']>['registratio
   return `dynamically registered (RFC 7591) by ${r.sourceText} at ${isoTime(r.registeredAt)}, policy ${r.policy ?? '(none)'}, last used ${r.lastUsedAt === null ? 'never' : isoTime(r.lastUsedAt)}, ${reap}; see latchkey apps show`;
 }
 
+/** An act chain in words: the current actor first, then those it acts after. */
+function actLine(act: ActClaim): string {
+  const parts: string[] = [];
+  for (let a: ActClaim | undefined = act; a !== undefined; a = a.act) parts.push(`${a.sub}${a.client_id === undefined ? '' : ` (client ${a.client_id})`}`);
+  return parts.join(', for ');
+}
+
 function render(i: Inspection): string {
   const status = i.valid ? 'valid' : `NOT valid: ${i.reason ?? ''}`;
   const summary = renderRecord([
@@ -35,6 +44,8 @@ function render(i: Inspection): string {
     ['Scopes in effect', i.effectiveScopes],
     ['Audience (resources)', i.audience === null ? '(none requested: the application\'s audience)' : i.audience],
     ['DPoP binding', i.dpopJkt === null ? '(none: a bearer token)' : `cnf.jkt ${i.dpopJkt} (usable only with DPoP proofs of this key)`],
+    ...(i.act === null ? [] : ([['Acting for the user (act)', actLine(i.act)]] as const)),
+    ...(i.family === null ? [] : ([['Family', `${i.family}${i.grantType === TOKEN_EXCHANGE_GRANT ? ' (the subject token\'s: revoked with it)' : ''}`]] as const)),
     ['Issued', isoTime(i.issuedAt)],
     ['Expires', isoTime(i.expiresAt)],
   ]);

@@ -4,6 +4,7 @@
  * synchronously before its promise resolves, so compare-and-set operations are naturally atomic.
  */
 import { memoryRateCounters } from '../rate-counters.js';
+import type { ExchangePolicy } from '../../domain/model.js';
 import { type Application, type ActivityRow, type AttemptKey, type AttemptRecord, type AuditEntry, type AuthorizationCode, type IdentityProvider, type NewTokenRecord, type PropertyRow, type Refusal, type ResourceRecord, type Role, type Rule, type Facts, type Scope, type SessionRecord, type SigningKey, type TokenRecord, type UsageRow, type User, type InitialAccessToken, type RegistrationPolicy, type RegistrationRecord, type PushedRequest } from '../../domain/model.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { factsText } from '../sql/rows.js';
@@ -32,10 +33,12 @@ const copyApp = (a: Application): Application => ({
 });
 /** As the SQL adapters read them back: a token's audience and a code's resources only when there are some. */
 const copyToken = (t: TokenRecord): TokenRecord => {
-  const { audience, jkt, ...plain } = t;
+  const { audience, jkt, act, ...plain } = t;
   // RFC 9449: a bound token's key thumbprint, only when there is one (as the SQL adapters read it).
   const rest = jkt === undefined || jkt === null ? plain : { ...plain, jkt };
-  return audience === undefined || audience === null || audience.length === 0 ? { ...rest, scopes: [...t.scopes] } : { ...rest, scopes: [...t.scopes], audience: [...audience] };
+  const copy: TokenRecord = audience === undefined || audience === null || audience.length === 0 ? { ...rest, scopes: [...t.scopes] } : { ...rest, scopes: [...t.scopes], audience: [...audience] };
+  // RFC 8693 act: only when set, as the SQL adapters read it back.
+  return act === undefined || act === null ? copy : { ...copy, act: JSON.parse(JSON.stringify(act)) as TokenRecord['act'] };
 };
 const copyCode = (c: AuthorizationCode): AuthorizationCode => {
   const { resources, dpopJkt, ...plain } = c;
@@ -84,6 +87,9 @@ export function createMemoryStorage(): Storage {
   /** Initial access tokens by id; registration policies by name; registrations by client id. */
   const iats = new Map<string, InitialAccessToken>();
   const regPolicies = new Map<string, RegistrationPolicy>();
+  /** Token exchange policies by client id. */
+  const exchangePolicies = new Map<string, ExchangePolicy>();
+  const copyExchangePolicy = (p: ExchangePolicy): ExchangePolicy => ({ ...p, spec: JSON.parse(JSON.stringify(p.spec)) as ExchangePolicy['spec'] });
   const registrations = new Map<string, RegistrationRecord>();
   const copyPolicy = (p: RegistrationPolicy): RegistrationPolicy => ({ ...p, spec: JSON.parse(JSON.stringify(p.spec)) as RegistrationPolicy['spec'] });
   const byCreated = <T extends { createdAt: number }>(key: (v: T) => string) => (a: T, b: T): number => a.createdAt - b.createdAt || compare(key(a), key(b));
@@ -569,6 +575,20 @@ export function createMemoryStorage(): Storage {
         if (t === undefined || t.revokedAt !== null) return false;
         iats.set(id, { ...t, revokedAt: at });
         return true;
+      },
+    },
+    exchangePolicies: {
+      put: async (p) => {
+        const current = exchangePolicies.get(p.clientId);
+        exchangePolicies.set(p.clientId, copyExchangePolicy(current === undefined ? p : { ...p, createdAt: current.createdAt }));
+        bump();
+      },
+      byClientId: async (clientId) => { const p = exchangePolicies.get(clientId); return p && copyExchangePolicy(p); },
+      list: async () => [...exchangePolicies.values()].sort((a, b) => compare(a.clientId, b.clientId)).map(copyExchangePolicy),
+      delete: async (clientId) => {
+        const deleted = exchangePolicies.delete(clientId);
+        if (deleted) bump();
+        return deleted;
       },
     },
     registrationPolicies: {

@@ -21,7 +21,7 @@ import { type ActivityRow, type Application, type AttemptKey, type AuditEntry, t
 import { StorageError, type AuditQuery, type ConsumeCodeResult, type ConsumePushedResult, type ConsumeResult, type RefusalQuery, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, type ListQuery } from '../sql/queries.js';
-import { prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow, registrationRows, type InitialAccessTokenRow, type RegistrationPolicyRow, type RegistrationRow, pushedRequestFromRow, pushedRequestParams } from '../sql/rows.js';
+import { exchangeRows, type ExchangePolicyRow, prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow, registrationRows, type InitialAccessTokenRow, type RegistrationPolicyRow, type RegistrationRow, pushedRequestFromRow, pushedRequestParams } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { sumUsageRows } from '../usage-rows.js';
 import { PgWriteBatcher } from './batcher.js';
@@ -452,6 +452,12 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
         return found === undefined ? { outcome: 'not_found' as const } : { outcome: 'unusable' as const, token: found };
       },
       revoke: async (id, at) => (await touched('initial access token', 'iatRevoke', [at, id])) > 0,
+    },
+    exchangePolicies: {
+      put: async (p) => void (await touched('exchange policy', 'exchangePolicyPut', exchangeRows.exchangePolicyParams(p))),
+      byClientId: (clientId) => one('exchange policy', 'exchangePolicyByClientId', [clientId], exchangeRows.exchangePolicyFromRow),
+      list: async () => (await run<ExchangePolicyRow>('exchange policy', 'exchangePolicyList', [])).map(exchangeRows.exchangePolicyFromRow),
+      delete: async (clientId) => (await touched('exchange policy', 'exchangePolicyDelete', [clientId])) > 0,
     },
     registrationPolicies: {
       put: async (p) => void (await touched('registration policy', 'regPolicyPut', policyParams(p))),

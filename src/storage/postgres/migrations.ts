@@ -401,6 +401,22 @@ export const POSTGRES_MIGRATIONS: readonly { readonly version: number; readonly 
     `,
   },
   {
+    version: 16,
+    name: 'token exchange (RFC 8693): exchange policies, the actor of exchanged tokens',
+    sql: `
+      -- One token exchange policy per application (by client id; spec: JSON). A policy may outlive
+      -- its application (the doctor reports it).
+      CREATE TABLE exchange_policies (
+        client_id TEXT COLLATE "C" PRIMARY KEY,
+        spec TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      -- RFC 8693 section 4.1: the actor of a token issued by delegation (JSON); NULL: none.
+      ALTER TABLE tokens ADD COLUMN act TEXT;
+    `,
+  },
+  {
     version: 17,
     name: 'device authorization (RFC 8628): device codes',
     sql: `

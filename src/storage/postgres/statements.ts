@@ -65,7 +65,7 @@ export const SQL = {
   propSet: withBump(`${insertInto(D, 'properties', ['name', 'value', 'updated_at'])} ${D.upsert(['name'], ['value', 'updated_at'])}`),
   tokenInsert: `INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
   refusalInsert: `INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(1)}`,
-  tokensAndRefusalsInsert: `WITH r AS (INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(12)})
+  tokensAndRefusalsInsert: `WITH r AS (INSERT INTO refusals (${REFUSAL_COLUMNS}) ${refusalRowsFrom(13)})
     INSERT INTO tokens (${TOKEN_COLUMNS}) ${tokenRowsFrom(1)}`,
   // The rotation, the replacements and the bump are one statement: all or nothing. A replacement
   // whose hash exists fails the whole statement (conflict) and leaves the old token active.
@@ -189,6 +189,8 @@ export const SQL = {
   iatRevoke: 'WITH w AS (UPDATE initial_access_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING 1) SELECT count(*)::int AS n FROM w',
   regPolicyPut: withBump(`${insertInto(D, 'registration_policies', COLUMNS.registrationPolicies)} ${D.upsert(['name'], ['description', 'spec', 'updated_at'])}`),
   regPolicyDelete: withBump('DELETE FROM registration_policies WHERE name = $1'),
+  exchangePolicyPut: withBump(`${insertInto(D, 'exchange_policies', COLUMNS.exchangePolicies)} ${D.upsert(['client_id'], ['spec', 'updated_at'])}`),
+  exchangePolicyDelete: withBump('DELETE FROM exchange_policies WHERE client_id = $1'),
   registrationInsert: insertInto(D, 'registrations', COLUMNS.registrations),
   registrationUpdate: `WITH w AS (${updateByKey(D, 'registrations', COLUMNS.registrations)} RETURNING 1) SELECT count(*)::int AS n FROM w`,
   registrationTouch: `WITH w AS (UPDATE registrations SET last_used_at = ${D.greatest('COALESCE(last_used_at, 0)', '$1')} WHERE client_id = $2 RETURNING 1) SELECT count(*)::int AS n FROM w`,

@@ -1,5 +1,5 @@
 import type { NewTokenRecord, Refusal, TokenRecord } from '../../domain/model.js';
-import { audienceEncode, factsText } from '../sql/rows.js';
+import { actEncode, audienceEncode, factsText } from '../sql/rows.js';
 
 /**
  * Rows as column arrays for `unnest`, so one statement with a fixed text (prepared once per
@@ -7,12 +7,12 @@ import { audienceEncode, factsText } from '../sql/rows.js';
  */
 
 /**
- * New tokens as ten column arrays for `unnest`, so one statement with a fixed text (prepared once
+ * New tokens as twelve column arrays for `unnest`, so one statement with a fixed text (prepared once
  * per connection) inserts any number of rows. A token's scopes travel as a JSON array: PostgreSQL
  * arrays must be rectangular, and scope lists differ in length.
  */
 export function tokenColumns(tokens: readonly NewTokenRecord[]): unknown[][] {
-  const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], [], []];
+  const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], [], [], []];
   for (const t of tokens) {
     cols[0]!.push(t.hash);
     cols[1]!.push(t.kind);
@@ -25,25 +25,26 @@ export function tokenColumns(tokens: readonly NewTokenRecord[]): unknown[][] {
     cols[8]!.push(t.familyId);
     cols[9]!.push(audienceEncode(t.audience));
     cols[10]!.push(t.jkt ?? null);
+    cols[11]!.push(actEncode(t.act));
   }
   return cols;
 }
 
 /**
  * `SELECT` producing rows for `INSERT INTO tokens (TOKEN_COLUMNS)` (sql/rows.ts) from the tokenColumns arrays
- * bound at $first…$first+9 (new tokens: active, not revoked), or with `stored`, from the
- * tokenImportColumns arrays at $first…$first+11 (status and revocation time as given).
+ * bound at $first…$first+11 (new tokens: active, not revoked), or with `stored`, from the
+ * tokenImportColumns arrays at $first…$first+13 (status and revocation time as given).
  */
 export function tokenRowsFrom(first: number, stored = false): string {
   const p = (i: number): string => `$${first + i}`;
   const state = stored ? 'st, r' : "'active', NULL::bigint";
-  const extra = stored ? `, ${p(11)}::text[], ${p(12)}::bigint[]` : '';
-  return `SELECT h, k, a, u, ARRAY(SELECT el.x FROM jsonb_array_elements_text(s) WITH ORDINALITY AS el(x, n) ORDER BY el.n), g, i, e, f, ${state}, au, jk
-    FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::jsonb[], ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::bigint[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[]${extra})
-      AS t(h, k, a, u, s, g, i, e, f, au, jk${stored ? ', st, r' : ''})`;
+  const extra = stored ? `, ${p(12)}::text[], ${p(13)}::bigint[]` : '';
+  return `SELECT h, k, a, u, ARRAY(SELECT el.x FROM jsonb_array_elements_text(s) WITH ORDINALITY AS el(x, n) ORDER BY el.n), g, i, e, f, ${state}, au, jk, ac
+    FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::jsonb[], ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::bigint[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::text[]${extra})
+      AS t(h, k, a, u, s, g, i, e, f, au, jk, ac${stored ? ', st, r' : ''})`;
 }
 
-/** Stored tokens (status and revocation time as given) as twelve column arrays, for importing. */
+/** Stored tokens (status and revocation time as given) as fourteen column arrays, for importing. */
 export function tokenImportColumns(tokens: readonly TokenRecord[]): unknown[][] {
   const cols = tokenColumns(tokens);
   cols.push(tokens.map((t) => t.status), tokens.map((t) => t.revokedAt));

@@ -18,6 +18,7 @@ import {
   IAT_COLUMNS,
   REGISTRATION_COLUMNS,
   REGISTRATION_POLICY_COLUMNS,
+  EXCHANGE_POLICY_COLUMNS,
 } from './rows.js';
 
 /**
@@ -43,6 +44,7 @@ export const ORDER = {
   resources: 'uri',
   initialAccessTokens: 'created_at, id',
   registrationPolicies: 'name',
+  exchangePolicies: 'client_id',
   registrations: 'created_at, client_id',
 } as const;
 
@@ -113,6 +115,8 @@ export function sharedReads(d: SqlDialect) {
     iatList: `SELECT ${IAT_COLUMNS} FROM initial_access_tokens ORDER BY ${ORDER.initialAccessTokens}`,
     regPolicyByName: `SELECT ${REGISTRATION_POLICY_COLUMNS} FROM registration_policies WHERE name = ${p1}`,
     regPolicyList: `SELECT ${REGISTRATION_POLICY_COLUMNS} FROM registration_policies ORDER BY ${ORDER.registrationPolicies}`,
+    exchangePolicyByClientId: `SELECT ${EXCHANGE_POLICY_COLUMNS} FROM exchange_policies WHERE client_id = ${p1}`,
+    exchangePolicyList: `SELECT ${EXCHANGE_POLICY_COLUMNS} FROM exchange_policies ORDER BY ${ORDER.exchangePolicies}`,
     registrationByClientId: `SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE client_id = ${p1}`,
     registrationBySource: `SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE source = ${p1} AND fingerprint = ${p2}`,
     registrationList: `SELECT ${REGISTRATION_COLUMNS} FROM registrations ORDER BY ${ORDER.registrations}`,

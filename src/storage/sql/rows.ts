@@ -1,3 +1,4 @@
+import type { ActClaim, ExchangePolicy, ExchangePolicySpec } from '../../domain/model.js';
 import type { Application, ApplicationOrigin, ResourceRecord, AttemptKind, AttemptRecord, AuditEntry, AuthorizationCode, ClaimsRequest, IdentityProvider, IdpUserField, Refusal, UserProfile, Role, Rule, RuleKind, RuleMode, RuleSpec, Facts, FactValue, Scope, SessionKind, SessionRecord, SigningAlgorithm, SigningKey, TokenFormat, TokenKind, TokenRecord, TokenStatus, User, InitialAccessToken, RegistrationPolicy, RegistrationPolicySpec, RegistrationRecord, PushedRequest } from '../../domain/model.js';
 import type { GrantType } from '../../grants/grant-type.js';
 import type { SqlBool, SqlDialect, SqlList } from './dialect.js';
@@ -23,7 +24,7 @@ export const COLUMNS = {
   signingKeys: ['kid', 'alg', 'public_jwk', 'private_key_enc', 'created_at', 'activates_at', 'retires_at', 'publish_until', 'purpose'],
   codes: ['hash', 'application_id', 'user_id', 'redirect_uri', 'scopes', 'code_challenge', 'issued_at', 'expires_at', 'used_at', 'nonce', 'auth_time', 'sid', 'claims', 'resources', 'dpop_jkt'],
   identityProviders: ['id', 'name', 'issuer', 'metadata_url', 'jwks_uri', 'audience', 'user_claim', 'user_field', 'active', 'created_at', 'updated_at'],
-  tokens: ['hash', 'kind', 'application_id', 'user_id', 'scopes', 'grant_type', 'issued_at', 'expires_at', 'family_id', 'status', 'revoked_at', 'audience', 'jkt'],
+  tokens: ['hash', 'kind', 'application_id', 'user_id', 'scopes', 'grant_type', 'issued_at', 'expires_at', 'family_id', 'status', 'revoked_at', 'audience', 'jkt', 'act'],
   refusals: ['request_id', 'at', 'endpoint', 'status', 'error', 'reason', 'description', 'hint', 'client_id', 'application_name', 'user_name', 'remote_address', 'facts', 'rule_id'],
   rules: ['id', 'kind', 'target', 'spec', 'mode', 'note', 'created_at', 'created_by', 'updated_at', 'enforced_at', 'enforced_by'],
   audit: ['id', 'at', 'actor', 'action', 'target', 'before', 'after'],
@@ -32,6 +33,7 @@ export const COLUMNS = {
   attempts: ['kind', 'user_name', 'source', 'failures', 'window_start', 'last_at', 'expires_at'],
   initialAccessTokens: ['id', 'hash', 'policy', 'uses_left', 'expires_at', 'created_at', 'created_by', 'last_used_at', 'revoked_at'],
   registrationPolicies: ['name', 'description', 'spec', 'created_at', 'updated_at'],
+  exchangePolicies: ['client_id', 'spec', 'created_at', 'updated_at'],
   registrations: ['client_id', 'application_id', 'token_hash', 'source', 'fingerprint', 'metadata', 'policy', 'created_at', 'updated_at', 'last_used_at'],
   pushedRequests: ['hash', 'application_id', 'parameters', 'created_at', 'expires_at', 'used_at'],
 } as const satisfies Record<string, readonly string[]>;
@@ -56,6 +58,25 @@ export const RESOURCE_COLUMNS = columnList('resources');
 export const IAT_COLUMNS = columnList('initialAccessTokens');
 export const REGISTRATION_POLICY_COLUMNS = columnList('registrationPolicies');
 export const REGISTRATION_COLUMNS = columnList('registrations');
+export const EXCHANGE_POLICY_COLUMNS = columnList('exchangePolicies');
+
+export interface ExchangePolicyRow {
+  client_id: string;
+  spec: string;
+  created_at: number | string;
+  updated_at: number | string;
+}
+
+/** Token exchange policies (RFC 8693): the spec is JSON. */
+export const exchangeRows = {
+  exchangePolicyFromRow: (r: ExchangePolicyRow): ExchangePolicy => ({
+    clientId: r.client_id,
+    spec: jsonObject<ExchangePolicySpec>(r.spec) ?? { subjectApplications: [], identityProviders: [], idTokens: false, resources: [], scopes: [], impersonation: false },
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  }),
+  exchangePolicyParams: (p: ExchangePolicy): unknown[] => [p.clientId, JSON.stringify(p.spec), p.createdAt, p.updatedAt],
+};
 
 export interface InitialAccessTokenRow {
   id: string;
@@ -265,6 +286,8 @@ export interface TokenRow {
   audience: string | null;
   /** RFC 9449: the DPoP key thumbprint the token is bound to; NULL: a bearer token. */
   jkt: string | null;
+  /** RFC 8693 §4.1: the actor (JSON); NULL: none. */
+  act?: string | null;
 }
 
 export interface ResourceRow {
@@ -446,6 +469,8 @@ export function sqlRows(d: SqlDialect) {
       // Only when set, so records of tokens without a resource keep their shape.
       ...(r.audience === null || r.audience === undefined ? {} : { audience: audienceDecode(r.audience) }),
       ...(r.jkt === null || r.jkt === undefined ? {} : { jkt: r.jkt }),
+      // RFC 8693: only when set, as for the audience.
+      ...(r.act === null || r.act === undefined ? {} : { act: jsonObject<ActClaim>(r.act) ?? null }),
     }),
 
     resourceFromRow: (r: ResourceRow): ResourceRecord => ({ uri: r.uri, name: r.name, description: r.description, scopes: list.decode(r.scopes), createdAt: r.created_at, updatedAt: r.updated_at }),
@@ -587,6 +612,11 @@ function jsonObject<T extends object>(text: string | null): T | undefined {
   if (text === null || text === '') return undefined;
   const parsed: unknown = JSON.parse(text);
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as T) : undefined;
+}
+
+/** A token's actor (RFC 8693 act) as stored: JSON, or NULL for none. */
+export function actEncode(act: ActClaim | null | undefined): string | null {
+  return act === undefined || act === null ? null : JSON.stringify(act);
 }
 
 /** A token's audience (RFC 8707 resources) as stored: space-separated text, or NULL for none. */

@@ -6,7 +6,7 @@ import { type Application, type ActivityRow, type AttemptKey, type AuditEntry, t
 import { StorageError, type ConsumeCodeResult, type ConsumePushedResult, type ConsumeResult, type Storage, type TokenQuery, type UserRevocation, type WriteHealth } from '../types.js';
 import { clampLimit, DEFAULT_LIST_LIMIT, EXPORT_PAGE } from '../limits.js';
 import { listQueries, updateValues, type ListQuery } from '../sql/queries.js';
-import { audienceEncode, prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow, registrationRows, type InitialAccessTokenRow, type RegistrationPolicyRow, type RegistrationRow, type PushedRequestRow, pushedRequestFromRow, pushedRequestParams } from '../sql/rows.js';
+import { actEncode, exchangeRows, type ExchangePolicyRow, audienceEncode, prefixEnd, sortedAttemptKeys, sqlRows, type ApplicationRow, type AttemptRow, type AuthorizationCodeRow, type IdentityProviderRow, type NamedRow, type RefusalRow, type RuleRow, type ResourceRow, type SessionRow, type SigningKeyRow, type TokenRow, type UserRow, registrationRows, type InitialAccessTokenRow, type RegistrationPolicyRow, type RegistrationRow, type PushedRequestRow, pushedRequestFromRow, pushedRequestParams } from '../sql/rows.js';
 import { writeHealthTracker } from '../sql/write-health.js';
 import { WriteBatcher } from './batcher.js';
 import { memoryRateCounters } from '../rate-counters.js';
@@ -152,12 +152,12 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   const revokeWithScope = revokeMatching(s.tokenRevokeScope);
 
   const insertToken = (t: NewTokenRecord): void => {
-    s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, audienceEncode(t.audience), t.jkt ?? null);
+    s.tokenInsert.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, audienceEncode(t.audience), t.jkt ?? null, actEncode(t.act));
   };
 
   const importTokens = db.transaction((tokens: readonly TokenRecord[]) => {
     for (const t of tokens) {
-      s.tokenImport.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, t.status, t.revokedAt, audienceEncode(t.audience), t.jkt ?? null);
+      s.tokenImport.run(t.hash, t.kind, t.applicationId, t.userId, words(t.scopes), t.grantType, t.issuedAt, t.expiresAt, t.familyId, t.status, t.revokedAt, audienceEncode(t.audience), t.jkt ?? null, actEncode(t.act));
     }
   });
 
@@ -392,6 +392,12 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
           return found === undefined ? { outcome: 'not_found' as const } : { outcome: 'unusable' as const, token: iatFromRow(found) };
         }, true),
       revoke: (id, at) => guard('initial access token', () => s.iatRevoke.run(at, id).changes === 1, true),
+    },
+    exchangePolicies: {
+      put: (p) => mutate('exchange policy', () => void s.exchangePolicyPut.run(...exchangeRows.exchangePolicyParams(p))),
+      byClientId: (clientId) => guard('exchange policy', () => mapOpt(s.exchangePolicyByClientId.get(clientId) as ExchangePolicyRow | undefined, exchangeRows.exchangePolicyFromRow)),
+      list: () => guard('exchange policy', () => (s.exchangePolicyList.all() as ExchangePolicyRow[]).map(exchangeRows.exchangePolicyFromRow)),
+      delete: (clientId) => remove('exchange policy', s.exchangePolicyDelete, clientId),
     },
     registrationPolicies: {
       put: (p) => mutate('registration policy', () => void s.regPolicyPut.run(...policyParams(p))),

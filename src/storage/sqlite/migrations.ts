@@ -389,6 +389,22 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
     `,
   },
   {
+    version: 17,
+    name: 'token exchange (RFC 8693): exchange policies, the actor of exchanged tokens',
+    sql: `
+      -- One token exchange policy per application (by client id; spec: JSON). A policy may outlive
+      -- its application (the doctor reports it).
+      CREATE TABLE exchange_policies (
+        client_id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      -- RFC 8693 section 4.1: the actor of a token issued by delegation (JSON); NULL: none.
+      ALTER TABLE tokens ADD COLUMN act TEXT;
+    `,
+  },
+  {
     version: 18,
     name: 'device authorization (RFC 8628): device codes',
     sql: `
