@@ -47,21 +47,21 @@ for (const d of [SQLITE_DIALECT, POSTGRES_DIALECT] satisfies SqlDialect[]) {
       assert.deepEqual(r.sessionFromRow(rowOf(COLUMNS.sessions, r.sessionParams(session))), session);
       const entry = makeAuditEntry();
       assert.deepEqual(r.auditFromRow(rowOf(COLUMNS.audit, r.auditParams(entry))), entry);
-      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode(['x', 'y']), 'password', 1, 2, 'f', 'revoked', 3, null, null])), {
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode(['x', 'y']), 'password', 1, 2, 'f', 'revoked', 3, null, null, null])), {
         hash: 'h', kind: 'access', applicationId: 'a', userId: 'u', scopes: ['x', 'y'], grantType: 'password', issuedAt: 1, expiresAt: 2, familyId: 'f', status: 'revoked', revokedAt: 3,
       });
       // A token issued for resources (RFC 8707) carries its audience; one without has none.
       const audience = ['https://a.example.test', 'https://b.example.test/api'];
       assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, audienceEncode(audience), null, null])).audience, audience);
       // RFC 9449: a DPoP-bound token carries its key thumbprint; a bearer token has none.
-      assert.equal(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, null, 'jkt-1'])).jkt, 'jkt-1');
+      assert.equal(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', null, d.words.encode([]), 'client_credentials', 1, 2, 'f', 'active', null, null, 'jkt-1', null])).jkt, 'jkt-1');
       const boundCode = makeCode({ dpopJkt: 'jkt-2' });
       assert.deepEqual(r.codeFromRow(rowOf(COLUMNS.codes, r.codeParams(boundCode))), boundCode);
       const dpopApp = makeApp({ dpopRequired: true });
       assert.equal(r.applicationFromRow(rowOf(COLUMNS.applications, r.applicationParams(dpopApp))).dpopRequired, true);
       // A token of a token exchange with an actor (RFC 8693 §4.1) carries its act, nested chains included.
       const act = { sub: 'svc-agent', client_id: 'c1', act: { sub: 'svc-first' } };
-      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode([]), TOKEN_EXCHANGE_GRANT, 1, 2, 'f', 'active', null, null, actEncode(act)])).act, act);
+      assert.deepEqual(r.tokenFromRow(rowOf(COLUMNS.tokens, ['h', 'access', 'a', 'u', d.words.encode([]), TOKEN_EXCHANGE_GRANT, 1, 2, 'f', 'active', null, null, null, actEncode(act)])).act, act);
       // Exchange policies: the spec as JSON.
       const policy = { clientId: 'c1', spec: { subjectApplications: ['*'], identityProviders: ['corp'], idTokens: true, resources: ['https://a.example.test'], scopes: ['x'], impersonation: false }, createdAt: 1, updatedAt: 2 };
       assert.deepEqual(exchangeRows.exchangePolicyFromRow(rowOf(COLUMNS.exchangePolicies, exchangeRows.exchangePolicyParams(policy))), policy);
