@@ -55,8 +55,8 @@ export const REASONS = {
     facts: ['missingParameter'],
   },
   'request.method_not_allowed': {
-    explanation: 'The token, introspection and revocation endpoints accept only POST (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1).',
-    fix: 'Use POST.',
+    explanation: 'The request used an HTTP method the endpoint does not accept (the Allow header names the ones it does): only POST at the token, introspection, revocation, pushed authorization request and device authorization endpoints (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1, RFC 9126 §2.3, RFC 8628 §3.1).',
+    fix: 'Use POST (or a method the Allow header names).',
     facts: ['method'],
   },
   // ---- client authentication ----------------------------------------------------------------
