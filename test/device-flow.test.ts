@@ -288,6 +288,34 @@ describe('device authorization grant (RFC 8628)', () => {
     assert.equal(entry?.target, mine.id);
   });
 
+  it('lists pending device authorizations with `latchkey devices list` and denies one with `devices deny`', async () => {
+    const d = await start(client, 'read');
+    const cli = async (args: string[]) => {
+      let out = '';
+      let err = '';
+      const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t), readStdin: async () => '' };
+      const code = await main(['node', 'latchkey', ...args, '--db', server.db], io);
+      return { code, out, err };
+    };
+    const listed = await cli(['devices', 'list', '--json']);
+    assert.equal(listed.code, 0, listed.err);
+    const mine = (JSON.parse(listed.out) as { id: string; clientId: string; scopes: string[] }[]).find((p) => p.clientId === client.client_id && p.scopes.join(' ') === 'read');
+    assert.ok(mine !== undefined, listed.out);
+    assert.ok(!listed.out.includes(d.device_code) && !listed.out.includes(d.user_code), 'no code is shown');
+    assert.ok(!/deviceHash|userHash/.test(listed.out), 'nor their hashes');
+    const table = await cli(['devices', 'list']);
+    assert.match(table.out, /^ID +APPLICATION +SCOPES +EXPIRES IN +INTERVAL +LAST POLL/m);
+    assert.ok(table.out.includes(`latchkey devices deny `), 'the next step to deny one');
+    const denied = await cli(['devices', 'deny', mine.id, '--yes']);
+    assert.equal(denied.code, 0, denied.err);
+    assert.match(denied.out, /denied: its next poll gets access_denied/);
+    await refreshCache(server);
+    assert.equal(await refusedWith(d.device_code), 'access_denied');
+    const again = await cli(['devices', 'deny', mine.id, '--yes']);
+    assert.notEqual(again.code, 0);
+    assert.match(again.err, /No pending device authorization has the id .*latchkey devices list/s);
+  });
+
   it('never answers 5xx to odd input', async () => {
     const bodies = ['', 'client_id=', `client_id=${client.client_id}&scope=%00`, `client_id=${client.client_id}&resource=notauri`, `client_id=${client.client_id}&resource=https://unknown.test/`, 'a'.repeat(5000), `client_id=${client.client_id}&client_id=x`];
     for (const body of bodies) {

@@ -46,7 +46,9 @@ export type RegistryErrorCode =
   /** No initial access token has this id. */
   | 'initial_access_token_not_found'
   /** The application has no token exchange policy (src/registry/exchange-policies.ts). */
-  | 'exchange_policy_not_found';
+  | 'exchange_policy_not_found'
+  /** No pending device authorization (RFC 8628) has this id: decided, expired or unknown (src/registry/device-authorizations.ts). */
+  | 'device_authorization_not_found';
 
 /**
  * What an `in_use` refusal names (the admin API answers it as `dependants`, so the console can

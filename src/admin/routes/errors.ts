@@ -32,6 +32,7 @@ export const REGISTRY_ERROR_STATUS: Readonly<Record<RegistryErrorCode, number>> 
   registration_policy_not_found: 404,
   initial_access_token_not_found: 404,
   exchange_policy_not_found: 404,
+  device_authorization_not_found: 404,
 };
 
 /** Maps registry and storage errors to the API's error shape; anything else is rethrown. */

@@ -10,6 +10,7 @@ import { registerDoctor } from './doctor.js';
 import { registerInspect } from './inspect.js';
 import { registerExplain } from './explain.js';
 import { registerExchange } from './exchange.js';
+import { registerDevices } from './devices.js';
 import { registerKeys } from './keys.js';
 import { registerIdps } from './idps.js';
 import { registerInit } from './init.js';
@@ -117,6 +118,7 @@ export function registerCommands(program: Command, io: IO, run: (p: Promise<numb
   registerRules(program, kit);
   registerRegistration(program, kit);
   registerExchange(program, kit);
+  registerDevices(program, kit);
   registerTokens(program, kit);
   registerKeys(program, kit);
   registerExplain(program, kit);
