@@ -316,6 +316,16 @@ describe('device authorization grant (RFC 8628)', () => {
     assert.match(again.err, /No pending device authorization has the id .*latchkey devices list/s);
   });
 
+  it('`apps create` with the device grant prints how to run the flow', async () => {
+    let out = '';
+    const io = { out: (t: string) => void (out += t), err: (t: string) => void (out += t), readStdin: async () => '' };
+    assert.equal(await main(['node', 'latchkey', 'apps', 'create', '--name', 'Device next step', '--grants', 'device_code', '--public', '--scopes', 'read', '--db', server.db], io), 0, out);
+    const clientId = /Client id\s+([0-9a-f]{32})/.exec(out)?.[1];
+    assert.ok(clientId !== undefined, out);
+    assert.ok(out.includes(`latchkey login --device --issuer http://localhost:8080 --client-id ${clientId}`), out);
+    assert.ok(out.includes(`curl -d client_id=${clientId} -d scope=read http://localhost:8080/oauth/device_authorization`), out);
+  });
+
   it('never answers 5xx to odd input', async () => {
     const bodies = ['', 'client_id=', `client_id=${client.client_id}&scope=%00`, `client_id=${client.client_id}&resource=notauri`, `client_id=${client.client_id}&resource=https://unknown.test/`, 'a'.repeat(5000), `client_id=${client.client_id}&client_id=x`];
     for (const body of bodies) {

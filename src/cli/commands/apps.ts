@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { DEVICE_CODE_GRANT } from '../../grants/grant-type.js';
 import { createApplication, findApplication, rotateSecret, updateApplication, type ApplicationInput } from '../../registry/applications.js';
 import { commandLine, shellCommand } from '../../core/shell.js';
 import { exampleRequest, grantWarnings } from '../../grants/index.js';
@@ -22,6 +23,7 @@ const collectClaims = (value: string, previous: string[] | undefined): string[] 
 
 const TOKEN_URL = 'http://localhost:8080/oauth_token.do';
 const PAR_URL = 'http://localhost:8080/oauth/par';
+const DEVICE_AUTHORIZATION_URL = 'http://localhost:8080/oauth/device_authorization';
 /** Every command that names an application takes its client id or its unique name (registry findApplication). */
 const APP_REF_HELP = "the application's client id, or its name when no other application has it";
 
@@ -245,7 +247,7 @@ function nextSteps(catalogue: readonly GrantDescriptor[], app: Application, secr
   }
   if (lines.length > 0 && app.adminApi) lines.push('  curl -H "Authorization: Bearer $TOKEN" http://localhost:8080/admin/api/v1/applications');
   const tokens = lines.length === 0 ? '' : `\nNext step: request a token (server started with \`npm start\`):\n${lines.join('\n')}\n`;
-  return tokens + pushStep(app, auth);
+  return tokens + pushStep(app, auth) + deviceStep(app, auth);
 }
 
 /** RFC 9126: an application that must push its authorization requests gets the push to start from (docs/par.md). */
@@ -253,6 +255,19 @@ function pushStep(app: Application, auth: readonly string[]): string {
   if (app.parRequired !== true || !app.grantTypes.includes('authorization_code')) return '';
   const push = shellCommand(['curl', ...auth, '-d', 'response_type=code', '-d', `redirect_uri=${app.redirectUris[0] ?? '<redirect-uri>'}`, '-d', 'code_challenge=<S256 challenge>', '-d', 'code_challenge_method=S256', PAR_URL]);
   return `\nPAR is required: push each authorization request, then send the browser to /oauth/authorize?client_id=${app.clientId}&request_uri=<request_uri>:\n  ${push}\n`;
+}
+
+/** RFC 8628: an application allowed the device grant gets the command that runs the flow (a public one) or the request that starts it (docs/device-flow.md). */
+function deviceStep(app: Application, auth: readonly string[]): string {
+  if (!app.grantTypes.includes(DEVICE_CODE_GRANT)) return '';
+  const start = shellCommand(['curl', ...auth, ...(app.scopes.length === 0 ? [] : ['-d', `scope=${app.scopes.join(' ')}`]), DEVICE_AUTHORIZATION_URL]);
+  const login = app.public ? `  ${commandLine(['login', '--device', '--issuer', 'http://localhost:8080', '--client-id', app.clientId])}
+  # or start it by hand, then poll the token endpoint with the device_code:
+` : '';
+  return `
+Next step: sign a person in from a device (server started with \`npm start\`; they enter the code at http://localhost:8080/oauth/device):
+${login}  ${start}
+`;
 }
 
 /** Configuration that will make token requests fail, each with the command that fixes it: the checks of the application's grants. */

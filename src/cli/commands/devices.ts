@@ -8,7 +8,7 @@ import { commandLine } from '../../core/shell.js';
 import { denyDevice, deviceView, listPendingDevices, type PendingDevice } from '../../registry/device-authorizations.js';
 import { confirmDelete, type CliContext } from '../context.js';
 import { dbArguments } from '../next-steps.js';
-import { isoTime, renderTable, terminalWidth } from '../table.js';
+import { renderTable, terminalWidth } from '../table.js';
 import type { CommonOptions, Kit } from './index.js';
 
 interface YesOptions extends CommonOptions {
@@ -47,11 +47,11 @@ Examples:
         const now = ctx.clock.now();
         const rows = pending.map((d) => [
           d.id,
-          d.applicationName === null ? '(deleted application)' : `${d.applicationName} (${d.clientId ?? ''})`,
+          d.applicationName ?? '(deleted application)',
           d.scopes.length === 0 ? '-' : d.scopes.join(' '),
           `${Math.max(0, Math.round((d.expiresAt - now) / 1000))} s`,
           `${d.intervalSeconds} s`,
-          d.lastPollAt === null ? 'never' : isoTime(d.lastPollAt),
+          d.lastPollAt === null ? 'never' : `${Math.max(0, Math.round((now - d.lastPollAt) / 1000))} s ago`,
         ]);
         const first = pending[0] as PendingDevice;
         return `${renderTable(['ID', 'APPLICATION', 'SCOPES', 'EXPIRES IN', 'INTERVAL', 'LAST POLL'], rows, terminalWidth(), { whole: [0] })}${nextStep(ctx, ['devices', 'deny', first.id], 'deny one (its device gets access_denied)')}`;
