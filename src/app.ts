@@ -293,7 +293,7 @@ export function createLatchkey(options: LatchkeyOptions): Latchkey {
   };
   const backchannel = new BackchannelLogout({ storage, keyring, issuer: issuerOf, fetcher: outbound, clock, logger });
   const authorizeEndpoint = createAuthorizeEndpoint({ resources, cache: clientMetadataDocuments.view(cache, { asPage: true }), storage, clock, passwords, refusals, logger, issuer: issuerOf, secrets, rateLimits, keyring, backchannel });
-  const deviceAuthorizationEndpoint = createDeviceAuthorizationEndpoint({ cache: clientMetadataDocuments.view(cache), storage, clientAuthMethods, refusals, logger, clock, issuer: issuerOf, rateLimits, resources });
+  const deviceAuthorizationEndpoint = createDeviceAuthorizationEndpoint({ cache: clientMetadataDocuments.view(cache), storage, clientAuthMethods, refusals, logger, clock, issuer: issuerOf, rateLimits, resources, secrets });
   const devicePage = createDevicePage({ cache, storage, clock, passwords, refusals, logger, issuer: issuerOf, rateLimits, sessions: authorizeEndpoint.sessions, csrf: authorizeEndpoint.csrf, secrets });
   const parEndpoint = createParEndpoint({ cache: clientMetadataDocuments.view(cache), storage, clientAuthMethods, authorize: authorizeEndpoint, clock, refusals, logger, rateLimits, dpop });
   const logoutEndpoint = createLogoutEndpoint({ cache, storage, keyring, issuer: issuerOf, clock, refusals, logger, sessions: authorizeEndpoint.sessions, csrf: authorizeEndpoint.csrf, backchannel });

@@ -17,6 +17,8 @@ import { Browser, formFor, hasForm, type Page } from './helpers/browser.js';
 import { ManualClock, refreshCache, registryDeps } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { main } from '../src/cli/main.js';
+import { userCodeHash } from '../src/grants/device-code-format.js';
+import { KEY_PURPOSE } from '../src/web/signing.js';
 import { adminFetch, adminToken } from './helpers/admin.js';
 import { launchChromium } from './helpers/chromium.js';
 
@@ -324,6 +326,16 @@ describe('device authorization grant (RFC 8628)', () => {
     assert.ok(clientId !== undefined, out);
     assert.ok(out.includes(`latchkey login --device --issuer http://localhost:8080 --client-id ${clientId}`), out);
     assert.ok(out.includes(`curl -d client_id=${clientId} -d scope=read http://localhost:8080/oauth/device_authorization`), out);
+  });
+
+  it('stores the user code only as a hash keyed from the key-encryption key (a database copy alone does not give it back)', async () => {
+    const d = await start(client, 'read');
+    const normalised = d.user_code.replace('-', '');
+    const keyed = userCodeHash(normalised, server.latchkey.secrets.derive(KEY_PURPOSE.deviceUserCode));
+    const found = await server.latchkey.storage.deviceCodes.byUserHash(keyed);
+    assert.ok(found !== undefined, 'found by the keyed hash');
+    assert.equal(found.userHash, keyed);
+    assert.equal(await server.latchkey.storage.deviceCodes.byUserHash(userCodeHash(normalised, undefined)), undefined, 'not by the unkeyed SHA-256');
   });
 
   it('never answers 5xx to odd input', async () => {

@@ -17,6 +17,7 @@ import type { RateLimits } from '../registry/rate-limits.js';
 import { StorageError, type Storage } from '../storage/types.js';
 import { countAddress, countClient, withRateHeaders, type RateState } from './rate-limit.js';
 import { answer, authenticateCaller, checkTransport, JSON_NO_STORE, type TransportRules } from './shared.js';
+import { userCodeKeys, type SecretDeriver } from '../web/signing.js';
 
 /** POST /oauth/device_authorization (RFC 8628 §3.1). */
 export const DEVICE_AUTHORIZATION_PATH = '/oauth/device_authorization';
@@ -39,6 +40,8 @@ export interface DeviceAuthorizationDeps {
   readonly issuer: () => string;
   readonly rateLimits?: RateLimits;
   readonly resources?: ResourceLookup;
+  /** Derives the key of user-code hashes from the key-encryption key (web/signing.ts userCodeKeys); absent: unkeyed. */
+  readonly secrets?: SecretDeriver;
 }
 
 export interface DeviceAuthorizationEndpoint {
@@ -65,6 +68,7 @@ async function insertFresh(storage: DeviceAuthorizationDeps['storage'], make: (u
  * @see RFC 8628 §3.1, §3.2; RFC 8707 §2
  */
 export function createDeviceAuthorizationEndpoint(deps: DeviceAuthorizationDeps): DeviceAuthorizationEndpoint {
+  const userCodeKey = userCodeKeys(deps.secrets);
   async function process(req: NeutralRequest, refusal: RefusalContext, rate: RateState): Promise<NeutralResponse> {
     const byAddress = countAddress(deps.rateLimits, rate, 'device_authorization', req);
     if (byAddress !== undefined) await byAddress;
@@ -97,10 +101,11 @@ export function createDeviceAuthorizationEndpoint(deps: DeviceAuthorizationDeps)
     const lifetime = properties['latchkey.device.code_lifetime'];
     const interval = properties['latchkey.device.interval'];
     const device = newDeviceCode(now);
+    const hashKey = await userCodeKey();
     const userCode = await insertFresh(deps.storage, (code) => ({
       id: newId(),
       deviceHash: device.hash,
-      userHash: userCodeHash(code),
+      userHash: userCodeHash(code, hashKey),
       applicationId: app.id,
       scopes,
       resources: resources.map((r) => r.uri),

@@ -1,4 +1,4 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, createHmac, randomInt } from 'node:crypto';
 import { mintOpaque } from '../core/crypto.js';
 
 /**
@@ -49,7 +49,14 @@ export function normalisedLength(typed: string): number {
   return typed.slice(0, 64).toUpperCase().replace(/[\s-]+/g, '').length;
 }
 
-/** The stored form of a normalised user code: its SHA-256 under a purpose label. */
-export function userCodeHash(normalised: string): string {
-  return createHash('sha256').update(`latchkey device user code\u0000${normalised}`).digest('base64url');
+/**
+ * The stored form of a normalised user code: an HMAC-SHA-256 under a key derived from the
+ * key-encryption key (KEY_PURPOSE.deviceUserCode), so that a copy of the database alone does not
+ * give the codes back (8 letters are only about 2^34.6 guesses offline); every instance sharing the
+ * KEK computes the same. Without a KEK (an embedding that gives none: the user-code page cannot run
+ * then either), a SHA-256 under a purpose label.
+ */
+export function userCodeHash(normalised: string, key: Uint8Array | undefined): string {
+  const labelled = `latchkey device user code\u0000${normalised}`;
+  return key === undefined ? createHash('sha256').update(labelled).digest('base64url') : createHmac('sha256', key).update(labelled).digest('base64url');
 }

@@ -19,7 +19,16 @@ export const KEY_PURPOSE = {
   authorizeRequest: 'web-authorize-request/v1',
   /** The device user-code page (RFC 8628): the entered code as it travels to sign-in and consent. */
   deviceTicket: 'web-device-ticket/v1',
+  /** The keyed hash of device user codes at rest (grants/device-code-format.ts userCodeHash). */
+  deviceUserCode: 'device-user-code/v1',
 } as const;
+
+/** The key of device user-code hashes, or undefined without a key-encryption key (then both the endpoint and the page hash unkeyed). */
+export function userCodeKeys(secrets: SecretDeriver | undefined): () => Promise<Uint8Array | undefined> {
+  if (secrets === undefined) return async () => undefined;
+  const key = keyCache(secrets);
+  return () => key(KEY_PURPOSE.deviceUserCode).catch(() => undefined);
+}
 
 /** Derives each key once and keeps it. */
 export function keyCache(deriver: SecretDeriver): (purpose: string) => Promise<Uint8Array> {

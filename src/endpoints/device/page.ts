@@ -21,7 +21,7 @@ import { readCookie } from '../../web/cookies.js';
 import { codeEntryContent, deviceConsentContent, deviceDoneContent, deviceErrorContent, USER_CODE_FIELD } from '../../web/device-pages.js';
 import { htmlResponse, newNonce } from '../../web/page.js';
 import type { Session, SessionCookies } from '../../web/session.js';
-import { keyCache, KEY_PURPOSE, seal, unseal, type SecretDeriver } from '../../web/signing.js';
+import { keyCache, KEY_PURPOSE, seal, unseal, userCodeKeys, type SecretDeriver } from '../../web/signing.js';
 import type { WebResponse } from '../authorize/context.js';
 
 /**
@@ -82,6 +82,7 @@ function pageRefusal(reason: OAuthError['reason'], description: string, status =
 export function createDevicePage(deps: DevicePageDeps): DevicePage {
   const key = keyCache(deps.secrets);
   const ticketKey = () => key(KEY_PURPOSE.deviceTicket);
+  const userCodeKey = userCodeKeys(deps.secrets);
 
   const record = (ctx: Ctx, error: OAuthError) => deps.refusals.record({ requestId: ctx.req.requestId, endpoint: 'device', remoteAddress: ctx.req.remoteAddress, error, ...ctx.refusal });
   const properties = async () => deps.cache.peekProperties() ?? (await deps.cache.properties());
@@ -164,7 +165,7 @@ export function createDevicePage(deps: DevicePageDeps): DevicePage {
 
   /** The pending authorization of a normalised code, with its application (active, still allowed the grant), or undefined. */
   async function pendingOf(userCode: string): Promise<{ device: DeviceAuthorization; app: Application } | undefined> {
-    const device = await deps.storage.deviceCodes.byUserHash(userCodeHash(userCode));
+    const device = await deps.storage.deviceCodes.byUserHash(userCodeHash(userCode, await userCodeKey()));
     if (device === undefined || device.status !== 'pending' || device.expiresAt <= deps.clock.now()) return undefined;
     const app = deps.cache.peekApplicationById(device.applicationId) ?? (await deps.cache.applicationById(device.applicationId));
     if (app === undefined || !app.active || !app.grantTypes.includes(DEVICE_CODE_GRANT)) return undefined;
@@ -229,7 +230,7 @@ export function createDevicePage(deps: DevicePageDeps): DevicePage {
     ctx.refusal.userName = current.user.userName;
     const now = deps.clock.now();
     const approve = params.get(FIELD.decision) === 'allow';
-    const decided = await deps.storage.deviceCodes.decide(userCodeHash(opened.userCode), { approve, userId: current.user.id, authTime: current.session.issuedAt, at: now });
+    const decided = await deps.storage.deviceCodes.decide(userCodeHash(opened.userCode, await userCodeKey()), { approve, userId: current.user.id, authTime: current.session.issuedAt, at: now });
     if (decided === undefined) return expired(ctx);
     await deps.sessions.touch(current.session, now);
     return page(ctx, 200, approve ? 'Device connected' : 'Access denied', deviceDoneContent({ app: { name: opened.app.name, logoUri: opened.app.logoUri ?? null }, approved: approve }));
