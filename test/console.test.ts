@@ -444,6 +444,9 @@ describe('admin console in Chromium', { timeout: 240_000 }, () => {
     await card.getByLabel('Value of latchkey.registration.mode').selectOption('open');
     await card.getByRole('button', { name: 'Save latchkey.registration.mode' }).click();
     await page.getByText('Saved: latchkey.registration.mode is now open.').waitFor();
+    // The page reloads the properties after a save and re-renders the card with the saved value
+    // (its "changed" badge): choose the next value on that card, not on the one being replaced.
+    await card.getByText('changed', { exact: true }).waitFor();
     await card.getByLabel('Value of latchkey.registration.mode').selectOption('token');
     await card.getByRole('button', { name: 'Save latchkey.registration.mode' }).click();
     await page.getByText('Saved: latchkey.registration.mode is now token.').waitFor();
