@@ -9,6 +9,7 @@ import { buildFixture, CC_PROPERTY as CC } from './helpers/fixture.js';
 import { ManualClock, tokenRequest } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { compileMcpServer } from '../src/resource-server/compile-mcp.js';
+import { loadMcpSdk } from '../src/resource-server/mcp-sdk.js';
 import { hostedMcpResources } from '../src/resource-server/mcp.js';
 import { ApiDefinitionError } from '../src/errors/api.js';
 import { adminToken, bearerClient } from './helpers/admin.js';
@@ -291,6 +292,7 @@ describe('hosted MCP servers (defineMcpServer) on the MCP SDK transport', () => 
 });
 
 describe('defineMcpServer definitions are validated at load with clear messages', () => {
+  before(loadMcpSdk);
   const tool = { name: 't', description: 'd', inputSchema: { type: 'object' }, handler: () => 'x' };
   const cases: [string, unknown, RegExp][] = [
     ['no tools', { namespace: 'a', id: 'b', tools: [] }, /tools: an MCP server needs at least one tool/],

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { mcpSdk } from './mcp-sdk.js';
 import type { JsonSchemaType, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { ApiDefinitionError } from '../errors/api.js';
 import { parseRateLimit, type RateLimitSetting } from '../domain/rate-limit.js';
@@ -99,11 +100,11 @@ let validators: jsonSchemaValidator | undefined;
 // Typed by the SDK's validator interface, not the Ajv class: the declarations a consumer of the
 // package type-checks then never reach the SDK's Ajv provider (whose types need its Ajv version).
 export function sharedSchemaValidator(): jsonSchemaValidator {
-  validators ??= new AjvJsonSchemaValidator();
+  validators ??= new (mcpSdk().AjvJsonSchemaValidator)();
   return validators;
 }
 
-/** Validates an MCP server definition (the zod schema above) and compiles each tool's inputSchema; ApiDefinitionError names the file and the setting. */
+/** Validates an MCP server definition (the zod schema above) and compiles each tool's inputSchema; ApiDefinitionError names the file and the setting. Needs the SDK loaded (await loadMcpSdk(), as load.ts does). */
 export function compileMcpServer(file: string, value: unknown): CompiledMcpServer {
   const parsed = server.safeParse(value);
   if (!parsed.success) {

@@ -6,6 +6,7 @@ import { ApiDefinitionError, compileApi, type CompiledApi } from './compile.js';
 import { ApiRouter } from './router.js';
 import { compileMcpServer, type CompiledMcpServer } from './compile-mcp.js';
 import { isMcpServerDefinition } from './define.js';
+import { loadMcpSdk } from './mcp-sdk.js';
 
 const MODULE = /\.(m?js|m?ts)$/;
 const SKIP = /(\.d\.m?ts|\.test\.m?[jt]s)$/;
@@ -74,7 +75,10 @@ export async function loadApis(dir: string, options: { required: boolean }): Pro
     }
     const definition = exportedDefinition(mod);
     if (definition === undefined) throw new ApiDefinitionError(shown, 'the module has no default export (export default defineApi({...}))');
-    if (isMcpServerDefinition(definition)) mcpServers.push(compileMcpServer(shown, definition));
+    if (isMcpServerDefinition(definition)) {
+      await loadMcpSdk();
+      mcpServers.push(compileMcpServer(shown, definition));
+    }
     else apis.push(compileApi(shown, definition));
   }
   return new ApiRouter(apis, mcpServers);

@@ -18,9 +18,9 @@
  * `tools/list` lists every tool (a client sees what it could ask for, and steps up when it needs to).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { JsonRpcErrorCode as ErrorCode, loadMcpSdk, mcpSdk } from './mcp-sdk.js';
 import type { ActivityCounter } from '../audit/activity.js';
 import type { RefusalRecorder } from '../audit/refusals.js';
 import type { UsageCounter } from '../audit/usage.js';
@@ -260,6 +260,7 @@ export function createMcpProvider(deps: McpProviderDeps) {
 
   /** A fresh SDK server for one request: tools/list and tools/call, with the admitted caller. */
   function sdkServer(server: CompiledMcpServer, caller: Caller, requestId: string): Server {
+    const { Server, ListToolsRequestSchema, CallToolRequestSchema, McpError } = mcpSdk();
     const sdk = new Server({ name: server.name, version: server.version }, { capabilities: { tools: { listChanged: false } }, jsonSchemaValidator: sharedSchemaValidator(), ...(server.description === undefined ? {} : { instructions: server.description }) });
     sdk.setRequestHandler(ListToolsRequestSchema, () => ({
       tools: server.tools.map((t) => ({ name: t.name, ...(t.title === undefined ? {} : { title: t.title }), description: t.description, inputSchema: t.inputSchema as { type: 'object' } })),
@@ -296,6 +297,7 @@ export function createMcpProvider(deps: McpProviderDeps) {
      * `res` (the host has given the raw response up: fastify reply.hijack()).
      */
     async serve(admission: Extract<McpAdmission, { kind: 'serve' }>, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+      const { StreamableHTTPServerTransport } = await loadMcpSdk();
       const sdk = sdkServer(admission.server, admission.caller, requestId);
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.on('close', () => {

@@ -1,6 +1,5 @@
 import { ConfigError, parseDbLocation } from '../config/config.js';
 import { describePostgresUrl } from './postgres/errors.js';
-import { openPostgresStorage } from './postgres/adapter.js';
 import { openSqliteStorage } from './sqlite/adapter.js';
 import type { CheckpointerOptions } from './sqlite/checkpointer.js';
 import { StorageError, type Storage } from './types.js';
@@ -24,6 +23,8 @@ export async function openStorage(db: string, options: OpenOptions = {}): Promis
 /** Opens PostgreSQL, turning failures into messages that name the server (never the password) and what to check. */
 async function openPostgres(url: string): Promise<Storage> {
   try {
+    // Loaded only for PostgreSQL: a SQLite instance never holds the pg driver (~15 MiB).
+    const { openPostgresStorage } = await import('./postgres/adapter.js');
     return await openPostgresStorage({ url });
   } catch (error) {
     const where = describePostgresUrl(url);

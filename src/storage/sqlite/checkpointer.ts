@@ -92,6 +92,9 @@ export class BackgroundCheckpointer {
     db.pragma(`journal_size_limit = ${Math.floor(limit / 2)}`);
     this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
       workerData: { path, intervalMs: options.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS, restartAtBytes: Math.floor(limit / 2) },
+      // The worker runs one pragma a second and allocates almost nothing: a small heap (V8's
+      // defaults would reserve a 16 MiB young generation per thread) keeps the server's memory down.
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 24, stackSizeMb: 1 },
     });
     // Never what keeps the process alive.
     this.worker.unref();
