@@ -7,6 +7,7 @@ const malformed = invalidClient.withReason('client_auth.malformed_header');
 function formDecode(value: string): string {
   // RFC 6749 §2.3.1: id and secret are encoded with application/x-www-form-urlencoded before
   // being joined with ':' and base64-encoded, so '+' means a space and %XX a byte.
+  if (value.indexOf('%') === -1 && value.indexOf('+') === -1) return value;
   return decodeURIComponent(value.replace(/\+/g, ' '));
 }
 

@@ -64,6 +64,23 @@ export function corsPropertyOf(cls: CorsClass): 'latchkey.cors.allowed_origins' 
 export interface CorsDecision {
   /** true: the request was a preflight and has been answered; the caller stops. */
   readonly answered: boolean;
+  /**
+   * The CORS headers the answer must carry, as a flat [name, value, …] list the caller writes with
+   * its own headers. Not set on `res` here: a header set with setHeader before writeHead(status,
+   * list) sends Node down its slow path (every listed header removed, then appended one by one).
+   */
+  readonly headers?: readonly string[];
+}
+
+const NOT_ANSWERED: CorsDecision = { answered: false };
+const VARY_ORIGIN: CorsDecision = { answered: false, headers: ['vary', 'Origin'] };
+const ANY_ORIGIN: CorsDecision = { answered: false, headers: ['access-control-allow-origin', '*', 'access-control-expose-headers', CORS_EXPOSE_HEADERS] };
+
+/** Writes a decision's headers on `res` (for answers written through setHeader, such as Fastify's). */
+export function applyCorsHeaders(res: ServerResponse, decision: CorsDecision): void {
+  const headers = decision.headers;
+  if (headers === undefined) return;
+  for (let i = 0; i < headers.length; i += 2) res.setHeader(headers[i] as string, headers[i + 1] as string);
 }
 
 export interface CorsDeps {
@@ -84,7 +101,8 @@ const LOG_KEYS = 1_000;
  * standard fails the preflight on either a non-ok status or a missing Access-Control-Allow-Origin;
  * 403 says so to someone trying it with curl). Every other request gets its
  * Access-Control-Allow-Origin (`*` when any origin is allowed, the origin echoed with Vary: Origin
- * for a list) and Access-Control-Expose-Headers set now, before the surface writes its answer.
+ * for a list) and Access-Control-Expose-Headers in the decision's `headers`, which the caller
+ * writes with the surface's answer.
  * A refused origin is logged as cors.origin_not_allowed (not recorded as a refusal: the request
  * itself is served, only the browser withholds the answer from the page).
  */
@@ -109,7 +127,7 @@ export function createCors(deps: CorsDeps): (req: IncomingMessage, res: ServerRe
     const preflight = req.method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined;
     const any = allowed === '*';
     const ok = origin !== undefined && originMatches(origin, allowed);
-    if (!any && allowed !== '') res.setHeader('vary', 'Origin');
+    const vary = !any && allowed !== '';
     if (origin !== undefined && !ok && !any && !sameOrigin(req, origin)) {
       logRefused(req, origin, cls, path);
       if (preflight) {
@@ -117,9 +135,9 @@ export function createCors(deps: CorsDeps): (req: IncomingMessage, res: ServerRe
         res.end();
         return { answered: true };
       }
-      return { answered: false };
+      return vary ? VARY_ORIGIN : NOT_ANSWERED;
     }
-    if (!any && !ok) return { answered: false };
+    if (!any && !ok) return vary ? VARY_ORIGIN : NOT_ANSWERED;
     const allowOrigin = any ? '*' : (origin as string);
     if (preflight) {
       res.writeHead(204, {
@@ -133,13 +151,12 @@ export function createCors(deps: CorsDeps): (req: IncomingMessage, res: ServerRe
       res.end();
       return { answered: true };
     }
-    res.setHeader('access-control-allow-origin', allowOrigin);
-    res.setHeader('access-control-expose-headers', CORS_EXPOSE_HEADERS);
-    return { answered: false };
+    if (any) return ANY_ORIGIN;
+    return { answered: false, headers: ['vary', 'Origin', 'access-control-allow-origin', allowOrigin, 'access-control-expose-headers', CORS_EXPOSE_HEADERS] };
   }
   return (req, res, path) => {
     const cls = corsClassOf(path);
-    if (cls === undefined) return { answered: false };
+    if (cls === undefined) return NOT_ANSWERED;
     const props = deps.properties();
     return props instanceof Promise ? props.then((p) => decide(req, res, path, cls, p)) : decide(req, res, path, cls, props);
   };

@@ -19,10 +19,12 @@ const NO_QUERY = new URLSearchParams();
  */
 export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
   const metrics = latchkey.metrics;
-  function write(res: ServerResponse, requestId: string, response: NeutralResponse, path: string, method: string, started: number): void {
+  function write(res: ServerResponse, requestId: string, response: NeutralResponse, path: string, method: string, started: number, cors: readonly string[] | undefined): void {
     // A flat [name, value, …] list: Node writes it without copying into its header map
-    // (measured: ~15 % of a token request's HTTP cost goes to spreading a header object).
-    const headers: string[] = [];
+    // (measured: ~15 % of a token request's HTTP cost goes to spreading a header object). Nothing
+    // may be set on `res` with setHeader before: Node would then take its slow path for the list
+    // (remove each name, append each value), which is why CORS hands its headers over as a list.
+    const headers: string[] = cors === undefined ? [] : cors.slice();
     for (const name in response.headers) headers.push(name, response.headers[name] as string);
     headers.push(REQUEST_ID_HEADER, requestId, 'content-length', String(Buffer.byteLength(response.body)));
     // Shutting down (SIGTERM: the server has stopped listening): the client must not reuse this
@@ -35,7 +37,7 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
   }
 
   /** `bodyBytes`: the declared Content-Length, or what had arrived when reading stopped. */
-  async function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string, path: string, started: number, bodyBytes: number): Promise<void> {
+  async function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string, path: string, started: number, bodyBytes: number, cors: readonly string[] | undefined): Promise<void> {
     const error = invalidRequest
       .withReason('request.body_too_large')
       .withDescription(`The request body is larger than ${bodyLimit} bytes.`)
@@ -43,17 +45,17 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
     latchkey.activity.count('token.refused');
     await latchkey.refusals.record({ requestId, endpoint: 'token', remoteAddress: req.socket.remoteAddress ?? '', error });
     // Close the connection: the rest of the oversized body is not read.
-    res.setHeader('connection', 'close');
-    write(res, requestId, errorResponse(error), path, req.method ?? 'POST', started);
+    write(res, requestId, errorResponse(error), path, req.method ?? 'POST', started, cors === undefined ? ['connection', 'close'] : [...cors, 'connection', 'close']);
     req.resume();
   }
 
-  return function handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
+  /** `cors`: the CORS headers of the answer (cors.ts), as a flat list. */
+  return function handle(req: IncomingMessage, res: ServerResponse, path: string, query: string, cors?: readonly string[]): void {
     const started = performance.now();
     const requestId = requestIdOf(req);
     const declared = Number(req.headers['content-length']);
     if (declared > bodyLimit) {
-      void tooLarge(req, res, requestId, path, started, declared);
+      void tooLarge(req, res, requestId, path, started, declared, cors);
       return;
     }
     const chunks: Buffer[] = [];
@@ -64,7 +66,7 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
       size += chunk.length;
       if (size > bodyLimit) {
         aborted = true;
-        void tooLarge(req, res, requestId, path, started, size);
+        void tooLarge(req, res, requestId, path, started, size, cors);
         return;
       }
       chunks.push(chunk);
@@ -85,10 +87,10 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
         requestId,
       };
       latchkey.tokenEndpoint.handle(neutral).then(
-        (response) => write(res, requestId, response, path, neutral.method, started),
+        (response) => write(res, requestId, response, path, neutral.method, started, cors),
         (error: unknown) => {
           latchkey.logger.error({ requestId, err: error }, 'token endpoint failed');
-          if (!res.headersSent) write(res, requestId, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"server_error"}' }, path, neutral.method, started);
+          if (!res.headersSent) write(res, requestId, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"server_error"}' }, path, neutral.method, started, cors);
         },
       );
     });

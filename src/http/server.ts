@@ -11,7 +11,7 @@ import { oauthPlugin } from './oauth-plugin.js';
 import { toNeutral } from './fastify-neutral.js';
 import { METRICS_PATH } from '../metrics/endpoint.js';
 import { UNMATCHED_ROUTE } from '../metrics/instance.js';
-import { createCors } from './cors.js';
+import { applyCorsHeaders, createCors, type CorsDecision } from './cors.js';
 
 /**
  * How a surface answers a request Fastify refused before routing (a URL with bad percent-encoding,
@@ -114,18 +114,21 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
         if (state.draining) res.shouldKeepAlive = false;
         assignRequestId(req);
         if (logAccess !== undefined) logAccess(req, res);
-        const route = () => {
-          if (TOKEN_PATHS.has(path)) rawToken(req, res, path, q === -1 ? '' : url.slice(q + 1));
-          else handler(req, res);
+        const route = (decision?: CorsDecision) => {
+          if (TOKEN_PATHS.has(path)) rawToken(req, res, path, q === -1 ? '' : url.slice(q + 1), decision?.headers);
+          else {
+            if (decision !== undefined) applyCorsHeaders(res, decision);
+            handler(req, res);
+          }
         };
         const decided = cors(req, res, path);
         if (!(decided instanceof Promise)) {
-          if (!decided.answered) route();
+          if (!decided.answered) route(decided);
           return;
         }
         decided.then(
           (d) => {
-            if (!d.answered) route();
+            if (!d.answered) route(d);
           },
           // The properties could not be read (storage down): serve the request without CORS headers.
           () => route(),
