@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import BetterSqlite3 from 'better-sqlite3';
 import { openSqliteStorage } from '../../src/storage/sqlite/adapter.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../../src/storage/sqlite/migrations.js';
-import { makeApp, makeCode, makeSigningKey, runStorageContract } from './contract.js';
+import { makeApp, makeCode, makeSigningKey, makeToken, runStorageContract } from './contract.js';
+import { SQLITE_DELETE_CHUNK, sqliteStatementText } from '../../src/storage/sqlite/statements.js';
 
 runStorageContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'));
@@ -131,6 +132,56 @@ describe('sqlite migrations', () => {
     } finally {
       await cli.close();
       await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqlite cost flat with size', () => {
+  it('deletes expired tokens in bounded chunks and lets the event loop run between them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'));
+    const storage = openSqliteStorage({ path: join(dir, 'chunks.db') });
+    try {
+      const now = Date.now();
+      const expired = Array.from({ length: 3 * SQLITE_DELETE_CHUNK + 7 }, (_, i) => makeToken({ hash: `${(now - 90_000_000 + i).toString(16).padStart(12, '0')}.old${i}`, issuedAt: now - 90_000_000, expiresAt: now - 86_400_001 }));
+      const live = makeToken({ hash: `${now.toString(16).padStart(12, '0')}.live`, issuedAt: now, expiresAt: now + 3_600_000 });
+      await storage.tokens.insert([...expired, live]);
+      // A timer that re-arms itself counts the event-loop turns the clean-up leaves to others.
+      let turns = 0;
+      let ticking = true;
+      const tick = (): void => {
+        turns += 1;
+        if (ticking) setTimeout(tick, 0);
+      };
+      setTimeout(tick, 0);
+      const deleted = await storage.tokens.deleteExpired(now - 86_400_000);
+      ticking = false;
+      assert.equal(deleted, expired.length);
+      assert.ok(turns >= 3, `the event loop ran ${turns} times during a delete of 4 chunks`);
+      assert.ok(await storage.tokens.byHash(live.hash));
+      assert.equal(await storage.tokens.deleteExpired(now - 86_400_000), 0);
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('finds tokens by the primary key and expired ones by the expiry index (no scan of the table)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'));
+    const path = join(dir, 'plan.db');
+    try {
+      await openSqliteStorage({ path }).close();
+      const db = new BetterSqlite3(path);
+      const plan = (sql: string, ...params: unknown[]): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join(' | ');
+      const statements = sqliteStatementText();
+      assert.match(plan(statements.tokenByHash, 'x'), /^SEARCH tokens USING PRIMARY KEY \(hash=\?\)$/);
+      const cleanup = plan(statements.tokenDeleteExpired, 0);
+      assert.match(cleanup, /SEARCH tokens USING PRIMARY KEY \(hash=\?\)/);
+      assert.match(cleanup, /SEARCH tokens USING COVERING INDEX tokens_expires \(expires_at<\?\)/);
+      assert.doesNotMatch(cleanup, /SCAN tokens/);
+      assert.match(statements.tokenDeleteExpired, new RegExp(`LIMIT ${SQLITE_DELETE_CHUNK}\\)$`));
+      db.close();
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

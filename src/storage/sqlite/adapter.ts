@@ -13,7 +13,7 @@ import { memoryRateCounters } from '../rate-counters.js';
 import { BackgroundCheckpointer, type CheckpointerOptions } from './checkpointer.js';
 import { SQLITE_DIALECT } from './dialect.js';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from './migrations.js';
-import { prepareStatements } from './statements.js';
+import { prepareStatements, SQLITE_DELETE_CHUNK } from './statements.js';
 import { sqliteDeviceCodes } from './device-codes.js';
 
 export interface SqliteOptions {
@@ -122,6 +122,24 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
     let statement = listed.get(q.text);
     if (statement === undefined) listed.set(q.text, (statement = db.prepare(q.text)));
     return statement.all(...q.values) as R[];
+  };
+
+  /**
+   * Runs a chunked delete (SQLITE_DELETE_CHUNK rows a statement, each its own transaction) until a
+   * chunk comes back short. Between two chunks it leaves the event loop to the requests (and the
+   * write batcher's group commits) for as long as the chunk took: a backlog of expired rows takes
+   * at most half of the server's time while it is worked off, and never blocks it for more than
+   * one chunk. Returns the total.
+   */
+  const deleteInChunks = async (what: string, statement: Statement, ...params: unknown[]): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      const started = performance.now();
+      const n = await guard(what, () => statement.run(...params).changes, true);
+      total += n;
+      if (n < SQLITE_DELETE_CHUNK) return total;
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.max(1, performance.now() - started)));
+    }
   };
 
   /** Runs a registry mutation and bumps the change version in the same transaction. */
@@ -328,7 +346,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       revokeForApplication: (applicationId, at) => guard('token', () => revokeForApplication.immediate(applicationId, at), true),
       revokeWithScope: (scope, at) => guard('token', () => revokeWithScope.immediate(scope, at), true),
       list: (q: TokenQuery) => guard('token', () => list<TokenRow>(LISTS.tokens(q)).map(tokenFromRow)),
-      deleteExpired: (before) => guard('token', () => s.tokenDeleteExpired.run(before).changes),
+      deleteExpired: (before) => deleteInChunks('token', s.tokenDeleteExpired, before),
       exportAll: (after, limit) => guard('token', () => (s.tokenExport.all(after ?? '', pageOf(limit)) as TokenRow[]).map(tokenFromRow)),
       importAll: (tokens) => guard('token', () => importTokens.immediate(tokens)),
     },
@@ -336,7 +354,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       record: (f: Refusal) => batcher.enqueue(() => void s.refusalInsert.run(...refusalParams(f))),
       byRequestId: (id) => guard('refusal', () => mapOpt(s.refusalById.get(id) as RefusalRow | undefined, refusalFromRow)),
       list: (q) => guard('refusal', () => list<RefusalRow>(LISTS.refusals(q)).map(refusalFromRow)),
-      deleteOlderThan: (before) => guard('refusal', () => s.refusalDeleteOlder.run(before).changes),
+      deleteOlderThan: (before) => deleteInChunks('refusal', s.refusalDeleteOlder, before),
       exportAll: (after, limit) => guard('refusal', () => (s.refusalExport.all(after ?? '', pageOf(limit)) as RefusalRow[]).map(refusalFromRow)),
     },
     keys: {
@@ -353,7 +371,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
       insert: (c: AuthorizationCode) => guard('authorization code', () => void s.codeInsert.run(...codeParams(c)), true),
       consume: (hash, at) => guard('authorization code', () => consumeCode(hash, at), true),
       byHash: (hash) => guard('authorization code', () => mapOpt(s.codeByHash.get(hash) as AuthorizationCodeRow | undefined, codeFromRow)),
-      deleteExpired: (before) => guard('authorization code', () => s.codeDeleteExpired.run(before, before).changes),
+      deleteExpired: (before) => deleteInChunks('authorization code', s.codeDeleteExpired, before, before),
     },
     deviceCodes: sqliteDeviceCodes(db, guard),
     pushedRequests: {

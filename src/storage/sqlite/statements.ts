@@ -3,6 +3,18 @@ import { insertInto, sharedReads, updateByKey } from '../sql/queries.js';
 import { ATTEMPT_COLUMNS, CODE_COLUMNS, COLUMNS, IAT_COLUMNS, PUSHED_REQUEST_COLUMNS, TOKEN_COLUMNS } from '../sql/rows.js';
 import { SQLITE_DIALECT as D } from './dialect.js';
 
+/**
+ * Rows one clean-up statement deletes at most (the tokens, refusals and authorization codes the
+ * clean-up deletes): each chunk is its own short write transaction, and the adapter yields to the
+ * event loop between chunks, so a backlog of millions of expired rows never holds the event loop
+ * (and the writer) for longer than one chunk, and the WAL stays within its bound (the
+ * checkpointer can restart it between chunks; one big DELETE would write every page it dirties
+ * into the WAL in one transaction). One DELETE of 120k expired rows held the event loop 3 s and
+ * wrote a 150 MB WAL; chunks of 1000 took about 20 ms each (sign-in tokens scattered among live
+ * refresh tokens), so 500 keeps a chunk near 10 ms.
+ */
+export const SQLITE_DELETE_CHUNK = 500;
+
 /** Every fixed statement the SQLite adapter runs. */
 const SQL = {
   ...sharedReads(D),
@@ -25,7 +37,8 @@ const SQL = {
   tokenConsume: "UPDATE tokens SET status = 'rotated' WHERE hash = ? AND kind = 'refresh' AND status = 'active'",
   tokenRevoke: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE hash = ? AND status = 'active'",
   tokenRevokeFamily: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE family_id = ? AND status IN ('active', 'rotated')",
-  tokenDeleteExpired: 'DELETE FROM tokens WHERE expires_at < ?',
+  // In chunks (SQLITE_DELETE_CHUNK), found by the expiry index (which carries the key).
+  tokenDeleteExpired: `DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at < ? LIMIT ${SQLITE_DELETE_CHUNK})`,
   // Both use the partial index tokens_user (the WHERE must repeat its condition to use it).
   tokenUserFamilies: "SELECT DISTINCT family_id FROM tokens WHERE user_id = ? AND grant_type <> 'client_credentials' AND status IN ('active', 'rotated')",
   // Unexpired tokens only, found by the expiry index: client-credentials tokens live minutes.
@@ -35,7 +48,7 @@ const SQL = {
   // Scopes are stored as space-separated words: a whole-word match (instr, not LIKE: a scope may hold % or _).
   tokenRevokeScope: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE expires_at > ? AND instr(' ' || scopes || ' ', ' ' || ? || ' ') > 0 AND status IN ('active', 'rotated') RETURNING family_id",
   refusalInsert: insertInto(D, 'refusals', COLUMNS.refusals),
-  refusalDeleteOlder: 'DELETE FROM refusals WHERE at < ?',
+  refusalDeleteOlder: `DELETE FROM refusals WHERE request_id IN (SELECT request_id FROM refusals WHERE at < ? LIMIT ${SQLITE_DELETE_CHUNK})`,
   tokenImport: insertInto(D, 'tokens', COLUMNS.tokens),
   schemaVersion: 'SELECT MAX(version) FROM schema_migrations',
   keyRetire: "UPDATE signing_keys SET retires_at = ?, publish_until = ? WHERE (retires_at IS NULL OR retires_at > ?) AND purpose = ? AND (purpose = 'access' OR alg = ?)",
@@ -44,8 +57,8 @@ const SQL = {
   codeInsert: insertInto(D, 'authorization_codes', COLUMNS.codes),
   // One statement: of concurrent consumers (any process on the file) exactly one sees a row back.
   codeConsume: `UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL RETURNING ${CODE_COLUMNS}`,
-  codeDeleteExpired: `DELETE FROM authorization_codes WHERE expires_at < ?
-    AND (claims IS NULL OR NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.family_id = authorization_codes.hash AND tokens.expires_at >= ?))`,
+  codeDeleteExpired: `DELETE FROM authorization_codes WHERE hash IN (SELECT hash FROM authorization_codes WHERE expires_at < ?
+    AND (claims IS NULL OR NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.family_id = authorization_codes.hash AND tokens.expires_at >= ?)) LIMIT ${SQLITE_DELETE_CHUNK})`,
   // Inserted, or taken over from an expired entry: a row comes back. A live entry: none.
   replayRemember: `INSERT INTO replay (key, expires_at) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= ? RETURNING 1`,
@@ -124,4 +137,9 @@ export function prepareStatements(db: Database): Statements {
     return [name, PLUCKED.has(name) ? statement.pluck() : statement] as const;
   });
   return Object.fromEntries(entries) as Statements;
+}
+
+/** The text of every fixed statement (tests read the query plans of the hot ones). */
+export function sqliteStatementText(): { readonly [K in keyof typeof SQL]: string } {
+  return SQL;
 }
