@@ -11,7 +11,7 @@
 // $BENCH_WORK/suite-<UTC>/results.jsonl; bench/suite-report.mjs turns the file into the generated
 // sections of docs/benchmarks.md and docs/sizing.md.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -392,8 +392,10 @@ async function measure(t, round, { profile = false } = {}) {
   } finally {
     await stopProcess(child);
     if (profile) {
-      const files = existsSync(profDir) ? readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).sort() : [];
-      ctx.profileFile = files.length ? join(profDir, files.at(-1)) : undefined;
+      // one file per thread (the checkpoint worker writes its own): the main thread's has the most samples
+      const files = existsSync(profDir) ? readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profDir, f)).sort((a, b) => statSync(b).size - statSync(a).size) : [];
+      ctx.profileFile = files[0];
+      if (files[0]) for (const other of files.slice(1)) rmSync(other); // the next profiled run of this target starts clean
       measure.lastProfile = ctx.profileFile;
     }
   }
@@ -447,9 +449,10 @@ try {
     const summary = join(ROOT, 'bench/profile-summary.mjs');
     if (row.profile_file && existsSync(summary)) {
       const r = spawnSync('node', [summary, row.profile_file, '--top', '12', '--markdown'], { encoding: 'utf8' });
-      meta.profiles[t.id] = r.status === 0 ? r.stdout : `profile-summary.mjs failed: ${r.stderr.slice(0, 500)}`;
+      // the doc names the profile by its file name only (the run folder is this machine's)
+      meta.profiles[t.id] = r.status === 0 ? r.stdout.split(dirname(row.profile_file) + '/').join('') : `profile-summary.mjs failed: ${r.stderr.slice(0, 500)}`;
     } else {
-      meta.profiles[t.id] = row.profile_file ? `(bench/profile-summary.mjs is missing; the profile is ${row.profile_file})` : '(no profile was written)';
+      meta.profiles[t.id] = row.profile_file ? `(bench/profile-summary.mjs is missing; the profile is ${row.profile_file.split('/').at(-1)} in the run folder)` : '(no profile was written)';
     }
     log(`${row.req_per_s} req/s; profile ${row.profile_file ?? 'missing'}`);
   }
@@ -462,7 +465,7 @@ try {
   }
   if (!cfg.keepDbs) for (const f of createdFiles) for (const s of ['', '-wal', '-shm']) rmSync(f + s, { force: true });
 }
-log(`# done in ${Math.round(meta.total_s / 60)} min ${meta.total_s % 60} s; raw results ${RESULTS}, meta ${META}, logs ${RUN}`);
+log(`# done in ${Math.floor(meta.total_s / 60)} min ${meta.total_s % 60} s; raw results ${RESULTS}, meta ${META}, logs ${RUN}`);
 if (cfg.writeDocs) {
   const r = spawnSync('node', [join(ROOT, 'bench/suite-report.mjs'), RUN], { cwd: ROOT, stdio: 'inherit' });
   process.exit(r.status ?? 1);
