@@ -19,7 +19,8 @@
 //
 // env: PORT (default 3910, bound to 127.0.0.1), OIDC_PROVIDER_DIR (a folder whose node_modules holds
 //      oidc-provider; default: the harness copy's peer-oidc-provider), BENCH_CLIENT_ID,
-//      BENCH_CLIENT_SECRET, BENCH_REDIRECT_URI, BENCH_USER, BENCH_PASSWORD.
+//      BENCH_CLIENT_SECRET, BENCH_REDIRECT_URI, BENCH_USER, BENCH_PASSWORD,
+//      BENCH_REFRESH=1 (the client may also use refresh_token; offline_access gives a rotating refresh token).
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
@@ -34,6 +35,7 @@ const REDIRECT_URI = process.env.BENCH_REDIRECT_URI || 'http://127.0.0.1:4999/ca
 const USER = process.env.BENCH_USER || 'bench-user';
 const PASSWORD = process.env.BENCH_PASSWORD || 'bench-user-password-0123';
 const PROVIDER_DIR = process.env.OIDC_PROVIDER_DIR;
+const REFRESH = process.env.BENCH_REFRESH === '1';
 if (!PROVIDER_DIR) throw new Error('OIDC_PROVIDER_DIR must name the folder whose node_modules holds oidc-provider');
 
 // oidc-provider prints NOTICE/WARNING lines (and "Unsupported runtime" on Node 20); silence them.
@@ -85,7 +87,7 @@ const provider = new Provider(ISSUER, {
   clients: [{
     client_id: CLIENT_ID,
     client_secret: CLIENT_SECRET,
-    grant_types: ['authorization_code'],
+    grant_types: REFRESH ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
     response_types: ['code'],
     redirect_uris: [REDIRECT_URI],
     token_endpoint_auth_method: 'client_secret_basic',
@@ -105,8 +107,10 @@ const provider = new Provider(ISSUER, {
   },
   // As the Latchkey application: authorization_code only, no refresh token; codes live 60 s,
   // access tokens 30 min (Latchkey's default lifespan), ID tokens at most an hour.
-  issueRefreshToken: async () => false,
-  ttl: { AuthorizationCode: 60, AccessToken: 1800, IdToken: 3600, Interaction: 600, Session: 8 * 3600, Grant: 3600 },
+  // BENCH_REFRESH=1 (bench/refresh.mjs): refresh tokens for scope offline_access (requested with
+  // prompt=consent, oidc-provider's rule), rotated on every use as Latchkey's always are.
+  ...(REFRESH ? { rotateRefreshToken: true } : { issueRefreshToken: async () => false }),
+  ttl: { AuthorizationCode: 60, AccessToken: 1800, IdToken: 3600, Interaction: 600, Session: 8 * 3600, Grant: 14 * 86400, RefreshToken: 14 * 86400 },
   clientBasedCORS: () => false,
   renderError: async (ctx, out) => { ctx.type = 'json'; ctx.body = out; },
 });
