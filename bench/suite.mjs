@@ -35,6 +35,12 @@ const cfg = {
   tool: env.LOAD_TOOL || 'wrk',
   serverCore: env.SERVER_CORE || '1',
   loadCore: env.LOAD_CORE || '0',
+  // PostgreSQL's processes are pinned here for the run (default: the load generator's core), so a
+  // Latchkey on PostgreSQL has its core to itself as on SQLite, and the database works beside it as
+  // on its own host in production. PG_CORE=none leaves them where the scheduler puts them.
+  pgCore: env.PG_CORE || env.LOAD_CORE || '0',
+  // Node options of every Latchkey server: those of deploy/ (Dockerfile, latchkey.service).
+  oursNodeArgs: (env.OURS_NODE_ARGS ?? '--max-semi-space-size=8').split(/\s+/).filter(Boolean),
   pgAdmin: env.LATCHKEY_BENCH_PG || 'postgres://postgres@127.0.0.1:5432/postgres',
   harness: env.HARNESS,
   work: env.BENCH_WORK,
@@ -48,6 +54,8 @@ const STAMP = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')
 const RUN = join(cfg.work, `suite-${STAMP}`);
 mkdirSync(RUN, { recursive: true });
 const RESULTS = join(RUN, 'results.jsonl');
+const NO_APIS = join(RUN, 'no-apis');
+mkdirSync(NO_APIS, { recursive: true });
 const META = join(RUN, 'meta.json');
 const log = (s) => process.stdout.write(`${s}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -68,6 +76,8 @@ for (const size of ['fresh', '10m']) {
       add({ id: `ours-cc-${format}-${storage}-${size}`, op: `cc-${format}`, role: 'ours', size, storage, server: { kind: 'ours' }, load: 'fixed', format, what: `Latchkey, ${storage === 'sqlite' ? 'SQLite' : 'PostgreSQL (1 instance)'}` });
     }
   }
+  // What the deploy/ setting of V8's young generation (--max-semi-space-size=8) costs and saves.
+  if (size === 'fresh') add({ id: 'ours-cc-opaque-sqlite-fresh-v8-defaults', op: 'cc-opaque', role: 'ours', size, storage: 'sqlite', server: { kind: 'ours', nodeArgs: [] }, load: 'fixed', format: 'opaque', what: "Latchkey, SQLite, V8's default young generation (16 MiB semi-spaces)" });
   add({ id: `ours-introspect-${size}`, op: 'introspect', role: 'ours', size, storage: 'sqlite', server: { kind: 'ours' }, load: 'fixed', what: 'Latchkey, SQLite, opaque token' });
   add({ id: `ours-api-bearer-${size}`, op: 'api-bearer', role: 'ours', size, storage: 'sqlite', server: { kind: 'ours', apis: true }, load: 'fixed', what: 'Latchkey hosted API, valid opaque bearer token' });
   add({ id: `ours-code-flow-${size}`, op: 'code-flow', role: 'ours', size, storage: 'sqlite', server: { kind: 'ours' }, load: 'code', what: 'Latchkey, SQLite' });
@@ -292,7 +302,9 @@ async function measure(t, round, { profile = false } = {}) {
   let child;
   if (t.server.kind === 'ours') {
     ctx.db = dbOf(t);
-    const args = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), 'bin/latchkey.js', 'serve', '--port', String(t.port), ...(t.server.apis ? ['--apis', 'bench/apis'] : [])];
+    // A token server hosts no APIs (an empty folder: the repository's ./apis holds TypeScript
+    // examples, which would load tsx and the MCP SDK); the API targets host bench/apis.
+    const args = [...(t.server.nodeArgs ?? cfg.oursNodeArgs), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), 'bin/latchkey.js', 'serve', '--port', String(t.port), '--apis', t.server.apis ? 'bench/apis' : NO_APIS];
     child = startProcess(name, 'node', args, { extraEnv: { LATCHKEY_LOG_LEVEL: 'warn', LATCHKEY_DB: ctx.db.url, LATCHKEY_KEY_ENCRYPTION_KEY: KEK } });
     await waitReady(`${base}/healthz`, child);
   } else if (t.server.kind === 'floor') {
@@ -407,7 +419,7 @@ const runs = targets.length * cfg.rounds + profiled.length;
 const perRun = (t, d) => cfg.warmup + d + 3 + (t.storage === 'postgres' ? 2.5 : 0) + (t.load !== 'fixed' ? 2 : 0);
 let estimate = targets.reduce((s, t) => s + cfg.rounds * perRun(t, cfg.duration), 0) + profiled.reduce((s, t) => s + perRun(t, cfg.profileDuration), 0);
 const seedStorages = new Set(targets.filter((t) => t.size === '10m').map((t) => t.storage));
-const seedEstimate = [...seedStorages].reduce((s, st) => s + cfg.tokens10m / (st === 'postgres' ? 40000 : 80000), 0);
+const seedEstimate = [...seedStorages].reduce((s, st) => s + cfg.tokens10m / (st === "postgres" ? 30000 : 30000), 0);
 log(`# bench suite: ${targets.length} targets x ${cfg.rounds} rounds${profiled.length ? ` + ${profiled.length} profiled runs` : ''} = ${runs} runs; ${cfg.warmup} s warm-up + ${cfg.duration} s each; ${cfg.connections} connections (flows: ${cfg.flowConcurrency}); tool ${cfg.tool}`);
 log(`# estimated: ${Math.round(estimate / 60)} min of measurement${seedStorages.size ? ` + about ${Math.round(seedEstimate / 60)} min of seeding ${cfg.tokens10m} tokens into ${[...seedStorages].join(' and ')} (a guess at the seeder's rate)` : ''}`);
 log(`# raw results: ${RESULTS}`);
@@ -426,6 +438,19 @@ for (const st of seedStorages) {
   const t = targets.find((x) => x.size === '10m' && x.storage === st);
   dbOf(t);
   meta.seeds[st] = dbs.get(`${st}-10m`).seed;
+}
+// After seeding (which uses every core): PostgreSQL beside the load generator (cfg.pgCore), restored to every core at exit.
+const allCores = `0-${cpus().length - 1}`;
+function pinPostgres(cores) {
+  const pids = (spawnSync('pgrep', ['-u', 'postgres'], { encoding: 'utf8' }).stdout || '').split('\n').filter(Boolean);
+  for (const pid of pids) spawnSync('taskset', ['-a', '-p', '-c', cores, pid], { stdio: 'ignore' });
+  return pids.length;
+}
+if (cfg.pgCore !== 'none' && targets.some((t) => t.storage === 'postgres')) {
+  const n = pinPostgres(cfg.pgCore);
+  meta.pg_pinned = n > 0 ? cfg.pgCore : undefined;
+  log(`# PostgreSQL's ${n} processes pinned to core ${cfg.pgCore} for the run (PG_CORE=none to leave them)`);
+  process.on('exit', () => pinPostgres(allCores));
 }
 let i = 0;
 try {
