@@ -16,7 +16,9 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { createFixture, spawnServer, WHOAMI, type Fixture, type ServerProcess } from './helpers/instances.js';
+import { ROOT } from './helpers/api.js';
+import { run } from './helpers/processes.js';
+import { BIN, createFixture, instanceEnv, spawnServer, WHOAMI, type Fixture, type ServerProcess } from './helpers/instances.js';
 import { bearerCall, exchange, jsonOf, keepAliveAgent, largest, latencySummary, statusCounts, tokenCall, type Exchange } from './helpers/load.js';
 import { pool } from './helpers/oauth.js';
 import { findPgBinaries, startReplicatedPair, type PgBinaries, type ReplicatedPair } from './helpers/pg-cluster.js';
@@ -144,6 +146,11 @@ describe('PostgreSQL failover: primary stopped, standby promoted, under load', {
       [`127.0.0.1:${pair!.primary.port}`, 'unreachable', false],
       [`127.0.0.1:${pair!.standby.port}`, 'primary', true],
     ]);
+
+    // `latchkey doctor` through the same URL names the old primary as a host it cannot fail over to.
+    const doctor = await run(process.execPath, [BIN, 'doctor', '--json', '--db', url], { env: instanceEnv(url), cwd: ROOT, timeoutMs: 20_000 });
+    const finding = (JSON.parse(doctor.stdout) as { id: string; target?: string }[]).find((f) => f.id === 'database_host_unreachable');
+    assert.equal(finding?.target, `127.0.0.1:${pair!.primary.port}`, doctor.stdout + doctor.stderr);
 
     // Not one token lost: every 200 validates here, and at a fresh server on the new primary alone.
     const validate = async (at: ServerProcess) =>

@@ -237,3 +237,19 @@ describe('the adapter with several hosts, over the machine\'s PostgreSQL', () =>
     await assert.rejects(openStorage(withHosts('127.0.0.1:1,127.0.0.1:2') + '?target_session_attrs=standby'), (e: unknown) => e instanceof ConfigError && e.code === 'config.invalid_db');
   });
 });
+
+describe('doctor on several PostgreSQL hosts (diagnostics/checks-database.ts)', () => {
+  it('an unreachable listed host is a warning; a second writable primary is an error; one host, nothing', async () => {
+    const { databaseHostChecks } = await import('../../src/diagnostics/checks-database.js');
+    assert.deepEqual(databaseHostChecks(undefined), []);
+    const findings = databaseHostChecks([
+      { host: 'a:5432', role: 'primary', checkedAt: 1, inUse: true },
+      { host: 'b:5433', role: 'unreachable', detail: 'connect ECONNREFUSED', checkedAt: 1, inUse: false },
+      { host: 'c:5434', role: 'standby', detail: 'in recovery (a standby)', checkedAt: 1, inUse: false },
+      { host: 'd:5435', role: 'primary', checkedAt: 1, inUse: false },
+    ]);
+    assert.deepEqual(findings.map((f) => [f.id, f.severity, f.target]), [['database_host_unreachable', 'warning', 'b:5433'], ['database_several_primaries', 'error', 'd:5435']]);
+    assert.match(findings[0]!.detail, /ECONNREFUSED.*uses a:5432/);
+    assert.equal(findings[0]!.command, 'pg_isready -h b -p 5433');
+  });
+});
