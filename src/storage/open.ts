@@ -54,7 +54,7 @@ function hintFor(error: StorageError): string {
       return 'Check the user name and password in the URL, and that pg_hba.conf lets this user connect from this host.';
     case '3D000':
       return 'Check the database name in the URL; create the database first (createdb), Latchkey creates only its tables.';
-    case 'LATCHKEY_NO_PRIMARY':
+    case 'ENOPRIMARY':
       return 'With several hosts Latchkey needs one that fits target_session_attrs (read-write by default: a primary, not in recovery, default_transaction_read_only off); check which server is the primary (SELECT pg_is_in_recovery()) and that the URL lists it.';
     case '57P03':
       return 'The server is starting up or in recovery; try again in a moment.';

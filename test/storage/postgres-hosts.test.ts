@@ -83,9 +83,9 @@ describe('multi-host PostgreSQL URLs', () => {
     for (const code of ['ECONNREFUSED', 'ECONNRESET', '08006', '08001', '57P01', '57P02', '57P03', '25006']) assert.equal(isFailoverSignal({ code }), true, code);
     assert.equal(isFailoverSignal(new Error('Connection terminated unexpectedly')), true);
     assert.equal(isFailoverSignal(new StorageError('unavailable', 'x', { cause: { code: '57P01' } })), true);
-    for (const code of ['57014', '40P01', '53100', '23505', 'LATCHKEY_NO_PRIMARY']) assert.equal(isFailoverSignal({ code }), false, code);
+    for (const code of ['57014', '40P01', '53100', '23505', 'ENOPRIMARY']) assert.equal(isFailoverSignal({ code }), false, code);
     // "No primary" is unavailable (503), with the finder's words as the message.
-    const noPrimary = Object.assign(new Error('no writable PostgreSQL host among a:1 unreachable'), { code: 'LATCHKEY_NO_PRIMARY' });
+    const noPrimary = Object.assign(new Error('no writable PostgreSQL host among a:1 unreachable'), { code: 'ENOPRIMARY' });
     assert.equal(isUnavailable(noPrimary), true);
     const translated = translatePg(noPrimary, 'token');
     assert.ok(translated instanceof StorageError && translated.code === 'unavailable');

@@ -54,7 +54,7 @@ export function isUnavailable(error: unknown): boolean {
 }
 
 /** The code of the error the adapter raises itself while no usable host is known (primary.ts). */
-export const NO_PRIMARY_CODE = 'LATCHKEY_NO_PRIMARY';
+export const NO_PRIMARY_CODE = 'ENOPRIMARY';
 
 /** SQLSTATEs that say this server is going away or cannot take this session's writes: look for the primary again. */
 const FAILOVER_SQLSTATES = new Set(['57P01', '57P02', '57P03', '25006']);
