@@ -8,6 +8,7 @@ import { adminApiApplications, userChosenIdpClaims } from './checks-authority.js
 import { defaultPasswords, secretRotation, signingKeyRotation } from './checks-credentials.js';
 import { outboundUrls } from './checks-outbound.js';
 import { fileChecks, type FilesAtRest } from './checks-files.js';
+import { databaseHostChecks } from './checks-database.js';
 import { redirectUris } from './checks-redirect-uris.js';
 import { openIdSettings } from './checks-oidc.js';
 import { parSettings } from './checks-par.js';
@@ -30,7 +31,7 @@ export { SECRET_ROTATION_PROPERTY } from './checks-credentials.js';
 
 export interface DoctorDeps {
   /** Without `usage`, the usage checks are skipped; without `rules`, `activity` and `refusals`, the rule checks. */
-  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'> & Partial<Pick<Storage, 'usage' | 'rules' | 'activity' | 'refusals' | 'resources' | 'exchangePolicies'>>;
+  readonly storage: Pick<Storage, 'applications' | 'users' | 'scopes' | 'properties' | 'keys' | 'identityProviders'> & Partial<Pick<Storage, 'usage' | 'rules' | 'activity' | 'refusals' | 'resources' | 'exchangePolicies' | 'stats'>>;
   readonly router: Pick<ApiRouter, 'list'> & Partial<Pick<ApiRouter, 'mcpServers'>>;
   readonly clock: Clock;
   /** Accepted for the contract; the keys are read from storage (the keyring adds nothing a check needs). */
@@ -92,6 +93,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Finding[]> {
     ...userChosenIdpClaims(providers),
     ...outboundUrls(s, providers),
     ...(deps.files === undefined ? [] : fileChecks(deps.files)),
+    ...databaseHostChecks(deps.storage.stats?.hosts?.()),
     ...rateLimitsTooLow(s),
     ...metricsUnprotected(s, deps.listening),
     ...cimdTrust(s),

@@ -48,6 +48,8 @@ export const FINDING_IDS = [
   'exchange_policy_orphaned',
   'exchange_policy_dangling',
   'exchange_policy_missing',
+  'database_host_unreachable',
+  'database_several_primaries',
 ] as const;
 
 export type FindingId = (typeof FINDING_IDS)[number];

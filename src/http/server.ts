@@ -55,7 +55,10 @@ type Readiness = { readonly status: number; readonly body: Record<string, unknow
 
 /** Ready when the storage answers within READY_TIMEOUT_MS and its schema is the one this code expects. */
 async function readiness(storage: Latchkey['storage'], draining: boolean): Promise<Readiness> {
-  const unavailable = (reason: string): Readiness => ({ status: 503, body: { status: 'unavailable', reason } });
+  // Several PostgreSQL hosts: which is in use, and what the others are (docs/high-availability.md).
+  const hosts = storage.stats?.hosts?.();
+  const database = hosts === undefined ? {} : { hosts: hosts.map((h) => ({ host: h.host, role: h.role, inUse: h.inUse, ...(h.detail === undefined ? {} : { detail: h.detail }), checkedAt: new Date(h.checkedAt).toISOString() })) };
+  const unavailable = (reason: string): Readiness => ({ status: 503, body: { status: 'unavailable', reason, ...database } });
   if (draining) return unavailable('shutting down');
   const probe = Promise.all([storage.ping(), storage.schemaVersion()]);
   let timer: NodeJS.Timeout | undefined;
@@ -79,7 +82,7 @@ async function readiness(storage: Latchkey['storage'], draining: boolean): Promi
       const health = await storage.probeWrite();
       if (health.failing) return unavailable(`writes are failing since ${new Date(health.since).toISOString()}: ${health.reason}`);
     }
-    return { status: 200, body: { status: 'ready', storage: storage.kind, schema: current } };
+    return { status: 200, body: { status: 'ready', storage: storage.kind, schema: current, ...database } };
   } catch (error) {
     return unavailable(`storage (${storage.kind}) unreachable: ${error instanceof Error ? error.message : String(error)}`);
   } finally {

@@ -27,6 +27,7 @@ async function openPostgres(url: string): Promise<Storage> {
     const { openPostgresStorage } = await import('./postgres/adapter.js');
     return await openPostgresStorage({ url });
   } catch (error) {
+    if (error instanceof ConfigError) throw error; // the URL itself (hosts.ts): its message says what to write
     const where = describePostgresUrl(url);
     if ((error as { code?: unknown }).code === 'ERR_INVALID_URL') {
       // The URL is not echoed: it may hold a password.
@@ -54,6 +55,8 @@ function hintFor(error: StorageError): string {
       return 'Check the user name and password in the URL, and that pg_hba.conf lets this user connect from this host.';
     case '3D000':
       return 'Check the database name in the URL; create the database first (createdb), Latchkey creates only its tables.';
+    case 'ENOPRIMARY':
+      return 'With several hosts Latchkey needs one that fits target_session_attrs (read-write by default: a primary, not in recovery, default_transaction_read_only off); check which server is the primary (SELECT pg_is_in_recovery()) and that the URL lists it.';
     case '57P03':
       return 'The server is starting up or in recovery; try again in a moment.';
     case '53300':

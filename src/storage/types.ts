@@ -581,4 +581,23 @@ export interface StorageStats {
   readonly commitWrites: BucketHistogram;
   /** PostgreSQL's connection pool now: connections open, idle, and callers waiting for one. */
   pool?(): { readonly total: number; readonly idle: number; readonly waiting: number; readonly max: number };
+  /**
+   * PostgreSQL with several hosts in its URL (docs/high-availability.md): each host as last
+   * probed, in the URL's order, and which one Latchkey's connections go to. Absent with one host.
+   */
+  hosts?(): readonly DatabaseHostStatus[];
+}
+
+/** One host of a multi-host PostgreSQL URL, as last probed (storage/postgres/primary.ts). */
+export interface DatabaseHostStatus {
+  /** host:port */
+  readonly host: string;
+  /** primary: takes writes; read-only: not in recovery but default_transaction_read_only; standby: in recovery. */
+  readonly role: 'primary' | 'read-only' | 'standby' | 'unreachable';
+  /** Why it is unreachable or not usable, when it is. */
+  readonly detail?: string;
+  /** When this was found (ms since the epoch); 0 before the first probe. */
+  readonly checkedAt: number;
+  /** True for the host Latchkey's connections go to now. */
+  readonly inUse: boolean;
 }

@@ -82,7 +82,9 @@ par_required_without_code_flow (PAR required, RFC 9126, of an application withou
 docs/par.md); exchange_policy_orphaned (a token exchange policy of a deleted application), exchange_policy_dangling
 (one naming a deleted application or identity provider), exchange_policy_missing (an application allowed
 token_exchange without a policy: every exchange refused; see \`latchkey exchange policies\`, docs/token-exchange.md);
-in the server only (admin API, console home), metrics_unprotected.
+on a PostgreSQL URL with several hosts (docs/high-availability.md), database_host_unreachable (a listed host
+that cannot be reached: no failover target there) and database_several_primaries (a second host takes writes
+besides the one in use); in the server only (admin API, console home), metrics_unprotected.
 See docs/diagnostics.md.
 
 Exit status: 1 when any finding is an error, 0 otherwise (warnings and information only, or nothing found).

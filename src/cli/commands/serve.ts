@@ -152,6 +152,7 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
         'with neither, a SQLite database gets a latchkey.kek file beside it (latchkey doctor warns) and PostgreSQL refuses to start. See docs/jwt-and-keys.md.\n' +
         'A new database file (and its -wal, -shm) is created 0600, a new data folder 0700.\n' +
         'Several instances: give them all the same postgres:// URL; see docs/multi-instance.md. GET /healthz and /readyz are for load balancers; SIGTERM drains.\n' +
+        'A primary and its standbys: list every host, postgres://user:password@db1:5432,db2:5432/latchkey; the primary is found and followed through a failover (docs/high-availability.md).\n' +
         'Custom grants: --grant-module <file> (or LATCHKEY_GRANTS) names an ES module whose default export (or grants export) is an array of grant\n' +
         'modules, served after the built-in ones; give every latchkey command the same module (docs/jwt-bearer-and-identity-providers.md, "Grants of your own").\n',
     )

@@ -30,6 +30,8 @@ import { POSTGRES_DIALECT } from './dialect.js';
 import { describePostgresUrl, isUnavailable, translatePg, writeFailureReason } from './errors.js';
 import { advisoryExclusive } from './exclusive.js';
 import { ChangeListener } from './listener.js';
+import { parsePostgresHosts } from './hosts.js';
+import { FailoverPool, PrimaryFinder } from './primary.js';
 import { POSTGRES_SCHEMA_VERSION, migratePostgres } from './migrations.js';
 import { refusalColumns, tokenColumns, tokenImportColumns } from './unnest.js';
 import { DELETE_CHUNK, SQL, type StatementName } from './statements.js';
@@ -37,7 +39,12 @@ import { postgresDeviceCodes } from './device-codes.js';
 import type { DeviceCodeRow } from '../sql/device-codes.js';
 
 export interface PostgresOptions {
-  /** postgres://user:password@host:port/database?… (libpq-style parameters as `pg` understands them). */
+  /**
+   * postgres://user:password@host:port/database?… (libpq-style parameters as `pg` understands them),
+   * or several hosts, postgres://user:password@host1:5432,host2:5432/database, with
+   * target_session_attrs read-write (the default), primary or any: Latchkey uses the first that
+   * fits and moves to another when it fails (primary.ts).
+   */
   readonly url: string;
   /** Connections in the pool (default 10). */
   readonly poolSize?: number;
@@ -79,8 +86,15 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
   const statementTimeout = options.statementTimeoutMs ?? 5_000;
   const connectTimeout = options.connectTimeoutMs ?? 3_000;
   const poolSize = Math.max(1, options.poolSize ?? 10);
-  const pool = new pg.Pool({
-    connectionString: options.url,
+  const hosts = parsePostgresHosts(options.url);
+  let listener: ChangeListener | undefined;
+  const finder = hosts.multi ? new PrimaryFinder(hosts, { probeTimeoutMs: connectTimeout, onChange: () => listener?.retarget() }) : undefined;
+  if (finder !== undefined && (await finder.discover()) === undefined) {
+    finder.close();
+    throw new StorageError('unavailable', `could not connect to PostgreSQL at ${describePostgresUrl(options.url)}: ${finder.describe()}`, { cause: finder.noPrimaryError() });
+  }
+  const config: pg.PoolConfig = {
+    connectionString: finder?.current?.url ?? options.url,
     max: poolSize,
     connectionTimeoutMillis: connectTimeout,
     idleTimeoutMillis: 30_000,
@@ -91,7 +105,9 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
     query_timeout: statementTimeout + 1_000,
     idle_in_transaction_session_timeout: 10_000,
     types: TYPES,
-  });
+  };
+  // One host: a plain pool, as it always was. Several: the same pool, routed to the primary.
+  const pool = finder === undefined ? new pg.Pool(config) : new FailoverPool(config, finder);
   // An idle connection that breaks (server restart, network) is dropped by the pool, which emits the
   // error here; without a listener it would crash the process. The next query connects anew.
   pool.on('error', () => undefined);
@@ -100,6 +116,7 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
   try {
     client = await pool.connect();
   } catch (error) {
+    finder?.close();
     await pool.end().catch(() => undefined);
     if (!isUnavailable(error)) throw error; // not a connection problem: a malformed URL, say
     const reason = error instanceof Error ? error.message || (error as { code?: string }).code || error.name : String(error);
@@ -110,14 +127,15 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
     client.release();
   } catch (error) {
     client.release(error instanceof Error ? error : true);
+    finder?.close();
     await pool.end().catch(() => undefined);
     throw translatePg(error, 'schema');
   }
-  const listener = new ChangeListener({ url: options.url, connectTimeoutMs: connectTimeout });
-  return createPostgresStorage(pool, poolSize, listener);
+  listener = new ChangeListener({ url: finder === undefined ? options.url : () => finder.current?.url, connectTimeoutMs: connectTimeout });
+  return createPostgresStorage(pool, poolSize, listener, finder);
 }
 
-function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: ChangeListener): Storage {
+function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: ChangeListener, finder: PrimaryFinder | undefined): Storage {
   let closed = false;
   let closing: Promise<void> | undefined;
 
@@ -531,6 +549,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
       commitSeconds: batcher.commitSeconds,
       commitWrites: batcher.commitWrites,
       pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
+      ...(finder === undefined ? {} : { hosts: () => finder.statuses() }),
     },
     changes: {
       version: async () => (await run<{ value: number }>('change version', 'version', []))[0]?.value ?? 0,
@@ -548,6 +567,7 @@ function createPostgresStorage(pool: pg.Pool, poolSize: number, listener: Change
         // Writes already accepted are committed before the pool goes.
         await batcher.flush();
         await listener.close();
+        finder?.close();
         await pool.end();
       })();
       return closing;

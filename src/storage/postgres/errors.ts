@@ -1,4 +1,5 @@
 import { StorageError } from '../types.js';
+import { parsePostgresHosts } from './hosts.js';
 
 /** Node socket errors that mean "the server cannot be reached right now". */
 const NETWORK_CODES = new Set([
@@ -44,12 +45,37 @@ export function isUnavailable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
-    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
+    if (code === NO_PRIMARY_CODE || NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
   }
   const message = (error as { message?: unknown }).message;
   if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((m) => message.includes(m))) return true;
   const cause = (error as { cause?: unknown }).cause;
   return cause !== undefined && cause !== error && isUnavailable(cause);
+}
+
+/** The code of the error the adapter raises itself while no usable host is known (primary.ts). */
+export const NO_PRIMARY_CODE = 'ENOPRIMARY';
+
+/** SQLSTATEs that say this server is going away or cannot take this session's writes: look for the primary again. */
+const FAILOVER_SQLSTATES = new Set(['57P01', '57P02', '57P03', '25006']);
+
+/**
+ * True when `error` may mean the host in use is no longer the primary (it went away, shuts down,
+ * is in recovery, or is read-only): connection errors, 08xxx, 57P01/57P02/57P03 and 25006. A
+ * statement timeout, a deadlock or a full disk are not: the same server would answer them again.
+ */
+export function isFailoverSignal(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  if (error instanceof StorageError) return error.code === 'unavailable' && isFailoverSignal(error.cause);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (code === NO_PRIMARY_CODE) return false;
+    if (NETWORK_CODES.has(code) || FAILOVER_SQLSTATES.has(code) || code.startsWith('08')) return true;
+  }
+  const message = (error as { message?: unknown }).message;
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((m) => message.includes(m))) return true;
+  const cause = (error as { cause?: unknown }).cause;
+  return cause !== undefined && cause !== error && isFailoverSignal(cause);
 }
 
 /** Turns a driver error into a {@link StorageError} where one applies; anything else is returned as is. */
@@ -58,7 +84,7 @@ export function translatePg(error: unknown, what: string): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === '23505') return new StorageError('conflict', `${what} already exists`, { cause: error });
   if (isUnavailable(error)) {
-    const detail = typeof code === 'string' ? code : (error as Error).message;
+    const detail = typeof code === 'string' && code !== NO_PRIMARY_CODE ? code : (error as Error).message;
     return new StorageError('unavailable', `database unavailable (${detail})`, { cause: error });
   }
   return error;
@@ -69,6 +95,14 @@ export function translatePg(error: unknown, what: string): unknown {
  * (nor any other query parameter, which may hold one).
  */
 export function describePostgresUrl(url: string): string {
+  let several: readonly string[] | undefined;
+  try {
+    const parsed = parsePostgresHosts(url);
+    if (parsed.hosts.length > 1) several = parsed.hosts.map((h) => h.label);
+    if (parsed.multi) url = parsed.hosts[0]!.url;
+  } catch {
+    return 'the PostgreSQL servers (the URL could not be parsed)';
+  }
   let u: URL;
   try {
     u = new URL(url);
@@ -86,7 +120,7 @@ export function describePostgresUrl(url: string): string {
   const port = u.port || '5432';
   const database = decode(u.pathname.replace(/^\//, '')) || decode(u.username) || '(default database)';
   const user = u.username ? `${decode(u.username)}@` : '';
-  return `${user}${host}:${port}/${database}`;
+  return `${user}${several === undefined ? `${host}:${port}` : several.join(',')}/${database}`;
 }
 
 /** SQLSTATEs that mean writes cannot be taken now, though reads may still work. */

@@ -2,7 +2,8 @@ import pg from 'pg';
 import { CHANGE_CHANNEL } from './statements.js';
 
 export interface ChangeListenerOptions {
-  readonly url: string;
+  /** Where to connect; a function for several hosts (primary.ts): the host in use, undefined while none is known. */
+  readonly url: string | (() => string | undefined);
   /** How long one connection attempt may take (ms). */
   readonly connectTimeoutMs: number;
   /** First and largest wait between reconnection attempts (ms); defaults 100 and 5000. */
@@ -27,6 +28,8 @@ export interface ChangeListenerOptions {
 export class ChangeListener {
   private readonly subscribers = new Set<() => void>();
   private client: pg.Client | undefined;
+  /** The URL `client` is connected to. */
+  private clientUrl: string | undefined;
   private connecting = false;
   private closed = false;
   private attempt = 0;
@@ -46,6 +49,29 @@ export class ChangeListener {
   /** True while LISTEN is in force (for tests and diagnostics). */
   get listening(): boolean {
     return this.client !== undefined;
+  }
+
+  /**
+   * The host in use changed (primary.ts): a connection to another one is dropped, and a waiting
+   * reconnection happens now rather than after its backoff.
+   */
+  retarget(): void {
+    if (this.closed) return;
+    const url = this.currentUrl();
+    this.attempt = 0;
+    if (this.client !== undefined) {
+      if (this.clientUrl !== url) void this.client.end().catch(() => undefined); // 'end' makes it lost: a reconnection follows
+      return;
+    }
+    if (this.retryTimer !== undefined && url !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      void this.connect();
+    }
+  }
+
+  private currentUrl(): string | undefined {
+    return typeof this.options.url === 'function' ? this.options.url() : this.options.url;
   }
 
   async close(): Promise<void> {
@@ -71,9 +97,14 @@ export class ChangeListener {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
+    const url = this.currentUrl();
+    if (url === undefined) {
+      this.scheduleRetry();
+      return;
+    }
     this.connecting = true;
     const client = new pg.Client({
-      connectionString: this.options.url,
+      connectionString: url,
       connectionTimeoutMillis: this.options.connectTimeoutMs,
       keepAlive: true,
       application_name: 'latchkey_listener',
@@ -105,6 +136,7 @@ export class ChangeListener {
       return;
     }
     this.client = client;
+    this.clientUrl = url;
     this.attempt = 0;
     this.startHeartbeat(client, onLost);
     this.emit();
@@ -124,6 +156,10 @@ export class ChangeListener {
       clearInterval(this.heartbeat);
     }
     client.end().catch(() => undefined);
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
     if (this.closed) return;
     const min = this.options.minBackoffMs ?? 100;
     const max = this.options.maxBackoffMs ?? 5_000;
