@@ -39,8 +39,10 @@ const cfg = {
   // Latchkey on PostgreSQL has its core to itself as on SQLite, and the database works beside it as
   // on its own host in production. PG_CORE=none leaves them where the scheduler puts them.
   pgCore: env.PG_CORE || env.LOAD_CORE || '0',
-  // Node options of every Latchkey server: those of deploy/ (Dockerfile, latchkey.service).
+  // Node options and memory settings of every Latchkey server: those of deploy/ (Dockerfile,
+  // latchkey.service): V8's young generation at 8 MiB semi-spaces, one glibc malloc arena.
   oursNodeArgs: (env.OURS_NODE_ARGS ?? '--max-semi-space-size=8').split(/\s+/).filter(Boolean),
+  oursMallocArenas: env.OURS_MALLOC_ARENA_MAX ?? '1',
   pgAdmin: env.LATCHKEY_BENCH_PG || 'postgres://postgres@127.0.0.1:5432/postgres',
   harness: env.HARNESS,
   work: env.BENCH_WORK,
@@ -76,8 +78,8 @@ for (const size of ['fresh', '10m']) {
       add({ id: `ours-cc-${format}-${storage}-${size}`, op: `cc-${format}`, role: 'ours', size, storage, server: { kind: 'ours' }, load: 'fixed', format, what: `Latchkey, ${storage === 'sqlite' ? 'SQLite' : 'PostgreSQL (1 instance)'}` });
     }
   }
-  // What the deploy/ setting of V8's young generation (--max-semi-space-size=8) costs and saves.
-  if (size === 'fresh') add({ id: 'ours-cc-opaque-sqlite-fresh-v8-defaults', op: 'cc-opaque', role: 'ours', size, storage: 'sqlite', server: { kind: 'ours', nodeArgs: [] }, load: 'fixed', format: 'opaque', what: "Latchkey, SQLite, V8's default young generation (16 MiB semi-spaces)" });
+  // What deploy/'s memory settings (--max-semi-space-size=8, MALLOC_ARENA_MAX=1) cost and save.
+  if (size === 'fresh') add({ id: 'ours-cc-opaque-sqlite-fresh-v8-defaults', op: 'cc-opaque', role: 'ours', size, storage: 'sqlite', server: { kind: 'ours', nodeArgs: [], defaults: true }, load: 'fixed', format: 'opaque', what: "Latchkey, SQLite, without deploy/'s memory settings (V8's 16 MiB semi-spaces, glibc's default malloc arenas)" });
   add({ id: `ours-introspect-${size}`, op: 'introspect', role: 'ours', size, storage: 'sqlite', server: { kind: 'ours' }, load: 'fixed', what: 'Latchkey, SQLite, opaque token' });
   add({ id: `ours-api-bearer-${size}`, op: 'api-bearer', role: 'ours', size, storage: 'sqlite', server: { kind: 'ours', apis: true }, load: 'fixed', what: 'Latchkey hosted API, valid opaque bearer token' });
   add({ id: `ours-code-flow-${size}`, op: 'code-flow', role: 'ours', size, storage: 'sqlite', server: { kind: 'ours' }, load: 'code', what: 'Latchkey, SQLite' });
@@ -305,7 +307,8 @@ async function measure(t, round, { profile = false } = {}) {
     // A token server hosts no APIs (an empty folder: the repository's ./apis holds TypeScript
     // examples, which would load tsx and the MCP SDK); the API targets host bench/apis.
     const args = [...(t.server.nodeArgs ?? cfg.oursNodeArgs), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), 'bin/latchkey.js', 'serve', '--port', String(t.port), '--apis', t.server.apis ? 'bench/apis' : NO_APIS];
-    child = startProcess(name, 'node', args, { extraEnv: { LATCHKEY_LOG_LEVEL: 'warn', LATCHKEY_DB: ctx.db.url, LATCHKEY_KEY_ENCRYPTION_KEY: KEK } });
+    const memory = t.server.defaults || cfg.oursMallocArenas === '' ? {} : { MALLOC_ARENA_MAX: cfg.oursMallocArenas };
+    child = startProcess(name, 'node', args, { extraEnv: { LATCHKEY_LOG_LEVEL: 'warn', LATCHKEY_DB: ctx.db.url, LATCHKEY_KEY_ENCRYPTION_KEY: KEK, ...memory } });
     await waitReady(`${base}/healthz`, child);
   } else if (t.server.kind === 'floor') {
     child = startProcess(name, 'node', ['server.mjs'], { cwd: join(cfg.harness, 'baseline'), extraEnv: { PORT: String(t.port) } });

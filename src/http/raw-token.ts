@@ -6,6 +6,16 @@ import { invalidRequest } from '../errors/errors.js';
 import { requestIdOf } from './access-log.js';
 
 export const TOKEN_PATHS: ReadonlySet<string> = new Set(['/oauth_token.do', '/oauth/token']);
+export const INTROSPECTION_PATHS: ReadonlySet<string> = new Set(['/oauth/introspect']);
+export const REVOCATION_PATHS: ReadonlySet<string> = new Set(['/oauth/revoke', '/oauth_revoke_token.do']);
+
+/** An endpoint the raw path serves: its name in refusal records, and the core's handler. */
+export interface RawEndpoint {
+  readonly endpoint: 'token' | 'introspect' | 'revoke';
+  readonly handle: (req: NeutralRequest) => Promise<NeutralResponse>;
+  /** Counted in the activity log when an oversized body is refused (the token endpoint's refusals). */
+  readonly refusedActivity?: 'token.refused';
+}
 export const REQUEST_ID_HEADER = 'x-request-id';
 /** Shared by every request without a query string (the core never mutates it). */
 const NO_QUERY = new URLSearchParams();
@@ -16,8 +26,15 @@ const NO_QUERY = new URLSearchParams();
  * hooks and content-type machinery cost about as much as everything the endpoint itself does
  * (measured: ~45 % of a token request). The transport work here is small and explicit: a body
  * size limit, reading the body as text, the request id. The protocol work stays in the core.
+ * Introspection and revocation, the resource servers' hot path, are served the same way
+ * (createRawFormHandler): form-encoded POSTs answered with JSON, with no cookie and no redirect.
  */
 export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
+  return createRawFormHandler(latchkey, bodyLimit, { endpoint: 'token', handle: (req) => latchkey.tokenEndpoint.handle(req), refusedActivity: 'token.refused' });
+}
+
+/** The raw path for one form endpoint (see createRawTokenHandler). */
+export function createRawFormHandler(latchkey: Latchkey, bodyLimit: number, target: RawEndpoint) {
   const metrics = latchkey.metrics;
   function write(res: ServerResponse, requestId: string, response: NeutralResponse, path: string, method: string, started: number, cors: readonly string[] | undefined): void {
     // A flat [name, value, …] list: Node writes it without copying into its header map
@@ -42,8 +59,8 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
       .withReason('request.body_too_large')
       .withDescription(`The request body is larger than ${bodyLimit} bytes.`)
       .withFacts({ bodyBytes, bodyLimit });
-    latchkey.activity.count('token.refused');
-    await latchkey.refusals.record({ requestId, endpoint: 'token', remoteAddress: req.socket.remoteAddress ?? '', error });
+    if (target.refusedActivity !== undefined) latchkey.activity.count(target.refusedActivity);
+    await latchkey.refusals.record({ requestId, endpoint: target.endpoint, remoteAddress: req.socket.remoteAddress ?? '', error });
     // Close the connection: the rest of the oversized body is not read.
     write(res, requestId, errorResponse(error), path, req.method ?? 'POST', started, cors === undefined ? ['connection', 'close'] : [...cors, 'connection', 'close']);
     req.resume();
@@ -86,10 +103,10 @@ export function createRawTokenHandler(latchkey: Latchkey, bodyLimit: number) {
         remoteAddress: req.socket.remoteAddress ?? '',
         requestId,
       };
-      latchkey.tokenEndpoint.handle(neutral).then(
+      target.handle(neutral).then(
         (response) => write(res, requestId, response, path, neutral.method, started, cors),
         (error: unknown) => {
-          latchkey.logger.error({ requestId, err: error }, 'token endpoint failed');
+          latchkey.logger.error({ requestId, err: error }, `${target.endpoint} endpoint failed`);
           if (!res.headersSent) write(res, requestId, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"server_error"}' }, path, neutral.method, started, cors);
         },
       );

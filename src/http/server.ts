@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Latchkey } from '../app.js';
 import { assignRequestId, createAccessLog, requestIdOf } from './access-log.js';
-import { createRawTokenHandler, TOKEN_PATHS } from './raw-token.js';
+import { createRawFormHandler, createRawTokenHandler, INTROSPECTION_PATHS, REVOCATION_PATHS, TOKEN_PATHS } from './raw-token.js';
 import { registerAdmin } from './admin-plugin.js';
 import { jsonErrorHandler, send, type WritableResponse } from './fastify-neutral.js';
 import { API_PREFIX, apiFailure, hostedApiPlugin } from './api-plugin.js';
@@ -99,7 +99,16 @@ import { REQUEST_ID_HEADER } from './raw-token.js';
  * reading the body as text, the request id header, and turning framework errors into OAuth errors.
  */
 export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions): Promise<FastifyInstance> {
+  // The form endpoints on the raw path (raw-token.ts), by exact path: the token endpoint,
+  // introspection and revocation. Fastify keeps routes for the last two (oauth-plugin.ts) for
+  // requests injected into it without the server (tests, embedders using fastify.inject).
+  const raw = new Map<string, ReturnType<typeof createRawTokenHandler>>();
   const rawToken = createRawTokenHandler(latchkey, options.bodyLimit);
+  for (const p of TOKEN_PATHS) raw.set(p, rawToken);
+  const rawIntrospect = createRawFormHandler(latchkey, options.bodyLimit, { endpoint: 'introspect', handle: (req) => latchkey.introspectionEndpoint.handle(req) });
+  for (const p of INTROSPECTION_PATHS) raw.set(p, rawIntrospect);
+  const rawRevoke = createRawFormHandler(latchkey, options.bodyLimit, { endpoint: 'revoke', handle: (req) => latchkey.revocationEndpoint.handle(req) });
+  for (const p of REVOCATION_PATHS) raw.set(p, rawRevoke);
   const state: HostState = { draining: false };
   const logAccess = options.accessLog === true ? createAccessLog(latchkey.logger) : undefined;
   // CORS for browser-based clients (src/http/cors.ts): by path, in front of every surface, with the
@@ -118,7 +127,8 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
         assignRequestId(req);
         if (logAccess !== undefined) logAccess(req, res);
         const route = (decision?: CorsDecision) => {
-          if (TOKEN_PATHS.has(path)) rawToken(req, res, path, q === -1 ? '' : url.slice(q + 1), decision?.headers);
+          const direct = raw.get(path);
+          if (direct !== undefined) direct(req, res, path, q === -1 ? '' : url.slice(q + 1), decision?.headers);
           else {
             if (decision !== undefined) applyCorsHeaders(res, decision);
             handler(req, res);
