@@ -51,6 +51,7 @@ export interface IntrospectionDeps {
     | 'check'
     | 'rememberVerifiedSecret'
     | 'verifiedSecret'
+    | 'onInvalidate'
   >;
   readonly storage: Pick<Storage, 'tokens'>;
   readonly clientAuthMethods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>;
@@ -90,6 +91,9 @@ export interface IntrospectionBody {
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
+/** Active access-token records kept in memory for introspection (about 300 bytes each): started over when full. */
+const MAX_CACHED_RECORDS = 100_000;
+
 /**
  * POST /oauth/introspect: a resource server asks whether a token is active and what it stands for.
  *
@@ -108,6 +112,32 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
  * @see RFC 7662 §2
  */
 export function createIntrospectionEndpoint(deps: IntrospectionDeps): IntrospectionEndpoint {
+  // The records of active access tokens asked about, by key: a resource server asks about the same
+  // token on every call it receives, and the lookup was the largest single cost of an introspection
+  // (a SQLite read transaction per request). The same rule as the bearer validator's cache
+  // (resource-server/bearer.ts): any revocation, deactivation or scope change moves the storage
+  // change version, which clears this map (on another instance within one change poll); expiry and
+  // the application's and user's state are checked on every call (tokenVerdict). Only active access
+  // tokens are kept: a refresh token's rotation is checked against the database every time, and an
+  // unknown token is never remembered (it may be issued by another instance a moment later).
+  let records = new Map<string, TokenRecord>();
+  let generation = 0;
+  deps.cache.onInvalidate(() => {
+    generation++;
+    records = new Map();
+  });
+  async function recordOf(key: string): Promise<TokenRecord | undefined> {
+    const hit = records.get(key);
+    if (hit !== undefined) return hit;
+    const gen = generation;
+    const record = await deps.storage.tokens.byHash(key);
+    if (record !== undefined && record.kind === 'access' && record.status === 'active' && gen === generation) {
+      if (records.size >= MAX_CACHED_RECORDS) records = new Map();
+      records.set(key, record);
+    }
+    return record;
+  }
+
   function inactive(req: NeutralRequest, refusal: RefusalContext, cause: InactiveCause): NeutralResponse {
     // Not a refusal (the caller's request succeeded), but the administrator of the resource server
     // that then refuses its caller may want to know why: the cause, never the token.
@@ -153,7 +183,7 @@ export function createIntrospectionEndpoint(deps: IntrospectionDeps): Introspect
 
     const located = await deps.locate(token);
     if (located === undefined) return inactive(req, refusal, 'token.unknown');
-    const record = await deps.storage.tokens.byHash(located.key);
+    const record = await recordOf(located.key);
     if (record === undefined || (located.claims !== undefined && record.kind !== 'access')) return inactive(req, refusal, 'token.unknown');
     // Inactive because of cached registry state (an application or user just reactivated?): make
     // sure the cache is current before saying so, as the token endpoint does before refusing.

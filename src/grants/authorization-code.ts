@@ -147,6 +147,8 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
         // (when possible) all tokens previously issued based on that authorization code."
         await deps.storage.replay.remember(reuseMarker(result.code.hash), markerExpiry(result.code, now), now);
         const revoked = await deps.storage.tokens.revokeFamily(result.code.hash, now);
+        // This instance's cached answers for those tokens drop now, not at the next poll.
+        if (revoked > 0) await deps.cache.check?.().catch(() => false);
         throw invalidGrant
           .withReason('authorization_code.reused')
           .withDescription(INVALID)
@@ -217,6 +219,7 @@ function authorizationCodeHandler(deps: GrantDeps): GrantHandler<Plan> {
       const marked = await deps.storage.replay.remember(reuseMarker(plan.code.hash), markerExpiry(plan.code, now), now);
       if (!marked) {
         const revoked = await deps.storage.tokens.revokeFamily(plan.code.hash, now);
+        if (revoked > 0) await deps.cache.check?.().catch(() => false);
         throw invalidGrant
           .withReason('authorization_code.reused')
           .withDescription(INVALID)

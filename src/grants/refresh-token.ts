@@ -76,6 +76,9 @@ function refreshTokenHandler(deps: GrantDeps): GrantHandler<Plan> {
    */
   async function reused(record: TokenRecord, app: Application, requestId: string): Promise<never> {
     const revoked = await deps.storage.tokens.revokeFamily(record.familyId, deps.clock.now());
+    // As the revocation endpoint does: this instance's cached answers for the family's tokens
+    // (bearer validation, introspection) are dropped now rather than at the next poll.
+    if (revoked > 0) await deps.cache.check?.().catch(() => false);
     const handle = tokenHandle(record.hash);
     if (revoked > 0) {
       await recordChange(

@@ -51,7 +51,9 @@ export interface GrantContext {
 
 /** What a grant's handler factory is given: the instance's registry cache, storage, clock, token minting and password check. */
 export interface GrantDeps extends AssertionDeps {
-  readonly cache: Pick<RegistryCache, 'userById' | 'peekUserById' | 'userByName' | 'applicationByClientId' | 'peekApplicationByClientId' | 'applicationById' | 'peekApplicationById' | 'properties' | 'peekProperties'>;
+  readonly cache: Pick<RegistryCache, 'userById' | 'peekUserById' | 'userByName' | 'applicationByClientId' | 'peekApplicationByClientId' | 'applicationById' | 'peekApplicationById' | 'properties' | 'peekProperties'> &
+    /** Checks the change version at once after this instance revokes tokens (its cached token answers drop now, not at the next poll). */
+    Partial<Pick<RegistryCache, 'check'>>;
   /** scopes: read when refusing a scope (scope.unknown); audit: a family revoked after a refresh token's reuse is recorded. */
   readonly storage: Pick<Storage, 'tokens' | 'codes' | 'replay' | 'scopes' | 'audit'> & Partial<Pick<Storage, 'sessions' | 'deviceCodes'>>;
   readonly clock: Clock;
