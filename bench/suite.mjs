@@ -92,6 +92,11 @@ add({ id: 'open-api', op: 'api-bearer', role: 'open', size: 'fresh', storage: 's
 add({ id: 'peer-code-flow', op: 'code-flow', role: 'peer', size: 'fresh', server: { kind: 'peer-code' }, load: 'code', what: 'oidc-provider 9.13.3 (bench/peer-code-flow.mjs, in-memory)' });
 add({ id: 'peer-refresh', op: 'refresh', role: 'peer', size: 'fresh', server: { kind: 'peer-code', refresh: true }, load: 'refresh', what: 'oidc-provider 9.13.3, rotateRefreshToken, offline_access' });
 
+// Round-robin order: the rows of one table next to each other (ours fresh and 10m, the peer, the
+// unauthenticated route), so the ratios inside a table compare measurements a minute apart at most,
+// not the two ends of a round (the machine's speed drifts within a round).
+const OP_ORDER = ['floor', 'cc-opaque', 'cc-jwt', 'introspect', 'api-bearer', 'code-flow', 'refresh'];
+T.sort((a, b) => OP_ORDER.indexOf(a.op) - OP_ORDER.indexOf(b.op) || a.port - b.port);
 const targets = T.filter((t) => cfg.sizes.includes(t.size) && (cfg.only === undefined || cfg.only.test(t.id)));
 if (targets.length === 0) throw new Error('no target left (SIZES / ONLY)');
 const runtimeIds = new Set();
