@@ -13,7 +13,8 @@
 // Usage: node scripts/run-tests.mjs [--storage sqlite|postgres|both] [filter]
 //   filter: substring of the file path, applied to both passes. Exit status is non-zero when any
 //   pass that ran failed (or when nothing matched).
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -75,7 +76,47 @@ const banner = (lines) => {
   console.log(`\n${rule}\n${lines.map((l) => `  ${l}`).join('\n')}\n${rule}\n`);
 };
 
+/**
+ * The failed tests of a TAP report (Node's tap reporter), deepest first: each `not ok` line with
+ * the test names above it, and the error and location lines of its YAML block. A CI log is often
+ * read from its end, so the summary names what failed without scrolling back through the run.
+ */
+const failuresOf = (tap) => {
+  const lines = tap.split('\n');
+  const stack = [];
+  const failures = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const m = /^(\s*)(# Subtest: |not ok \d+ - )(.*)$/.exec(line);
+    if (!m) continue;
+    const depth = m[1].length / 4;
+    if (m[2] === '# Subtest: ') {
+      stack.length = depth;
+      stack[depth] = m[3];
+      continue;
+    }
+    const detail = [];
+    for (let j = i + 1; j < lines.length && !/^\s*\.\.\.\s*$/.test(lines[j]); j++) {
+      const d = /^(\s*)(error|location|failureType|code): (.*)$/.exec(lines[j]);
+      if (!d) continue;
+      if (d[3] === '|-' || d[3] === '|') {
+        // A block scalar: the message's first lines, indented deeper than its key.
+        const text = [];
+        for (let k = j + 1; k < lines.length && lines[k].startsWith(`${d[1]}  `) && text.length < 4; k++) text.push(lines[k].trim());
+        detail.push(`${d[2]}: ${text.join(' ')}`);
+      } else {
+        detail.push(`${d[2]}: ${d[3]}`);
+      }
+    }
+    // A suite fails when one of its tests does; report only the test itself.
+    if (detail.some((d) => d === "failureType: 'subtestsFailed'")) continue;
+    failures.push({ path: [...stack.slice(0, depth), m[3]].filter(Boolean).join(' › '), detail: detail.filter((d) => !d.startsWith('failureType')) });
+  }
+  return failures;
+};
+
 const results = [];
+const reports = mkdtempSync(join(tmpdir(), 'latchkey-tests-'));
 for (const pass of passes) {
   if (pass.files.length === 0) {
     banner([`Pass: LATCHKEY_TEST_STORAGE=${pass.name} — no matching files, skipped`]);
@@ -85,12 +126,26 @@ for (const pass of passes) {
   banner([`Pass: LATCHKEY_TEST_STORAGE=${pass.name}`, `${pass.what}: ${pass.files.length} file(s)`]);
   console.log(`${pass.files.map((f) => `  ${f}`).join('\n')}\n`);
   const started = Date.now();
-  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...pass.files.map((f) => join(root, f))], {
+  const report = join(reports, `${pass.name}.tap`);
+  const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${report}`];
+  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...reporters, ...pass.files.map((f) => join(root, f))], {
     stdio: 'inherit',
     env: { ...process.env, LATCHKEY_TEST_STORAGE: pass.name },
   });
   const ok = result.status === 0;
-  results.push({ name: pass.name, status: ok ? 'passed' : `FAILED (exit ${result.status ?? result.signal})`, files: pass.files.length, ms: Date.now() - started });
+  let failures = [];
+  try {
+    failures = failuresOf(readFileSync(report, 'utf8'));
+  } catch {
+    // No report (the runner itself failed to start): the exit status says enough.
+  }
+  results.push({ name: pass.name, status: ok ? 'passed' : `FAILED (exit ${result.status ?? result.signal})`, files: pass.files.length, ms: Date.now() - started, failures });
+}
+rmSync(reports, { recursive: true, force: true });
+
+for (const r of results.filter((x) => x.failures?.length)) {
+  console.log(`\nFailed in the ${r.name} pass (${r.failures.length}):`);
+  for (const f of r.failures) console.log(`  ✗ ${f.path}${f.detail.map((d) => `\n      ${d}`).join('')}`);
 }
 
 banner(results.map((r) => `${r.name.padEnd(8)} ${r.status}${r.files ? ` — ${r.files} file(s) in ${(r.ms / 1000).toFixed(1)} s` : ''}`));
