@@ -43,7 +43,8 @@ const OPS = [
   ['cc-opaque', 'Token issuance, opaque (`client_credentials`)', 'req/s'],
   ['cc-jwt', 'Token issuance, JWT ES256 (`client_credentials`)', 'req/s'],
   ['introspect', 'Introspection (RFC 7662, an active opaque token)', 'req/s'],
-  ['api-bearer', 'A bearer-protected hosted API call (bench/apis whoami)', 'req/s'],
+  ['api-bearer', 'A bearer-protected hosted API call (bench/apis whoami: the answer names the caller)', 'req/s'],
+  ['api-ping', 'A bearer-protected hosted API call whose answer is the same for every caller (bench/apis ping)', 'req/s'],
   ['code-flow', 'The authorization code flow end to end (authorize, sign-in, consent, code, token + ID token)', 'flows/s'],
   ['refresh', 'Refresh-token rotation (each client presents the refresh token it holds and keeps the new one)', 'req/s'],
 ];

@@ -89,13 +89,17 @@ add({ id: 'peer-cc-opaque', op: 'cc-opaque', role: 'peer', size: 'fresh', server
 add({ id: 'peer-cc-jwt', op: 'cc-jwt', role: 'peer', size: 'fresh', server: { kind: 'peer-cc', format: 'jwt' }, load: 'fixed', what: 'oidc-provider 9.13.3, JWT ES256' });
 add({ id: 'peer-introspect', op: 'introspect', role: 'peer', size: 'fresh', server: { kind: 'peer-introspect' }, load: 'fixed', what: 'oidc-provider 9.13.3 (bench/peer-introspect.mjs, in-memory)' });
 add({ id: 'open-api', op: 'api-bearer', role: 'open', size: 'fresh', storage: 'sqlite', server: { kind: 'ours', apis: true }, load: 'fixed', what: 'the same route with authentication off' });
+// whoami answers with the caller, so its authenticated answer is longer; ping answers the same body
+// to everyone, so its pair differs only in authentication.
+add({ id: 'ours-api-ping-fresh', op: 'api-ping', role: 'ours', size: 'fresh', storage: 'sqlite', server: { kind: 'ours', apis: true }, load: 'fixed', route: 'ping', what: 'Latchkey hosted API, valid opaque bearer token' });
+add({ id: 'open-api-ping', op: 'api-ping', role: 'open', size: 'fresh', storage: 'sqlite', server: { kind: 'ours', apis: true }, load: 'fixed', route: 'ping', what: 'the same route with authentication off' });
 add({ id: 'peer-code-flow', op: 'code-flow', role: 'peer', size: 'fresh', server: { kind: 'peer-code' }, load: 'code', what: 'oidc-provider 9.13.3 (bench/peer-code-flow.mjs, in-memory)' });
 add({ id: 'peer-refresh', op: 'refresh', role: 'peer', size: 'fresh', server: { kind: 'peer-code', refresh: true }, load: 'refresh', what: 'oidc-provider 9.13.3, rotateRefreshToken, offline_access' });
 
 // Round-robin order: the rows of one table next to each other (ours fresh and 10m, the peer, the
 // unauthenticated route), so the ratios inside a table compare measurements a minute apart at most,
 // not the two ends of a round (the machine's speed drifts within a round).
-const OP_ORDER = ['floor', 'cc-opaque', 'cc-jwt', 'introspect', 'api-bearer', 'code-flow', 'refresh'];
+const OP_ORDER = ['floor', 'cc-opaque', 'cc-jwt', 'introspect', 'api-bearer', 'api-ping', 'code-flow', 'refresh'];
 T.sort((a, b) => OP_ORDER.indexOf(a.op) - OP_ORDER.indexOf(b.op) || a.port - b.port);
 const targets = T.filter((t) => cfg.sizes.includes(t.size) && (cfg.only === undefined || cfg.only.test(t.id)));
 if (targets.length === 0) throw new Error('no target left (SIZES / ONLY)');
@@ -347,9 +351,9 @@ async function measure(t, round, { profile = false } = {}) {
         spec = { url: `${base}/token/introspection`, method: 'POST', authorization: basic('bench-rs', 'bench-rs-secret-0123456789abcdef'), body: `token=${encodeURIComponent(at)}&token_type_hint=access_token` };
       } else if (t.role === 'ours') {
         const at = await ccToken(`${base}/oauth_token.do`, c.opaque.clientId, c.opaque.clientSecret);
-        spec = { url: `${base}/api/bench/v1/whoami/auth`, method: 'GET', authorization: `Bearer ${at}` };
-      } else spec = { url: `${base}/api/bench/v1/whoami/open`, method: 'GET' };
-      const check = t.op === 'introspect' ? (j) => j.active === true : t.op === 'api-bearer' ? () => true : (j) => typeof j.access_token === 'string';
+        spec = { url: `${base}/api/bench/v1/whoami/${t.route === 'ping' ? 'ping-auth' : 'auth'}`, method: 'GET', authorization: `Bearer ${at}` };
+      } else spec = { url: `${base}/api/bench/v1/whoami/${t.route === 'ping' ? 'ping-open' : 'open'}`, method: 'GET' };
+      const check = t.op === 'introspect' ? (j) => j.active === true : t.op.startsWith('api-') ? () => true : (j) => typeof j.access_token === 'string';
       await sane(spec, check);
       ctx.rssBase = procStatus(ctx.pid, 'VmRSS');
       if (cfg.warmup > 0) await fixedLoad(spec, cfg.warmup);

@@ -8,6 +8,7 @@
 #     (one instance, a throwaway database) / oidc-provider 9.13.3 (harness peer) / raw node:http
 #   introspection (RFC 7662): Latchkey / oidc-provider with introspection on (bench/peer-introspect.mjs)
 #   a bearer-protected hosted API call: Latchkey with a valid token / the same route unauthenticated
+#     (bench/apis whoami, whose answer names the caller, and ping, the same answer for everyone)
 #   the authorization code flow end to end: Latchkey / oidc-provider (bench/peer-code-flow.mjs)
 #   refresh-token rotation: Latchkey / oidc-provider with rotateRefreshToken and offline_access
 # Every server is a fresh Node process pinned to SERVER_CORE (taskset); the load generator is pinned

@@ -44,8 +44,12 @@ export interface ApiAuthDeps {
   readonly dpop?: DpopVerifierDeps;
 }
 
+/** RFC 6750 §2.1 b64token (RFC 9449 §7.1 token68 for DPoP): 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". */
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+
 /** What the caller presented, found in exactly one place; `dpop`: sent with the DPoP scheme (RFC 9449 §7.1). */
 type Presented = { method: 'bearer'; token: string; dpop?: true } | { method: 'basic'; userName: string; password: string } | { method: 'none' };
+const NOTHING_PRESENTED: Presented = Object.freeze({ method: 'none' });
 
 /**
  * Finds the caller's credential. RFC 6750 §2: a token in the query or body is refused here (it
@@ -53,7 +57,7 @@ type Presented = { method: 'bearer'; token: string; dpop?: true } | { method: 'b
  */
 export function presented(req: NeutralRequest, body: unknown, methods: readonly AuthMethod[]): Presented {
   const authorization = header(req, 'authorization');
-  const inQuery = req.query.has('access_token');
+  const inQuery = req.query.size > 0 && req.query.has('access_token');
   const inBody = typeof body === 'object' && body !== null && !Array.isArray(body) && 'access_token' in body && req.contentType?.startsWith('application/x-www-form-urlencoded') === true;
   if (inQuery || inBody) {
     const credentialLocations = [...(authorization === undefined ? [] : ['header']), ...(inQuery ? ['query'] : []), ...(inBody ? ['body'] : [])];
@@ -62,20 +66,26 @@ export function presented(req: NeutralRequest, body: unknown, methods: readonly 
     }
     throw refuse(400, 'api.malformed_authorization', 'Send the access token in the Authorization header, not in the URL or the body.', methods, { credentialLocations, authMethod: 'bearer' });
   }
-  if (authorization === undefined) return { method: 'none' };
+  if (authorization === undefined) return NOTHING_PRESENTED;
+  // The common case first, without lower-casing or trimming copies: "Bearer <token>". Anything
+  // else (another spelling of the scheme, extra spaces, a malformed token) takes the general path.
+  if (authorization.startsWith('Bearer ')) {
+    const token = authorization.slice(7);
+    if (TOKEN68.test(token)) return { method: 'bearer', token };
+  }
   const space = authorization.indexOf(' ');
   const scheme = (space === -1 ? authorization : authorization.slice(0, space)).toLowerCase();
   const credential = space === -1 ? '' : authorization.slice(space + 1).trim();
   if (scheme === 'bearer') {
     // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-    if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(credential)) {
+    if (!TOKEN68.test(credential)) {
       throw refuse(400, 'api.malformed_authorization', 'The Authorization header must be Bearer followed by one token.', methods, headerFacts(scheme));
     }
     return { method: 'bearer', token: credential };
   }
   if (scheme === 'dpop') {
     // RFC 9449 §7.1: token68, as for Bearer.
-    if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(credential)) {
+    if (!TOKEN68.test(credential)) {
       throw refuse(400, 'api.malformed_authorization', 'The Authorization header must be DPoP followed by one token.', methods, headerFacts(scheme));
     }
     return { method: 'bearer', token: credential, dpop: true };

@@ -77,6 +77,13 @@ export class BearerValidator {
   private audiences = new WeakMap<Caller, { readonly audience: readonly string[]; readonly hash: string }>();
   /** RFC 9449: the DPoP key thumbprint (cnf.jkt) of the callers of bound tokens, by their (frozen, cached) caller object. */
   private bindings = new WeakMap<Caller, { readonly jkt: string; readonly hash: string }>();
+  /**
+   * Whether any caller was ever given an audience or a binding: until then both checks on the hot
+   * path skip their WeakMap lookup. Never reset (a caller object from before a cache clear may
+   * still be in flight), so once true they look up as before.
+   */
+  private anyAudience = false;
+  private anyBinding = false;
   private generation = 0;
   private readonly maxEntries = 100_000;
 
@@ -277,8 +284,14 @@ export class BearerValidator {
       ...(record.act === undefined || record.act === null ? {} : { act: deepFreeze(record.act) }),
     });
     const origin: TokenOrigin = Object.freeze({ issuer: 'self', grantType: record.grantType, applicationId: record.applicationId, familyId: record.familyId });
-    if (record.audience !== undefined && record.audience !== null && record.audience.length > 0) this.audiences.set(caller, { audience: record.audience, hash: record.hash });
-    if (record.jkt !== undefined && record.jkt !== null) this.bindings.set(caller, { jkt: record.jkt, hash: record.hash });
+    if (record.audience !== undefined && record.audience !== null && record.audience.length > 0) {
+      this.anyAudience = true;
+      this.audiences.set(caller, { audience: record.audience, hash: record.hash });
+    }
+    if (record.jkt !== undefined && record.jkt !== null) {
+      this.anyBinding = true;
+      this.bindings.set(caller, { jkt: record.jkt, hash: record.hash });
+    }
     this.remember(gen, token, caller, expiresAt, origin, record);
     return { caller, origin };
   }
@@ -288,7 +301,7 @@ export class BearerValidator {
    * issued without a resource (and for external tokens and Basic callers). Read synchronously.
    */
   audienceOf(caller: Caller): readonly string[] | null {
-    return this.audiences.get(caller)?.audience ?? null;
+    return this.anyAudience ? (this.audiences.get(caller)?.audience ?? null) : null;
   }
 
   /**
@@ -298,8 +311,9 @@ export class BearerValidator {
    * applies to it, as before resource indicators).
    */
   requireAudience(caller: Caller, resource: readonly string[]): void {
+    if (!this.anyAudience || resource.length === 0) return;
     const bound = this.audiences.get(caller);
-    if (bound === undefined || resource.length === 0) return;
+    if (bound === undefined) return;
     for (const uri of resource) if (bound.audience.includes(uri)) return;
     throw wrongResource(bound.audience, resource[0] as string).withHint(tokenHint(bound.hash, `aud ${bound.audience.join(' ').slice(0, 300)}; this resource is ${(resource[0] as string).slice(0, 200)}.`)).withFacts({ token: tokenHandle(bound.hash) });
   }
@@ -309,7 +323,7 @@ export class BearerValidator {
    * record key, or undefined for a bearer token. Read synchronously (a WeakMap lookup).
    */
   bindingOf(caller: Caller): { readonly jkt: string; readonly hash: string } | undefined {
-    return this.bindings.get(caller);
+    return this.anyBinding ? this.bindings.get(caller) : undefined;
   }
 
   /** Our issuer, or undefined where none is known yet (a CLI run without --issuer). */
