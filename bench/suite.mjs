@@ -229,12 +229,22 @@ function sqliteRows(file) {
     d.close();
   }
 }
-async function metricsOf(port) {
+async function metricsOf(port, attempt = 1) {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const val = (name) => text.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
     return { group_commits: val('latchkey_storage_commit_duration_seconds_count'), batched_writes: val('latchkey_storage_commit_writes_sum') };
-  } catch { return undefined; }
+  } catch (error) {
+    // A keep-alive socket from before the load may have been closed by the server meanwhile: one
+    // more try on a new connection, then the column is left empty (and the reason logged).
+    if (attempt === 1) {
+      log(`# /metrics on port ${port}: ${error?.cause?.code ?? error?.message ?? error}; trying once more`);
+      await sleep(200);
+      return metricsOf(port, 2);
+    }
+    log(`# /metrics on port ${port} could not be read: ${error?.cause?.code ?? error?.message ?? error}`);
+    return undefined;
+  }
 }
 function pgStats(db) {
   const [commits, changes] = psql(`SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = '${db}'`).split('|').map(Number);
