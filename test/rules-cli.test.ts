@@ -207,9 +207,11 @@ describe('latchkey rules', { timeout: 120_000 }, () => {
     for (const c of shown.clients) assert.match(wide.stdout, new RegExp(`^${c.clientId}\\s+"?${c.applicationName}"?\\s+${c.count}\\s+${c.latestAt}\\s+api\\.scope_missing\\s+${c.latestRequestId}$`, 'm'));
     assert.ok(text.out.includes(`  latchkey rules enforce ${id}`), text.out);
     assert.equal((await cli(['rules', 'show', id, '--days', '0'])).code, 2);
-    const unknown = await cli(['rules', 'show', `${id.slice(0, -1)}x`]);
+    // One character off (never the id itself: a random id may already end in x).
+    const offByOne = `${id.slice(0, -1)}${id.endsWith('x') ? 'y' : 'x'}`;
+    const unknown = await cli(['rules', 'show', offByOne]);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.err, new RegExp(`No rule with id "${id.slice(0, -1)}x"\\. Did you mean "${id}"\\?`));
+    assert.match(unknown.err, new RegExp(`No rule with id "${offByOne}"\\. Did you mean "${id}"\\?`));
 
     // Enforce: refused without a terminal and --yes (the real binary, CI, no stdin: it must not wait); asked on one.
     const ci = await run(process.execPath, [BIN, 'rules', 'enforce', id, '--db', server.db], { env: { ...process.env, CI: 'true' }, timeoutMs: 20_000 });
