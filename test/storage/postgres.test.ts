@@ -361,6 +361,40 @@ describe('postgres group commit (batcher alone)', () => {
     assert.equal(h.calls.length, 1);
   });
 
+  it('fails the writes waiting for a slot with the commit that found the database unavailable', async () => {
+    // One slot, held by a commit that ends unavailable (a connection timeout during a network cut):
+    // what queued behind it fails with it, rather than waiting for a connection timeout of its own.
+    const h = harness({ unavailable: true, maxInFlight: 1, delayMs: 30 });
+    const first = h.batcher.enqueue(write([makeToken()]));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(h.calls.length, 1);
+    const queued = [h.batcher.enqueue(write([makeToken()])), h.batcher.enqueue(write([], [makeRefusal()]))];
+    const results = await Promise.allSettled([first, ...queued]);
+    assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof StorageError && r.reason.code === 'unavailable'), JSON.stringify(results));
+    assert.equal(h.calls.length, 1, 'the queued writes were never committed on their own');
+    // A write after the failure starts a commit of its own.
+    await assert.rejects(h.batcher.enqueue(write([makeToken()])));
+    assert.equal(h.calls.length, 2);
+  });
+
+  it('stops retrying one by one when the database becomes unavailable during the retries', async () => {
+    const bad = makeToken();
+    const calls: string[][] = [];
+    const commit = async (tokens: readonly NewTokenRecord[]): Promise<void> => {
+      calls.push(tokens.map((t) => t.hash));
+      await new Promise((r) => setTimeout(r, 1));
+      if (calls.length === 1) throw Object.assign(new Error('duplicate key'), { code: '23505' });
+      if (tokens.some((t) => t.hash === bad.hash)) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    };
+    const translate = (e: unknown): unknown => new StorageError((e as { code?: string }).code === '23505' ? 'conflict' : 'unavailable', String(e));
+    const batcher = new PgWriteBatcher(commit, translate, 1);
+    const writes = [[makeToken()], [bad], [makeToken()], [makeToken()]];
+    const results = await Promise.allSettled(writes.map((t) => batcher.enqueue(write(t))));
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'rejected', 'rejected']);
+    assert.ok(results.slice(1).every((r) => r.status === 'rejected' && (r.reason as StorageError).code === 'unavailable'));
+    assert.equal(calls.length, 3, 'the batch, then the first two alone: the last two not tried once the database was gone');
+  });
+
   it('bounds commits in flight, batches what waits, and flushes everything', async () => {
     const h = harness({ maxInFlight: 2, delayMs: 20 });
     const pending: Promise<void>[] = [];

@@ -23,6 +23,11 @@ interface Pending extends BatchWrite {
  * batches grow with load. If a batch fails for a reason other than the database being unavailable,
  * each caller's write is retried alone, so one bad row (a duplicate key) cannot fail its neighbours
  * while a caller's own tokens stay all-or-nothing.
+ *
+ * When a batch fails because the database is unavailable, the writes still waiting for a slot fail
+ * with it. Otherwise a write that queued behind commits hanging on a connection (the network to the
+ * database cut) would wait out their connection timeout and then its own: twice the bound a caller
+ * is promised before a 503. A write that arrives after that failure starts a new commit as usual.
  */
 export class PgWriteBatcher {
   private queue: Pending[] = [];
@@ -89,19 +94,36 @@ export class PgWriteBatcher {
       for (const p of batch) p.resolve();
       return;
     } catch (error) {
-      if (batch.length === 1 || isUnavailable(error)) {
+      if (isUnavailable(error)) {
+        // Everything queued behind this commit would only wait for the same outcome.
+        this.failWaiting(error, batch);
+        return;
+      }
+      if (batch.length === 1) {
         for (const p of batch) p.reject(this.translate(error, p));
         return;
       }
     }
     // One at a time: the retries hold this batch's slot rather than flooding the pool's queue.
-    for (const p of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
       try {
         await this.commit(p.tokens, p.refusals);
         p.resolve();
       } catch (error) {
         p.reject(this.translate(error, p));
+        // The database went away during the retries: the rest would each wait out a timeout in turn.
+        if (isUnavailable(error)) {
+          this.failWaiting(error, batch.slice(i + 1));
+          return;
+        }
       }
     }
+  }
+
+  /** Rejects `rest` and every write still queued with `error` (the database is unavailable). */
+  private failWaiting(error: unknown, rest: readonly Pending[]): void {
+    const waiting = this.queue.splice(0, this.queue.length);
+    for (const p of [...rest, ...waiting]) p.reject(this.translate(error, p));
   }
 }
