@@ -111,9 +111,20 @@ export function query(params: Record<string, string | number | boolean | undefin
 // A doctor finding: the server's own type (src/domain/finding.ts, a leaf module, types only).
 export type { Finding };
 
+/** One host of a multi-host PostgreSQL URL, as last probed (GET /overview, as in /readyz). */
+export interface DatabaseHost {
+  readonly host: string;
+  readonly role: 'primary' | 'read-only' | 'standby' | 'unreachable';
+  readonly inUse: boolean;
+  readonly detail?: string;
+  /** ISO time of the last probe; null before the first. */
+  readonly checkedAt: string | null;
+}
+
 export interface Overview {
   readonly counts: { readonly applications: number; readonly users: number; readonly activeTokens: number; readonly refusals24h: number };
   readonly findings: readonly Finding[];
+  readonly database: { readonly kind: 'sqlite' | 'postgres' | 'memory'; readonly hosts?: readonly DatabaseHost[] };
 }
 
 /** A grant of the instance's catalogue (GET /grants): the console's application kinds and grant labels. */

@@ -1,5 +1,5 @@
-import { get, type Finding, type Overview } from '../api';
-import { Alert, Badge, Card, CopyButton, Loading, PageHeader, useLoad } from '../ui';
+import { get, type DatabaseHost, type Finding, type Overview } from '../api';
+import { Alert, Badge, Card, CopyButton, fmtTime, Loading, PageHeader, useLoad } from '../ui';
 import { useRef } from 'preact/hooks';
 
 /** The words of a finding's link, where "Change the setting" would not say where it goes. */
@@ -34,6 +34,59 @@ function FindingItem(props: { finding: Finding }) {
         </p>
       )}
     </li>
+  );
+}
+
+const STORAGE_NAME: Readonly<Record<Overview['database']['kind'], string>> = { sqlite: 'SQLite', postgres: 'PostgreSQL', memory: 'In memory (nothing is kept after a restart)' };
+const ROLE_BADGE: Readonly<Record<DatabaseHost['role'], 'ok' | 'warn' | 'error' | 'muted' | 'info'>> = { primary: 'ok', standby: 'info', 'read-only': 'muted', unreachable: 'error' };
+
+/** Where this instance keeps its data; for several PostgreSQL hosts, each as last probed (as /readyz lists them). */
+function DatabaseCard(props: { database: Overview['database'] }) {
+  const { kind, hosts } = props.database;
+  return (
+    <Card title="Database" titleId="database-title">
+      {hosts === undefined ? (
+        <p data-storage={kind}>
+          {STORAGE_NAME[kind]}
+          {kind === 'postgres' ? ', one host.' : '.'} <span class="muted">Readiness: <code>GET /readyz</code>.</span>
+        </p>
+      ) : (
+        <>
+          <p class="muted" data-storage={kind}>
+            PostgreSQL, {hosts.length} hosts. Connections go to the one in use; when it fails, the others are probed and the next writable primary is used (docs/high-availability.md).
+          </p>
+          <div class="table-wrap">
+            <table class="database-hosts">
+              <caption class="sr-only">PostgreSQL hosts</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Host</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">In use</th>
+                  <th scope="col">Detail</th>
+                  <th scope="col">Checked</th>
+                </tr>
+              </thead>
+              <tbody>
+                {hosts.map((h) => (
+                  <tr key={h.host} data-host={h.host}>
+                    <td>
+                      <code>{h.host}</code>
+                    </td>
+                    <td>
+                      <Badge kind={ROLE_BADGE[h.role]}>{h.role}</Badge>
+                    </td>
+                    <td>{h.inUse ? <Badge kind="ok">in use</Badge> : '—'}</td>
+                    <td>{h.detail ?? ''}</td>
+                    <td>{h.checkedAt === null ? 'not yet' : fmtTime(h.checkedAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </Card>
   );
 }
 
@@ -83,6 +136,7 @@ export function Home() {
               </>
             )}
           </Card>
+          <DatabaseCard database={o.database} />
         </>
       )}
     </>

@@ -24,6 +24,19 @@ async function findings(ctx: RouteContext): Promise<unknown[]> {
   return runDoctor({ storage: latchkey.storage, router: latchkey.router, clock: latchkey.clock, keyring: latchkey.keyring, files: latchkey.files, grants: latchkey.catalogue, listening: issuerOrUndefined(latchkey) });
 }
 
+/**
+ * What the instance stores its data in, for the home page: the kind and, for a PostgreSQL URL with
+ * several hosts, each host as last probed (the same list as /readyz, docs/high-availability.md).
+ */
+function database(storage: Storage): { kind: Storage['kind']; hosts?: { host: string; role: string; inUse: boolean; detail?: string; checkedAt: string | null }[] } {
+  const hosts = storage.stats?.hosts?.();
+  if (hosts === undefined) return { kind: storage.kind };
+  return {
+    kind: storage.kind,
+    hosts: hosts.map((h) => ({ host: h.host, role: h.role, inUse: h.inUse, ...(h.detail === undefined ? {} : { detail: h.detail }), checkedAt: h.checkedAt === 0 ? null : new Date(h.checkedAt).toISOString() })),
+  };
+}
+
 export const DIAGNOSTICS_ROUTES: readonly AdminRoute[] = [
   {
     method: 'GET',
@@ -40,7 +53,7 @@ export const DIAGNOSTICS_ROUTES: readonly AdminRoute[] = [
         storage.refusals.list({ since: now - 86_400_000, limit: 100_000 }),
         findings(ctx),
       ]);
-      return { counts: { applications: apps.length, users: users.length, activeTokens: tokens.length, refusals24h: refusals.length }, findings: found };
+      return { counts: { applications: apps.length, users: users.length, activeTokens: tokens.length, refusals24h: refusals.length }, findings: found, database: database(storage) };
     },
   },
   {
