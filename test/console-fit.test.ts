@@ -251,7 +251,13 @@ describe('the console fits a 1280 px screen; charts and refusal groups', { timeo
     const labels = await chart.locator('.x-label').allTextContents();
     assert.ok(labels.length >= 4 && labels.length <= 7, labels.join(' '));
     for (const l of labels) assert.match(l, /^\d\d:\d0$/, 'every 10 minutes');
-    const day = `${new Date(now - 60 * MINUTE).getUTCDate()} ${['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][new Date(now - 60 * MINUTE).getUTCMonth()]}`;
+    // The date under the first tick is that tick's UTC day: the last instant at or before now with
+    // the tick's time of day (in the hour after midnight UTC the first tick may be on either day).
+    const [tickH, tickM] = (labels[0] ?? '').split(':').map(Number) as [number, number];
+    const tickDay = new Date(now);
+    tickDay.setUTCHours(tickH, tickM, 0, 0);
+    if (tickDay.getTime() > now) tickDay.setUTCDate(tickDay.getUTCDate() - 1);
+    const day = `${tickDay.getUTCDate()} ${['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][tickDay.getUTCMonth()]}`;
     assert.equal(await chart.locator('.x-date').first().textContent(), day, 'the axis is dated');
     assert.match(await page.locator('.chart-note').first().innerText(), /Times in UTC; one bar is 1 min\./);
 
