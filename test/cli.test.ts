@@ -350,6 +350,7 @@ describe('latchkey CLI', () => {
     const unknown = await cli(['explain', 'req-nope']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.err, /No refusal was recorded with request id "req-nope"/);
+    assert.match(unknown.err, /A 503 temporarily_unavailable answer is not a refusal and is never recorded/);
   });
 
   it('prints the reason catalogue as text, JSON and Markdown', async () => {

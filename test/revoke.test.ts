@@ -257,6 +257,10 @@ describe('revocation endpoint (RFC 7009)', () => {
       assert.equal(res.status, 503, res.text);
       assert.equal(res.json?.error, 'temporarily_unavailable');
       assert.match(res.headers.get('retry-after') ?? '', /^\d+$/);
+      // Nothing was decided, and the answer quotes the request id the server logged it under.
+      const requestId = res.headers.get('x-request-id') ?? '';
+      assert.ok(requestId.length > 0);
+      assert.equal(res.json?.error_description, `The service is temporarily unavailable and nothing was decided. Retry shortly. If it persists, quote request id ${requestId}.`);
       await assertValid(token);
       // §2.2.1: the client retries later, and then it works.
       assertRevoked(await revoke(token));

@@ -72,11 +72,12 @@ export function errorResponse(error: OAuthError): NeutralResponse {
  * The storage could not be reached: nothing was decided, so the caller must retry rather than
  * conclude anything (RFC 7009 §2.2.1: after a 503 "the client must assume the token still exists").
  */
-export function unavailableResponse(): NeutralResponse {
+export function unavailableResponse(requestId?: string): NeutralResponse {
+  const quote = requestId === undefined ? '' : ` If it persists, quote request id ${requestId}.`;
   return {
     status: 503,
     headers: { ...JSON_NO_STORE, 'retry-after': '1' },
-    body: JSON.stringify({ error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry shortly.' }),
+    body: JSON.stringify({ error: 'temporarily_unavailable', error_description: `The service is temporarily unavailable and nothing was decided. Retry shortly.${quote}` }),
   };
 }
 
@@ -115,7 +116,7 @@ export async function answer(
     }
     if (error instanceof StorageError && error.code === 'unavailable') {
       deps.logger.error({ requestId: req.requestId, err: error }, 'storage unavailable');
-      return unavailableResponse();
+      return unavailableResponse(req.requestId);
     }
     deps.logger.error({ requestId: req.requestId, err: error }, `${endpoint} endpoint failed`);
     return jsonResponse(500, { error: 'server_error', error_description: `Internal error. Quote request id ${req.requestId}.` });

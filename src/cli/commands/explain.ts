@@ -45,7 +45,8 @@ Example:
       if (refusal === undefined) {
         throw new CliError(
           `No refusal was recorded with request id "${requestId}". Take the id from the X-Request-Id header of a refused response, and use the same --db as the server. ` +
-            `Refusals are kept for 30 days; a request refused before it authenticated, while more than latchkey.refusals.anonymous_per_minute such refusals arrived in its minute, was only counted (console: Activity, unrecorded refusals).`,
+            `Refusals are kept for 30 days; a request refused before it authenticated, while more than latchkey.refusals.anonymous_per_minute such refusals arrived in its minute, was only counted (console: Activity, unrecorded refusals). ` +
+            `A 503 temporarily_unavailable answer is not a refusal and is never recorded: the database could not be reached, so nothing was decided; the server's log has "storage unavailable" with this request id, and latchkey doctor and GET /readyz show the database's state.`,
         );
       }
       const explanation = await explainRefusal({ storage: ctx.storage, supportedGrants: kit.grants.map((g) => g.grantType) }, refusal);
