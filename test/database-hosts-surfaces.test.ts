@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { adminToken, ADMIN_PASSWORD, bearerClient } from './helpers/admin.js';
 import { checkPage, go, openConsole, signIn, type ConsoleBrowser } from './helpers/console-browser.js';
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { createTestDatabase, sql, type TestDatabase } from './helpers/postgres.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /** A loopback port with nothing listening (bound, then closed). */
@@ -28,6 +28,7 @@ describe('the database on /overview and the console Home page', { timeout: 120_0
   let single: TestServer;
   let live = '';
   let dead = '';
+  let timeline = 0;
   let c: ConsoleBrowser | undefined;
 
   before(async () => {
@@ -51,13 +52,17 @@ describe('the database on /overview and the console Home page', { timeout: 120_0
     const admin = bearerClient(multi, await adminToken(multi));
     const overview = await admin.call('GET', '/overview');
     assert.equal(overview.status, 200, overview.text);
-    const database = overview.json.database as { kind: string; hosts: { host: string; role: string; inUse: boolean; detail?: string; checkedAt: string | null }[] };
+    const database = overview.json.database as { kind: string; hosts: { host: string; role: string; inUse: boolean; detail?: string; timeline?: number; checkedAt: string | null }[] };
     assert.equal(database.kind, 'postgres');
     assert.deepEqual(database.hosts.map((h) => [h.host, h.role, h.inUse]), [[dead, 'unreachable', false], [live, 'primary', true]]);
+    // The timeline of the host not in recovery, as the server itself reports it; none for the dead one.
+    const [row] = await sql<{ tli: string }>('SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tli', [], db.url);
+    timeline = Number.parseInt(row!.tli, 16);
+    assert.deepEqual(database.hosts.map((h) => h.timeline), [undefined, timeline]);
     assert.match(database.hosts[0]!.detail ?? '', /ECONNREFUSED/);
     for (const h of database.hosts) assert.ok(h.checkedAt !== null && !Number.isNaN(Date.parse(h.checkedAt)), JSON.stringify(h));
-    const ready = (await (await fetch(`${multi.url}/readyz`)).json()) as { hosts: { host: string; role: string; inUse: boolean }[] };
-    assert.deepEqual(ready.hosts.map((h) => [h.host, h.role, h.inUse]), database.hosts.map((h) => [h.host, h.role, h.inUse]));
+    const ready = (await (await fetch(`${multi.url}/readyz`)).json()) as { hosts: { host: string; role: string; inUse: boolean; timeline?: number }[] };
+    assert.deepEqual(ready.hosts.map((h) => [h.host, h.role, h.inUse, h.timeline]), database.hosts.map((h) => [h.host, h.role, h.inUse, h.timeline]));
     assert.doesNotMatch(overview.text, /postgres:\/\//, 'no URL (and so no password) on the overview');
   });
 
@@ -79,9 +84,13 @@ describe('the database on /overview and the console Home page', { timeout: 120_0
     assert.equal(rows.length, 2, JSON.stringify(rows));
     assert.equal(rows[0]![0], dead);
     assert.equal(rows[0]![1], 'unreachable');
-    assert.equal(rows[0]![2], '—');
-    assert.match(rows[0]![3]!, /ECONNREFUSED/);
-    assert.deepEqual(rows[1]!.slice(0, 3), [live, 'primary', 'in use']);
+    assert.equal(rows[0]![2], '—', 'no timeline for a host that did not answer');
+    assert.equal(rows[0]![3], '—');
+    assert.match(rows[0]![4]!, /ECONNREFUSED/);
+    assert.equal(rows[1]!.length, 6);
+    assert.deepEqual([rows[1]![0], rows[1]![1], rows[1]![3]], [live, 'primary', 'in use']);
+    assert.match(rows[1]![2]!, /^\d+$/, 'the primary\'s timeline');
+    assert.equal(rows[1]![2], String(timeline));
     assert.match(await card.textContent() ?? '', /PostgreSQL, 2 hosts/);
     await checkPage(page, 'home-database-hosts');
     assert.deepEqual(c.errors, []);

@@ -173,6 +173,37 @@ describe('PostgreSQL failover: primary stopped, standby promoted, under load', {
     const lostFresh = await validate(fresh);
     assert.deepEqual(lostFresh.map((x) => `${x.status} ${x.body}`).slice(0, 5), [], `${lostFresh.length} of ${issued.length} tokens do not validate on the promoted standby`);
 
+    // The old primary comes back as a primary (on its old timeline, beside the promoted standby):
+    // the running server stays on the promoted one and /readyz, probing every host every 10 s, shows
+    // both; a fresh process through the same URL (old primary listed first) picks the promoted one
+    // too, and doctor reports the split.
+    await pair!.primary.start();
+    const both = async () => {
+      const r = await exchange(agent, s.url, 'readyz', { path: '/readyz' });
+      return (jsonOf(r).hosts as { host: string; role: string; inUse: boolean; timeline?: number }[]).map((h) => [h.host, h.role, h.inUse, h.timeline]);
+    };
+    const expectBoth = [
+      [`127.0.0.1:${pair!.primary.port}`, 'primary', false, 1],
+      [`127.0.0.1:${pair!.standby.port}`, 'primary', true, 2],
+    ];
+    const seenAt = Date.now();
+    let seen = await both();
+    while (JSON.stringify(seen) !== JSON.stringify(expectBoth) && Date.now() - seenAt < 15_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      seen = await both();
+    }
+    assert.deepEqual(seen, expectBoth, 'the old primary is seen back, and not used');
+    const tokenAfter = await exchange(agent, s.url, 'token', ccCall());
+    assert.equal(tokenAfter.status, 200, tokenAfter.body);
+    const split = await run(process.execPath, [BIN, 'doctor', '--json', '--db', url], { env: instanceEnv(url), cwd: ROOT, timeoutMs: 20_000 });
+    const several = (JSON.parse(split.stdout) as { id: string; target?: string; detail: string }[]).find((f) => f.id === 'database_several_primaries');
+    assert.equal(several?.target, `127.0.0.1:${pair!.primary.port}`, split.stdout + split.stderr);
+    assert.match(several!.detail, new RegExp(`which Latchkey uses\\. .*Latchkey uses 127\\.0\\.0\\.1:${pair!.standby.port}, promoted later`));
+    // The token issued after the old primary came back is on the promoted standby: the server on it alone accepts it.
+    const afterOnFresh = await exchange(agent, fresh.url, 'validate', bearerCall(WHOAMI, String(jsonOf(tokenAfter).access_token)));
+    assert.equal(afterOnFresh.status, 200, afterOnFresh.body);
+    const seenMs = Date.now() - seenAt;
+
     const during = exchanges.filter((x) => x.end > stoppedAt && x.start < lastBad);
     report.failover = {
       exchanges: exchanges.length,
@@ -183,6 +214,7 @@ describe('PostgreSQL failover: primary stopped, standby promoted, under load', {
       promoteMs: Math.round(promotedAt - promotingAt),
       lastRefusalMsAfterPromotion: recoveryMs,
       tokensIssuedAndValidated: issued.length,
+      oldPrimaryBackSeenMs: seenMs,
     };
   });
 });

@@ -117,6 +117,8 @@ export interface DatabaseHost {
   readonly role: 'primary' | 'read-only' | 'standby' | 'unreachable';
   readonly inUse: boolean;
   readonly detail?: string;
+  /** The WAL timeline of a host not in recovery: of two primaries of one cluster, the higher was promoted last and is the one used. */
+  readonly timeline?: number;
   /** ISO time of the last probe; null before the first. */
   readonly checkedAt: string | null;
 }

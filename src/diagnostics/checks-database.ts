@@ -23,11 +23,19 @@ export function databaseHostChecks(hosts: readonly DatabaseHostStatus[] | undefi
         target: h.host,
       });
     } else if (h.role === 'primary') {
+      const used = hosts.find((x) => x.inUse);
+      const tl = (x: DatabaseHostStatus | undefined) => (x?.timeline === undefined ? '' : ` (timeline ${x.timeline})`);
+      const why =
+        used === undefined
+          ? ' Latchkey uses neither: two primaries it cannot tell apart (the same timeline) are a split brain, and requests fail with 503 until one is a standby.'
+          : h.timeline !== undefined && used.timeline !== undefined && used.timeline > h.timeline
+            ? ` Latchkey uses ${used.host}, promoted later (a higher timeline), and writes nothing to ${h.host}; a Latchkey whose URL lists only ${h.host}, or another client, would.`
+            : '';
       out.push({
         id: 'database_several_primaries',
         severity: 'error',
         title: 'Two PostgreSQL hosts in the URL take writes',
-        detail: `${h.host} answers as a writable primary, and so does ${inUse ?? 'another host'}, which Latchkey uses. After a failover the old primary must not come back as a primary: tokens and changes written there are not on the other.`,
+        detail: `${h.host}${tl(h)} answers as a writable primary, and so does ${inUse === undefined ? 'another host' : `${inUse}${tl(used)}, which Latchkey uses`}. After a failover the old primary must not come back as a primary: tokens and changes written there are not on the other.${why}`,
         fix: `Stop the server at ${h.host} and rebuild it as a standby of ${inUse ?? 'the primary'} (pg_rewind or pg_basebackup -R), then check that SELECT pg_is_in_recovery() there answers true.`,
         target: h.host,
       });

@@ -57,7 +57,7 @@ type Readiness = { readonly status: number; readonly body: Record<string, unknow
 async function readiness(storage: Latchkey['storage'], draining: boolean): Promise<Readiness> {
   // Several PostgreSQL hosts: which is in use, and what the others are (docs/high-availability.md).
   const hosts = storage.stats?.hosts?.();
-  const database = hosts === undefined ? {} : { hosts: hosts.map((h) => ({ host: h.host, role: h.role, inUse: h.inUse, ...(h.detail === undefined ? {} : { detail: h.detail }), checkedAt: new Date(h.checkedAt).toISOString() })) };
+  const database = hosts === undefined ? {} : { hosts: hosts.map((h) => ({ host: h.host, role: h.role, inUse: h.inUse, ...(h.detail === undefined ? {} : { detail: h.detail }), ...(h.timeline === undefined ? {} : { timeline: h.timeline }), checkedAt: new Date(h.checkedAt).toISOString() })) };
   const unavailable = (reason: string): Readiness => ({ status: 503, body: { status: 'unavailable', reason, ...database } });
   if (draining) return unavailable('shutting down');
   const probe = Promise.all([storage.ping(), storage.schemaVersion()]);

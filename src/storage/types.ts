@@ -600,4 +600,9 @@ export interface DatabaseHostStatus {
   readonly checkedAt: number;
   /** True for the host Latchkey's connections go to now. */
   readonly inUse: boolean;
+  /**
+   * A writable (or read-only, not in recovery) host's WAL timeline: each promotion starts a new,
+   * higher one, so of two primaries of one cluster the higher is the one promoted last.
+   */
+  readonly timeline?: number;
 }

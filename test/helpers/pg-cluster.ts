@@ -58,6 +58,8 @@ export interface Cluster {
   stop(mode?: 'fast' | 'immediate'): Promise<RunResult>;
   /** pg_ctl promote -w: the standby becomes a primary. */
   promote(): Promise<RunResult>;
+  /** pg_ctl start -w again after a stop (an old primary comes back as a primary on its old timeline). */
+  start(): Promise<RunResult>;
   /** The server log so far (for failure messages). */
   log(): string;
 }
@@ -81,13 +83,14 @@ async function pgRun(b: PgBinaries, tool: string, args: readonly string[], timeo
 
 function cluster(b: PgBinaries, name: string, dir: string, port: number): Cluster {
   const logFile = join(dir, '..', `${name}.log`);
-  return {
+  const c: Cluster = {
     name,
     dir,
     port,
     url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
     stop: (mode = 'fast') => pgRun(b, 'pg_ctl', ['-D', dir, '-m', mode, '-w', '-t', '20', 'stop']).catch((e: Error) => ({ code: 1, signal: null, stdout: '', stderr: e.message })),
     promote: () => pgRun(b, 'pg_ctl', ['-D', dir, '-w', '-t', '20', 'promote']),
+    start: () => start(b, c),
     log: () => {
       try {
         return execFileSync('tail', ['-n', '40', logFile], { encoding: 'utf8' });
@@ -96,6 +99,7 @@ function cluster(b: PgBinaries, name: string, dir: string, port: number): Cluste
       }
     },
   };
+  return c;
 }
 
 const start = (b: PgBinaries, c: Cluster) => pgRun(b, 'pg_ctl', ['-D', c.dir, '-l', join(c.dir, '..', `${c.name}.log`), '-w', '-t', '30', 'start']);

@@ -13,9 +13,9 @@ import { openStorage } from '../../src/storage/open.js';
 import { openPostgresStorage } from '../../src/storage/postgres/adapter.js';
 import { describePostgresUrl, isFailoverSignal, isUnavailable, translatePg } from '../../src/storage/postgres/errors.js';
 import { parsePostgresHosts, type PostgresHost } from '../../src/storage/postgres/hosts.js';
-import { fits, PrimaryFinder, probeHost, type HostRole } from '../../src/storage/postgres/primary.js';
+import { chooseHost, fits, PrimaryFinder, probeHost, type HostRole, type ProbeResult } from '../../src/storage/postgres/primary.js';
 import { StorageError, type Storage } from '../../src/storage/types.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, sql, type TestDatabase } from '../helpers/postgres.js';
 import { makeUser } from './contract.js';
 
 /** A loopback port with nothing listening (bound, then closed). */
@@ -178,6 +178,88 @@ describe('PrimaryFinder', () => {
   });
 });
 
+describe('two primaries of one cluster: the higher timeline, or neither (chooseHost)', () => {
+  const hosts = parsePostgresHosts('postgres://u@a:1,b:2,c:3/d');
+  const [a, b, c] = hosts.hosts as [PostgresHost, PostgresHost, PostgresHost];
+  const primary = (timeline: number, startedAt: string, systemId = '7300000000000000001'): ProbeResult => ({ role: 'primary', timeline, systemId, startedAt });
+  const standby: ProbeResult = { role: 'standby', detail: 'in recovery (a standby)' };
+
+  it('an old primary back beside the promoted standby: the promoted one (higher timeline) is used, whatever the URL order', () => {
+    assert.equal(chooseHost([{ h: a, r: primary(1, 't1') }, { h: b, r: primary(2, 't2') }, { h: c, r: standby }], 'read-write').host, b);
+    assert.equal(chooseHost([{ h: a, r: primary(3, 't1') }, { h: b, r: primary(2, 't2') }], 'primary').host, a);
+  });
+
+  it('two distinct servers on the same timeline: neither, and the conflict names both', () => {
+    const choice = chooseHost([{ h: a, r: primary(2, 't1') }, { h: b, r: primary(2, 't2') }, { h: c, r: standby }], 'read-write');
+    assert.equal(choice.host, undefined);
+    assert.match(choice.conflict ?? '', /^split brain: a:1 and b:2 are writable primaries of one cluster on the same timeline \(2\)/);
+  });
+
+  it('one server listed twice (same cluster, same start): not a conflict, the first is used', () => {
+    assert.equal(chooseHost([{ h: a, r: primary(1, 't1') }, { h: b, r: primary(1, 't1') }], 'read-write').host, a);
+  });
+
+  it('another cluster, an unknown identity, or target_session_attrs=any: the URL order, as libpq', () => {
+    assert.equal(chooseHost([{ h: a, r: primary(1, 't1') }, { h: b, r: primary(5, 't2', '7300000000000000999') }], 'read-write').host, a);
+    assert.equal(chooseHost([{ h: a, r: { role: 'primary' } }, { h: b, r: primary(5, 't2') }], 'read-write').host, a);
+    assert.equal(chooseHost([{ h: a, r: standby }, { h: b, r: primary(1, 't1') }, { h: c, r: primary(2, 't2') }], 'any').host, a);
+  });
+
+  it('the finder: a split brain fails fast with the conflict; while one host is in use, a promotion elsewhere is followed within watchMs', async () => {
+    const results: Record<string, ProbeResult> = { 'a:1': primary(2, 't1'), 'b:2': primary(2, 't2'), 'c:3': standby };
+    const calls: string[] = [];
+    const probe = async (h: PostgresHost) => (calls.push(h.label), results[h.label]!);
+    const split = new PrimaryFinder(hosts, { probeTimeoutMs: 100, probe });
+    assert.equal(await split.discover(), undefined);
+    assert.match(split.noPrimaryError().message, /^split brain: a:1 and b:2 .*; hosts: a:1 primary \(timeline 2\); b:2 primary \(timeline 2\); c:3 standby$/);
+    assert.equal(isUnavailable(split.noPrimaryError()), true);
+    split.close();
+
+    results['b:2'] = standby;
+    const changes: (string | undefined)[] = [];
+    const finder = new PrimaryFinder(hosts, { probeTimeoutMs: 100, probe, watchMs: 20, onChange: (h) => changes.push(h?.label) });
+    assert.equal((await finder.discover())?.label, 'a:1');
+    assert.deepEqual(finder.statuses().map((s) => [s.host, s.role, s.timeline, s.inUse]), [['a:1', 'primary', 2, true], ['b:2', 'standby', undefined, false], ['c:3', 'standby', undefined, false]]);
+    assert.equal('systemId' in (finder.statuses()[0] as object), false, 'the cluster identity stays inside the finder');
+    // c is promoted while a, cut off from it, still takes writes: c's timeline is higher.
+    results['c:3'] = primary(3, 't3');
+    const alive = setInterval(() => undefined, 10);
+    try {
+      for (let i = 0; i < 100 && finder.current?.label !== 'c:3'; i++) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      clearInterval(alive);
+    }
+    assert.equal(finder.current?.label, 'c:3');
+    assert.deepEqual(changes, ['a:1', 'c:3']);
+    finder.close();
+    calls.length = 0;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(calls, [], 'closed: no more probes');
+  });
+
+  it('the watch does not move for URL order alone: a host listed first that fits, or a primary of another cluster', async () => {
+    const anyHosts = parsePostgresHosts('postgres://u@a:1,b:2/d?target_session_attrs=any');
+    const results: Record<string, ProbeResult> = { 'a:1': { role: 'unreachable', detail: 'ECONNREFUSED' }, 'b:2': primary(2, 't2') };
+    const probe = async (h: PostgresHost) => results[h.label]!;
+    const changes: (string | undefined)[] = [];
+    const finder = new PrimaryFinder(anyHosts, { probeTimeoutMs: 100, probe, watchMs: 10, onChange: (h) => changes.push(h?.label) });
+    assert.equal((await finder.discover())?.label, 'b:2');
+    results['a:1'] = standby; // the old primary, rebuilt as a standby, is back first in the URL
+    const rwResults: Record<string, ProbeResult> = { 'a:1': { role: 'unreachable', detail: 'ECONNREFUSED' }, 'b:2': primary(2, 't2') };
+    const rw = new PrimaryFinder(parsePostgresHosts('postgres://u@a:1,b:2/d'), { probeTimeoutMs: 100, probe: async (h) => rwResults[h.label]!, watchMs: 10 });
+    assert.equal((await rw.discover())?.label, 'b:2');
+    rwResults['a:1'] = primary(9, 'tx', '7300000000000000999'); // another cluster, higher timeline: not comparable
+    const alive = setInterval(() => undefined, 5);
+    await new Promise((r) => setTimeout(r, 80)).finally(() => clearInterval(alive));
+    assert.equal(finder.current?.label, 'b:2');
+    assert.deepEqual(changes, ['b:2']);
+    assert.equal(rw.current?.label, 'b:2');
+    assert.equal(rw.statuses()[0]?.checkedAt !== 0 && rw.statuses()[0]?.role, 'primary', 'the watch did probe it');
+    finder.close();
+    rw.close();
+  });
+});
+
 describe('the adapter with several hosts, over the machine\'s PostgreSQL', () => {
   let db: TestDatabase;
   let dead: number;
@@ -198,7 +280,12 @@ describe('the adapter with several hosts, over the machine\'s PostgreSQL', () =>
 
   it('probeHost: the machine\'s server is a primary; a closed port is unreachable', async () => {
     const u = new URL(db.url);
-    assert.deepEqual(await probeHost({ label: u.host, url: db.url }, 2_000), { role: 'primary' });
+    const found = await probeHost({ label: u.host, url: db.url }, 2_000);
+    assert.equal(found.role, 'primary');
+    // Which cluster, which server process, which timeline: from the server itself.
+    const [row] = await sql<{ system_id: string; started: string; tli: string }>("SELECT (SELECT system_identifier::text FROM pg_control_system()) AS system_id, pg_postmaster_start_time()::text AS started, substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tli", [], db.url);
+    assert.deepEqual(found, { role: 'primary', systemId: row!.system_id, startedAt: row!.started, timeline: Number.parseInt(row!.tli, 16) });
+    assert.ok(found.timeline! >= 1);
     const r = await probeHost({ label: `127.0.0.1:${dead}`, url: withHosts(`127.0.0.1:${dead}`) }, 2_000);
     assert.equal(r.role, 'unreachable');
     assert.match(r.detail ?? '', /ECONNREFUSED/);
@@ -251,5 +338,17 @@ describe('doctor on several PostgreSQL hosts (diagnostics/checks-database.ts)', 
     assert.deepEqual(findings.map((f) => [f.id, f.severity, f.target]), [['database_host_unreachable', 'warning', 'b:5433'], ['database_several_primaries', 'error', 'd:5435']]);
     assert.match(findings[0]!.detail, /ECONNREFUSED.*uses a:5432/);
     assert.equal(findings[0]!.command, 'pg_isready -h b -p 5433');
+  });
+
+  it('the old primary back on a lower timeline: the finding says Latchkey writes to the promoted one, and names both timelines', async () => {
+    const { databaseHostChecks } = await import('../../src/diagnostics/checks-database.js');
+    const [finding] = databaseHostChecks([
+      { host: 'a:5432', role: 'primary', timeline: 1, checkedAt: 1, inUse: false },
+      { host: 'b:5433', role: 'primary', timeline: 2, checkedAt: 1, inUse: true },
+    ]);
+    assert.equal(finding?.id, 'database_several_primaries');
+    assert.match(finding!.detail, /^a:5432 \(timeline 1\) answers as a writable primary, and so does b:5433 \(timeline 2\), which Latchkey uses\./);
+    assert.match(finding!.detail, /Latchkey uses b:5433, promoted later \(a higher timeline\), and writes nothing to a:5432/);
+    assert.match(finding!.fix, /rebuild it as a standby of b:5433 \(pg_rewind or pg_basebackup -R\)/);
   });
 });

@@ -53,7 +53,7 @@ function DatabaseCard(props: { database: Overview['database'] }) {
       ) : (
         <>
           <p class="muted" data-storage={kind}>
-            PostgreSQL, {hosts.length} hosts. Connections go to the one in use; when it fails, the others are probed and the next writable primary is used (docs/high-availability.md).
+            PostgreSQL, {hosts.length} hosts, probed every 10 s. Connections go to the one in use; when it fails, the next writable primary is used. Of two primaries of one cluster, the one promoted last (the higher timeline) is used. See docs/high-availability.md.
           </p>
           <div class="table-wrap">
             <table class="database-hosts">
@@ -62,6 +62,7 @@ function DatabaseCard(props: { database: Overview['database'] }) {
                 <tr>
                   <th scope="col">Host</th>
                   <th scope="col">Role</th>
+                  <th scope="col">Timeline</th>
                   <th scope="col">In use</th>
                   <th scope="col">Detail</th>
                   <th scope="col">Checked</th>
@@ -76,6 +77,7 @@ function DatabaseCard(props: { database: Overview['database'] }) {
                     <td>
                       <Badge kind={ROLE_BADGE[h.role]}>{h.role}</Badge>
                     </td>
+                    <td>{h.timeline ?? '—'}</td>
                     <td>{h.inUse ? <Badge kind="ok">in use</Badge> : '—'}</td>
                     <td>{h.detail ?? ''}</td>
                     <td>{h.checkedAt === null ? 'not yet' : fmtTime(h.checkedAt)}</td>

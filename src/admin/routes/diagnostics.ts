@@ -28,12 +28,12 @@ async function findings(ctx: RouteContext): Promise<unknown[]> {
  * What the instance stores its data in, for the home page: the kind and, for a PostgreSQL URL with
  * several hosts, each host as last probed (the same list as /readyz, docs/high-availability.md).
  */
-function database(storage: Storage): { kind: Storage['kind']; hosts?: { host: string; role: string; inUse: boolean; detail?: string; checkedAt: string | null }[] } {
+function database(storage: Storage): { kind: Storage['kind']; hosts?: { host: string; role: string; inUse: boolean; detail?: string; timeline?: number; checkedAt: string | null }[] } {
   const hosts = storage.stats?.hosts?.();
   if (hosts === undefined) return { kind: storage.kind };
   return {
     kind: storage.kind,
-    hosts: hosts.map((h) => ({ host: h.host, role: h.role, inUse: h.inUse, ...(h.detail === undefined ? {} : { detail: h.detail }), checkedAt: h.checkedAt === 0 ? null : new Date(h.checkedAt).toISOString() })),
+    hosts: hosts.map((h) => ({ host: h.host, role: h.role, inUse: h.inUse, ...(h.detail === undefined ? {} : { detail: h.detail }), ...(h.timeline === undefined ? {} : { timeline: h.timeline }), checkedAt: h.checkedAt === 0 ? null : new Date(h.checkedAt).toISOString() })),
   };
 }
 

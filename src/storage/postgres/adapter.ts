@@ -82,13 +82,19 @@ const { iatFromRow, iatParams, policyFromRow, policyParams, registrationFromRow,
  * migrations. Rejects with StorageError('unavailable') when the server cannot be reached, and with
  * the migration's error (for example a schema newer than this Latchkey) otherwise.
  */
+/**
+ * With several hosts, how often every host is probed again while one is in use: a standby promoted
+ * while the old primary still takes writes is followed within this long (docs/high-availability.md).
+ */
+export const HOST_WATCH_MS = 10_000;
+
 export async function openPostgresStorage(options: PostgresOptions): Promise<Storage> {
   const statementTimeout = options.statementTimeoutMs ?? 5_000;
   const connectTimeout = options.connectTimeoutMs ?? 3_000;
   const poolSize = Math.max(1, options.poolSize ?? 10);
   const hosts = parsePostgresHosts(options.url);
   let listener: ChangeListener | undefined;
-  const finder = hosts.multi ? new PrimaryFinder(hosts, { probeTimeoutMs: connectTimeout, onChange: () => listener?.retarget() }) : undefined;
+  const finder = hosts.multi ? new PrimaryFinder(hosts, { probeTimeoutMs: connectTimeout, watchMs: HOST_WATCH_MS, onChange: () => listener?.retarget() }) : undefined;
   if (finder !== undefined && (await finder.discover()) === undefined) {
     finder.close();
     throw new StorageError('unavailable', `could not connect to PostgreSQL at ${describePostgresUrl(options.url)}: ${finder.describe()}`, { cause: finder.noPrimaryError() });

@@ -12,6 +12,13 @@
  * fails now rather than at its timeout), and the hosts are probed again in the background with
  * jittered exponential backoff until one fits; the pool then connects there. Nothing restarts.
  *
+ * Two writable primaries of one cluster (the same system identifier) mean an old primary came back
+ * after a failover, or a partition left it writable beside the promoted standby: the one on the
+ * higher WAL timeline is the one promoted last, and it is the one used, whatever the URL's order.
+ * Two distinct servers on the same timeline cannot be told apart: neither is used (split brain:
+ * requests fail fast) until one is a standby again. With `watchMs`, every host is probed again at
+ * that interval while one is in use, so a promotion elsewhere is followed within it.
+ *
  * With one host and no target_session_attrs none of this is used: the adapter opens a plain pool.
  */
 import pg from 'pg';
@@ -33,8 +40,53 @@ export interface PrimaryFinderOptions {
   readonly recheckAfterMs?: number;
   /** Told when the host in use changes (undefined: none fits for now). */
   readonly onChange?: (host: PostgresHost | undefined, previous: PostgresHost | undefined) => void;
+  /** While a host is in use, probe every host again at this interval (ms; 0, the default: never). */
+  readonly watchMs?: number;
   /** Injectable for tests: how a host is probed (default {@link probeHost}). */
-  readonly probe?: (host: PostgresHost, timeoutMs: number) => Promise<Omit<HostStatus, 'host' | 'inUse' | 'checkedAt'>>;
+  readonly probe?: (host: PostgresHost, timeoutMs: number) => Promise<ProbeResult>;
+}
+
+/** What one probe of a host found. */
+export interface ProbeResult extends Omit<HostStatus, 'host' | 'inUse' | 'checkedAt'> {
+  /** pg_control_system()'s system_identifier: one cluster's primary and the standbys made from it share it. */
+  readonly systemId?: string;
+  /** When the server process started: with systemId, tells two URLs of one server from two servers. */
+  readonly startedAt?: string;
+}
+
+/** Which host to use of those probed: one, or none and why (two primaries that cannot be told apart). */
+export interface HostChoice {
+  readonly host: PostgresHost | undefined;
+  /** Set when hosts fit but none is used: a split brain. */
+  readonly conflict?: string;
+}
+
+/**
+ * libpq's choice (the first host in the URL's order that fits target_session_attrs), except among
+ * hosts of the first one's cluster that are not in recovery: there the highest WAL timeline wins,
+ * because each promotion starts a higher one. Two distinct servers sharing the highest timeline
+ * win neither. Hosts of another cluster (another system identifier) are not compared: the URL's
+ * order holds, and `latchkey doctor` reports them.
+ */
+export function chooseHost(results: readonly { readonly h: PostgresHost; readonly r: ProbeResult }[], target: TargetSessionAttrs): HostChoice {
+  const fitting = results.filter(({ r }) => fits(r.role, target));
+  const first = fitting[0];
+  if (first === undefined) return { host: undefined };
+  const known = (r: ProbeResult) => r.role !== 'standby' && r.systemId !== undefined && r.timeline !== undefined;
+  if (target === 'any' || !known(first.r)) return { host: first.h };
+  const kin = fitting.filter(({ r }) => known(r) && r.systemId === first.r.systemId);
+  const top = Math.max(...kin.map(({ r }) => r.timeline as number));
+  const best = kin.filter(({ r }) => r.timeline === top);
+  const servers = new Map<string, PostgresHost[]>();
+  for (const { h, r } of best) servers.set(`${r.startedAt ?? h.label}`, [...(servers.get(`${r.startedAt ?? h.label}`) ?? []), h]);
+  if (servers.size > 1) {
+    const names = [...servers.values()].map((hs) => hs.map((h) => h.label).join(' = '));
+    return {
+      host: undefined,
+      conflict: `split brain: ${names.join(' and ')} are writable primaries of one cluster on the same timeline (${top}), so neither is used until one of them is a standby again`,
+    };
+  }
+  return { host: best[0]!.h };
 }
 
 /** Whether a host with `role` is one Latchkey may use under `target` (libpq's meaning of target_session_attrs). */
@@ -57,7 +109,7 @@ const reasonOf = (error: unknown): string => {
  * (default_transaction_read_only), or a writable primary. Never throws. A server that refuses
  * connections with 57P03 (starting up, or a standby without hot_standby) counts as a standby.
  */
-export async function probeHost(host: PostgresHost, timeoutMs: number): Promise<Omit<HostStatus, 'host' | 'inUse' | 'checkedAt'>> {
+export async function probeHost(host: PostgresHost, timeoutMs: number): Promise<ProbeResult> {
   const client = new pg.Client({ connectionString: host.url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: 'latchkey_probe' });
   client.on('error', () => undefined);
   try {
@@ -68,17 +120,43 @@ export async function probeHost(host: PostgresHost, timeoutMs: number): Promise<
     return { role: 'unreachable', detail: reasonOf(error) };
   }
   try {
-    const res = await client.query<{ standby: boolean; read_only: string }>("SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS read_only");
-    const row = res.rows[0];
+    let row: ProbeRow | undefined;
+    try {
+      row = (await client.query<ProbeRow>(PROBE_SQL)).rows[0];
+    } catch (error) {
+      // A server where the control functions are not granted to this role: what it is, without which cluster and timeline.
+      if ((error as { code?: unknown }).code !== '42501') throw error;
+      row = (await client.query<ProbeRow>(PROBE_SQL_BASIC)).rows[0];
+    }
     if (row?.standby === true) return { role: 'standby', detail: 'in recovery (a standby)' };
-    if (row?.read_only === 'on') return { role: 'read-only', detail: 'takes no writes (default_transaction_read_only is on)' };
-    return { role: 'primary' };
+    const identity = {
+      ...(typeof row?.tli === 'string' && /^[0-9A-F]{8}$/i.test(row.tli) ? { timeline: Number.parseInt(row.tli, 16) } : {}),
+      ...(typeof row?.system_id === 'string' ? { systemId: row.system_id } : {}),
+      ...(typeof row?.started === 'string' ? { startedAt: row.started } : {}),
+    };
+    if (row?.read_only === 'on') return { role: 'read-only', detail: 'takes no writes (default_transaction_read_only is on)', ...identity };
+    return { role: 'primary', ...identity };
   } catch (error) {
     return { role: 'unreachable', detail: reasonOf(error) };
   } finally {
     await client.end().catch(() => undefined);
   }
 }
+
+interface ProbeRow {
+  readonly standby: boolean;
+  readonly read_only: string;
+  readonly system_id?: string | null;
+  readonly started?: string | null;
+  /** The first 8 hex digits of the current WAL file's name: the timeline (null in recovery). */
+  readonly tli?: string | null;
+}
+
+const PROBE_SQL_BASIC = "SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS read_only";
+const PROBE_SQL =
+  "SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS read_only, " +
+  '(SELECT system_identifier::text FROM pg_control_system()) AS system_id, pg_postmaster_start_time()::text AS started, ' +
+  'CASE WHEN pg_is_in_recovery() THEN NULL ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END AS tli';
 
 interface Tracked {
   readonly host: string;
@@ -95,6 +173,10 @@ export class PrimaryFinder {
   private wake: (() => void) | undefined;
   private readonly clients = new Set<Tracked>();
   private readonly probe: NonNullable<PrimaryFinderOptions['probe']>;
+  private conflict: string | undefined;
+  /** Each host's cluster (system identifier) as last probed: timelines compare within one cluster only. */
+  private readonly cluster = new Map<string, string | undefined>();
+  private readonly watcher: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     readonly hosts: PostgresHosts,
@@ -103,6 +185,16 @@ export class PrimaryFinder {
     this.last = hosts.hosts[0]!;
     this.probe = options.probe ?? probeHost;
     for (const h of hosts.hosts) this.status.set(h.label, { host: h.label, role: 'unreachable', detail: 'not probed yet', checkedAt: 0, inUse: false });
+    const every = options.watchMs ?? 0;
+    if (every > 0) {
+      this.watcher = setInterval(() => {
+        if (this.closed || this.checking !== undefined || this.inUse === undefined) return;
+        this.checking = this.watch().finally(() => {
+          this.checking = undefined;
+        });
+      }, every);
+      this.watcher.unref();
+    }
   }
 
   /** The host new connections go to; undefined while none fits (requests then fail fast). */
@@ -117,6 +209,7 @@ export class PrimaryFinder {
 
   /** Why requests fail now, for the error they get: which host is what. */
   describe(): string {
+    if (this.conflict !== undefined) return `${this.conflict}; hosts: ${this.statuses().map((s) => `${s.host} ${s.role}${s.timeline === undefined ? '' : ` (timeline ${s.timeline})`}`).join('; ')}`;
     const what = this.statuses().map((s) => `${s.host} ${s.role}${s.detail === undefined ? '' : ` (${s.detail})`}`);
     return `no ${this.hosts.target === 'any' ? 'reachable' : 'writable'} PostgreSQL host (target_session_attrs=${this.hosts.target}) among ${what.join('; ')}`;
   }
@@ -128,13 +221,49 @@ export class PrimaryFinder {
 
   /** Probes every host once, at the same time, and uses the first (in the URL's order) that fits. */
   async discover(): Promise<PostgresHost | undefined> {
+    const { host: found } = await this.probeAll();
+    if (!this.closed) this.use(found);
+    if (found !== undefined) this.confirmedAt = Date.now();
+    return found;
+  }
+
+  /** Probes every host at once and records what each is; returns the host to use (chooseHost). */
+  private async probeAll(): Promise<HostChoice> {
     const results = await Promise.all(this.hosts.hosts.map(async (h) => ({ h, r: await this.probe(h, this.options.probeTimeoutMs) })));
     const at = Date.now();
-    for (const { h, r } of results) this.status.set(h.label, { host: h.label, ...r, checkedAt: at, inUse: false });
-    const found = results.find(({ r }) => fits(r.role, this.hosts.target))?.h;
-    if (!this.closed) this.use(found);
-    if (found !== undefined) this.confirmedAt = at;
-    return found;
+    for (const { h, r } of results) {
+      const { systemId, startedAt: _t, ...status } = r;
+      this.status.set(h.label, { host: h.label, ...status, checkedAt: at, inUse: false });
+      this.cluster.set(h.label, systemId);
+    }
+    const choice = chooseHost(results, this.hosts.target);
+    this.conflict = choice.conflict;
+    return choice;
+  }
+
+  /**
+   * The periodic look at every host while one is in use: stays, moves to a primary promoted since
+   * (a higher timeline of the same cluster), or, when the one in use no longer fits or a split
+   * brain appears, stops using any and searches as after a failed check.
+   */
+  private async watch(): Promise<void> {
+    const current = this.inUse;
+    const { host } = await this.probeAll();
+    if (this.closed || current === undefined) return;
+    const now = this.status.get(current.label);
+    const stillFits = now !== undefined && fits(now.role, this.hosts.target);
+    if (host !== undefined) {
+      // Another host is only worth a move when the one in use no longer fits, or the other was
+      // promoted after it (a higher timeline): not merely for coming first in the URL.
+      const other = this.status.get(host.label);
+      const kin = this.cluster.get(host.label) !== undefined && this.cluster.get(host.label) === this.cluster.get(current.label);
+      const newer = kin && other?.timeline !== undefined && now?.timeline !== undefined && other.timeline > now.timeline;
+      if (host === current || !stillFits || newer) this.use(host);
+      this.confirmedAt = Date.now();
+      return;
+    }
+    this.use(undefined);
+    await this.search();
   }
 
   /**
@@ -156,6 +285,7 @@ export class PrimaryFinder {
 
   close(): void {
     this.closed = true;
+    if (this.watcher !== undefined) clearInterval(this.watcher);
     this.wake?.();
   }
 
@@ -177,7 +307,7 @@ export class PrimaryFinder {
   private async check(): Promise<void> {
     const host = this.inUse;
     if (host !== undefined) {
-      const r = await this.probe(host, this.options.probeTimeoutMs);
+      const { systemId: _s, startedAt: _t, ...r } = await this.probe(host, this.options.probeTimeoutMs);
       const at = Date.now();
       this.status.set(host.label, { host: host.label, ...r, checkedAt: at, inUse: false });
       if (fits(r.role, this.hosts.target)) {
@@ -186,7 +316,11 @@ export class PrimaryFinder {
       }
       this.use(undefined);
     }
-    // Search until a host fits, backing off; every round probes all hosts at once.
+    await this.search();
+  }
+
+  /** Searches until a host fits, backing off; every round probes all hosts at once. */
+  private async search(): Promise<void> {
     const min = this.options.minBackoffMs ?? 100;
     const max = this.options.maxBackoffMs ?? 2_000;
     for (let attempt = 0; !this.closed; attempt++) {
