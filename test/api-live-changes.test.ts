@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { apiCall, BAD_APIS, challengeParams, resultOf, ROOT, type ApiReply } from './helpers/api.js';
 import { tokenRequest } from './helpers/oauth.js';
 import { run, waitForOutput } from './helpers/processes.js';
+import { freePort } from './helpers/ports.js';
 
 const BIN = join(ROOT, 'bin', 'latchkey.js');
 const CC = 'glide.oauth.inbound.client.credential.grant_type.enabled';
@@ -178,18 +179,6 @@ const BROKEN: Record<string, { file: string; problem: RegExp }> = {
   'throws-on-import': { file: 'explodes.mjs', problem: /could not load the module: FIXTURE: REPORTS_DB_URL is not set/ },
   'unknown-setting': { file: 'typo.ts', problem: /unknown setting "securty"/ },
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves true when a TCP connection to the port succeeds, false when it is refused. */
 function canConnect(port: number): Promise<boolean> {

@@ -6,21 +6,12 @@
  * the first unreachable.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { adminToken, ADMIN_PASSWORD, bearerClient } from './helpers/admin.js';
 import { checkPage, go, openConsole, signIn, type ConsoleBrowser } from './helpers/console-browser.js';
 import { createTestDatabase, sql, type TestDatabase } from './helpers/postgres.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-
-/** A loopback port with nothing listening (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from './helpers/ports.js';
 
 describe('the database on /overview and the console Home page', { timeout: 120_000 }, () => {
   let db: TestDatabase;
@@ -35,7 +26,7 @@ describe('the database on /overview and the console Home page', { timeout: 120_0
     db = await createTestDatabase();
     const u = new URL(db.url);
     live = u.host;
-    dead = `127.0.0.1:${await closedPort()}`;
+    dead = `127.0.0.1:${await freePort()}`;
     const url = db.url.replace(`@${u.host}/`, `@${dead},${u.host}/`);
     assert.notEqual(url, db.url, 'the test database URL has the form postgres://user@host:port/db');
     multi = await startTestServer({ shareDb: { db: url, storageKind: 'postgres' } });

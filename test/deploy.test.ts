@@ -12,13 +12,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT } from './helpers/api.js';
 import { commandOf, composeService, DEPLOY, envOf, readCompose, readDockerfile, type DockerStage } from './helpers/deploy.js';
 import { run } from './helpers/processes.js';
+import { freePort } from './helpers/ports.js';
 
 let work: string;
 before(() => {
@@ -81,17 +81,6 @@ function dockerIgnored(): (rel: string) => boolean {
     const parts = rel.split(sep);
     return parts.some((_, i) => patterns.some((p) => p.test(parts.slice(0, i + 1).join('/'))));
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 describe('Dockerfile (deploy/Dockerfile)', { timeout: 15 * 60_000 }, () => {

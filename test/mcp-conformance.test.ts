@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +11,7 @@ import { authorizeInBrowser, Browser } from './helpers/browser.js';
 import { refreshCache, registryDeps } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { CONFORMANCE_CLI as CLI, CONFORMANCE_NODE20 as SHIM, FIXTURE_MCP_APIS } from './helpers/mcp.js';
+import { freePort } from './helpers/ports.js';
 
 /**
  * The MCP project's own conformance suite (@modelcontextprotocol/conformance, pinned in
@@ -29,19 +29,6 @@ import { CONFORMANCE_CLI as CLI, CONFORMANCE_NODE20 as SHIM, FIXTURE_MCP_APIS } 
 const USER = 'conformance-user';
 const PASSWORD = 'conformance-Passw0rd-1';
 const LIMIT_MS = 90_000;
-
-/** A port free on 127.0.0.1 now (the CLI listens on it for the callback). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Check {
   readonly id: string;

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -20,6 +19,7 @@ import { buildFixture, CC_PROPERTY } from './helpers/fixture.js';
 import { tokenRequest } from './helpers/oauth.js';
 import { waitForOutput } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { freePort } from './helpers/ports.js';
 
 /**
  * Issue 16's acceptance: the official @modelcontextprotocol/sdk client, with its OAuth support
@@ -360,15 +360,6 @@ function docsExample(name: string): string {
   const start = doc.indexOf(marker);
   assert.notEqual(start, -1, `docs/agents-and-mcp.md has no block marked <!-- example: ${name} -->`);
   return doc.slice(start + marker.length, doc.indexOf('\n```', start + marker.length) + 1);
-}
-
-/** A port free on 127.0.0.1 right now (the example's resource identifier must name it before it starts). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 describe("the docs' external MCP server behind the middleware (docs/agents-and-mcp.md, run as written)", { timeout: 60_000 }, () => {

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { createServer, createConnection } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import { createUser } from '../src/registry/users.js';
 import { decodeEntities, formFor, formsOf, type Form } from './helpers/browser.js';
 import { refreshCache, registryDeps } from './helpers/oauth.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { freePort } from './helpers/ports.js';
 
 /**
  * Apache httpd with mod_auth_openidc (Debian's apache2 and libapache2-mod-auth-openidc, installed
@@ -46,19 +47,6 @@ const SKIP = MISSING !== undefined && process.env.CI !== 'true' ? `${MISSING}. $
 
 const ADA_PW = 'ada-apache-password';
 const HOME_PAGE = '<p>Public home page</p>\n';
-
-/** A free loopback port (bound and released; Apache binds it right after). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -6,7 +6,6 @@
  * real clusters is test/postgres-failover.test.ts.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors/config.js';
 import { openStorage } from '../../src/storage/open.js';
@@ -17,15 +16,7 @@ import { chooseHost, fits, PrimaryFinder, probeHost, type HostRole, type ProbeRe
 import { StorageError, type Storage } from '../../src/storage/types.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/postgres.js';
 import { makeUser } from './contract.js';
-
-/** A loopback port with nothing listening (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../helpers/ports.js';
 
 describe('multi-host PostgreSQL URLs', () => {
   it('one host without target_session_attrs is left exactly as written', () => {
@@ -271,7 +262,7 @@ describe('the adapter with several hosts, over the machine\'s PostgreSQL', () =>
 
   before(async () => {
     db = await createTestDatabase();
-    dead = await closedPort();
+    dead = await freePort();
   });
   after(async () => {
     await Promise.allSettled(opened.map((s) => s.close()));
@@ -308,7 +299,7 @@ describe('the adapter with several hosts, over the machine\'s PostgreSQL', () =>
   });
 
   it('no host fits: opening fails config.db_unreachable naming every host and what it is, never the password', async () => {
-    const dead2 = await closedPort();
+    const dead2 = await freePort();
     const url = withHosts(`127.0.0.1:${dead},127.0.0.1:${dead2}`).replace('postgres://', 'postgres://').replace(/@/, ':topsecret@');
     await assert.rejects(openStorage(url), (e: unknown) => {
       assert.ok(e instanceof ConfigError, String(e));
