@@ -49,7 +49,11 @@ export class PgWriteBatcher {
 
   enqueue(write: BatchWrite): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ...write, resolve, reject });
+      // A plain literal, not `{ ...write, resolve, reject }`: objects made by that spread were
+      // promoted to V8's old generation at a high rate (a group commit keeps them across the
+      // round trip), growing the heap by megabytes a second under load until the next full GC
+      // (docs/benchmarks.md, "Peak memory on PostgreSQL").
+      this.queue.push({ tokens: write.tokens, refusals: write.refusals, resolve, reject });
       if (this.queue.length >= this.maxBatch) {
         this.drain();
         return;
