@@ -50,9 +50,9 @@ export class PgWriteBatcher {
   enqueue(write: BatchWrite): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       // A plain literal, not `{ ...write, resolve, reject }`: objects made by that spread were
-      // promoted to V8's old generation at a high rate (a group commit keeps them across the
-      // round trip), growing the heap by megabytes a second under load until the next full GC
-      // (docs/benchmarks.md, "Peak memory on PostgreSQL").
+      // promoted to V8's old generation at a high rate under load, although each lives only until
+      // its commit (under 5 ms here), and the heap grew by megabytes a second until the next full
+      // GC (docs/benchmarks.md, "Peak memory on PostgreSQL"; bench/gc-promotion.mjs measures it).
       this.queue.push({ tokens: write.tokens, refusals: write.refusals, resolve, reject });
       if (this.queue.length >= this.maxBatch) {
         this.drain();
