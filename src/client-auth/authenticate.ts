@@ -51,6 +51,11 @@ export interface ClientContext {
   application?: AuthenticatedClient['application'];
 }
 
+/** The facts every client-authentication refusal carries: the methods this endpoint accepts. */
+function acceptedOf(methods: ReadonlyMap<ClientAuthMethodName, ClientAuthMethod>): { acceptedAuthMethods: ClientAuthMethodName[] } {
+  return { acceptedAuthMethods: [...methods.keys()] };
+}
+
 /**
  * Finds the one authentication method the request uses and checks it against the registry.
  * @see RFC 6749 §2.3 ("The client MUST NOT use more than one authentication method in each request")
@@ -60,35 +65,40 @@ export function presentedClient(
   req: NeutralRequest,
   params: Readonly<Record<string, string>>,
 ): PresentedClient {
-  const present: ClientAuthMethod[] = [];
-  for (const m of methods.values()) if (m.presentIn(req, params)) present.push(m);
-  const accepted = { acceptedAuthMethods: [...methods.keys()] };
-  if (present.length > 1) {
+  // The first method present, and the others only when there is more than one (a refusal): the
+  // usual request allocates nothing here.
+  let method: ClientAuthMethod | undefined;
+  let present: ClientAuthMethod[] | undefined;
+  for (const m of methods.values()) {
+    if (!m.presentIn(req, params)) continue;
+    if (method === undefined) method = m;
+    else (present ??= [method]).push(m);
+  }
+  if (present !== undefined) {
     throw invalidRequest
       .withReason('client_auth.multiple_methods')
       .withDescription('Send client credentials either in the Authorization header or in the body, not both (RFC 6749 section 2.3).')
-      .withFacts({ authMethod: present.map((m) => m.name), ...accepted });
+      .withFacts({ authMethod: present.map((m) => m.name), ...acceptedOf(methods) });
   }
-  const method = present[0];
   if (method === undefined) {
     throw invalidClient
       .withReason('client_auth.missing')
       .withDescription('Client authentication is required: send HTTP Basic credentials or client_id and client_secret in the body.')
-      .withFacts(accepted);
+      .withFacts(acceptedOf(methods));
   }
   let presented: PresentedClient;
   try {
     presented = method.extract(req, params);
   } catch (error) {
     // What the method found wrong keeps its own facts; these say which method it was.
-    throw error instanceof OAuthError ? error.withFacts({ authMethod: method.name, ...accepted, ...error.facts }) : error;
+    throw error instanceof OAuthError ? error.withFacts({ authMethod: method.name, ...acceptedOf(methods), ...error.facts }) : error;
   }
   // A client_id in the body beside Basic credentials is tolerated only when it names the same client.
   if (presented.method === 'client_secret_basic' && params.client_id !== undefined && params.client_id !== presented.clientId) {
     throw invalidRequest
       .withReason('client_auth.multiple_methods')
       .withDescription('The client_id in the body differs from the one in the Authorization header.')
-      .withFacts({ authMethod: ['client_secret_basic', 'client_secret_post'], ...accepted });
+      .withFacts({ authMethod: ['client_secret_basic', 'client_secret_post'], ...acceptedOf(methods) });
   }
   return presented;
 }

@@ -11,6 +11,39 @@ function formDecode(value: string): string {
   return decodeURIComponent(value.replace(/\+/g, ' '));
 }
 
+interface BasicCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+/**
+ * The Authorization headers decoded last, by their exact text: a client sends the same header with
+ * every token request, and decoding it (a regular expression, base64, two form decodes) was about
+ * 1 µs of a token request's 13 µs in process. Decoding is a pure function of the text, so nothing
+ * here can go stale; only well-formed headers are kept, and at most MEMO_SIZE of them (the oldest
+ * goes first), so a caller sending a new header each time costs a bounded Map and no more.
+ */
+const MEMO_SIZE = 512;
+const decoded = new Map<string, BasicCredentials>();
+
+function decode(value: string): BasicCredentials {
+  const match = /^basic +([A-Za-z0-9+/=_-]+) *$/i.exec(value);
+  if (match === null) throw malformed.withDescription('The Authorization header must be HTTP Basic with the client id and secret.');
+  const text = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw malformed.withDescription('The Basic credentials must be client_id:client_secret.');
+  let clientId: string;
+  let clientSecret: string;
+  try {
+    clientId = formDecode(text.slice(0, colon));
+    clientSecret = formDecode(text.slice(colon + 1));
+  } catch {
+    throw malformed.withDescription('The Basic credentials are not correctly form-encoded (RFC 6749 section 2.3.1).');
+  }
+  if (clientId === '') throw malformed.withDescription('The Basic credentials have an empty client id.');
+  return { clientId, clientSecret };
+}
+
 /**
  * client_secret_basic: HTTP Basic (RFC 7617) carrying the form-encoded client id and secret.
  * @see RFC 6749 §2.3.1
@@ -20,20 +53,12 @@ export const clientSecretBasic: ClientAuthMethod = {
   presentIn: (req) => header(req, 'authorization') !== undefined,
   extract(req) {
     const value = header(req, 'authorization') ?? '';
-    const match = /^basic +([A-Za-z0-9+/=_-]+) *$/i.exec(value);
-    if (match === null) throw malformed.withDescription('The Authorization header must be HTTP Basic with the client id and secret.');
-    const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon <= 0) throw malformed.withDescription('The Basic credentials must be client_id:client_secret.');
-    let clientId: string;
-    let clientSecret: string;
-    try {
-      clientId = formDecode(decoded.slice(0, colon));
-      clientSecret = formDecode(decoded.slice(colon + 1));
-    } catch {
-      throw malformed.withDescription('The Basic credentials are not correctly form-encoded (RFC 6749 section 2.3.1).');
+    let credentials = decoded.get(value);
+    if (credentials === undefined) {
+      credentials = decode(value);
+      if (decoded.size >= MEMO_SIZE) decoded.delete(decoded.keys().next().value as string);
+      decoded.set(value, credentials);
     }
-    if (clientId === '') throw malformed.withDescription('The Basic credentials have an empty client id.');
-    return { method: 'client_secret_basic', clientId, clientSecret };
+    return { method: 'client_secret_basic', clientId: credentials.clientId, clientSecret: credentials.clientSecret };
   },
 };

@@ -73,7 +73,8 @@ export function isMetadataDocumentApplication(app: Application): boolean {
  * application that has it.
  */
 export function looksLikeDocumentUrl(clientId: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(clientId);
+  // Every token request asks this of its client id: most have no "://" at all.
+  return clientId.includes('://') && /^[a-z][a-z0-9+.-]*:\/\//i.test(clientId);
 }
 
 /** The URL without its query, bounded (a fact never carries more). */
@@ -499,12 +500,20 @@ export class ClientMetadataDocuments {
       }
     };
     const peek = (clientId: string): Application | undefined => (looksLikeDocumentUrl(clientId) ? undefined : this.deps.cache.peekApplicationByClientId(clientId));
+    // Each method bound once (and again only if the cache's own is replaced): the token endpoint
+    // reads several of them per request, and a bind per read was a new function each time.
+    const bound = new Map<PropertyKey, { readonly of: unknown; readonly fn: unknown }>();
     return new Proxy(cache, {
       get(target, prop) {
         if (prop === 'applicationByClientId') return resolve;
         if (prop === 'peekApplicationByClientId') return peek;
         const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        if (typeof value !== 'function') return value;
+        const known = bound.get(prop);
+        if (known !== undefined && known.of === value) return known.fn;
+        const fn = (value as (...args: unknown[]) => unknown).bind(target);
+        bound.set(prop, { of: value, fn });
+        return fn;
       },
     });
   }
