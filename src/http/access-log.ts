@@ -7,17 +7,23 @@ import type { Logger } from '../core/logger.js';
  * and read by the token endpoint's fast path, by Fastify (genReqId) and by the access log, so the
  * id a client sees in X-Request-Id is the one in the access log line and in the refusal record.
  */
-const ids = new WeakMap<IncomingMessage, string>();
+const REQUEST_ID = Symbol('latchkey.requestId');
+type WithId = IncomingMessage & { [REQUEST_ID]?: string };
 
+/**
+ * Kept on the request itself under a symbol (no client can name it): a WeakMap entry per request
+ * cost more (its ephemeron table is work for every garbage collection), and the id lives exactly
+ * as long as the request either way.
+ */
 export function assignRequestId(req: IncomingMessage): string {
   const id = randomUUID();
-  ids.set(req, id);
+  (req as WithId)[REQUEST_ID] = id;
   return id;
 }
 
 /** The id assign gave `req`; a new one for a request that did not pass through server.ts (a test's bare handler). */
 export function requestIdOf(req: IncomingMessage): string {
-  return ids.get(req) ?? assignRequestId(req);
+  return (req as WithId)[REQUEST_ID] ?? assignRequestId(req);
 }
 
 /** A field a client chose, bounded and on one line (JSON escapes the rest). */
