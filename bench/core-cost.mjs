@@ -13,10 +13,11 @@ CPU time per client-credentials token request (process.cpuUsage: user + system o
 the WAL checkpoint worker included), 50 requests in flight, the median of --runs runs of
 --requests requests each, on a fresh SQLite file opened as \`latchkey serve\` opens it.
 
-Modes (several may be given; default: all three, in this order):
+Modes (several may be given; default: the first three, in this order):
   endpoint    the token endpoint with its storage: what a request costs before HTTP
   nostore     the token endpoint with the token insert answered at once: the endpoint's own work
   store       minting, the insert and its group commit, and the JSON body, without the endpoint
+  introspect  RFC 7662 introspection of one active access token by a resource server (Basic)
 
 Options:
   --format F    opaque (default) or jwt (ES256 access tokens)
@@ -43,7 +44,7 @@ const modes = args.values.mode ?? ['endpoint', 'nostore', 'store'];
 const format = args.values.format;
 const runs = Number(args.values.runs);
 const requests = Number(args.values.requests);
-const bad = modes.find((m) => !['endpoint', 'nostore', 'store'].includes(m));
+const bad = modes.find((m) => !['endpoint', 'nostore', 'store', 'introspect'].includes(m));
 if (bad !== undefined || !['opaque', 'jwt'].includes(format) || !(runs >= 1) || !(requests >= 100)) {
   console.error(`${bad !== undefined ? `unknown mode ${bad}` : 'bad --format, --runs or --requests'}\n\n${HELP}`);
   process.exit(2);
@@ -65,6 +66,7 @@ const deps = { storage, clock: { now: () => Date.now() }, grants: BUILT_IN_GRANT
 await bootstrap(deps, 'bench-admin-password');
 const { user } = await createUser(deps, { userName: 'svc-bench' });
 const { application, clientSecret } = await createApplication(deps, { name: 'Benchmark client', grantTypes: ['client_credentials'], appUser: 'svc-bench', tokenFormat: format });
+const introspector = await createApplication(deps, { name: 'Benchmark resource server', grantTypes: [], canIntrospect: true });
 await setProperty(deps, 'glide.oauth.inbound.client.credential.grant_type.enabled', 'true');
 const latchkey = createLatchkey({ storage, kek: 'bench-key-encryption-key-0123456789abcdef', issuer: 'http://127.0.0.1:4000' });
 await latchkey.start();
@@ -78,6 +80,15 @@ const request = () => ({
 const viaEndpoint = async () => {
   const r = await latchkey.tokenEndpoint.handle(request());
   if (r.status !== 200) throw new Error(`the token endpoint answered ${r.status}: ${r.body}`);
+};
+const introspectAuthorization = `Basic ${Buffer.from(`${introspector.application.clientId}:${introspector.clientSecret}`).toString('base64')}`;
+let introspected;
+const viaIntrospection = async () => {
+  const r = await latchkey.introspectionEndpoint.handle({
+    method: 'POST', path: '/oauth/introspect', query: new URLSearchParams(), headers: { authorization: introspectAuthorization, 'content-type': 'application/x-www-form-urlencoded', host: '127.0.0.1:4000' },
+    body: introspected, contentType: 'application/x-www-form-urlencoded', remoteAddress: '127.0.0.1', requestId: 'bench',
+  });
+  if (r.status !== 200 || !r.body.startsWith('{"active":true')) throw new Error(`introspection answered ${r.status}: ${r.body}`);
 };
 // What the endpoint stores for a client-credentials token, minted and committed the same way.
 const storeOnly = async () => {
@@ -104,7 +115,11 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1];
 const results = {};
 for (const mode of modes) {
   storage.tokens.insert = mode === 'nostore' ? () => Promise.resolve() : insert;
-  const one = mode === 'store' ? storeOnly : viaEndpoint;
+  if (mode === 'introspect' && introspected === undefined) {
+    const r = await latchkey.tokenEndpoint.handle(request());
+    introspected = new URLSearchParams({ token: JSON.parse(r.body).access_token, token_type_hint: 'access_token' }).toString();
+  }
+  const one = mode === 'store' ? storeOnly : mode === 'introspect' ? viaIntrospection : viaEndpoint;
   await cpuPerRequest(one); // warm-up (JIT), not counted
   const xs = [];
   for (let i = 0; i < runs; i++) xs.push(await cpuPerRequest(one));
