@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { hashSecret } from '../src/core/crypto.js';
 import { CLIENT_AUTH_FAILED } from '../src/errors/errors.js';
@@ -71,6 +72,42 @@ describe('token endpoint over HTTP', () => {
       const res = await tokenRequest(server.url, { path, form: ccForm, basic: [cc.clientId, cc.secret] });
       assertSuccess(res, 'export.read export.write', false);
     }
+  });
+
+  it('answers every request of a burst on its own connection, also when one client leaves before its answer', { timeout: 20_000 }, async () => {
+    // The raw path writes the answers of one event-loop turn together (raw-token.ts AnswerQueue):
+    // each must still reach its own socket, and a socket gone meanwhile must not stop the others.
+    const { hostname, port } = new URL(server.url);
+    const body = 'grant_type=client_credentials';
+    const request = `POST /oauth_token.do HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: ${basicHeader(cc.clientId, cc.secret)}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const sockets: Socket[] = await Promise.all(Array.from({ length: 24 }, () => new Promise<Socket>((resolve, reject) => {
+      const s = connect(Number(port), hostname, () => resolve(s));
+      s.once('error', reject);
+    })));
+    const answers = sockets.map((s, i) => new Promise<string>((resolve) => {
+      let text = '';
+      s.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+        const head = text.indexOf('\r\n\r\n');
+        const length = /content-length: (\d+)/i.exec(text)?.[1];
+        if (head !== -1 && length !== undefined && text.length >= head + 4 + Number(length)) resolve(text);
+      });
+      s.on('close', () => resolve(i === 5 ? 'left' : text));
+      s.on('error', () => undefined);
+    }));
+    // All written in one turn, so the server reads them together; client 5 leaves at once.
+    for (const s of sockets) s.write(request);
+    sockets[5]!.destroy();
+    const texts = await Promise.all(answers);
+    const tokens = new Set<string>();
+    texts.forEach((text, i) => {
+      if (i === 5) return;
+      assert.match(text, /^HTTP\/1\.1 200 /, `client ${i}: ${text.slice(0, 200)}`);
+      tokens.add(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).access_token as string);
+    });
+    assert.equal(tokens.size, 23, 'each client got a token of its own');
+    for (const s of sockets) s.destroy();
+    assertSuccess(await tokenRequest(server.url, { form: ccForm, basic: [cc.clientId, cc.secret] }), 'export.read export.write', false);
   });
 
   it('issues a password-grant token with a refresh token and the requested scope', async () => {
