@@ -103,6 +103,11 @@ describe('client_secret_basic decoding', () => {
     }
   });
 
+  it('decodes a header longer than it remembers (a long secret) the same way', () => {
+    const secret = 'x'.repeat(2000);
+    for (let i = 0; i < 3; i++) assert.deepEqual(clientSecretBasic.extract(request(basic('long-client', secret)), {}), { method: 'client_secret_basic', clientId: 'long-client', clientSecret: secret });
+  });
+
   it('refuses a malformed header each time it is sent (refusals are never remembered)', () => {
     for (const header of ['Basic !!!', 'Bearer abc', `Basic ${Buffer.from('no-colon').toString('base64')}`, `Basic ${Buffer.from(':secret').toString('base64')}`]) {
       for (let i = 0; i < 3; i++) {

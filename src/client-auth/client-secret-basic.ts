@@ -20,10 +20,17 @@ interface BasicCredentials {
  * The Authorization headers decoded last, by their exact text: a client sends the same header with
  * every token request, and decoding it (a regular expression, base64, two form decodes) was about
  * 1 µs of a token request's 13 µs in process. Decoding is a pure function of the text, so nothing
- * here can go stale; only well-formed headers are kept, and at most MEMO_SIZE of them (the oldest
- * goes first), so a caller sending a new header each time costs a bounded Map and no more.
+ * here can go stale; only well-formed headers are kept, at most MEMO_SIZE of them (the oldest goes
+ * first) and none longer than MEMO_MAX_LENGTH, so a caller sending a new header each time costs a
+ * bounded Map and no more.
  */
 const MEMO_SIZE = 512;
+/**
+ * Longer headers are decoded every time and never kept: a generated client id and secret make
+ * about 120 characters, and without this bound a caller without credentials could make the server
+ * keep 512 headers of Node's 16 KiB header limit each.
+ */
+const MEMO_MAX_LENGTH = 512;
 const decoded = new Map<string, BasicCredentials>();
 
 function decode(value: string): BasicCredentials {
@@ -53,6 +60,7 @@ export const clientSecretBasic: ClientAuthMethod = {
   presentIn: (req) => header(req, 'authorization') !== undefined,
   extract(req) {
     const value = header(req, 'authorization') ?? '';
+    if (value.length > MEMO_MAX_LENGTH) return { method: 'client_secret_basic', ...decode(value) };
     let credentials = decoded.get(value);
     if (credentials === undefined) {
       credentials = decode(value);
