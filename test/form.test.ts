@@ -82,6 +82,12 @@ describe('parseForm', () => {
     assert.equal('toString' in none, false);
   });
 
+  it('reads a body at the size limit made of thousands of distinct empty names, and still finds a repeat at its end', () => {
+    const names = Array.from({ length: 3000 }, (_, i) => `n${i}`);
+    assert.deepEqual({ ...parseForm(`${names.join('&')}&grant_type=client_credentials`) }, { grant_type: 'client_credentials' });
+    assert.equal(actual(`${names.join('&')}&n0=x`), 'repeated');
+  });
+
   it('refuses a name sent twice even when one of the two values is empty', () => {
     for (const body of ['scope=&scope=a', 'scope=a&scope=', 'scope&scope=a', 'a=1&scope=&b=2&scope=']) {
       assert.equal(actual(body), 'repeated', body);

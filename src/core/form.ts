@@ -48,11 +48,12 @@ export function parseForm(body: string | undefined, repeatable?: { readonly name
  * straight into `params`: the same answer as querystring.parse followed by parseForm's rules (empty
  * pairs skipped, a pair without `=` an empty value, an empty value omitted, a repeated name refused
  * unless it is the repeatable one). Measured: 2.2 µs a call through an intermediate object walked
- * and walked with for-in, under 0.5 µs this way.
+ * with for-in, under 0.5 µs this way.
  */
 function splitPlainInto(body: string, params: Record<string, string>, repeatable: { readonly name: string; readonly values: string[] } | undefined): void {
   // Names sent with an empty value: not kept in params, but a second occurrence is still a repeat.
-  let empty: string[] | undefined;
+  // A Set: a body of thousands of distinct empty names must cost linear time, not quadratic.
+  let empty: Set<string> | undefined;
   let start = 0;
   while (start < body.length) {
     let end = body.indexOf('&', start);
@@ -64,12 +65,12 @@ function splitPlainInto(body: string, params: Record<string, string>, repeatable
       const value = split ? body.slice(eq + 1, end) : '';
       if (repeatable !== undefined && name === repeatable.name) {
         if (value !== '') repeatable.values.push(value);
-      } else if (params[name] !== undefined || (empty !== undefined && empty.includes(name))) {
+      } else if (params[name] !== undefined || (empty !== undefined && empty.has(name))) {
         throw repeated(name);
       } else if (value !== '') {
         params[name] = value;
       } else {
-        (empty ??= []).push(name);
+        (empty ??= new Set()).add(name);
       }
     }
     start = end + 1;
