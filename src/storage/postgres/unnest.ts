@@ -8,8 +8,12 @@ import { actEncode, audienceEncode, factsText } from '../sql/rows.js';
 
 /**
  * New tokens as twelve column arrays for `unnest`, so one statement with a fixed text (prepared once
- * per connection) inserts any number of rows. A token's scopes travel as a JSON array: PostgreSQL
- * arrays must be rectangular, and scope lists differ in length.
+ * per connection) inserts any number of rows. PostgreSQL arrays must be rectangular and scope lists
+ * differ in length, so a token's scopes travel as one text of space-separated words (scope names
+ * never hold a space: RFC 6749 §3.3, registry/scopes.ts SCOPE_TOKEN), which the statement splits
+ * with string_to_array: the same encoding the SQLite adapter stores. They travelled as JSON arrays
+ * unpacked with jsonb_array_elements_text, which cost the database about 2 µs more per row
+ * (docs/benchmarks.md, "PostgreSQL's work per token").
  */
 export function tokenColumns(tokens: readonly NewTokenRecord[]): unknown[][] {
   const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], [], [], []];
@@ -18,7 +22,7 @@ export function tokenColumns(tokens: readonly NewTokenRecord[]): unknown[][] {
     cols[1]!.push(t.kind);
     cols[2]!.push(t.applicationId);
     cols[3]!.push(t.userId);
-    cols[4]!.push(JSON.stringify(t.scopes));
+    cols[4]!.push(t.scopes.join(' '));
     cols[5]!.push(t.grantType);
     cols[6]!.push(t.issuedAt);
     cols[7]!.push(t.expiresAt);
@@ -39,8 +43,8 @@ export function tokenRowsFrom(first: number, stored = false): string {
   const p = (i: number): string => `$${first + i}`;
   const state = stored ? 'st, r' : "'active', NULL::bigint";
   const extra = stored ? `, ${p(12)}::text[], ${p(13)}::bigint[]` : '';
-  return `SELECT h, k, a, u, ARRAY(SELECT el.x FROM jsonb_array_elements_text(s) WITH ORDINALITY AS el(x, n) ORDER BY el.n), g, i, e, f, ${state}, au, jk, ac
-    FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::jsonb[], ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::bigint[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::text[]${extra})
+  return `SELECT h, k, a, u, string_to_array(s, ' '), g, i, e, f, ${state}, au, jk, ac
+    FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::bigint[], ${p(8)}::text[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::text[]${extra})
       AS t(h, k, a, u, s, g, i, e, f, au, jk, ac${stored ? ', st, r' : ''})`;
 }
 
