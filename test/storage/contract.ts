@@ -557,6 +557,34 @@ function describeTokens(get: () => Storage): void {
       assert.equal(await s.tokens.revokeFamily(uid(), T0 + 4), 0);
     });
 
+    it('revokes a family named after its first token (family id = that token\'s key), the first token included', async () => {
+      // How tokens/issuer.ts names a family: the first access token's key. A client-credentials
+      // token is a family of one; a sign-in's refresh token and its rotations join the access token's.
+      const s = get();
+      const access = makeToken({ kind: 'access', hash: `h-${uid()}` });
+      const root = { ...access, familyId: access.hash };
+      const refresh = makeToken({ familyId: root.hash });
+      const alone = makeToken({ kind: 'access', grantType: 'client_credentials', hash: `h-${uid()}` });
+      const single = { ...alone, familyId: alone.hash };
+      const neighbour = makeToken({ kind: 'access', hash: `h-${uid()}` });
+      const other = { ...neighbour, familyId: neighbour.hash };
+      await s.tokens.insert([root, refresh, single, other]);
+      const rotated = makeToken({ familyId: root.hash });
+      await s.tokens.consumeRefresh(refresh.hash, T0 + 1, [rotated]);
+      assert.equal(await s.tokens.revokeFamily(root.hash, T0 + 2), 3);
+      for (const h of [root.hash, refresh.hash, rotated.hash]) assert.equal((await s.tokens.byHash(h))?.status, 'revoked', h);
+      assert.equal((await s.tokens.byHash(single.hash))?.status, 'active');
+      assert.equal((await s.tokens.byHash(other.hash))?.status, 'active');
+      assert.equal(await s.tokens.revokeFamily(single.hash, T0 + 3), 1);
+      assert.equal((await s.tokens.byHash(single.hash))?.revokedAt, T0 + 3);
+      assert.equal((await s.tokens.byHash(other.hash))?.status, 'active');
+      // A token whose key is the id asked for but which belongs to another family is not its first token.
+      const stray = makeToken({ kind: 'access', hash: `h-${uid()}` });
+      await s.tokens.insert([stray]);
+      assert.equal(await s.tokens.revokeFamily(stray.hash, T0 + 4), 0);
+      assert.equal((await s.tokens.byHash(stray.hash))?.status, 'active');
+    });
+
     it('lists with filters, newest first, and a limit', async () => {
       const s = get();
       const app1 = uid();

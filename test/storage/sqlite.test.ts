@@ -30,6 +30,46 @@ describe('sqlite migrations', () => {
     }
   });
 
+  it('upgrades a version-19 database: the family index keeps only tokens of another token\'s family, and families still revoke whole', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'));
+    const path = join(dir, 'v19.db');
+    const access = makeToken({ kind: 'access', hash: 'h-access' });
+    const root = { ...access, familyId: access.hash };
+    const refresh = makeToken({ familyId: root.hash });
+    const cc = makeToken({ kind: 'access', grantType: 'client_credentials', hash: 'h-cc' });
+    try {
+      const db = new BetterSqlite3(path);
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 19)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)').run(m.version, m.name);
+      }
+      const insert = db.prepare("INSERT INTO tokens (hash, kind, application_id, user_id, scopes, grant_type, issued_at, expires_at, family_id, status) VALUES (?, ?, ?, ?, 'read', ?, ?, ?, ?, 'active')");
+      for (const t of [root, refresh, { ...cc, familyId: cc.hash }]) insert.run(t.hash, t.kind, t.applicationId, t.userId, t.grantType, t.issuedAt, t.expiresAt, t.familyId);
+      db.close();
+      const s = openSqliteStorage({ path });
+      try {
+        assert.deepEqual(await s.schemaVersion(), { current: SQLITE_SCHEMA_VERSION, expected: SQLITE_SCHEMA_VERSION });
+        assert.equal(await s.tokens.revokeFamily(root.hash, 5), 2);
+        assert.equal((await s.tokens.byHash(root.hash))?.status, 'revoked');
+        assert.equal((await s.tokens.byHash(refresh.hash))?.status, 'revoked');
+        assert.equal((await s.tokens.byHash(cc.hash))?.status, 'active');
+        assert.equal(await s.tokens.revokeFamily(cc.hash, 6), 1);
+      } finally {
+        await s.close();
+      }
+      const check = new BetterSqlite3(path);
+      const index = check.prepare("SELECT sql FROM sqlite_master WHERE name = 'tokens_family'").get() as { sql: string };
+      // Only the refresh token joined another token's family: the two firsts of a family are not in the index.
+      const entries = check.prepare('SELECT count(*) AS n FROM tokens INDEXED BY tokens_family WHERE family_id <> hash').get() as { n: number };
+      check.close();
+      assert.match(index.sql, /WHERE family_id <> hash$/);
+      assert.equal(entries.n, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('upgrades a database from version 1 (job leases added), keeping its rows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'));
     const path = join(dir, 'v1.db');
@@ -180,6 +220,13 @@ describe('sqlite cost flat with size', () => {
       assert.match(cleanup, /SEARCH tokens USING COVERING INDEX tokens_expires \(expires_at<\?\)/);
       assert.doesNotMatch(cleanup, /SCAN tokens/);
       assert.match(statements.tokenDeleteExpired, new RegExp(`LIMIT ${SQLITE_DELETE_CHUNK}\\)$`));
+      // A family: its members by the partial family index, its first token by its key (migration 20).
+      const family = plan(statements.tokenRevokeFamily, 0, 'f', 'f');
+      assert.match(family, /SEARCH tokens USING INDEX tokens_family \(family_id=\?\)/);
+      assert.match(family, /SEARCH tokens USING PRIMARY KEY \(hash=\?\)/);
+      assert.doesNotMatch(family, /SCAN tokens/);
+      // The code clean-up finds a code's tokens by the family index too, not by a scan of the expiry index.
+      assert.match(plan(statements.codeDeleteExpired, 0, 0), /SEARCH tokens USING INDEX tokens_family \(family_id=\?\)/);
       db.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -238,7 +238,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   const revokeForUser = db.transaction((userId: string, at: number, includeClientCredentials: boolean): UserRevocation => {
     const families = new Set((s.tokenUserFamilies.all(userId) as { family_id: string }[]).map((r) => r.family_id));
     let tokens = 0;
-    for (const family of families) tokens += s.tokenRevokeFamily.run(at, family).changes;
+    for (const family of families) tokens += s.tokenRevokeFamily.run(at, family, family).changes;
     if (includeClientCredentials) {
       for (const r of s.tokenRevokeUserCc.all(at, at, userId) as { family_id: string }[]) {
         tokens += 1;
@@ -338,7 +338,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
         }).immediate(), true),
       revokeFamily: (familyId, at) =>
         guard('token', () => db.transaction(() => {
-          const n = s.tokenRevokeFamily.run(at, familyId).changes;
+          const n = s.tokenRevokeFamily.run(at, familyId, familyId).changes;
           if (n > 0) s.bump.run();
           return n;
         }).immediate(), true),

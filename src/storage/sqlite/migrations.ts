@@ -449,6 +449,20 @@ export const SQLITE_MIGRATIONS: readonly { readonly version: number; readonly na
       ALTER TABLE applications ADD COLUMN par_required INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 20,
+    name: 'tokens by family: only tokens that joined another token\'s family',
+    sql: `
+      -- The first token of a family is its own family (family_id = hash): every client-credentials
+      -- token, every first access token of a sign-in. They are found by their key, so the family
+      -- index need not hold them, and each such token is written to one index fewer (1.3 µs of a
+      -- 6.6 µs insert on the benchmark VM, docs/benchmarks.md "Tokens by family"). Statements that
+      -- look a family up repeat the condition (a partial index is used only then) and find the
+      -- family's first token by its key. About 0.3 s per million stored tokens, once.
+      DROP INDEX tokens_family;
+      CREATE INDEX tokens_family ON tokens (family_id) WHERE family_id <> hash;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

@@ -36,7 +36,10 @@ const SQL = {
   tokenInsert: `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL, ?, ?, ?)`,
   tokenConsume: "UPDATE tokens SET status = 'rotated' WHERE hash = ? AND kind = 'refresh' AND status = 'active'",
   tokenRevoke: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE hash = ? AND status = 'active'",
-  tokenRevokeFamily: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE family_id = ? AND status IN ('active', 'rotated')",
+  // The family's members by the partial index tokens_family (its condition repeated), and its first
+  // token, which is its own family and not in that index, by its key (migration 20). The family
+  // id is bound twice: at, family, family.
+  tokenRevokeFamily: "UPDATE tokens SET status = 'revoked', revoked_at = ? WHERE (family_id = ? AND family_id <> hash OR hash = ? AND family_id = hash) AND status IN ('active', 'rotated')",
   // In chunks (SQLITE_DELETE_CHUNK), found by the expiry index (which carries the key).
   tokenDeleteExpired: `DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at < ? LIMIT ${SQLITE_DELETE_CHUNK})`,
   // Both use the partial index tokens_user (the WHERE must repeat its condition to use it).
@@ -58,7 +61,7 @@ const SQL = {
   // One statement: of concurrent consumers (any process on the file) exactly one sees a row back.
   codeConsume: `UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL RETURNING ${CODE_COLUMNS}`,
   codeDeleteExpired: `DELETE FROM authorization_codes WHERE hash IN (SELECT hash FROM authorization_codes WHERE expires_at < ?
-    AND (claims IS NULL OR NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.family_id = authorization_codes.hash AND tokens.expires_at >= ?)) LIMIT ${SQLITE_DELETE_CHUNK})`,
+    AND (claims IS NULL OR NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.family_id = authorization_codes.hash AND tokens.family_id <> tokens.hash AND tokens.expires_at >= ?)) LIMIT ${SQLITE_DELETE_CHUNK})`,
   // Inserted, or taken over from an expired entry: a row comes back. A live entry: none.
   replayRemember: `INSERT INTO replay (key, expires_at) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= ? RETURNING 1`,
