@@ -9,11 +9,12 @@ import { actEncode, audienceEncode, factsText } from '../sql/rows.js';
 /**
  * New tokens as twelve column arrays for `unnest`, so one statement with a fixed text (prepared once
  * per connection) inserts any number of rows. PostgreSQL arrays must be rectangular and scope lists
- * differ in length, so a token's scopes travel as one text of space-separated words (scope names
- * never hold a space: RFC 6749 §3.3, registry/scopes.ts SCOPE_TOKEN), which the statement splits
- * with string_to_array: the same encoding the SQLite adapter stores. They travelled as JSON arrays
- * unpacked with jsonb_array_elements_text, which cost the database about 2 µs more per row
- * (docs/benchmarks.md, "PostgreSQL's work per token").
+ * differ in length, so a token's scopes travel as one text of space-separated words, which the
+ * statement splits with string_to_array: the same encoding the SQLite adapter stores. Scope names
+ * never hold a space (RFC 6749 §3.3; registry/scopes.ts SCOPE_TOKEN, checked when a scope is
+ * defined, registered or asked for). They travelled as JSON arrays unpacked with
+ * jsonb_array_elements_text, which cost the database about 2 µs more per row (docs/benchmarks.md,
+ * "PostgreSQL's work per token").
  */
 export function tokenColumns(tokens: readonly NewTokenRecord[]): unknown[][] {
   const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], [], [], []];
