@@ -48,11 +48,18 @@ export interface Config {
    * person at a terminal). Undefined: pretty when standard output is a terminal, else JSON.
    */
   readonly logFormat: 'json' | 'pretty' | undefined;
+  /**
+   * LATCHKEY_KEEP_ALIVE_TIMEOUT (seconds): how long an idle keep-alive connection stays open. Longer
+   * than the idle timeout of the proxy or load balancer in front (nginx and AWS ALB: 60 s), so that
+   * the proxy, never Latchkey, closes an idle connection: a proxy that sends a request on a
+   * connection Latchkey is closing answers 502, and does not retry a POST elsewhere.
+   */
+  readonly keepAliveTimeoutSeconds: number;
 }
 
 export const DEFAULT_DB = './data/latchkey.db';
 export const DEFAULT_APIS = './apis';
-export const DEFAULTS = { host: '127.0.0.1', port: 8080, bodyLimit: 16 * 1024, logLevel: 'info', walLimitMb: 64 } as const;
+export const DEFAULTS = { host: '127.0.0.1', port: 8080, bodyLimit: 16 * 1024, logLevel: 'info', walLimitMb: 64, keepAliveTimeoutSeconds: 72 } as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LOG_FORMATS = ['json', 'pretty'] as const;
 
@@ -150,6 +157,7 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     walLimitBytes: integer('The WAL limit (LATCHKEY_WAL_LIMIT_MB)', env.LATCHKEY_WAL_LIMIT_MB ?? DEFAULTS.walLimitMb, 4, 4096) * 1024 * 1024,
     accessLog: switchSetting('LATCHKEY_ACCESS_LOG', env.LATCHKEY_ACCESS_LOG, false),
     logFormat: logFormatSetting(env.LATCHKEY_LOG_FORMAT),
+    keepAliveTimeoutSeconds: integer('The keep-alive timeout (LATCHKEY_KEEP_ALIVE_TIMEOUT, seconds)', env.LATCHKEY_KEEP_ALIVE_TIMEOUT ?? DEFAULTS.keepAliveTimeoutSeconds, 1, 3600),
   };
 }
 

@@ -31,7 +31,19 @@ export interface HttpOptions {
   readonly bodyLimit: number;
   /** One log line per request (LATCHKEY_ACCESS_LOG; src/http/access-log.ts). Default off. */
   readonly accessLog?: boolean;
+  /**
+   * How long an idle keep-alive connection stays open (LATCHKEY_KEEP_ALIVE_TIMEOUT). Default
+   * DEFAULT_KEEP_ALIVE_TIMEOUT_MS, above the 60 s idle timeout of common proxies (Config).
+   */
+  readonly keepAliveTimeoutMs?: number;
 }
+
+/**
+ * 72 s, Fastify's own default. The server below is made by serverFactory, which Fastify leaves as it
+ * is, so without this it kept Node's 5 s: a proxy keeping idle connections to Latchkey for 60 s
+ * (nginx's upstream keepalive, AWS ALB) then sent requests on connections Latchkey was closing.
+ */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 /** How long /readyz waits for the storage before answering 503. */
 export const READY_TIMEOUT_MS = 1_000;
@@ -117,8 +129,8 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
   const app = Fastify({
     // The token endpoint is answered before Fastify's router (see raw-token.ts); everything else
     // goes through Fastify.
-    serverFactory: (handler) =>
-      createServer((req, res) => {
+    serverFactory: (handler) => {
+      const server = createServer((req, res) => {
         const url = req.url ?? '/';
         const q = url.indexOf('?');
         const path = q === -1 ? url : url.slice(0, q);
@@ -146,7 +158,10 @@ export async function buildHttpServer(latchkey: Latchkey, options: HttpOptions):
           // The properties could not be read (storage down): serve the request without CORS headers.
           () => route(),
         );
-      }),
+      });
+      server.keepAliveTimeout = options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
+      return server;
+    },
     logger: false,
     bodyLimit: options.bodyLimit,
     // Never trust an incoming id: ours key the refusal records (the one the access log writes too).

@@ -77,7 +77,7 @@ export async function serve(opts: ServeOptions, io: IO, grants?: readonly GrantM
     await storage.close();
     throw error;
   }
-  const http = await buildHttpServer(latchkey, { bodyLimit: config.bodyLimit, accessLog: config.accessLog });
+  const http = await buildHttpServer(latchkey, { bodyLimit: config.bodyLimit, accessLog: config.accessLog, keepAliveTimeoutMs: config.keepAliveTimeoutSeconds * 1000 });
   let address: string;
   try {
     address = await http.listen({ port: config.port, host: config.host });
@@ -148,6 +148,8 @@ export function registerServe(program: Command, io: IO, run: (p: Promise<number>
         'LATCHKEY_LOG_LEVEL (fatal, error, warn, info, debug, trace or silent; default info), LATCHKEY_LOG_FORMAT (json or pretty; default pretty on a terminal, else JSON lines),\n' +
         'LATCHKEY_ACCESS_LOG (true: one log line per request, without query strings or credentials; default false),\n' +
         'LATCHKEY_WAL_LIMIT_MB (the most the SQLite WAL grows to while serving, default 64; see docs/security.md).\n' +
+        'LATCHKEY_KEEP_ALIVE_TIMEOUT (seconds an idle keep-alive connection stays open, default 72: keep it above the idle timeout of\n' +
+        'the proxy or load balancer in front, 60 s for nginx and AWS ALB, so that Latchkey never closes a connection the proxy is about to use).\n' +
         'LATCHKEY_KEY_ENCRYPTION_KEY (>= 32 characters) encrypts the JWT signing keys, or LATCHKEY_KEY_ENCRYPTION_KEY_FILE names a file holding it (keep it outside the data folder);\n' +
         'with neither, a SQLite database gets a latchkey.kek file beside it (latchkey doctor warns) and PostgreSQL refuses to start. See docs/jwt-and-keys.md.\n' +
         'A new database file (and its -wal, -shm) is created 0600, a new data folder 0700.\n' +
