@@ -248,7 +248,8 @@ export function createMcpProvider(deps: McpProviderDeps) {
         }
         for (const s of tool.security.scopes) required.add(s);
       }
-      await countApiCall(deps.rateLimits, rate, server, caller);
+      const counting = countApiCall(deps.rateLimits, rate, server, caller);
+      if (counting !== undefined) await counting;
       if (caller.application !== null && called.length > 0) deps.usage?.apiCall(caller.application.clientId, [...required, ...server.security.scopes], caller.scopes);
       return { kind: 'serve', server, caller, body, headers: withRateHeaders({}, rate) };
     } catch (error) {

@@ -264,7 +264,8 @@ export function createApiProvider(deps: ApiProviderDeps) {
           const book = rules.peek() ?? (await rules.load());
           if (book.api) checkApiRules(ruleContext, book, req, endpoint, api, resource, caller);
         }
-        await countApiCall(deps.rateLimits, rate, api, caller);
+        const counting = countApiCall(deps.rateLimits, rate, api, caller);
+        if (counting !== undefined) await counting;
         if (caller.application !== null) deps.usage?.apiCall(caller.application.clientId, resource.security.scopes, caller.scopes);
         const apiRequest: ApiRequest = { method: req.method as HttpMethod, path: req.path, params: match.params, query: queryOf(req), headers: req.headers, body, caller, requestId: req.requestId };
         const answered = render(await resource.handler(apiRequest));

@@ -10,12 +10,21 @@ export type RateLimitedApi = Pick<CompiledApi, 'namespace' | 'id' | 'file' | 'ra
  * The hosted APIs' own limits, counted once the caller is admitted (so a flood of bad tokens
  * spends nobody's budget; it meets the per-address limit instead): the API's callers together
  * (rateLimit, else latchkey.rate_limit.api), then each user (userRateLimit, else
- * latchkey.rate_limit.api_user). Throws the 429 refusal when one is over.
+ * latchkey.rate_limit.api_user). Throws the 429 refusal when one is over. Undefined, at once, when
+ * no limit is in force (the default; every API call passes here): a promise only when one is, or
+ * while the properties load.
  */
-export async function countApiCall(limits: RateLimits | undefined, state: RateState, api: RateLimitedApi, caller: Caller): Promise<void> {
-  if (limits === undefined || !caller.authenticated) return;
+export function countApiCall(limits: RateLimits | undefined, state: RateState, api: RateLimitedApi, caller: Caller): Promise<void> | undefined {
+  if (limits === undefined || !caller.authenticated) return undefined;
   const loading = limits.ready();
-  if (loading !== undefined) await loading;
+  if (loading !== undefined) return loading.then(() => countInForce(limits, state, api, caller));
+  const whole = limits.inForce('api', api.rateLimit);
+  const each = caller.user === null ? undefined : limits.inForce('api_user', api.userRateLimit);
+  if (whole === undefined && each === undefined) return undefined;
+  return countInForce(limits, state, api, caller);
+}
+
+async function countInForce(limits: RateLimits, state: RateState, api: RateLimitedApi, caller: Caller): Promise<void> {
   const name = api.kind === 'mcp' ? `mcp ${api.namespace}/${api.id}` : `${api.namespace}/${api.id}`;
   const whole = limits.inForce('api', api.rateLimit);
   if (whole !== undefined) {

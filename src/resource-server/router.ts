@@ -67,7 +67,8 @@ export class ApiRouter {
     if (raw.length > 1 && raw[raw.length - 1] === '') raw.pop();
     let segments: string[];
     try {
-      segments = raw.map((s) => decodeURIComponent(s));
+      // Most segments hold no escape: decodeURIComponent would hand back the same text.
+      segments = raw.map((s) => (s.includes('%') ? decodeURIComponent(s) : s));
     } catch {
       return { kind: 'bad_path' };
     }
@@ -92,36 +93,51 @@ export class ApiRouter {
     // HEAD is served by the GET resource (RFC 9110 §9.3.2; the host sends no body for HEAD).
     const wanted = method === 'HEAD' ? 'GET' : method;
     const allowed: HttpMethod[] = [];
-    let best: { resource: CompiledResource; params: Record<string, string>; literals: number } | undefined;
+    let best: CompiledResource | undefined;
+    let bestLiterals = -1;
     for (const resource of api.resources) {
-      const params = matchSegments(resource, rest);
-      if (params === undefined) continue;
+      const literals = matchingLiterals(resource, rest);
+      if (literals === -1) continue;
       if (resource.method !== wanted) {
         allowed.push(resource.method);
         continue;
       }
       // A literal segment beats a parameter: /user/me wins over /user/{id}.
-      const literals = resource.segments.length - Object.keys(params).length;
-      if (best === undefined || literals > best.literals) best = { resource, params, literals };
+      if (literals > bestLiterals) {
+        best = resource;
+        bestLiterals = literals;
+      }
     }
-    if (best !== undefined) return { kind: 'found', api, version, versioned: named, resource: best.resource, params: best.params };
+    // The parameters of the resource chosen only: one object per call, none for the others tried.
+    if (best !== undefined) return { kind: 'found', api, version, versioned: named, resource: best, params: paramsOf(best, rest) };
     return allowed.length > 0 ? { kind: 'method_not_allowed', api, allowed: [...new Set(allowed)] } : { kind: 'not_found' };
   }
 }
 
-function matchSegments(resource: CompiledResource, rest: readonly string[]): Record<string, string> | undefined {
-  if (rest.length !== resource.segments.length) return undefined;
-  const params: Record<string, string> = {};
+/** How many literal segments of the resource the path matches, or -1 when it does not match. */
+function matchingLiterals(resource: CompiledResource, rest: readonly string[]): number {
+  if (rest.length !== resource.segments.length) return -1;
+  let literals = 0;
   for (let i = 0; i < rest.length; i++) {
     const seg = resource.segments[i];
     const value = rest[i] as string;
-    if (seg === undefined) return undefined;
+    if (seg === undefined) return -1;
     if ('literal' in seg) {
-      if (seg.literal !== value) return undefined;
-    } else {
-      if (value === '') return undefined;
-      params[seg.param] = value;
+      if (seg.literal !== value) return -1;
+      literals++;
+    } else if (value === '') {
+      return -1;
     }
+  }
+  return literals;
+}
+
+/** The path parameters of a resource the path matched (matchingLiterals). */
+function paramsOf(resource: CompiledResource, rest: readonly string[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < rest.length; i++) {
+    const seg = resource.segments[i];
+    if (seg !== undefined && !('literal' in seg)) params[seg.param] = rest[i] as string;
   }
   return params;
 }
