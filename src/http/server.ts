@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Latchkey } from '../app.js';
+import { DEFAULTS } from '../config/config.js';
 import { assignRequestId, createAccessLog, requestIdOf } from './access-log.js';
 import { createRawFormHandler, createRawTokenHandler, INTROSPECTION_PATHS, REVOCATION_PATHS, TOKEN_PATHS } from './raw-token.js';
 import { registerAdmin } from './admin-plugin.js';
@@ -39,11 +40,12 @@ export interface HttpOptions {
 }
 
 /**
- * 72 s, Fastify's own default. The server below is made by serverFactory, which Fastify leaves as it
- * is, so without this it kept Node's 5 s: a proxy keeping idle connections to Latchkey for 60 s
- * (nginx's upstream keepalive, AWS ALB) then sent requests on connections Latchkey was closing.
+ * 72 s (config DEFAULTS), Fastify's own default. The server below is made by serverFactory, which
+ * Fastify leaves as it is, so without this it kept Node's 5 s: a proxy keeping idle connections to
+ * Latchkey for 60 s (nginx's upstream keepalive, AWS ALB) then sent requests on connections
+ * Latchkey was closing.
  */
-export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = DEFAULTS.keepAliveTimeoutSeconds * 1000;
 
 /** How long /readyz waits for the storage before answering 503. */
 export const READY_TIMEOUT_MS = 1_000;
