@@ -1,5 +1,5 @@
 import type { Caller } from '../domain/caller.js';
-import { tighter, type RateLimits } from '../registry/rate-limits.js';
+import { tighter, type LimitInForce, type RateLimits } from '../registry/rate-limits.js';
 import type { RateState } from '../endpoints/rate-limit.js';
 import type { CompiledApi } from './compile.js';
 
@@ -18,15 +18,18 @@ export function countApiCall(limits: RateLimits | undefined, state: RateState, a
   if (limits === undefined || !caller.authenticated) return undefined;
   const loading = limits.ready();
   if (loading !== undefined) return loading.then(() => countInForce(limits, state, api, caller));
-  const whole = limits.inForce('api', api.rateLimit);
-  const each = caller.user === null ? undefined : limits.inForce('api_user', api.userRateLimit);
-  if (whole === undefined && each === undefined) return undefined;
   return countInForce(limits, state, api, caller);
 }
 
-async function countInForce(limits: RateLimits, state: RateState, api: RateLimitedApi, caller: Caller): Promise<void> {
-  const name = api.kind === 'mcp' ? `mcp ${api.namespace}/${api.id}` : `${api.namespace}/${api.id}`;
+/** The limits in force for this call, counted; undefined when there is none. */
+function countInForce(limits: RateLimits, state: RateState, api: RateLimitedApi, caller: Caller): Promise<void> | undefined {
   const whole = limits.inForce('api', api.rateLimit);
+  const each = caller.user === null ? undefined : limits.inForce('api_user', api.userRateLimit);
+  return whole === undefined && each === undefined ? undefined : count(limits, state, api, caller, whole, each);
+}
+
+async function count(limits: RateLimits, state: RateState, api: RateLimitedApi, caller: Caller, whole: LimitInForce | undefined, each: LimitInForce | undefined): Promise<void> {
+  const name = api.kind === 'mcp' ? `mcp ${api.namespace}/${api.id}` : `${api.namespace}/${api.id}`;
   if (whole !== undefined) {
     const verdict = await limits.enforce(whole, name, () => ({
       who: `${api.kind === 'mcp' ? 'MCP server' : 'API'} ${name} (all callers)`,
@@ -35,9 +38,7 @@ async function countInForce(limits: RateLimits, state: RateState, api: RateLimit
     state.verdict = tighter(state.verdict, verdict);
   }
   const user = caller.user;
-  if (user === null) return;
-  const each = limits.inForce('api_user', api.userRateLimit);
-  if (each === undefined) return;
+  if (user === null || each === undefined) return;
   const verdict = await limits.enforce(each, `${name}|${user.id}`, () => ({
     who: `User ${JSON.stringify(user.name)} calling API ${name}`,
     change: each.own ? `Raise userRateLimit in the API's definition (${api.file}).` : `Raise latchkey.rate_limit.api_user, or give the API its own userRateLimit in its definition (${api.file}).`,
