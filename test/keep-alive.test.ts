@@ -7,13 +7,13 @@
  * raw socket, as a proxy holds one.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIN } from './helpers/instances.js';
+import { BIN, instanceEnv, spawnServer } from './helpers/instances.js';
+import { run } from './helpers/processes.js';
 
 let dir: string;
 before(() => {
@@ -21,36 +21,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function env(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LATCHKEY_')) out[k] = v;
-  return { ...out, LATCHKEY_ADMIN_PASSWORD: 'keep-alive-admin-password', LATCHKEY_KEY_ENCRYPTION_KEY: 'keep-alive-key-encryption-key-0123456789', LATCHKEY_LOG_FORMAT: 'json', ...extra };
-}
-
-interface Served {
-  readonly port: number;
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  output(): string;
-}
-
-async function serve(name: string, extra: NodeJS.ProcessEnv): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', join(dir, `${name}.db`)], { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => void (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => void (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 20_000;
-  let m: RegExpExecArray | null = null;
-  while ((m = /"address":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out)) === null) {
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`serve did not start:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { port: Number(m[1]), child, exited, output: () => out };
-}
+const portOf = (url: string): number => Number(new URL(url).port);
 
 /** A keep-alive connection as a proxy holds one: requests on it one at a time, and when the server closed it. */
 class Connection {
@@ -99,8 +70,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('idle keep-alive connections', () => {
   it('by default an idle connection outlives Node\'s 5 s, the next request on it is answered, and SIGTERM still stops at once', { timeout: 60_000 }, async () => {
-    const s = await serve('default', {});
-    const c = new Connection(s.port);
+    const s = await spawnServer('default', join(dir, 'default.db'));
+    const c = new Connection(portOf(s.url));
     try {
       assert.equal(await c.get(), 'HTTP/1.1 200 OK');
       // Node's own default closed idle connections after 5 s (and a second of grace): well past that.
@@ -109,20 +80,20 @@ describe('idle keep-alive connections', () => {
       assert.equal(await c.get(), 'HTTP/1.1 200 OK');
       // An idle connection does not hold the drain for the 72 s it would stay open.
       const started = Date.now();
-      s.child.kill('SIGTERM');
-      assert.equal(await s.exited, 0, s.output());
+      s.kill('SIGTERM');
+      assert.equal((await s.exited).code, 0, s.output());
       assert.ok(Date.now() - started < 10_000, `SIGTERM took ${Date.now() - started} ms with an idle connection open`);
       await sleep(100);
       assert.notEqual(c.closedAfterMs, undefined, 'the idle connection was left open after the server stopped');
     } finally {
       c.close();
-      s.child.kill('SIGKILL');
+      s.kill('SIGKILL');
     }
   });
 
   it('LATCHKEY_KEEP_ALIVE_TIMEOUT=1: the server closes an idle connection after about a second', { timeout: 60_000 }, async () => {
-    const s = await serve('short', { LATCHKEY_KEEP_ALIVE_TIMEOUT: '1' });
-    const c = new Connection(s.port);
+    const s = await spawnServer('short', join(dir, 'short.db'), { LATCHKEY_KEEP_ALIVE_TIMEOUT: '1' });
+    const c = new Connection(portOf(s.url));
     try {
       const asked = Date.now();
       assert.equal(await c.get(), 'HTTP/1.1 200 OK');
@@ -132,19 +103,16 @@ describe('idle keep-alive connections', () => {
       assert.ok((c.closedAfterMs ?? 0) >= 1_000 + answeredAfter - 50, `closed after ${c.closedAfterMs} ms, before the second had passed`);
     } finally {
       c.close();
-      s.child.kill('SIGTERM');
-      await s.exited;
+      await s.stop();
     }
   });
 
   it('a value that is not a whole number of seconds from 1 to 3600 stops serve with a message naming the setting', { timeout: 30_000 }, async () => {
     for (const bad of ['0', 'ten', '3601']) {
-      const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--db', join(dir, 'bad.db')], { env: env({ LATCHKEY_KEEP_ALIVE_TIMEOUT: bad }), stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout?.on('data', (d: Buffer) => void (out += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => void (out += d.toString()));
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      assert.notEqual(code, 0, out);
+      const db = join(dir, 'bad.db');
+      const r = await run(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db], { env: instanceEnv(db, { LATCHKEY_KEEP_ALIVE_TIMEOUT: bad }), timeoutMs: 20_000 });
+      const out = r.stdout + r.stderr;
+      assert.notEqual(r.code, 0, out);
       assert.match(out, new RegExp(`LATCHKEY_KEEP_ALIVE_TIMEOUT, seconds\\) must be a whole number from 1 to 3600 \\(got "${bad}"\\)`), out);
     }
   });
